@@ -1,0 +1,33 @@
+"""Base classes of the generated pydantic models.
+
+Inputs are strict: an unknown field or a value outside the schema is rejected before any request
+is sent. Outputs are lenient: a field or enum value fal adds later must not break parsing of a
+result the user has already paid for, so unknown fields are kept (``model_extra``).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["InputModel", "OutputModel"]
+
+
+class InputModel(BaseModel):
+    """Base of every generated input model: validates strictly, forbids unknown fields."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        protected_namespaces=(),
+        validate_default=False,
+    )
+
+
+class OutputModel(BaseModel):
+    """Base of every generated output model: keeps unknown fields, never drops data."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        protected_namespaces=(),
+    )
