@@ -1,0 +1,41 @@
+# Every target runs inside the project's virtualenv (.venv), created on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test lint typecheck generate check-generated bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## setup: create .venv and install fal-typed with every development dependency
+setup: $(STAMP)
+
+## demo: set up, start the local fal server and run a real flux_dev.subscribe against it
+demo: $(STAMP)
+	$(PY) examples/quickstart.py
+
+## test: run the whole test suite (what CI runs)
+test: $(STAMP)
+	$(PY) -m pytest -n auto --dist loadgroup
+
+## lint: ruff lint and format check
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## typecheck: basedpyright (strict) and mypy on the runtime
+typecheck: $(STAMP)
+	$(VENV)/bin/basedpyright
+	$(VENV)/bin/mypy src/fal_typed
+
+## bench: print every benchmark's figures
+bench: $(STAMP)
+	for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
