@@ -16,11 +16,15 @@ from ._errors import (
     ServerError,
 )
 from ._models import InputModel, OutputModel
+from ._realtime import AsyncRealtimeConnection, RealtimeConnection
+from ._stream import AsyncStream, Stream
 from ._types import NOT_GIVEN, NotGiven
 from .naming import module_name
 
 __all__ = [
     "NOT_GIVEN",
+    "AsyncRealtimeConnection",
+    "AsyncStream",
     "AuthenticationError",
     "Endpoint",
     "FalConnectionError",
@@ -35,7 +39,9 @@ __all__ = [
     "NotGiven",
     "OutputModel",
     "RateLimitError",
+    "RealtimeConnection",
     "RequestCancelledError",
     "ServerError",
+    "Stream",
     "module_name",
 ]
