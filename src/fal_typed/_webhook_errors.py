@@ -1,0 +1,105 @@
+"""Errors raised while receiving a fal webhook delivery.
+
+Two families, because a receiver answers them differently:
+
+- :class:`WebhookVerificationError` and :class:`WebhookPayloadError`: the delivery itself is bad
+  (forged, altered, replayed late, malformed). Answer 4xx and drop it.
+- :class:`JWKSFetchError`: we could not learn fal's public keys right now. Nothing is known about the
+  delivery yet; answer 5xx so fal retries it later.
+
+Messages name what is wrong but never echo a signature or a body: they end up in logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ._errors import FalError
+
+__all__ = [
+    "FutureTimestampError",
+    "InvalidSignatureError",
+    "JWKSFetchError",
+    "MalformedHeaderError",
+    "MissingHeadersError",
+    "StaleTimestampError",
+    "TimestampError",
+    "WebhookError",
+    "WebhookPayloadError",
+    "WebhookVerificationError",
+]
+
+
+class WebhookError(FalError):
+    """Root of every error raised by :mod:`fal_typed.webhooks`."""
+
+
+class WebhookVerificationError(WebhookError):
+    """The delivery failed signature verification: it must not be trusted (answer 401)."""
+
+
+class MissingHeadersError(WebhookVerificationError):
+    """One or more ``X-Fal-Webhook-*`` headers are absent or empty; ``missing`` names them."""
+
+    def __init__(self, missing: Sequence[str]) -> None:
+        self.missing = tuple(missing)
+        super().__init__(
+            f"webhook delivery is missing header(s): {', '.join(self.missing)}",
+            error_type="webhook_missing_headers",
+        )
+
+
+class MalformedHeaderError(WebhookVerificationError):
+    """A signature header is present but unusable (not a number, not hex, repeated, too long...)."""
+
+    def __init__(self, header: str, problem: str) -> None:
+        self.header = header
+        super().__init__(
+            f"webhook header {header} {problem}", error_type="webhook_malformed_header"
+        )
+
+
+class TimestampError(WebhookVerificationError):
+    """The signed timestamp is outside the accepted window around the receiver's clock."""
+
+    def __init__(self, message: str, *, timestamp: int, now: float, tolerance: float) -> None:
+        self.timestamp = timestamp
+        self.now = now
+        self.tolerance = tolerance
+        super().__init__(message, error_type="webhook_timestamp")
+
+
+class StaleTimestampError(TimestampError):
+    """The delivery was signed too long ago: a replay, or a clock far behind."""
+
+
+class FutureTimestampError(TimestampError):
+    """The delivery claims to be signed in the future: a forgery, or a clock far ahead."""
+
+
+class InvalidSignatureError(WebhookVerificationError):
+    """No key of fal's JWKS verifies the signature over these headers and this exact body."""
+
+    def __init__(
+        self, message: str = "webhook signature does not verify under any key of the JWKS"
+    ) -> None:
+        super().__init__(message, error_type="webhook_invalid_signature")
+
+
+class WebhookPayloadError(WebhookError):
+    """The body is authentic but is not a fal webhook payload we can read (answer 400).
+
+    ``raw`` keeps the decoded JSON when there was any, so a paid-for result is never lost.
+    """
+
+    def __init__(self, message: str, *, request_id: str | None = None, raw: object = None) -> None:
+        self.raw = raw
+        super().__init__(message, request_id=request_id, error_type="webhook_invalid_payload")
+
+
+class JWKSFetchError(WebhookError):
+    """fal's key set could not be fetched or read. Transient: answer 5xx so fal retries."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        self.url = url
+        super().__init__(f"{message} (JWKS {url})", error_type="webhook_jwks_unavailable")

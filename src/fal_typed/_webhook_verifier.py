@@ -1,0 +1,227 @@
+"""`WebhookVerifier`: checks deliveries against fal's keys and keeps the JWKS cache between them.
+
+Order of checks (cheapest and most telling first, nothing parsed before it is authentic): the four
+headers are present and well formed, the timestamp is inside the tolerance window, then the
+Ed25519 signature over the exact raw body verifies under some key of the JWKS (refetched once on a
+miss, in case fal rotated its keys). Only then is the body decoded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import BaseModel
+
+from ._webhook_errors import InvalidSignatureError
+from ._webhook_jwks import DEFAULT_JWKS_URL, MAX_CACHE_TTL, HTTPClientSource, JWKSCache
+from ._webhook_result import WebhookResult, decode_delivery
+from ._webhook_signature import (
+    SignedHeaders,
+    check_timestamp,
+    load_jwks,
+    read_signed_headers,
+    signature_matches,
+    signed_message,
+)
+
+__all__ = ["DEFAULT_TOLERANCE", "WebhookVerifier", "shared_verifier"]
+
+OutputT = TypeVar("OutputT", bound=BaseModel)
+
+DEFAULT_TOLERANCE = 300.0
+_JWKS_PATH = "/.well-known/jwks.json"
+
+
+def _check_body(body: object) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, bytearray):
+        return bytes(body)
+    if isinstance(body, memoryview):
+        return body.tobytes()
+    if isinstance(body, str):
+        raise TypeError(
+            "webhook body must be the raw request bytes, not str: decoding and re-encoding can change them"
+        )
+    raise TypeError(f"webhook body must be bytes, got {type(body).__name__}")
+
+
+def _check_headers(headers: object) -> Mapping[str, str]:
+    if not isinstance(headers, Mapping):
+        raise TypeError(
+            f"webhook headers must be a mapping of header name to value, got {type(headers).__name__}"
+        )
+    return headers  # pyright: ignore[reportUnknownVariableType]
+
+
+def _check_model(output_model: object) -> None:
+    if not (isinstance(output_model, type) and issubclass(output_model, BaseModel)):
+        raise TypeError(
+            f"output_model must be a pydantic model class (an endpoint's Output), got {output_model!r}"
+        )
+
+
+class WebhookVerifier:
+    """Verifies fal webhook deliveries; create one per application and reuse it (it holds the cache).
+
+    Keys come from ``jwks`` (a JWKS document given inline: fixed keys, nothing fetched) or from
+    ``jwks_url``; that defaults to ``<client.rest_url>/.well-known/jwks.json`` when a ``client`` is
+    given (so a client pointed at the local fal server trusts that server), else to fal's
+    ``https://rest.fal.ai/.well-known/jwks.json``. Fetched keys are cached ``cache_ttl`` seconds
+    (24 h at most); a signature none of them verifies triggers one refetch, at most once per
+    ``refresh_cooldown`` seconds. ``tolerance`` is the accepted clock difference, both ways.
+    """
+
+    def __init__(
+        self,
+        jwks_url: str | None = None,
+        *,
+        client: HTTPClientSource | None = None,
+        jwks: Mapping[str, Any] | None = None,
+        tolerance: float = DEFAULT_TOLERANCE,
+        cache_ttl: float = MAX_CACHE_TTL,
+        refresh_cooldown: float = 30.0,
+        timeout: float = 10.0,
+    ) -> None:
+        if tolerance < 0:
+            raise ValueError(f"tolerance must be >= 0 seconds, got {tolerance!r}")
+        if jwks is not None and jwks_url is not None:
+            raise ValueError("give either jwks (fixed keys) or jwks_url (fetched keys), not both")
+        self.tolerance = float(tolerance)
+        self._static: tuple[Ed25519PublicKey, ...] | None = None
+        self._cache: JWKSCache | None = None
+        if jwks is not None:
+            try:
+                self._static = load_jwks(jwks)
+            except ValueError as exc:
+                raise ValueError(f"invalid jwks: {exc}") from None
+        else:
+            if jwks_url is None:
+                jwks_url = (
+                    client.rest_url.rstrip("/") + _JWKS_PATH
+                    if client is not None
+                    else DEFAULT_JWKS_URL
+                )
+            self._cache = JWKSCache(
+                jwks_url,
+                client=client,
+                ttl=cache_ttl,
+                refresh_cooldown=refresh_cooldown,
+                timeout=timeout,
+            )
+
+    def __repr__(self) -> str:
+        source = "static keys" if self._cache is None else repr(self._cache.url)
+        return f"WebhookVerifier({source}, tolerance={self.tolerance:g})"
+
+    @property
+    def jwks_url(self) -> str | None:
+        """Where keys are fetched from (None when the keys were given inline)."""
+        return None if self._cache is None else self._cache.url
+
+    @property
+    def cache(self) -> JWKSCache | None:
+        """The JWKS cache (None for inline keys)."""
+        return self._cache
+
+    def _pre_check(
+        self, body: object, headers: object, now: float | None, tolerance: float | None
+    ) -> tuple[SignedHeaders, bytes, bytes]:
+        raw = _check_body(body)
+        signed = read_signed_headers(_check_headers(headers))
+        window = self.tolerance if tolerance is None else tolerance
+        check_timestamp(signed.timestamp, now=time.time() if now is None else now, tolerance=window)
+        return signed, raw, signed_message(signed.request_id, signed.user_id, signed.timestamp, raw)
+
+    def verify(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        now: float | None = None,
+        tolerance: float | None = None,
+    ) -> SignedHeaders:
+        """Raise a :class:`WebhookVerificationError` subclass unless the delivery is authentic.
+
+        Returns the verified headers (request id, user id, timestamp). ``now`` (unix seconds)
+        replaces the clock; ``tolerance`` overrides the verifier's window for this call.
+        """
+        signed, _, message = self._pre_check(body, headers, now, tolerance)
+        if self._cache is None:
+            assert self._static is not None
+            if signature_matches(message, signed.signature, self._static):
+                return signed
+            raise InvalidSignatureError()
+        keys = self._cache.get()
+        if signature_matches(message, signed.signature, keys.keys):
+            return signed
+        newer = self._cache.refetch_after_miss(keys.generation)
+        if newer is not None and signature_matches(message, signed.signature, newer.keys):
+            return signed
+        raise InvalidSignatureError()
+
+    async def verify_async(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        now: float | None = None,
+        tolerance: float | None = None,
+    ) -> SignedHeaders:
+        """Async twin of :meth:`verify` (the JWKS is fetched without blocking the event loop)."""
+        signed, _, message = self._pre_check(body, headers, now, tolerance)
+        if self._cache is None:
+            assert self._static is not None
+            if signature_matches(message, signed.signature, self._static):
+                return signed
+            raise InvalidSignatureError()
+        keys = await self._cache.get_async()
+        if signature_matches(message, signed.signature, keys.keys):
+            return signed
+        newer = await self._cache.refetch_after_miss_async(keys.generation)
+        if newer is not None and signature_matches(message, signed.signature, newer.keys):
+            return signed
+        raise InvalidSignatureError()
+
+    def parse(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        output_model: type[OutputT],
+        *,
+        now: float | None = None,
+    ) -> WebhookResult[OutputT]:
+        """Verify the delivery, then decode it with the payload parsed into ``output_model``."""
+        _check_model(output_model)
+        signed = self.verify(body, headers, now=now)
+        return decode_delivery(_check_body(body), signed, output_model)
+
+    async def parse_async(
+        self,
+        body: bytes,
+        headers: Mapping[str, str],
+        output_model: type[OutputT],
+        *,
+        now: float | None = None,
+    ) -> WebhookResult[OutputT]:
+        """Async twin of :meth:`parse`."""
+        _check_model(output_model)
+        signed = await self.verify_async(body, headers, now=now)
+        return decode_delivery(_check_body(body), signed, output_model)
+
+
+_shared: dict[str, WebhookVerifier] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_verifier(jwks_url: str = DEFAULT_JWKS_URL) -> WebhookVerifier:
+    """The process-wide verifier for ``jwks_url``, so calls without a verifier still share a cache."""
+    with _shared_lock:
+        verifier = _shared.get(jwks_url)
+        if verifier is None:
+            verifier = _shared[jwks_url] = WebhookVerifier(jwks_url)
+        return verifier

@@ -1,0 +1,167 @@
+"""Receive fal webhook deliveries: verify their Ed25519 signature and get the endpoint's typed Output.
+
+Submit with ``webhook_url=...``; when the request completes, fal POSTs the result to that URL,
+signed. Verify and parse it from the raw body bytes and the request headers::
+
+    from fal_typed import webhooks
+
+    verifier = webhooks.WebhookVerifier()          # one per app: it caches fal's keys (JWKS)
+    result = verifier.parse(body, headers, flux_dev.Output)
+    if result.ok:
+        result.payload.images[0].url               # typed Output
+    else:
+        raise result.exception()                   # e.g. FalValidationError for a 422
+
+Anything inauthentic raises a :class:`WebhookVerificationError` subclass before the body is read:
+:class:`MissingHeadersError`, :class:`MalformedHeaderError`, :class:`StaleTimestampError`,
+:class:`FutureTimestampError`, :class:`InvalidSignatureError`. An authentic but unreadable body
+raises :class:`WebhookPayloadError`; an unreachable JWKS raises :class:`JWKSFetchError` (transient).
+fal retries deliveries until it gets a 2xx, so handle each ``request_id`` once
+(:class:`Deduplicator`, or :func:`webhook_endpoint` for Starlette/FastAPI, which does it for you).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeAlias, TypeVar
+
+from pydantic import BaseModel
+
+from ._webhook_asgi import SupportsWebhookRequest, WebhookHandler, receive, webhook_endpoint
+from ._webhook_errors import (
+    FutureTimestampError,
+    InvalidSignatureError,
+    JWKSFetchError,
+    MalformedHeaderError,
+    MissingHeadersError,
+    StaleTimestampError,
+    TimestampError,
+    WebhookError,
+    WebhookPayloadError,
+    WebhookVerificationError,
+)
+from ._webhook_idempotency import (
+    DEFAULT_DEDUP_TTL,
+    Deduplicator,
+    IdempotencyStore,
+    MemoryIdempotencyStore,
+)
+from ._webhook_jwks import DEFAULT_JWKS_URL, MAX_CACHE_TTL, JWKSCache
+from ._webhook_result import WebhookResult
+from ._webhook_signature import (
+    REQUEST_ID_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    USER_ID_HEADER,
+    SignedHeaders,
+)
+from ._webhook_verifier import DEFAULT_TOLERANCE, WebhookVerifier, shared_verifier
+
+__all__ = [
+    "DEFAULT_DEDUP_TTL",
+    "DEFAULT_JWKS_URL",
+    "DEFAULT_TOLERANCE",
+    "MAX_CACHE_TTL",
+    "REQUEST_ID_HEADER",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "USER_ID_HEADER",
+    "Deduplicator",
+    "FutureTimestampError",
+    "IdempotencyStore",
+    "InvalidSignatureError",
+    "JWKSCache",
+    "JWKSFetchError",
+    "MalformedHeaderError",
+    "MemoryIdempotencyStore",
+    "MissingHeadersError",
+    "SignedHeaders",
+    "StaleTimestampError",
+    "SupportsWebhookRequest",
+    "TimestampError",
+    "WebhookError",
+    "WebhookHandler",
+    "WebhookPayloadError",
+    "WebhookResult",
+    "WebhookVerificationError",
+    "WebhookVerifier",
+    "parse",
+    "parse_async",
+    "receive",
+    "verify",
+    "verify_async",
+    "webhook_endpoint",
+]
+
+OutputT = TypeVar("OutputT", bound=BaseModel)
+
+JWKSSource: TypeAlias = str | Mapping[str, Any] | WebhookVerifier
+"""A JWKS URL (keys fetched and cached process-wide), a JWKS document, or a verifier."""
+
+
+def _verifier_for(jwks: JWKSSource) -> WebhookVerifier:
+    if isinstance(jwks, WebhookVerifier):
+        return jwks
+    if isinstance(jwks, str):
+        return shared_verifier(jwks)
+    if isinstance(jwks, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
+        return WebhookVerifier(jwks=jwks)
+    raise TypeError(
+        f"jwks must be a URL, a JWKS document or a WebhookVerifier, got {type(jwks).__name__}"
+    )
+
+
+def verify(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    jwks: JWKSSource = DEFAULT_JWKS_URL,
+    tolerance: float | None = None,
+    now: float | None = None,
+) -> SignedHeaders:
+    """Raise a :class:`WebhookVerificationError` subclass unless the delivery is authentic.
+
+    ``body`` is the raw request body (bytes, exactly as received); ``headers`` any mapping of the
+    request headers (case-insensitive). ``tolerance`` (default 300 s) bounds the clock difference,
+    ``now`` replaces the clock (unix seconds). Returns the verified signature headers.
+    """
+    return _verifier_for(jwks).verify(body, headers, now=now, tolerance=tolerance)
+
+
+async def verify_async(
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    jwks: JWKSSource = DEFAULT_JWKS_URL,
+    tolerance: float | None = None,
+    now: float | None = None,
+) -> SignedHeaders:
+    """Async twin of :func:`verify`."""
+    return await _verifier_for(jwks).verify_async(body, headers, now=now, tolerance=tolerance)
+
+
+def parse(
+    body: bytes,
+    headers: Mapping[str, str],
+    output_model: type[OutputT],
+    *,
+    verifier: WebhookVerifier | None = None,
+    now: float | None = None,
+) -> WebhookResult[OutputT]:
+    """Verify a delivery and return it with the payload parsed into ``output_model``.
+
+    ``verifier`` defaults to a process-wide one for fal's JWKS URL.
+    """
+    return (verifier or shared_verifier()).parse(body, headers, output_model, now=now)
+
+
+async def parse_async(
+    body: bytes,
+    headers: Mapping[str, str],
+    output_model: type[OutputT],
+    *,
+    verifier: WebhookVerifier | None = None,
+    now: float | None = None,
+) -> WebhookResult[OutputT]:
+    """Async twin of :func:`parse`."""
+    return await (verifier or shared_verifier()).parse_async(body, headers, output_model, now=now)
