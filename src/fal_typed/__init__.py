@@ -1,5 +1,6 @@
 """fal_typed: typed, validated clients for fal.ai endpoints."""
 
+from ._client import Client, default_client, set_default_client
 from ._endpoint import Endpoint
 from ._errors import (
     AuthenticationError,
@@ -9,14 +10,20 @@ from ._errors import (
     FalTimeoutError,
     FalValidationError,
     InputValidationError,
+    InvalidArgumentError,
     MissingCredentialsError,
     NotFoundError,
+    OutputValidationError,
+    PossiblyAcceptedError,
+    ProtocolError,
     RateLimitError,
     RequestCancelledError,
     ServerError,
 )
 from ._models import InputModel, OutputModel
 from ._realtime import AsyncRealtimeConnection, RealtimeConnection
+from ._retry import RetryPolicy
+from ._status import Completed, InProgress, Log, Queued, Status
 from ._stream import AsyncStream, Stream
 from ._types import NOT_GIVEN, NotGiven
 from .naming import module_name
@@ -26,22 +33,35 @@ __all__ = [
     "AsyncRealtimeConnection",
     "AsyncStream",
     "AuthenticationError",
+    "Client",
+    "Completed",
     "Endpoint",
     "FalConnectionError",
     "FalError",
     "FalHTTPError",
     "FalTimeoutError",
     "FalValidationError",
+    "InProgress",
     "InputModel",
     "InputValidationError",
+    "InvalidArgumentError",
+    "Log",
     "MissingCredentialsError",
     "NotFoundError",
     "NotGiven",
     "OutputModel",
+    "OutputValidationError",
+    "PossiblyAcceptedError",
+    "ProtocolError",
+    "Queued",
     "RateLimitError",
     "RealtimeConnection",
     "RequestCancelledError",
+    "RetryPolicy",
     "ServerError",
+    "Status",
     "Stream",
+    "default_client",
     "module_name",
+    "set_default_client",
 ]

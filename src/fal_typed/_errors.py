@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
 
@@ -18,13 +18,26 @@ __all__ = [
     "FalTimeoutError",
     "FalValidationError",
     "InputValidationError",
+    "InvalidArgumentError",
     "MissingCredentialsError",
     "NotFoundError",
+    "OutputValidationError",
+    "PossiblyAcceptedError",
+    "ProtocolError",
     "RateLimitError",
     "RequestCancelledError",
     "ServerError",
     "error_for_response",
 ]
+
+
+def _json_object(value: object) -> dict[str, Any] | None:
+    return cast("dict[str, Any]", value) if isinstance(value, dict) else None
+
+
+def _json_objects(value: object) -> list[dict[str, Any]]:
+    items = cast("list[object]", value) if isinstance(value, list) else []
+    return [obj for obj in map(_json_object, items) if obj is not None]
 
 
 class FalError(Exception):
@@ -33,14 +46,20 @@ class FalError(Exception):
     request_id: str | None
     error_type: str | None
 
-    def __init__(self, message: str, *, request_id: str | None = None, error_type: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, request_id: str | None = None, error_type: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.request_id = request_id
         self.error_type = error_type
 
     def __str__(self) -> str:
-        extra = [f"{k}={v}" for k, v in (("request_id", self.request_id), ("error_type", self.error_type)) if v]
+        extra = [
+            f"{k}={v}"
+            for k, v in (("request_id", self.request_id), ("error_type", self.error_type))
+            if v
+        ]
         return f"{self.message} ({', '.join(extra)})" if extra else self.message
 
 
@@ -66,7 +85,10 @@ class InputValidationError(FalError, ValueError):
     def __init__(self, endpoint_id: str, errors: Sequence[Mapping[str, Any]]) -> None:
         self.endpoint_id = endpoint_id
         self.errors = [dict(e) for e in errors]
-        super().__init__(f"invalid input for {endpoint_id}: {_format_errors(self.errors)}", error_type="input_validation")
+        super().__init__(
+            f"invalid input for {endpoint_id}: {_format_errors(self.errors)}",
+            error_type="input_validation",
+        )
 
     @property
     def fields(self) -> list[str]:
@@ -109,10 +131,18 @@ class FalValidationError(FalHTTPError, ValueError):
 
     @property
     def errors(self) -> list[dict[str, Any]]:
-        detail = self.body.get("detail") if isinstance(self.body, dict) else None
+        body = _json_object(self.body)
+        detail = body.get("detail") if body is not None else None
+        items = _json_objects(detail)
         if isinstance(detail, list):
-            return [dict(e) for e in detail if isinstance(e, dict)]
-        return [{"loc": ["body"], "msg": str(detail if detail is not None else self.message), "type": "value_error"}]
+            return items
+        return [
+            {
+                "loc": ["body"],
+                "msg": str(detail if detail is not None else self.message),
+                "type": "value_error",
+            }
+        ]
 
     @property
     def fields(self) -> list[str]:
@@ -139,8 +169,30 @@ class ServerError(FalHTTPError):
     """HTTP 5xx from fal or the model."""
 
 
+class InvalidArgumentError(FalError, ValueError):
+    """A call option, endpoint id or request id is malformed; raised before any request is sent."""
+
+
+class ProtocolError(FalError):
+    """fal answered with something the queue protocol does not allow (e.g. a submit without an id)."""
+
+
+class OutputValidationError(FalError):
+    """A result did not parse into the endpoint's ``Output`` model.
+
+    ``data`` keeps the raw JSON, so a result that was paid for is never lost.
+    """
+
+    def __init__(self, message: str, *, data: Any, request_id: str | None = None) -> None:
+        super().__init__(message, request_id=request_id, error_type="output_validation")
+        self.data = data
+
+
 class FalTimeoutError(FalError, TimeoutError):
-    """The whole call exceeded its ``client_timeout``; the remote request was cancelled best-effort."""
+    """A call exceeded its deadline (``client_timeout``, or ``timeout`` for ``run``).
+
+    For queue calls the remote request was cancelled best-effort; ``request_id`` says which one.
+    """
 
     def __init__(self, message: str, *, timeout: float, request_id: str | None = None) -> None:
         super().__init__(message, request_id=request_id, error_type="client_timeout")
@@ -151,16 +203,26 @@ class FalConnectionError(FalError):
     """The transport failed (connection refused/reset, read timeout) and retries were used up."""
 
 
+class PossiblyAcceptedError(FalConnectionError):
+    """The connection failed after a non-idempotent request (submit, run) was fully sent.
+
+    fal may have accepted it, so it was not sent again: a blind retry could run (and bill) the
+    same work twice. Check the webhook or the dashboard before submitting again.
+    """
+
+
 def _message_from_body(body: Any, fallback: str) -> str:
-    if isinstance(body, dict):
-        detail = body.get("detail")
+    obj = _json_object(body)
+    if obj is not None:
+        detail = obj.get("detail")
+        items = _json_objects(detail)
         if isinstance(detail, list):
-            return _format_errors([d for d in detail if isinstance(d, dict)]) or fallback
+            return _format_errors(items) or fallback
         if detail is not None:
             return str(detail)
         for key in ("message", "error", "status"):
-            if body.get(key) is not None:
-                return str(body[key])
+            if obj.get(key) is not None:
+                return str(obj[key])
     elif isinstance(body, str) and body.strip():
         return body.strip()[:500]
     return fallback
@@ -171,8 +233,9 @@ def error_for_response(
 ) -> FalHTTPError:
     """Build the right :class:`FalHTTPError` subclass for an error response."""
     lower = {k.lower(): v for k, v in headers.items()}
-    error_type = body.get("error_type") if isinstance(body, dict) else None
-    error_type = error_type or lower.get("x-fal-error-type")
+    obj = _json_object(body)
+    body_type = obj.get("error_type") if obj is not None else None
+    error_type = str(body_type) if body_type else lower.get("x-fal-error-type")
     request_id = request_id or lower.get("x-fal-request-id")
     message = _message_from_body(body, f"request failed with status {status_code}")
     cls: type[FalHTTPError]
@@ -191,5 +254,10 @@ def error_for_response(
     else:
         cls = FalHTTPError
     return cls(
-        message, status_code=status_code, body=body, headers=headers, request_id=request_id, error_type=error_type
+        message,
+        status_code=status_code,
+        body=body,
+        headers=headers,
+        request_id=request_id,
+        error_type=error_type,
     )

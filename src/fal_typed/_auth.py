@@ -1,0 +1,98 @@
+"""API key resolution, in fal-client's order, and scrubbing of keys out of any text we emit.
+
+Order: the ``key`` given to :class:`~fal_typed.Client`, then ``FAL_KEY``, then ``FAL_KEY_ID`` +
+``FAL_KEY_SECRET`` joined as ``id:secret``. Resolution happens on the first call that needs it
+(never at import), so a missing key surfaces as :class:`MissingCredentialsError` at that call.
+fal-client's further sources (Colab secrets, the ``fal auth login`` token file) are not read.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ._errors import InvalidArgumentError, MissingCredentialsError
+
+__all__ = ["Credentials", "check_key", "redact", "redact_json", "resolve_credentials"]
+
+_REDACTED = "[redacted]"
+# Shorter fragments would scrub ordinary words out of messages; real fal secrets are far longer.
+_MIN_SECRET_LENGTH = 6
+
+MISSING_CREDENTIALS_MESSAGE = (
+    "no fal API key found: pass Client(key=...) or set FAL_KEY "
+    "(or FAL_KEY_ID and FAL_KEY_SECRET) in the environment"
+)
+
+
+@dataclass(frozen=True, repr=False)
+class Credentials:
+    """A resolved key and where it came from. Its repr never shows the key."""
+
+    key: str
+    source: str
+
+    @property
+    def header(self) -> str:
+        """The ``Authorization`` header value fal expects."""
+        return f"Key {self.key}"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every fragment that must never be printed: the key and, for ``id:secret``, the secret."""
+        _, sep, secret = self.key.partition(":")
+        parts = (self.key, secret) if sep else (self.key,)
+        return tuple(p for p in parts if len(p) >= _MIN_SECRET_LENGTH)
+
+    def __repr__(self) -> str:
+        return f"Credentials(source={self.source!r}, key='***')"
+
+
+def check_key(key: object) -> str:
+    """Validate an explicitly given key (without ever echoing it) and return it stripped."""
+    if not isinstance(key, str):
+        raise InvalidArgumentError(f"key must be a string, not {type(key).__name__}")
+    stripped = key.strip()
+    if not stripped:
+        raise InvalidArgumentError("key must be a non-empty string")
+    if any(ch in stripped for ch in "\r\n\t "):
+        raise InvalidArgumentError("key must not contain whitespace or line breaks")
+    return stripped
+
+
+def resolve_credentials(key: str | None, environ: Mapping[str, str] | None = None) -> Credentials:
+    """Return the credentials to use, or raise :class:`MissingCredentialsError`."""
+    if key is not None:
+        return Credentials(check_key(key), "argument")
+    env = os.environ if environ is None else environ
+    if value := env.get("FAL_KEY", "").strip():
+        return Credentials(check_key(value), "FAL_KEY")
+    key_id = env.get("FAL_KEY_ID", "").strip()
+    key_secret = env.get("FAL_KEY_SECRET", "").strip()
+    if key_id and key_secret:
+        return Credentials(check_key(f"{key_id}:{key_secret}"), "FAL_KEY_ID/FAL_KEY_SECRET")
+    raise MissingCredentialsError(MISSING_CREDENTIALS_MESSAGE)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each secret in ``text``."""
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, _REDACTED)
+    return text
+
+
+def redact_json(value: Any, secrets: tuple[str, ...]) -> Any:
+    """``value`` (parsed JSON) with every string scrubbed of the secrets, structure kept."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, list):
+        return [redact_json(item, secrets) for item in value]  # pyright: ignore[reportUnknownVariableType]
+    if isinstance(value, dict):
+        return {
+            redact(str(k), secrets): redact_json(v, secrets)  # pyright: ignore[reportUnknownArgumentType]
+            for k, v in value.items()  # pyright: ignore[reportUnknownVariableType]
+        }
+    return value

@@ -1,0 +1,455 @@
+"""`Client`: the one object carrying key, hosts, timeouts, retry policy and the httpx clients.
+
+Every call of the runtime goes through :meth:`Client.request` / :meth:`Client.arequest`, which add
+``Authorization: Key <key>`` and the User-Agent, apply the retry policy (see ``_retry``) and turn
+error responses into the typed errors of ``_errors``. httpx clients passed in by the user are used
+as they are and never closed by us; our own are created on first use, and the async one once per
+running event loop, so the default client keeps working across ``asyncio.run`` calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterable, Iterable, Mapping
+from typing import Any, NoReturn, TypeAlias
+
+import httpx
+from typing_extensions import Self
+
+from ._auth import Credentials, check_key, redact, redact_json, resolve_credentials
+from ._deadline import Deadline
+from ._errors import (
+    FalConnectionError,
+    FalError,
+    FalHTTPError,
+    FalTimeoutError,
+    InvalidArgumentError,
+    PossiblyAcceptedError,
+    error_for_response,
+)
+from ._retry import NEVER_RETRIED_ERRORS, NOT_SENT_ERRORS, RetryPolicy, parse_retry_after
+
+__all__ = ["DEFAULT_TIMEOUT", "Client", "default_client", "set_default_client"]
+
+logger = logging.getLogger("fal_typed")
+
+#: Per-request timeout of queue calls (fal-client: 120 s, connect 30 s).
+DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=30.0)
+
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_NO_RETRY = RetryPolicy.disabled()
+
+RequestContent: TypeAlias = "str | bytes | Iterable[bytes] | AsyncIterable[bytes]"
+
+
+@functools.cache
+def user_agent() -> str:
+    """``fal-typed/<installed version>``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"fal-typed/{version('fal-typed')}"
+    except PackageNotFoundError:
+        return "fal-typed/0+unknown"
+
+
+def _check_base_url(name: str, value: object, schemes: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgumentError(f"{name} must be a non-empty URL string")
+    url = httpx.URL(value.strip())
+    if url.scheme not in schemes or not url.host:
+        raise InvalidArgumentError(
+            f"{name} must be an absolute {'/'.join(schemes)} URL, got {value!r}"
+        )
+    if url.query or url.fragment:
+        raise InvalidArgumentError(f"{name} must not carry a query or fragment, got {value!r}")
+    return value.strip().rstrip("/")
+
+
+def _as_timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
+    if isinstance(value, httpx.Timeout):
+        return value
+    if value is not None and value <= 0:
+        raise InvalidArgumentError(f"timeout must be positive, got {value}")
+    return httpx.Timeout(value)
+
+
+def _response_body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+class Client:
+    """Configuration and connections for talking to fal (or to the local fal server).
+
+    ``key`` defaults to the environment (``FAL_KEY``, or ``FAL_KEY_ID`` + ``FAL_KEY_SECRET``),
+    read on the first request. The ``*_url`` arguments are base URLs and may carry a path prefix
+    (``http://127.0.0.1:8000/queue``). ``timeout`` is the per-request timeout of queue calls
+    (a number or an ``httpx.Timeout``); ``retry`` the :class:`RetryPolicy`; ``poll_interval`` how
+    often status is polled when the status stream is unavailable.
+    """
+
+    queue_url: str
+    run_url: str
+    rest_url: str
+    cdn_url: str
+    realtime_url: str
+    timeout: httpx.Timeout
+    retry: RetryPolicy
+    poll_interval: float
+
+    def __init__(
+        self,
+        key: str | None = None,
+        *,
+        queue_url: str = "https://queue.fal.run",
+        run_url: str = "https://fal.run",
+        rest_url: str = "https://rest.fal.ai",
+        cdn_url: str = "https://v3.fal.media",
+        realtime_url: str = "wss://fal.run",
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        poll_interval: float = 0.1,
+    ) -> None:
+        self._key = None if key is None else check_key(key)
+        http_schemes = ("http", "https")
+        self.queue_url = _check_base_url("queue_url", queue_url, http_schemes)
+        self.run_url = _check_base_url("run_url", run_url, http_schemes)
+        self.rest_url = _check_base_url("rest_url", rest_url, http_schemes)
+        self.cdn_url = _check_base_url("cdn_url", cdn_url, http_schemes)
+        self.realtime_url = _check_base_url("realtime_url", realtime_url, ("ws", "wss"))
+        self.timeout = _as_timeout(timeout)
+        self.retry = retry if retry is not None else RetryPolicy()
+        if poll_interval <= 0:
+            raise InvalidArgumentError(f"poll_interval must be positive, got {poll_interval}")
+        self.poll_interval = poll_interval
+        self._user_http = http_client
+        self._user_async_http = async_http_client
+        self._http: httpx.Client | None = None
+        self._async_http: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, httpx.AsyncClient
+        ] = weakref.WeakKeyDictionary()
+        self._credentials: Credentials | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        if self._credentials is not None:
+            key = f"<from {self._credentials.source}>"
+        else:
+            key = "<given>" if self._key is not None else "<from environment, unresolved>"
+        return f"Client(queue_url={self.queue_url!r}, run_url={self.run_url!r}, key={key})"
+
+    # -- credentials -------------------------------------------------------------------------
+
+    def credentials(self) -> Credentials:
+        """The resolved credentials (cached); raises :class:`MissingCredentialsError`."""
+        if self._credentials is None:
+            self._credentials = resolve_credentials(self._key)
+        return self._credentials
+
+    def auth_headers(self) -> dict[str, str]:
+        """``{"Authorization": "Key <key>"}``, resolving the key on first use."""
+        return {"Authorization": self.credentials().header}
+
+    def request_headers(self, headers: Mapping[str, str] | None = None) -> dict[str, str]:
+        """User-Agent + Authorization + ``headers`` (which win): what every fal request carries."""
+        merged = {"User-Agent": user_agent(), **self.auth_headers()}
+        if headers:
+            merged.update(headers)
+        return merged
+
+    def redact(self, text: str) -> str:
+        """``text`` with this client's key (if resolved) scrubbed out."""
+        return redact(text, self._credentials.secrets) if self._credentials is not None else text
+
+    # -- httpx clients -----------------------------------------------------------------------
+
+    @property
+    def http(self) -> httpx.Client:
+        """The sync httpx client: the user's, or ours (created on first use)."""
+        if self._user_http is not None:
+            return self._user_http
+        with self._lock:
+            if self._http is None or self._http.is_closed:
+                self._http = httpx.Client(
+                    timeout=self.timeout, headers={"User-Agent": user_agent()}
+                )
+            return self._http
+
+    @property
+    def async_http(self) -> httpx.AsyncClient:
+        """The async httpx client of the running event loop: the user's, or ours (one per loop)."""
+        if self._user_async_http is not None:
+            return self._user_async_http
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise FalError("Client.async_http needs a running event loop") from None
+        with self._lock:
+            for stale in [old for old in self._async_http if old.is_closed()]:
+                del self._async_http[stale]
+            client = self._async_http.get(loop)
+            if client is None or client.is_closed:
+                client = httpx.AsyncClient(
+                    timeout=self.timeout, headers={"User-Agent": user_agent()}
+                )
+                self._async_http[loop] = client
+            return client
+
+    def close(self) -> None:
+        """Close the sync httpx client we created (never one passed in)."""
+        with self._lock:
+            http, self._http = self._http, None
+        if http is not None:
+            http.close()
+
+    async def aclose(self) -> None:
+        """Close every httpx client we created that belongs to this event loop or to none."""
+        self.close()
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            mine = self._async_http.pop(loop, None)
+            self._async_http.clear()
+        if mine is not None:
+            await mine.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        content: RequestContent | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry: bool = True,
+        idempotent: bool | None = None,
+        deadline: Deadline | None = None,
+    ) -> httpx.Response:
+        """Send a request to fal with auth, retries and typed errors; return the 2xx response.
+
+        ``timeout`` defaults to the client's. ``idempotent`` (default: by method, POST is not)
+        says whether a request may be resent after it may have reached fal (see ``_retry``).
+        ``deadline`` bounds the whole call, retries included (raises :class:`FalTimeoutError`).
+        """
+        method = method.upper()
+        policy, idempotent = self._policy(method, content, retry, idempotent)
+        sent_headers = self.request_headers(headers)
+        base_timeout = self.timeout if timeout is None else _as_timeout(timeout)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self.http.request(
+                    method,
+                    url,
+                    json=json,
+                    content=content,  # pyright: ignore[reportArgumentType]
+                    headers=sent_headers,
+                    params=params,
+                    timeout=deadline.cap(base_timeout) if deadline else base_timeout,
+                )
+            except httpx.TransportError as exc:
+                self._check_deadline(deadline, method, url)
+                if attempt < policy.max_attempts and policy.should_retry_error(
+                    exc, idempotent=idempotent
+                ):
+                    time.sleep(self._retry_delay(policy, attempt, None, deadline, method, url, exc))
+                    continue
+                self._raise_transport_error(exc, method, url, attempt, idempotent=idempotent)
+            if response.is_success:
+                return response
+            if attempt < policy.max_attempts and policy.should_retry_response(response):
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                time.sleep(
+                    self._retry_delay(policy, attempt, retry_after, deadline, method, url, response)
+                )
+                continue
+            raise self.error_for(response)
+
+    async def arequest(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        content: RequestContent | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry: bool = True,
+        idempotent: bool | None = None,
+        deadline: Deadline | None = None,
+    ) -> httpx.Response:
+        """Async twin of :meth:`request`."""
+        method = method.upper()
+        policy, idempotent = self._policy(method, content, retry, idempotent)
+        sent_headers = self.request_headers(headers)
+        base_timeout = self.timeout if timeout is None else _as_timeout(timeout)
+        http = self.async_http
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await http.request(
+                    method,
+                    url,
+                    json=json,
+                    content=content,  # pyright: ignore[reportArgumentType]
+                    headers=sent_headers,
+                    params=params,
+                    timeout=deadline.cap(base_timeout) if deadline else base_timeout,
+                )
+            except httpx.TransportError as exc:
+                self._check_deadline(deadline, method, url)
+                if attempt < policy.max_attempts and policy.should_retry_error(
+                    exc, idempotent=idempotent
+                ):
+                    await asyncio.sleep(
+                        self._retry_delay(policy, attempt, None, deadline, method, url, exc)
+                    )
+                    continue
+                self._raise_transport_error(exc, method, url, attempt, idempotent=idempotent)
+            if response.is_success:
+                return response
+            if attempt < policy.max_attempts and policy.should_retry_response(response):
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                await asyncio.sleep(
+                    self._retry_delay(policy, attempt, retry_after, deadline, method, url, response)
+                )
+                continue
+            raise self.error_for(response)
+
+    # -- helpers shared by the sync and async paths -------------------------------------------
+
+    def _policy(
+        self, method: str, content: RequestContent | None, retry: bool, idempotent: bool | None
+    ) -> tuple[RetryPolicy, bool]:
+        replayable = content is None or isinstance(content, (bytes, str))
+        policy = self.retry if retry and replayable else _NO_RETRY
+        return policy, (method in _IDEMPOTENT_METHODS) if idempotent is None else idempotent
+
+    def _retry_delay(
+        self,
+        policy: RetryPolicy,
+        attempt: int,
+        retry_after: float | None,
+        deadline: Deadline | None,
+        method: str,
+        url: str,
+        cause: httpx.Response | httpx.TransportError,
+    ) -> float:
+        delay = policy.delay(attempt, retry_after)
+        if deadline is not None and delay >= deadline.remaining():
+            self._check_deadline(deadline, method, url, force=True)
+        reason = (
+            f"HTTP {cause.status_code}"
+            if isinstance(cause, httpx.Response)
+            else type(cause).__name__
+        )
+        logger.info(
+            "fal_typed: retrying %s %s in %.2fs after %s (attempt %d of %d)",
+            method,
+            self.redact(url),
+            delay,
+            reason,
+            attempt + 1,
+            policy.max_attempts,
+        )
+        return delay
+
+    def _check_deadline(
+        self, deadline: Deadline | None, method: str, url: str, *, force: bool = False
+    ) -> None:
+        if deadline is not None and (force or deadline.expired):
+            raise FalTimeoutError(
+                f"{method} {self.redact(url)} did not complete within {deadline.seconds:g}s",
+                timeout=deadline.seconds,
+            )
+
+    def _raise_transport_error(
+        self, exc: httpx.TransportError, method: str, url: str, attempts: int, *, idempotent: bool
+    ) -> NoReturn:
+        detail = self.redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        tried = f" after {attempts} attempts" if attempts > 1 else ""
+        where = f"{method} {self.redact(url)}"
+        if not idempotent and not isinstance(exc, NOT_SENT_ERRORS + NEVER_RETRIED_ERRORS):
+            raise PossiblyAcceptedError(
+                f"{where} failed after the request was sent ({detail}); fal may have accepted it, "
+                "so it was not sent again"
+            ) from exc
+        raise FalConnectionError(f"{where} failed{tried}: {detail}") from exc
+
+    def error_for(self, response: httpx.Response) -> FalHTTPError:
+        """The typed error for an error response, with this client's key scrubbed out of it."""
+        body = _response_body(response)
+        headers: Mapping[str, str] = response.headers
+        secrets = self._credentials.secrets if self._credentials is not None else ()
+        if secrets:
+            body = redact_json(body, secrets)
+            headers = {k: redact(v, secrets) for k, v in response.headers.items()}
+        return error_for_response(response.status_code, body, headers)
+
+
+def _client_from_environment() -> Client:
+    """A key-from-environment client honouring fal-client's ``FAL_RUN_HOST`` / ``FAL_QUEUE_RUN_HOST``."""
+    run_host = os.environ.get("FAL_RUN_HOST", "").strip() or "fal.run"
+    queue_host = os.environ.get("FAL_QUEUE_RUN_HOST", "").strip() or f"queue.{run_host}"
+    return Client(
+        queue_url=f"https://{queue_host}",
+        run_url=f"https://{run_host}",
+        realtime_url=f"wss://{run_host}",
+    )
+
+
+_default: Client | None = None
+_default_lock = threading.Lock()
+
+
+def default_client() -> Client:
+    """The client module-level calls use: built from the environment on first use.
+
+    The key is read at the first request, so importing never fails for want of one.
+    """
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = _client_from_environment()
+        return _default
+
+
+def set_default_client(client: Client | None) -> None:
+    """Replace the default client (``None``: rebuild it from the environment on next use).
+
+    The previous default is not closed: it may still be in use by running calls.
+    """
+    global _default
+    if client is not None and not isinstance(client, Client):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise InvalidArgumentError(f"expected a fal_typed.Client, got {type(client).__name__}")
+    with _default_lock:
+        _default = client

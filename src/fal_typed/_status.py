@@ -1,0 +1,118 @@
+"""Queue status types: ``Queued``, ``InProgress``, ``Completed`` (fal has no FAILED status).
+
+A failure or a cancellation is ``Completed`` with ``error`` (for humans) and ``error_type`` (for
+code); the result request then returns the failure itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeAlias
+
+from ._errors import ProtocolError
+
+__all__ = ["Completed", "InProgress", "Log", "Queued", "Status", "parse_logs", "parse_status"]
+
+
+@dataclass(frozen=True)
+class Log:
+    """One log line of the running model."""
+
+    message: str
+    level: str = "INFO"
+    """STDOUT, STDERR, INFO, WARN, ERROR or DEBUG."""
+    source: str = "USER"
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Queued:
+    """Waiting in the queue; ``position`` is the number of requests ahead (0-based)."""
+
+    position: int
+
+
+@dataclass(frozen=True)
+class InProgress:
+    """Running. ``logs`` is None unless logs were requested.
+
+    In ``subscribe`` / ``iter_events`` updates, ``logs`` holds only the lines new since the
+    previous update; ``status()`` returns every line so far.
+    """
+
+    logs: list[Log] | None = None
+
+
+@dataclass(frozen=True)
+class Completed:
+    """Finished, successfully or not: ``error`` / ``error_type`` are set on failure or cancel."""
+
+    logs: list[Log] | None = None
+    metrics: dict[str, Any] = field(default_factory=dict[str, Any])
+    error: str | None = None
+    error_type: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None or self.error_type is not None
+
+
+Status: TypeAlias = Queued | InProgress | Completed
+
+
+def _parse_timestamp(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        # Python 3.10's fromisoformat rejects the trailing "Z" fal sends.
+        return datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    except ValueError:
+        return None
+
+
+def parse_logs(raw: object) -> list[Log] | None:
+    """fal's ``logs`` array (or null) as :class:`Log` objects; malformed entries are skipped."""
+    if not isinstance(raw, Sequence) or isinstance(raw, str):
+        return None
+    logs: list[Log] = []
+    for entry in raw:  # pyright: ignore[reportUnknownVariableType]
+        if not isinstance(entry, Mapping):
+            continue
+        item: Mapping[str, Any] = entry  # pyright: ignore[reportUnknownVariableType]
+        logs.append(
+            Log(
+                message=str(item.get("message", "")),
+                level=str(item.get("level") or "INFO"),
+                source=str(item.get("source") or "USER"),
+                timestamp=_parse_timestamp(item.get("timestamp")),
+            )
+        )
+    return logs
+
+
+def parse_status(data: object, *, request_id: str | None = None) -> Status:
+    """Parse a status body (polled or streamed); an unknown status is a :class:`ProtocolError`."""
+    if not isinstance(data, Mapping):
+        raise ProtocolError(
+            f"status response is not a JSON object: {data!r:.200}", request_id=request_id
+        )
+    body: Mapping[str, Any] = data  # pyright: ignore[reportUnknownVariableType]
+    status = body.get("status")
+    if status == "IN_QUEUE":
+        position = body.get("queue_position")
+        return Queued(position=position if isinstance(position, int) else 0)
+    if status == "IN_PROGRESS":
+        return InProgress(logs=parse_logs(body.get("logs")))
+    if status == "COMPLETED":
+        metrics = body.get("metrics")
+        error = body.get("error")
+        error_type = body.get("error_type")
+        return Completed(
+            logs=parse_logs(body.get("logs")),
+            metrics=dict(metrics) if isinstance(metrics, Mapping) else {},  # pyright: ignore[reportUnknownArgumentType]
+            error=None if error is None else str(error),
+            error_type=None if error_type is None else str(error_type),
+        )
+    raise ProtocolError(f"unknown request status {status!r}", request_id=request_id)

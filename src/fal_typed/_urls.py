@@ -1,0 +1,104 @@
+"""Endpoint id -> URLs, exactly as PROTOCOL.md section 1.
+
+An id is ``[namespace/]owner/alias[/path...]`` where the namespace is ``workflows`` or ``comfy``;
+a single legacy segment ``<digits>-<slug>`` means ``<digits>/<slug>``. Submit and run address the
+*full* id (plus an optional extra path); status, result and cancel address only the app root
+``[namespace/]owner/alias``. Every URL is built under the client's base URLs, which may carry a
+path prefix. Ids and request ids are checked here, so a malformed one fails before any request.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ._errors import InvalidArgumentError
+
+__all__ = [
+    "NAMESPACES",
+    "EndpointRef",
+    "check_request_id",
+    "endpoint_url",
+    "parse_endpoint_id",
+    "request_url",
+]
+
+NAMESPACES = frozenset({"workflows", "comfy"})
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]*")
+_LEGACY = re.compile(r"(\d+)-([A-Za-z0-9._~-]+)")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,199}")
+
+
+@dataclass(frozen=True)
+class EndpointRef:
+    """A parsed endpoint id."""
+
+    owner: str
+    alias: str
+    path: str = ""
+    """Sub-path after the alias, without leading slash (may be empty)."""
+    namespace: str | None = None
+
+    @property
+    def app_root(self) -> str:
+        """``[namespace/]owner/alias``: what status, result and cancel address."""
+        root = f"{self.owner}/{self.alias}"
+        return f"{self.namespace}/{root}" if self.namespace else root
+
+    @property
+    def full(self) -> str:
+        """The whole id, sub-path included: what submit and run address."""
+        return f"{self.app_root}/{self.path}" if self.path else self.app_root
+
+
+def _invalid(endpoint_id: object, why: str) -> InvalidArgumentError:
+    return InvalidArgumentError(f"invalid endpoint id {endpoint_id!r}: {why}")
+
+
+def parse_endpoint_id(endpoint_id: str) -> EndpointRef:
+    """Split an id into namespace, owner, alias and path (see the module docstring)."""
+    if not isinstance(endpoint_id, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise _invalid(endpoint_id, "expected a string")
+    segments = endpoint_id.strip("/").split("/")
+    if len(segments) == 1:
+        legacy = _LEGACY.fullmatch(segments[0])
+        if legacy is None:
+            raise _invalid(
+                endpoint_id, "expected 'owner/app[/path]' (or a legacy '<digits>-<app>')"
+            )
+        return EndpointRef(owner=legacy.group(1), alias=legacy.group(2))
+    for segment in segments:
+        if not _SEGMENT.fullmatch(segment):
+            raise _invalid(endpoint_id, f"bad segment {segment!r}")
+    namespace = None
+    if segments[0] in NAMESPACES:
+        namespace, segments = segments[0], segments[1:]
+        if len(segments) < 2:
+            raise _invalid(endpoint_id, f"expected '{namespace}/owner/app[/path]'")
+    owner, alias, *rest = segments
+    return EndpointRef(owner=owner, alias=alias, path="/".join(rest), namespace=namespace)
+
+
+def _join(base: str, *parts: str) -> str:
+    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts if p.strip("/"))])
+
+
+def endpoint_url(base: str, endpoint_id: str, path: str = "") -> str:
+    """Submit / run URL: ``<base>/<full id>[/<path>]``."""
+    if path and any(not _SEGMENT.fullmatch(s) for s in path.strip("/").split("/")):
+        raise InvalidArgumentError(f"invalid path {path!r}: expected '/segment[/segment...]'")
+    return _join(base, parse_endpoint_id(endpoint_id).full, path)
+
+
+def check_request_id(request_id: str) -> str:
+    """Return ``request_id`` if it can be a fal request id (a UUID in practice), else raise."""
+    if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise InvalidArgumentError(f"invalid request id {request_id!r}")
+    return request_id
+
+
+def request_url(base: str, endpoint_id: str, request_id: str, suffix: str = "") -> str:
+    """``<base>/<app root>/requests/<id>[/<suffix>]`` (suffix: ``status``, ``cancel``...)."""
+    root = parse_endpoint_id(endpoint_id).app_root
+    return _join(base, root, "requests", check_request_id(request_id), suffix)
