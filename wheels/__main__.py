@@ -1,0 +1,64 @@
+"""``python -m wheels [--out DIR] [--jobs N] [--umbrella] [ENDPOINT_ID ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ._build import Layout, WheelBuildError, build_wheels
+from ._revisions import UncommittedSchemaError
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m wheels",
+        description="Build the fal-typed runtime wheel, per-endpoint wheels and the fal-endpoints umbrella.",
+    )
+    parser.add_argument(
+        "endpoints",
+        nargs="*",
+        metavar="ENDPOINT_ID",
+        help="build only these endpoints (default: all)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=_ROOT / "dist" / "wheels",
+        help="output directory (default: dist/wheels)",
+    )
+    parser.add_argument(
+        "--root", type=Path, default=_ROOT, help="repository root (default: this checkout)"
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="worker processes (default: one per CPU)"
+    )
+    parser.add_argument(
+        "--umbrella", action="store_true", help="also build the umbrella for a selection"
+    )
+    args = parser.parse_args(argv)
+    layout = Layout(root=args.root.resolve(), out_dir=args.out.resolve())
+    started = time.perf_counter()
+    try:
+        report = build_wheels(
+            layout, args.endpoints or None, jobs=args.jobs, umbrella=args.umbrella or None
+        )
+    except (WheelBuildError, UncommittedSchemaError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    elapsed = time.perf_counter() - started
+    for document, reason in report.skipped:
+        print(f"skipped {document}: {reason}", file=sys.stderr)
+    umbrella = f" and {report.umbrella.path.name}" if report.umbrella else ""
+    print(
+        f"built {report.runtime.path.name}, {len(report.endpoints)} endpoint wheel(s){umbrella} "
+        f"in {layout.out_dir} ({elapsed:.1f}s; {len(report.skipped)} skipped)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
