@@ -1,0 +1,127 @@
+"""Helpers for the webhook tests: real uvicorn servers on 127.0.0.1 and signed deliveries."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import BaseModel
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from fal_typed._webhook_signature import public_jwk, sign_delivery
+from fal_typed.webhooks import WebhookResult, WebhookVerifier, webhook_endpoint
+
+
+@contextmanager
+def serve(app: ASGIApp) -> Iterator[str]:
+    """Run ``app`` with uvicorn on a free 127.0.0.1 port in a thread; yield its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("test server did not start")
+        time.sleep(0.005)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def jwks_of(*keys: Ed25519PrivateKey) -> dict[str, Any]:
+    return {"keys": [public_jwk(k.public_key()) for k in keys]}
+
+
+def make_delivery(
+    key: Ed25519PrivateKey,
+    payload: dict[str, Any] | None = None,
+    *,
+    request_id: str = "req-0001",
+    user_id: str = "user-42",
+    timestamp: int | None = None,
+    status: str = "OK",
+    extra: dict[str, Any] | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """A delivery body and its headers, signed with ``key``."""
+    document: dict[str, Any] = {
+        "request_id": request_id,
+        "gateway_request_id": request_id,
+        "status": status,
+        "payload": payload if payload is not None else {"text": "hello", "seed": 7},
+        **(extra or {}),
+    }
+    body = json.dumps(document).encode()
+    ts = int(time.time()) if timestamp is None else timestamp
+    return body, sign_delivery(key, request_id=request_id, user_id=user_id, timestamp=ts, body=body)
+
+
+@dataclass
+class JWKSHost:
+    """A real HTTP server publishing a JWKS; tests change what it serves and count its hits."""
+
+    url: str = ""
+    document: Any = field(default_factory=dict)
+    status: int = 200
+    raw: bytes | None = None
+    hits: int = 0
+
+    def reset(self, document: Any) -> None:
+        self.document, self.status, self.raw, self.hits = document, 200, None, 0
+
+
+class Receiver:
+    """A webhook receiver app (fal_typed.webhooks.webhook_endpoint) recording what it handled."""
+
+    def __init__(
+        self,
+        output_model: type[BaseModel],
+        verifier: WebhookVerifier,
+        *,
+        deduplicate: bool = True,
+        sync_handler: bool = False,
+    ) -> None:
+        self.handled: list[WebhookResult[Any]] = []
+        self.fail_next = 0
+        self.answer_next: int | None = None
+        self._lock = threading.Lock()
+        handler = self._handle_sync if sync_handler else self._handle
+        endpoint = webhook_endpoint(
+            output_model, handler, verifier=verifier, deduplicate=deduplicate
+        )
+        self.app = Starlette(routes=[Route("/hook", endpoint, methods=["POST"])])
+
+    def _record(self, result: WebhookResult[Any]) -> Response | None:
+        with self._lock:
+            if self.fail_next:
+                self.fail_next -= 1
+                raise RuntimeError("handler failed on purpose")
+            if self.answer_next is not None:
+                status, self.answer_next = self.answer_next, None
+                return Response(status_code=status)
+            self.handled.append(result)
+            return None
+
+    async def _handle(self, result: WebhookResult[Any]) -> Response | None:
+        return self._record(result)
+
+    def _handle_sync(self, result: WebhookResult[Any]) -> Response | None:
+        assert threading.current_thread() is not threading.main_thread()
+        return self._record(result)

@@ -1,0 +1,117 @@
+"""Deliveries of the same request id are handled once; failures give the claim back."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from fal_typed import webhooks as wh
+
+
+def test_memory_store_claims_once_and_expires() -> None:
+    store = wh.MemoryIdempotencyStore()
+    assert store.add("a", 60) is True
+    assert store.add("a", 60) is False
+    assert store.add("b", 0.05) is True
+    time.sleep(0.1)
+    assert store.add("b", 60) is True  # expired, claimable again
+    assert len(store) == 2
+    store.discard("a")
+    assert store.add("a", 60) is True
+
+
+def test_memory_store_is_bounded() -> None:
+    store = wh.MemoryIdempotencyStore(max_entries=100)
+    for n in range(1000):
+        assert store.add(f"k{n}", 3600)
+    assert len(store) == 100
+    assert store.add("k999", 3600) is False  # the newest are kept
+    assert store.add("k0", 3600) is True  # the oldest were evicted
+    with pytest.raises(ValueError, match="max_entries"):
+        wh.MemoryIdempotencyStore(max_entries=0)
+
+
+def test_memory_store_claims_are_atomic_across_threads() -> None:
+    store = wh.MemoryIdempotencyStore()
+    wins: list[bool] = []
+    barrier = threading.Barrier(16)
+
+    def claim() -> None:
+        barrier.wait()
+        wins.append(store.add("same", 60))
+
+    threads = [threading.Thread(target=claim) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(wins) == [False] * 15 + [True]
+
+
+def test_once_handles_first_delivery_only_and_releases_on_failure() -> None:
+    dedup = wh.Deduplicator()
+    handled: list[str] = []
+    for _ in range(3):
+        with dedup.once("req-1") as first:
+            if first:
+                handled.append("req-1")
+    assert handled == ["req-1"]
+    with pytest.raises(RuntimeError), dedup.once("req-2") as first:
+        assert first
+        raise RuntimeError("handler failed")
+    with dedup.once("req-2") as first:
+        assert first  # the failed attempt gave its claim back
+
+
+def test_deduplicator_validates_its_arguments() -> None:
+    with pytest.raises(ValueError, match="ttl"):
+        wh.Deduplicator(ttl=0)
+    assert "MemoryIdempotencyStore" in repr(wh.Deduplicator())
+
+
+class _AsyncStore:
+    """A networked store's shape: coroutine methods."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, float] = {}
+
+    async def add(self, key: str, ttl: float) -> bool:
+        await asyncio.sleep(0)
+        if key in self.keys:
+            return False
+        self.keys[key] = ttl
+        return True
+
+    async def discard(self, key: str) -> None:
+        self.keys.pop(key, None)
+
+
+async def test_async_store_is_awaited_and_sync_use_is_refused() -> None:
+    store = _AsyncStore()
+    assert isinstance(store, wh.IdempotencyStore)
+    dedup = wh.Deduplicator(store, ttl=120)
+    assert await dedup.claim_async("r") is True
+    assert await dedup.claim_async("r") is False
+    assert store.keys == {"r": 120}
+    with pytest.raises(RuntimeError):
+        async with dedup.once_async("s") as first:
+            assert first
+            raise RuntimeError("boom")
+    assert "s" not in store.keys
+    async with dedup.once_async("s") as first:
+        assert first
+    with pytest.raises(TypeError, match="claim_async"):
+        dedup.claim("t")
+    with pytest.raises(TypeError, match="release_async"):
+        dedup.release("t")
+
+
+async def test_sync_store_works_from_async_code() -> None:
+    dedup = wh.Deduplicator()
+    results = await asyncio.gather(*(dedup.claim_async("x") for _ in range(10)))
+    assert results.count(True) == 1
+    await dedup.release_async("x")
+    assert await dedup.claim_async("x")
