@@ -21,7 +21,7 @@ from ._errors import (
     ServerError,
 )
 from ._models import InputModel, OutputModel
-from ._realtime import AsyncRealtimeConnection, RealtimeConnection
+from ._realtime import AsyncRealtimeConnection, RealtimeConnection, RealtimeError
 from ._retry import RetryPolicy
 from ._status import Completed, InProgress, Log, Queued, Status
 from ._stream import AsyncStream, Stream
@@ -56,6 +56,7 @@ __all__ = [
     "Queued",
     "RateLimitError",
     "RealtimeConnection",
+    "RealtimeError",
     "RequestCancelledError",
     "RetryPolicy",
     "ServerError",

@@ -1,45 +1,84 @@
-"""`RealtimeConnection` / `AsyncRealtimeConnection`: fal's realtime WebSocket (msgpack, JWT).
+"""`RealtimeConnection` / `AsyncRealtimeConnection`: fal's realtime WebSocket (PROTOCOL.md section 8).
 
-PROTOCOL.md section 8.
+One connection talks to ``<realtime_url>/<app>/realtime?fal_jwt_token=<jwt>``: inputs go out as
+msgpack frames, each result comes back parsed into the endpoint's ``Output``. The socket opens on
+``with`` (or the first send), authenticates with a short-lived token from the tokens endpoint (see
+:mod:`fal_typed._realtime_token`), and, when the server drops it, is re-opened by the next send,
+reusing the token while it is fresh. A frame sent in the very instant the server drops the socket
+is lost, as with fal-js: realtime is for latest-state inputs, not for work that must not be lost.
+
+``throttle_interval`` (seconds; fal-js uses 0.128) coalesces bursts of sends so only the latest
+pending input is sent (:mod:`fal_typed._throttle`). Generated per-endpoint subclasses add a typed
+``send(**fields)`` that calls :meth:`send_arguments` with the validated body.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Generic, TypeVar
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel
+import websockets.asyncio.client as ws_async
+import websockets.sync.client as ws_sync
+from pydantic import BaseModel, ValidationError
+from typing_extensions import Self, override
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.protocol import State
+
+from ._client import Client, default_client, user_agent
+from ._errors import (
+    AuthenticationError,
+    FalTimeoutError,
+    InvalidArgumentError,
+    OutputValidationError,
+)
+from ._realtime_protocol import (
+    CONNECTION_CLOSED,
+    UNAUTHORIZED,
+    RealtimeError,
+    check_max_buffering,
+    check_throttle_interval,
+    closed_error,
+    decode_frame,
+    encode_frame,
+    handshake_error,
+    is_clean_close,
+    realtime_url,
+    socket_logger,
+)
+from ._realtime_token import TokenCache
+from ._throttle import AsyncThrottle, Throttle
+from ._urls import parse_endpoint_id
 
 if TYPE_CHECKING:
-    from ._client import Client
     from ._endpoint import Endpoint
 
-__all__ = ["AsyncRealtimeConnection", "RealtimeConnection"]
+__all__ = ["AsyncRealtimeConnection", "RealtimeConnection", "RealtimeError"]
 
 InputT = TypeVar("InputT", bound=BaseModel)
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
-
-class RealtimeConnection(Generic[InputT, OutputT]):
-    """A realtime WebSocket to one endpoint: ``send_arguments`` / ``recv`` / iteration."""
-
-    def __init__(
-        self,
-        endpoint: Endpoint[InputT, OutputT],
-        *,
-        client: Client | None = None,
-        path: str = "/realtime",
-        throttle_interval: float | None = None,
-        max_buffering: int | None = None,
-    ) -> None:
-        self.endpoint = endpoint
-        self._client = client
-        self.path = path
-        self.throttle_interval = throttle_interval
-        self.max_buffering = max_buffering
+#: Seconds allowed for the opening handshake: a cold runner may be started behind it (fal-client: 90).
+OPEN_TIMEOUT: Final = 90.0
+#: Largest result frame accepted; realtime apps send images inline as msgpack binary.
+MAX_FRAME_BYTES: Final = 64 * 1024 * 1024
 
 
-class AsyncRealtimeConnection(Generic[InputT, OutputT]):
-    """Async twin of :class:`RealtimeConnection`."""
+class _Socket(Protocol):
+    @property
+    def state(self) -> State: ...
+
+
+SocketT = TypeVar("SocketT", bound=_Socket)
+
+
+class _RealtimeBase(Generic[InputT, OutputT, SocketT]):
+    """What the sync and async connections share: options, token cache, URL, result parsing."""
+
+    endpoint: Endpoint[InputT, OutputT]
+    _ws: SocketT | None
 
     def __init__(
         self,
@@ -50,8 +89,376 @@ class AsyncRealtimeConnection(Generic[InputT, OutputT]):
         throttle_interval: float | None = None,
         max_buffering: int | None = None,
     ) -> None:
+        if not isinstance(path, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise InvalidArgumentError(f"path must be a str, got {type(path).__name__}")
         self.endpoint = endpoint
-        self._client = client
         self.path = path
-        self.throttle_interval = throttle_interval
-        self.max_buffering = max_buffering
+        self.throttle_interval = check_throttle_interval(throttle_interval)
+        self.max_buffering = check_max_buffering(max_buffering)
+        self._explicit_client = client
+        ref = parse_endpoint_id(endpoint.endpoint_id)
+        self._app_path = ref.full
+        self._tokens = TokenCache(ref.alias)
+        self._closed = False
+
+    @override
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("open" if self.is_open else "idle")
+        return f"{type(self).__name__}({self.endpoint.endpoint_id!r}, {state})"
+
+    @property
+    def is_open(self) -> bool:
+        """Whether a socket is open now (the server may still drop it at any time)."""
+        ws = self._ws
+        return ws is not None and ws.state is State.OPEN
+
+    @property
+    def client(self) -> Client:
+        """The client given, else the default client built from the environment."""
+        if self._explicit_client is None:
+            self._explicit_client = default_client()
+        return self._explicit_client
+
+    def _url(self, token: str) -> str:
+        return realtime_url(
+            self.client.realtime_url, self._app_path, self.path, token, self.max_buffering
+        )
+
+    def _handle(self, frame: bytes | str) -> OutputT | None:
+        """Decode one frame into a result, ``None`` for a meta frame, or raise its error."""
+        try:
+            message = decode_frame(frame)
+        except RealtimeError as exc:
+            if exc.error == UNAUTHORIZED:
+                self._tokens.invalidate()
+            raise
+        if message is None:
+            return None
+        try:
+            return self.endpoint.Output.model_validate(message)
+        except ValidationError as exc:
+            raise OutputValidationError(
+                f"realtime result of {self.endpoint.endpoint_id} does not match "
+                f"{self.endpoint.Output.__name__}: {exc}",
+                data=message,
+            ) from None
+
+    def _closed_by_caller(self) -> RealtimeError:
+        return RealtimeError(
+            CONNECTION_CLOSED, "the connection was closed by the caller", code=1000
+        )
+
+    def _not_open(self) -> RealtimeError:
+        return RealtimeError(
+            CONNECTION_CLOSED, "no open connection: send a message to open one", code=1006
+        )
+
+
+class RealtimeConnection(_RealtimeBase[InputT, OutputT, ws_sync.ClientConnection]):
+    """A realtime WebSocket to one endpoint (sync; thread-safe sends).
+
+    ``with endpoint_module.realtime() as conn: conn.send(prompt=...); out = conn.recv()``.
+    Iterating yields results until the server closes the connection cleanly.
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint[InputT, OutputT],
+        *,
+        client: Client | None = None,
+        path: str = "/realtime",
+        throttle_interval: float | None = None,
+        max_buffering: int | None = None,
+    ) -> None:
+        super().__init__(
+            endpoint,
+            client=client,
+            path=path,
+            throttle_interval=throttle_interval,
+            max_buffering=max_buffering,
+        )
+        self._ws = None
+        self._lock = threading.RLock()
+        self._throttle = (
+            Throttle(self.throttle_interval, self._send_frame) if self.throttle_interval else None
+        )
+
+    def __enter__(self) -> Self:
+        self.connect()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[OutputT]:
+        """Results as they arrive, until the server closes cleanly (an abnormal close raises)."""
+        while True:
+            try:
+                yield self.recv()
+            except RealtimeError as exc:
+                if self._closed or is_clean_close(exc):
+                    return
+                raise
+
+    def connect(self) -> None:
+        """Open the socket now (``with`` does this), so auth and URL errors surface early."""
+        with self._lock:
+            if self._closed:
+                raise self._closed_by_caller()
+            self._open_socket()
+
+    def send_arguments(self, arguments: Mapping[str, Any]) -> None:
+        """Send one input (the body built by ``Endpoint.arguments``), re-opening a dropped socket."""
+        if self._closed:
+            raise self._closed_by_caller()
+        frame = encode_frame(arguments)
+        if self._throttle is not None:
+            self._throttle.submit(frame)
+        else:
+            self._send_frame(frame)
+
+    def recv(self, timeout: float | None = None) -> OutputT:
+        """The next result, parsed into the endpoint's ``Output``.
+
+        Raises :class:`RealtimeError` on an ``x-fal-error`` frame or when the socket closed
+        (``error == "CONNECTION_CLOSED"``; the next send re-opens it), and
+        :class:`~fal_typed.FalTimeoutError` when ``timeout`` seconds pass without a result.
+        """
+        while True:
+            if self._throttle is not None:
+                self._throttle.raise_error()
+            if self._closed:
+                raise self._closed_by_caller()
+            ws = self._ws
+            if ws is None:
+                raise self._not_open()
+            try:
+                frame = ws.recv(timeout)
+            except TimeoutError:
+                raise FalTimeoutError(
+                    f"no realtime result within {timeout} s", timeout=timeout or 0.0
+                ) from None
+            except ConnectionClosed as exc:
+                self._drop(ws)
+                if self._closed:
+                    raise self._closed_by_caller() from None
+                raise closed_error(exc) from None
+            result = self._handle(frame)
+            if result is not None:
+                return result
+
+    def close(self) -> None:
+        """Close the socket cleanly; pending throttled input is dropped. Idempotent."""
+        self._closed = True
+        if self._throttle is not None:
+            self._throttle.cancel()
+        with self._lock:
+            ws, self._ws = self._ws, None
+        if ws is not None:
+            ws.close()
+
+    def _send_frame(self, frame: bytes) -> None:
+        with self._lock:
+            if self._closed:
+                raise self._closed_by_caller()
+            ws = self._open_socket()
+            try:
+                ws.send(frame)
+            except ConnectionClosed:
+                self._drop(ws)
+                self._open_socket().send(frame)
+
+    def _open_socket(self) -> ws_sync.ClientConnection:
+        """The open socket, opening a new one (with a fresh-enough token) if there is none."""
+        ws = self._ws
+        if ws is not None and ws.state is State.OPEN:
+            return ws
+        self._drop(ws)
+        token = self._tokens.get(self.client)
+        try:
+            ws = self._dial(token)
+        except AuthenticationError:
+            # The token may have expired early (clock skew) or been revoked: one more, fresh.
+            self._tokens.invalidate()
+            ws = self._dial(self._tokens.get(self.client))
+        self._ws = ws
+        return ws
+
+    def _dial(self, token: str) -> ws_sync.ClientConnection:
+        try:
+            return ws_sync.connect(
+                self._url(token),
+                open_timeout=OPEN_TIMEOUT,
+                max_size=MAX_FRAME_BYTES,
+                compression=None,
+                logger=socket_logger(),
+                user_agent_header=user_agent(),
+            )
+        except (InvalidStatus, WebSocketException, OSError, TimeoutError) as exc:
+            raise handshake_error(exc) from None
+
+    def _drop(self, ws: ws_sync.ClientConnection | None) -> None:
+        if ws is None:
+            return
+        with self._lock:
+            if self._ws is ws:
+                self._ws = None
+        ws.close()
+
+
+class AsyncRealtimeConnection(_RealtimeBase[InputT, OutputT, ws_async.ClientConnection]):
+    """Async twin of :class:`RealtimeConnection`: ``async with``, ``await send_arguments``,
+    ``await recv()``, ``async for``. Use it from one event loop."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint[InputT, OutputT],
+        *,
+        client: Client | None = None,
+        path: str = "/realtime",
+        throttle_interval: float | None = None,
+        max_buffering: int | None = None,
+    ) -> None:
+        super().__init__(
+            endpoint,
+            client=client,
+            path=path,
+            throttle_interval=throttle_interval,
+            max_buffering=max_buffering,
+        )
+        self._ws = None
+        self._lock: asyncio.Lock | None = None
+        self._throttle = (
+            AsyncThrottle(self.throttle_interval, self._send_frame)
+            if self.throttle_interval
+            else None
+        )
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def __aiter__(self) -> AsyncIterator[OutputT]:
+        """Results as they arrive, until the server closes cleanly (an abnormal close raises)."""
+        while True:
+            try:
+                yield await self.recv()
+            except RealtimeError as exc:
+                if self._closed or is_clean_close(exc):
+                    return
+                raise
+
+    async def connect(self) -> None:
+        """Open the socket now (``async with`` does this), so auth and URL errors surface early."""
+        async with self._guard():
+            if self._closed:
+                raise self._closed_by_caller()
+            await self._open_socket()
+
+    async def send_arguments(self, arguments: Mapping[str, Any]) -> None:
+        """Send one input (the body built by ``Endpoint.arguments``), re-opening a dropped socket."""
+        if self._closed:
+            raise self._closed_by_caller()
+        frame = encode_frame(arguments)
+        if self._throttle is not None:
+            await self._throttle.submit(frame)
+        else:
+            await self._send_frame(frame)
+
+    async def recv(self, timeout: float | None = None) -> OutputT:
+        """The next result; see :meth:`RealtimeConnection.recv`."""
+        while True:
+            if self._throttle is not None:
+                self._throttle.raise_error()
+            if self._closed:
+                raise self._closed_by_caller()
+            ws = self._ws
+            if ws is None:
+                raise self._not_open()
+            try:
+                frame = await asyncio.wait_for(ws.recv(), timeout)
+            except asyncio.TimeoutError:
+                raise FalTimeoutError(
+                    f"no realtime result within {timeout} s", timeout=timeout or 0.0
+                ) from None
+            except ConnectionClosed as exc:
+                await self._drop(ws)
+                if self._closed:
+                    raise self._closed_by_caller() from None
+                raise closed_error(exc) from None
+            result = self._handle(frame)
+            if result is not None:
+                return result
+
+    async def aclose(self) -> None:
+        """Close the socket cleanly; pending throttled input is dropped. Idempotent."""
+        self._closed = True
+        if self._throttle is not None:
+            self._throttle.cancel()
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            await ws.close()
+
+    def _guard(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    async def _send_frame(self, frame: bytes) -> None:
+        async with self._guard():
+            if self._closed:
+                raise self._closed_by_caller()
+            ws = await self._open_socket()
+            try:
+                await ws.send(frame)
+            except ConnectionClosed:
+                await self._drop(ws)
+                await (await self._open_socket()).send(frame)
+
+    async def _open_socket(self) -> ws_async.ClientConnection:
+        ws = self._ws
+        if ws is not None and ws.state is State.OPEN:
+            return ws
+        await self._drop(ws)
+        token = await self._tokens.aget(self.client)
+        try:
+            ws = await self._dial(token)
+        except AuthenticationError:
+            # The token may have expired early (clock skew) or been revoked: one more, fresh.
+            self._tokens.invalidate()
+            ws = await self._dial(await self._tokens.aget(self.client))
+        self._ws = ws
+        return ws
+
+    async def _dial(self, token: str) -> ws_async.ClientConnection:
+        try:
+            return await ws_async.connect(
+                self._url(token),
+                open_timeout=OPEN_TIMEOUT,
+                max_size=MAX_FRAME_BYTES,
+                compression=None,
+                logger=socket_logger(),
+                user_agent_header=user_agent(),
+            )
+        except (InvalidStatus, WebSocketException, OSError, TimeoutError) as exc:
+            raise handshake_error(exc) from None
+
+    async def _drop(self, ws: ws_async.ClientConnection | None) -> None:
+        if ws is None:
+            return
+        if self._ws is ws:
+            self._ws = None
+        await ws.close()
