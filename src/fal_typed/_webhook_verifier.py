@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
@@ -28,9 +28,12 @@ from ._webhook_signature import (
     signed_message,
 )
 
-__all__ = ["DEFAULT_TOLERANCE", "WebhookVerifier", "shared_verifier"]
+__all__ = ["DEFAULT_TOLERANCE", "WebhookBody", "WebhookVerifier", "shared_verifier"]
 
 OutputT = TypeVar("OutputT", bound=BaseModel)
+
+WebhookBody: TypeAlias = bytes | bytearray | memoryview
+"""The raw request body, exactly as received (never re-encoded text)."""
 
 DEFAULT_TOLERANCE = 300.0
 _JWKS_PATH = "/.well-known/jwks.json"
@@ -139,7 +142,7 @@ class WebhookVerifier:
 
     def verify(
         self,
-        body: bytes,
+        body: WebhookBody,
         headers: Mapping[str, str],
         *,
         now: float | None = None,
@@ -166,7 +169,7 @@ class WebhookVerifier:
 
     async def verify_async(
         self,
-        body: bytes,
+        body: WebhookBody,
         headers: Mapping[str, str],
         *,
         now: float | None = None,
@@ -189,7 +192,7 @@ class WebhookVerifier:
 
     def parse(
         self,
-        body: bytes,
+        body: WebhookBody,
         headers: Mapping[str, str],
         output_model: type[OutputT],
         *,
@@ -202,7 +205,7 @@ class WebhookVerifier:
 
     async def parse_async(
         self,
-        body: bytes,
+        body: WebhookBody,
         headers: Mapping[str, str],
         output_model: type[OutputT],
         *,

@@ -55,7 +55,7 @@ from ._webhook_signature import (
     USER_ID_HEADER,
     SignedHeaders,
 )
-from ._webhook_verifier import DEFAULT_TOLERANCE, WebhookVerifier, shared_verifier
+from ._webhook_verifier import DEFAULT_TOLERANCE, WebhookBody, WebhookVerifier, shared_verifier
 
 __all__ = [
     "DEFAULT_DEDUP_TTL",
@@ -79,6 +79,7 @@ __all__ = [
     "StaleTimestampError",
     "SupportsWebhookRequest",
     "TimestampError",
+    "WebhookBody",
     "WebhookError",
     "WebhookHandler",
     "WebhookPayloadError",
@@ -112,7 +113,7 @@ def _verifier_for(jwks: JWKSSource) -> WebhookVerifier:
 
 
 def verify(
-    body: bytes,
+    body: WebhookBody,
     headers: Mapping[str, str],
     *,
     jwks: JWKSSource = DEFAULT_JWKS_URL,
@@ -129,7 +130,7 @@ def verify(
 
 
 async def verify_async(
-    body: bytes,
+    body: WebhookBody,
     headers: Mapping[str, str],
     *,
     jwks: JWKSSource = DEFAULT_JWKS_URL,
@@ -141,7 +142,7 @@ async def verify_async(
 
 
 def parse(
-    body: bytes,
+    body: WebhookBody,
     headers: Mapping[str, str],
     output_model: type[OutputT],
     *,
@@ -156,7 +157,7 @@ def parse(
 
 
 async def parse_async(
-    body: bytes,
+    body: WebhookBody,
     headers: Mapping[str, str],
     output_model: type[OutputT],
     *,
