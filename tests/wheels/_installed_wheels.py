@@ -1,0 +1,78 @@
+"""Wheels of distributions installed in this environment, for offline installs in tests.
+
+The machine has no package index, so a fresh venv gets the runtime's dependencies from the
+distributions already installed here: each one is packed back into a wheel from the files its
+RECORD lists, with its own METADATA and WHEEL (so its platform tags stay exact). Scripts outside
+site-packages are left out; pip regenerates them from ``entry_points.txt``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+from collections.abc import Iterable
+from pathlib import Path
+
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from wheels._archive import write_wheel
+
+__all__ = ["dependency_closure", "repack"]
+
+_SKIPPED_DIST_INFO = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
+
+
+def _applies(marker: Marker | None, extras: Iterable[str]) -> bool:
+    if marker is None:
+        return True
+    return any(marker.evaluate({"extra": extra}) for extra in ("", *extras))
+
+
+def dependency_closure(requirements: Iterable[str]) -> list[metadata.Distribution]:
+    """The installed distributions that ``requirements`` need, transitively."""
+    found: dict[str, metadata.Distribution] = {}
+    pending = [Requirement(r) for r in requirements]
+    while pending:
+        requirement = pending.pop()
+        name = canonicalize_name(requirement.name)
+        if name in found:
+            continue
+        dist = metadata.distribution(requirement.name)
+        found[name] = dist
+        for raw in dist.requires or []:
+            child = Requirement(raw)
+            if _applies(child.marker, requirement.extras):
+                pending.append(child)
+    return sorted(found.values(), key=lambda d: canonicalize_name(d.metadata["Name"]))
+
+
+def _tag_set(wheel_text: str) -> str:
+    tags = [
+        line.split(":", 1)[1].strip() for line in wheel_text.splitlines() if line.startswith("Tag:")
+    ]
+    parts = [sorted({tag.split("-")[i] for tag in tags}) for i in range(3)]
+    return "-".join(".".join(p) for p in parts)
+
+
+def repack(dist: metadata.Distribution, out_dir: Path) -> Path:
+    """Write ``dist`` back into a wheel in ``out_dir`` and return its path."""
+    name = dist.metadata["Name"]
+    escaped = canonicalize_name(name).replace("-", "_")
+    wheel_text = dist.read_text("WHEEL")
+    if wheel_text is None or dist.files is None:
+        raise RuntimeError(f"{name} was not installed from a wheel (no WHEEL or RECORD)")
+    dist_info = f"{escaped}-{dist.version}.dist-info"
+    files: dict[str, bytes] = {}
+    for entry in dist.files:
+        relative = entry.as_posix()
+        parts = relative.split("/")
+        if parts[0] == ".." or "__pycache__" in parts or relative.endswith(".pyc"):
+            continue
+        if parts[0].endswith(".dist-info"):
+            if parts[-1] in _SKIPPED_DIST_INFO and len(parts) == 2:
+                continue
+            relative = "/".join([dist_info, *parts[1:]])
+        files[relative] = Path(str(entry.locate())).read_bytes()
+    path = out_dir / f"{escaped}-{dist.version}-{_tag_set(wheel_text)}.whl"
+    return write_wheel(path, files, dist_info)
