@@ -39,3 +39,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: wheels
+## wheels: build the fal-typed runtime wheel, one wheel per endpoint and the fal-endpoints umbrella
+##         into dist/wheels (ENDPOINTS="fal-ai/flux/dev ..." builds only those, without the umbrella)
+wheels: $(STAMP)
+	$(PY) -m wheels --out dist/wheels $(ENDPOINTS)
