@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import IO, Any, Protocol, Union, runtime_checkable
-
-from typing_extensions import TypeAlias
+from typing import IO, Any, Protocol, TypeAlias, Union, runtime_checkable
 
 __all__ = ["FileInput", "SupportsImageSave", "is_upload_source"]
 
@@ -14,10 +12,12 @@ __all__ = ["FileInput", "SupportsImageSave", "is_upload_source"]
 class SupportsImageSave(Protocol):
     """A PIL ``Image`` (or anything saving itself like one); typed without importing Pillow."""
 
-    def save(self, fp: Any, format: str | None = None, **params: Any) -> None: ...  # noqa: A002
+    def save(self, fp: Any, format: str | None = None, **params: Any) -> None: ...
 
 
-FileInput: TypeAlias = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], SupportsImageSave]
+FileInput: TypeAlias = Union[
+    str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], SupportsImageSave
+]
 """A URL string (http(s) or ``data:``) sent as is, or a local source uploaded before the request."""
 
 
@@ -27,6 +27,6 @@ def is_upload_source(value: object) -> bool:
         return False
     if isinstance(value, (os.PathLike, bytes, bytearray, memoryview)):
         return True
-    if hasattr(value, "read") and callable(getattr(value, "read")):
+    if hasattr(value, "read") and callable(getattr(value, "read", None)):
         return True
     return isinstance(value, SupportsImageSave) and type(value).__module__.startswith("PIL.")

@@ -1,0 +1,82 @@
+"""Errors of file inputs and uploads.
+
+Two kinds, because callers react differently: :class:`FileInputError` means the value given is
+unusable and nothing was sent (fix the input); :class:`UploadError` means the transfer itself
+failed after retries and fallback (retry later). Neither ever carries a key or a CDN token.
+"""
+
+from __future__ import annotations
+
+from ._errors import AuthenticationError, FalError, InvalidArgumentError, MissingCredentialsError
+
+__all__ = [
+    "FileInputError",
+    "UploadError",
+    "describe",
+    "is_final",
+    "read_failure",
+    "transfer_failure",
+]
+
+
+class FileInputError(FalError, ValueError):
+    """A file input cannot be uploaded (missing path, text-mode file...); raised before any request.
+
+    ``field`` is the dotted path of the argument holding it (``None`` for a direct ``upload()``).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message, error_type="file_input")
+
+
+class UploadError(FalError):
+    """An upload failed for good: no URL was produced and no partial object was completed.
+
+    ``file`` names what was being uploaded (a path, a file name, or ``<N bytes>``); the error that
+    ended the last attempt is chained as ``__cause__``.
+    """
+
+    def __init__(self, file: str, reason: str) -> None:
+        self.file = file
+        self.reason = reason
+        super().__init__(f"upload of {file} failed: {reason}", error_type="upload_failed")
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line account of ``exc`` for an :class:`UploadError` reason."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def is_final(exc: BaseException) -> bool:
+    """Whether a failure must surface as is, with no fallback: it is the caller's, not the transfer's.
+
+    A changed or unreadable source, missing or refused credentials, a bad argument: another
+    flow would fail the same way.
+    """
+    return isinstance(
+        exc,
+        (
+            UploadError,
+            FileInputError,
+            MissingCredentialsError,
+            AuthenticationError,
+            InvalidArgumentError,
+        ),
+    )
+
+
+def read_failure(label: str, exc: OSError) -> UploadError:
+    return UploadError(label, f"cannot read the source: {describe(exc)}")
+
+
+def transfer_failure(
+    label: str, cdn_error: BaseException, fallback_error: BaseException | None
+) -> UploadError:
+    """The error of an upload whose CDN flow (and fallback, if tried) failed."""
+    if fallback_error is None:
+        return UploadError(label, describe(cdn_error))
+    return UploadError(
+        label, f"CDN upload: {describe(cdn_error)}; fallback upload: {describe(fallback_error)}"
+    )

@@ -1,0 +1,227 @@
+"""Automatic upload of file inputs: local sources in call arguments become URLs.
+
+Two steps, so bad input is rejected before anything is uploaded:
+
+1. :func:`extract_uploads` swaps every upload source (``Path``, ``bytes``, binary file object,
+   PIL image) anywhere in the arguments for a unique placeholder URL, checking each source
+   cheaply (the file exists, the file object is binary...). The arguments then validate like
+   any URL string would.
+2. :func:`resolve_uploads` (or its async twin) uploads the sources still referenced by the
+   validated body, concurrently, and puts their URLs where the placeholders were. Sources
+   smaller than ``UploadSettings.data_uri_threshold`` are inlined as ``data:`` URIs instead.
+
+Plain strings (http(s) URLs, ``data:`` URIs) are never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, cast
+
+from pydantic import BaseModel
+
+from ._file_input import FileInput, is_upload_source
+from ._upload_async import upload_source_async
+from ._upload_data_uri import encode_source
+from ._upload_errors import UploadError
+from ._upload_settings import UploadSettings, upload_settings
+from ._upload_source import UploadSource, check_source, open_source
+from ._upload_sync import upload_source
+
+if TYPE_CHECKING:
+    from ._client import Client
+
+__all__ = ["PLACEHOLDER_PREFIX", "extract_uploads", "resolve_uploads", "resolve_uploads_async"]
+
+PLACEHOLDER_PREFIX = "https://fal-typed-upload.invalid/"
+"""Placeholders are URLs on a reserved TLD (RFC 2606): valid URLs that can never resolve."""
+
+
+def _join(path: str, key: object) -> str:
+    return f"{path}[{key}]" if isinstance(key, int) else (f"{path}.{key}" if path else str(key))
+
+
+def extract_uploads(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, FileInput]]:
+    """Replace each upload source in ``arguments`` (nested dicts/lists too) by a placeholder URL.
+
+    Returns the new arguments and ``{placeholder: source}``. The same object (or the same path)
+    given twice gets one placeholder, so it is uploaded once. Raises
+    :class:`~fal_typed.FileInputError` naming the field for a source that cannot be uploaded.
+    """
+    uploads: dict[str, FileInput] = {}
+    seen: dict[object, str] = {}
+
+    def placeholder(value: Any, path: str) -> str:
+        check_source(value, field=path)
+        key: object = (
+            ("path", os.path.abspath(os.fspath(cast("os.PathLike[str]", value))))
+            if isinstance(value, os.PathLike)
+            else ("id", id(value))
+        )
+        if key not in seen:
+            seen[key] = f"{PLACEHOLDER_PREFIX}{uuid.uuid4().hex}/{_slug(path)}"
+            uploads[seen[key]] = cast(FileInput, value)
+        return seen[key]
+
+    def walk(value: Any, path: str) -> Any:
+        if isinstance(value, BaseModel):
+            value = value.model_dump(by_alias=True, exclude_unset=True)
+        if isinstance(value, Mapping):
+            items = cast("Mapping[object, Any]", value).items()
+            return {k: walk(v, _join(path, k)) for k, v in items}
+        if isinstance(value, (list, tuple)):
+            walked = [walk(v, _join(path, i)) for i, v in enumerate(cast("list[Any]", value))]
+            return tuple(walked) if isinstance(value, tuple) else walked
+        if is_upload_source(value):
+            return placeholder(value, path)
+        return value
+
+    return {k: walk(v, k) for k, v in arguments.items()}, uploads
+
+
+def _slug(path: str) -> str:
+    # The field path, made URL-safe: only there to make a leaked placeholder recognisable.
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in path)[:64] or "file"
+
+
+def _locate(body: Any, uploads: Mapping[str, FileInput]) -> dict[str, str]:
+    """``{placeholder: field path}`` of the placeholders still present in ``body``."""
+    found: dict[str, str] = {}
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, str):
+            if value in uploads and value not in found:
+                found[value] = path
+        elif isinstance(value, Mapping):
+            for k, v in cast("Mapping[object, Any]", value).items():
+                walk(v, _join(path, k))
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(cast("list[Any]", value)):
+                walk(v, _join(path, i))
+
+    walk(body, "")
+    return found
+
+
+def _substitute(value: Any, urls: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return urls.get(value, value)
+    if isinstance(value, Mapping):
+        return {k: _substitute(v, urls) for k, v in cast("Mapping[object, Any]", value).items()}
+    if isinstance(value, (list, tuple)):
+        items = [_substitute(v, urls) for v in cast("list[Any]", value)]
+        return tuple(items) if isinstance(value, tuple) else items
+    return value
+
+
+def _rename(exc: UploadError, field: str) -> UploadError:
+    renamed = UploadError(f"{exc.file} ({field})", exc.reason)
+    renamed.__cause__ = exc.__cause__
+    return renamed
+
+
+def _resolve_one(
+    source: UploadSource, threshold: int, upload: Callable[[UploadSource], str]
+) -> str:
+    return encode_source(source) if source.size < threshold else upload(source)
+
+
+def _client_or_default(client: Client | None) -> Client:
+    if client is not None:
+        return client
+    from ._client import default_client
+
+    return default_client()
+
+
+def resolve_uploads(
+    body: Mapping[str, Any],
+    uploads: Mapping[str, FileInput],
+    client: Client | None = None,
+    *,
+    settings: UploadSettings | None = None,
+) -> dict[str, Any]:
+    """Upload the sources whose placeholders are in ``body`` (in parallel) and return the body
+    with their URLs in place. Raises :class:`~fal_typed.UploadError` naming the file and field.
+    """
+    located = _locate(body, uploads)
+    if not located:
+        return dict(body)
+    settings = settings or upload_settings()
+    http_client = _client_or_default(client)
+    failed = threading.Event()
+
+    def resolve(placeholder: str) -> str:
+        if failed.is_set():
+            raise UploadError(
+                located[placeholder], "not started: another upload of this call failed"
+            )
+        field = located[placeholder]
+        try:
+            with open_source(uploads[placeholder], field=field) as source:
+                return _resolve_one(
+                    source,
+                    settings.data_uri_threshold,
+                    lambda s: upload_source(http_client, s, {}, settings),
+                )
+        except UploadError as exc:
+            failed.set()
+            raise _rename(exc, field) from exc.__cause__
+        except BaseException:
+            failed.set()
+            raise
+
+    names = list(located)
+    if len(names) == 1:
+        urls = {names[0]: resolve(names[0])}
+    else:
+        with ThreadPoolExecutor(
+            min(settings.max_parallel_files, len(names)), thread_name_prefix="fal-upload"
+        ) as pool:
+            urls = dict(zip(names, pool.map(resolve, names), strict=True))
+    return cast("dict[str, Any]", _substitute(body, urls))
+
+
+async def resolve_uploads_async(
+    body: Mapping[str, Any],
+    uploads: Mapping[str, FileInput],
+    client: Client | None = None,
+    *,
+    settings: UploadSettings | None = None,
+) -> dict[str, Any]:
+    """Async twin of :func:`resolve_uploads`; the uploads run as concurrent tasks."""
+    located = _locate(body, uploads)
+    if not located:
+        return dict(body)
+    settings = settings or upload_settings()
+    http_client = _client_or_default(client)
+    gate = asyncio.Semaphore(settings.max_parallel_files)
+
+    async def resolve(placeholder: str) -> str:
+        field = located[placeholder]
+        async with gate:
+            # Opening may spool a stream or encode an image: keep it off the event loop.
+            source = await asyncio.to_thread(open_source, uploads[placeholder], field=field)
+            try:
+                if source.size < settings.data_uri_threshold:
+                    return await asyncio.to_thread(encode_source, source)
+                return await upload_source_async(http_client, source, {}, settings)
+            except UploadError as exc:
+                raise _rename(exc, field) from exc.__cause__
+            finally:
+                source.close()
+
+    names = list(located)
+    tasks = [asyncio.ensure_future(resolve(name)) for name in names]
+    try:
+        results = await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return cast("dict[str, Any]", _substitute(body, dict(zip(names, results, strict=True))))

@@ -1,0 +1,177 @@
+"""The wire format of both upload flows (PROTOCOL.md section 6), free of any I/O.
+
+The sync and async flows share everything here: URLs, headers, how parts are cut, and how each
+response is read, so the two can only differ in how they wait.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from ._errors import ProtocolError
+from ._upload_source import UploadSource
+from ._upload_token import CdnToken
+
+if TYPE_CHECKING:
+    from ._client import Client
+
+__all__ = [
+    "Part",
+    "cdn_headers",
+    "complete_body",
+    "complete_url",
+    "completed_url",
+    "initiate_request",
+    "json_object",
+    "multipart_url",
+    "parse_initiate",
+    "parse_multipart",
+    "part_etag",
+    "part_url",
+    "plan_parts",
+    "read_access_url",
+    "single_upload_url",
+]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One multipart part: its 1-based ``number`` and the byte range it covers."""
+
+    number: int
+    offset: int
+    length: int
+
+
+def plan_parts(size: int, part_size: int) -> list[Part]:
+    """Cut ``size`` bytes into parts of ``part_size`` (the last one shorter); never an empty part."""
+    return [
+        Part(index + 1, offset, min(part_size, size - offset))
+        for index, offset in enumerate(range(0, size, part_size))
+    ]
+
+
+def _header_file_name(name: str) -> str:
+    # Header values are ASCII: percent-encode anything else (and controls) of the name.
+    return urllib.parse.quote(name, safe=" !#$&'()+,;=@[]^`{}~")
+
+
+def cdn_headers(
+    token: CdnToken, source: UploadSource, lifecycle: Mapping[str, str]
+) -> dict[str, str]:
+    """Headers of the CDN's upload and multipart-initiate requests."""
+    return {
+        "Authorization": token.authorization,
+        "Accept": "application/json",
+        "Content-Type": source.content_type,
+        "X-Fal-File-Name": _header_file_name(source.file_name),
+        **lifecycle,
+    }
+
+
+def single_upload_url(cdn_url: str) -> str:
+    return f"{cdn_url}/files/upload"
+
+
+def multipart_url(token: CdnToken) -> str:
+    return f"{token.base_url}/files/upload/multipart"
+
+
+def part_url(access_url: str, upload_id: str, number: int) -> str:
+    return f"{access_url}/multipart/{urllib.parse.quote(upload_id, safe='')}/{number}"
+
+
+def complete_url(access_url: str, upload_id: str) -> str:
+    return f"{access_url}/multipart/{urllib.parse.quote(upload_id, safe='')}/complete"
+
+
+def complete_body(etags: Mapping[int, str]) -> dict[str, Any]:
+    return {"parts": [{"partNumber": n, "etag": etags[n]} for n in sorted(etags)]}
+
+
+def json_object(client: Client, response: httpx.Response, what: str) -> dict[str, Any]:
+    """The JSON object of a successful ``response``; the typed HTTP error or a clear one otherwise."""
+    if not response.is_success:
+        raise client.error_for(response)
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ProtocolError(f"{what}: expected a JSON object, got {response.text[:200]!r}")
+    return {str(k): v for k, v in body.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+
+
+def completed_url(client: Client, response: httpx.Response, access_url: str) -> str:
+    """The URL a multipart complete response confirms: its ``access_url``, else the initiate one."""
+    if not response.is_success:
+        raise client.error_for(response)
+    if not response.content:
+        return access_url
+    body = json_object(client, response, "multipart complete")
+    return read_access_url(body, "multipart complete") if "access_url" in body else access_url
+
+
+def _string_field(body: Mapping[str, Any], name: str, what: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise ProtocolError(f"{what}: the response has no {name!r}")
+    return value
+
+
+def read_access_url(body: Mapping[str, Any], what: str) -> str:
+    """The ``access_url`` of an upload or complete response, checked to be an http(s) URL."""
+    url = _string_field(body, "access_url", what)
+    if not url.startswith(("https://", "http://")):
+        raise ProtocolError(f"{what}: access_url is not an http(s) URL")
+    return url
+
+
+def parse_multipart(body: Mapping[str, Any]) -> tuple[str, str]:
+    """``(access_url, upload_id)`` of a multipart initiate response."""
+    what = "multipart initiate"
+    return read_access_url(body, what), _string_field(body, "uploadId", what)
+
+
+def part_etag(response: httpx.Response, number: int) -> str:
+    """The ETag of an uploaded part: the header (fal v3), else a JSON ``etag`` (fal-js's variant)."""
+    etag = response.headers.get("etag")
+    if not etag:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        etag = body.get("etag") if isinstance(body, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    if not isinstance(etag, str) or not etag:
+        raise ProtocolError(f"multipart part {number}: the response carries no ETag")
+    return etag
+
+
+def initiate_request(
+    rest_url: str, source: UploadSource, lifecycle: Mapping[str, str]
+) -> tuple[str, dict[str, Any]]:
+    """URL and ``Client.request`` keywords of the storage fallback's initiate call."""
+    return f"{rest_url}/storage/upload/initiate", {
+        "params": {"storage_type": "gcs"},
+        "json": {"file_name": source.file_name, "content_type": source.content_type},
+        "headers": {"Accept": "application/json", **lifecycle},
+        "idempotent": True,  # an initiate that is never PUT to costs nothing
+    }
+
+
+def parse_initiate(body: Mapping[str, Any]) -> tuple[str, str]:
+    """``(upload_url, file_url)`` of the storage initiate response."""
+    what = "storage initiate"
+    upload_url, file_url = (
+        _string_field(body, "upload_url", what),
+        _string_field(body, "file_url", what),
+    )
+    for url in (upload_url, file_url):
+        if not url.startswith(("https://", "http://")):
+            raise ProtocolError(f"{what}: {url[:80]!r} is not an http(s) URL")
+    return upload_url, file_url

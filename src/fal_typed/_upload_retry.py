@@ -1,0 +1,106 @@
+"""Retries of upload requests whose body is streamed from the source.
+
+The client's generic retry cannot replay a streamed body, so each attempt here builds a fresh
+request (and with it a fresh range iterator over the source). Only transfer failures are
+retried: transport errors and the statuses a retry can fix. A 401 from the CDN means the cached
+token went stale: ``refresh`` drops it and the next attempt builds with a new one, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from ._retry import parse_retry_after
+
+__all__ = ["RETRYABLE_STATUS", "asend", "send"]
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+_MAX_DELAY = 5.0
+
+
+def _delay(attempt: int, backoff: float, response: httpx.Response | None) -> float:
+    """Exponential backoff with jitter, or the server's ``Retry-After`` (both capped)."""
+    if response is not None:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if retry_after is not None:
+            return min(retry_after, _MAX_DELAY)
+    return min(backoff * 2.0 ** (attempt - 1), _MAX_DELAY) * random.uniform(0.5, 1.5)
+
+
+def _verdict(response: httpx.Response, attempt: int, attempts: int, refreshed: bool) -> str:
+    """``"done"``, ``"retry"`` or ``"refresh"`` for a response of attempt ``attempt``."""
+    if attempt >= attempts:
+        return "done"
+    if response.status_code == 401 and not refreshed:
+        return "refresh"
+    return "retry" if response.status_code in RETRYABLE_STATUS else "done"
+
+
+def send(
+    http: httpx.Client,
+    build: Callable[[], httpx.Request],
+    *,
+    attempts: int,
+    backoff: float,
+    refresh: Callable[[], None] | None = None,
+) -> httpx.Response:
+    """Send ``build()`` until it succeeds, fails for good, or ``attempts`` are used up.
+
+    Returns the last response, whatever its status; raises the last transport error.
+    """
+    refreshed = refresh is None
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            response = http.send(build(), auth=None)
+        except httpx.TransportError:
+            if attempt >= attempts:
+                raise
+            time.sleep(_delay(attempt, backoff, None))
+            continue
+        verdict = _verdict(response, attempt, attempts, refreshed)
+        if verdict == "done":
+            return response
+        response.close()
+        if verdict == "refresh" and refresh is not None:
+            refresh()
+            refreshed = True
+        else:
+            time.sleep(_delay(attempt, backoff, response))
+
+
+async def asend(
+    http: httpx.AsyncClient,
+    build: Callable[[], Awaitable[httpx.Request]],
+    *,
+    attempts: int,
+    backoff: float,
+    refresh: Callable[[], None] | None = None,
+) -> httpx.Response:
+    """Async twin of :func:`send` (``build`` is a coroutine function)."""
+    refreshed = refresh is None
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            response = await http.send(await build(), auth=None)
+        except httpx.TransportError:
+            if attempt >= attempts:
+                raise
+            await asyncio.sleep(_delay(attempt, backoff, None))
+            continue
+        verdict = _verdict(response, attempt, attempts, refreshed)
+        if verdict == "done":
+            return response
+        await response.aclose()
+        if verdict == "refresh" and refresh is not None:
+            refresh()
+            refreshed = True
+        else:
+            await asyncio.sleep(_delay(attempt, backoff, response))

@@ -1,0 +1,79 @@
+"""`UploadSettings`: the tunables of uploads, with fal's own defaults, validated when built.
+
+The process-wide default applies to automatic uploads of call inputs (which take no per-call
+options); ``upload()`` also accepts ``settings=`` for one call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, cast
+
+__all__ = ["MiB", "UploadSettings", "configure_uploads", "upload_settings"]
+
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    """How files are uploaded.
+
+    - ``multipart_threshold``: files larger than this go multipart (fal: 100 MiB); up to it, one POST.
+    - ``part_size``: size of each multipart part but the last (fal: 10 MiB).
+    - ``max_concurrency``: parts of one file in flight at once (fal: 10).
+    - ``attempts``: tries per part and per single-body request before giving up (>= 1); a failed
+      part is retried on its own, the file is never restarted.
+    - ``retry_backoff``: first retry delay in seconds, doubled per retry with jitter (capped at 5 s).
+    - ``fallback``: when the CDN flow fails, try fal's storage initiate + PUT flow.
+    - ``data_uri_threshold``: automatic uploads of call inputs smaller than this many bytes are
+      sent inline as ``data:`` URIs instead; ``0`` (the default) turns this off, because fal
+      recommends URLs for anything above a few KB.
+    - ``max_parallel_files``: automatic uploads of one call run this many files at once.
+    """
+
+    multipart_threshold: int = 100 * MiB
+    part_size: int = 10 * MiB
+    max_concurrency: int = 10
+    attempts: int = 4
+    retry_backoff: float = 0.1
+    fallback: bool = True
+    data_uri_threshold: int = 0
+    max_parallel_files: int = 4
+
+    def __post_init__(self) -> None:
+        positive = (
+            "multipart_threshold",
+            "part_size",
+            "max_concurrency",
+            "attempts",
+            "max_parallel_files",
+        )
+        # Checked at run time: settings often come from config files or the environment.
+        for name in (*positive, "data_uri_threshold"):
+            value: object = getattr(self, name)
+            least = 0 if name == "data_uri_threshold" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"UploadSettings.{name} must be an int >= {least}, got {value!r}")
+        backoff = cast(object, self.retry_backoff)
+        if isinstance(backoff, bool) or not isinstance(backoff, (int, float)) or backoff < 0:
+            raise ValueError(f"UploadSettings.retry_backoff must be a number >= 0, got {backoff!r}")
+
+
+_current = UploadSettings()
+
+
+def upload_settings() -> UploadSettings:
+    """The process-wide upload settings."""
+    return _current
+
+
+def configure_uploads(**changes: Any) -> UploadSettings:
+    """Change process-wide upload settings, e.g. ``configure_uploads(data_uri_threshold=65536)``.
+
+    Unknown names or invalid values raise ``TypeError``/``ValueError`` and change nothing.
+    Returns the new settings.
+    """
+    global _current
+    _current = dataclasses.replace(_current, **changes)
+    return _current

@@ -1,0 +1,225 @@
+"""The blocking upload flows: CDN (one POST, or multipart in parallel threads), then fallback.
+
+``upload_source`` returns a URL only once the whole file is stored: a multipart upload is
+completed only after every part was acknowledged, and any failure raises instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import httpx
+
+from ._errors import FalError
+from ._upload_errors import describe, is_final, read_failure, transfer_failure
+from ._upload_protocol import (
+    Part,
+    cdn_headers,
+    complete_body,
+    complete_url,
+    completed_url,
+    initiate_request,
+    json_object,
+    multipart_url,
+    parse_initiate,
+    parse_multipart,
+    part_etag,
+    part_url,
+    plan_parts,
+    read_access_url,
+    single_upload_url,
+)
+from ._upload_retry import send
+from ._upload_settings import UploadSettings
+from ._upload_source import UploadSource
+from ._upload_token import cached_token, forget_token
+
+if TYPE_CHECKING:
+    from ._client import Client
+
+__all__ = ["upload_source"]
+
+logger = logging.getLogger("fal_typed.upload")
+
+
+class _Cdn:
+    """One file's CDN upload through one client."""
+
+    def __init__(
+        self,
+        client: Client,
+        source: UploadSource,
+        lifecycle: Mapping[str, str],
+        settings: UploadSettings,
+    ) -> None:
+        self.client = client
+        self.http = client.http
+        self.source = source
+        self.lifecycle = lifecycle
+        self.settings = settings
+        self._token = cached_token(client)
+
+    def _headers(self) -> dict[str, str]:
+        self._token = cached_token(self.client)  # cheap when cached; renewed when about to expire
+        return cdn_headers(self._token, self.source, self.lifecycle)
+
+    def _refresh(self) -> None:
+        forget_token(self.client, self._token)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        part: Part | None = None,
+        json: object = None,
+        extra: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send with retries; ``part`` is the byte range streamed as the body (built anew per attempt)."""
+
+        def build() -> httpx.Request:
+            headers = {**self._headers(), **(extra or {})}
+            if part is None:
+                return self.http.build_request(method, url, headers=headers, json=json)
+            headers["Content-Length"] = str(part.length)
+            return self.http.build_request(
+                method,
+                url,
+                headers=headers,
+                content=self.source.iter_range(part.offset, part.length),
+            )
+
+        return send(
+            self.http,
+            build,
+            attempts=self.settings.attempts,
+            backoff=self.settings.retry_backoff,
+            refresh=self._refresh,
+        )
+
+    def single(self) -> str:
+        whole = Part(1, 0, self.source.size)
+        response = self._send("POST", single_upload_url(self.client.cdn_url), part=whole)
+        return read_access_url(json_object(self.client, response, "CDN upload"), "CDN upload")
+
+    def multipart(self) -> str:
+        response = self._send("POST", multipart_url(self._token))
+        access_url, upload_id = parse_multipart(
+            json_object(self.client, response, "multipart initiate")
+        )
+        parts = plan_parts(self.source.size, self.settings.part_size)
+        etags = self._parts(access_url, upload_id, parts)
+        if sorted(etags) != [p.number for p in parts]:
+            raise FalError(
+                f"multipart upload incomplete: {len(etags)} of {len(parts)} parts acknowledged"
+            )
+        response = self._send(
+            "POST", complete_url(access_url, upload_id), json=complete_body(etags)
+        )
+        return completed_url(self.client, response, access_url)
+
+    def _part(self, access_url: str, upload_id: str, part: Part, total: int) -> str:
+        try:
+            url = part_url(access_url, upload_id, part.number)
+            response = self._send("PUT", url, part=part, extra={"Accept-Encoding": "identity"})
+            if not response.is_success:
+                raise self.client.error_for(response)
+            return part_etag(response, part.number)
+        except (FalError, httpx.HTTPError) as exc:
+            if is_final(exc):
+                raise
+            raise FalError(f"part {part.number} of {total} failed: {describe(exc)}") from exc
+
+    def _parts(self, access_url: str, upload_id: str, parts: list[Part]) -> dict[int, str]:
+        etags: dict[int, str] = {}
+        pending = iter(parts)
+        lock = threading.Lock()
+        failed = threading.Event()
+
+        def worker() -> None:
+            while not failed.is_set():
+                with lock:
+                    part = next(pending, None)
+                if part is None:
+                    return
+                try:
+                    etags[part.number] = self._part(access_url, upload_id, part, len(parts))
+                except BaseException:
+                    failed.set()  # the other workers finish their part and stop
+                    raise
+
+        workers = min(self.settings.max_concurrency, len(parts))
+        with ThreadPoolExecutor(workers, thread_name_prefix="fal-upload-part") as pool:
+            futures = [pool.submit(worker) for _ in range(workers)]
+            try:
+                for future in futures:
+                    future.result()
+            finally:
+                failed.set()
+        return etags
+
+
+def _storage(
+    client: Client, source: UploadSource, lifecycle: Mapping[str, str], settings: UploadSettings
+) -> str:
+    """fal's storage flow: initiate with the account key, then PUT to the signed URL (no key)."""
+    url, kwargs = initiate_request(client.rest_url, source, lifecycle)
+    upload_url, file_url = parse_initiate(
+        json_object(client, client.request("POST", url, **kwargs), "storage initiate")
+    )
+    http = client.http
+
+    def build() -> httpx.Request:
+        request = http.build_request(
+            "PUT",
+            upload_url,
+            headers={"Content-Type": source.content_type, "Content-Length": str(source.size)},
+            content=source.iter_range(0, source.size),
+        )
+        request.headers.pop("Authorization", None)  # a signed URL: the key must not go there
+        return request
+
+    response = send(http, build, attempts=settings.attempts, backoff=settings.retry_backoff)
+    if not response.is_success:
+        raise client.error_for(response)
+    return file_url
+
+
+def _cdn(
+    client: Client, source: UploadSource, lifecycle: Mapping[str, str], settings: UploadSettings
+) -> str:
+    cdn = _Cdn(client, source, lifecycle, settings)
+    return cdn.multipart() if source.size > settings.multipart_threshold else cdn.single()
+
+
+def upload_source(
+    client: Client, source: UploadSource, lifecycle: Mapping[str, str], settings: UploadSettings
+) -> str:
+    """Upload ``source`` and return its URL; raise :class:`UploadError` if it cannot be stored."""
+    try:
+        return _cdn(client, source, lifecycle, settings)
+    except OSError as exc:
+        raise read_failure(source.label, exc) from exc
+    except (FalError, httpx.HTTPError) as exc:
+        if is_final(exc):
+            raise
+        if not settings.fallback:
+            raise transfer_failure(source.label, exc, None) from exc
+        cdn_error: BaseException = exc
+    logger.warning(
+        "CDN upload of %s failed (%s); trying the storage fallback",
+        source.label,
+        client.redact(describe(cdn_error)),
+    )
+    try:
+        return _storage(client, source, lifecycle, settings)
+    except OSError as exc:
+        raise read_failure(source.label, exc) from exc
+    except (FalError, httpx.HTTPError) as exc:
+        if is_final(exc):
+            raise
+        raise transfer_failure(source.label, cdn_error, exc) from exc

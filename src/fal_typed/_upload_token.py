@@ -1,0 +1,158 @@
+"""The CDN upload token: fetched with the account key, cached per client until it expires.
+
+Every CDN request carries this short-lived token instead of the key (PROTOCOL.md section 6,
+step 1), so the key never travels to the CDN host. One fetch serves every upload of a client
+until ``expires_at`` (minus a safety margin); concurrent uploads wait for the same fetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, cast
+
+from typing_extensions import override
+
+from ._errors import ProtocolError
+
+if TYPE_CHECKING:
+    from ._client import Client
+
+__all__ = ["CdnToken", "cached_token", "cached_token_async", "forget_token"]
+
+_TOKEN_PATH = "/storage/auth/token"
+_TOKEN_PARAMS = {"storage_type": "fal-cdn-v3"}
+_MARGIN = timedelta(seconds=30)
+"""A token this close to expiry is refreshed rather than risked on a long upload."""
+
+
+@dataclass(frozen=True)
+class CdnToken:
+    """A CDN token; its secret never shows in ``repr``."""
+
+    token: str = field(repr=False)
+    token_type: str
+    base_url: str
+    expires_at: datetime
+
+    @property
+    def authorization(self) -> str:
+        return f"{self.token_type} {self.token}"
+
+    def usable(self, now: datetime | None = None) -> bool:
+        return (now or datetime.now(timezone.utc)) < self.expires_at - _MARGIN
+
+    @override
+    def __repr__(self) -> str:
+        return f"CdnToken(token_type={self.token_type!r}, base_url={self.base_url!r}, expires_at={self.expires_at.isoformat()})"
+
+
+def _parse_expiry(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("expires_at is missing")
+    # Python 3.10's fromisoformat rejects a trailing "Z".
+    parsed = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def parse_token(body: Any, default_base_url: str) -> CdnToken:
+    """Read the token endpoint's JSON; raise :class:`ProtocolError` if it is not one."""
+    try:
+        if not isinstance(body, dict):
+            raise ValueError("not a JSON object")
+        fields = cast("dict[str, object]", body)
+        token, token_type = fields.get("token"), fields.get("token_type") or "Bearer"
+        base_url = fields.get("base_url") or default_base_url
+        if (
+            not isinstance(token, str)
+            or not token
+            or not isinstance(token_type, str)
+            or not isinstance(base_url, str)
+        ):
+            raise ValueError("token, token_type or base_url is missing")
+        expires_at = _parse_expiry(fields.get("expires_at"))
+        return CdnToken(token, token_type, base_url.rstrip("/"), expires_at)
+    except ValueError as exc:
+        raise ProtocolError(f"malformed CDN token response: {exc}") from None
+
+
+class _TokenCache:
+    def __init__(self) -> None:
+        self.token: CdnToken | None = None
+        self.guard = threading.Lock()  # held briefly: never across a fetch
+        self.fetch_lock = threading.Lock()  # serialises sync fetches
+        self.async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def async_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        with self.guard:
+            lock = self.async_locks.get(loop)
+            if lock is None:
+                lock = self.async_locks[loop] = asyncio.Lock()
+            return lock
+
+
+_caches: weakref.WeakKeyDictionary[Client, _TokenCache] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def _cache(client: Client) -> _TokenCache:
+    with _caches_lock:
+        cache = _caches.get(client)
+        if cache is None:
+            cache = _caches[client] = _TokenCache()
+        return cache
+
+
+def _fetch_args(client: Client) -> tuple[str, dict[str, Any]]:
+    kwargs: dict[str, Any] = {
+        "json": {},
+        "params": _TOKEN_PARAMS,
+        "headers": {"Accept": "application/json"},
+        "idempotent": True,  # asking twice for a token is harmless
+    }
+    return client.rest_url + _TOKEN_PATH, kwargs
+
+
+def cached_token(client: Client) -> CdnToken:
+    """The client's CDN token, fetched (once, under a lock) when missing or about to expire."""
+    cache = _cache(client)
+    token = cache.token
+    if token is not None and token.usable():
+        return token
+    with cache.fetch_lock:
+        token = cache.token
+        if token is None or not token.usable():
+            url, kwargs = _fetch_args(client)
+            token = parse_token(client.request("POST", url, **kwargs).json(), client.cdn_url)
+            cache.token = token
+        return token
+
+
+async def cached_token_async(client: Client) -> CdnToken:
+    """Async twin of :func:`cached_token`."""
+    cache = _cache(client)
+    token = cache.token
+    if token is not None and token.usable():
+        return token
+    async with cache.async_lock():
+        token = cache.token
+        if token is None or not token.usable():
+            url, kwargs = _fetch_args(client)
+            response = await client.arequest("POST", url, **kwargs)
+            token = parse_token(response.json(), client.cdn_url)
+            cache.token = token
+        return token
+
+
+def forget_token(client: Client, token: CdnToken) -> None:
+    """Drop ``token`` from the cache (the CDN refused it), so the next upload fetches a new one."""
+    cache = _cache(client)
+    with cache.guard:
+        if cache.token is token:
+            cache.token = None
