@@ -20,6 +20,7 @@ from ._errors import (
     RequestCancelledError,
     ServerError,
 )
+from ._handle import AsyncRequestHandle, RequestHandle
 from ._models import InputModel, OutputModel
 from ._realtime import AsyncRealtimeConnection, RealtimeConnection, RealtimeError
 from ._retry import RetryPolicy
@@ -31,6 +32,7 @@ from .naming import module_name
 __all__ = [
     "NOT_GIVEN",
     "AsyncRealtimeConnection",
+    "AsyncRequestHandle",
     "AsyncStream",
     "AuthenticationError",
     "Client",
@@ -58,6 +60,7 @@ __all__ = [
     "RealtimeConnection",
     "RealtimeError",
     "RequestCancelledError",
+    "RequestHandle",
     "RetryPolicy",
     "ServerError",
     "Status",

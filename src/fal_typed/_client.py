@@ -28,7 +28,6 @@ from ._errors import (
     FalConnectionError,
     FalError,
     FalHTTPError,
-    FalTimeoutError,
     InvalidArgumentError,
     PossiblyAcceptedError,
     error_for_response,
@@ -387,10 +386,7 @@ class Client:
         self, deadline: Deadline | None, method: str, url: str, *, force: bool = False
     ) -> None:
         if deadline is not None and (force or deadline.expired):
-            raise FalTimeoutError(
-                f"{method} {self.redact(url)} did not complete within {deadline.seconds:g}s",
-                timeout=deadline.seconds,
-            )
+            raise deadline.error(f"{method} {self.redact(url)}")
 
     def _raise_transport_error(
         self, exc: httpx.TransportError, method: str, url: str, attempts: int, *, idempotent: bool

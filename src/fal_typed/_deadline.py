@@ -6,6 +6,8 @@ import time
 
 import httpx
 
+from ._errors import FalTimeoutError
+
 __all__ = ["Deadline"]
 
 
@@ -39,3 +41,18 @@ class Deadline:
             write=capped(timeout.write),
             pool=capped(timeout.pool),
         )
+
+    def error(self, what: str) -> FalTimeoutError:
+        """The error for ``what`` running out of time."""
+        return FalTimeoutError(
+            f"{what} did not complete within {self.seconds:g}s", timeout=self.seconds
+        )
+
+    def check(self, what: str) -> None:
+        """Raise :meth:`error` if the deadline has passed."""
+        if self.expired:
+            raise self.error(what)
+
+    def bound(self, seconds: float) -> float:
+        """``seconds`` cut to the time left (for sleeps)."""
+        return min(seconds, self.remaining())

@@ -7,12 +7,17 @@ endpoint object, which speaks the protocol through a :class:`~fal_typed.Client`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from . import _handle, _queue, _run
+from ._client import Client, default_client
 from ._errors import InputValidationError
+from ._handle import AsyncRequestHandle, RequestHandle, parse_output
+from ._options import Priority
+from ._status import Status
 from ._types import NotGiven
 
 __all__ = ["Endpoint"]
@@ -71,3 +76,222 @@ class Endpoint(Generic[InputT, OutputT]):
         if extra_body:
             body.update(extra_body)
         return body
+
+    def _body(self, arguments: InputT | Mapping[str, Any]) -> Mapping[str, Any]:
+        """The JSON body: ``arguments`` as built by :meth:`arguments`, or an ``Input`` to dump."""
+        return self.arguments(arguments) if isinstance(arguments, BaseModel) else arguments
+
+    # -- calls (implemented in _handle, _queue and _run) ---------------------------------------
+
+    def subscribe(
+        self,
+        arguments: InputT | Mapping[str, Any],
+        *,
+        with_logs: bool = False,
+        on_enqueue: Callable[[str], object] | None = None,
+        on_queue_update: Callable[[Status], object] | None = None,
+        webhook_url: str | None = None,
+        priority: Priority | None = None,
+        hint: str | None = None,
+        start_timeout: float | None = None,
+        client_timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        client: Client | None = None,
+    ) -> OutputT:
+        """Submit to the queue, follow the status until completion, return the typed output.
+
+        ``on_enqueue`` gets the request id once accepted; ``on_queue_update`` every status
+        change (``Queued``, ``InProgress`` with the new log lines if ``with_logs``,
+        ``Completed``). ``client_timeout`` bounds the whole call: when it runs out the request
+        is cancelled (best-effort) and :class:`FalTimeoutError` carries its id.
+        """
+
+        return _handle.subscribe(
+            self,
+            self._body(arguments),
+            client=client,
+            with_logs=with_logs,
+            on_enqueue=on_enqueue,
+            on_queue_update=on_queue_update,
+            webhook_url=webhook_url,
+            priority=priority,
+            hint=hint,
+            start_timeout=start_timeout,
+            client_timeout=client_timeout,
+            headers=headers,
+        )
+
+    async def subscribe_async(
+        self,
+        arguments: InputT | Mapping[str, Any],
+        *,
+        with_logs: bool = False,
+        on_enqueue: Callable[[str], object | Awaitable[object]] | None = None,
+        on_queue_update: Callable[[Status], object | Awaitable[object]] | None = None,
+        webhook_url: str | None = None,
+        priority: Priority | None = None,
+        hint: str | None = None,
+        start_timeout: float | None = None,
+        client_timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        client: Client | None = None,
+    ) -> OutputT:
+        """Async twin of :meth:`subscribe`; the callbacks may be coroutine functions."""
+
+        return await _handle.subscribe_async(
+            self,
+            self._body(arguments),
+            client=client,
+            with_logs=with_logs,
+            on_enqueue=on_enqueue,
+            on_queue_update=on_queue_update,
+            webhook_url=webhook_url,
+            priority=priority,
+            hint=hint,
+            start_timeout=start_timeout,
+            client_timeout=client_timeout,
+            headers=headers,
+        )
+
+    def submit(
+        self,
+        arguments: InputT | Mapping[str, Any],
+        *,
+        webhook_url: str | None = None,
+        priority: Priority | None = None,
+        hint: str | None = None,
+        start_timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        client: Client | None = None,
+    ) -> RequestHandle[OutputT]:
+        """Queue a request and return its handle at once (``webhook_url`` gets the result)."""
+
+        client = client if client is not None else default_client()
+        submission = _queue.submit(
+            client,
+            self.endpoint_id,
+            self._body(arguments),
+            webhook_url=webhook_url,
+            priority=priority,
+            hint=hint,
+            start_timeout=start_timeout,
+            headers=headers,
+        )
+        return RequestHandle(self, submission.request_id, client=client)
+
+    async def submit_async(
+        self,
+        arguments: InputT | Mapping[str, Any],
+        *,
+        webhook_url: str | None = None,
+        priority: Priority | None = None,
+        hint: str | None = None,
+        start_timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        client: Client | None = None,
+    ) -> AsyncRequestHandle[OutputT]:
+        """Async twin of :meth:`submit`."""
+
+        client = client if client is not None else default_client()
+        submission = await _queue.submit_async(
+            client,
+            self.endpoint_id,
+            self._body(arguments),
+            webhook_url=webhook_url,
+            priority=priority,
+            hint=hint,
+            start_timeout=start_timeout,
+            headers=headers,
+        )
+        return AsyncRequestHandle(self, submission.request_id, client=client)
+
+    def run(
+        self,
+        arguments: InputT | Mapping[str, Any],
+        *,
+        start_timeout: float | None = None,
+        hint: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        client: Client | None = None,
+    ) -> OutputT:
+        """Call the endpoint directly through the run host (no queue) and return the output.
+
+        ``timeout`` bounds the whole call (default: no read limit, models may run for minutes).
+        """
+
+        result = _run.run(
+            client if client is not None else default_client(),
+            self.endpoint_id,
+            self._body(arguments),
+            start_timeout=start_timeout,
+            hint=hint,
+            headers=headers,
+            timeout=timeout,
+        )
+        return parse_output(self.Output, result.data, result.request_id)
+
+    async def run_async(
+        self,
+        arguments: InputT | Mapping[str, Any],
+        *,
+        start_timeout: float | None = None,
+        hint: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        client: Client | None = None,
+    ) -> OutputT:
+        """Async twin of :meth:`run`."""
+
+        result = await _run.run_async(
+            client if client is not None else default_client(),
+            self.endpoint_id,
+            self._body(arguments),
+            start_timeout=start_timeout,
+            hint=hint,
+            headers=headers,
+            timeout=timeout,
+        )
+        return parse_output(self.Output, result.data, result.request_id)
+
+    # -- by request id -----------------------------------------------------------------------
+
+    def handle(self, request_id: str, *, client: Client | None = None) -> RequestHandle[OutputT]:
+        """A handle for a request submitted earlier (e.g. an id saved to a database)."""
+
+        return RequestHandle(self, request_id, client=client)
+
+    def handle_async(
+        self, request_id: str, *, client: Client | None = None
+    ) -> AsyncRequestHandle[OutputT]:
+        """Async twin of :meth:`handle` (no I/O: a plain function returning the async handle)."""
+
+        return AsyncRequestHandle(self, request_id, client=client)
+
+    def status(
+        self, request_id: str, *, with_logs: bool = False, client: Client | None = None
+    ) -> Status:
+        """The current status of a request: ``Queued``, ``InProgress`` or ``Completed``."""
+        return self.handle(request_id, client=client).status(with_logs=with_logs)
+
+    async def status_async(
+        self, request_id: str, *, with_logs: bool = False, client: Client | None = None
+    ) -> Status:
+        """Async twin of :meth:`status`."""
+        return await self.handle_async(request_id, client=client).status(with_logs=with_logs)
+
+    def result(self, request_id: str, *, client: Client | None = None) -> OutputT:
+        """The typed output of a request (waits if it is still running; raises its failure)."""
+        return self.handle(request_id, client=client).result()
+
+    async def result_async(self, request_id: str, *, client: Client | None = None) -> OutputT:
+        """Async twin of :meth:`result`."""
+        return await self.handle_async(request_id, client=client).result()
+
+    def cancel(self, request_id: str, *, client: Client | None = None) -> None:
+        """Ask fal to cancel a request (queued: removed; running: may still complete)."""
+        self.handle(request_id, client=client).cancel()
+
+    async def cancel_async(self, request_id: str, *, client: Client | None = None) -> None:
+        """Async twin of :meth:`cancel`."""
+        await self.handle_async(request_id, client=client).cancel()

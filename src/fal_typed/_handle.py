@@ -1,0 +1,379 @@
+"""Request handles (sync and async) and ``subscribe``: the typed layer over ``_queue`` / ``_wait``.
+
+A handle is just an endpoint, a request id and a client, so ``endpoint.handle(saved_id)``
+rebuilds one that behaves exactly like the handle ``submit`` returned.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import aclosing, closing, suppress
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ._client import Client, default_client
+from ._deadline import Deadline
+from ._errors import FalError, FalHTTPError, FalTimeoutError, OutputValidationError
+from ._options import MIN_START_TIMEOUT, Priority, check_positive
+from ._queue import (
+    annotate_errors,
+    cancel,
+    cancel_async,
+    fetch_result,
+    fetch_result_async,
+    get_status,
+    get_status_async,
+    is_not_ready,
+    submit,
+    submit_async,
+)
+from ._status import Completed, Status
+from ._urls import check_request_id
+from ._wait import iter_status, iter_status_async
+
+if TYPE_CHECKING:
+    from ._endpoint import Endpoint
+
+__all__ = [
+    "AsyncRequestHandle",
+    "RequestHandle",
+    "parse_output",
+    "subscribe",
+    "subscribe_async",
+]
+
+OutputT = TypeVar("OutputT", bound=BaseModel)
+
+QueueUpdateCallback = Callable[[Status], object]
+AsyncQueueUpdateCallback = Callable[[Status], "object | Awaitable[object]"]
+
+#: How long the best-effort cancel after a ``client_timeout`` may take.
+_CANCEL_TIMEOUT = 5.0
+
+
+def parse_output(model: type[OutputT], data: Any, request_id: str | None) -> OutputT:
+    """Validate a result into the endpoint's ``Output``; on failure the raw data stays on the error."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'output'}: {e['msg']}"
+            for e in exc.errors(include_url=False)[:5]
+        )
+        raise OutputValidationError(
+            f"the result does not match {model.__name__}: {problems}",
+            data=data,
+            request_id=request_id,
+        ) from None
+
+
+def _deadline(client_timeout: float | None) -> Deadline | None:
+    return (
+        None
+        if client_timeout is None
+        else Deadline(check_positive("client_timeout", client_timeout))
+    )
+
+
+def _timed_out(endpoint_id: str, request_id: str | None, seconds: float) -> FalTimeoutError:
+    if request_id is None:
+        message = (
+            f"submitting to {endpoint_id} did not complete within the {seconds:g}s client_timeout; "
+            "no request id came back, so nothing was cancelled"
+        )
+    else:
+        message = (
+            f"request {request_id} to {endpoint_id} did not complete within the {seconds:g}s "
+            "client_timeout; its cancellation was requested"
+        )
+    return FalTimeoutError(message, timeout=seconds, request_id=request_id)
+
+
+async def _call(callback: Callable[[Any], object], value: object) -> None:
+    outcome = callback(value)
+    if inspect.isawaitable(outcome):
+        await outcome
+
+
+class RequestHandle(Generic[OutputT]):
+    """A request in fal's queue: poll it, follow it, wait for its typed result, or cancel it."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint[Any, OutputT],
+        request_id: str,
+        *,
+        client: Client | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.request_id = check_request_id(request_id)
+        self.client = client if client is not None else default_client()
+
+    @property
+    def endpoint_id(self) -> str:
+        return self.endpoint.endpoint_id
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.endpoint_id!r}, request_id={self.request_id!r})"
+
+    def status(self, *, with_logs: bool = False) -> Status:
+        """The current status (``logs``, if asked for, are every line so far)."""
+        return get_status(self.client, self.endpoint_id, self.request_id, with_logs=with_logs)
+
+    def iter_events(self, *, with_logs: bool = False) -> Iterator[Status]:
+        """Each status change until :class:`Completed` (included); logs are the new lines."""
+        return iter_status(self.client, self.endpoint_id, self.request_id, with_logs=with_logs)
+
+    def wait(
+        self,
+        *,
+        with_logs: bool = False,
+        on_queue_update: QueueUpdateCallback | None = None,
+        timeout: float | None = None,
+    ) -> OutputT:
+        """Wait for completion and return the typed output (or raise the request's error).
+
+        ``timeout`` raises :class:`FalTimeoutError` when it runs out; the request is left running.
+        """
+        return _wait(
+            self, with_logs=with_logs, on_queue_update=on_queue_update, deadline=_deadline(timeout)
+        )
+
+    def result(self) -> OutputT:
+        """The typed output; waits for completion first if the request is still running."""
+        try:
+            data = fetch_result(self.client, self.endpoint_id, self.request_id)
+        except FalHTTPError as exc:
+            if not is_not_ready(exc):
+                raise
+            return self.wait()
+        return parse_output(self.endpoint.Output, data, self.request_id)
+
+    def cancel(self) -> None:
+        """Ask fal to cancel the request (a queued one is dropped; a running one may finish)."""
+        cancel(self.client, self.endpoint_id, self.request_id)
+
+
+def _wait(
+    handle: RequestHandle[OutputT],
+    *,
+    with_logs: bool,
+    on_queue_update: QueueUpdateCallback | None,
+    deadline: Deadline | None,
+) -> OutputT:
+    final: Completed | None = None
+    events = iter_status(
+        handle.client, handle.endpoint_id, handle.request_id, with_logs=with_logs, deadline=deadline
+    )
+    with annotate_errors(handle.request_id), closing(events):
+        for status in events:
+            if on_queue_update is not None:
+                on_queue_update(status)
+            if isinstance(status, Completed):
+                final = status
+    data = fetch_result(
+        handle.client, handle.endpoint_id, handle.request_id, completed=final, deadline=deadline
+    )
+    return parse_output(handle.endpoint.Output, data, handle.request_id)
+
+
+class AsyncRequestHandle(Generic[OutputT]):
+    """Async twin of :class:`RequestHandle`."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint[Any, OutputT],
+        request_id: str,
+        *,
+        client: Client | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.request_id = check_request_id(request_id)
+        self.client = client if client is not None else default_client()
+
+    @property
+    def endpoint_id(self) -> str:
+        return self.endpoint.endpoint_id
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.endpoint_id!r}, request_id={self.request_id!r})"
+
+    async def status(self, *, with_logs: bool = False) -> Status:
+        """The current status (``logs``, if asked for, are every line so far)."""
+        return await get_status_async(
+            self.client, self.endpoint_id, self.request_id, with_logs=with_logs
+        )
+
+    def iter_events(self, *, with_logs: bool = False) -> AsyncIterator[Status]:
+        """Each status change until :class:`Completed` (included); logs are the new lines."""
+        return iter_status_async(
+            self.client, self.endpoint_id, self.request_id, with_logs=with_logs
+        )
+
+    async def wait(
+        self,
+        *,
+        with_logs: bool = False,
+        on_queue_update: AsyncQueueUpdateCallback | None = None,
+        timeout: float | None = None,
+    ) -> OutputT:
+        """Wait for completion and return the typed output (or raise the request's error).
+
+        ``timeout`` raises :class:`FalTimeoutError` when it runs out; the request is left running.
+        """
+        return await _wait_async(
+            self, with_logs=with_logs, on_queue_update=on_queue_update, deadline=_deadline(timeout)
+        )
+
+    async def result(self) -> OutputT:
+        """The typed output; waits for completion first if the request is still running."""
+        try:
+            data = await fetch_result_async(self.client, self.endpoint_id, self.request_id)
+        except FalHTTPError as exc:
+            if not is_not_ready(exc):
+                raise
+            return await self.wait()
+        return parse_output(self.endpoint.Output, data, self.request_id)
+
+    async def cancel(self) -> None:
+        """Ask fal to cancel the request (a queued one is dropped; a running one may finish)."""
+        await cancel_async(self.client, self.endpoint_id, self.request_id)
+
+
+async def _wait_async(
+    handle: AsyncRequestHandle[OutputT],
+    *,
+    with_logs: bool,
+    on_queue_update: AsyncQueueUpdateCallback | None,
+    deadline: Deadline | None,
+) -> OutputT:
+    final: Completed | None = None
+    events = iter_status_async(
+        handle.client, handle.endpoint_id, handle.request_id, with_logs=with_logs, deadline=deadline
+    )
+    with annotate_errors(handle.request_id):
+        async with aclosing(events):
+            async for status in events:
+                if on_queue_update is not None:
+                    await _call(on_queue_update, status)
+                if isinstance(status, Completed):
+                    final = status
+    data = await fetch_result_async(
+        handle.client, handle.endpoint_id, handle.request_id, completed=final, deadline=deadline
+    )
+    return parse_output(handle.endpoint.Output, data, handle.request_id)
+
+
+def subscribe(
+    endpoint: Endpoint[Any, OutputT],
+    arguments: Mapping[str, Any],
+    *,
+    client: Client | None,
+    with_logs: bool = False,
+    on_enqueue: Callable[[str], object] | None = None,
+    on_queue_update: QueueUpdateCallback | None = None,
+    webhook_url: str | None = None,
+    priority: Priority | None = None,
+    hint: str | None = None,
+    start_timeout: float | None = None,
+    client_timeout: float | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> OutputT:
+    """Submit, follow the status until completion, and return the typed output.
+
+    ``client_timeout`` bounds the whole call; when it runs out the request is cancelled
+    (best-effort) and :class:`FalTimeoutError` carries its id. It also becomes the default
+    ``start_timeout`` (fal then stops trying to start the request too).
+    """
+    client = client if client is not None else default_client()
+    deadline = _deadline(client_timeout)
+    if deadline is not None and start_timeout is None and deadline.seconds > MIN_START_TIMEOUT:
+        start_timeout = deadline.seconds
+    try:
+        submission = submit(
+            client,
+            endpoint.endpoint_id,
+            arguments,
+            webhook_url=webhook_url,
+            priority=priority,
+            hint=hint,
+            start_timeout=start_timeout,
+            headers=headers,
+            deadline=deadline,
+        )
+    except FalTimeoutError as exc:
+        raise _timed_out(endpoint.endpoint_id, None, exc.timeout) from None
+    if on_enqueue is not None:
+        on_enqueue(submission.request_id)
+    handle = RequestHandle(endpoint, submission.request_id, client=client)
+    try:
+        return _wait(
+            handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline
+        )
+    except FalTimeoutError as exc:
+        # Best-effort: the timeout is what the caller must hear about, not a failed cancel.
+        with suppress(FalError):
+            cancel(
+                client,
+                endpoint.endpoint_id,
+                handle.request_id,
+                timeout=_CANCEL_TIMEOUT,
+                retry=False,
+            )
+        raise _timed_out(endpoint.endpoint_id, handle.request_id, exc.timeout) from None
+
+
+async def subscribe_async(
+    endpoint: Endpoint[Any, OutputT],
+    arguments: Mapping[str, Any],
+    *,
+    client: Client | None,
+    with_logs: bool = False,
+    on_enqueue: Callable[[str], object] | None = None,
+    on_queue_update: AsyncQueueUpdateCallback | None = None,
+    webhook_url: str | None = None,
+    priority: Priority | None = None,
+    hint: str | None = None,
+    start_timeout: float | None = None,
+    client_timeout: float | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> OutputT:
+    """Async twin of :func:`subscribe`; callbacks may also return awaitables."""
+    client = client if client is not None else default_client()
+    deadline = _deadline(client_timeout)
+    if deadline is not None and start_timeout is None and deadline.seconds > MIN_START_TIMEOUT:
+        start_timeout = deadline.seconds
+    try:
+        submission = await submit_async(
+            client,
+            endpoint.endpoint_id,
+            arguments,
+            webhook_url=webhook_url,
+            priority=priority,
+            hint=hint,
+            start_timeout=start_timeout,
+            headers=headers,
+            deadline=deadline,
+        )
+    except FalTimeoutError as exc:
+        raise _timed_out(endpoint.endpoint_id, None, exc.timeout) from None
+    if on_enqueue is not None:
+        await _call(on_enqueue, submission.request_id)
+    handle = AsyncRequestHandle(endpoint, submission.request_id, client=client)
+    try:
+        return await _wait_async(
+            handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline
+        )
+    except FalTimeoutError as exc:
+        # Best-effort: the timeout is what the caller must hear about, not a failed cancel.
+        with suppress(FalError):
+            await cancel_async(
+                client,
+                endpoint.endpoint_id,
+                handle.request_id,
+                timeout=_CANCEL_TIMEOUT,
+                retry=False,
+            )
+        raise _timed_out(endpoint.endpoint_id, handle.request_id, exc.timeout) from None

@@ -1,0 +1,106 @@
+"""Call options -> fal's request headers and query, checked before anything is sent.
+
+Each check raises :class:`~fal_typed.InvalidArgumentError` naming the option and what is wrong,
+so a typo in ``priority`` or a one-second ``start_timeout`` never costs a request.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Literal
+
+import httpx
+
+from ._errors import InvalidArgumentError
+
+__all__ = [
+    "MIN_START_TIMEOUT",
+    "Priority",
+    "check_positive",
+    "request_headers",
+    "webhook_params",
+]
+
+Priority = Literal["normal", "low"]
+_PRIORITIES = ("normal", "low")
+
+#: fal rejects ``X-Fal-Request-Timeout`` values of one second or less (as fal-client does).
+MIN_START_TIMEOUT = 1.0
+
+
+def check_positive(name: str, value: object) -> float:
+    """A finite number > 0 (not a bool), as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgumentError(
+            f"{name} must be a number of seconds, got {type(value).__name__}"
+        )
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise InvalidArgumentError(f"{name} must be a positive number of seconds, got {value!r}")
+    return seconds
+
+
+def _check_header_text(what: str, text: object) -> str:
+    if not isinstance(text, str):
+        raise InvalidArgumentError(f"{what} must be a string, got {type(text).__name__}")
+    if any(ch in text for ch in "\r\n\0"):
+        raise InvalidArgumentError(f"{what} must not contain line breaks")
+    return text
+
+
+def request_headers(
+    *,
+    priority: Priority | None = None,
+    hint: str | None = None,
+    start_timeout: float | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The headers of a submit or run: the caller's ``headers`` plus the explicit options.
+
+    Explicit options win over the same header given in ``headers``.
+    """
+    result: dict[str, str] = {}
+    if headers is not None:
+        if not isinstance(headers, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise InvalidArgumentError(f"headers must be a mapping, got {type(headers).__name__}")
+        for name, value in headers.items():
+            _check_header_text("header name", name)
+            if not name or any(ch in name for ch in " :\t"):
+                raise InvalidArgumentError(f"invalid header name {name!r}")
+            result[name] = _check_header_text(f"header {name!r}", value)
+    if priority is not None:
+        if priority not in _PRIORITIES:
+            raise InvalidArgumentError(f"priority must be 'normal' or 'low', got {priority!r}")
+        result["X-Fal-Queue-Priority"] = priority
+    if hint is not None:
+        if not _check_header_text("hint", hint).strip():
+            raise InvalidArgumentError("hint must be a non-empty string")
+        result["X-Fal-Runner-Hint"] = hint
+    if start_timeout is not None:
+        seconds = check_positive("start_timeout", start_timeout)
+        if seconds <= MIN_START_TIMEOUT:
+            raise InvalidArgumentError(
+                f"start_timeout must be more than {MIN_START_TIMEOUT:g} second, got {start_timeout!r}"
+            )
+        result["X-Fal-Request-Timeout"] = str(seconds)
+    return result
+
+
+def webhook_params(webhook_url: str | None) -> dict[str, str]:
+    """``{"fal_webhook": url}`` for a submit, after checking it is an absolute http(s) URL."""
+    if webhook_url is None:
+        return {}
+    if not isinstance(webhook_url, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise InvalidArgumentError(
+            f"webhook_url must be a string, got {type(webhook_url).__name__}"
+        )
+    try:
+        url = httpx.URL(webhook_url)
+    except httpx.InvalidURL as exc:
+        raise InvalidArgumentError(f"webhook_url is not a valid URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise InvalidArgumentError(
+            f"webhook_url must be an absolute http(s) URL, got {webhook_url!r}"
+        )
+    return {"fal_webhook": webhook_url}

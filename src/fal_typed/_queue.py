@@ -1,0 +1,296 @@
+"""The queue protocol (PROTOCOL.md sections 1-2) at the JSON level: submit, status, result, cancel.
+
+Typed outputs are the handles' job (``_handle``); waiting for completion lives in ``_wait``.
+Every by-id call rebuilds the app-root URL from the client's ``queue_url``, so a handle rebuilt
+from a saved request id behaves exactly like the one ``submit`` returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ._client import Client
+from ._deadline import Deadline
+from ._errors import FalError, FalHTTPError, ProtocolError
+from ._options import Priority, request_headers, webhook_params
+from ._status import Completed, Status, parse_status
+from ._urls import check_request_id, endpoint_url, request_url
+
+__all__ = [
+    "Submission",
+    "annotate_errors",
+    "cancel",
+    "cancel_async",
+    "fetch_result",
+    "fetch_result_async",
+    "get_status",
+    "get_status_async",
+    "is_not_ready",
+    "status_params",
+    "submit",
+    "submit_async",
+]
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a submit returns: the request id and the position in the queue when accepted."""
+
+    request_id: str
+    queue_position: int | None = None
+
+
+@dataclass(frozen=True)
+class _SubmitRequest:
+    url: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    params: dict[str, str]
+
+
+def _submit_request(
+    client: Client,
+    endpoint_id: str,
+    arguments: Mapping[str, Any],
+    *,
+    webhook_url: str | None,
+    priority: Priority | None,
+    hint: str | None,
+    start_timeout: float | None,
+    headers: Mapping[str, str] | None,
+) -> _SubmitRequest:
+    """Check every option and build the request (raises before anything is sent)."""
+    return _SubmitRequest(
+        url=endpoint_url(client.queue_url, endpoint_id),
+        body=dict(arguments),
+        headers=request_headers(
+            priority=priority, hint=hint, start_timeout=start_timeout, headers=headers
+        ),
+        params=webhook_params(webhook_url),
+    )
+
+
+def _submission(response: httpx.Response) -> Submission:
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("request_id"), str):  # pyright: ignore[reportUnknownMemberType]
+        raise ProtocolError(f"submit response has no request_id: {response.text[:200]!r}")
+    body: dict[str, Any] = data  # pyright: ignore[reportUnknownVariableType]
+    try:
+        request_id = check_request_id(body["request_id"])
+    except FalError:
+        raise ProtocolError(
+            f"submit returned a malformed request id {body['request_id']!r}"
+        ) from None
+    position = body.get("queue_position")
+    return Submission(request_id, position if isinstance(position, int) else None)
+
+
+def submit(
+    client: Client,
+    endpoint_id: str,
+    arguments: Mapping[str, Any],
+    *,
+    webhook_url: str | None = None,
+    priority: Priority | None = None,
+    hint: str | None = None,
+    start_timeout: float | None = None,
+    headers: Mapping[str, str] | None = None,
+    deadline: Deadline | None = None,
+) -> Submission:
+    """``POST <queue>/<full id>`` with the input; the request id fal assigned."""
+    req = _submit_request(
+        client,
+        endpoint_id,
+        arguments,
+        webhook_url=webhook_url,
+        priority=priority,
+        hint=hint,
+        start_timeout=start_timeout,
+        headers=headers,
+    )
+    response = client.request(
+        "POST", req.url, json=req.body, headers=req.headers, params=req.params, deadline=deadline
+    )
+    return _submission(response)
+
+
+async def submit_async(
+    client: Client,
+    endpoint_id: str,
+    arguments: Mapping[str, Any],
+    *,
+    webhook_url: str | None = None,
+    priority: Priority | None = None,
+    hint: str | None = None,
+    start_timeout: float | None = None,
+    headers: Mapping[str, str] | None = None,
+    deadline: Deadline | None = None,
+) -> Submission:
+    """Async twin of :func:`submit`."""
+    req = _submit_request(
+        client,
+        endpoint_id,
+        arguments,
+        webhook_url=webhook_url,
+        priority=priority,
+        hint=hint,
+        start_timeout=start_timeout,
+        headers=headers,
+    )
+    response = await client.arequest(
+        "POST", req.url, json=req.body, headers=req.headers, params=req.params, deadline=deadline
+    )
+    return _submission(response)
+
+
+def status_params(with_logs: bool) -> dict[str, str]:
+    """The ``logs`` query of status and status-stream requests."""
+    return {"logs": "1" if with_logs else "0"}
+
+
+def get_status(
+    client: Client,
+    endpoint_id: str,
+    request_id: str,
+    *,
+    with_logs: bool = False,
+    deadline: Deadline | None = None,
+) -> Status:
+    """``GET .../requests/<id>/status``; logs are cumulative here."""
+    url = request_url(client.queue_url, endpoint_id, request_id, "status")
+    with annotate_errors(request_id):
+        response = client.request("GET", url, params=status_params(with_logs), deadline=deadline)
+    return parse_status(_json(response, request_id), request_id=request_id)
+
+
+async def get_status_async(
+    client: Client,
+    endpoint_id: str,
+    request_id: str,
+    *,
+    with_logs: bool = False,
+    deadline: Deadline | None = None,
+) -> Status:
+    """Async twin of :func:`get_status`."""
+    url = request_url(client.queue_url, endpoint_id, request_id, "status")
+    with annotate_errors(request_id):
+        response = await client.arequest(
+            "GET", url, params=status_params(with_logs), deadline=deadline
+        )
+    return parse_status(_json(response, request_id), request_id=request_id)
+
+
+class _NotReadyError(FalHTTPError):
+    """The result was asked for before the request completed (answered 202 with a status)."""
+
+
+def is_not_ready(error: FalHTTPError) -> bool:
+    """A result request made before completion (fal: 400 "Request is still in progress")."""
+    if isinstance(error, _NotReadyError):
+        return True
+    return error.status_code == 400 and "in progress" in error.message.lower()
+
+
+def _result_json(response: httpx.Response, request_id: str) -> Any:
+    if response.status_code == 202:  # a status body, not the output: still waiting
+        raise _NotReadyError(
+            "Request is still in progress", status_code=202, body=None, request_id=request_id
+        )
+    return _json(response, request_id)
+
+
+def fetch_result(
+    client: Client,
+    endpoint_id: str,
+    request_id: str,
+    *,
+    completed: Completed | None = None,
+    deadline: Deadline | None = None,
+) -> Any:
+    """``GET .../requests/<id>``: the output JSON, or the request's failure raised as its error.
+
+    ``completed`` (the final status, if known) supplies ``error_type`` when the failure
+    response lacks one. Raises a :class:`FalHTTPError` for which :func:`is_not_ready` holds if
+    the request has not completed yet.
+    """
+    url = request_url(client.queue_url, endpoint_id, request_id)
+    with annotate_errors(request_id, completed):
+        return _result_json(client.request("GET", url, deadline=deadline), request_id)
+
+
+async def fetch_result_async(
+    client: Client,
+    endpoint_id: str,
+    request_id: str,
+    *,
+    completed: Completed | None = None,
+    deadline: Deadline | None = None,
+) -> Any:
+    """Async twin of :func:`fetch_result`."""
+    url = request_url(client.queue_url, endpoint_id, request_id)
+    with annotate_errors(request_id, completed):
+        return _result_json(await client.arequest("GET", url, deadline=deadline), request_id)
+
+
+def cancel(
+    client: Client,
+    endpoint_id: str,
+    request_id: str,
+    *,
+    timeout: float | None = None,
+    retry: bool = True,
+) -> None:
+    """``PUT .../requests/<id>/cancel``.
+
+    A request that already finished raises a 400 :class:`FalHTTPError` whose message is
+    ``ALREADY_COMPLETED``; an unknown id raises :class:`NotFoundError`.
+    """
+    url = request_url(client.queue_url, endpoint_id, request_id, "cancel")
+    with annotate_errors(request_id):
+        client.request("PUT", url, timeout=timeout, retry=retry)
+
+
+async def cancel_async(
+    client: Client,
+    endpoint_id: str,
+    request_id: str,
+    *,
+    timeout: float | None = None,
+    retry: bool = True,
+) -> None:
+    """Async twin of :func:`cancel`."""
+    url = request_url(client.queue_url, endpoint_id, request_id, "cancel")
+    with annotate_errors(request_id):
+        await client.arequest("PUT", url, timeout=timeout, retry=retry)
+
+
+def _json(response: httpx.Response, request_id: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise ProtocolError(
+            f"expected JSON from {response.request.url.path}, got {response.text[:200]!r}",
+            request_id=request_id,
+        ) from None
+
+
+@contextmanager
+def annotate_errors(
+    request_id: str, completed: Completed | None = None
+) -> Generator[None, None, None]:
+    """Stamp the request id (and the final status's error_type) on any FalError raised inside."""
+    try:
+        yield
+    except FalError as exc:
+        exc.request_id = exc.request_id or request_id
+        if completed is not None:
+            exc.error_type = exc.error_type or completed.error_type
+        raise

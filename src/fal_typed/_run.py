@@ -1,0 +1,153 @@
+"""Direct calls through the run host (PROTOCOL.md section 3): no queue, the output in the answer.
+
+fal cancels a direct run whose connection drops, and a run is a POST, so a failure after the
+input was sent is never retried (``PossiblyAcceptedError``); error responses and failed
+connects are retried as everywhere else. ``timeout`` bounds the whole call; without it the
+read is unbounded, as in fal-client, since a model may legitimately run for minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ._client import Client
+from ._deadline import Deadline
+from ._errors import FalTimeoutError, ProtocolError
+from ._options import check_positive, request_headers
+from ._urls import endpoint_url
+
+__all__ = ["RunResult", "run", "run_async"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The output JSON of a direct run and the request id fal gave it (if it sent one)."""
+
+    data: Any
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class _RunRequest:
+    url: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    timeout: httpx.Timeout
+    deadline: Deadline | None
+
+
+def _run_request(
+    client: Client,
+    endpoint_id: str,
+    arguments: Mapping[str, Any],
+    *,
+    path: str,
+    start_timeout: float | None,
+    hint: str | None,
+    headers: Mapping[str, str] | None,
+    timeout: float | None,
+) -> _RunRequest:
+    base = client.timeout
+    return _RunRequest(
+        url=endpoint_url(client.run_url, endpoint_id, path),
+        body=dict(arguments),
+        headers=request_headers(hint=hint, start_timeout=start_timeout, headers=headers),
+        timeout=httpx.Timeout(connect=base.connect, read=None, write=base.write, pool=base.pool),
+        deadline=None if timeout is None else Deadline(check_positive("timeout", timeout)),
+    )
+
+
+def _timed_out(endpoint_id: str, seconds: float) -> FalTimeoutError:
+    return FalTimeoutError(
+        f"run of {endpoint_id} did not answer within {seconds:g}s; the call was abandoned "
+        "(fal cancels a direct run when its connection drops)",
+        timeout=seconds,
+    )
+
+
+def _result(response: httpx.Response) -> RunResult:
+    request_id = response.headers.get("x-fal-request-id")
+    try:
+        data = response.json()
+    except ValueError:
+        raise ProtocolError(
+            f"run answered {response.headers.get('content-type')!r}, not JSON: {response.text[:200]!r}",
+            request_id=request_id,
+        ) from None
+    return RunResult(data, request_id)
+
+
+def run(
+    client: Client,
+    endpoint_id: str,
+    arguments: Mapping[str, Any],
+    *,
+    path: str = "",
+    start_timeout: float | None = None,
+    hint: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> RunResult:
+    """``POST <run host>/<full id>[/<path>]`` with the input; the output JSON."""
+    req = _run_request(
+        client,
+        endpoint_id,
+        arguments,
+        path=path,
+        start_timeout=start_timeout,
+        hint=hint,
+        headers=headers,
+        timeout=timeout,
+    )
+    try:
+        response = client.request(
+            "POST",
+            req.url,
+            json=req.body,
+            headers=req.headers,
+            timeout=req.timeout,
+            deadline=req.deadline,
+        )
+    except FalTimeoutError as exc:
+        raise _timed_out(endpoint_id, exc.timeout) from None
+    return _result(response)
+
+
+async def run_async(
+    client: Client,
+    endpoint_id: str,
+    arguments: Mapping[str, Any],
+    *,
+    path: str = "",
+    start_timeout: float | None = None,
+    hint: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> RunResult:
+    """Async twin of :func:`run`."""
+    req = _run_request(
+        client,
+        endpoint_id,
+        arguments,
+        path=path,
+        start_timeout=start_timeout,
+        hint=hint,
+        headers=headers,
+        timeout=timeout,
+    )
+    try:
+        response = await client.arequest(
+            "POST",
+            req.url,
+            json=req.body,
+            headers=req.headers,
+            timeout=req.timeout,
+            deadline=req.deadline,
+        )
+    except FalTimeoutError as exc:
+        raise _timed_out(endpoint_id, exc.timeout) from None
+    return _result(response)

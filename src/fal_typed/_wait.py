@@ -1,0 +1,266 @@
+"""Waiting for a queued request: the status SSE stream first, polling when it is unavailable.
+
+``GET .../requests/<id>/status/stream`` sends one event per status change and closes after
+``COMPLETED``, so completion is seen as soon as fal announces it, with no poll interval in the
+way. When the stream breaks (reset, idle timeout, closed before ``COMPLETED``, 429/5xx) the
+waiter polls status once, to catch what happened while it was disconnected, then reopens the
+stream, backing off if it keeps breaking; after ``MAX_STREAM_DROPS`` breaks in a row without an
+event it settles for polling. A refused stream (404/405/501, not an event stream) switches to
+polling at once, every ``Client.poll_interval`` seconds.
+
+Updates are emitted once per change. Their ``logs`` hold only the lines not seen before, whether
+they came from the stream (which sends new lines) or from polling (which repeats all of them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncGenerator, Generator
+from dataclasses import replace
+from typing import Literal
+
+import httpx
+from httpx_sse import EventSource, SSEError
+
+from ._client import Client
+from ._deadline import Deadline
+from ._queue import get_status, get_status_async, status_params
+from ._status import Completed, InProgress, Log, Status, parse_status
+from ._urls import request_url
+
+__all__ = ["MAX_STREAM_DROPS", "STREAM_IDLE_TIMEOUT", "iter_status", "iter_status_async"]
+
+logger = logging.getLogger("fal_typed")
+
+#: Consecutive stream breaks (with no event in between) before falling back to polling.
+MAX_STREAM_DROPS = 5
+#: Longest silence on the status stream before it is treated as broken and checked by a poll.
+STREAM_IDLE_TIMEOUT = 30.0
+_MAX_RECONNECT_DELAY = 5.0
+_REFUSED_STATUSES = frozenset({400, 404, 405, 406, 410, 501})
+_SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+
+_StreamFailure = (httpx.TransportError, SSEError, ValueError)
+
+
+class _Waiter:
+    """The decisions both wait loops share: log deltas, change detection, stream or poll."""
+
+    def __init__(
+        self,
+        client: Client,
+        endpoint_id: str,
+        request_id: str,
+        *,
+        with_logs: bool,
+        deadline: Deadline | None,
+    ) -> None:
+        self.client = client
+        self.endpoint_id = endpoint_id
+        self.request_id = request_id
+        self.with_logs = with_logs
+        self.deadline = deadline
+        self.stream_url = request_url(client.queue_url, endpoint_id, request_id, "status/stream")
+        self.params = status_params(with_logs)
+        self.streaming = True
+        self.drops = 0
+        self._seen: list[Log] = []
+        self._last: Status | None = None
+        self._fresh_stream = True
+
+    # -- what to emit ------------------------------------------------------------------------
+
+    def accept(self, status: Status, source: Literal["poll", "stream"]) -> Status | None:
+        """The update to emit for a received status, or None if nothing changed."""
+        if isinstance(status, (InProgress, Completed)) and status.logs is not None:
+            status = replace(status, logs=self._new_logs(status.logs, source))
+        if source == "stream":
+            self._fresh_stream = False
+            self.drops = 0
+        if status == self._last and not isinstance(status, Completed):
+            return None
+        self._last = status
+        return status
+
+    def _new_logs(self, logs: list[Log], source: Literal["poll", "stream"]) -> list[Log]:
+        seen = len(self._seen)
+        if source == "poll" or self._fresh_stream:
+            # Polled logs repeat every line; a reopened stream may too. Drop what was emitted.
+            if logs[:seen] == self._seen:
+                new = logs[seen:]
+            else:
+                new = logs[seen:] if source == "poll" else logs
+        else:
+            new = logs
+        self._seen.extend(new)
+        return new
+
+    # -- stream or poll ----------------------------------------------------------------------
+
+    def stream_timeout(self) -> httpx.Timeout:
+        base = self.client.timeout
+        read = STREAM_IDLE_TIMEOUT if base.read is None else min(base.read, STREAM_IDLE_TIMEOUT)
+        timeout = httpx.Timeout(connect=base.connect, read=read, write=base.write, pool=base.pool)
+        return self.deadline.cap(timeout) if self.deadline else timeout
+
+    def stream_opened(self, response: httpx.Response) -> bool:
+        """Whether the response is a usable event stream; decides polling if it is refused.
+
+        Auth failures are raised (polling would fail the same way); the body must be read.
+        """
+        if response.is_success:
+            if "text/event-stream" in response.headers.get("content-type", ""):
+                return True
+            self.refused(f"content type {response.headers.get('content-type')!r}")
+            return False
+        if response.status_code in (401, 403):
+            raise self.client.error_for(response)
+        if response.status_code in _REFUSED_STATUSES:
+            self.refused(f"HTTP {response.status_code}")
+        else:
+            self.dropped(f"HTTP {response.status_code}")
+        return False
+
+    def refused(self, why: str) -> None:
+        logger.debug("fal_typed: status stream unavailable (%s); polling instead", why)
+        self.streaming = False
+
+    def dropped(self, why: str) -> None:
+        if self.deadline is not None:
+            self.deadline.check(f"waiting for request {self.request_id}")
+        self.drops += 1
+        self._fresh_stream = True
+        if self.drops >= MAX_STREAM_DROPS:
+            logger.info(
+                "fal_typed: status stream broke %d times in a row (%s); polling instead",
+                self.drops,
+                why,
+            )
+            self.streaming = False
+        else:
+            logger.debug("fal_typed: status stream broke (%s); checking status, then resuming", why)
+
+    def pause(self) -> float:
+        """Seconds to wait after a poll that did not complete."""
+        if not self.streaming:
+            delay = self.client.poll_interval
+        elif self.drops <= 1:
+            delay = 0.0
+        else:
+            delay = min(self.client.poll_interval * 2 ** (self.drops - 1), _MAX_RECONNECT_DELAY)
+        return self.deadline.bound(delay) if self.deadline else delay
+
+    def check_deadline(self) -> None:
+        if self.deadline is not None:
+            self.deadline.check(f"waiting for request {self.request_id}")
+
+
+def _event_status(data: str, request_id: str) -> Status | None:
+    return parse_status(json.loads(data), request_id=request_id) if data.strip() else None
+
+
+def iter_status(
+    client: Client,
+    endpoint_id: str,
+    request_id: str,
+    *,
+    with_logs: bool = False,
+    deadline: Deadline | None = None,
+) -> Generator[Status, None, None]:
+    """Yield each status change of a request, ending with its :class:`Completed`."""
+    waiter = _Waiter(client, endpoint_id, request_id, with_logs=with_logs, deadline=deadline)
+    while True:
+        if waiter.streaming:
+            try:
+                for status in _read_stream(waiter):
+                    yield status
+                    if isinstance(status, Completed):
+                        return
+                if waiter.streaming:
+                    waiter.dropped("closed before COMPLETED")
+            except _StreamFailure as exc:
+                waiter.dropped(type(exc).__name__)
+        status = get_status(client, endpoint_id, request_id, with_logs=with_logs, deadline=deadline)
+        update = waiter.accept(status, "poll")
+        if update is not None:
+            yield update
+            if isinstance(update, Completed):
+                return
+        time.sleep(waiter.pause())
+        waiter.check_deadline()
+
+
+def _read_stream(waiter: _Waiter) -> Generator[Status, None, None]:
+    client = waiter.client
+    with client.http.stream(
+        "GET",
+        waiter.stream_url,
+        params=waiter.params,
+        headers=client.request_headers(_SSE_HEADERS),
+        timeout=waiter.stream_timeout(),
+    ) as response:
+        if not response.is_success:
+            response.read()
+        if not waiter.stream_opened(response):
+            return
+        for event in EventSource(response).iter_sse():
+            status = _event_status(event.data, waiter.request_id)
+            update = None if status is None else waiter.accept(status, "stream")
+            if update is not None:
+                yield update
+
+
+async def iter_status_async(
+    client: Client,
+    endpoint_id: str,
+    request_id: str,
+    *,
+    with_logs: bool = False,
+    deadline: Deadline | None = None,
+) -> AsyncGenerator[Status, None]:
+    """Async twin of :func:`iter_status`."""
+    waiter = _Waiter(client, endpoint_id, request_id, with_logs=with_logs, deadline=deadline)
+    while True:
+        if waiter.streaming:
+            try:
+                async for status in _read_stream_async(waiter):
+                    yield status
+                    if isinstance(status, Completed):
+                        return
+                if waiter.streaming:
+                    waiter.dropped("closed before COMPLETED")
+            except _StreamFailure as exc:
+                waiter.dropped(type(exc).__name__)
+        status = await get_status_async(
+            client, endpoint_id, request_id, with_logs=with_logs, deadline=deadline
+        )
+        update = waiter.accept(status, "poll")
+        if update is not None:
+            yield update
+            if isinstance(update, Completed):
+                return
+        await asyncio.sleep(waiter.pause())
+        waiter.check_deadline()
+
+
+async def _read_stream_async(waiter: _Waiter) -> AsyncGenerator[Status, None]:
+    client = waiter.client
+    async with client.async_http.stream(
+        "GET",
+        waiter.stream_url,
+        params=waiter.params,
+        headers=client.request_headers(_SSE_HEADERS),
+        timeout=waiter.stream_timeout(),
+    ) as response:
+        if not response.is_success:
+            await response.aread()
+        if not waiter.stream_opened(response):
+            return
+        async for event in EventSource(response).aiter_sse():
+            status = _event_status(event.data, waiter.request_id)
+            update = None if status is None else waiter.accept(status, "stream")
+            if update is not None:
+                yield update
