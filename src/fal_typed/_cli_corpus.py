@@ -169,5 +169,6 @@ def read_info(path: Path) -> DocumentInfo:
     info = _object(cast("dict[str, Any]", document).get("info"))
     meta = _object(info.get("x-fal-metadata"))
     endpoint_id = _text(meta, "endpointId") or path.stem.replace("__", "/")
-    about = _text(meta, "about") or _text(info, "description")
-    return DocumentInfo(endpoint_id, _text(meta, "category") or "unknown", about, path)
+    return DocumentInfo(
+        endpoint_id, _text(meta, "category") or "unknown", _text(meta, "about"), path
+    )

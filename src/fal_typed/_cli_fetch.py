@@ -1,0 +1,156 @@
+"""``fal-typed fetch``: the progress bar and the report around :mod:`._fetch`.
+
+Progress and the report go to stderr; stdout stays empty so scripts can rely on the exit
+status alone (0: everything fetched, 1: something failed, 130: interrupted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from ._cli_corpus import iter_document_paths, read_info
+from ._fetch import FetchReport, FetchSettings, Outcome, fetch_catalog, fetch_endpoints
+
+__all__ = ["FetchRequest", "existing_ids", "render_report", "run_fetch"]
+
+_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """What to fetch, from where, into where."""
+
+    schemas_dir: Path
+    ids: Sequence[str]
+    catalog: bool
+    category: str | None
+    openapi_url: str
+    api_url: str
+    prune: bool
+    settings: FetchSettings
+    key: str | None = None
+
+
+class _BarListener:
+    """Feeds the progress bar; called from the event loop and from the writer thread."""
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self.progress = progress
+        self.task = task
+        self.expected = 0
+
+    def expect(self, count: int) -> None:
+        self.expected += count
+        self.progress.update(self.task, total=self.expected)
+
+    def document(self, endpoint_id: str, outcome: Outcome) -> None:
+        self.progress.advance(self.task)
+
+    def retrying(self, url: str, attempt: int, delay: float, reason: str) -> None:
+        self.progress.console.print(
+            f"[yellow]{escape(reason)}[/yellow] from {escape(url)}: retry {attempt} in {delay:.1f} s",
+            highlight=False,
+        )
+
+
+def existing_ids(schemas_dir: Path) -> list[str]:
+    """The endpoint ids of the documents already in ``schemas_dir``."""
+    ids: list[str] = []
+    for path in iter_document_paths(schemas_dir):
+        try:
+            ids.append(read_info(path).endpoint_id)
+        except ValueError:
+            continue
+    return ids
+
+
+def run_fetch(request: FetchRequest, console: Console) -> FetchReport:
+    """Run one fetch with a progress bar on ``console``."""
+    headers = {"Authorization": f"Key {request.key}"} if request.key else None
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        label = "catalog" if request.catalog else "documents"
+        listener = _BarListener(progress, progress.add_task(f"fetching {label}", total=None))
+        if request.catalog:
+            job = fetch_catalog(
+                request.schemas_dir,
+                api_url=request.api_url,
+                category=request.category,
+                prune=request.prune,
+                headers=headers,
+                settings=request.settings,
+                listener=listener,
+            )
+        else:
+            job = fetch_endpoints(
+                request.ids,
+                request.schemas_dir,
+                openapi_url=request.openapi_url,
+                headers=headers,
+                settings=request.settings,
+                listener=listener,
+            )
+        return asyncio.run(job)
+
+
+def _names(label: str, style: str, ids: Sequence[str], console: Console, mark: str) -> None:
+    if not ids:
+        return
+    console.print(f"[{style}]{label}[/{style}]")
+    for endpoint_id in ids[:_SHOWN]:
+        console.print(f"  {mark} {escape(endpoint_id)}", highlight=False)
+    if len(ids) > _SHOWN:
+        console.print(f"  ... and {len(ids) - _SHOWN} more", highlight=False)
+
+
+def render_report(report: FetchReport, *, pruned: bool, elapsed: float, console: Console) -> None:
+    """The summary: counts, then the endpoints added, changed, removed, skipped and failed."""
+    counts = (
+        f"added {len(report.added)}, changed {len(report.changed)}, "
+        f"removed {len(report.removed)}, unchanged {len(report.unchanged)}, "
+        f"skipped {len(report.skipped)}, failed {len(report.failed)}"
+    )
+    console.print(f"{counts} ({elapsed:.1f} s)", highlight=False)
+    _names("added", "green", sorted(report.added), console, "+")
+    _names("changed", "yellow", sorted(report.changed), console, "~")
+    removed_label = "removed" if pruned else "no longer listed (kept, --keep-removed)"
+    _names(removed_label, "red", report.removed, console, "-")
+    for title, style, entries in (
+        ("skipped (no document in the record)", "yellow", report.skipped),
+        ("failed", "red", report.failed),
+    ):
+        if entries:
+            console.print(f"[{style}]{title}[/{style}]")
+            for endpoint_id, reason in sorted(entries.items()):
+                console.print(f"  {escape(endpoint_id)}: {escape(reason)}", highlight=False)
+    if not report.complete:
+        console.print("[red]the catalog was not listed to its end: nothing was removed[/red]")
+
+
+def timed_fetch(request: FetchRequest, console: Console) -> tuple[FetchReport, float]:
+    """:func:`run_fetch` and how long it took, in seconds."""
+    start = time.perf_counter()
+    report = run_fetch(request, console)
+    return report, time.perf_counter() - start

@@ -1,0 +1,114 @@
+"""What ``fal-typed call`` shows and writes: the result (JSON or a table) and its output files.
+
+The result goes to stdout alone, so it can be piped; everything else goes to stderr. Files are
+found by shape (an object with a ``url``, as fal's File/Image/Video/Audio outputs are), fetched
+without credentials (the key is for fal's API, never for the file host) and written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import re
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ._cli_corpus import write_atomic
+from ._upload_data_uri import decode_data_uri
+
+__all__ = ["find_files", "print_result", "save_files"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def print_result(data: Any, *, table: bool, console: Console) -> None:
+    """Print ``data`` as indented JSON, or as a two-column table of its top-level fields."""
+    if not table or not isinstance(data, dict):
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+        if console.is_terminal:
+            console.print_json(text)
+        else:
+            console.file.write(text + "\n")
+            console.file.flush()
+        return
+    grid = Table("field", "value", show_lines=False)
+    for key, value in cast("dict[str, Any]", data).items():
+        grid.add_row(Text(str(key)), Text(_cell(value)))
+    console.print(grid)
+
+
+def _cell(value: Any) -> str:
+    files = list(find_files(value))
+    if files and (isinstance(value, list) or "url" in cast("dict[str, Any]", value)):
+        return "\n".join(url for url, _ in files)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return "null" if value is None else str(value)
+
+
+def find_files(data: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every ``(url, file object)`` in a result, depth first, in document order."""
+    if isinstance(data, dict):
+        node = cast("dict[str, Any]", data)
+        url = node.get("url")
+        if isinstance(url, str) and url.startswith(("http://", "https://", "data:")):
+            yield url, node
+            return
+        for value in node.values():
+            yield from find_files(value)
+    elif isinstance(data, list):
+        for item in cast("list[object]", data):
+            yield from find_files(item)
+
+
+def _file_name(url: str, node: dict[str, Any], index: int) -> str:
+    name = node.get("file_name")
+    if not isinstance(name, str) or not name.strip():
+        name = "" if url.startswith("data:") else Path(urllib.parse.urlsplit(url).path).name
+    name = _UNSAFE.sub("_", os.path.basename(name)).strip("._") or f"output-{index}"
+    if not Path(name).suffix:
+        content_type = node.get("content_type")
+        if isinstance(content_type, str):
+            name += mimetypes.guess_extension(content_type.split(";")[0].strip()) or ""
+    return name
+
+
+def _unique(name: str, used: set[str]) -> str:
+    stem, suffix = Path(name).stem, Path(name).suffix
+    candidate, number = name, 2
+    while candidate in used:
+        candidate, number = f"{stem}-{number}{suffix}", number + 1
+    used.add(candidate)
+    return candidate
+
+
+def _download(url: str, http: httpx.Client) -> bytes:
+    if url.startswith("data:"):
+        return decode_data_uri(url)
+    response = http.get(url, follow_redirects=True)
+    response.raise_for_status()
+    return response.content
+
+
+def save_files(data: Any, directory: Path, http: httpx.Client) -> list[Path]:
+    """Download every output file of ``data`` into ``directory``; return the paths written.
+
+    Names come from ``file_name``, else the URL; clashes within one result get ``-2``, ``-3``.
+    Raises ``httpx.HTTPError``, or ``FalError`` for a malformed data URI.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    used: set[str] = set()
+    written: list[Path] = []
+    for index, (url, node) in enumerate(find_files(data), start=1):
+        target = directory / _unique(_file_name(url, node, index), used)
+        write_atomic(target, _download(url, http))
+        written.append(target)
+    return written
