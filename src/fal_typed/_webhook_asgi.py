@@ -78,9 +78,18 @@ def webhook_endpoint(
     Deduplication uses ``deduplicator`` (default: an in-memory one for this endpoint); pass
     ``deduplicate=False`` to call the handler for every authentic delivery.
     """
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import JSONResponse, Response
+    try:
+        from starlette.concurrency import run_in_threadpool
+        from starlette.responses import JSONResponse, Response
+    except ImportError:
+        raise ImportError(
+            "webhook_endpoint needs Starlette: pip install 'fal-typed[server]'"
+        ) from None
 
+    if not (isinstance(output_model, type) and issubclass(output_model, BaseModel)):
+        raise TypeError(
+            f"output_model must be a pydantic model class (an endpoint's Output), got {output_model!r}"
+        )
     if not callable(handler):
         raise TypeError(f"handler must be callable, got {handler!r}")
     dedup = (deduplicator or Deduplicator()) if deduplicate else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -190,3 +192,26 @@ def test_rejections_are_logged_without_secrets(
     logged = "\n".join(r.getMessage() for r in caplog.records) + json.dumps(response.json())
     assert "rejected webhook delivery" in logged
     assert API_KEY not in logged and signature not in logged and signature[:16] not in logged
+
+
+def test_webhook_endpoint_checks_its_arguments_up_front() -> None:
+    with pytest.raises(TypeError, match="output_model"):
+        wh.webhook_endpoint(dict, lambda result: None)  # type: ignore[type-var]
+    with pytest.raises(TypeError, match="handler"):
+        wh.webhook_endpoint(TextOutput, "not callable")  # type: ignore[arg-type]
+
+
+def test_webhooks_import_without_starlette_and_say_what_is_missing() -> None:
+    script = """
+import sys
+sys.modules["starlette"] = None  # as if the server extra were not installed
+from fal_typed import OutputModel, webhooks
+try:
+    webhooks.webhook_endpoint(OutputModel, lambda result: None)
+except ImportError as exc:
+    print(exc)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "pip install 'fal-typed[server]'" in done.stdout
