@@ -136,8 +136,18 @@ def redact_token(text: str) -> str:
 
 
 def encode_frame(arguments: Mapping[str, Any]) -> bytes:
-    """msgpack-encode one input (``bytes`` values travel as msgpack binary, not base64)."""
-    return _packb(dict(arguments), use_bin_type=True)
+    """msgpack-encode one input (``bytes`` values travel as msgpack binary, not base64).
+
+    Realtime inputs are sent inline, never uploaded: a value msgpack cannot carry (a ``Path``, a
+    file object) is rejected here, naming its type, before anything is sent.
+    """
+    try:
+        return _packb(dict(arguments), use_bin_type=True)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidArgumentError(
+            f"realtime input cannot be sent as msgpack ({exc}); pass bytes, str, numbers, "
+            "lists and dicts (read files into bytes first)"
+        ) from None
 
 
 def decode_frame(frame: bytes | str) -> dict[str, Any] | None:

@@ -13,6 +13,9 @@ class). A stream that ends without any event, or with undecodable data, raises
 :class:`~fal_typed.ProtocolError`; one cut mid-way raises :class:`~fal_typed.FalConnectionError`:
 a truncated stream is never mistaken for a final result.
 
+File inputs given as local sources (``Path``, ``bytes``, file objects, PIL images) are checked
+when the stream is created and uploaded when it opens, as the queue calls do.
+
 Opening is retried like the other calls when fal provably did not start the work (429, ingress
 5xx, a connection that never opened); once events flow nothing is retried, and closing the stream
 (leaving the ``with`` block) closes the connection, which cancels the run on fal's side.
@@ -44,6 +47,7 @@ from ._errors import (
     error_for_response,
 )
 from ._retry import NEVER_RETRIED_ERRORS, NOT_SENT_ERRORS, parse_retry_after
+from ._upload_inputs import extract_uploads, resolve_uploads, resolve_uploads_async
 from ._urls import endpoint_url
 
 if TYPE_CHECKING:
@@ -77,7 +81,9 @@ class _StreamBase(Generic[OutputT]):
                 f"timeout must be a positive number of seconds, got {timeout!r}"
             )
         self.endpoint = endpoint
-        self.arguments = dict(arguments)
+        # Local files, bytes and images become placeholders now (a bad source fails here, before
+        # any request) and are uploaded when the stream opens.
+        self.arguments, self._uploads = extract_uploads(arguments)
         self.path = path
         self.headers = dict(headers or {})
         self.timeout = timeout
@@ -102,7 +108,9 @@ class _StreamBase(Generic[OutputT]):
             self._client = default_client()
         return self._client
 
-    def _request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+    def _request(
+        self, http: httpx.Client | httpx.AsyncClient, body: dict[str, Any]
+    ) -> httpx.Request:
         client = self.client
         headers = client.request_headers(
             {"Accept": _EVENT_STREAM, "Cache-Control": "no-store", **self.headers}
@@ -338,11 +346,16 @@ class Stream(_StreamBase[OutputT]):
                 f"the stream of {self.endpoint.endpoint_id} is closed", error_type="stream_closed"
             )
         http = self.client.http
+        body = (
+            resolve_uploads(self.arguments, self._uploads, self.client)
+            if self._uploads
+            else self.arguments
+        )
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = http.send(self._request(http), stream=True)
+                response = http.send(self._request(http, body), stream=True)
             except httpx.TransportError as exc:
                 wait = self._retry_wait(attempt, exc)
                 if wait is None:
@@ -456,11 +469,14 @@ class AsyncStream(_StreamBase[OutputT]):
                 f"the stream of {self.endpoint.endpoint_id} is closed", error_type="stream_closed"
             )
         http = self.client.async_http
+        body = self.arguments
+        if self._uploads:
+            body = await resolve_uploads_async(self.arguments, self._uploads, self.client)
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = await http.send(self._request(http), stream=True)
+                response = await http.send(self._request(http, body), stream=True)
             except httpx.TransportError as exc:
                 wait = self._retry_wait(attempt, exc)
                 if wait is None:

@@ -68,6 +68,8 @@ class RealtimeConnectionRecord:
 
     endpoint_id: str
     path: str
+    max_buffering: str | None = None
+    """The ``max_buffering`` query parameter the client asked for, if any."""
     inputs: list[Any] = field(default_factory=list[Any])
     results_sent: int = 0
     close_reason: CloseReason = "open"
@@ -233,7 +235,9 @@ class RealtimeService:
             await self._refuse(websocket, 401, str(exc))
             return
         await websocket.accept()
-        record = RealtimeConnectionRecord(endpoint_id, path)
+        record = RealtimeConnectionRecord(
+            endpoint_id, path, websocket.query_params.get("max_buffering")
+        )
         with self._changed:
             self._connections.append(record)
             self._changed.notify_all()

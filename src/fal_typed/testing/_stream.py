@@ -8,7 +8,7 @@ final event is exactly the endpoint's output (synthesised or from a registered h
 
 :class:`StreamSettings` (global or per endpoint, read on every call) injects what clients must
 survive: a failure before the stream starts (any status and body), an ``event: error`` after some
-events, a connection cut mid-stream, slow events. Every call is recorded server-side in a
+events, a connection cut mid-stream, slow events, an empty stream. Every call is recorded server-side in a
 :class:`StreamRecord`, including whether the client went away before the end.
 """
 
@@ -56,17 +56,25 @@ class StreamBackend(Protocol):
 class StreamSettings:
     """How ``/stream`` answers. Read on every call, so a test may change it at any time.
 
-    ``partial_events``: partial events before the final one. ``interval``: seconds between events.
-    ``fail_status`` / ``fail_body``: answer this status and JSON body instead of streaming.
-    ``error_after``: after this many events, send ``event: error`` (``error_status`` and
-    ``error_body``) and end. ``cut_after``: after this many events, drop the connection without
-    ending the response properly.
+    ``partial_events``: partial events before the final one; ``final_event``: whether the final
+    output is sent (with no partials either, the stream ends empty). ``interval``: seconds between
+    events. ``fail_next``: the next N calls answer ``fail_status`` with ``fail_body`` (JSON)
+    instead of streaming (consumed as they fire). ``error_after``: after this many events, send
+    ``event: error`` (``error_status`` and ``error_body``) and end. ``cut_after``: after this many
+    events, drop the connection without ending the response properly.
     """
 
     partial_events: int = 3
+    final_event: bool = True
     interval: float = 0.0
-    fail_status: int | None = None
-    fail_body: Any = None
+    fail_next: int = 0
+    fail_status: int = 500
+    fail_body: Any = field(
+        default_factory=lambda: {
+            "detail": "Internal server error",
+            "error_type": "internal_server_error",
+        }
+    )
     error_after: int | None = None
     error_status: int = 500
     error_body: dict[str, Any] = field(
@@ -78,8 +86,8 @@ class StreamSettings:
     cut_after: int | None = None
 
     def __post_init__(self) -> None:
-        if self.partial_events < 0:
-            raise ValueError("partial_events must be >= 0")
+        if self.partial_events < 0 or self.fail_next < 0:
+            raise ValueError("partial_events and fail_next must be >= 0")
         if self.interval < 0:
             raise ValueError("interval must be >= 0")
 
@@ -146,6 +154,20 @@ class StreamService:
             self.per_endpoint[endpoint_id] = replace(current, **changes)
             return self.per_endpoint[endpoint_id]
 
+    def _take_failure(self, endpoint_id: str) -> bool:
+        """Consume one of the ``fail_next`` failures of the settings that apply."""
+        with self._lock:
+            per = self.per_endpoint.get(endpoint_id)
+            settings = per if per is not None else self.settings
+            if settings.fail_next <= 0:
+                return False
+            updated = replace(settings, fail_next=settings.fail_next - 1)
+            if per is not None:
+                self.per_endpoint[endpoint_id] = updated
+            else:
+                self.settings = updated
+            return True
+
     def settings_for(self, endpoint_id: str) -> StreamSettings:
         with self._lock:
             return self.per_endpoint.get(endpoint_id, self.settings)
@@ -191,7 +213,7 @@ class StreamService:
         with self._changed:
             self._records.append(record)
             self._changed.notify_all()
-        if settings.fail_status is not None:
+        if self._take_failure(endpoint_id):
             record.finish("failed")
             return JSONResponse(
                 settings.fail_body,
@@ -210,7 +232,9 @@ class StreamService:
             record.finish("failed")
             return JSONResponse({"detail": errors}, status_code=422)
         output = await self.backend.output(endpoint_id, arguments)
-        events = [*partial_events(output, settings.partial_events), output]
+        events = partial_events(output, settings.partial_events)
+        if settings.final_event:
+            events.append(output)
         record.total_events = len(events)
         return StreamingResponse(
             self._events(record, events, settings),
