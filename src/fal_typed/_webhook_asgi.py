@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from ._webhook_errors import JWKSFetchError, WebhookPayloadError, WebhookVerificationError
 from ._webhook_idempotency import Deduplicator
 from ._webhook_result import WebhookResult
-from ._webhook_verifier import WebhookVerifier, shared_verifier
+from ._webhook_verifier import WebhookVerifier, check_output_model, shared_verifier
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -86,10 +86,7 @@ def webhook_endpoint(
             "webhook_endpoint needs Starlette: pip install 'fal-typed[server]'"
         ) from None
 
-    if not (isinstance(output_model, type) and issubclass(output_model, BaseModel)):
-        raise TypeError(
-            f"output_model must be a pydantic model class (an endpoint's Output), got {output_model!r}"
-        )
+    check_output_model(output_model)
     if not callable(handler):
         raise TypeError(f"handler must be callable, got {handler!r}")
     dedup = (deduplicator or Deduplicator()) if deduplicate else None

@@ -28,7 +28,13 @@ from ._webhook_signature import (
     signed_message,
 )
 
-__all__ = ["DEFAULT_TOLERANCE", "WebhookBody", "WebhookVerifier", "shared_verifier"]
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "WebhookBody",
+    "WebhookVerifier",
+    "check_output_model",
+    "shared_verifier",
+]
 
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
@@ -61,7 +67,8 @@ def _check_headers(headers: object) -> Mapping[str, str]:
     return headers  # pyright: ignore[reportUnknownVariableType]
 
 
-def _check_model(output_model: object) -> None:
+def check_output_model(output_model: object) -> None:
+    """Refuse anything but a pydantic model class, before any work is done."""
     if not (isinstance(output_model, type) and issubclass(output_model, BaseModel)):
         raise TypeError(
             f"output_model must be a pydantic model class (an endpoint's Output), got {output_model!r}"
@@ -199,7 +206,7 @@ class WebhookVerifier:
         now: float | None = None,
     ) -> WebhookResult[OutputT]:
         """Verify the delivery, then decode it with the payload parsed into ``output_model``."""
-        _check_model(output_model)
+        check_output_model(output_model)
         signed = self.verify(body, headers, now=now)
         return decode_delivery(_check_body(body), signed, output_model)
 
@@ -212,7 +219,7 @@ class WebhookVerifier:
         now: float | None = None,
     ) -> WebhookResult[OutputT]:
         """Async twin of :meth:`parse`."""
-        _check_model(output_model)
+        check_output_model(output_model)
         signed = await self.verify_async(body, headers, now=now)
         return decode_delivery(_check_body(body), signed, output_model)
 
