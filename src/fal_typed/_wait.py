@@ -28,7 +28,7 @@ from httpx_sse import EventSource, SSEError
 from ._client import Client
 from ._deadline import Deadline
 from ._queue import get_status, get_status_async, status_params
-from ._status import Completed, InProgress, Log, Status, parse_status
+from ._status import Completed, InProgress, Log, Queued, Status, parse_status
 from ._urls import request_url
 
 __all__ = ["MAX_STREAM_DROPS", "STREAM_IDLE_TIMEOUT", "iter_status", "iter_status_async"]
@@ -68,21 +68,24 @@ class _Waiter:
         self.streaming = True
         self.drops = 0
         self._seen: list[Log] = []
-        self._last: Status | None = None
+        self._last_state: object = None
         self._fresh_stream = True
 
     # -- what to emit ------------------------------------------------------------------------
 
     def accept(self, status: Status, source: Literal["poll", "stream"]) -> Status | None:
         """The update to emit for a received status, or None if nothing changed."""
+        new_lines = False
         if isinstance(status, (InProgress, Completed)) and status.logs is not None:
             status = replace(status, logs=self._new_logs(status.logs, source))
+            new_lines = bool(status.logs)
         if source == "stream":
             self._fresh_stream = False
             self.drops = 0
-        if status == self._last and not isinstance(status, Completed):
+        state = status if isinstance(status, Queued) else type(status)
+        if state == self._last_state and not new_lines and not isinstance(status, Completed):
             return None
-        self._last = status
+        self._last_state = state
         return status
 
     def _new_logs(self, logs: list[Log], source: Literal["poll", "stream"]) -> list[Log]:

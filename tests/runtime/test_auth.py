@@ -1,0 +1,154 @@
+"""Key resolution (fal-client's order) and the rule that a key never shows in any repr, log or error."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+import httpx
+import pytest
+import respx
+
+from fal_typed import (
+    AuthenticationError,
+    Client,
+    FalConnectionError,
+    InvalidArgumentError,
+    MissingCredentialsError,
+    RetryPolicy,
+)
+from fal_typed._auth import resolve_credentials
+
+KEY = "0f1e2d3c-key-id:9a8b7c6d5e4f-very-secret"
+SECRET = KEY.split(":")[1]
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("FAL_KEY", "FAL_KEY_ID", "FAL_KEY_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_explicit_key_wins_over_the_environment(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("FAL_KEY", "env-key-value")
+    client = Client(key=KEY)
+    assert client.auth_headers() == {"Authorization": f"Key {KEY}"}
+    assert client.credentials().source == "argument"
+
+
+def test_fal_key_wins_over_key_id_and_secret(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("FAL_KEY", "env-key-value")
+    clean_env.setenv("FAL_KEY_ID", "the-id")
+    clean_env.setenv("FAL_KEY_SECRET", "the-secret")
+    assert Client().auth_headers() == {"Authorization": "Key env-key-value"}
+
+
+def test_key_id_and_secret_are_joined(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("FAL_KEY_ID", "the-id")
+    clean_env.setenv("FAL_KEY_SECRET", "the-secret")
+    client = Client()
+    assert client.auth_headers() == {"Authorization": "Key the-id:the-secret"}
+    assert client.credentials().source == "FAL_KEY_ID/FAL_KEY_SECRET"
+
+
+def test_key_id_without_secret_is_not_a_key(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("FAL_KEY_ID", "the-id")
+    with pytest.raises(MissingCredentialsError, match="FAL_KEY"):
+        resolve_credentials(None)
+
+
+def test_missing_key_fails_at_the_first_call_not_before(clean_env: pytest.MonkeyPatch) -> None:
+    client = Client(queue_url="http://127.0.0.1:9/queue")  # constructing is fine
+    with respx.mock(assert_all_called=False) as mock:
+        route = mock.post(url__startswith="http://127.0.0.1:9/").respond(200, json={})
+        with pytest.raises(MissingCredentialsError, match="FAL_KEY"):
+            client.request("POST", "http://127.0.0.1:9/queue/fal-ai/flux/dev", json={})
+        assert not route.called  # nothing was sent without a key
+
+
+def test_key_is_resolved_lazily_and_then_cached(clean_env: pytest.MonkeyPatch) -> None:
+    client = Client()
+    clean_env.setenv("FAL_KEY", "set-after-construction")
+    assert client.auth_headers()["Authorization"] == "Key set-after-construction"
+    clean_env.setenv("FAL_KEY", "changed-later")
+    assert client.auth_headers()["Authorization"] == "Key set-after-construction"
+
+
+def test_importing_and_the_default_client_need_no_key() -> None:
+    code = (
+        "import fal_typed; c = fal_typed.default_client(); print(repr(c));"
+        "\ntry:\n    c.auth_headers()\nexcept fal_typed.MissingCredentialsError as e:\n    print('missing:', e)"
+    )
+    env = {"PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert "missing: no fal API key found" in out.stdout
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "with space:x", "line\nbreak"])
+def test_malformed_explicit_keys_are_rejected_without_echoing_them(bad: str) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        Client(key=bad)
+    if bad.strip():
+        assert bad.strip() not in str(info.value)
+
+
+def test_reprs_never_show_the_key() -> None:
+    client = Client(key=KEY)
+    assert KEY not in repr(client) and SECRET not in repr(client)
+    client.auth_headers()
+    assert KEY not in repr(client) and SECRET not in repr(client)
+    assert "argument" in repr(client)
+    credentials = client.credentials()
+    assert SECRET not in repr(credentials) and SECRET not in str(credentials)
+
+
+def test_a_key_echoed_by_the_server_is_scrubbed_from_the_error() -> None:
+    client = Client(key=KEY, retry=RetryPolicy.disabled())
+    echo = {"detail": f"invalid key credentials: {KEY}", "error_type": "auth", "echo": [SECRET]}
+    with respx.mock() as mock:
+        mock.get("https://queue.fal.run/x").respond(401, json=echo, headers={"x-echo": KEY})
+        with pytest.raises(AuthenticationError) as info:
+            client.request("GET", "https://queue.fal.run/x")
+    error = info.value
+    for text in (str(error), repr(error), repr(error.body), repr(error.headers), error.message):
+        assert SECRET not in text
+    assert error.error_type == "auth"
+    assert "[redacted]" in error.message
+
+
+def test_no_log_line_contains_the_key(caplog: pytest.LogCaptureFixture) -> None:
+    client = Client(key=KEY, retry=RetryPolicy(max_attempts=3, base_delay=0, jitter=0))
+    caplog.set_level(logging.DEBUG)  # every logger, httpx and httpcore included
+    with respx.mock() as mock:
+        mock.get("https://queue.fal.run/y").mock(
+            side_effect=[
+                httpx.Response(429, text=f"slow down {KEY}"),
+                httpx.ConnectError("refused"),
+                httpx.Response(200, json={}),
+            ]
+        )
+        client.request("GET", "https://queue.fal.run/y")
+    assert any("retrying GET" in r.getMessage() for r in caplog.records)
+    for record in caplog.records:
+        assert SECRET not in record.getMessage()
+
+
+def test_transport_errors_do_not_carry_the_key() -> None:
+    client = Client(key=KEY, retry=RetryPolicy.disabled())
+    with pytest.raises(FalConnectionError) as info:
+        client.request("GET", "http://127.0.0.1:9/unreachable")
+    assert SECRET not in str(info.value) and SECRET not in repr(info.value)
+
+
+def test_user_agent_and_authorization_are_sent() -> None:
+    client = Client(key=KEY)
+    with respx.mock() as mock:
+        route = mock.get("https://queue.fal.run/z").respond(200, json={})
+        client.request("GET", "https://queue.fal.run/z")
+    sent = route.calls.last.request.headers
+    assert sent["authorization"] == f"Key {KEY}"
+    assert sent["user-agent"].startswith("fal-typed/")

@@ -1,0 +1,120 @@
+"""Bad call options fail with a clear InvalidArgumentError before any request is sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import respx
+
+from fal_typed import Client, Endpoint, InputModel, InvalidArgumentError, OutputModel
+from fal_typed._options import request_headers, webhook_params
+
+
+class In(InputModel):
+    prompt: str
+
+
+class Out(OutputModel):
+    text: str = ""
+
+
+endpoint = Endpoint("fal-ai/flux/dev", In, Out)
+client = Client(key="opts-test-key-123456")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"priority": "high"}, "priority must be 'normal' or 'low'"),
+        ({"start_timeout": 1}, "start_timeout must be more than 1 second"),
+        ({"start_timeout": 0.5}, "start_timeout must be more than 1 second"),
+        ({"start_timeout": -3}, "start_timeout must be a positive number"),
+        ({"start_timeout": "30"}, "start_timeout must be a number"),
+        ({"start_timeout": True}, "start_timeout must be a number"),
+        ({"start_timeout": float("inf")}, "positive number"),
+        ({"hint": ""}, "hint must be a non-empty string"),
+        ({"hint": "a\nb"}, "hint must not contain line breaks"),
+        ({"headers": {"X-Ok": "1", "Bad Name": "v"}}, "invalid header name"),
+        ({"headers": {"X-Inject": "a\r\nEvil: 1"}}, "must not contain line breaks"),
+        ({"headers": {"X-Num": 3}}, "must be a string"),
+        ({"webhook_url": "example.com/hook"}, "webhook_url must be an absolute http\\(s\\) URL"),
+        (
+            {"webhook_url": "ftp://example.com/hook"},
+            "webhook_url must be an absolute http\\(s\\) URL",
+        ),
+        ({"client_timeout": 0}, "client_timeout must be a positive number"),
+        ({"client_timeout": "10"}, "client_timeout must be a number"),
+    ],
+)
+def test_bad_subscribe_options_fail_before_any_request(
+    options: dict[str, Any], message: str
+) -> None:
+    with respx.mock() as mock, pytest.raises(InvalidArgumentError, match=message):
+        endpoint.subscribe({"prompt": "x"}, client=client, **options)
+    assert not mock.calls
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"timeout": 0}, "timeout must be a positive number"),
+        ({"start_timeout": 1.0}, "more than 1 second"),
+        ({"hint": 5}, "hint must be a string"),
+    ],
+)
+def test_bad_run_options_fail_before_any_request(options: dict[str, Any], message: str) -> None:
+    with respx.mock() as mock, pytest.raises(InvalidArgumentError, match=message):
+        endpoint.run({"prompt": "x"}, client=client, **options)
+    assert not mock.calls
+
+
+async def test_bad_async_options_fail_before_any_request() -> None:
+    with respx.mock() as mock:
+        with pytest.raises(InvalidArgumentError, match="priority"):
+            await endpoint.subscribe_async({"prompt": "x"}, client=client, priority="urgent")  # type: ignore[arg-type]
+        with pytest.raises(InvalidArgumentError, match="webhook_url"):
+            await endpoint.submit_async({"prompt": "x"}, client=client, webhook_url="nope")
+        with pytest.raises(InvalidArgumentError, match="timeout"):
+            await endpoint.run_async({"prompt": "x"}, client=client, timeout=-1)
+    assert not mock.calls
+
+
+@pytest.mark.parametrize("call", ["status", "result", "cancel", "handle"])
+def test_bad_request_ids_fail_before_any_request(call: str) -> None:
+    with respx.mock() as mock, pytest.raises(InvalidArgumentError, match="invalid request id"):
+        getattr(endpoint, call)("../../etc/passwd", client=client)
+    assert not mock.calls
+
+
+def test_a_bad_endpoint_id_fails_before_any_request() -> None:
+    bad = Endpoint("flux", In, Out)
+    with (
+        respx.mock() as mock,
+        pytest.raises(InvalidArgumentError, match="invalid endpoint id 'flux'"),
+    ):
+        bad.subscribe({"prompt": "x"}, client=client)
+    assert not mock.calls
+
+
+def test_headers_mapping_of_options() -> None:
+    assert request_headers(
+        priority="low", hint="gpu-a", start_timeout=30, headers={"X-Fal-Store-IO": "0"}
+    ) == {
+        "X-Fal-Store-IO": "0",
+        "X-Fal-Queue-Priority": "low",
+        "X-Fal-Runner-Hint": "gpu-a",
+        "X-Fal-Request-Timeout": "30.0",
+    }
+    # Explicit options win over the same header given by hand.
+    assert (
+        request_headers(priority="normal", headers={"X-Fal-Queue-Priority": "low"})[
+            "X-Fal-Queue-Priority"
+        ]
+        == "normal"
+    )
+    assert request_headers() == {}
+    assert webhook_params("https://example.com/hook?a=1") == {
+        "fal_webhook": "https://example.com/hook?a=1"
+    }
+    assert webhook_params(None) == {}

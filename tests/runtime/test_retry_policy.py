@@ -1,0 +1,126 @@
+"""RetryPolicy as a pure function: what is retryable, backoff shape, Retry-After parsing."""
+
+from __future__ import annotations
+
+import email.utils
+
+import httpx
+import pytest
+
+from fal_typed import InvalidArgumentError, RetryPolicy
+from fal_typed._retry import is_ingress_error, is_user_timeout, parse_retry_after
+
+NGINX = "<html><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></html>"
+
+
+def response(status: int, text: str = "", **headers: str) -> httpx.Response:
+    return httpx.Response(status, text=text, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("resp", "retried"),
+    [
+        (response(408), True),
+        (response(409), True),
+        (response(429, '{"detail":"too many"}'), True),
+        (response(502, NGINX), True),
+        (response(503, NGINX), True),
+        (response(504, NGINX), True),
+        (response(502, NGINX, **{"x-fal-request-id": "r"}), False),  # from fal itself: final
+        (response(503, '{"detail":"runner_scheduling_failure"}'), False),
+        (
+            response(504, NGINX, **{"x-fal-request-timeout-type": "user"}),
+            False,
+        ),  # caller's start_timeout
+        (response(500, NGINX), False),
+        (response(400), False),
+        (response(401), False),
+        (response(422), False),
+    ],
+)
+def test_which_responses_are_retried(resp: httpx.Response, retried: bool) -> None:
+    assert RetryPolicy().should_retry_response(resp) is retried
+
+
+def test_ingress_and_user_timeout_helpers() -> None:
+    assert is_ingress_error(response(504, NGINX))
+    assert not is_ingress_error(response(504, "gateway timeout"))
+    assert is_user_timeout(response(504, "", **{"X-Fal-Request-Timeout-Type": "user"}))
+    assert not is_user_timeout(response(503, "", **{"X-Fal-Request-Timeout-Type": "user"}))
+
+
+def test_ingress_retries_can_be_turned_off_and_statuses_configured() -> None:
+    policy = RetryPolicy(retry_ingress_errors=False, retry_statuses=frozenset({429, 500}))
+    assert not policy.should_retry_response(response(502, NGINX))
+    assert policy.should_retry_response(response(500))
+    assert not policy.should_retry_response(response(408))
+
+
+@pytest.mark.parametrize(
+    ("exc", "idempotent", "retried"),
+    [
+        (httpx.ConnectError("refused"), False, True),
+        (httpx.ConnectTimeout("slow connect"), False, True),
+        (httpx.PoolTimeout("pool"), False, True),
+        (httpx.WriteError("broken pipe"), False, True),
+        (httpx.ReadError("reset"), False, False),  # after the body was sent: maybe accepted
+        (httpx.ReadTimeout("slow"), False, False),
+        (httpx.RemoteProtocolError("disconnected"), False, False),
+        (httpx.ReadError("reset"), True, True),
+        (httpx.ReadTimeout("slow"), True, True),
+        (httpx.RemoteProtocolError("disconnected"), True, True),
+        (httpx.UnsupportedProtocol("ftp"), True, False),
+        (httpx.LocalProtocolError("bad header"), True, False),
+    ],
+)
+def test_which_transport_errors_are_retried(
+    exc: httpx.TransportError, idempotent: bool, retried: bool
+) -> None:
+    assert RetryPolicy.should_retry_error(exc, idempotent=idempotent) is retried
+
+
+def test_backoff_is_exponential_capped_and_jittered() -> None:
+    policy = RetryPolicy(base_delay=0.1, max_delay=1.0, jitter=0.5)
+    assert [policy.delay(n, rand=lambda: 0.5) for n in (1, 2, 3, 4, 5, 6)] == pytest.approx(
+        [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+    )
+    assert policy.delay(1, rand=lambda: 0.0) == pytest.approx(0.05)
+    assert policy.delay(1, rand=lambda: 1.0) == pytest.approx(0.15)
+    assert RetryPolicy(jitter=0).delay(3, rand=lambda: 0.9) == pytest.approx(0.4)
+
+
+def test_retry_after_wins_and_is_capped() -> None:
+    policy = RetryPolicy(max_retry_after=5.0)
+    assert policy.delay(1, retry_after=2.5) == 2.5
+    assert policy.delay(7, retry_after=0.0) == 0.0
+    assert policy.delay(1, retry_after=3600) == 5.0
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(" 0.25 ") == 0.25
+    assert parse_retry_after("-4") == 0.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("nan") is None
+    date = email.utils.formatdate(1_000_010, usegmt=True)
+    assert parse_retry_after(date, now=1_000_000) == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_attempts": 0},
+        {"base_delay": -1},
+        {"max_delay": -0.1},
+        {"jitter": 1.5},
+        {"max_retry_after": -1},
+    ],
+)
+def test_invalid_policies_are_rejected(kwargs: dict[str, float]) -> None:
+    with pytest.raises(InvalidArgumentError):
+        RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_disabled_policy_sends_once() -> None:
+    assert RetryPolicy.disabled().max_attempts == 1

@@ -1,0 +1,143 @@
+"""Status parsing, and the waiter's rules: one update per change, only new log lines."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from fal_typed import Client, Completed, InProgress, Log, ProtocolError, Queued
+from fal_typed._status import parse_status
+from fal_typed._wait import _Waiter  # pyright: ignore[reportPrivateUsage]
+
+
+def log(message: str) -> dict[str, Any]:
+    return {
+        "message": message,
+        "level": "INFO",
+        "source": "USER",
+        "timestamp": "2026-05-01T12:00:00.5Z",
+    }
+
+
+def test_parse_each_status() -> None:
+    assert parse_status({"status": "IN_QUEUE", "queue_position": 3, "logs": None}) == Queued(
+        position=3
+    )
+    running = parse_status({"status": "IN_PROGRESS", "logs": [log("a")]})
+    assert running == InProgress(
+        logs=[Log("a", "INFO", "USER", datetime(2026, 5, 1, 12, 0, 0, 500000, tzinfo=timezone.utc))]
+    )
+    assert parse_status({"status": "IN_PROGRESS", "logs": None}) == InProgress(logs=None)
+    done = parse_status(
+        {
+            "status": "COMPLETED",
+            "logs": [],
+            "metrics": {"inference_time": 1.5},
+            "error": None,
+            "error_type": None,
+        }
+    )
+    assert done == Completed(logs=[], metrics={"inference_time": 1.5})
+    assert not isinstance(done, Completed) or not done.failed
+
+
+def test_completed_with_error_is_a_failure_not_an_exception() -> None:
+    failed = parse_status(
+        {"status": "COMPLETED", "logs": None, "error": "Invalid input", "error_type": "validation"}
+    )
+    assert isinstance(failed, Completed) and failed.failed
+    assert (failed.error, failed.error_type, failed.metrics) == ("Invalid input", "validation", {})
+
+
+def test_lenient_parts() -> None:
+    # Legacy apps omit metrics; odd log entries and timestamps are tolerated.
+    odd = parse_status(
+        {
+            "status": "IN_PROGRESS",
+            "logs": [log("ok"), "junk", {"message": "x", "timestamp": "never"}],
+        }
+    )
+    assert isinstance(odd, InProgress) and odd.logs is not None
+    assert [entry.message for entry in odd.logs] == ["ok", "x"]
+    assert odd.logs[1].timestamp is None
+    assert parse_status({"status": "IN_QUEUE"}) == Queued(position=0)
+
+
+@pytest.mark.parametrize("body", [{"status": "FAILED"}, {"status": None}, [], "COMPLETED"])
+def test_unknown_statuses_are_protocol_errors(body: object) -> None:
+    with pytest.raises(ProtocolError):
+        parse_status(body, request_id="r-1")
+
+
+def waiter() -> _Waiter:
+    return _Waiter(
+        Client(key="waiter-key-123"), "fal-ai/flux/dev", "r-1", with_logs=True, deadline=None
+    )
+
+
+def status(kind: str, *messages: str, **extra: Any) -> Any:
+    return parse_status({"status": kind, "logs": [log(m) for m in messages], **extra})
+
+
+def messages(update: Any) -> list[str]:
+    return [entry.message for entry in update.logs]
+
+
+def test_polled_logs_are_cumulative_and_only_new_lines_are_emitted() -> None:
+    w = waiter()
+    assert messages(w.accept(status("IN_PROGRESS", "a"), "poll")) == ["a"]
+    assert w.accept(status("IN_PROGRESS", "a"), "poll") is None  # nothing changed
+    assert messages(w.accept(status("IN_PROGRESS", "a", "b", "c"), "poll")) == ["b", "c"]
+    final = w.accept(status("COMPLETED", "a", "b", "c", "d"), "poll")
+    assert isinstance(final, Completed) and messages(final) == ["d"]
+
+
+def test_streamed_logs_are_deltas_and_a_reopened_stream_may_repeat_them() -> None:
+    w = waiter()
+    assert messages(w.accept(status("IN_PROGRESS", "a"), "stream")) == ["a"]
+    assert messages(w.accept(status("IN_PROGRESS", "b"), "stream")) == ["b"]
+    w.dropped("test")
+    # The reopened stream starts with everything so far: the repeated prefix is dropped.
+    assert messages(w.accept(status("IN_PROGRESS", "a", "b", "c"), "stream")) == ["c"]
+    assert messages(w.accept(status("IN_PROGRESS", "d"), "stream")) == ["d"]
+    w.dropped("test")
+    # Or it starts with only new lines: nothing is dropped.
+    assert messages(w.accept(status("IN_PROGRESS", "e"), "stream")) == ["e"]
+
+
+def test_a_poll_between_stream_connections_does_not_repeat_lines() -> None:
+    w = waiter()
+    w.accept(status("IN_PROGRESS", "a"), "stream")
+    w.dropped("test")
+    assert messages(w.accept(status("IN_PROGRESS", "a", "b"), "poll")) == ["b"]
+    assert messages(w.accept(status("IN_PROGRESS", "c"), "stream")) == ["c"]
+
+
+def test_queue_position_changes_are_emitted_once_each() -> None:
+    w = waiter()
+    assert w.accept(Queued(2), "poll") == Queued(2)
+    assert w.accept(Queued(2), "poll") is None
+    assert w.accept(Queued(1), "stream") == Queued(1)
+
+
+def test_repeated_stream_breaks_fall_back_to_polling() -> None:
+    from fal_typed._wait import MAX_STREAM_DROPS
+
+    w = waiter()
+    for _ in range(MAX_STREAM_DROPS - 1):
+        w.dropped("reset")
+        assert w.streaming
+    w.dropped("reset")
+    assert not w.streaming
+    assert w.pause() == w.client.poll_interval
+
+
+def test_an_event_resets_the_break_count() -> None:
+    w = waiter()
+    w.dropped("reset")
+    w.dropped("reset")
+    assert w.pause() > 0  # backing off after the second break in a row
+    w.accept(Queued(0), "stream")
+    assert w.drops == 0 and w.pause() == 0

@@ -1,0 +1,126 @@
+"""URL rules of PROTOCOL.md section 1, table-driven: submit/run use the full id, by-id calls the app root."""
+
+from __future__ import annotations
+
+import pytest
+
+from fal_typed import InvalidArgumentError
+from fal_typed._urls import endpoint_url, parse_endpoint_id, request_url
+
+Q = "https://queue.fal.run"
+PREFIXED = "http://127.0.0.1:8000/queue"
+
+# (endpoint id, submit URL path, app root)
+CASES = [
+    ("fal-ai/flux/dev", "fal-ai/flux/dev", "fal-ai/flux"),
+    ("fal-ai/fast-sdxl", "fal-ai/fast-sdxl", "fal-ai/fast-sdxl"),
+    ("fal-ai/flux-pro/kontext/max/multi", "fal-ai/flux-pro/kontext/max/multi", "fal-ai/flux-pro"),
+    (
+        "bytedance/seedream/v4/text-to-image",
+        "bytedance/seedream/v4/text-to-image",
+        "bytedance/seedream",
+    ),
+    (
+        "workflows/fal-ai/sdxl-sticker",
+        "workflows/fal-ai/sdxl-sticker",
+        "workflows/fal-ai/sdxl-sticker",
+    ),
+    (
+        "workflows/someone/my-flow/sub/path",
+        "workflows/someone/my-flow/sub/path",
+        "workflows/someone/my-flow",
+    ),
+    ("comfy/someone/workflow", "comfy/someone/workflow", "comfy/someone/workflow"),
+    ("comfy/someone/workflow/extra", "comfy/someone/workflow/extra", "comfy/someone/workflow"),
+    ("12345-my-app", "12345/my-app", "12345/my-app"),
+    ("CassetteAI/music-generator", "CassetteAI/music-generator", "CassetteAI/music-generator"),
+    ("/fal-ai/flux/dev/", "fal-ai/flux/dev", "fal-ai/flux"),
+]
+
+
+@pytest.mark.parametrize(("endpoint_id", "full", "root"), CASES)
+def test_submit_uses_full_id_and_by_id_calls_the_app_root(
+    endpoint_id: str, full: str, root: str
+) -> None:
+    assert endpoint_url(Q, endpoint_id) == f"{Q}/{full}"
+    assert request_url(Q, endpoint_id, "abc-123") == f"{Q}/{root}/requests/abc-123"
+    assert request_url(Q, endpoint_id, "abc-123", "status") == f"{Q}/{root}/requests/abc-123/status"
+    assert (
+        request_url(Q, endpoint_id, "abc-123", "status/stream")
+        == f"{Q}/{root}/requests/abc-123/status/stream"
+    )
+    assert request_url(Q, endpoint_id, "abc-123", "cancel") == f"{Q}/{root}/requests/abc-123/cancel"
+
+
+@pytest.mark.parametrize(("endpoint_id", "full", "root"), CASES)
+def test_base_urls_keep_their_path_prefix(endpoint_id: str, full: str, root: str) -> None:
+    assert endpoint_url(PREFIXED + "/", endpoint_id) == f"{PREFIXED}/{full}"
+    assert request_url(PREFIXED, endpoint_id, "r") == f"{PREFIXED}/{root}/requests/r"
+
+
+def test_extra_path_is_appended_to_the_full_id() -> None:
+    assert (
+        endpoint_url("https://fal.run", "fal-ai/flux/dev", "/stream")
+        == "https://fal.run/fal-ai/flux/dev/stream"
+    )
+    assert (
+        endpoint_url("https://fal.run", "fal-ai/flux/dev", "a/b")
+        == "https://fal.run/fal-ai/flux/dev/a/b"
+    )
+
+
+def test_parsed_parts() -> None:
+    ref = parse_endpoint_id("workflows/someone/my-flow/sub/path")
+    assert (ref.namespace, ref.owner, ref.alias, ref.path) == (
+        "workflows",
+        "someone",
+        "my-flow",
+        "sub/path",
+    )
+    legacy = parse_endpoint_id("12345-my-app")
+    assert (legacy.owner, legacy.alias, legacy.path) == ("12345", "my-app", "")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "flux",
+        "",
+        "/",
+        "fal-ai//dev",
+        "workflows/only-owner",
+        "comfy",
+        "fal-ai/flux dev",
+        "fal-ai/../x",
+        "fal-ai/fl?x",
+        3,
+    ],
+)
+def test_malformed_endpoint_ids_are_rejected_naming_the_id(bad: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="invalid endpoint id"):
+        endpoint_url(Q, bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("bad", ["", "a/b", "../x", "id with space", "x?y=1", "x#y", "-leading"])
+def test_malformed_request_ids_are_rejected(bad: str) -> None:
+    with pytest.raises(InvalidArgumentError, match="invalid request id"):
+        request_url(Q, "fal-ai/flux/dev", bad)
+
+
+def test_bad_extra_path_is_rejected() -> None:
+    with pytest.raises(InvalidArgumentError, match="invalid path"):
+        endpoint_url(Q, "fal-ai/flux/dev", "/a b")
+
+
+def test_every_published_id_parses() -> None:
+    from pathlib import Path
+
+    ids_file = Path(__file__).resolve().parents[3] / "shared" / "fal-endpoint-ids.txt"
+    if not ids_file.exists():
+        pytest.skip("shared/fal-endpoint-ids.txt is not next to the checkout")
+    ids = [line.strip() for line in ids_file.read_text().splitlines() if line.strip()]
+    assert len(ids) > 1000
+    for endpoint_id in ids:
+        ref = parse_endpoint_id(endpoint_id)
+        assert ref.full == endpoint_id
+        assert endpoint_id.startswith(ref.app_root)
