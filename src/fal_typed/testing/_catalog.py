@@ -72,6 +72,8 @@ class Catalog:
         self.settings = settings or CatalogSettings()
         self._lock = threading.Lock()
         self._failures: dict[str, int] = {}
+        self.requests = 0
+        """How many requests the two URLs have received."""
         self._index_key: tuple[tuple[str, int, int], ...] = ()
         self._index: list[_Entry] = []
 
@@ -91,6 +93,8 @@ class Catalog:
 
     async def _injected(self, request: Request) -> Response | None:
         settings = self.settings
+        with self._lock:
+            self.requests += 1
         if settings.delay > 0:
             await asyncio.sleep(settings.delay)
         if settings.fail_times <= 0:

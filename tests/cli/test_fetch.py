@@ -1,0 +1,296 @@
+"""``fal-typed fetch`` in a subprocess against the local server's schema URLs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .helpers import (
+    SAMPLE_IDS,
+    CatalogServer,
+    cli_command,
+    cli_env,
+    copy_corpus,
+    filename,
+    run_cli,
+)
+
+
+def documents(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.glob("*.json"))}
+
+
+def test_single_ids_reproduce_the_served_documents_byte_for_byte(
+    server: CatalogServer, tmp_path: Path
+) -> None:
+    flux = server.served / filename("fal-ai/flux/dev")
+    flux.write_text(
+        flux.read_text(encoding="utf-8").replace('"default": 3.5,', '"default": 3.50,'),
+        encoding="utf-8",
+    )
+    target = tmp_path / "schemas"
+    ids = ["fal-ai/flux/dev", "alibaba/happy-horse/reference-to-video", "fal-ai/turbo-flux-trainer"]
+
+    run = run_cli("fetch", *ids, "--schemas", str(target), "--base-url", server.base_url)
+
+    assert run.returncode == 0, run.stderr
+    assert documents(target) == {
+        filename(i): (server.served / filename(i)).read_bytes() for i in ids
+    }
+    assert "added 3, changed 0, removed 0, unchanged 0" in run.stderr
+    # Number lexemes (3.50, 1e-7) and unescaped non-ASCII text survive the round trip.
+    assert '"default": 3.50,' in (target / filename(ids[0])).read_text(encoding="utf-8")
+    trainer = (target / filename(ids[2])).read_text(encoding="utf-8")
+    assert '"minimum": 1e-7,' in trainer
+    assert not (target / filename(ids[1])).read_bytes().isascii()
+
+
+def test_refetch_reports_unchanged_and_rewrites_nothing(
+    server: CatalogServer, tmp_path: Path
+) -> None:
+    target = tmp_path / "schemas"
+    assert (
+        run_cli(
+            "fetch",
+            "fal-ai/flux/dev",
+            "fal-ai/demucs",
+            "--schemas",
+            str(target),
+            "--base-url",
+            server.base_url,
+        ).returncode
+        == 0
+    )
+    before = {p.name: p.stat().st_mtime_ns for p in target.glob("*.json")}
+
+    run = run_cli("fetch", "--schemas", str(target), "--base-url", server.base_url)
+
+    assert run.returncode == 0, run.stderr
+    assert "added 0, changed 0, removed 0, unchanged 2" in run.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in target.glob("*.json")} == before
+
+
+def test_a_changed_document_is_reported_and_replaced(server: CatalogServer, tmp_path: Path) -> None:
+    target = copy_corpus(tmp_path / "schemas", ["fal-ai/flux/dev"])
+    served = server.served / filename("fal-ai/flux/dev")
+    document = json.loads(served.read_text(encoding="utf-8"))
+    document["info"]["x-fal-metadata"]["about"] = "A new description from fal."
+    served.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    run = run_cli(
+        "fetch", "fal-ai/flux/dev", "--schemas", str(target), "--base-url", server.base_url
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert "changed 1" in run.stderr and "~ fal-ai/flux/dev" in run.stderr
+    assert (target / filename("fal-ai/flux/dev")).read_bytes() == served.read_bytes()
+
+
+def test_the_paged_catalog_reproduces_every_document_and_prunes_the_removed(
+    server: CatalogServer, tmp_path: Path
+) -> None:
+    server.settings.expansion_failed = {"fal-ai/qwen-3-guard"}
+    server.settings.fail_times = 1  # every URL (each page) fails once with a 503 first
+    target = tmp_path / "schemas"
+    stale = copy_corpus(target, ["fal-ai/flux/dev"]) / filename("fal-ai/wan-ati")
+    stale.write_text(
+        '{"openapi": "3.0.4", "info": {"x-fal-metadata": {"endpointId": "fal-ai/wan-ati"}}}\n'
+    )
+    kept = target / filename("fal-ai/qwen-3-guard")
+    kept.write_text('{"old": true}\n')
+
+    run = run_cli("fetch", "--all", "--schemas", str(target), "--base-url", server.base_url)
+
+    assert run.returncode == 0, run.stderr
+    expected = {
+        filename(i): (server.served / filename(i)).read_bytes()
+        for i in SAMPLE_IDS
+        if i != "fal-ai/qwen-3-guard"
+    }
+    expected[kept.name] = b'{"old": true}\n'  # its record had no document: skipped, not removed
+    assert documents(target) == expected
+    assert "added 10, changed 0, removed 1, unchanged 1, skipped 1, failed 0" in run.stderr
+    assert "- fal-ai/wan-ati" in run.stderr
+    assert "fal-ai/qwen-3-guard: expansion_failed" in run.stderr
+    assert "HTTP 503" in run.stderr  # the retries were reported
+    assert server.catalog.requests == 2 * 3  # 12 records in pages of 5, each page tried twice
+
+
+def test_keep_removed_reports_without_deleting(server: CatalogServer, tmp_path: Path) -> None:
+    target = tmp_path / "schemas"
+    target.mkdir()
+    stale = target / filename("fal-ai/wan-ati")
+    stale.write_text('{"info": {"x-fal-metadata": {"endpointId": "fal-ai/wan-ati"}}}\n')
+
+    run = run_cli(
+        "fetch", "--all", "--keep-removed", "--schemas", str(target), "--base-url", server.base_url
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert stale.exists()
+    assert (
+        "no longer listed (kept, --keep-removed)" in run.stderr and "- fal-ai/wan-ati" in run.stderr
+    )
+
+
+def test_a_category_fetch_touches_only_that_category(server: CatalogServer, tmp_path: Path) -> None:
+    target = tmp_path / "schemas"
+    other = copy_corpus(target, ["fal-ai/demucs"]) / filename("fal-ai/demucs")
+    gone = target / filename("fal-ai/old-image-model")
+    gone.write_text(
+        '{"info": {"x-fal-metadata": {"endpointId": "fal-ai/old-image-model", "category": "text-to-image"}}}\n'
+    )
+
+    run = run_cli(
+        "fetch",
+        "--category",
+        "text-to-image",
+        "--schemas",
+        str(target),
+        "--base-url",
+        server.base_url,
+    )
+
+    assert run.returncode == 0, run.stderr
+    names = set(documents(target))
+    assert (
+        filename("fal-ai/flux/dev") in names
+        and filename("fal-ai/kling-image/o3/text-to-image") in names
+    )
+    assert other.exists() and not gone.exists()
+    assert filename("fal-ai/hyper3d/rodin/v2") not in names  # image-to-3d
+
+
+def test_a_catalog_that_cannot_be_listed_removes_nothing(
+    server: CatalogServer, tmp_path: Path
+) -> None:
+    server.settings.fail_times = 100
+    server.settings.fail_status = 429
+    target = tmp_path / "schemas"
+    keep = copy_corpus(target, ["fal-ai/flux/dev"]) / filename("fal-ai/flux/dev")
+
+    run = run_cli(
+        "fetch", "--all", "--attempts", "2", "--schemas", str(target), "--base-url", server.base_url
+    )
+
+    assert run.returncode == 1
+    assert keep.exists()
+    assert "HTTP 429" in run.stderr and "nothing was removed" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_failed_ids_are_reported_and_the_others_written(
+    server: CatalogServer, tmp_path: Path
+) -> None:
+    target = tmp_path / "schemas"
+
+    run = run_cli(
+        "fetch",
+        "fal-ai/flux/dev",
+        "fal-ai/does-not-exist",
+        "--schemas",
+        str(target),
+        "--base-url",
+        server.base_url,
+    )
+
+    assert run.returncode == 1
+    assert "fal-ai/does-not-exist: HTTP 404" in run.stderr
+    assert documents(target) == {
+        filename("fal-ai/flux/dev"): (server.served / filename("fal-ai/flux/dev")).read_bytes()
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fal-ai/../x"], "invalid endpoint id"),
+        (["flux"], "invalid endpoint id"),
+        (["fal-ai/flux/dev", "--all"], "not both"),
+        (["--concurrency", "0"], "Invalid value for '--concurrency'"),
+    ],
+)
+def test_bad_input_is_refused_before_any_request(
+    server: CatalogServer, tmp_path: Path, args: list[str], message: str
+) -> None:
+    run = run_cli(
+        "fetch", *args, "--schemas", str(tmp_path / "schemas"), "--base-url", server.base_url
+    )
+
+    assert run.returncode == 2
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr
+    assert server.catalog.requests == 0
+
+
+def test_a_fetch_killed_midway_leaves_the_directory_consistent(
+    server: CatalogServer, tmp_path: Path
+) -> None:
+    ids = [f"fal-ai/slow-{n:02d}/model" for n in range(40)]
+    template = (server.served / filename("fal-ai/flux/dev")).read_text(encoding="utf-8")
+    for endpoint_id in ids:
+        (server.served / filename(endpoint_id)).write_text(
+            template.replace("fal-ai/flux/dev", endpoint_id), encoding="utf-8"
+        )
+    target = tmp_path / "schemas"
+    target.mkdir()
+    for endpoint_id in ids[::2]:  # old versions the fetch replaces
+        (target / filename(endpoint_id)).write_text('{"old": "document"}\n')
+    server.settings.delay = 0.3
+
+    process = subprocess.Popen(
+        cli_command(
+            "fetch",
+            *ids,
+            "--concurrency",
+            "2",
+            "--schemas",
+            str(target),
+            "--base-url",
+            server.base_url,
+        ),
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # Kill once some, but not all, documents have been written.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            written = [
+                p for p in target.glob("*.json") if p.read_bytes() != b'{"old": "document"}\n'
+            ]
+            if written:
+                break
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+
+    contents = documents(target)
+    fresh = [n for n, data in contents.items() if data != b'{"old": "document"}\n']
+    assert 0 < len(fresh) < len(ids)
+    for name, data in contents.items():
+        json.loads(data)  # every document is whole
+        assert data in (b'{"old": "document"}\n', (server.served / name).read_bytes())
+    for path in target.iterdir():  # an interrupted write leaves at most hidden, non-.json debris
+        is_debris = path.name.startswith(".fal-typed-") and path.name.endswith(".tmp")
+        assert is_debris or path.name in contents
+
+    server.settings.delay = 0.0
+    (target / ".fal-typed-x.json.abc123.tmp").write_text('{"half": ')  # debris of an older kill
+    rerun = run_cli("fetch", *ids, "--schemas", str(target), "--base-url", server.base_url)
+    assert rerun.returncode == 0, rerun.stderr
+    assert documents(target) == {
+        filename(i): (server.served / filename(i)).read_bytes() for i in ids
+    }
+    assert sorted(p.name for p in target.iterdir()) == sorted(
+        filename(i) for i in ids
+    )  # no debris left
