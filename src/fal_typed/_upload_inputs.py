@@ -70,7 +70,7 @@ def extract_uploads(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
 
     def walk(value: Any, path: str) -> Any:
         if isinstance(value, BaseModel):
-            value = value.model_dump(by_alias=True, exclude_unset=True)
+            value = value.model_dump(by_alias=True, exclude_unset=True, warnings=False)
         if isinstance(value, Mapping):
             items = cast("Mapping[object, Any]", value).items()
             return {k: walk(v, _join(path, k)) for k, v in items}

@@ -26,7 +26,8 @@ __all__ = ["CdnToken", "cached_token", "cached_token_async", "forget_token"]
 _TOKEN_PATH = "/storage/auth/token"
 _TOKEN_PARAMS = {"storage_type": "fal-cdn-v3"}
 _MARGIN = timedelta(seconds=30)
-"""A token this close to expiry is refreshed rather than risked on a long upload."""
+"""A token this close to expiry is refreshed rather than risked on a long upload (at most half
+its lifetime, so a short-lived token is still reused)."""
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,15 @@ class CdnToken:
     token_type: str
     base_url: str
     expires_at: datetime
+    fetched_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
     def authorization(self) -> str:
         return f"{self.token_type} {self.token}"
 
     def usable(self, now: datetime | None = None) -> bool:
-        return (now or datetime.now(timezone.utc)) < self.expires_at - _MARGIN
+        margin = min(_MARGIN, (self.expires_at - self.fetched_at) / 2)
+        return (now or datetime.now(timezone.utc)) < self.expires_at - margin
 
     @override
     def __repr__(self) -> str:
