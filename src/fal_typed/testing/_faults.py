@@ -1,0 +1,224 @@
+"""Faults injected into chosen requests: error responses, connection resets, dropped streams.
+
+A :class:`Fault` says what happens; :meth:`FaultBook.add` says to which requests (route name,
+endpoint, path, method) and how many times. The middleware in ``_middleware`` applies them, so
+they work on every route of the server, including routes other modules add.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Final, Literal
+
+__all__ = ["OPERATION_ALIASES", "Fault", "FaultBook", "FaultRule"]
+
+OPERATION_ALIASES: Final[Mapping[str, str]] = {
+    "submit": "queue.submit",
+    "status": "queue.status",
+    "status_stream": "queue.status_stream",
+    "stream_status": "queue.status_stream",
+    "result": "queue.result",
+    "cancel": "queue.cancel",
+}
+
+_NGINX: Final = (
+    "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n"
+    "<center><h1>{code} {reason}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+_REASONS: Final = {
+    502: "Bad Gateway",
+    503: "Service Temporarily Unavailable",
+    504: "Gateway Time-out",
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What an affected request gets instead of (or on top of) its normal handling.
+
+    Build one with the class methods: :meth:`response`, :meth:`rate_limited`, :meth:`ingress`,
+    :meth:`user_timeout`, :meth:`server_error`, :meth:`reset`, :meth:`drop` or :meth:`delay`.
+    """
+
+    action: Literal["respond", "reset", "drop", "delay"]
+    label: str
+    status_code: int = 0
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+    request_id_header: bool = False
+    after_chunks: int = 0
+    seconds: float = 0.0
+    reach_app: bool = False
+
+    @classmethod
+    def response(
+        cls,
+        status_code: int,
+        body: Any = None,
+        *,
+        text: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        request_id: bool = True,
+    ) -> Fault:
+        """Answer ``status_code`` with a JSON ``body`` (or raw ``text``) without reaching the app."""
+        if not 100 <= status_code <= 599:
+            raise ValueError(f"invalid HTTP status {status_code}")
+        if text is not None:
+            payload, media = text.encode(), "text/plain; charset=utf-8"
+        else:
+            payload, media = json.dumps(body).encode(), "application/json"
+        merged = {"content-type": media, **{k.lower(): v for k, v in (headers or {}).items()}}
+        return cls(
+            "respond",
+            f"{status_code}",
+            status_code,
+            payload,
+            tuple(merged.items()),
+            request_id_header=request_id,
+        )
+
+    @classmethod
+    def rate_limited(cls, retry_after: float | None = 1.0) -> Fault:
+        """429 ``concurrent_requests_limit`` with ``Retry-After`` (seconds; None to omit it)."""
+        headers = {"x-fal-error-type": "concurrent_requests_limit", "x-fal-needs-retry": "1"}
+        if retry_after is not None:
+            if retry_after < 0:
+                raise ValueError("retry_after must be >= 0")
+            headers["retry-after"] = f"{retry_after:g}"
+        body = {"detail": "Too many concurrent requests", "error_type": "concurrent_requests_limit"}
+        fault = cls.response(429, body, headers=headers, request_id=False)
+        return replace(fault, label="429 rate limited")
+
+    @classmethod
+    def ingress(cls, status_code: int = 502) -> Fault:
+        """An nginx error page (502/503/504) with no ``x-fal-request-id``: never reached fal."""
+        if status_code not in _REASONS:
+            raise ValueError(f"ingress errors are 502, 503 or 504, got {status_code}")
+        page = _NGINX.format(code=status_code, reason=_REASONS[status_code])
+        fault = cls.response(
+            status_code, text=page, headers={"content-type": "text/html"}, request_id=False
+        )
+        return replace(fault, label=f"ingress {status_code}")
+
+    @classmethod
+    def user_timeout(cls) -> Fault:
+        """504 with ``X-Fal-Request-Timeout-Type: user``: the caller's start timeout expired."""
+        body = {"detail": "Request timed out", "error_type": "request_timeout"}
+        headers = {"x-fal-request-timeout-type": "user", "x-fal-error-type": "request_timeout"}
+        return replace(cls.response(504, body, headers=headers), label="504 user timeout")
+
+    @classmethod
+    def server_error(
+        cls,
+        status_code: int = 503,
+        error_type: str = "runner_scheduling_failure",
+        detail: str | None = None,
+    ) -> Fault:
+        """A flat fal infrastructure error (``{detail, error_type}`` + ``X-Fal-Error-Type``)."""
+        if not 500 <= status_code <= 599:
+            raise ValueError(f"server errors are 5xx, got {status_code}")
+        body = {
+            "detail": detail or error_type.replace("_", " ").capitalize(),
+            "error_type": error_type,
+        }
+        fault = cls.response(status_code, body, headers={"x-fal-error-type": error_type})
+        return replace(fault, label=f"{status_code} {error_type}")
+
+    @classmethod
+    def reset(cls, *, after_handler: bool = False) -> Fault:
+        """Reset the TCP connection (RST). With ``after_handler`` the request is handled first
+        (a submit is accepted) and only the response is lost."""
+        return cls(
+            "reset", "reset after handler" if after_handler else "reset", reach_app=after_handler
+        )
+
+    @classmethod
+    def drop(cls, after_chunks: int = 1) -> Fault:
+        """Let ``after_chunks`` body chunks through (one per SSE event), then reset the connection."""
+        if after_chunks < 0:
+            raise ValueError("after_chunks must be >= 0")
+        return cls("drop", f"drop after {after_chunks}", after_chunks=after_chunks, reach_app=True)
+
+    @classmethod
+    def delay(cls, seconds: float) -> Fault:
+        """Hold the request ``seconds`` (at most 600) before handling it normally."""
+        if not 0 <= seconds <= 600:
+            raise ValueError("delay must be between 0 and 600 seconds")
+        return cls("delay", f"delay {seconds:g}s", seconds=seconds, reach_app=True)
+
+    def response_headers(self) -> list[tuple[bytes, bytes]]:
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
+        if self.request_id_header:
+            headers.append((b"x-fal-request-id", str(uuid.uuid4()).encode()))
+        headers.append((b"content-length", str(len(self.body)).encode()))
+        return headers
+
+
+@dataclass
+class FaultRule:
+    """Which requests a fault hits. ``times=None`` means every matching request; ``hits`` counts."""
+
+    fault: Fault
+    operation: str | None = None
+    endpoint_id: str | None = None
+    path: str | None = None
+    method: str | None = None
+    times: int | None = 1
+    hits: int = field(default=0)
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.times is None else max(0, self.times - self.hits)
+
+    def matches(
+        self, method: str, path: str, operation: str | None, endpoint_id: str | None
+    ) -> bool:
+        if self.method is not None and self.method.upper() != method.upper():
+            return False
+        if self.operation is not None and not fnmatch.fnmatchcase(operation or "", self.operation):
+            return False
+        if self.endpoint_id is not None and self.endpoint_id != endpoint_id:
+            return False
+        return self.path is None or fnmatch.fnmatchcase(path, self.path)
+
+
+class FaultBook:
+    """The armed fault rules, first match wins; safe across threads."""
+
+    def __init__(self) -> None:
+        self._rules: list[FaultRule] = []
+        self._lock = threading.Lock()
+
+    def add(self, rule: FaultRule) -> FaultRule:
+        if rule.times is not None and rule.times < 1:
+            raise ValueError("times must be at least 1 (or None for every request)")
+        if rule.operation is not None:
+            rule.operation = OPERATION_ALIASES.get(rule.operation, rule.operation)
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def take(
+        self, method: str, path: str, operation: str | None, endpoint_id: str | None
+    ) -> Fault | None:
+        """The fault for this request, if any rule with uses left matches (using one up)."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.remaining != 0 and rule.matches(method, path, operation, endpoint_id):
+                    rule.hits += 1
+                    return rule.fault
+        return None
+
+    @property
+    def rules(self) -> list[FaultRule]:
+        with self._lock:
+            return list(self._rules)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._rules.clear()

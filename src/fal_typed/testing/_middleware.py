@@ -1,0 +1,183 @@
+"""The outermost ASGI layer: names each request's route, logs it, and applies injected faults.
+
+It sits outside Starlette so it receives uvicorn's own ``send``, whose connection it can reset
+with a real TCP RST (``SO_LINGER`` 0, then ``abort()``), which is what a client sees when a load
+balancer drops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import struct
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.routing import BaseRoute, Match, Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._faults import Fault, FaultBook
+from ._requestlog import RecordedRequest, RequestLog, redact_headers, redact_query
+
+__all__ = ["ENTRY_KEY", "FalMiddleware", "abort_connection", "match_route"]
+
+ENTRY_KEY = "fal_typed.entry"
+"""The scope key under which handlers find this request's :class:`RecordedRequest`."""
+
+logger = logging.getLogger("fal_typed.testing")
+
+EndpointOf = Callable[[str | None, Mapping[str, Any]], str | None]
+
+
+def match_route(routes: Sequence[BaseRoute], scope: Scope) -> tuple[str | None, dict[str, Any]]:
+    """The name and path parameters of the route that will handle ``scope`` (through mounts)."""
+    partial: tuple[str | None, dict[str, Any]] | None = None
+    for route in routes:
+        match, child = route.matches(scope)
+        if match == Match.NONE:
+            continue
+        params: dict[str, Any] = dict(child.get("path_params", {}))
+        if isinstance(route, Mount) and route.routes:
+            name, inner = match_route(route.routes, {**scope, **child})
+            found: tuple[str | None, dict[str, Any]] = (name, {**params, **inner})
+        else:
+            found = (getattr(route, "name", None), params)
+        if match == Match.FULL:
+            return found
+        partial = partial or found
+    return partial or (None, {})
+
+
+async def abort_connection(send: Send) -> bool:
+    """Reset the client's TCP connection behind uvicorn's ``send``; False if that is impossible."""
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if not isinstance(transport, asyncio.Transport):
+        return False
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+    for _ in range(10):  # let connection_lost run, so uvicorn knows the client is gone
+        if getattr(cycle, "disconnected", True):
+            break
+        await asyncio.sleep(0)
+    return True
+
+
+class FalMiddleware:
+    """See the module docstring. ``endpoint_of(route_name, path_params)`` names the endpoint."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: Callable[[], Sequence[BaseRoute]],
+        log: RequestLog,
+        faults: FaultBook,
+        endpoint_of: EndpointOf,
+    ) -> None:
+        self.app = app
+        self._routes = routes
+        self._log = log
+        self._faults = faults
+        self._endpoint_of = endpoint_of
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        name, params = match_route(self._routes(), scope)
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        headers = ((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", []))
+        method = str(scope.get("method", "WEBSOCKET"))
+        path = str(scope["path"])
+        entry = RecordedRequest(
+            method=method,
+            path=path,
+            query=redact_query(query),
+            headers=redact_headers(headers),
+            operation=name,
+            endpoint_id=self._endpoint_of(name, params),
+        )
+        self._log.append(entry)
+        scope = {**scope, ENTRY_KEY: entry}
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, send)
+            return
+
+        async def logging_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                entry.add_body(message.get("body", b""))
+            return message
+
+        async def logging_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                entry.status_code = int(message["status"])
+            await send(message)
+
+        fault = self._faults.take(method, path, name, entry.endpoint_id)
+        if fault is None:
+            await self.app(scope, logging_receive, logging_send)
+            return
+        entry.fault = fault.label
+        await self._apply(fault, scope, logging_receive, send, logging_send)
+
+    async def _apply(
+        self, fault: Fault, scope: Scope, receive: Receive, send: Send, logging_send: Send
+    ) -> None:
+        if fault.action == "delay":
+            await asyncio.sleep(fault.seconds)
+            await self.app(scope, receive, logging_send)
+        elif fault.action == "respond":
+            await logging_send(
+                {
+                    "type": "http.response.start",
+                    "status": fault.status_code,
+                    "headers": fault.response_headers(),
+                }
+            )
+            await logging_send({"type": "http.response.body", "body": fault.body})
+        elif fault.action == "reset":
+            if fault.reach_app:
+
+                async def swallow(message: Message) -> None:
+                    return None
+
+                await self.app(scope, receive, swallow)
+            await self._reset(send)
+        else:
+            await self._drop(fault, scope, receive, send, logging_send)
+
+    async def _drop(
+        self, fault: Fault, scope: Scope, receive: Receive, send: Send, logging_send: Send
+    ) -> None:
+        sent = 0
+        dropped = False
+
+        async def dropping_send(message: Message) -> None:
+            nonlocal sent, dropped
+            if dropped:
+                return
+            if message["type"] == "http.response.body" and message.get("body"):
+                if sent >= fault.after_chunks:
+                    dropped = True
+                    await self._reset(send)
+                    return
+                sent += 1
+            await logging_send(message)
+
+        await self.app(scope, receive, dropping_send)
+
+    @staticmethod
+    async def _reset(send: Send) -> None:
+        if not await abort_connection(send):
+            logger.warning(
+                "cannot reset this connection (not served by uvicorn); closing it with an error"
+            )
+            raise ConnectionResetError("injected connection reset")
