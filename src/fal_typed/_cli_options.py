@@ -265,7 +265,8 @@ def _help(schema: Mapping[str, Any], required: bool, is_list: bool) -> str:
     if is_list:
         extras.append("repeatable")
     if "default" in schema:
-        extras.append(f"default: {_text(schema['default'])}")
+        default = schema["default"]
+        extras.append(f"default: {_text(default) if default != '' else json.dumps(default)}")
     if required:
         extras.append("required")
     return text + (f"  [{'; '.join(extras)}]" if extras else "")

@@ -1,0 +1,271 @@
+"""The ``fal-typed`` command: refresh schemas from fal, generate bindings, serve, call, list.
+
+The refresh loop::
+
+    fal-typed fetch --all        # schemas/ from fal's catalog; reports added/changed/removed
+    fal-typed generate           # generated/ from schemas/ (python -m codegen)
+    git diff --stat              # what changed
+
+Every command takes ``--schemas DIR`` (default ``schemas``, or ``FAL_TYPED_SCHEMAS``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ._cli_call import build_command, load_spec
+from ._cli_fetch import FetchRequest, existing_ids, render_report, timed_fetch
+from ._cli_hosts import Hosts
+from ._cli_list import matching, print_listing
+from ._fetch import DEFAULT_API_URL, DEFAULT_OPENAPI_URL, FetchSettings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="fal-typed",
+    help="Typed fal.ai clients: refresh endpoint schemas, generate bindings, serve locally, call.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold an API key
+    rich_markup_mode=None,
+)
+
+SchemasOption = Annotated[
+    Path,
+    typer.Option(
+        "--schemas",
+        envvar="FAL_TYPED_SCHEMAS",
+        file_okay=False,
+        help="The directory of endpoint documents.",
+    ),
+]
+_DEFAULT_SCHEMAS = Path("schemas")
+_INTERRUPTED = 130
+
+
+def _stderr() -> Console:
+    return Console(stderr=True)
+
+
+def _usage(message: str) -> typer.Exit:
+    _stderr().print(f"[red]Error:[/red] {escape(message)}", highlight=False)
+    return typer.Exit(2)
+
+
+@app.command()
+def fetch(
+    ids: Annotated[
+        list[str] | None, typer.Argument(help="Endpoint ids to fetch.", show_default=False)
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Fetch fal's whole catalog (active endpoints).")
+    ] = False,
+    category: Annotated[
+        str | None, typer.Option(help="Fetch the catalog's endpoints of this category only.")
+    ] = None,
+    schemas: SchemasOption = _DEFAULT_SCHEMAS,
+    keep_removed: Annotated[
+        bool,
+        typer.Option(
+            "--keep-removed", help="Keep documents the catalog no longer lists (default: delete)."
+        ),
+    ] = False,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FAL_TYPED_BASE_URL", help="A local fal server standing for both URLs below."
+        ),
+    ] = None,
+    openapi_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FAL_TYPED_OPENAPI_URL",
+            help=f"Per-endpoint document URL [default: {DEFAULT_OPENAPI_URL}].",
+        ),
+    ] = None,
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FAL_TYPED_API_URL", help=f"Platform API base URL [default: {DEFAULT_API_URL}]."
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=64, help="Requests in flight at once.")
+    ] = 8,
+    attempts: Annotated[
+        int, typer.Option(min=1, max=20, help="Attempts per request (429, 5xx).")
+    ] = 6,
+    key: Annotated[
+        str | None,
+        typer.Option(help="fal API key for the platform API (optional: higher rate limits)."),
+    ] = None,
+) -> None:
+    """Download endpoint documents into the schemas directory.
+
+    With ids: those endpoints. With --all or --category: fal's catalog, page by page. With
+    neither: refresh every document already there. Writes are atomic and only when a document
+    changed; the report lists endpoints added, changed and removed.
+    """
+    if ids and (all_ or category):
+        raise _usage("give endpoint ids or --all/--category, not both")
+    try:
+        hosts = Hosts.local(base_url) if base_url else Hosts()
+    except ValueError as exc:
+        raise _usage(str(exc)) from None
+    catalog = all_ or category is not None
+    targets = list(ids or ([] if catalog else existing_ids(schemas)))
+    if not catalog and not targets:
+        raise _usage(f"nothing to fetch: {schemas} holds no documents; give endpoint ids or --all")
+    request = FetchRequest(
+        schemas_dir=schemas,
+        ids=targets,
+        catalog=catalog,
+        category=category,
+        openapi_url=openapi_url or hosts.openapi_url,
+        api_url=api_url or hosts.api_url,
+        prune=not keep_removed,
+        settings=FetchSettings(concurrency=concurrency, attempts=attempts),
+        key=key,
+    )
+    console = _stderr()
+    try:
+        report, elapsed = timed_fetch(request, console)
+    except ValueError as exc:
+        raise _usage(str(exc)) from None
+    except KeyboardInterrupt:
+        console.print("interrupted: every document written so far is complete")
+        raise typer.Exit(_INTERRUPTED) from None
+    render_report(report, pruned=not keep_removed, elapsed=elapsed, console=console)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _project_root() -> Path | None:
+    """The nearest directory (from the working directory up) holding the ``codegen`` package."""
+    here = Path.cwd().resolve()
+    for directory in (here, *here.parents):
+        if (directory / "codegen" / "__main__.py").is_file():
+            return directory
+    return None
+
+
+@app.command()
+def generate(
+    schemas: Annotated[
+        Path | None,
+        typer.Option(
+            "--schemas",
+            envvar="FAL_TYPED_SCHEMAS",
+            file_okay=False,
+            help="The directory of endpoint documents [default: the checkout's schemas/].",
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            file_okay=False, help="Where fal_endpoints/ goes [default: the checkout's generated/]."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild every module, not only changed ones.")
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Change nothing; exit 1 if the bindings are stale.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print errors and the summary only.")
+    ] = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes.")
+    ] = None,
+) -> None:
+    """Regenerate the bindings from the schemas directory and print what changed.
+
+    Runs the generator (python -m codegen) of the fal-typed checkout this is run in. Only
+    modules whose document changed are rewritten; 'git diff --stat' then shows the change.
+    """
+    root = _project_root()
+    if root is None:
+        raise _usage("no codegen/ package here or above: run this inside a fal-typed checkout")
+    args: list[str] = []
+    for flag, path in (("--schemas", schemas), ("--out", out)):
+        if path is not None:
+            args += [flag, str(path.resolve())]
+    args += [
+        flag for flag, on in (("--force", force), ("--check", check), ("--quiet", quiet)) if on
+    ]
+    if jobs is not None:
+        args += ["--jobs", str(jobs)]
+    completed = subprocess.run([sys.executable, "-m", "codegen", *args], cwd=root, check=False)
+    raise typer.Exit(completed.returncode)
+
+
+@app.command("list")
+def list_(
+    search: Annotated[
+        list[str] | None,
+        typer.Argument(help="Words the id or description must contain.", show_default=False),
+    ] = None,
+    category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
+    schemas: SchemasOption = _DEFAULT_SCHEMAS,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the endpoints in the schemas directory, with category and a one-line description."""
+    if not schemas.is_dir():
+        raise _usage(f"{schemas} is not a directory (see --schemas)")
+    print_listing(matching(schemas, category, search or []), as_json=as_json, console=Console())
+
+
+@app.command(
+    context_settings={
+        "allow_extra_args": True,
+        "ignore_unknown_options": True,
+        "help_option_names": [],
+    },
+    add_help_option=False,
+)
+def call(
+    ctx: typer.Context,
+    endpoint_id: Annotated[str | None, typer.Argument(show_default=False)] = None,
+    schemas: SchemasOption = _DEFAULT_SCHEMAS,
+) -> None:
+    """Call an endpoint: fal-typed call ENDPOINT_ID --field value ... (ENDPOINT_ID --help lists its fields)."""
+    if endpoint_id is None or endpoint_id.startswith("-"):
+        console = _stderr()
+        console.print(
+            "Usage: fal-typed call ENDPOINT_ID [FIELD OPTIONS] [CALL OPTIONS]\n\n"
+            "  Call an endpoint with options built from its input schema.\n"
+            "  'fal-typed call ENDPOINT_ID --help' lists its fields and the call options.",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(0 if endpoint_id in ("--help", "-h") else 2)
+    try:
+        command = build_command(load_spec(endpoint_id, schemas))
+        status = command.main(
+            ctx.args, prog_name=f"fal-typed call {endpoint_id}", standalone_mode=False
+        )
+    except click.ClickException as exc:
+        exc.show()
+        raise typer.Exit(exc.exit_code) from None
+    except click.Abort:
+        raise typer.Exit(_INTERRUPTED) from None
+    if isinstance(status, int) and status:
+        raise typer.Exit(status)
+
+
+def main() -> None:
+    """Entry point of the ``fal-typed`` script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
