@@ -257,6 +257,21 @@ def _scalar_type(
     return None
 
 
+def _classify(
+    root: Mapping[str, Any], field: str, prop: dict[str, Any]
+) -> tuple[click.ParamType[Any], bool]:
+    """The click type of a field and whether it repeats (an array); JSON when unsure."""
+    try:
+        variants = _variants(root, prop)
+        is_list = len(variants) == 1 and variants[0].get("type") == "array"
+        if not is_list:
+            return _scalar_type(field, prop, variants) or JsonType(), False
+        items = resolve(root, variants[0].get("items"))
+        return _scalar_type(field, items, _variants(root, items)) or JsonType(), True
+    except SchemaError:  # a dangling $ref upstream: accept JSON and let fal judge it
+        return JsonType(), False
+
+
 def _help(schema: Mapping[str, Any], required: bool, is_list: bool) -> str:
     text = " ".join(str(schema.get("description") or schema.get("title") or "").split())
     if len(text) > _HELP_LIMIT:
@@ -303,17 +318,14 @@ def build_field_options(
     taken: set[str] = set()
     result: list[FieldOption] = []
     for index, field in enumerate(_ordered(schema)):
+        raw = (
+            cast("dict[str, Any]", properties[field]) if isinstance(properties[field], dict) else {}
+        )
         try:
-            prop = resolve(root, properties[field])
+            prop = resolve(root, raw)
         except SchemaError:
-            prop = {
-                k: v for k, v in cast("dict[str, Any]", properties[field]).items() if k != "$ref"
-            }
-        variants = _variants(root, prop)
-        is_list = len(variants) == 1 and variants[0].get("type") == "array"
-        item_schema = resolve(root, variants[0].get("items")) if is_list else prop
-        item_variants = _variants(root, item_schema) if is_list else variants
-        param_type = _scalar_type(field, item_schema, item_variants) or JsonType()
+            prop = {k: v for k, v in raw.items() if k != "$ref"}
+        param_type, is_list = _classify(root, field, prop)
         flag = _flag(field, reserved, taken)
         taken.add(flag)
         name = f"field_{index}"
