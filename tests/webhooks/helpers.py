@@ -101,7 +101,7 @@ class Receiver:
         self.handled: list[WebhookResult[Any]] = []
         self.fail_next = 0
         self.answer_next: int | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         handler = self._handle_sync if sync_handler else self._handle
         endpoint = webhook_endpoint(
             output_model, handler, verifier=verifier, deduplicate=deduplicate
@@ -117,7 +117,15 @@ class Receiver:
                 status, self.answer_next = self.answer_next, None
                 return Response(status_code=status)
             self.handled.append(result)
+            self._lock.notify_all()
             return None
+
+    def wait_handled(self, count: int, timeout: float = 10.0) -> list[WebhookResult[Any]]:
+        """Block until ``count`` deliveries were handled; return them."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self.handled) >= count, timeout):
+                raise TimeoutError(f"{len(self.handled)} of {count} deliveries handled")
+            return list(self.handled)
 
     async def _handle(self, result: WebhookResult[Any]) -> Response | None:
         return self._record(result)
