@@ -1,0 +1,110 @@
+"""docs/webhooks.md is executed: every ```python block runs, in order, against the local server."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fal_typed import Client, FalValidationError
+from fal_typed import webhooks as wh
+from fal_typed.testing import Failure, LocalFal
+from fal_typed.testing._webhooks import WebhookDispatcher
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
+BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+
+
+@pytest.fixture
+def doc() -> dict[str, Any]:
+    """The namespace left by running every python block of the page."""
+    blocks = BLOCK.findall(DOC.read_text())
+    assert len(blocks) == 4, "the page's executable examples changed: update this test"
+    namespace: dict[str, Any] = {"__name__": "docs_webhooks"}
+    for number, block in enumerate(blocks, 1):
+        exec(compile(block, f"{DOC}:block{number}", "exec"), namespace)
+    return namespace
+
+
+def test_receiver_example_runs_end_to_end(
+    doc: dict[str, Any], local_fal: LocalFal, local_fal_client: Client
+) -> None:
+    doc["test_flux_result_arrives_typed_and_verified"](local_fal, local_fal_client)
+    assert len(doc["IMAGES"]) == 1 and doc["FAILURES"] == {}
+
+
+def test_receiver_example_records_failures_typed(
+    doc: dict[str, Any], local_fal: LocalFal, local_fal_client: Client
+) -> None:
+    detail = [{"loc": ["body", "prompt"], "msg": "not allowed", "type": "content_policy_violation"}]
+    local_fal.configure("fal-ai/flux/dev", failure=Failure(422, detail))
+    flux_dev = doc["flux_dev"]
+    app = doc["create_app"](wh.WebhookVerifier(client=local_fal_client))
+    with doc["serving"](app) as base_url:
+        handle = flux_dev.submit(
+            prompt="x", webhook_url=f"{base_url}/fal/webhook", client=local_fal_client
+        )
+        doc["wait_for"](lambda: handle.request_id in doc["FAILURES"])
+    error = doc["FAILURES"][handle.request_id]
+    assert isinstance(error, FalValidationError) and error.fields == ["prompt"]
+
+
+def test_framework_free_handler(
+    doc: dict[str, Any],
+    local_fal: LocalFal,
+    local_fal_client: Client,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    doc["verifier"] = wh.WebhookVerifier(
+        client=local_fal_client
+    )  # the page's verifier trusts fal's keys
+    dispatcher = local_fal.state.extensions["webhooks"]
+    assert isinstance(dispatcher, WebhookDispatcher)
+    dispatcher.configure(retries=0)
+    handle = doc["flux_dev"].submit(
+        prompt="x", webhook_url="http://127.0.0.1:9/unused", client=local_fal_client
+    )
+    [attempt] = dispatcher.wait_for(handle.request_id)  # delivery failed; its signed bytes are kept
+    handle_fal_webhook = doc["handle_fal_webhook"]
+    assert handle_fal_webhook(attempt.body, attempt.headers) == 200
+    assert (
+        handle_fal_webhook(attempt.body, attempt.headers) == 200
+    )  # a duplicate: not processed again
+    assert capsys.readouterr().out.count(handle.request_id) == 1
+    assert handle_fal_webhook(attempt.body + b" ", attempt.headers) == 401
+    assert handle_fal_webhook(attempt.body, {}) == 401
+
+
+class _FakeRedis:
+    """The two redis.asyncio calls the page's store uses, with their semantics."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, tuple[object, int]] = {}
+
+    async def set(
+        self, name: str, value: object, *, nx: bool = False, ex: int | None = None
+    ) -> bool | None:
+        if nx and name in self.values:
+            return None
+        self.values[name] = (value, ex or 0)
+        return True
+
+    async def delete(self, name: str) -> int:
+        return 1 if self.values.pop(name, None) is not None else 0
+
+
+def test_redis_store_example(doc: dict[str, Any]) -> None:
+    redis = _FakeRedis()
+    dedup = wh.Deduplicator(doc["RedisIdempotencyStore"](redis), ttl=3600)
+
+    async def scenario() -> list[bool]:
+        first = await dedup.claim_async("req-1")
+        again = await dedup.claim_async("req-1")
+        await dedup.release_async("req-1")
+        return [first, again, await dedup.claim_async("req-1")]
+
+    assert asyncio.run(scenario()) == [True, False, True]
+    assert redis.values == {"fal-webhook:req-1": (1, 3600)}
