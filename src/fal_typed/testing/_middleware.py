@@ -13,7 +13,7 @@ import logging
 import socket
 import struct
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qsl
 
 from starlette.routing import BaseRoute, Match, Mount
@@ -30,6 +30,13 @@ ENTRY_KEY = "fal_typed.entry"
 logger = logging.getLogger("fal_typed.testing")
 
 EndpointOf = Callable[[str | None, Mapping[str, Any]], str | None]
+
+
+@runtime_checkable
+class _Abortable(Protocol):
+    def abort(self) -> None: ...
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any: ...
 
 
 def match_route(routes: Sequence[BaseRoute], scope: Scope) -> tuple[str | None, dict[str, Any]]:
@@ -55,7 +62,7 @@ async def abort_connection(send: Send) -> bool:
     """Reset the client's TCP connection behind uvicorn's ``send``; False if that is impossible."""
     cycle = getattr(send, "__self__", None)
     transport = getattr(cycle, "transport", None)
-    if not isinstance(transport, asyncio.Transport):
+    if not isinstance(transport, _Abortable):  # asyncio's and uvloop's transports (no common base)
         return False
     sock = transport.get_extra_info("socket")
     if sock is not None:
