@@ -138,15 +138,20 @@ async def test_deliver_twice_is_deduplicated_by_the_receiver(
 
 
 @pytest.mark.parametrize(
-    ("offset", "error_type"), [(-600, "webhook_timestamp"), (600, "webhook_timestamp")]
+    ("offset", "error"), [(-600, wh.StaleTimestampError), (600, wh.FutureTimestampError)]
 )
 async def test_late_and_early_deliveries_are_rejected(
-    dispatcher: WebhookDispatcher, receiver: tuple[Receiver, str], offset: float, error_type: str
+    dispatcher: WebhookDispatcher,
+    receiver: tuple[Receiver, str],
+    offset: float,
+    error: type[Exception],
 ) -> None:
     app, url = receiver
     dispatcher.configure(retries=0, timestamp_offset=offset)
     [attempt] = await _deliver(dispatcher, url, "r-7")
     assert attempt.status_code == 401 and app.handled == []
+    with pytest.raises(error):
+        wh.verify(attempt.body, attempt.headers, jwks=dispatcher.jwks())
 
 
 async def test_corrupted_signature_is_rejected(
