@@ -34,13 +34,20 @@ def main(argv: list[str] | None = None) -> int:
         "--root", type=Path, default=_ROOT, help="repository root (default: this checkout)"
     )
     parser.add_argument(
+        "--generated",
+        type=Path,
+        default=None,
+        help="the generated fal_endpoints/ directory (default: ROOT/generated/fal_endpoints)",
+    )
+    parser.add_argument(
         "--jobs", type=int, default=None, help="worker processes (default: one per CPU)"
     )
     parser.add_argument(
         "--umbrella", action="store_true", help="also build the umbrella for a selection"
     )
     args = parser.parse_args(argv)
-    layout = Layout(root=args.root.resolve(), out_dir=args.out.resolve())
+    generated = args.generated.resolve() if args.generated is not None else None
+    layout = Layout(root=args.root.resolve(), out_dir=args.out.resolve(), generated=generated)
     started = time.perf_counter()
     try:
         report = build_wheels(

@@ -63,6 +63,8 @@ class Layout:
 
     root: Path
     out_dir: Path
+    generated: Path | None = None
+    """The generated ``fal_endpoints`` directory, when not ``<root>/generated/fal_endpoints``."""
 
     @property
     def schemas_dir(self) -> Path:
@@ -70,7 +72,7 @@ class Layout:
 
     @property
     def generated_dir(self) -> Path:
-        return self.root / "generated" / NAMESPACE
+        return self.generated if self.generated is not None else self.root / "generated" / NAMESPACE
 
     @property
     def runtime_dir(self) -> Path:
@@ -312,9 +314,7 @@ def _select(layout: Layout, endpoint_ids: Sequence[str]) -> list[Path]:
         if source.endpoint_id != endpoint_id.strip("/"):
             problems.append(f"{endpoint_id}: {path.name} describes {source.endpoint_id!r}")
         elif not source.module_path.is_file():
-            problems.append(
-                f"{endpoint_id}: not generated yet (no {source.module_path.relative_to(layout.root)})"
-            )
+            problems.append(f"{endpoint_id}: not generated yet (no {source.module_path})")
         paths.append(path)
     if problems:
         raise WheelBuildError(
