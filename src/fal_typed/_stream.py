@@ -95,10 +95,19 @@ class _StreamBase(Generic[OutputT]):
         self._final: OutputT | None = None
         self._ended = False
         self._closed = False
+        self._error: FalError | None = None
 
     @override
     def __repr__(self) -> str:
-        state = "ended" if self._ended else ("closed" if self._closed else "open")
+        state = (
+            "failed"
+            if self._error
+            else "ended"
+            if self._ended
+            else "closed"
+            if self._closed
+            else "open"
+        )
         return f"{type(self).__name__}({self.endpoint.endpoint_id!r}, events={self.events_received}, {state})"
 
     @property
@@ -119,9 +128,7 @@ class _StreamBase(Generic[OutputT]):
         url = endpoint_url(
             client.run_url, self.endpoint.endpoint_id, _route(self.endpoint.endpoint_id, self.path)
         )
-        return http.build_request(
-            "POST", url, json=self.arguments, headers=headers, timeout=timeout
-        )
+        return http.build_request("POST", url, json=body, headers=headers, timeout=timeout)
 
     def _started(self, response: httpx.Response) -> bool:
         """Record the response; ``True`` for an event stream, ``False`` for a plain JSON body."""
@@ -172,35 +179,44 @@ class _StreamBase(Generic[OutputT]):
         """The stream finished normally: fail if it carried nothing."""
         self._ended = True
         if self._last is None:
-            raise ProtocolError(
-                f"the stream of {self.endpoint.endpoint_id} ended without any event",
-                request_id=self.request_id,
+            raise self._fail(
+                ProtocolError(
+                    f"the stream of {self.endpoint.endpoint_id} ended without any event",
+                    request_id=self.request_id,
+                )
             )
 
     def _fail(self, error: FalError) -> FalError:
+        """End the stream with ``error``; :meth:`_output` raises it again (never a partial)."""
         self._ended = True
+        self._error = error
         return error
 
     def _transport_error(self, exc: httpx.TransportError) -> FalError:
-        self._ended = True
         where = f"the stream of {self.endpoint.endpoint_id}"
         if isinstance(exc, httpx.TimeoutException):
             seconds = (
                 self.timeout if self.timeout is not None else (self.client.timeout.read or 0.0)
             )
-            return FalTimeoutError(
-                f"{where} timed out ({type(exc).__name__} after {seconds:g}s)",
-                timeout=seconds,
-                request_id=self.request_id,
+            return self._fail(
+                FalTimeoutError(
+                    f"{where} timed out ({type(exc).__name__} after {seconds:g}s)",
+                    timeout=seconds,
+                    request_id=self.request_id,
+                )
             )
         after = f" after {self.events_received} events" if self.events_received else ""
-        return FalConnectionError(
-            f"{where} broke{after}: {type(exc).__name__}", request_id=self.request_id
+        return self._fail(
+            FalConnectionError(
+                f"{where} broke{after}: {type(exc).__name__}", request_id=self.request_id
+            )
         )
 
     def _output(self) -> OutputT:
         if self._final is not None:
             return self._final
+        if self._error is not None:
+            raise self._error
         if not self._ended or self._last is None:
             raise FalError(
                 f"the stream of {self.endpoint.endpoint_id} was closed before its final event",
@@ -368,15 +384,13 @@ class Stream(_StreamBase[OutputT]):
             response.close()
             wait = self._retry_wait(attempt, response)
             if wait is None:
-                self._ended = True
-                raise self.client.error_for(response)
+                raise self._fail(self.client.error_for(response))
             time.sleep(wait)
         try:
             sse = self._started(response)
-        except FalError:
+        except FalError as exc:
             response.close()
-            self._ended = True
-            raise
+            raise self._fail(exc) from None
         if not sse:
             response.read()
         self._response = response
@@ -489,15 +503,13 @@ class AsyncStream(_StreamBase[OutputT]):
             await response.aclose()
             wait = self._retry_wait(attempt, response)
             if wait is None:
-                self._ended = True
-                raise self.client.error_for(response)
+                raise self._fail(self.client.error_for(response))
             await asyncio.sleep(wait)
         try:
             sse = self._started(response)
-        except FalError:
+        except FalError as exc:
             await response.aclose()
-            self._ended = True
-            raise
+            raise self._fail(exc) from None
         if not sse:
             await response.aread()
         self._response = response

@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ._controls import Failure
 from ._jwt import TokenError, TokenSigner
 from ._stream import StreamBackend
 
@@ -49,7 +50,8 @@ class RealtimeSettings:
     ``x-fal-message`` before each result. ``delay``: seconds before each answer.
     ``fail_next``: the next N messages get an ``x-fal-error`` (``error`` / ``reason``) instead of
     a result. ``drop_next``: the next N messages make the server drop the socket without answering
-    or closing it. ``close_next``: after the next N results, close the socket cleanly (1000).
+    or closing it. ``close_after``: close a socket cleanly (1000) once it has sent this many
+    results.
     """
 
     text_frames: bool = False
@@ -59,7 +61,7 @@ class RealtimeSettings:
     error: str = "INTERNAL_ERROR"
     reason: str = "injected failure"
     drop_next: int = 0
-    close_next: int = 0
+    close_after: int | None = None
 
 
 @dataclass
@@ -126,9 +128,15 @@ class RealtimeService:
             self.settings = RealtimeSettings()
             self.per_endpoint.clear()
             self.token_lifetime = None
+            self.signer = TokenSigner()
             self.tokens_issued = 0
             self.handshakes_refused = 0
             self._connections.clear()
+
+    def rotate_secret(self) -> None:
+        """Sign with a new secret: every token issued so far is refused from now on."""
+        with self._lock:
+            self.signer = TokenSigner()
 
     @property
     def connections(self) -> list[RealtimeConnectionRecord]:
@@ -220,8 +228,9 @@ class RealtimeService:
             asked = cast(float, expiration)
             lifetime = self.token_lifetime if self.token_lifetime is not None else float(asked)
             self.tokens_issued += 1
+            signer = self.signer
         self._notify()
-        return JSONResponse(self.signer.issue(names, lifetime))
+        return JSONResponse(signer.issue(names, lifetime))
 
     async def _socket(self, websocket: WebSocket) -> None:
         path: str = websocket.path_params["path"]
@@ -229,8 +238,10 @@ class RealtimeService:
         if endpoint_id is None:
             await self._refuse(websocket, 404, f"Application '{path}' not found")
             return
+        with self._lock:
+            signer = self.signer
         try:
-            self.signer.check(websocket.query_params.get("fal_jwt_token"), _alias(endpoint_id))
+            signer.check(websocket.query_params.get("fal_jwt_token"), _alias(endpoint_id))
         except TokenError as exc:
             await self._refuse(websocket, 401, str(exc))
             return
@@ -291,14 +302,22 @@ class RealtimeService:
                 await websocket.send_text(
                     json.dumps({"type": "x-fal-message", "message": "processing"})
                 )
-            output = await self.backend.output(endpoint_id, body)
+            try:
+                output = await self.backend.output(endpoint_id, body)
+            except Failure as failure:
+                frame = _error_frame(
+                    failure.error_type, failure.message, status_code=failure.status_code
+                )
+                await websocket.send_text(frame)
+                continue
             if settings.text_frames:
                 await websocket.send_text(json.dumps(output))
             else:
                 await websocket.send_bytes(_packb(output, use_bin_type=True))
             record.results_sent += 1
             self._notify()
-            if self._take(endpoint_id, "close_next"):
+            close_after = self._settings_for(endpoint_id).close_after
+            if close_after is not None and record.results_sent >= close_after:
                 record.close("server")
                 await websocket.close(1000)
                 return

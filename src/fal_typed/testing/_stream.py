@@ -27,6 +27,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from ._controls import Failure
+from ._queue_routes import annotate
+
 __all__ = ["StreamBackend", "StreamRecord", "StreamService", "StreamSettings", "partial_events"]
 
 Outcome = Literal["streaming", "completed", "disconnected", "failed", "cut"]
@@ -48,7 +51,8 @@ class StreamBackend(Protocol):
         ...
 
     def output(self, endpoint_id: str, body: dict[str, Any]) -> Awaitable[dict[str, Any]]:
-        """The endpoint's output for ``body`` (a registered handler's, else synthesised)."""
+        """The endpoint's output for ``body`` (a registered handler's, else synthesised);
+        raises :class:`~._controls.Failure` when the endpoint is configured to fail."""
         ...
 
 
@@ -210,6 +214,8 @@ class StreamService:
             body = None
         settings = self.settings_for(endpoint_id)
         record = StreamRecord(endpoint_id, body)
+        annotate(request, endpoint_id=endpoint_id, request_id=record.request_id)
+        request_header = {"x-fal-request-id": record.request_id}
         with self._changed:
             self._records.append(record)
             self._changed.notify_all()
@@ -225,13 +231,18 @@ class StreamService:
             detail = [
                 {"loc": ["body"], "msg": "Input should be a valid dictionary", "type": "dict_type"}
             ]
-            return JSONResponse({"detail": detail}, status_code=422)
+            return JSONResponse({"detail": detail}, status_code=422, headers=request_header)
         arguments = cast(dict[str, Any], body)
         errors = self.backend.input_errors(endpoint_id, arguments)
         if errors:
             record.finish("failed")
-            return JSONResponse({"detail": errors}, status_code=422)
-        output = await self.backend.output(endpoint_id, arguments)
+            return JSONResponse({"detail": errors}, status_code=422, headers=request_header)
+        try:
+            output = await self.backend.output(endpoint_id, arguments)
+        except Failure as failure:
+            record.finish("failed")
+            headers = {**failure.headers, "x-fal-request-id": record.request_id}
+            return JSONResponse(failure.body, status_code=failure.status_code, headers=headers)
         events = partial_events(output, settings.partial_events)
         if settings.final_event:
             events.append(output)
