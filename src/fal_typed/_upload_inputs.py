@@ -156,11 +156,9 @@ def resolve_uploads(
     http_client = _client_or_default(client)
     failed = threading.Event()
 
-    def resolve(placeholder: str) -> str:
+    def resolve(placeholder: str) -> str | None:
         if failed.is_set():
-            raise UploadError(
-                located[placeholder], "not started: another upload of this call failed"
-            )
+            return None  # another upload of this call failed: do not start this one
         field = located[placeholder]
         try:
             with open_source(uploads[placeholder], field=field) as source:
@@ -178,12 +176,16 @@ def resolve_uploads(
 
     names = list(located)
     if len(names) == 1:
-        urls = {names[0]: resolve(names[0])}
+        results = {names[0]: resolve(names[0])}
     else:
-        with ThreadPoolExecutor(
-            min(settings.max_parallel_files, len(names)), thread_name_prefix="fal-upload"
-        ) as pool:
-            urls = dict(zip(names, pool.map(resolve, names), strict=True))
+        workers = min(settings.max_parallel_files, len(names))
+        with ThreadPoolExecutor(workers, thread_name_prefix="fal-upload") as pool:
+            futures = {name: pool.submit(resolve, name) for name in names}
+        errors = [exc for f in futures.values() if (exc := f.exception()) is not None]
+        if errors:
+            raise errors[0]
+        results = {name: future.result() for name, future in futures.items()}
+    urls = {name: url for name, url in results.items() if url is not None}
     return cast("dict[str, Any]", _substitute(body, urls))
 
 

@@ -1,26 +1,20 @@
-"""Fixtures of the file tests: the local server's storage routes, over a real loopback socket."""
+"""Fixtures of the file tests: the project's local fal server (``local_fal``), over real sockets."""
 
 from __future__ import annotations
 
 import hashlib
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import httpx
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.routing import Mount
 
 from fal_typed import Client
 from fal_typed._upload import UploadSettings
+from fal_typed.testing import LocalFal
 from fal_typed.testing._filestore import FileStore
 from fal_typed.testing._storage import Storage
-
-KEY = "files-test-id:files-test-secret-7f3a9c"
 
 SMALL = UploadSettings(
     multipart_threshold=256 * 1024, part_size=64 * 1024, max_concurrency=4, retry_backoff=0.01
@@ -30,18 +24,24 @@ SMALL = UploadSettings(
 
 @dataclass
 class StorageServer:
-    base: str
-    storage: Storage
-    files: FileStore
+    """The local server, seen from the storage side."""
 
-    def client(self, key: str = KEY) -> Client:
-        return Client(
-            key,
-            queue_url=f"{self.base}/queue",
-            run_url=f"{self.base}/run",
-            rest_url=f"{self.base}/rest",
-            cdn_url=f"{self.base}/cdn",
-        )
+    fal: LocalFal
+
+    @property
+    def base(self) -> str:
+        return self.fal.base_url
+
+    @property
+    def storage(self) -> Storage:
+        return cast(Storage, self.fal.state.extensions["storage"])
+
+    @property
+    def files(self) -> FileStore:
+        return self.fal.state.files
+
+    def client(self, **overrides: object) -> Client:
+        return self.fal.client(**overrides)
 
     def fetch(self, url: str) -> bytes:
         response = httpx.get(url, timeout=60)
@@ -53,50 +53,16 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _serve(app: Starlette) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("storage test server did not start")
-        time.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
-@pytest.fixture(scope="session")
-def _storage_server() -> Iterator[StorageServer]:
-    files = FileStore()
-    storage = Storage(files)
-    app = Starlette(
-        routes=[
-            Mount("/rest", routes=storage.rest_routes()),
-            Mount("/cdn", routes=[*storage.cdn_routes(), *files.routes()]),
-        ]
-    )
-    for base in _serve(app):
-        yield StorageServer(base, storage, files)
-    storage.close()
-    files.clear()
+@pytest.fixture
+def server(local_fal: LocalFal) -> StorageServer:
+    """The session's local server, reset (no faults, counters at zero, no files)."""
+    return StorageServer(local_fal)
 
 
 @pytest.fixture
-def server(_storage_server: StorageServer) -> Iterator[StorageServer]:
-    """The session's server with a clean storage (no faults, counters at zero)."""
-    _storage_server.storage.reset()
-    _storage_server.files.clear()
-    yield _storage_server
-    _storage_server.storage.reset()
+def key(local_fal: LocalFal) -> str:
+    """The API key the test clients send."""
+    return local_fal.client().credentials().key
 
 
 @pytest.fixture

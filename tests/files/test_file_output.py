@@ -13,7 +13,9 @@ from fal_typed import Client, FalConnectionError, FalError, InvalidArgumentError
 from fal_typed._file_output import FileOutput
 from fal_typed._upload import upload
 
-from .conftest import KEY, StorageServer
+from .conftest import StorageServer
+
+KEY = "mock-key-id:mock-key-secret-4e1b"
 
 
 class Image(FileOutput):

@@ -210,3 +210,15 @@ async def test_async_failure_names_the_field(server: StorageServer, aclient: Cli
         await resolve_uploads_async(
             body, uploads, aclient, settings=UploadSettings(retry_backoff=0.0, fallback=False)
         )
+
+
+def test_several_failing_uploads_report_a_real_failure(
+    server: StorageServer, client: Client
+) -> None:
+    server.storage.fail("upload", times=None, status=500)
+    body, uploads = extract_uploads({"image_urls": [b"a", b"bb", b"ccc", b"dddd", b"eeeee"]})
+    settings = UploadSettings(retry_backoff=0.0, fallback=False, max_parallel_files=2)
+    with pytest.raises(UploadError, match=r"HTTP 500") as caught:
+        resolve_uploads(body, uploads, client, settings=settings)
+    assert "image_urls[" in caught.value.file
+    assert server.storage.uploads == {}

@@ -21,8 +21,9 @@ from fal_typed._upload import (
     upload_async,
 )
 from fal_typed._upload_lifecycle import AccessRule
+from fal_typed.testing import LocalFal
 
-from .conftest import KEY, SMALL, StorageServer, sha256
+from .conftest import SMALL, StorageServer, sha256
 
 PNG_HEAD = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
 
@@ -178,16 +179,14 @@ def test_cdn_requests_never_carry_the_account_key(server: StorageServer, client:
     assert server.storage.key_sent_to_cdn is False
 
 
-def test_wrong_key_raises_authentication_error_without_the_key(server: StorageServer) -> None:
+def test_wrong_key_raises_authentication_error_without_the_key() -> None:
     wrong = "wrong-id:wrong-secret-5d1e"
-    with server.client(key=wrong) as client:  # the test server accepts any "Key <x>"...
-        server.storage._check_key = lambda header: header == f"Key {KEY}"  # ...unless told
-        try:
-            with pytest.raises(AuthenticationError) as caught:
-                upload(b"x", client=client)
-        finally:
-            server.storage._check_key = None
-    assert server.storage.attempts["initiate"] == 0  # no fallback with a refused key
+    with LocalFal(key="right-id:right-secret-77aa") as fal, fal.client(key=wrong) as client:
+        with pytest.raises(AuthenticationError) as caught:
+            upload(b"x", client=client)
+        storage = StorageServer(fal).storage
+        assert storage.attempts["token"] == 1
+        assert storage.attempts["initiate"] == 0  # no fallback with a refused key
     assert caught.value.status_code == 401
     assert "wrong-secret" not in f"{caught.value} {caught.value!r}"
 
@@ -358,13 +357,15 @@ def test_bad_settings_are_rejected_when_built() -> None:
         Lifecycle(default_access="public")  # type: ignore[arg-type]
 
 
-def test_error_text_never_carries_the_key_or_token(server: StorageServer, client: Client) -> None:
+def test_error_text_never_carries_the_key_or_token(
+    server: StorageServer, client: Client, key: str
+) -> None:
     server.storage.fail("upload", times=None, status=500)
     server.storage.fail("initiate", times=None, status=500)
     with pytest.raises(UploadError) as caught:
         upload(b"secret?", client=client, settings=SMALL)
     text = f"{caught.value} {caught.value!r} {caught.value.__cause__}"
-    assert KEY not in text and KEY.split(":")[1] not in text
+    assert key not in text and key.split(":")[1] not in text
     assert "Bearer" not in text
 
 

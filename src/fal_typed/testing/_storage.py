@@ -45,7 +45,7 @@ from starlette.routing import BaseRoute, Route
 
 from ._filestore import FileStore, StoredFile, safe_file_name
 
-__all__ = ["Fault", "Operation", "Storage", "StoredUpload"]
+__all__ = ["StorageFault", "Operation", "Storage", "StoredUpload"]
 
 Operation = Literal["token", "upload", "multipart", "part", "complete", "initiate", "put"]
 _OPERATIONS: Final = frozenset(
@@ -55,7 +55,7 @@ _COPY_CHUNK: Final = 8 << 20
 
 
 @dataclass
-class Fault:
+class StorageFault:
     """Answer ``status`` to the next ``times`` requests of ``operation`` (``None``: all of them).
 
     ``part`` narrows a ``"part"`` fault to one part number. A failing upload still reads the
@@ -143,7 +143,7 @@ class Storage:
         self._own_directory = directory is None
         self.directory = Path(directory or tempfile.mkdtemp(prefix="fal-typed-storage-"))
         self._lock = threading.Lock()
-        self._faults: list[Fault] = []
+        self._faults: list[StorageFault] = []
         self._tokens: dict[str, datetime] = {}
         self._multipart: dict[str, _Multipart] = {}
         self._signed: dict[str, _Signed] = {}
@@ -163,13 +163,13 @@ class Storage:
         status: int = 503,
         times: int | None = 1,
         part: int | None = None,
-    ) -> Fault:
-        """Make requests of ``operation`` fail; see :class:`Fault`. Returns the fault."""
+    ) -> StorageFault:
+        """Make requests of ``operation`` fail; see :class:`StorageFault`. Returns the fault."""
         if operation not in _OPERATIONS:
             raise ValueError(
                 f"unknown storage operation {operation!r}; one of {sorted(_OPERATIONS)}"
             )
-        fault = Fault(operation, status, times, part)
+        fault = StorageFault(operation, status, times, part)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -225,7 +225,7 @@ class Storage:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _count(self, operation: str, part: int | None = None) -> Fault | None:
+    def _count(self, operation: str, part: int | None = None) -> StorageFault | None:
         """Count the request and consume the fault it triggers, if any."""
         with self._lock:
             self.attempts[operation if part is None else f"{operation}:{part}"] += 1
