@@ -45,7 +45,7 @@ from starlette.routing import BaseRoute, Route
 
 from ._filestore import FileStore, StoredFile, safe_file_name
 
-__all__ = ["StorageFault", "Operation", "Storage", "StoredUpload"]
+__all__ = ["Operation", "Storage", "StorageFault", "StoredUpload"]
 
 Operation = Literal["token", "upload", "multipart", "part", "complete", "initiate", "put"]
 _OPERATIONS: Final = frozenset(
