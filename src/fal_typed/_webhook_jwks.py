@@ -126,9 +126,11 @@ class JWKSCache:
     def _fetch(self) -> KeySet:
         try:
             if self._client is not None:
-                response = self._client.http.get(self.url, headers=_ACCEPT, timeout=self.timeout)
+                response = self._client.http.get(
+                    self.url, headers=_ACCEPT, timeout=self.timeout, follow_redirects=True
+                )
             else:
-                with httpx.Client(timeout=self.timeout) as http:
+                with httpx.Client(timeout=self.timeout, follow_redirects=True) as http:
                     response = http.get(self.url, headers=_ACCEPT)
         except httpx.HTTPError as exc:
             raise JWKSFetchError(
@@ -166,10 +168,10 @@ class JWKSCache:
         try:
             if self._client is not None:
                 response = await self._client.async_http.get(
-                    self.url, headers=_ACCEPT, timeout=self.timeout
+                    self.url, headers=_ACCEPT, timeout=self.timeout, follow_redirects=True
                 )
             else:
-                async with httpx.AsyncClient(timeout=self.timeout) as http:
+                async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=True) as http:
                     response = await http.get(self.url, headers=_ACCEPT)
         except httpx.HTTPError as exc:
             raise JWKSFetchError(

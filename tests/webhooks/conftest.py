@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .helpers import JWKSHost, jwks_of, serve
@@ -24,7 +24,11 @@ def _jwks_host() -> Iterator[JWKSHost]:
             return Response(host.raw, status_code=host.status, media_type="application/json")
         return JSONResponse(host.document, status_code=host.status)
 
-    with serve(Starlette(routes=[Route("/.well-known/jwks.json", endpoint)])) as base:
+    async def moved(_: Request) -> Response:
+        return RedirectResponse("/.well-known/jwks.json", status_code=301)
+
+    routes = [Route("/.well-known/jwks.json", endpoint), Route("/old/jwks.json", moved)]
+    with serve(Starlette(routes=routes)) as base:
         host.url = f"{base}/.well-known/jwks.json"
         yield host
 

@@ -118,6 +118,16 @@ async def test_retries_are_bounded(
     assert [a.status_code for a in attempts] == [500, 500, 500]
 
 
+async def test_a_redirect_fails_the_delivery_without_retries(
+    dispatcher: WebhookDispatcher, receiver: tuple[Receiver, str]
+) -> None:
+    app, url = receiver
+    app.answer_next = 307
+    attempts = await _deliver(dispatcher, url, "r-redirect")
+    assert [a.status_code for a in attempts] == [307]
+    assert app.handled == []
+
+
 async def test_unreachable_receiver_is_retried_then_given_up(dispatcher: WebhookDispatcher) -> None:
     dispatcher.configure(retries=1)
     attempts = await _deliver(dispatcher, "http://127.0.0.1:9/hook", "r-4")

@@ -52,6 +52,12 @@ def test_expired_cache_is_refetched(jwks_host: JWKSHost, signing_key: Ed25519Pri
     assert jwks_host.hits == 2
 
 
+def test_redirects_are_followed(jwks_host: JWKSHost, signing_key: Ed25519PrivateKey) -> None:
+    moved = jwks_host.url.replace("/.well-known/", "/old/")
+    assert wh.WebhookVerifier(moved).verify(*make_delivery(signing_key))
+    assert jwks_host.hits == 1
+
+
 def test_cache_ttl_is_capped_at_24_hours(jwks_host: JWKSHost) -> None:
     assert wh.MAX_CACHE_TTL == 86400
     wh.WebhookVerifier(jwks_host.url, cache_ttl=86400)

@@ -4,7 +4,8 @@ When a queue request submitted with ``?fal_webhook=<url>`` completes, the server
 ``{"request_id", "gateway_request_id", "status", "payload", "error"?}`` to that URL with the four
 ``X-Fal-Webhook-*`` headers, signed with an Ed25519 key generated when the server starts, and
 serves the public half as a JWKS at ``<rest>/.well-known/jwks.json``. Non-2xx answers and transport
-errors are retried with capped exponential backoff (fast by default: this server is for tests).
+errors are retried with capped exponential backoff (fast by default: this server is for tests);
+like fal, a 3xx answer is not followed and fails the delivery without retries.
 
 For tests, :class:`WebhookSettings` can make deliveries arrive twice, late (stale timestamp), early
 (future timestamp) or with a corrupted signature, and :meth:`WebhookDispatcher.wait_for` blocks
@@ -267,6 +268,8 @@ class WebhookDispatcher:
                     if settings.deliver_twice:
                         await self._post(url, request_id, body, attempt + 1)
                     return
+                if record.status_code is not None and 300 <= record.status_code < 400:
+                    return  # like fal: a redirect fails the delivery for good
                 if attempt > settings.retries:
                     return
                 await asyncio.sleep(
