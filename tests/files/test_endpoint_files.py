@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import Field
 
 from fal_typed import Client, Endpoint, InputModel, OutputModel
 from fal_typed._file_output import FileOutput
@@ -35,7 +36,7 @@ class InpaintingInput(InputModel):
     prompt: str
     image_url: str
     mask_url: str
-    loras: list[LoraWeight] = []
+    loras: list[LoraWeight] = Field(default_factory=list[LoraWeight])
     output_format: str | None = None
 
 
