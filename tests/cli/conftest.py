@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from starlette.applications import Starlette
 
-from fal_typed.testing._catalog import Catalog, CatalogSettings
+from fal_typed.testing import LocalFal
+from fal_typed.testing._catalog import Catalog
 
-from .helpers import SAMPLE_IDS, CatalogServer, copy_corpus, serve
+from .helpers import SAMPLE_IDS, LocalServer, copy_corpus
 
 
 @pytest.fixture
@@ -20,7 +20,10 @@ def served(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server(served: Path) -> Iterator[CatalogServer]:
-    catalog = Catalog(served, CatalogSettings(page_size=5))
-    for base_url in serve(Starlette(routes=catalog.routes())):
-        yield CatalogServer(base_url, served, catalog)
+def server(served: Path) -> Iterator[LocalServer]:
+    """The local fal server over ``served``; its catalog pages hold 5 records."""
+    with LocalFal(served) as fal:
+        catalog = fal.state.extensions["catalog"]
+        assert isinstance(catalog, Catalog)
+        catalog.settings.page_size = 5
+        yield LocalServer(fal, served, catalog)

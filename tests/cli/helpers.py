@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
-from starlette.applications import Starlette
-
+from fal_typed.testing import LocalFal
 from fal_typed.testing._catalog import Catalog, CatalogSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,12 +55,16 @@ def copy_corpus(target: Path, ids: Sequence[str] | None = None) -> Path:
 
 
 @dataclass
-class CatalogServer:
-    """The local server's schema URLs over a served directory."""
+class LocalServer:
+    """The local fal server (``fal``) over a served directory, and its schema URLs' catalog."""
 
-    base_url: str
+    fal: LocalFal
     served: Path
     catalog: Catalog
+
+    @property
+    def base_url(self) -> str:
+        return self.fal.base_url
 
     @property
     def settings(self) -> CatalogSettings:
@@ -77,27 +76,6 @@ class Run:
     returncode: int
     stdout: str
     stderr: str
-
-
-def serve(app: Starlette) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the local server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
 
 
 def cli_env(**extra: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ import pytest
 
 from .helpers import (
     SAMPLE_IDS,
-    CatalogServer,
+    LocalServer,
     cli_command,
     cli_env,
     copy_corpus,
@@ -27,7 +27,7 @@ def documents(directory: Path) -> dict[str, bytes]:
 
 
 def test_single_ids_reproduce_the_served_documents_byte_for_byte(
-    server: CatalogServer, tmp_path: Path
+    server: LocalServer, tmp_path: Path
 ) -> None:
     flux = server.served / filename("fal-ai/flux/dev")
     flux.write_text(
@@ -52,7 +52,7 @@ def test_single_ids_reproduce_the_served_documents_byte_for_byte(
 
 
 def test_refetch_reports_unchanged_and_rewrites_nothing(
-    server: CatalogServer, tmp_path: Path
+    server: LocalServer, tmp_path: Path
 ) -> None:
     target = tmp_path / "schemas"
     assert (
@@ -76,7 +76,7 @@ def test_refetch_reports_unchanged_and_rewrites_nothing(
     assert {p.name: p.stat().st_mtime_ns for p in target.glob("*.json")} == before
 
 
-def test_a_changed_document_is_reported_and_replaced(server: CatalogServer, tmp_path: Path) -> None:
+def test_a_changed_document_is_reported_and_replaced(server: LocalServer, tmp_path: Path) -> None:
     target = copy_corpus(tmp_path / "schemas", ["fal-ai/flux/dev"])
     served = server.served / filename("fal-ai/flux/dev")
     document = json.loads(served.read_text(encoding="utf-8"))
@@ -93,7 +93,7 @@ def test_a_changed_document_is_reported_and_replaced(server: CatalogServer, tmp_
 
 
 def test_the_paged_catalog_reproduces_every_document_and_prunes_the_removed(
-    server: CatalogServer, tmp_path: Path
+    server: LocalServer, tmp_path: Path
 ) -> None:
     server.settings.expansion_failed = {"fal-ai/qwen-3-guard"}
     server.settings.fail_times = 1  # every URL (each page) fails once with a 503 first
@@ -122,7 +122,7 @@ def test_the_paged_catalog_reproduces_every_document_and_prunes_the_removed(
     assert server.catalog.requests == 2 * 3  # 12 records in pages of 5, each page tried twice
 
 
-def test_keep_removed_reports_without_deleting(server: CatalogServer, tmp_path: Path) -> None:
+def test_keep_removed_reports_without_deleting(server: LocalServer, tmp_path: Path) -> None:
     target = tmp_path / "schemas"
     target.mkdir()
     stale = target / filename("fal-ai/wan-ati")
@@ -139,7 +139,7 @@ def test_keep_removed_reports_without_deleting(server: CatalogServer, tmp_path: 
     )
 
 
-def test_a_category_fetch_touches_only_that_category(server: CatalogServer, tmp_path: Path) -> None:
+def test_a_category_fetch_touches_only_that_category(server: LocalServer, tmp_path: Path) -> None:
     target = tmp_path / "schemas"
     other = copy_corpus(target, ["fal-ai/demucs"]) / filename("fal-ai/demucs")
     gone = target / filename("fal-ai/old-image-model")
@@ -168,7 +168,7 @@ def test_a_category_fetch_touches_only_that_category(server: CatalogServer, tmp_
 
 
 def test_a_catalog_that_cannot_be_listed_removes_nothing(
-    server: CatalogServer, tmp_path: Path
+    server: LocalServer, tmp_path: Path
 ) -> None:
     server.settings.fail_times = 100
     server.settings.fail_status = 429
@@ -186,7 +186,7 @@ def test_a_catalog_that_cannot_be_listed_removes_nothing(
 
 
 def test_failed_ids_are_reported_and_the_others_written(
-    server: CatalogServer, tmp_path: Path
+    server: LocalServer, tmp_path: Path
 ) -> None:
     target = tmp_path / "schemas"
 
@@ -217,7 +217,7 @@ def test_failed_ids_are_reported_and_the_others_written(
     ],
 )
 def test_bad_input_is_refused_before_any_request(
-    server: CatalogServer, tmp_path: Path, args: list[str], message: str
+    server: LocalServer, tmp_path: Path, args: list[str], message: str
 ) -> None:
     run = run_cli(
         "fetch", *args, "--schemas", str(tmp_path / "schemas"), "--base-url", server.base_url
@@ -230,7 +230,7 @@ def test_bad_input_is_refused_before_any_request(
 
 
 def test_a_fetch_killed_midway_leaves_the_directory_consistent(
-    server: CatalogServer, tmp_path: Path
+    server: LocalServer, tmp_path: Path
 ) -> None:
     ids = [f"fal-ai/slow-{n:02d}/model" for n in range(40)]
     template = (server.served / filename("fal-ai/flux/dev")).read_text(encoding="utf-8")
