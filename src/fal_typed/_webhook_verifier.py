@@ -140,12 +140,15 @@ class WebhookVerifier:
 
     def _pre_check(
         self, body: object, headers: object, now: float | None, tolerance: float | None
-    ) -> tuple[SignedHeaders, bytes, bytes]:
+    ) -> tuple[SignedHeaders, bytes]:
+        """Argument checks, then header shape and timestamp; returns the headers and the message."""
+        window = self.tolerance if tolerance is None else tolerance
+        if window < 0:
+            raise ValueError(f"tolerance must be >= 0 seconds, got {window!r}")
         raw = _check_body(body)
         signed = read_signed_headers(_check_headers(headers))
-        window = self.tolerance if tolerance is None else tolerance
         check_timestamp(signed.timestamp, now=time.time() if now is None else now, tolerance=window)
-        return signed, raw, signed_message(signed.request_id, signed.user_id, signed.timestamp, raw)
+        return signed, signed_message(signed.request_id, signed.user_id, signed.timestamp, raw)
 
     def verify(
         self,
@@ -160,7 +163,7 @@ class WebhookVerifier:
         Returns the verified headers (request id, user id, timestamp). ``now`` (unix seconds)
         replaces the clock; ``tolerance`` overrides the verifier's window for this call.
         """
-        signed, _, message = self._pre_check(body, headers, now, tolerance)
+        signed, message = self._pre_check(body, headers, now, tolerance)
         if self._cache is None:
             assert self._static is not None
             if signature_matches(message, signed.signature, self._static):
@@ -183,7 +186,7 @@ class WebhookVerifier:
         tolerance: float | None = None,
     ) -> SignedHeaders:
         """Async twin of :meth:`verify` (the JWKS is fetched without blocking the event loop)."""
-        signed, _, message = self._pre_check(body, headers, now, tolerance)
+        signed, message = self._pre_check(body, headers, now, tolerance)
         if self._cache is None:
             assert self._static is not None
             if signature_matches(message, signed.signature, self._static):

@@ -208,6 +208,8 @@ def test_bad_arguments_are_clear_errors_before_anything_else(
         wh.WebhookVerifier("https://example.invalid/jwks.json", jwks=jwks)
     with pytest.raises(ValueError, match="tolerance"):
         wh.WebhookVerifier(jwks=jwks, tolerance=-1)
+    with pytest.raises(ValueError, match="tolerance"):
+        wh.verify(body, {}, jwks=jwks, tolerance=-5)  # argument errors come before header errors
     assert wh.verify(bytearray(body), headers, jwks=jwks, now=NOW)
     assert wh.verify(memoryview(body), headers, jwks=jwks, now=NOW)
 
