@@ -12,6 +12,7 @@ import importlib.metadata as metadata
 from collections.abc import Iterable
 from pathlib import Path
 
+import _wheel_support  # noqa: F401  (puts the repository root, home of ``wheels``, on sys.path)
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name

@@ -1,39 +1,16 @@
-"""Fixtures for the wheel builder tests: a scratch layout beside the real repository.
-
-The builder package lives at the repository root (``wheels/``), which is put on ``sys.path``
-explicitly rather than relying on the current directory.
-"""
+"""Fixtures for the wheel builder tests: a scratch layout beside the real repository."""
 
 from __future__ import annotations
 
-import json
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _wheel_support import ROOT, SAMPLE_IDS, SCHEMA_EPOCH, fake_module
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from fal_typed.naming import module_name  # noqa: E402
-from wheels import Layout  # noqa: E402
-
-# Three endpoints, one per naming case: a plain fal-ai id, a fal-ai id under a partner's name,
-# and a partner-owned id (``ideogram/v4`` -> ``fal-endpoints-ideogram-x-v4``).
-SAMPLE_IDS = (
-    "fal-ai/flux/dev",
-    "fal-ai/bytedance/seedream/v5/lite/text-to-image",
-    "ideogram/v4",
-)
-SCHEMA_EPOCH = 1_767_225_600  # 2026-01-01 00:00:00 UTC
-
-
-def fake_module(endpoint_id: str) -> str:
-    """A stand-in for a generated module: the builder packages modules verbatim."""
-    return f'"""Stand-in module for {endpoint_id}."""\n\nendpoint_id = "{endpoint_id}"\n'
+from fal_typed.naming import module_name
+from wheels import Layout
 
 
 @pytest.fixture
@@ -74,18 +51,3 @@ def generate(scratch: Layout) -> Callable[..., Path]:
         return path
 
     return write
-
-
-def add_document(layout: Layout, endpoint_id: str, about: str | None = None) -> Path:
-    """Copy fal-ai/flux/dev's document under another id (optionally with another description)."""
-    document = json.loads((ROOT / "schemas" / "fal-ai__flux__dev.json").read_text(encoding="utf-8"))
-    meta = document["info"]["x-fal-metadata"]
-    meta["endpointId"] = endpoint_id
-    if about is not None:
-        meta["about"] = about
-    document["paths"] = {
-        p.replace("fal-ai/flux/dev", endpoint_id): v for p, v in document["paths"].items()
-    }
-    path = layout.schemas_dir / (endpoint_id.replace("/", "__") + ".json")
-    path.write_text(json.dumps(document), encoding="utf-8")
-    return path

@@ -13,7 +13,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, SAMPLE_IDS, SCHEMA_EPOCH, add_document
+from _wheel_support import ROOT, SAMPLE_IDS, SCHEMA_EPOCH, add_document
 from packaging.requirements import Requirement
 from packaging.version import Version
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from _installed_wheels import dependency_closure, repack
-from conftest import ROOT, SAMPLE_IDS
+from _wheel_support import ROOT, SAMPLE_IDS
 
 from fal_typed.naming import module_name
 from fal_typed.testing import LocalFal

@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from _wheel_support import ROOT
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
