@@ -291,7 +291,7 @@ class RealtimeConnection(_RealtimeBase[InputT, OutputT, ws_sync.ClientConnection
 
     def _dial(self, token: str) -> ws_sync.ClientConnection:
         try:
-            return ws_sync.connect(
+            ws = ws_sync.connect(
                 self._url(token),
                 open_timeout=OPEN_TIMEOUT,
                 max_size=MAX_FRAME_BYTES,
@@ -301,6 +301,9 @@ class RealtimeConnection(_RealtimeBase[InputT, OutputT, ws_sync.ClientConnection
             )
         except (InvalidStatus, WebSocketException, OSError, TimeoutError) as exc:
             raise handshake_error(exc) from None
+        # This object owns the socket's lifetime (close() / _drop), as a ``with`` block would;
+        # entering it says so to websockets >= 17.1, which otherwise warns on first use.
+        return ws.__enter__()
 
     def _drop(self, ws: ws_sync.ClientConnection | None) -> None:
         if ws is None:
