@@ -12,7 +12,6 @@ import pytest
 from fal_typed import Client, FalValidationError
 from fal_typed import webhooks as wh
 from fal_typed.testing import Failure, LocalFal
-from fal_typed.testing._webhooks import WebhookDispatcher
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -61,8 +60,7 @@ def test_framework_free_handler(
     doc["verifier"] = wh.WebhookVerifier(
         client=local_fal_client
     )  # the page's verifier trusts fal's keys
-    dispatcher = local_fal.state.extensions["webhooks"]
-    assert isinstance(dispatcher, WebhookDispatcher)
+    dispatcher = local_fal.webhooks
     dispatcher.configure(retries=0)
     handle = doc["flux_dev"].submit(
         prompt="x", webhook_url="http://127.0.0.1:9/unused", client=local_fal_client

@@ -42,15 +42,9 @@ class FluxOutput(OutputModel):
 FLUX = Endpoint(ENDPOINT_ID, FluxInput, FluxOutput)
 
 
-def _dispatcher(local_fal: LocalFal) -> WebhookDispatcher:
-    dispatcher = local_fal.state.extensions["webhooks"]
-    assert isinstance(dispatcher, WebhookDispatcher)
-    return dispatcher
-
-
 @pytest.fixture
 def dispatcher(local_fal: LocalFal) -> WebhookDispatcher:
-    return _dispatcher(local_fal)
+    return local_fal.webhooks
 
 
 @pytest.fixture
@@ -255,3 +249,8 @@ def test_parse_helper_with_a_delivery_taken_off_the_wire(
     [attempt] = dispatcher.wait_for(request_id)
     result = wh.parse(attempt.body, attempt.headers, FluxOutput, verifier=verifier)
     assert result.unwrap() == FLUX.result(request_id, client=local_fal_client)
+
+
+def test_webhooks_property_needs_a_running_server() -> None:
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = LocalFal().webhooks

@@ -21,6 +21,7 @@ from ._endpoints import default_schemas_dir
 from ._faults import Fault, FaultRule
 from ._requestlog import RecordedRequest
 from ._state import ServerState
+from ._webhooks import WebhookDispatcher
 
 if TYPE_CHECKING:
     from .._client import Client
@@ -326,6 +327,15 @@ class LocalFal:
         return self.state.log.entries(
             operation, endpoint_id=endpoint_id, method=method, request_id=request_id
         )
+
+    @property
+    def webhooks(self) -> WebhookDispatcher:
+        """Webhook delivery: its key and JWKS, ``configure(deliver_twice=True, timestamp_offset=-600,
+        corrupt_signature=True, retries=...)``, ``rotate_key()``, ``attempts``, ``wait_for(id)``."""
+        dispatcher = self.state.extensions.get("webhooks")
+        if not isinstance(dispatcher, WebhookDispatcher):
+            raise RuntimeError("the local fal server is not running")
+        return dispatcher
 
     def reset(self) -> None:
         """Forget requests, behaviours, handlers, faults, the request log and files."""
