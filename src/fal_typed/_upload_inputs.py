@@ -11,6 +11,10 @@ Two steps, so bad input is rejected before anything is uploaded:
    smaller than ``UploadSettings.data_uri_threshold`` are inlined as ``data:`` URIs instead.
 
 Plain strings (http(s) URLs, ``data:`` URIs) are never touched.
+
+Between the two steps the sources travel with the body: :func:`attach_uploads` returns the
+validated body as a :class:`BodyWithUploads` (a ``dict``), and :func:`extract_uploads` of such a
+body hands its attached sources back, so any layer can take it as it comes.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel
+from typing_extensions import override
 
 from ._file_input import FileInput, is_upload_source
 from ._upload_async import upload_source_async
@@ -36,10 +41,36 @@ from ._upload_sync import upload_source
 if TYPE_CHECKING:
     from ._client import Client
 
-__all__ = ["PLACEHOLDER_PREFIX", "extract_uploads", "resolve_uploads", "resolve_uploads_async"]
+__all__ = [
+    "PLACEHOLDER_PREFIX",
+    "BodyWithUploads",
+    "attach_uploads",
+    "extract_uploads",
+    "resolve_uploads",
+    "resolve_uploads_async",
+]
 
 PLACEHOLDER_PREFIX = "https://fal-typed-upload.invalid/"
 """Placeholders are URLs on a reserved TLD (RFC 2606): valid URLs that can never resolve."""
+
+
+class BodyWithUploads(dict[str, Any]):
+    """A request body whose placeholder URLs still wait for their uploads (``uploads``)."""
+
+    uploads: dict[str, FileInput]
+
+    def __init__(self, body: Mapping[str, Any], uploads: Mapping[str, FileInput]) -> None:
+        super().__init__(body)
+        self.uploads = dict(uploads)
+
+    @override
+    def __repr__(self) -> str:
+        return f"BodyWithUploads({super().__repr__()}, {len(self.uploads)} pending uploads)"
+
+
+def attach_uploads(body: Mapping[str, Any], uploads: Mapping[str, FileInput]) -> dict[str, Any]:
+    """``body`` carrying ``uploads`` (a :class:`BodyWithUploads`), or a plain copy if there are none."""
+    return BodyWithUploads(body, uploads) if uploads else dict(body)
 
 
 def _join(path: str, key: object) -> str:
@@ -49,11 +80,14 @@ def _join(path: str, key: object) -> str:
 def extract_uploads(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, FileInput]]:
     """Replace each upload source in ``arguments`` (nested dicts/lists too) by a placeholder URL.
 
-    Returns the new arguments and ``{placeholder: source}``. The same object (or the same path)
-    given twice gets one placeholder, so it is uploaded once. Raises
-    :class:`~fal_typed.FileInputError` naming the field for a source that cannot be uploaded.
+    Returns the new arguments and ``{placeholder: source}``, including the sources a
+    :class:`BodyWithUploads` carries. The same object (or the same path) given twice gets one
+    placeholder, so it is uploaded once. Raises :class:`~fal_typed.FileInputError` naming the
+    field for a source that cannot be uploaded.
     """
-    uploads: dict[str, FileInput] = {}
+    uploads: dict[str, FileInput] = (
+        dict(arguments.uploads) if isinstance(arguments, BodyWithUploads) else {}
+    )
     seen: dict[object, str] = {}
 
     def placeholder(value: Any, path: str) -> str:

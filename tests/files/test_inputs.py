@@ -22,7 +22,7 @@ from fal_typed._upload import (
     resolve_uploads_async,
     upload_settings,
 )
-from fal_typed._upload_inputs import PLACEHOLDER_PREFIX
+from fal_typed._upload_inputs import PLACEHOLDER_PREFIX, attach_uploads
 
 from .conftest import StorageServer
 
@@ -222,3 +222,18 @@ def test_several_failing_uploads_report_a_real_failure(
         resolve_uploads(body, uploads, client, settings=settings)
     assert "image_urls[" in caught.value.file
     assert server.storage.uploads == {}
+
+
+def test_attached_uploads_travel_with_the_validated_body(
+    server: StorageServer, client: Client
+) -> None:
+    body, uploads = extract_uploads({"prompt": "p", "image_url": b"img"})
+    validated = _EditInput.model_validate(body).model_dump(mode="json", exclude_unset=True)
+    carried = attach_uploads(validated, uploads)  # what Endpoint.arguments hands to a call
+    assert carried == validated and "1 pending uploads" in repr(carried)
+    again, pending = extract_uploads(carried)  # what a call does with whatever it is given
+    assert pending == uploads and again == validated
+    resolved = resolve_uploads(again, pending, client)
+    assert server.fetch(resolved["image_url"]) == b"img"
+    plain = attach_uploads(validated, {})
+    assert type(plain) is dict and plain == validated
