@@ -11,6 +11,8 @@ import httpx
 import pytest
 
 from fal_typed.testing import LocalFal
+from fal_typed.testing._endpoints import EndpointSchema
+from fal_typed.testing._synth import synthesize_output
 
 pytest_plugins = ["pytester"]
 
@@ -81,3 +83,14 @@ def sse_events(http: httpx.Client, url: str, **params: Any) -> list[dict[str, An
             if line.startswith("data:"):
                 events.append(json.loads(line[len("data:") :]))
     return events
+
+
+def valid_input(schema: EndpointSchema) -> Any:
+    """An input built from the schema's own examples and defaults (the synthesiser makes valid
+    instances of any schema, so point it at the input schema). File URLs point at example.com."""
+    probe = EndpointSchema(
+        schema.endpoint_id, schema.components, schema.input_schema, schema.input_schema
+    )
+    return synthesize_output(
+        probe, {}, lambda data, content_type, name: f"https://example.com/{name}"
+    )

@@ -117,6 +117,11 @@ class SchemaValidator:
         self._registry: Registry[Any] = empty.with_resource(DOC_URI, resource)  # pyright: ignore[reportUnknownMemberType]
         self._cache: dict[int, tuple[object, Draft202012Validator]] = {}
 
+    @property
+    def registry(self) -> Registry[Any]:
+        """The registry holding the document (for validators built elsewhere)."""
+        return self._registry
+
     def validator(self, schema: Any) -> Draft202012Validator:
         """A validator for ``schema`` (cached by identity: pass subschemas of the normalised doc)."""
         cached = self._cache.get(id(schema))
@@ -243,7 +248,11 @@ def _expand(error: ValidationError) -> list[dict[str, Any]]:
             for name in extras
         ]
     if kind in ("anyOf", "oneOf") and error.context:
-        best = cast("ValidationError | None", best_match(error.context))  # pyright: ignore[reportUnknownVariableType]
+        # The branch that failed on "must be null" says least: prefer the others' errors.
+        informative = [
+            e for e in error.context if not (e.validator == "type" and e.validator_value == "null")
+        ]
+        best = cast("ValidationError | None", best_match(informative or error.context))  # pyright: ignore[reportUnknownVariableType]
         if best is not None and best.validator not in ("anyOf", "oneOf"):
             return _expand(best)
     error_type, msg, ctx = _one(error)
