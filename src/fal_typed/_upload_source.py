@@ -72,7 +72,10 @@ class UploadSource(ABC):
                     return
                 yield chunk
         finally:
-            chunks.close()
+            # Cancelled mid-read, the worker thread may still be inside the generator: it then
+            # cannot be closed here, and finishes its read and closes its file on its own.
+            with contextlib.suppress(ValueError):
+                chunks.close()
 
     def read_range(self, offset: int, length: int) -> bytes:
         """The bytes ``[offset, offset + length)`` at once (small ranges only)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -21,7 +22,7 @@ from fal_typed._upload import (
     upload_async,
 )
 from fal_typed._upload_lifecycle import AccessRule
-from fal_typed.testing import LocalFal
+from fal_typed.testing import Fault, LocalFal
 
 from .conftest import SMALL, StorageServer, sha256
 
@@ -433,3 +434,45 @@ def test_lifecycle_headers_are_json() -> None:
     assert json.loads(headers["X-Fal-Object-Lifecycle"]) == {"expiration_duration_seconds": 60}
     assert headers["X-Fal-Object-Lifecycle-Preference"] == headers["X-Fal-Object-Lifecycle"]
     assert lifecycle_headers("never") == {} and lifecycle_headers(None) == {}
+
+
+# -- connection resets and cancellation (the server's transport-level faults) ------------------
+
+
+def test_parts_survive_connection_resets(
+    server: StorageServer, local_fal: LocalFal, client: Client
+) -> None:
+    data = os.urandom(SMALL.part_size * 5)
+    rule = local_fal.inject(Fault.reset(), on="storage.part", times=2)
+    url = upload(data, client=client, settings=SMALL)
+    assert rule.hits == 2
+    assert sha256(server.fetch(url)) == sha256(data)
+    assert server.storage.uploads[url].flow == "multipart"
+
+
+async def test_single_post_survives_a_connection_reset(
+    server: StorageServer, local_fal: LocalFal, aclient: Client
+) -> None:
+    rule = local_fal.inject(Fault.reset(), on="storage.upload", times=1)
+    url = await upload_async(b"after a reset", client=aclient, settings=SMALL)
+    assert rule.hits == 1
+    assert server.fetch(url) == b"after a reset"
+    assert server.storage.uploads[url].flow == "cdn"
+
+
+async def test_cancelled_upload_completes_nothing(
+    server: StorageServer, local_fal: LocalFal, aclient: Client
+) -> None:
+    local_fal.inject(Fault.delay(30), on="storage.part", times=None)
+    task = asyncio.ensure_future(
+        upload_async(os.urandom(SMALL.part_size * 6), client=aclient, settings=SMALL)
+    )
+    for _ in range(500):  # until the multipart upload has started (bounded: at most 5 s)
+        if server.storage.pending_multipart():
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert server.storage.attempts["complete"] == 0
+    assert server.storage.uploads == {}
