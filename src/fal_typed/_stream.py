@@ -46,6 +46,7 @@ from ._errors import (
     ProtocolError,
     error_for_response,
 )
+from ._file_input import FileInput
 from ._retry import NEVER_RETRIED_ERRORS, NOT_SENT_ERRORS, parse_retry_after
 from ._upload_inputs import extract_uploads, resolve_uploads, resolve_uploads_async
 from ._urls import endpoint_url
@@ -75,6 +76,7 @@ class _StreamBase(Generic[OutputT]):
         path: str = "/stream",
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        uploads: Mapping[str, FileInput] | None = None,
     ) -> None:
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
             raise InvalidArgumentError(
@@ -82,8 +84,10 @@ class _StreamBase(Generic[OutputT]):
             )
         self.endpoint = endpoint
         # Local files, bytes and images become placeholders now (a bad source fails here, before
-        # any request) and are uploaded when the stream opens.
-        self.arguments, self._uploads = extract_uploads(arguments)
+        # any request) and are uploaded when the stream opens. ``uploads`` maps placeholders an
+        # earlier extract_uploads() already put in ``arguments`` to their sources.
+        self.arguments, found = extract_uploads(arguments)
+        self._uploads: dict[str, FileInput] = {**(uploads or {}), **found}
         self.path = path
         self.headers = dict(headers or {})
         self.timeout = timeout
@@ -287,9 +291,16 @@ class Stream(_StreamBase[OutputT]):
         path: str = "/stream",
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        uploads: Mapping[str, FileInput] | None = None,
     ) -> None:
         super().__init__(
-            endpoint, arguments, client=client, path=path, headers=headers, timeout=timeout
+            endpoint,
+            arguments,
+            client=client,
+            path=path,
+            headers=headers,
+            timeout=timeout,
+            uploads=uploads,
         )
         self._response: httpx.Response | None = None
         self._events: Iterator[ServerSentEvent] | None = None
@@ -410,9 +421,16 @@ class AsyncStream(_StreamBase[OutputT]):
         path: str = "/stream",
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        uploads: Mapping[str, FileInput] | None = None,
     ) -> None:
         super().__init__(
-            endpoint, arguments, client=client, path=path, headers=headers, timeout=timeout
+            endpoint,
+            arguments,
+            client=client,
+            path=path,
+            headers=headers,
+            timeout=timeout,
+            uploads=uploads,
         )
         self._response: httpx.Response | None = None
         self._events: AsyncGenerator[ServerSentEvent, None] | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 import respx
@@ -336,13 +338,46 @@ ECHO = Endpoint("test/echo-stream", EchoInput, EchoOutput)
 
 
 def test_local_file_inputs_are_uploaded_before_the_stream_opens(
-    local_fal: LocalFal, local_fal_client: Client, tmp_path: object
+    local_fal: LocalFal, local_fal_client: Client
 ) -> None:
     local_fal.handler(ECHO.endpoint_id, lambda arguments: {"image_url": arguments["image_url"]})
     data = bytes(range(256)) * 1024  # above the data-URI threshold, whatever it is set to
     final = Stream(ECHO, {"image_url": data}, client=local_fal_client).result()
     assert final.image_url.startswith(local_fal.cdn_url)
     assert httpx.get(final.image_url).content == data
+
+
+def test_placeholders_extracted_earlier_are_uploaded_from_the_given_mapping(
+    local_fal: LocalFal, local_fal_client: Client
+) -> None:
+    from fal_typed._upload_inputs import extract_uploads
+
+    local_fal.handler(ECHO.endpoint_id, lambda arguments: {"image_url": arguments["image_url"]})
+    data = b"\x89PNG" + bytes(300_000)
+    body, uploads = extract_uploads({"image_url": data})
+    final = Stream(ECHO, body, client=local_fal_client, uploads=uploads).result()
+    assert httpx.get(final.image_url).content == data
+
+
+async def test_async_uploads_local_file_inputs(
+    local_fal: LocalFal, local_fal_client: Client, tmp_path: Path
+) -> None:
+    local_fal.handler(ECHO.endpoint_id, lambda arguments: {"image_url": arguments["image_url"]})
+    source = tmp_path / "in.bin"
+    source.write_bytes(bytes(range(256)) * 2000)
+    final = await AsyncStream(ECHO, {"image_url": source}, client=local_fal_client).result()
+    assert httpx.get(final.image_url).content == source.read_bytes()
+
+
+def test_a_missing_local_file_fails_when_the_stream_is_created(
+    local_fal: LocalFal, local_fal_client: Client, tmp_path: Path
+) -> None:
+    from fal_typed._upload_errors import FileInputError
+
+    with pytest.raises(FileInputError) as caught:
+        Stream(ECHO, {"image_url": tmp_path / "missing.png"}, client=local_fal_client)
+    assert caught.value.field == "image_url"
+    assert local_fal.requests == []
 
 
 def test_repr_names_the_endpoint_and_state_only(local_fal_client: Client) -> None:
