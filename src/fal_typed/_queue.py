@@ -286,11 +286,14 @@ def _json(response: httpx.Response, request_id: str) -> Any:
 def annotate_errors(
     request_id: str, completed: Completed | None = None
 ) -> Generator[None, None, None]:
-    """Stamp the request id (and the final status's error_type) on any FalError raised inside."""
+    """Stamp the request id (and the final status's error_type) on any FalError raised inside.
+
+    The id the call was made for wins over a response header: it is the one the caller knows.
+    """
     try:
         yield
     except FalError as exc:
-        exc.request_id = exc.request_id or request_id
+        exc.request_id = request_id
         if completed is not None:
             exc.error_type = exc.error_type or completed.error_type
         raise

@@ -1,0 +1,209 @@
+"""Faults injected by the local server over real sockets: 429, ingress 502/503/504, connection
+resets, status streams dropped mid-wait or refused. Calls still return the right result, and a
+submit is never sent twice once fal may have accepted it."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from fal_endpoints import flux_dev
+
+from fal_typed import (
+    AuthenticationError,
+    Client,
+    Completed,
+    FalConnectionError,
+    InProgress,
+    PossiblyAcceptedError,
+    RateLimitError,
+    RetryPolicy,
+    ServerError,
+    Status,
+)
+from fal_typed.testing import Fault, LocalFal
+
+from .conftest import accepted_submits
+
+ID = "fal-ai/flux/dev"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.rate_limited(retry_after=0.05),
+        Fault.ingress(502),
+        Fault.ingress(503),
+        Fault.ingress(504),
+    ],
+    ids=["429", "ingress-502", "ingress-503", "ingress-504"],
+)
+@pytest.mark.parametrize("on", ["submit", "status_stream", "result"])
+def test_retryable_faults_still_return_the_result_with_one_submit(
+    local_fal: LocalFal, client: Client, fault: Fault, on: str
+) -> None:
+    if on == "status_stream":  # still running when the stream comes back, so both faults hit
+        local_fal.configure(ID, processing_time=0.3)
+    rule = local_fal.inject(fault, on=on, times=2)
+    out = flux_dev.subscribe(prompt="a cat", client=client)
+    assert out.images
+    assert rule.hits == 2
+    assert len(accepted_submits(local_fal)) == 1
+
+
+def test_retry_after_is_honoured(
+    local_fal: LocalFal, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slept: list[float] = []
+    real_sleep = __import__("time").sleep
+
+    def record(seconds: float) -> None:
+        slept.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr("fal_typed._client.time.sleep", record)
+    local_fal.inject(Fault.rate_limited(retry_after=0.25), on="submit")
+    flux_dev.subscribe(prompt="a cat", client=client)
+    assert slept == [0.25]
+
+
+def test_a_reset_status_or_result_request_is_retried(local_fal: LocalFal, client: Client) -> None:
+    local_fal.configure(ID, processing_time=0.05)
+    resets = [local_fal.inject(Fault.reset(), on=op) for op in ("status_stream", "result")]
+    out = flux_dev.subscribe(prompt="a cat", client=client)
+    assert out.images
+    assert [r.hits for r in resets] == [1, 1]
+    assert len(accepted_submits(local_fal)) == 1
+
+
+@pytest.mark.parametrize(
+    "after_handler", [False, True], ids=["reset-before-handling", "reset-after-accepting"]
+)
+def test_a_submit_reset_after_sending_is_reported_not_resent(
+    local_fal: LocalFal, client: Client, after_handler: bool
+) -> None:
+    local_fal.inject(Fault.reset(after_handler=after_handler), on="submit")
+    with pytest.raises(PossiblyAcceptedError, match="may have accepted it"):
+        flux_dev.subscribe(prompt="a cat", client=client)
+    assert len(local_fal.requests_for("submit")) == 1  # sent exactly once
+    assert len(accepted_submits(local_fal)) == 0  # the accepted one (if any) lost its response
+
+
+def test_a_refused_submit_is_retried_until_the_policy_gives_up() -> None:
+    # Nothing listens there: every attempt is refused before anything is sent, so retrying is safe.
+    dead = Client(
+        key="k-123456",
+        queue_url="http://127.0.0.1:9/queue",
+        retry=RetryPolicy(max_attempts=3, base_delay=0),
+    )
+    with pytest.raises(FalConnectionError, match="after 3 attempts"):
+        flux_dev.submit(prompt="a cat", client=dead)
+
+
+def test_a_status_stream_dropped_mid_wait_is_resumed(local_fal: LocalFal, client: Client) -> None:
+    local_fal.configure(
+        ID, queue_position=1, queue_step=0.05, processing_time=0.2, logs=["a", "b", "c", "d"]
+    )
+    drop = local_fal.inject(Fault.drop(after_chunks=2), on="status_stream", times=2)
+    updates: list[Status] = []
+    out = flux_dev.subscribe(
+        prompt="a cat", with_logs=True, on_queue_update=updates.append, client=client
+    )
+    assert out.images
+    assert drop.hits == 2
+    streams = local_fal.requests_for("status_stream")
+    assert len(streams) == 3  # dropped twice, resumed twice
+    lines = [
+        log.message
+        for u in updates
+        if isinstance(u, (InProgress, Completed))
+        for log in u.logs or []
+    ]
+    assert lines == ["a", "b", "c", "d"]  # nothing lost, nothing repeated
+    assert isinstance(updates[-1], Completed)
+    assert len(accepted_submits(local_fal)) == 1
+
+
+def test_a_refused_status_stream_falls_back_to_polling(local_fal: LocalFal, client: Client) -> None:
+    local_fal.configure(ID, processing_time=0.1, logs=["x", "y"])
+    local_fal.inject(Fault.response(404, {"detail": "Not Found"}), on="status_stream", times=None)
+    updates: list[Status] = []
+    out = flux_dev.subscribe(
+        prompt="a cat", with_logs=True, on_queue_update=updates.append, client=client
+    )
+    assert out.images
+    assert len(local_fal.requests_for("status_stream")) == 1  # tried once, then polled
+    assert len(local_fal.requests_for("status")) >= 2
+    lines = [
+        log.message
+        for u in updates
+        if isinstance(u, (InProgress, Completed))
+        for log in u.logs or []
+    ]
+    assert lines == ["x", "y"]
+    assert len(local_fal.requests_for("result")) == 1
+
+
+def test_a_stream_that_keeps_breaking_settles_for_polling(
+    local_fal: LocalFal, client: Client
+) -> None:
+    local_fal.configure(ID, processing_time=1.0)  # outlasts the reconnect backoff
+    local_fal.inject(Fault.drop(after_chunks=0), on="status_stream", times=None)
+    assert flux_dev.subscribe(prompt="a cat", client=client).images
+    from fal_typed._wait import MAX_STREAM_DROPS
+
+    assert len(local_fal.requests_for("status_stream")) == MAX_STREAM_DROPS
+
+
+def test_user_timeout_504_is_final(local_fal: LocalFal, client: Client) -> None:
+    local_fal.inject(Fault.user_timeout(), on="submit")
+    with pytest.raises(ServerError) as info:
+        flux_dev.subscribe(prompt="a cat", client=client)
+    assert info.value.status_code == 504 and info.value.error_type == "request_timeout"
+    assert len(local_fal.requests_for("submit")) == 1
+
+
+def test_fal_5xx_with_a_request_id_is_final(local_fal: LocalFal, client: Client) -> None:
+    local_fal.inject(Fault.server_error(503), on="submit")
+    with pytest.raises(ServerError) as info:
+        flux_dev.subscribe(prompt="a cat", client=client)
+    assert info.value.error_type == "runner_scheduling_failure"
+    assert len(local_fal.requests_for("submit")) == 1
+
+
+def test_rate_limit_that_never_ends_raises_after_the_policy(local_fal: LocalFal) -> None:
+    client = local_fal.client(retry=RetryPolicy(max_attempts=3, base_delay=0.01))
+    local_fal.inject(Fault.rate_limited(retry_after=0), on="submit", times=None)
+    with pytest.raises(RateLimitError) as info:
+        flux_dev.submit(prompt="a cat", client=client)
+    assert info.value.error_type == "concurrent_requests_limit"
+    assert len(local_fal.requests_for("submit")) == 3
+    assert accepted_submits(local_fal) == []
+
+
+def test_auth_failure_on_the_status_stream_is_raised(local_fal: LocalFal, client: Client) -> None:
+    local_fal.inject(Fault.response(401, {"detail": "invalid key credentials"}), on="status_stream")
+    with pytest.raises(AuthenticationError) as info:
+        flux_dev.subscribe(prompt="a cat", client=client)
+    assert info.value.request_id == accepted_submits(local_fal)[0].request_id
+
+
+def test_the_key_never_leaks_over_real_sockets(
+    local_fal: LocalFal, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = "leak-test-id:leak-test-secret-0a1b2c3d"
+    client = local_fal.client(key=key, retry=RetryPolicy(max_attempts=3, base_delay=0.01))
+    caplog.set_level(logging.DEBUG)
+    local_fal.inject(Fault.rate_limited(retry_after=0), on="submit")
+    local_fal.inject(
+        Fault.response(401, {"detail": f"invalid key credentials: {key}"}),
+        on="result",
+    )
+    with pytest.raises(AuthenticationError) as info:
+        flux_dev.subscribe(prompt="a cat", client=client)
+    error = info.value
+    secret = key.split(":")[1]
+    for text in (str(error), repr(error), repr(error.body), repr(error.headers), repr(client)):
+        assert secret not in text
+    assert all(secret not in record.getMessage() for record in caplog.records)
+    assert any("retrying POST" in record.getMessage() for record in caplog.records)
