@@ -20,9 +20,12 @@ from ._errors import (
     RequestCancelledError,
     ServerError,
 )
+from ._file_input import FileInput
+from ._file_output import FileOutput
 from ._handle import AsyncRequestHandle, RequestHandle
 from ._models import InputModel, OutputModel
 from ._realtime import AsyncRealtimeConnection, RealtimeConnection, RealtimeError
+from ._registry import UnknownEndpointError, endpoint
 from ._retry import RetryPolicy
 from ._status import Completed, InProgress, Log, Queued, Status
 from ._stream import AsyncStream, Stream
@@ -43,6 +46,8 @@ __all__ = [
     "FalHTTPError",
     "FalTimeoutError",
     "FalValidationError",
+    "FileInput",
+    "FileOutput",
     "InProgress",
     "InputModel",
     "InputValidationError",
@@ -65,7 +70,9 @@ __all__ = [
     "ServerError",
     "Status",
     "Stream",
+    "UnknownEndpointError",
     "default_client",
+    "endpoint",
     "module_name",
     "set_default_client",
 ]

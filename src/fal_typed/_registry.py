@@ -1,0 +1,67 @@
+"""`fal_typed.endpoint(id)`: the generated endpoint object for an endpoint id.
+
+It imports ``fal_endpoints.<module_name(id)>`` directly, so it works with the whole generated
+package or with per-endpoint wheels installed side by side; no shared index is needed. The index
+(``fal_endpoints._index``), when installed, only serves to suggest close matches for a typo.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from typing import Any
+
+from ._endpoint import Endpoint
+from ._errors import FalError
+from .naming import module_name
+
+__all__ = ["UnknownEndpointError", "endpoint"]
+
+_PACKAGE = "fal_endpoints"
+
+
+class UnknownEndpointError(FalError, LookupError):
+    """No generated module is installed for this endpoint id.
+
+    ``endpoint_id`` is the id asked for; ``suggestions`` lists close ids from the installed index.
+    """
+
+    def __init__(self, endpoint_id: str, suggestions: list[str]) -> None:
+        hint = f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        super().__init__(
+            f"no generated module for endpoint {endpoint_id!r} "
+            f"(expected {_PACKAGE}.{module_name(endpoint_id)}){hint}"
+        )
+        self.endpoint_id = endpoint_id
+        self.suggestions = suggestions
+
+
+def endpoint(endpoint_id: str) -> Endpoint[Any, Any]:
+    """The generated :class:`Endpoint` for ``endpoint_id`` (``endpoint_id``, ``Input``, ``Output``).
+
+    Raises :class:`UnknownEndpointError` naming the id when no generated module is installed for
+    it, and ``ValueError`` when the id is malformed (it needs ``owner/app[/path]``).
+    """
+    name = f"{_PACKAGE}.{module_name(endpoint_id)}"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name not in (_PACKAGE, name):
+            raise  # the module exists but one of its own imports is missing
+        raise UnknownEndpointError(endpoint_id, _suggestions(endpoint_id)) from None
+    found: object = getattr(module, "endpoint", None)
+    if not isinstance(found, Endpoint) or getattr(module, "endpoint_id", None) != endpoint_id:
+        raise UnknownEndpointError(endpoint_id, _suggestions(endpoint_id))
+    return found  # pyright: ignore[reportUnknownVariableType]
+
+
+def _suggestions(endpoint_id: str) -> list[str]:
+    try:
+        index = importlib.import_module(f"{_PACKAGE}._index")
+    except ImportError:
+        return []
+    known: object = getattr(index, "ENDPOINTS", {})
+    if not isinstance(known, dict):
+        return []
+    ids = [key for key in known if isinstance(key, str)]  # pyright: ignore[reportUnknownVariableType]
+    return difflib.get_close_matches(endpoint_id, ids, n=3, cutoff=0.6)
