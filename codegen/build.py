@@ -1,0 +1,46 @@
+"""One document through load -> normalise -> plan -> render: the unit of work of the process pool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .diagnostics import Diagnostic, DocumentError
+from .load import read_document
+from .normalise import normalise
+from .plan import plan
+from .render import IndexEntry, index_entry, render_module
+
+__all__ = ["BuildResult", "build"]
+
+
+@dataclass
+class BuildResult:
+    """The unformatted module of one document (None if the document is broken) and findings."""
+
+    source: str
+    module: str | None = None
+    text: str | None = None
+    index: IndexEntry | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def build(path: Path) -> BuildResult:
+    """Build one document; any failure is reported as an error of that document, never raised."""
+    result = BuildResult(source=path.name)
+    try:
+        document = read_document(path)
+        planned = plan(normalise(document.data), document.source)
+        text, model_warnings = render_module(planned)
+    except DocumentError as exc:
+        result.diagnostics.append(Diagnostic(path.name, "error", str(exc)))
+        return result
+    except Exception as exc:  # a generator bug on one document must not stop the others
+        result.diagnostics.append(
+            Diagnostic(path.name, "error", f"internal error: {type(exc).__name__}: {exc}")
+        )
+        return result
+    result.module, result.text, result.index = planned.module, text, index_entry(planned)
+    for message in (*planned.warnings, *model_warnings):
+        result.diagnostics.append(Diagnostic(path.name, "warning", message))
+    return result

@@ -1,0 +1,350 @@
+"""Stage 2: repair one fal OpenAPI document into clean, self-consistent JSON Schema components.
+
+The corpus carries upstream defects (see ``schemas/README.md``); each is repaired here, so the
+later stages see one dialect (JSON Schema as OpenAPI 3.1 uses it) and never guess:
+
+- The endpoint input is the POST requestBody ``$ref`` and the output the result GET's ``$ref``:
+  a component whose name ends in ``Input`` is not necessarily the input.
+- A dangling ``$ref`` becomes ``{}`` (Any) with a warning; a dangling input or output becomes an
+  open object, so the endpoint stays callable.
+- ``nullable: true`` (OpenAPI 3.0) becomes ``anyOf [..., {"type": "null"}]``; an ``allOf`` of one
+  schema becomes that schema, keeping the sibling description and default; boolean
+  ``exclusiveMinimum``/``exclusiveMaximum`` become numeric bounds; an array without ``items``
+  gets ``items: {}``.
+- Component names that are not identifiers (``Audio-Output``, ``SanaV151.6bInput``) are made
+  identifiers, unique in the document; inline objects are hoisted into named components, so
+  every generated class has a chosen name and base class.
+- Properties are ordered required first, then ``x-fal-order-properties``, then the rest.
+- Descriptions are dedented and stripped; ``deprecated`` is stated in the description.
+- A default that is an object (or a list holding objects or lists) cannot be written as a
+  type-correct Python default of a model-typed field, so it is stated in the description instead
+  (input defaults are documentation anyway: calls send only what the caller gave).
+- Everything else (titles, examples, ``format``, UI hints, ``x-fal`` extensions) is dropped:
+  fal sends ``format: binary`` as base64 or URL strings and accepts ``data:`` URIs for ``uri``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import keyword
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .diagnostics import DocumentError
+
+__all__ = [
+    "REF_PREFIX",
+    "Metadata",
+    "NormalisedDocument",
+    "Schema",
+    "clean_text",
+    "identifier",
+    "normalise",
+    "pascal",
+    "words",
+]
+
+Schema = dict[str, Any]
+
+REF_PREFIX = "#/components/schemas/"
+
+# Keywords copied through as they are (validation and documentation that the models use).
+_PLAIN_KEYWORDS = frozenset({
+    "type", "enum", "const", "default", "required",
+    "minimum", "maximum", "multipleOf", "minLength", "maxLength", "pattern",
+    "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties",
+})  # fmt: skip
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_NON_ALNUM = re.compile(r"[^0-9A-Za-z]+")
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """What the document says about its endpoint (``info.x-fal-metadata``)."""
+
+    endpoint_id: str
+    category: str
+    about: str
+    playground_url: str | None
+    documentation_url: str | None
+
+
+@dataclass(frozen=True)
+class NormalisedDocument:
+    """Clean components reachable from the input and output, keyed by identifier names."""
+
+    metadata: Metadata
+    input_name: str
+    output_name: str
+    components: dict[str, Schema]
+    warnings: tuple[str, ...]
+
+
+def normalise(data: Mapping[str, Any]) -> NormalisedDocument:
+    """Repair one document (see the module docstring); raise DocumentError if it is unusable."""
+    metadata = _metadata(data)
+    raw = _dig(data, "components", "schemas")
+    if not isinstance(raw, dict):
+        raise DocumentError("no components.schemas")
+    input_ref, output_ref = _root_refs(data)
+    return _Normaliser(metadata, raw).run(input_ref, output_ref)
+
+
+def clean_text(text: str) -> str:
+    """Dedent a description (fal's are indented Python docstrings) and strip its edges."""
+    lines = inspect.cleandoc(text).splitlines()
+    return "\n".join(line.rstrip() for line in lines).strip()
+
+
+def _dig(data: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def _metadata(data: Mapping[str, Any]) -> Metadata:
+    meta = _dig(data, "info", "x-fal-metadata")
+    endpoint_id = _dig(meta, "endpointId")
+    if not isinstance(endpoint_id, str) or not endpoint_id:
+        raise DocumentError("no info.x-fal-metadata.endpointId")
+
+    def text(key: str) -> str | None:
+        value = _dig(meta, key)
+        return clean_text(value) if isinstance(value, str) and value.strip() else None
+
+    about = text("about") or text("description") or ""
+    return Metadata(
+        endpoint_id=endpoint_id,
+        category=text("category") or "unknown",
+        about=about,
+        playground_url=text("playgroundUrl"),
+        documentation_url=text("documentationUrl"),
+    )
+
+
+def _component_ref(ref: Any, where: str) -> str:
+    if not isinstance(ref, str) or not ref.startswith(REF_PREFIX):
+        raise DocumentError(f"{where} is not a components/schemas $ref: {ref!r}")
+    return ref[len(REF_PREFIX) :]
+
+
+def _root_refs(data: Mapping[str, Any]) -> tuple[str, str]:
+    paths = _dig(data, "paths")
+    if not isinstance(paths, dict):
+        raise DocumentError("no paths")
+    input_ref = output_ref = None
+    for path, item in paths.items():
+        body = _dig(item, "post", "requestBody", "content", "application/json", "schema", "$ref")
+        if body is not None and input_ref is None:
+            input_ref = _component_ref(body, f"POST {path} requestBody")
+        if isinstance(path, str) and path.endswith("/requests/{request_id}"):
+            result = _dig(item, "get", "responses", "200", "content", "application/json", "schema")
+            output_ref = _component_ref(_dig(result, "$ref"), f"GET {path} response")
+    if input_ref is None:
+        raise DocumentError("no POST path with a requestBody $ref (the endpoint input)")
+    if output_ref is None:
+        raise DocumentError("no GET .../requests/{request_id} path with a 200 $ref (the output)")
+    return input_ref, output_ref
+
+
+def identifier(name: str, taken: set[str]) -> str:
+    """``name`` if it is a usable identifier, else its alphanumeric words joined in Pascal case;
+    suffixed with a number if ``taken`` already holds it. The result is added to ``taken``."""
+    if not name.isidentifier() or keyword.iskeyword(name):
+        name = pascal(name) or "Schema"
+        if name[0].isdigit():
+            name = "Schema" + name
+    unique, n = name, 1
+    while unique in taken:
+        n += 1
+        unique = f"{name}{n}"
+    taken.add(unique)
+    return unique
+
+
+def words(name: str) -> list[str]:
+    """The alphanumeric runs of ``name``: ``"fal-ai_flux-2"`` -> ``["fal", "ai", "flux", "2"]``."""
+    return [w for w in _NON_ALNUM.split(name) if w]
+
+
+def pascal(name: str) -> str:
+    """``"video_size"`` -> ``"VideoSize"`` (the rest of each word keeps its case)."""
+    return "".join(w[:1].upper() + w[1:] for w in words(name))
+
+
+class _Normaliser:
+    """Walks the components reachable from the two roots, cleaning and renaming as it goes."""
+
+    def __init__(self, metadata: Metadata, raw: dict[str, Any]) -> None:
+        self.metadata = metadata
+        self.raw = raw
+        self.taken: set[str] = set()
+        self.names = {name: identifier(name, self.taken) for name in raw}
+        self.components: dict[str, Schema] = {}
+        self.pending: list[str] = []
+        self.warnings: list[str] = []
+
+    def run(self, input_ref: str, output_ref: str) -> NormalisedDocument:
+        input_name = self._root(input_ref, "input")
+        output_name = self._root(output_ref, "output")
+        while self.pending:
+            raw_name = self.pending.pop()
+            self.components[self.names[raw_name]] = self._clean(
+                self.raw[raw_name], self.names[raw_name], root=True
+            )
+        ordered = {name: self.components[name] for name in sorted(self.components)}
+        return NormalisedDocument(
+            self.metadata, input_name, output_name, ordered, tuple(self.warnings)
+        )
+
+    def _root(self, ref: str, side: str) -> str:
+        """The input or output component; a missing or empty one becomes an open object."""
+        target = self._ref(REF_PREFIX + ref, f"the {side}")
+        if target is not None and self.raw[ref]:
+            return target
+        if target is None:
+            target = identifier(ref, self.taken)
+            problem = "is missing"
+        else:
+            self.pending.remove(ref)
+            self.warnings.append(f"the {side} schema {ref!r} is empty: typed as an open object")
+            problem = "is empty"
+        self.components[target] = {
+            "type": "object",
+            "additionalProperties": True,
+            "description": f"The document's {side} schema {problem}: any fields are accepted.",
+        }
+        return target
+
+    def _ref(self, ref: Any, where: str) -> str | None:
+        """The clean name a ``$ref`` points to (queued for cleaning), or None if it dangles."""
+        raw_name = (
+            ref[len(REF_PREFIX) :] if isinstance(ref, str) and ref.startswith(REF_PREFIX) else None
+        )
+        if raw_name is None or raw_name not in self.raw:
+            self.warnings.append(f"dangling $ref {ref!r} in {where} typed as Any")
+            return None
+        name = self.names[raw_name]
+        if name not in self.components and raw_name not in self.pending:
+            self.components[name] = {}  # placeholder: reserves the name while queued
+            self.pending.append(raw_name)
+        return name
+
+    def _clean(self, schema: Any, where: str, *, root: bool = False) -> Schema:
+        if not isinstance(schema, dict):
+            return {}  # `true` or garbage: accept anything
+        if "$ref" in schema:
+            target = self._ref(schema["$ref"], where)
+            out: Schema = {"$ref": REF_PREFIX + target} if target else {}
+            self._copy_docs(schema, out)
+        elif isinstance(schema.get("allOf"), list) and len(schema["allOf"]) == 1:
+            out = self._clean(schema["allOf"][0], where)
+            self._copy_docs(schema, out)
+        else:
+            out = self._clean_keywords(schema, where)
+        if schema.get("nullable") is True and out:
+            out = _with_null(out)
+        if schema.get("deprecated") is True:
+            description = out.get("description", "")
+            if not description.lower().startswith("deprecated"):
+                out["description"] = f"Deprecated. {description}".strip()
+        if "properties" in out and not root:
+            return self._hoist(out, where)
+        return out
+
+    def _copy_docs(self, schema: Mapping[str, Any], out: Schema) -> None:
+        """Keep the description and default written beside a ``$ref`` or single ``allOf``."""
+        if isinstance(schema.get("description"), str) and (
+            text := clean_text(schema["description"])
+        ):
+            out["description"] = text
+        if "default" in schema:
+            out["default"] = schema["default"]
+        _move_structured_default(out)
+
+    def _clean_keywords(self, schema: Mapping[str, Any], where: str) -> Schema:
+        out: Schema = {}
+        for key, value in schema.items():
+            if key in _PLAIN_KEYWORDS:
+                out[key] = value
+            elif key == "description" and isinstance(value, str) and (text := clean_text(value)):
+                out[key] = text
+            elif key == "properties" and isinstance(value, dict):
+                out[key] = self._properties(schema, value, where)
+            elif key == "items":
+                out[key] = self._clean(value, f"{where}Item")
+            elif key in _SUBSCHEMA_LISTS and isinstance(value, list):
+                out[key] = [self._clean(item, where) for item in value]
+            elif key == "additionalProperties":
+                out[key] = value if isinstance(value, bool) else self._clean(value, f"{where}Value")
+            elif key == "discriminator" and isinstance(value, dict):
+                out[key] = self._discriminator(value, where)
+        for bound in ("Minimum", "Maximum"):
+            exclusive = schema.get(f"exclusive{bound}")
+            if exclusive is True and f"{bound.lower()}" in out:
+                out[f"exclusive{bound}"] = out.pop(bound.lower())
+            elif isinstance(exclusive, (int, float)) and not isinstance(exclusive, bool):
+                out[f"exclusive{bound}"] = exclusive
+        if out.get("type") == "array" and "items" not in out and "prefixItems" not in out:
+            out["items"] = {}
+        if (
+            out.get("type") == "object"
+            and "properties" not in out
+            and "additionalProperties" not in out
+        ):
+            # JSON Schema's default, made explicit: without it the model would read as closed.
+            out["additionalProperties"] = True
+        _move_structured_default(out)
+        return out
+
+    def _properties(
+        self, schema: Mapping[str, Any], properties: dict[str, Any], where: str
+    ) -> Schema:
+        required = schema.get("required") if isinstance(schema.get("required"), list) else []
+        order = schema.get("x-fal-order-properties")
+        position = {name: i for i, name in enumerate(order)} if isinstance(order, list) else {}
+        names = sorted(
+            properties, key=lambda n: (n not in required, position.get(n, len(position)))
+        )
+        return {name: self._clean(properties[name], pascal(name) or where) for name in names}
+
+    def _discriminator(self, value: Mapping[str, Any], where: str) -> Schema:
+        out: Schema = {"propertyName": value.get("propertyName")}
+        mapping = value.get("mapping")
+        if isinstance(mapping, dict):
+            targets = {tag: self._ref(ref, where) for tag, ref in mapping.items()}
+            out["mapping"] = {tag: REF_PREFIX + name for tag, name in targets.items() if name}
+        return out
+
+    def _hoist(self, schema: Schema, where: str) -> Schema:
+        """Give an inline object a component of its own, so its class name and base are chosen."""
+        name = identifier(pascal(where) or "Inline", self.taken)
+        docs = {k: schema.pop(k) for k in ("description", "default") if k in schema}
+        self.components[name] = schema
+        return {"$ref": REF_PREFIX + name, **docs}
+
+
+def _with_null(schema: Schema) -> Schema:
+    docs = {k: schema.pop(k) for k in ("description", "default") if k in schema}
+    branches = list(schema["anyOf"]) if set(schema) == {"anyOf"} else [schema]
+    if {"type": "null"} not in branches:
+        branches.append({"type": "null"})
+    return {"anyOf": branches, **docs}
+
+
+def _move_structured_default(schema: Schema) -> None:
+    default = schema.get("default")
+    structured = isinstance(default, dict) or (
+        isinstance(default, list) and any(isinstance(item, (dict, list)) for item in default)
+    )
+    if structured:
+        del schema["default"]
+        text = f"Default: `{json.dumps(default, ensure_ascii=False)}`."
+        schema["description"] = (
+            f"{schema['description']}\n\n{text}" if schema.get("description") else text
+        )

@@ -1,0 +1,204 @@
+"""The whole run: decide what is stale, build it over a process pool, format, write, index.
+
+A broken document never stops the run: it is reported, gets no module, and the rest goes on.
+The package directory holds exactly one module per good document plus ``_index.py``; anything
+else there ending in ``.py`` is a leftover of an earlier run and is removed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .diagnostics import Diagnostic
+from .load import document_paths, file_sha256
+from .write import (
+    MANIFEST_NAME,
+    PACKAGE,
+    Manifest,
+    ManifestEntry,
+    format_sources,
+    generator_fingerprint,
+    text_sha256,
+    write_if_changed,
+)
+
+if TYPE_CHECKING:
+    from .build import BuildResult
+
+__all__ = ["INDEX_FILE", "Report", "check", "generate"]
+
+INDEX_FILE = "_index.py"
+
+
+@dataclass
+class Report:
+    """What a run did."""
+
+    documents: int = 0
+    modules: int = 0
+    rebuilt: int = 0
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.level == "error"]
+
+    def summary(self) -> str:
+        warnings = len(self.diagnostics) - len(self.errors)
+        return (
+            f"{self.modules} modules from {self.documents} documents in {self.seconds:.1f} s: "
+            f"{self.rebuilt} rebuilt, {len(self.written)} files written, {len(self.removed)} removed; "
+            f"{len(self.errors)} documents skipped with errors, {warnings} warnings"
+        )
+
+
+def generate(
+    schemas_dir: Path, out_dir: Path, *, jobs: int | None = None, force: bool = False
+) -> Report:
+    """Bring ``out_dir/fal_endpoints`` up to date with the documents of ``schemas_dir``."""
+    started = time.perf_counter()
+    package = out_dir / PACKAGE
+    paths = document_paths(schemas_dir)
+    hashes = {path.name: file_sha256(path) for path in paths}
+    old = Manifest.load(out_dir)
+    manifest = Manifest(fingerprint=generator_fingerprint(), index_sha256=old.index_sha256)
+    reusable = old.documents if old.fingerprint == manifest.fingerprint and not force else {}
+
+    stale: list[Path] = []
+    for path in paths:
+        entry = reusable.get(path.name)
+        if entry is not None and entry.sha256 == hashes[path.name] and _intact(package, entry):
+            manifest.documents[path.name] = entry
+        else:
+            stale.append(path)
+
+    built = {result.source: result for result in _build_all(stale, jobs or os.cpu_count() or 1)}
+    for name, result in built.items():
+        entry = ManifestEntry(
+            hashes[name], diagnostics=[[d.level, d.message] for d in result.diagnostics]
+        )
+        if result.module and result.text is not None and result.index is not None:
+            entry.module = result.module
+            entry.index = [
+                result.index.endpoint_id,
+                result.module,
+                result.index.category,
+                result.index.description,
+            ]
+        manifest.documents[name] = entry
+    _resolve_collisions(manifest)
+
+    sources: dict[str, str] = {}  # file name -> unformatted text
+    owner_of: dict[str, str] = {}  # file name -> document
+    for name, result in built.items():
+        module = manifest.documents[name].module
+        if module is not None and result.text is not None:
+            sources[f"{module}.py"] = result.text
+            owner_of[f"{module}.py"] = name
+
+    rows = sorted(
+        entry.index for entry in manifest.documents.values() if entry.index and entry.module
+    )
+    index_path = package / INDEX_FILE
+    if stale or not _file_matches(index_path, manifest.index_sha256):
+        from .render import IndexEntry, render_index
+
+        sources[INDEX_FILE] = render_index(IndexEntry(*row) for row in rows)
+
+    report = Report(documents=len(paths), modules=len(rows), rebuilt=len(stale))
+    for name, text in format_sources(sources).items():
+        if write_if_changed(package / name, text):
+            report.written.append(name)
+        if name == INDEX_FILE:
+            manifest.index_sha256 = text_sha256(text)
+        else:
+            manifest.documents[owner_of[name]].output_sha256 = text_sha256(text)
+
+    wanted = {f"{row[1]}.py" for row in rows} | {INDEX_FILE}
+    for leftover in sorted(package.glob("*.py")) if package.is_dir() else []:
+        if leftover.name not in wanted:
+            leftover.unlink()
+            report.removed.append(leftover.name)
+    write_if_changed(out_dir / MANIFEST_NAME, manifest.dumps())
+
+    for name, entry in sorted(manifest.documents.items()):
+        for level, message in entry.diagnostics:
+            report.diagnostics.append(
+                Diagnostic(name, "error" if level == "error" else "warning", message)
+            )
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def check(schemas_dir: Path, out_dir: Path, *, jobs: int | None = None) -> list[str]:
+    """Regenerate from scratch into a temporary directory; list what differs from ``out_dir``."""
+    with tempfile.TemporaryDirectory(prefix="codegen-check-") as tmp:
+        fresh = Path(tmp)
+        generate(schemas_dir, fresh, jobs=jobs, force=True)
+        return _differences(fresh, out_dir)
+
+
+def _differences(fresh: Path, current: Path) -> list[str]:
+    def files(root: Path) -> dict[str, Path]:
+        found = {f"{PACKAGE}/{p.name}": p for p in (root / PACKAGE).glob("*.py")}
+        if (root / MANIFEST_NAME).exists():
+            found[MANIFEST_NAME] = root / MANIFEST_NAME
+        return found
+
+    want, have = files(fresh), files(current)
+    problems = [f"missing: {name}" for name in sorted(want.keys() - have.keys())]
+    problems += [f"not generated: {name}" for name in sorted(have.keys() - want.keys())]
+    problems += [
+        f"stale: {name}"
+        for name in sorted(want.keys() & have.keys())
+        if want[name].read_bytes() != have[name].read_bytes()
+    ]
+    return problems
+
+
+def _intact(package: Path, entry: ManifestEntry) -> bool:
+    """Whether the module recorded for ``entry`` is on disk unchanged (or it had none)."""
+    if entry.module is None:
+        return True
+    return _file_matches(package / f"{entry.module}.py", entry.output_sha256)
+
+
+def _file_matches(path: Path, sha256: str | None) -> bool:
+    try:
+        return sha256 is not None and text_sha256(path.read_text(encoding="utf-8")) == sha256
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _build_all(paths: Sequence[Path], jobs: int) -> list[BuildResult]:
+    from .build import build
+
+    if jobs <= 1 or len(paths) <= 1:
+        return [build(path) for path in paths]
+    with ProcessPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
+        return list(pool.map(build, paths, chunksize=max(1, len(paths) // (jobs * 16))))
+
+
+def _resolve_collisions(manifest: Manifest) -> None:
+    """Two documents naming the same module: the first by file name keeps it, the other errs."""
+    owners: dict[str, str] = {}
+    for name, entry in sorted(manifest.documents.items()):
+        if entry.module is None:
+            continue
+        if entry.module in owners:
+            entry.diagnostics.append(
+                ["error", f"module {entry.module} is already generated from {owners[entry.module]}"]
+            )
+            entry.module = entry.index = entry.output_sha256 = None
+        else:
+            owners[entry.module] = name

@@ -1,0 +1,141 @@
+"""Stage 5: format with ruff, write only files whose content changed, keep the manifest.
+
+The manifest (``<out>/codegen-manifest.json``) records, per document, the hash of its bytes and
+of the module written from it, under a fingerprint of the generator itself (its code, templates,
+datamodel-code-generator and ruff versions, ruff settings). A run regenerates a document only if
+its hash, the fingerprint or the module on disk differ from the record: a no-op run reads hashes
+and nothing else, and a document edited by hand is regenerated alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "MANIFEST_NAME",
+    "PACKAGE",
+    "REPO_ROOT",
+    "Manifest",
+    "ManifestEntry",
+    "format_sources",
+    "generator_fingerprint",
+    "text_sha256",
+    "write_if_changed",
+]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "fal_endpoints"
+MANIFEST_NAME = "codegen-manifest.json"
+_PYPROJECT = REPO_ROOT / "pyproject.toml"
+
+
+@dataclass
+class ManifestEntry:
+    """What one document produced last time (``module`` is None if it was broken)."""
+
+    sha256: str
+    module: str | None = None
+    output_sha256: str | None = None
+    index: list[str] | None = None  # [endpoint_id, module, category, description]
+    diagnostics: list[list[str]] = field(default_factory=list)  # [level, message]
+
+
+@dataclass
+class Manifest:
+    """Every document's last result, valid only under the generator ``fingerprint``."""
+
+    fingerprint: str = ""
+    index_sha256: str | None = None
+    documents: dict[str, ManifestEntry] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, out_dir: Path) -> Manifest:
+        """The manifest in ``out_dir``, or an empty one if it is missing or unreadable."""
+        try:
+            data = json.loads((out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+            documents = {name: ManifestEntry(**entry) for name, entry in data["documents"].items()}
+            return cls(data["fingerprint"], data.get("index_sha256"), documents)
+        except (OSError, ValueError, KeyError, TypeError):
+            return cls()
+
+    def dumps(self) -> str:
+        """Deterministic JSON (sorted keys, one document per line group)."""
+        data: dict[str, Any] = {
+            "fingerprint": self.fingerprint,
+            "index_sha256": self.index_sha256,
+            "documents": {name: asdict(entry) for name, entry in sorted(self.documents.items())},
+        }
+        return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _ruff(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ruff", *args], capture_output=True, text=True, check=False
+    )
+
+
+@cache
+def generator_fingerprint() -> str:
+    """Hash of everything that shapes the output besides the documents."""
+    import datamodel_code_generator
+
+    digest = hashlib.sha256()
+    code_dir = Path(__file__).resolve().parent
+    for path in sorted([*code_dir.glob("*.py"), *(REPO_ROOT / "templates").glob("*.jinja")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(_ruff_settings().encode())
+    digest.update(datamodel_code_generator.get_version().encode())
+    digest.update(_ruff("--version").stdout.encode())
+    return digest.hexdigest()
+
+
+def _ruff_settings() -> str:
+    """The ``[tool.ruff...]`` tables of pyproject.toml, as text (they shape the formatting)."""
+    kept: list[str] = []
+    keep = False
+    for line in _PYPROJECT.read_text(encoding="utf-8").splitlines():
+        if line.startswith("["):
+            keep = line.startswith("[tool.ruff")
+        if keep:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def format_sources(sources: dict[str, str]) -> dict[str, str]:
+    """Run ``ruff format`` once over all ``sources`` (file name -> text); return the results."""
+    if not sources:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="codegen-") as tmp:
+        root = Path(tmp)
+        for name, text in sources.items():
+            (root / name).write_text(text, encoding="utf-8")
+        done = _ruff("format", "--config", str(_PYPROJECT), "--no-cache", "--quiet", str(root))
+        if done.returncode != 0:
+            raise RuntimeError(f"ruff format failed:\n{done.stderr or done.stdout}")
+        return {name: (root / name).read_text(encoding="utf-8") for name in sources}
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Write ``text`` to ``path`` unless it already holds exactly that; True if written."""
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(text, encoding="utf-8", newline="\n")
+    partial.replace(path)
+    return True
