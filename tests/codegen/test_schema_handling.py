@@ -1,0 +1,396 @@
+"""Each schema construct and upstream defect of the corpus, on small synthetic documents.
+
+Every document goes through the real generator into a temporary directory and the generated
+module is imported and exercised: the assertions are on behaviour (what validates, what is
+rejected, what a signature accepts), not on the text.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import typing
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from codegen_helpers import fal_document, generate_into, import_generated
+from pydantic import BaseModel
+
+from fal_typed import FileOutput, InputModel, InputValidationError, OutputModel
+
+REF = "#/components/schemas/"
+LONG_ENUM = [f"voice_{i:04d}" for i in range(300)]
+
+KITCHEN_SINK = fal_document(
+    "fal-ai/kitchen-sink",
+    {
+        "type": "object",
+        "title": "BaseInput",
+        "required": ["prompt", "size"],
+        "x-fal-order-properties": ["prompt", "image_url", "aspect_ratio", "seed", "size", "loras"],
+        "properties": {
+            "loras": {"type": "array", "items": {"$ref": REF + "LoraWeight"}, "default": []},
+            "seed": {
+                "type": "integer",
+                "nullable": True,
+                "description": "\n        Random seed.\n    ",
+            },
+            "size": {"allOf": [{"$ref": REF + "ImageSize"}], "description": "The size."},
+            "image_url": {"type": "string", "description": "An image."},
+            "mask_urls": {"type": "array", "items": {"type": "string"}},
+            "prompt": {"type": "string", "examples": ["a cat"], "title": "Prompt"},
+            "aspect_ratio": {"type": "string", "enum": ["16:9", "4K", "1"], "default": "16:9"},
+            "guidance": {"type": "number", "exclusiveMinimum": 0, "maximum": 20, "default": 3.5},
+            "steps": {
+                "anyOf": [{"type": "integer", "minimum": 1, "maximum": 50}, {"type": "null"}]
+            },
+            "ref_size": {"$ref": REF + "ImageSize", "description": "Described beside the $ref."},
+            "shape": {
+                "anyOf": [
+                    {"$ref": REF + "ImageSize"},
+                    {"type": "string", "enum": ["square", "wide"]},
+                ]
+            },
+            "matrix": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+            "anything": {"type": "array"},
+            "weights": {"type": "object", "additionalProperties": {"type": "number"}},
+            "mode": {"const": "fast"},
+            "audio": {"type": "string", "format": "binary"},
+            "model_name": {"type": "string"},
+            "timeout": {"type": "number", "description": "A field named like a call option."},
+            "voice": {"type": "string", "enum": LONG_ENUM, "default": "voice_0000"},
+            "framing": {"type": "object", "properties": {"zoom": {"type": "number"}}},
+            "tricky": {"type": "string", "description": 'Quotes """ and a backslash \\d inside.'},
+            "bad_default": {"type": "string", "enum": ["1", "2"], "default": 1},
+            "big_default": {"$ref": REF + "ImageSize", "default": {"width": 1, "height": 2}},
+            "old": {"type": "boolean", "deprecated": True},
+        },
+    },
+    {
+        "type": "object",
+        "required": ["images", "status"],
+        "properties": {
+            "images": {"type": "array", "items": {"$ref": REF + "Image"}},
+            "status": {"type": "string", "enum": ["ok", "filtered"]},
+            "score": {"type": "number", "minimum": 0, "maximum": 1},
+            "size": {"$ref": REF + "ImageSize"},
+            "audio": {"$ref": REF + "Audio-Output"},
+            "link": {"$ref": REF + "Link"},
+        },
+    },
+    {
+        "LoraWeight": {
+            "type": "object",
+            "required": ["path"],
+            "properties": {"path": {"type": "string"}, "scale": {"type": "number", "default": 1}},
+        },
+        "ImageSize": {
+            "type": "object",
+            "description": "Width and height.",
+            "properties": {
+                "width": {"type": "integer", "exclusiveMinimum": 0, "default": 512},
+                "height": {"type": "integer", "exclusiveMinimum": 0, "default": 512},
+            },
+        },
+        "Image": {
+            "type": "object",
+            "required": ["url"],
+            "properties": {"url": {"type": "string"}, "width": {"type": "integer"}},
+        },
+        "Audio-Output": {
+            "type": "object",
+            "properties": {"url": {"type": "string"}, "content_type": {"type": "string"}},
+        },
+        "Link": {"type": "object", "properties": {"url": {"type": "string"}}},
+        "DecoyInput": {"type": "object", "properties": {"nothing": {"type": "string"}}},
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def sink(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    tmp = tmp_path_factory.mktemp("sink")
+    report = generate_into(tmp, KITCHEN_SINK)
+    assert report.errors == []
+    return import_generated(tmp, "kitchen_sink")
+
+
+@pytest.fixture(scope="module")
+def sink_warnings(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    report = generate_into(tmp_path_factory.mktemp("sink-warnings"), KITCHEN_SINK)
+    return [d.message for d in report.diagnostics]
+
+
+def keyword_overload(module: ModuleType, function: str = "subscribe") -> ast.FunctionDef:
+    """The keyword-argument overload of a generated function, from the module source."""
+    tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
+    overloads = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name == function and node.decorator_list
+    ]
+    return next(node for node in overloads if not node.args.posonlyargs)
+
+
+def keyword_types(module: ModuleType) -> dict[str, str]:
+    node = keyword_overload(module)
+    return {arg.arg: ast.unparse(arg.annotation) for arg in node.args.kwonlyargs if arg.annotation}
+
+
+def valid(**overrides: Any) -> dict[str, Any]:
+    return {"prompt": "a cat", "size": {"width": 8, "height": 8}, **overrides}
+
+
+def rejected_fields(module: ModuleType, fields: dict[str, Any]) -> list[str]:
+    with pytest.raises(InputValidationError) as caught:
+        module.endpoint.arguments(None, fields)
+    return caught.value.fields
+
+
+# -- names and classes ---------------------------------------------------------------------------
+
+
+def test_input_and_output_classes_are_named_after_the_module(sink: ModuleType) -> None:
+    assert sink.Input is sink.KitchenSinkInput and sink.Output is sink.KitchenSinkOutput
+    assert issubclass(sink.Input, InputModel) and issubclass(sink.Output, OutputModel)
+    assert sink.endpoint_id == "fal-ai/kitchen-sink" == sink.endpoint.endpoint_id
+
+
+def test_the_input_is_the_post_body_not_a_component_named_like_one(sink: ModuleType) -> None:
+    assert "nothing" not in sink.Input.model_fields
+    assert not hasattr(sink, "DecoyInput")  # unreachable components are not generated
+
+
+def test_component_names_that_are_not_identifiers_become_identifiers(sink: ModuleType) -> None:
+    assert issubclass(sink.AudioOutput, FileOutput)
+
+
+def test_a_component_used_on_both_sides_becomes_a_strict_and_a_lenient_class(
+    sink: ModuleType,
+) -> None:
+    assert issubclass(sink.ImageSize, InputModel)
+    assert issubclass(sink.ImageSizeOutput, OutputModel)
+    with pytest.raises(ValueError, match="depth"):
+        sink.ImageSize(width=1, height=1, depth=3)
+    out = sink.ImageSizeOutput.model_validate({"width": 0, "height": 1, "depth": 3})
+    assert out.model_extra == {"depth": 3}
+
+
+def test_file_like_outputs_derive_from_file_output(sink: ModuleType) -> None:
+    assert issubclass(sink.Image, FileOutput)  # url + width
+    assert issubclass(sink.AudioOutput, FileOutput)  # url + content_type
+    assert not issubclass(sink.Link, FileOutput)  # a url alone is not a file
+
+
+# -- input side: strict --------------------------------------------------------------------------
+
+
+def test_input_validates_and_sends_only_what_was_given(sink: ModuleType) -> None:
+    body = sink.endpoint.arguments(None, valid(seed=None, aspect_ratio="4K"))
+    assert body == {
+        "prompt": "a cat",
+        "size": {"width": 8, "height": 8},
+        "seed": None,
+        "aspect_ratio": "4K",
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("aspect_ratio", "3:2"),  # enum values that are not identifiers
+        ("seed", "seven"),  # nullable integer (OpenAPI 3.0 `nullable`)
+        ("guidance", 0),  # numeric exclusiveMinimum
+        ("steps", 0),  # a constrained member of anyOf [integer, null]
+        ("mode", "slow"),  # const
+        ("shape", "round"),  # union of a $ref and a string enum
+        ("weights", {"a": "heavy"}),  # additionalProperties map
+        ("matrix", [[1.0], ["x"]]),  # arrays of arrays
+        ("loras", [{"scale": 2}]),  # nested required field
+    ],
+)
+def test_bad_values_are_rejected_naming_the_field(sink: ModuleType, field: str, value: Any) -> None:
+    assert any(
+        path == field or path.startswith(f"{field}.")
+        for path in rejected_fields(sink, valid(**{field: value}))
+    )
+
+
+def test_unknown_fields_are_rejected_but_extra_body_passes_them_through(sink: ModuleType) -> None:
+    assert rejected_fields(sink, valid(promt="typo")) == ["promt"]
+    body = sink.endpoint.arguments(None, valid(), {"new_field": 1})
+    assert body["new_field"] == 1
+
+
+def test_accepted_shapes(sink: ModuleType) -> None:
+    sink.endpoint.arguments(
+        None,
+        valid(
+            shape="wide",
+            steps=None,
+            anything=[1, "two", None],
+            matrix=[[1, 2.5]],
+            weights={"a": 0.5},
+            mode="fast",
+            audio="aGVsbG8=",
+            framing={"zoom": 2},
+            size=sink.ImageSize(width=3, height=4),
+        ),
+    )
+
+
+def test_a_field_named_like_a_call_option_gets_a_trailing_underscore(sink: ModuleType) -> None:
+    assert "timeout_" in keyword_types(sink)
+    run_keywords = [arg.arg for arg in keyword_overload(sink, "run").args.kwonlyargs]
+    assert {"timeout_", "timeout"} <= set(run_keywords)  # the field and run's own option
+    assert sink.endpoint.arguments(None, valid(timeout_=2.5))["timeout"] == 2.5
+
+
+def test_model_prefixed_fields_are_ordinary_fields(sink: ModuleType) -> None:
+    assert sink.Input(**valid(model_name="x")).model_name == "x"
+
+
+# -- signatures ----------------------------------------------------------------------------------
+
+
+def test_every_field_is_a_keyword_in_schema_order(sink: ModuleType) -> None:
+    names = [arg.arg for arg in keyword_overload(sink).args.kwonlyargs]
+    fields = names[: names.index("extra_body")]
+    assert fields[:6] == ["prompt", "size", "image_url", "aspect_ratio", "seed", "loras"]
+    assert len(fields) == len(KITCHEN_SINK["components"]["schemas"]["ThingInput"]["properties"])
+
+
+def test_required_fields_have_no_default_and_schema_defaults_are_shown(sink: ModuleType) -> None:
+    node = keyword_overload(sink)
+    defaults = dict(
+        zip(
+            [arg.arg for arg in node.args.kwonlyargs],
+            [ast.unparse(d) if d else None for d in node.args.kw_defaults],
+            strict=True,
+        )
+    )
+    assert defaults["prompt"] is None and defaults["size"] is None
+    assert defaults["aspect_ratio"] == "'16:9'" and defaults["guidance"] == "3.5"
+    assert defaults["seed"] == "..."  # no default: the server decides when it is not sent
+    assert defaults["bad_default"] == "..." and defaults["big_default"] == "..."
+
+
+def test_file_fields_take_file_inputs_in_signatures_and_strings_in_the_model(
+    sink: ModuleType,
+) -> None:
+    types = keyword_types(sink)
+    assert types["image_url"] == "FileInput" and types["mask_urls"] == "list[FileInput]"
+    assert (
+        types["prompt"] == "str" and types["seed"] == "int | None"
+    )  # only a nullable field takes None
+    assert sink.Input.model_fields["image_url"].annotation == (str | None)
+
+
+def test_signatures_show_plain_types_and_long_ones_by_alias(sink: ModuleType) -> None:
+    types = keyword_types(sink)
+    assert types["steps"] == "int | None"  # the model holds the constraint
+    assert types["voice"] == "Voice"
+    assert typing.get_args(sink.Voice) == tuple(LONG_ENUM)
+
+
+def test_the_implementation_documents_every_field(sink: ModuleType) -> None:
+    doc = inspect.getdoc(sink.subscribe) or ""
+    assert doc.startswith("Submit a request to `fal-ai/kitchen-sink` through the queue")
+    assert "seed: Random seed." in doc  # dedented
+    assert 'tricky: Quotes """ and a backslash \\d inside.' in doc
+    assert "old: Deprecated." in doc
+    assert 'Default: `{"width": 1, "height": 2}`.' in doc
+    assert sink.Input.model_fields["seed"].description == "Random seed."
+
+
+def test_an_input_instance_is_accepted_positionally(sink: ModuleType) -> None:
+    instance = sink.Input(**valid())
+    assert sink.endpoint.arguments(instance) == {
+        "prompt": "a cat",
+        "size": {"width": 8, "height": 8},
+    }
+
+
+# -- output side: lenient ------------------------------------------------------------------------
+
+
+def test_outputs_accept_new_fields_and_enum_values_and_ignore_constraints(sink: ModuleType) -> None:
+    out = sink.Output.model_validate(
+        {
+            "images": [{"url": "https://x/y.png", "width": 3, "height": 4}],
+            "status": "a-value-added-later",
+            "score": 7.5,
+            "added_later": {"x": 1},
+        }
+    )
+    assert out.status == "a-value-added-later" and out.score == 7.5
+    assert out.model_extra == {"added_later": {"x": 1}}
+    assert out.images[0].url == "https://x/y.png" and out.images[0].model_extra == {"height": 4}
+
+
+# -- defects are reported, not fatal -------------------------------------------------------------
+
+
+def test_dropped_defaults_are_reported(sink_warnings: list[str]) -> None:
+    assert any("default 1 of KitchenSinkInput.bad_default" in w for w in sink_warnings)
+
+
+def test_dangling_refs_become_any_with_a_warning(tmp_path: Path) -> None:
+    document = fal_document(
+        "fal-ai/dangling",
+        {
+            "type": "object",
+            "properties": {"points": {"type": "array", "items": {"$ref": REF + "TrackPoint"}}},
+        },
+        {"type": "object", "properties": {"ok": {"type": "boolean"}}},
+    )
+    report = generate_into(tmp_path, document)
+    assert [d.message for d in report.diagnostics] == [
+        "dangling $ref '#/components/schemas/TrackPoint' in PointsItem typed as Any"
+    ]
+    module = import_generated(tmp_path, "dangling")
+    assert module.endpoint.arguments(None, {"points": [{"x": 1}, "anything"]})
+
+
+def test_a_missing_input_schema_gives_an_open_input(tmp_path: Path) -> None:
+    document = fal_document("openrouter/router/chat", {}, {"type": "object"}, input_name="Missing")
+    del document["components"]["schemas"]["Missing"]
+    report = generate_into(tmp_path, document)
+    assert report.errors == [] and "dangling $ref" in report.diagnostics[0].message
+    module = import_generated(tmp_path, "openrouter__router_chat")
+    assert module.endpoint.arguments(None, {"model": "x", "messages": []}) == {
+        "model": "x",
+        "messages": [],
+    }
+    assert keyword_overload(module).args.kwarg is not None  # **fields: Any
+
+
+def test_an_empty_output_schema_gives_an_open_output(tmp_path: Path) -> None:
+    report = generate_into(tmp_path, fal_document("fal-ai/empty-out", {"type": "object"}, {}))
+    assert "output schema 'ThingOutput' is empty" in report.diagnostics[0].message
+    module = import_generated(tmp_path, "empty_out")
+    assert module.Output.model_validate({"anything": [1]}).model_extra == {"anything": [1]}
+
+
+def test_a_discriminated_union_output(tmp_path: Path) -> None:
+    variants = {
+        name: {
+            "type": "object",
+            "required": ["type"],
+            "properties": {"type": {"const": tag}, tag: {"type": "string"}},
+        }
+        for name, tag in (("AnswerOutput", "answer"), ("ErrorOutput", "error"))
+    }
+    output = {
+        "oneOf": [{"$ref": REF + name} for name in variants],
+        "discriminator": {
+            "propertyName": "type",
+            "mapping": {"answer": REF + "AnswerOutput", "error": REF + "ErrorOutput"},
+        },
+    }
+    generate_into(tmp_path, fal_document("fal-ai/union-out", {"type": "object"}, output, variants))
+    module = import_generated(tmp_path, "union_out")
+    parsed = module.Output.model_validate({"type": "error", "error": "boom"})
+    assert isinstance(parsed, BaseModel) and type(parsed.root).__name__ == "ErrorOutput"
