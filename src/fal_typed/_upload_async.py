@@ -16,6 +16,7 @@ import httpx
 from ._errors import FalError
 from ._upload_errors import describe, is_final, read_failure, transfer_failure
 from ._upload_protocol import (
+    CdnRequest,
     Part,
     cdn_headers,
     complete_body,
@@ -63,9 +64,9 @@ class _Cdn:
         self.settings = settings
         self._token = token
 
-    async def _headers(self) -> dict[str, str]:
+    async def _headers(self, kind: CdnRequest) -> dict[str, str]:
         self._token = await cached_token_async(self.client)
-        return cdn_headers(self._token, self.source, self.lifecycle)
+        return cdn_headers(kind, self._token, self.source, self.lifecycle)
 
     def _refresh(self) -> None:
         forget_token(self.client, self._token)
@@ -74,15 +75,15 @@ class _Cdn:
         self,
         method: str,
         url: str,
+        kind: CdnRequest,
         *,
         part: Part | None = None,
         json: object = None,
-        extra: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send with retries; ``part`` is the byte range streamed as the body (built anew per attempt)."""
 
         async def build() -> httpx.Request:
-            headers = {**(await self._headers()), **(extra or {})}
+            headers = await self._headers(kind)
             if part is None:
                 return self.http.build_request(method, url, headers=headers, json=json)
             headers["Content-Length"] = str(part.length)
@@ -103,11 +104,13 @@ class _Cdn:
 
     async def single(self) -> str:
         whole = Part(1, 0, self.source.size)
-        response = await self._send("POST", single_upload_url(self.client.cdn_url), part=whole)
+        response = await self._send(
+            "POST", single_upload_url(self.client.cdn_url), "upload", part=whole
+        )
         return read_access_url(json_object(self.client, response, "CDN upload"), "CDN upload")
 
     async def multipart(self) -> str:
-        response = await self._send("POST", multipart_url(self._token))
+        response = await self._send("POST", multipart_url(self._token), "upload")
         access_url, upload_id = parse_multipart(
             json_object(self.client, response, "multipart initiate")
         )
@@ -118,16 +121,14 @@ class _Cdn:
                 f"multipart upload incomplete: {len(etags)} of {len(parts)} parts acknowledged"
             )
         response = await self._send(
-            "POST", complete_url(access_url, upload_id), json=complete_body(etags)
+            "POST", complete_url(access_url, upload_id), "complete", json=complete_body(etags)
         )
         return completed_url(self.client, response, access_url)
 
     async def _part(self, access_url: str, upload_id: str, part: Part, total: int) -> str:
         try:
             url = part_url(access_url, upload_id, part.number)
-            response = await self._send(
-                "PUT", url, part=part, extra={"Accept-Encoding": "identity"}
-            )
+            response = await self._send("PUT", url, "part", part=part)
             if not response.is_success:
                 raise self.client.error_for(response)
             return part_etag(response, part.number)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ._client import Client
 
 __all__ = [
+    "CdnRequest",
     "Part",
     "cdn_headers",
     "complete_body",
@@ -61,12 +62,26 @@ def _header_file_name(name: str) -> str:
     return urllib.parse.quote(name, safe=" !#$&'()+,;=@[]^`{}~")
 
 
+CdnRequest = Literal["upload", "part", "complete"]
+"""``upload``: the single POST and the multipart initiate; ``part``: a part PUT; ``complete``."""
+
+
 def cdn_headers(
-    token: CdnToken, source: UploadSource, lifecycle: Mapping[str, str]
+    kind: CdnRequest, token: CdnToken, source: UploadSource, lifecycle: Mapping[str, str]
 ) -> dict[str, str]:
-    """Headers of the CDN's upload and multipart-initiate requests."""
+    """Headers of a CDN request of ``kind``.
+
+    The object is described (type, name, lifecycle) where it is created; a part carries the
+    object's type and asks for no compression (the ETag header must survive); *complete* sends
+    JSON, whose type httpx sets.
+    """
+    auth = {"Authorization": token.authorization}
+    if kind == "complete":
+        return {**auth, "Accept": "application/json"}
+    if kind == "part":
+        return {**auth, "Content-Type": source.content_type, "Accept-Encoding": "identity"}
     return {
-        "Authorization": token.authorization,
+        **auth,
         "Accept": "application/json",
         "Content-Type": source.content_type,
         "X-Fal-File-Name": _header_file_name(source.file_name),

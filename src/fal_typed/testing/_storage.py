@@ -458,6 +458,8 @@ class Storage:
             return _error(404, "unknown multipart upload")
         if fault:
             return _error(fault.status, "injected complete failure")
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+            return _error(415, "complete takes a JSON body (Content-Type: application/json)")
         try:
             body = await request.json()
             listed = [(int(p["partNumber"]), str(p["etag"])) for p in body["parts"]]
