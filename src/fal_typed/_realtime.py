@@ -31,7 +31,6 @@ from ._client import Client, default_client, user_agent
 from ._errors import (
     AuthenticationError,
     FalTimeoutError,
-    InvalidArgumentError,
     OutputValidationError,
 )
 from ._realtime_protocol import (
@@ -39,6 +38,7 @@ from ._realtime_protocol import (
     UNAUTHORIZED,
     RealtimeError,
     check_max_buffering,
+    check_path,
     check_throttle_interval,
     closed_error,
     decode_frame,
@@ -89,16 +89,12 @@ class _RealtimeBase(Generic[InputT, OutputT, SocketT]):
         throttle_interval: float | None = None,
         max_buffering: int | None = None,
     ) -> None:
-        if not isinstance(path, str):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise InvalidArgumentError(f"path must be a str, got {type(path).__name__}")
         self.endpoint = endpoint
-        self.path = path
+        self.path = check_path(path)
         self.throttle_interval = check_throttle_interval(throttle_interval)
         self.max_buffering = check_max_buffering(max_buffering)
         self._explicit_client = client
-        ref = parse_endpoint_id(endpoint.endpoint_id)
-        self._app_path = ref.full
-        self._tokens = TokenCache(ref.alias)
+        self._tokens = TokenCache(parse_endpoint_id(endpoint.endpoint_id).alias)
         self._closed = False
 
     @override
@@ -121,7 +117,11 @@ class _RealtimeBase(Generic[InputT, OutputT, SocketT]):
 
     def _url(self, token: str) -> str:
         return realtime_url(
-            self.client.realtime_url, self._app_path, self.path, token, self.max_buffering
+            self.client.realtime_url,
+            self.endpoint.endpoint_id,
+            self.path,
+            token,
+            self.max_buffering,
         )
 
     def _handle(self, frame: bytes | str) -> OutputT | None:

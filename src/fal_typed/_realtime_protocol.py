@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final, NoReturn, cast
 from urllib.parse import urlencode
@@ -20,6 +21,7 @@ from typing_extensions import override
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
 from ._errors import FalConnectionError, FalError, InvalidArgumentError, error_for_response
+from ._urls import endpoint_url, parse_endpoint_id
 
 __all__ = [
     "CONNECTION_CLOSED",
@@ -27,6 +29,7 @@ __all__ = [
     "UNAUTHORIZED",
     "RealtimeError",
     "check_max_buffering",
+    "check_path",
     "check_throttle_interval",
     "closed_error",
     "decode_frame",
@@ -43,6 +46,7 @@ _packb = cast(Callable[..., bytes], msgpack.packb)  # pyright: ignore[reportUnkn
 _unpackb = cast(Callable[..., Any], msgpack.unpackb)  # pyright: ignore[reportUnknownMemberType]
 
 MAX_BUFFERING_RANGE: Final = (1, 60)
+_PATH_SEGMENT: Final = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]*")
 _TOKEN_PARAM: Final = "fal_jwt_token"
 #: ``RealtimeError.error`` when the socket closed (see ``RealtimeError.code``).
 CONNECTION_CLOSED: Final = "CONNECTION_CLOSED"
@@ -105,20 +109,30 @@ def check_throttle_interval(value: float | None) -> float | None:
     return float(value) or None
 
 
-def realtime_url(base: str, app_path: str, path: str, token: str, max_buffering: int | None) -> str:
-    """``<base>/<app path><path>?fal_jwt_token=...[&max_buffering=n]``.
+def check_path(path: str) -> str:
+    """Reject a ``path`` that is not ``/segment[/segment...]`` (or empty), before anything is sent."""
+    if not isinstance(path, str) or (  # pyright: ignore[reportUnnecessaryIsInstance]
+        path.strip("/") and not all(_PATH_SEGMENT.fullmatch(p) for p in path.strip("/").split("/"))
+    ):
+        raise InvalidArgumentError(f"invalid path {path!r}: expected '/segment[/segment...]'")
+    return path
 
-    ``path`` is skipped when the app path already ends with it (as fal-js does), so an id like
-    ``fal-ai/app/realtime`` does not become ``.../realtime/realtime``.
+
+def realtime_url(
+    base: str, endpoint_id: str, path: str, token: str, max_buffering: int | None
+) -> str:
+    """``<base>/<endpoint id><path>?fal_jwt_token=...[&max_buffering=n]``.
+
+    ``path`` is skipped when the id already ends with it (as fal-js does), so an id like
+    ``decart/lucy2-vton/realtime`` does not become ``.../realtime/realtime``.
     """
-    url = f"{base.rstrip('/')}/{app_path.strip('/')}"
-    suffix = "/" + path.strip("/") if path.strip("/") else ""
-    if suffix and not url.endswith(suffix):
-        url += suffix
+    suffix = path.strip("/")
+    if suffix and parse_endpoint_id(endpoint_id).full.endswith("/" + suffix):
+        path = ""
     query: dict[str, str] = {_TOKEN_PARAM: token}
     if max_buffering is not None:
         query["max_buffering"] = str(max_buffering)
-    return f"{url}?{urlencode(query)}"
+    return f"{endpoint_url(base, endpoint_id, path)}?{urlencode(query)}"
 
 
 def redact_token(text: str) -> str:

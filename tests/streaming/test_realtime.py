@@ -264,7 +264,12 @@ def test_without_the_throttle_every_send_is_a_frame(
 def test_max_buffering_is_sent_and_bad_options_fail_before_any_request(
     local_fal: LocalFal, local_fal_client: Client, realtime_server: RealtimeService
 ) -> None:
-    for bad in ({"max_buffering": 0}, {"max_buffering": 61}, {"throttle_interval": -1.0}):
+    for bad in (
+        {"max_buffering": 0},
+        {"max_buffering": 61},
+        {"throttle_interval": -1.0},
+        {"path": "/../x"},
+    ):
         with pytest.raises(InvalidArgumentError):
             RealtimeConnection(LCM, client=local_fal_client, **bad)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="endpoint id"):
@@ -333,7 +338,7 @@ def test_a_rejected_key_fails_at_the_token_request(
     local_fal: LocalFal, local_fal_client: Client
 ) -> None:
     local_fal.inject(
-        Fault.response(401, {"detail": "invalid key credentials"}), on="realtime.tokens"
+        Fault.response(401, {"detail": "invalid key credentials"}), path="/rest/tokens/"
     )
     with pytest.raises(AuthenticationError):
         RealtimeConnection(LCM, client=local_fal_client).connect()

@@ -17,6 +17,7 @@ from fal_typed import AuthenticationError, FalConnectionError, InvalidArgumentEr
 from fal_typed._realtime_protocol import (
     RealtimeError,
     check_max_buffering,
+    check_path,
     check_throttle_interval,
     closed_error,
     decode_frame,
@@ -32,7 +33,11 @@ from fal_typed._realtime_protocol import (
 def test_url_appends_the_path_and_token() -> None:
     url = realtime_url("wss://fal.run", "fal-ai/fast-lcm-diffusion", "/realtime", "a.b.c", None)
     parts = urlsplit(url)
-    assert (parts.scheme, parts.netloc, parts.path) == ("wss", "fal.run", "/fal-ai/fast-lcm-diffusion/realtime")
+    assert (parts.scheme, parts.netloc, parts.path) == (
+        "wss",
+        "fal.run",
+        "/fal-ai/fast-lcm-diffusion/realtime",
+    )
     assert parse_qs(parts.query) == {"fal_jwt_token": ["a.b.c"]}
 
 
@@ -49,7 +54,25 @@ def test_url_does_not_repeat_a_path_the_id_already_ends_with() -> None:
 
 
 def test_url_with_an_empty_path_is_the_app_itself() -> None:
-    assert urlsplit(realtime_url("wss://fal.run", "fal-ai/app", "", "t", None)).path == "/fal-ai/app"
+    assert (
+        urlsplit(realtime_url("wss://fal.run", "fal-ai/app", "", "t", None)).path == "/fal-ai/app"
+    )
+
+
+def test_url_of_a_legacy_id_uses_the_owner_and_app() -> None:
+    url = realtime_url("wss://fal.run", "110602490-lcm", "/realtime", "t", None)
+    assert urlsplit(url).path == "/110602490/lcm/realtime"
+
+
+@pytest.mark.parametrize("path", ["", "/realtime", "realtime", "/a/b_c-d.e", "/ws/"])
+def test_good_paths_are_kept(path: str) -> None:
+    assert check_path(path) == path
+
+
+@pytest.mark.parametrize("path", ["/../x", "/a b", "/a?b=1", "/.hidden", 3])
+def test_bad_paths_are_rejected(path: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="invalid path"):
+        check_path(path)  # type: ignore[arg-type]
 
 
 def test_token_is_url_encoded() -> None:
@@ -100,15 +123,24 @@ def test_decode_binary_and_text_results() -> None:
 def test_meta_messages_and_idle_notices_are_skipped() -> None:
     assert decode_frame(json.dumps({"type": "x-fal-message", "message": "warming up"})) is None
     assert decode_frame(msgpack.packb({"type": "x-fal-message"})) is None
-    assert decode_frame(json.dumps({"type": "x-fal-error", "error": "TIMEOUT", "reason": "idle"})) is None
+    assert (
+        decode_frame(json.dumps({"type": "x-fal-error", "error": "TIMEOUT", "reason": "idle"}))
+        is None
+    )
 
 
 def test_x_fal_error_raises_with_its_fields() -> None:
-    frame = json.dumps({"type": "x-fal-error", "error": "VALIDATION_ERROR", "reason": "prompt: required"})
+    frame = json.dumps(
+        {"type": "x-fal-error", "error": "VALIDATION_ERROR", "reason": "prompt: required"}
+    )
     with pytest.raises(RealtimeError) as caught:
         decode_frame(frame)
     error = caught.value
-    assert (error.error, error.reason, error.error_type) == ("VALIDATION_ERROR", "prompt: required", "VALIDATION_ERROR")
+    assert (error.error, error.reason, error.error_type) == (
+        "VALIDATION_ERROR",
+        "prompt: required",
+        "VALIDATION_ERROR",
+    )
     assert error.payload["type"] == "x-fal-error"
     assert str(error).startswith("VALIDATION_ERROR: prompt: required")
 
@@ -120,7 +152,10 @@ def test_gateway_unauthorized_raises() -> None:
 
 
 def test_a_result_with_an_error_status_field_is_still_a_result() -> None:
-    assert decode_frame(json.dumps({"status": "error", "error": "model said no", "images": []})) is not None
+    assert (
+        decode_frame(json.dumps({"status": "error", "error": "model said no", "images": []}))
+        is not None
+    )
 
 
 @pytest.mark.parametrize("frame", [b"\xc1", "not json", json.dumps([1, 2]), msgpack.packb("text")])
@@ -137,7 +172,11 @@ def _rejection(status: int, body: bytes) -> InvalidStatus:
 def test_handshake_rejections_become_typed_http_errors() -> None:
     error = handshake_error(_rejection(401, b'{"detail": "token expired"}'))
     assert isinstance(error, AuthenticationError)
-    assert error.status_code == 401 and error.message == "token expired" and error.request_id == "req-1"
+    assert (
+        error.status_code == 401
+        and error.message == "token expired"
+        and error.request_id == "req-1"
+    )
     assert isinstance(handshake_error(_rejection(404, b"no such app")), NotFoundError)
 
 
