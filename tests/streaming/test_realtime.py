@@ -12,6 +12,7 @@ from fal_typed import (
     AuthenticationError,
     Client,
     FalTimeoutError,
+    InputValidationError,
     InvalidArgumentError,
     MissingCredentialsError,
     NotFoundError,
@@ -378,3 +379,27 @@ def test_neither_key_nor_token_appears_in_repr_errors_or_logs(
     )  # the handshake was logged, redacted
     assert not [t for t in texts if token in t or key_secret in t]
     assert repr(conn) == "RealtimeConnection('fal-ai/fast-lcm-diffusion', closed)"
+
+
+def test_the_generated_module_sends_validated_keyword_inputs(
+    local_fal_client: Client, realtime_server: RealtimeService
+) -> None:
+    from fal_endpoints import fast_lcm_diffusion as lcm
+
+    with lcm.realtime(client=local_fal_client) as conn:
+        conn.send(prompt="a fox", seed=42, num_images=1)
+        result = conn.recv()
+        with pytest.raises(InputValidationError) as caught:
+            conn.send(prompt="a fox", num_images="many")  # type: ignore[arg-type]
+    assert isinstance(result, lcm.Output) and result.prompt == "a fox"
+    assert caught.value.fields == ["num_images"]
+    assert realtime_server.inputs() == [{"prompt": "a fox", "seed": 42, "num_images": 1}]
+
+
+async def test_the_generated_module_async_connection(local_fal_client: Client) -> None:
+    from fal_endpoints import fast_lcm_diffusion as lcm
+
+    async with lcm.realtime_async(client=local_fal_client, throttle_interval=0.05) as conn:
+        await conn.send(lcm.Input(prompt="an owl"))
+        result = await conn.recv()
+    assert isinstance(result, lcm.Output) and result.prompt == "an owl"
