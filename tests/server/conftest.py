@@ -87,10 +87,10 @@ def sse_events(http: httpx.Client, url: str, **params: Any) -> list[dict[str, An
 
 def valid_input(schema: EndpointSchema) -> Any:
     """An input built from the schema's own examples and defaults (the synthesiser makes valid
-    instances of any schema, so point it at the input schema). File URLs point at example.com."""
+    instances of any schema, so point it at the input schema). File URLs point at a closed loopback port (never fetched)."""
     probe = EndpointSchema(
         schema.endpoint_id, schema.components, schema.input_schema, schema.input_schema
     )
     return synthesize_output(
-        probe, {}, lambda data, content_type, name: f"https://example.com/{name}"
+        probe, {}, lambda data, content_type, name: f"http://127.0.0.1:9/{name}"
     )

@@ -102,11 +102,11 @@ def test_submit_status_result_by_handle_and_by_id(
     fal: LocalFal, client: fal_client.SyncClient
 ) -> None:
     fal.configure(hold="queue", queue_position=1)
-    handle = client.submit(FLUX, {"prompt": "a cat"}, webhook_url="https://example.com/hook?x=1")
+    handle = client.submit(FLUX, {"prompt": "a cat"}, webhook_url="http://127.0.0.1:9/hook?x=1")
     status = handle.status()
     assert isinstance(status, fal_client.Queued)
     assert status.position in (0, 1)
-    assert fal.requests_for("submit")[0].query["fal_webhook"] == "https://example.com/hook?x=1"
+    assert fal.requests_for("submit")[0].query["fal_webhook"] == "http://127.0.0.1:9/hook?x=1"
     fal.release()
     output = handle.get()
     assert output["prompt"] == "a cat"

@@ -218,3 +218,22 @@ def test_repr_names_the_address_and_endpoint_count() -> None:
     assert "stopped" in repr(fal)
     assert "1048 endpoints" in repr(fal)
     assert json.dumps(fal.endpoint_ids[:1]) == '["alibaba/happy-horse/image-to-video"]'
+
+
+def test_a_stopped_server_can_be_started_again() -> None:
+    fal = LocalFal()
+    with pytest.raises(LookupError, match="start the server first"):
+        _ = fal.webhooks
+    for _ in range(2):
+        with fal:
+            hooks = len(fal.state.completion_hooks)
+            response = httpx.post(f"{fal.run_url}/{FLUX}", json={"prompt": "x"}, headers=AUTH)
+            assert response.status_code == 200
+            assert (
+                httpx.post(
+                    f"{fal.queue_url}/{FLUX}", json={"prompt": "x"}, headers=AUTH
+                ).status_code
+                == 200
+            )
+            assert fal.webhooks is fal.state.extensions["webhooks"]
+    assert len(fal.state.completion_hooks) == hooks  # rebuilt, not duplicated

@@ -31,8 +31,8 @@ def test_one_event_per_change_with_only_new_logs_then_close(
     streamed = [entry["message"] for event in events for entry in event["logs"]]
     assert streamed == lines
     positions = [event["queue_position"] for event in events if event["status"] == "IN_QUEUE"]
-    assert positions == sorted(positions, reverse=True)
-    assert positions[0] == 2
+    assert positions == sorted(positions, reverse=True)  # counting down (the stream may join late)
+    assert set(positions) <= {0, 1, 2}
     for event in events:
         assert event["request_id"] == submitted["request_id"]
         assert event["response_url"] == submitted["response_url"]

@@ -11,7 +11,7 @@ their prefix. To add a feature, write its provider and add one line to that tupl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Final
 
@@ -36,14 +36,20 @@ RouteProvider = Callable[[ServerState], Sequence[BaseRoute]]
 
 
 def under(
-    prefix: str, routes: Sequence[BaseRoute], *, namespace: str | None = None
+    prefix: str,
+    routes: Sequence[BaseRoute],
+    *,
+    namespace: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> list[BaseRoute]:
-    """``routes`` re-rooted at ``prefix``; with ``namespace``, route names become
-    ``<namespace>.<name>`` (what the request log and fault rules call them)."""
+    """``routes`` re-rooted at ``prefix``. Route names (what the request log and fault rules
+    call them) become ``<namespace>.<name>``, or ``names[name]`` when given."""
     rebuilt: list[BaseRoute] = []
     for route in routes:
-        name = getattr(route, "name", None)
-        if namespace is not None and name:
+        name: str | None = getattr(route, "name", None)
+        if names is not None and name is not None and name in names:
+            name = names[name]
+        elif namespace is not None and name:
             name = f"{namespace}.{name.lstrip('_')}"
         if isinstance(route, Route):
             methods = sorted(route.methods) if route.methods else None
@@ -78,7 +84,7 @@ def stream_routes(state: ServerState) -> Sequence[BaseRoute]:
     service = StreamService(state)
     state.extensions["stream"] = service
     state.reset_callbacks.append(service.reset)
-    return under("", service.routes("/run"), namespace="stream")
+    return under("", service.routes("/run"), names={"_handle": "stream"})
 
 
 def realtime_routes(state: ServerState) -> Sequence[BaseRoute]:
@@ -140,6 +146,7 @@ ROUTE_PROVIDERS: Final[tuple[RouteProvider, ...]] = (
 
 def build_app(state: ServerState, providers: Sequence[RouteProvider] = ROUTE_PROVIDERS) -> ASGIApp:
     """The whole server: every provider's routes behind the logging/fault middleware."""
+    state.prepare()
     routes = [route for provider in providers for route in provider(state)]
 
     @asynccontextmanager

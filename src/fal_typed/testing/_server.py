@@ -16,11 +16,15 @@ import uvicorn
 from typing_extensions import Self
 
 from ._app import build_app
+from ._catalog import Catalog
 from ._controls import Behaviour, Handler
 from ._endpoints import default_schemas_dir
 from ._faults import Fault, FaultRule
+from ._realtime import RealtimeService
 from ._requestlog import RecordedRequest
 from ._state import ServerState
+from ._storage import Storage
+from ._stream import StreamService
 from ._webhooks import WebhookDispatcher
 
 if TYPE_CHECKING:
@@ -33,6 +37,7 @@ DEFAULT_KEY: Final = "local-fal-key-id:local-fal-key-secret"
 
 _T = TypeVar("_T")
 _H = TypeVar("_H", bound=Handler)
+_E = TypeVar("_E")
 
 
 class LocalFal:
@@ -232,6 +237,40 @@ class LocalFal:
         key = options.pop("key", self.key or DEFAULT_KEY)
         return Client(key, **options)
 
+    # -- the feature modules' controllers -------------------------------------------------------
+
+    def _extension(self, name: str, kind: type[_E]) -> _E:
+        extension = self.state.extensions.get(name)
+        if not isinstance(extension, kind):
+            raise LookupError(f"no {name} module: start the server first")
+        return extension
+
+    @property
+    def storage(self) -> Storage:
+        """Uploads: tokens, v3 and multipart uploads, initiate + PUT (``fail()`` injects faults)."""
+        return self._extension("storage", Storage)
+
+    @property
+    def streams(self) -> StreamService:
+        """``/stream``: partial events per endpoint, failures, cuts (``configure()``)."""
+        return self._extension("stream", StreamService)
+
+    @property
+    def realtime(self) -> RealtimeService:
+        """Realtime WebSockets and their tokens (``configure()``, ``connections``)."""
+        return self._extension("realtime", RealtimeService)
+
+    @property
+    def webhooks(self) -> WebhookDispatcher:
+        """Webhook delivery: its key and JWKS, ``configure(deliver_twice=True, timestamp_offset=-600,
+        corrupt_signature=True, retries=...)``, ``rotate_key()``, ``attempts``, ``wait_for(id)``."""
+        return self._extension("webhooks", WebhookDispatcher)
+
+    @property
+    def schema_documents(self) -> Catalog:
+        """fal.ai's OpenAPI URL and the platform catalog, served from the schemas directory."""
+        return self._extension("catalog", Catalog)
+
     # -- behaviour -----------------------------------------------------------------------------
 
     def configure(self, endpoint_id: str | None = None, **changes: Any) -> Behaviour:
@@ -327,15 +366,6 @@ class LocalFal:
         return self.state.log.entries(
             operation, endpoint_id=endpoint_id, method=method, request_id=request_id
         )
-
-    @property
-    def webhooks(self) -> WebhookDispatcher:
-        """Webhook delivery: its key and JWKS, ``configure(deliver_twice=True, timestamp_offset=-600,
-        corrupt_signature=True, retries=...)``, ``rotate_key()``, ``attempts``, ``wait_for(id)``."""
-        dispatcher = self.state.extensions.get("webhooks")
-        if not isinstance(dispatcher, WebhookDispatcher):
-            raise RuntimeError("the local fal server is not running")
-        return dispatcher
 
     def reset(self) -> None:
         """Forget requests, behaviours, handlers, faults, the request log and files."""

@@ -141,6 +141,15 @@ class ServerState:
 
     # -- tasks and lifecycle -------------------------------------------------------------------
 
+    def prepare(self) -> None:
+        """Forget the feature modules' hooks (an app build registers them afresh) and reopen
+        the queue, so a stopped server can be started again."""
+        self.completion_hooks.clear()
+        self.reset_callbacks.clear()
+        self.close_callbacks.clear()
+        self.extensions.clear()
+        self.queue.closed = False
+
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run a background task that stops with the server."""
         task = asyncio.get_running_loop().create_task(coroutine)
