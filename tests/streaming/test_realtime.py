@@ -231,7 +231,7 @@ def test_with_the_throttle_a_burst_becomes_a_few_frames_and_the_last_input_wins(
         while latest.prompt != "stroke 49":
             latest = conn.recv(timeout=10)
     received = realtime_server.inputs()
-    assert len(received) <= 5, f"{len(received)} frames for 50 sends"
+    assert len(received) <= 10, f"{len(received)} frames for 50 sends"
     assert received[0]["prompt"] == "stroke 0" and received[-1]["prompt"] == "stroke 49"
 
 
@@ -247,7 +247,7 @@ async def test_async_with_the_throttle_a_burst_becomes_a_few_frames_and_the_last
         while latest.prompt != "stroke 49":
             latest = await conn.recv(timeout=10)
     received = realtime_server.inputs()
-    assert len(received) <= 5, f"{len(received)} frames for 50 sends"
+    assert len(received) <= 10, f"{len(received)} frames for 50 sends"
     assert received[-1]["prompt"] == "stroke 49"
 
 

@@ -269,13 +269,14 @@ async def test_async_stream_without_any_event_is_an_error(
 
 
 def test_silence_longer_than_the_timeout_raises(
-    local_fal_client: Client, stream_server: StreamService
+    local_fal: LocalFal, local_fal_client: Client, stream_server: StreamService
 ) -> None:
-    stream_server.configure(partial_events=2, interval=5.0)
-    stream = Stream(LCM, {"prompt": PROMPT}, client=local_fal_client, timeout=0.3)
+    local_fal.handler(ECHO.endpoint_id, lambda arguments: {"image_url": arguments["image_url"]})
+    stream_server.configure(ECHO.endpoint_id, partial_events=2, interval=30.0)
+    stream = Stream(ECHO, {"image_url": "https://x/a.png"}, client=local_fal_client, timeout=1.0)
     with pytest.raises(FalTimeoutError) as caught:
         stream.result()
-    assert caught.value.timeout == 0.3 and stream.events_received == 1
+    assert caught.value.timeout == 1.0 and stream.events_received == 1
     assert stream_server.records[0].finished.wait(10)
     assert stream_server.records[0].outcome == "disconnected"
 
