@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
-from fal_typed.testing import Failure, LocalFal
+from fal_typed.testing import Failure, LocalFal, _queue_routes
 
 from .conftest import FLUX
 
@@ -71,3 +72,15 @@ def test_run_start_timeout_shorter_than_the_queue_is_a_user_timeout(
     assert response.status_code == 504
     assert response.headers["x-fal-request-timeout-type"] == "user"
     assert response.json()["error_type"] == "request_timeout"
+
+
+def test_oversized_bodies_are_refused_with_413(
+    local_fal: LocalFal, http: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_queue_routes, "MAX_BODY_BYTES", 1024)
+    body = b'{"prompt": "' + b"x" * 2048 + b'"}'
+    for url in (f"{local_fal.run_url}/{FLUX}", f"{local_fal.queue_url}/{FLUX}"):
+        response = http.post(url, content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 413
+        assert "upload" in response.json()["detail"]
+    assert len(local_fal.state.queue) == 0

@@ -26,7 +26,7 @@ from ._queue import QueuedRequest, QueueFullError
 from ._requestlog import RecordedRequest
 from ._state import ServerState
 
-__all__ = ["parse_body", "parse_start_timeout", "routes"]
+__all__ = ["MAX_BODY_BYTES", "parse_body", "parse_start_timeout", "read_body", "routes"]
 
 _LOG_FLAGS: Final[Mapping[str, bool]] = {
     "1": True,
@@ -55,6 +55,26 @@ def annotate(
     if isinstance(entry, RecordedRequest):
         entry.endpoint_id = endpoint_id or entry.endpoint_id
         entry.request_id = request_id or entry.request_id
+
+
+MAX_BODY_BYTES: Final = 64 * 1024 * 1024
+"""Largest JSON body accepted on submit and run (larger inputs belong in uploaded files)."""
+
+
+async def read_body(request: Request) -> bytes | JSONResponse:
+    """The request body, or a 413 response once it exceeds :data:`MAX_BODY_BYTES` (the rest is
+    never read into memory)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            detail = (
+                f"Request body larger than {MAX_BODY_BYTES} bytes; upload large inputs as files"
+            )
+            return JSONResponse({"detail": detail}, status_code=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def parse_body(raw: bytes) -> tuple[Any, Outcome | None]:
@@ -145,7 +165,10 @@ class _QueueRoutes:
         start_timeout = parse_start_timeout(request)
         if isinstance(start_timeout, JSONResponse):
             return start_timeout
-        arguments, rejection = parse_body(await request.body())
+        raw = await read_body(request)
+        if isinstance(raw, JSONResponse):
+            return raw
+        arguments, rejection = parse_body(raw)
         if rejection is None:
             errors = self.state.input_errors(endpoint_id, arguments)
             rejection = _validation_outcome(errors) if errors else None

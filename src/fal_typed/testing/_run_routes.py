@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from ._controls import Failure
 from ._produce import Outcome
-from ._queue_routes import annotate, parse_body, parse_start_timeout
+from ._queue_routes import annotate, parse_body, parse_start_timeout, read_body
 from ._state import ServerState
 
 __all__ = ["routes"]
@@ -49,7 +49,10 @@ def routes(state: ServerState) -> list[BaseRoute]:
             arguments: object = dict(request.query_params)
             rejection = None
         else:
-            arguments, rejection = parse_body(await request.body())
+            raw = await read_body(request)
+            if isinstance(raw, JSONResponse):
+                return raw
+            arguments, rejection = parse_body(raw)
         if rejection is not None:
             return _respond(rejection, request_id)
         errors = state.input_errors(endpoint_id, arguments)
