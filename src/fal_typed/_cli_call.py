@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
 import click
+import httpx
 from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.markup import escape
@@ -187,10 +189,12 @@ def _schema_errors(
         return []
     import jsonschema  # type: ignore[import-untyped]
     import referencing.exceptions
+    from jsonschema.exceptions import best_match  # type: ignore[import-untyped]
 
     validator: Any = jsonschema.Draft202012Validator({**spec.root, **spec.schema})
     try:
-        errors: list[Any] = list(validator.iter_errors(dict(body)))
+        # best_match descends into anyOf/oneOf to the branch the value was meant for.
+        errors: list[Any] = [best_match([e]) for e in validator.iter_errors(dict(body))]
         found = [
             (list(cast("Sequence[str | int]", e.absolute_path)), str(e.message)) for e in errors
         ]
@@ -300,9 +304,26 @@ def _upload_files(body: dict[str, Any], client: Client, console: Console) -> dic
     return {k: swap(v) for k, v in body.items()}
 
 
+def _save_dir(value: str | None) -> Path | None:
+    """The --save directory, created and checked writable before a paid call is made."""
+    if value is None:
+        return None
+    directory = Path(value).expanduser()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot create {value}: {exc.strerror}", param_hint="'--save'"
+        ) from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"{value} is not writable", param_hint="'--save'")
+    return directory
+
+
 def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str, Any]) -> None:
     err = Console(stderr=True)
     body = _collect(fields, values, _input_json(values.pop("input_json")))
+    save = _save_dir(values["save"])
     problems = _schema_errors(spec, _with_placeholders(body))
     if problems:
         _fail_values(fields, problems)
@@ -310,6 +331,11 @@ def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str
     try:
         endpoint.arguments(None, _with_placeholders(body))
         client = _client(values["key"], _hosts(values))
+        client.credentials()  # a missing key is a usage error, found before anything is sent
+    except MissingCredentialsError:
+        raise click.UsageError(
+            "no fal API key: set FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET), or pass --key"
+        ) from None
     except InputValidationError as exc:
         _fail_values(
             fields,
@@ -334,16 +360,16 @@ def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str
             )
         data = result.model_dump(mode="json", by_alias=True, exclude_unset=True)
         print_result(data, table=values["table"], console=Console())
-        if values["save"] is not None:
-            for path in save_files(data, Path(values["save"]), client.http):
+        if save is not None:
+            for path in save_files(data, save, client.http):
                 err.print(f"saved {escape(str(path))}", highlight=False)
     except KeyboardInterrupt:
         _cancel(endpoint, live.request_id, client, err)
         raise SystemExit(_INTERRUPTED) from None
-    except MissingCredentialsError as exc:
-        raise click.UsageError(f"{exc} (or pass --key)") from None
     except FalError as exc:
         raise click.ClickException(client.redact(str(exc))) from None
+    except (httpx.HTTPError, OSError) as exc:  # saving the output files
+        raise click.ClickException(f"could not save the output files: {exc}") from None
     finally:
         client.close()
 

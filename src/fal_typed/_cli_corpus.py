@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,19 +100,28 @@ def dumps_document(document: Any) -> str:
     return "".join(out)
 
 
+def _create_temp(directory: Path, name: str) -> tuple[int, Path]:
+    """A new hidden temp file beside the target, with the mode a plain ``open`` would give."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        temp = directory / f"{DEBRIS_PREFIX}{name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(temp, flags, 0o666), temp  # the umask applies, unlike mkstemp's 0o600
+        except FileExistsError:
+            continue
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` whole or not at all (temp file, fsync, ``os.replace``)."""
-    fd, temp_name = tempfile.mkstemp(
-        prefix=f"{DEBRIS_PREFIX}{path.name}.", suffix=".tmp", dir=path.parent
-    )
+    fd, temp = _create_temp(path.parent, path.name)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temp_name, path)
+        os.replace(temp, path)
     except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
 
 

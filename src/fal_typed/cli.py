@@ -208,6 +208,45 @@ def generate(
     raise typer.Exit(completed.returncode)
 
 
+@app.command()
+def serve(
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port).")
+    ] = 8765,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    schemas: Annotated[
+        Path | None,
+        typer.Option(
+            "--schemas",
+            envvar="FAL_TYPED_SCHEMAS",
+            file_okay=False,
+            help="The directory of endpoint documents [default: the checkout's schemas/].",
+        ),
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option(help="Accept only this API key (default: any non-empty key).")
+    ] = None,
+) -> None:
+    """Run the local fal-compatible server in the foreground, for offline development.
+
+    It serves every endpoint in the schemas directory (queue, run, streaming, realtime, storage,
+    webhooks) and fal's schema URLs, so call and fetch work against it. Ctrl+C stops it.
+    """
+    from ._cli_serve import run_server
+
+    try:
+        run_server(schemas, host=host, port=port, key=key, console=Console())
+    except ValueError as exc:
+        raise _usage(str(exc)) from None
+    except OSError as exc:
+        _stderr().print(
+            f"[red]Error:[/red] cannot serve on {escape(host)}:{port}: {escape(str(exc))}"
+        )
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
 @app.command("list")
 def list_(
     search: Annotated[

@@ -85,6 +85,17 @@ def test_a_failed_write_keeps_the_old_document_and_leaves_no_debris(
     assert [p.name for p in tmp_path.iterdir()] == ["a__b.json"]
 
 
+def test_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    target = tmp_path / "a__b.json"
+
+    write_atomic(target, b"{}\n")
+
+    assert target.read_bytes() == b"{}\n"
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_debris_is_never_a_document_and_is_removed(tmp_path: Path) -> None:
     (tmp_path / "a__b.json").write_text("{}\n")
     (tmp_path / ".fal-typed-a__b.json.x1y2.tmp").write_text('{"half": ')

@@ -1,0 +1,243 @@
+"""``fal-typed call`` in a subprocess against the local fal server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from fal_typed.testing import DEFAULT_KEY, Failure, LocalFal
+
+from .helpers import LocalServer, run_cli
+
+WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(256)) * 4
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(200)
+
+
+def call(server: LocalServer, *args: str, key: str = DEFAULT_KEY) -> Any:
+    return run_cli(
+        "call", *args, "--schemas", str(server.served),
+        FAL_TYPED_BASE_URL=server.base_url, FAL_KEY=key,
+    )  # fmt: skip
+
+
+def test_enum_number_list_and_file_options_reach_the_model_and_files_are_saved(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    song = tmp_path / "song.wav"
+    song.write_bytes(WAV)
+    received: list[dict[str, Any]] = []
+
+    def demucs(arguments: dict[str, Any]) -> dict[str, Any]:
+        received.append(arguments)
+        url = arguments["audio_url"]
+        return {
+            "vocals": {"url": url, "content_type": "audio/wav", "file_name": "vocals.wav"},
+            "drums": {"url": url, "content_type": "audio/wav", "file_name": "drums.wav"},
+        }
+
+    server.fal.handler("fal-ai/demucs", demucs)
+    out = tmp_path / "stems"
+
+    run = call(
+        server, "fal-ai/demucs",
+        "--audio-url", str(song), "--model", "htdemucs", "--stems", "vocals", "--stems", "drums",
+        "--shifts", "2", "--overlap", "0.5", "--output-format", "wav", "--save", str(out),
+    )  # fmt: skip
+
+    assert run.returncode == 0, run.stderr
+    [arguments] = received
+    uploaded = arguments.pop("audio_url")
+    assert arguments == {
+        "model": "htdemucs",
+        "stems": ["vocals", "drums"],
+        "shifts": 2,
+        "overlap": 0.5,
+        "output_format": "wav",
+    }
+    assert uploaded.startswith(server.fal.cdn_url)  # uploaded to the server's storage
+    assert httpx.get(uploaded).content == WAV
+    result = json.loads(run.stdout)
+    assert result["vocals"]["url"] == uploaded and result["drums"]["file_name"] == "drums.wav"
+    assert sorted(p.name for p in out.iterdir()) == ["drums.wav", "vocals.wav"]
+    assert (out / "vocals.wav").read_bytes() == WAV
+    assert f"uploading {song}" in run.stderr and f"saved {out / 'vocals.wav'}" in run.stderr
+
+
+def test_a_list_of_local_files_is_uploaded_in_order(server: LocalServer, tmp_path: Path) -> None:
+    images = [tmp_path / "front.png", tmp_path / "back.png"]
+    for index, image in enumerate(images):
+        image.write_bytes(PNG + bytes([index]))
+    received: list[dict[str, Any]] = []
+
+    def rodin(arguments: dict[str, Any]) -> dict[str, Any]:
+        received.append(arguments)
+        front, back = arguments["input_image_urls"]
+        return {
+            "model_mesh": {"url": front, "file_name": "mesh.glb"},
+            "seed": arguments["seed"],
+            "textures": [{"url": back, "content_type": "image/png"}],
+        }
+
+    server.fal.handler("fal-ai/hyper3d/rodin/v2", rodin)
+    out = tmp_path / "out"
+
+    run = call(
+        server, "fal-ai/hyper3d/rodin/v2",
+        "--input-image-urls", str(images[0]), "--input-image-urls", str(images[1]),
+        "--material", "PBR", "--seed", "7", "--bbox-condition", "1", "--bbox-condition", "2",
+        "--save", str(out),
+    )  # fmt: skip
+
+    assert run.returncode == 0, run.stderr
+    [arguments] = received
+    urls = arguments.pop("input_image_urls")
+    assert arguments == {"material": "PBR", "seed": 7, "bbox_condition": [1, 2]}
+    assert [httpx.get(u).content for u in urls] == [PNG + b"\x00", PNG + b"\x01"]
+    assert json.loads(run.stdout)["seed"] == 7
+    saved = {p.name: p.read_bytes() for p in out.iterdir()}
+    texture = Path(urls[1].rsplit("/", 1)[1]).name  # no file_name: named after the URL
+    assert saved == {"mesh.glb": PNG + b"\x00", texture: PNG + b"\x01"}
+
+
+def test_synthesised_result_printed_as_a_table(server: LocalServer, tmp_path: Path) -> None:
+    out = tmp_path / "images"
+
+    run = call(
+        server,
+        "fal-ai/flux/dev",
+        "--prompt",
+        "a cat",
+        "--num-images",
+        "2",
+        "--table",
+        "--save",
+        str(out),
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[1].split() == ["┃", "field", "┃", "value", "┃"]
+    assert "images" in run.stdout and run.stdout.count(server.fal.cdn_url) == 2
+    saved = sorted(out.iterdir())
+    assert len(saved) == 2
+    for path in saved:
+        with Image.open(path) as image:  # real image files, whole
+            image.verify()
+    [submit] = server.fal.requests_for("submit", endpoint_id="fal-ai/flux/dev")
+    assert json.loads(submit.body) == {"prompt": "a cat", "num_images": 2}
+
+
+def test_queue_position_state_and_logs_are_shown_live(server: LocalServer) -> None:
+    server.fal.configure(
+        "fal-ai/flux/dev", queue_position=2, queue_step=0.4, processing_time=0.4,
+        logs=["loading weights", "sampling 28 steps"],
+    )  # fmt: skip
+
+    run = call(server, "fal-ai/flux/dev", "--prompt", "a cat")
+
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.splitlines()
+    assert lines[0].startswith("request id: ")
+    assert "in queue, position 2" in lines and "in queue, position 0" in lines
+    assert (
+        lines.index("in queue, position 2") < lines.index("in progress") < lines.index("completed")
+    )
+    assert any("loading weights" in line for line in lines)
+    assert any("sampling 28 steps" in line for line in lines)
+
+    quiet = call(server, "fal-ai/flux/dev", "--prompt", "a cat", "--no-logs")
+    assert quiet.returncode == 0 and "loading weights" not in quiet.stderr
+
+
+def test_input_json_gives_fields_and_options_win(server: LocalServer, tmp_path: Path) -> None:
+    payload = tmp_path / "input.json"
+    payload.write_text(
+        json.dumps({"prompt": "from json", "seed": 1, "image_size": {"width": 512, "height": 256}})
+    )
+
+    run = call(server, "fal-ai/flux/dev", "--input-json", f"@{payload}", "--seed", "42")
+
+    assert run.returncode == 0, run.stderr
+    [submit] = server.fal.requests_for("submit")
+    assert json.loads(submit.body) == {
+        "prompt": "from json",
+        "seed": 42,
+        "image_size": {"width": 512, "height": 256},
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fal-ai/flux/dev", "--prompt", "x", "--num-images", "9"], "Invalid value for '--num-images': 9 is not in the range 1<=x<=4"),
+        (["fal-ai/flux/dev", "--prompt", "x", "--output-format", "gif"], "Invalid value for '--output-format': 'gif' is not one of 'jpeg', 'png'"),
+        (["fal-ai/flux/dev", "--prompt", "x", "--seed", "abc"], "Invalid value for '--seed': 'abc' is not a valid integer"),
+        (["fal-ai/flux/dev", "--num-images", "2"], "missing required option: --prompt"),
+        (["fal-ai/flux/dev", "--prompt", "x", "--image-size", '{"width": "big"}'], "invalid value for '--image-size'"),
+        (["fal-ai/flux/dev", "--prompt", "x", "--no-such-option", "1"], "No such option '--no-such-option'"),
+        (["fal-ai/flux/dev", "--input-json", "{bad"], "Invalid value for '--input-json': --input-json is not valid JSON"),
+        (["fal-ai/flux/dev", "--input-json", '{"prompt": 5}'], "invalid value for '--prompt': 5 is not of type 'string'"),
+        (["fal-ai/demucs", "--audio-url", "missing.wav"], "'missing.wav' is neither a URL nor an existing file"),
+        (["fal-ai/no-such/model", "--prompt", "x"], "unknown endpoint 'fal-ai/no-such/model'"),
+        (["fal-ai/flux/dev", "--prompt", "x", "--save", "/proc/no-such-dir/out"], "Invalid value for '--save': cannot create"),
+        (["not-an-id"], "invalid endpoint id"),
+        ([], "Usage: fal-typed call ENDPOINT_ID"),
+    ],
+)  # fmt: skip
+def test_bad_values_exit_2_with_a_clear_message_and_send_nothing(
+    server: LocalServer, args: list[str], message: str
+) -> None:
+    run = call(server, *args)
+
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr
+    assert "Traceback" not in run.stderr and run.stdout == ""
+    assert server.fal.requests == []
+
+
+def test_help_lists_the_endpoints_fields(server: LocalServer) -> None:
+    run = call(server, "fal-ai/flux/dev", "--help")
+
+    assert run.returncode == 0, run.stderr
+    for text in ("FLUX.1 [dev]", "Input fields:", "--prompt TEXT", "[required]", "--num-images INTEGER RANGE",
+                 "[default: 1]", "1<=x<=4", "[jpeg|png]", "--sync-mode / --no-sync-mode", "Call options:", "--save"):  # fmt: skip
+        assert text in run.stdout, text
+    assert run.stdout.index("--prompt") < run.stdout.index("--image-size")  # required first
+    assert server.fal.requests == []
+
+
+def test_a_failed_request_exits_1_with_fals_message(server: LocalServer) -> None:
+    server.fal.configure(
+        "fal-ai/flux/dev", failure=Failure(500, "GPU on fire", error_type="internal_server_error")
+    )
+
+    run = call(server, "fal-ai/flux/dev", "--prompt", "a cat")
+
+    assert run.returncode == 1
+    assert "GPU on fire" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_the_key_never_appears_in_output(served: Path) -> None:
+    secret = "wrong-key-id:s3cr3t-never-print-me"
+    with LocalFal(served, key="right-key-id:right-secret") as fal:
+        server = LocalServer(fal, served, fal.state.extensions["catalog"])  # type: ignore[arg-type]
+        rejected = call(server, "fal-ai/flux/dev", "--prompt", "a cat", key=secret)
+        unset = run_cli(
+            "call",
+            "fal-ai/flux/dev",
+            "--prompt",
+            "a cat",
+            "--schemas",
+            str(served),
+            FAL_TYPED_BASE_URL=fal.base_url,
+        )
+
+    assert rejected.returncode == 1
+    assert "s3cr3t" not in rejected.stderr + rejected.stdout
+    assert "401" in rejected.stderr or "invalid key" in rejected.stderr
+    assert unset.returncode == 2 and "no fal API key: set FAL_KEY" in unset.stderr
+    assert [r.operation for r in fal.requests] == ["queue.submit"]  # only the rejected call's
