@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,7 @@ from PIL import Image
 
 from fal_typed.testing import DEFAULT_KEY, Failure, LocalFal
 
-from .helpers import LocalServer, run_cli
+from .helpers import LocalServer, cli_command, cli_env, run_cli
 
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(256)) * 4
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(200)
@@ -241,3 +244,43 @@ def test_the_key_never_appears_in_output(served: Path) -> None:
     assert "401" in rejected.stderr or "invalid key" in rejected.stderr
     assert unset.returncode == 2 and "no fal API key: set FAL_KEY" in unset.stderr
     assert [r.operation for r in fal.requests] == ["queue.submit"]  # only the rejected call's
+
+
+def test_ctrl_c_cancels_the_queued_request(server: LocalServer) -> None:
+    server.fal.configure("fal-ai/flux/dev", hold="queue")
+    process = subprocess.Popen(
+        cli_command(
+            "call", "fal-ai/flux/dev", "--prompt", "a cat", "--schemas", str(server.served)
+        ),
+        env=cli_env(FAL_TYPED_BASE_URL=server.base_url, FAL_KEY=DEFAULT_KEY),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not server.fal.requests_for("status_stream") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        [submit] = server.fal.requests_for("submit")
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+    assert process.returncode == 130
+    assert f"interrupted: cancelled request {submit.request_id}" in stderr
+    assert [r.request_id for r in server.fal.requests_for("cancel")] == [submit.request_id]
+    assert "Traceback" not in stderr
+
+
+def test_timeout_gives_up_and_cancels(server: LocalServer) -> None:
+    server.fal.configure("fal-ai/flux/dev", hold="queue")
+
+    run = call(server, "fal-ai/flux/dev", "--prompt", "a cat", "--timeout", "1")
+
+    assert run.returncode == 1
+    assert "did not complete within the 1s client_timeout" in run.stderr
+    assert len(server.fal.requests_for("cancel")) == 1
+    assert "Traceback" not in run.stderr
