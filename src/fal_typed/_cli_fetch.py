@@ -90,7 +90,9 @@ def run_fetch(request: FetchRequest, console: Console) -> FetchReport:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=True) as progress:
+    with Progress(
+        *columns, console=console, transient=True, disable=not console.is_terminal
+    ) as progress:
         label = "catalog" if request.catalog else "documents"
         listener = _BarListener(progress, progress.add_task(f"fetching {label}", total=None))
         if request.catalog:
