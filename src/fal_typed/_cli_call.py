@@ -12,6 +12,7 @@ Exit status: 0 success, 1 the call failed, 2 bad usage or values, 130 interrupte
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -79,13 +80,18 @@ class EndpointSpec:
     problem: str | None = None
 
 
-def _generated(endpoint_id: str) -> Endpoint[Any, Any] | None:
+def _generated(endpoint_id: str) -> tuple[Endpoint[Any, Any], str] | None:
+    """The generated module's endpoint object and description, if the module is installed."""
     try:
         module = importlib.import_module(f"fal_endpoints.{module_name(endpoint_id)}")
     except ImportError:
         return None
-    endpoint = getattr(module, "endpoint", None)
-    return endpoint if isinstance(endpoint, Endpoint) else None  # pyright: ignore[reportUnknownVariableType]
+    endpoint: Endpoint[Any, Any] | None = getattr(module, "endpoint", None)
+    if not isinstance(endpoint, Endpoint):
+        return None
+    # The module docstring: a title line, then the endpoint's description.
+    paragraphs = [p for p in (inspect.getdoc(module) or "").split("\n\n") if p.strip()]
+    return endpoint, paragraphs[1] if len(paragraphs) > 1 else f"Call {endpoint_id}."
 
 
 def _about(document: Mapping[str, Any]) -> str:
@@ -112,12 +118,11 @@ def load_spec(endpoint_id: str, schemas_dir: Path) -> EndpointSpec:
             return EndpointSpec(endpoint_id, root, input_schema(root, endpoint_id), description)
         except SchemaError as exc:
             return EndpointSpec(endpoint_id, root, None, description, problem=str(exc))
-    endpoint = _generated(endpoint_id)
-    if endpoint is not None:
+    generated = _generated(endpoint_id)
+    if generated is not None:
+        endpoint, description = generated
         schema = endpoint.Input.model_json_schema(by_alias=True)
-        return EndpointSpec(
-            endpoint_id, schema, schema, str(schema.get("description") or f"Call {endpoint_id}.")
-        )
+        return EndpointSpec(endpoint_id, schema, schema, description)
     raise click.UsageError(
         f"unknown endpoint {endpoint_id!r}: no {path} and no generated module "
         f"fal_endpoints.{module_name(endpoint_id)} (run 'fal-typed fetch {endpoint_id}')"
@@ -327,7 +332,8 @@ def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str
     problems = _schema_errors(spec, _with_placeholders(body))
     if problems:
         _fail_values(fields, problems)
-    endpoint = _generated(spec.endpoint_id) or Endpoint(spec.endpoint_id, _AnyInput, _AnyOutput)
+    generated = _generated(spec.endpoint_id)
+    endpoint = generated[0] if generated else Endpoint(spec.endpoint_id, _AnyInput, _AnyOutput)
     try:
         endpoint.arguments(None, _with_placeholders(body))
         client = _client(values["key"], _hosts(values))

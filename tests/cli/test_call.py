@@ -284,3 +284,79 @@ def test_timeout_gives_up_and_cancels(server: LocalServer) -> None:
     assert "did not complete within the 1s client_timeout" in run.stderr
     assert len(server.fal.requests_for("cancel")) == 1
     assert "Traceback" not in run.stderr
+
+
+PROBE_MODULE = '''"""Typed client for the fal endpoint `fal-ai/cli-fallback/probe`.
+
+Echo a word back, for the command line's generated-module fallback.
+"""
+
+from typing import Literal
+
+from pydantic import Field
+
+from fal_typed import Endpoint, InputModel, OutputModel
+
+
+class ProbeInput(InputModel):
+    word: str = Field(description="The word to echo.")
+    times: int = Field(2, ge=1, le=3, description="How often to echo it.")
+    mode: Literal["upper", "lower"] = "lower"
+
+
+class ProbeOutput(OutputModel):
+    echo: list[str]
+
+
+endpoint = Endpoint("fal-ai/cli-fallback/probe", ProbeInput, ProbeOutput)
+'''
+
+
+def test_without_a_document_the_generated_input_model_gives_the_options(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    package = tmp_path / "site" / "fal_endpoints"  # joins the fal_endpoints namespace package
+    package.mkdir(parents=True)
+    (package / "cli_fallback_probe.py").write_text(PROBE_MODULE)
+    received: list[dict[str, Any]] = []
+
+    def probe(arguments: dict[str, Any]) -> dict[str, Any]:
+        received.append(arguments)
+        return {"echo": [arguments["word"]] * arguments["times"]}
+
+    server.fal.handler("fal-ai/cli-fallback/probe", probe)
+    empty = tmp_path / "no-schemas"
+    empty.mkdir()
+    env = {
+        "FAL_TYPED_BASE_URL": server.base_url,
+        "FAL_KEY": DEFAULT_KEY,
+        "PYTHONPATH": str(package.parent),
+    }
+
+    shown = run_cli("call", "fal-ai/cli-fallback/probe", "--help", "--schemas", str(empty), **env)
+    bad = run_cli(
+        "call",
+        "fal-ai/cli-fallback/probe",
+        "--word",
+        "hi",
+        "--times",
+        "5",
+        "--schemas",
+        str(empty),
+        **env,
+    )
+    good = run_cli(
+        "call", "fal-ai/cli-fallback/probe", "--word", "hi", "--times", "3", "--mode", "upper",
+        "--schemas", str(empty), **env,
+    )  # fmt: skip
+
+    assert shown.returncode == 0, shown.stderr
+    assert "Echo a word back" in shown.stdout and "--times INTEGER RANGE" in shown.stdout
+    assert "[upper|lower]" in shown.stdout and "[required]" in shown.stdout
+    assert (
+        bad.returncode == 2
+        and "Invalid value for '--times': 5 is not in the range 1<=x<=3" in bad.stderr
+    )
+    assert good.returncode == 0, good.stderr
+    assert received == [{"word": "hi", "times": 3, "mode": "upper"}]
+    assert json.loads(good.stdout) == {"echo": ["hi", "hi", "hi"]}
