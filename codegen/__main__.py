@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         if diagnostic.level == "error" or not args.quiet:
             print(diagnostic, file=sys.stderr)
     print(report.summary())
-    return 0
+    # One broken document never fails the run; every document failing means the generator is broken.
+    return 1 if report.documents and not report.modules else 0
 
 
 if __name__ == "__main__":

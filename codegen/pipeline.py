@@ -110,7 +110,11 @@ def generate(
         entry.index for entry in manifest.documents.values() if entry.index and entry.module
     )
     index_path = package / INDEX_FILE
-    if stale or not _file_matches(index_path, manifest.index_sha256):
+    if (
+        stale
+        or old.documents.keys() != hashes.keys()
+        or not _file_matches(index_path, manifest.index_sha256)
+    ):
         from .render import IndexEntry, render_index
 
         sources[INDEX_FILE] = render_index(IndexEntry(*row) for row in rows)

@@ -78,8 +78,10 @@ def render_module(plan: ModulePlan) -> tuple[str, list[str]]:
     _inline_root_models(tree, keep={plan.input_class, plan.output_class})
     aliases = _alias_long_types(tree, plan)
     annotations = _field_annotations(tree, plan)
-    params = [_param(field, annotations[field.name]) for field in plan.fields]
-    args = _args_section(plan.fields)
+    params = [_param(field, annotations[field.name], uploads=True) for field in plan.fields]
+    # Realtime frames carry no uploads: a file field of `send` takes a URL (or data URI) string.
+    send_params = [_param(field, annotations[field.name], uploads=False) for field in plan.fields]
+    args = _args_section(plan.fields, uploads=True)
     text = (
         _environment()
         .get_template("endpoint_module.py.jinja")
@@ -91,9 +93,15 @@ def render_module(plan: ModulePlan) -> tuple[str, list[str]]:
             input_class=plan.input_class,
             output_class=plan.output_class,
             field_params=params,
+            send_params=send_params,
             open_input=plan.open_input,
             calls=[_call_context(call, plan, args) for call in INPUT_CALLS],
-            send_doc=_docstring(_join("Validate one input and send it over the connection.", args)),
+            send_doc=_docstring(
+                _join(
+                    "Validate one input and send it over the connection.",
+                    _args_section(plan.fields, uploads=False),
+                )
+            ),
             public=_public_names(tree),
         )
     )
@@ -364,11 +372,11 @@ def _field_annotations(tree: ast.Module, plan: ModulePlan) -> dict[str, str]:
     return {field.name: by_attribute[field.keyword] for field in plan.fields}
 
 
-def _param(field: FieldPlan, annotation: str) -> str:
+def _param(field: FieldPlan, annotation: str, *, uploads: bool) -> str:
     tree = ast.parse(annotation, mode="eval")
     if not field.nullable:
         tree.body = _without_none(tree.body)
-    if field.file:
+    if field.file and uploads:
         tree = _FileTypes().visit(tree)
     default = "" if field.default is None else f" = {field.default}"
     return f"{field.keyword}: {ast.unparse(tree)}{default}"
@@ -431,11 +439,11 @@ def _call_context(call: InputCall, plan: ModulePlan, args: str) -> dict[str, Any
     }
 
 
-def _args_section(fields: Iterable[FieldPlan]) -> str:
+def _args_section(fields: Iterable[FieldPlan], *, uploads: bool) -> str:
     lines: list[str] = []
     for field in fields:
         text = field.description or "(Undocumented.)"
-        if field.file:
+        if field.file and uploads:
             text += "\n\nA URL, or a local file (path, bytes, file object, PIL image) to upload."
         first, *rest = text.splitlines()
         lines.append(f"    {field.keyword}: {first}")

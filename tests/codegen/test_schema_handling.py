@@ -134,6 +134,17 @@ def keyword_overload(module: ModuleType, function: str = "subscribe") -> ast.Fun
     return next(node for node in overloads if not node.args.posonlyargs)
 
 
+def keyword_overload_of_method(module: ModuleType, cls: str, method: str) -> ast.FunctionDef:
+    tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
+    body = next(
+        node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == cls
+    ).body
+    overloads = [node for node in body if isinstance(node, ast.FunctionDef) and node.name == method]
+    return next(
+        node for node in overloads if node.decorator_list and len(node.args.posonlyargs) == 1
+    )
+
+
 def keyword_types(module: ModuleType) -> dict[str, str]:
     node = keyword_overload(module)
     return {arg.arg: ast.unparse(arg.annotation) for arg in node.args.kwonlyargs if arg.annotation}
@@ -286,6 +297,11 @@ def test_file_fields_take_file_inputs_in_signatures_and_strings_in_the_model(
         types["prompt"] == "str" and types["seed"] == "int | None"
     )  # only a nullable field takes None
     assert sink.Input.model_fields["image_url"].annotation == (str | None)
+    send = keyword_overload_of_method(sink, "Realtime", "send")
+    send_types = {
+        arg.arg: ast.unparse(arg.annotation) for arg in send.args.kwonlyargs if arg.annotation
+    }
+    assert send_types["image_url"] == "str"  # realtime frames carry URLs, nothing is uploaded
 
 
 def test_signatures_show_plain_types_and_long_ones_by_alias(sink: ModuleType) -> None:

@@ -1,0 +1,152 @@
+"""Regeneration: deterministic, incremental, and never stopped by one broken document.
+
+Runs the generator over temporary copies of a few real documents into temporary output
+directories; the whole-corpus equivalent is test_up_to_date.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from codegen_helpers import SCHEMAS
+
+from codegen.__main__ import main
+from codegen.pipeline import generate
+
+SAMPLE = [
+    "fal-ai__flux__dev.json",
+    "fal-ai__demucs.json",
+    "fal-ai__wan-ati.json",  # a dangling $ref
+    "bytedance__seedance-2.0__text-to-video.json",
+    "fal-ai__bytedance__seedream__v4__text-to-image.json",
+]
+
+
+def copy_sample(tmp_path: Path) -> Path:
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    for name in SAMPLE:
+        shutil.copy(SCHEMAS / name, schemas / name)
+    return schemas
+
+
+def snapshot(out: Path) -> dict[str, tuple[bytes, int]]:
+    """Every output file with its bytes and modification time (to tell "rewritten" apart)."""
+    files = [*sorted((out / "fal_endpoints").glob("*.py")), out / "codegen-manifest.json"]
+    return {path.name: (path.read_bytes(), path.stat().st_mtime_ns) for path in files}
+
+
+def edit_about(path: Path, about: str) -> None:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document["info"]["x-fal-metadata"]["about"] = about
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+
+
+def test_a_rerun_changes_nothing_and_an_edited_document_is_rebuilt_alone(tmp_path: Path) -> None:
+    schemas, out = copy_sample(tmp_path), tmp_path / "out"
+    first = generate(schemas, out, jobs=2)
+    assert (first.documents, first.modules, first.rebuilt) == (5, 5, 5)
+    assert len(first.written) == 6 and "_index.py" in first.written
+    before = snapshot(out)
+
+    again = generate(schemas, out, jobs=2)
+    assert (again.rebuilt, again.written, again.removed) == (0, [], [])
+    assert snapshot(out) == before  # same bytes, not even rewritten
+
+    edit_about(schemas / "fal-ai__demucs.json", "Split a song into its stems.")
+    edited = generate(schemas, out, jobs=2)
+    assert edited.rebuilt == 1
+    assert sorted(edited.written) == ["_index.py", "demucs.py"]
+    after = snapshot(out)
+    unchanged = set(before) - {"demucs.py", "_index.py", "codegen-manifest.json"}
+    assert all(after[name] == before[name] for name in unchanged)
+    assert "Split a song into its stems." in (out / "fal_endpoints" / "demucs.py").read_text()
+
+
+def test_a_hand_edited_module_is_regenerated(tmp_path: Path) -> None:
+    schemas, out = copy_sample(tmp_path), tmp_path / "out"
+    generate(schemas, out, jobs=1)
+    module = out / "fal_endpoints" / "flux_dev.py"
+    original = module.read_bytes()
+    module.write_text("# edited by hand\n", encoding="utf-8")
+
+    report = generate(schemas, out, jobs=1)
+
+    assert (report.rebuilt, report.written) == (1, ["flux_dev.py"])
+    assert module.read_bytes() == original
+
+
+def test_output_is_byte_identical_whatever_the_history_or_the_number_of_workers(
+    tmp_path: Path,
+) -> None:
+    schemas = copy_sample(tmp_path)
+    generate(schemas, tmp_path / "serial", jobs=1)
+    generate(schemas, tmp_path / "parallel", jobs=2)
+    generate(schemas, tmp_path / "parallel", jobs=2, force=True)
+    serial = {name: data for name, (data, _) in snapshot(tmp_path / "serial").items()}
+    parallel = {name: data for name, (data, _) in snapshot(tmp_path / "parallel").items()}
+    assert serial == parallel
+
+
+def test_broken_documents_are_reported_by_name_and_the_rest_is_generated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schemas, out = copy_sample(tmp_path), tmp_path / "out"
+    (schemas / "truncated.json").write_text('{"openapi": "3.0.4", "info": {', encoding="utf-8")
+    (schemas / "no-paths.json").write_text(
+        json.dumps(
+            {
+                "info": {"x-fal-metadata": {"endpointId": "fal-ai/no-paths"}},
+                "components": {"schemas": {}},
+            }
+        ),
+        encoding="utf-8",
+    )
+
+    status = main(["--schemas", str(schemas), "--out", str(out), "--jobs", "2"])
+
+    assert status == 0
+    err = capsys.readouterr().err
+    assert "error: truncated.json: cannot read document" in err
+    assert "error: no-paths.json: no paths" in err
+    assert "warning: fal-ai__wan-ati.json: dangling $ref '#/components/schemas/TrackPoint'" in err
+    assert len(list((out / "fal_endpoints").glob("*.py"))) == 6  # 5 modules and the index
+
+
+def test_two_documents_naming_the_same_module_keep_the_first(tmp_path: Path) -> None:
+    schemas, out = copy_sample(tmp_path), tmp_path / "out"
+    shutil.copy(schemas / "fal-ai__flux__dev.json", schemas / "fal-ai__flux__dev-copy.json")
+
+    report = generate(schemas, out, jobs=1)
+
+    assert [(d.source, d.message) for d in report.errors] == [
+        (
+            "fal-ai__flux__dev.json",
+            "module flux_dev is already generated from fal-ai__flux__dev-copy.json",
+        )
+    ]
+    assert report.modules == 5
+
+
+def test_a_removed_document_removes_its_module(tmp_path: Path) -> None:
+    schemas, out = copy_sample(tmp_path), tmp_path / "out"
+    generate(schemas, out, jobs=1)
+    (schemas / "fal-ai__demucs.json").unlink()
+
+    report = generate(schemas, out, jobs=1)
+
+    assert report.removed == ["demucs.py"] and report.written == ["_index.py"]
+    assert not (out / "fal_endpoints" / "demucs.py").exists()
+
+
+def test_check_reports_a_stale_module(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    schemas, out = copy_sample(tmp_path), tmp_path / "out"
+    generate(schemas, out, jobs=1)
+    assert main(["--check", "--schemas", str(schemas), "--out", str(out)]) == 0
+
+    edit_about(schemas / "fal-ai__demucs.json", "Changed upstream.")
+    assert main(["--check", "--schemas", str(schemas), "--out", str(out)]) == 1
+    assert "stale: fal_endpoints/demucs.py" in capsys.readouterr().err
