@@ -15,7 +15,7 @@ from PIL import Image
 
 from fal_typed.testing import DEFAULT_KEY, Failure, LocalFal
 
-from .helpers import LocalServer, cli_command, cli_env, run_cli
+from .helpers import LocalServer, cli_command, cli_env, copy_corpus, run_cli
 
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(256)) * 4
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(200)
@@ -360,3 +360,27 @@ def test_without_a_document_the_generated_input_model_gives_the_options(
     assert good.returncode == 0, good.stderr
     assert received == [{"word": "hi", "times": 3, "mode": "upper"}]
     assert json.loads(good.stdout) == {"echo": ["hi", "hi", "hi"]}
+
+
+def test_an_unreadable_input_schema_leaves_input_json(server: LocalServer, tmp_path: Path) -> None:
+    endpoint_id = "openrouter/router/openai/v1/chat/completions"  # its input $ref dangles upstream
+    schemas = copy_corpus(tmp_path / "schemas", [endpoint_id])
+    received: list[dict[str, Any]] = []
+    server.fal.handler(endpoint_id, lambda arguments: received.append(arguments) or {"ok": True})
+    env = {"FAL_TYPED_BASE_URL": server.base_url, "FAL_KEY": DEFAULT_KEY}
+
+    shown = run_cli("call", endpoint_id, "--help", "--schemas", str(schemas), **env)
+    sent = run_cli(
+        "call",
+        endpoint_id,
+        "--input-json",
+        '{"model": "m", "messages": []}',
+        "--schemas",
+        str(schemas),
+        **env,
+    )
+
+    assert shown.returncode == 0 and "give the input with --input-json" in shown.stdout
+    assert "dangling $ref" in shown.stdout and "Input fields:" not in shown.stdout
+    assert sent.returncode == 0, sent.stderr
+    assert received == [{"model": "m", "messages": []}] and json.loads(sent.stdout) == {"ok": True}

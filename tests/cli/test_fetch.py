@@ -294,3 +294,41 @@ def test_a_fetch_killed_midway_leaves_the_directory_consistent(
     assert sorted(p.name for p in target.iterdir()) == sorted(
         filename(i) for i in ids
     )  # no debris left
+
+
+def test_ctrl_c_stops_the_fetch_with_whole_documents(server: LocalServer, tmp_path: Path) -> None:
+    server.settings.delay = 0.3
+    target = tmp_path / "schemas"
+    process = subprocess.Popen(
+        cli_command(
+            "fetch",
+            *SAMPLE_IDS,
+            "--concurrency",
+            "1",
+            "--schemas",
+            str(target),
+            "--base-url",
+            server.base_url,
+        ),
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not list(target.glob("*.json")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+
+    assert process.returncode == 130
+    assert "interrupted: every document written so far is complete" in stderr
+    assert "Traceback" not in stderr
+    written = documents(target)
+    assert 0 < len(written) < len(SAMPLE_IDS)
+    assert all(data == (server.served / name).read_bytes() for name, data in written.items())
