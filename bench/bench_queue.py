@@ -1,0 +1,357 @@
+"""Queue runtime figures on the local fal server: per-call overhead, completion latency, concurrency.
+
+Prints figures (no assertions), measured in one run:
+
+1. Per-call time of ``flux_dev.subscribe`` (input validation, submit, status stream, result,
+   typed output) against the same requests made with raw httpx (submit, status stream until
+   COMPLETED, result GET, ``json()``) and against fal-client 1.0.3 ``subscribe`` (its URL
+   constants patched to the local server; it polls status every 0.1 s). The server runs in its
+   own process with no queue or processing time, so the figures are the clients' own cost plus
+   loopback and the server's constant work. Clients are interleaved in rounds to cancel drift.
+   Target: fal_typed within 1.2x of raw httpx.
+2. Time from the server's COMPLETED (stamped inside the server, same process and clock) to the
+   typed result in the caller's hands, for ``subscribe`` (status stream) and fal-client
+   (polling), with 50 ms of processing so the wait is real. Target: under 20 ms.
+3. 1,000 concurrent ``subscribe_async`` calls on one client (default httpx limits: 100
+   connections), against a server process with 200 ms of processing per request: all must
+   succeed; wall time and the client process's peak RSS (measured in a fresh subprocess).
+
+Run: ``.venv/bin/python bench/bench_queue.py`` (``--quick`` for fewer calls).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from fal_endpoints import flux_dev
+
+from fal_typed import Client, Completed, Status
+
+KEY = "bench-key-id:bench-key-secret"
+ENDPOINT = "fal-ai/flux/dev"
+BODY = {"prompt": "a cat", "seed": 6252023, "num_images": 1}
+
+_SERVER_SCRIPT = """
+import json, sys, time
+from fal_typed.testing import LocalFal
+from fal_typed.testing._queue import RequestQueue
+
+completed_at = {}
+original = RequestQueue._complete
+
+def stamped(self, request, outcome):
+    completed_at.setdefault(request.request_id, time.perf_counter())
+    original(self, request, outcome)
+
+RequestQueue._complete = stamped
+fal = LocalFal().start()
+fal.configure(processing_time=float(sys.argv[1]))
+fal.handler("fal-ai/flux/dev", lambda body: {
+    "images": [{"url": fal.cdn_url + "/files/cat.png", "width": 1024, "height": 768,
+                "content_type": "image/png"}],
+    "timings": {"inference": 0.05}, "seed": 6252023, "has_nsfw_concepts": [False],
+    "prompt": body["prompt"],
+})
+print(fal.base_url, flush=True)
+for line in sys.stdin:
+    if line.strip() == "stamps":
+        print(json.dumps(completed_at), flush=True)
+fal.stop()
+"""
+
+
+class ServerProcess:
+    """A LocalFal in its own process (no GIL shared with the client), answering ``flux/dev``
+    with a fixed output so its own work is small and the same for every client. It stamps
+    ``perf_counter()`` (CLOCK_MONOTONIC, comparable across processes) when a request completes.
+    """
+
+    def __init__(self, processing_time: float) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVER_SCRIPT, str(processing_time)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._proc.stdout is not None and self._proc.stdin is not None
+        self._stdin, self._stdout = self._proc.stdin, self._proc.stdout
+        self.base_url = self._stdout.readline().strip()
+        if not self.base_url.startswith("http://127.0.0.1:"):
+            self.close()
+            raise RuntimeError(f"the server process did not start: {self.base_url!r}")
+
+    def completed_at(self) -> dict[str, float]:
+        """When each request completed, server-side."""
+        self._stdin.write("stamps\n")
+        self._stdin.flush()
+        stamps: dict[str, float] = json.loads(self._stdout.readline())
+        return stamps
+
+    def close(self) -> None:
+        self._stdin.close()
+        try:
+            self._proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
+@contextmanager
+def server_process(processing_time: float) -> Iterator[ServerProcess]:
+    server = ServerProcess(processing_time)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def client_for(base_url: str) -> Client:
+    return Client(
+        KEY,
+        queue_url=f"{base_url}/queue",
+        run_url=f"{base_url}/run",
+        rest_url=f"{base_url}/rest",
+        cdn_url=f"{base_url}/cdn",
+        realtime_url=base_url.replace("http", "ws", 1) + "/run",
+    )
+
+
+# -- the three clients -----------------------------------------------------------------------
+
+
+def raw_httpx_subscribe(http: httpx.Client, queue_url: str) -> Any:
+    """The same requests as ``subscribe``, by hand: submit, status stream, result."""
+    headers = {"Authorization": f"Key {KEY}"}
+    submitted = http.post(f"{queue_url}/{ENDPOINT}", json=BODY, headers=headers)
+    submitted.raise_for_status()
+    base = f"{queue_url}/fal-ai/flux/requests/{submitted.json()['request_id']}"
+    stream_headers = {**headers, "Accept": "text/event-stream"}
+    with http.stream(
+        "GET", f"{base}/status/stream", params={"logs": "0"}, headers=stream_headers
+    ) as s:
+        for line in s.iter_lines():
+            if line.startswith("data:") and json.loads(line[5:])["status"] == "COMPLETED":
+                break
+    result = http.get(base, headers=headers)
+    result.raise_for_status()
+    return result.json()
+
+
+def fal_client_subscribe_factory(base_url: str) -> Callable[[], Any]:
+    import fal_client
+    import fal_client.client as fal_client_module
+
+    fal_client_module.QUEUE_URL_FORMAT = f"{base_url}/queue/"
+    fal_client_module.RUN_URL_FORMAT = f"{base_url}/run/"
+    sync_client = fal_client.SyncClient(key=KEY)
+    return lambda: sync_client.subscribe(ENDPOINT, arguments=BODY)
+
+
+def per_call_overhead(calls: int, rounds: int) -> None:
+    print(f"1. per-call time of subscribe ({calls * rounds} calls each, server in its own process)")
+    with server_process(0.0) as server:
+        base_url = server.base_url
+        client = client_for(base_url)
+        http = httpx.Client(timeout=120)
+        queue_url = f"{base_url}/queue"
+        flavours: dict[str, Callable[[], Any]] = {
+            "raw httpx": lambda: raw_httpx_subscribe(http, queue_url),
+            "fal_typed flux_dev.subscribe": lambda: flux_dev.subscribe(
+                prompt="a cat", seed=6252023, num_images=1, client=client
+            ),
+            "fal-client 1.0.3 subscribe": fal_client_subscribe_factory(base_url),
+        }
+        times: dict[str, list[float]] = {name: [] for name in flavours}
+        cpu: dict[str, float] = dict.fromkeys(flavours, 0.0)
+        for call in flavours.values():  # warm up connections, imports, caches
+            for _ in range(10):
+                call()
+        for _ in range(rounds):
+            for name, call in flavours.items():
+                cpu_start = time.process_time()
+                for _ in range(calls):
+                    start = time.perf_counter()
+                    call()
+                    times[name].append(time.perf_counter() - start)
+                cpu[name] += time.process_time() - cpu_start
+        raw = statistics.median(times["raw httpx"])
+        raw_cpu = cpu["raw httpx"]
+        print("   wall time per call (client + loopback + server):")
+        for name, samples in times.items():
+            median = statistics.median(samples)
+            print(
+                f"     {name:<30} median {median * 1000:7.2f} ms  mean {statistics.fmean(samples) * 1000:7.2f} ms"
+                f"  p95 {sorted(samples)[int(len(samples) * 0.95)] * 1000:7.2f} ms  ({median / raw:.2f}x raw httpx)"
+            )
+        print("   client CPU per call (this process only; the server runs in another):")
+        for name, total in cpu.items():
+            per_call = total / (calls * rounds)
+            print(f"     {name:<30} {per_call * 1000:7.2f} ms  ({total / raw_cpu:.2f}x raw httpx)")
+        client.close()
+        http.close()
+
+
+# -- completion latency ------------------------------------------------------------------------
+
+
+def completion_latency(calls: int) -> None:
+    print(f"2. server COMPLETED -> typed result in hand ({calls} calls each, 50 ms processing)")
+    with server_process(0.05) as server:
+        client = client_for(server.base_url)
+        events: dict[str, float] = {}
+        in_hand: dict[str, float] = {}
+        for _ in range(calls):
+            ids: list[str] = []
+
+            def on_update(status: Status, ids: list[str] = ids) -> None:
+                if isinstance(status, Completed):
+                    events[ids[0]] = time.perf_counter()
+
+            flux_dev.subscribe(
+                prompt="a cat", on_enqueue=ids.append, on_queue_update=on_update, client=client
+            )
+            in_hand[ids[0]] = time.perf_counter()
+        fal_client_call = fal_client_subscribe_factory(server.base_url)
+        polled: list[float] = []
+        before = set(server.completed_at())
+        for _ in range(calls):
+            fal_client_call()
+            done = time.perf_counter()
+            stamps = server.completed_at()
+            (request_id,) = set(stamps) - before
+            before.add(request_id)
+            polled.append(done - stamps[request_id])
+        stamps = server.completed_at()
+        client.close()
+    for name, samples in (
+        ("fal_typed: COMPLETED event received", [t - stamps[i] for i, t in events.items()]),
+        ("fal_typed: typed result in hand", [t - stamps[i] for i, t in in_hand.items()]),
+        ("fal-client 1.0.3: result in hand", polled),
+    ):
+        print(
+            f"   {name:<38} median {statistics.median(samples) * 1000:7.2f} ms"
+            f"  p95 {sorted(samples)[int(len(samples) * 0.95)] * 1000:7.2f} ms  max {max(samples) * 1000:7.2f} ms"
+        )
+
+
+# -- concurrency ---------------------------------------------------------------------------------
+
+
+async def raw_httpx_subscribe_async(http: httpx.AsyncClient, queue_url: str, prompt: str) -> Any:
+    """:func:`raw_httpx_subscribe` with an async client."""
+    headers = {"Authorization": f"Key {KEY}"}
+    submitted = await http.post(
+        f"{queue_url}/{ENDPOINT}", json={**BODY, "prompt": prompt}, headers=headers
+    )
+    submitted.raise_for_status()
+    base = f"{queue_url}/fal-ai/flux/requests/{submitted.json()['request_id']}"
+    stream_headers = {**headers, "Accept": "text/event-stream"}
+    async with http.stream(
+        "GET", f"{base}/status/stream", params={"logs": "0"}, headers=stream_headers
+    ) as s:
+        async for line in s.aiter_lines():
+            if line.startswith("data:") and json.loads(line[5:])["status"] == "COMPLETED":
+                break
+    result = await http.get(base, headers=headers)
+    result.raise_for_status()
+    return result.json()
+
+
+async def _concurrent(base_url: str, count: int, flavour: str) -> dict[str, Any]:
+    client = client_for(base_url)
+    http = httpx.AsyncClient(timeout=120)
+
+    async def call(prompt: str) -> str:
+        if flavour == "raw":
+            return str(
+                (await raw_httpx_subscribe_async(http, f"{base_url}/queue", prompt))["prompt"]
+            )
+        return (await flux_dev.subscribe_async(prompt=prompt, client=client)).prompt
+
+    await call("warm up")
+    baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    results = await asyncio.gather(
+        *(call(f"cat {i}") for i in range(count)), return_exceptions=True
+    )
+    elapsed = time.perf_counter() - start
+    await client.aclose()
+    await http.aclose()
+    failures = [r for r in results if isinstance(r, BaseException)]
+    wrong = [
+        i for i, r in enumerate(results) if not isinstance(r, BaseException) and r != f"cat {i}"
+    ]
+    return {
+        "count": count,
+        "ok": count - len(failures) - len(wrong),
+        "failures": sorted({f"{type(f).__name__}: {f}" for f in failures})[:5],
+        "elapsed": elapsed,
+        "baseline_rss_mib": baseline_kib / 1024,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def concurrency(count: int) -> None:
+    print(
+        f"3. {count} concurrent calls on one client, 200 ms processing each (default httpx limits)"
+    )
+    for flavour, label in (
+        ("fal_typed", "fal_typed subscribe_async"),
+        ("raw", "raw httpx (same requests)"),
+    ):
+        with server_process(0.2) as server:
+            child = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--concurrency-child",
+                    server.base_url,
+                    str(count),
+                    flavour,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        figures = json.loads(child.stdout.strip().splitlines()[-1])
+        print(
+            f"   {label:<27} {figures['ok']}/{figures['count']} succeeded in {figures['elapsed']:.2f} s"
+            f" ({figures['count'] / figures['elapsed']:.0f} calls/s); peak RSS {figures['peak_rss_mib']:.1f} MiB"
+            f" (after imports and one warm-up call: {figures['baseline_rss_mib']:.1f} MiB)"
+        )
+        for failure in figures["failures"]:
+            print(f"   failure: {failure}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer calls")
+    parser.add_argument(
+        "--concurrency-child",
+        nargs=3,
+        metavar=("BASE_URL", "COUNT", "FLAVOUR"),
+        help=argparse.SUPPRESS,
+    )
+    args = parser.parse_args()
+    if args.concurrency_child:
+        base_url, count, flavour = args.concurrency_child
+        print(json.dumps(asyncio.run(_concurrent(base_url, int(count), flavour))))
+        return
+    per_call_overhead(calls=20 if args.quick else 50, rounds=2 if args.quick else 4)
+    completion_latency(calls=20 if args.quick else 50)
+    concurrency(200 if args.quick else 1000)
+
+
+if __name__ == "__main__":
+    main()
