@@ -191,3 +191,17 @@ def test_settings_are_validated() -> None:
         WebhookSettings(retries=-1)
     with pytest.raises(TypeError):
         WebhookDispatcher().configure(no_such_setting=1)
+
+
+def test_deliveries_never_leave_the_machine() -> None:
+    """A webhook_url off the machine is refused without any network I/O (and without retries)."""
+    from fal_typed.testing._webhooks import is_loopback_url
+
+    assert is_loopback_url("http://127.0.0.1:8000/hook")
+    assert is_loopback_url("http://127.8.9.10/hook")
+    assert is_loopback_url("http://[::1]:9/hook")
+    assert is_loopback_url("http://localhost/hook")
+    assert not is_loopback_url("https://example.com/hook")
+    assert not is_loopback_url("http://10.0.0.1/hook")
+    assert not is_loopback_url("http://192.168.1.2/hook")
+    assert not is_loopback_url("not a url")

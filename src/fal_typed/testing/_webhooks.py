@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import threading
 import time
@@ -35,6 +36,8 @@ from .._webhook_signature import SIGNATURE_HEADER, public_jwk, sign_delivery
 __all__ = ["JWKS_PATH", "DeliveryAttempt", "WebhookDispatcher", "WebhookSettings", "delivery_body"]
 
 JWKS_PATH: Final = "/.well-known/jwks.json"
+_LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.localdomain"})
+_REFUSED: Final = "refused: the local fal server delivers webhooks to loopback addresses only"
 _MAX_ATTEMPT_LOG: Final = 10_000
 
 
@@ -102,6 +105,24 @@ def delivery_body(
     else:
         body["payload"] = payload
     return body
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when ``url`` targets this machine (127.0.0.0/8, ::1 or localhost), decided without DNS.
+
+    The local server is for offline work: it never sends a delivery off the machine, so a
+    ``webhook_url`` such as ``https://example.com/hook`` is recorded as refused instead.
+    """
+    try:
+        host = httpx.URL(url).host
+    except (httpx.InvalidURL, ValueError):
+        return False
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _corrupt(signature_hex: str) -> str:
@@ -243,13 +264,16 @@ class WebhookDispatcher:
             self._http = httpx.AsyncClient(follow_redirects=False)
         status_code: int | None = None
         error: str | None = None
-        try:
-            response = await self._http.post(
-                url, content=body, headers=headers, timeout=settings.timeout
-            )
-            status_code = response.status_code
-        except (httpx.HTTPError, ValueError) as exc:  # ValueError: a URL httpx cannot use
-            error = f"{type(exc).__name__}: {exc}"
+        if not is_loopback_url(url):
+            error = _REFUSED
+        else:
+            try:
+                response = await self._http.post(
+                    url, content=body, headers=headers, timeout=settings.timeout
+                )
+                status_code = response.status_code
+            except (httpx.HTTPError, ValueError) as exc:  # ValueError: a URL httpx cannot use
+                error = f"{type(exc).__name__}: {exc}"
         record = DeliveryAttempt(request_id, url, attempt, status_code, error, body, headers)
         with self._changed:
             self._attempts.append(record)
@@ -263,6 +287,8 @@ class WebhookDispatcher:
             while True:
                 attempt += 1
                 record = await self._post(url, request_id, body, attempt)
+                if record.error == _REFUSED:
+                    return
                 settings = self.settings
                 if record.ok:
                     if settings.deliver_twice:
