@@ -7,9 +7,9 @@ prefix (text "typed out" as an LLM streams it) plus ``"partial": true`` and its 
 final event is exactly the endpoint's output (synthesised or from a registered handler).
 
 :class:`StreamSettings` (global or per endpoint, read on every call) injects what clients must
-survive: a failure before the stream starts (any status and body), an ``event: error`` after some
-events, a connection cut mid-stream, slow events, an empty stream. Every call is recorded server-side in a
-:class:`StreamRecord`, including whether the client went away before the end.
+survive: a failure before the stream starts (any status and body), an ``event: error`` after
+some events, a connection cut mid-stream, slow events, an empty stream. Every call is recorded
+server-side in a :class:`StreamRecord`, including whether the client went away before the end.
 """
 
 from __future__ import annotations
