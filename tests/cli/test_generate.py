@@ -12,7 +12,9 @@ def test_generate_builds_the_modules_then_rewrites_only_what_changed(tmp_path: P
     schemas = copy_corpus(tmp_path / "schemas", ["fal-ai/flux/dev", "fal-ai/demucs"])
     out = tmp_path / "generated"
 
-    first = run_cli("generate", "--schemas", str(schemas), "--out", str(out), "--quiet", cwd=REPO)
+    first = run_cli(
+        "generate", "--schemas", str(schemas), "--out", str(out), "--quiet", "--jobs", "1", cwd=REPO
+    )
 
     assert first.returncode == 0, first.stderr
     assert "2 modules from 2 documents" in first.stdout and "2 rebuilt" in first.stdout
@@ -23,7 +25,9 @@ def test_generate_builds_the_modules_then_rewrites_only_what_changed(tmp_path: P
     document = json.loads(path.read_text(encoding="utf-8"))
     document["info"]["x-fal-metadata"]["about"] = "Split a song into stems."
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    second = run_cli("generate", "--schemas", str(schemas), "--out", str(out), "--quiet", cwd=REPO)
+    second = run_cli(
+        "generate", "--schemas", str(schemas), "--out", str(out), "--quiet", "--jobs", "1", cwd=REPO
+    )
 
     assert second.returncode == 0, second.stderr
     assert "1 rebuilt" in second.stdout

@@ -9,7 +9,7 @@ from typing import Any
 import click
 import pytest
 
-from fal_typed._cli_call import build_command, load_spec
+from fal_typed._cli_call import EndpointSpec, build_command, load_spec
 from fal_typed._cli_corpus import iter_document_paths, read_info
 from fal_typed._cli_options import LocalFile, SchemaError, build_field_options, input_schema
 
@@ -32,7 +32,7 @@ def test_every_corpus_endpoint_gets_a_command_with_unique_options() -> None:
         assert [f.field for f in fields][: sum(f.required for f in fields)] == [
             f.field for f in fields if f.required
         ], endpoint_id
-        command = build_command(load_spec(endpoint_id, SCHEMAS))
+        command = build_command(EndpointSpec(endpoint_id, document, schema, "about"))
         with click.Context(command, info_name=endpoint_id) as ctx:
             assert "Input fields" in command.get_help(ctx) or not fields
     # The input schemas of these four documents are dangling $refs upstream (schemas/README.md).
