@@ -12,13 +12,15 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from . import _handle, _queue, _run
 from ._client import Client, default_client
 from ._errors import InputValidationError
-from ._handle import AsyncRequestHandle, RequestHandle, parse_output
+from ._handle import AsyncRequestHandle, RequestHandle, parse_output, subscribe, subscribe_async
 from ._options import Priority
+from ._queue import submit, submit_async
+from ._run import run, run_async
 from ._status import Status
 from ._types import NotGiven
+from ._upload_inputs import attach_uploads, extract_uploads, resolve_uploads, resolve_uploads_async
 
 __all__ = ["Endpoint"]
 
@@ -33,7 +35,9 @@ class Endpoint(Generic[InputT, OutputT]):
     Input: type[InputT]
     Output: type[OutputT]
 
-    def __init__(self, endpoint_id: str, input_model: type[InputT], output_model: type[OutputT]) -> None:
+    def __init__(
+        self, endpoint_id: str, input_model: type[InputT], output_model: type[OutputT]
+    ) -> None:
         self.endpoint_id = endpoint_id
         self.Input = input_model
         self.Output = output_model
@@ -56,18 +60,22 @@ class Endpoint(Generic[InputT, OutputT]):
         """
         given = {k: v for k, v in (fields or {}).items() if not isinstance(v, NotGiven)}
         if input is not None and given:
+            duplicate = "given both in the Input instance and as a keyword argument"
             raise InputValidationError(
                 self.endpoint_id,
-                [{"loc": (name,), "msg": "given both in the Input instance and as a keyword argument", "type": "duplicate"} for name in sorted(given)],
+                [{"loc": (name,), "msg": duplicate, "type": "duplicate"} for name in sorted(given)],
             )
+        # Local files become placeholder URLs here and are uploaded only once the whole input is
+        # valid, at the call (see _upload_inputs).
+        given, uploads = extract_uploads(given)
         try:
             if isinstance(input, self.Input):
-                model = input
-                if not given:
-                    # Re-validate: the instance may have been built with model_construct or mutated.
-                    model = self.Input.model_validate(input.model_dump(exclude_unset=True, by_alias=True, round_trip=True))
+                # Re-validate: the instance may have been built with model_construct or mutated.
+                dumped = input.model_dump(exclude_unset=True, by_alias=True, round_trip=True)
+                model = self.Input.model_validate(dumped)
             elif input is not None:
-                model = self.Input.model_validate(input)
+                mapping, uploads = extract_uploads(input)
+                model = self.Input.model_validate(mapping)
             else:
                 model = self.Input.model_validate(given)
         except ValidationError as exc:
@@ -75,11 +83,24 @@ class Endpoint(Generic[InputT, OutputT]):
         body = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
         if extra_body:
             body.update(extra_body)
-        return body
+        return attach_uploads(body, uploads)
 
-    def _body(self, arguments: InputT | Mapping[str, Any]) -> Mapping[str, Any]:
-        """The JSON body: ``arguments`` as built by :meth:`arguments`, or an ``Input`` to dump."""
-        return self.arguments(arguments) if isinstance(arguments, BaseModel) else arguments
+    def _body(self, arguments: InputT | Mapping[str, Any], client: Client | None) -> dict[str, Any]:
+        """The JSON body to send, with any local files uploaded and replaced by their URLs.
+
+        ``arguments`` is what :meth:`arguments` built, or an ``Input`` instance to validate.
+        """
+        body = self.arguments(arguments) if isinstance(arguments, BaseModel) else arguments
+        body, uploads = extract_uploads(body)
+        return resolve_uploads(body, uploads, client) if uploads else body
+
+    async def _body_async(
+        self, arguments: InputT | Mapping[str, Any], client: Client | None
+    ) -> dict[str, Any]:
+        """Async twin of :meth:`_body`: the uploads run as concurrent tasks."""
+        body = self.arguments(arguments) if isinstance(arguments, BaseModel) else arguments
+        body, uploads = extract_uploads(body)
+        return await resolve_uploads_async(body, uploads, client) if uploads else body
 
     # -- calls (implemented in _handle, _queue and _run) ---------------------------------------
 
@@ -106,9 +127,9 @@ class Endpoint(Generic[InputT, OutputT]):
         is cancelled (best-effort) and :class:`FalTimeoutError` carries its id.
         """
 
-        return _handle.subscribe(
+        return subscribe(
             self,
-            self._body(arguments),
+            self._body(arguments, client),
             client=client,
             with_logs=with_logs,
             on_enqueue=on_enqueue,
@@ -138,9 +159,9 @@ class Endpoint(Generic[InputT, OutputT]):
     ) -> OutputT:
         """Async twin of :meth:`subscribe`; the callbacks may be coroutine functions."""
 
-        return await _handle.subscribe_async(
+        return await subscribe_async(
             self,
-            self._body(arguments),
+            await self._body_async(arguments, client),
             client=client,
             with_logs=with_logs,
             on_enqueue=on_enqueue,
@@ -167,10 +188,10 @@ class Endpoint(Generic[InputT, OutputT]):
         """Queue a request and return its handle at once (``webhook_url`` gets the result)."""
 
         client = client if client is not None else default_client()
-        submission = _queue.submit(
+        submission = submit(
             client,
             self.endpoint_id,
-            self._body(arguments),
+            self._body(arguments, client),
             webhook_url=webhook_url,
             priority=priority,
             hint=hint,
@@ -193,10 +214,10 @@ class Endpoint(Generic[InputT, OutputT]):
         """Async twin of :meth:`submit`."""
 
         client = client if client is not None else default_client()
-        submission = await _queue.submit_async(
+        submission = await submit_async(
             client,
             self.endpoint_id,
-            self._body(arguments),
+            await self._body_async(arguments, client),
             webhook_url=webhook_url,
             priority=priority,
             hint=hint,
@@ -220,10 +241,10 @@ class Endpoint(Generic[InputT, OutputT]):
         ``timeout`` bounds the whole call (default: no read limit, models may run for minutes).
         """
 
-        result = _run.run(
+        result = run(
             client if client is not None else default_client(),
             self.endpoint_id,
-            self._body(arguments),
+            self._body(arguments, client),
             start_timeout=start_timeout,
             hint=hint,
             headers=headers,
@@ -243,10 +264,10 @@ class Endpoint(Generic[InputT, OutputT]):
     ) -> OutputT:
         """Async twin of :meth:`run`."""
 
-        result = await _run.run_async(
+        result = await run_async(
             client if client is not None else default_client(),
             self.endpoint_id,
-            self._body(arguments),
+            await self._body_async(arguments, client),
             start_timeout=start_timeout,
             hint=hint,
             headers=headers,
