@@ -8,12 +8,12 @@ endpoint object, which speaks the protocol through a :class:`~fal_typed.Client`.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from ._client import Client, default_client
-from ._errors import InputValidationError
+from ._errors import InputValidationError, InvalidArgumentError
 from ._handle import AsyncRequestHandle, RequestHandle, parse_output, subscribe, subscribe_async
 from ._options import Priority
 from ._queue import submit, submit_async
@@ -21,6 +21,11 @@ from ._run import run, run_async
 from ._status import Status
 from ._types import NotGiven
 from ._upload_inputs import attach_uploads, extract_uploads, resolve_uploads, resolve_uploads_async
+
+if TYPE_CHECKING:  # imported lazily at the call: they cost import time most programs never use
+    from ._stream import AsyncStream, Stream
+    from ._webhook_result import WebhookResult
+    from ._webhook_verifier import WebhookBody, WebhookVerifier
 
 __all__ = ["Endpoint"]
 
@@ -73,11 +78,16 @@ class Endpoint(Generic[InputT, OutputT]):
                 # Re-validate: the instance may have been built with model_construct or mutated.
                 dumped = input.model_dump(exclude_unset=True, by_alias=True, round_trip=True)
                 model = self.Input.model_validate(dumped)
-            elif input is not None:
+            elif isinstance(input, Mapping):
                 mapping, uploads = extract_uploads(input)
                 model = self.Input.model_validate(mapping)
-            else:
+            elif input is None:
                 model = self.Input.model_validate(given)
+            else:
+                raise InvalidArgumentError(
+                    f"{self.endpoint_id} takes a {self.Input.__name__} or a mapping as input, "
+                    f"got {type(input).__name__}"
+                )
         except ValidationError as exc:
             raise InputValidationError.from_pydantic(self.endpoint_id, exc) from None
         body = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
@@ -316,3 +326,60 @@ class Endpoint(Generic[InputT, OutputT]):
     async def cancel_async(self, request_id: str, *, client: Client | None = None) -> None:
         """Async twin of :meth:`cancel`."""
         await self.handle_async(request_id, client=client).cancel()
+
+    # -- streaming and webhooks ------------------------------------------------------------------
+
+    def stream(
+        self,
+        arguments: InputT | Mapping[str, Any],
+        *,
+        path: str = "/stream",
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        client: Client | None = None,
+    ) -> Stream[OutputT]:
+        """Call the endpoint's streaming path: a context manager iterating over partial events,
+        whose ``result()`` is the typed output (local files are uploaded when it opens)."""
+        from ._stream import Stream
+
+        body = self.arguments(arguments) if isinstance(arguments, BaseModel) else arguments
+        return Stream(self, body, client=client, path=path, headers=headers, timeout=timeout)
+
+    def stream_async(
+        self,
+        arguments: InputT | Mapping[str, Any],
+        *,
+        path: str = "/stream",
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        client: Client | None = None,
+    ) -> AsyncStream[OutputT]:
+        """Async twin of :meth:`stream`, for ``async with`` / ``async for``."""
+        from ._stream import AsyncStream
+
+        body = self.arguments(arguments) if isinstance(arguments, BaseModel) else arguments
+        return AsyncStream(self, body, client=client, path=path, headers=headers, timeout=timeout)
+
+    def parse_webhook(
+        self,
+        body: WebhookBody,
+        headers: Mapping[str, str],
+        *,
+        verifier: WebhookVerifier | None = None,
+    ) -> WebhookResult[OutputT]:
+        """Verify a webhook delivery's signature and parse its payload into the typed output."""
+        from .webhooks import parse
+
+        return parse(body, headers, self.Output, verifier=verifier)
+
+    async def parse_webhook_async(
+        self,
+        body: WebhookBody,
+        headers: Mapping[str, str],
+        *,
+        verifier: WebhookVerifier | None = None,
+    ) -> WebhookResult[OutputT]:
+        """Async twin of :meth:`parse_webhook` (fetches fal's keys without blocking the loop)."""
+        from .webhooks import parse_async
+
+        return await parse_async(body, headers, self.Output, verifier=verifier)
