@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck generate check-generated bench clean
+.PHONY: setup demo check test lint typecheck generate check-generated bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,10 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/quickstart.py
 
-## test: run the whole test suite (what CI runs)
+## check: everything CI checks: lint, types, then the whole test suite
+check: lint typecheck test
+
+## test: run the whole test suite
 test: $(STAMP)
 	$(PY) -m pytest -n auto --dist loadgroup
 
