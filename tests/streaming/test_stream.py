@@ -448,3 +448,24 @@ def test_an_event_that_is_not_json_is_a_protocol_error() -> None:
         )
         with Client("key-id:key-secret") as client, pytest.raises(ProtocolError, match="event 2"):
             Stream(LCM, {"prompt": PROMPT}, client=client).result()
+
+
+def test_the_generated_module_streams_typed_output(
+    local_fal_client: Client, stream_server: StreamService
+) -> None:
+    from fal_endpoints import fast_lcm_diffusion as lcm
+
+    with lcm.stream(prompt=PROMPT, seed=3, client=local_fal_client) as stream:
+        events = list(stream)
+        final = stream.result()
+    assert isinstance(final, lcm.Output) and final.prompt == PROMPT
+    assert len(events) == 4 and events[-1]["prompt"] == PROMPT
+    assert stream_server.records[0].input == {"prompt": PROMPT, "seed": 3}
+
+
+async def test_the_generated_module_streams_async(local_fal_client: Client) -> None:
+    from fal_endpoints import fast_lcm_diffusion as lcm
+
+    async with lcm.stream_async(lcm.Input(prompt=PROMPT), client=local_fal_client) as stream:
+        assert [event["prompt"] async for event in stream][-1] == PROMPT
+        assert isinstance(await stream.result(), lcm.Output)
