@@ -81,11 +81,14 @@ class _Waiter:
             new_lines = bool(status.logs)
         if source == "stream":
             self._fresh_stream = False
-            self.drops = 0
         state = status if isinstance(status, Queued) else type(status)
         if state == self._last_state and not new_lines and not isinstance(status, Completed):
             return None
         self._last_state = state
+        if source == "stream":
+            # Only progress clears the break count: a stream that keeps repeating the same
+            # status and closing must still back off and end up polled.
+            self.drops = 0
         return status
 
     def _new_logs(self, logs: list[Log], source: Literal["poll", "stream"]) -> list[Log]:

@@ -141,3 +141,12 @@ def test_an_event_resets_the_break_count() -> None:
     assert w.pause() > 0  # backing off after the second break in a row
     w.accept(Queued(0), "stream")
     assert w.drops == 0 and w.pause() == 0
+
+
+def test_a_stream_repeating_itself_does_not_reset_the_backoff() -> None:
+    w = waiter()
+    w.accept(Queued(0), "stream")
+    w.dropped("closed")
+    assert w.accept(Queued(0), "stream") is None  # same status again, then closed again
+    w.dropped("closed")
+    assert w.drops == 2 and w.pause() > 0
