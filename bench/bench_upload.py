@@ -155,22 +155,26 @@ class _Raw:
 
 def _timings(
     base: str, flavours: list[tuple[str, Callable[[], object]]], repeat: int
-) -> dict[str, list[float]]:
-    """Seconds per run of each flavour, ``repeat`` rounds, every flavour once per round.
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall and client-CPU seconds per run of each flavour, ``repeat`` rounds, every flavour
+    once per round. The server's stored files are dropped after every run (untimed).
 
-    The server's stored files are dropped after every run (untimed).
+    CPU time of this process (the client; the server is another process) barely moves when
+    other work shares the machine, so it is the steadier measure of the client's own cost.
     """
-    times: dict[str, list[float]] = {name: [] for name, _ in flavours}
+    wall: dict[str, list[float]] = {name: [] for name, _ in flavours}
+    cpu: dict[str, list[float]] = {name: [] for name, _ in flavours}
     for _, run in flavours:
         run()  # warm up connections and the token
         httpx.delete(f"{base}/bench/files")
     for _ in range(repeat):
         for name, run in flavours:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             run()
-            times[name].append(time.perf_counter() - started)
+            wall[name].append(time.perf_counter() - started)
+            cpu[name].append(time.process_time() - cpu_started)
             httpx.delete(f"{base}/bench/files")
-    return times
+    return wall, cpu
 
 
 def throughput(base: str, directory: Path, sizes: list[int], repeat: int) -> None:
@@ -180,7 +184,7 @@ def throughput(base: str, directory: Path, sizes: list[int], repeat: int) -> Non
     raw = _Raw(base)
     print(
         f"{'size':>9} {'flavour':<26} {'best MB/s':>10} {'median MB/s':>12} "
-        f"{'vs raw, same flow':>18}"
+        f"{'vs raw, same flow':>18} {'client CPU s/GiB':>17}"
     )
     for size in sizes:
         data = os.urandom(size)
@@ -197,14 +201,18 @@ def throughput(base: str, directory: Path, sizes: list[int], repeat: int) -> Non
             ("upload(bytes)", lambda data=data: upload(data, client=client)),
             ("upload(Path)", lambda path=path: upload(path, client=client)),
         ]
-        times = _timings(base, flavours, repeat)
+        times, cpu = _timings(base, flavours, repeat)
         same_flow = [flavours[2][0]] if multipart else [flavours[0][0], flavours[1][0]]
         raw_best = max(size / min(times[name]) for name in same_flow) / 1e6
         for name, _ in flavours:
             rate = size / min(times[name]) / 1e6
             median_rate = size / statistics.median(times[name]) / 1e6
             ratio = f"{rate / raw_best:.2f}x" if name.startswith("upload") else ""
-            print(f"{size // MiB:>6}MiB {name:<26} {rate:>10.0f} {median_rate:>12.0f} {ratio:>18}")
+            cpu_per_gib = min(cpu[name]) / (size / (1 << 30))
+            print(
+                f"{size // MiB:>6}MiB {name:<26} {rate:>10.0f} {median_rate:>12.0f} "
+                f"{ratio:>18} {cpu_per_gib:>13.2f}"
+            )
         path.unlink()
     client.close()
 
@@ -265,13 +273,14 @@ def peak_rss(base: str, directory: Path, size: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
+    parser.add_argument("--repeat", type=int, help="rounds per size (default 3; --quick: 2)")
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(int(args.serve[0]), args.serve[1])
         return
     sizes = [16 * MiB, 64 * MiB] if args.quick else [16 * MiB, 100 * MiB, 200 * MiB]
-    repeat = 2 if args.quick else 3
+    repeat = args.repeat or (2 if args.quick else 3)
     shm = Path("/dev/shm")
     with (
         tempfile.TemporaryDirectory(prefix="fal-typed-bench-") as tmp,
