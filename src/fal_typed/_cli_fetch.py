@@ -27,7 +27,7 @@ from rich.progress import (
 from ._cli_corpus import iter_document_paths, read_info
 from ._fetch import FetchReport, FetchSettings, Outcome, fetch_catalog, fetch_endpoints
 
-__all__ = ["FetchRequest", "existing_ids", "render_report", "run_fetch"]
+__all__ = ["FetchRequest", "existing_ids", "render_report", "run_fetch", "timed_fetch"]
 
 _SHOWN = 50
 

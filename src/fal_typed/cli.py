@@ -21,10 +21,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ._cli_call import build_command, load_spec
+from ._cli_call import build_command
 from ._cli_fetch import FetchRequest, existing_ids, render_report, timed_fetch
 from ._cli_hosts import Hosts
 from ._cli_list import matching, print_listing
+from ._cli_spec import load_spec
 from ._fetch import DEFAULT_API_URL, DEFAULT_OPENAPI_URL, FetchSettings
 
 __all__ = ["app", "main"]
