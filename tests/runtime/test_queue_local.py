@@ -18,6 +18,8 @@ from fal_typed import (
     InProgress,
     InputValidationError,
     NotFoundError,
+    OutputValidationError,
+    ProtocolError,
     Queued,
     RequestCancelledError,
     RequestHandle,
@@ -25,7 +27,7 @@ from fal_typed import (
     Status,
     set_default_client,
 )
-from fal_typed.testing import Failure, LocalFal
+from fal_typed.testing import Failure, Fault, LocalFal
 
 from .conftest import accepted_submits
 
@@ -311,3 +313,35 @@ def test_other_endpoints_and_sub_paths(local_fal: LocalFal, client: Client) -> N
     assert submit.path == "/queue/fal-ai/flux-pro/kontext/text-to-image"
     stream = local_fal.requests_for("status_stream")[0]
     assert stream.path.startswith("/queue/fal-ai/flux-pro/requests/")  # app root, not the full id
+
+
+def test_a_result_that_does_not_fit_the_output_model_keeps_its_data(
+    local_fal: LocalFal, client: Client
+) -> None:
+    local_fal.handler(ID, lambda body: {"images": "not a list", "seed": 1})
+    with pytest.raises(OutputValidationError, match="FluxDevOutput") as info:
+        flux_dev.subscribe(prompt="a cat", client=client)
+    assert info.value.data == {"images": "not a list", "seed": 1}
+    assert info.value.request_id == accepted_submits(local_fal)[0].request_id
+
+
+def test_a_submit_answer_without_a_request_id_is_a_protocol_error(
+    local_fal: LocalFal, client: Client
+) -> None:
+    local_fal.inject(Fault.response(200, {"status": "IN_QUEUE"}), on="submit")
+    with pytest.raises(ProtocolError, match="no request_id"):
+        flux_dev.submit(prompt="a cat", client=client)
+
+
+def test_an_unknown_streamed_status_is_a_protocol_error(
+    local_fal: LocalFal, client: Client
+) -> None:
+    local_fal.configure(ID, hold="queue")
+    event = 'data: {"status": "FAILED"}\n\n'
+    local_fal.inject(
+        Fault.response(200, text=event, headers={"content-type": "text/event-stream"}),
+        on="status_stream",
+    )
+    with pytest.raises(ProtocolError, match="unknown request status 'FAILED'") as info:
+        flux_dev.subscribe(prompt="a cat", client=client)
+    assert info.value.request_id == accepted_submits(local_fal)[0].request_id
