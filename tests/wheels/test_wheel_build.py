@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from _wheel_support import ROOT, SAMPLE_IDS, SCHEMA_EPOCH, add_document
+from packaging.metadata import Metadata as CoreMetadata
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -33,8 +34,11 @@ Generate = Callable[..., Path]
 
 
 def _metadata(archive: zipfile.ZipFile) -> Message:
+    """The wheel's METADATA, after checking it against the core metadata spec."""
     (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
-    return BytesParser().parsebytes(archive.read(name))
+    raw = archive.read(name)
+    CoreMetadata.from_email(raw, validate=True)  # raises on any invalid field
+    return BytesParser().parsebytes(raw)
 
 
 def _check_record(archive: zipfile.ZipFile) -> None:
@@ -378,3 +382,17 @@ def test_command_line_reports_errors_and_results(
     assert (
         scratch.out_dir / "fal_endpoints_flux_dev-0.1.0.post20260101000000-py3-none-any.whl"
     ).is_file()
+
+
+@pytest.mark.slow
+def test_every_generated_endpoint_builds_a_valid_wheel(tmp_path: Path) -> None:
+    report = build_wheels(Layout(root=ROOT, out_dir=tmp_path), jobs=2)
+    generated = {p.stem for p in (ROOT / "generated" / "fal_endpoints").glob("*.py")} - {"_index"}
+    assert {w.module for w in report.endpoints} == generated
+    assert all("no generated module" in reason for _, reason in report.skipped), report.skipped
+    assert report.umbrella is not None
+    for wheel in [report.runtime, report.umbrella, *report.endpoints]:
+        with zipfile.ZipFile(wheel.path) as archive:
+            meta = _metadata(archive)
+            assert archive.testzip() is None
+        assert meta["Name"] == wheel.name and meta["Version"] == wheel.version
