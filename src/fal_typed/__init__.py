@@ -30,10 +30,25 @@ from ._retry import RetryPolicy
 from ._status import Completed, InProgress, Log, Queued, Status
 from ._stream import AsyncStream, Stream
 from ._types import NOT_GIVEN, NotGiven
+from ._upload import (
+    AccessRule,
+    FileInputError,
+    Lifecycle,
+    UploadError,
+    UploadSettings,
+    configure_uploads,
+    decode_data_uri,
+    encode,
+    encode_file,
+    upload,
+    upload_async,
+    upload_settings,
+)
 from .naming import module_name
 
 __all__ = [
     "NOT_GIVEN",
+    "AccessRule",
     "AsyncRealtimeConnection",
     "AsyncRequestHandle",
     "AsyncStream",
@@ -47,11 +62,13 @@ __all__ = [
     "FalTimeoutError",
     "FalValidationError",
     "FileInput",
+    "FileInputError",
     "FileOutput",
     "InProgress",
     "InputModel",
     "InputValidationError",
     "InvalidArgumentError",
+    "Lifecycle",
     "Log",
     "MissingCredentialsError",
     "NotFoundError",
@@ -71,8 +88,17 @@ __all__ = [
     "Status",
     "Stream",
     "UnknownEndpointError",
+    "UploadError",
+    "UploadSettings",
+    "configure_uploads",
+    "decode_data_uri",
     "default_client",
+    "encode",
+    "encode_file",
     "endpoint",
     "module_name",
     "set_default_client",
+    "upload",
+    "upload_async",
+    "upload_settings",
 ]
