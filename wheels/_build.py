@@ -12,6 +12,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fal_typed.naming import split_endpoint_id
+
 from ._archive import write_wheel
 from ._naming import (
     UMBRELLA_NAME,
@@ -302,6 +304,11 @@ def _select(layout: Layout, endpoint_ids: Sequence[str]) -> list[Path]:
     problems: list[str] = []
     paths: list[Path] = []
     for endpoint_id in dict.fromkeys(endpoint_ids):
+        try:
+            split_endpoint_id(endpoint_id)
+        except ValueError as exc:
+            problems.append(str(exc))
+            continue
         path = schema_path_for(layout.schemas_dir, endpoint_id)
         try:
             source = load_endpoint(path, layout.generated_dir)

@@ -53,7 +53,10 @@ def _dict(value: object) -> dict[str, Any]:
 
 
 def _text(value: object) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
+    """A non-blank string, stripped; anything else (missing, wrong type, blank) is ``None``."""
+    if not isinstance(value, str):
+        return None
+    return value.strip() or None
 
 
 _LINKS = (

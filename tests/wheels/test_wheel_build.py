@@ -248,13 +248,11 @@ def test_unknown_or_ungenerated_ids_fail_before_anything_is_written(
 ) -> None:
     generate("fal-ai/flux/dev")
     with pytest.raises(WheelBuildError) as caught:
-        build_wheels(
-            scratch,
-            ["fal-ai/flux/dev", "fal-ai/no-such-model", "ideogram/v4"],
-        )
+        build_wheels(scratch, ["fal-ai/flux/dev", "fal-ai/no-such-model", "ideogram/v4", "flux"])
     message = str(caught.value)
     assert "fal-ai/no-such-model: unknown endpoint" in message
     assert "ideogram/v4: not generated yet" in message
+    assert "invalid endpoint id 'flux'" in message
     assert "fal-ai/flux/dev" not in message
     assert not scratch.out_dir.exists()
 
