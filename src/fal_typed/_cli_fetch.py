@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -44,7 +44,8 @@ class FetchRequest:
     api_url: str
     prune: bool
     settings: FetchSettings
-    key: str | None = None
+    key: str | None = field(default=None, repr=False)
+    """Sent to the platform API as ``Authorization: Key``; never shown."""
 
 
 class _BarListener:

@@ -332,3 +332,19 @@ def test_ctrl_c_stops_the_fetch_with_whole_documents(server: LocalServer, tmp_pa
     written = documents(target)
     assert 0 < len(written) < len(SAMPLE_IDS)
     assert all(data == (server.served / name).read_bytes() for name, data in written.items())
+
+
+def test_a_key_is_sent_to_fal_and_never_shown(server: LocalServer, tmp_path: Path) -> None:
+    server.settings.fail_times = 1  # a retry is reported: the key must not be in that line either
+
+    run = run_cli(
+        "fetch", "fal-ai/flux/dev", "--key", "key-id:s3cret-value",
+        "--schemas", str(tmp_path / "schemas"), "--base-url", server.base_url,
+    )  # fmt: skip
+
+    assert run.returncode == 0, run.stderr
+    assert "s3cret" not in run.stdout + run.stderr
+    sent = server.fal.requests_for("catalog.openapi")
+    assert len(sent) == 2 and all(
+        r.headers.get("authorization", "").startswith("Key") for r in sent
+    )
