@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from ._auth import check_key
 from ._cli_call import build_command
 from ._cli_fetch import FetchRequest, existing_ids, render_report, timed_fetch
 from ._cli_hosts import Hosts
@@ -119,7 +120,8 @@ def fetch(
         raise _usage("give endpoint ids or --all/--category, not both")
     try:
         hosts = Hosts.local(base_url) if base_url else Hosts()
-    except ValueError as exc:
+        key = None if key is None else check_key(key)
+    except ValueError as exc:  # InvalidArgumentError is one; it never echoes the key
         raise _usage(str(exc)) from None
     catalog = all_ or category is not None
     targets = list(ids or ([] if catalog else existing_ids(schemas)))

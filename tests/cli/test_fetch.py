@@ -214,6 +214,7 @@ def test_failed_ids_are_reported_and_the_others_written(
         (["flux"], "invalid endpoint id"),
         (["fal-ai/flux/dev", "--all"], "not both"),
         (["--concurrency", "0"], "Invalid value for '--concurrency'"),
+        (["fal-ai/flux/dev", "--key", "id:se cret"], "key must not contain whitespace"),
     ],
 )
 def test_bad_input_is_refused_before_any_request(
