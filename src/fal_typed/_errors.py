@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from pydantic import ValidationError
 
@@ -45,6 +45,8 @@ class FalError(Exception):
 
     request_id: str | None
     error_type: str | None
+    default_error_type: ClassVar[str | None] = None
+    """``error_type`` of errors detected on the client side, so every error carries one."""
 
     def __init__(
         self, message: str, *, request_id: str | None = None, error_type: str | None = None
@@ -52,7 +54,7 @@ class FalError(Exception):
         super().__init__(message)
         self.message = message
         self.request_id = request_id
-        self.error_type = error_type
+        self.error_type = error_type if error_type is not None else self.default_error_type
 
     def __str__(self) -> str:
         extra = [
@@ -65,6 +67,8 @@ class FalError(Exception):
 
 class MissingCredentialsError(FalError):
     """No API key was found: pass ``key=`` to the client or set ``FAL_KEY``."""
+
+    default_error_type = "missing_credentials"
 
 
 def _format_loc(loc: Sequence[Any]) -> str:
@@ -172,9 +176,13 @@ class ServerError(FalHTTPError):
 class InvalidArgumentError(FalError, ValueError):
     """A call option, endpoint id or request id is malformed; raised before any request is sent."""
 
+    default_error_type = "invalid_argument"
+
 
 class ProtocolError(FalError):
     """fal answered with something the queue protocol does not allow (e.g. a submit without an id)."""
+
+    default_error_type = "protocol_error"
 
 
 class OutputValidationError(FalError):
@@ -202,6 +210,8 @@ class FalTimeoutError(FalError, TimeoutError):
 class FalConnectionError(FalError):
     """The transport failed (connection refused/reset, read timeout) and retries were used up."""
 
+    default_error_type = "connection_error"
+
 
 class PossiblyAcceptedError(FalConnectionError):
     """The connection failed after a non-idempotent request (submit, run) was fully sent.
@@ -209,6 +219,8 @@ class PossiblyAcceptedError(FalConnectionError):
     fal may have accepted it, so it was not sent again: a blind retry could run (and bill) the
     same work twice. Check the webhook or the dashboard before submitting again.
     """
+
+    default_error_type = "possibly_accepted"
 
 
 def _message_from_body(body: Any, fallback: str) -> str:

@@ -326,3 +326,19 @@ def test_base_urls_are_normalised() -> None:
     )
     assert client.queue_url == "http://127.0.0.1:8000/queue"
     assert client.realtime_url == "ws://127.0.0.1:8000/run"
+
+
+def test_client_side_errors_carry_an_error_type(sleeps: list[float]) -> None:
+    client = Client(key="k-123456", retry=RetryPolicy.disabled())
+    with respx.mock() as mock:
+        mock.get(URL).mock(side_effect=httpx.ConnectError("refused"))
+        mock.post(URL).mock(side_effect=httpx.ReadError("reset"))
+        with pytest.raises(FalConnectionError) as refused:
+            client.request("GET", URL)
+        with pytest.raises(PossiblyAcceptedError) as reset:
+            client.request("POST", URL, json={})
+    assert refused.value.error_type == "connection_error"
+    assert reset.value.error_type == "possibly_accepted"
+    with pytest.raises(InvalidArgumentError) as bad:
+        Client(key="")
+    assert bad.value.error_type == "invalid_argument"
