@@ -206,15 +206,19 @@ def _check_document(document: Any) -> dict[str, Any]:
 
 
 def _store(schemas_dir: Path, endpoint_id: str, document: Mapping[str, Any]) -> Outcome:
+    """Write the document if its text changed; a file-system error fails this document only."""
     path = schemas_dir / document_filename(endpoint_id)
     data = dumps_document(document).encode("utf-8")
     try:
-        if path.read_bytes() == data:
-            return "unchanged"
-        outcome: Outcome = "changed"
-    except FileNotFoundError:
-        outcome = "added"
-    write_atomic(path, data)
+        try:
+            if path.read_bytes() == data:
+                return "unchanged"
+            outcome: Outcome = "changed"
+        except FileNotFoundError:
+            outcome = "added"
+        write_atomic(path, data)
+    except OSError as exc:
+        raise _FetchFailure(f"cannot write {path}: {exc.strerror or exc}") from None
     return outcome
 
 
@@ -343,7 +347,12 @@ def _store_page(
             report.record(endpoint_id, "skipped", reason)
             listener.document(endpoint_id, "skipped")
             continue
-        outcome = _store(schemas_dir, endpoint_id, openapi)
+        try:
+            outcome = _store(schemas_dir, endpoint_id, openapi)
+        except _FetchFailure as exc:
+            report.record(endpoint_id, "failed", str(exc))
+            listener.document(endpoint_id, "failed")
+            continue
         report.record(endpoint_id, outcome)
         listener.document(endpoint_id, outcome)
 

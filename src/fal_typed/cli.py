@@ -146,6 +146,9 @@ def fetch(
     except KeyboardInterrupt:
         console.print("interrupted: every document written so far is complete")
         raise typer.Exit(_INTERRUPTED) from None
+    except OSError as exc:
+        console.print(f"[red]Error:[/red] cannot use {escape(str(schemas))}: {escape(str(exc))}")
+        raise typer.Exit(1) from None
     render_report(report, pruned=not keep_removed, elapsed=elapsed, console=console)
     if not report.ok:
         raise typer.Exit(1)

@@ -349,3 +349,21 @@ def test_a_key_is_sent_to_fal_and_never_shown(server: LocalServer, tmp_path: Pat
     assert len(sent) == 2 and all(
         r.headers.get("authorization", "").startswith("Key") for r in sent
     )
+
+
+def test_an_unusable_schemas_directory_is_reported(server: LocalServer, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+
+    run = run_cli(
+        "fetch",
+        "fal-ai/flux/dev",
+        "--schemas",
+        str(blocker / "schemas"),
+        "--base-url",
+        server.base_url,
+    )
+
+    assert run.returncode == 1
+    assert "cannot use" in run.stderr and "Not a directory" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -161,3 +161,19 @@ def test_a_complete_listing_prunes_and_passes_the_category(tmp_path: Path) -> No
 
     assert report.ok and report.added == ["a/b", "c/d"] and report.removed == ["x/gone"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a__b.json", "c__d.json", "x__other.json"]
+
+
+def test_a_document_that_cannot_be_written_fails_alone(tmp_path: Path) -> None:
+    (tmp_path / "a__blocked.json").mkdir()  # a directory where the document should go
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=DOC)
+
+    report = asyncio.run(
+        fetch_endpoints(
+            ["a/blocked", "a/fine"], tmp_path, settings=FAST, transport=transport(handler)
+        )
+    )
+
+    assert report.added == ["a/fine"]
+    assert report.failed["a/blocked"].startswith(f"cannot write {tmp_path / 'a__blocked.json'}")
