@@ -48,3 +48,13 @@ clean:
 ##         into dist/wheels (ENDPOINTS="fal-ai/flux/dev ..." builds only those, without the umbrella)
 wheels: $(STAMP)
 	$(PY) -m wheels --out dist/wheels $(ENDPOINTS)
+
+.PHONY: refresh
+## generate: regenerate generated/ from schemas/ (only changed modules), printing what changed
+generate: $(STAMP)
+	$(VENV)/bin/fal-typed generate
+
+## refresh: fetch fal's whole catalog into schemas/ (needs fal.ai), then generate; see git diff
+refresh: $(STAMP)
+	$(VENV)/bin/fal-typed fetch --all
+	$(VENV)/bin/fal-typed generate
