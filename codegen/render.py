@@ -32,12 +32,11 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # Names the templates use, by the module they come from (datamodel-code-generator adds its own).
 _TEMPLATE_IMPORTS: dict[str, set[str]] = {
     "collections.abc": {"Callable", "Mapping"},
-    "typing": {"Any", "Final", "Literal", "overload"},
+    "typing": {"TYPE_CHECKING", "Any", "Final", "Literal", "overload"},
     "fal_typed": {
         "AsyncRealtimeConnection", "AsyncRequestHandle", "AsyncStream", "Client", "Endpoint",
         "RealtimeConnection", "RequestHandle", "Status", "Stream",
     },
-    "fal_typed.webhooks": {"WebhookBody", "WebhookResult", "WebhookVerifier"},
 }  # fmt: skip
 _IMPORT_GROUPS = ("stdlib", "third_party", "first_party")
 _CONSTRAINTS = frozenset(

@@ -102,12 +102,13 @@ def generator_fingerprint() -> str:
 
 
 def _ruff_settings() -> str:
-    """The ``[tool.ruff...]`` tables of pyproject.toml, as text (they shape the formatting)."""
+    """The ``[tool.ruff]`` and ``[tool.ruff.format]`` tables of pyproject.toml, as text: they
+    shape the formatting (the lint tables do not, so editing them rebuilds nothing)."""
     kept: list[str] = []
     keep = False
     for line in _PYPROJECT.read_text(encoding="utf-8").splitlines():
         if line.startswith("["):
-            keep = line.startswith("[tool.ruff")
+            keep = line.strip() in ("[tool.ruff]", "[tool.ruff.format]")
         if keep:
             kept.append(line)
     return "\n".join(kept)
