@@ -281,11 +281,11 @@ async def _concurrent(base_url: str, count: int, flavour: str) -> dict[str, Any]
 
     await call("warm up")
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     results = await asyncio.gather(
         *(call(f"cat {i}") for i in range(count)), return_exceptions=True
     )
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     await client.aclose()
     await http.aclose()
     failures = [r for r in results if isinstance(r, BaseException)]
@@ -297,6 +297,7 @@ async def _concurrent(base_url: str, count: int, flavour: str) -> dict[str, Any]
         "ok": count - len(failures) - len(wrong),
         "failures": sorted({f"{type(f).__name__}: {f}" for f in failures})[:5],
         "elapsed": elapsed,
+        "cpu_per_call_ms": cpu / count * 1000,
         "baseline_rss_mib": baseline_kib / 1024,
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -327,7 +328,9 @@ def concurrency(count: int) -> None:
         figures = json.loads(child.stdout.strip().splitlines()[-1])
         print(
             f"   {label:<27} {figures['ok']}/{figures['count']} succeeded in {figures['elapsed']:.2f} s"
-            f" ({figures['count'] / figures['elapsed']:.0f} calls/s); peak RSS {figures['peak_rss_mib']:.1f} MiB"
+            f" ({figures['count'] / figures['elapsed']:.0f} calls/s,"
+            f" client CPU {figures['cpu_per_call_ms']:.2f} ms/call);"
+            f" peak RSS {figures['peak_rss_mib']:.1f} MiB"
             f" (after imports and one warm-up call: {figures['baseline_rss_mib']:.1f} MiB)"
         )
         for failure in figures["failures"]:
