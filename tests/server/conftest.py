@@ -14,8 +14,6 @@ from fal_typed.testing import LocalFal
 from fal_typed.testing._endpoints import EndpointSchema
 from fal_typed.testing._synth import synthesize_output
 
-pytest_plugins = ["pytester"]
-
 KEY = "test-key-id:test-key-secret"
 AUTH = {"Authorization": f"Key {KEY}"}
 FLUX = "fal-ai/flux/dev"

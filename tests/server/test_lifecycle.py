@@ -222,7 +222,7 @@ def test_repr_names_the_address_and_endpoint_count() -> None:
 
 def test_a_stopped_server_can_be_started_again() -> None:
     fal = LocalFal()
-    with pytest.raises(LookupError, match="start the server first"):
+    with pytest.raises(RuntimeError, match="not running"):
         _ = fal.webhooks
     for _ in range(2):
         with fal:

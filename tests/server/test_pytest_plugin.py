@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
+import subprocess
+import sys
+from pathlib import Path
 
 USER_TESTS = """
 import httpx
@@ -54,8 +56,26 @@ def local_fal_options():
 """
 
 
-def test_fixtures_share_one_server_and_reset_it_between_tests(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(CONFTEST)
-    pytester.makepyfile(test_user=USER_TESTS)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
-    result.assert_outcomes(passed=2)
+def test_fixtures_share_one_server_and_reset_it_between_tests(tmp_path: Path) -> None:
+    """A user's suite in a fresh process: the plugin is found through its entry point."""
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "test_user.py").write_text(USER_TESTS)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout

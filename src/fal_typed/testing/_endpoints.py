@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -214,7 +214,3 @@ def resolve_endpoint(
         if is_known(candidate):
             return candidate, "/".join(segments[width:])
     return None
-
-
-def known_roots(ids: Iterable[str]) -> frozenset[str]:
-    return frozenset(app_root(i) for i in ids)

@@ -71,10 +71,9 @@ def log_entry(line: LogLine) -> dict[str, Any]:
         return {"message": line, "level": "INFO", "source": "USER", "timestamp": timestamp}
     return {
         "message": str(line.get("message", "")),
-        "level": "INFO",
-        "source": "USER",
-        "timestamp": timestamp,
-        **line,
+        "level": str(line.get("level", "INFO")).upper(),
+        "source": str(line.get("source", "USER")),
+        "timestamp": str(line.get("timestamp", timestamp)),
     }
 
 

@@ -242,7 +242,7 @@ class LocalFal:
     def _extension(self, name: str, kind: type[_E]) -> _E:
         extension = self.state.extensions.get(name)
         if not isinstance(extension, kind):
-            raise LookupError(f"no {name} module: start the server first")
+            raise RuntimeError(f"the local fal server is not running (no {name} module yet)")
         return extension
 
     @property
