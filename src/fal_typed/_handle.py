@@ -69,12 +69,8 @@ def parse_output(model: type[OutputT], data: Any, request_id: str | None) -> Out
         ) from None
 
 
-def _deadline(client_timeout: float | None) -> Deadline | None:
-    return (
-        None
-        if client_timeout is None
-        else Deadline(check_positive("client_timeout", client_timeout))
-    )
+def _deadline(name: str, seconds: float | None) -> Deadline | None:
+    return None if seconds is None else Deadline(check_positive(name, seconds))
 
 
 def _timed_out(endpoint_id: str, request_id: str | None, seconds: float) -> FalTimeoutError:
@@ -138,7 +134,10 @@ class RequestHandle(Generic[OutputT]):
         ``timeout`` raises :class:`FalTimeoutError` when it runs out; the request is left running.
         """
         return _wait(
-            self, with_logs=with_logs, on_queue_update=on_queue_update, deadline=_deadline(timeout)
+            self,
+            with_logs=with_logs,
+            on_queue_update=on_queue_update,
+            deadline=_deadline("timeout", timeout),
         )
 
     def result(self) -> OutputT:
@@ -224,7 +223,10 @@ class AsyncRequestHandle(Generic[OutputT]):
         ``timeout`` raises :class:`FalTimeoutError` when it runs out; the request is left running.
         """
         return await _wait_async(
-            self, with_logs=with_logs, on_queue_update=on_queue_update, deadline=_deadline(timeout)
+            self,
+            with_logs=with_logs,
+            on_queue_update=on_queue_update,
+            deadline=_deadline("timeout", timeout),
         )
 
     async def result(self) -> OutputT:
@@ -288,7 +290,7 @@ def subscribe(
     ``start_timeout`` (fal then stops trying to start the request too).
     """
     client = client if client is not None else default_client()
-    deadline = _deadline(client_timeout)
+    deadline = _deadline("client_timeout", client_timeout)
     if deadline is not None and start_timeout is None and deadline.seconds > MIN_START_TIMEOUT:
         start_timeout = deadline.seconds
     try:
@@ -342,7 +344,7 @@ async def subscribe_async(
 ) -> OutputT:
     """Async twin of :func:`subscribe`; callbacks may also return awaitables."""
     client = client if client is not None else default_client()
-    deadline = _deadline(client_timeout)
+    deadline = _deadline("client_timeout", client_timeout)
     if deadline is not None and start_timeout is None and deadline.seconds > MIN_START_TIMEOUT:
         start_timeout = deadline.seconds
     try:
