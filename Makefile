@@ -54,6 +54,16 @@ wheels: $(STAMP)
 generate: $(STAMP)
 	$(VENV)/bin/fal-typed generate
 
+## check-generated: regenerate every module into a temp dir; fail if generated/ is stale (CI)
+check-generated: $(STAMP)
+	$(PY) -m codegen --check
+
+.PHONY: typecheck-generated
+## typecheck-generated: basedpyright (strict) and mypy (strict) over all of generated/ (minutes)
+typecheck-generated: $(STAMP)
+	$(VENV)/bin/basedpyright generated/fal_endpoints
+	$(VENV)/bin/mypy -p fal_endpoints
+
 ## refresh: fetch fal's whole catalog into schemas/ (needs fal.ai), then generate; see git diff
 refresh: $(STAMP)
 	$(VENV)/bin/fal-typed fetch --all

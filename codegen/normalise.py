@@ -305,7 +305,8 @@ class _Normaliser:
     def _properties(
         self, schema: Mapping[str, Any], properties: dict[str, Any], where: str
     ) -> Schema:
-        required = schema.get("required") if isinstance(schema.get("required"), list) else []
+        listed = schema.get("required")
+        required: list[Any] = listed if isinstance(listed, list) else []
         order = schema.get("x-fal-order-properties")
         position = {name: i for i, name in enumerate(order)} if isinstance(order, list) else {}
         names = sorted(
@@ -324,13 +325,13 @@ class _Normaliser:
     def _hoist(self, schema: Schema, where: str) -> Schema:
         """Give an inline object a component of its own, so its class name and base are chosen."""
         name = identifier(pascal(where) or "Inline", self.taken)
-        docs = {k: schema.pop(k) for k in ("description", "default") if k in schema}
+        docs: Schema = {k: schema.pop(k) for k in ("description", "default") if k in schema}
         self.components[name] = schema
         return {"$ref": REF_PREFIX + name, **docs}
 
 
 def _with_null(schema: Schema) -> Schema:
-    docs = {k: schema.pop(k) for k in ("description", "default") if k in schema}
+    docs: Schema = {k: schema.pop(k) for k in ("description", "default") if k in schema}
     branches = list(schema["anyOf"]) if set(schema) == {"anyOf"} else [schema]
     if {"type": "null"} not in branches:
         branches.append({"type": "null"})

@@ -220,7 +220,7 @@ def _lenient(schema: Any) -> Any:
         kinds = {_JSON_TYPES.get(type(value)) for value in enum if value is not None}
         if len(kinds) == 1 and None not in kinds:
             (kind,) = kinds
-            docs = {k: out.pop(k) for k in ("description", "default") if k in out}
+            docs: Schema = {k: out.pop(k) for k in ("description", "default") if k in out}
             branches: list[Schema] = [out, {"type": kind}]
             if None in enum:
                 branches.append({"type": "null"})
@@ -282,7 +282,7 @@ def _keyword(name: str) -> str:
 
 def _description(schema: Schema, components: dict[str, Schema]) -> str:
     if isinstance(schema.get("description"), str):
-        return schema["description"]
+        return str(schema["description"])
     target = schema.get("$ref")
     if isinstance(target, str):
         return str(components[target[len(REF_PREFIX) :]].get("description", ""))
@@ -292,7 +292,7 @@ def _description(schema: Schema, components: dict[str, Schema]) -> str:
 def _without_null(schema: Schema) -> Schema:
     branches = schema.get("anyOf")
     if isinstance(branches, list):
-        rest = [b for b in branches if b != {"type": "null"}]
+        rest: list[Schema] = [b for b in branches if b != {"type": "null"}]
         if len(rest) == 1 and len(rest) < len(branches):
             return rest[0]
     return schema

@@ -122,12 +122,12 @@ def one_line(text: str, limit: int = 120) -> str:
 def _models(plan: ModulePlan) -> tuple[str, list[str]]:
     # Imported here: it is slow to import, and a no-op run never renders a model.
     from datamodel_code_generator import (
-        DataModelType,
         InputFileType,
         LiteralType,
         PythonVersion,
         generate,
     )
+    from datamodel_code_generator.enums import DataModelType
 
     document = {
         "openapi": "3.1.0",
@@ -318,7 +318,8 @@ class _PlainTypes(ast.NodeTransformer):
             and node.value.id == "Annotated"
             and isinstance(node.slice, ast.Tuple)
         ):
-            return self.visit(node.slice.elts[0])
+            inner: ast.expr = self.visit(node.slice.elts[0])
+            return inner
         self.generic_visit(node)
         return node
 
