@@ -19,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Generator
+from contextlib import aclosing, closing
 from dataclasses import replace
 from typing import Literal
 
@@ -181,10 +182,11 @@ def iter_status(
     while True:
         if waiter.streaming:
             try:
-                for status in _read_stream(waiter):
-                    yield status
-                    if isinstance(status, Completed):
-                        return
+                with closing(_read_stream(waiter)) as stream:
+                    for status in stream:
+                        yield status
+                        if isinstance(status, Completed):
+                            return
                 if waiter.streaming:
                     waiter.dropped("closed before COMPLETED")
             except _StreamFailure as exc:
@@ -200,7 +202,10 @@ def iter_status(
 
 
 def _read_stream(waiter: _Waiter) -> Generator[Status, None, None]:
+    """One status stream connection's updates. ``Completed`` is yielded only once the stream is
+    closed, so its connection is not held while the caller fetches the result."""
     client = waiter.client
+    final: Completed | None = None
     with client.http.stream(
         "GET",
         waiter.stream_url,
@@ -215,8 +220,13 @@ def _read_stream(waiter: _Waiter) -> Generator[Status, None, None]:
         for event in EventSource(response).iter_sse():
             status = _event_status(event.data, waiter.request_id)
             update = None if status is None else waiter.accept(status, "stream")
+            if isinstance(update, Completed):
+                final = update
+                break
             if update is not None:
                 yield update
+    if final is not None:
+        yield final
 
 
 async def iter_status_async(
@@ -232,10 +242,11 @@ async def iter_status_async(
     while True:
         if waiter.streaming:
             try:
-                async for status in _read_stream_async(waiter):
-                    yield status
-                    if isinstance(status, Completed):
-                        return
+                async with aclosing(_read_stream_async(waiter)) as stream:
+                    async for status in stream:
+                        yield status
+                        if isinstance(status, Completed):
+                            return
                 if waiter.streaming:
                     waiter.dropped("closed before COMPLETED")
             except _StreamFailure as exc:
@@ -253,7 +264,9 @@ async def iter_status_async(
 
 
 async def _read_stream_async(waiter: _Waiter) -> AsyncGenerator[Status, None]:
+    """Async twin of :func:`_read_stream`."""
     client = waiter.client
+    final: Completed | None = None
     async with client.async_http.stream(
         "GET",
         waiter.stream_url,
@@ -268,5 +281,10 @@ async def _read_stream_async(waiter: _Waiter) -> AsyncGenerator[Status, None]:
         async for event in EventSource(response).aiter_sse():
             status = _event_status(event.data, waiter.request_id)
             update = None if status is None else waiter.accept(status, "stream")
+            if isinstance(update, Completed):
+                final = update
+                break
             if update is not None:
                 yield update
+    if final is not None:
+        yield final
