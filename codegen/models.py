@@ -1,0 +1,286 @@
+"""Stage 4a: the pydantic models of one module, by datamodel-code-generator (in-process).
+
+Its output is then tidied on the syntax tree, so the models read as handwritten:
+
+- the root-model classes it makes for a constrained union member or array item
+  (``class N(RootModel[int])``) are replaced by the inline type they wrap
+  (``Annotated[int, Field(ge=0)]``), so a field typed ``int | None`` takes a plain ``int``;
+- an Input field type longer than 500 characters (a huge enum) gets a named ``TypeAlias``,
+  written once and used by the model and every call signature.
+
+The call signatures read each field's type back from the Input class (without its ``Annotated``
+metadata), so a signature and its model never disagree.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .diagnostics import DocumentError
+from .normalise import identifier, pascal
+from .plan import RESERVED_NAMES, ModulePlan
+
+__all__ = ["Models", "render_models"]
+
+_CONSTRAINTS = frozenset(
+    {"gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern"}
+)
+_ALIAS_OVER = 500  # characters: a longer field type gets a named alias instead of repeating
+
+
+@dataclass(frozen=True)
+class Models:
+    """The models of one module: source, the names they import and define, each Input field's
+    type (by field name, as signatures show it) and what datamodel-code-generator warned."""
+
+    source: str
+    imports: dict[str, set[str]]
+    names: list[str]
+    field_types: dict[str, str]
+    warnings: list[str]
+
+
+def render_models(plan: ModulePlan) -> Models:
+    """Generate and tidy the models of ``plan``; a failure is a DocumentError of the document."""
+    text, model_warnings = _generate(plan)
+    tree = ast.parse(text)
+    _inline_root_models(tree, keep={plan.input_class, plan.output_class})
+    aliased = _alias_long_types(tree, plan)
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    imports: dict[str, set[str]] = {"typing": {"TypeAlias"}} if aliased else {}
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module != "__future__":
+            imports.setdefault(node.module, set()).update(
+                a.name for a in node.names if a.name in used
+            )
+        elif isinstance(node, ast.ClassDef):
+            names.append(node.name)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.append(node.target.id)
+    return Models(
+        source=_body(tree),
+        imports={module: found for module, found in imports.items() if found},
+        names=names,
+        field_types=_field_annotations(tree, plan),
+        warnings=model_warnings,
+    )
+
+
+def _generate(plan: ModulePlan) -> tuple[str, list[str]]:
+    # Imported here: it is slow to import, and a no-op run never renders a model.
+    from datamodel_code_generator import (
+        InputFileType,
+        LiteralType,
+        PythonVersion,
+        generate,
+    )
+    from datamodel_code_generator.enums import DataModelType
+
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": plan.module, "version": "1"},
+        "paths": {},
+        "components": {"schemas": plan.components},
+    }
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            text = generate(
+                json.dumps(document),
+                input_file_type=InputFileType.OpenAPI,
+                output_model_type=DataModelType.PydanticV2BaseModel,
+                target_python_version=PythonVersion.PY_310,
+                base_class_map=dict(plan.base_classes),
+                aliases=dict(plan.aliases),
+                enum_field_as_literal=LiteralType.All,
+                strict_nullable=True,
+                field_constraints=True,
+                use_annotated=True,
+                use_union_operator=True,
+                use_standard_collections=True,
+                use_schema_description=True,
+                use_single_line_docstring=True,
+                use_tuple_for_fixed_length_arrays=True,
+                collapse_root_models=True,
+                use_double_quotes=True,
+                disable_timestamp=True,
+                formatters=[],
+            )
+        except Exception as exc:
+            # datamodel-code-generator raises many types; all mean "this document cannot be built".
+            raise DocumentError(
+                f"datamodel-code-generator failed: {type(exc).__name__}: {exc}"
+            ) from None
+    if not isinstance(text, str):
+        raise DocumentError("datamodel-code-generator returned no single module")
+    return text, sorted({f"datamodel-code-generator: {w.message}" for w in caught})
+
+
+def _body(tree: ast.Module) -> str:
+    """The models as source (ruff lays them out afterwards)."""
+    return "\n\n\n".join(
+        ast.unparse(node) for node in tree.body if not isinstance(node, ast.ImportFrom)
+    )
+
+
+def _class_node(tree: ast.Module, name: str) -> ast.ClassDef:
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return node
+    raise DocumentError(f"datamodel-code-generator produced no class {name}")
+
+
+def _fields_of(node: ast.ClassDef) -> Iterator[tuple[ast.AnnAssign, str, ast.expr]]:
+    """(statement, field name, type) of each field; the type is the inside of ``Annotated[...]``."""
+    for statement in node.body:
+        if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+            annotation = statement.annotation
+            if (
+                isinstance(annotation, ast.Subscript)
+                and isinstance(annotation.value, ast.Name)
+                and annotation.value.id == "Annotated"
+                and isinstance(annotation.slice, ast.Tuple)
+            ):
+                annotation = annotation.slice.elts[0]
+            yield statement, statement.target.id, annotation
+
+
+def _inline_root_models(tree: ast.Module, keep: set[str]) -> None:
+    """Replace the root-model classes datamodel-code-generator makes for a constrained union
+    member or array item (``class N(RootModel[int])``) by the inline type they wrap
+    (``Annotated[int, Field(ge=0)]``), so a field typed ``int | None`` takes a plain ``int``."""
+    inline: dict[str, ast.expr] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef) or node.name in keep:
+            continue
+        wrapped = _root_model_type(node)
+        if wrapped is not None and node.name not in {
+            n.id for n in ast.walk(wrapped) if isinstance(n, ast.Name)
+        }:
+            inline[node.name] = wrapped
+    if not inline:
+        return
+    substitute = _Substitute(inline)
+    for name in inline:  # root models may wrap one another: resolve among themselves first
+        inline[name] = substitute.visit(inline[name])
+    tree.body = [
+        substitute.visit(node)
+        for node in tree.body
+        if not (isinstance(node, ast.ClassDef) and node.name in inline)
+    ]
+
+
+def _root_model_type(node: ast.ClassDef) -> ast.expr | None:
+    """The type a ``RootModel`` subclass wraps, with only its value constraints kept."""
+    bases = node.bases
+    if not (
+        len(bases) == 1
+        and isinstance(bases[0], ast.Subscript)
+        and isinstance(bases[0].value, ast.Name)
+    ):
+        return None
+    if bases[0].value.id != "RootModel":
+        return None
+    for statement, name, annotation in _fields_of(node):
+        if name != "root":
+            continue
+        field_call = _field_call(statement.annotation)
+        constraints = (
+            [k for k in field_call.keywords if k.arg in _CONSTRAINTS] if field_call else []
+        )
+        if not constraints:
+            return annotation
+        call = ast.Call(ast.Name("Field", ast.Load()), [], constraints)
+        return ast.Subscript(
+            ast.Name("Annotated", ast.Load()), ast.Tuple([annotation, call], ast.Load()), ast.Load()
+        )
+    return None
+
+
+def _field_call(annotation: ast.expr) -> ast.Call | None:
+    """The ``Field(...)`` of ``Annotated[T, Field(...)]``, if any."""
+    if isinstance(annotation, ast.Subscript) and isinstance(annotation.slice, ast.Tuple):
+        for element in annotation.slice.elts[1:]:
+            if (
+                isinstance(element, ast.Call)
+                and isinstance(element.func, ast.Name)
+                and element.func.id == "Field"
+            ):
+                return element
+    return None
+
+
+class _Substitute(ast.NodeTransformer):
+    """Replace names by (copies of) expressions."""
+
+    def __init__(self, replacements: dict[str, ast.expr]) -> None:
+        self.replacements = replacements
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        replacement = self.replacements.get(node.id)
+        return copy.deepcopy(replacement) if replacement is not None else node
+
+
+class _PlainTypes(ast.NodeTransformer):
+    """``Annotated[T, ...]`` -> ``T``, recursively: a signature shows types, the model checks them."""
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
+        if (
+            isinstance(node.value, ast.Name)
+            and node.value.id == "Annotated"
+            and isinstance(node.slice, ast.Tuple)
+        ):
+            inner: ast.expr = self.visit(node.slice.elts[0])
+            return inner
+        self.generic_visit(node)
+        return node
+
+
+def _alias_long_types(tree: ast.Module, plan: ModulePlan) -> bool:
+    """Give each long Input field type (a huge enum) a named alias, defined once before the Input
+    class and used by the model and every signature; True if any was."""
+    node = _class_node(tree, plan.input_class)
+    taken = set(RESERVED_NAMES) | {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
+    definitions: list[ast.stmt] = []
+    for statement, name, annotation in list(_fields_of(node)):
+        if len(ast.unparse(annotation)) <= _ALIAS_OVER:
+            continue
+        alias = identifier(pascal(name), taken)
+        definitions.append(
+            ast.AnnAssign(
+                ast.Name(alias, ast.Store()),
+                ast.Name("TypeAlias", ast.Load()),
+                annotation,
+                simple=1,
+            )
+        )
+        replacement = ast.Name(alias, ast.Load())
+        if statement.annotation is annotation:
+            statement.annotation = replacement
+        else:
+            assert isinstance(statement.annotation, ast.Subscript) and isinstance(
+                statement.annotation.slice, ast.Tuple
+            )
+            statement.annotation.slice.elts[0] = replacement
+    position = tree.body.index(node)
+    tree.body[position:position] = definitions
+    return bool(definitions)
+
+
+def _field_annotations(tree: ast.Module, plan: ModulePlan) -> dict[str, str]:
+    """Each input field's type as the model declares it, by field name."""
+    fields = _fields_of(_class_node(tree, plan.input_class))
+    by_attribute = {
+        name: ast.unparse(_PlainTypes().visit(copy.deepcopy(annotation)))
+        for _, name, annotation in fields
+    }
+    missing = [field.name for field in plan.fields if field.keyword not in by_attribute]
+    if missing:
+        raise DocumentError(f"the generated {plan.input_class} lacks fields {missing}")
+    return {field.name: by_attribute[field.keyword] for field in plan.fields}
