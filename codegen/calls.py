@@ -86,6 +86,7 @@ INPUT_CALLS: tuple[InputCall, ...] = (
 )  # fmt: skip
 
 # Keyword names an input field cannot take: a field named like this is exposed as `<name>_`.
+# (`self` is the first parameter of `Realtime.send`; `input` needs no entry, being positional-only.)
 RESERVED_KEYWORDS: frozenset[str] = frozenset(
-    {"extra_body"} | {option.name for call in INPUT_CALLS for option in call.options}
+    {"extra_body", "self"} | {option.name for call in INPUT_CALLS for option in call.options}
 )

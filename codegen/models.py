@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .diagnostics import DocumentError
-from .normalise import identifier, pascal
+from .normalise import class_name, pascal
 from .plan import RESERVED_NAMES, ModulePlan
 
 __all__ = ["Models", "render_models"]
@@ -30,6 +30,7 @@ __all__ = ["Models", "render_models"]
 _CONSTRAINTS = frozenset(
     {"gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern"}
 )
+_BASES = frozenset({"InputModel", "OutputModel", "FileOutput"})
 _ALIAS_OVER = 500  # characters: a longer field type gets a named alias instead of repeating
 
 
@@ -49,6 +50,7 @@ def render_models(plan: ModulePlan) -> Models:
     """Generate and tidy the models of ``plan``; a failure is a DocumentError of the document."""
     text, model_warnings = _generate(plan)
     tree = ast.parse(text)
+    _check_bases(tree)
     _inline_root_models(tree, keep={plan.input_class, plan.output_class})
     aliased = _alias_long_types(tree, plan)
     used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
@@ -127,6 +129,18 @@ def _body(tree: ast.Module) -> str:
     return "\n\n\n".join(
         ast.unparse(node) for node in tree.body if not isinstance(node, ast.ImportFrom)
     )
+
+
+def _check_bases(tree: ast.Module) -> None:
+    """Every class must derive from the base the plan chose for it (a class datamodel-code-generator
+    renamed would silently fall back to plain ``BaseModel``: neither strict nor lenient)."""
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            base = ast.unparse(node.bases[0]) if len(node.bases) == 1 else ""
+            if base not in _BASES and not base.startswith("RootModel["):
+                raise DocumentError(
+                    f"class {node.name} derives from {base or 'several bases'}, not a fal_typed model"
+                )
 
 
 def _class_node(tree: ast.Module, name: str) -> ast.ClassDef:
@@ -251,7 +265,7 @@ def _alias_long_types(tree: ast.Module, plan: ModulePlan) -> bool:
     for statement, name, annotation in list(_fields_of(node)):
         if len(ast.unparse(annotation)) <= _ALIAS_OVER:
             continue
-        alias = identifier(pascal(name), taken)
+        alias = class_name(pascal(name), taken)
         definitions.append(
             ast.AnnAssign(
                 ast.Name(alias, ast.Store()),

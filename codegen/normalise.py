@@ -11,8 +11,8 @@ later stages see one dialect (JSON Schema as OpenAPI 3.1 uses it) and never gues
   schema becomes that schema, keeping the sibling description and default; boolean
   ``exclusiveMinimum``/``exclusiveMaximum`` become numeric bounds; an array without ``items``
   gets ``items: {}``.
-- Component names that are not identifiers (``Audio-Output``, ``SanaV151.6bInput``) are made
-  identifiers, unique in the document; inline objects are hoisted into named components, so
+- Component names that are not Pascal-case identifiers (``Audio-Output``, ``SanaV151.6bInput``)
+  are made so, unique in the document; inline objects are hoisted into named components, so
   every generated class has a chosen name and base class.
 - Properties are ordered required first, then ``x-fal-order-properties``, then the rest.
 - Descriptions are dedented and stripped; ``deprecated`` is stated in the description.
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import keyword
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,8 +39,8 @@ __all__ = [
     "Metadata",
     "NormalisedDocument",
     "Schema",
+    "class_name",
     "clean_text",
-    "identifier",
     "normalise",
     "pascal",
     "words",
@@ -59,6 +58,7 @@ _PLAIN_KEYWORDS = frozenset({
 })  # fmt: skip
 _SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]+")
+_CLASS_NAME = re.compile(r"[A-Z][0-9A-Za-z]*")
 
 
 @dataclass(frozen=True)
@@ -152,10 +152,15 @@ def _root_refs(data: Mapping[str, Any]) -> tuple[str, str]:
     return input_ref, output_ref
 
 
-def identifier(name: str, taken: set[str]) -> str:
-    """``name`` if it is a usable identifier, else its alphanumeric words joined in Pascal case;
-    suffixed with a number if ``taken`` already holds it. The result is added to ``taken``."""
-    if not name.isidentifier() or keyword.iskeyword(name):
+def class_name(name: str, taken: set[str]) -> str:
+    """``name`` if it is a Pascal-case identifier (``ImageSize``), else its alphanumeric words
+    in Pascal case (``Audio-Output`` -> ``AudioOutput``, ``registry__models__Image`` ->
+    ``RegistryModelsImage``), suffixed with a number if ``taken`` holds it; added to ``taken``.
+
+    datamodel-code-generator would Pascal-case any other class name itself, so choosing the
+    final form here keeps every name the later stages key on (base classes, aliases) exact.
+    """
+    if not _CLASS_NAME.fullmatch(name):
         name = pascal(name) or "Schema"
         if name[0].isdigit():
             name = "Schema" + name
@@ -184,7 +189,7 @@ class _Normaliser:
         self.metadata = metadata
         self.raw = raw
         self.taken: set[str] = set()
-        self.names = {name: identifier(name, self.taken) for name in raw}
+        self.names = {name: class_name(name, self.taken) for name in raw}
         self.components: dict[str, Schema] = {}
         self.pending: list[str] = []
         self.warnings: list[str] = []
@@ -208,7 +213,7 @@ class _Normaliser:
         if target is not None and self.raw[ref]:
             return target
         if target is None:
-            target = identifier(ref, self.taken)
+            target = class_name(ref, self.taken)
             problem = "is missing"
         else:
             self.pending.remove(ref)
@@ -324,7 +329,7 @@ class _Normaliser:
 
     def _hoist(self, schema: Schema, where: str) -> Schema:
         """Give an inline object a component of its own, so its class name and base are chosen."""
-        name = identifier(pascal(where) or "Inline", self.taken)
+        name = class_name(pascal(where) or "Inline", self.taken)
         docs: Schema = {k: schema.pop(k) for k in ("description", "default") if k in schema}
         self.components[name] = schema
         return {"$ref": REF_PREFIX + name, **docs}

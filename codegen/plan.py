@@ -30,7 +30,7 @@ from typing import Any, Literal
 from fal_typed.naming import module_name
 
 from .calls import RESERVED_KEYWORDS
-from .normalise import REF_PREFIX, Metadata, NormalisedDocument, Schema, identifier, pascal, words
+from .normalise import REF_PREFIX, Metadata, NormalisedDocument, Schema, class_name, pascal, words
 
 __all__ = ["FieldPlan", "ModulePlan", "plan"]
 
@@ -53,7 +53,16 @@ RESERVED_NAMES: frozenset[str] = frozenset(
         "AsyncStream", "Callable", "Client", "ConfigDict", "Endpoint", "Field", "FileInput",
         "FileOutput", "Final", "Input", "InputModel", "Literal", "Mapping", "Output",
         "OutputModel", "Realtime", "RealtimeConnection", "RequestHandle", "RootModel", "Status",
-        "Stream", "WebhookResult", "WebhookVerifier", "annotations", "overload",
+        "Stream", "TYPE_CHECKING", "TypeAlias", "WebhookBody", "WebhookResult", "WebhookVerifier",
+        "annotations", "endpoint", "endpoint_id", "overload",
+    }
+    | {
+        f"{name}{suffix}"
+        for name in (
+            "subscribe", "submit", "run", "stream", "status", "result", "cancel", "handle",
+            "realtime", "parse_webhook",
+        )
+        for suffix in ("", "_async")
     }
     | set(dir(builtins))
 )  # fmt: skip
@@ -112,10 +121,10 @@ def plan(doc: NormalisedDocument, source: str) -> ModulePlan:
     output_side = _reachable(doc.components, doc.output_name)
     input_names = {doc.input_name: input_class}
     for name in sorted(input_side - {doc.input_name}):
-        input_names[name] = identifier(name, taken)
+        input_names[name] = class_name(name, taken)
     output_names = {doc.output_name: output_class}
     for name in sorted(output_side - {doc.output_name}):
-        output_names[name] = identifier(f"{name}Output" if name in input_side else name, taken)
+        output_names[name] = class_name(f"{name}Output" if name in input_side else name, taken)
 
     components: dict[str, Schema] = {}
     bases: dict[str, str] = {}

@@ -35,7 +35,7 @@ def test_jedi_shows_types_and_defaults_in_the_signature() -> None:
     assert described["num_images"] == "param num_images: int=1"
 
 
-REVEAL = '''
+REVEAL = """
 from fal_endpoints import flux_dev
 {imports}
 
@@ -54,15 +54,18 @@ async def main() -> None:
     flux_dev.subscribe(prompt="a cat", image_size="huge")  # error: not in the Literal
     flux_dev.subscribe(prompt="a cat", num_step=3)  # error: no such field
 {sample}
-'''
+"""
 
 
 def test_pyright_types_results_and_rejects_bad_arguments(tmp_path: Path) -> None:
     imports = "\n".join(f"from fal_endpoints import {e.module}" for e in PYRIGHT_SAMPLE)
     sample = "\n".join(
-        f"    reveal_type({e.module}.subscribe({e.module}.Input.model_construct()))" for e in PYRIGHT_SAMPLE
+        f"    reveal_type({e.module}.subscribe({e.module}.Input.model_construct()))"
+        for e in PYRIGHT_SAMPLE
     )
-    (tmp_path / "probe.py").write_text(REVEAL.format(imports=imports, sample=sample), encoding="utf-8")
+    (tmp_path / "probe.py").write_text(
+        REVEAL.format(imports=imports, sample=sample), encoding="utf-8"
+    )
     config = {
         "include": ["probe.py"],
         "pythonVersion": "3.10",
@@ -87,11 +90,15 @@ def test_pyright_types_results_and_rejects_bad_arguments(tmp_path: Path) -> None
     for endpoint, message in zip(PYRIGHT_SAMPLE, revealed[9:], strict=True):
         assert message.endswith(f'is "{planned(endpoint).output_class}"'), message
 
-    errors = [(d["range"]["start"]["line"] + 1, d.get("rule")) for d in diagnostics if d["severity"] == "error"]
+    errors = [
+        (d["range"]["start"]["line"] + 1, d.get("rule"))
+        for d in diagnostics
+        if d["severity"] == "error"
+    ]
     lines = {text.split("#")[0].strip(): n for n, text in enumerate(REVEAL.splitlines(), start=1)}
     offset = len(PYRIGHT_SAMPLE) - 1  # the imports line expands to one line per sampled module
     expected = {
-        lines['flux_dev.subscribe(prompt=1)'] + offset,
+        lines["flux_dev.subscribe(prompt=1)"] + offset,
         lines['flux_dev.subscribe(prompt="a cat", image_size="huge")'] + offset,
         lines['flux_dev.subscribe(prompt="a cat", num_step=3)'] + offset,
     }

@@ -17,10 +17,10 @@ from codegen_helpers import (
     raw_input_properties,
     valid_input,
 )
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 import fal_typed
-from fal_typed import InputModel, InputValidationError, UnknownEndpointError
+from fal_typed import InputModel, InputValidationError, OutputModel, UnknownEndpointError
 
 ENDPOINTS = corpus()
 
@@ -53,6 +53,15 @@ def test_module_imports_and_is_what_the_registry_returns(endpoint: Endpoint) -> 
     assert module.endpoint.Input is module.Input and module.endpoint.Output is module.Output
     assert issubclass(module.Input, InputModel) and issubclass(module.Output, BaseModel)
     assert module.Input.__name__ == planned(endpoint).input_class
+    models = [
+        v for v in vars(module).values() if isinstance(v, type) and v.__module__ == module.__name__
+    ]
+    loose = [
+        m
+        for m in models
+        if issubclass(m, BaseModel) and not issubclass(m, (InputModel, OutputModel, RootModel))
+    ]
+    assert loose == []  # every model is strict (input) or lenient (output)
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=by_module)

@@ -66,6 +66,8 @@ KITCHEN_SINK = fal_document(
             "bad_default": {"type": "string", "enum": ["1", "2"], "default": 1},
             "big_default": {"$ref": REF + "ImageSize", "default": {"width": 1, "height": 2}},
             "old": {"type": "boolean", "deprecated": True},
+            "input": {"type": "string", "description": "Named like the positional parameter."},
+            "self": {"type": "string", "description": "Named like a method's first parameter."},
         },
     },
     {
@@ -77,7 +79,7 @@ KITCHEN_SINK = fal_document(
             "score": {"type": "number", "minimum": 0, "maximum": 1},
             "size": {"$ref": REF + "ImageSize"},
             "audio": {"$ref": REF + "Audio-Output"},
-            "link": {"$ref": REF + "Link"},
+            "link": {"$ref": REF + "registry__models__Link"},
         },
     },
     {
@@ -103,7 +105,7 @@ KITCHEN_SINK = fal_document(
             "type": "object",
             "properties": {"url": {"type": "string"}, "content_type": {"type": "string"}},
         },
-        "Link": {"type": "object", "properties": {"url": {"type": "string"}}},
+        "registry__models__Link": {"type": "object", "properties": {"url": {"type": "string"}}},
         "DecoyInput": {"type": "object", "properties": {"nothing": {"type": "string"}}},
     },
 )
@@ -176,6 +178,7 @@ def test_the_input_is_the_post_body_not_a_component_named_like_one(sink: ModuleT
 
 def test_component_names_that_are_not_identifiers_become_identifiers(sink: ModuleType) -> None:
     assert issubclass(sink.AudioOutput, FileOutput)
+    assert issubclass(sink.RegistryModelsLink, OutputModel)  # snake case: Pascal-cased, base kept
 
 
 def test_a_component_used_on_both_sides_becomes_a_strict_and_a_lenient_class(
@@ -192,7 +195,7 @@ def test_a_component_used_on_both_sides_becomes_a_strict_and_a_lenient_class(
 def test_file_like_outputs_derive_from_file_output(sink: ModuleType) -> None:
     assert issubclass(sink.Image, FileOutput)  # url + width
     assert issubclass(sink.AudioOutput, FileOutput)  # url + content_type
-    assert not issubclass(sink.Link, FileOutput)  # a url alone is not a file
+    assert not issubclass(sink.RegistryModelsLink, FileOutput)  # a url alone is not a file
 
 
 # -- input side: strict --------------------------------------------------------------------------
@@ -257,6 +260,35 @@ def test_a_field_named_like_a_call_option_gets_a_trailing_underscore(sink: Modul
     run_keywords = [arg.arg for arg in keyword_overload(sink, "run").args.kwonlyargs]
     assert {"timeout_", "timeout"} <= set(run_keywords)  # the field and run's own option
     assert sink.endpoint.arguments(None, valid(timeout_=2.5))["timeout"] == 2.5
+
+
+def test_fields_named_like_positional_parameters_are_keywords(
+    sink: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(sink.endpoint, "run", lambda body, **_: sent.append(body))
+    sink.run(**valid(input="in", self_="me"))
+    assert sent[0]["input"] == "in" and sent[0]["self"] == "me"  # `self` is `self_` in Python
+    assert {"input", "self_"} <= set(keyword_types(sink))
+
+
+def test_a_component_named_like_a_module_function_gets_another_name(tmp_path: Path) -> None:
+    document = fal_document(
+        "fal-ai/clash",
+        {
+            "type": "object",
+            "properties": {"s": {"$ref": REF + "status"}, "e": {"$ref": REF + "Endpoint"}},
+        },
+        {"type": "object", "properties": {"ok": {"type": "boolean"}}},
+        {
+            "status": {"type": "object", "properties": {"code": {"type": "integer"}}},
+            "Endpoint": {"type": "object", "properties": {"url": {"type": "string"}}},
+        },
+    )
+    generate_into(tmp_path, document)
+    module = import_generated(tmp_path, "clash")
+    assert callable(module.status) and module.Endpoint is not module.Endpoint2
+    assert issubclass(module.Status2, InputModel) and issubclass(module.Endpoint2, InputModel)
 
 
 def test_model_prefixed_fields_are_ordinary_fields(sink: ModuleType) -> None:
