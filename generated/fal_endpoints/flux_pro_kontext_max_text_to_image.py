@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, overload
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from fal_typed import (
     AsyncRealtimeConnection,
@@ -22,6 +22,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileOutput,
     InputModel,
     OutputModel,
     RealtimeConnection,
@@ -112,7 +113,7 @@ class FluxProKontextMaxTextToImageInput(InputModel):
     ] = "1:1"
 
 
-class RegistryImageFastSdxlModelsImage(BaseModel):
+class RegistryImageFastSdxlModelsImage(FileOutput):
     url: str
     width: int
     height: int

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, overload
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from fal_typed import (
     AsyncRealtimeConnection,
@@ -24,6 +24,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileOutput,
     InputModel,
     OutputModel,
     RealtimeConnection,
@@ -79,7 +80,7 @@ class ImageSize(InputModel):
     ] = 512
 
 
-class RegistryImageFastSdxlModelsImage(BaseModel):
+class RegistryImageFastSdxlModelsImage(FileOutput):
     url: str
     width: int
     height: int

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, overload
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from fal_typed import (
     AsyncRealtimeConnection,
@@ -25,6 +25,7 @@ from fal_typed import (
     Client,
     Endpoint,
     FileInput,
+    FileOutput,
     InputModel,
     OutputModel,
     RealtimeConnection,
@@ -126,7 +127,7 @@ class FluxProV11UltraFinetunedInput(InputModel):
     ] = False
 
 
-class RegistryImageFastSdxlModelsImage(BaseModel):
+class RegistryImageFastSdxlModelsImage(FileOutput):
     url: str
     width: int
     height: int
