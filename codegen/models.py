@@ -288,13 +288,23 @@ def _alias_long_types(tree: ast.Module, plan: ModulePlan) -> bool:
 
 
 def _field_annotations(tree: ast.Module, plan: ModulePlan) -> dict[str, str]:
-    """Each input field's type as the model declares it, by field name."""
-    fields = _fields_of(_class_node(tree, plan.input_class))
-    by_attribute = {
-        name: ast.unparse(_PlainTypes().visit(copy.deepcopy(annotation)))
-        for _, name, annotation in fields
-    }
-    missing = [field.name for field in plan.fields if field.keyword not in by_attribute]
+    """Each input field's type as the model declares it, by wire name (the field's alias when
+    the attribute is renamed, e.g. ``json_`` for ``json``, which would shadow a BaseModel method)."""
+    by_wire: dict[str, str] = {}
+    for statement, attribute, annotation in _fields_of(_class_node(tree, plan.input_class)):
+        field_call = _field_call(statement.annotation)
+        alias = (
+            next((k.value for k in field_call.keywords if k.arg == "alias"), None)
+            if field_call
+            else None
+        )
+        wire = (
+            alias.value
+            if isinstance(alias, ast.Constant) and isinstance(alias.value, str)
+            else attribute
+        )
+        by_wire[wire] = ast.unparse(_PlainTypes().visit(copy.deepcopy(annotation)))
+    missing = [field.name for field in plan.fields if field.name not in by_wire]
     if missing:
         raise DocumentError(f"the generated {plan.input_class} lacks fields {missing}")
-    return {field.name: by_attribute[field.keyword] for field in plan.fields}
+    return {field.name: by_wire[field.name] for field in plan.fields}
