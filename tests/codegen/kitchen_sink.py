@@ -53,6 +53,14 @@ KITCHEN_SINK = fal_document(
             "old": {"type": "boolean", "deprecated": True},
             "input": {"type": "string", "description": "Named like the positional parameter."},
             "json": {"type": "string", "description": "Named like a BaseModel method."},
+            "strength": {"type": "number", "minimum": 0, "exclusiveMinimum": True},  # OpenAPI 3.0
+            "rgb": {
+                "type": "array",
+                "prefixItems": [{"type": "integer"}, {"type": "integer"}, {"type": "integer"}],
+                "minItems": 3,
+                "maxItems": 3,
+            },
+            "settings": {"type": "object"},
             "self": {"type": "string", "description": "Named like a method's first parameter."},
         },
     },

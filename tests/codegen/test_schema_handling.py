@@ -128,6 +128,9 @@ def test_input_validates_and_sends_only_what_was_given(sink: ModuleType) -> None
         ("aspect_ratio", "3:2"),  # enum values that are not identifiers
         ("seed", "seven"),  # nullable integer (OpenAPI 3.0 `nullable`)
         ("guidance", 0),  # numeric exclusiveMinimum
+        ("strength", 0),  # boolean exclusiveMinimum (OpenAPI 3.0)
+        ("rgb", [1, 2]),  # prefixItems: a fixed-length tuple
+        ("settings", ["not", "an", "object"]),  # a free-form object
         ("steps", 0),  # a constrained member of anyOf [integer, null]
         ("mode", "slow"),  # const
         ("shape", "round"),  # union of a $ref and a string enum
@@ -161,6 +164,9 @@ def test_accepted_shapes(sink: ModuleType) -> None:
             mode="fast",
             audio="aGVsbG8=",
             framing={"zoom": 2},
+            strength=0.5,
+            rgb=[1, 2, 3],
+            settings={"anything": {"goes": [1]}},
             size=sink.ImageSize(width=3, height=4),
         ),
     )
