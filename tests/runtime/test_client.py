@@ -5,6 +5,8 @@ test_queue_*.py against the local fal server.)"""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -32,13 +34,28 @@ NGINX = "<html><body><center>502 Bad Gateway</center><hr><center>nginx</center><
 
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Record retry sleeps instead of sleeping (sync and async)."""
+    """Record retry sleeps instead of sleeping (sync and async).
+
+    The patch is process-wide (``time.sleep``/``asyncio.sleep``), so only this thread's sleeps
+    are recorded: other threads (a local server in the same worker) keep sleeping for real.
+    """
     recorded: list[float] = []
+    owner = threading.get_ident()
+    real_sleep, real_async_sleep = time.sleep, asyncio.sleep
+
+    def fake_sleep(seconds: float) -> None:
+        if threading.get_ident() == owner:
+            recorded.append(seconds)
+        else:
+            real_sleep(seconds)
 
     async def fake_async_sleep(seconds: float) -> None:
-        recorded.append(seconds)
+        if threading.get_ident() == owner:
+            recorded.append(seconds)
+        else:
+            await real_async_sleep(seconds)
 
-    monkeypatch.setattr("fal_typed._client.time.sleep", recorded.append)
+    monkeypatch.setattr("fal_typed._client.time.sleep", fake_sleep)
     monkeypatch.setattr("fal_typed._client.asyncio.sleep", fake_async_sleep)
     return recorded
 
