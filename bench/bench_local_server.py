@@ -212,7 +212,11 @@ async def concurrent(server: LocalFal, count: int, client: str) -> tuple[int, fl
             results = await asyncio.gather(
                 *(httpx_request(http, server, i) for i in range(count)), return_exceptions=True
             )
-    return sum(1 for r in results if r is True), time.perf_counter() - begin
+    failures = [r for r in results if r is not True]
+    if failures:
+        kinds = sorted({repr(f)[:160] for f in failures})
+        print(f"  {client} client failures ({len(failures)}): {'; '.join(kinds[:3])}")
+    return count - len(failures), time.perf_counter() - begin
 
 
 def bench_concurrency(server: LocalFal, count: int) -> None:
