@@ -10,16 +10,22 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import fal_typed
 from fal_endpoints import flux_dev
+
+import fal_typed
 from fal_typed.testing import LocalFal
 
 
 def main() -> None:
     with LocalFal() as fal:
         # Make the queue visible: two requests ahead of ours, a second of work, some logs.
-        fal.configure("fal-ai/flux/dev", queue_position=2, queue_step=0.3, processing_time=1.0,
-                      logs=["loading weights", "sampling 28 steps", "decoding"])
+        fal.configure(
+            "fal-ai/flux/dev",
+            queue_position=2,
+            queue_step=0.3,
+            processing_time=1.0,
+            logs=["loading weights", "sampling 28 steps", "decoding"],
+        )
         fal_typed.set_default_client(fal.client())  # module-level calls now target the local server
         print(f"local fal server on {fal.base_url}\n")
 
