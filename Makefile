@@ -24,7 +24,7 @@ check: lint typecheck test
 
 ## test: run the whole test suite
 test: $(STAMP)
-	$(PY) -m pytest -n auto --dist loadgroup
+	$(PY) -m pytest -n auto --dist loadfile
 
 ## lint: ruff lint and format check
 lint: $(STAMP)
