@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from .diagnostics import Diagnostic
 from .load import document_paths, file_sha256
@@ -81,8 +81,40 @@ def generate(
             manifest.documents[path.name] = entry
         else:
             stale.append(path)
-
     built = {result.source: result for result in _build_all(stale, jobs or os.cpu_count() or 1)}
+    sources, owner_of = _record(manifest, built, hashes)
+
+    rows = sorted(e.index for e in manifest.documents.values() if e.index and e.module)
+    index_stale = stale or old.documents.keys() != hashes.keys()
+    if index_stale or not _file_matches(package / INDEX_FILE, manifest.index_sha256):
+        from .render import IndexEntry, render_index
+
+        sources[INDEX_FILE] = render_index(IndexEntry(*row) for row in rows)
+
+    report = Report(documents=len(paths), modules=len(rows), rebuilt=len(stale))
+    for name, text in format_sources(sources).items():
+        if write_if_changed(package / name, text):
+            report.written.append(name)
+        if name == INDEX_FILE:
+            manifest.index_sha256 = text_sha256(text)
+        else:
+            manifest.documents[owner_of[name]].output_sha256 = text_sha256(text)
+    report.removed = _remove_leftovers(package, {f"{row[1]}.py" for row in rows} | {INDEX_FILE})
+    write_if_changed(out_dir / MANIFEST_NAME, manifest.dumps())
+
+    for name, entry in sorted(manifest.documents.items()):
+        for level, message in entry.diagnostics:
+            kind: Literal["error", "warning"] = "error" if level == "error" else "warning"
+            report.diagnostics.append(Diagnostic(name, kind, message))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _record(
+    manifest: Manifest, built: dict[str, BuildResult], hashes: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Enter the built documents in the manifest; return the module texts to write (file name
+    -> unformatted text) and which document each comes from."""
     for name, result in built.items():
         entry = ManifestEntry(
             hashes[name], diagnostics=[[d.level, d.message] for d in result.diagnostics]
@@ -97,51 +129,24 @@ def generate(
             ]
         manifest.documents[name] = entry
     _resolve_collisions(manifest)
-
-    sources: dict[str, str] = {}  # file name -> unformatted text
-    owner_of: dict[str, str] = {}  # file name -> document
+    sources: dict[str, str] = {}
+    owner_of: dict[str, str] = {}
     for name, result in built.items():
         module = manifest.documents[name].module
         if module is not None and result.text is not None:
             sources[f"{module}.py"] = result.text
             owner_of[f"{module}.py"] = name
+    return sources, owner_of
 
-    rows = sorted(
-        entry.index for entry in manifest.documents.values() if entry.index and entry.module
-    )
-    index_path = package / INDEX_FILE
-    if (
-        stale
-        or old.documents.keys() != hashes.keys()
-        or not _file_matches(index_path, manifest.index_sha256)
-    ):
-        from .render import IndexEntry, render_index
 
-        sources[INDEX_FILE] = render_index(IndexEntry(*row) for row in rows)
-
-    report = Report(documents=len(paths), modules=len(rows), rebuilt=len(stale))
-    for name, text in format_sources(sources).items():
-        if write_if_changed(package / name, text):
-            report.written.append(name)
-        if name == INDEX_FILE:
-            manifest.index_sha256 = text_sha256(text)
-        else:
-            manifest.documents[owner_of[name]].output_sha256 = text_sha256(text)
-
-    wanted = {f"{row[1]}.py" for row in rows} | {INDEX_FILE}
+def _remove_leftovers(package: Path, wanted: set[str]) -> list[str]:
+    """Delete the package's ``.py`` files no document produces (removed or now broken ones)."""
+    removed: list[str] = []
     for leftover in sorted(package.glob("*.py")) if package.is_dir() else []:
         if leftover.name not in wanted:
             leftover.unlink()
-            report.removed.append(leftover.name)
-    write_if_changed(out_dir / MANIFEST_NAME, manifest.dumps())
-
-    for name, entry in sorted(manifest.documents.items()):
-        for level, message in entry.diagnostics:
-            report.diagnostics.append(
-                Diagnostic(name, "error" if level == "error" else "warning", message)
-            )
-    report.seconds = time.perf_counter() - started
-    return report
+            removed.append(leftover.name)
+    return removed
 
 
 def check(schemas_dir: Path, out_dir: Path, *, jobs: int | None = None) -> list[str]:
