@@ -53,7 +53,8 @@ def _basedpyright_problems(tmp_path: Path, files: list[str]) -> list[str]:
     }
     (tmp_path / "pyrightconfig.json").write_text(json.dumps(config), encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "basedpyright", "--outputjson", "-p", str(tmp_path)],
+        [sys.executable, "-m", "basedpyright", "--outputjson", "--pythonpath", sys.executable]
+        + ["-p", str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,
