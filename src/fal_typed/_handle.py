@@ -87,6 +87,12 @@ def _timed_out(endpoint_id: str, request_id: str | None, seconds: float) -> FalT
     return FalTimeoutError(message, timeout=seconds, request_id=request_id)
 
 
+def _start_timeout_expired(exc: FalHTTPError) -> bool:
+    """fal's 504 for an expired start timeout. Under ``client_timeout`` (which sets it) this is
+    the same deadline noticed first by the server: the caller hears :class:`FalTimeoutError`."""
+    return exc.status_code == 504 and exc.headers.get("x-fal-request-timeout-type", "") == "user"
+
+
 async def _call(callback: Callable[[Any], object], value: object) -> None:
     outcome = callback(value)
     if inspect.isawaitable(outcome):
@@ -291,7 +297,10 @@ def subscribe(
     """
     client = client if client is not None else default_client()
     deadline = _deadline("client_timeout", client_timeout)
-    if deadline is not None and start_timeout is None and deadline.seconds > MIN_START_TIMEOUT:
+    derived_start = (
+        deadline is not None and start_timeout is None and deadline.seconds > MIN_START_TIMEOUT
+    )
+    if derived_start and deadline is not None:
         start_timeout = deadline.seconds
     try:
         submission = submit(
@@ -314,7 +323,11 @@ def subscribe(
         return _wait(
             handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline
         )
-    except FalTimeoutError as exc:
+    except (FalTimeoutError, FalHTTPError) as exc:
+        if deadline is None or (
+            isinstance(exc, FalHTTPError) and not (derived_start and _start_timeout_expired(exc))
+        ):
+            raise
         # Best-effort: the timeout is what the caller must hear about, not a failed cancel.
         with suppress(FalError):
             cancel(
@@ -324,7 +337,7 @@ def subscribe(
                 timeout=_CANCEL_TIMEOUT,
                 retry=False,
             )
-        raise _timed_out(endpoint.endpoint_id, handle.request_id, exc.timeout) from None
+        raise _timed_out(endpoint.endpoint_id, handle.request_id, deadline.seconds) from None
 
 
 async def subscribe_async(
@@ -345,7 +358,10 @@ async def subscribe_async(
     """Async twin of :func:`subscribe`; callbacks may also return awaitables."""
     client = client if client is not None else default_client()
     deadline = _deadline("client_timeout", client_timeout)
-    if deadline is not None and start_timeout is None and deadline.seconds > MIN_START_TIMEOUT:
+    derived_start = (
+        deadline is not None and start_timeout is None and deadline.seconds > MIN_START_TIMEOUT
+    )
+    if derived_start and deadline is not None:
         start_timeout = deadline.seconds
     try:
         submission = await submit_async(
@@ -368,7 +384,11 @@ async def subscribe_async(
         return await _wait_async(
             handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline
         )
-    except FalTimeoutError as exc:
+    except (FalTimeoutError, FalHTTPError) as exc:
+        if deadline is None or (
+            isinstance(exc, FalHTTPError) and not (derived_start and _start_timeout_expired(exc))
+        ):
+            raise
         # Best-effort: the timeout is what the caller must hear about, not a failed cancel.
         with suppress(FalError):
             await cancel_async(
@@ -378,4 +398,4 @@ async def subscribe_async(
                 timeout=_CANCEL_TIMEOUT,
                 retry=False,
             )
-        raise _timed_out(endpoint.endpoint_id, handle.request_id, exc.timeout) from None
+        raise _timed_out(endpoint.endpoint_id, handle.request_id, deadline.seconds) from None
