@@ -15,6 +15,8 @@ from codegen_helpers import GENERATED, REPO, Endpoint, corpus, every_nth, planne
 
 JEDI_SAMPLE = every_nth(corpus(), 60)
 PYRIGHT_SAMPLE = every_nth(corpus(), 25)
+# Checked against this interpreter's packages, whether or not its virtualenv is activated.
+PYRIGHT = [sys.executable, "-m", "basedpyright", "--outputjson", "--pythonpath", sys.executable]
 
 
 @pytest.mark.parametrize("endpoint", JEDI_SAMPLE, ids=lambda e: e.module)
@@ -107,7 +109,7 @@ def test_pyright_types_results_and_rejects_bad_arguments(tmp_path: Path) -> None
 
 def _pyright(project: Path) -> list[dict[str, Any]]:
     done = subprocess.run(
-        [sys.executable, "-m", "basedpyright", "--outputjson", "-p", str(project)],
+        [*PYRIGHT, "-p", str(project)],
         capture_output=True,
         text=True,
         check=False,

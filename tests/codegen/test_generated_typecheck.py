@@ -26,6 +26,9 @@ SPECIAL = [
 SAMPLE = sorted({*SPECIAL, *(e.module for e in every_nth(corpus(), 12))})
 FILES = [str(PACKAGE / f"{module}.py") for module in SAMPLE]
 
+# Checked against this interpreter's packages, whether or not its virtualenv is activated.
+PYRIGHT = [sys.executable, "-m", "basedpyright", "--outputjson", "--pythonpath", sys.executable]
+
 
 def test_sample_passes_basedpyright_strict(tmp_path: Path) -> None:
     assert _basedpyright_problems(tmp_path, FILES) == []
@@ -53,8 +56,7 @@ def _basedpyright_problems(tmp_path: Path, files: list[str]) -> list[str]:
     }
     (tmp_path / "pyrightconfig.json").write_text(json.dumps(config), encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "basedpyright", "--outputjson", "--pythonpath", sys.executable]
-        + ["-p", str(tmp_path)],
+        [*PYRIGHT, "-p", str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,
