@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo check test lint typecheck generate check-generated bench clean
+.PHONY: setup demo check test lint typecheck generate check-generated refresh wheels bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,8 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/quickstart.py
 
-## check: everything CI checks: lint, types, then the whole test suite
+## check: everything CI checks: lint, types, then the whole test suite (which includes the
+##        staleness check of generated/)
 check: lint typecheck test
 
 ## test: run the whole test suite
@@ -31,10 +32,30 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## typecheck: basedpyright (strict) and mypy on the runtime
+## typecheck: basedpyright (strict) on the runtime and all of generated/, mypy (strict) on both
+##            (generated/ alone takes minutes and ~4 GB for basedpyright)
 typecheck: $(STAMP)
 	$(VENV)/bin/basedpyright
 	$(VENV)/bin/mypy src/fal_typed
+	$(VENV)/bin/mypy -p fal_endpoints
+
+## generate: regenerate generated/ from schemas/ (only changed modules), printing what changed
+generate: $(STAMP)
+	$(VENV)/bin/fal-typed generate
+
+## check-generated: regenerate every module into a temp dir; fail if generated/ is stale
+check-generated: $(STAMP)
+	$(PY) -m codegen --check
+
+## refresh: fetch fal's whole catalog into schemas/ (needs fal.ai), then generate; see git diff
+refresh: $(STAMP)
+	$(VENV)/bin/fal-typed fetch --all
+	$(VENV)/bin/fal-typed generate
+
+## wheels: build the fal-typed runtime wheel, one wheel per endpoint and the fal-endpoints umbrella
+##         into dist/wheels (ENDPOINTS="fal-ai/flux/dev ..." builds only those, without the umbrella)
+wheels: $(STAMP)
+	$(PY) -m wheels --out dist/wheels $(ENDPOINTS)
 
 ## bench: print every benchmark's figures
 bench: $(STAMP)
@@ -42,29 +63,3 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
-
-.PHONY: wheels
-## wheels: build the fal-typed runtime wheel, one wheel per endpoint and the fal-endpoints umbrella
-##         into dist/wheels (ENDPOINTS="fal-ai/flux/dev ..." builds only those, without the umbrella)
-wheels: $(STAMP)
-	$(PY) -m wheels --out dist/wheels $(ENDPOINTS)
-
-.PHONY: refresh
-## generate: regenerate generated/ from schemas/ (only changed modules), printing what changed
-generate: $(STAMP)
-	$(VENV)/bin/fal-typed generate
-
-## check-generated: regenerate every module into a temp dir; fail if generated/ is stale (CI)
-check-generated: $(STAMP)
-	$(PY) -m codegen --check
-
-.PHONY: typecheck-generated
-## typecheck-generated: basedpyright (strict) and mypy (strict) over all of generated/ (minutes)
-typecheck-generated: $(STAMP)
-	$(VENV)/bin/basedpyright generated/fal_endpoints
-	$(VENV)/bin/mypy -p fal_endpoints
-
-## refresh: fetch fal's whole catalog into schemas/ (needs fal.ai), then generate; see git diff
-refresh: $(STAMP)
-	$(VENV)/bin/fal-typed fetch --all
-	$(VENV)/bin/fal-typed generate

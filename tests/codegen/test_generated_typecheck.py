@@ -1,7 +1,7 @@
 """Generated modules pass basedpyright (strict) and mypy (strict, pydantic plugin).
 
 The whole package takes minutes to check on two cores, so the suite checks a sample that covers
-every shape the generator emits; ``make typecheck-generated`` checks all of it (CI).
+every shape the generator emits; ``make typecheck`` checks all of it (CI).
 """
 
 from __future__ import annotations
