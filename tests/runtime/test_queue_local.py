@@ -245,10 +245,34 @@ def test_client_timeout_cancels_the_request_and_names_it(
     assert error.request_id == enqueued[0] and error.timeout == 1.5
     assert "cancellation was requested" in str(error)
     assert [c.request_id for c in local_fal.requests_for("cancel")] == enqueued
-    with pytest.raises(RequestCancelledError):  # cancelled server-side
+    # Cancelled server-side; or, when fal's start timeout (the same 1.5 s) expired first, ended
+    # by fal with its user-timeout 504. Either way the request is over and the caller was told.
+    with pytest.raises((RequestCancelledError, ServerError)) as ended:
         flux_dev.result(enqueued[0], client=client)
+    if isinstance(ended.value, ServerError):
+        assert ended.value.headers["x-fal-request-timeout-type"] == "user"
     # client_timeout doubles as the start_timeout fal enforces.
     assert accepted_submits(local_fal)[0].headers.get("x-fal-request-timeout") == "1.5"
+
+
+def test_fal_start_timeout_set_by_client_timeout_is_a_client_timeout(
+    local_fal: LocalFal, client: Client
+) -> None:
+    """fal may notice the shared deadline first: its user-timeout 504 becomes FalTimeoutError."""
+    local_fal.inject(Fault.user_timeout(), on="result")
+    with pytest.raises(FalTimeoutError) as info:
+        flux_dev.subscribe(prompt="a cat", client_timeout=30, client=client)
+    assert info.value.request_id == accepted_submits(local_fal)[0].request_id
+    assert info.value.timeout == 30
+
+
+def test_fal_start_timeout_given_explicitly_stays_a_server_error(
+    local_fal: LocalFal, client: Client
+) -> None:
+    local_fal.inject(Fault.user_timeout(), on="result")
+    with pytest.raises(ServerError) as info:
+        flux_dev.subscribe(prompt="a cat", start_timeout=5, client_timeout=30, client=client)
+    assert info.value.status_code == 504 and info.value.error_type == "request_timeout"
 
 
 def test_handle_wait_timeout_leaves_the_request_running(
