@@ -168,11 +168,29 @@ def _differences(fresh: Path, current: Path) -> list[str]:
     problems = [f"missing: {name}" for name in sorted(want.keys() - have.keys())]
     problems += [f"not generated: {name}" for name in sorted(have.keys() - want.keys())]
     problems += [
-        f"stale: {name}"
+        f"stale: {name}" + (_manifest_difference(fresh, current) if name == MANIFEST_NAME else "")
         for name in sorted(want.keys() & have.keys())
         if want[name].read_bytes() != have[name].read_bytes()
     ]
     return problems
+
+
+def _manifest_difference(fresh: Path, current: Path) -> str:
+    """Say what differs between two manifests, so a stale one explains itself."""
+    new, old = Manifest.load(fresh), Manifest.load(current)
+    parts: list[str] = []
+    if new.fingerprint != old.fingerprint:
+        parts.append(f"generator fingerprint {old.fingerprint[:12]} -> {new.fingerprint[:12]}")
+    if new.index_sha256 != old.index_sha256:
+        parts.append("index")
+    changed = sorted(
+        name
+        for name in new.documents.keys() | old.documents.keys()
+        if new.documents.get(name) != old.documents.get(name)
+    )
+    if changed:
+        parts.append(f"{len(changed)} document records, e.g. {changed[0]}")
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _intact(package: Path, entry: ManifestEntry) -> bool:
