@@ -7,6 +7,7 @@ else there ending in ``.py`` is a leftover of an earlier run and is removed.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import tempfile
 import time
@@ -212,7 +213,10 @@ def _build_all(paths: Sequence[Path], jobs: int) -> list[BuildResult]:
 
     if jobs <= 1 or len(paths) <= 1:
         return [build(path) for path in paths]
-    with ProcessPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
+    # "spawn": workers start clean even when the caller has threads (a test runner, a server),
+    # which a forked worker would inherit mid-flight.
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=spawn) as pool:
         return list(pool.map(build, paths, chunksize=max(1, len(paths) // (jobs * 16))))
 
 
