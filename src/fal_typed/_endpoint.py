@@ -95,21 +95,20 @@ class Endpoint(Generic[InputT, OutputT]):
             body.update(extra_body)
         return attach_uploads(body, uploads)
 
-    def _body(self, arguments: InputT | Mapping[str, Any], client: Client | None) -> dict[str, Any]:
-        """The JSON body to send, with any local files uploaded and replaced by their URLs.
+    def _unsent(self, arguments: InputT | Mapping[str, Any]) -> Mapping[str, Any]:
+        """``arguments`` as :meth:`arguments` built them; an ``Input`` instance is validated here."""
+        return self.arguments(arguments) if isinstance(arguments, BaseModel) else arguments
 
-        ``arguments`` is what :meth:`arguments` built, or an ``Input`` instance to validate.
-        """
-        body = self.arguments(arguments) if isinstance(arguments, BaseModel) else arguments
-        body, uploads = extract_uploads(body)
+    def _body(self, arguments: InputT | Mapping[str, Any], client: Client | None) -> dict[str, Any]:
+        """The JSON body to send, with any local files uploaded and replaced by their URLs."""
+        body, uploads = extract_uploads(self._unsent(arguments))
         return resolve_uploads(body, uploads, client) if uploads else body
 
     async def _body_async(
         self, arguments: InputT | Mapping[str, Any], client: Client | None
     ) -> dict[str, Any]:
         """Async twin of :meth:`_body`: the uploads run as concurrent tasks."""
-        body = self.arguments(arguments) if isinstance(arguments, BaseModel) else arguments
-        body, uploads = extract_uploads(body)
+        body, uploads = extract_uploads(self._unsent(arguments))
         return await resolve_uploads_async(body, uploads, client) if uploads else body
 
     # -- calls (implemented in _handle, _queue and _run) ---------------------------------------
@@ -342,8 +341,14 @@ class Endpoint(Generic[InputT, OutputT]):
         whose ``result()`` is the typed output (local files are uploaded when it opens)."""
         from ._stream import Stream
 
-        body = self.arguments(arguments) if isinstance(arguments, BaseModel) else arguments
-        return Stream(self, body, client=client, path=path, headers=headers, timeout=timeout)
+        return Stream(
+            self,
+            self._unsent(arguments),
+            client=client,
+            path=path,
+            headers=headers,
+            timeout=timeout,
+        )
 
     def stream_async(
         self,
@@ -357,8 +362,14 @@ class Endpoint(Generic[InputT, OutputT]):
         """Async twin of :meth:`stream`, for ``async with`` / ``async for``."""
         from ._stream import AsyncStream
 
-        body = self.arguments(arguments) if isinstance(arguments, BaseModel) else arguments
-        return AsyncStream(self, body, client=client, path=path, headers=headers, timeout=timeout)
+        return AsyncStream(
+            self,
+            self._unsent(arguments),
+            client=client,
+            path=path,
+            headers=headers,
+            timeout=timeout,
+        )
 
     def parse_webhook(
         self,
