@@ -20,6 +20,7 @@ import json
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from .diagnostics import DocumentError
 from .normalise import class_name, pascal
@@ -31,6 +32,7 @@ _CONSTRAINTS = frozenset(
     {"gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern"}
 )
 _BASES = frozenset({"InputModel", "OutputModel", "FileOutput"})
+_WARNING_SOURCES = ("datamodel_code_generator", "pydantic")  # whose warnings are about a document
 _ALIAS_OVER = 500  # characters: a longer field type gets a named alias instead of repeating
 
 
@@ -121,7 +123,19 @@ def _generate(plan: ModulePlan) -> tuple[str, list[str]]:
             ) from None
     if not isinstance(text, str):
         raise DocumentError("datamodel-code-generator returned no single module")
-    return text, sorted({f"datamodel-code-generator: {w.message}" for w in caught})
+    return text, sorted({f"datamodel-code-generator: {w.message}" for w in caught if _is_ours(w)})
+
+
+def _is_ours(caught: warnings.WarningMessage) -> bool:
+    """A warning about the document, not one the garbage collector happened to emit meanwhile.
+
+    ``catch_warnings`` records process-wide: an unclosed socket from unrelated code that is
+    collected during generation (a ResourceWarning) must not land in the manifest.
+    """
+    if issubclass(caught.category, ResourceWarning):
+        return False
+    filename = Path(caught.filename).as_posix()
+    return any(f"/{package}/" in filename for package in _WARNING_SOURCES)
 
 
 def _body(tree: ast.Module) -> str:

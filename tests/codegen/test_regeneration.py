@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,32 @@ def test_output_is_byte_identical_whatever_the_history_or_the_number_of_workers(
     serial = {name: data for name, (data, _) in snapshot(tmp_path / "serial").items()}
     parallel = {name: data for name, (data, _) in snapshot(tmp_path / "parallel").items()}
     assert serial == parallel
+
+
+def test_a_warning_from_unrelated_code_during_generation_is_not_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the full suite the garbage collector may report another test's unclosed socket
+    while datamodel-code-generator runs; the manifest must not depend on that."""
+    import datamodel_code_generator
+
+    real = datamodel_code_generator.generate
+
+    def generate_amid_noise(*args: object, **kwargs: object) -> object:
+        warnings.warn(
+            "unclosed transport <_SelectorSocketTransport fd=99>", ResourceWarning, stacklevel=1
+        )
+        warnings.warn("something unrelated changed", DeprecationWarning, stacklevel=1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    schemas = copy_sample(tmp_path)
+    generate(schemas, tmp_path / "quiet", jobs=1)
+    monkeypatch.setattr(datamodel_code_generator, "generate", generate_amid_noise)
+    generate(schemas, tmp_path / "noisy", jobs=1)
+
+    manifest = (tmp_path / "noisy" / "codegen-manifest.json").read_text(encoding="utf-8")
+    assert "unclosed" not in manifest and "unrelated" not in manifest
+    assert manifest == (tmp_path / "quiet" / "codegen-manifest.json").read_text(encoding="utf-8")
 
 
 def test_broken_documents_are_reported_by_name_and_the_rest_is_generated(
