@@ -20,7 +20,13 @@ from ._queue import submit, submit_async
 from ._run import run, run_async
 from ._status import Status
 from ._types import NotGiven
-from ._upload_inputs import attach_uploads, extract_uploads, resolve_uploads, resolve_uploads_async
+from ._upload_inputs import (
+    attach_uploads,
+    extract_uploads,
+    resolve_uploads,
+    resolve_uploads_async,
+    set_fields,
+)
 
 if TYPE_CHECKING:  # imported lazily at the call: they cost import time most programs never use
     from ._stream import AsyncStream, Stream
@@ -75,9 +81,10 @@ class Endpoint(Generic[InputT, OutputT]):
         given, uploads = extract_uploads(given)
         try:
             if isinstance(input, self.Input):
-                # Re-validate: the instance may have been built with model_construct or mutated.
-                dumped = input.model_dump(exclude_unset=True, by_alias=True, round_trip=True)
-                model = self.Input.model_validate(dumped)
+                # Re-validate (nested models too, as mappings): the instance may have been built
+                # with model_construct or mutated.
+                mapping, uploads = extract_uploads(set_fields(input))
+                model = self.Input.model_validate(mapping)
             elif isinstance(input, Mapping):
                 mapping, uploads = extract_uploads(input)
                 model = self.Input.model_validate(mapping)

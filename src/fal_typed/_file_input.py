@@ -1,9 +1,19 @@
-"""What a file field of a generated call accepts, and how to tell an upload source from a URL."""
+"""What a file field accepts, and how to tell an upload source from a URL.
+
+``FileInput`` is both the type the signatures show and the type of every file field of the
+generated input models (top-level and nested), so ``FluxGeneralInput(controlnets=[ControlNet(
+control_image_url=Path("edge.png"), ...)])`` validates like the keyword form does. The models
+keep the local source as given; the calls swap it for its uploaded URL before sending.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import IO, Any, Protocol, TypeAlias, Union, runtime_checkable
+from typing import IO, Annotated, Any, Protocol, TypeAlias, runtime_checkable
+
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 __all__ = ["FileInput", "SupportsImageSave", "is_upload_source"]
 
@@ -15,12 +25,6 @@ class SupportsImageSave(Protocol):
     def save(self, fp: Any, format: str | None = None, **params: Any) -> None: ...
 
 
-FileInput: TypeAlias = Union[
-    str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], SupportsImageSave
-]
-"""A URL string (http(s) or ``data:``) sent as is, or a local source uploaded before the request."""
-
-
 def is_upload_source(value: object) -> bool:
     """True for values that must be uploaded (paths, bytes, binary files, PIL images), not strings."""
     if isinstance(value, str):
@@ -30,3 +34,52 @@ def is_upload_source(value: object) -> bool:
     if hasattr(value, "read") and callable(getattr(value, "read", None)):
         return True
     return isinstance(value, SupportsImageSave) and type(value).__module__.startswith("PIL.")
+
+
+def _validate(value: object) -> object:
+    if isinstance(value, str) or is_upload_source(value):
+        return value
+    raise PydanticCustomError(
+        "file_input",
+        "expected a URL string or a local file (path, bytes, binary file object, PIL image), "
+        "got {type}",
+        {"type": type(value).__name__},
+    )
+
+
+def _serialize(value: object, info: core_schema.SerializationInfo) -> object:
+    if isinstance(value, str) or info.mode == "python":
+        return value
+    # JSON would need a URL: a local source only has one once a call has uploaded it.
+    raise PydanticCustomError(
+        "file_input_not_uploaded",
+        "a local file ({type}) has no URL until it is uploaded: pass the model to a call, "
+        "which uploads it, or upload it with fal_typed.upload() first",
+        {"type": type(value).__name__},
+    )
+
+
+class _FileInputSchema:
+    """Pydantic schema of ``FileInput``: a URL string as is, or an upload source kept as given."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            _validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                _serialize, info_arg=True
+            ),
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"type": "string", "format": "uri"}  # what reaches the server
+
+
+FileInput: TypeAlias = Annotated[
+    str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes] | SupportsImageSave,
+    _FileInputSchema(),
+]
+"""A URL string (http(s) or ``data:``) sent as is, or a local source uploaded before the request."""

@@ -21,6 +21,7 @@ from typing_extensions import override
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
 from ._errors import FalConnectionError, FalError, InvalidArgumentError, error_for_response
+from ._upload_inputs import BodyWithUploads, inline_uploads
 from ._urls import endpoint_url, parse_endpoint_id
 
 __all__ = [
@@ -152,9 +153,12 @@ def redact_token(text: str) -> str:
 def encode_frame(arguments: Mapping[str, Any]) -> bytes:
     """msgpack-encode one input (``bytes`` values travel as msgpack binary, not base64).
 
-    Realtime inputs are sent inline, never uploaded: a value msgpack cannot carry (a ``Path``, a
-    file object) is rejected here, naming its type, before anything is sent.
+    Realtime inputs are sent inline, never uploaded: the local files of file fields (a body built
+    by ``Endpoint.arguments`` carries them) become ``data:`` URIs; any other value msgpack cannot
+    carry is rejected here, naming its type, before anything is sent.
     """
+    if isinstance(arguments, BodyWithUploads):
+        arguments = inline_uploads(arguments)
     try:
         return _packb(dict(arguments), use_bin_type=True)
     except (TypeError, ValueError, OverflowError) as exc:

@@ -46,8 +46,10 @@ __all__ = [
     "BodyWithUploads",
     "attach_uploads",
     "extract_uploads",
+    "inline_uploads",
     "resolve_uploads",
     "resolve_uploads_async",
+    "set_fields",
 ]
 
 PLACEHOLDER_PREFIX = "https://fal-typed-upload.invalid/"
@@ -104,7 +106,7 @@ def extract_uploads(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
 
     def walk(value: Any, path: str) -> Any:
         if isinstance(value, BaseModel):
-            value = value.model_dump(by_alias=True, exclude_unset=True, warnings=False)
+            value = set_fields(value)
         if isinstance(value, Mapping):
             items = cast("Mapping[object, Any]", value).items()
             return {k: walk(v, _join(path, k)) for k, v in items}
@@ -116,6 +118,21 @@ def extract_uploads(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
         return value
 
     return {k: walk(v, k) for k, v in arguments.items()}, uploads
+
+
+def set_fields(model: BaseModel) -> dict[str, Any]:
+    """The fields set on ``model`` by wire name, values as they are (nested models included).
+
+    Not ``model_dump``: its serializer turns a file object (an iterator) into a
+    ``SerializationIterator``, and a local file must reach the upload untouched.
+    """
+    given = model.model_fields_set
+    values = {
+        field.serialization_alias or field.alias or name: getattr(model, name)
+        for name, field in type(model).model_fields.items()
+        if name in given
+    }
+    return {**values, **(model.model_extra or {})}
 
 
 def _slug(path: str) -> str:
@@ -151,6 +168,17 @@ def _substitute(value: Any, urls: Mapping[str, str]) -> Any:
         items = [_substitute(v, urls) for v in cast("list[Any]", value)]
         return tuple(items) if isinstance(value, tuple) else items
     return value
+
+
+def inline_uploads(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with its pending local files (see :func:`attach_uploads`) inlined as ``data:``
+    URIs, without any network I/O: realtime frames carry their inputs, they do not upload."""
+    body, uploads = extract_uploads(body)
+    urls: dict[str, str] = {}
+    for placeholder, field in _locate(body, uploads).items():
+        with open_source(uploads[placeholder], field=field) as source:
+            urls[placeholder] = encode_source(source)
+    return cast("dict[str, Any]", _substitute(body, urls)) if urls else body
 
 
 def _rename(exc: UploadError, field: str) -> UploadError:
