@@ -53,6 +53,7 @@ def render_models(plan: ModulePlan) -> Models:
     text, model_warnings = _generate(plan)
     tree = ast.parse(text)
     _check_bases(tree)
+    _drop_arbitrary_types_allowed(tree)
     _inline_root_models(tree, keep={plan.input_class, plan.output_class})
     aliased = _alias_long_types(tree, plan)
     used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
@@ -155,6 +156,27 @@ def _check_bases(tree: ast.Module) -> None:
                 raise DocumentError(
                     f"class {node.name} derives from {base or 'several bases'}, not a fal_typed model"
                 )
+
+
+def _drop_arbitrary_types_allowed(tree: ast.Module) -> None:
+    """Remove the ``arbitrary_types_allowed=True`` datamodel-code-generator adds to every class
+    with a custom type: ``FileInput`` brings its own pydantic schema, so it is not needed."""
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        kept: list[ast.stmt] = []
+        for statement in node.body:
+            if (
+                isinstance(statement, ast.Assign)
+                and isinstance(statement.value, ast.Call)
+                and ast.unparse(statement.value.func) == "ConfigDict"
+            ):
+                call = statement.value
+                call.keywords = [k for k in call.keywords if k.arg != "arbitrary_types_allowed"]
+                if not call.keywords and not call.args:
+                    continue
+            kept.append(statement)
+        node.body = kept
 
 
 def _class_node(tree: ast.Module, name: str) -> ast.ClassDef:

@@ -13,10 +13,12 @@ A component used on both sides becomes two classes: the input one keeps the sche
 output one gets the suffix ``Output``. Class names are unique in the module and never shadow a
 name the module imports or defines.
 
-File fields (typed ``FileInput`` in the call signatures, ``str`` in the model) are the top-level
-input fields named ``*_url`` holding a string and ``*_urls`` holding an array of strings (either
-may be nullable). Every field of the corpus carrying a file marker (``_fal_ui_field``,
-``x-fal.max_file_size``, ``format: uri``) follows this naming, so the name is the rule.
+File fields are the fields of input-side classes (top-level or nested) named ``url`` or ``*_url``
+holding a string, or ``*_urls`` holding an array of strings (either may be nullable). Every field of
+the corpus carrying a file marker (``_fal_ui_field``, ``x-fal.max_file_size``, ``format: uri``)
+follows this naming, so the name is the rule. Their strings are typed ``fal_typed.FileInput`` in
+the models and the signatures alike (a URL, or a local file the call uploads); the length limits
+and pattern a URL string may carry are left to the server, since a local file has none of them.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ __all__ = ["FieldPlan", "ModulePlan", "plan"]
 INPUT_BASE = "fal_typed.InputModel"
 OUTPUT_BASE = "fal_typed.OutputModel"
 FILE_OUTPUT_BASE = "fal_typed.FileOutput"
+FILE_INPUT = "fal_typed.FileInput"
+_URL_LIMITS = frozenset({"minLength", "maxLength", "pattern", "format"})
 
 _FILE_KEYS = frozenset({"content_type", "file_name", "file_size", "width", "height"})
 _OUTPUT_CONSTRAINTS = frozenset({
@@ -104,10 +108,6 @@ class ModulePlan:
     open_input: bool
     warnings: tuple[str, ...]
 
-    @property
-    def has_file_fields(self) -> bool:
-        return any(field.file for field in self.fields)
-
 
 def plan(doc: NormalisedDocument, source: str) -> ModulePlan:
     """Plan the module for one normalised document."""
@@ -147,6 +147,8 @@ def plan(doc: NormalisedDocument, source: str) -> ModulePlan:
     warnings = list(doc.warnings)
     for name, schema in components.items():
         components[name] = _drop_invalid_defaults(schema, components, name, warnings)
+        if bases[name] == INPUT_BASE:
+            components[name] = _with_file_inputs(components[name])
     root = components[input_class]
     fields = tuple(_fields(root, components))
     aliases = {f"{input_class}.{f.name}": f.keyword for f in fields if f.keyword != f.name}
@@ -309,7 +311,7 @@ def _without_null(schema: Schema) -> Schema:
 
 def _file_kind(name: str, schema: Schema) -> Literal["one", "many"] | None:
     value = _without_null(schema)
-    if name.endswith("_url") and value.get("type") == "string":
+    if (name == "url" or name.endswith("_url")) and value.get("type") == "string":
         return "one"
     if (
         name.endswith("_urls")
@@ -318,6 +320,31 @@ def _file_kind(name: str, schema: Schema) -> Literal["one", "many"] | None:
     ):
         return "many"
     return None
+
+
+def _with_file_inputs(schema: Schema) -> Schema:
+    """An input-side class schema whose file fields' strings are typed ``FileInput``."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return schema
+    typed = {
+        name: _as_file_field(prop, kind) if (kind := _file_kind(name, prop)) else prop
+        for name, prop in properties.items()
+    }
+    return {**schema, "properties": typed}
+
+
+def _as_file_field(schema: Schema, kind: Literal["one", "many"]) -> Schema:
+    branches = schema.get("anyOf")
+    if isinstance(branches, list) and _without_null(schema) is not schema:
+        return {
+            **schema,
+            "anyOf": [b if b == {"type": "null"} else _as_file_field(b, kind) for b in branches],
+        }
+    if kind == "many":
+        return {**schema, "items": _as_file_field(schema["items"], "one")}
+    kept = {key: value for key, value in schema.items() if key not in _URL_LIMITS}
+    return {**kept, "customTypePath": FILE_INPUT}
 
 
 def _default_source(schema: Schema, components: dict[str, Schema]) -> str:

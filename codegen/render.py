@@ -64,24 +64,22 @@ def _environment() -> jinja2.Environment:
 def render_module(plan: ModulePlan) -> tuple[str, list[str]]:
     """Source of one endpoint module, and the warnings datamodel-code-generator raised."""
     models = render_models(plan)
-    params = [_param(f, models.field_types[f.name], uploads=True) for f in plan.fields]
-    # Realtime frames carry no uploads: a file field of `send` takes a URL (or data URI) string.
-    send_params = [_param(f, models.field_types[f.name], uploads=False) for f in plan.fields]
-    args = _args_section(plan.fields, uploads=True)
+    params = [_param(f, models.field_types[f.name]) for f in plan.fields]
+    args = _args_section(plan.fields, _UPLOADED)
+    # Realtime frames carry no uploads: a local file travels inline, as a data: URI.
     send_doc = _join(
         "Validate one input and send it over the connection.",
-        _args_section(plan.fields, uploads=False),
+        _args_section(plan.fields, _INLINED),
     )
     template = _environment().get_template("endpoint_module.py.jinja")
     text = template.render(
         module_doc=_docstring(_module_doc(plan)),
-        imports=_imports(models, plan),
+        imports=_imports(models),
         models=models.source,
         endpoint_id=plan.metadata.endpoint_id,
         input_class=plan.input_class,
         output_class=plan.output_class,
         field_params=params,
-        send_params=send_params,
         open_input=plan.open_input,
         calls=[_call_context(call, plan, args) for call in INPUT_CALLS],
         send_doc=_docstring(send_doc),
@@ -102,11 +100,9 @@ def one_line(text: str, limit: int = 120) -> str:
     return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."
 
 
-def _imports(models: Models, plan: ModulePlan) -> list[str]:
+def _imports(models: Models) -> list[str]:
     """Import lines for the names the models and templates use, grouped and sorted like isort."""
     names: dict[str, set[str]] = {module: set(items) for module, items in _TEMPLATE_IMPORTS.items()}
-    if plan.has_file_fields:
-        names["fal_typed"].add("FileInput")
     for module, items in models.imports.items():
         names.setdefault(module, set()).update(items)
     groups: dict[str, list[str]] = {group: [] for group in _IMPORT_GROUPS}
@@ -127,12 +123,10 @@ def _isort_key(name: str) -> tuple[int, str]:
     return kind, name
 
 
-def _param(field: FieldPlan, annotation: str, *, uploads: bool) -> str:
+def _param(field: FieldPlan, annotation: str) -> str:
     tree = ast.parse(annotation, mode="eval")
     if not field.nullable:
         tree.body = _without_none(tree.body)
-    if field.file and uploads:
-        tree = _FileTypes().visit(tree)
     default = "" if field.default is None else f" = {field.default}"
     return f"{field.keyword}: {ast.unparse(tree)}{default}"
 
@@ -144,13 +138,6 @@ def _without_none(node: ast.expr) -> ast.expr:
             return node.left
         node.left = _without_none(node.left)
     return node
-
-
-class _FileTypes(ast.NodeTransformer):
-    """``str`` -> ``FileInput`` inside a file field's annotation (``str``, ``list[str] | None``...)."""
-
-    def visit_Name(self, node: ast.Name) -> ast.Name:
-        return ast.Name("FileInput", node.ctx) if node.id == "str" else node
 
 
 def _public_names(models: Models) -> list[str]:
@@ -177,12 +164,18 @@ def _call_context(call: InputCall, plan: ModulePlan, args: str) -> dict[str, Any
     }
 
 
-def _args_section(fields: Iterable[FieldPlan], *, uploads: bool) -> str:
+_UPLOADED = "A URL, or a local file (path, bytes, file object, PIL image) to upload."
+_INLINED = (
+    "A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI."
+)
+
+
+def _args_section(fields: Iterable[FieldPlan], file_note: str) -> str:
     lines: list[str] = []
     for field in fields:
         text = field.description or "(Undocumented.)"
-        if field.file and uploads:
-            text += "\n\nA URL, or a local file (path, bytes, file object, PIL image) to upload."
+        if field.file:
+            text += f"\n\n{file_note}"
         first, *rest = text.splitlines()
         lines.append(f"    {field.keyword}: {first}")
         lines.extend(f"        {line}" if line else "" for line in rest)

@@ -72,7 +72,7 @@ __all__ = [
 class AceStepAudioInpaintInput(InputModel):
     """Input of `fal-ai/ace-step/audio-inpaint`."""
 
-    audio_url: Annotated[str, Field(description="URL of the audio file to be inpainted.")]
+    audio_url: Annotated[FileInput, Field(description="URL of the audio file to be inpainted.")]
     tags: Annotated[
         str,
         Field(
@@ -1048,7 +1048,7 @@ class Realtime(RealtimeConnection[AceStepAudioInpaintInput, AceStepAudioInpaintO
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         tags: str,
         start_time_relative_to: Literal["start", "end"] = "start",
         start_time: float = 0,
@@ -1082,6 +1082,8 @@ class Realtime(RealtimeConnection[AceStepAudioInpaintInput, AceStepAudioInpaintO
 
         Args:
             audio_url: URL of the audio file to be inpainted.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             tags: Comma-separated list of genre tags to control the style of the generated audio.
             start_time_relative_to: Whether the start time is relative to the start or end of the audio.
             start_time: start time in seconds for the inpainting process.
@@ -1117,7 +1119,7 @@ class AsyncRealtime(AsyncRealtimeConnection[AceStepAudioInpaintInput, AceStepAud
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         tags: str,
         start_time_relative_to: Literal["start", "end"] = "start",
         start_time: float = 0,
@@ -1151,6 +1153,8 @@ class AsyncRealtime(AsyncRealtimeConnection[AceStepAudioInpaintInput, AceStepAud
 
         Args:
             audio_url: URL of the audio file to be inpainted.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             tags: Comma-separated list of genre tags to control the style of the generated audio.
             start_time_relative_to: Whether the start time is relative to the start or end of the audio.
             start_time: start time in seconds for the inpainting process.

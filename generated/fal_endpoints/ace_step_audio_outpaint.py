@@ -72,7 +72,7 @@ __all__ = [
 class AceStepAudioOutpaintInput(InputModel):
     """Input of `fal-ai/ace-step/audio-outpaint`."""
 
-    audio_url: Annotated[str, Field(description="URL of the audio file to be outpainted.")]
+    audio_url: Annotated[FileInput, Field(description="URL of the audio file to be outpainted.")]
     tags: Annotated[
         str,
         Field(
@@ -988,7 +988,7 @@ class Realtime(RealtimeConnection[AceStepAudioOutpaintInput, AceStepAudioOutpain
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         tags: str,
         extend_before_duration: float = 0,
         extend_after_duration: float = 30,
@@ -1019,6 +1019,8 @@ class Realtime(RealtimeConnection[AceStepAudioOutpaintInput, AceStepAudioOutpain
 
         Args:
             audio_url: URL of the audio file to be outpainted.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             tags: Comma-separated list of genre tags to control the style of the generated audio.
             extend_before_duration: Duration in seconds to extend the audio from the start.
             extend_after_duration: Duration in seconds to extend the audio from the end.
@@ -1051,7 +1053,7 @@ class AsyncRealtime(AsyncRealtimeConnection[AceStepAudioOutpaintInput, AceStepAu
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         tags: str,
         extend_before_duration: float = 0,
         extend_after_duration: float = 30,
@@ -1082,6 +1084,8 @@ class AsyncRealtime(AsyncRealtimeConnection[AceStepAudioOutpaintInput, AceStepAu
 
         Args:
             audio_url: URL of the audio file to be outpainted.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             tags: Comma-separated list of genre tags to control the style of the generated audio.
             extend_before_duration: Duration in seconds to extend the audio from the start.
             extend_after_duration: Duration in seconds to extend the audio from the end.

@@ -72,7 +72,7 @@ __all__ = [
 class AceStepAudioToAudioInput(InputModel):
     """Input of `fal-ai/ace-step/audio-to-audio`."""
 
-    audio_url: Annotated[str, Field(description="URL of the audio file to be outpainted.")]
+    audio_url: Annotated[FileInput, Field(description="URL of the audio file to be outpainted.")]
     original_tags: Annotated[str, Field(description="Original tags of the audio file.")]
     tags: Annotated[
         str,
@@ -1017,7 +1017,7 @@ class Realtime(RealtimeConnection[AceStepAudioToAudioInput, AceStepAudioToAudioO
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         original_tags: str,
         tags: str,
         edit_mode: Literal["lyrics", "remix"] = "remix",
@@ -1050,6 +1050,8 @@ class Realtime(RealtimeConnection[AceStepAudioToAudioInput, AceStepAudioToAudioO
 
         Args:
             audio_url: URL of the audio file to be outpainted.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             original_tags: Original tags of the audio file.
             tags: Comma-separated list of genre tags to control the style of the generated audio.
             edit_mode: Whether to edit the lyrics only or remix the audio.
@@ -1084,7 +1086,7 @@ class AsyncRealtime(AsyncRealtimeConnection[AceStepAudioToAudioInput, AceStepAud
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         original_tags: str,
         tags: str,
         edit_mode: Literal["lyrics", "remix"] = "remix",
@@ -1117,6 +1119,8 @@ class AsyncRealtime(AsyncRealtimeConnection[AceStepAudioToAudioInput, AceStepAud
 
         Args:
             audio_url: URL of the audio file to be outpainted.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             original_tags: Original tags of the audio file.
             tags: Comma-separated list of genre tags to control the style of the generated audio.
             edit_mode: Whether to edit the lyrics only or remix the audio.

@@ -71,12 +71,12 @@ class AiAvatarInput(InputModel):
     """Input of `fal-ai/ai-avatar`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
     ]
-    audio_url: Annotated[str, Field(description="The URL of the audio file.")]
+    audio_url: Annotated[FileInput, Field(description="The URL of the audio file.")]
     prompt: Annotated[str, Field(description="The text prompt to guide video generation.")]
     num_frames: Annotated[
         int,
@@ -780,8 +780,8 @@ class Realtime(RealtimeConnection[AiAvatarInput, AiAvatarOutput]):
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str,
         num_frames: int = 145,
         resolution: Literal["480p", "720p"] = "480p",
@@ -802,7 +802,11 @@ class Realtime(RealtimeConnection[AiAvatarInput, AiAvatarOutput]):
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             num_frames: Number of frames to generate. Must be between 81 to 129 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
             resolution: Resolution of the video to generate. Must be either 480p or 720p.
@@ -825,8 +829,8 @@ class AsyncRealtime(AsyncRealtimeConnection[AiAvatarInput, AiAvatarOutput]):
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str,
         num_frames: int = 145,
         resolution: Literal["480p", "720p"] = "480p",
@@ -847,7 +851,11 @@ class AsyncRealtime(AsyncRealtimeConnection[AiAvatarInput, AiAvatarOutput]):
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             num_frames: Number of frames to generate. Must be between 81 to 129 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
             resolution: Resolution of the video to generate. Must be either 480p or 720p.

@@ -75,15 +75,15 @@ class AiAvatarMultiInput(InputModel):
     """Input of `fal-ai/ai-avatar/multi`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
     ]
-    first_audio_url: Annotated[str, Field(description="The URL of the Person 1 audio file.")]
+    first_audio_url: Annotated[FileInput, Field(description="The URL of the Person 1 audio file.")]
     prompt: Annotated[str, Field(description="The text prompt to guide video generation.")]
     second_audio_url: Annotated[
-        str | None, Field(description="The URL of the Person 2 audio file.")
+        FileInput | None, Field(description="The URL of the Person 2 audio file.")
     ] = None
     num_frames: Annotated[
         int,
@@ -876,10 +876,10 @@ class Realtime(RealtimeConnection[AiAvatarMultiInput, AiAvatarMultiOutput]):
         self,
         /,
         *,
-        image_url: str,
-        first_audio_url: str,
+        image_url: FileInput,
+        first_audio_url: FileInput,
         prompt: str,
-        second_audio_url: str | None = ...,
+        second_audio_url: FileInput | None = ...,
         num_frames: int = 181,
         resolution: Literal["480p", "720p"] = "480p",
         seed: int = 81,
@@ -900,9 +900,15 @@ class Realtime(RealtimeConnection[AiAvatarMultiInput, AiAvatarMultiOutput]):
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_audio_url: The URL of the Person 1 audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             second_audio_url: The URL of the Person 2 audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: Number of frames to generate. Must be between 81 to 129 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
             resolution: Resolution of the video to generate. Must be either 480p or 720p.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -925,10 +931,10 @@ class AsyncRealtime(AsyncRealtimeConnection[AiAvatarMultiInput, AiAvatarMultiOut
         self,
         /,
         *,
-        image_url: str,
-        first_audio_url: str,
+        image_url: FileInput,
+        first_audio_url: FileInput,
         prompt: str,
-        second_audio_url: str | None = ...,
+        second_audio_url: FileInput | None = ...,
         num_frames: int = 181,
         resolution: Literal["480p", "720p"] = "480p",
         seed: int = 81,
@@ -949,9 +955,15 @@ class AsyncRealtime(AsyncRealtimeConnection[AiAvatarMultiInput, AiAvatarMultiOut
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_audio_url: The URL of the Person 1 audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             second_audio_url: The URL of the Person 2 audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: Number of frames to generate. Must be between 81 to 129 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
             resolution: Resolution of the video to generate. Must be either 480p or 720p.
             seed: Random seed for reproducibility. If None, a random seed is chosen.

@@ -75,7 +75,7 @@ class AiAvatarMultiTextInput(InputModel):
     """Input of `fal-ai/ai-avatar/multi-text`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
@@ -1245,7 +1245,7 @@ class Realtime(RealtimeConnection[AiAvatarMultiTextInput, AiAvatarMultiTextOutpu
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         first_text_input: str,
         second_text_input: str,
         prompt: str,
@@ -1312,6 +1312,8 @@ class Realtime(RealtimeConnection[AiAvatarMultiTextInput, AiAvatarMultiTextOutpu
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_text_input: The text input to guide video generation.
             second_text_input: The text input to guide video generation.
             prompt: The text prompt to guide video generation.
@@ -1338,7 +1340,7 @@ class AsyncRealtime(AsyncRealtimeConnection[AiAvatarMultiTextInput, AiAvatarMult
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         first_text_input: str,
         second_text_input: str,
         prompt: str,
@@ -1405,6 +1407,8 @@ class AsyncRealtime(AsyncRealtimeConnection[AiAvatarMultiTextInput, AiAvatarMult
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_text_input: The text input to guide video generation.
             second_text_input: The text input to guide video generation.
             prompt: The text prompt to guide video generation.

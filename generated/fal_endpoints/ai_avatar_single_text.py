@@ -75,7 +75,7 @@ class AiAvatarSingleTextInput(InputModel):
     """Input of `fal-ai/ai-avatar/single-text`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
@@ -1019,7 +1019,7 @@ class Realtime(RealtimeConnection[AiAvatarSingleTextInput, AiAvatarSingleTextOut
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         text_input: str,
         voice: Literal[
             "Aria",
@@ -1063,6 +1063,8 @@ class Realtime(RealtimeConnection[AiAvatarSingleTextInput, AiAvatarSingleTextOut
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text_input: The text input to guide video generation.
             voice: The voice to use for speech generation
             prompt: The text prompt to guide video generation.
@@ -1087,7 +1089,7 @@ class AsyncRealtime(AsyncRealtimeConnection[AiAvatarSingleTextInput, AiAvatarSin
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         text_input: str,
         voice: Literal[
             "Aria",
@@ -1131,6 +1133,8 @@ class AsyncRealtime(AsyncRealtimeConnection[AiAvatarSingleTextInput, AiAvatarSin
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text_input: The text input to guide video generation.
             voice: The voice to use for speech generation
             prompt: The text prompt to guide video generation.

@@ -82,7 +82,7 @@ class AlibabaHappyHorseImageToVideoInput(InputModel):
     """
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Dimensions must be at least 300px. Aspect ratio must be between 1:2.5 and 2.5:1. Max 10 MB."
         ),
@@ -831,7 +831,7 @@ class Realtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str | None = ...,
         resolution: Literal["720p", "1080p"] = "1080p",
         duration: Literal[3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] = 5,
@@ -852,6 +852,8 @@ class Realtime(
 
         Args:
             image_url: URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Dimensions must be at least 300px. Aspect ratio must be between 1:2.5 and 2.5:1. Max 10 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Optional text prompt guiding the animation. Max 2500 characters.
             resolution: Output video resolution tier.
             duration: Output video duration in seconds (3-15).
@@ -880,7 +882,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str | None = ...,
         resolution: Literal["720p", "1080p"] = "1080p",
         duration: Literal[3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] = 5,
@@ -901,6 +903,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Dimensions must be at least 300px. Aspect ratio must be between 1:2.5 and 2.5:1. Max 10 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Optional text prompt guiding the animation. Max 2500 characters.
             resolution: Output video resolution tier.
             duration: Output video duration in seconds (3-15).

@@ -91,7 +91,7 @@ class AlibabaHappyHorseReferenceToVideoInput(InputModel):
         ),
     ]
     image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(
             description="Reference images for subject consistency (1-9 images). Formats: JPEG, JPG, PNG, WEBP. Shortest side must be at least 400 px (720P or higher recommended). Max 10 MB each."
         ),
@@ -877,7 +877,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] = "16:9",
         resolution: Literal["720p", "1080p"] = "1080p",
         duration: Literal[3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] = 5,
@@ -899,6 +899,8 @@ class Realtime(
         Args:
             prompt: Text prompt describing the desired video. Reference subjects from your images using ``character1``, ``character2``, ... up to ``character9`` (the order matches the order of ``image_urls``). Max 2500 characters.
             image_urls: Reference images for subject consistency (1-9 images). Formats: JPEG, JPG, PNG, WEBP. Shortest side must be at least 400 px (720P or higher recommended). Max 10 MB each.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: Aspect ratio of the generated video.
             resolution: Output video resolution tier.
             duration: Output video duration in seconds (3-15).
@@ -930,7 +932,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] = "16:9",
         resolution: Literal["720p", "1080p"] = "1080p",
         duration: Literal[3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] = 5,
@@ -952,6 +954,8 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt describing the desired video. Reference subjects from your images using ``character1``, ``character2``, ... up to ``character9`` (the order matches the order of ``image_urls``). Max 2500 characters.
             image_urls: Reference images for subject consistency (1-9 images). Formats: JPEG, JPG, PNG, WEBP. Shortest side must be at least 400 px (720P or higher recommended). Max 10 MB each.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: Aspect ratio of the generated video.
             resolution: Output video resolution tier.
             duration: Output video duration in seconds (3-15).

@@ -77,7 +77,7 @@ class AlibabaHappyHorseVideoEditInput(InputModel):
     """
 
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the source video to edit. Formats: MP4, MOV (H.264 recommended). Duration: 3-60 s. Longer side ≤ 2160 px, shorter side ≥ 320 px. Aspect ratio between 1:2.5 and 2.5:1. Frame rate > 8 fps. Max 100 MB. The output video preserves the source aspect ratio. Output duration matches the input video, capped at 15 s (longer inputs are truncated to the first 15 s).\n\nMax file size: 100.0MB, Min duration: 3s, Max duration: 60s, Timeout: 30.0s"
         ),
@@ -90,7 +90,7 @@ class AlibabaHappyHorseVideoEditInput(InputModel):
         ),
     ]
     reference_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Optional reference images used to guide the edit (up to 5). Formats: JPEG, JPG, PNG, WEBP. Dimensions must be at least 300px. Aspect ratio between 1:2.5 and 2.5:1. Max 10 MB each."
         ),
@@ -845,9 +845,9 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
-        reference_image_urls: list[str] | None = ...,
+        reference_image_urls: list[FileInput] | None = ...,
         resolution: Literal["720p", "1080p"] = "1080p",
         audio_setting: Literal["auto", "origin"] = "auto",
         seed: int | None = ...,
@@ -869,8 +869,12 @@ class Realtime(
             video_url: URL of the source video to edit. Formats: MP4, MOV (H.264 recommended). Duration: 3-60 s. Longer side ≤ 2160 px, shorter side ≥ 320 px. Aspect ratio between 1:2.5 and 2.5:1. Frame rate > 8 fps. Max 100 MB. The output video preserves the source aspect ratio. Output duration matches the input video, capped at 15 s (longer inputs are truncated to the first 15 s).
 
                 Max file size: 100.0MB, Min duration: 3s, Max duration: 60s, Timeout: 30.0s
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt describing the desired edit. Reference any supplied reference images using @Image1, @Image2, ... up to @Image5. Max 2500 characters.
             reference_image_urls: Optional reference images used to guide the edit (up to 5). Formats: JPEG, JPG, PNG, WEBP. Dimensions must be at least 300px. Aspect ratio between 1:2.5 and 2.5:1. Max 10 MB each.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Output video resolution tier.
             audio_setting: Audio handling. 'auto': model decides whether to regenerate audio. 'origin': preserve the original audio from the input video.
             seed: Random seed for reproducibility (0-2147483647).
@@ -898,9 +902,9 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
-        reference_image_urls: list[str] | None = ...,
+        reference_image_urls: list[FileInput] | None = ...,
         resolution: Literal["720p", "1080p"] = "1080p",
         audio_setting: Literal["auto", "origin"] = "auto",
         seed: int | None = ...,
@@ -922,8 +926,12 @@ class AsyncRealtime(
             video_url: URL of the source video to edit. Formats: MP4, MOV (H.264 recommended). Duration: 3-60 s. Longer side ≤ 2160 px, shorter side ≥ 320 px. Aspect ratio between 1:2.5 and 2.5:1. Frame rate > 8 fps. Max 100 MB. The output video preserves the source aspect ratio. Output duration matches the input video, capped at 15 s (longer inputs are truncated to the first 15 s).
 
                 Max file size: 100.0MB, Min duration: 3s, Max duration: 60s, Timeout: 30.0s
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt describing the desired edit. Reference any supplied reference images using @Image1, @Image2, ... up to @Image5. Max 2500 characters.
             reference_image_urls: Optional reference images used to guide the edit (up to 5). Formats: JPEG, JPG, PNG, WEBP. Dimensions must be at least 300px. Aspect ratio between 1:2.5 and 2.5:1. Max 10 MB each.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Output video resolution tier.
             audio_setting: Audio handling. 'auto': model decides whether to regenerate audio. 'origin': preserve the original audio from the input video.
             seed: Random seed for reproducibility (0-2147483647).

@@ -72,7 +72,7 @@ __all__ = [
 class AmtInterpolationInput(InputModel):
     """Input of `fal-ai/amt-interpolation`."""
 
-    video_url: Annotated[str, Field(description="URL of the video to be processed")]
+    video_url: Annotated[FileInput, Field(description="URL of the video to be processed")]
     output_fps: Annotated[int, Field(description="Output frames per second")] = 24
     recursive_interpolation_passes: Annotated[
         int, Field(description="Number of recursive interpolation passes")
@@ -698,7 +698,7 @@ class Realtime(RealtimeConnection[AmtInterpolationInput, AmtInterpolationOutput]
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_fps: int = 24,
         recursive_interpolation_passes: int = 2,
         extra_body: Mapping[str, Any] | None = None,
@@ -716,6 +716,8 @@ class Realtime(RealtimeConnection[AmtInterpolationInput, AmtInterpolationOutput]
 
         Args:
             video_url: URL of the video to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_fps: Output frames per second
             recursive_interpolation_passes: Number of recursive interpolation passes
         """
@@ -735,7 +737,7 @@ class AsyncRealtime(AsyncRealtimeConnection[AmtInterpolationInput, AmtInterpolat
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_fps: int = 24,
         recursive_interpolation_passes: int = 2,
         extra_body: Mapping[str, Any] | None = None,
@@ -753,6 +755,8 @@ class AsyncRealtime(AsyncRealtimeConnection[AmtInterpolationInput, AmtInterpolat
 
         Args:
             video_url: URL of the video to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_fps: Output frames per second
             recursive_interpolation_passes: Number of recursive interpolation passes
         """

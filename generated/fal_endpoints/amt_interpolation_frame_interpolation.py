@@ -22,6 +22,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileInput,
     FileOutput,
     InputModel,
     OutputModel,
@@ -70,7 +71,7 @@ __all__ = [
 
 
 class Frame(InputModel):
-    url: Annotated[str, Field(description="URL of the frame")]
+    url: Annotated[FileInput, Field(description="URL of the frame")]
 
 
 class File(FileOutput):

@@ -108,19 +108,22 @@ class AnimatediffSparsectrlLcmInput(InputModel):
         ),
     ] = None
     keyframe_0_image_url: Annotated[
-        str | None, Field(description="The URL of the first keyframe to use for the generation.")
+        FileInput | None,
+        Field(description="The URL of the first keyframe to use for the generation."),
     ] = None
     keyframe_0_index: Annotated[
         int, Field(description="The frame index of the first keyframe to use for the generation.")
     ] = 0
     keyframe_1_image_url: Annotated[
-        str | None, Field(description="The URL of the second keyframe to use for the generation.")
+        FileInput | None,
+        Field(description="The URL of the second keyframe to use for the generation."),
     ] = None
     keyframe_1_index: Annotated[
         int, Field(description="The frame index of the second keyframe to use for the generation.")
     ] = 0
     keyframe_2_image_url: Annotated[
-        str | None, Field(description="The URL of the third keyframe to use for the generation.")
+        FileInput | None,
+        Field(description="The URL of the third keyframe to use for the generation."),
     ] = None
     keyframe_2_index: Annotated[
         int, Field(description="The frame index of the third keyframe to use for the generation.")
@@ -926,11 +929,11 @@ class Realtime(RealtimeConnection[AnimatediffSparsectrlLcmInput, AnimatediffSpar
         num_inference_steps: int = 4,
         guidance_scale: int = 1,
         seed: int = ...,
-        keyframe_0_image_url: str | None = ...,
+        keyframe_0_image_url: FileInput | None = ...,
         keyframe_0_index: int = 0,
-        keyframe_1_image_url: str | None = ...,
+        keyframe_1_image_url: FileInput | None = ...,
         keyframe_1_index: int = 0,
-        keyframe_2_image_url: str | None = ...,
+        keyframe_2_image_url: FileInput | None = ...,
         keyframe_2_index: int = 0,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -954,10 +957,16 @@ class Realtime(RealtimeConnection[AnimatediffSparsectrlLcmInput, AnimatediffSpar
             seed: The same seed and the same prompt given to the same version of Stable
                 Diffusion will output the same image every time.
             keyframe_0_image_url: The URL of the first keyframe to use for the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             keyframe_0_index: The frame index of the first keyframe to use for the generation.
             keyframe_1_image_url: The URL of the second keyframe to use for the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             keyframe_1_index: The frame index of the second keyframe to use for the generation.
             keyframe_2_image_url: The URL of the third keyframe to use for the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             keyframe_2_index: The frame index of the third keyframe to use for the generation.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -988,11 +997,11 @@ class AsyncRealtime(
         num_inference_steps: int = 4,
         guidance_scale: int = 1,
         seed: int = ...,
-        keyframe_0_image_url: str | None = ...,
+        keyframe_0_image_url: FileInput | None = ...,
         keyframe_0_index: int = 0,
-        keyframe_1_image_url: str | None = ...,
+        keyframe_1_image_url: FileInput | None = ...,
         keyframe_1_index: int = 0,
-        keyframe_2_image_url: str | None = ...,
+        keyframe_2_image_url: FileInput | None = ...,
         keyframe_2_index: int = 0,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -1016,10 +1025,16 @@ class AsyncRealtime(
             seed: The same seed and the same prompt given to the same version of Stable
                 Diffusion will output the same image every time.
             keyframe_0_image_url: The URL of the first keyframe to use for the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             keyframe_0_index: The frame index of the first keyframe to use for the generation.
             keyframe_1_image_url: The URL of the second keyframe to use for the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             keyframe_1_index: The frame index of the second keyframe to use for the generation.
             keyframe_2_image_url: The URL of the third keyframe to use for the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             keyframe_2_index: The frame index of the third keyframe to use for the generation.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -106,7 +106,7 @@ class ArgilAvatarsAudioToVideoInput(InputModel):
     """Input of `argil/avatars/audio-to-video`."""
 
     avatar: Avatar
-    audio_url: str
+    audio_url: FileInput
     remove_background: Annotated[
         bool,
         Field(
@@ -744,7 +744,7 @@ class Realtime(RealtimeConnection[ArgilAvatarsAudioToVideoInput, ArgilAvatarsAud
         /,
         *,
         avatar: Avatar,
-        audio_url: str,
+        audio_url: FileInput,
         remove_background: bool = False,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -762,6 +762,8 @@ class Realtime(RealtimeConnection[ArgilAvatarsAudioToVideoInput, ArgilAvatarsAud
         Args:
             avatar: (Undocumented.)
             audio_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             remove_background: Enabling the remove background feature will result in a 50% increase in the price.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -787,7 +789,7 @@ class AsyncRealtime(
         /,
         *,
         avatar: Avatar,
-        audio_url: str,
+        audio_url: FileInput,
         remove_background: bool = False,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -805,6 +807,8 @@ class AsyncRealtime(
         Args:
             avatar: (Undocumented.)
             audio_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             remove_background: Enabling the remove background feature will result in a 50% increase in the price.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -70,7 +70,7 @@ __all__ = [
 class AudioUnderstandingInput(InputModel):
     """Input of `fal-ai/audio-understanding`."""
 
-    audio_url: Annotated[str, Field(description="URL of the audio file to analyze")]
+    audio_url: Annotated[FileInput, Field(description="URL of the audio file to analyze")]
     prompt: Annotated[
         str,
         Field(
@@ -697,7 +697,7 @@ class Realtime(RealtimeConnection[AudioUnderstandingInput, AudioUnderstandingOut
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         prompt: str,
         detailed_analysis: bool = False,
         extra_body: Mapping[str, Any] | None = None,
@@ -715,6 +715,8 @@ class Realtime(RealtimeConnection[AudioUnderstandingInput, AudioUnderstandingOut
 
         Args:
             audio_url: URL of the audio file to analyze
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The question or prompt about the audio content.
             detailed_analysis: Whether to request a more detailed analysis of the audio
         """
@@ -734,7 +736,7 @@ class AsyncRealtime(AsyncRealtimeConnection[AudioUnderstandingInput, AudioUnders
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         prompt: str,
         detailed_analysis: bool = False,
         extra_body: Mapping[str, Any] | None = None,
@@ -752,6 +754,8 @@ class AsyncRealtime(AsyncRealtimeConnection[AudioUnderstandingInput, AudioUnders
 
         Args:
             audio_url: URL of the audio file to analyze
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The question or prompt about the audio content.
             detailed_analysis: Whether to request a more detailed analysis of the audio
         """

@@ -71,7 +71,7 @@ class AutoCaptionInput(InputModel):
     """Input of `fal-ai/auto-caption`."""
 
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to the .mp4 video with audio. Only videos of size <400MB are allowed."
         ),
@@ -821,7 +821,7 @@ class Realtime(RealtimeConnection[AutoCaptionInput, AutoCaptionOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         txt_color: str = "white",
         txt_font: str = "Standard",
         font_size: int = 24,
@@ -845,6 +845,8 @@ class Realtime(RealtimeConnection[AutoCaptionInput, AutoCaptionOutput]):
 
         Args:
             video_url: URL to the .mp4 video with audio. Only videos of size <400MB are allowed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             txt_color: Colour of the text. Can be a RGB tuple, a color name, or an hexadecimal notation.
             txt_font: Font for generated captions. Choose one in 'Arial','Standard','Garamond', 'Times New Roman','Georgia', or pass a url to a .ttf file
             font_size: Size of text in generated captions.
@@ -870,7 +872,7 @@ class AsyncRealtime(AsyncRealtimeConnection[AutoCaptionInput, AutoCaptionOutput]
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         txt_color: str = "white",
         txt_font: str = "Standard",
         font_size: int = 24,
@@ -894,6 +896,8 @@ class AsyncRealtime(AsyncRealtimeConnection[AutoCaptionInput, AutoCaptionOutput]
 
         Args:
             video_url: URL to the .mp4 video with audio. Only videos of size <400MB are allowed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             txt_color: Colour of the text. Can be a RGB tuple, a color name, or an hexadecimal notation.
             txt_font: Font for generated captions. Choose one in 'Arial','Standard','Garamond', 'Times New Roman','Georgia', or pass a url to a .ttf file
             font_size: Size of text in generated captions.

@@ -70,7 +70,7 @@ __all__ = [
 class BagelUnderstandInput(InputModel):
     """Input of `fal-ai/bagel/understand`."""
 
-    image_url: Annotated[str, Field(description="The image for the query.")]
+    image_url: Annotated[FileInput, Field(description="The image for the query.")]
     prompt: Annotated[str, Field(description="The prompt to query the image with.")]
     seed: Annotated[int | None, Field(description="The seed to use for the generation.")] = None
 
@@ -687,7 +687,7 @@ class Realtime(RealtimeConnection[BagelUnderstandInput, BagelUnderstandOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         seed: int = ...,
         extra_body: Mapping[str, Any] | None = None,
@@ -705,6 +705,8 @@ class Realtime(RealtimeConnection[BagelUnderstandInput, BagelUnderstandOutput]):
 
         Args:
             image_url: The image for the query.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to query the image with.
             seed: The seed to use for the generation.
         """
@@ -724,7 +726,7 @@ class AsyncRealtime(AsyncRealtimeConnection[BagelUnderstandInput, BagelUnderstan
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         seed: int = ...,
         extra_body: Mapping[str, Any] | None = None,
@@ -742,6 +744,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BagelUnderstandInput, BagelUnderstan
 
         Args:
             image_url: The image for the query.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to query the image with.
             seed: The seed to use for the generation.
         """

@@ -72,7 +72,9 @@ __all__ = [
 class BenV2VideoInput(InputModel):
     """Input of `fal-ai/ben/v2/video`."""
 
-    video_url: Annotated[str, Field(description="URL of video to be used for background removal.")]
+    video_url: Annotated[
+        FileInput, Field(description="URL of video to be used for background removal.")
+    ]
     background_color: Annotated[
         Annotated[tuple[int, int, int], Field(max_length=3, min_length=3)] | None,
         Field(
@@ -727,7 +729,7 @@ class Realtime(RealtimeConnection[BenV2VideoInput, BenV2VideoOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         background_color: tuple[int, int, int] | None = ...,
         output_format: Literal["mp4", "webm"] = "mp4",
         seed: int | None = ...,
@@ -746,6 +748,8 @@ class Realtime(RealtimeConnection[BenV2VideoInput, BenV2VideoOutput]):
 
         Args:
             video_url: URL of video to be used for background removal.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             background_color: Optional RGB values (0-255) for the background color. If not provided, the background will be transparent. For ex: [0, 0, 0]
             output_format: Output video format. Use "webm" for true transparency support (VP9 codec with alpha channel). MP4 format does not support transparency and will render transparent areas as black.
             seed: Random seed for reproducible generation.
@@ -766,7 +770,7 @@ class AsyncRealtime(AsyncRealtimeConnection[BenV2VideoInput, BenV2VideoOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         background_color: tuple[int, int, int] | None = ...,
         output_format: Literal["mp4", "webm"] = "mp4",
         seed: int | None = ...,
@@ -785,6 +789,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BenV2VideoInput, BenV2VideoOutput]):
 
         Args:
             video_url: URL of video to be used for background removal.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             background_color: Optional RGB values (0-255) for the background color. If not provided, the background will be transparent. For ex: [0, 0, 0]
             output_format: Output video format. Use "webm" for true transparency support (VP9 codec with alpha channel). MP4 format does not support transparency and will render transparent areas as black.
             seed: Random seed for reproducible generation.

@@ -73,7 +73,7 @@ class BerniniREditVideoInput(InputModel):
     """Input of `fal-ai/bernini-r/edit-video`."""
 
     prompt: Annotated[str, Field(description="Text prompt or editing instruction.")]
-    video_url: Annotated[str, Field(description="Source video to edit.")]
+    video_url: Annotated[FileInput, Field(description="Source video to edit.")]
     negative_prompt: Annotated[
         str | None,
         Field(description="Negative prompt. Defaults to the standard Wan2.2 negative prompt."),
@@ -849,7 +849,7 @@ class Realtime(RealtimeConnection[BerniniREditVideoInput, BerniniREditVideoOutpu
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         negative_prompt: str | None = ...,
         num_inference_steps: int = 30,
         max_image_size: int = 848,
@@ -874,6 +874,8 @@ class Realtime(RealtimeConnection[BerniniREditVideoInput, BerniniREditVideoOutpu
         Args:
             prompt: Text prompt or editing instruction.
             video_url: Source video to edit.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             num_inference_steps: Number of denoising steps.
             max_image_size: Long-edge size (px). Sets the output size for generation tasks and caps source/reference media for editing tasks.
@@ -900,7 +902,7 @@ class AsyncRealtime(AsyncRealtimeConnection[BerniniREditVideoInput, BerniniREdit
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         negative_prompt: str | None = ...,
         num_inference_steps: int = 30,
         max_image_size: int = 848,
@@ -925,6 +927,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BerniniREditVideoInput, BerniniREdit
         Args:
             prompt: Text prompt or editing instruction.
             video_url: Source video to edit.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             num_inference_steps: Number of denoising steps.
             max_image_size: Long-edge size (px). Sets the output size for generation tasks and caps source/reference media for editing tasks.

@@ -73,9 +73,9 @@ class BerniniRReferenceEditVideoInput(InputModel):
     """Input of `fal-ai/bernini-r/reference-edit-video`."""
 
     prompt: Annotated[str, Field(description="Text prompt or editing instruction.")]
-    video_url: Annotated[str, Field(description="Source video to edit.")]
+    video_url: Annotated[FileInput, Field(description="Source video to edit.")]
     reference_image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(
             description="Reference image(s) guiding the edit; up to 5.", max_length=5, min_length=1
         ),
@@ -895,8 +895,8 @@ class Realtime(
         /,
         *,
         prompt: str,
-        video_url: str,
-        reference_image_urls: list[str],
+        video_url: FileInput,
+        reference_image_urls: list[FileInput],
         negative_prompt: str | None = ...,
         num_inference_steps: int = 30,
         max_image_size: int = 848,
@@ -921,7 +921,11 @@ class Realtime(
         Args:
             prompt: Text prompt or editing instruction.
             video_url: Source video to edit.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_image_urls: Reference image(s) guiding the edit; up to 5.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             num_inference_steps: Number of denoising steps.
             max_image_size: Long-edge size (px). Sets the output size for generation tasks and caps source/reference media for editing tasks.
@@ -954,8 +958,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
-        reference_image_urls: list[str],
+        video_url: FileInput,
+        reference_image_urls: list[FileInput],
         negative_prompt: str | None = ...,
         num_inference_steps: int = 30,
         max_image_size: int = 848,
@@ -980,7 +984,11 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt or editing instruction.
             video_url: Source video to edit.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_image_urls: Reference image(s) guiding the edit; up to 5.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             num_inference_steps: Number of denoising steps.
             max_image_size: Long-edge size (px). Sets the output size for generation tasks and caps source/reference media for editing tasks.

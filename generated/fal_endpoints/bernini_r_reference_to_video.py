@@ -74,7 +74,7 @@ class BerniniRReferenceToVideoInput(InputModel):
 
     prompt: Annotated[str, Field(description="Text prompt or editing instruction.")]
     reference_image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(description="Reference subject image(s); up to 5.", max_length=5, min_length=1),
     ]
     negative_prompt: Annotated[
@@ -877,7 +877,7 @@ class Realtime(RealtimeConnection[BerniniRReferenceToVideoInput, BerniniRReferen
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str],
+        reference_image_urls: list[FileInput],
         negative_prompt: str | None = ...,
         num_inference_steps: int = 30,
         max_image_size: int = 848,
@@ -903,6 +903,8 @@ class Realtime(RealtimeConnection[BerniniRReferenceToVideoInput, BerniniRReferen
         Args:
             prompt: Text prompt or editing instruction.
             reference_image_urls: Reference subject image(s); up to 5.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             num_inference_steps: Number of denoising steps.
             max_image_size: Long-edge size (px). Sets the output size for generation tasks and caps source/reference media for editing tasks.
@@ -936,7 +938,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str],
+        reference_image_urls: list[FileInput],
         negative_prompt: str | None = ...,
         num_inference_steps: int = 30,
         max_image_size: int = 848,
@@ -962,6 +964,8 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt or editing instruction.
             reference_image_urls: Reference subject image(s); up to 5.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             num_inference_steps: Number of denoising steps.
             max_image_size: Long-edge size (px). Sets the output size for generation tasks and caps source/reference media for editing tasks.

@@ -72,7 +72,7 @@ __all__ = [
 class BirefnetV2VideoInput(InputModel):
     """Input of `fal-ai/birefnet/v2/video`."""
 
-    video_url: Annotated[str, Field(description="URL of the video to remove background from")]
+    video_url: Annotated[FileInput, Field(description="URL of the video to remove background from")]
     model: Annotated[
         Literal[
             "General Use (Light)",
@@ -1033,7 +1033,7 @@ class Realtime(RealtimeConnection[BirefnetV2VideoInput, BirefnetV2VideoOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         model: Literal[
             "General Use (Light)",
             "General Use (Light 2K)",
@@ -1066,6 +1066,8 @@ class Realtime(RealtimeConnection[BirefnetV2VideoInput, BirefnetV2VideoOutput]):
 
         Args:
             video_url: URL of the video to remove background from
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model: Model to use for background removal.
                 The 'General Use (Light)' model is the original model used in the BiRefNet repository.
                 The 'General Use (Light 2K)' model is the original model used in the BiRefNet repository but trained with 2K images.
@@ -1106,7 +1108,7 @@ class AsyncRealtime(AsyncRealtimeConnection[BirefnetV2VideoInput, BirefnetV2Vide
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         model: Literal[
             "General Use (Light)",
             "General Use (Light 2K)",
@@ -1139,6 +1141,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BirefnetV2VideoInput, BirefnetV2Vide
 
         Args:
             video_url: URL of the video to remove background from
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model: Model to use for background removal.
                 The 'General Use (Light)' model is the original model used in the BiRefNet repository.
                 The 'General Use (Light 2K)' model is the original model used in the BiRefNet repository but trained with 2K images.

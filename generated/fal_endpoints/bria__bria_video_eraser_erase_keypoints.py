@@ -77,7 +77,8 @@ class BriaBriaVideoEraserEraseKeypointsInput(InputModel):
         ),
     ]
     video_url: Annotated[
-        str, Field(description="Input video to erase object from. duration must be less than 5s.")
+        FileInput,
+        Field(description="Input video to erase object from. duration must be less than 5s."),
     ]
     output_container_and_codec: Annotated[
         Literal[
@@ -859,7 +860,7 @@ class Realtime(
         /,
         *,
         keypoints: list[str],
-        video_url: str,
+        video_url: FileInput,
         output_container_and_codec: Literal[
             "mp4_h265",
             "mp4_h264",
@@ -891,6 +892,8 @@ class Realtime(
         Args:
             keypoints: Input keypoints [x,y] to erase or keep from the video. Format like so: {'x':100, 'y':100, 'type':'positive/negative'}
             video_url: Input video to erase object from. duration must be less than 5s.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             auto_trim: auto trim the video, to working duration ( 5s )
             preserve_audio: If true, audio will be preserved in the output video.
@@ -920,7 +923,7 @@ class AsyncRealtime(
         /,
         *,
         keypoints: list[str],
-        video_url: str,
+        video_url: FileInput,
         output_container_and_codec: Literal[
             "mp4_h265",
             "mp4_h264",
@@ -952,6 +955,8 @@ class AsyncRealtime(
         Args:
             keypoints: Input keypoints [x,y] to erase or keep from the video. Format like so: {'x':100, 'y':100, 'type':'positive/negative'}
             video_url: Input video to erase object from. duration must be less than 5s.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             auto_trim: auto trim the video, to working duration ( 5s )
             preserve_audio: If true, audio will be preserved in the output video.

@@ -72,7 +72,8 @@ class BriaBriaVideoEraserErasePromptInput(InputModel):
 
     prompt: Annotated[str, Field(description="Input prompt to detect object to erase")]
     video_url: Annotated[
-        str, Field(description="Input video to erase object from. duration must be less than 5s.")
+        FileInput,
+        Field(description="Input video to erase object from. duration must be less than 5s."),
     ]
     output_container_and_codec: Annotated[
         Literal[
@@ -852,7 +853,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         output_container_and_codec: Literal[
             "mp4_h265",
             "mp4_h264",
@@ -884,6 +885,8 @@ class Realtime(
         Args:
             prompt: Input prompt to detect object to erase
             video_url: Input video to erase object from. duration must be less than 5s.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             auto_trim: auto trim the video, to working duration ( 5s )
             preserve_audio: If true, audio will be preserved in the output video.
@@ -913,7 +916,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         output_container_and_codec: Literal[
             "mp4_h265",
             "mp4_h264",
@@ -945,6 +948,8 @@ class AsyncRealtime(
         Args:
             prompt: Input prompt to detect object to erase
             video_url: Input video to erase object from. duration must be less than 5s.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             auto_trim: auto trim the video, to working duration ( 5s )
             preserve_audio: If true, audio will be preserved in the output video.

@@ -286,7 +286,9 @@ class BriaFiboBbqPreviewGenerateInput(InputModel):
         StructuredPrompt | str | dict[str, Any] | None,
         Field(description="The structured prompt to generate an image from."),
     ] = None
-    image_url: Annotated[str | None, Field(description="Reference image (file or URL).")] = None
+    image_url: Annotated[FileInput | None, Field(description="Reference image (file or URL).")] = (
+        None
+    )
     seed: Annotated[int, Field(description="Random seed for reproducibility.")] = 5555
     steps_num: Annotated[int, Field(description="Number of inference steps.", ge=20, le=50)] = 50
     negative_prompt: Annotated[str, Field(description="Negative prompt for image generation.")] = ""
@@ -1011,7 +1013,7 @@ class Realtime(
             "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9"
         ] = "1:1",
         structured_prompt: StructuredPrompt | str | dict[str, Any] | None = ...,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         seed: int = 5555,
         steps_num: int = 50,
         negative_prompt: str = "",
@@ -1035,6 +1037,8 @@ class Realtime(
             aspect_ratio: Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9
             structured_prompt: The structured prompt to generate an image from.
             image_url: Reference image (file or URL).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility.
             steps_num: Number of inference steps.
             negative_prompt: Negative prompt for image generation.
@@ -1068,7 +1072,7 @@ class AsyncRealtime(
             "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9"
         ] = "1:1",
         structured_prompt: StructuredPrompt | str | dict[str, Any] | None = ...,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         seed: int = 5555,
         steps_num: int = 50,
         negative_prompt: str = "",
@@ -1092,6 +1096,8 @@ class AsyncRealtime(
             aspect_ratio: Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9
             structured_prompt: The structured prompt to generate an image from.
             image_url: Reference image (file or URL).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility.
             steps_num: Number of inference steps.
             negative_prompt: Negative prompt for image generation.

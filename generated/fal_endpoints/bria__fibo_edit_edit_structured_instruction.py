@@ -70,9 +70,11 @@ __all__ = [
 class BriaFiboEditEditStructuredInstructionInput(InputModel):
     """Input of `bria/fibo-edit/edit/structured_instruction`."""
 
-    image_url: Annotated[str | None, Field(description="Reference image (file or URL).")] = None
+    image_url: Annotated[FileInput | None, Field(description="Reference image (file or URL).")] = (
+        None
+    )
     mask_url: Annotated[
-        str | None, Field(description="Reference image mask (file or URL). Optional.")
+        FileInput | None, Field(description="Reference image mask (file or URL). Optional.")
     ] = None
     instruction: Annotated[str | None, Field(description="Instruction for image editing.")] = None
     seed: Annotated[int, Field(description="Random seed for reproducibility.")] = 5555
@@ -759,8 +761,8 @@ class Realtime(
         self,
         /,
         *,
-        image_url: str | None = ...,
-        mask_url: str | None = ...,
+        image_url: FileInput | None = ...,
+        mask_url: FileInput | None = ...,
         instruction: str | None = ...,
         seed: int = 5555,
         sync_mode: bool = False,
@@ -779,7 +781,11 @@ class Realtime(
 
         Args:
             image_url: Reference image (file or URL).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_url: Reference image mask (file or URL). Optional.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             instruction: Instruction for image editing.
             seed: Random seed for reproducibility.
             sync_mode: If true, returns the image directly in the response (increases latency).
@@ -808,8 +814,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str | None = ...,
-        mask_url: str | None = ...,
+        image_url: FileInput | None = ...,
+        mask_url: FileInput | None = ...,
         instruction: str | None = ...,
         seed: int = 5555,
         sync_mode: bool = False,
@@ -828,7 +834,11 @@ class AsyncRealtime(
 
         Args:
             image_url: Reference image (file or URL).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_url: Reference image mask (file or URL). Optional.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             instruction: Instruction for image editing.
             seed: Random seed for reproducibility.
             sync_mode: If true, returns the image directly in the response (increases latency).

@@ -218,7 +218,9 @@ class BriaFiboGenerateInput(InputModel):
         StructuredPrompt | None,
         Field(description="The structured prompt to generate an image from."),
     ] = None
-    image_url: Annotated[str | None, Field(description="Reference image (file or URL).")] = None
+    image_url: Annotated[FileInput | None, Field(description="Reference image (file or URL).")] = (
+        None
+    )
     seed: Annotated[int, Field(description="Random seed for reproducibility.")] = 5555
     steps_num: Annotated[int, Field(description="Number of inference steps.", ge=20, le=50)] = 50
     aspect_ratio: Annotated[
@@ -946,7 +948,7 @@ class Realtime(RealtimeConnection[BriaFiboGenerateInput, BriaFiboGenerateOutput]
         *,
         prompt: str | None = ...,
         structured_prompt: StructuredPrompt | None = ...,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         seed: int = 5555,
         steps_num: int = 50,
         aspect_ratio: Literal[
@@ -972,6 +974,8 @@ class Realtime(RealtimeConnection[BriaFiboGenerateInput, BriaFiboGenerateOutput]
             prompt: Prompt for image generation.
             structured_prompt: The structured prompt to generate an image from.
             image_url: Reference image (file or URL).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility.
             steps_num: Number of inference steps.
             aspect_ratio: Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9
@@ -997,7 +1001,7 @@ class AsyncRealtime(AsyncRealtimeConnection[BriaFiboGenerateInput, BriaFiboGener
         *,
         prompt: str | None = ...,
         structured_prompt: StructuredPrompt | None = ...,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         seed: int = 5555,
         steps_num: int = 50,
         aspect_ratio: Literal[
@@ -1023,6 +1027,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BriaFiboGenerateInput, BriaFiboGener
             prompt: Prompt for image generation.
             structured_prompt: The structured prompt to generate an image from.
             image_url: Reference image (file or URL).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility.
             steps_num: Number of inference steps.
             aspect_ratio: Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9

@@ -212,7 +212,9 @@ class BriaFiboGenerateStructuredPromptInput(InputModel):
         StructuredPrompt | None,
         Field(description="The structured prompt to generate an image from."),
     ] = None
-    image_url: Annotated[str | None, Field(description="Reference image (file or URL).")] = None
+    image_url: Annotated[FileInput | None, Field(description="Reference image (file or URL).")] = (
+        None
+    )
     seed: Annotated[int, Field(description="Random seed for reproducibility.")] = 5555
 
 
@@ -849,7 +851,7 @@ class Realtime(
         *,
         prompt: str | None = ...,
         structured_prompt: StructuredPrompt | None = ...,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         seed: int = 5555,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -868,6 +870,8 @@ class Realtime(
             prompt: Prompt for image generation.
             structured_prompt: The structured prompt to generate an image from.
             image_url: Reference image (file or URL).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -896,7 +900,7 @@ class AsyncRealtime(
         *,
         prompt: str | None = ...,
         structured_prompt: StructuredPrompt | None = ...,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         seed: int = 5555,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -915,6 +919,8 @@ class AsyncRealtime(
             prompt: Prompt for image generation.
             structured_prompt: The structured prompt to generate an image from.
             image_url: Reference image (file or URL).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -408,7 +408,7 @@ class BriaFiboLiteGenerateInput(InputModel):
     structured_prompt: Annotated[
         StructuredPrompt | None, Field(description="The structured prompt to generate.")
     ] = None
-    image_url: Annotated[str | None, Field(description="Input image URL")] = None
+    image_url: Annotated[FileInput | None, Field(description="Input image URL")] = None
     seed: Annotated[int, Field(description="Seed for the random number generator.")] = 7
     aspect_ratio: Annotated[
         Literal["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9"],
@@ -1119,7 +1119,7 @@ class Realtime(RealtimeConnection[BriaFiboLiteGenerateInput, BriaFiboLiteGenerat
         *,
         prompt: str | None = ...,
         structured_prompt: StructuredPrompt | None = ...,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         seed: int = 7,
         aspect_ratio: Literal[
             "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9"
@@ -1144,6 +1144,8 @@ class Realtime(RealtimeConnection[BriaFiboLiteGenerateInput, BriaFiboLiteGenerat
             prompt: The prompt to generate.
             structured_prompt: The structured prompt to generate.
             image_url: Input image URL
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Seed for the random number generator.
             aspect_ratio: Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9
             negative_prompt: Negative prompt for image generation.
@@ -1168,7 +1170,7 @@ class AsyncRealtime(AsyncRealtimeConnection[BriaFiboLiteGenerateInput, BriaFiboL
         *,
         prompt: str | None = ...,
         structured_prompt: StructuredPrompt | None = ...,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         seed: int = 7,
         aspect_ratio: Literal[
             "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9"
@@ -1193,6 +1195,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BriaFiboLiteGenerateInput, BriaFiboL
             prompt: The prompt to generate.
             structured_prompt: The structured prompt to generate.
             image_url: Input image URL
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Seed for the random number generator.
             aspect_ratio: Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9
             negative_prompt: Negative prompt for image generation.

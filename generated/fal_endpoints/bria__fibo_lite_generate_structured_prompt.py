@@ -243,7 +243,7 @@ class BriaFiboLiteGenerateStructuredPromptInput(InputModel):
     structured_prompt: Annotated[
         StructuredPrompt | None, Field(description="The structured prompt to generate.")
     ] = None
-    image_url: Annotated[str | None, Field(description="Input image URL")] = None
+    image_url: Annotated[FileInput | None, Field(description="Input image URL")] = None
     seed: Annotated[int, Field(description="Seed for the random number generator.")] = 7
 
 
@@ -880,7 +880,7 @@ class Realtime(
         *,
         prompt: str | None = ...,
         structured_prompt: StructuredPrompt | None = ...,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         seed: int = 7,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -899,6 +899,8 @@ class Realtime(
             prompt: The prompt to generate.
             structured_prompt: The structured prompt to generate.
             image_url: Input image URL
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Seed for the random number generator.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -927,7 +929,7 @@ class AsyncRealtime(
         *,
         prompt: str | None = ...,
         structured_prompt: StructuredPrompt | None = ...,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         seed: int = 7,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -946,6 +948,8 @@ class AsyncRealtime(
             prompt: The prompt to generate.
             structured_prompt: The structured prompt to generate.
             image_url: Input image URL
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Seed for the random number generator.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

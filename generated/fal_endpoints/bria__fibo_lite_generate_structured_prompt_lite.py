@@ -214,7 +214,9 @@ class BriaFiboLiteGenerateStructuredPromptLiteInput(InputModel):
         BriaFiboVlmStructuredPrompt | None,
         Field(description="The structured prompt to generate an image from."),
     ] = None
-    image_url: Annotated[str | None, Field(description="Reference image (file or URL).")] = None
+    image_url: Annotated[FileInput | None, Field(description="Reference image (file or URL).")] = (
+        None
+    )
     seed: Annotated[int, Field(description="Random seed for reproducibility.")] = 5555
 
 
@@ -855,7 +857,7 @@ class Realtime(
         *,
         prompt: str | None = ...,
         structured_prompt: BriaFiboVlmStructuredPrompt | None = ...,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         seed: int = 5555,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -874,6 +876,8 @@ class Realtime(
             prompt: Prompt for image generation.
             structured_prompt: The structured prompt to generate an image from.
             image_url: Reference image (file or URL).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -903,7 +907,7 @@ class AsyncRealtime(
         *,
         prompt: str | None = ...,
         structured_prompt: BriaFiboVlmStructuredPrompt | None = ...,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         seed: int = 5555,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -922,6 +926,8 @@ class AsyncRealtime(
             prompt: Prompt for image generation.
             structured_prompt: The structured prompt to generate an image from.
             image_url: Reference image (file or URL).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

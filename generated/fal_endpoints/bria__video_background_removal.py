@@ -74,7 +74,7 @@ class BriaVideoBackgroundRemovalInput(InputModel):
     """Input of `bria/video/background-removal`."""
 
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Input video to remove background from. Size should be less than 4000x4000 and duration less than 30s."
         ),
@@ -947,7 +947,7 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_container_and_codec: Literal[
             "mp4_h265",
             "mp4_h264",
@@ -988,6 +988,8 @@ class Realtime(
 
         Args:
             video_url: Input video to remove background from. Size should be less than 4000x4000 and duration less than 30s.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             preserve_audio: If true, audio will be preserved in the output video.
             background_color: Background color. Options: Transparent, Black, White, Gray, Red, Green, Blue, Yellow, Cyan, Magenta, Orange.
@@ -1014,7 +1016,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_container_and_codec: Literal[
             "mp4_h265",
             "mp4_h264",
@@ -1055,6 +1057,8 @@ class AsyncRealtime(
 
         Args:
             video_url: Input video to remove background from. Size should be less than 4000x4000 and duration less than 30s.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             preserve_audio: If true, audio will be preserved in the output video.
             background_color: Background color. Options: Transparent, Black, White, Gray, Red, Green, Blue, Yellow, Cyan, Magenta, Orange.

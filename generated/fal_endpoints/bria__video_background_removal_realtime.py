@@ -99,10 +99,10 @@ class BriaVideoBackgroundRemovalRealtimeInput(InputModel):
         Field(description="How to replace the background: 'color', 'image', or 'blur'."),
     ] = "color"
     image_url: Annotated[
-        str, Field(description="Playground webcam/video source. Media is sent over WebRTC.")
+        FileInput, Field(description="Playground webcam/video source. Media is sent over WebRTC.")
     ] = ""
     background_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Background image URL or data URI (used when background_type is 'image')."
         ),
@@ -814,8 +814,8 @@ class Realtime(
             "Black", "White", "Gray", "Red", "Green", "Blue", "Yellow", "Cyan", "Magenta", "Orange"
         ] = "Black",
         background_type: Literal["color", "image", "blur"] = "color",
-        image_url: str = "",
-        background_image_url: str | None = None,
+        image_url: FileInput = "",
+        background_image_url: FileInput | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -834,7 +834,11 @@ class Realtime(
             background_color: Solid background colour (used when background_type is 'color').
             background_type: How to replace the background: 'color', 'image', or 'blur'.
             image_url: Playground webcam/video source. Media is sent over WebRTC.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             background_image_url: Background image URL or data URI (used when background_type is 'image').
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -865,8 +869,8 @@ class AsyncRealtime(
             "Black", "White", "Gray", "Red", "Green", "Blue", "Yellow", "Cyan", "Magenta", "Orange"
         ] = "Black",
         background_type: Literal["color", "image", "blur"] = "color",
-        image_url: str = "",
-        background_image_url: str | None = None,
+        image_url: FileInput = "",
+        background_image_url: FileInput | None = None,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -885,7 +889,11 @@ class AsyncRealtime(
             background_color: Solid background colour (used when background_type is 'color').
             background_type: How to replace the background: 'color', 'image', or 'blur'.
             image_url: Playground webcam/video source. Media is sent over WebRTC.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             background_image_url: Background image URL or data URI (used when background_type is 'image').
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

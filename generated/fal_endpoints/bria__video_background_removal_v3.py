@@ -72,7 +72,7 @@ __all__ = [
 class BriaVideoBackgroundRemovalV3Input(InputModel):
     """Input of `bria/video/background-removal/v3`."""
 
-    video_url: Annotated[str, Field(description="Input video to remove background from.")]
+    video_url: Annotated[FileInput, Field(description="Input video to remove background from.")]
     output_container_and_codec: Annotated[
         Literal[
             "mp4_h265",
@@ -941,7 +941,7 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_container_and_codec: Literal[
             "mp4_h265",
             "mp4_h264",
@@ -983,6 +983,8 @@ class Realtime(
 
         Args:
             video_url: Input video to remove background from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, avi_h264, gif.
             preserve_audio: If true, audio will be preserved in the output video.
             background_color: Background color. Options: Transparent, Black, White, Gray, Red, Green, Blue, Yellow, Cyan, Magenta, Orange.
@@ -1009,7 +1011,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_container_and_codec: Literal[
             "mp4_h265",
             "mp4_h264",
@@ -1051,6 +1053,8 @@ class AsyncRealtime(
 
         Args:
             video_url: Input video to remove background from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, avi_h264, gif.
             preserve_audio: If true, audio will be preserved in the output video.
             background_color: Background color. Options: Transparent, Black, White, Gray, Red, Green, Blue, Yellow, Cyan, Magenta, Orange.

@@ -71,10 +71,11 @@ class BriaVideoEraseMaskInput(InputModel):
     """Input of `bria/video/erase/mask`."""
 
     video_url: Annotated[
-        str, Field(description="Input video to erase object from. duration must be less than 5s.")
+        FileInput,
+        Field(description="Input video to erase object from. duration must be less than 5s."),
     ]
     mask_video_url: Annotated[
-        str,
+        FileInput,
         Field(description="Input video to mask erase object from. duration must be less than 5s."),
     ]
     output_container_and_codec: Annotated[
@@ -862,8 +863,8 @@ class Realtime(RealtimeConnection[BriaVideoEraseMaskInput, BriaVideoEraseMaskOut
         self,
         /,
         *,
-        video_url: str,
-        mask_video_url: str,
+        video_url: FileInput,
+        mask_video_url: FileInput,
         output_container_and_codec: Literal[
             "mp4_h265",
             "mp4_h264",
@@ -894,7 +895,11 @@ class Realtime(RealtimeConnection[BriaVideoEraseMaskInput, BriaVideoEraseMaskOut
 
         Args:
             video_url: Input video to erase object from. duration must be less than 5s.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_video_url: Input video to mask erase object from. duration must be less than 5s.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             auto_trim: auto trim the video, to working duration ( 5s )
             preserve_audio: If true, audio will be preserved in the output video.
@@ -915,8 +920,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BriaVideoEraseMaskInput, BriaVideoEr
         self,
         /,
         *,
-        video_url: str,
-        mask_video_url: str,
+        video_url: FileInput,
+        mask_video_url: FileInput,
         output_container_and_codec: Literal[
             "mp4_h265",
             "mp4_h264",
@@ -947,7 +952,11 @@ class AsyncRealtime(AsyncRealtimeConnection[BriaVideoEraseMaskInput, BriaVideoEr
 
         Args:
             video_url: Input video to erase object from. duration must be less than 5s.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_video_url: Input video to mask erase object from. duration must be less than 5s.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             auto_trim: auto trim the video, to working duration ( 5s )
             preserve_audio: If true, audio will be preserved in the output video.

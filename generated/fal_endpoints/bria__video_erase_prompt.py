@@ -72,7 +72,8 @@ class BriaVideoErasePromptInput(InputModel):
 
     prompt: Annotated[str, Field(description="Input prompt to detect object to erase")]
     video_url: Annotated[
-        str, Field(description="Input video to erase object from. duration must be less than 5s.")
+        FileInput,
+        Field(description="Input video to erase object from. duration must be less than 5s."),
     ]
     output_container_and_codec: Annotated[
         Literal[
@@ -844,7 +845,7 @@ class Realtime(RealtimeConnection[BriaVideoErasePromptInput, BriaVideoErasePromp
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         output_container_and_codec: Literal[
             "mp4_h265",
             "mp4_h264",
@@ -876,6 +877,8 @@ class Realtime(RealtimeConnection[BriaVideoErasePromptInput, BriaVideoErasePromp
         Args:
             prompt: Input prompt to detect object to erase
             video_url: Input video to erase object from. duration must be less than 5s.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             auto_trim: auto trim the video, to working duration ( 5s )
             preserve_audio: If true, audio will be preserved in the output video.
@@ -897,7 +900,7 @@ class AsyncRealtime(AsyncRealtimeConnection[BriaVideoErasePromptInput, BriaVideo
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         output_container_and_codec: Literal[
             "mp4_h265",
             "mp4_h264",
@@ -929,6 +932,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BriaVideoErasePromptInput, BriaVideo
         Args:
             prompt: Input prompt to detect object to erase
             video_url: Input video to erase object from. duration must be less than 5s.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             auto_trim: auto trim the video, to working duration ( 5s )
             preserve_audio: If true, audio will be preserved in the output video.

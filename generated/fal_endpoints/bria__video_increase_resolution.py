@@ -74,7 +74,7 @@ class BriaVideoIncreaseResolutionInput(InputModel):
     """Input of `bria/video/increase-resolution`."""
 
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Input video to increase resolution. Size should be less than 7680,4320 and duration less than 30s."
         ),
@@ -836,7 +836,7 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_container_and_codec: Literal[
             "mp4_h265",
             "mp4_h264",
@@ -865,6 +865,8 @@ class Realtime(
 
         Args:
             video_url: Input video to increase resolution. Size should be less than 7680,4320 and duration less than 30s.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             preserve_audio: If true, audio will be preserved in the output video.
             desired_increase: desired_increase factor. Options: 2x, 4x.
@@ -891,7 +893,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_container_and_codec: Literal[
             "mp4_h265",
             "mp4_h264",
@@ -920,6 +922,8 @@ class AsyncRealtime(
 
         Args:
             video_url: Input video to increase resolution. Size should be less than 7680,4320 and duration less than 30s.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             preserve_audio: If true, audio will be preserved in the output video.
             desired_increase: desired_increase factor. Options: 2x, 4x.

@@ -73,7 +73,7 @@ class BytedanceLynxInput(InputModel):
     """Input of `bytedance/lynx`."""
 
     image_url: Annotated[
-        str, Field(description="The URL of the subject image to be used for video generation")
+        FileInput, Field(description="The URL of the subject image to be used for video generation")
     ]
     prompt: Annotated[str, Field(description="Text prompt to guide video generation")]
     negative_prompt: Annotated[
@@ -933,7 +933,7 @@ class Realtime(RealtimeConnection[BytedanceLynxInput, BytedanceLynxOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         negative_prompt: str = "Bright tones, overexposed, blurred background, static, subtitles, style, works, paintings, images, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused fingers, still picture, messy background, three legs, many people in the background, walking backwards",
         num_inference_steps: int = 50,
@@ -961,6 +961,8 @@ class Realtime(RealtimeConnection[BytedanceLynxInput, BytedanceLynxOutput]):
 
         Args:
             image_url: The URL of the subject image to be used for video generation
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt to guide video generation
             negative_prompt: Negative prompt to guide what should not appear in the generated video
             num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.
@@ -990,7 +992,7 @@ class AsyncRealtime(AsyncRealtimeConnection[BytedanceLynxInput, BytedanceLynxOut
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         negative_prompt: str = "Bright tones, overexposed, blurred background, static, subtitles, style, works, paintings, images, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused fingers, still picture, messy background, three legs, many people in the background, walking backwards",
         num_inference_steps: int = 50,
@@ -1018,6 +1020,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BytedanceLynxInput, BytedanceLynxOut
 
         Args:
             image_url: The URL of the subject image to be used for video generation
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt to guide video generation
             negative_prompt: Negative prompt to guide what should not appear in the generated video
             num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.

@@ -79,13 +79,13 @@ class BytedanceSeedance20FastImageToVideoInput(InputModel):
         ),
     ]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="The URL of the starting frame image to animate. Supported formats: JPEG, PNG, WebP. Max 30 MB."
         ),
     ]
     end_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="The URL of the image to use as the last frame of the video. When provided, the generated video will transition from the starting image to this ending image. Supported formats: JPEG, PNG, WebP. Max 30 MB."
         ),
@@ -884,8 +884,8 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
-        end_image_url: str | None = ...,
+        image_url: FileInput,
+        end_image_url: FileInput | None = ...,
         resolution: Literal["480p", "720p"] = "720p",
         duration: Literal[
             "auto", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"
@@ -910,7 +910,11 @@ class Realtime(
         Args:
             prompt: The text prompt describing the desired motion and action for the video.
             image_url: The URL of the starting frame image to animate. Supported formats: JPEG, PNG, WebP. Max 30 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: The URL of the image to use as the last frame of the video. When provided, the generated video will transition from the starting image to this ending image. Supported formats: JPEG, PNG, WebP. Max 30 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Video resolution - 480p for faster generation, 720p for balance.
             duration: Duration of the video in seconds. Supports 4 to 15 seconds, or auto to let the model decide based on the prompt.
             aspect_ratio: The aspect ratio of the generated video. Use 16:9 for landscape, 9:16 for portrait/vertical, 1:1 for square, 21:9 for ultrawide cinematic, or auto to infer from the input image.
@@ -943,8 +947,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
-        end_image_url: str | None = ...,
+        image_url: FileInput,
+        end_image_url: FileInput | None = ...,
         resolution: Literal["480p", "720p"] = "720p",
         duration: Literal[
             "auto", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"
@@ -969,7 +973,11 @@ class AsyncRealtime(
         Args:
             prompt: The text prompt describing the desired motion and action for the video.
             image_url: The URL of the starting frame image to animate. Supported formats: JPEG, PNG, WebP. Max 30 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: The URL of the image to use as the last frame of the video. When provided, the generated video will transition from the starting image to this ending image. Supported formats: JPEG, PNG, WebP. Max 30 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Video resolution - 480p for faster generation, 720p for balance.
             duration: Duration of the video in seconds. Supports 4 to 15 seconds, or auto to let the model decide based on the prompt.
             aspect_ratio: The aspect ratio of the generated video. Use 16:9 for landscape, 9:16 for portrait/vertical, 1:1 for square, 21:9 for ultrawide cinematic, or auto to infer from the input image.

@@ -74,19 +74,19 @@ class BytedanceSeedance20FastReferenceToVideoInput(InputModel):
 
     prompt: Annotated[str, Field(description="The text prompt used to generate the video.")]
     image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Reference images to guide video generation. Refer to them in the prompt as @Image1, @Image2, etc. Supported formats: JPEG, PNG, WebP. Max 30 MB per image. Up to 9 images. Total files across all modalities must not exceed 12."
         ),
     ] = None
     video_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Reference videos to guide video generation. Refer to them in the prompt as @Video1, @Video2, etc. Supported formats: MP4, MOV. Up to 3 videos, combined duration must be between 2 and 15 seconds, total size under 50 MB. Each video must be between ~480p (640x640) and ~720p (834x1112) in resolution."
         ),
     ] = None
     audio_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Reference audio to guide video generation. Refer to them in the prompt as @Audio1, @Audio2, etc. Supported formats: MP3, WAV. Up to 3 files, combined duration must not exceed 15 seconds. Max 15 MB per file.If audio is provided, at least one reference image or video is required."
         ),
@@ -919,9 +919,9 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_urls: list[str] = ...,
-        video_urls: list[str] = ...,
-        audio_urls: list[str] = ...,
+        image_urls: list[FileInput] = ...,
+        video_urls: list[FileInput] = ...,
+        audio_urls: list[FileInput] = ...,
         resolution: Literal["480p", "720p"] = "720p",
         duration: Literal[
             "auto", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"
@@ -946,8 +946,14 @@ class Realtime(
         Args:
             prompt: The text prompt used to generate the video.
             image_urls: Reference images to guide video generation. Refer to them in the prompt as @Image1, @Image2, etc. Supported formats: JPEG, PNG, WebP. Max 30 MB per image. Up to 9 images. Total files across all modalities must not exceed 12.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_urls: Reference videos to guide video generation. Refer to them in the prompt as @Video1, @Video2, etc. Supported formats: MP4, MOV. Up to 3 videos, combined duration must be between 2 and 15 seconds, total size under 50 MB. Each video must be between ~480p (640x640) and ~720p (834x1112) in resolution.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_urls: Reference audio to guide video generation. Refer to them in the prompt as @Audio1, @Audio2, etc. Supported formats: MP3, WAV. Up to 3 files, combined duration must not exceed 15 seconds. Max 15 MB per file.If audio is provided, at least one reference image or video is required.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Video resolution - 480p for faster generation, 720p for balance.
             duration: Duration of the video in seconds. Supports 4 to 15 seconds, or auto to let the model decide based on the prompt.
             aspect_ratio: The aspect ratio of the generated video. Use 16:9 for landscape, 9:16 for portrait/vertical, 1:1 for square, 21:9 for ultrawide cinematic, or auto to let the model decide.
@@ -980,9 +986,9 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_urls: list[str] = ...,
-        video_urls: list[str] = ...,
-        audio_urls: list[str] = ...,
+        image_urls: list[FileInput] = ...,
+        video_urls: list[FileInput] = ...,
+        audio_urls: list[FileInput] = ...,
         resolution: Literal["480p", "720p"] = "720p",
         duration: Literal[
             "auto", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"
@@ -1007,8 +1013,14 @@ class AsyncRealtime(
         Args:
             prompt: The text prompt used to generate the video.
             image_urls: Reference images to guide video generation. Refer to them in the prompt as @Image1, @Image2, etc. Supported formats: JPEG, PNG, WebP. Max 30 MB per image. Up to 9 images. Total files across all modalities must not exceed 12.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_urls: Reference videos to guide video generation. Refer to them in the prompt as @Video1, @Video2, etc. Supported formats: MP4, MOV. Up to 3 videos, combined duration must be between 2 and 15 seconds, total size under 50 MB. Each video must be between ~480p (640x640) and ~720p (834x1112) in resolution.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_urls: Reference audio to guide video generation. Refer to them in the prompt as @Audio1, @Audio2, etc. Supported formats: MP3, WAV. Up to 3 files, combined duration must not exceed 15 seconds. Max 15 MB per file.If audio is provided, at least one reference image or video is required.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Video resolution - 480p for faster generation, 720p for balance.
             duration: Duration of the video in seconds. Supports 4 to 15 seconds, or auto to let the model decide based on the prompt.
             aspect_ratio: The aspect ratio of the generated video. Use 16:9 for landscape, 9:16 for portrait/vertical, 1:1 for square, 21:9 for ultrawide cinematic, or auto to let the model decide.

@@ -77,13 +77,13 @@ class BytedanceDreamactorV2Input(InputModel):
     """Input of `fal-ai/bytedance/dreamactor/v2`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="The URL of the reference image to animate. Supports real people, animation, pets, etc. Format: jpeg, jpg or png. Max size: 4.7 MB. Resolution: between 480x480 and 1920x1080 (larger images will be proportionally reduced)."
         ),
     ]
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="The URL of the driving template video providing motion, facial expressions, and lip movement reference. Max duration: 30 seconds. Format: mp4, mov or webm. Resolution: between 200x200 and 2048x1440. Supports full face and body driving."
         ),
@@ -765,8 +765,8 @@ class Realtime(RealtimeConnection[BytedanceDreamactorV2Input, BytedanceDreamacto
         self,
         /,
         *,
-        image_url: str,
-        video_url: str,
+        image_url: FileInput,
+        video_url: FileInput,
         trim_first_second: bool = True,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -783,7 +783,11 @@ class Realtime(RealtimeConnection[BytedanceDreamactorV2Input, BytedanceDreamacto
 
         Args:
             image_url: The URL of the reference image to animate. Supports real people, animation, pets, etc. Format: jpeg, jpg or png. Max size: 4.7 MB. Resolution: between 480x480 and 1920x1080 (larger images will be proportionally reduced).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: The URL of the driving template video providing motion, facial expressions, and lip movement reference. Max duration: 30 seconds. Format: mp4, mov or webm. Resolution: between 200x200 and 2048x1440. Supports full face and body driving.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             trim_first_second: Whether to crop the first second of the output video. The output has a 1-second transition at the beginning; enable this to remove it.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -804,8 +808,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
-        video_url: str,
+        image_url: FileInput,
+        video_url: FileInput,
         trim_first_second: bool = True,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -822,7 +826,11 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the reference image to animate. Supports real people, animation, pets, etc. Format: jpeg, jpg or png. Max size: 4.7 MB. Resolution: between 480x480 and 1920x1080 (larger images will be proportionally reduced).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: The URL of the driving template video providing motion, facial expressions, and lip movement reference. Max duration: 30 seconds. Format: mp4, mov or webm. Resolution: between 200x200 and 2048x1440. Supports full face and body driving.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             trim_first_second: Whether to crop the first second of the output video. The output has a 1-second transition at the beginning; enable this to remove it.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -75,9 +75,11 @@ __all__ = [
 class BytedanceOmnihumanInput(InputModel):
     """Input of `fal-ai/bytedance/omnihuman`."""
 
-    image_url: Annotated[str, Field(description="The URL of the image used to generate the video")]
+    image_url: Annotated[
+        FileInput, Field(description="The URL of the image used to generate the video")
+    ]
     audio_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="The URL of the audio file to generate the video. Audio must be under 30s long."
         ),
@@ -732,8 +734,8 @@ class Realtime(RealtimeConnection[BytedanceOmnihumanInput, BytedanceOmnihumanOut
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -749,7 +751,11 @@ class Realtime(RealtimeConnection[BytedanceOmnihumanInput, BytedanceOmnihumanOut
 
         Args:
             image_url: The URL of the image used to generate the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file to generate the video. Audio must be under 30s long.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -767,8 +773,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BytedanceOmnihumanInput, BytedanceOm
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -784,7 +790,11 @@ class AsyncRealtime(AsyncRealtimeConnection[BytedanceOmnihumanInput, BytedanceOm
 
         Args:
             image_url: The URL of the image used to generate the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file to generate the video. Audio must be under 30s long.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

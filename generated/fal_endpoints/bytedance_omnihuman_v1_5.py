@@ -75,9 +75,11 @@ __all__ = [
 class BytedanceOmnihumanV15Input(InputModel):
     """Input of `fal-ai/bytedance/omnihuman/v1.5`."""
 
-    image_url: Annotated[str, Field(description="The URL of the image used to generate the video")]
+    image_url: Annotated[
+        FileInput, Field(description="The URL of the image used to generate the video")
+    ]
     audio_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="The URL of the audio file to generate the video. Audio must be under 30s long for 1080p generation and under 60s long for 720p generation."
         ),
@@ -86,7 +88,7 @@ class BytedanceOmnihumanV15Input(InputModel):
         str | None, Field(description="The text prompt used to guide the video generation.")
     ] = None
     mask_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="The URL of the mask image to apply to the image. Only the person in the white area of the mask will speak."
         ),
@@ -831,10 +833,10 @@ class Realtime(RealtimeConnection[BytedanceOmnihumanV15Input, BytedanceOmnihuman
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str | None = ...,
-        mask_url: str | None = ...,
+        mask_url: FileInput | None = ...,
         turbo_mode: bool = False,
         resolution: Literal["720p", "1080p"] = "1080p",
         extra_body: Mapping[str, Any] | None = None,
@@ -852,9 +854,15 @@ class Realtime(RealtimeConnection[BytedanceOmnihumanV15Input, BytedanceOmnihuman
 
         Args:
             image_url: The URL of the image used to generate the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file to generate the video. Audio must be under 30s long for 1080p generation and under 60s long for 720p generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt used to guide the video generation.
             mask_url: The URL of the mask image to apply to the image. Only the person in the white area of the mask will speak.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             turbo_mode: Generate a video at a faster rate with a slight quality trade-off.
             resolution: The resolution of the generated video. Defaults to 1080p. 720p generation is faster and higher in quality. 1080p generation is limited to 30s audio and 720p generation is limited to 60s audio.
         """
@@ -876,10 +884,10 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str | None = ...,
-        mask_url: str | None = ...,
+        mask_url: FileInput | None = ...,
         turbo_mode: bool = False,
         resolution: Literal["720p", "1080p"] = "1080p",
         extra_body: Mapping[str, Any] | None = None,
@@ -897,9 +905,15 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image used to generate the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file to generate the video. Audio must be under 30s long for 1080p generation and under 60s long for 720p generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt used to guide the video generation.
             mask_url: The URL of the mask image to apply to the image. Only the person in the white area of the mask will speak.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             turbo_mode: Generate a video at a faster rate with a slight quality trade-off.
             resolution: The resolution of the generated video. Defaults to 1080p. 720p generation is faster and higher in quality. 1080p generation is limited to 30s audio and 720p generation is limited to 60s audio.
         """

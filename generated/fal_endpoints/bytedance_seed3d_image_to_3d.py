@@ -70,7 +70,9 @@ __all__ = [
 class BytedanceSeed3dImageTo3dInput(InputModel):
     """Input of `fal-ai/bytedance/seed3d/image-to-3d`."""
 
-    image_url: Annotated[str, Field(description="URL of the image for the 3D asset generation.")]
+    image_url: Annotated[
+        FileInput, Field(description="URL of the image for the 3D asset generation.")
+    ]
 
 
 class File(FileOutput):
@@ -654,7 +656,7 @@ class Realtime(RealtimeConnection[BytedanceSeed3dImageTo3dInput, BytedanceSeed3d
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -670,6 +672,8 @@ class Realtime(RealtimeConnection[BytedanceSeed3dImageTo3dInput, BytedanceSeed3d
 
         Args:
             image_url: URL of the image for the 3D asset generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -693,7 +697,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -709,6 +713,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image for the 3D asset generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

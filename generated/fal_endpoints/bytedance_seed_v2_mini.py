@@ -105,13 +105,13 @@ class BytedanceSeedV2MiniInput(InputModel):
 
     prompt: Annotated[str, Field(description="The text prompt or question for the model.")]
     image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="URLs of images for visual understanding. Supported formats: JPEG, PNG, WebP. A maximum of 6 images is supported. Any additional images will be ignored."
         ),
     ] = None
     video_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="URLs of videos for video understanding. Supported formats: MP4, MOV. Audio comprehension is not supported. A maximum of 3 videos is supported. Any additional videos will be ignored."
         ),
@@ -963,8 +963,8 @@ class Realtime(RealtimeConnection[BytedanceSeedV2MiniInput, BytedanceSeedV2MiniO
         /,
         *,
         prompt: str,
-        image_urls: list[str] = ...,
-        video_urls: list[str] = ...,
+        image_urls: list[FileInput] = ...,
+        video_urls: list[FileInput] = ...,
         system_prompt: str | None = ...,
         messages: list[Seed2MiniMessage] | None = ...,
         thinking: Literal["enabled", "disabled", "auto"] = "enabled",
@@ -988,7 +988,11 @@ class Realtime(RealtimeConnection[BytedanceSeedV2MiniInput, BytedanceSeedV2MiniO
         Args:
             prompt: The text prompt or question for the model.
             image_urls: URLs of images for visual understanding. Supported formats: JPEG, PNG, WebP. A maximum of 6 images is supported. Any additional images will be ignored.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_urls: URLs of videos for video understanding. Supported formats: MP4, MOV. Audio comprehension is not supported. A maximum of 3 videos is supported. Any additional videos will be ignored.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             system_prompt: Optional system prompt to guide the model's behavior.
             messages: Optional prior conversation history for multi-turn conversations. Pass back the `messages` field from a previous response to provide context. The current `prompt`, `image_urls`, `video_urls`, and `system_prompt` are always appended as the latest user turn.
             thinking: Controls the model's chain-of-thought reasoning. `enabled` always includes reasoning, `disabled` never includes reasoning, `auto` lets the model decide based on the query.
@@ -1014,8 +1018,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BytedanceSeedV2MiniInput, BytedanceS
         /,
         *,
         prompt: str,
-        image_urls: list[str] = ...,
-        video_urls: list[str] = ...,
+        image_urls: list[FileInput] = ...,
+        video_urls: list[FileInput] = ...,
         system_prompt: str | None = ...,
         messages: list[Seed2MiniMessage] | None = ...,
         thinking: Literal["enabled", "disabled", "auto"] = "enabled",
@@ -1039,7 +1043,11 @@ class AsyncRealtime(AsyncRealtimeConnection[BytedanceSeedV2MiniInput, BytedanceS
         Args:
             prompt: The text prompt or question for the model.
             image_urls: URLs of images for visual understanding. Supported formats: JPEG, PNG, WebP. A maximum of 6 images is supported. Any additional images will be ignored.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_urls: URLs of videos for video understanding. Supported formats: MP4, MOV. Audio comprehension is not supported. A maximum of 3 videos is supported. Any additional videos will be ignored.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             system_prompt: Optional system prompt to guide the model's behavior.
             messages: Optional prior conversation history for multi-turn conversations. Pass back the `messages` field from a previous response to provide context. The current `prompt`, `image_urls`, `video_urls`, and `system_prompt` are always appended as the latest user turn.
             thinking: Controls the model's chain-of-thought reasoning. `enabled` always includes reasoning, `disabled` never includes reasoning, `auto` lets the model decide based on the query.

@@ -73,7 +73,9 @@ class BytedanceSeedanceV15ProImageToVideoInput(InputModel):
     """Input of `fal-ai/bytedance/seedance/v1.5/pro/image-to-video`."""
 
     prompt: Annotated[str, Field(description="The text prompt used to generate the video")]
-    image_url: Annotated[str, Field(description="The URL of the image used to generate video")]
+    image_url: Annotated[
+        FileInput, Field(description="The URL of the image used to generate video")
+    ]
     aspect_ratio: Annotated[
         Literal["21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"],
         Field(description="The aspect ratio of the generated video"),
@@ -99,7 +101,8 @@ class BytedanceSeedanceV15ProImageToVideoInput(InputModel):
         bool, Field(description="Whether to generate audio for the video")
     ] = True
     end_image_url: Annotated[
-        str | None, Field(description="The URL of the image the video ends with. Defaults to None.")
+        FileInput | None,
+        Field(description="The URL of the image the video ends with. Defaults to None."),
     ] = None
 
 
@@ -864,7 +867,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         aspect_ratio: Literal["21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"] = "16:9",
         resolution: Literal["480p", "720p", "1080p"] = "720p",
         duration: Literal["4", "5", "6", "7", "8", "9", "10", "11", "12"] = "5",
@@ -872,7 +875,7 @@ class Realtime(
         seed: int | None = ...,
         enable_safety_checker: bool = True,
         generate_audio: bool = True,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -889,6 +892,8 @@ class Realtime(
         Args:
             prompt: The text prompt used to generate the video
             image_url: The URL of the image used to generate video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
             duration: Duration of the video in seconds
@@ -897,6 +902,8 @@ class Realtime(
             enable_safety_checker: If set to true, the safety checker will be enabled.
             generate_audio: Whether to generate audio for the video
             end_image_url: The URL of the image the video ends with. Defaults to None.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -923,7 +930,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         aspect_ratio: Literal["21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"] = "16:9",
         resolution: Literal["480p", "720p", "1080p"] = "720p",
         duration: Literal["4", "5", "6", "7", "8", "9", "10", "11", "12"] = "5",
@@ -931,7 +938,7 @@ class AsyncRealtime(
         seed: int | None = ...,
         enable_safety_checker: bool = True,
         generate_audio: bool = True,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -948,6 +955,8 @@ class AsyncRealtime(
         Args:
             prompt: The text prompt used to generate the video
             image_url: The URL of the image used to generate video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
             duration: Duration of the video in seconds
@@ -956,6 +965,8 @@ class AsyncRealtime(
             enable_safety_checker: If set to true, the safety checker will be enabled.
             generate_audio: Whether to generate audio for the video
             end_image_url: The URL of the image the video ends with. Defaults to None.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

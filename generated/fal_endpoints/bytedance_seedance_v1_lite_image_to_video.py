@@ -71,7 +71,9 @@ class BytedanceSeedanceV1LiteImageToVideoInput(InputModel):
     """Input of `fal-ai/bytedance/seedance/v1/lite/image-to-video`."""
 
     prompt: Annotated[str, Field(description="The text prompt used to generate the video")]
-    image_url: Annotated[str, Field(description="The URL of the image used to generate video")]
+    image_url: Annotated[
+        FileInput, Field(description="The URL of the image used to generate video")
+    ]
     aspect_ratio: Annotated[
         Literal["21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"],
         Field(description="The aspect ratio of the generated video"),
@@ -92,7 +94,8 @@ class BytedanceSeedanceV1LiteImageToVideoInput(InputModel):
         bool, Field(description="If set to true, the safety checker will be enabled.")
     ] = True
     end_image_url: Annotated[
-        str | None, Field(description="The URL of the image the video ends with. Defaults to None.")
+        FileInput | None,
+        Field(description="The URL of the image the video ends with. Defaults to None."),
     ] = None
 
 
@@ -826,14 +829,14 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         aspect_ratio: Literal["21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"] = "auto",
         resolution: Literal["480p", "720p", "1080p"] = "720p",
         duration: Literal["2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"] = "5",
         camera_fixed: bool = False,
         seed: int = ...,
         enable_safety_checker: bool = True,
-        end_image_url: str = ...,
+        end_image_url: FileInput = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -850,6 +853,8 @@ class Realtime(
         Args:
             prompt: The text prompt used to generate the video
             image_url: The URL of the image used to generate video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: Video resolution - 480p for faster generation, 720p for higher quality
             duration: Duration of the video in seconds
@@ -857,6 +862,8 @@ class Realtime(
             seed: Random seed to control video generation. Use -1 for random.
             enable_safety_checker: If set to true, the safety checker will be enabled.
             end_image_url: The URL of the image the video ends with. Defaults to None.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -883,14 +890,14 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         aspect_ratio: Literal["21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"] = "auto",
         resolution: Literal["480p", "720p", "1080p"] = "720p",
         duration: Literal["2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"] = "5",
         camera_fixed: bool = False,
         seed: int = ...,
         enable_safety_checker: bool = True,
-        end_image_url: str = ...,
+        end_image_url: FileInput = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -907,6 +914,8 @@ class AsyncRealtime(
         Args:
             prompt: The text prompt used to generate the video
             image_url: The URL of the image used to generate video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: Video resolution - 480p for faster generation, 720p for higher quality
             duration: Duration of the video in seconds
@@ -914,6 +923,8 @@ class AsyncRealtime(
             seed: Random seed to control video generation. Use -1 for random.
             enable_safety_checker: If set to true, the safety checker will be enabled.
             end_image_url: The URL of the image the video ends with. Defaults to None.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

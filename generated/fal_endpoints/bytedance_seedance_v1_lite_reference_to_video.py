@@ -72,7 +72,7 @@ class BytedanceSeedanceV1LiteReferenceToVideoInput(InputModel):
 
     prompt: Annotated[str, Field(description="The text prompt used to generate the video")]
     reference_image_urls: Annotated[
-        list[str], Field(description="Reference images to generate the video with.")
+        list[FileInput], Field(description="Reference images to generate the video with.")
     ]
     aspect_ratio: Annotated[
         Literal["21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"],
@@ -795,7 +795,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str],
+        reference_image_urls: list[FileInput],
         aspect_ratio: Literal["21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"] = "auto",
         resolution: Literal["480p", "720p"] = "720p",
         duration: Literal["2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"] = "5",
@@ -818,6 +818,8 @@ class Realtime(
         Args:
             prompt: The text prompt used to generate the video
             reference_image_urls: Reference images to generate the video with.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: Video resolution - 480p for faster generation, 720p for higher quality
             duration: Duration of the video in seconds
@@ -850,7 +852,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str],
+        reference_image_urls: list[FileInput],
         aspect_ratio: Literal["21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"] = "auto",
         resolution: Literal["480p", "720p"] = "720p",
         duration: Literal["2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"] = "5",
@@ -873,6 +875,8 @@ class AsyncRealtime(
         Args:
             prompt: The text prompt used to generate the video
             reference_image_urls: Reference images to generate the video with.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: Video resolution - 480p for faster generation, 720p for higher quality
             duration: Duration of the video in seconds

@@ -77,7 +77,9 @@ class BytedanceSeedanceV1ProFastImageToVideoInput(InputModel):
     """Input of `fal-ai/bytedance/seedance/v1/pro/fast/image-to-video`."""
 
     prompt: Annotated[str, Field(description="The text prompt used to generate the video")]
-    image_url: Annotated[str, Field(description="The URL of the image used to generate video")]
+    image_url: Annotated[
+        FileInput, Field(description="The URL of the image used to generate video")
+    ]
     aspect_ratio: Annotated[
         Literal["21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"],
         Field(description="The aspect ratio of the generated video"),
@@ -868,7 +870,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         aspect_ratio: Literal["21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"] = "auto",
         resolution: Literal["480p", "720p", "1080p"] = "1080p",
         duration: Literal["2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"] = "5",
@@ -892,6 +894,8 @@ class Realtime(
         Args:
             prompt: The text prompt used to generate the video
             image_url: The URL of the image used to generate video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
             duration: Duration of the video in seconds
@@ -925,7 +929,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         aspect_ratio: Literal["21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"] = "auto",
         resolution: Literal["480p", "720p", "1080p"] = "1080p",
         duration: Literal["2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"] = "5",
@@ -949,6 +953,8 @@ class AsyncRealtime(
         Args:
             prompt: The text prompt used to generate the video
             image_url: The URL of the image used to generate video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
             duration: Duration of the video in seconds

@@ -77,7 +77,9 @@ class BytedanceSeedanceV1ProImageToVideoInput(InputModel):
     """Input of `fal-ai/bytedance/seedance/v1/pro/image-to-video`."""
 
     prompt: Annotated[str, Field(description="The text prompt used to generate the video")]
-    image_url: Annotated[str, Field(description="The URL of the image used to generate video")]
+    image_url: Annotated[
+        FileInput, Field(description="The URL of the image used to generate video")
+    ]
     aspect_ratio: Annotated[
         Literal["21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"],
         Field(description="The aspect ratio of the generated video"),
@@ -104,7 +106,8 @@ class BytedanceSeedanceV1ProImageToVideoInput(InputModel):
         Field(description="The number of frames to generate. If provided, will override duration."),
     ] = None
     end_image_url: Annotated[
-        str | None, Field(description="The URL of the image the video ends with. Defaults to None.")
+        FileInput | None,
+        Field(description="The URL of the image the video ends with. Defaults to None."),
     ] = None
 
 
@@ -901,7 +904,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         aspect_ratio: Literal["21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"] = "auto",
         resolution: Literal["480p", "720p", "1080p"] = "1080p",
         duration: Literal["2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"] = "5",
@@ -909,7 +912,7 @@ class Realtime(
         seed: int | None = ...,
         enable_safety_checker: bool = True,
         num_frames: int | None = ...,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -926,6 +929,8 @@ class Realtime(
         Args:
             prompt: The text prompt used to generate the video
             image_url: The URL of the image used to generate video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
             duration: Duration of the video in seconds
@@ -934,6 +939,8 @@ class Realtime(
             enable_safety_checker: If set to true, the safety checker will be enabled.
             num_frames: The number of frames to generate. If provided, will override duration.
             end_image_url: The URL of the image the video ends with. Defaults to None.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -960,7 +967,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         aspect_ratio: Literal["21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"] = "auto",
         resolution: Literal["480p", "720p", "1080p"] = "1080p",
         duration: Literal["2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"] = "5",
@@ -968,7 +975,7 @@ class AsyncRealtime(
         seed: int | None = ...,
         enable_safety_checker: bool = True,
         num_frames: int | None = ...,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -985,6 +992,8 @@ class AsyncRealtime(
         Args:
             prompt: The text prompt used to generate the video
             image_url: The URL of the image used to generate video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
             duration: Duration of the video in seconds
@@ -993,6 +1002,8 @@ class AsyncRealtime(
             enable_safety_checker: If set to true, the safety checker will be enabled.
             num_frames: The number of frames to generate. If provided, will override duration.
             end_image_url: The URL of the image the video ends with. Defaults to None.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

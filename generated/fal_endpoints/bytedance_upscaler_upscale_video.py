@@ -72,7 +72,7 @@ __all__ = [
 class BytedanceUpscalerUpscaleVideoInput(InputModel):
     """Input of `fal-ai/bytedance-upscaler/upscale/video`."""
 
-    video_url: Annotated[str, Field(description="The URL of the video to upscale.")]
+    video_url: Annotated[FileInput, Field(description="The URL of the video to upscale.")]
     target_resolution: Annotated[
         Literal["1080p", "2k", "4k"],
         Field(description="The target resolution of the video to upscale."),
@@ -800,7 +800,7 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         target_resolution: Literal["1080p", "2k", "4k"] = "1080p",
         target_fps: Literal["30fps", "60fps"] = "30fps",
         enhancement_preset: Literal[
@@ -824,6 +824,8 @@ class Realtime(
 
         Args:
             video_url: The URL of the video to upscale.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             target_resolution: The target resolution of the video to upscale.
             target_fps: The target FPS of the video to upscale.
             enhancement_preset: The enhancement preset optimized for specific video scenarios. 'general' is a general-purpose template, 'ugc' targets user-generated short videos, 'short_series' is for short dramas, 'aigc' is for AI-generated content, and 'old_film' is for classic film restoration.
@@ -853,7 +855,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         target_resolution: Literal["1080p", "2k", "4k"] = "1080p",
         target_fps: Literal["30fps", "60fps"] = "30fps",
         enhancement_preset: Literal[
@@ -877,6 +879,8 @@ class AsyncRealtime(
 
         Args:
             video_url: The URL of the video to upscale.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             target_resolution: The target resolution of the video to upscale.
             target_fps: The target FPS of the video to upscale.
             enhancement_preset: The enhancement preset optimized for specific video scenarios. 'general' is a general-purpose template, 'ugc' targets user-generated short videos, 'short_series' is for short dramas, 'aigc' is for AI-generated content, and 'old_film' is for classic film restoration.

@@ -76,7 +76,7 @@ class BytedanceVideoStylizeInput(InputModel):
         ),
     ]
     image_url: Annotated[
-        str, Field(description="URL of the image to make the stylized video from.")
+        FileInput, Field(description="URL of the image to make the stylized video from.")
     ]
 
 
@@ -664,7 +664,7 @@ class Realtime(RealtimeConnection[BytedanceVideoStylizeInput, BytedanceVideoStyl
         /,
         *,
         style: str,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -681,6 +681,8 @@ class Realtime(RealtimeConnection[BytedanceVideoStylizeInput, BytedanceVideoStyl
         Args:
             style: The style for your character in the video. Please use a short description.
             image_url: URL of the image to make the stylized video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -701,7 +703,7 @@ class AsyncRealtime(
         /,
         *,
         style: str,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -718,6 +720,8 @@ class AsyncRealtime(
         Args:
             style: The style for your character in the video. Please use a short description.
             image_url: URL of the image to make the stylized video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

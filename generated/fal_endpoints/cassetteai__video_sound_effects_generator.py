@@ -25,6 +25,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileInput,
     FileOutput,
     InputModel,
     OutputModel,
@@ -75,7 +76,7 @@ __all__ = [
 class Video(InputModel):
     """Represents a video file."""
 
-    url: Annotated[str, Field(description="The URL where the file can be downloaded from.")]
+    url: Annotated[FileInput, Field(description="The URL where the file can be downloaded from.")]
     content_type: Annotated[str | None, Field(description="The mime type of the file.")] = None
     file_name: Annotated[
         str | None,

@@ -72,9 +72,9 @@ __all__ = [
 class ChatterboxSpeechToSpeechInput(InputModel):
     """Input of `fal-ai/chatterbox/speech-to-speech`."""
 
-    source_audio_url: str
+    source_audio_url: FileInput
     target_voice_audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional URL to an audio file to use as a reference for the generated speech. If provided, the model will try to match the style and tone of the reference audio."
         ),
@@ -706,8 +706,8 @@ class Realtime(RealtimeConnection[ChatterboxSpeechToSpeechInput, ChatterboxSpeec
         self,
         /,
         *,
-        source_audio_url: str,
-        target_voice_audio_url: str | None = ...,
+        source_audio_url: FileInput,
+        target_voice_audio_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -723,7 +723,11 @@ class Realtime(RealtimeConnection[ChatterboxSpeechToSpeechInput, ChatterboxSpeec
 
         Args:
             source_audio_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             target_voice_audio_url: Optional URL to an audio file to use as a reference for the generated speech. If provided, the model will try to match the style and tone of the reference audio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -747,8 +751,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        source_audio_url: str,
-        target_voice_audio_url: str | None = ...,
+        source_audio_url: FileInput,
+        target_voice_audio_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -764,7 +768,11 @@ class AsyncRealtime(
 
         Args:
             source_audio_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             target_voice_audio_url: Optional URL to an audio file to use as a reference for the generated speech. If provided, the model will try to match the style and tone of the reference audio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -79,7 +79,7 @@ class ChatterboxTextToSpeechInput(InputModel):
         ),
     ]
     audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional URL to an audio file to use as a reference for the generated speech. If provided, the model will try to match the style and tone of the reference audio."
         ),
@@ -783,7 +783,7 @@ class Realtime(RealtimeConnection[ChatterboxTextToSpeechInput, ChatterboxTextToS
         /,
         *,
         text: str,
-        audio_url: str
+        audio_url: FileInput
         | None = "https://storage.googleapis.com/chatterbox-demo-samples/prompts/male_rickmorty.mp3",
         exaggeration: float = 0.25,
         temperature: float = 0.7,
@@ -805,6 +805,8 @@ class Realtime(RealtimeConnection[ChatterboxTextToSpeechInput, ChatterboxTextToS
         Args:
             text: The text to be converted to speech (maximum 5000 characters). You can additionally add the following emotive tags: <laugh>, <chuckle>, <sigh>, <cough>, <sniffle>, <groan>, <yawn>, <gasp>
             audio_url: Optional URL to an audio file to use as a reference for the generated speech. If provided, the model will try to match the style and tone of the reference audio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             exaggeration: Exaggeration factor for the generated speech (0.0 = no exaggeration, 1.0 = maximum exaggeration).
             temperature: Temperature for generation (higher = more creative).
             cfg: (Undocumented.)
@@ -829,7 +831,7 @@ class AsyncRealtime(
         /,
         *,
         text: str,
-        audio_url: str
+        audio_url: FileInput
         | None = "https://storage.googleapis.com/chatterbox-demo-samples/prompts/male_rickmorty.mp3",
         exaggeration: float = 0.25,
         temperature: float = 0.7,
@@ -851,6 +853,8 @@ class AsyncRealtime(
         Args:
             text: The text to be converted to speech (maximum 5000 characters). You can additionally add the following emotive tags: <laugh>, <chuckle>, <sigh>, <cough>, <sniffle>, <groan>, <yawn>, <gasp>
             audio_url: Optional URL to an audio file to use as a reference for the generated speech. If provided, the model will try to match the style and tone of the reference audio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             exaggeration: Exaggeration factor for the generated speech (0.0 = no exaggeration, 1.0 = maximum exaggeration).
             temperature: Temperature for generation (higher = more creative).
             cfg: (Undocumented.)

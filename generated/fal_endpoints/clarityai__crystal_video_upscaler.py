@@ -72,7 +72,7 @@ __all__ = [
 class ClarityaiCrystalVideoUpscalerInput(InputModel):
     """Input of `clarityai/crystal-video-upscaler`."""
 
-    video_url: Annotated[str, Field(description="URL to the input video.")]
+    video_url: Annotated[FileInput, Field(description="URL to the input video.")]
     scale_factor: Annotated[
         float,
         Field(
@@ -699,7 +699,7 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         scale_factor: float = 2,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -716,6 +716,8 @@ class Realtime(
 
         Args:
             video_url: URL to the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             scale_factor: Scale factor. The scale factor must be chosen such that the upscaled video does not exceed 5K resolution.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -740,7 +742,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         scale_factor: float = 2,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -757,6 +759,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL to the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             scale_factor: Scale factor. The scale factor must be chosen such that the upscaled video does not exceed 5K resolution.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

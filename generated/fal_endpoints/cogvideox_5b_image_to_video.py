@@ -106,7 +106,9 @@ class Cogvideox5bImageToVideoInput(InputModel):
     """Input of `fal-ai/cogvideox-5b/image-to-video`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
-    image_url: Annotated[str, Field(description="The URL to the image to generate the video from.")]
+    image_url: Annotated[
+        FileInput, Field(description="The URL to the image to generate the video from.")
+    ]
     video_size: Annotated[
         ImageSize
         | Literal[
@@ -941,7 +943,7 @@ class Realtime(RealtimeConnection[Cogvideox5bImageToVideoInput, Cogvideox5bImage
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         video_size: ImageSize
         | Literal[
             "square_hd",
@@ -974,6 +976,8 @@ class Realtime(RealtimeConnection[Cogvideox5bImageToVideoInput, Cogvideox5bImage
         Args:
             prompt: The prompt to generate the video from.
             image_url: The URL to the image to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_size: The size of the generated video.
 
                 Default: `{"height": 480, "width": 720}`.
@@ -1006,7 +1010,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         video_size: ImageSize
         | Literal[
             "square_hd",
@@ -1039,6 +1043,8 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to generate the video from.
             image_url: The URL to the image to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_size: The size of the generated video.
 
                 Default: `{"height": 480, "width": 720}`.

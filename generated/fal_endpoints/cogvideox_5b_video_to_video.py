@@ -106,7 +106,7 @@ class Cogvideox5bVideoToVideoInput(InputModel):
     """Input of `fal-ai/cogvideox-5b/video-to-video`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
-    video_url: Annotated[str, Field(description="The video to generate the video from.")]
+    video_url: Annotated[FileInput, Field(description="The video to generate the video from.")]
     video_size: Annotated[
         ImageSize
         | Literal[
@@ -965,7 +965,7 @@ class Realtime(RealtimeConnection[Cogvideox5bVideoToVideoInput, Cogvideox5bVideo
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         video_size: ImageSize
         | Literal[
             "square_hd",
@@ -999,6 +999,8 @@ class Realtime(RealtimeConnection[Cogvideox5bVideoToVideoInput, Cogvideox5bVideo
         Args:
             prompt: The prompt to generate the video from.
             video_url: The video to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_size: The size of the generated video.
 
                 Default: `{"height": 480, "width": 720}`.
@@ -1032,7 +1034,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         video_size: ImageSize
         | Literal[
             "square_hd",
@@ -1066,6 +1068,8 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to generate the video from.
             video_url: The video to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_size: The size of the generated video.
 
                 Default: `{"height": 480, "width": 720}`.

@@ -71,7 +71,7 @@ class CohereTranscribeInput(InputModel):
     """Input of `fal-ai/cohere-transcribe`."""
 
     audio_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav, webm, ogg, flac."
         ),
@@ -735,7 +735,7 @@ class Realtime(RealtimeConnection[CohereTranscribeInput, CohereTranscribeOutput]
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         language: Literal[
             "en", "fr", "de", "it", "es", "pt", "el", "nl", "pl", "zh", "ja", "ko", "vi", "ar"
         ] = "en",
@@ -756,6 +756,8 @@ class Realtime(RealtimeConnection[CohereTranscribeInput, CohereTranscribeOutput]
 
         Args:
             audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav, webm, ogg, flac.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             language: Language of the audio (ISO 639-1 code). Supported: en, fr, de, it, es, pt, el, nl, pl, zh, ja, ko, vi, ar.
             punctuation: Whether to include punctuation and capitalization in the output.
             max_new_tokens: Maximum number of tokens to generate per audio chunk.
@@ -776,7 +778,7 @@ class AsyncRealtime(AsyncRealtimeConnection[CohereTranscribeInput, CohereTranscr
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         language: Literal[
             "en", "fr", "de", "it", "es", "pt", "el", "nl", "pl", "zh", "ja", "ko", "vi", "ar"
         ] = "en",
@@ -797,6 +799,8 @@ class AsyncRealtime(AsyncRealtimeConnection[CohereTranscribeInput, CohereTranscr
 
         Args:
             audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav, webm, ogg, flac.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             language: Language of the audio (ISO 639-1 code). Supported: en, fr, de, it, es, pt, el, nl, pl, zh, ja, ko, vi, ar.
             punctuation: Whether to include punctuation and capitalization in the output.
             max_new_tokens: Maximum number of tokens to generate per audio chunk.

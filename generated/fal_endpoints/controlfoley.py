@@ -73,7 +73,7 @@ class ControlfoleyInput(InputModel):
     """Input of `fal-ai/controlfoley`."""
 
     video_url: Annotated[
-        str, Field(description="URL of the video to generate synchronized audio for.")
+        FileInput, Field(description="URL of the video to generate synchronized audio for.")
     ]
     prompt: Annotated[
         str,
@@ -85,7 +85,7 @@ class ControlfoleyInput(InputModel):
         str, Field(description="Negative text prompt — describe audio characteristics to avoid.")
     ] = ""
     reference_audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional URL to a 2-4 second reference audio clip whose timbre should be transferred to the generated audio (AC-V2A mode). Audio shorter than 2s is zero-padded; longer is truncated."
         ),
@@ -846,10 +846,10 @@ class Realtime(RealtimeConnection[ControlfoleyInput, ControlfoleyOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str = "",
         negative_prompt: str = "",
-        reference_audio_url: str | None = ...,
+        reference_audio_url: FileInput | None = ...,
         duration: float = 8,
         num_inference_steps: int = 25,
         guidance_scale: float = 4.5,
@@ -870,9 +870,13 @@ class Realtime(RealtimeConnection[ControlfoleyInput, ControlfoleyOutput]):
 
         Args:
             video_url: URL of the video to generate synchronized audio for.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Optional text prompt describing the desired audio. When combined with the video it provides text-controlled video-to-audio (TC-V2A) generation; leave empty for pure video-to-audio (V2A).
             negative_prompt: Negative text prompt — describe audio characteristics to avoid.
             reference_audio_url: Optional URL to a 2-4 second reference audio clip whose timbre should be transferred to the generated audio (AC-V2A mode). Audio shorter than 2s is zero-padded; longer is truncated.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Target audio duration in seconds. Truncated to source video length when shorter.
             num_inference_steps: Number of flow-matching ODE steps.
             guidance_scale: Classifier-free guidance strength.
@@ -895,10 +899,10 @@ class AsyncRealtime(AsyncRealtimeConnection[ControlfoleyInput, ControlfoleyOutpu
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str = "",
         negative_prompt: str = "",
-        reference_audio_url: str | None = ...,
+        reference_audio_url: FileInput | None = ...,
         duration: float = 8,
         num_inference_steps: int = 25,
         guidance_scale: float = 4.5,
@@ -919,9 +923,13 @@ class AsyncRealtime(AsyncRealtimeConnection[ControlfoleyInput, ControlfoleyOutpu
 
         Args:
             video_url: URL of the video to generate synchronized audio for.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Optional text prompt describing the desired audio. When combined with the video it provides text-controlled video-to-audio (TC-V2A) generation; leave empty for pure video-to-audio (V2A).
             negative_prompt: Negative text prompt — describe audio characteristics to avoid.
             reference_audio_url: Optional URL to a 2-4 second reference audio clip whose timbre should be transferred to the generated audio (AC-V2A mode). Audio shorter than 2s is zero-padded; longer is truncated.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Target audio duration in seconds. Truncated to source video length when shorter.
             num_inference_steps: Number of flow-matching ODE steps.
             guidance_scale: Classifier-free guidance strength.

@@ -70,8 +70,8 @@ __all__ = [
 class ControlnextInput(InputModel):
     """Input of `fal-ai/controlnext`."""
 
-    image_url: Annotated[str, Field(description="URL of the reference image.")]
-    video_url: Annotated[str, Field(description="URL of the input video.")]
+    image_url: Annotated[FileInput, Field(description="URL of the reference image.")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video.")]
     height: Annotated[int, Field(description="Height of the output video.", ge=64, le=1024)] = 1024
     width: Annotated[int, Field(description="Width of the output video.", ge=64, le=1024)] = 576
     guidance_scale: Annotated[
@@ -899,8 +899,8 @@ class Realtime(RealtimeConnection[ControlnextInput, ControlnextOutput]):
         self,
         /,
         *,
-        image_url: str,
-        video_url: str,
+        image_url: FileInput,
+        video_url: FileInput,
         height: int = 1024,
         width: int = 576,
         guidance_scale: float = 3,
@@ -928,7 +928,11 @@ class Realtime(RealtimeConnection[ControlnextInput, ControlnextOutput]):
 
         Args:
             image_url: URL of the reference image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: URL of the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             height: Height of the output video.
             width: Width of the output video.
             guidance_scale: Guidance scale for the diffusion process.
@@ -958,8 +962,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ControlnextInput, ControlnextOutput]
         self,
         /,
         *,
-        image_url: str,
-        video_url: str,
+        image_url: FileInput,
+        video_url: FileInput,
         height: int = 1024,
         width: int = 576,
         guidance_scale: float = 3,
@@ -987,7 +991,11 @@ class AsyncRealtime(AsyncRealtimeConnection[ControlnextInput, ControlnextOutput]
 
         Args:
             image_url: URL of the reference image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: URL of the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             height: Height of the output video.
             width: Width of the output video.
             guidance_scale: Guidance scale for the diffusion process.

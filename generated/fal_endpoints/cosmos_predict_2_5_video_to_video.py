@@ -73,7 +73,9 @@ class CosmosPredict25VideoToVideoInput(InputModel):
     """Input of `fal-ai/cosmos-predict-2.5/video-to-video`."""
 
     prompt: Annotated[str, Field(description="The text prompt describing the video to generate.")]
-    video_url: Annotated[str, Field(description="URL of the input video to use as conditioning.")]
+    video_url: Annotated[
+        FileInput, Field(description="URL of the input video to use as conditioning.")
+    ]
     negative_prompt: Annotated[
         str, Field(description="A negative prompt to guide generation away from undesired content.")
     ] = "The video captures a series of frames showing ugly scenes, static with no motion, motion blur, over-saturation, shaky footage, low resolution, grainy texture, pixelated images, poorly lit areas, underexposed and overexposed scenes, poor color balance, washed out colors, choppy sequences, jerky movements, low frame rate, artifacting, color banding, unnatural transitions, outdated special effects, fake elements, unconvincing visuals, poorly edited content, jump cuts, visual noise, and flickering. Overall, the video is of poor quality."
@@ -878,7 +880,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         negative_prompt: str = "The video captures a series of frames showing ugly scenes, static with no motion, motion blur, over-saturation, shaky footage, low resolution, grainy texture, pixelated images, poorly lit areas, underexposed and overexposed scenes, poor color balance, washed out colors, choppy sequences, jerky movements, low frame rate, artifacting, color banding, unnatural transitions, outdated special effects, fake elements, unconvincing visuals, poorly edited content, jump cuts, visual noise, and flickering. Overall, the video is of poor quality.",
         num_frames: int = 93,
         num_inference_steps: int = 35,
@@ -905,6 +907,8 @@ class Realtime(
         Args:
             prompt: The text prompt describing the video to generate.
             video_url: URL of the input video to use as conditioning.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: A negative prompt to guide generation away from undesired content.
             num_frames: Number of frames to generate. Must be between 9 and 93.
             num_inference_steps: Number of denoising steps. More steps yield higher quality but take longer.
@@ -937,7 +941,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         negative_prompt: str = "The video captures a series of frames showing ugly scenes, static with no motion, motion blur, over-saturation, shaky footage, low resolution, grainy texture, pixelated images, poorly lit areas, underexposed and overexposed scenes, poor color balance, washed out colors, choppy sequences, jerky movements, low frame rate, artifacting, color banding, unnatural transitions, outdated special effects, fake elements, unconvincing visuals, poorly edited content, jump cuts, visual noise, and flickering. Overall, the video is of poor quality.",
         num_frames: int = 93,
         num_inference_steps: int = 35,
@@ -964,6 +968,8 @@ class AsyncRealtime(
         Args:
             prompt: The text prompt describing the video to generate.
             video_url: URL of the input video to use as conditioning.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: A negative prompt to guide generation away from undesired content.
             num_frames: Number of frames to generate. Must be between 9 and 93.
             num_inference_steps: Number of denoising steps. More steps yield higher quality but take longer.

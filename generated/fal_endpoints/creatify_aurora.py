@@ -73,10 +73,10 @@ class CreatifyAuroraInput(InputModel):
     """Input of `fal-ai/creatify/aurora`."""
 
     image_url: Annotated[
-        str, Field(description="The URL of the image file to be used for video generation.")
+        FileInput, Field(description="The URL of the image file to be used for video generation.")
     ]
     audio_url: Annotated[
-        str, Field(description="The URL of the audio file to be used for video generation.")
+        FileInput, Field(description="The URL of the audio file to be used for video generation.")
     ]
     prompt: Annotated[
         str | None, Field(description="A text prompt to guide the video generation process.")
@@ -783,8 +783,8 @@ class Realtime(RealtimeConnection[CreatifyAuroraInput, CreatifyAuroraOutput]):
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str | None = ...,
         guidance_scale: float | None = 1,
         audio_guidance_scale: float | None = 2,
@@ -804,7 +804,11 @@ class Realtime(RealtimeConnection[CreatifyAuroraInput, CreatifyAuroraOutput]):
 
         Args:
             image_url: The URL of the image file to be used for video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file to be used for video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: A text prompt to guide the video generation process.
             guidance_scale: Guidance scale to be used for text prompt adherence.
             audio_guidance_scale: Guidance scale to be used for audio adherence.
@@ -826,8 +830,8 @@ class AsyncRealtime(AsyncRealtimeConnection[CreatifyAuroraInput, CreatifyAuroraO
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str | None = ...,
         guidance_scale: float | None = 1,
         audio_guidance_scale: float | None = 2,
@@ -847,7 +851,11 @@ class AsyncRealtime(AsyncRealtimeConnection[CreatifyAuroraInput, CreatifyAuroraO
 
         Args:
             image_url: The URL of the image file to be used for video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file to be used for video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: A text prompt to guide the video generation process.
             guidance_scale: Guidance scale to be used for text prompt adherence.
             audio_guidance_scale: Guidance scale to be used for audio adherence.

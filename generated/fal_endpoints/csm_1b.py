@@ -22,6 +22,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileInput,
     FileOutput,
     InputModel,
     OutputModel,
@@ -73,7 +74,7 @@ __all__ = [
 class Speaker(InputModel):
     prompt: str
     speaker_id: int
-    audio_url: str
+    audio_url: FileInput
 
 
 class Turn(InputModel):

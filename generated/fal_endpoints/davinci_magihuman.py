@@ -76,10 +76,10 @@ class DavinciMagihumanInput(InputModel):
         str, Field(description="Text prompt describing the desired video content.", min_length=1)
     ]
     image_url: Annotated[
-        str, Field(description="URL of the reference image for image-to-video generation.")
+        FileInput, Field(description="URL of the reference image for image-to-video generation.")
     ]
     audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional URL of the driving audio for lipsync mode. If omitted, audio is generated from the prompt."
         ),
@@ -846,8 +846,8 @@ class Realtime(RealtimeConnection[DavinciMagihumanInput, DavinciMagihumanOutput]
         /,
         *,
         prompt: str,
-        image_url: str,
-        audio_url: str | None = ...,
+        image_url: FileInput,
+        audio_url: FileInput | None = ...,
         duration: int = 5,
         resolution: Literal["256p", "540p", "720p", "1080p"] = "256p",
         num_inference_steps: int | None = ...,
@@ -870,7 +870,11 @@ class Realtime(RealtimeConnection[DavinciMagihumanInput, DavinciMagihumanOutput]
         Args:
             prompt: Text prompt describing the desired video content.
             image_url: URL of the reference image for image-to-video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: Optional URL of the driving audio for lipsync mode. If omitted, audio is generated from the prompt.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Duration of the generated video in seconds.
             resolution: Output resolution. '256p' uses the official base-model 448x256 path. '1080p' uses the official base + 1080p super-resolution pipeline. '540p' and '720p' reuse that sharper 1080p SR path and downsample to the requested output size.
             num_inference_steps: Number of denoising steps. Defaults to 8 for 256p and 32 for 540p/720p/1080p (base + SR).
@@ -895,8 +899,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DavinciMagihumanInput, DavinciMagihu
         /,
         *,
         prompt: str,
-        image_url: str,
-        audio_url: str | None = ...,
+        image_url: FileInput,
+        audio_url: FileInput | None = ...,
         duration: int = 5,
         resolution: Literal["256p", "540p", "720p", "1080p"] = "256p",
         num_inference_steps: int | None = ...,
@@ -919,7 +923,11 @@ class AsyncRealtime(AsyncRealtimeConnection[DavinciMagihumanInput, DavinciMagihu
         Args:
             prompt: Text prompt describing the desired video content.
             image_url: URL of the reference image for image-to-video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: Optional URL of the driving audio for lipsync mode. If omitted, audio is generated from the prompt.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Duration of the generated video in seconds.
             resolution: Output resolution. '256p' uses the official base-model 448x256 path. '1080p' uses the official base + 1080p super-resolution pipeline. '540p' and '720p' reuse that sharper 1080p SR path and downsample to the requested output size.
             num_inference_steps: Number of denoising steps. Defaults to 8 for 256p and 32 for 540p/720p/1080p (base + SR).

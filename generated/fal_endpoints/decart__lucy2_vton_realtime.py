@@ -81,13 +81,13 @@ class DecartLucy2VtonRealtimeInput(InputModel):
         "Substitute the current top with the outfit from the reference image, matching its color, material, and fit"
     )
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Image data URI or HTTP(S) URL for realtime frame input. Data URI format: data:image/<type>;base64,..."
         ),
     ] = ""
     reference_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Reference image URL or data URI. When set, Lucy 2 will use this as a character reference for the transformation."
         ),
@@ -714,8 +714,8 @@ class Realtime(RealtimeConnection[DecartLucy2VtonRealtimeInput, DecartLucy2VtonR
         /,
         *,
         prompt: str = "Substitute the current top with the outfit from the reference image, matching its color, material, and fit",
-        image_url: str = "",
-        reference_image_url: str
+        image_url: FileInput = "",
+        reference_image_url: FileInput
         | None = "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -733,7 +733,11 @@ class Realtime(RealtimeConnection[DecartLucy2VtonRealtimeInput, DecartLucy2VtonR
         Args:
             prompt: Text prompt for the real-time transformation.
             image_url: Image data URI or HTTP(S) URL for realtime frame input. Data URI format: data:image/<type>;base64,...
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_image_url: Reference image URL or data URI. When set, Lucy 2 will use this as a character reference for the transformation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -754,8 +758,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str = "Substitute the current top with the outfit from the reference image, matching its color, material, and fit",
-        image_url: str = "",
-        reference_image_url: str
+        image_url: FileInput = "",
+        reference_image_url: FileInput
         | None = "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -773,7 +777,11 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt for the real-time transformation.
             image_url: Image data URI or HTTP(S) URL for realtime frame input. Data URI format: data:image/<type>;base64,...
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_image_url: Reference image URL or data URI. When set, Lucy 2 will use this as a character reference for the transformation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

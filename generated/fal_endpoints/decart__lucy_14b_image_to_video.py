@@ -73,7 +73,7 @@ class DecartLucy14bImageToVideoInput(InputModel):
     prompt: Annotated[
         str, Field(description="Text description of the desired video content", max_length=1500)
     ]
-    image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to use as the first frame")]
     resolution: Annotated[
         Literal["720p"], Field(description="Resolution of the generated video")
     ] = "720p"
@@ -755,7 +755,7 @@ class Realtime(RealtimeConnection[DecartLucy14bImageToVideoInput, DecartLucy14bI
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["720p"] = "720p",
         aspect_ratio: Literal["9:16", "16:9"] = "16:9",
         sync_mode: bool = True,
@@ -775,6 +775,8 @@ class Realtime(RealtimeConnection[DecartLucy14bImageToVideoInput, DecartLucy14bI
         Args:
             prompt: Text description of the desired video content
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Resolution of the generated video
             aspect_ratio: Aspect ratio of the generated video.
             sync_mode: If set to true, the function will wait for the image to be generated
@@ -805,7 +807,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["720p"] = "720p",
         aspect_ratio: Literal["9:16", "16:9"] = "16:9",
         sync_mode: bool = True,
@@ -825,6 +827,8 @@ class AsyncRealtime(
         Args:
             prompt: Text description of the desired video content
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Resolution of the generated video
             aspect_ratio: Aspect ratio of the generated video.
             sync_mode: If set to true, the function will wait for the image to be generated

@@ -73,7 +73,7 @@ class DecartLucyEditDevInput(InputModel):
     prompt: Annotated[
         str, Field(description="Text description of the desired video content", max_length=1500)
     ]
-    video_url: Annotated[str, Field(description="URL of the video to edit")]
+    video_url: Annotated[FileInput, Field(description="URL of the video to edit")]
     sync_mode: Annotated[
         bool,
         Field(
@@ -730,7 +730,7 @@ class Realtime(RealtimeConnection[DecartLucyEditDevInput, DecartLucyEditDevOutpu
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         sync_mode: bool = True,
         enhance_prompt: bool = True,
         extra_body: Mapping[str, Any] | None = None,
@@ -749,6 +749,8 @@ class Realtime(RealtimeConnection[DecartLucyEditDevInput, DecartLucyEditDevOutpu
         Args:
             prompt: Text description of the desired video content
             video_url: URL of the video to edit
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             sync_mode: If set to true, the function will wait for the video to be generated
                 and uploaded before returning the response. This will increase the
                 latency of the function but it allows you to get the video directly
@@ -772,7 +774,7 @@ class AsyncRealtime(AsyncRealtimeConnection[DecartLucyEditDevInput, DecartLucyEd
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         sync_mode: bool = True,
         enhance_prompt: bool = True,
         extra_body: Mapping[str, Any] | None = None,
@@ -791,6 +793,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DecartLucyEditDevInput, DecartLucyEd
         Args:
             prompt: Text description of the desired video content
             video_url: URL of the video to edit
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             sync_mode: If set to true, the function will wait for the video to be generated
                 and uploaded before returning the response. This will increase the
                 latency of the function but it allows you to get the video directly

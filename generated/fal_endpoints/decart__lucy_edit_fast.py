@@ -73,7 +73,7 @@ class DecartLucyEditFastInput(InputModel):
     prompt: Annotated[
         str, Field(description="Text description of the desired video content", max_length=1500)
     ]
-    video_url: Annotated[str, Field(description="URL of the video to edit")]
+    video_url: Annotated[FileInput, Field(description="URL of the video to edit")]
     sync_mode: Annotated[
         bool,
         Field(
@@ -732,7 +732,7 @@ class Realtime(RealtimeConnection[DecartLucyEditFastInput, DecartLucyEditFastOut
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         sync_mode: bool = False,
         enhance_prompt: bool = True,
         extra_body: Mapping[str, Any] | None = None,
@@ -751,6 +751,8 @@ class Realtime(RealtimeConnection[DecartLucyEditFastInput, DecartLucyEditFastOut
         Args:
             prompt: Text description of the desired video content
             video_url: URL of the video to edit
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             sync_mode: If set to true, the function will wait for the video to be generated
                 and uploaded before returning the response. This will increase the
                 latency of the function but it allows you to get the video directly
@@ -774,7 +776,7 @@ class AsyncRealtime(AsyncRealtimeConnection[DecartLucyEditFastInput, DecartLucyE
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         sync_mode: bool = False,
         enhance_prompt: bool = True,
         extra_body: Mapping[str, Any] | None = None,
@@ -793,6 +795,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DecartLucyEditFastInput, DecartLucyE
         Args:
             prompt: Text description of the desired video content
             video_url: URL of the video to edit
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             sync_mode: If set to true, the function will wait for the video to be generated
                 and uploaded before returning the response. This will increase the
                 latency of the function but it allows you to get the video directly

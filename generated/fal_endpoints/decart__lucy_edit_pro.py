@@ -79,7 +79,7 @@ class DecartLucyEditProInput(InputModel):
     prompt: Annotated[
         str, Field(description="Text description of the desired video content", max_length=1500)
     ]
-    video_url: Annotated[str, Field(description="URL of the video to edit")]
+    video_url: Annotated[FileInput, Field(description="URL of the video to edit")]
     resolution: Annotated[
         Literal["720p"], Field(description="Resolution of the generated video")
     ] = "720p"
@@ -803,7 +803,7 @@ class Realtime(RealtimeConnection[DecartLucyEditProInput, DecartLucyEditProOutpu
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         resolution: Literal["720p"] = "720p",
         sync_mode: bool = True,
         enhance_prompt: bool = True,
@@ -823,6 +823,8 @@ class Realtime(RealtimeConnection[DecartLucyEditProInput, DecartLucyEditProOutpu
         Args:
             prompt: Text description of the desired video content
             video_url: URL of the video to edit
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Resolution of the generated video
             sync_mode: If set to true, the function will wait for the video to be generated
                 and uploaded before returning the response. This will increase the
@@ -847,7 +849,7 @@ class AsyncRealtime(AsyncRealtimeConnection[DecartLucyEditProInput, DecartLucyEd
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         resolution: Literal["720p"] = "720p",
         sync_mode: bool = True,
         enhance_prompt: bool = True,
@@ -867,6 +869,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DecartLucyEditProInput, DecartLucyEd
         Args:
             prompt: Text description of the desired video content
             video_url: URL of the video to edit
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Resolution of the generated video
             sync_mode: If set to true, the function will wait for the video to be generated
                 and uploaded before returning the response. This will increase the

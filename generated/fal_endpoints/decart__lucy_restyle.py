@@ -77,7 +77,7 @@ class DecartLucyRestyleInput(InputModel):
     prompt: Annotated[
         str, Field(description="Text description of the desired video content", max_length=1500)
     ]
-    video_url: Annotated[str, Field(description="URL of the video to edit")]
+    video_url: Annotated[FileInput, Field(description="URL of the video to edit")]
     seed: Annotated[int | None, Field(description="Seed for video generation")] = None
     resolution: Annotated[
         Literal["720p"], Field(description="Resolution of the generated video")
@@ -802,7 +802,7 @@ class Realtime(RealtimeConnection[DecartLucyRestyleInput, DecartLucyRestyleOutpu
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         seed: int = ...,
         resolution: Literal["720p"] = "720p",
         enhance_prompt: bool = True,
@@ -823,6 +823,8 @@ class Realtime(RealtimeConnection[DecartLucyRestyleInput, DecartLucyRestyleOutpu
         Args:
             prompt: Text description of the desired video content
             video_url: URL of the video to edit
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Seed for video generation
             resolution: Resolution of the generated video
             enhance_prompt: Whether to enhance the prompt for better results.
@@ -848,7 +850,7 @@ class AsyncRealtime(AsyncRealtimeConnection[DecartLucyRestyleInput, DecartLucyRe
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         seed: int = ...,
         resolution: Literal["720p"] = "720p",
         enhance_prompt: bool = True,
@@ -869,6 +871,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DecartLucyRestyleInput, DecartLucyRe
         Args:
             prompt: Text description of the desired video content
             video_url: URL of the video to edit
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Seed for video generation
             resolution: Resolution of the generated video
             enhance_prompt: Whether to enhance the prompt for better results.

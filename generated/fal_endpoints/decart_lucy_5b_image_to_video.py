@@ -73,7 +73,7 @@ class DecartLucy5bImageToVideoInput(InputModel):
     prompt: Annotated[
         str, Field(description="Text description of the desired video content", max_length=1500)
     ]
-    image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to use as the first frame")]
     resolution: Annotated[
         Literal["720p"], Field(description="Resolution of the generated video")
     ] = "720p"
@@ -731,7 +731,7 @@ class Realtime(RealtimeConnection[DecartLucy5bImageToVideoInput, DecartLucy5bIma
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["720p"] = "720p",
         aspect_ratio: Literal["9:16", "16:9"] = "16:9",
         sync_mode: bool = True,
@@ -751,6 +751,8 @@ class Realtime(RealtimeConnection[DecartLucy5bImageToVideoInput, DecartLucy5bIma
         Args:
             prompt: Text description of the desired video content
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Resolution of the generated video
             aspect_ratio: Aspect ratio of the generated video.
             sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
@@ -778,7 +780,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["720p"] = "720p",
         aspect_ratio: Literal["9:16", "16:9"] = "16:9",
         sync_mode: bool = True,
@@ -798,6 +800,8 @@ class AsyncRealtime(
         Args:
             prompt: Text description of the desired video content
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Resolution of the generated video
             aspect_ratio: Aspect ratio of the generated video.
             sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.

@@ -73,7 +73,7 @@ __all__ = [
 class Deepfilternet3Input(InputModel):
     """Input of `fal-ai/deepfilternet3`."""
 
-    audio_url: Annotated[str, Field(description="The URL of the audio to enhance.")]
+    audio_url: Annotated[FileInput, Field(description="The URL of the audio to enhance.")]
     sync_mode: Annotated[
         bool,
         Field(
@@ -735,7 +735,7 @@ class Realtime(RealtimeConnection[Deepfilternet3Input, Deepfilternet3Output]):
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         sync_mode: bool = False,
         audio_format: Literal["mp3", "aac", "m4a", "ogg", "opus", "flac", "wav"] = "mp3",
         bitrate: str = "192k",
@@ -754,6 +754,8 @@ class Realtime(RealtimeConnection[Deepfilternet3Input, Deepfilternet3Output]):
 
         Args:
             audio_url: The URL of the audio to enhance.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             audio_format: The format for the output audio.
             bitrate: The bitrate of the output audio.
@@ -774,7 +776,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Deepfilternet3Input, Deepfilternet3O
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         sync_mode: bool = False,
         audio_format: Literal["mp3", "aac", "m4a", "ogg", "opus", "flac", "wav"] = "mp3",
         bitrate: str = "192k",
@@ -793,6 +795,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Deepfilternet3Input, Deepfilternet3O
 
         Args:
             audio_url: The URL of the audio to enhance.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             audio_format: The format for the output audio.
             bitrate: The bitrate of the output audio.

@@ -72,7 +72,9 @@ __all__ = [
 class DemucsInput(InputModel):
     """Input of `fal-ai/demucs`."""
 
-    audio_url: Annotated[str, Field(description="URL of the audio file to separate into stems")]
+    audio_url: Annotated[
+        FileInput, Field(description="URL of the audio file to separate into stems")
+    ]
     model: Annotated[
         Literal[
             "htdemucs",
@@ -937,7 +939,7 @@ class Realtime(RealtimeConnection[DemucsInput, DemucsOutput]):
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         model: Literal[
             "htdemucs",
             "htdemucs_ft",
@@ -975,6 +977,8 @@ class Realtime(RealtimeConnection[DemucsInput, DemucsOutput]):
 
         Args:
             audio_url: URL of the audio file to separate into stems
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model: Demucs model to use for separation
             stems: Specific stems to extract. If None, extracts all available stems. Available stems depend on model: vocals, drums, bass, other, guitar, piano (for 6s model)
             segment_length: Length in seconds of each segment for processing. Smaller values use less memory but may reduce quality. Default is model-specific.
@@ -998,7 +1002,7 @@ class AsyncRealtime(AsyncRealtimeConnection[DemucsInput, DemucsOutput]):
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         model: Literal[
             "htdemucs",
             "htdemucs_ft",
@@ -1036,6 +1040,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DemucsInput, DemucsOutput]):
 
         Args:
             audio_url: URL of the audio file to separate into stems
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model: Demucs model to use for separation
             stems: Specific stems to extract. If None, extracts all available stems. Available stems depend on model: vocals, drums, bass, other, guitar, piano (for 6s model)
             segment_length: Length in seconds of each segment for processing. Smaller values use less memory but may reduce quality. Default is model-specific.

@@ -76,7 +76,9 @@ class DepthAnythingVideoInput(InputModel):
     Input schema for video depth estimation.
     """
 
-    video_url: Annotated[str, Field(description="URL of the input video to estimate depth for.")]
+    video_url: Annotated[
+        FileInput, Field(description="URL of the input video to estimate depth for.")
+    ]
     model: Annotated[
         Literal["VDA-Small", "VDA-Base", "VDA-Large"],
         Field(
@@ -822,7 +824,7 @@ class Realtime(RealtimeConnection[DepthAnythingVideoInput, DepthAnythingVideoOut
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         model: Literal["VDA-Small", "VDA-Base", "VDA-Large"] = "VDA-Large",
         colormap: Literal["grayscale", "turbo", "inferno", "magma", "viridis"] = "grayscale",
         resolution: Literal["auto", "360p", "480p", "720p", "1080p"] = "auto",
@@ -845,6 +847,8 @@ class Realtime(RealtimeConnection[DepthAnythingVideoInput, DepthAnythingVideoOut
 
         Args:
             video_url: URL of the input video to estimate depth for.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model: Depth estimation model size. VDA-Large = best quality, VDA-Small = fastest.
             colormap: Colormap for depth visualization. 'turbo' (recommended) shows near=warm, far=cool. 'grayscale' for raw normalized depth. 'inferno'/'magma' for perceptually uniform. 'viridis' for colorblind-friendly.
             resolution: Output resolution. 'auto' preserves input (max 1080p). Options: 'auto', '360p', '480p', '720p', '1080p'.
@@ -869,7 +873,7 @@ class AsyncRealtime(AsyncRealtimeConnection[DepthAnythingVideoInput, DepthAnythi
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         model: Literal["VDA-Small", "VDA-Base", "VDA-Large"] = "VDA-Large",
         colormap: Literal["grayscale", "turbo", "inferno", "magma", "viridis"] = "grayscale",
         resolution: Literal["auto", "360p", "480p", "720p", "1080p"] = "auto",
@@ -892,6 +896,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DepthAnythingVideoInput, DepthAnythi
 
         Args:
             video_url: URL of the input video to estimate depth for.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model: Depth estimation model size. VDA-Large = best quality, VDA-Small = fastest.
             colormap: Colormap for depth visualization. 'turbo' (recommended) shows near=warm, far=cool. 'grayscale' for raw normalized depth. 'inferno'/'magma' for perceptually uniform. 'viridis' for colorblind-friendly.
             resolution: Output resolution. 'auto' preserves input (max 1080p). Options: 'auto', '360p', '480p', '720p', '1080p'.

@@ -79,7 +79,7 @@ class DiffrhythmInput(InputModel):
         ),
     ]
     reference_audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="The URL of the reference audio to use for the music generation."),
     ] = None
     style_prompt: Annotated[
@@ -786,7 +786,7 @@ class Realtime(RealtimeConnection[DiffrhythmInput, DiffrhythmOutput]):
         /,
         *,
         lyrics: str,
-        reference_audio_url: str = ...,
+        reference_audio_url: FileInput = ...,
         style_prompt: str = ...,
         music_duration: Literal["95s", "285s"] = "95s",
         cfg_strength: float = 4,
@@ -808,6 +808,8 @@ class Realtime(RealtimeConnection[DiffrhythmInput, DiffrhythmOutput]):
         Args:
             lyrics: The prompt to generate the song from. Must have two sections. Sections start with either [chorus] or a [verse].
             reference_audio_url: The URL of the reference audio to use for the music generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             style_prompt: The style prompt to use for the music generation.
             music_duration: The duration of the music to generate.
             cfg_strength: The CFG strength to use for the music generation.
@@ -831,7 +833,7 @@ class AsyncRealtime(AsyncRealtimeConnection[DiffrhythmInput, DiffrhythmOutput]):
         /,
         *,
         lyrics: str,
-        reference_audio_url: str = ...,
+        reference_audio_url: FileInput = ...,
         style_prompt: str = ...,
         music_duration: Literal["95s", "285s"] = "95s",
         cfg_strength: float = 4,
@@ -853,6 +855,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DiffrhythmInput, DiffrhythmOutput]):
         Args:
             lyrics: The prompt to generate the song from. Must have two sections. Sections start with either [chorus] or a [verse].
             reference_audio_url: The URL of the reference audio to use for the music generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             style_prompt: The style prompt to use for the music generation.
             music_duration: The duration of the music to generate.
             cfg_strength: The CFG strength to use for the music generation.

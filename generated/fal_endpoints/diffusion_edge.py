@@ -71,7 +71,7 @@ class DiffusionEdgeInput(InputModel):
     """Input of `fal-ai/diffusion-edge`."""
 
     image_url: Annotated[
-        str, Field(description="The text prompt you would like to convert to speech.")
+        FileInput, Field(description="The text prompt you would like to convert to speech.")
     ]
 
 
@@ -647,7 +647,7 @@ class Realtime(RealtimeConnection[DiffusionEdgeInput, DiffusionEdgeOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -663,6 +663,8 @@ class Realtime(RealtimeConnection[DiffusionEdgeInput, DiffusionEdgeOutput]):
 
         Args:
             image_url: The text prompt you would like to convert to speech.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -680,7 +682,7 @@ class AsyncRealtime(AsyncRealtimeConnection[DiffusionEdgeInput, DiffusionEdgeOut
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -696,6 +698,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DiffusionEdgeInput, DiffusionEdgeOut
 
         Args:
             image_url: The text prompt you would like to convert to speech.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

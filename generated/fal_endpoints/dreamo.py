@@ -97,10 +97,10 @@ class DreamoInput(InputModel):
 
     prompt: Annotated[str, Field(description="The prompt to generate an image from.")]
     first_image_url: Annotated[
-        str | None, Field(description="URL of first reference image to use for generation.")
+        FileInput | None, Field(description="URL of first reference image to use for generation.")
     ] = None
     second_image_url: Annotated[
-        str | None, Field(description="URL of second reference image to use for generation.")
+        FileInput | None, Field(description="URL of second reference image to use for generation.")
     ] = None
     first_reference_task: Annotated[
         Literal["ip", "id", "style"],
@@ -1004,8 +1004,8 @@ class Realtime(RealtimeConnection[DreamoInput, DreamoOutput]):
         /,
         *,
         prompt: str,
-        first_image_url: str = ...,
-        second_image_url: str = ...,
+        first_image_url: FileInput = ...,
+        second_image_url: FileInput = ...,
         first_reference_task: Literal["ip", "id", "style"] = "ip",
         second_reference_task: Literal["ip", "id", "style"] = "ip",
         image_size: ImageSize
@@ -1041,7 +1041,11 @@ class Realtime(RealtimeConnection[DreamoInput, DreamoOutput]):
         Args:
             prompt: The prompt to generate an image from.
             first_image_url: URL of first reference image to use for generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             second_image_url: URL of second reference image to use for generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_reference_task: Task for first reference image (ip/id/style).
             second_reference_task: Task for second reference image (ip/id/style).
             image_size: The size of the generated image.
@@ -1075,8 +1079,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DreamoInput, DreamoOutput]):
         /,
         *,
         prompt: str,
-        first_image_url: str = ...,
-        second_image_url: str = ...,
+        first_image_url: FileInput = ...,
+        second_image_url: FileInput = ...,
         first_reference_task: Literal["ip", "id", "style"] = "ip",
         second_reference_task: Literal["ip", "id", "style"] = "ip",
         image_size: ImageSize
@@ -1112,7 +1116,11 @@ class AsyncRealtime(AsyncRealtimeConnection[DreamoInput, DreamoOutput]):
         Args:
             prompt: The prompt to generate an image from.
             first_image_url: URL of first reference image to use for generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             second_image_url: URL of second reference image to use for generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_reference_task: Task for first reference image (ip/id/style).
             second_reference_task: Task for second reference image (ip/id/style).
             image_size: The size of the generated image.

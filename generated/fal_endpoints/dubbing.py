@@ -70,7 +70,7 @@ __all__ = [
 class DubbingInput(InputModel):
     """Input of `fal-ai/dubbing`."""
 
-    video_url: Annotated[str, Field(description="Input video URL to be dubbed.")]
+    video_url: Annotated[FileInput, Field(description="Input video URL to be dubbed.")]
     target_language: Annotated[
         Literal["hindi", "turkish", "english"],
         Field(description="Target language to dub the video to"),
@@ -680,7 +680,7 @@ class Realtime(RealtimeConnection[DubbingInput, DubbingOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         target_language: Literal["hindi", "turkish", "english"] = "hindi",
         do_lipsync: bool = True,
         extra_body: Mapping[str, Any] | None = None,
@@ -698,6 +698,8 @@ class Realtime(RealtimeConnection[DubbingInput, DubbingOutput]):
 
         Args:
             video_url: Input video URL to be dubbed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             target_language: Target language to dub the video to
             do_lipsync: Whether to lip sync the audio to the video
         """
@@ -717,7 +719,7 @@ class AsyncRealtime(AsyncRealtimeConnection[DubbingInput, DubbingOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         target_language: Literal["hindi", "turkish", "english"] = "hindi",
         do_lipsync: bool = True,
         extra_body: Mapping[str, Any] | None = None,
@@ -735,6 +737,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DubbingInput, DubbingOutput]):
 
         Args:
             video_url: Input video URL to be dubbed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             target_language: Target language to dub the video to
             do_lipsync: Whether to lip sync the audio to the video
         """

@@ -72,7 +72,9 @@ __all__ = [
 class DwposeVideoInput(InputModel):
     """Input of `fal-ai/dwpose/video`."""
 
-    video_url: Annotated[str, Field(description="URL of video to be used for pose estimation")]
+    video_url: Annotated[
+        FileInput, Field(description="URL of video to be used for pose estimation")
+    ]
     draw_mode: Annotated[
         Literal[
             "full-pose",
@@ -754,7 +756,7 @@ class Realtime(RealtimeConnection[DwposeVideoInput, DwposeVideoOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         draw_mode: Literal[
             "full-pose",
             "body-pose",
@@ -779,6 +781,8 @@ class Realtime(RealtimeConnection[DwposeVideoInput, DwposeVideoOutput]):
 
         Args:
             video_url: URL of video to be used for pose estimation
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             draw_mode: Mode of drawing the pose on the video. Options are: 'full-pose', 'body-pose', 'face-pose', 'hand-pose', 'face-hand-mask', 'face-mask', 'hand-mask'.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -797,7 +801,7 @@ class AsyncRealtime(AsyncRealtimeConnection[DwposeVideoInput, DwposeVideoOutput]
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         draw_mode: Literal[
             "full-pose",
             "body-pose",
@@ -822,6 +826,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DwposeVideoInput, DwposeVideoOutput]
 
         Args:
             video_url: URL of video to be used for pose estimation
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             draw_mode: Mode of drawing the pose on the video. Options are: 'full-pose', 'body-pose', 'face-pose', 'hand-pose', 'face-hand-mask', 'face-mask', 'hand-mask'.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -73,11 +73,11 @@ class EchomimicV3Input(InputModel):
     """Input of `fal-ai/echomimic-v3`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(description="The URL of the image to use as a reference for the video generation."),
     ]
     audio_url: Annotated[
-        str,
+        FileInput,
         Field(description="The URL of the audio to use as a reference for the video generation."),
     ]
     prompt: Annotated[str, Field(description="The prompt to use for the video generation.")]
@@ -815,8 +815,8 @@ class Realtime(RealtimeConnection[EchomimicV3Input, EchomimicV3Output]):
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str,
         negative_prompt: str = "",
         num_frames_per_generation: int = 121,
@@ -838,7 +838,11 @@ class Realtime(RealtimeConnection[EchomimicV3Input, EchomimicV3Output]):
 
         Args:
             image_url: The URL of the image to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for the video generation.
             negative_prompt: The negative prompt to use for the video generation.
             num_frames_per_generation: The number of frames to generate at once.
@@ -862,8 +866,8 @@ class AsyncRealtime(AsyncRealtimeConnection[EchomimicV3Input, EchomimicV3Output]
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str,
         negative_prompt: str = "",
         num_frames_per_generation: int = 121,
@@ -885,7 +889,11 @@ class AsyncRealtime(AsyncRealtimeConnection[EchomimicV3Input, EchomimicV3Output]
 
         Args:
             image_url: The URL of the image to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for the video generation.
             negative_prompt: The negative prompt to use for the video generation.
             num_frames_per_generation: The number of frames to generate at once.

@@ -75,7 +75,7 @@ class EdittoInput(InputModel):
 
     prompt: Annotated[str, Field(description="The text prompt to guide video generation.")]
     video_url: Annotated[
-        str, Field(description="URL to the source video file. Required for inpainting.")
+        FileInput, Field(description="URL to the source video file. Required for inpainting.")
     ]
     negative_prompt: Annotated[str, Field(description="Negative prompt for video generation.")] = (
         "letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards"
@@ -1148,7 +1148,7 @@ class Realtime(RealtimeConnection[EdittoInput, EdittoOutput]):
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         negative_prompt: str = "letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards",
         match_input_num_frames: bool = False,
         num_frames: int = 81,
@@ -1186,6 +1186,8 @@ class Realtime(RealtimeConnection[EdittoInput, EdittoOutput]):
         Args:
             prompt: The text prompt to guide video generation.
             video_url: URL to the source video file. Required for inpainting.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             match_input_num_frames: If true, the number of frames in the generated video will match the number of frames in the input video. If false, the number of frames will be determined by the num_frames parameter.
             num_frames: Number of frames to generate. Must be between 81 to 241 (inclusive).
@@ -1225,7 +1227,7 @@ class AsyncRealtime(AsyncRealtimeConnection[EdittoInput, EdittoOutput]):
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         negative_prompt: str = "letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards",
         match_input_num_frames: bool = False,
         num_frames: int = 81,
@@ -1263,6 +1265,8 @@ class AsyncRealtime(AsyncRealtimeConnection[EdittoInput, EdittoOutput]):
         Args:
             prompt: The text prompt to guide video generation.
             video_url: URL to the source video file. Required for inpainting.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             match_input_num_frames: If true, the number of frames in the generated video will match the number of frames in the input video. If false, the number of frames will be determined by the num_frames parameter.
             num_frames: Number of frames to generate. Must be between 81 to 241 (inclusive).

@@ -76,10 +76,10 @@ class ElevenlabsAudioIsolationInput(InputModel):
     """Input of `fal-ai/elevenlabs/audio-isolation`."""
 
     audio_url: Annotated[
-        str | None, Field(description="URL of the audio file to isolate voice from")
+        FileInput | None, Field(description="URL of the audio file to isolate voice from")
     ] = None
     video_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Video file to use for audio isolation. Either `audio_url` or `video_url` must be provided."
         ),
@@ -741,8 +741,8 @@ class Realtime(RealtimeConnection[ElevenlabsAudioIsolationInput, ElevenlabsAudio
         self,
         /,
         *,
-        audio_url: str | None = ...,
-        video_url: str | None = ...,
+        audio_url: FileInput | None = ...,
+        video_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -758,7 +758,11 @@ class Realtime(RealtimeConnection[ElevenlabsAudioIsolationInput, ElevenlabsAudio
 
         Args:
             audio_url: URL of the audio file to isolate voice from
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: Video file to use for audio isolation. Either `audio_url` or `video_url` must be provided.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -782,8 +786,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        audio_url: str | None = ...,
-        video_url: str | None = ...,
+        audio_url: FileInput | None = ...,
+        video_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -799,7 +803,11 @@ class AsyncRealtime(
 
         Args:
             audio_url: URL of the audio file to isolate voice from
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: Video file to use for audio isolation. Either `audio_url` or `video_url` must be provided.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -74,13 +74,13 @@ class ElevenlabsDubbingInput(InputModel):
 
     target_lang: Annotated[str, Field(description="Target language code for dubbing (ISO 639-1)")]
     audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of the audio file to dub. Either audio_url or video_url must be provided."
         ),
     ] = None
     video_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of the video file to dub. Either audio_url or video_url must be provided. If both are provided, video_url takes priority."
         ),
@@ -790,8 +790,8 @@ class Realtime(RealtimeConnection[ElevenlabsDubbingInput, ElevenlabsDubbingOutpu
         /,
         *,
         target_lang: str,
-        audio_url: str | None = ...,
-        video_url: str | None = ...,
+        audio_url: FileInput | None = ...,
+        video_url: FileInput | None = ...,
         source_lang: str | None = ...,
         num_speakers: int | None = ...,
         highest_resolution: bool = True,
@@ -811,7 +811,11 @@ class Realtime(RealtimeConnection[ElevenlabsDubbingInput, ElevenlabsDubbingOutpu
         Args:
             target_lang: Target language code for dubbing (ISO 639-1)
             audio_url: URL of the audio file to dub. Either audio_url or video_url must be provided.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: URL of the video file to dub. Either audio_url or video_url must be provided. If both are provided, video_url takes priority.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             source_lang: Source language code. If not provided, will be auto-detected.
             num_speakers: Number of speakers in the audio. If not provided, will be auto-detected.
             highest_resolution: Whether to use the highest resolution for dubbing.
@@ -833,8 +837,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ElevenlabsDubbingInput, ElevenlabsDu
         /,
         *,
         target_lang: str,
-        audio_url: str | None = ...,
-        video_url: str | None = ...,
+        audio_url: FileInput | None = ...,
+        video_url: FileInput | None = ...,
         source_lang: str | None = ...,
         num_speakers: int | None = ...,
         highest_resolution: bool = True,
@@ -854,7 +858,11 @@ class AsyncRealtime(AsyncRealtimeConnection[ElevenlabsDubbingInput, ElevenlabsDu
         Args:
             target_lang: Target language code for dubbing (ISO 639-1)
             audio_url: URL of the audio file to dub. Either audio_url or video_url must be provided.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: URL of the video file to dub. Either audio_url or video_url must be provided. If both are provided, video_url takes priority.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             source_lang: Source language code. If not provided, will be auto-detected.
             num_speakers: Number of speakers in the audio. If not provided, will be auto-detected.
             highest_resolution: Whether to use the highest resolution for dubbing.

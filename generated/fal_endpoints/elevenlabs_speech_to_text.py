@@ -74,7 +74,7 @@ __all__ = [
 class ElevenlabsSpeechToTextInput(InputModel):
     """Input of `fal-ai/elevenlabs/speech-to-text`."""
 
-    audio_url: Annotated[str, Field(description="URL of the audio file to transcribe")]
+    audio_url: Annotated[FileInput, Field(description="URL of the audio file to transcribe")]
     language_code: Annotated[str | None, Field(description="Language code of the audio")] = None
     tag_audio_events: Annotated[
         bool, Field(description="Tag audio events like laughter, applause, etc.")
@@ -746,7 +746,7 @@ class Realtime(RealtimeConnection[ElevenlabsSpeechToTextInput, ElevenlabsSpeechT
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         language_code: str | None = ...,
         tag_audio_events: bool = True,
         diarize: bool = True,
@@ -765,6 +765,8 @@ class Realtime(RealtimeConnection[ElevenlabsSpeechToTextInput, ElevenlabsSpeechT
 
         Args:
             audio_url: URL of the audio file to transcribe
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             language_code: Language code of the audio
             tag_audio_events: Tag audio events like laughter, applause, etc.
             diarize: Whether to annotate who is speaking
@@ -787,7 +789,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         language_code: str | None = ...,
         tag_audio_events: bool = True,
         diarize: bool = True,
@@ -806,6 +808,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: URL of the audio file to transcribe
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             language_code: Language code of the audio
             tag_audio_events: Tag audio events like laughter, applause, etc.
             diarize: Whether to annotate who is speaking

@@ -72,7 +72,7 @@ __all__ = [
 class ElevenlabsVoiceChangerInput(InputModel):
     """Input of `fal-ai/elevenlabs/voice-changer`."""
 
-    audio_url: Annotated[str, Field(description="The input audio file")]
+    audio_url: Annotated[FileInput, Field(description="The input audio file")]
     voice: Annotated[str, Field(description="The voice to use for speech generation")] = "Rachel"
     remove_background_noise: Annotated[
         bool,
@@ -923,7 +923,7 @@ class Realtime(RealtimeConnection[ElevenlabsVoiceChangerInput, ElevenlabsVoiceCh
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         voice: str = "Rachel",
         remove_background_noise: bool = False,
         seed: int = ...,
@@ -963,6 +963,8 @@ class Realtime(RealtimeConnection[ElevenlabsVoiceChangerInput, ElevenlabsVoiceCh
 
         Args:
             audio_url: The input audio file
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             voice: The voice to use for speech generation
             remove_background_noise: If set, will remove the background noise from your audio input using our audio isolation model.
             seed: Random seed for reproducibility.
@@ -986,7 +988,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         voice: str = "Rachel",
         remove_background_noise: bool = False,
         seed: int = ...,
@@ -1026,6 +1028,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: The input audio file
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             voice: The voice to use for speech generation
             remove_background_noise: If set, will remove the background noise from your audio input using our audio isolation model.
             seed: Random seed for reproducibility.

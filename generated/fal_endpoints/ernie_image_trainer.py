@@ -73,7 +73,7 @@ class ErnieImageTrainerInput(InputModel):
     """Input of `fal-ai/ernie-image-trainer`."""
 
     images_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to the input data zip archive.\n\nThe zip should contain pairs of images and corresponding captions.\n\nThe images should be named: ROOT.EXT. For example: 001.jpg\n\nThe corresponding captions should be named: ROOT.txt. For example: 001.txt\n\nIf no text file is provided for an image, the default_caption will be used."
         ),
@@ -792,7 +792,7 @@ class Realtime(RealtimeConnection[ErnieImageTrainerInput, ErnieImageTrainerOutpu
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         steps: int = 2000,
         default_caption: str | None = ...,
         learning_rate: float = 0.0005,
@@ -819,6 +819,8 @@ class Realtime(RealtimeConnection[ErnieImageTrainerInput, ErnieImageTrainerOutpu
                 The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
                 If no text file is provided for an image, the default_caption will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Number of steps to train for
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
             learning_rate: Learning rate.
@@ -839,7 +841,7 @@ class AsyncRealtime(AsyncRealtimeConnection[ErnieImageTrainerInput, ErnieImageTr
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         steps: int = 2000,
         default_caption: str | None = ...,
         learning_rate: float = 0.0005,
@@ -866,6 +868,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ErnieImageTrainerInput, ErnieImageTr
                 The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
                 If no text file is provided for an image, the default_caption will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Number of steps to train for
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
             learning_rate: Learning rate.

@@ -75,7 +75,7 @@ class F5TtsInput(InputModel):
     gen_text: Annotated[
         str, Field(description="The text to be converted to speech. Maximum 5000 characters.")
     ]
-    ref_audio_url: Annotated[str, Field(description="The URL of the reference audio file.")]
+    ref_audio_url: Annotated[FileInput, Field(description="The URL of the reference audio file.")]
     model_type: Annotated[
         Literal["F5-TTS", "E2-TTS"], Field(description="The name of the model to be used for TTS.")
     ]
@@ -737,7 +737,7 @@ class Realtime(RealtimeConnection[F5TtsInput, F5TtsOutput]):
         /,
         *,
         gen_text: str,
-        ref_audio_url: str,
+        ref_audio_url: FileInput,
         model_type: Literal["F5-TTS", "E2-TTS"],
         ref_text: str = "",
         remove_silence: bool = True,
@@ -757,6 +757,8 @@ class Realtime(RealtimeConnection[F5TtsInput, F5TtsOutput]):
         Args:
             gen_text: The text to be converted to speech. Maximum 5000 characters.
             ref_audio_url: The URL of the reference audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model_type: The name of the model to be used for TTS.
             ref_text: The reference text to be used for TTS. If not provided, an ASR (Automatic Speech Recognition) model will be used to generate the reference text.
             remove_silence: Whether to remove the silence from the audio file.
@@ -778,7 +780,7 @@ class AsyncRealtime(AsyncRealtimeConnection[F5TtsInput, F5TtsOutput]):
         /,
         *,
         gen_text: str,
-        ref_audio_url: str,
+        ref_audio_url: FileInput,
         model_type: Literal["F5-TTS", "E2-TTS"],
         ref_text: str = "",
         remove_silence: bool = True,
@@ -798,6 +800,8 @@ class AsyncRealtime(AsyncRealtimeConnection[F5TtsInput, F5TtsOutput]):
         Args:
             gen_text: The text to be converted to speech. Maximum 5000 characters.
             ref_audio_url: The URL of the reference audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model_type: The name of the model to be used for TTS.
             ref_text: The reference text to be used for TTS. If not provided, an ASR (Automatic Speech Recognition) model will be used to generate the reference text.
             remove_silence: Whether to remove the silence from the audio file.

@@ -72,7 +72,7 @@ __all__ = [
 class FastAnimatediffVideoToVideoInput(InputModel):
     """Input of `fal-ai/fast-animatediff/video-to-video`."""
 
-    video_url: Annotated[str, Field(description="URL of the video.")]
+    video_url: Annotated[FileInput, Field(description="URL of the video.")]
     prompt: Annotated[
         str,
         Field(
@@ -908,7 +908,7 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         first_n_seconds: int = 3,
         negative_prompt: str = "(bad quality, worst quality:1.2), ugly faces, bad anime",
@@ -935,6 +935,8 @@ class Realtime(
 
         Args:
             video_url: URL of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             first_n_seconds: The first N number of seconds of video to animate.
             negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -971,7 +973,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         first_n_seconds: int = 3,
         negative_prompt: str = "(bad quality, worst quality:1.2), ugly faces, bad anime",
@@ -998,6 +1000,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             first_n_seconds: The first N number of seconds of video to animate.
             negative_prompt: The negative prompt to use. Use it to address details that you don't want

@@ -98,7 +98,7 @@ class FastFooocusSdxlImageToImageInput(InputModel):
     """Input of `fal-ai/fast-fooocus-sdxl/image-to-image`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(description="The URL of the image to use as a starting point for the generation."),
     ]
     prompt: Annotated[
@@ -1181,7 +1181,7 @@ class Realtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         strength: float = 0.95,
         image_size: ImageSize
@@ -1223,6 +1223,8 @@ class Realtime(
 
         Args:
             image_url: The URL of the image to use as a starting point for the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             strength: determines how much the generated image resembles the initial image
             image_size: The size of the generated image. Leave it none to automatically infer from the prompt image.
@@ -1273,7 +1275,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         strength: float = 0.95,
         image_size: ImageSize
@@ -1315,6 +1317,8 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image to use as a starting point for the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             strength: determines how much the generated image resembles the initial image
             image_size: The size of the generated image. Leave it none to automatically infer from the prompt image.

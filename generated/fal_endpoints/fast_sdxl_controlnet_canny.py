@@ -118,7 +118,7 @@ class Image(FileOutput):
 class FastSdxlControlnetCannyInput(InputModel):
     """Input of `fal-ai/fast-sdxl-controlnet-canny`."""
 
-    control_image_url: Annotated[str, Field(description="The URL of the control image.")]
+    control_image_url: Annotated[FileInput, Field(description="The URL of the control image.")]
     prompt: Annotated[
         str,
         Field(
@@ -1124,7 +1124,7 @@ class Realtime(RealtimeConnection[FastSdxlControlnetCannyInput, FastSdxlControln
         self,
         /,
         *,
-        control_image_url: str,
+        control_image_url: FileInput,
         prompt: str,
         num_inference_steps: int = 35,
         loras: list[LoraWeight] = [],
@@ -1165,6 +1165,8 @@ class Realtime(RealtimeConnection[FastSdxlControlnetCannyInput, FastSdxlControln
 
         Args:
             control_image_url: The URL of the control image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             num_inference_steps: The number of inference steps to perform.
             loras: The list of LoRA weights to use.
@@ -1205,7 +1207,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        control_image_url: str,
+        control_image_url: FileInput,
         prompt: str,
         num_inference_steps: int = 35,
         loras: list[LoraWeight] = [],
@@ -1246,6 +1248,8 @@ class AsyncRealtime(
 
         Args:
             control_image_url: The URL of the control image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             num_inference_steps: The number of inference steps to perform.
             loras: The list of LoRA weights to use.

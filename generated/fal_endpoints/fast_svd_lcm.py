@@ -73,7 +73,7 @@ class FastSvdLcmInput(InputModel):
     """Input of `fal-ai/fast-svd-lcm`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(description="The URL of the image to use as a starting point for the generation."),
     ]
     motion_bucket_id: Annotated[
@@ -841,7 +841,7 @@ class Realtime(RealtimeConnection[FastSvdLcmInput, FastSvdLcmOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         motion_bucket_id: int = 127,
         cond_aug: float = 0.02,
         seed: int | None = ...,
@@ -862,6 +862,8 @@ class Realtime(RealtimeConnection[FastSvdLcmInput, FastSvdLcmOutput]):
 
         Args:
             image_url: The URL of the image to use as a starting point for the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             motion_bucket_id: The motion bucket id determines the motion of the generated video. The
                 higher the number, the more motion there will be.
             cond_aug: The conditoning augmentation determines the amount of noise that will be
@@ -891,7 +893,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FastSvdLcmInput, FastSvdLcmOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         motion_bucket_id: int = 127,
         cond_aug: float = 0.02,
         seed: int | None = ...,
@@ -912,6 +914,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FastSvdLcmInput, FastSvdLcmOutput]):
 
         Args:
             image_url: The URL of the image to use as a starting point for the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             motion_bucket_id: The motion bucket id determines the motion of the generated video. The
                 higher the number, the more motion there will be.
             cond_aug: The conditoning augmentation determines the amount of noise that will be

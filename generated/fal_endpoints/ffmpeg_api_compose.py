@@ -22,6 +22,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileInput,
     InputModel,
     OutputModel,
     RealtimeConnection,
@@ -74,7 +75,7 @@ class Keyframe(InputModel):
     ]
     duration: Annotated[float, Field(description="The duration in milliseconds of this keyframe")]
     url: Annotated[
-        str, Field(description="The URL where this keyframe's media file can be accessed")
+        FileInput, Field(description="The URL where this keyframe's media file can be accessed")
     ]
 
 

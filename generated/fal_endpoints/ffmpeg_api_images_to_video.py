@@ -26,6 +26,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileInput,
     FileOutput,
     InputModel,
     OutputModel,
@@ -74,7 +75,7 @@ __all__ = [
 
 
 class ImageFrame(InputModel):
-    url: Annotated[str, Field(description="URL where the image file can be accessed")]
+    url: Annotated[FileInput, Field(description="URL where the image file can be accessed")]
     frames: Annotated[
         int,
         Field(

@@ -73,7 +73,7 @@ __all__ = [
 class FfmpegApiLoudnormInput(InputModel):
     """Input of `fal-ai/ffmpeg-api/loudnorm`."""
 
-    audio_url: Annotated[str, Field(description="URL of the audio file to normalize")]
+    audio_url: Annotated[FileInput, Field(description="URL of the audio file to normalize")]
     integrated_loudness: Annotated[
         float, Field(description="Integrated loudness target in LUFS.", ge=-70.0, le=-5.0)
     ] = -18
@@ -910,7 +910,7 @@ class Realtime(RealtimeConnection[FfmpegApiLoudnormInput, FfmpegApiLoudnormOutpu
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         integrated_loudness: float = -18,
         true_peak: float = -0.1,
         loudness_range: float = 7,
@@ -937,6 +937,8 @@ class Realtime(RealtimeConnection[FfmpegApiLoudnormInput, FfmpegApiLoudnormOutpu
 
         Args:
             audio_url: URL of the audio file to normalize
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             integrated_loudness: Integrated loudness target in LUFS.
             true_peak: Maximum true peak in dBTP.
             loudness_range: Loudness range target in LU
@@ -965,7 +967,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FfmpegApiLoudnormInput, FfmpegApiLou
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         integrated_loudness: float = -18,
         true_peak: float = -0.1,
         loudness_range: float = 7,
@@ -992,6 +994,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FfmpegApiLoudnormInput, FfmpegApiLou
 
         Args:
             audio_url: URL of the audio file to normalize
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             integrated_loudness: Integrated loudness target in LUFS.
             true_peak: Maximum true peak in dBTP.
             loudness_range: Loudness range target in LU

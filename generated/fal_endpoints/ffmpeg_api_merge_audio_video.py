@@ -72,8 +72,12 @@ __all__ = [
 class FfmpegApiMergeAudioVideoInput(InputModel):
     """Input of `fal-ai/ffmpeg-api/merge-audio-video`."""
 
-    video_url: Annotated[str, Field(description="URL of the video file to use as the video track")]
-    audio_url: Annotated[str, Field(description="URL of the audio file to use as the audio track")]
+    video_url: Annotated[
+        FileInput, Field(description="URL of the video file to use as the video track")
+    ]
+    audio_url: Annotated[
+        FileInput, Field(description="URL of the audio file to use as the audio track")
+    ]
     start_offset: Annotated[
         float,
         Field(
@@ -724,8 +728,8 @@ class Realtime(RealtimeConnection[FfmpegApiMergeAudioVideoInput, FfmpegApiMergeA
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         start_offset: float = 0,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -742,7 +746,11 @@ class Realtime(RealtimeConnection[FfmpegApiMergeAudioVideoInput, FfmpegApiMergeA
 
         Args:
             video_url: URL of the video file to use as the video track
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the audio file to use as the audio track
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             start_offset: Offset in seconds for when the audio should start relative to the video
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -767,8 +775,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         start_offset: float = 0,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -785,7 +793,11 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video file to use as the video track
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the audio file to use as the audio track
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             start_offset: Offset in seconds for when the audio should start relative to the video
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -73,7 +73,7 @@ class FfmpegApiMergeAudiosInput(InputModel):
     """Input of `fal-ai/ffmpeg-api/merge-audios`."""
 
     audio_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(
             description="List of audio URLs to merge in order. The 0th stream of the audio will be considered as the merge candidate.",
             max_length=5,
@@ -882,7 +882,7 @@ class Realtime(RealtimeConnection[FfmpegApiMergeAudiosInput, FfmpegApiMergeAudio
         self,
         /,
         *,
-        audio_urls: list[str],
+        audio_urls: list[FileInput],
         output_format: Literal[
             "mp3_22050_32",
             "mp3_44100_32",
@@ -920,6 +920,8 @@ class Realtime(RealtimeConnection[FfmpegApiMergeAudiosInput, FfmpegApiMergeAudio
 
         Args:
             audio_urls: List of audio URLs to merge in order. The 0th stream of the audio will be considered as the merge candidate.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_format: Output format of the combined audio. If not used, will be determined automatically using FFMPEG. Formatted as codec_sample_rate_bitrate.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -938,7 +940,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FfmpegApiMergeAudiosInput, FfmpegApi
         self,
         /,
         *,
-        audio_urls: list[str],
+        audio_urls: list[FileInput],
         output_format: Literal[
             "mp3_22050_32",
             "mp3_44100_32",
@@ -976,6 +978,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FfmpegApiMergeAudiosInput, FfmpegApi
 
         Args:
             audio_urls: List of audio URLs to merge in order. The 0th stream of the audio will be considered as the merge candidate.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_format: Output format of the combined audio. If not used, will be determined automatically using FFMPEG. Formatted as codec_sample_rate_bitrate.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

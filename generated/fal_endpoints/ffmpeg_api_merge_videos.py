@@ -93,7 +93,7 @@ class FfmpegApiMergeVideosInput(InputModel):
     """Input of `fal-ai/ffmpeg-api/merge-videos`."""
 
     video_urls: Annotated[
-        list[str], Field(description="List of video URLs to merge in order", min_length=2)
+        list[FileInput], Field(description="List of video URLs to merge in order", min_length=2)
     ]
     target_fps: Annotated[
         Annotated[float, Field(ge=1.0, le=60.0)] | None,
@@ -765,7 +765,7 @@ class Realtime(RealtimeConnection[FfmpegApiMergeVideosInput, FfmpegApiMergeVideo
         self,
         /,
         *,
-        video_urls: list[str],
+        video_urls: list[FileInput],
         target_fps: float | None = ...,
         resolution: ImageSize
         | Literal[
@@ -792,6 +792,8 @@ class Realtime(RealtimeConnection[FfmpegApiMergeVideosInput, FfmpegApiMergeVideo
 
         Args:
             video_urls: List of video URLs to merge in order
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             target_fps: Target FPS for the output video. If not provided, uses the lowest FPS from input videos.
             resolution: Resolution of the final video. Width and height must be between 512 and 2048.
         """
@@ -811,7 +813,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FfmpegApiMergeVideosInput, FfmpegApi
         self,
         /,
         *,
-        video_urls: list[str],
+        video_urls: list[FileInput],
         target_fps: float | None = ...,
         resolution: ImageSize
         | Literal[
@@ -838,6 +840,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FfmpegApiMergeVideosInput, FfmpegApi
 
         Args:
             video_urls: List of video URLs to merge in order
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             target_fps: Target FPS for the output video. If not provided, uses the lowest FPS from input videos.
             resolution: Resolution of the final video. Width and height must be between 512 and 2048.
         """

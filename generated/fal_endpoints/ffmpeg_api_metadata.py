@@ -77,7 +77,7 @@ class FfmpegApiMetadataInput(InputModel):
     """Input of `fal-ai/ffmpeg-api/metadata`."""
 
     media_url: Annotated[
-        str, Field(description="URL of the media file (video or audio) to analyze")
+        FileInput, Field(description="URL of the media file (video or audio) to analyze")
     ]
     extract_frames: Annotated[
         bool,
@@ -753,7 +753,7 @@ class Realtime(RealtimeConnection[FfmpegApiMetadataInput, FfmpegApiMetadataOutpu
         self,
         /,
         *,
-        media_url: str,
+        media_url: FileInput,
         extract_frames: bool = False,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -770,6 +770,8 @@ class Realtime(RealtimeConnection[FfmpegApiMetadataInput, FfmpegApiMetadataOutpu
 
         Args:
             media_url: URL of the media file (video or audio) to analyze
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             extract_frames: Whether to extract the start and end frames for videos. Note that when true the request will be slower.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -788,7 +790,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FfmpegApiMetadataInput, FfmpegApiMet
         self,
         /,
         *,
-        media_url: str,
+        media_url: FileInput,
         extract_frames: bool = False,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -805,6 +807,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FfmpegApiMetadataInput, FfmpegApiMet
 
         Args:
             media_url: URL of the media file (video or audio) to analyze
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             extract_frames: Whether to extract the start and end frames for videos. Note that when true the request will be slower.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

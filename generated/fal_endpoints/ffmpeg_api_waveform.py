@@ -70,7 +70,7 @@ __all__ = [
 class FfmpegApiWaveformInput(InputModel):
     """Input of `fal-ai/ffmpeg-api/waveform`."""
 
-    media_url: Annotated[str, Field(description="URL of the audio file to analyze")]
+    media_url: Annotated[FileInput, Field(description="URL of the audio file to analyze")]
     points_per_second: Annotated[
         float,
         Field(
@@ -732,7 +732,7 @@ class Realtime(RealtimeConnection[FfmpegApiWaveformInput, FfmpegApiWaveformOutpu
         self,
         /,
         *,
-        media_url: str,
+        media_url: FileInput,
         points_per_second: float = 4,
         precision: int = 2,
         smoothing_window: int = 3,
@@ -751,6 +751,8 @@ class Realtime(RealtimeConnection[FfmpegApiWaveformInput, FfmpegApiWaveformOutpu
 
         Args:
             media_url: URL of the audio file to analyze
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             points_per_second: Controls how many points are sampled per second of audio. Lower values (e.g. 1-2) create a coarser waveform, higher values (e.g. 4-10) create a more detailed one.
             precision: Number of decimal places for the waveform values. Higher values provide more precision but increase payload size.
             smoothing_window: Size of the smoothing window. Higher values create a smoother waveform. Must be an odd number.
@@ -771,7 +773,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FfmpegApiWaveformInput, FfmpegApiWav
         self,
         /,
         *,
-        media_url: str,
+        media_url: FileInput,
         points_per_second: float = 4,
         precision: int = 2,
         smoothing_window: int = 3,
@@ -790,6 +792,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FfmpegApiWaveformInput, FfmpegApiWav
 
         Args:
             media_url: URL of the audio file to analyze
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             points_per_second: Controls how many points are sampled per second of audio. Lower values (e.g. 1-2) create a coarser waveform, higher values (e.g. 4-10) create a more detailed one.
             precision: Number of decimal places for the waveform values. Higher values provide more precision but increase payload size.
             smoothing_window: Size of the smoothing window. Higher values create a smoother waveform. Must be an odd number.

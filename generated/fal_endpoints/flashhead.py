@@ -73,7 +73,7 @@ class FlashheadInput(InputModel):
     """Input of `fal-ai/flashhead`."""
 
     image_url: Annotated[
-        str, Field(description="URL of the face reference image. Portrait recommended.")
+        FileInput, Field(description="URL of the face reference image. Portrait recommended.")
     ]
     text: Annotated[str, Field(description="Text to speak. Converted to speech via ElevenLabs.")]
     voice: Annotated[
@@ -925,7 +925,7 @@ class Realtime(RealtimeConnection[FlashheadInput, FlashheadOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         text: str,
         voice: Literal[
             "Aria",
@@ -966,6 +966,8 @@ class Realtime(RealtimeConnection[FlashheadInput, FlashheadOutput]):
 
         Args:
             image_url: URL of the face reference image. Portrait recommended.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text: Text to speak. Converted to speech via ElevenLabs.
             voice: ElevenLabs voice name.
             stability: Voice stability (0-1).
@@ -987,7 +989,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FlashheadInput, FlashheadOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         text: str,
         voice: Literal[
             "Aria",
@@ -1028,6 +1030,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FlashheadInput, FlashheadOutput]):
 
         Args:
             image_url: URL of the face reference image. Portrait recommended.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text: Text to speak. Converted to speech via ElevenLabs.
             voice: ElevenLabs voice name.
             stability: Voice stability (0-1).

@@ -72,8 +72,10 @@ __all__ = [
 class FlashtalkInput(InputModel):
     """Input of `fal-ai/flashtalk`."""
 
-    image_url: Annotated[str, Field(description="URL of the face reference image.")]
-    audio_url: Annotated[str, Field(description="URL of the speech audio file (WAV, MP3, etc).")]
+    image_url: Annotated[FileInput, Field(description="URL of the face reference image.")]
+    audio_url: Annotated[
+        FileInput, Field(description="URL of the speech audio file (WAV, MP3, etc).")
+    ]
     seed: Annotated[int | None, Field(description="Random seed for reproducibility.")] = None
 
 
@@ -713,8 +715,8 @@ class Realtime(RealtimeConnection[FlashtalkInput, FlashtalkOutput]):
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         seed: int | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -731,7 +733,11 @@ class Realtime(RealtimeConnection[FlashtalkInput, FlashtalkOutput]):
 
         Args:
             image_url: URL of the face reference image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the speech audio file (WAV, MP3, etc).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -750,8 +756,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FlashtalkInput, FlashtalkOutput]):
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         seed: int | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -768,7 +774,11 @@ class AsyncRealtime(AsyncRealtimeConnection[FlashtalkInput, FlashtalkOutput]):
 
         Args:
             image_url: URL of the face reference image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the speech audio file (WAV, MP3, etc).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

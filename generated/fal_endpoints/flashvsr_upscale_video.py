@@ -72,7 +72,7 @@ __all__ = [
 class FlashvsrUpscaleVideoInput(InputModel):
     """Input of `fal-ai/flashvsr/upscale/video`."""
 
-    video_url: Annotated[str, Field(description="The input video to be upscaled")]
+    video_url: Annotated[FileInput, Field(description="The input video to be upscaled")]
     upscale_factor: Annotated[
         float, Field(description="Upscaling factor to be used.", ge=1.0, le=4.0)
     ] = 2
@@ -886,7 +886,7 @@ class Realtime(RealtimeConnection[FlashvsrUpscaleVideoInput, FlashvsrUpscaleVide
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         upscale_factor: float = 2,
         seed: int | None = ...,
         sync_mode: bool = False,
@@ -914,6 +914,8 @@ class Realtime(RealtimeConnection[FlashvsrUpscaleVideoInput, FlashvsrUpscaleVide
 
         Args:
             video_url: The input video to be upscaled
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             upscale_factor: Upscaling factor to be used.
             seed: The random seed used for the generation process.
             sync_mode: If `True`, the media will be returned inline and not stored in history.
@@ -941,7 +943,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FlashvsrUpscaleVideoInput, FlashvsrU
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         upscale_factor: float = 2,
         seed: int | None = ...,
         sync_mode: bool = False,
@@ -969,6 +971,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FlashvsrUpscaleVideoInput, FlashvsrU
 
         Args:
             video_url: The input video to be upscaled
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             upscale_factor: Upscaling factor to be used.
             seed: The random seed used for the generation process.
             sync_mode: If `True`, the media will be returned inline and not stored in history.

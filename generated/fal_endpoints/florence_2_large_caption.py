@@ -70,7 +70,7 @@ __all__ = [
 class Florence2LargeCaptionInput(InputModel):
     """Input of `fal-ai/florence-2-large/caption`."""
 
-    image_url: Annotated[str, Field(description="The URL of the image to be processed.")]
+    image_url: Annotated[FileInput, Field(description="The URL of the image to be processed.")]
 
 
 class Florence2LargeCaptionOutput(OutputModel):
@@ -652,7 +652,7 @@ class Realtime(RealtimeConnection[Florence2LargeCaptionInput, Florence2LargeCapt
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -668,6 +668,8 @@ class Realtime(RealtimeConnection[Florence2LargeCaptionInput, Florence2LargeCapt
 
         Args:
             image_url: The URL of the image to be processed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -687,7 +689,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -703,6 +705,8 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image to be processed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -70,7 +70,7 @@ __all__ = [
 class Florence2LargeDetailedCaptionInput(InputModel):
     """Input of `fal-ai/florence-2-large/detailed-caption`."""
 
-    image_url: Annotated[str, Field(description="The URL of the image to be processed.")]
+    image_url: Annotated[FileInput, Field(description="The URL of the image to be processed.")]
 
 
 class Florence2LargeDetailedCaptionOutput(OutputModel):
@@ -658,7 +658,7 @@ class Realtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -674,6 +674,8 @@ class Realtime(
 
         Args:
             image_url: The URL of the image to be processed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -697,7 +699,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -713,6 +715,8 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image to be processed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -70,7 +70,7 @@ __all__ = [
 class Florence2LargeMoreDetailedCaptionInput(InputModel):
     """Input of `fal-ai/florence-2-large/more-detailed-caption`."""
 
-    image_url: Annotated[str, Field(description="The URL of the image to be processed.")]
+    image_url: Annotated[FileInput, Field(description="The URL of the image to be processed.")]
 
 
 class Florence2LargeMoreDetailedCaptionOutput(OutputModel):
@@ -662,7 +662,7 @@ class Realtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -678,6 +678,8 @@ class Realtime(
 
         Args:
             image_url: The URL of the image to be processed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -703,7 +705,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -719,6 +721,8 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image to be processed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -70,7 +70,7 @@ __all__ = [
 class Florence2LargeOcrInput(InputModel):
     """Input of `fal-ai/florence-2-large/ocr`."""
 
-    image_url: Annotated[str, Field(description="The URL of the image to be processed.")]
+    image_url: Annotated[FileInput, Field(description="The URL of the image to be processed.")]
 
 
 class Florence2LargeOcrOutput(OutputModel):
@@ -650,7 +650,7 @@ class Realtime(RealtimeConnection[Florence2LargeOcrInput, Florence2LargeOcrOutpu
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -666,6 +666,8 @@ class Realtime(RealtimeConnection[Florence2LargeOcrInput, Florence2LargeOcrOutpu
 
         Args:
             image_url: The URL of the image to be processed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -683,7 +685,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Florence2LargeOcrInput, Florence2Lar
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -699,6 +701,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Florence2LargeOcrInput, Florence2Lar
 
         Args:
             image_url: The URL of the image to be processed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -84,7 +84,7 @@ class Florence2LargeRegionToDescriptionOutput(OutputModel):
 class Florence2LargeRegionToDescriptionInput(InputModel):
     """Input of `fal-ai/florence-2-large/region-to-description`."""
 
-    image_url: Annotated[str, Field(description="The URL of the image to be processed.")]
+    image_url: Annotated[FileInput, Field(description="The URL of the image to be processed.")]
     region: Annotated[Region, Field(description="The user input coordinates")]
 
 
@@ -687,7 +687,7 @@ class Realtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         region: Region,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -704,6 +704,8 @@ class Realtime(
 
         Args:
             image_url: The URL of the image to be processed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             region: The user input coordinates
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -730,7 +732,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         region: Region,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -747,6 +749,8 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image to be processed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             region: The user input coordinates
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

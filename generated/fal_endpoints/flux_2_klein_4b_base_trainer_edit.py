@@ -71,7 +71,7 @@ class Flux2Klein4bBaseTrainerEditInput(InputModel):
     """Input of `fal-ai/flux-2-klein-4b-base-trainer/edit`."""
 
     image_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to the input data zip archive.\n\nThe zip should contain pairs of images. The images should be named:\n\nROOT_start.EXT and ROOT_end.EXT\nFor example:\nphoto_start.jpg and photo_end.jpg\n\nThe zip can also contain up to four reference image for each image pair. The reference images should be named:\nROOT_start.EXT, ROOT_start2.EXT, ROOT_start3.EXT, ROOT_start4.EXT, ROOT_end.EXT\nFor example:\nphoto_start.jpg, photo_start2.jpg, photo_end.jpg\n\nThe zip can also contain a text file for each image pair. The text file should be named:\nROOT.txt\nFor example:\nphoto.txt\n\nThis text file can be used to specify the edit instructions for the image pair.\n\nIf no text file is provided, the default_caption will be used.\n\nIf no default_caption is provided, the training will fail."
         ),
@@ -918,7 +918,7 @@ class Realtime(
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 1000,
         learning_rate: float = 5e-05,
         default_caption: str | None = ...,
@@ -960,6 +960,8 @@ class Realtime(
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Total number of training steps.
             learning_rate: Learning rate applied to trainable parameters.
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -987,7 +989,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 1000,
         learning_rate: float = 5e-05,
         default_caption: str | None = ...,
@@ -1029,6 +1031,8 @@ class AsyncRealtime(
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Total number of training steps.
             learning_rate: Learning rate applied to trainable parameters.
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.

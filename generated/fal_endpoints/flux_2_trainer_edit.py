@@ -73,7 +73,7 @@ class Flux2TrainerEditInput(InputModel):
     """Input of `fal-ai/flux-2-trainer/edit`."""
 
     image_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to the input data zip archive.\n\nThe zip should contain pairs of images. The images should be named:\n\nROOT_start.EXT and ROOT_end.EXT\nFor example:\nphoto_start.jpg and photo_end.jpg\n\nThe zip can also contain up to four reference image for each image pair. The reference images should be named:\nROOT_start.EXT, ROOT_start2.EXT, ROOT_start3.EXT, ROOT_start4.EXT, ROOT_end.EXT\nFor example:\nphoto_start.jpg, photo_start2.jpg, photo_end.jpg\n\nThe zip can also contain a text file for each image pair. The text file should be named:\nROOT.txt\nFor example:\nphoto.txt\n\nThis text file can be used to specify the edit instructions for the image pair.\n\nIf no text file is provided, the default_caption will be used.\n\nIf no default_caption is provided, the training will fail."
         ),
@@ -928,7 +928,7 @@ class Realtime(RealtimeConnection[Flux2TrainerEditInput, Flux2TrainerEditOutput]
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 1000,
         learning_rate: float = 5e-05,
         default_caption: str | None = ...,
@@ -970,6 +970,8 @@ class Realtime(RealtimeConnection[Flux2TrainerEditInput, Flux2TrainerEditOutput]
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Total number of training steps.
             learning_rate: Learning rate applied to trainable parameters.
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -991,7 +993,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Flux2TrainerEditInput, Flux2TrainerE
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 1000,
         learning_rate: float = 5e-05,
         default_caption: str | None = ...,
@@ -1033,6 +1035,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Flux2TrainerEditInput, Flux2TrainerE
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Total number of training steps.
             learning_rate: Learning rate applied to trainable parameters.
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.

@@ -77,7 +77,7 @@ class Flux2TrainerV2Input(InputModel):
     """
 
     image_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.\n\nThe zip can also contain a text file for each image. The text file should be named:\nROOT.txt\nFor example:\nphoto.txt\n\nThis text file can be used to specify the edit instructions for the image pair.\n\nIf no text file is provided, the default_caption will be used.\n\nIf no default_caption is provided, the training will fail."
         ),
@@ -842,7 +842,7 @@ class Realtime(RealtimeConnection[Flux2TrainerV2Input, Flux2TrainerV2Output]):
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 1000,
         learning_rate: float = 5e-05,
         default_caption: str | None = ...,
@@ -873,6 +873,8 @@ class Realtime(RealtimeConnection[Flux2TrainerV2Input, Flux2TrainerV2Output]):
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Total number of training steps.
             learning_rate: Learning rate applied to trainable parameters.
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -894,7 +896,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Flux2TrainerV2Input, Flux2TrainerV2O
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 1000,
         learning_rate: float = 5e-05,
         default_caption: str | None = ...,
@@ -925,6 +927,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Flux2TrainerV2Input, Flux2TrainerV2O
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Total number of training steps.
             learning_rate: Learning rate applied to trainable parameters.
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.

@@ -73,7 +73,7 @@ class Flux2TrainerV2EditInput(InputModel):
     """Input of `fal-ai/flux-2-trainer-v2/edit`."""
 
     image_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to the input data zip archive.\n\nThe zip should contain pairs of images. The images should be named:\n\nROOT_start.EXT and ROOT_end.EXT\nFor example:\nphoto_start.jpg and photo_end.jpg\n\nThe zip can also contain up to four reference image for each image pair. The reference images should be named:\nROOT_start.EXT, ROOT_start2.EXT, ROOT_start3.EXT, ROOT_start4.EXT, ROOT_end.EXT\nFor example:\nphoto_start.jpg, photo_start2.jpg, photo_end.jpg\n\nThe zip can also contain a text file for each image pair. The text file should be named:\nROOT.txt\nFor example:\nphoto.txt\n\nThis text file can be used to specify the edit instructions for the image pair.\n\nIf no text file is provided, the default_caption will be used.\n\nIf no default_caption is provided, the training will fail."
         ),
@@ -930,7 +930,7 @@ class Realtime(RealtimeConnection[Flux2TrainerV2EditInput, Flux2TrainerV2EditOut
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 1000,
         learning_rate: float = 5e-05,
         default_caption: str | None = ...,
@@ -972,6 +972,8 @@ class Realtime(RealtimeConnection[Flux2TrainerV2EditInput, Flux2TrainerV2EditOut
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Total number of training steps.
             learning_rate: Learning rate applied to trainable parameters.
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -993,7 +995,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Flux2TrainerV2EditInput, Flux2Traine
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 1000,
         learning_rate: float = 5e-05,
         default_caption: str | None = ...,
@@ -1035,6 +1037,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Flux2TrainerV2EditInput, Flux2Traine
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Total number of training steps.
             learning_rate: Learning rate applied to trainable parameters.
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.

@@ -104,13 +104,13 @@ class FluxControlLoraDepthInput(InputModel):
 
     prompt: Annotated[str, Field(description="The prompt to generate an image from.")]
     control_lora_image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="The image to use for control lora. This is used to control the style of the generated image."
         ),
     ]
     image_url: Annotated[
-        str | None, Field(description="URL of image to use for image-to-image generation.")
+        FileInput | None, Field(description="URL of image to use for image-to-image generation.")
     ] = None
     image_size: Annotated[
         ImageSize
@@ -1045,8 +1045,8 @@ class Realtime(RealtimeConnection[FluxControlLoraDepthInput, FluxControlLoraDept
         /,
         *,
         prompt: str,
-        control_lora_image_url: str,
-        image_url: str | None = ...,
+        control_lora_image_url: FileInput,
+        image_url: FileInput | None = ...,
         image_size: ImageSize
         | Literal[
             "square_hd",
@@ -1082,7 +1082,11 @@ class Realtime(RealtimeConnection[FluxControlLoraDepthInput, FluxControlLoraDept
         Args:
             prompt: The prompt to generate an image from.
             control_lora_image_url: The image to use for control lora. This is used to control the style of the generated image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: URL of image to use for image-to-image generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_size: The size of the generated image.
             num_inference_steps: The number of inference steps to perform.
             seed: The same seed and the same prompt given to the same version of the model
@@ -1116,8 +1120,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxControlLoraDepthInput, FluxContr
         /,
         *,
         prompt: str,
-        control_lora_image_url: str,
-        image_url: str | None = ...,
+        control_lora_image_url: FileInput,
+        image_url: FileInput | None = ...,
         image_size: ImageSize
         | Literal[
             "square_hd",
@@ -1153,7 +1157,11 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxControlLoraDepthInput, FluxContr
         Args:
             prompt: The prompt to generate an image from.
             control_lora_image_url: The image to use for control lora. This is used to control the style of the generated image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: URL of image to use for image-to-image generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_size: The size of the generated image.
             num_inference_steps: The number of inference steps to perform.
             seed: The same seed and the same prompt given to the same version of the model

@@ -81,7 +81,7 @@ __all__ = [
 class ControlLoraWeight(InputModel):
     path: Annotated[str, Field(description="URL or the path to the LoRA weights.")]
     control_image_url: Annotated[
-        str, Field(description="URL of the image to be used as the control image.")
+        FileInput, Field(description="URL of the image to be used as the control image.")
     ]
     scale: Annotated[
         dict[str, Any] | float,
@@ -98,16 +98,16 @@ class ControlLoraWeight(InputModel):
 class ControlNet(InputModel):
     path: Annotated[str, Field(description="URL or the path to the control net weights.")]
     control_image_url: Annotated[
-        str, Field(description="URL of the image to be used as the control image.")
+        FileInput, Field(description="URL of the image to be used as the control image.")
     ]
     config_url: Annotated[
-        str | None, Field(description="optional URL to the controlnet config.json file.")
+        FileInput | None, Field(description="optional URL to the controlnet config.json file.")
     ] = None
     variant: Annotated[
         str | None, Field(description="The optional variant if a Hugging Face repo key is used.")
     ] = None
     mask_image_url: Annotated[
-        str | None, Field(description="URL of the mask for the control image.")
+        FileInput | None, Field(description="URL of the mask for the control image.")
     ] = None
     mask_threshold: Annotated[float, Field(description="Threshold for mask.", ge=0.01, le=0.99)] = (
         0.5
@@ -140,7 +140,7 @@ class ControlNet(InputModel):
 
 class ControlNetUnionInput(InputModel):
     control_image_url: Annotated[
-        str, Field(description="URL of the image to be used as the control image.")
+        FileInput, Field(description="URL of the image to be used as the control image.")
     ]
     control_mode: Annotated[
         Literal["canny", "tile", "depth", "blur", "pose", "gray", "low-quality"],
@@ -149,7 +149,7 @@ class ControlNetUnionInput(InputModel):
         ),
     ]
     mask_image_url: Annotated[
-        str | None, Field(description="URL of the mask for the control image.")
+        FileInput | None, Field(description="URL of the mask for the control image.")
     ] = None
     conditioning_scale: Annotated[
         float,
@@ -182,12 +182,12 @@ class ControlNetUnionInput(InputModel):
 
 class EasyControlWeight(InputModel):
     control_method_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to safetensor weights of control method to be applied. Can also be one of `canny`, `depth`, `hedsketch`, `inpainting`, `pose`, `seg`, `subject`, `ghibli`"
         ),
     ]
-    image_url: Annotated[str, Field(description="URL of an image to use as a control")]
+    image_url: Annotated[FileInput, Field(description="URL of an image to use as a control")]
     image_control_type: Annotated[
         Literal["subject", "spatial"],
         Field(description="Control type of the image. Must be one of `spatial` or `subject`."),
@@ -203,7 +203,7 @@ class IPAdapter(InputModel):
             description="Path to the Image Encoder for the IP-Adapter, for example 'openai/clip-vit-large-patch14'"
         ),
     ]
-    image_url: Annotated[str, Field(description="URL of Image for IP-Adapter conditioning.")]
+    image_url: Annotated[FileInput, Field(description="URL of Image for IP-Adapter conditioning.")]
     scale: Annotated[float, Field(description="Scale for ip adapter.")]
     subfolder: Annotated[
         str | None, Field(description="Subfolder in which the ip_adapter weights exist")
@@ -219,7 +219,7 @@ class IPAdapter(InputModel):
         str | None, Field(description="Name of the image encoder.")
     ] = None
     mask_image_url: Annotated[
-        str | None, Field(description="URL of the mask for the control image.")
+        FileInput | None, Field(description="URL of the mask for the control image.")
     ] = None
     mask_threshold: Annotated[float, Field(description="Threshold for mask.", ge=0.01, le=0.99)] = (
         0.5
@@ -265,7 +265,7 @@ class ControlNetUnion(InputModel):
         Field(description="The control images and modes to use for the control net."),
     ]
     config_url: Annotated[
-        str | None, Field(description="optional URL to the controlnet config.json file.")
+        FileInput | None, Field(description="optional URL to the controlnet config.json file.")
     ] = None
     variant: Annotated[
         str | None, Field(description="The optional variant if a Hugging Face repo key is used.")
@@ -401,7 +401,7 @@ class FluxGeneralInput(InputModel):
         bool, Field(description="If set to true, the safety checker will be enabled.")
     ] = True
     reference_image_url: Annotated[
-        str | None, Field(description="URL of Image for Reference-Only")
+        FileInput | None, Field(description="URL of Image for Reference-Only")
     ] = None
     reference_strength: Annotated[
         float,
@@ -1752,7 +1752,7 @@ class Realtime(RealtimeConnection[FluxGeneralInput, FluxGeneralOutput]):
         sync_mode: bool = False,
         num_images: int = 1,
         enable_safety_checker: bool = True,
-        reference_image_url: str = ...,
+        reference_image_url: FileInput = ...,
         reference_strength: float = 0.65,
         reference_start: float = 0,
         reference_end: float = 1,
@@ -1806,6 +1806,8 @@ class Realtime(RealtimeConnection[FluxGeneralInput, FluxGeneralOutput]):
             num_images: The number of images to generate. This is always set to 1 for streaming output.
             enable_safety_checker: If set to true, the safety checker will be enabled.
             reference_image_url: URL of Image for Reference-Only
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_strength: Strength of reference_only generation. Only used if a reference image is provided.
             reference_start: The percentage of the total timesteps when the reference guidance is to bestarted.
             reference_end: The percentage of the total timesteps when the reference guidance is to be ended.
@@ -1874,7 +1876,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxGeneralInput, FluxGeneralOutput]
         sync_mode: bool = False,
         num_images: int = 1,
         enable_safety_checker: bool = True,
-        reference_image_url: str = ...,
+        reference_image_url: FileInput = ...,
         reference_strength: float = 0.65,
         reference_start: float = 0,
         reference_end: float = 1,
@@ -1928,6 +1930,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxGeneralInput, FluxGeneralOutput]
             num_images: The number of images to generate. This is always set to 1 for streaming output.
             enable_safety_checker: If set to true, the safety checker will be enabled.
             reference_image_url: URL of Image for Reference-Only
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_strength: Strength of reference_only generation. Only used if a reference image is provided.
             reference_start: The percentage of the total timesteps when the reference guidance is to bestarted.
             reference_end: The percentage of the total timesteps when the reference guidance is to be ended.

@@ -73,7 +73,7 @@ class FluxKontextTrainerInput(InputModel):
     """Input of `fal-ai/flux-kontext-trainer`."""
 
     image_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to the input data zip archive.\n\nThe zip should contain pairs of images. The images should be named:\n\nROOT_start.EXT and ROOT_end.EXT\nFor example:\nphoto_start.jpg and photo_end.jpg\n\nThe zip can also contain a text file for each image pair. The text file should be named:\nROOT.txt\nFor example:\nphoto.txt\n\nThis text file can be used to specify the edit instructions for the image pair.\n\nIf no text file is provided, the default_caption will be used.\n\nIf no default_caption is provided, the training will fail."
         ),
@@ -886,7 +886,7 @@ class Realtime(RealtimeConnection[FluxKontextTrainerInput, FluxKontextTrainerOut
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 1000,
         learning_rate: float = 0.0001,
         default_caption: str | None = ...,
@@ -923,6 +923,8 @@ class Realtime(RealtimeConnection[FluxKontextTrainerInput, FluxKontextTrainerOut
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Number of steps to train for
             learning_rate: (Undocumented.)
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -944,7 +946,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxKontextTrainerInput, FluxKontext
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 1000,
         learning_rate: float = 0.0001,
         default_caption: str | None = ...,
@@ -981,6 +983,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxKontextTrainerInput, FluxKontext
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Number of steps to train for
             learning_rate: (Undocumented.)
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.

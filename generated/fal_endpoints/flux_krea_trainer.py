@@ -71,7 +71,7 @@ class FluxKreaTrainerInput(InputModel):
     """Input of `fal-ai/flux-krea-trainer`."""
 
     images_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to zip archive with images. Try to use at least 4 images in general the more the better.\n\nIn addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to."
         ),
@@ -809,7 +809,7 @@ class Realtime(RealtimeConnection[FluxKreaTrainerInput, FluxKreaTrainerOutput]):
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         trigger_word: str | None = ...,
         create_masks: bool = True,
         steps: int = ...,
@@ -833,6 +833,8 @@ class Realtime(RealtimeConnection[FluxKreaTrainerInput, FluxKreaTrainerOutput]):
             images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
                 If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             create_masks: If True segmentation masks will be used in the weight the training loss. For people a face mask is used if possible.
@@ -857,7 +859,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxKreaTrainerInput, FluxKreaTraine
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         trigger_word: str | None = ...,
         create_masks: bool = True,
         steps: int = ...,
@@ -881,6 +883,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxKreaTrainerInput, FluxKreaTraine
             images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
                 If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             create_masks: If True segmentation masks will be used in the weight the training loss. For people a face mask is used if possible.

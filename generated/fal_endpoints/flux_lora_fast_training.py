@@ -87,7 +87,7 @@ class FluxLoraFastTrainingInput(InputModel):
     """Input of `fal-ai/flux-lora-fast-training`."""
 
     images_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to zip archive with images. Try to use at least 4 images in general the more the better.\n\nIn addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to."
         ),
@@ -955,7 +955,7 @@ class Realtime(RealtimeConnection[FluxLoraFastTrainingInput, FluxLoraFastTrainin
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         trigger_word: str | None = ...,
         create_masks: bool = True,
         steps: int | None = ...,
@@ -979,6 +979,8 @@ class Realtime(RealtimeConnection[FluxLoraFastTrainingInput, FluxLoraFastTrainin
             images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
                 If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             create_masks: If True segmentation masks will be used in the weight the training loss. For people a face mask is used if possible.
@@ -1003,7 +1005,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxLoraFastTrainingInput, FluxLoraF
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         trigger_word: str | None = ...,
         create_masks: bool = True,
         steps: int | None = ...,
@@ -1027,6 +1029,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxLoraFastTrainingInput, FluxLoraF
             images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
                 If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             create_masks: If True segmentation masks will be used in the weight the training loss. For people a face mask is used if possible.

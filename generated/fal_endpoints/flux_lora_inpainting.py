@@ -103,8 +103,10 @@ class FluxLoraInpaintingInput(InputModel):
     """Input of `fal-ai/flux-lora/inpainting`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate an image from.")]
-    image_url: Annotated[str, Field(description="URL of image to use for inpainting. or img2img")]
-    mask_url: Annotated[str, Field(description="The mask to area to Inpaint in.")]
+    image_url: Annotated[
+        FileInput, Field(description="URL of image to use for inpainting. or img2img")
+    ]
+    mask_url: Annotated[FileInput, Field(description="The mask to area to Inpaint in.")]
     image_size: Annotated[
         ImageSize
         | Literal[
@@ -1041,8 +1043,8 @@ class Realtime(RealtimeConnection[FluxLoraInpaintingInput, FluxLoraInpaintingOut
         /,
         *,
         prompt: str,
-        image_url: str,
-        mask_url: str,
+        image_url: FileInput,
+        mask_url: FileInput,
         image_size: ImageSize
         | Literal[
             "square_hd",
@@ -1078,7 +1080,11 @@ class Realtime(RealtimeConnection[FluxLoraInpaintingInput, FluxLoraInpaintingOut
         Args:
             prompt: The prompt to generate an image from.
             image_url: URL of image to use for inpainting. or img2img
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_url: The mask to area to Inpaint in.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_size: The size of the generated image.
             num_inference_steps: The number of inference steps to perform.
             seed: The same seed and the same prompt given to the same version of the model
@@ -1111,8 +1117,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxLoraInpaintingInput, FluxLoraInp
         /,
         *,
         prompt: str,
-        image_url: str,
-        mask_url: str,
+        image_url: FileInput,
+        mask_url: FileInput,
         image_size: ImageSize
         | Literal[
             "square_hd",
@@ -1148,7 +1154,11 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxLoraInpaintingInput, FluxLoraInp
         Args:
             prompt: The prompt to generate an image from.
             image_url: URL of image to use for inpainting. or img2img
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_url: The mask to area to Inpaint in.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_size: The size of the generated image.
             num_inference_steps: The number of inference steps to perform.
             seed: The same seed and the same prompt given to the same version of the model

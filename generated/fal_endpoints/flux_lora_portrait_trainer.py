@@ -73,7 +73,7 @@ class FluxLoraPortraitTrainerInput(InputModel):
     """Input of `fal-ai/flux-lora-portrait-trainer`."""
 
     images_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.\n\nIn addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.\n\nThe captions can include a special string `[trigger]`. If a trigger_word is specified, it will replace `[trigger]` in the captions."
         ),
@@ -870,7 +870,7 @@ class Realtime(RealtimeConnection[FluxLoraPortraitTrainerInput, FluxLoraPortrait
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         trigger_phrase: str | None = ...,
         learning_rate: float = 9e-05,
         steps: int = 2500,
@@ -898,6 +898,8 @@ class Realtime(RealtimeConnection[FluxLoraPortraitTrainerInput, FluxLoraPortrait
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
 
                 The captions can include a special string `[trigger]`. If a trigger_word is specified, it will replace `[trigger]` in the captions.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
                 If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             learning_rate: Learning rate to use for training.
@@ -926,7 +928,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         trigger_phrase: str | None = ...,
         learning_rate: float = 9e-05,
         steps: int = 2500,
@@ -954,6 +956,8 @@ class AsyncRealtime(
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
 
                 The captions can include a special string `[trigger]`. If a trigger_word is specified, it will replace `[trigger]` in the captions.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
                 If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             learning_rate: Learning rate to use for training.

@@ -103,7 +103,7 @@ class FluxProV11UltraInput(InputModel):
         bool, Field(description="Whether to enhance the prompt for better results.")
     ] = False
     image_url: Annotated[
-        str | None, Field(description="The image URL to generate an image from.")
+        FileInput | None, Field(description="The image URL to generate an image from.")
     ] = None
     image_prompt_strength: Annotated[
         float,
@@ -914,7 +914,7 @@ class Realtime(RealtimeConnection[FluxProV11UltraInput, FluxProV11UltraOutput]):
         output_format: Literal["jpeg", "png"] = "jpeg",
         safety_tolerance: Literal["1", "2", "3", "4", "5", "6"] = "2",
         enhance_prompt: bool = False,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         image_prompt_strength: float = 0.1,
         aspect_ratio: Literal["21:9", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "9:21"]
         | str = "16:9",
@@ -942,6 +942,8 @@ class Realtime(RealtimeConnection[FluxProV11UltraInput, FluxProV11UltraOutput]):
             safety_tolerance: The safety tolerance level for the generated image. 1 being the most strict and 5 being the most permissive.
             enhance_prompt: Whether to enhance the prompt for better results.
             image_url: The image URL to generate an image from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_prompt_strength: The strength of the image prompt, between 0 and 1.
             aspect_ratio: The aspect ratio of the generated image.
             raw: Generate less processed, more natural-looking images.
@@ -969,7 +971,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxProV11UltraInput, FluxProV11Ultr
         output_format: Literal["jpeg", "png"] = "jpeg",
         safety_tolerance: Literal["1", "2", "3", "4", "5", "6"] = "2",
         enhance_prompt: bool = False,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         image_prompt_strength: float = 0.1,
         aspect_ratio: Literal["21:9", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "9:21"]
         | str = "16:9",
@@ -997,6 +999,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxProV11UltraInput, FluxProV11Ultr
             safety_tolerance: The safety tolerance level for the generated image. 1 being the most strict and 5 being the most permissive.
             enhance_prompt: Whether to enhance the prompt for better results.
             image_url: The image URL to generate an image from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_prompt_strength: The strength of the image prompt, between 0 and 1.
             aspect_ratio: The aspect ratio of the generated image.
             raw: Generate less processed, more natural-looking images.

@@ -112,7 +112,7 @@ class FluxProV11UltraFinetunedInput(InputModel):
         bool, Field(description="Whether to enhance the prompt for better results.")
     ] = False
     image_url: Annotated[
-        str | None, Field(description="The image URL to generate an image from.")
+        FileInput | None, Field(description="The image URL to generate an image from.")
     ] = None
     image_prompt_strength: Annotated[
         float,
@@ -979,7 +979,7 @@ class Realtime(RealtimeConnection[FluxProV11UltraFinetunedInput, FluxProV11Ultra
         output_format: Literal["jpeg", "png"] = "jpeg",
         safety_tolerance: Literal["1", "2", "3", "4", "5", "6"] = "2",
         enhance_prompt: bool = False,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         image_prompt_strength: float = 0.1,
         aspect_ratio: Literal["21:9", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "9:21"]
         | str = "16:9",
@@ -1011,6 +1011,8 @@ class Realtime(RealtimeConnection[FluxProV11UltraFinetunedInput, FluxProV11Ultra
             safety_tolerance: The safety tolerance level for the generated image. 1 being the most strict and 5 being the most permissive.
             enhance_prompt: Whether to enhance the prompt for better results.
             image_url: The image URL to generate an image from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_prompt_strength: The strength of the image prompt, between 0 and 1.
             aspect_ratio: The aspect ratio of the generated image.
             raw: Generate less processed, more natural-looking images.
@@ -1046,7 +1048,7 @@ class AsyncRealtime(
         output_format: Literal["jpeg", "png"] = "jpeg",
         safety_tolerance: Literal["1", "2", "3", "4", "5", "6"] = "2",
         enhance_prompt: bool = False,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         image_prompt_strength: float = 0.1,
         aspect_ratio: Literal["21:9", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "9:21"]
         | str = "16:9",
@@ -1078,6 +1080,8 @@ class AsyncRealtime(
             safety_tolerance: The safety tolerance level for the generated image. 1 being the most strict and 5 being the most permissive.
             enhance_prompt: Whether to enhance the prompt for better results.
             image_url: The image URL to generate an image from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_prompt_strength: The strength of the image prompt, between 0 and 1.
             aspect_ratio: The aspect ratio of the generated image.
             raw: Generate less processed, more natural-looking images.

@@ -90,7 +90,7 @@ class FluxSubjectInput(InputModel):
     """Input of `fal-ai/flux-subject`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate an image from.")]
-    image_url: Annotated[str, Field(description="URL of image of the subject")]
+    image_url: Annotated[FileInput, Field(description="URL of image of the subject")]
     image_size: Annotated[
         ImageSize
         | Literal[
@@ -908,7 +908,7 @@ class Realtime(RealtimeConnection[FluxSubjectInput, FluxSubjectOutput]):
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         image_size: ImageSize
         | Literal[
             "square_hd",
@@ -941,6 +941,8 @@ class Realtime(RealtimeConnection[FluxSubjectInput, FluxSubjectOutput]):
         Args:
             prompt: The prompt to generate an image from.
             image_url: URL of image of the subject
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_size: The size of the generated image.
             num_inference_steps: The number of inference steps to perform.
             seed: The same seed and the same prompt given to the same version of the model
@@ -969,7 +971,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxSubjectInput, FluxSubjectOutput]
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         image_size: ImageSize
         | Literal[
             "square_hd",
@@ -1002,6 +1004,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxSubjectInput, FluxSubjectOutput]
         Args:
             prompt: The prompt to generate an image from.
             image_url: URL of image of the subject
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_size: The size of the generated image.
             num_inference_steps: The number of inference steps to perform.
             seed: The same seed and the same prompt given to the same version of the model

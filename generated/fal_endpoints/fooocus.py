@@ -464,7 +464,8 @@ class FooocusInput(InputModel):
         ),
     ] = None
     control_image_url: Annotated[
-        str | None, Field(description="The image to use as a reference for the generated image.")
+        FileInput | None,
+        Field(description="The image to use as a reference for the generated image."),
     ] = None
     control_type: Annotated[
         Literal["ImagePrompt", "PyraCanny", "CPDS", "FaceSwap"],
@@ -487,10 +488,10 @@ class FooocusInput(InputModel):
         ),
     ] = 1
     inpaint_image_url: Annotated[
-        str | None, Field(description="The image to use as a reference for inpainting.")
+        FileInput | None, Field(description="The image to use as a reference for inpainting.")
     ] = None
     mask_image_url: Annotated[
-        str | None, Field(description="The image to use as a mask for the generated image.")
+        FileInput | None, Field(description="The image to use as a mask for the generated image.")
     ] = None
     mixing_image_prompt_and_inpaint: bool = False
     enable_safety_checker: Annotated[
@@ -1555,12 +1556,12 @@ class Realtime(RealtimeConnection[FooocusInput, FooocusOutput]):
         output_format: Literal["png", "jpeg", "webp"] = "jpeg",
         sync_mode: bool = False,
         seed: int | None = ...,
-        control_image_url: str | None = ...,
+        control_image_url: FileInput | None = ...,
         control_type: Literal["ImagePrompt", "PyraCanny", "CPDS", "FaceSwap"] = "PyraCanny",
         control_image_weight: float = 1,
         control_image_stop_at: float = 1,
-        inpaint_image_url: str | None = ...,
-        mask_image_url: str | None = ...,
+        inpaint_image_url: FileInput | None = ...,
+        mask_image_url: FileInput | None = ...,
         mixing_image_prompt_and_inpaint: bool = False,
         enable_safety_checker: bool = True,
         extra_body: Mapping[str, Any] | None = None,
@@ -1602,13 +1603,19 @@ class Realtime(RealtimeConnection[FooocusInput, FooocusOutput]):
             seed: The same seed and the same prompt given to the same version of Stable Diffusion
                 will output the same image every time.
             control_image_url: The image to use as a reference for the generated image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             control_type: The type of image control
             control_image_weight: The strength of the control image. Use it to control how much the generated image
                 should look like the control image.
             control_image_stop_at: The stop at value of the control image. Use it to control how much the generated image
                 should look like the control image.
             inpaint_image_url: The image to use as a reference for inpainting.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_image_url: The image to use as a mask for the generated image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mixing_image_prompt_and_inpaint: (Undocumented.)
             enable_safety_checker: If set to false, the safety checker will be disabled.
         """
@@ -1642,12 +1649,12 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusInput, FooocusOutput]):
         output_format: Literal["png", "jpeg", "webp"] = "jpeg",
         sync_mode: bool = False,
         seed: int | None = ...,
-        control_image_url: str | None = ...,
+        control_image_url: FileInput | None = ...,
         control_type: Literal["ImagePrompt", "PyraCanny", "CPDS", "FaceSwap"] = "PyraCanny",
         control_image_weight: float = 1,
         control_image_stop_at: float = 1,
-        inpaint_image_url: str | None = ...,
-        mask_image_url: str | None = ...,
+        inpaint_image_url: FileInput | None = ...,
+        mask_image_url: FileInput | None = ...,
         mixing_image_prompt_and_inpaint: bool = False,
         enable_safety_checker: bool = True,
         extra_body: Mapping[str, Any] | None = None,
@@ -1689,13 +1696,19 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusInput, FooocusOutput]):
             seed: The same seed and the same prompt given to the same version of Stable Diffusion
                 will output the same image every time.
             control_image_url: The image to use as a reference for the generated image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             control_type: The type of image control
             control_image_weight: The strength of the control image. Use it to control how much the generated image
                 should look like the control image.
             control_image_stop_at: The stop at value of the control image. Use it to control how much the generated image
                 should look like the control image.
             inpaint_image_url: The image to use as a reference for inpainting.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_image_url: The image to use as a mask for the generated image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mixing_image_prompt_and_inpaint: (Undocumented.)
             enable_safety_checker: If set to false, the safety checker will be disabled.
         """

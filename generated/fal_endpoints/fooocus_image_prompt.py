@@ -74,7 +74,7 @@ __all__ = [
 
 class ImagePrompt(InputModel):
     type: Literal["ImagePrompt", "PyraCanny", "CPDS", "FaceSwap"] = "ImagePrompt"
-    image_url: str | None = None
+    image_url: FileInput | None = None
     stop_at: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
     weight: Annotated[float, Field(ge=0.0, le=2.0)] = 1
 
@@ -476,10 +476,10 @@ class FooocusImagePromptInput(InputModel):
     image_prompt_3: ImagePrompt | None = None
     image_prompt_4: ImagePrompt | None = None
     inpaint_image_url: Annotated[
-        str | None, Field(description="The image to use as a reference for inpainting.")
+        FileInput | None, Field(description="The image to use as a reference for inpainting.")
     ] = None
     mask_image_url: Annotated[
-        str | None, Field(description="The image to use as a mask for the generated image.")
+        FileInput | None, Field(description="The image to use as a mask for the generated image.")
     ] = None
     inpaint_mode: Annotated[
         Literal[
@@ -499,7 +499,9 @@ class FooocusImagePromptInput(InputModel):
     mixing_image_prompt_and_inpaint: Annotated[
         bool, Field(description="Mixing Image Prompt and Inpaint")
     ] = False
-    uov_image_url: Annotated[str | None, Field(description="The image to upscale or vary.")] = None
+    uov_image_url: Annotated[
+        FileInput | None, Field(description="The image to upscale or vary.")
+    ] = None
     uov_method: Annotated[
         Literal[
             "Disabled",
@@ -1754,8 +1756,8 @@ class Realtime(RealtimeConnection[FooocusImagePromptInput, FooocusImagePromptOut
         image_prompt_2: ImagePrompt = ...,
         image_prompt_3: ImagePrompt = ...,
         image_prompt_4: ImagePrompt = ...,
-        inpaint_image_url: str | None = ...,
-        mask_image_url: str | None = ...,
+        inpaint_image_url: FileInput | None = ...,
+        mask_image_url: FileInput | None = ...,
         inpaint_mode: Literal[
             "Inpaint or Outpaint (default)",
             "Improve Detail (face, hand, eyes, etc.)",
@@ -1764,7 +1766,7 @@ class Realtime(RealtimeConnection[FooocusImagePromptInput, FooocusImagePromptOut
         inpaint_additional_prompt: str = "",
         outpaint_selections: list[Literal["Left", "Right", "Top", "Bottom"]] = [],
         mixing_image_prompt_and_inpaint: bool = False,
-        uov_image_url: str | None = ...,
+        uov_image_url: FileInput | None = ...,
         uov_method: Literal[
             "Disabled",
             "Vary (Subtle)",
@@ -1818,12 +1820,18 @@ class Realtime(RealtimeConnection[FooocusImagePromptInput, FooocusImagePromptOut
             image_prompt_3: (Undocumented.)
             image_prompt_4: (Undocumented.)
             inpaint_image_url: The image to use as a reference for inpainting.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_image_url: The image to use as a mask for the generated image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             inpaint_mode: The mode to use for inpainting.
             inpaint_additional_prompt: Describe what you want to inpaint.
             outpaint_selections: The directions to outpaint.
             mixing_image_prompt_and_inpaint: Mixing Image Prompt and Inpaint
             uov_image_url: The image to upscale or vary.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             uov_method: The method to use for upscaling or varying.
             mixing_image_prompt_and_vary_upscale: Mixing Image Prompt and Vary/Upscale
             enable_safety_checker: If set to false, the safety checker will be disabled.
@@ -1862,8 +1870,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusImagePromptInput, FooocusImag
         image_prompt_2: ImagePrompt = ...,
         image_prompt_3: ImagePrompt = ...,
         image_prompt_4: ImagePrompt = ...,
-        inpaint_image_url: str | None = ...,
-        mask_image_url: str | None = ...,
+        inpaint_image_url: FileInput | None = ...,
+        mask_image_url: FileInput | None = ...,
         inpaint_mode: Literal[
             "Inpaint or Outpaint (default)",
             "Improve Detail (face, hand, eyes, etc.)",
@@ -1872,7 +1880,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusImagePromptInput, FooocusImag
         inpaint_additional_prompt: str = "",
         outpaint_selections: list[Literal["Left", "Right", "Top", "Bottom"]] = [],
         mixing_image_prompt_and_inpaint: bool = False,
-        uov_image_url: str | None = ...,
+        uov_image_url: FileInput | None = ...,
         uov_method: Literal[
             "Disabled",
             "Vary (Subtle)",
@@ -1926,12 +1934,18 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusImagePromptInput, FooocusImag
             image_prompt_3: (Undocumented.)
             image_prompt_4: (Undocumented.)
             inpaint_image_url: The image to use as a reference for inpainting.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_image_url: The image to use as a mask for the generated image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             inpaint_mode: The mode to use for inpainting.
             inpaint_additional_prompt: Describe what you want to inpaint.
             outpaint_selections: The directions to outpaint.
             mixing_image_prompt_and_inpaint: Mixing Image Prompt and Inpaint
             uov_image_url: The image to upscale or vary.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             uov_method: The method to use for upscaling or varying.
             mixing_image_prompt_and_vary_upscale: Mixing Image Prompt and Vary/Upscale
             enable_safety_checker: If set to false, the safety checker will be disabled.

@@ -74,7 +74,7 @@ __all__ = [
 
 class ImagePrompt(InputModel):
     type: Literal["ImagePrompt", "PyraCanny", "CPDS", "FaceSwap"] = "ImagePrompt"
-    image_url: str | None = None
+    image_url: FileInput | None = None
     stop_at: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
     weight: Annotated[float, Field(ge=0.0, le=2.0)] = 1
 
@@ -392,7 +392,7 @@ class FooocusInpaintInput(InputModel):
     """Input of `fal-ai/fooocus/inpaint`."""
 
     inpaint_image_url: Annotated[
-        str, Field(description="The image to use as a reference for inpainting.")
+        FileInput, Field(description="The image to use as a reference for inpainting.")
     ]
     prompt: Annotated[
         str,
@@ -475,7 +475,7 @@ class FooocusInpaintInput(InputModel):
         ),
     ] = None
     mask_image_url: Annotated[
-        str | None, Field(description="The image to use as a mask for the generated image.")
+        FileInput | None, Field(description="The image to use as a mask for the generated image.")
     ] = None
     inpaint_mode: Annotated[
         Literal[
@@ -1815,7 +1815,7 @@ class Realtime(RealtimeConnection[FooocusInpaintInput, FooocusInpaintOutput]):
         self,
         /,
         *,
-        inpaint_image_url: str,
+        inpaint_image_url: FileInput,
         prompt: str = "",
         negative_prompt: str = "",
         styles: Styles = ["Fooocus V2", "Fooocus Enhance", "Fooocus Sharp"],
@@ -1830,7 +1830,7 @@ class Realtime(RealtimeConnection[FooocusInpaintInput, FooocusInpaintOutput]):
         output_format: Literal["png", "jpeg", "webp"] = "jpeg",
         sync_mode: bool = False,
         seed: int | None = ...,
-        mask_image_url: str | None = ...,
+        mask_image_url: FileInput | None = ...,
         inpaint_mode: Literal[
             "Inpaint or Outpaint (default)",
             "Improve Detail (face, hand, eyes, etc.)",
@@ -1866,6 +1866,8 @@ class Realtime(RealtimeConnection[FooocusInpaintInput, FooocusInpaintOutput]):
 
         Args:
             inpaint_image_url: The image to use as a reference for inpainting.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             negative_prompt: The negative prompt to use. Use it to address details that you don't want
                 in the image. This could be colors, objects, scenery and even the small details
@@ -1891,6 +1893,8 @@ class Realtime(RealtimeConnection[FooocusInpaintInput, FooocusInpaintOutput]):
             seed: The same seed and the same prompt given to the same version of Stable Diffusion
                 will output the same image every time.
             mask_image_url: The image to use as a mask for the generated image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             inpaint_mode: The mode to use for inpainting.
             inpaint_additional_prompt: Describe what you want to inpaint.
             outpaint_selections: The directions to outpaint.
@@ -1932,7 +1936,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusInpaintInput, FooocusInpaintO
         self,
         /,
         *,
-        inpaint_image_url: str,
+        inpaint_image_url: FileInput,
         prompt: str = "",
         negative_prompt: str = "",
         styles: Styles = ["Fooocus V2", "Fooocus Enhance", "Fooocus Sharp"],
@@ -1947,7 +1951,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusInpaintInput, FooocusInpaintO
         output_format: Literal["png", "jpeg", "webp"] = "jpeg",
         sync_mode: bool = False,
         seed: int | None = ...,
-        mask_image_url: str | None = ...,
+        mask_image_url: FileInput | None = ...,
         inpaint_mode: Literal[
             "Inpaint or Outpaint (default)",
             "Improve Detail (face, hand, eyes, etc.)",
@@ -1983,6 +1987,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusInpaintInput, FooocusInpaintO
 
         Args:
             inpaint_image_url: The image to use as a reference for inpainting.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             negative_prompt: The negative prompt to use. Use it to address details that you don't want
                 in the image. This could be colors, objects, scenery and even the small details
@@ -2008,6 +2014,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusInpaintInput, FooocusInpaintO
             seed: The same seed and the same prompt given to the same version of Stable Diffusion
                 will output the same image every time.
             mask_image_url: The image to use as a mask for the generated image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             inpaint_mode: The mode to use for inpainting.
             inpaint_additional_prompt: Describe what you want to inpaint.
             outpaint_selections: The directions to outpaint.

@@ -74,7 +74,7 @@ __all__ = [
 
 class ImagePrompt(InputModel):
     type: Literal["ImagePrompt", "PyraCanny", "CPDS", "FaceSwap"] = "ImagePrompt"
-    image_url: str | None = None
+    image_url: FileInput | None = None
     stop_at: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
     weight: Annotated[float, Field(ge=0.0, le=2.0)] = 1
 
@@ -391,7 +391,7 @@ Styles: TypeAlias = list[
 class FooocusUpscaleOrVaryInput(InputModel):
     """Input of `fal-ai/fooocus/upscale-or-vary`."""
 
-    uov_image_url: Annotated[str, Field(description="The image to upscale or vary.")]
+    uov_image_url: Annotated[FileInput, Field(description="The image to upscale or vary.")]
     prompt: Annotated[
         str,
         Field(
@@ -1552,7 +1552,7 @@ class Realtime(RealtimeConnection[FooocusUpscaleOrVaryInput, FooocusUpscaleOrVar
         self,
         /,
         *,
-        uov_image_url: str,
+        uov_image_url: FileInput,
         prompt: str = "",
         negative_prompt: str = "",
         styles: Styles = ["Fooocus V2", "Fooocus Enhance", "Fooocus Sharp"],
@@ -1596,6 +1596,8 @@ class Realtime(RealtimeConnection[FooocusUpscaleOrVaryInput, FooocusUpscaleOrVar
 
         Args:
             uov_image_url: The image to upscale or vary.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             negative_prompt: The negative prompt to use. Use it to address details that you don't want
                 in the image. This could be colors, objects, scenery and even the small details
@@ -1644,7 +1646,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusUpscaleOrVaryInput, FooocusUp
         self,
         /,
         *,
-        uov_image_url: str,
+        uov_image_url: FileInput,
         prompt: str = "",
         negative_prompt: str = "",
         styles: Styles = ["Fooocus V2", "Fooocus Enhance", "Fooocus Sharp"],
@@ -1688,6 +1690,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusUpscaleOrVaryInput, FooocusUp
 
         Args:
             uov_image_url: The image to upscale or vary.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             negative_prompt: The negative prompt to use. Use it to address details that you don't want
                 in the image. This could be colors, objects, scenery and even the small details

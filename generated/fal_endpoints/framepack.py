@@ -75,7 +75,7 @@ class FramepackInput(InputModel):
     prompt: Annotated[
         str, Field(description="Text prompt for video generation (max 500 characters).")
     ]
-    image_url: Annotated[str, Field(description="URL of the image input.")]
+    image_url: Annotated[FileInput, Field(description="URL of the image input.")]
     negative_prompt: Annotated[str, Field(description="Negative prompt for video generation.")] = ""
     seed: Annotated[int | None, Field(description="The seed to use for generating the video.")] = (
         None
@@ -833,7 +833,7 @@ class Realtime(RealtimeConnection[FramepackInput, FramepackOutput]):
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "",
         seed: int | None = ...,
         aspect_ratio: Literal["16:9", "9:16"] = "16:9",
@@ -858,6 +858,8 @@ class Realtime(RealtimeConnection[FramepackInput, FramepackOutput]):
         Args:
             prompt: Text prompt for video generation (max 500 characters).
             image_url: URL of the image input.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             seed: The seed to use for generating the video.
             aspect_ratio: The aspect ratio of the video to generate.
@@ -884,7 +886,7 @@ class AsyncRealtime(AsyncRealtimeConnection[FramepackInput, FramepackOutput]):
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "",
         seed: int | None = ...,
         aspect_ratio: Literal["16:9", "9:16"] = "16:9",
@@ -909,6 +911,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FramepackInput, FramepackOutput]):
         Args:
             prompt: Text prompt for video generation (max 500 characters).
             image_url: URL of the image input.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             seed: The seed to use for generating the video.
             aspect_ratio: The aspect ratio of the video to generate.

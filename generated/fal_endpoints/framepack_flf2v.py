@@ -75,8 +75,8 @@ class FramepackFlf2vInput(InputModel):
     prompt: Annotated[
         str, Field(description="Text prompt for video generation (max 500 characters).")
     ]
-    image_url: Annotated[str, Field(description="URL of the image input.")]
-    end_image_url: Annotated[str, Field(description="URL of the end image input.")]
+    image_url: Annotated[FileInput, Field(description="URL of the image input.")]
+    end_image_url: Annotated[FileInput, Field(description="URL of the end image input.")]
     negative_prompt: Annotated[str, Field(description="Negative prompt for video generation.")] = ""
     seed: Annotated[int | None, Field(description="The seed to use for generating the video.")] = (
         None
@@ -892,8 +892,8 @@ class Realtime(RealtimeConnection[FramepackFlf2vInput, FramepackFlf2vOutput]):
         /,
         *,
         prompt: str,
-        image_url: str,
-        end_image_url: str,
+        image_url: FileInput,
+        end_image_url: FileInput,
         negative_prompt: str = "",
         seed: int | None = ...,
         aspect_ratio: Literal["16:9", "9:16"] = "16:9",
@@ -919,7 +919,11 @@ class Realtime(RealtimeConnection[FramepackFlf2vInput, FramepackFlf2vOutput]):
         Args:
             prompt: Text prompt for video generation (max 500 characters).
             image_url: URL of the image input.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the end image input.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             seed: The seed to use for generating the video.
             aspect_ratio: The aspect ratio of the video to generate.
@@ -947,8 +951,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FramepackFlf2vInput, FramepackFlf2vO
         /,
         *,
         prompt: str,
-        image_url: str,
-        end_image_url: str,
+        image_url: FileInput,
+        end_image_url: FileInput,
         negative_prompt: str = "",
         seed: int | None = ...,
         aspect_ratio: Literal["16:9", "9:16"] = "16:9",
@@ -974,7 +978,11 @@ class AsyncRealtime(AsyncRealtimeConnection[FramepackFlf2vInput, FramepackFlf2vO
         Args:
             prompt: Text prompt for video generation (max 500 characters).
             image_url: URL of the image input.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the end image input.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             seed: The seed to use for generating the video.
             aspect_ratio: The aspect ratio of the video to generate.

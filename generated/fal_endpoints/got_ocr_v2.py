@@ -70,7 +70,7 @@ __all__ = [
 class GotOcrV2Input(InputModel):
     """Input of `fal-ai/got-ocr/v2`."""
 
-    input_image_urls: Annotated[list[str], Field(description="URL of images.")] = []
+    input_image_urls: Annotated[list[FileInput], Field(description="URL of images.")] = []
     do_format: Annotated[bool, Field(description="Generate the output in formatted mode.")] = False
     multi_page: Annotated[
         bool, Field(description="Use provided images to generate a single output.")
@@ -682,7 +682,7 @@ class Realtime(RealtimeConnection[GotOcrV2Input, GotOcrV2Output]):
         self,
         /,
         *,
-        input_image_urls: list[str] = [],
+        input_image_urls: list[FileInput] = [],
         do_format: bool = False,
         multi_page: bool = False,
         extra_body: Mapping[str, Any] | None = None,
@@ -700,6 +700,8 @@ class Realtime(RealtimeConnection[GotOcrV2Input, GotOcrV2Output]):
 
         Args:
             input_image_urls: URL of images.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             do_format: Generate the output in formatted mode.
             multi_page: Use provided images to generate a single output.
         """
@@ -719,7 +721,7 @@ class AsyncRealtime(AsyncRealtimeConnection[GotOcrV2Input, GotOcrV2Output]):
         self,
         /,
         *,
-        input_image_urls: list[str] = [],
+        input_image_urls: list[FileInput] = [],
         do_format: bool = False,
         multi_page: bool = False,
         extra_body: Mapping[str, Any] | None = None,
@@ -737,6 +739,8 @@ class AsyncRealtime(AsyncRealtimeConnection[GotOcrV2Input, GotOcrV2Output]):
 
         Args:
             input_image_urls: URL of images.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             do_format: Generate the output in formatted mode.
             multi_page: Use provided images to generate a single output.
         """

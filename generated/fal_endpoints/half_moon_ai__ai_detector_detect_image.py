@@ -69,7 +69,7 @@ class HalfMoonAiAiDetectorDetectImageInput(InputModel):
     """Input of `half-moon-ai/ai-detector/detect-image`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL pointing to an image to analyze for AI generation.(Max: 3000 characters)"
         ),
@@ -650,7 +650,7 @@ class Realtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -666,6 +666,8 @@ class Realtime(
 
         Args:
             image_url: URL pointing to an image to analyze for AI generation.(Max: 3000 characters)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -691,7 +693,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -707,6 +709,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL pointing to an image to analyze for AI generation.(Max: 3000 characters)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

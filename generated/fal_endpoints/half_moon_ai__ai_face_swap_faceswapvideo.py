@@ -74,8 +74,8 @@ class HalfMoonAiAiFaceSwapFaceswapvideoInput(InputModel):
     Input schema for image ↔ video face swap
     """
 
-    source_face_url: Annotated[str, Field(description="Source face image")]
-    target_video_url: Annotated[str, Field(description="Target video URL")]
+    source_face_url: Annotated[FileInput, Field(description="Source face image")]
+    target_video_url: Annotated[FileInput, Field(description="Target video URL")]
 
 
 class Video(FileOutput):
@@ -700,8 +700,8 @@ class Realtime(
         self,
         /,
         *,
-        source_face_url: str,
-        target_video_url: str,
+        source_face_url: FileInput,
+        target_video_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -717,7 +717,11 @@ class Realtime(
 
         Args:
             source_face_url: Source face image
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             target_video_url: Target video URL
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -743,8 +747,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        source_face_url: str,
-        target_video_url: str,
+        source_face_url: FileInput,
+        target_video_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -760,7 +764,11 @@ class AsyncRealtime(
 
         Args:
             source_face_url: Source face image
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             target_video_url: Target video URL
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

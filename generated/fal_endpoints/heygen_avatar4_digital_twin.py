@@ -1514,7 +1514,7 @@ class HeygenAvatar4DigitalTwinInput(InputModel):
     character: Annotated[Character, Field(description="Character configuration for the video")]
     voice: Annotated[TextVoice, Field(description="Voice configuration for the character")]
     audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech."
         ),
@@ -2196,7 +2196,7 @@ class Realtime(RealtimeConnection[HeygenAvatar4DigitalTwinInput, HeygenAvatar4Di
         *,
         character: Character,
         voice: TextVoice,
-        audio_url: str | None = ...,
+        audio_url: FileInput | None = ...,
         resolution: Literal["360p", "480p", "540p", "720p", "1080p"] = "720p",
         aspect_ratio: Literal["16:9", "9:16", "4:5", "5:4", "1:1", "auto"] = "16:9",
         extra_body: Mapping[str, Any] | None = None,
@@ -2216,6 +2216,8 @@ class Realtime(RealtimeConnection[HeygenAvatar4DigitalTwinInput, HeygenAvatar4Di
             character: Character configuration for the video
             voice: Voice configuration for the character
             audio_url: URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Video resolution preset. Options: 360p, 480p, 540p, 720p, 1080p
             aspect_ratio: Aspect ratio of the output video. Supported values: '16:9', '9:16', '4:5', '5:4', '1:1', and 'auto'. 'auto' preserves the source aspect ratio when HeyGen can read it, falling back to '16:9' otherwise.
         """
@@ -2243,7 +2245,7 @@ class AsyncRealtime(
         *,
         character: Character,
         voice: TextVoice,
-        audio_url: str | None = ...,
+        audio_url: FileInput | None = ...,
         resolution: Literal["360p", "480p", "540p", "720p", "1080p"] = "720p",
         aspect_ratio: Literal["16:9", "9:16", "4:5", "5:4", "1:1", "auto"] = "16:9",
         extra_body: Mapping[str, Any] | None = None,
@@ -2263,6 +2265,8 @@ class AsyncRealtime(
             character: Character configuration for the video
             voice: Voice configuration for the character
             audio_url: URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Video resolution preset. Options: 360p, 480p, 540p, 720p, 1080p
             aspect_ratio: Aspect ratio of the output video. Supported values: '16:9', '9:16', '4:5', '5:4', '1:1', and 'auto'. 'auto' preserves the source aspect ratio when HeyGen can read it, falling back to '16:9' otherwise.
         """

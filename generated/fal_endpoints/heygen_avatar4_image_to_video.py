@@ -209,13 +209,13 @@ class HeygenAvatar4ImageToVideoInput(InputModel):
     """Input of `fal-ai/heygen/avatar4/image-to-video`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(description="URL of the image to animate. The image should contain a clear face."),
     ]
     prompt: Annotated[str | None, Field(description="The text the avatar will speak")] = None
     voice: Annotated[Voice, Field(description="Name of the voice to use for the avatar")] = None
     audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of an audio file for the avatar to lip-sync to. When provided, overrides prompt and voice."
         ),
@@ -1010,10 +1010,10 @@ class Realtime(RealtimeConnection[HeygenAvatar4ImageToVideoInput, HeygenAvatar4I
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str | None = ...,
         voice: Voice = ...,
-        audio_url: str | None = ...,
+        audio_url: FileInput | None = ...,
         talking_style: Literal["stable", "expressive"] = "stable",
         expression: Literal["happy"] | None = ...,
         background: AvatarIVBackground = ...,
@@ -1035,9 +1035,13 @@ class Realtime(RealtimeConnection[HeygenAvatar4ImageToVideoInput, HeygenAvatar4I
 
         Args:
             image_url: URL of the image to animate. The image should contain a clear face.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text the avatar will speak
             voice: Name of the voice to use for the avatar
             audio_url: URL of an audio file for the avatar to lip-sync to. When provided, overrides prompt and voice.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             talking_style: Talking style - 'stable' for minimal movement, 'expressive' for more animation
             expression: Facial expression
             background: Background configuration
@@ -1067,10 +1071,10 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str | None = ...,
         voice: Voice = ...,
-        audio_url: str | None = ...,
+        audio_url: FileInput | None = ...,
         talking_style: Literal["stable", "expressive"] = "stable",
         expression: Literal["happy"] | None = ...,
         background: AvatarIVBackground = ...,
@@ -1092,9 +1096,13 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image to animate. The image should contain a clear face.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text the avatar will speak
             voice: Name of the voice to use for the avatar
             audio_url: URL of an audio file for the avatar to lip-sync to. When provided, overrides prompt and voice.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             talking_style: Talking style - 'stable' for minimal movement, 'expressive' for more animation
             expression: Facial expression
             background: Background configuration

@@ -112,7 +112,7 @@ class AvatarVWatermark(InputModel):
     """Watermark configuration for Avatar V videos."""
 
     image_url: Annotated[
-        str, Field(description="HTTP(S) URL of the watermark image to overlay on the video.")
+        FileInput, Field(description="HTTP(S) URL of the watermark image to overlay on the video.")
     ]
     scale: Annotated[
         Annotated[float, Field(gt=0.0, le=2.0)] | None,
@@ -279,7 +279,7 @@ class HeygenAvatar5DigitalTwinInput(InputModel):
         ),
     ] = "Warm Pro Narrator"
     audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="HTTP(S) URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech and ``prompt``/``voice`` are ignored."
         ),
@@ -1192,7 +1192,7 @@ class Realtime(RealtimeConnection[HeygenAvatar5DigitalTwinInput, HeygenAvatar5Di
         avatar: str | None = "Abigail Sofa Front",
         prompt: str | None = ...,
         voice: Voice = "Warm Pro Narrator",
-        audio_url: str | None = ...,
+        audio_url: FileInput | None = ...,
         fit: Literal["contain", "cover"] = "cover",
         remove_background: bool = False,
         background: AvatarVBackground | None = ...,
@@ -1219,6 +1219,8 @@ class Realtime(RealtimeConnection[HeygenAvatar5DigitalTwinInput, HeygenAvatar5Di
             prompt: Text the avatar will speak. Required when ``audio_url`` is not provided.
             voice: Name of the text-to-speech voice to use for the avatar when ``audio_url`` is not provided.
             audio_url: HTTP(S) URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech and ``prompt``/``voice`` are ignored.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             fit: How the avatar fits within the output frame. 'contain' keeps the full avatar in view (may letterbox); 'cover' fills the frame (may crop).
             remove_background: Remove the avatar's background. Requires a matting-enabled avatar.
             background: Optional background to composite behind the avatar. Ignored when ``output_format='webm'`` (webm output is transparent).
@@ -1253,7 +1255,7 @@ class AsyncRealtime(
         avatar: str | None = "Abigail Sofa Front",
         prompt: str | None = ...,
         voice: Voice = "Warm Pro Narrator",
-        audio_url: str | None = ...,
+        audio_url: FileInput | None = ...,
         fit: Literal["contain", "cover"] = "cover",
         remove_background: bool = False,
         background: AvatarVBackground | None = ...,
@@ -1280,6 +1282,8 @@ class AsyncRealtime(
             prompt: Text the avatar will speak. Required when ``audio_url`` is not provided.
             voice: Name of the text-to-speech voice to use for the avatar when ``audio_url`` is not provided.
             audio_url: HTTP(S) URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech and ``prompt``/``voice`` are ignored.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             fit: How the avatar fits within the output frame. 'contain' keeps the full avatar in view (may letterbox); 'cover' fills the frame (may crop).
             remove_background: Remove the avatar's background. Requires a matting-enabled avatar.
             background: Optional background to composite behind the avatar. Ignored when ``output_format='webm'`` (webm output is transparent).

@@ -261,7 +261,7 @@ class HeygenV2TranslatePrecisionInput(InputModel):
     Base request for video translation without a mode field (mode is determined by the endpoint).
     """
 
-    video_url: Annotated[str, Field(description="URL of the video to translate.")]
+    video_url: Annotated[FileInput, Field(description="URL of the video to translate.")]
     output_language: Annotated[
         OutputLanguage, Field(description="The target language to translate the video into")
     ]
@@ -955,7 +955,7 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_language: OutputLanguage,
         translate_audio_only: bool | None = False,
         speaker_num: int | None = ...,
@@ -975,6 +975,8 @@ class Realtime(
 
         Args:
             video_url: URL of the video to translate.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_language: The target language to translate the video into
             translate_audio_only: Translate only the audio, ignore the faces and only translate the voice track
             speaker_num: Number of speakers in the video
@@ -1002,7 +1004,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_language: OutputLanguage,
         translate_audio_only: bool | None = False,
         speaker_num: int | None = ...,
@@ -1022,6 +1024,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video to translate.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_language: The target language to translate the video into
             translate_audio_only: Translate only the audio, ignore the faces and only translate the voice track
             speaker_num: Number of speakers in the video

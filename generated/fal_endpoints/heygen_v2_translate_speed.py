@@ -261,7 +261,7 @@ class HeygenV2TranslateSpeedInput(InputModel):
     Base request for video translation without a mode field (mode is determined by the endpoint).
     """
 
-    video_url: Annotated[str, Field(description="URL of the video to translate.")]
+    video_url: Annotated[FileInput, Field(description="URL of the video to translate.")]
     output_language: Annotated[
         OutputLanguage, Field(description="The target language to translate the video into")
     ]
@@ -949,7 +949,7 @@ class Realtime(RealtimeConnection[HeygenV2TranslateSpeedInput, HeygenV2Translate
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_language: OutputLanguage,
         translate_audio_only: bool | None = False,
         speaker_num: int | None = ...,
@@ -969,6 +969,8 @@ class Realtime(RealtimeConnection[HeygenV2TranslateSpeedInput, HeygenV2Translate
 
         Args:
             video_url: URL of the video to translate.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_language: The target language to translate the video into
             translate_audio_only: Translate only the audio, ignore the faces and only translate the voice track
             speaker_num: Number of speakers in the video
@@ -992,7 +994,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_language: OutputLanguage,
         translate_audio_only: bool | None = False,
         speaker_num: int | None = ...,
@@ -1012,6 +1014,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video to translate.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_language: The target language to translate the video into
             translate_audio_only: Translate only the audio, ignore the faces and only translate the voice track
             speaker_num: Number of speakers in the video

@@ -78,8 +78,8 @@ class HeygenV3LipsyncPrecisionInput(InputModel):
     Base request for lip-syncing a video (mode is determined by the endpoint).
     """
 
-    video_url: Annotated[str, Field(description="URL of the source video to lip-sync.")]
-    audio_url: Annotated[str, Field(description="URL of the replacement audio file.")]
+    video_url: Annotated[FileInput, Field(description="URL of the source video to lip-sync.")]
+    audio_url: Annotated[FileInput, Field(description="URL of the replacement audio file.")]
     title: Annotated[str | None, Field(description="Optional title for the lipsync job.")] = None
     enable_caption: Annotated[bool, Field(description="Generate captions in the output video.")] = (
         False
@@ -866,8 +866,8 @@ class Realtime(RealtimeConnection[HeygenV3LipsyncPrecisionInput, HeygenV3Lipsync
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         title: str | None = ...,
         enable_caption: bool = False,
         enable_dynamic_duration: bool = True,
@@ -890,7 +890,11 @@ class Realtime(RealtimeConnection[HeygenV3LipsyncPrecisionInput, HeygenV3Lipsync
 
         Args:
             video_url: URL of the source video to lip-sync.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the replacement audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             title: Optional title for the lipsync job.
             enable_caption: Generate captions in the output video.
             enable_dynamic_duration: Allow duration adjustment to match the new audio.
@@ -921,8 +925,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         title: str | None = ...,
         enable_caption: bool = False,
         enable_dynamic_duration: bool = True,
@@ -945,7 +949,11 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the source video to lip-sync.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the replacement audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             title: Optional title for the lipsync job.
             enable_caption: Generate captions in the output video.
             enable_dynamic_duration: Allow duration adjustment to match the new audio.

@@ -78,8 +78,8 @@ class HeygenV3LipsyncSpeedInput(InputModel):
     Base request for lip-syncing a video (mode is determined by the endpoint).
     """
 
-    video_url: Annotated[str, Field(description="URL of the source video to lip-sync.")]
-    audio_url: Annotated[str, Field(description="URL of the replacement audio file.")]
+    video_url: Annotated[FileInput, Field(description="URL of the source video to lip-sync.")]
+    audio_url: Annotated[FileInput, Field(description="URL of the replacement audio file.")]
     title: Annotated[str | None, Field(description="Optional title for the lipsync job.")] = None
     enable_caption: Annotated[bool, Field(description="Generate captions in the output video.")] = (
         False
@@ -862,8 +862,8 @@ class Realtime(RealtimeConnection[HeygenV3LipsyncSpeedInput, HeygenV3LipsyncSpee
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         title: str | None = ...,
         enable_caption: bool = False,
         enable_dynamic_duration: bool = True,
@@ -886,7 +886,11 @@ class Realtime(RealtimeConnection[HeygenV3LipsyncSpeedInput, HeygenV3LipsyncSpee
 
         Args:
             video_url: URL of the source video to lip-sync.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the replacement audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             title: Optional title for the lipsync job.
             enable_caption: Generate captions in the output video.
             enable_dynamic_duration: Allow duration adjustment to match the new audio.
@@ -911,8 +915,8 @@ class AsyncRealtime(AsyncRealtimeConnection[HeygenV3LipsyncSpeedInput, HeygenV3L
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         title: str | None = ...,
         enable_caption: bool = False,
         enable_dynamic_duration: bool = True,
@@ -935,7 +939,11 @@ class AsyncRealtime(AsyncRealtimeConnection[HeygenV3LipsyncSpeedInput, HeygenV3L
 
         Args:
             video_url: URL of the source video to lip-sync.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the replacement audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             title: Optional title for the lipsync job.
             enable_caption: Generate captions in the output video.
             enable_dynamic_duration: Allow duration adjustment to match the new audio.

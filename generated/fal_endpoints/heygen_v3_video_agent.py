@@ -1504,7 +1504,7 @@ class HeygenV3VideoAgentInput(InputModel):
         Field(description="Video orientation. Auto-detected from the prompt if omitted."),
     ] = None
     file_urls: Annotated[
-        Annotated[list[str], Field(max_length=20)] | None,
+        Annotated[list[FileInput], Field(max_length=20)] | None,
         Field(
             description="URLs of files to include as assets in the video (images, videos, audio, PDFs). Maximum 20 files."
         ),
@@ -2240,7 +2240,7 @@ class Realtime(RealtimeConnection[HeygenV3VideoAgentInput, HeygenV3VideoAgentOut
         voice: Voice = "auto",
         style_id: str | None = ...,
         orientation: Literal["landscape", "portrait"] | None = ...,
-        file_urls: list[str] | None = ...,
+        file_urls: list[FileInput] | None = ...,
         incognito_mode: bool = False,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -2262,6 +2262,8 @@ class Realtime(RealtimeConnection[HeygenV3VideoAgentInput, HeygenV3VideoAgentOut
             style_id: Style template ID from the /v3/video-agent/styles endpoint.
             orientation: Video orientation. Auto-detected from the prompt if omitted.
             file_urls: URLs of files to include as assets in the video (images, videos, audio, PDFs). Maximum 20 files.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             incognito_mode: When enabled, disables the agent's memory functions.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -2285,7 +2287,7 @@ class AsyncRealtime(AsyncRealtimeConnection[HeygenV3VideoAgentInput, HeygenV3Vid
         voice: Voice = "auto",
         style_id: str | None = ...,
         orientation: Literal["landscape", "portrait"] | None = ...,
-        file_urls: list[str] | None = ...,
+        file_urls: list[FileInput] | None = ...,
         incognito_mode: bool = False,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -2307,6 +2309,8 @@ class AsyncRealtime(AsyncRealtimeConnection[HeygenV3VideoAgentInput, HeygenV3Vid
             style_id: Style template ID from the /v3/video-agent/styles endpoint.
             orientation: Video orientation. Auto-detected from the prompt if omitted.
             file_urls: URLs of files to include as assets in the video (images, videos, audio, PDFs). Maximum 20 files.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             incognito_mode: When enabled, disables the agent's memory functions.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

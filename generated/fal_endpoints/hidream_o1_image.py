@@ -102,7 +102,7 @@ class HidreamO1ImageInput(InputModel):
         ),
     ]
     reference_image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(
             description="Optional reference images. Use none for text-to-image, one for image editing, or multiple for subject-driven personalization."
         ),
@@ -940,7 +940,7 @@ class Realtime(RealtimeConnection[HidreamO1ImageInput, HidreamO1ImageOutput]):
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str] = [],
+        reference_image_urls: list[FileInput] = [],
         image_size: ImageSize
         | Literal[
             "square_hd",
@@ -974,6 +974,8 @@ class Realtime(RealtimeConnection[HidreamO1ImageInput, HidreamO1ImageOutput]):
         Args:
             prompt: Text prompt for image generation, editing, or subject-driven personalization.
             reference_image_urls: Optional reference images. Use none for text-to-image, one for image editing, or multiple for subject-driven personalization.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_size: Requested output image size. Dimensions are rounded down to a multiple of 32, up to about 2048x2048 pixels.
 
                 Default: `{"height": 1024, "width": 1024}`.
@@ -1003,7 +1005,7 @@ class AsyncRealtime(AsyncRealtimeConnection[HidreamO1ImageInput, HidreamO1ImageO
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str] = [],
+        reference_image_urls: list[FileInput] = [],
         image_size: ImageSize
         | Literal[
             "square_hd",
@@ -1037,6 +1039,8 @@ class AsyncRealtime(AsyncRealtimeConnection[HidreamO1ImageInput, HidreamO1ImageO
         Args:
             prompt: Text prompt for image generation, editing, or subject-driven personalization.
             reference_image_urls: Optional reference images. Use none for text-to-image, one for image editing, or multiple for subject-driven personalization.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_size: Requested output image size. Dimensions are rounded down to a multiple of 32, up to about 2048x2048 pixels.
 
                 Default: `{"height": 1024, "width": 1024}`.

@@ -73,7 +73,7 @@ class Hunyuan3dV2Input(InputModel):
     """Input of `fal-ai/hunyuan3d/v2`."""
 
     input_image_url: Annotated[
-        str, Field(description="URL of image to use while generating the 3D model.")
+        FileInput, Field(description="URL of image to use while generating the 3D model.")
     ]
     seed: Annotated[
         int | None,
@@ -772,7 +772,7 @@ class Realtime(RealtimeConnection[Hunyuan3dV2Input, Hunyuan3dV2Output]):
         self,
         /,
         *,
-        input_image_url: str,
+        input_image_url: FileInput,
         seed: int | None = ...,
         num_inference_steps: int = 50,
         guidance_scale: float = 7.5,
@@ -793,6 +793,8 @@ class Realtime(RealtimeConnection[Hunyuan3dV2Input, Hunyuan3dV2Output]):
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The same seed and the same prompt given to the same version of the model
                 will output the same image every time.
             num_inference_steps: Number of inference steps to perform.
@@ -816,7 +818,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Hunyuan3dV2Input, Hunyuan3dV2Output]
         self,
         /,
         *,
-        input_image_url: str,
+        input_image_url: FileInput,
         seed: int | None = ...,
         num_inference_steps: int = 50,
         guidance_scale: float = 7.5,
@@ -837,6 +839,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Hunyuan3dV2Input, Hunyuan3dV2Output]
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The same seed and the same prompt given to the same version of the model
                 will output the same image every time.
             num_inference_steps: Number of inference steps to perform.

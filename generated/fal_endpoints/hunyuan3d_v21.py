@@ -71,7 +71,7 @@ class Hunyuan3dV21Input(InputModel):
     """Input of `fal-ai/hunyuan3d-v21`."""
 
     input_image_url: Annotated[
-        str, Field(description="URL of image to use while generating the 3D model.")
+        FileInput, Field(description="URL of image to use while generating the 3D model.")
     ]
     seed: Annotated[
         int | None,
@@ -759,7 +759,7 @@ class Realtime(RealtimeConnection[Hunyuan3dV21Input, Hunyuan3dV21Output]):
         self,
         /,
         *,
-        input_image_url: str,
+        input_image_url: FileInput,
         seed: int = ...,
         num_inference_steps: int = 50,
         guidance_scale: float = 7.5,
@@ -780,6 +780,8 @@ class Realtime(RealtimeConnection[Hunyuan3dV21Input, Hunyuan3dV21Output]):
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The same seed and the same prompt given to the same version of the model
                 will output the same image every time.
             num_inference_steps: Number of inference steps to perform.
@@ -803,7 +805,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Hunyuan3dV21Input, Hunyuan3dV21Outpu
         self,
         /,
         *,
-        input_image_url: str,
+        input_image_url: FileInput,
         seed: int = ...,
         num_inference_steps: int = 50,
         guidance_scale: float = 7.5,
@@ -824,6 +826,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Hunyuan3dV21Input, Hunyuan3dV21Outpu
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The same seed and the same prompt given to the same version of the model
                 will output the same image every time.
             num_inference_steps: Number of inference steps to perform.

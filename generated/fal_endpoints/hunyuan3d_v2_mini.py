@@ -73,7 +73,7 @@ class Hunyuan3dV2MiniInput(InputModel):
     """Input of `fal-ai/hunyuan3d/v2/mini`."""
 
     input_image_url: Annotated[
-        str, Field(description="URL of image to use while generating the 3D model.")
+        FileInput, Field(description="URL of image to use while generating the 3D model.")
     ]
     seed: Annotated[
         int | None,
@@ -774,7 +774,7 @@ class Realtime(RealtimeConnection[Hunyuan3dV2MiniInput, Hunyuan3dV2MiniOutput]):
         self,
         /,
         *,
-        input_image_url: str,
+        input_image_url: FileInput,
         seed: int | None = ...,
         num_inference_steps: int = 50,
         guidance_scale: float = 7.5,
@@ -795,6 +795,8 @@ class Realtime(RealtimeConnection[Hunyuan3dV2MiniInput, Hunyuan3dV2MiniOutput]):
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The same seed and the same prompt given to the same version of the model
                 will output the same image every time.
             num_inference_steps: Number of inference steps to perform.
@@ -818,7 +820,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Hunyuan3dV2MiniInput, Hunyuan3dV2Min
         self,
         /,
         *,
-        input_image_url: str,
+        input_image_url: FileInput,
         seed: int | None = ...,
         num_inference_steps: int = 50,
         guidance_scale: float = 7.5,
@@ -839,6 +841,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Hunyuan3dV2MiniInput, Hunyuan3dV2Min
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The same seed and the same prompt given to the same version of the model
                 will output the same image every time.
             num_inference_steps: Number of inference steps to perform.

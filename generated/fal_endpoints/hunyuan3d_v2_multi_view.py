@@ -73,13 +73,13 @@ class Hunyuan3dV2MultiViewInput(InputModel):
     """Input of `fal-ai/hunyuan3d/v2/multi-view`."""
 
     front_image_url: Annotated[
-        str, Field(description="URL of image to use while generating the 3D model.")
+        FileInput, Field(description="URL of image to use while generating the 3D model.")
     ]
     back_image_url: Annotated[
-        str, Field(description="URL of image to use while generating the 3D model.")
+        FileInput, Field(description="URL of image to use while generating the 3D model.")
     ]
     left_image_url: Annotated[
-        str, Field(description="URL of image to use while generating the 3D model.")
+        FileInput, Field(description="URL of image to use while generating the 3D model.")
     ]
     seed: Annotated[
         int | None,
@@ -846,9 +846,9 @@ class Realtime(RealtimeConnection[Hunyuan3dV2MultiViewInput, Hunyuan3dV2MultiVie
         self,
         /,
         *,
-        front_image_url: str,
-        back_image_url: str,
-        left_image_url: str,
+        front_image_url: FileInput,
+        back_image_url: FileInput,
+        left_image_url: FileInput,
         seed: int | None = ...,
         num_inference_steps: int = 50,
         guidance_scale: float = 7.5,
@@ -869,8 +869,14 @@ class Realtime(RealtimeConnection[Hunyuan3dV2MultiViewInput, Hunyuan3dV2MultiVie
 
         Args:
             front_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             back_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             left_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The same seed and the same prompt given to the same version of the model
                 will output the same image every time.
             num_inference_steps: Number of inference steps to perform.
@@ -894,9 +900,9 @@ class AsyncRealtime(AsyncRealtimeConnection[Hunyuan3dV2MultiViewInput, Hunyuan3d
         self,
         /,
         *,
-        front_image_url: str,
-        back_image_url: str,
-        left_image_url: str,
+        front_image_url: FileInput,
+        back_image_url: FileInput,
+        left_image_url: FileInput,
         seed: int | None = ...,
         num_inference_steps: int = 50,
         guidance_scale: float = 7.5,
@@ -917,8 +923,14 @@ class AsyncRealtime(AsyncRealtimeConnection[Hunyuan3dV2MultiViewInput, Hunyuan3d
 
         Args:
             front_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             back_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             left_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The same seed and the same prompt given to the same version of the model
                 will output the same image every time.
             num_inference_steps: Number of inference steps to perform.

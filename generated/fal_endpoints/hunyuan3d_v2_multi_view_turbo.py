@@ -73,13 +73,13 @@ class Hunyuan3dV2MultiViewTurboInput(InputModel):
     """Input of `fal-ai/hunyuan3d/v2/multi-view/turbo`."""
 
     front_image_url: Annotated[
-        str, Field(description="URL of image to use while generating the 3D model.")
+        FileInput, Field(description="URL of image to use while generating the 3D model.")
     ]
     back_image_url: Annotated[
-        str, Field(description="URL of image to use while generating the 3D model.")
+        FileInput, Field(description="URL of image to use while generating the 3D model.")
     ]
     left_image_url: Annotated[
-        str, Field(description="URL of image to use while generating the 3D model.")
+        FileInput, Field(description="URL of image to use while generating the 3D model.")
     ]
     seed: Annotated[
         int | None,
@@ -850,9 +850,9 @@ class Realtime(RealtimeConnection[Hunyuan3dV2MultiViewTurboInput, Hunyuan3dV2Mul
         self,
         /,
         *,
-        front_image_url: str,
-        back_image_url: str,
-        left_image_url: str,
+        front_image_url: FileInput,
+        back_image_url: FileInput,
+        left_image_url: FileInput,
         seed: int | None = ...,
         num_inference_steps: int = 50,
         guidance_scale: float = 7.5,
@@ -873,8 +873,14 @@ class Realtime(RealtimeConnection[Hunyuan3dV2MultiViewTurboInput, Hunyuan3dV2Mul
 
         Args:
             front_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             back_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             left_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The same seed and the same prompt given to the same version of the model
                 will output the same image every time.
             num_inference_steps: Number of inference steps to perform.
@@ -904,9 +910,9 @@ class AsyncRealtime(
         self,
         /,
         *,
-        front_image_url: str,
-        back_image_url: str,
-        left_image_url: str,
+        front_image_url: FileInput,
+        back_image_url: FileInput,
+        left_image_url: FileInput,
         seed: int | None = ...,
         num_inference_steps: int = 50,
         guidance_scale: float = 7.5,
@@ -927,8 +933,14 @@ class AsyncRealtime(
 
         Args:
             front_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             back_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             left_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The same seed and the same prompt given to the same version of the model
                 will output the same image every time.
             num_inference_steps: Number of inference steps to perform.

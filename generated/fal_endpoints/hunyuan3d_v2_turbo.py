@@ -73,7 +73,7 @@ class Hunyuan3dV2TurboInput(InputModel):
     """Input of `fal-ai/hunyuan3d/v2/turbo`."""
 
     input_image_url: Annotated[
-        str, Field(description="URL of image to use while generating the 3D model.")
+        FileInput, Field(description="URL of image to use while generating the 3D model.")
     ]
     seed: Annotated[
         int | None,
@@ -774,7 +774,7 @@ class Realtime(RealtimeConnection[Hunyuan3dV2TurboInput, Hunyuan3dV2TurboOutput]
         self,
         /,
         *,
-        input_image_url: str,
+        input_image_url: FileInput,
         seed: int | None = ...,
         num_inference_steps: int = 50,
         guidance_scale: float = 7.5,
@@ -795,6 +795,8 @@ class Realtime(RealtimeConnection[Hunyuan3dV2TurboInput, Hunyuan3dV2TurboOutput]
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The same seed and the same prompt given to the same version of the model
                 will output the same image every time.
             num_inference_steps: Number of inference steps to perform.
@@ -818,7 +820,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Hunyuan3dV2TurboInput, Hunyuan3dV2Tu
         self,
         /,
         *,
-        input_image_url: str,
+        input_image_url: FileInput,
         seed: int | None = ...,
         num_inference_steps: int = 50,
         guidance_scale: float = 7.5,
@@ -839,6 +841,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Hunyuan3dV2TurboInput, Hunyuan3dV2Tu
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The same seed and the same prompt given to the same version of the model
                 will output the same image every time.
             num_inference_steps: Number of inference steps to perform.

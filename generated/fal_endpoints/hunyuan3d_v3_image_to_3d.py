@@ -74,16 +74,19 @@ class Hunyuan3dV3ImageTo3dInput(InputModel):
     """Input of `fal-ai/hunyuan3d-v3/image-to-3d`."""
 
     input_image_url: Annotated[
-        str, Field(description="URL of image to use while generating the 3D model.")
+        FileInput, Field(description="URL of image to use while generating the 3D model.")
     ]
     back_image_url: Annotated[
-        str | None, Field(description="Optional back view image URL for better 3D reconstruction.")
+        FileInput | None,
+        Field(description="Optional back view image URL for better 3D reconstruction."),
     ] = None
     left_image_url: Annotated[
-        str | None, Field(description="Optional left view image URL for better 3D reconstruction.")
+        FileInput | None,
+        Field(description="Optional left view image URL for better 3D reconstruction."),
     ] = None
     right_image_url: Annotated[
-        str | None, Field(description="Optional right view image URL for better 3D reconstruction.")
+        FileInput | None,
+        Field(description="Optional right view image URL for better 3D reconstruction."),
     ] = None
     enable_pbr: Annotated[
         bool,
@@ -867,10 +870,10 @@ class Realtime(RealtimeConnection[Hunyuan3dV3ImageTo3dInput, Hunyuan3dV3ImageTo3
         self,
         /,
         *,
-        input_image_url: str,
-        back_image_url: str | None = ...,
-        left_image_url: str | None = ...,
-        right_image_url: str | None = ...,
+        input_image_url: FileInput,
+        back_image_url: FileInput | None = ...,
+        left_image_url: FileInput | None = ...,
+        right_image_url: FileInput | None = ...,
         enable_pbr: bool = False,
         face_count: int = 500000,
         generate_type: Literal["Normal", "LowPoly", "Geometry"] = "Normal",
@@ -890,9 +893,17 @@ class Realtime(RealtimeConnection[Hunyuan3dV3ImageTo3dInput, Hunyuan3dV3ImageTo3
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             back_image_url: Optional back view image URL for better 3D reconstruction.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             left_image_url: Optional left view image URL for better 3D reconstruction.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             right_image_url: Optional right view image URL for better 3D reconstruction.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_pbr: Whether to enable PBR material generation. Does not take effect when generate_type is Geometry.
             face_count: Target face count. Range: 40000-1500000
             generate_type: Generation type. Normal: textured model. LowPoly: polygon reduction. Geometry: white model without texture.
@@ -914,10 +925,10 @@ class AsyncRealtime(AsyncRealtimeConnection[Hunyuan3dV3ImageTo3dInput, Hunyuan3d
         self,
         /,
         *,
-        input_image_url: str,
-        back_image_url: str | None = ...,
-        left_image_url: str | None = ...,
-        right_image_url: str | None = ...,
+        input_image_url: FileInput,
+        back_image_url: FileInput | None = ...,
+        left_image_url: FileInput | None = ...,
+        right_image_url: FileInput | None = ...,
         enable_pbr: bool = False,
         face_count: int = 500000,
         generate_type: Literal["Normal", "LowPoly", "Geometry"] = "Normal",
@@ -937,9 +948,17 @@ class AsyncRealtime(AsyncRealtimeConnection[Hunyuan3dV3ImageTo3dInput, Hunyuan3d
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             back_image_url: Optional back view image URL for better 3D reconstruction.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             left_image_url: Optional left view image URL for better 3D reconstruction.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             right_image_url: Optional right view image URL for better 3D reconstruction.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_pbr: Whether to enable PBR material generation. Does not take effect when generate_type is Geometry.
             face_count: Target face count. Range: 40000-1500000
             generate_type: Generation type. Normal: textured model. LowPoly: polygon reduction. Geometry: white model without texture.

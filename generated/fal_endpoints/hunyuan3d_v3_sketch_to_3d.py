@@ -74,7 +74,7 @@ class Hunyuan3dV3SketchTo3dInput(InputModel):
     """Input of `fal-ai/hunyuan3d-v3/sketch-to-3d`."""
 
     input_image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of sketch or line art image to transform into a 3D model. Image resolution must be between 128x128 and 5000x5000 pixels."
         ),
@@ -743,7 +743,7 @@ class Realtime(RealtimeConnection[Hunyuan3dV3SketchTo3dInput, Hunyuan3dV3SketchT
         self,
         /,
         *,
-        input_image_url: str,
+        input_image_url: FileInput,
         prompt: str,
         enable_pbr: bool = False,
         face_count: int = 500000,
@@ -762,6 +762,8 @@ class Realtime(RealtimeConnection[Hunyuan3dV3SketchTo3dInput, Hunyuan3dV3SketchT
 
         Args:
             input_image_url: URL of sketch or line art image to transform into a 3D model. Image resolution must be between 128x128 and 5000x5000 pixels.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt describing the 3D content attributes such as color, category, and material.
             enable_pbr: Whether to enable PBR material generation.
             face_count: Target face count. Range: 40000-1500000
@@ -784,7 +786,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        input_image_url: str,
+        input_image_url: FileInput,
         prompt: str,
         enable_pbr: bool = False,
         face_count: int = 500000,
@@ -803,6 +805,8 @@ class AsyncRealtime(
 
         Args:
             input_image_url: URL of sketch or line art image to transform into a 3D model. Image resolution must be between 128x128 and 5000x5000 pixels.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt describing the 3D content attributes such as color, category, and material.
             enable_pbr: Whether to enable PBR material generation.
             face_count: Target face count. Range: 40000-1500000

@@ -73,7 +73,7 @@ class Hunyuan3dV31PartInput(InputModel):
     """Input of `fal-ai/hunyuan-3d/v3.1/part`."""
 
     input_file_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of FBX file to split into parts. ONLY FBX format supported. Max size: 100MB, face count ≤30,000. Recommended: AIGC-generated models."
         ),
@@ -669,7 +669,7 @@ class Realtime(RealtimeConnection[Hunyuan3dV31PartInput, Hunyuan3dV31PartOutput]
         self,
         /,
         *,
-        input_file_url: str,
+        input_file_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -685,6 +685,8 @@ class Realtime(RealtimeConnection[Hunyuan3dV31PartInput, Hunyuan3dV31PartOutput]
 
         Args:
             input_file_url: URL of FBX file to split into parts. ONLY FBX format supported. Max size: 100MB, face count ≤30,000. Recommended: AIGC-generated models.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -702,7 +704,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Hunyuan3dV31PartInput, Hunyuan3dV31P
         self,
         /,
         *,
-        input_file_url: str,
+        input_file_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -718,6 +720,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Hunyuan3dV31PartInput, Hunyuan3dV31P
 
         Args:
             input_file_url: URL of FBX file to split into parts. ONLY FBX format supported. Max size: 100MB, face count ≤30,000. Recommended: AIGC-generated models.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -74,36 +74,39 @@ class Hunyuan3dV31ProImageTo3dInput(InputModel):
     """Input of `fal-ai/hunyuan-3d/v3.1/pro/image-to-3d`."""
 
     input_image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Front view image URL. Resolution: 128-5000px, max 8MB, formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame."
         ),
     ]
     back_image_url: Annotated[
-        str | None, Field(description="Optional back/rear view image URL (JPG/PNG recommended).")
+        FileInput | None,
+        Field(description="Optional back/rear view image URL (JPG/PNG recommended)."),
     ] = None
     left_image_url: Annotated[
-        str | None, Field(description="Optional left side view image URL (JPG/PNG recommended).")
+        FileInput | None,
+        Field(description="Optional left side view image URL (JPG/PNG recommended)."),
     ] = None
     right_image_url: Annotated[
-        str | None, Field(description="Optional right side view image URL (JPG/PNG recommended).")
+        FileInput | None,
+        Field(description="Optional right side view image URL (JPG/PNG recommended)."),
     ] = None
     top_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="Optional top view image URL (v3.1 exclusive, JPG/PNG recommended)."),
     ] = None
     bottom_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="Optional bottom view image URL (v3.1 exclusive, JPG/PNG recommended)."),
     ] = None
     left_front_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional left-front 45 degree angle view image URL (v3.1 exclusive, JPG/PNG recommended)."
         ),
     ] = None
     right_front_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional right-front 45 degree angle view image URL (v3.1 exclusive, JPG/PNG recommended)."
         ),
@@ -1009,14 +1012,14 @@ class Realtime(RealtimeConnection[Hunyuan3dV31ProImageTo3dInput, Hunyuan3dV31Pro
         self,
         /,
         *,
-        input_image_url: str,
-        back_image_url: str | None = ...,
-        left_image_url: str | None = ...,
-        right_image_url: str | None = ...,
-        top_image_url: str | None = ...,
-        bottom_image_url: str | None = ...,
-        left_front_image_url: str | None = ...,
-        right_front_image_url: str | None = ...,
+        input_image_url: FileInput,
+        back_image_url: FileInput | None = ...,
+        left_image_url: FileInput | None = ...,
+        right_image_url: FileInput | None = ...,
+        top_image_url: FileInput | None = ...,
+        bottom_image_url: FileInput | None = ...,
+        left_front_image_url: FileInput | None = ...,
+        right_front_image_url: FileInput | None = ...,
         generate_type: Literal["Normal", "Geometry"] = "Normal",
         enable_pbr: bool = False,
         face_count: int = 500000,
@@ -1035,13 +1038,29 @@ class Realtime(RealtimeConnection[Hunyuan3dV31ProImageTo3dInput, Hunyuan3dV31Pro
 
         Args:
             input_image_url: Front view image URL. Resolution: 128-5000px, max 8MB, formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             back_image_url: Optional back/rear view image URL (JPG/PNG recommended).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             left_image_url: Optional left side view image URL (JPG/PNG recommended).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             right_image_url: Optional right side view image URL (JPG/PNG recommended).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             top_image_url: Optional top view image URL (v3.1 exclusive, JPG/PNG recommended).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             bottom_image_url: Optional bottom view image URL (v3.1 exclusive, JPG/PNG recommended).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             left_front_image_url: Optional left-front 45 degree angle view image URL (v3.1 exclusive, JPG/PNG recommended).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             right_front_image_url: Optional right-front 45 degree angle view image URL (v3.1 exclusive, JPG/PNG recommended).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             generate_type: Generation task type. Normal: textured model. Geometry: geometry-only white model (no textures). LowPoly/Sketch are not available in v3.1.
             enable_pbr: Enable PBR material generation (metallic, roughness, normal textures). Ignored when generate_type is Geometry.
             face_count: Target polygon face count. Range: 40,000-1,500,000. Default: 500,000.
@@ -1068,14 +1087,14 @@ class AsyncRealtime(
         self,
         /,
         *,
-        input_image_url: str,
-        back_image_url: str | None = ...,
-        left_image_url: str | None = ...,
-        right_image_url: str | None = ...,
-        top_image_url: str | None = ...,
-        bottom_image_url: str | None = ...,
-        left_front_image_url: str | None = ...,
-        right_front_image_url: str | None = ...,
+        input_image_url: FileInput,
+        back_image_url: FileInput | None = ...,
+        left_image_url: FileInput | None = ...,
+        right_image_url: FileInput | None = ...,
+        top_image_url: FileInput | None = ...,
+        bottom_image_url: FileInput | None = ...,
+        left_front_image_url: FileInput | None = ...,
+        right_front_image_url: FileInput | None = ...,
         generate_type: Literal["Normal", "Geometry"] = "Normal",
         enable_pbr: bool = False,
         face_count: int = 500000,
@@ -1094,13 +1113,29 @@ class AsyncRealtime(
 
         Args:
             input_image_url: Front view image URL. Resolution: 128-5000px, max 8MB, formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             back_image_url: Optional back/rear view image URL (JPG/PNG recommended).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             left_image_url: Optional left side view image URL (JPG/PNG recommended).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             right_image_url: Optional right side view image URL (JPG/PNG recommended).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             top_image_url: Optional top view image URL (v3.1 exclusive, JPG/PNG recommended).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             bottom_image_url: Optional bottom view image URL (v3.1 exclusive, JPG/PNG recommended).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             left_front_image_url: Optional left-front 45 degree angle view image URL (v3.1 exclusive, JPG/PNG recommended).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             right_front_image_url: Optional right-front 45 degree angle view image URL (v3.1 exclusive, JPG/PNG recommended).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             generate_type: Generation task type. Normal: textured model. Geometry: geometry-only white model (no textures). LowPoly/Sketch are not available in v3.1.
             enable_pbr: Enable PBR material generation (metallic, roughness, normal textures). Ignored when generate_type is Geometry.
             face_count: Target polygon face count. Range: 40,000-1,500,000. Default: 500,000.

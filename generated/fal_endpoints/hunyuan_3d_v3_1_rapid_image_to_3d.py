@@ -74,7 +74,7 @@ class Hunyuan3dV31RapidImageTo3dInput(InputModel):
     """Input of `fal-ai/hunyuan-3d/v3.1/rapid/image-to-3d`."""
 
     input_image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Front view image URL. Resolution: 128-5000px, max 8MB (recommended ≤6MB for base64 encoding), formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame."
         ),
@@ -740,7 +740,7 @@ class Realtime(
         self,
         /,
         *,
-        input_image_url: str,
+        input_image_url: FileInput,
         enable_pbr: bool = False,
         enable_geometry: bool = False,
         extra_body: Mapping[str, Any] | None = None,
@@ -758,6 +758,8 @@ class Realtime(
 
         Args:
             input_image_url: Front view image URL. Resolution: 128-5000px, max 8MB (recommended ≤6MB for base64 encoding), formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_pbr: Enable PBR material generation (metallic, roughness, normal textures). Does not take effect when enable_geometry is True.
             enable_geometry: Generate geometry-only white model without textures. When enabled, enable_pbr is ignored and OBJ is not supported (default output is GLB).
         """
@@ -783,7 +785,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        input_image_url: str,
+        input_image_url: FileInput,
         enable_pbr: bool = False,
         enable_geometry: bool = False,
         extra_body: Mapping[str, Any] | None = None,
@@ -801,6 +803,8 @@ class AsyncRealtime(
 
         Args:
             input_image_url: Front view image URL. Resolution: 128-5000px, max 8MB (recommended ≤6MB for base64 encoding), formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_pbr: Enable PBR material generation (metallic, roughness, normal textures). Does not take effect when enable_geometry is True.
             enable_geometry: Generate geometry-only white model without textures. When enabled, enable_pbr is ignored and OBJ is not supported (default output is GLB).
         """

@@ -74,7 +74,8 @@ class Hunyuan3dV31SmartTopologyInput(InputModel):
     """Input of `fal-ai/hunyuan-3d/v3.1/smart-topology`."""
 
     input_file_url: Annotated[
-        str, Field(description="URL of GLB or OBJ file to optimize topology. Max size: 200MB.")
+        FileInput,
+        Field(description="URL of GLB or OBJ file to optimize topology. Max size: 200MB."),
     ] = "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb"
     input_file_type: Annotated[
         Literal["glb", "obj"], Field(description="Input 3D file format.")
@@ -746,7 +747,7 @@ class Realtime(RealtimeConnection[Hunyuan3dV31SmartTopologyInput, Hunyuan3dV31Sm
         self,
         /,
         *,
-        input_file_url: str = "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb",
+        input_file_url: FileInput = "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb",
         input_file_type: Literal["glb", "obj"] = "glb",
         polygon_type: Literal["triangle", "quadrilateral"] = "triangle",
         face_level: Literal["high", "medium", "low"] = "medium",
@@ -765,6 +766,8 @@ class Realtime(RealtimeConnection[Hunyuan3dV31SmartTopologyInput, Hunyuan3dV31Sm
 
         Args:
             input_file_url: URL of GLB or OBJ file to optimize topology. Max size: 200MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             input_file_type: Input 3D file format.
             polygon_type: Output polygon type. triangle: triangular faces only. quadrilateral: mixed quad and triangle faces.
             face_level: Target polygon density. high: more detail/polygons, medium: balanced, low: fewer polygons.
@@ -791,7 +794,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        input_file_url: str = "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb",
+        input_file_url: FileInput = "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb",
         input_file_type: Literal["glb", "obj"] = "glb",
         polygon_type: Literal["triangle", "quadrilateral"] = "triangle",
         face_level: Literal["high", "medium", "low"] = "medium",
@@ -810,6 +813,8 @@ class AsyncRealtime(
 
         Args:
             input_file_url: URL of GLB or OBJ file to optimize topology. Max size: 200MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             input_file_type: Input 3D file format.
             polygon_type: Output polygon type. triangle: triangular faces only. quadrilateral: mixed quad and triangle faces.
             face_level: Target polygon density. high: more detail/polygons, medium: balanced, low: fewer polygons.

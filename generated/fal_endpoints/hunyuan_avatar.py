@@ -70,8 +70,8 @@ __all__ = [
 class HunyuanAvatarInput(InputModel):
     """Input of `fal-ai/hunyuan-avatar`."""
 
-    audio_url: Annotated[str, Field(description="The URL of the audio file.")]
-    image_url: Annotated[str, Field(description="The URL of the reference image.")]
+    audio_url: Annotated[FileInput, Field(description="The URL of the audio file.")]
+    image_url: Annotated[FileInput, Field(description="The URL of the reference image.")]
     text: Annotated[str, Field(description="Text prompt describing the scene.")] = (
         "A cat is singing."
     )
@@ -782,8 +782,8 @@ class Realtime(RealtimeConnection[HunyuanAvatarInput, HunyuanAvatarOutput]):
         self,
         /,
         *,
-        audio_url: str,
-        image_url: str,
+        audio_url: FileInput,
+        image_url: FileInput,
         text: str = "A cat is singing.",
         num_frames: int = 129,
         num_inference_steps: int = 30,
@@ -804,7 +804,11 @@ class Realtime(RealtimeConnection[HunyuanAvatarInput, HunyuanAvatarOutput]):
 
         Args:
             audio_url: The URL of the audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: The URL of the reference image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text: Text prompt describing the scene.
             num_frames: Number of video frames to generate at 25 FPS. If greater than the input audio length, it will capped to the length of the input audio.
             num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.
@@ -827,8 +831,8 @@ class AsyncRealtime(AsyncRealtimeConnection[HunyuanAvatarInput, HunyuanAvatarOut
         self,
         /,
         *,
-        audio_url: str,
-        image_url: str,
+        audio_url: FileInput,
+        image_url: FileInput,
         text: str = "A cat is singing.",
         num_frames: int = 129,
         num_inference_steps: int = 30,
@@ -849,7 +853,11 @@ class AsyncRealtime(AsyncRealtimeConnection[HunyuanAvatarInput, HunyuanAvatarOut
 
         Args:
             audio_url: The URL of the audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: The URL of the reference image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text: Text prompt describing the scene.
             num_frames: Number of video frames to generate at 25 FPS. If greater than the input audio length, it will capped to the length of the input audio.
             num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.

@@ -73,7 +73,7 @@ class HunyuanCustomInput(InputModel):
     prompt: Annotated[
         str, Field(description="Text prompt for video generation (max 500 characters).")
     ]
-    image_url: Annotated[str, Field(description="URL of the image input.")]
+    image_url: Annotated[FileInput, Field(description="URL of the image input.")]
     negative_prompt: Annotated[str, Field(description="Negative prompt for video generation.")] = (
         "Aerial view, aerial view, overexposed, low quality, deformation, a poor composition, bad hands, bad teeth, bad eyes, bad limbs, distortion, blurring, text, subtitles, static, picture, black border."
     )
@@ -863,7 +863,7 @@ class Realtime(RealtimeConnection[HunyuanCustomInput, HunyuanCustomOutput]):
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "Aerial view, aerial view, overexposed, low quality, deformation, a poor composition, bad hands, bad teeth, bad eyes, bad limbs, distortion, blurring, text, subtitles, static, picture, black border.",
         num_inference_steps: int = 30,
         seed: int = ...,
@@ -890,6 +890,8 @@ class Realtime(RealtimeConnection[HunyuanCustomInput, HunyuanCustomOutput]):
         Args:
             prompt: Text prompt for video generation (max 500 characters).
             image_url: URL of the image input.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             num_inference_steps: The number of inference steps to run. Lower gets faster results, higher gets better results.
             seed: The seed to use for generating the video.
@@ -918,7 +920,7 @@ class AsyncRealtime(AsyncRealtimeConnection[HunyuanCustomInput, HunyuanCustomOut
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "Aerial view, aerial view, overexposed, low quality, deformation, a poor composition, bad hands, bad teeth, bad eyes, bad limbs, distortion, blurring, text, subtitles, static, picture, black border.",
         num_inference_steps: int = 30,
         seed: int = ...,
@@ -945,6 +947,8 @@ class AsyncRealtime(AsyncRealtimeConnection[HunyuanCustomInput, HunyuanCustomOut
         Args:
             prompt: Text prompt for video generation (max 500 characters).
             image_url: URL of the image input.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             num_inference_steps: The number of inference steps to run. Lower gets faster results, higher gets better results.
             seed: The seed to use for generating the video.

@@ -71,7 +71,7 @@ class HunyuanPartInput(InputModel):
     """Input of `fal-ai/hunyuan-part`."""
 
     model_file_url: Annotated[
-        str,
+        FileInput,
         Field(description="URL of the 3D model file (.glb or .obj) to process for segmentation."),
     ]
     point_prompt_x: Annotated[
@@ -804,7 +804,7 @@ class Realtime(RealtimeConnection[HunyuanPartInput, HunyuanPartOutput]):
         self,
         /,
         *,
-        model_file_url: str,
+        model_file_url: FileInput,
         point_prompt_x: float = 0,
         point_prompt_y: float = 0,
         point_prompt_z: float = 0,
@@ -827,6 +827,8 @@ class Realtime(RealtimeConnection[HunyuanPartInput, HunyuanPartOutput]):
 
         Args:
             model_file_url: URL of the 3D model file (.glb or .obj) to process for segmentation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             point_prompt_x: X coordinate of the point prompt for segmentation (normalized space -1 to 1).
             point_prompt_y: Y coordinate of the point prompt for segmentation (normalized space -1 to 1).
             point_prompt_z: Z coordinate of the point prompt for segmentation (normalized space -1 to 1).
@@ -851,7 +853,7 @@ class AsyncRealtime(AsyncRealtimeConnection[HunyuanPartInput, HunyuanPartOutput]
         self,
         /,
         *,
-        model_file_url: str,
+        model_file_url: FileInput,
         point_prompt_x: float = 0,
         point_prompt_y: float = 0,
         point_prompt_z: float = 0,
@@ -874,6 +876,8 @@ class AsyncRealtime(AsyncRealtimeConnection[HunyuanPartInput, HunyuanPartOutput]
 
         Args:
             model_file_url: URL of the 3D model file (.glb or .obj) to process for segmentation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             point_prompt_x: X coordinate of the point prompt for segmentation (normalized space -1 to 1).
             point_prompt_y: Y coordinate of the point prompt for segmentation (normalized space -1 to 1).
             point_prompt_z: Z coordinate of the point prompt for segmentation (normalized space -1 to 1).

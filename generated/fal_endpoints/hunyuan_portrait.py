@@ -70,8 +70,8 @@ __all__ = [
 class HunyuanPortraitInput(InputModel):
     """Input of `fal-ai/hunyuan-portrait`."""
 
-    video_url: Annotated[str, Field(description="The URL of the driving video.")]
-    image_url: Annotated[str, Field(description="The URL of the source image.")]
+    video_url: Annotated[FileInput, Field(description="The URL of the driving video.")]
+    image_url: Annotated[FileInput, Field(description="The URL of the source image.")]
     seed: Annotated[
         int | None,
         Field(description="Random seed for generation. If None, a random seed will be used."),
@@ -717,8 +717,8 @@ class Realtime(RealtimeConnection[HunyuanPortraitInput, HunyuanPortraitOutput]):
         self,
         /,
         *,
-        video_url: str,
-        image_url: str,
+        video_url: FileInput,
+        image_url: FileInput,
         seed: int = ...,
         use_arcface: bool = True,
         extra_body: Mapping[str, Any] | None = None,
@@ -736,7 +736,11 @@ class Realtime(RealtimeConnection[HunyuanPortraitInput, HunyuanPortraitOutput]):
 
         Args:
             video_url: The URL of the driving video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: The URL of the source image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for generation. If None, a random seed will be used.
             use_arcface: Whether to use ArcFace for face recognition.
         """
@@ -756,8 +760,8 @@ class AsyncRealtime(AsyncRealtimeConnection[HunyuanPortraitInput, HunyuanPortrai
         self,
         /,
         *,
-        video_url: str,
-        image_url: str,
+        video_url: FileInput,
+        image_url: FileInput,
         seed: int = ...,
         use_arcface: bool = True,
         extra_body: Mapping[str, Any] | None = None,
@@ -775,7 +779,11 @@ class AsyncRealtime(AsyncRealtimeConnection[HunyuanPortraitInput, HunyuanPortrai
 
         Args:
             video_url: The URL of the driving video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: The URL of the source image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for generation. If None, a random seed will be used.
             use_arcface: Whether to use ArcFace for face recognition.
         """

@@ -72,7 +72,9 @@ __all__ = [
 class HunyuanVideoFoleyInput(InputModel):
     """Input of `fal-ai/hunyuan-video-foley`."""
 
-    video_url: Annotated[str, Field(description="The URL of the video to generate audio for.")]
+    video_url: Annotated[
+        FileInput, Field(description="The URL of the video to generate audio for.")
+    ]
     text_prompt: Annotated[
         str, Field(description="Text description of the desired audio (optional).")
     ]
@@ -757,7 +759,7 @@ class Realtime(RealtimeConnection[HunyuanVideoFoleyInput, HunyuanVideoFoleyOutpu
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         text_prompt: str,
         negative_prompt: str = "noisy, harsh",
         guidance_scale: float = 4.5,
@@ -778,6 +780,8 @@ class Realtime(RealtimeConnection[HunyuanVideoFoleyInput, HunyuanVideoFoleyOutpu
 
         Args:
             video_url: The URL of the video to generate audio for.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text_prompt: Text description of the desired audio (optional).
             negative_prompt: Negative prompt to avoid certain audio characteristics.
             guidance_scale: Guidance scale for audio generation.
@@ -800,7 +804,7 @@ class AsyncRealtime(AsyncRealtimeConnection[HunyuanVideoFoleyInput, HunyuanVideo
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         text_prompt: str,
         negative_prompt: str = "noisy, harsh",
         guidance_scale: float = 4.5,
@@ -821,6 +825,8 @@ class AsyncRealtime(AsyncRealtimeConnection[HunyuanVideoFoleyInput, HunyuanVideo
 
         Args:
             video_url: The URL of the video to generate audio for.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text_prompt: Text description of the desired audio (optional).
             negative_prompt: Negative prompt to avoid certain audio characteristics.
             guidance_scale: Guidance scale for audio generation.

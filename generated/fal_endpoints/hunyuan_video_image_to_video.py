@@ -75,7 +75,7 @@ class HunyuanVideoImageToVideoInput(InputModel):
     prompt: Annotated[
         str, Field(description="The prompt to generate the video from.", max_length=1000)
     ]
-    image_url: Annotated[str, Field(description="URL of the image input.")]
+    image_url: Annotated[FileInput, Field(description="URL of the image input.")]
     seed: Annotated[int | None, Field(description="The seed to use for generating the video.")] = (
         None
     )
@@ -787,7 +787,7 @@ class Realtime(RealtimeConnection[HunyuanVideoImageToVideoInput, HunyuanVideoIma
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         aspect_ratio: Literal["16:9", "9:16"] = "16:9",
         resolution: Literal["720p"] = "720p",
@@ -809,6 +809,8 @@ class Realtime(RealtimeConnection[HunyuanVideoImageToVideoInput, HunyuanVideoIma
         Args:
             prompt: The prompt to generate the video from.
             image_url: URL of the image input.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The seed to use for generating the video.
             aspect_ratio: The aspect ratio of the video to generate.
             resolution: The resolution of the video to generate.
@@ -838,7 +840,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         aspect_ratio: Literal["16:9", "9:16"] = "16:9",
         resolution: Literal["720p"] = "720p",
@@ -860,6 +862,8 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to generate the video from.
             image_url: URL of the image input.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The seed to use for generating the video.
             aspect_ratio: The aspect ratio of the video to generate.
             resolution: The resolution of the video to generate.

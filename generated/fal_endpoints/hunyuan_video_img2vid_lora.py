@@ -77,7 +77,7 @@ class HunyuanVideoImg2vidLoraInput(InputModel):
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="The URL to the image to generate the video from. The image must be 960x544 or it will get cropped and resized to that size."
         ),
@@ -734,7 +734,7 @@ class Realtime(RealtimeConnection[HunyuanVideoImg2vidLoraInput, HunyuanVideoImg2
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -752,6 +752,8 @@ class Realtime(RealtimeConnection[HunyuanVideoImg2vidLoraInput, HunyuanVideoImg2
         Args:
             prompt: The prompt to generate the video from.
             image_url: The URL to the image to generate the video from. The image must be 960x544 or it will get cropped and resized to that size.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The seed to use for generating the video.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -773,7 +775,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -791,6 +793,8 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to generate the video from.
             image_url: The URL to the image to generate the video from. The image must be 960x544 or it will get cropped and resized to that size.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The seed to use for generating the video.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

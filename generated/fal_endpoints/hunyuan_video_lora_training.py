@@ -71,7 +71,7 @@ class HunyuanVideoLoraTrainingInput(InputModel):
     """Input of `fal-ai/hunyuan-video-lora-training`."""
 
     images_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to zip archive with images. Try to use at least 4 images in general the more the better.\n\nIn addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to."
         ),
@@ -768,7 +768,7 @@ class Realtime(RealtimeConnection[HunyuanVideoLoraTrainingInput, HunyuanVideoLor
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         steps: int,
         trigger_word: str = "",
         learning_rate: float = 0.0001,
@@ -791,6 +791,8 @@ class Realtime(RealtimeConnection[HunyuanVideoLoraTrainingInput, HunyuanVideoLor
             images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Number of steps to train the LoRA on.
             trigger_word: The trigger word to use.
             learning_rate: Learning rate to use for training.
@@ -819,7 +821,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         steps: int,
         trigger_word: str = "",
         learning_rate: float = 0.0001,
@@ -842,6 +844,8 @@ class AsyncRealtime(
             images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Number of steps to train the LoRA on.
             trigger_word: The trigger word to use.
             learning_rate: Learning rate to use for training.

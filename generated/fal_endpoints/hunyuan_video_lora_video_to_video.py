@@ -95,7 +95,7 @@ class HunyuanVideoLoraVideoToVideoInput(InputModel):
     """Input of `fal-ai/hunyuan-video-lora/video-to-video`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
-    video_url: Annotated[str, Field(description="URL of the video")]
+    video_url: Annotated[FileInput, Field(description="URL of the video")]
     seed: Annotated[int | None, Field(description="The seed to use for generating the video.")] = (
         None
     )
@@ -853,7 +853,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         seed: int = ...,
         pro_mode: bool = False,
         aspect_ratio: Literal["16:9", "9:16"] = "16:9",
@@ -878,6 +878,8 @@ class Realtime(
         Args:
             prompt: The prompt to generate the video from.
             video_url: URL of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The seed to use for generating the video.
             pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
             aspect_ratio: The aspect ratio of the video to generate.
@@ -911,7 +913,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         seed: int = ...,
         pro_mode: bool = False,
         aspect_ratio: Literal["16:9", "9:16"] = "16:9",
@@ -936,6 +938,8 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to generate the video from.
             video_url: URL of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The seed to use for generating the video.
             pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
             aspect_ratio: The aspect ratio of the video to generate.

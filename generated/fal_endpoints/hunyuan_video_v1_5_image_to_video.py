@@ -74,7 +74,7 @@ class HunyuanVideoV15ImageToVideoInput(InputModel):
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
     image_url: Annotated[
-        str, Field(description="URL of the reference image for image-to-video generation.")
+        FileInput, Field(description="URL of the reference image for image-to-video generation.")
     ]
     negative_prompt: Annotated[
         str, Field(description="The negative prompt to guide what not to generate.")
@@ -822,7 +822,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "",
         num_inference_steps: int = 28,
         seed: int | None = ...,
@@ -846,6 +846,8 @@ class Realtime(
         Args:
             prompt: The prompt to generate the video from.
             image_url: URL of the reference image for image-to-video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: The negative prompt to guide what not to generate.
             num_inference_steps: The number of inference steps.
             seed: Random seed for reproducibility.
@@ -877,7 +879,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "",
         num_inference_steps: int = 28,
         seed: int | None = ...,
@@ -901,6 +903,8 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to generate the video from.
             image_url: URL of the reference image for image-to-video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: The negative prompt to guide what not to generate.
             num_inference_steps: The number of inference steps.
             seed: Random seed for reproducibility.

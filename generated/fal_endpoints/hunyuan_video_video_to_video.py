@@ -73,7 +73,7 @@ class HunyuanVideoVideoToVideoInput(InputModel):
     """Input of `fal-ai/hunyuan-video/video-to-video`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
-    video_url: Annotated[str, Field(description="URL of the video input.")]
+    video_url: Annotated[FileInput, Field(description="URL of the video input.")]
     seed: Annotated[int | None, Field(description="The seed to use for generating the video.")] = (
         None
     )
@@ -824,7 +824,7 @@ class Realtime(RealtimeConnection[HunyuanVideoVideoToVideoInput, HunyuanVideoVid
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         seed: int | None = ...,
         pro_mode: bool = False,
         aspect_ratio: Literal["16:9", "9:16"] = "16:9",
@@ -848,6 +848,8 @@ class Realtime(RealtimeConnection[HunyuanVideoVideoToVideoInput, HunyuanVideoVid
         Args:
             prompt: The prompt to generate the video from.
             video_url: URL of the video input.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The seed to use for generating the video.
             pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
             aspect_ratio: The aspect ratio of the video to generate.
@@ -879,7 +881,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         seed: int | None = ...,
         pro_mode: bool = False,
         aspect_ratio: Literal["16:9", "9:16"] = "16:9",
@@ -903,6 +905,8 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to generate the video from.
             video_url: URL of the video input.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The seed to use for generating the video.
             pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
             aspect_ratio: The aspect ratio of the video to generate.

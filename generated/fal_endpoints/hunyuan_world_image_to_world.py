@@ -72,7 +72,9 @@ __all__ = [
 class HunyuanWorldImageToWorldInput(InputModel):
     """Input of `fal-ai/hunyuan_world/image-to-world`."""
 
-    image_url: Annotated[str, Field(description="The URL of the image to convert to a world.")]
+    image_url: Annotated[
+        FileInput, Field(description="The URL of the image to convert to a world.")
+    ]
     labels_fg1: Annotated[str, Field(description="Labels for the first foreground object.")]
     labels_fg2: Annotated[str, Field(description="Labels for the second foreground object.")]
     classes: Annotated[str, Field(description="Classes to use for the world generation.")]
@@ -738,7 +740,7 @@ class Realtime(RealtimeConnection[HunyuanWorldImageToWorldInput, HunyuanWorldIma
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         labels_fg1: str,
         labels_fg2: str,
         classes: str,
@@ -758,6 +760,8 @@ class Realtime(RealtimeConnection[HunyuanWorldImageToWorldInput, HunyuanWorldIma
 
         Args:
             image_url: The URL of the image to convert to a world.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             labels_fg1: Labels for the first foreground object.
             labels_fg2: Labels for the second foreground object.
             classes: Classes to use for the world generation.
@@ -785,7 +789,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         labels_fg1: str,
         labels_fg2: str,
         classes: str,
@@ -805,6 +809,8 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image to convert to a world.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             labels_fg1: Labels for the first foreground object.
             labels_fg2: Labels for the second foreground object.
             classes: Classes to use for the world generation.

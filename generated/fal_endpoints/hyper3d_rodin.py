@@ -81,7 +81,7 @@ class Hyper3dRodinInput(InputModel):
         ),
     ] = ""
     input_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="URL of images to use while generating the 3D model. Required for Image-to-3D mode. Optional for Text-to-3D mode."
         ),
@@ -919,7 +919,7 @@ class Realtime(RealtimeConnection[Hyper3dRodinInput, Hyper3dRodinOutput]):
         /,
         *,
         prompt: str = "",
-        input_image_urls: list[str] = ...,
+        input_image_urls: list[FileInput] = ...,
         condition_mode: Literal["fuse", "concat"] = "concat",
         seed: int | None = ...,
         geometry_file_format: Literal["glb", "usdz", "fbx", "obj", "stl"] = "glb",
@@ -946,6 +946,8 @@ class Realtime(RealtimeConnection[Hyper3dRodinInput, Hyper3dRodinOutput]):
         Args:
             prompt: A textual prompt to guide model generation. Required for Text-to-3D mode. Optional for Image-to-3D mode.
             input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Optional for Text-to-3D mode.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             condition_mode: For fuse mode, One or more images are required.It will generate a model by extracting and fusing features of objects from multiple images.For concat mode, need to upload multiple multi-view images of the same object and generate the model. (You can upload multi-view images in any order, regardless of the order of view.)
             seed: Seed value for randomization, ranging from 0 to 65535. Optional.
             geometry_file_format: Format of the geometry file. Possible values: glb, usdz, fbx, obj, stl. Default is glb.
@@ -974,7 +976,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Hyper3dRodinInput, Hyper3dRodinOutpu
         /,
         *,
         prompt: str = "",
-        input_image_urls: list[str] = ...,
+        input_image_urls: list[FileInput] = ...,
         condition_mode: Literal["fuse", "concat"] = "concat",
         seed: int | None = ...,
         geometry_file_format: Literal["glb", "usdz", "fbx", "obj", "stl"] = "glb",
@@ -1001,6 +1003,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Hyper3dRodinInput, Hyper3dRodinOutpu
         Args:
             prompt: A textual prompt to guide model generation. Required for Text-to-3D mode. Optional for Image-to-3D mode.
             input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Optional for Text-to-3D mode.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             condition_mode: For fuse mode, One or more images are required.It will generate a model by extracting and fusing features of objects from multiple images.For concat mode, need to upload multiple multi-view images of the same object and generate the model. (You can upload multi-view images in any order, regardless of the order of view.)
             seed: Seed value for randomization, ranging from 0 to 65535. Optional.
             geometry_file_format: Format of the geometry file. Possible values: glb, usdz, fbx, obj, stl. Default is glb.

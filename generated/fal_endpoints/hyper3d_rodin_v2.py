@@ -81,7 +81,7 @@ class Hyper3dRodinV2Input(InputModel):
         ),
     ] = ""
     input_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed."
         ),
@@ -989,7 +989,7 @@ class Realtime(RealtimeConnection[Hyper3dRodinV2Input, Hyper3dRodinV2Output]):
         /,
         *,
         prompt: str = "",
-        input_image_urls: list[str] = ...,
+        input_image_urls: list[FileInput] = ...,
         use_original_alpha: bool = False,
         seed: int | None = ...,
         geometry_file_format: Literal["glb", "usdz", "fbx", "obj", "stl"] = "glb",
@@ -1024,6 +1024,8 @@ class Realtime(RealtimeConnection[Hyper3dRodinV2Input, Hyper3dRodinV2Output]):
         Args:
             prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, AI will generate a prompt based on your images.
             input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             use_original_alpha: When enabled, preserves the transparency channel from input images during 3D generation.
             seed: Seed value for randomization, ranging from 0 to 65535. Optional.
             geometry_file_format: Format of the geometry file. Possible values: glb, usdz, fbx, obj, stl. Default is glb.
@@ -1051,7 +1053,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Hyper3dRodinV2Input, Hyper3dRodinV2O
         /,
         *,
         prompt: str = "",
-        input_image_urls: list[str] = ...,
+        input_image_urls: list[FileInput] = ...,
         use_original_alpha: bool = False,
         seed: int | None = ...,
         geometry_file_format: Literal["glb", "usdz", "fbx", "obj", "stl"] = "glb",
@@ -1086,6 +1088,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Hyper3dRodinV2Input, Hyper3dRodinV2O
         Args:
             prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, AI will generate a prompt based on your images.
             input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             use_original_alpha: When enabled, preserves the transparency channel from input images during 3D generation.
             seed: Seed value for randomization, ranging from 0 to 65535. Optional.
             geometry_file_format: Format of the geometry file. Possible values: glb, usdz, fbx, obj, stl. Default is glb.

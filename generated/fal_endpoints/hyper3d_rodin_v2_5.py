@@ -137,7 +137,7 @@ class Hyper3dRodinV25Input(InputModel):
         ),
     ] = ""
     image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.",
             max_length=5,
@@ -1269,7 +1269,7 @@ class Realtime(RealtimeConnection[Hyper3dRodinV25Input, Hyper3dRodinV25Output]):
         /,
         *,
         prompt: str = "",
-        image_urls: list[str] = ...,
+        image_urls: list[FileInput] = ...,
         tier: Literal[
             "Gen-2.5-Minimum",
             "Gen-2.5-Extreme-Low",
@@ -1323,6 +1323,8 @@ class Realtime(RealtimeConnection[Hyper3dRodinV25Input, Hyper3dRodinV25Output]):
         Args:
             prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, the model auto-generates a prompt from the images.
             image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             tier: Generation tier. Higher tiers produce more detailed meshes but cost more. Extreme-High enables the highest-detail mode and bills at double the base rate. See more info in the [documentation](https://developer.hyper3d.ai/api-specification/rodin-gen2.5#use-gen-2.5-generation-with-following-gen-2.5-tiers).
             use_original_alpha: When enabled, preserves the transparency channel from input images during 3D generation.
             seed: Seed value for randomization, ranging from 0 to 65535. Optional.
@@ -1356,7 +1358,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Hyper3dRodinV25Input, Hyper3dRodinV2
         /,
         *,
         prompt: str = "",
-        image_urls: list[str] = ...,
+        image_urls: list[FileInput] = ...,
         tier: Literal[
             "Gen-2.5-Minimum",
             "Gen-2.5-Extreme-Low",
@@ -1410,6 +1412,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Hyper3dRodinV25Input, Hyper3dRodinV2
         Args:
             prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, the model auto-generates a prompt from the images.
             image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             tier: Generation tier. Higher tiers produce more detailed meshes but cost more. Extreme-High enables the highest-detail mode and bills at double the base rate. See more info in the [documentation](https://developer.hyper3d.ai/api-specification/rodin-gen2.5#use-gen-2.5-generation-with-following-gen-2.5-tiers).
             use_original_alpha: When enabled, preserves the transparency channel from input images during 3D generation.
             seed: Seed value for randomization, ranging from 0 to 65535. Optional.

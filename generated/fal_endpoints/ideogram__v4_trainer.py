@@ -73,7 +73,7 @@ class IdeogramV4TrainerInput(InputModel):
     """Input of `ideogram/v4/trainer`."""
 
     images_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to a zip archive with training images and captions. The trainer uses the target-only dataset prepared by prepare_dataset_dir. Captions are read from same-stem .txt files."
         ),
@@ -750,7 +750,7 @@ class Realtime(RealtimeConnection[IdeogramV4TrainerInput, IdeogramV4TrainerOutpu
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         steps: int = 1000,
         default_caption: str | None = ...,
         resolution: str = "auto",
@@ -770,6 +770,8 @@ class Realtime(RealtimeConnection[IdeogramV4TrainerInput, IdeogramV4TrainerOutpu
 
         Args:
             images_data_url: URL to a zip archive with training images and captions. The trainer uses the target-only dataset prepared by prepare_dataset_dir. Captions are read from same-stem .txt files.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Number of LoRA training steps.
             default_caption: Caption to use when an image has no caption file. If force_default_caption is true, this caption replaces all caption files.
             resolution: Training image size. Use auto to pick the largest common no-upscale crop from the dataset. Images are center-cropped without upscaling. Available presets: square 1024x1024, landscape 1536x1024, portrait 1024x1536, widescreen 1920x1088, ultrawide 2048x768, phone_wallpaper 1024x1792, social_banner 1584x400. You can also pass a custom WIDTHxHEIGHT string when both values are divisible by 16.
@@ -791,7 +793,7 @@ class AsyncRealtime(AsyncRealtimeConnection[IdeogramV4TrainerInput, IdeogramV4Tr
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         steps: int = 1000,
         default_caption: str | None = ...,
         resolution: str = "auto",
@@ -811,6 +813,8 @@ class AsyncRealtime(AsyncRealtimeConnection[IdeogramV4TrainerInput, IdeogramV4Tr
 
         Args:
             images_data_url: URL to a zip archive with training images and captions. The trainer uses the target-only dataset prepared by prepare_dataset_dir. Captions are read from same-stem .txt files.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Number of LoRA training steps.
             default_caption: Caption to use when an image has no caption file. If force_default_caption is true, this caption replaces all caption files.
             resolution: Training image size. Use auto to pick the largest common no-upscale crop from the dataset. Images are center-cropped without upscaling. Available presets: square 1024x1024, landscape 1536x1024, portrait 1024x1536, widescreen 1920x1088, ultrawide 2048x768, phone_wallpaper 1024x1792, social_banner 1584x400. You can also pass a custom WIDTHxHEIGHT string when both values are divisible by 16.

@@ -85,7 +85,7 @@ class IdeogramCustomModelsInput(InputModel):
     """Input of `fal-ai/ideogram/custom-models`."""
 
     images_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of a ZIP archive of training images. The archive must contain between 10 and 100 images (JPEG, PNG, or WebP). You may include caption sidecar files (``<stem>.txt``) to guide training -- captions are matched to images by filename stem."
         ),
@@ -789,7 +789,7 @@ class Realtime(RealtimeConnection[IdeogramCustomModelsInput, IdeogramCustomModel
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -805,6 +805,8 @@ class Realtime(RealtimeConnection[IdeogramCustomModelsInput, IdeogramCustomModel
 
         Args:
             images_data_url: URL of a ZIP archive of training images. The archive must contain between 10 and 100 images (JPEG, PNG, or WebP). You may include caption sidecar files (``<stem>.txt``) to guide training -- captions are matched to images by filename stem.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -822,7 +824,7 @@ class AsyncRealtime(AsyncRealtimeConnection[IdeogramCustomModelsInput, IdeogramC
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -838,6 +840,8 @@ class AsyncRealtime(AsyncRealtimeConnection[IdeogramCustomModelsInput, IdeogramC
 
         Args:
             images_data_url: URL of a ZIP archive of training images. The archive must contain between 10 and 100 images (JPEG, PNG, or WebP). You may include caption sidecar files (``<stem>.txt``) to guide training -- captions are matched to images by filename stem.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -200,7 +200,7 @@ class IdeogramV3Input(InputModel):
 
     prompt: str
     image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="A set of images to use as style references (maximum total size 10MB across all style references). The images should be in JPEG, PNG or WebP format"
         ),
@@ -1057,7 +1057,7 @@ class Realtime(RealtimeConnection[IdeogramV3Input, IdeogramV3Output]):
         /,
         *,
         prompt: str,
-        image_urls: list[str] | None = ...,
+        image_urls: list[FileInput] | None = ...,
         rendering_speed: Literal["TURBO", "BALANCED", "QUALITY"] = "BALANCED",
         color_palette: ColorPalette | None = ...,
         style_codes: list[str] | None = ...,
@@ -1094,6 +1094,8 @@ class Realtime(RealtimeConnection[IdeogramV3Input, IdeogramV3Output]):
         Args:
             prompt: (Undocumented.)
             image_urls: A set of images to use as style references (maximum total size 10MB across all style references). The images should be in JPEG, PNG or WebP format
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             rendering_speed: The rendering speed to use.
             color_palette: A color palette for generation, must EITHER be specified via one of the presets (name) or explicitly via hexadecimal representations of the color with optional weights (members)
             style_codes: A list of 8 character hexadecimal codes representing the style of the image. Cannot be used in conjunction with style_reference_images or style
@@ -1123,7 +1125,7 @@ class AsyncRealtime(AsyncRealtimeConnection[IdeogramV3Input, IdeogramV3Output]):
         /,
         *,
         prompt: str,
-        image_urls: list[str] | None = ...,
+        image_urls: list[FileInput] | None = ...,
         rendering_speed: Literal["TURBO", "BALANCED", "QUALITY"] = "BALANCED",
         color_palette: ColorPalette | None = ...,
         style_codes: list[str] | None = ...,
@@ -1160,6 +1162,8 @@ class AsyncRealtime(AsyncRealtimeConnection[IdeogramV3Input, IdeogramV3Output]):
         Args:
             prompt: (Undocumented.)
             image_urls: A set of images to use as style references (maximum total size 10MB across all style references). The images should be in JPEG, PNG or WebP format
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             rendering_speed: The rendering speed to use.
             color_palette: A color palette for generation, must EITHER be specified via one of the presets (name) or explicitly via hexadecimal representations of the color with optional weights (members)
             style_codes: A list of 8 character hexadecimal codes representing the style of the image. Cannot be used in conjunction with style_reference_images or style

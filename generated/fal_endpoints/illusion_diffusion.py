@@ -96,7 +96,7 @@ class Image(FileOutput):
 class IllusionDiffusionInput(InputModel):
     """Input of `fal-ai/illusion-diffusion`."""
 
-    image_url: Annotated[str, Field(description="Input image url.")]
+    image_url: Annotated[FileInput, Field(description="Input image url.")]
     prompt: Annotated[
         str,
         Field(
@@ -972,7 +972,7 @@ class Realtime(RealtimeConnection[IllusionDiffusionInput, IllusionDiffusionOutpu
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         negative_prompt: str = "",
         guidance_scale: float = 7.5,
@@ -1006,6 +1006,8 @@ class Realtime(RealtimeConnection[IllusionDiffusionInput, IllusionDiffusionOutpu
 
         Args:
             image_url: Input image url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             negative_prompt: The negative prompt to use. Use it to address details that you don't want
                 in the image. This could be colors, objects, scenery and even the small details
@@ -1039,7 +1041,7 @@ class AsyncRealtime(AsyncRealtimeConnection[IllusionDiffusionInput, IllusionDiff
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         negative_prompt: str = "",
         guidance_scale: float = 7.5,
@@ -1073,6 +1075,8 @@ class AsyncRealtime(AsyncRealtimeConnection[IllusionDiffusionInput, IllusionDiff
 
         Args:
             image_url: Input image url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             negative_prompt: The negative prompt to use. Use it to address details that you don't want
                 in the image. This could be colors, objects, scenery and even the small details

@@ -70,7 +70,7 @@ __all__ = [
 class ImageutilsNsfwInput(InputModel):
     """Input of `fal-ai/imageutils/nsfw`."""
 
-    image_url: Annotated[str, Field(description="Input image url.")]
+    image_url: Annotated[FileInput, Field(description="Input image url.")]
 
 
 class ImageutilsNsfwOutput(OutputModel):
@@ -650,7 +650,7 @@ class Realtime(RealtimeConnection[ImageutilsNsfwInput, ImageutilsNsfwOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -666,6 +666,8 @@ class Realtime(RealtimeConnection[ImageutilsNsfwInput, ImageutilsNsfwOutput]):
 
         Args:
             image_url: Input image url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -683,7 +685,7 @@ class AsyncRealtime(AsyncRealtimeConnection[ImageutilsNsfwInput, ImageutilsNsfwO
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -699,6 +701,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ImageutilsNsfwInput, ImageutilsNsfwO
 
         Args:
             image_url: Input image url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -100,10 +100,12 @@ class File(FileOutput):
 class IndexTts2TextToSpeechInput(InputModel):
     """Input of `fal-ai/index-tts-2/text-to-speech`."""
 
-    audio_url: Annotated[str, Field(description="The audio file to generate the speech from.")]
+    audio_url: Annotated[
+        FileInput, Field(description="The audio file to generate the speech from.")
+    ]
     prompt: Annotated[str, Field(description="The speech prompt to generate")]
     emotional_audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="The emotional reference audio file to extract the style from."),
     ] = None
     strength: Annotated[
@@ -823,9 +825,9 @@ class Realtime(RealtimeConnection[IndexTts2TextToSpeechInput, IndexTts2TextToSpe
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         prompt: str,
-        emotional_audio_url: str | None = ...,
+        emotional_audio_url: FileInput | None = ...,
         strength: float = 1,
         emotional_strengths: EmotionalStrengths | None = ...,
         should_use_prompt_for_emotion: bool = False,
@@ -845,8 +847,12 @@ class Realtime(RealtimeConnection[IndexTts2TextToSpeechInput, IndexTts2TextToSpe
 
         Args:
             audio_url: The audio file to generate the speech from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The speech prompt to generate
             emotional_audio_url: The emotional reference audio file to extract the style from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             strength: The strength of the emotional style transfer. Higher values result in stronger emotional influence.
             emotional_strengths: The strengths of individual emotions for fine-grained control.
             should_use_prompt_for_emotion: Whether to use the `prompt` to calculate emotional strengths, if enabled it will overwrite the `emotional_strengths` values. If `emotion_prompt` is provided, it will be used to instead of `prompt` to extract the emotional style.
@@ -870,9 +876,9 @@ class AsyncRealtime(
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         prompt: str,
-        emotional_audio_url: str | None = ...,
+        emotional_audio_url: FileInput | None = ...,
         strength: float = 1,
         emotional_strengths: EmotionalStrengths | None = ...,
         should_use_prompt_for_emotion: bool = False,
@@ -892,8 +898,12 @@ class AsyncRealtime(
 
         Args:
             audio_url: The audio file to generate the speech from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The speech prompt to generate
             emotional_audio_url: The emotional reference audio file to extract the style from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             strength: The strength of the emotional style transfer. Higher values result in stronger emotional influence.
             emotional_strengths: The strengths of individual emotions for fine-grained control.
             should_use_prompt_for_emotion: Whether to use the `prompt` to calculate emotional strengths, if enabled it will overwrite the `emotional_strengths` values. If `emotion_prompt` is provided, it will be used to instead of `prompt` to extract the emotional style.

@@ -74,12 +74,12 @@ class InfinitalkInput(InputModel):
     """Input of `fal-ai/infinitalk`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
     ]
-    audio_url: Annotated[str, Field(description="The URL of the audio file.")]
+    audio_url: Annotated[FileInput, Field(description="The URL of the audio file.")]
     prompt: Annotated[str, Field(description="The text prompt to guide video generation.")]
     num_frames: Annotated[
         int,
@@ -809,8 +809,8 @@ class Realtime(RealtimeConnection[InfinitalkInput, InfinitalkOutput]):
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str,
         num_frames: int = 145,
         resolution: Literal["480p", "720p"] = "480p",
@@ -831,7 +831,11 @@ class Realtime(RealtimeConnection[InfinitalkInput, InfinitalkOutput]):
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             num_frames: Number of frames to generate. Must be between 41 to 721.
             resolution: Resolution of the video to generate. Must be either 480p or 720p.
@@ -854,8 +858,8 @@ class AsyncRealtime(AsyncRealtimeConnection[InfinitalkInput, InfinitalkOutput]):
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str,
         num_frames: int = 145,
         resolution: Literal["480p", "720p"] = "480p",
@@ -876,7 +880,11 @@ class AsyncRealtime(AsyncRealtimeConnection[InfinitalkInput, InfinitalkOutput]):
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             num_frames: Number of frames to generate. Must be between 41 to 721.
             resolution: Resolution of the video to generate. Must be either 480p or 720p.

@@ -75,7 +75,7 @@ class InfinitalkSingleTextInput(InputModel):
     """Input of `fal-ai/infinitalk/single-text`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
@@ -1017,7 +1017,7 @@ class Realtime(RealtimeConnection[InfinitalkSingleTextInput, InfinitalkSingleTex
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         text_input: str,
         voice: Literal[
             "Aria",
@@ -1061,6 +1061,8 @@ class Realtime(RealtimeConnection[InfinitalkSingleTextInput, InfinitalkSingleTex
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text_input: The text input to guide video generation.
             voice: The voice to use for speech generation
             prompt: The text prompt to guide video generation.
@@ -1085,7 +1087,7 @@ class AsyncRealtime(AsyncRealtimeConnection[InfinitalkSingleTextInput, Infinital
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         text_input: str,
         voice: Literal[
             "Aria",
@@ -1129,6 +1131,8 @@ class AsyncRealtime(AsyncRealtimeConnection[InfinitalkSingleTextInput, Infinital
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text_input: The text input to guide video generation.
             voice: The voice to use for speech generation
             prompt: The text prompt to guide video generation.

@@ -73,8 +73,8 @@ __all__ = [
 class InfinitalkVideoToVideoInput(InputModel):
     """Input of `fal-ai/infinitalk/video-to-video`."""
 
-    video_url: Annotated[str, Field(description="URL of the input video.")]
-    audio_url: Annotated[str, Field(description="The URL of the audio file.")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video.")]
+    audio_url: Annotated[FileInput, Field(description="The URL of the audio file.")]
     prompt: Annotated[str, Field(description="The text prompt to guide video generation.")]
     num_frames: Annotated[
         int,
@@ -812,8 +812,8 @@ class Realtime(RealtimeConnection[InfinitalkVideoToVideoInput, InfinitalkVideoTo
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         prompt: str,
         num_frames: int = 145,
         resolution: Literal["480p", "720p"] = "480p",
@@ -834,7 +834,11 @@ class Realtime(RealtimeConnection[InfinitalkVideoToVideoInput, InfinitalkVideoTo
 
         Args:
             video_url: URL of the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             num_frames: Number of frames to generate. Must be between 81 to 129 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
             resolution: Resolution of the video to generate. Must be either 480p or 720p.
@@ -859,8 +863,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         prompt: str,
         num_frames: int = 145,
         resolution: Literal["480p", "720p"] = "480p",
@@ -881,7 +885,11 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             num_frames: Number of frames to generate. Must be between 81 to 129 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
             resolution: Resolution of the video to generate. Must be either 480p or 720p.

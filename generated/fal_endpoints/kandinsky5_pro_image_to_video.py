@@ -74,7 +74,7 @@ class Kandinsky5ProImageToVideoInput(InputModel):
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(description="The URL of the image to use as a reference for the video generation."),
     ]
     resolution: Annotated[
@@ -762,7 +762,7 @@ class Realtime(RealtimeConnection[Kandinsky5ProImageToVideoInput, Kandinsky5ProI
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["512P", "1024P"] = "512P",
         duration: Literal["5s"] = "5s",
         num_inference_steps: int = 28,
@@ -783,6 +783,8 @@ class Realtime(RealtimeConnection[Kandinsky5ProImageToVideoInput, Kandinsky5ProI
         Args:
             prompt: The prompt to generate the video from.
             image_url: The URL of the image to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Video resolution: 512p or 1024p.
             duration: Video duration.
             num_inference_steps: (Undocumented.)
@@ -811,7 +813,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["512P", "1024P"] = "512P",
         duration: Literal["5s"] = "5s",
         num_inference_steps: int = 28,
@@ -832,6 +834,8 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to generate the video from.
             image_url: The URL of the image to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Video resolution: 512p or 1024p.
             duration: Video duration.
             num_inference_steps: (Undocumented.)

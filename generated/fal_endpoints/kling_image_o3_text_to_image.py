@@ -28,6 +28,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileInput,
     FileOutput,
     InputModel,
     OutputModel,
@@ -84,10 +85,11 @@ class ElementInput(InputModel):
     """
 
     frontal_image_url: Annotated[
-        str | None, Field(description="The frontal image of the element (main view). Optional.")
+        FileInput | None,
+        Field(description="The frontal image of the element (main view). Optional."),
     ] = None
     reference_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Additional reference images from different angles. 0-3 images supported. Optional."
         ),

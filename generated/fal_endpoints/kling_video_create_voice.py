@@ -80,7 +80,7 @@ class KlingVideoCreateVoiceInput(InputModel):
     """
 
     voice_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the voice audio file. Supports .mp3/.wav audio or .mp4/.mov video. Duration must be 5-30 seconds with clean, single-voice audio."
         ),
@@ -710,7 +710,7 @@ class Realtime(RealtimeConnection[KlingVideoCreateVoiceInput, KlingVideoCreateVo
         self,
         /,
         *,
-        voice_url: str,
+        voice_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -726,6 +726,8 @@ class Realtime(RealtimeConnection[KlingVideoCreateVoiceInput, KlingVideoCreateVo
 
         Args:
             voice_url: URL of the voice audio file. Supports .mp3/.wav audio or .mp4/.mov video. Duration must be 5-30 seconds with clean, single-voice audio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -745,7 +747,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        voice_url: str,
+        voice_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -761,6 +763,8 @@ class AsyncRealtime(
 
         Args:
             voice_url: URL of the voice audio file. Supports .mp3/.wav audio or .mp4/.mov video. Duration must be 5-30 seconds with clean, single-voice audio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

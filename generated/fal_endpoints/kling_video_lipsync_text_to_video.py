@@ -124,7 +124,7 @@ class KlingVideoLipsyncTextToVideoInput(InputModel):
     """Input of `fal-ai/kling-video/lipsync/text-to-video`."""
 
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="The URL of the video to generate the lip sync for. Supports .mp4/.mov, ≤100MB, 2-60s, 720p/1080p only, width/height 720–1920px. If validation fails, an error is returned."
         ),
@@ -804,7 +804,7 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         text: str,
         voice_id: VoiceId,
         voice_language: Literal["zh", "en"] = "en",
@@ -824,6 +824,8 @@ class Realtime(
 
         Args:
             video_url: The URL of the video to generate the lip sync for. Supports .mp4/.mov, ≤100MB, 2-60s, 720p/1080p only, width/height 720–1920px. If validation fails, an error is returned.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text: Text content for lip-sync video generation. Max 120 characters.
             voice_id: Voice ID to use for speech synthesis
             voice_language: The voice language corresponding to the Voice ID
@@ -851,7 +853,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         text: str,
         voice_id: VoiceId,
         voice_language: Literal["zh", "en"] = "en",
@@ -871,6 +873,8 @@ class AsyncRealtime(
 
         Args:
             video_url: The URL of the video to generate the lip sync for. Supports .mp4/.mov, ≤100MB, 2-60s, 720p/1080p only, width/height 720–1920px. If validation fails, an error is returned.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text: Text content for lip-sync video generation. Max 120 characters.
             voice_id: Voice ID to use for speech synthesis
             voice_language: The voice language corresponding to the Voice ID

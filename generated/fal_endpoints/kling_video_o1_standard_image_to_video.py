@@ -81,13 +81,13 @@ class KlingVideoO1StandardImageToVideoInput(InputModel):
         ),
     ]
     start_image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Image to use as the first frame of the video.\n\nMax file size: 10.0MB, Min width: 300px, Min height: 300px, Min aspect ratio: 0.40, Max aspect ratio: 2.50, Timeout: 20.0s"
         ),
     ]
     end_image_url: Annotated[
-        str | None, Field(description="Image to use as the last frame of the video.")
+        FileInput | None, Field(description="Image to use as the last frame of the video.")
     ] = None
     duration: Annotated[
         Literal["3", "4", "5", "6", "7", "8", "9", "10"],
@@ -787,8 +787,8 @@ class Realtime(
         /,
         *,
         prompt: str,
-        start_image_url: str,
-        end_image_url: str | None = ...,
+        start_image_url: FileInput,
+        end_image_url: FileInput | None = ...,
         duration: Literal["3", "4", "5", "6", "7", "8", "9", "10"] = "5",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -808,7 +808,11 @@ class Realtime(
             start_image_url: Image to use as the first frame of the video.
 
                 Max file size: 10.0MB, Min width: 300px, Min height: 300px, Min aspect ratio: 0.40, Max aspect ratio: 2.50, Timeout: 20.0s
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: Image to use as the last frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Video duration in seconds.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -836,8 +840,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        start_image_url: str,
-        end_image_url: str | None = ...,
+        start_image_url: FileInput,
+        end_image_url: FileInput | None = ...,
         duration: Literal["3", "4", "5", "6", "7", "8", "9", "10"] = "5",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -857,7 +861,11 @@ class AsyncRealtime(
             start_image_url: Image to use as the first frame of the video.
 
                 Max file size: 10.0MB, Min width: 300px, Min height: 300px, Min aspect ratio: 0.40, Max aspect ratio: 2.50, Timeout: 20.0s
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: Image to use as the last frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Video duration in seconds.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

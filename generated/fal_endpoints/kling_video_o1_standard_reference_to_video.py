@@ -75,13 +75,13 @@ __all__ = [
 
 class OmniVideoElementInput(InputModel):
     frontal_image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="The frontal image of the element (main view).\n\nMax file size: 10.0MB, Min width: 300px, Min height: 300px, Min aspect ratio: 0.40, Max aspect ratio: 2.50, Timeout: 20.0s"
         ),
     ]
     reference_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Additional reference images from different angles. 1-3 images supported. At least one image is required."
         ),
@@ -113,7 +113,7 @@ class KlingVideoO1StandardReferenceToVideoInput(InputModel):
         ),
     ]
     image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Additional reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images + start image)."
         ),
@@ -812,7 +812,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_urls: list[str] | None = ...,
+        image_urls: list[FileInput] | None = ...,
         elements: list[OmniVideoElementInput] | None = ...,
         duration: Literal["3", "4", "5", "6", "7", "8", "9", "10"] = "5",
         aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9",
@@ -832,6 +832,8 @@ class Realtime(
         Args:
             prompt: Take @Element1, @Element2 to reference elements and @Image1, @Image2 to reference images in order.
             image_urls: Additional reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images + start image).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             elements: Elements (characters/objects) to include in the video. Reference in prompt as @Element1, @Element2, etc. Maximum 7 total (elements + reference images + start image).
             duration: Video duration in seconds.
             aspect_ratio: The aspect ratio of the generated video frame.
@@ -861,7 +863,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_urls: list[str] | None = ...,
+        image_urls: list[FileInput] | None = ...,
         elements: list[OmniVideoElementInput] | None = ...,
         duration: Literal["3", "4", "5", "6", "7", "8", "9", "10"] = "5",
         aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9",
@@ -881,6 +883,8 @@ class AsyncRealtime(
         Args:
             prompt: Take @Element1, @Element2 to reference elements and @Image1, @Image2 to reference images in order.
             image_urls: Additional reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images + start image).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             elements: Elements (characters/objects) to include in the video. Reference in prompt as @Element1, @Element2, etc. Maximum 7 total (elements + reference images + start image).
             duration: Video duration in seconds.
             aspect_ratio: The aspect ratio of the generated video frame.

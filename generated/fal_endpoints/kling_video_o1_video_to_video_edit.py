@@ -72,13 +72,13 @@ __all__ = [
 
 class OmniVideoElementInput(InputModel):
     frontal_image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="The frontal image of the element (main view).\n\nMax file size: 10.0MB, Min width: 300px, Min height: 300px, Min aspect ratio: 0.40, Max aspect ratio: 2.50, Timeout: 20.0s"
         ),
     ]
     reference_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Additional reference images from different angles. 1-3 images supported. At least one image is required."
         ),
@@ -110,7 +110,7 @@ class KlingVideoO1VideoToVideoEditInput(InputModel):
         ),
     ]
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Reference video URL. Only .mp4/.mov formats supported, 3-10 seconds duration, 720-2160px resolution, max 200MB.\n\nMax file size: 200.0MB, Min width: 720px, Min height: 720px, Max width: 2160px, Max height: 2160px, Min duration: 3.0s, Max duration: 10.05s, Min FPS: 24.0, Max FPS: 60.0, Timeout: 30.0s"
         ),
@@ -119,7 +119,7 @@ class KlingVideoO1VideoToVideoEditInput(InputModel):
         bool, Field(description="Whether to keep the original audio from the video.")
     ] = False
     image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video."
         ),
@@ -814,9 +814,9 @@ class Realtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         keep_audio: bool = False,
-        image_urls: list[str] | None = ...,
+        image_urls: list[FileInput] | None = ...,
         elements: list[OmniVideoElementInput] | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -836,8 +836,12 @@ class Realtime(
             video_url: Reference video URL. Only .mp4/.mov formats supported, 3-10 seconds duration, 720-2160px resolution, max 200MB.
 
                 Max file size: 200.0MB, Min width: 720px, Min height: 720px, Max width: 2160px, Max height: 2160px, Min duration: 3.0s, Max duration: 10.05s, Min FPS: 24.0, Max FPS: 60.0, Timeout: 30.0s
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             keep_audio: Whether to keep the original audio from the video.
             image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2, etc. Maximum 4 total (elements + reference images) when using video.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -863,9 +867,9 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         keep_audio: bool = False,
-        image_urls: list[str] | None = ...,
+        image_urls: list[FileInput] | None = ...,
         elements: list[OmniVideoElementInput] | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -885,8 +889,12 @@ class AsyncRealtime(
             video_url: Reference video URL. Only .mp4/.mov formats supported, 3-10 seconds duration, 720-2160px resolution, max 200MB.
 
                 Max file size: 200.0MB, Min width: 720px, Min height: 720px, Max width: 2160px, Max height: 2160px, Min duration: 3.0s, Max duration: 10.05s, Min FPS: 24.0, Max FPS: 60.0, Timeout: 30.0s
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             keep_audio: Whether to keep the original audio from the video.
             image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2, etc. Maximum 4 total (elements + reference images) when using video.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -94,7 +94,7 @@ class File(FileOutput):
 class KlingVideoO34kImageToVideoInput(InputModel):
     """Input of `fal-ai/kling-video/o3/4k/image-to-video`."""
 
-    image_url: Annotated[str, Field(description="URL of the start frame image.")]
+    image_url: Annotated[FileInput, Field(description="URL of the start frame image.")]
     prompt: Annotated[
         Annotated[str, Field(max_length=2500)] | None,
         Field(
@@ -102,7 +102,7 @@ class KlingVideoO34kImageToVideoInput(InputModel):
         ),
     ] = None
     end_image_url: Annotated[
-        str | None, Field(description="URL of the end frame image (optional).")
+        FileInput | None, Field(description="URL of the end frame image (optional).")
     ] = None
     duration: Annotated[
         Literal["3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"],
@@ -844,9 +844,9 @@ class Realtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str | None = ...,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         duration: Literal[
             "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"
         ] = "5",
@@ -868,8 +868,12 @@ class Realtime(
 
         Args:
             image_url: URL of the start frame image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             end_image_url: URL of the end frame image (optional).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Video duration in seconds (3-15s).
             generate_audio: Whether to generate native audio for the video.
             multi_prompt: List of prompts for multi-shot video generation.
@@ -897,9 +901,9 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str | None = ...,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         duration: Literal[
             "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"
         ] = "5",
@@ -921,8 +925,12 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the start frame image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             end_image_url: URL of the end frame image (optional).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Video duration in seconds (3-15s).
             generate_audio: Whether to generate native audio for the video.
             multi_prompt: List of prompts for multi-shot video generation.

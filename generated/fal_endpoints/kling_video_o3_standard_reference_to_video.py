@@ -73,16 +73,16 @@ __all__ = [
 
 class KlingV3ComboElementInput(InputModel):
     frontal_image_url: Annotated[
-        str | None, Field(description="The frontal image of the element (main view).")
+        FileInput | None, Field(description="The frontal image of the element (main view).")
     ] = None
     reference_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Additional reference images from different angles. 1-3 images supported. At least one image is required."
         ),
     ] = None
     video_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="The video URL of the element. A request can only have one element with a video."
         ),
@@ -127,13 +127,13 @@ class KlingVideoO3StandardReferenceToVideoInput(InputModel):
         Field(description="List of prompts for multi-shot video generation."),
     ] = None
     start_image_url: Annotated[
-        str | None, Field(description="Image to use as the first frame of the video.")
+        FileInput | None, Field(description="Image to use as the first frame of the video.")
     ] = None
     end_image_url: Annotated[
-        str | None, Field(description="Image to use as the last frame of the video.")
+        FileInput | None, Field(description="Image to use as the last frame of the video.")
     ] = None
     image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video."
         ),
@@ -930,9 +930,9 @@ class Realtime(
         *,
         prompt: str | None = ...,
         multi_prompt: list[KlingV3MultiPromptElement] | None = ...,
-        start_image_url: str | None = ...,
-        end_image_url: str | None = ...,
-        image_urls: list[str] | None = ...,
+        start_image_url: FileInput | None = ...,
+        end_image_url: FileInput | None = ...,
+        image_urls: list[FileInput] | None = ...,
         elements: list[KlingV3ComboElementInput] | None = ...,
         generate_audio: bool = False,
         duration: Literal[
@@ -957,8 +957,14 @@ class Realtime(
             prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             multi_prompt: List of prompts for multi-shot video generation.
             start_image_url: Image to use as the first frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: Image to use as the last frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             generate_audio: Whether to generate native audio for the video.
             duration: Video duration in seconds (3-15s).
@@ -991,9 +997,9 @@ class AsyncRealtime(
         *,
         prompt: str | None = ...,
         multi_prompt: list[KlingV3MultiPromptElement] | None = ...,
-        start_image_url: str | None = ...,
-        end_image_url: str | None = ...,
-        image_urls: list[str] | None = ...,
+        start_image_url: FileInput | None = ...,
+        end_image_url: FileInput | None = ...,
+        image_urls: list[FileInput] | None = ...,
         elements: list[KlingV3ComboElementInput] | None = ...,
         generate_audio: bool = False,
         duration: Literal[
@@ -1018,8 +1024,14 @@ class AsyncRealtime(
             prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             multi_prompt: List of prompts for multi-shot video generation.
             start_image_url: Image to use as the first frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: Image to use as the last frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             generate_audio: Whether to generate native audio for the video.
             duration: Video duration in seconds (3-15s).

@@ -72,10 +72,10 @@ __all__ = [
 
 class KlingV3ImageElementInput(InputModel):
     frontal_image_url: Annotated[
-        str | None, Field(description="The frontal image of the element (main view).")
+        FileInput | None, Field(description="The frontal image of the element (main view).")
     ] = None
     reference_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Additional reference images from different angles. 1-3 images supported. At least one image is required."
         ),
@@ -103,13 +103,13 @@ class KlingVideoO3StandardVideoToVideoEditInput(InputModel):
         ),
     ]
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Reference video URL. Only .mp4/.mov formats, 3-10s duration, 720-2160px resolution, max 200MB."
         ),
     ]
     image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video."
         ),
@@ -814,8 +814,8 @@ class Realtime(
         /,
         *,
         prompt: str,
-        video_url: str,
-        image_urls: list[str] | None = ...,
+        video_url: FileInput,
+        image_urls: list[FileInput] | None = ...,
         keep_audio: bool = True,
         elements: list[KlingV3ImageElementInput] | None = ...,
         shot_type: Literal["customize"] = "customize",
@@ -835,7 +835,11 @@ class Realtime(
         Args:
             prompt: Text prompt for video generation. Reference video as @Video1.
             video_url: Reference video URL. Only .mp4/.mov formats, 3-10s duration, 720-2160px resolution, max 200MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             keep_audio: Whether to keep the original audio from the reference video.
             elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             shot_type: The type of multi-shot video generation.
@@ -865,8 +869,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
-        image_urls: list[str] | None = ...,
+        video_url: FileInput,
+        image_urls: list[FileInput] | None = ...,
         keep_audio: bool = True,
         elements: list[KlingV3ImageElementInput] | None = ...,
         shot_type: Literal["customize"] = "customize",
@@ -886,7 +890,11 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt for video generation. Reference video as @Video1.
             video_url: Reference video URL. Only .mp4/.mov formats, 3-10s duration, 720-2160px resolution, max 200MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             keep_audio: Whether to keep the original audio from the reference video.
             elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             shot_type: The type of multi-shot video generation.

@@ -88,7 +88,7 @@ class File(FileOutput):
 
 class DynamicMask(InputModel):
     mask_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the image for Dynamic Brush Application Area (Mask image created by users using the motion brush)"
         ),
@@ -108,7 +108,7 @@ class KlingVideoV15ProImageToVideoInput(InputModel):
     """Input of `fal-ai/kling-video/v1.5/pro/image-to-video`."""
 
     prompt: Annotated[str, Field(max_length=2500)]
-    image_url: str
+    image_url: FileInput
     duration: Annotated[
         Literal["5", "10"], Field(description="The duration of the generated video in seconds")
     ] = "5"
@@ -117,7 +117,7 @@ class KlingVideoV15ProImageToVideoInput(InputModel):
         Field(description="The aspect ratio of the generated video frame"),
     ] = "16:9"
     tail_image_url: Annotated[
-        str | None, Field(description="URL of the image to be used for the end of the video")
+        FileInput | None, Field(description="URL of the image to be used for the end of the video")
     ] = None
     negative_prompt: Annotated[str, Field(max_length=2500)] = "blur, distort, and low quality"
     cfg_scale: Annotated[
@@ -129,7 +129,7 @@ class KlingVideoV15ProImageToVideoInput(InputModel):
         ),
     ] = 0.5
     static_mask_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)"
         ),
@@ -887,13 +887,13 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["5", "10"] = "5",
         aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9",
-        tail_image_url: str | None = ...,
+        tail_image_url: FileInput | None = ...,
         negative_prompt: str = "blur, distort, and low quality",
         cfg_scale: float = 0.5,
-        static_mask_url: str | None = ...,
+        static_mask_url: FileInput | None = ...,
         dynamic_masks: list[DynamicMask] | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -911,13 +911,19 @@ class Realtime(
         Args:
             prompt: (Undocumented.)
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             aspect_ratio: The aspect ratio of the generated video frame
             tail_image_url: URL of the image to be used for the end of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: (Undocumented.)
             cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
                 the model to stick to your prompt.
             static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             dynamic_masks: List of dynamic masks
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -943,13 +949,13 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["5", "10"] = "5",
         aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9",
-        tail_image_url: str | None = ...,
+        tail_image_url: FileInput | None = ...,
         negative_prompt: str = "blur, distort, and low quality",
         cfg_scale: float = 0.5,
-        static_mask_url: str | None = ...,
+        static_mask_url: FileInput | None = ...,
         dynamic_masks: list[DynamicMask] | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -967,13 +973,19 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             aspect_ratio: The aspect ratio of the generated video frame
             tail_image_url: URL of the image to be used for the end of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: (Undocumented.)
             cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
                 the model to stick to your prompt.
             static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             dynamic_masks: List of dynamic masks
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

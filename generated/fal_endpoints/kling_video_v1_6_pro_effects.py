@@ -279,7 +279,7 @@ class KlingVideoV16ProEffectsInput(InputModel):
         EffectScene, Field(description="The effect scene to use for the video generation")
     ]
     input_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(description="URL of images to be used for hug, kiss or heart_gesture video."),
     ] = None
     duration: Annotated[
@@ -909,7 +909,7 @@ class Realtime(RealtimeConnection[KlingVideoV16ProEffectsInput, KlingVideoV16Pro
         /,
         *,
         effect_scene: EffectScene,
-        input_image_urls: list[str] = ...,
+        input_image_urls: list[FileInput] = ...,
         duration: Literal["5", "10"] = "5",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -927,6 +927,8 @@ class Realtime(RealtimeConnection[KlingVideoV16ProEffectsInput, KlingVideoV16Pro
         Args:
             effect_scene: The effect scene to use for the video generation
             input_image_urls: URL of images to be used for hug, kiss or heart_gesture video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -948,7 +950,7 @@ class AsyncRealtime(
         /,
         *,
         effect_scene: EffectScene,
-        input_image_urls: list[str] = ...,
+        input_image_urls: list[FileInput] = ...,
         duration: Literal["5", "10"] = "5",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -966,6 +968,8 @@ class AsyncRealtime(
         Args:
             effect_scene: The effect scene to use for the video generation
             input_image_urls: URL of images to be used for hug, kiss or heart_gesture video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -77,7 +77,7 @@ class KlingVideoV16ProElementsInput(InputModel):
 
     prompt: Annotated[str, Field(max_length=2500)]
     input_image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(
             description="List of image URLs to use for video generation. Supports up to 4 images."
         ),
@@ -774,7 +774,7 @@ class Realtime(RealtimeConnection[KlingVideoV16ProElementsInput, KlingVideoV16Pr
         /,
         *,
         prompt: str,
-        input_image_urls: list[str],
+        input_image_urls: list[FileInput],
         duration: Literal["5", "10"] = "5",
         aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9",
         negative_prompt: str = "blur, distort, and low quality",
@@ -794,6 +794,8 @@ class Realtime(RealtimeConnection[KlingVideoV16ProElementsInput, KlingVideoV16Pr
         Args:
             prompt: (Undocumented.)
             input_image_urls: List of image URLs to use for video generation. Supports up to 4 images.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             aspect_ratio: The aspect ratio of the generated video frame
             negative_prompt: (Undocumented.)
@@ -821,7 +823,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        input_image_urls: list[str],
+        input_image_urls: list[FileInput],
         duration: Literal["5", "10"] = "5",
         aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9",
         negative_prompt: str = "blur, distort, and low quality",
@@ -841,6 +843,8 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             input_image_urls: List of image URLs to use for video generation. Supports up to 4 images.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             aspect_ratio: The aspect ratio of the generated video frame
             negative_prompt: (Undocumented.)

@@ -73,7 +73,7 @@ class KlingVideoV16ProImageToVideoInput(InputModel):
     """Input of `fal-ai/kling-video/v1.6/pro/image-to-video`."""
 
     prompt: Annotated[str, Field(max_length=2500)]
-    image_url: str
+    image_url: FileInput
     duration: Annotated[
         Literal["5", "10"], Field(description="The duration of the generated video in seconds")
     ] = "5"
@@ -82,7 +82,7 @@ class KlingVideoV16ProImageToVideoInput(InputModel):
         Field(description="The aspect ratio of the generated video frame"),
     ] = "16:9"
     tail_image_url: Annotated[
-        str | None, Field(description="URL of the image to be used for the end of the video")
+        FileInput | None, Field(description="URL of the image to be used for the end of the video")
     ] = None
     negative_prompt: Annotated[str, Field(max_length=2500)] = "blur, distort, and low quality"
     cfg_scale: Annotated[
@@ -811,10 +811,10 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["5", "10"] = "5",
         aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9",
-        tail_image_url: str | None = ...,
+        tail_image_url: FileInput | None = ...,
         negative_prompt: str = "blur, distort, and low quality",
         cfg_scale: float = 0.5,
         extra_body: Mapping[str, Any] | None = None,
@@ -833,9 +833,13 @@ class Realtime(
         Args:
             prompt: (Undocumented.)
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             aspect_ratio: The aspect ratio of the generated video frame
             tail_image_url: URL of the image to be used for the end of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: (Undocumented.)
             cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
                 the model to stick to your prompt.
@@ -863,10 +867,10 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["5", "10"] = "5",
         aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9",
-        tail_image_url: str | None = ...,
+        tail_image_url: FileInput | None = ...,
         negative_prompt: str = "blur, distort, and low quality",
         cfg_scale: float = 0.5,
         extra_body: Mapping[str, Any] | None = None,
@@ -885,9 +889,13 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             aspect_ratio: The aspect ratio of the generated video frame
             tail_image_url: URL of the image to be used for the end of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: (Undocumented.)
             cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
                 the model to stick to your prompt.

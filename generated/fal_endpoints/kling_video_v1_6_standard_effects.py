@@ -279,7 +279,7 @@ class KlingVideoV16StandardEffectsInput(InputModel):
         EffectScene, Field(description="The effect scene to use for the video generation")
     ]
     input_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(description="URL of images to be used for hug, kiss or heart_gesture video."),
     ] = None
     duration: Annotated[
@@ -915,7 +915,7 @@ class Realtime(
         /,
         *,
         effect_scene: EffectScene,
-        input_image_urls: list[str] = ...,
+        input_image_urls: list[FileInput] = ...,
         duration: Literal["5", "10"] = "5",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -933,6 +933,8 @@ class Realtime(
         Args:
             effect_scene: The effect scene to use for the video generation
             input_image_urls: URL of images to be used for hug, kiss or heart_gesture video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -958,7 +960,7 @@ class AsyncRealtime(
         /,
         *,
         effect_scene: EffectScene,
-        input_image_urls: list[str] = ...,
+        input_image_urls: list[FileInput] = ...,
         duration: Literal["5", "10"] = "5",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -976,6 +978,8 @@ class AsyncRealtime(
         Args:
             effect_scene: The effect scene to use for the video generation
             input_image_urls: URL of images to be used for hug, kiss or heart_gesture video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -72,8 +72,8 @@ __all__ = [
 class KlingVideoV1ProAiAvatarInput(InputModel):
     """Input of `fal-ai/kling-video/v1/pro/ai-avatar`."""
 
-    image_url: Annotated[str, Field(description="The URL of the image to use as your avatar")]
-    audio_url: Annotated[str, Field(description="The URL of the audio file.")]
+    image_url: Annotated[FileInput, Field(description="The URL of the image to use as your avatar")]
+    audio_url: Annotated[FileInput, Field(description="The URL of the audio file.")]
     prompt: Annotated[str, Field(description="The prompt to use for the video generation.")] = "."
 
 
@@ -715,8 +715,8 @@ class Realtime(RealtimeConnection[KlingVideoV1ProAiAvatarInput, KlingVideoV1ProA
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str = ".",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -733,7 +733,11 @@ class Realtime(RealtimeConnection[KlingVideoV1ProAiAvatarInput, KlingVideoV1ProA
 
         Args:
             image_url: The URL of the image to use as your avatar
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for the video generation.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -754,8 +758,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str = ".",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -772,7 +776,11 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image to use as your avatar
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for the video generation.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

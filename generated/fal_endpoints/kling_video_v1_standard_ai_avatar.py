@@ -72,8 +72,8 @@ __all__ = [
 class KlingVideoV1StandardAiAvatarInput(InputModel):
     """Input of `fal-ai/kling-video/v1/standard/ai-avatar`."""
 
-    image_url: Annotated[str, Field(description="The URL of the image to use as your avatar")]
-    audio_url: Annotated[str, Field(description="The URL of the audio file.")]
+    image_url: Annotated[FileInput, Field(description="The URL of the image to use as your avatar")]
+    audio_url: Annotated[FileInput, Field(description="The URL of the audio file.")]
     prompt: Annotated[str, Field(description="The prompt to use for the video generation.")] = "."
 
 
@@ -721,8 +721,8 @@ class Realtime(
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str = ".",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -739,7 +739,11 @@ class Realtime(
 
         Args:
             image_url: The URL of the image to use as your avatar
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for the video generation.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -764,8 +768,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str = ".",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -782,7 +786,11 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image to use as your avatar
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for the video generation.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

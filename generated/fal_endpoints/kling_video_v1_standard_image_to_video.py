@@ -88,7 +88,7 @@ class File(FileOutput):
 
 class DynamicMask(InputModel):
     mask_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the image for Dynamic Brush Application Area (Mask image created by users using the motion brush)"
         ),
@@ -108,7 +108,7 @@ class KlingVideoV1StandardImageToVideoInput(InputModel):
     """Input of `fal-ai/kling-video/v1/standard/image-to-video`."""
 
     prompt: Annotated[str, Field(description="The prompt for the video", max_length=2500)]
-    image_url: Annotated[str, Field(description="URL of the image to be used for the video")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to be used for the video")]
     duration: Annotated[
         Literal["5", "10"], Field(description="The duration of the generated video in seconds")
     ] = "5"
@@ -122,10 +122,10 @@ class KlingVideoV1StandardImageToVideoInput(InputModel):
         ),
     ] = 0.5
     tail_image_url: Annotated[
-        str | None, Field(description="URL of the image to be used for the end of the video")
+        FileInput | None, Field(description="URL of the image to be used for the end of the video")
     ] = None
     static_mask_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)"
         ),
@@ -871,12 +871,12 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["5", "10"] = "5",
         negative_prompt: str = "blur, distort, and low quality",
         cfg_scale: float = 0.5,
-        tail_image_url: str | None = ...,
-        static_mask_url: str | None = ...,
+        tail_image_url: FileInput | None = ...,
+        static_mask_url: FileInput | None = ...,
         dynamic_masks: list[DynamicMask] | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -894,12 +894,18 @@ class Realtime(
         Args:
             prompt: The prompt for the video
             image_url: URL of the image to be used for the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             negative_prompt: (Undocumented.)
             cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
                 the model to stick to your prompt.
             tail_image_url: URL of the image to be used for the end of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             dynamic_masks: List of dynamic masks
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -927,12 +933,12 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["5", "10"] = "5",
         negative_prompt: str = "blur, distort, and low quality",
         cfg_scale: float = 0.5,
-        tail_image_url: str | None = ...,
-        static_mask_url: str | None = ...,
+        tail_image_url: FileInput | None = ...,
+        static_mask_url: FileInput | None = ...,
         dynamic_masks: list[DynamicMask] | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -950,12 +956,18 @@ class AsyncRealtime(
         Args:
             prompt: The prompt for the video
             image_url: URL of the image to be used for the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             negative_prompt: (Undocumented.)
             cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
                 the model to stick to your prompt.
             tail_image_url: URL of the image to be used for the end of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             dynamic_masks: List of dynamic masks
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -73,7 +73,7 @@ class KlingVideoV21ProImageToVideoInput(InputModel):
     """Input of `fal-ai/kling-video/v2.1/pro/image-to-video`."""
 
     prompt: Annotated[str, Field(max_length=2500)]
-    image_url: Annotated[str, Field(description="URL of the image to be used for the video")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to be used for the video")]
     duration: Annotated[
         Literal["5", "10"], Field(description="The duration of the generated video in seconds")
     ] = "5"
@@ -87,7 +87,7 @@ class KlingVideoV21ProImageToVideoInput(InputModel):
         ),
     ] = 0.5
     tail_image_url: Annotated[
-        str | None, Field(description="URL of the image to be used for the end of the video")
+        FileInput | None, Field(description="URL of the image to be used for the end of the video")
     ] = None
 
 
@@ -791,11 +791,11 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["5", "10"] = "5",
         negative_prompt: str = "blur, distort, and low quality",
         cfg_scale: float = 0.5,
-        tail_image_url: str | None = ...,
+        tail_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -812,11 +812,15 @@ class Realtime(
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to be used for the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             negative_prompt: (Undocumented.)
             cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
                 the model to stick to your prompt.
             tail_image_url: URL of the image to be used for the end of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -841,11 +845,11 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["5", "10"] = "5",
         negative_prompt: str = "blur, distort, and low quality",
         cfg_scale: float = 0.5,
-        tail_image_url: str | None = ...,
+        tail_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -862,11 +866,15 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to be used for the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             negative_prompt: (Undocumented.)
             cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
                 the model to stick to your prompt.
             tail_image_url: URL of the image to be used for the end of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

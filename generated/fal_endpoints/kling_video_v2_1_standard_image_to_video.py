@@ -73,7 +73,7 @@ class KlingVideoV21StandardImageToVideoInput(InputModel):
     """Input of `fal-ai/kling-video/v2.1/standard/image-to-video`."""
 
     prompt: Annotated[str, Field(max_length=2500)]
-    image_url: Annotated[str, Field(description="URL of the image to be used for the video")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to be used for the video")]
     duration: Annotated[
         Literal["5", "10"], Field(description="The duration of the generated video in seconds")
     ] = "5"
@@ -760,7 +760,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["5", "10"] = "5",
         negative_prompt: str = "blur, distort, and low quality",
         cfg_scale: float = 0.5,
@@ -780,6 +780,8 @@ class Realtime(
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to be used for the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             negative_prompt: (Undocumented.)
             cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
@@ -810,7 +812,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["5", "10"] = "5",
         negative_prompt: str = "blur, distort, and low quality",
         cfg_scale: float = 0.5,
@@ -830,6 +832,8 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to be used for the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             negative_prompt: (Undocumented.)
             cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want

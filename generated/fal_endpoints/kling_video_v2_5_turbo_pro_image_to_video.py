@@ -73,7 +73,7 @@ class KlingVideoV25TurboProImageToVideoInput(InputModel):
     """Input of `fal-ai/kling-video/v2.5-turbo/pro/image-to-video`."""
 
     prompt: Annotated[str, Field(max_length=2500)]
-    image_url: Annotated[str, Field(description="URL of the image to be used for the video")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to be used for the video")]
     duration: Annotated[
         Literal["5", "10"], Field(description="The duration of the generated video in seconds")
     ] = "5"
@@ -87,7 +87,7 @@ class KlingVideoV25TurboProImageToVideoInput(InputModel):
         ),
     ] = 0.5
     tail_image_url: Annotated[
-        str | None, Field(description="URL of the image to be used for the end of the video")
+        FileInput | None, Field(description="URL of the image to be used for the end of the video")
     ] = None
 
 
@@ -795,11 +795,11 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["5", "10"] = "5",
         negative_prompt: str = "blur, distort, and low quality",
         cfg_scale: float = 0.5,
-        tail_image_url: str | None = ...,
+        tail_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -816,11 +816,15 @@ class Realtime(
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to be used for the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             negative_prompt: (Undocumented.)
             cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
                 the model to stick to your prompt.
             tail_image_url: URL of the image to be used for the end of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -847,11 +851,11 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["5", "10"] = "5",
         negative_prompt: str = "blur, distort, and low quality",
         cfg_scale: float = 0.5,
-        tail_image_url: str | None = ...,
+        tail_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -868,11 +872,15 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to be used for the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             negative_prompt: (Undocumented.)
             cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
                 the model to stick to your prompt.
             tail_image_url: URL of the image to be used for the end of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

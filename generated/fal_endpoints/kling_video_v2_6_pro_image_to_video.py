@@ -77,7 +77,9 @@ class KlingVideoV26ProImageToVideoInput(InputModel):
     """Input of `fal-ai/kling-video/v2.6/pro/image-to-video`."""
 
     prompt: Annotated[str, Field(max_length=2500)]
-    start_image_url: Annotated[str, Field(description="URL of the image to be used for the video")]
+    start_image_url: Annotated[
+        FileInput, Field(description="URL of the image to be used for the video")
+    ]
     duration: Annotated[
         Literal["5", "10"], Field(description="The duration of the generated video in seconds")
     ] = "5"
@@ -95,7 +97,7 @@ class KlingVideoV26ProImageToVideoInput(InputModel):
         ),
     ] = None
     end_image_url: Annotated[
-        str | None, Field(description="URL of the image to be used for the end of the video")
+        FileInput | None, Field(description="URL of the image to be used for the end of the video")
     ] = None
 
 
@@ -839,12 +841,12 @@ class Realtime(
         /,
         *,
         prompt: str,
-        start_image_url: str,
+        start_image_url: FileInput,
         duration: Literal["5", "10"] = "5",
         negative_prompt: str = "blur, distort, and low quality",
         generate_audio: bool = True,
         voice_ids: list[str] | None = ...,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -861,11 +863,15 @@ class Realtime(
         Args:
             prompt: (Undocumented.)
             start_image_url: URL of the image to be used for the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             negative_prompt: (Undocumented.)
             generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             voice_ids: Optional Voice IDs for video generation. Reference voices in your prompt with <<<voice_1>>> and <<<voice_2>>> (maximum 2 voices per task). Get voice IDs from the kling video create-voice endpoint: https://fal.ai/models/fal-ai/kling-video/create-voice
             end_image_url: URL of the image to be used for the end of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -890,12 +896,12 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        start_image_url: str,
+        start_image_url: FileInput,
         duration: Literal["5", "10"] = "5",
         negative_prompt: str = "blur, distort, and low quality",
         generate_audio: bool = True,
         voice_ids: list[str] | None = ...,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -912,11 +918,15 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             start_image_url: URL of the image to be used for the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             negative_prompt: (Undocumented.)
             generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             voice_ids: Optional Voice IDs for video generation. Reference voices in your prompt with <<<voice_1>>> and <<<voice_2>>> (maximum 2 voices per task). Get voice IDs from the kling video create-voice endpoint: https://fal.ai/models/fal-ai/kling-video/create-voice
             end_image_url: URL of the image to be used for the end of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

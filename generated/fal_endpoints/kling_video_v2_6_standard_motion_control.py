@@ -91,13 +91,13 @@ class KlingVideoV26StandardMotionControlInput(InputModel):
     """
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Reference image URL. The characters, backgrounds, and other elements in the generated video are based on this reference image. Characters should have clear body proportions, avoid occlusion, and occupy more than 5% of the image area."
         ),
     ]
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Reference video URL. The character actions in the generated video will be consistent with this reference video. Should contain a realistic style character with entire body or upper body visible, including head, without obstruction. Duration limit depends on character_orientation: 10s max for 'image', 30s max for 'video'."
         ),
@@ -909,8 +909,8 @@ class Realtime(
         self,
         /,
         *,
-        image_url: str,
-        video_url: str,
+        image_url: FileInput,
+        video_url: FileInput,
         character_orientation: Literal["image", "video"],
         prompt: str | None = ...,
         keep_original_sound: bool = True,
@@ -929,7 +929,11 @@ class Realtime(
 
         Args:
             image_url: Reference image URL. The characters, backgrounds, and other elements in the generated video are based on this reference image. Characters should have clear body proportions, avoid occlusion, and occupy more than 5% of the image area.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: Reference video URL. The character actions in the generated video will be consistent with this reference video. Should contain a realistic style character with entire body or upper body visible, including head, without obstruction. Duration limit depends on character_orientation: 10s max for 'image', 30s max for 'video'.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             character_orientation: Controls whether the output character's orientation matches the reference image or video. 'video': orientation matches reference video - better for complex motions (max 30s). 'image': orientation matches reference image - better for following camera movements (max 10s).
             prompt: (Undocumented.)
             keep_original_sound: Whether to keep the original sound from the reference video.
@@ -958,8 +962,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
-        video_url: str,
+        image_url: FileInput,
+        video_url: FileInput,
         character_orientation: Literal["image", "video"],
         prompt: str | None = ...,
         keep_original_sound: bool = True,
@@ -978,7 +982,11 @@ class AsyncRealtime(
 
         Args:
             image_url: Reference image URL. The characters, backgrounds, and other elements in the generated video are based on this reference image. Characters should have clear body proportions, avoid occlusion, and occupy more than 5% of the image area.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: Reference video URL. The character actions in the generated video will be consistent with this reference video. Should contain a realistic style character with entire body or upper body visible, including head, without obstruction. Duration limit depends on character_orientation: 10s max for 'image', 30s max for 'video'.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             character_orientation: Controls whether the output character's orientation matches the reference image or video. 'video': orientation matches reference video - better for complex motions (max 30s). 'image': orientation matches reference image - better for following camera movements (max 10s).
             prompt: (Undocumented.)
             keep_original_sound: Whether to keep the original sound from the reference video.

@@ -77,16 +77,16 @@ __all__ = [
 
 class KlingV3ComboElementInput(InputModel):
     frontal_image_url: Annotated[
-        str | None, Field(description="The frontal image of the element (main view).")
+        FileInput | None, Field(description="The frontal image of the element (main view).")
     ] = None
     reference_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Additional reference images from different angles. 1-3 images supported. At least one image is required."
         ),
     ] = None
     video_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="The video URL of the element. A request can only have one element with a video."
         ),
@@ -120,7 +120,9 @@ class File(FileOutput):
 class KlingVideoV3ProImageToVideoInput(InputModel):
     """Input of `fal-ai/kling-video/v3/pro/image-to-video`."""
 
-    start_image_url: Annotated[str, Field(description="URL of the image to be used for the video")]
+    start_image_url: Annotated[
+        FileInput, Field(description="URL of the image to be used for the video")
+    ]
     prompt: Annotated[
         Annotated[str, Field(max_length=2500)] | None,
         Field(
@@ -144,7 +146,7 @@ class KlingVideoV3ProImageToVideoInput(InputModel):
         ),
     ] = True
     end_image_url: Annotated[
-        str | None, Field(description="URL of the image to be used for the end of the video")
+        FileInput | None, Field(description="URL of the image to be used for the end of the video")
     ] = None
     elements: Annotated[
         list[KlingV3ComboElementInput] | None,
@@ -954,14 +956,14 @@ class Realtime(
         self,
         /,
         *,
-        start_image_url: str,
+        start_image_url: FileInput,
         prompt: str | None = ...,
         multi_prompt: list[KlingV3MultiPromptElement] | None = ...,
         duration: Literal[
             "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"
         ] = "5",
         generate_audio: bool = True,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         elements: list[KlingV3ComboElementInput] | None = ...,
         shot_type: Literal["customize", "intelligent"] = "customize",
         negative_prompt: str = "blur, distort, and low quality",
@@ -981,11 +983,15 @@ class Realtime(
 
         Args:
             start_image_url: URL of the image to be used for the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
             duration: The duration of the generated video in seconds
             generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             end_image_url: URL of the image to be used for the end of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
             negative_prompt: (Undocumented.)
@@ -1014,14 +1020,14 @@ class AsyncRealtime(
         self,
         /,
         *,
-        start_image_url: str,
+        start_image_url: FileInput,
         prompt: str | None = ...,
         multi_prompt: list[KlingV3MultiPromptElement] | None = ...,
         duration: Literal[
             "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15"
         ] = "5",
         generate_audio: bool = True,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         elements: list[KlingV3ComboElementInput] | None = ...,
         shot_type: Literal["customize", "intelligent"] = "customize",
         negative_prompt: str = "blur, distort, and low quality",
@@ -1041,11 +1047,15 @@ class AsyncRealtime(
 
         Args:
             start_image_url: URL of the image to be used for the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
             duration: The duration of the generated video in seconds
             generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             end_image_url: URL of the image to be used for the end of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
             negative_prompt: (Undocumented.)

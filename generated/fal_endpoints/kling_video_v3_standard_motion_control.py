@@ -85,10 +85,10 @@ __all__ = [
 
 class KlingV3ImageElementInput(InputModel):
     frontal_image_url: Annotated[
-        str | None, Field(description="The frontal image of the element (main view).")
+        FileInput | None, Field(description="The frontal image of the element (main view).")
     ] = None
     reference_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Additional reference images from different angles. 1-3 images supported. At least one image is required."
         ),
@@ -109,13 +109,13 @@ class KlingVideoV3StandardMotionControlInput(InputModel):
     """Input of `fal-ai/kling-video/v3/standard/motion-control`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Reference image URL. The characters, backgrounds, and other elements in the generated video are based on this reference image. Characters should have clear body proportions, avoid occlusion, and occupy more than 5% of the image area."
         ),
     ]
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Reference video URL. The character actions in the generated video will be consistent with this reference video. Should contain a realistic style character with entire body or upper body visible, including head, without obstruction. Duration limit depends on character_orientation: 10s max for 'image', 30s max for 'video'."
         ),
@@ -927,8 +927,8 @@ class Realtime(
         self,
         /,
         *,
-        image_url: str,
-        video_url: str,
+        image_url: FileInput,
+        video_url: FileInput,
         character_orientation: Literal["image", "video"],
         prompt: str | None = ...,
         keep_original_sound: bool = True,
@@ -948,7 +948,11 @@ class Realtime(
 
         Args:
             image_url: Reference image URL. The characters, backgrounds, and other elements in the generated video are based on this reference image. Characters should have clear body proportions, avoid occlusion, and occupy more than 5% of the image area.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: Reference video URL. The character actions in the generated video will be consistent with this reference video. Should contain a realistic style character with entire body or upper body visible, including head, without obstruction. Duration limit depends on character_orientation: 10s max for 'image', 30s max for 'video'.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             character_orientation: Controls whether the output character's orientation matches the reference image or video. 'video': orientation matches reference video - better for complex motions (max 30s). 'image': orientation matches reference image - better for following camera movements (max 10s).
             prompt: (Undocumented.)
             keep_original_sound: Whether to keep the original sound from the reference video.
@@ -978,8 +982,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
-        video_url: str,
+        image_url: FileInput,
+        video_url: FileInput,
         character_orientation: Literal["image", "video"],
         prompt: str | None = ...,
         keep_original_sound: bool = True,
@@ -999,7 +1003,11 @@ class AsyncRealtime(
 
         Args:
             image_url: Reference image URL. The characters, backgrounds, and other elements in the generated video are based on this reference image. Characters should have clear body proportions, avoid occlusion, and occupy more than 5% of the image area.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: Reference video URL. The character actions in the generated video will be consistent with this reference video. Should contain a realistic style character with entire body or upper body visible, including head, without obstruction. Duration limit depends on character_orientation: 10s max for 'image', 30s max for 'video'.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             character_orientation: Controls whether the output character's orientation matches the reference image or video. 'video': orientation matches reference video - better for complex motions (max 30s). 'image': orientation matches reference image - better for following camera movements (max 10s).
             prompt: (Undocumented.)
             keep_original_sound: Whether to keep the original sound from the reference video.

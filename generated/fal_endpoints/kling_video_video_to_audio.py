@@ -74,7 +74,7 @@ class KlingVideoVideoToAudioInput(InputModel):
     """Input of `fal-ai/kling-video/video-to-audio`."""
 
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="The video URL to extract audio from. Only .mp4/.mov formats are supported. File size does not exceed 100MB. Video duration between 3.0s and 20.0s."
         ),
@@ -748,7 +748,7 @@ class Realtime(RealtimeConnection[KlingVideoVideoToAudioInput, KlingVideoVideoTo
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         sound_effect_prompt: str | None = "Car tires screech as they accelerate in a drag race",
         background_music_prompt: str | None = "intense car race",
         asmr_mode: bool = False,
@@ -767,6 +767,8 @@ class Realtime(RealtimeConnection[KlingVideoVideoToAudioInput, KlingVideoVideoTo
 
         Args:
             video_url: The video URL to extract audio from. Only .mp4/.mov formats are supported. File size does not exceed 100MB. Video duration between 3.0s and 20.0s.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             sound_effect_prompt: Sound effect prompt. Cannot exceed 200 characters.
             background_music_prompt: Background music prompt. Cannot exceed 200 characters.
             asmr_mode: Enable ASMR mode. This mode enhances detailed sound effects and is suitable for highly immersive content scenarios.
@@ -789,7 +791,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         sound_effect_prompt: str | None = "Car tires screech as they accelerate in a drag race",
         background_music_prompt: str | None = "intense car race",
         asmr_mode: bool = False,
@@ -808,6 +810,8 @@ class AsyncRealtime(
 
         Args:
             video_url: The video URL to extract audio from. Only .mp4/.mov formats are supported. File size does not exceed 100MB. Video duration between 3.0s and 20.0s.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             sound_effect_prompt: Sound effect prompt. Cannot exceed 200 characters.
             background_music_prompt: Background music prompt. Cannot exceed 200 characters.
             asmr_mode: Enable ASMR mode. This mode enhances detailed sound effects and is suitable for highly immersive content scenarios.

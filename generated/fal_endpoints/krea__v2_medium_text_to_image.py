@@ -22,6 +22,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileInput,
     FileOutput,
     InputModel,
     OutputModel,
@@ -72,7 +73,9 @@ __all__ = [
 
 
 class ImageStyleReference(InputModel):
-    image_url: Annotated[str, Field(description="Publicly accessible URL of a reference image.")]
+    image_url: Annotated[
+        FileInput, Field(description="Publicly accessible URL of a reference image.")
+    ]
     strength: Annotated[
         float,
         Field(

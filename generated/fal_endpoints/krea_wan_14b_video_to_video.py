@@ -74,7 +74,7 @@ class KreaWan14bVideoToVideoInput(InputModel):
 
     prompt: Annotated[str, Field(description="Prompt for the video-to-video generation.")]
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input video. Currently, only outputs of 16:9 aspect ratio and 480p resolution are supported. Video duration should be less than 1000 frames at 16fps, and output frames will be 6 plus a multiple of 12, for example 18, 30, 42, etc."
         ),
@@ -750,7 +750,7 @@ class Realtime(RealtimeConnection[KreaWan14bVideoToVideoInput, KreaWan14bVideoTo
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         strength: float = 0.85,
         enable_prompt_expansion: bool = False,
         seed: int | None = ...,
@@ -770,6 +770,8 @@ class Realtime(RealtimeConnection[KreaWan14bVideoToVideoInput, KreaWan14bVideoTo
         Args:
             prompt: Prompt for the video-to-video generation.
             video_url: URL of the input video. Currently, only outputs of 16:9 aspect ratio and 480p resolution are supported. Video duration should be less than 1000 frames at 16fps, and output frames will be 6 plus a multiple of 12, for example 18, 30, 42, etc.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             strength: Denoising strength for the video-to-video generation. 0.0 preserves the original, 1.0 completely remakes the video.
             enable_prompt_expansion: Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
             seed: Seed for the video-to-video generation.
@@ -793,7 +795,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         strength: float = 0.85,
         enable_prompt_expansion: bool = False,
         seed: int | None = ...,
@@ -813,6 +815,8 @@ class AsyncRealtime(
         Args:
             prompt: Prompt for the video-to-video generation.
             video_url: URL of the input video. Currently, only outputs of 16:9 aspect ratio and 480p resolution are supported. Video duration should be less than 1000 frames at 16fps, and output frames will be 6 plus a multiple of 12, for example 18, 30, 42, etc.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             strength: Denoising strength for the video-to-video generation. 0.0 preserves the original, 1.0 completely remakes the video.
             enable_prompt_expansion: Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
             seed: Seed for the video-to-video generation.

@@ -73,10 +73,10 @@ class LatentsyncInput(InputModel):
     """Input of `fal-ai/latentsync`."""
 
     video_url: Annotated[
-        str, Field(description="The URL of the video to generate the lip sync for.")
+        FileInput, Field(description="The URL of the video to generate the lip sync for.")
     ]
     audio_url: Annotated[
-        str, Field(description="The URL of the audio to generate the lip sync for.")
+        FileInput, Field(description="The URL of the audio to generate the lip sync for.")
     ]
     guidance_scale: Annotated[
         float, Field(description="Guidance scale for the model inference", ge=1.0, le=2.0)
@@ -756,8 +756,8 @@ class Realtime(RealtimeConnection[LatentsyncInput, LatentsyncOutput]):
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         guidance_scale: float = 1,
         seed: int | None = ...,
         loop_mode: Literal["pingpong", "loop"] | None = ...,
@@ -776,7 +776,11 @@ class Realtime(RealtimeConnection[LatentsyncInput, LatentsyncOutput]):
 
         Args:
             video_url: The URL of the video to generate the lip sync for.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio to generate the lip sync for.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             guidance_scale: Guidance scale for the model inference
             seed: Random seed for generation. If None, a random seed will be used.
             loop_mode: Video loop mode when audio is longer than video. Options: pingpong, loop
@@ -797,8 +801,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LatentsyncInput, LatentsyncOutput]):
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         guidance_scale: float = 1,
         seed: int | None = ...,
         loop_mode: Literal["pingpong", "loop"] | None = ...,
@@ -817,7 +821,11 @@ class AsyncRealtime(AsyncRealtimeConnection[LatentsyncInput, LatentsyncOutput]):
 
         Args:
             video_url: The URL of the video to generate the lip sync for.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio to generate the lip sync for.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             guidance_scale: Guidance scale for the model inference
             seed: Random seed for generation. If None, a random seed will be used.
             loop_mode: Video loop mode when audio is longer than video. Options: pingpong, loop

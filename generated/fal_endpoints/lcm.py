@@ -97,13 +97,13 @@ class LcmInput(InputModel):
         Literal["sdxl", "sdv1-5"], Field(description="The model to use for generating the image.")
     ] = "sdv1-5"
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="The base image to use for guiding the image generation on image-to-image\ngenerations. If the either width or height of the image is larger than 1024\npixels, the image will be resized to 1024 pixels while keeping the aspect ratio."
         ),
     ] = None
     mask_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="The mask to use for guiding the image generation on image\ninpainting. The model will focus on the mask area and try to fill it with\nthe most relevant content.\n\nThe mask must be a black and white image where the white area is the area\nthat needs to be filled and the black area is the area that should be\nignored.\n\nThe mask must have the same dimensions as the image passed as `image_url`."
         ),
@@ -198,7 +198,8 @@ class LcmInput(InputModel):
         ),
     ] = False
     lora_url: Annotated[
-        str | None, Field(description="The url of the lora server to use for image generation.")
+        FileInput | None,
+        Field(description="The url of the lora server to use for image generation."),
     ] = None
     lora_scale: Annotated[
         float, Field(description="The scale of the lora server to use for image generation.")
@@ -1385,8 +1386,8 @@ class Realtime(RealtimeConnection[LcmInput, LcmOutput]):
         *,
         prompt: str,
         model: Literal["sdxl", "sdv1-5"] = "sdv1-5",
-        image_url: str = ...,
-        mask_url: str = ...,
+        image_url: FileInput = ...,
+        mask_url: FileInput = ...,
         strength: float = 0.8,
         negative_prompt: str = "",
         seed: int = ...,
@@ -1407,7 +1408,7 @@ class Realtime(RealtimeConnection[LcmInput, LcmOutput]):
         request_id: str = "",
         inpaint_mask_only: bool = False,
         controlnet_inpaint: bool = False,
-        lora_url: str = ...,
+        lora_url: FileInput = ...,
         lora_scale: float = 1,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -1428,6 +1429,8 @@ class Realtime(RealtimeConnection[LcmInput, LcmOutput]):
             image_url: The base image to use for guiding the image generation on image-to-image
                 generations. If the either width or height of the image is larger than 1024
                 pixels, the image will be resized to 1024 pixels while keeping the aspect ratio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_url: The mask to use for guiding the image generation on image
                 inpainting. The model will focus on the mask area and try to fill it with
                 the most relevant content.
@@ -1437,6 +1440,8 @@ class Realtime(RealtimeConnection[LcmInput, LcmOutput]):
                 ignored.
 
                 The mask must have the same dimensions as the image passed as `image_url`.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             strength: The strength of the image that is passed as `image_url`. The strength
                 determines how much the generated image will be similar to the image passed as
                 `image_url`. The higher the strength the more model gets "creative" and
@@ -1474,6 +1479,8 @@ class Realtime(RealtimeConnection[LcmInput, LcmOutput]):
             controlnet_inpaint: If set to true, the inpainting pipeline will use controlnet inpainting.
                 Only effective for inpainting pipelines.
             lora_url: The url of the lora server to use for image generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             lora_scale: The scale of the lora server to use for image generation.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -1494,8 +1501,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LcmInput, LcmOutput]):
         *,
         prompt: str,
         model: Literal["sdxl", "sdv1-5"] = "sdv1-5",
-        image_url: str = ...,
-        mask_url: str = ...,
+        image_url: FileInput = ...,
+        mask_url: FileInput = ...,
         strength: float = 0.8,
         negative_prompt: str = "",
         seed: int = ...,
@@ -1516,7 +1523,7 @@ class AsyncRealtime(AsyncRealtimeConnection[LcmInput, LcmOutput]):
         request_id: str = "",
         inpaint_mask_only: bool = False,
         controlnet_inpaint: bool = False,
-        lora_url: str = ...,
+        lora_url: FileInput = ...,
         lora_scale: float = 1,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -1537,6 +1544,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LcmInput, LcmOutput]):
             image_url: The base image to use for guiding the image generation on image-to-image
                 generations. If the either width or height of the image is larger than 1024
                 pixels, the image will be resized to 1024 pixels while keeping the aspect ratio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_url: The mask to use for guiding the image generation on image
                 inpainting. The model will focus on the mask area and try to fill it with
                 the most relevant content.
@@ -1546,6 +1555,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LcmInput, LcmOutput]):
                 ignored.
 
                 The mask must have the same dimensions as the image passed as `image_url`.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             strength: The strength of the image that is passed as `image_url`. The strength
                 determines how much the generated image will be similar to the image passed as
                 `image_url`. The higher the strength the more model gets "creative" and
@@ -1583,6 +1594,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LcmInput, LcmOutput]):
             controlnet_inpaint: If set to true, the inpainting pipeline will use controlnet inpainting.
                 Only effective for inpainting pipelines.
             lora_url: The url of the lora server to use for image generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             lora_scale: The scale of the lora server to use for image generation.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -108,7 +108,7 @@ class LightxRecameraInput(InputModel):
     Re-camera-only request (minimal schema).
     """
 
-    video_url: Annotated[str, Field(description="URL of the input video.")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video.")]
     prompt: Annotated[
         str | None,
         Field(description="Optional text prompt. If omitted, Light-X will auto-caption the video."),
@@ -816,7 +816,7 @@ class Realtime(RealtimeConnection[LightxRecameraInput, LightxRecameraOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str | None = ...,
         seed: int | None = ...,
         camera: Literal["traj", "target"] = "traj",
@@ -838,6 +838,8 @@ class Realtime(RealtimeConnection[LightxRecameraInput, LightxRecameraOutput]):
 
         Args:
             video_url: URL of the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             camera: Camera control mode.
@@ -861,7 +863,7 @@ class AsyncRealtime(AsyncRealtimeConnection[LightxRecameraInput, LightxRecameraO
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str | None = ...,
         seed: int | None = ...,
         camera: Literal["traj", "target"] = "traj",
@@ -883,6 +885,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LightxRecameraInput, LightxRecameraO
 
         Args:
             video_url: URL of the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             camera: Camera control mode.

@@ -109,7 +109,7 @@ class LightxRelightInput(InputModel):
     Relighting-only request (minimal schema).
     """
 
-    video_url: Annotated[str, Field(description="URL of the input video.")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video.")]
     prompt: Annotated[
         str | None,
         Field(description="Optional text prompt. If omitted, Light-X will auto-caption the video."),
@@ -128,7 +128,7 @@ class LightxRelightInput(InputModel):
         ),
     ] = None
     relit_cond_img_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of conditioning image. Required for relight_condition_type='ref'/'hdr'. Also required for relight_condition_type='bg' (background image)."
         ),
@@ -841,12 +841,12 @@ class Realtime(RealtimeConnection[LightxRelightInput, LightxRelightOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str | None = ...,
         seed: int | None = ...,
         relit_cond_type: Literal["ic", "ref", "hdr", "bg"] = "ic",
         relight_parameters: RelightParameters | None = ...,
-        relit_cond_img_url: str | None = ...,
+        relit_cond_img_url: FileInput | None = ...,
         ref_id: int = 0,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -863,11 +863,15 @@ class Realtime(RealtimeConnection[LightxRelightInput, LightxRelightOutput]):
 
         Args:
             video_url: URL of the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             relit_cond_type: Relight condition type.
             relight_parameters: Relighting parameters (required for relight_condition_type='ic'). Not used for 'bg' (which expects a background image URL instead).
             relit_cond_img_url: URL of conditioning image. Required for relight_condition_type='ref'/'hdr'. Also required for relight_condition_type='bg' (background image).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             ref_id: Frame index to use as reference to relight the video with reference. Must be less than the number of generated frames (default 49).
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -886,12 +890,12 @@ class AsyncRealtime(AsyncRealtimeConnection[LightxRelightInput, LightxRelightOut
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str | None = ...,
         seed: int | None = ...,
         relit_cond_type: Literal["ic", "ref", "hdr", "bg"] = "ic",
         relight_parameters: RelightParameters | None = ...,
-        relit_cond_img_url: str | None = ...,
+        relit_cond_img_url: FileInput | None = ...,
         ref_id: int = 0,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -908,11 +912,15 @@ class AsyncRealtime(AsyncRealtimeConnection[LightxRelightInput, LightxRelightOut
 
         Args:
             video_url: URL of the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             relit_cond_type: Relight condition type.
             relight_parameters: Relighting parameters (required for relight_condition_type='ic'). Not used for 'bg' (which expects a background image URL instead).
             relit_cond_img_url: URL of conditioning image. Required for relight_condition_type='ref'/'hdr'. Also required for relight_condition_type='bg' (background image).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             ref_id: Frame index to use as reference to relight the video with reference. Must be less than the number of generated frames (default 49).
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

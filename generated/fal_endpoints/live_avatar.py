@@ -71,13 +71,13 @@ class LiveAvatarInput(InputModel):
     """Input of `fal-ai/live-avatar`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="The URL of the reference image for avatar generation. The character in this image will be animated."
         ),
     ]
     audio_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="The URL of the driving audio file (WAV or MP3). The avatar will be animated to match this audio."
         ),
@@ -845,8 +845,8 @@ class Realtime(RealtimeConnection[LiveAvatarInput, LiveAvatarOutput]):
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str,
         num_clips: int = 10,
         frames_per_clip: int = 48,
@@ -869,7 +869,11 @@ class Realtime(RealtimeConnection[LiveAvatarInput, LiveAvatarOutput]):
 
         Args:
             image_url: The URL of the reference image for avatar generation. The character in this image will be animated.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the driving audio file (WAV or MP3). The avatar will be animated to match this audio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: A text prompt describing the scene and character. Helps guide the video generation style and context.
             num_clips: Number of video clips to generate. Each clip is approximately 3 seconds. Set higher for longer videos.
             frames_per_clip: Number of frames per clip. Must be a multiple of 4. Higher values = smoother but slower generation.
@@ -894,8 +898,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LiveAvatarInput, LiveAvatarOutput]):
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str,
         num_clips: int = 10,
         frames_per_clip: int = 48,
@@ -918,7 +922,11 @@ class AsyncRealtime(AsyncRealtimeConnection[LiveAvatarInput, LiveAvatarOutput]):
 
         Args:
             image_url: The URL of the reference image for avatar generation. The character in this image will be animated.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the driving audio file (WAV or MP3). The avatar will be animated to match this audio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: A text prompt describing the scene and character. Helps guide the video generation style and context.
             num_clips: Number of video clips to generate. Each clip is approximately 3 seconds. Set higher for longer videos.
             frames_per_clip: Number of frames per clip. Must be a multiple of 4. Higher values = smoother but slower generation.

@@ -72,8 +72,8 @@ __all__ = [
 class LivePortraitInput(InputModel):
     """Input of `fal-ai/live-portrait`."""
 
-    video_url: Annotated[str, Field(description="URL of the video to drive the lip syncing.")]
-    image_url: Annotated[str, Field(description="URL of the image to be animated")]
+    video_url: Annotated[FileInput, Field(description="URL of the video to drive the lip syncing.")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to be animated")]
     blink: Annotated[float, Field(description="Amount to blink the eyes", ge=-30.0, le=30.0)] = 0
     eyebrow: Annotated[
         float, Field(description="Amount to raise or lower eyebrows", ge=-30.0, le=30.0)
@@ -1196,8 +1196,8 @@ class Realtime(RealtimeConnection[LivePortraitInput, LivePortraitOutput]):
         self,
         /,
         *,
-        video_url: str,
-        image_url: str,
+        video_url: FileInput,
+        image_url: FileInput,
         blink: float = 0,
         eyebrow: float = 0,
         wink: float = 0,
@@ -1239,7 +1239,11 @@ class Realtime(RealtimeConnection[LivePortraitInput, LivePortraitOutput]):
 
         Args:
             video_url: URL of the video to drive the lip syncing.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: URL of the image to be animated
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             blink: Amount to blink the eyes
             eyebrow: Amount to raise or lower eyebrows
             wink: Amount to wink
@@ -1284,8 +1288,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LivePortraitInput, LivePortraitOutpu
         self,
         /,
         *,
-        video_url: str,
-        image_url: str,
+        video_url: FileInput,
+        image_url: FileInput,
         blink: float = 0,
         eyebrow: float = 0,
         wink: float = 0,
@@ -1327,7 +1331,11 @@ class AsyncRealtime(AsyncRealtimeConnection[LivePortraitInput, LivePortraitOutpu
 
         Args:
             video_url: URL of the video to drive the lip syncing.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: URL of the image to be animated
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             blink: Amount to blink the eyes
             eyebrow: Amount to raise or lower eyebrows
             wink: Amount to wink

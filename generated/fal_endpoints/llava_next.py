@@ -70,7 +70,7 @@ __all__ = [
 class LlavaNextInput(InputModel):
     """Input of `fal-ai/llava-next`."""
 
-    image_url: Annotated[str, Field(description="URL of the image to be processed")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to be processed")]
     prompt: Annotated[str, Field(description="Prompt to be used for the image")]
     max_tokens: Annotated[int, Field(description="Maximum number of tokens to generate")] = 64
     temperature: Annotated[float, Field(description="Temperature for sampling", gt=0.0, le=1.0)] = (
@@ -717,7 +717,7 @@ class Realtime(RealtimeConnection[LlavaNextInput, LlavaNextOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         max_tokens: int = 64,
         temperature: float = 0.2,
@@ -737,6 +737,8 @@ class Realtime(RealtimeConnection[LlavaNextInput, LlavaNextOutput]):
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt to be used for the image
             max_tokens: Maximum number of tokens to generate
             temperature: Temperature for sampling
@@ -758,7 +760,7 @@ class AsyncRealtime(AsyncRealtimeConnection[LlavaNextInput, LlavaNextOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         max_tokens: int = 64,
         temperature: float = 0.2,
@@ -778,6 +780,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LlavaNextInput, LlavaNextOutput]):
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt to be used for the image
             max_tokens: Maximum number of tokens to generate
             temperature: Temperature for sampling

@@ -94,7 +94,9 @@ class LongcatMultiAvatarImageAudioToVideoInput(InputModel):
     Request model for multi-speaker image+audio to video generation.
     """
 
-    image_url: Annotated[str, Field(description="The URL of the image containing two speakers.")]
+    image_url: Annotated[
+        FileInput, Field(description="The URL of the image containing two speakers.")
+    ]
     audio_url_person1: Annotated[
         str, Field(description="The URL of the audio file for person 1 (left side).")
     ] = "https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing_man.WAV"
@@ -964,7 +966,7 @@ class Realtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         audio_url_person1: str = "https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing_man.WAV",
         audio_url_person2: str = "https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing_woman.WAV",
         prompt: str = "Two people are having a conversation with natural expressions and movements.",
@@ -994,6 +996,8 @@ class Realtime(
 
         Args:
             image_url: The URL of the image containing two speakers.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url_person1: The URL of the audio file for person 1 (left side).
             audio_url_person2: The URL of the audio file for person 2 (right side).
             prompt: The prompt to guide the video generation.
@@ -1033,7 +1037,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         audio_url_person1: str = "https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing_man.WAV",
         audio_url_person2: str = "https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing_woman.WAV",
         prompt: str = "Two people are having a conversation with natural expressions and movements.",
@@ -1063,6 +1067,8 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image containing two speakers.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url_person1: The URL of the audio file for person 1 (left side).
             audio_url_person2: The URL of the audio file for person 2 (right side).
             prompt: The prompt to guide the video generation.

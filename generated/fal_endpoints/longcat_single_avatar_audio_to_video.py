@@ -79,7 +79,9 @@ class LongcatSingleAvatarAudioToVideoInput(InputModel):
     Request model for audio-to-video generation.
     """
 
-    audio_url: Annotated[str, Field(description="The URL of the audio file to drive the avatar.")]
+    audio_url: Annotated[
+        FileInput, Field(description="The URL of the audio file to drive the avatar.")
+    ]
     prompt: Annotated[str, Field(description="The prompt to guide the video generation.")] = (
         "A person is talking naturally with natural expressions and movements."
     )
@@ -915,7 +917,7 @@ class Realtime(
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         prompt: str = "A person is talking naturally with natural expressions and movements.",
         negative_prompt: str = "Close-up, Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, static, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused fingers, still picture, messy background, three legs, many people in the background, walking backwards",
         num_inference_steps: int = 50,
@@ -941,6 +943,8 @@ class Realtime(
 
         Args:
             audio_url: The URL of the audio file to drive the avatar.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to guide the video generation.
             negative_prompt: The negative prompt to avoid in the video generation.
             num_inference_steps: The number of inference steps to use.
@@ -976,7 +980,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         prompt: str = "A person is talking naturally with natural expressions and movements.",
         negative_prompt: str = "Close-up, Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, static, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused fingers, still picture, messy background, three legs, many people in the background, walking backwards",
         num_inference_steps: int = 50,
@@ -1002,6 +1006,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: The URL of the audio file to drive the avatar.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to guide the video generation.
             negative_prompt: The negative prompt to avoid in the video generation.
             num_inference_steps: The number of inference steps to use.

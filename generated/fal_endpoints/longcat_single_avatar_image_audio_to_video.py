@@ -78,8 +78,10 @@ class LongcatSingleAvatarImageAudioToVideoInput(InputModel):
     Request model for image+audio to video generation.
     """
 
-    image_url: Annotated[str, Field(description="The URL of the image to animate.")]
-    audio_url: Annotated[str, Field(description="The URL of the audio file to drive the avatar.")]
+    image_url: Annotated[FileInput, Field(description="The URL of the image to animate.")]
+    audio_url: Annotated[
+        FileInput, Field(description="The URL of the audio file to drive the avatar.")
+    ]
     prompt: Annotated[str, Field(description="The prompt to guide the video generation.")] = (
         "A person is talking naturally with natural expressions and movements."
     )
@@ -941,8 +943,8 @@ class Realtime(
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str = "A person is talking naturally with natural expressions and movements.",
         negative_prompt: str = "Close-up, Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, static, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused fingers, still picture, messy background, three legs, many people in the background, walking backwards",
         num_inference_steps: int = 50,
@@ -968,7 +970,11 @@ class Realtime(
 
         Args:
             image_url: The URL of the image to animate.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file to drive the avatar.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to guide the video generation.
             negative_prompt: The negative prompt to avoid in the video generation.
             num_inference_steps: The number of inference steps to use.
@@ -1004,8 +1010,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str = "A person is talking naturally with natural expressions and movements.",
         negative_prompt: str = "Close-up, Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, static, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, fused fingers, still picture, messy background, three legs, many people in the background, walking backwards",
         num_inference_steps: int = 50,
@@ -1031,7 +1037,11 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image to animate.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file to drive the avatar.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to guide the video generation.
             negative_prompt: The negative prompt to avoid in the video generation.
             num_inference_steps: The number of inference steps to use.

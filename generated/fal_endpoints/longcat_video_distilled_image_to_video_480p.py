@@ -72,7 +72,9 @@ __all__ = [
 class LongcatVideoDistilledImageToVideo480pInput(InputModel):
     """Input of `fal-ai/longcat-video/distilled/image-to-video/480p`."""
 
-    image_url: Annotated[str, Field(description="The URL of the image to generate a video from.")]
+    image_url: Annotated[
+        FileInput, Field(description="The URL of the image to generate a video from.")
+    ]
     prompt: Annotated[str, Field(description="The prompt to guide the video generation.")] = (
         "First-person view from the cockpit of a Formula 1 car. The driver's gloved hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous colorful buttons and a vibrant digital display showing race data. Beyond the windshield, a sun-drenched racetrack stretches ahead, lined with cheering spectators in the grandstands. Several rival cars are visible in the distance, creating a dynamic sense of competition. The sky above is a clear, brilliant blue, reflecting the exhilarating atmosphere of a high-speed race. high resolution 4k"
     )
@@ -909,7 +911,7 @@ class Realtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str = "First-person view from the cockpit of a Formula 1 car. The driver's gloved hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous colorful buttons and a vibrant digital display showing race data. Beyond the windshield, a sun-drenched racetrack stretches ahead, lined with cheering spectators in the grandstands. Several rival cars are visible in the distance, creating a dynamic sense of competition. The sky above is a clear, brilliant blue, reflecting the exhilarating atmosphere of a high-speed race. high resolution 4k",
         num_frames: int = 162,
         num_inference_steps: int = 12,
@@ -938,6 +940,8 @@ class Realtime(
 
         Args:
             image_url: The URL of the image to generate a video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to guide the video generation.
             num_frames: The number of frames to generate.
             num_inference_steps: The number of inference steps to use.
@@ -974,7 +978,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str = "First-person view from the cockpit of a Formula 1 car. The driver's gloved hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous colorful buttons and a vibrant digital display showing race data. Beyond the windshield, a sun-drenched racetrack stretches ahead, lined with cheering spectators in the grandstands. Several rival cars are visible in the distance, creating a dynamic sense of competition. The sky above is a clear, brilliant blue, reflecting the exhilarating atmosphere of a high-speed race. high resolution 4k",
         num_frames: int = 162,
         num_inference_steps: int = 12,
@@ -1003,6 +1007,8 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image to generate a video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to guide the video generation.
             num_frames: The number of frames to generate.
             num_inference_steps: The number of inference steps to use.

@@ -79,15 +79,17 @@ __all__ = [
 
 class ControlNet(InputModel):
     path: Annotated[str, Field(description="URL or the path to the control net weights.")]
-    image_url: Annotated[str, Field(description="URL of the image to be used as the control net.")]
+    image_url: Annotated[
+        FileInput, Field(description="URL of the image to be used as the control net.")
+    ]
     config_url: Annotated[
-        str | None, Field(description="optional URL to the controlnet config.json file.")
+        FileInput | None, Field(description="optional URL to the controlnet config.json file.")
     ] = None
     variant: Annotated[
         str | None, Field(description="The optional variant if a Hugging Face repo key is used.")
     ] = None
     mask_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="The mask to use for the controlnet. When using a mask, the control image size and the mask size must be the same and divisible by 32."
         ),
@@ -140,7 +142,7 @@ class IPAdapter(InputModel):
     ]
     path: Annotated[str, Field(description="URL or the path to the IP adapter weights.")]
     ip_adapter_mask_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="The mask to use for the IP adapter. When using a mask, the ip-adapter image size and the mask size must be the same"
         ),
@@ -336,17 +338,17 @@ class LoraInput(InputModel):
         ),
     ] = "pytorch_model.bin"
     ic_light_model_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="The URL of the IC Light model to use for the image generation."),
     ] = None
     ic_light_model_background_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="The URL of the IC Light model background image to use for the image generation.\nMake sure to use a background compatible with the model."
         ),
     ] = None
     ic_light_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="The URL of the IC Light model image to use for the image generation."),
     ] = None
     seed: Annotated[
@@ -2012,9 +2014,9 @@ class Realtime(RealtimeConnection[LoraInput, LoraOutput]):
         image_encoder_path: str | None = ...,
         image_encoder_subfolder: str | None = ...,
         image_encoder_weight_name: str | None = "pytorch_model.bin",
-        ic_light_model_url: str | None = ...,
-        ic_light_model_background_image_url: str | None = ...,
-        ic_light_image_url: str | None = ...,
+        ic_light_model_url: FileInput | None = ...,
+        ic_light_model_background_image_url: FileInput | None = ...,
+        ic_light_image_url: FileInput | None = ...,
         seed: int | None = ...,
         image_size: ImageSize
         | Literal[
@@ -2092,9 +2094,15 @@ class Realtime(RealtimeConnection[LoraInput, LoraOutput]):
             image_encoder_subfolder: The subfolder of the image encoder model to use for the image generation.
             image_encoder_weight_name: The weight name of the image encoder model to use for the image generation.
             ic_light_model_url: The URL of the IC Light model to use for the image generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             ic_light_model_background_image_url: The URL of the IC Light model background image to use for the image generation.
                 Make sure to use a background compatible with the model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             ic_light_image_url: The URL of the IC Light model image to use for the image generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The same seed and the same prompt given to the same version of Stable Diffusion
                 will output the same image every time.
             image_size: The size of the generated image. You can choose between some presets or custom height and width
@@ -2161,9 +2169,9 @@ class AsyncRealtime(AsyncRealtimeConnection[LoraInput, LoraOutput]):
         image_encoder_path: str | None = ...,
         image_encoder_subfolder: str | None = ...,
         image_encoder_weight_name: str | None = "pytorch_model.bin",
-        ic_light_model_url: str | None = ...,
-        ic_light_model_background_image_url: str | None = ...,
-        ic_light_image_url: str | None = ...,
+        ic_light_model_url: FileInput | None = ...,
+        ic_light_model_background_image_url: FileInput | None = ...,
+        ic_light_image_url: FileInput | None = ...,
         seed: int | None = ...,
         image_size: ImageSize
         | Literal[
@@ -2241,9 +2249,15 @@ class AsyncRealtime(AsyncRealtimeConnection[LoraInput, LoraOutput]):
             image_encoder_subfolder: The subfolder of the image encoder model to use for the image generation.
             image_encoder_weight_name: The weight name of the image encoder model to use for the image generation.
             ic_light_model_url: The URL of the IC Light model to use for the image generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             ic_light_model_background_image_url: The URL of the IC Light model background image to use for the image generation.
                 Make sure to use a background compatible with the model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             ic_light_image_url: The URL of the IC Light model image to use for the image generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The same seed and the same prompt given to the same version of Stable Diffusion
                 will output the same image every time.
             image_size: The size of the generated image. You can choose between some presets or custom height and width

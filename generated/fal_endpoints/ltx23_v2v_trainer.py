@@ -75,10 +75,9 @@ class V2VValidation(InputModel):
 
     prompt: Annotated[str, Field(description="The prompt to use for validation.")]
     reference_video_url: Annotated[
-        str,
+        FileInput,
         Field(
-            description="URL to reference video for IC-LoRA validation. This is the input video that will be transformed.",
-            min_length=1,
+            description="URL to reference video for IC-LoRA validation. This is the input video that will be transformed."
         ),
     ]
 
@@ -101,7 +100,7 @@ class Ltx23V2vTrainerInput(InputModel):
     """
 
     training_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to zip archive with videos or images. Try to use at least 10 files, although more is better.\n\n**Supported video formats:** .mp4, .mov, .avi, .mkv\n**Supported image formats:** .png, .jpg, .jpeg\n\nNote: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.\n\nThe archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to."
         ),
@@ -1190,7 +1189,7 @@ class Realtime(RealtimeConnection[Ltx23V2vTrainerInput, Ltx23V2vTrainerOutput]):
         self,
         /,
         *,
-        training_data_url: str,
+        training_data_url: FileInput,
         rank: Literal[8, 16, 32, 64, 128] = 32,
         number_of_steps: int = 2000,
         learning_rate: float = 0.0002,
@@ -1233,6 +1232,8 @@ class Realtime(RealtimeConnection[Ltx23V2vTrainerInput, Ltx23V2vTrainerOutput]):
                 Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
                 The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             number_of_steps: The number of training steps.
             learning_rate: Learning rate for optimization. Higher values can lead to faster training but may cause overfitting.
@@ -1270,7 +1271,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23V2vTrainerInput, Ltx23V2vTraine
         self,
         /,
         *,
-        training_data_url: str,
+        training_data_url: FileInput,
         rank: Literal[8, 16, 32, 64, 128] = 32,
         number_of_steps: int = 2000,
         learning_rate: float = 0.0002,
@@ -1313,6 +1314,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23V2vTrainerInput, Ltx23V2vTraine
                 Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
                 The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             number_of_steps: The number of training steps.
             learning_rate: Learning rate for optimization. Higher values can lead to faster training but may cause overfitting.

@@ -71,7 +71,7 @@ __all__ = [
 class Validation(InputModel):
     prompt: Annotated[str, Field(description="The prompt to use for validation.")]
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="An image to use for image-to-video validation. If provided for one validation, _all_ validation inputs must have an image."
         ),
@@ -96,7 +96,7 @@ class Ltx2VideoTrainerInput(InputModel):
     """
 
     training_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to zip archive with videos or images. Try to use at least 10 files, although more is better.\n\n**Supported video formats:** .mp4, .mov, .avi, .mkv\n**Supported image formats:** .png, .jpg, .jpeg\n\nNote: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.\n\nThe archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to."
         ),
@@ -1223,7 +1223,7 @@ class Realtime(RealtimeConnection[Ltx2VideoTrainerInput, Ltx2VideoTrainerOutput]
         self,
         /,
         *,
-        training_data_url: str,
+        training_data_url: FileInput,
         rank: Literal[8, 16, 32, 64, 128] = 32,
         number_of_steps: int = 2000,
         learning_rate: float = 0.0002,
@@ -1269,6 +1269,8 @@ class Realtime(RealtimeConnection[Ltx2VideoTrainerInput, Ltx2VideoTrainerOutput]
                 Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
                 The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             number_of_steps: The number of training steps.
             learning_rate: Learning rate for optimization. Higher values can lead to faster training but may cause overfitting.
@@ -1309,7 +1311,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx2VideoTrainerInput, Ltx2VideoTrai
         self,
         /,
         *,
-        training_data_url: str,
+        training_data_url: FileInput,
         rank: Literal[8, 16, 32, 64, 128] = 32,
         number_of_steps: int = 2000,
         learning_rate: float = 0.0002,
@@ -1355,6 +1357,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx2VideoTrainerInput, Ltx2VideoTrai
                 Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
                 The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             number_of_steps: The number of training steps.
             learning_rate: Learning rate for optimization. Higher values can lead to faster training but may cause overfitting.

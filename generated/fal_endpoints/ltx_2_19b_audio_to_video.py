@@ -98,13 +98,15 @@ class Ltx219bAudioToVideoInput(InputModel):
     """Input of `fal-ai/ltx-2-19b/audio-to-video`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
-    audio_url: Annotated[str, Field(description="The URL of the audio to generate the video from.")]
+    audio_url: Annotated[
+        FileInput, Field(description="The URL of the audio to generate the video from.")
+    ]
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="Optional URL of an image to use as the first frame of the video."),
     ] = None
     end_image_url: Annotated[
-        str | None, Field(description="The URL of the image to use as the end of the video.")
+        FileInput | None, Field(description="The URL of the image to use as the end of the video.")
     ] = None
     match_audio_length: Annotated[
         bool,
@@ -1348,9 +1350,9 @@ class Realtime(RealtimeConnection[Ltx219bAudioToVideoInput, Ltx219bAudioToVideoO
         /,
         *,
         prompt: str,
-        audio_url: str,
-        image_url: str | None = ...,
-        end_image_url: str | None = ...,
+        audio_url: FileInput,
+        image_url: FileInput | None = ...,
+        end_image_url: FileInput | None = ...,
         match_audio_length: bool = True,
         num_frames: int = 121,
         video_size: ImageSize
@@ -1409,8 +1411,14 @@ class Realtime(RealtimeConnection[Ltx219bAudioToVideoInput, Ltx219bAudioToVideoO
         Args:
             prompt: The prompt to generate the video from.
             audio_url: The URL of the audio to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: Optional URL of an image to use as the first frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: The URL of the image to use as the end of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             match_audio_length: When enabled, the number of frames will be calculated based on the audio duration and FPS. When disabled, use the specified num_frames.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video. Use 'auto' to match the input image dimensions if provided.
@@ -1451,9 +1459,9 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx219bAudioToVideoInput, Ltx219bAud
         /,
         *,
         prompt: str,
-        audio_url: str,
-        image_url: str | None = ...,
-        end_image_url: str | None = ...,
+        audio_url: FileInput,
+        image_url: FileInput | None = ...,
+        end_image_url: FileInput | None = ...,
         match_audio_length: bool = True,
         num_frames: int = 121,
         video_size: ImageSize
@@ -1512,8 +1520,14 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx219bAudioToVideoInput, Ltx219bAud
         Args:
             prompt: The prompt to generate the video from.
             audio_url: The URL of the audio to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: Optional URL of an image to use as the first frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: The URL of the image to use as the end of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             match_audio_length: When enabled, the number of frames will be calculated based on the audio duration and FPS. When disabled, use the specified num_frames.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video. Use 'auto' to match the input image dimensions if provided.

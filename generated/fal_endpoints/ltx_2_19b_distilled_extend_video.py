@@ -98,9 +98,9 @@ class Ltx219bDistilledExtendVideoInput(InputModel):
     """Input of `fal-ai/ltx-2-19b/distilled/extend-video`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
-    video_url: Annotated[str, Field(description="The URL of the video to extend.")]
+    video_url: Annotated[FileInput, Field(description="The URL of the video to extend.")]
     end_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="The URL of the image to use as the end of the extended video."),
     ] = None
     num_frames: Annotated[
@@ -1324,8 +1324,8 @@ class Realtime(
         /,
         *,
         prompt: str,
-        video_url: str,
-        end_image_url: str | None = ...,
+        video_url: FileInput,
+        end_image_url: FileInput | None = ...,
         num_frames: int = 121,
         video_size: ImageSize
         | Literal[
@@ -1384,7 +1384,11 @@ class Realtime(
         Args:
             prompt: The prompt to generate the video from.
             video_url: The URL of the video to extend.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: The URL of the image to use as the end of the extended video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video.
             generate_audio: Whether to generate audio for the video.
@@ -1431,8 +1435,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
-        end_image_url: str | None = ...,
+        video_url: FileInput,
+        end_image_url: FileInput | None = ...,
         num_frames: int = 121,
         video_size: ImageSize
         | Literal[
@@ -1491,7 +1495,11 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to generate the video from.
             video_url: The URL of the video to extend.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: The URL of the image to use as the end of the extended video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video.
             generate_audio: Whether to generate audio for the video.

@@ -98,9 +98,11 @@ class Ltx219bDistilledImageToVideoInput(InputModel):
     """Input of `fal-ai/ltx-2-19b/distilled/image-to-video`."""
 
     prompt: Annotated[str, Field(description="The prompt used for the generation.")]
-    image_url: Annotated[str, Field(description="The URL of the image to generate the video from.")]
+    image_url: Annotated[
+        FileInput, Field(description="The URL of the image to generate the video from.")
+    ]
     end_image_url: Annotated[
-        str | None, Field(description="The URL of the image to use as the end of the video.")
+        FileInput | None, Field(description="The URL of the image to use as the end of the video.")
     ] = None
     num_frames: Annotated[
         int, Field(description="The number of frames to generate.", ge=9, le=481)
@@ -1253,8 +1255,8 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
-        end_image_url: str | None = ...,
+        image_url: FileInput,
+        end_image_url: FileInput | None = ...,
         num_frames: int = 121,
         video_size: ImageSize
         | Literal[
@@ -1310,7 +1312,11 @@ class Realtime(
         Args:
             prompt: The prompt used for the generation.
             image_url: The URL of the image to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: The URL of the image to use as the end of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video.
             generate_audio: Whether to generate audio for the video.
@@ -1354,8 +1360,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
-        end_image_url: str | None = ...,
+        image_url: FileInput,
+        end_image_url: FileInput | None = ...,
         num_frames: int = 121,
         video_size: ImageSize
         | Literal[
@@ -1411,7 +1417,11 @@ class AsyncRealtime(
         Args:
             prompt: The prompt used for the generation.
             image_url: The URL of the image to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: The URL of the image to use as the end of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video.
             generate_audio: Whether to generate audio for the video.

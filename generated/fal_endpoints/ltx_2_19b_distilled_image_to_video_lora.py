@@ -116,10 +116,12 @@ class Ltx219bDistilledImageToVideoLoraInput(InputModel):
     """Input of `fal-ai/ltx-2-19b/distilled/image-to-video/lora`."""
 
     prompt: Annotated[str, Field(description="The prompt used for the generation.")]
-    image_url: Annotated[str, Field(description="The URL of the image to generate the video from.")]
+    image_url: Annotated[
+        FileInput, Field(description="The URL of the image to generate the video from.")
+    ]
     loras: Annotated[list[LoRAInput], Field(description="The LoRAs to use for the generation.")]
     end_image_url: Annotated[
-        str | None, Field(description="The URL of the image to use as the end of the video.")
+        FileInput | None, Field(description="The URL of the image to use as the end of the video.")
     ] = None
     num_frames: Annotated[
         int, Field(description="The number of frames to generate.", ge=9, le=481)
@@ -1292,9 +1294,9 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         loras: list[LoRAInput],
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         num_frames: int = 121,
         video_size: ImageSize
         | Literal[
@@ -1350,8 +1352,12 @@ class Realtime(
         Args:
             prompt: The prompt used for the generation.
             image_url: The URL of the image to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             loras: The LoRAs to use for the generation.
             end_image_url: The URL of the image to use as the end of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video.
             generate_audio: Whether to generate audio for the video.
@@ -1397,9 +1403,9 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         loras: list[LoRAInput],
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         num_frames: int = 121,
         video_size: ImageSize
         | Literal[
@@ -1455,8 +1461,12 @@ class AsyncRealtime(
         Args:
             prompt: The prompt used for the generation.
             image_url: The URL of the image to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             loras: The LoRAs to use for the generation.
             end_image_url: The URL of the image to use as the end of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video.
             generate_audio: Whether to generate audio for the video.

@@ -98,9 +98,9 @@ class Ltx219bExtendVideoInput(InputModel):
     """Input of `fal-ai/ltx-2-19b/extend-video`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
-    video_url: Annotated[str, Field(description="The URL of the video to extend.")]
+    video_url: Annotated[FileInput, Field(description="The URL of the video to extend.")]
     end_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="The URL of the image to use as the end of the extended video."),
     ] = None
     num_frames: Annotated[
@@ -1356,8 +1356,8 @@ class Realtime(RealtimeConnection[Ltx219bExtendVideoInput, Ltx219bExtendVideoOut
         /,
         *,
         prompt: str,
-        video_url: str,
-        end_image_url: str | None = ...,
+        video_url: FileInput,
+        end_image_url: FileInput | None = ...,
         num_frames: int = 121,
         video_size: ImageSize
         | Literal[
@@ -1418,7 +1418,11 @@ class Realtime(RealtimeConnection[Ltx219bExtendVideoInput, Ltx219bExtendVideoOut
         Args:
             prompt: The prompt to generate the video from.
             video_url: The URL of the video to extend.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: The URL of the image to use as the end of the extended video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video.
             generate_audio: Whether to generate audio for the video.
@@ -1461,8 +1465,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx219bExtendVideoInput, Ltx219bExte
         /,
         *,
         prompt: str,
-        video_url: str,
-        end_image_url: str | None = ...,
+        video_url: FileInput,
+        end_image_url: FileInput | None = ...,
         num_frames: int = 121,
         video_size: ImageSize
         | Literal[
@@ -1523,7 +1527,11 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx219bExtendVideoInput, Ltx219bExte
         Args:
             prompt: The prompt to generate the video from.
             video_url: The URL of the video to extend.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: The URL of the image to use as the end of the extended video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video.
             generate_audio: Whether to generate audio for the video.

@@ -116,10 +116,10 @@ class Ltx219bExtendVideoLoraInput(InputModel):
     """Input of `fal-ai/ltx-2-19b/extend-video/lora`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
-    video_url: Annotated[str, Field(description="The URL of the video to extend.")]
+    video_url: Annotated[FileInput, Field(description="The URL of the video to extend.")]
     loras: Annotated[list[LoRAInput], Field(description="The LoRAs to use for the generation.")]
     end_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="The URL of the image to use as the end of the extended video."),
     ] = None
     num_frames: Annotated[
@@ -1391,9 +1391,9 @@ class Realtime(RealtimeConnection[Ltx219bExtendVideoLoraInput, Ltx219bExtendVide
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         loras: list[LoRAInput],
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         num_frames: int = 121,
         video_size: ImageSize
         | Literal[
@@ -1454,8 +1454,12 @@ class Realtime(RealtimeConnection[Ltx219bExtendVideoLoraInput, Ltx219bExtendVide
         Args:
             prompt: The prompt to generate the video from.
             video_url: The URL of the video to extend.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             loras: The LoRAs to use for the generation.
             end_image_url: The URL of the image to use as the end of the extended video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video.
             generate_audio: Whether to generate audio for the video.
@@ -1500,9 +1504,9 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         loras: list[LoRAInput],
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         num_frames: int = 121,
         video_size: ImageSize
         | Literal[
@@ -1563,8 +1567,12 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to generate the video from.
             video_url: The URL of the video to extend.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             loras: The LoRAs to use for the generation.
             end_image_url: The URL of the image to use as the end of the extended video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video.
             generate_audio: Whether to generate audio for the video.

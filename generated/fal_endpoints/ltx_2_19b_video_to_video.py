@@ -98,19 +98,21 @@ class Ltx219bVideoToVideoInput(InputModel):
     """Input of `fal-ai/ltx-2-19b/video-to-video`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
-    video_url: Annotated[str, Field(description="The URL of the video to generate the video from.")]
+    video_url: Annotated[
+        FileInput, Field(description="The URL of the video to generate the video from.")
+    ]
     audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="An optional URL of an audio to use as the audio for the video. If not provided, any audio present in the input video will be used."
         ),
     ] = None
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="An optional URL of an image to use as the first frame of the video."),
     ] = None
     end_image_url: Annotated[
-        str | None, Field(description="The URL of the image to use as the end of the video.")
+        FileInput | None, Field(description="The URL of the image to use as the end of the video.")
     ] = None
     match_video_length: Annotated[
         bool,
@@ -1513,10 +1515,10 @@ class Realtime(RealtimeConnection[Ltx219bVideoToVideoInput, Ltx219bVideoToVideoO
         /,
         *,
         prompt: str,
-        video_url: str,
-        audio_url: str | None = ...,
-        image_url: str | None = ...,
-        end_image_url: str | None = ...,
+        video_url: FileInput,
+        audio_url: FileInput | None = ...,
+        image_url: FileInput | None = ...,
+        end_image_url: FileInput | None = ...,
         match_video_length: bool = True,
         num_frames: int = 121,
         video_size: ImageSize
@@ -1582,9 +1584,17 @@ class Realtime(RealtimeConnection[Ltx219bVideoToVideoInput, Ltx219bVideoToVideoO
         Args:
             prompt: The prompt to generate the video from.
             video_url: The URL of the video to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: An optional URL of an audio to use as the audio for the video. If not provided, any audio present in the input video will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: An optional URL of an image to use as the first frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: The URL of the image to use as the end of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video.
@@ -1630,10 +1640,10 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx219bVideoToVideoInput, Ltx219bVid
         /,
         *,
         prompt: str,
-        video_url: str,
-        audio_url: str | None = ...,
-        image_url: str | None = ...,
-        end_image_url: str | None = ...,
+        video_url: FileInput,
+        audio_url: FileInput | None = ...,
+        image_url: FileInput | None = ...,
+        end_image_url: FileInput | None = ...,
         match_video_length: bool = True,
         num_frames: int = 121,
         video_size: ImageSize
@@ -1699,9 +1709,17 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx219bVideoToVideoInput, Ltx219bVid
         Args:
             prompt: The prompt to generate the video from.
             video_url: The URL of the video to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: An optional URL of an audio to use as the audio for the video. If not provided, any audio present in the input video will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: An optional URL of an image to use as the first frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: The URL of the image to use as the end of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video.

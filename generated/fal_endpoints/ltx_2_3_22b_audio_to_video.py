@@ -98,13 +98,15 @@ class Ltx2322bAudioToVideoInput(InputModel):
     """Input of `fal-ai/ltx-2.3-22b/audio-to-video`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
-    audio_url: Annotated[str, Field(description="The URL of the audio to generate the video from.")]
+    audio_url: Annotated[
+        FileInput, Field(description="The URL of the audio to generate the video from.")
+    ]
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="Optional URL of an image to use as the first frame of the video."),
     ] = None
     end_image_url: Annotated[
-        str | None, Field(description="The URL of the image to use as the end of the video.")
+        FileInput | None, Field(description="The URL of the image to use as the end of the video.")
     ] = None
     match_audio_length: Annotated[
         bool,
@@ -1634,9 +1636,9 @@ class Realtime(RealtimeConnection[Ltx2322bAudioToVideoInput, Ltx2322bAudioToVide
         /,
         *,
         prompt: str,
-        audio_url: str,
-        image_url: str | None = ...,
-        end_image_url: str | None = ...,
+        audio_url: FileInput,
+        image_url: FileInput | None = ...,
+        end_image_url: FileInput | None = ...,
         match_audio_length: bool = True,
         num_frames: int = 121,
         video_size: ImageSize
@@ -1707,8 +1709,14 @@ class Realtime(RealtimeConnection[Ltx2322bAudioToVideoInput, Ltx2322bAudioToVide
         Args:
             prompt: The prompt to generate the video from.
             audio_url: The URL of the audio to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: Optional URL of an image to use as the first frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: The URL of the image to use as the end of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             match_audio_length: When enabled, the number of frames will be calculated based on the audio duration and FPS. When disabled, use the specified num_frames.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video. Use 'auto' to match the input image dimensions if provided.
@@ -1761,9 +1769,9 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx2322bAudioToVideoInput, Ltx2322bA
         /,
         *,
         prompt: str,
-        audio_url: str,
-        image_url: str | None = ...,
-        end_image_url: str | None = ...,
+        audio_url: FileInput,
+        image_url: FileInput | None = ...,
+        end_image_url: FileInput | None = ...,
         match_audio_length: bool = True,
         num_frames: int = 121,
         video_size: ImageSize
@@ -1834,8 +1842,14 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx2322bAudioToVideoInput, Ltx2322bA
         Args:
             prompt: The prompt to generate the video from.
             audio_url: The URL of the audio to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: Optional URL of an image to use as the first frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: The URL of the image to use as the end of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             match_audio_length: When enabled, the number of frames will be calculated based on the audio duration and FPS. When disabled, use the specified num_frames.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video. Use 'auto' to match the input image dimensions if provided.

@@ -116,14 +116,16 @@ class Ltx2322bAudioToVideoLoraInput(InputModel):
     """Input of `fal-ai/ltx-2.3-22b/audio-to-video/lora`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
-    audio_url: Annotated[str, Field(description="The URL of the audio to generate the video from.")]
+    audio_url: Annotated[
+        FileInput, Field(description="The URL of the audio to generate the video from.")
+    ]
     loras: Annotated[list[LoRAInput], Field(description="The LoRAs to use for the generation.")]
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="Optional URL of an image to use as the first frame of the video."),
     ] = None
     end_image_url: Annotated[
-        str | None, Field(description="The URL of the image to use as the end of the video.")
+        FileInput | None, Field(description="The URL of the image to use as the end of the video.")
     ] = None
     match_audio_length: Annotated[
         bool,
@@ -1673,10 +1675,10 @@ class Realtime(RealtimeConnection[Ltx2322bAudioToVideoLoraInput, Ltx2322bAudioTo
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         loras: list[LoRAInput],
-        image_url: str | None = ...,
-        end_image_url: str | None = ...,
+        image_url: FileInput | None = ...,
+        end_image_url: FileInput | None = ...,
         match_audio_length: bool = True,
         num_frames: int = 121,
         video_size: ImageSize
@@ -1747,9 +1749,15 @@ class Realtime(RealtimeConnection[Ltx2322bAudioToVideoLoraInput, Ltx2322bAudioTo
         Args:
             prompt: The prompt to generate the video from.
             audio_url: The URL of the audio to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             loras: The LoRAs to use for the generation.
             image_url: Optional URL of an image to use as the first frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: The URL of the image to use as the end of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             match_audio_length: When enabled, the number of frames will be calculated based on the audio duration and FPS. When disabled, use the specified num_frames.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video. Use 'auto' to match the input image dimensions if provided.
@@ -1808,10 +1816,10 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         loras: list[LoRAInput],
-        image_url: str | None = ...,
-        end_image_url: str | None = ...,
+        image_url: FileInput | None = ...,
+        end_image_url: FileInput | None = ...,
         match_audio_length: bool = True,
         num_frames: int = 121,
         video_size: ImageSize
@@ -1882,9 +1890,15 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to generate the video from.
             audio_url: The URL of the audio to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             loras: The LoRAs to use for the generation.
             image_url: Optional URL of an image to use as the first frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: The URL of the image to use as the end of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             match_audio_length: When enabled, the number of frames will be calculated based on the audio duration and FPS. When disabled, use the specified num_frames.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video. Use 'auto' to match the input image dimensions if provided.

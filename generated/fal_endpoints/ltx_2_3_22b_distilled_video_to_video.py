@@ -98,7 +98,9 @@ class Ltx2322bDistilledVideoToVideoInput(InputModel):
     """Input of `fal-ai/ltx-2.3-22b/distilled/video-to-video`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
-    video_url: Annotated[str, Field(description="The URL of the video to generate the video from.")]
+    video_url: Annotated[
+        FileInput, Field(description="The URL of the video to generate the video from.")
+    ]
     match_video_length: Annotated[
         bool,
         Field(
@@ -1285,7 +1287,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         match_video_length: bool = True,
         num_frames: int = 121,
         video_size: ImageSize
@@ -1344,6 +1346,8 @@ class Realtime(
         Args:
             prompt: The prompt to generate the video from.
             video_url: The URL of the video to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video.
@@ -1390,7 +1394,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         match_video_length: bool = True,
         num_frames: int = 121,
         video_size: ImageSize
@@ -1449,6 +1453,8 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to generate the video from.
             video_url: The URL of the video to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video.

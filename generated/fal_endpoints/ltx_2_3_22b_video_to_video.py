@@ -98,7 +98,9 @@ class Ltx2322bVideoToVideoInput(InputModel):
     """Input of `fal-ai/ltx-2.3-22b/video-to-video`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
-    video_url: Annotated[str, Field(description="The URL of the video to generate the video from.")]
+    video_url: Annotated[
+        FileInput, Field(description="The URL of the video to generate the video from.")
+    ]
     match_video_length: Annotated[
         bool,
         Field(
@@ -1560,7 +1562,7 @@ class Realtime(RealtimeConnection[Ltx2322bVideoToVideoInput, Ltx2322bVideoToVide
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         match_video_length: bool = True,
         num_frames: int = 121,
         video_size: ImageSize
@@ -1631,6 +1633,8 @@ class Realtime(RealtimeConnection[Ltx2322bVideoToVideoInput, Ltx2322bVideoToVide
         Args:
             prompt: The prompt to generate the video from.
             video_url: The URL of the video to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video.
@@ -1683,7 +1687,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx2322bVideoToVideoInput, Ltx2322bV
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         match_video_length: bool = True,
         num_frames: int = 121,
         video_size: ImageSize
@@ -1754,6 +1758,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx2322bVideoToVideoInput, Ltx2322bV
         Args:
             prompt: The prompt to generate the video from.
             video_url: The URL of the video to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             num_frames: The number of frames to generate.
             video_size: The size of the generated video.

@@ -116,7 +116,9 @@ class Ltx2322bVideoToVideoLoraInput(InputModel):
     """Input of `fal-ai/ltx-2.3-22b/video-to-video/lora`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
-    video_url: Annotated[str, Field(description="The URL of the video to generate the video from.")]
+    video_url: Annotated[
+        FileInput, Field(description="The URL of the video to generate the video from.")
+    ]
     loras: Annotated[list[LoRAInput], Field(description="The LoRAs to use for the generation.")]
     match_video_length: Annotated[
         bool,
@@ -1599,7 +1601,7 @@ class Realtime(RealtimeConnection[Ltx2322bVideoToVideoLoraInput, Ltx2322bVideoTo
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         loras: list[LoRAInput],
         match_video_length: bool = True,
         num_frames: int = 121,
@@ -1671,6 +1673,8 @@ class Realtime(RealtimeConnection[Ltx2322bVideoToVideoLoraInput, Ltx2322bVideoTo
         Args:
             prompt: The prompt to generate the video from.
             video_url: The URL of the video to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             loras: The LoRAs to use for the generation.
             match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             num_frames: The number of frames to generate.
@@ -1730,7 +1734,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         loras: list[LoRAInput],
         match_video_length: bool = True,
         num_frames: int = 121,
@@ -1802,6 +1806,8 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to generate the video from.
             video_url: The URL of the video to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             loras: The LoRAs to use for the generation.
             match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             num_frames: The number of frames to generate.

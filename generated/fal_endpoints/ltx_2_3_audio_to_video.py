@@ -73,13 +73,13 @@ class Ltx23AudioToVideoInput(InputModel):
     """Input of `fal-ai/ltx-2.3/audio-to-video`."""
 
     audio_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the audio file to generate a video from. Duration must be between 2 and 20 seconds. Must be publicly accessible or base64 data URI."
         ),
     ]
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of an image to use as the first frame of the video. If not provided, prompt is required."
         ),
@@ -776,8 +776,8 @@ class Realtime(RealtimeConnection[Ltx23AudioToVideoInput, Ltx23AudioToVideoOutpu
         self,
         /,
         *,
-        audio_url: str,
-        image_url: str | None = ...,
+        audio_url: FileInput,
+        image_url: FileInput | None = ...,
         prompt: str | None = ...,
         guidance_scale: float | None = ...,
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
@@ -796,7 +796,11 @@ class Realtime(RealtimeConnection[Ltx23AudioToVideoInput, Ltx23AudioToVideoOutpu
 
         Args:
             audio_url: URL of the audio file to generate a video from. Duration must be between 2 and 20 seconds. Must be publicly accessible or base64 data URI.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: URL of an image to use as the first frame of the video. If not provided, prompt is required.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text description of how the video should be generated. Required if image_url is not provided. When image_url is provided, this describes how the image should be animated.
             guidance_scale: Guidance scale for video generation. Higher values make the output more closely follow the prompt. Defaults to 5 for text-to-video, or 9 when providing an image.
             aspect_ratio: The aspect ratio of the generated video. If 'auto', the aspect ratio will be determined automatically based on the input image, or defaults to 16:9 if no image is provided.
@@ -817,8 +821,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23AudioToVideoInput, Ltx23AudioTo
         self,
         /,
         *,
-        audio_url: str,
-        image_url: str | None = ...,
+        audio_url: FileInput,
+        image_url: FileInput | None = ...,
         prompt: str | None = ...,
         guidance_scale: float | None = ...,
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
@@ -837,7 +841,11 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23AudioToVideoInput, Ltx23AudioTo
 
         Args:
             audio_url: URL of the audio file to generate a video from. Duration must be between 2 and 20 seconds. Must be publicly accessible or base64 data URI.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: URL of an image to use as the first frame of the video. If not provided, prompt is required.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text description of how the video should be generated. Required if image_url is not provided. When image_url is provided, this describes how the image should be animated.
             guidance_scale: Guidance scale for video generation. Higher values make the output more closely follow the prompt. Defaults to 5 for text-to-video, or 9 when providing an image.
             aspect_ratio: The aspect ratio of the generated video. If 'auto', the aspect ratio will be determined automatically based on the input image, or defaults to 16:9 if no image is provided.

@@ -72,7 +72,7 @@ __all__ = [
 class Ltx23ExtendVideoInput(InputModel):
     """Input of `fal-ai/ltx-2.3/extend-video`."""
 
-    video_url: Annotated[str, Field(description="The URL of the video to extend")]
+    video_url: Annotated[FileInput, Field(description="The URL of the video to extend")]
     prompt: Annotated[
         Annotated[str, Field(max_length=5000)] | None,
         Field(
@@ -757,7 +757,7 @@ class Realtime(RealtimeConnection[Ltx23ExtendVideoInput, Ltx23ExtendVideoOutput]
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str | None = ...,
         duration: float = 5,
         mode: Literal["start", "end"] = "end",
@@ -777,6 +777,8 @@ class Realtime(RealtimeConnection[Ltx23ExtendVideoInput, Ltx23ExtendVideoOutput]
 
         Args:
             video_url: The URL of the video to extend
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Description of what should happen in the extended portion of the video.
             duration: Duration in seconds to extend the video. Maximum 20 seconds.
             mode: Where to extend the video: 'end' extends at the end, 'start' extends at the beginning.
@@ -798,7 +800,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23ExtendVideoInput, Ltx23ExtendVi
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str | None = ...,
         duration: float = 5,
         mode: Literal["start", "end"] = "end",
@@ -818,6 +820,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23ExtendVideoInput, Ltx23ExtendVi
 
         Args:
             video_url: The URL of the video to extend
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Description of what should happen in the extended portion of the video.
             duration: Duration in seconds to extend the video. Maximum 20 seconds.
             mode: Where to extend the video: 'end' extends at the end, 'start' extends at the beginning.

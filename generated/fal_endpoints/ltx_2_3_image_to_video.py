@@ -73,7 +73,7 @@ class Ltx23ImageToVideoInput(InputModel):
     """Input of `fal-ai/ltx-2.3/image-to-video`."""
 
     image_url: Annotated[
-        str, Field(description="The URL of the start image to use for the generated video.")
+        FileInput, Field(description="The URL of the start image to use for the generated video.")
     ]
     prompt: Annotated[
         str,
@@ -82,7 +82,7 @@ class Ltx23ImageToVideoInput(InputModel):
         ),
     ]
     end_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames."
         ),
@@ -828,9 +828,9 @@ class Realtime(RealtimeConnection[Ltx23ImageToVideoInput, Ltx23ImageToVideoOutpu
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         duration: Literal[6, 8, 10] = 6,
         resolution: Literal["1080p", "1440p", "2160p"] = "1080p",
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
@@ -851,8 +851,12 @@ class Realtime(RealtimeConnection[Ltx23ImageToVideoInput, Ltx23ImageToVideoOutpu
 
         Args:
             image_url: The URL of the start image to use for the generated video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for the generated video
             end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             resolution: The resolution of the generated video
             aspect_ratio: The aspect ratio of the generated video. If 'auto', the aspect ratio will be determined automatically based on the input image.
@@ -875,9 +879,9 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23ImageToVideoInput, Ltx23ImageTo
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         duration: Literal[6, 8, 10] = 6,
         resolution: Literal["1080p", "1440p", "2160p"] = "1080p",
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
@@ -898,8 +902,12 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23ImageToVideoInput, Ltx23ImageTo
 
         Args:
             image_url: The URL of the start image to use for the generated video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for the generated video
             end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
             resolution: The resolution of the generated video
             aspect_ratio: The aspect ratio of the generated video. If 'auto', the aspect ratio will be determined automatically based on the input image.

@@ -73,7 +73,7 @@ class Ltx23ImageToVideoFastInput(InputModel):
     """Input of `fal-ai/ltx-2.3/image-to-video/fast`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats."
         ),
@@ -83,7 +83,7 @@ class Ltx23ImageToVideoFastInput(InputModel):
         Field(description="The prompt to generate the video from", max_length=5000, min_length=1),
     ]
     end_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames."
         ),
@@ -832,9 +832,9 @@ class Realtime(RealtimeConnection[Ltx23ImageToVideoFastInput, Ltx23ImageToVideoF
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         duration: Literal[6, 8, 10, 12, 14, 16, 18, 20] = 6,
         resolution: Literal["1080p", "1440p", "2160p"] = "1080p",
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
@@ -855,8 +855,12 @@ class Realtime(RealtimeConnection[Ltx23ImageToVideoFastInput, Ltx23ImageToVideoF
 
         Args:
             image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to generate the video from
             end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds. The fast model supports 6-20 seconds. Note: Durations longer than 10 seconds (12, 14, 16, 18, 20) are only supported with 25 FPS and 1080p resolution.
             resolution: The resolution of the generated video
             aspect_ratio: The aspect ratio of the generated video
@@ -881,9 +885,9 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         duration: Literal[6, 8, 10, 12, 14, 16, 18, 20] = 6,
         resolution: Literal["1080p", "1440p", "2160p"] = "1080p",
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
@@ -904,8 +908,12 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to generate the video from
             end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds. The fast model supports 6-20 seconds. Note: Durations longer than 10 seconds (12, 14, 16, 18, 20) are only supported with 25 FPS and 1080p resolution.
             resolution: The resolution of the generated video
             aspect_ratio: The aspect ratio of the generated video

@@ -104,10 +104,10 @@ class Ltx23QualityAudioToVideoInput(InputModel):
         str, Field(description="The prompt to guide the audio-driven video generation.")
     ]
     audio_url: Annotated[
-        str, Field(description="The URL of the audio track that drives generation.")
+        FileInput, Field(description="The URL of the audio track that drives generation.")
     ]
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only."
         ),
@@ -1151,8 +1151,8 @@ class Realtime(RealtimeConnection[Ltx23QualityAudioToVideoInput, Ltx23QualityAud
         /,
         *,
         prompt: str,
-        audio_url: str,
-        image_url: str | None = ...,
+        audio_url: FileInput,
+        image_url: FileInput | None = ...,
         match_audio_length: bool = True,
         num_frames: int = 121,
         resolution: ImageSize
@@ -1193,7 +1193,11 @@ class Realtime(RealtimeConnection[Ltx23QualityAudioToVideoInput, Ltx23QualityAud
         Args:
             prompt: The prompt to guide the audio-driven video generation.
             audio_url: The URL of the audio track that drives generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             num_frames: The number of frames to generate.
             resolution: Final output size. 'auto' matches the input image aspect ratio when image_url is provided; otherwise it uses the workflow's landscape fallback.
@@ -1233,8 +1237,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        audio_url: str,
-        image_url: str | None = ...,
+        audio_url: FileInput,
+        image_url: FileInput | None = ...,
         match_audio_length: bool = True,
         num_frames: int = 121,
         resolution: ImageSize
@@ -1275,7 +1279,11 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to guide the audio-driven video generation.
             audio_url: The URL of the audio track that drives generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             num_frames: The number of frames to generate.
             resolution: Final output size. 'auto' matches the input image aspect ratio when image_url is provided; otherwise it uses the workflow's landscape fallback.

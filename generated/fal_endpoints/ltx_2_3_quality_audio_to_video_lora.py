@@ -132,7 +132,7 @@ class Ltx23QualityAudioToVideoLoraInput(InputModel):
         str, Field(description="The prompt to guide the audio-driven video generation.")
     ]
     audio_url: Annotated[
-        str, Field(description="The URL of the audio track that drives generation.")
+        FileInput, Field(description="The URL of the audio track that drives generation.")
     ]
     loras: Annotated[
         list[LoRAInput],
@@ -142,7 +142,7 @@ class Ltx23QualityAudioToVideoLoraInput(InputModel):
         ),
     ]
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only."
         ),
@@ -1204,9 +1204,9 @@ class Realtime(
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         loras: list[LoRAInput],
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         match_audio_length: bool = True,
         num_frames: int = 121,
         resolution: ImageSize
@@ -1247,8 +1247,12 @@ class Realtime(
         Args:
             prompt: The prompt to guide the audio-driven video generation.
             audio_url: The URL of the audio track that drives generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             num_frames: The number of frames to generate.
             resolution: Final output size. 'auto' matches the input image aspect ratio when image_url is provided; otherwise it uses the workflow's landscape fallback.
@@ -1288,9 +1292,9 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         loras: list[LoRAInput],
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         match_audio_length: bool = True,
         num_frames: int = 121,
         resolution: ImageSize
@@ -1331,8 +1335,12 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to guide the audio-driven video generation.
             audio_url: The URL of the audio track that drives generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             num_frames: The number of frames to generate.
             resolution: Final output size. 'auto' matches the input image aspect ratio when image_url is provided; otherwise it uses the workflow's landscape fallback.

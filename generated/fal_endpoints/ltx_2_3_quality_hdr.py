@@ -116,7 +116,7 @@ class Ltx23QualityHdrInput(InputModel):
 
     prompt: Annotated[str, Field(description="The prompt to guide generation.")]
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned."
         ),
@@ -1081,7 +1081,7 @@ class Realtime(RealtimeConnection[Ltx23QualityHdrInput, Ltx23QualityHdrOutput]):
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         num_frames: int = 121,
         resolution: ImageSize
         | Literal[
@@ -1120,6 +1120,8 @@ class Realtime(RealtimeConnection[Ltx23QualityHdrInput, Ltx23QualityHdrOutput]):
         Args:
             prompt: The prompt to guide generation.
             video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: The number of frames to generate.
             resolution: Output video size. The output is generated at up to ~720p (shorter side capped at 704px); larger requested sizes are scaled down, preserving the aspect ratio.
             frames_per_second: Frames per second of the generated video.
@@ -1151,7 +1153,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23QualityHdrInput, Ltx23QualityHd
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         num_frames: int = 121,
         resolution: ImageSize
         | Literal[
@@ -1190,6 +1192,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23QualityHdrInput, Ltx23QualityHd
         Args:
             prompt: The prompt to guide generation.
             video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: The number of frames to generate.
             resolution: Output video size. The output is generated at up to ~720p (shorter side capped at 704px); larger requested sizes are scaled down, preserving the aspect ratio.
             frames_per_second: Frames per second of the generated video.

@@ -142,7 +142,7 @@ class Ltx23QualityHdrLoraInput(InputModel):
 
     prompt: Annotated[str, Field(description="The prompt to guide generation.")]
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned."
         ),
@@ -1132,7 +1132,7 @@ class Realtime(RealtimeConnection[Ltx23QualityHdrLoraInput, Ltx23QualityHdrLoraO
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         loras: list[LoRAInput],
         num_frames: int = 121,
         resolution: ImageSize
@@ -1172,6 +1172,8 @@ class Realtime(RealtimeConnection[Ltx23QualityHdrLoraInput, Ltx23QualityHdrLoraO
         Args:
             prompt: The prompt to guide generation.
             video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             num_frames: The number of frames to generate.
             resolution: Output video size. The output is generated at up to ~720p (shorter side capped at 704px); larger requested sizes are scaled down, preserving the aspect ratio.
@@ -1204,7 +1206,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23QualityHdrLoraInput, Ltx23Quali
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         loras: list[LoRAInput],
         num_frames: int = 121,
         resolution: ImageSize
@@ -1244,6 +1246,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23QualityHdrLoraInput, Ltx23Quali
         Args:
             prompt: The prompt to guide generation.
             video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             num_frames: The number of frames to generate.
             resolution: Output video size. The output is generated at up to ~720p (shorter side capped at 704px); larger requested sizes are scaled down, preserving the aspect ratio.

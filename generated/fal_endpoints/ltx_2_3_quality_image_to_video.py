@@ -100,7 +100,7 @@ class Ltx23QualityImageToVideoInput(InputModel):
     """
 
     prompt: Annotated[str, Field(description="The prompt to guide the video generation.")]
-    image_url: Annotated[str, Field(description="The URL of the starting image.")]
+    image_url: Annotated[FileInput, Field(description="The URL of the starting image.")]
     num_frames: Annotated[
         int, Field(description="The number of frames to generate.", ge=9, le=481)
     ] = 121
@@ -1086,7 +1086,7 @@ class Realtime(RealtimeConnection[Ltx23QualityImageToVideoInput, Ltx23QualityIma
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         num_frames: int = 121,
         resolution: ImageSize
         | Literal[
@@ -1126,6 +1126,8 @@ class Realtime(RealtimeConnection[Ltx23QualityImageToVideoInput, Ltx23QualityIma
         Args:
             prompt: The prompt to guide the video generation.
             image_url: The URL of the starting image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: The number of frames to generate.
             resolution: The size of the generated video. 'auto' derives the size from the input image aspect ratio.
             frames_per_second: Frames per second of the generated video.
@@ -1164,7 +1166,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         num_frames: int = 121,
         resolution: ImageSize
         | Literal[
@@ -1204,6 +1206,8 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to guide the video generation.
             image_url: The URL of the starting image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: The number of frames to generate.
             resolution: The size of the generated video. 'auto' derives the size from the input image aspect ratio.
             frames_per_second: Frames per second of the generated video.

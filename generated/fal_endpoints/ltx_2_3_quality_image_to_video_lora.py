@@ -129,7 +129,7 @@ class Ltx23QualityImageToVideoLoraInput(InputModel):
     """
 
     prompt: Annotated[str, Field(description="The prompt to guide the video generation.")]
-    image_url: Annotated[str, Field(description="The URL of the starting image.")]
+    image_url: Annotated[FileInput, Field(description="The URL of the starting image.")]
     loras: Annotated[
         list[LoRAInput],
         Field(
@@ -1140,7 +1140,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         loras: list[LoRAInput],
         num_frames: int = 121,
         resolution: ImageSize
@@ -1181,6 +1181,8 @@ class Realtime(
         Args:
             prompt: The prompt to guide the video generation.
             image_url: The URL of the starting image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             num_frames: The number of frames to generate.
             resolution: The size of the generated video. 'auto' derives the size from the input image aspect ratio.
@@ -1220,7 +1222,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         loras: list[LoRAInput],
         num_frames: int = 121,
         resolution: ImageSize
@@ -1261,6 +1263,8 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to guide the video generation.
             image_url: The URL of the starting image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             num_frames: The number of frames to generate.
             resolution: The size of the generated video. 'auto' derives the size from the input image aspect ratio.

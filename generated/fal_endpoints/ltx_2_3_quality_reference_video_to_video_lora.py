@@ -126,7 +126,8 @@ class Ltx23QualityReferenceVideoToVideoLoraInput(InputModel):
 
     prompt: Annotated[str, Field(description="The prompt to guide generation.")]
     video_url: Annotated[
-        str, Field(description="The URL of the reference video that supplies motion/structure.")
+        FileInput,
+        Field(description="The URL of the reference video that supplies motion/structure."),
     ]
     loras: Annotated[
         list[LoRAInput],
@@ -136,7 +137,7 @@ class Ltx23QualityReferenceVideoToVideoLoraInput(InputModel):
         ),
     ]
     control_video_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional pre-computed control video (e.g. an already-rendered depth / edge / pose composite). When provided together with skip_control_preprocess, the built-in control estimation is skipped and this video is fed directly into the Union Control conditioning, resampled to the output resolution and frame count."
         ),
@@ -148,7 +149,7 @@ class Ltx23QualityReferenceVideoToVideoLoraInput(InputModel):
         ),
     ] = False
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional reference image used by the IC-LoRA Union node for style/character anchoring."
         ),
@@ -1242,11 +1243,11 @@ class Realtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         loras: list[LoRAInput],
-        control_video_url: str | None = ...,
+        control_video_url: FileInput | None = ...,
         skip_control_preprocess: bool = False,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         video_strength: float = 0.6,
         num_frames: int = 121,
         resolution: ImageSize
@@ -1286,10 +1287,16 @@ class Realtime(
         Args:
             prompt: The prompt to guide generation.
             video_url: The URL of the reference video that supplies motion/structure.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             control_video_url: Optional pre-computed control video (e.g. an already-rendered depth / edge / pose composite). When provided together with skip_control_preprocess, the built-in control estimation is skipped and this video is fed directly into the Union Control conditioning, resampled to the output resolution and frame count.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             skip_control_preprocess: Skip the built-in control estimation (depth / edge / pose) and use control_video_url directly as the control signal. Requires control_video_url; ignored if it is not set. In this mode the output is generated at a fixed short side (64-aligned for the LTX VAE / IC-LoRA), preserving the control video's aspect ratio and fitting within the max area - the resolution field is ignored.
             image_url: Optional reference image used by the IC-LoRA Union node for style/character anchoring.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_strength: Video conditioning strength. Lower values give the model more freedom to change the reference video motion/structure.
             num_frames: The number of frames to generate.
             resolution: The size of the generated video. 'auto' keeps the official Union Control workflow's low-resolution control output size, while an explicit size requests a larger generated output. The output is generated at up to ~720p (shorter side capped at 704px); larger requested sizes are scaled down, preserving the aspect ratio.
@@ -1330,11 +1337,11 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         loras: list[LoRAInput],
-        control_video_url: str | None = ...,
+        control_video_url: FileInput | None = ...,
         skip_control_preprocess: bool = False,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         video_strength: float = 0.6,
         num_frames: int = 121,
         resolution: ImageSize
@@ -1374,10 +1381,16 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to guide generation.
             video_url: The URL of the reference video that supplies motion/structure.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             control_video_url: Optional pre-computed control video (e.g. an already-rendered depth / edge / pose composite). When provided together with skip_control_preprocess, the built-in control estimation is skipped and this video is fed directly into the Union Control conditioning, resampled to the output resolution and frame count.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             skip_control_preprocess: Skip the built-in control estimation (depth / edge / pose) and use control_video_url directly as the control signal. Requires control_video_url; ignored if it is not set. In this mode the output is generated at a fixed short side (64-aligned for the LTX VAE / IC-LoRA), preserving the control video's aspect ratio and fitting within the max area - the resolution field is ignored.
             image_url: Optional reference image used by the IC-LoRA Union node for style/character anchoring.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_strength: Video conditioning strength. Lower values give the model more freedom to change the reference video motion/structure.
             num_frames: The number of frames to generate.
             resolution: The size of the generated video. 'auto' keeps the official Union Control workflow's low-resolution control output size, while an explicit size requests a larger generated output. The output is generated at up to ~720p (shorter side capped at 704px); larger requested sizes are scaled down, preserving the aspect ratio.

@@ -72,7 +72,7 @@ __all__ = [
 class Ltx23RetakeVideoInput(InputModel):
     """Input of `fal-ai/ltx-2.3/retake-video`."""
 
-    video_url: Annotated[str, Field(description="The URL of the video to retake")]
+    video_url: Annotated[FileInput, Field(description="The URL of the video to retake")]
     prompt: Annotated[
         str, Field(description="The prompt to retake the video with", max_length=5000, min_length=1)
     ]
@@ -761,7 +761,7 @@ class Realtime(RealtimeConnection[Ltx23RetakeVideoInput, Ltx23RetakeVideoOutput]
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         start_time: float = 0,
         duration: float = 5,
@@ -783,6 +783,8 @@ class Realtime(RealtimeConnection[Ltx23RetakeVideoInput, Ltx23RetakeVideoOutput]
 
         Args:
             video_url: The URL of the video to retake
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to retake the video with
             start_time: The start time of the video to retake in seconds
             duration: The duration of the video to retake in seconds
@@ -804,7 +806,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23RetakeVideoInput, Ltx23RetakeVi
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         start_time: float = 0,
         duration: float = 5,
@@ -826,6 +828,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23RetakeVideoInput, Ltx23RetakeVi
 
         Args:
             video_url: The URL of the video to retake
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to retake the video with
             start_time: The start time of the video to retake in seconds
             duration: The duration of the video to retake in seconds

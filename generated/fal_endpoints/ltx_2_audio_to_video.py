@@ -73,13 +73,13 @@ class Ltx2AudioToVideoInput(InputModel):
     """Input of `fal-ai/ltx-2/audio-to-video`."""
 
     audio_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the audio file to generate a video from. Duration must be between 2 and 20 seconds. Must be publicly accessible or base64 data URI."
         ),
     ]
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of an image to use as the first frame of the video. If not provided, prompt is required."
         ),
@@ -754,8 +754,8 @@ class Realtime(RealtimeConnection[Ltx2AudioToVideoInput, Ltx2AudioToVideoOutput]
         self,
         /,
         *,
-        audio_url: str,
-        image_url: str | None = ...,
+        audio_url: FileInput,
+        image_url: FileInput | None = ...,
         prompt: str | None = ...,
         guidance_scale: float | None = ...,
         extra_body: Mapping[str, Any] | None = None,
@@ -773,7 +773,11 @@ class Realtime(RealtimeConnection[Ltx2AudioToVideoInput, Ltx2AudioToVideoOutput]
 
         Args:
             audio_url: URL of the audio file to generate a video from. Duration must be between 2 and 20 seconds. Must be publicly accessible or base64 data URI.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: URL of an image to use as the first frame of the video. If not provided, prompt is required.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text description of how the video should be generated. Required if image_url is not provided. When image_url is provided, this describes how the image should be animated.
             guidance_scale: Guidance scale for video generation. Higher values make the output more closely follow the prompt. Defaults to 5 for text-to-video, or 9 when providing an image.
         """
@@ -793,8 +797,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx2AudioToVideoInput, Ltx2AudioToVi
         self,
         /,
         *,
-        audio_url: str,
-        image_url: str | None = ...,
+        audio_url: FileInput,
+        image_url: FileInput | None = ...,
         prompt: str | None = ...,
         guidance_scale: float | None = ...,
         extra_body: Mapping[str, Any] | None = None,
@@ -812,7 +816,11 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx2AudioToVideoInput, Ltx2AudioToVi
 
         Args:
             audio_url: URL of the audio file to generate a video from. Duration must be between 2 and 20 seconds. Must be publicly accessible or base64 data URI.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: URL of an image to use as the first frame of the video. If not provided, prompt is required.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text description of how the video should be generated. Required if image_url is not provided. When image_url is provided, this describes how the image should be animated.
             guidance_scale: Guidance scale for video generation. Higher values make the output more closely follow the prompt. Defaults to 5 for text-to-video, or 9 when providing an image.
         """

@@ -73,7 +73,7 @@ class Ltx2ImageToVideoInput(InputModel):
     """Input of `fal-ai/ltx-2/image-to-video`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats."
         ),
@@ -769,7 +769,7 @@ class Realtime(RealtimeConnection[Ltx2ImageToVideoInput, Ltx2ImageToVideoOutput]
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         duration: Literal[6, 8, 10] = 6,
         resolution: Literal["1080p", "1440p", "2160p"] = "1080p",
@@ -790,6 +790,8 @@ class Realtime(RealtimeConnection[Ltx2ImageToVideoInput, Ltx2ImageToVideoOutput]
 
         Args:
             image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to generate the video from
             duration: The duration of the generated video in seconds
             resolution: The resolution of the generated video
@@ -812,7 +814,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx2ImageToVideoInput, Ltx2ImageToVi
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         duration: Literal[6, 8, 10] = 6,
         resolution: Literal["1080p", "1440p", "2160p"] = "1080p",
@@ -833,6 +835,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx2ImageToVideoInput, Ltx2ImageToVi
 
         Args:
             image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to generate the video from
             duration: The duration of the generated video in seconds
             resolution: The resolution of the generated video

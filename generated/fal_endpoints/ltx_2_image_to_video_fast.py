@@ -73,7 +73,7 @@ class Ltx2ImageToVideoFastInput(InputModel):
     """Input of `fal-ai/ltx-2/image-to-video/fast`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats."
         ),
@@ -774,7 +774,7 @@ class Realtime(RealtimeConnection[Ltx2ImageToVideoFastInput, Ltx2ImageToVideoFas
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         duration: Literal[6, 8, 10, 12, 14, 16, 18, 20] = 6,
         resolution: Literal["1080p", "1440p", "2160p"] = "1080p",
@@ -795,6 +795,8 @@ class Realtime(RealtimeConnection[Ltx2ImageToVideoFastInput, Ltx2ImageToVideoFas
 
         Args:
             image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to generate the video from
             duration: The duration of the generated video in seconds. The fast model supports 6-20 seconds. Note: Durations longer than 10 seconds (12, 14, 16, 18, 20) are only supported with 25 FPS and 1080p resolution.
             resolution: The resolution of the generated video
@@ -817,7 +819,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx2ImageToVideoFastInput, Ltx2Image
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         duration: Literal[6, 8, 10, 12, 14, 16, 18, 20] = 6,
         resolution: Literal["1080p", "1440p", "2160p"] = "1080p",
@@ -838,6 +840,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx2ImageToVideoFastInput, Ltx2Image
 
         Args:
             image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to generate the video from
             duration: The duration of the generated video in seconds. The fast model supports 6-20 seconds. Note: Durations longer than 10 seconds (12, 14, 16, 18, 20) are only supported with 25 FPS and 1080p resolution.
             resolution: The resolution of the generated video

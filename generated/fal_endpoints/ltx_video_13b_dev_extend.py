@@ -20,6 +20,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileInput,
     FileOutput,
     InputModel,
     OutputModel,
@@ -87,7 +88,7 @@ class LoRAWeight(InputModel):
 
 
 class VideoConditioningInput(InputModel):
-    video_url: Annotated[str, Field(description="URL of video to use as conditioning")]
+    video_url: Annotated[FileInput, Field(description="URL of video to use as conditioning")]
     conditioning_type: Annotated[
         Literal["rgb", "depth", "pose", "canny"],
         Field(

@@ -101,7 +101,7 @@ class LtxVideo13bDevImageToVideoInput(InputModel):
     """Input of `fal-ai/ltx-video-13b-dev/image-to-video`."""
 
     prompt: Annotated[str, Field(description="Text prompt to guide generation")]
-    image_url: Annotated[str, Field(description="Image URL for Image-to-Video task")]
+    image_url: Annotated[FileInput, Field(description="Image URL for Image-to-Video task")]
     negative_prompt: Annotated[str, Field(description="Negative prompt for generation")] = (
         "worst quality, inconsistent motion, blurry, jittery, distorted"
     )
@@ -988,7 +988,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "worst quality, inconsistent motion, blurry, jittery, distorted",
         loras: list[LoRAWeight] = [],
         resolution: Literal["480p", "720p"] = "720p",
@@ -1020,6 +1020,8 @@ class Realtime(
         Args:
             prompt: Text prompt to guide generation
             image_url: Image URL for Image-to-Video task
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for generation
             loras: LoRA weights to use for generation
             resolution: Resolution of the generated video (480p or 720p).
@@ -1059,7 +1061,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "worst quality, inconsistent motion, blurry, jittery, distorted",
         loras: list[LoRAWeight] = [],
         resolution: Literal["480p", "720p"] = "720p",
@@ -1091,6 +1093,8 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt to guide generation
             image_url: Image URL for Image-to-Video task
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for generation
             loras: LoRA weights to use for generation
             resolution: Resolution of the generated video (480p or 720p).

@@ -22,6 +22,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileInput,
     FileOutput,
     InputModel,
     OutputModel,
@@ -72,7 +73,7 @@ __all__ = [
 
 
 class ImageConditioningInput(InputModel):
-    image_url: Annotated[str, Field(description="URL of image to use as conditioning")]
+    image_url: Annotated[FileInput, Field(description="URL of image to use as conditioning")]
     start_frame_num: Annotated[
         int,
         Field(
@@ -111,7 +112,7 @@ class LoRAWeight(InputModel):
 
 
 class VideoConditioningInput(InputModel):
-    video_url: Annotated[str, Field(description="URL of video to use as conditioning")]
+    video_url: Annotated[FileInput, Field(description="URL of video to use as conditioning")]
     conditioning_type: Annotated[
         Literal["rgb", "depth", "pose", "canny"] | None,
         Field(

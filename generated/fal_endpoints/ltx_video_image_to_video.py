@@ -92,7 +92,9 @@ class LtxVideoImageToVideoInput(InputModel):
     """Input of `fal-ai/ltx-video/image-to-video`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
-    image_url: Annotated[str, Field(description="The URL of the image to generate the video from.")]
+    image_url: Annotated[
+        FileInput, Field(description="The URL of the image to generate the video from.")
+    ]
     negative_prompt: Annotated[
         str, Field(description="The negative prompt to generate the video from.")
     ] = "low quality, worst quality, deformed, distorted, disfigured, motion smear, motion artifacts, fused fingers, bad anatomy, weird hand, ugly"
@@ -930,7 +932,7 @@ class Realtime(RealtimeConnection[LtxVideoImageToVideoInput, LtxVideoImageToVide
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "low quality, worst quality, deformed, distorted, disfigured, motion smear, motion artifacts, fused fingers, bad anatomy, weird hand, ugly",
         seed: int | None = ...,
         num_inference_steps: int = 30,
@@ -951,6 +953,8 @@ class Realtime(RealtimeConnection[LtxVideoImageToVideoInput, LtxVideoImageToVide
         Args:
             prompt: The prompt to generate the video from.
             image_url: The URL of the image to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: The negative prompt to generate the video from.
             seed: The seed to use for random number generation.
             num_inference_steps: The number of inference steps to take.
@@ -973,7 +977,7 @@ class AsyncRealtime(AsyncRealtimeConnection[LtxVideoImageToVideoInput, LtxVideoI
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "low quality, worst quality, deformed, distorted, disfigured, motion smear, motion artifacts, fused fingers, bad anatomy, weird hand, ugly",
         seed: int | None = ...,
         num_inference_steps: int = 30,
@@ -994,6 +998,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LtxVideoImageToVideoInput, LtxVideoI
         Args:
             prompt: The prompt to generate the video from.
             image_url: The URL of the image to generate the video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: The negative prompt to generate the video from.
             seed: The seed to use for random number generation.
             num_inference_steps: The number of inference steps to take.

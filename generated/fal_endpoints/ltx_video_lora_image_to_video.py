@@ -107,7 +107,7 @@ class LtxVideoLoraImageToVideoInput(InputModel):
     """
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
-    image_url: Annotated[str, Field(description="The URL of the image to use as input.")]
+    image_url: Annotated[FileInput, Field(description="The URL of the image to use as input.")]
     negative_prompt: Annotated[str, Field(description="The negative prompt to use.")] = (
         "blurry, low quality, low resolution, inconsistent motion, jittery, distorted"
     )
@@ -900,7 +900,7 @@ class Realtime(RealtimeConnection[LtxVideoLoraImageToVideoInput, LtxVideoLoraIma
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "blurry, low quality, low resolution, inconsistent motion, jittery, distorted",
         loras: list[LoRAWeight] = [],
         resolution: Literal["480p", "720p"] = "720p",
@@ -928,6 +928,8 @@ class Realtime(RealtimeConnection[LtxVideoLoraImageToVideoInput, LtxVideoLoraIma
         Args:
             prompt: The prompt to generate the video from.
             image_url: The URL of the image to use as input.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: The negative prompt to use.
             loras: The LoRA weights to use for generation.
             resolution: The resolution of the video.
@@ -963,7 +965,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "blurry, low quality, low resolution, inconsistent motion, jittery, distorted",
         loras: list[LoRAWeight] = [],
         resolution: Literal["480p", "720p"] = "720p",
@@ -991,6 +993,8 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to generate the video from.
             image_url: The URL of the image to use as input.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: The negative prompt to use.
             loras: The LoRA weights to use for generation.
             resolution: The resolution of the video.

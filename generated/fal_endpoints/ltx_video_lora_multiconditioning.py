@@ -20,6 +20,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileInput,
     FileOutput,
     InputModel,
     OutputModel,
@@ -72,7 +73,7 @@ __all__ = [
 class ImageCondition(InputModel):
     """Image condition to use for generation."""
 
-    image_url: Annotated[str, Field(description="The URL of the image to use as input.")]
+    image_url: Annotated[FileInput, Field(description="The URL of the image to use as input.")]
     start_frame_number: Annotated[
         int, Field(description="The frame number to start the condition on.", ge=0, le=160)
     ] = 0
@@ -104,7 +105,7 @@ class LoRAWeight(InputModel):
 class VideoCondition(InputModel):
     """Video condition to use for generation."""
 
-    video_url: Annotated[str, Field(description="The URL of the video to use as input.")]
+    video_url: Annotated[FileInput, Field(description="The URL of the video to use as input.")]
     start_frame_number: Annotated[
         int, Field(description="The frame number to start the condition on.", ge=0, le=160)
     ] = 0

@@ -71,7 +71,7 @@ __all__ = [
 class Validation(InputModel):
     prompt: Annotated[str, Field(description="The prompt to use for validation.")]
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="An image to use for image-to-video validation. If provided for one validation, _all_ validation inputs must have an image."
         ),
@@ -92,7 +92,7 @@ class LtxVideoTrainerInput(InputModel):
     """Input of `fal-ai/ltx-video-trainer`."""
 
     training_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to zip archive with videos or images. Try to use at least 10 files, although more is better.\n\n**Supported video formats:** .mp4, .mov, .avi, .mkv\n**Supported image formats:** .png, .jpg, .jpeg\n\nNote: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.\n\nThe archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to."
         ),
@@ -1076,7 +1076,7 @@ class Realtime(RealtimeConnection[LtxVideoTrainerInput, LtxVideoTrainerOutput]):
         self,
         /,
         *,
-        training_data_url: str,
+        training_data_url: FileInput,
         rank: Literal[8, 16, 32, 64, 128] = 128,
         number_of_steps: int = 1000,
         number_of_frames: int = 81,
@@ -1116,6 +1116,8 @@ class Realtime(RealtimeConnection[LtxVideoTrainerInput, LtxVideoTrainerOutput]):
                 Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
                 The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             rank: The rank of the LoRA.
             number_of_steps: The number of steps to train for.
             number_of_frames: The number of frames to use for training. This is the number of frames per second multiplied by the number of seconds.
@@ -1150,7 +1152,7 @@ class AsyncRealtime(AsyncRealtimeConnection[LtxVideoTrainerInput, LtxVideoTraine
         self,
         /,
         *,
-        training_data_url: str,
+        training_data_url: FileInput,
         rank: Literal[8, 16, 32, 64, 128] = 128,
         number_of_steps: int = 1000,
         number_of_frames: int = 81,
@@ -1190,6 +1192,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LtxVideoTrainerInput, LtxVideoTraine
                 Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
                 The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             rank: The rank of the LoRA.
             number_of_steps: The number of steps to train for.
             number_of_frames: The number of frames to use for training. This is the number of frames per second multiplied by the number of seconds.

@@ -22,6 +22,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileInput,
     FileOutput,
     InputModel,
     OutputModel,
@@ -70,7 +71,7 @@ __all__ = [
 
 
 class VideoConditioningInput(InputModel):
-    video_url: Annotated[str, Field(description="URL of video to be extended")]
+    video_url: Annotated[FileInput, Field(description="URL of video to be extended")]
     start_frame_num: Annotated[
         int,
         Field(

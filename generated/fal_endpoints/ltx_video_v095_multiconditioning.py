@@ -22,6 +22,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileInput,
     FileOutput,
     InputModel,
     OutputModel,
@@ -71,7 +72,7 @@ __all__ = [
 
 
 class ImageConditioningInput(InputModel):
-    image_url: Annotated[str, Field(description="URL of image to use as conditioning")]
+    image_url: Annotated[FileInput, Field(description="URL of image to use as conditioning")]
     start_frame_num: Annotated[
         int,
         Field(
@@ -84,7 +85,7 @@ class ImageConditioningInput(InputModel):
 
 
 class VideoConditioningInput(InputModel):
-    video_url: Annotated[str, Field(description="URL of video to be extended")]
+    video_url: Annotated[FileInput, Field(description="URL of video to be extended")]
     start_frame_num: Annotated[
         int,
         Field(

@@ -22,6 +22,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileInput,
     FileOutput,
     InputModel,
     OutputModel,
@@ -71,7 +72,7 @@ __all__ = [
 
 
 class ExtendVideoConditioningInput(InputModel):
-    video_url: Annotated[str, Field(description="URL of video to use as conditioning")]
+    video_url: Annotated[FileInput, Field(description="URL of video to use as conditioning")]
     start_frame_num: Annotated[
         int,
         Field(

@@ -102,7 +102,7 @@ class Ltxv13b098DistilledImageToVideoInput(InputModel):
     """Input of `fal-ai/ltxv-13b-098-distilled/image-to-video`."""
 
     prompt: Annotated[str, Field(description="Text prompt to guide generation")]
-    image_url: Annotated[str, Field(description="Image URL for Image-to-Video task")]
+    image_url: Annotated[FileInput, Field(description="Image URL for Image-to-Video task")]
     negative_prompt: Annotated[str, Field(description="Negative prompt for generation")] = (
         "worst quality, inconsistent motion, blurry, jittery, distorted"
     )
@@ -1054,7 +1054,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "worst quality, inconsistent motion, blurry, jittery, distorted",
         loras: list[LoRAWeight] = [],
         resolution: Literal["480p", "720p"] = "720p",
@@ -1088,6 +1088,8 @@ class Realtime(
         Args:
             prompt: Text prompt to guide generation
             image_url: Image URL for Image-to-Video task
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for generation
             loras: LoRA weights to use for generation
             resolution: Resolution of the generated video.
@@ -1131,7 +1133,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "worst quality, inconsistent motion, blurry, jittery, distorted",
         loras: list[LoRAWeight] = [],
         resolution: Literal["480p", "720p"] = "720p",
@@ -1165,6 +1167,8 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt to guide generation
             image_url: Image URL for Image-to-Video task
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for generation
             loras: LoRA weights to use for generation
             resolution: Resolution of the generated video.

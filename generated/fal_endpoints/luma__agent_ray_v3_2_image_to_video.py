@@ -81,11 +81,10 @@ class LumaAgentRayV32ImageToVideoInput(InputModel):
         ),
     ]
     image_url: Annotated[
-        str,
-        Field(description="URL of the image used as the first frame of the video.", min_length=1),
+        FileInput, Field(description="URL of the image used as the first frame of the video.")
     ]
     end_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional URL of an image used as the last frame. When set, the model interpolates between image_url and end_image_url."
         ),
@@ -121,7 +120,7 @@ class LumaAgentRayV32ImageToVideoInput(InputModel):
         ),
     ] = False
     reference_image_urls: Annotated[
-        Annotated[list[str], Field(max_length=4)] | None,
+        Annotated[list[FileInput], Field(max_length=4)] | None,
         Field(description="Optional list of reference image URLs used to guide the generation."),
     ] = None
 
@@ -904,15 +903,15 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
-        end_image_url: str | None = ...,
+        image_url: FileInput,
+        end_image_url: FileInput | None = ...,
         aspect_ratio: Literal["3:4", "4:3", "1:1", "9:16", "16:9", "21:9"] = "16:9",
         resolution: Literal["540p", "720p", "1080p"] = "540p",
         duration: Literal["5s"] = "5s",
         loop: bool = False,
         hdr: bool = False,
         exr_export: bool = False,
-        reference_image_urls: list[str] | None = ...,
+        reference_image_urls: list[FileInput] | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -929,7 +928,11 @@ class Realtime(
         Args:
             prompt: Text prompt describing the motion/scene to generate.
             image_url: URL of the image used as the first frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: Optional URL of an image used as the last frame. When set, the model interpolates between image_url and end_image_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: Aspect ratio of the generated video.
             resolution: Resolution of the generated video. Higher resolutions cost more.
             duration: Duration of the generated video. Image-to-video supports 5s.
@@ -937,6 +940,8 @@ class Realtime(
             hdr: Generate an HDR-encoded MP4. Requires HDR access on the account and a resolution of 720p or 1080p; not supported with loop.
             exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             reference_image_urls: Optional list of reference image URLs used to guide the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -961,15 +966,15 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
-        end_image_url: str | None = ...,
+        image_url: FileInput,
+        end_image_url: FileInput | None = ...,
         aspect_ratio: Literal["3:4", "4:3", "1:1", "9:16", "16:9", "21:9"] = "16:9",
         resolution: Literal["540p", "720p", "1080p"] = "540p",
         duration: Literal["5s"] = "5s",
         loop: bool = False,
         hdr: bool = False,
         exr_export: bool = False,
-        reference_image_urls: list[str] | None = ...,
+        reference_image_urls: list[FileInput] | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -986,7 +991,11 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt describing the motion/scene to generate.
             image_url: URL of the image used as the first frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: Optional URL of an image used as the last frame. When set, the model interpolates between image_url and end_image_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: Aspect ratio of the generated video.
             resolution: Resolution of the generated video. Higher resolutions cost more.
             duration: Duration of the generated video. Image-to-video supports 5s.
@@ -994,6 +1003,8 @@ class AsyncRealtime(
             hdr: Generate an HDR-encoded MP4. Requires HDR access on the account and a resolution of 720p or 1080p; not supported with loop.
             exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             reference_image_urls: Optional list of reference image URLs used to guide the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

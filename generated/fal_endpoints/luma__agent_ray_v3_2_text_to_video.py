@@ -110,7 +110,7 @@ class LumaAgentRayV32TextToVideoInput(InputModel):
         ),
     ] = False
     reference_image_urls: Annotated[
-        Annotated[list[str], Field(max_length=4)] | None,
+        Annotated[list[FileInput], Field(max_length=4)] | None,
         Field(description="Optional list of reference image URLs used to guide the generation."),
     ] = None
 
@@ -835,7 +835,7 @@ class Realtime(
         loop: bool = False,
         hdr: bool = False,
         exr_export: bool = False,
-        reference_image_urls: list[str] | None = ...,
+        reference_image_urls: list[FileInput] | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -858,6 +858,8 @@ class Realtime(
             hdr: Generate an HDR-encoded MP4. Requires HDR access on the account and a resolution of 720p or 1080p; not supported with 10s or loop.
             exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             reference_image_urls: Optional list of reference image URLs used to guide the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -888,7 +890,7 @@ class AsyncRealtime(
         loop: bool = False,
         hdr: bool = False,
         exr_export: bool = False,
-        reference_image_urls: list[str] | None = ...,
+        reference_image_urls: list[FileInput] | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -911,6 +913,8 @@ class AsyncRealtime(
             hdr: Generate an HDR-encoded MP4. Requires HDR access on the account and a resolution of 720p or 1080p; not supported with 10s or loop.
             exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             reference_image_urls: Optional list of reference image URLs used to guide the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

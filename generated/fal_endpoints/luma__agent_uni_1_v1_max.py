@@ -94,7 +94,7 @@ class LumaAgentUni1V1MaxInput(InputModel):
         bool, Field(description="When true, the model may consult the web for references.")
     ] = False
     reference_image_urls: Annotated[
-        Annotated[list[str], Field(max_length=9)] | None,
+        Annotated[list[FileInput], Field(max_length=9)] | None,
         Field(description="Optional list of reference image URLs used to guide the generation."),
     ] = None
 
@@ -782,7 +782,7 @@ class Realtime(RealtimeConnection[LumaAgentUni1V1MaxInput, LumaAgentUni1V1MaxOut
         style: Literal["auto", "manga"] = "auto",
         output_format: Literal["png", "jpeg"] | None = ...,
         enable_web_search: bool = False,
-        reference_image_urls: list[str] | None = ...,
+        reference_image_urls: list[FileInput] | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -803,6 +803,8 @@ class Realtime(RealtimeConnection[LumaAgentUni1V1MaxInput, LumaAgentUni1V1MaxOut
             output_format: Encoding format of the generated image.
             enable_web_search: When true, the model may consult the web for references.
             reference_image_urls: Optional list of reference image URLs used to guide the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -826,7 +828,7 @@ class AsyncRealtime(AsyncRealtimeConnection[LumaAgentUni1V1MaxInput, LumaAgentUn
         style: Literal["auto", "manga"] = "auto",
         output_format: Literal["png", "jpeg"] | None = ...,
         enable_web_search: bool = False,
-        reference_image_urls: list[str] | None = ...,
+        reference_image_urls: list[FileInput] | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -847,6 +849,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LumaAgentUni1V1MaxInput, LumaAgentUn
             output_format: Encoding format of the generated image.
             enable_web_search: When true, the model may consult the web for references.
             reference_image_urls: Optional list of reference image URLs used to guide the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -94,7 +94,7 @@ class LumaAgentUni1V1TextToImageInput(InputModel):
         bool, Field(description="When true, the model may consult the web for references.")
     ] = False
     reference_image_urls: Annotated[
-        Annotated[list[str], Field(max_length=9)] | None,
+        Annotated[list[FileInput], Field(max_length=9)] | None,
         Field(description="Optional list of reference image URLs used to guide the generation."),
     ] = None
 
@@ -788,7 +788,7 @@ class Realtime(
         style: Literal["auto", "manga"] = "auto",
         output_format: Literal["png", "jpeg"] | None = ...,
         enable_web_search: bool = False,
-        reference_image_urls: list[str] | None = ...,
+        reference_image_urls: list[FileInput] | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -809,6 +809,8 @@ class Realtime(
             output_format: Encoding format of the generated image.
             enable_web_search: When true, the model may consult the web for references.
             reference_image_urls: Optional list of reference image URLs used to guide the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -838,7 +840,7 @@ class AsyncRealtime(
         style: Literal["auto", "manga"] = "auto",
         output_format: Literal["png", "jpeg"] | None = ...,
         enable_web_search: bool = False,
-        reference_image_urls: list[str] | None = ...,
+        reference_image_urls: list[FileInput] | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -859,6 +861,8 @@ class AsyncRealtime(
             output_format: Encoding format of the generated image.
             enable_web_search: When true, the model may consult the web for references.
             reference_image_urls: Optional list of reference image URLs used to guide the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

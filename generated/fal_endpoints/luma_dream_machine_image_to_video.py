@@ -71,9 +71,9 @@ class LumaDreamMachineImageToVideoInput(InputModel):
     """Input of `fal-ai/luma-dream-machine/image-to-video`."""
 
     prompt: Annotated[str, Field(max_length=5000, min_length=3)]
-    image_url: str
+    image_url: FileInput
     end_image_url: Annotated[
-        str | None, Field(description="An image to blend the end of the video with")
+        FileInput | None, Field(description="An image to blend the end of the video with")
     ] = None
     aspect_ratio: Annotated[
         Literal["16:9", "9:16", "4:3", "3:4", "21:9", "9:21"],
@@ -748,8 +748,8 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
-        end_image_url: str = ...,
+        image_url: FileInput,
+        end_image_url: FileInput = ...,
         aspect_ratio: Literal["16:9", "9:16", "4:3", "3:4", "21:9", "9:21"] = "16:9",
         loop: bool = False,
         extra_body: Mapping[str, Any] | None = None,
@@ -768,7 +768,11 @@ class Realtime(
         Args:
             prompt: (Undocumented.)
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: An image to blend the end of the video with
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             loop: Whether the video should loop (end of video is blended with the beginning)
         """
@@ -795,8 +799,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
-        end_image_url: str = ...,
+        image_url: FileInput,
+        end_image_url: FileInput = ...,
         aspect_ratio: Literal["16:9", "9:16", "4:3", "3:4", "21:9", "9:21"] = "16:9",
         loop: bool = False,
         extra_body: Mapping[str, Any] | None = None,
@@ -815,7 +819,11 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: An image to blend the end of the video with
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             loop: Whether the video should loop (end of video is blended with the beginning)
         """

@@ -74,13 +74,13 @@ class LumaDreamMachineRay2FlashImageToVideoInput(InputModel):
 
     prompt: Annotated[str, Field(max_length=5000, min_length=3)]
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Initial image to start the video from. Can be used together with end_image_url."
         ),
     ] = None
     end_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Final image to end the video with. Can be used together with image_url."
         ),
@@ -820,8 +820,8 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str | None = ...,
-        end_image_url: str | None = ...,
+        image_url: FileInput | None = ...,
+        end_image_url: FileInput | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "4:3", "3:4", "21:9", "9:21"] = "16:9",
         loop: bool = False,
         resolution: Literal["540p", "720p", "1080p"] = "540p",
@@ -842,7 +842,11 @@ class Realtime(
         Args:
             prompt: (Undocumented.)
             image_url: Initial image to start the video from. Can be used together with end_image_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: Final image to end the video with. Can be used together with image_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             loop: Whether the video should loop (end of video is blended with the beginning)
             resolution: The resolution of the generated video (720p costs 2x more, 1080p costs 4x more)
@@ -873,8 +877,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str | None = ...,
-        end_image_url: str | None = ...,
+        image_url: FileInput | None = ...,
+        end_image_url: FileInput | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "4:3", "3:4", "21:9", "9:21"] = "16:9",
         loop: bool = False,
         resolution: Literal["540p", "720p", "1080p"] = "540p",
@@ -895,7 +899,11 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             image_url: Initial image to start the video from. Can be used together with end_image_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: Final image to end the video with. Can be used together with image_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             loop: Whether the video should loop (end of video is blended with the beginning)
             resolution: The resolution of the generated video (720p costs 2x more, 1080p costs 4x more)

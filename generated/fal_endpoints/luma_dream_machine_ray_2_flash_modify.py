@@ -72,9 +72,10 @@ __all__ = [
 class LumaDreamMachineRay2FlashModifyInput(InputModel):
     """Input of `fal-ai/luma-dream-machine/ray-2-flash/modify`."""
 
-    video_url: Annotated[str, Field(description="URL of the input video to modify")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video to modify")]
     image_url: Annotated[
-        str | None, Field(description="Optional URL of the first frame image for modification")
+        FileInput | None,
+        Field(description="Optional URL of the first frame image for modification"),
     ] = None
     prompt: Annotated[
         Annotated[str, Field(max_length=5000, min_length=3)] | None,
@@ -839,8 +840,8 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
-        image_url: str | None = ...,
+        video_url: FileInput,
+        image_url: FileInput | None = ...,
         prompt: str | None = ...,
         mode: Literal[
             "adhere_1",
@@ -868,7 +869,11 @@ class Realtime(
 
         Args:
             video_url: URL of the input video to modify
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: Optional URL of the first frame image for modification
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Instruction for modifying the video
             mode: Amount of modification to apply to the video, adhere_1 is the least amount of modification, reimagine_3 is the most
         """
@@ -896,8 +901,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
-        image_url: str | None = ...,
+        video_url: FileInput,
+        image_url: FileInput | None = ...,
         prompt: str | None = ...,
         mode: Literal[
             "adhere_1",
@@ -925,7 +930,11 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the input video to modify
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: Optional URL of the first frame image for modification
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Instruction for modifying the video
             mode: Amount of modification to apply to the video, adhere_1 is the least amount of modification, reimagine_3 is the most
         """

@@ -72,9 +72,10 @@ __all__ = [
 class LumaDreamMachineRay2ModifyInput(InputModel):
     """Input of `fal-ai/luma-dream-machine/ray-2/modify`."""
 
-    video_url: Annotated[str, Field(description="URL of the input video to modify")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video to modify")]
     image_url: Annotated[
-        str | None, Field(description="Optional URL of the first frame image for modification")
+        FileInput | None,
+        Field(description="Optional URL of the first frame image for modification"),
     ] = None
     prompt: Annotated[
         Annotated[str, Field(max_length=5000, min_length=3)] | None,
@@ -837,8 +838,8 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
-        image_url: str | None = ...,
+        video_url: FileInput,
+        image_url: FileInput | None = ...,
         prompt: str | None = ...,
         mode: Literal[
             "adhere_1",
@@ -866,7 +867,11 @@ class Realtime(
 
         Args:
             video_url: URL of the input video to modify
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: Optional URL of the first frame image for modification
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Instruction for modifying the video
             mode: Amount of modification to apply to the video, adhere_1 is the least amount of modification, reimagine_3 is the most
         """
@@ -892,8 +897,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
-        image_url: str | None = ...,
+        video_url: FileInput,
+        image_url: FileInput | None = ...,
         prompt: str | None = ...,
         mode: Literal[
             "adhere_1",
@@ -921,7 +926,11 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the input video to modify
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: Optional URL of the first frame image for modification
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Instruction for modifying the video
             mode: Amount of modification to apply to the video, adhere_1 is the least amount of modification, reimagine_3 is the most
         """

@@ -72,13 +72,13 @@ __all__ = [
 class LumaDreamMachineRay2ReframeInput(InputModel):
     """Input of `fal-ai/luma-dream-machine/ray-2/reframe`."""
 
-    video_url: Annotated[str, Field(description="URL of the input video to reframe")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video to reframe")]
     aspect_ratio: Annotated[
         Literal["1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"],
         Field(description="The aspect ratio of the reframed video"),
     ]
     image_url: Annotated[
-        str | None, Field(description="Optional URL of the first frame image for reframing")
+        FileInput | None, Field(description="Optional URL of the first frame image for reframing")
     ] = None
     grid_position_x: Annotated[
         int | None, Field(description="X position of the grid for reframing")
@@ -851,9 +851,9 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         aspect_ratio: Literal["1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"],
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         grid_position_x: int | None = ...,
         grid_position_y: int | None = ...,
         prompt: str | None = ...,
@@ -876,8 +876,12 @@ class Realtime(
 
         Args:
             video_url: URL of the input video to reframe
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the reframed video
             image_url: Optional URL of the first frame image for reframing
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             grid_position_x: X position of the grid for reframing
             grid_position_y: Y position of the grid for reframing
             prompt: Optional prompt for reframing
@@ -908,9 +912,9 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         aspect_ratio: Literal["1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"],
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         grid_position_x: int | None = ...,
         grid_position_y: int | None = ...,
         prompt: str | None = ...,
@@ -933,8 +937,12 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the input video to reframe
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the reframed video
             image_url: Optional URL of the first frame image for reframing
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             grid_position_x: X position of the grid for reframing
             grid_position_y: Y position of the grid for reframing
             prompt: Optional prompt for reframing

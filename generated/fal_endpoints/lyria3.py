@@ -103,7 +103,7 @@ class Lyria3Input(InputModel):
         str, Field(description="A description of what to exclude from the generated audio.")
     ] = ""
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image."
         ),
@@ -883,7 +883,7 @@ class Realtime(RealtimeConnection[Lyria3Input, Lyria3Output]):
         *,
         prompt: str,
         negative_prompt: str = "",
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -901,6 +901,8 @@ class Realtime(RealtimeConnection[Lyria3Input, Lyria3Output]):
             prompt: The text prompt describing the music you want to generate. Include genre, mood, instrumentation, tempo, and vocal style for best results. Lyria 3 supports vocals, lyrics, and multi-language generation.
             negative_prompt: A description of what to exclude from the generated audio.
             image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -920,7 +922,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Lyria3Input, Lyria3Output]):
         *,
         prompt: str,
         negative_prompt: str = "",
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -938,6 +940,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Lyria3Input, Lyria3Output]):
             prompt: The text prompt describing the music you want to generate. Include genre, mood, instrumentation, tempo, and vocal style for best results. Lyria 3 supports vocals, lyrics, and multi-language generation.
             negative_prompt: A description of what to exclude from the generated audio.
             image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -74,7 +74,7 @@ class MagiDistilledExtendVideoInput(InputModel):
 
     prompt: Annotated[str, Field(description="The text prompt to guide video generation.")]
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input video to represent the beginning of the video. If the input video does not match the chosen aspect ratio, it is resized and center cropped."
         ),
@@ -842,7 +842,7 @@ class Realtime(RealtimeConnection[MagiDistilledExtendVideoInput, MagiDistilledEx
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         num_frames: int | None = 96,
         start_frame: int | None = ...,
         seed: int | None = ...,
@@ -866,6 +866,8 @@ class Realtime(RealtimeConnection[MagiDistilledExtendVideoInput, MagiDistilledEx
         Args:
             prompt: The text prompt to guide video generation.
             video_url: URL of the input video to represent the beginning of the video. If the input video does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             start_frame: The frame to begin the generation from, with the remaining frames will be treated as the prefix video. The final video will contain the frames up until this number unchanged, followed by the generated frames. The default start frame is 32 frames before the end of the video, which gives optimal results.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -897,7 +899,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         num_frames: int | None = 96,
         start_frame: int | None = ...,
         seed: int | None = ...,
@@ -921,6 +923,8 @@ class AsyncRealtime(
         Args:
             prompt: The text prompt to guide video generation.
             video_url: URL of the input video to represent the beginning of the video. If the input video does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             start_frame: The frame to begin the generation from, with the remaining frames will be treated as the prefix video. The final video will contain the frames up until this number unchanged, followed by the generated frames. The default start frame is 32 frames before the end of the video, which gives optimal results.
             seed: Random seed for reproducibility. If None, a random seed is chosen.

@@ -74,7 +74,7 @@ class MagiDistilledImageToVideoInput(InputModel):
 
     prompt: Annotated[str, Field(description="The text prompt to guide video generation.")]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
@@ -820,7 +820,7 @@ class Realtime(RealtimeConnection[MagiDistilledImageToVideoInput, MagiDistilledI
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         num_frames: int | None = 96,
         seed: int | None = ...,
         resolution: Literal["480p", "720p"] = "720p",
@@ -843,6 +843,8 @@ class Realtime(RealtimeConnection[MagiDistilledImageToVideoInput, MagiDistilledI
         Args:
             prompt: The text prompt to guide video generation.
             image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             resolution: Resolution of the generated video (480p or 720p). 480p is 0.5 billing units, and 720p is 1 billing unit.
@@ -873,7 +875,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         num_frames: int | None = 96,
         seed: int | None = ...,
         resolution: Literal["480p", "720p"] = "720p",
@@ -896,6 +898,8 @@ class AsyncRealtime(
         Args:
             prompt: The text prompt to guide video generation.
             image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             resolution: Resolution of the generated video (480p or 720p). 480p is 0.5 billing units, and 720p is 1 billing unit.

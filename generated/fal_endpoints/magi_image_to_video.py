@@ -72,7 +72,7 @@ class MagiImageToVideoInput(InputModel):
 
     prompt: Annotated[str, Field(description="The text prompt to guide video generation.")]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
@@ -798,7 +798,7 @@ class Realtime(RealtimeConnection[MagiImageToVideoInput, MagiImageToVideoOutput]
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         num_frames: int = 96,
         seed: int = ...,
         resolution: Literal["480p", "720p"] = "720p",
@@ -821,6 +821,8 @@ class Realtime(RealtimeConnection[MagiImageToVideoInput, MagiImageToVideoOutput]
         Args:
             prompt: The text prompt to guide video generation.
             image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             resolution: Resolution of the generated video (480p or 720p). 480p is 0.5 billing units, and 720p is 1 billing unit.
@@ -845,7 +847,7 @@ class AsyncRealtime(AsyncRealtimeConnection[MagiImageToVideoInput, MagiImageToVi
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         num_frames: int = 96,
         seed: int = ...,
         resolution: Literal["480p", "720p"] = "720p",
@@ -868,6 +870,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MagiImageToVideoInput, MagiImageToVi
         Args:
             prompt: The text prompt to guide video generation.
             image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             resolution: Resolution of the generated video (480p or 720p). 480p is 0.5 billing units, and 720p is 1 billing unit.

@@ -72,7 +72,7 @@ class MarlinInput(InputModel):
     """Input of `fal-ai/marlin`."""
 
     video_url: Annotated[
-        str, Field(description="URL of the video to caption. Up to ~2 minutes is supported.")
+        FileInput, Field(description="URL of the video to caption. Up to ~2 minutes is supported.")
     ]
     prompt: Annotated[
         str,
@@ -775,7 +775,7 @@ class Realtime(RealtimeConnection[MarlinInput, MarlinOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         max_tokens: int = 2048,
         do_sample: bool = False,
@@ -796,6 +796,8 @@ class Realtime(RealtimeConnection[MarlinInput, MarlinOutput]):
 
         Args:
             video_url: URL of the video to caption. Up to ~2 minutes is supported.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Caption prompt sent to the model. The example value is Marlin's canonical training prompt — overriding usually degrades output quality.
             max_tokens: Maximum number of tokens to generate for the caption.
             do_sample: If true, sample with temperature/top_p; if false, use greedy decoding.
@@ -818,7 +820,7 @@ class AsyncRealtime(AsyncRealtimeConnection[MarlinInput, MarlinOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         max_tokens: int = 2048,
         do_sample: bool = False,
@@ -839,6 +841,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MarlinInput, MarlinOutput]):
 
         Args:
             video_url: URL of the video to caption. Up to ~2 minutes is supported.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Caption prompt sent to the model. The example value is Marlin's canonical training prompt — overriding usually degrades output quality.
             max_tokens: Maximum number of tokens to generate for the caption.
             do_sample: If true, sample with temperature/top_p; if false, use greedy decoding.

@@ -71,7 +71,7 @@ __all__ = [
 class MarlinFindInput(InputModel):
     """Input of `fal-ai/marlin/find`."""
 
-    video_url: Annotated[str, Field(description="URL of the video to search through.")]
+    video_url: Annotated[FileInput, Field(description="URL of the video to search through.")]
     prompt: Annotated[
         str,
         Field(
@@ -755,7 +755,7 @@ class Realtime(RealtimeConnection[MarlinFindInput, MarlinFindOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         do_sample: bool = False,
         temperature: float = 1,
@@ -775,6 +775,8 @@ class Realtime(RealtimeConnection[MarlinFindInput, MarlinFindOutput]):
 
         Args:
             video_url: URL of the video to search through.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Natural-language description of the event or scene to find in the video.
             do_sample: If true, sample with temperature/top_p; if false, use greedy decoding.
             temperature: Sampling temperature. Only used when do_sample is true.
@@ -796,7 +798,7 @@ class AsyncRealtime(AsyncRealtimeConnection[MarlinFindInput, MarlinFindOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         do_sample: bool = False,
         temperature: float = 1,
@@ -816,6 +818,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MarlinFindInput, MarlinFindOutput]):
 
         Args:
             video_url: URL of the video to search through.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Natural-language description of the event or scene to find in the video.
             do_sample: If true, sample with temperature/top_p; if false, use greedy decoding.
             temperature: Sampling temperature. Only used when do_sample is true.

@@ -84,7 +84,7 @@ class MeshyV5RemeshInput(InputModel):
     """
 
     model_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL or base64 data URI of a 3D model to remesh. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream."
         ),
@@ -851,7 +851,7 @@ class Realtime(RealtimeConnection[MeshyV5RemeshInput, MeshyV5RemeshOutput]):
         self,
         /,
         *,
-        model_url: str,
+        model_url: FileInput,
         target_formats: list[Literal["glb", "fbx", "obj", "usdz", "blend", "stl"]] = ["glb"],
         topology: Literal["quad", "triangle"] = "triangle",
         target_polycount: int = 30000,
@@ -872,6 +872,8 @@ class Realtime(RealtimeConnection[MeshyV5RemeshInput, MeshyV5RemeshOutput]):
 
         Args:
             model_url: URL or base64 data URI of a 3D model to remesh. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             target_formats: List of target formats for the remeshed model.
             topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             target_polycount: Target number of polygons in the generated model. Actual count may vary based on geometry complexity.
@@ -894,7 +896,7 @@ class AsyncRealtime(AsyncRealtimeConnection[MeshyV5RemeshInput, MeshyV5RemeshOut
         self,
         /,
         *,
-        model_url: str,
+        model_url: FileInput,
         target_formats: list[Literal["glb", "fbx", "obj", "usdz", "blend", "stl"]] = ["glb"],
         topology: Literal["quad", "triangle"] = "triangle",
         target_polycount: int = 30000,
@@ -915,6 +917,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MeshyV5RemeshInput, MeshyV5RemeshOut
 
         Args:
             model_url: URL or base64 data URI of a 3D model to remesh. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             target_formats: List of target formats for the remeshed model.
             topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             target_polycount: Target number of polygons in the generated model. Actual count may vary based on geometry complexity.

@@ -85,7 +85,7 @@ class MeshyV5RetextureInput(InputModel):
     """
 
     model_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL or base64 data URI of a 3D model to texture. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream."
         ),
@@ -97,7 +97,7 @@ class MeshyV5RetextureInput(InputModel):
         ),
     ] = None
     image_style_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="2D image to guide the texturing process. Supports .jpg, .jpeg, and .png formats. Required if text_style_prompt is not provided. If both are provided, image_style_url takes precedence."
         ),
@@ -890,9 +890,9 @@ class Realtime(RealtimeConnection[MeshyV5RetextureInput, MeshyV5RetextureOutput]
         self,
         /,
         *,
-        model_url: str,
+        model_url: FileInput,
         text_style_prompt: str | None = ...,
-        image_style_url: str | None = ...,
+        image_style_url: FileInput | None = ...,
         enable_original_uv: bool = True,
         enable_pbr: bool = False,
         enable_safety_checker: bool = True,
@@ -911,8 +911,12 @@ class Realtime(RealtimeConnection[MeshyV5RetextureInput, MeshyV5RetextureOutput]
 
         Args:
             model_url: URL or base64 data URI of a 3D model to texture. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text_style_prompt: Describe your desired texture style using text. Maximum 600 characters. Required if image_style_url is not provided.
             image_style_url: 2D image to guide the texturing process. Supports .jpg, .jpeg, and .png formats. Required if text_style_prompt is not provided. If both are provided, image_style_url takes precedence.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_original_uv: Use the original UV mapping of the model instead of generating new UVs. If the model has no original UV, output quality may be reduced.
             enable_pbr: Generate PBR Maps (metallic, roughness, normal) in addition to base color.
             enable_safety_checker: If set to true, input data will be checked for safety before processing.
@@ -933,9 +937,9 @@ class AsyncRealtime(AsyncRealtimeConnection[MeshyV5RetextureInput, MeshyV5Retext
         self,
         /,
         *,
-        model_url: str,
+        model_url: FileInput,
         text_style_prompt: str | None = ...,
-        image_style_url: str | None = ...,
+        image_style_url: FileInput | None = ...,
         enable_original_uv: bool = True,
         enable_pbr: bool = False,
         enable_safety_checker: bool = True,
@@ -954,8 +958,12 @@ class AsyncRealtime(AsyncRealtimeConnection[MeshyV5RetextureInput, MeshyV5Retext
 
         Args:
             model_url: URL or base64 data URI of a 3D model to texture. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text_style_prompt: Describe your desired texture style using text. Maximum 600 characters. Required if image_style_url is not provided.
             image_style_url: 2D image to guide the texturing process. Supports .jpg, .jpeg, and .png formats. Required if text_style_prompt is not provided. If both are provided, image_style_url takes precedence.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_original_uv: Use the original UV mapping of the model instead of generating new UVs. If the model has no original UV, output quality may be reduced.
             enable_pbr: Generate PBR Maps (metallic, roughness, normal) in addition to base color.
             enable_safety_checker: If set to true, input data will be checked for safety before processing.

@@ -87,7 +87,7 @@ class MeshyV6ImageTo3dInput(InputModel):
     """
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Image URL or base64 data URI for 3D model creation. Supports .jpg, .jpeg, and .png formats. Also supports AVIF and HEIF formats which will be automatically converted."
         ),
@@ -133,7 +133,7 @@ class MeshyV6ImageTo3dInput(InputModel):
         Field(description="Text prompt to guide the texturing process"),
     ] = None
     texture_image_url: Annotated[
-        str | None, Field(description="2D image to guide the texturing process")
+        FileInput | None, Field(description="2D image to guide the texturing process")
     ] = None
     enable_rigging: Annotated[
         bool,
@@ -1150,7 +1150,7 @@ class Realtime(RealtimeConnection[MeshyV6ImageTo3dInput, MeshyV6ImageTo3dOutput]
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         topology: Literal["quad", "triangle"] = "triangle",
         target_polycount: int = 30000,
         symmetry_mode: Literal["off", "auto", "on"] = "auto",
@@ -1160,7 +1160,7 @@ class Realtime(RealtimeConnection[MeshyV6ImageTo3dInput, MeshyV6ImageTo3dOutput]
         is_a_t_pose: bool = False,
         pose_mode: Literal["a-pose", "t-pose", ""] = "",
         texture_prompt: str | None = ...,
-        texture_image_url: str | None = ...,
+        texture_image_url: FileInput | None = ...,
         enable_rigging: bool = False,
         rigging_height_meters: float = 1.7,
         enable_animation: bool = False,
@@ -1181,6 +1181,8 @@ class Realtime(RealtimeConnection[MeshyV6ImageTo3dInput, MeshyV6ImageTo3dOutput]
 
         Args:
             image_url: Image URL or base64 data URI for 3D model creation. Supports .jpg, .jpeg, and .png formats. Also supports AVIF and HEIF formats which will be automatically converted.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             target_polycount: Target number of polygons in the generated model
             symmetry_mode: Controls symmetry behavior during model generation. Off disables symmetry, Auto determines it automatically, On enforces symmetry.
@@ -1191,6 +1193,8 @@ class Realtime(RealtimeConnection[MeshyV6ImageTo3dInput, MeshyV6ImageTo3dOutput]
             pose_mode: Pose mode for the generated model. 'a-pose' generates an A-pose, 't-pose' generates a T-pose, empty string for no specific pose.
             texture_prompt: Text prompt to guide the texturing process
             texture_image_url: 2D image to guide the texturing process
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
             enable_animation: Apply an animation preset to the rigged model. Requires enable_rigging to be true.
@@ -1213,7 +1217,7 @@ class AsyncRealtime(AsyncRealtimeConnection[MeshyV6ImageTo3dInput, MeshyV6ImageT
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         topology: Literal["quad", "triangle"] = "triangle",
         target_polycount: int = 30000,
         symmetry_mode: Literal["off", "auto", "on"] = "auto",
@@ -1223,7 +1227,7 @@ class AsyncRealtime(AsyncRealtimeConnection[MeshyV6ImageTo3dInput, MeshyV6ImageT
         is_a_t_pose: bool = False,
         pose_mode: Literal["a-pose", "t-pose", ""] = "",
         texture_prompt: str | None = ...,
-        texture_image_url: str | None = ...,
+        texture_image_url: FileInput | None = ...,
         enable_rigging: bool = False,
         rigging_height_meters: float = 1.7,
         enable_animation: bool = False,
@@ -1244,6 +1248,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MeshyV6ImageTo3dInput, MeshyV6ImageT
 
         Args:
             image_url: Image URL or base64 data URI for 3D model creation. Supports .jpg, .jpeg, and .png formats. Also supports AVIF and HEIF formats which will be automatically converted.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             target_polycount: Target number of polygons in the generated model
             symmetry_mode: Controls symmetry behavior during model generation. Off disables symmetry, Auto determines it automatically, On enforces symmetry.
@@ -1254,6 +1260,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MeshyV6ImageTo3dInput, MeshyV6ImageT
             pose_mode: Pose mode for the generated model. 'a-pose' generates an A-pose, 't-pose' generates a T-pose, empty string for no specific pose.
             texture_prompt: Text prompt to guide the texturing process
             texture_image_url: 2D image to guide the texturing process
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
             enable_animation: Apply an animation preset to the rigged model. Requires enable_rigging to be true.

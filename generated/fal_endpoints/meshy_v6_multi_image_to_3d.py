@@ -94,7 +94,7 @@ class MeshyV6MultiImageTo3dInput(InputModel):
     """
 
     image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(
             description="1 to 4 images for 3D model creation. All images should depict the same object from different angles. Supports .jpg, .jpeg, .png formats, and AVIF/HEIF which will be automatically converted. If more than 4 images are provided, only the first 4 will be used."
         ),
@@ -150,7 +150,7 @@ class MeshyV6MultiImageTo3dInput(InputModel):
         ),
     ] = None
     texture_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="2D image to guide the texturing process. Requires should_texture to be true."
         ),
@@ -1227,7 +1227,7 @@ class Realtime(RealtimeConnection[MeshyV6MultiImageTo3dInput, MeshyV6MultiImageT
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         topology: Literal["quad", "triangle"] = "triangle",
         target_polycount: int = 30000,
         symmetry_mode: Literal["off", "auto", "on"] = "auto",
@@ -1237,7 +1237,7 @@ class Realtime(RealtimeConnection[MeshyV6MultiImageTo3dInput, MeshyV6MultiImageT
         is_a_t_pose: bool = False,
         pose_mode: Literal["a-pose", "t-pose", ""] = "",
         texture_prompt: str | None = ...,
-        texture_image_url: str | None = ...,
+        texture_image_url: FileInput | None = ...,
         enable_rigging: bool = False,
         rigging_height_meters: float = 1.7,
         enable_animation: bool = False,
@@ -1258,6 +1258,8 @@ class Realtime(RealtimeConnection[MeshyV6MultiImageTo3dInput, MeshyV6MultiImageT
 
         Args:
             image_urls: 1 to 4 images for 3D model creation. All images should depict the same object from different angles. Supports .jpg, .jpeg, .png formats, and AVIF/HEIF which will be automatically converted. If more than 4 images are provided, only the first 4 will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             target_polycount: Target number of polygons in the generated model
             symmetry_mode: Controls symmetry behavior during model generation.
@@ -1268,6 +1270,8 @@ class Realtime(RealtimeConnection[MeshyV6MultiImageTo3dInput, MeshyV6MultiImageT
             pose_mode: Pose mode for the generated model. 'a-pose' generates an A-pose, 't-pose' generates a T-pose, empty string for no specific pose.
             texture_prompt: Text prompt to guide the texturing process. Requires should_texture to be true.
             texture_image_url: 2D image to guide the texturing process. Requires should_texture to be true.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
             enable_animation: Apply an animation preset to the rigged model. Requires enable_rigging to be true.
@@ -1292,7 +1296,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         topology: Literal["quad", "triangle"] = "triangle",
         target_polycount: int = 30000,
         symmetry_mode: Literal["off", "auto", "on"] = "auto",
@@ -1302,7 +1306,7 @@ class AsyncRealtime(
         is_a_t_pose: bool = False,
         pose_mode: Literal["a-pose", "t-pose", ""] = "",
         texture_prompt: str | None = ...,
-        texture_image_url: str | None = ...,
+        texture_image_url: FileInput | None = ...,
         enable_rigging: bool = False,
         rigging_height_meters: float = 1.7,
         enable_animation: bool = False,
@@ -1323,6 +1327,8 @@ class AsyncRealtime(
 
         Args:
             image_urls: 1 to 4 images for 3D model creation. All images should depict the same object from different angles. Supports .jpg, .jpeg, .png formats, and AVIF/HEIF which will be automatically converted. If more than 4 images are provided, only the first 4 will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             target_polycount: Target number of polygons in the generated model
             symmetry_mode: Controls symmetry behavior during model generation.
@@ -1333,6 +1339,8 @@ class AsyncRealtime(
             pose_mode: Pose mode for the generated model. 'a-pose' generates an A-pose, 't-pose' generates a T-pose, empty string for no specific pose.
             texture_prompt: Text prompt to guide the texturing process. Requires should_texture to be true.
             texture_image_url: 2D image to guide the texturing process. Requires should_texture to be true.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
             enable_animation: Apply an animation preset to the rigged model. Requires enable_rigging to be true.

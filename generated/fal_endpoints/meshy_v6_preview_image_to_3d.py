@@ -87,7 +87,7 @@ class MeshyV6PreviewImageTo3dInput(InputModel):
     """
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Image URL or base64 data URI for 3D model creation. Supports .jpg, .jpeg, and .png formats. Also supports AVIF and HEIF formats which will be automatically converted."
         ),
@@ -133,7 +133,7 @@ class MeshyV6PreviewImageTo3dInput(InputModel):
         Field(description="Text prompt to guide the texturing process"),
     ] = None
     texture_image_url: Annotated[
-        str | None, Field(description="2D image to guide the texturing process")
+        FileInput | None, Field(description="2D image to guide the texturing process")
     ] = None
     enable_rigging: Annotated[
         bool,
@@ -1152,7 +1152,7 @@ class Realtime(RealtimeConnection[MeshyV6PreviewImageTo3dInput, MeshyV6PreviewIm
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         topology: Literal["quad", "triangle"] = "triangle",
         target_polycount: int = 30000,
         symmetry_mode: Literal["off", "auto", "on"] = "auto",
@@ -1162,7 +1162,7 @@ class Realtime(RealtimeConnection[MeshyV6PreviewImageTo3dInput, MeshyV6PreviewIm
         is_a_t_pose: bool = False,
         pose_mode: Literal["a-pose", "t-pose", ""] = "",
         texture_prompt: str | None = ...,
-        texture_image_url: str | None = ...,
+        texture_image_url: FileInput | None = ...,
         enable_rigging: bool = False,
         rigging_height_meters: float = 1.7,
         enable_animation: bool = False,
@@ -1183,6 +1183,8 @@ class Realtime(RealtimeConnection[MeshyV6PreviewImageTo3dInput, MeshyV6PreviewIm
 
         Args:
             image_url: Image URL or base64 data URI for 3D model creation. Supports .jpg, .jpeg, and .png formats. Also supports AVIF and HEIF formats which will be automatically converted.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             target_polycount: Target number of polygons in the generated model
             symmetry_mode: Controls symmetry behavior during model generation. Off disables symmetry, Auto determines it automatically, On enforces symmetry.
@@ -1193,6 +1195,8 @@ class Realtime(RealtimeConnection[MeshyV6PreviewImageTo3dInput, MeshyV6PreviewIm
             pose_mode: Pose mode for the generated model. 'a-pose' generates an A-pose, 't-pose' generates a T-pose, empty string for no specific pose.
             texture_prompt: Text prompt to guide the texturing process
             texture_image_url: 2D image to guide the texturing process
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
             enable_animation: Apply an animation preset to the rigged model. Requires enable_rigging to be true.
@@ -1217,7 +1221,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         topology: Literal["quad", "triangle"] = "triangle",
         target_polycount: int = 30000,
         symmetry_mode: Literal["off", "auto", "on"] = "auto",
@@ -1227,7 +1231,7 @@ class AsyncRealtime(
         is_a_t_pose: bool = False,
         pose_mode: Literal["a-pose", "t-pose", ""] = "",
         texture_prompt: str | None = ...,
-        texture_image_url: str | None = ...,
+        texture_image_url: FileInput | None = ...,
         enable_rigging: bool = False,
         rigging_height_meters: float = 1.7,
         enable_animation: bool = False,
@@ -1248,6 +1252,8 @@ class AsyncRealtime(
 
         Args:
             image_url: Image URL or base64 data URI for 3D model creation. Supports .jpg, .jpeg, and .png formats. Also supports AVIF and HEIF formats which will be automatically converted.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             target_polycount: Target number of polygons in the generated model
             symmetry_mode: Controls symmetry behavior during model generation. Off disables symmetry, Auto determines it automatically, On enforces symmetry.
@@ -1258,6 +1264,8 @@ class AsyncRealtime(
             pose_mode: Pose mode for the generated model. 'a-pose' generates an A-pose, 't-pose' generates a T-pose, empty string for no specific pose.
             texture_prompt: Text prompt to guide the texturing process
             texture_image_url: 2D image to guide the texturing process
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
             enable_animation: Apply an animation preset to the rigged model. Requires enable_rigging to be true.

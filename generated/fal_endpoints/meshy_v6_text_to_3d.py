@@ -159,7 +159,7 @@ class MeshyV6TextTo3dInput(InputModel):
         ),
     ] = None
     texture_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="2D image to guide the texturing process (only used in 'full' mode)"),
     ] = None
     enable_rigging: Annotated[
@@ -1230,7 +1230,7 @@ class Realtime(RealtimeConnection[MeshyV6TextTo3dInput, MeshyV6TextTo3dOutput]):
         pose_mode: Literal["a-pose", "t-pose", ""] = "",
         enable_prompt_expansion: bool = False,
         texture_prompt: str | None = ...,
-        texture_image_url: str | None = ...,
+        texture_image_url: FileInput | None = ...,
         enable_rigging: bool = False,
         rigging_height_meters: float = 1.7,
         enable_animation: bool = False,
@@ -1263,6 +1263,8 @@ class Realtime(RealtimeConnection[MeshyV6TextTo3dInput, MeshyV6TextTo3dOutput]):
             enable_prompt_expansion: Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
             texture_prompt: Additional text prompt to guide the texturing process (only used in 'full' mode)
             texture_image_url: 2D image to guide the texturing process (only used in 'full' mode)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
             enable_animation: Apply an animation preset to the rigged model. Requires enable_rigging to be true.
@@ -1297,7 +1299,7 @@ class AsyncRealtime(AsyncRealtimeConnection[MeshyV6TextTo3dInput, MeshyV6TextTo3
         pose_mode: Literal["a-pose", "t-pose", ""] = "",
         enable_prompt_expansion: bool = False,
         texture_prompt: str | None = ...,
-        texture_image_url: str | None = ...,
+        texture_image_url: FileInput | None = ...,
         enable_rigging: bool = False,
         rigging_height_meters: float = 1.7,
         enable_animation: bool = False,
@@ -1330,6 +1332,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MeshyV6TextTo3dInput, MeshyV6TextTo3
             enable_prompt_expansion: Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
             texture_prompt: Additional text prompt to guide the texturing process (only used in 'full' mode)
             texture_image_url: 2D image to guide the texturing process (only used in 'full' mode)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
             enable_animation: Apply an animation preset to the rigged model. Requires enable_rigging to be true.

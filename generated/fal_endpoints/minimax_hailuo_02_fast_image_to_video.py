@@ -73,7 +73,7 @@ class MinimaxHailuo02FastImageToVideoInput(InputModel):
     """Input of `fal-ai/minimax/hailuo-02-fast/image-to-video`."""
 
     prompt: Annotated[str, Field(max_length=2000)]
-    image_url: str
+    image_url: FileInput
     duration: Annotated[
         Literal["6", "10"],
         Field(
@@ -731,7 +731,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["6", "10"] = "6",
         prompt_optimizer: bool = True,
         extra_body: Mapping[str, Any] | None = None,
@@ -750,6 +750,8 @@ class Realtime(
         Args:
             prompt: (Undocumented.)
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             prompt_optimizer: Whether to use the model's prompt optimizer
         """
@@ -778,7 +780,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["6", "10"] = "6",
         prompt_optimizer: bool = True,
         extra_body: Mapping[str, Any] | None = None,
@@ -797,6 +799,8 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             prompt_optimizer: Whether to use the model's prompt optimizer
         """

@@ -73,12 +73,12 @@ class MinimaxHailuo02ProImageToVideoInput(InputModel):
     """Input of `fal-ai/minimax/hailuo-02/pro/image-to-video`."""
 
     prompt: Annotated[str, Field(max_length=2000)]
-    image_url: str
+    image_url: FileInput
     prompt_optimizer: Annotated[
         bool, Field(description="Whether to use the model's prompt optimizer")
     ] = True
     end_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="Optional URL of the image to use as the last frame of the video"),
     ] = None
 
@@ -745,9 +745,9 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         prompt_optimizer: bool = True,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -764,8 +764,12 @@ class Realtime(
         Args:
             prompt: (Undocumented.)
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt_optimizer: Whether to use the model's prompt optimizer
             end_image_url: Optional URL of the image to use as the last frame of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -792,9 +796,9 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         prompt_optimizer: bool = True,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -811,8 +815,12 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt_optimizer: Whether to use the model's prompt optimizer
             end_image_url: Optional URL of the image to use as the last frame of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

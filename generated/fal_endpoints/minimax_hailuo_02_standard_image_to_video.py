@@ -73,7 +73,7 @@ class MinimaxHailuo02StandardImageToVideoInput(InputModel):
     """Input of `fal-ai/minimax/hailuo-02/standard/image-to-video`."""
 
     prompt: Annotated[str, Field(max_length=2000)]
-    image_url: str
+    image_url: FileInput
     duration: Annotated[
         Literal["6", "10"],
         Field(
@@ -87,7 +87,7 @@ class MinimaxHailuo02StandardImageToVideoInput(InputModel):
         Literal["512P", "768P"], Field(description="The resolution of the generated video.")
     ] = "768P"
     end_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="Optional URL of the image to use as the last frame of the video"),
     ] = None
 
@@ -788,11 +788,11 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["6", "10"] = "6",
         prompt_optimizer: bool = True,
         resolution: Literal["512P", "768P"] = "768P",
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -809,10 +809,14 @@ class Realtime(
         Args:
             prompt: (Undocumented.)
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             prompt_optimizer: Whether to use the model's prompt optimizer
             resolution: The resolution of the generated video.
             end_image_url: Optional URL of the image to use as the last frame of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -839,11 +843,11 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["6", "10"] = "6",
         prompt_optimizer: bool = True,
         resolution: Literal["512P", "768P"] = "768P",
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -860,10 +864,14 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             prompt_optimizer: Whether to use the model's prompt optimizer
             resolution: The resolution of the generated video.
             end_image_url: Optional URL of the image to use as the last frame of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -75,7 +75,7 @@ class MinimaxHailuo23ProImageToVideoInput(InputModel):
     prompt: Annotated[
         str, Field(description="Text prompt for video generation", max_length=2000, min_length=1)
     ]
-    image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to use as the first frame")]
     prompt_optimizer: Annotated[
         bool, Field(description="Whether to use the model's prompt optimizer")
     ] = True
@@ -711,7 +711,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         prompt_optimizer: bool = True,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -729,6 +729,8 @@ class Realtime(
         Args:
             prompt: Text prompt for video generation
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt_optimizer: Whether to use the model's prompt optimizer
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -756,7 +758,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         prompt_optimizer: bool = True,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -774,6 +776,8 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt for video generation
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt_optimizer: Whether to use the model's prompt optimizer
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

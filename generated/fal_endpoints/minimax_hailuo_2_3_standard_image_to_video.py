@@ -75,7 +75,7 @@ class MinimaxHailuo23StandardImageToVideoInput(InputModel):
     prompt: Annotated[
         str, Field(description="Text prompt for video generation", max_length=2000, min_length=1)
     ]
-    image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to use as the first frame")]
     prompt_optimizer: Annotated[
         bool, Field(description="Whether to use the model's prompt optimizer")
     ] = True
@@ -732,7 +732,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         prompt_optimizer: bool = True,
         duration: Literal["6", "10"] = "6",
         extra_body: Mapping[str, Any] | None = None,
@@ -751,6 +751,8 @@ class Realtime(
         Args:
             prompt: Text prompt for video generation
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt_optimizer: Whether to use the model's prompt optimizer
             duration: The duration of the video in seconds.
         """
@@ -779,7 +781,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         prompt_optimizer: bool = True,
         duration: Literal["6", "10"] = "6",
         extra_body: Mapping[str, Any] | None = None,
@@ -798,6 +800,8 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt for video generation
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt_optimizer: Whether to use the model's prompt optimizer
             duration: The duration of the video in seconds.
         """

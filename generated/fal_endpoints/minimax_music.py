@@ -81,7 +81,7 @@ class MinimaxMusicInput(InputModel):
         ),
     ]
     reference_audio_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Reference song, should contain music and vocals. Must be a .wav or .mp3 file longer than 15 seconds."
         ),
@@ -690,7 +690,7 @@ class Realtime(RealtimeConnection[MinimaxMusicInput, MinimaxMusicOutput]):
         /,
         *,
         prompt: str,
-        reference_audio_url: str,
+        reference_audio_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -707,6 +707,8 @@ class Realtime(RealtimeConnection[MinimaxMusicInput, MinimaxMusicOutput]):
         Args:
             prompt: Lyrics with optional formatting. You can use a newline to separate each line of lyrics. You can use two newlines to add a pause between lines. You can use double hash marks (##) at the beginning and end of the lyrics to add accompaniment. Maximum 600 characters.
             reference_audio_url: Reference song, should contain music and vocals. Must be a .wav or .mp3 file longer than 15 seconds.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -725,7 +727,7 @@ class AsyncRealtime(AsyncRealtimeConnection[MinimaxMusicInput, MinimaxMusicOutpu
         /,
         *,
         prompt: str,
-        reference_audio_url: str,
+        reference_audio_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -742,6 +744,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MinimaxMusicInput, MinimaxMusicOutpu
         Args:
             prompt: Lyrics with optional formatting. You can use a newline to separate each line of lyrics. You can use two newlines to add a pause between lines. You can use double hash marks (##) at the beginning and end of the lyrics to add accompaniment. Maximum 600 characters.
             reference_audio_url: Reference song, should contain music and vocals. Must be a .wav or .mp3 file longer than 15 seconds.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

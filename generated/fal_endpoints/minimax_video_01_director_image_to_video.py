@@ -79,7 +79,7 @@ class MinimaxVideo01DirectorImageToVideoInput(InputModel):
             max_length=2000,
         ),
     ]
-    image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to use as the first frame")]
     prompt_optimizer: Annotated[
         bool, Field(description="Whether to use the model's prompt optimizer")
     ] = True
@@ -717,7 +717,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         prompt_optimizer: bool = True,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -735,6 +735,8 @@ class Realtime(
         Args:
             prompt: Text prompt for video generation. Camera movement instructions can be added using square brackets (e.g. [Pan left] or [Zoom in]). You can use up to 3 combined movements per prompt. Supported movements: Truck left/right, Pan left/right, Push in/Pull out, Pedestal up/down, Tilt up/down, Zoom in/out, Shake, Tracking shot, Static shot. For example: [Truck left, Pan right, Zoom in]. For a more detailed guide, refer https://sixth-switch-2ac.notion.site/T2V-01-Director-Model-Tutorial-with-camera-movement-1886c20a98eb80f395b8e05291ad8645
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt_optimizer: Whether to use the model's prompt optimizer
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -762,7 +764,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         prompt_optimizer: bool = True,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -780,6 +782,8 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt for video generation. Camera movement instructions can be added using square brackets (e.g. [Pan left] or [Zoom in]). You can use up to 3 combined movements per prompt. Supported movements: Truck left/right, Pan left/right, Push in/Pull out, Pedestal up/down, Tilt up/down, Zoom in/out, Shake, Tracking shot, Static shot. For example: [Truck left, Pan right, Zoom in]. For a more detailed guide, refer https://sixth-switch-2ac.notion.site/T2V-01-Director-Model-Tutorial-with-camera-movement-1886c20a98eb80f395b8e05291ad8645
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt_optimizer: Whether to use the model's prompt optimizer
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -73,7 +73,7 @@ class MinimaxVideo01ImageToVideoInput(InputModel):
     """Input of `fal-ai/minimax/video-01/image-to-video`."""
 
     prompt: Annotated[str, Field(max_length=2000)]
-    image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to use as the first frame")]
     prompt_optimizer: Annotated[
         bool, Field(description="Whether to use the model's prompt optimizer")
     ] = True
@@ -707,7 +707,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         prompt_optimizer: bool = True,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -725,6 +725,8 @@ class Realtime(
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt_optimizer: Whether to use the model's prompt optimizer
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -750,7 +752,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         prompt_optimizer: bool = True,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -768,6 +770,8 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt_optimizer: Whether to use the model's prompt optimizer
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

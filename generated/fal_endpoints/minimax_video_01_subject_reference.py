@@ -74,7 +74,7 @@ class MinimaxVideo01SubjectReferenceInput(InputModel):
 
     prompt: Annotated[str, Field(max_length=2000)]
     subject_reference_image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the subject reference image to use for consistent subject appearance"
         ),
@@ -714,7 +714,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        subject_reference_image_url: str,
+        subject_reference_image_url: FileInput,
         prompt_optimizer: bool = True,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -732,6 +732,8 @@ class Realtime(
         Args:
             prompt: (Undocumented.)
             subject_reference_image_url: URL of the subject reference image to use for consistent subject appearance
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt_optimizer: Whether to use the model's prompt optimizer
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -759,7 +761,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        subject_reference_image_url: str,
+        subject_reference_image_url: FileInput,
         prompt_optimizer: bool = True,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -777,6 +779,8 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             subject_reference_image_url: URL of the subject reference image to use for consistent subject appearance
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt_optimizer: Whether to use the model's prompt optimizer
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -73,7 +73,7 @@ class MinimaxVoiceCloneInput(InputModel):
     """Input of `fal-ai/minimax/voice-clone`."""
 
     audio_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input audio file for voice cloning. Should be at least 10 seconds\nlong. To retain the voice permanently, use it with a TTS (text-to-speech)\nendpoint at least once within 7 days. Otherwise, it will be\nautomatically deleted."
         ),
@@ -814,7 +814,7 @@ class Realtime(RealtimeConnection[MinimaxVoiceCloneInput, MinimaxVoiceCloneOutpu
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         noise_reduction: bool = False,
         need_volume_normalization: bool = False,
         accuracy: float | None = ...,
@@ -840,6 +840,8 @@ class Realtime(RealtimeConnection[MinimaxVoiceCloneInput, MinimaxVoiceCloneOutpu
                 long. To retain the voice permanently, use it with a TTS (text-to-speech)
                 endpoint at least once within 7 days. Otherwise, it will be
                 automatically deleted.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             noise_reduction: Enable noise reduction for the cloned voice
             need_volume_normalization: Enable volume normalization for the cloned voice
             accuracy: Text validation accuracy threshold (0-1)
@@ -862,7 +864,7 @@ class AsyncRealtime(AsyncRealtimeConnection[MinimaxVoiceCloneInput, MinimaxVoice
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         noise_reduction: bool = False,
         need_volume_normalization: bool = False,
         accuracy: float | None = ...,
@@ -888,6 +890,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MinimaxVoiceCloneInput, MinimaxVoice
                 long. To retain the voice permanently, use it with a TTS (text-to-speech)
                 endpoint at least once within 7 days. Otherwise, it will be
                 automatically deleted.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             noise_reduction: Enable noise reduction for the cloned voice
             need_volume_normalization: Enable volume normalization for the cloned voice
             accuracy: Text validation accuracy threshold (0-1)

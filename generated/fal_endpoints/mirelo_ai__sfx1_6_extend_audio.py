@@ -73,7 +73,7 @@ class MireloAiSfx16ExtendAudioInput(InputModel):
     """Input of `mirelo-ai/sfx1.6/extend-audio`."""
 
     audio_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the audio prefix to extend. The prefix duration must be 3–59 seconds; the total output (prefix + append_duration) is capped at 60 seconds."
         ),
@@ -824,7 +824,7 @@ class Realtime(RealtimeConnection[MireloAiSfx16ExtendAudioInput, MireloAiSfx16Ex
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         text_prompt: str | None = ...,
         append_duration: float = 10,
         ambience: bool = False,
@@ -847,6 +847,8 @@ class Realtime(RealtimeConnection[MireloAiSfx16ExtendAudioInput, MireloAiSfx16Ex
 
         Args:
             audio_url: URL of the audio prefix to extend. The prefix duration must be 3–59 seconds; the total output (prefix + append_duration) is capped at 60 seconds.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text_prompt: Optional text prompt guiding the extension.
             append_duration: How many seconds to add after the prefix. Total output = prefix duration + append_duration, capped at 60s. Minimum 1s, maximum 57s (60s cap minus the 3s prefix minimum).
             ambience: When true, run the extend+loop path: extend the prefix and stitch the end back to the prefix start so the tile loops seamlessly. When false, run a one-shot extension.
@@ -877,7 +879,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         text_prompt: str | None = ...,
         append_duration: float = 10,
         ambience: bool = False,
@@ -900,6 +902,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: URL of the audio prefix to extend. The prefix duration must be 3–59 seconds; the total output (prefix + append_duration) is capped at 60 seconds.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text_prompt: Optional text prompt guiding the extension.
             append_duration: How many seconds to add after the prefix. Total output = prefix duration + append_duration, capped at 60s. Minimum 1s, maximum 57s (60s cap minus the 3s prefix minimum).
             ambience: When true, run the extend+loop path: extend the prefix and stitch the end back to the prefix start so the tile loops seamlessly. When false, run a one-shot extension.

@@ -110,7 +110,7 @@ class MireloAiSfx16InpaintAudioInput(InputModel):
     """Input of `mirelo-ai/sfx1.6/inpaint-audio`."""
 
     audio_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the source audio. Maximum 10 seconds — longer clips are rejected. The model regenerates only the region defined by `segment`; everything outside it is preserved."
         ),
@@ -805,7 +805,7 @@ class Realtime(RealtimeConnection[MireloAiSfx16InpaintAudioInput, MireloAiSfx16I
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         segment: AudioSegmentSpec,
         text_prompt: str | None = ...,
         num_samples: int = 1,
@@ -826,6 +826,8 @@ class Realtime(RealtimeConnection[MireloAiSfx16InpaintAudioInput, MireloAiSfx16I
 
         Args:
             audio_url: URL of the source audio. Maximum 10 seconds — longer clips are rejected. The model regenerates only the region defined by `segment`; everything outside it is preserved.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             segment: Region [start_s, end_s] (in seconds, 1s ≤ start < end ≤ 10s, 1–8s span) to regenerate. The audio outside this region is preserved.
             text_prompt: Optional text prompt guiding the regenerated segment.
             num_samples: Number of variations to generate.
@@ -854,7 +856,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         segment: AudioSegmentSpec,
         text_prompt: str | None = ...,
         num_samples: int = 1,
@@ -875,6 +877,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: URL of the source audio. Maximum 10 seconds — longer clips are rejected. The model regenerates only the region defined by `segment`; everything outside it is preserved.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             segment: Region [start_s, end_s] (in seconds, 1s ≤ start < end ≤ 10s, 1–8s span) to regenerate. The audio outside this region is preserved.
             text_prompt: Optional text prompt guiding the regenerated segment.
             num_samples: Number of variations to generate.

@@ -72,7 +72,7 @@ __all__ = [
 class MireloAiSfx16VideoToVideoInput(InputModel):
     """Input of `mirelo-ai/sfx1.6/video-to-video`."""
 
-    video_url: Annotated[str, Field(description="Video URL to add SFX to.")]
+    video_url: Annotated[FileInput, Field(description="Video URL to add SFX to.")]
     text_prompt: Annotated[
         str | None, Field(description="Optional text prompt guiding generation.")
     ] = None
@@ -750,7 +750,7 @@ class Realtime(RealtimeConnection[MireloAiSfx16VideoToVideoInput, MireloAiSfx16V
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         text_prompt: str | None = ...,
         duration: float = 10,
         num_samples: int = 1,
@@ -770,6 +770,8 @@ class Realtime(RealtimeConnection[MireloAiSfx16VideoToVideoInput, MireloAiSfx16V
 
         Args:
             video_url: Video URL to add SFX to.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text_prompt: Optional text prompt guiding generation.
             duration: Duration of the generated SFX in seconds. Values >10 use sliding-window extended generation.
             num_samples: Number of variations to generate.
@@ -797,7 +799,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         text_prompt: str | None = ...,
         duration: float = 10,
         num_samples: int = 1,
@@ -817,6 +819,8 @@ class AsyncRealtime(
 
         Args:
             video_url: Video URL to add SFX to.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text_prompt: Optional text prompt guiding generation.
             duration: Duration of the generated SFX in seconds. Values >10 use sliding-window extended generation.
             num_samples: Number of variations to generate.

@@ -73,11 +73,9 @@ class MireloAiSfxV15VideoToAudioInput(InputModel):
     """Input of `mirelo-ai/sfx-v1.5/video-to-audio`."""
 
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
-            description="A video url that can accessed from the API to process and add sound effects",
-            max_length=2083,
-            min_length=1,
+            description="A video url that can accessed from the API to process and add sound effects"
         ),
     ]
     text_prompt: Annotated[
@@ -784,7 +782,7 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         text_prompt: str | None = ...,
         num_samples: int | None = 2,
         seed: int | None = 8069,
@@ -805,6 +803,8 @@ class Realtime(
 
         Args:
             video_url: A video url that can accessed from the API to process and add sound effects
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text_prompt: Additional description to guide the model
             num_samples: The number of samples to generate from the model
             seed: The seed to use for the generation. If not provided, a random seed will be used
@@ -833,7 +833,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         text_prompt: str | None = ...,
         num_samples: int | None = 2,
         seed: int | None = 8069,
@@ -854,6 +854,8 @@ class AsyncRealtime(
 
         Args:
             video_url: A video url that can accessed from the API to process and add sound effects
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text_prompt: Additional description to guide the model
             num_samples: The number of samples to generate from the model
             seed: The seed to use for the generation. If not provided, a random seed will be used

@@ -72,7 +72,9 @@ __all__ = [
 class MmaudioV2Input(InputModel):
     """Input of `fal-ai/mmaudio-v2`."""
 
-    video_url: Annotated[str, Field(description="The URL of the video to generate the audio for.")]
+    video_url: Annotated[
+        FileInput, Field(description="The URL of the video to generate the audio for.")
+    ]
     prompt: Annotated[str, Field(description="The prompt to generate the audio for.")]
     negative_prompt: Annotated[
         str, Field(description="The negative prompt to generate the audio for.")
@@ -788,7 +790,7 @@ class Realtime(RealtimeConnection[MmaudioV2Input, MmaudioV2Output]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         negative_prompt: str = "",
         seed: int | None = ...,
@@ -811,6 +813,8 @@ class Realtime(RealtimeConnection[MmaudioV2Input, MmaudioV2Output]):
 
         Args:
             video_url: The URL of the video to generate the audio for.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to generate the audio for.
             negative_prompt: The negative prompt to generate the audio for.
             seed: The seed for the random number generator
@@ -835,7 +839,7 @@ class AsyncRealtime(AsyncRealtimeConnection[MmaudioV2Input, MmaudioV2Output]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         negative_prompt: str = "",
         seed: int | None = ...,
@@ -858,6 +862,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MmaudioV2Input, MmaudioV2Output]):
 
         Args:
             video_url: The URL of the video to generate the audio for.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to generate the audio for.
             negative_prompt: The negative prompt to generate the audio for.
             seed: The seed for the random number generator

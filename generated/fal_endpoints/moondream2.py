@@ -70,7 +70,7 @@ __all__ = [
 class Moondream2Input(InputModel):
     """Input of `fal-ai/moondream2`."""
 
-    image_url: Annotated[str, Field(description="URL of the image to be processed")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to be processed")]
 
 
 class Moondream2Output(OutputModel):
@@ -646,7 +646,7 @@ class Realtime(RealtimeConnection[Moondream2Input, Moondream2Output]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -662,6 +662,8 @@ class Realtime(RealtimeConnection[Moondream2Input, Moondream2Output]):
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -679,7 +681,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Moondream2Input, Moondream2Output]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -695,6 +697,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Moondream2Input, Moondream2Output]):
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

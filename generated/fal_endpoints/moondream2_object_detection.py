@@ -72,7 +72,7 @@ __all__ = [
 class Moondream2ObjectDetectionInput(InputModel):
     """Input of `fal-ai/moondream2/object-detection`."""
 
-    image_url: Annotated[str, Field(description="URL of the image to be processed")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to be processed")]
     object: Annotated[str, Field(description="Object to be detected in the image")]
 
 
@@ -690,7 +690,7 @@ class Realtime(RealtimeConnection[Moondream2ObjectDetectionInput, Moondream2Obje
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         object: str,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -707,6 +707,8 @@ class Realtime(RealtimeConnection[Moondream2ObjectDetectionInput, Moondream2Obje
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             object: Object to be detected in the image
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -731,7 +733,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         object: str,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -748,6 +750,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             object: Object to be detected in the image
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -72,7 +72,7 @@ __all__ = [
 class Moondream2PointObjectDetectionInput(InputModel):
     """Input of `fal-ai/moondream2/point-object-detection`."""
 
-    image_url: Annotated[str, Field(description="URL of the image to be processed")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to be processed")]
     object: Annotated[str, Field(description="Object to be detected in the image")]
 
 
@@ -694,7 +694,7 @@ class Realtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         object: str,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -711,6 +711,8 @@ class Realtime(
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             object: Object to be detected in the image
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -737,7 +739,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         object: str,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -754,6 +756,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             object: Object to be detected in the image
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

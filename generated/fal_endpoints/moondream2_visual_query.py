@@ -70,7 +70,7 @@ __all__ = [
 class Moondream2VisualQueryInput(InputModel):
     """Input of `fal-ai/moondream2/visual-query`."""
 
-    image_url: Annotated[str, Field(description="URL of the image to be processed")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to be processed")]
     prompt: Annotated[str, Field(description="Query to be asked in the image")]
 
 
@@ -669,7 +669,7 @@ class Realtime(RealtimeConnection[Moondream2VisualQueryInput, Moondream2VisualQu
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -686,6 +686,8 @@ class Realtime(RealtimeConnection[Moondream2VisualQueryInput, Moondream2VisualQu
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Query to be asked in the image
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -706,7 +708,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -723,6 +725,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Query to be asked in the image
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -71,7 +71,7 @@ __all__ = [
 class Moondream3PreviewCaptionInput(InputModel):
     """Input of `fal-ai/moondream3-preview/caption`."""
 
-    image_url: Annotated[str, Field(description="URL of the image to be processed")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to be processed")]
     length: Annotated[
         Literal["short", "normal", "long"], Field(description="Length of the caption to generate")
     ] = "normal"
@@ -728,7 +728,7 @@ class Realtime(RealtimeConnection[Moondream3PreviewCaptionInput, Moondream3Previ
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         length: Literal["short", "normal", "long"] = "normal",
         temperature: float | None = ...,
         top_p: float | None = ...,
@@ -747,6 +747,8 @@ class Realtime(RealtimeConnection[Moondream3PreviewCaptionInput, Moondream3Previ
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             length: Length of the caption to generate
             temperature: Sampling temperature to use, between 0 and 1. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. If not set, defaults to 0.
             top_p: Nucleus sampling probability mass to use, between 0 and 1.
@@ -773,7 +775,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         length: Literal["short", "normal", "long"] = "normal",
         temperature: float | None = ...,
         top_p: float | None = ...,
@@ -792,6 +794,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             length: Length of the caption to generate
             temperature: Sampling temperature to use, between 0 and 1. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. If not set, defaults to 0.
             top_p: Nucleus sampling probability mass to use, between 0 and 1.

@@ -74,7 +74,7 @@ __all__ = [
 class Moondream3PreviewDetectInput(InputModel):
     """Input of `fal-ai/moondream3-preview/detect`."""
 
-    image_url: Annotated[str, Field(description="URL of the image to be processed")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to be processed")]
     prompt: Annotated[str, Field(description="Object to be detected in the image", min_length=1)]
     preview: Annotated[bool, Field(description="Whether to preview the output")] = False
 
@@ -733,7 +733,7 @@ class Realtime(RealtimeConnection[Moondream3PreviewDetectInput, Moondream3Previe
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         preview: bool = False,
         extra_body: Mapping[str, Any] | None = None,
@@ -751,6 +751,8 @@ class Realtime(RealtimeConnection[Moondream3PreviewDetectInput, Moondream3Previe
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Object to be detected in the image
             preview: Whether to preview the output
         """
@@ -772,7 +774,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         preview: bool = False,
         extra_body: Mapping[str, Any] | None = None,
@@ -790,6 +792,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Object to be detected in the image
             preview: Whether to preview the output
         """

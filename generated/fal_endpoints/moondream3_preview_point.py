@@ -74,7 +74,7 @@ __all__ = [
 class Moondream3PreviewPointInput(InputModel):
     """Input of `fal-ai/moondream3-preview/point`."""
 
-    image_url: Annotated[str, Field(description="URL of the image to be processed")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to be processed")]
     prompt: Annotated[str, Field(description="Object to be located in the image", min_length=1)]
     preview: Annotated[bool, Field(description="Whether to preview the output")] = False
 
@@ -724,7 +724,7 @@ class Realtime(RealtimeConnection[Moondream3PreviewPointInput, Moondream3Preview
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         preview: bool = False,
         extra_body: Mapping[str, Any] | None = None,
@@ -742,6 +742,8 @@ class Realtime(RealtimeConnection[Moondream3PreviewPointInput, Moondream3Preview
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Object to be located in the image
             preview: Whether to preview the output
         """
@@ -763,7 +765,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         preview: bool = False,
         extra_body: Mapping[str, Any] | None = None,
@@ -781,6 +783,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Object to be located in the image
             preview: Whether to preview the output
         """

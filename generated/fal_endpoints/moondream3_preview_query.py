@@ -71,7 +71,7 @@ __all__ = [
 class Moondream3PreviewQueryInput(InputModel):
     """Input of `fal-ai/moondream3-preview/query`."""
 
-    image_url: Annotated[str, Field(description="URL of the image to be processed")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to be processed")]
     prompt: Annotated[str, Field(description="Query to be asked in the image", min_length=1)]
     reasoning: Annotated[
         bool, Field(description="Whether to include detailed reasoning behind the answer")
@@ -744,7 +744,7 @@ class Realtime(RealtimeConnection[Moondream3PreviewQueryInput, Moondream3Preview
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         reasoning: bool = True,
         temperature: float | None = ...,
@@ -764,6 +764,8 @@ class Realtime(RealtimeConnection[Moondream3PreviewQueryInput, Moondream3Preview
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Query to be asked in the image
             reasoning: Whether to include detailed reasoning behind the answer
             temperature: Sampling temperature to use, between 0 and 1. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. If not set, defaults to 0.
@@ -787,7 +789,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         reasoning: bool = True,
         temperature: float | None = ...,
@@ -807,6 +809,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Query to be asked in the image
             reasoning: Whether to include detailed reasoning behind the answer
             temperature: Sampling temperature to use, between 0 and 1. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. If not set, defaults to 0.

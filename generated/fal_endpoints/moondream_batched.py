@@ -22,6 +22,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileInput,
     InputModel,
     OutputModel,
     RealtimeConnection,
@@ -68,7 +69,7 @@ __all__ = [
 
 
 class MoondreamInputParam(InputModel):
-    image_url: Annotated[str, Field(description="URL of the image to be processed")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to be processed")]
     prompt: Annotated[str, Field(description="Prompt to be used for the image")] = (
         "Describe this image."
     )

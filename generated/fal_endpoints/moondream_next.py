@@ -70,7 +70,7 @@ __all__ = [
 class MoondreamNextInput(InputModel):
     """Input of `fal-ai/moondream-next`."""
 
-    image_url: Annotated[str, Field(description="Image URL to be processed")]
+    image_url: Annotated[FileInput, Field(description="Image URL to be processed")]
     prompt: Annotated[str, Field(description="Prompt for query task")]
     task_type: Annotated[
         Literal["caption", "query"], Field(description="Type of task to perform")
@@ -703,7 +703,7 @@ class Realtime(RealtimeConnection[MoondreamNextInput, MoondreamNextOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         task_type: Literal["caption", "query"] = "caption",
         max_tokens: int = 64,
@@ -722,6 +722,8 @@ class Realtime(RealtimeConnection[MoondreamNextInput, MoondreamNextOutput]):
 
         Args:
             image_url: Image URL to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt for query task
             task_type: Type of task to perform
             max_tokens: Maximum number of tokens to generate
@@ -742,7 +744,7 @@ class AsyncRealtime(AsyncRealtimeConnection[MoondreamNextInput, MoondreamNextOut
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         task_type: Literal["caption", "query"] = "caption",
         max_tokens: int = 64,
@@ -761,6 +763,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MoondreamNextInput, MoondreamNextOut
 
         Args:
             image_url: Image URL to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt for query task
             task_type: Type of task to perform
             max_tokens: Maximum number of tokens to generate

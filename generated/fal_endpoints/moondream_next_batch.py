@@ -73,7 +73,7 @@ class MoondreamNextBatchInput(InputModel):
     """Input of `fal-ai/moondream-next/batch`."""
 
     images_data_url: Annotated[
-        str, Field(description="List of image URLs to be processed (maximum 32 images)")
+        FileInput, Field(description="List of image URLs to be processed (maximum 32 images)")
     ]
     prompt: Annotated[str, Field(description="Single prompt to apply to all images")]
     max_tokens: Annotated[
@@ -708,7 +708,7 @@ class Realtime(RealtimeConnection[MoondreamNextBatchInput, MoondreamNextBatchOut
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         prompt: str,
         max_tokens: int = 64,
         extra_body: Mapping[str, Any] | None = None,
@@ -726,6 +726,8 @@ class Realtime(RealtimeConnection[MoondreamNextBatchInput, MoondreamNextBatchOut
 
         Args:
             images_data_url: List of image URLs to be processed (maximum 32 images)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Single prompt to apply to all images
             max_tokens: Maximum number of tokens to generate
         """
@@ -745,7 +747,7 @@ class AsyncRealtime(AsyncRealtimeConnection[MoondreamNextBatchInput, MoondreamNe
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         prompt: str,
         max_tokens: int = 64,
         extra_body: Mapping[str, Any] | None = None,
@@ -763,6 +765,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MoondreamNextBatchInput, MoondreamNe
 
         Args:
             images_data_url: List of image URLs to be processed (maximum 32 images)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Single prompt to apply to all images
             max_tokens: Maximum number of tokens to generate
         """

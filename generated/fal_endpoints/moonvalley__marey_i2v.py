@@ -74,7 +74,7 @@ class MoonvalleyMareyI2vInput(InputModel):
 
     prompt: Annotated[str, Field(description="The prompt to generate a video from")]
     image_url: Annotated[
-        str, Field(description="The URL of the image to use as the first frame of the video.")
+        FileInput, Field(description="The URL of the image to use as the first frame of the video.")
     ]
     dimensions: Annotated[
         Literal["1920x1080", "1080x1920", "1152x1152", "1536x1152", "1152x1536"],
@@ -811,7 +811,7 @@ class Realtime(RealtimeConnection[MoonvalleyMareyI2vInput, MoonvalleyMareyI2vOut
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         dimensions: Literal[
             "1920x1080", "1080x1920", "1152x1152", "1536x1152", "1152x1536"
         ] = "1920x1080",
@@ -836,6 +836,8 @@ class Realtime(RealtimeConnection[MoonvalleyMareyI2vInput, MoonvalleyMareyI2vOut
         Args:
             prompt: The prompt to generate a video from
             image_url: The URL of the image to use as the first frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             dimensions: The dimensions of the generated video in width x height format.
             duration: The duration of the generated video.
             negative_prompt: Negative prompt used to guide the model away from undesirable features.
@@ -859,7 +861,7 @@ class AsyncRealtime(AsyncRealtimeConnection[MoonvalleyMareyI2vInput, MoonvalleyM
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         dimensions: Literal[
             "1920x1080", "1080x1920", "1152x1152", "1536x1152", "1152x1536"
         ] = "1920x1080",
@@ -884,6 +886,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MoonvalleyMareyI2vInput, MoonvalleyM
         Args:
             prompt: The prompt to generate a video from
             image_url: The URL of the image to use as the first frame of the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             dimensions: The dimensions of the generated video in width x height format.
             duration: The duration of the generated video.
             negative_prompt: Negative prompt used to guide the model away from undesirable features.

@@ -74,16 +74,16 @@ class MoonvalleyMareyMotionTransferInput(InputModel):
 
     prompt: Annotated[str, Field(description="The prompt to generate a video from")]
     video_url: Annotated[
-        str, Field(description="The URL of the video to use as the control video.")
+        FileInput, Field(description="The URL of the video to use as the control video.")
     ]
     first_frame_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional first frame image URL to use as the first frame of the generated video"
         ),
     ] = "https://video-editor-files-prod.s3.us-east-2.amazonaws.com/users/1e4d46df-0702-4491-95ce-763592f33f34/uploaded-images/9b9dce1c-abd0-46c0-bac9-9454f8893b06/original"
     reference_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional reference image URL to use for pose control or as a starting frame"
         ),
@@ -824,10 +824,10 @@ class Realtime(
         /,
         *,
         prompt: str,
-        video_url: str,
-        first_frame_image_url: str
+        video_url: FileInput,
+        first_frame_image_url: FileInput
         | None = "https://video-editor-files-prod.s3.us-east-2.amazonaws.com/users/1e4d46df-0702-4491-95ce-763592f33f34/uploaded-images/9b9dce1c-abd0-46c0-bac9-9454f8893b06/original",
-        reference_image_url: str | None = ...,
+        reference_image_url: FileInput | None = ...,
         negative_prompt: str
         | None = "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom, bloom spam, default lighting, game asset, stiff face, ugly specular, AI artifacts",
         seed: int | None = -1,
@@ -847,8 +847,14 @@ class Realtime(
         Args:
             prompt: The prompt to generate a video from
             video_url: The URL of the video to use as the control video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_image_url: Optional reference image URL to use for pose control or as a starting frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt used to guide the model away from undesirable features.
             seed: Seed for random number generation. Use -1 for random seed each run.
         """
@@ -875,10 +881,10 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
-        first_frame_image_url: str
+        video_url: FileInput,
+        first_frame_image_url: FileInput
         | None = "https://video-editor-files-prod.s3.us-east-2.amazonaws.com/users/1e4d46df-0702-4491-95ce-763592f33f34/uploaded-images/9b9dce1c-abd0-46c0-bac9-9454f8893b06/original",
-        reference_image_url: str | None = ...,
+        reference_image_url: FileInput | None = ...,
         negative_prompt: str
         | None = "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom, bloom spam, default lighting, game asset, stiff face, ugly specular, AI artifacts",
         seed: int | None = -1,
@@ -898,8 +904,14 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to generate a video from
             video_url: The URL of the video to use as the control video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_image_url: Optional reference image URL to use for pose control or as a starting frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt used to guide the model away from undesirable features.
             seed: Seed for random number generation. Use -1 for random seed each run.
         """

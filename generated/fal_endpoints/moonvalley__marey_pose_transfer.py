@@ -74,16 +74,16 @@ class MoonvalleyMareyPoseTransferInput(InputModel):
 
     prompt: Annotated[str, Field(description="The prompt to generate a video from")]
     video_url: Annotated[
-        str, Field(description="The URL of the video to use as the control video.")
+        FileInput, Field(description="The URL of the video to use as the control video.")
     ]
     first_frame_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional first frame image URL to use as the first frame of the generated video"
         ),
     ] = None
     reference_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional reference image URL to use for pose control or as a starting frame"
         ),
@@ -816,9 +816,9 @@ class Realtime(
         /,
         *,
         prompt: str,
-        video_url: str,
-        first_frame_image_url: str | None = ...,
-        reference_image_url: str | None = ...,
+        video_url: FileInput,
+        first_frame_image_url: FileInput | None = ...,
+        reference_image_url: FileInput | None = ...,
         negative_prompt: str
         | None = "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom, bloom spam, default lighting, game asset, stiff face, ugly specular, AI artifacts",
         seed: int | None = -1,
@@ -838,8 +838,14 @@ class Realtime(
         Args:
             prompt: The prompt to generate a video from
             video_url: The URL of the video to use as the control video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_image_url: Optional reference image URL to use for pose control or as a starting frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt used to guide the model away from undesirable features.
             seed: Seed for random number generation. Use -1 for random seed each run.
         """
@@ -866,9 +872,9 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
-        first_frame_image_url: str | None = ...,
-        reference_image_url: str | None = ...,
+        video_url: FileInput,
+        first_frame_image_url: FileInput | None = ...,
+        reference_image_url: FileInput | None = ...,
         negative_prompt: str
         | None = "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom, bloom spam, default lighting, game asset, stiff face, ugly specular, AI artifacts",
         seed: int | None = -1,
@@ -888,8 +894,14 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to generate a video from
             video_url: The URL of the video to use as the control video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_image_url: Optional reference image URL to use for pose control or as a starting frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt used to guide the model away from undesirable features.
             seed: Seed for random number generation. Use -1 for random seed each run.
         """

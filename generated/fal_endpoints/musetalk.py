@@ -72,8 +72,8 @@ __all__ = [
 class MusetalkInput(InputModel):
     """Input of `fal-ai/musetalk`."""
 
-    source_video_url: Annotated[str, Field(description="URL of the source video")]
-    audio_url: Annotated[str, Field(description="URL of the audio")]
+    source_video_url: Annotated[FileInput, Field(description="URL of the source video")]
+    audio_url: Annotated[FileInput, Field(description="URL of the audio")]
 
 
 class File(FileOutput):
@@ -691,8 +691,8 @@ class Realtime(RealtimeConnection[MusetalkInput, MusetalkOutput]):
         self,
         /,
         *,
-        source_video_url: str,
-        audio_url: str,
+        source_video_url: FileInput,
+        audio_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -708,7 +708,11 @@ class Realtime(RealtimeConnection[MusetalkInput, MusetalkOutput]):
 
         Args:
             source_video_url: URL of the source video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the audio
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -726,8 +730,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MusetalkInput, MusetalkOutput]):
         self,
         /,
         *,
-        source_video_url: str,
-        audio_url: str,
+        source_video_url: FileInput,
+        audio_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -743,7 +747,11 @@ class AsyncRealtime(AsyncRealtimeConnection[MusetalkInput, MusetalkOutput]):
 
         Args:
             source_video_url: URL of the source video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the audio
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

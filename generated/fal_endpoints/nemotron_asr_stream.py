@@ -68,7 +68,7 @@ __all__ = [
 class NemotronAsrStreamInput(InputModel):
     """Input of `fal-ai/nemotron/asr/stream`."""
 
-    audio_url: Annotated[str, Field(description="URL of the audio file.")]
+    audio_url: Annotated[FileInput, Field(description="URL of the audio file.")]
     acceleration: Annotated[
         Literal["none", "low", "medium", "high"],
         Field(
@@ -658,7 +658,7 @@ class Realtime(RealtimeConnection[NemotronAsrStreamInput, NemotronAsrStreamOutpu
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         acceleration: Literal["none", "low", "medium", "high"] = "none",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -675,6 +675,8 @@ class Realtime(RealtimeConnection[NemotronAsrStreamInput, NemotronAsrStreamOutpu
 
         Args:
             audio_url: URL of the audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             acceleration: Controls the speed/accuracy trade-off. 'none' = best accuracy (1.12s chunks, ~7.16% WER), 'low' = balanced (0.56s chunks, ~7.22% WER), 'medium' = faster (0.16s chunks, ~7.84% WER), 'high' = fastest (0.08s chunks, ~8.53% WER).
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -693,7 +695,7 @@ class AsyncRealtime(AsyncRealtimeConnection[NemotronAsrStreamInput, NemotronAsrS
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         acceleration: Literal["none", "low", "medium", "high"] = "none",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -710,6 +712,8 @@ class AsyncRealtime(AsyncRealtimeConnection[NemotronAsrStreamInput, NemotronAsrS
 
         Args:
             audio_url: URL of the audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             acceleration: Controls the speed/accuracy trade-off. 'none' = best accuracy (1.12s chunks, ~7.16% WER), 'low' = balanced (0.56s chunks, ~7.22% WER), 'medium' = faster (0.16s chunks, ~7.84% WER), 'high' = fastest (0.08s chunks, ~8.53% WER).
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

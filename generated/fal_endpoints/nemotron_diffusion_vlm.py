@@ -72,7 +72,7 @@ __all__ = [
 class NemotronDiffusionVlmInput(InputModel):
     """Input of `fal-ai/nemotron-diffusion-vlm`."""
 
-    image_url: Annotated[str, Field(description="URL of the image to be processed.")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to be processed.")]
     prompt: Annotated[str, Field(description="Prompt to answer about the image.")]
     max_tokens: Annotated[
         int, Field(description="Maximum number of tokens to generate.", ge=1, le=8192)
@@ -782,7 +782,7 @@ class Realtime(RealtimeConnection[NemotronDiffusionVlmInput, NemotronDiffusionVl
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         max_tokens: int = 512,
         num_inference_steps: int | None = 256,
@@ -803,6 +803,8 @@ class Realtime(RealtimeConnection[NemotronDiffusionVlmInput, NemotronDiffusionVl
 
         Args:
             image_url: URL of the image to be processed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt to answer about the image.
             max_tokens: Maximum number of tokens to generate.
             num_inference_steps: Number of diffusion decoding steps. Defaults to 256, rounded up only when omitted and required by the upstream block schedule. Explicit values must be at least max_tokens / block_length and divisible by max_tokens / block_length.
@@ -825,7 +827,7 @@ class AsyncRealtime(AsyncRealtimeConnection[NemotronDiffusionVlmInput, NemotronD
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         max_tokens: int = 512,
         num_inference_steps: int | None = 256,
@@ -846,6 +848,8 @@ class AsyncRealtime(AsyncRealtimeConnection[NemotronDiffusionVlmInput, NemotronD
 
         Args:
             image_url: URL of the image to be processed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt to answer about the image.
             max_tokens: Maximum number of tokens to generate.
             num_inference_steps: Number of diffusion decoding steps. Defaults to 256, rounded up only when omitted and required by the upstream block schedule. Explicit values must be at least max_tokens / block_length and divisible by max_tokens / block_length.

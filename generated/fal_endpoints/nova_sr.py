@@ -71,7 +71,7 @@ __all__ = [
 class NovaSrInput(InputModel):
     """Input of `fal-ai/nova-sr`."""
 
-    audio_url: Annotated[str, Field(description="The URL of the audio file to enhance.")]
+    audio_url: Annotated[FileInput, Field(description="The URL of the audio file to enhance.")]
     sync_mode: Annotated[
         bool,
         Field(
@@ -716,7 +716,7 @@ class Realtime(RealtimeConnection[NovaSrInput, NovaSrOutput]):
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         sync_mode: bool = False,
         audio_format: Literal["mp3", "aac", "m4a", "ogg", "opus", "flac", "wav"] = "mp3",
         bitrate: str = "192k",
@@ -735,6 +735,8 @@ class Realtime(RealtimeConnection[NovaSrInput, NovaSrOutput]):
 
         Args:
             audio_url: The URL of the audio file to enhance.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             audio_format: The format for the output audio.
             bitrate: The bitrate of the output audio.
@@ -755,7 +757,7 @@ class AsyncRealtime(AsyncRealtimeConnection[NovaSrInput, NovaSrOutput]):
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         sync_mode: bool = False,
         audio_format: Literal["mp3", "aac", "m4a", "ogg", "opus", "flac", "wav"] = "mp3",
         bitrate: str = "192k",
@@ -774,6 +776,8 @@ class AsyncRealtime(AsyncRealtimeConnection[NovaSrInput, NovaSrOutput]):
 
         Args:
             audio_url: The URL of the audio file to enhance.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             audio_format: The format for the output audio.
             bitrate: The bitrate of the output audio.

@@ -106,7 +106,7 @@ class NvidiaCosmos3SuperImageToVideoInput(InputModel):
         ),
     ]
     image_url: Annotated[
-        str, Field(description="URL of the conditioning first-frame image for the video.")
+        FileInput, Field(description="URL of the conditioning first-frame image for the video.")
     ]
     negative_prompt: Annotated[
         str,
@@ -1077,7 +1077,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "The video captures a series of frames showing macroblocking artifacts, chromatic aberration, high-frequency noise, and rolling shutter distortion. It includes static with no motion, motion blur, over-saturation, shaky footage, low resolution, grainy texture, pixelated images, poorly lit areas, underexposed and overexposed scenes, poor color balance, washed out colors, choppy sequences, jerky movements, low frame rate, bit-depth compression artifacts, color banding, unnatural transitions, outdated special effects, fake elements, unconvincing visuals, poorly edited content, jump cuts, hard cut, visual noise, and flickering. It features moiré patterns, edge halos, and temporal aliasing. Furthermore, the content defies common sense, generating illogical scenarios, nonsensical entities, absurd character behaviors, and conceptual paradoxes that violate basic human reasoning and everyday reality. The video looks like a surreal or glitchy hallucination. Overall, the video is of poor quality.",
         enable_prompt_expansion: bool = True,
         enable_agentic_generation: bool = False,
@@ -1116,6 +1116,8 @@ class Realtime(
         Args:
             prompt: Text prompt describing the motion and scene of the video to generate.
             image_url: URL of the conditioning first-frame image for the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Content to steer the generation away from (artifacts, unwanted motion). Defaults to NVIDIA's recommended i2v negative prompt; pass an empty string to disable.
             enable_prompt_expansion: If true, the Cosmos3-Nano Reasoner (a VLM that sees the first frame) rewrites the prompt into the dense caption Cosmos3 was trained on. The app starts a local Reasoner by default, or uses COSMOS_PROMPT_UPSAMPLER_BASE_URL when configured. Falls back to the raw prompt if expansion fails.
             enable_agentic_generation: Enable the iterative Cosmos agentic loop: prompt upsampling, candidate video generation, VLM critique of sampled frames, and prompt rewrite. Each candidate is a full render, so this is substantially slower and costlier than a single generation.
@@ -1158,7 +1160,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "The video captures a series of frames showing macroblocking artifacts, chromatic aberration, high-frequency noise, and rolling shutter distortion. It includes static with no motion, motion blur, over-saturation, shaky footage, low resolution, grainy texture, pixelated images, poorly lit areas, underexposed and overexposed scenes, poor color balance, washed out colors, choppy sequences, jerky movements, low frame rate, bit-depth compression artifacts, color banding, unnatural transitions, outdated special effects, fake elements, unconvincing visuals, poorly edited content, jump cuts, hard cut, visual noise, and flickering. It features moiré patterns, edge halos, and temporal aliasing. Furthermore, the content defies common sense, generating illogical scenarios, nonsensical entities, absurd character behaviors, and conceptual paradoxes that violate basic human reasoning and everyday reality. The video looks like a surreal or glitchy hallucination. Overall, the video is of poor quality.",
         enable_prompt_expansion: bool = True,
         enable_agentic_generation: bool = False,
@@ -1197,6 +1199,8 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt describing the motion and scene of the video to generate.
             image_url: URL of the conditioning first-frame image for the video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Content to steer the generation away from (artifacts, unwanted motion). Defaults to NVIDIA's recommended i2v negative prompt; pass an empty string to disable.
             enable_prompt_expansion: If true, the Cosmos3-Nano Reasoner (a VLM that sees the first frame) rewrites the prompt into the dense caption Cosmos3 was trained on. The app starts a local Reasoner by default, or uses COSMOS_PROMPT_UPSAMPLER_BASE_URL when configured. Falls back to the raw prompt if expansion fails.
             enable_agentic_generation: Enable the iterative Cosmos agentic loop: prompt upsampling, candidate video generation, VLM critique of sampled frames, and prompt rewrite. Each candidate is a full render, so this is substantially slower and costlier than a single generation.

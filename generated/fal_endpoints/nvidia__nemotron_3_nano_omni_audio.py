@@ -75,7 +75,8 @@ class NvidiaNemotron3NanoOmniAudioInput(InputModel):
         str, Field(description="Text prompt to send to the model. English only.", min_length=1)
     ]
     audio_url: Annotated[
-        str, Field(description="URL of the audio clip to reason about. wav or mp3, max 1 hour.")
+        FileInput,
+        Field(description="URL of the audio clip to reason about. wav or mp3, max 1 hour."),
     ]
     system_prompt: Annotated[
         str | None,
@@ -790,7 +791,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         system_prompt: str | None = ...,
         reasoning_mode: Literal["think", "no_think"] = "no_think",
         max_tokens: int = 1024,
@@ -812,6 +813,8 @@ class Realtime(
         Args:
             prompt: Text prompt to send to the model. English only.
             audio_url: URL of the audio clip to reason about. wav or mp3, max 1 hour.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             system_prompt: Optional system prompt to steer the model. Reasoning behavior is controlled by the separate `reasoning_mode` field.
             reasoning_mode: Whether the model should emit an explicit reasoning trace. `no_think` returns a direct answer; `think` returns chain-of-thought followed by the final answer.
             max_tokens: Maximum number of tokens to generate.
@@ -841,7 +844,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         system_prompt: str | None = ...,
         reasoning_mode: Literal["think", "no_think"] = "no_think",
         max_tokens: int = 1024,
@@ -863,6 +866,8 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt to send to the model. English only.
             audio_url: URL of the audio clip to reason about. wav or mp3, max 1 hour.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             system_prompt: Optional system prompt to steer the model. Reasoning behavior is controlled by the separate `reasoning_mode` field.
             reasoning_mode: Whether the model should emit an explicit reasoning trace. `no_think` returns a direct answer; `think` returns chain-of-thought followed by the final answer.
             max_tokens: Maximum number of tokens to generate.

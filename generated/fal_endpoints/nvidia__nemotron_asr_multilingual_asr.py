@@ -70,7 +70,7 @@ __all__ = [
 class NvidiaNemotronAsrMultilingualAsrInput(InputModel):
     """Input of `nvidia/nemotron-asr-multilingual/asr`."""
 
-    audio_url: Annotated[str, Field(description="URL of the audio file to transcribe.")]
+    audio_url: Annotated[FileInput, Field(description="URL of the audio file to transcribe.")]
     language: Annotated[
         Literal[
             "auto",
@@ -1087,7 +1087,7 @@ class Realtime(
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         language: Literal[
             "auto",
             "en-US",
@@ -1147,6 +1147,8 @@ class Realtime(
 
         Args:
             audio_url: URL of the audio file to transcribe.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             language: Target language for transcription (language-ID prompt). 'auto' lets the model detect the language.
             acceleration: Controls the speed/accuracy trade-off. 'none' = best accuracy (1.12s chunks), 'regular' = balanced (0.56s chunks), 'high' = faster (0.32s chunks), 'full' = fastest (0.08s chunks).
         """
@@ -1174,7 +1176,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         language: Literal[
             "auto",
             "en-US",
@@ -1234,6 +1236,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: URL of the audio file to transcribe.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             language: Target language for transcription (language-ID prompt). 'auto' lets the model detect the language.
             acceleration: Controls the speed/accuracy trade-off. 'none' = best accuracy (1.12s chunks), 'regular' = balanced (0.56s chunks), 'high' = faster (0.32s chunks), 'full' = fastest (0.08s chunks).
         """

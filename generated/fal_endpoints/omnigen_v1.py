@@ -91,7 +91,7 @@ class OmnigenV1Input(InputModel):
 
     prompt: Annotated[str, Field(description="The prompt to generate an image from.")]
     input_image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(
             description="URL of images to use while generating the image, Use <img><|image_1|></img> for the first image and so on."
         ),
@@ -943,7 +943,7 @@ class Realtime(RealtimeConnection[OmnigenV1Input, OmnigenV1Output]):
         /,
         *,
         prompt: str,
-        input_image_urls: list[str] = [],
+        input_image_urls: list[FileInput] = [],
         image_size: ImageSize
         | Literal[
             "square_hd",
@@ -977,6 +977,8 @@ class Realtime(RealtimeConnection[OmnigenV1Input, OmnigenV1Output]):
         Args:
             prompt: The prompt to generate an image from.
             input_image_urls: URL of images to use while generating the image, Use <img><|image_1|></img> for the first image and so on.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_size: The size of the generated image.
             num_inference_steps: The number of inference steps to perform.
             seed: The same seed and the same prompt given to the same version of the model
@@ -1007,7 +1009,7 @@ class AsyncRealtime(AsyncRealtimeConnection[OmnigenV1Input, OmnigenV1Output]):
         /,
         *,
         prompt: str,
-        input_image_urls: list[str] = [],
+        input_image_urls: list[FileInput] = [],
         image_size: ImageSize
         | Literal[
             "square_hd",
@@ -1041,6 +1043,8 @@ class AsyncRealtime(AsyncRealtimeConnection[OmnigenV1Input, OmnigenV1Output]):
         Args:
             prompt: The prompt to generate an image from.
             input_image_urls: URL of images to use while generating the image, Use <img><|image_1|></img> for the first image and so on.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_size: The size of the generated image.
             num_inference_steps: The number of inference steps to perform.
             seed: The same seed and the same prompt given to the same version of the model

@@ -96,7 +96,7 @@ class OmnigenV2Input(InputModel):
         ),
     ]
     input_image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(
             description="URLs of input images to use for image editing or multi-image generation. Support up to 3 images."
         ),
@@ -1023,7 +1023,7 @@ class Realtime(RealtimeConnection[OmnigenV2Input, OmnigenV2Output]):
         /,
         *,
         prompt: str,
-        input_image_urls: list[str] = [],
+        input_image_urls: list[FileInput] = [],
         image_size: ImageSize
         | Literal[
             "square_hd",
@@ -1061,6 +1061,8 @@ class Realtime(RealtimeConnection[OmnigenV2Input, OmnigenV2Output]):
         Args:
             prompt: The prompt to generate or edit an image. Use specific language like 'Add the bird from image 1 to the desk in image 2' for better results.
             input_image_urls: URLs of input images to use for image editing or multi-image generation. Support up to 3 images.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_size: The size of the generated image.
             num_inference_steps: The number of inference steps to perform.
             seed: The same seed and the same prompt given to the same version of the model
@@ -1095,7 +1097,7 @@ class AsyncRealtime(AsyncRealtimeConnection[OmnigenV2Input, OmnigenV2Output]):
         /,
         *,
         prompt: str,
-        input_image_urls: list[str] = [],
+        input_image_urls: list[FileInput] = [],
         image_size: ImageSize
         | Literal[
             "square_hd",
@@ -1133,6 +1135,8 @@ class AsyncRealtime(AsyncRealtimeConnection[OmnigenV2Input, OmnigenV2Output]):
         Args:
             prompt: The prompt to generate or edit an image. Use specific language like 'Add the bird from image 1 to the desk in image 2' for better results.
             input_image_urls: URLs of input images to use for image editing or multi-image generation. Support up to 3 images.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_size: The size of the generated image.
             num_inference_steps: The number of inference steps to perform.
             seed: The same seed and the same prompt given to the same version of the model

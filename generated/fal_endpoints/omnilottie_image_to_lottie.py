@@ -76,7 +76,7 @@ class OmnilottieImageToLottieInput(InputModel):
         str,
         Field(description="Text description guiding the animation of the image.", max_length=2000),
     ]
-    image_url: Annotated[str, Field(description="URL of the reference image to animate.")]
+    image_url: Annotated[FileInput, Field(description="URL of the reference image to animate.")]
     max_tokens: Annotated[
         int, Field(description="Maximum number of Lottie tokens to generate.", ge=256, le=8192)
     ] = 4096
@@ -761,7 +761,7 @@ class Realtime(RealtimeConnection[OmnilottieImageToLottieInput, OmnilottieImageT
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         max_tokens: int = 4096,
         temperature: float = 0.9,
         top_p: float = 0.25,
@@ -782,6 +782,8 @@ class Realtime(RealtimeConnection[OmnilottieImageToLottieInput, OmnilottieImageT
         Args:
             prompt: Text description guiding the animation of the image.
             image_url: URL of the reference image to animate.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             max_tokens: Maximum number of Lottie tokens to generate.
             temperature: Sampling temperature for generation.
             top_p: Nucleus sampling probability threshold.
@@ -806,7 +808,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         max_tokens: int = 4096,
         temperature: float = 0.9,
         top_p: float = 0.25,
@@ -827,6 +829,8 @@ class AsyncRealtime(
         Args:
             prompt: Text description guiding the animation of the image.
             image_url: URL of the reference image to animate.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             max_tokens: Maximum number of Lottie tokens to generate.
             temperature: Sampling temperature for generation.
             top_p: Nucleus sampling probability threshold.

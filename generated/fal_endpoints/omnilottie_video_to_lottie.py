@@ -73,7 +73,7 @@ class OmnilottieVideoToLottieInput(InputModel):
     """Input of `fal-ai/omnilottie/video-to-lottie`."""
 
     video_url: Annotated[
-        str, Field(description="URL of the video to convert into a Lottie animation.")
+        FileInput, Field(description="URL of the video to convert into a Lottie animation.")
     ]
     prompt: Annotated[
         Annotated[str, Field(max_length=2000)] | None,
@@ -762,7 +762,7 @@ class Realtime(RealtimeConnection[OmnilottieVideoToLottieInput, OmnilottieVideoT
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str | None = ...,
         max_tokens: int = 4096,
         temperature: float = 0.9,
@@ -783,6 +783,8 @@ class Realtime(RealtimeConnection[OmnilottieVideoToLottieInput, OmnilottieVideoT
 
         Args:
             video_url: URL of the video to convert into a Lottie animation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Optional text description guiding the conversion.
             max_tokens: Maximum number of Lottie tokens to generate.
             temperature: Sampling temperature for generation.
@@ -807,7 +809,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str | None = ...,
         max_tokens: int = 4096,
         temperature: float = 0.9,
@@ -828,6 +830,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video to convert into a Lottie animation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Optional text description guiding the conversion.
             max_tokens: Maximum number of Lottie tokens to generate.
             temperature: Sampling temperature for generation.

@@ -71,7 +71,7 @@ class OmnipartInput(InputModel):
     """Input of `fal-ai/omnipart`."""
 
     input_image_url: Annotated[
-        str, Field(description="URL of image to use while generating the 3D model.")
+        FileInput, Field(description="URL of image to use while generating the 3D model.")
     ]
     minimum_segment_size: Annotated[
         int, Field(description="Minimum segment size (pixels) for the model.", ge=1, le=10000)
@@ -735,7 +735,7 @@ class Realtime(RealtimeConnection[OmnipartInput, OmnipartOutput]):
         self,
         /,
         *,
-        input_image_url: str,
+        input_image_url: FileInput,
         minimum_segment_size: int = 2000,
         seed: int = 765464,
         guidance_scale: float = 7.5,
@@ -755,6 +755,8 @@ class Realtime(RealtimeConnection[OmnipartInput, OmnipartOutput]):
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             minimum_segment_size: Minimum segment size (pixels) for the model.
             seed: The same seed and the same prompt given to the same version of the model
                 will output the same image every time.
@@ -777,7 +779,7 @@ class AsyncRealtime(AsyncRealtimeConnection[OmnipartInput, OmnipartOutput]):
         self,
         /,
         *,
-        input_image_url: str,
+        input_image_url: FileInput,
         minimum_segment_size: int = 2000,
         seed: int = 765464,
         guidance_scale: float = 7.5,
@@ -797,6 +799,8 @@ class AsyncRealtime(AsyncRealtimeConnection[OmnipartInput, OmnipartOutput]):
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             minimum_segment_size: Minimum segment size (pixels) for the model.
             seed: The same seed and the same prompt given to the same version of the model
                 will output the same image every time.

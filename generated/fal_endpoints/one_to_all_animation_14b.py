@@ -77,11 +77,11 @@ class OneToAllAnimation14bInput(InputModel):
         str, Field(description="The negative prompt to generate the video from.")
     ]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(description="The URL of the image to use as a reference for the video generation."),
     ]
     video_url: Annotated[
-        str,
+        FileInput,
         Field(description="The URL of the video to use as a reference for the video generation."),
     ]
     resolution: Annotated[
@@ -829,8 +829,8 @@ class Realtime(RealtimeConnection[OneToAllAnimation14bInput, OneToAllAnimation14
         *,
         prompt: str,
         negative_prompt: str,
-        image_url: str,
-        video_url: str,
+        image_url: FileInput,
+        video_url: FileInput,
         resolution: Literal["480p", "580p", "720p"] = "480p",
         num_inference_steps: int = 30,
         image_guidance_scale: float = 2,
@@ -852,7 +852,11 @@ class Realtime(RealtimeConnection[OneToAllAnimation14bInput, OneToAllAnimation14
             prompt: The prompt to generate the video from.
             negative_prompt: The negative prompt to generate the video from.
             image_url: The URL of the image to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: The URL of the video to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the video to generate.
             num_inference_steps: The number of inference steps to use for the video generation.
             image_guidance_scale: The image guidance scale to use for the video generation.
@@ -876,8 +880,8 @@ class AsyncRealtime(AsyncRealtimeConnection[OneToAllAnimation14bInput, OneToAllA
         *,
         prompt: str,
         negative_prompt: str,
-        image_url: str,
-        video_url: str,
+        image_url: FileInput,
+        video_url: FileInput,
         resolution: Literal["480p", "580p", "720p"] = "480p",
         num_inference_steps: int = 30,
         image_guidance_scale: float = 2,
@@ -899,7 +903,11 @@ class AsyncRealtime(AsyncRealtimeConnection[OneToAllAnimation14bInput, OneToAllA
             prompt: The prompt to generate the video from.
             negative_prompt: The negative prompt to generate the video from.
             image_url: The URL of the image to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: The URL of the video to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the video to generate.
             num_inference_steps: The number of inference steps to use for the video generation.
             image_guidance_scale: The image guidance scale to use for the video generation.

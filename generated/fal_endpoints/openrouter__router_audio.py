@@ -76,7 +76,7 @@ class OpenrouterRouterAudioInput(InputModel):
     """Input of `openrouter/router/audio`."""
 
     audio_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL or data URI of the audio file to process. Supported formats: wav, mp3, aiff, aac, ogg, flac, m4a."
         ),
@@ -821,7 +821,7 @@ class Realtime(RealtimeConnection[OpenrouterRouterAudioInput, OpenrouterRouterAu
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         prompt: str,
         model: str,
         system_prompt: str | None = ...,
@@ -843,6 +843,8 @@ class Realtime(RealtimeConnection[OpenrouterRouterAudioInput, OpenrouterRouterAu
 
         Args:
             audio_url: URL or data URI of the audio file to process. Supported formats: wav, mp3, aiff, aac, ogg, flac, m4a.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt to be used for the audio processing
             model: Name of the model to use. Charged based on actual token usage.
             system_prompt: System prompt to provide context or instructions to the model
@@ -868,7 +870,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         prompt: str,
         model: str,
         system_prompt: str | None = ...,
@@ -890,6 +892,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: URL or data URI of the audio file to process. Supported formats: wav, mp3, aiff, aac, ogg, flac, m4a.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt to be used for the audio processing
             model: Name of the model to use. Charged based on actual token usage.
             system_prompt: System prompt to provide context or instructions to the model

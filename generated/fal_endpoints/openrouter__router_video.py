@@ -81,7 +81,7 @@ class OpenrouterRouterVideoInput(InputModel):
         str, Field(description="Name of the model to use. Charged based on actual token usage.")
     ]
     video_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="List of URLs or data URIs of video files to process. Supported formats: mp4, mpeg, mov, webm. For Google Gemini on AI Studio, YouTube links are also supported. Mutually exclusive with video_url."
         ),
@@ -832,7 +832,7 @@ class Realtime(RealtimeConnection[OpenrouterRouterVideoInput, OpenrouterRouterVi
         *,
         prompt: str,
         model: str,
-        video_urls: list[str] | None = ...,
+        video_urls: list[FileInput] | None = ...,
         system_prompt: str | None = ...,
         reasoning: bool = False,
         temperature: float = 1,
@@ -854,6 +854,8 @@ class Realtime(RealtimeConnection[OpenrouterRouterVideoInput, OpenrouterRouterVi
             prompt: Prompt to be used for the video processing
             model: Name of the model to use. Charged based on actual token usage.
             video_urls: List of URLs or data URIs of video files to process. Supported formats: mp4, mpeg, mov, webm. For Google Gemini on AI Studio, YouTube links are also supported. Mutually exclusive with video_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             system_prompt: System prompt to provide context or instructions to the model
             reasoning: Should reasoning be the part of the final answer.
             temperature: This setting influences the variety in the model's responses. Lower values lead to more predictable and typical responses, while higher values encourage more diverse and less common responses. At 0, the model always gives the same response for a given input.
@@ -879,7 +881,7 @@ class AsyncRealtime(
         *,
         prompt: str,
         model: str,
-        video_urls: list[str] | None = ...,
+        video_urls: list[FileInput] | None = ...,
         system_prompt: str | None = ...,
         reasoning: bool = False,
         temperature: float = 1,
@@ -901,6 +903,8 @@ class AsyncRealtime(
             prompt: Prompt to be used for the video processing
             model: Name of the model to use. Charged based on actual token usage.
             video_urls: List of URLs or data URIs of video files to process. Supported formats: mp4, mpeg, mov, webm. For Google Gemini on AI Studio, YouTube links are also supported. Mutually exclusive with video_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             system_prompt: System prompt to provide context or instructions to the model
             reasoning: Should reasoning be the part of the final answer.
             temperature: This setting influences the variety in the model's responses. Lower values lead to more predictable and typical responses, while higher values encourage more diverse and less common responses. At 0, the model always gives the same response for a given input.

@@ -77,7 +77,7 @@ class OpenrouterRouterVideoEnterpriseInput(InputModel):
         str, Field(description="Name of the model to use. Charged based on actual token usage.")
     ]
     video_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="List of URLs or data URIs of video files to process. Supported formats: mp4, mpeg, mov, webm. For Google Gemini on AI Studio, YouTube links are also supported. Mutually exclusive with video_url."
         ),
@@ -804,7 +804,7 @@ class Realtime(
         *,
         prompt: str,
         model: str,
-        video_urls: list[str] | None = ...,
+        video_urls: list[FileInput] | None = ...,
         system_prompt: str | None = ...,
         reasoning: bool = False,
         temperature: float = 1,
@@ -826,6 +826,8 @@ class Realtime(
             prompt: Prompt to be used for the video processing
             model: Name of the model to use. Charged based on actual token usage.
             video_urls: List of URLs or data URIs of video files to process. Supported formats: mp4, mpeg, mov, webm. For Google Gemini on AI Studio, YouTube links are also supported. Mutually exclusive with video_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             system_prompt: System prompt to provide context or instructions to the model
             reasoning: Should reasoning be the part of the final answer.
             temperature: This setting influences the variety in the model's responses. Lower values lead to more predictable and typical responses, while higher values encourage more diverse and less common responses. At 0, the model always gives the same response for a given input.
@@ -857,7 +859,7 @@ class AsyncRealtime(
         *,
         prompt: str,
         model: str,
-        video_urls: list[str] | None = ...,
+        video_urls: list[FileInput] | None = ...,
         system_prompt: str | None = ...,
         reasoning: bool = False,
         temperature: float = 1,
@@ -879,6 +881,8 @@ class AsyncRealtime(
             prompt: Prompt to be used for the video processing
             model: Name of the model to use. Charged based on actual token usage.
             video_urls: List of URLs or data URIs of video files to process. Supported formats: mp4, mpeg, mov, webm. For Google Gemini on AI Studio, YouTube links are also supported. Mutually exclusive with video_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             system_prompt: System prompt to provide context or instructions to the model
             reasoning: Should reasoning be the part of the final answer.
             temperature: This setting influences the variety in the model's responses. Lower values lead to more predictable and typical responses, while higher values encourage more diverse and less common responses. At 0, the model always gives the same response for a given input.

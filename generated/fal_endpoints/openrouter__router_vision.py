@@ -72,7 +72,7 @@ __all__ = [
 class OpenrouterRouterVisionInput(InputModel):
     """Input of `openrouter/router/vision`."""
 
-    image_urls: Annotated[list[str], Field(description="List of image URLs to be processed")]
+    image_urls: Annotated[list[FileInput], Field(description="List of image URLs to be processed")]
     prompt: Annotated[str, Field(description="Prompt to be used for the image")]
     model: Annotated[
         str, Field(description="Name of the model to use. Charged based on actual token usage.")
@@ -789,7 +789,7 @@ class Realtime(RealtimeConnection[OpenrouterRouterVisionInput, OpenrouterRouterV
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         prompt: str,
         model: str,
         system_prompt: str | None = ...,
@@ -811,6 +811,8 @@ class Realtime(RealtimeConnection[OpenrouterRouterVisionInput, OpenrouterRouterV
 
         Args:
             image_urls: List of image URLs to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt to be used for the image
             model: Name of the model to use. Charged based on actual token usage.
             system_prompt: System prompt to provide context or instructions to the model
@@ -836,7 +838,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         prompt: str,
         model: str,
         system_prompt: str | None = ...,
@@ -858,6 +860,8 @@ class AsyncRealtime(
 
         Args:
             image_urls: List of image URLs to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt to be used for the image
             model: Name of the model to use. Charged based on actual token usage.
             system_prompt: System prompt to provide context or instructions to the model

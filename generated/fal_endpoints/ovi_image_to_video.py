@@ -73,7 +73,7 @@ class OviImageToVideoInput(InputModel):
     """Input of `fal-ai/ovi/image-to-video`."""
 
     prompt: Annotated[str, Field(description="The text prompt to guide video generation.")]
-    image_url: Annotated[str, Field(description="The image URL to guide video generation.")]
+    image_url: Annotated[FileInput, Field(description="The image URL to guide video generation.")]
     negative_prompt: Annotated[str, Field(description="Negative prompt for video generation.")] = (
         "jitter, bad hands, blur, distortion"
     )
@@ -758,7 +758,7 @@ class Realtime(RealtimeConnection[OviImageToVideoInput, OviImageToVideoOutput]):
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "jitter, bad hands, blur, distortion",
         num_inference_steps: int = 30,
         audio_negative_prompt: str = "robotic, muffled, echo, distorted",
@@ -779,6 +779,8 @@ class Realtime(RealtimeConnection[OviImageToVideoInput, OviImageToVideoOutput]):
         Args:
             prompt: The text prompt to guide video generation.
             image_url: The image URL to guide video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             num_inference_steps: The number of inference steps.
             audio_negative_prompt: Negative prompt for audio generation.
@@ -801,7 +803,7 @@ class AsyncRealtime(AsyncRealtimeConnection[OviImageToVideoInput, OviImageToVide
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "jitter, bad hands, blur, distortion",
         num_inference_steps: int = 30,
         audio_negative_prompt: str = "robotic, muffled, echo, distorted",
@@ -822,6 +824,8 @@ class AsyncRealtime(AsyncRealtimeConnection[OviImageToVideoInput, OviImageToVide
         Args:
             prompt: The text prompt to guide video generation.
             image_url: The image URL to guide video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             num_inference_steps: The number of inference steps.
             audio_negative_prompt: Negative prompt for audio generation.

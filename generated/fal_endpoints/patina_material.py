@@ -143,13 +143,13 @@ class PatinaMaterialInput(InputModel):
         int, Field(description="Tile stride in latent space.", ge=16, le=128)
     ] = 64
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of an input image for image-to-image or inpainting. When provided without mask_url, performs image-to-image; with mask_url, performs inpainting."
         ),
     ] = None
     mask_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url."
         ),
@@ -1095,8 +1095,8 @@ class Realtime(RealtimeConnection[PatinaMaterialInput, PatinaMaterialOutput]):
         tiling_mode: Literal["both", "horizontal", "vertical"] = "both",
         tile_size: int = 128,
         tile_stride: int = 64,
-        image_url: str | None = ...,
-        mask_url: str | None = ...,
+        image_url: FileInput | None = ...,
+        mask_url: FileInput | None = ...,
         strength: float = 0.6,
         maps: list[Literal["basecolor", "normal", "roughness", "metalness", "height"]] = [
             "basecolor",
@@ -1132,7 +1132,11 @@ class Realtime(RealtimeConnection[PatinaMaterialInput, PatinaMaterialOutput]):
             tile_size: Tile size in latent space (64 = 512px, 128 = 1024px).
             tile_stride: Tile stride in latent space.
             image_url: URL of an input image for image-to-image or inpainting. When provided without mask_url, performs image-to-image; with mask_url, performs inpainting.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             strength: How much to transform the input image. Only used when image_url is provided.
             maps: Which PBR maps to predict. Deselect all to skip PBR estimation entirely. Defaults to all five.
             upscale_factor: Upscale factor for predicted PBR maps via SeedVR seamless upscaling. 0 = no upscaling, 2 = 2× resolution, 4 = 4× resolution. The base texture image is not upscaled.
@@ -1172,8 +1176,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PatinaMaterialInput, PatinaMaterialO
         tiling_mode: Literal["both", "horizontal", "vertical"] = "both",
         tile_size: int = 128,
         tile_stride: int = 64,
-        image_url: str | None = ...,
-        mask_url: str | None = ...,
+        image_url: FileInput | None = ...,
+        mask_url: FileInput | None = ...,
         strength: float = 0.6,
         maps: list[Literal["basecolor", "normal", "roughness", "metalness", "height"]] = [
             "basecolor",
@@ -1209,7 +1213,11 @@ class AsyncRealtime(AsyncRealtimeConnection[PatinaMaterialInput, PatinaMaterialO
             tile_size: Tile size in latent space (64 = 512px, 128 = 1024px).
             tile_stride: Tile stride in latent space.
             image_url: URL of an input image for image-to-image or inpainting. When provided without mask_url, performs image-to-image; with mask_url, performs inpainting.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             strength: How much to transform the input image. Only used when image_url is provided.
             maps: Which PBR maps to predict. Deselect all to skip PBR estimation entirely. Defaults to all five.
             upscale_factor: Upscale factor for predicted PBR maps via SeedVR seamless upscaling. 0 = no upscaling, 2 = 2× resolution, 4 = 4× resolution. The base texture image is not upscaled.

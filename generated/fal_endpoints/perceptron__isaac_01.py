@@ -71,7 +71,7 @@ __all__ = [
 class PerceptronIsaac01Input(InputModel):
     """Input of `perceptron/isaac-01`."""
 
-    image_url: Annotated[str, Field(description="Image URL to be processed")]
+    image_url: Annotated[FileInput, Field(description="Image URL to be processed")]
     prompt: Annotated[str, Field(description="Prompt to be used for the image")]
     response_style: Annotated[
         Literal["text", "box", "point", "polygon"],
@@ -763,7 +763,7 @@ class Realtime(RealtimeConnection[PerceptronIsaac01Input, PerceptronIsaac01Outpu
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         response_style: Literal["text", "box", "point", "polygon"] = "text",
         extra_body: Mapping[str, Any] | None = None,
@@ -781,6 +781,8 @@ class Realtime(RealtimeConnection[PerceptronIsaac01Input, PerceptronIsaac01Outpu
 
         Args:
             image_url: Image URL to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt to be used for the image
             response_style: Response style to be used for the image.
 
@@ -808,7 +810,7 @@ class AsyncRealtime(AsyncRealtimeConnection[PerceptronIsaac01Input, PerceptronIs
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         response_style: Literal["text", "box", "point", "polygon"] = "text",
         extra_body: Mapping[str, Any] | None = None,
@@ -826,6 +828,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PerceptronIsaac01Input, PerceptronIs
 
         Args:
             image_url: Image URL to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt to be used for the image
             response_style: Response style to be used for the image.
 

@@ -71,7 +71,7 @@ class PhotaCreateProfileInput(InputModel):
     """Input of `fal-ai/phota/create-profile`."""
 
     image_data_url: Annotated[
-        str, Field(description="URL to a ZIP archive containing the profile images.")
+        FileInput, Field(description="URL to a ZIP archive containing the profile images.")
     ]
 
 
@@ -654,7 +654,7 @@ class Realtime(RealtimeConnection[PhotaCreateProfileInput, PhotaCreateProfileOut
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -670,6 +670,8 @@ class Realtime(RealtimeConnection[PhotaCreateProfileInput, PhotaCreateProfileOut
 
         Args:
             image_data_url: URL to a ZIP archive containing the profile images.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -687,7 +689,7 @@ class AsyncRealtime(AsyncRealtimeConnection[PhotaCreateProfileInput, PhotaCreate
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -703,6 +705,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PhotaCreateProfileInput, PhotaCreate
 
         Args:
             image_data_url: URL to a ZIP archive containing the profile images.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -80,7 +80,7 @@ class PikaV15PikaffectsInput(InputModel):
     Request model for Pikaffects endpoint
     """
 
-    image_url: Annotated[str, Field(description="URL of the input image")]
+    image_url: Annotated[FileInput, Field(description="URL of the input image")]
     pikaffect: Annotated[
         Literal[
             "Cake-ify",
@@ -934,7 +934,7 @@ class Realtime(RealtimeConnection[PikaV15PikaffectsInput, PikaV15PikaffectsOutpu
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         pikaffect: Literal[
             "Cake-ify",
             "Crumble",
@@ -971,6 +971,8 @@ class Realtime(RealtimeConnection[PikaV15PikaffectsInput, PikaV15PikaffectsOutpu
 
         Args:
             image_url: URL of the input image
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             pikaffect: The Pikaffect to apply
             prompt: Text prompt to guide the effect
             negative_prompt: Negative prompt to guide the model
@@ -992,7 +994,7 @@ class AsyncRealtime(AsyncRealtimeConnection[PikaV15PikaffectsInput, PikaV15Pikaf
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         pikaffect: Literal[
             "Cake-ify",
             "Crumble",
@@ -1029,6 +1031,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PikaV15PikaffectsInput, PikaV15Pikaf
 
         Args:
             image_url: URL of the input image
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             pikaffect: The Pikaffect to apply
             prompt: Text prompt to guide the effect
             negative_prompt: Negative prompt to guide the model

@@ -79,7 +79,7 @@ class PikaV22ImageToVideoInput(InputModel):
     Request model for Pika 2.2 image-to-video generation
     """
 
-    image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to use as the first frame")]
     prompt: str
     seed: Annotated[int | None, Field(description="The seed for the random number generator")] = (
         None
@@ -790,7 +790,7 @@ class Realtime(RealtimeConnection[PikaV22ImageToVideoInput, PikaV22ImageToVideoO
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         seed: int | None = ...,
         negative_prompt: str = "",
@@ -811,6 +811,8 @@ class Realtime(RealtimeConnection[PikaV22ImageToVideoInput, PikaV22ImageToVideoO
 
         Args:
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: (Undocumented.)
             seed: The seed for the random number generator
             negative_prompt: A negative prompt to guide the model
@@ -833,7 +835,7 @@ class AsyncRealtime(AsyncRealtimeConnection[PikaV22ImageToVideoInput, PikaV22Ima
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         seed: int | None = ...,
         negative_prompt: str = "",
@@ -854,6 +856,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PikaV22ImageToVideoInput, PikaV22Ima
 
         Args:
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: (Undocumented.)
             seed: The seed for the random number generator
             negative_prompt: A negative prompt to guide the model

@@ -101,7 +101,7 @@ class PikaV22PikaframesInput(InputModel):
     """Input of `fal-ai/pika/v2.2/pikaframes`."""
 
     image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(description="URLs of keyframe images (2-5 images) to create transitions between"),
     ]
     transitions: Annotated[
@@ -812,7 +812,7 @@ class Realtime(RealtimeConnection[PikaV22PikaframesInput, PikaV22PikaframesOutpu
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         transitions: list[KeyframeTransition] = ...,
         prompt: str | None = ...,
         negative_prompt: str = "",
@@ -833,6 +833,8 @@ class Realtime(RealtimeConnection[PikaV22PikaframesInput, PikaV22PikaframesOutpu
 
         Args:
             image_urls: URLs of keyframe images (2-5 images) to create transitions between
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             transitions: Configuration for each transition. Length must be len(image_urls) - 1. Total duration of all transitions must not exceed 25 seconds. If not provided, uses default 5-second transitions with the global prompt.
             prompt: Default prompt for all transitions. Individual transition prompts override this.
             negative_prompt: A negative prompt to guide the model
@@ -855,7 +857,7 @@ class AsyncRealtime(AsyncRealtimeConnection[PikaV22PikaframesInput, PikaV22Pikaf
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         transitions: list[KeyframeTransition] = ...,
         prompt: str | None = ...,
         negative_prompt: str = "",
@@ -876,6 +878,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PikaV22PikaframesInput, PikaV22Pikaf
 
         Args:
             image_urls: URLs of keyframe images (2-5 images) to create transitions between
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             transitions: Configuration for each transition. Length must be len(image_urls) - 1. Total duration of all transitions must not exceed 25 seconds. If not provided, uses default 5-second transitions with the global prompt.
             prompt: Default prompt for all transitions. Individual transition prompts override this.
             negative_prompt: A negative prompt to guide the model

@@ -79,7 +79,9 @@ class PikaV22PikascenesInput(InputModel):
     Request model for Pika 2.2 Pikascenes (collection-to-video) generation
     """
 
-    image_urls: Annotated[list[str], Field(description="URLs of images to combine into a video")]
+    image_urls: Annotated[
+        list[FileInput], Field(description="URLs of images to combine into a video")
+    ]
     prompt: Annotated[str, Field(description="Text prompt describing the desired video")]
     negative_prompt: Annotated[str, Field(description="A negative prompt to guide the model")] = (
         "ugly, bad, terrible"
@@ -832,7 +834,7 @@ class Realtime(RealtimeConnection[PikaV22PikascenesInput, PikaV22PikascenesOutpu
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         prompt: str,
         negative_prompt: str = "ugly, bad, terrible",
         seed: int | None = ...,
@@ -855,6 +857,8 @@ class Realtime(RealtimeConnection[PikaV22PikascenesInput, PikaV22PikascenesOutpu
 
         Args:
             image_urls: URLs of images to combine into a video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt describing the desired video
             negative_prompt: A negative prompt to guide the model
             seed: The seed for the random number generator
@@ -879,7 +883,7 @@ class AsyncRealtime(AsyncRealtimeConnection[PikaV22PikascenesInput, PikaV22Pikas
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         prompt: str,
         negative_prompt: str = "ugly, bad, terrible",
         seed: int | None = ...,
@@ -902,6 +906,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PikaV22PikascenesInput, PikaV22Pikas
 
         Args:
             image_urls: URLs of images to combine into a video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt describing the desired video
             negative_prompt: A negative prompt to guide the model
             seed: The seed for the random number generator

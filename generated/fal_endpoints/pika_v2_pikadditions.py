@@ -79,8 +79,8 @@ class PikaV2PikadditionsInput(InputModel):
     Request model for Pikadditions endpoint
     """
 
-    video_url: Annotated[str, Field(description="URL of the input video")]
-    image_url: Annotated[str, Field(description="URL of the image to add")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to add")]
     prompt: Annotated[str | None, Field(description="Text prompt describing what to add")] = None
     negative_prompt: Annotated[
         str | None, Field(description="Negative prompt to guide the model")
@@ -787,8 +787,8 @@ class Realtime(RealtimeConnection[PikaV2PikadditionsInput, PikaV2PikadditionsOut
         self,
         /,
         *,
-        video_url: str,
-        image_url: str,
+        video_url: FileInput,
+        image_url: FileInput,
         prompt: str | None = ...,
         negative_prompt: str | None = ...,
         seed: int | None = ...,
@@ -807,7 +807,11 @@ class Realtime(RealtimeConnection[PikaV2PikadditionsInput, PikaV2PikadditionsOut
 
         Args:
             video_url: URL of the input video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: URL of the image to add
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt describing what to add
             negative_prompt: Negative prompt to guide the model
             seed: The seed for the random number generator
@@ -828,8 +832,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PikaV2PikadditionsInput, PikaV2Pikad
         self,
         /,
         *,
-        video_url: str,
-        image_url: str,
+        video_url: FileInput,
+        image_url: FileInput,
         prompt: str | None = ...,
         negative_prompt: str | None = ...,
         seed: int | None = ...,
@@ -848,7 +852,11 @@ class AsyncRealtime(AsyncRealtimeConnection[PikaV2PikadditionsInput, PikaV2Pikad
 
         Args:
             video_url: URL of the input video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: URL of the image to add
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt describing what to add
             negative_prompt: Negative prompt to guide the model
             seed: The seed for the random number generator

@@ -74,7 +74,7 @@ __all__ = [
 class PikaV2TurboImageToVideoInput(InputModel):
     """Input of `fal-ai/pika/v2/turbo/image-to-video`."""
 
-    image_url: str
+    image_url: FileInput
     prompt: str
     seed: Annotated[int | None, Field(description="The seed for the random number generator")] = (
         None
@@ -773,7 +773,7 @@ class Realtime(RealtimeConnection[PikaV2TurboImageToVideoInput, PikaV2TurboImage
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         seed: int | None = ...,
         negative_prompt: str = "",
@@ -794,6 +794,8 @@ class Realtime(RealtimeConnection[PikaV2TurboImageToVideoInput, PikaV2TurboImage
 
         Args:
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: (Undocumented.)
             seed: The seed for the random number generator
             negative_prompt: A negative prompt to guide the model
@@ -818,7 +820,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         seed: int | None = ...,
         negative_prompt: str = "",
@@ -839,6 +841,8 @@ class AsyncRealtime(
 
         Args:
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: (Undocumented.)
             seed: The seed for the random number generator
             negative_prompt: A negative prompt to guide the model

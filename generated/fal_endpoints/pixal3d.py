@@ -72,7 +72,7 @@ __all__ = [
 class Pixal3dInput(InputModel):
     """Input of `fal-ai/pixal3d`."""
 
-    image_url: Annotated[str, Field(description="URL of the input image to convert to 3D")]
+    image_url: Annotated[FileInput, Field(description="URL of the input image to convert to 3D")]
     seed: Annotated[int | None, Field(description="Random seed for reproducibility")] = None
     resolution: Annotated[
         Literal[1024, 1536],
@@ -1100,7 +1100,7 @@ class Realtime(RealtimeConnection[Pixal3dInput, Pixal3dOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         resolution: Literal[1024, 1536] = 1024,
         ss_guidance_strength: float = 7.5,
@@ -1135,6 +1135,8 @@ class Realtime(RealtimeConnection[Pixal3dInput, Pixal3dOutput]):
 
         Args:
             image_url: URL of the input image to convert to 3D
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility
             resolution: Output resolution; higher is slower but more detailed
             ss_guidance_strength: How closely the initial 3D structure follows the input image. Higher values produce more faithful but potentially noisier results.
@@ -1171,7 +1173,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Pixal3dInput, Pixal3dOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         resolution: Literal[1024, 1536] = 1024,
         ss_guidance_strength: float = 7.5,
@@ -1206,6 +1208,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Pixal3dInput, Pixal3dOutput]):
 
         Args:
             image_url: URL of the input image to convert to 3D
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility
             resolution: Output resolution; higher is slower but more detailed
             ss_guidance_strength: How closely the initial 3D structure follows the input image. Higher values produce more faithful but potentially noisier results.

@@ -73,7 +73,7 @@ class PixverseC1ImageToVideoInput(InputModel):
     """Input of `fal-ai/pixverse/c1/image-to-video`."""
 
     prompt: str
-    image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to use as the first frame")]
     resolution: Annotated[
         Literal["360p", "540p", "720p", "1080p"],
         Field(description="The resolution of the generated video"),
@@ -770,7 +770,7 @@ class Realtime(RealtimeConnection[PixverseC1ImageToVideoInput, PixverseC1ImageTo
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: int = 5,
         seed: int | None = ...,
@@ -791,6 +791,8 @@ class Realtime(RealtimeConnection[PixverseC1ImageToVideoInput, PixverseC1ImageTo
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video
             duration: The duration of the generated video in seconds (1-15)
             seed: The same seed and the same prompt given to the same version of the model
@@ -816,7 +818,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: int = 5,
         seed: int | None = ...,
@@ -837,6 +839,8 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video
             duration: The duration of the generated video in seconds (1-15)
             seed: The same seed and the same prompt given to the same version of the model

@@ -22,6 +22,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileInput,
     FileOutput,
     InputModel,
     OutputModel,
@@ -70,7 +71,7 @@ __all__ = [
 
 
 class ImageReference(InputModel):
-    image_url: Annotated[str, Field(description="URL of the reference image")]
+    image_url: Annotated[FileInput, Field(description="URL of the reference image")]
     ref_name: Annotated[
         str,
         Field(

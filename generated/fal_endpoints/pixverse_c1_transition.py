@@ -73,8 +73,12 @@ class PixverseC1TransitionInput(InputModel):
     """Input of `fal-ai/pixverse/c1/transition`."""
 
     prompt: Annotated[str, Field(description="The prompt for the transition")]
-    first_image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
-    end_image_url: Annotated[str, Field(description="URL of the image to use as the last frame")]
+    first_image_url: Annotated[
+        FileInput, Field(description="URL of the image to use as the first frame")
+    ]
+    end_image_url: Annotated[
+        FileInput, Field(description="URL of the image to use as the last frame")
+    ]
     aspect_ratio: Annotated[
         Literal["16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"],
         Field(description="The aspect ratio of the generated video"),
@@ -823,8 +827,8 @@ class Realtime(RealtimeConnection[PixverseC1TransitionInput, PixverseC1Transitio
         /,
         *,
         prompt: str,
-        first_image_url: str,
-        end_image_url: str,
+        first_image_url: FileInput,
+        end_image_url: FileInput,
         aspect_ratio: Literal["16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"] = "16:9",
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: int = 5,
@@ -846,7 +850,11 @@ class Realtime(RealtimeConnection[PixverseC1TransitionInput, PixverseC1Transitio
         Args:
             prompt: The prompt for the transition
             first_image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the image to use as the last frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: The resolution of the generated video
             duration: The duration of the generated video in seconds (1-15)
@@ -871,8 +879,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseC1TransitionInput, PixverseC
         /,
         *,
         prompt: str,
-        first_image_url: str,
-        end_image_url: str,
+        first_image_url: FileInput,
+        end_image_url: FileInput,
         aspect_ratio: Literal["16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"] = "16:9",
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: int = 5,
@@ -894,7 +902,11 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseC1TransitionInput, PixverseC
         Args:
             prompt: The prompt for the transition
             first_image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the image to use as the last frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: The resolution of the generated video
             duration: The duration of the generated video in seconds (1-15)

@@ -72,7 +72,7 @@ __all__ = [
 class PixverseExtendInput(InputModel):
     """Input of `fal-ai/pixverse/extend`."""
 
-    video_url: Annotated[str, Field(description="URL of the input video to extend")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video to extend")]
     prompt: Annotated[str, Field(description="Prompt describing how to extend the video")]
     negative_prompt: Annotated[
         str, Field(description="Negative prompt to be used for the generation")
@@ -817,7 +817,7 @@ class Realtime(RealtimeConnection[PixverseExtendInput, PixverseExtendOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         negative_prompt: str = "",
         style: Literal["anime", "3d_animation", "clay", "comic", "cyberpunk"] | None = ...,
@@ -841,6 +841,8 @@ class Realtime(RealtimeConnection[PixverseExtendInput, PixverseExtendOutput]):
 
         Args:
             video_url: URL of the input video to extend
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt describing how to extend the video
             negative_prompt: Negative prompt to be used for the generation
             style: The style of the extended video
@@ -866,7 +868,7 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseExtendInput, PixverseExtendO
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         negative_prompt: str = "",
         style: Literal["anime", "3d_animation", "clay", "comic", "cyberpunk"] | None = ...,
@@ -890,6 +892,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseExtendInput, PixverseExtendO
 
         Args:
             video_url: URL of the input video to extend
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt describing how to extend the video
             negative_prompt: Negative prompt to be used for the generation
             style: The style of the extended video

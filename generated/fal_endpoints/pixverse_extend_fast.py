@@ -72,7 +72,7 @@ __all__ = [
 class PixverseExtendFastInput(InputModel):
     """Input of `fal-ai/pixverse/extend/fast`."""
 
-    video_url: Annotated[str, Field(description="URL of the input video to extend")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video to extend")]
     prompt: Annotated[str, Field(description="Prompt describing how to extend the video")]
     negative_prompt: Annotated[
         str, Field(description="Negative prompt to be used for the generation")
@@ -799,7 +799,7 @@ class Realtime(RealtimeConnection[PixverseExtendFastInput, PixverseExtendFastOut
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         negative_prompt: str = "",
         style: Literal["anime", "3d_animation", "clay", "comic", "cyberpunk"] | None = ...,
@@ -822,6 +822,8 @@ class Realtime(RealtimeConnection[PixverseExtendFastInput, PixverseExtendFastOut
 
         Args:
             video_url: URL of the input video to extend
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt describing how to extend the video
             negative_prompt: Negative prompt to be used for the generation
             style: The style of the extended video
@@ -846,7 +848,7 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseExtendFastInput, PixverseExt
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         negative_prompt: str = "",
         style: Literal["anime", "3d_animation", "clay", "comic", "cyberpunk"] | None = ...,
@@ -869,6 +871,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseExtendFastInput, PixverseExt
 
         Args:
             video_url: URL of the input video to extend
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt describing how to extend the video
             negative_prompt: Negative prompt to be used for the generation
             style: The style of the extended video

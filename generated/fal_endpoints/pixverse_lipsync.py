@@ -72,9 +72,10 @@ __all__ = [
 class PixverseLipsyncInput(InputModel):
     """Input of `fal-ai/pixverse/lipsync`."""
 
-    video_url: Annotated[str, Field(description="URL of the input video")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video")]
     audio_url: Annotated[
-        str | None, Field(description="URL of the input audio. If not provided, TTS will be used.")
+        FileInput | None,
+        Field(description="URL of the input audio. If not provided, TTS will be used."),
     ] = None
     voice_id: Annotated[
         Literal[
@@ -880,8 +881,8 @@ class Realtime(RealtimeConnection[PixverseLipsyncInput, PixverseLipsyncOutput]):
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str | None = ...,
+        video_url: FileInput,
+        audio_url: FileInput | None = ...,
         voice_id: Literal[
             "Emily",
             "James",
@@ -915,7 +916,11 @@ class Realtime(RealtimeConnection[PixverseLipsyncInput, PixverseLipsyncOutput]):
 
         Args:
             video_url: URL of the input video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the input audio. If not provided, TTS will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             voice_id: Voice to use for TTS when audio_url is not provided
             text: Text content for TTS when audio_url is not provided
         """
@@ -935,8 +940,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseLipsyncInput, PixverseLipsyn
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str | None = ...,
+        video_url: FileInput,
+        audio_url: FileInput | None = ...,
         voice_id: Literal[
             "Emily",
             "James",
@@ -970,7 +975,11 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseLipsyncInput, PixverseLipsyn
 
         Args:
             video_url: URL of the input video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the input audio. If not provided, TTS will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             voice_id: Voice to use for TTS when audio_url is not provided
             text: Text content for TTS when audio_url is not provided
         """

@@ -72,7 +72,9 @@ __all__ = [
 class PixverseSoundEffectsInput(InputModel):
     """Input of `fal-ai/pixverse/sound-effects`."""
 
-    video_url: Annotated[str, Field(description="URL of the input video to add sound effects to")]
+    video_url: Annotated[
+        FileInput, Field(description="URL of the input video to add sound effects to")
+    ]
     original_sound_switch: Annotated[
         bool, Field(description="Whether to keep the original audio from the video")
     ] = False
@@ -705,7 +707,7 @@ class Realtime(RealtimeConnection[PixverseSoundEffectsInput, PixverseSoundEffect
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         original_sound_switch: bool = False,
         prompt: str = "",
         extra_body: Mapping[str, Any] | None = None,
@@ -723,6 +725,8 @@ class Realtime(RealtimeConnection[PixverseSoundEffectsInput, PixverseSoundEffect
 
         Args:
             video_url: URL of the input video to add sound effects to
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             original_sound_switch: Whether to keep the original audio from the video
             prompt: Description of the sound effect to generate. If empty, a random sound effect will be generated
         """
@@ -742,7 +746,7 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseSoundEffectsInput, PixverseS
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         original_sound_switch: bool = False,
         prompt: str = "",
         extra_body: Mapping[str, Any] | None = None,
@@ -760,6 +764,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseSoundEffectsInput, PixverseS
 
         Args:
             video_url: URL of the input video to add sound effects to
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             original_sound_switch: Whether to keep the original audio from the video
             prompt: Description of the sound effect to generate. If empty, a random sound effect will be generated
         """

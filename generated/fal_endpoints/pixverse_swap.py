@@ -72,8 +72,8 @@ __all__ = [
 class PixverseSwapInput(InputModel):
     """Input of `fal-ai/pixverse/swap`."""
 
-    video_url: Annotated[str, Field(description="URL of the external video to swap")]
-    image_url: Annotated[str, Field(description="URL of the target image for swapping")]
+    video_url: Annotated[FileInput, Field(description="URL of the external video to swap")]
+    image_url: Annotated[FileInput, Field(description="URL of the target image for swapping")]
     mode: Annotated[
         Literal["person", "object", "background"], Field(description="The swap mode to use")
     ] = "person"
@@ -791,8 +791,8 @@ class Realtime(RealtimeConnection[PixverseSwapInput, PixverseSwapOutput]):
         self,
         /,
         *,
-        video_url: str,
-        image_url: str,
+        video_url: FileInput,
+        image_url: FileInput,
         mode: Literal["person", "object", "background"] = "person",
         keyframe_id: int = 1,
         resolution: Literal["360p", "540p", "720p"] = "720p",
@@ -813,7 +813,11 @@ class Realtime(RealtimeConnection[PixverseSwapInput, PixverseSwapOutput]):
 
         Args:
             video_url: URL of the external video to swap
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: URL of the target image for swapping
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mode: The swap mode to use
             keyframe_id: The keyframe ID to use for face/object mapping. The input video is normalized to 24 FPS before processing, so keyframe 1 = first frame, keyframe 24 = 1 second in, etc. Valid range: 1 to (duration_seconds * 24).
             resolution: The output resolution (1080p not supported)
@@ -836,8 +840,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseSwapInput, PixverseSwapOutpu
         self,
         /,
         *,
-        video_url: str,
-        image_url: str,
+        video_url: FileInput,
+        image_url: FileInput,
         mode: Literal["person", "object", "background"] = "person",
         keyframe_id: int = 1,
         resolution: Literal["360p", "540p", "720p"] = "720p",
@@ -858,7 +862,11 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseSwapInput, PixverseSwapOutpu
 
         Args:
             video_url: URL of the external video to swap
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: URL of the target image for swapping
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mode: The swap mode to use
             keyframe_id: The keyframe ID to use for face/object mapping. The input video is normalized to 24 FPS before processing, so keyframe 1 = first frame, keyframe 24 = 1 second in, etc. Valid range: 1 to (duration_seconds * 24).
             resolution: The output resolution (1080p not supported)

@@ -209,7 +209,7 @@ class PixverseV35EffectsInput(InputModel):
 
     effect: Annotated[Effect, Field(description="The effect to apply to the video")]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Optional URL of the image to use as the first frame. If not provided, generates from text"
         ),
@@ -880,7 +880,7 @@ class Realtime(RealtimeConnection[PixverseV35EffectsInput, PixverseV35EffectsOut
         /,
         *,
         effect: Effect,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: Literal["5", "8"] = "5",
         negative_prompt: str = "",
@@ -900,6 +900,8 @@ class Realtime(RealtimeConnection[PixverseV35EffectsInput, PixverseV35EffectsOut
         Args:
             effect: The effect to apply to the video
             image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video.
             duration: The duration of the generated video in seconds
             negative_prompt: Negative prompt to be used for the generation
@@ -921,7 +923,7 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseV35EffectsInput, PixverseV35
         /,
         *,
         effect: Effect,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: Literal["5", "8"] = "5",
         negative_prompt: str = "",
@@ -941,6 +943,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseV35EffectsInput, PixverseV35
         Args:
             effect: The effect to apply to the video
             image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video.
             duration: The duration of the generated video in seconds
             negative_prompt: Negative prompt to be used for the generation

@@ -73,7 +73,7 @@ class PixverseV45ImageToVideoInput(InputModel):
     """Input of `fal-ai/pixverse/v4.5/image-to-video`."""
 
     prompt: str
-    image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to use as the first frame")]
     resolution: Annotated[
         Literal["360p", "540p", "720p", "1080p"],
         Field(description="The resolution of the generated video"),
@@ -1011,7 +1011,7 @@ class Realtime(RealtimeConnection[PixverseV45ImageToVideoInput, PixverseV45Image
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: Literal["5", "8"] = "5",
         negative_prompt: str = "",
@@ -1056,6 +1056,8 @@ class Realtime(RealtimeConnection[PixverseV45ImageToVideoInput, PixverseV45Image
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video
             duration: The duration of the generated video in seconds. 8s videos cost double. 1080p videos are limited to 5 seconds
             negative_prompt: Negative prompt to be used for the generation
@@ -1083,7 +1085,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: Literal["5", "8"] = "5",
         negative_prompt: str = "",
@@ -1128,6 +1130,8 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video
             duration: The duration of the generated video in seconds. 8s videos cost double. 1080p videos are limited to 5 seconds
             negative_prompt: Negative prompt to be used for the generation

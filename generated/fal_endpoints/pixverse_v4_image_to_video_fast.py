@@ -73,7 +73,7 @@ class PixverseV4ImageToVideoFastInput(InputModel):
     """Input of `fal-ai/pixverse/v4/image-to-video/fast`."""
 
     prompt: str
-    image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to use as the first frame")]
     resolution: Annotated[
         Literal["360p", "540p", "720p"], Field(description="The resolution of the generated video")
     ] = "720p"
@@ -994,7 +994,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["360p", "540p", "720p"] = "720p",
         negative_prompt: str = "",
         style: Literal["anime", "3d_animation", "clay", "comic", "cyberpunk"] | None = ...,
@@ -1038,6 +1038,8 @@ class Realtime(
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video
             negative_prompt: Negative prompt to be used for the generation
             style: The style of the generated video
@@ -1068,7 +1070,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["360p", "540p", "720p"] = "720p",
         negative_prompt: str = "",
         style: Literal["anime", "3d_animation", "clay", "comic", "cyberpunk"] | None = ...,
@@ -1112,6 +1114,8 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video
             negative_prompt: Negative prompt to be used for the generation
             style: The style of the generated video

@@ -209,7 +209,7 @@ class PixverseV55EffectsInput(InputModel):
 
     effect: Annotated[Effect, Field(description="The effect to apply to the video")]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Optional URL of the image to use as the first frame. If not provided, generates from text"
         ),
@@ -902,7 +902,7 @@ class Realtime(RealtimeConnection[PixverseV55EffectsInput, PixverseV55EffectsOut
         /,
         *,
         effect: Effect,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: Literal["5", "8", "10"] = "5",
         negative_prompt: str = "",
@@ -923,6 +923,8 @@ class Realtime(RealtimeConnection[PixverseV55EffectsInput, PixverseV55EffectsOut
         Args:
             effect: The effect to apply to the video
             image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video.
             duration: The duration of the generated video in seconds
             negative_prompt: Negative prompt to be used for the generation
@@ -945,7 +947,7 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseV55EffectsInput, PixverseV55
         /,
         *,
         effect: Effect,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: Literal["5", "8", "10"] = "5",
         negative_prompt: str = "",
@@ -966,6 +968,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseV55EffectsInput, PixverseV55
         Args:
             effect: The effect to apply to the video
             image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video.
             duration: The duration of the generated video in seconds
             negative_prompt: Negative prompt to be used for the generation

@@ -73,8 +73,12 @@ class PixverseV55TransitionInput(InputModel):
     """Input of `fal-ai/pixverse/v5.5/transition`."""
 
     prompt: Annotated[str, Field(description="The prompt for the transition")]
-    first_image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
-    end_image_url: Annotated[str, Field(description="URL of the image to use as the last frame")]
+    first_image_url: Annotated[
+        FileInput, Field(description="URL of the image to use as the first frame")
+    ]
+    end_image_url: Annotated[
+        FileInput, Field(description="URL of the image to use as the last frame")
+    ]
     aspect_ratio: Annotated[
         Literal["16:9", "4:3", "1:1", "3:4", "9:16"],
         Field(description="The aspect ratio of the generated video"),
@@ -887,8 +891,8 @@ class Realtime(RealtimeConnection[PixverseV55TransitionInput, PixverseV55Transit
         /,
         *,
         prompt: str,
-        first_image_url: str,
-        end_image_url: str,
+        first_image_url: FileInput,
+        end_image_url: FileInput,
         aspect_ratio: Literal["16:9", "4:3", "1:1", "3:4", "9:16"] = "16:9",
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: Literal["5", "8", "10"] = "5",
@@ -913,7 +917,11 @@ class Realtime(RealtimeConnection[PixverseV55TransitionInput, PixverseV55Transit
         Args:
             prompt: The prompt for the transition
             first_image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the image to use as the last frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: The resolution of the generated video
             duration: The duration of the generated video in seconds. Longer durations cost more. 1080p videos are limited to 5 or 8 seconds
@@ -943,8 +951,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        first_image_url: str,
-        end_image_url: str,
+        first_image_url: FileInput,
+        end_image_url: FileInput,
         aspect_ratio: Literal["16:9", "4:3", "1:1", "3:4", "9:16"] = "16:9",
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: Literal["5", "8", "10"] = "5",
@@ -969,7 +977,11 @@ class AsyncRealtime(
         Args:
             prompt: The prompt for the transition
             first_image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the image to use as the last frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: The resolution of the generated video
             duration: The duration of the generated video in seconds. Longer durations cost more. 1080p videos are limited to 5 or 8 seconds

@@ -73,7 +73,7 @@ class PixverseV56ImageToVideoInput(InputModel):
     """Input of `fal-ai/pixverse/v5.6/image-to-video`."""
 
     prompt: str
-    image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to use as the first frame")]
     resolution: Annotated[
         Literal["360p", "540p", "720p", "1080p"],
         Field(description="The resolution of the generated video"),
@@ -834,7 +834,7 @@ class Realtime(RealtimeConnection[PixverseV56ImageToVideoInput, PixverseV56Image
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: Literal["5", "8", "10"] = "5",
         negative_prompt: str = "",
@@ -858,6 +858,8 @@ class Realtime(RealtimeConnection[PixverseV56ImageToVideoInput, PixverseV56Image
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video
             duration: The duration of the generated video in seconds. 1080p videos are limited to 5 or 8 seconds
             negative_prompt: Negative prompt to be used for the generation
@@ -886,7 +888,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: Literal["5", "8", "10"] = "5",
         negative_prompt: str = "",
@@ -910,6 +912,8 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video
             duration: The duration of the generated video in seconds. 1080p videos are limited to 5 or 8 seconds
             negative_prompt: Negative prompt to be used for the generation

@@ -209,7 +209,7 @@ class PixverseV5EffectsInput(InputModel):
 
     effect: Annotated[Effect, Field(description="The effect to apply to the video")]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="Optional URL of the image to use as the first frame. If not provided, generates from text"
         ),
@@ -878,7 +878,7 @@ class Realtime(RealtimeConnection[PixverseV5EffectsInput, PixverseV5EffectsOutpu
         /,
         *,
         effect: Effect,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: Literal["5", "8"] = "5",
         negative_prompt: str = "",
@@ -898,6 +898,8 @@ class Realtime(RealtimeConnection[PixverseV5EffectsInput, PixverseV5EffectsOutpu
         Args:
             effect: The effect to apply to the video
             image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video.
             duration: The duration of the generated video in seconds
             negative_prompt: Negative prompt to be used for the generation
@@ -919,7 +921,7 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseV5EffectsInput, PixverseV5Ef
         /,
         *,
         effect: Effect,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: Literal["5", "8"] = "5",
         negative_prompt: str = "",
@@ -939,6 +941,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseV5EffectsInput, PixverseV5Ef
         Args:
             effect: The effect to apply to the video
             image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video.
             duration: The duration of the generated video in seconds
             negative_prompt: Negative prompt to be used for the generation

@@ -72,7 +72,7 @@ __all__ = [
 class PixverseV6ExtendInput(InputModel):
     """Input of `fal-ai/pixverse/v6/extend`."""
 
-    video_url: Annotated[str, Field(description="URL of the input video to extend")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video to extend")]
     prompt: Annotated[str, Field(description="Prompt describing how to extend the video")]
     negative_prompt: Annotated[
         str, Field(description="Negative prompt to be used for the generation")
@@ -798,7 +798,7 @@ class Realtime(RealtimeConnection[PixverseV6ExtendInput, PixverseV6ExtendOutput]
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         negative_prompt: str = "",
         style: Literal["anime", "3d_animation", "clay", "comic", "cyberpunk"] | None = ...,
@@ -821,6 +821,8 @@ class Realtime(RealtimeConnection[PixverseV6ExtendInput, PixverseV6ExtendOutput]
 
         Args:
             video_url: URL of the input video to extend
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt describing how to extend the video
             negative_prompt: Negative prompt to be used for the generation
             style: The style of the extended video
@@ -845,7 +847,7 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseV6ExtendInput, PixverseV6Ext
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         negative_prompt: str = "",
         style: Literal["anime", "3d_animation", "clay", "comic", "cyberpunk"] | None = ...,
@@ -868,6 +870,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseV6ExtendInput, PixverseV6Ext
 
         Args:
             video_url: URL of the input video to extend
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Prompt describing how to extend the video
             negative_prompt: Negative prompt to be used for the generation
             style: The style of the extended video

@@ -73,7 +73,7 @@ class PixverseV6ImageToVideoInput(InputModel):
     """Input of `fal-ai/pixverse/v6/image-to-video`."""
 
     prompt: str
-    image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to use as the first frame")]
     resolution: Annotated[
         Literal["360p", "540p", "720p", "1080p"],
         Field(description="The resolution of the generated video"),
@@ -855,7 +855,7 @@ class Realtime(RealtimeConnection[PixverseV6ImageToVideoInput, PixverseV6ImageTo
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: int = 5,
         negative_prompt: str = "",
@@ -880,6 +880,8 @@ class Realtime(RealtimeConnection[PixverseV6ImageToVideoInput, PixverseV6ImageTo
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video
             duration: The duration of the generated video in seconds. v6 supports values from 1 to 15 seconds
             negative_prompt: Negative prompt to be used for the generation
@@ -909,7 +911,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: int = 5,
         negative_prompt: str = "",
@@ -934,6 +936,8 @@ class AsyncRealtime(
         Args:
             prompt: (Undocumented.)
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video
             duration: The duration of the generated video in seconds. v6 supports values from 1 to 15 seconds
             negative_prompt: Negative prompt to be used for the generation

@@ -73,8 +73,12 @@ class PixverseV6TransitionInput(InputModel):
     """Input of `fal-ai/pixverse/v6/transition`."""
 
     prompt: Annotated[str, Field(description="The prompt for the transition")]
-    first_image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
-    end_image_url: Annotated[str, Field(description="URL of the image to use as the last frame")]
+    first_image_url: Annotated[
+        FileInput, Field(description="URL of the image to use as the first frame")
+    ]
+    end_image_url: Annotated[
+        FileInput, Field(description="URL of the image to use as the last frame")
+    ]
     aspect_ratio: Annotated[
         Literal["16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"],
         Field(description="The aspect ratio of the generated video"),
@@ -908,8 +912,8 @@ class Realtime(RealtimeConnection[PixverseV6TransitionInput, PixverseV6Transitio
         /,
         *,
         prompt: str,
-        first_image_url: str,
-        end_image_url: str,
+        first_image_url: FileInput,
+        end_image_url: FileInput,
         aspect_ratio: Literal["16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"] = "16:9",
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: int = 5,
@@ -935,7 +939,11 @@ class Realtime(RealtimeConnection[PixverseV6TransitionInput, PixverseV6Transitio
         Args:
             prompt: The prompt for the transition
             first_image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the image to use as the last frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: The resolution of the generated video
             duration: The duration of the generated video in seconds. v6 supports values from 1 to 15 seconds
@@ -964,8 +972,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseV6TransitionInput, PixverseV
         /,
         *,
         prompt: str,
-        first_image_url: str,
-        end_image_url: str,
+        first_image_url: FileInput,
+        end_image_url: FileInput,
         aspect_ratio: Literal["16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"] = "16:9",
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
         duration: int = 5,
@@ -991,7 +999,11 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseV6TransitionInput, PixverseV
         Args:
             prompt: The prompt for the transition
             first_image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the image to use as the last frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: The resolution of the generated video
             duration: The duration of the generated video in seconds. v6 supports values from 1 to 15 seconds

@@ -70,7 +70,9 @@ __all__ = [
 class PshumanInput(InputModel):
     """Input of `fal-ai/pshuman`."""
 
-    image_url: Annotated[str, Field(description="A direct URL to the input image of a person.")]
+    image_url: Annotated[
+        FileInput, Field(description="A direct URL to the input image of a person.")
+    ]
     guidance_scale: Annotated[
         float,
         Field(
@@ -691,7 +693,7 @@ class Realtime(RealtimeConnection[PshumanInput, PshumanOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         guidance_scale: float = 4,
         seed: int = ...,
         extra_body: Mapping[str, Any] | None = None,
@@ -709,6 +711,8 @@ class Realtime(RealtimeConnection[PshumanInput, PshumanOutput]):
 
         Args:
             image_url: A direct URL to the input image of a person.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             guidance_scale: Guidance scale for the diffusion process. Controls how much the output adheres to the generated views.
             seed: Seed for reproducibility. If None, a random seed will be used.
         """
@@ -728,7 +732,7 @@ class AsyncRealtime(AsyncRealtimeConnection[PshumanInput, PshumanOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         guidance_scale: float = 4,
         seed: int = ...,
         extra_body: Mapping[str, Any] | None = None,
@@ -746,6 +750,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PshumanInput, PshumanOutput]):
 
         Args:
             image_url: A direct URL to the input image of a person.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             guidance_scale: Guidance scale for the diffusion process. Controls how much the output adheres to the generated views.
             seed: Seed for reproducibility. If None, a random seed will be used.
         """

@@ -73,7 +73,7 @@ class Qwen3TtsCloneVoice17bInput(InputModel):
     """Input of `fal-ai/qwen-3-tts/clone-voice/1.7b`."""
 
     audio_url: Annotated[
-        str, Field(description="URL to the reference audio file used for voice cloning.")
+        FileInput, Field(description="URL to the reference audio file used for voice cloning.")
     ]
     reference_text: Annotated[
         str | None,
@@ -690,7 +690,7 @@ class Realtime(RealtimeConnection[Qwen3TtsCloneVoice17bInput, Qwen3TtsCloneVoice
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         reference_text: str | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -707,6 +707,8 @@ class Realtime(RealtimeConnection[Qwen3TtsCloneVoice17bInput, Qwen3TtsCloneVoice
 
         Args:
             audio_url: URL to the reference audio file used for voice cloning.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -727,7 +729,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         reference_text: str | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -744,6 +746,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: URL to the reference audio file used for voice cloning.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

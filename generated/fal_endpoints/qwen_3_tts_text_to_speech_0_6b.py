@@ -105,7 +105,7 @@ class Qwen3TtsTextToSpeech06bInput(InputModel):
         Field(description="The language of the voice."),
     ] = "Auto"
     speaker_voice_embedding_file_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to a speaker embedding file in safetensors format, from `fal-ai/qwen-3-tts/clone-voice/0.6b` endpoint. If provided, the TTS model will use the cloned voice for synthesis instead of the predefined voices."
         ),
@@ -1111,7 +1111,7 @@ class Realtime(RealtimeConnection[Qwen3TtsTextToSpeech06bInput, Qwen3TtsTextToSp
             "Portuguese",
             "Russian",
         ] = "Auto",
-        speaker_voice_embedding_file_url: str | None = ...,
+        speaker_voice_embedding_file_url: FileInput | None = ...,
         reference_text: str | None = ...,
         top_k: int | None = 50,
         top_p: float | None = 1,
@@ -1141,6 +1141,8 @@ class Realtime(RealtimeConnection[Qwen3TtsTextToSpeech06bInput, Qwen3TtsTextToSp
             voice: The voice to be used for speech synthesis, will be ignored if a speaker embedding is provided. Check out the **[documentation](https://github.com/QwenLM/Qwen3-TTS/tree/main?tab=readme-ov-file#custom-voice-generate)** for each voice's details and which language they primarily support.
             language: The language of the voice.
             speaker_voice_embedding_file_url: URL to a speaker embedding file in safetensors format, from `fal-ai/qwen-3-tts/clone-voice/0.6b` endpoint. If provided, the TTS model will use the cloned voice for synthesis instead of the predefined voices.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             top_k: Top-k sampling parameter.
             top_p: Top-p sampling parameter.
@@ -1189,7 +1191,7 @@ class AsyncRealtime(
             "Portuguese",
             "Russian",
         ] = "Auto",
-        speaker_voice_embedding_file_url: str | None = ...,
+        speaker_voice_embedding_file_url: FileInput | None = ...,
         reference_text: str | None = ...,
         top_k: int | None = 50,
         top_p: float | None = 1,
@@ -1219,6 +1221,8 @@ class AsyncRealtime(
             voice: The voice to be used for speech synthesis, will be ignored if a speaker embedding is provided. Check out the **[documentation](https://github.com/QwenLM/Qwen3-TTS/tree/main?tab=readme-ov-file#custom-voice-generate)** for each voice's details and which language they primarily support.
             language: The language of the voice.
             speaker_voice_embedding_file_url: URL to a speaker embedding file in safetensors format, from `fal-ai/qwen-3-tts/clone-voice/0.6b` endpoint. If provided, the TTS model will use the cloned voice for synthesis instead of the predefined voices.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             top_k: Top-k sampling parameter.
             top_p: Top-p sampling parameter.

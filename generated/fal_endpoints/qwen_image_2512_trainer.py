@@ -73,7 +73,7 @@ class QwenImage2512TrainerInput(InputModel):
     """Input of `fal-ai/qwen-image-2512-trainer`."""
 
     image_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to the input data zip archive for text-to-image training.\n\nThe zip should contain images with their corresponding text captions:\n\nimage.EXT and image.txt\nFor example:\nphoto.jpg and photo.txt\n\nThe text file contains the caption/prompt describing the target image.\n\nIf no text file is provided for an image, the default_caption will be used.\n\nIf no default_caption is provided and a text file is missing, the training will fail."
         ),
@@ -830,7 +830,7 @@ class Realtime(RealtimeConnection[QwenImage2512TrainerInput, QwenImage2512Traine
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         learning_rate: float = 0.0005,
         steps: int = 1000,
         default_caption: str | None = ...,
@@ -861,6 +861,8 @@ class Realtime(RealtimeConnection[QwenImage2512TrainerInput, QwenImage2512Traine
                 If no text file is provided for an image, the default_caption will be used.
 
                 If no default_caption is provided and a text file is missing, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             learning_rate: Learning rate for LoRA parameters.
             steps: Number of steps to train for
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -881,7 +883,7 @@ class AsyncRealtime(AsyncRealtimeConnection[QwenImage2512TrainerInput, QwenImage
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         learning_rate: float = 0.0005,
         steps: int = 1000,
         default_caption: str | None = ...,
@@ -912,6 +914,8 @@ class AsyncRealtime(AsyncRealtimeConnection[QwenImage2512TrainerInput, QwenImage
                 If no text file is provided for an image, the default_caption will be used.
 
                 If no default_caption is provided and a text file is missing, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             learning_rate: Learning rate for LoRA parameters.
             steps: Number of steps to train for
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.

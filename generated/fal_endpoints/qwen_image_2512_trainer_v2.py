@@ -71,7 +71,7 @@ class QwenImage2512TrainerV2Input(InputModel):
     """Input of `fal-ai/qwen-image-2512-trainer-v2`."""
 
     image_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to the input data zip archive.\n\nThe zip should contain pairs of images and corresponding captions.\n\nThe images should be named: ROOT.EXT. For example: 001.jpg\n\nThe corresponding captions should be named: ROOT.txt. For example: 001.txt\n\nIf no text file is provided for an image, the default_caption will be used."
         ),
@@ -776,7 +776,7 @@ class Realtime(RealtimeConnection[QwenImage2512TrainerV2Input, QwenImage2512Trai
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 2000,
         default_caption: str | None = ...,
         learning_rate: float = 0.0005,
@@ -803,6 +803,8 @@ class Realtime(RealtimeConnection[QwenImage2512TrainerV2Input, QwenImage2512Trai
                 The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
                 If no text file is provided for an image, the default_caption will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Number of steps to train for
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
             learning_rate: Learning rate.
@@ -825,7 +827,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 2000,
         default_caption: str | None = ...,
         learning_rate: float = 0.0005,
@@ -852,6 +854,8 @@ class AsyncRealtime(
                 The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
                 If no text file is provided for an image, the default_caption will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Number of steps to train for
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
             learning_rate: Learning rate.

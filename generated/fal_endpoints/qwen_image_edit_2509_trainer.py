@@ -73,7 +73,7 @@ class QwenImageEdit2509TrainerInput(InputModel):
     """Input of `fal-ai/qwen-image-edit-2509-trainer`."""
 
     image_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to the input data zip archive.\n\nThe zip should contain pairs of images. The images should be named:\n\nROOT_start.EXT and ROOT_end.EXT\nFor example:\nphoto_start.jpg and photo_end.jpg\n\nThe zip can also contain more than one reference image for each image pair. The reference images should be named:\nROOT_start.EXT, ROOT_start2.EXT, ROOT_start3.EXT, ..., ROOT_end.EXT\nFor example:\nphoto_start.jpg, photo_start2.jpg, photo_end.jpg\n\nThe Reference Image Count field should be set to the number of reference images.\n\nThe zip can also contain a text file for each image pair. The text file should be named:\nROOT.txt\nFor example:\nphoto.txt\n\nThis text file can be used to specify the edit instructions for the image pair.\n\nIf no text file is provided, the default_caption will be used.\n\nIf no default_caption is provided, the training will fail."
         ),
@@ -930,7 +930,7 @@ class Realtime(RealtimeConnection[QwenImageEdit2509TrainerInput, QwenImageEdit25
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         learning_rate: float = 0.0001,
         steps: int = 1000,
         default_caption: str | None = ...,
@@ -973,6 +973,8 @@ class Realtime(RealtimeConnection[QwenImageEdit2509TrainerInput, QwenImageEdit25
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             learning_rate: Learning rate for LoRA parameters.
             steps: Number of steps to train for
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -999,7 +1001,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         learning_rate: float = 0.0001,
         steps: int = 1000,
         default_caption: str | None = ...,
@@ -1042,6 +1044,8 @@ class AsyncRealtime(
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             learning_rate: Learning rate for LoRA parameters.
             steps: Number of steps to train for
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.

@@ -71,7 +71,7 @@ class QwenImageEditTrainerInput(InputModel):
     """Input of `fal-ai/qwen-image-edit-trainer`."""
 
     image_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to the input data zip archive.\n\nThe zip should contain pairs of images. The images should be named:\n\nROOT_start.EXT and ROOT_end.EXT\nFor example:\nphoto_start.jpg and photo_end.jpg\n\nThe zip can also contain a text file for each image pair. The text file should be named:\nROOT.txt\nFor example:\nphoto.txt\n\nThis text file can be used to specify the edit instructions for the image pair.\n\nIf no text file is provided, the default_caption will be used.\n\nIf no default_caption is provided, the training will fail."
         ),
@@ -852,7 +852,7 @@ class Realtime(RealtimeConnection[QwenImageEditTrainerInput, QwenImageEditTraine
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         learning_rate: float = 0.0001,
         steps: int = 1000,
         default_caption: str | None = ...,
@@ -888,6 +888,8 @@ class Realtime(RealtimeConnection[QwenImageEditTrainerInput, QwenImageEditTraine
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             learning_rate: Learning rate for LoRA parameters.
             steps: Number of steps to train for
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -908,7 +910,7 @@ class AsyncRealtime(AsyncRealtimeConnection[QwenImageEditTrainerInput, QwenImage
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         learning_rate: float = 0.0001,
         steps: int = 1000,
         default_caption: str | None = ...,
@@ -944,6 +946,8 @@ class AsyncRealtime(AsyncRealtimeConnection[QwenImageEditTrainerInput, QwenImage
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             learning_rate: Learning rate for LoRA parameters.
             steps: Number of steps to train for
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.

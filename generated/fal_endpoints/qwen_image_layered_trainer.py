@@ -71,7 +71,7 @@ class QwenImageLayeredTrainerInput(InputModel):
     """Input of `fal-ai/qwen-image-layered-trainer`."""
 
     image_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to the input data zip archive.\n\nThe zip should contain groups of images. The images should be named:\n\nROOT_start.EXT, ROOT_end.EXT, ROOT_end2.EXT, ..., ROOT_endN.EXT\nFor example:\nphoto_start.png, photo_end.png, photo_end2.png, ..., photo_endN.png\n\nThe start image is the base image that will be decomposed into layers.\nThe end images are the layers that will be added to the base image.  ROOT_end.EXT is the first layer, ROOT_end2.EXT is the second layer, and so on.\nYou can have up to 8 layers.\nAll image groups must have the same number of output layers.\n\nThe end images can contain transparent regions. Only PNG and WebP images are supported since these are the only formats that support transparency.\n\nThe zip can also contain a text file for each image group. The text file should be named:\nROOT.txt\nFor example:\nphoto.txt\n\nThis text file can be used to specify a description of the base image.\n\nIf no text file is provided, the default_caption will be used.\n\nIf no default_caption is provided, the training will fail."
         ),
@@ -908,7 +908,7 @@ class Realtime(RealtimeConnection[QwenImageLayeredTrainerInput, QwenImageLayered
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         learning_rate: float = 0.0001,
         steps: int = 1000,
         default_caption: str | None = ...,
@@ -951,6 +951,8 @@ class Realtime(RealtimeConnection[QwenImageLayeredTrainerInput, QwenImageLayered
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             learning_rate: Learning rate for LoRA parameters.
             steps: Number of steps to train for
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -973,7 +975,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         learning_rate: float = 0.0001,
         steps: int = 1000,
         default_caption: str | None = ...,
@@ -1016,6 +1018,8 @@ class AsyncRealtime(
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             learning_rate: Learning rate for LoRA parameters.
             steps: Number of steps to train for
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.

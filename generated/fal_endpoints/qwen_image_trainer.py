@@ -71,7 +71,7 @@ class QwenImageTrainerInput(InputModel):
     """Input of `fal-ai/qwen-image-trainer`."""
 
     image_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to zip archive with images for training. The archive should contain images and corresponding text files with captions.\nEach text file should have the same name as the image file it corresponds to (e.g., image1.jpg and image1.txt).\nIf text files are missing for some images, you can provide a trigger_phrase to automatically create them.\nSupported image formats: PNG, JPG, JPEG, WEBP.\nTry to use at least 10 images, although more is better."
         ),
@@ -746,7 +746,7 @@ class Realtime(RealtimeConnection[QwenImageTrainerInput, QwenImageTrainerOutput]
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 1000,
         learning_rate: float = 0.0005,
         trigger_phrase: str = "",
@@ -769,6 +769,8 @@ class Realtime(RealtimeConnection[QwenImageTrainerInput, QwenImageTrainerOutput]
                 If text files are missing for some images, you can provide a trigger_phrase to automatically create them.
                 Supported image formats: PNG, JPG, JPEG, WEBP.
                 Try to use at least 10 images, although more is better.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Total number of training steps to perform. Default is 4000.
             learning_rate: Learning rate for training. Default is 5e-4
             trigger_phrase: Default caption to use for images that don't have corresponding text files. If provided, missing .txt files will be created automatically.
@@ -789,7 +791,7 @@ class AsyncRealtime(AsyncRealtimeConnection[QwenImageTrainerInput, QwenImageTrai
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 1000,
         learning_rate: float = 0.0005,
         trigger_phrase: str = "",
@@ -812,6 +814,8 @@ class AsyncRealtime(AsyncRealtimeConnection[QwenImageTrainerInput, QwenImageTrai
                 If text files are missing for some images, you can provide a trigger_phrase to automatically create them.
                 Supported image formats: PNG, JPG, JPEG, WEBP.
                 Try to use at least 10 images, although more is better.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Total number of training steps to perform. Default is 4000.
             learning_rate: Learning rate for training. Default is 5e-4
             trigger_phrase: Default caption to use for images that don't have corresponding text files. If provided, missing .txt files will be created automatically.

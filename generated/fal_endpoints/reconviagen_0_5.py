@@ -73,7 +73,7 @@ class Reconviagen05Input(InputModel):
     """Input of `fal-ai/reconviagen-0.5`."""
 
     image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(
             description="One or more views of the same object. Multiple views yield higher-quality 3D reconstruction.",
             max_length=16,
@@ -1199,7 +1199,7 @@ class Realtime(RealtimeConnection[Reconviagen05Input, Reconviagen05Output]):
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         seed: int | None = ...,
         resolution: Literal[512, 1024, 1536] = 1024,
         ss_source: Literal["direct", "mesh", "mvtrellis2"] = "mesh",
@@ -1244,6 +1244,8 @@ class Realtime(RealtimeConnection[Reconviagen05Input, Reconviagen05Output]):
 
         Args:
             image_urls: One or more views of the same object. Multiple views yield higher-quality 3D reconstruction.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility
             resolution: Output resolution; higher is slower but more detailed
             ss_source: Sparse structure source. 'mesh' gives best quality, 'direct' is fastest, 'mvtrellis2' uses multi-view TRELLIS.2.
@@ -1283,7 +1285,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Reconviagen05Input, Reconviagen05Out
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         seed: int | None = ...,
         resolution: Literal[512, 1024, 1536] = 1024,
         ss_source: Literal["direct", "mesh", "mvtrellis2"] = "mesh",
@@ -1328,6 +1330,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Reconviagen05Input, Reconviagen05Out
 
         Args:
             image_urls: One or more views of the same object. Multiple views yield higher-quality 3D reconstruction.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility
             resolution: Output resolution; higher is slower but more detailed
             ss_source: Sparse structure source. 'mesh' gives best quality, 'direct' is fastest, 'mvtrellis2' uses multi-view TRELLIS.2.

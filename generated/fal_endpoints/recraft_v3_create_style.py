@@ -161,7 +161,7 @@ class RecraftV3CreateStyleInput(InputModel):
     """Input of `fal-ai/recraft/v3/create-style`."""
 
     images_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to zip archive with images, use PNG format. Maximum 5 images are allowed."
         ),
@@ -772,7 +772,7 @@ class Realtime(RealtimeConnection[RecraftV3CreateStyleInput, RecraftV3CreateStyl
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         base_style: BaseStyle = "digital_illustration",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -789,6 +789,8 @@ class Realtime(RealtimeConnection[RecraftV3CreateStyleInput, RecraftV3CreateStyl
 
         Args:
             images_data_url: URL to zip archive with images, use PNG format. Maximum 5 images are allowed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             base_style: The base style of the generated images, this topic is covered above.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -807,7 +809,7 @@ class AsyncRealtime(AsyncRealtimeConnection[RecraftV3CreateStyleInput, RecraftV3
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         base_style: BaseStyle = "digital_illustration",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -824,6 +826,8 @@ class AsyncRealtime(AsyncRealtimeConnection[RecraftV3CreateStyleInput, RecraftV3
 
         Args:
             images_data_url: URL to zip archive with images, use PNG format. Maximum 5 images are allowed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             base_style: The base style of the generated images, this topic is covered above.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

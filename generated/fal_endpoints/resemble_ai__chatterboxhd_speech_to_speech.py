@@ -91,7 +91,7 @@ class ResembleAiChatterboxhdSpeechToSpeechInput(InputModel):
     """
 
     source_audio_url: Annotated[
-        str, Field(description="URL to the source audio file to be voice-converted.")
+        FileInput, Field(description="URL to the source audio file to be voice-converted.")
     ]
     target_voice: Annotated[
         Literal[
@@ -103,7 +103,7 @@ class ResembleAiChatterboxhdSpeechToSpeechInput(InputModel):
         ),
     ] = None
     target_voice_audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the audio file which represents the voice of the output audio. If provided, this will override the target_voice setting. If neither target_voice nor target_voice_audio_url are provided, the default target voice will be used."
         ),
@@ -912,11 +912,11 @@ class Realtime(
         self,
         /,
         *,
-        source_audio_url: str,
+        source_audio_url: FileInput,
         target_voice: Literal[
             "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan", "Vicky"
         ] = ...,
-        target_voice_audio_url: str = ...,
+        target_voice_audio_url: FileInput = ...,
         high_quality_audio: bool = False,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -933,8 +933,12 @@ class Realtime(
 
         Args:
             source_audio_url: URL to the source audio file to be voice-converted.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             target_voice: The voice to use for the speech-to-speech request. If neither target_voice nor target_voice_audio_url are provided, a random target voice will be used.
             target_voice_audio_url: URL to the audio file which represents the voice of the output audio. If provided, this will override the target_voice setting. If neither target_voice nor target_voice_audio_url are provided, the default target voice will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             high_quality_audio: If True, the generated audio will be upscaled to 48kHz. The generation of the audio will take longer, but the quality will be higher. If False, the generated audio will be 24kHz.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -961,11 +965,11 @@ class AsyncRealtime(
         self,
         /,
         *,
-        source_audio_url: str,
+        source_audio_url: FileInput,
         target_voice: Literal[
             "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan", "Vicky"
         ] = ...,
-        target_voice_audio_url: str = ...,
+        target_voice_audio_url: FileInput = ...,
         high_quality_audio: bool = False,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -982,8 +986,12 @@ class AsyncRealtime(
 
         Args:
             source_audio_url: URL to the source audio file to be voice-converted.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             target_voice: The voice to use for the speech-to-speech request. If neither target_voice nor target_voice_audio_url are provided, a random target voice will be used.
             target_voice_audio_url: URL to the audio file which represents the voice of the output audio. If provided, this will override the target_voice setting. If neither target_voice nor target_voice_audio_url are provided, the default target voice will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             high_quality_audio: If True, the generated audio will be upscaled to 48kHz. The generation of the audio will take longer, but the quality will be higher. If False, the generated audio will be 24kHz.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -103,7 +103,7 @@ class ResembleAiChatterboxhdTextToSpeechInput(InputModel):
         ),
     ] = None
     audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the audio sample to use as a voice prompt for zero-shot TTS voice cloning. Providing a audio sample will override the voice setting. If neither voice nor audio_url are provided, a random voice will be used."
         ),
@@ -995,7 +995,7 @@ class Realtime(
         voice: Literal[
             "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan", "Vicky"
         ] = ...,
-        audio_url: str = ...,
+        audio_url: FileInput = ...,
         exaggeration: float = 0.5,
         cfg: float = 0.5,
         high_quality_audio: bool = False,
@@ -1018,6 +1018,8 @@ class Realtime(
             text: Text to synthesize into speech.
             voice: The voice to use for the TTS request. If neither voice nor audio are provided, a random voice will be used.
             audio_url: URL to the audio sample to use as a voice prompt for zero-shot TTS voice cloning. Providing a audio sample will override the voice setting. If neither voice nor audio_url are provided, a random voice will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             exaggeration: Controls emotion exaggeration. Range typically 0.25 to 2.0.
             cfg: Classifier-free guidance scale (CFG) controls the conditioning factor. Range typically 0.2 to 1.0. For expressive or dramatic speech, try lower cfg values (e.g. ~0.3) and increase exaggeration to around 0.7 or higher. If the reference speaker has a fast speaking style, lowering cfg to around 0.3 can improve pacing.
             high_quality_audio: If True, the generated audio will be upscaled to 48kHz. The generation of the audio will take longer, but the quality will be higher. If False, the generated audio will be 24kHz.
@@ -1052,7 +1054,7 @@ class AsyncRealtime(
         voice: Literal[
             "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan", "Vicky"
         ] = ...,
-        audio_url: str = ...,
+        audio_url: FileInput = ...,
         exaggeration: float = 0.5,
         cfg: float = 0.5,
         high_quality_audio: bool = False,
@@ -1075,6 +1077,8 @@ class AsyncRealtime(
             text: Text to synthesize into speech.
             voice: The voice to use for the TTS request. If neither voice nor audio are provided, a random voice will be used.
             audio_url: URL to the audio sample to use as a voice prompt for zero-shot TTS voice cloning. Providing a audio sample will override the voice setting. If neither voice nor audio_url are provided, a random voice will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             exaggeration: Controls emotion exaggeration. Range typically 0.25 to 2.0.
             cfg: Classifier-free guidance scale (CFG) controls the conditioning factor. Range typically 0.2 to 1.0. For expressive or dramatic speech, try lower cfg values (e.g. ~0.3) and increase exaggeration to around 0.7 or higher. If the reference speaker has a fast speaking style, lowering cfg to around 0.3 can improve pacing.
             high_quality_audio: If True, the generated audio will be upscaled to 48kHz. The generation of the audio will take longer, but the quality will be higher. If False, the generated audio will be 24kHz.

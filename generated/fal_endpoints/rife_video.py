@@ -72,7 +72,9 @@ __all__ = [
 class RifeVideoInput(InputModel):
     """Input of `fal-ai/rife/video`."""
 
-    video_url: Annotated[str, Field(description="The URL of the video to use for interpolation.")]
+    video_url: Annotated[
+        FileInput, Field(description="The URL of the video to use for interpolation.")
+    ]
     num_frames: Annotated[
         int,
         Field(
@@ -772,7 +774,7 @@ class Realtime(RealtimeConnection[RifeVideoInput, RifeVideoOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         num_frames: int = 1,
         use_scene_detection: bool = False,
         use_calculated_fps: bool = True,
@@ -793,6 +795,8 @@ class Realtime(RealtimeConnection[RifeVideoInput, RifeVideoOutput]):
 
         Args:
             video_url: The URL of the video to use for interpolation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: The number of frames to generate between the input video frames.
             use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
             use_calculated_fps: If True, the function will use the calculated FPS of the input video multiplied by the number of frames to determine the output FPS. If False, the passed FPS will be used.
@@ -815,7 +819,7 @@ class AsyncRealtime(AsyncRealtimeConnection[RifeVideoInput, RifeVideoOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         num_frames: int = 1,
         use_scene_detection: bool = False,
         use_calculated_fps: bool = True,
@@ -836,6 +840,8 @@ class AsyncRealtime(AsyncRealtimeConnection[RifeVideoInput, RifeVideoOutput]):
 
         Args:
             video_url: The URL of the video to use for interpolation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames: The number of frames to generate between the input video frames.
             use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
             use_calculated_fps: If True, the function will use the calculated FPS of the input video multiplied by the number of frames to determine the output FPS. If False, the passed FPS will be used.

@@ -73,7 +73,7 @@ class Sa2va4bImageInput(InputModel):
     """Input of `fal-ai/sa2va/4b/image`."""
 
     prompt: Annotated[str, Field(description="Prompt to be used for the chat completion")]
-    image_url: Annotated[str, Field(description="Url for the Input image.")]
+    image_url: Annotated[FileInput, Field(description="Url for the Input image.")]
 
 
 class Image(FileOutput):
@@ -683,7 +683,7 @@ class Realtime(RealtimeConnection[Sa2va4bImageInput, Sa2va4bImageOutput]):
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -700,6 +700,8 @@ class Realtime(RealtimeConnection[Sa2va4bImageInput, Sa2va4bImageOutput]):
         Args:
             prompt: Prompt to be used for the chat completion
             image_url: Url for the Input image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -718,7 +720,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Sa2va4bImageInput, Sa2va4bImageOutpu
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -735,6 +737,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sa2va4bImageInput, Sa2va4bImageOutpu
         Args:
             prompt: Prompt to be used for the chat completion
             image_url: Url for the Input image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

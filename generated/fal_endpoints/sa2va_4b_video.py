@@ -73,7 +73,7 @@ class Sa2va4bVideoInput(InputModel):
     """Input of `fal-ai/sa2va/4b/video`."""
 
     prompt: Annotated[str, Field(description="Prompt to be used for the chat completion")]
-    video_url: Annotated[str, Field(description="The URL of the input video.")]
+    video_url: Annotated[FileInput, Field(description="The URL of the input video.")]
     num_frames_to_sample: Annotated[
         Annotated[int, Field(ge=5, le=100)] | None,
         Field(
@@ -701,7 +701,7 @@ class Realtime(RealtimeConnection[Sa2va4bVideoInput, Sa2va4bVideoOutput]):
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         num_frames_to_sample: int | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -719,6 +719,8 @@ class Realtime(RealtimeConnection[Sa2va4bVideoInput, Sa2va4bVideoOutput]):
         Args:
             prompt: Prompt to be used for the chat completion
             video_url: The URL of the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames_to_sample: Number of frames to sample from the video. Defaults to 32 if not provided. Minimum 5, maximum 100.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -738,7 +740,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Sa2va4bVideoInput, Sa2va4bVideoOutpu
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         num_frames_to_sample: int | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -756,6 +758,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sa2va4bVideoInput, Sa2va4bVideoOutpu
         Args:
             prompt: Prompt to be used for the chat completion
             video_url: The URL of the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_frames_to_sample: Number of frames to sample from the video. Defaults to 32 if not provided. Minimum 5, maximum 100.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

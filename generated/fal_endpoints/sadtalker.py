@@ -72,8 +72,8 @@ __all__ = [
 class SadtalkerInput(InputModel):
     """Input of `fal-ai/sadtalker`."""
 
-    source_image_url: Annotated[str, Field(description="URL of the source image")]
-    driven_audio_url: Annotated[str, Field(description="URL of the driven audio")]
+    source_image_url: Annotated[FileInput, Field(description="URL of the source image")]
+    driven_audio_url: Annotated[FileInput, Field(description="URL of the driven audio")]
     pose_style: Annotated[int, Field(description="The style of the pose", ge=0, le=45)] = 0
     face_model_resolution: Annotated[
         Literal["256", "512"], Field(description="The resolution of the face model")
@@ -807,8 +807,8 @@ class Realtime(RealtimeConnection[SadtalkerInput, SadtalkerOutput]):
         self,
         /,
         *,
-        source_image_url: str,
-        driven_audio_url: str,
+        source_image_url: FileInput,
+        driven_audio_url: FileInput,
         pose_style: int = 0,
         face_model_resolution: Literal["256", "512"] = "256",
         expression_scale: float = 1,
@@ -830,7 +830,11 @@ class Realtime(RealtimeConnection[SadtalkerInput, SadtalkerOutput]):
 
         Args:
             source_image_url: URL of the source image
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             driven_audio_url: URL of the driven audio
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             pose_style: The style of the pose
             face_model_resolution: The resolution of the face model
             expression_scale: The scale of the expression
@@ -854,8 +858,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SadtalkerInput, SadtalkerOutput]):
         self,
         /,
         *,
-        source_image_url: str,
-        driven_audio_url: str,
+        source_image_url: FileInput,
+        driven_audio_url: FileInput,
         pose_style: int = 0,
         face_model_resolution: Literal["256", "512"] = "256",
         expression_scale: float = 1,
@@ -877,7 +881,11 @@ class AsyncRealtime(AsyncRealtimeConnection[SadtalkerInput, SadtalkerOutput]):
 
         Args:
             source_image_url: URL of the source image
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             driven_audio_url: URL of the driven audio
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             pose_style: The style of the pose
             face_model_resolution: The resolution of the face model
             expression_scale: The scale of the expression

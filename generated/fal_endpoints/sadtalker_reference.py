@@ -72,9 +72,9 @@ __all__ = [
 class SadtalkerReferenceInput(InputModel):
     """Input of `fal-ai/sadtalker/reference`."""
 
-    source_image_url: Annotated[str, Field(description="URL of the source image")]
-    driven_audio_url: Annotated[str, Field(description="URL of the driven audio")]
-    reference_pose_video_url: Annotated[str, Field(description="URL of the reference video")]
+    source_image_url: Annotated[FileInput, Field(description="URL of the source image")]
+    driven_audio_url: Annotated[FileInput, Field(description="URL of the driven audio")]
+    reference_pose_video_url: Annotated[FileInput, Field(description="URL of the reference video")]
     pose_style: Annotated[int, Field(description="The style of the pose", ge=0, le=45)] = 0
     face_model_resolution: Annotated[
         Literal["256", "512"], Field(description="The resolution of the face model")
@@ -846,9 +846,9 @@ class Realtime(RealtimeConnection[SadtalkerReferenceInput, SadtalkerReferenceOut
         self,
         /,
         *,
-        source_image_url: str,
-        driven_audio_url: str,
-        reference_pose_video_url: str,
+        source_image_url: FileInput,
+        driven_audio_url: FileInput,
+        reference_pose_video_url: FileInput,
         pose_style: int = 0,
         face_model_resolution: Literal["256", "512"] = "256",
         expression_scale: float = 1,
@@ -870,8 +870,14 @@ class Realtime(RealtimeConnection[SadtalkerReferenceInput, SadtalkerReferenceOut
 
         Args:
             source_image_url: URL of the source image
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             driven_audio_url: URL of the driven audio
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_pose_video_url: URL of the reference video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             pose_style: The style of the pose
             face_model_resolution: The resolution of the face model
             expression_scale: The scale of the expression
@@ -895,9 +901,9 @@ class AsyncRealtime(AsyncRealtimeConnection[SadtalkerReferenceInput, SadtalkerRe
         self,
         /,
         *,
-        source_image_url: str,
-        driven_audio_url: str,
-        reference_pose_video_url: str,
+        source_image_url: FileInput,
+        driven_audio_url: FileInput,
+        reference_pose_video_url: FileInput,
         pose_style: int = 0,
         face_model_resolution: Literal["256", "512"] = "256",
         expression_scale: float = 1,
@@ -919,8 +925,14 @@ class AsyncRealtime(AsyncRealtimeConnection[SadtalkerReferenceInput, SadtalkerRe
 
         Args:
             source_image_url: URL of the source image
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             driven_audio_url: URL of the driven audio
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_pose_video_url: URL of the reference video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             pose_style: The style of the pose
             face_model_resolution: The resolution of the face model
             expression_scale: The scale of the expression

@@ -101,9 +101,9 @@ class File(FileOutput):
 class Sam2VideoInput(InputModel):
     """Input of `fal-ai/sam2/video`."""
 
-    video_url: Annotated[str, Field(description="The URL of the video to be segmented.")]
+    video_url: Annotated[FileInput, Field(description="The URL of the video to be segmented.")]
     mask_url: Annotated[
-        str | None, Field(description="The URL of the mask to be applied initially.")
+        FileInput | None, Field(description="The URL of the mask to be applied initially.")
     ] = None
     prompts: Annotated[
         list[PointPrompt],
@@ -790,8 +790,8 @@ class Realtime(RealtimeConnection[Sam2VideoInput, Sam2VideoOutput]):
         self,
         /,
         *,
-        video_url: str,
-        mask_url: str | None = ...,
+        video_url: FileInput,
+        mask_url: FileInput | None = ...,
         prompts: list[PointPrompt] = [],
         box_prompts: list[BoxPrompt] = [],
         apply_mask: bool = False,
@@ -811,7 +811,11 @@ class Realtime(RealtimeConnection[Sam2VideoInput, Sam2VideoOutput]):
 
         Args:
             video_url: The URL of the video to be segmented.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_url: The URL of the mask to be applied initially.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompts: List of prompts to segment the video
             box_prompts: Coordinates for boxes
             apply_mask: Apply the mask on the video.
@@ -833,8 +837,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam2VideoInput, Sam2VideoOutput]):
         self,
         /,
         *,
-        video_url: str,
-        mask_url: str | None = ...,
+        video_url: FileInput,
+        mask_url: FileInput | None = ...,
         prompts: list[PointPrompt] = [],
         box_prompts: list[BoxPrompt] = [],
         apply_mask: bool = False,
@@ -854,7 +858,11 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam2VideoInput, Sam2VideoOutput]):
 
         Args:
             video_url: The URL of the video to be segmented.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_url: The URL of the mask to be applied initially.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompts: List of prompts to segment the video
             box_prompts: Coordinates for boxes
             apply_mask: Apply the mask on the video.

@@ -111,7 +111,7 @@ class File(FileOutput):
 class Sam31VideoInput(InputModel):
     """Input of `fal-ai/sam-3-1/video`."""
 
-    video_url: Annotated[str, Field(description="The URL of the video to be segmented.")]
+    video_url: Annotated[FileInput, Field(description="The URL of the video to be segmented.")]
     prompt: Annotated[
         str,
         Field(
@@ -834,7 +834,7 @@ class Realtime(RealtimeConnection[Sam31VideoInput, Sam31VideoOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str = "",
         point_prompts: list[PointPromptBase] = [],
         box_prompts: list[BoxPromptBase] = [],
@@ -857,6 +857,8 @@ class Realtime(RealtimeConnection[Sam31VideoInput, Sam31VideoOutput]):
 
         Args:
             video_url: The URL of the video to be segmented.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             point_prompts: List of point prompts
             box_prompts: List of box prompt coordinates (x_min, y_min, x_max, y_max).
@@ -881,7 +883,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam31VideoInput, Sam31VideoOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str = "",
         point_prompts: list[PointPromptBase] = [],
         box_prompts: list[BoxPromptBase] = [],
@@ -904,6 +906,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam31VideoInput, Sam31VideoOutput]):
 
         Args:
             video_url: The URL of the video to be segmented.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             point_prompts: List of point prompts
             box_prompts: List of box prompt coordinates (x_min, y_min, x_max, y_max).

@@ -117,9 +117,9 @@ class File(FileOutput):
 class Sam31VideoRleInput(InputModel):
     """Input of `fal-ai/sam-3-1/video-rle`."""
 
-    video_url: Annotated[str, Field(description="The URL of the video to be segmented.")]
+    video_url: Annotated[FileInput, Field(description="The URL of the video to be segmented.")]
     mask_url: Annotated[
-        str | None, Field(description="The URL of the mask to be applied initially.")
+        FileInput | None, Field(description="The URL of the mask to be applied initially.")
     ] = None
     prompt: Annotated[
         str,
@@ -894,8 +894,8 @@ class Realtime(RealtimeConnection[Sam31VideoRleInput, Sam31VideoRleOutput]):
         self,
         /,
         *,
-        video_url: str,
-        mask_url: str | None = ...,
+        video_url: FileInput,
+        mask_url: FileInput | None = ...,
         prompt: str = "",
         point_prompts: list[PointPrompt] = [],
         box_prompts: list[BoxPrompt] = [],
@@ -919,7 +919,11 @@ class Realtime(RealtimeConnection[Sam31VideoRleInput, Sam31VideoRleOutput]):
 
         Args:
             video_url: The URL of the video to be segmented.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_url: The URL of the mask to be applied initially.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             point_prompts: List of point prompts with frame indices.
             box_prompts: List of box prompts with optional frame_index.
@@ -945,8 +949,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam31VideoRleInput, Sam31VideoRleOut
         self,
         /,
         *,
-        video_url: str,
-        mask_url: str | None = ...,
+        video_url: FileInput,
+        mask_url: FileInput | None = ...,
         prompt: str = "",
         point_prompts: list[PointPrompt] = [],
         box_prompts: list[BoxPrompt] = [],
@@ -970,7 +974,11 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam31VideoRleInput, Sam31VideoRleOut
 
         Args:
             video_url: The URL of the video to be segmented.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_url: The URL of the mask to be applied initially.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             point_prompts: List of point prompts with frame indices.
             box_prompts: List of box prompts with optional frame_index.

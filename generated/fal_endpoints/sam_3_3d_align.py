@@ -74,17 +74,17 @@ class Sam33dAlignInput(InputModel):
     """Input of `fal-ai/sam-3/3d-align`."""
 
     image_url: Annotated[
-        str, Field(description="URL of the original image used for MoGe depth estimation")
+        FileInput, Field(description="URL of the original image used for MoGe depth estimation")
     ]
     body_mesh_url: Annotated[
-        str, Field(description="URL of the SAM-3D Body mesh file (.ply or .glb) to align")
+        FileInput, Field(description="URL of the SAM-3D Body mesh file (.ply or .glb) to align")
     ]
     body_mask_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="URL of the human mask image. If not provided, uses full image."),
     ] = None
     object_mesh_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(description="Optional URL of SAM-3D Object mesh (.glb) to create combined scene"),
     ] = None
     focal_length: Annotated[
@@ -818,10 +818,10 @@ class Realtime(RealtimeConnection[Sam33dAlignInput, Sam33dAlignOutput]):
         self,
         /,
         *,
-        image_url: str,
-        body_mesh_url: str,
-        body_mask_url: str | None = ...,
-        object_mesh_url: str | None = ...,
+        image_url: FileInput,
+        body_mesh_url: FileInput,
+        body_mask_url: FileInput | None = ...,
+        object_mesh_url: FileInput | None = ...,
         focal_length: float | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -838,9 +838,17 @@ class Realtime(RealtimeConnection[Sam33dAlignInput, Sam33dAlignOutput]):
 
         Args:
             image_url: URL of the original image used for MoGe depth estimation
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             body_mesh_url: URL of the SAM-3D Body mesh file (.ply or .glb) to align
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             body_mask_url: URL of the human mask image. If not provided, uses full image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             object_mesh_url: Optional URL of SAM-3D Object mesh (.glb) to create combined scene
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             focal_length: Focal length from SAM-3D Body metadata. If not provided, estimated from MoGe.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -859,10 +867,10 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam33dAlignInput, Sam33dAlignOutput]
         self,
         /,
         *,
-        image_url: str,
-        body_mesh_url: str,
-        body_mask_url: str | None = ...,
-        object_mesh_url: str | None = ...,
+        image_url: FileInput,
+        body_mesh_url: FileInput,
+        body_mask_url: FileInput | None = ...,
+        object_mesh_url: FileInput | None = ...,
         focal_length: float | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -879,9 +887,17 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam33dAlignInput, Sam33dAlignOutput]
 
         Args:
             image_url: URL of the original image used for MoGe depth estimation
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             body_mesh_url: URL of the SAM-3D Body mesh file (.ply or .glb) to align
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             body_mask_url: URL of the human mask image. If not provided, uses full image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             object_mesh_url: Optional URL of SAM-3D Object mesh (.glb) to create combined scene
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             focal_length: Focal length from SAM-3D Body metadata. If not provided, estimated from MoGe.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

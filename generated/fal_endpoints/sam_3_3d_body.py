@@ -74,9 +74,9 @@ __all__ = [
 class Sam33dBodyInput(InputModel):
     """Input of `fal-ai/sam-3/3d-body`."""
 
-    image_url: Annotated[str, Field(description="URL of the image containing humans")]
+    image_url: Annotated[FileInput, Field(description="URL of the image containing humans")]
     mask_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional URL of a binary mask image (white=person, black=background). When provided, skips auto human detection and uses this mask instead. Bbox is auto-computed from the mask."
         ),
@@ -872,8 +872,8 @@ class Realtime(RealtimeConnection[Sam33dBodyInput, Sam33dBodyOutput]):
         self,
         /,
         *,
-        image_url: str,
-        mask_url: str | None = ...,
+        image_url: FileInput,
+        mask_url: FileInput | None = ...,
         export_meshes: bool = True,
         include_3d_keypoints: bool = True,
         include_mhr_params: bool = True,
@@ -892,7 +892,11 @@ class Realtime(RealtimeConnection[Sam33dBodyInput, Sam33dBodyOutput]):
 
         Args:
             image_url: URL of the image containing humans
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_url: Optional URL of a binary mask image (white=person, black=background). When provided, skips auto human detection and uses this mask instead. Bbox is auto-computed from the mask.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             export_meshes: Export individual mesh files (.ply) per person
             include_3d_keypoints: Include 3D keypoint markers (spheres) in the GLB mesh for visualization
             include_mhr_params: Include the full MHR (Meta Human Representation) parameter set per person in the response metadata (shape, pose, expression, global rotations, joint coordinates, packed model params, raw pose). Set to `false` to return a leaner metadata block with only keypoints and camera parameters.
@@ -913,8 +917,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam33dBodyInput, Sam33dBodyOutput]):
         self,
         /,
         *,
-        image_url: str,
-        mask_url: str | None = ...,
+        image_url: FileInput,
+        mask_url: FileInput | None = ...,
         export_meshes: bool = True,
         include_3d_keypoints: bool = True,
         include_mhr_params: bool = True,
@@ -933,7 +937,11 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam33dBodyInput, Sam33dBodyOutput]):
 
         Args:
             image_url: URL of the image containing humans
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_url: Optional URL of a binary mask image (white=person, black=background). When provided, skips auto human detection and uses this mask instead. Bbox is auto-computed from the mask.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             export_meshes: Export individual mesh files (.ply) per person
             include_3d_keypoints: Include 3D keypoint markers (spheres) in the GLB mesh for visualization
             include_mhr_params: Include the full MHR (Meta Human Representation) parameter set per person in the response metadata (shape, pose, expression, global rotations, joint coordinates, packed model params, raw pose). Set to `false` to return a leaner metadata block with only keypoints and camera parameters.

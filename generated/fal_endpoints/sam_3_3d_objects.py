@@ -128,9 +128,9 @@ class SAM3DObjectMetadata(OutputModel):
 class Sam33dObjectsInput(InputModel):
     """Input of `fal-ai/sam-3/3d-objects`."""
 
-    image_url: Annotated[str, Field(description="URL of the image to reconstruct in 3D")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to reconstruct in 3D")]
     mask_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Optional list of mask URLs (one per object). If not provided, use prompt/point_prompts/box_prompts to auto-segment, or entire image will be used."
         ),
@@ -157,7 +157,7 @@ class Sam33dObjectsInput(InputModel):
     ] = []
     seed: Annotated[int | None, Field(description="Random seed for reproducibility")] = None
     pointmap_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional URL to external pointmap/depth data (NPY or NPZ format) for improved 3D reconstruction depth estimation"
         ),
@@ -939,13 +939,13 @@ class Realtime(RealtimeConnection[Sam33dObjectsInput, Sam33dObjectsOutput]):
         self,
         /,
         *,
-        image_url: str,
-        mask_urls: list[str] = ...,
+        image_url: FileInput,
+        mask_urls: list[FileInput] = ...,
         prompt: str | None = "car",
         point_prompts: list[PointPromptBase] = [],
         box_prompts: list[BoxPromptBase] = [],
         seed: int | None = ...,
-        pointmap_url: str | None = ...,
+        pointmap_url: FileInput | None = ...,
         detection_threshold: float | None = ...,
         export_textured_glb: bool = False,
         extra_body: Mapping[str, Any] | None = None,
@@ -963,12 +963,18 @@ class Realtime(RealtimeConnection[Sam33dObjectsInput, Sam33dObjectsOutput]):
 
         Args:
             image_url: URL of the image to reconstruct in 3D
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_urls: Optional list of mask URLs (one per object). If not provided, use prompt/point_prompts/box_prompts to auto-segment, or entire image will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt for auto-segmentation when no masks provided (e.g., 'chair', 'lamp')
             point_prompts: Point prompts for auto-segmentation when no masks provided
             box_prompts: Box prompts for auto-segmentation when no masks provided. Multiple boxes supported - each produces a separate object mask for 3D reconstruction.
             seed: Random seed for reproducibility
             pointmap_url: Optional URL to external pointmap/depth data (NPY or NPZ format) for improved 3D reconstruction depth estimation
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             detection_threshold: Detection confidence threshold (0.1-1.0). Lower = more detections but less precise. If not set, uses the model's default.
             export_textured_glb: If True, exports GLB with baked texture and UVs instead of vertex colors.
         """
@@ -988,13 +994,13 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam33dObjectsInput, Sam33dObjectsOut
         self,
         /,
         *,
-        image_url: str,
-        mask_urls: list[str] = ...,
+        image_url: FileInput,
+        mask_urls: list[FileInput] = ...,
         prompt: str | None = "car",
         point_prompts: list[PointPromptBase] = [],
         box_prompts: list[BoxPromptBase] = [],
         seed: int | None = ...,
-        pointmap_url: str | None = ...,
+        pointmap_url: FileInput | None = ...,
         detection_threshold: float | None = ...,
         export_textured_glb: bool = False,
         extra_body: Mapping[str, Any] | None = None,
@@ -1012,12 +1018,18 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam33dObjectsInput, Sam33dObjectsOut
 
         Args:
             image_url: URL of the image to reconstruct in 3D
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_urls: Optional list of mask URLs (one per object). If not provided, use prompt/point_prompts/box_prompts to auto-segment, or entire image will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt for auto-segmentation when no masks provided (e.g., 'chair', 'lamp')
             point_prompts: Point prompts for auto-segmentation when no masks provided
             box_prompts: Box prompts for auto-segmentation when no masks provided. Multiple boxes supported - each produces a separate object mask for 3D reconstruction.
             seed: Random seed for reproducibility
             pointmap_url: Optional URL to external pointmap/depth data (NPY or NPZ format) for improved 3D reconstruction depth estimation
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             detection_threshold: Detection confidence threshold (0.1-1.0). Lower = more detections but less precise. If not set, uses the model's default.
             export_textured_glb: If True, exports GLB with baked texture and UVs instead of vertex colors.
         """

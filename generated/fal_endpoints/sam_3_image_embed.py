@@ -70,7 +70,7 @@ __all__ = [
 class Sam3ImageEmbedInput(InputModel):
     """Input of `fal-ai/sam-3/image/embed`."""
 
-    image_url: Annotated[str, Field(description="URL of the image to embed.")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to embed.")]
 
 
 class Sam3ImageEmbedOutput(OutputModel):
@@ -648,7 +648,7 @@ class Realtime(RealtimeConnection[Sam3ImageEmbedInput, Sam3ImageEmbedOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -664,6 +664,8 @@ class Realtime(RealtimeConnection[Sam3ImageEmbedInput, Sam3ImageEmbedOutput]):
 
         Args:
             image_url: URL of the image to embed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -681,7 +683,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam3ImageEmbedInput, Sam3ImageEmbedO
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -697,6 +699,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam3ImageEmbedInput, Sam3ImageEmbedO
 
         Args:
             image_url: URL of the image to embed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -111,7 +111,7 @@ class File(FileOutput):
 class Sam3VideoInput(InputModel):
     """Input of `fal-ai/sam-3/video`."""
 
-    video_url: Annotated[str, Field(description="The URL of the video to be segmented.")]
+    video_url: Annotated[FileInput, Field(description="The URL of the video to be segmented.")]
     prompt: Annotated[
         str,
         Field(
@@ -837,7 +837,7 @@ class Realtime(RealtimeConnection[Sam3VideoInput, Sam3VideoOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str = "",
         text_prompt: str | None = ...,
         point_prompts: list[PointPromptBase] = [],
@@ -860,6 +860,8 @@ class Realtime(RealtimeConnection[Sam3VideoInput, Sam3VideoOutput]):
 
         Args:
             video_url: The URL of the video to be segmented.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             text_prompt: Deprecated. [DEPRECATED] Use 'prompt' instead. Kept for backward compatibility.
             point_prompts: List of point prompts
@@ -884,7 +886,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam3VideoInput, Sam3VideoOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str = "",
         text_prompt: str | None = ...,
         point_prompts: list[PointPromptBase] = [],
@@ -907,6 +909,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam3VideoInput, Sam3VideoOutput]):
 
         Args:
             video_url: The URL of the video to be segmented.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             text_prompt: Deprecated. [DEPRECATED] Use 'prompt' instead. Kept for backward compatibility.
             point_prompts: List of point prompts

@@ -117,9 +117,9 @@ class File(FileOutput):
 class Sam3VideoRleInput(InputModel):
     """Input of `fal-ai/sam-3/video-rle`."""
 
-    video_url: Annotated[str, Field(description="The URL of the video to be segmented.")]
+    video_url: Annotated[FileInput, Field(description="The URL of the video to be segmented.")]
     mask_url: Annotated[
-        str | None, Field(description="The URL of the mask to be applied initially.")
+        FileInput | None, Field(description="The URL of the mask to be applied initially.")
     ] = None
     prompt: Annotated[
         str,
@@ -875,8 +875,8 @@ class Realtime(RealtimeConnection[Sam3VideoRleInput, Sam3VideoRleOutput]):
         self,
         /,
         *,
-        video_url: str,
-        mask_url: str | None = ...,
+        video_url: FileInput,
+        mask_url: FileInput | None = ...,
         prompt: str = "",
         point_prompts: list[PointPrompt] = [],
         box_prompts: list[BoxPrompt] = [],
@@ -899,7 +899,11 @@ class Realtime(RealtimeConnection[Sam3VideoRleInput, Sam3VideoRleOutput]):
 
         Args:
             video_url: The URL of the video to be segmented.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_url: The URL of the mask to be applied initially.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             point_prompts: List of point prompts with frame indices.
             box_prompts: List of box prompts with optional frame_index.
@@ -924,8 +928,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam3VideoRleInput, Sam3VideoRleOutpu
         self,
         /,
         *,
-        video_url: str,
-        mask_url: str | None = ...,
+        video_url: FileInput,
+        mask_url: FileInput | None = ...,
         prompt: str = "",
         point_prompts: list[PointPrompt] = [],
         box_prompts: list[BoxPrompt] = [],
@@ -948,7 +952,11 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam3VideoRleInput, Sam3VideoRleOutpu
 
         Args:
             video_url: The URL of the video to be segmented.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_url: The URL of the mask to be applied initially.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             point_prompts: List of point prompts with frame indices.
             box_prompts: List of box prompts with optional frame_index.

@@ -80,7 +80,7 @@ class SamAudioSeparateInput(InputModel):
     """
 
     audio_url: Annotated[
-        str, Field(description="URL of the audio file to process (WAV, MP3, FLAC supported)")
+        FileInput, Field(description="URL of the audio file to process (WAV, MP3, FLAC supported)")
     ]
     prompt: Annotated[str, Field(description="Text prompt describing the sound to isolate.")]
     predict_spans: Annotated[
@@ -849,7 +849,7 @@ class Realtime(RealtimeConnection[SamAudioSeparateInput, SamAudioSeparateOutput]
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         prompt: str,
         predict_spans: bool = False,
         reranking_candidates: int = 1,
@@ -872,6 +872,8 @@ class Realtime(RealtimeConnection[SamAudioSeparateInput, SamAudioSeparateOutput]
 
         Args:
             audio_url: URL of the audio file to process (WAV, MP3, FLAC supported)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt describing the sound to isolate.
             predict_spans: Automatically predict temporal spans where the target sound occurs.
             reranking_candidates: Number of candidates to generate and rank. Higher improves quality but increases latency and cost.
@@ -896,7 +898,7 @@ class AsyncRealtime(AsyncRealtimeConnection[SamAudioSeparateInput, SamAudioSepar
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         prompt: str,
         predict_spans: bool = False,
         reranking_candidates: int = 1,
@@ -919,6 +921,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SamAudioSeparateInput, SamAudioSepar
 
         Args:
             audio_url: URL of the audio file to process (WAV, MP3, FLAC supported)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt describing the sound to isolate.
             predict_spans: Automatically predict temporal spans where the target sound occurs.
             reranking_candidates: Number of candidates to generate and rank. Higher improves quality but increases latency and cost.

@@ -103,7 +103,7 @@ class SamAudioSpanSeparateInput(InputModel):
     Input for temporal span-based audio separation.
     """
 
-    audio_url: Annotated[str, Field(description="URL of the audio file to process.")]
+    audio_url: Annotated[FileInput, Field(description="URL of the audio file to process.")]
     spans: Annotated[
         list[AudioTimeSpan],
         Field(description="Time spans where the target sound occurs which should be isolated."),
@@ -936,7 +936,7 @@ class Realtime(RealtimeConnection[SamAudioSpanSeparateInput, SamAudioSpanSeparat
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         spans: list[AudioTimeSpan],
         prompt: str | None = ...,
         reranking_candidates: int = 1,
@@ -961,6 +961,8 @@ class Realtime(RealtimeConnection[SamAudioSpanSeparateInput, SamAudioSpanSeparat
 
         Args:
             audio_url: URL of the audio file to process.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             spans: Time spans where the target sound occurs which should be isolated.
             prompt: Text prompt describing the sound to isolate. Optional but recommended - helps the model identify what type of sound to extract from the span.
             reranking_candidates: Number of candidates to generate and rank. Higher improves quality but increases latency and cost. Requires text prompt; ignored for span-only separation.
@@ -987,7 +989,7 @@ class AsyncRealtime(AsyncRealtimeConnection[SamAudioSpanSeparateInput, SamAudioS
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         spans: list[AudioTimeSpan],
         prompt: str | None = ...,
         reranking_candidates: int = 1,
@@ -1012,6 +1014,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SamAudioSpanSeparateInput, SamAudioS
 
         Args:
             audio_url: URL of the audio file to process.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             spans: Time spans where the target sound occurs which should be isolated.
             prompt: Text prompt describing the sound to isolate. Optional but recommended - helps the model identify what type of sound to extract from the span.
             reranking_candidates: Number of candidates to generate and rank. Higher improves quality but increases latency and cost. Requires text prompt; ignored for span-only separation.

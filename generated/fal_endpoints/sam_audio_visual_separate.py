@@ -83,10 +83,10 @@ class SamAudioVisualSeparateInput(InputModel):
     """
 
     video_url: Annotated[
-        str, Field(description="URL of the video file to process (MP4, MOV, etc.)")
+        FileInput, Field(description="URL of the video file to process (MP4, MOV, etc.)")
     ]
     mask_video_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of the mask video (binary mask indicating target object). Black=target, White=background."
         ),
@@ -901,8 +901,8 @@ class Realtime(RealtimeConnection[SamAudioVisualSeparateInput, SamAudioVisualSep
         self,
         /,
         *,
-        video_url: str,
-        mask_video_url: str | None = ...,
+        video_url: FileInput,
+        mask_video_url: FileInput | None = ...,
         prompt: str = "",
         reranking_candidates: int = 1,
         acceleration: Literal["fast", "balanced", "quality"] = "balanced",
@@ -924,7 +924,11 @@ class Realtime(RealtimeConnection[SamAudioVisualSeparateInput, SamAudioVisualSep
 
         Args:
             video_url: URL of the video file to process (MP4, MOV, etc.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_video_url: URL of the mask video (binary mask indicating target object). Black=target, White=background.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt to assist with separation. Use natural language to describe the target sound.
             reranking_candidates: Number of candidates to generate and rank. Higher improves quality but increases latency and cost.
             acceleration: The acceleration level to use.
@@ -950,8 +954,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
-        mask_video_url: str | None = ...,
+        video_url: FileInput,
+        mask_video_url: FileInput | None = ...,
         prompt: str = "",
         reranking_candidates: int = 1,
         acceleration: Literal["fast", "balanced", "quality"] = "balanced",
@@ -973,7 +977,11 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video file to process (MP4, MOV, etc.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_video_url: URL of the mask video (binary mask indicating target object). Black=target, White=background.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt to assist with separation. Use natural language to describe the target sound.
             reranking_candidates: Number of candidates to generate and rank. Higher improves quality but increases latency and cost.
             acceleration: The acceleration level to use.

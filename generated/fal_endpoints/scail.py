@@ -72,11 +72,11 @@ class ScailInput(InputModel):
 
     prompt: Annotated[str, Field(description="The prompt to guide video generation.")]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(description="The URL of the image to use as a reference for the video generation."),
     ]
     video_url: Annotated[
-        str,
+        FileInput,
         Field(description="The URL of the video to use as a reference for the video generation."),
     ]
     multi_character: Annotated[
@@ -766,8 +766,8 @@ class Realtime(RealtimeConnection[ScailInput, ScailOutput]):
         /,
         *,
         prompt: str,
-        image_url: str,
-        video_url: str,
+        image_url: FileInput,
+        video_url: FileInput,
         multi_character: bool = False,
         resolution: Literal["512p"] = "512p",
         num_inference_steps: int = 28,
@@ -787,7 +787,11 @@ class Realtime(RealtimeConnection[ScailInput, ScailOutput]):
         Args:
             prompt: The prompt to guide video generation.
             image_url: The URL of the image to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: The URL of the video to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             multi_character: Enable multi-character mode. Use when driving video has multiple people.
             resolution: Output resolution. Outputs 896x512 (landscape) or 512x896 (portrait) based on the input image aspect ratio.
             num_inference_steps: The number of inference steps to use for the video generation.
@@ -809,8 +813,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ScailInput, ScailOutput]):
         /,
         *,
         prompt: str,
-        image_url: str,
-        video_url: str,
+        image_url: FileInput,
+        video_url: FileInput,
         multi_character: bool = False,
         resolution: Literal["512p"] = "512p",
         num_inference_steps: int = 28,
@@ -830,7 +834,11 @@ class AsyncRealtime(AsyncRealtimeConnection[ScailInput, ScailOutput]):
         Args:
             prompt: The prompt to guide video generation.
             image_url: The URL of the image to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: The URL of the video to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             multi_character: Enable multi-character mode. Use when driving video has multiple people.
             resolution: Output resolution. Outputs 896x512 (landscape) or 512x896 (portrait) based on the input image aspect ratio.
             num_inference_steps: The number of inference steps to use for the video generation.

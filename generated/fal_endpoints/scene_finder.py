@@ -73,7 +73,7 @@ __all__ = [
 class SceneFinderInput(InputModel):
     """Input of `fal-ai/scene-finder`."""
 
-    video_url: Annotated[str, Field(description="URL of the video to search through.")]
+    video_url: Annotated[FileInput, Field(description="URL of the video to search through.")]
     prompt: Annotated[
         str,
         Field(
@@ -743,7 +743,7 @@ class Realtime(RealtimeConnection[SceneFinderInput, SceneFinderOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         frames_per_second: int = 2,
         frame_selection: Literal["mid", "start", "end", "all"] = "mid",
@@ -762,6 +762,8 @@ class Realtime(RealtimeConnection[SceneFinderInput, SceneFinderOutput]):
 
         Args:
             video_url: URL of the video to search through.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text description of the event or scene to find in the video.
             frames_per_second: Frames per second to sample from the video. Higher values give more precision but use more memory.
             frame_selection: Which frame(s) to extract from each detected segment. 'mid' returns the midpoint frame, 'start' the first frame, 'end' the last frame, 'all' returns start + mid + end.
@@ -782,7 +784,7 @@ class AsyncRealtime(AsyncRealtimeConnection[SceneFinderInput, SceneFinderOutput]
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         frames_per_second: int = 2,
         frame_selection: Literal["mid", "start", "end", "all"] = "mid",
@@ -801,6 +803,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SceneFinderInput, SceneFinderOutput]
 
         Args:
             video_url: URL of the video to search through.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text description of the event or scene to find in the video.
             frames_per_second: Frames per second to sample from the video. Higher values give more precision but use more memory.
             frame_selection: Which frame(s) to extract from each detected segment. 'mid' returns the midpoint frame, 'start' the first frame, 'end' the last frame, 'all' returns start + mid + end.

@@ -139,14 +139,14 @@ class SdxlControlnetUnionInput(InputModel):
     num_inference_steps: Annotated[
         int, Field(description="The number of inference steps to perform.", ge=1, le=70)
     ] = 35
-    depth_image_url: Annotated[str | None, Field(description="The URL of the control image.")] = (
-        None
-    )
+    depth_image_url: Annotated[
+        FileInput | None, Field(description="The URL of the control image.")
+    ] = None
     openpose_preprocess: Annotated[
         bool, Field(description="Whether to preprocess the openpose image.")
     ] = True
     openpose_image_url: Annotated[
-        str | None, Field(description="The URL of the control image.")
+        FileInput | None, Field(description="The URL of the control image.")
     ] = None
     expand_prompt: Annotated[
         bool,
@@ -158,9 +158,9 @@ class SdxlControlnetUnionInput(InputModel):
             description="If `True`, the media will be returned as a data URI and the output data won't be available in the request history."
         ),
     ] = False
-    normal_image_url: Annotated[str | None, Field(description="The URL of the control image.")] = (
-        None
-    )
+    normal_image_url: Annotated[
+        FileInput | None, Field(description="The URL of the control image.")
+    ] = None
     canny_preprocess: Annotated[
         bool, Field(description="Whether to preprocess the canny image.")
     ] = True
@@ -185,9 +185,9 @@ class SdxlControlnetUnionInput(InputModel):
             description="The same seed and the same prompt given to the same version of Stable Diffusion\nwill output the same image every time."
         ),
     ] = None
-    canny_image_url: Annotated[str | None, Field(description="The URL of the control image.")] = (
-        None
-    )
+    canny_image_url: Annotated[
+        FileInput | None, Field(description="The URL of the control image.")
+    ] = None
     image_size: Annotated[
         ImageSize
         | Literal[
@@ -225,9 +225,11 @@ class SdxlControlnetUnionInput(InputModel):
         ),
     ] = ""
     segmentation_image_url: Annotated[
-        str | None, Field(description="The URL of the control image.")
+        FileInput | None, Field(description="The URL of the control image.")
     ] = None
-    teed_image_url: Annotated[str | None, Field(description="The URL of the control image.")] = None
+    teed_image_url: Annotated[
+        FileInput | None, Field(description="The URL of the control image.")
+    ] = None
     controlnet_conditioning_scale: Annotated[
         float, Field(description="The scale of the controlnet conditioning.", ge=0.0, le=1.0)
     ] = 0.5
@@ -1417,12 +1419,12 @@ class Realtime(RealtimeConnection[SdxlControlnetUnionInput, SdxlControlnetUnionO
         request_id: str = "",
         safety_checker_version: Literal["v1", "v2"] = "v1",
         num_inference_steps: int = 35,
-        depth_image_url: str | None = None,
+        depth_image_url: FileInput | None = None,
         openpose_preprocess: bool = True,
-        openpose_image_url: str | None = None,
+        openpose_image_url: FileInput | None = None,
         expand_prompt: bool = False,
         sync_mode: bool = False,
-        normal_image_url: str | None = None,
+        normal_image_url: FileInput | None = None,
         canny_preprocess: bool = True,
         normal_preprocess: bool = True,
         teed_preprocess: bool = True,
@@ -1430,7 +1432,7 @@ class Realtime(RealtimeConnection[SdxlControlnetUnionInput, SdxlControlnetUnionO
         format: Literal["jpeg", "png"] = "jpeg",
         segmentation_preprocess: bool = True,
         seed: int | None = None,
-        canny_image_url: str | None = None,
+        canny_image_url: FileInput | None = None,
         image_size: ImageSize
         | Literal[
             "square_hd",
@@ -1445,8 +1447,8 @@ class Realtime(RealtimeConnection[SdxlControlnetUnionInput, SdxlControlnetUnionO
         depth_preprocess: bool = True,
         loras: list[LoraWeight] = [],
         negative_prompt: str = "",
-        segmentation_image_url: str | None = None,
-        teed_image_url: str | None = None,
+        segmentation_image_url: FileInput | None = None,
+        teed_image_url: FileInput | None = None,
         controlnet_conditioning_scale: float = 0.5,
         embeddings: list[Embedding] = [],
         num_images: int = 1,
@@ -1470,11 +1472,17 @@ class Realtime(RealtimeConnection[SdxlControlnetUnionInput, SdxlControlnetUnionO
             safety_checker_version: The version of the safety checker to use. v1 is the default CompVis safety checker. v2 uses a custom ViT model.
             num_inference_steps: The number of inference steps to perform.
             depth_image_url: The URL of the control image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             openpose_preprocess: Whether to preprocess the openpose image.
             openpose_image_url: The URL of the control image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             expand_prompt: If set to true, the prompt will be expanded with additional prompts.
             sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             normal_image_url: The URL of the control image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             canny_preprocess: Whether to preprocess the canny image.
             normal_preprocess: Whether to preprocess the normal image.
             teed_preprocess: Whether to preprocess the teed image.
@@ -1484,6 +1492,8 @@ class Realtime(RealtimeConnection[SdxlControlnetUnionInput, SdxlControlnetUnionO
             seed: The same seed and the same prompt given to the same version of Stable Diffusion
                 will output the same image every time.
             canny_image_url: The URL of the control image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_size: The size of the generated image. Leave it none to automatically infer from the control image.
             guidance_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
                 the model to stick to your prompt when looking for a related image to show you.
@@ -1493,7 +1503,11 @@ class Realtime(RealtimeConnection[SdxlControlnetUnionInput, SdxlControlnetUnionO
                 in the image. This could be colors, objects, scenery and even the small details
                 (e.g. moustache, blurry, low resolution).
             segmentation_image_url: The URL of the control image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             teed_image_url: The URL of the control image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             controlnet_conditioning_scale: The scale of the controlnet conditioning.
             embeddings: The list of embeddings to use.
             num_images: The number of images to generate.
@@ -1518,12 +1532,12 @@ class AsyncRealtime(AsyncRealtimeConnection[SdxlControlnetUnionInput, SdxlContro
         request_id: str = "",
         safety_checker_version: Literal["v1", "v2"] = "v1",
         num_inference_steps: int = 35,
-        depth_image_url: str | None = None,
+        depth_image_url: FileInput | None = None,
         openpose_preprocess: bool = True,
-        openpose_image_url: str | None = None,
+        openpose_image_url: FileInput | None = None,
         expand_prompt: bool = False,
         sync_mode: bool = False,
-        normal_image_url: str | None = None,
+        normal_image_url: FileInput | None = None,
         canny_preprocess: bool = True,
         normal_preprocess: bool = True,
         teed_preprocess: bool = True,
@@ -1531,7 +1545,7 @@ class AsyncRealtime(AsyncRealtimeConnection[SdxlControlnetUnionInput, SdxlContro
         format: Literal["jpeg", "png"] = "jpeg",
         segmentation_preprocess: bool = True,
         seed: int | None = None,
-        canny_image_url: str | None = None,
+        canny_image_url: FileInput | None = None,
         image_size: ImageSize
         | Literal[
             "square_hd",
@@ -1546,8 +1560,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SdxlControlnetUnionInput, SdxlContro
         depth_preprocess: bool = True,
         loras: list[LoraWeight] = [],
         negative_prompt: str = "",
-        segmentation_image_url: str | None = None,
-        teed_image_url: str | None = None,
+        segmentation_image_url: FileInput | None = None,
+        teed_image_url: FileInput | None = None,
         controlnet_conditioning_scale: float = 0.5,
         embeddings: list[Embedding] = [],
         num_images: int = 1,
@@ -1571,11 +1585,17 @@ class AsyncRealtime(AsyncRealtimeConnection[SdxlControlnetUnionInput, SdxlContro
             safety_checker_version: The version of the safety checker to use. v1 is the default CompVis safety checker. v2 uses a custom ViT model.
             num_inference_steps: The number of inference steps to perform.
             depth_image_url: The URL of the control image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             openpose_preprocess: Whether to preprocess the openpose image.
             openpose_image_url: The URL of the control image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             expand_prompt: If set to true, the prompt will be expanded with additional prompts.
             sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             normal_image_url: The URL of the control image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             canny_preprocess: Whether to preprocess the canny image.
             normal_preprocess: Whether to preprocess the normal image.
             teed_preprocess: Whether to preprocess the teed image.
@@ -1585,6 +1605,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SdxlControlnetUnionInput, SdxlContro
             seed: The same seed and the same prompt given to the same version of Stable Diffusion
                 will output the same image every time.
             canny_image_url: The URL of the control image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_size: The size of the generated image. Leave it none to automatically infer from the control image.
             guidance_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
                 the model to stick to your prompt when looking for a related image to show you.
@@ -1594,7 +1616,11 @@ class AsyncRealtime(AsyncRealtimeConnection[SdxlControlnetUnionInput, SdxlContro
                 in the image. This could be colors, objects, scenery and even the small details
                 (e.g. moustache, blurry, low resolution).
             segmentation_image_url: The URL of the control image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             teed_image_url: The URL of the control image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             controlnet_conditioning_scale: The scale of the controlnet conditioning.
             embeddings: The list of embeddings to use.
             num_images: The number of images to generate.

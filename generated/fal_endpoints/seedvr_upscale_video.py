@@ -72,7 +72,7 @@ __all__ = [
 class SeedvrUpscaleVideoInput(InputModel):
     """Input of `fal-ai/seedvr/upscale/video`."""
 
-    video_url: Annotated[str, Field(description="The input video to be processed")]
+    video_url: Annotated[FileInput, Field(description="The input video to be processed")]
     upscale_mode: Annotated[
         Literal["target", "factor"],
         Field(
@@ -873,7 +873,7 @@ class Realtime(RealtimeConnection[SeedvrUpscaleVideoInput, SeedvrUpscaleVideoOut
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         upscale_mode: Literal["target", "factor"] = "factor",
         upscale_factor: float = 2,
         target_resolution: Literal["720p", "1080p", "1440p", "2160p"] = "1080p",
@@ -900,6 +900,8 @@ class Realtime(RealtimeConnection[SeedvrUpscaleVideoInput, SeedvrUpscaleVideoOut
 
         Args:
             video_url: The input video to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             upscale_mode: The mode to use for the upscale. If 'target', the upscale factor will be calculated based on the target resolution. If 'factor', the upscale factor will be used directly.
             upscale_factor: Upscaling factor to be used. Will multiply the dimensions with this factor when `upscale_mode` is `factor`.
             target_resolution: The target resolution to upscale to when `upscale_mode` is `target`.
@@ -926,7 +928,7 @@ class AsyncRealtime(AsyncRealtimeConnection[SeedvrUpscaleVideoInput, SeedvrUpsca
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         upscale_mode: Literal["target", "factor"] = "factor",
         upscale_factor: float = 2,
         target_resolution: Literal["720p", "1080p", "1440p", "2160p"] = "1080p",
@@ -953,6 +955,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SeedvrUpscaleVideoInput, SeedvrUpsca
 
         Args:
             video_url: The input video to be processed
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             upscale_mode: The mode to use for the upscale. If 'target', the upscale factor will be calculated based on the target resolution. If 'factor', the upscale factor will be used directly.
             upscale_factor: Upscaling factor to be used. Will multiply the dimensions with this factor when `upscale_mode` is `factor`.
             target_resolution: The target resolution to upscale to when `upscale_mode` is `target`.

@@ -72,7 +72,7 @@ class SileroVadInput(InputModel):
     """Input of `fal-ai/silero-vad`."""
 
     audio_url: Annotated[
-        str, Field(description="The URL of the audio to get speech timestamps from.")
+        FileInput, Field(description="The URL of the audio to get speech timestamps from.")
     ]
 
 
@@ -655,7 +655,7 @@ class Realtime(RealtimeConnection[SileroVadInput, SileroVadOutput]):
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -671,6 +671,8 @@ class Realtime(RealtimeConnection[SileroVadInput, SileroVadOutput]):
 
         Args:
             audio_url: The URL of the audio to get speech timestamps from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -688,7 +690,7 @@ class AsyncRealtime(AsyncRealtimeConnection[SileroVadInput, SileroVadOutput]):
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -704,6 +706,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SileroVadInput, SileroVadOutput]):
 
         Args:
             audio_url: The URL of the audio to get speech timestamps from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -71,7 +71,7 @@ class SkyreelsI2vInput(InputModel):
     """Input of `fal-ai/skyreels-i2v`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate the video from.")]
-    image_url: Annotated[str, Field(description="URL of the image input.")]
+    image_url: Annotated[FileInput, Field(description="URL of the image input.")]
     seed: Annotated[
         int | None,
         Field(
@@ -767,7 +767,7 @@ class Realtime(RealtimeConnection[SkyreelsI2vInput, SkyreelsI2vOutput]):
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         seed: int = ...,
         guidance_scale: float = 6,
         num_inference_steps: int = 30,
@@ -789,6 +789,8 @@ class Realtime(RealtimeConnection[SkyreelsI2vInput, SkyreelsI2vOutput]):
         Args:
             prompt: The prompt to generate the video from.
             image_url: URL of the image input.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for generation. If not provided, a random seed will be used.
             guidance_scale: Guidance scale for generation (between 1.0 and 20.0)
             num_inference_steps: Number of denoising steps (between 1 and 50). Higher values give better quality but take longer.
@@ -812,7 +814,7 @@ class AsyncRealtime(AsyncRealtimeConnection[SkyreelsI2vInput, SkyreelsI2vOutput]
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         seed: int = ...,
         guidance_scale: float = 6,
         num_inference_steps: int = 30,
@@ -834,6 +836,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SkyreelsI2vInput, SkyreelsI2vOutput]
         Args:
             prompt: The prompt to generate the video from.
             image_url: URL of the image input.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for generation. If not provided, a random seed will be used.
             guidance_scale: Guidance scale for generation (between 1.0 and 20.0)
             num_inference_steps: Number of denoising steps (between 1 and 50). Higher values give better quality but take longer.

@@ -70,7 +70,7 @@ __all__ = [
 class SmartTurnInput(InputModel):
     """Input of `fal-ai/smart-turn`."""
 
-    audio_url: Annotated[str, Field(description="The URL of the audio file to be processed.")]
+    audio_url: Annotated[FileInput, Field(description="The URL of the audio file to be processed.")]
 
 
 class SmartTurnOutput(OutputModel):
@@ -650,7 +650,7 @@ class Realtime(RealtimeConnection[SmartTurnInput, SmartTurnOutput]):
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -666,6 +666,8 @@ class Realtime(RealtimeConnection[SmartTurnInput, SmartTurnOutput]):
 
         Args:
             audio_url: The URL of the audio file to be processed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -683,7 +685,7 @@ class AsyncRealtime(AsyncRealtimeConnection[SmartTurnInput, SmartTurnOutput]):
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -699,6 +701,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SmartTurnInput, SmartTurnOutput]):
 
         Args:
             audio_url: The URL of the audio file to be processed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

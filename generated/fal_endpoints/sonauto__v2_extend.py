@@ -71,11 +71,9 @@ class SonautoV2ExtendInput(InputModel):
     """Input of `sonauto/v2/extend`."""
 
     audio_url: Annotated[
-        str,
+        FileInput,
         Field(
-            description="The URL of the audio file to alter. Must be a valid publicly accessible URL.",
-            max_length=2083,
-            min_length=1,
+            description="The URL of the audio file to alter. Must be a valid publicly accessible URL."
         ),
     ]
     side: Annotated[
@@ -927,7 +925,7 @@ class Realtime(RealtimeConnection[SonautoV2ExtendInput, SonautoV2ExtendOutput]):
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         side: Literal["left", "right"],
         prompt: str | None = ...,
         tags: list[str] | None = ...,
@@ -955,6 +953,8 @@ class Realtime(RealtimeConnection[SonautoV2ExtendInput, SonautoV2ExtendOutput]):
 
         Args:
             audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             side: Add more to the beginning (left) or end (right) of the song
             prompt: A description of the track you want to generate. This prompt will be used to automatically generate the tags and lyrics unless you manually set them. For example, if you set prompt and tags, then the prompt will be used to generate only the lyrics.
             tags: Tags/styles of the music to generate. You can view a list of all available tags at https://sonauto.ai/tag-explorer.
@@ -984,7 +984,7 @@ class AsyncRealtime(AsyncRealtimeConnection[SonautoV2ExtendInput, SonautoV2Exten
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         side: Literal["left", "right"],
         prompt: str | None = ...,
         tags: list[str] | None = ...,
@@ -1012,6 +1012,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SonautoV2ExtendInput, SonautoV2Exten
 
         Args:
             audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             side: Add more to the beginning (left) or end (right) of the song
             prompt: A description of the track you want to generate. This prompt will be used to automatically generate the tags and lyrics unless you manually set them. For example, if you set prompt and tags, then the prompt will be used to generate only the lyrics.
             tags: Tags/styles of the music to generate. You can view a list of all available tags at https://sonauto.ai/tag-explorer.

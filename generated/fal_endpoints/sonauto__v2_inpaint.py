@@ -97,11 +97,9 @@ class SonautoV2InpaintInput(InputModel):
         ),
     ]
     audio_url: Annotated[
-        str,
+        FileInput,
         Field(
-            description="The URL of the audio file to alter. Must be a valid publicly accessible URL.",
-            max_length=2083,
-            min_length=1,
+            description="The URL of the audio file to alter. Must be a valid publicly accessible URL."
         ),
     ]
     sections: Annotated[
@@ -884,7 +882,7 @@ class Realtime(RealtimeConnection[SonautoV2InpaintInput, SonautoV2InpaintOutput]
         /,
         *,
         lyrics_prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         sections: list[InpaintSection],
         tags: list[str] = ...,
         seed: int | None = ...,
@@ -910,6 +908,8 @@ class Realtime(RealtimeConnection[SonautoV2InpaintInput, SonautoV2InpaintOutput]
         Args:
             lyrics_prompt: The lyrics sung in the generated song. An empty string will generate an instrumental track.
             audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             sections: List of sections to inpaint. Currently, only one section is supported so the list length must be 1.
             tags: Tags/styles of the music to generate. You can view a list of all available tags at https://sonauto.ai/tag-explorer.
             seed: The seed to use for generation. Will pick a random seed if not provided. Repeating a request with identical parameters (must use lyrics and tags, not prompt) and the same seed will generate the same song.
@@ -937,7 +937,7 @@ class AsyncRealtime(AsyncRealtimeConnection[SonautoV2InpaintInput, SonautoV2Inpa
         /,
         *,
         lyrics_prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         sections: list[InpaintSection],
         tags: list[str] = ...,
         seed: int | None = ...,
@@ -963,6 +963,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SonautoV2InpaintInput, SonautoV2Inpa
         Args:
             lyrics_prompt: The lyrics sung in the generated song. An empty string will generate an instrumental track.
             audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             sections: List of sections to inpaint. Currently, only one section is supported so the list length must be 1.
             tags: Tags/styles of the music to generate. You can view a list of all available tags at https://sonauto.ai/tag-explorer.
             seed: The seed to use for generation. Will pick a random seed if not provided. Repeating a request with identical parameters (must use lyrics and tags, not prompt) and the same seed will generate the same song.

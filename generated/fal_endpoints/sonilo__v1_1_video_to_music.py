@@ -72,7 +72,9 @@ __all__ = [
 class SoniloV11VideoToMusicInput(InputModel):
     """Input of `sonilo/v1.1/video-to-music`."""
 
-    video_url: Annotated[str, Field(description="Public http(s) URL of the source video to score.")]
+    video_url: Annotated[
+        FileInput, Field(description="Public http(s) URL of the source video to score.")
+    ]
     num_samples: Annotated[
         int,
         Field(description="How many distinct music tracks to generate for the video.", ge=1, le=3),
@@ -755,7 +757,7 @@ class Realtime(RealtimeConnection[SoniloV11VideoToMusicInput, SoniloV11VideoToMu
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         num_samples: int = 1,
         prompt: str | None = ...,
         start_offset: float | None = ...,
@@ -775,6 +777,8 @@ class Realtime(RealtimeConnection[SoniloV11VideoToMusicInput, SoniloV11VideoToMu
 
         Args:
             video_url: Public http(s) URL of the source video to score.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_samples: How many distinct music tracks to generate for the video.
             prompt: Optional text prompt steering the musical style. If omitted, a prompt is generated automatically from the video.
             start_offset: Optional. Start scoring from this offset (seconds) into the video. Requires Start Offset + Duration <= Video Duration.
@@ -798,7 +802,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         num_samples: int = 1,
         prompt: str | None = ...,
         start_offset: float | None = ...,
@@ -818,6 +822,8 @@ class AsyncRealtime(
 
         Args:
             video_url: Public http(s) URL of the source video to score.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_samples: How many distinct music tracks to generate for the video.
             prompt: Optional text prompt steering the musical style. If omitted, a prompt is generated automatically from the video.
             start_offset: Optional. Start scoring from this offset (seconds) into the video. Requires Start Offset + Duration <= Video Duration.

@@ -75,10 +75,9 @@ class Sora2CharactersInput(InputModel):
     """
 
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
-            description="URL of an MP4 video (minimum 720p, max ~2.67:1 aspect ratio) to define the character. Videos exceeding 1080p are automatically scaled down. Non-standard aspect ratios are automatically padded to 16:9 (landscape) or 9:16 (portrait). Videos longer than 4 seconds are trimmed to the first 4 seconds.",
-            min_length=1,
+            description="URL of an MP4 video (minimum 720p, max ~2.67:1 aspect ratio) to define the character. Videos exceeding 1080p are automatically scaled down. Non-standard aspect ratios are automatically padded to 16:9 (landscape) or 9:16 (portrait). Videos longer than 4 seconds are trimmed to the first 4 seconds."
         ),
     ]
     name: Annotated[
@@ -694,7 +693,7 @@ class Realtime(RealtimeConnection[Sora2CharactersInput, Sora2CharactersOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         name: str,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -711,6 +710,8 @@ class Realtime(RealtimeConnection[Sora2CharactersInput, Sora2CharactersOutput]):
 
         Args:
             video_url: URL of an MP4 video (minimum 720p, max ~2.67:1 aspect ratio) to define the character. Videos exceeding 1080p are automatically scaled down. Non-standard aspect ratios are automatically padded to 16:9 (landscape) or 9:16 (portrait). Videos longer than 4 seconds are trimmed to the first 4 seconds.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             name: Name for the character (1–80 characters). Refer to this name in prompts when using the character.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -729,7 +730,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Sora2CharactersInput, Sora2Character
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         name: str,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -746,6 +747,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sora2CharactersInput, Sora2Character
 
         Args:
             video_url: URL of an MP4 video (minimum 720p, max ~2.67:1 aspect ratio) to define the character. Videos exceeding 1080p are automatically scaled down. Non-standard aspect ratios are automatically padded to 16:9 (landscape) or 9:16 (portrait). Videos longer than 4 seconds are trimmed to the first 4 seconds.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             name: Name for the character (1–80 characters). Refer to this name in prompts when using the character.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -81,7 +81,9 @@ class Sora2ImageToVideoInput(InputModel):
             min_length=1,
         ),
     ]
-    image_url: Annotated[str, Field(description="The URL of the image to use as the first frame")]
+    image_url: Annotated[
+        FileInput, Field(description="The URL of the image to use as the first frame")
+    ]
     resolution: Annotated[
         Literal["auto", "720p"], Field(description="The resolution of the generated video")
     ] = "auto"
@@ -858,7 +860,7 @@ class Realtime(RealtimeConnection[Sora2ImageToVideoInput, Sora2ImageToVideoOutpu
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["auto", "720p"] = "auto",
         aspect_ratio: Literal["auto", "9:16", "16:9"] = "auto",
         duration: Literal[4, 8, 12, 16, 20] = 4,
@@ -882,6 +884,8 @@ class Realtime(RealtimeConnection[Sora2ImageToVideoInput, Sora2ImageToVideoOutpu
         Args:
             prompt: The text prompt describing the video you want to generate
             image_url: The URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video
             aspect_ratio: The aspect ratio of the generated video
             duration: Duration of the generated video in seconds
@@ -907,7 +911,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Sora2ImageToVideoInput, Sora2ImageTo
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["auto", "720p"] = "auto",
         aspect_ratio: Literal["auto", "9:16", "16:9"] = "auto",
         duration: Literal[4, 8, 12, 16, 20] = 4,
@@ -931,6 +935,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sora2ImageToVideoInput, Sora2ImageTo
         Args:
             prompt: The text prompt describing the video you want to generate
             image_url: The URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video
             aspect_ratio: The aspect ratio of the generated video
             duration: Duration of the generated video in seconds

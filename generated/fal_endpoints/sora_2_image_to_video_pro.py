@@ -81,7 +81,9 @@ class Sora2ImageToVideoProInput(InputModel):
             min_length=1,
         ),
     ]
-    image_url: Annotated[str, Field(description="The URL of the image to use as the first frame")]
+    image_url: Annotated[
+        FileInput, Field(description="The URL of the image to use as the first frame")
+    ]
     resolution: Annotated[
         Literal["auto", "720p", "1080p", "true_1080p"],
         Field(description="The resolution of the generated video"),
@@ -839,7 +841,7 @@ class Realtime(RealtimeConnection[Sora2ImageToVideoProInput, Sora2ImageToVideoPr
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["auto", "720p", "1080p", "true_1080p"] = "auto",
         aspect_ratio: Literal["auto", "9:16", "16:9"] = "auto",
         duration: Literal[4, 8, 12, 16, 20] = 4,
@@ -862,6 +864,8 @@ class Realtime(RealtimeConnection[Sora2ImageToVideoProInput, Sora2ImageToVideoPr
         Args:
             prompt: The text prompt describing the video you want to generate
             image_url: The URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video
             aspect_ratio: The aspect ratio of the generated video
             duration: Duration of the generated video in seconds
@@ -886,7 +890,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Sora2ImageToVideoProInput, Sora2Imag
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         resolution: Literal["auto", "720p", "1080p", "true_1080p"] = "auto",
         aspect_ratio: Literal["auto", "9:16", "16:9"] = "auto",
         duration: Literal[4, 8, 12, 16, 20] = 4,
@@ -909,6 +913,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sora2ImageToVideoProInput, Sora2Imag
         Args:
             prompt: The text prompt describing the video you want to generate
             image_url: The URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: The resolution of the generated video
             aspect_ratio: The aspect ratio of the generated video
             duration: Duration of the generated video in seconds

@@ -71,7 +71,7 @@ class SpeechToTextInput(InputModel):
     """Input of `fal-ai/speech-to-text`."""
 
     audio_url: Annotated[
-        str, Field(description="Local filesystem path (or remote URL) to a long audio file")
+        FileInput, Field(description="Local filesystem path (or remote URL) to a long audio file")
     ]
     use_pnc: Annotated[
         bool, Field(description="Whether to use Canary's built-in punctuation & capitalization")
@@ -674,7 +674,7 @@ class Realtime(RealtimeConnection[SpeechToTextInput, SpeechToTextOutput]):
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         use_pnc: bool = True,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -691,6 +691,8 @@ class Realtime(RealtimeConnection[SpeechToTextInput, SpeechToTextOutput]):
 
         Args:
             audio_url: Local filesystem path (or remote URL) to a long audio file
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             use_pnc: Whether to use Canary's built-in punctuation & capitalization
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -709,7 +711,7 @@ class AsyncRealtime(AsyncRealtimeConnection[SpeechToTextInput, SpeechToTextOutpu
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         use_pnc: bool = True,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -726,6 +728,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SpeechToTextInput, SpeechToTextOutpu
 
         Args:
             audio_url: Local filesystem path (or remote URL) to a long audio file
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             use_pnc: Whether to use Canary's built-in punctuation & capitalization
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -71,7 +71,7 @@ class SpeechToTextStreamInput(InputModel):
     """Input of `fal-ai/speech-to-text/stream`."""
 
     audio_url: Annotated[
-        str, Field(description="Local filesystem path (or remote URL) to a long audio file")
+        FileInput, Field(description="Local filesystem path (or remote URL) to a long audio file")
     ]
     use_pnc: Annotated[
         bool, Field(description="Whether to use Canary's built-in punctuation & capitalization")
@@ -677,7 +677,7 @@ class Realtime(RealtimeConnection[SpeechToTextStreamInput, SpeechToTextStreamOut
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         use_pnc: bool = True,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -694,6 +694,8 @@ class Realtime(RealtimeConnection[SpeechToTextStreamInput, SpeechToTextStreamOut
 
         Args:
             audio_url: Local filesystem path (or remote URL) to a long audio file
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             use_pnc: Whether to use Canary's built-in punctuation & capitalization
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -712,7 +714,7 @@ class AsyncRealtime(AsyncRealtimeConnection[SpeechToTextStreamInput, SpeechToTex
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         use_pnc: bool = True,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -729,6 +731,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SpeechToTextStreamInput, SpeechToTex
 
         Args:
             audio_url: Local filesystem path (or remote URL) to a long audio file
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             use_pnc: Whether to use Canary's built-in punctuation & capitalization
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -71,7 +71,7 @@ class SpeechToTextTurboInput(InputModel):
     """Input of `fal-ai/speech-to-text/turbo`."""
 
     audio_url: Annotated[
-        str, Field(description="Local filesystem path (or remote URL) to a long audio file")
+        FileInput, Field(description="Local filesystem path (or remote URL) to a long audio file")
     ]
     use_pnc: Annotated[
         bool, Field(description="Whether to use Canary's built-in punctuation & capitalization")
@@ -676,7 +676,7 @@ class Realtime(RealtimeConnection[SpeechToTextTurboInput, SpeechToTextTurboOutpu
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         use_pnc: bool = True,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -693,6 +693,8 @@ class Realtime(RealtimeConnection[SpeechToTextTurboInput, SpeechToTextTurboOutpu
 
         Args:
             audio_url: Local filesystem path (or remote URL) to a long audio file
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             use_pnc: Whether to use Canary's built-in punctuation & capitalization
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -711,7 +713,7 @@ class AsyncRealtime(AsyncRealtimeConnection[SpeechToTextTurboInput, SpeechToText
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         use_pnc: bool = True,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -728,6 +730,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SpeechToTextTurboInput, SpeechToText
 
         Args:
             audio_url: Local filesystem path (or remote URL) to a long audio file
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             use_pnc: Whether to use Canary's built-in punctuation & capitalization
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -73,7 +73,7 @@ class StableAudio25AudioToAudioInput(InputModel):
     """Input of `fal-ai/stable-audio-25/audio-to-audio`."""
 
     prompt: Annotated[str, Field(description="The prompt to guide the audio generation")]
-    audio_url: Annotated[str, Field(description="The audio clip to transform")]
+    audio_url: Annotated[FileInput, Field(description="The audio clip to transform")]
     strength: Annotated[
         float,
         Field(
@@ -815,7 +815,7 @@ class Realtime(RealtimeConnection[StableAudio25AudioToAudioInput, StableAudio25A
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         strength: float = 0.8,
         num_inference_steps: int = 8,
         total_seconds: int | None = ...,
@@ -838,6 +838,8 @@ class Realtime(RealtimeConnection[StableAudio25AudioToAudioInput, StableAudio25A
         Args:
             prompt: The prompt to guide the audio generation
             audio_url: The audio clip to transform
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             strength: Sometimes referred to as denoising, this parameter controls how much influence the `audio_url` parameter has on the generated audio. A value of 0 would yield audio that is identical to the input. A value of 1 would be as if you passed in no audio at all.
             num_inference_steps: The number of steps to denoise the audio for
             total_seconds: The duration of the audio clip to generate. If not provided, it will be set to the duration of the input audio.
@@ -868,7 +870,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         strength: float = 0.8,
         num_inference_steps: int = 8,
         total_seconds: int | None = ...,
@@ -891,6 +893,8 @@ class AsyncRealtime(
         Args:
             prompt: The prompt to guide the audio generation
             audio_url: The audio clip to transform
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             strength: Sometimes referred to as denoising, this parameter controls how much influence the `audio_url` parameter has on the generated audio. A value of 0 would yield audio that is identical to the input. A value of 1 would be as if you passed in no audio at all.
             num_inference_steps: The number of steps to denoise the audio for
             total_seconds: The duration of the audio clip to generate. If not provided, it will be set to the duration of the input audio.

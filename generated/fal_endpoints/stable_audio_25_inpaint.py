@@ -73,7 +73,7 @@ class StableAudio25InpaintInput(InputModel):
     """Input of `fal-ai/stable-audio-25/inpaint`."""
 
     prompt: Annotated[str, Field(description="The prompt to guide the audio generation")]
-    audio_url: Annotated[str, Field(description="The audio clip to inpaint")]
+    audio_url: Annotated[FileInput, Field(description="The audio clip to inpaint")]
     seconds_total: Annotated[
         Annotated[int, Field(ge=1, le=190)] | None,
         Field(
@@ -826,7 +826,7 @@ class Realtime(RealtimeConnection[StableAudio25InpaintInput, StableAudio25Inpain
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         seconds_total: int | None = 190,
         guidance_scale: float = 1,
         mask_start: int = 30,
@@ -850,6 +850,8 @@ class Realtime(RealtimeConnection[StableAudio25InpaintInput, StableAudio25Inpain
         Args:
             prompt: The prompt to guide the audio generation
             audio_url: The audio clip to inpaint
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seconds_total: The duration of the audio clip to generate. If not provided, it will be set to the duration of the input audio.
             guidance_scale: How strictly the diffusion process adheres to the prompt text (higher values make your audio closer to your prompt).
             mask_start: The start point of the audio mask
@@ -875,7 +877,7 @@ class AsyncRealtime(AsyncRealtimeConnection[StableAudio25InpaintInput, StableAud
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         seconds_total: int | None = 190,
         guidance_scale: float = 1,
         mask_start: int = 30,
@@ -899,6 +901,8 @@ class AsyncRealtime(AsyncRealtimeConnection[StableAudio25InpaintInput, StableAud
         Args:
             prompt: The prompt to guide the audio generation
             audio_url: The audio clip to inpaint
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seconds_total: The duration of the audio clip to generate. If not provided, it will be set to the duration of the input audio.
             guidance_scale: How strictly the diffusion process adheres to the prompt text (higher values make your audio closer to your prompt).
             mask_start: The start point of the audio mask

@@ -76,7 +76,7 @@ class StableAudio3MediumBaseAudioToAudioInput(InputModel):
         str,
         Field(description="Text description guiding how the source audio should be transformed."),
     ]
-    audio_url: Annotated[str, Field(description="Source audio to transform.")]
+    audio_url: Annotated[FileInput, Field(description="Source audio to transform.")]
     negative_prompt: Annotated[
         str, Field(description="Text description of qualities to avoid in the output.")
     ] = ""
@@ -937,7 +937,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         negative_prompt: str = "",
         duration: float = 30,
         num_inference_steps: int = 50,
@@ -965,6 +965,8 @@ class Realtime(
         Args:
             prompt: Text description guiding how the source audio should be transformed.
             audio_url: Source audio to transform.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Text description of qualities to avoid in the output.
             duration: Duration of the generated audio in seconds. The medium model supports up to 380 seconds (~6m20s).
             num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
@@ -1002,7 +1004,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         negative_prompt: str = "",
         duration: float = 30,
         num_inference_steps: int = 50,
@@ -1030,6 +1032,8 @@ class AsyncRealtime(
         Args:
             prompt: Text description guiding how the source audio should be transformed.
             audio_url: Source audio to transform.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Text description of qualities to avoid in the output.
             duration: Duration of the generated audio in seconds. The medium model supports up to 380 seconds (~6m20s).
             num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.

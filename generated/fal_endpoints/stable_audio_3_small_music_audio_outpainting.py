@@ -73,7 +73,7 @@ class StableAudio3SmallMusicAudioOutpaintingInput(InputModel):
     """Input of `fal-ai/stable-audio-3/small/music/audio-outpainting`."""
 
     prompt: Annotated[str, Field(description="Text description guiding the extension content.")]
-    audio_url: Annotated[str, Field(description="Source audio to extend.")]
+    audio_url: Annotated[FileInput, Field(description="Source audio to extend.")]
     negative_prompt: Annotated[
         str, Field(description="Text description of qualities to avoid in the output.")
     ] = ""
@@ -934,7 +934,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         negative_prompt: str = "",
         num_inference_steps: int = 8,
         guidance_scale: float = 1,
@@ -962,6 +962,8 @@ class Realtime(
         Args:
             prompt: Text description guiding the extension content.
             audio_url: Source audio to extend.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Text description of qualities to avoid in the output.
             num_inference_steps: Number of sampling steps. Post-trained (distilled) checkpoints look good with the default 8 and gain little from going higher.
             guidance_scale: Classifier-free guidance scale. Higher values follow the prompt more strictly. Only effective on base (non-distilled) checkpoints.
@@ -999,7 +1001,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         negative_prompt: str = "",
         num_inference_steps: int = 8,
         guidance_scale: float = 1,
@@ -1027,6 +1029,8 @@ class AsyncRealtime(
         Args:
             prompt: Text description guiding the extension content.
             audio_url: Source audio to extend.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Text description of qualities to avoid in the output.
             num_inference_steps: Number of sampling steps. Post-trained (distilled) checkpoints look good with the default 8 and gain little from going higher.
             guidance_scale: Classifier-free guidance scale. Higher values follow the prompt more strictly. Only effective on base (non-distilled) checkpoints.

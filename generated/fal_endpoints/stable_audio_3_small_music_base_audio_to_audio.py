@@ -76,7 +76,7 @@ class StableAudio3SmallMusicBaseAudioToAudioInput(InputModel):
         str,
         Field(description="Text description guiding how the source audio should be transformed."),
     ]
-    audio_url: Annotated[str, Field(description="Source audio to transform.")]
+    audio_url: Annotated[FileInput, Field(description="Source audio to transform.")]
     negative_prompt: Annotated[
         str, Field(description="Text description of qualities to avoid in the output.")
     ] = ""
@@ -934,7 +934,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         negative_prompt: str = "",
         duration: float = 30,
         num_inference_steps: int = 50,
@@ -962,6 +962,8 @@ class Realtime(
         Args:
             prompt: Text description guiding how the source audio should be transformed.
             audio_url: Source audio to transform.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Text description of qualities to avoid in the output.
             duration: Duration of the generated audio in seconds.
             num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
@@ -999,7 +1001,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         negative_prompt: str = "",
         duration: float = 30,
         num_inference_steps: int = 50,
@@ -1027,6 +1029,8 @@ class AsyncRealtime(
         Args:
             prompt: Text description guiding how the source audio should be transformed.
             audio_url: Source audio to transform.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Text description of qualities to avoid in the output.
             duration: Duration of the generated audio in seconds.
             num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.

@@ -76,7 +76,7 @@ class StableAudio3SmallSfxAudioInpaintingInput(InputModel):
         str, Field(description="Text description guiding how the masked region is regenerated.")
     ]
     audio_url: Annotated[
-        str, Field(description="Source audio. Only the masked region is regenerated.")
+        FileInput, Field(description="Source audio. Only the masked region is regenerated.")
     ]
     mask_start_seconds: Annotated[
         float, Field(description="Start of the region to regenerate, in seconds.", ge=0.0, le=120.0)
@@ -928,7 +928,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         mask_start_seconds: float,
         mask_end_seconds: float,
         negative_prompt: str = "",
@@ -956,6 +956,8 @@ class Realtime(
         Args:
             prompt: Text description guiding how the masked region is regenerated.
             audio_url: Source audio. Only the masked region is regenerated.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_start_seconds: Start of the region to regenerate, in seconds.
             mask_end_seconds: End of the region to regenerate, in seconds.
             negative_prompt: Text description of qualities to avoid in the output.
@@ -993,7 +995,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         mask_start_seconds: float,
         mask_end_seconds: float,
         negative_prompt: str = "",
@@ -1021,6 +1023,8 @@ class AsyncRealtime(
         Args:
             prompt: Text description guiding how the masked region is regenerated.
             audio_url: Source audio. Only the masked region is regenerated.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_start_seconds: Start of the region to regenerate, in seconds.
             mask_end_seconds: End of the region to regenerate, in seconds.
             negative_prompt: Text description of qualities to avoid in the output.

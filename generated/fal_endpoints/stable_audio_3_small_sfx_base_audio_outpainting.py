@@ -73,7 +73,7 @@ class StableAudio3SmallSfxBaseAudioOutpaintingInput(InputModel):
     """Input of `fal-ai/stable-audio-3/small/sfx/base/audio-outpainting`."""
 
     prompt: Annotated[str, Field(description="Text description guiding the extension content.")]
-    audio_url: Annotated[str, Field(description="Source audio to extend.")]
+    audio_url: Annotated[FileInput, Field(description="Source audio to extend.")]
     negative_prompt: Annotated[
         str, Field(description="Text description of qualities to avoid in the output.")
     ] = ""
@@ -936,7 +936,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         negative_prompt: str = "",
         num_inference_steps: int = 50,
         guidance_scale: float = 7,
@@ -964,6 +964,8 @@ class Realtime(
         Args:
             prompt: Text description guiding the extension content.
             audio_url: Source audio to extend.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Text description of qualities to avoid in the output.
             num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
             guidance_scale: Classifier-free guidance scale. Higher values follow the prompt more strictly; ~7.0 is a good starting point for base checkpoints.
@@ -1002,7 +1004,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        audio_url: str,
+        audio_url: FileInput,
         negative_prompt: str = "",
         num_inference_steps: int = 50,
         guidance_scale: float = 7,
@@ -1030,6 +1032,8 @@ class AsyncRealtime(
         Args:
             prompt: Text description guiding the extension content.
             audio_url: Source audio to extend.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Text description of qualities to avoid in the output.
             num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
             guidance_scale: Classifier-free guidance scale. Higher values follow the prompt more strictly; ~7.0 is a good starting point for base checkpoints.

@@ -71,11 +71,11 @@ class StableAvatarInput(InputModel):
     """Input of `fal-ai/stable-avatar`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(description="The URL of the image to use as a reference for the video generation."),
     ]
     audio_url: Annotated[
-        str,
+        FileInput,
         Field(description="The URL of the audio to use as a reference for the video generation."),
     ]
     prompt: Annotated[str, Field(description="The prompt to use for the video generation.")]
@@ -830,8 +830,8 @@ class Realtime(RealtimeConnection[StableAvatarInput, StableAvatarOutput]):
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str,
         aspect_ratio: Literal["16:9", "1:1", "9:16", "auto"] = "auto",
         guidance_scale: float = 5,
@@ -854,7 +854,11 @@ class Realtime(RealtimeConnection[StableAvatarInput, StableAvatarOutput]):
 
         Args:
             image_url: The URL of the image to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for the video generation.
             aspect_ratio: The aspect ratio of the video to generate. If 'auto', the aspect ratio will be determined by the reference image.
             guidance_scale: The guidance scale to use for the video generation.
@@ -879,8 +883,8 @@ class AsyncRealtime(AsyncRealtimeConnection[StableAvatarInput, StableAvatarOutpu
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         prompt: str,
         aspect_ratio: Literal["16:9", "1:1", "9:16", "auto"] = "auto",
         guidance_scale: float = 5,
@@ -903,7 +907,11 @@ class AsyncRealtime(AsyncRealtimeConnection[StableAvatarInput, StableAvatarOutpu
 
         Args:
             image_url: The URL of the image to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The prompt to use for the video generation.
             aspect_ratio: The aspect ratio of the video to generate. If 'auto', the aspect ratio will be determined by the reference image.
             guidance_scale: The guidance scale to use for the video generation.

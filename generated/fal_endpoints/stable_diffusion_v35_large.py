@@ -22,6 +22,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileInput,
     FileOutput,
     InputModel,
     OutputModel,
@@ -75,7 +76,7 @@ __all__ = [
 class ControlNet(InputModel):
     path: Annotated[str, Field(description="URL or the path to the control net weights.")]
     control_image_url: Annotated[
-        str, Field(description="URL of the image to be used as the control image.")
+        FileInput, Field(description="URL of the image to be used as the control image.")
     ]
     conditioning_scale: Annotated[
         float,
@@ -111,7 +112,7 @@ class IPAdapter(InputModel):
             description="Path to the Image Encoder for the IP-Adapter, for example 'openai/clip-vit-large-patch14'"
         ),
     ]
-    image_url: Annotated[str, Field(description="URL of Image for IP-Adapter conditioning.")]
+    image_url: Annotated[FileInput, Field(description="URL of Image for IP-Adapter conditioning.")]
     scale: Annotated[float, Field(description="Scale for ip adapter.")]
     subfolder: Annotated[
         str | None, Field(description="Subfolder in which the ip_adapter weights exist")
@@ -127,7 +128,7 @@ class IPAdapter(InputModel):
         str | None, Field(description="Name of the image encoder.")
     ] = None
     mask_image_url: Annotated[
-        str | None, Field(description="URL of the mask for the control image.")
+        FileInput | None, Field(description="URL of the mask for the control image.")
     ] = None
     mask_threshold: Annotated[float, Field(description="Threshold for mask.", ge=0.01, le=0.99)] = (
         0.5

@@ -73,11 +73,8 @@ class StableVideoInput(InputModel):
     """Input of `fal-ai/stable-video`."""
 
     image_url: Annotated[
-        str,
-        Field(
-            description="The URL of the image to use as a starting point for the generation.",
-            min_length=1,
-        ),
+        FileInput,
+        Field(description="The URL of the image to use as a starting point for the generation."),
     ]
     seed: Annotated[
         int | None,
@@ -796,7 +793,7 @@ class Realtime(RealtimeConnection[StableVideoInput, StableVideoOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         motion_bucket_id: int = 127,
         cond_aug: float = 0.02,
@@ -816,6 +813,8 @@ class Realtime(RealtimeConnection[StableVideoInput, StableVideoOutput]):
 
         Args:
             image_url: The URL of the image to use as a starting point for the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The same seed and the same prompt given to the same version of Stable Diffusion
                 will output the same image every time.
             motion_bucket_id: The motion bucket id determines the motion of the generated video. The
@@ -842,7 +841,7 @@ class AsyncRealtime(AsyncRealtimeConnection[StableVideoInput, StableVideoOutput]
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         motion_bucket_id: int = 127,
         cond_aug: float = 0.02,
@@ -862,6 +861,8 @@ class AsyncRealtime(AsyncRealtimeConnection[StableVideoInput, StableVideoOutput]
 
         Args:
             image_url: The URL of the image to use as a starting point for the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: The same seed and the same prompt given to the same version of Stable Diffusion
                 will output the same image every time.
             motion_bucket_id: The motion bucket id determines the motion of the generated video. The

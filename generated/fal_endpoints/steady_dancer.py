@@ -75,13 +75,13 @@ class SteadyDancerInput(InputModel):
     """
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the reference image to animate. This is the person/character whose appearance will be preserved."
         ),
     ] = "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png"
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the driving pose video. The motion from this video will be transferred to the reference image."
         ),
@@ -1060,8 +1060,8 @@ class Realtime(RealtimeConnection[SteadyDancerInput, SteadyDancerOutput]):
         self,
         /,
         *,
-        image_url: str = "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png",
-        video_url: str = "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4",
+        image_url: FileInput = "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png",
+        video_url: FileInput = "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4",
         prompt: str = "A person dancing with smooth and natural movements.",
         negative_prompt: str = "blurred, distorted face, bad anatomy, extra limbs, poorly drawn hands, poorly drawn feet, disfigured, out of frame, duplicate, watermark, signature, text",
         frames_per_second: int = ...,
@@ -1094,7 +1094,11 @@ class Realtime(RealtimeConnection[SteadyDancerInput, SteadyDancerOutput]):
 
         Args:
             image_url: URL of the reference image to animate. This is the person/character whose appearance will be preserved.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: URL of the driving pose video. The motion from this video will be transferred to the reference image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt describing the desired animation.
             negative_prompt: Negative prompt for video generation.
             frames_per_second: Frames per second of the generated video. Must be between 5 to 24. If not specified, uses the FPS from the input video.
@@ -1129,8 +1133,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SteadyDancerInput, SteadyDancerOutpu
         self,
         /,
         *,
-        image_url: str = "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png",
-        video_url: str = "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4",
+        image_url: FileInput = "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png",
+        video_url: FileInput = "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4",
         prompt: str = "A person dancing with smooth and natural movements.",
         negative_prompt: str = "blurred, distorted face, bad anatomy, extra limbs, poorly drawn hands, poorly drawn feet, disfigured, out of frame, duplicate, watermark, signature, text",
         frames_per_second: int = ...,
@@ -1163,7 +1167,11 @@ class AsyncRealtime(AsyncRealtimeConnection[SteadyDancerInput, SteadyDancerOutpu
 
         Args:
             image_url: URL of the reference image to animate. This is the person/character whose appearance will be preserved.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: URL of the driving pose video. The motion from this video will be transferred to the reference image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt describing the desired animation.
             negative_prompt: Negative prompt for video generation.
             frames_per_second: Frames per second of the generated video. Must be between 5 to 24. If not specified, uses the FPS from the input video.

@@ -72,8 +72,8 @@ __all__ = [
 class SyncLipsyncInput(InputModel):
     """Input of `fal-ai/sync-lipsync`."""
 
-    video_url: Annotated[str, Field(description="URL of the input video")]
-    audio_url: Annotated[str, Field(description="URL of the input audio")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video")]
+    audio_url: Annotated[FileInput, Field(description="URL of the input audio")]
     model: Annotated[
         Literal["lipsync-1.8.0", "lipsync-1.7.1", "lipsync-1.9.0-beta"],
         Field(description="The model to use for lipsyncing"),
@@ -733,8 +733,8 @@ class Realtime(RealtimeConnection[SyncLipsyncInput, SyncLipsyncOutput]):
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         model: Literal[
             "lipsync-1.8.0", "lipsync-1.7.1", "lipsync-1.9.0-beta"
         ] = "lipsync-1.9.0-beta",
@@ -754,7 +754,11 @@ class Realtime(RealtimeConnection[SyncLipsyncInput, SyncLipsyncOutput]):
 
         Args:
             video_url: URL of the input video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the input audio
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model: The model to use for lipsyncing
             sync_mode: Lipsync mode when audio and video durations are out of sync.
         """
@@ -774,8 +778,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SyncLipsyncInput, SyncLipsyncOutput]
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         model: Literal[
             "lipsync-1.8.0", "lipsync-1.7.1", "lipsync-1.9.0-beta"
         ] = "lipsync-1.9.0-beta",
@@ -795,7 +799,11 @@ class AsyncRealtime(AsyncRealtimeConnection[SyncLipsyncInput, SyncLipsyncOutput]
 
         Args:
             video_url: URL of the input video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the input audio
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model: The model to use for lipsyncing
             sync_mode: Lipsync mode when audio and video durations are out of sync.
         """

@@ -73,10 +73,10 @@ class SyncLipsyncReact1Input(InputModel):
     """Input of `fal-ai/sync-lipsync/react-1`."""
 
     video_url: Annotated[
-        str, Field(description="URL to the input video. Must be **15 seconds or shorter**.")
+        FileInput, Field(description="URL to the input video. Must be **15 seconds or shorter**.")
     ]
     audio_url: Annotated[
-        str, Field(description="URL to the input audio. Must be **15 seconds or shorter**.")
+        FileInput, Field(description="URL to the input audio. Must be **15 seconds or shorter**.")
     ]
     emotion: Annotated[
         Literal["happy", "sad", "angry", "disgusted", "surprised", "neutral"],
@@ -814,8 +814,8 @@ class Realtime(RealtimeConnection[SyncLipsyncReact1Input, SyncLipsyncReact1Outpu
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         emotion: Literal["happy", "sad", "angry", "disgusted", "surprised", "neutral"],
         model_mode: Literal["lips", "face", "head"] = "face",
         lipsync_mode: Literal["cut_off", "loop", "bounce", "silence", "remap"] = "bounce",
@@ -835,7 +835,11 @@ class Realtime(RealtimeConnection[SyncLipsyncReact1Input, SyncLipsyncReact1Outpu
 
         Args:
             video_url: URL to the input video. Must be **15 seconds or shorter**.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL to the input audio. Must be **15 seconds or shorter**.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             emotion: Emotion prompt for the generation. Currently supports single-word emotions only.
             model_mode: Controls the edit region and movement scope for the model. Available options:
                 - `lips`: Only lipsync using react-1 (minimal facial changes).
@@ -860,8 +864,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SyncLipsyncReact1Input, SyncLipsyncR
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         emotion: Literal["happy", "sad", "angry", "disgusted", "surprised", "neutral"],
         model_mode: Literal["lips", "face", "head"] = "face",
         lipsync_mode: Literal["cut_off", "loop", "bounce", "silence", "remap"] = "bounce",
@@ -881,7 +885,11 @@ class AsyncRealtime(AsyncRealtimeConnection[SyncLipsyncReact1Input, SyncLipsyncR
 
         Args:
             video_url: URL to the input video. Must be **15 seconds or shorter**.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL to the input audio. Must be **15 seconds or shorter**.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             emotion: Emotion prompt for the generation. Currently supports single-word emotions only.
             model_mode: Controls the edit region and movement scope for the model. Available options:
                 - `lips`: Only lipsync using react-1 (minimal facial changes).

@@ -72,8 +72,8 @@ __all__ = [
 class SyncLipsyncV2Input(InputModel):
     """Input of `fal-ai/sync-lipsync/v2`."""
 
-    video_url: Annotated[str, Field(description="URL of the input video")]
-    audio_url: Annotated[str, Field(description="URL of the input audio")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video")]
+    audio_url: Annotated[FileInput, Field(description="URL of the input audio")]
     model: Annotated[
         Literal["lipsync-2", "lipsync-2-pro"],
         Field(
@@ -735,8 +735,8 @@ class Realtime(RealtimeConnection[SyncLipsyncV2Input, SyncLipsyncV2Output]):
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         model: Literal["lipsync-2", "lipsync-2-pro"] = "lipsync-2",
         sync_mode: Literal["cut_off", "loop", "bounce", "silence", "remap"] = "cut_off",
         extra_body: Mapping[str, Any] | None = None,
@@ -754,7 +754,11 @@ class Realtime(RealtimeConnection[SyncLipsyncV2Input, SyncLipsyncV2Output]):
 
         Args:
             video_url: URL of the input video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the input audio
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model: The model to use for lipsyncing. `lipsync-2-pro` will cost roughly 1.67 times as much as `lipsync-2` for the same duration.
             sync_mode: Lipsync mode when audio and video durations are out of sync.
         """
@@ -774,8 +778,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SyncLipsyncV2Input, SyncLipsyncV2Out
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         model: Literal["lipsync-2", "lipsync-2-pro"] = "lipsync-2",
         sync_mode: Literal["cut_off", "loop", "bounce", "silence", "remap"] = "cut_off",
         extra_body: Mapping[str, Any] | None = None,
@@ -793,7 +797,11 @@ class AsyncRealtime(AsyncRealtimeConnection[SyncLipsyncV2Input, SyncLipsyncV2Out
 
         Args:
             video_url: URL of the input video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the input audio
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model: The model to use for lipsyncing. `lipsync-2-pro` will cost roughly 1.67 times as much as `lipsync-2` for the same duration.
             sync_mode: Lipsync mode when audio and video durations are out of sync.
         """

@@ -72,8 +72,8 @@ __all__ = [
 class SyncLipsyncV2ProInput(InputModel):
     """Input of `fal-ai/sync-lipsync/v2/pro`."""
 
-    video_url: Annotated[str, Field(description="URL of the input video")]
-    audio_url: Annotated[str, Field(description="URL of the input audio")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video")]
+    audio_url: Annotated[FileInput, Field(description="URL of the input audio")]
     sync_mode: Annotated[
         Literal["cut_off", "loop", "bounce", "silence", "remap"],
         Field(description="Lipsync mode when audio and video durations are out of sync."),
@@ -715,8 +715,8 @@ class Realtime(RealtimeConnection[SyncLipsyncV2ProInput, SyncLipsyncV2ProOutput]
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         sync_mode: Literal["cut_off", "loop", "bounce", "silence", "remap"] = "cut_off",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -733,7 +733,11 @@ class Realtime(RealtimeConnection[SyncLipsyncV2ProInput, SyncLipsyncV2ProOutput]
 
         Args:
             video_url: URL of the input video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the input audio
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             sync_mode: Lipsync mode when audio and video durations are out of sync.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -752,8 +756,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SyncLipsyncV2ProInput, SyncLipsyncV2
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         sync_mode: Literal["cut_off", "loop", "bounce", "silence", "remap"] = "cut_off",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -770,7 +774,11 @@ class AsyncRealtime(AsyncRealtimeConnection[SyncLipsyncV2ProInput, SyncLipsyncV2
 
         Args:
             video_url: URL of the input video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the input audio
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             sync_mode: Lipsync mode when audio and video durations are out of sync.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

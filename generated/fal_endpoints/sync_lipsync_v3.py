@@ -97,7 +97,8 @@ class Sync3ActiveSpeakerDetection(InputModel):
         Field(description="Per-frame bounding boxes [x1, y1, x2, y2] for the detected face."),
     ] = None
     bounding_boxes_url: Annotated[
-        str | None, Field(description="URL to a JSON file containing per-frame bounding boxes.")
+        FileInput | None,
+        Field(description="URL to a JSON file containing per-frame bounding boxes."),
     ] = None
     face_image: Annotated[
         str | None, Field(description="Base64 encoded face image for manual speaker selection.")
@@ -156,8 +157,8 @@ class File(FileOutput):
 class SyncLipsyncV3Input(InputModel):
     """Input of `fal-ai/sync-lipsync/v3`."""
 
-    video_url: Annotated[str, Field(description="URL of the input video")]
-    audio_url: Annotated[str, Field(description="URL of the input audio")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video")]
+    audio_url: Annotated[FileInput, Field(description="URL of the input audio")]
     sync_mode: Annotated[
         Literal["cut_off", "loop", "bounce", "silence", "remap"],
         Field(description="Lipsync mode when audio and video durations are out of sync."),
@@ -809,8 +810,8 @@ class Realtime(RealtimeConnection[SyncLipsyncV3Input, SyncLipsyncV3Output]):
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         sync_mode: Literal["cut_off", "loop", "bounce", "silence", "remap"] = "cut_off",
         options: Sync3GenerationOptions | None = ...,
         extra_body: Mapping[str, Any] | None = None,
@@ -828,7 +829,11 @@ class Realtime(RealtimeConnection[SyncLipsyncV3Input, SyncLipsyncV3Output]):
 
         Args:
             video_url: URL of the input video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the input audio
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             sync_mode: Lipsync mode when audio and video durations are out of sync.
             options: Additional Sync.so generation options. If options.sync_mode is set, it overrides the top-level sync_mode field.
         """
@@ -848,8 +853,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SyncLipsyncV3Input, SyncLipsyncV3Out
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         sync_mode: Literal["cut_off", "loop", "bounce", "silence", "remap"] = "cut_off",
         options: Sync3GenerationOptions | None = ...,
         extra_body: Mapping[str, Any] | None = None,
@@ -867,7 +872,11 @@ class AsyncRealtime(AsyncRealtimeConnection[SyncLipsyncV3Input, SyncLipsyncV3Out
 
         Args:
             video_url: URL of the input video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the input audio
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             sync_mode: Lipsync mode when audio and video durations are out of sync.
             options: Additional Sync.so generation options. If options.sync_mode is set, it overrides the top-level sync_mode field.
         """

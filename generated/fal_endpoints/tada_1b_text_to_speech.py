@@ -73,7 +73,7 @@ class Tada1bTextToSpeechInput(InputModel):
     """Input of `fal-ai/tada/1b/text-to-speech`."""
 
     audio_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the reference audio file for voice cloning. The model will replicate this speaker's voice characteristics."
         ),
@@ -946,7 +946,7 @@ class Realtime(RealtimeConnection[Tada1bTextToSpeechInput, Tada1bTextToSpeechOut
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         prompt: str,
         transcript: str = "",
         language: Literal["en", "ar", "ch", "de", "es", "fr", "it", "ja", "pl", "pt"] = "en",
@@ -974,6 +974,8 @@ class Realtime(RealtimeConnection[Tada1bTextToSpeechInput, Tada1bTextToSpeechOut
 
         Args:
             audio_url: URL of the reference audio file for voice cloning. The model will replicate this speaker's voice characteristics.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text to synthesize into speech using the reference speaker's voice.
             transcript: Transcript of the reference audio. For non-English audio, providing a transcript is required since the built-in ASR is English-only.
             language: Language for text alignment. Use the appropriate code for non-English synthesis.
@@ -1003,7 +1005,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Tada1bTextToSpeechInput, Tada1bTextT
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         prompt: str,
         transcript: str = "",
         language: Literal["en", "ar", "ch", "de", "es", "fr", "it", "ja", "pl", "pt"] = "en",
@@ -1031,6 +1033,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Tada1bTextToSpeechInput, Tada1bTextT
 
         Args:
             audio_url: URL of the reference audio file for voice cloning. The model will replicate this speaker's voice characteristics.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text to synthesize into speech using the reference speaker's voice.
             transcript: Transcript of the reference audio. For non-English audio, providing a transcript is required since the built-in ASR is English-only.
             language: Language for text alignment. Use the appropriate code for non-English synthesis.

@@ -75,7 +75,9 @@ __all__ = [
 class ThinksoundAudioInput(InputModel):
     """Input of `fal-ai/thinksound/audio`."""
 
-    video_url: Annotated[str, Field(description="The URL of the video to generate the audio for.")]
+    video_url: Annotated[
+        FileInput, Field(description="The URL of the video to generate the audio for.")
+    ]
     prompt: Annotated[
         str,
         Field(
@@ -772,7 +774,7 @@ class Realtime(RealtimeConnection[ThinksoundAudioInput, ThinksoundAudioOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str = "",
         seed: int | None = ...,
         num_inference_steps: int = 24,
@@ -792,6 +794,8 @@ class Realtime(RealtimeConnection[ThinksoundAudioInput, ThinksoundAudioOutput]):
 
         Args:
             video_url: The URL of the video to generate the audio for.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: A prompt to guide the audio generation. If not provided, it will be extracted from the video.
             seed: The seed for the random number generator
             num_inference_steps: The number of inference steps for audio generation.
@@ -813,7 +817,7 @@ class AsyncRealtime(AsyncRealtimeConnection[ThinksoundAudioInput, ThinksoundAudi
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str = "",
         seed: int | None = ...,
         num_inference_steps: int = 24,
@@ -833,6 +837,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ThinksoundAudioInput, ThinksoundAudi
 
         Args:
             video_url: The URL of the video to generate the audio for.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: A prompt to guide the audio generation. If not provided, it will be extracted from the video.
             seed: The seed for the random number generator
             num_inference_steps: The number of inference steps for audio generation.

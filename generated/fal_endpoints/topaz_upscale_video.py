@@ -75,7 +75,7 @@ __all__ = [
 class TopazUpscaleVideoInput(InputModel):
     """Input of `fal-ai/topaz/upscale/video`."""
 
-    video_url: Annotated[str, Field(description="URL of the video to upscale")]
+    video_url: Annotated[FileInput, Field(description="URL of the video to upscale")]
     model: Annotated[
         Literal[
             "Proteus",
@@ -1058,7 +1058,7 @@ class Realtime(RealtimeConnection[TopazUpscaleVideoInput, TopazUpscaleVideoOutpu
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         model: Literal[
             "Proteus",
             "Artemis HQ",
@@ -1103,6 +1103,8 @@ class Realtime(RealtimeConnection[TopazUpscaleVideoInput, TopazUpscaleVideoOutpu
 
         Args:
             video_url: URL of the video to upscale
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model: Video enhancement model. Proteus is best for most videos, Artemis for denoise+sharpen, Nyx for dedicated denoising, Gaia HQ/CG for rendered content, Gaia 2 for animation and motion graphics at 2x, and Starlight for generative diffusion-based upscaling and enhancement.
             upscale_factor: Factor to upscale the video by (e.g. 2.0 doubles width and height)
             target_fps: Target FPS for frame interpolation. If set, frame interpolation will be enabled.
@@ -1129,7 +1131,7 @@ class AsyncRealtime(AsyncRealtimeConnection[TopazUpscaleVideoInput, TopazUpscale
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         model: Literal[
             "Proteus",
             "Artemis HQ",
@@ -1174,6 +1176,8 @@ class AsyncRealtime(AsyncRealtimeConnection[TopazUpscaleVideoInput, TopazUpscale
 
         Args:
             video_url: URL of the video to upscale
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model: Video enhancement model. Proteus is best for most videos, Artemis for denoise+sharpen, Nyx for dedicated denoising, Gaia HQ/CG for rendered content, Gaia 2 for animation and motion graphics at 2x, and Starlight for generative diffusion-based upscaling and enhancement.
             upscale_factor: Factor to upscale the video by (e.g. 2.0 doubles width and height)
             target_fps: Target FPS for frame interpolation. If set, frame interpolation will be enabled.

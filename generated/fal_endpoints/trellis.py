@@ -72,7 +72,7 @@ __all__ = [
 class TrellisInput(InputModel):
     """Input of `fal-ai/trellis`."""
 
-    image_url: Annotated[str, Field(description="URL of the input image to convert to 3D")]
+    image_url: Annotated[FileInput, Field(description="URL of the input image to convert to 3D")]
     seed: Annotated[int | None, Field(description="Random seed for reproducibility")] = None
     ss_guidance_strength: Annotated[
         float,
@@ -792,7 +792,7 @@ class Realtime(RealtimeConnection[TrellisInput, TrellisOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         ss_guidance_strength: float = 7.5,
         ss_sampling_steps: int = 12,
@@ -815,6 +815,8 @@ class Realtime(RealtimeConnection[TrellisInput, TrellisOutput]):
 
         Args:
             image_url: URL of the input image to convert to 3D
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility
             ss_guidance_strength: Guidance strength for sparse structure generation
             ss_sampling_steps: Sampling steps for sparse structure generation
@@ -839,7 +841,7 @@ class AsyncRealtime(AsyncRealtimeConnection[TrellisInput, TrellisOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         ss_guidance_strength: float = 7.5,
         ss_sampling_steps: int = 12,
@@ -862,6 +864,8 @@ class AsyncRealtime(AsyncRealtimeConnection[TrellisInput, TrellisOutput]):
 
         Args:
             image_url: URL of the input image to convert to 3D
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility
             ss_guidance_strength: Guidance strength for sparse structure generation
             ss_sampling_steps: Sampling steps for sparse structure generation

@@ -72,7 +72,7 @@ __all__ = [
 class Trellis2Input(InputModel):
     """Input of `fal-ai/trellis-2`."""
 
-    image_url: Annotated[str, Field(description="URL of the input image to convert to 3D")]
+    image_url: Annotated[FileInput, Field(description="URL of the input image to convert to 3D")]
     seed: Annotated[int | None, Field(description="Random seed for reproducibility")] = None
     resolution: Annotated[
         Literal[512, 1024, 1536],
@@ -1339,7 +1339,7 @@ class Realtime(RealtimeConnection[Trellis2Input, Trellis2Output]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         resolution: Literal[512, 1024, 1536] = 1024,
         ss_guidance_strength: float = 7.5,
@@ -1384,6 +1384,8 @@ class Realtime(RealtimeConnection[Trellis2Input, Trellis2Output]):
 
         Args:
             image_url: URL of the input image to convert to 3D
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility
             resolution: Output resolution; higher is slower but more detailed
             ss_guidance_strength: How closely the initial 3D structure follows the input image. Higher values produce more faithful but potentially noisier results.
@@ -1430,7 +1432,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Trellis2Input, Trellis2Output]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         resolution: Literal[512, 1024, 1536] = 1024,
         ss_guidance_strength: float = 7.5,
@@ -1475,6 +1477,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Trellis2Input, Trellis2Output]):
 
         Args:
             image_url: URL of the input image to convert to 3D
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility
             resolution: Output resolution; higher is slower but more detailed
             ss_guidance_strength: How closely the initial 3D structure follows the input image. Higher values produce more faithful but potentially noisier results.

@@ -72,9 +72,9 @@ __all__ = [
 class Trellis2RetextureInput(InputModel):
     """Input of `fal-ai/trellis-2/retexture`."""
 
-    image_url: Annotated[str, Field(description="URL of the reference image for texturing")]
+    image_url: Annotated[FileInput, Field(description="URL of the reference image for texturing")]
     mesh_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the untextured 3D mesh to retexture. Supports GLB, OBJ, PLY, and STL formats."
         ),
@@ -905,8 +905,8 @@ class Realtime(RealtimeConnection[Trellis2RetextureInput, Trellis2RetextureOutpu
         self,
         /,
         *,
-        image_url: str,
-        mesh_url: str,
+        image_url: FileInput,
+        mesh_url: FileInput,
         seed: int | None = ...,
         resolution: Literal[512, 1024] = 1024,
         tex_slat_guidance_strength: float = 1,
@@ -931,7 +931,11 @@ class Realtime(RealtimeConnection[Trellis2RetextureInput, Trellis2RetextureOutpu
 
         Args:
             image_url: URL of the reference image for texturing
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mesh_url: URL of the untextured 3D mesh to retexture. Supports GLB, OBJ, PLY, and STL formats.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility
             resolution: Internal resolution for texture generation. Higher produces finer texture details but is slower.
             tex_slat_guidance_strength: How closely the texture follows the input image colors. Higher values produce more vivid but potentially oversaturated textures.
@@ -958,8 +962,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Trellis2RetextureInput, Trellis2Rete
         self,
         /,
         *,
-        image_url: str,
-        mesh_url: str,
+        image_url: FileInput,
+        mesh_url: FileInput,
         seed: int | None = ...,
         resolution: Literal[512, 1024] = 1024,
         tex_slat_guidance_strength: float = 1,
@@ -984,7 +988,11 @@ class AsyncRealtime(AsyncRealtimeConnection[Trellis2RetextureInput, Trellis2Rete
 
         Args:
             image_url: URL of the reference image for texturing
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mesh_url: URL of the untextured 3D mesh to retexture. Supports GLB, OBJ, PLY, and STL formats.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility
             resolution: Internal resolution for texture generation. Higher produces finer texture details but is slower.
             tex_slat_guidance_strength: How closely the texture follows the input image colors. Higher values produce more vivid but potentially oversaturated textures.

@@ -73,7 +73,7 @@ class TrellisMultiInput(InputModel):
     """Input of `fal-ai/trellis/multi`."""
 
     image_urls: Annotated[
-        list[str], Field(description="List of URLs of input images to convert to 3D")
+        list[FileInput], Field(description="List of URLs of input images to convert to 3D")
     ]
     seed: Annotated[int | None, Field(description="Random seed for reproducibility")] = None
     ss_guidance_strength: Annotated[
@@ -816,7 +816,7 @@ class Realtime(RealtimeConnection[TrellisMultiInput, TrellisMultiOutput]):
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         seed: int | None = ...,
         ss_guidance_strength: float = 7.5,
         ss_sampling_steps: int = 12,
@@ -840,6 +840,8 @@ class Realtime(RealtimeConnection[TrellisMultiInput, TrellisMultiOutput]):
 
         Args:
             image_urls: List of URLs of input images to convert to 3D
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility
             ss_guidance_strength: Guidance strength for sparse structure generation
             ss_sampling_steps: Sampling steps for sparse structure generation
@@ -865,7 +867,7 @@ class AsyncRealtime(AsyncRealtimeConnection[TrellisMultiInput, TrellisMultiOutpu
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         seed: int | None = ...,
         ss_guidance_strength: float = 7.5,
         ss_sampling_steps: int = 12,
@@ -889,6 +891,8 @@ class AsyncRealtime(AsyncRealtimeConnection[TrellisMultiInput, TrellisMultiOutpu
 
         Args:
             image_urls: List of URLs of input images to convert to 3D
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility
             ss_guidance_strength: Guidance strength for sparse structure generation
             ss_sampling_steps: Sampling steps for sparse structure generation

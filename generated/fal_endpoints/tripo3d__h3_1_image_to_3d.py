@@ -77,7 +77,9 @@ class Tripo3dH31ImageTo3dInput(InputModel):
     Input for Image to 3D generation using full-featured models (H3.1, v2.5).
     """
 
-    image_url: Annotated[str, Field(description="URL of the input image for 3D model creation.")]
+    image_url: Annotated[
+        FileInput, Field(description="URL of the input image for 3D model creation.")
+    ]
     face_limit: Annotated[
         Annotated[int, Field(ge=1000, le=2000000)] | None,
         Field(
@@ -916,7 +918,7 @@ class Realtime(RealtimeConnection[Tripo3dH31ImageTo3dInput, Tripo3dH31ImageTo3dO
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         face_limit: int | None = ...,
         texture: bool = True,
         pbr: bool = True,
@@ -943,6 +945,8 @@ class Realtime(RealtimeConnection[Tripo3dH31ImageTo3dInput, Tripo3dH31ImageTo3dO
 
         Args:
             image_url: URL of the input image for 3D model creation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             texture: Whether to generate textures for the model.
             pbr: Whether to generate PBR (Physically Based Rendering) materials. If true, texture is also enabled.
@@ -971,7 +975,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Tripo3dH31ImageTo3dInput, Tripo3dH31
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         face_limit: int | None = ...,
         texture: bool = True,
         pbr: bool = True,
@@ -998,6 +1002,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Tripo3dH31ImageTo3dInput, Tripo3dH31
 
         Args:
             image_url: URL of the input image for 3D model creation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             texture: Whether to generate textures for the model.
             pbr: Whether to generate PBR (Physically Based Rendering) materials. If true, texture is also enabled.

@@ -83,7 +83,7 @@ class Tripo3dH31MultiviewTo3dInput(InputModel):
     """
 
     image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(
             description="2 to 4 image URLs of the same object from different angles. Order: [front, left, back, right]. Front view is required.",
             max_length=4,
@@ -919,7 +919,7 @@ class Realtime(RealtimeConnection[Tripo3dH31MultiviewTo3dInput, Tripo3dH31Multiv
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         face_limit: int | None = ...,
         texture: bool = True,
         pbr: bool = True,
@@ -946,6 +946,8 @@ class Realtime(RealtimeConnection[Tripo3dH31MultiviewTo3dInput, Tripo3dH31Multiv
 
         Args:
             image_urls: 2 to 4 image URLs of the same object from different angles. Order: [front, left, back, right]. Front view is required.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             texture: Whether to generate textures for the model.
             pbr: Whether to generate PBR (Physically Based Rendering) materials. If true, texture is also enabled.
@@ -976,7 +978,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         face_limit: int | None = ...,
         texture: bool = True,
         pbr: bool = True,
@@ -1003,6 +1005,8 @@ class AsyncRealtime(
 
         Args:
             image_urls: 2 to 4 image URLs of the same object from different angles. Order: [front, left, back, right]. Front view is required.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             texture: Whether to generate textures for the model.
             pbr: Whether to generate PBR (Physically Based Rendering) materials. If true, texture is also enabled.

@@ -80,7 +80,9 @@ class Tripo3dP1ImageTo3dInput(InputModel):
     It supports a restricted parameter set compared to H3.1/v2.5.
     """
 
-    image_url: Annotated[str, Field(description="URL of the input image for 3D model creation.")]
+    image_url: Annotated[
+        FileInput, Field(description="URL of the input image for 3D model creation.")
+    ]
     face_limit: Annotated[
         Annotated[int, Field(ge=48, le=20000)] | None,
         Field(
@@ -752,7 +754,7 @@ class Realtime(RealtimeConnection[Tripo3dP1ImageTo3dInput, Tripo3dP1ImageTo3dOut
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         face_limit: int | None = ...,
         texture: bool = True,
         model_seed: int | None = ...,
@@ -771,6 +773,8 @@ class Realtime(RealtimeConnection[Tripo3dP1ImageTo3dInput, Tripo3dP1ImageTo3dOut
 
         Args:
             image_url: URL of the input image for 3D model creation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             texture: Whether to generate textures for the model.
             model_seed: Seed for geometry generation reproducibility.
@@ -791,7 +795,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Tripo3dP1ImageTo3dInput, Tripo3dP1Im
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         face_limit: int | None = ...,
         texture: bool = True,
         model_seed: int | None = ...,
@@ -810,6 +814,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Tripo3dP1ImageTo3dInput, Tripo3dP1Im
 
         Args:
             image_url: URL of the input image for 3D model creation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             texture: Whether to generate textures for the model.
             model_seed: Seed for geometry generation reproducibility.

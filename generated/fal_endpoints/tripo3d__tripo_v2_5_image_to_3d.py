@@ -72,7 +72,9 @@ __all__ = [
 class Tripo3dTripoV25ImageTo3dInput(InputModel):
     """Input of `tripo3d/tripo/v2.5/image-to-3d`."""
 
-    image_url: Annotated[str, Field(description="URL of the image to use for model generation.")]
+    image_url: Annotated[
+        FileInput, Field(description="URL of the image to use for model generation.")
+    ]
     seed: Annotated[
         int | None,
         Field(
@@ -982,7 +984,7 @@ class Realtime(RealtimeConnection[Tripo3dTripoV25ImageTo3dInput, Tripo3dTripoV25
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         face_limit: int | None = ...,
         pbr: bool | None = False,
@@ -1018,6 +1020,8 @@ class Realtime(RealtimeConnection[Tripo3dTripoV25ImageTo3dInput, Tripo3dTripoV25
 
         Args:
             image_url: URL of the image to use for model generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
             pbr: A boolean option to enable pbr. The default value is True, set False to get a model without pbr. If this option is set to True, texture will be ignored and used as True.
@@ -1051,7 +1055,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         face_limit: int | None = ...,
         pbr: bool | None = False,
@@ -1087,6 +1091,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image to use for model generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
             pbr: A boolean option to enable pbr. The default value is True, set False to get a model without pbr. If this option is set to True, texture will be ignored and used as True.

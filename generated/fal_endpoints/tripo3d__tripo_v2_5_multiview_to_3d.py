@@ -72,7 +72,7 @@ __all__ = [
 class Tripo3dTripoV25MultiviewTo3dInput(InputModel):
     """Input of `tripo3d/tripo/v2.5/multiview-to-3d`."""
 
-    front_image_url: Annotated[str, Field(description="Front view image of the object.")]
+    front_image_url: Annotated[FileInput, Field(description="Front view image of the object.")]
     seed: Annotated[
         int | None,
         Field(
@@ -143,15 +143,15 @@ class Tripo3dTripoV25MultiviewTo3dInput(InputModel):
             description="Set orientation=align_image to automatically rotate the model to align the original image. The default value is default."
         ),
     ] = "default"
-    left_image_url: Annotated[str | None, Field(description="Left view image of the object.")] = (
-        None
-    )
-    back_image_url: Annotated[str | None, Field(description="Back view image of the object.")] = (
-        None
-    )
-    right_image_url: Annotated[str | None, Field(description="Right view image of the object.")] = (
-        None
-    )
+    left_image_url: Annotated[
+        FileInput | None, Field(description="Left view image of the object.")
+    ] = None
+    back_image_url: Annotated[
+        FileInput | None, Field(description="Back view image of the object.")
+    ] = None
+    right_image_url: Annotated[
+        FileInput | None, Field(description="Right view image of the object.")
+    ] = None
 
 
 class File(FileOutput):
@@ -1089,7 +1089,7 @@ class Realtime(
         self,
         /,
         *,
-        front_image_url: str,
+        front_image_url: FileInput,
         seed: int | None = ...,
         face_limit: int | None = ...,
         pbr: bool | None = False,
@@ -1110,9 +1110,9 @@ class Realtime(
         quad: bool | None = False,
         texture_alignment: Literal["original_image", "geometry"] | None = "original_image",
         orientation: Literal["default", "align_image"] | None = "default",
-        left_image_url: str | None = ...,
-        back_image_url: str | None = ...,
-        right_image_url: str | None = ...,
+        left_image_url: FileInput | None = ...,
+        back_image_url: FileInput | None = ...,
+        right_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -1128,6 +1128,8 @@ class Realtime(
 
         Args:
             front_image_url: Front view image of the object.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
             pbr: A boolean option to enable pbr. The default value is True, set False to get a model without pbr. If this option is set to True, texture will be ignored and used as True.
@@ -1139,8 +1141,14 @@ class Realtime(
             texture_alignment: Determines the prioritization of texture alignment in the 3D model. The default value is original_image.
             orientation: Set orientation=align_image to automatically rotate the model to align the original image. The default value is default.
             left_image_url: Left view image of the object.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             back_image_url: Back view image of the object.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             right_image_url: Right view image of the object.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -1164,7 +1172,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        front_image_url: str,
+        front_image_url: FileInput,
         seed: int | None = ...,
         face_limit: int | None = ...,
         pbr: bool | None = False,
@@ -1185,9 +1193,9 @@ class AsyncRealtime(
         quad: bool | None = False,
         texture_alignment: Literal["original_image", "geometry"] | None = "original_image",
         orientation: Literal["default", "align_image"] | None = "default",
-        left_image_url: str | None = ...,
-        back_image_url: str | None = ...,
-        right_image_url: str | None = ...,
+        left_image_url: FileInput | None = ...,
+        back_image_url: FileInput | None = ...,
+        right_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -1203,6 +1211,8 @@ class AsyncRealtime(
 
         Args:
             front_image_url: Front view image of the object.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
             pbr: A boolean option to enable pbr. The default value is True, set False to get a model without pbr. If this option is set to True, texture will be ignored and used as True.
@@ -1214,8 +1224,14 @@ class AsyncRealtime(
             texture_alignment: Determines the prioritization of texture alignment in the 3D model. The default value is original_image.
             orientation: Set orientation=align_image to automatically rotate the model to align the original image. The default value is default.
             left_image_url: Left view image of the object.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             back_image_url: Back view image of the object.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             right_image_url: Right view image of the object.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

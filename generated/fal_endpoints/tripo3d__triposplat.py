@@ -74,7 +74,7 @@ class Tripo3dTriposplatInput(InputModel):
     """Input of `tripo3d/triposplat`."""
 
     image_url: Annotated[
-        str, Field(description="URL of the input image to convert into a 3D Gaussian splat.")
+        FileInput, Field(description="URL of the input image to convert into a 3D Gaussian splat.")
     ]
     num_gaussians: Annotated[
         int,
@@ -820,7 +820,7 @@ class Realtime(RealtimeConnection[Tripo3dTriposplatInput, Tripo3dTriposplatOutpu
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         num_gaussians: int = 262144,
         num_inference_steps: int = 20,
         guidance_scale: float = 3,
@@ -842,6 +842,8 @@ class Realtime(RealtimeConnection[Tripo3dTriposplatInput, Tripo3dTriposplatOutpu
 
         Args:
             image_url: URL of the input image to convert into a 3D Gaussian splat.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_gaussians: Target number of Gaussians in the output splat. Higher means more detail but larger files and slower rendering. Rounded to the nearest multiple of 32 internally.
             num_inference_steps: Number of flow-matching sampler steps. More steps improve fidelity with a roughly linear runtime cost.
             guidance_scale: Classifier-free guidance strength. Values at or below 1.0 disable guidance; higher values increase detail and adherence to the input image, but too high can oversaturate colors.
@@ -865,7 +867,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Tripo3dTriposplatInput, Tripo3dTripo
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         num_gaussians: int = 262144,
         num_inference_steps: int = 20,
         guidance_scale: float = 3,
@@ -887,6 +889,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Tripo3dTriposplatInput, Tripo3dTripo
 
         Args:
             image_url: URL of the input image to convert into a 3D Gaussian splat.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_gaussians: Target number of Gaussians in the output splat. Higher means more detail but larger files and slower rendering. Rounded to the nearest multiple of 32 internally.
             num_inference_steps: Number of flow-matching sampler steps. More steps improve fidelity with a roughly linear runtime cost.
             guidance_scale: Classifier-free guidance strength. Values at or below 1.0 disable guidance; higher values increase detail and adherence to the input image, but too high can oversaturate colors.

@@ -72,7 +72,7 @@ __all__ = [
 class TriposrInput(InputModel):
     """Input of `fal-ai/triposr`."""
 
-    image_url: Annotated[str, Field(description="Path for the image file to be processed.")]
+    image_url: Annotated[FileInput, Field(description="Path for the image file to be processed.")]
     output_format: Annotated[
         Literal["glb", "obj"], Field(description="Output format for the 3D model.")
     ] = "glb"
@@ -744,7 +744,7 @@ class Realtime(RealtimeConnection[TriposrInput, TriposrOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         output_format: Literal["glb", "obj"] = "glb",
         do_remove_background: bool = True,
         foreground_ratio: float = 0.9,
@@ -764,6 +764,8 @@ class Realtime(RealtimeConnection[TriposrInput, TriposrOutput]):
 
         Args:
             image_url: Path for the image file to be processed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_format: Output format for the 3D model.
             do_remove_background: Whether to remove the background from the input image.
             foreground_ratio: Ratio of the foreground image to the original image.
@@ -785,7 +787,7 @@ class AsyncRealtime(AsyncRealtimeConnection[TriposrInput, TriposrOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         output_format: Literal["glb", "obj"] = "glb",
         do_remove_background: bool = True,
         foreground_ratio: float = 0.9,
@@ -805,6 +807,8 @@ class AsyncRealtime(AsyncRealtimeConnection[TriposrInput, TriposrOutput]):
 
         Args:
             image_url: Path for the image file to be processed.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_format: Output format for the 3D model.
             do_remove_background: Whether to remove the background from the input image.
             foreground_ratio: Ratio of the foreground image to the original image.

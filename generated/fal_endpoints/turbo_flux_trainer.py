@@ -73,7 +73,7 @@ class TurboFluxTrainerInput(InputModel):
     """Input of `fal-ai/turbo-flux-trainer`."""
 
     images_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better."
         ),
@@ -777,7 +777,7 @@ class Realtime(RealtimeConnection[TurboFluxTrainerInput, TurboFluxTrainerOutput]
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         trigger_phrase: str | None = "ohwx",
         steps: int = 1000,
         learning_rate: float = 0.00115,
@@ -798,6 +798,8 @@ class Realtime(RealtimeConnection[TurboFluxTrainerInput, TurboFluxTrainerOutput]
 
         Args:
             images_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
                 If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             steps: Number of steps to train the LoRA on.
@@ -821,7 +823,7 @@ class AsyncRealtime(AsyncRealtimeConnection[TurboFluxTrainerInput, TurboFluxTrai
         self,
         /,
         *,
-        images_data_url: str,
+        images_data_url: FileInput,
         trigger_phrase: str | None = "ohwx",
         steps: int = 1000,
         learning_rate: float = 0.00115,
@@ -842,6 +844,8 @@ class AsyncRealtime(AsyncRealtimeConnection[TurboFluxTrainerInput, TurboFluxTrai
 
         Args:
             images_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
                 If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             steps: Number of steps to train the LoRA on.

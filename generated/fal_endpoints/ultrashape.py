@@ -70,8 +70,12 @@ __all__ = [
 class UltrashapeInput(InputModel):
     """Input of `fal-ai/ultrashape`."""
 
-    image_url: Annotated[str, Field(description="URL of the reference image for mesh refinement.")]
-    model_url: Annotated[str, Field(description="URL of the coarse mesh (.glb or .obj) to refine.")]
+    image_url: Annotated[
+        FileInput, Field(description="URL of the reference image for mesh refinement.")
+    ]
+    model_url: Annotated[
+        FileInput, Field(description="URL of the coarse mesh (.glb or .obj) to refine.")
+    ]
     num_inference_steps: Annotated[int, Field(description="Diffusion steps.", ge=1, le=50)] = 50
     octree_resolution: Annotated[
         int, Field(description="Marching cubes resolution.", ge=128, le=1024)
@@ -744,8 +748,8 @@ class Realtime(RealtimeConnection[UltrashapeInput, UltrashapeOutput]):
         self,
         /,
         *,
-        image_url: str,
-        model_url: str,
+        image_url: FileInput,
+        model_url: FileInput,
         num_inference_steps: int = 50,
         octree_resolution: int = 1024,
         seed: int = 42,
@@ -765,7 +769,11 @@ class Realtime(RealtimeConnection[UltrashapeInput, UltrashapeOutput]):
 
         Args:
             image_url: URL of the reference image for mesh refinement.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model_url: URL of the coarse mesh (.glb or .obj) to refine.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_inference_steps: Diffusion steps.
             octree_resolution: Marching cubes resolution.
             seed: Random seed.
@@ -787,8 +795,8 @@ class AsyncRealtime(AsyncRealtimeConnection[UltrashapeInput, UltrashapeOutput]):
         self,
         /,
         *,
-        image_url: str,
-        model_url: str,
+        image_url: FileInput,
+        model_url: FileInput,
         num_inference_steps: int = 50,
         octree_resolution: int = 1024,
         seed: int = 42,
@@ -808,7 +816,11 @@ class AsyncRealtime(AsyncRealtimeConnection[UltrashapeInput, UltrashapeOutput]):
 
         Args:
             image_url: URL of the reference image for mesh refinement.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model_url: URL of the coarse mesh (.glb or .obj) to refine.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             num_inference_steps: Diffusion steps.
             octree_resolution: Marching cubes resolution.
             seed: Random seed.

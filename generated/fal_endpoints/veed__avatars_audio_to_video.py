@@ -106,7 +106,7 @@ class VeedAvatarsAudioToVideoInput(InputModel):
     """Input of `veed/avatars/audio-to-video`."""
 
     avatar_id: Annotated[AvatarId, Field(description="The avatar to use for the video")]
-    audio_url: Annotated[str, Field(max_length=2083, min_length=1)]
+    audio_url: FileInput
 
 
 class File(FileOutput):
@@ -715,7 +715,7 @@ class Realtime(RealtimeConnection[VeedAvatarsAudioToVideoInput, VeedAvatarsAudio
         /,
         *,
         avatar_id: AvatarId,
-        audio_url: str,
+        audio_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -732,6 +732,8 @@ class Realtime(RealtimeConnection[VeedAvatarsAudioToVideoInput, VeedAvatarsAudio
         Args:
             avatar_id: The avatar to use for the video
             audio_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -752,7 +754,7 @@ class AsyncRealtime(
         /,
         *,
         avatar_id: AvatarId,
-        audio_url: str,
+        audio_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -769,6 +771,8 @@ class AsyncRealtime(
         Args:
             avatar_id: The avatar to use for the video
             audio_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -72,8 +72,8 @@ __all__ = [
 class VeedFabric10Input(InputModel):
     """Input of `veed/fabric-1.0`."""
 
-    image_url: Annotated[str, Field(max_length=2083, min_length=1)]
-    audio_url: Annotated[str, Field(max_length=2083, min_length=1)]
+    image_url: FileInput
+    audio_url: FileInput
     resolution: Annotated[Literal["720p", "480p"], Field(description="Resolution")]
 
 
@@ -710,8 +710,8 @@ class Realtime(RealtimeConnection[VeedFabric10Input, VeedFabric10Output]):
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         resolution: Literal["720p", "480p"],
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -728,7 +728,11 @@ class Realtime(RealtimeConnection[VeedFabric10Input, VeedFabric10Output]):
 
         Args:
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Resolution
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -747,8 +751,8 @@ class AsyncRealtime(AsyncRealtimeConnection[VeedFabric10Input, VeedFabric10Outpu
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         resolution: Literal["720p", "480p"],
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -765,7 +769,11 @@ class AsyncRealtime(AsyncRealtimeConnection[VeedFabric10Input, VeedFabric10Outpu
 
         Args:
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Resolution
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -72,8 +72,8 @@ __all__ = [
 class VeedFabric10FastInput(InputModel):
     """Input of `veed/fabric-1.0/fast`."""
 
-    image_url: Annotated[str, Field(max_length=2083, min_length=1)]
-    audio_url: Annotated[str, Field(max_length=2083, min_length=1)]
+    image_url: FileInput
+    audio_url: FileInput
     resolution: Annotated[Literal["720p", "480p"], Field(description="Resolution")]
 
 
@@ -712,8 +712,8 @@ class Realtime(RealtimeConnection[VeedFabric10FastInput, VeedFabric10FastOutput]
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         resolution: Literal["720p", "480p"],
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -730,7 +730,11 @@ class Realtime(RealtimeConnection[VeedFabric10FastInput, VeedFabric10FastOutput]
 
         Args:
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Resolution
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -749,8 +753,8 @@ class AsyncRealtime(AsyncRealtimeConnection[VeedFabric10FastInput, VeedFabric10F
         self,
         /,
         *,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         resolution: Literal["720p", "480p"],
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -767,7 +771,11 @@ class AsyncRealtime(AsyncRealtimeConnection[VeedFabric10FastInput, VeedFabric10F
 
         Args:
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Resolution
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -72,7 +72,7 @@ __all__ = [
 class VeedFabric10TextInput(InputModel):
     """Input of `veed/fabric-1.0/text`."""
 
-    image_url: Annotated[str, Field(max_length=2083, min_length=1)]
+    image_url: FileInput
     text: Annotated[str, Field(max_length=2000, min_length=1)]
     resolution: Annotated[Literal["720p", "480p"], Field(description="Resolution")]
     voice_description: Annotated[
@@ -718,7 +718,7 @@ class Realtime(RealtimeConnection[VeedFabric10TextInput, VeedFabric10TextOutput]
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         text: str,
         resolution: Literal["720p", "480p"],
         voice_description: str | None = ...,
@@ -737,6 +737,8 @@ class Realtime(RealtimeConnection[VeedFabric10TextInput, VeedFabric10TextOutput]
 
         Args:
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text: (Undocumented.)
             resolution: Resolution
             voice_description: Optional additional voice description. The primary voice description is auto-generated from the image. You can use simple descriptors like 'British accent' or 'Confident' or provide a detailed description like 'Confident male voice, mid-20s, with notes of...'
@@ -757,7 +759,7 @@ class AsyncRealtime(AsyncRealtimeConnection[VeedFabric10TextInput, VeedFabric10T
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         text: str,
         resolution: Literal["720p", "480p"],
         voice_description: str | None = ...,
@@ -776,6 +778,8 @@ class AsyncRealtime(AsyncRealtimeConnection[VeedFabric10TextInput, VeedFabric10T
 
         Args:
             image_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             text: (Undocumented.)
             resolution: Resolution
             voice_description: Optional additional voice description. The primary voice description is auto-generated from the image. You can use simple descriptors like 'British accent' or 'Confident' or provide a detailed description like 'Confident male voice, mid-20s, with notes of...'

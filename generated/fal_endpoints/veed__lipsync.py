@@ -72,8 +72,8 @@ __all__ = [
 class VeedLipsyncInput(InputModel):
     """Input of `veed/lipsync`."""
 
-    video_url: Annotated[str, Field(max_length=2083, min_length=1)]
-    audio_url: Annotated[str, Field(max_length=2083, min_length=1)]
+    video_url: FileInput
+    audio_url: FileInput
 
 
 class File(FileOutput):
@@ -693,8 +693,8 @@ class Realtime(RealtimeConnection[VeedLipsyncInput, VeedLipsyncOutput]):
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -710,7 +710,11 @@ class Realtime(RealtimeConnection[VeedLipsyncInput, VeedLipsyncOutput]):
 
         Args:
             video_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -728,8 +732,8 @@ class AsyncRealtime(AsyncRealtimeConnection[VeedLipsyncInput, VeedLipsyncOutput]
         self,
         /,
         *,
-        video_url: str,
-        audio_url: str,
+        video_url: FileInput,
+        audio_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -745,7 +749,11 @@ class AsyncRealtime(AsyncRealtimeConnection[VeedLipsyncInput, VeedLipsyncOutput]
 
         Args:
             video_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

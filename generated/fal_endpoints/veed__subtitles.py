@@ -570,12 +570,7 @@ class VeedSubtitlesInput(InputModel):
     """Input of `veed/subtitles`."""
 
     video_url: Annotated[
-        str,
-        Field(
-            description="Upload or paste a URL to the video you want to subtitle.",
-            max_length=2083,
-            min_length=1,
-        ),
+        FileInput, Field(description="Upload or paste a URL to the video you want to subtitle.")
     ]
     preset: Annotated[
         Literal[
@@ -627,7 +622,7 @@ class VeedSubtitlesInput(InputModel):
         ),
     ] = None
     srt_file_url: Annotated[
-        Annotated[str, Field(max_length=2083, min_length=1)] | None,
+        FileInput | None,
         Field(
             description="Upload or paste a URL to your .srt subtitles file. When provided, transcription is skipped."
         ),
@@ -1621,7 +1616,7 @@ class Realtime(RealtimeConnection[VeedSubtitlesInput, VeedSubtitlesOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         preset: Literal[
             "glass",
             "whisper",
@@ -1656,7 +1651,7 @@ class Realtime(RealtimeConnection[VeedSubtitlesInput, VeedSubtitlesOutput]):
         ],
         language: Language = ...,
         translation_language: TranslationLanguage = ...,
-        srt_file_url: str | None = ...,
+        srt_file_url: FileInput | None = ...,
         srt_content: str | None = ...,
         vocabulary: list[VocabularyEntry] | None = ...,
         customization: PresetCustomization | None = ...,
@@ -1675,6 +1670,8 @@ class Realtime(RealtimeConnection[VeedSubtitlesInput, VeedSubtitlesOutput]):
 
         Args:
             video_url: Upload or paste a URL to the video you want to subtitle.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             preset: Each style defines fonts, colors, layout, and animation. Two tiers with different pricing:
 
                 - Dynamic presets (2x multiplier): glass, whisper, glide2, fusion, glide, terminal, handwritten, backdrop, backdrop2. Richer, context-aware rendering that adapts to the input.
@@ -1682,6 +1679,8 @@ class Realtime(RealtimeConnection[VeedSubtitlesInput, VeedSubtitlesOutput]):
             language: Improves transcription accuracy, and should match the source audio (not output subtitles).
             translation_language: Translate the subtitles into this language. Omit to keep the original spoken language. If you also pass srt_content or srt_file_url, set `language` to its source language for the most reliable translation.
             srt_file_url: Upload or paste a URL to your .srt subtitles file. When provided, transcription is skipped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             srt_content: Paste raw SRT subtitle text. Alternative to srt_file_url. When provided, transcription is skipped.
             vocabulary: Optional list of terms to help auto-transcription correctly recognise brand names and domain jargon that providers commonly mis-spell (e.g. "VEED" → "vid"). Ignored when srt_content / srt_file_url is set.
             customization: Optional preset overrides: vertical position, shadow intensity, and per-tier text styling (font, weight, hex colour) for each word-importance tier. Any omitted field keeps the preset's default.
@@ -1702,7 +1701,7 @@ class AsyncRealtime(AsyncRealtimeConnection[VeedSubtitlesInput, VeedSubtitlesOut
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         preset: Literal[
             "glass",
             "whisper",
@@ -1737,7 +1736,7 @@ class AsyncRealtime(AsyncRealtimeConnection[VeedSubtitlesInput, VeedSubtitlesOut
         ],
         language: Language = ...,
         translation_language: TranslationLanguage = ...,
-        srt_file_url: str | None = ...,
+        srt_file_url: FileInput | None = ...,
         srt_content: str | None = ...,
         vocabulary: list[VocabularyEntry] | None = ...,
         customization: PresetCustomization | None = ...,
@@ -1756,6 +1755,8 @@ class AsyncRealtime(AsyncRealtimeConnection[VeedSubtitlesInput, VeedSubtitlesOut
 
         Args:
             video_url: Upload or paste a URL to the video you want to subtitle.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             preset: Each style defines fonts, colors, layout, and animation. Two tiers with different pricing:
 
                 - Dynamic presets (2x multiplier): glass, whisper, glide2, fusion, glide, terminal, handwritten, backdrop, backdrop2. Richer, context-aware rendering that adapts to the input.
@@ -1763,6 +1764,8 @@ class AsyncRealtime(AsyncRealtimeConnection[VeedSubtitlesInput, VeedSubtitlesOut
             language: Improves transcription accuracy, and should match the source audio (not output subtitles).
             translation_language: Translate the subtitles into this language. Omit to keep the original spoken language. If you also pass srt_content or srt_file_url, set `language` to its source language for the most reliable translation.
             srt_file_url: Upload or paste a URL to your .srt subtitles file. When provided, transcription is skipped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             srt_content: Paste raw SRT subtitle text. Alternative to srt_file_url. When provided, transcription is skipped.
             vocabulary: Optional list of terms to help auto-transcription correctly recognise brand names and domain jargon that providers commonly mis-spell (e.g. "VEED" → "vid"). Ignored when srt_content / srt_file_url is set.
             customization: Optional preset overrides: vertical position, shadow intensity, and per-tier text styling (font, weight, hex colour) for each word-importance tier. Any omitted field keeps the preset's default.

@@ -72,7 +72,7 @@ __all__ = [
 class VeedVideoBackgroundRemovalInput(InputModel):
     """Input of `veed/video-background-removal`."""
 
-    video_url: Annotated[str, Field(max_length=2083, min_length=1)]
+    video_url: FileInput
     output_codec: Annotated[
         Literal["vp9", "h264"],
         Field(
@@ -730,7 +730,7 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_codec: Literal["vp9", "h264"] = "vp9",
         refine_foreground_edges: bool = True,
         subject_is_person: bool = True,
@@ -749,6 +749,8 @@ class Realtime(
 
         Args:
             video_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             refine_foreground_edges: Improves the quality of the extracted object's edges.
             subject_is_person: Set to False if the subject is not a person.
@@ -775,7 +777,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_codec: Literal["vp9", "h264"] = "vp9",
         refine_foreground_edges: bool = True,
         subject_is_person: bool = True,
@@ -794,6 +796,8 @@ class AsyncRealtime(
 
         Args:
             video_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             refine_foreground_edges: Improves the quality of the extracted object's edges.
             subject_is_person: Set to False if the subject is not a person.

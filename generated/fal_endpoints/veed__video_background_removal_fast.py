@@ -72,7 +72,7 @@ __all__ = [
 class VeedVideoBackgroundRemovalFastInput(InputModel):
     """Input of `veed/video-background-removal/fast`."""
 
-    video_url: Annotated[str, Field(max_length=2083, min_length=1)]
+    video_url: FileInput
     output_codec: Annotated[
         Literal["vp9", "h264"],
         Field(
@@ -732,7 +732,7 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_codec: Literal["vp9", "h264"] = "vp9",
         refine_foreground_edges: bool = True,
         subject_is_person: bool = True,
@@ -751,6 +751,8 @@ class Realtime(
 
         Args:
             video_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             refine_foreground_edges: Improves the quality of the extracted object's edges.
             subject_is_person: Set to False if the subject is not a person.
@@ -779,7 +781,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_codec: Literal["vp9", "h264"] = "vp9",
         refine_foreground_edges: bool = True,
         subject_is_person: bool = True,
@@ -798,6 +800,8 @@ class AsyncRealtime(
 
         Args:
             video_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             refine_foreground_edges: Improves the quality of the extracted object's edges.
             subject_is_person: Set to False if the subject is not a person.

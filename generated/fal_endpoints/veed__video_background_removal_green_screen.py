@@ -72,7 +72,7 @@ __all__ = [
 class VeedVideoBackgroundRemovalGreenScreenInput(InputModel):
     """Input of `veed/video-background-removal/green-screen`."""
 
-    video_url: Annotated[str, Field(max_length=2083, min_length=1)]
+    video_url: FileInput
     output_codec: Annotated[
         Literal["vp9", "h264"],
         Field(
@@ -721,7 +721,7 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_codec: Literal["vp9", "h264"] = "vp9",
         spill_suppression_strength: float | None = 0.8,
         extra_body: Mapping[str, Any] | None = None,
@@ -739,6 +739,8 @@ class Realtime(
 
         Args:
             video_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             spill_suppression_strength: Increase the value if green spots remain in the video, decrease if color changes are noticed on the extracted subject.
         """
@@ -766,7 +768,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         output_codec: Literal["vp9", "h264"] = "vp9",
         spill_suppression_strength: float | None = 0.8,
         extra_body: Mapping[str, Any] | None = None,
@@ -784,6 +786,8 @@ class AsyncRealtime(
 
         Args:
             video_url: (Undocumented.)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             spill_suppression_strength: Increase the value if green spots remain in the video, decrease if color changes are noticed on the extracted subject.
         """

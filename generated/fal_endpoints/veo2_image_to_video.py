@@ -93,7 +93,7 @@ class Veo2ImageToVideoInput(InputModel):
         str, Field(description="The text prompt describing how the image should be animated")
     ]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit."
         ),
@@ -860,7 +860,7 @@ class Realtime(RealtimeConnection[Veo2ImageToVideoInput, Veo2ImageToVideoOutput]
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["5s", "6s", "7s", "8s"] = "5s",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -878,6 +878,8 @@ class Realtime(RealtimeConnection[Veo2ImageToVideoInput, Veo2ImageToVideoOutput]
         Args:
             prompt: The text prompt describing how the image should be animated
             image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -897,7 +899,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Veo2ImageToVideoInput, Veo2ImageToVi
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: Literal["5s", "6s", "7s", "8s"] = "5s",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -915,6 +917,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Veo2ImageToVideoInput, Veo2ImageToVi
         Args:
             prompt: The text prompt describing how the image should be animated
             image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: The duration of the generated video in seconds
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -101,7 +101,7 @@ class Veo31ExtendVideoInput(InputModel):
         ),
     ]
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the video to extend. The video should be 720p or 1080p resolution in 16:9 or 9:16 aspect ratio."
         ),
@@ -1039,7 +1039,7 @@ class Realtime(RealtimeConnection[Veo31ExtendVideoInput, Veo31ExtendVideoOutput]
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
         duration: Literal["7s"] = "7s",
         negative_prompt: str | None = ...,
@@ -1064,6 +1064,8 @@ class Realtime(RealtimeConnection[Veo31ExtendVideoInput, Veo31ExtendVideoOutput]
         Args:
             prompt: The text prompt describing how the video should be extended
             video_url: URL of the video to extend. The video should be 720p or 1080p resolution in 16:9 or 9:16 aspect ratio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             duration: The duration of the generated video.
             negative_prompt: A negative prompt to guide the video generation.
@@ -1090,7 +1092,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Veo31ExtendVideoInput, Veo31ExtendVi
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
         duration: Literal["7s"] = "7s",
         negative_prompt: str | None = ...,
@@ -1115,6 +1117,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Veo31ExtendVideoInput, Veo31ExtendVi
         Args:
             prompt: The text prompt describing how the video should be extended
             video_url: URL of the video to extend. The video should be 720p or 1080p resolution in 16:9 or 9:16 aspect ratio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             duration: The duration of the generated video.
             negative_prompt: A negative prompt to guide the video generation.

@@ -101,7 +101,7 @@ class Veo31FastExtendVideoInput(InputModel):
         ),
     ]
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the video to extend. The video should be 720p or 1080p resolution in 16:9 or 9:16 aspect ratio."
         ),
@@ -1041,7 +1041,7 @@ class Realtime(RealtimeConnection[Veo31FastExtendVideoInput, Veo31FastExtendVide
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
         duration: Literal["7s"] = "7s",
         negative_prompt: str | None = ...,
@@ -1066,6 +1066,8 @@ class Realtime(RealtimeConnection[Veo31FastExtendVideoInput, Veo31FastExtendVide
         Args:
             prompt: The text prompt describing how the video should be extended
             video_url: URL of the video to extend. The video should be 720p or 1080p resolution in 16:9 or 9:16 aspect ratio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             duration: The duration of the generated video.
             negative_prompt: A negative prompt to guide the video generation.
@@ -1092,7 +1094,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Veo31FastExtendVideoInput, Veo31Fast
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
         duration: Literal["7s"] = "7s",
         negative_prompt: str | None = ...,
@@ -1117,6 +1119,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Veo31FastExtendVideoInput, Veo31Fast
         Args:
             prompt: The text prompt describing how the video should be extended
             video_url: URL of the video to extend. The video should be 720p or 1080p resolution in 16:9 or 9:16 aspect ratio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             duration: The duration of the generated video.
             negative_prompt: A negative prompt to guide the video generation.

@@ -96,8 +96,8 @@ class Veo31FastFirstLastFrameToVideoInput(InputModel):
             max_length=20000,
         ),
     ]
-    first_frame_url: Annotated[str, Field(description="URL of the first frame of the video")]
-    last_frame_url: Annotated[str, Field(description="URL of the last frame of the video")]
+    first_frame_url: Annotated[FileInput, Field(description="URL of the first frame of the video")]
+    last_frame_url: Annotated[FileInput, Field(description="URL of the last frame of the video")]
     aspect_ratio: Annotated[
         Literal["auto", "16:9", "9:16"],
         Field(description="The aspect ratio of the generated video."),
@@ -1041,8 +1041,8 @@ class Realtime(
         /,
         *,
         prompt: str,
-        first_frame_url: str,
-        last_frame_url: str,
+        first_frame_url: FileInput,
+        last_frame_url: FileInput,
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
         duration: Literal["4s", "6s", "8s"] = "8s",
         negative_prompt: str | None = ...,
@@ -1067,7 +1067,11 @@ class Realtime(
         Args:
             prompt: The text prompt describing the video you want to generate
             first_frame_url: URL of the first frame of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             last_frame_url: URL of the last frame of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             duration: The duration of the generated video.
             negative_prompt: A negative prompt to guide the video generation.
@@ -1102,8 +1106,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        first_frame_url: str,
-        last_frame_url: str,
+        first_frame_url: FileInput,
+        last_frame_url: FileInput,
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
         duration: Literal["4s", "6s", "8s"] = "8s",
         negative_prompt: str | None = ...,
@@ -1128,7 +1132,11 @@ class AsyncRealtime(
         Args:
             prompt: The text prompt describing the video you want to generate
             first_frame_url: URL of the first frame of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             last_frame_url: URL of the last frame of the video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             duration: The duration of the generated video.
             negative_prompt: A negative prompt to guide the video generation.

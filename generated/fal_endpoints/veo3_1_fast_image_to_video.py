@@ -97,7 +97,7 @@ class Veo31FastImageToVideoInput(InputModel):
         ),
     ]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit."
         ),
@@ -1007,7 +1007,7 @@ class Realtime(RealtimeConnection[Veo31FastImageToVideoInput, Veo31FastImageToVi
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
         duration: Literal["4s", "6s", "8s"] = "8s",
         negative_prompt: str | None = ...,
@@ -1032,6 +1032,8 @@ class Realtime(RealtimeConnection[Veo31FastImageToVideoInput, Veo31FastImageToVi
         Args:
             prompt: The text prompt describing the video you want to generate
             image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video. Only 16:9 and 9:16 are supported.
             duration: The duration of the generated video.
             negative_prompt: A negative prompt to guide the video generation.
@@ -1060,7 +1062,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
         duration: Literal["4s", "6s", "8s"] = "8s",
         negative_prompt: str | None = ...,
@@ -1085,6 +1087,8 @@ class AsyncRealtime(
         Args:
             prompt: The text prompt describing the video you want to generate
             image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video. Only 16:9 and 9:16 are supported.
             duration: The duration of the generated video.
             negative_prompt: A negative prompt to guide the video generation.

@@ -91,7 +91,7 @@ class Veo31LiteImageToVideoInput(InputModel):
         ),
     ]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio."
         ),
@@ -951,7 +951,7 @@ class Realtime(RealtimeConnection[Veo31LiteImageToVideoInput, Veo31LiteImageToVi
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
         duration: Literal["4s", "6s", "8s"] = "8s",
         negative_prompt: str | None = ...,
@@ -976,6 +976,8 @@ class Realtime(RealtimeConnection[Veo31LiteImageToVideoInput, Veo31LiteImageToVi
         Args:
             prompt: The text prompt describing how the image should be animated
             image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             duration: The duration of the generated video.
             negative_prompt: A negative prompt to guide the video generation.
@@ -1004,7 +1006,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
         duration: Literal["4s", "6s", "8s"] = "8s",
         negative_prompt: str | None = ...,
@@ -1029,6 +1031,8 @@ class AsyncRealtime(
         Args:
             prompt: The text prompt describing how the image should be animated
             image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             duration: The duration of the generated video.
             negative_prompt: A negative prompt to guide the video generation.

@@ -96,7 +96,7 @@ class Veo31ReferenceToVideoInput(InputModel):
         ),
     ]
     image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(description="URLs of the reference images to use for consistent subject appearance"),
     ]
     aspect_ratio: Annotated[
@@ -955,7 +955,7 @@ class Realtime(RealtimeConnection[Veo31ReferenceToVideoInput, Veo31ReferenceToVi
         /,
         *,
         prompt: str,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         aspect_ratio: Literal["16:9", "9:16"] = "16:9",
         duration: Literal["8s"] = "8s",
         resolution: Literal["720p", "1080p", "4k"] = "720p",
@@ -978,6 +978,8 @@ class Realtime(RealtimeConnection[Veo31ReferenceToVideoInput, Veo31ReferenceToVi
         Args:
             prompt: The text prompt describing the video you want to generate
             image_urls: URLs of the reference images to use for consistent subject appearance
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             duration: The duration of the generated video.
             resolution: The resolution of the generated video.
@@ -1004,7 +1006,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         aspect_ratio: Literal["16:9", "9:16"] = "16:9",
         duration: Literal["8s"] = "8s",
         resolution: Literal["720p", "1080p", "4k"] = "720p",
@@ -1027,6 +1029,8 @@ class AsyncRealtime(
         Args:
             prompt: The text prompt describing the video you want to generate
             image_urls: URLs of the reference images to use for consistent subject appearance
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             duration: The duration of the generated video.
             resolution: The resolution of the generated video.

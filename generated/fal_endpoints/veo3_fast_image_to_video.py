@@ -97,7 +97,7 @@ class Veo3FastImageToVideoInput(InputModel):
         ),
     ]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit."
         ),
@@ -1005,7 +1005,7 @@ class Realtime(RealtimeConnection[Veo3FastImageToVideoInput, Veo3FastImageToVide
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
         duration: Literal["4s", "6s", "8s"] = "8s",
         negative_prompt: str | None = ...,
@@ -1030,6 +1030,8 @@ class Realtime(RealtimeConnection[Veo3FastImageToVideoInput, Veo3FastImageToVide
         Args:
             prompt: The text prompt describing how the image should be animated
             image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             duration: The duration of the generated video.
             negative_prompt: A negative prompt to guide the video generation.
@@ -1056,7 +1058,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Veo3FastImageToVideoInput, Veo3FastI
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
         duration: Literal["4s", "6s", "8s"] = "8s",
         negative_prompt: str | None = ...,
@@ -1081,6 +1083,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Veo3FastImageToVideoInput, Veo3FastI
         Args:
             prompt: The text prompt describing how the image should be animated
             image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             duration: The duration of the generated video.
             negative_prompt: A negative prompt to guide the video generation.

@@ -97,7 +97,7 @@ class Veo3ImageToVideoInput(InputModel):
         ),
     ]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit."
         ),
@@ -1003,7 +1003,7 @@ class Realtime(RealtimeConnection[Veo3ImageToVideoInput, Veo3ImageToVideoOutput]
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
         duration: Literal["4s", "6s", "8s"] = "8s",
         negative_prompt: str | None = ...,
@@ -1028,6 +1028,8 @@ class Realtime(RealtimeConnection[Veo3ImageToVideoInput, Veo3ImageToVideoOutput]
         Args:
             prompt: The text prompt describing how the image should be animated
             image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             duration: The duration of the generated video.
             negative_prompt: A negative prompt to guide the video generation.
@@ -1054,7 +1056,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Veo3ImageToVideoInput, Veo3ImageToVi
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         aspect_ratio: Literal["auto", "16:9", "9:16"] = "auto",
         duration: Literal["4s", "6s", "8s"] = "8s",
         negative_prompt: str | None = ...,
@@ -1079,6 +1081,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Veo3ImageToVideoInput, Veo3ImageToVi
         Args:
             prompt: The text prompt describing how the image should be animated
             image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             duration: The duration of the generated video.
             negative_prompt: A negative prompt to guide the video generation.

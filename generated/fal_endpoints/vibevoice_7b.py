@@ -22,6 +22,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     Endpoint,
+    FileInput,
     FileOutput,
     InputModel,
     OutputModel,
@@ -86,7 +87,7 @@ class VibeVoiceSpeaker(InputModel):
         ),
     ] = "Alice [EN]"
     audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to a voice sample audio file. If provided, `preset` will be ignored."
         ),

@@ -71,8 +71,12 @@ class VideoAsPromptInput(InputModel):
     """Input of `fal-ai/video-as-prompt`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate an image from.")]
-    video_url: Annotated[str, Field(description="reference video to generate effect video from.")]
-    image_url: Annotated[str, Field(description="Input image to generate the effect video for.")]
+    video_url: Annotated[
+        FileInput, Field(description="reference video to generate effect video from.")
+    ]
+    image_url: Annotated[
+        FileInput, Field(description="Input image to generate the effect video for.")
+    ]
     video_description: Annotated[
         str, Field(description="A brief description of the input video content.")
     ]
@@ -853,8 +857,8 @@ class Realtime(RealtimeConnection[VideoAsPromptInput, VideoAsPromptOutput]):
         /,
         *,
         prompt: str,
-        video_url: str,
-        image_url: str,
+        video_url: FileInput,
+        image_url: FileInput,
         video_description: str,
         seed: int | None = ...,
         num_frames: int = 49,
@@ -879,7 +883,11 @@ class Realtime(RealtimeConnection[VideoAsPromptInput, VideoAsPromptOutput]):
         Args:
             prompt: The prompt to generate an image from.
             video_url: reference video to generate effect video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: Input image to generate the effect video for.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_description: A brief description of the input video content.
             seed: Random seed for reproducible generation. If set none, a random seed will be used.
             num_frames: The number of frames to generate.
@@ -906,8 +914,8 @@ class AsyncRealtime(AsyncRealtimeConnection[VideoAsPromptInput, VideoAsPromptOut
         /,
         *,
         prompt: str,
-        video_url: str,
-        image_url: str,
+        video_url: FileInput,
+        image_url: FileInput,
         video_description: str,
         seed: int | None = ...,
         num_frames: int = 49,
@@ -932,7 +940,11 @@ class AsyncRealtime(AsyncRealtimeConnection[VideoAsPromptInput, VideoAsPromptOut
         Args:
             prompt: The prompt to generate an image from.
             video_url: reference video to generate effect video from.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: Input image to generate the effect video for.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_description: A brief description of the input video content.
             seed: Random seed for reproducible generation. If set none, a random seed will be used.
             num_frames: The number of frames to generate.

@@ -190,7 +190,7 @@ class VideoPromptGeneratorInput(InputModel):
     ] = "None"
     custom_elements: Annotated[str, Field(description="Custom technical elements (optional)")] = ""
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of an image to analyze and incorporate into the video prompt (optional)"
         ),
@@ -1906,7 +1906,7 @@ class Realtime(RealtimeConnection[VideoPromptGeneratorInput, VideoPromptGenerato
             "Neural style transfer",
         ] = "None",
         custom_elements: str = "",
-        image_url: str = ...,
+        image_url: FileInput = ...,
         model: Literal[
             "anthropic/claude-3.5-sonnet",
             "anthropic/claude-3-5-haiku",
@@ -1944,6 +1944,8 @@ class Realtime(RealtimeConnection[VideoPromptGeneratorInput, VideoPromptGenerato
             special_effects: Special effects approach
             custom_elements: Custom technical elements (optional)
             image_url: URL of an image to analyze and incorporate into the video prompt (optional)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model: Model to use
             prompt_length: Length of the prompt
         """
@@ -2065,7 +2067,7 @@ class AsyncRealtime(AsyncRealtimeConnection[VideoPromptGeneratorInput, VideoProm
             "Neural style transfer",
         ] = "None",
         custom_elements: str = "",
-        image_url: str = ...,
+        image_url: FileInput = ...,
         model: Literal[
             "anthropic/claude-3.5-sonnet",
             "anthropic/claude-3-5-haiku",
@@ -2103,6 +2105,8 @@ class AsyncRealtime(AsyncRealtimeConnection[VideoPromptGeneratorInput, VideoProm
             special_effects: Special effects approach
             custom_elements: Custom technical elements (optional)
             image_url: URL of an image to analyze and incorporate into the video prompt (optional)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             model: Model to use
             prompt_length: Length of the prompt
         """

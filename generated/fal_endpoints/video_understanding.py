@@ -70,7 +70,7 @@ __all__ = [
 class VideoUnderstandingInput(InputModel):
     """Input of `fal-ai/video-understanding`."""
 
-    video_url: Annotated[str, Field(description="URL of the video to analyze")]
+    video_url: Annotated[FileInput, Field(description="URL of the video to analyze")]
     prompt: Annotated[
         str,
         Field(
@@ -697,7 +697,7 @@ class Realtime(RealtimeConnection[VideoUnderstandingInput, VideoUnderstandingOut
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         detailed_analysis: bool = False,
         extra_body: Mapping[str, Any] | None = None,
@@ -715,6 +715,8 @@ class Realtime(RealtimeConnection[VideoUnderstandingInput, VideoUnderstandingOut
 
         Args:
             video_url: URL of the video to analyze
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The question or prompt about the video content.
             detailed_analysis: Whether to request a more detailed analysis of the video
         """
@@ -734,7 +736,7 @@ class AsyncRealtime(AsyncRealtimeConnection[VideoUnderstandingInput, VideoUnders
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         detailed_analysis: bool = False,
         extra_body: Mapping[str, Any] | None = None,
@@ -752,6 +754,8 @@ class AsyncRealtime(AsyncRealtimeConnection[VideoUnderstandingInput, VideoUnders
 
         Args:
             video_url: URL of the video to analyze
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The question or prompt about the video content.
             detailed_analysis: Whether to request a more detailed analysis of the video
         """

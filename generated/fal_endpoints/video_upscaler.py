@@ -72,7 +72,7 @@ __all__ = [
 class VideoUpscalerInput(InputModel):
     """Input of `fal-ai/video-upscaler`."""
 
-    video_url: Annotated[str, Field(description="The URL of the video to upscale")]
+    video_url: Annotated[FileInput, Field(description="The URL of the video to upscale")]
     scale: Annotated[float, Field(description="The scale factor", ge=1.0, le=8.0)] = 2
 
 
@@ -677,7 +677,7 @@ class Realtime(RealtimeConnection[VideoUpscalerInput, VideoUpscalerOutput]):
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         scale: float = 2,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -694,6 +694,8 @@ class Realtime(RealtimeConnection[VideoUpscalerInput, VideoUpscalerOutput]):
 
         Args:
             video_url: The URL of the video to upscale
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             scale: The scale factor
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -712,7 +714,7 @@ class AsyncRealtime(AsyncRealtimeConnection[VideoUpscalerInput, VideoUpscalerOut
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         scale: float = 2,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -729,6 +731,8 @@ class AsyncRealtime(AsyncRealtimeConnection[VideoUpscalerInput, VideoUpscalerOut
 
         Args:
             video_url: The URL of the video to upscale
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             scale: The scale factor
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -76,7 +76,7 @@ class ViduImageToVideoInput(InputModel):
         str,
         Field(description="Text prompt for video generation, max 1500 characters", max_length=1500),
     ]
-    image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to use as the first frame")]
     seed: Annotated[int | None, Field(description="Random seed for generation")] = None
     movement_amplitude: Annotated[
         Literal["auto", "small", "medium", "large"],
@@ -720,7 +720,7 @@ class Realtime(RealtimeConnection[ViduImageToVideoInput, ViduImageToVideoOutput]
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         movement_amplitude: Literal["auto", "small", "medium", "large"] = "auto",
         extra_body: Mapping[str, Any] | None = None,
@@ -739,6 +739,8 @@ class Realtime(RealtimeConnection[ViduImageToVideoInput, ViduImageToVideoOutput]
         Args:
             prompt: Text prompt for video generation, max 1500 characters
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for generation
             movement_amplitude: The movement amplitude of objects in the frame
         """
@@ -759,7 +761,7 @@ class AsyncRealtime(AsyncRealtimeConnection[ViduImageToVideoInput, ViduImageToVi
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         movement_amplitude: Literal["auto", "small", "medium", "large"] = "auto",
         extra_body: Mapping[str, Any] | None = None,
@@ -778,6 +780,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ViduImageToVideoInput, ViduImageToVi
         Args:
             prompt: Text prompt for video generation, max 1500 characters
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for generation
             movement_amplitude: The movement amplitude of objects in the frame
         """

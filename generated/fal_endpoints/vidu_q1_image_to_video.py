@@ -76,7 +76,7 @@ class ViduQ1ImageToVideoInput(InputModel):
         str,
         Field(description="Text prompt for video generation, max 1500 characters", max_length=1500),
     ]
-    image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
+    image_url: Annotated[FileInput, Field(description="URL of the image to use as the first frame")]
     seed: Annotated[int | None, Field(description="Seed for the random number generator")] = None
     movement_amplitude: Annotated[
         Literal["auto", "small", "medium", "large"],
@@ -724,7 +724,7 @@ class Realtime(RealtimeConnection[ViduQ1ImageToVideoInput, ViduQ1ImageToVideoOut
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         movement_amplitude: Literal["auto", "small", "medium", "large"] = "auto",
         extra_body: Mapping[str, Any] | None = None,
@@ -743,6 +743,8 @@ class Realtime(RealtimeConnection[ViduQ1ImageToVideoInput, ViduQ1ImageToVideoOut
         Args:
             prompt: Text prompt for video generation, max 1500 characters
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Seed for the random number generator
             movement_amplitude: The movement amplitude of objects in the frame
         """
@@ -763,7 +765,7 @@ class AsyncRealtime(AsyncRealtimeConnection[ViduQ1ImageToVideoInput, ViduQ1Image
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         movement_amplitude: Literal["auto", "small", "medium", "large"] = "auto",
         extra_body: Mapping[str, Any] | None = None,
@@ -782,6 +784,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ViduQ1ImageToVideoInput, ViduQ1Image
         Args:
             prompt: Text prompt for video generation, max 1500 characters
             image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Seed for the random number generator
             movement_amplitude: The movement amplitude of objects in the frame
         """

@@ -77,7 +77,7 @@ class ViduQ1ReferenceToVideoInput(InputModel):
         Field(description="Text prompt for video generation, max 1500 characters", max_length=1500),
     ]
     reference_image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(
             description="URLs of the reference images to use for consistent subject appearance. Q1 model supports up to 7 reference images."
         ),
@@ -770,7 +770,7 @@ class Realtime(RealtimeConnection[ViduQ1ReferenceToVideoInput, ViduQ1ReferenceTo
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str],
+        reference_image_urls: list[FileInput],
         seed: int | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9",
         movement_amplitude: Literal["auto", "small", "medium", "large"] = "auto",
@@ -791,6 +791,8 @@ class Realtime(RealtimeConnection[ViduQ1ReferenceToVideoInput, ViduQ1ReferenceTo
         Args:
             prompt: Text prompt for video generation, max 1500 characters
             reference_image_urls: URLs of the reference images to use for consistent subject appearance. Q1 model supports up to 7 reference images.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for generation
             aspect_ratio: The aspect ratio of the output video
             movement_amplitude: The movement amplitude of objects in the frame
@@ -815,7 +817,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str],
+        reference_image_urls: list[FileInput],
         seed: int | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9",
         movement_amplitude: Literal["auto", "small", "medium", "large"] = "auto",
@@ -836,6 +838,8 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt for video generation, max 1500 characters
             reference_image_urls: URLs of the reference images to use for consistent subject appearance. Q1 model supports up to 7 reference images.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for generation
             aspect_ratio: The aspect ratio of the output video
             movement_amplitude: The movement amplitude of objects in the frame

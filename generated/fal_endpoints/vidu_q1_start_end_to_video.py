@@ -76,8 +76,12 @@ class ViduQ1StartEndToVideoInput(InputModel):
         str,
         Field(description="Text prompt for video generation, max 1500 characters", max_length=1500),
     ]
-    start_image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
-    end_image_url: Annotated[str, Field(description="URL of the image to use as the last frame")]
+    start_image_url: Annotated[
+        FileInput, Field(description="URL of the image to use as the first frame")
+    ]
+    end_image_url: Annotated[
+        FileInput, Field(description="URL of the image to use as the last frame")
+    ]
     seed: Annotated[int | None, Field(description="Seed for the random number generator")] = None
     movement_amplitude: Annotated[
         Literal["auto", "small", "medium", "large"],
@@ -760,8 +764,8 @@ class Realtime(RealtimeConnection[ViduQ1StartEndToVideoInput, ViduQ1StartEndToVi
         /,
         *,
         prompt: str,
-        start_image_url: str,
-        end_image_url: str,
+        start_image_url: FileInput,
+        end_image_url: FileInput,
         seed: int | None = ...,
         movement_amplitude: Literal["auto", "small", "medium", "large"] = "auto",
         extra_body: Mapping[str, Any] | None = None,
@@ -780,7 +784,11 @@ class Realtime(RealtimeConnection[ViduQ1StartEndToVideoInput, ViduQ1StartEndToVi
         Args:
             prompt: Text prompt for video generation, max 1500 characters
             start_image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the image to use as the last frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Seed for the random number generator
             movement_amplitude: The movement amplitude of objects in the frame
         """
@@ -803,8 +811,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        start_image_url: str,
-        end_image_url: str,
+        start_image_url: FileInput,
+        end_image_url: FileInput,
         seed: int | None = ...,
         movement_amplitude: Literal["auto", "small", "medium", "large"] = "auto",
         extra_body: Mapping[str, Any] | None = None,
@@ -823,7 +831,11 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt for video generation, max 1500 characters
             start_image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the image to use as the last frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Seed for the random number generator
             movement_amplitude: The movement amplitude of objects in the frame
         """

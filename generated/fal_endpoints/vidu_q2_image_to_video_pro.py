@@ -76,9 +76,11 @@ class ViduQ2ImageToVideoProInput(InputModel):
         str,
         Field(description="Text prompt for video generation, max 3000 characters", max_length=3000),
     ]
-    image_url: Annotated[str, Field(description="URL of the image to use as the starting frame")]
+    image_url: Annotated[
+        FileInput, Field(description="URL of the image to use as the starting frame")
+    ]
     end_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames."
         ),
@@ -823,8 +825,8 @@ class Realtime(RealtimeConnection[ViduQ2ImageToVideoProInput, ViduQ2ImageToVideo
         /,
         *,
         prompt: str,
-        image_url: str,
-        end_image_url: str | None = ...,
+        image_url: FileInput,
+        end_image_url: FileInput | None = ...,
         seed: int | None = ...,
         duration: Literal[2, 3, 4, 5, 6, 7, 8] = 4,
         resolution: Literal["720p", "1080p"] = "720p",
@@ -846,7 +848,11 @@ class Realtime(RealtimeConnection[ViduQ2ImageToVideoProInput, ViduQ2ImageToVideo
         Args:
             prompt: Text prompt for video generation, max 3000 characters
             image_url: URL of the image to use as the starting frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             duration: Duration of the video in seconds
             resolution: Output video resolution
@@ -872,8 +878,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
-        end_image_url: str | None = ...,
+        image_url: FileInput,
+        end_image_url: FileInput | None = ...,
         seed: int | None = ...,
         duration: Literal[2, 3, 4, 5, 6, 7, 8] = 4,
         resolution: Literal["720p", "1080p"] = "720p",
@@ -895,7 +901,11 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt for video generation, max 3000 characters
             image_url: URL of the image to use as the starting frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             duration: Duration of the video in seconds
             resolution: Output video resolution

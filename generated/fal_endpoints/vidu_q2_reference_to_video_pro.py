@@ -77,13 +77,13 @@ class ViduQ2ReferenceToVideoProInput(InputModel):
         Field(description="Text prompt for video generation, max 2000 characters", max_length=2000),
     ]
     reference_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="URLs of the reference images for subject appearance. If videos are provided, up to 4 images are allowed; otherwise up to 7 images."
         ),
     ] = None
     reference_video_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="URLs of the reference videos for video editing or motion reference. Supports up to 2 videos."
         ),
@@ -857,8 +857,8 @@ class Realtime(RealtimeConnection[ViduQ2ReferenceToVideoProInput, ViduQ2Referenc
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str] = ...,
-        reference_video_urls: list[str] = ...,
+        reference_image_urls: list[FileInput] = ...,
+        reference_video_urls: list[FileInput] = ...,
         seed: int | None = ...,
         duration: int = 4,
         resolution: Literal["540p", "720p", "1080p"] = "720p",
@@ -881,7 +881,11 @@ class Realtime(RealtimeConnection[ViduQ2ReferenceToVideoProInput, ViduQ2Referenc
         Args:
             prompt: Text prompt for video generation, max 2000 characters
             reference_image_urls: URLs of the reference images for subject appearance. If videos are provided, up to 4 images are allowed; otherwise up to 7 images.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_video_urls: URLs of the reference videos for video editing or motion reference. Supports up to 2 videos.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             duration: Duration of the video in seconds (0 for automatic duration)
             resolution: Output video resolution
@@ -912,8 +916,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str] = ...,
-        reference_video_urls: list[str] = ...,
+        reference_image_urls: list[FileInput] = ...,
+        reference_video_urls: list[FileInput] = ...,
         seed: int | None = ...,
         duration: int = 4,
         resolution: Literal["540p", "720p", "1080p"] = "720p",
@@ -936,7 +940,11 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt for video generation, max 2000 characters
             reference_image_urls: URLs of the reference images for subject appearance. If videos are provided, up to 4 images are allowed; otherwise up to 7 images.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_video_urls: URLs of the reference videos for video editing or motion reference. Supports up to 2 videos.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             duration: Duration of the video in seconds (0 for automatic duration)
             resolution: Output video resolution

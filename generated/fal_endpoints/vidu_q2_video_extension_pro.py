@@ -72,7 +72,7 @@ __all__ = [
 class ViduQ2VideoExtensionProInput(InputModel):
     """Input of `fal-ai/vidu/q2/video-extension/pro`."""
 
-    video_url: Annotated[str, Field(description="URL of the video to extend")]
+    video_url: Annotated[FileInput, Field(description="URL of the video to extend")]
     prompt: Annotated[
         Annotated[str, Field(max_length=3000)] | None,
         Field(description="text prompt to guide the video extension"),
@@ -742,7 +742,7 @@ class Realtime(RealtimeConnection[ViduQ2VideoExtensionProInput, ViduQ2VideoExten
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str | None = ...,
         seed: int | None = ...,
         duration: Literal[2, 3, 4, 5, 6, 7] = 4,
@@ -762,6 +762,8 @@ class Realtime(RealtimeConnection[ViduQ2VideoExtensionProInput, ViduQ2VideoExten
 
         Args:
             video_url: URL of the video to extend
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: text prompt to guide the video extension
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             duration: Duration of the extension in seconds
@@ -785,7 +787,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str | None = ...,
         seed: int | None = ...,
         duration: Literal[2, 3, 4, 5, 6, 7] = 4,
@@ -805,6 +807,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video to extend
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: text prompt to guide the video extension
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             duration: Duration of the extension in seconds

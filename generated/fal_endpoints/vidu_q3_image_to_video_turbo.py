@@ -72,13 +72,15 @@ __all__ = [
 class ViduQ3ImageToVideoTurboInput(InputModel):
     """Input of `fal-ai/vidu/q3/image-to-video/turbo`."""
 
-    image_url: Annotated[str, Field(description="URL or base64 image to use as the starting frame")]
+    image_url: Annotated[
+        FileInput, Field(description="URL or base64 image to use as the starting frame")
+    ]
     prompt: Annotated[
         str,
         Field(description="Text prompt for video generation, max 2000 characters", max_length=2000),
     ] = ""
     end_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames."
         ),
@@ -805,9 +807,9 @@ class Realtime(RealtimeConnection[ViduQ3ImageToVideoTurboInput, ViduQ3ImageToVid
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str = "",
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         duration: int = 5,
         seed: int | None = ...,
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
@@ -827,8 +829,12 @@ class Realtime(RealtimeConnection[ViduQ3ImageToVideoTurboInput, ViduQ3ImageToVid
 
         Args:
             image_url: URL or base64 image to use as the starting frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt for video generation, max 2000 characters
             end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Duration of the video in seconds (1-16 for Q3 models)
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             resolution: Output video resolution. Note: 360p is not available when end_image_url is provided.
@@ -852,9 +858,9 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str = "",
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         duration: int = 5,
         seed: int | None = ...,
         resolution: Literal["360p", "540p", "720p", "1080p"] = "720p",
@@ -874,8 +880,12 @@ class AsyncRealtime(
 
         Args:
             image_url: URL or base64 image to use as the starting frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt for video generation, max 2000 characters
             end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Duration of the video in seconds (1-16 for Q3 models)
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             resolution: Output video resolution. Note: 360p is not available when end_image_url is provided.

@@ -77,7 +77,7 @@ class ViduQ3ReferenceToVideoMixInput(InputModel):
         Field(description="Text prompt for video generation, max 2000 characters", max_length=2000),
     ]
     reference_image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(
             description="URLs of 1 to 4 reference images used to keep subjects or scenes consistent"
         ),
@@ -796,7 +796,7 @@ class Realtime(RealtimeConnection[ViduQ3ReferenceToVideoMixInput, ViduQ3Referenc
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str],
+        reference_image_urls: list[FileInput],
         duration: int = 5,
         seed: int | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "4:3", "3:4", "1:1"] = "16:9",
@@ -818,6 +818,8 @@ class Realtime(RealtimeConnection[ViduQ3ReferenceToVideoMixInput, ViduQ3Referenc
         Args:
             prompt: Text prompt for video generation, max 2000 characters
             reference_image_urls: URLs of 1 to 4 reference images used to keep subjects or scenes consistent
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Duration of the video in seconds (1-16 for Q3 models)
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             aspect_ratio: The aspect ratio of the output video
@@ -847,7 +849,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str],
+        reference_image_urls: list[FileInput],
         duration: int = 5,
         seed: int | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "4:3", "3:4", "1:1"] = "16:9",
@@ -869,6 +871,8 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt for video generation, max 2000 characters
             reference_image_urls: URLs of 1 to 4 reference images used to keep subjects or scenes consistent
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Duration of the video in seconds (1-16 for Q3 models)
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             aspect_ratio: The aspect ratio of the output video

@@ -77,7 +77,7 @@ class ViduReferenceToVideoInput(InputModel):
         Field(description="Text prompt for video generation, max 1500 characters", max_length=1500),
     ]
     reference_image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(description="URLs of the reference images to use for consistent subject appearance"),
     ]
     seed: Annotated[int | None, Field(description="Random seed for generation")] = None
@@ -747,7 +747,7 @@ class Realtime(RealtimeConnection[ViduReferenceToVideoInput, ViduReferenceToVide
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str],
+        reference_image_urls: list[FileInput],
         seed: int | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9",
         movement_amplitude: Literal["auto", "small", "medium", "large"] = "auto",
@@ -767,6 +767,8 @@ class Realtime(RealtimeConnection[ViduReferenceToVideoInput, ViduReferenceToVide
         Args:
             prompt: Text prompt for video generation, max 1500 characters
             reference_image_urls: URLs of the reference images to use for consistent subject appearance
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for generation
             aspect_ratio: The aspect ratio of the output video
             movement_amplitude: The movement amplitude of objects in the frame
@@ -788,7 +790,7 @@ class AsyncRealtime(AsyncRealtimeConnection[ViduReferenceToVideoInput, ViduRefer
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str],
+        reference_image_urls: list[FileInput],
         seed: int | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9",
         movement_amplitude: Literal["auto", "small", "medium", "large"] = "auto",
@@ -808,6 +810,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ViduReferenceToVideoInput, ViduRefer
         Args:
             prompt: Text prompt for video generation, max 1500 characters
             reference_image_urls: URLs of the reference images to use for consistent subject appearance
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for generation
             aspect_ratio: The aspect ratio of the output video
             movement_amplitude: The movement amplitude of objects in the frame

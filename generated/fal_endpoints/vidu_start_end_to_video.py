@@ -76,8 +76,12 @@ class ViduStartEndToVideoInput(InputModel):
         str,
         Field(description="Text prompt for video generation, max 1500 characters", max_length=1500),
     ]
-    start_image_url: Annotated[str, Field(description="URL of the image to use as the first frame")]
-    end_image_url: Annotated[str, Field(description="URL of the image to use as the last frame")]
+    start_image_url: Annotated[
+        FileInput, Field(description="URL of the image to use as the first frame")
+    ]
+    end_image_url: Annotated[
+        FileInput, Field(description="URL of the image to use as the last frame")
+    ]
     seed: Annotated[int | None, Field(description="Random seed for generation")] = None
     movement_amplitude: Annotated[
         Literal["auto", "small", "medium", "large"],
@@ -757,8 +761,8 @@ class Realtime(RealtimeConnection[ViduStartEndToVideoInput, ViduStartEndToVideoO
         /,
         *,
         prompt: str,
-        start_image_url: str,
-        end_image_url: str,
+        start_image_url: FileInput,
+        end_image_url: FileInput,
         seed: int | None = ...,
         movement_amplitude: Literal["auto", "small", "medium", "large"] = "auto",
         extra_body: Mapping[str, Any] | None = None,
@@ -777,7 +781,11 @@ class Realtime(RealtimeConnection[ViduStartEndToVideoInput, ViduStartEndToVideoO
         Args:
             prompt: Text prompt for video generation, max 1500 characters
             start_image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the image to use as the last frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for generation
             movement_amplitude: The movement amplitude of objects in the frame
         """
@@ -798,8 +806,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ViduStartEndToVideoInput, ViduStartE
         /,
         *,
         prompt: str,
-        start_image_url: str,
-        end_image_url: str,
+        start_image_url: FileInput,
+        end_image_url: FileInput,
         seed: int | None = ...,
         movement_amplitude: Literal["auto", "small", "medium", "large"] = "auto",
         extra_body: Mapping[str, Any] | None = None,
@@ -818,7 +826,11 @@ class AsyncRealtime(AsyncRealtimeConnection[ViduStartEndToVideoInput, ViduStartE
         Args:
             prompt: Text prompt for video generation, max 1500 characters
             start_image_url: URL of the image to use as the first frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the image to use as the last frame
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for generation
             movement_amplitude: The movement amplitude of objects in the frame
         """

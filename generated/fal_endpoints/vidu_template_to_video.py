@@ -259,7 +259,7 @@ class ViduTemplateToVideoInput(InputModel):
     """Input of `fal-ai/vidu/template-to-video`."""
 
     input_image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(
             description="URLs of the images to use with the template. Number of images required varies by template: 'dynasty_dress' and 'shop_frame' accept 1-2 images, 'wish_sender' requires exactly 3 images, all other templates accept only 1 image."
         ),
@@ -913,7 +913,7 @@ class Realtime(RealtimeConnection[ViduTemplateToVideoInput, ViduTemplateToVideoO
         self,
         /,
         *,
-        input_image_urls: list[str],
+        input_image_urls: list[FileInput],
         template: Template = "hug",
         seed: int | None = ...,
         aspect_ratio: Literal["16:9", "9:16"] = "16:9",
@@ -932,6 +932,8 @@ class Realtime(RealtimeConnection[ViduTemplateToVideoInput, ViduTemplateToVideoO
 
         Args:
             input_image_urls: URLs of the images to use with the template. Number of images required varies by template: 'dynasty_dress' and 'shop_frame' accept 1-2 images, 'wish_sender' requires exactly 3 images, all other templates accept only 1 image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             template: AI video template to use. Pricing varies by template: Standard templates (hug, kiss, love_pose, etc.) cost 4 credits ($0.20), Premium templates (lunar_newyear, dynasty_dress, dreamy_wedding, etc.) cost 6 credits ($0.30), and Advanced templates (live_photo) cost 10 credits ($0.50).
             seed: Random seed for generation
             aspect_ratio: The aspect ratio of the output video
@@ -952,7 +954,7 @@ class AsyncRealtime(AsyncRealtimeConnection[ViduTemplateToVideoInput, ViduTempla
         self,
         /,
         *,
-        input_image_urls: list[str],
+        input_image_urls: list[FileInput],
         template: Template = "hug",
         seed: int | None = ...,
         aspect_ratio: Literal["16:9", "9:16"] = "16:9",
@@ -971,6 +973,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ViduTemplateToVideoInput, ViduTempla
 
         Args:
             input_image_urls: URLs of the images to use with the template. Number of images required varies by template: 'dynasty_dress' and 'shop_frame' accept 1-2 images, 'wish_sender' requires exactly 3 images, all other templates accept only 1 image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             template: AI video template to use. Pricing varies by template: Standard templates (hug, kiss, love_pose, etc.) cost 4 credits ($0.20), Premium templates (lunar_newyear, dynasty_dress, dreamy_wedding, etc.) cost 6 credits ($0.30), and Advanced templates (live_photo) cost 10 credits ($0.50).
             seed: Random seed for generation
             aspect_ratio: The aspect ratio of the output video

@@ -73,13 +73,13 @@ class VoidVideoInpaintingInput(InputModel):
     """Input of `fal-ai/void-video-inpainting`."""
 
     video_url: Annotated[
-        str, Field(description="URL of the input video containing the object to remove.")
+        FileInput, Field(description="URL of the input video containing the object to remove.")
     ]
     prompt: Annotated[
         str, Field(description="Text description of the desired background after object removal.")
     ]
     quad_mask_video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of a mask video for the removal target. For best results this should be a VOID-style quadmask video with 4 grayscale values: 0=object to remove, 63=overlap, 127=affected region, 255=background to keep. A simple binary mask (0=remove, 255=keep) also works. If omitted, the app will generate a temporary mask video from `mask_prompt` using the SAM-3 video endpoint and convert it to a quadmask automatically."
         ),
@@ -910,9 +910,9 @@ class Realtime(RealtimeConnection[VoidVideoInpaintingInput, VoidVideoInpaintingO
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
-        quad_mask_video_url: str = "",
+        quad_mask_video_url: FileInput = "",
         mask_prompt: str | None = ...,
         enable_pass2_refinement: bool = False,
         negative_prompt: str = "The video is not of a high quality, it has a low resolution. Watermark present in each frame. The background is solid. Strange body and strange trajectory. Distortion.",
@@ -937,8 +937,12 @@ class Realtime(RealtimeConnection[VoidVideoInpaintingInput, VoidVideoInpaintingO
 
         Args:
             video_url: URL of the input video containing the object to remove.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text description of the desired background after object removal.
             quad_mask_video_url: URL of a mask video for the removal target. For best results this should be a VOID-style quadmask video with 4 grayscale values: 0=object to remove, 63=overlap, 127=affected region, 255=background to keep. A simple binary mask (0=remove, 255=keep) also works. If omitted, the app will generate a temporary mask video from `mask_prompt` using the SAM-3 video endpoint and convert it to a quadmask automatically.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_prompt: Text description of what should be masked in the input video, such as the object or person to remove. Used to generate a temporary mask video with SAM-3 when `quad_mask_video_url` is not provided.
             enable_pass2_refinement: Run VOID Pass 2 warped-noise refinement after Pass 1. This is slower but can improve temporal consistency on longer clips.
             negative_prompt: Negative prompt to guide generation away from undesired outputs.
@@ -965,9 +969,9 @@ class AsyncRealtime(AsyncRealtimeConnection[VoidVideoInpaintingInput, VoidVideoI
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
-        quad_mask_video_url: str = "",
+        quad_mask_video_url: FileInput = "",
         mask_prompt: str | None = ...,
         enable_pass2_refinement: bool = False,
         negative_prompt: str = "The video is not of a high quality, it has a low resolution. Watermark present in each frame. The background is solid. Strange body and strange trajectory. Distortion.",
@@ -992,8 +996,12 @@ class AsyncRealtime(AsyncRealtimeConnection[VoidVideoInpaintingInput, VoidVideoI
 
         Args:
             video_url: URL of the input video containing the object to remove.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text description of the desired background after object removal.
             quad_mask_video_url: URL of a mask video for the removal target. For best results this should be a VOID-style quadmask video with 4 grayscale values: 0=object to remove, 63=overlap, 127=affected region, 255=background to keep. A simple binary mask (0=remove, 255=keep) also works. If omitted, the app will generate a temporary mask video from `mask_prompt` using the SAM-3 video endpoint and convert it to a quadmask automatically.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_prompt: Text description of what should be masked in the input video, such as the object or person to remove. Used to generate a temporary mask video with SAM-3 when `quad_mask_video_url` is not provided.
             enable_pass2_refinement: Run VOID Pass 2 warped-noise refinement after Pass 1. This is slower but can improve temporal consistency on longer clips.
             negative_prompt: Negative prompt to guide generation away from undesired outputs.

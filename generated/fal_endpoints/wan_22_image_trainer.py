@@ -72,7 +72,7 @@ __all__ = [
 class Wan22ImageTrainerInput(InputModel):
     """Input of `fal-ai/wan-22-image-trainer`."""
 
-    training_data_url: Annotated[str, Field(description="URL to the training data.")]
+    training_data_url: Annotated[FileInput, Field(description="URL to the training data.")]
     trigger_phrase: Annotated[str, Field(description="Trigger phrase for the model.")]
     include_synthetic_captions: Annotated[
         bool, Field(description="Whether to include synthetic captions.")
@@ -823,7 +823,7 @@ class Realtime(RealtimeConnection[Wan22ImageTrainerInput, Wan22ImageTrainerOutpu
         self,
         /,
         *,
-        training_data_url: str,
+        training_data_url: FileInput,
         trigger_phrase: str,
         include_synthetic_captions: bool = False,
         use_face_detection: bool = True,
@@ -847,6 +847,8 @@ class Realtime(RealtimeConnection[Wan22ImageTrainerInput, Wan22ImageTrainerOutpu
 
         Args:
             training_data_url: URL to the training data.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             trigger_phrase: Trigger phrase for the model.
             include_synthetic_captions: Whether to include synthetic captions.
             use_face_detection: Whether to use face detection for the training data. When enabled, images will use the center of the face as the center of the image when resizing.
@@ -872,7 +874,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Wan22ImageTrainerInput, Wan22ImageTr
         self,
         /,
         *,
-        training_data_url: str,
+        training_data_url: FileInput,
         trigger_phrase: str,
         include_synthetic_captions: bool = False,
         use_face_detection: bool = True,
@@ -896,6 +898,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Wan22ImageTrainerInput, Wan22ImageTr
 
         Args:
             training_data_url: URL to the training data.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             trigger_phrase: Trigger phrase for the model.
             include_synthetic_captions: Whether to include synthetic captions.
             use_face_detection: Whether to use face detection for the training data. When enabled, images will use the center of the face as the center of the image when resizing.

@@ -78,7 +78,7 @@ class Wan22VaceFunA14bPoseInput(InputModel):
         ),
     ]
     video_url: Annotated[
-        str, Field(description="URL to the source video file. Required for pose task.")
+        FileInput, Field(description="URL to the source video file. Required for pose task.")
     ]
     negative_prompt: Annotated[str, Field(description="Negative prompt for video generation.")] = (
         "letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards"
@@ -146,19 +146,19 @@ class Wan22VaceFunA14bPoseInput(InputModel):
         float, Field(description="Shift parameter for video generation.", ge=1.0, le=15.0)
     ] = 5
     ref_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="URLs to source reference image. If provided, the model will use this image as reference."
         ),
     ] = None
     first_frame_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the first frame of the video. If provided, the model will use this frame as a reference."
         ),
     ] = None
     last_frame_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the last frame of the video. If provided, the model will use this frame as a reference."
         ),
@@ -1359,7 +1359,7 @@ class Realtime(RealtimeConnection[Wan22VaceFunA14bPoseInput, Wan22VaceFunA14bPos
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         negative_prompt: str = "letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards",
         match_input_num_frames: bool = False,
         num_frames: int = 81,
@@ -1372,9 +1372,9 @@ class Realtime(RealtimeConnection[Wan22VaceFunA14bPoseInput, Wan22VaceFunA14bPos
         guidance_scale: float = 5,
         sampler: Literal["unipc", "dpm++", "euler"] = "unipc",
         shift: float = 5,
-        ref_image_urls: list[str] = ...,
-        first_frame_url: str | None = ...,
-        last_frame_url: str | None = ...,
+        ref_image_urls: list[FileInput] = ...,
+        first_frame_url: FileInput | None = ...,
+        last_frame_url: FileInput | None = ...,
         enable_safety_checker: bool = False,
         enable_prompt_expansion: bool = False,
         preprocess: bool = False,
@@ -1405,6 +1405,8 @@ class Realtime(RealtimeConnection[Wan22VaceFunA14bPoseInput, Wan22VaceFunA14bPos
         Args:
             prompt: The text prompt to guide video generation. For pose task, the prompt should describe the desired pose and action of the subject in the video.
             video_url: URL to the source video file. Required for pose task.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             match_input_num_frames: If true, the number of frames in the generated video will match the number of frames in the input video. If false, the number of frames will be determined by the num_frames parameter.
             num_frames: Number of frames to generate. Must be between 81 to 241 (inclusive).
@@ -1418,8 +1420,14 @@ class Realtime(RealtimeConnection[Wan22VaceFunA14bPoseInput, Wan22VaceFunA14bPos
             sampler: Sampler to use for video generation.
             shift: Shift parameter for video generation.
             ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_safety_checker: If set to true, the safety checker will be enabled.
             enable_prompt_expansion: Whether to enable prompt expansion.
             preprocess: Whether to preprocess the input video.
@@ -1452,7 +1460,7 @@ class AsyncRealtime(AsyncRealtimeConnection[Wan22VaceFunA14bPoseInput, Wan22Vace
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         negative_prompt: str = "letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards",
         match_input_num_frames: bool = False,
         num_frames: int = 81,
@@ -1465,9 +1473,9 @@ class AsyncRealtime(AsyncRealtimeConnection[Wan22VaceFunA14bPoseInput, Wan22Vace
         guidance_scale: float = 5,
         sampler: Literal["unipc", "dpm++", "euler"] = "unipc",
         shift: float = 5,
-        ref_image_urls: list[str] = ...,
-        first_frame_url: str | None = ...,
-        last_frame_url: str | None = ...,
+        ref_image_urls: list[FileInput] = ...,
+        first_frame_url: FileInput | None = ...,
+        last_frame_url: FileInput | None = ...,
         enable_safety_checker: bool = False,
         enable_prompt_expansion: bool = False,
         preprocess: bool = False,
@@ -1498,6 +1506,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Wan22VaceFunA14bPoseInput, Wan22Vace
         Args:
             prompt: The text prompt to guide video generation. For pose task, the prompt should describe the desired pose and action of the subject in the video.
             video_url: URL to the source video file. Required for pose task.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             match_input_num_frames: If true, the number of frames in the generated video will match the number of frames in the input video. If false, the number of frames will be determined by the num_frames parameter.
             num_frames: Number of frames to generate. Must be between 81 to 241 (inclusive).
@@ -1511,8 +1521,14 @@ class AsyncRealtime(AsyncRealtimeConnection[Wan22VaceFunA14bPoseInput, Wan22Vace
             sampler: Sampler to use for video generation.
             shift: Shift parameter for video generation.
             ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_safety_checker: If set to true, the safety checker will be enabled.
             enable_prompt_expansion: Whether to enable prompt expansion.
             preprocess: Whether to preprocess the input video.

@@ -74,7 +74,7 @@ class Wan22VaceFunA14bReframeInput(InputModel):
     """Input of `fal-ai/wan-22-vace-fun-a14b/reframe`."""
 
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to the source video file. This video will be used as a reference for the reframe task."
         ),
@@ -148,13 +148,13 @@ class Wan22VaceFunA14bReframeInput(InputModel):
         float, Field(description="Shift parameter for video generation.", ge=1.0, le=15.0)
     ] = 5
     first_frame_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the first frame of the video. If provided, the model will use this frame as a reference."
         ),
     ] = None
     last_frame_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the last frame of the video. If provided, the model will use this frame as a reference."
         ),
@@ -1364,7 +1364,7 @@ class Realtime(RealtimeConnection[Wan22VaceFunA14bReframeInput, Wan22VaceFunA14b
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str = "",
         negative_prompt: str = "letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards",
         match_input_num_frames: bool = True,
@@ -1378,8 +1378,8 @@ class Realtime(RealtimeConnection[Wan22VaceFunA14bReframeInput, Wan22VaceFunA14b
         guidance_scale: float = 5,
         sampler: Literal["unipc", "dpm++", "euler"] = "unipc",
         shift: float = 5,
-        first_frame_url: str | None = ...,
-        last_frame_url: str | None = ...,
+        first_frame_url: FileInput | None = ...,
+        last_frame_url: FileInput | None = ...,
         enable_safety_checker: bool = False,
         enable_prompt_expansion: bool = False,
         acceleration: Literal["none", "low", "regular"] | None = "regular",
@@ -1410,6 +1410,8 @@ class Realtime(RealtimeConnection[Wan22VaceFunA14bReframeInput, Wan22VaceFunA14b
 
         Args:
             video_url: URL to the source video file. This video will be used as a reference for the reframe task.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation. Optional for reframing.
             negative_prompt: Negative prompt for video generation.
             match_input_num_frames: If true, the number of frames in the generated video will match the number of frames in the input video. If false, the number of frames will be determined by the num_frames parameter.
@@ -1424,7 +1426,11 @@ class Realtime(RealtimeConnection[Wan22VaceFunA14bReframeInput, Wan22VaceFunA14b
             sampler: Sampler to use for video generation.
             shift: Shift parameter for video generation.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_safety_checker: If set to true, the safety checker will be enabled.
             enable_prompt_expansion: Whether to enable prompt expansion.
             acceleration: Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.
@@ -1459,7 +1465,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str = "",
         negative_prompt: str = "letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards",
         match_input_num_frames: bool = True,
@@ -1473,8 +1479,8 @@ class AsyncRealtime(
         guidance_scale: float = 5,
         sampler: Literal["unipc", "dpm++", "euler"] = "unipc",
         shift: float = 5,
-        first_frame_url: str | None = ...,
-        last_frame_url: str | None = ...,
+        first_frame_url: FileInput | None = ...,
+        last_frame_url: FileInput | None = ...,
         enable_safety_checker: bool = False,
         enable_prompt_expansion: bool = False,
         acceleration: Literal["none", "low", "regular"] | None = "regular",
@@ -1505,6 +1511,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL to the source video file. This video will be used as a reference for the reframe task.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation. Optional for reframing.
             negative_prompt: Negative prompt for video generation.
             match_input_num_frames: If true, the number of frames in the generated video will match the number of frames in the input video. If false, the number of frames will be determined by the num_frames parameter.
@@ -1519,7 +1527,11 @@ class AsyncRealtime(
             sampler: Sampler to use for video generation.
             shift: Shift parameter for video generation.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_safety_checker: If set to true, the safety checker will be enabled.
             enable_prompt_expansion: Whether to enable prompt expansion.
             acceleration: Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.

@@ -96,13 +96,13 @@ class Wan25PreviewImageToVideoInput(InputModel):
         ),
     ]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the image to use as the first frame. Must be publicly accessible or base64 data URI."
         ),
     ]
     audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of the audio to use as the background music. Must be publicly accessible.\nLimit handling: If the audio duration exceeds the duration value (5 or 10 seconds),\nthe audio is truncated to the first 5 or 10 seconds, and the rest is discarded. If\nthe audio is shorter than the video, the remaining part of the video will be silent.\nFor example, if the audio is 3 seconds long and the video duration is 5 seconds, the\nfirst 3 seconds of the output video will have sound, and the last 2 seconds will be silent.\n- Format: WAV, MP3.\n- Duration: 3 to 30 s.\n- File size: Up to 15 MB."
         ),
@@ -1044,8 +1044,8 @@ class Realtime(RealtimeConnection[Wan25PreviewImageToVideoInput, Wan25PreviewIma
         /,
         *,
         prompt: str,
-        image_url: str,
-        audio_url: str | None = ...,
+        image_url: FileInput,
+        audio_url: FileInput | None = ...,
         resolution: Literal["480p", "720p", "1080p"] = "1080p",
         duration: Literal["5", "10"] = "5",
         negative_prompt: str | None = ...,
@@ -1068,6 +1068,8 @@ class Realtime(RealtimeConnection[Wan25PreviewImageToVideoInput, Wan25PreviewIma
         Args:
             prompt: The text prompt describing the desired video motion. Max 800 characters.
             image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the audio to use as the background music. Must be publicly accessible.
                 Limit handling: If the audio duration exceeds the duration value (5 or 10 seconds),
                 the audio is truncated to the first 5 or 10 seconds, and the rest is discarded. If
@@ -1077,6 +1079,8 @@ class Realtime(RealtimeConnection[Wan25PreviewImageToVideoInput, Wan25PreviewIma
                 - Format: WAV, MP3.
                 - Duration: 3 to 30 s.
                 - File size: Up to 15 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Video resolution. Valid values: 480p, 720p, 1080p
             duration: Duration of the generated video in seconds. Choose between 5 or 10 seconds.
             negative_prompt: Negative prompt to describe content to avoid. Max 500 characters.
@@ -1107,8 +1111,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
-        audio_url: str | None = ...,
+        image_url: FileInput,
+        audio_url: FileInput | None = ...,
         resolution: Literal["480p", "720p", "1080p"] = "1080p",
         duration: Literal["5", "10"] = "5",
         negative_prompt: str | None = ...,
@@ -1131,6 +1135,8 @@ class AsyncRealtime(
         Args:
             prompt: The text prompt describing the desired video motion. Max 800 characters.
             image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the audio to use as the background music. Must be publicly accessible.
                 Limit handling: If the audio duration exceeds the duration value (5 or 10 seconds),
                 the audio is truncated to the first 5 or 10 seconds, and the rest is discarded. If
@@ -1140,6 +1146,8 @@ class AsyncRealtime(
                 - Format: WAV, MP3.
                 - Duration: 3 to 30 s.
                 - File size: Up to 15 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Video resolution. Valid values: 480p, 720p, 1080p
             duration: Duration of the generated video in seconds. Choose between 5 or 10 seconds.
             negative_prompt: Negative prompt to describe content to avoid. Max 500 characters.

@@ -91,7 +91,7 @@ class Wan25PreviewTextToVideoInput(InputModel):
         ),
     ]
     audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of the audio to use as the background music. Must be publicly accessible.\nLimit handling: If the audio duration exceeds the duration value (5 or 10 seconds),\nthe audio is truncated to the first 5 or 10 seconds, and the rest is discarded. If\nthe audio is shorter than the video, the remaining part of the video will be silent.\nFor example, if the audio is 3 seconds long and the video duration is 5 seconds, the\nfirst 3 seconds of the output video will have sound, and the last 2 seconds will be silent.\n- Format: WAV, MP3.\n- Duration: 3 to 30 s.\n- File size: Up to 15 MB."
         ),
@@ -978,7 +978,7 @@ class Realtime(RealtimeConnection[Wan25PreviewTextToVideoInput, Wan25PreviewText
         /,
         *,
         prompt: str,
-        audio_url: str | None = ...,
+        audio_url: FileInput | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9",
         resolution: Literal["480p", "720p", "1080p"] = "1080p",
         duration: Literal["5", "10"] = "5",
@@ -1010,6 +1010,8 @@ class Realtime(RealtimeConnection[Wan25PreviewTextToVideoInput, Wan25PreviewText
                 - Format: WAV, MP3.
                 - Duration: 3 to 30 s.
                 - File size: Up to 15 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: Video resolution tier
             duration: Duration of the generated video in seconds. Choose between 5 or 10 seconds.
@@ -1037,7 +1039,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        audio_url: str | None = ...,
+        audio_url: FileInput | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9",
         resolution: Literal["480p", "720p", "1080p"] = "1080p",
         duration: Literal["5", "10"] = "5",
@@ -1069,6 +1071,8 @@ class AsyncRealtime(
                 - Format: WAV, MP3.
                 - Duration: 3 to 30 s.
                 - File size: Up to 15 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video
             resolution: Video resolution tier
             duration: Duration of the generated video in seconds. Choose between 5 or 10 seconds.

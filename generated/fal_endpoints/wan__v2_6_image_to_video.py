@@ -96,13 +96,13 @@ class WanV26ImageToVideoInput(InputModel):
         ),
     ]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the image to use as the first frame. Must be publicly accessible or base64 data URI. Image dimensions must be between 240 and 7680."
         ),
     ]
     audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of the audio to use as the background music. Must be publicly accessible.\nLimit handling: If the audio duration exceeds the duration value (5, 10, or 15 seconds),\nthe audio is truncated to the first N seconds, and the rest is discarded. If\nthe audio is shorter than the video, the remaining part of the video will be silent.\nFor example, if the audio is 3 seconds long and the video duration is 5 seconds, the\nfirst 3 seconds of the output video will have sound, and the last 2 seconds will be silent.\n- Format: WAV, MP3.\n- Duration: 3 to 30 s.\n- File size: Up to 15 MB."
         ),
@@ -1061,8 +1061,8 @@ class Realtime(RealtimeConnection[WanV26ImageToVideoInput, WanV26ImageToVideoOut
         /,
         *,
         prompt: str,
-        image_url: str,
-        audio_url: str | None = ...,
+        image_url: FileInput,
+        audio_url: FileInput | None = ...,
         resolution: Literal["720p", "1080p"] = "1080p",
         duration: Literal["5", "10", "15"] = "5",
         negative_prompt: str | None = "",
@@ -1086,6 +1086,8 @@ class Realtime(RealtimeConnection[WanV26ImageToVideoInput, WanV26ImageToVideoOut
         Args:
             prompt: The text prompt describing the desired video motion. Max 800 characters.
             image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI. Image dimensions must be between 240 and 7680.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the audio to use as the background music. Must be publicly accessible.
                 Limit handling: If the audio duration exceeds the duration value (5, 10, or 15 seconds),
                 the audio is truncated to the first N seconds, and the rest is discarded. If
@@ -1095,6 +1097,8 @@ class Realtime(RealtimeConnection[WanV26ImageToVideoInput, WanV26ImageToVideoOut
                 - Format: WAV, MP3.
                 - Duration: 3 to 30 s.
                 - File size: Up to 15 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Video resolution. Valid values: 720p, 1080p
             duration: Duration of the generated video in seconds. Choose between 5, 10 or 15 seconds.
             negative_prompt: Negative prompt to describe content to avoid. Max 500 characters.
@@ -1120,8 +1124,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV26ImageToVideoInput, WanV26Image
         /,
         *,
         prompt: str,
-        image_url: str,
-        audio_url: str | None = ...,
+        image_url: FileInput,
+        audio_url: FileInput | None = ...,
         resolution: Literal["720p", "1080p"] = "1080p",
         duration: Literal["5", "10", "15"] = "5",
         negative_prompt: str | None = "",
@@ -1145,6 +1149,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV26ImageToVideoInput, WanV26Image
         Args:
             prompt: The text prompt describing the desired video motion. Max 800 characters.
             image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI. Image dimensions must be between 240 and 7680.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of the audio to use as the background music. Must be publicly accessible.
                 Limit handling: If the audio duration exceeds the duration value (5, 10, or 15 seconds),
                 the audio is truncated to the first N seconds, and the rest is discarded. If
@@ -1154,6 +1160,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV26ImageToVideoInput, WanV26Image
                 - Format: WAV, MP3.
                 - Duration: 3 to 30 s.
                 - File size: Up to 15 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Video resolution. Valid values: 720p, 1080p
             duration: Duration of the generated video in seconds. Choose between 5, 10 or 15 seconds.
             negative_prompt: Negative prompt to describe content to avoid. Max 500 characters.

@@ -103,7 +103,7 @@ class WanV26ReferenceToVideoInput(InputModel):
         ),
     ]
     video_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(
             description="Reference videos for subject consistency (1-3 videos). Videos' FPS must be at least 16 FPS.Reference in prompt as @Video1, @Video2, @Video3. Works for people, animals, or objects."
         ),
@@ -1043,7 +1043,7 @@ class Realtime(RealtimeConnection[WanV26ReferenceToVideoInput, WanV26ReferenceTo
         /,
         *,
         prompt: str,
-        video_urls: list[str],
+        video_urls: list[FileInput],
         aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] = "16:9",
         resolution: Literal["720p", "1080p"] = "1080p",
         duration: Literal["5", "10"] = "5",
@@ -1068,6 +1068,8 @@ class Realtime(RealtimeConnection[WanV26ReferenceToVideoInput, WanV26ReferenceTo
         Args:
             prompt: Use @Video1, @Video2, @Video3 to reference subjects from your videos. Works for people, animals, or objects. For multi-shot prompts: '[0-3s] Shot 1. [3-6s] Shot 2.' Max 800 characters.
             video_urls: Reference videos for subject consistency (1-3 videos). Videos' FPS must be at least 16 FPS.Reference in prompt as @Video1, @Video2, @Video3. Works for people, animals, or objects.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             resolution: Video resolution tier. R2V only supports 720p and 1080p (no 480p).
             duration: Duration of the generated video in seconds. R2V supports only 5 or 10 seconds (no 15s).
@@ -1096,7 +1098,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_urls: list[str],
+        video_urls: list[FileInput],
         aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] = "16:9",
         resolution: Literal["720p", "1080p"] = "1080p",
         duration: Literal["5", "10"] = "5",
@@ -1121,6 +1123,8 @@ class AsyncRealtime(
         Args:
             prompt: Use @Video1, @Video2, @Video3 to reference subjects from your videos. Works for people, animals, or objects. For multi-shot prompts: '[0-3s] Shot 1. [3-6s] Shot 2.' Max 800 characters.
             video_urls: Reference videos for subject consistency (1-3 videos). Videos' FPS must be at least 16 FPS.Reference in prompt as @Video1, @Video2, @Video3. Works for people, animals, or objects.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             resolution: Video resolution tier. R2V only supports 720p and 1080p (no 480p).
             duration: Duration of the generated video in seconds. R2V supports only 5 or 10 seconds (no 15s).

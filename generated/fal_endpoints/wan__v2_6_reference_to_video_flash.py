@@ -124,13 +124,13 @@ class WanV26ReferenceToVideoFlashInput(InputModel):
         ),
     ]
     video_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Reference videos for subject consistency (0-3 videos). Videos' FPS must be at least 16 FPS. Combined with image_urls, total references cannot exceed 5. Reference order: video_urls are numbered first (Character1, Character2...), then image_urls continue the sequence."
         ),
     ] = None
     image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Reference images for subject consistency (0-5 images). Combined with video_urls, total references cannot exceed 5. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP. Resolution: 240-5000px. Max 10MB each. Reference order: image_urls continue numbering after video_urls."
         ),
@@ -1266,8 +1266,8 @@ class Realtime(
         /,
         *,
         prompt: str,
-        video_urls: list[str] | None = ...,
-        image_urls: list[str] | None = ...,
+        video_urls: list[FileInput] | None = ...,
+        image_urls: list[FileInput] | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] = "16:9",
         resolution: Literal["720p", "1080p"] = "1080p",
         duration: Literal["5", "10"] = "5",
@@ -1293,7 +1293,11 @@ class Realtime(
         Args:
             prompt: Use Character1, Character2, etc. to reference subjects from your reference files. Works for people, animals, or objects. For multi-shot prompts: '[0-3s] Shot 1. [3-6s] Shot 2.' Max 1500 characters. Reference order: video_urls first, then image_urls.
             video_urls: Reference videos for subject consistency (0-3 videos). Videos' FPS must be at least 16 FPS. Combined with image_urls, total references cannot exceed 5. Reference order: video_urls are numbered first (Character1, Character2...), then image_urls continue the sequence.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_urls: Reference images for subject consistency (0-5 images). Combined with video_urls, total references cannot exceed 5. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP. Resolution: 240-5000px. Max 10MB each. Reference order: image_urls continue numbering after video_urls.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             resolution: Video resolution tier. R2V Flash only supports 720p and 1080p.
             duration: Duration of the generated video in seconds. R2V Flash supports only 5 or 10 seconds.
@@ -1327,8 +1331,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_urls: list[str] | None = ...,
-        image_urls: list[str] | None = ...,
+        video_urls: list[FileInput] | None = ...,
+        image_urls: list[FileInput] | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] = "16:9",
         resolution: Literal["720p", "1080p"] = "1080p",
         duration: Literal["5", "10"] = "5",
@@ -1354,7 +1358,11 @@ class AsyncRealtime(
         Args:
             prompt: Use Character1, Character2, etc. to reference subjects from your reference files. Works for people, animals, or objects. For multi-shot prompts: '[0-3s] Shot 1. [3-6s] Shot 2.' Max 1500 characters. Reference order: video_urls first, then image_urls.
             video_urls: Reference videos for subject consistency (0-3 videos). Videos' FPS must be at least 16 FPS. Combined with image_urls, total references cannot exceed 5. Reference order: video_urls are numbered first (Character1, Character2...), then image_urls continue the sequence.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_urls: Reference images for subject consistency (0-5 images). Combined with video_urls, total references cannot exceed 5. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP. Resolution: 240-5000px. Max 10MB each. Reference order: image_urls continue numbering after video_urls.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video.
             resolution: Video resolution tier. R2V Flash only supports 720p and 1080p.
             duration: Duration of the generated video in seconds. R2V Flash supports only 5 or 10 seconds.

@@ -122,7 +122,7 @@ class WanV26TextToImageInput(InputModel):
         ),
     ]
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="Optional reference image (0 or 1). When provided, can be used for style guidance. Resolution: 384-5000px each dimension. Max size: 10MB. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP."
         ),
@@ -1023,7 +1023,7 @@ class Realtime(RealtimeConnection[WanV26TextToImageInput, WanV26TextToImageOutpu
         /,
         *,
         prompt: str,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         negative_prompt: str | None = "",
         image_size: ImageSize
         | Literal[
@@ -1054,6 +1054,8 @@ class Realtime(RealtimeConnection[WanV26TextToImageInput, WanV26TextToImageOutpu
         Args:
             prompt: Text prompt describing the desired image. Supports Chinese and English. Max 2000 characters.
             image_url: Optional reference image (0 or 1). When provided, can be used for style guidance. Resolution: 384-5000px each dimension. Max size: 10MB. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Content to avoid in the generated image. Max 500 characters.
             image_size: Output image size. If not set: matches input image size (up to 1280*1280). Use presets like 'square_hd', 'landscape_16_9', or specify exact dimensions.
             max_images: Maximum number of images to generate (1-5). Actual count may be less depending on model inference.
@@ -1077,7 +1079,7 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV26TextToImageInput, WanV26TextTo
         /,
         *,
         prompt: str,
-        image_url: str | None = ...,
+        image_url: FileInput | None = ...,
         negative_prompt: str | None = "",
         image_size: ImageSize
         | Literal[
@@ -1108,6 +1110,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV26TextToImageInput, WanV26TextTo
         Args:
             prompt: Text prompt describing the desired image. Supports Chinese and English. Max 2000 characters.
             image_url: Optional reference image (0 or 1). When provided, can be used for style guidance. Resolution: 384-5000px each dimension. Max size: 10MB. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Content to avoid in the generated image. Max 500 characters.
             image_size: Output image size. If not set: matches input image size (up to 1280*1280). Use presets like 'square_hd', 'landscape_16_9', or specify exact dimensions.
             max_images: Maximum number of images to generate (1-5). Actual count may be less depending on model inference.

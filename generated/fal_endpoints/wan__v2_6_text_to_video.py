@@ -91,7 +91,7 @@ class WanV26TextToVideoInput(InputModel):
         ),
     ]
     audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of the audio to use as the background music. Must be publicly accessible.\nLimit handling: If the audio duration exceeds the duration value (5, 10, or 15 seconds),\nthe audio is truncated to the first N seconds, and the rest is discarded. If\nthe audio is shorter than the video, the remaining part of the video will be silent.\nFor example, if the audio is 3 seconds long and the video duration is 5 seconds, the\nfirst 3 seconds of the output video will have sound, and the last 2 seconds will be silent.\n- Format: WAV, MP3.\n- Duration: 3 to 30 s.\n- File size: Up to 15 MB."
         ),
@@ -1004,7 +1004,7 @@ class Realtime(RealtimeConnection[WanV26TextToVideoInput, WanV26TextToVideoOutpu
         /,
         *,
         prompt: str,
-        audio_url: str | None = ...,
+        audio_url: FileInput | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] = "16:9",
         resolution: Literal["720p", "1080p"] = "1080p",
         duration: Literal["5", "10", "15"] = "5",
@@ -1037,6 +1037,8 @@ class Realtime(RealtimeConnection[WanV26TextToVideoInput, WanV26TextToVideoOutpu
                 - Format: WAV, MP3.
                 - Duration: 3 to 30 s.
                 - File size: Up to 15 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video. Wan 2.6 supports additional ratios.
             resolution: Video resolution tier. Wan 2.6 T2V only supports 720p and 1080p (no 480p).
             duration: Duration of the generated video in seconds. Choose between 5, 10, or 15 seconds.
@@ -1063,7 +1065,7 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV26TextToVideoInput, WanV26TextTo
         /,
         *,
         prompt: str,
-        audio_url: str | None = ...,
+        audio_url: FileInput | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] = "16:9",
         resolution: Literal["720p", "1080p"] = "1080p",
         duration: Literal["5", "10", "15"] = "5",
@@ -1096,6 +1098,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV26TextToVideoInput, WanV26TextTo
                 - Format: WAV, MP3.
                 - Duration: 3 to 30 s.
                 - File size: Up to 15 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: The aspect ratio of the generated video. Wan 2.6 supports additional ratios.
             resolution: Video resolution tier. Wan 2.6 T2V only supports 720p and 1080p (no 480p).
             duration: Duration of the generated video in seconds. Choose between 5, 10, or 15 seconds.

@@ -70,7 +70,7 @@ __all__ = [
 class WanAtiInput(InputModel):
     """Input of `fal-ai/wan-ati`."""
 
-    image_url: Annotated[str, Field(description="URL of the input image.")]
+    image_url: Annotated[FileInput, Field(description="URL of the input image.")]
     prompt: Annotated[str, Field(description="The text prompt to guide video generation.")]
     track: Annotated[
         list[list[Any]],
@@ -768,7 +768,7 @@ class Realtime(RealtimeConnection[WanAtiInput, WanAtiOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         track: list[list[Any]],
         num_inference_steps: int = 40,
@@ -790,6 +790,8 @@ class Realtime(RealtimeConnection[WanAtiInput, WanAtiOutput]):
 
         Args:
             image_url: URL of the input image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             track: Motion tracks to guide video generation. Each track is a sequence of points defining a motion trajectory. Multiple tracks can control different elements or objects in the video. Expected format: array of tracks, where each track is an array of points with 'x' and 'y' coordinates (up to 121 points per track). Points will be automatically padded to 121 if fewer are provided. Coordinates should be within the image dimensions.
             num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.
@@ -813,7 +815,7 @@ class AsyncRealtime(AsyncRealtimeConnection[WanAtiInput, WanAtiOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         track: list[list[Any]],
         num_inference_steps: int = 40,
@@ -835,6 +837,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanAtiInput, WanAtiOutput]):
 
         Args:
             image_url: URL of the input image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             track: Motion tracks to guide video generation. Each track is a sequence of points defining a motion trajectory. Multiple tracks can control different elements or objects in the video. Expected format: array of tracks, where each track is an array of points with 'x' and 'y' coordinates (up to 121 points per track). Points will be automatically padded to 121 if fewer are provided. Coordinates should be within the image dimensions.
             num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.

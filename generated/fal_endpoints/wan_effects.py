@@ -126,7 +126,7 @@ class WanEffectsInput(InputModel):
             description="The subject to insert into the predefined prompt template for the selected effect."
         ),
     ]
-    image_url: Annotated[str, Field(description="URL of the input image.")]
+    image_url: Annotated[FileInput, Field(description="URL of the input image.")]
     effect_type: Annotated[
         EffectType, Field(description="The type of effect to apply to the video.")
     ] = "cakeify"
@@ -896,7 +896,7 @@ class Realtime(RealtimeConnection[WanEffectsInput, WanEffectsOutput]):
         /,
         *,
         subject: str,
-        image_url: str,
+        image_url: FileInput,
         effect_type: EffectType = "cakeify",
         num_frames: int = 81,
         frames_per_second: int = 16,
@@ -921,6 +921,8 @@ class Realtime(RealtimeConnection[WanEffectsInput, WanEffectsOutput]):
         Args:
             subject: The subject to insert into the predefined prompt template for the selected effect.
             image_url: URL of the input image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             effect_type: The type of effect to apply to the video.
             num_frames: Number of frames to generate.
             frames_per_second: Frames per second of the generated video.
@@ -947,7 +949,7 @@ class AsyncRealtime(AsyncRealtimeConnection[WanEffectsInput, WanEffectsOutput]):
         /,
         *,
         subject: str,
-        image_url: str,
+        image_url: FileInput,
         effect_type: EffectType = "cakeify",
         num_frames: int = 81,
         frames_per_second: int = 16,
@@ -972,6 +974,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanEffectsInput, WanEffectsOutput]):
         Args:
             subject: The subject to insert into the predefined prompt template for the selected effect.
             image_url: URL of the input image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             effect_type: The type of effect to apply to the video.
             num_frames: Number of frames to generate.
             frames_per_second: Frames per second of the generated video.

@@ -74,13 +74,13 @@ class WanFlf2vInput(InputModel):
 
     prompt: Annotated[str, Field(description="The text prompt to guide video generation.")]
     start_image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the starting image. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
     ]
     end_image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the ending image. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
@@ -976,8 +976,8 @@ class Realtime(RealtimeConnection[WanFlf2vInput, WanFlf2vOutput]):
         /,
         *,
         prompt: str,
-        start_image_url: str,
-        end_image_url: str,
+        start_image_url: FileInput,
+        end_image_url: FileInput,
         negative_prompt: str = "bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards",
         num_frames: int | None = 81,
         frames_per_second: int | None = 16,
@@ -1006,7 +1006,11 @@ class Realtime(RealtimeConnection[WanFlf2vInput, WanFlf2vOutput]):
         Args:
             prompt: The text prompt to guide video generation.
             start_image_url: URL of the starting image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the ending image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             num_frames: Number of frames to generate. Must be between 81 to 100 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
             frames_per_second: Frames per second of the generated video. Must be between 5 to 24.
@@ -1037,8 +1041,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanFlf2vInput, WanFlf2vOutput]):
         /,
         *,
         prompt: str,
-        start_image_url: str,
-        end_image_url: str,
+        start_image_url: FileInput,
+        end_image_url: FileInput,
         negative_prompt: str = "bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards",
         num_frames: int | None = 81,
         frames_per_second: int | None = 16,
@@ -1067,7 +1071,11 @@ class AsyncRealtime(AsyncRealtimeConnection[WanFlf2vInput, WanFlf2vOutput]):
         Args:
             prompt: The text prompt to guide video generation.
             start_image_url: URL of the starting image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the ending image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             num_frames: Number of frames to generate. Must be between 81 to 100 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
             frames_per_second: Frames per second of the generated video. Must be between 5 to 24.

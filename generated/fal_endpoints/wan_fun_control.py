@@ -72,7 +72,7 @@ class WanFunControlInput(InputModel):
 
     prompt: Annotated[str, Field(description="The prompt to generate the video.")]
     control_video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="The URL of the control video to use as a reference for the video generation."
         ),
@@ -121,7 +121,7 @@ class WanFunControlInput(InputModel):
         ),
     ] = "depth"
     reference_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="The URL of the reference image to use as a reference for the video generation."
         ),
@@ -923,7 +923,7 @@ class Realtime(RealtimeConnection[WanFunControlInput, WanFunControlOutput]):
         /,
         *,
         prompt: str,
-        control_video_url: str,
+        control_video_url: FileInput,
         negative_prompt: str = "",
         num_inference_steps: int = 27,
         guidance_scale: float = 6,
@@ -935,7 +935,7 @@ class Realtime(RealtimeConnection[WanFunControlInput, WanFunControlOutput]):
         fps: int = 16,
         preprocess_video: bool = False,
         preprocess_type: Literal["depth", "pose"] = "depth",
-        reference_image_url: str = ...,
+        reference_image_url: FileInput = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -952,6 +952,8 @@ class Realtime(RealtimeConnection[WanFunControlInput, WanFunControlOutput]):
         Args:
             prompt: The prompt to generate the video.
             control_video_url: The URL of the control video to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: The negative prompt to generate the video.
             num_inference_steps: The number of inference steps.
             guidance_scale: The guidance scale.
@@ -964,6 +966,8 @@ class Realtime(RealtimeConnection[WanFunControlInput, WanFunControlOutput]):
             preprocess_video: Whether to preprocess the video. If True, the video will be preprocessed to depth or pose.
             preprocess_type: The type of preprocess to apply to the video. Only used when preprocess_video is True.
             reference_image_url: The URL of the reference image to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -982,7 +986,7 @@ class AsyncRealtime(AsyncRealtimeConnection[WanFunControlInput, WanFunControlOut
         /,
         *,
         prompt: str,
-        control_video_url: str,
+        control_video_url: FileInput,
         negative_prompt: str = "",
         num_inference_steps: int = 27,
         guidance_scale: float = 6,
@@ -994,7 +998,7 @@ class AsyncRealtime(AsyncRealtimeConnection[WanFunControlInput, WanFunControlOut
         fps: int = 16,
         preprocess_video: bool = False,
         preprocess_type: Literal["depth", "pose"] = "depth",
-        reference_image_url: str = ...,
+        reference_image_url: FileInput = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -1011,6 +1015,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanFunControlInput, WanFunControlOut
         Args:
             prompt: The prompt to generate the video.
             control_video_url: The URL of the control video to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: The negative prompt to generate the video.
             num_inference_steps: The number of inference steps.
             guidance_scale: The guidance scale.
@@ -1023,6 +1029,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanFunControlInput, WanFunControlOut
             preprocess_video: Whether to preprocess the video. If True, the video will be preprocessed to depth or pose.
             preprocess_type: The type of preprocess to apply to the video. Only used when preprocess_video is True.
             reference_image_url: The URL of the reference image to use as a reference for the video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -103,7 +103,7 @@ class WanI2vLoraInput(InputModel):
 
     prompt: Annotated[str, Field(description="The text prompt to guide video generation.")]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
@@ -994,7 +994,7 @@ class Realtime(RealtimeConnection[WanI2vLoraInput, WanI2vLoraOutput]):
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards",
         num_frames: int | None = 81,
         frames_per_second: int | None = 16,
@@ -1025,6 +1025,8 @@ class Realtime(RealtimeConnection[WanI2vLoraInput, WanI2vLoraOutput]):
         Args:
             prompt: The text prompt to guide video generation.
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             num_frames: Number of frames to generate. Must be between 81 to 100 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
             frames_per_second: Frames per second of the generated video. Must be between 5 to 24.
@@ -1057,7 +1059,7 @@ class AsyncRealtime(AsyncRealtimeConnection[WanI2vLoraInput, WanI2vLoraOutput]):
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         negative_prompt: str = "bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards",
         num_frames: int | None = 81,
         frames_per_second: int | None = 16,
@@ -1088,6 +1090,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanI2vLoraInput, WanI2vLoraOutput]):
         Args:
             prompt: The text prompt to guide video generation.
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             num_frames: Number of frames to generate. Must be between 81 to 100 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
             frames_per_second: Frames per second of the generated video. Must be between 5 to 24.

@@ -74,9 +74,12 @@ __all__ = [
 class WanMotionInput(InputModel):
     """Input of `fal-ai/wan-motion`."""
 
-    video_url: Annotated[str, Field(description="URL of the driving video (provides the motion).")]
+    video_url: Annotated[
+        FileInput, Field(description="URL of the driving video (provides the motion).")
+    ]
     image_url: Annotated[
-        str, Field(description="URL of the reference image (provides the character appearance).")
+        FileInput,
+        Field(description="URL of the reference image (provides the character appearance)."),
     ]
     prompt: Annotated[str, Field(description="Optional text prompt to guide the generation.")] = ""
     seed: Annotated[int | None, Field(description="Random seed for reproducibility.")] = None
@@ -832,8 +835,8 @@ class Realtime(RealtimeConnection[WanMotionInput, WanMotionOutput]):
         self,
         /,
         *,
-        video_url: str,
-        image_url: str,
+        video_url: FileInput,
+        image_url: FileInput,
         prompt: str = "",
         seed: int | None = ...,
         acceleration: Literal["none", "regular"] = "regular",
@@ -855,7 +858,11 @@ class Realtime(RealtimeConnection[WanMotionInput, WanMotionOutput]):
 
         Args:
             video_url: URL of the driving video (provides the motion).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: URL of the reference image (provides the character appearance).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Optional text prompt to guide the generation.
             seed: Random seed for reproducibility.
             acceleration: Acceleration level to use. 'regular' enables caching for faster generation, 'none' disables it.
@@ -879,8 +886,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanMotionInput, WanMotionOutput]):
         self,
         /,
         *,
-        video_url: str,
-        image_url: str,
+        video_url: FileInput,
+        image_url: FileInput,
         prompt: str = "",
         seed: int | None = ...,
         acceleration: Literal["none", "regular"] = "regular",
@@ -902,7 +909,11 @@ class AsyncRealtime(AsyncRealtimeConnection[WanMotionInput, WanMotionOutput]):
 
         Args:
             video_url: URL of the driving video (provides the motion).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: URL of the reference image (provides the character appearance).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Optional text prompt to guide the generation.
             seed: Random seed for reproducibility.
             acceleration: Acceleration level to use. 'regular' enables caching for faster generation, 'none' disables it.

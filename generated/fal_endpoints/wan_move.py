@@ -71,7 +71,7 @@ class WanMoveInput(InputModel):
     """Input of `fal-ai/wan-move`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
@@ -778,7 +778,7 @@ class Realtime(RealtimeConnection[WanMoveInput, WanMoveOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         trajectories: list[list[Any]],
         num_inference_steps: int = 40,
@@ -800,6 +800,8 @@ class Realtime(RealtimeConnection[WanMoveInput, WanMoveOutput]):
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt to guide the video generation.
             trajectories: A list of trajectories. Each trajectory list means the movement of one object.
             num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.
@@ -823,7 +825,7 @@ class AsyncRealtime(AsyncRealtimeConnection[WanMoveInput, WanMoveOutput]):
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         trajectories: list[list[Any]],
         num_inference_steps: int = 40,
@@ -845,6 +847,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanMoveInput, WanMoveOutput]):
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: Text prompt to guide the video generation.
             trajectories: A list of trajectories. Each trajectory list means the movement of one object.
             num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.

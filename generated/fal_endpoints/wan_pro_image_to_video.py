@@ -73,7 +73,9 @@ class WanProImageToVideoInput(InputModel):
     """Input of `fal-ai/wan-pro/image-to-video`."""
 
     prompt: Annotated[str, Field(description="The prompt to generate the video")]
-    image_url: Annotated[str, Field(description="The URL of the image to generate the video from")]
+    image_url: Annotated[
+        FileInput, Field(description="The URL of the image to generate the video from")
+    ]
     seed: Annotated[
         int | None,
         Field(description="Random seed for reproducibility. If None, a random seed is chosen."),
@@ -721,7 +723,7 @@ class Realtime(RealtimeConnection[WanProImageToVideoInput, WanProImageToVideoOut
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         enable_safety_checker: bool = True,
         extra_body: Mapping[str, Any] | None = None,
@@ -740,6 +742,8 @@ class Realtime(RealtimeConnection[WanProImageToVideoInput, WanProImageToVideoOut
         Args:
             prompt: The prompt to generate the video
             image_url: The URL of the image to generate the video from
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             enable_safety_checker: Whether to enable the safety checker
         """
@@ -760,7 +764,7 @@ class AsyncRealtime(AsyncRealtimeConnection[WanProImageToVideoInput, WanProImage
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         seed: int | None = ...,
         enable_safety_checker: bool = True,
         extra_body: Mapping[str, Any] | None = None,
@@ -779,6 +783,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanProImageToVideoInput, WanProImage
         Args:
             prompt: The prompt to generate the video
             image_url: The URL of the image to generate the video from
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             enable_safety_checker: Whether to enable the safety checker
         """

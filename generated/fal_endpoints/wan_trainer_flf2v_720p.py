@@ -71,7 +71,7 @@ class WanTrainerFlf2v720pInput(InputModel):
     """Input of `fal-ai/wan-trainer/flf2v-720p`."""
 
     training_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to zip archive with images of a consistent style. Try to use at least 10 images and/or videos, although more is better.\n\nIn addition to images the archive can contain text files with captions. Each text file should have the same name as the image/video file it corresponds to."
         ),
@@ -755,7 +755,7 @@ class Realtime(RealtimeConnection[WanTrainerFlf2v720pInput, WanTrainerFlf2v720pO
         self,
         /,
         *,
-        training_data_url: str,
+        training_data_url: FileInput,
         number_of_steps: int = 400,
         learning_rate: float = 0.0002,
         trigger_phrase: str = "",
@@ -777,6 +777,8 @@ class Realtime(RealtimeConnection[WanTrainerFlf2v720pInput, WanTrainerFlf2v720pO
             training_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images and/or videos, although more is better.
 
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image/video file it corresponds to.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             number_of_steps: The number of steps to train for.
             learning_rate: The rate at which the model learns. Higher values can lead to faster training, but over-fitting.
             trigger_phrase: The phrase that will trigger the model to generate an image.
@@ -798,7 +800,7 @@ class AsyncRealtime(AsyncRealtimeConnection[WanTrainerFlf2v720pInput, WanTrainer
         self,
         /,
         *,
-        training_data_url: str,
+        training_data_url: FileInput,
         number_of_steps: int = 400,
         learning_rate: float = 0.0002,
         trigger_phrase: str = "",
@@ -820,6 +822,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanTrainerFlf2v720pInput, WanTrainer
             training_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images and/or videos, although more is better.
 
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image/video file it corresponds to.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             number_of_steps: The number of steps to train for.
             learning_rate: The rate at which the model learns. Higher values can lead to faster training, but over-fitting.
             trigger_phrase: The phrase that will trigger the model to generate an image.

@@ -72,9 +72,9 @@ __all__ = [
 class WanV2214bAnimateMoveInput(InputModel):
     """Input of `fal-ai/wan/v2.2-14b/animate/move`."""
 
-    video_url: Annotated[str, Field(description="URL of the input video.")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video.")]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
@@ -951,8 +951,8 @@ class Realtime(RealtimeConnection[WanV2214bAnimateMoveInput, WanV2214bAnimateMov
         self,
         /,
         *,
-        video_url: str,
-        image_url: str,
+        video_url: FileInput,
+        image_url: FileInput,
         guidance_scale: float = 1,
         resolution: Literal["480p", "580p", "720p"] = "480p",
         seed: int | None = ...,
@@ -979,7 +979,11 @@ class Realtime(RealtimeConnection[WanV2214bAnimateMoveInput, WanV2214bAnimateMov
 
         Args:
             video_url: URL of the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             guidance_scale: Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
             resolution: Resolution of the generated video (480p, 580p, or 720p).
             seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -1008,8 +1012,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV2214bAnimateMoveInput, WanV2214b
         self,
         /,
         *,
-        video_url: str,
-        image_url: str,
+        video_url: FileInput,
+        image_url: FileInput,
         guidance_scale: float = 1,
         resolution: Literal["480p", "580p", "720p"] = "480p",
         seed: int | None = ...,
@@ -1036,7 +1040,11 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV2214bAnimateMoveInput, WanV2214b
 
         Args:
             video_url: URL of the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             guidance_scale: Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
             resolution: Resolution of the generated video (480p, 580p, or 720p).
             seed: Random seed for reproducibility. If None, a random seed is chosen.

@@ -74,12 +74,12 @@ class WanV2214bSpeechToVideoInput(InputModel):
 
     prompt: Annotated[str, Field(description="The text prompt used for video generation.")]
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
     ]
-    audio_url: Annotated[str, Field(description="The URL of the audio file.")]
+    audio_url: Annotated[FileInput, Field(description="The URL of the audio file.")]
     negative_prompt: Annotated[str, Field(description="Negative prompt for video generation.")] = ""
     num_frames: Annotated[
         int,
@@ -983,8 +983,8 @@ class Realtime(RealtimeConnection[WanV2214bSpeechToVideoInput, WanV2214bSpeechTo
         /,
         *,
         prompt: str,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         negative_prompt: str = "",
         num_frames: int = 80,
         frames_per_second: int | None = 16,
@@ -1013,7 +1013,11 @@ class Realtime(RealtimeConnection[WanV2214bSpeechToVideoInput, WanV2214bSpeechTo
         Args:
             prompt: The text prompt used for video generation.
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             num_frames: Number of frames to generate. Must be between 40 to 120, (must be multiple of 4).
             frames_per_second: Frames per second of the generated video. Must be between 4 to 60. When using interpolation and `adjust_fps_for_interpolation` is set to true (default true,) the final FPS will be multiplied by the number of interpolated frames plus one. For example, if the generated frames per second is 16 and the number of interpolated frames is 1, the final frames per second will be 32. If `adjust_fps_for_interpolation` is set to false, this value will be used as-is.
@@ -1046,8 +1050,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
-        audio_url: str,
+        image_url: FileInput,
+        audio_url: FileInput,
         negative_prompt: str = "",
         num_frames: int = 80,
         frames_per_second: int | None = 16,
@@ -1076,7 +1080,11 @@ class AsyncRealtime(
         Args:
             prompt: The text prompt used for video generation.
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: The URL of the audio file.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             num_frames: Number of frames to generate. Must be between 40 to 120, (must be multiple of 4).
             frames_per_second: Frames per second of the generated video. Must be between 4 to 60. When using interpolation and `adjust_fps_for_interpolation` is set to true (default true,) the final FPS will be multiplied by the number of interpolated frames plus one. For example, if the generated frames per second is 16 and the number of interpolated frames is 1, the final frames per second will be 32. If `adjust_fps_for_interpolation` is set to false, this value will be used as-is.

@@ -73,7 +73,7 @@ class WanV225bImageToVideoInput(InputModel):
     """Input of `fal-ai/wan/v2.2-5b/image-to-video`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
@@ -1062,7 +1062,7 @@ class Realtime(RealtimeConnection[WanV225bImageToVideoInput, WanV225bImageToVide
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         num_frames: int = 81,
         frames_per_second: int | None = 24,
@@ -1096,6 +1096,8 @@ class Realtime(RealtimeConnection[WanV225bImageToVideoInput, WanV225bImageToVide
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
             frames_per_second: Frames per second of the generated video. Must be between 4 to 60. When using interpolation and `adjust_fps_for_interpolation` is set to true (default true,) the final FPS will be multiplied by the number of interpolated frames plus one. For example, if the generated frames per second is 16 and the number of interpolated frames is 1, the final frames per second will be 32. If `adjust_fps_for_interpolation` is set to false, this value will be used as-is.
@@ -1131,7 +1133,7 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV225bImageToVideoInput, WanV225bI
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         num_frames: int = 81,
         frames_per_second: int | None = 24,
@@ -1165,6 +1167,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV225bImageToVideoInput, WanV225bI
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
             frames_per_second: Frames per second of the generated video. Must be between 4 to 60. When using interpolation and `adjust_fps_for_interpolation` is set to true (default true,) the final FPS will be multiplied by the number of interpolated frames plus one. For example, if the generated frames per second is 16 and the number of interpolated frames is 1, the final frames per second will be 32. If `adjust_fps_for_interpolation` is set to false, this value will be used as-is.

@@ -73,7 +73,7 @@ class WanV22A14bImageToVideoInput(InputModel):
     """Input of `fal-ai/wan/v2.2-a14b/image-to-video`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
@@ -195,7 +195,7 @@ class WanV22A14bImageToVideoInput(InputModel):
             description="The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size."
         ),
     ] = "balanced"
-    end_image_url: Annotated[str | None, Field(description="URL of the end image.")] = None
+    end_image_url: Annotated[FileInput | None, Field(description="URL of the end image.")] = None
 
 
 class File(FileOutput):
@@ -1141,7 +1141,7 @@ class Realtime(RealtimeConnection[WanV22A14bImageToVideoInput, WanV22A14bImageTo
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         num_frames: int = 81,
         frames_per_second: int | None = 16,
@@ -1162,7 +1162,7 @@ class Realtime(RealtimeConnection[WanV22A14bImageToVideoInput, WanV22A14bImageTo
         adjust_fps_for_interpolation: bool = True,
         video_quality: Literal["low", "medium", "high", "maximum"] = "high",
         video_write_mode: Literal["fast", "balanced", "small"] = "balanced",
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -1178,6 +1178,8 @@ class Realtime(RealtimeConnection[WanV22A14bImageToVideoInput, WanV22A14bImageTo
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
             frames_per_second: Frames per second of the generated video. Must be between 4 to 60. When using interpolation and `adjust_fps_for_interpolation` is set to true (default true,) the final FPS will be multiplied by the number of interpolated frames plus one. For example, if the generated frames per second is 16 and the number of interpolated frames is 1, the final frames per second will be 32. If `adjust_fps_for_interpolation` is set to false, this value will be used as-is.
@@ -1199,6 +1201,8 @@ class Realtime(RealtimeConnection[WanV22A14bImageToVideoInput, WanV22A14bImageTo
             video_quality: The quality of the output video. Higher quality means better visual quality but larger file size.
             video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             end_image_url: URL of the end image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -1218,7 +1222,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         num_frames: int = 81,
         frames_per_second: int | None = 16,
@@ -1239,7 +1243,7 @@ class AsyncRealtime(
         adjust_fps_for_interpolation: bool = True,
         video_quality: Literal["low", "medium", "high", "maximum"] = "high",
         video_write_mode: Literal["fast", "balanced", "small"] = "balanced",
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -1255,6 +1259,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
             frames_per_second: Frames per second of the generated video. Must be between 4 to 60. When using interpolation and `adjust_fps_for_interpolation` is set to true (default true,) the final FPS will be multiplied by the number of interpolated frames plus one. For example, if the generated frames per second is 16 and the number of interpolated frames is 1, the final frames per second will be 32. If `adjust_fps_for_interpolation` is set to false, this value will be used as-is.
@@ -1276,6 +1282,8 @@ class AsyncRealtime(
             video_quality: The quality of the output video. Higher quality means better visual quality but larger file size.
             video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             end_image_url: URL of the end image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

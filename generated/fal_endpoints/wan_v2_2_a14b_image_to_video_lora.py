@@ -108,7 +108,7 @@ class WanV22A14bImageToVideoLoraInput(InputModel):
     """Input of `fal-ai/wan/v2.2-a14b/image-to-video/lora`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
@@ -237,7 +237,7 @@ class WanV22A14bImageToVideoLoraInput(InputModel):
     reverse_video: Annotated[bool, Field(description="If true, the video will be reversed.")] = (
         False
     )
-    end_image_url: Annotated[str | None, Field(description="URL of the end image.")] = None
+    end_image_url: Annotated[FileInput | None, Field(description="URL of the end image.")] = None
 
 
 class WanV22A14bImageToVideoLoraOutput(OutputModel):
@@ -1211,7 +1211,7 @@ class Realtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         num_frames: int = 81,
         frames_per_second: int | None = 16,
@@ -1234,7 +1234,7 @@ class Realtime(
         video_write_mode: Literal["fast", "balanced", "small"] = "balanced",
         loras: list[LoRAWeight] = [],
         reverse_video: bool = False,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -1250,6 +1250,8 @@ class Realtime(
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
             frames_per_second: Frames per second of the generated video. Must be between 4 to 60. When using interpolation and `adjust_fps_for_interpolation` is set to true (default true,) the final FPS will be multiplied by the number of interpolated frames plus one. For example, if the generated frames per second is 16 and the number of interpolated frames is 1, the final frames per second will be 32. If `adjust_fps_for_interpolation` is set to false, this value will be used as-is.
@@ -1273,6 +1275,8 @@ class Realtime(
             loras: LoRA weights to be used in the inference.
             reverse_video: If true, the video will be reversed.
             end_image_url: URL of the end image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -1296,7 +1300,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         num_frames: int = 81,
         frames_per_second: int | None = 16,
@@ -1319,7 +1323,7 @@ class AsyncRealtime(
         video_write_mode: Literal["fast", "balanced", "small"] = "balanced",
         loras: list[LoRAWeight] = [],
         reverse_video: bool = False,
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -1335,6 +1339,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
             frames_per_second: Frames per second of the generated video. Must be between 4 to 60. When using interpolation and `adjust_fps_for_interpolation` is set to true (default true,) the final FPS will be multiplied by the number of interpolated frames plus one. For example, if the generated frames per second is 16 and the number of interpolated frames is 1, the final frames per second will be 32. If `adjust_fps_for_interpolation` is set to false, this value will be used as-is.
@@ -1358,6 +1364,8 @@ class AsyncRealtime(
             loras: LoRA weights to be used in the inference.
             reverse_video: If true, the video will be reversed.
             end_image_url: URL of the end image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

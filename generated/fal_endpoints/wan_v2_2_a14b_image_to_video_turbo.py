@@ -73,7 +73,7 @@ class WanV22A14bImageToVideoTurboInput(InputModel):
     """Input of `fal-ai/wan/v2.2-a14b/image-to-video/turbo`."""
 
     image_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped."
         ),
@@ -129,7 +129,7 @@ class WanV22A14bImageToVideoTurboInput(InputModel):
             description="The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size."
         ),
     ] = "balanced"
-    end_image_url: Annotated[str | None, Field(description="URL of the end image.")] = None
+    end_image_url: Annotated[FileInput | None, Field(description="URL of the end image.")] = None
 
 
 class File(FileOutput):
@@ -921,7 +921,7 @@ class Realtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         seed: int | None = ...,
         resolution: Literal["480p", "580p", "720p"] = "720p",
@@ -932,7 +932,7 @@ class Realtime(
         acceleration: Literal["none", "regular"] = "regular",
         video_quality: Literal["low", "medium", "high", "maximum"] = "high",
         video_write_mode: Literal["fast", "balanced", "small"] = "balanced",
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -948,6 +948,8 @@ class Realtime(
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             resolution: Resolution of the generated video (480p, 580p, or 720p).
@@ -959,6 +961,8 @@ class Realtime(
             video_quality: The quality of the output video. Higher quality means better visual quality but larger file size.
             video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             end_image_url: URL of the end image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -982,7 +986,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_url: str,
+        image_url: FileInput,
         prompt: str,
         seed: int | None = ...,
         resolution: Literal["480p", "580p", "720p"] = "720p",
@@ -993,7 +997,7 @@ class AsyncRealtime(
         acceleration: Literal["none", "regular"] = "regular",
         video_quality: Literal["low", "medium", "high", "maximum"] = "high",
         video_write_mode: Literal["fast", "balanced", "small"] = "balanced",
-        end_image_url: str | None = ...,
+        end_image_url: FileInput | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -1009,6 +1013,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
             resolution: Resolution of the generated video (480p, 580p, or 720p).
@@ -1020,6 +1026,8 @@ class AsyncRealtime(
             video_quality: The quality of the output video. Higher quality means better visual quality but larger file size.
             video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             end_image_url: URL of the end image.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

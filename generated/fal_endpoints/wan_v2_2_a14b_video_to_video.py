@@ -72,7 +72,7 @@ __all__ = [
 class WanV22A14bVideoToVideoInput(InputModel):
     """Input of `fal-ai/wan/v2.2-a14b/video-to-video`."""
 
-    video_url: Annotated[str, Field(description="URL of the input video.")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video.")]
     prompt: Annotated[str, Field(description="The text prompt to guide video generation.")]
     strength: Annotated[
         float,
@@ -1149,7 +1149,7 @@ class Realtime(RealtimeConnection[WanV22A14bVideoToVideoInput, WanV22A14bVideoTo
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         strength: float = 0.9,
         num_frames: int = 81,
@@ -1187,6 +1187,8 @@ class Realtime(RealtimeConnection[WanV22A14bVideoToVideoInput, WanV22A14bVideoTo
 
         Args:
             video_url: URL of the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             strength: Strength of the video transformation. A value of 1.0 means the output will be completely based on the prompt, while a value of 0.0 means the output will be identical to the input video.
             num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
@@ -1228,7 +1230,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str,
         strength: float = 0.9,
         num_frames: int = 81,
@@ -1266,6 +1268,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation.
             strength: Strength of the video transformation. A value of 1.0 means the output will be completely based on the prompt, while a value of 0.0 means the output will be identical to the input video.
             num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).

@@ -88,13 +88,13 @@ class WanV27EditVideoInput(InputModel):
         str, Field(description="Editing instruction or style transfer description.", min_length=1)
     ]
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input video to edit. Format: MP4, MOV. Duration: 2-10s. Max 100 MB.\n\nMax file size: 100.0MB, Min duration: 2s, Max duration: 10s, Timeout: 30.0s"
         ),
     ]
     reference_image_url: Annotated[
-        str | None, Field(description="Reference image URL for reference-based editing.")
+        FileInput | None, Field(description="Reference image URL for reference-based editing.")
     ] = None
     resolution: Annotated[
         Literal["720p", "1080p"], Field(description="Output video resolution tier.")
@@ -926,8 +926,8 @@ class Realtime(RealtimeConnection[WanV27EditVideoInput, WanV27EditVideoOutput]):
         /,
         *,
         prompt: str,
-        video_url: str,
-        reference_image_url: str | None = ...,
+        video_url: FileInput,
+        reference_image_url: FileInput | None = ...,
         resolution: Literal["720p", "1080p"] = "1080p",
         aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] | None = ...,
         duration: Literal[0, 2, 3, 4, 5, 6, 7, 8, 9, 10] = 0,
@@ -952,7 +952,11 @@ class Realtime(RealtimeConnection[WanV27EditVideoInput, WanV27EditVideoOutput]):
             video_url: URL of the input video to edit. Format: MP4, MOV. Duration: 2-10s. Max 100 MB.
 
                 Max file size: 100.0MB, Min duration: 2s, Max duration: 10s, Timeout: 30.0s
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_image_url: Reference image URL for reference-based editing.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Output video resolution tier.
             aspect_ratio: Aspect ratio of the generated video. If not provided, uses the aspect ratio of the input video.
             duration: Output video duration in seconds. Default 0 means match input video duration. When set (2-10), truncates from the start.
@@ -977,8 +981,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV27EditVideoInput, WanV27EditVide
         /,
         *,
         prompt: str,
-        video_url: str,
-        reference_image_url: str | None = ...,
+        video_url: FileInput,
+        reference_image_url: FileInput | None = ...,
         resolution: Literal["720p", "1080p"] = "1080p",
         aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] | None = ...,
         duration: Literal[0, 2, 3, 4, 5, 6, 7, 8, 9, 10] = 0,
@@ -1003,7 +1007,11 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV27EditVideoInput, WanV27EditVide
             video_url: URL of the input video to edit. Format: MP4, MOV. Duration: 2-10s. Max 100 MB.
 
                 Max file size: 100.0MB, Min duration: 2s, Max duration: 10s, Timeout: 30.0s
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_image_url: Reference image URL for reference-based editing.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Output video resolution tier.
             aspect_ratio: Aspect ratio of the generated video. If not provided, uses the aspect ratio of the input video.
             duration: Output video duration in seconds. Default 0 means match input video duration. When set (2-10), truncates from the start.

@@ -92,25 +92,25 @@ class WanV27ImageToVideoInput(InputModel):
         Field(description="Text prompt describing the desired video. Max 5000 characters."),
     ] = None
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Max 20 MB."
         ),
     ] = None
     end_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of the last frame image for first-and-last-frame-to-video. Same constraints as image_url."
         ),
     ] = None
     video_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of a video clip to continue from. Format: MP4, MOV. Duration: 2-10s. Max 100 MB. Cannot be combined with image_url."
         ),
     ] = None
     audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of driving audio. Supports WAV and MP3. Duration: 2-30s. Max 15 MB."
         ),
@@ -995,10 +995,10 @@ class Realtime(RealtimeConnection[WanV27ImageToVideoInput, WanV27ImageToVideoOut
         /,
         *,
         prompt: str | None = ...,
-        image_url: str | None = ...,
-        end_image_url: str | None = ...,
-        video_url: str | None = ...,
-        audio_url: str | None = ...,
+        image_url: FileInput | None = ...,
+        end_image_url: FileInput | None = ...,
+        video_url: FileInput | None = ...,
+        audio_url: FileInput | None = ...,
         resolution: Literal["720p", "1080p"] = "1080p",
         duration: Literal[2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] = 5,
         negative_prompt: str | None = ...,
@@ -1021,9 +1021,17 @@ class Realtime(RealtimeConnection[WanV27ImageToVideoInput, WanV27ImageToVideoOut
         Args:
             prompt: Text prompt describing the desired video. Max 5000 characters.
             image_url: URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Max 20 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the last frame image for first-and-last-frame-to-video. Same constraints as image_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: URL of a video clip to continue from. Format: MP4, MOV. Duration: 2-10s. Max 100 MB. Cannot be combined with image_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of driving audio. Supports WAV and MP3. Duration: 2-30s. Max 15 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Output video resolution tier.
             duration: Output video duration in seconds (2-15).
             negative_prompt: Content to avoid in the video. Max 500 characters.
@@ -1048,10 +1056,10 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV27ImageToVideoInput, WanV27Image
         /,
         *,
         prompt: str | None = ...,
-        image_url: str | None = ...,
-        end_image_url: str | None = ...,
-        video_url: str | None = ...,
-        audio_url: str | None = ...,
+        image_url: FileInput | None = ...,
+        end_image_url: FileInput | None = ...,
+        video_url: FileInput | None = ...,
+        audio_url: FileInput | None = ...,
         resolution: Literal["720p", "1080p"] = "1080p",
         duration: Literal[2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] = 5,
         negative_prompt: str | None = ...,
@@ -1074,9 +1082,17 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV27ImageToVideoInput, WanV27Image
         Args:
             prompt: Text prompt describing the desired video. Max 5000 characters.
             image_url: URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Max 20 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             end_image_url: URL of the last frame image for first-and-last-frame-to-video. Same constraints as image_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_url: URL of a video clip to continue from. Format: MP4, MOV. Duration: 2-10s. Max 100 MB. Cannot be combined with image_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             audio_url: URL of driving audio. Supports WAV and MP3. Duration: 2-30s. Max 15 MB.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Output video resolution tier.
             duration: Output video duration in seconds (2-15).
             negative_prompt: Content to avoid in the video. Max 500 characters.

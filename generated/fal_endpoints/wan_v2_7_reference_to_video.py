@@ -90,13 +90,13 @@ class WanV27ReferenceToVideoInput(InputModel):
         ),
     ]
     reference_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Reference image URLs for character/object appearance. Pass multiple images for multi-subject generation. Max 20 MB each."
         ),
     ] = None
     reference_video_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Reference video URLs for character/object appearance and motion. Pass multiple videos for multi-subject generation. Max 100 MB each."
         ),
@@ -916,8 +916,8 @@ class Realtime(RealtimeConnection[WanV27ReferenceToVideoInput, WanV27ReferenceTo
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str] | None = ...,
-        reference_video_urls: list[str] | None = ...,
+        reference_image_urls: list[FileInput] | None = ...,
+        reference_video_urls: list[FileInput] | None = ...,
         negative_prompt: str | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] = "16:9",
         resolution: Literal["720p", "1080p"] = "1080p",
@@ -941,7 +941,11 @@ class Realtime(RealtimeConnection[WanV27ReferenceToVideoInput, WanV27ReferenceTo
         Args:
             prompt: Text prompt describing the desired video. Max 5000 characters.
             reference_image_urls: Reference image URLs for character/object appearance. Pass multiple images for multi-subject generation. Max 20 MB each.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_video_urls: Reference video URLs for character/object appearance and motion. Pass multiple videos for multi-subject generation. Max 100 MB each.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Content to avoid in the video. Max 500 characters.
             aspect_ratio: Aspect ratio of the generated video.
             resolution: Output video resolution tier.
@@ -969,8 +973,8 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str] | None = ...,
-        reference_video_urls: list[str] | None = ...,
+        reference_image_urls: list[FileInput] | None = ...,
+        reference_video_urls: list[FileInput] | None = ...,
         negative_prompt: str | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] = "16:9",
         resolution: Literal["720p", "1080p"] = "1080p",
@@ -994,7 +998,11 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt describing the desired video. Max 5000 characters.
             reference_image_urls: Reference image URLs for character/object appearance. Pass multiple images for multi-subject generation. Max 20 MB each.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             reference_video_urls: Reference video URLs for character/object appearance and motion. Pass multiple videos for multi-subject generation. Max 100 MB each.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Content to avoid in the video. Max 500 characters.
             aspect_ratio: Aspect ratio of the generated video.
             resolution: Output video resolution tier.

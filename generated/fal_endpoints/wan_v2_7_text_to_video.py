@@ -92,7 +92,7 @@ class WanV27TextToVideoInput(InputModel):
         ),
     ]
     audio_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of driving audio. Supports WAV and MP3. Duration: 3-30s. Max 15 MB. If not provided, the model auto-generates matching background music."
         ),
@@ -915,7 +915,7 @@ class Realtime(RealtimeConnection[WanV27TextToVideoInput, WanV27TextToVideoOutpu
         /,
         *,
         prompt: str,
-        audio_url: str | None = ...,
+        audio_url: FileInput | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] = "16:9",
         resolution: Literal["720p", "1080p"] = "1080p",
         duration: Literal[2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] = 5,
@@ -939,6 +939,8 @@ class Realtime(RealtimeConnection[WanV27TextToVideoInput, WanV27TextToVideoOutpu
         Args:
             prompt: Text prompt describing the desired video. Max 5000 characters.
             audio_url: URL of driving audio. Supports WAV and MP3. Duration: 3-30s. Max 15 MB. If not provided, the model auto-generates matching background music.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: Aspect ratio of the generated video.
             resolution: Output video resolution tier.
             duration: Output video duration in seconds (2-15).
@@ -964,7 +966,7 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV27TextToVideoInput, WanV27TextTo
         /,
         *,
         prompt: str,
-        audio_url: str | None = ...,
+        audio_url: FileInput | None = ...,
         aspect_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] = "16:9",
         resolution: Literal["720p", "1080p"] = "1080p",
         duration: Literal[2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] = 5,
@@ -988,6 +990,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV27TextToVideoInput, WanV27TextTo
         Args:
             prompt: Text prompt describing the desired video. Max 5000 characters.
             audio_url: URL of driving audio. Supports WAV and MP3. Duration: 3-30s. Max 15 MB. If not provided, the model auto-generates matching background music.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             aspect_ratio: Aspect ratio of the generated video.
             resolution: Output video resolution tier.
             duration: Output video duration in seconds (2-15).

@@ -144,37 +144,37 @@ class WanVace14bInput(InputModel):
         float, Field(description="Shift parameter for video generation.", ge=1.0, le=15.0)
     ] = 5
     video_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the source video file. If provided, the model will use this video as a reference."
         ),
     ] = None
     mask_video_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the source mask file. If provided, the model will use this mask as a reference."
         ),
     ] = None
     mask_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored."
         ),
     ] = None
     ref_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="URLs to source reference image. If provided, the model will use this image as reference."
         ),
     ] = None
     first_frame_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the first frame of the video. If provided, the model will use this frame as a reference."
         ),
     ] = None
     last_frame_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the last frame of the video. If provided, the model will use this frame as a reference."
         ),
@@ -1478,12 +1478,12 @@ class Realtime(RealtimeConnection[WanVace14bInput, WanVace14bOutput]):
         guidance_scale: float = 5,
         sampler: Literal["unipc", "dpm++", "euler"] = "unipc",
         shift: float = 5,
-        video_url: str | None = ...,
-        mask_video_url: str | None = ...,
-        mask_image_url: str | None = ...,
-        ref_image_urls: list[str] = ...,
-        first_frame_url: str | None = ...,
-        last_frame_url: str | None = ...,
+        video_url: FileInput | None = ...,
+        mask_video_url: FileInput | None = ...,
+        mask_image_url: FileInput | None = ...,
+        ref_image_urls: list[FileInput] = ...,
+        first_frame_url: FileInput | None = ...,
+        last_frame_url: FileInput | None = ...,
         enable_safety_checker: bool = False,
         enable_prompt_expansion: bool = False,
         preprocess: bool = False,
@@ -1527,11 +1527,23 @@ class Realtime(RealtimeConnection[WanVace14bInput, WanVace14bOutput]):
             sampler: Sampler to use for video generation.
             shift: Shift parameter for video generation.
             video_url: URL to the source video file. If provided, the model will use this video as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_video_url: URL to the source mask file. If provided, the model will use this mask as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_safety_checker: If set to true, the safety checker will be enabled.
             enable_prompt_expansion: Whether to enable prompt expansion.
             preprocess: Whether to preprocess the input video.
@@ -1577,12 +1589,12 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVace14bInput, WanVace14bOutput]):
         guidance_scale: float = 5,
         sampler: Literal["unipc", "dpm++", "euler"] = "unipc",
         shift: float = 5,
-        video_url: str | None = ...,
-        mask_video_url: str | None = ...,
-        mask_image_url: str | None = ...,
-        ref_image_urls: list[str] = ...,
-        first_frame_url: str | None = ...,
-        last_frame_url: str | None = ...,
+        video_url: FileInput | None = ...,
+        mask_video_url: FileInput | None = ...,
+        mask_image_url: FileInput | None = ...,
+        ref_image_urls: list[FileInput] = ...,
+        first_frame_url: FileInput | None = ...,
+        last_frame_url: FileInput | None = ...,
         enable_safety_checker: bool = False,
         enable_prompt_expansion: bool = False,
         preprocess: bool = False,
@@ -1626,11 +1638,23 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVace14bInput, WanVace14bOutput]):
             sampler: Sampler to use for video generation.
             shift: Shift parameter for video generation.
             video_url: URL to the source video file. If provided, the model will use this video as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_video_url: URL to the source mask file. If provided, the model will use this mask as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_safety_checker: If set to true, the safety checker will be enabled.
             enable_prompt_expansion: Whether to enable prompt expansion.
             preprocess: Whether to preprocess the input video.

@@ -75,7 +75,7 @@ class WanVace14bDepthInput(InputModel):
 
     prompt: Annotated[str, Field(description="The text prompt to guide video generation.")]
     video_url: Annotated[
-        str, Field(description="URL to the source video file. Required for depth task.")
+        FileInput, Field(description="URL to the source video file. Required for depth task.")
     ]
     negative_prompt: Annotated[str, Field(description="Negative prompt for video generation.")] = (
         "letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards"
@@ -143,19 +143,19 @@ class WanVace14bDepthInput(InputModel):
         float, Field(description="Shift parameter for video generation.", ge=1.0, le=15.0)
     ] = 5
     ref_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="URLs to source reference image. If provided, the model will use this image as reference."
         ),
     ] = None
     first_frame_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the first frame of the video. If provided, the model will use this frame as a reference."
         ),
     ] = None
     last_frame_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the last frame of the video. If provided, the model will use this frame as a reference."
         ),
@@ -1370,7 +1370,7 @@ class Realtime(RealtimeConnection[WanVace14bDepthInput, WanVace14bDepthOutput]):
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         negative_prompt: str = "letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards",
         match_input_num_frames: bool = False,
         num_frames: int = 81,
@@ -1383,9 +1383,9 @@ class Realtime(RealtimeConnection[WanVace14bDepthInput, WanVace14bDepthOutput]):
         guidance_scale: float = 5,
         sampler: Literal["unipc", "dpm++", "euler"] = "unipc",
         shift: float = 5,
-        ref_image_urls: list[str] = ...,
-        first_frame_url: str | None = ...,
-        last_frame_url: str | None = ...,
+        ref_image_urls: list[FileInput] = ...,
+        first_frame_url: FileInput | None = ...,
+        last_frame_url: FileInput | None = ...,
         enable_safety_checker: bool = False,
         enable_prompt_expansion: bool = False,
         preprocess: bool = False,
@@ -1416,6 +1416,8 @@ class Realtime(RealtimeConnection[WanVace14bDepthInput, WanVace14bDepthOutput]):
         Args:
             prompt: The text prompt to guide video generation.
             video_url: URL to the source video file. Required for depth task.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             match_input_num_frames: If true, the number of frames in the generated video will match the number of frames in the input video. If false, the number of frames will be determined by the num_frames parameter.
             num_frames: Number of frames to generate. Must be between 81 to 241 (inclusive).
@@ -1429,8 +1431,14 @@ class Realtime(RealtimeConnection[WanVace14bDepthInput, WanVace14bDepthOutput]):
             sampler: Sampler to use for video generation.
             shift: Shift parameter for video generation.
             ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_safety_checker: If set to true, the safety checker will be enabled.
             enable_prompt_expansion: Whether to enable prompt expansion.
             preprocess: Whether to preprocess the input video.
@@ -1463,7 +1471,7 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVace14bDepthInput, WanVace14bDept
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         negative_prompt: str = "letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards",
         match_input_num_frames: bool = False,
         num_frames: int = 81,
@@ -1476,9 +1484,9 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVace14bDepthInput, WanVace14bDept
         guidance_scale: float = 5,
         sampler: Literal["unipc", "dpm++", "euler"] = "unipc",
         shift: float = 5,
-        ref_image_urls: list[str] = ...,
-        first_frame_url: str | None = ...,
-        last_frame_url: str | None = ...,
+        ref_image_urls: list[FileInput] = ...,
+        first_frame_url: FileInput | None = ...,
+        last_frame_url: FileInput | None = ...,
         enable_safety_checker: bool = False,
         enable_prompt_expansion: bool = False,
         preprocess: bool = False,
@@ -1509,6 +1517,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVace14bDepthInput, WanVace14bDept
         Args:
             prompt: The text prompt to guide video generation.
             video_url: URL to the source video file. Required for depth task.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             match_input_num_frames: If true, the number of frames in the generated video will match the number of frames in the input video. If false, the number of frames will be determined by the num_frames parameter.
             num_frames: Number of frames to generate. Must be between 81 to 241 (inclusive).
@@ -1522,8 +1532,14 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVace14bDepthInput, WanVace14bDept
             sampler: Sampler to use for video generation.
             shift: Shift parameter for video generation.
             ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_safety_checker: If set to true, the safety checker will be enabled.
             enable_prompt_expansion: Whether to enable prompt expansion.
             preprocess: Whether to preprocess the input video.

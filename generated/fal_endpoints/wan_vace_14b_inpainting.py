@@ -75,7 +75,7 @@ class WanVace14bInpaintingInput(InputModel):
 
     prompt: Annotated[str, Field(description="The text prompt to guide video generation.")]
     video_url: Annotated[
-        str, Field(description="URL to the source video file. Required for inpainting.")
+        FileInput, Field(description="URL to the source video file. Required for inpainting.")
     ]
     negative_prompt: Annotated[str, Field(description="Negative prompt for video generation.")] = (
         "letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards"
@@ -143,28 +143,28 @@ class WanVace14bInpaintingInput(InputModel):
         float, Field(description="Shift parameter for video generation.", ge=1.0, le=15.0)
     ] = 5
     mask_video_url: Annotated[
-        str | None, Field(description="URL to the source mask file. Required for inpainting.")
+        FileInput | None, Field(description="URL to the source mask file. Required for inpainting.")
     ] = None
     mask_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video using salient mask tracking. Will be ignored if mask_video_url is provided."
         ),
     ] = None
     ref_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Urls to source reference image. If provided, the model will use this image as reference."
         ),
     ] = None
     first_frame_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the first frame of the video. If provided, the model will use this frame as a reference."
         ),
     ] = None
     last_frame_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the last frame of the video. If provided, the model will use this frame as a reference."
         ),
@@ -1445,7 +1445,7 @@ class Realtime(RealtimeConnection[WanVace14bInpaintingInput, WanVace14bInpaintin
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         negative_prompt: str = "letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards",
         match_input_num_frames: bool = False,
         num_frames: int = 81,
@@ -1458,11 +1458,11 @@ class Realtime(RealtimeConnection[WanVace14bInpaintingInput, WanVace14bInpaintin
         guidance_scale: float = 5,
         sampler: Literal["unipc", "dpm++", "euler"] = "unipc",
         shift: float = 5,
-        mask_video_url: str | None = ...,
-        mask_image_url: str | None = ...,
-        ref_image_urls: list[str] = ...,
-        first_frame_url: str | None = ...,
-        last_frame_url: str | None = ...,
+        mask_video_url: FileInput | None = ...,
+        mask_image_url: FileInput | None = ...,
+        ref_image_urls: list[FileInput] = ...,
+        first_frame_url: FileInput | None = ...,
+        last_frame_url: FileInput | None = ...,
         enable_safety_checker: bool = False,
         enable_prompt_expansion: bool = False,
         preprocess: bool = False,
@@ -1493,6 +1493,8 @@ class Realtime(RealtimeConnection[WanVace14bInpaintingInput, WanVace14bInpaintin
         Args:
             prompt: The text prompt to guide video generation.
             video_url: URL to the source video file. Required for inpainting.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             match_input_num_frames: If true, the number of frames in the generated video will match the number of frames in the input video. If false, the number of frames will be determined by the num_frames parameter.
             num_frames: Number of frames to generate. Must be between 81 to 241 (inclusive).
@@ -1506,10 +1508,20 @@ class Realtime(RealtimeConnection[WanVace14bInpaintingInput, WanVace14bInpaintin
             sampler: Sampler to use for video generation.
             shift: Shift parameter for video generation.
             mask_video_url: URL to the source mask file. Required for inpainting.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video using salient mask tracking. Will be ignored if mask_video_url is provided.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_safety_checker: If set to true, the safety checker will be enabled.
             enable_prompt_expansion: Whether to enable prompt expansion.
             preprocess: Whether to preprocess the input video.
@@ -1542,7 +1554,7 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVace14bInpaintingInput, WanVace14
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         negative_prompt: str = "letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards",
         match_input_num_frames: bool = False,
         num_frames: int = 81,
@@ -1555,11 +1567,11 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVace14bInpaintingInput, WanVace14
         guidance_scale: float = 5,
         sampler: Literal["unipc", "dpm++", "euler"] = "unipc",
         shift: float = 5,
-        mask_video_url: str | None = ...,
-        mask_image_url: str | None = ...,
-        ref_image_urls: list[str] = ...,
-        first_frame_url: str | None = ...,
-        last_frame_url: str | None = ...,
+        mask_video_url: FileInput | None = ...,
+        mask_image_url: FileInput | None = ...,
+        ref_image_urls: list[FileInput] = ...,
+        first_frame_url: FileInput | None = ...,
+        last_frame_url: FileInput | None = ...,
         enable_safety_checker: bool = False,
         enable_prompt_expansion: bool = False,
         preprocess: bool = False,
@@ -1590,6 +1602,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVace14bInpaintingInput, WanVace14
         Args:
             prompt: The text prompt to guide video generation.
             video_url: URL to the source video file. Required for inpainting.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             negative_prompt: Negative prompt for video generation.
             match_input_num_frames: If true, the number of frames in the generated video will match the number of frames in the input video. If false, the number of frames will be determined by the num_frames parameter.
             num_frames: Number of frames to generate. Must be between 81 to 241 (inclusive).
@@ -1603,10 +1617,20 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVace14bInpaintingInput, WanVace14
             sampler: Sampler to use for video generation.
             shift: Shift parameter for video generation.
             mask_video_url: URL to the source mask file. Required for inpainting.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video using salient mask tracking. Will be ignored if mask_video_url is provided.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_safety_checker: If set to true, the safety checker will be enabled.
             enable_prompt_expansion: Whether to enable prompt expansion.
             preprocess: Whether to preprocess the input video.

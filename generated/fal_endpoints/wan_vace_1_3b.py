@@ -117,25 +117,25 @@ class WanVace13bInput(InputModel):
         ),
     ] = 30
     video_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the source video file. If provided, the model will use this video as a reference."
         ),
     ] = None
     mask_video_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the source mask file. If provided, the model will use this mask as a reference."
         ),
     ] = None
     mask_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored."
         ),
     ] = None
     ref_image_urls: Annotated[
-        list[str] | None,
+        list[FileInput] | None,
         Field(
             description="Urls to source reference image. If provided, the model will use this image as reference."
         ),
@@ -1032,10 +1032,10 @@ class Realtime(RealtimeConnection[WanVace13bInput, WanVace13bOutput]):
         resolution: Literal["480p", "580p", "720p"] = "720p",
         aspect_ratio: Literal["auto", "9:16", "16:9"] = "16:9",
         num_inference_steps: int = 30,
-        video_url: str = ...,
-        mask_video_url: str = ...,
-        mask_image_url: str = ...,
-        ref_image_urls: list[str] = ...,
+        video_url: FileInput = ...,
+        mask_video_url: FileInput = ...,
+        mask_image_url: FileInput = ...,
+        ref_image_urls: list[FileInput] = ...,
         enable_safety_checker: bool = False,
         enable_prompt_expansion: bool = False,
         preprocess: bool = False,
@@ -1064,9 +1064,17 @@ class Realtime(RealtimeConnection[WanVace13bInput, WanVace13bOutput]):
             aspect_ratio: Aspect ratio of the generated video (16:9 or 9:16).
             num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.
             video_url: URL to the source video file. If provided, the model will use this video as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_video_url: URL to the source mask file. If provided, the model will use this mask as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_safety_checker: If set to true, the safety checker will be enabled.
             enable_prompt_expansion: Whether to enable prompt expansion.
             preprocess: Whether to preprocess the input video.
@@ -1097,10 +1105,10 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVace13bInput, WanVace13bOutput]):
         resolution: Literal["480p", "580p", "720p"] = "720p",
         aspect_ratio: Literal["auto", "9:16", "16:9"] = "16:9",
         num_inference_steps: int = 30,
-        video_url: str = ...,
-        mask_video_url: str = ...,
-        mask_image_url: str = ...,
-        ref_image_urls: list[str] = ...,
+        video_url: FileInput = ...,
+        mask_video_url: FileInput = ...,
+        mask_image_url: FileInput = ...,
+        ref_image_urls: list[FileInput] = ...,
         enable_safety_checker: bool = False,
         enable_prompt_expansion: bool = False,
         preprocess: bool = False,
@@ -1129,9 +1137,17 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVace13bInput, WanVace13bOutput]):
             aspect_ratio: Aspect ratio of the generated video (16:9 or 9:16).
             num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.
             video_url: URL to the source video file. If provided, the model will use this video as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_video_url: URL to the source mask file. If provided, the model will use this mask as a reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             enable_safety_checker: If set to true, the safety checker will be enabled.
             enable_prompt_expansion: Whether to enable prompt expansion.
             preprocess: Whether to preprocess the input video.

@@ -73,7 +73,7 @@ class WanVaceAppsLongReframeInput(InputModel):
     """Input of `fal-ai/wan-vace-apps/long-reframe`."""
 
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to the source video file. This video will be used as a reference for the reframe task."
         ),
@@ -1149,7 +1149,7 @@ class Realtime(RealtimeConnection[WanVaceAppsLongReframeInput, WanVaceAppsLongRe
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str = "",
         negative_prompt: str = "letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards",
         seed: int | None = ...,
@@ -1188,6 +1188,8 @@ class Realtime(RealtimeConnection[WanVaceAppsLongReframeInput, WanVaceAppsLongRe
 
         Args:
             video_url: URL to the source video file. This video will be used as a reference for the reframe task.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation. Optional for reframing.
             negative_prompt: Negative prompt for video generation.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -1230,7 +1232,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         prompt: str = "",
         negative_prompt: str = "letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, malformed limbs, fused fingers, still picture, cluttered background, three legs, many people in the background, walking backwards",
         seed: int | None = ...,
@@ -1269,6 +1271,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL to the source video file. This video will be used as a reference for the reframe task.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The text prompt to guide video generation. Optional for reframing.
             negative_prompt: Negative prompt for video generation.
             seed: Random seed for reproducibility. If None, a random seed is chosen.

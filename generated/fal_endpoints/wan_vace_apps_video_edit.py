@@ -74,7 +74,7 @@ class WanVaceAppsVideoEditInput(InputModel):
     """Input of `fal-ai/wan-vace-apps/video-edit`."""
 
     prompt: Annotated[str, Field(description="Prompt to edit the video.")]
-    video_url: Annotated[str, Field(description="URL of the input video.")]
+    video_url: Annotated[FileInput, Field(description="URL of the input video.")]
     video_type: Annotated[
         Literal["auto", "general", "human"],
         Field(
@@ -82,7 +82,7 @@ class WanVaceAppsVideoEditInput(InputModel):
         ),
     ] = "auto"
     image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(description="URLs of the input images to use as a reference for the generation."),
     ] = []
     resolution: Annotated[
@@ -903,9 +903,9 @@ class Realtime(RealtimeConnection[WanVaceAppsVideoEditInput, WanVaceAppsVideoEdi
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         video_type: Literal["auto", "general", "human"] = "auto",
-        image_urls: list[str] = [],
+        image_urls: list[FileInput] = [],
         resolution: Literal["auto", "240p", "360p", "480p", "580p", "720p"] = "auto",
         acceleration: Literal["none", "low", "regular"] | None = "regular",
         enable_auto_downsample: bool = True,
@@ -929,8 +929,12 @@ class Realtime(RealtimeConnection[WanVaceAppsVideoEditInput, WanVaceAppsVideoEdi
         Args:
             prompt: Prompt to edit the video.
             video_url: URL of the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_type: The type of video you're editing. Use 'general' for most videos, and 'human' for videos emphasizing human subjects and motions. The default value 'auto' means the model will guess based on the first frame of the video.
             image_urls: URLs of the input images to use as a reference for the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Resolution of the edited video.
             acceleration: Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.
             enable_auto_downsample: Whether to enable automatic downsampling. If your video has a high frame rate or is long, enabling longer sequences to be generated. The video will be interpolated back to the original frame rate after generation.
@@ -956,9 +960,9 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVaceAppsVideoEditInput, WanVaceAp
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         video_type: Literal["auto", "general", "human"] = "auto",
-        image_urls: list[str] = [],
+        image_urls: list[FileInput] = [],
         resolution: Literal["auto", "240p", "360p", "480p", "580p", "720p"] = "auto",
         acceleration: Literal["none", "low", "regular"] | None = "regular",
         enable_auto_downsample: bool = True,
@@ -982,8 +986,12 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVaceAppsVideoEditInput, WanVaceAp
         Args:
             prompt: Prompt to edit the video.
             video_url: URL of the input video.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             video_type: The type of video you're editing. Use 'general' for most videos, and 'human' for videos emphasizing human subjects and motions. The default value 'auto' means the model will guess based on the first frame of the video.
             image_urls: URLs of the input images to use as a reference for the generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Resolution of the edited video.
             acceleration: Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.
             enable_auto_downsample: Whether to enable automatic downsampling. If your video has a high frame rate or is long, enabling longer sequences to be generated. The video will be interpolated back to the original frame rate after generation.

@@ -75,7 +75,7 @@ class WanVisionEnhancerInput(InputModel):
     """
 
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="The URL of the video to enhance with Wan Video. Maximum 200MB file size. Videos longer than 500 frames will have only the first 500 frames processed (~8-21 seconds depending on fps)."
         ),
@@ -778,7 +778,7 @@ class Realtime(RealtimeConnection[WanVisionEnhancerInput, WanVisionEnhancerOutpu
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         target_resolution: Literal["720p", "1080p"] = "720p",
         creativity: int = 1,
         prompt: str | None = ...,
@@ -800,6 +800,8 @@ class Realtime(RealtimeConnection[WanVisionEnhancerInput, WanVisionEnhancerOutpu
 
         Args:
             video_url: The URL of the video to enhance with Wan Video. Maximum 200MB file size. Videos longer than 500 frames will have only the first 500 frames processed (~8-21 seconds depending on fps).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             target_resolution: Target output resolution for the enhanced video. 720p (native, fast) or 1080p (upscaled, slower). Processing is always done at 720p, then upscaled if 1080p selected.
             creativity: Controls how much the model enhances/changes the video. 0 = Minimal change (preserves original), 1 = Subtle enhancement (default), 2 = Medium enhancement, 3 = Strong enhancement, 4 = Maximum enhancement.
             prompt: Optional prompt to prepend to the VLM-generated description. Leave empty to use only the auto-generated description from the video.
@@ -822,7 +824,7 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVisionEnhancerInput, WanVisionEnh
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         target_resolution: Literal["720p", "1080p"] = "720p",
         creativity: int = 1,
         prompt: str | None = ...,
@@ -844,6 +846,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVisionEnhancerInput, WanVisionEnh
 
         Args:
             video_url: The URL of the video to enhance with Wan Video. Maximum 200MB file size. Videos longer than 500 frames will have only the first 500 frames processed (~8-21 seconds depending on fps).
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             target_resolution: Target output resolution for the enhanced video. 720p (native, fast) or 1080p (upscaled, slower). Processing is always done at 720p, then upscaled if 1080p selected.
             creativity: Controls how much the model enhances/changes the video. 0 = Minimal change (preserves original), 1 = Subtle enhancement (default), 2 = Medium enhancement, 3 = Strong enhancement, 4 = Maximum enhancement.
             prompt: Optional prompt to prepend to the VLM-generated description. Leave empty to use only the auto-generated description from the video.

@@ -178,7 +178,7 @@ class WhisperInput(InputModel):
     """Input of `fal-ai/whisper`."""
 
     audio_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm."
         ),
@@ -1088,7 +1088,7 @@ class Realtime(RealtimeConnection[WhisperInput, WhisperOutput]):
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         task: Literal["transcribe", "translate"] = "transcribe",
         language: Language = ...,
         diarize: bool = False,
@@ -1112,6 +1112,8 @@ class Realtime(RealtimeConnection[WhisperInput, WhisperOutput]):
 
         Args:
             audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             task: Task to perform on the audio file. Either transcribe or translate.
             language: Language of the audio file. If set to null, the language will be
                 automatically detected. Defaults to null.
@@ -1143,7 +1145,7 @@ class AsyncRealtime(AsyncRealtimeConnection[WhisperInput, WhisperOutput]):
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         task: Literal["transcribe", "translate"] = "transcribe",
         language: Language = ...,
         diarize: bool = False,
@@ -1167,6 +1169,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WhisperInput, WhisperOutput]):
 
         Args:
             audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             task: Task to perform on the audio file. Either transcribe or translate.
             language: Language of the audio file. If set to null, the language will be
                 automatically detected. Defaults to null.

@@ -179,7 +179,7 @@ class WizperInput(InputModel):
     """Input of `fal-ai/wizper`."""
 
     audio_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm."
         ),
@@ -1033,7 +1033,7 @@ class Realtime(RealtimeConnection[WizperInput, WizperOutput]):
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         task: Literal["transcribe", "translate"] = "transcribe",
         language: Language = "en",
         chunk_level: Literal["segment"] = "segment",
@@ -1055,6 +1055,8 @@ class Realtime(RealtimeConnection[WizperInput, WizperOutput]):
 
         Args:
             audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             task: Task to perform on the audio file. Either transcribe or translate.
             language: Language of the audio file.
                 If translate is selected as the task, the audio will be translated to
@@ -1082,7 +1084,7 @@ class AsyncRealtime(AsyncRealtimeConnection[WizperInput, WizperOutput]):
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         task: Literal["transcribe", "translate"] = "transcribe",
         language: Language = "en",
         chunk_level: Literal["segment"] = "segment",
@@ -1104,6 +1106,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WizperInput, WizperOutput]):
 
         Args:
             audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             task: Task to perform on the audio file. Either transcribe or translate.
             language: Language of the audio file.
                 If translate is selected as the task, the audio will be translated to

@@ -80,7 +80,7 @@ class WorkflowUtilitiesAudioCompressorInput(InputModel):
     Input model for audio dynamic range compression
     """
 
-    audio_url: Annotated[str, Field(description="URL of the audio file to compress")]
+    audio_url: Annotated[FileInput, Field(description="URL of the audio file to compress")]
     threshold: Annotated[
         float,
         Field(
@@ -874,7 +874,7 @@ class Realtime(
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         threshold: float = -18,
         ratio: float = 3,
         attack: float = 5,
@@ -897,6 +897,8 @@ class Realtime(
 
         Args:
             audio_url: URL of the audio file to compress
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             threshold: Threshold level in dB above which compression is applied (-60 to 0)
             ratio: Compression ratio (1 = no compression, higher = more compression)
             attack: Attack time in milliseconds (how fast compression starts)
@@ -929,7 +931,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        audio_url: str,
+        audio_url: FileInput,
         threshold: float = -18,
         ratio: float = 3,
         attack: float = 5,
@@ -952,6 +954,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: URL of the audio file to compress
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             threshold: Threshold level in dB above which compression is applied (-60 to 0)
             ratio: Compression ratio (1 = no compression, higher = more compression)
             attack: Attack time in milliseconds (how fast compression starts)

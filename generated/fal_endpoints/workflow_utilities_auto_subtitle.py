@@ -86,7 +86,7 @@ class WorkflowUtilitiesAutoSubtitleInput(InputModel):
     """
 
     video_url: Annotated[
-        str, Field(description="URL of the video file to add automatic subtitles to")
+        FileInput, Field(description="URL of the video file to add automatic subtitles to")
     ]
     language: Annotated[
         str,
@@ -1590,7 +1590,7 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         language: str = "en",
         font_name: str = "Montserrat",
         font_size: int = 100,
@@ -1678,6 +1678,8 @@ class Realtime(
 
         Args:
             video_url: URL of the video file to add automatic subtitles to
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             language: Language code for transcription (e.g., 'en', 'es', 'fr', 'de', 'it', 'pt', 'nl', 'ja', 'zh', 'ko') or 3-letter ISO code (e.g., 'eng', 'spa', 'fra')
             font_name: Any Google Font name from fonts.google.com (e.g., 'Montserrat', 'Poppins', 'BBH Sans Hegarty')
             font_size: Font size for subtitles (TikTok style uses larger text)
@@ -1715,7 +1717,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         language: str = "en",
         font_name: str = "Montserrat",
         font_size: int = 100,
@@ -1803,6 +1805,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video file to add automatic subtitles to
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             language: Language code for transcription (e.g., 'en', 'es', 'fr', 'de', 'it', 'pt', 'nl', 'ja', 'zh', 'ko') or 3-letter ISO code (e.g., 'eng', 'spa', 'fra')
             font_name: Any Google Font name from fonts.google.com (e.g., 'Montserrat', 'Poppins', 'BBH Sans Hegarty')
             font_size: Font size for subtitles (TikTok style uses larger text)

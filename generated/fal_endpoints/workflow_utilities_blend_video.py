@@ -80,8 +80,8 @@ class WorkflowUtilitiesBlendVideoInput(InputModel):
     Input model for blending two video frames together
     """
 
-    top_video_url: Annotated[str, Field(description="URL of the top layer video")]
-    bottom_video_url: Annotated[str, Field(description="URL of the bottom layer video")]
+    top_video_url: Annotated[FileInput, Field(description="URL of the top layer video")]
+    bottom_video_url: Annotated[FileInput, Field(description="URL of the bottom layer video")]
     blend_mode: Annotated[
         Literal[
             "addition",
@@ -1019,8 +1019,8 @@ class Realtime(
         self,
         /,
         *,
-        top_video_url: str,
-        bottom_video_url: str,
+        top_video_url: FileInput,
+        bottom_video_url: FileInput,
         blend_mode: Literal[
             "addition",
             "average",
@@ -1063,7 +1063,11 @@ class Realtime(
 
         Args:
             top_video_url: URL of the top layer video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             bottom_video_url: URL of the bottom layer video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             blend_mode: Blend mode to use for combining the videos
             opacity: Opacity of the top layer (0.0-1.0)
             shortest: End output when the shortest input ends
@@ -1090,8 +1094,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        top_video_url: str,
-        bottom_video_url: str,
+        top_video_url: FileInput,
+        bottom_video_url: FileInput,
         blend_mode: Literal[
             "addition",
             "average",
@@ -1134,7 +1138,11 @@ class AsyncRealtime(
 
         Args:
             top_video_url: URL of the top layer video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             bottom_video_url: URL of the bottom layer video
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             blend_mode: Blend mode to use for combining the videos
             opacity: Opacity of the top layer (0.0-1.0)
             shortest: End output when the shortest input ends

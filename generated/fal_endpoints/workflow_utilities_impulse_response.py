@@ -80,9 +80,9 @@ class WorkflowUtilitiesImpulseResponseInput(InputModel):
     Input model for applying impulse response (IR) convolution reverb to audio
     """
 
-    audio_url: Annotated[str, Field(description="URL of the main audio file to process")]
+    audio_url: Annotated[FileInput, Field(description="URL of the main audio file to process")]
     impulse_response_url: Annotated[
-        str, Field(description="URL of the impulse response WAV file (reverb/effect profile)")
+        FileInput, Field(description="URL of the impulse response WAV file (reverb/effect profile)")
     ]
     dry_level: Annotated[
         float,
@@ -877,8 +877,8 @@ class Realtime(
         self,
         /,
         *,
-        audio_url: str,
-        impulse_response_url: str,
+        audio_url: FileInput,
+        impulse_response_url: FileInput,
         dry_level: float = 0.7,
         wet_level: float = 0.3,
         loudness_i: float = -18,
@@ -900,7 +900,11 @@ class Realtime(
 
         Args:
             audio_url: URL of the main audio file to process
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             impulse_response_url: URL of the impulse response WAV file (reverb/effect profile)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             dry_level: Level of the original (dry) signal in the mix (0.0-1.0)
             wet_level: Level of the processed (wet) signal in the mix (0.0-1.0)
             loudness_i: Target integrated loudness in LUFS (typically -24 to -14)
@@ -932,8 +936,8 @@ class AsyncRealtime(
         self,
         /,
         *,
-        audio_url: str,
-        impulse_response_url: str,
+        audio_url: FileInput,
+        impulse_response_url: FileInput,
         dry_level: float = 0.7,
         wet_level: float = 0.3,
         loudness_i: float = -18,
@@ -955,7 +959,11 @@ class AsyncRealtime(
 
         Args:
             audio_url: URL of the main audio file to process
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             impulse_response_url: URL of the impulse response WAV file (reverb/effect profile)
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             dry_level: Level of the original (dry) signal in the mix (0.0-1.0)
             wet_level: Level of the processed (wet) signal in the mix (0.0-1.0)
             loudness_i: Target integrated loudness in LUFS (typically -24 to -14)

@@ -78,7 +78,9 @@ class WorkflowUtilitiesInterleaveVideoInput(InputModel):
     Input model for interleaving multiple videos
     """
 
-    video_urls: Annotated[list[str], Field(description="List of video URLs to interleave in order")]
+    video_urls: Annotated[
+        list[FileInput], Field(description="List of video URLs to interleave in order")
+    ]
     frames_per_second: Annotated[
         Annotated[float, Field(ge=1.0, le=120.0)] | None,
         Field(
@@ -722,7 +724,7 @@ class Realtime(
         self,
         /,
         *,
-        video_urls: list[str],
+        video_urls: list[FileInput],
         frames_per_second: float | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -739,6 +741,8 @@ class Realtime(
 
         Args:
             video_urls: List of video URLs to interleave in order
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             frames_per_second: Frame rate of the interleaved output video. When set, all interleaved frames are emitted at this rate, so lower values produce a longer output while higher values produce a shorter, faster one. Leave unset to preserve the legacy behavior, which derives the output rate from the input videos (this can yield non-standard rates such as 384.0098).
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -765,7 +769,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_urls: list[str],
+        video_urls: list[FileInput],
         frames_per_second: float | None = ...,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -782,6 +786,8 @@ class AsyncRealtime(
 
         Args:
             video_urls: List of video URLs to interleave in order
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             frames_per_second: Frame rate of the interleaved output video. When set, all interleaved frames are emitted at this rate, so lower values produce a longer output while higher values produce a shorter, faster one. Leave unset to preserve the legacy behavior, which derives the output rate from the input videos (this can yield non-standard rates such as 384.0098).
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

@@ -98,7 +98,7 @@ class WorkflowUtilitiesPickImageByIndexInput(InputModel):
     without fetching or re-uploading the image.
     """
 
-    image_urls: Annotated[list[str], Field(description="Array of image URLs to select from")]
+    image_urls: Annotated[list[FileInput], Field(description="Array of image URLs to select from")]
     index: Annotated[
         int,
         Field(
@@ -910,7 +910,7 @@ class Realtime(
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         index: int,
         fallback_index: Literal["first-image", "last-image"] = "first-image",
         extra_body: Mapping[str, Any] | None = None,
@@ -928,6 +928,8 @@ class Realtime(
 
         Args:
             image_urls: Array of image URLs to select from
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             index: 1-based position of the image to return. Value 1 returns the first image, 2 returns the second, and so on.
             fallback_index: Behavior when `index` exceeds the length of `image_urls`. When `first-image`, returns the first image in the array. When `last-image`, returns the last image in the array. This input has no effect when `index` is within range, when `index` is below 1, or when `image_urls` is empty (the latter two cases still return validation errors). Default is `first-image`.
         """
@@ -955,7 +957,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         index: int,
         fallback_index: Literal["first-image", "last-image"] = "first-image",
         extra_body: Mapping[str, Any] | None = None,
@@ -973,6 +975,8 @@ class AsyncRealtime(
 
         Args:
             image_urls: Array of image URLs to select from
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             index: 1-based position of the image to return. Value 1 returns the first image, 2 returns the second, and so on.
             fallback_index: Behavior when `index` exceeds the length of `image_urls`. When `first-image`, returns the first image in the array. When `last-image`, returns the last image in the array. This input has no effect when `index` is within range, when `index` is below 1, or when `image_urls` is empty (the latter two cases still return validation errors). Default is `first-image`.
         """

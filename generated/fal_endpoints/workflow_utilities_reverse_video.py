@@ -78,7 +78,7 @@ class WorkflowUtilitiesReverseVideoInput(InputModel):
     Input model for reversing a video
     """
 
-    video_url: Annotated[str, Field(description="URL of the video file to reverse")]
+    video_url: Annotated[FileInput, Field(description="URL of the video file to reverse")]
 
 
 class File(FileOutput):
@@ -696,7 +696,7 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -712,6 +712,8 @@ class Realtime(
 
         Args:
             video_url: URL of the video file to reverse
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -735,7 +737,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -751,6 +753,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video file to reverse
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -82,7 +82,7 @@ class WorkflowUtilitiesScaleVideoInput(InputModel):
     """
 
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the video file to scale/resize. Height and Width of the video must be even numbers for compatibility with video codecs."
         ),
@@ -886,7 +886,7 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         width: int | None = ...,
         height: int | None = ...,
         mode: Literal["stretch", "pad", "crop"] = "stretch",
@@ -909,6 +909,8 @@ class Realtime(
 
         Args:
             video_url: URL of the video file to scale/resize. Height and Width of the video must be even numbers for compatibility with video codecs.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             width: Target width in pixels. If only width is provided, height is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
             height: Target height in pixels. If only height is provided, width is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
             mode: Scaling mode. 'stretch' scales the video to the exact target dimensions (may distort aspect ratio). 'pad' scales to fit within the target dimensions while preserving aspect ratio, then pads with the chosen color to fill the remaining space (letterbox/pillarbox). 'crop' scales to cover the target dimensions while preserving aspect ratio, then center-crops to the exact target size.
@@ -939,7 +941,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         width: int | None = ...,
         height: int | None = ...,
         mode: Literal["stretch", "pad", "crop"] = "stretch",
@@ -962,6 +964,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video file to scale/resize. Height and Width of the video must be even numbers for compatibility with video codecs.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             width: Target width in pixels. If only width is provided, height is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
             height: Target height in pixels. If only height is provided, width is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
             mode: Scaling mode. 'stretch' scales the video to the exact target dimensions (may distort aspect ratio). 'pad' scales to fit within the target dimensions while preserving aspect ratio, then pads with the chosen color to fill the remaining space (letterbox/pillarbox). 'crop' scales to cover the target dimensions while preserving aspect ratio, then center-crops to the exact target size.

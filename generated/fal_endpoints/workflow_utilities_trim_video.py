@@ -80,7 +80,7 @@ class WorkflowUtilitiesTrimVideoInput(InputModel):
     Input model for trimming a video to a specified time range
     """
 
-    video_url: Annotated[str, Field(description="URL of the video file to trim")]
+    video_url: Annotated[FileInput, Field(description="URL of the video file to trim")]
     start_time: Annotated[float, Field(description="Start time in seconds", ge=0.0)] = 1
     end_time: Annotated[
         float | None,
@@ -780,7 +780,7 @@ class Realtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         start_time: float = 1,
         end_time: float | None = ...,
         duration: float | None = 2,
@@ -799,6 +799,8 @@ class Realtime(
 
         Args:
             video_url: URL of the video file to trim
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             start_time: Start time in seconds
             end_time: End time in seconds. If not provided, uses duration instead.
             duration: Duration in seconds from start_time. Ignored if end_time is provided.
@@ -825,7 +827,7 @@ class AsyncRealtime(
         self,
         /,
         *,
-        video_url: str,
+        video_url: FileInput,
         start_time: float = 1,
         end_time: float | None = ...,
         duration: float | None = 2,
@@ -844,6 +846,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video file to trim
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             start_time: Start time in seconds
             end_time: End time in seconds. If not provided, uses duration instead.
             duration: Duration in seconds from start_time. Ignored if end_time is provided.

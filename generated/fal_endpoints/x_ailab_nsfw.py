@@ -77,7 +77,7 @@ class XAilabNsfwInput(InputModel):
     """Input of `fal-ai/x-ailab/nsfw`."""
 
     image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(
             description="List of image URLs to check. If more than 10 images are provided, only the first 10 will be checked."
         ),
@@ -708,7 +708,7 @@ class Realtime(RealtimeConnection[XAilabNsfwInput, XAilabNsfwOutput]):
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -724,6 +724,8 @@ class Realtime(RealtimeConnection[XAilabNsfwInput, XAilabNsfwOutput]):
 
         Args:
             image_urls: List of image URLs to check. If more than 10 images are provided, only the first 10 will be checked.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
 
@@ -741,7 +743,7 @@ class AsyncRealtime(AsyncRealtimeConnection[XAilabNsfwInput, XAilabNsfwOutput]):
         self,
         /,
         *,
-        image_urls: list[str],
+        image_urls: list[FileInput],
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
 
@@ -757,6 +759,8 @@ class AsyncRealtime(AsyncRealtimeConnection[XAilabNsfwInput, XAilabNsfwOutput]):
 
         Args:
             image_urls: List of image URLs to check. If more than 10 images are provided, only the first 10 will be checked.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))
 

@@ -76,7 +76,7 @@ class XaiGrokImagineVideoEditVideoInput(InputModel):
         str, Field(description="Text description of the desired edit.", max_length=4096)
     ]
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the input video to edit. The video will be resized to a maximum area of 854x480 pixels and truncated to 8 seconds."
         ),
@@ -719,7 +719,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         resolution: Literal["auto", "480p", "720p"] = "auto",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -737,6 +737,8 @@ class Realtime(
         Args:
             prompt: Text description of the desired edit.
             video_url: URL of the input video to edit. The video will be resized to a maximum area of 854x480 pixels and truncated to 8 seconds.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Resolution of the output video.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -762,7 +764,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         resolution: Literal["auto", "480p", "720p"] = "auto",
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -780,6 +782,8 @@ class AsyncRealtime(
         Args:
             prompt: Text description of the desired edit.
             video_url: URL of the input video to edit. The video will be resized to a maximum area of 854x480 pixels and truncated to 8 seconds.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             resolution: Resolution of the output video.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

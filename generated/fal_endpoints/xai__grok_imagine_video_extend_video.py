@@ -79,7 +79,7 @@ class XaiGrokImagineVideoExtendVideoInput(InputModel):
         ),
     ]
     video_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL of the source video to extend. Must be MP4 format (H.264, H.265, or AV1 codec), 2-15 seconds long."
         ),
@@ -726,7 +726,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         duration: int = 6,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -744,6 +744,8 @@ class Realtime(
         Args:
             prompt: Text description of what should happen next in the video.
             video_url: URL of the source video to extend. Must be MP4 format (H.264, H.265, or AV1 codec), 2-15 seconds long.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Length of the extension in seconds.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -771,7 +773,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        video_url: str,
+        video_url: FileInput,
         duration: int = 6,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -789,6 +791,8 @@ class AsyncRealtime(
         Args:
             prompt: Text description of what should happen next in the video.
             video_url: URL of the source video to extend. Must be MP4 format (H.264, H.265, or AV1 codec), 2-15 seconds long.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Length of the extension in seconds.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

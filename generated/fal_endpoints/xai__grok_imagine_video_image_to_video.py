@@ -79,7 +79,9 @@ class XaiGrokImagineVideoImageToVideoInput(InputModel):
             max_length=4096,
         ),
     ]
-    image_url: Annotated[str, Field(description="URL of the input image for video generation.")]
+    image_url: Annotated[
+        FileInput, Field(description="URL of the input image for video generation.")
+    ]
     duration: Annotated[int, Field(description="Video duration in seconds.", ge=1, le=15)] = 6
     resolution: Annotated[
         Literal["480p", "720p"], Field(description="Resolution of the output video.")
@@ -765,7 +767,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: int = 6,
         resolution: Literal["480p", "720p"] = "720p",
         aspect_ratio: Literal["auto", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16"]
@@ -786,6 +788,8 @@ class Realtime(
         Args:
             prompt: Text description of desired changes or motion in the video.
             image_url: URL of the input image for video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Video duration in seconds.
             resolution: Resolution of the output video.
             aspect_ratio: Aspect ratio of the generated video.
@@ -815,7 +819,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: int = 6,
         resolution: Literal["480p", "720p"] = "720p",
         aspect_ratio: Literal["auto", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16"]
@@ -836,6 +840,8 @@ class AsyncRealtime(
         Args:
             prompt: Text description of desired changes or motion in the video.
             image_url: URL of the input image for video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Video duration in seconds.
             resolution: Resolution of the output video.
             aspect_ratio: Aspect ratio of the generated video.

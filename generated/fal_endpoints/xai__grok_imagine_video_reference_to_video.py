@@ -80,7 +80,7 @@ class XaiGrokImagineVideoReferenceToVideoInput(InputModel):
         ),
     ]
     reference_image_urls: Annotated[
-        list[str],
+        list[FileInput],
         Field(
             description="One or more reference image URLs to guide the video generation as style and content references. Reference in prompt as @Image1, @Image2, etc. Maximum 7 images.",
             max_length=7,
@@ -766,7 +766,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str],
+        reference_image_urls: list[FileInput],
         duration: int = 8,
         resolution: Literal["480p", "720p"] = "480p",
         aspect_ratio: Literal["16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16"] = "16:9",
@@ -786,6 +786,8 @@ class Realtime(
         Args:
             prompt: Text prompt describing the video to generate. Use @Image1, @Image2, etc. to reference specific images from reference_image_urls in order.
             reference_image_urls: One or more reference image URLs to guide the video generation as style and content references. Reference in prompt as @Image1, @Image2, etc. Maximum 7 images.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Video duration in seconds.
             resolution: Resolution of the output video.
             aspect_ratio: Aspect ratio of the generated video.
@@ -815,7 +817,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        reference_image_urls: list[str],
+        reference_image_urls: list[FileInput],
         duration: int = 8,
         resolution: Literal["480p", "720p"] = "480p",
         aspect_ratio: Literal["16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16"] = "16:9",
@@ -835,6 +837,8 @@ class AsyncRealtime(
         Args:
             prompt: Text prompt describing the video to generate. Use @Image1, @Image2, etc. to reference specific images from reference_image_urls in order.
             reference_image_urls: One or more reference image URLs to guide the video generation as style and content references. Reference in prompt as @Image1, @Image2, etc. Maximum 7 images.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Video duration in seconds.
             resolution: Resolution of the output video.
             aspect_ratio: Aspect ratio of the generated video.

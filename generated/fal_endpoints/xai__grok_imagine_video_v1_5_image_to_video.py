@@ -83,7 +83,9 @@ class XaiGrokImagineVideoV15ImageToVideoInput(InputModel):
             max_length=4096,
         ),
     ]
-    image_url: Annotated[str, Field(description="URL of the input image for video generation.")]
+    image_url: Annotated[
+        FileInput, Field(description="URL of the input image for video generation.")
+    ]
     duration: Annotated[int, Field(description="Video duration in seconds.", ge=1, le=15)] = 6
     resolution: Annotated[
         Literal["480p", "720p"], Field(description="Resolution of the output video.")
@@ -743,7 +745,7 @@ class Realtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: int = 6,
         resolution: Literal["480p", "720p"] = "720p",
         extra_body: Mapping[str, Any] | None = None,
@@ -762,6 +764,8 @@ class Realtime(
         Args:
             prompt: Text description of desired changes or motion in the video.
             image_url: URL of the input image for video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Video duration in seconds.
             resolution: Resolution of the output video.
         """
@@ -790,7 +794,7 @@ class AsyncRealtime(
         /,
         *,
         prompt: str,
-        image_url: str,
+        image_url: FileInput,
         duration: int = 6,
         resolution: Literal["480p", "720p"] = "720p",
         extra_body: Mapping[str, Any] | None = None,
@@ -809,6 +813,8 @@ class AsyncRealtime(
         Args:
             prompt: Text description of desired changes or motion in the video.
             image_url: URL of the input image for video generation.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             duration: Video duration in seconds.
             resolution: Resolution of the output video.
         """

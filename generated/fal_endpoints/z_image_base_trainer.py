@@ -71,7 +71,7 @@ class ZImageBaseTrainerInput(InputModel):
     """Input of `fal-ai/z-image-base-trainer`."""
 
     image_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to the input data zip archive.\n\nThe zip should contain pairs of images and corresponding captions.\n\nThe images should be named: ROOT.EXT. For example: 001.jpg\n\nThe corresponding captions should be named: ROOT.txt. For example: 001.txt\n\nIf no text file is provided for an image, the default_caption will be used."
         ),
@@ -774,7 +774,7 @@ class Realtime(RealtimeConnection[ZImageBaseTrainerInput, ZImageBaseTrainerOutpu
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 2000,
         default_caption: str | None = ...,
         learning_rate: float = 0.0005,
@@ -801,6 +801,8 @@ class Realtime(RealtimeConnection[ZImageBaseTrainerInput, ZImageBaseTrainerOutpu
                 The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
                 If no text file is provided for an image, the default_caption will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Number of steps to train for
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
             learning_rate: Learning rate.
@@ -821,7 +823,7 @@ class AsyncRealtime(AsyncRealtimeConnection[ZImageBaseTrainerInput, ZImageBaseTr
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 2000,
         default_caption: str | None = ...,
         learning_rate: float = 0.0005,
@@ -848,6 +850,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ZImageBaseTrainerInput, ZImageBaseTr
                 The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
                 If no text file is provided for an image, the default_caption will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Number of steps to train for
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
             learning_rate: Learning rate.

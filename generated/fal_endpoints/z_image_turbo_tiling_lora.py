@@ -157,13 +157,13 @@ class ZImageTurboTilingLoraInput(InputModel):
         ),
     ] = False
     image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of an image for image-to-image or inpainting. When provided without mask_image_url, performs image-to-image; with mask_image_url, performs inpainting."
         ),
     ] = None
     mask_image_url: Annotated[
-        str | None,
+        FileInput | None,
         Field(
             description="URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url."
         ),
@@ -1169,8 +1169,8 @@ class Realtime(RealtimeConnection[ZImageTurboTilingLoraInput, ZImageTurboTilingL
         output_format: Literal["jpeg", "png", "webp"] = "png",
         acceleration: Literal["none", "regular", "high"] = "regular",
         enable_prompt_expansion: bool = False,
-        image_url: str | None = ...,
-        mask_image_url: str | None = ...,
+        image_url: FileInput | None = ...,
+        mask_image_url: FileInput | None = ...,
         strength: float = 0.6,
         tile_size: int = 128,
         tile_stride: int = 64,
@@ -1202,7 +1202,11 @@ class Realtime(RealtimeConnection[ZImageTurboTilingLoraInput, ZImageTurboTilingL
             acceleration: The acceleration level to use.
             enable_prompt_expansion: Whether to enable prompt expansion. Note: this will increase the price by 0.0025 credits per request.
             image_url: URL of an image for image-to-image or inpainting. When provided without mask_image_url, performs image-to-image; with mask_image_url, performs inpainting.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_image_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             strength: How much to transform the input image. Only used when image_url is provided.
             tile_size: Tile size in latent space. Must be even (divisible by 2) for patchification. (64 = 512px, 128 = 1024px, 256 = 2048px).
             tile_stride: Tile stride in latent space. Must be even (divisible by 2). (32 = 256px, 64 = 512px, 128 = 1024px).
@@ -1246,8 +1250,8 @@ class AsyncRealtime(
         output_format: Literal["jpeg", "png", "webp"] = "png",
         acceleration: Literal["none", "regular", "high"] = "regular",
         enable_prompt_expansion: bool = False,
-        image_url: str | None = ...,
-        mask_image_url: str | None = ...,
+        image_url: FileInput | None = ...,
+        mask_image_url: FileInput | None = ...,
         strength: float = 0.6,
         tile_size: int = 128,
         tile_stride: int = 64,
@@ -1279,7 +1283,11 @@ class AsyncRealtime(
             acceleration: The acceleration level to use.
             enable_prompt_expansion: Whether to enable prompt expansion. Note: this will increase the price by 0.0025 credits per request.
             image_url: URL of an image for image-to-image or inpainting. When provided without mask_image_url, performs image-to-image; with mask_image_url, performs inpainting.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             mask_image_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             strength: How much to transform the input image. Only used when image_url is provided.
             tile_size: Tile size in latent space. Must be even (divisible by 2) for patchification. (64 = 512px, 128 = 1024px, 256 = 2048px).
             tile_stride: Tile stride in latent space. Must be even (divisible by 2). (32 = 256px, 64 = 512px, 128 = 1024px).

@@ -73,7 +73,7 @@ class ZImageTurboTrainerV2Input(InputModel):
     """Input of `fal-ai/z-image-turbo-trainer-v2`."""
 
     image_data_url: Annotated[
-        str,
+        FileInput,
         Field(
             description="URL to the input data zip archive.\n\nThe zip should contain pairs of images and corresponding captions.\n\nThe images should be named: ROOT.EXT. For example: 001.jpg\n\nThe corresponding captions should be named: ROOT.txt. For example: 001.txt\n\nIf no text file is provided for an image, the default_caption will be used."
         ),
@@ -794,7 +794,7 @@ class Realtime(RealtimeConnection[ZImageTurboTrainerV2Input, ZImageTurboTrainerV
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 2000,
         default_caption: str | None = ...,
         learning_rate: float = 0.0005,
@@ -821,6 +821,8 @@ class Realtime(RealtimeConnection[ZImageTurboTrainerV2Input, ZImageTurboTrainerV
                 The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
                 If no text file is provided for an image, the default_caption will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Number of steps to train for
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
             learning_rate: Learning rate.
@@ -841,7 +843,7 @@ class AsyncRealtime(AsyncRealtimeConnection[ZImageTurboTrainerV2Input, ZImageTur
         self,
         /,
         *,
-        image_data_url: str,
+        image_data_url: FileInput,
         steps: int = 2000,
         default_caption: str | None = ...,
         learning_rate: float = 0.0005,
@@ -868,6 +870,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ZImageTurboTrainerV2Input, ZImageTur
                 The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
                 If no text file is provided for an image, the default_caption will be used.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             steps: Number of steps to train for
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
             learning_rate: Learning rate.

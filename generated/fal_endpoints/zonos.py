@@ -72,7 +72,7 @@ __all__ = [
 class ZonosInput(InputModel):
     """Input of `fal-ai/zonos`."""
 
-    reference_audio_url: Annotated[str, Field(description="The reference audio.")]
+    reference_audio_url: Annotated[FileInput, Field(description="The reference audio.")]
     prompt: Annotated[str, Field(description="The content generated using cloned voice.")]
 
 
@@ -675,7 +675,7 @@ class Realtime(RealtimeConnection[ZonosInput, ZonosOutput]):
         self,
         /,
         *,
-        reference_audio_url: str,
+        reference_audio_url: FileInput,
         prompt: str,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -692,6 +692,8 @@ class Realtime(RealtimeConnection[ZonosInput, ZonosOutput]):
 
         Args:
             reference_audio_url: The reference audio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The content generated using cloned voice.
         """
         self.send_arguments(endpoint.arguments(input, fields, extra_body))
@@ -710,7 +712,7 @@ class AsyncRealtime(AsyncRealtimeConnection[ZonosInput, ZonosOutput]):
         self,
         /,
         *,
-        reference_audio_url: str,
+        reference_audio_url: FileInput,
         prompt: str,
         extra_body: Mapping[str, Any] | None = None,
     ) -> None: ...
@@ -727,6 +729,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ZonosInput, ZonosOutput]):
 
         Args:
             reference_audio_url: The reference audio.
+
+                A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI.
             prompt: The content generated using cloned voice.
         """
         await self.send_arguments(endpoint.arguments(input, fields, extra_body))

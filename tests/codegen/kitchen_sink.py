@@ -23,7 +23,12 @@ KITCHEN_SINK = fal_document(
                 "description": "\n        Random seed.\n    ",
             },
             "size": {"allOf": [{"$ref": REF + "ImageSize"}], "description": "The size."},
-            "image_url": {"type": "string", "description": "An image."},
+            "image_url": {
+                "type": "string",
+                "description": "An image.",
+                "minLength": 1,
+                "maxLength": 2083,
+            },
             "mask_urls": {"type": "array", "items": {"type": "string"}},
             "prompt": {"type": "string", "examples": ["a cat"], "title": "Prompt"},
             "aspect_ratio": {"type": "string", "enum": ["16:9", "4K", "1"], "default": "16:9"},
@@ -62,6 +67,7 @@ KITCHEN_SINK = fal_document(
             },
             "settings": {"type": "object"},
             "self": {"type": "string", "description": "Named like a method's first parameter."},
+            "reference": {"$ref": REF + "Reference"},
         },
     },
     {
@@ -74,13 +80,23 @@ KITCHEN_SINK = fal_document(
             "size": {"$ref": REF + "ImageSize"},
             "audio": {"$ref": REF + "Audio-Output"},
             "link": {"$ref": REF + "registry__models__Link"},
+            "reference": {"$ref": REF + "Reference"},
         },
     },
     {
         "LoraWeight": {
             "type": "object",
             "required": ["path"],
-            "properties": {"path": {"type": "string"}, "scale": {"type": "number", "default": 1}},
+            "properties": {
+                "path": {"type": "string"},
+                "scale": {"type": "number", "default": 1},
+                "mask_url": {"anyOf": [{"type": "string", "minLength": 1}, {"type": "null"}]},
+            },
+        },
+        "Reference": {
+            "type": "object",
+            "required": ["url"],
+            "properties": {"url": {"type": "string"}, "weight": {"type": "number"}},
         },
         "ImageSize": {
             "type": "object",

@@ -80,3 +80,27 @@ def _mypy_problems(tmp_path: Path, files: list[str]) -> str:
         check=False,
     )
     return "" if done.returncode == 0 else done.stdout[-5000:] + done.stderr[-2000:]
+
+
+USER_CODE = """\
+from pathlib import Path
+
+from fal_endpoints import flux_general
+
+net = flux_general.ControlNet(path="https://example.com/w", control_image_url=Path("edges.png"))
+request = flux_general.FluxGeneralInput(prompt="p", controlnets=[net], reference_image_url=b"x")
+with open("photo.png", "rb") as photo:
+    flux_general.subscribe(prompt="p", controlnets=[net], reference_image_url=photo)
+"""
+
+
+def test_user_code_passing_local_files_to_nested_models_type_checks(tmp_path: Path) -> None:
+    good = tmp_path / "good.py"
+    good.write_text(USER_CODE, encoding="utf-8")
+    assert _basedpyright_problems(tmp_path, [str(good)]) == []
+    assert _mypy_problems(tmp_path, [str(good)]) == ""
+
+    bad = tmp_path / "bad.py"
+    bad.write_text(USER_CODE + 'flux_general.ControlNet(path="w", control_image_url=3)\n')
+    (problem,) = _basedpyright_problems(tmp_path, [str(bad)])
+    assert problem.startswith(f"{bad}:9: ") and "control_image_url" in problem

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import inspect
+import io
+import json
 import typing
 from pathlib import Path
 from types import ModuleType
@@ -17,7 +19,8 @@ from typing import Any
 import pytest
 from codegen_helpers import fal_document, generate_into, import_generated
 from kitchen_sink import KITCHEN_SINK, LONG_ENUM, REF
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from fal_typed import FileOutput, InputModel, InputValidationError, OutputModel
 
@@ -238,7 +241,7 @@ def test_required_fields_have_no_default_and_schema_defaults_are_shown(sink: Mod
     assert defaults["bad_default"] == "..." and defaults["big_default"] == "..."
 
 
-def test_file_fields_take_file_inputs_in_signatures_and_strings_in_the_model(
+def test_file_fields_take_file_inputs_in_the_models_and_every_signature(
     sink: ModuleType,
 ) -> None:
     types = keyword_types(sink)
@@ -246,12 +249,41 @@ def test_file_fields_take_file_inputs_in_signatures_and_strings_in_the_model(
     assert (
         types["prompt"] == "str" and types["seed"] == "int | None"
     )  # only a nullable field takes None
-    assert sink.Input.model_fields["image_url"].annotation == (str | None)
     send = keyword_overload_of_method(sink, "Realtime", "send")
     send_types = {
         arg.arg: ast.unparse(arg.annotation) for arg in send.args.kwonlyargs if arg.annotation
     }
-    assert send_types["image_url"] == "str"  # realtime frames carry URLs, nothing is uploaded
+    assert send_types["image_url"] == "FileInput"  # realtime inlines local files as data: URIs
+
+    # The models take local files too, nested ones included, and keep them as given.
+    image, mask, reference = Path("cat.png"), b"\x89PNG", io.BytesIO(b"ref")
+    model = sink.Input(
+        **valid(
+            image_url=image,
+            loras=[sink.LoraWeight(path="lora", mask_url=mask)],
+            reference=sink.Reference(url=reference),
+        )
+    )
+    assert model.image_url is image and model.loras[0].mask_url is mask
+    assert model.reference is not None and model.reference.url is reference
+    # A URL's length limits are the server's to check: a local file has no length.
+    assert sink.Input(**valid(image_url="")).image_url == ""
+    with pytest.raises(ValidationError, match="expected a URL string or a local file"):
+        sink.LoraWeight(path="lora", mask_url=3)
+    # The output copy of a component used on both sides keeps plain strings.
+    assert sink.ReferenceOutput.model_fields["url"].annotation is str
+    assert sink.Image.model_fields["url"].annotation is str
+
+
+def test_a_model_holding_a_local_file_has_no_json_until_a_call_uploads_it(
+    sink: ModuleType,
+) -> None:
+    model = sink.Input(**valid(image_url=Path("cat.png")))
+    with pytest.raises(PydanticSerializationError, match="has no URL until it is uploaded"):
+        model.model_dump_json()
+    assert model.model_dump()["image_url"] == Path("cat.png")  # Python mode keeps it
+    url = "https://example.com/cat.png"
+    assert json.loads(sink.Input(**valid(image_url=url)).model_dump_json())["image_url"] == url
 
 
 def test_signatures_show_plain_types_and_long_ones_by_alias(sink: ModuleType) -> None:
