@@ -7,16 +7,24 @@ any request (or upload) is made.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
 import click
 
-from ._cli_options import FieldOption, LocalFile
+from ._cli_options import URL_LIKE, FieldOption, LocalFile
 from ._cli_spec import EndpointSpec
 
-__all__ = ["collect_body", "fail_values", "input_json", "schema_errors", "with_placeholders"]
+__all__ = [
+    "collect_body",
+    "fail_values",
+    "input_json",
+    "nested_local_files",
+    "replace_files",
+    "schema_errors",
+    "with_placeholders",
+]
 
 _PLACEHOLDER = "https://fal-typed-upload.invalid/"
 
@@ -62,17 +70,60 @@ def collect_body(
     return body
 
 
-def with_placeholders(body: Mapping[str, Any]) -> dict[str, Any]:
-    """``body`` with each local file replaced by a URL that stands for it during validation."""
+def nested_local_files(fields: Sequence[FieldOption], body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with the file fields given as JSON (inside objects, or in ``--input-json``) that
+    name a local file made :class:`LocalFile` s, to be uploaded like the file options.
 
-    def swap(value: Any) -> Any:
-        if isinstance(value, LocalFile):
-            return _PLACEHOLDER + value.path.name
+    A file field is named ``url``, ``*_url`` (a string) or ``*_urls`` (a list of strings), as in
+    the generated models; a string in one that is not a URL must be an existing file.
+    """
+    problems: list[tuple[list[str | int], str]] = []
+
+    def local(value: object, where: list[str | int]) -> object:
+        if not isinstance(value, str) or URL_LIKE.match(value):
+            return value
+        path = Path(value).expanduser()
+        if not path.is_file():
+            problems.append((where, f"{value!r} is neither a URL nor an existing file"))
+        return LocalFile(path)
+
+    def walk(value: object, where: list[str | int]) -> object:
+        if isinstance(value, dict):
+            items = cast("dict[str, object]", value).items()
+            return {key: field(key, item, [*where, key]) for key, item in items}
         if isinstance(value, list):
-            return [swap(v) for v in cast("list[object]", value)]
+            return [walk(item, [*where, i]) for i, item in enumerate(cast("list[object]", value))]
         return value
 
-    return {k: swap(v) for k, v in body.items()}
+    def field(key: str, value: object, where: list[str | int]) -> object:
+        if key == "url" or key.endswith("_url"):
+            return local(value, where)
+        if key.endswith("_urls") and isinstance(value, list):
+            items = cast("list[object]", value)
+            return [local(item, [*where, i]) for i, item in enumerate(items)]
+        return walk(value, where)
+
+    found = {key: field(key, value, [key]) for key, value in body.items()}
+    if problems:
+        fail_values(fields, problems)
+    return found
+
+
+def with_placeholders(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with each local file replaced by a URL that stands for it during validation."""
+    return cast("dict[str, Any]", replace_files(body, lambda file: _PLACEHOLDER + file.path.name))
+
+
+def replace_files(value: object, replace: Callable[[LocalFile], str]) -> object:
+    """``value`` with each :class:`LocalFile` in it (at any depth) replaced by ``replace(file)``."""
+    if isinstance(value, LocalFile):
+        return replace(value)
+    if isinstance(value, dict):
+        items = cast("dict[object, object]", value).items()
+        return {key: replace_files(item, replace) for key, item in items}
+    if isinstance(value, list):
+        return [replace_files(item, replace) for item in cast("list[object]", value)]
+    return value
 
 
 def schema_errors(spec: EndpointSpec, body: Mapping[str, Any]) -> list[tuple[list[str | int], str]]:

@@ -22,7 +22,15 @@ from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.markup import escape
 
-from ._cli_body import collect_body, fail_values, input_json, schema_errors, with_placeholders
+from ._cli_body import (
+    collect_body,
+    fail_values,
+    input_json,
+    nested_local_files,
+    replace_files,
+    schema_errors,
+    with_placeholders,
+)
 from ._cli_hosts import Hosts
 from ._cli_live import LiveStatus
 from ._cli_options import FieldOption, LocalFile, build_field_options
@@ -86,15 +94,11 @@ def _hosts(options: Mapping[str, Any]) -> Hosts:
 def _upload_files(body: dict[str, Any], client: Client, console: Console) -> dict[str, Any]:
     from ._upload import upload
 
-    def swap(value: Any) -> Any:
-        if isinstance(value, LocalFile):
-            console.print(f"[dim]uploading {escape(str(value.path))}[/dim]")
-            return upload(value.path, client=client)
-        if isinstance(value, list):
-            return [swap(v) for v in cast("list[object]", value)]
-        return value
+    def upload_one(file: LocalFile) -> str:
+        console.print(f"[dim]uploading {escape(str(file.path))}[/dim]")
+        return upload(file.path, client=client)
 
-    return {k: swap(v) for k, v in body.items()}
+    return cast("dict[str, Any]", replace_files(body, upload_one))
 
 
 def _save_dir(value: str | None) -> Path | None:
@@ -116,6 +120,7 @@ def _save_dir(value: str | None) -> Path | None:
 def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str, Any]) -> None:
     err = Console(stderr=True)
     body = collect_body(fields, values, input_json(values.pop("input_json")))
+    body = nested_local_files(fields, body)
     save = _save_dir(values["save"])
     problems = schema_errors(spec, with_placeholders(body))
     if problems:

@@ -19,6 +19,7 @@ from typing import Any, cast
 import click
 
 __all__ = [
+    "URL_LIKE",
     "FieldOption",
     "LocalFile",
     "SchemaError",
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 _FILE_FIELD = re.compile(r"(^|_)urls?$")
-_URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _HELP_LIMIT = 400
 
 
@@ -146,7 +147,7 @@ class FileType(click.ParamType[Any]):
         return "URL|PATH"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if not isinstance(value, str) or _URL_LIKE.match(value):
+        if not isinstance(value, str) or URL_LIKE.match(value):
             return value
         path = Path(value).expanduser()
         if not path.is_file():

@@ -107,6 +107,48 @@ def test_a_list_of_local_files_is_uploaded_in_order(server: LocalServer, tmp_pat
     assert saved == {"mesh.glb": PNG + b"\x00", texture: PNG + b"\x01"}
 
 
+def test_local_files_inside_json_objects_are_uploaded(tmp_path: Path) -> None:
+    """File fields nested in JSON (``controlnets[].control_image_url``) and given by
+    ``--input-json`` take local paths too; a missing one is a usage error naming where."""
+    edges, reference = tmp_path / "edges.png", tmp_path / "reference.png"
+    edges.write_bytes(PNG + b"edges")
+    reference.write_bytes(PNG + b"reference")
+    weights = "https://example.com/controlnet.safetensors"
+    served = copy_corpus(tmp_path / "served", ["fal-ai/flux-general"])
+    with LocalFal(served) as fal:
+
+        def flux_general(*args: str) -> Any:
+            return run_cli(
+                "call", "fal-ai/flux-general", "--prompt", "a lighthouse", *args,
+                "--schemas", str(served), FAL_TYPED_BASE_URL=fal.base_url, FAL_KEY=DEFAULT_KEY,
+            )  # fmt: skip
+
+        run = flux_general(
+            "--controlnets", json.dumps({"path": weights, "control_image_url": str(edges)}),
+            "--input-json", json.dumps({"reference_image_url": str(reference)}),
+        )  # fmt: skip
+
+        assert run.returncode == 0, run.stderr
+        [submit] = fal.requests_for("submit", endpoint_id="fal-ai/flux-general")
+        sent = json.loads(submit.body)
+        [controlnet] = sent["controlnets"]
+        assert controlnet["path"] == weights  # a URL in a file field is sent as is
+        assert httpx.get(controlnet["control_image_url"]).content == PNG + b"edges"
+        assert httpx.get(sent["reference_image_url"]).content == PNG + b"reference"
+        assert f"uploading {edges}" in run.stderr and f"uploading {reference}" in run.stderr
+
+        sent_before = len(fal.requests)
+        missing = flux_general(
+            "--controlnets", json.dumps({"path": weights, "control_image_url": "gone.png"})
+        )
+        assert missing.returncode == 2 and "Traceback" not in missing.stderr
+        assert (
+            "invalid value for '--controlnets' (at controlnets.0.control_image_url): "
+            "'gone.png' is neither a URL nor an existing file"
+        ) in missing.stderr
+        assert len(fal.requests) == sent_before  # nothing uploaded, nothing submitted
+
+
 def test_synthesised_result_printed_as_a_table(server: LocalServer, tmp_path: Path) -> None:
     out = tmp_path / "images"
 
