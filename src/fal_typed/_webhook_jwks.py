@@ -1,9 +1,13 @@
 """Fetching and caching fal's webhook JWKS (sync and async).
 
-Keys are cached for ``ttl`` seconds (24 h at most, as fal asks). A signature no cached key
-verifies may mean fal rotated its keys, so the verifier asks for one refetch
-(:meth:`JWKSCache.refetch_after_miss`); a cooldown keeps a flood of forged deliveries from turning
-into a flood of JWKS requests, and concurrent callers share one fetch.
+A fetched key set is reused for ``ttl`` seconds (24 h at most, as fal asks), or less when the
+response's ``Cache-Control`` (``max-age``, ``s-maxage``, ``no-store``, ``no-cache``) or ``Expires``
+says so (:func:`freshness_lifetime`): whoever publishes the keys knows how long they stay valid.
+Keys past their lifetime are not trusted until a refetch confirms them, but the verifier still
+consults them first: only a signature they would verify causes that refetch. A signature no key verifies may mean
+fal rotated its keys, so the verifier asks for one refetch (:meth:`JWKSCache.refetch_after_miss`);
+a cooldown keeps a flood of forged deliveries from turning into a flood of JWKS requests, even when
+the response forbids reuse. Concurrent callers share one fetch.
 
 HTTP goes through the ``fal_typed.Client``'s httpx clients when one is given (its proxies, limits
 and transports apply), else through a short-lived httpx client of our own: a fetch happens about
@@ -13,10 +17,14 @@ once a day, so nothing is kept open. The JWKS is public, so no API key is ever s
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timezone
+from email.utils import parsedate_to_datetime
 from typing import Final, Protocol
 
 import httpx
@@ -25,11 +33,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from ._webhook_errors import JWKSFetchError
 from ._webhook_signature import load_jwks
 
-__all__ = ["DEFAULT_JWKS_URL", "MAX_CACHE_TTL", "HTTPClientSource", "JWKSCache", "KeySet"]
+__all__ = [
+    "DEFAULT_JWKS_URL",
+    "MAX_CACHE_TTL",
+    "HTTPClientSource",
+    "JWKSCache",
+    "KeySet",
+    "freshness_lifetime",
+]
 
 DEFAULT_JWKS_URL: Final = "https://rest.fal.ai/.well-known/jwks.json"
 MAX_CACHE_TTL: Final = 24 * 60 * 60.0
 _ACCEPT: Final = {"Accept": "application/json"}
+_DELTA_SECONDS: Final = re.compile(r"[0-9]+")
+_DELTA_SECONDS_MAX: Final = 2**31  # RFC 9111 1.2.2: larger values mean this (and cannot overflow)
 
 
 class HTTPClientSource(Protocol):
@@ -47,11 +64,70 @@ class HTTPClientSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class KeySet:
-    """The keys of one successful fetch; ``generation`` counts fetches so callers can tell them apart."""
+    """The keys of one successful fetch; ``generation`` counts fetches so callers can tell them apart.
+
+    ``fetched_at`` is on the cache's clock; ``lifetime`` is how many seconds after it the keys may be
+    reused (the cache's ``ttl``, or less if the response's caching headers said so; 0: not at all).
+    """
 
     keys: tuple[Ed25519PublicKey, ...]
     generation: int
     fetched_at: float
+    lifetime: float
+
+
+def _delta_seconds(value: str) -> int | None:
+    """An HTTP delta-seconds value (quotes tolerated), or None when it is not one."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    if not _DELTA_SECONDS.fullmatch(value):
+        return None
+    return _DELTA_SECONDS_MAX if len(value) > 10 else min(int(value), _DELTA_SECONDS_MAX)
+
+
+def _http_date(value: str | None) -> float | None:
+    """An HTTP date as unix seconds, or None when absent or unreadable."""
+    if value is None:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+        if parsed.tzinfo is None:  # "-0000": UTC by RFC 5322
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def freshness_lifetime(headers: Mapping[str, str], *, now: float) -> float | None:
+    """Seconds a response may be reused per its caching headers; None when they say nothing usable.
+
+    ``no-store``/``no-cache`` give 0; else the smallest ``max-age``/``s-maxage``; else ``Expires``
+    minus ``Date`` (``now``, unix seconds, when there is no usable ``Date``). ``Age`` is subtracted,
+    as a CDN may have held the response that long already. A malformed value is ignored, never
+    raised: the caller then keeps its own ttl.
+    """
+    fields = {name.lower(): value for name, value in headers.items()}
+    limits: list[int] = []
+    for directive in fields.get("cache-control", "").split(","):
+        name, _, argument = directive.partition("=")
+        name = name.strip().lower()
+        if name in ("no-store", "no-cache"):
+            return 0.0
+        if name in ("max-age", "s-maxage"):
+            seconds = _delta_seconds(argument)
+            if seconds is not None:
+                limits.append(seconds)
+    if limits:
+        lifetime = float(min(limits))
+    else:
+        expires = _http_date(fields.get("expires"))
+        if expires is None:
+            return None
+        date = _http_date(fields.get("date"))
+        lifetime = expires - (now if date is None else date)
+    age = _delta_seconds(fields.get("age", "")) or 0
+    return max(0.0, lifetime - age)
 
 
 def _keys_from_response(response: httpx.Response, url: str) -> tuple[Ed25519PublicKey, ...]:
@@ -64,7 +140,10 @@ def _keys_from_response(response: httpx.Response, url: str) -> tuple[Ed25519Publ
 
 
 class JWKSCache:
-    """A JWKS URL with its cached keys; safe to share between threads and event loops."""
+    """A JWKS URL with its cached keys; safe to share between threads and event loops.
+
+    ``clock`` (monotonic seconds) dates fetches; tests replace it to move time without sleeping.
+    """
 
     def __init__(
         self,
@@ -74,6 +153,7 @@ class JWKSCache:
         ttl: float = MAX_CACHE_TTL,
         refresh_cooldown: float = 30.0,
         timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"jwks_url must be an http(s) URL, got {url!r}")
@@ -87,6 +167,7 @@ class JWKSCache:
         self.ttl = ttl
         self.refresh_cooldown = refresh_cooldown
         self.timeout = timeout
+        self.clock = clock
         self._client = client
         self._current: KeySet | None = None
         self._fetches = 0
@@ -103,23 +184,38 @@ class JWKSCache:
         """How many fetches succeeded so far (for monitoring and tests)."""
         return self._fetches
 
+    def cached(self) -> KeySet | None:
+        """The last fetched keys, even past their lifetime (check :meth:`is_fresh`); never fetches."""
+        return self._current
+
+    def is_fresh(self, keys: KeySet) -> bool:
+        """Whether ``keys`` may still be trusted without a refetch."""
+        return self.clock() - keys.fetched_at < keys.lifetime
+
     def _fresh(self) -> KeySet | None:
         current = self._current
-        if current is not None and time.monotonic() - current.fetched_at < self.ttl:
-            return current
-        return None
+        return current if current is not None and self.is_fresh(current) else None
 
-    def _store(self, keys: tuple[Ed25519PublicKey, ...]) -> KeySet:
+    def _lifetime(self, response: httpx.Response) -> float:
+        allowed = freshness_lifetime(response.headers, now=time.time())
+        return self.ttl if allowed is None else min(self.ttl, allowed)
+
+    def _store(self, keys: tuple[Ed25519PublicKey, ...], lifetime: float) -> KeySet:
         self._fetches += 1
-        self._current = KeySet(keys, self._fetches, time.monotonic())
+        self._current = KeySet(keys, self._fetches, self.clock(), lifetime)
         return self._current
+
+    def _newer(self, seen: KeySet | None) -> KeySet | None:
+        """A set fetched since ``seen`` was read (by a concurrent caller), if any."""
+        current = self._current
+        return current if current is not None and current is not seen else None
 
     def _may_refetch(self, generation: int) -> KeySet | bool:
         """After a miss: the newer set someone else fetched, True to fetch now, False to give up."""
         current = self._current
         if current is not None and current.generation != generation:
             return current
-        return current is None or time.monotonic() - current.fetched_at >= self.refresh_cooldown
+        return current is None or self.clock() - current.fetched_at >= self.refresh_cooldown
 
     # sync
 
@@ -136,15 +232,24 @@ class JWKSCache:
             raise JWKSFetchError(
                 f"JWKS request failed: {type(exc).__name__}", url=self.url
             ) from None
-        return self._store(_keys_from_response(response, self.url))
+        return self._store(_keys_from_response(response, self.url), self._lifetime(response))
 
     def get(self) -> KeySet:
-        """The cached keys, fetched first if there are none or they are older than ``ttl``."""
+        """The cached keys, fetched first if there are none or they are past their lifetime."""
         fresh = self._fresh()
         if fresh is not None:
             return fresh
         with self._thread_lock:
             return self._fresh() or self._fetch()
+
+    def renew(self, seen: KeySet | None) -> KeySet:
+        """Keys fetched after ``seen`` (what :meth:`cached` returned), fetched now unless someone did.
+
+        No cooldown applies, so call it only when there are no keys or ``seen`` verifies the
+        signature: confirming genuine deliveries, never on behalf of a forged one.
+        """
+        with self._thread_lock:
+            return self._newer(seen) or self._fetch()
 
     def refetch_after_miss(self, generation: int) -> KeySet | None:
         """Keys newer than ``generation`` (fetching them unless the cooldown forbids), or None."""
@@ -177,7 +282,7 @@ class JWKSCache:
             raise JWKSFetchError(
                 f"JWKS request failed: {type(exc).__name__}", url=self.url
             ) from None
-        return self._store(_keys_from_response(response, self.url))
+        return self._store(_keys_from_response(response, self.url), self._lifetime(response))
 
     async def get_async(self) -> KeySet:
         """Async twin of :meth:`get`."""
@@ -186,6 +291,11 @@ class JWKSCache:
             return fresh
         async with self._loop_lock():
             return self._fresh() or await self._fetch_async()
+
+    async def renew_async(self, seen: KeySet | None) -> KeySet:
+        """Async twin of :meth:`renew`."""
+        async with self._loop_lock():
+            return self._newer(seen) or await self._fetch_async()
 
     async def refetch_after_miss_async(self, generation: int) -> KeySet | None:
         """Async twin of :meth:`refetch_after_miss`."""

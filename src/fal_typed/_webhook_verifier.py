@@ -4,6 +4,11 @@ Order of checks (cheapest and most telling first, nothing parsed before it is au
 headers are present and well formed, the timestamp is inside the tolerance window, then the
 Ed25519 signature over the exact raw body verifies under some key of the JWKS (refetched once on a
 miss, in case fal rotated its keys). Only then is the body decoded.
+
+Keys past their cache lifetime still decide whether a fetch is worth it: a signature they verify is
+accepted only once a refetch confirms its key is still published; one they do not verify takes the
+cooldown-limited miss path, so forged deliveries cannot force a fetch each even when the JWKS
+response forbids caching.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
 
 from ._webhook_errors import InvalidSignatureError
-from ._webhook_jwks import DEFAULT_JWKS_URL, MAX_CACHE_TTL, HTTPClientSource, JWKSCache
+from ._webhook_jwks import DEFAULT_JWKS_URL, MAX_CACHE_TTL, HTTPClientSource, JWKSCache, KeySet
 from ._webhook_result import WebhookResult, decode_delivery
 from ._webhook_signature import (
     SignedHeaders,
@@ -82,8 +87,9 @@ class WebhookVerifier:
     ``jwks_url``; that defaults to ``<client.rest_url>/.well-known/jwks.json`` when a ``client`` is
     given (so a client pointed at the local fal server trusts that server), else to fal's
     ``https://rest.fal.ai/.well-known/jwks.json``. Fetched keys are cached ``cache_ttl`` seconds
-    (24 h at most); a signature none of them verifies triggers one refetch, at most once per
-    ``refresh_cooldown`` seconds. ``tolerance`` is the accepted clock difference, both ways.
+    (24 h at most), less when the JWKS response's ``Cache-Control``/``Expires`` says so; a
+    signature none of them verifies triggers one refetch, at most once per ``refresh_cooldown``
+    seconds. ``tolerance`` is the accepted clock difference, both ways.
     """
 
     def __init__(
@@ -138,6 +144,11 @@ class WebhookVerifier:
         """The JWKS cache (None for inline keys)."""
         return self._cache
 
+    def _must_renew(self, keys: KeySet, message: bytes, signature: bytes) -> bool:
+        """Stale keys that verify this signature need a refetch to confirm the key is still valid."""
+        assert self._cache is not None
+        return not self._cache.is_fresh(keys) and signature_matches(message, signature, keys.keys)
+
     def _pre_check(
         self, body: object, headers: object, now: float | None, tolerance: float | None
     ) -> tuple[SignedHeaders, bytes]:
@@ -169,7 +180,9 @@ class WebhookVerifier:
             if signature_matches(message, signed.signature, self._static):
                 return signed
             raise InvalidSignatureError()
-        keys = self._cache.get()
+        keys = self._cache.cached()
+        if keys is None or self._must_renew(keys, message, signed.signature):
+            keys = self._cache.renew(keys)
         if signature_matches(message, signed.signature, keys.keys):
             return signed
         newer = self._cache.refetch_after_miss(keys.generation)
@@ -192,7 +205,9 @@ class WebhookVerifier:
             if signature_matches(message, signed.signature, self._static):
                 return signed
             raise InvalidSignatureError()
-        keys = await self._cache.get_async()
+        keys = self._cache.cached()
+        if keys is None or self._must_renew(keys, message, signed.signature):
+            keys = await self._cache.renew_async(keys)
         if signature_matches(message, signed.signature, keys.keys):
             return signed
         newer = await self._cache.refetch_after_miss_async(keys.generation)

@@ -21,8 +21,13 @@ def _jwks_host() -> Iterator[JWKSHost]:
     async def endpoint(_: Request) -> Response:
         host.hits += 1
         if host.raw is not None:
-            return Response(host.raw, status_code=host.status, media_type="application/json")
-        return JSONResponse(host.document, status_code=host.status)
+            return Response(
+                host.raw,
+                status_code=host.status,
+                headers=host.headers,
+                media_type="application/json",
+            )
+        return JSONResponse(host.document, status_code=host.status, headers=host.headers)
 
     async def moved(_: Request) -> Response:
         return RedirectResponse("/.well-known/jwks.json", status_code=301)

@@ -82,9 +82,11 @@ class JWKSHost:
     status: int = 200
     raw: bytes | None = None
     hits: int = 0
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. Cache-Control, sent with the JWKS
 
     def reset(self, document: Any) -> None:
         self.document, self.status, self.raw, self.hits = document, 200, None, 0
+        self.headers = {}
 
 
 class Receiver:
