@@ -13,8 +13,16 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ._client import Client, default_client
+from ._deadline import Deadline
 from ._errors import InputValidationError, InvalidArgumentError
-from ._handle import AsyncRequestHandle, RequestHandle, parse_output, subscribe, subscribe_async
+from ._handle import (
+    AsyncRequestHandle,
+    RequestHandle,
+    call_deadline,
+    parse_output,
+    subscribe,
+    subscribe_async,
+)
 from ._options import Priority
 from ._queue import submit, submit_async
 from ._run import run, run_async
@@ -106,17 +114,28 @@ class Endpoint(Generic[InputT, OutputT]):
         """``arguments`` as :meth:`arguments` built them; an ``Input`` instance is validated here."""
         return self.arguments(arguments) if isinstance(arguments, BaseModel) else arguments
 
-    def _body(self, arguments: InputT | Mapping[str, Any], client: Client | None) -> dict[str, Any]:
-        """The JSON body to send, with any local files uploaded and replaced by their URLs."""
+    def _body(
+        self,
+        arguments: InputT | Mapping[str, Any],
+        client: Client | None,
+        deadline: Deadline | None = None,
+    ) -> dict[str, Any]:
+        """The JSON body to send, with any local files uploaded (within ``deadline``) and
+        replaced by their URLs."""
         body, uploads = extract_uploads(self._unsent(arguments))
-        return resolve_uploads(body, uploads, client) if uploads else body
+        return resolve_uploads(body, uploads, client, deadline=deadline) if uploads else body
 
     async def _body_async(
-        self, arguments: InputT | Mapping[str, Any], client: Client | None
+        self,
+        arguments: InputT | Mapping[str, Any],
+        client: Client | None,
+        deadline: Deadline | None = None,
     ) -> dict[str, Any]:
         """Async twin of :meth:`_body`: the uploads run as concurrent tasks."""
         body, uploads = extract_uploads(self._unsent(arguments))
-        return await resolve_uploads_async(body, uploads, client) if uploads else body
+        if not uploads:
+            return body
+        return await resolve_uploads_async(body, uploads, client, deadline=deadline)
 
     # -- calls (implemented in _handle, _queue and _run) ---------------------------------------
 
@@ -139,13 +158,14 @@ class Endpoint(Generic[InputT, OutputT]):
 
         ``on_enqueue`` gets the request id once accepted; ``on_queue_update`` every status
         change (``Queued``, ``InProgress`` with the new log lines if ``with_logs``,
-        ``Completed``). ``client_timeout`` bounds the whole call: when it runs out the request
-        is cancelled (best-effort) and :class:`FalTimeoutError` carries its id.
+        ``Completed``). ``client_timeout`` bounds the whole call, uploading input files
+        included: when it runs out the request is cancelled (best-effort) and
+        :class:`FalTimeoutError` carries its id.
         """
-
+        deadline = call_deadline(client_timeout)  # started before the uploads: they count
         return subscribe(
             self,
-            self._body(arguments, client),
+            self._body(arguments, client, deadline),
             client=client,
             with_logs=with_logs,
             on_enqueue=on_enqueue,
@@ -154,7 +174,7 @@ class Endpoint(Generic[InputT, OutputT]):
             priority=priority,
             hint=hint,
             start_timeout=start_timeout,
-            client_timeout=client_timeout,
+            client_timeout=deadline,
             headers=headers,
         )
 
@@ -174,10 +194,10 @@ class Endpoint(Generic[InputT, OutputT]):
         client: Client | None = None,
     ) -> OutputT:
         """Async twin of :meth:`subscribe`; the callbacks may be coroutine functions."""
-
+        deadline = call_deadline(client_timeout)
         return await subscribe_async(
             self,
-            await self._body_async(arguments, client),
+            await self._body_async(arguments, client, deadline),
             client=client,
             with_logs=with_logs,
             on_enqueue=on_enqueue,
@@ -186,7 +206,7 @@ class Endpoint(Generic[InputT, OutputT]):
             priority=priority,
             hint=hint,
             start_timeout=start_timeout,
-            client_timeout=client_timeout,
+            client_timeout=deadline,
             headers=headers,
         )
 

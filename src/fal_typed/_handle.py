@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AsyncRequestHandle",
     "RequestHandle",
+    "call_deadline",
     "parse_output",
     "subscribe",
     "subscribe_async",
@@ -71,6 +72,14 @@ def parse_output(model: type[OutputT], data: Any, request_id: str | None) -> Out
 
 def _deadline(name: str, seconds: float | None) -> Deadline | None:
     return None if seconds is None else Deadline(check_positive(name, seconds))
+
+
+def call_deadline(client_timeout: float | Deadline | None) -> Deadline | None:
+    """The deadline of a call's ``client_timeout`` (one already running, e.g. since its uploads
+    began, is kept)."""
+    if isinstance(client_timeout, Deadline):
+        return client_timeout
+    return _deadline("client_timeout", client_timeout)
 
 
 def _timed_out(endpoint_id: str, request_id: str | None, seconds: float) -> FalTimeoutError:
@@ -286,7 +295,7 @@ def subscribe(
     priority: Priority | None = None,
     hint: str | None = None,
     start_timeout: float | None = None,
-    client_timeout: float | None = None,
+    client_timeout: float | Deadline | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> OutputT:
     """Submit, follow the status until completion, and return the typed output.
@@ -296,7 +305,7 @@ def subscribe(
     ``start_timeout`` (fal then stops trying to start the request too).
     """
     client = client if client is not None else default_client()
-    deadline = _deadline("client_timeout", client_timeout)
+    deadline = call_deadline(client_timeout)
     derived_start = (
         deadline is not None and start_timeout is None and deadline.seconds > MIN_START_TIMEOUT
     )
@@ -352,12 +361,12 @@ async def subscribe_async(
     priority: Priority | None = None,
     hint: str | None = None,
     start_timeout: float | None = None,
-    client_timeout: float | None = None,
+    client_timeout: float | Deadline | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> OutputT:
     """Async twin of :func:`subscribe`; callbacks may also return awaitables."""
     client = client if client is not None else default_client()
-    deadline = _deadline("client_timeout", client_timeout)
+    deadline = call_deadline(client_timeout)
     derived_start = (
         deadline is not None and start_timeout is None and deadline.seconds > MIN_START_TIMEOUT
     )

@@ -7,7 +7,13 @@ failed after retries and fallback (retry later). Neither ever carries a key or a
 
 from __future__ import annotations
 
-from ._errors import AuthenticationError, FalError, InvalidArgumentError, MissingCredentialsError
+from ._errors import (
+    AuthenticationError,
+    FalError,
+    FalTimeoutError,
+    InvalidArgumentError,
+    MissingCredentialsError,
+)
 
 __all__ = [
     "FileInputError",
@@ -53,13 +59,14 @@ def is_final(exc: BaseException) -> bool:
     """Whether a failure must surface as is, with no fallback: it is the caller's, not the transfer's.
 
     A changed or unreadable source, missing or refused credentials, a bad argument: another
-    flow would fail the same way.
+    flow would fail the same way. An expired ``client_timeout`` leaves no time for one.
     """
     return isinstance(
         exc,
         (
             UploadError,
             FileInputError,
+            FalTimeoutError,
             MissingCredentialsError,
             AuthenticationError,
             InvalidArgumentError,

@@ -23,7 +23,7 @@ import asyncio
 import os
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, cast
 
@@ -40,6 +40,7 @@ from ._upload_sync import upload_source
 
 if TYPE_CHECKING:
     from ._client import Client
+    from ._deadline import Deadline
 
 __all__ = [
     "PLACEHOLDER_PREFIX",
@@ -193,6 +194,30 @@ def _resolve_one(
     return encode_source(source) if source.size < threshold else upload(source)
 
 
+class _WithinDeadline(UploadSource):
+    """``source`` read only while ``deadline`` lasts: a sync upload (which cannot be cancelled
+    from outside) stops at the next chunk once its call's ``client_timeout`` has run out."""
+
+    def __init__(self, source: UploadSource, deadline: Deadline, what: str) -> None:
+        self._source, self._deadline, self._what = source, deadline, what
+        self.size, self.label = source.size, source.label
+        self.file_name, self.content_type = source.file_name, source.content_type
+
+    @override
+    def iter_range(self, offset: int, length: int) -> Generator[bytes, None, None]:
+        for chunk in self._source.iter_range(offset, length):
+            self._deadline.check(self._what)
+            yield chunk
+
+    @override
+    def close(self) -> None:
+        self._source.close()
+
+
+def _uploading(field: str) -> str:
+    return f"uploading the file of {field} (nothing was submitted)"
+
+
 def _client_or_default(client: Client | None) -> Client:
     if client is not None:
         return client
@@ -207,9 +232,11 @@ def resolve_uploads(
     client: Client | None = None,
     *,
     settings: UploadSettings | None = None,
+    deadline: Deadline | None = None,
 ) -> dict[str, Any]:
     """Upload the sources whose placeholders are in ``body`` (in parallel) and return the body
-    with their URLs in place. Raises :class:`~fal_typed.UploadError` naming the file and field.
+    with their URLs in place. Raises :class:`~fal_typed.UploadError` naming the file and field,
+    and :class:`~fal_typed.FalTimeoutError` once ``deadline`` (a call's ``client_timeout``) passes.
     """
     located = _locate(body, uploads)
     if not located:
@@ -223,7 +250,12 @@ def resolve_uploads(
             return None  # another upload of this call failed: do not start this one
         field = located[placeholder]
         try:
-            with open_source(uploads[placeholder], field=field) as source:
+            with open_source(uploads[placeholder], field=field) as opened:
+                source = (
+                    opened
+                    if deadline is None
+                    else _WithinDeadline(opened, deadline, _uploading(field))
+                )
                 return _resolve_one(
                     source,
                     settings.data_uri_threshold,
@@ -257,8 +289,10 @@ async def resolve_uploads_async(
     client: Client | None = None,
     *,
     settings: UploadSettings | None = None,
+    deadline: Deadline | None = None,
 ) -> dict[str, Any]:
-    """Async twin of :func:`resolve_uploads`; the uploads run as concurrent tasks."""
+    """Async twin of :func:`resolve_uploads`; the uploads run as concurrent tasks, cancelled
+    when ``deadline`` passes."""
     located = _locate(body, uploads)
     if not located:
         return dict(body)
@@ -283,7 +317,14 @@ async def resolve_uploads_async(
     names = list(located)
     tasks = [asyncio.ensure_future(resolve(name)) for name in names]
     try:
-        results = await asyncio.gather(*tasks)
+        uploading = asyncio.gather(*tasks)
+        if deadline is None:
+            results = await uploading
+        else:
+            try:
+                results = await asyncio.wait_for(uploading, deadline.remaining())
+            except asyncio.TimeoutError:
+                raise deadline.error(_uploading(", ".join(located.values()))) from None
     finally:
         for task in tasks:
             task.cancel()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._errors import FalError
+from ._errors import FalError, FalTimeoutError
 from ._upload_errors import describe, is_final, read_failure, transfer_failure
 from ._upload_protocol import (
     CdnRequest,
@@ -203,6 +203,8 @@ def upload_source(
     """Upload ``source`` and return its URL; raise :class:`UploadError` if it cannot be stored."""
     try:
         return _cdn(client, source, lifecycle, settings)
+    except FalTimeoutError:
+        raise  # the call's client_timeout ran out (a TimeoutError, so also an OSError)
     except OSError as exc:
         raise read_failure(source.label, exc) from exc
     except (FalError, httpx.HTTPError) as exc:
@@ -218,6 +220,8 @@ def upload_source(
     )
     try:
         return _storage(client, source, lifecycle, settings)
+    except FalTimeoutError:
+        raise
     except OSError as exc:
         raise read_failure(source.label, exc) from exc
     except (FalError, httpx.HTTPError) as exc:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import io
 import os
+import time
 from pathlib import Path
 from typing import cast
 
 import pytest
 from fal_endpoints import flux_general
 
-from fal_typed import Client, InputValidationError, encode
+from fal_typed import Client, FalTimeoutError, InputValidationError, encode
 from fal_typed.testing import LocalFal
 from fal_typed.testing._realtime import RealtimeService
 
@@ -25,6 +26,7 @@ Image = pytest.importorskip("PIL.Image")
 
 ENDPOINT_ID = "fal-ai/flux-general"
 WEIGHTS = "https://example.com/controlnet.safetensors"
+SLOW_UPLINK = 1 << 20  # bytes per second: a 24 MiB input would take ~24 s to upload
 
 
 def _edge_map(tmp_path: Path) -> Path:
@@ -111,3 +113,47 @@ def test_realtime_sends_local_files_inline_as_data_uris(
     assert received["reference_image_url"] == encode(frame.getvalue())
     assert received["reference_image_url"].startswith("data:image/png;base64,")
     assert sum(server.storage.attempts.values()) == 0  # nothing uploaded
+
+
+def _check_gave_up(
+    caught: pytest.ExceptionInfo[FalTimeoutError],
+    elapsed: float,
+    server: StorageServer,
+    local_fal: LocalFal,
+) -> None:
+    assert elapsed < 12  # long before the upload could have finished
+    assert caught.value.request_id is None and caught.value.timeout == 1.0
+    assert "reference_image_url" in str(caught.value)
+    assert "nothing was submitted" in str(caught.value)
+    assert local_fal.requests_for("submit", endpoint_id=ENDPOINT_ID) == []
+    assert server.storage.uploads == {}  # no object was stored
+
+
+def test_client_timeout_bounds_the_upload_of_input_files(
+    server: StorageServer, local_fal: LocalFal, client: Client
+) -> None:
+    server.storage.receive_rate = SLOW_UPLINK
+    started = time.monotonic()
+    with pytest.raises(FalTimeoutError) as caught:
+        flux_general.subscribe(
+            prompt="a lighthouse",
+            reference_image_url=os.urandom(24 << 20),
+            client_timeout=1.0,
+            client=client,
+        )
+    _check_gave_up(caught, time.monotonic() - started, server, local_fal)
+
+
+async def test_client_timeout_bounds_the_upload_of_input_files_async(
+    server: StorageServer, local_fal: LocalFal, aclient: Client
+) -> None:
+    server.storage.receive_rate = SLOW_UPLINK
+    started = time.monotonic()
+    with pytest.raises(FalTimeoutError) as caught:
+        await flux_general.subscribe_async(
+            prompt="a lighthouse",
+            reference_image_url=os.urandom(24 << 20),
+            client_timeout=1.0,
+            client=aclient,
+        )
+    _check_gave_up(caught, time.monotonic() - started, server, local_fal)

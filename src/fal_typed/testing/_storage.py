@@ -18,8 +18,8 @@ and under the CDN prefix (every route but the signed PUT wants ``Authorization: 
 Bodies are streamed to disk and handed to the :class:`FileStore`, which serves them under
 ``<cdn>/files/...``; a multipart object exists only once *complete* saw every part, in order,
 with the right ETags. :meth:`Storage.fail` makes chosen requests fail (a part, the token...),
-and :attr:`Storage.attempts` counts every request per operation, so tests can check that a
-failed part was retried alone.
+:attr:`Storage.receive_rate` reads bodies slowly (a slow uplink), and :attr:`Storage.attempts`
+counts every request per operation, so tests can check that a failed part was retried alone.
 """
 
 from __future__ import annotations
@@ -153,6 +153,8 @@ class Storage:
         """Requests received per operation (``"part:3"`` for part 3)."""
         self.key_sent_to_cdn = False
         """Set if an account key ever reached a CDN or signed-URL route (it must not)."""
+        self.receive_rate: float | None = None
+        """Bytes per second the server reads upload bodies at (a slow uplink); None: no limit."""
 
     # -- test controls ---------------------------------------------------------------------
 
@@ -185,6 +187,7 @@ class Storage:
             self._signed.clear()
             self.uploads.clear()
             self.key_sent_to_cdn = False
+            self.receive_rate = None
         for upload in pending:
             for path, _ in upload.parts.values():
                 path.unlink(missing_ok=True)
@@ -268,6 +271,8 @@ class Storage:
                 async for chunk in request.stream():
                     out.write(chunk)
                     size += len(chunk)
+                    if self.receive_rate:
+                        await asyncio.sleep(len(chunk) / self.receive_rate)
         except ClientDisconnect:
             target.unlink(missing_ok=True)
             return None
