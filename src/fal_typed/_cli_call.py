@@ -4,7 +4,8 @@ The options are built at run time from the endpoint's input schema (its document
 else the generated module's ``Input`` model), so every endpoint gets typed options, choices,
 defaults and help without code. Values are checked against the schema before anything is sent:
 a bad value exits with status 2 and a message naming the option. Local files given for file
-fields are uploaded; the call goes through the queue with its position and logs shown live.
+fields are uploaded; the call goes through the queue with its position and logs shown live, or
+(``--via run`` / ``--via stream``) through the run host or the endpoint's stream.
 
 Exit status: 0 success, 1 the call failed, 2 bad usage or values, 130 interrupted.
 """
@@ -149,14 +150,7 @@ def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str
     try:
         with live:
             arguments = endpoint.arguments(None, _upload_files(body, client, err))
-            result: BaseModel = endpoint.subscribe(
-                arguments,
-                with_logs=values["logs"],
-                on_enqueue=live.enqueued,
-                on_queue_update=live.update,
-                client_timeout=values["timeout"],
-                client=client,
-            )
+            result = _call(endpoint, arguments, values, client, live)
         data = result.model_dump(mode="json", by_alias=True, exclude_unset=True)
         print_result(data, table=values["table"], console=Console())
         if save is not None:
@@ -171,6 +165,38 @@ def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str
         raise click.ClickException(f"could not save the output files: {exc}") from None
     finally:
         client.close()
+
+
+def _call(
+    endpoint: Endpoint[Any, Any],
+    arguments: Mapping[str, Any],
+    values: Mapping[str, Any],
+    client: Client,
+    live: LiveStatus,
+) -> BaseModel:
+    """One call the ``--via`` way: through the queue (live status), the run host, or a stream
+    whose partial events are shown as they arrive."""
+    timeout: float | None = values["timeout"]
+    if values["via"] == "run":
+        live.running()
+        output: BaseModel = endpoint.run(arguments, timeout=timeout, client=client)
+        return output
+    if values["via"] == "stream":
+        live.running()
+        with endpoint.stream(arguments, timeout=timeout, client=client) as events:
+            for event in events:
+                live.event(event)
+            final: BaseModel = events.result()
+            return final
+    queued: BaseModel = endpoint.subscribe(
+        arguments,
+        with_logs=values["logs"],
+        on_enqueue=live.enqueued,
+        on_queue_update=live.update,
+        client_timeout=timeout,
+        client=client,
+    )
+    return queued
 
 
 def _cancel(
@@ -231,9 +257,17 @@ def _call_params() -> list[click.Parameter]:
             help="Show the model's log lines.",
         ),
         click.Option(
+            ["--via"],
+            type=click.Choice(["queue", "run", "stream"]),
+            default="queue",
+            show_default=True,
+            help="Through the queue (position and logs shown), the run host directly, or the "
+            "endpoint's stream (partial events shown as they arrive).",
+        ),
+        click.Option(
             ["--timeout"],
             type=click.FloatRange(0, min_open=True),
-            help="Give up (and cancel) after this many seconds.",
+            help="Give up (and cancel a queued request) after this many seconds.",
         ),
         click.Option(
             ["--key"], help="fal API key (default: FAL_KEY, or FAL_KEY_ID and FAL_KEY_SECRET)."

@@ -1,6 +1,11 @@
-"""What ``fal-typed call`` shows while it waits: queue position, state changes and log lines."""
+"""What ``fal-typed call`` shows while it waits: queue position, state changes, log lines and
+stream events."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -26,6 +31,18 @@ class LiveStatus:
 
     def __exit__(self, *exc: object) -> None:
         self._spinner.__exit__(None, None, None)
+
+    def running(self) -> None:
+        """A direct call (run or stream): no queue to show, only that it runs."""
+        self._state("running")
+
+    def event(self, event: Mapping[str, Any]) -> None:
+        """One partial event of a stream, as compact JSON (the final result goes to stdout)."""
+        self.console.print(
+            f"[dim]event[/dim] {escape(json.dumps(event, separators=(',', ':')))}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     def enqueued(self, request_id: str) -> None:
         self.request_id = request_id

@@ -149,6 +149,31 @@ def test_local_files_inside_json_objects_are_uploaded(tmp_path: Path) -> None:
         assert len(fal.requests) == sent_before  # nothing uploaded, nothing submitted
 
 
+def test_via_run_and_via_stream_reach_the_run_host(server: LocalServer) -> None:
+    run = call(server, "fal-ai/flux/dev", "--prompt", "a cat", "--via", "run")
+
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["prompt"] == "a cat"
+    [direct] = server.fal.requests_for("run", endpoint_id="fal-ai/flux/dev")
+    assert json.loads(direct.body) == {"prompt": "a cat"}
+    assert server.fal.requests_for("submit") == []  # not through the queue
+    assert "running" in run.stderr and "request id" not in run.stderr
+
+    server.fal.streams.configure("fal-ai/flux/dev", partial_events=2)
+    streamed = call(server, "fal-ai/flux/dev", "--prompt", "a cat", "--via", "stream")
+
+    assert streamed.returncode == 0, streamed.stderr
+    events = [
+        json.loads(line.split(" ", 1)[1])
+        for line in streamed.stderr.splitlines()
+        if line.startswith("event ")
+    ]
+    *partials, last = events  # every event is shown as it arrives, the final one too
+    assert [(e["partial"], e["index"]) for e in partials] == [(True, 0), (True, 1)]
+    final = json.loads(streamed.stdout)  # the typed final output
+    assert final["prompt"] == "a cat" and "partial" not in final and last == final
+
+
 def test_synthesised_result_printed_as_a_table(server: LocalServer, tmp_path: Path) -> None:
     out = tmp_path / "images"
 
