@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-if sys.version_info < (3, 11):  # pragma: no cover - the dev environment is 3.11+
-    raise ImportError(
-        "building wheels needs Python 3.11 or newer (pyproject.toml is read with tomllib)"
-    )
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - the dev environment is 3.11; tomli is tomllib's backport
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 __all__ = ["RuntimeProject", "load_runtime_project"]
 
