@@ -6,6 +6,7 @@ code); the result request then returns the failure itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,13 +63,31 @@ class Completed:
 Status: TypeAlias = Queued | InProgress | Completed
 
 
+_ISO_TIMESTAMP = re.compile(
+    r"(?P<head>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d+))?"
+    r"(?P<zone>Z|[+-]\d{2}:?\d{2})?"
+)
+
+
 def _parse_timestamp(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
+    """An ISO 8601 timestamp as fal writes it, in the form Python 3.10's ``fromisoformat``
+    accepts too (it rejects a trailing ``Z`` and fractions of other than 3 or 6 digits)."""
+    if not isinstance(value, str):
         return None
+    match = _ISO_TIMESTAMP.fullmatch(value.strip())
+    if match is None:
+        return None
+    fraction, zone = match["fraction"], match["zone"]
+    text = match["head"]
+    if fraction:
+        text += "." + fraction[:6].ljust(6, "0")
+    if zone == "Z":
+        text += "+00:00"
+    elif zone:
+        text += zone if ":" in zone else f"{zone[:3]}:{zone[3:]}"
     try:
-        # Python 3.10's fromisoformat rejects the trailing "Z" fal sends.
-        return datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
-    except ValueError:
+        return datetime.fromisoformat(text)
+    except ValueError:  # a month 13, a hour 25...
         return None
 
 

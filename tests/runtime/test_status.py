@@ -43,6 +43,31 @@ def test_parse_each_status() -> None:
     assert not isinstance(done, Completed) or not done.failed
 
 
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize(
+    ("sent", "parsed"),
+    [
+        ("2026-05-01T12:00:00.5Z", datetime(2026, 5, 1, 12, 0, 0, 500000, UTC)),
+        ("2026-05-01T12:00:00.123456789Z", datetime(2026, 5, 1, 12, 0, 0, 123456, UTC)),
+        ("2026-05-01T12:00:00Z", datetime(2026, 5, 1, 12, tzinfo=UTC)),
+        ("2026-05-01T14:00:00.25+02:00", datetime(2026, 5, 1, 12, 0, 0, 250000, UTC)),
+        ("2026-05-01T14:00:00+0200", datetime(2026, 5, 1, 12, tzinfo=UTC)),
+        ("2026-05-01 12:00:00.123", datetime(2026, 5, 1, 12, 0, 0, 123000)),  # naive stays naive
+        ("2026-13-01T12:00:00Z", None),
+        ("yesterday", None),
+        ("", None),
+        (1714564800, None),
+    ],
+)
+def test_log_timestamps_parse_on_every_supported_python(sent: object, parsed: object) -> None:
+    """Python 3.10's fromisoformat rejects "Z" and fractions of other than 3 or 6 digits."""
+    status = parse_status({"status": "IN_PROGRESS", "logs": [{**log("a"), "timestamp": sent}]})
+    assert isinstance(status, InProgress) and status.logs is not None
+    assert status.logs[0].timestamp == parsed
+
+
 def test_completed_with_error_is_a_failure_not_an_exception() -> None:
     failed = parse_status(
         {"status": "COMPLETED", "logs": None, "error": "Invalid input", "error_type": "validation"}
