@@ -33,6 +33,12 @@ _CONSTRAINTS = frozenset(
 )
 _BASES = frozenset({"InputModel", "OutputModel", "FileOutput"})
 _WARNING_SOURCES = ("datamodel_code_generator", "pydantic")  # whose warnings are about a document
+_ENVIRONMENT_WARNINGS = (
+    ResourceWarning,
+    DeprecationWarning,
+    PendingDeprecationWarning,
+    FutureWarning,
+)
 _ALIAS_OVER = 500  # characters: a longer field type gets a named alias instead of repeating
 
 
@@ -128,12 +134,14 @@ def _generate(plan: ModulePlan) -> tuple[str, list[str]]:
 
 
 def _is_ours(caught: warnings.WarningMessage) -> bool:
-    """A warning about the document, not one the garbage collector happened to emit meanwhile.
+    """A warning about the document, not about the environment.
 
     ``catch_warnings`` records process-wide: an unclosed socket from unrelated code that is
-    collected during generation (a ResourceWarning) must not land in the manifest.
+    collected during generation (a ResourceWarning) must not land in the manifest, nor a
+    deprecation of the Python or library version the generator runs on (the manifest must not
+    depend on it).
     """
-    if issubclass(caught.category, ResourceWarning):
+    if issubclass(caught.category, _ENVIRONMENT_WARNINGS):
         return False
     filename = Path(caught.filename).as_posix()
     return any(f"/{package}/" in filename for package in _WARNING_SOURCES)
