@@ -16,8 +16,8 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterable, Iterable, Mapping
-from typing import Any, NoReturn, TypeAlias
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from typing import Any, NoReturn, TypeAlias, cast
 
 import httpx
 from typing_extensions import Self
@@ -34,12 +34,27 @@ from ._errors import (
 )
 from ._retry import NEVER_RETRIED_ERRORS, NOT_SENT_ERRORS, RetryPolicy, parse_retry_after
 
-__all__ = ["DEFAULT_TIMEOUT", "Client", "default_client", "set_default_client"]
+__all__ = [
+    "DEFAULT_BACKUP_HOSTS",
+    "DEFAULT_TIMEOUT",
+    "Client",
+    "default_client",
+    "set_default_client",
+]
 
 logger = logging.getLogger("fal_typed")
 
 #: Per-request timeout of queue calls (fal-client: 120 s, connect 30 s).
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=30.0)
+
+#: fal's backup domains (PROTOCOL.md section 6): a host that cannot be connected to is tried
+#: once more on its backup, as fal-client does.
+DEFAULT_BACKUP_HOSTS: Mapping[str, str] = {
+    "fal.run": "falrun.com",
+    "queue.fal.run": "queue.falrun.com",
+}
+#: A host with a backup gives up connecting sooner, so the failover comes quickly.
+_BACKED_UP_CONNECT_TIMEOUT = 5.0
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _NO_RETRY = RetryPolicy.disabled()
@@ -79,6 +94,61 @@ def _as_timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
     return httpx.Timeout(value)
 
 
+def _check_backup_hosts(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError("backup_hosts must map host names to host names")
+    hosts: dict[str, str] = {}
+    for host, backup in cast("Mapping[object, object]", value).items():
+        if not (isinstance(host, str) and isinstance(backup, str) and host and backup):
+            raise InvalidArgumentError(
+                f"backup_hosts must map host names to host names, got {host!r}: {backup!r}"
+            )
+        hosts[host.lower()] = backup.lower()
+    return hosts
+
+
+class _Failover:
+    """One request's way to its host's backup: taken once, on the first failure to connect.
+
+    Only a failed *connect* counts (the request never reached fal, so it is safe to send again,
+    even a POST); and only a body that can be sent twice (not a one-shot stream). Once the
+    backup has had its try the request goes back to its own host for any further retries.
+    """
+
+    def __init__(
+        self, url: str, backup_hosts: Mapping[str, str], content: RequestContent | None
+    ) -> None:
+        self.url = url
+        parsed = httpx.URL(url)
+        replayable = content is None or isinstance(content, (bytes, str))
+        backup = backup_hosts.get(parsed.netloc.decode("ascii").lower()) if replayable else None
+        self._backup = None if backup is None else str(parsed.copy_with(netloc=backup.encode()))
+        self._original = url
+
+    def timeout(self, timeout: httpx.Timeout) -> httpx.Timeout:
+        """``timeout``, with a shorter connect phase when a backup waits behind it."""
+        limit = _BACKED_UP_CONNECT_TIMEOUT
+        if self._backup is None or (timeout.connect is not None and timeout.connect <= limit):
+            return timeout
+        return httpx.Timeout(
+            connect=limit, read=timeout.read, write=timeout.write, pool=timeout.pool
+        )
+
+    def switch(self, exc: httpx.TransportError, redact: Callable[[str], str]) -> bool:
+        """Point at the backup (True) after a failed connect to the own host; else go back."""
+        if self._backup is not None and isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+            logger.warning(
+                "fal_typed: cannot connect to %s (%s); trying its backup %s",
+                redact(self._original),
+                type(exc).__name__,
+                redact(self._backup),
+            )
+            self.url, self._backup = self._backup, None
+            return True
+        self.url = self._original
+        return False
+
+
 def _response_body(response: httpx.Response) -> Any:
     try:
         return response.json()
@@ -93,7 +163,9 @@ class Client:
     read on the first request. The ``*_url`` arguments are base URLs and may carry a path prefix
     (``http://127.0.0.1:8000/queue``). ``timeout`` is the per-request timeout of queue calls
     (a number or an ``httpx.Timeout``); ``retry`` the :class:`RetryPolicy`; ``poll_interval`` how
-    often status is polled when the status stream is unavailable.
+    often status is polled when the status stream is unavailable. ``backup_hosts`` maps a host
+    (``host`` or ``host:port``) to the one tried once, at once, when connecting to it fails
+    (default: fal's backup domains; ``{}`` turns the failover off).
     """
 
     queue_url: str
@@ -104,6 +176,7 @@ class Client:
     timeout: httpx.Timeout
     retry: RetryPolicy
     poll_interval: float
+    backup_hosts: Mapping[str, str]
 
     def __init__(
         self,
@@ -119,6 +192,7 @@ class Client:
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         poll_interval: float = 0.1,
+        backup_hosts: Mapping[str, str] | None = None,
     ) -> None:
         self._key = None if key is None else check_key(key)
         http_schemes = ("http", "https")
@@ -132,6 +206,9 @@ class Client:
         if poll_interval <= 0:
             raise InvalidArgumentError(f"poll_interval must be positive, got {poll_interval}")
         self.poll_interval = poll_interval
+        self.backup_hosts = _check_backup_hosts(
+            DEFAULT_BACKUP_HOSTS if backup_hosts is None else backup_hosts
+        )
         self._user_http = http_client
         self._user_async_http = async_http_client
         self._http: httpx.Client | None = None
@@ -259,14 +336,15 @@ class Client:
         method = method.upper()
         policy, idempotent = self._policy(method, content, retry, idempotent)
         sent_headers = self.request_headers(headers)
-        base_timeout = self.timeout if timeout is None else _as_timeout(timeout)
+        failover = _Failover(url, self.backup_hosts, content)
+        base_timeout = failover.timeout(self.timeout if timeout is None else _as_timeout(timeout))
         attempt = 0
         while True:
             attempt += 1
             try:
                 response = self.http.request(
                     method,
-                    url,
+                    failover.url,
                     json=json,
                     content=content,  # pyright: ignore[reportArgumentType]
                     headers=sent_headers,
@@ -275,6 +353,9 @@ class Client:
                 )
             except httpx.TransportError as exc:
                 self._check_deadline(deadline, method, url)
+                if failover.switch(exc, self.redact):
+                    attempt -= 1  # the backup gets its own try, at once
+                    continue
                 if attempt < policy.max_attempts and policy.should_retry_error(
                     exc, idempotent=idempotent
                 ):
@@ -309,7 +390,8 @@ class Client:
         method = method.upper()
         policy, idempotent = self._policy(method, content, retry, idempotent)
         sent_headers = self.request_headers(headers)
-        base_timeout = self.timeout if timeout is None else _as_timeout(timeout)
+        failover = _Failover(url, self.backup_hosts, content)
+        base_timeout = failover.timeout(self.timeout if timeout is None else _as_timeout(timeout))
         http = self.async_http
         attempt = 0
         while True:
@@ -317,7 +399,7 @@ class Client:
             try:
                 response = await http.request(
                     method,
-                    url,
+                    failover.url,
                     json=json,
                     content=content,  # pyright: ignore[reportArgumentType]
                     headers=sent_headers,
@@ -326,6 +408,9 @@ class Client:
                 )
             except httpx.TransportError as exc:
                 self._check_deadline(deadline, method, url)
+                if failover.switch(exc, self.redact):
+                    attempt -= 1
+                    continue
                 if attempt < policy.max_attempts and policy.should_retry_error(
                     exc, idempotent=idempotent
                 ):

@@ -62,7 +62,9 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 @pytest.fixture
 def client() -> Iterator[Client]:
-    with Client(key="test-key-id:test-key-secret") as c:
+    """A client of fal's hosts without the failover to their backups: the retry rules alone
+    (the failover has tests of its own)."""
+    with Client(key="test-key-id:test-key-secret", backup_hosts={}) as c:
         yield c
 
 
@@ -173,6 +175,37 @@ def test_a_post_that_never_reached_fal_is_resent(
     assert route.call_count == 3
 
 
+@pytest.mark.parametrize("exc", [httpx.ConnectError("refused"), httpx.ConnectTimeout("t")])
+async def test_a_host_that_cannot_be_reached_is_tried_once_on_its_backup(
+    sleeps: list[float], exc: httpx.TransportError
+) -> None:
+    client = Client(key="k-123456", retry=RetryPolicy(max_attempts=2))
+    backup = "https://queue.falrun.com/fal-ai/flux/dev"
+    with respx.mock() as mock:
+        primary = mock.post(URL).mock(side_effect=exc)
+        fallback = mock.post(backup).mock(return_value=httpx.Response(200, json={"ok": 1}))
+        assert client.request("POST", URL, json={}).json() == {"ok": 1}
+        assert (await client.arequest("POST", URL, json={})).json() == {"ok": 1}
+        assert (primary.call_count, fallback.call_count, sleeps) == (2, 2, [])  # at once
+
+        fallback.mock(side_effect=exc)  # both down: the backup's try was extra, then retries
+        with pytest.raises(FalConnectionError, match="after 2 attempts"):
+            client.request("POST", URL, json={})
+        assert (primary.call_count, fallback.call_count) == (4, 3)
+        timeout = primary.calls[0].request.extensions["timeout"]
+        assert timeout["connect"] == 5.0 and timeout["read"] == 120.0  # fails over sooner
+
+
+def test_a_failed_read_is_not_a_reason_to_fail_over(sleeps: list[float]) -> None:
+    failing_over = Client(key="k-123456", retry=RetryPolicy.disabled())
+    with respx.mock(assert_all_called=False) as mock:
+        mock.post(URL).mock(side_effect=httpx.ReadError("reset"))
+        backup = mock.post("https://queue.falrun.com/fal-ai/flux/dev")
+        with pytest.raises(PossiblyAcceptedError):
+            failing_over.request("POST", URL, json={})
+        assert backup.call_count == 0  # fal may have the request: never sent elsewhere
+
+
 def test_idempotent_requests_are_resent_after_a_reset(client: Client, sleeps: list[float]) -> None:
     with respx.mock() as mock:
         route = mock.get(URL).mock(
@@ -209,7 +242,7 @@ def test_streamed_content_is_never_resent(client: Client, sleeps: list[float]) -
 def test_retries_exhausted_raise_a_connection_error_naming_the_attempts(
     sleeps: list[float],
 ) -> None:
-    client = Client(key="k-123456", retry=RetryPolicy(max_attempts=4))
+    client = Client(key="k-123456", retry=RetryPolicy(max_attempts=4), backup_hosts={})
     with respx.mock() as mock:
         route = mock.get(URL).mock(side_effect=httpx.ConnectError("refused"))
         with pytest.raises(FalConnectionError, match="after 4 attempts"):
@@ -219,7 +252,7 @@ def test_retries_exhausted_raise_a_connection_error_naming_the_attempts(
 
 
 def test_disabled_policy_sends_once(sleeps: list[float]) -> None:
-    client = Client(key="k-123456", retry=RetryPolicy.disabled())
+    client = Client(key="k-123456", retry=RetryPolicy.disabled(), backup_hosts={})
     with respx.mock() as mock:
         route = mock.get(URL).respond(429)
         with pytest.raises(RateLimitError):
@@ -328,6 +361,8 @@ def test_async_http_outside_a_loop_is_a_clear_error() -> None:
         {"rest_url": "https://rest.fal.ai?x=1"},
         {"timeout": -1},
         {"poll_interval": 0},
+        {"backup_hosts": ["fal.run"]},
+        {"backup_hosts": {"fal.run": ""}},
     ],
 )
 def test_bad_configuration_is_rejected_at_construction(kwargs: dict[str, object]) -> None:
@@ -346,7 +381,7 @@ def test_base_urls_are_normalised() -> None:
 
 
 def test_client_side_errors_carry_an_error_type(sleeps: list[float]) -> None:
-    client = Client(key="k-123456", retry=RetryPolicy.disabled())
+    client = Client(key="k-123456", retry=RetryPolicy.disabled(), backup_hosts={})
     with respx.mock() as mock:
         mock.get(URL).mock(side_effect=httpx.ConnectError("refused"))
         mock.post(URL).mock(side_effect=httpx.ReadError("reset"))

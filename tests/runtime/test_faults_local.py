@@ -5,7 +5,9 @@ submit is never sent twice once fal may have accepted it."""
 from __future__ import annotations
 
 import logging
+import socket
 
+import httpx
 import pytest
 from fal_endpoints import flux_dev
 
@@ -98,6 +100,50 @@ def test_a_refused_submit_is_retried_until_the_policy_gives_up() -> None:
     )
     with pytest.raises(FalConnectionError, match="after 3 attempts"):
         flux_dev.submit(prompt="a cat", client=dead)
+
+
+def _unreachable_host() -> str:
+    """``127.0.0.1:<port>`` where nothing listens: connecting is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{probe.getsockname()[1]}"
+
+
+def _failing_over_client(local_fal: LocalFal, *, backup: bool = True) -> Client:
+    dead, live = _unreachable_host(), httpx.URL(local_fal.base_url).netloc.decode()
+    return local_fal.client(
+        queue_url=f"http://{dead}/queue",
+        run_url=f"http://{dead}/run",
+        backup_hosts={dead: live} if backup else {},
+        retry=RetryPolicy(max_attempts=1),  # the backup's try is not a retry
+        poll_interval=0.02,
+    )
+
+
+def test_a_host_that_refuses_connections_fails_over_to_its_backup(
+    local_fal: LocalFal, caplog: pytest.LogCaptureFixture
+) -> None:
+    with _failing_over_client(local_fal) as client, caplog.at_level(logging.WARNING, "fal_typed"):
+        queued = flux_dev.subscribe(prompt="a cat", client=client)
+        direct = flux_dev.run(prompt="a dog", client=client)
+    assert queued.prompt == "a cat" and direct.prompt == "a dog"
+    assert len(accepted_submits(local_fal)) == 1  # the refused submit never reached fal
+    assert "trying its backup" in caplog.text
+
+
+async def test_a_host_that_refuses_connections_fails_over_to_its_backup_async(
+    local_fal: LocalFal,
+) -> None:
+    async with _failing_over_client(local_fal) as client:
+        queued = await flux_dev.subscribe_async(prompt="a cat", client=client)
+    assert queued.prompt == "a cat" and len(accepted_submits(local_fal)) == 1
+
+
+def test_without_a_backup_a_refused_connection_is_an_error(local_fal: LocalFal) -> None:
+    client = _failing_over_client(local_fal, backup=False)
+    with client, pytest.raises(FalConnectionError, match="ConnectError"):
+        flux_dev.submit(prompt="a cat", client=client)
+    assert local_fal.requests_for("submit") == []
 
 
 def test_a_status_stream_dropped_mid_wait_is_resumed(local_fal: LocalFal, client: Client) -> None:
