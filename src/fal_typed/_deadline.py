@@ -17,7 +17,7 @@ class Deadline:
     __slots__ = ("_end", "seconds")
 
     def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+        self.seconds: float = seconds
         self._end = time.monotonic() + seconds
 
     def remaining(self) -> float:

@@ -68,7 +68,7 @@ class FalError(Exception):
 class MissingCredentialsError(FalError):
     """No API key was found: pass ``key=`` to the client or set ``FAL_KEY``."""
 
-    default_error_type = "missing_credentials"
+    default_error_type: ClassVar[str | None] = "missing_credentials"
 
 
 def _format_loc(loc: Sequence[Any]) -> str:
@@ -88,7 +88,7 @@ class InputValidationError(FalError, ValueError):
 
     def __init__(self, endpoint_id: str, errors: Sequence[Mapping[str, Any]]) -> None:
         self.endpoint_id = endpoint_id
-        self.errors = [dict(e) for e in errors]
+        self.errors: list[dict[str, Any]] = [dict(e) for e in errors]
         super().__init__(
             f"invalid input for {endpoint_id}: {_format_errors(self.errors)}",
             error_type="input_validation",
@@ -124,7 +124,7 @@ class FalHTTPError(FalError):
         self.status_code = status_code
         self.body = body
         # Response headers only: request headers (with the Authorization key) are never kept.
-        self.headers = dict(headers or {})
+        self.headers: dict[str, str] = dict(headers or {})
 
     def __str__(self) -> str:
         return f"HTTP {self.status_code}: {super().__str__()}"
@@ -176,13 +176,13 @@ class ServerError(FalHTTPError):
 class InvalidArgumentError(FalError, ValueError):
     """A call option, endpoint id or request id is malformed; raised before any request is sent."""
 
-    default_error_type = "invalid_argument"
+    default_error_type: ClassVar[str | None] = "invalid_argument"
 
 
 class ProtocolError(FalError):
     """fal answered with something the queue protocol does not allow (e.g. a submit without an id)."""
 
-    default_error_type = "protocol_error"
+    default_error_type: ClassVar[str | None] = "protocol_error"
 
 
 class OutputValidationError(FalError):
@@ -210,7 +210,7 @@ class FalTimeoutError(FalError, TimeoutError):
 class FalConnectionError(FalError):
     """The transport failed (connection refused/reset, read timeout) and retries were used up."""
 
-    default_error_type = "connection_error"
+    default_error_type: ClassVar[str | None] = "connection_error"
 
 
 class PossiblyAcceptedError(FalConnectionError):
@@ -220,7 +220,7 @@ class PossiblyAcceptedError(FalConnectionError):
     same work twice. Check the webhook or the dashboard before submitting again.
     """
 
-    default_error_type = "possibly_accepted"
+    default_error_type: ClassVar[str | None] = "possibly_accepted"
 
 
 def _message_from_body(body: Any, fallback: str) -> str:

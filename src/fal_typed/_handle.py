@@ -119,8 +119,8 @@ class RequestHandle(Generic[OutputT]):
         client: Client | None = None,
     ) -> None:
         self.endpoint = endpoint
-        self.request_id = check_request_id(request_id)
-        self.client = client if client is not None else default_client()
+        self.request_id: str = check_request_id(request_id)
+        self.client: Client = client if client is not None else default_client()
 
     @property
     def endpoint_id(self) -> str:
@@ -204,8 +204,8 @@ class AsyncRequestHandle(Generic[OutputT]):
         client: Client | None = None,
     ) -> None:
         self.endpoint = endpoint
-        self.request_id = check_request_id(request_id)
-        self.client = client if client is not None else default_client()
+        self.request_id: str = check_request_id(request_id)
+        self.client: Client = client if client is not None else default_client()
 
     @property
     def endpoint_id(self) -> str:

@@ -7,6 +7,8 @@ result the user has already paid for, so unknown fields are kept (``model_extra`
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict
 
 __all__ = ["InputModel", "OutputModel"]
@@ -15,7 +17,7 @@ __all__ = ["InputModel", "OutputModel"]
 class InputModel(BaseModel):
     """Base of every generated input model: validates strictly, forbids unknown fields."""
 
-    model_config = ConfigDict(
+    model_config: ClassVar[ConfigDict] = ConfigDict(
         extra="forbid",
         populate_by_name=True,
         protected_namespaces=(),
@@ -26,7 +28,7 @@ class InputModel(BaseModel):
 class OutputModel(BaseModel):
     """Base of every generated output model: keeps unknown fields, never drops data."""
 
-    model_config = ConfigDict(
+    model_config: ClassVar[ConfigDict] = ConfigDict(
         extra="allow",
         populate_by_name=True,
         protected_namespaces=(),

@@ -42,7 +42,7 @@ class MissingHeadersError(WebhookVerificationError):
     """One or more ``X-Fal-Webhook-*`` headers are absent or empty; ``missing`` names them."""
 
     def __init__(self, missing: Sequence[str]) -> None:
-        self.missing = tuple(missing)
+        self.missing: tuple[str, ...] = tuple(missing)
         super().__init__(
             f"webhook delivery is missing header(s): {', '.join(self.missing)}",
             error_type="webhook_missing_headers",

@@ -107,7 +107,7 @@ class WebhookVerifier:
             raise ValueError(f"tolerance must be >= 0 seconds, got {tolerance!r}")
         if jwks is not None and jwks_url is not None:
             raise ValueError("give either jwks (fixed keys) or jwks_url (fetched keys), not both")
-        self.tolerance = float(tolerance)
+        self.tolerance: float = float(tolerance)
         self._static: tuple[Ed25519PublicKey, ...] | None = None
         self._cache: JWKSCache | None = None
         if jwks is not None:

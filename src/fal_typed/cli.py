@@ -31,7 +31,7 @@ from ._fetch import DEFAULT_API_URL, DEFAULT_OPENAPI_URL, FetchSettings
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
+app: typer.Typer = typer.Typer(
     name="fal-typed",
     help="Typed fal.ai clients: refresh endpoint schemas, generate bindings, serve locally, call.",
     no_args_is_help=True,

@@ -68,11 +68,11 @@ class Catalog:
     """Serves ``schemas_dir`` as fal's per-endpoint OpenAPI URL and platform catalog."""
 
     def __init__(self, schemas_dir: Path, settings: CatalogSettings | None = None) -> None:
-        self.schemas_dir = Path(schemas_dir)
-        self.settings = settings or CatalogSettings()
+        self.schemas_dir: Path = Path(schemas_dir)
+        self.settings: CatalogSettings = settings or CatalogSettings()
         self._lock = threading.Lock()
         self._failures: dict[str, int] = {}
-        self.requests = 0
+        self.requests: int = 0
         """How many requests the two URLs have received."""
         self._index_key: tuple[tuple[str, int, int], ...] = ()
         self._index: list[_Entry] = []

@@ -46,12 +46,12 @@ class Failure(Exception):
     ) -> None:
         if not 400 <= status_code <= 599:
             raise ValueError(f"a failure needs a 4xx or 5xx status, got {status_code}")
-        self.status_code = status_code
-        self.detail = detail
-        self.error_type = (
+        self.status_code: int = status_code
+        self.detail: Any = detail
+        self.error_type: str = (
             error_type if error_type is not None else _default_error_type(status_code, detail)
         )
-        self.headers = dict(headers or {})
+        self.headers: dict[str, str] = dict(headers or {})
         default: dict[str, Any] = {"detail": detail}
         if not isinstance(detail, list):
             default["error_type"] = self.error_type

@@ -157,7 +157,7 @@ class EndpointCatalog:
     """Endpoint ids from a directory of documents; documents parsed on first use and cached."""
 
     def __init__(self, directory: str | os.PathLike[str] | None) -> None:
-        self.directory = Path(directory) if directory is not None else None
+        self.directory: Path | None = Path(directory) if directory is not None else None
         self._files: dict[str, Path] = {}
         if self.directory is not None:
             if not self.directory.is_dir():

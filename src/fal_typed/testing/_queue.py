@@ -90,25 +90,25 @@ class QueuedRequest:
         start_timeout: float | None = None,
         rejection: Outcome | None = None,
     ) -> None:
-        self.request_id = str(uuid.uuid4())
+        self.request_id: str = str(uuid.uuid4())
         self.endpoint_id = endpoint_id
-        self.app_root = app_root(endpoint_id)
+        self.app_root: str = app_root(endpoint_id)
         self.arguments = arguments
         self.behaviour = behaviour
         self.webhook_url = webhook_url
         self.start_timeout = start_timeout
         self.rejection = rejection
         self.status: QueueStatus = "IN_QUEUE"
-        self.position = behaviour.queue_position
+        self.position: int = behaviour.queue_position
         self.logs: list[dict[str, Any]] = []
         self.outcome: Outcome | None = None
         self.metrics: dict[str, Any] = {}
-        self.version = 0
+        self.version: int = 0
         self.cancel_requested = False
         self.started_at: float | None = None
         self.task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
-        self.released = asyncio.Event()
+        self.released: asyncio.Event = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"QueuedRequest({self.request_id!r}, {self.endpoint_id!r}, {self.status})"
@@ -162,7 +162,7 @@ class RequestQueue:
         self.hooks = hooks
         self._spawn = spawn
         self.max_requests = max_requests
-        self.closed = False
+        self.closed: bool = False
         self._requests: OrderedDict[str, QueuedRequest] = OrderedDict()
 
     def __len__(self) -> int:

@@ -69,7 +69,7 @@ class LocalFal:
         if max_requests < 1:
             raise ValueError("max_requests must be at least 1")
         directory = schemas_dir if schemas_dir is not None else default_schemas_dir()
-        self.state = ServerState(directory, key=key, max_requests=max_requests)
+        self.state: ServerState = ServerState(directory, key=key, max_requests=max_requests)
         self.host = host
         self._requested_port = port
         self._port = port

@@ -44,21 +44,23 @@ class ServerState:
         key: str | None = None,
         max_requests: int = 10_000,
     ) -> None:
-        self.key = key
-        self.base_url = "http://127.0.0.1"
-        self.catalog = EndpointCatalog(schemas_dir)
-        self.controls = Controls()
-        self.faults = FaultBook()
-        self.log = RequestLog()
-        self.files = FileStore()
-        self.producer = Producer(self.catalog, self.controls, self.files, lambda: self.cdn_url)
+        self.key: str | None = key
+        self.base_url: str = "http://127.0.0.1"
+        self.catalog: EndpointCatalog = EndpointCatalog(schemas_dir)
+        self.controls: Controls = Controls()
+        self.faults: FaultBook = FaultBook()
+        self.log: RequestLog = RequestLog()
+        self.files: FileStore = FileStore()
+        self.producer: Producer = Producer(
+            self.catalog, self.controls, self.files, lambda: self.cdn_url
+        )
         self.completion_hooks: list[CompletionHook] = []
         self.reset_callbacks: list[Callable[[], None]] = []
         self.close_callbacks: list[Callable[[], Awaitable[None]]] = []
         self.extensions: dict[str, object] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.queue = RequestQueue(
+        self.queue: RequestQueue = RequestQueue(
             self.producer,
             self.controls,
             self.completion_hooks,

@@ -137,11 +137,11 @@ class Storage:
         check_key: Callable[[str], bool] | None = None,
     ) -> None:
         self.files = files
-        self.cdn_prefix = "/" + cdn_prefix.strip("/")
+        self.cdn_prefix: str = "/" + cdn_prefix.strip("/")
         self.token_ttl = token_ttl
         self._check_key = check_key
         self._own_directory = directory is None
-        self.directory = Path(directory or tempfile.mkdtemp(prefix="fal-typed-storage-"))
+        self.directory: Path = Path(directory or tempfile.mkdtemp(prefix="fal-typed-storage-"))
         self._lock = threading.Lock()
         self._faults: list[StorageFault] = []
         self._tokens: dict[str, datetime] = {}
@@ -151,7 +151,7 @@ class Storage:
         """Completed uploads by URL."""
         self.attempts: Counter[str] = Counter()
         """Requests received per operation (``"part:3"`` for part 3)."""
-        self.key_sent_to_cdn = False
+        self.key_sent_to_cdn: bool = False
         """Set if an account key ever reached a CDN or signed-URL route (it must not)."""
         self.receive_rate: float | None = None
         """Bytes per second the server reads upload bodies at (a slow uplink); None: no limit."""

@@ -135,7 +135,7 @@ class WebhookDispatcher:
     """Signs and delivers webhooks for one server; its key lives as long as the dispatcher."""
 
     def __init__(self, settings: WebhookSettings | None = None) -> None:
-        self.settings = settings or WebhookSettings()
+        self.settings: WebhookSettings = settings or WebhookSettings()
         self._keys: list[Ed25519PrivateKey] = [Ed25519PrivateKey.generate()]
         self._attempts: deque[DeliveryAttempt] = deque(maxlen=_MAX_ATTEMPT_LOG)
         self._pending: dict[str, int] = {}
