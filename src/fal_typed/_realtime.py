@@ -90,9 +90,9 @@ class _RealtimeBase(Generic[InputT, OutputT, SocketT]):
         max_buffering: int | None = None,
     ) -> None:
         self.endpoint = endpoint
-        self.path = check_path(path)
-        self.throttle_interval = check_throttle_interval(throttle_interval)
-        self.max_buffering = check_max_buffering(max_buffering)
+        self.path: str = check_path(path)
+        self.throttle_interval: float | None = check_throttle_interval(throttle_interval)
+        self.max_buffering: int | None = check_max_buffering(max_buffering)
         self._explicit_client = client
         self._tokens = TokenCache(parse_endpoint_id(endpoint.endpoint_id).alias)
         self._closed = False

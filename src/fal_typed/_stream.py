@@ -86,15 +86,16 @@ class _StreamBase(Generic[OutputT]):
         # Local files, bytes and images become placeholders now (a bad source fails here, before
         # any request) and are uploaded when the stream opens. ``uploads`` maps placeholders an
         # earlier extract_uploads() already put in ``arguments`` to their sources.
-        self.arguments, found = extract_uploads(arguments)
+        arguments_with_placeholders, found = extract_uploads(arguments)
+        self.arguments: dict[str, Any] = arguments_with_placeholders
         self._uploads: dict[str, FileInput] = {**(uploads or {}), **found}
         self.path = path
-        self.headers = dict(headers or {})
+        self.headers: dict[str, str] = dict(headers or {})
         self.timeout = timeout
         self._client = client
         self.request_id: str | None = None
         """fal's ``x-fal-request-id`` for this call, once the response has started."""
-        self.events_received = 0
+        self.events_received: int = 0
         self._last: dict[str, Any] | None = None
         self._final: OutputT | None = None
         self._ended = False

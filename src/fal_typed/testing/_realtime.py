@@ -99,13 +99,13 @@ class RealtimeService:
 
     def __init__(self, backend: StreamBackend, settings: RealtimeSettings | None = None) -> None:
         self.backend = backend
-        self.settings = settings or RealtimeSettings()
+        self.settings: RealtimeSettings = settings or RealtimeSettings()
         self.per_endpoint: dict[str, RealtimeSettings] = {}
         self.token_lifetime: float | None = None
         """Lifetime (s) of issued tokens; ``None``: the ``token_expiration`` asked for."""
-        self.signer = TokenSigner()
-        self.tokens_issued = 0
-        self.handshakes_refused = 0
+        self.signer: TokenSigner = TokenSigner()
+        self.tokens_issued: int = 0
+        self.handshakes_refused: int = 0
         self._connections: list[RealtimeConnectionRecord] = []
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)

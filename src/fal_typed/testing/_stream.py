@@ -142,7 +142,7 @@ class StreamService:
 
     def __init__(self, backend: StreamBackend, settings: StreamSettings | None = None) -> None:
         self.backend = backend
-        self.settings = settings or StreamSettings()
+        self.settings: StreamSettings = settings or StreamSettings()
         self.per_endpoint: dict[str, StreamSettings] = {}
         self._records: list[StreamRecord] = []
         self._lock = threading.Lock()
