@@ -4,19 +4,22 @@ Every call of the runtime goes through :meth:`Client.request` / :meth:`Client.ar
 ``Authorization: Key <key>`` and the User-Agent, apply the retry policy (see ``_retry``) and turn
 error responses into the typed errors of ``_errors``. httpx clients passed in by the user are used
 as they are and never closed by us; our own are created on first use, and the async one once per
-running event loop, so the default client keeps working across ``asyncio.run`` calls.
+running event loop, so the default client keeps working across ``asyncio.run`` calls. Each async
+one is closed when its loop shuts down (``asyncio.run`` does this; a loop closed by hand without
+``loop.shutdown_asyncgens()`` leaves it to :meth:`Client.aclose` or ``async with Client()``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
 from typing import Any, NoReturn, TypeAlias, cast
 
 import httpx
@@ -149,6 +152,22 @@ class _Failover:
         return False
 
 
+async def _close_with_loop(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+    """Parked at its ``yield`` on ``http``'s loop, where ``loop.shutdown_asyncgens()`` (run by
+    ``asyncio.run`` before it closes the loop) closes it, closing ``http`` while it still can."""
+    try:
+        yield
+    finally:
+        await http.aclose()
+
+
+def _park(closer: AsyncGenerator[None, None]) -> None:
+    """Run ``closer`` to its ``yield`` without awaiting (it awaits nothing before it): its first
+    step registers it with the running loop, as iterating it in a coroutine would."""
+    with contextlib.suppress(StopIteration):
+        closer.asend(None).send(None)
+
+
 def _response_body(response: httpx.Response) -> Any:
     try:
         return response.json()
@@ -213,7 +232,7 @@ class Client:
         self._user_async_http = async_http_client
         self._http: httpx.Client | None = None
         self._async_http: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, httpx.AsyncClient
+            asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
         ] = weakref.WeakKeyDictionary()
         self._credentials: Credentials | None = None
         self._lock = threading.Lock()
@@ -264,7 +283,8 @@ class Client:
 
     @property
     def async_http(self) -> httpx.AsyncClient:
-        """The async httpx client of the running event loop: the user's, or ours (one per loop)."""
+        """The async httpx client of the running event loop: the user's, or ours (one per loop,
+        closed when the loop shuts down, so ``asyncio.run`` leaves no socket open)."""
         if self._user_async_http is not None:
             return self._user_async_http
         try:
@@ -274,30 +294,35 @@ class Client:
         with self._lock:
             for stale in [old for old in self._async_http if old.is_closed()]:
                 del self._async_http[stale]
-            client = self._async_http.get(loop)
-            if client is None or client.is_closed:
-                client = httpx.AsyncClient(
-                    timeout=self.timeout, headers={"User-Agent": user_agent()}
-                )
-                self._async_http[loop] = client
+            entry = self._async_http.get(loop)
+            if entry is not None and not entry[0].is_closed:
+                return entry[0]
+            client = httpx.AsyncClient(timeout=self.timeout, headers={"User-Agent": user_agent()})
+            closer = _close_with_loop(client)
+            _park(closer)
+            self._async_http[loop] = (client, closer)
             return client
 
     def close(self) -> None:
-        """Close the sync httpx client we created (never one passed in)."""
+        """Close the sync httpx client we created (never one passed in).
+
+        Our async ones close with their event loop, or with :meth:`aclose` / ``async with``.
+        """
         with self._lock:
             http, self._http = self._http, None
         if http is not None:
             http.close()
 
     async def aclose(self) -> None:
-        """Close every httpx client we created that belongs to this event loop or to none."""
+        """Close every httpx client we created: this loop's now, other loops' on their own loop."""
         self.close()
         loop = asyncio.get_running_loop()
         with self._lock:
             mine = self._async_http.pop(loop, None)
+            # Dropped, a running loop's closer is finalised by that loop, which closes its client.
             self._async_http.clear()
         if mine is not None:
-            await mine.aclose()
+            await mine[1].aclose()
 
     def __enter__(self) -> Self:
         return self

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
+import httpx
 import pytest
 from fal_endpoints import flux_dev
 
@@ -23,6 +25,7 @@ from fal_typed import (
 )
 from fal_typed.testing import Failure, Fault, LocalFal
 
+from ..sockets import connections_to
 from .conftest import accepted_submits
 
 ID = "fal-ai/flux/dev"
@@ -208,3 +211,29 @@ def test_the_default_async_client_works_across_asyncio_run(local_fal: LocalFal) 
     second = asyncio.run(flux_dev.subscribe_async(prompt="two", client=client))
     assert (first.prompt, second.prompt) == ("one", "two")
     client.close()
+
+
+def test_asyncio_run_closes_the_connections_of_its_loop(local_fal: LocalFal) -> None:
+    """The client's httpx client for a loop closes when asyncio.run shuts that loop down: a
+    client never closed (the default one, typically) keeps no socket of a finished run."""
+    port = httpx.URL(local_fal.queue_url).port
+    assert port is not None
+    client = local_fal.client()
+    gc.collect()  # sockets other tests left to the collector close now, not mid-count
+    before = connections_to(port)
+    out = asyncio.run(flux_dev.subscribe_async(prompt="one", client=client))
+    assert out.prompt == "one"
+    assert connections_to(port) == before
+    assert asyncio.run(flux_dev.subscribe_async(prompt="two", client=client)).prompt == "two"
+    assert connections_to(port) == before
+
+
+async def test_aclose_closes_the_connections_of_the_running_loop(local_fal: LocalFal) -> None:
+    port = httpx.URL(local_fal.queue_url).port
+    assert port is not None
+    gc.collect()
+    before = connections_to(port)
+    async with local_fal.client() as client:
+        await flux_dev.subscribe_async(prompt="one", client=client)
+        assert connections_to(port) > before  # kept alive for the next call
+    assert connections_to(port) == before
