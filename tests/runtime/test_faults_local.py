@@ -218,9 +218,11 @@ def test_fal_5xx_with_a_request_id_is_final(local_fal: LocalFal, client: Client)
 
 
 def test_rate_limit_that_never_ends_raises_after_the_policy(local_fal: LocalFal) -> None:
-    client = local_fal.client(retry=RetryPolicy(max_attempts=3, base_delay=0.01))
     local_fal.inject(Fault.rate_limited(retry_after=0), on="submit", times=None)
-    with pytest.raises(RateLimitError) as info:
+    with (
+        local_fal.client(retry=RetryPolicy(max_attempts=3, base_delay=0.01)) as client,
+        pytest.raises(RateLimitError) as info,
+    ):
         flux_dev.submit(prompt="a cat", client=client)
     assert info.value.error_type == "concurrent_requests_limit"
     assert len(local_fal.requests_for("submit")) == 3
@@ -238,18 +240,18 @@ def test_the_key_never_leaks_over_real_sockets(
     local_fal: LocalFal, caplog: pytest.LogCaptureFixture
 ) -> None:
     key = "leak-test-id:leak-test-secret-0a1b2c3d"
-    client = local_fal.client(key=key, retry=RetryPolicy(max_attempts=3, base_delay=0.01))
-    caplog.set_level(logging.DEBUG)
-    local_fal.inject(Fault.rate_limited(retry_after=0), on="submit")
-    local_fal.inject(
-        Fault.response(401, {"detail": f"invalid key credentials: {key}"}),
-        on="result",
-    )
-    with pytest.raises(AuthenticationError) as info:
-        flux_dev.subscribe(prompt="a cat", client=client)
-    error = info.value
-    secret = key.split(":")[1]
-    for text in (str(error), repr(error), repr(error.body), repr(error.headers), repr(client)):
-        assert secret not in text
-    assert all(secret not in record.getMessage() for record in caplog.records)
-    assert any("retrying POST" in record.getMessage() for record in caplog.records)
+    with local_fal.client(key=key, retry=RetryPolicy(max_attempts=3, base_delay=0.01)) as client:
+        caplog.set_level(logging.DEBUG)
+        local_fal.inject(Fault.rate_limited(retry_after=0), on="submit")
+        local_fal.inject(
+            Fault.response(401, {"detail": f"invalid key credentials: {key}"}),
+            on="result",
+        )
+        with pytest.raises(AuthenticationError) as info:
+            flux_dev.subscribe(prompt="a cat", client=client)
+        error = info.value
+        secret = key.split(":")[1]
+        for text in (str(error), repr(error), repr(error.body), repr(error.headers), repr(client)):
+            assert secret not in text
+        assert all(secret not in record.getMessage() for record in caplog.records)
+        assert any("retrying POST" in record.getMessage() for record in caplog.records)

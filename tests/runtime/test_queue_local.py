@@ -55,7 +55,7 @@ def test_subscribe_returns_the_typed_output_with_queue_updates(
     assert isinstance(out, flux_dev.FluxDevOutput)
     assert len(out.images) == 2 and isinstance(out.images[0], flux_dev.Image)
     assert out.images[0].url.startswith(local_fal.cdn_url)
-    assert out.images[0].read()[:8] == b"\x89PNG\r\n\x1a\n"  # output files are objects
+    assert out.images[0].read(client=client)[:8] == b"\x89PNG\r\n\x1a\n"  # output files are objects
     # Queue positions count down (how many are seen depends on timing), logs arrive once each,
     # Completed comes last.
     positions = [u.position for u in updates if isinstance(u, Queued)]
@@ -318,13 +318,15 @@ def test_run_timeout_bounds_the_whole_call(local_fal: LocalFal, client: Client) 
 
 
 def test_module_level_calls_use_the_default_client(local_fal: LocalFal) -> None:
-    set_default_client(local_fal.client())
+    client = local_fal.client()
+    set_default_client(client)
     try:
         out = flux_dev.subscribe(prompt="a cat")
         handle = flux_dev.submit(prompt="a dog")
         assert flux_dev.result(handle.request_id).images
     finally:
-        set_default_client(None)
+        set_default_client(None)  # which does not close the old default (it may be in use)
+        client.close()
     assert out.images and len(accepted_submits(local_fal)) == 2
 
 
