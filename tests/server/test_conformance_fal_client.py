@@ -15,11 +15,12 @@ Where fal-client and PROTOCOL.md could disagree, PROTOCOL.md decides:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import fal_client
 import fal_client.client as fal_client_module
+import httpx
 import pytest
 
 from fal_typed.testing import Failure, Fault, LocalFal
@@ -46,13 +47,23 @@ def fal(local_fal: LocalFal, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalF
 
 
 @pytest.fixture
-def client() -> fal_client.SyncClient:
-    return fal_client.SyncClient(key="conformance-id:conformance-secret")
+def client() -> Iterator[fal_client.SyncClient]:
+    client = fal_client.SyncClient(key="conformance-id:conformance-secret")
+    yield client
+    # fal-client has no close(): close the httpx client it caches on first use.
+    http = vars(client).get("_client")
+    if isinstance(http, httpx.Client):
+        http.close()
 
 
 @pytest.fixture
-def async_client() -> fal_client.AsyncClient:
-    return fal_client.AsyncClient(key="conformance-id:conformance-secret")
+async def async_client() -> AsyncIterator[fal_client.AsyncClient]:
+    client = fal_client.AsyncClient(key="conformance-id:conformance-secret")
+    yield client
+    if "_client" in vars(client):  # created (asyncstdlib caches an awaitable of it there)
+        http: object = await client._client  # pyright: ignore[reportPrivateUsage]
+        assert isinstance(http, httpx.AsyncClient)
+        await http.aclose()
 
 
 def arguments_for(fal: LocalFal, endpoint_id: str) -> Any:

@@ -178,28 +178,29 @@ def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
         "cli:key",
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
+    with subprocess.Popen(  # leaving the block closes the pipes
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert first.strip() == f"local fal server listening on http://127.0.0.1:{port}"
-        assert "1 endpoints" in process.stdout.readline()
-        url = f"http://127.0.0.1:{port}/run/{FLUX}"
-        assert (
-            httpx.post(
-                url, json={"prompt": "x"}, headers={"Authorization": "Key cli:key"}, timeout=10
-            ).status_code
-            == 200
-        )
-        assert httpx.post(url, json={"prompt": "x"}, headers=AUTH, timeout=10).status_code == 401
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=15) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    ) as process:
+        try:
+            assert process.stdout is not None
+            first = process.stdout.readline()
+            assert first.strip() == f"local fal server listening on http://127.0.0.1:{port}"
+            assert "1 endpoints" in process.stdout.readline()
+            url = f"http://127.0.0.1:{port}/run/{FLUX}"
+            assert (
+                httpx.post(
+                    url, json={"prompt": "x"}, headers={"Authorization": "Key cli:key"}, timeout=10
+                ).status_code
+                == 200
+            )
+            assert (
+                httpx.post(url, json={"prompt": "x"}, headers=AUTH, timeout=10).status_code == 401
+            )
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=15) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
 
 
 def test_command_line_reports_bad_arguments(tmp_path: Path) -> None:
