@@ -124,7 +124,8 @@ def test_output_image_save_writes_the_served_bytes(
     served = server.fetch(image.url)
     saved = image.save(tmp_path / "out", client=client)
     assert saved.read_bytes() == served
-    assert Image.open(saved).size == (image.width, image.height)
+    with Image.open(saved) as saved_image:
+        assert saved_image.size == (image.width, image.height)
     assert image.read(client=client) == served
 
 
