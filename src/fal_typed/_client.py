@@ -185,6 +185,9 @@ class Client:
     often status is polled when the status stream is unavailable. ``backup_hosts`` maps a host
     (``host`` or ``host:port``) to the one tried once, at once, when connecting to it fails
     (default: fal's backup domains; ``{}`` turns the failover off).
+
+    ``with`` / :meth:`close` close its sync connections; ``async with`` / :meth:`aclose` the
+    async ones too, which otherwise close when their event loop shuts down (``asyncio.run``).
     """
 
     queue_url: str
