@@ -84,25 +84,25 @@ class Endpoint(Generic[InputT, OutputT]):
                 self.endpoint_id,
                 [{"loc": (name,), "msg": duplicate, "type": "duplicate"} for name in sorted(given)],
             )
+        raw: Mapping[str, Any]
+        if input is None:
+            raw = given
+        elif isinstance(input, self.Input):
+            # Re-validated (nested models too, as mappings): it may have been built with
+            # model_construct or mutated.
+            raw = set_fields(input)
+        elif isinstance(input, Mapping):
+            raw = input
+        else:
+            raise InvalidArgumentError(
+                f"{self.endpoint_id} takes a {self.Input.__name__} or a mapping as input, "
+                f"got {type(input).__name__}"
+            )
         # Local files become placeholder URLs here and are uploaded only once the whole input is
         # valid, at the call (see _upload_inputs).
-        given, uploads = extract_uploads(given)
+        mapping, uploads = extract_uploads(raw)
         try:
-            if isinstance(input, self.Input):
-                # Re-validate (nested models too, as mappings): the instance may have been built
-                # with model_construct or mutated.
-                mapping, uploads = extract_uploads(set_fields(input))
-                model = self.Input.model_validate(mapping)
-            elif isinstance(input, Mapping):
-                mapping, uploads = extract_uploads(input)
-                model = self.Input.model_validate(mapping)
-            elif input is None:
-                model = self.Input.model_validate(given)
-            else:
-                raise InvalidArgumentError(
-                    f"{self.endpoint_id} takes a {self.Input.__name__} or a mapping as input, "
-                    f"got {type(input).__name__}"
-                )
+            model = self.Input.model_validate(mapping)
         except ValidationError as exc:
             raise InputValidationError.from_pydantic(self.endpoint_id, exc) from None
         body = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
