@@ -96,10 +96,21 @@ def _timed_out(endpoint_id: str, request_id: str | None, seconds: float) -> FalT
     return FalTimeoutError(message, timeout=seconds, request_id=request_id)
 
 
-def _start_timeout_expired(exc: FalHTTPError) -> bool:
-    """fal's 504 for an expired start timeout. Under ``client_timeout`` (which sets it) this is
-    the same deadline noticed first by the server: the caller hears :class:`FalTimeoutError`."""
-    return exc.status_code == 504 and exc.headers.get("x-fal-request-timeout-type", "") == "user"
+def _derived_start_timeout(deadline: Deadline | None, start_timeout: float | None) -> float | None:
+    """The ``start_timeout`` a ``client_timeout`` sets when none is given (fal then stops trying
+    to start the request too), or None."""
+    if deadline is not None and start_timeout is None and deadline.seconds > MIN_START_TIMEOUT:
+        return deadline.seconds
+    return None
+
+
+def _ran_out(exc: FalTimeoutError | FalHTTPError, derived_start: bool) -> bool:
+    """Whether ``exc`` means a call's ``client_timeout`` ran out: our own deadline, or fal's 504
+    for the start timeout it set (the same deadline, noticed first by the server)."""
+    if isinstance(exc, FalTimeoutError):
+        return True
+    user_timeout = exc.headers.get("x-fal-request-timeout-type", "") == "user"
+    return derived_start and exc.status_code == 504 and user_timeout
 
 
 async def _call(callback: Callable[[Any], object], value: object) -> None:
@@ -306,11 +317,8 @@ def subscribe(
     """
     client = client if client is not None else default_client()
     deadline = call_deadline(client_timeout)
-    derived_start = (
-        deadline is not None and start_timeout is None and deadline.seconds > MIN_START_TIMEOUT
-    )
-    if derived_start and deadline is not None:
-        start_timeout = deadline.seconds
+    derived_start = _derived_start_timeout(deadline, start_timeout)
+    start_timeout = derived_start or start_timeout
     try:
         submission = submit(
             client,
@@ -333,9 +341,7 @@ def subscribe(
             handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline
         )
     except (FalTimeoutError, FalHTTPError) as exc:
-        if deadline is None or (
-            isinstance(exc, FalHTTPError) and not (derived_start and _start_timeout_expired(exc))
-        ):
+        if deadline is None or not _ran_out(exc, derived_start is not None):
             raise
         # Best-effort: the timeout is what the caller must hear about, not a failed cancel.
         with suppress(FalError):
@@ -367,11 +373,8 @@ async def subscribe_async(
     """Async twin of :func:`subscribe`; callbacks may also return awaitables."""
     client = client if client is not None else default_client()
     deadline = call_deadline(client_timeout)
-    derived_start = (
-        deadline is not None and start_timeout is None and deadline.seconds > MIN_START_TIMEOUT
-    )
-    if derived_start and deadline is not None:
-        start_timeout = deadline.seconds
+    derived_start = _derived_start_timeout(deadline, start_timeout)
+    start_timeout = derived_start or start_timeout
     try:
         submission = await submit_async(
             client,
@@ -394,9 +397,7 @@ async def subscribe_async(
             handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline
         )
     except (FalTimeoutError, FalHTTPError) as exc:
-        if deadline is None or (
-            isinstance(exc, FalHTTPError) and not (derived_start and _start_timeout_expired(exc))
-        ):
+        if deadline is None or not _ran_out(exc, derived_start is not None):
             raise
         # Best-effort: the timeout is what the caller must hear about, not a failed cancel.
         with suppress(FalError):
