@@ -13,7 +13,7 @@ from typing import Any, NoReturn, cast
 
 import click
 
-from ._cli_options import URL_LIKE, FieldOption, LocalFile
+from ._cli_options import FieldOption, LocalFile, file_value
 from ._cli_spec import EndpointSpec
 
 __all__ = [
@@ -80,12 +80,11 @@ def nested_local_files(fields: Sequence[FieldOption], body: Mapping[str, Any]) -
     problems: list[tuple[list[str | int], str]] = []
 
     def local(value: object, where: list[str | int]) -> object:
-        if not isinstance(value, str) or URL_LIKE.match(value):
+        try:
+            return file_value(value)
+        except ValueError as exc:
+            problems.append((where, str(exc)))
             return value
-        path = Path(value).expanduser()
-        if not path.is_file():
-            problems.append((where, f"{value!r} is neither a URL nor an existing file"))
-        return LocalFile(path)
 
     def walk(value: object, where: list[str | int]) -> object:
         if isinstance(value, dict):

@@ -19,17 +19,17 @@ from typing import Any, cast
 import click
 
 __all__ = [
-    "URL_LIKE",
     "FieldOption",
     "LocalFile",
     "SchemaError",
     "build_field_options",
+    "file_value",
     "input_schema",
     "resolve",
 ]
 
 _FILE_FIELD = re.compile(r"(^|_)urls?$")
-URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _HELP_LIMIT = 400
 
 
@@ -147,12 +147,21 @@ class FileType(click.ParamType[Any]):
         return "URL|PATH"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if not isinstance(value, str) or URL_LIKE.match(value):
-            return value
-        path = Path(value).expanduser()
-        if not path.is_file():
-            self.fail(f"{value!r} is neither a URL nor an existing file", param, ctx)
-        return LocalFile(path)
+        try:
+            return file_value(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def file_value(value: object) -> object:
+    """A file field's value as given: a URL (or any non-string) as is, else the local file it
+    names, which must exist (ValueError saying so)."""
+    if not isinstance(value, str) or _URL_LIKE.match(value):
+        return value
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ValueError(f"{value!r} is neither a URL nor an existing file")
+    return LocalFile(path)
 
 
 # -- schema -> option --------------------------------------------------------------------------
