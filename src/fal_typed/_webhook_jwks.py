@@ -4,10 +4,11 @@ A fetched key set is reused for ``ttl`` seconds (24 h at most, as fal asks), or 
 response's ``Cache-Control`` (``max-age``, ``s-maxage``, ``no-store``, ``no-cache``) or ``Expires``
 says so (:func:`freshness_lifetime`): whoever publishes the keys knows how long they stay valid.
 Keys past their lifetime are not trusted until a refetch confirms them, but the verifier still
-consults them first: only a signature they would verify causes that refetch. A signature no key verifies may mean
-fal rotated its keys, so the verifier asks for one refetch (:meth:`JWKSCache.refetch_after_miss`);
-a cooldown keeps a flood of forged deliveries from turning into a flood of JWKS requests, even when
-the response forbids reuse. Concurrent callers share one fetch.
+consults them first: only a signature they would verify causes that refetch. A signature no key
+verifies may mean fal rotated its keys, so the verifier asks for one refetch
+(:meth:`JWKSCache.refetch_after_miss`); a cooldown keeps a flood of forged deliveries from turning
+into a flood of JWKS requests, even when the response forbids reuse. Concurrent callers share one
+fetch.
 
 HTTP goes through the ``fal_typed.Client``'s httpx clients when one is given (its proxies, limits
 and transports apply), else through a short-lived httpx client of our own: a fetch happens about
