@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from fal_typed._cli_hosts import Hosts
-from fal_typed._fetch import FetchReport, FetchSettings, fetch_catalog, fetch_endpoints
+from fal_typed._hosts import Hosts
+from fal_typed.catalog._fetch import FetchReport, FetchSettings, fetch_catalog, fetch_endpoints
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "schemas"

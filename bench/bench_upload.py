@@ -178,7 +178,7 @@ def _timings(
 
 
 def throughput(base: str, directory: Path, sizes: list[int], repeat: int) -> None:
-    from fal_typed._upload import upload
+    from fal_typed.files._upload import upload
 
     client = _client(base)
     raw = _Raw(base)
@@ -221,7 +221,7 @@ _RSS_CHILD = """
 import asyncio, sys
 from pathlib import Path
 from fal_typed import Client
-from fal_typed._upload import upload, upload_async
+from fal_typed.files._upload import upload, upload_async
 
 def high_water_kb():
     # VmHWM: this process's own peak (ru_maxrss can carry the parent's over fork/exec).

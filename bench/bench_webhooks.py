@@ -25,8 +25,8 @@ from starlette.routing import Route
 
 from fal_typed import OutputModel
 from fal_typed import webhooks as wh
-from fal_typed._webhook_signature import sign_delivery
 from fal_typed.testing._webhooks import WebhookDispatcher
+from fal_typed.webhooks._signature import sign_delivery
 
 
 class Image(OutputModel):

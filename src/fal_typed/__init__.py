@@ -20,19 +20,18 @@ from ._errors import (
     RequestCancelledError,
     ServerError,
 )
-from ._file_input import FileInput
-from ._file_output import FileOutput
 from ._handle import AsyncRequestHandle, RequestHandle
 from ._models import InputModel, OutputModel
-from ._realtime import AsyncRealtimeConnection, RealtimeConnection, RealtimeError
 from ._registry import UnknownEndpointError, endpoint
 from ._retry import RetryPolicy
 from ._status import Completed, InProgress, Log, Queued, Status
 from ._stream import AsyncStream, Stream
 from ._types import NOT_GIVEN, NotGiven
-from ._upload import (
+from .files import (
     AccessRule,
+    FileInput,
     FileInputError,
+    FileOutput,
     Lifecycle,
     UploadError,
     UploadSettings,
@@ -45,6 +44,7 @@ from ._upload import (
     upload_settings,
 )
 from .naming import module_name
+from .realtime import AsyncRealtimeConnection, RealtimeConnection, RealtimeError
 
 __all__ = [
     "NOT_GIVEN",

@@ -28,7 +28,7 @@ from ._queue import submit, submit_async
 from ._run import run, run_async
 from ._status import Status
 from ._types import NotGiven
-from ._upload_inputs import (
+from .files._arguments import (
     attach_uploads,
     extract_uploads,
     resolve_uploads,
@@ -38,8 +38,8 @@ from ._upload_inputs import (
 
 if TYPE_CHECKING:  # imported lazily at the call: they cost import time most programs never use
     from ._stream import AsyncStream, Stream
-    from ._webhook_result import WebhookResult
-    from ._webhook_verifier import WebhookBody, WebhookVerifier
+    from .webhooks._result import WebhookResult
+    from .webhooks._verifier import WebhookBody, WebhookVerifier
 
 __all__ = ["Endpoint"]
 
@@ -99,7 +99,7 @@ class Endpoint(Generic[InputT, OutputT]):
                 f"got {type(input).__name__}"
             )
         # Local files become placeholder URLs here and are uploaded only once the whole input is
-        # valid, at the call (see _upload_inputs).
+        # valid, at the call (see files/_arguments.py).
         mapping, uploads = extract_uploads(raw)
         try:
             model = self.Input.model_validate(mapping)

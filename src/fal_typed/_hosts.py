@@ -1,4 +1,4 @@
-"""Where the command line sends its requests: fal's hosts, or the local server's path prefixes.
+"""Where requests go: fal's hosts, or the local server's path prefixes.
 
 The local server (``fal-typed serve``) answers for every fal host on one port, each under a path
 prefix, so one base URL stands for all of them.
@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._fetch import DEFAULT_API_URL, DEFAULT_OPENAPI_URL
-
 __all__ = [
+    "DEFAULT_API_URL",
+    "DEFAULT_OPENAPI_URL",
     "LOCAL_OPENAPI_PATH",
     "LOCAL_PLATFORM_PREFIX",
     "Hosts",
 ]
+
+#: fal's per-endpoint OpenAPI documents (``?endpoint_id=<id>``).
+DEFAULT_OPENAPI_URL = "https://fal.ai/api/openapi/queue/openapi.json"
+#: fal's Platform API (the model catalog, pricing, usage...).
+DEFAULT_API_URL = "https://api.fal.ai"
 
 #: The per-endpoint OpenAPI URL of fal.ai, under the local server.
 LOCAL_OPENAPI_PATH = "/fal/api/openapi/queue/openapi.json"
@@ -24,7 +29,7 @@ LOCAL_PLATFORM_PREFIX = "/api"
 
 @dataclass(frozen=True)
 class Hosts:
-    """Every base URL the command line talks to."""
+    """Every base URL of fal (the defaults) or of a local server (:meth:`local`)."""
 
     queue_url: str = "https://queue.fal.run"
     run_url: str = "https://fal.run"

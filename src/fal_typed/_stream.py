@@ -46,10 +46,10 @@ from ._errors import (
     ProtocolError,
     error_for_response,
 )
-from ._file_input import FileInput
 from ._retry import NEVER_RETRIED_ERRORS, NOT_SENT_ERRORS, parse_retry_after
-from ._upload_inputs import extract_uploads, resolve_uploads, resolve_uploads_async
 from ._urls import endpoint_url
+from .files._arguments import extract_uploads, resolve_uploads, resolve_uploads_async
+from .files._input import FileInput
 
 if TYPE_CHECKING:
     from ._endpoint import Endpoint

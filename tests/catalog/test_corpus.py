@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fal_typed._cli_corpus import (
+from fal_typed.catalog._corpus import (
     RawNumber,
     document_filename,
     dumps_document,
@@ -18,7 +18,7 @@ from fal_typed._cli_corpus import (
     write_atomic,
 )
 
-from .helpers import SCHEMAS
+from ..cli.helpers import SCHEMAS
 
 
 def test_every_corpus_document_round_trips_byte_for_byte() -> None:

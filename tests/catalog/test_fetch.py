@@ -1,5 +1,5 @@
 """The fetcher's edge cases, in process, over httpx mock transports (in addition to the
-subprocess tests against the local server in test_fetch.py)."""
+subprocess tests against the local server in tests/cli/test_fetch.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from fal_typed._fetch import FetchSettings, Outcome, fetch_catalog, fetch_endpoints
+from fal_typed.catalog._fetch import FetchSettings, Outcome, fetch_catalog, fetch_endpoints
 
 FAST = FetchSettings(attempts=3, backoff=0.001, max_backoff=0.05)
 DOC = {"openapi": "3.0.4", "info": {"x-fal-metadata": {"endpointId": "a/b"}}, "paths": {}}

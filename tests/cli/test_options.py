@@ -9,10 +9,10 @@ from typing import Any
 import click
 import pytest
 
-from fal_typed._cli_call import build_command
-from fal_typed._cli_corpus import iter_document_paths, read_info
-from fal_typed._cli_options import LocalFile, SchemaError, build_field_options, input_schema
-from fal_typed._cli_spec import EndpointSpec, load_spec
+from fal_typed.catalog._corpus import iter_document_paths, read_info
+from fal_typed.cli._call import build_command
+from fal_typed.cli._options import LocalFile, SchemaError, build_field_options, input_schema
+from fal_typed.cli._spec import EndpointSpec, load_spec
 
 from .helpers import SCHEMAS
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from fal_typed import Client
-from fal_typed._upload import UploadSettings
+from fal_typed.files._upload import UploadSettings
 from fal_typed.testing import LocalFal
 from fal_typed.testing._filestore import FileStore
 from fal_typed.testing._storage import Storage

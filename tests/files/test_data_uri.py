@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from fal_typed import FalError
-from fal_typed._upload import FileInputError, decode_data_uri, encode, encode_file
-from fal_typed._upload_data_uri import data_uri_content_type
+from fal_typed.files._data_uri import data_uri_content_type
+from fal_typed.files._upload import FileInputError, decode_data_uri, encode, encode_file
 
 
 def test_encode_bytes_round_trips_with_sniffed_type() -> None:

@@ -16,8 +16,8 @@ import pytest
 from pydantic import Field
 
 from fal_typed import Client, Endpoint, InputModel, OutputModel
-from fal_typed._file_output import FileOutput
-from fal_typed._upload import extract_uploads, resolve_uploads, resolve_uploads_async
+from fal_typed.files._output import FileOutput
+from fal_typed.files._upload import extract_uploads, resolve_uploads, resolve_uploads_async
 from fal_typed.testing import LocalFal
 
 from .conftest import StorageServer

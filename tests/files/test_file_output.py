@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from fal_typed import Client, FalConnectionError, FalError, InvalidArgumentError, NotFoundError
-from fal_typed._file_output import FileOutput
-from fal_typed._upload import upload
+from fal_typed.files._output import FileOutput
+from fal_typed.files._upload import upload
 
 from .conftest import StorageServer
 

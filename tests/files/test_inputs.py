@@ -11,7 +11,8 @@ import pytest
 from pydantic import AnyUrl, BaseModel, ConfigDict
 
 from fal_typed import Client
-from fal_typed._upload import (
+from fal_typed.files._arguments import PLACEHOLDER_PREFIX, attach_uploads
+from fal_typed.files._upload import (
     FileInputError,
     UploadError,
     UploadSettings,
@@ -22,7 +23,6 @@ from fal_typed._upload import (
     resolve_uploads_async,
     upload_settings,
 )
-from fal_typed._upload_inputs import PLACEHOLDER_PREFIX, attach_uploads
 
 from .conftest import StorageServer
 

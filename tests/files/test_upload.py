@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from fal_typed import AuthenticationError, Client, InvalidArgumentError
-from fal_typed._upload import (
+from fal_typed.files._lifecycle import AccessRule
+from fal_typed.files._upload import (
     FileInputError,
     Lifecycle,
     UploadError,
@@ -21,7 +22,6 @@ from fal_typed._upload import (
     upload,
     upload_async,
 )
-from fal_typed._upload_lifecycle import AccessRule
 from fal_typed.testing import Fault, LocalFal
 
 from .conftest import SMALL, StorageServer, sha256
@@ -428,7 +428,7 @@ async def test_async_bad_input_fails_before_any_request(
 
 
 def test_lifecycle_headers_are_json() -> None:
-    from fal_typed._upload_lifecycle import lifecycle_headers
+    from fal_typed.files._lifecycle import lifecycle_headers
 
     headers = lifecycle_headers("immediate")
     assert json.loads(headers["X-Fal-Object-Lifecycle"]) == {"expiration_duration_seconds": 60}

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from fal_typed import Client
-from fal_typed._upload import upload, upload_async
-from fal_typed._upload_settings import MiB
+from fal_typed.files._settings import MiB
+from fal_typed.files._upload import upload, upload_async
 
 from .conftest import StorageServer
 

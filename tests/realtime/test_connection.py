@@ -22,7 +22,7 @@ from fal_typed import (
 from fal_typed.testing import Fault, LocalFal
 from fal_typed.testing._realtime import RealtimeService
 
-from .conftest import LCM, LcmInput, LcmOutput
+from ..endpoints import LCM, LcmInput, LcmOutput
 
 
 def test_a_hundred_messages_round_trip_with_typed_results(

@@ -14,7 +14,7 @@ from websockets.frames import Close
 from websockets.http11 import Response
 
 from fal_typed import AuthenticationError, FalConnectionError, InvalidArgumentError, NotFoundError
-from fal_typed._realtime_protocol import (
+from fal_typed.realtime._protocol import (
     RealtimeError,
     check_max_buffering,
     check_path,

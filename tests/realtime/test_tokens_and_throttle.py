@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from fal_typed import FalError
-from fal_typed._realtime_token import RealtimeToken, _jwt_expiry, parse_token_response  # pyright: ignore[reportPrivateUsage]
-from fal_typed._throttle import AsyncThrottle, Throttle
+from fal_typed.realtime._throttle import AsyncThrottle, Throttle
+from fal_typed.realtime._token import RealtimeToken, _jwt_expiry, parse_token_response  # pyright: ignore[reportPrivateUsage]
 from fal_typed.testing._jwt import TokenError, TokenSigner
 
 

@@ -29,7 +29,7 @@ from fal_typed import (
 from fal_typed.testing import Fault, LocalFal, RecordedRequest
 from fal_typed.testing._stream import StreamService
 
-from .conftest import FLUX_LORA_STREAM, LCM, LcmOutput
+from ..endpoints import FLUX_LORA_STREAM, LCM, LcmOutput
 
 PROMPT = "a cat wearing a small hat"
 STREAM_PATHS = "/run/*/stream"
@@ -357,7 +357,7 @@ def test_local_file_inputs_are_uploaded_before_the_stream_opens(
 def test_placeholders_extracted_earlier_are_uploaded_from_the_given_mapping(
     local_fal: LocalFal, local_fal_client: Client
 ) -> None:
-    from fal_typed._upload_inputs import extract_uploads
+    from fal_typed.files._arguments import extract_uploads
 
     local_fal.handler(ECHO.endpoint_id, lambda arguments: {"image_url": arguments["image_url"]})
     data = b"\x89PNG" + bytes(300_000)
@@ -379,7 +379,7 @@ async def test_async_uploads_local_file_inputs(
 def test_a_missing_local_file_fails_when_the_stream_is_created(
     local_fal: LocalFal, local_fal_client: Client, tmp_path: Path
 ) -> None:
-    from fal_typed._upload_errors import FileInputError
+    from fal_typed.files._errors import FileInputError
 
     with pytest.raises(FileInputError) as caught:
         Stream(ECHO, {"image_url": tmp_path / "missing.png"}, client=local_fal_client)

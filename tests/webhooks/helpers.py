@@ -19,8 +19,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from fal_typed._webhook_signature import public_jwk, sign_delivery
 from fal_typed.webhooks import WebhookResult, WebhookVerifier, webhook_endpoint
+from fal_typed.webhooks._signature import public_jwk, sign_delivery
 
 
 @contextmanager

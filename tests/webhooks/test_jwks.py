@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fal_typed import webhooks as wh
-from fal_typed._webhook_jwks import freshness_lifetime
+from fal_typed.webhooks._jwks import freshness_lifetime
 
 from .helpers import JWKSHost, jwks_of, make_delivery
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fal_typed import FalError, FalValidationError, OutputModel, ServerError
 from fal_typed import webhooks as wh
-from fal_typed._webhook_signature import sign_delivery
+from fal_typed.webhooks._signature import sign_delivery
 
 from .helpers import jwks_of, make_delivery
 

@@ -9,7 +9,7 @@ Two sources (hosts configurable, so tests and users can point at the local serve
   (``{"error": {...}}``) is reported as skipped, and its existing document is kept.
 
 429, 5xx and transport errors are retried with exponential backoff and jitter (``Retry-After``
-wins when sent). Documents are written in the corpus format (see :mod:`._cli_corpus`), only
+wins when sent). Documents are written in the corpus format (see :mod:`._corpus`), only
 when their text changed, and atomically. Nothing here prints: progress goes to a listener.
 """
 
@@ -26,7 +26,8 @@ from typing import Any, Literal, Protocol, TypeGuard, cast
 
 import httpx
 
-from ._cli_corpus import (
+from .._hosts import DEFAULT_API_URL, DEFAULT_OPENAPI_URL
+from ._corpus import (
     document_filename,
     dumps_document,
     iter_document_paths,
@@ -39,8 +40,6 @@ from ._cli_corpus import (
 
 __all__ = [
     "CATALOG_PATH",
-    "DEFAULT_API_URL",
-    "DEFAULT_OPENAPI_URL",
     "FetchListener",
     "FetchReport",
     "FetchSettings",
@@ -49,8 +48,6 @@ __all__ = [
     "fetch_endpoints",
 ]
 
-DEFAULT_OPENAPI_URL = "https://fal.ai/api/openapi/queue/openapi.json"
-DEFAULT_API_URL = "https://api.fal.ai"
 CATALOG_PATH = "/v1/models"
 
 _RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))

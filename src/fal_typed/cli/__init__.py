@@ -21,13 +21,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ._auth import check_key
-from ._cli_call import build_command
-from ._cli_fetch import FetchRequest, existing_ids, render_report, timed_fetch
-from ._cli_hosts import Hosts
-from ._cli_list import matching, print_listing
-from ._cli_spec import load_spec
-from ._fetch import DEFAULT_API_URL, DEFAULT_OPENAPI_URL, FetchSettings
+from .._auth import check_key
+from .._hosts import DEFAULT_API_URL, DEFAULT_OPENAPI_URL, Hosts
+from ..catalog._fetch import FetchSettings
+from ._call import build_command
+from ._fetch import FetchRequest, existing_ids, render_report, timed_fetch
+from ._list import matching, print_listing
+from ._spec import load_spec
 
 __all__ = ["app", "main"]
 
@@ -238,7 +238,7 @@ def serve(
     It serves every endpoint in the schemas directory (queue, run, streaming, realtime, storage,
     webhooks) and fal's schema URLs, so call and fetch work against it. Ctrl+C stops it.
     """
-    from ._cli_serve import run_server
+    from ._serve import run_server
 
     try:
         run_server(schemas, host=host, port=port, key=key, console=Console())
@@ -311,6 +311,3 @@ def main() -> None:
     """Entry point of the ``fal-typed`` script."""
     app()
 
-
-if __name__ == "__main__":
-    main()

@@ -13,8 +13,8 @@ from typing import Any, NoReturn, cast
 
 import click
 
-from ._cli_options import FieldOption, LocalFile, file_value
-from ._cli_spec import EndpointSpec
+from ._options import FieldOption, LocalFile, file_value
+from ._spec import EndpointSpec
 
 __all__ = [
     "collect_body",

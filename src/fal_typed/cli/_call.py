@@ -23,7 +23,12 @@ from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.markup import escape
 
-from ._cli_body import (
+from .._client import Client
+from .._endpoint import Endpoint
+from .._errors import FalError, InputValidationError, InvalidArgumentError, MissingCredentialsError
+from .._hosts import Hosts
+from .._models import InputModel, OutputModel
+from ._body import (
     collect_body,
     fail_values,
     input_json,
@@ -32,15 +37,10 @@ from ._cli_body import (
     schema_errors,
     with_placeholders,
 )
-from ._cli_hosts import Hosts
-from ._cli_live import LiveStatus
-from ._cli_options import FieldOption, LocalFile, build_field_options
-from ._cli_output import print_result, save_files
-from ._cli_spec import EndpointSpec, generated_endpoint
-from ._client import Client
-from ._endpoint import Endpoint
-from ._errors import FalError, InputValidationError, InvalidArgumentError, MissingCredentialsError
-from ._models import InputModel, OutputModel
+from ._live import LiveStatus
+from ._options import FieldOption, LocalFile, build_field_options
+from ._output import print_result, save_files
+from ._spec import EndpointSpec, generated_endpoint
 
 __all__ = ["HOST_ENV", "build_command"]
 
@@ -93,7 +93,7 @@ def _hosts(options: Mapping[str, Any]) -> Hosts:
 
 
 def _upload_files(body: dict[str, Any], client: Client, console: Console) -> dict[str, Any]:
-    from ._upload import upload
+    from ..files._upload import upload
 
     def upload_one(file: LocalFile) -> str:
         console.print(f"[dim]uploading {escape(str(file.path))}[/dim]")

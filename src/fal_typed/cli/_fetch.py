@@ -1,4 +1,4 @@
-"""``fal-typed fetch``: the progress bar and the report around :mod:`._fetch`.
+"""``fal-typed fetch``: the progress bar and the report around :mod:`fal_typed.catalog._fetch`.
 
 Progress and the report go to stderr; stdout stays empty so scripts can rely on the exit
 status alone (0: everything fetched, 1: something failed, 130: interrupted).
@@ -24,8 +24,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ._cli_corpus import iter_document_paths, read_info
-from ._fetch import FetchReport, FetchSettings, Outcome, fetch_catalog, fetch_endpoints
+from ..catalog._corpus import iter_document_paths, read_info
+from ..catalog._fetch import FetchReport, FetchSettings, Outcome, fetch_catalog, fetch_endpoints
 
 __all__ = ["FetchRequest", "existing_ids", "render_report", "run_fetch", "timed_fetch"]
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ._cli_corpus import DocumentInfo, iter_document_paths, read_info
+from ..catalog._corpus import DocumentInfo, iter_document_paths, read_info
 
 __all__ = ["matching", "one_line", "print_listing"]
 

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from ._status import Completed, InProgress, Queued, Status
+from .._status import Completed, InProgress, Queued, Status
 
 __all__ = ["LiveStatus"]
 

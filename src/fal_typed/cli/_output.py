@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ._cli_corpus import write_atomic
-from ._upload_data_uri import decode_data_uri
+from ..catalog._corpus import write_atomic
+from ..files._data_uri import decode_data_uri
 
 __all__ = ["find_files", "print_result", "save_files"]
 

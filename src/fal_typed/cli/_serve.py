@@ -24,7 +24,7 @@ def run_server(
     schemas: Path | None, *, host: str, port: int, key: str | None, console: Console
 ) -> None:
     """Serve until interrupted. ``ValueError`` for bad settings, ``OSError`` if it cannot bind."""
-    from .testing import DEFAULT_KEY, LocalFal
+    from ..testing import DEFAULT_KEY, LocalFal
 
     if schemas is not None and not schemas.is_dir():
         raise ValueError(f"{schemas} is not a directory (see --schemas)")

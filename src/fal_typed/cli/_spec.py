@@ -17,10 +17,10 @@ from typing import Any, cast
 
 import click
 
-from ._cli_corpus import document_filename
-from ._cli_options import SchemaError, input_schema
-from ._endpoint import Endpoint
-from .naming import module_name
+from .._endpoint import Endpoint
+from ..catalog._corpus import document_filename
+from ..naming import module_name
+from ._options import SchemaError, input_schema
 
 __all__ = ["EndpointSpec", "generated_endpoint", "load_spec"]
 

@@ -30,17 +30,17 @@ from typing import TYPE_CHECKING, Any, cast
 from pydantic import BaseModel
 from typing_extensions import override
 
-from ._file_input import FileInput, is_upload_source
-from ._upload_async import upload_source_async
-from ._upload_data_uri import encode_source
-from ._upload_errors import UploadError
-from ._upload_settings import UploadSettings, upload_settings
-from ._upload_source import UploadSource, check_source, open_source
-from ._upload_sync import upload_source
+from ._async import upload_source_async
+from ._data_uri import encode_source
+from ._errors import UploadError
+from ._input import FileInput, is_upload_source
+from ._settings import UploadSettings, upload_settings
+from ._source import UploadSource, check_source, open_source
+from ._sync import upload_source
 
 if TYPE_CHECKING:
-    from ._client import Client
-    from ._deadline import Deadline
+    from .._client import Client
+    from .._deadline import Deadline
 
 __all__ = [
     "PLACEHOLDER_PREFIX",
@@ -221,7 +221,7 @@ def _uploading(field: str) -> str:
 def _client_or_default(client: Client | None) -> Client:
     if client is not None:
         return client
-    from ._client import default_client
+    from .._client import default_client
 
     return default_client()
 

@@ -1,4 +1,4 @@
-"""Async twin of ``_upload_sync``: the same flows, parts run as concurrent tasks.
+"""Async twin of ``_sync``: the same flows, parts run as concurrent tasks.
 
 Disk reads happen in worker threads (``UploadSource.aiter_range``), so a large upload never
 blocks the event loop. As in the sync flow, a URL is returned only for a complete object.
@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._errors import FalError
-from ._upload_errors import describe, is_final, read_failure, transfer_failure
-from ._upload_protocol import (
+from .._errors import FalError
+from ._errors import describe, is_final, read_failure, transfer_failure
+from ._protocol import (
     CdnRequest,
     Part,
     cdn_headers,
@@ -33,13 +33,13 @@ from ._upload_protocol import (
     read_access_url,
     single_upload_url,
 )
-from ._upload_retry import asend
-from ._upload_settings import UploadSettings
-from ._upload_source import UploadSource
-from ._upload_token import CdnToken, cached_token_async, forget_token
+from ._retry import asend
+from ._settings import UploadSettings
+from ._source import UploadSource
+from ._token import CdnToken, cached_token_async, forget_token
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from .._client import Client
 
 __all__ = ["upload_source_async"]
 
@@ -196,7 +196,7 @@ async def _cdn(
 async def upload_source_async(
     client: Client, source: UploadSource, lifecycle: Mapping[str, str], settings: UploadSettings
 ) -> str:
-    """Async twin of :func:`~fal_typed._upload_sync.upload_source`."""
+    """Async twin of :func:`~fal_typed.files._sync.upload_source`."""
     try:
         return await _cdn(client, source, lifecycle, settings)
     except OSError as exc:

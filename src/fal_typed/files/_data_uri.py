@@ -12,8 +12,8 @@ import os
 import urllib.parse
 from pathlib import Path
 
-from ._errors import FalError
-from ._upload_source import UploadSource, open_source
+from .._errors import FalError
+from ._source import UploadSource, open_source
 
 __all__ = ["data_uri_content_type", "decode_data_uri", "encode", "encode_file", "encode_source"]
 

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._errors import FalConnectionError
-from ._upload_retry import RETRYABLE_STATUS
+from .._errors import FalConnectionError
+from ._retry import RETRYABLE_STATUS
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from .._client import Client
 
 __all__ = ["ATTEMPTS", "adownload", "download", "safe_url"]
 

@@ -7,7 +7,7 @@ failed after retries and fallback (retry later). Neither ever carries a key or a
 
 from __future__ import annotations
 
-from ._errors import (
+from .._errors import (
     AuthenticationError,
     FalError,
     FalTimeoutError,

@@ -16,13 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from ._errors import FalError, InvalidArgumentError
-from ._file_download import adownload, download, safe_url
-from ._models import OutputModel
-from ._upload_data_uri import decode_data_uri
+from .._errors import FalError, InvalidArgumentError
+from .._models import OutputModel
+from ._data_uri import decode_data_uri
+from ._download import adownload, download, safe_url
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from .._client import Client
 
 __all__ = ["FileOutput", "decode_data_uri"]
 
@@ -30,7 +30,7 @@ __all__ = ["FileOutput", "decode_data_uri"]
 def _client(client: Client | None) -> Client:
     if client is not None:
         return client
-    from ._client import default_client
+    from .._client import default_client
 
     return default_client()
 

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
-from ._errors import ProtocolError
-from ._upload_source import UploadSource
-from ._upload_token import CdnToken
+from .._errors import ProtocolError
+from ._source import UploadSource
+from ._token import CdnToken
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from .._client import Client
 
 __all__ = [
     "CdnRequest",

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from ._retry import parse_retry_after
+from .._retry import parse_retry_after
 
 __all__ = ["RETRYABLE_STATUS", "asend", "send"]
 

@@ -24,9 +24,9 @@ from typing import IO, Any, cast
 
 from typing_extensions import override
 
-from ._file_input import SupportsImageSave
-from ._upload_errors import FileInputError, UploadError
-from ._upload_mime import SNIFF_BYTES, check_content_type, default_file_name, guess_content_type
+from ._errors import FileInputError, UploadError
+from ._input import SupportsImageSave
+from ._mime import SNIFF_BYTES, check_content_type, default_file_name, guess_content_type
 
 __all__ = ["READ_CHUNK", "UploadSource", "check_source", "open_source"]
 

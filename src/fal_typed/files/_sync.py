@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ._errors import FalError, FalTimeoutError
-from ._upload_errors import describe, is_final, read_failure, transfer_failure
-from ._upload_protocol import (
+from .._errors import FalError, FalTimeoutError
+from ._errors import describe, is_final, read_failure, transfer_failure
+from ._protocol import (
     CdnRequest,
     Part,
     cdn_headers,
@@ -34,13 +34,13 @@ from ._upload_protocol import (
     read_access_url,
     single_upload_url,
 )
-from ._upload_retry import send
-from ._upload_settings import UploadSettings
-from ._upload_source import UploadSource
-from ._upload_token import cached_token, forget_token
+from ._retry import send
+from ._settings import UploadSettings
+from ._source import UploadSource
+from ._token import cached_token, forget_token
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from .._client import Client
 
 __all__ = ["upload_source"]
 

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from typing_extensions import override
 
-from ._errors import ProtocolError
+from .._errors import ProtocolError
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from .._client import Client
 
 __all__ = ["CdnToken", "cached_token", "cached_token_async", "forget_token"]
 

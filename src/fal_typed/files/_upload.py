@@ -12,9 +12,9 @@ and returns its URL (PROTOCOL.md section 6):
 Files are streamed from disk in 1 MiB reads, never held whole in memory. A URL is returned only
 for a complete object: when both flows fail, :class:`UploadError` names the file.
 
-The implementation is split by job: ``_upload_source`` (reading), ``_upload_protocol`` (wire
-format), ``_upload_sync`` / ``_upload_async`` (the flows), ``_upload_token`` (CDN token cache),
-``_upload_retry``, ``_upload_inputs`` (automatic uploads), ``_upload_data_uri``.
+The rest of the package does the work: ``_source`` (reading), ``_protocol`` (wire format),
+``_sync`` / ``_async`` (the flows), ``_token`` (CDN token cache), ``_retry``, ``_arguments``
+(automatic uploads), ``_data_uri``.
 """
 
 from __future__ import annotations
@@ -23,19 +23,19 @@ import asyncio
 import os
 from typing import IO, TYPE_CHECKING, TypeAlias, Union
 
-from ._errors import InvalidArgumentError
-from ._file_input import SupportsImageSave
-from ._upload_async import upload_source_async
-from ._upload_data_uri import decode_data_uri, encode, encode_file
-from ._upload_errors import FileInputError, UploadError
-from ._upload_inputs import extract_uploads, resolve_uploads, resolve_uploads_async
-from ._upload_lifecycle import AccessRule, ExpiresIn, Lifecycle, lifecycle_headers
-from ._upload_settings import UploadSettings, configure_uploads, upload_settings
-from ._upload_source import open_source
-from ._upload_sync import upload_source
+from .._errors import InvalidArgumentError
+from ._arguments import extract_uploads, resolve_uploads, resolve_uploads_async
+from ._async import upload_source_async
+from ._data_uri import decode_data_uri, encode, encode_file
+from ._errors import FileInputError, UploadError
+from ._input import SupportsImageSave
+from ._lifecycle import AccessRule, ExpiresIn, Lifecycle, lifecycle_headers
+from ._settings import UploadSettings, configure_uploads, upload_settings
+from ._source import open_source
+from ._sync import upload_source
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from .._client import Client
 
 __all__ = [
     "AccessRule",
@@ -75,7 +75,7 @@ def _prepare(
             f"settings must be an UploadSettings, got {type(settings).__name__}"
         )
     if client is None:
-        from ._client import default_client
+        from .._client import default_client
 
         client = default_client()
     return headers, client, settings or upload_settings()

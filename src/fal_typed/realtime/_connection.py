@@ -3,12 +3,12 @@
 One connection talks to ``<realtime_url>/<app>/realtime?fal_jwt_token=<jwt>``: inputs go out as
 msgpack frames, each result comes back parsed into the endpoint's ``Output``. The socket opens on
 ``with`` (or the first send), authenticates with a short-lived token from the tokens endpoint (see
-:mod:`fal_typed._realtime_token`), and, when the server drops it, is re-opened by the next send,
+:mod:`fal_typed.realtime._token`), and, when the server drops it, is re-opened by the next send,
 reusing the token while it is fresh. A frame sent in the very instant the server drops the socket
 is lost, as with fal-js: realtime is for latest-state inputs, not for work that must not be lost.
 
 ``throttle_interval`` (seconds; fal-js uses 0.128) coalesces bursts of sends so only the latest
-pending input is sent (:mod:`fal_typed._throttle`). Generated per-endpoint subclasses add a typed
+pending input is sent (:mod:`fal_typed.realtime._throttle`). Generated per-endpoint subclasses add a typed
 ``send(**fields)`` that calls :meth:`send_arguments` with the validated body.
 """
 
@@ -27,13 +27,14 @@ from typing_extensions import Self, override
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.protocol import State
 
-from ._client import Client, default_client, user_agent
-from ._errors import (
+from .._client import Client, default_client, user_agent
+from .._errors import (
     AuthenticationError,
     FalTimeoutError,
     OutputValidationError,
 )
-from ._realtime_protocol import (
+from .._urls import parse_endpoint_id
+from ._protocol import (
     CONNECTION_CLOSED,
     UNAUTHORIZED,
     RealtimeError,
@@ -48,12 +49,11 @@ from ._realtime_protocol import (
     realtime_url,
     socket_logger,
 )
-from ._realtime_token import TokenCache
 from ._throttle import AsyncThrottle, Throttle
-from ._urls import parse_endpoint_id
+from ._token import TokenCache
 
 if TYPE_CHECKING:
-    from ._endpoint import Endpoint
+    from .._endpoint import Endpoint
 
 __all__ = ["AsyncRealtimeConnection", "RealtimeConnection", "RealtimeError"]
 

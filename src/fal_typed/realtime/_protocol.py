@@ -20,9 +20,9 @@ import msgpack  # type: ignore[import-untyped]
 from typing_extensions import override
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
-from ._errors import FalConnectionError, FalError, InvalidArgumentError, error_for_response
-from ._upload_inputs import BodyWithUploads, inline_uploads
-from ._urls import endpoint_url, parse_endpoint_id
+from .._errors import FalConnectionError, FalError, InvalidArgumentError, error_for_response
+from .._urls import endpoint_url, parse_endpoint_id
+from ..files._arguments import BodyWithUploads, inline_uploads
 
 __all__ = [
     "CONNECTION_CLOSED",

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import httpx
 
-from ._errors import FalError
+from .._errors import FalError
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from .._client import Client
 
 __all__ = ["TOKEN_EXPIRATION", "RealtimeToken", "TokenCache", "parse_token_response"]
 

@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .._cli_corpus import DocumentInfo, document_filename, read_info
-from .._cli_hosts import LOCAL_OPENAPI_PATH, LOCAL_PLATFORM_PREFIX
+from .._hosts import LOCAL_OPENAPI_PATH, LOCAL_PLATFORM_PREFIX
+from ..catalog._corpus import DocumentInfo, document_filename, read_info
 
 __all__ = ["Catalog", "CatalogSettings"]
 

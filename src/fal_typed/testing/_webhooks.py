@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from .._webhook_signature import SIGNATURE_HEADER, public_jwk, sign_delivery
+from ..webhooks._signature import SIGNATURE_HEADER, public_jwk, sign_delivery
 
 __all__ = ["JWKS_PATH", "DeliveryAttempt", "WebhookDispatcher", "WebhookSettings", "delivery_body"]
 

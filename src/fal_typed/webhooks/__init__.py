@@ -27,8 +27,8 @@ from typing import Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel
 
-from ._webhook_asgi import SupportsWebhookRequest, WebhookHandler, receive, webhook_endpoint
-from ._webhook_errors import (
+from ._asgi import SupportsWebhookRequest, WebhookHandler, receive, webhook_endpoint
+from ._errors import (
     FutureTimestampError,
     InvalidSignatureError,
     JWKSFetchError,
@@ -40,22 +40,22 @@ from ._webhook_errors import (
     WebhookPayloadError,
     WebhookVerificationError,
 )
-from ._webhook_idempotency import (
+from ._idempotency import (
     DEFAULT_DEDUP_TTL,
     Deduplicator,
     IdempotencyStore,
     MemoryIdempotencyStore,
 )
-from ._webhook_jwks import DEFAULT_JWKS_URL, MAX_CACHE_TTL, JWKSCache
-from ._webhook_result import WebhookResult
-from ._webhook_signature import (
+from ._jwks import DEFAULT_JWKS_URL, MAX_CACHE_TTL, JWKSCache
+from ._result import WebhookResult
+from ._signature import (
     REQUEST_ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     USER_ID_HEADER,
     SignedHeaders,
 )
-from ._webhook_verifier import DEFAULT_TOLERANCE, WebhookBody, WebhookVerifier, shared_verifier
+from ._verifier import DEFAULT_TOLERANCE, WebhookBody, WebhookVerifier, shared_verifier
 
 __all__ = [
     "DEFAULT_DEDUP_TTL",

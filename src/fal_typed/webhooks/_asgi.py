@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from pydantic import BaseModel
 
-from ._webhook_errors import JWKSFetchError, WebhookPayloadError, WebhookVerificationError
-from ._webhook_idempotency import Deduplicator
-from ._webhook_result import WebhookResult
-from ._webhook_verifier import WebhookVerifier, check_output_model, shared_verifier
+from ._errors import JWKSFetchError, WebhookPayloadError, WebhookVerificationError
+from ._idempotency import Deduplicator
+from ._result import WebhookResult
+from ._verifier import WebhookVerifier, check_output_model, shared_verifier
 
 if TYPE_CHECKING:
     from starlette.requests import Request

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._errors import FalError
+from .._errors import FalError
 
 __all__ = [
     "FutureTimestampError",

@@ -31,8 +31,8 @@ from typing import Final, Protocol
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ._webhook_errors import JWKSFetchError
-from ._webhook_signature import load_jwks
+from ._errors import JWKSFetchError
+from ._signature import load_jwks
 
 __all__ = [
     "DEFAULT_JWKS_URL",

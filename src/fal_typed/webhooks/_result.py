@@ -17,9 +17,9 @@ from typing import Any, Final, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
-from ._errors import FalError, error_for_response
-from ._webhook_errors import WebhookPayloadError
-from ._webhook_signature import SignedHeaders
+from .._errors import FalError, error_for_response
+from ._errors import WebhookPayloadError
+from ._signature import SignedHeaders
 
 __all__ = ["WebhookResult", "decode_delivery"]
 

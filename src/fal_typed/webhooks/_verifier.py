@@ -21,10 +21,10 @@ from typing import Any, TypeAlias, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
 
-from ._webhook_errors import InvalidSignatureError
-from ._webhook_jwks import DEFAULT_JWKS_URL, MAX_CACHE_TTL, HTTPClientSource, JWKSCache, KeySet
-from ._webhook_result import WebhookResult, decode_delivery
-from ._webhook_signature import (
+from ._errors import InvalidSignatureError
+from ._jwks import DEFAULT_JWKS_URL, MAX_CACHE_TTL, HTTPClientSource, JWKSCache, KeySet
+from ._result import WebhookResult, decode_delivery
+from ._signature import (
     SignedHeaders,
     check_timestamp,
     load_jwks,

@@ -1,0 +1,5 @@
+"""``python -m fal_typed.cli``: the ``fal-typed`` command."""
+
+from . import main
+
+main()
