@@ -310,4 +310,3 @@ def call(
 def main() -> None:
     """Entry point of the ``fal-typed`` script."""
     app()
-
