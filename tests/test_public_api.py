@@ -35,6 +35,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "InputValidationError",
         "InvalidArgumentError",
         "Lifecycle",
+        "Limits",
         "Log",
         "MissingCredentialsError",
         "NOT_GIVEN",

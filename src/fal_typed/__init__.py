@@ -21,6 +21,7 @@ from ._errors import (
     ServerError,
 )
 from ._handle import AsyncRequestHandle, RequestHandle
+from ._limits import Limits
 from ._models import InputModel, OutputModel
 from ._registry import UnknownEndpointError, endpoint
 from ._retry import RetryPolicy
@@ -69,6 +70,7 @@ __all__ = [
     "InputValidationError",
     "InvalidArgumentError",
     "Lifecycle",
+    "Limits",
     "Log",
     "MissingCredentialsError",
     "NotFoundError",

@@ -35,6 +35,7 @@ from ._errors import (
     PossiblyAcceptedError,
     error_for_response,
 )
+from ._limits import DEFAULT_LIMITS, Limits
 from ._retry import NEVER_RETRIED_ERRORS, NOT_SENT_ERRORS, RetryPolicy, parse_retry_after
 
 __all__ = [
@@ -184,7 +185,8 @@ class Client:
     (a number or an ``httpx.Timeout``); ``retry`` the :class:`RetryPolicy`; ``poll_interval`` how
     often status is polled when the status stream is unavailable. ``backup_hosts`` maps a host
     (``host`` or ``host:port``) to the one tried once, at once, when connecting to it fails
-    (default: fal's backup domains; ``{}`` turns the failover off).
+    (default: fal's backup domains; ``{}`` turns the failover off). ``limits`` bounds what a
+    server may make the client hold or wait for (:class:`Limits`).
 
     ``with`` / :meth:`close` close its sync connections; ``async with`` / :meth:`aclose` the
     async ones too, which otherwise close when their event loop shuts down (``asyncio.run``).
@@ -199,6 +201,7 @@ class Client:
     retry: RetryPolicy
     poll_interval: float
     backup_hosts: Mapping[str, str]
+    limits: Limits
 
     def __init__(
         self,
@@ -215,6 +218,7 @@ class Client:
         async_http_client: httpx.AsyncClient | None = None,
         poll_interval: float = 0.1,
         backup_hosts: Mapping[str, str] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._key = None if key is None else check_key(key)
         http_schemes = ("http", "https")
@@ -231,6 +235,9 @@ class Client:
         self.backup_hosts = _check_backup_hosts(
             DEFAULT_BACKUP_HOSTS if backup_hosts is None else backup_hosts
         )
+        if limits is not None and not isinstance(limits, Limits):
+            raise InvalidArgumentError(f"limits must be a fal_typed.Limits, got {limits!r}")
+        self.limits = DEFAULT_LIMITS if limits is None else limits
         self._user_http = http_client
         self._user_async_http = async_http_client
         self._http: httpx.Client | None = None
