@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo check test lint typecheck generate check-generated refresh wheels bench clean
+.PHONY: setup system-deps demo check test lint typecheck generate check-generated refresh wheels bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml
 
 ## setup: create .venv and install fal-typed with every development dependency
 setup: $(STAMP)
+
+## system-deps: the non-Python parts some tests run for real (Debian packages, npm packages),
+##              installed when missing; CI runs it before `make check` (needs root or sudo)
+system-deps:
+	scripts/system-deps.sh
 
 ## demo: set up, start the local fal server and run a real flux_dev.subscribe against it
 demo: $(STAMP)
