@@ -235,7 +235,7 @@ class Client:
         self.backup_hosts = _check_backup_hosts(
             DEFAULT_BACKUP_HOSTS if backup_hosts is None else backup_hosts
         )
-        if limits is not None and not isinstance(limits, Limits):
+        if limits is not None and not isinstance(limits, Limits):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise InvalidArgumentError(f"limits must be a fal_typed.Limits, got {limits!r}")
         self.limits = DEFAULT_LIMITS if limits is None else limits
         self._user_http = http_client
