@@ -25,6 +25,7 @@ from .._auth import check_key
 from .._hosts import DEFAULT_API_URL, DEFAULT_OPENAPI_URL, Hosts
 from ..catalog._fetch import FetchSettings
 from ._call import build_command
+from ._diff import diff
 from ._fetch import FetchRequest, existing_ids, render_report, timed_fetch
 from ._list import matching, print_listing
 from ._spec import load_spec
@@ -161,6 +162,9 @@ def _project_root() -> Path | None:
         if (directory / "codegen" / "__main__.py").is_file():
             return directory
     return None
+
+
+app.command("diff")(diff)
 
 
 @app.command()
