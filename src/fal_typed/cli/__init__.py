@@ -236,6 +236,14 @@ def serve(
     key: Annotated[
         str | None, typer.Option(help="Accept only this API key (default: any non-empty key).")
     ] = None,
+    revision: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REV",
+            help="Serve the schemas directory as committed at this git revision.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the local fal-compatible server in the foreground, for offline development.
 
@@ -245,7 +253,7 @@ def serve(
     from ._serve import run_server
 
     try:
-        run_server(schemas, host=host, port=port, key=key, console=Console())
+        run_server(schemas, host=host, port=port, key=key, console=Console(), revision=revision)
     except ValueError as exc:
         raise _usage(str(exc)) from None
     except OSError as exc:
