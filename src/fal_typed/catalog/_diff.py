@@ -30,7 +30,7 @@ from __future__ import annotations
 import enum
 import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, cast
 
@@ -224,7 +224,7 @@ def _values(values: Any) -> str:
 
 def _message(change: Change) -> str:
     k, old, new, detail = change.kind, change.old, change.new, change.detail
-    name = f"`{change.path}`" if change.path else f"the {change.side} model"
+    name = f"`{change.path}`" if change.path else "model"
     if k is ChangeKind.ENDPOINT_ADDED:
         return "new endpoint"
     if k is ChangeKind.ENDPOINT_REMOVED:
@@ -554,6 +554,26 @@ def _show(value: float | None) -> int | float | None:
     return int(value) if value.is_integer() else value
 
 
+def _match(
+    olds: Sequence[_Branch], news: Sequence[_Branch]
+) -> tuple[list[tuple[_Branch, _Branch]], list[_Branch], list[_Branch]]:
+    """Pair union branches (same model name first, then same kind); return the pairs and the
+    branches left over on each side. Two single branches always pair (their kinds may differ)."""
+    if len(olds) == 1 and len(news) == 1:
+        return [(olds[0], news[0])], [], []
+    left, right = list(olds), list(news)
+    pairs: list[tuple[_Branch, _Branch]] = []
+    for by_name in (True, False):
+        for new_branch in list(right):
+            wanted = new_branch.key if by_name else new_branch.kind
+            match = next((o for o in left if (o.key if by_name else o.kind) == wanted), None)
+            if match is not None:
+                left.remove(match)
+                right.remove(new_branch)
+                pairs.append((match, new_branch))
+    return pairs, left, right
+
+
 # -- the walk ------------------------------------------------------------------------------------
 
 
@@ -583,41 +603,28 @@ class _Walk:
     # -- schemas ---------------------------------------------------------------------------------
 
     def schema(self, old_node: Any, new_node: Any, path: str, depth: int) -> None:
-        """Compare two schemas at ``path``: nullability, union branches, then each branch."""
+        """Compare two schemas at ``path``: nullability and union branches (one widened and one
+        narrowed change at most, saying what was added and removed), then each matched branch."""
         if depth > _MAX_DEPTH:
             return
         old, new = _Branches(self.old, old_node), _Branches(self.new, new_node)
-        if old.nullable != new.nullable:
-            kind = ChangeKind.TYPE_WIDENED if new.nullable else ChangeKind.TYPE_NARROWED
-            detail = "null is now allowed" if new.nullable else "null is no longer allowed"
-            self.add(path, kind, old.label(), new.label(), detail)
-        for old_branch, new_branch in self._pairs(old, new, path):
+        pairs, only_old, only_new = _match(old.branches, new.branches)
+        widened: list[str] = []
+        narrowed: list[str] = []
+        if new.nullable and not old.nullable:
+            widened.append("null is now allowed")
+        if old.nullable and not new.nullable:
+            narrowed.append("null is no longer allowed")
+        if only_new and not any(b.kind == "any" for b in old.branches):
+            widened.append("now also " + " | ".join(b.label for b in only_new))
+        if only_old and not any(b.kind == "any" for b in new.branches):
+            narrowed.append("no longer " + " | ".join(b.label for b in only_old))
+        if widened:
+            self.add(path, ChangeKind.TYPE_WIDENED, old.label(), new.label(), "; ".join(widened))
+        if narrowed:
+            self.add(path, ChangeKind.TYPE_NARROWED, old.label(), new.label(), "; ".join(narrowed))
+        for old_branch, new_branch in pairs:
             self.branch(old_branch, new_branch, path, depth)
-
-    def _pairs(
-        self, old: _Branches, new: _Branches, path: str
-    ) -> Iterator[tuple[_Branch, _Branch]]:
-        """Match branches (same model name, then same kind); report the ones left over."""
-        if len(old.branches) == 1 and len(new.branches) == 1:
-            yield old.branches[0], new.branches[0]
-            return
-        olds, news = list(old.branches), list(new.branches)
-        for by_name in (True, False):
-            for new_branch in list(news):
-                wanted = new_branch.key if by_name else new_branch.kind
-                match = next((o for o in olds if (o.key if by_name else o.kind) == wanted), None)
-                if match is not None:
-                    olds.remove(match)
-                    news.remove(new_branch)
-                    yield match, new_branch
-        if news and not any(b.kind == "any" for b in old.branches):
-            added = " | ".join(b.label for b in news)
-            self.add(path, ChangeKind.TYPE_WIDENED, old.label(), new.label(), f"now also {added}")
-        if olds and not any(b.kind == "any" for b in new.branches):
-            removed = " | ".join(b.label for b in olds)
-            self.add(
-                path, ChangeKind.TYPE_NARROWED, old.label(), new.label(), f"no longer {removed}"
-            )
 
     def branch(self, old: _Branch, new: _Branch, path: str, depth: int) -> None:
         if old.kind != new.kind:
