@@ -10,7 +10,7 @@ first parent), so it is linear and identical wherever the same commit is checked
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,8 @@ __all__ = [
     "Revision",
     "document_history",
     "documents_at",
+    "file_history",
+    "first_parent_commits",
     "read_blobs",
     "repository_root",
     "uncommitted",
@@ -116,18 +118,13 @@ class Revision:
     blob: str | None
 
 
-def document_history(
-    directory: Path, names: Sequence[str] | None = None, *, suffix: str = ".json"
-) -> dict[str, list[Revision]]:
-    """Every commit (oldest first, first-parent line of HEAD) that changed each document.
-
-    Keys are file names (only ``names`` when given); a document never committed is absent.
-    """
-    root, prefix = _prefix(directory)
+def _log(root: Path, pathspec: str) -> Iterator[tuple[str, int, str, str | None]]:
+    """``(commit, time, path, blob or None if deleted)`` for every change under ``pathspec``,
+    oldest first, along the first-parent line of HEAD (a merge counts as one change)."""
     try:
         _git(root, "rev-parse", "--verify", "--quiet", "HEAD")
     except GitError:
-        return {}  # a repository without commits: no history yet
+        return  # a repository without commits: no history yet
     log = _git(
         root,
         "log",
@@ -140,26 +137,51 @@ def document_history(
         "-z",
         "--format=%x01%H %ct",
         "--",
-        prefix or ".",
+        pathspec,
     )
-    wanted = None if names is None else set(names)
-    history: dict[str, list[Revision]] = {}
     for chunk in log.split(b"\x01")[1:]:
         head, _, body = chunk.partition(b"\0")
         commit, time = head.decode().split()
         fields = body.lstrip(b"\n").split(b"\0")
         for meta, path in zip(fields[0::2], fields[1::2], strict=False):
-            if not meta.startswith(b":"):
-                continue
-            parts = meta.decode().split()
-            name = path.decode("utf-8")[len(prefix) :]
-            if "/" in name or not name.endswith(suffix) or name.startswith("."):
-                continue
-            if wanted is not None and name not in wanted:
-                continue
-            blob = None if parts[3] == _NULL_BLOB else parts[3]
-            history.setdefault(name, []).append(Revision(commit, int(time), blob))
+            if meta.startswith(b":"):
+                blob = meta.decode().split()[3]
+                yield commit, int(time), path.decode("utf-8"), None if blob == _NULL_BLOB else blob
+
+
+def document_history(
+    directory: Path, names: Sequence[str] | None = None, *, suffix: str = ".json"
+) -> dict[str, list[Revision]]:
+    """Every commit (oldest first, first-parent line of HEAD) that changed each document.
+
+    Keys are file names (only ``names`` when given); a document never committed is absent.
+    """
+    root, prefix = _prefix(directory)
+    wanted = None if names is None else set(names)
+    history: dict[str, list[Revision]] = {}
+    for commit, time, path, blob in _log(root, prefix or "."):
+        name = path[len(prefix) :]
+        if "/" in name or not name.endswith(suffix) or name.startswith("."):
+            continue
+        if wanted is None or name in wanted:
+            history.setdefault(name, []).append(Revision(commit, time, blob))
     return history
+
+
+def file_history(path: Path) -> list[Revision]:
+    """Every commit (oldest first, first-parent line of HEAD) that changed one file."""
+    root, prefix = _prefix(path.parent)
+    return [Revision(c, t, b) for c, t, _, b in _log(root, prefix + path.name)]
+
+
+def first_parent_commits(directory: Path) -> list[str]:
+    """The commits of the first-parent line of HEAD, oldest first (empty without commits)."""
+    root = repository_root(directory)
+    try:
+        out = _git(root, "rev-list", "--first-parent", "--reverse", "HEAD")
+    except GitError:
+        return []
+    return out.decode().split()
 
 
 def uncommitted(directory: Path, names: Iterable[str] | None = None) -> set[str]:
@@ -178,8 +200,3 @@ def uncommitted(directory: Path, names: Iterable[str] | None = None) -> set[str]
     if names is not None:
         dirty &= set(names)
     return dirty
-
-
-def blobs_by_name(history: Mapping[str, list[Revision]]) -> set[str]:
-    """Every blob id a history refers to."""
-    return {r.blob for revisions in history.values() for r in revisions if r.blob is not None}
