@@ -191,3 +191,16 @@ def test_a_snapshot_says_what_a_rewrite_changed(tmp_path: Path) -> None:
     assert [d.endpoint_id for d in snapshot.changelog(["fal-ai__c.json"]).endpoints] == ["fal-ai/c"]
     empty = Snapshot.take(tmp_path / "missing")
     assert empty.documents == {} and empty.changelog().endpoints == ()
+
+
+def test_a_new_text_with_the_same_json_is_a_change_with_nothing_visible(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    doc = _variant("fal-ai/a")
+    write(old, doc)
+    (new / "fal-ai__a.json").parent.mkdir()
+    (new / "fal-ai__a.json").write_text(json.dumps(doc, indent=4), encoding="utf-8")
+    (diff,) = diff_folders(old, new).endpoints
+    assert (diff.status, diff.changes, diff.bump) == ("changed", (), "patch")
+    assert "fal-ai/a  [patch: the document changed, the API did not]" in render_text(
+        diff_folders(old, new)
+    )

@@ -120,7 +120,9 @@ def diff_document_sets(
         elif new_doc is None:
             diffs.append(endpoint_removed(endpoint_id))
         else:
-            diffs.append(diff_documents(old_doc, new_doc, endpoint_id=endpoint_id))
+            diff = diff_documents(old_doc, new_doc, endpoint_id=endpoint_id)
+            # different bytes, same JSON (key order, number lexemes): a new text, nothing visible
+            diffs.append(EndpointDiff(endpoint_id) if diff.status == "unchanged" else diff)
     diffs.sort(key=lambda d: d.endpoint_id)
     return Changelog(old_label, new_label, tuple(diffs), tuple(errors), unchanged)
 

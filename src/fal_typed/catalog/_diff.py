@@ -270,8 +270,8 @@ class EndpointDiff:
     endpoint_id: str
     changes: tuple[Change, ...] = ()
     status: Literal["added", "removed", "changed", "unchanged"] = "changed"
-    """``changed``: the document's text differs (``changes`` may still be empty, e.g. key
-    order); ``unchanged``: identical text."""
+    """``unchanged``: the two documents are the same JSON (key order aside); ``changed``: they
+    differ, or their text does (``changes`` may then be empty: nothing visible changed)."""
 
     @property
     def impact(self) -> Impact | None:
