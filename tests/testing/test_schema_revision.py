@@ -83,9 +83,9 @@ def test_command_line_revision_errors_exit_2(repo: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 2 and "unknown revision 'v9'" in result.stderr
+    command = [sys.executable, "-m", "fal_typed.cli", "serve", "--port", "0", "--revision", "v9"]
     served = subprocess.run(
-        [sys.executable, "-m", "fal_typed.cli", "serve", "--port", "0"]
-        + ["--schemas", str(repo), "--revision", "v9"],
+        [*command, "--schemas", str(repo)],
         capture_output=True,
         text=True,
         timeout=60,
