@@ -90,7 +90,7 @@ def test_text_lists_the_most_severe_first_and_counts_description_changes(
     ]
     assert "fal-ai/breaks  [major: breaking for callers]" in lines
     assert "    - input field `steps` removed (was integer)" in lines
-    assert "  docs only: 1 change (--docs lists them)" in lines
+    assert "  docs only: 1 change (fal-typed diff --docs lists them)" in lines
     assert "    - endpoint description changed" in render_text(diff_folders(*folders), docs=True)
     assert lines[-1].startswith("error: fal-ai__broken.json: not a readable JSON document")
 
@@ -204,3 +204,16 @@ def test_a_new_text_with_the_same_json_is_a_change_with_nothing_visible(tmp_path
     assert "fal-ai/a  [patch: the document changed, the API did not]" in render_text(
         diff_folders(old, new)
     )
+
+
+def test_text_can_list_a_few_changes_per_endpoint(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    write(old, _variant("fal-ai/a", a=STRING, b=STRING, c=STRING))
+    write(new, _variant("fal-ai/a", steps={"type": "integer", "default": 3}, d=STRING))
+    text = render_text(diff_folders(old, new), limit=2)
+    assert "    - input field `a` removed (was string)" in text
+    assert "    - input field `b` removed (was string)" in text
+    assert "input field `c` removed" not in text
+    assert "    ... and 3 more (fal-typed diff -e fal-ai/a lists them)" in text
+    assert "compatible:" not in text  # the groups after the cut are left out
+    assert "input field `c` removed" in render_text(diff_folders(old, new))

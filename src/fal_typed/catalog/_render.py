@@ -60,17 +60,28 @@ def _groups(diff: EndpointDiff, docs: bool) -> Iterator[tuple[Impact, Sequence[C
         yield impact, (changes if docs or impact is not Impact.DOCS else len(changes))
 
 
-def render_text(changelog: Changelog, *, docs: bool = False) -> str:
-    """A plain-text changelog for a terminal."""
+def render_text(changelog: Changelog, *, docs: bool = False, limit: int | None = None) -> str:
+    """A plain-text changelog for a terminal (at most ``limit`` changes per endpoint listed)."""
     lines = [f"{changelog.old} -> {changelog.new}", summary_line(changelog)]
     for diff in _ordered(changelog):
         lines += ["", f"{diff.endpoint_id}  [{_tag(diff)}]"]
+        shown = 0
         for impact, changes in _groups(diff, docs):
             if isinstance(changes, int):
-                lines.append(f"  {impact.label}: {_plural(changes, 'change')} (--docs lists them)")
+                hint = "fal-typed diff --docs lists them"
+                lines.append(f"  {impact.label}: {_plural(changes, 'change')} ({hint})")
                 continue
             lines.append(f"  {impact.label}:")
-            lines += [f"    - {change.message}" for change in changes]
+            room = len(changes) if limit is None else max(0, limit - shown)
+            lines += [f"    - {change.message}" for change in changes[:room]]
+            shown += min(room, len(changes))
+            if room < len(changes):
+                hidden = sum(len(c) for _, c in _groups(diff, docs) if not isinstance(c, int))
+                hidden -= shown
+                lines.append(
+                    f"    ... and {hidden} more (fal-typed diff -e {diff.endpoint_id} lists them)"
+                )
+                break
     for name, why in changelog.errors:
         lines += ["", f"error: {name}: {why}"]
     return "\n".join(lines) + "\n"
