@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ..catalog.documents import commit, document, init_repo, write
-from .helpers import SCHEMAS, run_cli
+from .helpers import SCHEMAS, LocalServer, run_cli
 
 HISTORY = Path(__file__).resolve().parents[1] / "catalog" / "data" / "history-2026-01-28"
 STRING = {"type": "string"}
@@ -102,3 +102,28 @@ def test_a_real_pair_from_the_history() -> None:
         "output `images[].content_type`: type widened from string to string | None "
         "(null is now allowed)"
     ) in run.stdout
+
+
+def test_fetch_ends_with_what_it_changed_for_code(server: LocalServer, tmp_path: Path) -> None:
+    target = tmp_path / "schemas"
+    target.mkdir()
+    january = HISTORY / "fal-ai__flux__dev.json"
+    (target / january.name).write_bytes(january.read_bytes())
+    ids = ["fal-ai/flux/dev", "fal-ai/demucs"]
+
+    run = run_cli("fetch", *ids, "--schemas", str(target), "--base-url", server.base_url)
+
+    assert run.returncode == 0, run.stderr
+    report, changelog = run.stderr.split("What changed for code:\n")
+    assert "added 1, changed 1, removed 0, unchanged 0" in report
+    assert changelog.splitlines()[0] == (
+        "2 endpoints changed (1 added, 0 removed), 0 unchanged: 1 breaking for readers, "
+        "1 compatible"
+    )
+    assert "fal-ai/flux/dev  [major: breaking for readers]" in changelog
+    assert "output `images[].content_type`: type widened from string" in changelog
+    assert "fal-ai/demucs  [new endpoint]" in changelog
+    assert run.stdout == ""
+
+    again = run_cli("fetch", *ids, "--schemas", str(target), "--base-url", server.base_url)
+    assert again.returncode == 0 and "What changed for code" not in again.stderr

@@ -163,16 +163,16 @@ class Snapshot:
 
     @classmethod
     def take(cls, directory: Path, names: Iterable[str] | None = None) -> Snapshot:
-        """Read the documents now (only ``names``, when given); a missing folder is empty."""
+        """Read the documents now (only ``names``, when given); a missing folder is empty and
+        an unreadable document is left out, so taking a snapshot never fails."""
         if not directory.is_dir():
             return cls(directory)
-        if names is None:
-            return cls(directory, documents_in(directory))
+        wanted = [p.name for p in iter_document_paths(directory)] if names is None else list(names)
         documents: dict[str, bytes] = {}
-        for name in names:
+        for name in wanted:
             try:
                 documents[name] = (directory / name).read_bytes()
-            except FileNotFoundError:
+            except OSError:  # missing or unreadable: compared as absent
                 continue
         return cls(directory, documents)
 

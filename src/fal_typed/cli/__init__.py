@@ -23,9 +23,10 @@ from rich.markup import escape
 
 from .._auth import check_key
 from .._hosts import DEFAULT_API_URL, DEFAULT_OPENAPI_URL, Hosts
+from ..catalog._changelog import Snapshot
 from ..catalog._fetch import FetchSettings
 from ._call import build_command
-from ._diff import diff
+from ._diff import diff, print_refresh_changelog
 from ._fetch import FetchRequest, existing_ids, render_report, timed_fetch
 from ._list import matching, print_listing
 from ._spec import load_spec
@@ -140,6 +141,7 @@ def fetch(
         key=key,
     )
     console = _stderr()
+    before = Snapshot.take(schemas)
     try:
         report, elapsed = timed_fetch(request, console)
     except ValueError as exc:
@@ -151,6 +153,7 @@ def fetch(
         console.print(f"[red]Error:[/red] cannot use {escape(str(schemas))}: {escape(str(exc))}")
         raise typer.Exit(1) from None
     render_report(report, pruned=not keep_removed, elapsed=elapsed, console=console)
+    print_refresh_changelog(before.changelog(), console)
     if not report.ok:
         raise typer.Exit(1)
 

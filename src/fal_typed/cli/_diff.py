@@ -23,7 +23,7 @@ from ..catalog._diff import Impact, diff_documents, endpoint_id_of
 from ..catalog._git import GitError
 from ..catalog._render import render_json, render_markdown, render_text
 
-__all__ = ["Format", "Threshold", "diff", "print_changelog"]
+__all__ = ["Format", "Threshold", "diff", "print_changelog", "print_refresh_changelog"]
 
 
 class Format(str, enum.Enum):
@@ -40,6 +40,9 @@ class Threshold(str, enum.Enum):
     compatible = "compatible"
     docs = "docs"
 
+
+_REFRESH_LIMIT = 12
+"""Changes listed per endpoint at the end of fetch and generate (``fal-typed diff`` lists all)."""
 
 _THRESHOLD_RANK = {
     Threshold.breaking: Impact.BREAKING_READERS.rank,
@@ -111,6 +114,17 @@ def print_changelog(changelog: Changelog, *, fmt: Format, docs: bool, console: C
         text = render_text(changelog, docs=docs)
     console.file.write(text)
     console.file.flush()
+
+
+def print_refresh_changelog(changelog: Changelog, console: Console) -> None:
+    """What a refresh (``fetch``, ``generate``) changed for code, after its own report: the
+    summary and the changes of each endpoint, most severe first (nothing if nothing changed)."""
+    if not changelog.endpoints and not changelog.errors:
+        return
+    text = render_text(changelog, limit=_REFRESH_LIMIT)
+    console.print()
+    console.print("What changed for code:", style="bold", highlight=False)
+    console.print(text.split("\n", 1)[1], markup=False, highlight=False, soft_wrap=True, end="")
 
 
 def reached(changelog: Changelog, threshold: Threshold | None) -> bool:
