@@ -11,7 +11,6 @@ whether any failed where the diff promised readers nothing breaks (exit status 1
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections import Counter
@@ -20,13 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.catalog.cross_revision import (  # noqa: E402
-    CACHE,
-    SHARED_HISTORY,
-    PairReport,
-    generate_models,
-    run_pairs,
-)
+from _history import history_parser, missing_history  # noqa: E402
+
+from tests.catalog.cross_revision import CACHE, PairReport, generate_models, run_pairs  # noqa: E402
 
 _DIRECTIONS = {
     "old->old": "January outputs, January models (baseline)",
@@ -57,14 +52,11 @@ def _print_failure(report: PairReport, direction: str) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--history", type=Path, default=SHARED_HISTORY)
-    parser.add_argument("--schemas", type=Path, default=ROOT / "schemas")
+    parser = history_parser(__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
-    if not args.history.is_dir():
-        print(f"no history folder at {args.history} (see --history)", file=sys.stderr)
-        return 2
+    if missing_history(args.history):
+        return 0
     started = time.perf_counter()
     package = generate_models(args.history, CACHE / args.history.name, jobs=args.jobs)
     generated = time.perf_counter() - started

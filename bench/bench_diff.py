@@ -10,7 +10,6 @@ files is timed apart).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -18,10 +17,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from fal_typed.catalog import EndpointDiff, Impact, diff_documents
+from _history import history_parser, missing_history
 
-ROOT = Path(__file__).resolve().parent.parent
-HISTORY = ROOT.parent / "shared" / "fal-openapi-history" / "2026-01-28"
+from fal_typed.catalog import EndpointDiff, Impact, diff_documents
 
 
 def _pairs(history: Path, schemas: Path) -> list[tuple[str, Any, Any]]:
@@ -40,14 +38,11 @@ def _diff_all(pairs: list[tuple[str, Any, Any]]) -> list[EndpointDiff]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--history", type=Path, default=HISTORY)
-    parser.add_argument("--schemas", type=Path, default=ROOT / "schemas")
+    parser = history_parser(__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    if not args.history.is_dir():
-        print(f"no history folder at {args.history} (see --history)", file=sys.stderr)
-        return 2
+    if missing_history(args.history):
+        return 0
     started = time.perf_counter()
     pairs = _pairs(args.history, args.schemas)
     read_seconds = time.perf_counter() - started

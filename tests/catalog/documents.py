@@ -6,9 +6,11 @@ import copy
 import json
 import os
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from tests.codegen.codegen_helpers import fal_document
 
 ENDPOINT = "fal-ai/example"
 
@@ -24,48 +26,24 @@ def document(
     about: str = "An example endpoint.",
 ) -> dict[str, Any]:
     """A queue document whose input is ``ExampleInput`` and output ``ExampleOutput``."""
-    schemas: dict[str, Any] = {
-        "ExampleInput": {
+
+    def model(title: str, properties: Mapping[str, Any], required: Sequence[str]) -> Any:
+        return {
             "type": "object",
-            "title": "ExampleInput",
-            "properties": dict(input_properties or {"prompt": {"type": "string"}}),
-            "required": list(input_required),
-        },
-        "ExampleOutput": {
-            "type": "object",
-            "title": "ExampleOutput",
-            "properties": dict(output_properties or {"seed": {"type": "integer"}}),
-            "required": list(output_required),
-        },
-        **copy.deepcopy(dict(components or {})),
-    }
-    ref = "#/components/schemas/"
-    json_body: Callable[[str], dict[str, Any]] = lambda name: {  # noqa: E731
-        "content": {"application/json": {"schema": {"$ref": ref + name}}}
-    }
-    return {
-        "openapi": "3.0.4",
-        "info": {
-            "title": f"Queue OpenAPI for {endpoint_id}",
-            "version": "1.0.0",
-            "x-fal-metadata": {
-                "endpointId": endpoint_id,
-                "category": "text-to-image",
-                "about": about,
-            },
-        },
-        "components": {"schemas": schemas},
-        "paths": {
-            f"/{endpoint_id}": {
-                "post": {"requestBody": {"required": True, **json_body("ExampleInput")}}
-            },
-            f"/{endpoint_id}/requests/{{request_id}}": {
-                "get": {
-                    "responses": {"200": {"description": "Result", **json_body("ExampleOutput")}}
-                }
-            },
-        },
-    }
+            "title": title,
+            "properties": dict(properties),
+            "required": list(required),
+        }
+
+    return fal_document(
+        endpoint_id,
+        model("ExampleInput", input_properties or {"prompt": {"type": "string"}}, input_required),
+        model("ExampleOutput", output_properties or {"seed": {"type": "integer"}}, output_required),
+        copy.deepcopy(dict(components or {})),
+        input_name="ExampleInput",
+        output_name="ExampleOutput",
+        about=about,
+    )
 
 
 def dumps(doc: Mapping[str, Any]) -> bytes:
