@@ -25,8 +25,9 @@ from .._auth import check_key
 from .._hosts import DEFAULT_API_URL, DEFAULT_OPENAPI_URL, Hosts
 from ..catalog._changelog import Snapshot
 from ..catalog._fetch import FetchSettings
+from ..catalog._generated import built_from
 from ._call import build_command
-from ._diff import diff, print_refresh_changelog
+from ._diff import diff, print_refresh_changelog, print_regeneration_changelog
 from ._fetch import FetchRequest, existing_ids, render_report, timed_fetch
 from ._list import matching, print_listing
 from ._spec import load_spec
@@ -203,7 +204,8 @@ def generate(
     """Regenerate the bindings from the schemas directory and print what changed.
 
     Runs the generator (python -m codegen) of the fal-typed checkout this is run in. Only
-    modules whose document changed are rewritten; 'git diff --stat' then shows the change.
+    modules whose document changed are rewritten; the summary ends with what the new bindings
+    change for code (each document against the committed text the old bindings came from).
     """
     root = _project_root()
     if root is None:
@@ -217,7 +219,10 @@ def generate(
     ]
     if jobs is not None:
         args += ["--jobs", str(jobs)]
+    out_dir = out.resolve() if out is not None else root / "generated"
+    before = built_from(out_dir)
     completed = subprocess.run([sys.executable, "-m", "codegen", *args], cwd=root, check=False)
+    print_regeneration_changelog(schemas or root / "schemas", out_dir, before, Console())
     raise typer.Exit(completed.returncode)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,10 +21,18 @@ from rich.markup import escape
 
 from ..catalog._changelog import Changelog, diff_folders, diff_since
 from ..catalog._diff import Impact, diff_documents, endpoint_id_of
+from ..catalog._generated import built_from, regeneration_changelog
 from ..catalog._git import GitError
 from ..catalog._render import render_json, render_markdown, render_text
 
-__all__ = ["Format", "Threshold", "diff", "print_changelog", "print_refresh_changelog"]
+__all__ = [
+    "Format",
+    "Threshold",
+    "diff",
+    "print_changelog",
+    "print_refresh_changelog",
+    "print_regeneration_changelog",
+]
 
 
 class Format(str, enum.Enum):
@@ -125,6 +134,20 @@ def print_refresh_changelog(changelog: Changelog, console: Console) -> None:
     console.print()
     console.print("What changed for code:", style="bold", highlight=False)
     console.print(text.split("\n", 1)[1], markup=False, highlight=False, soft_wrap=True, end="")
+
+
+def print_regeneration_changelog(
+    schemas: Path, out_dir: Path, before: Mapping[str, str], console: Console
+) -> None:
+    """After ``generate``: what the bindings now in ``out_dir`` change for code, compared with
+    those built from the documents ``before`` (the previous manifest's hashes)."""
+    after = built_from(out_dir)
+    try:
+        changelog = regeneration_changelog(schemas.resolve(), before, after)
+    except GitError as exc:  # git vanished or broke mid-way: the bindings are written anyway
+        console.print(f"(no changelog: {exc})", markup=False, highlight=False)
+        return
+    print_refresh_changelog(changelog, console)
 
 
 def reached(changelog: Changelog, threshold: Threshold | None) -> bool:
