@@ -228,6 +228,15 @@ def test_a_default_beside_a_ref_counts_and_numbers_compare_by_value() -> None:
     assert one(old, new) == ("input", "size", K.DEFAULT_CHANGED, I.BEHAVIOUR)
 
 
+def test_a_null_default_says_what_no_default_says() -> None:
+    nullable = {"anyOf": [INTEGER, {"type": "null"}]}
+    old = inputs({"seed": nullable})
+    assert found(old, inputs({"seed": {**nullable, "default": None}})) == set()
+    five = inputs({"seed": {**nullable, "default": 5}})
+    assert one(five, inputs({"seed": {**nullable, "default": None}}))[2] is K.DEFAULT_CHANGED
+    assert one(old, five)[2] is K.DEFAULT_ADDED
+
+
 def test_a_field_becoming_optional_with_a_default_is_not_a_behaviour_change() -> None:
     old = inputs({"steps": INTEGER}, ("steps",))
     new = inputs({"steps": {"type": "integer", "default": 4}})
@@ -544,7 +553,6 @@ def test_the_real_sample_pairs_show_every_kind_the_full_history_shows() -> None:
         ("endpoint", K.DESCRIPTION_CHANGED, I.DOCS),
         ("input", K.BECAME_OPTIONAL, I.COMPATIBLE),
         ("input", K.BECAME_REQUIRED, I.BREAKING_CALLERS),
-        ("input", K.DEFAULT_ADDED, I.BEHAVIOUR),
         ("input", K.DEFAULT_CHANGED, I.BEHAVIOUR),
         ("input", K.DEFAULT_REMOVED, I.BEHAVIOUR),
         ("input", K.DESCRIPTION_CHANGED, I.DOCS),
@@ -559,7 +567,6 @@ def test_the_real_sample_pairs_show_every_kind_the_full_history_shows() -> None:
         ("input", K.TYPE_WIDENED, I.COMPATIBLE),
         ("output", K.BECAME_OPTIONAL, I.BREAKING_READERS),
         ("output", K.BECAME_REQUIRED, I.COMPATIBLE),
-        ("output", K.DEFAULT_ADDED, I.BEHAVIOUR),
         ("output", K.DEFAULT_REMOVED, I.BEHAVIOUR),
         ("output", K.DESCRIPTION_CHANGED, I.DOCS),
         ("output", K.FIELD_ADDED, I.COMPATIBLE),

@@ -754,8 +754,11 @@ class _Walk:
         self.schema(old_node, new_node, path, depth + 1)
 
     def default(self, old: Mapping[str, Any], new: Mapping[str, Any], path: str) -> None:
-        had, has = "default" in old, "default" in new
-        if had and has and not _same(old["default"], new["default"]):
+        """A default of ``null`` says what no default says (nothing is sent, nothing is filled
+        in), so adding or removing one is not a change."""
+        had = "default" in old and old["default"] is not None
+        has = "default" in new and new["default"] is not None
+        if "default" in old and "default" in new and not _same(old["default"], new["default"]):
             self.add(path, ChangeKind.DEFAULT_CHANGED, old["default"], new["default"])
         elif had and not has:
             self.add(path, ChangeKind.DEFAULT_REMOVED, old["default"], None)
