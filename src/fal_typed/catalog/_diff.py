@@ -732,7 +732,11 @@ class _Walk:
     def _added(self, path: str, node: Any, *, required: bool) -> None:
         resolved, _ = self.new.resolve(node)
         label = _Branches(self.new, node).label()
-        if required:
+        if required and self.side == "output":
+            # new results always carry it; results made before do not, and the new models
+            # reject them (breaking for readers in the other direction: see the reverse diff)
+            detail = "required; results made before lack it"
+        elif required:
             detail = "required"
         elif "default" in resolved:
             detail = f"default {_fmt(resolved['default'])}"
