@@ -127,3 +127,18 @@ def test_fetch_ends_with_what_it_changed_for_code(server: LocalServer, tmp_path:
 
     again = run_cli("fetch", *ids, "--schemas", str(target), "--base-url", server.base_url)
     assert again.returncode == 0 and "What changed for code" not in again.stderr
+
+
+def test_the_example_in_the_docs_is_what_the_command_prints(tmp_path: Path) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "schema-changes.md").read_text()
+    block = doc.split("```console\n$ fal-typed diff old new\n", 1)[1].split("```", 1)[0]
+    for name in (
+        "fal-ai__flux__dev.json",
+        "fal-ai__fast-sdxl-controlnet-canny.json",
+        "fal-ai__stable-audio.json",
+        "cassetteai__music-generator.json",
+    ):
+        for side, source in (("old", HISTORY), ("new", SCHEMAS)):
+            (tmp_path / side).mkdir(exist_ok=True)
+            (tmp_path / side / name).write_bytes((source / name).read_bytes())
+    assert run_cli("diff", "old", "new", cwd=tmp_path).stdout == block
