@@ -127,6 +127,11 @@ def test_fetch_ends_with_what_it_changed_for_code(server: LocalServer, tmp_path:
 
     again = run_cli("fetch", *ids, "--schemas", str(target), "--base-url", server.base_url)
     assert again.returncode == 0 and "What changed for code" not in again.stderr
+    # into an empty folder everything is new: the report says so, no changelog repeats it
+    first = run_cli(
+        "fetch", *ids, "--schemas", str(tmp_path / "new"), "--base-url", server.base_url
+    )
+    assert first.returncode == 0 and "What changed for code" not in first.stderr
 
 
 def test_the_example_in_the_docs_is_what_the_command_prints(tmp_path: Path) -> None:

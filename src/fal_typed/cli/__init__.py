@@ -27,7 +27,7 @@ from ..catalog._changelog import Snapshot
 from ..catalog._fetch import FetchSettings
 from ..catalog._generated import built_from
 from ._call import build_command
-from ._diff import diff, print_refresh_changelog, print_regeneration_changelog
+from ._diff import diff, print_fetch_changelog, print_regeneration_changelog
 from ._fetch import FetchRequest, existing_ids, render_report, timed_fetch
 from ._list import matching, print_listing
 from ._spec import load_spec
@@ -154,7 +154,7 @@ def fetch(
         console.print(f"[red]Error:[/red] cannot use {escape(str(schemas))}: {escape(str(exc))}")
         raise typer.Exit(1) from None
     render_report(report, pruned=not keep_removed, elapsed=elapsed, console=console)
-    print_refresh_changelog(before.changelog(), console)
+    print_fetch_changelog(before, console)
     if not report.ok:
         raise typer.Exit(1)
 

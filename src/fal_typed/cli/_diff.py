@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..catalog._changelog import Changelog, diff_folders, diff_since
+from ..catalog._changelog import Changelog, Snapshot, diff_folders, diff_since
 from ..catalog._diff import Impact, diff_documents, endpoint_id_of
 from ..catalog._generated import built_from, regeneration_changelog
 from ..catalog._git import GitError
@@ -30,6 +30,7 @@ __all__ = [
     "Threshold",
     "diff",
     "print_changelog",
+    "print_fetch_changelog",
     "print_refresh_changelog",
     "print_regeneration_changelog",
 ]
@@ -134,6 +135,13 @@ def print_refresh_changelog(changelog: Changelog, console: Console) -> None:
     console.print()
     console.print("What changed for code:", style="bold", highlight=False)
     console.print(text.split("\n", 1)[1], markup=False, highlight=False, soft_wrap=True, end="")
+
+
+def print_fetch_changelog(before: Snapshot, console: Console) -> None:
+    """After ``fetch``: what it changed for code, against the folder as it was before (nothing
+    when the folder held no documents: every one is new, and the report already says so)."""
+    if before.documents:
+        print_refresh_changelog(before.changelog(), console)
 
 
 def print_regeneration_changelog(
