@@ -849,7 +849,7 @@ def diff_documents(
     ``endpoint_id`` defaults to the new document's ``info.x-fal-metadata.endpointId``.
     """
     endpoint = endpoint_id or endpoint_id_of(new) or endpoint_id_of(old) or "?"
-    if _same(old, new):
+    if old == new and _same(old, new):  # == first: fast, and true whenever _same is
         return EndpointDiff(endpoint, (), "unchanged")
     old_doc, new_doc = _Document(old), _Document(new)
     changes: list[Change] = []
