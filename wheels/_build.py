@@ -19,9 +19,9 @@ from ._naming import (
     UMBRELLA_NAME,
     dist_info_dir,
     distribution_name,
-    endpoint_version,
     normalize,
     runtime_requirement,
+    umbrella_version,
     wheel_filename,
 )
 from ._project import RuntimeProject, load_runtime_project
@@ -36,6 +36,7 @@ from ._render import (
 )
 from ._revisions import schema_times
 from ._sources import EndpointSource, load_endpoint, schema_path_for
+from ._versions import FIRST_VERSION, EndpointHistory, Release, endpoint_histories
 
 __all__ = [
     "BuildReport",
@@ -95,6 +96,8 @@ class BuiltWheel:
     endpoint_id: str | None = None
     module: str | None = None
     category: str | None = None
+    schema_time: int | None = None
+    """When the endpoint's schema was committed (the umbrella's version takes the newest)."""
 
 
 @dataclass
@@ -199,16 +202,24 @@ def _module_bytes(source: EndpointSource) -> bytes:
 
 
 def build_endpoint_wheel(
-    layout: Layout, project: RuntimeProject, source: EndpointSource, schema_time: int
+    layout: Layout,
+    project: RuntimeProject,
+    source: EndpointSource,
+    schema_time: int,
+    history: EndpointHistory | None = None,
 ) -> BuiltWheel:
     """One endpoint's wheel: ``fal_endpoints/<module>/`` (the module and its ``py.typed``).
 
     The module is installed as a package so that its ``py.typed`` is its own: PEP 561 puts the
     marker of a namespace package's members inside each member, never in the shared
-    ``fal_endpoints/`` directory, which no single wheel may own.
+    ``fal_endpoints/`` directory, which no single wheel may own. Its version and the changelog
+    in its README come from ``history`` (:mod:`._versions`; without one: the first version).
     """
     name = distribution_name(source.module)
-    version = endpoint_version(project.version, schema_time)
+    if history is None:
+        first = Release(FIRST_VERSION, "first", project.version)
+        history = EndpointHistory(source.schema_path.name, (first,))
+    version = history.version
     requirement = runtime_requirement(project.name, project.version)
     package = f"{NAMESPACE}/{source.module}"
     files = {f"{package}/__init__.py": _module_bytes(source), f"{package}/py.typed": b""}
@@ -221,6 +232,7 @@ def build_endpoint_wheel(
         runtime_version=project.version,
         runtime_requirement=requirement,
         schema_time=schema_time,
+        history=history,
     )
     metadata = Metadata(
         name=name,
@@ -235,7 +247,9 @@ def build_endpoint_wheel(
     )
     files |= _dist_files(layout, project, dist_info_dir(name, version), metadata)
     path = _write(layout, name, version, files)
-    return BuiltWheel(name, version, path, source.endpoint_id, source.module, source.category)
+    return BuiltWheel(
+        name, version, path, source.endpoint_id, source.module, source.category, schema_time
+    )
 
 
 def build_umbrella_wheel(
@@ -249,8 +263,7 @@ def build_umbrella_wheel(
     if not endpoints:
         raise WheelBuildError("the umbrella wheel needs at least one endpoint wheel")
     ordered = sorted(endpoints, key=lambda e: normalize(e.name))
-    stamp = max(e.version.rsplit(".post", 1)[1] for e in ordered)
-    version = f"{project.version}.post{stamp}"
+    version = umbrella_version(project.version, max(e.schema_time or 0 for e in ordered))
     requirement = runtime_requirement(project.name, project.version)
     readme = umbrella_readme(
         layout.templates_dir,
@@ -288,13 +301,14 @@ class _Job:
     project: RuntimeProject
     schema_path: Path
     schema_time: int
+    history: EndpointHistory
 
 
 def _run_job(job: _Job) -> BuiltWheel | tuple[str, str]:
     """Build one endpoint wheel; a failure comes back as ``(document, reason)``."""
     try:
         source = load_endpoint(job.schema_path, job.layout.generated_dir)
-        return build_endpoint_wheel(job.layout, job.project, source, job.schema_time)
+        return build_endpoint_wheel(job.layout, job.project, source, job.schema_time, job.history)
     except (WheelBuildError, ValueError, OSError) as exc:
         return (job.schema_path.name, str(exc))
 
@@ -359,9 +373,12 @@ def build_wheels(
     else:
         schema_paths = _select(layout, endpoint_ids)
     times = schema_times(schema_paths)
+    histories = endpoint_histories(schema_paths, project.version)
     layout.out_dir.mkdir(parents=True, exist_ok=True)
     report = BuildReport(runtime=build_runtime_wheel(layout, project))
-    work = [_Job(layout, project, p, times[p.resolve()]) for p in schema_paths]
+    work = [
+        _Job(layout, project, p, times[p.resolve()], histories[p.resolve()]) for p in schema_paths
+    ]
     workers = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
     if workers == 1 or len(work) < _POOL_THRESHOLD:
         results = [_run_job(job) for job in work]

@@ -9,12 +9,14 @@ instead (``bytedance__seedream_v4`` -> ``fal-endpoints-bytedance-x-seedream-v4``
 (Python keywords) is dropped, since a name cannot end in ``-``. ``tests/wheels`` checks that the
 rule is collision-free over every endpoint id fal has published.
 
-Versions. An endpoint wheel is versioned ``<runtime version>.post<UTC timestamp>``: the runtime
-(and generator) release it was generated with, then the time its schema was committed, as
-``YYYYMMDDHHMMSS`` (``0.1.0.post20261127084355``). Both parts only grow, so ``pip install -U``
-always moves to the newest schema, and the schema's SHA-256 is printed in the wheel's README.
-An endpoint wheel requires ``fal-typed`` from its runtime version up to the next breaking
-release (next minor while the major version is 0, next major after that).
+Versions. An endpoint wheel has its own semantic version, derived from its document's git
+history by :mod:`._versions` (major: a break for callers or readers; minor: additions and
+changed defaults; patch: descriptions only, or a new fal-typed release). It requires
+``fal-typed`` from the runtime version it was generated with up to the next breaking release
+(next minor while the major version is 0, next major after that). The umbrella is versioned
+``<runtime version>.post<UTC timestamp>``: the runtime release, then the newest commit time of
+its endpoints' schemas, as ``YYYYMMDDHHMMSS`` (``0.1.0.post20261127084355``); both parts only
+grow, so ``pip install -U fal-endpoints`` reaches the newest schemas.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ __all__ = [
     "UMBRELLA_NAME",
     "dist_info_dir",
     "distribution_name",
-    "endpoint_version",
     "normalize",
     "runtime_requirement",
+    "umbrella_version",
     "wheel_filename",
 ]
 
@@ -84,8 +86,9 @@ def _runtime_parts(runtime_version: str) -> tuple[list[int], str]:
     return [int(p) for p in match["release"].split(".")], match["pre"] or ""
 
 
-def endpoint_version(runtime_version: str, schema_time: int) -> str:
-    """``<runtime_version>.post<YYYYMMDDHHMMSS>`` for a schema committed at ``schema_time``."""
+def umbrella_version(runtime_version: str, schema_time: int) -> str:
+    """``<runtime_version>.post<YYYYMMDDHHMMSS>``, ``schema_time`` being the newest commit time
+    of the umbrella's schemas."""
     _runtime_parts(runtime_version)
     if schema_time < 0:
         raise ValueError(f"schema time {schema_time} is before 1970")

@@ -16,7 +16,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - the dev environment is 3.11; tomli is tomllib's backport
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
-__all__ = ["RuntimeProject", "load_runtime_project"]
+__all__ = ["RuntimeProject", "load_runtime_project", "project_version"]
 
 
 @dataclass(frozen=True)
@@ -90,3 +90,14 @@ def load_runtime_project(root: Path) -> RuntimeProject:
         extras=extras,
         entry_points=entry_points,
     )
+
+
+def project_version(text: str) -> str | None:
+    """``[project].version`` of a ``pyproject.toml`` text, or None (not TOML, no version)."""
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return None
+    project = data.get("project")
+    version = project.get("version") if isinstance(project, dict) else None
+    return version if isinstance(version, str) else None

@@ -16,11 +16,15 @@ from typing import Any
 
 import jinja2
 
+from fal_typed.catalog._render import endpoint_markdown
+
 from ._sources import EndpointSource, InputField
+from ._versions import EndpointHistory, Release
 
 __all__ = [
     "CLASSIFIERS",
     "Metadata",
+    "changelog_markdown",
     "endpoint_readme",
     "endpoint_summary",
     "entry_points_txt",
@@ -38,6 +42,8 @@ CLASSIFIERS = (
 )
 _SUMMARY_LIMIT = 200
 _DEFAULT_LIMIT = 60
+_CHANGELOG_RELEASES = 20
+_CHANGES_PER_RELEASE = 40
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -152,6 +158,35 @@ def _input_row(field: InputField) -> dict[str, Any]:
     }
 
 
+def _date(time: int | None) -> str:
+    if time is None:
+        return "not committed yet"
+    return datetime.fromtimestamp(time, tz=timezone.utc).strftime("%Y-%m-%d")
+
+
+def _release_notes(release: Release, runtime_name: str) -> str:
+    if release.kind == "first":
+        return "First version."
+    if release.unreadable:
+        return "The schema changed, but a revision of it is not valid JSON: counted as breaking."
+    if release.diff is None:
+        return f"Generated with {runtime_name} {release.runtime}; the schema did not change."
+    body = endpoint_markdown(release.diff, docs=True, limit=_CHANGES_PER_RELEASE)
+    return body or "The schema's text changed; its API did not."
+
+
+def changelog_markdown(history: EndpointHistory, runtime_name: str) -> str:
+    """Each release of an endpoint wheel, newest first: when, and what changed."""
+    releases = list(reversed(history.releases))
+    sections = [
+        f"### {release.version} ({_date(release.time)})\n\n{_release_notes(release, runtime_name)}"
+        for release in releases[:_CHANGELOG_RELEASES]
+    ]
+    if len(releases) > _CHANGELOG_RELEASES:
+        sections.append(f"... and {len(releases) - _CHANGELOG_RELEASES} older versions.")
+    return "\n\n".join(sections)
+
+
 def endpoint_readme(
     templates_dir: Path,
     source: EndpointSource,
@@ -162,8 +197,10 @@ def endpoint_readme(
     runtime_version: str,
     runtime_requirement: str,
     schema_time: int,
+    history: EndpointHistory,
 ) -> str:
-    """The endpoint wheel's README (also its PyPI long description)."""
+    """The endpoint wheel's README (also its PyPI long description), with its changelog."""
+    major, minor, _ = version.split(".")
     links = dict(source.links)
     required = [f.name for f in source.inputs if f.required]
     committed = datetime.fromtimestamp(schema_time, tz=timezone.utc).strftime(
@@ -189,6 +226,9 @@ def endpoint_readme(
             "schema_file": source.schema_path.name,
             "schema_sha256": source.schema_sha256,
             "schema_time": committed,
+            "changelog": changelog_markdown(history, runtime_name),
+            "compatible_pin": f"{name}~={major}.{minor}",
+            "patch_pin": f"{name}~={major}.{minor}.0",
         },
     )
 

@@ -14,10 +14,10 @@ from packaging.version import Version
 from fal_typed.naming import module_name
 from wheels import (
     distribution_name,
-    endpoint_version,
     normalize,
     runtime_requirement,
     schema_path_for,
+    umbrella_version,
     wheel_filename,
 )
 from wheels._naming import dist_info_dir
@@ -84,8 +84,8 @@ def test_wheel_file_names_escape_the_distribution_name() -> None:
         wheel_filename("-bad", "1.0")
 
 
-def test_endpoint_version_is_runtime_plus_schema_commit_time() -> None:
-    version = endpoint_version("0.1.0", 1_767_225_600)
+def test_umbrella_version_is_runtime_plus_newest_schema_commit_time() -> None:
+    version = umbrella_version("0.1.0", 1_767_225_600)
     assert version == "0.1.0.post20260101000000"
     parsed = Version(version)
     assert parsed.base_version == "0.1.0"
@@ -93,21 +93,21 @@ def test_endpoint_version_is_runtime_plus_schema_commit_time() -> None:
     assert parsed.local is None
 
 
-def test_endpoint_versions_order_by_runtime_then_schema_time() -> None:
-    older = Version(endpoint_version("0.1.0", 1_767_225_600))
-    newer_schema = Version(endpoint_version("0.1.0", 1_767_225_601))
-    newer_runtime = Version(endpoint_version("0.1.1", 1_700_000_000))
+def test_umbrella_versions_order_by_runtime_then_schema_time() -> None:
+    older = Version(umbrella_version("0.1.0", 1_767_225_600))
+    newer_schema = Version(umbrella_version("0.1.0", 1_767_225_601))
+    newer_runtime = Version(umbrella_version("0.1.1", 1_700_000_000))
     assert older < newer_schema < newer_runtime
 
 
 def test_pre_release_runtimes_get_valid_versions() -> None:
-    assert Version(endpoint_version("1.2.0rc1", 0)) == Version("1.2.0rc1.post19700101000000")
+    assert Version(umbrella_version("1.2.0rc1", 0)) == Version("1.2.0rc1.post19700101000000")
 
 
 @pytest.mark.parametrize("runtime", ["0.1.0.post1", "0.1.0.dev3", "0.1.0+local", "latest"])
 def test_runtime_versions_that_cannot_take_a_post_segment_are_refused(runtime: str) -> None:
     with pytest.raises(ValueError, match="cannot carry a schema timestamp"):
-        endpoint_version(runtime, 0)
+        umbrella_version(runtime, 0)
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,11 @@ from rich.markup import escape
 
 from .._auth import check_key
 from .._hosts import DEFAULT_API_URL, DEFAULT_OPENAPI_URL, Hosts
+from ..catalog._changelog import Snapshot
 from ..catalog._fetch import FetchSettings
+from ..catalog._generated import built_from
 from ._call import build_command
+from ._diff import diff, print_fetch_changelog, print_regeneration_changelog
 from ._fetch import FetchRequest, existing_ids, render_report, timed_fetch
 from ._list import matching, print_listing
 from ._spec import load_spec
@@ -139,6 +142,7 @@ def fetch(
         key=key,
     )
     console = _stderr()
+    before = Snapshot.take(schemas)
     try:
         report, elapsed = timed_fetch(request, console)
     except ValueError as exc:
@@ -150,6 +154,7 @@ def fetch(
         console.print(f"[red]Error:[/red] cannot use {escape(str(schemas))}: {escape(str(exc))}")
         raise typer.Exit(1) from None
     render_report(report, pruned=not keep_removed, elapsed=elapsed, console=console)
+    print_fetch_changelog(before, console)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -161,6 +166,9 @@ def _project_root() -> Path | None:
         if (directory / "codegen" / "__main__.py").is_file():
             return directory
     return None
+
+
+app.command("diff")(diff)
 
 
 @app.command()
@@ -196,7 +204,8 @@ def generate(
     """Regenerate the bindings from the schemas directory and print what changed.
 
     Runs the generator (python -m codegen) of the fal-typed checkout this is run in. Only
-    modules whose document changed are rewritten; 'git diff --stat' then shows the change.
+    modules whose document changed are rewritten; the summary ends with what the new bindings
+    change for code (each document against the committed text the old bindings came from).
     """
     root = _project_root()
     if root is None:
@@ -210,7 +219,10 @@ def generate(
     ]
     if jobs is not None:
         args += ["--jobs", str(jobs)]
+    out_dir = out.resolve() if out is not None else root / "generated"
+    before = built_from(out_dir)
     completed = subprocess.run([sys.executable, "-m", "codegen", *args], cwd=root, check=False)
+    print_regeneration_changelog(schemas or root / "schemas", out_dir, before, Console())
     raise typer.Exit(completed.returncode)
 
 
@@ -232,6 +244,14 @@ def serve(
     key: Annotated[
         str | None, typer.Option(help="Accept only this API key (default: any non-empty key).")
     ] = None,
+    revision: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REV",
+            help="Serve the schemas directory as committed at this git revision.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the local fal-compatible server in the foreground, for offline development.
 
@@ -241,7 +261,7 @@ def serve(
     from ._serve import run_server
 
     try:
-        run_server(schemas, host=host, port=port, key=key, console=Console())
+        run_server(schemas, host=host, port=port, key=key, console=Console(), revision=revision)
     except ValueError as exc:
         raise _usage(str(exc)) from None
     except OSError as exc:

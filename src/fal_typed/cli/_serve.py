@@ -21,17 +21,23 @@ def _is_loopback(host: str) -> bool:
 
 
 def run_server(
-    schemas: Path | None, *, host: str, port: int, key: str | None, console: Console
+    schemas: Path | None,
+    *,
+    host: str,
+    port: int,
+    key: str | None,
+    console: Console,
+    revision: str | None = None,
 ) -> None:
     """Serve until interrupted. ``ValueError`` for bad settings, ``OSError`` if it cannot bind."""
     from ..testing import DEFAULT_KEY, LocalFal
 
     if schemas is not None and not schemas.is_dir():
         raise ValueError(f"{schemas} is not a directory (see --schemas)")
-    server = LocalFal(schemas, port=port, host=host, key=key)
+    server = LocalFal(schemas, revision=revision, port=port, host=host, key=key)
 
     def ready(fal: LocalFal) -> None:
-        source = fal.state.catalog.directory or "no schemas directory"
+        source = fal.schemas_source or "no schemas directory"
         lines = [
             f"local fal server listening on {fal.base_url}",
             f"  {len(fal.state.catalog)} endpoints from {source}",

@@ -1,4 +1,5 @@
-"""``python -m fal_typed.testing [--port 8765] [--schemas DIR] [--key KEY]``: run the local server."""
+"""``python -m fal_typed.testing [--port 8765] [--schemas DIR] [--revision REV] [--key KEY]``: run
+the local server."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="directory of fal OpenAPI documents (default: $FAL_TYPED_SCHEMAS or the checkout's schemas/)",
     )
     parser.add_argument(
+        "--revision",
+        metavar="REV",
+        default=None,
+        help="serve the schemas directory as committed at this git revision (e.g. HEAD~1)",
+    )
+    parser.add_argument(
         "--key", default=None, help="accept only this API key (default: any non-empty key)"
     )
     return parser
@@ -34,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def print_ready(server: LocalFal) -> None:
     """Tell the user where the server listens and how to point clients at it."""
-    source = server.state.catalog.directory or "no schemas directory (handlers only)"
+    source = server.schemas_source or "no schemas directory (handlers only)"
     print(f"local fal server listening on {server.base_url}", flush=True)
     print(f"  {len(server.state.catalog)} endpoints from {source}")
     print(f"  queue    {server.queue_url}")
@@ -54,7 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the server in the foreground until interrupted; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        server = LocalFal(args.schemas, port=args.port, host=args.host, key=args.key)
+        server = LocalFal(
+            args.schemas, revision=args.revision, port=args.port, host=args.host, key=args.key
+        )
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

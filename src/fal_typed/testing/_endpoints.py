@@ -10,12 +10,14 @@ import json
 import logging
 import os
 import re
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from ..catalog._git import GitError, documents_at
 from ._json import as_dict
 from ._schema import COMPONENT_PREFIX, SchemaValidator, normalise_components
 
@@ -25,6 +27,7 @@ __all__ = [
     "app_root",
     "default_schemas_dir",
     "resolve_endpoint",
+    "schemas_at_revision",
     "split_path",
 ]
 
@@ -61,6 +64,27 @@ def default_schemas_dir() -> Path | None:
     if checkout.is_dir() and any(checkout.glob("*.json")):
         return checkout
     return None
+
+
+def schemas_at_revision(
+    directory: str | os.PathLike[str] | None, revision: str
+) -> tempfile.TemporaryDirectory[str]:
+    """The documents of ``directory`` (default: :func:`default_schemas_dir`) as git recorded
+    them at ``revision``, written into a new temporary directory (removed with the object).
+
+    ``ValueError`` names the problem: no directory, not in a git repository, unknown revision.
+    """
+    source = Path(directory) if directory is not None else default_schemas_dir()
+    if source is None:
+        raise ValueError("a revision needs a schemas directory inside a git checkout")
+    try:
+        documents = documents_at(source, revision)
+    except GitError as exc:
+        raise ValueError(f"cannot read {source} at {revision!r}: {exc}") from None
+    target = tempfile.TemporaryDirectory(prefix="fal-typed-schemas-")
+    for name, data in documents.items():
+        (Path(target.name) / name).write_bytes(data)
+    return target
 
 
 def _ref_name(ref: Any) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine
@@ -18,7 +19,7 @@ from typing_extensions import Self
 from ._app import build_app
 from ._catalog import Catalog
 from ._controls import Behaviour, Handler
-from ._endpoints import default_schemas_dir
+from ._endpoints import default_schemas_dir, schemas_at_revision
 from ._faults import Fault, FaultRule
 from ._realtime import RealtimeService
 from ._requestlog import RecordedRequest
@@ -44,8 +45,11 @@ class LocalFal:
     """A fal-compatible HTTP server on loopback, serving every endpoint of ``schemas_dir``.
 
     ``schemas_dir`` defaults to ``$FAL_TYPED_SCHEMAS``, else the ``schemas/`` folder of a source
-    checkout (documents are read lazily, per endpoint). ``port=0`` picks a free port. With
-    ``key`` only ``Authorization: Key <key>`` is accepted, else any non-empty key.
+    checkout (documents are read lazily, per endpoint). With ``revision`` (a git revision such as
+    ``"HEAD~1"``, a tag or a branch) the folder's documents as committed at that revision are
+    served instead, so a test suite can run against an older or newer schema than the bindings
+    were generated from. ``port=0`` picks a free port. With ``key`` only
+    ``Authorization: Key <key>`` is accepted, else any non-empty key.
 
     Use it as a context manager (or :meth:`start`/:meth:`stop`); point clients at
     :attr:`queue_url`, :attr:`run_url`, :attr:`rest_url`, :attr:`cdn_url` and
@@ -56,6 +60,7 @@ class LocalFal:
         self,
         schemas_dir: str | os.PathLike[str] | None = None,
         *,
+        revision: str | None = None,
         port: int = 0,
         host: str = "127.0.0.1",
         key: str | None = None,
@@ -69,6 +74,13 @@ class LocalFal:
         if max_requests < 1:
             raise ValueError("max_requests must be at least 1")
         directory = schemas_dir if schemas_dir is not None else default_schemas_dir()
+        self.schemas_source: str = str(directory) if directory is not None else ""
+        """Where the served documents come from (``<dir> at <revision>`` for a revision)."""
+        self._revision_dir: tempfile.TemporaryDirectory[str] | None = None
+        if revision is not None:
+            self._revision_dir = schemas_at_revision(directory, revision)
+            directory = self._revision_dir.name
+            self.schemas_source += f" at {revision}"
         self.state: ServerState = ServerState(directory, key=key, max_requests=max_requests)
         self.host = host
         self._requested_port = port
