@@ -52,8 +52,8 @@ class LocalFal:
     ``Authorization: Key <key>`` is accepted, else any non-empty key.
 
     Use it as a context manager (or :meth:`start`/:meth:`stop`); point clients at
-    :attr:`queue_url`, :attr:`run_url`, :attr:`rest_url`, :attr:`cdn_url` and
-    :attr:`realtime_url`, or take :meth:`client`.
+    :attr:`queue_url`, :attr:`run_url`, :attr:`rest_url`, :attr:`cdn_url`,
+    :attr:`realtime_url` and :attr:`api_url`, or take :meth:`client`.
     """
 
     def __init__(
@@ -225,6 +225,11 @@ class LocalFal:
         return self.state.realtime_url
 
     @property
+    def api_url(self) -> str:
+        """The Platform API (api.fal.ai): pricing, usage, request history, ``/meta``."""
+        return self.state.api_url
+
+    @property
     def key(self) -> str | None:
         """The only key accepted, if the server was given one."""
         return self.state.key
@@ -244,6 +249,7 @@ class LocalFal:
             "rest_url": self.rest_url,
             "cdn_url": self.cdn_url,
             "realtime_url": self.realtime_url,
+            "api_url": self.api_url,
             **overrides,
         }
         key = options.pop("key", self.key or DEFAULT_KEY)
