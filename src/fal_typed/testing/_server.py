@@ -21,6 +21,7 @@ from ._catalog import Catalog
 from ._controls import Behaviour, Handler
 from ._endpoints import default_schemas_dir, schemas_at_revision
 from ._faults import Fault, FaultRule
+from ._platform import PlatformService
 from ._realtime import RealtimeService
 from ._requestlog import RecordedRequest
 from ._state import ServerState
@@ -283,6 +284,12 @@ class LocalFal:
         """Webhook delivery: its key and JWKS, ``configure(deliver_twice=True, timestamp_offset=-600,
         corrupt_signature=True, retries=...)``, ``rotate_key()``, ``attempts``, ``wait_for(id)``."""
         return self._extension("webhooks", WebhookDispatcher)
+
+    @property
+    def platform(self) -> PlatformService:
+        """The Platform API (api.fal.ai/v1): ``set_price()``, ``configure(history_delay=...,
+        webhook_ip_ranges=...)``, ``records()`` (the request history as it stands)."""
+        return self._extension("platform", PlatformService)
 
     @property
     def schema_documents(self) -> Catalog:
