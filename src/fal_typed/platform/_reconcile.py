@@ -293,13 +293,14 @@ async def _collect(
 
 def _attempt(
     attempt: Attempt | PossiblyAcceptedError,
+    endpoint_id: str | None,
     body: Mapping[str, Any] | None,
     sent_at: datetime | None,
 ) -> Attempt:
     if isinstance(attempt, Attempt):
         return attempt
     if isinstance(attempt, PossiblyAcceptedError):  # pyright: ignore[reportUnnecessaryIsInstance]
-        return Attempt.from_error(attempt, body=body, sent_at=sent_at)
+        return Attempt.from_error(attempt, endpoint_id=endpoint_id, body=body, sent_at=sent_at)
     raise InvalidArgumentError(
         f"reconcile() takes an Attempt or a PossiblyAcceptedError, got {type(attempt).__name__}"
     )
@@ -321,6 +322,7 @@ def _pause(outcome: NotYetKnown, poll_interval: float, deadline: float | None) -
 def reconcile(
     attempt: Attempt | PossiblyAcceptedError,
     *,
+    endpoint_id: str | None = None,
     body: Mapping[str, Any] | None = None,
     sent_at: datetime | None = None,
     settle_delay: float = DEFAULT_SETTLE_DELAY,
@@ -335,11 +337,11 @@ def reconcile(
     ``timeout`` ran out first or waiting cannot tell.
 
     ``attempt`` is an :class:`Attempt` or the :class:`~fal_typed.PossiblyAcceptedError` itself
-    (``body`` and ``sent_at`` complete what it does not carry).
+    (``endpoint_id``, ``body`` and ``sent_at`` complete what it does not carry).
     """
     if poll_interval <= 0:
         raise InvalidArgumentError(f"poll_interval must be positive, got {poll_interval}")
-    resolved = _attempt(attempt, body, sent_at)
+    resolved = _attempt(attempt, endpoint_id, body, sent_at)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         outcome = settle(
@@ -360,6 +362,7 @@ def reconcile(
 async def reconcile_async(
     attempt: Attempt | PossiblyAcceptedError,
     *,
+    endpoint_id: str | None = None,
     body: Mapping[str, Any] | None = None,
     sent_at: datetime | None = None,
     settle_delay: float = DEFAULT_SETTLE_DELAY,
@@ -372,7 +375,7 @@ async def reconcile_async(
     """Async twin of :func:`reconcile`."""
     if poll_interval <= 0:
         raise InvalidArgumentError(f"poll_interval must be positive, got {poll_interval}")
-    resolved = _attempt(attempt, body, sent_at)
+    resolved = _attempt(attempt, endpoint_id, body, sent_at)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         outcome = await settle_async(
