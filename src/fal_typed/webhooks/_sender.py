@@ -9,8 +9,8 @@ client address the proxy reports, never a header the sender sets).
 
 A refresh that fails keeps the ranges already known (with a warning); with none known yet the
 error is raised (:class:`~fal_typed.FalConnectionError`, :class:`~fal_typed.FalHTTPError`).
-``/meta`` is public: no API key is sent. HTTP goes through the ``fal_typed.Client``'s httpx
-clients when one is given, else through a short-lived one.
+``/meta`` is public: no API key is sent. HTTP goes through the httpx clients of the
+``fal_typed.Client`` given (else the default client), whose ``api_url`` says where fal is.
 """
 
 from __future__ import annotations
@@ -25,9 +25,8 @@ from typing import Final, TypeAlias
 import httpx
 from pydantic import ValidationError
 
-from .._client import Client
+from .._client import Client, default_client
 from .._errors import FalConnectionError, FalError, ProtocolError, error_for_response
-from .._hosts import DEFAULT_API_URL
 
 __all__ = ["DEFAULT_SENDERS_TTL", "WebhookSenders"]
 
@@ -66,9 +65,9 @@ def _address(address: str | Address) -> Address | None:
 class WebhookSenders:
     """fal's webhook source ranges, fetched from ``/meta`` and cached for ``ttl`` seconds.
 
-    ``client`` supplies ``api_url`` and its httpx clients (default: ``api_url``,
-    https://api.fal.ai, with a short-lived httpx client). ``ranges`` fixes the ranges instead
-    (nothing is fetched), e.g. for tests or an allowlist kept in configuration::
+    ``client`` supplies ``api_url`` (unless given) and its httpx clients (default: the default
+    client, https://api.fal.ai). ``ranges`` fixes the ranges instead (nothing is fetched), e.g.
+    for tests or an allowlist kept in configuration::
 
         senders = WebhookSenders()
         if not senders.allows(request.client.host):
@@ -87,9 +86,7 @@ class WebhookSenders:
         if ttl < 0:
             raise ValueError(f"ttl must not be negative, got {ttl}")
         self.client = client
-        self.url = (api_url or (client.api_url if client else DEFAULT_API_URL)).rstrip(
-            "/"
-        ) + _META_PATH
+        self.api_url = api_url
         self.ttl = ttl
         self._clock = clock
         self._fixed = ranges is not None
@@ -103,7 +100,15 @@ class WebhookSenders:
 
     def __repr__(self) -> str:
         known = "unfetched" if self._networks is None else f"{len(self._networks)} ranges"
-        return f"WebhookSenders({self.url!r}, {known})"
+        return f"WebhookSenders({known})"
+
+    @property
+    def url(self) -> str:
+        """Where the ranges are fetched: ``api_url`` (or the client's) + ``/v1/meta``."""
+        return (self.api_url or self._client().api_url).rstrip("/") + _META_PATH
+
+    def _client(self) -> Client:
+        return self.client if self.client is not None else default_client()
 
     # -- the check -----------------------------------------------------------------------------
 
@@ -153,23 +158,19 @@ class WebhookSenders:
 
     def _get(self) -> httpx.Response:
         self.fetches += 1
+        url = self.url
         try:
-            if self.client is not None:
-                return self.client.http.get(self.url, timeout=_TIMEOUT)
-            with httpx.Client(timeout=_TIMEOUT) as http:
-                return http.get(self.url)
+            return self._client().http.get(url, timeout=_TIMEOUT)
         except httpx.HTTPError as exc:
-            raise FalConnectionError(f"GET {self.url} failed: {type(exc).__name__}: {exc}") from exc
+            raise FalConnectionError(f"GET {url} failed: {type(exc).__name__}: {exc}") from exc
 
     async def _get_async(self) -> httpx.Response:
         self.fetches += 1
+        url = self.url
         try:
-            if self.client is not None:
-                return await self.client.async_http.get(self.url, timeout=_TIMEOUT)
-            async with httpx.AsyncClient(timeout=_TIMEOUT) as http:
-                return await http.get(self.url)
+            return await self._client().async_http.get(url, timeout=_TIMEOUT)
         except httpx.HTTPError as exc:
-            raise FalConnectionError(f"GET {self.url} failed: {type(exc).__name__}: {exc}") from exc
+            raise FalConnectionError(f"GET {url} failed: {type(exc).__name__}: {exc}") from exc
 
     def _accept(self, response: httpx.Response) -> tuple[Network, ...]:
         from ..platform._generated.models import GetMetaResponse
