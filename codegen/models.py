@@ -27,7 +27,7 @@ from .diagnostics import DocumentError
 from .normalise import class_name, pascal
 from .plan import RESERVED_NAMES, ModulePlan
 
-__all__ = ["Models", "field_types", "render_models", "tidied_models"]
+__all__ = ["Models", "field_types", "module_parts", "render_models", "tidied_models"]
 
 _CONSTRAINTS = frozenset(
     {"gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern"}
@@ -65,25 +65,34 @@ def render_models(plan: ModulePlan) -> Models:
         keep={plan.input_class, plan.output_class},
     )
     aliased = _alias_long_types(tree, plan)
+    source, imports, names = module_parts(tree, {"typing": {"TypeAlias"}} if aliased else {})
+    return Models(
+        source=source,
+        imports=imports,
+        names=names,
+        field_types=_field_annotations(tree, plan),
+        warnings=model_warnings,
+    )
+
+
+def module_parts(
+    tree: ast.Module, imports: dict[str, set[str]]
+) -> tuple[str, dict[str, set[str]], list[str]]:
+    """The models' source without its imports, the names imported by module (those the models
+    use, plus ``imports``) and the names the models define (classes and aliases)."""
     used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    imports: dict[str, set[str]] = {"typing": {"TypeAlias"}} if aliased else {}
+    found: dict[str, set[str]] = {module: set(names) for module, names in imports.items()}
     names: list[str] = []
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module and node.module != "__future__":
-            imports.setdefault(node.module, set()).update(
+            found.setdefault(node.module, set()).update(
                 a.name for a in node.names if a.name in used
             )
         elif isinstance(node, ast.ClassDef):
             names.append(node.name)
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.append(node.target.id)
-    return Models(
-        source=_body(tree),
-        imports={module: found for module, found in imports.items() if found},
-        names=names,
-        field_types=_field_annotations(tree, plan),
-        warnings=model_warnings,
-    )
+    return _body(tree), {module: f for module, f in found.items() if f}, names
 
 
 def tidied_models(

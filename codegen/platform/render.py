@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 
-from ..models import field_types, tidied_models
+from ..models import field_types, module_parts, tidied_models
 from ..render import one_line
 from .document import PlatformDocument
 from .plan import FieldPlan, OperationPlan, ParamPlan, plan_operations
@@ -39,7 +39,6 @@ class _Models:
     source: str
     imports: dict[str, set[str]]
     names: list[str]
-    aliases: set[str]
     tree: ast.Module
 
 
@@ -125,32 +124,8 @@ def _models(tree: ast.Module, roots: set[str]) -> _Models:
         else:
             body.append(node)
     tree.body = body + aliases
-    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    imports: dict[str, set[str]] = {"typing": {"TypeAlias"}} if aliases else {}
-    names: list[str] = []
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.module and node.module != "__future__":
-            imports.setdefault(node.module, set()).update(
-                a.name for a in node.names if a.name in used
-            )
-        elif isinstance(node, ast.ClassDef):
-            names.append(node.name)
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.append(node.target.id)
-    source = "\n\n\n".join(
-        ast.unparse(node) for node in tree.body if not isinstance(node, ast.ImportFrom)
-    )
-    return _Models(
-        source=source,
-        imports={module: found for module, found in imports.items() if found},
-        names=names,
-        aliases={
-            a.target.id
-            for a in aliases
-            if isinstance(a, ast.AnnAssign) and isinstance(a.target, ast.Name)
-        },
-        tree=tree,
-    )
+    source, imports, names = module_parts(tree, {"typing": {"TypeAlias"}} if aliases else {})
+    return _Models(source=source, imports=imports, names=names, tree=tree)
 
 
 def _root_type(node: ast.ClassDef) -> ast.expr | None:
@@ -566,23 +541,25 @@ def _pagination_methods(
     *,
     asynchronous: bool,
 ) -> list[_Method]:
+    """``iter_<name>_pages`` and, when a page holds one list, ``iter_<name>``: the operation's
+    own signature, returning an iterator."""
     assert plan.response_type is not None
     suffix = "_async" if asynchronous else ""
     iterator = "AsyncIterator" if asynchronous else "Iterator"
     runtime.add(f"pages{suffix}")
     pages = f"pages{suffix}({call_arguments})"
-    lead = (
-        f"Every page of ``{plan.name}``, from ``cursor`` (or the first) on, each fetched when "
-        "the previous one has been consumed."
-    )
+
+    def method(name: str, item: str, lead: str, body: str) -> _Method:
+        doc = docstring(_method_doc(plan, extra_args, lead))
+        copies = [[*o] for o in overloads]
+        return _Method(name, "", signature, copies, f"{iterator}[{item}]", doc, body)
+
     methods = [
-        _Method(
+        method(
             f"iter_{plan.name}_pages",
-            "",
-            signature,
-            [[*o] for o in overloads],
-            f"{iterator}[{plan.response_type}]",
-            docstring(_method_doc(plan, extra_args, lead)),
+            plan.response_type,
+            f"Every page of ``{plan.name}``, from ``cursor`` (or the first) on, each fetched "
+            "when the previous one has been consumed.",
             pages,
         )
     ]
@@ -595,17 +572,13 @@ def _pagination_methods(
     if len(lists) == 1:
         ((field, item),) = lists.items()
         runtime.add(f"items{suffix}")
-        names.note(item)
-        lead = f"Every item of ``{field}`` on every page of ``{plan.name}``, fetched page by page."
+        attribute = _attribute(models.tree, plan.response_class, field)
         methods.append(
-            _Method(
+            method(
                 f"iter_{plan.name}",
-                "",
-                signature,
-                [[*o] for o in overloads],
-                f"{iterator}[{item}]",
-                docstring(_method_doc(plan, extra_args, lead)),
-                f"items{suffix}({pages}, lambda page: page.{_attribute(models.tree, plan.response_class, field)})",
+                names.note(item),
+                f"Every item of ``{field}`` on every page of ``{plan.name}``, fetched page by page.",
+                f"items{suffix}({pages}, lambda page: page.{attribute})",
             )
         )
     return methods

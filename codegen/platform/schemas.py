@@ -30,7 +30,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..normalise import REF_PREFIX, Schema, class_name, clean_text, pascal, words
+from ..normalise import (
+    REF_PREFIX,
+    Schema,
+    class_name,
+    clean_text,
+    move_structured_default,
+    pascal,
+    words,
+)
 from ..plan import lenient
 
 __all__ = ["INPUT_BASE", "OUTPUT_BASE", "RESERVED_NAMES", "Components", "Side", "singular"]
@@ -109,13 +117,7 @@ def clean(schema: Any, side: Side) -> Schema:
         and "additionalProperties" not in out
     ):
         out["additionalProperties"] = True  # JSON Schema's default, made explicit
-    default = out.get("default")
-    if isinstance(default, dict) or (
-        isinstance(default, list) and any(isinstance(item, (dict, list)) for item in default)
-    ):
-        del out["default"]
-        note = f"Default: `{json.dumps(default, ensure_ascii=False)}`."
-        out["description"] = f"{out['description']}\n\n{note}" if out.get("description") else note
+    move_structured_default(out)
     return out
 
 
