@@ -178,7 +178,6 @@ def _params_schema(parameters: tuple[Parameter, ...]) -> dict[str, object]:
         "type": "object",
         "properties": properties,
         "required": [p.name for p in parameters if p.required],
-        "additionalProperties": False,
     }
 
 

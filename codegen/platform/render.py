@@ -124,8 +124,34 @@ def _models(tree: ast.Module, roots: set[str]) -> _Models:
         else:
             body.append(node)
     tree.body = body + aliases
-    source, imports, names = module_parts(tree, {"typing": {"TypeAlias"}} if aliases else {})
+    annotated = _annotate_model_configs(tree)
+    typing = {"TypeAlias"} if aliases else set[str]()
+    source, imports, names = module_parts(
+        tree, {"typing": typing | ({"ClassVar"} if annotated else set())}
+    )
     return _Models(source=source, imports=imports, names=names, tree=tree)
+
+
+def _annotate_model_configs(tree: ast.Module) -> bool:
+    """``model_config = ConfigDict(...)`` -> ``model_config: ClassVar[ConfigDict] = ...``: the
+    type its bases declare, so type checkers do not each infer their own. True if any was."""
+    found = False
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for index, statement in enumerate(node.body):
+            if (
+                isinstance(statement, ast.Assign)
+                and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)
+                and statement.targets[0].id == "model_config"
+            ):
+                annotation = ast.parse("ClassVar[ConfigDict]", mode="eval").body
+                node.body[index] = ast.AnnAssign(
+                    ast.Name("model_config", ast.Store()), annotation, statement.value, simple=1
+                )
+                found = True
+    return found
 
 
 def _root_type(node: ast.ClassDef) -> ast.expr | None:

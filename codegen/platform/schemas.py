@@ -117,6 +117,13 @@ def clean(schema: Any, side: Side) -> Schema:
         and "additionalProperties" not in out
     ):
         out["additionalProperties"] = True  # JSON Schema's default, made explicit
+    # With properties, the base class decides: InputModel forbids unknown fields, OutputModel
+    # keeps them (an answer must never break on a field fal adds). Only an open input differs,
+    # and its extra fields are not typed (pydantic can only type them through a private hack).
+    if "properties" in out and "additionalProperties" in out:
+        extra = out.pop("additionalProperties")
+        if side == "input" and extra is not False:
+            out["additionalProperties"] = True
     move_structured_default(out)
     return out
 

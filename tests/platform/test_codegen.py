@@ -87,6 +87,7 @@ PAGE = {
                     },
                 },
                 "required": ["id"],
+                "additionalProperties": False,  # an answer still keeps what fal adds later
             },
         },
     },
@@ -273,8 +274,11 @@ def test_classes_are_named_where_they_sit_deduplicated_and_split_by_side(
     assert models.Thing.model_fields["owner"].annotation == models.OwnerOutput | None
     assert models.CreateThingResponse.model_fields["owner"].annotation == models.OwnerOutput | None
     # Answers are lenient (open enums, no constraints); bodies strict.
-    thing = models.Thing.model_validate({"id": "1", "kind": "c", "owner": {"name": "long"}})
+    thing = models.Thing.model_validate(
+        {"id": "1", "kind": "c", "owner": {"name": "long"}, "added": 2}
+    )
     assert thing.kind == "c" and thing.owner.name == "long"
+    assert thing.model_extra == {"added": 2}
     with pytest.raises(ValueError, match="at most 3"):
         models.Owner(name="long")
     assert models.EstimateResponse is bool  # a non-object answer is an alias

@@ -59,14 +59,12 @@ _PAGE: Final = 100
 
 @dataclass(frozen=True)
 class Attempt:
-    """A request that may have been accepted: the endpoint, the JSON body sent, when it was
-    sent (the time taken just before sending) and, if known, when it failed (a request sent to
-    fal later than that, clock skew allowing, is not this one). Naive times are local time."""
+    """A request that may have been accepted: the endpoint, the JSON body sent, and when it was
+    sent (the time taken just before sending; a naive time is local time)."""
 
     endpoint_id: str
     body: Mapping[str, Any]
     sent_at: datetime
-    failed_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.endpoint_id, str) or not self.endpoint_id.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
@@ -74,8 +72,6 @@ class Attempt:
                 f"endpoint_id must be a non-empty string, got {self.endpoint_id!r}"
             )
         object.__setattr__(self, "sent_at", _aware(self.sent_at))
-        if self.failed_at is not None:
-            object.__setattr__(self, "failed_at", _aware(self.failed_at))
         try:
             json.dumps(self.body)
         except (TypeError, ValueError) as exc:
@@ -97,7 +93,6 @@ class Attempt:
             payload = _attribute(error, "payload", bytes)
             body = _json_object(payload) if payload is not None else None
         sent_at = sent_at or _attribute(error, "sent_at", datetime)
-        failed_at = _attribute(error, "failed_at", datetime)
         missing = [
             name
             for name, value in (("endpoint_id", endpoint_id), ("body", body), ("sent_at", sent_at))
@@ -107,7 +102,7 @@ class Attempt:
             raise InvalidArgumentError(
                 f"the error does not say {', '.join(missing)}: pass them (or an Attempt)"
             )
-        return cls(endpoint_id, body, sent_at, failed_at)
+        return cls(endpoint_id, body, sent_at)
 
 
 @dataclass(frozen=True)
@@ -210,9 +205,9 @@ class _Search:
         self.attempt = attempt
         self.body = _normalised(attempt.body)
         self.settle_delay = settle_delay
-        skew = timedelta(seconds=clock_skew)
-        self.start = attempt.sent_at - skew
-        self.end = None if attempt.failed_at is None else attempt.failed_at + skew
+        # Only a lower bound: fal's ``sent_at`` may be when a queued request reached a runner,
+        # long after it was submitted.
+        self.start = attempt.sent_at - timedelta(seconds=clock_skew)
         self.exclude = frozenset(exclude)
         self.matches: list[tuple[timedelta, ListRequestsByEndpointItem]] = []
         self.unreadable: list[str] = []
@@ -227,11 +222,9 @@ class _Search:
 
     def read(self, items: Iterable[ListRequestsByEndpointItem]) -> None:
         for item in items:
-            sent = _parsed(item.sent_at)
-            if item.request_id in self.exclude or (
-                sent is not None and self.end is not None and sent > self.end
-            ):
+            if item.request_id in self.exclude:
                 continue
+            sent = _parsed(item.sent_at)
             if item.json_input is None:
                 self.unreadable.append(item.request_id)
             elif same_json(item.json_input, self.body):
