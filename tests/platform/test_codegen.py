@@ -358,6 +358,8 @@ def test_bodies_as_keywords_or_models_and_headers_and_renamed_keywords(
         platform.create_thing()  # a required field is missing: nothing sent
     with pytest.raises(InvalidArgumentError, match="not both"):
         platform.create_thing(models.CreateThingBody(name="a"), name_body="b")
+    with pytest.raises(InvalidArgumentError, match="control characters"):
+        platform.create_thing(name_body="a", idempotency_key="k\r\nX-Injected: 1")
     assert len(sent) == 2
 
 

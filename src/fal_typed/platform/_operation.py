@@ -184,6 +184,11 @@ def _build(
         path = path.replace("{" + name + "}", _path_value(operation, name, values[name], slashes))
     url = str(httpx.URL(client.api_url + path, params=_query_pairs(operation, values)))
     headers = {name: str(values[name]) for name in operation.headers if name in values}
+    for name, value in headers.items():
+        if any(ord(char) < 32 or ord(char) == 127 for char in value):
+            raise InvalidArgumentError(
+                f"{operation.label}: {name} must not hold control characters"
+            )
     if body is not None:
         headers["Content-Type"] = body.content_type
     idempotent = operation.idempotent
