@@ -44,13 +44,17 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy src/fal_typed
 	$(VENV)/bin/mypy -p fal_endpoints
 
-## generate: regenerate generated/ from schemas/ (only changed modules), printing what changed
+## generate: regenerate generated/ from schemas/ (only changed modules), printing what changed,
+##           and the Platform API client (src/fal_typed/platform/_generated/)
 generate: $(STAMP)
 	$(VENV)/bin/fal-typed generate
+	$(PY) -m codegen.platform
 
-## check-generated: regenerate every module into a temp dir; fail if generated/ is stale
+## check-generated: regenerate every module into a temp dir; fail if generated/ (or the
+##                  Platform API client) is stale
 check-generated: $(STAMP)
 	$(PY) -m codegen --check
+	$(PY) -m codegen.platform --check
 
 ## refresh: fetch fal's whole catalog into schemas/ (needs fal.ai), then generate; see git diff
 refresh: $(STAMP)

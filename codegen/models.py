@@ -21,12 +21,13 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .diagnostics import DocumentError
 from .normalise import class_name, pascal
 from .plan import RESERVED_NAMES, ModulePlan
 
-__all__ = ["Models", "render_models"]
+__all__ = ["Models", "field_types", "module_parts", "render_models", "tidied_models"]
 
 _CONSTRAINTS = frozenset(
     {"gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern"}
@@ -56,34 +57,66 @@ class Models:
 
 def render_models(plan: ModulePlan) -> Models:
     """Generate and tidy the models of ``plan``; a failure is a DocumentError of the document."""
-    text, model_warnings = _generate(plan)
-    tree = ast.parse(text)
-    _check_bases(tree)
-    _drop_arbitrary_types_allowed(tree)
-    _inline_root_models(tree, keep={plan.input_class, plan.output_class})
+    tree, model_warnings = tidied_models(
+        plan.module,
+        plan.components,
+        plan.base_classes,
+        plan.aliases,
+        keep={plan.input_class, plan.output_class},
+    )
     aliased = _alias_long_types(tree, plan)
-    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    imports: dict[str, set[str]] = {"typing": {"TypeAlias"}} if aliased else {}
-    names: list[str] = []
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.module and node.module != "__future__":
-            imports.setdefault(node.module, set()).update(
-                a.name for a in node.names if a.name in used
-            )
-        elif isinstance(node, ast.ClassDef):
-            names.append(node.name)
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.append(node.target.id)
+    source, imports, names = module_parts(tree, {"typing": {"TypeAlias"}} if aliased else {})
     return Models(
-        source=_body(tree),
-        imports={module: found for module, found in imports.items() if found},
+        source=source,
+        imports=imports,
         names=names,
         field_types=_field_annotations(tree, plan),
         warnings=model_warnings,
     )
 
 
-def _generate(plan: ModulePlan) -> tuple[str, list[str]]:
+def module_parts(
+    tree: ast.Module, imports: dict[str, set[str]]
+) -> tuple[str, dict[str, set[str]], list[str]]:
+    """The models' source without its imports, the names imported by module (those the models
+    use, plus ``imports``) and the names the models define (classes and aliases)."""
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    found: dict[str, set[str]] = {module: set(names) for module, names in imports.items()}
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module != "__future__":
+            found.setdefault(node.module, set()).update(
+                a.name for a in node.names if a.name in used
+            )
+        elif isinstance(node, ast.ClassDef):
+            names.append(node.name)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.append(node.target.id)
+    return _body(tree), {module: f for module, f in found.items() if f}, names
+
+
+def tidied_models(
+    title: str,
+    components: dict[str, Any],
+    base_classes: dict[str, str],
+    aliases: dict[str, str],
+    *,
+    keep: set[str],
+) -> tuple[ast.Module, list[str]]:
+    """The models of ``components`` (name -> JSON Schema; each class's base in ``base_classes``)
+    as a syntax tree, tidied (bases checked, root models inlined except those in ``keep``), and
+    what datamodel-code-generator warned. A failure is a DocumentError."""
+    text, model_warnings = _generate(title, components, base_classes, aliases)
+    tree = ast.parse(text)
+    _check_bases(tree)
+    _drop_arbitrary_types_allowed(tree)
+    _inline_root_models(tree, keep=keep)
+    return tree, model_warnings
+
+
+def _generate(
+    title: str, components: dict[str, Any], base_classes: dict[str, str], aliases: dict[str, str]
+) -> tuple[str, list[str]]:
     # Imported here: it is slow to import, and a no-op run never renders a model.
     from datamodel_code_generator import (
         InputFileType,
@@ -95,9 +128,9 @@ def _generate(plan: ModulePlan) -> tuple[str, list[str]]:
 
     document = {
         "openapi": "3.1.0",
-        "info": {"title": plan.module, "version": "1"},
+        "info": {"title": title, "version": "1"},
         "paths": {},
-        "components": {"schemas": plan.components},
+        "components": {"schemas": components},
     }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -107,8 +140,8 @@ def _generate(plan: ModulePlan) -> tuple[str, list[str]]:
                 input_file_type=InputFileType.OpenAPI,
                 output_model_type=DataModelType.PydanticV2BaseModel,
                 target_python_version=PythonVersion.PY_310,
-                base_class_map=dict(plan.base_classes),
-                aliases=dict(plan.aliases),
+                base_class_map=dict(base_classes),
+                aliases=dict(aliases),
                 enum_field_as_literal=LiteralType.All,
                 strict_nullable=True,
                 field_constraints=True,
@@ -332,10 +365,20 @@ def _alias_long_types(tree: ast.Module, plan: ModulePlan) -> bool:
 
 
 def _field_annotations(tree: ast.Module, plan: ModulePlan) -> dict[str, str]:
-    """Each input field's type as the model declares it, by wire name (the field's alias when
-    the attribute is renamed, e.g. ``json_`` for ``json``, which would shadow a BaseModel method)."""
+    """Each input field's type as the model declares it, by field name."""
+    by_wire = field_types(tree, plan.input_class)
+    missing = [field.name for field in plan.fields if field.name not in by_wire]
+    if missing:
+        raise DocumentError(f"the generated {plan.input_class} lacks fields {missing}")
+    return {field.name: by_wire[field.name] for field in plan.fields}
+
+
+def field_types(tree: ast.Module, class_name: str) -> dict[str, str]:
+    """Each field's type as class ``class_name`` declares it, without ``Annotated`` metadata, by
+    wire name (the field's alias when the attribute is renamed, e.g. ``json_`` for ``json``,
+    which would shadow a BaseModel method)."""
     by_wire: dict[str, str] = {}
-    for statement, attribute, annotation in _fields_of(_class_node(tree, plan.input_class)):
+    for statement, attribute, annotation in _fields_of(_class_node(tree, class_name)):
         field_call = _field_call(statement.annotation)
         alias = (
             next((k.value for k in field_call.keywords if k.arg == "alias"), None)
@@ -348,7 +391,4 @@ def _field_annotations(tree: ast.Module, plan: ModulePlan) -> dict[str, str]:
             else attribute
         )
         by_wire[wire] = ast.unparse(_PlainTypes().visit(copy.deepcopy(annotation)))
-    missing = [field.name for field in plan.fields if field.name not in by_wire]
-    if missing:
-        raise DocumentError(f"the generated {plan.input_class} lacks fields {missing}")
-    return {field.name: by_wire[field.name] for field in plan.fields}
+    return by_wire

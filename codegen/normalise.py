@@ -41,6 +41,7 @@ __all__ = [
     "Schema",
     "class_name",
     "clean_text",
+    "move_structured_default",
     "normalise",
     "pascal",
     "words",
@@ -270,7 +271,7 @@ class _Normaliser:
             out["description"] = text
         if "default" in schema:
             out["default"] = schema["default"]
-        _move_structured_default(out)
+        move_structured_default(out)
 
     def _clean_keywords(self, schema: Mapping[str, Any], where: str) -> Schema:
         out: Schema = {}
@@ -304,7 +305,7 @@ class _Normaliser:
         ):
             # JSON Schema's default, made explicit: without it the model would read as closed.
             out["additionalProperties"] = True
-        _move_structured_default(out)
+        move_structured_default(out)
         return out
 
     def _properties(
@@ -343,7 +344,9 @@ def _with_null(schema: Schema) -> Schema:
     return {"anyOf": branches, **docs}
 
 
-def _move_structured_default(schema: Schema) -> None:
+def move_structured_default(schema: Schema) -> None:
+    """A default that is an object (or a list holding objects or lists) cannot be written as a
+    type-correct Python default: state it in the description instead."""
     default = schema.get("default")
     structured = isinstance(default, dict) or (
         isinstance(default, list) and any(isinstance(item, (dict, list)) for item in default)

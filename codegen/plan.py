@@ -34,7 +34,7 @@ from fal_typed.naming import module_name
 from .calls import RESERVED_KEYWORDS
 from .normalise import REF_PREFIX, Metadata, NormalisedDocument, Schema, class_name, pascal, words
 
-__all__ = ["FieldPlan", "ModulePlan", "plan"]
+__all__ = ["FieldPlan", "ModulePlan", "lenient", "plan"]
 
 INPUT_BASE = "fal_typed.InputModel"
 OUTPUT_BASE = "fal_typed.OutputModel"
@@ -132,7 +132,7 @@ def plan(doc: NormalisedDocument, source: str) -> ModulePlan:
         components[final] = _rename_refs(doc.components[name], input_names)
         bases[final] = INPUT_BASE
     for name, final in output_names.items():
-        schema = _lenient(_rename_refs(doc.components[name], output_names))
+        schema = lenient(_rename_refs(doc.components[name], output_names))
         components[final] = schema
         bases[final] = FILE_OUTPUT_BASE if _is_file(schema) else OUTPUT_BASE
 
@@ -210,7 +210,7 @@ def _rename_refs(schema: Any, names: dict[str, str]) -> Any:
     return schema
 
 
-def _lenient(schema: Any) -> Any:
+def lenient(schema: Any) -> Any:
     """The output-side form of a schema: open enums, no value constraints."""
     if not isinstance(schema, dict):
         return schema
@@ -219,11 +219,11 @@ def _lenient(schema: Any) -> Any:
         if key in _OUTPUT_CONSTRAINTS:
             continue
         if key == "properties":
-            out[key] = {name: _lenient(sub) for name, sub in value.items()}
+            out[key] = {name: lenient(sub) for name, sub in value.items()}
         elif key in ("items", "additionalProperties"):
-            out[key] = _lenient(value)
+            out[key] = lenient(value)
         elif key in ("anyOf", "oneOf", "allOf", "prefixItems"):
-            out[key] = [_lenient(sub) for sub in value]
+            out[key] = [lenient(sub) for sub in value]
         else:
             out[key] = value
     enum = out.get("enum")

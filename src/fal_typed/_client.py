@@ -35,6 +35,7 @@ from ._errors import (
     PossiblyAcceptedError,
     error_for_response,
 )
+from ._hosts import DEFAULT_API_URL
 from ._limits import DEFAULT_LIMITS, Limits
 from ._retry import NEVER_RETRIED_ERRORS, NOT_SENT_ERRORS, RetryPolicy, parse_retry_after
 
@@ -181,7 +182,8 @@ class Client:
 
     ``key`` defaults to the environment (``FAL_KEY``, or ``FAL_KEY_ID`` + ``FAL_KEY_SECRET``),
     read on the first request. The ``*_url`` arguments are base URLs and may carry a path prefix
-    (``http://127.0.0.1:8000/queue``). ``timeout`` is the per-request timeout of queue calls
+    (``http://127.0.0.1:8000/queue``); ``api_url`` is the Platform API's (``fal_typed.platform``:
+    pricing, usage, request history), without its ``/v1``. ``timeout`` is the per-request timeout of queue calls
     (a number or an ``httpx.Timeout``); ``retry`` the :class:`RetryPolicy`; ``poll_interval`` how
     often status is polled when the status stream is unavailable. ``backup_hosts`` maps a host
     (``host`` or ``host:port``) to the one tried once, at once, when connecting to it fails
@@ -197,6 +199,7 @@ class Client:
     rest_url: str
     cdn_url: str
     realtime_url: str
+    api_url: str
     timeout: httpx.Timeout
     retry: RetryPolicy
     poll_interval: float
@@ -212,6 +215,7 @@ class Client:
         rest_url: str = "https://rest.fal.ai",
         cdn_url: str = "https://v3.fal.media",
         realtime_url: str = "wss://fal.run",
+        api_url: str = DEFAULT_API_URL,
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
@@ -227,6 +231,7 @@ class Client:
         self.rest_url = _check_base_url("rest_url", rest_url, http_schemes)
         self.cdn_url = _check_base_url("cdn_url", cdn_url, http_schemes)
         self.realtime_url = _check_base_url("realtime_url", realtime_url, ("ws", "wss"))
+        self.api_url = _check_base_url("api_url", api_url, http_schemes)
         self.timeout = _as_timeout(timeout)
         self.retry = retry if retry is not None else RetryPolicy()
         if poll_interval <= 0:

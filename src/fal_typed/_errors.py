@@ -223,8 +223,18 @@ class PossiblyAcceptedError(FalConnectionError):
     default_error_type: ClassVar[str | None] = "possibly_accepted"
 
 
+def _platform_error(body: Any) -> dict[str, Any] | None:
+    """The ``error`` object of the Platform API's error body (``{"error": {"type", "message",
+    "docs_url", "request_id"}}``), if that is the shape of ``body``."""
+    obj = _json_object(body)
+    error = _json_object(obj.get("error")) if obj is not None else None
+    return error if error is not None and isinstance(error.get("message"), str) else None
+
+
 def _message_from_body(body: Any, fallback: str) -> str:
     obj = _json_object(body)
+    if (platform := _platform_error(body)) is not None:
+        return str(platform["message"])
     if obj is not None:
         detail = obj.get("detail")
         items = _json_objects(detail)
@@ -246,9 +256,16 @@ def error_for_response(
     """Build the right :class:`FalHTTPError` subclass for an error response."""
     lower = {k.lower(): v for k, v in headers.items()}
     obj = _json_object(body)
+    platform = _platform_error(body) or {}
     body_type = obj.get("error_type") if obj is not None else None
+    body_type = body_type or platform.get("type")
     error_type = str(body_type) if body_type else lower.get("x-fal-error-type")
-    request_id = request_id or lower.get("x-fal-request-id")
+    body_request_id = platform.get("request_id")
+    request_id = (
+        request_id
+        or lower.get("x-fal-request-id")
+        or (body_request_id if isinstance(body_request_id, str) else None)
+    )
     message = _message_from_body(body, f"request failed with status {status_code}")
     cls: type[FalHTTPError]
     if status_code == 422:

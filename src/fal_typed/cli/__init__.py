@@ -30,6 +30,7 @@ from ._call import build_command
 from ._diff import diff, print_fetch_changelog, print_regeneration_changelog
 from ._fetch import FetchRequest, existing_ids, render_report, timed_fetch
 from ._list import matching, print_listing
+from ._price import price, usage_command
 from ._spec import load_spec
 
 __all__ = ["app", "main"]
@@ -325,6 +326,10 @@ def call(
         raise typer.Exit(_INTERRUPTED) from None
     if isinstance(status, int) and status:
         raise typer.Exit(status)
+
+
+app.command()(price)
+app.command("usage")(usage_command)
 
 
 def main() -> None:

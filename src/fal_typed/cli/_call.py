@@ -73,6 +73,7 @@ def _client(key: str | None, hosts: Hosts) -> Client:
         rest_url=hosts.rest_url,
         cdn_url=hosts.cdn_url,
         realtime_url=hosts.realtime_url,
+        api_url=hosts.api_url,
     )
 
 

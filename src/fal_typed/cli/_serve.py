@@ -41,7 +41,8 @@ def run_server(
         lines = [
             f"local fal server listening on {fal.base_url}",
             f"  {len(fal.state.catalog)} endpoints from {source}",
-            f"  queue {fal.queue_url}, run {fal.run_url}, rest {fal.rest_url}, cdn {fal.cdn_url}",
+            f"  queue {fal.queue_url}, run {fal.run_url}, rest {fal.rest_url}, cdn {fal.cdn_url},"
+            f" platform API {fal.api_url}",
             f"  accepts {'only the key given with --key' if key else f'any key, e.g. {DEFAULT_KEY}'}",
             f"  use it from the command line: export FAL_TYPED_BASE_URL={fal.base_url}",
         ]

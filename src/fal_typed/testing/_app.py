@@ -23,6 +23,7 @@ from . import _queue_routes, _run_routes
 from ._catalog import Catalog
 from ._keycheck import key_is_valid
 from ._middleware import FalMiddleware
+from ._platform import platform_routes
 from ._queue import CompletedRequest
 from ._realtime import RealtimeService
 from ._state import ServerState
@@ -138,6 +139,7 @@ ROUTE_PROVIDERS: Final[tuple[RouteProvider, ...]] = (
     realtime_routes,
     webhook_routes,
     schema_document_routes,
+    platform_routes,
     file_routes,
     _queue_routes.routes,  # catches every POST under /queue
     _run_routes.routes,  # catches every path under /run

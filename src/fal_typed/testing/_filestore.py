@@ -87,6 +87,17 @@ class FileStore:
         with self._lock:
             return self._files.get(key)
 
+    def delete(self, key: str) -> bool:
+        """Stop serving ``key`` (deleting an on-disk file); False if it was not stored."""
+        with self._lock:
+            stored = self._files.pop(key, None)
+            if stored is not None and stored.data is not None:
+                self._memory -= stored.size
+        if stored is None:
+            return False
+        self._forget(stored)
+        return True
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._files)

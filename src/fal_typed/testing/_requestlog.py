@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ class RecordedRequest:
     status_code: int | None = None
     fault: str | None = None
     body_size: int = 0
+    received_at: float = field(default_factory=time.time)
+    """When the request arrived (wall clock, seconds since the epoch)."""
     _body: bytearray = field(default_factory=bytearray, repr=False)
 
     @property

@@ -21,6 +21,7 @@ from ._catalog import Catalog
 from ._controls import Behaviour, Handler
 from ._endpoints import default_schemas_dir, schemas_at_revision
 from ._faults import Fault, FaultRule
+from ._platform import PlatformService
 from ._realtime import RealtimeService
 from ._requestlog import RecordedRequest
 from ._state import ServerState
@@ -52,8 +53,8 @@ class LocalFal:
     ``Authorization: Key <key>`` is accepted, else any non-empty key.
 
     Use it as a context manager (or :meth:`start`/:meth:`stop`); point clients at
-    :attr:`queue_url`, :attr:`run_url`, :attr:`rest_url`, :attr:`cdn_url` and
-    :attr:`realtime_url`, or take :meth:`client`.
+    :attr:`queue_url`, :attr:`run_url`, :attr:`rest_url`, :attr:`cdn_url`,
+    :attr:`realtime_url` and :attr:`api_url`, or take :meth:`client`.
     """
 
     def __init__(
@@ -225,6 +226,11 @@ class LocalFal:
         return self.state.realtime_url
 
     @property
+    def api_url(self) -> str:
+        """The Platform API (api.fal.ai): pricing, usage, request history, ``/meta``."""
+        return self.state.api_url
+
+    @property
     def key(self) -> str | None:
         """The only key accepted, if the server was given one."""
         return self.state.key
@@ -244,6 +250,7 @@ class LocalFal:
             "rest_url": self.rest_url,
             "cdn_url": self.cdn_url,
             "realtime_url": self.realtime_url,
+            "api_url": self.api_url,
             **overrides,
         }
         key = options.pop("key", self.key or DEFAULT_KEY)
@@ -277,6 +284,12 @@ class LocalFal:
         """Webhook delivery: its key and JWKS, ``configure(deliver_twice=True, timestamp_offset=-600,
         corrupt_signature=True, retries=...)``, ``rotate_key()``, ``attempts``, ``wait_for(id)``."""
         return self._extension("webhooks", WebhookDispatcher)
+
+    @property
+    def platform(self) -> PlatformService:
+        """The Platform API (api.fal.ai/v1): ``set_price()``, ``configure(history_delay=...,
+        webhook_ip_ranges=...)``, ``records()`` (the request history as it stands)."""
+        return self._extension("platform", PlatformService)
 
     @property
     def schema_documents(self) -> Catalog:

@@ -19,6 +19,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .._hosts import LOCAL_PLATFORM_PREFIX
 from ._controls import Controls, Failure
 from ._endpoints import EndpointCatalog, resolve_endpoint, split_path
 from ._faults import FaultBook
@@ -89,6 +90,10 @@ class ServerState:
     @property
     def realtime_url(self) -> str:
         return "ws" + self.base_url[len("http") :] + "/run"
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + LOCAL_PLATFORM_PREFIX
 
     # -- endpoints -----------------------------------------------------------------------------
 

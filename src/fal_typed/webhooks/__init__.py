@@ -48,6 +48,7 @@ from ._idempotency import (
 )
 from ._jwks import DEFAULT_JWKS_URL, MAX_CACHE_TTL, JWKSCache
 from ._result import WebhookResult
+from ._sender import WebhookSenders
 from ._signature import (
     REQUEST_ID_HEADER,
     SIGNATURE_HEADER,
@@ -84,6 +85,7 @@ __all__ = [
     "WebhookHandler",
     "WebhookPayloadError",
     "WebhookResult",
+    "WebhookSenders",
     "WebhookVerificationError",
     "WebhookVerifier",
     "parse",

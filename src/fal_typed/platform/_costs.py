@@ -1,0 +1,181 @@
+"""Prices before you spend: unit prices, and what a number of calls will cost.
+
+``prices(ids)`` asks ``GET /v1/models/pricing`` (50 ids per request, as fal allows) and
+``estimate_cost(id, rows=N)`` asks ``POST /v1/models/pricing/estimate``: by default fal's
+historical price per call (what ``N`` calls of this endpoint have cost on average, whatever
+their units), or with ``units_per_call`` the unit price times the units. Both use the client's
+key, retries and ``api_url``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from .._client import Client
+from .._errors import InvalidArgumentError, ProtocolError
+from ._generated.client import AsyncPlatform, Platform
+from ._generated.models import (
+    EstimatePricingHistoricalApiPrice,
+    EstimatePricingHistoricalApiPriceEndpointsValue,
+    EstimatePricingResponse,
+    EstimatePricingUnitPrice,
+    EstimatePricingUnitPriceEndpointsValue,
+    Price,
+)
+
+__all__ = [
+    "Estimate",
+    "estimate_cost",
+    "estimate_cost_async",
+    "format_cost",
+    "prices",
+    "prices_async",
+]
+
+_IDS_PER_REQUEST = 50
+EstimateBasis = Literal["historical_api_price", "unit_price"]
+
+
+def format_cost(amount: float, currency: str = "USD") -> str:
+    """``$1.25``, ``$0.025``, ``1,200.00 EUR``: at least cents, more digits only when they count."""
+    whole, _, fraction = f"{amount:,.6f}".partition(".")
+    text = f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
+    return f"${text}" if currency.upper() == "USD" else f"{text} {currency.upper()}"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What ``calls`` calls of ``endpoint_id`` are estimated to cost, and on what basis.
+
+    ``price`` is the endpoint's unit price (for display: "$0.025 per image").
+    """
+
+    endpoint_id: str
+    calls: int
+    total_cost: float
+    currency: str
+    basis: EstimateBasis
+    price: Price
+
+    @property
+    def per_call(self) -> float:
+        return self.total_cost / self.calls if self.calls else 0.0
+
+    def __str__(self) -> str:
+        unit = format_cost(self.price.unit_price, self.price.currency)
+        return (
+            f"{format_cost(self.total_cost, self.currency)} for {self.calls} call"
+            f"{'' if self.calls == 1 else 's'} of {self.endpoint_id} ({unit} per {self.price.unit})"
+        )
+
+
+def _ids(endpoint_ids: Iterable[str] | str) -> list[str]:
+    ids = [endpoint_ids] if isinstance(endpoint_ids, str) else list(endpoint_ids)
+    for endpoint_id in ids:
+        if not isinstance(endpoint_id, str) or not endpoint_id.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise InvalidArgumentError(
+                f"endpoint ids must be non-empty strings, got {endpoint_id!r}"
+            )
+    return list(dict.fromkeys(i.strip() for i in ids))
+
+
+def _chunks(ids: Sequence[str]) -> list[list[str]]:
+    return [list(ids[i : i + _IDS_PER_REQUEST]) for i in range(0, len(ids), _IDS_PER_REQUEST)]
+
+
+def _in_order(ids: Sequence[str], found: Iterable[Price]) -> dict[str, Price]:
+    by_id = {price.endpoint_id: price for price in found}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise ProtocolError(f"fal's pricing answer lacks {', '.join(missing)}")
+    return {i: by_id[i] for i in ids}
+
+
+def prices(endpoint_ids: Iterable[str] | str, *, client: Client | None = None) -> dict[str, Price]:
+    """The unit price of each endpoint, in the order given (an unknown id raises
+    :class:`~fal_typed.NotFoundError`)."""
+    ids = _ids(endpoint_ids)
+    platform = Platform(client)
+    found = [p for chunk in _chunks(ids) for p in platform.get_pricing(endpoint_id=chunk).prices]
+    return _in_order(ids, found)
+
+
+async def prices_async(
+    endpoint_ids: Iterable[str] | str, *, client: Client | None = None
+) -> dict[str, Price]:
+    """Async twin of :func:`prices`."""
+    ids = _ids(endpoint_ids)
+    platform = AsyncPlatform(client)
+    found: list[Price] = []
+    for chunk in _chunks(ids):
+        found.extend((await platform.get_pricing(endpoint_id=chunk)).prices)
+    return _in_order(ids, found)
+
+
+def _estimate_body(
+    endpoint_id: str, rows: int, units_per_call: float | None
+) -> EstimatePricingHistoricalApiPrice | EstimatePricingUnitPrice:
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise InvalidArgumentError(f"rows must be a positive number of calls, got {rows!r}")
+    if units_per_call is None:
+        return EstimatePricingHistoricalApiPrice(
+            estimate_type="historical_api_price",
+            endpoints={
+                endpoint_id: EstimatePricingHistoricalApiPriceEndpointsValue(call_quantity=rows)
+            },
+        )
+    if not units_per_call > 0:
+        raise InvalidArgumentError(f"units_per_call must be positive, got {units_per_call!r}")
+    return EstimatePricingUnitPrice(
+        estimate_type="unit_price",
+        endpoints={
+            endpoint_id: EstimatePricingUnitPriceEndpointsValue(unit_quantity=rows * units_per_call)
+        },
+    )
+
+
+def _estimate(
+    endpoint_id: str, rows: int, answer: EstimatePricingResponse, price: Price
+) -> Estimate:
+    basis: EstimateBasis = (
+        "unit_price" if answer.estimate_type == "unit_price" else "historical_api_price"
+    )
+    return Estimate(endpoint_id, rows, answer.total_cost, answer.currency, basis, price)
+
+
+def estimate_cost(
+    endpoint_id: str,
+    rows: int = 1,
+    *,
+    units_per_call: float | None = None,
+    client: Client | None = None,
+) -> Estimate:
+    """What ``rows`` calls of ``endpoint_id`` will cost.
+
+    By default fal's historical price per call; with ``units_per_call`` (e.g. images per call)
+    the unit price times ``rows * units_per_call``. Checked before anything is sent.
+    """
+    (endpoint_id,) = _ids(endpoint_id)
+    body = _estimate_body(endpoint_id, rows, units_per_call)
+    platform = Platform(client)
+    answer = platform.estimate_pricing(body)
+    price = _in_order([endpoint_id], platform.get_pricing(endpoint_id=[endpoint_id]).prices)
+    return _estimate(endpoint_id, rows, answer, price[endpoint_id])
+
+
+async def estimate_cost_async(
+    endpoint_id: str,
+    rows: int = 1,
+    *,
+    units_per_call: float | None = None,
+    client: Client | None = None,
+) -> Estimate:
+    """Async twin of :func:`estimate_cost`."""
+    (endpoint_id,) = _ids(endpoint_id)
+    body = _estimate_body(endpoint_id, rows, units_per_call)
+    platform = AsyncPlatform(client)
+    answer = await platform.estimate_pricing(body)
+    found = (await platform.get_pricing(endpoint_id=[endpoint_id])).prices
+    return _estimate(endpoint_id, rows, answer, _in_order([endpoint_id], found)[endpoint_id])
