@@ -34,6 +34,7 @@ _HOP_BY_HOP = frozenset(
 # The body is re-streamed decoded and scrubbed: its length and encoding are the proxy's own.
 _NOT_RETURNED = _HOP_BY_HOP | {"content-length", "content-encoding", "set-cookie"}
 _TARGET_HEADER = "x-fal-target-url"
+_WHOLE_BODY_MAX = 1 << 20
 _PASSED_UP = frozenset({"accept", "content-type", "user-agent"})
 
 
@@ -94,8 +95,25 @@ class BodyRelay:
         await self._send({"type": "http.response.body", "body": rest, "more_body": False})
 
     async def relay(self, response: httpx.Response) -> None:
-        """The whole answer: status, headers, then each chunk as fal sends it."""
-        await self.start(response.status_code, response_headers(response.headers, self._secrets))
+        """The whole answer: status, headers, then each chunk as fal sends it.
+
+        A small answer of known length (fal's JSON) is sent whole, with its length, in one
+        write: sent as a chunked stream, its last empty chunk may wait for the caller's delayed
+        ACK on a socket without TCP_NODELAY (40 ms on Linux). Event streams and large or
+        open-ended bodies are streamed.
+        """
+        headers = response_headers(response.headers, self._secrets)
+        declared = response.headers.get("content-length", "")
+        streaming = response.headers.get("content-type", "").startswith("text/event-stream")
+        if not streaming and declared.isdigit() and int(declared) <= _WHOLE_BODY_MAX:
+            body = self._redactor.feed(await response.aread()) + self._redactor.flush()
+            self.sent = len(body)
+            await self.start(
+                response.status_code, [*headers, (b"content-length", b"%d" % len(body))]
+            )
+            await self._send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        await self.start(response.status_code, headers)
         async for data in response.aiter_bytes():
             await self.chunk(data)
         await self.end()
