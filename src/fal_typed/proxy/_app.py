@@ -123,8 +123,10 @@ async def _resolved(value: object) -> object:
 class FalProxy:
     """An ASGI app that forwards fal's proxy protocol to fal with your key.
 
-    Mount it where your front end's ``proxyUrl`` points (``app.mount("/api/fal/proxy",
-    proxy)`` in FastAPI or Starlette; see docs/proxy.md for Django). Arguments:
+    Serve it where your front end's ``proxyUrl`` points, as a route of its own:
+    ``app.add_route("/api/fal/proxy", proxy)`` in FastAPI or Starlette (a ``Mount`` answers its
+    bare path with a redirect, and fal's clients post to the bare path); docs/proxy.md shows
+    Django. Arguments:
 
     * ``authenticate``: ``(request) -> caller id | None``, sync or async, required: the app
       decides who may spend its fal credits (:func:`anyone` lets everyone in).
@@ -365,7 +367,8 @@ class FalProxy:
             finally:
                 group.cancel_scope.cancel()
         call.response_bytes = relay.sent
-        if disconnected or isinstance(outcome, ClientDisconnect):
+        # Once the answer is complete the server reports the connection as done: not a leaving caller.
+        if (disconnected and not relay.finished) or isinstance(outcome, ClientDisconnect):
             call.status, call.error_type = 499, "client_disconnected"
             return
         if isinstance(outcome, Refused):

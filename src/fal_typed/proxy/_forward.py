@@ -78,6 +78,8 @@ class BodyRelay:
         self._secrets = secrets
         self.sent = 0
         self.started = False
+        self.finished = False
+        """Whether the last byte was handed to the server: a disconnect after it changes nothing."""
 
     async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.started = True
@@ -93,6 +95,7 @@ class BodyRelay:
         rest = self._redactor.flush()
         self.sent += len(rest)
         await self._send({"type": "http.response.body", "body": rest, "more_body": False})
+        self.finished = True
 
     async def relay(self, response: httpx.Response) -> None:
         """The whole answer: status, headers, then each chunk as fal sends it.
@@ -112,6 +115,7 @@ class BodyRelay:
                 response.status_code, [*headers, (b"content-length", b"%d" % len(body))]
             )
             await self._send({"type": "http.response.body", "body": body, "more_body": False})
+            self.finished = True
             return
         await self.start(response.status_code, headers)
         async for data in response.aiter_bytes():
