@@ -150,6 +150,11 @@ def test_every_call_through_the_proxy(
         1
     ] == "low"
     assert upstream.requests_for("cancel", request_id=pending.request_id)
+    # Every call the proxy has reported so far was forwarded and answered, none cut short
+    # (the 503 is the injected upload failure).
+    reported = proxy.calls.wait()
+    assert all(c.forwarded for c in reported) and 499 not in {c.status_code for c in reported}
+    assert 503 in {c.status_code for c in reported}
     # The client sent no Authorization of its own: only the app's header, as configured.
     assert seen_authorization and set(seen_authorization) == {None}
     assert_key_never_shown(proxy, logs)

@@ -176,6 +176,7 @@ def test_the_proxy_adds_its_key_and_forwards_only_fals_headers(
     [record] = served.calls.wait()
     assert record.forwarded and record.caller == "alice" and record.endpoint_id == ENDPOINT
     assert record.operation == "submit" and record.request_id == body["request_id"]
+    assert record.status_code == 200 and record.error_type is None
     assert record.target == submit_url() + "?fal_webhook=https%3A%2F%2Fexample.com%2Fhook"
 
 
@@ -245,6 +246,8 @@ def test_a_caller_that_leaves_cancels_the_upstream_stream(
     [record] = upstream.streams.wait_for_record()
     assert record.finished.wait(10)
     assert record.outcome == "disconnected" and record.events_sent < 51
+    [call_record] = served.calls.wait()
+    assert call_record.status_code == 499 and call_record.error_type == "client_disconnected"
 
 
 def test_cdn_token_requests_get_a_stand_in(served: ServedProxy, upstream: LocalFal) -> None:
