@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from fal_typed.proxy import CORS, STAND_IN_TOKEN, BillableCall, CallerLimits
-from fal_typed.testing import Failure, LocalFal
+from fal_typed.testing import Failure, Fault, LocalFal
 
 from .conftest import (
     ALICE,
@@ -414,6 +414,38 @@ def test_unreachable_upstream_is_a_502(serve_proxy: ProxyFactory) -> None:
     response = call(served, submit_url(), json_body={"prompt": "a cat"})
     assert response.status_code == 502
     assert response.json()["error_type"] == "proxy_upstream_unreachable"
+
+
+def test_an_answer_lost_after_sending_is_not_reported_as_retryable(
+    served: ServedProxy, upstream: LocalFal
+) -> None:
+    """fal accepted the submit and the connection broke before its answer: 500, which fal's
+    clients do not retry for a submit, so the paid request is not sent twice."""
+    upstream.inject(Fault.reset(after_handler=True), on="submit")
+    response = call(served, submit_url(), json_body={"prompt": "a cat"})
+    assert response.status_code == 500
+    assert response.json()["error_type"] == "proxy_upstream_lost"
+    assert "may have been accepted" in response.json()["detail"]
+    assert len(upstream.requests_for("submit")) == 1
+
+
+def test_a_stream_fal_breaks_off_is_cut_for_the_caller_too(
+    served: ServedProxy, upstream: LocalFal
+) -> None:
+    upstream.configure(ENDPOINT, processing_time=0.3, logs=["one", "two", "three"])
+    submitted = call(served, submit_url(), json_body={"prompt": "a cat"}).json()
+    upstream.inject(Fault.drop(after_chunks=1), on="status_stream")  # cut after one event
+    target = f"{QUEUE}/fal-ai/flux/requests/{submitted['request_id']}/status/stream"
+    headers = {**ALICE, "x-fal-target-url": target}
+    received: list[str] = []
+    with (
+        pytest.raises(httpx.RemoteProtocolError),  # not a clean, complete-looking end
+        httpx.stream("GET", served.url, headers=headers, timeout=10) as response,
+    ):
+        received.extend(line for line in response.iter_lines() if line.startswith("data:"))
+    assert len(received) == 1
+    [*_, record] = served.calls.wait(2)
+    assert record.error_type == "proxy_upstream_interrupted"
 
 
 def test_concurrent_callers_share_the_proxy(served: ServedProxy, upstream: LocalFal) -> None:

@@ -19,12 +19,11 @@ upstream request (fal cancels a direct run whose connection drops).
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import anyio
 import httpx
@@ -36,8 +35,9 @@ from .._auth import Credentials
 from .._client import Client
 from .._errors import InvalidArgumentError
 from .._hosts import Hosts
+from .._retry import NOT_SENT_ERRORS
 from ..files._token import CdnToken
-from ._calls import Authenticate, BillableCall, OnCall, ProxyCall, SpendCap
+from ._calls import Authenticate, BillableCall, OnCall, ProxyCall, SpendCap, resolved
 from ._cors import CORS
 from ._credentials import KeyRing, KeySource
 from ._endpoints import EndpointPolicy
@@ -112,12 +112,6 @@ class _Call:
             request_bytes=self.request_bytes,
             response_bytes=self.response_bytes,
         )
-
-
-async def _resolved(value: object) -> object:
-    if inspect.isawaitable(value):
-        return await cast("Awaitable[object]", value)
-    return value
 
 
 class FalProxy:
@@ -261,7 +255,7 @@ class FalProxy:
             request.headers.get(TARGET_HEADER), method, self._patterns, self._upstream
         )
         call.target = target
-        caller = await _resolved(self._authenticate(request))
+        caller = await resolved(self._authenticate(request))
         if caller is not None and not isinstance(caller, str):
             raise TypeError(f"authenticate must return a caller id (str) or None, not {caller!r}")
         if not caller:
@@ -304,7 +298,7 @@ class FalProxy:
             value = self._policy.check_input(*endpoint, body)
         if self._spend_cap is not None and call.caller is not None:
             billable = BillableCall(call.caller, endpoint[0], target.operation, value, request)
-            if not await _resolved(self._spend_cap(billable)):
+            if not await resolved(self._spend_cap(billable)):
                 raise Refused(402, "the caller's spend cap is reached", "spend_cap_exceeded")
         return body
 
@@ -405,13 +399,20 @@ class FalProxy:
         http = self._http.async_http
         try:
             response = await http.send(upstream_request, stream=True)
-        except httpx.TimeoutException as exc:
+        except NOT_SENT_ERRORS as exc:
+            # fal cannot have received it: a 502, which fal's clients may safely retry.
             raise Refused(
-                504, f"fal did not answer in time ({type(exc).__name__})", "proxy_upstream_timeout"
+                502,
+                f"cannot reach fal ({type(exc).__name__}); the request was not sent",
+                "proxy_upstream_unreachable",
             ) from None
         except httpx.TransportError as exc:
+            # Sent, but no answer: fal may have accepted it. A 500, which no client retries on its
+            # own for a submit or run, so a paid request is not sent twice.
             raise Refused(
-                502, f"cannot reach fal ({type(exc).__name__})", "proxy_upstream_unreachable"
+                500,
+                f"fal's answer was lost ({type(exc).__name__}); the request may have been accepted",
+                "proxy_upstream_lost",
             ) from None
         try:
             call.status, call.forwarded = response.status_code, True
@@ -440,7 +441,7 @@ class FalProxy:
         if self._on_call is None:
             return
         try:
-            await _resolved(self._on_call(record))
+            await resolved(self._on_call(record))
         except Exception:
             logger.exception("fal_typed.proxy: the on_call hook failed")
 

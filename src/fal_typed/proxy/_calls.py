@@ -9,15 +9,16 @@ the proxy answered, forwarded or refused, after the last byte: the place to log 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from starlette.requests import Request
 
 from ._targets import Operation
 
-__all__ = ["Authenticate", "BillableCall", "OnCall", "ProxyCall", "SpendCap"]
+__all__ = ["Authenticate", "BillableCall", "OnCall", "ProxyCall", "SpendCap", "resolved"]
 
 
 @dataclass(frozen=True)
@@ -62,3 +63,10 @@ SpendCap: TypeAlias = Callable[[BillableCall], "Awaitable[bool] | bool"]
 
 OnCall: TypeAlias = Callable[[ProxyCall], "Awaitable[None] | None"]
 """Told of every request once it is answered; what it raises is logged, never sent back."""
+
+
+async def resolved(value: object) -> object:
+    """What a hook returned, awaited if the hook was a coroutine function (hooks may be either)."""
+    if inspect.isawaitable(value):
+        return await cast("Awaitable[object]", value)
+    return value

@@ -13,10 +13,9 @@ instead: the CDN's address and the real token's expiry, but no credential of any
 
 from __future__ import annotations
 
-import inspect
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeAlias, cast
+from typing import Any, TypeAlias
 
 from starlette.requests import Request
 
@@ -25,6 +24,7 @@ from .._client import Client
 from .._errors import FalError, InvalidArgumentError, MissingCredentialsError
 from .._hosts import Hosts
 from ..files._token import CdnToken, cached_token_async, forget_token
+from ._calls import resolved
 from ._redact import Secrets
 from ._refusal import Refused
 from ._targets import Upstream
@@ -71,9 +71,7 @@ class KeyRing:
                 ) from None
             self._secrets.add(self._static.secrets)
             return self._static
-        value: object = self._resolver(request)
-        if inspect.isawaitable(value):
-            value = await cast("Awaitable[object]", value)
+        value = await resolved(self._resolver(request))
         try:
             credentials = Credentials(check_key(value), "resolver")
         except InvalidArgumentError as exc:
