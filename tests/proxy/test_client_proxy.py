@@ -113,17 +113,17 @@ def test_every_call_through_the_proxy(
 
     # Uploads: the CDN v3 flow (single POST and multipart) and the initiate + PUT fallback.
     small = upload(PNG, "image/png", client=client)
-    assert httpx.get(small).content == PNG
+    assert httpx.get(small, timeout=30).content == PNG
     big = bytes(range(256)) * 64  # 16 KiB in 4 KiB parts
     multipart = upload(
         big, client=client, settings=UploadSettings(multipart_threshold=4096, part_size=4096)
     )
-    assert httpx.get(multipart).content == big
+    assert httpx.get(multipart, timeout=30).content == big
     upstream.storage.fail("upload", times=1)
     fallback = upload(
         b"fallback bytes", "text/plain", client=client, settings=UploadSettings(attempts=1)
     )
-    assert httpx.get(fallback).content == b"fallback bytes"
+    assert httpx.get(fallback, timeout=30).content == b"fallback bytes"
 
     # A local file in the input is uploaded through the proxy, then the call made.
     image = tmp_path / "edges.png"
@@ -174,7 +174,7 @@ async def test_every_call_through_the_proxy_async(
         received = [event async for event in events]
         assert received and (await events.result()).images
     url = await upload_async(PNG, "image/png", client=client)
-    assert httpx.get(url).content == PNG
+    assert httpx.get(url, timeout=30).content == PNG
     assert len(upstream.requests_for("submit")) == 4
     assert_key_never_shown(proxy, logs)
 

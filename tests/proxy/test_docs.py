@@ -66,7 +66,9 @@ def test_fastapi_example(environment: LocalFal) -> None:
             assert not_allowed.value.error_type == "proxy_endpoint_not_allowed"
         with Client(proxy_url=proxy_url) as stranger, pytest.raises(AuthenticationError):
             flux_dev.run(prompt="a cat", client=stranger)
-        assert httpx.get(f"{base_url}/api/me", headers=signed_in).json() == {"user": "alice"}
+        assert httpx.get(f"{base_url}/api/me", headers=signed_in, timeout=30).json() == {
+            "user": "alice"
+        }
     assert len(environment.requests_for("submit")) == 1
     assert len(environment.requests_for("run")) == 1
 
@@ -103,7 +105,7 @@ def django_server(environment: LocalFal, tmp_path: Path) -> Iterator[str]:
 def test_django_example_with_the_python_front_end(
     django_server: str, environment: LocalFal
 ) -> None:
-    token = httpx.get(f"{django_server}/api/login").json()["token"]  # a Django view
+    token = httpx.get(f"{django_server}/api/login", timeout=30).json()["token"]  # a Django view
     generate = run_block("front_end.py")["generate"]
     out = generate(f"{django_server}/api/fal/proxy", token)
     assert isinstance(out, flux_dev.Output) and out.images
@@ -114,6 +116,7 @@ def test_django_example_with_the_python_front_end(
             "Authorization": "Bearer forged",
         },
         json={"prompt": "a cat"},
+        timeout=30,
     )
     assert refused.status_code == 401
     assert len(environment.requests_for("submit")) == 1

@@ -355,7 +355,7 @@ class FalProxy:
         async with anyio.create_task_group() as group:
             group.start_soon(watch_disconnect, group.cancel_scope)
             try:
-                await self._exchange(upstream_request, relay, call, credentials, token)
+                await self._exchange(http, upstream_request, relay, call, credentials, token)
             except (Refused, httpx.TransportError, ClientDisconnect) as exc:
                 outcome = exc
             finally:
@@ -390,13 +390,13 @@ class FalProxy:
 
     async def _exchange(
         self,
+        http: httpx.AsyncClient,
         upstream_request: httpx.Request,
         relay: BodyRelay,
         call: _Call,
         credentials: Credentials,
         token: CdnToken | None,
     ) -> None:
-        http = self._http.async_http
         try:
             response = await http.send(upstream_request, stream=True)
         except NOT_SENT_ERRORS as exc:

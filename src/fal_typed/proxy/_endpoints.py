@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +31,8 @@ from ._refusal import Refused
 from ._targets import Target
 
 __all__ = ["EndpointPolicy", "known_endpoint"]
+
+logger = logging.getLogger("fal_typed.proxy")
 
 _MAX_SEGMENTS = 12
 """Longest path (in segments) whose prefixes are looked up as endpoint ids."""
@@ -69,6 +72,15 @@ class EndpointPolicy:
         self._ids = GlobSet(self.allowed or ())
         self._roots = GlobSet(_root_pattern(p) for p in self.allowed or ())
         self._literal = frozenset(p for p in self.allowed or () if not has_wildcard(p))
+        if validate:
+            # Imported now, not by the first request (an import blocks the event loop).
+            unknown = sorted(i for i in self._literal if known_endpoint(i) is None)
+            if unknown:
+                logger.info(
+                    "fal_typed.proxy: no generated module for %s: their inputs are forwarded "
+                    "unvalidated",
+                    ", ".join(unknown),
+                )
 
     def endpoint_of(self, path: str) -> tuple[str, str]:
         """``(endpoint id, sub-path)`` of a model-call path (see the module docstring)."""
