@@ -9,11 +9,14 @@ in its own process (uvicorn, one worker, as deployed) and the clients in this on
 2. Requests per second of that run at a fixed concurrency, direct and through the proxy.
 3. The Python client end to end: ``flux_dev.run`` with a keyed client pointed at the server,
    against ``Client(proxy_url=...)``.
-4. Streaming pass-through: time to the first ``/stream`` event when the server spaces its 6
+4. Upload throughput of a 32 MiB body to the CDN upload route, direct and through the proxy
+   (streamed through, never held whole).
+5. Streaming pass-through: time to the first ``/stream`` event when the server spaces its 6
    events 50 ms apart, direct and through the proxy (a buffering proxy would show the whole
    stream's time here). This server runs in this process, so it can be told to pace events.
-5. Upload throughput of a 32 MiB body to the CDN upload route, direct and through the proxy
-   (streamed through, never held whole).
+
+The proxy process's CPU time per request (2.) depends little on what else the machine runs; the
+latencies and rates do.
 
 Run: ``.venv/bin/python bench/bench_proxy.py`` (``--quick`` for fewer calls).
 """
@@ -231,7 +234,7 @@ def first_event(rounds: int) -> None:
         proxied = [
             first(proxy_url, {"x-fal-target-url": FAL_RUN + "/stream"}) for _ in range(rounds)
         ]
-    print("\n4. /stream with events 50 ms apart: time to the first event (and to the end)")
+    print("\n5. /stream with events 50 ms apart: time to the first event (and to the end)")
     for name, times in (("direct", direct), ("through the proxy", proxied)):
         print(
             f"  {name:<24} first {ms(statistics.median(t[0] for t in times))}"
@@ -256,7 +259,7 @@ def upload(base: str, proxy_url: str, size: int) -> None:
         started = time.perf_counter()
         httpx.post(url, content=data, headers={**headers, **extra}, timeout=120).raise_for_status()
         rates[name] = size / (time.perf_counter() - started) / 2**20
-    print(f"\n5. upload of {size >> 20} MiB to the CDN upload route")
+    print(f"\n4. upload of {size >> 20} MiB to the CDN upload route")
     for name, rate in rates.items():
         print(f"  {name:<24} {rate:8.0f} MiB/s")
 
