@@ -11,3 +11,18 @@ apt_install() {
   $sudo apt-get update -qq >/dev/null
   $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
+
+# fal-js (@fal-ai/client), the real peer of the proxy tests (tests/proxy/test_fal_js.py), on the
+# machine's Node.js. Installed into a cache folder outside the repository, never into the tree;
+# the tests read FAL_JS_VERSION from this line and look in the same folder.
+FAL_JS_VERSION=1.10.1
+FAL_JS_PREFIX="${FAL_TYPED_NODE_PREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/fal-typed/node}"
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  apt_install nodejs npm
+fi
+installed="$(node -p "require('$FAL_JS_PREFIX/node_modules/@fal-ai/client/package.json').version" 2>/dev/null || true)"
+if [ "$installed" != "$FAL_JS_VERSION" ]; then
+  mkdir -p "$FAL_JS_PREFIX"
+  npm install --prefix "$FAL_JS_PREFIX" --no-audit --no-fund --loglevel=error \
+    "@fal-ai/client@$FAL_JS_VERSION" >/dev/null
+fi

@@ -37,6 +37,7 @@ from ._errors import (
 )
 from ._hosts import DEFAULT_API_URL
 from ._limits import DEFAULT_LIMITS, Limits
+from ._proxy_transport import PROXY_AUTHORIZATION, ProxyRoute
 from ._retry import NEVER_RETRIED_ERRORS, NOT_SENT_ERRORS, RetryPolicy, parse_retry_after
 
 __all__ = [
@@ -190,6 +191,11 @@ class Client:
     (default: fal's backup domains; ``{}`` turns the failover off). ``limits`` bounds what a
     server may make the client hold or wait for (:class:`Limits`).
 
+    ``proxy_url`` sends every request that needs fal credentials through a fal proxy (your
+    server running :class:`fal_typed.proxy.FalProxy`, or fal's ``@fal-ai/server-proxy``), as
+    fal-js's ``proxyUrl`` does: the client then holds no key, and the proxy adds it.
+    ``proxy_headers`` are sent to the proxy with each of them (your app's own credentials).
+
     ``with`` / :meth:`close` close its sync connections; ``async with`` / :meth:`aclose` the
     async ones too, which otherwise close when their event loop shuts down (``asyncio.run``).
     """
@@ -223,7 +229,10 @@ class Client:
         poll_interval: float = 0.1,
         backup_hosts: Mapping[str, str] | None = None,
         limits: Limits | None = None,
+        proxy_url: str | None = None,
+        proxy_headers: Mapping[str, str] | None = None,
     ) -> None:
+        self._proxy = _proxy_route(proxy_url, proxy_headers, key, http_client, async_http_client)
         self._key = None if key is None else check_key(key)
         http_schemes = ("http", "https")
         self.queue_url = _check_base_url("queue_url", queue_url, http_schemes)
@@ -237,8 +246,10 @@ class Client:
         if poll_interval <= 0:
             raise InvalidArgumentError(f"poll_interval must be positive, got {poll_interval}")
         self.poll_interval = poll_interval
+        # Behind a proxy, a failed connect is the proxy's: fal's backup domains do not help.
+        default_backups: Mapping[str, str] = DEFAULT_BACKUP_HOSTS if self._proxy is None else {}
         self.backup_hosts = _check_backup_hosts(
-            DEFAULT_BACKUP_HOSTS if backup_hosts is None else backup_hosts
+            default_backups if backup_hosts is None else backup_hosts
         )
         if limits is not None and not isinstance(limits, Limits):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise InvalidArgumentError(f"limits must be a fal_typed.Limits, got {limits!r}")
@@ -253,11 +264,18 @@ class Client:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
+        if self._proxy is not None:
+            return f"Client(queue_url={self.queue_url!r}, proxy_url={self.proxy_url!r})"
         if self._credentials is not None:
             key = f"<from {self._credentials.source}>"
         else:
             key = "<given>" if self._key is not None else "<from environment, unresolved>"
         return f"Client(queue_url={self.queue_url!r}, run_url={self.run_url!r}, key={key})"
+
+    @property
+    def proxy_url(self) -> str | None:
+        """The fal proxy every credentialed request goes through, if any."""
+        return None if self._proxy is None else str(self._proxy.url)
 
     # -- credentials -------------------------------------------------------------------------
 
@@ -268,7 +286,10 @@ class Client:
         return self._credentials
 
     def auth_headers(self) -> dict[str, str]:
-        """``{"Authorization": "Key <key>"}``, resolving the key on first use."""
+        """``{"Authorization": "Key <key>"}``, resolving the key on first use (behind a proxy,
+        a marker the proxy transport replaces: the proxy adds the key)."""
+        if self._proxy is not None:
+            return {"Authorization": PROXY_AUTHORIZATION}
         return {"Authorization": self.credentials().header}
 
     def request_headers(self, headers: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -292,7 +313,9 @@ class Client:
         with self._lock:
             if self._http is None or self._http.is_closed:
                 self._http = httpx.Client(
-                    timeout=self.timeout, headers={"User-Agent": user_agent()}
+                    timeout=self.timeout,
+                    headers={"User-Agent": user_agent()},
+                    transport=self._proxy.transport() if self._proxy is not None else None,
                 )
             return self._http
 
@@ -312,7 +335,11 @@ class Client:
             entry = self._async_http.get(loop)
             if entry is not None and not entry[0].is_closed:
                 return entry[0]
-            client = httpx.AsyncClient(timeout=self.timeout, headers={"User-Agent": user_agent()})
+            client = httpx.AsyncClient(
+                timeout=self.timeout,
+                headers={"User-Agent": user_agent()},
+                transport=self._proxy.async_transport() if self._proxy is not None else None,
+            )
             closer = _close_with_loop(client)
             _park(closer)
             self._async_http[loop] = (client, closer)
@@ -535,6 +562,32 @@ class Client:
             body = redact_json(body, secrets)
             headers = {k: redact(v, secrets) for k, v in response.headers.items()}
         return error_for_response(response.status_code, body, headers)
+
+
+def _proxy_route(
+    proxy_url: str | None,
+    headers: Mapping[str, str] | None,
+    key: str | None,
+    http_client: httpx.Client | None,
+    async_http_client: httpx.AsyncClient | None,
+) -> ProxyRoute | None:
+    """The proxy route of a client, checked against the options it cannot go with."""
+    if proxy_url is None:
+        if headers is not None:
+            raise InvalidArgumentError("proxy_headers needs proxy_url")
+        return None
+    if not isinstance(proxy_url, str) or not proxy_url.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise InvalidArgumentError("proxy_url must be a non-empty URL string")
+    if key is not None:
+        raise InvalidArgumentError(
+            "a client with proxy_url holds no key: the proxy adds it (pass your app's own "
+            "credentials in proxy_headers)"
+        )
+    if http_client is not None or async_http_client is not None:
+        raise InvalidArgumentError(
+            "proxy_url routes the client's own httpx clients; it cannot re-route ones passed in"
+        )
+    return ProxyRoute(proxy_url.strip(), headers)
 
 
 def _client_from_environment() -> Client:

@@ -1,0 +1,123 @@
+"""One request forwarded: which headers go up and come back, and the answer streamed through.
+
+Up go fal's own headers (``x-fal-*``: priority, hint, start timeout, lifecycle, file name...),
+the body's type and the caller's ``Accept``/``User-Agent``, plus the credential the proxy adds.
+Never the caller's ``Authorization`` or cookies: those are the app's, for ``authenticate``.
+Back come fal's headers but the hop-by-hop ones, cookies and CORS (the app's CORS settings
+apply), every value scrubbed of the proxy's secrets; the body is streamed as it arrives
+(status streams and ``/stream`` events too), scrubbed the same way.
+"""
+
+from __future__ import annotations
+
+import httpx
+from starlette.datastructures import Headers
+from starlette.types import Send
+
+from .._client import user_agent
+from ._redact import Secrets
+
+__all__ = ["BodyRelay", "request_headers", "response_headers"]
+
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# The body is re-streamed decoded and scrubbed: its length and encoding are the proxy's own.
+_NOT_RETURNED = _HOP_BY_HOP | {"content-length", "content-encoding", "set-cookie"}
+_TARGET_HEADER = "x-fal-target-url"
+_WHOLE_BODY_MAX = 1 << 20
+_PASSED_UP = frozenset({"accept", "content-type", "user-agent"})
+
+
+def request_headers(
+    incoming: Headers, authorization: str, *, streamed_body: bool
+) -> dict[str, str]:
+    """The headers of the upstream request."""
+    headers: dict[str, str] = {}
+    for name, value in incoming.items():
+        if (name.startswith("x-fal-") and name != _TARGET_HEADER) or name in _PASSED_UP:
+            headers[name] = value
+    if streamed_body and "content-length" in incoming:
+        # Relayed as it arrives: with its length, fal gets a plain body, not a chunked one.
+        headers["content-length"] = incoming["content-length"]
+    if incoming.get("accept-encoding", "").strip().lower() == "identity":
+        headers["accept-encoding"] = "identity"  # a part upload: its ETag must not be altered
+    headers["authorization"] = authorization
+    headers["x-fal-client-proxy"] = user_agent()
+    return headers
+
+
+def response_headers(upstream: httpx.Headers, secrets: Secrets) -> list[tuple[bytes, bytes]]:
+    """fal's response headers as they are returned to the caller."""
+    headers: list[tuple[bytes, bytes]] = []
+    for name, value in upstream.multi_items():
+        lower = name.lower()
+        if lower in _NOT_RETURNED or lower.startswith("access-control-"):
+            continue
+        headers.append((lower.encode("latin-1"), secrets.text(value).encode("latin-1")))
+    if upstream.get("content-type", "").startswith("text/event-stream"):
+        headers.append((b"x-accel-buffering", b"no"))  # a buffering front proxy would hold events
+    return headers
+
+
+class BodyRelay:
+    """Sends an upstream answer to the caller, chunk by chunk, counting and scrubbing."""
+
+    def __init__(self, send: Send, secrets: Secrets) -> None:
+        self._send = send
+        self._redactor = secrets.redactor()
+        self._secrets = secrets
+        self.sent = 0
+        self.started = False
+        self.finished = False
+        """Whether the last byte was handed to the server: a disconnect after it changes nothing."""
+
+    async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.started = True
+        await self._send({"type": "http.response.start", "status": status, "headers": headers})
+
+    async def chunk(self, data: bytes) -> None:
+        out = self._redactor.feed(data)
+        if out:
+            self.sent += len(out)
+            await self._send({"type": "http.response.body", "body": out, "more_body": True})
+
+    async def end(self) -> None:
+        rest = self._redactor.flush()
+        self.sent += len(rest)
+        await self._send({"type": "http.response.body", "body": rest, "more_body": False})
+        self.finished = True
+
+    async def relay(self, response: httpx.Response) -> None:
+        """The whole answer: status, headers, then each chunk as fal sends it.
+
+        A small answer of known length (fal's JSON) is sent whole, with its length, in one
+        write: sent as a chunked stream, its last empty chunk may wait for the caller's delayed
+        ACK on a socket without TCP_NODELAY (40 ms on Linux). Event streams and large or
+        open-ended bodies are streamed.
+        """
+        headers = response_headers(response.headers, self._secrets)
+        declared = response.headers.get("content-length", "")
+        streaming = response.headers.get("content-type", "").startswith("text/event-stream")
+        if not streaming and declared.isdigit() and int(declared) <= _WHOLE_BODY_MAX:
+            body = self._redactor.feed(await response.aread()) + self._redactor.flush()
+            self.sent = len(body)
+            await self.start(
+                response.status_code, [*headers, (b"content-length", b"%d" % len(body))]
+            )
+            await self._send({"type": "http.response.body", "body": body, "more_body": False})
+            self.finished = True
+            return
+        await self.start(response.status_code, headers)
+        async for data in response.aiter_bytes():
+            await self.chunk(data)
+        await self.end()

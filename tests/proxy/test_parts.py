@@ -1,0 +1,160 @@
+"""The proxy's smaller parts on their own: scrubbing streamed bodies, counting per-caller limits,
+the headers that go up and come back, and the client-side transport (with httpx's
+MockTransport, in addition to the real-socket tests)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from starlette.datastructures import Headers
+
+from fal_typed import InvalidArgumentError
+from fal_typed._proxy_transport import PROXY_AUTHORIZATION, ProxyRoute, ProxyTransport
+from fal_typed.proxy import CORS, CallerLimits
+from fal_typed.proxy._forward import request_headers, response_headers
+from fal_typed.proxy._limits import Limiter
+from fal_typed.proxy._redact import Secrets
+from fal_typed.proxy._refusal import Refused
+
+KEY = "key-id-123:key-secret-456789"
+
+
+def scrub(chunks: list[bytes]) -> tuple[list[bytes], bytes]:
+    secrets = Secrets()
+    secrets.add((KEY, KEY.partition(":")[2]))
+    redactor = secrets.redactor()
+    sent = [redactor.feed(chunk) for chunk in chunks]
+    return sent, b"".join(sent) + redactor.flush()
+
+
+@pytest.mark.parametrize("cut", range(1, len(KEY) + 12))
+def test_a_secret_split_across_chunks_is_still_scrubbed(cut: int) -> None:
+    body = f'data: {{"echo": "{KEY}"}}\n\n'.encode()
+    _, whole = scrub([body[:cut], body[cut:]])
+    assert whole == b'data: {"echo": "[redacted]"}\n\n'
+
+
+def test_the_secret_half_alone_is_scrubbed_and_events_are_not_held_back() -> None:
+    secret = KEY.partition(":")[2].encode()
+    sent, whole = scrub([b"data: {}\n\n", b"x" + secret + b"y\n\n"])
+    assert sent[0] == b"data: {}\n\n"  # nothing of a complete event is delayed
+    assert whole == b"data: {}\n\nx[redacted]y\n\n"
+
+
+def test_nothing_to_scrub_passes_unchanged() -> None:
+    assert Secrets().redactor().feed(b"key-id-123") == b"key-id-123"
+
+
+def test_requests_per_minute_and_concurrency() -> None:
+    limiter = Limiter(CallerLimits(requests_per_minute=2, concurrent_requests=3))
+    limiter.enter("a", billed=True)
+    limiter.enter("a", billed=True)
+    with pytest.raises(Refused) as refused:
+        limiter.enter("a", billed=True)
+    assert refused.value.status == 429 and refused.value.error_type == "rate_limited"
+    assert 59 <= int(refused.value.headers["Retry-After"]) <= 60
+    limiter.enter("a", billed=False)  # not billed: not counted per minute
+    with pytest.raises(Refused) as busy:
+        limiter.enter("a", billed=False)  # but it is open: 3 at once
+    assert busy.value.error_type == "concurrent_requests_limit"
+    assert limiter.open_requests("a") == 3
+    limiter.enter("b", billed=True)  # another caller
+    for _ in range(3):
+        limiter.leave("a")
+    assert limiter.open_requests("a") == 0
+    limiter.enter("a", billed=False)
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, True, "2"])
+def test_limits_must_be_positive_integers(value: object) -> None:
+    with pytest.raises(InvalidArgumentError):
+        CallerLimits(requests_per_minute=value)  # pyright: ignore[reportArgumentType]
+
+
+def test_cors_settings_are_checked() -> None:
+    with pytest.raises(InvalidArgumentError):
+        CORS(origins="https://app.example.com")
+    with pytest.raises(InvalidArgumentError):
+        CORS(origins=["*"], allow_credentials=True)
+
+
+def test_headers_going_up_are_fals_and_the_proxys_credential() -> None:
+    incoming = Headers(
+        {
+            "authorization": "Bearer app-session",
+            "cookie": "s=1",
+            "x-fal-target-url": "https://fal.run/x",
+            "x-fal-queue-priority": "low",
+            "content-type": "application/json",
+            "content-length": "12",
+            "accept-encoding": "identity",
+            "x-forwarded-for": "10.0.0.1",
+        }
+    )
+    up = request_headers(incoming, "Key the-key", streamed_body=True)
+    assert up["authorization"] == "Key the-key"
+    assert up["x-fal-queue-priority"] == "low" and up["content-length"] == "12"
+    assert up["accept-encoding"] == "identity"
+    assert not {"cookie", "x-fal-target-url", "x-forwarded-for"} & set(up)
+    assert "content-length" not in request_headers(incoming, "Key k", streamed_body=False)
+
+
+def test_headers_coming_back_are_scrubbed_and_the_apps_own_apply() -> None:
+    secrets = Secrets()
+    secrets.add((KEY,))
+    upstream = httpx.Headers(
+        [
+            ("content-type", "text/event-stream"),
+            ("content-length", "10"),
+            ("content-encoding", "gzip"),
+            ("set-cookie", "fal=1"),
+            ("access-control-allow-origin", "*"),
+            ("connection", "keep-alive"),
+            ("x-fal-request-id", "r-1"),
+            ("x-debug", f"auth Key {KEY}"),
+        ]
+    )
+    back = dict(response_headers(upstream, secrets))
+    assert back == {
+        b"content-type": b"text/event-stream",
+        b"x-fal-request-id": b"r-1",
+        b"x-debug": b"auth Key [redacted]",
+        b"x-accel-buffering": b"no",
+    }
+
+
+def test_the_transport_sends_credentialed_requests_to_the_proxy() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"ok": True})
+
+    route = ProxyRoute("https://app.example.com/api/fal/proxy", {"X-App": "1"})
+    assert "'X-App'" in repr(route) and "'1'" not in repr(route)  # names, never values
+    with httpx.Client(transport=ProxyTransport(route, httpx.MockTransport(handler))) as http:
+        http.post(
+            "https://queue.fal.run/fal-ai/flux/dev?fal_webhook=x",
+            json={"prompt": "a cat"},
+            headers={"Authorization": PROXY_AUTHORIZATION, "X-Fal-Queue-Priority": "low"},
+        )
+        http.put(
+            "https://v3b.fal.media/files/b/k/multipart/u/1",
+            content=iter([b"ab", b"cd"]),
+            headers={"Authorization": "Bearer stand-in"},
+        )
+        http.get("https://v3b.fal.media/files/b/k/cat.png")  # no credential: direct
+    proxied, part, download = sent
+    assert str(proxied.url) == "https://app.example.com/api/fal/proxy"
+    assert proxied.headers["host"] == "app.example.com"
+    assert (
+        proxied.headers["x-fal-target-url"] == "https://queue.fal.run/fal-ai/flux/dev?fal_webhook=x"
+    )
+    assert "authorization" not in proxied.headers
+    assert proxied.headers["x-app"] == "1" and proxied.headers["x-fal-queue-priority"] == "low"
+    assert json.loads(proxied.content) == {"prompt": "a cat"}
+    assert part.read() == b"abcd" and "authorization" not in part.headers
+    assert str(download.url) == "https://v3b.fal.media/files/b/k/cat.png"
+    assert "x-fal-target-url" not in download.headers
