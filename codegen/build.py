@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fal_typed.catalog._corpus import document_filename
+
 from .diagnostics import Diagnostic, DocumentError
 from .load import read_document
 from .normalise import normalise
@@ -30,8 +32,11 @@ def build(path: Path) -> BuildResult:
     result = BuildResult(source=path.name)
     try:
         document = read_document(path)
-        planned = plan(normalise(document.data), document.source)
+        normalised = normalise(document.data)
+        _check_file_name(normalised.metadata.endpoint_id, path.name)
+        planned = plan(normalised, document.source)
         text, model_warnings = render_module(planned)
+        _check_compiles(text, path.name)
     except DocumentError as exc:
         result.diagnostics.append(Diagnostic(path.name, "error", str(exc)))
         return result
@@ -44,3 +49,19 @@ def build(path: Path) -> BuildResult:
     for message in (*planned.warnings, *model_warnings):
         result.diagnostics.append(Diagnostic(path.name, "warning", message))
     return result
+
+
+def _check_file_name(endpoint_id: str, file_name: str) -> None:
+    """A document lives in the file its id names (as ``fal-typed fetch`` writes it): one that
+    names another id did not come from fetching it, and must not stand in for it."""
+    expected = document_filename(endpoint_id)
+    if file_name != expected:
+        raise DocumentError(f"the document of {endpoint_id} belongs in {expected}, not here")
+
+
+def _check_compiles(text: str, source: str) -> None:
+    """Compile (never run) the module: whatever Python would refuse is this document's error."""
+    try:
+        compile(text, source, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError) as exc:
+        raise DocumentError(f"the module would not compile: {type(exc).__name__}: {exc}") from None

@@ -1,8 +1,9 @@
 """Stage 4b: turn a plan and its models (:mod:`.models`) into module source.
 
 jinja2 templates (``templates/``) lay out the module from strings prepared here: imports,
-signatures, docstrings. The result is unformatted: the write stage runs ruff once over every
-changed file.
+signatures, docstrings. Every string from the document reaches the text through
+:mod:`.source_text` (here, or in a template through its filters ``py``, a Python literal, and
+``docstring_part``). The result is unformatted: the write stage runs ruff over the changed files.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import jinja2
 from .calls import INPUT_CALLS, InputCall
 from .models import Models, render_models
 from .plan import FieldPlan, ModulePlan
+from .source_text import docstring, docstring_part, literal
 
 __all__ = ["IndexEntry", "index_entry", "one_line", "render_index", "render_module"]
 
@@ -57,7 +59,8 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    env.filters["py"] = repr
+    env.filters["py"] = literal
+    env.filters["docstring_part"] = docstring_part
     return env
 
 
@@ -73,7 +76,7 @@ def render_module(plan: ModulePlan) -> tuple[str, list[str]]:
     )
     template = _environment().get_template("endpoint_module.py.jinja")
     text = template.render(
-        module_doc=_docstring(_module_doc(plan)),
+        module_doc=docstring(_module_doc(plan)),
         imports=_imports(models),
         models=models.source,
         endpoint_id=plan.metadata.endpoint_id,
@@ -82,7 +85,7 @@ def render_module(plan: ModulePlan) -> tuple[str, list[str]]:
         field_params=params,
         open_input=plan.open_input,
         calls=[_call_context(call, plan, args) for call in INPUT_CALLS],
-        send_doc=_docstring(send_doc),
+        send_doc=docstring(send_doc),
         public=_public_names(models),
     )
     return text, models.warnings
@@ -160,7 +163,7 @@ def _call_context(call: InputCall, plan: ModulePlan, args: str) -> dict[str, Any
         "returns": call.returns.format(output=plan.output_class),
         "async_returns": call.async_returns.format(output=plan.output_class),
         "async_def": call.async_def,
-        "doc": _docstring(doc),
+        "doc": docstring(doc),
     }
 
 
@@ -199,12 +202,6 @@ def _module_doc(plan: ModulePlan) -> str:
 
 def _join(*parts: str) -> str:
     return "\n\n".join(part for part in parts if part)
-
-
-def _docstring(text: str) -> str:
-    """Docstring body, escaped: a one-liner stays on one line, longer ones close on their own."""
-    escaped = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    return escaped if "\n" not in escaped and not escaped.endswith('"') else escaped + "\n"
 
 
 def index_entry(plan: ModulePlan) -> IndexEntry:
