@@ -12,6 +12,7 @@ from .load import read_document
 from .normalise import normalise
 from .plan import plan
 from .render import IndexEntry, index_entry, render_module
+from .source_text import Unwritable
 
 __all__ = ["BuildResult", "build"]
 
@@ -36,8 +37,7 @@ def build(path: Path) -> BuildResult:
         _check_file_name(normalised.metadata.endpoint_id, path.name)
         planned = plan(normalised, document.source)
         text, model_warnings = render_module(planned)
-        _check_compiles(text, path.name)
-    except DocumentError as exc:
+    except (DocumentError, Unwritable) as exc:
         result.diagnostics.append(Diagnostic(path.name, "error", str(exc)))
         return result
     except Exception as exc:  # a generator bug on one document must not stop the others
@@ -57,11 +57,3 @@ def _check_file_name(endpoint_id: str, file_name: str) -> None:
     expected = document_filename(endpoint_id)
     if file_name != expected:
         raise DocumentError(f"the document of {endpoint_id} belongs in {expected}, not here")
-
-
-def _check_compiles(text: str, source: str) -> None:
-    """Compile (never run) the module: whatever Python would refuse is this document's error."""
-    try:
-        compile(text, source, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError) as exc:
-        raise DocumentError(f"the module would not compile: {type(exc).__name__}: {exc}") from None

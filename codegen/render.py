@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 
 from .calls import INPUT_CALLS, InputCall
+from .diagnostics import DocumentError
 from .models import Models, render_models
 from .plan import FieldPlan, ModulePlan
 from .source_text import docstring, docstring_part, literal
@@ -68,6 +69,7 @@ def render_module(plan: ModulePlan) -> tuple[str, list[str]]:
     """Source of one endpoint module, and the warnings datamodel-code-generator raised."""
     models = render_models(plan)
     params = [_param(f, models.field_types[f.name]) for f in plan.fields]
+    _check_parameters(params)
     args = _args_section(plan.fields, _UPLOADED)
     # Realtime frames carry no uploads: a local file travels inline, as a data: URI.
     send_doc = _join(
@@ -132,6 +134,17 @@ def _param(field: FieldPlan, annotation: str) -> str:
         tree.body = _without_none(tree.body)
     default = "" if field.default is None else f" = {field.default}"
     return f"{field.keyword}: {ast.unparse(tree)}{default}"
+
+
+def _check_parameters(params: list[str]) -> None:
+    """The keyword parameters every call signature lists must compile (distinct names, literal
+    defaults); the rest of the module is fixed template text and escaped strings."""
+    if not params:
+        return
+    try:
+        compile(f"def _(*, {', '.join(params)}): pass", "<signature>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        raise DocumentError(f"the call signature would not compile: {exc}") from None
 
 
 def _without_none(node: ast.expr) -> ast.expr:

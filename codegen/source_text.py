@@ -19,6 +19,11 @@ forms, each written by one function here (the templates get them as jinja filter
   class names from :func:`codegen.normalise.class_name`, argument names from the plan; each is an
   ASCII identifier, which :func:`identifier` checks before it is written.
 
+Each function proves its own result before returning it: the escaped text is parsed back
+(``ast``) and must be exactly one string constant holding the intended text (a literal must
+evaluate to its value), else :class:`Unwritable`. So every piece of a module that holds document
+text is known to be inert, without compiling whole modules.
+
 Comments carry no document text. datamodel-code-generator's output is parsed and written back
 from its syntax tree (its comments dropped, its strings re-escaped by :func:`ast.unparse`), and
 :mod:`codegen.declarative` checks that tree holds declarations only.
@@ -26,6 +31,7 @@ from its syntax tree (its comments dropped, its strings re-escaped by :func:`ast
 
 from __future__ import annotations
 
+import ast
 import keyword
 import math
 from typing import Any
@@ -48,19 +54,45 @@ def plain_text(text: str) -> str:
 
 def docstring(text: str) -> str:
     """A docstring body, escaped: a one-liner stays on one line, longer ones close on their own."""
-    escaped = plain_text(text).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    return escaped if "\n" not in escaped and not escaped.endswith('"') else escaped + "\n"
+    plain = plain_text(text)
+    escaped = plain.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    closes_alone = "\n" in escaped or escaped.endswith('"')
+    body = escaped + "\n" if closes_alone else escaped
+    _prove_string(f'"""{body}"""', plain + "\n" if closes_alone else plain)
+    return body
 
 
 def docstring_part(text: str) -> str:
     """A piece of one line for inside a docstring the template writes around it."""
-    return printable(text).replace("\\", "\\\\").replace('"', '\\"')
+    plain = printable(text)
+    escaped = plain.replace("\\", "\\\\").replace('"', '\\"')
+    # Inside plain quotes it is one constant: no unescaped quote, newline or trailing backslash,
+    # so it cannot end any string it is put in.
+    _prove_string(f'"{escaped}"', plain)
+    return escaped
 
 
 def literal(value: Any) -> str:
     """Python source of a JSON value; raises :class:`Unwritable` for what has no literal."""
     _check_writable(value)
-    return repr(value)
+    source = repr(value)
+    try:
+        same = ast.literal_eval(source) == value
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        same = False
+    if not same:
+        raise Unwritable(f"{source[:60]} does not read back as the value it was written for")
+    return source
+
+
+def _prove_string(source: str, expected: str) -> None:
+    """``source`` must parse as exactly one string constant equal to ``expected``."""
+    try:
+        tree = ast.parse(source, mode="eval")
+    except (SyntaxError, ValueError) as exc:
+        raise Unwritable(f"escaped text does not parse: {exc}") from None
+    if not (isinstance(tree.body, ast.Constant) and tree.body.value == expected):
+        raise Unwritable("escaped text does not read back as the text it was written for")
 
 
 def _check_writable(value: Any) -> None:

@@ -403,8 +403,8 @@ def test_field_names_that_would_share_an_argument_get_distinct_keywords(tmp_path
 def test_a_module_ruff_cannot_format_costs_only_its_document(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """If ruff refuses one module (a ruff bug, a syntax the compile check missed), that
-    document is skipped with ruff's reason and the others are still written and indexed."""
+    """If ruff refuses one module (a ruff bug, or text the checks missed), that document is
+    skipped with ruff's reason and the others are still written and indexed."""
     import codegen.build
 
     real = codegen.build.render_module
@@ -414,7 +414,6 @@ def test_a_module_ruff_cannot_format_costs_only_its_document(
         return (text + "\ndef (\n" if planned.module == "odd" else text), warnings
 
     monkeypatch.setattr(codegen.build, "render_module", render)
-    monkeypatch.setattr(codegen.build, "_check_compiles", lambda text, source: None)
     other = fal_document("fal-ai/fine", {"type": "object"}, {"type": "object"})
 
     report = generate_into(tmp_path, field(type="string"), other)
@@ -505,3 +504,32 @@ def test_source_text_functions() -> None:
     assert printable("a\x1b[31mb\x1b]8;;http://x\x07c\x9b2Jd\x07\u202ee\nf") == "abcde f"
     with pytest.raises(ValueError, match="not a plain identifier"):
         identifier("\uff41")
+
+
+def test_an_escape_that_would_not_read_back_is_refused() -> None:
+    """The proof each escape runs on its own result (it never fails on text the escapes make)."""
+    from codegen.source_text import _prove_string  # pyright: ignore[reportPrivateUsage]
+
+    for source in ('"a" + "b"', '"""a"""; __import__("os")', '"a\\', '"""a"""\n"""b"""'):
+        with pytest.raises(Unwritable):
+            _prove_string(source, "ab")
+    _prove_string('"a\\"b"', 'a"b')
+
+
+def test_a_signature_that_would_not_compile_skips_its_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The net under the plan's unique, ASCII keywords: were two ever the same, the document
+    would be skipped, not written into a module that cannot be imported."""
+    import codegen.render
+
+    monkeypatch.setattr(codegen.render, "_param", lambda field, annotation: "same: str = ...")
+    other = fal_document("fal-ai/fine", {"type": "object"}, {"type": "object"})
+
+    report = generate_into(tmp_path, field(type="string"), other)
+
+    assert [(d.source, d.message) for d in report.errors] == [
+        ("fal-ai__odd.json", "the call signature would not compile: duplicate argument 'same' "
+         "in function definition (<signature>, line 1)")
+    ]  # fmt: skip
+    assert report.modules == 1
