@@ -551,3 +551,26 @@ def test_bad_ids_and_limits_are_refused_before_any_request(
     assert run.returncode == 2, run.stderr
     assert message in run.stderr and "Traceback" not in run.stderr
     assert requests == []
+
+
+def test_document_text_reaches_no_terminal_raw(tmp_path: Path) -> None:
+    """Names, descriptions and values of a document hold what its server wrote: the changelog a
+    fetch prints and ``list`` show them without escape sequences."""
+    old = hostile_document("fal-ai/evil", "plain")
+    new = hostile_document("fal-ai/evil", "\x1b[2J\x1b]8;;http://evil.example\x07x\x1b]8;;\x07")
+    new["components"]["schemas"]["FluxDevInput"]["properties"]["steps\x1b[31m"] = {"type": "string"}
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    (schemas / filename("fal-ai/evil")).write_text(json.dumps(old), encoding="utf-8")
+    with HostileCatalog() as hostile:
+        hostile.documents["fal-ai/evil"] = json_answer(new)
+        fetched = run_cli(
+            "fetch", "fal-ai/evil", "--schemas", str(schemas), "--base-url", hostile.base_url
+        )
+    listed = run_cli("list", "--schemas", str(schemas))
+
+    assert fetched.returncode == 0, fetched.stderr
+    assert "What changed for code" in fetched.stderr and "steps" in fetched.stderr
+    assert listed.returncode == 0 and "fal-ai/evil" in listed.stdout
+    for output in (fetched.stderr, listed.stdout):
+        assert not any(c in output for c in "\x1b\x07\x9b"), output
