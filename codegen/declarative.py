@@ -32,7 +32,7 @@ def check_declarative(tree: ast.Module) -> None:
     names = set(_BUILTIN_TYPES)
     for node in tree.body:
         if isinstance(node, ast.ImportFrom):
-            if node.module not in _MODULES or node.level:
+            if not _allowed_module(node.module) or node.level:
                 _refuse(node, f"imports from {node.module!r}")
             for alias in node.names:
                 if alias.name == "*" or alias.asname is not None:
@@ -60,6 +60,11 @@ def _is_type_alias(node: ast.stmt) -> bool:
         and node.annotation.id == "TypeAlias"
         and node.value is not None
     )
+
+
+def _allowed_module(module: str | None) -> bool:
+    """typing, pydantic and the runtime's own modules (the Platform API's bases live in one)."""
+    return module in _MODULES or (module or "").startswith("fal_typed.")
 
 
 def _refuse(node: ast.AST, what: str) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "REPO_ROOT",
     "Manifest",
     "ManifestEntry",
+    "format_each",
     "format_sources",
     "generator_fingerprint",
     "text_sha256",
@@ -102,12 +103,22 @@ def generator_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def format_sources(sources: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+def format_sources(sources: dict[str, str]) -> dict[str, str]:
+    """Run ``ruff format`` over ``sources`` (file name -> text), files the generator owns whole
+    (the index, the Platform API package): any refusal is a generator bug, raised."""
+    formatted, refused = format_each(sources)
+    if refused:
+        name, reason = next(iter(refused.items()))
+        raise RuntimeError(f"ruff format failed on {name}:\n{reason}")
+    return formatted
+
+
+def format_each(sources: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     """Run ``ruff format`` over ``sources`` (file name -> text): the formatted texts, and why
     each file ruff refused was refused (file name -> ruff's message).
 
     One run formats everything; if ruff fails, the batch is halved until each refused file stands
-    alone, so one module ruff cannot format costs only itself.
+    alone, so one module ruff cannot format costs only itself (and its document).
     """
     formatted: dict[str, str] = {}
     refused: dict[str, str] = {}

@@ -34,7 +34,7 @@ from codegen.declarative import check_declarative
 from codegen.diagnostics import DocumentError
 from codegen.pipeline import generate
 from codegen.source_text import Unwritable, docstring, docstring_part, identifier, literal
-from codegen.write import format_sources
+from codegen.write import format_each
 from fal_typed import InputValidationError
 from fal_typed.catalog import document_filename
 from fal_typed.catalog._text import printable
@@ -426,8 +426,8 @@ def test_a_module_ruff_cannot_format_costs_only_its_document(
     assert "fal-ai/odd" not in (package / "_index.py").read_text(encoding="utf-8")
 
 
-def test_format_sources_isolates_the_files_ruff_refuses() -> None:
-    formatted, refused = format_sources(
+def test_format_each_isolates_the_files_ruff_refuses() -> None:
+    formatted, refused = format_each(
         {"a.py": "x=1\n", "b.py": "def (\n", "c.py": "y  =  2\n", "d.py": "class\n"}
     )
 
