@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fal_typed.catalog._corpus import document_filename
+
 from .diagnostics import Diagnostic, DocumentError
 from .load import read_document
 from .normalise import normalise
 from .plan import plan
 from .render import IndexEntry, index_entry, render_module
+from .source_text import Unwritable
 
 __all__ = ["BuildResult", "build"]
 
@@ -30,9 +33,11 @@ def build(path: Path) -> BuildResult:
     result = BuildResult(source=path.name)
     try:
         document = read_document(path)
-        planned = plan(normalise(document.data), document.source)
+        normalised = normalise(document.data)
+        _check_file_name(normalised.metadata.endpoint_id, path.name)
+        planned = plan(normalised, document.source)
         text, model_warnings = render_module(planned)
-    except DocumentError as exc:
+    except (DocumentError, Unwritable) as exc:
         result.diagnostics.append(Diagnostic(path.name, "error", str(exc)))
         return result
     except Exception as exc:  # a generator bug on one document must not stop the others
@@ -44,3 +49,11 @@ def build(path: Path) -> BuildResult:
     for message in (*planned.warnings, *model_warnings):
         result.diagnostics.append(Diagnostic(path.name, "warning", message))
     return result
+
+
+def _check_file_name(endpoint_id: str, file_name: str) -> None:
+    """A document lives in the file its id names (as ``fal-typed fetch`` writes it): one that
+    names another id did not come from fetching it, and must not stand in for it."""
+    expected = document_filename(endpoint_id)
+    if file_name != expected:
+        raise DocumentError(f"the document of {endpoint_id} belongs in {expected}, not here")

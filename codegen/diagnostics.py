@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from fal_typed.catalog._text import printable
+
 __all__ = ["Diagnostic", "DocumentError"]
 
 
@@ -21,4 +23,5 @@ class Diagnostic:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.level}: {self.source}: {self.message}"
+        """One line for a terminal: a message may quote the document, so it is made printable."""
+        return printable(f"{self.level}: {self.source}: {self.message}")

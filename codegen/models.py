@@ -1,12 +1,18 @@
 """Stage 4a: the pydantic models of one module, by datamodel-code-generator (in-process).
 
-Its output is then tidied on the syntax tree, so the models read as handwritten:
+Its output is parsed and checked to declare models and nothing else (:mod:`.declarative`: it
+embeds document text), then tidied on the syntax tree, so the models read as handwritten:
 
 - the root-model classes it makes for a constrained union member or array item
   (``class N(RootModel[int])``) are replaced by the inline type they wrap
   (``Annotated[int, Field(ge=0)]``), so a field typed ``int | None`` takes a plain ``int``;
 - an Input field type longer than 500 characters (a huge enum) gets a named ``TypeAlias``,
   written once and used by the model and every call signature.
+
+The tidied models are checked again and then built once, as importing the module will build
+them: a schema pydantic refuses (say, a discriminator naming a field that is no literal) is an
+error of its document, never an import error of the user's. Building them runs no document code:
+they are declarations only.
 
 The call signatures read each field's type back from the Input class (without its ``Annotated``
 metadata), so a signature and its model never disagree.
@@ -17,12 +23,15 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import sys
+import types
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .declarative import check_declarative
 from .diagnostics import DocumentError
 from .normalise import class_name, pascal
 from .plan import RESERVED_NAMES, ModulePlan
@@ -65,7 +74,11 @@ def render_models(plan: ModulePlan) -> Models:
         keep={plan.input_class, plan.output_class},
     )
     aliased = _alias_long_types(tree, plan)
-    source, imports, names = module_parts(tree, {"typing": {"TypeAlias"}} if aliased else {})
+    if aliased:
+        _import(tree, "typing", "TypeAlias")
+    check_declarative(tree)
+    _build(tree, plan)
+    source, imports, names = module_parts(tree, {})
     return Models(
         source=source,
         imports=imports,
@@ -107,7 +120,11 @@ def tidied_models(
     as a syntax tree, tidied (bases checked, root models inlined except those in ``keep``), and
     what datamodel-code-generator warned. A failure is a DocumentError."""
     text, model_warnings = _generate(title, components, base_classes, aliases)
-    tree = ast.parse(text)
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError) as exc:
+        raise DocumentError(f"datamodel-code-generator wrote invalid Python: {exc}") from None
+    check_declarative(tree)
     _check_bases(tree)
     _drop_arbitrary_types_allowed(tree)
     _inline_root_models(tree, keep=keep)
@@ -164,6 +181,43 @@ def _generate(
     if not isinstance(text, str):
         raise DocumentError("datamodel-code-generator returned no single module")
     return text, sorted({f"datamodel-code-generator: {w.message}" for w in caught if _is_ours(w)})
+
+
+def _import(tree: ast.Module, module: str, name: str) -> None:
+    """Add ``from module import name`` after the ``__future__`` import."""
+    position = next(
+        (
+            i + 1
+            for i, n in enumerate(tree.body)
+            if isinstance(n, ast.ImportFrom) and n.module == "__future__"
+        ),
+        0,
+    )
+    tree.body.insert(position, ast.ImportFrom(module, [ast.alias(name)], 0))
+
+
+def _build(tree: ast.Module, plan: ModulePlan) -> None:
+    """Create the (checked, declarative) model classes once; a failure is a DocumentError."""
+    from pydantic import BaseModel
+
+    name = f"_fal_typed_codegen_check_{plan.module}"
+    module = types.ModuleType(name)
+    sys.modules[name] = module  # where pydantic resolves the annotations
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            code = compile(ast.fix_missing_locations(tree), f"<models of {plan.source}>", "exec")
+            exec(code, module.__dict__)
+            for value in list(vars(module).values()):
+                if isinstance(value, type) and issubclass(value, BaseModel):
+                    value.model_rebuild()
+    except Exception as exc:  # pydantic raises many types; all mean "these models do not build"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise DocumentError(
+            f"pydantic refuses the models: {type(exc).__name__}: {reason}"
+        ) from None
+    finally:
+        del sys.modules[name]
 
 
 def _is_ours(caught: warnings.WarningMessage) -> bool:

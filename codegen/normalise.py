@@ -15,7 +15,14 @@ later stages see one dialect (JSON Schema as OpenAPI 3.1 uses it) and never gues
   are made so, unique in the document; inline objects are hoisted into named components, so
   every generated class has a chosen name and base class.
 - Properties are ordered required first, then ``x-fal-order-properties``, then the rest.
-- Descriptions are dedented and stripped; ``deprecated`` is stated in the description.
+- Descriptions are dedented and stripped, control characters and escape sequences removed
+  (:func:`codegen.source_text.plain_text`); ``deprecated`` is stated in the description.
+- A keyword whose value the models could not hold is dropped with a warning, so every module
+  imports: a number Python cannot write as a literal (``1e400``, ``Infinity``, ``NaN``, an
+  integer of over 4,000 digits) in a bound, default, enum or const; a bound or length that is
+  not a number or a count; an enum of anything but scalars; a ``pattern`` that Python's ``re`` or pydantic's default (Rust)
+  regex engine does not compile (the server still checks it). The endpoint id must fit
+  :func:`fal_typed.naming.check_endpoint_id`, or the document is refused.
 - A default that is an object (or a list holding objects or lists) cannot be written as a
   type-correct Python default of a model-typed field, so it is stated in the description instead
   (input defaults are documentation anyway: calls send only what the caller gave).
@@ -28,11 +35,16 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import Annotated, Any
+
+from fal_typed.naming import check_endpoint_id
 
 from .diagnostics import DocumentError
+from .source_text import Unwritable, literal, plain_text
 
 __all__ = [
     "REF_PREFIX",
@@ -57,6 +69,12 @@ _PLAIN_KEYWORDS = frozenset({
     "minimum", "maximum", "multipleOf", "minLength", "maxLength", "pattern",
     "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties",
 })  # fmt: skip
+_NUMBER_KEYWORDS = frozenset({"minimum", "maximum", "multipleOf"})
+_COUNT_KEYWORDS = frozenset(
+    {"minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties"}
+)
+_VALUE_KEYWORDS = frozenset({"default", "enum", "const"})
+_MAX_COUNT = 2**63 - 1  # pydantic-core holds lengths in 64 bits
 _SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 _CLASS_NAME = re.compile(r"[A-Z][0-9A-Za-z]*")
@@ -95,8 +113,9 @@ def normalise(data: Mapping[str, Any]) -> NormalisedDocument:
 
 
 def clean_text(text: str) -> str:
-    """Dedent a description (fal's are indented Python docstrings) and strip its edges."""
-    lines = inspect.cleandoc(text).splitlines()
+    """Dedent a description (fal's are indented Python docstrings) and strip its edges; control
+    characters and escape sequences go, every line break becomes ``\\n``."""
+    lines = inspect.cleandoc(plain_text(text)).splitlines()
     return "\n".join(line.rstrip() for line in lines).strip()
 
 
@@ -113,6 +132,10 @@ def _metadata(data: Mapping[str, Any]) -> Metadata:
     endpoint_id = _dig(meta, "endpointId")
     if not isinstance(endpoint_id, str) or not endpoint_id:
         raise DocumentError("no info.x-fal-metadata.endpointId")
+    try:
+        check_endpoint_id(endpoint_id)
+    except ValueError as exc:
+        raise DocumentError(str(exc)) from None
 
     def text(key: str) -> str | None:
         value = _dig(meta, key)
@@ -247,10 +270,10 @@ class _Normaliser:
         if "$ref" in schema:
             target = self._ref(schema["$ref"], where)
             out: Schema = {"$ref": REF_PREFIX + target} if target else {}
-            self._copy_docs(schema, out)
+            self._copy_docs(schema, out, where)
         elif isinstance(schema.get("allOf"), list) and len(schema["allOf"]) == 1:
             out = self._clean(schema["allOf"][0], where)
-            self._copy_docs(schema, out)
+            self._copy_docs(schema, out, where)
         else:
             out = self._clean_keywords(schema, where)
         if schema.get("nullable") is True and out:
@@ -263,21 +286,29 @@ class _Normaliser:
             return self._hoist(out, where)
         return out
 
-    def _copy_docs(self, schema: Mapping[str, Any], out: Schema) -> None:
+    def _copy_docs(self, schema: Mapping[str, Any], out: Schema, where: str) -> None:
         """Keep the description and default written beside a ``$ref`` or single ``allOf``."""
         if isinstance(schema.get("description"), str) and (
             text := clean_text(schema["description"])
         ):
             out["description"] = text
-        if "default" in schema:
+        if "default" in schema and self._usable("default", schema["default"], where):
             out["default"] = schema["default"]
         move_structured_default(out)
+
+    def _usable(self, key: str, value: Any, where: str) -> bool:
+        """Whether the keyword can go into a model; if not, say so (it is dropped)."""
+        problem = _keyword_problem(key, value)
+        if problem is not None:
+            self.warnings.append(f"{key} of {where} {problem}: dropped")
+        return problem is None
 
     def _clean_keywords(self, schema: Mapping[str, Any], where: str) -> Schema:
         out: Schema = {}
         for key, value in schema.items():
             if key in _PLAIN_KEYWORDS:
-                out[key] = value
+                if self._usable(key, value, where):
+                    out[key] = value
             elif key == "description" and isinstance(value, str) and (text := clean_text(value)):
                 out[key] = text
             elif key == "properties" and isinstance(value, dict):
@@ -289,12 +320,12 @@ class _Normaliser:
             elif key == "additionalProperties":
                 out[key] = value if isinstance(value, bool) else self._clean(value, f"{where}Value")
             elif key == "discriminator" and isinstance(value, dict):
-                out[key] = self._discriminator(value, where)
+                self._discriminator(value, where, out)
         for bound in ("Minimum", "Maximum"):
             exclusive = schema.get(f"exclusive{bound}")
             if exclusive is True and f"{bound.lower()}" in out:
                 out[f"exclusive{bound}"] = out.pop(bound.lower())
-            elif isinstance(exclusive, (int, float)) and not isinstance(exclusive, bool):
+            elif _is_number(exclusive) and self._usable(f"exclusive{bound}", exclusive, where):
                 out[f"exclusive{bound}"] = exclusive
         if out.get("type") == "array" and "items" not in out and "prefixItems" not in out:
             out["items"] = {}
@@ -320,13 +351,17 @@ class _Normaliser:
         )
         return {name: self._clean(properties[name], pascal(name) or where) for name in names}
 
-    def _discriminator(self, value: Mapping[str, Any], where: str) -> Schema:
-        out: Schema = {"propertyName": value.get("propertyName")}
+    def _discriminator(self, value: Mapping[str, Any], where: str, schema: Schema) -> None:
+        """Copy a discriminator into ``schema`` (one naming no property is dropped)."""
+        if not isinstance(value.get("propertyName"), str):
+            self.warnings.append(f"discriminator of {where} names no property: dropped")
+            return
+        out: Schema = {"propertyName": value["propertyName"]}
         mapping = value.get("mapping")
         if isinstance(mapping, dict):
             targets = {tag: self._ref(ref, where) for tag, ref in mapping.items()}
             out["mapping"] = {tag: REF_PREFIX + name for tag, name in targets.items() if name}
-        return out
+        schema["discriminator"] = out
 
     def _hoist(self, schema: Schema, where: str) -> Schema:
         """Give an inline object a component of its own, so its class name and base are chosen."""
@@ -334,6 +369,80 @@ class _Normaliser:
         docs: Schema = {k: schema.pop(k) for k in ("description", "default") if k in schema}
         self.components[name] = schema
         return {"$ref": REF_PREFIX + name, **docs}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _keyword_problem(key: str, value: Any) -> str | None:
+    """Why a keyword's value cannot go into a model, or None if it can."""
+    if key in _VALUE_KEYWORDS or key in _NUMBER_KEYWORDS or key.startswith("exclusive"):
+        try:
+            literal(value)
+        except Unwritable as exc:
+            return f"holds a number Python cannot write ({exc})"
+    if key in _NUMBER_KEYWORDS or key.startswith("exclusive"):
+        if not _is_number(value):
+            return f"is not a number: {_short(value)}"
+        if key == "multipleOf" and value <= 0:
+            return f"is not positive: {_short(value)}"
+    elif key in _COUNT_KEYWORDS:
+        if not (
+            isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_COUNT
+        ):
+            return f"is not a count: {_short(value)}"
+    elif key == "pattern":
+        return _pattern_problem(value)
+    elif key == "enum" and not (
+        isinstance(value, list)
+        and value
+        and all(item is None or isinstance(item, (str, int, float)) for item in value)
+    ):  # a model writes an enum as Literal[...], which holds scalars only
+        return f"is not a list of strings, numbers, booleans or nulls: {_short(value)}"
+    elif key == "required" and not (
+        isinstance(value, list) and all(isinstance(item, str) for item in value)
+    ):
+        return f"is not a list of names: {_short(value)}"
+    elif key == "type" and not (
+        isinstance(value, str)
+        or (isinstance(value, list) and all(isinstance(item, str) for item in value))
+    ):
+        return f"is not a type name: {_short(value)}"
+    elif key == "uniqueItems" and not isinstance(value, bool):
+        return f"is not a boolean: {_short(value)}"
+    return None
+
+
+@cache
+def _pattern_problem(pattern: Any) -> str | None:
+    """Why ``pattern`` cannot constrain a model field, or None.
+
+    A pattern must compile in Python's ``re`` and in pydantic's default engine (Rust's regex,
+    which has no lookarounds or backreferences): a model that holds it may be built with either,
+    and one it cannot compile fails the module's import.
+    """
+    from pydantic import Field, TypeAdapter
+
+    if not isinstance(pattern, str):
+        return f"is not a string: {_short(pattern)}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            re.compile(pattern)
+        except (re.error, ValueError, OverflowError, RecursionError) as exc:
+            return f"{_short(pattern)} does not compile in Python's re ({exc})"
+        try:
+            TypeAdapter(Annotated[str, Field(pattern=pattern)])
+        except Exception as exc:  # pydantic-core's SchemaError, or whatever its engine raises
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            return f"{_short(pattern)} is not accepted by pydantic ({reason.strip()})"
+    return None
 
 
 def _with_null(schema: Schema) -> Schema:

@@ -24,6 +24,7 @@ from .write import (
     PACKAGE,
     Manifest,
     ManifestEntry,
+    format_each,
     format_sources,
     generator_fingerprint,
     text_sha256,
@@ -84,16 +85,21 @@ def generate(
             stale.append(path)
     built = {result.source: result for result in _build_all(stale, jobs or os.cpu_count() or 1)}
     sources, owner_of = _record(manifest, built, hashes)
+    formatted, refused = format_each(sources)
+    for name, reason in refused.items():  # ruff could not format it: that document is skipped
+        entry = manifest.documents[owner_of.pop(name)]
+        entry.diagnostics.append(["error", f"ruff format failed: {reason.splitlines()[-1]}"])
+        entry.module = entry.index = entry.output_sha256 = None
 
     rows = sorted(e.index for e in manifest.documents.values() if e.index and e.module)
     index_stale = stale or old.documents.keys() != hashes.keys()
     if index_stale or not _file_matches(package / INDEX_FILE, manifest.index_sha256):
         from .render import IndexEntry, render_index
 
-        sources[INDEX_FILE] = render_index(IndexEntry(*row) for row in rows)
+        formatted.update(format_sources({INDEX_FILE: render_index(IndexEntry(*r) for r in rows)}))
 
     report = Report(documents=len(paths), modules=len(rows), rebuilt=len(stale))
-    for name, text in format_sources(sources).items():
+    for name, text in formatted.items():
         if write_if_changed(package / name, text):
             report.written.append(name)
         if name == INDEX_FILE:

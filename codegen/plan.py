@@ -33,6 +33,7 @@ from fal_typed.naming import module_name
 
 from .calls import RESERVED_KEYWORDS
 from .normalise import REF_PREFIX, Metadata, NormalisedDocument, Schema, class_name, pascal, words
+from .source_text import Unwritable, identifier, literal
 
 __all__ = ["FieldPlan", "ModulePlan", "lenient", "plan"]
 
@@ -269,11 +270,13 @@ def _is_file(schema: Schema) -> bool:
 
 def _fields(root: Schema, components: dict[str, Schema]) -> Iterator[FieldPlan]:
     required = set(root.get("required") or ())
-    for name, schema in (root.get("properties") or {}).items():
+    properties: dict[str, Schema] = root.get("properties") or {}
+    keywords = _keywords(list(properties))
+    for name, schema in properties.items():
         is_required = name in required
         yield FieldPlan(
             name=name,
-            keyword=_keyword(name),
+            keyword=keywords[name],
             required=is_required,
             default=None if is_required else _default_source(schema, components),
             nullable=_accepts(schema, None, components),
@@ -282,13 +285,39 @@ def _fields(root: Schema, components: dict[str, Schema]) -> Iterator[FieldPlan]:
         )
 
 
-def _keyword(name: str) -> str:
-    """The argument name of a field: its own name when Python and the call options allow it."""
-    usable = name.isidentifier() and not keyword.iskeyword(name) and not keyword.issoftkeyword(name)
-    if usable and name not in RESERVED_KEYWORDS:
-        return name
-    base = name if name.isidentifier() else "_".join(w.lower() for w in words(name)) or "field"
-    return f"f_{base}_" if base[0].isdigit() else f"{base}_"
+def _usable_keyword(name: str) -> bool:
+    """Whether a field name can be its own argument name: an ASCII identifier (Python reads
+    identifiers NFKC-normalised: two distinct non-ASCII names could name one argument) that is no
+    keyword and no call option."""
+    return (
+        name.isascii()
+        and name.isidentifier()
+        and not keyword.iskeyword(name)
+        and not keyword.issoftkeyword(name)
+        and name not in RESERVED_KEYWORDS
+    )
+
+
+def _keywords(names: list[str]) -> dict[str, str]:
+    """The argument name of each field: its own name when Python and the call options allow it,
+    else its ASCII words joined by ``_`` plus a trailing ``_`` (``a-b`` -> ``a_b_``, ``timeout``
+    -> ``timeout_``), numbered when two fields would share one."""
+    taken = {name for name in names if _usable_keyword(name)}
+    chosen: dict[str, str] = {}
+    for name in names:
+        if _usable_keyword(name):
+            chosen[name] = name
+            continue
+        ascii_name = name.isascii() and name.isidentifier()
+        base = name if ascii_name else "_".join(w.lower() for w in words(name)) or "field"
+        keyword_ = f"f_{base}_" if base[0].isdigit() else f"{base}_"
+        unique, n = keyword_, 1
+        while unique in taken:
+            n += 1
+            unique = f"{keyword_}{n}"
+        taken.add(unique)
+        chosen[name] = identifier(unique)
+    return chosen
 
 
 def _description(schema: Schema, components: dict[str, Schema]) -> str:
@@ -356,7 +385,10 @@ def _default_source(schema: Schema, components: dict[str, Schema]) -> str:
     if isinstance(value, list):
         simple = all(item is None or isinstance(item, (str, int, float, bool)) for item in value)
     if simple and _accepts(schema, value, components):
-        return repr(value)
+        try:
+            return literal(value)
+        except Unwritable:  # normalise drops these; never write one that has no literal
+            return "..."
     return "..."
 
 

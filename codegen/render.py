@@ -1,8 +1,9 @@
 """Stage 4b: turn a plan and its models (:mod:`.models`) into module source.
 
 jinja2 templates (``templates/``) lay out the module from strings prepared here: imports,
-signatures, docstrings. The result is unformatted: the write stage runs ruff once over every
-changed file.
+signatures, docstrings. Every string from the document reaches the text through
+:mod:`.source_text` (here, or in a template through its filters ``py``, a Python literal, and
+``docstring_part``). The result is unformatted: the write stage runs ruff over the changed files.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from typing import Any
 import jinja2
 
 from .calls import INPUT_CALLS, InputCall
+from .diagnostics import DocumentError
 from .models import Models, render_models
 from .plan import FieldPlan, ModulePlan
+from .source_text import docstring, docstring_part, literal
 
 __all__ = ["IndexEntry", "index_entry", "one_line", "render_index", "render_module"]
 
@@ -57,7 +60,8 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    env.filters["py"] = repr
+    env.filters["py"] = literal
+    env.filters["docstring_part"] = docstring_part
     return env
 
 
@@ -65,6 +69,7 @@ def render_module(plan: ModulePlan) -> tuple[str, list[str]]:
     """Source of one endpoint module, and the warnings datamodel-code-generator raised."""
     models = render_models(plan)
     params = [_param(f, models.field_types[f.name]) for f in plan.fields]
+    _check_parameters(params)
     args = _args_section(plan.fields, _UPLOADED)
     # Realtime frames carry no uploads: a local file travels inline, as a data: URI.
     send_doc = _join(
@@ -73,7 +78,7 @@ def render_module(plan: ModulePlan) -> tuple[str, list[str]]:
     )
     template = _environment().get_template("endpoint_module.py.jinja")
     text = template.render(
-        module_doc=_docstring(_module_doc(plan)),
+        module_doc=docstring(_module_doc(plan)),
         imports=_imports(models),
         models=models.source,
         endpoint_id=plan.metadata.endpoint_id,
@@ -82,7 +87,7 @@ def render_module(plan: ModulePlan) -> tuple[str, list[str]]:
         field_params=params,
         open_input=plan.open_input,
         calls=[_call_context(call, plan, args) for call in INPUT_CALLS],
-        send_doc=_docstring(send_doc),
+        send_doc=docstring(send_doc),
         public=_public_names(models),
     )
     return text, models.warnings
@@ -131,6 +136,17 @@ def _param(field: FieldPlan, annotation: str) -> str:
     return f"{field.keyword}: {ast.unparse(tree)}{default}"
 
 
+def _check_parameters(params: list[str]) -> None:
+    """The keyword parameters every call signature lists must compile (distinct names, literal
+    defaults); the rest of the module is fixed template text and escaped strings."""
+    if not params:
+        return
+    try:
+        compile(f"def _(*, {', '.join(params)}): pass", "<signature>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        raise DocumentError(f"the call signature would not compile: {exc}") from None
+
+
 def _without_none(node: ast.expr) -> ast.expr:
     """``T | None`` -> ``T``: the model lets every optional field be None, the call shows the schema."""
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
@@ -160,7 +176,7 @@ def _call_context(call: InputCall, plan: ModulePlan, args: str) -> dict[str, Any
         "returns": call.returns.format(output=plan.output_class),
         "async_returns": call.async_returns.format(output=plan.output_class),
         "async_def": call.async_def,
-        "doc": _docstring(doc),
+        "doc": docstring(doc),
     }
 
 
@@ -199,12 +215,6 @@ def _module_doc(plan: ModulePlan) -> str:
 
 def _join(*parts: str) -> str:
     return "\n\n".join(part for part in parts if part)
-
-
-def _docstring(text: str) -> str:
-    """Docstring body, escaped: a one-liner stays on one line, longer ones close on their own."""
-    escaped = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-    return escaped if "\n" not in escaped and not escaped.endswith('"') else escaped + "\n"
 
 
 def index_entry(plan: ModulePlan) -> IndexEntry:

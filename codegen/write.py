@@ -25,6 +25,7 @@ __all__ = [
     "REPO_ROOT",
     "Manifest",
     "ManifestEntry",
+    "format_each",
     "format_sources",
     "generator_fingerprint",
     "text_sha256",
@@ -103,17 +104,50 @@ def generator_fingerprint() -> str:
 
 
 def format_sources(sources: dict[str, str]) -> dict[str, str]:
-    """Run ``ruff format`` once over all ``sources`` (file name -> text); return the results."""
-    if not sources:
-        return {}
-    with tempfile.TemporaryDirectory(prefix="codegen-") as tmp:
-        root = Path(tmp)
-        for name, text in sources.items():
-            (root / name).write_text(text, encoding="utf-8")
-        done = _ruff("format", *_FORMAT, "--no-cache", "--quiet", str(root))
-        if done.returncode != 0:
-            raise RuntimeError(f"ruff format failed:\n{done.stderr or done.stdout}")
-        return {name: (root / name).read_text(encoding="utf-8") for name in sources}
+    """Run ``ruff format`` over ``sources`` (file name -> text), files the generator owns whole
+    (the index, the Platform API package): any refusal is a generator bug, raised."""
+    formatted, refused = format_each(sources)
+    if refused:
+        name, reason = next(iter(refused.items()))
+        raise RuntimeError(f"ruff format failed on {name}:\n{reason}")
+    return formatted
+
+
+def format_each(sources: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Run ``ruff format`` over ``sources`` (file name -> text): the formatted texts, and why
+    each file ruff refused was refused (file name -> ruff's message).
+
+    One run formats everything; if ruff fails, the batch is halved until each refused file stands
+    alone, so one module ruff cannot format costs only itself (and its document).
+    """
+    formatted: dict[str, str] = {}
+    refused: dict[str, str] = {}
+    if sources:
+        with tempfile.TemporaryDirectory(prefix="codegen-") as tmp:
+            _format_batch(Path(tmp), sources, formatted, refused)
+    return formatted, refused
+
+
+def _format_batch(
+    root: Path, sources: dict[str, str], formatted: dict[str, str], refused: dict[str, str]
+) -> None:
+    for name, text in sources.items():
+        (root / name).write_text(text, encoding="utf-8")
+    done = _ruff("format", *_FORMAT, "--no-cache", "--quiet", *(str(root / n) for n in sources))
+    if done.returncode == 0:
+        for name in sources:
+            formatted[name] = (root / name).read_text(encoding="utf-8")
+            (root / name).unlink()
+        return
+    if len(sources) == 1:
+        (name,) = sources
+        refused[name] = (done.stderr or done.stdout).strip() or f"exit status {done.returncode}"
+        (root / name).unlink()
+        return
+    names = sorted(sources)
+    half = len(names) // 2
+    for part in (names[:half], names[half:]):
+        _format_batch(root, {name: sources[name] for name in part}, formatted, refused)
 
 
 def write_if_changed(path: Path, text: str) -> bool:

@@ -221,6 +221,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "main",
     ),
     "fal_typed.naming": (
+        "check_endpoint_id",
         "module_name",
         "split_endpoint_id",
     ),

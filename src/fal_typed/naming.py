@@ -1,4 +1,15 @@
-"""The one rule from a fal endpoint id to a Python module name.
+"""Which strings are endpoint ids, and the one rule from an endpoint id to a Python module name.
+
+**The id grammar** (:func:`check_endpoint_id`). An id that names a document of the catalog and a
+generated module is ``owner/app[/path...]``: two or more segments joined by single ``/``, each
+segment an ASCII letter or digit followed by ASCII letters, digits, ``.``, ``_`` or ``-``, at most
+200 characters in all, and an id the runtime can address (``workflows/`` and ``comfy/`` ids name
+an owner and an app after the namespace, see ``_urls.py``). Every one of the 1,621 ids fal has
+published fits it. Ids are read from the network (catalog records, documents), so the check is a
+full match (no ``$`` that lets a trailing newline through) and allows no control characters,
+quotes, backslashes or non-ASCII look-alikes: an id that passes can be written anywhere as it is.
+
+**The module name rule** (:func:`module_name`).
 
 The rule is a pure function of the id (so adding ids never renames an existing module) and is
 collision-free over every id fal has published (``tests/test_naming.py`` checks the full list):
@@ -23,8 +34,14 @@ import hashlib
 import keyword
 import re
 
-__all__ = ["module_name", "split_endpoint_id"]
+from ._urls import NAMESPACES
 
+__all__ = ["check_endpoint_id", "module_name", "split_endpoint_id"]
+
+# fal's longest id has 62 characters; 200 keeps its file and module names under 255 bytes.
+_MAX_LENGTH = 200
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)+")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _UNDERSCORES = re.compile(r"_+")
 _FAL_OWNER = "fal-ai"
@@ -32,6 +49,28 @@ _FAL_OWNER = "fal-ai"
 
 def _normalise(segment: str) -> str:
     return _UNDERSCORES.sub("_", _NON_ALNUM.sub("_", segment.lower())).strip("_")
+
+
+def check_endpoint_id(endpoint_id: object) -> str:
+    """Return ``endpoint_id`` if it fits the id grammar (module docstring), else raise
+    ``ValueError`` naming it (shown with ``repr``, so no control character reaches a terminal)."""
+    if not isinstance(endpoint_id, str):
+        raise ValueError(f"invalid endpoint id {endpoint_id!r}: expected a string")
+    if len(endpoint_id) > _MAX_LENGTH:
+        raise ValueError(
+            f"invalid endpoint id {endpoint_id[:40]!r}...: longer than {_MAX_LENGTH} characters"
+        )
+    if not _ID.fullmatch(endpoint_id):
+        raise ValueError(
+            f"invalid endpoint id {endpoint_id!r}: expected 'owner/app[/path...]' made of "
+            "ASCII letters, digits, '.', '_' and '-', each segment starting with a letter or digit"
+        )
+    namespace, *rest = endpoint_id.split("/")
+    if namespace in NAMESPACES and len(rest) < 2:
+        raise ValueError(
+            f"invalid endpoint id {endpoint_id!r}: expected '{namespace}/owner/app[/path...]'"
+        )
+    return endpoint_id
 
 
 def split_endpoint_id(endpoint_id: str) -> list[str]:

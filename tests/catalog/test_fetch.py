@@ -18,6 +18,15 @@ FAST = FetchSettings(attempts=3, backoff=0.001, max_backoff=0.05)
 DOC = {"openapi": "3.0.4", "info": {"x-fal-metadata": {"endpointId": "a/b"}}, "paths": {}}
 
 
+def doc(endpoint_id: str) -> dict[str, object]:
+    """A minimal document of ``endpoint_id`` (a fetched document must name the id asked for)."""
+    return {**DOC, "info": {"x-fal-metadata": {"endpointId": endpoint_id}}}
+
+
+def doc_for(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json=doc(request.url.params["endpoint_id"]))
+
+
 class Recorder:
     def __init__(self) -> None:
         self.retries: list[tuple[int, float, str]] = []
@@ -113,7 +122,7 @@ def test_bad_records_are_skipped_and_a_repeating_cursor_stops_listing(tmp_path: 
         )
         records: list[object] = [
             {"endpoint_id": "a/b", "openapi": DOC},
-            {"endpoint_id": "../evil", "openapi": DOC},
+            {"endpoint_id": "../evil", "openapi": doc("../evil")},
             {"endpoint_id": "c/d"},
             {
                 "endpoint_id": "e/f",
@@ -153,7 +162,7 @@ def test_a_complete_listing_prunes_and_passes_the_category(tmp_path: Path) -> No
         assert request.url.params["category"] == "llm"
         if request.url.params.get("cursor") is None:
             return page([{"endpoint_id": "a/b", "openapi": DOC}], "Mg==")
-        return page([{"endpoint_id": "c/d", "openapi": DOC}], None)
+        return page([{"endpoint_id": "c/d", "openapi": doc("c/d")}], None)
 
     report = asyncio.run(
         fetch_catalog(tmp_path, category="llm", settings=FAST, transport=transport(handler))
@@ -166,12 +175,9 @@ def test_a_complete_listing_prunes_and_passes_the_category(tmp_path: Path) -> No
 def test_a_document_that_cannot_be_written_fails_alone(tmp_path: Path) -> None:
     (tmp_path / "a__blocked.json").mkdir()  # a directory where the document should go
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json=DOC)
-
     report = asyncio.run(
         fetch_endpoints(
-            ["a/blocked", "a/fine"], tmp_path, settings=FAST, transport=transport(handler)
+            ["a/blocked", "a/fine"], tmp_path, settings=FAST, transport=transport(doc_for)
         )
     )
 

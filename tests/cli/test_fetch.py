@@ -6,13 +6,27 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
+from starlette.responses import Response
 
+from ..catalog.hostile import (
+    HostileCatalog,
+    document,
+    json_answer,
+    nested,
+    page,
+    raw_answer,
+    record,
+)
 from .helpers import (
+    REPO,
     SAMPLE_IDS,
+    SCHEMAS,
     LocalServer,
     cli_command,
     cli_env,
@@ -367,3 +381,196 @@ def test_an_unusable_schemas_directory_is_reported(server: LocalServer, tmp_path
     assert run.returncode == 1
     assert "cannot use" in run.stderr and "Not a directory" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+# -- a hostile catalog: the limits' flags, what reaches the terminal, and the whole refresh loop --
+
+
+def hostile_document(endpoint_id: str, payload: str) -> dict[str, Any]:
+    """flux_dev's document renamed ``endpoint_id``, with ``payload`` in every place the
+    generator reads text from: metadata, titles, descriptions, enum values, defaults, patterns,
+    names of components and properties, examples."""
+    document: dict[str, Any] = json.loads((SCHEMAS / filename("fal-ai/flux/dev")).read_text())
+    text = json.dumps(document).replace("fal-ai/flux/dev", json.dumps(endpoint_id)[1:-1])
+    document = json.loads(text)
+    document["info"]["title"] = payload
+    meta = document["info"]["x-fal-metadata"]
+    meta.update(about=payload, category=payload, playgroundUrl=payload, documentationUrl=payload)
+    schemas = document["components"]["schemas"]
+    schemas[payload] = {"type": "object", "description": payload, "title": payload}
+    schemas["FluxDevInput"]["description"] = payload
+    schemas["FluxDevInput"]["properties"].update(
+        {
+            payload: {"type": "string", "description": payload, "default": payload},
+            "choice": {"type": "string", "enum": [payload, "plain"], "default": payload},
+            "checked": {"type": "string", "pattern": payload, "examples": [payload]},
+            "nested": {"$ref": f"#/components/schemas/{payload}", "description": payload},
+            "huge": {"type": "number", "default": "@inf", "maximum": "@nan"},
+        }
+    )
+    return document
+
+
+def served(document: dict[str, Any]) -> dict[str, Any]:
+    """What a server sends for ``document``: non-finite numbers written as JSON's extensions."""
+    text = json.dumps(document).replace('"@inf"', "1e400").replace('"@nan"', "NaN")
+    return cast("dict[str, Any]", json.loads(text))
+
+
+def import_each(out: Path, sentinel: Path) -> dict[str, str]:
+    """Import every generated module in a fresh interpreter; module -> "ok" or the error."""
+    script = (
+        "import importlib, json, sys\n"
+        f"sys.path.insert(0, {str(out)!r})\n"
+        "results = {}\n"
+        f"for name in {sorted(p.stem for p in (out / 'fal_endpoints').glob('*.py'))!r}:\n"
+        "    try:\n"
+        "        importlib.import_module('fal_endpoints.' + name)\n"
+        "        results[name] = 'ok'\n"
+        "    except Exception as exc:\n"
+        "        results[name] = repr(exc)\n"
+        "print(json.dumps(results))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=sentinel.parent, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return cast("dict[str, str]", json.loads(done.stdout))
+
+
+def test_a_hostile_catalog_gets_no_code_through_fetch_and_generate(tmp_path: Path) -> None:
+    sentinel = tmp_path / "PWNED"
+    touch = f'__import__("pathlib").Path({str(sentinel)!r}).touch()'
+    payload = f'x"""\n{touch}\n"""\'\'\'\\\x00\r\x0c\u2028\x1b[2J{{{{ {touch} }}}}#'
+    forged_id = f'fal-ai/x"""; {touch}; """'
+    flux = json.loads((SCHEMAS / filename("fal-ai/flux/dev")).read_text())
+    hostile_records = [
+        record("fal-ai/flux/dev", flux),
+        record("fal-ai/evil", served(hostile_document("fal-ai/evil", payload))),
+        record("fal-ai/flux/schnell", hostile_document(forged_id, "forged")),  # names another id
+        record(forged_id, hostile_document(forged_id, "forged")),  # not an id
+    ]
+    schemas, out = tmp_path / "schemas", tmp_path / "generated"
+    body = json.dumps({"models": hostile_records, "has_more": False})  # with 1e400 as Infinity
+    with HostileCatalog() as hostile:
+        hostile.pages = lambda cursor: Response(body, media_type="application/json")
+        fetched = run_cli(
+            "fetch", "--all", "--schemas", str(schemas), "--base-url", hostile.base_url
+        )
+
+    assert fetched.returncode == 1  # the forged document failed
+    assert 'fal-ai/flux/schnell: the document is for \'fal-ai/x"""; __import__' in fetched.stderr
+    assert "\x1b" not in fetched.stderr
+    assert sorted(p.name for p in schemas.iterdir()) == [
+        "fal-ai__evil.json",
+        "fal-ai__flux__dev.json",
+    ]  # nothing of the refused records was written
+
+    generated = run_cli(
+        "generate", "--schemas", str(schemas), "--out", str(out), "--jobs", "1", cwd=REPO
+    )
+
+    assert generated.returncode == 0, generated.stderr
+    assert "2 modules from 2 documents" in generated.stdout
+    for dropped in (  # reported, and left out of the models so the module imports
+        "pattern of Checked 'x",
+        "default of Huge holds a number Python cannot write (inf has no Python literal)",
+        "maximum of Huge holds a number Python cannot write (nan has no Python literal)",
+    ):
+        assert f"warning: fal-ai__evil.json: {dropped}" in generated.stderr
+    assert import_each(out, sentinel) == {"_index": "ok", "evil": "ok", "flux_dev": "ok"}
+    assert not sentinel.exists()
+
+
+def test_a_forged_document_for_one_endpoint_is_not_written(tmp_path: Path) -> None:
+    sentinel = tmp_path / "PWNED"
+    forged = f'fal-ai/x"""; __import__("pathlib").Path({str(sentinel)!r}).touch(); """'
+    with HostileCatalog() as hostile:
+        hostile.documents["fal-ai/flux/dev"] = json_answer(hostile_document(forged, "x"))
+        hostile.documents["fal-ai/other"] = raw_answer(
+            "\x1b[2J\x1b]8;;http://evil.example\x07gone\x1b]8;;\x07", status=404
+        )
+        run = run_cli(
+            "fetch", "fal-ai/flux/dev", "fal-ai/other",
+            "--schemas", str(tmp_path / "schemas"), "--base-url", hostile.base_url,
+        )  # fmt: skip
+
+    assert run.returncode == 1
+    assert "fal-ai/flux/dev: the document is for" in run.stderr
+    assert "fal-ai/other: HTTP 404: gone" in run.stderr
+    assert "\x1b" not in run.stderr and "\x07" not in run.stderr
+    assert list((tmp_path / "schemas").iterdir()) == []
+
+
+def test_the_limit_flags_reach_the_fetch(tmp_path: Path) -> None:
+    with HostileCatalog() as hostile:
+        hostile.pages = lambda cursor: page([], str(int(cursor or 0) + 1))
+        hostile.documents["fal-ai/slow"] = hostile.trickle(b'{"openapi": "3.0.4"}', 5.0)
+        hostile.documents["fal-ai/big"] = json_answer(document("fal-ai/big", pad="x" * 5000))
+        hostile.documents["fal-ai/deep"] = raw_answer(nested(20))
+        target, url = str(tmp_path / "schemas"), hostile.base_url
+
+        pages = run_cli(
+            "fetch", "--all", "--max-pages", "3", "--schemas", target, "--base-url", url
+        )
+        ids = run_cli(
+            "fetch", "fal-ai/slow", "fal-ai/big", "fal-ai/deep",
+            "--response-timeout", "0.5", "--max-document-size", "4KiB", "--max-depth", "10",
+            "--schemas", target, "--base-url", url,
+        )  # fmt: skip
+        requests = len(hostile.requests)
+
+    assert pages.returncode == 1 and "more than 3 pages (the limit)" in pages.stderr
+    assert "nothing was removed" in pages.stderr
+    assert ids.returncode == 1
+    assert "fal-ai/slow: no whole answer within 0.5 s" in ids.stderr
+    assert "fal-ai/big: the answer is larger than 4,096 bytes" in ids.stderr
+    assert "fal-ai/deep: the response is nested deeper than 10 levels" in ids.stderr
+    assert requests == 3 + 3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["a__b/c", "a/b/c"], "would share the file a__b__c.json"),
+        (["fal-ai/x\n"], "invalid endpoint id"),
+        (["fal-ai/flux/dev", "--max-document-size", "8XB"], "invalid size '8XB'"),
+        (["fal-ai/flux/dev", "--max-pages", "0"], "Invalid value for '--max-pages'"),
+    ],
+)
+def test_bad_ids_and_limits_are_refused_before_any_request(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    with HostileCatalog() as hostile:
+        run = run_cli(
+            "fetch", *args, "--schemas", str(tmp_path / "schemas"), "--base-url", hostile.base_url
+        )
+        requests = hostile.requests
+
+    assert run.returncode == 2, run.stderr
+    assert message in run.stderr and "Traceback" not in run.stderr
+    assert requests == []
+
+
+def test_document_text_reaches_no_terminal_raw(tmp_path: Path) -> None:
+    """Names, descriptions and values of a document hold what its server wrote: the changelog a
+    fetch prints and ``list`` show them without escape sequences."""
+    old = hostile_document("fal-ai/evil", "plain")
+    new = hostile_document("fal-ai/evil", "\x1b[2J\x1b]8;;http://evil.example\x07x\x1b]8;;\x07")
+    new["components"]["schemas"]["FluxDevInput"]["properties"]["steps\x1b[31m"] = {"type": "string"}
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    (schemas / filename("fal-ai/evil")).write_text(json.dumps(old), encoding="utf-8")
+    with HostileCatalog() as hostile:
+        hostile.documents["fal-ai/evil"] = json_answer(new)
+        fetched = run_cli(
+            "fetch", "fal-ai/evil", "--schemas", str(schemas), "--base-url", hostile.base_url
+        )
+    listed = run_cli("list", "--schemas", str(schemas))
+
+    assert fetched.returncode == 0, fetched.stderr
+    assert "What changed for code" in fetched.stderr and "steps" in fetched.stderr
+    assert listed.returncode == 0 and "fal-ai/evil" in listed.stdout
+    for output in (fetched.stderr, listed.stdout):
+        assert not any(c in output for c in "\x1b\x07\x9b"), output

@@ -145,17 +145,37 @@ def test_broken_documents_are_reported_by_name_and_the_rest_is_generated(
 
 def test_two_documents_naming_the_same_module_keep_the_first(tmp_path: Path) -> None:
     schemas, out = copy_sample(tmp_path), tmp_path / "out"
-    shutil.copy(schemas / "fal-ai__flux__dev.json", schemas / "fal-ai__flux__dev-copy.json")
+    text = (schemas / "fal-ai__flux__dev.json").read_text(encoding="utf-8")
+    # fal-ai/flux-dev is a different id with the same module name, flux_dev.
+    (schemas / "fal-ai__flux-dev.json").write_text(
+        text.replace('"fal-ai/flux/dev"', '"fal-ai/flux-dev"'), encoding="utf-8"
+    )
 
     report = generate(schemas, out, jobs=1)
 
     assert [(d.source, d.message) for d in report.errors] == [
         (
             "fal-ai__flux__dev.json",
-            "module flux_dev is already generated from fal-ai__flux__dev-copy.json",
+            "module flux_dev is already generated from fal-ai__flux-dev.json",
         )
     ]
     assert report.modules == 5
+
+
+def test_a_document_in_a_file_its_id_does_not_name_is_refused(tmp_path: Path) -> None:
+    """A copy (or a document planted under another name) must not stand in for its endpoint."""
+    schemas, out = copy_sample(tmp_path), tmp_path / "out"
+    shutil.copy(schemas / "fal-ai__flux__dev.json", schemas / "fal-ai__flux__dev-copy.json")
+
+    report = generate(schemas, out, jobs=1)
+
+    assert [(d.source, d.message) for d in report.errors] == [
+        (
+            "fal-ai__flux__dev-copy.json",
+            "the document of fal-ai/flux/dev belongs in fal-ai__flux__dev.json, not here",
+        )
+    ]
+    assert report.modules == 5 and (out / "fal_endpoints" / "flux_dev.py").exists()
 
 
 def test_a_removed_document_removes_its_module(tmp_path: Path) -> None:

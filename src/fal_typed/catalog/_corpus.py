@@ -7,37 +7,52 @@ nothing rewrites nothing, and a diff of schemas/ shows only what fal changed.
 
 Writes are atomic (temporary file in the same directory, then ``os.replace``): a reader, or a
 fetch killed half-way, only ever sees a whole old document or a whole new one.
+
+Ids follow :func:`fal_typed.naming.check_endpoint_id`. Two ids can still share a file name
+(``a__b/c`` and ``a/b/c`` are both ``a__b__c.json``): each document names its own id
+(``info.x-fal-metadata.endpointId``), so the fetch never lets one replace the other.
+Documents come from the network: they are parsed with a nesting limit (``MAX_DEPTH``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from ..naming import check_endpoint_id
+
 __all__ = [
     "DEBRIS_PREFIX",
+    "MAX_DEPTH",
     "DocumentInfo",
     "RawNumber",
+    "TooDeep",
+    "document_endpoint_id",
     "document_filename",
     "dumps_document",
     "iter_document_paths",
+    "json_depth",
     "loads_document",
     "read_info",
     "remove_debris",
-    "validate_endpoint_id",
+    "stored_endpoint_id",
     "write_atomic",
 ]
 
 DEBRIS_PREFIX = ".fal-typed-"
 """Temporary files of an unfinished write start with this; they are never documents."""
 
-_ID_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_DEPTH = 64
+"""How deeply a document may nest objects and arrays (fal's deepest: 13 levels)."""
+
+
+class TooDeep(ValueError):
+    """JSON nested deeper than allowed."""
 
 
 class RawNumber(str):
@@ -46,25 +61,46 @@ class RawNumber(str):
     __slots__ = ()
 
 
-def validate_endpoint_id(endpoint_id: str) -> str:
-    """Return ``endpoint_id`` if it can name an endpoint and a file, else raise ``ValueError``."""
-    segments = endpoint_id.split("/")
-    if len(segments) < 2 or not all(_ID_SEGMENT.match(s) for s in segments):
-        raise ValueError(
-            f"invalid endpoint id {endpoint_id!r}: expected 'owner/app[/path...]' made of "
-            "letters, digits, '.', '_' and '-'"
-        )
-    return endpoint_id
-
-
 def document_filename(endpoint_id: str) -> str:
     """The corpus file name of an endpoint: ``fal-ai/flux/dev`` -> ``fal-ai__flux__dev.json``."""
-    return validate_endpoint_id(endpoint_id).replace("/", "__") + ".json"
+    return check_endpoint_id(endpoint_id).replace("/", "__") + ".json"
 
 
-def loads_document(text: str | bytes) -> Any:
-    """Parse JSON, keeping key order and every number's lexeme (as :class:`RawNumber`)."""
-    return json.loads(text, parse_float=RawNumber, parse_int=RawNumber, parse_constant=RawNumber)
+def json_depth(value: object) -> int:
+    """How deeply ``value`` nests objects and arrays (a scalar is 0), without recursion."""
+    deepest = 0
+    todo: list[tuple[object, int]] = [(value, 0)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, dict):
+            children: Iterable[object] = cast("dict[str, object]", item).values()
+        elif isinstance(item, list):
+            children = cast("list[object]", item)
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        todo.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def loads_document(text: str | bytes, *, max_depth: int | None = MAX_DEPTH) -> Any:
+    """Parse JSON, keeping key order and every number's lexeme (as :class:`RawNumber`).
+
+    Raises ``ValueError`` for text that is not JSON, :class:`TooDeep` for JSON nested deeper
+    than ``max_depth`` (None: as deep as the parser can go; the caller checks what it keeps).
+    """
+    too_deep = (
+        "nested too deeply" if max_depth is None else f"nested deeper than {max_depth} levels"
+    )
+    try:
+        value = json.loads(
+            text, parse_float=RawNumber, parse_int=RawNumber, parse_constant=RawNumber
+        )
+    except RecursionError:  # deeper than the interpreter's stack: far deeper than any limit
+        raise TooDeep(too_deep) from None
+    if max_depth is not None and json_depth(value) > max_depth:
+        raise TooDeep(too_deep)
+    return value
 
 
 def _write(value: object, depth: int, out: list[str]) -> None:
@@ -163,6 +199,21 @@ def _text(mapping: dict[str, Any], key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def document_endpoint_id(document: object) -> str | None:
+    """The id a parsed document names (``info.x-fal-metadata.endpointId``), if it names one."""
+    info = _object(_object(document).get("info"))
+    endpoint_id = _object(info.get("x-fal-metadata")).get("endpointId")
+    return endpoint_id if isinstance(endpoint_id, str) and endpoint_id else None
+
+
+def stored_endpoint_id(path: Path) -> str | None:
+    """The id the document at ``path`` names; None if it is missing, unreadable or names none."""
+    try:
+        return document_endpoint_id(json.loads(path.read_bytes()))
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
 def read_info(path: Path) -> DocumentInfo:
     """Read the endpoint id, category and description of a document.
 
@@ -171,6 +222,8 @@ def read_info(path: Path) -> DocumentInfo:
     """
     try:
         document = json.loads(path.read_bytes())
+    except RecursionError:
+        raise ValueError(f"{path.name}: not a readable JSON document (nested too deeply)") from None
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path.name}: not a readable JSON document ({exc})") from None
     if not isinstance(document, dict):

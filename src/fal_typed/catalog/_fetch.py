@@ -11,6 +11,12 @@ Two sources (hosts configurable, so tests and users can point at the local serve
 429, 5xx and transport errors are retried with exponential backoff and jitter (``Retry-After``
 wins when sent). Documents are written in the corpus format (see :mod:`._corpus`), only
 when their text changed, and atomically. Nothing here prints: progress goes to a listener.
+
+Whoever answers is not trusted (the documents become code that users import, through the
+generator): a document must name the id it was fetched for, ids must fit
+:func:`fal_typed.naming.check_endpoint_id`, two ids sharing a file name never replace each
+other, and every :class:`FetchSettings` limit (size, time, nesting, pages, documents) holds
+whatever the server sends. Text from the server in reasons is made printable.
 """
 
 from __future__ import annotations
@@ -18,25 +24,32 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeGuard, cast
 
 import httpx
 
 from .._hosts import DEFAULT_API_URL, DEFAULT_OPENAPI_URL
+from .._limits import MiB
+from ..naming import check_endpoint_id
 from ._corpus import (
+    MAX_DEPTH,
+    TooDeep,
+    document_endpoint_id,
     document_filename,
     dumps_document,
     iter_document_paths,
+    json_depth,
     loads_document,
     read_info,
     remove_debris,
-    validate_endpoint_id,
     write_atomic,
 )
+from ._text import printable
 
 __all__ = [
     "CATALOG_PATH",
@@ -51,27 +64,63 @@ __all__ = [
 CATALOG_PATH = "/v1/models"
 
 _RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
+_ERROR_BODY_BYTES = 4096  # of an error answer: enough for the reason shown
+_MAX_CURSOR = 4096  # characters of a catalog cursor (fal's are a few dozen)
 
 Outcome = Literal["added", "changed", "unchanged", "skipped", "failed"]
 
 
 @dataclass(frozen=True)
 class FetchSettings:
-    """How hard to try: parallel requests, attempts per request, backoff and timeout (seconds)."""
+    """How hard to try, and how much a server may make a fetch hold or wait for.
+
+    A server past a limit fails that document (or stops the listing, for the catalog's limits)
+    with a reason naming the limit; nothing it sent is written.
+    """
 
     concurrency: int = 8
+    """Requests in flight at once."""
     attempts: int = 6
+    """Attempts per request (429, 5xx and transport errors are retried)."""
     backoff: float = 0.5
+    """First retry delay in seconds, doubled per attempt (with jitter)."""
     max_backoff: float = 30.0
+    """Longest retry delay, ``Retry-After`` included."""
     timeout: float = 60.0
+    """Seconds to connect, or to wait for each next piece of an answer."""
+    response_timeout: float = 120.0
+    """Seconds one answer (a document, a catalog page) may take from request to last byte, however
+    the server trickles it. Not retried: the same server would be as slow again."""
+    max_document_bytes: int = 8 * MiB
+    """Largest document (fal's largest is 66 KB); a larger one fails."""
+    max_page_bytes: int = 64 * MiB
+    """Largest catalog page (its documents together)."""
+    max_depth: int = MAX_DEPTH
+    """Deepest nesting of objects and arrays in a document (fal's deepest is 13)."""
+    max_pages: int = 1_000
+    """Most catalog pages one listing follows; past it the listing stops, incomplete."""
+    max_documents: int = 10_000
+    """Most catalog records one listing handles (fal lists about 1,100); past it, it stops."""
 
     def __post_init__(self) -> None:
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{spec.name} must be a number, got {value!r}")
+            if value != value or value == float("inf"):
+                raise ValueError(f"{spec.name} must be finite, got {value!r}")
         if self.concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
         if self.attempts < 1:
             raise ValueError(f"attempts must be at least 1, got {self.attempts}")
         if self.backoff < 0 or self.max_backoff < 0 or self.timeout <= 0:
             raise ValueError("backoff and max_backoff must be >= 0 and timeout > 0")
+        for name in (
+            "response_timeout", "max_document_bytes", "max_page_bytes", "max_depth", "max_pages",
+            "max_documents",
+        ):  # fmt: skip
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
 
 
 class FetchListener(Protocol):
@@ -128,14 +177,22 @@ class _FetchFailure(Exception):
     """One request or document failed for good (after retries); the message says why."""
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+def _shown(value: object, limit: int = 80) -> str:
+    """A value from the server, quoted for a reason: printable and of bounded length."""
+    text = printable(value if isinstance(value, str) else repr(value))
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after")
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if seconds == seconds else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -143,8 +200,17 @@ def _retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+@dataclass(frozen=True)
+class _Reply:
+    """One answer, read whole (or, for an error, its first bytes)."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+
 class _Requester:
-    """GET with retries; shared by both fetch modes."""
+    """GET with retries, a size cap and a deadline per answer; shared by both fetch modes."""
 
     def __init__(
         self, http: httpx.AsyncClient, settings: FetchSettings, listener: FetchListener
@@ -157,23 +223,30 @@ class _Requester:
         delay = min(self._settings.backoff * 2.0 ** (attempt - 1), self._settings.max_backoff)
         return delay * random.uniform(0.5, 1.5)
 
-    async def get(self, url: str, params: Sequence[tuple[str, str]]) -> httpx.Response:
+    async def get(self, url: str, params: Sequence[tuple[str, str]], limit: int) -> _Reply:
+        """The answer to ``GET url?params`` of at most ``limit`` bytes, retried when that helps."""
         settings = self._settings
         for attempt in range(1, settings.attempts + 1):
             try:
-                response = await self._http.get(url, params=list(params))
+                reply = await asyncio.wait_for(
+                    self._read(url, params, limit), settings.response_timeout
+                )
+            except asyncio.TimeoutError:
+                raise _FetchFailure(
+                    f"no whole answer within {settings.response_timeout:g} s"
+                ) from None
             except httpx.TransportError as exc:
                 if attempt == settings.attempts:
-                    raise _FetchFailure(
-                        f"{type(exc).__name__}: {exc or 'transport error'}"
-                    ) from None
+                    raise _FetchFailure(_transport_reason(exc)) from None
                 reason = type(exc).__name__
                 delay = self._backoff(attempt)
+            except httpx.HTTPError as exc:  # not worth retrying (redirect loop, bad encoding)
+                raise _FetchFailure(_transport_reason(exc)) from None
             else:
-                if response.status_code not in _RETRY_STATUSES or attempt == settings.attempts:
-                    return response
-                reason = f"HTTP {response.status_code}"
-                after = _retry_after(response)
+                if reply.status_code not in _RETRY_STATUSES or attempt == settings.attempts:
+                    return reply
+                reason = f"HTTP {reply.status_code}"
+                after = _retry_after(reply.headers)
                 delay = (
                     self._backoff(attempt) if after is None else min(after, settings.max_backoff)
                 )
@@ -181,42 +254,121 @@ class _Requester:
             await asyncio.sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
+    async def _read(self, url: str, params: Sequence[tuple[str, str]], limit: int) -> _Reply:
+        async with self._http.stream("GET", url, params=list(params)) as response:
+            ok = response.status_code == 200
+            if ok and _declared_length(response) > limit:
+                raise _FetchFailure(f"the answer is larger than {limit:,} bytes")
+            cap = limit if ok else _ERROR_BODY_BYTES
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():  # decoded: a gzip bomb counts in full
+                size += len(chunk)
+                if size > cap:
+                    if ok:
+                        raise _FetchFailure(f"the answer is larger than {limit:,} bytes")
+                    chunks.append(chunk[: len(chunk) - (size - cap)])
+                    break
+                chunks.append(chunk)
+            return _Reply(response.status_code, response.headers, b"".join(chunks))
 
-def _error_text(response: httpx.Response) -> str:
-    text = response.text.strip().replace("\n", " ")
-    return f"HTTP {response.status_code}" + (f": {text[:200]}" if text else "")
 
-
-def _parse_json(response: httpx.Response) -> Any:
-    if response.status_code != 200:
-        raise _FetchFailure(_error_text(response))
+def _declared_length(response: httpx.Response) -> int:
     try:
-        return loads_document(response.content)
+        return int(response.headers.get("content-length", "0"))
+    except ValueError:
+        return 0
+
+
+def _transport_reason(exc: httpx.HTTPError) -> str:
+    return f"{type(exc).__name__}: {printable(str(exc)) or 'transport error'}"
+
+
+def _error_text(reply: _Reply) -> str:
+    text = printable(reply.content.decode("utf-8", errors="replace")).strip()
+    return f"HTTP {reply.status_code}" + (f": {text[:200]}" if text else "")
+
+
+def _parse_json(reply: _Reply, max_depth: int | None) -> Any:
+    if reply.status_code != 200:
+        raise _FetchFailure(_error_text(reply))
+    try:
+        return loads_document(reply.content, max_depth=max_depth)
+    except TooDeep as exc:
+        raise _FetchFailure(f"the response is {exc}") from None
     except ValueError as exc:
-        raise _FetchFailure(f"response is not JSON ({exc})") from None
+        raise _FetchFailure(f"response is not JSON ({printable(str(exc))})") from None
 
 
-def _check_document(document: Any) -> dict[str, Any]:
-    if not isinstance(document, dict) or "openapi" not in document or "paths" not in document:
+def _check_document(document: Any, endpoint_id: str, settings: FetchSettings) -> dict[str, Any]:
+    """The document fetched for ``endpoint_id``, if it is one, names that id and fits the limits."""
+    if not isinstance(document, dict):
         raise _FetchFailure("response is not an OpenAPI document")
-    return cast("dict[str, Any]", document)
+    checked = cast("dict[str, Any]", document)
+    if "openapi" not in checked or "paths" not in checked:
+        raise _FetchFailure("response is not an OpenAPI document")
+    named = document_endpoint_id(checked)
+    if named is None:
+        raise _FetchFailure("the document names no endpoint id (info.x-fal-metadata.endpointId)")
+    if named != endpoint_id:
+        raise _FetchFailure(f"the document is for {_shown(named)}, not {endpoint_id!r}")
+    if json_depth(checked) > settings.max_depth:
+        raise _FetchFailure(f"the document is nested deeper than {settings.max_depth} levels")
+    return checked
 
 
-def _store(schemas_dir: Path, endpoint_id: str, document: Mapping[str, Any]) -> Outcome:
-    """Write the document if its text changed; a file-system error fails this document only."""
-    path = schemas_dir / document_filename(endpoint_id)
-    data = dumps_document(document).encode("utf-8")
-    try:
+class _Writer:
+    """Writes documents into the schemas directory; one file name never holds two ids.
+
+    ``a__b/c`` and ``a/b/c`` share the file ``a__b__c.json``: the first id written in a run keeps
+    it, and a file already naming another id is never replaced. Either way the other id fails.
+    """
+
+    def __init__(self, schemas_dir: Path, settings: FetchSettings) -> None:
+        self.schemas_dir = schemas_dir
+        self.settings = settings
+        self._owners: dict[str, str] = {}
+        self._lock = threading.Lock()  # fetch_endpoints writes from several threads
+
+    def store(self, endpoint_id: str, document: Mapping[str, Any]) -> Outcome:
+        """Write the document if its text changed; a failure fails this document only."""
+        name = document_filename(endpoint_id)
+        with self._lock:
+            owner = self._owners.setdefault(name, endpoint_id)
+        if owner != endpoint_id:
+            raise _FetchFailure(f"its file name {name} is already taken by {owner} in this fetch")
+        path = self.schemas_dir / name
+        data = dumps_document(document).encode("utf-8")
+        if len(data) > self.settings.max_document_bytes:
+            raise _FetchFailure(
+                f"the document is larger than {self.settings.max_document_bytes:,} bytes"
+            )
         try:
-            if path.read_bytes() == data:
-                return "unchanged"
-            outcome: Outcome = "changed"
-        except FileNotFoundError:
-            outcome = "added"
-        write_atomic(path, data)
-    except OSError as exc:
-        raise _FetchFailure(f"cannot write {path}: {exc.strerror or exc}") from None
-    return outcome
+            try:
+                old = path.read_bytes()
+            except FileNotFoundError:
+                outcome: Outcome = "added"
+            else:
+                if old == data:
+                    return "unchanged"
+                _check_owner(path, old, endpoint_id)
+                outcome = "changed"
+            write_atomic(path, data)
+        except OSError as exc:
+            raise _FetchFailure(f"cannot write {path}: {exc.strerror or exc}") from None
+        return outcome
+
+
+def _check_owner(path: Path, old: bytes, endpoint_id: str) -> None:
+    """Refuse to replace a document that names another id (one sharing the file name)."""
+    try:
+        named = document_endpoint_id(loads_document(old))
+    except ValueError:
+        return  # an unreadable leftover is replaced
+    if named is not None and named != endpoint_id:
+        raise _FetchFailure(
+            f"{path.name} holds the document of {_shown(named)}, which shares its file name: kept"
+        )
 
 
 def _client(
@@ -232,6 +384,22 @@ def _client(
     )
 
 
+def _check_ids(ids: Sequence[str]) -> None:
+    """Refuse, before any request, ids outside the grammar and ids sharing a file name."""
+    bad = [i for i in ids if not _is_valid_id(i)]
+    if bad:
+        raise ValueError(
+            f"invalid endpoint id(s): {', '.join(repr(b) for b in bad)}; expected 'owner/app[/path...]'"
+        )
+    owners: dict[str, str] = {}
+    for endpoint_id in ids:
+        name = document_filename(endpoint_id)
+        if owners.setdefault(name, endpoint_id) != endpoint_id:
+            raise ValueError(
+                f"endpoint ids {owners[name]!r} and {endpoint_id!r} would share the file {name}"
+            )
+
+
 async def fetch_endpoints(
     endpoint_ids: Iterable[str],
     schemas_dir: Path,
@@ -244,15 +412,12 @@ async def fetch_endpoints(
 ) -> FetchReport:
     """Fetch the documents of ``endpoint_ids`` concurrently into ``schemas_dir``.
 
-    Every id is checked before the first request (``ValueError`` names the bad ones). An id that
-    fails (after retries) is listed in ``report.failed``; the others are still written.
+    Every id is checked before the first request (``ValueError`` names the bad ones, and ids
+    that would share a file name). An id that fails (after retries) is listed in
+    ``report.failed``, and so is one whose document names another id; the others are written.
     """
     ids = list(dict.fromkeys(endpoint_ids))
-    bad = [i for i in ids if not _is_valid_id(i)]
-    if bad:
-        raise ValueError(
-            f"invalid endpoint id(s): {', '.join(repr(b) for b in bad)}; expected 'owner/app[/path...]'"
-        )
+    _check_ids(ids)
     settings = settings or FetchSettings()
     listener = listener or _Silent()
     schemas_dir.mkdir(parents=True, exist_ok=True)
@@ -260,6 +425,7 @@ async def fetch_endpoints(
     report = FetchReport()
     listener.expect(len(ids))
     gate = asyncio.Semaphore(settings.concurrency)
+    writer = _Writer(schemas_dir, settings)
 
     async with _client(settings, headers, transport) as http:
         requester = _Requester(http, settings, listener)
@@ -267,9 +433,13 @@ async def fetch_endpoints(
         async def one(endpoint_id: str) -> None:
             async with gate:
                 try:
-                    response = await requester.get(openapi_url, [("endpoint_id", endpoint_id)])
-                    document = _check_document(_parse_json(response))
-                    outcome = await asyncio.to_thread(_store, schemas_dir, endpoint_id, document)
+                    reply = await requester.get(
+                        openapi_url, [("endpoint_id", endpoint_id)], settings.max_document_bytes
+                    )
+                    document = _check_document(
+                        _parse_json(reply, settings.max_depth), endpoint_id, settings
+                    )
+                    outcome = await asyncio.to_thread(writer.store, endpoint_id, document)
                 except _FetchFailure as exc:
                     report.record(endpoint_id, "failed", str(exc))
                     listener.document(endpoint_id, "failed")
@@ -282,10 +452,8 @@ async def fetch_endpoints(
 
 
 def _is_valid_id(endpoint_id: object) -> TypeGuard[str]:
-    if not isinstance(endpoint_id, str):
-        return False
     try:
-        validate_endpoint_id(endpoint_id)
+        check_endpoint_id(endpoint_id)
     except ValueError:
         return False
     return True
@@ -299,7 +467,7 @@ def _expansion_error(openapi: object) -> str | None:
         error := cast("dict[str, Any]", openapi).get("error"), dict
     ):
         detail = cast("dict[str, Any]", error)
-        parts = [str(detail[k]) for k in ("code", "message") if detail.get(k)]
+        parts = [printable(str(detail[k]))[:200] for k in ("code", "message") if detail.get(k)]
         return ": ".join(parts) or "expansion failed"
     if openapi is None:
         return "no OpenAPI document in the record"
@@ -323,19 +491,32 @@ def _parse_page(payload: Any) -> _Page:
         record = cast("dict[str, Any]", raw) if isinstance(raw, dict) else {}
         records.append((record.get("endpoint_id", ""), record.get("openapi")))
     cursor = page.get("next_cursor")
-    more = page.get("has_more", cursor is not None)
-    return _Page(records, str(cursor) if more and cursor else None)
+    if not page.get("has_more", cursor is not None) or not cursor:
+        return _Page(records, None)
+    if not isinstance(cursor, str) or len(cursor) > _MAX_CURSOR:
+        raise _FetchFailure(
+            f"the next cursor is not a string of at most {_MAX_CURSOR} characters: {_shown(cursor)}"
+        )
+    return _Page(records, cursor)
+
+
+def _label(endpoint_id: object) -> str:
+    """How a record that has no valid id is named in the report."""
+    if endpoint_id in ("", None):
+        return "<record without endpoint_id>"
+    text = printable(str(endpoint_id))
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _store_page(
-    schemas_dir: Path,
+    writer: _Writer,
     records: Sequence[tuple[object, Any]],
     report: FetchReport,
     listener: FetchListener,
 ) -> None:
     for endpoint_id, openapi in records:
         if not _is_valid_id(endpoint_id):
-            label = str(endpoint_id) or "<record without endpoint_id>"
+            label = _label(endpoint_id)
             report.record(label, "skipped", "invalid endpoint id")
             listener.document(label, "skipped")
             continue
@@ -345,7 +526,8 @@ def _store_page(
             listener.document(endpoint_id, "skipped")
             continue
         try:
-            outcome = _store(schemas_dir, endpoint_id, openapi)
+            document = _check_document(openapi, endpoint_id, writer.settings)
+            outcome = writer.store(endpoint_id, document)
         except _FetchFailure as exc:
             report.record(endpoint_id, "failed", str(exc))
             listener.document(endpoint_id, "failed")
@@ -369,6 +551,34 @@ def _prune(schemas_dir: Path, listed: set[str], category: str | None, delete: bo
     return sorted(removed)
 
 
+class _Listing:
+    """The catalog listing's bounds: pages, records and cursors seen so far."""
+
+    def __init__(self, settings: FetchSettings) -> None:
+        self.settings = settings
+        self.pages = 0
+        self.records = 0
+        self.cursors: set[str] = set()
+
+    def admit(self, page: _Page) -> str | None:
+        """Count ``page`` in (cutting its records to the limit); why the listing stops, if it does."""
+        self.pages += 1
+        room = self.settings.max_documents - self.records
+        if len(page.records) > room:
+            del page.records[room:]
+            return f"more than {self.settings.max_documents:,} documents (the limit)"
+        self.records += len(page.records)
+        cursor = page.next_cursor
+        if cursor is None:
+            return None
+        if cursor in self.cursors:
+            return f"the cursor {_shown(cursor)} repeated: the catalog pages in a loop"
+        if self.pages >= self.settings.max_pages:
+            return f"more than {self.settings.max_pages:,} pages (the limit)"
+        self.cursors.add(cursor)
+        return None
+
+
 async def fetch_catalog(
     schemas_dir: Path,
     *,
@@ -384,7 +594,8 @@ async def fetch_catalog(
 
     Once the whole catalog has been listed, documents in scope (all, or those of ``category``)
     that it no longer lists are reported as removed, and deleted when ``prune`` is set. When
-    listing stops early (a page failed for good), nothing is removed and ``complete`` is False.
+    listing stops early (a page failed for good, or a limit of ``settings`` was reached: pages,
+    documents, a cursor seen before), nothing is removed and ``complete`` is False.
     """
     settings = settings or FetchSettings()
     listener = listener or _Silent()
@@ -397,37 +608,38 @@ async def fetch_catalog(
         [("category", category)] if category else []
     )
     cursor: str | None = None
-    seen_cursors: set[str] = set()
+    listing = _Listing(settings)
+    writer = _Writer(schemas_dir, settings)
     writing: asyncio.Future[None] | None = None
 
     async with _client(settings, headers, transport) as http:
         requester = _Requester(http, settings, listener)
         try:
             while True:
+                page: _Page | None = None
                 try:
                     params = base + ([("cursor", cursor)] if cursor else [])
-                    page = _parse_page(_parse_json(await requester.get(url, params)))
+                    reply = await requester.get(url, params, settings.max_page_bytes)
+                    # Each record's document is checked against max_depth on its own.
+                    page = _parse_page(_parse_json(reply, None))
+                    stop = listing.admit(page)
                 except _FetchFailure as exc:
-                    report.complete = False
-                    report.failed["<catalog>"] = f"listing stopped: {exc}"
-                    break
-                listener.expect(len(page.records))
-                listed.update(i for i, _ in page.records if isinstance(i, str))
-                if writing is not None:
-                    await writing
-                # Write this page in a thread while the next one is requested.
-                writing = asyncio.ensure_future(
-                    asyncio.to_thread(_store_page, schemas_dir, page.records, report, listener)
-                )
-                if page.next_cursor is None:
-                    break
-                if page.next_cursor in seen_cursors:
-                    report.complete = False
-                    report.failed["<catalog>"] = (
-                        f"listing stopped: the cursor {page.next_cursor!r} repeated"
+                    stop = str(exc)
+                if page is not None:
+                    listener.expect(len(page.records))
+                    listed.update(i for i, _ in page.records if isinstance(i, str))
+                    if writing is not None:
+                        await writing
+                    # Write this page in a thread while the next one is requested.
+                    writing = asyncio.ensure_future(
+                        asyncio.to_thread(_store_page, writer, page.records, report, listener)
                     )
+                if stop is not None:
+                    report.complete = False
+                    report.failed["<catalog>"] = f"listing stopped: {stop}"
                     break
-                seen_cursors.add(page.next_cursor)
+                if page is None or page.next_cursor is None:
+                    break
                 cursor = page.next_cursor
         finally:
             if writing is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import click
 import typer
@@ -28,7 +28,14 @@ from ..catalog._fetch import FetchSettings
 from ..catalog._generated import built_from
 from ._call import build_command
 from ._diff import diff, print_fetch_changelog, print_regeneration_changelog
-from ._fetch import FetchRequest, existing_ids, render_report, timed_fetch
+from ._fetch import (
+    FetchRequest,
+    existing_ids,
+    format_size,
+    parse_size,
+    render_report,
+    timed_fetch,
+)
 from ._list import matching, print_listing
 from ._price import price, usage_command
 from ._spec import load_spec
@@ -55,6 +62,17 @@ SchemasOption = Annotated[
 ]
 _DEFAULT_SCHEMAS = Path("schemas")
 _INTERRUPTED = 130
+_FETCH = FetchSettings()  # the defaults the fetch options show
+
+
+def _size_option(help_text: str, default: int) -> Any:
+    """An option taking a size with its unit (``8MiB``, ``500KB``, bytes)."""
+    return typer.Option(
+        parser=parse_size,
+        metavar="SIZE",
+        show_default=False,
+        help=f"{help_text} [default: {format_size(default)}]",
+    )
 
 
 def _stderr() -> Console:
@@ -113,6 +131,29 @@ def fetch(
         str | None,
         typer.Option(help="fal API key for the platform API (optional: higher rate limits)."),
     ] = None,
+    response_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.001,
+            help="Seconds one answer (a document, a catalog page) may take, first to last byte.",
+        ),
+    ] = _FETCH.response_timeout,
+    max_document_size: Annotated[
+        int,
+        _size_option("Largest document accepted (8MiB, 500KB, bytes).", _FETCH.max_document_bytes),
+    ] = _FETCH.max_document_bytes,
+    max_page_size: Annotated[
+        int, _size_option("Largest catalog page accepted.", _FETCH.max_page_bytes)
+    ] = _FETCH.max_page_bytes,
+    max_depth: Annotated[
+        int, typer.Option(min=1, help="Deepest nesting of objects and arrays in a document.")
+    ] = _FETCH.max_depth,
+    max_pages: Annotated[
+        int, typer.Option(min=1, help="Most catalog pages one listing follows.")
+    ] = _FETCH.max_pages,
+    max_documents: Annotated[
+        int, typer.Option(min=1, help="Most catalog records one listing handles.")
+    ] = _FETCH.max_documents,
 ) -> None:
     """Download endpoint documents into the schemas directory.
 
@@ -139,7 +180,16 @@ def fetch(
         openapi_url=openapi_url or hosts.openapi_url,
         api_url=api_url or hosts.api_url,
         prune=not keep_removed,
-        settings=FetchSettings(concurrency=concurrency, attempts=attempts),
+        settings=FetchSettings(
+            concurrency=concurrency,
+            attempts=attempts,
+            response_timeout=response_timeout,
+            max_document_bytes=max_document_size,
+            max_page_bytes=max_page_size,
+            max_depth=max_depth,
+            max_pages=max_pages,
+            max_documents=max_documents,
+        ),
         key=key,
     )
     console = _stderr()

@@ -24,6 +24,7 @@ from ..catalog._diff import Impact, diff_documents, endpoint_id_of
 from ..catalog._generated import built_from, regeneration_changelog
 from ..catalog._git import GitError
 from ..catalog._render import render_json, render_markdown, render_text
+from ..catalog._text import printable
 
 __all__ = [
     "Format",
@@ -122,6 +123,8 @@ def print_changelog(changelog: Changelog, *, fmt: Format, docs: bool, console: C
         text = render_markdown(changelog, docs=docs)
     else:
         text = render_text(changelog, docs=docs)
+    if fmt is not Format.json:  # names and values come from documents: no escape sequences
+        text = printable(text, lines=True)
     console.file.write(text)
     console.file.flush()
 
@@ -131,7 +134,7 @@ def print_refresh_changelog(changelog: Changelog, console: Console) -> None:
     summary and the changes of each endpoint, most severe first (nothing if nothing changed)."""
     if not changelog.endpoints and not changelog.errors:
         return
-    text = render_text(changelog, limit=_REFRESH_LIMIT)
+    text = printable(render_text(changelog, limit=_REFRESH_LIMIT), lines=True)
     console.print()
     console.print("What changed for code:", style="bold", highlight=False)
     console.print(text.split("\n", 1)[1], markup=False, highlight=False, soft_wrap=True, end="")

@@ -1,12 +1,14 @@
 """``fal-typed fetch``: the progress bar and the report around :mod:`fal_typed.catalog._fetch`.
 
 Progress and the report go to stderr; stdout stays empty so scripts can rely on the exit
-status alone (0: everything fetched, 1: something failed, 130: interrupted).
+status alone (0: everything fetched, 1: something failed, 130: interrupted). Ids and reasons
+come from the server: they are made printable (no escape sequences) before they are shown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,10 +28,44 @@ from rich.progress import (
 
 from ..catalog._corpus import iter_document_paths, read_info
 from ..catalog._fetch import FetchReport, FetchSettings, Outcome, fetch_catalog, fetch_endpoints
+from ..catalog._text import printable
 
-__all__ = ["FetchRequest", "existing_ids", "render_report", "run_fetch", "timed_fetch"]
+__all__ = [
+    "FetchRequest",
+    "existing_ids",
+    "format_size",
+    "parse_size",
+    "render_report",
+    "run_fetch",
+    "timed_fetch",
+]
 
 _SHOWN = 50
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*", re.IGNORECASE)
+_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
+_UNITS.update({"kib": 1024, "mib": 1024**2, "gib": 1024**3})
+
+
+def parse_size(text: str | int) -> int:
+    """``"8MiB"`` -> 8388608: a size in bytes, KB/MB/GB or KiB/MiB/GiB (``ValueError`` if not)."""
+    if isinstance(text, int):  # a default, already in bytes
+        return text
+    match = _SIZE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"invalid size {text!r}: expected e.g. 8MiB, 500KB or 1000000")
+    number, unit = match.groups()
+    size = int(float(number) * _UNITS[(unit or "b").lower()])
+    if size < 1:
+        raise ValueError(f"invalid size {text!r}: must be at least 1 byte")
+    return size
+
+
+def format_size(size: int) -> str:
+    """The shortest exact form :func:`parse_size` reads back: 8388608 -> ``8MiB``."""
+    for unit in ("GiB", "MiB", "KiB"):
+        if size % _UNITS[unit.lower()] == 0:
+            return f"{size // _UNITS[unit.lower()]}{unit}"
+    return str(size)
 
 
 @dataclass(frozen=True)
@@ -65,9 +101,14 @@ class _BarListener:
 
     def retrying(self, url: str, attempt: int, delay: float, reason: str) -> None:
         self.progress.console.print(
-            f"[yellow]{escape(reason)}[/yellow] from {escape(url)}: retry {attempt} in {delay:.1f} s",
+            f"[yellow]{_shown(reason)}[/yellow] from {_shown(url)}: retry {attempt} in {delay:.1f} s",
             highlight=False,
         )
+
+
+def _shown(text: str) -> str:
+    """Text from a server, for the console: no escape sequences, no rich markup."""
+    return escape(printable(text))
 
 
 def existing_ids(schemas_dir: Path) -> list[str]:
@@ -123,7 +164,7 @@ def _names(label: str, style: str, ids: Sequence[str], console: Console, mark: s
         return
     console.print(f"[{style}]{label}[/{style}]")
     for endpoint_id in ids[:_SHOWN]:
-        console.print(f"  {mark} {escape(endpoint_id)}", highlight=False)
+        console.print(f"  {mark} {_shown(endpoint_id)}", highlight=False)
     if len(ids) > _SHOWN:
         console.print(f"  ... and {len(ids) - _SHOWN} more", highlight=False)
 
@@ -147,7 +188,7 @@ def render_report(report: FetchReport, *, pruned: bool, elapsed: float, console:
         if entries:
             console.print(f"[{style}]{title}[/{style}]")
             for endpoint_id, reason in sorted(entries.items()):
-                console.print(f"  {escape(endpoint_id)}: {escape(reason)}", highlight=False)
+                console.print(f"  {_shown(endpoint_id)}: {_shown(reason)}", highlight=False)
     if not report.complete:
         console.print("[red]the catalog was not listed to its end: nothing was removed[/red]")
 

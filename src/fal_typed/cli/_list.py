@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..catalog._corpus import DocumentInfo, iter_document_paths, read_info
+from ..catalog._text import printable
 
 __all__ = ["matching", "one_line", "print_listing"]
 
@@ -59,7 +60,8 @@ def print_listing(infos: Sequence[DocumentInfo], *, as_json: bool, console: Cons
     table.add_column("endpoint", overflow="fold")
     table.add_column("category", no_wrap=True)
     table.add_column("description")
-    for info in infos:
-        table.add_row(Text(info.endpoint_id), Text(info.category), Text(one_line(info.about)))
+    for info in infos:  # document text: shown without the escape sequences it may hold
+        cells = (info.endpoint_id, info.category, one_line(info.about))
+        table.add_row(*(Text(printable(cell)) for cell in cells))
     console.print(table)
     console.print(f"{len(infos)} endpoint{'s' if len(infos) != 1 else ''}", style="dim")
