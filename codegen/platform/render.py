@@ -22,10 +22,10 @@ import jinja2
 
 from ..models import field_types, module_parts, tidied_models
 from ..render import one_line
+from ..source_text import docstring, literal
 from .document import PlatformDocument
 from .plan import FieldPlan, OperationPlan, ParamPlan, plan_operations
 from .schemas import Components
-from .text import docstring, literal
 
 __all__ = ["render_platform"]
 
