@@ -42,6 +42,7 @@ class Exchange:
     path: str
     headers: dict[str, str]
     body: bytes
+    _reader: asyncio.StreamReader
     _writer: asyncio.StreamWriter
     sent: int = 0
     """Bytes of the answer (head included) the kernel accepted: written and drained."""
@@ -72,6 +73,20 @@ class Exchange:
     def close(self) -> None:
         """Close the connection (the end of a close-delimited body, or a cut)."""
         self._writer.close()
+
+    async def receive(self, size: int) -> bytes:
+        """Exactly ``size`` more bytes from the client (IncompleteReadError once it is gone)."""
+        return await self._reader.readexactly(size)
+
+    async def until_client_leaves(self) -> None:
+        """Read (and drop) whatever the client sends until it closes the connection."""
+        while await self._reader.read(65536):
+            pass
+        self.client_left = True
+
+    @property
+    def closed(self) -> bool:
+        return self._writer.is_closing()
 
     async def answer(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         """A whole answer with a Content-Length."""
@@ -144,7 +159,7 @@ class ScriptedPeer:
                     return
                 finally:
                     exchange.done.set()
-                if exchange.headers.get("connection", "").lower() == "close":
+                if exchange.closed or exchange.headers.get("connection", "").lower() == "close":
                     return
         except asyncio.CancelledError:
             pass
@@ -161,7 +176,10 @@ async def _read_request(
     except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
         return None
     lines = head.decode("latin-1").split("\r\n")
-    method, path, _ = lines[0].split(" ", 2)
+    try:
+        method, path, _ = lines[0].split(" ", 2)
+    except ValueError:  # not HTTP: hang up
+        return None
     headers = {}
     for line in lines[1:]:
         if line:
@@ -169,7 +187,7 @@ async def _read_request(
             headers[name.strip().lower()] = value.strip()
     length = int(headers.get("content-length", "0"))
     body = await reader.readexactly(length) if length else b""
-    return Exchange(method, path, headers, body, writer)
+    return Exchange(method, path, headers, body, reader, writer)
 
 
 @contextmanager
@@ -363,9 +381,9 @@ def redirect_to_self() -> Script:
 
 
 def silent() -> Script:
-    """Reads the request and never answers (until the peer stops)."""
+    """Reads the request and never answers (until the client leaves, or the peer stops)."""
 
     async def script(exchange: Exchange) -> None:
-        await asyncio.sleep(3600)
+        await exchange.until_client_leaves()
 
     return script
