@@ -264,7 +264,7 @@ class _StreamBase(Generic[OutputT]):
                 ) from None
             data = sse.data
         if sse.event == _ERROR_EVENT:
-            raise self._fail(self._error_event(data))
+            raise self._fail(self._error_event(data, sse.data))
         return self._accept(data, sse.data)
 
     def _plain_event(self, raw: bytes) -> dict[str, Any]:
@@ -296,21 +296,23 @@ class _StreamBase(Generic[OutputT]):
             text=scrubbed,
         )
 
-    def _error_event(self, data: Any) -> FalHTTPError:
+    def _error_event(self, data: Any, text: str) -> FalHTTPError:
         status = 500
         if isinstance(data, dict):
-            body = cast(dict[str, Any], data)
+            fields = cast(dict[str, Any], data)
             for key in ("status_code", "status"):
-                value = body.get(key)
+                value = fields.get(key)
                 if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:
                     status = value
                     break
         secrets = self._secrets()
         # Only the response's own headers: the request's (with the key) are never kept.
         headers = {k: redact(v, secrets) for k, v in self._response_headers().items()}
-        return error_for_response(
-            status, redact_json(data, secrets), headers, request_id=self.request_id
-        )
+        try:
+            body: Any = redact_json(data, secrets)
+        except RecursionError:  # nested too deep to walk: the scrubbed text instead
+            body = redact(text, secrets)
+        return error_for_response(status, body, headers, request_id=self.request_id)
 
     def _response_headers(self) -> Mapping[str, str]:
         raise NotImplementedError

@@ -359,3 +359,14 @@ def test_every_failure_is_a_fal_error(peer: ScriptedPeer, client: Client) -> Non
         peer.script = script
         with pytest.raises(FalError):
             consume("sync", client)
+
+
+@pytest.mark.parametrize("depth", [500, 950, 100_000])
+def test_an_error_event_nested_deeper_than_can_be_walked_is_still_a_typed_error(
+    peer: ScriptedPeer, client: Client, depth: int
+) -> None:
+    data = b"[" * depth + b'"' + KEY.encode() + b'"' + b"]" * depth
+    peer.script = sse([b"event: error\ndata: " + data + b"\n\n"])
+    with pytest.raises(ServerError) as caught:
+        consume("sync", client)
+    no_secret(caught.value, json.dumps(caught.value.body) if depth < 900 else caught.value.body)
