@@ -21,6 +21,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "AuthenticationError",
         "Client",
         "Completed",
+        "DownloadError",
         "Endpoint",
         "FalConnectionError",
         "FalError",
@@ -72,6 +73,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
     ),
     "fal_typed.files": (
         "AccessRule",
+        "DownloadError",
         "ExpiresIn",
         "FileInput",
         "FileInputError",
