@@ -10,7 +10,9 @@ These pieces bound both, for the readers that stream (``/stream`` events, output
 - :class:`Interrupter` (sync) shuts the response's socket down when the deadline passes, so a
   read blocked in the kernel returns at once instead of after its own read timeout;
 - :func:`next_within` (async) awaits the next chunk no longer than the time left;
-- :func:`read_body` / :func:`aread_body` read a whole (small) body with all three.
+- :func:`read_body` / :func:`aread_body` read a whole (small) body with all three;
+- :func:`send_within` (sync) waits for an answer's headers no longer than the time left, however
+  slowly they come (each read of httpx's is bounded, not their sum).
 
 Each raises :class:`LimitExceeded` or :class:`TimedOut`; the callers turn them into the
 :class:`~fal_typed.FalError` that names their URL or file.
@@ -40,6 +42,7 @@ __all__ = [
     "aread_body",
     "next_within",
     "read_body",
+    "send_within",
 ]
 
 T = TypeVar("T")
@@ -199,3 +202,50 @@ async def aread_body(
             body += chunk
     finally:
         await chunks.aclose()
+
+
+def send_within(
+    http: httpx.Client, request: httpx.Request, deadline: Deadline | None, *, download: bool = False
+) -> httpx.Response:
+    """``http.send(request, stream=True)``, raising :class:`TimedOut` once ``deadline`` passes
+    before the answer's headers are in. ``download`` sends without auth, following redirects.
+
+    The send runs in a helper thread the caller stops waiting for; an answer that arrives after
+    that is closed as it comes (which, for a run, is what cancels it).
+    """
+
+    def send() -> httpx.Response:
+        if download:
+            return http.send(request, stream=True, auth=None, follow_redirects=True)
+        return http.send(request, stream=True)
+
+    if deadline is None:
+        return send()
+    outcome: list[httpx.Response | BaseException] = []
+    lock = threading.Lock()
+    arrived = threading.Event()
+    abandoned = False
+
+    def run() -> None:
+        try:
+            result: httpx.Response | BaseException = send()
+        except BaseException as exc:  # handed to the caller's thread
+            result = exc
+        with lock:
+            if abandoned:
+                if isinstance(result, httpx.Response):
+                    result.close()
+                return
+            outcome.append(result)
+        arrived.set()
+
+    threading.Thread(target=run, name="fal-send", daemon=True).start()
+    arrived.wait(max(deadline.remaining(), 0.0))
+    with lock:
+        if not outcome:
+            abandoned = True
+            raise TimedOut
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result

@@ -53,6 +53,7 @@ from ._bounded import (
     aread_body,
     next_within,
     read_body,
+    send_within,
 )
 from ._client import Client, default_client
 from ._deadline import Deadline
@@ -588,7 +589,9 @@ class Stream(_StreamBase[OutputT]):
         while True:
             attempt += 1
             try:
-                response = http.send(self._request(http, body), stream=True)
+                response = send_within(http, self._request(http, body), deadline)
+            except TimedOut:
+                raise self._timed_out() from None
             except httpx.TransportError as exc:
                 wait = self._retry_wait(attempt, exc)
                 if wait is None:

@@ -40,6 +40,7 @@ from ..peers.sse import (
     redirect_to_self,
     serving,
     silent,
+    trickle_head,
 )
 
 SOCKET_SLACK = 16 * MiB
@@ -101,6 +102,20 @@ def test_a_host_dripping_a_byte_a_second_is_cut_at_the_download_timeout(
     assert time.monotonic() - started < 1.5 + OVERRUN
     assert "Limits.download_timeout" in str(caught.value)
     assert f"{peer.url}/files/a.png" in str(caught.value) and "s3cr3t" not in str(caught.value)
+    nothing_left(tmp_path)
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_a_host_trickling_its_headers_is_cut_at_the_download_timeout(
+    peer: ScriptedPeer, tmp_path: Path, how: str
+) -> None:
+    peer.script = trickle_head(interval=0.2)
+    client = client_for(peer, download_timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(FalTimeoutError):
+        fetch(how, Image(url=f"{peer.url}/files/a.png"), client, tmp_path)
+    client.close()
+    assert time.monotonic() - started < 1.0 + OVERRUN
     nothing_left(tmp_path)
 
 

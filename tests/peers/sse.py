@@ -387,3 +387,16 @@ def silent() -> Script:
         await exchange.until_client_leaves()
 
     return script
+
+
+def trickle_head(*, interval: float) -> Script:
+    """A status line, then a header that grows by one byte every ``interval`` seconds, for ever:
+    every read returns in time, the headers never end."""
+
+    async def script(exchange: Exchange) -> None:
+        await exchange.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+        while True:
+            await exchange.write(b"a")
+            await asyncio.sleep(interval)
+
+    return script

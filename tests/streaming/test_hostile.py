@@ -44,6 +44,7 @@ from ..peers.sse import (
     gzip_bomb,
     raw_answer,
     sse,
+    trickle_head,
 )
 
 MODES = ["sync", "async"]
@@ -142,6 +143,17 @@ def test_timeout_holds_against_a_byte_a_second_inside_one_event(
     peer: ScriptedPeer, client: Client, mode: str
 ) -> None:
     peer.script = forever(b"x", interval=0.3)  # each read returns, none ends a line
+    started = time.monotonic()
+    with pytest.raises(FalTimeoutError):
+        consume(mode, client, timeout=1.0)
+    assert time.monotonic() - started < 1.0 + OVERRUN
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_timeout_holds_against_headers_trickled_a_byte_at_a_time(
+    peer: ScriptedPeer, client: Client, mode: str
+) -> None:
+    peer.script = trickle_head(interval=0.2)
     started = time.monotonic()
     with pytest.raises(FalTimeoutError):
         consume(mode, client, timeout=1.0)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import httpx
 
-from .._bounded import BodyGuard, Interrupter, TimedOut, next_within
+from .._bounded import BodyGuard, Interrupter, TimedOut, next_within, send_within
 from .._deadline import Deadline
 from .._errors import FalConnectionError, FalError, FalHTTPError, FalTimeoutError
 from ._errors import DownloadError
@@ -159,7 +159,9 @@ def download(
             raise job.timed_out()
         request = job.request(http)  # each attempt's timeouts cut to the time left
         try:
-            response = http.send(request, stream=True, auth=None, follow_redirects=True)
+            response = send_within(http, request, job.deadline, download=True)
+        except TimedOut:
+            raise job.timed_out() from None
         except httpx.HTTPError as exc:
             if attempt == ATTEMPTS or not _retryable(exc) or job.deadline.expired:
                 raise job.failed(exc, attempt) from None
