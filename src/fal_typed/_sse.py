@@ -125,11 +125,11 @@ class SSEDecoder:
         return None
 
     def _dispatch(self) -> SSEEvent | None:
-        data, event = self._data, self._event or "message"
+        data, event = "\n".join(self._data), self._event or "message"
         self._data, self._event, self._data_bytes, self._fields = [], "", 0, 0
         if not data:
-            return None
-        return SSEEvent(event, "\n".join(data), self._last_id)
+            return None  # an empty data buffer dispatches nothing (WHATWG)
+        return SSEEvent(event, data, self._last_id)
 
     def _line_too_long(self) -> SSELimitError:
         return SSELimitError(
