@@ -136,6 +136,7 @@ class _StreamBase(Generic[OutputT]):
         self._guard: BodyGuard | None = None
         self._pending: deque[SSEEvent] = deque()
         self._plain: bytes | None = None  # a plain JSON answer, read, not yet handed out
+        self._response: httpx.Response | None = None
 
     @override
     def __repr__(self) -> str:
@@ -316,7 +317,7 @@ class _StreamBase(Generic[OutputT]):
         return error_for_response(status, body, headers, request_id=self.request_id)
 
     def _response_headers(self) -> Mapping[str, str]:
-        raise NotImplementedError
+        return self._response.headers if self._response is not None else {}
 
     @staticmethod
     def _read_answer(response: httpx.Response, body: bytes) -> httpx.Response:
@@ -483,7 +484,6 @@ class Stream(_StreamBase[OutputT]):
             timeout=timeout,
             uploads=uploads,
         )
-        self._response: httpx.Response | None = None
         self._chunks: Iterator[bytes] | None = None
         self._interrupter: Interrupter | None = None
 
@@ -536,10 +536,6 @@ class Stream(_StreamBase[OutputT]):
             interrupter.cancel()
         if response is not None:
             response.close()
-
-    @override
-    def _response_headers(self) -> Mapping[str, str]:
-        return self._response.headers if self._response is not None else {}
 
     def _next_event(self) -> dict[str, Any] | None:
         """The next event, or ``None`` at the end of a complete stream."""
@@ -667,7 +663,6 @@ class AsyncStream(_StreamBase[OutputT]):
             timeout=timeout,
             uploads=uploads,
         )
-        self._response: httpx.Response | None = None
         self._chunks: AsyncGenerator[bytes, None] | None = None
 
     async def __aenter__(self) -> Self:
@@ -714,10 +709,6 @@ class AsyncStream(_StreamBase[OutputT]):
             await chunks.aclose()
         if response is not None:
             await response.aclose()
-
-    @override
-    def _response_headers(self) -> Mapping[str, str]:
-        return self._response.headers if self._response is not None else {}
 
     async def _next_event(self) -> dict[str, Any] | None:
         if self._plain is not None:

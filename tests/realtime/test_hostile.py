@@ -29,7 +29,7 @@ from fal_typed import (
 )
 
 from ..endpoints import LCM
-from ..memory import peak_rss
+from ..memory import growth
 from ..peers.sse import KEY, MiB, ScriptedPeer
 from ..peers.ws import (
     TOKEN,
@@ -255,30 +255,36 @@ def test_a_frame_past_the_size_limit_closes_the_socket(peer: ScriptedPeer, mode:
     assert time.monotonic() - started < 1.0 + OVERRUN
 
 
-def test_a_256_mb_frame_is_never_held_in_memory(peer: ScriptedPeer) -> None:
-    """With the default limits (64 MiB frames) the frame is refused from its header on: what
-    follows is discarded as it arrives, so the process stays far below the frame's size."""
-    peer.script = realtime_script(huge_frame(256 * MiB))
+def receive_in_a_child(peer: ScriptedPeer, shown: str, **limits: Any) -> tuple[int, str]:
+    """Open a connection to ``peer`` in a fresh process, send one input and receive; return how
+    far its peak memory rose above its imports', and ``RealtimeError.<shown>`` it printed."""
     code = f"""
-        from fal_typed import RealtimeConnection, RealtimeError
-        from tests.endpoints import LCM
-        from tests.peers.ws import client_for
-
         class Peer:
             url = {peer.url!r}
 
-        client = client_for(Peer(), realtime_close_timeout=5.0)
+        client = client_for(Peer(), **{limits!r})
         with RealtimeConnection(LCM, client=client) as conn:
             conn.send_arguments({{"prompt": "x"}})
             try:
                 conn.recv(timeout=60)
             except RealtimeError as exc:
-                print(exc.code)
+                print(exc.{shown})
     """
-    peak, output = peak_rss(code)
+    imports = (
+        "from fal_typed import RealtimeConnection, RealtimeError\n"
+        "from tests.endpoints import LCM\n"
+        "from tests.peers.ws import client_for"
+    )
+    return growth(code, imports=imports)
+
+
+def test_a_256_mb_frame_is_never_held_in_memory(peer: ScriptedPeer) -> None:
+    """With the default limits (64 MiB frames) the frame is refused from its header on: what
+    follows is discarded as it arrives, so the process stays far below the frame's size."""
+    peer.script = realtime_script(huge_frame(256 * MiB))
+    rise, output = receive_in_a_child(peer, "code", realtime_close_timeout=5.0)
     assert output.strip() == "1009"
-    baseline, _ = peak_rss("import fal_typed, tests.peers.ws")
-    assert peak - baseline < 100 * MiB, f"peak {peak / MiB:.0f} MiB, baseline {baseline / MiB:.0f}"
+    assert rise < 100 * MiB, f"the peak rose by {rise / MiB:.0f} MiB"
 
 
 @pytest.mark.parametrize(
@@ -300,26 +306,9 @@ def test_a_frame_of_a_million_empty_maps_is_refused_before_decoding(
 def test_a_20_mb_frame_of_empty_maps_stays_within_a_bounded_memory(peer: ScriptedPeer) -> None:
     """It used to take 1.65 GB; with the default limits it is refused before it is decoded."""
     peer.script = realtime_script(send(empty_maps(20_000_000)))
-    code = f"""
-        from fal_typed import RealtimeConnection, RealtimeError
-        from tests.endpoints import LCM
-        from tests.peers.ws import client_for
-
-        class Peer:
-            url = {peer.url!r}
-
-        client = client_for(Peer())
-        with RealtimeConnection(LCM, client=client) as conn:
-            conn.send_arguments({{"prompt": "x"}})
-            try:
-                conn.recv(timeout=60)
-            except RealtimeError as exc:
-                print(exc.error)
-    """
-    peak, output = peak_rss(code)
+    rise, output = receive_in_a_child(peer, "error")
     assert output.strip() == "TOO_MANY_OBJECTS"
-    baseline, _ = peak_rss("import fal_typed, tests.peers.ws")
-    assert peak - baseline < 200 * MiB, f"peak {peak / MiB:.0f} MiB, baseline {baseline / MiB:.0f}"
+    assert rise < 200 * MiB, f"the peak rose by {rise / MiB:.0f} MiB"
 
 
 # -- frames that do not decode ----------------------------------------------------------------

@@ -30,7 +30,7 @@ from fal_typed import (
 )
 
 from ..endpoints import LCM
-from ..memory import peak_rss
+from ..memory import growth
 from ..peers.sse import (
     KEY,
     MiB,
@@ -204,18 +204,19 @@ def test_one_200_mb_event_is_refused_within_a_bounded_memory(peer: ScriptedPeer)
     limit (64 MiB) and the process stays far below that figure."""
     peer.script = endless(b"data: ", b"z", total=200 * MiB)
     code = f"""
-        from fal_typed import Client, ProtocolError, RetryPolicy, Stream
-        from tests.endpoints import LCM
         client = Client({KEY!r}, run_url={peer.url!r}, retry=RetryPolicy(max_attempts=1))
         try:
             Stream(LCM, {{"prompt": "x"}}, client=client).result()
         except ProtocolError as exc:
             print(exc.error_type)
     """
-    peak, output = peak_rss(code)
+    imports = (
+        "from fal_typed import Client, ProtocolError, RetryPolicy, Stream\n"
+        "from tests.endpoints import LCM"
+    )
+    rise, output = growth(code, imports=imports)
     assert output.strip() == "limit_exceeded"
-    baseline, _ = peak_rss("import fal_typed, tests.endpoints")
-    assert peak - baseline < 250 * MiB, f"peak {peak / MiB:.0f} MiB, baseline {baseline / MiB:.0f}"
+    assert rise < 250 * MiB, f"the peak rose by {rise / MiB:.0f} MiB"
     assert peer.last().sent < 64 * MiB + SOCKET_SLACK
 
 

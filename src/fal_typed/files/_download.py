@@ -113,6 +113,12 @@ class _Download:
                 raise self.too_large("the file is larger")
             raise DownloadError(self.shown, problem, error_type="limit_exceeded")
 
+    def retry_delay(self, exc: httpx.HTTPError, attempt: int) -> float:
+        """Seconds before another attempt after ``exc``; raises its error when none is left."""
+        if attempt == ATTEMPTS or not _retryable(exc) or self.deadline.expired:
+            raise self.failed(exc, attempt) from None
+        return self.wait(attempt)
+
     def failed(self, exc: httpx.HTTPError, attempt: int) -> FalError:
         """The error of a failed request, once it is not retried."""
         if isinstance(exc, httpx.TooManyRedirects):
@@ -163,9 +169,7 @@ def download(
         except TimedOut:
             raise job.timed_out() from None
         except httpx.HTTPError as exc:
-            if attempt == ATTEMPTS or not _retryable(exc) or job.deadline.expired:
-                raise job.failed(exc, attempt) from None
-            time.sleep(job.wait(attempt))
+            time.sleep(job.retry_delay(exc, attempt))
             continue
         try:
             if response.status_code in RETRYABLE_STATUS and attempt < ATTEMPTS:
@@ -176,9 +180,7 @@ def download(
                 _copy(job, response, write)
                 return
         except httpx.HTTPError as exc:
-            if attempt == ATTEMPTS or not _retryable(exc) or job.deadline.expired:
-                raise job.failed(exc, attempt) from None
-            delay = job.wait(attempt)
+            delay = job.retry_delay(exc, attempt)
         finally:
             response.close()
         time.sleep(delay)
@@ -237,9 +239,7 @@ async def adownload(
         try:
             response = await _send(job, http, job.request(http))
         except httpx.HTTPError as exc:
-            if attempt == ATTEMPTS or not _retryable(exc) or job.deadline.expired:
-                raise job.failed(exc, attempt) from None
-            await asyncio.sleep(job.wait(attempt))
+            await asyncio.sleep(job.retry_delay(exc, attempt))
             continue
         try:
             if response.status_code in RETRYABLE_STATUS and attempt < ATTEMPTS:
@@ -250,9 +250,7 @@ async def adownload(
                 await _acopy(job, response, write)
                 return
         except httpx.HTTPError as exc:
-            if attempt == ATTEMPTS or not _retryable(exc) or job.deadline.expired:
-                raise job.failed(exc, attempt) from None
-            delay = job.wait(attempt)
+            delay = job.retry_delay(exc, attempt)
         finally:
             await response.aclose()
         await asyncio.sleep(delay)

@@ -19,7 +19,14 @@ from typing import IO
 
 from ._errors import FileInputError
 
-__all__ = ["check_local_file", "check_open_file", "kind_of", "open_checked", "pseudo_filesystem"]
+__all__ = [
+    "check_local_file",
+    "check_open_file",
+    "kind_of",
+    "open_checked",
+    "pseudo_filesystem",
+    "too_large",
+]
 
 #: Filesystems whose files are views of the kernel, not stored bytes (Linux names).
 _PSEUDO_FILESYSTEMS = frozenset(
@@ -78,10 +85,10 @@ def pseudo_filesystem(info: os.stat_result) -> str | None:
     return None
 
 
-def _limit_error(size: int, max_bytes: int, path: object, field: str | None) -> FileInputError:
+def too_large(subject: str, max_bytes: int, field: str | None) -> FileInputError:
+    """``subject`` (``"<path> (N bytes)"``, ``"<name>: the stream"``) is past the upload limit."""
     return FileInputError(
-        f"{path} is {size} bytes, more than the limit of {max_bytes} bytes "
-        "(UploadSettings.max_file_bytes)",
+        f"{subject} is more than the limit of {max_bytes} bytes (UploadSettings.max_file_bytes)",
         field=field,
     )
 
@@ -105,7 +112,7 @@ def check_local_file(
             raise FileInputError(f"is a directory, not a file: {path}", field=field)
         raise FileInputError(f"{path} is {kind}, not a regular file", field=field)
     if kind is None and info.st_size > max_bytes:
-        raise _limit_error(info.st_size, max_bytes, path, field)
+        raise too_large(f"{path} ({info.st_size} bytes)", max_bytes, field)
     if not os.access(path, os.R_OK):
         raise FileInputError(f"file is not readable: {path}", field=field)
     fstype = pseudo_filesystem(info)
@@ -168,7 +175,7 @@ def check_open_file(handle: object, *, field: str | None, max_bytes: int) -> boo
     if kind is not None:
         raise FileInputError(f"{label} is {kind}, not a regular file", field=field)
     if info.st_size > max_bytes:
-        raise _limit_error(info.st_size, max_bytes, label, field)
+        raise too_large(f"{label} ({info.st_size} bytes)", max_bytes, field)
     fstype = pseudo_filesystem(info)
     if fstype is not None:
         raise FileInputError(

@@ -30,7 +30,7 @@ from typing_extensions import override
 
 from ._errors import FileInputError, UploadError
 from ._input import SupportsImageSave
-from ._local import check_local_file, check_open_file, open_checked
+from ._local import check_local_file, check_open_file, open_checked, too_large
 from ._mime import SNIFF_BYTES, check_content_type, default_file_name, guess_content_type
 from ._settings import upload_settings
 
@@ -290,7 +290,7 @@ def _open_file_object(
         size = handle.seek(0, os.SEEK_END) - start
         handle.seek(start)
         if size > max_bytes:
-            raise _too_large(label, f"{size} bytes", max_bytes, field)
+            raise too_large(f"{label} ({size} bytes)", max_bytes, field)
         return _FileObjectSource(handle, start, size, name, content_type, label, owned=False)
     # A pipe or socket can be read once: spool it, so parts and retries can read it again.
     spool = cast("IO[bytes]", tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY))  # noqa: SIM115 - owned by the source
@@ -298,20 +298,12 @@ def _open_file_object(
         while chunk := handle.read(min(READ_CHUNK, max_bytes + 1 - spool.tell())):
             spool.write(chunk)
             if spool.tell() > max_bytes:
-                raise _too_large(label, "the stream", max_bytes, field)
+                raise too_large(f"{label}: the stream", max_bytes, field)
     except BaseException:
         spool.close()
         raise
     size = spool.tell()
     return _FileObjectSource(spool, 0, size, name, content_type, label, owned=True)
-
-
-def _too_large(label: str, what: str, max_bytes: int, field: str | None) -> FileInputError:
-    return FileInputError(
-        f"{label}: {what} is more than the limit of {max_bytes} bytes "
-        "(UploadSettings.max_file_bytes)",
-        field=field,
-    )
 
 
 def open_source(

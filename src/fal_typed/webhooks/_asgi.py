@@ -127,6 +127,17 @@ async def receive(
     return result
 
 
+#: How each refusal is answered (see the module docstring) and logged.
+_REFUSALS: tuple[tuple[type[WebhookError], int, str], ...] = (
+    (WebhookVerificationError, 401, "rejected webhook delivery"),
+    (WebhookPayloadError, 400, "unreadable webhook delivery"),
+    (UnknownRequestError, 403, "refused webhook delivery"),
+    (WebhookBodyTooLargeError, 413, "refused webhook delivery"),
+    (JWKSFetchError, 503, "cannot verify webhook deliveries"),
+    (WebhookError, 400, "refused webhook delivery"),
+)
+
+
 def _check_limit(value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"max_body_bytes must be a positive int, got {value!r}")
@@ -211,21 +222,10 @@ def webhook_endpoint(
                 max_body_bytes=max_body_bytes,
                 known_requests=known_requests,
             )
-        except WebhookVerificationError as exc:
-            logger.warning("rejected webhook delivery: %s", exc)
-            return refuse(exc, 401)
-        except WebhookPayloadError as exc:
-            logger.warning("unreadable webhook delivery: %s", exc)
-            return refuse(exc, 400)
-        except UnknownRequestError as exc:
-            logger.warning("refused webhook delivery: %s", exc)
-            return refuse(exc, 403)
-        except WebhookBodyTooLargeError as exc:
-            logger.warning("refused webhook delivery: %s", exc)
-            return refuse(exc, 413)
-        except JWKSFetchError as exc:
-            logger.error("cannot verify webhook deliveries: %s", exc)
-            return refuse(exc, 503)
+        except WebhookError as exc:
+            status, what = next((s, w) for cls, s, w in _REFUSALS if isinstance(exc, cls))
+            (logger.error if status >= 500 else logger.warning)("%s: %s", what, exc)
+            return refuse(exc, status)
         if dedup is None:
             outcome = await call_handler(result)
         else:
