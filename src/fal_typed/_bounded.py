@@ -12,7 +12,8 @@ These pieces bound both, for the readers that stream (``/stream`` events, output
 - :func:`next_within` (async) awaits the next chunk no longer than the time left;
 - :func:`read_body` / :func:`aread_body` read a whole (small) body with all three;
 - :func:`send_within` (sync) waits for an answer's headers no longer than the time left, however
-  slowly they come (each read of httpx's is bounded, not their sum).
+  slowly they come (each read of httpx's is bounded, not their sum);
+- :func:`read_answer` turns a streamed answer and its (bounded) body into an ordinary read one.
 
 Each raises :class:`LimitExceeded` or :class:`TimedOut`; the callers turn them into the
 :class:`~fal_typed.FalError` that names their URL or file.
@@ -41,11 +42,15 @@ __all__ = [
     "TimedOut",
     "aread_body",
     "next_within",
+    "read_answer",
     "read_body",
     "send_within",
 ]
 
 T = TypeVar("T")
+
+#: Headers describing the encoded body; dropped when an answer is handed on decoded.
+_ENCODING_HEADERS: Final = ("content-encoding", "content-length", "transfer-encoding")
 
 RATIO_FLOOR: Final = 1 << 20
 """Decoded bytes below which the decompression ratio is not judged (small bodies compress well)."""
@@ -249,3 +254,11 @@ def send_within(
     if isinstance(result, BaseException):
         raise result
     return result
+
+
+def read_answer(response: httpx.Response, body: bytes) -> httpx.Response:
+    """``response`` as an ordinary, read response whose (decoded, bounded) body is ``body``."""
+    headers = [(k, v) for k, v in response.headers.multi_items() if k not in _ENCODING_HEADERS]
+    return httpx.Response(
+        response.status_code, headers=headers, content=body, request=response.request
+    )

@@ -52,6 +52,7 @@ from ._bounded import (
     TimedOut,
     aread_body,
     next_within,
+    read_answer,
     read_body,
     send_within,
 )
@@ -84,8 +85,6 @@ _EVENT_STREAM: Final = "text/event-stream"
 _ERROR_EVENT: Final = "error"
 #: Characters of an unreadable body quoted in an error message (all of it is kept in ``text``).
 _QUOTED: Final = 200
-#: Headers describing the encoded body; dropped when an error body is handed on decoded.
-_ENCODING_HEADERS: Final = ("content-encoding", "content-length", "transfer-encoding")
 
 
 class _StreamBase(Generic[OutputT]):
@@ -318,14 +317,6 @@ class _StreamBase(Generic[OutputT]):
 
     def _response_headers(self) -> Mapping[str, str]:
         return self._response.headers if self._response is not None else {}
-
-    @staticmethod
-    def _read_answer(response: httpx.Response, body: bytes) -> httpx.Response:
-        """``response`` as a read response whose (bounded, decoded) body is ``body``."""
-        headers = [(k, v) for k, v in response.headers.multi_items() if k not in _ENCODING_HEADERS]
-        return httpx.Response(
-            response.status_code, headers=headers, content=body, request=response.request
-        )
 
     # -- ending ------------------------------------------------------------------------------
 
@@ -637,7 +628,7 @@ class Stream(_StreamBase[OutputT]):
             raise self._transport_error(exc) from None
         finally:
             response.close()
-        return self._read_answer(response, body)
+        return read_answer(response, body)
 
 
 class AsyncStream(_StreamBase[OutputT]):
@@ -812,4 +803,4 @@ class AsyncStream(_StreamBase[OutputT]):
             raise self._transport_error(exc) from None
         finally:
             await response.aclose()
-        return self._read_answer(response, body)
+        return read_answer(response, body)

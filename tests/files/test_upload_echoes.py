@@ -16,7 +16,7 @@ import pytest
 from fal_typed import AuthenticationError, Client, FalError, ProtocolError, RetryPolicy
 from fal_typed.files import UploadError, UploadSettings, upload, upload_async
 
-from ..peers.sse import KEY, Exchange, ScriptedPeer, serving
+from ..peers.sse import KEY, Exchange, MiB, ScriptedPeer, serving
 
 SECRET = KEY.partition(":")[2]
 CDN_TOKEN = "cdn-token-" + "9" * 32
@@ -162,3 +162,36 @@ def test_a_token_answer_that_is_not_json_is_a_protocol_error(peer: ScriptedPeer,
     cause = caught.value.__cause__  # the fallback's own failure, read the same way
     assert isinstance(cause, ProtocolError) and cause.text == "<html>Key [redacted]"
     hidden(caught.value)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_cdn_answer_of_any_size_is_read_no_further_than_a_mebibyte(
+    peer: ScriptedPeer, mode: str
+) -> None:
+    """The CDN answers 200 with a body that never ends: it is refused at 1 MiB. (The storage
+    fallback's initiate goes through Client.request, whose answers Limits.max_response_bytes
+    bounds.)"""
+    token = storage(peer)
+
+    async def script(exchange: Exchange) -> None:
+        if exchange.path.startswith("/storage/auth/token"):
+            await token(exchange)
+            return
+        await exchange.head(200, {"Content-Type": "application/json", "Connection": "close"})
+        block = b" " * (256 * 1024)
+        while exchange.sent < 512 * MiB:
+            await exchange.write(block)
+
+    peer.script = script
+    settings = UploadSettings(attempts=1, fallback=False)
+    client = client_for(peer)
+    with pytest.raises(
+        UploadError, match="is refused: the body is larger than the limit of 1048576"
+    ):
+        if mode == "sync":
+            upload(b"\x89PNG" + bytes(100), client=client, settings=settings)
+        else:
+            asyncio.run(upload_async(b"\x89PNG" + bytes(100), client=client, settings=settings))
+    client.close()
+    (cdn,) = [e for e in peer.exchanges if e.path.startswith("/files/upload")]
+    assert cdn.sent < 17 * MiB, f"the CDN sent {cdn.sent / MiB:.0f} MiB"

@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import httpx
 
-from .._bounded import BodyGuard, Interrupter, TimedOut, next_within, send_within
+from .._bounded import (
+    BodyGuard,
+    Interrupter,
+    TimedOut,
+    next_within,
+    read_answer,
+    send_within,
+)
 from .._deadline import Deadline
 from .._errors import FalConnectionError, FalError, FalHTTPError, FalTimeoutError
 from ._errors import DownloadError
@@ -39,7 +46,6 @@ ATTEMPTS = 4
 ERROR_BODY_BYTES: Final = 64 * 1024
 _CHUNK = 1 << 20
 _BACKOFF = 0.2
-_ENCODING_HEADERS: Final = ("content-encoding", "content-length", "transfer-encoding")
 
 
 def safe_url(url: str) -> str:
@@ -137,11 +143,7 @@ class _Download:
 
     def http_error(self, response: httpx.Response, body: bytes) -> FalHTTPError:
         """The typed error of an error answer (its first bytes read), naming the URL."""
-        headers = [(k, v) for k, v in response.headers.multi_items() if k not in _ENCODING_HEADERS]
-        read = httpx.Response(
-            response.status_code, headers=headers, content=body, request=response.request
-        )
-        error = self.client.error_for(read)
+        error = self.client.error_for(read_answer(response, body))
         error.message = f"download of {self.shown}: {error.message}"
         return error
 
