@@ -207,7 +207,7 @@ class _StreamBase(Generic[OutputT]):
 
     def _secrets(self) -> tuple[str, ...]:
         """What must never appear in an error: the client's key (resolved by the request)."""
-        return self.client.credentials().secrets
+        return self.client.secrets
 
     def _scrub(self, text: str) -> str:
         return redact(text, self._secrets())

@@ -134,7 +134,7 @@ def _read_token(client: Client, response: httpx.Response) -> CdnToken:
         raise ProtocolError(
             f"malformed CDN token response: not JSON: {text[:200]!r}", text=text
         ) from None
-    return parse_token(body, client.cdn_url, client.credentials().secrets)
+    return parse_token(body, client.cdn_url, client.secrets)
 
 
 def cached_token(client: Client) -> CdnToken:

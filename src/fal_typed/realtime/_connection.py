@@ -139,7 +139,7 @@ class _RealtimeBase(Generic[InputT, OutputT, SocketT]):
     def _secrets(self) -> tuple[str, ...]:
         """What no error may show: the key and the socket's token."""
         token = (self._token,) if self._token else ()
-        return (*self.client.credentials().secrets, *token)
+        return (*self.client.secrets, *token)
 
     def _open_deadline(self) -> Deadline:
         return Deadline(self.client.limits.realtime_open_timeout)

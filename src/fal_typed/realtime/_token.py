@@ -171,7 +171,7 @@ class TokenCache:
             data: Any = response.json()
         except (ValueError, RecursionError):
             data = None
-        value = check_token(parse_token_response(data), client.credentials().secrets)
+        value = check_token(parse_token_response(data), client.secrets)
         expires = issued + self.expiration
         claimed = _jwt_expiry(value)
         if claimed is not None:
