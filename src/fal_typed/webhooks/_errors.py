@@ -118,9 +118,9 @@ class WebhookBodyTooLargeError(WebhookError):
     def __init__(self, limit: int, *, declared: int | None = None) -> None:
         self.limit = limit
         self.declared = declared
-        size = f"{declared} bytes" if declared is not None else "more"
+        size = f"{declared} bytes, more" if declared is not None else "larger"
         super().__init__(
-            f"webhook body is {size}, past the receiver's limit of {limit} bytes",
+            f"webhook body is {size} than the receiver's limit of {limit} bytes",
             error_type="webhook_body_too_large",
         )
 
