@@ -30,6 +30,7 @@ from ._stream import AsyncStream, Stream
 from ._types import NOT_GIVEN, NotGiven
 from .files import (
     AccessRule,
+    DownloadError,
     FileInput,
     FileInputError,
     FileOutput,
@@ -56,6 +57,7 @@ __all__ = [
     "AuthenticationError",
     "Client",
     "Completed",
+    "DownloadError",
     "Endpoint",
     "FalConnectionError",
     "FalError",

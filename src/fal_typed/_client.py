@@ -299,6 +299,12 @@ class Client:
             merged.update(headers)
         return merged
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What of this client's key must never be shown, once the key is in use (nothing
+        before, and nothing behind a proxy, which holds the key): for scrubbing messages."""
+        return self._credentials.secrets if self._credentials is not None else ()
+
     def redact(self, text: str) -> str:
         """``text`` with this client's key (if resolved) scrubbed out."""
         return redact(text, self._credentials.secrets) if self._credentials is not None else text

@@ -180,9 +180,24 @@ class InvalidArgumentError(FalError, ValueError):
 
 
 class ProtocolError(FalError):
-    """fal answered with something the queue protocol does not allow (e.g. a submit without an id)."""
+    """fal answered with something the queue protocol does not allow (e.g. a submit without an id).
+
+    ``text`` keeps the body (or the part of it) that could not be read, keys scrubbed out, so a
+    result that was paid for is never lost to a parsing failure.
+    """
 
     default_error_type: ClassVar[str | None] = "protocol_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_id: str | None = None,
+        error_type: str | None = None,
+        text: str | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id, error_type=error_type)
+        self.text = text
 
 
 class OutputValidationError(FalError):

@@ -45,6 +45,12 @@ class Limits:
     """Largest output file read or saved (16 GiB)."""
     download_timeout: float = 1800.0
     """Longest a whole download may take, in seconds, however the server trickles it."""
+    realtime_open_timeout: float = 90.0
+    """Longest the opening of a realtime connection may take, in seconds: the token request,
+    TCP connect, TLS and the WebSocket handshake together (a cold runner may be started behind
+    it; fal-client waits 90 s)."""
+    realtime_close_timeout: float = 10.0
+    """Longest a clean close of a realtime connection waits for the server's answer, in seconds."""
 
     def __post_init__(self) -> None:
         for spec in fields(self):

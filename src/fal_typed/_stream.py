@@ -9,9 +9,17 @@ event into the endpoint's ``Output``.
 Errors are those of the queue calls: a non-2xx answer raises the typed
 :class:`~fal_typed.FalHTTPError` subclass (422 -> FalValidationError...), and so does an event
 named ``error`` (its data is read as an error body; its ``status_code``, else 500, picks the
-class). A stream that ends without any event, or with undecodable data, raises
-:class:`~fal_typed.ProtocolError`; one cut mid-way raises :class:`~fal_typed.FalConnectionError`:
-a truncated stream is never mistaken for a final result.
+class), the client's key scrubbed out of both. A stream that ends without any event, with
+undecodable data, or past a limit raises :class:`~fal_typed.ProtocolError` (``text`` keeps what
+could not be read); one cut mid-way, or ended in the middle of an event, raises
+:class:`~fal_typed.FalConnectionError`: a truncated stream is never mistaken for a final result.
+
+Bounds (docs/streaming.md): ``timeout`` is a wall-clock limit on the whole call (uploads,
+opening, every event), however often the server sends something; without it only the silence
+between two reads is bounded (the client's read timeout). A line longer than
+``Limits.max_sse_line_bytes`` or an event larger than ``Limits.max_sse_event_bytes`` ends the
+stream before more of it is held, and a plain JSON answer is read within
+``Limits.max_response_bytes``; compressed bodies within ``Limits.max_decompression_ratio``.
 
 File inputs given as local sources (``Path``, ``bytes``, file objects, PIL images) are checked
 when the stream is created and uploaded when it opens, as the queue calls do.
@@ -25,17 +33,31 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
 
 import httpx
-from httpx_sse import EventSource, ServerSentEvent
 from pydantic import BaseModel, ValidationError
 from typing_extensions import Self, override
 
+from ._auth import redact, redact_json
+from ._bounded import (
+    BodyGuard,
+    Interrupter,
+    LimitExceeded,
+    TimedOut,
+    aread_body,
+    next_within,
+    read_answer,
+    read_body,
+    send_within,
+)
 from ._client import Client, default_client
+from ._deadline import Deadline
 from ._errors import (
     FalConnectionError,
     FalError,
@@ -47,6 +69,7 @@ from ._errors import (
     error_for_response,
 )
 from ._retry import NEVER_RETRIED_ERRORS, NOT_SENT_ERRORS, parse_retry_after
+from ._sse import SSEDecoder, SSEEvent, SSELimitError
 from ._urls import endpoint_url
 from .files._arguments import extract_uploads, resolve_uploads, resolve_uploads_async
 from .files._input import FileInput
@@ -60,6 +83,8 @@ OutputT = TypeVar("OutputT", bound=BaseModel)
 
 _EVENT_STREAM: Final = "text/event-stream"
 _ERROR_EVENT: Final = "error"
+#: Characters of an unreadable body quoted in an error message (all of it is kept in ``text``).
+_QUOTED: Final = 200
 
 
 class _StreamBase(Generic[OutputT]):
@@ -78,7 +103,11 @@ class _StreamBase(Generic[OutputT]):
         timeout: float | None = None,
         uploads: Mapping[str, FileInput] | None = None,
     ) -> None:
-        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+        if timeout is not None and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))  # pyright: ignore[reportUnnecessaryIsInstance]
+            or not 0 < timeout < float("inf")
+        ):
             raise InvalidArgumentError(
                 f"timeout must be a positive number of seconds, got {timeout!r}"
             )
@@ -101,6 +130,12 @@ class _StreamBase(Generic[OutputT]):
         self._ended = False
         self._closed = False
         self._error: FalError | None = None
+        self._deadline: Deadline | None = None
+        self._decoder: SSEDecoder | None = None
+        self._guard: BodyGuard | None = None
+        self._pending: deque[SSEEvent] = deque()
+        self._plain: bytes | None = None  # a plain JSON answer, read, not yet handed out
+        self._response: httpx.Response | None = None
 
     @override
     def __repr__(self) -> str:
@@ -122,6 +157,16 @@ class _StreamBase(Generic[OutputT]):
             self._client = default_client()
         return self._client
 
+    @property
+    def _where(self) -> str:
+        return f"the stream of {self.endpoint.endpoint_id}"
+
+    def _begin(self) -> Deadline | None:
+        """Start the wall clock of ``timeout`` (once: the first open)."""
+        if self._deadline is None and self.timeout is not None:
+            self._deadline = Deadline(self.timeout)
+        return self._deadline
+
     def _request(
         self, http: httpx.Client | httpx.AsyncClient, body: dict[str, Any]
     ) -> httpx.Request:
@@ -129,7 +174,8 @@ class _StreamBase(Generic[OutputT]):
         headers = client.request_headers(
             {"Accept": _EVENT_STREAM, "Cache-Control": "no-store", **self.headers}
         )
-        timeout = client.timeout if self.timeout is None else httpx.Timeout(self.timeout)
+        deadline = self._deadline
+        timeout = client.timeout if deadline is None else deadline.cap(client.timeout)
         url = endpoint_url(
             client.run_url, self.endpoint.endpoint_id, _route(self.endpoint.endpoint_id, self.path)
         )
@@ -140,6 +186,15 @@ class _StreamBase(Generic[OutputT]):
         self.request_id = response.headers.get("x-fal-request-id")
         content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
         if content_type == _EVENT_STREAM:
+            limits = self.client.limits
+            self._decoder = SSEDecoder(
+                max_line_bytes=limits.max_sse_line_bytes,
+                max_event_bytes=limits.max_sse_event_bytes,
+            )
+            # A stream may run for hours: only its compression ratio is bounded, not its length.
+            self._guard = BodyGuard(
+                response, max_bytes=sys.maxsize, max_ratio=limits.max_decompression_ratio
+            )
             return True
         if content_type.endswith("json"):
             return False
@@ -148,37 +203,122 @@ class _StreamBase(Generic[OutputT]):
             request_id=self.request_id,
         )
 
-    def _event(self, sse: ServerSentEvent, response: httpx.Response) -> dict[str, Any] | None:
+    # -- decoding ----------------------------------------------------------------------------
+
+    def _secrets(self) -> tuple[str, ...]:
+        """What must never appear in an error: the client's key (resolved by the request)."""
+        return self.client.secrets
+
+    def _scrub(self, text: str) -> str:
+        return redact(text, self._secrets())
+
+    def _take(self, chunk: bytes) -> None:
+        """Feed the next bytes of the event stream to the decoder, within the limits."""
+        assert self._decoder is not None and self._guard is not None
+        problem = self._guard.add(len(chunk))
+        if problem is not None:
+            raise self._fail(ProtocolError(f"{self._where}: {problem}", request_id=self.request_id))
+        try:
+            self._pending.extend(self._decoder.feed(chunk))
+        except SSELimitError as exc:
+            raise self._fail(
+                ProtocolError(
+                    f"{self._where} was abandoned after {self.events_received} events: {exc} "
+                    f"(Limits.{exc.limit})",
+                    request_id=self.request_id,
+                    error_type="limit_exceeded",
+                )
+            ) from None
+
+    def _body_ended(self) -> None:
+        """The body ended: fail if it stopped inside an event, or carried none."""
+        assert self._decoder is not None
+        if not self._decoder.finish():
+            raise self._fail(
+                FalConnectionError(
+                    f"{self._where} ended in the middle of an event, after "
+                    f"{self.events_received} complete events: the last event is lost, so "
+                    "there is no final result",
+                    request_id=self.request_id,
+                )
+            )
+        self._end()
+
+    def _next_pending(self) -> dict[str, Any] | None:
+        """The next decoded event already received, or ``None`` when more must be read."""
+        while self._pending:
+            event = self._event(self._pending.popleft())
+            if event is not None:
+                return event
+        return None
+
+    def _event(self, sse: SSEEvent) -> dict[str, Any] | None:
         """Decode one SSE event: a partial output dict, ``None`` to skip, or raise its error."""
         if not sse.data.strip():
             return None
         try:
             data: Any = json.loads(sse.data)
-        except ValueError:
-            data = None if sse.event != _ERROR_EVENT else sse.data
-            if data is None:
+        except (ValueError, RecursionError):
+            if sse.event != _ERROR_EVENT:
                 raise self._fail(
-                    ProtocolError(
-                        f"event {self.events_received + 1} of {self.endpoint.endpoint_id} is not JSON",
-                        request_id=self.request_id,
-                    )
+                    self._unreadable(f"event {self.events_received + 1}", "is not JSON", sse.data)
                 ) from None
+            data = sse.data
         if sse.event == _ERROR_EVENT:
-            raise self._fail(_error_event(data, response, self.request_id))
-        return self._accept(data)
+            raise self._fail(self._error_event(data, sse.data))
+        return self._accept(data, sse.data)
 
-    def _accept(self, data: Any) -> dict[str, Any]:
+    def _plain_event(self, raw: bytes) -> dict[str, Any]:
+        """The one event of a plain JSON answer."""
+        self._ended = True
+        text = raw.decode("utf-8", "replace")
+        try:
+            data: Any = json.loads(text)
+        except (ValueError, RecursionError):
+            raise self._fail(self._unreadable("the JSON answer", "is not JSON", text)) from None
+        return self._accept(data, text)
+
+    def _accept(self, data: Any, text: str) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise self._fail(
-                ProtocolError(
-                    f"event {self.events_received + 1} of {self.endpoint.endpoint_id} is not a JSON object",
-                    request_id=self.request_id,
-                )
+                self._unreadable(f"event {self.events_received + 1}", "is not a JSON object", text)
             )
         event = cast(dict[str, Any], data)
         self.events_received += 1
         self._last = event
         return event
+
+    def _unreadable(self, what: str, problem: str, text: str) -> ProtocolError:
+        scrubbed = self._scrub(text)
+        quoted = scrubbed[:_QUOTED] + ("..." if len(scrubbed) > _QUOTED else "")
+        return ProtocolError(
+            f"{what} of {self.endpoint.endpoint_id} {problem}: {quoted!r}",
+            request_id=self.request_id,
+            text=scrubbed,
+        )
+
+    def _error_event(self, data: Any, text: str) -> FalHTTPError:
+        status = 500
+        if isinstance(data, dict):
+            fields = cast(dict[str, Any], data)
+            for key in ("status_code", "status"):
+                value = fields.get(key)
+                if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:
+                    status = value
+                    break
+        secrets = self._secrets()
+        # Only the response's own headers: the request's (with the key) are never kept.
+        headers = {k: redact(v, secrets) for k, v in self._response_headers().items()}
+        try:
+            body: Any = redact_json(data, secrets)
+        except RecursionError:  # nested too deep to walk: the scrubbed text instead
+            body = redact(text, secrets)
+        return error_for_response(status, body, headers, request_id=self.request_id)
+
+    def _response_headers(self) -> Mapping[str, str]:
+        return self._response.headers if self._response is not None else {}
+
+    # -- ending ------------------------------------------------------------------------------
 
     def _end(self) -> None:
         """The stream finished normally: fail if it carried nothing."""
@@ -197,23 +337,51 @@ class _StreamBase(Generic[OutputT]):
         self._error = error
         return error
 
-    def _transport_error(self, exc: httpx.TransportError) -> FalError:
-        where = f"the stream of {self.endpoint.endpoint_id}"
-        if isinstance(exc, httpx.TimeoutException):
-            seconds = (
-                self.timeout if self.timeout is not None else (self.client.timeout.read or 0.0)
+    def _timed_out(self) -> FalError:
+        seconds = self.timeout or 0.0
+        after = f" ({self.events_received} events received)" if self.events_received else ""
+        return self._fail(
+            FalTimeoutError(
+                f"{self._where} did not end within {seconds:g}s{after}; it was closed, which "
+                "cancels the run",
+                timeout=seconds,
+                request_id=self.request_id,
             )
+        )
+
+    def _too_large(self, what: str, problem: str) -> FalError:
+        return self._fail(
+            ProtocolError(
+                f"{what} of {self.endpoint.endpoint_id}: {problem}",
+                request_id=self.request_id,
+                error_type="limit_exceeded",
+            )
+        )
+
+    def _transport_error(self, exc: httpx.HTTPError) -> FalError:
+        deadline = self._deadline
+        if deadline is not None and deadline.expired:
+            return self._timed_out()
+        if isinstance(exc, httpx.TimeoutException):
+            seconds = self.client.timeout.read or 0.0
             return self._fail(
                 FalTimeoutError(
-                    f"{where} timed out ({type(exc).__name__} after {seconds:g}s)",
+                    f"{self._where} timed out ({type(exc).__name__} after {seconds:g}s)",
                     timeout=seconds,
+                    request_id=self.request_id,
+                )
+            )
+        if isinstance(exc, httpx.DecodingError):
+            return self._fail(
+                ProtocolError(
+                    f"{self._where} has a body that cannot be decoded ({exc})",
                     request_id=self.request_id,
                 )
             )
         after = f" after {self.events_received} events" if self.events_received else ""
         return self._fail(
             FalConnectionError(
-                f"{where} broke{after}: {type(exc).__name__}", request_id=self.request_id
+                f"{self._where} broke{after}: {type(exc).__name__}", request_id=self.request_id
             )
         )
 
@@ -230,7 +398,7 @@ class _StreamBase(Generic[OutputT]):
             )
         try:
             self._final = self.endpoint.Output.model_validate(self._last)
-        except ValidationError as exc:
+        except (ValidationError, RecursionError) as exc:
             raise OutputValidationError(
                 f"final event of {self.endpoint.endpoint_id} does not match {self.endpoint.Output.__name__}: {exc}",
                 data=self._last,
@@ -248,28 +416,32 @@ class _StreamBase(Generic[OutputT]):
         if isinstance(outcome, httpx.Response):
             if not policy.should_retry_response(outcome):
                 return None
-            return policy.delay(attempt, parse_retry_after(outcome.headers.get("retry-after")))
-        if isinstance(outcome, NEVER_RETRIED_ERRORS) or not isinstance(outcome, NOT_SENT_ERRORS):
+            wait = policy.delay(attempt, parse_retry_after(outcome.headers.get("retry-after")))
+        elif isinstance(outcome, NEVER_RETRIED_ERRORS) or not isinstance(outcome, NOT_SENT_ERRORS):
             return None
-        return policy.delay(attempt)
+        else:
+            wait = policy.delay(attempt)
+        deadline = self._deadline
+        if deadline is not None and wait >= deadline.remaining():
+            raise self._timed_out()
+        return wait
+
+    def _body_bounds(self) -> dict[str, Any]:
+        limits = self.client.limits
+        return {
+            "max_bytes": limits.max_response_bytes,
+            "max_ratio": limits.max_decompression_ratio,
+            "deadline": self._deadline,
+        }
+
+    def _closed_error(self) -> FalError:
+        return FalError(f"{self._where} is closed", error_type="stream_closed")
 
 
 def _route(endpoint_id: str, path: str) -> str:
     """``path``, unless the id already ends with it (``fal-ai/flux-lora/stream`` is its own stream)."""
     suffix = path.strip("/")
     return "" if suffix and endpoint_id.strip("/").endswith("/" + suffix) else path
-
-
-def _error_event(data: Any, response: httpx.Response, request_id: str | None) -> FalHTTPError:
-    status = 500
-    if isinstance(data, dict):
-        body = cast(dict[str, Any], data)
-        for key in ("status_code", "status"):
-            value = body.get(key)
-            if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:
-                status = value
-                break
-    return error_for_response(status, data, response.headers, request_id=request_id)
 
 
 class Stream(_StreamBase[OutputT]):
@@ -303,8 +475,8 @@ class Stream(_StreamBase[OutputT]):
             timeout=timeout,
             uploads=uploads,
         )
-        self._response: httpx.Response | None = None
-        self._events: Iterator[ServerSentEvent] | None = None
+        self._chunks: Iterator[bytes] | None = None
+        self._interrupter: Interrupter | None = None
 
     def __enter__(self) -> Self:
         self._open()
@@ -324,29 +496,16 @@ class Stream(_StreamBase[OutputT]):
     def __next__(self) -> dict[str, Any]:
         if self._ended or self._closed:
             raise StopIteration
-        response = self._open()
-        events = self._events
-        while True:
-            if events is None:  # a plain JSON answer: one event, then the end
-                self._ended = True
-                self.close()
-                return self._accept(response.json())
-            try:
-                sse = next(events)
-            except StopIteration:
-                self.close()
-                self._end()
-                raise
-            except httpx.TransportError as exc:
-                self.close()
-                raise self._transport_error(exc) from None
-            try:
-                event = self._event(sse, response)
-            except FalError:
-                self.close()
-                raise
-            if event is not None:
-                return event
+        self._open()
+        try:
+            event = self._next_event()
+        except BaseException:
+            self.close()
+            raise
+        if event is None:
+            self.close()
+            raise StopIteration
+        return event
 
     @property
     def final(self) -> OutputT:
@@ -362,20 +521,54 @@ class Stream(_StreamBase[OutputT]):
     def close(self) -> None:
         """Close the connection (cancelling the run if it is still going). Idempotent."""
         self._closed = True
-        response, self._response, self._events = self._response, None, None
+        response, self._response, self._chunks = self._response, None, None
+        interrupter, self._interrupter = self._interrupter, None
+        if interrupter is not None:
+            interrupter.cancel()
         if response is not None:
             response.close()
+
+    def _next_event(self) -> dict[str, Any] | None:
+        """The next event, or ``None`` at the end of a complete stream."""
+        if self._plain is not None:
+            raw, self._plain = self._plain, None
+            return self._plain_event(raw)
+        while True:
+            event = self._next_pending()
+            if event is not None:
+                return event
+            chunk = self._read()
+            if chunk is None:
+                self._body_ended()
+                return None
+            self._take(chunk)
+
+    def _read(self) -> bytes | None:
+        """The next chunk of the body, ``None`` at its end; bounded by ``timeout``."""
+        deadline, chunks = self._deadline, self._chunks
+        assert chunks is not None
+        if deadline is not None and deadline.expired:
+            raise self._timed_out()
+        interrupter = self._interrupter
+        try:
+            chunk = next(chunks, None)
+        except httpx.HTTPError as exc:
+            if interrupter is not None and interrupter.fired:
+                raise self._timed_out() from None
+            raise self._transport_error(exc) from None
+        if chunk is None and interrupter is not None and interrupter.fired:
+            raise self._timed_out()  # the shutdown looks like the end of a close-delimited body
+        return chunk
 
     def _open(self) -> httpx.Response:
         if self._response is not None:
             return self._response
         if self._closed:
-            raise FalError(
-                f"the stream of {self.endpoint.endpoint_id} is closed", error_type="stream_closed"
-            )
+            raise self._closed_error()
+        deadline = self._begin()
         http = self.client.http
         body = (
-            resolve_uploads(self.arguments, self._uploads, self.client)
+            resolve_uploads(self.arguments, self._uploads, self.client, deadline=deadline)
             if self._uploads
             else self.arguments
         )
@@ -383,7 +576,9 @@ class Stream(_StreamBase[OutputT]):
         while True:
             attempt += 1
             try:
-                response = http.send(self._request(http, body), stream=True)
+                response = send_within(http, self._request(http, body), deadline)
+            except TimedOut:
+                raise self._timed_out() from None
             except httpx.TransportError as exc:
                 wait = self._retry_wait(attempt, exc)
                 if wait is None:
@@ -392,22 +587,48 @@ class Stream(_StreamBase[OutputT]):
                 continue
             if response.is_success:
                 break
-            response.read()
-            response.close()
-            wait = self._retry_wait(attempt, response)
+            answer = self._read_error(response)
+            wait = self._retry_wait(attempt, answer)
             if wait is None:
-                raise self._fail(self.client.error_for(response))
+                raise self._fail(self.client.error_for(answer))
             time.sleep(wait)
         try:
             sse = self._started(response)
-        except FalError as exc:
+            if not sse:
+                self._plain = self._read_plain(response)
+        except BaseException:
             response.close()
-            raise self._fail(exc) from None
-        if not sse:
-            response.read()
+            raise
         self._response = response
-        self._events = EventSource(response).iter_sse() if sse else None
+        if sse:
+            self._chunks = response.iter_bytes()
+            self._interrupter = Interrupter(response, deadline)
+        else:
+            response.close()
         return response
+
+    def _read_plain(self, response: httpx.Response) -> bytes:
+        try:
+            return read_body(response, **self._body_bounds())
+        except LimitExceeded as exc:
+            raise self._too_large("the JSON answer", str(exc)) from None
+        except TimedOut:
+            raise self._timed_out() from None
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+
+    def _read_error(self, response: httpx.Response) -> httpx.Response:
+        try:
+            body = read_body(response, **self._body_bounds())
+        except LimitExceeded as exc:
+            raise self._too_large(f"the HTTP {response.status_code} answer", str(exc)) from None
+        except TimedOut:
+            raise self._timed_out() from None
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+        finally:
+            response.close()
+        return read_answer(response, body)
 
 
 class AsyncStream(_StreamBase[OutputT]):
@@ -433,8 +654,7 @@ class AsyncStream(_StreamBase[OutputT]):
             timeout=timeout,
             uploads=uploads,
         )
-        self._response: httpx.Response | None = None
-        self._events: AsyncGenerator[ServerSentEvent, None] | None = None
+        self._chunks: AsyncGenerator[bytes, None] | None = None
 
     async def __aenter__(self) -> Self:
         await self._open()
@@ -454,29 +674,16 @@ class AsyncStream(_StreamBase[OutputT]):
     async def __anext__(self) -> dict[str, Any]:
         if self._ended or self._closed:
             raise StopAsyncIteration
-        response = await self._open()
-        events = self._events
-        while True:
-            if events is None:  # a plain JSON answer: one event, then the end
-                self._ended = True
-                await self.aclose()
-                return self._accept(response.json())
-            try:
-                sse = await anext(events)
-            except StopAsyncIteration:
-                await self.aclose()
-                self._end()
-                raise
-            except httpx.TransportError as exc:
-                await self.aclose()
-                raise self._transport_error(exc) from None
-            try:
-                event = self._event(sse, response)
-            except FalError:
-                await self.aclose()
-                raise
-            if event is not None:
-                return event
+        await self._open()
+        try:
+            event = await self._next_event()
+        except BaseException:
+            await self.aclose()
+            raise
+        if event is None:
+            await self.aclose()
+            raise StopAsyncIteration
+        return event
 
     async def result(self) -> OutputT:
         """Consume the remaining events and return the last one parsed into ``Output``."""
@@ -488,28 +695,55 @@ class AsyncStream(_StreamBase[OutputT]):
         """Close the connection (cancelling the run if it is still going). Idempotent."""
         self._closed = True
         response, self._response = self._response, None
-        events, self._events = self._events, None
-        if events is not None:
-            await events.aclose()
+        chunks, self._chunks = self._chunks, None
+        if chunks is not None:
+            await chunks.aclose()
         if response is not None:
             await response.aclose()
+
+    async def _next_event(self) -> dict[str, Any] | None:
+        if self._plain is not None:
+            raw, self._plain = self._plain, None
+            return self._plain_event(raw)
+        while True:
+            event = self._next_pending()
+            if event is not None:
+                return event
+            chunk = await self._read()
+            if chunk is None:
+                self._body_ended()
+                return None
+            self._take(chunk)
+
+    async def _read(self) -> bytes | None:
+        chunks = self._chunks
+        assert chunks is not None
+        try:
+            return await next_within(chunks, self._deadline)
+        except StopAsyncIteration:
+            return None
+        except TimedOut:
+            raise self._timed_out() from None
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
 
     async def _open(self) -> httpx.Response:
         if self._response is not None:
             return self._response
         if self._closed:
-            raise FalError(
-                f"the stream of {self.endpoint.endpoint_id} is closed", error_type="stream_closed"
-            )
+            raise self._closed_error()
+        deadline = self._begin()
         http = self.client.async_http
         body = self.arguments
         if self._uploads:
-            body = await resolve_uploads_async(self.arguments, self._uploads, self.client)
+            body = await resolve_uploads_async(
+                self.arguments, self._uploads, self.client, deadline=deadline
+            )
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = await http.send(self._request(http, body), stream=True)
+                response = await self._send(http, body)
             except httpx.TransportError as exc:
                 wait = self._retry_wait(attempt, exc)
                 if wait is None:
@@ -518,19 +752,55 @@ class AsyncStream(_StreamBase[OutputT]):
                 continue
             if response.is_success:
                 break
-            await response.aread()
-            await response.aclose()
-            wait = self._retry_wait(attempt, response)
+            answer = await self._read_error(response)
+            wait = self._retry_wait(attempt, answer)
             if wait is None:
-                raise self._fail(self.client.error_for(response))
+                raise self._fail(self.client.error_for(answer))
             await asyncio.sleep(wait)
         try:
             sse = self._started(response)
-        except FalError as exc:
+            if not sse:
+                self._plain = await self._read_plain(response)
+        except BaseException:
             await response.aclose()
-            raise self._fail(exc) from None
-        if not sse:
-            await response.aread()
+            raise
         self._response = response
-        self._events = EventSource(response).aiter_sse() if sse else None
+        if sse:
+            self._chunks = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
+        else:
+            await response.aclose()
         return response
+
+    async def _send(self, http: httpx.AsyncClient, body: dict[str, Any]) -> httpx.Response:
+        """Send the request; the wait for the answer's headers counts against ``timeout`` too."""
+        sending = http.send(self._request(http, body), stream=True)
+        deadline = self._deadline
+        if deadline is None:
+            return await sending
+        try:
+            return await asyncio.wait_for(sending, deadline.remaining())
+        except asyncio.TimeoutError:
+            raise self._timed_out() from None
+
+    async def _read_plain(self, response: httpx.Response) -> bytes:
+        try:
+            return await aread_body(response, **self._body_bounds())
+        except LimitExceeded as exc:
+            raise self._too_large("the JSON answer", str(exc)) from None
+        except TimedOut:
+            raise self._timed_out() from None
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+
+    async def _read_error(self, response: httpx.Response) -> httpx.Response:
+        try:
+            body = await aread_body(response, **self._body_bounds())
+        except LimitExceeded as exc:
+            raise self._too_large(f"the HTTP {response.status_code} answer", str(exc)) from None
+        except TimedOut:
+            raise self._timed_out() from None
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc) from None
+        finally:
+            await response.aclose()
+        return read_answer(response, body)

@@ -9,17 +9,29 @@ from urllib.parse import parse_qs, urlsplit
 import msgpack  # type: ignore[import-untyped]
 import pytest
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, InvalidStatus
+from websockets.exceptions import (
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidStatus,
+    InvalidURI,
+)
 from websockets.frames import Close
 from websockets.http11 import Response
 
-from fal_typed import AuthenticationError, FalConnectionError, InvalidArgumentError, NotFoundError
+from fal_typed import (
+    AuthenticationError,
+    FalConnectionError,
+    FalTimeoutError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from fal_typed.realtime._protocol import (
     RealtimeError,
     check_max_buffering,
     check_path,
     check_throttle_interval,
     closed_error,
+    count_objects,
     decode_frame,
     encode_frame,
     handshake_error,
@@ -182,7 +194,12 @@ def test_handshake_rejections_become_typed_http_errors() -> None:
 
 def test_refused_connections_become_connection_errors() -> None:
     assert isinstance(handshake_error(ConnectionRefusedError(111, "refused")), FalConnectionError)
-    assert isinstance(handshake_error(TimeoutError()), FalConnectionError)
+
+
+def test_a_handshake_out_of_time_is_a_timeout_naming_the_limit() -> None:
+    error = handshake_error(TimeoutError(), open_timeout=2.5)
+    assert isinstance(error, FalTimeoutError) and error.timeout == 2.5
+    assert "within 2.5s (Limits.realtime_open_timeout)" in str(error)
 
 
 def test_closed_errors_carry_the_close_code() -> None:
@@ -199,3 +216,76 @@ def test_socket_logger_redacts_the_token(caplog: pytest.LogCaptureFixture) -> No
     with caplog.at_level(logging.DEBUG, logger=logger.name):
         logger.debug("> GET %s HTTP/1.1", "/fal-ai/app/realtime?fal_jwt_token=secret.jwt.value")
     assert caplog.messages == ["> GET /fal-ai/app/realtime?fal_jwt_token=*** HTTP/1.1"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {},
+        {"a": [1, 2.5, None, True, "x" * 300, b"y" * 70_000]},
+        [{"k": {"n": [[], {}]}}] * 3,
+        {"big": 2**40, "neg": -(2**40), "ext": msgpack.ExtType(5, b"abcd")},
+        list(range(70_000)),
+    ],
+)
+def test_count_objects_counts_every_msgpack_container_key_and_value(value: object) -> None:
+    def count(item: object) -> int:
+        if isinstance(item, dict):
+            return 1 + sum(count(k) + count(v) for k, v in item.items())
+        if isinstance(item, list):
+            return 1 + sum(count(v) for v in item)
+        return 1
+
+    frame = msgpack.packb(value, use_bin_type=True)
+    assert count_objects(frame, 10**9) == count(value)
+    assert count_objects(frame, 0) == 1  # stops counting past the limit
+
+
+def test_count_objects_bounds_json_text_from_above() -> None:
+    text = json.dumps({"a": [1, 2, {"b": "c"}], "d": None})
+    assert count_objects(text, 100) >= 10  # 3 keys and 7 values
+
+
+def test_decode_frame_refuses_more_objects_than_allowed() -> None:
+    frame = msgpack.packb([{}] * 50)
+    assert decode_frame(msgpack.packb({"maps": [{}] * 50}), max_objects=200) is not None
+    with pytest.raises(RealtimeError) as caught:
+        decode_frame(frame, max_objects=10)
+    assert caught.value.error == "TOO_MANY_OBJECTS"
+
+
+def test_error_frames_are_scrubbed_of_the_given_secrets_and_tokens() -> None:
+    frame = json.dumps(
+        {
+            "type": "x-fal-error",
+            "error": "BAD",
+            "reason": "key s3cret-key-value, url wss://h/a?fal_jwt_token=abc.def.ghi&x=1",
+            "s3cret-key-value": "as a key",
+        }
+    )
+    with pytest.raises(RealtimeError) as caught:
+        decode_frame(frame, secrets=("s3cret-key-value",))
+    error = caught.value
+    assert error.reason == "key [redacted], url wss://h/a?fal_jwt_token=***&x=1"
+    assert error.payload["[redacted]"] == "as a key"
+    assert "s3cret" not in str(error) and "abc.def" not in str(error)
+
+
+def test_handshake_errors_never_show_the_url_or_the_token() -> None:
+    url = "ws://h/app/realtime?fal_jwt_token=abc.def.ghi"
+    error = handshake_error(InvalidURI(url, "bad"), secrets=("abc.def.ghi",))
+    assert "abc.def" not in str(error) and "fal_jwt_token" not in str(error)
+    body = json.dumps({"detail": "nope", "url": url}).encode()
+    rejected = handshake_error(_rejection(403, body), secrets=("abc.def.ghi",))
+    assert "abc.def" not in json.dumps(rejected.body)  # type: ignore[attr-defined]
+
+
+def test_a_close_reason_is_scrubbed_and_a_1009_names_the_limit() -> None:
+    echoed = closed_error(
+        ConnectionClosedError(Close(1008, "bad tok-123456 key"), None), secrets=("tok-123456",)
+    )
+    assert echoed.reason == "bad [redacted] key"
+    too_big = closed_error(
+        ConnectionClosedError(None, Close(1009, "frame too big")), max_frame_bytes=1024
+    )
+    assert "Limits.max_realtime_frame_bytes" in too_big.reason and too_big.code == 1009

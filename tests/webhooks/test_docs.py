@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from fal_typed import Client, FalValidationError
@@ -18,10 +19,12 @@ BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
 @pytest.fixture
-def doc() -> dict[str, Any]:
-    """The namespace left by running every python block of the page."""
+def doc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The namespace left by running every python block of the page (in a temporary working
+    directory: the page's SQLite file lands there)."""
+    monkeypatch.chdir(tmp_path)
     blocks = BLOCK.findall(DOC.read_text())
-    assert len(blocks) == 4, "the page's executable examples changed: update this test"
+    assert len(blocks) == 5, "the page's executable examples changed: update this test"
     namespace: dict[str, Any] = {"__name__": "docs_webhooks"}
     for number, block in enumerate(blocks, 1):
         exec(compile(block, f"{DOC}:block{number}", "exec"), namespace)
@@ -106,3 +109,25 @@ def test_redis_store_example(doc: dict[str, Any]) -> None:
 
     assert asyncio.run(scenario()) == [True, False, True]
     assert redis.values == {"fal-webhook:req-1": (1, 3600)}
+
+
+def test_strict_receiver_example_keeps_claims_and_accepts_only_its_own_requests(
+    doc: dict[str, Any], local_fal: LocalFal, local_fal_client: Client, tmp_path: Path
+) -> None:
+    flux_dev = doc["flux_dev"]
+    app = doc["create_strict_app"](wh.WebhookVerifier(client=local_fal_client))
+    with doc["serving"](app) as base_url:
+        hook = f"{base_url}/fal/webhook"
+        mine = doc["submit_flux"]("a lighthouse", hook, client=local_fal_client)
+        doc["wait_for"](lambda: mine in doc["IMAGES"])
+        foreign = flux_dev.submit(prompt="x", webhook_url=hook, client=local_fal_client)
+        attempts = local_fal.webhooks.wait_for(foreign.request_id)
+    assert attempts[0].status_code == 403 and foreign.request_id not in doc["IMAGES"]
+    [delivered] = local_fal.webhooks.wait_for(mine)
+    restarted = doc["create_strict_app"](wh.WebhookVerifier(client=local_fal_client))
+    with doc["serving"](restarted) as base_url:  # a replay after a restart
+        replay = httpx.post(
+            f"{base_url}/fal/webhook", content=delivered.body, headers=delivered.headers
+        )
+    assert replay.json() == {"status": "duplicate", "request_id": mine}
+    assert (tmp_path / "fal-webhooks.db").exists()

@@ -1,32 +1,76 @@
 """The request body of ``fal-typed call``: gathered from the options, checked before sending.
 
 Every problem is a ``click`` usage error (exit status 2) naming the option at fault, raised before
-any request (or upload) is made.
+any request (or upload) is made. ``--input-json @FILE`` reads a regular file or a pipe
+(``@/dev/stdin``) of at most :data:`MAX_INPUT_JSON_BYTES`; a device (``@/dev/zero``), a directory
+or a ``/proc`` pseudo-file is refused before a byte is read, and a pipe no further than the limit.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, cast
 
 import click
 
+from ..files._errors import FileInputError
+from ..files._local import check_local_file
 from ._options import FieldOption, LocalFile, file_value
 from ._spec import EndpointSpec
 
 __all__ = [
+    "MAX_INPUT_JSON_BYTES",
     "collect_body",
     "fail_values",
     "input_json",
     "nested_local_files",
+    "read_input_file",
     "replace_files",
     "schema_errors",
     "with_placeholders",
 ]
 
 _PLACEHOLDER = "https://fal-typed-upload.invalid/"
+
+MAX_INPUT_JSON_BYTES = 64 * 1024 * 1024
+"""The largest ``--input-json @FILE`` read (inline files travel as URLs, not in the JSON)."""
+
+_HINT = "'--input-json'"
+
+
+def read_input_file(source: str) -> str:
+    """The text of ``@source``: a regular file or a pipe, read no further than the limit."""
+    path = Path(source).expanduser()
+    try:
+        check_local_file(path, field=None, max_bytes=MAX_INPUT_JSON_BYTES, allow_pipes=True)
+        # Non-blocking open: a FIFO without a writer cannot hold the command in open(); then
+        # blocking reads, so a pipe's writer is waited for and its end is the end of the input.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except FileInputError as exc:
+        raise click.BadParameter(exc.message, param_hint=_HINT) from None
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot read {source}: {exc.strerror}", param_hint=_HINT
+        ) from None
+    os.set_blocking(fd, True)
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            data = handle.read(MAX_INPUT_JSON_BYTES + 1)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot read {source}: {exc.strerror}", param_hint=_HINT
+        ) from None
+    if len(data) > MAX_INPUT_JSON_BYTES:
+        raise click.BadParameter(
+            f"{source} is more than the limit of {MAX_INPUT_JSON_BYTES} bytes", param_hint=_HINT
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(f"{source} is not UTF-8 text ({exc})", param_hint=_HINT) from None
 
 
 def input_json(text: str | None) -> dict[str, Any]:
@@ -35,20 +79,15 @@ def input_json(text: str | None) -> dict[str, Any]:
     source = "--input-json"
     if text.startswith("@"):
         source = text[1:]
-        try:
-            text = Path(source).expanduser().read_text(encoding="utf-8")
-        except OSError as exc:
-            raise click.BadParameter(
-                f"cannot read {source}: {exc.strerror}", param_hint="'--input-json'"
-            ) from None
+        text = read_input_file(source)
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise click.BadParameter(
-            f"{source} is not valid JSON ({exc})", param_hint="'--input-json'"
-        ) from None
+        raise click.BadParameter(f"{source} is not valid JSON ({exc})", param_hint=_HINT) from None
+    except RecursionError:
+        raise click.BadParameter(f"{source} is nested too deeply", param_hint=_HINT) from None
     if not isinstance(value, dict):
-        raise click.BadParameter("must be a JSON object", param_hint="'--input-json'")
+        raise click.BadParameter("must be a JSON object", param_hint=_HINT)
     return cast("dict[str, Any]", value)
 
 

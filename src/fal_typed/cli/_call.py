@@ -155,7 +155,7 @@ def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str
         data = result.model_dump(mode="json", by_alias=True, exclude_unset=True)
         print_result(data, table=values["table"], console=Console())
         if save is not None:
-            for path in save_files(data, save, client.http):
+            for path in save_files(data, save, client):
                 err.print(f"saved {escape(str(path))}", highlight=False)
     except KeyboardInterrupt:
         _cancel(endpoint, live.request_id, client, err)

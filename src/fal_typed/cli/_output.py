@@ -2,31 +2,28 @@
 
 The result goes to stdout alone, so it can be piped; everything else goes to stderr. Files are
 found by shape (an object with a ``url``, as fal's File/Image/Video/Audio outputs are), fetched
-without credentials (the key is for fal's API, never for the file host) and written atomically.
+without credentials (the key is for fal's API, never for the file host) within the client's
+limits and written atomically, under names made safe the way ``FileOutput.save`` makes them.
 """
 
 from __future__ import annotations
 
 import json
-import mimetypes
-import os
-import re
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-import httpx
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..catalog._corpus import write_atomic
+from .._client import Client
 from ..files._data_uri import decode_data_uri
+from ..files._download import download
+from ..files._names import output_file_name
+from ..files._save import atomic_file
 
 __all__ = ["find_files", "print_result", "save_files"]
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def print_result(data: Any, *, table: bool, console: Console) -> None:
@@ -70,15 +67,9 @@ def find_files(data: Any) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _file_name(url: str, node: dict[str, Any], index: int) -> str:
-    name = node.get("file_name")
-    if not isinstance(name, str) or not name.strip():
-        name = "" if url.startswith("data:") else Path(urllib.parse.urlsplit(url).path).name
-    name = _UNSAFE.sub("_", os.path.basename(name)).strip("._") or f"output-{index}"
-    if not Path(name).suffix:
-        content_type = node.get("content_type")
-        if isinstance(content_type, str):
-            name += mimetypes.guess_extension(content_type.split(";")[0].strip()) or ""
-    return name
+    return output_file_name(
+        url, node.get("file_name"), node.get("content_type"), fallback=f"output-{index}"
+    )
 
 
 def _unique(name: str, used: set[str]) -> str:
@@ -90,25 +81,30 @@ def _unique(name: str, used: set[str]) -> str:
     return candidate
 
 
-def _download(url: str, http: httpx.Client) -> bytes:
-    if url.startswith("data:"):
-        return decode_data_uri(url)
-    response = http.get(url, follow_redirects=True)
-    response.raise_for_status()
-    return response.content
+def _save(url: str, target: Path, client: Client) -> None:
+    with atomic_file(target) as out:
+        if url.startswith("data:"):
+            out.write(decode_data_uri(url))
+            return
+
+        def rewind() -> None:
+            out.seek(0)
+            out.truncate()
+
+        download(client, url, out.write, rewind)
 
 
-def save_files(data: Any, directory: Path, http: httpx.Client) -> list[Path]:
+def save_files(data: Any, directory: Path, client: Client) -> list[Path]:
     """Download every output file of ``data`` into ``directory``; return the paths written.
 
     Names come from ``file_name``, else the URL; clashes within one result get ``-2``, ``-3``.
-    Raises ``httpx.HTTPError``, or ``FalError`` for a malformed data URI.
+    Raises ``FalError`` (a download failed, or a malformed data URI) or ``OSError``.
     """
     directory.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
     written: list[Path] = []
     for index, (url, node) in enumerate(find_files(data), start=1):
         target = directory / _unique(_file_name(url, node, index), used)
-        write_atomic(target, _download(url, http))
+        _save(url, target, client)
         written.append(target)
     return written

@@ -250,7 +250,9 @@ def resolve_uploads(
             return None  # another upload of this call failed: do not start this one
         field = located[placeholder]
         try:
-            with open_source(uploads[placeholder], field=field) as opened:
+            with open_source(
+                uploads[placeholder], field=field, max_bytes=settings.max_file_bytes
+            ) as opened:
                 source = (
                     opened
                     if deadline is None
@@ -304,7 +306,9 @@ async def resolve_uploads_async(
         field = located[placeholder]
         async with gate:
             # Opening may spool a stream or encode an image: keep it off the event loop.
-            source = await asyncio.to_thread(open_source, uploads[placeholder], field=field)
+            source = await asyncio.to_thread(
+                open_source, uploads[placeholder], field=field, max_bytes=settings.max_file_bytes
+            )
             try:
                 if source.size < settings.data_uri_threshold:
                     return await asyncio.to_thread(encode_source, source)

@@ -1,8 +1,9 @@
-"""Errors of file inputs and uploads.
+"""Errors of file inputs, uploads and output files.
 
-Two kinds, because callers react differently: :class:`FileInputError` means the value given is
-unusable and nothing was sent (fix the input); :class:`UploadError` means the transfer itself
-failed after retries and fallback (retry later). Neither ever carries a key or a CDN token.
+Two kinds for inputs, because callers react differently: :class:`FileInputError` means the value
+given is unusable and nothing was sent (fix the input); :class:`UploadError` means the transfer
+itself failed after retries and fallback (retry later). :class:`DownloadError` is an output file
+that could not be read or saved. None ever carries a key, a CDN token or a signed URL's query.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from .._errors import (
 )
 
 __all__ = [
+    "DownloadError",
     "FileInputError",
     "UploadError",
     "describe",
@@ -47,6 +49,26 @@ class UploadError(FalError):
         self.file = file
         self.reason = reason
         super().__init__(f"upload of {file} failed: {reason}", error_type="upload_failed")
+
+
+class DownloadError(FalError):
+    """An output file could not be read or saved, and no partial file was left behind.
+
+    ``url`` is the file's URL without its query (signed URLs carry credentials there); ``file``
+    the path it was being saved to, if any. A refused or broken connection raises
+    :class:`~fal_typed.FalConnectionError`, an error status the typed
+    :class:`~fal_typed.FalHTTPError` and running out of ``Limits.download_timeout``
+    :class:`~fal_typed.FalTimeoutError` instead, each naming the URL too.
+    """
+
+    def __init__(
+        self, url: str, reason: str, *, file: str | None = None, error_type: str = "download_failed"
+    ) -> None:
+        self.url = url
+        self.file = file
+        self.reason = reason
+        target = f" to {file}" if file else ""
+        super().__init__(f"download of {url}{target} failed: {reason}", error_type=error_type)
 
 
 def describe(exc: BaseException) -> str:

@@ -2,24 +2,28 @@
 
 They keep every schema field (``url``, ``content_type``, ``file_name``, ``file_size``, width...)
 and gain ``read``/``save`` and their async twins, for http(s) URLs and ``data:`` URIs (fal's
-``sync_mode`` results) alike, downloading through the client's own httpx clients.
+``sync_mode`` results) alike, downloading through the client's own httpx clients within its
+:class:`~fal_typed.Limits` (size, decompression, total time: see ``_download``).
+
+Saving is atomic and leaves nothing behind (``_save``); a name the server chose is made safe
+(``_names``: no path, no dotfile, bounded length) before a folder is given it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
-import urllib.parse
-from collections.abc import Generator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from .._errors import FalError, InvalidArgumentError
+from .._errors import FalError
 from .._models import OutputModel
 from ._data_uri import decode_data_uri
 from ._download import adownload, download, safe_url
+from ._errors import DownloadError
+from ._names import output_file_name
+from ._save import atomic_file, save_target
 
 if TYPE_CHECKING:
     from .._client import Client
@@ -39,26 +43,10 @@ def _is_data_uri(url: str) -> bool:
     return url[:5].lower() == "data:"
 
 
-def _safe_name(name: object) -> str | None:
-    if not isinstance(name, str):
-        return None
-    name = os.path.basename(name.replace("\\", "/")).strip()
-    return name if name not in ("", ".", "..") else None
-
-
-@contextmanager
-def _atomic_file(target: Path) -> Generator[IO[bytes], None, None]:
-    """A temp file beside ``target``, renamed over it on success and removed on any failure."""
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+def _write_failed(url: str, target: Path, exc: OSError) -> DownloadError:
+    return DownloadError(
+        safe_url(url)[:200], f"cannot write the file ({exc.strerror or exc})", file=str(target)
+    )
 
 
 class FileOutput(OutputModel):
@@ -80,23 +68,19 @@ class FileOutput(OutputModel):
         return url
 
     def _default_name(self, url: str) -> str:
-        name = _safe_name(getattr(self, "file_name", None))
-        if name is None and not _is_data_uri(url):
-            name = _safe_name(urllib.parse.unquote(urllib.parse.urlsplit(url).path))
-        return name or "download"
+        """The file's own name, made safe: ``file_name``, else the URL's last segment."""
+        return output_file_name(
+            url,
+            getattr(self, "file_name", None),
+            getattr(self, "content_type", None),
+            fallback="download",
+        )
 
     def _target(self, path: str | os.PathLike[str], url: str) -> Path:
-        target = Path(path)
-        if target.is_dir():
-            return target / self._default_name(url)
-        if not target.parent.is_dir():
-            raise InvalidArgumentError(
-                f"cannot save to {target}: directory {target.parent} does not exist"
-            )
-        return target
+        return save_target(path, self._default_name(url))
 
     def read(self, *, client: Client | None = None) -> bytes:
-        """Download the file and return its bytes."""
+        """Download the file and return its bytes (held in memory: ``save`` streams to disk)."""
         url = self._file_url()
         if _is_data_uri(url):
             return decode_data_uri(url)
@@ -107,21 +91,23 @@ class FileOutput(OutputModel):
     def save(self, path: str | os.PathLike[str], *, client: Client | None = None) -> Path:
         """Stream the file to ``path`` and return where it went.
 
-        The file appears whole or not at all (written beside it, then renamed). If ``path`` is a
-        directory the file keeps its own name (``file_name``, else the URL's last segment).
+        The file appears whole or not at all (written beside it, then renamed), with the mode
+        ``open()`` would give it; temporary files an interrupted save left there are removed.
+        If ``path`` is a folder, or ends with a separator (``"outputs/"``, created if missing),
+        the file keeps its own name (``file_name``, else the URL's last segment), made safe.
         """
         url = self._file_url()
         target = self._target(path, url)
-        with _atomic_file(target) as out:
-            if _is_data_uri(url):
-                out.write(decode_data_uri(url))
-            else:
-
-                def reset() -> None:
-                    out.seek(0)
-                    out.truncate()
-
-                download(_client(client), url, out.write, reset)
+        try:
+            with atomic_file(target) as out:
+                if _is_data_uri(url):
+                    out.write(decode_data_uri(url))
+                else:
+                    download(_client(client), url, out.write, _rewinder(out))
+        except FalError:
+            raise  # FalTimeoutError is an OSError too (a TimeoutError): not a failed write
+        except OSError as exc:
+            raise _write_failed(url, target, exc) from None
         return target
 
     async def aread(self, *, client: Client | None = None) -> bytes:
@@ -143,18 +129,32 @@ class FileOutput(OutputModel):
     async def asave(self, path: str | os.PathLike[str], *, client: Client | None = None) -> Path:
         """Async twin of :meth:`save`; disk writes run in a worker thread."""
         url = self._file_url()
-        target = self._target(path, url)
-        with _atomic_file(target) as out:
-            if _is_data_uri(url):
-                await asyncio.to_thread(out.write, decode_data_uri(url))
-            else:
+        target = await asyncio.to_thread(self._target, path, url)
+        try:
+            with atomic_file(target) as out:
+                if _is_data_uri(url):
+                    await asyncio.to_thread(out.write, decode_data_uri(url))
+                else:
 
-                async def write(chunk: bytes) -> None:
-                    await asyncio.to_thread(out.write, chunk)
+                    async def write(chunk: bytes) -> None:
+                        await asyncio.to_thread(out.write, chunk)
 
-                async def reset() -> None:
-                    out.seek(0)
-                    out.truncate()
+                    async def reset() -> None:
+                        _rewinder(out)()
 
-                await adownload(_client(client), url, write, reset)
+                    await adownload(_client(client), url, write, reset)
+        except FalError:
+            raise  # FalTimeoutError is an OSError too (a TimeoutError): not a failed write
+        except OSError as exc:
+            raise _write_failed(url, target, exc) from None
         return target
+
+
+def _rewinder(out: IO[bytes]) -> Callable[[], None]:
+    """Empties ``out`` for a download that starts again from its first byte."""
+
+    def rewind() -> None:
+        out.seek(0)
+        out.truncate()
+
+    return rewind

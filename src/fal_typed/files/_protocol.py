@@ -1,7 +1,9 @@
 """The wire format of both upload flows (PROTOCOL.md section 6), free of any I/O.
 
 The sync and async flows share everything here: URLs, headers, how parts are cut, and how each
-response is read, so the two can only differ in how they wait.
+response is read, so the two can only differ in how they wait. Every error built from a response
+has the account key and the flow's other credentials (the CDN token, a signed URL's query) taken
+out of its message, body and headers, whatever the status.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
-from .._errors import ProtocolError
+from .._auth import redact, redact_json
+from .._errors import FalHTTPError, ProtocolError
 from ._source import UploadSource
 from ._token import CdnToken
 
@@ -36,6 +39,8 @@ __all__ = [
     "part_url",
     "plan_parts",
     "read_access_url",
+    "response_error",
+    "signed_query",
     "single_upload_url",
 ]
 
@@ -109,26 +114,53 @@ def complete_body(etags: Mapping[int, str]) -> dict[str, Any]:
     return {"parts": [{"partNumber": n, "etag": etags[n]} for n in sorted(etags)]}
 
 
-def json_object(client: Client, response: httpx.Response, what: str) -> dict[str, Any]:
-    """The JSON object of a successful ``response``; the typed HTTP error or a clear one otherwise."""
+def signed_query(url: str) -> tuple[str, ...]:
+    """The query of a signed URL (its credentials), as a secret to scrub from messages."""
+    query = urllib.parse.urlsplit(url).query
+    return (query,) if len(query) >= 6 else ()
+
+
+def response_error(
+    client: Client, response: httpx.Response, secrets: tuple[str, ...] = ()
+) -> FalHTTPError:
+    """The typed error of an error response, without the key nor ``secrets`` in it."""
+    error = client.error_for(response)
+    if secrets:
+        error.message = redact(error.message, secrets)
+        try:
+            error.body = redact_json(error.body, secrets)
+        except RecursionError:  # nested too deep to walk: the scrubbed text instead
+            error.body = redact(client.redact(response.text), secrets)
+        error.headers = {k: redact(v, secrets) for k, v in error.headers.items()}
+    return error
+
+
+def json_object(
+    client: Client, response: httpx.Response, what: str, *, secrets: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The JSON object of a successful ``response``; the typed HTTP error or a clear one otherwise
+    (the key and ``secrets`` scrubbed out of either, the unreadable body kept as ``text``)."""
     if not response.is_success:
-        raise client.error_for(response)
+        raise response_error(client, response, secrets)
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict):
-        raise ProtocolError(f"{what}: expected a JSON object, got {response.text[:200]!r}")
+        text = redact(client.redact(response.text), secrets)
+        raise ProtocolError(f"{what}: expected a JSON object, got {text[:200]!r}", text=text)
     return {str(k): v for k, v in body.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
 
 
-def completed_url(client: Client, response: httpx.Response, access_url: str) -> str:
+def completed_url(
+    client: Client, response: httpx.Response, access_url: str, *, secrets: tuple[str, ...] = ()
+) -> str:
     """The URL a multipart complete response confirms: its ``access_url``, else the initiate one."""
     if not response.is_success:
-        raise client.error_for(response)
+        raise response_error(client, response, secrets)
     if not response.content:
         return access_url
-    body = json_object(client, response, "multipart complete")
+    body = json_object(client, response, "multipart complete", secrets=secrets)
     return read_access_url(body, "multipart complete") if "access_url" in body else access_url
 
 
@@ -159,7 +191,7 @@ def part_etag(response: httpx.Response, number: int) -> str:
     if not etag:
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         etag = body.get("etag") if isinstance(body, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
     if not isinstance(etag, str) or not etag:

@@ -4,6 +4,10 @@ The client's generic retry cannot replay a streamed body, so each attempt here b
 request (and with it a fresh range iterator over the source). Only transfer failures are
 retried: transport errors and the statuses a retry can fix. A 401 from the CDN means the cached
 token went stale: ``refresh`` drops it and the next attempt builds with a new one, once.
+
+The answers of the upload protocol are small JSON documents: each is read no further than
+:data:`MAX_ANSWER_BYTES` (decompressed within the usual ratio), so a storage host cannot make an
+upload hold an answer of any size.
 """
 
 from __future__ import annotations
@@ -15,12 +19,28 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
+from .._bounded import LimitExceeded, aread_body, read_answer, read_body
+from .._errors import ProtocolError
+from .._limits import DEFAULT_LIMITS
 from .._retry import parse_retry_after
 
-__all__ = ["RETRYABLE_STATUS", "asend", "send"]
+__all__ = ["MAX_ANSWER_BYTES", "RETRYABLE_STATUS", "asend", "send"]
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 _MAX_DELAY = 5.0
+#: The most of an upload-protocol answer read (they are a few hundred bytes of JSON).
+MAX_ANSWER_BYTES = 1 << 20
+
+
+def _too_large(response: httpx.Response, exc: LimitExceeded) -> ProtocolError:
+    return ProtocolError(
+        f"the HTTP {response.status_code} answer of {response.request.method} "
+        f"{response.request.url.copy_with(query=None)} is refused: {exc}",
+        error_type="limit_exceeded",
+    )
+
+
+_RATIO = DEFAULT_LIMITS.max_decompression_ratio
 
 
 def _delay(attempt: int, backoff: float, response: httpx.Response | None) -> float:
@@ -58,7 +78,16 @@ def send(
     while True:
         attempt += 1
         try:
-            response = http.send(build(), auth=None)
+            streamed = http.send(build(), auth=None, stream=True)
+            try:
+                body = read_body(
+                    streamed, max_bytes=MAX_ANSWER_BYTES, max_ratio=_RATIO, deadline=None
+                )
+                response = read_answer(streamed, body)
+            except LimitExceeded as exc:
+                raise _too_large(streamed, exc) from None
+            finally:
+                streamed.close()
         except httpx.TransportError:
             if attempt >= attempts:
                 raise
@@ -89,7 +118,16 @@ async def asend(
     while True:
         attempt += 1
         try:
-            response = await http.send(await build(), auth=None)
+            streamed = await http.send(await build(), auth=None, stream=True)
+            try:
+                body = await aread_body(
+                    streamed, max_bytes=MAX_ANSWER_BYTES, max_ratio=_RATIO, deadline=None
+                )
+                response = read_answer(streamed, body)
+            except LimitExceeded as exc:
+                raise _too_large(streamed, exc) from None
+            finally:
+                await streamed.aclose()
         except httpx.TransportError:
             if attempt >= attempts:
                 raise

@@ -30,6 +30,9 @@ class UploadSettings:
       sent inline as ``data:`` URIs instead; ``0`` (the default) turns this off, because fal
       recommends URLs for anything above a few KB.
     - ``max_parallel_files``: automatic uploads of one call run this many files at once.
+    - ``max_file_bytes``: the largest local file (path or file object) accepted as an upload
+      (16 GiB); a larger one is refused before anything is read or sent, and a pipe given as a
+      file object is read no further than this.
     """
 
     multipart_threshold: int = 100 * MiB
@@ -40,6 +43,7 @@ class UploadSettings:
     fallback: bool = True
     data_uri_threshold: int = 0
     max_parallel_files: int = 4
+    max_file_bytes: int = 16 * 1024 * MiB
 
     def __post_init__(self) -> None:
         positive = (
@@ -48,6 +52,7 @@ class UploadSettings:
             "max_concurrency",
             "attempts",
             "max_parallel_files",
+            "max_file_bytes",
         )
         # Checked at run time: settings often come from config files or the environment.
         for name in (*positive, "data_uri_threshold"):

@@ -6,6 +6,10 @@ file in memory. So a source knows its size up front and hands out fresh range it
 read in ``READ_CHUNK`` pieces: paths open their own handle per range, seekable file objects
 read under a lock, non-seekable streams are first spooled to a temporary file, and in-memory
 data is sliced without copying the whole.
+
+Paths must name regular files of at most ``UploadSettings.max_file_bytes`` (see ``_local``):
+a FIFO, a device, a directory or a ``/proc`` pseudo-file is refused before anything is read, and
+a file object on a device is refused the same way; a pipe is spooled up to that size, no further.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from typing_extensions import override
 
 from ._errors import FileInputError, UploadError
 from ._input import SupportsImageSave
+from ._local import check_local_file, check_open_file, open_checked, too_large
 from ._mime import SNIFF_BYTES, check_content_type, default_file_name, guess_content_type
+from ._settings import upload_settings
 
 __all__ = ["READ_CHUNK", "UploadSource", "check_source", "open_source"]
 
@@ -132,14 +138,18 @@ class _BytesSource(UploadSource):
 
 
 class _PathSource(UploadSource):
-    def __init__(self, path: Path, file_name: str | None, content_type: str | None) -> None:
+    def __init__(
+        self, path: Path, info: os.stat_result, file_name: str | None, content_type: str | None
+    ) -> None:
         self._path = path
-        self._describe(path.stat().st_size, file_name or path.name, content_type, str(path))
+        self._info = info
+        self._describe(info.st_size, file_name or path.name, content_type, str(path))
 
     @override
     def iter_range(self, offset: int, length: int) -> Generator[bytes, None, None]:
-        # One handle per range: parallel parts read without sharing a file position.
-        with self._path.open("rb") as handle:
+        # One handle per range: parallel parts read without sharing a file position. Each open
+        # checks it is still the regular file looked at (a FIFO swapped in would block a read).
+        with open_checked(self._path, self._info, field=None) as handle:
             handle.seek(offset)
             remaining = length
             while remaining:
@@ -201,24 +211,25 @@ def _file_object_name(handle: object) -> str | None:
     return os.path.basename(name) if isinstance(name, str) and name else None
 
 
-def check_source(value: object, *, field: str | None = None) -> None:
-    """Reject, before any request, a source that cannot be uploaded; reads nothing."""
+def check_source(
+    value: object, *, field: str | None = None, max_bytes: int | None = None
+) -> os.stat_result | None:
+    """Reject, before any request, a source that cannot be uploaded; reads nothing (but one
+    byte of a file that says it is empty). Returns the ``stat`` of a path's file.
+
+    ``max_bytes`` defaults to the process-wide ``UploadSettings.max_file_bytes``.
+    """
+    limit = upload_settings().max_file_bytes if max_bytes is None else max_bytes
     if isinstance(value, str):
         raise FileInputError(
             "a str is not an upload source: pass pathlib.Path(...) for a local file or .encode() for text",
             field=field,
         )
     if isinstance(value, (bytes, bytearray, memoryview)) or _is_pil_image(value):
-        return
+        return None
     if isinstance(value, os.PathLike):
         path = Path(cast("os.PathLike[str]", value))
-        if not path.exists():
-            raise FileInputError(f"no such file: {path}", field=field)
-        if path.is_dir():
-            raise FileInputError(f"is a directory, not a file: {path}", field=field)
-        if not os.access(path, os.R_OK):
-            raise FileInputError(f"file is not readable: {path}", field=field)
-        return
+        return check_local_file(path, field=field, max_bytes=limit)
     read = getattr(value, "read", None)
     if not callable(read):
         raise FileInputError(
@@ -235,6 +246,8 @@ def check_source(value: object, *, field: str | None = None) -> None:
         raise FileInputError("file object is open in text mode: open it with 'rb'", field=field)
     if getattr(value, "closed", False):
         raise FileInputError("file object is closed", field=field)
+    check_open_file(value, field=field, max_bytes=limit)
+    return None
 
 
 def _encode_image(image: Any, content_type: str | None, field: str | None) -> tuple[bytes, str]:
@@ -260,7 +273,12 @@ def _encode_image(image: Any, content_type: str | None, field: str | None) -> tu
 
 
 def _open_file_object(
-    handle: IO[bytes], file_name: str | None, content_type: str | None
+    handle: IO[bytes],
+    file_name: str | None,
+    content_type: str | None,
+    *,
+    field: str | None,
+    max_bytes: int,
 ) -> UploadSource:
     name = file_name or _file_object_name(handle)
     label = name or f"<{type(handle).__name__}>"
@@ -271,11 +289,19 @@ def _open_file_object(
         start = handle.tell()
         size = handle.seek(0, os.SEEK_END) - start
         handle.seek(start)
+        if size > max_bytes:
+            raise too_large(f"{label} ({size} bytes)", max_bytes, field)
         return _FileObjectSource(handle, start, size, name, content_type, label, owned=False)
     # A pipe or socket can be read once: spool it, so parts and retries can read it again.
     spool = cast("IO[bytes]", tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY))  # noqa: SIM115 - owned by the source
-    while chunk := handle.read(READ_CHUNK):
-        spool.write(chunk)
+    try:
+        while chunk := handle.read(min(READ_CHUNK, max_bytes + 1 - spool.tell())):
+            spool.write(chunk)
+            if spool.tell() > max_bytes:
+                raise too_large(f"{label}: the stream", max_bytes, field)
+    except BaseException:
+        spool.close()
+        raise
     size = spool.tell()
     return _FileObjectSource(spool, 0, size, name, content_type, label, owned=True)
 
@@ -286,12 +312,15 @@ def open_source(
     content_type: str | None = None,
     file_name: str | None = None,
     field: str | None = None,
+    max_bytes: int | None = None,
 ) -> UploadSource:
     """Wrap ``value`` (bytes, path, binary file object or PIL image) as an :class:`UploadSource`.
 
-    Raises :class:`FileInputError` naming ``field`` for anything that cannot be uploaded.
+    Raises :class:`FileInputError` naming ``field`` for anything that cannot be uploaded (a local
+    file past ``max_bytes``, default ``UploadSettings.max_file_bytes``, among them).
     """
-    check_source(value, field=field)
+    limit = upload_settings().max_file_bytes if max_bytes is None else max_bytes
+    info = check_source(value, field=field, max_bytes=limit)
     if content_type is not None:
         try:
             check_content_type(content_type)
@@ -309,7 +338,11 @@ def open_source(
             size = getattr(value, "size", ("?", "?"))
             return _BytesSource(data, file_name, image_type, f"<PIL image {size[0]}x{size[1]}>")
         if isinstance(value, os.PathLike):
-            return _PathSource(Path(cast("os.PathLike[str]", value)), file_name, content_type)
-        return _open_file_object(cast("IO[bytes]", value), file_name, content_type)
+            assert info is not None
+            path = Path(cast("os.PathLike[str]", value))
+            return _PathSource(path, info, file_name, content_type)
+        return _open_file_object(
+            cast("IO[bytes]", value), file_name, content_type, field=field, max_bytes=limit
+        )
     except OSError as exc:
         raise FileInputError(f"cannot read {value!r}: {exc}", field=field) from exc

@@ -32,6 +32,8 @@ from ._protocol import (
     part_url,
     plan_parts,
     read_access_url,
+    response_error,
+    signed_query,
     single_upload_url,
 )
 from ._retry import send
@@ -71,6 +73,10 @@ class _Cdn:
     def _refresh(self) -> None:
         forget_token(self.client, self._token)
 
+    def _secrets(self) -> tuple[str, ...]:
+        """The CDN token: scrubbed, like the key, from every error built from a response."""
+        return (self._token.token,)
+
     def _send(
         self,
         method: str,
@@ -105,12 +111,13 @@ class _Cdn:
     def single(self) -> str:
         whole = Part(1, 0, self.source.size)
         response = self._send("POST", single_upload_url(self.client.cdn_url), "upload", part=whole)
-        return read_access_url(json_object(self.client, response, "CDN upload"), "CDN upload")
+        body = json_object(self.client, response, "CDN upload", secrets=self._secrets())
+        return read_access_url(body, "CDN upload")
 
     def multipart(self) -> str:
         response = self._send("POST", multipart_url(self._token), "upload")
         access_url, upload_id = parse_multipart(
-            json_object(self.client, response, "multipart initiate")
+            json_object(self.client, response, "multipart initiate", secrets=self._secrets())
         )
         parts = plan_parts(self.source.size, self.settings.part_size)
         etags = self._parts(access_url, upload_id, parts)
@@ -121,14 +128,14 @@ class _Cdn:
         response = self._send(
             "POST", complete_url(access_url, upload_id), "complete", json=complete_body(etags)
         )
-        return completed_url(self.client, response, access_url)
+        return completed_url(self.client, response, access_url, secrets=self._secrets())
 
     def _part(self, access_url: str, upload_id: str, part: Part, total: int) -> str:
         try:
             url = part_url(access_url, upload_id, part.number)
             response = self._send("PUT", url, "part", part=part)
             if not response.is_success:
-                raise self.client.error_for(response)
+                raise response_error(self.client, response, self._secrets())
             return part_etag(response, part.number)
         except (FalError, httpx.HTTPError) as exc:
             if is_final(exc):
@@ -186,7 +193,7 @@ def _storage(
 
     response = send(http, build, attempts=settings.attempts, backoff=settings.retry_backoff)
     if not response.is_success:
-        raise client.error_for(response)
+        raise response_error(client, response, signed_query(upload_url))
     return file_url
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, cast
 
+import httpx
 from typing_extensions import override
 
 from .._errors import ProtocolError
@@ -61,8 +62,9 @@ def _parse_expiry(value: object) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def parse_token(body: Any, default_base_url: str) -> CdnToken:
-    """Read the token endpoint's JSON; raise :class:`ProtocolError` if it is not one."""
+def parse_token(body: Any, default_base_url: str, secrets: tuple[str, ...] = ()) -> CdnToken:
+    """Read the token endpoint's JSON; raise :class:`ProtocolError` if it is not one, or if its
+    token holds one of ``secrets`` (the key: it would be sent to the CDN)."""
     try:
         if not isinstance(body, dict):
             raise ValueError("not a JSON object")
@@ -76,6 +78,8 @@ def parse_token(body: Any, default_base_url: str) -> CdnToken:
             or not isinstance(base_url, str)
         ):
             raise ValueError("token, token_type or base_url is missing")
+        if any(secret in token for secret in secrets):
+            raise ValueError("the token is the API key; it was not used")
         expires_at = _parse_expiry(fields.get("expires_at"))
         return CdnToken(token, token_type, base_url.rstrip("/"), expires_at)
     except ValueError as exc:
@@ -122,6 +126,17 @@ def _fetch_args(client: Client) -> tuple[str, dict[str, Any]]:
     return client.rest_url + _TOKEN_PATH, kwargs
 
 
+def _read_token(client: Client, response: httpx.Response) -> CdnToken:
+    try:
+        body: Any = response.json()
+    except (ValueError, RecursionError):
+        text = client.redact(response.text)
+        raise ProtocolError(
+            f"malformed CDN token response: not JSON: {text[:200]!r}", text=text
+        ) from None
+    return parse_token(body, client.cdn_url, client.secrets)
+
+
 def cached_token(client: Client) -> CdnToken:
     """The client's CDN token, fetched (once, under a lock) when missing or about to expire."""
     cache = _cache(client)
@@ -132,7 +147,7 @@ def cached_token(client: Client) -> CdnToken:
         token = cache.token
         if token is None or not token.usable():
             url, kwargs = _fetch_args(client)
-            token = parse_token(client.request("POST", url, **kwargs).json(), client.cdn_url)
+            token = _read_token(client, client.request("POST", url, **kwargs))
             cache.token = token
         return token
 
@@ -148,7 +163,7 @@ async def cached_token_async(client: Client) -> CdnToken:
         if token is None or not token.usable():
             url, kwargs = _fetch_args(client)
             response = await client.arequest("POST", url, **kwargs)
-            token = parse_token(response.json(), client.cdn_url)
+            token = _read_token(client, response)
             cache.token = token
         return token
 

@@ -104,11 +104,17 @@ def upload(
         settings: :class:`UploadSettings` for this call (default: the process-wide ones).
 
     Raises:
-        FileInputError: ``data`` cannot be read; nothing was sent.
+        FileInputError: ``data`` cannot be read (a missing file, a FIFO or device, a file past
+            ``UploadSettings.max_file_bytes``...); nothing was sent.
         UploadError: the upload failed after retries and fallback; no URL exists.
     """
     headers, http_client, upload_settings_ = _prepare(lifecycle, client, settings)
-    with open_source(data, content_type=content_type, file_name=file_name) as source:
+    with open_source(
+        data,
+        content_type=content_type,
+        file_name=file_name,
+        max_bytes=upload_settings_.max_file_bytes,
+    ) as source:
         return upload_source(http_client, source, headers, upload_settings_)
 
 
@@ -125,7 +131,11 @@ async def upload_async(
     headers, http_client, upload_settings_ = _prepare(lifecycle, client, settings)
     # Opening may spool a stream or encode an image: keep it off the event loop.
     source = await asyncio.to_thread(
-        open_source, data, content_type=content_type, file_name=file_name
+        open_source,
+        data,
+        content_type=content_type,
+        file_name=file_name,
+        max_bytes=upload_settings_.max_file_bytes,
     )
     with source:
         return await upload_source_async(http_client, source, headers, upload_settings_)

@@ -10,12 +10,21 @@ is lost, as with fal-js: realtime is for latest-state inputs, not for work that 
 ``throttle_interval`` (seconds; fal-js uses 0.128) coalesces bursts of sends so only the latest
 pending input is sent (:mod:`fal_typed.realtime._throttle`). Generated per-endpoint subclasses add a typed
 ``send(**fields)`` that calls :meth:`send_arguments` with the validated body.
+
+The client's :class:`~fal_typed.Limits` bound what a server can make the connection wait for or
+hold: opening (token, connect, TLS, handshake) takes at most ``realtime_open_timeout`` seconds
+and a close ``realtime_close_timeout``; a frame larger than ``max_realtime_frame_bytes`` closes
+the socket (1009), one holding more than ``max_realtime_objects`` objects is refused before it is
+decoded, and at most two received frames wait unread. Every failure is a
+:class:`~fal_typed.FalError` (:class:`RealtimeError` for the socket's own), never a websockets
+exception, with the key and the token scrubbed out of whatever the server said.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
@@ -24,12 +33,14 @@ import websockets.asyncio.client as ws_async
 import websockets.sync.client as ws_sync
 from pydantic import BaseModel, ValidationError
 from typing_extensions import Self, override
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.protocol import State
 
 from .._client import Client, default_client, user_agent
+from .._deadline import Deadline
 from .._errors import (
     AuthenticationError,
+    FalError,
     FalTimeoutError,
     OutputValidationError,
 )
@@ -60,10 +71,10 @@ __all__ = ["AsyncRealtimeConnection", "RealtimeConnection", "RealtimeError"]
 InputT = TypeVar("InputT", bound=BaseModel)
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
-#: Seconds allowed for the opening handshake: a cold runner may be started behind it (fal-client: 90).
-OPEN_TIMEOUT: Final = 90.0
-#: Largest result frame accepted; realtime apps send images inline as msgpack binary.
-MAX_FRAME_BYTES: Final = 64 * 1024 * 1024
+#: Received frames that may wait unread before the socket stops reading (websockets: 16).
+_MAX_QUEUED_FRAMES: Final = 2
+#: Seconds between two looks at whether a receiving socket is stuck closing.
+_CLOSING_CHECK: Final = 0.25
 
 
 class _Socket(Protocol):
@@ -95,6 +106,7 @@ class _RealtimeBase(Generic[InputT, OutputT, SocketT]):
         self.max_buffering: int | None = check_max_buffering(max_buffering)
         self._explicit_client = client
         self._tokens = TokenCache(parse_endpoint_id(endpoint.endpoint_id).alias)
+        self._token: str | None = None  # the token of the socket open now, scrubbed from errors
         self._closed = False
 
     @override
@@ -124,10 +136,32 @@ class _RealtimeBase(Generic[InputT, OutputT, SocketT]):
             self.max_buffering,
         )
 
+    def _secrets(self) -> tuple[str, ...]:
+        """What no error may show: the key and the socket's token."""
+        token = (self._token,) if self._token else ()
+        return (*self.client.secrets, *token)
+
+    def _open_deadline(self) -> Deadline:
+        return Deadline(self.client.limits.realtime_open_timeout)
+
+    def _dial_error(self, exc: BaseException, deadline: Deadline) -> FalError:
+        return handshake_error(exc, secrets=self._secrets(), open_timeout=deadline.seconds)
+
+    def _closed_error(self, exc: ConnectionClosed) -> RealtimeError:
+        return closed_error(
+            exc,
+            secrets=self._secrets(),
+            max_frame_bytes=self.client.limits.max_realtime_frame_bytes,
+        )
+
     def _handle(self, frame: bytes | str) -> OutputT | None:
         """Decode one frame into a result, ``None`` for a meta frame, or raise its error."""
         try:
-            message = decode_frame(frame)
+            message = decode_frame(
+                frame,
+                max_objects=self.client.limits.max_realtime_objects,
+                secrets=self._secrets(),
+            )
         except RealtimeError as exc:
             if exc.error == UNAUTHORIZED:
                 self._tokens.invalidate()
@@ -136,7 +170,7 @@ class _RealtimeBase(Generic[InputT, OutputT, SocketT]):
             return None
         try:
             return self.endpoint.Output.model_validate(message)
-        except ValidationError as exc:
+        except (ValidationError, RecursionError) as exc:
             raise OutputValidationError(
                 f"realtime result of {self.endpoint.endpoint_id} does not match "
                 f"{self.endpoint.Output.__name__}: {exc}",
@@ -238,7 +272,7 @@ class RealtimeConnection(_RealtimeBase[InputT, OutputT, ws_sync.ClientConnection
             if ws is None:
                 raise self._not_open()
             try:
-                frame = ws.recv(timeout)
+                frame = self._receive(ws, timeout)
             except TimeoutError:
                 raise FalTimeoutError(
                     f"no realtime result within {timeout} s", timeout=timeout or 0.0
@@ -247,10 +281,28 @@ class RealtimeConnection(_RealtimeBase[InputT, OutputT, ws_sync.ClientConnection
                 self._drop(ws)
                 if self._closed:
                     raise self._closed_by_caller() from None
-                raise closed_error(exc) from None
+                raise self._closed_error(exc) from None
             result = self._handle(frame)
             if result is not None:
                 return result
+
+    @staticmethod
+    def _receive(ws: ws_sync.ClientConnection, timeout: float | None) -> bytes | str:
+        """``ws.recv(timeout)``, except that a socket stuck closing is closed at its close
+        timeout: websockets enforces that wait only when the application sends or closes, so a
+        server that never ends a close (after a frame past the size limit, say) would otherwise
+        hold a receive for ever."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = _CLOSING_CHECK if end is None else min(_CLOSING_CHECK, end - time.monotonic())
+            try:
+                return ws.recv(max(left, 0.0))
+            except TimeoutError:
+                if ws.state is State.CLOSING:
+                    ws.close()  # waits what is left of the close timeout, then drops the socket
+                    return ws.recv(0)  # raises ConnectionClosed, with the close frames
+                if end is not None and time.monotonic() >= end:
+                    raise
 
     def close(self) -> None:
         """Close the socket cleanly; pending throttled input is dropped. Idempotent."""
@@ -269,38 +321,49 @@ class RealtimeConnection(_RealtimeBase[InputT, OutputT, ws_sync.ClientConnection
             ws = self._open_socket()
             try:
                 ws.send(frame)
+                return
             except ConnectionClosed:
+                self._drop(ws)  # dropped since the last use: one fresh socket, then give up
+            ws = self._open_socket()
+            try:
+                ws.send(frame)
+            except ConnectionClosed as exc:
                 self._drop(ws)
-                self._open_socket().send(frame)
+                raise self._closed_error(exc) from None
 
     def _open_socket(self) -> ws_sync.ClientConnection:
-        """The open socket, opening a new one (with a fresh-enough token) if there is none."""
+        """The open socket, opening a new one (with a fresh-enough token) if there is none,
+        within ``Limits.realtime_open_timeout`` (token requests included)."""
         ws = self._ws
         if ws is not None and ws.state is State.OPEN:
             return ws
         self._drop(ws)
-        token = self._tokens.get(self.client)
+        deadline = self._open_deadline()
+        token = self._tokens.get(self.client, deadline=deadline)
         try:
-            ws = self._dial(token)
+            ws = self._dial(token, deadline)
         except AuthenticationError:
             # The token may have expired early (clock skew) or been revoked: one more, fresh.
             self._tokens.invalidate()
-            ws = self._dial(self._tokens.get(self.client))
+            ws = self._dial(self._tokens.get(self.client, deadline=deadline), deadline)
         self._ws = ws
         return ws
 
-    def _dial(self, token: str) -> ws_sync.ClientConnection:
+    def _dial(self, token: str, deadline: Deadline) -> ws_sync.ClientConnection:
+        self._token = token
         try:
             ws = ws_sync.connect(
                 self._url(token),
-                open_timeout=OPEN_TIMEOUT,
-                max_size=MAX_FRAME_BYTES,
+                open_timeout=max(deadline.remaining(), 0.001),
+                close_timeout=self.client.limits.realtime_close_timeout,
+                max_size=self.client.limits.max_realtime_frame_bytes,
+                max_queue=_MAX_QUEUED_FRAMES,
                 compression=None,
                 logger=socket_logger(),
                 user_agent_header=user_agent(),
             )
-        except (InvalidStatus, WebSocketException, OSError, TimeoutError) as exc:
-            raise handshake_error(exc) from None
+        except (WebSocketException, OSError, TimeoutError) as exc:
+            raise self._dial_error(exc, deadline) from None
         # This object owns the socket's lifetime (close() / _drop), as a ``with`` block would;
         # entering it says so to websockets >= 17.1, which otherwise warns on first use.
         return ws.__enter__()
@@ -392,7 +455,7 @@ class AsyncRealtimeConnection(_RealtimeBase[InputT, OutputT, ws_async.ClientConn
             if ws is None:
                 raise self._not_open()
             try:
-                frame = await asyncio.wait_for(ws.recv(), timeout)
+                frame = await self._receive(ws, timeout)
             except asyncio.TimeoutError:
                 raise FalTimeoutError(
                     f"no realtime result within {timeout} s", timeout=timeout or 0.0
@@ -401,10 +464,26 @@ class AsyncRealtimeConnection(_RealtimeBase[InputT, OutputT, ws_async.ClientConn
                 await self._drop(ws)
                 if self._closed:
                     raise self._closed_by_caller() from None
-                raise closed_error(exc) from None
+                raise self._closed_error(exc) from None
             result = self._handle(frame)
             if result is not None:
                 return result
+
+    @staticmethod
+    async def _receive(ws: ws_async.ClientConnection, timeout: float | None) -> bytes | str:
+        """``ws.recv()`` within ``timeout``; see :meth:`RealtimeConnection._receive`."""
+        loop = asyncio.get_running_loop()
+        end = None if timeout is None else loop.time() + timeout
+        while True:
+            left = _CLOSING_CHECK if end is None else min(_CLOSING_CHECK, end - loop.time())
+            try:
+                return await asyncio.wait_for(ws.recv(), max(left, 0.0))
+            except asyncio.TimeoutError:
+                if ws.state is State.CLOSING:
+                    await ws.close()  # waits what is left of the close timeout, then drops it
+                    return await ws.recv()  # raises ConnectionClosed, with the close frames
+                if end is not None and loop.time() >= end:
+                    raise
 
     async def aclose(self) -> None:
         """Close the socket cleanly; pending throttled input is dropped. Idempotent."""
@@ -427,37 +506,47 @@ class AsyncRealtimeConnection(_RealtimeBase[InputT, OutputT, ws_async.ClientConn
             ws = await self._open_socket()
             try:
                 await ws.send(frame)
+                return
             except ConnectionClosed:
+                await self._drop(ws)  # dropped since the last use: one fresh socket, then give up
+            ws = await self._open_socket()
+            try:
+                await ws.send(frame)
+            except ConnectionClosed as exc:
                 await self._drop(ws)
-                await (await self._open_socket()).send(frame)
+                raise self._closed_error(exc) from None
 
     async def _open_socket(self) -> ws_async.ClientConnection:
         ws = self._ws
         if ws is not None and ws.state is State.OPEN:
             return ws
         await self._drop(ws)
-        token = await self._tokens.aget(self.client)
+        deadline = self._open_deadline()
+        token = await self._tokens.aget(self.client, deadline=deadline)
         try:
-            ws = await self._dial(token)
+            ws = await self._dial(token, deadline)
         except AuthenticationError:
             # The token may have expired early (clock skew) or been revoked: one more, fresh.
             self._tokens.invalidate()
-            ws = await self._dial(await self._tokens.aget(self.client))
+            ws = await self._dial(await self._tokens.aget(self.client, deadline=deadline), deadline)
         self._ws = ws
         return ws
 
-    async def _dial(self, token: str) -> ws_async.ClientConnection:
+    async def _dial(self, token: str, deadline: Deadline) -> ws_async.ClientConnection:
+        self._token = token
         try:
             return await ws_async.connect(
                 self._url(token),
-                open_timeout=OPEN_TIMEOUT,
-                max_size=MAX_FRAME_BYTES,
+                open_timeout=max(deadline.remaining(), 0.001),
+                close_timeout=self.client.limits.realtime_close_timeout,
+                max_size=self.client.limits.max_realtime_frame_bytes,
+                max_queue=_MAX_QUEUED_FRAMES,
                 compression=None,
                 logger=socket_logger(),
                 user_agent_header=user_agent(),
             )
-        except (InvalidStatus, WebSocketException, OSError, TimeoutError) as exc:
-            raise handshake_error(exc) from None
+        except (WebSocketException, OSError, TimeoutError, asyncio.TimeoutError) as exc:
+            raise self._dial_error(exc, deadline) from None
 
     async def _drop(self, ws: ws_async.ClientConnection | None) -> None:
         if ws is None:

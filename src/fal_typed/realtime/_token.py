@@ -4,6 +4,10 @@ The realtime socket authenticates with a JWT in its URL rather than the API key,
 never travels in a WebSocket handshake (nor in the debug logs of the websockets library). A token
 is requested for the app's alias with a 120 s lifetime (fal-js and fal-client use the same) and
 reused by every reconnect until less than a tenth of its lifetime is left, as fal-js does.
+
+An answer is used as a token only if it looks like one (visible ASCII, at most
+:data:`MAX_TOKEN_LENGTH` characters) and does not contain the key: a tokens endpoint (or a proxy
+in front of it) echoing the key back would otherwise put it in the WebSocket URL.
 """
 
 from __future__ import annotations
@@ -19,17 +23,27 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import httpx
 
-from .._errors import FalError
+from .._errors import FalError, ProtocolError
 
 if TYPE_CHECKING:
     from .._client import Client
+    from .._deadline import Deadline
 
-__all__ = ["TOKEN_EXPIRATION", "RealtimeToken", "TokenCache", "parse_token_response"]
+__all__ = [
+    "MAX_TOKEN_LENGTH",
+    "TOKEN_EXPIRATION",
+    "RealtimeToken",
+    "TokenCache",
+    "check_token",
+    "parse_token_response",
+]
 
 #: Lifetime (seconds) asked of the tokens endpoint.
 TOKEN_EXPIRATION: Final = 120
 #: Refresh when less than this share of a token's lifetime is left.
 _REFRESH_SHARE: Final = 0.1
+#: Longest answer accepted as a token (fal's JWTs are a few hundred characters).
+MAX_TOKEN_LENGTH: Final = 8192
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,23 @@ def parse_token_response(data: Any) -> str:
     raise FalError(
         "the realtime tokens endpoint answered without a token", error_type="invalid_token_response"
     )
+
+
+def check_token(token: str, secrets: tuple[str, ...]) -> str:
+    """``token``, unless it cannot be one: too long, not visible ASCII, or holding a secret."""
+    if any(secret in token for secret in secrets):
+        raise ProtocolError(
+            "the realtime tokens endpoint answered with the API key instead of a token; it was "
+            "not used (the key must never travel in the WebSocket URL)",
+            error_type="invalid_token_response",
+        )
+    if len(token) > MAX_TOKEN_LENGTH or not all("!" <= ch <= "~" for ch in token):
+        raise ProtocolError(
+            f"the realtime tokens endpoint answered with something that is not a token "
+            f"({len(token)} characters, not all visible ASCII, or more than {MAX_TOKEN_LENGTH})",
+            error_type="invalid_token_response",
+        )
+    return token
 
 
 def _jwt_expiry(token: str) -> float | None:
@@ -108,23 +139,26 @@ class TokenCache:
         with self._lock:
             self._token = None
 
-    def get(self, client: Client) -> str:
-        """A fresh token, fetched through ``client`` (with its retries) when needed."""
+    def get(self, client: Client, *, deadline: Deadline | None = None) -> str:
+        """A fresh token, fetched through ``client`` (with its retries, within ``deadline``)
+        when needed."""
         cached = self.current()
         if cached is not None:
             return cached
         issued = self._clock()
-        response = client.request("POST", self._url(client), json=self._body())
-        return self._store(response, issued)
+        response = client.request("POST", self._url(client), json=self._body(), deadline=deadline)
+        return self._store(response, issued, client)
 
-    async def aget(self, client: Client) -> str:
+    async def aget(self, client: Client, *, deadline: Deadline | None = None) -> str:
         """Async twin of :meth:`get`."""
         cached = self.current()
         if cached is not None:
             return cached
         issued = self._clock()
-        response = await client.arequest("POST", self._url(client), json=self._body())
-        return self._store(response, issued)
+        response = await client.arequest(
+            "POST", self._url(client), json=self._body(), deadline=deadline
+        )
+        return self._store(response, issued, client)
 
     def _url(self, client: Client) -> str:
         return f"{client.rest_url.rstrip('/')}/tokens/"
@@ -132,12 +166,12 @@ class TokenCache:
     def _body(self) -> dict[str, Any]:
         return {"allowed_apps": [self.alias], "token_expiration": self.expiration}
 
-    def _store(self, response: httpx.Response, issued: float) -> str:
+    def _store(self, response: httpx.Response, issued: float, client: Client) -> str:
         try:
             data: Any = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
-        value = parse_token_response(data)
+        value = check_token(parse_token_response(data), client.secrets)
         expires = issued + self.expiration
         claimed = _jwt_expiry(value)
         if claimed is not None:

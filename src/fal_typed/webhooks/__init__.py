@@ -17,7 +17,10 @@ Anything inauthentic raises a :class:`WebhookVerificationError` subclass before 
 :class:`FutureTimestampError`, :class:`InvalidSignatureError`. An authentic but unreadable body
 raises :class:`WebhookPayloadError`; an unreachable JWKS raises :class:`JWKSFetchError` (transient).
 fal retries deliveries until it gets a 2xx, so handle each ``request_id`` once
-(:class:`Deduplicator`, or :func:`webhook_endpoint` for Starlette/FastAPI, which does it for you).
+(:class:`Deduplicator`, or :func:`webhook_endpoint` for Starlette/FastAPI, which does it for you;
+:class:`SQLiteIdempotencyStore` keeps the claims across restarts and processes).
+:class:`SQLiteRequestRegistry` records the request ids an application submits, so a receiver
+accepts deliveries for those only (``known_requests=``).
 """
 
 from __future__ import annotations
@@ -27,7 +30,16 @@ from typing import Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel
 
-from ._asgi import SupportsWebhookRequest, WebhookHandler, receive, webhook_endpoint
+from ._asgi import (
+    DEFAULT_MAX_BODY_BYTES,
+    KnownRequests,
+    RequestRegistry,
+    SupportsWebhookRequest,
+    WebhookHandler,
+    is_known,
+    receive,
+    webhook_endpoint,
+)
 from ._errors import (
     FutureTimestampError,
     InvalidSignatureError,
@@ -36,6 +48,8 @@ from ._errors import (
     MissingHeadersError,
     StaleTimestampError,
     TimestampError,
+    UnknownRequestError,
+    WebhookBodyTooLargeError,
     WebhookError,
     WebhookPayloadError,
     WebhookVerificationError,
@@ -56,11 +70,13 @@ from ._signature import (
     USER_ID_HEADER,
     SignedHeaders,
 )
+from ._sqlite import SQLiteIdempotencyStore, SQLiteRequestRegistry
 from ._verifier import DEFAULT_TOLERANCE, WebhookBody, WebhookVerifier, shared_verifier
 
 __all__ = [
     "DEFAULT_DEDUP_TTL",
     "DEFAULT_JWKS_URL",
+    "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_TOLERANCE",
     "MAX_CACHE_TTL",
     "REQUEST_ID_HEADER",
@@ -73,14 +89,20 @@ __all__ = [
     "InvalidSignatureError",
     "JWKSCache",
     "JWKSFetchError",
+    "KnownRequests",
     "MalformedHeaderError",
     "MemoryIdempotencyStore",
     "MissingHeadersError",
+    "RequestRegistry",
+    "SQLiteIdempotencyStore",
+    "SQLiteRequestRegistry",
     "SignedHeaders",
     "StaleTimestampError",
     "SupportsWebhookRequest",
     "TimestampError",
+    "UnknownRequestError",
     "WebhookBody",
+    "WebhookBodyTooLargeError",
     "WebhookError",
     "WebhookHandler",
     "WebhookPayloadError",
@@ -88,6 +110,7 @@ __all__ = [
     "WebhookSenders",
     "WebhookVerificationError",
     "WebhookVerifier",
+    "is_known",
     "parse",
     "parse_async",
     "receive",

@@ -1,8 +1,11 @@
 """Receiving deliveries in an ASGI app (Starlette, FastAPI).
 
 :func:`receive` works with any request object that has ``headers`` and ``async body()`` (Starlette
-and FastAPI requests do), so it needs no web framework of its own. :func:`webhook_endpoint` builds
-a complete Starlette endpoint that answers the way fal's retry logic expects:
+and FastAPI requests do), so it needs no web framework of its own. It reads nothing of a delivery
+whose headers are missing, malformed or out of the time window, refuses one whose
+``Content-Length`` is past ``max_body_bytes``, and reads the body in pieces (Starlette's
+``request.stream()``) no further than that limit. :func:`webhook_endpoint` builds a complete
+Starlette endpoint that answers the way fal's retry logic expects:
 
 ====================================  ======  ==========================================
 outcome                               status  what fal does
@@ -10,6 +13,8 @@ outcome                               status  what fal does
 handled (or a duplicate, skipped)     200     stops
 forged / altered / stale / malformed  401     retries, then gives up: nothing to gain
 not a webhook payload                 400     same
+for a request id not submitted here   403     same (a retry finds it if it was recorded late)
+body past ``max_body_bytes``          413     same
 JWKS unreachable                      503     retries later, when it may work
 handler raised                        500     retries later (the claim is given back)
 ====================================  ======  ==========================================
@@ -19,12 +24,20 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Protocol, TypeVar
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Final, Protocol, TypeAlias, TypeVar, cast, runtime_checkable
 
 from pydantic import BaseModel
 
-from ._errors import JWKSFetchError, WebhookPayloadError, WebhookVerificationError
+from ._errors import (
+    JWKSFetchError,
+    UnknownRequestError,
+    WebhookBodyTooLargeError,
+    WebhookError,
+    WebhookPayloadError,
+    WebhookVerificationError,
+)
 from ._idempotency import Deduplicator
 from ._result import WebhookResult
 from ._verifier import WebhookVerifier, check_output_model, shared_verifier
@@ -33,15 +46,51 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-__all__ = ["SupportsWebhookRequest", "WebhookHandler", "receive", "webhook_endpoint"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "KnownRequests",
+    "RequestRegistry",
+    "SupportsWebhookRequest",
+    "WebhookHandler",
+    "is_known",
+    "receive",
+    "webhook_endpoint",
+]
 
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
 logger = logging.getLogger("fal_typed.webhooks")
 
+DEFAULT_MAX_BODY_BYTES: Final = 32 * 1024 * 1024
+"""The largest delivery body a receiver reads (32 MiB): results carry file URLs, not files."""
+
 WebhookHandler = Callable[[WebhookResult[OutputT]], object]
 """Called once per delivered request id: a coroutine function, or a plain function (run in a worker
 thread). It may return a Starlette ``Response``; a non-2xx one gives the claim back, so fal retries."""
+
+
+@runtime_checkable
+class RequestRegistry(Protocol):
+    """The request ids an application submitted (e.g. :class:`SQLiteRequestRegistry`).
+    ``contains`` may be a coroutine function, for a networked store."""
+
+    def contains(self, request_id: str) -> bool | Awaitable[bool]: ...
+
+
+KnownRequests: TypeAlias = "RequestRegistry | Callable[[str], bool | Awaitable[bool]]"
+"""What ``known_requests=`` takes: a registry, or a function of the request id (sync or async)."""
+
+
+async def is_known(request_id: str, known_requests: KnownRequests) -> bool:
+    """Whether ``known_requests`` (a registry or a function, sync or async) knows ``request_id``."""
+    answer: object = (
+        known_requests.contains(request_id)
+        if isinstance(known_requests, RequestRegistry)
+        else known_requests(request_id)
+    )
+    if inspect.isawaitable(answer):
+        answer = await answer
+    return answer is True
 
 
 class SupportsWebhookRequest(Protocol):
@@ -58,10 +107,67 @@ async def receive(
     output_model: type[OutputT],
     *,
     verifier: WebhookVerifier | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    known_requests: KnownRequests | None = None,
 ) -> WebhookResult[OutputT]:
-    """Read, verify and parse the delivery in ``request``; raises the :mod:`fal_typed.webhooks` errors."""
-    body = await request.body()
-    return await (verifier or shared_verifier()).parse_async(body, request.headers, output_model)
+    """Read, verify and parse the delivery in ``request``; raises the :mod:`fal_typed.webhooks` errors.
+
+    The headers are checked before any of the body is read; the body is read no further than
+    ``max_body_bytes`` (:class:`WebhookBodyTooLargeError`). With ``known_requests``, an authentic
+    delivery for a request id it does not know raises :class:`UnknownRequestError`.
+    """
+    _check_limit(max_body_bytes)
+    verifier = verifier or shared_verifier()
+    now = time.time()
+    verifier.check_headers(request.headers, now=now)
+    body = await _read_body(request, max_body_bytes)
+    result = await verifier.parse_async(body, request.headers, output_model, now=now)
+    if known_requests is not None and not await is_known(result.request_id, known_requests):
+        raise UnknownRequestError(result.request_id)
+    return result
+
+
+#: How each refusal is answered (see the module docstring) and logged.
+_REFUSALS: tuple[tuple[type[WebhookError], int, str], ...] = (
+    (WebhookVerificationError, 401, "rejected webhook delivery"),
+    (WebhookPayloadError, 400, "unreadable webhook delivery"),
+    (UnknownRequestError, 403, "refused webhook delivery"),
+    (WebhookBodyTooLargeError, 413, "refused webhook delivery"),
+    (JWKSFetchError, 503, "cannot verify webhook deliveries"),
+    (WebhookError, 400, "refused webhook delivery"),
+)
+
+
+def _check_limit(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"max_body_bytes must be a positive int, got {value!r}")
+
+
+async def _read_body(request: SupportsWebhookRequest, limit: int) -> bytes:
+    declared = _content_length(request.headers)
+    if declared is not None and declared > limit:
+        raise WebhookBodyTooLargeError(limit, declared=declared)
+    stream = getattr(request, "stream", None)
+    if not callable(stream):  # a request object without streaming: its whole body, then judged
+        body = await request.body()
+        if len(body) > limit:
+            raise WebhookBodyTooLargeError(limit, declared=len(body))
+        return body
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in cast("AsyncIterator[bytes]", stream()):
+        size += len(chunk)
+        if size > limit:
+            raise WebhookBodyTooLargeError(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _content_length(headers: Mapping[str, str]) -> int | None:
+    for name, value in headers.items():
+        if name.lower() == "content-length":
+            return int(value) if value.strip().isdigit() else None
+    return None
 
 
 def webhook_endpoint(
@@ -71,12 +177,18 @@ def webhook_endpoint(
     verifier: WebhookVerifier | None = None,
     deduplicator: Deduplicator | None = None,
     deduplicate: bool = True,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    known_requests: KnownRequests | None = None,
 ) -> Callable[[Request], Awaitable[Response]]:
     """A Starlette endpoint (``Route(path, endpoint, methods=["POST"])``) that verifies each
     delivery, skips request ids already handled, and calls ``handler`` with the typed result.
 
-    Deduplication uses ``deduplicator`` (default: an in-memory one for this endpoint); pass
-    ``deduplicate=False`` to call the handler for every authentic delivery.
+    Deduplication uses ``deduplicator`` (default: an in-memory one for this endpoint; pass
+    ``Deduplicator(SQLiteIdempotencyStore(path))`` for claims that survive a restart); pass
+    ``deduplicate=False`` to call the handler for every authentic delivery. Bodies past
+    ``max_body_bytes`` are answered 413 without being read further; with ``known_requests``
+    (a :class:`RequestRegistry` such as :class:`SQLiteRequestRegistry`, or a function of the
+    request id), deliveries for request ids it does not know are answered 403.
     """
     try:
         from starlette.concurrency import run_in_threadpool
@@ -87,6 +199,7 @@ def webhook_endpoint(
         ) from None
 
     check_output_model(output_model)
+    _check_limit(max_body_bytes)
     if not callable(handler):
         raise TypeError(f"handler must be callable, got {handler!r}")
     dedup = (deduplicator or Deduplicator()) if deduplicate else None
@@ -97,18 +210,22 @@ def webhook_endpoint(
         outcome = await run_in_threadpool(handler, result)
         return await outcome if inspect.isawaitable(outcome) else outcome
 
+    def refuse(exc: WebhookError, status: int) -> Response:
+        return JSONResponse({"detail": str(exc), "error_type": exc.error_type}, status_code=status)
+
     async def endpoint(request: Request) -> Response:
         try:
-            result = await receive(request, output_model, verifier=verifier)
-        except WebhookVerificationError as exc:
-            logger.warning("rejected webhook delivery: %s", exc)
-            return JSONResponse({"detail": str(exc), "error_type": exc.error_type}, status_code=401)
-        except WebhookPayloadError as exc:
-            logger.warning("unreadable webhook delivery: %s", exc)
-            return JSONResponse({"detail": str(exc), "error_type": exc.error_type}, status_code=400)
-        except JWKSFetchError as exc:
-            logger.error("cannot verify webhook deliveries: %s", exc)
-            return JSONResponse({"detail": str(exc), "error_type": exc.error_type}, status_code=503)
+            result = await receive(
+                request,
+                output_model,
+                verifier=verifier,
+                max_body_bytes=max_body_bytes,
+                known_requests=known_requests,
+            )
+        except WebhookError as exc:
+            status, what = next((s, w) for cls, s, w in _REFUSALS if isinstance(exc, cls))
+            (logger.error if status >= 500 else logger.warning)("%s: %s", what, exc)
+            return refuse(exc, status)
         if dedup is None:
             outcome = await call_handler(result)
         else:

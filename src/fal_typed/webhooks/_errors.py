@@ -7,6 +7,10 @@ Two families, because a receiver answers them differently:
 - :class:`JWKSFetchError`: we could not learn fal's public keys right now. Nothing is known about the
   delivery yet; answer 5xx so fal retries it later.
 
+And two refusals a receiver chooses: :class:`WebhookBodyTooLargeError` (the body is past the
+receiver's limit: 413, nothing more of it is read) and :class:`UnknownRequestError` (authentic, but
+for a request id this application did not submit: 403).
+
 Messages name what is wrong but never echo a signature or a body: they end up in logs.
 """
 
@@ -24,6 +28,8 @@ __all__ = [
     "MissingHeadersError",
     "StaleTimestampError",
     "TimestampError",
+    "UnknownRequestError",
+    "WebhookBodyTooLargeError",
     "WebhookError",
     "WebhookPayloadError",
     "WebhookVerificationError",
@@ -103,3 +109,28 @@ class JWKSFetchError(WebhookError):
     def __init__(self, message: str, *, url: str) -> None:
         self.url = url
         super().__init__(f"{message} (JWKS {url})", error_type="webhook_jwks_unavailable")
+
+
+class WebhookBodyTooLargeError(WebhookError):
+    """The delivery's body is larger than the receiver accepts (answer 413); it was not read past
+    ``limit`` bytes (nor at all when its ``Content-Length`` said so)."""
+
+    def __init__(self, limit: int, *, declared: int | None = None) -> None:
+        self.limit = limit
+        self.declared = declared
+        size = f"{declared} bytes, more" if declared is not None else "larger"
+        super().__init__(
+            f"webhook body is {size} than the receiver's limit of {limit} bytes",
+            error_type="webhook_body_too_large",
+        )
+
+
+class UnknownRequestError(WebhookError):
+    """An authentic delivery for a request id this application did not submit (answer 403)."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(
+            f"webhook delivery for request {request_id}, which this application did not submit",
+            request_id=request_id,
+            error_type="webhook_unknown_request",
+        )

@@ -149,16 +149,29 @@ class WebhookVerifier:
         assert self._cache is not None
         return not self._cache.is_fresh(keys) and signature_matches(message, signature, keys.keys)
 
+    def check_headers(
+        self,
+        headers: Mapping[str, str],
+        *,
+        now: float | None = None,
+        tolerance: float | None = None,
+    ) -> SignedHeaders:
+        """The checks that need no body: the four headers are there and well formed, and the
+        timestamp is inside the window. A receiver runs them before it reads the body, so a
+        forged or replayed delivery costs it nothing; :meth:`verify` runs them again."""
+        window = self.tolerance if tolerance is None else tolerance
+        if window < 0:
+            raise ValueError(f"tolerance must be >= 0 seconds, got {window!r}")
+        signed = read_signed_headers(_check_headers(headers))
+        check_timestamp(signed.timestamp, now=time.time() if now is None else now, tolerance=window)
+        return signed
+
     def _pre_check(
         self, body: object, headers: object, now: float | None, tolerance: float | None
     ) -> tuple[SignedHeaders, bytes]:
         """Argument checks, then header shape and timestamp; returns the headers and the message."""
-        window = self.tolerance if tolerance is None else tolerance
-        if window < 0:
-            raise ValueError(f"tolerance must be >= 0 seconds, got {window!r}")
         raw = _check_body(body)
-        signed = read_signed_headers(_check_headers(headers))
-        check_timestamp(signed.timestamp, now=time.time() if now is None else now, tolerance=window)
+        signed = self.check_headers(_check_headers(headers), now=now, tolerance=tolerance)
         return signed, signed_message(signed.request_id, signed.user_id, signed.timestamp, raw)
 
     def verify(

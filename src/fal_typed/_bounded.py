@@ -1,0 +1,264 @@
+"""Reading a streamed response within bounds: a size cap, a decompression ratio, a deadline.
+
+httpx decodes ``gzip``/``deflate``/``br``/``zstd`` bodies as they stream, and a read timeout only
+bounds the silence between two chunks. So a server (or anything in front of it) can make a
+client hold a decompression bomb, or keep it reading for ever by trickling a byte at a time.
+These pieces bound both, for the readers that stream (``/stream`` events, output downloads):
+
+- :class:`BodyGuard` counts the decoded bytes against a cap and against the raw bytes received
+  (the ratio is only judged past :data:`RATIO_FLOOR`, where a real body cannot reach it);
+- :class:`Interrupter` (sync) shuts the response's socket down when the deadline passes, so a
+  read blocked in the kernel returns at once instead of after its own read timeout;
+- :func:`next_within` (async) awaits the next chunk no longer than the time left;
+- :func:`read_body` / :func:`aread_body` read a whole (small) body with all three;
+- :func:`send_within` (sync) waits for an answer's headers no longer than the time left, however
+  slowly they come (each read of httpx's is bounded, not their sum);
+- :func:`read_answer` turns a streamed answer and its (bounded) body into an ordinary read one.
+
+Each raises :class:`LimitExceeded` or :class:`TimedOut`; the callers turn them into the
+:class:`~fal_typed.FalError` that names their URL or file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator
+from types import TracebackType
+from typing import Final, TypeVar, cast
+
+import httpx
+from typing_extensions import Self
+
+from ._deadline import Deadline
+
+__all__ = [
+    "RATIO_FLOOR",
+    "BodyGuard",
+    "Interrupter",
+    "LimitExceeded",
+    "TimedOut",
+    "aread_body",
+    "next_within",
+    "read_answer",
+    "read_body",
+    "send_within",
+]
+
+T = TypeVar("T")
+
+#: Headers describing the encoded body; dropped when an answer is handed on decoded.
+_ENCODING_HEADERS: Final = ("content-encoding", "content-length", "transfer-encoding")
+
+RATIO_FLOOR: Final = 1 << 20
+"""Decoded bytes below which the decompression ratio is not judged (small bodies compress well)."""
+
+
+class BodyGuard:
+    """Counts a response's decoded bytes; :meth:`add` names the limit once one is passed."""
+
+    __slots__ = ("_response", "decoded", "max_bytes", "max_ratio")
+
+    def __init__(self, response: httpx.Response, *, max_bytes: int, max_ratio: float) -> None:
+        self._response = response
+        self.max_bytes = max_bytes
+        self.max_ratio = max_ratio
+        self.decoded = 0
+
+    def add(self, size: int) -> str | None:
+        """Count ``size`` more decoded bytes; the problem, or ``None`` while within bounds."""
+        self.decoded += size
+        if self.decoded > self.max_bytes:
+            return f"the body is larger than the limit of {self.max_bytes} bytes"
+        raw = self._response.num_bytes_downloaded
+        if self.decoded > RATIO_FLOOR and self.decoded > self.max_ratio * max(raw, 1):
+            return (
+                f"the body decompresses past the limit of {self.max_ratio:g} times its size "
+                f"({raw} bytes received became {self.decoded})"
+            )
+        return None
+
+
+class LimitExceeded(Exception):
+    """A body went past a limit; the message names it."""
+
+
+class TimedOut(Exception):
+    """The deadline passed before the body (or its next chunk) arrived."""
+
+
+class Interrupter:
+    """Shuts ``response``'s socket down once ``deadline`` passes (sync responses only).
+
+    A sync read cannot be cancelled from outside: it returns when data arrives or its own read
+    timeout ends. Shutting the socket down makes it return at once (with a transport error);
+    :attr:`fired` then tells the reader that the deadline, not the peer, ended it. Responses
+    without a socket (mock transports) are left to the reader's own checks between chunks.
+    """
+
+    def __init__(self, response: httpx.Response, deadline: Deadline | None) -> None:
+        self.fired = False
+        self._timer: threading.Timer | None = None
+        sock = _socket_of(response)
+        if deadline is None or sock is None:
+            return
+        self._timer = threading.Timer(deadline.remaining(), self._fire, args=(sock,))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self, sock: socket.socket) -> None:
+        self.fired = True
+        # The plain socket's shutdown, also for an SSLSocket (whose own would unwrap TLS); a
+        # socket already closed has ended its read anyway.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        """Stop the timer (the body was read in time, or the reader gave up first)."""
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.cancel()
+
+
+def _socket_of(response: httpx.Response) -> socket.socket | None:
+    stream = response.extensions.get("network_stream")
+    get_extra_info = getattr(stream, "get_extra_info", None)
+    if not callable(get_extra_info):
+        return None
+    sock = get_extra_info("socket")
+    return sock if isinstance(sock, socket.socket) else None
+
+
+async def next_within(items: AsyncIterator[T], deadline: Deadline | None) -> T:
+    """``await anext(items)``, raising :class:`TimedOut` once ``deadline`` has passed.
+
+    ``StopAsyncIteration`` passes through. The pending read is cancelled on a timeout, so the
+    caller must close the response it came from.
+    """
+    if deadline is None:
+        return await items.__anext__()
+    if deadline.expired:
+        raise TimedOut
+    try:
+        return await asyncio.wait_for(items.__anext__(), deadline.remaining())
+    except asyncio.TimeoutError:
+        raise TimedOut from None
+
+
+def read_body(
+    response: httpx.Response, *, max_bytes: int, max_ratio: float, deadline: Deadline | None
+) -> bytes:
+    """The decoded body of a streamed sync ``response``, read within the bounds.
+
+    Raises :class:`LimitExceeded`, :class:`TimedOut`, or the transport's own ``httpx`` error.
+    """
+    guard = BodyGuard(response, max_bytes=max_bytes, max_ratio=max_ratio)
+    body = bytearray()
+    chunks = response.iter_bytes()
+    with Interrupter(response, deadline) as interrupter:
+        while True:
+            if deadline is not None and deadline.expired:
+                raise TimedOut
+            try:
+                chunk = next(chunks, None)
+            except httpx.TransportError:
+                if interrupter.fired:
+                    raise TimedOut from None
+                raise
+            if chunk is None:
+                if interrupter.fired:  # the shutdown looks like the end of a close-delimited body
+                    raise TimedOut
+                return bytes(body)
+            problem = guard.add(len(chunk))
+            if problem is not None:
+                raise LimitExceeded(problem)
+            body += chunk
+
+
+async def aread_body(
+    response: httpx.Response, *, max_bytes: int, max_ratio: float, deadline: Deadline | None
+) -> bytes:
+    """Async twin of :func:`read_body`."""
+    guard = BodyGuard(response, max_bytes=max_bytes, max_ratio=max_ratio)
+    body = bytearray()
+    chunks = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
+    try:
+        while True:
+            try:
+                chunk = await next_within(chunks, deadline)
+            except StopAsyncIteration:
+                return bytes(body)
+            problem = guard.add(len(chunk))
+            if problem is not None:
+                raise LimitExceeded(problem)
+            body += chunk
+    finally:
+        await chunks.aclose()
+
+
+def send_within(
+    http: httpx.Client, request: httpx.Request, deadline: Deadline | None, *, download: bool = False
+) -> httpx.Response:
+    """``http.send(request, stream=True)``, raising :class:`TimedOut` once ``deadline`` passes
+    before the answer's headers are in. ``download`` sends without auth, following redirects.
+
+    The send runs in a helper thread the caller stops waiting for; an answer that arrives after
+    that is closed as it comes (which, for a run, is what cancels it).
+    """
+
+    def send() -> httpx.Response:
+        if download:
+            return http.send(request, stream=True, auth=None, follow_redirects=True)
+        return http.send(request, stream=True)
+
+    if deadline is None:
+        return send()
+    outcome: list[httpx.Response | BaseException] = []
+    lock = threading.Lock()
+    arrived = threading.Event()
+    abandoned = False
+
+    def run() -> None:
+        try:
+            result: httpx.Response | BaseException = send()
+        except BaseException as exc:  # handed to the caller's thread
+            result = exc
+        with lock:
+            if abandoned:
+                if isinstance(result, httpx.Response):
+                    result.close()
+                return
+            outcome.append(result)
+        arrived.set()
+
+    threading.Thread(target=run, name="fal-send", daemon=True).start()
+    arrived.wait(max(deadline.remaining(), 0.0))
+    with lock:
+        if not outcome:
+            abandoned = True
+            raise TimedOut
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def read_answer(response: httpx.Response, body: bytes) -> httpx.Response:
+    """``response`` as an ordinary, read response whose (decoded, bounded) body is ``body``."""
+    headers = [(k, v) for k, v in response.headers.multi_items() if k not in _ENCODING_HEADERS]
+    return httpx.Response(
+        response.status_code, headers=headers, content=body, request=response.request
+    )

@@ -1,0 +1,127 @@
+"""``fal-typed call`` with user-named input files that are not (small) files: every read bounded.
+
+``--input-json @/dev/zero`` used to read until MemoryError at 2.7 GB; a FIFO without a writer
+blocked in open(). Each is now a usage error (exit 2) naming the file, before any request.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from fal_typed.cli._body import MAX_INPUT_JSON_BYTES
+from fal_typed.testing import DEFAULT_KEY
+
+from .helpers import LocalServer, cli_command, cli_env, run_cli
+
+
+def call(server: LocalServer, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cli_command("call", *args, "--schemas", str(server.served)),
+        env=cli_env(FAL_TYPED_BASE_URL=server.base_url, FAL_KEY=DEFAULT_KEY),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("/dev/zero", "/dev/zero is a character device, not a regular file"),
+        ("/proc/self/environ", "pseudo-filesystem"),
+        ("/", "is a directory, not a file"),
+        ("/no/such/file.json", "no such file: /no/such/file.json"),
+    ],
+)
+def test_input_json_from_what_is_no_file_fails_at_once(
+    server: LocalServer, source: str, message: str
+) -> None:
+    if source.startswith("/proc") and not Path("/proc/self").exists():
+        pytest.skip("needs /proc")
+    started = time.monotonic()
+    run = call(server, "fal-ai/flux/dev", "--input-json", f"@{source}")
+    assert time.monotonic() - started < 30
+    assert run.returncode == 2, run.stderr
+    assert "Invalid value for '--input-json'" in run.stderr and message in run.stderr
+    assert "Traceback" not in run.stderr
+    assert server.fal.requests == []
+
+
+def test_input_json_larger_than_the_limit_is_refused_unread(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.json"
+    with big.open("wb") as handle:
+        handle.truncate(MAX_INPUT_JSON_BYTES + 1)  # sparse
+    run = call(server, "fal-ai/flux/dev", "--input-json", f"@{big}")
+    assert run.returncode == 2 and "more than the limit of 67108864 bytes" in run.stderr
+    assert server.fal.requests == []
+
+
+def test_input_json_from_a_fifo_without_a_writer_does_not_hang(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    fifo = tmp_path / "input.json"
+    os.mkfifo(fifo)
+    run = call(server, "fal-ai/flux/dev", "--input-json", f"@{fifo}")
+    assert run.returncode == 2 and "is not valid JSON" in run.stderr
+    assert server.fal.requests == []
+
+
+def test_input_json_from_a_pipe_is_read(server: LocalServer) -> None:
+    completed = subprocess.run(
+        cli_command(
+            "call",
+            "fal-ai/flux/dev",
+            "--input-json",
+            "@/dev/stdin",
+            "--schemas",
+            str(server.served),
+        ),
+        input='{"prompt": "from a pipe", "num_images": 1}',
+        env=cli_env(FAL_TYPED_BASE_URL=server.base_url, FAL_KEY=DEFAULT_KEY),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert '"images"' in completed.stdout
+
+
+def test_input_json_from_an_endless_pipe_stops_at_the_limit(server: LocalServer) -> None:
+    zeros = subprocess.Popen(["cat", "/dev/zero"], stdout=subprocess.PIPE)
+    try:
+        completed = subprocess.run(
+            cli_command(
+                "call", "fal-ai/flux/dev", "--input-json", "@/dev/stdin",
+                "--schemas", str(server.served),
+            ),
+            stdin=zeros.stdout,
+            env=cli_env(FAL_TYPED_BASE_URL=server.base_url, FAL_KEY=DEFAULT_KEY),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )  # fmt: skip
+    finally:
+        zeros.kill()
+        zeros.wait()
+    assert completed.returncode == 2 and "more than the limit" in completed.stderr
+    assert server.fal.requests == []
+
+
+def test_a_file_option_naming_a_device_is_refused(server: LocalServer) -> None:
+    run = run_cli(
+        "call", "fal-ai/demucs", "--audio-url", "/dev/zero", "--schemas", str(server.served),
+        FAL_TYPED_BASE_URL=server.base_url, FAL_KEY=DEFAULT_KEY,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert "neither a URL nor an existing file" in run.stderr
+    assert server.fal.requests == []

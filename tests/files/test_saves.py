@@ -1,0 +1,172 @@
+"""Saving output files: atomic, nothing left behind, names a server chose made safe, umask honoured,
+``save("dir/")`` creating the folder. Files served by the local server, over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fal_typed import Client, InvalidArgumentError
+from fal_typed.files._names import MAX_NAME_LENGTH, output_file_name, safe_file_name
+from fal_typed.files._output import FileOutput
+from fal_typed.files._save import remove_stale_parts
+from fal_typed.files._upload import upload
+
+from ..peers.sse import ScriptedPeer, drip, serving
+from .conftest import StorageServer
+
+DATA = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64
+
+
+class Image(FileOutput):
+    url: str
+    file_name: str | None = None
+    content_type: str | None = None
+
+
+@pytest.fixture
+def url(server: StorageServer, client: Client) -> str:
+    return upload(DATA, file_name="result.png", client=client)
+
+
+def debris(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
+
+
+@pytest.mark.parametrize(
+    ("given", "saved_as"),
+    [
+        (".bashrc", "bashrc.png"),  # no dotfile; the content type gives the extension
+        ("../../.ssh/authorized_keys", "authorized_keys.png"),
+        ("..\\..\\evil.png", "evil.png"),
+        ("a b/c:d*e?.png", "c_d_e_.png"),
+        ("...", "result.png"),  # nothing usable: the URL's name
+        ("x" * 250 + ".png", "x" * (MAX_NAME_LENGTH - 4) + ".png"),
+        ("名前.png", "_.png"),
+    ],
+)
+def test_a_name_the_server_chose_is_made_safe(
+    url: str, client: Client, tmp_path: Path, given: str, saved_as: str
+) -> None:
+    (tmp_path / ".bashrc").write_text("mine")
+    target = Image(url=url, file_name=given, content_type="image/png").save(tmp_path, client=client)
+    assert target == tmp_path / saved_as and target.read_bytes() == DATA
+    assert (tmp_path / ".bashrc").read_text() == "mine"
+    assert debris(tmp_path) == []
+
+
+def test_names_are_made_safe_the_same_way_in_the_library_and_the_cli() -> None:
+    from fal_typed.cli._output import _file_name  # pyright: ignore[reportPrivateUsage]
+
+    for name in (".bashrc", "../x.png", "y" * 300, "", None, "clip"):
+        node = {"file_name": name, "content_type": "video/mp4"}
+        library = output_file_name("https://h/f/z.mp4", name, "video/mp4", fallback="output-1")
+        assert _file_name("https://h/f/z.mp4", node, 1) == library
+    assert safe_file_name("..") is None and safe_file_name(".") is None
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_save_into_a_path_ending_with_a_separator_creates_the_folder(
+    url: str, client: Client, tmp_path: Path, mode: str
+) -> None:
+    image = Image(url=url, file_name="cat.png")
+    folder = tmp_path / "new" / "outputs"
+    if mode == "sync":
+        target = image.save(f"{folder}/", client=client)
+    else:
+        target = asyncio.run(image.asave(f"{folder}{os.sep}", client=client))
+    assert target == folder / "cat.png" and target.read_bytes() == DATA
+
+
+def test_save_into_an_existing_folder_keeps_the_name_and_a_missing_parent_is_refused(
+    url: str, client: Client, tmp_path: Path
+) -> None:
+    image = Image(url=url, file_name="cat.png")
+    assert image.save(tmp_path, client=client) == tmp_path / "cat.png"
+    with pytest.raises(InvalidArgumentError, match="does not exist"):
+        image.save(tmp_path / "missing" / "cat.png", client=client)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InvalidArgumentError, match="cannot create the folder"):
+        image.save(f"{tmp_path / 'file'}/", client=client)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_saved_files_get_the_mode_the_umask_gives(
+    url: str, client: Client, tmp_path: Path, umask: int
+) -> None:
+    previous = os.umask(umask)
+    try:
+        target = Image(url=url).save(tmp_path / "out.png", client=client)
+    finally:
+        os.umask(previous)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_stale_temporary_files_of_the_target_are_removed_others_kept(
+    url: str, client: Client, tmp_path: Path
+) -> None:
+    stale = tmp_path / f".out.png.{_dead_pid()}.0123abcd.part"
+    live = tmp_path / f".out.png.{os.getppid()}.0123abcd.part"  # a writer that still runs
+    ours = tmp_path / f".out.png.{os.getpid()}.89abcdef.part"  # another thread of ours
+    other_target = tmp_path / f".out.png.1.{_dead_pid()}.0123abcd.part"  # of "out.png.1"
+    for path in (stale, live, ours, other_target):
+        path.write_bytes(b"partial")
+    Image(url=url).save(tmp_path / "out.png", client=client)
+    assert not stale.exists()
+    assert live.exists() and ours.exists() and other_target.exists()
+    assert remove_stale_parts(tmp_path / "out.png") == 0
+
+
+@pytest.fixture
+def dripping() -> Iterator[ScriptedPeer]:
+    with serving() as peer:
+        peer.script = drip(10_000, interval=0.05)
+        yield peer
+
+
+def test_a_save_killed_mid_way_leaves_no_debris_next_time(
+    dripping: ScriptedPeer, url: str, client: Client, tmp_path: Path
+) -> None:
+    target = tmp_path / "out.png"
+    code = textwrap.dedent(
+        f"""
+        from fal_typed import Client
+        from fal_typed.files._output import FileOutput
+
+        class Image(FileOutput):
+            url: str
+
+        Image(url={dripping.url + "/files/slow.png"!r}).save({str(target)!r}, client=Client("k"))
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 60
+        while not debris(tmp_path):
+            assert time.monotonic() < deadline and child.poll() is None, "no save started"
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert len(debris(tmp_path)) == 1 and not target.exists()  # what a kill leaves
+    Image(url=url).save(target, client=client)  # the next save of the same target
+    assert target.read_bytes() == DATA
+    assert debris(tmp_path) == []
