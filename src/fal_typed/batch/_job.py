@@ -35,8 +35,13 @@ RunnerFactory = Callable[
 def batch_client(client: Client, concurrency: int) -> tuple[Client, httpx.AsyncClient]:
     """``client`` with its own connection pool, sized for ``concurrency`` requests in flight,
     each waiting on a status stream, plus the submits and result fetches around them."""
+    # Idle connections are dropped after 2 s, before servers drop them (uvicorn after 5 s,
+    # nginx after 75 s): a submit sent on a connection the server is closing fails after it was
+    # written, and would have to be reported as possibly accepted.
     limits = httpx.Limits(
-        max_connections=concurrency * 2 + 16, max_keepalive_connections=concurrency + 16
+        max_connections=concurrency * 2 + 16,
+        max_keepalive_connections=concurrency + 16,
+        keepalive_expiry=2.0,
     )
     http = httpx.AsyncClient(timeout=client.timeout, limits=limits, headers={"User-Agent": _ua()})
     sized = object.__new__(Client)

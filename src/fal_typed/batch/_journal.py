@@ -431,7 +431,7 @@ class SQLJournal(Journal):
 
     def load(self, records: Sequence[LoadRecord], run_id: str) -> list[LoadConflict]:
         upsert = self._sql(_UPSERT)
-        taken: set[str] = set()
+        missed: list[LoadRecord] = []
         with self._transaction(write=True):
             for record in records:
                 error = record.error
@@ -447,9 +447,8 @@ class SQLJournal(Journal):
                     None if error is None else error.message,
                     run_id,
                 )
-                if self._execute(upsert, params):
-                    taken.add(record.slot)
-            missed = [r for r in records if r.slot not in taken]
+                if not self._execute(upsert, params):
+                    missed.append(record)
             return [self._conflict(r, run_id) for r in missed]
 
     def _conflict(self, record: LoadRecord, run_id: str) -> LoadConflict:

@@ -198,6 +198,10 @@ class Summary:
     changed: list[LoadConflict] = field(default_factory=list[LoadConflict])
     downloads_pending: int = 0
     rate_limited: int = 0
+    commits: int = 0
+    """Journal transactions this run committed (each holds many rows' changes)."""
+    journal_seconds: float = 0.0
+    """Time the journal's thread spent writing and reading."""
     results: Path | None = None
     report: Path | None = None
     stopped: bool = False
@@ -868,6 +872,8 @@ class Runner:
             changed=self.changed,
             downloads_pending=counts.get("downloading", 0),
             rate_limited=self.limiter.rate_limited_count,
+            commits=self.committer.commits,
+            journal_seconds=self.committer.busy_seconds,
             stopped=self.stopping,
         )
         out = self.settings.out
