@@ -38,9 +38,12 @@ fixed = config.pop("fixed_output", False)
 if config:
     fal.configure(**config)
 if fixed:
+    from fal_typed.testing._media import MediaSpec, make_media
+    image = make_media(MediaSpec("png", 8, 8, 1))
+    stored = fal.state.files.put(image.data, content_type="image/png", file_name="fixed.png")
+    url = f"{fal.cdn_url}/files/{stored.key}"
     fal.handler("fal-ai/flux/dev", lambda body: {
-        "images": [{"url": fal.cdn_url + "/files/none.png", "width": 8, "height": 8,
-                    "content_type": "image/png"}],
+        "images": [{"url": url, "width": 8, "height": 8, "content_type": "image/png"}],
         "timings": {}, "seed": 1, "has_nsfw_concepts": [False], "prompt": body["prompt"],
     })
 print(fal.base_url, flush=True)
@@ -60,8 +63,9 @@ fal.stop()
 
 class ServerProcess:
     """``with ServerProcess(processing_time=0.1) as server: server.base_url``; the keyword
-    arguments go to ``LocalFal.configure`` (``fixed_output=True``: a tiny constant flux/dev
-    output instead of synthesised images; ``max_requests``: the server's bound)."""
+    arguments go to ``LocalFal.configure`` (``fixed_output=True``: flux/dev answers with one
+    8x8 PNG, the same for every request, instead of synthesising images; ``max_requests``: the
+    server's bound)."""
 
     def __init__(self, **config: Any) -> None:
         self.config: dict[str, Any] = dict(config)
