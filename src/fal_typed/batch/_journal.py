@@ -490,24 +490,27 @@ class SQLJournal(Journal):
         free = "lease_owner IS NULL OR (lease_owner <> ? AND (? = 1 OR lease_until < {now}))"
         sql = self._sql(
             f"""
-            UPDATE fal_batch_rows SET lease_owner = ?, lease_until = {{now}} + ?
-            WHERE batch = ? AND slot IN (
+            WITH claimed AS (
                 SELECT slot FROM fal_batch_rows
                 WHERE batch = ? AND ({claimable}) AND ({free})
                 ORDER BY pos LIMIT ? {self.skip_locked}
             )
+            UPDATE fal_batch_rows SET lease_owner = ?, lease_until = {{now}} + ?
+            WHERE batch = ? AND slot IN (SELECT slot FROM claimed)
             RETURNING {_COLUMNS}
             """
         )
+        # A CTE: PostgreSQL evaluates a locking one exactly once (an IN subquery may be
+        # re-run per row, claiming more than asked).
         params = [
-            request.owner,
-            request.lease,
-            self.name,
             self.name,
             *claim_params,
             request.owner,
             1 if request.take_over else 0,
             request.limit,
+            request.owner,
+            request.lease,
+            self.name,
         ]
         with self._transaction(write=True):
             records = self._execute(sql, params)

@@ -25,6 +25,7 @@ from .._errors import (
     FalError,
     FalHTTPError,
     FalTimeoutError,
+    FalValidationError,
     OutputValidationError,
     PossiblyAcceptedError,
 )
@@ -98,6 +99,8 @@ def error_info(exc: BaseException) -> ErrorInfo:
         kind = "timeout"
     elif isinstance(exc, FalError) and exc.error_type:
         kind = exc.error_type
+    elif isinstance(exc, FalValidationError) and isinstance(exc.errors[0].get("type"), str):
+        kind = str(exc.errors[0]["type"])  # e.g. content_policy_violation
     elif status is not None:
         kind = f"http_{status}"
     else:
