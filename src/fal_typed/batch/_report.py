@@ -64,13 +64,15 @@ def _media(href: str) -> str:
     return f'<a href="{src}">{html.escape(PurePosixPath(href).name or href)}</a>'
 
 
-def _links(row: JournalRow) -> list[str]:
-    if row.files:
+def _links(row: JournalRow, directory: Path) -> list[str]:
+    """The row's downloaded files (relative), or fal's URLs when they are not here (not
+    downloaded, or downloaded by another worker into its own folder)."""
+    if row.files and all((directory / f).is_file() for f in row.files):
         return list(row.files)
     return [url for _, url, _ in file_nodes(row.output) if url.startswith(("http://", "https://"))]
 
 
-def _card(row: JournalRow) -> str:
+def _card(row: JournalRow, directory: Path) -> str:
     parts = [
         f'<section class="row {html.escape(row.state)}" id="row-{html.escape(row.key, quote=True)}">',
         f'<span class="state">{html.escape(row.state)}</span>',
@@ -84,7 +86,7 @@ def _card(row: JournalRow) -> str:
             f'<div class="error">{html.escape(row.error.kind)}{status}: '
             f"{html.escape(row.error.message)}</div>"
         )
-    links = _links(row)
+    links = _links(row, directory)
     if links:
         parts.append('<div class="media">' + "".join(_media(link) for link in links) + "</div>")
     if row.input is not None:
@@ -126,7 +128,7 @@ def write_report(
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             _header(title, counts, out)
             for row in rows:
-                out.write(_card(row))
+                out.write(_card(row, directory))
             out.write("</main>\n</body></html>\n")
         os.replace(temp, target)
     except BaseException:
