@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from fal_typed import batch
+
 from .conftest import cli_command, cli_env
 from .server_process import ServerProcess
 
@@ -43,6 +45,14 @@ def _status(journal: str, cwd: Path, base_url: str) -> dict[str, object]:
     )
     status: dict[str, object] = json.loads(done.stdout)
     return status
+
+
+def _holders(journal: str) -> list[tuple[str, int, float]]:
+    """The workers holding leases now (none while the batch is not created yet)."""
+    try:
+        return batch.status(journal).workers
+    except batch.JournalError:
+        return []
 
 
 def _check_exactly_once(server: ServerProcess, status: dict[str, object], count: int) -> set[str]:
@@ -162,12 +172,17 @@ def test_four_postgres_workers_one_killed_its_rows_taken_over(tmp_path: Path, pg
             for n in range(4)
         ]
         victim = workers[0]
-        time.sleep(4.0)
+        deadline = time.monotonic() + 120
+        # All four hold rows (the victim too): then the victim is killed at once.
+        while len(_holders(pg_dsn)) < 4:
+            exited = [w.communicate()[1] for w in workers if w.poll() is not None]
+            assert not exited and time.monotonic() < deadline, (
+                f"not all four workers hold rows: {exited}"
+            )
+            time.sleep(0.3)
         assert victim.poll() is None, "the batch finished before a worker could be killed"
         victim.send_signal(signal.SIGKILL)
         victim.wait()
-        holders = _status(pg_dsn, tmp_path, server.base_url)["workers"]
-        assert isinstance(holders, list) and len(holders) == 4  # the dead one still holds rows
         outputs = [w.communicate(timeout=300) for w in workers[1:]]
         for worker, (_, err) in zip(workers[1:], outputs, strict=True):
             assert worker.returncode in (0, 1), err

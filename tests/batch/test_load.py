@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from fal_endpoints import flux_dev
 
-from fal_typed import Client, RetryPolicy, batch
+from fal_typed import Client, RateLimitError, RetryPolicy, batch
+from fal_typed.testing import LocalFal
 
 from .conftest import KEY, rows
 from .server_process import ServerProcess
@@ -37,3 +39,19 @@ def test_a_batch_at_concurrency_200_against_a_limit_of_20_fails_no_row(tmp_path:
     assert summary.failed_kinds == {}
     assert rate_limited > 0 and summary.rate_limited == rate_limited  # the limit did bite
     assert sum(accepted.values()) == count and set(accepted.values()) == {1}
+
+
+def test_the_local_server_limits_unfinished_requests_per_key(local_fal: LocalFal) -> None:
+    local_fal.configure(max_concurrent_per_key=1, hold="progress")
+    mine = local_fal.client(retry=RetryPolicy.disabled())
+    other = local_fal.client(key="someone-else:secret", retry=RetryPolicy.disabled())
+    first = flux_dev.endpoint.submit(flux_dev.endpoint.arguments({"prompt": "a"}), client=mine)
+    with pytest.raises(RateLimitError) as refused:
+        flux_dev.endpoint.submit(flux_dev.endpoint.arguments({"prompt": "b"}), client=mine)
+    assert refused.value.error_type == "concurrent_requests_limit"
+    assert refused.value.headers["retry-after"] == "1"
+    flux_dev.endpoint.submit(flux_dev.endpoint.arguments({"prompt": "c"}), client=other)  # per key
+    local_fal.release(first.request_id)
+    first.result()
+    flux_dev.endpoint.submit(flux_dev.endpoint.arguments({"prompt": "d"}), client=mine)
+    local_fal.release()

@@ -433,7 +433,9 @@ class SQLJournal(Journal):
         upsert = self._sql(_UPSERT)
         missed: list[LoadRecord] = []
         with self._transaction(write=True):
-            for record in records:
+            # Rows are locked in slot order everywhere, so concurrent loads and commits of
+            # several workers cannot deadlock on each other.
+            for record in sorted(records, key=lambda r: r.slot):
                 error = record.error
                 params = (
                     self.name,
@@ -564,8 +566,12 @@ class SQLJournal(Journal):
         return self._sql(sql), params
 
     def apply(self, transitions: Sequence[Transition], run_id: str) -> list[bool]:
+        order = sorted(range(len(transitions)), key=lambda i: transitions[i].slot)
+        results = [False] * len(transitions)
         with self._transaction(write=True):
-            return [self._rowcount(*self._transition_sql(t, run_id)) == 1 for t in transitions]
+            for i in order:  # slot order: see load()
+                results[i] = self._rowcount(*self._transition_sql(transitions[i], run_id)) == 1
+        return results
 
     def renew(self, owner: str, lease: float) -> int:
         sql = self._sql(

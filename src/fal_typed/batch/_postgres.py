@@ -12,16 +12,31 @@ killed process's does at once.
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
-from collections.abc import Generator, Sequence
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable, Generator, Sequence
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from ._journal import JournalBusyError, JournalError, Mode, SQLJournal
+from ._journal import (
+    ClaimRequest,
+    JournalBusyError,
+    JournalError,
+    JournalRow,
+    LoadConflict,
+    LoadRecord,
+    Mode,
+    SQLJournal,
+    Transition,
+)
 
 if TYPE_CHECKING:
     import psycopg
 
 __all__ = ["PostgresJournal", "is_postgres_dsn"]
+
+_T = TypeVar("_T")
+_RETRIES: Final = 8
 
 
 def is_postgres_dsn(location: str) -> bool:
@@ -107,6 +122,42 @@ class PostgresJournal(SQLJournal):
         with self._lock, self._connection.cursor() as cursor:
             cursor.execute(sql, tuple(params))  # pyright: ignore[reportArgumentType]
             return cursor.rowcount
+
+    # PostgreSQL aborts one of two transactions that wait on each other (or on a serialisation
+    # conflict); the whole transaction rolled back, so running it again is safe.
+
+    def _retrying(self, call: Callable[[], _T]) -> _T:
+        import psycopg.errors
+
+        transient = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+        for attempt in range(_RETRIES):
+            try:
+                return call()
+            except JournalError as exc:
+                if not isinstance(exc.__cause__, transient) or attempt == _RETRIES - 1:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def load(self, records: Sequence[LoadRecord], run_id: str) -> list[LoadConflict]:
+        return self._retrying(lambda: super(PostgresJournal, self).load(records, run_id))
+
+    def claim(self, request: ClaimRequest) -> list[JournalRow]:
+        return self._retrying(lambda: super(PostgresJournal, self).claim(request))
+
+    def apply(self, transitions: Sequence[Transition], run_id: str) -> list[bool]:
+        return self._retrying(lambda: super(PostgresJournal, self).apply(transitions, run_id))
+
+    def renew(self, owner: str, lease: float) -> int:
+        return self._retrying(lambda: super(PostgresJournal, self).renew(owner, lease))
+
+    def release(self, owner: str) -> None:
+        self._retrying(lambda: super(PostgresJournal, self).release(owner))
+
+    def resolve_ambiguous(self, slot: str, request_id: str | None) -> bool:
+        return self._retrying(
+            lambda: super(PostgresJournal, self).resolve_ambiguous(slot, request_id)
+        )
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(Exception):
