@@ -26,3 +26,19 @@ if [ "$installed" != "$FAL_JS_VERSION" ]; then
   npm install --prefix "$FAL_JS_PREFIX" --no-audit --no-fund --loglevel=error \
     "@fal-ai/client@$FAL_JS_VERSION" >/dev/null
 fi
+
+# PostgreSQL (initdb, pg_ctl): tests/batch start a server of their own for the PostgreSQL journal
+# and its multi-worker kill test.
+have_postgres() {
+  command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null
+}
+if ! have_postgres; then
+  apt_install postgresql
+fi
+
+# Chromium: tests/batch/test_report.py opens the batch gallery (index.html) headless and checks
+# its screenshot.
+if [ ! -x /usr/bin/chromium ]; then
+  apt_install chromium
+fi

@@ -54,6 +54,13 @@ def test_every_block_runs_and_yields_typed_results(readme: dict[str, Any]) -> No
     )
 
 
+def test_batch_block_completes_every_row(readme: dict[str, Any]) -> None:
+    summary = readme["summary"]
+    assert summary.counts == {"completed": 3}
+    assert Path("animals/results.jsonl").read_text().count("\n") == 3
+    assert Path("animals/index.html").is_file() and len(list(Path("animals/files").iterdir())) == 4
+
+
 def test_error_block_names_the_fields(
     capsys: pytest.CaptureFixture[str], readme: dict[str, Any]
 ) -> None:

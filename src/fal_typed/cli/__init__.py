@@ -26,6 +26,7 @@ from .._hosts import DEFAULT_API_URL, DEFAULT_OPENAPI_URL, Hosts
 from ..catalog._changelog import Snapshot
 from ..catalog._fetch import FetchSettings
 from ..catalog._generated import built_from
+from ._batch import batch_app
 from ._call import build_command
 from ._diff import diff, print_fetch_changelog, print_regeneration_changelog
 from ._fetch import (
@@ -50,6 +51,8 @@ app: typer.Typer = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals may hold an API key
     rich_markup_mode=None,
 )
+
+app.add_typer(batch_app, name="batch")
 
 SchemasOption = Annotated[
     Path,

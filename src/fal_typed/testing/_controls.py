@@ -99,7 +99,9 @@ class Behaviour:
     ``failure``. ``hold`` parks requests at the end of the queue ("queue") or of processing
     ("progress") until :meth:`LocalFal.release` lets them go; ``honour_cancel=False`` lets a
     request that is already running finish despite a cancel (fal does not guarantee it stops).
-    Direct ``run`` calls wait the same total time.
+    Direct ``run`` calls wait the same total time. ``max_concurrent_per_key`` (set globally) is
+    the account's concurrency limit: a submit past that many unfinished requests of the same key
+    is answered 429 ``concurrent_requests_limit`` with ``Retry-After: 1``.
     """
 
     queue_position: int = 0
@@ -109,8 +111,13 @@ class Behaviour:
     failure: Failure | None = None
     hold: Literal["queue", "progress"] | None = None
     honour_cancel: bool = True
+    max_concurrent_per_key: int | None = None
 
     def __post_init__(self) -> None:
+        if self.max_concurrent_per_key is not None and self.max_concurrent_per_key < 1:
+            raise ValueError(
+                f"max_concurrent_per_key must be at least 1, got {self.max_concurrent_per_key}"
+            )
         if not 0 <= self.queue_position <= MAX_QUEUE_POSITION:
             raise ValueError(
                 f"queue_position must be between 0 and {MAX_QUEUE_POSITION}, got {self.queue_position}"

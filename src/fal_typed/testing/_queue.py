@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -89,8 +89,10 @@ class QueuedRequest:
         webhook_url: str | None = None,
         start_timeout: float | None = None,
         rejection: Outcome | None = None,
+        owner: str | None = None,
     ) -> None:
         self.request_id: str = str(uuid.uuid4())
+        self.owner = owner
         self.endpoint_id = endpoint_id
         self.app_root: str = app_root(endpoint_id)
         self.arguments = arguments
@@ -164,12 +166,17 @@ class RequestQueue:
         self.max_requests = max_requests
         self.closed: bool = False
         self._requests: OrderedDict[str, QueuedRequest] = OrderedDict()
+        self._active: Counter[str] = Counter()
 
     def __len__(self) -> int:
         return len(self._requests)
 
     def get(self, request_id: str) -> QueuedRequest | None:
         return self._requests.get(request_id)
+
+    def active(self, owner: str) -> int:
+        """Unfinished requests submitted with ``owner``'s key (for ``max_concurrent_per_key``)."""
+        return self._active[owner]
 
     def waiting(self, endpoint_id: str) -> int:
         """Requests of ``endpoint_id`` still IN_QUEUE (for ``fal_max_queue_length``)."""
@@ -187,6 +194,7 @@ class RequestQueue:
         webhook_url: str | None = None,
         start_timeout: float | None = None,
         rejection: Outcome | None = None,
+        owner: str | None = None,
     ) -> QueuedRequest:
         """Enqueue a request and start its life; ``rejection`` is the outcome it will end with
         (e.g. a 422 for invalid input, which fal reports at the result, not at submit)."""
@@ -200,7 +208,10 @@ class RequestQueue:
             webhook_url=webhook_url,
             start_timeout=start_timeout,
             rejection=rejection,
+            owner=owner,
         )
+        if owner is not None:
+            self._active[owner] += 1
         self._requests[request.request_id] = request
         request.task = self._spawn(self._live(request))
         return request
@@ -232,6 +243,7 @@ class RequestQueue:
         """Cancel every live request and forget them all."""
         await self._cancel_all()
         self._requests.clear()
+        self._active.clear()
 
     async def close(self) -> None:
         """Stop for good: cancel live requests and wake every waiter (streams then end)."""
@@ -315,6 +327,8 @@ class RequestQueue:
             return
         request.outcome = outcome
         request.status = "COMPLETED"
+        if request.owner is not None:
+            self._active[request.owner] -= 1
         elapsed = (
             None if request.started_at is None else round(time.monotonic() - request.started_at, 6)
         )

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import AsyncIterator, Mapping
@@ -108,6 +109,12 @@ def parse_start_timeout(request: Request) -> float | JSONResponse | None:
     return value
 
 
+def key_owner(request: Request) -> str:
+    """Whose request this is, for per-key limits: a digest of the credential, never the key."""
+    header = request.headers.get("authorization", "")
+    return hashlib.sha256(header.strip().encode()).hexdigest()[:16]
+
+
 def _validation_outcome(errors: list[dict[str, Any]]) -> Outcome:
     return Outcome.from_failure(Failure(422, errors))
 
@@ -178,6 +185,21 @@ class _QueueRoutes:
                 status_code=429,
                 headers={"x-fal-error-type": "queue_full"},
             )
+        owner = key_owner(request)
+        limit = self.state.controls.behaviour(endpoint_id).max_concurrent_per_key
+        if limit is not None and self.state.queue.active(owner) >= limit:
+            return JSONResponse(
+                {
+                    "detail": f"Concurrent requests limit ({limit}) reached",
+                    "error_type": "concurrent_requests_limit",
+                },
+                status_code=429,
+                headers={
+                    "x-fal-error-type": "concurrent_requests_limit",
+                    "x-fal-needs-retry": "1",
+                    "retry-after": "1",
+                },
+            )
         try:
             queued = self.state.queue.submit(
                 endpoint_id,
@@ -185,6 +207,7 @@ class _QueueRoutes:
                 webhook_url=webhook_url,
                 start_timeout=start_timeout,
                 rejection=rejection,
+                owner=owner,
             )
         except QueueFullError as exc:
             return JSONResponse({"detail": str(exc), "error_type": "queue_full"}, status_code=429)

@@ -1,0 +1,438 @@
+"""Batches: one endpoint over many inputs, resumable after any crash, each row submitted once.
+
+::
+
+    from fal_typed import batch
+    from fal_endpoints import flux_dev
+
+    rows = batch.read("prompts.csv")                  # or JSONL, or any iterable of dicts/Inputs
+    job = batch.run(flux_dev, rows, journal="cats.db", concurrency=64, out="out/")
+    for row in job:                                   # as they finish
+        print(row.key, row.request_id, row.output or row.error)
+    print(job.summary())                              # counts by state
+
+The journal (SQLite file, or ``postgresql://...`` for workers on many machines) commits each
+row's state before the action it allows, so running the same call again resumes: completed rows
+are skipped, submitted rows awaited by request id, and rows whose submit may or may not have
+reached fal are reported as ambiguous, never re-sent unless asked. docs/batch.md has the rules.
+
+The parts: ``_rows`` (reading), ``_validate`` (the validation pass), ``_keys`` (row identity),
+``_states`` (the state machine), ``_journal`` / ``_sqlite`` / ``_postgres`` (the journal),
+``_committer`` (group commit), ``_limiter`` (adaptive concurrency), ``_runner`` (the work),
+``_downloads``, ``_results``, ``_report``, ``_progress``, ``_webhook``, ``_job`` (the public jobs).
+"""
+
+from __future__ import annotations
+
+import os
+import types
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from .._client import Client, default_client
+from .._endpoint import Endpoint
+from ..webhooks import WebhookVerifier
+from ._job import AsyncJob, Job, JobRun
+from ._journal import (
+    Journal,
+    JournalBusyError,
+    JournalError,
+    JournalMismatchError,
+    JournalRow,
+)
+from ._postgres import PostgresJournal, is_postgres_dsn
+from ._progress import Progress, progress_for
+from ._rows import Rows, RowSource, read
+from ._runner import (
+    BatchError,
+    BatchValidationError,
+    InputChangedError,
+    Plan,
+    Reconciler,
+    RowResult,
+    Runner,
+    Settings,
+    Summary,
+    WebhookMode,
+)
+from ._sqlite import SQLiteJournal
+from ._states import STATES, ErrorInfo, RowState
+from ._validate import RowProblem, ValidationReport, check_rows
+from ._webhook import WebhookReceiver
+
+__all__ = [
+    "STATES",
+    "AsyncJob",
+    "BatchError",
+    "BatchStatus",
+    "BatchValidationError",
+    "ErrorInfo",
+    "InputChangedError",
+    "Job",
+    "Journal",
+    "JournalBusyError",
+    "JournalError",
+    "JournalMismatchError",
+    "JournalRow",
+    "Plan",
+    "PostgresJournal",
+    "Reconciler",
+    "RowProblem",
+    "RowResult",
+    "RowSource",
+    "RowState",
+    "SQLiteJournal",
+    "Summary",
+    "ValidationReport",
+    "open_journal",
+    "read",
+    "run",
+    "run_async",
+    "status",
+    "validate",
+]
+
+EndpointLike = Endpoint[Any, Any] | types.ModuleType | str
+JournalLike = Journal | str | os.PathLike[str]
+
+
+def _endpoint(value: EndpointLike) -> Endpoint[Any, Any]:
+    """An endpoint object from an endpoint, a generated module or an endpoint id."""
+    if isinstance(value, Endpoint):
+        return value
+    if isinstance(value, types.ModuleType):
+        found = getattr(value, "endpoint", None)
+        if isinstance(found, Endpoint):
+            return found  # pyright: ignore[reportUnknownVariableType]
+        raise TypeError(f"{value.__name__} is not a generated endpoint module")
+    if isinstance(value, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        from .._registry import endpoint
+
+        return endpoint(value)
+    raise TypeError(f"expected an endpoint, a generated module or an endpoint id, got {value!r}")
+
+
+def open_journal(journal: JournalLike, *, name: str = "default") -> Journal:
+    """A journal from a SQLite file path or a ``postgresql://`` DSN (a :class:`Journal` as is)."""
+    if isinstance(journal, Journal):
+        return journal
+    location = os.fspath(journal)
+    if is_postgres_dsn(location):
+        return PostgresJournal(location, name=name)
+    return SQLiteJournal(location, name=name)
+
+
+def validate(
+    endpoint: EndpointLike, rows: Rows, *, key_field: str | None = None
+) -> ValidationReport:
+    """Check every row against the endpoint's ``Input`` (nothing is sent, no journal is written):
+    how many rows, and each bad one by key and field."""
+    report = ValidationReport()
+    for checked in check_rows(_endpoint(endpoint), rows, key_field=key_field):
+        report.rows += 1
+        if checked.problem is None:
+            report.valid += 1
+        else:
+            report.problems.append(checked.problem)
+    return report
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The arguments of :func:`run` and :func:`run_async`, checked once."""
+
+    endpoint: Endpoint[Any, Any]
+    journal: Journal
+    settings: Settings
+    client: Client
+    progress: Progress
+    before_send: Callable[[Plan], object] | None
+    reconcile: Reconciler | None
+    receiver: WebhookReceiver | None
+    webhook_url: str | None
+    webhook_timeout: float
+    rows: Rows | None = None
+    owns_journal: bool = True
+
+    def run(self) -> JobRun:
+        def make_runner(
+            client: Client,
+            on_row: Callable[[RowResult], Awaitable[None]],
+            webhook: WebhookMode | None,
+        ) -> Runner:
+            from dataclasses import replace
+
+            return Runner(
+                self.endpoint,
+                self.journal,
+                replace(self.settings, webhook=webhook),
+                client=client,
+                progress=self.progress,
+                on_row=on_row,
+                before_send=self.before_send,
+                reconcile=self.reconcile,
+            )
+
+        return JobRun(
+            make_runner,
+            self.client,
+            self.settings.concurrency,
+            self.rows,
+            receiver=self.receiver,
+            webhook_url=self.webhook_url,
+            webhook_timeout=self.webhook_timeout,
+            close_journal=self.journal if self.owns_journal else None,
+        )
+
+
+def _options(
+    endpoint: EndpointLike,
+    rows: Rows | None,
+    *,
+    journal: JournalLike,
+    concurrency: int,
+    out: str | os.PathLike[str] | None,
+    download: bool,
+    report: bool,
+    key_field: str | None,
+    skip_invalid: bool,
+    on_change: Literal["refuse", "keep"],
+    retry_failed: Iterable[str] | str,
+    resend_ambiguous: bool,
+    worker: bool,
+    lease: float,
+    adaptive: bool,
+    webhook: bool | str,
+    webhook_listen: tuple[str, int],
+    webhook_timeout: float,
+    webhook_verifier: WebhookVerifier | None,
+    batch_name: str,
+    client: Client | None,
+    progress: Literal["auto", "rich", "plain", "quiet"] | Progress,
+    before_send: Callable[[Plan], object] | None,
+    reconcile: Reconciler | None,
+) -> _Options:
+    target = _endpoint(endpoint)
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    if lease < 3:
+        raise ValueError(f"lease must be at least 3 seconds, got {lease}")
+    if on_change not in ("refuse", "keep"):
+        raise ValueError(f"on_change must be 'refuse' or 'keep', got {on_change!r}")
+    kinds = [retry_failed] if isinstance(retry_failed, str) else list(retry_failed)
+    kinds = [k.strip() for item in kinds for k in item.split(",") if k.strip()]
+    client = client if client is not None else default_client()
+    receiver: WebhookReceiver | None = None
+    webhook_url: str | None = None
+    if webhook:
+        receiver = WebhookReceiver(
+            target.Output,
+            host=webhook_listen[0],
+            port=webhook_listen[1],
+            verifier=webhook_verifier or WebhookVerifier(client=client),
+        )
+        webhook_url = webhook if isinstance(webhook, str) else None
+    settings = Settings(
+        concurrency=concurrency,
+        adaptive=adaptive,
+        key_field=key_field,
+        skip_invalid=skip_invalid,
+        on_change=on_change,
+        retry_failed=frozenset(kinds),
+        resend_ambiguous=resend_ambiguous,
+        worker=worker,
+        lease=lease,
+        out=None if out is None else Path(out),
+        download=download,
+        report=report,
+        batch_name=batch_name,
+    )
+    journal_object = open_journal(journal, name=batch_name)
+    display = progress if not isinstance(progress, str) else progress_for(progress)
+    return _Options(
+        target,
+        journal_object,
+        settings,
+        client,
+        display,
+        before_send,
+        reconcile,
+        receiver,
+        webhook_url,
+        webhook_timeout,
+        rows,
+        owns_journal=not isinstance(journal, Journal),
+    )
+
+
+def run(
+    endpoint: EndpointLike,
+    rows: Rows | None,
+    *,
+    journal: JournalLike,
+    concurrency: int = 32,
+    out: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    report: bool = True,
+    key_field: str | None = None,
+    skip_invalid: bool = False,
+    on_change: Literal["refuse", "keep"] = "refuse",
+    retry_failed: Iterable[str] | str = (),
+    resend_ambiguous: bool = False,
+    worker: bool = False,
+    lease: float = 60.0,
+    adaptive: bool = True,
+    webhook: bool | str = False,
+    webhook_listen: tuple[str, int] = ("127.0.0.1", 0),
+    webhook_timeout: float = 600.0,
+    webhook_verifier: WebhookVerifier | None = None,
+    batch_name: str = "default",
+    client: Client | None = None,
+    progress: Literal["auto", "rich", "plain", "quiet"] | Progress = "quiet",
+    before_send: Callable[[Plan], object] | None = None,
+    reconcile: Reconciler | None = None,
+) -> Job:
+    """Run ``endpoint`` over ``rows``; returns a :class:`Job` (started when iterated or waited).
+
+    ``endpoint``: an :class:`Endpoint`, a generated module (``flux_dev``) or an endpoint id.
+    ``rows``: a JSONL/CSV path or :func:`read` result, or an iterable of mappings or ``Input``
+    instances (None: only rows already in the journal, e.g. a worker joining a batch).
+    ``journal``: a SQLite file path, a ``postgresql://`` DSN, or a :class:`Journal`.
+    ``out``: the folder for ``results.jsonl``, ``index.html`` and downloaded files (``files/``;
+    ``download=False`` keeps only the URLs). ``concurrency``: requests in flight at most (the
+    limiter adapts below it on 429s unless ``adaptive=False``). ``key_field``: the field (or CSV
+    column) naming each row; else rows are keyed by position and input hash.
+    ``skip_invalid``: send the valid rows when some are invalid (else nothing is sent).
+    ``on_change``: rows already sent whose input changed ``refuse`` the run, or are ``keep``-t as
+    sent. ``retry_failed``: error kinds to send again (``"all"``, ``"5xx"``, a kind such as
+    ``"request_timeout"``). ``resend_ambiguous``: send again rows that fal may have accepted.
+    ``worker`` / ``lease``: share the journal with other workers (PostgreSQL across machines).
+    ``webhook``: results come by webhook to a receiver on ``webhook_listen`` (True), or to this
+    public URL routed to it; rows without a delivery after ``webhook_timeout`` are checked by id.
+    ``before_send`` gets the :class:`Plan` before the first request (raise to refuse);
+    ``reconcile`` settles ambiguous rows first (see :class:`Reconciler`).
+    """
+    options = _options(
+        endpoint,
+        rows,
+        journal=journal,
+        concurrency=concurrency,
+        out=out,
+        download=download,
+        report=report,
+        key_field=key_field,
+        skip_invalid=skip_invalid,
+        on_change=on_change,
+        retry_failed=retry_failed,
+        resend_ambiguous=resend_ambiguous,
+        worker=worker,
+        lease=lease,
+        adaptive=adaptive,
+        webhook=webhook,
+        webhook_listen=webhook_listen,
+        webhook_timeout=webhook_timeout,
+        webhook_verifier=webhook_verifier,
+        batch_name=batch_name,
+        client=client,
+        progress=progress,
+        before_send=before_send,
+        reconcile=reconcile,
+    )
+    return Job(options.run(), options.journal)
+
+
+def run_async(
+    endpoint: EndpointLike,
+    rows: Rows | None,
+    *,
+    journal: JournalLike,
+    concurrency: int = 32,
+    out: str | os.PathLike[str] | None = None,
+    download: bool = True,
+    report: bool = True,
+    key_field: str | None = None,
+    skip_invalid: bool = False,
+    on_change: Literal["refuse", "keep"] = "refuse",
+    retry_failed: Iterable[str] | str = (),
+    resend_ambiguous: bool = False,
+    worker: bool = False,
+    lease: float = 60.0,
+    adaptive: bool = True,
+    webhook: bool | str = False,
+    webhook_listen: tuple[str, int] = ("127.0.0.1", 0),
+    webhook_timeout: float = 600.0,
+    webhook_verifier: WebhookVerifier | None = None,
+    batch_name: str = "default",
+    client: Client | None = None,
+    progress: Literal["auto", "rich", "plain", "quiet"] | Progress = "quiet",
+    before_send: Callable[[Plan], object] | None = None,
+    reconcile: Reconciler | None = None,
+) -> AsyncJob:
+    """Async twin of :func:`run`: ``async for row in job`` or ``await job.wait()``."""
+    options = _options(
+        endpoint,
+        rows,
+        journal=journal,
+        concurrency=concurrency,
+        out=out,
+        download=download,
+        report=report,
+        key_field=key_field,
+        skip_invalid=skip_invalid,
+        on_change=on_change,
+        retry_failed=retry_failed,
+        resend_ambiguous=resend_ambiguous,
+        worker=worker,
+        lease=lease,
+        adaptive=adaptive,
+        webhook=webhook,
+        webhook_listen=webhook_listen,
+        webhook_timeout=webhook_timeout,
+        webhook_verifier=webhook_verifier,
+        batch_name=batch_name,
+        client=client,
+        progress=progress,
+        before_send=before_send,
+        reconcile=reconcile,
+    )
+    return AsyncJob(options.run(), options.journal)
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    """Where a batch stands, read from its journal without running it."""
+
+    endpoint_id: str
+    counts: dict[str, int]
+    failed_kinds: dict[str, int]
+    ambiguous: list[JournalRow]
+    workers: list[tuple[str, int, float]]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def status(journal: JournalLike, *, name: str = "default") -> BatchStatus:
+    """Read a batch's journal: rows per state, failures by kind, the ambiguous rows, and the
+    workers holding leases. Takes no lock: safe while the batch runs."""
+    store = open_journal(journal, name=name)
+    try:
+        if isinstance(store, (SQLiteJournal, PostgresJournal)):
+            info = store.read_info()
+        else:  # pragma: no cover - a user's own Journal
+            if store.info is None:
+                raise JournalError("this journal has not been opened")
+            info = store.info
+        return BatchStatus(
+            endpoint_id=info.endpoint_id,
+            counts=store.counts(),
+            failed_kinds=store.failed_kinds(),
+            ambiguous=list(store.rows(["ambiguous"])),
+            workers=store.workers(),
+        )
+    finally:
+        if not isinstance(journal, Journal):
+            store.close()

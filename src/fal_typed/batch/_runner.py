@@ -1,0 +1,897 @@
+"""The batch runner: validate, load, then work the journal's rows until none is left.
+
+1. Every row is validated and loaded into the journal (``pending``, or ``invalid``) before
+   anything is sent. Invalid rows stop the run unless ``skip_invalid``; rows whose input changed
+   since they were sent stop it unless ``on_change="keep"``.
+2. Rows are claimed from the journal a window at a time (never the whole batch in memory), each
+   worked by its own task: ``submitting`` committed, then the POST; ``submitted`` with the request
+   id, then the wait; the output committed, then the downloads; ``completed`` with the paths.
+   Rows found ``submitted`` are awaited by request id; rows found ``submitting`` were cut off
+   mid-submit and become ``ambiguous``; nothing is ever sent twice unless the caller asks.
+3. At the end ``results.jsonl`` and ``index.html`` are rewritten from the journal.
+
+Everything the journal does happens on the :class:`Committer`'s thread, with group commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import inspect
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from .._client import Client
+from .._endpoint import Endpoint
+from .._errors import (
+    FalConnectionError,
+    FalError,
+    OutputValidationError,
+    PossiblyAcceptedError,
+    RateLimitError,
+)
+from .._handle import parse_output
+from .._queue import fetch_result_async, get_status_async, submit_async
+from .._retry import parse_retry_after
+from .._status import Completed
+from .._wait import iter_status_async
+from ..files._arguments import extract_uploads, resolve_uploads_async
+from ._committer import Committer
+from ._downloads import Downloader
+from ._journal import (
+    BatchInfo,
+    ClaimRequest,
+    Journal,
+    JournalError,
+    JournalRow,
+    LoadConflict,
+    LoadRecord,
+    Transition,
+)
+from ._keys import FILE_MARKER, from_journal_form
+from ._limiter import AdaptiveLimiter
+from ._progress import Progress, QuietProgress, Snapshot
+from ._report import write_report
+from ._results import ResultsFile
+from ._rows import Rows
+from ._states import STATES, ErrorInfo, RowState, error_info
+from ._validate import RowProblem, ValidationReport, check_rows
+
+__all__ = [
+    "BatchError",
+    "BatchValidationError",
+    "InputChangedError",
+    "Plan",
+    "Reconciler",
+    "RowResult",
+    "Runner",
+    "Settings",
+    "Summary",
+]
+
+_LOAD_CHUNK = 500
+_TICK = 0.25
+
+
+class BatchError(FalError):
+    """A batch cannot run as asked (see the message); nothing was sent."""
+
+    default_error_type = "batch"
+
+
+class BatchValidationError(BatchError):
+    """Rows failed validation (``report.problems`` names each by key and field); nothing was sent."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        shown = "\n".join(f"  {p}" for p in report.problems[:20])
+        more = len(report.problems) - 20
+        tail = f"\n  ... and {more} more" if more > 0 else ""
+        super().__init__(
+            f"{len(report.problems)} of {report.rows} rows are invalid; nothing was sent "
+            f"(skip_invalid / --skip-invalid sends the others):\n{shown}{tail}"
+        )
+        self.report = report
+
+
+class InputChangedError(BatchError):
+    """Rows already sent have a different input now: resuming would mix two batches."""
+
+    def __init__(self, conflicts: Sequence[LoadConflict]) -> None:
+        shown = ", ".join(f"{c.key} ({c.state})" for c in conflicts[:20])
+        more = f" and {len(conflicts) - 20} more" if len(conflicts) > 20 else ""
+        super().__init__(
+            f"{len(conflicts)} rows changed since this journal sent them: {shown}{more}. "
+            "Use a new journal for the new input, or on_change='keep' / --changed keep to keep "
+            "the journal's rows as they were sent"
+        )
+        self.conflicts = list(conflicts)
+
+
+@dataclass(frozen=True)
+class WebhookMode:
+    """Submit with ``webhook_url``; ``receive(request_id)`` resolves when a delivery arrives.
+
+    Rows whose delivery has not arrived after ``timeout`` seconds are checked by request id."""
+
+    url: str
+    timeout: float = 600.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a batch runs (see :func:`fal_typed.batch.run` for each one)."""
+
+    concurrency: int = 32
+    adaptive: bool = True
+    key_field: str | None = None
+    skip_invalid: bool = False
+    on_change: Literal["refuse", "keep"] = "refuse"
+    retry_failed: frozenset[str] = frozenset()
+    resend_ambiguous: bool = False
+    worker: bool = False
+    lease: float = 60.0
+    out: Path | None = None
+    download: bool = True
+    report: bool = True
+    webhook: WebhookMode | None = None
+    batch_name: str = "default"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run is about to do, known before the first request: rows to send, rows to await,
+    rows already done. ``before_send`` hooks (e.g. a cost estimate) get it and may refuse."""
+
+    to_send: int
+    to_resend: int
+    to_await: int
+    to_download: int
+    done: int
+    invalid: int
+    ambiguous: int
+    failed: int
+
+
+class Reconciler(Protocol):
+    """Settles ambiguous rows before a run (e.g. from fal's request history): the request id each
+    was accepted under, or None if fal never accepted it; rows left out stay ambiguous."""
+
+    def __call__(
+        self, endpoint_id: str, rows: Sequence[JournalRow]
+    ) -> Awaitable[Mapping[str, str | None]] | Mapping[str, str | None]: ...
+
+
+@dataclass
+class RowResult:
+    """One row that reached a final state during this run."""
+
+    key: str
+    position: int
+    state: RowState
+    request_id: str | None
+    input: dict[str, Any] | None
+    output: Any
+    """The typed ``Output`` of the endpoint (None unless completed)."""
+    data: Any
+    """fal's output JSON as returned (kept even when it does not fit ``Output``)."""
+    error: ErrorInfo | None
+    files: list[Path]
+
+
+@dataclass
+class Summary:
+    """Where a batch stands after a run."""
+
+    counts: dict[str, int]
+    finished: int
+    elapsed: float
+    ambiguous: list[str] = field(default_factory=list[str])
+    failed_kinds: dict[str, int] = field(default_factory=dict[str, int])
+    invalid: list[RowProblem] = field(default_factory=list[RowProblem])
+    changed: list[LoadConflict] = field(default_factory=list[LoadConflict])
+    downloads_pending: int = 0
+    rate_limited: int = 0
+    commits: int = 0
+    """Journal transactions this run committed (each holds many rows' changes)."""
+    journal_seconds: float = 0.0
+    """Time the journal's thread spent writing and reading."""
+    results: Path | None = None
+    report: Path | None = None
+    stopped: bool = False
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def complete(self) -> bool:
+        """Every row completed (none failed, ambiguous, invalid or unfinished)."""
+        return self.counts.get("completed", 0) == self.total
+
+    def __str__(self) -> str:
+        counts = ", ".join(f"{s} {self.counts[s]}" for s in STATES if self.counts.get(s))
+        lines = [
+            f"{self.total} rows: {counts or 'none'} ({self.finished} finished in {self.elapsed:.1f}s)"
+        ]
+        if self.failed_kinds:
+            kinds = ", ".join(f"{k} {n}" for k, n in self.failed_kinds.items())
+            lines.append(f"failed by kind: {kinds} (retry with --retry-failed KINDS)")
+        if self.ambiguous:
+            shown = ", ".join(self.ambiguous[:50])
+            more = f" and {len(self.ambiguous) - 50} more" if len(self.ambiguous) > 50 else ""
+            lines.append(
+                f"ambiguous (may have been accepted by fal, never re-sent unasked): {shown}{more}"
+            )
+        if self.downloads_pending:
+            lines.append(f"{self.downloads_pending} rows' files are not downloaded yet: run again")
+        if self.results is not None:
+            lines.append(f"results: {self.results}")
+        if self.report is not None:
+            lines.append(f"report: {self.report}")
+        return "\n".join(lines)
+
+
+OnRow = Callable[[RowResult], "object | Awaitable[object]"]
+
+
+def _unlimited_429(client: Client) -> Client:
+    """``client`` whose submits hand 429s back to the batch (its limiter backs off for all rows)
+    instead of retrying each one on its own; it shares the client's connections."""
+    twin = dataclasses.replace(client.retry, retry_statuses=client.retry.retry_statuses - {429})
+    copy = object.__new__(Client)
+    copy.__dict__.update(client.__dict__)
+    copy.retry = twin
+    return copy
+
+
+class Runner:
+    """One run of one batch (see the module docstring)."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint[Any, Any],
+        journal: Journal,
+        settings: Settings,
+        *,
+        client: Client,
+        progress: Progress | None = None,
+        on_row: OnRow | None = None,
+        before_send: Callable[[Plan], object] | None = None,
+        reconcile: Reconciler | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.journal = journal
+        self.settings = settings
+        self.client = client
+        self.submit_client = _unlimited_429(client)
+        self.progress: Progress = progress or QuietProgress()
+        self.on_row = on_row
+        self.before_send = before_send
+        self.reconcile = reconcile
+        self.run_id = uuid.uuid4().hex
+        self.owner = f"{uuid.uuid4().hex[:12]}"
+        self.committer = Committer(journal, self.run_id)
+        self.limiter = AdaptiveLimiter(settings.concurrency, adaptive=settings.adaptive)
+        self.counts: Counter[str] = Counter()
+        self.finished = 0
+        self.started = time.monotonic()
+        self.stopping = False
+        self.invalid: list[RowProblem] = []
+        self.changed: list[LoadConflict] = []
+        self._tasks: dict[asyncio.Task[None], str] = {}
+        self._posting: set[asyncio.Task[None]] = set()
+        self._webhooks: dict[str, asyncio.Future[Any]] = {}
+        self._results = ResultsFile(settings.out) if settings.out is not None else None
+        self._downloader: Downloader | None = None
+        self._wake = asyncio.Event()
+
+    # -- the run ----------------------------------------------------------------------------------
+
+    async def run(self, rows: Rows | None) -> Summary:
+        """Validate and load ``rows`` (None: only the rows already in the journal), then work."""
+        self.committer.start()
+        info = BatchInfo(
+            self.settings.batch_name, self.endpoint.endpoint_id, self.settings.key_field
+        )
+        try:
+            await self.committer.call(
+                lambda: self.journal.open(info, "worker" if self.settings.worker else "solo")
+            )
+            if rows is not None:
+                await self._load(rows)
+            await self._reconcile()
+            self.counts = Counter(await self.committer.call(self.journal.counts))
+            plan = self._plan()
+            if self.before_send is not None:
+                outcome = self.before_send(plan)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            if self.settings.out is not None and self.settings.download:
+                self._downloader = Downloader(self.settings.out, self.client)
+            self.started = time.monotonic()
+            self.progress.start(self._snapshot())
+            try:
+                await self._work()
+            finally:
+                self.progress.stop(self._snapshot())
+            return await self._finish()
+        finally:
+            with contextlib.suppress(Exception):
+                await self.committer.call(lambda: self.journal.release(self.owner))
+            if self._results is not None:
+                self._results.close()
+            await self.committer.stop()
+
+    def stop(self) -> None:
+        """Stop gracefully: send nothing new, let submits on the wire get their answer, stop
+        waiting (rows stay ``submitted``: the next run awaits them by request id)."""
+        self.stopping = True
+        for task in list(self._tasks):
+            if task not in self._posting:
+                task.cancel()
+        self._wake.set()
+
+    # -- 1. validation and loading ---------------------------------------------------------------
+
+    async def _load(self, rows: Rows) -> None:
+        report = ValidationReport()
+        chunk: list[LoadRecord] = []
+        duplicates: list[LoadConflict] = []
+
+        async def flush() -> None:
+            if not chunk:
+                return
+            records = list(chunk)
+            chunk.clear()
+            conflicts = await self.committer.call(lambda: self.journal.load(records, self.run_id))
+            for conflict in conflicts:
+                if conflict.reason == "duplicate":
+                    duplicates.append(conflict)
+                else:
+                    self.changed.append(conflict)
+
+        for checked in check_rows(self.endpoint, rows, key_field=self.settings.key_field):
+            report.rows += 1
+            ident = checked.identity
+            if checked.problem is not None:
+                report.problems.append(checked.problem)
+                error = ErrorInfo("invalid_input", checked.problem.message)
+                chunk.append(
+                    LoadRecord(
+                        ident.slot, ident.key, checked.position, ident.hash, None, "invalid", error
+                    )
+                )
+            else:
+                report.valid += 1
+                chunk.append(
+                    LoadRecord(
+                        ident.slot,
+                        ident.key,
+                        checked.position,
+                        ident.hash,
+                        checked.input,
+                        "pending",
+                    )
+                )
+            if len(chunk) >= _LOAD_CHUNK:
+                await flush()
+        await flush()
+        for dup in duplicates:
+            report.valid -= 1
+            report.problems.append(
+                RowProblem(
+                    dup.key,
+                    f"row {dup.position}",
+                    (self.settings.key_field or "",),
+                    f"key {dup.key!r} appears more than once (row {dup.position})",
+                )
+            )
+        self.invalid = report.problems
+        if report.problems and not self.settings.skip_invalid:
+            raise BatchValidationError(report)
+        if self.changed and self.settings.on_change == "refuse":
+            raise InputChangedError(self.changed)
+
+    async def _reconcile(self) -> None:
+        if self.reconcile is None:
+            return
+        ambiguous = await self.committer.call(lambda: list(self.journal.rows(["ambiguous"])))
+        if not ambiguous:
+            return
+        found = self.reconcile(self.endpoint.endpoint_id, ambiguous)
+        settled = await found if inspect.isawaitable(found) else found
+        for row in ambiguous:
+            if row.slot in settled:
+                resolve = functools.partial(
+                    self.journal.resolve_ambiguous, row.slot, settled[row.slot]
+                )
+                await self.committer.call(resolve)
+
+    def _plan(self) -> Plan:
+        c = self.counts
+        resend = c.get("ambiguous", 0) if self.settings.resend_ambiguous else 0
+        return Plan(
+            to_send=c.get("pending", 0),
+            to_resend=resend + (c.get("failed", 0) if self.settings.retry_failed else 0),
+            to_await=c.get("submitted", 0) + c.get("submitting", 0),
+            to_download=c.get("downloading", 0),
+            done=c.get("completed", 0),
+            invalid=c.get("invalid", 0),
+            ambiguous=c.get("ambiguous", 0),
+            failed=c.get("failed", 0),
+        )
+
+    # -- 2. the work loop ------------------------------------------------------------------------
+
+    def _window(self) -> int:
+        return self.settings.concurrency + max(4, self.settings.concurrency // 4)
+
+    async def _work(self) -> None:
+        renewer = asyncio.create_task(self._renew_leases())
+        request = ClaimRequest(
+            owner=self.owner,
+            run_id=self.run_id,
+            limit=0,
+            lease=self.settings.lease,
+            take_over=not self.settings.worker,
+            resend_ambiguous=self.settings.resend_ambiguous,
+            retry_kinds=self.settings.retry_failed,
+        )
+        last_tick = 0.0
+        try:
+            while not self.stopping:
+                free = self._window() - len(self._tasks)
+                claimed: list[JournalRow] = []
+                # Claims come in chunks: each one is a committed write.
+                if free >= max(1, self._window() // 4) or (free > 0 and not self._tasks):
+                    wanted = dataclasses.replace(request, limit=free)
+                    claimed = await self.committer.call(
+                        functools.partial(self.journal.claim, wanted)
+                    )
+                    for row in claimed:
+                        task = asyncio.create_task(self._work_row(row))
+                        self._tasks[task] = row.slot
+                        task.add_done_callback(self._task_done)
+                if not self._tasks and not claimed:
+                    if not await self._others_working():
+                        break
+                    await self._sleep(min(self.settings.lease / 3, 5.0))
+                    continue
+                now = time.monotonic()
+                if now - last_tick >= _TICK:
+                    last_tick = now
+                    self.progress.update(self._snapshot())
+                if free <= 0 or not claimed or len(claimed) < free:
+                    self._wake.clear()
+                    await self._sleep(_TICK)
+        finally:
+            renewer.cancel()
+            if self.stopping and self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            elif self._tasks:  # cancelled from outside: do not leave tasks behind
+                for task in self._tasks:
+                    if task not in self._posting:
+                        task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+        self._posting.discard(task)
+        self._wake.set()
+        if not task.cancelled() and task.exception() is not None:
+            self.progress.message(f"batch: a row failed unexpectedly: {task.exception()!r}")
+
+    async def _others_working(self) -> bool:
+        """Whether another worker holds unfinished rows (worker mode): wait for them to finish,
+        or for their leases to lapse, then take them over."""
+        if not self.settings.worker:
+            return False
+        holders = await self.committer.call(self.journal.workers)
+        return any(owner != self.owner for owner, _, _ in holders)
+
+    async def _renew_leases(self) -> None:
+        interval = max(0.5, self.settings.lease / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.committer.call(
+                    lambda: self.journal.renew(self.owner, self.settings.lease)
+                )
+            except JournalError as exc:
+                self.progress.message(f"batch: could not renew the leases: {exc}")
+
+    # -- one row ---------------------------------------------------------------------------------
+
+    def _count(self, before: str, after: str) -> None:
+        self.counts[before] -= 1
+        self.counts[after] += 1
+
+    async def _commit(self, row: JournalRow, transition: Transition) -> bool:
+        ok = await self.committer.apply(transition)
+        if ok:
+            self._count(row.state, transition.to_state)
+            row.state = transition.to_state
+        return ok
+
+    async def _work_row(self, row: JournalRow) -> None:
+        if row.state == "submitting":
+            # Cut off between "submitting" and the answer (a crash, or a worker whose lease lapsed):
+            # the POST may have reached fal, so it is never re-sent unasked.
+            error = ErrorInfo(
+                "possibly_accepted",
+                "the run stopped between sending this row and getting its request id; "
+                "fal may have accepted it",
+            )
+            moved = Transition(
+                row.slot, "ambiguous", ("submitting",), token=row.token, values={"error": error}
+            )
+            if await self._commit(row, moved):
+                row.error = error
+                await self._emit(row)
+            return
+        request_id = row.request_id if row.state == "submitted" else None
+        if row.state in ("pending", "ambiguous", "failed"):
+            request_id = await self._send(row)
+            if request_id is None:
+                return
+        elif row.state == "submitted" and request_id is not None:
+            self.limiter.hold()
+        if row.state == "submitted" and request_id is not None:
+            data = await self._await(row, request_id)
+            if data is None:
+                return
+        if row.state == "downloading":
+            await self._download(row)
+
+    async def _send(self, row: JournalRow) -> str | None:
+        """Submit the row (after ``submitting`` is committed); its request id, or None when the
+        row ended (failed, ambiguous) or is no longer this worker's."""
+        arguments = (
+            from_journal_form(row.input or {}) if _has_files(row.input) else (row.input or {})
+        )
+        task = asyncio.current_task()
+        while True:
+            if self.stopping:
+                return None
+            await self.limiter.acquire()
+            if self.stopping:
+                self.limiter.release()
+                return None
+            token = uuid.uuid4().hex
+            body: dict[str, Any] = dict(arguments)
+            if _has_files(row.input):
+                try:
+                    extracted, uploads = extract_uploads(arguments)
+                    body = await resolve_uploads_async(extracted, uploads, self.client)
+                except FalError as exc:
+                    self.limiter.release()
+                    await self._fail(
+                        row,
+                        Transition(
+                            row.slot,
+                            "failed",
+                            (row.state,),
+                            owner=self.owner,
+                            values={"error": error_info(exc)},
+                        ),
+                        exc,
+                    )
+                    return None
+            if task is not None:
+                self._posting.add(task)
+            try:
+                marked = await self._commit(
+                    row,
+                    Transition(
+                        row.slot,
+                        "submitting",
+                        (row.state,),
+                        owner=self.owner,
+                        values={"token": token, "attempt": True, "sent": True, "error": None},
+                    ),
+                )
+                if not marked:  # the lease is gone: another worker has this row now
+                    self.limiter.release()
+                    return None
+                row.token = token
+                try:
+                    submission = await submit_async(
+                        self.submit_client,
+                        self.endpoint.endpoint_id,
+                        body,
+                        webhook_url=self.settings.webhook.url if self.settings.webhook else None,
+                    )
+                except RateLimitError as exc:
+                    self.limiter.rate_limited(parse_retry_after(exc.headers.get("retry-after")))
+                    self.limiter.release()
+                    back = Transition(row.slot, "pending", ("submitting",), token=token)
+                    await self._commit(row, back)
+                    continue
+                except PossiblyAcceptedError as exc:
+                    self.limiter.release()
+                    error = error_info(exc)
+                    moved = Transition(
+                        row.slot, "ambiguous", ("submitting",), token=token, values={"error": error}
+                    )
+                    await self._fail(row, moved, exc)
+                    return None
+                except FalError as exc:
+                    self.limiter.release()
+                    moved = Transition(
+                        row.slot,
+                        "failed",
+                        ("submitting",),
+                        token=token,
+                        values={"error": error_info(exc)},
+                    )
+                    await self._fail(row, moved, exc)
+                    return None
+                except BaseException:
+                    self.limiter.release()
+                    raise
+                request_id = submission.request_id
+                row.request_id = request_id
+                await self._commit(
+                    row,
+                    Transition(
+                        row.slot,
+                        "submitted",
+                        ("submitting", "ambiguous"),
+                        token=token,
+                        values={"request_id": request_id},
+                    ),
+                )
+                if self.stopping:
+                    self.limiter.release()
+                    return None
+                return request_id
+            finally:
+                if task is not None:
+                    self._posting.discard(task)
+
+    async def _fail(self, row: JournalRow, transition: Transition, exc: BaseException) -> None:
+        if await self._commit(row, transition):
+            row.error = error_info(exc)
+            await self._emit(row)
+
+    async def _await(self, row: JournalRow, request_id: str) -> Any:
+        """Wait for the request's result and commit it; the output JSON, or None if it failed."""
+        succeeded = False
+        try:
+            try:
+                data = await self._result(request_id)
+            except OutputValidationError as exc:  # paid for: kept, though it does not fit Output
+                failed = Transition(
+                    row.slot,
+                    "failed",
+                    ("submitted",),
+                    request_id=request_id,
+                    values={"output": exc.data, "error": error_info(exc)},
+                )
+                row.output = exc.data
+                await self._fail(row, failed, exc)
+                return None
+            except FalError as exc:
+                failed = Transition(
+                    row.slot,
+                    "failed",
+                    ("submitted",),
+                    request_id=request_id,
+                    values={"error": error_info(exc)},
+                )
+                await self._fail(row, failed, exc)
+                return None
+            succeeded = True
+        finally:
+            self.limiter.release(succeeded=succeeded)
+        row.output = data
+        if self._downloader is not None:
+            fetched = Transition(
+                row.slot,
+                "downloading",
+                ("submitted",),
+                request_id=request_id,
+                values={"output": data},
+            )
+            await self._commit(row, fetched)
+        else:
+            done = Transition(
+                row.slot,
+                "completed",
+                ("submitted",),
+                request_id=request_id,
+                values={"output": data},
+            )
+            if await self._commit(row, done):
+                await self._emit(row)
+        return data
+
+    async def _result(self, request_id: str) -> Any:
+        """The output JSON of ``request_id`` (validated against ``Output``), by webhook when one
+        is expected, else by following its status; transport failures are waited out."""
+        delay = 1.0
+        while True:
+            try:
+                if self.settings.webhook is not None:
+                    data = await self._by_webhook(request_id, self.settings.webhook.timeout)
+                else:
+                    data = await self._by_status(request_id)
+                parse_output(self.endpoint.Output, data, request_id)
+                return data
+            except PossiblyAcceptedError:
+                raise
+            except FalConnectionError as exc:  # fal unreachable: the request is still there
+                self.progress.message(
+                    f"batch: waiting for {request_id}: {exc}; retrying in {delay:.0f}s"
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _by_status(self, request_id: str) -> Any:
+        final: Completed | None = None
+        endpoint_id = self.endpoint.endpoint_id
+        async for status in iter_status_async(self.client, endpoint_id, request_id):
+            if isinstance(status, Completed):
+                final = status
+        return await fetch_result_async(self.client, endpoint_id, request_id, completed=final)
+
+    async def _by_webhook(self, request_id: str, timeout: float) -> Any:
+        endpoint_id = self.endpoint.endpoint_id
+        while True:
+            future = self._webhooks.get(request_id)
+            if future is None or future.done():
+                future = asyncio.get_running_loop().create_future()
+                self._webhooks[request_id] = future
+            try:
+                outcome = await asyncio.wait_for(asyncio.shield(future), timeout)
+            except asyncio.TimeoutError:
+                # Deliveries can be lost: ask fal directly.
+                status = await get_status_async(self.client, endpoint_id, request_id)
+                if isinstance(status, Completed):
+                    self._webhooks.pop(request_id, None)
+                    return await fetch_result_async(
+                        self.client, endpoint_id, request_id, completed=status
+                    )
+                continue
+            self._webhooks.pop(request_id, None)
+            if isinstance(outcome, BaseException):
+                raise outcome
+            return outcome
+
+    def deliver(self, request_id: str, outcome: Any) -> bool:
+        """A verified webhook delivery: the output JSON, or the request's error. False when no
+        row of this run waits for ``request_id`` (it is then checked by id when its turn comes)."""
+        future = self._webhooks.get(request_id)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._webhooks[request_id] = future
+        if not future.done():
+            future.set_result(outcome)
+        return True
+
+    async def _download(self, row: JournalRow) -> None:
+        if self._downloader is None:
+            done = Transition(row.slot, "completed", ("downloading",), request_id=row.request_id)
+            if await self._commit(row, done):
+                await self._emit(row)
+            return
+        try:
+            files = await self._downloader.save(row.key, row.output)
+        except (FalError, OSError) as exc:
+            error = ErrorInfo("download", f"{type(exc).__name__}: {exc}")
+            kept = Transition(
+                row.slot,
+                "downloading",
+                ("downloading",),
+                request_id=row.request_id,
+                values={"error": error},
+            )
+            await self._commit(row, kept)
+            self.progress.message(
+                f"batch: files of {row.key} not saved ({error.message}); the next run retries"
+            )
+            return
+        row.files = files
+        done = Transition(
+            row.slot,
+            "completed",
+            ("downloading",),
+            request_id=row.request_id,
+            values={"files": files, "error": None},
+        )
+        if await self._commit(row, done):
+            row.error = None
+            await self._emit(row)
+
+    async def _emit(self, row: JournalRow) -> None:
+        self.finished += 1
+        if self._results is not None:
+            self._results.append(row)
+        if self.on_row is None:
+            return
+        output = None
+        if row.state == "completed" and row.output is not None:
+            with contextlib.suppress(OutputValidationError):
+                output = parse_output(self.endpoint.Output, row.output, row.request_id)
+        root = self.settings.out
+        result = RowResult(
+            key=row.key,
+            position=row.position,
+            state=row.state,
+            request_id=row.request_id,
+            input=row.input,
+            output=output,
+            data=row.output,
+            error=row.error,
+            files=[root / f for f in row.files] if root is not None else [],
+        )
+        outcome = self.on_row(result)
+        if inspect.isawaitable(outcome):
+            await outcome
+
+    # -- 3. the end ------------------------------------------------------------------------------
+
+    def _snapshot(self) -> Snapshot:
+        return Snapshot(
+            counts={s: n for s, n in self.counts.items() if n > 0},
+            finished=self.finished,
+            elapsed=time.monotonic() - self.started,
+            limit=self.limiter.limit,
+            ceiling=self.limiter.ceiling,
+            in_flight=self.limiter.in_flight,
+            paused_for=self.limiter.paused_for,
+            rate_limited=self.limiter.rate_limited_count,
+        )
+
+    async def _finish(self) -> Summary:
+        journal = self.journal
+        counts = await self.committer.call(journal.counts)
+        self.counts = Counter(counts)
+        ambiguous = await self.committer.call(lambda: [r.key for r in journal.rows(["ambiguous"])])
+        kinds = await self.committer.call(journal.failed_kinds)
+        summary = Summary(
+            counts=dict(counts),
+            finished=self.finished,
+            elapsed=time.monotonic() - self.started,
+            ambiguous=ambiguous,
+            failed_kinds=kinds,
+            invalid=self.invalid,
+            changed=self.changed,
+            downloads_pending=counts.get("downloading", 0),
+            rate_limited=self.limiter.rate_limited_count,
+            commits=self.committer.commits,
+            journal_seconds=self.committer.busy_seconds,
+            stopped=self.stopping,
+        )
+        out = self.settings.out
+        if out is not None:
+            results = self._results or ResultsFile(out)
+            await self.committer.call(lambda: results.rewrite(journal.rows()))
+            summary.results = results.path
+            if self.settings.report:
+                title = f"{self.endpoint.endpoint_id}: batch {self.settings.batch_name}"
+                summary.report = await self.committer.call(
+                    lambda: write_report(out, title, counts, journal.rows())
+                )
+        return summary
+
+
+def _has_files(value: Any) -> bool:
+    if isinstance(value, dict):
+        return FILE_MARKER in value or any(_has_files(v) for v in value.values())  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    if isinstance(value, list):
+        return any(_has_files(v) for v in value)  # pyright: ignore[reportUnknownVariableType]
+    return False

@@ -1,0 +1,371 @@
+"""``fal-typed batch``: run one endpoint over a JSONL or CSV file, resumably; see where it stands.
+
+::
+
+    fal-typed batch run fal-ai/flux/dev prompts.jsonl --journal cats.db --out out/ --concurrency 64
+    fal-typed batch run ...same command...     # after a crash: resumes, never submits a row twice
+    fal-typed batch status cats.db             # where it stands, without running it
+    fal-typed batch run ... --journal postgresql://host/db --worker   # on each of many machines
+
+Exit status of ``run``: 0 every row completed, 1 some rows failed, are ambiguous, invalid (with
+--skip-invalid) or unfinished, 2 bad usage or invalid rows (nothing sent), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ._call import HOST_ENV
+
+if TYPE_CHECKING:
+    from ..batch import BatchStatus, Summary
+
+__all__ = ["batch_app"]
+
+batch_app: typer.Typer = typer.Typer(
+    name="batch",
+    help="Run an endpoint over many inputs, resumably (each row is submitted once).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_show_locals=False,
+)
+
+_INTERRUPTED = 130
+
+
+def _err() -> Console:
+    return Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    _err().print(f"[red]Error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _format(value: str | None) -> Literal["jsonl", "csv"] | None:
+    if value in (None, "jsonl", "csv"):
+        return "csv" if value == "csv" else "jsonl" if value == "jsonl" else None
+    raise _fail(f"--format must be jsonl or csv, got {value!r}")
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise _fail(f"--webhook-listen must be HOST:PORT, got {value!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+@batch_app.command("run")
+def run_command(
+    endpoint_id: Annotated[str, typer.Argument(help="The endpoint, e.g. fal-ai/flux/dev.")],
+    input: Annotated[
+        str | None,
+        typer.Argument(
+            help="JSONL or CSV file of rows ('-': JSONL on stdin). May be left out by a --worker "
+            "joining a batch whose rows are already in the journal.",
+            show_default=False,
+        ),
+    ] = None,
+    journal: Annotated[
+        str, typer.Option("--journal", help="SQLite file, or postgresql://... for many workers.")
+    ] = "",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", file_okay=False, help="Folder for results.jsonl, index.html and files/."
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Requests in flight at most.")
+    ] = 32,
+    key_field: Annotated[
+        str | None,
+        typer.Option(help="Field (or CSV column) naming each row [default: position + hash]."),
+    ] = None,
+    input_format: Annotated[
+        str | None, typer.Option("--format", help="jsonl or csv [default: by the extension].")
+    ] = None,
+    worker: Annotated[
+        bool, typer.Option("--worker", help="Share the journal with other workers.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate every row and say what a run would do.")
+    ] = False,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Send the valid rows when some are invalid.")
+    ] = False,
+    retry_failed: Annotated[
+        str | None,
+        typer.Option(
+            metavar="KINDS",
+            help="Send failed rows again: comma-separated error kinds, 4xx/5xx/a status, or all.",
+        ),
+    ] = None,
+    resend_ambiguous: Annotated[
+        bool,
+        typer.Option(
+            "--resend-ambiguous",
+            help="Send again the rows fal may have accepted already (may run them twice).",
+        ),
+    ] = False,
+    changed: Annotated[
+        str,
+        typer.Option(
+            help="Rows sent before whose input changed: refuse the run, or keep them as sent."
+        ),
+    ] = "refuse",
+    no_download: Annotated[
+        bool, typer.Option("--no-download", help="Keep output URLs; download no files.")
+    ] = False,
+    fixed: Annotated[
+        bool, typer.Option("--fixed-concurrency", help="Do not adapt the concurrency on 429s.")
+    ] = False,
+    lease: Annotated[
+        float, typer.Option(min=3, help="Seconds a worker's claim on rows lasts unrenewed.")
+    ] = 60.0,
+    batch_name: Annotated[
+        str, typer.Option(help="Tells batches sharing one database apart.")
+    ] = "default",
+    webhook_listen: Annotated[
+        str | None,
+        typer.Option(metavar="HOST:PORT", help="Webhook mode: receive results on this address."),
+    ] = None,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(help="Public URL fal posts results to (routed to --webhook-listen)."),
+    ] = None,
+    webhook_timeout: Annotated[
+        float,
+        typer.Option(min=1, help="Check a row by request id after this long without delivery."),
+    ] = 600.0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    key: Annotated[
+        str | None, typer.Option(help="fal API key (default: FAL_KEY, or FAL_KEY_ID/SECRET).")
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(envvar=HOST_ENV["base_url"], help="A local fal server for every host."),
+    ] = None,
+) -> None:
+    """Run ENDPOINT_ID over every row of INPUT, resumably.
+
+    Every row is validated before anything is sent. Each row's state is committed to the journal
+    before the action it allows, so running the same command again resumes: completed rows are
+    skipped, submitted rows awaited by request id, rows fal may have accepted listed as
+    ambiguous (sent again only with --resend-ambiguous), failed rows retried only with
+    --retry-failed.
+    """
+    from .. import batch
+    from .._errors import FalError, MissingCredentialsError
+    from .._registry import UnknownEndpointError
+
+    if not journal:
+        raise _fail("--journal is required (a SQLite file, or postgresql://...)")
+    if changed not in ("refuse", "keep"):
+        raise _fail(f"--changed must be refuse or keep, got {changed!r}")
+    if input is None and not worker:
+        raise _fail("INPUT is required (only a --worker may join a batch without it)")
+    try:
+        endpoint = batch._endpoint(endpoint_id)  # pyright: ignore[reportPrivateUsage]
+        rows = None if input is None else batch.read(input, format=_format(input_format))
+    except (UnknownEndpointError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if rows is not None and str(rows.path) != "-" and not rows.path.is_file():
+        raise _fail(f"{input} is not a file")
+    if dry_run:
+        _dry_run(endpoint, rows, key_field, journal, batch_name)
+        return
+    client = _client(key, base_url)
+    try:
+        client.credentials()
+    except MissingCredentialsError:
+        raise _fail(
+            "no fal API key: set FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET), or pass --key"
+        ) from None
+    listen = _listen(webhook_listen) if webhook_listen else ("127.0.0.1", 0)
+    try:
+        job = batch.run_async(
+            endpoint,
+            rows,
+            journal=journal,
+            concurrency=concurrency,
+            out=out,
+            download=not no_download,
+            key_field=key_field,
+            skip_invalid=skip_invalid,
+            on_change="keep" if changed == "keep" else "refuse",
+            retry_failed=retry_failed or (),
+            resend_ambiguous=resend_ambiguous,
+            worker=worker,
+            lease=lease,
+            adaptive=not fixed,
+            webhook=(webhook_url or True) if webhook_listen or webhook_url else False,
+            webhook_listen=listen,
+            webhook_timeout=webhook_timeout,
+            batch_name=batch_name,
+            client=client,
+            progress="quiet" if quiet else "auto",
+        )
+    except (FalError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    summary = _run_job(job, quiet=quiet)
+    raise typer.Exit(0 if summary.complete else 1)
+
+
+def _client(key: str | None, base_url: str | None) -> Any:
+    from .._client import Client
+    from .._hosts import Hosts
+
+    try:
+        hosts = Hosts.local(base_url) if base_url else Hosts()
+        return Client(
+            key,
+            queue_url=hosts.queue_url,
+            run_url=hosts.run_url,
+            rest_url=hosts.rest_url,
+            cdn_url=hosts.cdn_url,
+            realtime_url=hosts.realtime_url,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _run_job(job: Any, *, quiet: bool) -> Summary:
+    from .. import batch
+    from .._errors import FalError
+
+    err = _err()
+
+    async def main() -> Summary:
+        loop = asyncio.get_running_loop()
+        interrupts = 0
+        task = asyncio.current_task()
+
+        def interrupted() -> None:
+            nonlocal interrupts
+            interrupts += 1
+            if interrupts == 1:
+                err.print(
+                    "stopping: nothing new is sent; submits on the wire get their answer "
+                    "(Ctrl+C again to stop at once)",
+                    highlight=False,
+                )
+                job.stop()
+            elif task is not None:
+                task.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, interrupted)
+        try:
+            summary: Summary = await job.wait()
+            return summary
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+
+    try:
+        result = asyncio.run(main())
+    except asyncio.CancelledError:
+        err.print(
+            "interrupted: the journal holds every row's state; run the same command to resume"
+        )
+        raise typer.Exit(_INTERRUPTED) from None
+    except batch.BatchValidationError as exc:
+        raise _fail(str(exc)) from None
+    except (batch.InputChangedError, batch.JournalError) as exc:
+        raise _fail(str(exc)) from None
+    except FalError as exc:
+        raise _fail(str(exc), 1) from None
+    summary: Summary = result
+    if not quiet or not summary.complete:
+        err.print(str(summary), markup=False, highlight=False, soft_wrap=True)
+    if summary.stopped:
+        raise typer.Exit(_INTERRUPTED)
+    return summary
+
+
+def _dry_run(
+    endpoint: Any, rows: Any, key_field: str | None, journal: str, batch_name: str
+) -> None:
+    from .. import batch
+
+    if rows is None:
+        raise _fail("--dry-run needs INPUT")
+    out = Console()
+    report = batch.validate(endpoint, rows, key_field=key_field)
+    for problem in report.problems:
+        out.print(f"invalid {problem}", markup=False, highlight=False, soft_wrap=True)
+    out.print(
+        f"{report.rows} rows: {report.valid} valid, {len(report.problems)} invalid",
+        highlight=False,
+    )
+    where = Path(journal)
+    if journal.startswith(("postgresql://", "postgres://")) or where.is_file():
+        try:
+            state = batch.status(journal, name=batch_name)
+        except batch.JournalError:
+            pass
+        else:
+            counts = ", ".join(f"{s} {n}" for s, n in state.counts.items())
+            out.print(f"the journal already holds {state.total} rows: {counts}", highlight=False)
+    raise typer.Exit(0 if report.ok else 2)
+
+
+@batch_app.command("status")
+def status_command(
+    journal: Annotated[str, typer.Argument(help="The journal: SQLite file or postgresql://...")],
+    batch_name: Annotated[str, typer.Option(help="The batch in a shared database.")] = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print where a batch stands (rows per state, failures by kind, ambiguous rows, workers),
+    without running it."""
+    from .. import batch
+
+    if not journal.startswith(("postgresql://", "postgres://")) and not Path(journal).is_file():
+        raise _fail(f"{journal} does not exist")
+    try:
+        state = batch.status(journal, name=batch_name)
+    except batch.JournalError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        sys.stdout.write(json.dumps(_status_json(state), indent=2) + "\n")
+        return
+    out = Console()
+    out.print(f"batch {batch_name} on {state.endpoint_id}: {state.total} rows", highlight=False)
+    for name in batch.STATES:
+        if state.counts.get(name):
+            out.print(f"  {name:<12} {state.counts[name]}", highlight=False)
+    if state.failed_kinds:
+        kinds = ", ".join(f"{k} {n}" for k, n in state.failed_kinds.items())
+        out.print(f"failed by kind: {kinds}", highlight=False)
+    for row in state.ambiguous:
+        out.print(
+            f"ambiguous: {row.key} (may have been accepted by fal; --resend-ambiguous sends it again)",
+            markup=False,
+            highlight=False,
+        )
+    for owner, held, left in state.workers:
+        life = f"lease {left:.0f}s left" if left > 0 else f"lease lapsed {-left:.0f}s ago"
+        out.print(f"worker {owner}: {held} rows, {life}", highlight=False)
+
+
+def _status_json(state: BatchStatus) -> dict[str, Any]:
+    return {
+        "endpoint_id": state.endpoint_id,
+        "total": state.total,
+        "counts": state.counts,
+        "failed_kinds": state.failed_kinds,
+        "ambiguous": [
+            {"key": r.key, "position": r.position, "sent_at": r.sent_at} for r in state.ambiguous
+        ],
+        "workers": [{"owner": o, "rows": n, "lease_left": left} for o, n, left in state.workers],
+    }

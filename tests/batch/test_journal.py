@@ -1,0 +1,139 @@
+"""The journal backends (SQLite, and PostgreSQL on a real server): loading, claiming with leases,
+conditional transitions (the fencing that keeps a worker who lost its lease from sending), the
+seam that settles ambiguous rows."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fal_typed.batch import Journal, PostgresJournal, SQLiteJournal
+from fal_typed.batch._journal import BatchInfo, ClaimRequest, LoadRecord, Transition
+from fal_typed.batch._states import ErrorInfo
+
+INFO = BatchInfo("default", "fal-ai/flux/dev", None)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make_journal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[type[object]]:
+    opened: list[Journal] = []
+
+    def make() -> Journal:
+        if request.param == "sqlite":
+            journal: Journal = SQLiteJournal(tmp_path / "j.db")
+        else:
+            journal = PostgresJournal(request.getfixturevalue("pg_dsn"))
+        opened.append(journal)
+        return journal
+
+    yield make  # type: ignore[misc]
+    for journal in opened:
+        journal.close()
+
+
+def _records(count: int) -> list[LoadRecord]:
+    return [
+        LoadRecord(f"#{i}", f"{i}-h{i}", i, f"h{i}", {"prompt": f"p{i}"}, "pending")
+        for i in range(count)
+    ]
+
+
+def _claim(
+    journal: Journal, owner: str, limit: int, *, lease: float = 30, take_over: bool = False
+) -> list[str]:
+    rows = journal.claim(
+        ClaimRequest(owner=owner, run_id=owner, limit=limit, lease=lease, take_over=take_over)
+    )
+    return [r.slot for r in rows]
+
+
+def test_load_refreshes_unsent_rows_and_refuses_changed_sent_ones(make_journal) -> None:  # type: ignore[no-untyped-def]
+    journal = make_journal()
+    journal.open(INFO, "worker")
+    assert journal.load(_records(3), "run1") == []
+    assert journal.counts() == {"pending": 3}
+    changed = [LoadRecord("#0", "0-x", 0, "x", {"prompt": "new"}, "pending"), *_records(3)[1:]]
+    assert journal.load(changed, "run2") == []  # row 0 was never sent: refreshed
+    assert next(journal.rows()).input == {"prompt": "new"}
+    _claim(journal, "w", 1)
+    journal.apply(
+        [Transition("#0", "submitting", ("pending",), owner="w", values={"token": "t"})], "run2"
+    )
+    conflicts = journal.load(_records(3), "run3")
+    assert [(c.slot, c.reason, c.state) for c in conflicts] == [("#0", "changed", "submitting")]
+    duplicate = journal.load([_records(3)[1], _records(3)[1]], "run4")
+    assert [(c.slot, c.reason) for c in duplicate] == [("#1", "duplicate")]
+
+
+def test_claims_never_overlap_and_lapsed_leases_are_taken_over(make_journal) -> None:  # type: ignore[no-untyped-def]
+    first, second = make_journal(), make_journal()
+    first.open(INFO, "worker")
+    second.open(INFO, "worker")
+    first.load(_records(10), "load")
+    a = _claim(first, "a", 4, lease=3)
+    b = _claim(second, "b", 10, lease=30)
+    assert len(a) == 4 and len(b) == 6 and not set(a) & set(b)
+    assert _claim(second, "b", 10) == []  # a's rows are leased
+    assert first.renew("a", 3) == 4
+    time.sleep(3.5)  # a stops renewing: as if killed
+    taken = _claim(second, "b", 10)
+    assert sorted(taken) == sorted(a)
+    # a, back from a stall, cannot move a row it lost: the transition's lease check fails.
+    lost = Transition(a[0], "submitting", ("pending",), owner="a", values={"token": "late"})
+    assert first.apply([lost], "run-a") == [False]
+    ok = Transition(a[0], "submitting", ("pending",), owner="b", values={"token": "t"})
+    assert second.apply([ok], "run-b") == [True]
+
+
+def test_a_request_id_is_recorded_even_after_the_lease_is_lost(make_journal) -> None:  # type: ignore[no-untyped-def]
+    journal = make_journal()
+    journal.open(INFO, "solo")
+    journal.load(_records(1), "load")
+    _claim(journal, "a", 1)
+    journal.apply(
+        [Transition("#0", "submitting", ("pending",), owner="a", values={"token": "t1"})], "r"
+    )
+    journal.apply([Transition("#0", "ambiguous", ("submitting",), token="t1")], "r")  # taken over
+    # The late answer still lands: a request fal accepted (and bills) is never forgotten.
+    late = Transition(
+        "#0", "submitted", ("submitting", "ambiguous"), token="t1", values={"request_id": "rid"}
+    )
+    assert journal.apply([late], "r") == [True]
+    row = next(journal.rows())
+    assert (row.state, row.request_id) == ("submitted", "rid")
+    stale = Transition(
+        "#0", "submitted", ("submitting", "ambiguous"), token="t0", values={"request_id": "x"}
+    )
+    assert journal.apply([stale], "r") == [False]
+
+
+def test_ambiguous_rows_can_be_settled_by_reconciliation(make_journal) -> None:  # type: ignore[no-untyped-def]
+    journal = make_journal()
+    journal.open(INFO, "solo")
+    journal.load(_records(2), "load")
+    _claim(journal, "a", 2)
+    error = ErrorInfo("possibly_accepted", "cut off")
+    for slot in ("#0", "#1"):
+        journal.apply(
+            [Transition(slot, "submitting", ("pending",), owner="a", values={"token": "t"})], "r"
+        )
+        journal.apply(
+            [Transition(slot, "ambiguous", ("submitting",), token="t", values={"error": error})],
+            "r",
+        )
+    assert journal.resolve_ambiguous("#0", "found-rid")
+    assert journal.resolve_ambiguous("#1", None)
+    states = {r.slot: (r.state, r.request_id) for r in journal.rows()}
+    assert states == {"#0": ("submitted", "found-rid"), "#1": ("pending", None)}
+    assert not journal.resolve_ambiguous("#0", "again")
+
+
+def test_rows_are_read_page_by_page_in_input_order(make_journal) -> None:  # type: ignore[no-untyped-def]
+    journal = make_journal()
+    journal.open(INFO, "solo")
+    journal.load(list(reversed(_records(25))), "load")
+    assert [r.position for r in journal.rows(page=4)] == list(range(25))
+    assert [r.position for r in journal.rows(["pending"], page=7)] == list(range(25))

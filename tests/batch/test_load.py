@@ -1,0 +1,57 @@
+"""Concurrency against fal's per-key limit: the batch converges to it instead of failing rows."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from fal_endpoints import flux_dev
+
+from fal_typed import Client, RateLimitError, RetryPolicy, batch
+from fal_typed.testing import LocalFal
+
+from .conftest import KEY, rows
+from .server_process import ServerProcess
+
+
+def test_a_batch_at_concurrency_200_against_a_limit_of_20_fails_no_row(tmp_path: Path) -> None:
+    count = 2000
+    with ServerProcess(max_concurrent_per_key=20, fixed_output=True) as server:
+        base = server.base_url
+        client = Client(
+            KEY,
+            queue_url=f"{base}/queue",
+            run_url=f"{base}/run",
+            rest_url=f"{base}/rest",
+            cdn_url=f"{base}/cdn",
+            retry=RetryPolicy(base_delay=0.05, max_delay=1.0),
+        )
+        started = time.monotonic()
+        summary = batch.run(
+            flux_dev, rows(count), journal=tmp_path / "j.db", client=client, concurrency=200
+        ).wait()
+        elapsed = time.monotonic() - started
+        rate_limited = server.rate_limited()
+        accepted = server.accepted()
+    print(f"{count} rows in {elapsed:.0f}s, {summary.rate_limited} 429s, {summary}")
+    assert summary.counts == {"completed": count}
+    assert summary.failed_kinds == {}
+    assert rate_limited > 0 and summary.rate_limited == rate_limited  # the limit did bite
+    assert sum(accepted.values()) == count and set(accepted.values()) == {1}
+
+
+def test_the_local_server_limits_unfinished_requests_per_key(local_fal: LocalFal) -> None:
+    local_fal.configure(max_concurrent_per_key=1, hold="progress")
+    mine = local_fal.client(retry=RetryPolicy.disabled())
+    other = local_fal.client(key="someone-else:secret", retry=RetryPolicy.disabled())
+    first = flux_dev.endpoint.submit(flux_dev.endpoint.arguments({"prompt": "a"}), client=mine)
+    with pytest.raises(RateLimitError) as refused:
+        flux_dev.endpoint.submit(flux_dev.endpoint.arguments({"prompt": "b"}), client=mine)
+    assert refused.value.error_type == "concurrent_requests_limit"
+    assert refused.value.headers["retry-after"] == "1"
+    flux_dev.endpoint.submit(flux_dev.endpoint.arguments({"prompt": "c"}), client=other)  # per key
+    local_fal.release(first.request_id)
+    first.result()
+    flux_dev.endpoint.submit(flux_dev.endpoint.arguments({"prompt": "d"}), client=mine)
+    local_fal.release()
