@@ -14,7 +14,7 @@ import mimetypes
 import urllib.parse
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
@@ -147,14 +147,14 @@ def file_html(file: FileOutput, *, width: int | None = None) -> str:
     return f'<a href="{source}" {link}>{label}</a>'
 
 
-def file_bundle(file: FileOutput) -> tuple[dict[str, Any], dict[str, Any]]:
+def file_bundle(file: FileOutput) -> tuple[dict[str, object], dict[str, object]]:
     """The MIME bundle of one file: an image's own bytes (``image/png``, ``image/jpeg``,
     ``image/gif``) when it can be read, so the notebook keeps it; else HTML (players, links)."""
     if file_kind(file) == "image":
         data = _image_bytes(file)
         if data is not None:
             content_type = sniff_content_type(data[:64]) or _content_type(file) or ""
-            metadata: dict[str, Any] = {}
+            metadata: dict[str, object] = {}
             width, height = getattr(file, "width", None), getattr(file, "height", None)
             if isinstance(width, int) and isinstance(height, int):
                 metadata = {content_type: {"width": width, "height": height}}
