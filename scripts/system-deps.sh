@@ -26,3 +26,9 @@ if [ "$installed" != "$FAL_JS_VERSION" ]; then
   npm install --prefix "$FAL_JS_PREFIX" --no-audit --no-fund --loglevel=error \
     "@fal-ai/client@$FAL_JS_VERSION" >/dev/null
 fi
+
+# Chromium, the browser that opens the built documentation site (tests/docs/test_site.py: it
+# searches the site and screenshots an endpoint page, headless).
+if ! command -v chromium >/dev/null 2>&1; then
+  apt_install chromium
+fi
