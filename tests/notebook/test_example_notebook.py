@@ -49,7 +49,7 @@ def test_an_image_output_is_its_bytes(executed: list[Any]) -> None:
 
 
 def test_a_video_output_is_a_player(executed: list[Any]) -> None:
-    progress, shown = outputs_of(executed, "from fal_endpoints import kling_video")
+    _progress, shown = outputs_of(executed, "from fal_endpoints import kling_video")
     html = shown.data["text/html"]
     assert html.startswith('<video src="http://127.0.0.1:') and " controls " in html
     assert "video/mp4" in html
