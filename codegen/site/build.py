@@ -8,7 +8,6 @@ as for the modules); a document the generator cannot use gets no page and is rep
 from __future__ import annotations
 
 import multiprocessing
-import os
 import pkgutil
 import time
 from collections.abc import Sequence
@@ -53,11 +52,12 @@ def _one(path: Path) -> tuple[str, EndpointPage | None, str | None, str | None]:
         return path.name, None, None, f"internal error: {type(exc).__name__}: {exc}"
 
 
-def endpoint_pages(schemas_dir: Path, *, jobs: int | None = None) -> SitePages:
-    """The endpoint, category and index pages for every document of ``schemas_dir``."""
+def endpoint_pages(schemas_dir: Path, *, jobs: int = 1) -> SitePages:
+    """The endpoint, category and index pages for every document of ``schemas_dir``, made by
+    ``jobs`` worker processes (1: in this one)."""
     started = time.perf_counter()
     paths = document_paths(schemas_dir)
-    jobs = max(1, jobs or os.cpu_count() or 1)
+    jobs = max(1, jobs)
     if jobs == 1 or len(paths) < 64:
         results = [_one(path) for path in paths]
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,11 @@ _site: SitePages | None = None
 _reference: dict[str, str] = {}
 
 
-def _jobs() -> int | None:
+def _jobs() -> int:
+    """Worker processes for the endpoint pages: ``FAL_TYPED_DOCS_JOBS``, else 1 (one process
+    plans the 1,048 documents in a few seconds; bench/bench_docs.py compares)."""
     value = os.environ.get("FAL_TYPED_DOCS_JOBS", "").strip()
-    return int(value) if value.isdigit() and int(value) > 0 else None
+    return int(value) if value.isdigit() and int(value) > 0 else 1
 
 
 def on_config(config: Any) -> Any:
@@ -79,6 +82,25 @@ def _expand(nav: list[Any], sections: dict[str, list[Any]]) -> list[Any]:
         else:
             out.append(item)
     return out
+
+
+# The runtime's docstrings use Sphinx roles (:class:`~fal_typed.Client`), which mkdocstrings
+# shows as text: on the reference pages the role goes and a ``~`` keeps the last name only.
+_ROLE = re.compile(
+    r":(?:class|meth|func|mod|attr|data|exc|obj|const):(<code>)(~?)([\w.]+)(</code>)"
+)
+
+
+def _without_role(match: re.Match[str]) -> str:
+    name = match.group(3).rsplit(".", 1)[-1] if match.group(2) else match.group(3)
+    return f"{match.group(1)}{name}{match.group(4)}"
+
+
+def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
+    """Drop the Sphinx roles from the API reference pages (see ``_ROLE``)."""
+    if page.file.src_uri.startswith("reference/"):
+        return _ROLE.sub(_without_role, html)
+    return html
 
 
 def on_files(files: Any, config: Any) -> Any:

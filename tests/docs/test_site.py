@@ -77,6 +77,13 @@ def test_every_endpoint_has_a_page_in_its_category(site: Path) -> None:
     assert (site / "reference" / "fal_typed.notebook" / "index.html").is_file()
 
 
+def test_the_api_reference_reads_without_sphinx_roles(site: Path) -> None:
+    client = (site / "reference" / "fal_typed" / "index.html").read_text()
+    assert "Configuration and connections for talking to fal" in client  # Client's docstring
+    for page in (site / "reference").glob("*/index.html"):
+        assert ":class:<code>" not in page.read_text(), page
+
+
 def test_the_search_index_finds_endpoints_by_id_module_and_title(site: Path) -> None:
     docs = search_index(site)
     page = next(d for d in docs if d["location"] == "endpoints/flux_dev/")
