@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from ..normalise import REF_PREFIX, Schema
+from ..normalise import REF_PREFIX, Schema, _dig, _root_refs  # pyright: ignore[reportPrivateUsage]  (same package)
 from ..plan import ModulePlan
 from .fields import NO_DEFAULT, is_model, literal
 
@@ -99,32 +99,17 @@ def _source(value: Any) -> str:
 
 
 def input_examples(document: Mapping[str, Any]) -> dict[str, list[Any]]:
-    """The ``examples`` of each top-level field of the document's input (the POST body)."""
-    components = _dig(document, "components", "schemas")
-    paths = _dig(document, "paths")
-    if not isinstance(components, dict) or not isinstance(paths, dict):
+    """The ``examples`` of each top-level field of the document's input (the POST body), found
+    the way the normalise stage finds the input."""
+    input_ref, _ = _root_refs(document)
+    properties = _dig(document, "components", "schemas", input_ref, "properties")
+    if not isinstance(properties, dict):
         return {}
-    for item in paths.values():
-        ref = _dig(item, "post", "requestBody", "content", "application/json", "schema", "$ref")
-        if isinstance(ref, str) and ref.startswith(REF_PREFIX):
-            root = components.get(ref[len(REF_PREFIX) :])
-            properties = _dig(root, "properties")
-            if not isinstance(properties, dict):
-                return {}
-            return {
-                name: list(examples)
-                for name, schema in properties.items()
-                if isinstance(examples := _dig(schema, "examples"), list) and examples
-            }
-    return {}
-
-
-def _dig(data: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
+    return {
+        name: list(examples)
+        for name, schema in properties.items()
+        if isinstance(examples := _dig(schema, "examples"), list) and examples
+    }
 
 
 def example_call(planned: ModulePlan, examples: Mapping[str, list[Any]]) -> Example:
