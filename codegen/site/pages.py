@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..diagnostics import DocumentError
 from ..load import read_document
 from ..normalise import normalise
 from ..plan import FILE_OUTPUT_BASE, INPUT_BASE, ModulePlan, plan
@@ -35,8 +34,6 @@ __all__ = [
 
 ENDPOINTS_DIR = "endpoints"
 PLAYGROUND = "https://fal.ai/models/"
-# The id grammar (fal_typed.naming): ASCII segments of letters, digits, '.', '_' and '-'.
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)+")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FILE_NOTE = {
     "one": "a URL, or a local file (path, bytes, file object, PIL image) uploaded first",
@@ -94,9 +91,7 @@ def endpoint_page(path: Path) -> EndpointPage:
     """The page of one document; a document the generator cannot use raises DocumentError."""
     document = read_document(path)
     planned = plan(normalise(document.data), document.source)
-    endpoint_id = planned.metadata.endpoint_id
-    if not _ID.fullmatch(endpoint_id) or len(endpoint_id) > 200:
-        raise DocumentError(f"endpoint id {endpoint_id!r} is not a valid id: no page")
+    endpoint_id = planned.metadata.endpoint_id  # fits the id grammar: normalise checks it
     return EndpointPage(
         endpoint_id=endpoint_id,
         module=planned.module,
@@ -146,7 +141,7 @@ def _model(planned: ModulePlan, name: str) -> Model:
 
 
 def _front_matter(title: str) -> str:
-    # The title is made of ids and identifiers only (checked above); JSON is valid YAML.
+    # The title is made of ids (checked by normalise) and identifiers; JSON is valid YAML.
     import json
 
     return f"---\ntitle: {json.dumps(title)}\n---\n\n"

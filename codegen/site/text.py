@@ -15,12 +15,15 @@ Document text reaches a page in exactly these forms, each written by one functio
 - :func:`fence`: a fenced code block whose fence is longer than any backquote run inside.
 - :func:`slug`: a path segment made of ``[a-z0-9-]`` (categories name folders).
 
-Control characters, escape sequences and bidirectional controls are removed first.
+Control characters, escape sequences and bidirectional controls are removed first
+(:func:`fal_typed.catalog._text.printable`, as for terminals and generated docstrings).
 """
 
 from __future__ import annotations
 
 import re
+
+from fal_typed.catalog._text import printable
 
 __all__ = ["code_literal", "fence", "inline", "slug"]
 
@@ -33,25 +36,20 @@ __all__ = ["code_literal", "fence", "inline", "slug"]
 _SYNTAX = frozenset("&<>\"'`*_[]!|{}~^=\\")
 _URL = re.compile(r"https?://[^\s<>\"'`\\|{}\[\]()]+[^\s<>\"'`\\|{}\[\]().,;:!?]")
 _CODE = re.compile(r"`([^`\n]+)`")
-_LINE_BREAKS = re.compile(r"\r\n|[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-_ESCAPES = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?|\x1b[\]P^_X][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[ -~]?")  # fmt: skip
-# C0 and C1 controls (tab and newline excepted), DEL, zero-width and bidirectional controls,
-# the byte order mark, lone surrogates.
-_CONTROLS = re.compile(
-    "[\x00-\x08\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ud800-\udfff]"
-)
 _SLUG_JUNK = re.compile(r"[^a-z0-9]+")
 # Paragraphs are separated by blank lines; a line break inside one (descriptions are wrapped
 # docstrings) is a space, unless a list item or an indented line follows.
 _BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
 _LINE_BREAK = re.compile(r"[ \t]*\n(?![ \t]|(?:[-*•+]|\d+[.)])[ \t])")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _ENTITIES = {ord(ch): f"&#{ord(ch)};" for ch in _SYNTAX}
 
 
 def _printable(text: str) -> str:
     """``text`` without escape sequences, control characters or bidirectional controls; line
-    breaks of every kind become ``\\n``."""
-    return _CONTROLS.sub("", _LINE_BREAKS.sub("\n", _ESCAPES.sub("", text)))
+    breaks of every kind become ``\\n`` (the runtime's one definition of readable text); a lone
+    surrogate (JSON can hold one, UTF-8 cannot) becomes U+FFFD."""
+    return _SURROGATES.sub("\ufffd", printable(text, lines=True))
 
 
 def _escape(text: str) -> str:

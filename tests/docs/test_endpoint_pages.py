@@ -154,6 +154,7 @@ HOSTILE = [
     "&lt;script&gt; and &#60;b&#62;",
     "*emph* __bold__ `co|de` \\escaped\\",
     "\x1b[31mred\x1b[0m \u202eevil\u202c",
+    "a lone surrogate: \ud800",
 ]
 
 
@@ -176,7 +177,9 @@ def hostile_document() -> dict[str, Any]:
 def test_document_text_never_becomes_markup(tmp_path: Path) -> None:
     (tmp_path / "evil.json").write_text(json.dumps(hostile_document()))
     page = endpoint_page(tmp_path / "evil.json")
-    html = site_markdown(render_endpoint(page).split("---\n", 2)[2])
+    text = render_endpoint(page)
+    text.encode("utf-8")  # the page can be written
+    html = site_markdown(text.split("---\n", 2)[2])
     for needle in (
         "<script",
         "<img",
