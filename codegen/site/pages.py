@@ -219,6 +219,7 @@ def render_endpoint(page: EndpointPage) -> str:
     out = [
         _front_matter(f"{page.endpoint_id} · {page.module}"),
         f"# {page.endpoint_id} <small>{page.module}</small>\n\n",
+        '<div class="fal-endpoint" markdown>\n\n',
         f"{inline(page.description)}\n\n" if page.description.strip() else "",
         "| | |\n|---|---|\n",
         f"| Module | <code>from fal_endpoints import {page.module}</code> |\n",
@@ -257,6 +258,7 @@ def render_endpoint(page: EndpointPage) -> str:
         out.append("## Models\n\n")
         for model in page.models:
             out.append(_render_model(page.module, model, linked))
+    out.append("</div>\n")
     return "".join(out)
 
 
