@@ -216,21 +216,20 @@ def _placeholder(name: str, schema: Any, components: dict[str, Schema], depth: i
     return Placeholder('"..."')
 
 
-_MODEL_ATTRIBUTES: frozenset[str] | None = None
+@cache
+def _model_attributes() -> frozenset[str]:
+    from pydantic import BaseModel
+
+    return frozenset(dir(BaseModel))
 
 
 def _attribute(name: str) -> bool:
     """Whether a result field is read as ``out.<name>`` (an identifier no model method shadows)."""
-    global _MODEL_ATTRIBUTES
-    if _MODEL_ATTRIBUTES is None:
-        from pydantic import BaseModel
-
-        _MODEL_ATTRIBUTES = frozenset(dir(BaseModel))
     return (
         name.isidentifier()
         and not keyword.iskeyword(name)
         and not name.startswith("_")
-        and name not in _MODEL_ATTRIBUTES
+        and name not in _model_attributes()
     )
 
 

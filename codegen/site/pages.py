@@ -9,6 +9,7 @@ goes through :mod:`codegen.site.text`.
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.parse
 from collections.abc import Iterable, Sequence
@@ -142,8 +143,6 @@ def _model(planned: ModulePlan, name: str) -> Model:
 
 def _front_matter(title: str) -> str:
     # The title is made of ids (checked by normalise) and identifiers; JSON is valid YAML.
-    import json
-
     return f"---\ntitle: {json.dumps(title)}\n---\n\n"
 
 
@@ -242,12 +241,10 @@ def render_endpoint(page: EndpointPage) -> str:
         out.append(_parameter_table(page.parameters, linked, arguments=True) + "\n\n")
     else:
         out.append("This endpoint takes no arguments.\n\n")
-    out.append(f"## Output\n\n{page.module}.Output ({page.output_class}). ")
-    out.append(
-        inline(page.output.description.split("\n\n", 1)[-1]) + "\n\n"
-        if "\n\n" in page.output.description
-        else "\n\n"
-    )
+    # The plan leads a root model's description with "Result of `<id>`."; the rest is fal's.
+    own = page.output.description.partition("\n\n")[2]
+    out.append(f"## Output\n\n<code>{page.module}.Output</code> ({page.output_class}). ")
+    out.append(f"{inline(own)}\n\n")
     if page.output.rows:
         out.append(_output_table(page.output.rows, linked) + "\n\n")
     else:
