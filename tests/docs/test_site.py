@@ -117,17 +117,35 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
         yield opened
 
 
+RESULT_PAGES = (
+    "(() => { const pages = Array.from(document.querySelectorAll('.md-search-result__link'))"
+    ".map(a => new URL(a.href)).filter(url => !url.hash).map(url => url.pathname);"
+    " return pages.length ? pages : null; })()"
+)
+
+
+def search(browser: Browser, base: str, query: str) -> list[str]:
+    """The pages the site's search lists for ``query`` (paths, in order), typed into the search
+    box of a freshly opened home page."""
+    browser.open(f"{base}/")
+    browser.wait_for("document.querySelector('.md-search__input') !== null")
+    browser.evaluate(
+        "(() => { const input = document.querySelector('.md-search__input');"
+        f" input.focus(); input.value = {json.dumps(query)};"
+        " input.dispatchEvent(new Event('input', {bubbles: true})); })()"
+    )
+    return list(browser.wait_for(RESULT_PAGES, timeout=120))
+
+
 def test_a_browser_searches_flux_dev_and_opens_its_page(
     site: Path, browser: Browser, tmp_path: Path
 ) -> None:
     with serve_directory(site) as base:
-        browser.open(f"{base}/")
-        browser.wait_for("document.querySelector('.md-search__input') !== null")
-        browser.evaluate(
-            "(() => { const input = document.querySelector('.md-search__input');"
-            " input.focus(); input.value = 'flux dev';"
-            " input.dispatchEvent(new Event('input', {bubbles: true})); })()"
-        )
+        # By module name the endpoint's page comes first; by id or words, among the first
+        # (fal-ai/flux-1/dev has the same words).
+        assert search(browser, base, "flux_dev")[0] == "/endpoints/flux_dev/"
+        assert "/endpoints/flux_dev/" in search(browser, base, "fal-ai/flux/dev")[:3]
+        assert "/endpoints/flux_dev/" in search(browser, base, "flux dev")[:3]
         # The page's own result (not one of its sections): /endpoints/flux_dev/?h=flux+dev
         result = (
             "Array.from(document.querySelectorAll('.md-search-result__link')).find(a => {"
