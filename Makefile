@@ -66,6 +66,17 @@ refresh: $(STAMP)
 wheels: $(STAMP)
 	$(PY) -m wheels --out dist/wheels $(ENDPOINTS)
 
+.PHONY: docs docs-serve
+
+## docs: build the documentation site into site/ (strict: any warning fails): the guides of docs/,
+##       a page per endpoint and the API reference, generated at build time (codegen/site/)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
+## docs-serve: the site on http://127.0.0.1:8000, rebuilt on every change
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --dev-addr 127.0.0.1:8000
+
 ## bench: print every benchmark's figures
 bench: $(STAMP)
 	for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

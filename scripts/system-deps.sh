@@ -38,7 +38,8 @@ if ! have_postgres; then
 fi
 
 # Chromium: tests/batch/test_report.py opens the batch gallery (index.html) headless and checks
-# its screenshot.
-if [ ! -x /usr/bin/chromium ]; then
+# its screenshot; tests/docs/test_site.py searches the built documentation site and screenshots
+# an endpoint page.
+if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium
 fi

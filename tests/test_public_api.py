@@ -261,6 +261,13 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "app",
         "main",
     ),
+    "fal_typed.notebook": (
+        "Gallery",
+        "Progress",
+        "auto_progress",
+        "gallery",
+        "progress",
+    ),
     "fal_typed.naming": (
         "check_endpoint_id",
         "module_name",

@@ -316,6 +316,9 @@ def subscribe(
     ``start_timeout`` (fal then stops trying to start the request too).
     """
     client = client if client is not None else default_client()
+    from ._jupyter import live_callbacks  # in a Jupyter kernel: live progress by default
+
+    on_enqueue, on_queue_update = live_callbacks(endpoint.endpoint_id, on_enqueue, on_queue_update)
     deadline = call_deadline(client_timeout)
     derived_start = _derived_start_timeout(deadline, start_timeout)
     start_timeout = derived_start or start_timeout
@@ -372,6 +375,9 @@ async def subscribe_async(
 ) -> OutputT:
     """Async twin of :func:`subscribe`; callbacks may also return awaitables."""
     client = client if client is not None else default_client()
+    from ._jupyter import live_callbacks  # in a Jupyter kernel: live progress by default
+
+    on_enqueue, on_queue_update = live_callbacks(endpoint.endpoint_id, on_enqueue, on_queue_update)
     deadline = call_deadline(client_timeout)
     derived_start = _derived_start_timeout(deadline, start_timeout)
     start_timeout = derived_start or start_timeout

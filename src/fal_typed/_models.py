@@ -33,3 +33,11 @@ class OutputModel(BaseModel):
         populate_by_name=True,
         protected_namespaces=(),
     )
+
+    def _repr_mimebundle_(
+        self, include: object = None, exclude: object = None
+    ) -> tuple[dict[str, object], dict[str, object]]:
+        """In a notebook: the result's files as a gallery, its other fields as a table."""
+        from .notebook._html import output_html
+
+        return {"text/html": output_html(self)}, {}

@@ -27,12 +27,24 @@ class Log:
     source: str = "USER"
     timestamp: datetime | None = None
 
+    def _repr_html_(self) -> str:
+        """In a notebook: time, level and message on one line."""
+        from .notebook._html import log_html
+
+        return log_html(self)
+
 
 @dataclass(frozen=True)
 class Queued:
     """Waiting in the queue; ``position`` is the number of requests ahead (0-based)."""
 
     position: int
+
+    def _repr_html_(self) -> str:
+        """In a notebook: how many requests are ahead."""
+        from .notebook._html import status_html
+
+        return status_html(self)
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,12 @@ class InProgress:
     """
 
     logs: list[Log] | None = None
+
+    def _repr_html_(self) -> str:
+        """In a notebook: running, with the log lines."""
+        from .notebook._html import status_html
+
+        return status_html(self)
 
 
 @dataclass(frozen=True)
@@ -58,6 +76,12 @@ class Completed:
     @property
     def failed(self) -> bool:
         return self.error is not None or self.error_type is not None
+
+    def _repr_html_(self) -> str:
+        """In a notebook: completed or failed (and why), with the log lines."""
+        from .notebook._html import status_html
+
+        return status_html(self)
 
 
 Status: TypeAlias = Queued | InProgress | Completed

@@ -56,6 +56,15 @@ class FileOutput(OutputModel):
     httpx clients make the download; the API key is never sent with it.
     """
 
+    def _repr_mimebundle_(
+        self, include: object = None, exclude: object = None
+    ) -> tuple[dict[str, object], dict[str, object]]:
+        """In a notebook: an image as itself (its bytes kept), a video or audio as a player,
+        any other file as a link with its size and type."""
+        from ..notebook._html import file_bundle
+
+        return file_bundle(self)
+
     def _file_url(self) -> str:
         url = getattr(self, "url", None)
         if not isinstance(url, str) or not url:
