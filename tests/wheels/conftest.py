@@ -15,7 +15,7 @@ from wheels import Layout
 
 @pytest.fixture
 def scratch(tmp_path: Path) -> Layout:
-    """A layout with the real runtime, templates and project file, and copied documents.
+    """A layout with the real runtime, generator, templates and project file, and copied documents.
 
     The documents live outside git, so their versions come from ``SOURCE_DATE_EPOCH`` (set by
     :func:`schema_epoch`); the generated modules are stand-ins written by :func:`generate`.
@@ -28,7 +28,10 @@ def scratch(tmp_path: Path) -> Layout:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, root / name)
     (root / "src" / "fal_typed").symlink_to(ROOT / "src" / "fal_typed")
+    (root / "codegen").symlink_to(ROOT / "codegen")  # the runtime wheel ships the generator
     (root / "templates" / "wheel").symlink_to(ROOT / "templates" / "wheel")
+    for template in ROOT.joinpath("templates").glob("*.jinja"):
+        (root / "templates" / template.name).symlink_to(template)
     for endpoint_id in SAMPLE_IDS:
         name = endpoint_id.replace("/", "__") + ".json"
         shutil.copy(ROOT / "schemas" / name, root / "schemas" / name)
