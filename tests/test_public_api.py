@@ -14,6 +14,7 @@ import pytest
 
 PUBLIC_API: dict[str, tuple[str, ...]] = {
     "fal_typed": (
+        "NOT_GIVEN",
         "AccessRule",
         "AsyncRealtimeConnection",
         "AsyncRequestHandle",
@@ -22,6 +23,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "Client",
         "Completed",
         "Endpoint",
+        "EndpointInfo",
         "FalConnectionError",
         "FalError",
         "FalHTTPError",
@@ -38,7 +40,6 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "Limits",
         "Log",
         "MissingCredentialsError",
-        "NOT_GIVEN",
         "NotFoundError",
         "NotGiven",
         "OutputModel",
@@ -56,6 +57,8 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "Status",
         "Stream",
         "UnknownEndpointError",
+        "UntypedInput",
+        "UntypedOutput",
         "UploadError",
         "UploadSettings",
         "configure_uploads",
@@ -64,11 +67,15 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "encode",
         "encode_file",
         "endpoint",
+        "installed_endpoints",
         "module_name",
+        "search",
         "set_default_client",
+        "untyped",
         "upload",
         "upload_async",
         "upload_settings",
+        "use_local_server",
     ),
     "fal_typed.files": (
         "AccessRule",
