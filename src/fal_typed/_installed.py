@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, cast
 
-from .naming import module_name
+from .naming import check_endpoint_id, module_name
 
 __all__ = [
     "DOCUMENT_FILE",
@@ -139,8 +139,8 @@ def _read_record(package: Path) -> EndpointInfo | None:
     if not isinstance(record, dict):
         return None
     fields = cast("dict[str, Any]", record)
-    endpoint_id = _text(fields, "endpoint_id")
     try:
+        endpoint_id = check_endpoint_id(_text(fields, "endpoint_id"))
         expected = module_name(endpoint_id)
     except ValueError:
         return None
