@@ -85,7 +85,7 @@ def _stderr() -> Console:
 
 
 def _usage(message: str) -> typer.Exit:
-    _stderr().print(f"[red]Error:[/red] {escape(message)}", highlight=False)
+    _stderr().print(f"[red]Error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -426,5 +426,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except BaseException as exc:
         if debug:
             raise
-        _stderr().print(f"[red]Error:[/red] {escape(describe(exc))}", highlight=False)
+        _stderr().print(
+            f"[red]Error:[/red] {escape(describe(exc))}", highlight=False, soft_wrap=True
+        )
         raise SystemExit(exit_status(exc)) from None

@@ -97,7 +97,7 @@ def add(
             settings=FetchSettings(concurrency=4),
         )
     except (ValueError, GeneratorUnavailableError) as exc:
-        err.print(f"[red]Error:[/red] {escape(str(exc))}", highlight=False)
+        err.print(f"[red]Error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(USAGE) from None
     _print_report(report, to, err)
     if not report.ok:

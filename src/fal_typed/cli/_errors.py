@@ -31,6 +31,7 @@ from .._errors import (
     MissingCredentialsError,
     PossiblyAcceptedError,
 )
+from ..files._errors import FileInputError
 
 __all__ = [
     "AUTH",
@@ -72,7 +73,9 @@ def exit_status(exc: BaseException) -> int:
     """The exit status for an error that ended a command (see the module docstring)."""
     if isinstance(exc, KeyboardInterrupt):
         return INTERRUPTED
-    if isinstance(exc, (MissingCredentialsError, InputValidationError, InvalidArgumentError)):
+    if isinstance(
+        exc, (MissingCredentialsError, InputValidationError, InvalidArgumentError, FileInputError)
+    ):
         return USAGE
     if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in _EXTRAS:
         return USAGE

@@ -60,8 +60,11 @@ def _head_lines(info: EndpointInfo, width: int) -> list[str]:
     line = f"{module}  {endpoint_id}  {category}"
     if len(line) <= width:
         return [line]
-    # Never wrap inside a name: the id (and the category) go on a line of their own.
-    return [module, f"{_INDENT}{endpoint_id}  {category}"]
+    # Never wrap inside a name: the id (and the category) go on lines of their own.
+    second = f"{_INDENT}{endpoint_id}  {category}"
+    if len(second) <= width:
+        return [module, second]
+    return [module, f"{_INDENT}{endpoint_id}", f"{_INDENT}{category}"]
 
 
 def print_listing(
