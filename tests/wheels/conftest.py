@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _wheel_support import ROOT, SAMPLE_IDS, SCHEMA_EPOCH, fake_module
+from _wheel_support import ROOT, SAMPLE_IDS, SCHEMA_EPOCH, fake_module, link_generator
 
 from fal_typed.naming import module_name
 from wheels import Layout
@@ -28,10 +28,8 @@ def scratch(tmp_path: Path) -> Layout:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, root / name)
     (root / "src" / "fal_typed").symlink_to(ROOT / "src" / "fal_typed")
-    (root / "codegen").symlink_to(ROOT / "codegen")  # the runtime wheel ships the generator
     (root / "templates" / "wheel").symlink_to(ROOT / "templates" / "wheel")
-    for template in ROOT.joinpath("templates").glob("*.jinja"):
-        (root / "templates" / template.name).symlink_to(template)
+    link_generator(root)
     for endpoint_id in SAMPLE_IDS:
         name = endpoint_id.replace("/", "__") + ".json"
         shutil.copy(ROOT / "schemas" / name, root / "schemas" / name)
