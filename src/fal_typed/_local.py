@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_LOCAL_URL",
     "LOCAL_KEY",
     "LocalServer",
+    "hosts_client",
     "local_base_url",
     "local_client",
     "local_key",
@@ -59,20 +60,12 @@ def local_key() -> str | None:
     return None if any(os.environ.get(name, "").strip() for name in _KEY_VARIABLES) else LOCAL_KEY
 
 
-def local_client(base_url: str, *, key: str | None = None, **options: Any) -> Client:
-    """A :class:`Client` whose every host is under ``base_url`` (a local fal server).
-
-    ``key`` defaults to the environment's (``FAL_KEY``...), else :data:`LOCAL_KEY`; ``options``
-    go to the constructor (``retry=``, ``timeout=``...).
-    """
+def hosts_client(hosts: Hosts, key: str | None, **options: Any) -> Client:
+    """A :class:`Client` for every base URL of ``hosts`` (``options`` go to the constructor)."""
     from ._client import Client
 
-    try:
-        hosts = Hosts.local(base_url)
-    except ValueError as exc:
-        raise InvalidArgumentError(f"local server URL: {exc}") from None
     return Client(
-        key if key is not None else local_key(),
+        key,
         queue_url=hosts.queue_url,
         run_url=hosts.run_url,
         rest_url=hosts.rest_url,
@@ -81,6 +74,19 @@ def local_client(base_url: str, *, key: str | None = None, **options: Any) -> Cl
         api_url=hosts.api_url,
         **options,
     )
+
+
+def local_client(base_url: str, *, key: str | None = None, **options: Any) -> Client:
+    """A :class:`Client` whose every host is under ``base_url`` (a local fal server).
+
+    ``key`` defaults to the environment's (``FAL_KEY``...), else :data:`LOCAL_KEY`; ``options``
+    go to the constructor (``retry=``, ``timeout=``...).
+    """
+    try:
+        hosts = Hosts.local(base_url)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"local server URL: {exc}") from None
+    return hosts_client(hosts, key if key is not None else local_key(), **options)
 
 
 def client_from_environment() -> Client | None:

@@ -90,28 +90,18 @@ def guard(tmp_path: Path) -> tuple[dict[str, str], Path]:
     return env, log
 
 
-def _python(code: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+        [sys.executable, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=180
     )
+
+
+def _python(code: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return _run("-c", textwrap.dedent(code), env=env, cwd=cwd)
 
 
 def _fal_typed(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fal_typed.cli", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    return _run("-m", "fal_typed.cli", *args, env=env, cwd=cwd)
 
 
 def test_the_guard_refuses_and_logs_fal_hosts(

@@ -23,11 +23,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._auth import check_key
-from .._hosts import DEFAULT_API_URL, DEFAULT_OPENAPI_URL, Hosts
+from .._hosts import DEFAULT_API_URL, Hosts
 from ..catalog._changelog import Snapshot
 from ..catalog._fetch import FetchSettings
 from ..catalog._generated import built_from
-from ._add import add
+from ._add import OpenapiUrlOption, add
 from ._call import build_command
 from ._diff import diff, print_fetch_changelog, print_regeneration_changelog
 from ._errors import CallFailed, debug_requested, describe, exit_status
@@ -113,13 +113,7 @@ def fetch(
             envvar="FAL_TYPED_BASE_URL", help="A local fal server standing for both URLs below."
         ),
     ] = None,
-    openapi_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="FAL_TYPED_OPENAPI_URL",
-            help=f"Per-endpoint document URL [default: {DEFAULT_OPENAPI_URL}].",
-        ),
-    ] = None,
+    openapi_url: OpenapiUrlOption = None,
     api_url: Annotated[
         str | None,
         typer.Option(

@@ -20,7 +20,7 @@ from ..catalog._add import AddReport, GeneratorUnavailableError, add_endpoints
 from ..catalog._fetch import FetchSettings
 from ._errors import FAILED, USAGE
 
-__all__ = ["add"]
+__all__ = ["OpenapiUrlOption", "add"]
 
 
 def _on_sys_path(target: Path) -> bool:
@@ -53,6 +53,16 @@ def _print_report(report: AddReport, target: Path, console: Console) -> None:
         )
 
 
+OpenapiUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="FAL_TYPED_OPENAPI_URL",
+        help=f"Per-endpoint document URL [default: {DEFAULT_OPENAPI_URL}].",
+        show_default=False,
+    ),
+]
+
+
 def add(
     ids: Annotated[
         list[str], typer.Argument(metavar="ID...", help="Endpoint ids, e.g. fal-ai/flux/dev.")
@@ -71,14 +81,7 @@ def add(
             envvar="FAL_TYPED_BASE_URL", help="A local fal server standing for fal's document URL."
         ),
     ] = None,
-    openapi_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="FAL_TYPED_OPENAPI_URL",
-            help=f"Per-endpoint document URL [default: {DEFAULT_OPENAPI_URL}].",
-            show_default=False,
-        ),
-    ] = None,
+    openapi_url: OpenapiUrlOption = None,
 ) -> None:
     """Generate typed modules for endpoints into your project: fal_endpoints.<module>.
 

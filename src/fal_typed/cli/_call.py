@@ -28,7 +28,7 @@ from .._client import Client
 from .._endpoint import Endpoint
 from .._errors import FalError, InputValidationError, InvalidArgumentError, MissingCredentialsError
 from .._hosts import Hosts
-from .._local import local_key
+from .._local import hosts_client, local_key
 from .._untyped import untyped
 from ._body import (
     collect_body,
@@ -56,18 +56,6 @@ HOST_ENV = {
     "cdn_url": "FAL_TYPED_CDN_URL",
 }
 _INTERRUPTED = 130
-
-
-def _client(key: str | None, hosts: Hosts) -> Client:
-    return Client(
-        key,
-        queue_url=hosts.queue_url,
-        run_url=hosts.run_url,
-        rest_url=hosts.rest_url,
-        cdn_url=hosts.cdn_url,
-        realtime_url=hosts.realtime_url,
-        api_url=hosts.api_url,
-    )
 
 
 def _hosts(options: Mapping[str, Any]) -> Hosts:
@@ -128,7 +116,7 @@ def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str
         key = values["key"]
         if key is None and values.get("base_url"):
             key = local_key()  # a local server: any key does, as for the library's default client
-        client = _client(key, _hosts(values))
+        client = hosts_client(_hosts(values), key)
         client.credentials()  # a missing key is a usage error, found before anything is sent
     except MissingCredentialsError:
         raise click.UsageError(
