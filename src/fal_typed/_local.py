@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_LOCAL_URL",
     "LOCAL_KEY",
     "LocalServer",
+    "default_hosts",
     "hosts_client",
     "local_base_url",
     "local_client",
@@ -87,6 +88,18 @@ def local_client(base_url: str, *, key: str | None = None, **options: Any) -> Cl
     except ValueError as exc:
         raise InvalidArgumentError(f"local server URL: {exc}") from None
     return hosts_client(hosts, key if key is not None else local_key(), **options)
+
+
+def default_hosts() -> Hosts:
+    """fal's hosts, or the local server's when ``$FAL_TYPED_BASE_URL`` is set: where calls that
+    take no client (fetching documents, for one) go by default."""
+    base_url = local_base_url()
+    if base_url is None:
+        return Hosts()
+    try:
+        return Hosts.local(base_url)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"{BASE_URL_ENV}={base_url!r}: {exc}") from None
 
 
 def client_from_environment() -> Client | None:

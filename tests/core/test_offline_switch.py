@@ -11,6 +11,7 @@ each of them arrived there.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -23,7 +24,9 @@ import pytest
 
 import fal_typed
 from fal_typed import Client, InvalidArgumentError
-from fal_typed._local import BASE_URL_ENV, LOCAL_KEY, local_client
+from fal_typed._hosts import DEFAULT_OPENAPI_URL
+from fal_typed._local import BASE_URL_ENV, LOCAL_KEY, default_hosts, local_client
+from fal_typed.catalog import fetch_endpoints
 from fal_typed.testing import LocalFal
 from fal_typed.webhooks import WebhookVerifier, shared_verifier
 
@@ -223,3 +226,14 @@ def test_use_local_server_takes_a_url_or_a_server(local_fal: LocalFal) -> None:
 def test_local_client_rejects_what_is_not_a_url() -> None:
     with pytest.raises(InvalidArgumentError, match="local server URL"):
         local_client("localhost:8765")
+
+
+def test_fetching_documents_follows_the_switch(
+    local_fal: LocalFal, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(BASE_URL_ENV, local_fal.base_url)
+    report = asyncio.run(fetch_endpoints(["fal-ai/flux/dev"], tmp_path))
+    assert report.ok and (tmp_path / "fal-ai__flux__dev.json").is_file()
+    assert [r.operation for r in local_fal.requests] == ["catalog.openapi"]
+    monkeypatch.delenv(BASE_URL_ENV)
+    assert default_hosts().openapi_url == DEFAULT_OPENAPI_URL

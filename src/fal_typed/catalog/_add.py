@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._hosts import DEFAULT_OPENAPI_URL
 from .._installed import DOCUMENT_FILE, INDEX_FILE, NAMESPACE, compact_document, index_record
 from ..naming import module_name
 from ._corpus import document_filename, read_info, write_atomic
@@ -150,13 +149,14 @@ def add_endpoints(
     endpoint_ids: Sequence[str],
     target: Path,
     *,
-    openapi_url: str = DEFAULT_OPENAPI_URL,
+    openapi_url: str | None = None,
     settings: FetchSettings | None = None,
     generator: Generator | None = None,
 ) -> AddReport:
     """Fetch, generate and install a typed module for each of ``endpoint_ids`` under
     ``target/fal_endpoints/``.
 
+    ``openapi_url`` defaults to fal's (a local server's when ``FAL_TYPED_BASE_URL`` is set).
     Problems found before any request (a malformed id, no generator, a target that would hide
     the namespace) raise ``ValueError`` / :class:`GeneratorUnavailableError`; an id whose
     document cannot be fetched or generated is reported in :attr:`AddReport.failed` and the
