@@ -12,7 +12,6 @@ import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -22,10 +21,10 @@ from .diagnostics import DocumentError
 from .models import Models, render_models
 from .plan import FieldPlan, ModulePlan
 from .source_text import docstring, docstring_part, literal
+from .write import TEMPLATES
 
 __all__ = ["IndexEntry", "index_entry", "one_line", "render_index", "render_module"]
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 # Names the templates use, by the module they come from (datamodel-code-generator adds its own).
 _TEMPLATE_IMPORTS: dict[str, set[str]] = {

@@ -23,6 +23,7 @@ __all__ = [
     "MANIFEST_NAME",
     "PACKAGE",
     "REPO_ROOT",
+    "TEMPLATES",
     "Manifest",
     "ManifestEntry",
     "format_each",
@@ -33,6 +34,13 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The jinja2 templates: beside the generator when it is installed (the runtime wheel ships it as
+#: ``fal_typed/_codegen/`` with ``templates/`` inside, for ``fal-typed add``), else the checkout's.
+TEMPLATES = (
+    Path(__file__).resolve().parent / "templates"
+    if (Path(__file__).resolve().parent / "templates").is_dir()
+    else REPO_ROOT / "templates"
+)
 PACKAGE = "fal_endpoints"
 MANIFEST_NAME = "codegen-manifest.json"
 # The project's formatting (pyproject [tool.ruff]), given explicitly so the output never depends
@@ -96,7 +104,7 @@ def generator_fingerprint() -> str:
 
     digest = hashlib.sha256()
     code_dir = Path(__file__).resolve().parent
-    for path in sorted([*code_dir.glob("*.py"), *(REPO_ROOT / "templates").glob("*.jinja")]):
+    for path in sorted([*code_dir.glob("*.py"), *TEMPLATES.glob("*.jinja")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     digest.update(datamodel_code_generator.get_version().encode())
     digest.update(_ruff("--version").stdout.encode())

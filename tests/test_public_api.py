@@ -14,6 +14,7 @@ import pytest
 
 PUBLIC_API: dict[str, tuple[str, ...]] = {
     "fal_typed": (
+        "NOT_GIVEN",
         "AccessRule",
         "AsyncRealtimeConnection",
         "AsyncRequestHandle",
@@ -23,6 +24,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "Completed",
         "DownloadError",
         "Endpoint",
+        "EndpointInfo",
         "FalConnectionError",
         "FalError",
         "FalHTTPError",
@@ -39,7 +41,6 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "Limits",
         "Log",
         "MissingCredentialsError",
-        "NOT_GIVEN",
         "NotFoundError",
         "NotGiven",
         "OutputModel",
@@ -57,6 +58,8 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "Status",
         "Stream",
         "UnknownEndpointError",
+        "UntypedInput",
+        "UntypedOutput",
         "UploadError",
         "UploadSettings",
         "configure_uploads",
@@ -65,11 +68,15 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "encode",
         "encode_file",
         "endpoint",
+        "installed_endpoints",
         "module_name",
+        "search",
         "set_default_client",
+        "untyped",
         "upload",
         "upload_async",
         "upload_settings",
+        "use_local_server",
     ),
     "fal_typed.files": (
         "AccessRule",

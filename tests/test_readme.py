@@ -1,8 +1,9 @@
 """README.md is executed: every ```python block runs, in order, against the local fal server.
 
-The blocks share one namespace and a temporary working directory (the first block saves
-``cat.jpg``; the files block uploads it). Module-level calls reach the local server because the
-test makes its client the default one, exactly as ``examples/quickstart.py`` does.
+The blocks share one namespace and a temporary working directory (the quick start saves
+``cat.jpg``; the files block uploads it). Module-level calls reach a local server because the
+README's first block starts one and makes it the default (``use_local_server``), as a reader
+would; the later tests get the fixture's server back as the default.
 """
 
 from __future__ import annotations
@@ -31,17 +32,38 @@ def readme(
     local_fal: LocalFal, local_fal_client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[dict[str, Any]]:
     monkeypatch.chdir(tmp_path)
-    fal_typed.set_default_client(local_fal_client)
+    monkeypatch.delenv("FAL_KEY", raising=False)  # the README's offline section needs none
+    fal_typed.set_default_client(None)
     namespace: dict[str, Any] = {"__name__": "readme"}
     try:
         for number, block in enumerate(BLOCK.findall(README.read_text()), 1):
             exec(compile(block, f"{README}:block{number}", "exec"), namespace)
+        namespace["fal"].stop()  # the README's own server; later tests use the fixture's
+        fal_typed.set_default_client(local_fal_client)
         yield namespace
     finally:
+        if isinstance(namespace.get("fal"), LocalFal):
+            namespace["fal"].stop()
         fal_typed.set_default_client(None)
 
 
+def test_offline_use_comes_before_any_call_that_would_reach_fal() -> None:
+    text = README.read_text()
+    blocks = BLOCK.findall(text)
+    assert "fal_typed.use_local_server(" in blocks[0]
+    assert not any(call in blocks[0] for call in (".subscribe(", ".submit(", ".run(", "upload("))
+    first_call = min(
+        text.index(call) for call in (".subscribe(", ".submit(", ".run(") if call in text
+    )
+    assert text.index("fal_typed.use_local_server(") < first_call
+    assert text.index("export FAL_TYPED_BASE_URL=") < first_call
+    assert len(blocks[0].strip().splitlines()) <= 6  # a few lines
+
+
 def test_every_block_runs_and_yields_typed_results(readme: dict[str, Any]) -> None:
+    assert isinstance(readme["fal"], LocalFal)
+    assert readme["info"].module and readme["result"]["images"]
+    assert fal_typed.search("flux dev")[0].endpoint_id == "fal-ai/flux/dev"
     flux_dev = readme["flux_dev"]
     assert isinstance(readme["out"], flux_dev.Output)
     assert Path("cat.jpg").stat().st_size > 0

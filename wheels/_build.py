@@ -15,6 +15,8 @@ from pathlib import Path
 from fal_typed.naming import split_endpoint_id
 
 from ._archive import write_wheel
+from ._data import endpoint_data_files
+from ._generator import generator_files
 from ._naming import (
     UMBRELLA_NAME,
     dist_info_dir,
@@ -156,12 +158,17 @@ def _package_files(package_dir: Path, prefix: str) -> dict[str, bytes]:
 
 
 def build_runtime_wheel(layout: Layout, project: RuntimeProject) -> BuiltWheel:
-    """The ``fal-typed`` wheel: ``src/fal_typed`` only (never ``fal_endpoints``)."""
+    """The ``fal-typed`` wheel: ``src/fal_typed`` and the generator as ``fal_typed/_codegen``
+    (for ``fal-typed add``, see :mod:`._generator`); never ``fal_endpoints``."""
     files = _package_files(layout.runtime_dir, "fal_typed")
     if "fal_typed/py.typed" not in files:
         raise WheelBuildError(
             f"{layout.runtime_dir}/py.typed is missing: the runtime would ship untyped"
         )
+    try:
+        files |= generator_files(layout.root)
+    except FileNotFoundError as exc:
+        raise WheelBuildError(str(exc)) from None
     dist_info = dist_info_dir(project.name, project.version)
     requires = list(project.dependencies)
     for extra in sorted(project.extras):
@@ -208,7 +215,8 @@ def build_endpoint_wheel(
     schema_time: int,
     history: EndpointHistory | None = None,
 ) -> BuiltWheel:
-    """One endpoint's wheel: ``fal_endpoints/<module>/`` (the module and its ``py.typed``).
+    """One endpoint's wheel: ``fal_endpoints/<module>/`` (the module and its ``py.typed``, and
+    the data read without a checkout: ``endpoint.json`` and ``openapi.json``, see :mod:`._data`).
 
     The module is installed as a package so that its ``py.typed`` is its own: PEP 561 puts the
     marker of a namespace package's members inside each member, never in the shared
@@ -223,6 +231,7 @@ def build_endpoint_wheel(
     requirement = runtime_requirement(project.name, project.version)
     package = f"{NAMESPACE}/{source.module}"
     files = {f"{package}/__init__.py": _module_bytes(source), f"{package}/py.typed": b""}
+    files |= endpoint_data_files(package, source)  # for the local server and the listing
     readme = endpoint_readme(
         layout.templates_dir,
         source,

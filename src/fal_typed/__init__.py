@@ -21,13 +21,16 @@ from ._errors import (
     ServerError,
 )
 from ._handle import AsyncRequestHandle, RequestHandle
+from ._installed import EndpointInfo, installed_endpoints, search
 from ._limits import Limits
+from ._local import use_local_server
 from ._models import InputModel, OutputModel
 from ._registry import UnknownEndpointError, endpoint
 from ._retry import RetryPolicy
 from ._status import Completed, InProgress, Log, Queued, Status
 from ._stream import AsyncStream, Stream
 from ._types import NOT_GIVEN, NotGiven
+from ._untyped import UntypedInput, UntypedOutput, untyped
 from .files import (
     AccessRule,
     DownloadError,
@@ -59,6 +62,7 @@ __all__ = [
     "Completed",
     "DownloadError",
     "Endpoint",
+    "EndpointInfo",
     "FalConnectionError",
     "FalError",
     "FalHTTPError",
@@ -92,6 +96,8 @@ __all__ = [
     "Status",
     "Stream",
     "UnknownEndpointError",
+    "UntypedInput",
+    "UntypedOutput",
     "UploadError",
     "UploadSettings",
     "configure_uploads",
@@ -100,9 +106,13 @@ __all__ = [
     "encode",
     "encode_file",
     "endpoint",
+    "installed_endpoints",
     "module_name",
+    "search",
     "set_default_client",
+    "untyped",
     "upload",
     "upload_async",
     "upload_settings",
+    "use_local_server",
 ]

@@ -597,7 +597,14 @@ def _proxy_route(
 
 
 def _client_from_environment() -> Client:
-    """A key-from-environment client honouring fal-client's ``FAL_RUN_HOST`` / ``FAL_QUEUE_RUN_HOST``."""
+    """A key-from-environment client: every host under ``$FAL_TYPED_BASE_URL`` when it is set (a
+    local server, see ``_local``), else honouring fal-client's ``FAL_RUN_HOST`` /
+    ``FAL_QUEUE_RUN_HOST``."""
+    from ._local import client_from_environment
+
+    local = client_from_environment()
+    if local is not None:
+        return local
     run_host = os.environ.get("FAL_RUN_HOST", "").strip() or "fal.run"
     queue_host = os.environ.get("FAL_QUEUE_RUN_HOST", "").strip() or f"queue.{run_host}"
     return Client(
@@ -614,7 +621,8 @@ _default_lock = threading.Lock()
 def default_client() -> Client:
     """The client module-level calls use: built from the environment on first use.
 
-    The key is read at the first request, so importing never fails for want of one.
+    The key is read at the first request, so importing never fails for want of one. With
+    ``FAL_TYPED_BASE_URL`` set, every host is under that local server (``use_local_server``).
     """
     global _default
     with _default_lock:

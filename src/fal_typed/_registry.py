@@ -1,8 +1,10 @@
 """`fal_typed.endpoint(id)`: the generated endpoint object for an endpoint id.
 
 It imports ``fal_endpoints.<module_name(id)>`` directly, so it works with the whole generated
-package or with per-endpoint wheels installed side by side; no shared index is needed. The index
-(``fal_endpoints._index``), when installed, only serves to suggest close matches for a typo.
+package, per-endpoint wheels installed side by side or modules added with ``fal-typed add``; no
+shared index is needed. The index of installed endpoints (``_installed``) only serves to suggest
+close matches for a typo. An id without a module is an error here, never a silent untyped
+fallback: ``fal_typed.untyped(id)`` is the explicit way to call one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from ._endpoint import Endpoint
 from ._errors import FalError
+from ._installed import installed_endpoints
 from .naming import module_name
 
 __all__ = ["UnknownEndpointError", "endpoint"]
@@ -23,14 +26,20 @@ _PACKAGE = "fal_endpoints"
 class UnknownEndpointError(FalError, LookupError):
     """No generated module is installed for this endpoint id.
 
-    ``endpoint_id`` is the id asked for; ``suggestions`` lists close ids from the installed index.
+    ``endpoint_id`` is the id asked for; ``suggestions`` lists close ids among the installed
+    endpoints. The message says how to call it anyway: ``fal_typed.untyped(id)``, or
+    ``fal-typed add ID`` for a typed module.
     """
 
     def __init__(self, endpoint_id: str, suggestions: list[str]) -> None:
-        hint = f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        hint = (
+            f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else "."
+        )
         super().__init__(
             f"no generated module for endpoint {endpoint_id!r} "
-            f"(expected {_PACKAGE}.{module_name(endpoint_id)}){hint}"
+            f"(expected {_PACKAGE}.{module_name(endpoint_id)}){hint} To call it anyway: "
+            f"fal_typed.untyped({endpoint_id!r}), or `fal-typed add {endpoint_id}` for a typed "
+            "module."
         )
         self.endpoint_id = endpoint_id
         self.suggestions = suggestions
@@ -56,12 +65,5 @@ def endpoint(endpoint_id: str) -> Endpoint[Any, Any]:
 
 
 def _suggestions(endpoint_id: str) -> list[str]:
-    try:
-        index = importlib.import_module(f"{_PACKAGE}._index")
-    except ImportError:
-        return []
-    known: object = getattr(index, "ENDPOINTS", {})
-    if not isinstance(known, dict):
-        return []
-    ids = [key for key in known if isinstance(key, str)]  # pyright: ignore[reportUnknownVariableType]
+    ids = [info.endpoint_id for info in installed_endpoints()]
     return difflib.get_close_matches(endpoint_id, ids, n=3, cutoff=0.6)

@@ -19,7 +19,7 @@ __all__ = ["Completed", "InProgress", "Log", "Queued", "Status", "parse_logs", "
 
 @dataclass(frozen=True)
 class Log:
-    """One log line of the running model."""
+    """One log line of the running model; shown as fal shows it: ``[INFO 12:00:01] message``."""
 
     message: str
     level: str = "INFO"
@@ -27,11 +27,23 @@ class Log:
     source: str = "USER"
     timestamp: datetime | None = None
 
+    def __repr__(self) -> str:
+        clock = f" {self.timestamp:%H:%M:%S}" if self.timestamp is not None else ""
+        return f"[{self.level}{clock}] {self.message}"
+
     def _repr_html_(self) -> str:
         """In a notebook: time, level and message on one line."""
         from .notebook._html import log_html
 
         return log_html(self)
+
+
+def _with_logs(head: str, logs: list[Log] | None) -> str:
+    """``head``, then each log line, aligned under the first: how statuses read when printed."""
+    if not logs:
+        return head
+    indent = "\n" + " " * (len(head) + 2)
+    return f"{head}: " + indent.join(repr(log) for log in logs)
 
 
 @dataclass(frozen=True)
@@ -52,10 +64,14 @@ class InProgress:
     """Running. ``logs`` is None unless logs were requested.
 
     In ``subscribe`` / ``iter_events`` updates, ``logs`` holds only the lines new since the
-    previous update; ``status()`` returns every line so far.
+    previous update; ``status()`` returns every line so far. Printed, it reads like fal's log:
+    ``InProgress: [INFO 12:00:01] loading weights``.
     """
 
     logs: list[Log] | None = None
+
+    def __repr__(self) -> str:
+        return _with_logs("InProgress", self.logs)
 
     def _repr_html_(self) -> str:
         """In a notebook: running, with the log lines."""
@@ -66,7 +82,11 @@ class InProgress:
 
 @dataclass(frozen=True)
 class Completed:
-    """Finished, successfully or not: ``error`` / ``error_type`` are set on failure or cancel."""
+    """Finished, successfully or not: ``error`` / ``error_type`` are set on failure or cancel.
+
+    Printed: ``Completed(inference_time=1.02s)``, or ``Completed(error=..., error_type=...)``,
+    then its log lines, if any.
+    """
 
     logs: list[Log] | None = None
     metrics: dict[str, Any] = field(default_factory=dict[str, Any])
@@ -76,6 +96,17 @@ class Completed:
     @property
     def failed(self) -> bool:
         return self.error is not None or self.error_type is not None
+
+    def __repr__(self) -> str:
+        facts = [
+            f"{name}={value!r}"
+            for name, value in (("error", self.error), ("error_type", self.error_type))
+            if value is not None
+        ]
+        inference_time = self.metrics.get("inference_time")
+        if isinstance(inference_time, (int, float)) and not isinstance(inference_time, bool):
+            facts.append(f"inference_time={inference_time:.2f}s")
+        return _with_logs(f"Completed({', '.join(facts)})" if facts else "Completed", self.logs)
 
     def _repr_html_(self) -> str:
         """In a notebook: completed or failed (and why), with the log lines."""

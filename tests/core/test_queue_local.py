@@ -55,7 +55,8 @@ def test_subscribe_returns_the_typed_output_with_queue_updates(
     assert isinstance(out, flux_dev.FluxDevOutput)
     assert len(out.images) == 2 and isinstance(out.images[0], flux_dev.Image)
     assert out.images[0].url.startswith(local_fal.cdn_url)
-    assert out.images[0].read(client=client)[:8] == b"\x89PNG\r\n\x1a\n"  # output files are objects
+    # output files are objects; a JPEG, as output_format defaults to jpeg
+    assert out.images[0].read(client=client)[:3] == b"\xff\xd8\xff"
     # Queue positions count down (how many are seen depends on timing), logs arrive once each,
     # Completed comes last.
     positions = [u.position for u in updates if isinstance(u, Queued)]

@@ -52,7 +52,7 @@ async def test_subscribe_async_with_async_and_plain_callbacks(
         client=client,
     )
     assert isinstance(out, flux_dev.FluxDevOutput) and out.images
-    assert (await out.images[0].aread())[:4] == b"\x89PNG"
+    assert (await out.images[0].aread())[:3] == b"\xff\xd8\xff"  # output_format: jpeg
     positions = [u.position for u in updates if isinstance(u, Queued)]
     assert positions and positions == sorted(set(positions), reverse=True) and positions[-1] == 0
     lines = [

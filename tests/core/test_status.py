@@ -175,3 +175,27 @@ def test_a_stream_repeating_itself_does_not_reset_the_backoff() -> None:
     assert w.accept(Queued(0), "stream") is None  # same status again, then closed again
     w.dropped("closed")
     assert w.drops == 2 and w.pause() > 0
+
+
+def test_statuses_print_like_fal_log_lines() -> None:
+    at = datetime(2025, 1, 2, 12, 0, 1, tzinfo=timezone.utc)
+    assert repr(Log("loading weights", timestamp=at)) == "[INFO 12:00:01] loading weights"
+    assert repr(Log("oops", level="ERROR")) == "[ERROR] oops"
+    assert repr(Queued(position=3)) == "Queued(position=3)"
+    assert repr(InProgress()) == repr(InProgress(logs=[])) == "InProgress"
+    assert repr(InProgress(logs=[Log("loading weights", timestamp=at)])) == (
+        "InProgress: [INFO 12:00:01] loading weights"
+    )
+    assert str(InProgress(logs=[Log("a"), Log("b", level="WARN")])) == (
+        "InProgress: [INFO] a\n            [WARN] b"
+    )
+    assert repr(Completed()) == "Completed"
+    assert repr(Completed(metrics={"inference_time": 1.0234})) == "Completed(inference_time=1.02s)"
+    failed = Completed(error="No runner", error_type="runner_scheduling_failure", logs=[Log("x")])
+    assert repr(failed) == (
+        "Completed(error='No runner', error_type='runner_scheduling_failure'): [INFO] x"
+    )
+    parsed = parse_status(
+        {"status": "IN_PROGRESS", "logs": [{"message": "m", "timestamp": "2025-01-02T12:00:01Z"}]}
+    )
+    assert "datetime" not in repr(parsed) and repr(parsed) == "InProgress: [INFO 12:00:01] m"

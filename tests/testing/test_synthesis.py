@@ -182,7 +182,7 @@ def test_video_is_an_mp4_whose_samples_decode_as_jpeg_frames() -> None:
     assert duration / timescale == media.duration == 1.0
 
 
-@pytest.mark.parametrize(("kind", "fmt"), [("png", "PNG"), ("jpeg", "JPEG")])
+@pytest.mark.parametrize(("kind", "fmt"), [("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP")])
 @pytest.mark.parametrize("size", [(1, 1), (9, 17), (1024, 768)])
 def test_images_decode_to_their_declared_size_and_colour(
     kind: str, fmt: str, size: tuple[int, int]

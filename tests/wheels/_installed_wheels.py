@@ -2,13 +2,15 @@
 
 The machine has no package index, so a fresh venv gets the runtime's dependencies from the
 distributions already installed here: each one is packed back into a wheel from the files its
-RECORD lists, with its own METADATA and WHEEL (so its platform tags stay exact). Scripts outside
-site-packages are left out; pip regenerates them from ``entry_points.txt``.
+RECORD lists, with its own METADATA and WHEEL (so its platform tags stay exact). Console scripts
+are left out (pip regenerates them from ``entry_points.txt``); other files of the scripts folder
+(ruff's binary) go back into the wheel's ``.data/scripts``, executable.
 """
 
 from __future__ import annotations
 
 import importlib.metadata as metadata
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -65,15 +67,39 @@ def repack(dist: metadata.Distribution, out_dir: Path) -> Path:
         raise RuntimeError(f"{name} was not installed from a wheel (no WHEEL or RECORD)")
     dist_info = f"{escaped}-{dist.version}.dist-info"
     files: dict[str, bytes] = {}
+    console = {
+        ep.name for ep in dist.entry_points if ep.group in ("console_scripts", "gui_scripts")
+    }
+    scripts: list[str] = []
     for entry in dist.files:
         relative = entry.as_posix()
         parts = relative.split("/")
-        if parts[0] == ".." or "__pycache__" in parts or relative.endswith(".pyc"):
+        if "__pycache__" in parts or relative.endswith(".pyc"):
+            continue
+        if parts[0] == "..":
+            if parts[-2:-1] == ["bin"] and parts[-1] not in console:
+                scripts.append(f"{escaped}-{dist.version}.data/scripts/{parts[-1]}")
+                files[scripts[-1]] = Path(str(entry.locate())).read_bytes()
             continue
         if parts[0].endswith(".dist-info"):
             if parts[-1] in _SKIPPED_DIST_INFO and len(parts) == 2:
                 continue
             relative = "/".join([dist_info, *parts[1:]])
         files[relative] = Path(str(entry.locate())).read_bytes()
-    path = out_dir / f"{escaped}-{dist.version}-{_tag_set(wheel_text)}.whl"
-    return write_wheel(path, files, dist_info)
+    path = write_wheel(
+        out_dir / f"{escaped}-{dist.version}-{_tag_set(wheel_text)}.whl", files, dist_info
+    )
+    if scripts:
+        _make_executable(path, set(scripts))
+    return path
+
+
+def _make_executable(path: Path, members: set[str]) -> None:
+    """Rewrite the wheel with ``members`` marked executable (pip keeps a member's x bit)."""
+    with zipfile.ZipFile(path) as source:
+        entries = [(info, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info, data in entries:
+            if info.filename in members:
+                info.external_attr = (0o100755 << 16) | (info.external_attr & 0xFFFF)
+            target.writestr(info, data)

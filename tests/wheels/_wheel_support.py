@@ -26,6 +26,15 @@ SAMPLE_IDS = (
 SCHEMA_EPOCH = 1_767_225_600  # 2026-01-01 00:00:00 UTC
 
 
+def link_generator(root: Path) -> None:
+    """The generator and its endpoint templates in a scratch layout at ``root`` (symlinks): the
+    runtime wheel ships them, so a layout without them cannot build one."""
+    (root / "codegen").symlink_to(ROOT / "codegen")
+    (root / "templates").mkdir(exist_ok=True)
+    for template in ROOT.joinpath("templates").glob("*.jinja"):
+        (root / "templates" / template.name).symlink_to(template)
+
+
 def fake_module(endpoint_id: str) -> str:
     """A stand-in for a generated module: the builder packages modules verbatim."""
     return f'"""Stand-in module for {endpoint_id}."""\n\nendpoint_id = "{endpoint_id}"\n'

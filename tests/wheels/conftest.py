@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _wheel_support import ROOT, SAMPLE_IDS, SCHEMA_EPOCH, fake_module
+from _wheel_support import ROOT, SAMPLE_IDS, SCHEMA_EPOCH, fake_module, link_generator
 
 from fal_typed.naming import module_name
 from wheels import Layout
@@ -15,7 +15,7 @@ from wheels import Layout
 
 @pytest.fixture
 def scratch(tmp_path: Path) -> Layout:
-    """A layout with the real runtime, templates and project file, and copied documents.
+    """A layout with the real runtime, generator, templates and project file, and copied documents.
 
     The documents live outside git, so their versions come from ``SOURCE_DATE_EPOCH`` (set by
     :func:`schema_epoch`); the generated modules are stand-ins written by :func:`generate`.
@@ -29,6 +29,7 @@ def scratch(tmp_path: Path) -> Layout:
         shutil.copy(ROOT / name, root / name)
     (root / "src" / "fal_typed").symlink_to(ROOT / "src" / "fal_typed")
     (root / "templates" / "wheel").symlink_to(ROOT / "templates" / "wheel")
+    link_generator(root)
     for endpoint_id in SAMPLE_IDS:
         name = endpoint_id.replace("/", "__") + ".json"
         shutil.copy(ROOT / "schemas" / name, root / "schemas" / name)

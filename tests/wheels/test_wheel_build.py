@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import subprocess
 import sys
 import zipfile
@@ -74,6 +75,8 @@ def test_endpoint_wheel_holds_one_namespace_member_and_its_marker(
         dist_info = "fal_endpoints_flux_dev-1.0.0.dist-info"
         assert archive.namelist() == [
             "fal_endpoints/flux_dev/__init__.py",
+            "fal_endpoints/flux_dev/endpoint.json",
+            "fal_endpoints/flux_dev/openapi.json",
             "fal_endpoints/flux_dev/py.typed",
             f"{dist_info}/METADATA",
             f"{dist_info}/WHEEL",
@@ -81,6 +84,19 @@ def test_endpoint_wheel_holds_one_namespace_member_and_its_marker(
         ]
         # No fal_endpoints/__init__.py: the namespace is shared, never owned by one wheel.
         assert archive.read("fal_endpoints/flux_dev/__init__.py") == module_path.read_bytes()
+        # What a wheels-only install reads instead of a checkout: the document (compact, same
+        # content) for the local server, and the record that lists and searches the endpoint.
+        schema = scratch.schemas_dir / "fal-ai__flux__dev.json"
+        document = archive.read("fal_endpoints/flux_dev/openapi.json")
+        assert json.loads(document) == json.loads(schema.read_bytes())
+        assert len(document) < len(schema.read_bytes()) * 0.7
+        assert json.loads(archive.read("fal_endpoints/flux_dev/endpoint.json")) == {
+            "endpoint_id": "fal-ai/flux/dev",
+            "module": "flux_dev",
+            "title": "Flux Dev",
+            "category": "text-to-image",
+            "description": "FLUX.1 [dev], next generation text-to-image model.",
+        }
         _check_record(archive)
         _check_reproducible_entries(archive)
         wheel_file = archive.read(f"{dist_info}/WHEEL").decode()
@@ -162,7 +178,13 @@ def test_runtime_wheel_is_the_runtime_only(
         for p in source.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
     }
-    assert packaged == expected
+    # The generator, for `fal-typed add` without a checkout (its dependencies: the codegen extra).
+    generator = {f"fal_typed/_codegen/{p.name}" for p in (ROOT / "codegen").glob("*.py")}
+    generator |= {
+        f"fal_typed/_codegen/templates/{p.name}" for p in (ROOT / "templates").glob("*.jinja")
+    }
+    assert "fal_typed/_codegen/__main__.py" in generator
+    assert packaged == expected | generator
     assert "fal_typed/py.typed" in packaged
     assert not any(n.startswith("fal_endpoints") for n in names)
     assert meta["Name"] == "fal-typed" and meta["Version"] == project.version

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _wheel_support import ROOT, fake_module
+from _wheel_support import ROOT, fake_module, link_generator
 from packaging.requirements import Requirement
 
 from tests.catalog.documents import commit, document, git, init_repo, write
@@ -42,6 +42,7 @@ class Repo:
         (root / "src" / "fal_typed").symlink_to(ROOT / "src" / "fal_typed")
         (root / "templates").mkdir()
         (root / "templates" / "wheel").symlink_to(ROOT / "templates" / "wheel")
+        link_generator(root)
         generated = root / "generated" / "fal_endpoints"
         generated.mkdir(parents=True)
         (generated / "flux_dev.py").write_text(fake_module("fal-ai/flux/dev"), encoding="utf-8")

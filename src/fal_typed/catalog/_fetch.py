@@ -33,8 +33,8 @@ from typing import Any, Literal, Protocol, TypeGuard, cast
 
 import httpx
 
-from .._hosts import DEFAULT_API_URL, DEFAULT_OPENAPI_URL
 from .._limits import MiB
+from .._local import default_hosts
 from ..naming import check_endpoint_id
 from ._corpus import (
     MAX_DEPTH,
@@ -404,7 +404,7 @@ async def fetch_endpoints(
     endpoint_ids: Iterable[str],
     schemas_dir: Path,
     *,
-    openapi_url: str = DEFAULT_OPENAPI_URL,
+    openapi_url: str | None = None,
     headers: Mapping[str, str] | None = None,
     settings: FetchSettings | None = None,
     listener: FetchListener | None = None,
@@ -412,10 +412,12 @@ async def fetch_endpoints(
 ) -> FetchReport:
     """Fetch the documents of ``endpoint_ids`` concurrently into ``schemas_dir``.
 
+    ``openapi_url`` defaults to fal's (a local server's when ``FAL_TYPED_BASE_URL`` is set).
     Every id is checked before the first request (``ValueError`` names the bad ones, and ids
     that would share a file name). An id that fails (after retries) is listed in
     ``report.failed``, and so is one whose document names another id; the others are written.
     """
+    openapi_url = openapi_url or default_hosts().openapi_url
     ids = list(dict.fromkeys(endpoint_ids))
     _check_ids(ids)
     settings = settings or FetchSettings()
@@ -582,7 +584,7 @@ class _Listing:
 async def fetch_catalog(
     schemas_dir: Path,
     *,
-    api_url: str = DEFAULT_API_URL,
+    api_url: str | None = None,
     category: str | None = None,
     prune: bool = True,
     headers: Mapping[str, str] | None = None,
@@ -592,11 +594,15 @@ async def fetch_catalog(
 ) -> FetchReport:
     """Page through fal's catalog (active endpoints, optionally one category) into ``schemas_dir``.
 
+    ``api_url`` defaults to fal's Platform API (a local server's when ``FAL_TYPED_BASE_URL`` is
+    set).
+
     Once the whole catalog has been listed, documents in scope (all, or those of ``category``)
     that it no longer lists are reported as removed, and deleted when ``prune`` is set. When
     listing stops early (a page failed for good, or a limit of ``settings`` was reached: pages,
     documents, a cursor seen before), nothing is removed and ``complete`` is False.
     """
+    api_url = api_url or default_hosts().api_url
     settings = settings or FetchSettings()
     listener = listener or _Silent()
     schemas_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""The ``fal-typed`` command: refresh schemas from fal, generate bindings, serve, call, list.
+"""The ``fal-typed`` command: find, call and add endpoints, serve fal locally, refresh schemas.
 
 The refresh loop::
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,13 +23,15 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._auth import check_key
-from .._hosts import DEFAULT_API_URL, DEFAULT_OPENAPI_URL, Hosts
+from .._hosts import DEFAULT_API_URL, Hosts
 from ..catalog._changelog import Snapshot
 from ..catalog._fetch import FetchSettings
 from ..catalog._generated import built_from
+from ._add import OpenapiUrlOption, add
 from ._batch import batch_app
 from ._call import build_command
 from ._diff import diff, print_fetch_changelog, print_regeneration_changelog
+from ._errors import CallFailed, debug_requested, describe, exit_status
 from ._fetch import (
     FetchRequest,
     existing_ids,
@@ -45,7 +48,9 @@ __all__ = ["app", "main"]
 
 app: typer.Typer = typer.Typer(
     name="fal-typed",
-    help="Typed fal.ai clients: refresh endpoint schemas, generate bindings, serve locally, call.",
+    help="Typed fal.ai clients: find, call and add endpoints, serve fal locally, refresh "
+    "schemas.\n\nExit status: 0 success, 1 failed, 2 bad usage (nothing sent), 3 fal "
+    "unreachable, 4 key refused, 70 a bug (--debug shows the traceback), 130 interrupted.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold an API key
@@ -83,7 +88,7 @@ def _stderr() -> Console:
 
 
 def _usage(message: str) -> typer.Exit:
-    _stderr().print(f"[red]Error:[/red] {escape(message)}", highlight=False)
+    _stderr().print(f"[red]Error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -111,13 +116,7 @@ def fetch(
             envvar="FAL_TYPED_BASE_URL", help="A local fal server standing for both URLs below."
         ),
     ] = None,
-    openapi_url: Annotated[
-        str | None,
-        typer.Option(
-            envvar="FAL_TYPED_OPENAPI_URL",
-            help=f"Per-endpoint document URL [default: {DEFAULT_OPENAPI_URL}].",
-        ),
-    ] = None,
+    openapi_url: OpenapiUrlOption = None,
     api_url: Annotated[
         str | None,
         typer.Option(
@@ -331,16 +330,33 @@ def serve(
 def list_(
     search: Annotated[
         list[str] | None,
-        typer.Argument(help="Words the id or description must contain.", show_default=False),
+        typer.Argument(
+            help="Words the id, module, title, category or description must contain.",
+            show_default=False,
+        ),
     ] = None,
     category: Annotated[str | None, typer.Option(help="Only this category.")] = None,
-    schemas: SchemasOption = _DEFAULT_SCHEMAS,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    schemas: Annotated[
+        Path | None,
+        typer.Option(
+            "--schemas",
+            envvar="FAL_TYPED_SCHEMAS",
+            file_okay=False,
+            help="List a directory of endpoint documents instead of the installed endpoints.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
 ) -> None:
-    """List the endpoints in the schemas directory, with category and a one-line description."""
-    if not schemas.is_dir():
+    """List the installed endpoints: module name, id, category and a one-line description.
+
+    Words narrow the list (every word must match; the best matches come first): fal-typed list
+    flux dev. Works from any directory: it reads the installed endpoint packages (wheels, a
+    checkout, fal-typed add), never imports them.
+    """
+    if schemas is not None and not schemas.is_dir():
         raise _usage(f"{schemas} is not a directory (see --schemas)")
-    print_listing(matching(schemas, category, search or []), as_json=as_json, console=Console())
+    print_listing(matching(schemas, category, search or []), as_json=as_json, out=sys.stdout)
 
 
 @app.command(
@@ -374,7 +390,7 @@ def call(
         )
     except click.ClickException as exc:
         exc.show()
-        raise typer.Exit(exc.exit_code) from None
+        raise typer.Exit(exc.status if isinstance(exc, CallFailed) else exc.exit_code) from None
     except click.Abort:
         raise typer.Exit(_INTERRUPTED) from None
     if isinstance(status, int) and status:
@@ -383,8 +399,31 @@ def call(
 
 app.command()(price)
 app.command("usage")(usage_command)
+app.command("add")(add)
 
 
-def main() -> None:
-    """Entry point of the ``fal-typed`` script."""
-    app()
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show the traceback of an error (also FAL_TYPED_DEBUG=1)."),
+    ] = False,
+) -> None:
+    """The options of every command (``main`` reads ``--debug`` wherever it is given)."""
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``fal-typed`` script: every error ends as one line and an exit status
+    that says its kind (``_errors``); ``--debug`` anywhere shows the traceback instead."""
+    debug, arguments = debug_requested(sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=arguments, prog_name="fal-typed")
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        if debug:
+            raise
+        _stderr().print(
+            f"[red]Error:[/red] {escape(describe(exc))}", highlight=False, soft_wrap=True
+        )
+        raise SystemExit(exit_status(exc)) from None

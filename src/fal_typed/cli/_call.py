@@ -7,7 +7,8 @@ a bad value exits with status 2 and a message naming the option. Local files giv
 fields are uploaded; the call goes through the queue with its position and logs shown live, or
 (``--via run`` / ``--via stream``) through the run host or the endpoint's stream.
 
-Exit status: 0 success, 1 the call failed, 2 bad usage or values, 130 interrupted.
+Exit status (``_errors``): 0 success, 1 the call failed, 2 bad usage or values, 3 fal could not
+be reached, 4 the key was refused, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, cast
 
 import click
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 
@@ -27,7 +28,8 @@ from .._client import Client
 from .._endpoint import Endpoint
 from .._errors import FalError, InputValidationError, InvalidArgumentError, MissingCredentialsError
 from .._hosts import Hosts
-from .._models import InputModel, OutputModel
+from .._local import hosts_client, local_key
+from .._untyped import untyped
 from ._body import (
     collect_body,
     fail_values,
@@ -37,6 +39,7 @@ from ._body import (
     schema_errors,
     with_placeholders,
 )
+from ._errors import CallFailed, describe
 from ._live import LiveStatus
 from ._options import FieldOption, LocalFile, build_field_options
 from ._output import print_result, save_files
@@ -53,28 +56,6 @@ HOST_ENV = {
     "cdn_url": "FAL_TYPED_CDN_URL",
 }
 _INTERRUPTED = 130
-
-
-class _AnyInput(InputModel):
-    """Input of an endpoint without a generated module: the schema check has been done already."""
-
-    model_config = ConfigDict(extra="allow")
-
-
-class _AnyOutput(OutputModel):
-    """Output of an endpoint without a generated module: kept as fal sent it."""
-
-
-def _client(key: str | None, hosts: Hosts) -> Client:
-    return Client(
-        key,
-        queue_url=hosts.queue_url,
-        run_url=hosts.run_url,
-        rest_url=hosts.rest_url,
-        cdn_url=hosts.cdn_url,
-        realtime_url=hosts.realtime_url,
-        api_url=hosts.api_url,
-    )
 
 
 def _hosts(options: Mapping[str, Any]) -> Hosts:
@@ -128,10 +109,14 @@ def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str
     if problems:
         fail_values(fields, problems)
     generated = generated_endpoint(spec.endpoint_id)
-    endpoint = generated[0] if generated else Endpoint(spec.endpoint_id, _AnyInput, _AnyOutput)
+    # Without a generated module: open models (the schema check above has been done).
+    endpoint = generated[0] if generated else untyped(spec.endpoint_id)
     try:
         endpoint.arguments(None, with_placeholders(body))
-        client = _client(values["key"], _hosts(values))
+        key = values["key"]
+        if key is None and values.get("base_url"):
+            key = local_key()  # a local server: any key does, as for the library's default client
+        client = hosts_client(_hosts(values), key)
         client.credentials()  # a missing key is a usage error, found before anything is sent
     except MissingCredentialsError:
         raise click.UsageError(
@@ -161,7 +146,7 @@ def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str
         _cancel(endpoint, live.request_id, client, err)
         raise SystemExit(_INTERRUPTED) from None
     except FalError as exc:
-        raise click.ClickException(client.redact(str(exc))) from None
+        raise CallFailed(exc, client.redact(describe(exc))) from None
     except (httpx.HTTPError, OSError) as exc:  # saving the output files
         raise click.ClickException(f"could not save the output files: {exc}") from None
     finally:

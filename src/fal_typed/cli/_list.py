@@ -1,67 +1,97 @@
-"""``fal-typed list``: the endpoints in schemas/, with category and a one-line description."""
+"""``fal-typed list``: the installed endpoints (or a folder's documents), found by words.
+
+Each endpoint is two lines: its module name (what ``from fal_endpoints import ...`` takes), id
+and category, then its description cut to the terminal's width. Ids and module names are never
+broken: a first line too long for the terminal puts the id on a line of its own.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import shutil
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TextIO
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
-from ..catalog._corpus import DocumentInfo, iter_document_paths, read_info
+from .._installed import EndpointInfo, display_name, installed_endpoints, rank
+from ..catalog._corpus import iter_document_paths, read_info
 from ..catalog._text import printable
+from ..naming import module_name
 
-__all__ = ["matching", "one_line", "print_listing"]
+__all__ = ["folder_endpoints", "matching", "one_line", "print_listing"]
 
-_LINE = 100
+_INDENT = "    "
+_MIN_WIDTH = 40
 
 
-def one_line(text: str, limit: int = _LINE) -> str:
+def one_line(text: str, limit: int) -> str:
     """The first line (or sentence) of ``text``, whitespace collapsed, cut at ``limit``."""
     line = " ".join(text.strip().split("\n\n", 1)[0].split())
     if (cut := line.find(". ")) != -1:
         line = line[: cut + 1]
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "\u2026"
+    return line if len(line) <= limit else line[: max(1, limit - 1)].rstrip() + "\u2026"
 
 
-def matching(schemas_dir: Path, category: str | None, search: Sequence[str]) -> list[DocumentInfo]:
-    """Documents of ``category`` (if given) whose id, category or description hold every word."""
-    words = [w.lower() for w in search]
-    found: list[DocumentInfo] = []
+def folder_endpoints(schemas_dir: Path) -> Iterator[EndpointInfo]:
+    """The endpoints a folder of documents describes (unreadable documents are left out)."""
     for path in iter_document_paths(schemas_dir):
         try:
             info = read_info(path)
+            module = module_name(info.endpoint_id)
         except ValueError:
             continue
-        if category is not None and info.category != category:
-            continue
-        haystack = f"{info.endpoint_id} {info.category} {info.about}".lower()
-        if all(w in haystack for w in words):
-            found.append(info)
-    return sorted(found, key=lambda i: i.endpoint_id)
+        yield EndpointInfo(
+            info.endpoint_id, module, display_name(info.endpoint_id), info.category, info.about
+        )
 
 
-def print_listing(infos: Sequence[DocumentInfo], *, as_json: bool, console: Console) -> None:
-    """A table (or JSON lines' array) of endpoint id, category and description."""
+def matching(
+    schemas_dir: Path | None, category: str | None, search: Sequence[str]
+) -> list[EndpointInfo]:
+    """The endpoints (installed, or of ``schemas_dir``) of ``category`` holding every word."""
+    infos = installed_endpoints() if schemas_dir is None else folder_endpoints(schemas_dir)
+    return rank(infos, " ".join(search), category=category)
+
+
+def _head_lines(info: EndpointInfo, width: int) -> list[str]:
+    module, endpoint_id, category = (
+        printable(text) for text in (info.module, info.endpoint_id, info.category)
+    )
+    line = f"{module}  {endpoint_id}  {category}"
+    if len(line) <= width:
+        return [line]
+    # Never wrap inside a name: the id (and the category) go on lines of their own.
+    second = f"{_INDENT}{endpoint_id}  {category}"
+    if len(second) <= width:
+        return [module, second]
+    return [module, f"{_INDENT}{endpoint_id}", f"{_INDENT}{category}"]
+
+
+def print_listing(
+    infos: Sequence[EndpointInfo], *, as_json: bool, out: TextIO, width: int | None = None
+) -> None:
+    """The endpoints as text records (or a JSON array) on ``out``."""
     if as_json:
         rows = [
             {
                 "endpoint_id": i.endpoint_id,
+                "module": i.module,
+                "title": i.title,
                 "category": i.category,
-                "description": one_line(i.about, 10_000),
+                "description": one_line(i.description, 10_000),
             }
             for i in infos
         ]
-        console.file.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        out.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return
-    table = Table(box=None, pad_edge=False)
-    table.add_column("endpoint", overflow="fold")
-    table.add_column("category", no_wrap=True)
-    table.add_column("description")
-    for info in infos:  # document text: shown without the escape sequences it may hold
-        cells = (info.endpoint_id, info.category, one_line(info.about))
-        table.add_row(*(Text(printable(cell)) for cell in cells))
-    console.print(table)
-    console.print(f"{len(infos)} endpoint{'s' if len(infos) != 1 else ''}", style="dim")
+    columns = max(_MIN_WIDTH, width or shutil.get_terminal_size().columns)
+    lines: list[str] = []
+    for info in infos:
+        lines += _head_lines(info, columns)
+        if info.description.strip():
+            # document text: shown without the escape sequences it may hold
+            description = printable(info.description, lines=True)
+            lines.append(_INDENT + one_line(description, columns - len(_INDENT)))
+    count = len(infos)
+    lines.append(f"{count} endpoint{'s' if count != 1 else ''}")
+    out.write("\n".join(lines) + "\n")

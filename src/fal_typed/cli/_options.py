@@ -10,13 +10,15 @@ own. Nothing here talks to the network.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import click
+
+from ..files._errors import FileInputError
+from ..files._strings import file_string, is_file_field
 
 __all__ = [
     "FieldOption",
@@ -28,8 +30,6 @@ __all__ = [
     "resolve",
 ]
 
-_FILE_FIELD = re.compile(r"(^|_)urls?$")
-_URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _HELP_LIMIT = 400
 
 
@@ -154,14 +154,20 @@ class FileType(click.ParamType[Any]):
 
 
 def file_value(value: object) -> object:
-    """A file field's value as given: a URL (or any non-string) as is, else the local file it
-    names, which must exist (ValueError saying so)."""
-    if not isinstance(value, str) or _URL_LIKE.match(value):
+    """A file field's value as given, judged by the library's rule for strings in file fields
+    (``fal_typed.files._strings``): a URL or a name as is, a local file to upload (it must be a
+    regular file), or a ValueError for a path to nothing."""
+    if not isinstance(value, str):
         return value
-    path = Path(value).expanduser()
-    if not path.is_file():
-        raise ValueError(f"{value!r} is neither a URL nor an existing file")
-    return LocalFile(path)
+    try:
+        found = file_string(value)
+    except FileInputError as exc:
+        raise ValueError(exc.message) from None
+    if isinstance(found, str):
+        return found
+    if not found.is_file():
+        raise ValueError(f"{value!r} is not a regular file")
+    return LocalFile(found)
 
 
 # -- schema -> option --------------------------------------------------------------------------
@@ -255,7 +261,7 @@ def _scalar_type(
         )
     kind = variant.get("type")
     if kind == "string":
-        if _FILE_FIELD.search(name) or variant.get("format") == "uri":
+        if is_file_field(name) or variant.get("format") == "uri":
             return FileType()
         return click.STRING
     if kind == "integer":
@@ -289,7 +295,7 @@ def _help(schema: Mapping[str, Any], required: bool, is_list: bool) -> str:
     extras: list[str] = []
     if is_list:
         extras.append("repeatable")
-    if "default" in schema:
+    if schema.get("default") is not None:  # a null default means "not sent": nothing to show
         default = schema["default"]
         extras.append(f"default: {_text(default) if default != '' else json.dumps(default)}")
     if required:

@@ -26,6 +26,7 @@ from .._auth import check_key
 from .._client import Client
 from .._errors import FalError
 from .._hosts import DEFAULT_API_URL, Hosts
+from .._local import local_key
 
 __all__ = ["platform_client", "price", "usage_command"]
 
@@ -59,6 +60,8 @@ def platform_client(key: str | None, base_url: str | None, api_url: str | None) 
     """The client of the Platform API the options name (bad values exit with status 2)."""
     try:
         hosts = Hosts.local(base_url) if base_url else Hosts()
+        if key is None and base_url:
+            key = local_key()  # a local server: any key does, as for the library's default client
         return Client(None if key is None else check_key(key), api_url=api_url or hosts.api_url)
     except ValueError as exc:  # InvalidArgumentError is one; it never echoes the key
         raise _fail(str(exc), 2) from None

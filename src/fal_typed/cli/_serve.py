@@ -44,7 +44,7 @@ def run_server(
             f"  queue {fal.queue_url}, run {fal.run_url}, rest {fal.rest_url}, cdn {fal.cdn_url},"
             f" platform API {fal.api_url}",
             f"  accepts {'only the key given with --key' if key else f'any key, e.g. {DEFAULT_KEY}'}",
-            f"  use it from the command line: export FAL_TYPED_BASE_URL={fal.base_url}",
+            f"  point Python and the command line at it: export FAL_TYPED_BASE_URL={fal.base_url}",
         ]
         for line in lines:
             console.print(line, markup=False, highlight=False, soft_wrap=True)

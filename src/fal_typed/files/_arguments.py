@@ -10,7 +10,9 @@ Two steps, so bad input is rejected before anything is uploaded:
    validated body, concurrently, and puts their URLs where the placeholders were. Sources
    smaller than ``UploadSettings.data_uri_threshold`` are inlined as ``data:`` URIs instead.
 
-Plain strings (http(s) URLs, ``data:`` URIs) are never touched.
+Plain strings (http(s) URLs, ``data:`` URIs) are never touched; a string in a file field that
+names a local file is one (``"in.png"``, see ``_strings``), and one that looks like a path to
+nothing is a :class:`~fal_typed.FileInputError` naming the field.
 
 Between the two steps the sources travel with the body: :func:`attach_uploads` returns the
 validated body as a :class:`BodyWithUploads` (a ``dict``), and :func:`extract_uploads` of such a
@@ -36,6 +38,7 @@ from ._errors import UploadError
 from ._input import FileInput, is_upload_source
 from ._settings import UploadSettings, upload_settings
 from ._source import UploadSource, check_source, open_source
+from ._strings import strings_as_files
 from ._sync import upload_source
 
 if TYPE_CHECKING:
@@ -110,7 +113,7 @@ def extract_uploads(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
             value = set_fields(value)
         if isinstance(value, Mapping):
             items = cast("Mapping[object, Any]", value).items()
-            return {k: walk(v, _join(path, k)) for k, v in items}
+            return {k: item(k, v, _join(path, k)) for k, v in items}
         if isinstance(value, (list, tuple)):
             walked = [walk(v, _join(path, i)) for i, v in enumerate(cast("list[Any]", value))]
             return tuple(walked) if isinstance(value, tuple) else walked
@@ -118,7 +121,11 @@ def extract_uploads(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
             return placeholder(value, path)
         return value
 
-    return {k: walk(v, k) for k, v in arguments.items()}, uploads
+    def item(key: object, value: Any, path: str) -> Any:
+        # A string naming a local file, in a file field, is one (files/_strings.py).
+        return walk(strings_as_files(key, value, path), path)
+
+    return {k: item(k, v, k) for k, v in arguments.items()}, uploads
 
 
 def set_fields(model: BaseModel) -> dict[str, Any]:

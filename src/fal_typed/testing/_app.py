@@ -118,11 +118,11 @@ def webhook_routes(state: ServerState) -> Sequence[BaseRoute]:
 
 
 def schema_document_routes(state: ServerState) -> Sequence[BaseRoute]:
-    """fal.ai's per-endpoint OpenAPI URL and the platform catalog, from the schemas directory."""
+    """fal.ai's per-endpoint OpenAPI URL and the platform catalog, from the served documents."""
     directory = state.catalog.directory
-    if directory is None:
+    if directory is None and not state.catalog.installed:
         return []
-    catalog = Catalog(directory)
+    catalog = Catalog(directory, documents=state.catalog.installed)
     state.extensions["catalog"] = catalog
     state.reset_callbacks.append(catalog.reset_failures)
     return under("", catalog.routes(), namespace="catalog")

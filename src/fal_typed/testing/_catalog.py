@@ -19,7 +19,7 @@ import binascii
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .._hosts import LOCAL_OPENAPI_PATH, LOCAL_PLATFORM_PREFIX
+from .._installed import display_name
 from ..catalog._corpus import DocumentInfo, document_filename, read_info
 
 __all__ = ["Catalog", "CatalogSettings"]
@@ -65,10 +66,18 @@ class _Entry:
 
 
 class Catalog:
-    """Serves ``schemas_dir`` as fal's per-endpoint OpenAPI URL and platform catalog."""
+    """Serves ``schemas_dir`` (and ``documents``, ``{id: path}``: installed endpoints' own
+    documents, for ids the folder lacks) as fal's per-endpoint OpenAPI URL and platform catalog."""
 
-    def __init__(self, schemas_dir: Path, settings: CatalogSettings | None = None) -> None:
-        self.schemas_dir: Path = Path(schemas_dir)
+    def __init__(
+        self,
+        schemas_dir: Path | None,
+        settings: CatalogSettings | None = None,
+        *,
+        documents: Mapping[str, Path] | None = None,
+    ) -> None:
+        self.schemas_dir: Path | None = Path(schemas_dir) if schemas_dir is not None else None
+        self.documents: dict[str, Path] = dict(documents or {})
         self.settings: CatalogSettings = settings or CatalogSettings()
         self._lock = threading.Lock()
         self._failures: dict[str, int] = {}
@@ -121,32 +130,45 @@ class Catalog:
             return failure
         endpoint_id = request.query_params.get("endpoint_id", "")
         try:
-            path = self.schemas_dir / document_filename(endpoint_id)
+            name = document_filename(endpoint_id)
         except ValueError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=400)
-        try:
-            body = await asyncio.to_thread(path.read_bytes)
-        except FileNotFoundError:
-            return JSONResponse({"detail": f"endpoint {endpoint_id!r} not found"}, status_code=404)
-        return Response(body, media_type="application/json")
+        paths = [self.schemas_dir / name] if self.schemas_dir is not None else []
+        if endpoint_id in self.documents:
+            paths.append(self.documents[endpoint_id])
+        for path in paths:
+            try:
+                body = await asyncio.to_thread(path.read_bytes)
+            except FileNotFoundError:
+                continue
+            return Response(body, media_type="application/json")
+        return JSONResponse({"detail": f"endpoint {endpoint_id!r} not found"}, status_code=404)
 
     # -- catalog -----------------------------------------------------------------------------
 
     def _entries(self) -> list[_Entry]:
-        """Every document, sorted by file name; re-read only when the directory changed."""
+        """Every document, sorted by file name (the folder's, then the installed ones it lacks);
+        re-read only when the folder changed."""
         stats: list[tuple[str, int, int]] = []
-        with os.scandir(self.schemas_dir) as scan:
-            for item in scan:
-                if item.name.endswith(".json") and not item.name.startswith("."):
-                    stat = item.stat()
-                    stats.append((item.name, stat.st_mtime_ns, stat.st_size))
+        folder = self.schemas_dir
+        if folder is not None:
+            with os.scandir(folder) as scan:
+                for item in scan:
+                    if item.name.endswith(".json") and not item.name.startswith("."):
+                        stat = item.stat()
+                        stats.append((item.name, stat.st_mtime_ns, stat.st_size))
         key = tuple(sorted(stats))
         with self._lock:
-            if key == self._index_key:
+            if key == self._index_key and self._index:
                 return self._index
+        located = [(name, folder / name) for name, _, _ in key if folder is not None]
+        names = {name for name, _ in located}
+        for endpoint_id, document in self.documents.items():
+            name = document_filename(endpoint_id)
+            if name not in names:
+                located.append((name, document))
         entries: list[_Entry] = []
-        for name, _, _ in key:
-            path = self.schemas_dir / name
+        for name, path in sorted(located):
             try:
                 info: DocumentInfo | None = read_info(path)
             except ValueError:
@@ -210,10 +232,7 @@ class Catalog:
     def _record(self, entry: _Entry, expand: bool) -> str:
         info = entry.info
         metadata: dict[str, Any] = {
-            "display_name": entry.endpoint_id.split("/", 1)[-1]
-            .replace("/", " ")
-            .replace("-", " ")
-            .title(),
+            "display_name": display_name(entry.endpoint_id),
             "category": info.category if info is not None else "unknown",
             "description": info.about if info is not None else "",
             "status": "active",

@@ -1,7 +1,9 @@
 """The endpoints the local server serves: one fal OpenAPI document per endpoint, loaded lazily.
 
-Startup only lists the directory (file ``owner__app__path.json`` is endpoint ``owner/app/path``);
-a document is parsed and normalised the first time its endpoint is used.
+Documents come from a directory (file ``owner__app__path.json`` is endpoint ``owner/app/path``)
+and, by default, from the installed endpoint packages (``fal_endpoints/<module>/openapi.json``,
+found by ``fal_typed._installed``), so a wheels-only install serves what it has. Startup only
+lists them; a document is parsed and normalised the first time its endpoint is used.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
     "EndpointCatalog",
     "EndpointSchema",
     "app_root",
+    "default_documents",
     "default_schemas_dir",
     "resolve_endpoint",
     "schemas_at_revision",
@@ -53,6 +56,13 @@ def app_root(endpoint_id: str) -> str:
     segments = split_path(endpoint_id)
     width = 3 if segments and segments[0] in _NAMESPACES else 2
     return "/".join(segments[:width])
+
+
+def default_documents() -> dict[str, Path]:
+    """The documents installed beside the endpoint modules (wheels, ``fal-typed add``)."""
+    from .._installed import installed_documents
+
+    return installed_documents()
 
 
 def default_schemas_dir() -> Path | None:
@@ -178,11 +188,18 @@ def _io_names(
 
 
 class EndpointCatalog:
-    """Endpoint ids from a directory of documents; documents parsed on first use and cached."""
+    """Endpoint ids from a directory of documents and from ``documents`` (``{id: path}``, the
+    installed endpoints' own documents; the directory's win); parsed on first use and cached."""
 
-    def __init__(self, directory: str | os.PathLike[str] | None) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None,
+        documents: Mapping[str, Path] | None = None,
+    ) -> None:
         self.directory: Path | None = Path(directory) if directory is not None else None
-        self._files: dict[str, Path] = {}
+        self.installed: dict[str, Path] = dict(documents or {})
+        """The documents given beside the directory (installed endpoint packages)."""
+        self._files: dict[str, Path] = dict(self.installed)
         if self.directory is not None:
             if not self.directory.is_dir():
                 raise FileNotFoundError(f"schemas directory not found: {self.directory}")

@@ -1,8 +1,9 @@
 """Small, valid media files written from scratch: what the local server's output URLs serve.
 
 A client under test downloads, decodes and saves outputs, so the bytes behind a synthesised
-``Image``/``Video``/``Audio``/``File`` must be real files of the type they claim: PNG and baseline
-JPEG images, MP4 (ISO BMFF with Motion-JPEG frames), WAV, glTF binary, safetensors, zip and text.
+``Image``/``Video``/``Audio``/``File`` must be real files of the type they claim: PNG, baseline
+JPEG and lossless WebP images, MP4 (ISO BMFF with Motion-JPEG frames), WAV and MP3 audio, glTF
+binary, safetensors, zip and text.
 Every file is a pure function of its :class:`MediaSpec`, so outputs are deterministic.
 """
 
@@ -28,9 +29,11 @@ _KINDS: Final[dict[str, tuple[str, str]]] = {
     # kind: (content type, file extension)
     "png": ("image/png", "png"),
     "jpeg": ("image/jpeg", "jpg"),
+    "webp": ("image/webp", "webp"),
     "svg": ("image/svg+xml", "svg"),
     "mp4": ("video/mp4", "mp4"),
     "wav": ("audio/wav", "wav"),
+    "mp3": ("audio/mpeg", "mp3"),
     "glb": ("model/gltf-binary", "glb"),
     "obj": ("model/obj", "obj"),
     "json": ("application/json", "json"),
@@ -41,11 +44,13 @@ _KINDS: Final[dict[str, tuple[str, str]]] = {
 }
 
 _EXTENSIONS: Final[dict[str, str]] = {
-    **dict.fromkeys(("png", "webp", "gif", "bmp", "tif", "tiff", "avif", "heic"), "png"),
+    **dict.fromkeys(("png", "gif", "bmp", "tif", "tiff", "avif", "heic"), "png"),
     **dict.fromkeys(("jpg", "jpeg", "jfif"), "jpeg"),
+    "webp": "webp",
     "svg": "svg",
     **dict.fromkeys(("mp4", "webm", "mov", "avi", "mkv", "m4v"), "mp4"),
-    **dict.fromkeys(("wav", "mp3", "m4a", "flac", "ogg", "aac", "opus"), "wav"),
+    **dict.fromkeys(("wav", "m4a", "flac", "ogg", "aac", "opus", "pcm"), "wav"),
+    "mp3": "mp3",
     **dict.fromkeys(("glb", "gltf", "fbx", "usdz", "ply", "stl", "3mf"), "glb"),
     "obj": "obj",
     "json": "json",
@@ -64,11 +69,13 @@ def kind_for_content_type(content_type: str) -> str | None:
     """The media kind written for a MIME type (``"video/webm"`` -> ``"mp4"``), if any."""
     major, _, minor = content_type.lower().partition(";")[0].strip().partition("/")
     if major == "image":
-        return "jpeg" if minor in ("jpeg", "jpg") else "svg" if minor.startswith("svg") else "png"
+        if minor in ("jpeg", "jpg", "webp"):
+            return "webp" if minor == "webp" else "jpeg"
+        return "svg" if minor.startswith("svg") else "png"
     if major == "video":
         return "mp4"
     if major == "audio":
-        return "wav"
+        return "mp3" if minor in ("mpeg", "mp3") else "wav"
     if major == "model":
         return "obj" if minor == "obj" else "glb"
     if major == "text":
@@ -107,10 +114,14 @@ class Media:
     bitrate: int | None = None
 
 
+_PICTURES: Final = frozenset({"png", "jpeg", "webp", "svg", "mp4"})
+"""Kinds with a pixel size."""
+
+
 def make_media(spec: MediaSpec) -> Media:
     """Write the file ``spec`` describes (cached: identical specs give identical bytes)."""
     kind = spec.kind if spec.kind in _KINDS else "bin"
-    if kind in ("png", "jpeg", "svg", "mp4"):
+    if kind in _PICTURES:
         width = max(1, min(spec.width, MAX_SIDE))
         height = max(1, min(spec.height, MAX_SIDE))
         return _cached(MediaSpec(kind, width, height, spec.seed % len(_PALETTE)))
@@ -138,6 +149,8 @@ def _cached(spec: MediaSpec) -> Media:
         return Media(png(w, h, rgb), content_type, extension, width=w, height=h)
     if spec.kind == "jpeg":
         return Media(jpeg(w, h, rgb), content_type, extension, width=w, height=h)
+    if spec.kind == "webp":
+        return Media(webp(w, h, rgb), content_type, extension, width=w, height=h)
     if spec.kind == "svg":
         return Media(svg(w, h, rgb), content_type, extension, width=w, height=h)
     if spec.kind == "mp4":
@@ -163,6 +176,17 @@ def _cached(spec: MediaSpec) -> Media:
             sample_rate=rate,
             channels=1,
             bitrate=rate * 16,
+        )
+    if spec.kind == "mp3":
+        data, seconds = mp3_silence(0.5)
+        return Media(
+            data,
+            content_type,
+            extension,
+            duration=seconds,
+            sample_rate=_MP3_RATE,
+            channels=1,
+            bitrate=_MP3_BITRATE,
         )
     writers = {
         "glb": glb,
@@ -268,6 +292,54 @@ def jpeg(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     )
 
 
+class _Bits:
+    """Bits packed least significant first, as VP8L reads them."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.count = 0
+
+    def put(self, value: int, width: int) -> None:
+        self.value |= (value & ((1 << width) - 1)) << self.count
+        self.count += width
+
+    def to_bytes(self) -> bytes:
+        return self.value.to_bytes((self.count + 7) // 8, "little")
+
+
+def _single_symbol_code(bits: _Bits, symbol: int) -> None:
+    """A VP8L "simple" prefix code with one symbol: reading it takes no bits at all."""
+    bits.put(1, 1)  # simple code
+    bits.put(0, 1)  # one symbol
+    wide = symbol > 1
+    bits.put(int(wide), 1)
+    bits.put(symbol, 8 if wide else 1)
+
+
+def webp(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A solid-colour lossless WebP (VP8L), encoded directly.
+
+    No transform and no colour cache; each of the five prefix codes (green, red, blue, alpha,
+    distance) has a single symbol, so every pixel is coded in zero bits: the whole bitstream is
+    its header and five tiny codes, whatever the size.
+    """
+    bits = _Bits()
+    bits.put(0x2F, 8)  # VP8L signature
+    bits.put(width - 1, 14)
+    bits.put(height - 1, 14)
+    bits.put(0, 1)  # no alpha
+    bits.put(0, 3)  # version 0
+    bits.put(0, 1)  # no transform
+    bits.put(0, 1)  # no colour cache
+    bits.put(0, 1)  # one prefix code group (no meta prefix image)
+    red, green, blue = rgb
+    for symbol in (green, red, blue, 255, 0):
+        _single_symbol_code(bits, symbol)
+    payload = bits.to_bytes()
+    chunk = b"VP8L" + struct.pack("<I", len(payload)) + payload + b"\x00" * (len(payload) % 2)
+    return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
+
+
 def svg(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     fill = "#{:02x}{:02x}{:02x}".format(*rgb)
     return (
@@ -344,6 +416,26 @@ def mp4_mjpeg(frame: bytes, width: int, height: int, *, fps: int, frames: int) -
 
 
 # -- audio, 3D and the rest --------------------------------------------------------------------
+
+
+_MP3_RATE: Final = 44_100
+_MP3_BITRATE: Final = 128_000
+_MP3_SAMPLES_PER_FRAME: Final = 1152
+# MPEG-1 Layer III, no CRC; 128 kbit/s, 44.1 kHz, no padding; mono.
+_MP3_HEADER: Final = bytes((0xFF, 0xFB, 0x90, 0xC0))
+MP3_FRAME_BYTES: Final = 144 * _MP3_BITRATE // _MP3_RATE
+"""The length of each frame :func:`mp3_silence` writes (417 bytes)."""
+
+
+def mp3_silence(seconds: float) -> tuple[bytes, float]:
+    """Silent MPEG-1 Layer III frames lasting about ``seconds``, and their exact duration.
+
+    Each frame is a header and zeroed side information (no main data: every granule decodes to
+    silence), padded to the frame length.
+    """
+    frames = max(1, round(seconds * _MP3_RATE / _MP3_SAMPLES_PER_FRAME))
+    frame = _MP3_HEADER.ljust(MP3_FRAME_BYTES, b"\x00")
+    return frame * frames, frames * _MP3_SAMPLES_PER_FRAME / _MP3_RATE
 
 
 def wav_tone(frequency: float, *, seconds: float, rate: int) -> bytes:

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 import uvicorn
 from typing_extensions import Self
 
+from .._local import LOCAL_KEY
 from ._app import build_app
 from ._catalog import Catalog
 from ._controls import Behaviour, Handler
-from ._endpoints import default_schemas_dir, schemas_at_revision
+from ._endpoints import default_documents, default_schemas_dir, schemas_at_revision
 from ._faults import Fault, FaultRule
 from ._platform import PlatformService
 from ._realtime import RealtimeService
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_KEY", "LocalFal"]
 
-DEFAULT_KEY: Final = "local-fal-key-id:local-fal-key-secret"
+DEFAULT_KEY: Final = LOCAL_KEY
 """The key :meth:`LocalFal.client` uses when the server accepts any key."""
 
 _T = TypeVar("_T")
@@ -45,8 +46,10 @@ _E = TypeVar("_E")
 class LocalFal:
     """A fal-compatible HTTP server on loopback, serving every endpoint of ``schemas_dir``.
 
-    ``schemas_dir`` defaults to ``$FAL_TYPED_SCHEMAS``, else the ``schemas/`` folder of a source
-    checkout (documents are read lazily, per endpoint). With ``revision`` (a git revision such as
+    Without ``schemas_dir`` it serves every installed endpoint (the documents endpoint wheels and
+    ``fal-typed add`` install beside each module) and the folder ``$FAL_TYPED_SCHEMAS``, else the
+    ``schemas/`` folder of a source checkout (whose documents win); documents are read lazily,
+    per endpoint. With ``revision`` (a git revision such as
     ``"HEAD~1"``, a tag or a branch) the folder's documents as committed at that revision are
     served instead, so a test suite can run against an older or newer schema than the bindings
     were generated from. ``port=0`` picks a free port. With ``key`` only
@@ -75,14 +78,22 @@ class LocalFal:
         if max_requests < 1:
             raise ValueError("max_requests must be at least 1")
         directory = schemas_dir if schemas_dir is not None else default_schemas_dir()
-        self.schemas_source: str = str(directory) if directory is not None else ""
-        """Where the served documents come from (``<dir> at <revision>`` for a revision)."""
+        documents = default_documents() if schemas_dir is None else {}
+        source = str(directory) if directory is not None else ""
         self._revision_dir: tempfile.TemporaryDirectory[str] | None = None
         if revision is not None:
             self._revision_dir = schemas_at_revision(directory, revision)
             directory = self._revision_dir.name
-            self.schemas_source += f" at {revision}"
-        self.state: ServerState = ServerState(directory, key=key, max_requests=max_requests)
+            source += f" at {revision}"
+        if documents:
+            installed = f"{len(documents)} installed endpoint package{'s' * (len(documents) != 1)}"
+            source = f"{source} and {installed}" if source else installed
+        self.schemas_source: str = source
+        """Where the served documents come from (``<dir> at <revision>`` for a revision, and the
+        installed endpoint packages)."""
+        self.state: ServerState = ServerState(
+            directory, documents=documents, key=key, max_requests=max_requests
+        )
         self.host = host
         self._requested_port = port
         self._port = port
@@ -240,7 +251,7 @@ class LocalFal:
 
     @property
     def endpoint_ids(self) -> list[str]:
-        """Every endpoint the schemas directory documents, sorted."""
+        """Every endpoint served (documented by the schemas directory or installed), sorted."""
         return sorted(self.state.catalog.endpoint_ids)
 
     def client(self, **overrides: Any) -> Client:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -42,12 +43,13 @@ class ServerState:
         self,
         schemas_dir: str | os.PathLike[str] | None,
         *,
+        documents: Mapping[str, Path] | None = None,
         key: str | None = None,
         max_requests: int = 10_000,
     ) -> None:
         self.key: str | None = key
         self.base_url: str = "http://127.0.0.1"
-        self.catalog: EndpointCatalog = EndpointCatalog(schemas_dir)
+        self.catalog: EndpointCatalog = EndpointCatalog(schemas_dir, documents)
         self.controls: Controls = Controls()
         self.faults: FaultBook = FaultBook()
         self.log: RequestLog = RequestLog()

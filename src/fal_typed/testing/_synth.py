@@ -28,7 +28,7 @@ from ._json import as_dict, as_list
 from ._media import Media, MediaSpec, kind_for_content_type, kind_for_extension, make_media
 from ._schema import DANGLING, DOC_URI
 
-__all__ = ["FileSink", "synthesis_seed", "synthesize_output"]
+__all__ = ["FileSink", "format_kind", "synthesis_seed", "synthesize_output"]
 
 FileSink = Callable[[bytes, str, str], str]
 """Stores ``(data, content_type, file_name)`` and returns the URL it is served at."""
@@ -79,6 +79,26 @@ _URL: Final = re.compile(r"^(https?:)?//|^data:", re.IGNORECASE)
 _EXTENSION: Final = re.compile(r"\.([A-Za-z0-9]{2,12})(?:[?#].*)?$")
 _MAX_DEPTH: Final = 24
 _OPTIONAL_DEPTH: Final = 8
+
+
+#: Input fields naming the format of the output files (their schema default applies when absent).
+_FORMAT_FIELDS: Final = ("output_format", "image_format", "audio_format", "video_format")
+#: Kinds one format field can choose between.
+_FORMAT_FAMILIES: Final = (
+    frozenset({"png", "jpeg", "webp"}),
+    frozenset({"wav", "mp3"}),
+    frozenset({"mp4"}),
+)
+_PARENTHESISED_EXTENSION: Final = re.compile(r"\(\.([a-z0-9]+)\)")
+
+
+def format_kind(value: str) -> str | None:
+    """The media kind a format value asks for: ``"jpeg"``, ``"webp"``, ``"mp3_44100_128"`` ->
+    ``"mp3"``, ``"pcm_16000"`` -> ``"wav"``, ``"X264 (.mp4)"`` -> ``"mp4"``; None if unknown."""
+    text = value.strip().lower()
+    match = _PARENTHESISED_EXTENSION.search(text)
+    token = match.group(1) if match else re.split(r"[^a-z0-9]", text, maxsplit=1)[0]
+    return kind_for_extension(token) if token else None
 
 
 def synthesis_seed(endpoint_id: str, arguments: Any) -> int:
@@ -497,16 +517,23 @@ class _Synthesizer:
         _, _, url = self._media(self._kind({}, replace(hint, example=example)), {})
         return url
 
+    def _requested_kind(self, kind: str) -> str:
+        """``kind``, or the format the request asks for in its family (``output_format="webp"``
+        turns an image into a WebP), the input schema's default applying when none was sent."""
+        family = next((f for f in _FORMAT_FAMILIES if kind in f), None)
+        if family is None:
+            return kind
+        properties = as_dict(self.schema.input_schema.get("properties"))
+        for field in _FORMAT_FIELDS:
+            requested = self.inputs.get(field, as_dict(properties.get(field)).get("default"))
+            wanted = format_kind(requested) if isinstance(requested, str) else None
+            if wanted in family:
+                return wanted
+        return kind
+
     def file_object(self, node: dict[str, Any], hint: _Hint) -> dict[str, Any]:
         """A file object whose ``url`` serves real bytes and whose facts describe those bytes."""
-        kind = self._kind(node, hint)
-        requested = self.inputs.get("output_format")
-        if (
-            kind in ("png", "jpeg")
-            and isinstance(requested, str)
-            and kind_for_extension(requested) in ("png", "jpeg")
-        ):
-            kind = kind_for_extension(requested) or kind
+        kind = self._requested_kind(self._kind(node, hint))
         media, file_name, url = self._media(kind, node)
         properties = as_dict(node.get("properties")) or {
             "url": {},

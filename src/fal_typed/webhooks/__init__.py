@@ -125,7 +125,9 @@ JWKSSource: TypeAlias = str | Mapping[str, Any] | WebhookVerifier
 """A JWKS URL (keys fetched and cached process-wide), a JWKS document, or a verifier."""
 
 
-def _verifier_for(jwks: JWKSSource) -> WebhookVerifier:
+def _verifier_for(jwks: JWKSSource | None) -> WebhookVerifier:
+    if jwks is None:
+        return shared_verifier()
     if isinstance(jwks, WebhookVerifier):
         return jwks
     if isinstance(jwks, str):
@@ -141,14 +143,15 @@ def verify(
     body: WebhookBody,
     headers: Mapping[str, str],
     *,
-    jwks: JWKSSource = DEFAULT_JWKS_URL,
+    jwks: JWKSSource | None = None,
     tolerance: float | None = None,
     now: float | None = None,
 ) -> SignedHeaders:
     """Raise a :class:`WebhookVerificationError` subclass unless the delivery is authentic.
 
     ``body`` is the raw request body (bytes, exactly as received); ``headers`` any mapping of the
-    request headers (case-insensitive). ``tolerance`` (default 300 s) bounds the clock difference,
+    request headers (case-insensitive). ``jwks`` defaults to the default client's JWKS URL (fal's,
+    or a local server's). ``tolerance`` (default 300 s) bounds the clock difference,
     ``now`` replaces the clock (unix seconds). Returns the verified signature headers.
     """
     return _verifier_for(jwks).verify(body, headers, now=now, tolerance=tolerance)
@@ -158,7 +161,7 @@ async def verify_async(
     body: WebhookBody,
     headers: Mapping[str, str],
     *,
-    jwks: JWKSSource = DEFAULT_JWKS_URL,
+    jwks: JWKSSource | None = None,
     tolerance: float | None = None,
     now: float | None = None,
 ) -> SignedHeaders:
@@ -176,7 +179,7 @@ def parse(
 ) -> WebhookResult[OutputT]:
     """Verify a delivery and return it with the payload parsed into ``output_model``.
 
-    ``verifier`` defaults to a process-wide one for fal's JWKS URL.
+    ``verifier`` defaults to a process-wide one for the default client's JWKS URL (fal's).
     """
     return (verifier or shared_verifier()).parse(body, headers, output_model, now=now)
 

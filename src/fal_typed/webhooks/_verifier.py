@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
 
 from ._errors import InvalidSignatureError
-from ._jwks import DEFAULT_JWKS_URL, MAX_CACHE_TTL, HTTPClientSource, JWKSCache, KeySet
+from ._jwks import MAX_CACHE_TTL, HTTPClientSource, JWKSCache, KeySet
 from ._result import WebhookResult, decode_delivery
 from ._signature import (
     SignedHeaders,
@@ -84,9 +84,9 @@ class WebhookVerifier:
     """Verifies fal webhook deliveries; create one per application and reuse it (it holds the cache).
 
     Keys come from ``jwks`` (a JWKS document given inline: fixed keys, nothing fetched) or from
-    ``jwks_url``; that defaults to ``<client.rest_url>/.well-known/jwks.json`` when a ``client`` is
-    given (so a client pointed at the local fal server trusts that server), else to fal's
-    ``https://rest.fal.ai/.well-known/jwks.json``. Fetched keys are cached ``cache_ttl`` seconds
+    ``jwks_url``; that defaults to ``<client.rest_url>/.well-known/jwks.json`` of ``client``, or of
+    the default client (fal's ``https://rest.fal.ai/.well-known/jwks.json``, or the local server's
+    when ``FAL_TYPED_BASE_URL`` is set), so a client pointed at the local fal server trusts it. Fetched keys are cached ``cache_ttl`` seconds
     (24 h at most), less when the JWKS response's ``Cache-Control``/``Expires`` says so; a
     signature none of them verifies triggers one refetch, at most once per ``refresh_cooldown``
     seconds. ``tolerance`` is the accepted clock difference, both ways.
@@ -120,7 +120,7 @@ class WebhookVerifier:
                 jwks_url = (
                     client.rest_url.rstrip("/") + _JWKS_PATH
                     if client is not None
-                    else DEFAULT_JWKS_URL
+                    else default_jwks_url()
                 )
             self._cache = JWKSCache(
                 jwks_url,
@@ -259,8 +259,19 @@ _shared: dict[str, WebhookVerifier] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_verifier(jwks_url: str = DEFAULT_JWKS_URL) -> WebhookVerifier:
-    """The process-wide verifier for ``jwks_url``, so calls without a verifier still share a cache."""
+def default_jwks_url() -> str:
+    """The JWKS URL of the default client's REST host: fal's (``DEFAULT_JWKS_URL``), or a
+    local server's when ``FAL_TYPED_BASE_URL`` / ``fal_typed.use_local_server`` points there."""
+    from .._client import default_client
+
+    return default_client().rest_url.rstrip("/") + _JWKS_PATH
+
+
+def shared_verifier(jwks_url: str | None = None) -> WebhookVerifier:
+    """The process-wide verifier for ``jwks_url`` (default: :func:`default_jwks_url`), so calls
+    without a verifier still share a cache."""
+    if jwks_url is None:
+        jwks_url = default_jwks_url()
     with _shared_lock:
         verifier = _shared.get(jwks_url)
         if verifier is None:

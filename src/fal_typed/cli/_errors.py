@@ -1,0 +1,123 @@
+"""How the command line ends: one clear line per error, and an exit status that says its kind.
+
+| status | meaning |
+|---|---|
+| 0 | success |
+| 1 | the work was done and failed: fal answered with an error, a fetch or an add had failures |
+| 2 | bad usage or values, a missing key or extra: nothing was sent |
+| 3 | fal (or the local server) could not be reached, or the connection was lost |
+| 4 | the key was refused (401/403) |
+| 70 | a bug in fal-typed: ``--debug`` (or ``FAL_TYPED_DEBUG=1``) shows the traceback |
+| 130 | interrupted (Ctrl+C) |
+
+Every message goes to stderr; no API key ever appears in one (errors are scrubbed by the client
+that raised them).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Final
+
+import click
+
+from .._errors import (
+    AuthenticationError,
+    FalConnectionError,
+    FalError,
+    InputValidationError,
+    InvalidArgumentError,
+    MissingCredentialsError,
+    PossiblyAcceptedError,
+)
+from ..files._errors import FileInputError
+
+__all__ = [
+    "AUTH",
+    "FAILED",
+    "INTERNAL",
+    "INTERRUPTED",
+    "OK",
+    "UNREACHABLE",
+    "USAGE",
+    "CallFailed",
+    "debug_requested",
+    "describe",
+    "exit_status",
+]
+
+OK: Final = 0
+FAILED: Final = 1
+USAGE: Final = 2
+UNREACHABLE: Final = 3
+AUTH: Final = 4
+INTERNAL: Final = 70
+INTERRUPTED: Final = 130
+
+DEBUG_FLAG: Final = "--debug"
+DEBUG_ENV: Final = "FAL_TYPED_DEBUG"
+
+#: Modules an extra of fal-typed brings, for the one line a missing one gets.
+_EXTRAS: Final = {
+    "starlette": "server",
+    "uvicorn": "server",
+    "jsonschema": "server",
+    "datamodel_code_generator": "codegen",
+    "jinja2": "codegen",
+    "PIL": "pil",
+}
+
+
+def exit_status(exc: BaseException) -> int:
+    """The exit status for an error that ended a command (see the module docstring)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return INTERRUPTED
+    if isinstance(
+        exc, (MissingCredentialsError, InputValidationError, InvalidArgumentError, FileInputError)
+    ):
+        return USAGE
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in _EXTRAS:
+        return USAGE
+    if isinstance(exc, PossiblyAcceptedError):
+        return FAILED  # it reached fal: not a connection problem to retry blindly
+    if isinstance(exc, FalConnectionError):
+        return UNREACHABLE
+    if isinstance(exc, AuthenticationError):
+        return AUTH
+    if isinstance(exc, (FalError, OSError)):
+        return FAILED
+    return INTERNAL
+
+
+def describe(exc: BaseException) -> str:
+    """One line saying what went wrong (and, for a bug, how to see more)."""
+    if isinstance(exc, ModuleNotFoundError):
+        extra = _EXTRAS.get((exc.name or "").split(".")[0])
+        if extra is not None:
+            return f"{exc.name} is not installed: pip install 'fal-typed[{extra}]'"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, (FalError, OSError)):
+        return text
+    return f"{type(exc).__name__}: {text} (a bug in fal-typed; {DEBUG_FLAG} shows the traceback)"
+
+
+class CallFailed(click.ClickException):
+    """A call that failed, shown as ``Error: <one line>``; ``status`` is the exit status of its
+    kind (the command exits with it)."""
+
+    def __init__(self, exc: BaseException, message: str | None = None) -> None:
+        super().__init__(message if message is not None else describe(exc))
+        self.status = exit_status(exc)
+
+
+def debug_requested(argv: Sequence[str]) -> tuple[bool, list[str]]:
+    """Whether ``--debug`` (anywhere before a ``--``) or ``FAL_TYPED_DEBUG`` asks for
+    tracebacks, and the arguments without the flag."""
+    arguments = list(argv)
+    end = arguments.index("--") if "--" in arguments else len(arguments)
+    debug = DEBUG_FLAG in arguments[:end]
+    if debug:
+        arguments = [a for a in arguments[:end] if a != DEBUG_FLAG] + arguments[end:]
+    flag = os.environ.get(DEBUG_ENV, "").strip().lower()
+    return debug or flag not in ("", "0", "false", "no"), arguments

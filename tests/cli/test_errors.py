@@ -1,0 +1,114 @@
+"""How the command ends: one line per error, an exit status by kind, ``--debug`` for more."""
+
+from __future__ import annotations
+
+import pytest
+
+from fal_typed import (
+    AuthenticationError,
+    FalConnectionError,
+    FalHTTPError,
+    FileInputError,
+    InputValidationError,
+    MissingCredentialsError,
+    PossiblyAcceptedError,
+)
+from fal_typed.cli import _list, main
+from fal_typed.cli._errors import (
+    AUTH,
+    FAILED,
+    INTERNAL,
+    INTERRUPTED,
+    UNREACHABLE,
+    USAGE,
+    debug_requested,
+    describe,
+    exit_status,
+)
+
+from .helpers import run_cli
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (FalHTTPError("boom", status_code=500), FAILED),
+        (PossiblyAcceptedError("sent, answer lost"), FAILED),
+        (FalConnectionError("refused"), UNREACHABLE),
+        (AuthenticationError("no", status_code=401), AUTH),
+        (MissingCredentialsError("no key"), USAGE),
+        (InputValidationError("fal-ai/flux/dev", [{"loc": ("x",), "msg": "bad"}]), USAGE),
+        (FileInputError("no such file: a.png", field="image_url"), USAGE),
+        (ModuleNotFoundError("No module named 'uvicorn'", name="uvicorn"), USAGE),
+        (OSError("disk full"), FAILED),
+        (RuntimeError("a bug"), INTERNAL),
+        (KeyboardInterrupt(), INTERRUPTED),
+    ],
+)
+def test_exit_status_by_kind(error: BaseException, status: int) -> None:
+    assert exit_status(error) == status
+    assert "\n" not in describe(error)
+
+
+def test_missing_extras_say_what_to_install() -> None:
+    missing = ModuleNotFoundError("No module named 'uvicorn'", name="uvicorn")
+    assert describe(missing) == "uvicorn is not installed: pip install 'fal-typed[server]'"
+    bug = RuntimeError("line one\nline two")
+    assert (
+        describe(bug)
+        == "RuntimeError: line one line two (a bug in fal-typed; --debug shows the traceback)"
+    )
+
+
+def test_debug_is_read_anywhere_before_a_double_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FAL_TYPED_DEBUG", raising=False)
+    assert debug_requested(["list", "--debug", "flux"]) == (True, ["list", "flux"])
+    assert debug_requested(["call", "x", "--", "--debug"]) == (
+        False,
+        ["call", "x", "--", "--debug"],
+    )
+    monkeypatch.setenv("FAL_TYPED_DEBUG", "1")
+    assert debug_requested(["list"]) == (True, ["list"])
+
+
+def _broken(*args: object, **kwargs: object) -> object:
+    raise RuntimeError("something unexpected")
+
+
+def test_an_unexpected_error_is_one_line_and_status_70(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("FAL_TYPED_DEBUG", raising=False)
+    monkeypatch.setattr("fal_typed.cli.matching", _broken)
+    with pytest.raises(SystemExit) as ended:
+        main(["list"])
+    assert ended.value.code == INTERNAL
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "RuntimeError: something unexpected" in err and "--debug" in err
+
+    with pytest.raises(RuntimeError, match="something unexpected"):
+        main(["--debug", "list"])
+    assert _list is not None
+
+
+def test_the_help_documents_the_statuses() -> None:
+    run = run_cli("--help")
+    assert run.returncode == 0
+    text = " ".join(run.stdout.split())
+    for words in ("2 bad usage", "3 fal unreachable", "4 key refused", "70 a bug", "--debug"):
+        assert words in text, words
+
+
+def test_call_help_shows_no_null_defaults() -> None:
+    for endpoint_id in (
+        "fal-ai/flux/dev",
+        "fal-ai/flux-general",
+        "fal-ai/kling-video/o1/image-to-video",
+    ):
+        run = run_cli("call", endpoint_id, "--help")
+        assert run.returncode == 0, run.stderr
+        assert "null" not in run.stdout and "default: None" not in run.stdout
+    assert "[default: jpeg]" in " ".join(
+        run_cli("call", "fal-ai/flux/dev", "--help").stdout.split()
+    )
