@@ -1,0 +1,146 @@
+"""A project checkout with three generated endpoints, installed the three ways users install it.
+
+The checkout is a copy of this project's files (pyproject, README, the runtime, the wheel
+templates) whose ``generated/`` is generated here from three real documents, so the tests see
+exactly what the generator makes now (the whole corpus is the staleness test's job). Each way
+gets a fresh venv with no package index and no system site-packages: the dependencies come
+from this environment, repacked into wheels (``tests/wheels/_venv.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO), str(REPO / "tests" / "wheels")]
+
+from _venv import Venv, create_venv, repack_closure  # noqa: E402
+
+from codegen.pipeline import generate  # noqa: E402
+from wheels import Layout, build_wheels, load_runtime_project  # noqa: E402
+
+# Enums and a model-or-enum union; nested models and lists of them; file fields.
+ENDPOINT_IDS = ("fal-ai/flux/dev", "fal-ai/flux-general", "fal-ai/kling-video/o1/image-to-video")
+SCHEMA_EPOCH = "1767225600"  # the documents are copied outside git: their version stamp
+
+
+@dataclass(frozen=True)
+class Install:
+    """One way of installing: the venv whose python type checkers resolve imports with, and
+    the environment variables that way needs (a checkout on PYTHONPATH needs them)."""
+
+    name: str
+    venv: Venv
+    pythonpath: tuple[Path, ...] = ()
+    mypy_path: tuple[Path, ...] = ()
+
+    def env(self) -> dict[str, str]:
+        extra: dict[str, str] = {}
+        if self.pythonpath:
+            extra["PYTHONPATH"] = os.pathsep.join(map(str, self.pythonpath))
+        if self.mypy_path:
+            extra["MYPYPATH"] = os.pathsep.join(map(str, self.mypy_path))
+        return self.venv.env(**extra)
+
+    def module_file(self, module: str) -> Path:
+        """Where this install's python imports ``fal_endpoints.<module>`` from."""
+        done = subprocess.run(
+            [str(self.venv.python), "-c", f"import fal_endpoints.{module} as m; print(m.__file__)"],
+            env=self.env(),
+            cwd=self.venv.path,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return Path(done.stdout.strip())
+
+
+@pytest.fixture(scope="session")
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the project whose generated/ holds the three sample endpoints."""
+    root = tmp_path_factory.mktemp("checkout")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, root / name)
+    (root / "src").mkdir()
+    (root / "src" / "fal_typed").symlink_to(REPO / "src" / "fal_typed")
+    (root / "templates").mkdir()
+    (root / "templates" / "wheel").symlink_to(REPO / "templates" / "wheel")
+    (root / "schemas").mkdir()
+    for endpoint_id in ENDPOINT_IDS:
+        name = endpoint_id.replace("/", "__") + ".json"
+        shutil.copy(REPO / "schemas" / name, root / "schemas" / name)
+    report = generate(root / "schemas", root / "generated", jobs=1)
+    assert report.modules == len(ENDPOINT_IDS) and not report.errors, report.summary()
+    return root
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory, checkout: Path) -> Path:
+    """This environment's copies of the runtime's dependencies and of the build backend."""
+    project = load_runtime_project(REPO)
+    backend = ["hatchling", "editables"]  # what pip's isolated build of an editable install needs
+    return repack_closure([*project.dependencies, *backend], tmp_path_factory.mktemp("deps"))
+
+
+@pytest.fixture(scope="session")
+def editable(
+    tmp_path_factory: pytest.TempPathFactory, checkout: Path, wheelhouse: Path
+) -> Install:
+    """``pip install -e <checkout>``: hatch's dev-mode dirs put src/ and generated/ on sys.path."""
+    venv = create_venv(tmp_path_factory.mktemp("editable"), [wheelhouse])
+    venv.pip("install", "--editable", str(checkout))
+    return Install("editable", venv)
+
+
+@pytest.fixture(scope="session")
+def from_wheels(
+    tmp_path_factory: pytest.TempPathFactory, checkout: Path, wheelhouse: Path
+) -> Install:
+    """The runtime wheel and one wheel per endpoint, as ``python -m wheels`` builds them."""
+    out = tmp_path_factory.mktemp("wheels")
+    with _source_date_epoch(SCHEMA_EPOCH):
+        report = build_wheels(Layout(root=checkout, out_dir=out), list(ENDPOINT_IDS))
+    venv = create_venv(tmp_path_factory.mktemp("wheels-venv"), [out, wheelhouse])
+    venv.pip("install", report.runtime.name, *(wheel.name for wheel in report.endpoints))
+    return Install("wheels", venv)
+
+
+@pytest.fixture(scope="session")
+def on_pythonpath(
+    tmp_path_factory: pytest.TempPathFactory, checkout: Path, wheelhouse: Path
+) -> Install:
+    """The dependencies installed, the checkout's src/ and generated/ on PYTHONPATH (mypy reads
+    MYPYPATH instead, as its documentation says to set it)."""
+    venv = create_venv(tmp_path_factory.mktemp("pythonpath"), [wheelhouse])
+    venv.pip("install", *load_runtime_project(REPO).dependencies)
+    paths = (checkout / "src", checkout / "generated")
+    return Install("pythonpath", venv, pythonpath=paths, mypy_path=paths)
+
+
+@pytest.fixture(params=["editable", "from_wheels", "on_pythonpath"], scope="session")
+def install(request: pytest.FixtureRequest) -> Install:
+    found: Install = request.getfixturevalue(request.param)
+    return found
+
+
+@contextmanager
+def _source_date_epoch(value: str) -> Iterator[None]:
+    """``SOURCE_DATE_EPOCH`` set for a block (the wheel builder's version stamp outside git)."""
+    saved = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = saved
