@@ -33,25 +33,26 @@ whose schema gives none it could show. Passed explicitly, the field is left out 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def keyword_call(call: Callable[..., Any]) -> Callable[[_F], _F]:
+def keyword_call(call: Callable[..., Any] | str) -> Callable[[_F], _F]:
     """Decorate a declared signature so that calling it calls ``call``.
 
     ``call`` is an endpoint's call bound to it (``endpoint.subscribe``): the decorated function
     becomes ``call(endpoint.arguments(input, fields, extra_body), **options)``, where the
-    options are the keywords ``call`` itself takes and the fields all the others. Or ``call`` is
-    a connection's ``send_arguments`` (``RealtimeConnection.send_arguments``): the decorated
-    method sends ``self.endpoint.arguments(input, fields, extra_body)`` through it. Coroutine
-    functions stay coroutine functions. Type checkers see the declared signature unchanged.
+    options are the keywords ``call`` itself takes and the fields all the others. Or ``call``
+    names a method of a realtime connection (``"send_arguments"``): the decorated method sends
+    ``self.endpoint.arguments(input, fields, extra_body)`` through it. Coroutine functions stay
+    coroutine functions. Type checkers see the declared signature unchanged.
     """
+    if isinstance(call, str):
+        return lambda declared: _method(declared, call)
+    endpoint = getattr(call, "__self__", None)
+    if not isinstance(endpoint, Endpoint):
+        raise TypeError(f"keyword_call takes an Endpoint's bound call or a method name: {call!r}")
     # Looked up by name at each call, as a hand-written body would: patching
     # ``flux_dev.endpoint.subscribe`` (in a test, say) reaches the module's function too.
-    name = call.__name__
-    bound_to = getattr(call, "__self__", None)
-    if isinstance(bound_to, Endpoint):
-        endpoint = cast("Endpoint[Any, Any]", bound_to)
-        options = frozenset(_keyword_only(call))
-        return lambda declared: _function(declared, endpoint, name, options)
-    return lambda declared: _method(declared, name)
+    name, options = call.__name__, frozenset(_keyword_only(call))
+    bound = cast("Endpoint[Any, Any]", endpoint)
+    return lambda declared: _function(declared, bound, name, options)
 
 
 def _keyword_only(call: Callable[..., Any]) -> tuple[str, ...]:
