@@ -92,9 +92,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory, checkout: Path) -> Path
 
 
 @pytest.fixture(scope="session")
-def editable(
-    tmp_path_factory: pytest.TempPathFactory, checkout: Path, wheelhouse: Path
-) -> Install:
+def editable(tmp_path_factory: pytest.TempPathFactory, checkout: Path, wheelhouse: Path) -> Install:
     """``pip install -e <checkout>``: hatch's dev-mode dirs put src/ and generated/ on sys.path."""
     venv = create_venv(tmp_path_factory.mktemp("editable"), [wheelhouse])
     venv.pip("install", "--editable", str(checkout))

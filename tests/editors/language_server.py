@@ -102,7 +102,7 @@ class LanguageServer:
         """The labels offered at ``position``, in the order an editor lists them (sortText)."""
         answer = self.at("textDocument/completion", uri, position)
         items: list[dict[str, Any]] = answer["items"] if isinstance(answer, dict) else answer
-        ordered = sorted(items, key=lambda item: (item.get("sortText") or item["label"]))
+        ordered = sorted(items, key=lambda item: item.get("sortText") or item["label"])
         return [item["label"] for item in ordered]
 
     # -- JSON-RPC ----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ async def mistakes() -> None:
     flux_general.subscribe(prompt="a cat", controlnets=[net], loras=["w"])  # mistake: LoraWeight
     kling.subscribe(prompt=None, start_image_url="https://x/y.png")  # mistake: prompt
     kling.subscribe(prompt="a cat", start_image_url=3)  # mistake: start_image_url
-    kling.subscribe(prompt="a cat", start_image_url="https://x/y.png", duration=5)  # mistake: duration
+    kling.subscribe(prompt="a cat", start_image_url="u.png", duration=5)  # mistake: duration
     out = flux_dev.run(prompt="a cat")
     print(out.imagez)  # mistake: imagez
     flux_dev.subscribe_async(prompt="a cat")  # mistake: await
