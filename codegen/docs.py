@@ -19,7 +19,7 @@ from .calls import Option
 from .normalise import REF_PREFIX, Schema
 from .plan import FieldPlan
 
-__all__ = ["args_section", "field_facts", "options_section"]
+__all__ = ["INLINED", "OPEN_INPUT", "UPLOADED", "args_section", "field_facts", "options_section"]
 
 _SHOWN_VALUES = 12  # allowed values listed in full up to this many; beyond, the first few
 _FIRST_VALUES = 8
@@ -41,10 +41,18 @@ def args_section(
     for field in fields:
         text = field.description.strip() or "(Undocumented.)"
         facts = field_facts(field, annotations[field.name], components, file_note)
-        first, *rest = [*text.splitlines(), *textwrap.wrap(facts, _WIDTH, break_on_hyphens=False)]
+        first, *rest = [*text.splitlines(), *_wrap(facts)]
         lines.append(f"    {field.keyword}: {first}")
         lines.extend(f"        {line}" if line.strip() else "" for line in rest)
     return "\n".join(["Args:", *lines]) if lines else ""
+
+
+OPEN_INPUT = "Args:\n    **fields: Any field, sent as given: the document describes none."
+
+
+def _wrap(facts: str) -> list[str]:
+    # Never inside a value: a URL or a quoted string stays whole, however long.
+    return textwrap.wrap(facts, _WIDTH, break_long_words=False, break_on_hyphens=False)
 
 
 def options_section(options: Iterable[Option], title: str = "Call options:") -> str:
@@ -162,8 +170,11 @@ def _one_of(values: list[Any]) -> str:
 
 
 def _value(value: Any) -> str:
+    """A value as Python source would show it, strings in double quotes (as the signatures)."""
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(item) for item in value) + "]"
     return repr(value)
 
 

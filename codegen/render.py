@@ -19,7 +19,7 @@ import jinja2
 
 from .calls import EXTRA_BODY, INPUT_CALLS, InputCall
 from .diagnostics import DocumentError
-from .docs import INLINED, UPLOADED, args_section, options_section
+from .docs import INLINED, OPEN_INPUT, UPLOADED, args_section, options_section
 from .models import Models, render_models
 from .plan import FieldPlan, ModulePlan
 from .source_text import docstring, docstring_part, literal
@@ -74,9 +74,12 @@ def render_module(plan: ModulePlan) -> tuple[str, list[str]]:
     _check_parameters(params)
     args = args_section(plan.fields, models.field_types, plan.components, UPLOADED)
     # Realtime frames carry no uploads: a local file travels inline, as a data: URI.
+    inlined = args_section(plan.fields, models.field_types, plan.components, INLINED)
+    if plan.open_input:
+        args = inlined = OPEN_INPUT
     send_doc = _join(
         "Validate one input and send it over the connection.",
-        args_section(plan.fields, models.field_types, plan.components, INLINED),
+        inlined,
         options_section([EXTRA_BODY], "Options:"),
     )
     template = _environment().get_template("endpoint_module.py.jinja")

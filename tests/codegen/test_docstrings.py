@@ -25,7 +25,7 @@ _KINDS = ("required", "default", "allowed values", "range", "file", "type")
 
 def args_by_field(doc: str) -> dict[str, str]:
     """The ``Args:`` entries of a Google-style docstring: field -> its text (all its lines)."""
-    section = doc.split("\nArgs:\n", 1)[1].split("\n\n", 1)[0]
+    section = doc.split("\nArgs:\n", 1)[1].split("\n\nCall options:\n", 1)[0]
     entries: dict[str, str] = {}
     for entry in re.split(r"\n(?=    \S)", section):
         name, _, text = entry.strip().partition(": ")
