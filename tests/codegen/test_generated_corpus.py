@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import importlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,6 +131,21 @@ def test_an_unknown_id_is_an_error_naming_it_with_close_matches() -> None:
 def test_an_id_resolving_to_a_module_of_another_id_is_unknown() -> None:
     with pytest.raises(UnknownEndpointError):
         fal_typed.endpoint("fal-ai/flux/dev/")  # same module name, not the module's id
+
+
+def test_what_an_uninstalled_endpoint_leaves_behind_is_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An endpoint's package directory without its module (what pip leaves when a wheel is
+    uninstalled but ``__pycache__`` or ``py.typed`` stays) imports as an empty namespace: the
+    registry says the endpoint is not installed, it does not hand back a module without one."""
+    ghost = tmp_path / "fal_endpoints" / "ghost_endpoint"
+    ghost.mkdir(parents=True)
+    (ghost / "py.typed").write_text("", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert importlib.import_module("fal_endpoints.ghost_endpoint").__file__ is None  # a namespace
+    with pytest.raises(UnknownEndpointError, match=r"fal_endpoints\.ghost_endpoint"):
+        fal_typed.endpoint("fal-ai/ghost-endpoint")
 
 
 def test_a_malformed_id_is_a_value_error() -> None:
