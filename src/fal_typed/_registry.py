@@ -1,8 +1,11 @@
 """`fal_typed.endpoint(id)`: the generated endpoint object for an endpoint id.
 
 It imports ``fal_endpoints.<module_name(id)>`` directly, so it works with the whole generated
-package or with per-endpoint wheels installed side by side; no shared index is needed. The index
-(``fal_endpoints._index``), when installed, only serves to suggest close matches for a typo.
+package or with per-endpoint wheels installed side by side; no shared index is needed. Each
+endpoint is a package of its own in both (``fal_endpoints/<module>/__init__.py``); a package
+directory left without its module (an uninstall's leftovers) imports as an empty namespace,
+and is reported as not installed. The index (``fal_endpoints._index``, in a checkout only)
+serves to suggest close matches for a typo.
 """
 
 from __future__ import annotations
