@@ -56,6 +56,19 @@ def test_jedi_signature_lists_the_fields_first_then_the_call_options(endpoint: E
     assert all(f"    {name}: " in docstring for name in [*fields, "with_logs", "client"])
 
 
+def test_ipython_completes_from_the_live_module_too() -> None:
+    """IPython and Jupyter ask jedi about live objects: the module's function shows the declared
+    signature (``keyword_call`` keeps it, with the docstring, on the function it returns)."""
+    from fal_endpoints import flux_dev
+
+    interpreter = jedi.Interpreter("flux_dev.subscribe(", [{"flux_dev": flux_dev}])
+    offered = {c.name.removesuffix("=") for c in interpreter.complete() if c.name.endswith("=")}
+    assert offered >= {"prompt", "image_size", "num_images", "with_logs", "client"}
+    (signature,) = interpreter.get_signatures()
+    assert [p.name for p in signature.params][:3] == ["prompt", "image_size", "num_inference_steps"]
+    assert "int, 1 to 50; default 28." in signature.docstring()
+
+
 REVEAL = """
 from fal_endpoints import flux_dev
 {imports}
