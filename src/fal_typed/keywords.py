@@ -45,14 +45,13 @@ def keyword_call(call: Callable[..., Any] | str) -> Callable[[_F], _F]:
     """
     if isinstance(call, str):
         return lambda declared: _method(declared, call)
-    endpoint = getattr(call, "__self__", None)
+    endpoint = cast("Endpoint[Any, Any] | None", getattr(call, "__self__", None))
     if not isinstance(endpoint, Endpoint):
         raise TypeError(f"keyword_call takes an Endpoint's bound call or a method name: {call!r}")
     # Looked up by name at each call, as a hand-written body would: patching
     # ``flux_dev.endpoint.subscribe`` (in a test, say) reaches the module's function too.
     name, options = call.__name__, frozenset(_keyword_only(call))
-    bound = cast("Endpoint[Any, Any]", endpoint)
-    return lambda declared: _function(declared, bound, name, options)
+    return lambda declared: _function(declared, endpoint, name, options)
 
 
 def _keyword_only(call: Callable[..., Any]) -> tuple[str, ...]:
