@@ -10,7 +10,6 @@ from this environment, repacked into wheels (``tests/wheels/_venv.py``).
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(REPO / "tests" / "wheels")]
 
 from _venv import Venv, create_venv, repack_closure  # noqa: E402
+from _wheel_support import copy_project  # noqa: E402
 
 from codegen.pipeline import generate  # noqa: E402
 from wheels import Layout, build_wheels, load_runtime_project  # noqa: E402
@@ -67,17 +67,7 @@ class Install:
 @pytest.fixture(scope="session")
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the project whose generated/ holds the three sample endpoints."""
-    root = tmp_path_factory.mktemp("checkout")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(REPO / name, root / name)
-    (root / "src").mkdir()
-    (root / "src" / "fal_typed").symlink_to(REPO / "src" / "fal_typed")
-    (root / "templates").mkdir()
-    (root / "templates" / "wheel").symlink_to(REPO / "templates" / "wheel")
-    (root / "schemas").mkdir()
-    for endpoint_id in ENDPOINT_IDS:
-        name = endpoint_id.replace("/", "__") + ".json"
-        shutil.copy(REPO / "schemas" / name, root / "schemas" / name)
+    root = copy_project(tmp_path_factory.mktemp("checkout"), ENDPOINT_IDS)
     report = generate(root / "schemas", root / "generated", jobs=1)
     assert report.modules == len(ENDPOINT_IDS) and not report.errors, report.summary()
     return root
