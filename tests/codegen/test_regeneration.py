@@ -184,7 +184,7 @@ def test_a_document_in_a_file_its_id_does_not_name_is_refused(tmp_path: Path) ->
             "the document of fal-ai/flux/dev belongs in fal-ai__flux__dev.json, not here",
         )
     ]
-    assert report.modules == 5 and (out / "fal_endpoints" / "flux_dev.py").exists()
+    assert report.modules == 5 and (out / "fal_endpoints" / "flux_dev" / "__init__.py").exists()
 
 
 def test_a_removed_document_removes_its_module(tmp_path: Path) -> None:
