@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from checkers import Reports, basedpyright, marked_mistakes, mypy
-from conftest import ENDPOINT_IDS, Install
+from installs import ENDPOINT_IDS, Install
 
 from fal_typed.naming import module_name
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO
+from installs import REPO
 from language_server import LanguageServer, basedpyright_langserver
 
 from codegen.load import read_document
