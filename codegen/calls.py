@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["INPUT_CALLS", "RESERVED_KEYWORDS", "InputCall", "Option"]
+__all__ = ["EXTRA_BODY", "INPUT_CALLS", "RESERVED_KEYWORDS", "InputCall", "Option"]
 
 
 @dataclass(frozen=True)
 class Option:
-    """One call option: keyword name, annotation source and default source."""
+    """One call option: keyword name, annotation source, default source, and one line of doc."""
 
     name: str
     annotation: str
     default: str = "None"
+    doc: str = ""
 
 
 @dataclass(frozen=True)
@@ -37,18 +38,45 @@ class InputCall:
     async_def: bool = True
 
 
-_WITH_LOGS = Option("with_logs", "bool", "False")
-_ON_ENQUEUE = Option("on_enqueue", "Callable[[str], object] | None")
-_ON_QUEUE_UPDATE = Option("on_queue_update", "Callable[[Status], object] | None")
-_WEBHOOK_URL = Option("webhook_url", "str | None")
-_PRIORITY = Option("priority", 'Literal["normal", "low"] | None')
-_HINT = Option("hint", "str | None")
-_START_TIMEOUT = Option("start_timeout", "float | None")
-_CLIENT_TIMEOUT = Option("client_timeout", "float | None")
-_HEADERS = Option("headers", "Mapping[str, str] | None")
-_TIMEOUT = Option("timeout", "float | None")
-_STREAM_PATH = Option("path", "str", '"/stream"')
-_CLIENT = Option("client", "Client | None")
+_WITH_LOGS = Option(
+    "with_logs", "bool", "False", "Fetch the log lines too (in the `InProgress` updates)."
+)
+_ON_ENQUEUE = Option(
+    "on_enqueue", "Callable[[str], object] | None", doc="Called with the request id once queued."
+)
+_ON_QUEUE_UPDATE = Option(
+    "on_queue_update",
+    "Callable[[Status], object] | None",
+    doc="Called with every status: `Queued`, `InProgress`, `Completed`.",
+)
+_WEBHOOK_URL = Option(
+    "webhook_url", "str | None", doc="fal POSTs the result there too (see `parse_webhook`)."
+)
+_PRIORITY = Option(
+    "priority", 'Literal["normal", "low"] | None', doc='Queue priority, "normal" or "low".'
+)
+_HINT = Option("hint", "str | None", doc="Routing hint: prefer runners that served this hint.")
+_START_TIMEOUT = Option(
+    "start_timeout", "float | None", doc="Seconds fal may wait for a runner before giving up."
+)
+_CLIENT_TIMEOUT = Option(
+    "client_timeout",
+    "float | None",
+    doc="Seconds for the whole call, uploads included; then the request is cancelled.",
+)
+_HEADERS = Option("headers", "Mapping[str, str] | None", doc="Extra HTTP headers for fal.")
+_TIMEOUT = Option(
+    "timeout", "float | None", doc="Seconds for the whole call (default: no read limit)."
+)
+_STREAM_PATH = Option("path", "str", '"/stream"', "The endpoint's streaming path.")
+_CLIENT = Option(
+    "client", "Client | None", doc="The `fal_typed.Client` (default: one from `FAL_KEY`)."
+)
+EXTRA_BODY = Option(
+    "extra_body",
+    "Mapping[str, Any] | None",
+    doc="Fields sent as they are, unvalidated (ones the schema does not know yet).",
+)
 
 INPUT_CALLS: tuple[InputCall, ...] = (
     InputCall(

@@ -1,14 +1,17 @@
 """The whole run: decide what is stale, build it over a process pool, format, write, index.
 
 A broken document never stops the run: it is reported, gets no module, and the rest goes on.
-The package directory holds exactly one module per good document plus ``_index.py``; anything
-else there ending in ``.py`` is a leftover of an earlier run and is removed.
+The package directory holds exactly one member package per good document plus ``_index``, each
+``<member>/__init__.py`` with its ``py.typed`` (see :func:`.write.member_source`). A module file
+directly in the package (the flat layout of earlier versions) and a member package no document
+produces any more are leftovers, and are removed.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -22,11 +25,13 @@ from .load import document_paths, file_sha256
 from .write import (
     MANIFEST_NAME,
     PACKAGE,
+    TYPED_MARKER,
     Manifest,
     ManifestEntry,
     format_each,
     format_sources,
     generator_fingerprint,
+    member_source,
     text_sha256,
     write_if_changed,
 )
@@ -34,9 +39,12 @@ from .write import (
 if TYPE_CHECKING:
     from .build import BuildResult
 
-__all__ = ["INDEX_FILE", "Report", "check", "generate"]
+__all__ = ["INDEX", "INDEX_FILE", "Report", "check", "generate"]
 
-INDEX_FILE = "_index.py"
+INDEX = "_index"
+INDEX_FILE = member_source(INDEX)
+# What a generated member package may hold; a directory with anything else is not ours.
+_MEMBER_FILES = frozenset({"__init__.py", TYPED_MARKER, "__pycache__"})
 
 
 @dataclass
@@ -106,7 +114,11 @@ def generate(
             manifest.index_sha256 = text_sha256(text)
         else:
             manifest.documents[owner_of[name]].output_sha256 = text_sha256(text)
-    report.removed = _remove_leftovers(package, {f"{row[1]}.py" for row in rows} | {INDEX_FILE})
+    members = {row[1] for row in rows} | {INDEX}
+    for member in sorted(members):
+        if write_if_changed(package / member / TYPED_MARKER, ""):
+            report.written.append(f"{member}/{TYPED_MARKER}")
+    report.removed = _remove_leftovers(package, members)
     write_if_changed(out_dir / MANIFEST_NAME, manifest.dumps())
 
     for name, entry in sorted(manifest.documents.items()):
@@ -141,18 +153,28 @@ def _record(
     for name, result in built.items():
         module = manifest.documents[name].module
         if module is not None and result.text is not None:
-            sources[f"{module}.py"] = result.text
-            owner_of[f"{module}.py"] = name
+            sources[member_source(module)] = result.text
+            owner_of[member_source(module)] = name
     return sources, owner_of
 
 
-def _remove_leftovers(package: Path, wanted: set[str]) -> list[str]:
-    """Delete the package's ``.py`` files no document produces (removed or now broken ones)."""
+def _remove_leftovers(package: Path, members: set[str]) -> list[str]:
+    """Delete what no document produces any more: flat modules of the earlier layout, and the
+    member packages of removed or now broken documents. A directory holding anything but a
+    member's files is left alone (it is not the generator's)."""
     removed: list[str] = []
-    for leftover in sorted(package.glob("*.py")) if package.is_dir() else []:
-        if leftover.name not in wanted:
-            leftover.unlink()
-            removed.append(leftover.name)
+    for path in sorted(package.iterdir()) if package.is_dir() else []:
+        if path.is_file() and path.suffix == ".py":
+            path.unlink()
+            removed.append(path.name)
+        elif (
+            path.is_dir()
+            and path.name not in members
+            and (path / "__init__.py").is_file()
+            and {child.name for child in path.iterdir()} <= _MEMBER_FILES
+        ):
+            shutil.rmtree(path)
+            removed.append(f"{path.name}/")
     return removed
 
 
@@ -166,7 +188,12 @@ def check(schemas_dir: Path, out_dir: Path, *, jobs: int | None = None) -> list[
 
 def _differences(fresh: Path, current: Path) -> list[str]:
     def files(root: Path) -> dict[str, Path]:
-        found = {f"{PACKAGE}/{p.name}": p for p in (root / PACKAGE).glob("*.py")}
+        package = root / PACKAGE
+        found = {
+            f"{PACKAGE}/{path.relative_to(package).as_posix()}": path
+            for path in package.rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts
+        }
         if (root / MANIFEST_NAME).exists():
             found[MANIFEST_NAME] = root / MANIFEST_NAME
         return found
@@ -204,7 +231,7 @@ def _intact(package: Path, entry: ManifestEntry) -> bool:
     """Whether the module recorded for ``entry`` is on disk unchanged (or it had none)."""
     if entry.module is None:
         return True
-    return _file_matches(package / f"{entry.module}.py", entry.output_sha256)
+    return _file_matches(package / member_source(entry.module), entry.output_sha256)
 
 
 def _file_matches(path: Path, sha256: str | None) -> bool:

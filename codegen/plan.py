@@ -59,7 +59,7 @@ RESERVED_NAMES: frozenset[str] = frozenset(
         "FileOutput", "Final", "Input", "InputModel", "Literal", "Mapping", "Output",
         "OutputModel", "Realtime", "RealtimeConnection", "RequestHandle", "RootModel", "Status",
         "Stream", "TYPE_CHECKING", "TypeAlias", "WebhookBody", "WebhookResult", "WebhookVerifier",
-        "annotations", "endpoint", "endpoint_id", "overload",
+        "annotations", "endpoint", "endpoint_id", "overload", "keyword_call", "NOT_GIVEN",
     }
     | {
         f"{name}{suffix}"
@@ -78,10 +78,12 @@ class FieldPlan:
     """One top-level input field as the call signatures show it.
 
     ``keyword`` is the argument name (the field name unless that is reserved by a call option,
-    then ``<name>_``); ``default`` is the Python source shown as the default (``...`` when there
-    is none that type-checks, None for required fields); ``nullable`` says whether the schema
-    allows null (the model types every optional field ``| None``, the signature only these);
-    ``file`` marks file fields.
+    then ``<name>_``); ``default`` is the Python source shown as the default (the schema's when
+    it is a literal that type-checks, else ``None`` where the schema allows null and
+    ``NOT_GIVEN`` elsewhere; None for required fields). Defaults are documentation: a call sends
+    only the fields given. ``nullable`` says whether the schema allows null (the model types
+    every optional field ``| None``, the signature only these); ``file`` marks file fields;
+    ``schema`` is the field's cleaned schema (the docstrings read its bounds and values).
     """
 
     name: str
@@ -91,6 +93,7 @@ class FieldPlan:
     nullable: bool
     description: str
     file: Literal["one", "many"] | None
+    schema: Schema
 
 
 @dataclass(frozen=True)
@@ -274,14 +277,19 @@ def _fields(root: Schema, components: dict[str, Schema]) -> Iterator[FieldPlan]:
     keywords = _keywords(list(properties))
     for name, schema in properties.items():
         is_required = name in required
+        nullable = _accepts(schema, None, components)
+        default = None
+        if not is_required:
+            default = _default_source(schema, components) or ("None" if nullable else "NOT_GIVEN")
         yield FieldPlan(
             name=name,
             keyword=keywords[name],
             required=is_required,
-            default=None if is_required else _default_source(schema, components),
-            nullable=_accepts(schema, None, components),
+            default=default,
+            nullable=nullable,
             description=_description(schema, components),
             file=_file_kind(name, schema),
+            schema=schema,
         )
 
 
@@ -376,10 +384,10 @@ def _as_file_field(schema: Schema, kind: Literal["one", "many"]) -> Schema:
     return {**kept, "customTypePath": FILE_INPUT}
 
 
-def _default_source(schema: Schema, components: dict[str, Schema]) -> str:
-    """Python source of the schema default if it is a literal that type-checks, else ``...``."""
+def _default_source(schema: Schema, components: dict[str, Schema]) -> str | None:
+    """Python source of the schema default if it is a literal that type-checks, else None."""
     if "default" not in schema:
-        return "..."
+        return None
     value = schema["default"]
     simple = value is None or isinstance(value, (str, int, float, bool))
     if isinstance(value, list):
@@ -388,8 +396,8 @@ def _default_source(schema: Schema, components: dict[str, Schema]) -> str:
         try:
             return literal(value)
         except Unwritable:  # normalise drops these; never write one that has no literal
-            return "..."
-    return "..."
+            return None
+    return None
 
 
 def _accepts(schema: Any, value: Any, components: dict[str, Schema]) -> bool:

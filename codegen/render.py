@@ -16,8 +16,9 @@ from typing import Any
 
 import jinja2
 
-from .calls import INPUT_CALLS, InputCall
+from .calls import EXTRA_BODY, INPUT_CALLS, InputCall
 from .diagnostics import DocumentError
+from .docs import INLINED, OPEN_INPUT, UPLOADED, args_section, options_section
 from .models import Models, render_models
 from .plan import FieldPlan, ModulePlan
 from .source_text import docstring, docstring_part, literal
@@ -29,11 +30,12 @@ __all__ = ["IndexEntry", "index_entry", "one_line", "render_index", "render_modu
 # Names the templates use, by the module they come from (datamodel-code-generator adds its own).
 _TEMPLATE_IMPORTS: dict[str, set[str]] = {
     "collections.abc": {"Callable", "Mapping"},
-    "typing": {"TYPE_CHECKING", "Any", "Final", "Literal", "overload"},
+    "typing": {"TYPE_CHECKING", "Any", "Final", "Literal"},
     "fal_typed": {
         "AsyncRealtimeConnection", "AsyncRequestHandle", "AsyncStream", "Client", "Endpoint",
         "RealtimeConnection", "RequestHandle", "Status", "Stream",
     },
+    "fal_typed.keywords": {"keyword_call"},
 }  # fmt: skip
 _IMPORT_GROUPS = ("stdlib", "third_party", "first_party")
 _FIRST_PARTY = ("fal_typed",)
@@ -69,16 +71,20 @@ def render_module(plan: ModulePlan) -> tuple[str, list[str]]:
     models = render_models(plan)
     params = [_param(f, models.field_types[f.name]) for f in plan.fields]
     _check_parameters(params)
-    args = _args_section(plan.fields, _UPLOADED)
+    args = args_section(plan.fields, models.field_types, plan.components, UPLOADED)
     # Realtime frames carry no uploads: a local file travels inline, as a data: URI.
+    inlined = args_section(plan.fields, models.field_types, plan.components, INLINED)
+    if plan.open_input:
+        args = inlined = OPEN_INPUT
     send_doc = _join(
         "Validate one input and send it over the connection.",
-        _args_section(plan.fields, _INLINED),
+        inlined,
+        options_section([EXTRA_BODY], "Options:"),
     )
     template = _environment().get_template("endpoint_module.py.jinja")
     text = template.render(
         module_doc=docstring(_module_doc(plan)),
-        imports=_imports(models),
+        imports=_imports(models, plan),
         models=models.source,
         endpoint_id=plan.metadata.endpoint_id,
         input_class=plan.input_class,
@@ -104,9 +110,11 @@ def one_line(text: str, limit: int = 120) -> str:
     return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."
 
 
-def _imports(models: Models) -> list[str]:
+def _imports(models: Models, plan: ModulePlan) -> list[str]:
     """Import lines for the names the models and templates use, grouped and sorted like isort."""
     names: dict[str, set[str]] = {module: set(items) for module, items in _TEMPLATE_IMPORTS.items()}
+    if any(field.default == "NOT_GIVEN" for field in plan.fields):
+        names["fal_typed.keywords"].add("NOT_GIVEN")
     for module, items in models.imports.items():
         names.setdefault(module, set()).update(items)
     groups: dict[str, list[str]] = {group: [] for group in _IMPORT_GROUPS}
@@ -168,7 +176,7 @@ def _public_names(models: Models) -> list[str]:
 
 def _call_context(call: InputCall, plan: ModulePlan, args: str) -> dict[str, Any]:
     summary = call.summary.format(endpoint_id=plan.metadata.endpoint_id)
-    doc = _join(summary, plan.metadata.about, args)
+    doc = _join(summary, plan.metadata.about, args, options_section([EXTRA_BODY, *call.options]))
     return {
         "name": call.name,
         "options": call.options,
@@ -177,24 +185,6 @@ def _call_context(call: InputCall, plan: ModulePlan, args: str) -> dict[str, Any
         "async_def": call.async_def,
         "doc": docstring(doc),
     }
-
-
-_UPLOADED = "A URL, or a local file (path, bytes, file object, PIL image) to upload."
-_INLINED = (
-    "A URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI."
-)
-
-
-def _args_section(fields: Iterable[FieldPlan], file_note: str) -> str:
-    lines: list[str] = []
-    for field in fields:
-        text = field.description or "(Undocumented.)"
-        if field.file:
-            text += f"\n\n{file_note}"
-        first, *rest = text.splitlines()
-        lines.append(f"    {field.keyword}: {first}")
-        lines.extend(f"        {line}" if line else "" for line in rest)
-    return "\n".join(["Args:", *lines]) if lines else ""
 
 
 def _module_doc(plan: ModulePlan) -> str:

@@ -24,11 +24,13 @@ __all__ = [
     "PACKAGE",
     "REPO_ROOT",
     "TEMPLATES",
+    "TYPED_MARKER",
     "Manifest",
     "ManifestEntry",
     "format_each",
     "format_sources",
     "generator_fingerprint",
+    "member_source",
     "text_sha256",
     "write_if_changed",
 ]
@@ -43,6 +45,21 @@ TEMPLATES = (
 )
 PACKAGE = "fal_endpoints"
 MANIFEST_NAME = "codegen-manifest.json"
+TYPED_MARKER = "py.typed"
+
+
+def member_source(member: str) -> str:
+    """Where the source of a member of the package goes, relative to ``fal_endpoints/``.
+
+    Every member (each endpoint, and ``_index``) is a package of its own,
+    ``<member>/__init__.py`` beside its ``py.typed``, exactly as its wheel installs it:
+    ``fal_endpoints`` is a PEP 420 namespace that no one owns, so PEP 561 wants the typing
+    marker inside each member. A checkout, an editable install and the wheels then type-check
+    alike.
+    """
+    return f"{member}/__init__.py"
+
+
 # The project's formatting (pyproject [tool.ruff]), given explicitly so the output never depends
 # on which configuration file ruff finds; tests/codegen check it stays ruff-clean in the project.
 _FORMAT = ("--isolated", "--line-length", "100", "--target-version", "py310")
@@ -112,7 +129,7 @@ def generator_fingerprint() -> str:
 
 
 def format_sources(sources: dict[str, str]) -> dict[str, str]:
-    """Run ``ruff format`` over ``sources`` (file name -> text), files the generator owns whole
+    """Run ``ruff format`` over ``sources`` (relative path -> text), files the generator owns whole
     (the index, the Platform API package): any refusal is a generator bug, raised."""
     formatted, refused = format_each(sources)
     if refused:
@@ -122,8 +139,8 @@ def format_sources(sources: dict[str, str]) -> dict[str, str]:
 
 
 def format_each(sources: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-    """Run ``ruff format`` over ``sources`` (file name -> text): the formatted texts, and why
-    each file ruff refused was refused (file name -> ruff's message).
+    """Run ``ruff format`` over ``sources`` (relative path -> text): the formatted texts, and why
+    each file ruff refused was refused (relative path -> ruff's message).
 
     One run formats everything; if ruff fails, the batch is halved until each refused file stands
     alone, so one module ruff cannot format costs only itself (and its document).
@@ -140,6 +157,7 @@ def _format_batch(
     root: Path, sources: dict[str, str], formatted: dict[str, str], refused: dict[str, str]
 ) -> None:
     for name, text in sources.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text, encoding="utf-8")
     done = _ruff("format", *_FORMAT, "--no-cache", "--quiet", *(str(root / n) for n in sources))
     if done.returncode == 0:

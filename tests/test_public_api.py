@@ -280,6 +280,12 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "module_name",
         "split_endpoint_id",
     ),
+    # What generated modules (and so endpoint wheels built for this runtime) import: public, so
+    # a wheel built against one runtime version keeps working with the next compatible one.
+    "fal_typed.keywords": (
+        "NOT_GIVEN",
+        "keyword_call",
+    ),
 }
 
 

@@ -88,6 +88,8 @@ def test_error_block_names_the_fields(
 ) -> None:
     out = capsys.readouterr().out
     assert "['num_images', 'output_format']" in out
+    assert "['image_size', 'loras.1.path']" in out  # paths, no pydantic union labels
+    assert "\n1\n" in out  # flux_dev.Input(...) raised pydantic's ValidationError, one error
     assert "NotFoundError" in out
 
 

@@ -198,6 +198,10 @@ def _module_bytes(source: EndpointSource) -> bytes:
         raise WheelBuildError(
             f"{source.endpoint_id}: no generated module at {source.module_path}"
         ) from None
+    if not source.module_path.with_name("py.typed").is_file():
+        raise WheelBuildError(
+            f"{source.module_path.parent}/py.typed is missing: the endpoint would ship untyped"
+        )
     if (
         f'"{source.endpoint_id}"'.encode() not in data
         and f"'{source.endpoint_id}'".encode() not in data
@@ -215,13 +219,14 @@ def build_endpoint_wheel(
     schema_time: int,
     history: EndpointHistory | None = None,
 ) -> BuiltWheel:
-    """One endpoint's wheel: ``fal_endpoints/<module>/`` (the module and its ``py.typed``, and
-    the data read without a checkout: ``endpoint.json`` and ``openapi.json``, see :mod:`._data`).
+    """One endpoint's wheel: ``fal_endpoints/<module>/`` exactly as ``generated/`` holds it (the
+    module and its ``py.typed``), plus the data read without a checkout: ``endpoint.json`` and
+    ``openapi.json`` (see :mod:`._data`).
 
-    The module is installed as a package so that its ``py.typed`` is its own: PEP 561 puts the
-    marker of a namespace package's members inside each member, never in the shared
-    ``fal_endpoints/`` directory, which no single wheel may own. Its version and the changelog
-    in its README come from ``history`` (:mod:`._versions`; without one: the first version).
+    The module is a package so that its ``py.typed`` is its own: PEP 561 puts the marker of a
+    namespace package's members inside each member, never in the shared ``fal_endpoints/``
+    directory, which no single wheel may own. Its version and the changelog in its README come
+    from ``history`` (:mod:`._versions`; without one: the first version).
     """
     name = distribution_name(source.module)
     if history is None:

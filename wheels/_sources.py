@@ -1,7 +1,8 @@
 """What one endpoint wheel is built from: its OpenAPI document and its generated module.
 
 The document gives the id, the description and links (``info.x-fal-metadata``), and the input
-fields the README lists; the module is packaged byte for byte. Documents are read leniently
+fields the README lists; the module (``generated/fal_endpoints/<module>/__init__.py``, beside its
+``py.typed``) is packaged byte for byte. Documents are read leniently
 (fal's corpus has known defects): a missing or odd optional field only thins the README.
 """
 
@@ -129,7 +130,7 @@ def load_endpoint(schema_path: Path, generated_dir: Path) -> EndpointSource:
         endpoint_id=endpoint_id,
         module=module,
         schema_path=schema_path,
-        module_path=generated_dir / f"{module}.py",
+        module_path=generated_dir / module / "__init__.py",
         schema_sha256=hashlib.sha256(raw).hexdigest(),
         category=_text(meta.get("category")),
         about=_text(meta.get("about")),

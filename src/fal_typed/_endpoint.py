@@ -104,7 +104,7 @@ class Endpoint(Generic[InputT, OutputT]):
         try:
             model = self.Input.model_validate(mapping)
         except ValidationError as exc:
-            raise InputValidationError.from_pydantic(self.endpoint_id, exc) from None
+            raise InputValidationError.from_pydantic(self.endpoint_id, exc, self.Input) from None
         body = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
         if extra_body:
             body.update(extra_body)

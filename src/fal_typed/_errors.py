@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, cast
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+
+from ._field_paths import field_path
 
 __all__ = [
     "AuthenticationError",
@@ -83,7 +85,8 @@ def _format_errors(errors: Sequence[Mapping[str, Any]]) -> str:
 class InputValidationError(FalError, ValueError):
     """The input was rejected locally, before any request was sent.
 
-    ``errors`` lists ``{"loc", "msg", "type"}`` dicts; ``fields`` gives the dotted field paths.
+    ``errors`` lists ``{"loc", "msg", "type"}`` dicts; ``fields`` gives the dotted paths of the
+    fields at fault, each once (``loras.1.path``: list indexes kept).
     """
 
     def __init__(self, endpoint_id: str, errors: Sequence[Mapping[str, Any]]) -> None:
@@ -96,12 +99,20 @@ class InputValidationError(FalError, ValueError):
 
     @property
     def fields(self) -> list[str]:
-        return [_format_loc(e.get("loc", ())) for e in self.errors]
+        return list(dict.fromkeys(_format_loc(e.get("loc", ())) for e in self.errors))
 
     @classmethod
-    def from_pydantic(cls, endpoint_id: str, exc: ValidationError) -> InputValidationError:
+    def from_pydantic(
+        cls, endpoint_id: str, exc: ValidationError, model: type[BaseModel] | None = None
+    ) -> InputValidationError:
+        """The errors of ``exc``; given the ``model`` validated, located by the caller's field
+        paths (pydantic's union branch labels dropped, see ``_field_paths``)."""
         errors = [
-            {"loc": tuple(err["loc"]), "msg": err["msg"], "type": err["type"]}
+            {
+                "loc": field_path(model, err["loc"]) if model is not None else tuple(err["loc"]),
+                "msg": err["msg"],
+                "type": err["type"],
+            }
             for err in exc.errors(include_url=False, include_input=False)
         ]
         return cls(endpoint_id, errors)

@@ -2,9 +2,12 @@
 
 It imports ``fal_endpoints.<module_name(id)>`` directly, so it works with the whole generated
 package, per-endpoint wheels installed side by side or modules added with ``fal-typed add``; no
-shared index is needed. The index of installed endpoints (``_installed``) only serves to suggest
-close matches for a typo. An id without a module is an error here, never a silent untyped
-fallback: ``fal_typed.untyped(id)`` is the explicit way to call one.
+shared index is needed. Each endpoint is a package of its own in all of them
+(``fal_endpoints/<module>/__init__.py``); a package directory left without its module (an
+uninstall's leftovers) imports as an empty namespace, and is reported as not installed. The index
+of installed endpoints (``_installed``) only serves to suggest close matches for a typo. An id
+without a module is an error here, never a silent untyped fallback: ``fal_typed.untyped(id)`` is
+the explicit way to call one.
 """
 
 from __future__ import annotations

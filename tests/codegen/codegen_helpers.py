@@ -115,9 +115,15 @@ def generate_into(tmp_path: Path, *documents: dict[str, Any]) -> Report:
     return generate(tmp_path / "schemas", tmp_path / "generated", jobs=1)
 
 
+def module_file(generated: Path, module: str) -> Path:
+    """The source of a generated module: ``fal_endpoints/<module>/__init__.py`` (each module is a
+    package with its own ``py.typed``, as its wheel installs it)."""
+    return generated / "fal_endpoints" / module / "__init__.py"
+
+
 def import_generated(tmp_path: Path, module: str) -> ModuleType:
-    """Import ``tmp_path/generated/fal_endpoints/<module>.py`` under a name unique to the test."""
-    path = tmp_path / "generated" / "fal_endpoints" / f"{module}.py"
+    """Import ``tmp_path/generated/fal_endpoints/<module>/`` under a name unique to the test."""
+    path = module_file(tmp_path / "generated", module)
     name = f"_generated_{abs(hash(tmp_path))}_{module}"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None

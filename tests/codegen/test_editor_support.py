@@ -1,5 +1,12 @@
 """What editors see: jedi (IPython, Jupyter) completes every field of a call, and pyright
-(VS Code) types the results and rejects bad keywords, on a sample of the committed package."""
+(VS Code) types the results and rejects bad keywords, on a sample of the committed package.
+
+Both list completions in their own fixed order (jedi alphabetically among every name in scope,
+pyright's named arguments alphabetically before everything else): no module can reorder them.
+What the module decides is the signature, shown while the call is typed (jedi's call
+signature, pyright's signature help and hover): the input fields first, required ones leading,
+then ``extra_body`` and the call options.
+"""
 
 from __future__ import annotations
 
@@ -30,11 +37,36 @@ def test_jedi_completes_every_field_name_of_subscribe(endpoint: Endpoint) -> Non
 
 def test_jedi_shows_types_and_defaults_in_the_signature() -> None:
     code = "from fal_endpoints import flux_dev\nflux_dev.subscribe("
-    signatures = jedi.Script(code).get_signatures(2, len("flux_dev.subscribe("))
-    by_keyword = next(s for s in signatures if any(p.name == "prompt" for p in s.params))
-    described = {p.name: p.description for p in by_keyword.params}
+    (signature,) = jedi.Script(code).get_signatures(2, len("flux_dev.subscribe("))
+    described = {p.name: p.description for p in signature.params}
     assert described["prompt"] == "param prompt: str"
     assert described["num_images"] == "param num_images: int=1"
+    assert described["seed"] == "param seed: int | None=None"
+
+
+@pytest.mark.parametrize("endpoint", JEDI_SAMPLE, ids=lambda e: e.module)
+def test_jedi_signature_lists_the_fields_first_then_the_call_options(endpoint: Endpoint) -> None:
+    code = f"from fal_endpoints import {endpoint.module}\n{endpoint.module}.subscribe("
+    (signature,) = jedi.Script(code).get_signatures(2, len(f"{endpoint.module}.subscribe("))
+    names = [p.name for p in signature.params]
+    fields = [field.keyword for field in planned(endpoint).fields]
+    assert names[: len(fields)] == fields
+    assert names[len(fields)] == "extra_body" and names[-1] == "client"
+    docstring = signature.docstring()
+    assert all(f"    {name}: " in docstring for name in [*fields, "with_logs", "client"])
+
+
+def test_ipython_completes_from_the_live_module_too() -> None:
+    """IPython and Jupyter ask jedi about live objects: the module's function shows the declared
+    signature (``keyword_call`` keeps it, with the docstring, on the function it returns)."""
+    from fal_endpoints import flux_dev
+
+    interpreter = jedi.Interpreter("flux_dev.subscribe(", [{"flux_dev": flux_dev}])
+    offered = {c.name.removesuffix("=") for c in interpreter.complete() if c.name.endswith("=")}
+    assert offered >= {"prompt", "image_size", "num_images", "with_logs", "client"}
+    (signature,) = interpreter.get_signatures()
+    assert [p.name for p in signature.params][:3] == ["prompt", "image_size", "num_inference_steps"]
+    assert "int, 1 to 50; default 28." in signature.docstring()
 
 
 REVEAL = """
@@ -45,7 +77,7 @@ from fal_endpoints import flux_dev
 async def main() -> None:
     reveal_type(flux_dev.subscribe(prompt="a cat", num_images=2, image_size="square"))
     reveal_type(await flux_dev.subscribe_async(prompt="a cat"))
-    reveal_type(flux_dev.subscribe(flux_dev.Input(prompt="a cat")))
+    reveal_type(flux_dev.endpoint.subscribe(flux_dev.Input(prompt="a cat")))
     reveal_type(flux_dev.submit(prompt="a cat"))
     reveal_type(await flux_dev.submit_async(prompt="a cat"))
     reveal_type(flux_dev.run(prompt="a cat"))
@@ -62,7 +94,7 @@ async def main() -> None:
 def test_pyright_types_results_and_rejects_bad_arguments(tmp_path: Path) -> None:
     imports = "\n".join(f"from fal_endpoints import {e.module}" for e in PYRIGHT_SAMPLE)
     sample = "\n".join(
-        f"    reveal_type({e.module}.subscribe({e.module}.Input.model_construct()))"
+        f"    reveal_type({e.module}.endpoint.subscribe({e.module}.Input.model_construct()))"
         for e in PYRIGHT_SAMPLE
     )
     (tmp_path / "probe.py").write_text(
@@ -81,7 +113,7 @@ def test_pyright_types_results_and_rejects_bad_arguments(tmp_path: Path) -> None
     assert revealed[:9] == [
         'Type of "flux_dev.subscribe(prompt="a cat", num_images=2, image_size="square")" is "FluxDevOutput"',
         'Type of "await flux_dev.subscribe_async(prompt="a cat")" is "FluxDevOutput"',
-        'Type of "flux_dev.subscribe(flux_dev.Input(prompt="a cat"))" is "FluxDevOutput"',
+        'Type of "flux_dev.endpoint.subscribe(flux_dev.Input(prompt="a cat"))" is "FluxDevOutput"',
         'Type of "flux_dev.submit(prompt="a cat")" is "RequestHandle[FluxDevOutput]"',
         'Type of "await flux_dev.submit_async(prompt="a cat")" is "AsyncRequestHandle[FluxDevOutput]"',
         'Type of "flux_dev.run(prompt="a cat")" is "FluxDevOutput"',

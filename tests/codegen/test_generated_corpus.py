@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import ast
+import importlib
+from pathlib import Path
 from typing import Any
 
 import pytest
 from codegen_helpers import (
     EXAMPLES_AGAINST_THEIR_SCHEMA,
+    GENERATED,
     PACKAGE,
     SCHEMAS,
     Endpoint,
     corpus,
     example_input,
+    module_file,
     planned,
     raw_input_properties,
     valid_input,
@@ -37,12 +41,13 @@ def test_every_document_has_a_module() -> None:
     documents = {path.name for path in SCHEMAS.glob("*.json")}
     assert len(documents) == 1048
     assert {endpoint.source for endpoint in ENDPOINTS} == documents
-    assert {path.stem for path in PACKAGE.glob("*.py")} == {e.module for e in ENDPOINTS} | {
-        "_index"
-    }
-    assert not (
-        PACKAGE / "__init__.py"
-    ).exists()  # a namespace package: wheels install side by side
+    # Each module is a package with its own py.typed, as its wheel installs it ...
+    members = {path.parent.name for path in PACKAGE.glob("*/__init__.py")}
+    assert members == {e.module for e in ENDPOINTS} | {"_index"}
+    assert {path.parent.name for path in PACKAGE.glob("*/py.typed")} == members
+    assert not list(PACKAGE.glob("*.py"))  # ... and nothing is left of the flat layout
+    # A namespace package: wheels and a user's own folders install side by side.
+    assert not (PACKAGE / "__init__.py").exists()
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=by_module)
@@ -102,14 +107,14 @@ def test_wrong_types_and_enum_values_are_rejected_naming_the_field(endpoint: End
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=by_module)
 def test_every_input_property_is_a_keyword_of_subscribe(endpoint: Endpoint) -> None:
-    source = (PACKAGE / f"{endpoint.module}.py").read_text(encoding="utf-8")
-    overloads = [
+    source = module_file(GENERATED, endpoint.module).read_text(encoding="utf-8")
+    (subscribe,) = [
         node
         for node in ast.parse(source).body
-        if isinstance(node, ast.FunctionDef) and node.name == "subscribe" and node.decorator_list
+        if isinstance(node, ast.FunctionDef) and node.name == "subscribe"
     ]
-    by_keyword = next(node for node in overloads if not node.args.posonlyargs)
-    keywords = [arg.arg for arg in by_keyword.args.kwonlyargs]
+    assert not subscribe.args.posonlyargs and not subscribe.args.args  # one keyword signature
+    keywords = [arg.arg for arg in subscribe.args.kwonlyargs]
     properties = list(raw_input_properties(endpoint))
     assert set(properties) <= set(keywords)
     assert keywords[: len(properties)] == [field.name for field in planned(endpoint).fields]
@@ -126,6 +131,21 @@ def test_an_unknown_id_is_an_error_naming_it_with_close_matches() -> None:
 def test_an_id_resolving_to_a_module_of_another_id_is_unknown() -> None:
     with pytest.raises(UnknownEndpointError):
         fal_typed.endpoint("fal-ai/flux/dev/")  # same module name, not the module's id
+
+
+def test_what_an_uninstalled_endpoint_leaves_behind_is_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An endpoint's package directory without its module (what pip leaves when a wheel is
+    uninstalled but ``__pycache__`` or ``py.typed`` stays) imports as an empty namespace: the
+    registry says the endpoint is not installed, it does not hand back a module without one."""
+    ghost = tmp_path / "fal_endpoints" / "ghost_endpoint"
+    ghost.mkdir(parents=True)
+    (ghost / "py.typed").write_text("", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert importlib.import_module("fal_endpoints.ghost_endpoint").__file__ is None  # a namespace
+    with pytest.raises(UnknownEndpointError, match=r"fal_endpoints\.ghost_endpoint"):
+        fal_typed.endpoint("fal-ai/ghost-endpoint")
 
 
 def test_a_malformed_id_is_a_value_error() -> None:

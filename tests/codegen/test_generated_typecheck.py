@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from codegen_helpers import GENERATED, PACKAGE, REPO, corpus, every_nth, generate_into
+from codegen_helpers import GENERATED, REPO, corpus, every_nth, generate_into, module_file
 from kitchen_sink import KITCHEN_SINK
 
 SPECIAL = [
@@ -24,7 +24,7 @@ SPECIAL = [
     "sam_3_3d_objects",  # a default dropped as invalid
 ]
 SAMPLE = sorted({*SPECIAL, *(e.module for e in every_nth(corpus(), 12))})
-FILES = [str(PACKAGE / f"{module}.py") for module in SAMPLE]
+FILES = [str(module_file(GENERATED, module)) for module in SAMPLE]
 
 # Checked against this interpreter's packages, whether or not its virtualenv is activated.
 PYRIGHT = [sys.executable, "-m", "basedpyright", "--outputjson", "--pythonpath", sys.executable]
@@ -37,7 +37,7 @@ def test_sample_passes_basedpyright_strict(tmp_path: Path) -> None:
 def test_every_construct_type_checks(tmp_path: Path) -> None:
     """The synthetic document with every construct and defect: its module passes both checkers."""
     generate_into(tmp_path, KITCHEN_SINK)
-    module = str(tmp_path / "generated" / "fal_endpoints" / "kitchen_sink.py")
+    module = str(module_file(tmp_path / "generated", "kitchen_sink"))
     assert _basedpyright_problems(tmp_path, [module]) == []
     assert _mypy_problems(tmp_path, [module]) == ""
 

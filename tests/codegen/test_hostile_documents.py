@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from codegen_helpers import SCHEMAS, fal_document, generate_into, import_generated
+from codegen_helpers import SCHEMAS, fal_document, generate_into, import_generated, module_file
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -162,7 +162,7 @@ def import_all(package_root: Path, cwd: Path) -> dict[str, str]:
         "import importlib, json, sys\n"
         f"sys.path.insert(0, {str(package_root)!r})\n"
         "out = {}\n"
-        f"for name in {sorted(p.stem for p in (package_root / 'fal_endpoints').glob('*.py'))!r}:\n"
+        f"for name in {sorted(p.parent.name for p in (package_root / 'fal_endpoints').glob('*/__init__.py'))!r}:\n"
         "    try:\n"
         "        module = importlib.import_module('fal_endpoints.' + name)\n"
         "        out[name] = getattr(module, 'endpoint_id', 'index')\n"
@@ -249,7 +249,7 @@ def generated(tmp_path: Path, document: dict[str, Any]) -> tuple[list[str], str]
     """Generate one document: its findings and its module's source."""
     report = generate_into(tmp_path, document)
     assert report.errors == [], report.errors
-    module = tmp_path / "generated" / "fal_endpoints" / "odd.py"
+    module = module_file(tmp_path / "generated", "odd")
     return [d.message for d in report.diagnostics], module.read_text(encoding="utf-8")
 
 
@@ -422,8 +422,8 @@ def test_a_module_ruff_cannot_format_costs_only_its_document(
         ("fal-ai__odd.json", "ruff format failed")
     ]
     package = tmp_path / "generated" / "fal_endpoints"
-    assert sorted(p.name for p in package.glob("*.py")) == ["_index.py", "fine.py"]
-    assert "fal-ai/odd" not in (package / "_index.py").read_text(encoding="utf-8")
+    assert sorted(p.parent.name for p in package.glob("*/__init__.py")) == ["_index", "fine"]
+    assert "fal-ai/odd" not in module_file(tmp_path / "generated", "_index").read_text("utf-8")
 
 
 def test_format_each_isolates_the_files_ruff_refuses() -> None:

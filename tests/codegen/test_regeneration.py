@@ -35,9 +35,13 @@ def copy_sample(tmp_path: Path) -> Path:
 
 
 def snapshot(out: Path) -> dict[str, tuple[bytes, int]]:
-    """Every output file with its bytes and modification time (to tell "rewritten" apart)."""
-    files = [*sorted((out / "fal_endpoints").glob("*.py")), out / "codegen-manifest.json"]
-    return {path.name: (path.read_bytes(), path.stat().st_mtime_ns) for path in files}
+    """Every output file (by path under ``out``) with its bytes and modification time (to tell
+    "rewritten" apart)."""
+    files = sorted(p for p in out.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return {
+        path.relative_to(out).as_posix(): (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in files
+    }
 
 
 def edit_about(path: Path, about: str) -> None:
@@ -50,7 +54,9 @@ def test_a_rerun_changes_nothing_and_an_edited_document_is_rebuilt_alone(tmp_pat
     schemas, out = copy_sample(tmp_path), tmp_path / "out"
     first = generate(schemas, out, jobs=2)
     assert (first.documents, first.modules, first.rebuilt) == (5, 5, 5)
-    assert len(first.written) == 6 and "_index.py" in first.written
+    # Each module and the index is a package of its own, typed: __init__.py + py.typed.
+    assert len(first.written) == 12
+    assert {"_index/__init__.py", "_index/py.typed", "demucs/py.typed"} <= set(first.written)
     before = snapshot(out)
 
     again = generate(schemas, out, jobs=2)
@@ -60,23 +66,26 @@ def test_a_rerun_changes_nothing_and_an_edited_document_is_rebuilt_alone(tmp_pat
     edit_about(schemas / "fal-ai__demucs.json", "Split a song into its stems.")
     edited = generate(schemas, out, jobs=2)
     assert edited.rebuilt == 1
-    assert sorted(edited.written) == ["_index.py", "demucs.py"]
+    assert sorted(edited.written) == ["_index/__init__.py", "demucs/__init__.py"]
     after = snapshot(out)
-    unchanged = set(before) - {"demucs.py", "_index.py", "codegen-manifest.json"}
+    rewritten = {"fal_endpoints/demucs/__init__.py", "fal_endpoints/_index/__init__.py"}
+    unchanged = set(before) - rewritten - {"codegen-manifest.json"}
     assert all(after[name] == before[name] for name in unchanged)
-    assert "Split a song into its stems." in (out / "fal_endpoints" / "demucs.py").read_text()
+    module = out / "fal_endpoints" / "demucs" / "__init__.py"
+    assert "Split a song into its stems." in module.read_text()
 
 
 def test_a_hand_edited_module_is_regenerated(tmp_path: Path) -> None:
     schemas, out = copy_sample(tmp_path), tmp_path / "out"
     generate(schemas, out, jobs=1)
-    module = out / "fal_endpoints" / "flux_dev.py"
+    module = out / "fal_endpoints" / "flux_dev" / "__init__.py"
     original = module.read_bytes()
     module.write_text("# edited by hand\n", encoding="utf-8")
+    (module.parent / "py.typed").unlink()
 
     report = generate(schemas, out, jobs=1)
 
-    assert (report.rebuilt, report.written) == (1, ["flux_dev.py"])
+    assert (report.rebuilt, report.written) == (1, ["flux_dev/__init__.py", "flux_dev/py.typed"])
     assert module.read_bytes() == original
 
 
@@ -140,7 +149,7 @@ def test_broken_documents_are_reported_by_name_and_the_rest_is_generated(
     assert "error: truncated.json: cannot read document" in err
     assert "error: no-paths.json: no paths" in err
     assert "warning: fal-ai__wan-ati.json: dangling $ref '#/components/schemas/TrackPoint'" in err
-    assert len(list((out / "fal_endpoints").glob("*.py"))) == 6  # 5 modules and the index
+    assert len(list((out / "fal_endpoints").glob("*/__init__.py"))) == 6  # 5 modules, the index
 
 
 def test_two_documents_naming_the_same_module_keep_the_first(tmp_path: Path) -> None:
@@ -175,7 +184,7 @@ def test_a_document_in_a_file_its_id_does_not_name_is_refused(tmp_path: Path) ->
             "the document of fal-ai/flux/dev belongs in fal-ai__flux__dev.json, not here",
         )
     ]
-    assert report.modules == 5 and (out / "fal_endpoints" / "flux_dev.py").exists()
+    assert report.modules == 5 and (out / "fal_endpoints" / "flux_dev" / "__init__.py").exists()
 
 
 def test_a_removed_document_removes_its_module(tmp_path: Path) -> None:
@@ -185,8 +194,33 @@ def test_a_removed_document_removes_its_module(tmp_path: Path) -> None:
 
     report = generate(schemas, out, jobs=1)
 
-    assert report.removed == ["demucs.py"] and report.written == ["_index.py"]
-    assert not (out / "fal_endpoints" / "demucs.py").exists()
+    assert report.removed == ["demucs/"] and report.written == ["_index/__init__.py"]
+    assert not (out / "fal_endpoints" / "demucs").exists()
+
+
+def test_the_flat_layout_of_earlier_versions_is_replaced(tmp_path: Path) -> None:
+    """Modules used to be ``fal_endpoints/<module>.py``: a run moves them into packages, and
+    leaves alone a directory that is not the generator's."""
+    schemas, out = copy_sample(tmp_path), tmp_path / "out"
+    generate(schemas, out, jobs=1)
+    package = out / "fal_endpoints"
+    (package / "flux_dev.py").write_text("# the old flat module\n", encoding="utf-8")
+    (package / "_index.py").write_text("# the old flat index\n", encoding="utf-8")
+    (package / "gone" / "__pycache__").mkdir(parents=True)
+    (package / "gone" / "__init__.py").write_text("# a removed endpoint\n", encoding="utf-8")
+    (package / "notes").mkdir()
+    (package / "notes" / "__init__.py").write_text("# someone's own\n", encoding="utf-8")
+    (package / "notes" / "todo.txt").write_text("keep me\n", encoding="utf-8")
+    assert main(["--check", "--schemas", str(schemas), "--out", str(out)]) == 1
+
+    report = generate(schemas, out, jobs=1)
+
+    assert report.removed == ["_index.py", "flux_dev.py", "gone/"]
+    assert (package / "notes" / "todo.txt").is_file()
+    (package / "notes" / "todo.txt").unlink()
+    (package / "notes" / "__init__.py").unlink()
+    (package / "notes").rmdir()
+    assert main(["--check", "--schemas", str(schemas), "--out", str(out)]) == 0
 
 
 def test_check_reports_a_stale_module(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -196,4 +230,4 @@ def test_check_reports_a_stale_module(tmp_path: Path, capsys: pytest.CaptureFixt
 
     edit_about(schemas / "fal-ai__demucs.json", "Changed upstream.")
     assert main(["--check", "--schemas", str(schemas), "--out", str(out)]) == 1
-    assert "stale: fal_endpoints/demucs.py" in capsys.readouterr().err
+    assert "stale: fal_endpoints/demucs/__init__.py" in capsys.readouterr().err

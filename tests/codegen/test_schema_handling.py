@@ -40,14 +40,13 @@ def sink_warnings(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 
 def keyword_overload(module: ModuleType, function: str = "subscribe") -> ast.FunctionDef:
-    """The keyword-argument overload of a generated function, from the module source."""
+    """The keyword-argument signature of a generated function, from the module source (one
+    declaration, no overloads)."""
     tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
-    overloads = [
-        node
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef) and node.name == function and node.decorator_list
+    (node,) = [
+        node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == function
     ]
-    return next(node for node in overloads if not node.args.posonlyargs)
+    return node
 
 
 def keyword_overload_of_method(module: ModuleType, cls: str, method: str) -> ast.FunctionDef:
@@ -55,10 +54,8 @@ def keyword_overload_of_method(module: ModuleType, cls: str, method: str) -> ast
     body = next(
         node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == cls
     ).body
-    overloads = [node for node in body if isinstance(node, ast.FunctionDef) and node.name == method]
-    return next(
-        node for node in overloads if node.decorator_list and len(node.args.posonlyargs) == 1
-    )
+    (node,) = [node for node in body if isinstance(node, ast.FunctionDef) and node.name == method]
+    return node
 
 
 def keyword_types(module: ModuleType) -> dict[str, str]:
@@ -237,8 +234,45 @@ def test_required_fields_have_no_default_and_schema_defaults_are_shown(sink: Mod
     )
     assert defaults["prompt"] is None and defaults["size"] is None
     assert defaults["aspect_ratio"] == "'16:9'" and defaults["guidance"] == "3.5"
-    assert defaults["seed"] == "..."  # no default: the server decides when it is not sent
-    assert defaults["bad_default"] == "..." and defaults["big_default"] == "..."
+    # No default the signature can show: None where null is allowed, else NOT_GIVEN. Either
+    # way the field is not sent unless given, and the server decides.
+    assert defaults["seed"] == "None"
+    assert defaults["bad_default"] == "NOT_GIVEN" and defaults["big_default"] == "NOT_GIVEN"
+
+
+def test_defaults_are_documentation_only_what_is_given_is_sent(
+    sink: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    monkeypatch.setattr(sink.endpoint, "run", lambda body, **options: sent.append((body, options)))
+    sink.run(**valid(), timeout=3.0, bad_default=sink_not_given(), extra_body={"new": 1})
+    body, options = sent[0]
+    assert body == {"prompt": "a cat", "size": {"width": 8, "height": 8}, "new": 1}
+    assert options == {"timeout": 3.0}
+
+
+def sink_not_given() -> Any:
+    from fal_typed.keywords import NOT_GIVEN
+
+    return NOT_GIVEN
+
+
+def test_the_declared_signature_is_what_help_shows_and_the_call_checks_at_run_time(
+    sink: ModuleType,
+) -> None:
+    signature = inspect.signature(sink.subscribe)
+    assert list(signature.parameters)[:2] == ["prompt", "size"]
+    assert all(p.kind is p.KEYWORD_ONLY for p in signature.parameters.values())
+    assert signature.parameters["aspect_ratio"].default == "16:9"
+    assert inspect.iscoroutinefunction(sink.subscribe_async)
+    assert not inspect.iscoroutinefunction(sink.stream_async)  # returns an async stream
+    # What a type checker reports, the call reports too, naming the field, before any I/O.
+    with pytest.raises(InputValidationError) as missing:
+        sink.subscribe(size={"width": 8, "height": 8})
+    assert missing.value.fields == ["prompt"]
+    with pytest.raises(InputValidationError) as unknown:
+        sink.subscribe(**valid(num_imagez=2))
+    assert unknown.value.fields == ["num_imagez"]
 
 
 def test_file_fields_take_file_inputs_in_the_models_and_every_signature(
@@ -293,22 +327,33 @@ def test_signatures_show_plain_types_and_long_ones_by_alias(sink: ModuleType) ->
     assert typing.get_args(sink.Voice) == tuple(LONG_ENUM)
 
 
-def test_the_implementation_documents_every_field(sink: ModuleType) -> None:
+def test_the_call_documents_every_field(sink: ModuleType) -> None:
     doc = inspect.getdoc(sink.subscribe) or ""
     assert doc.startswith("Submit a request to `fal-ai/kitchen-sink` through the queue")
-    assert "seed: Random seed." in doc  # dedented
+    assert "seed: Random seed.\n        int or None; optional." in doc  # dedented, then the facts
+    assert "aspect_ratio:" in doc and 'default "16:9".' in doc
+    assert "\nCall options:\n    extra_body: " in doc and "\n    client_timeout: Seconds" in doc
     assert 'tricky: Quotes """ and a backslash \\d inside.' in doc
     assert "old: Deprecated." in doc
     assert 'Default: `{"width": 1, "height": 2}`.' in doc
     assert sink.Input.model_fields["seed"].description == "Random seed."
 
 
-def test_an_input_instance_is_accepted_positionally(sink: ModuleType) -> None:
+def test_an_input_instance_is_accepted_positionally(
+    sink: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
     instance = sink.Input(**valid())
     assert sink.endpoint.arguments(instance) == {
         "prompt": "a cat",
         "size": {"width": 8, "height": 8},
     }
+    # At run time the module's calls take one too (the typed way is sink.endpoint.run(...)).
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(sink.endpoint, "run", lambda body, **_: sent.append(body))
+    sink.run(instance, timeout=1.0)
+    assert sent == [{"prompt": "a cat", "size": {"width": 8, "height": 8}}]
+    with pytest.raises(InputValidationError, match="given both"):
+        sink.run(instance, seed=3)
 
 
 # -- output side: lenient ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ root on ``sys.path`` explicitly rather than relying on the current directory.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -33,6 +34,24 @@ def link_generator(root: Path) -> None:
     (root / "templates").mkdir(exist_ok=True)
     for template in ROOT.joinpath("templates").glob("*.jinja"):
         (root / "templates" / template.name).symlink_to(template)
+
+
+def copy_project(root: Path, endpoint_ids: tuple[str, ...] = ()) -> Path:
+    """A scratch checkout at ``root`` with what the builders read: the project file and README
+    (copied), the runtime, the generator and the templates (linked), and the documents of
+    ``endpoint_ids`` in schemas/ (copied)."""
+    (root / "src").mkdir(parents=True)
+    (root / "templates").mkdir()
+    (root / "schemas").mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, root / name)
+    (root / "src" / "fal_typed").symlink_to(ROOT / "src" / "fal_typed")
+    (root / "templates" / "wheel").symlink_to(ROOT / "templates" / "wheel")
+    link_generator(root)
+    for endpoint_id in endpoint_ids:
+        name = endpoint_id.replace("/", "__") + ".json"
+        shutil.copy(ROOT / "schemas" / name, root / "schemas" / name)
+    return root
 
 
 def fake_module(endpoint_id: str) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _wheel_support import ROOT, SAMPLE_IDS, SCHEMA_EPOCH, fake_module, link_generator
+from _wheel_support import SAMPLE_IDS, SCHEMA_EPOCH, copy_project, fake_module
 
 from fal_typed.naming import module_name
 from wheels import Layout
@@ -20,19 +19,8 @@ def scratch(tmp_path: Path) -> Layout:
     The documents live outside git, so their versions come from ``SOURCE_DATE_EPOCH`` (set by
     :func:`schema_epoch`); the generated modules are stand-ins written by :func:`generate`.
     """
-    root = tmp_path / "repo"
-    (root / "schemas").mkdir(parents=True)
+    root = copy_project(tmp_path / "repo", SAMPLE_IDS)
     (root / "generated" / "fal_endpoints").mkdir(parents=True)
-    (root / "src").mkdir()
-    (root / "templates").mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, root / name)
-    (root / "src" / "fal_typed").symlink_to(ROOT / "src" / "fal_typed")
-    (root / "templates" / "wheel").symlink_to(ROOT / "templates" / "wheel")
-    link_generator(root)
-    for endpoint_id in SAMPLE_IDS:
-        name = endpoint_id.replace("/", "__") + ".json"
-        shutil.copy(ROOT / "schemas" / name, root / "schemas" / name)
     return Layout(root=root, out_dir=tmp_path / "dist")
 
 
@@ -47,8 +35,11 @@ def generate(scratch: Layout) -> Callable[..., Path]:
     """Write a stand-in generated module for an endpoint id (or custom text)."""
 
     def write(endpoint_id: str, text: str | None = None) -> Path:
-        path = scratch.generated_dir / f"{module_name(endpoint_id)}.py"
+        """The module as the generator lays it out: ``<module>/__init__.py`` + ``py.typed``."""
+        path = scratch.generated_dir / module_name(endpoint_id) / "__init__.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(fake_module(endpoint_id) if text is None else text, encoding="utf-8")
+        (path.parent / "py.typed").write_text("", encoding="utf-8")
         return path
 
     return write

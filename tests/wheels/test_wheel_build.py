@@ -286,6 +286,14 @@ def test_a_module_generated_for_another_endpoint_is_refused(
         build_wheels(scratch, ["fal-ai/flux/dev"])
 
 
+def test_a_module_without_its_typing_marker_is_refused(
+    scratch: Layout, schema_epoch: int, generate: Generate
+) -> None:
+    generate("fal-ai/flux/dev").with_name("py.typed").unlink()
+    with pytest.raises(WheelBuildError, match=r"flux_dev/py\.typed is missing"):
+        build_wheels(scratch, ["fal-ai/flux/dev"])
+
+
 def _git(repo: Path, *args: str, date: str = "2026-02-03T04:05:06+00:00") -> None:
     env = {
         "GIT_AUTHOR_DATE": date,
@@ -392,7 +400,8 @@ def test_command_line_reports_errors_and_results(
 @pytest.mark.slow
 def test_every_generated_endpoint_builds_a_valid_wheel(tmp_path: Path) -> None:
     report = build_wheels(Layout(root=ROOT, out_dir=tmp_path), jobs=2)
-    generated = {p.stem for p in (ROOT / "generated" / "fal_endpoints").glob("*.py")} - {"_index"}
+    package = ROOT / "generated" / "fal_endpoints"
+    generated = {p.parent.name for p in package.glob("*/__init__.py")} - {"_index"}
     assert {w.module for w in report.endpoints} == generated
     assert all("no generated module" in reason for _, reason in report.skipped), report.skipped
     assert report.umbrella is not None

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _wheel_support import ROOT, fake_module, link_generator
+from _wheel_support import ROOT, copy_project, fake_module
 from packaging.requirements import Requirement
 
 from tests.catalog.documents import commit, document, git, init_repo, write
@@ -35,19 +34,12 @@ class Repo:
     fal-ai/flux/dev's document, edited and committed one change at a time."""
 
     def __init__(self, root: Path) -> None:
-        self.root = init_repo(root)
-        for name in ("pyproject.toml", "README.md"):
-            shutil.copy(ROOT / name, root / name)
-        (root / "src").mkdir()
-        (root / "src" / "fal_typed").symlink_to(ROOT / "src" / "fal_typed")
-        (root / "templates").mkdir()
-        (root / "templates" / "wheel").symlink_to(ROOT / "templates" / "wheel")
-        link_generator(root)
-        generated = root / "generated" / "fal_endpoints"
-        generated.mkdir(parents=True)
-        (generated / "flux_dev.py").write_text(fake_module("fal-ai/flux/dev"), encoding="utf-8")
+        self.root = copy_project(init_repo(root))
+        member = root / "generated" / "fal_endpoints" / "flux_dev"
+        member.mkdir(parents=True)
+        (member / "__init__.py").write_text(fake_module("fal-ai/flux/dev"), encoding="utf-8")
+        (member / "py.typed").write_text("", encoding="utf-8")
         self.schemas = root / "schemas"
-        self.schemas.mkdir()
         self.document: dict[str, Any] = json.loads((ROOT / "schemas" / FLUX).read_bytes())
         self.time = T0
         self.save()

@@ -46,7 +46,8 @@ def seedream(client: fal_typed.Client) -> dict[str, object]:
 def ideogram(client: fal_typed.Client) -> dict[str, object]:
     from fal_endpoints import ideogram__v4
 
-    out = ideogram__v4.subscribe(ideogram__v4.Input(prompt="a lighthouse at dusk"), client=client)
+    request = ideogram__v4.Input(prompt="a lighthouse at dusk")
+    out = ideogram__v4.endpoint.subscribe(request, client=client)  # an instance: the typed form
     found = fal_typed.endpoint(ideogram__v4.endpoint_id)
     return {
         "output_type": type(out).__qualname__,
