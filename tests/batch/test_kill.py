@@ -72,6 +72,29 @@ def _check_exactly_once(server: ServerProcess, status: dict[str, object], count:
     return ambiguous_prompts
 
 
+def _completed(journal: Path) -> int:
+    """Rows completed so far (0 before the batch has created its journal)."""
+    if not journal.exists():
+        return 0
+    try:
+        return batch.status(str(journal)).counts.get("completed", 0)
+    except batch.JournalError:
+        return 0
+
+
+def _made_progress(journal: Path, process: subprocess.Popen[bytes], *, since: int) -> bool:
+    """Wait (bounded) until one more row is completed than ``since``; False if the process
+    ended first."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        if _completed(journal) > since:
+            return True
+        time.sleep(0.05)
+    raise AssertionError("the batch made no progress in 120 s")
+
+
 def _run_until_done(args: list[str], cwd: Path, base_url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         cli_command(*args),
@@ -110,7 +133,10 @@ def test_sqlite_batch_killed_at_random_points_completes_each_row_exactly_once(
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            time.sleep(rng.uniform(1.0, 3.5))  # the CLI takes about a second to start
+            # Killed at a random instant after its next progress, however fast the machine.
+            if not _made_progress(tmp_path / "j.db", process, since=_completed(tmp_path / "j.db")):
+                break
+            time.sleep(rng.uniform(0.0, 0.4))
             if process.poll() is not None:
                 break
             process.send_signal(signal.SIGKILL)

@@ -423,7 +423,7 @@ def import_each(out: Path, sentinel: Path) -> dict[str, str]:
         "import importlib, json, sys\n"
         f"sys.path.insert(0, {str(out)!r})\n"
         "results = {}\n"
-        f"for name in {sorted(p.stem for p in (out / 'fal_endpoints').glob('*.py'))!r}:\n"
+        f"for name in {sorted(p.parent.name for p in (out / 'fal_endpoints').glob('*/__init__.py'))!r}:\n"
         "    try:\n"
         "        importlib.import_module('fal_endpoints.' + name)\n"
         "        results[name] = 'ok'\n"

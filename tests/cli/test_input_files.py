@@ -123,5 +123,5 @@ def test_a_file_option_naming_a_device_is_refused(server: LocalServer) -> None:
         FAL_TYPED_BASE_URL=server.base_url, FAL_KEY=DEFAULT_KEY,
     )  # fmt: skip
     assert run.returncode == 2, run.stderr
-    assert "neither a URL nor an existing file" in run.stderr
+    assert "'--audio-url': '/dev/zero' is not a regular file" in run.stderr
     assert server.fal.requests == []

@@ -42,9 +42,9 @@ class Committer:
     def __init__(self, journal: Journal, run_id: str) -> None:
         self.journal = journal
         self.run_id = run_id
-        self.commits = 0
-        self.transitions = 0
-        self.busy_seconds = 0.0
+        self.commits: int = 0
+        self.transitions: int = 0
+        self.busy_seconds: float = 0.0
         self._queue: queue.SimpleQueue[_Apply | _Call | None] = queue.SimpleQueue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None

@@ -22,7 +22,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, ClassVar, Final, Literal, TypeAlias
 
 from .._errors import FalError
 from ._states import ErrorInfo, RowState
@@ -49,7 +49,7 @@ SCHEMA_VERSION: Final = 1
 class JournalError(FalError):
     """The journal cannot be used as asked (see the message)."""
 
-    default_error_type = "journal"
+    default_error_type: ClassVar[str | None] = "journal"
 
 
 class JournalBusyError(JournalError):
@@ -397,7 +397,7 @@ class SQLJournal(Journal):
                     ),
                     (self.name, info.endpoint_id, info.key_field, SCHEMA_VERSION),
                 )
-                self.info = info
+                self.info: BatchInfo | None = info
                 return
         endpoint_id, key_field = found[0]
         self.info = BatchInfo(self.name, endpoint_id, key_field)

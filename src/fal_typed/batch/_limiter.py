@@ -31,8 +31,8 @@ class AdaptiveLimiter:
         self.adaptive = adaptive
         self.limit: float = float(min(ceiling, initial) if adaptive else ceiling)
         self._threshold: float = float(ceiling)
-        self.in_flight = 0
-        self.rate_limited_count = 0
+        self.in_flight: int = 0
+        self.rate_limited_count: int = 0
         self._resume_at = 0.0
         self._last_cut = 0.0
         self._changed = asyncio.Event()

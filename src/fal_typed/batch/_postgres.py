@@ -76,7 +76,7 @@ class PostgresJournal(SQLJournal):
 
     def __init__(self, dsn: str, *, name: str = "default") -> None:
         super().__init__(name)
-        self.location = _redacted(dsn)
+        self.location: str = _redacted(dsn)
         self._connection = _connect(dsn)
         self._lock = threading.RLock()
         self._depth = 0

@@ -45,7 +45,7 @@ class RowSource:
     """A JSONL or CSV file (or ``-`` for standard input), read lazily row by row."""
 
     def __init__(self, path: str | os.PathLike[str], *, format: Format | None = None) -> None:
-        self.path = Path(path)
+        self.path: Path = Path(path)
         self.format: Format = format or _guess_format(self.path)
         if self.format not in ("jsonl", "csv"):
             raise ValueError(f"unknown row format {self.format!r}: use 'jsonl' or 'csv'")

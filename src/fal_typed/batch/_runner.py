@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from .._client import Client
 from .._endpoint import Endpoint
@@ -83,7 +83,7 @@ _TICK = 0.25
 class BatchError(FalError):
     """A batch cannot run as asked (see the message); nothing was sent."""
 
-    default_error_type = "batch"
+    default_error_type: ClassVar[str | None] = "batch"
 
 
 class BatchValidationError(BatchError):
@@ -111,7 +111,7 @@ class InputChangedError(BatchError):
             "Use a new journal for the new input, or on_change='keep' / --changed keep to keep "
             "the journal's rows as they were sent"
         )
-        self.conflicts = list(conflicts)
+        self.conflicts: list[LoadConflict] = list(conflicts)
 
 
 @dataclass(frozen=True)
@@ -270,19 +270,21 @@ class Runner:
         self.journal = journal
         self.settings = settings
         self.client = client
-        self.submit_client = _unlimited_429(client)
+        self.submit_client: Client = _unlimited_429(client)
         self.progress: Progress = progress or QuietProgress()
         self.on_row = on_row
         self.before_send = before_send
         self.reconcile = reconcile
-        self.run_id = uuid.uuid4().hex
-        self.owner = f"{uuid.uuid4().hex[:12]}"
-        self.committer = Committer(journal, self.run_id)
-        self.limiter = AdaptiveLimiter(settings.concurrency, adaptive=settings.adaptive)
+        self.run_id: str = uuid.uuid4().hex
+        self.owner: str = f"{uuid.uuid4().hex[:12]}"
+        self.committer: Committer = Committer(journal, self.run_id)
+        self.limiter: AdaptiveLimiter = AdaptiveLimiter(
+            settings.concurrency, adaptive=settings.adaptive
+        )
         self.counts: Counter[str] = Counter()
-        self.finished = 0
-        self.started = time.monotonic()
-        self.stopping = False
+        self.finished: int = 0
+        self.started: float = time.monotonic()
+        self.stopping: bool = False
         self.invalid: list[RowProblem] = []
         self.changed: list[LoadConflict] = []
         self._tasks: dict[asyncio.Task[None], str] = {}

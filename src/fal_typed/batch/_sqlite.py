@@ -34,8 +34,8 @@ class SQLiteJournal(SQLJournal):
 
     def __init__(self, path: str | os.PathLike[str], *, name: str = "default") -> None:
         super().__init__(name)
-        self.path = Path(path)
-        self.location = str(self.path)
+        self.path: Path = Path(path)
+        self.location: str = str(self.path)
         self._lock_file: IO[bytes] | None = None
         try:
             if self.path.parent and not self.path.parent.exists():

@@ -42,8 +42,8 @@ class WebhookReceiver:
     ) -> None:
         self.output_model = output_model
         self.host = host
-        self.port = port
-        self.path = path if path.startswith("/") else f"/{path}"
+        self.port: int = port
+        self.path: str = path if path.startswith("/") else f"/{path}"
         self.verifier = verifier
         self.received = 0
         self._server: Any = None

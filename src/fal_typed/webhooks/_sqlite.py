@@ -40,7 +40,7 @@ class _SQLiteFile:
     def __init__(self, path: str | os.PathLike[str], table: str, busy_timeout: float) -> None:
         if not _TABLE_NAME.fullmatch(table):
             raise ValueError(f"table must be a plain SQL identifier, got {table!r}")
-        self.path = os.fspath(path)
+        self.path: str = os.fspath(path)
         self.table = table
         self._lock = threading.Lock()
         self._db = sqlite3.connect(
