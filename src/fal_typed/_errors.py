@@ -1,6 +1,10 @@
 """The exception hierarchy. Every error carries the request id and fal's ``error_type`` if known.
 
-``FalError`` is the root; nothing here ever formats an API key into a message.
+``FalError`` is the root, and the root of redaction too: every key and token the process has
+used (:func:`remember_secrets`) is scrubbed out of every attribute an error is given (message,
+body, headers, text...) when it is set, whatever built the error, so a server echoing the key
+back in any answer (a 200 with a bad body, a 4xx, a 5xx, a JSON key or value, a header) cannot
+put it in a message, a repr or a log line.
 """
 
 from __future__ import annotations
@@ -30,7 +34,53 @@ __all__ = [
     "RequestCancelledError",
     "ServerError",
     "error_for_response",
+    "remember_secrets",
+    "scrub",
+    "scrub_value",
 ]
+
+
+_REDACTED = "[redacted]"
+#: Shorter fragments would scrub ordinary words out of messages; real secrets are far longer.
+_MIN_SECRET_LENGTH = 6
+_secrets: set[str] = set()
+_NOT_SCRUBBED = frozenset({"data", "errors", "default_error_type"})
+
+
+def remember_secrets(secrets: Sequence[str]) -> None:
+    """Scrub ``secrets`` (a key, a token) out of every error built from now on."""
+    for secret in secrets:
+        if len(secret) >= _MIN_SECRET_LENGTH:
+            _secrets.add(secret)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every remembered secret replaced."""
+    for secret in tuple(_secrets):
+        if secret in text:
+            text = text.replace(secret, _REDACTED)
+    return text
+
+
+def _scrub_value(value: Any) -> Any:
+    """``value`` with every remembered secret scrubbed out of its strings, keys included."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, (list, tuple)):
+        return [_scrub_value(item) for item in cast("list[Any]", value)]
+    if isinstance(value, dict):
+        return {_scrub_value(k): _scrub_value(v) for k, v in cast("dict[Any, Any]", value).items()}
+    return value
+
+
+def scrub_value(value: Any) -> Any:
+    """:func:`_scrub_value`, or the scrubbed text of a structure nested too deep to walk."""
+    if not _secrets:
+        return value
+    try:
+        return _scrub_value(value)
+    except RecursionError:
+        return scrub(repr(value))
 
 
 def _json_object(value: object) -> dict[str, Any] | None:
@@ -53,10 +103,17 @@ class FalError(Exception):
     def __init__(
         self, message: str, *, request_id: str | None = None, error_type: str | None = None
     ) -> None:
+        message = scrub(message)
         super().__init__(message)
         self.message = message
         self.request_id = request_id
         self.error_type = error_type if error_type is not None else self.default_error_type
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Every attribute of every error, however and whenever set, passes the redaction.
+        if name not in _NOT_SCRUBBED and isinstance(value, (str, list, tuple, dict)):
+            value = scrub_value(value)
+        super().__setattr__(name, value)
 
     def __str__(self) -> str:
         extra = [
@@ -64,7 +121,11 @@ class FalError(Exception):
             for k, v in (("request_id", self.request_id), ("error_type", self.error_type))
             if v
         ]
-        return f"{self.message} ({', '.join(extra)})" if extra else self.message
+        text = f"{self.message} ({', '.join(extra)})" if extra else self.message
+        return scrub(text)
+
+    def __repr__(self) -> str:
+        return scrub(super().__repr__())
 
 
 class MissingCredentialsError(FalError):
@@ -240,13 +301,43 @@ class FalConnectionError(FalError):
 
 
 class PossiblyAcceptedError(FalConnectionError):
-    """The connection failed after a non-idempotent request (submit, run) was fully sent.
+    """A non-idempotent request (submit, run, stream) may have been accepted, so it was not sent again.
 
-    fal may have accepted it, so it was not sent again: a blind retry could run (and bill) the
-    same work twice. Check the webhook or the dashboard before submitting again.
+    Raised when the connection failed after the request was sent (reset, read timeout) or a
+    gateway answered 502/504 (which can come after the upstream accepted): a blind retry could
+    run (and bill) the same work twice. What is needed to reconcile is kept: ``endpoint_id``,
+    ``method`` and ``url``, ``status_code`` (the gateway's answer, if any), ``payload_sha256``
+    and ``payload_size`` (of the body sent), and the window ``sent_at`` .. ``failed_at`` (Unix
+    seconds). Look the request up by these (webhook, dashboard, request history) before
+    submitting again.
     """
 
     default_error_type: ClassVar[str | None] = "possibly_accepted"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_id: str | None = None,
+        error_type: str | None = None,
+        endpoint_id: str | None = None,
+        method: str | None = None,
+        url: str | None = None,
+        status_code: int | None = None,
+        payload_sha256: str | None = None,
+        payload_size: int | None = None,
+        sent_at: float | None = None,
+        failed_at: float | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id, error_type=error_type)
+        self.endpoint_id = endpoint_id
+        self.method = method
+        self.url = url
+        self.status_code = status_code
+        self.payload_sha256 = payload_sha256
+        self.payload_size = payload_size
+        self.sent_at = sent_at
+        self.failed_at = failed_at
 
 
 def _platform_error(body: Any) -> dict[str, Any] | None:

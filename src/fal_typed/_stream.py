@@ -65,10 +65,11 @@ from ._errors import (
     FalTimeoutError,
     InvalidArgumentError,
     OutputValidationError,
+    PossiblyAcceptedError,
     ProtocolError,
     error_for_response,
 )
-from ._retry import NEVER_RETRIED_ERRORS, NOT_SENT_ERRORS, parse_retry_after
+from ._retry import Kind, decide, observe_response, parse_retry_after
 from ._sse import SSEDecoder, SSEEvent, SSELimitError
 from ._urls import endpoint_url
 from .files._arguments import extract_uploads, resolve_uploads, resolve_uploads_async
@@ -406,6 +407,22 @@ class _StreamBase(Generic[OutputT]):
             ) from None
         return self._final
 
+    def _answer_error(self, answer: httpx.Response) -> FalError:
+        """The error of a final answer: a gateway 502/504 may come after fal accepted the
+        stream's request, so it is the table's :class:`PossiblyAcceptedError`."""
+        outcome = observe_response(answer, retry_statuses=self.client.retry.retry_statuses)
+        if outcome is not None and decide(Kind.STREAM, outcome).error is PossiblyAcceptedError:
+            return PossiblyAcceptedError(
+                f"{self._where}: answered HTTP {answer.status_code} by a gateway, which can come "
+                "after fal accepted the request; it was not sent again",
+                endpoint_id=self.endpoint.endpoint_id,
+                method="POST",
+                url=str(answer.request.url),
+                status_code=answer.status_code,
+                failed_at=time.time(),
+            )
+        return self.client.error_for(answer)
+
     def _retry_wait(
         self, attempt: int, outcome: httpx.Response | httpx.TransportError
     ) -> float | None:
@@ -414,10 +431,10 @@ class _StreamBase(Generic[OutputT]):
         if attempt >= policy.max_attempts:
             return None
         if isinstance(outcome, httpx.Response):
-            if not policy.should_retry_response(outcome):
+            if not policy.should_retry_response(outcome, idempotent=False):
                 return None
             wait = policy.delay(attempt, parse_retry_after(outcome.headers.get("retry-after")))
-        elif isinstance(outcome, NEVER_RETRIED_ERRORS) or not isinstance(outcome, NOT_SENT_ERRORS):
+        elif not policy.should_retry_error(outcome, idempotent=False):
             return None
         else:
             wait = policy.delay(attempt)
@@ -590,7 +607,7 @@ class Stream(_StreamBase[OutputT]):
             answer = self._read_error(response)
             wait = self._retry_wait(attempt, answer)
             if wait is None:
-                raise self._fail(self.client.error_for(answer))
+                raise self._fail(self._answer_error(answer))
             time.sleep(wait)
         try:
             sse = self._started(response)
@@ -755,7 +772,7 @@ class AsyncStream(_StreamBase[OutputT]):
             answer = await self._read_error(response)
             wait = self._retry_wait(attempt, answer)
             if wait is None:
-                raise self._fail(self.client.error_for(answer))
+                raise self._fail(self._answer_error(answer))
             await asyncio.sleep(wait)
         try:
             sse = self._started(response)
