@@ -163,9 +163,9 @@ RETRY_TABLE: Mapping[Kind, Mapping[Outcome, Decision]] = {
     Kind.RESULT: _row(paid_post=False),
     Kind.CANCEL: _row(paid_post=False),
     Kind.UPLOAD_TOKEN: _row(paid_post=False),
-    Kind.UPLOAD_INITIATE: _row(paid_post=True),
+    Kind.UPLOAD_INITIATE: _row(paid_post=True, retry_fal_5xx=True),
     Kind.UPLOAD_PART: _row(paid_post=False, retry_fal_5xx=True),
-    Kind.UPLOAD_COMPLETE: _row(paid_post=True),
+    Kind.UPLOAD_COMPLETE: _row(paid_post=True, retry_fal_5xx=True),
     Kind.UPLOAD_SINGLE: _row(paid_post=False, retry_fal_5xx=True),
     Kind.STORAGE_INITIATE: _row(paid_post=False),
     Kind.DOWNLOAD: _row(paid_post=False, retry_fal_5xx=True),
@@ -402,3 +402,20 @@ class Backoff:
         if self._clock() - self._start + delay > self.policy.max_elapsed:
             return None
         return delay
+
+
+def _cell(decision: Decision) -> str:
+    name = decision.error.__name__.removesuffix("Error").removeprefix("Fal") or "Fal"
+    return f"{'retry' if decision.retry else '**once**'}: {name}"
+
+
+def markdown_table() -> str:
+    """:data:`RETRY_TABLE` as the Markdown table docs/guarantees.md carries (a test compares)."""
+    outcomes = list(Outcome)
+    lines = [
+        "| request kind | " + " | ".join(o.value for o in outcomes) + " |",
+        "|---|" + "---|" * len(outcomes),
+    ]
+    for kind, row in RETRY_TABLE.items():
+        lines.append(f"| {kind.value} | " + " | ".join(_cell(row[o]) for o in outcomes) + " |")
+    return "\n".join(lines)
