@@ -17,7 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from fal_typed import Client, FalConnectionError, FalTimeoutError, PossiblyAcceptedError, RetryPolicy
+from fal_typed import (
+    Client,
+    FalConnectionError,
+    FalTimeoutError,
+    PossiblyAcceptedError,
+    RetryPolicy,
+)
 from fal_typed._queue import (
     cancel,
     cancel_async,
@@ -188,3 +194,54 @@ def test_dns_failure_cell(kind: Kind, mode: str, caplog: pytest.LogCaptureFixtur
     message = str(info.value)
     assert "fal-typed-retry-table.invalid" in message and "nothing was sent" in message
     assert not [r for r in caplog.records if "retrying" in r.getMessage()]
+
+
+#: The rule of docs/guarantees.md, written out independently of the table it checks.
+NOT_IDEMPOTENT = {
+    Kind.SUBMIT,
+    Kind.RUN,
+    Kind.STREAM,
+    Kind.UPLOAD_INITIATE,
+    Kind.UPLOAD_COMPLETE,
+    Kind.OTHER_POST,
+}
+PROVES_NOT_RECEIVED = {
+    Outcome.CONNECT_FAILED,
+    Outcome.NOT_WRITTEN,
+    Outcome.RATE_LIMITED,
+    Outcome.RATE_LIMITED_RETRY_AFTER,
+    Outcome.RETRY_STATUS,
+    Outcome.INGRESS_503,
+}
+AMBIGUOUS = {
+    Outcome.RESET_BEFORE_SENT,
+    Outcome.RESET_AFTER_SENT,
+    Outcome.READ_TIMEOUT,
+    Outcome.INGRESS_502,
+    Outcome.INGRESS_504,
+}
+FINAL = {Outcome.DNS_FAILURE, Outcome.CLIENT_4XX, Outcome.START_TIMEOUT}
+STORAGE = {
+    Kind.UPLOAD_PART,
+    Kind.UPLOAD_SINGLE,
+    Kind.UPLOAD_INITIATE,
+    Kind.UPLOAD_COMPLETE,
+    Kind.DOWNLOAD,
+}
+
+
+@pytest.mark.parametrize("kind", list(Kind), ids=[k.name for k in Kind])
+def test_the_table_follows_the_documented_rule(kind: Kind) -> None:
+    for outcome in Outcome:
+        decision = decide(kind, outcome)
+        if outcome in FINAL:
+            assert not decision.retry, (kind, outcome)
+        elif outcome is Outcome.FAL_5XX:
+            assert decision.retry is (kind in STORAGE), (kind, outcome)
+        elif kind in NOT_IDEMPOTENT and outcome in AMBIGUOUS:
+            assert not decision.retry, (kind, outcome)
+            assert decision.error is PossiblyAcceptedError, (kind, outcome)
+        else:
+            assert outcome in PROVES_NOT_RECEIVED or kind not in NOT_IDEMPOTENT
+            assert decision.retry, (kind, outcome)
+            assert decision.error is not PossiblyAcceptedError, (kind, outcome)

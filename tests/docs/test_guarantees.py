@@ -7,7 +7,9 @@ from pathlib import Path
 from fal_typed._retry import RETRY_TABLE, Kind, Outcome, markdown_table
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "guarantees.md"
-START = "<!-- retry-table: generated from fal_typed._retry.markdown_table(); do not edit by hand -->"
+START = (
+    "<!-- retry-table: generated from fal_typed._retry.markdown_table(); do not edit by hand -->"
+)
 END = "<!-- /retry-table -->"
 
 

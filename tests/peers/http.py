@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from typing import Any
 
@@ -129,7 +129,7 @@ async def _json(
 
 
 @contextmanager
-def serving_outcomes() -> Iterator[OutcomePeer]:
+def serving_outcomes() -> Generator[OutcomePeer, None, None]:
     """A started :class:`OutcomePeer`, stopped (every connection closed) on exit."""
     peer = ScriptedPeer()
     peer.start()
