@@ -137,3 +137,32 @@ def serving_outcomes() -> Generator[OutcomePeer, None, None]:
         yield OutcomePeer(peer)
     finally:
         peer.stop()
+
+
+# -- echoes: a server that answers with the credentials it was sent --------------------------
+
+#: Where an echo puts the request's Authorization value.
+ECHO_SHAPES = ("text", "json_value", "json_key", "header")
+
+
+def echo_script(status: int, shape: str) -> Any:
+    """A script answering ``status`` with the request's Authorization value (and the bare key or
+    token in it) echoed back in ``shape``."""
+
+    async def script(exchange: Exchange) -> None:
+        auth = exchange.headers.get("authorization", "")
+        secret = auth.partition(" ")[2] or auth
+        headers = {"Content-Type": "application/json", "X-Echo": "none"}
+        if shape == "text":
+            body = f"unexpected: Authorization: {auth}; key={secret}".encode()
+            headers["Content-Type"] = "text/plain"
+        elif shape == "json_value":
+            body = json.dumps({"detail": f"bad key {secret}", "echo": {"auth": auth}}).encode()
+        elif shape == "json_key":
+            body = json.dumps({secret: "echoed as a key", "detail": {auth: 1}}).encode()
+        else:
+            body = json.dumps({"detail": "see header"}).encode()
+            headers["X-Echo"] = auth
+        await exchange.answer(status, body, headers)
+
+    return script
