@@ -33,9 +33,9 @@ def test_too_many_redirects_is_a_fal_error_naming_the_url(peer: ScriptedPeer) ->
     peer.script = _redirect_loop
     url = f"{peer.url}/fal-ai/flux/dev/requests/r/status"
     http = httpx.Client(follow_redirects=True, max_redirects=3)
-    with Client(key=KEY, queue_url=peer.url, http_client=http, backup_hosts={}) as client:
-        with pytest.raises(FalConnectionError, match="TooManyRedirects") as info:
-            client.request("GET", url)
+    client = Client(key=KEY, queue_url=peer.url, http_client=http, backup_hosts={})
+    with pytest.raises(FalConnectionError, match="TooManyRedirects") as info:
+        client.request("GET", url)
     assert "/fal-ai/flux/dev/requests/r/status" in str(info.value)
     http.close()
 
