@@ -219,6 +219,8 @@ def is_gateway_answer(response: httpx.Response) -> bool:
         return False
     try:
         body = response.json()
+    except httpx.ResponseNotRead:  # a streamed answer not read yet: judge by its type
+        return "json" not in response.headers.get("content-type", "").lower()
     except (ValueError, RecursionError, UnicodeDecodeError):
         return True
     return not isinstance(body, dict)

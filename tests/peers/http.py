@@ -19,11 +19,11 @@ import socket
 import struct
 from collections.abc import Generator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from fal_typed._retry import Outcome
 
-from .sse import KEY, Exchange, ScriptedPeer
+from .sse import KEY, Exchange, Script, ScriptedPeer
 
 __all__ = ["KEY", "UNRESOLVABLE_URL", "OutcomePeer", "refused_url", "serving_outcomes"]
 
@@ -55,15 +55,21 @@ def _reset(exchange: Exchange) -> None:
 
 
 class OutcomePeer:
-    """Answers ``times`` requests with ``outcome``, then ``good`` (JSON) to each."""
+    """Answers ``times`` requests with ``outcome``, then ``good`` to each.
+
+    With ``match``, only requests whose path contains it are faulted and counted; the others
+    (the earlier steps of a flow: a token, an initiate) get ``other``'s answer.
+    """
 
     def __init__(self, peer: ScriptedPeer) -> None:
         self.peer = peer
         self.outcome: Outcome | None = None
         self.times = 0
         self.good: Any = {}
+        self.match: str | None = None
+        self.other: Script | None = None
         self.received = 0
-        """Requests read whole (headers and body) by the peer: what a server could act on."""
+        """Matching requests read whole (headers and body): what a server could act on."""
         self.faults = 0
         peer.script = self._script
 
@@ -71,12 +77,27 @@ class OutcomePeer:
     def url(self) -> str:
         return self.peer.url
 
-    def set(self, outcome: Outcome, *, times: int = 1, good: Any = None) -> None:
-        """Answer the next ``times`` requests with ``outcome``, later ones with ``good``."""
+    def set(
+        self,
+        outcome: Outcome,
+        *,
+        times: int = 1,
+        good: Any = None,
+        match: str | None = None,
+        other: Script | None = None,
+    ) -> None:
+        """Answer the next ``times`` matching requests with ``outcome``, later ones with
+        ``good`` (JSON, or a script)."""
         self.outcome, self.times, self.good = outcome, times, {} if good is None else good
+        self.match, self.other = match, other
         self.received = self.faults = 0
+        self.peer.script = self._script
 
     async def _script(self, exchange: Exchange) -> None:
+        if self.match is not None and self.match not in exchange.path:
+            assert self.other is not None, f"no answer for {exchange.method} {exchange.path}"
+            await self.other(exchange)
+            return
         if self.faults < self.times and self.outcome is not None:
             self.faults += 1
             if self.outcome is not Outcome.RESET_BEFORE_SENT:
@@ -84,6 +105,10 @@ class OutcomePeer:
             await _answer(exchange, self.outcome)
             return
         self.received += 1
+        if callable(self.good):
+            script = cast("Script", self.good)
+            await script(exchange)
+            return
         body = json.dumps(self.good).encode()
         await exchange.answer(200, body, {"Content-Type": "application/json"})
 
