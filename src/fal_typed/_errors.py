@@ -62,14 +62,15 @@ def scrub(text: str) -> str:
     return text
 
 
-def _scrub_value(value: Any) -> Any:
+def _scrub_value(value: object) -> Any:
     """``value`` with every remembered secret scrubbed out of its strings, keys included."""
     if isinstance(value, str):
         return scrub(value)
     if isinstance(value, (list, tuple)):
-        return [_scrub_value(item) for item in cast("list[Any]", value)]
+        return [_scrub_value(item) for item in cast("list[object]", value)]
     if isinstance(value, dict):
-        return {_scrub_value(k): _scrub_value(v) for k, v in cast("dict[Any, Any]", value).items()}
+        items = cast("dict[object, object]", value).items()
+        return {_scrub_value(k): _scrub_value(v) for k, v in items}
     return value
 
 

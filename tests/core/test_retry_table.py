@@ -175,8 +175,9 @@ def test_refused_connect_cell(kind: Kind, mode: str, caplog: pytest.LogCaptureFi
     decision = decide(kind, Outcome.CONNECT_FAILED)
     assert decision.retry
     caplog.set_level("INFO", logger="fal_typed")
-    with pytest.raises(decision.error, match=f"after {ATTEMPTS} attempts"):
+    with pytest.raises(decision.error, match=f"after {ATTEMPTS} attempts") as info:
         _call(kind, mode, _client(refused_url()))
+    assert not isinstance(info.value, PossiblyAcceptedError)  # it never left the machine
     retries = [r for r in caplog.records if "retrying" in r.getMessage()]
     assert len(retries) == ATTEMPTS - 1
 
