@@ -9,6 +9,9 @@ put it in a message, a repr or a log line.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, cast
 
@@ -43,30 +46,69 @@ __all__ = [
 _REDACTED = "[redacted]"
 #: Shorter fragments would scrub ordinary words out of messages; real secrets are far longer.
 _MIN_SECRET_LENGTH = 6
-_secrets: set[str] = set()
+#: Tokens are renewed for as long as a process runs: only the latest are remembered.
+_MAX_TOKENS = 256
+_keys: set[str] = set()
+_tokens: OrderedDict[str, None] = OrderedDict()
+_lock = threading.Lock()
+_secrets: tuple[str, ...] = ()
 _NOT_SCRUBBED = frozenset({"data", "errors", "default_error_type"})
+#: The runtime's loggers: a filter on each scrubs every record they emit (the realtime socket
+#: logger has its own, which scrubs the token out of the URLs websockets logs).
+_LOGGERS = ("fal_typed", "fal_typed.upload", "fal_typed.webhooks", "fal_typed.proxy")
 
 
-def remember_secrets(secrets: Sequence[str]) -> None:
-    """Scrub ``secrets`` (a key, a token) out of every error built from now on."""
-    for secret in secrets:
-        if len(secret) >= _MIN_SECRET_LENGTH:
-            _secrets.add(secret)
+def remember_secrets(secrets: Sequence[str], *, token: bool = False) -> None:
+    """Scrub ``secrets`` (a key; with ``token``, a short-lived token, of which only the latest
+    :data:`_MAX_TOKENS` are kept) out of every error and log record from now on."""
+    global _secrets
+    with _lock:
+        for secret in secrets:
+            if len(secret) < _MIN_SECRET_LENGTH:
+                continue
+            if not token:
+                _keys.add(secret)
+                continue
+            _tokens[secret] = None
+            _tokens.move_to_end(secret)
+            while len(_tokens) > _MAX_TOKENS:
+                _tokens.popitem(last=False)
+        # Longest first, so a key is scrubbed whole before its secret half.
+        _secrets = tuple(sorted({*_keys, *_tokens}, key=len, reverse=True))
 
 
 def scrub(text: str) -> str:
     """``text`` with every remembered secret replaced."""
-    for secret in tuple(_secrets):
+    for secret in _secrets:
         if secret in text:
             text = text.replace(secret, _REDACTED)
     return text
+
+
+class _ScrubFilter(logging.Filter):
+    """Scrubs the remembered secrets out of a log record's message (its arguments merged in)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _secrets:
+            message = record.getMessage()
+            scrubbed = scrub(message)
+            if scrubbed != message:
+                record.msg, record.args = scrubbed, None
+        return True
+
+
+_SCRUB_FILTER = _ScrubFilter()
+for _name in _LOGGERS:
+    logging.getLogger(_name).addFilter(_SCRUB_FILTER)
 
 
 def _scrub_value(value: object) -> Any:
     """``value`` with every remembered secret scrubbed out of its strings, keys included."""
     if isinstance(value, str):
         return scrub(value)
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, tuple):
+        return tuple(_scrub_value(item) for item in cast("tuple[object, ...]", value))
+    if isinstance(value, list):
         return [_scrub_value(item) for item in cast("list[object]", value)]
     if isinstance(value, dict):
         items = cast("dict[object, object]", value).items()

@@ -132,3 +132,38 @@ def test_no_credential_in_any_error(
     for secret in SECRETS:
         leaks = [t for t in texts if secret in t]
         assert not leaks, f"{secret[:8]}... leaked by {call} ({status}, {shape}): {leaks[0][:300]}"
+
+
+def test_every_runtime_logger_scrubs_a_known_key(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    _client("http://127.0.0.1:9").credentials()  # resolving a key remembers it
+    caplog.set_level("DEBUG")
+    for name in ("fal_typed", "fal_typed.upload", "fal_typed.webhooks", "fal_typed.proxy"):
+        logging.getLogger(name).warning("peer said %s", f"Key {KEY}")
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 4
+    assert all("[redacted]" in m and KEY.partition(":")[2] not in m for m in messages)
+
+
+def test_short_lived_tokens_are_remembered_up_to_a_bound() -> None:
+    from fal_typed._errors import remember_secrets, scrub
+
+    _client("http://127.0.0.1:9").credentials()
+    first = "token-0000-abcdef"
+    remember_secrets((first,), token=True)
+    assert scrub(first) == "[redacted]"
+    for n in range(1, 300):
+        remember_secrets((f"token-{n:04d}-abcdef",), token=True)
+    assert scrub(first) == first  # the oldest forgotten: the set cannot grow for ever
+    assert scrub("token-0299-abcdef") == "[redacted]"
+    assert scrub(KEY) == "[redacted]"  # keys are never forgotten
+
+
+def test_scrubbing_keeps_the_shape_of_what_an_error_holds() -> None:
+    _client("http://127.0.0.1:9").credentials()
+    error = FalError("x")
+    error.missing = ("a", f"b {KEY}")  # pyright: ignore[reportAttributeAccessIssue]
+    error.listed = ["a", {KEY: [KEY]}]  # pyright: ignore[reportAttributeAccessIssue]
+    assert error.missing == ("a", "b [redacted]")  # pyright: ignore[reportAttributeAccessIssue]
+    assert error.listed == ["a", {"[redacted]": ["[redacted]"]}]  # pyright: ignore[reportAttributeAccessIssue]

@@ -82,7 +82,7 @@ def parse_token(body: Any, default_base_url: str, secrets: tuple[str, ...] = ())
         if any(secret in token for secret in secrets):
             raise ValueError("the token is the API key; it was not used")
         expires_at = _parse_expiry(fields.get("expires_at"))
-        remember_secrets((token,))  # scrubbed, like the key, from every error
+        remember_secrets((token,), token=True)  # scrubbed, like the key, from every error
         return CdnToken(token, token_type, base_url.rstrip("/"), expires_at)
     except ValueError as exc:
         raise ProtocolError(f"malformed CDN token response: {exc}") from None

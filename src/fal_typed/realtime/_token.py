@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import httpx
 
-from .._errors import FalError, ProtocolError
+from .._errors import FalError, ProtocolError, remember_secrets
 from .._retry import Kind
 
 if TYPE_CHECKING:
@@ -183,6 +183,7 @@ class TokenCache:
         except (ValueError, RecursionError):
             data = None
         value = check_token(parse_token_response(data), client.secrets)
+        remember_secrets((value,), token=True)  # it travels in the WebSocket URL: scrubbed
         expires = issued + self.expiration
         claimed = _jwt_expiry(value)
         if claimed is not None:
