@@ -177,7 +177,10 @@ class Attempts:
             f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         )
         if decision is not None and decision.error is PossiblyAcceptedError:
-            request = getattr(exc, "_request", None)
+            try:
+                request: httpx.Request | None = exc.request
+            except RuntimeError:  # raised without its request (a transport used directly)
+                request = None
             raise self._possibly_accepted(
                 f"failed after the request was sent ({detail})", request
             ) from exc

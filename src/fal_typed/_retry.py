@@ -48,6 +48,7 @@ __all__ = [
     "NEVER_RETRIED_ERRORS",
     "NOT_SENT_ERRORS",
     "RETRY_TABLE",
+    "Backoff",
     "Decision",
     "Kind",
     "Outcome",
@@ -57,6 +58,7 @@ __all__ = [
     "is_ingress_error",
     "is_name_resolution_error",
     "is_user_timeout",
+    "markdown_table",
     "observe_error",
     "observe_response",
     "parse_retry_after",
@@ -100,7 +102,7 @@ class Outcome(str, Enum):
     INGRESS_502 = "ingress 502"
     INGRESS_503 = "ingress 503"
     INGRESS_504 = "ingress 504"
-    FAL_5XX = "fal 5xx (request id)"
+    FAL_5XX = "fal 5xx"
     CLIENT_4XX = "4xx"
     START_TIMEOUT = "504 X-Fal-Request-Timeout-Type"
 
@@ -134,9 +136,10 @@ def _error_of(outcome: Outcome) -> type[FalError]:
     return FalConnectionError
 
 
-def _row(*, paid_post: bool, retry_fal_5xx: bool = False) -> dict[Outcome, Decision]:
-    """One kind's decisions. ``paid_post``: not sent again unless the outcome proves it was
-    not received. ``retry_fal_5xx``: a fal 5xx is retried too (storage transfers: no work)."""
+def _row(*, not_idempotent: bool, retry_fal_5xx: bool = False) -> dict[Outcome, Decision]:
+    """One kind's decisions. ``not_idempotent`` (a paid or non-repeatable POST): not sent again
+    unless the outcome proves it was not received. ``retry_fal_5xx``: a 5xx that is not a
+    gateway's is retried too (storage transfers: nothing runs twice)."""
     row: dict[Outcome, Decision] = {}
     for outcome in Outcome:
         if outcome is _O.DNS_FAILURE:
@@ -145,7 +148,7 @@ def _row(*, paid_post: bool, retry_fal_5xx: bool = False) -> dict[Outcome, Decis
             row[outcome] = Decision(False, _error_of(outcome))
         elif outcome is _O.FAL_5XX:
             row[outcome] = Decision(retry_fal_5xx, ServerError)
-        elif paid_post and (outcome in _AMBIGUOUS or outcome in _GATEWAY_AMBIGUOUS):
+        elif not_idempotent and (outcome in _AMBIGUOUS or outcome in _GATEWAY_AMBIGUOUS):
             row[outcome] = Decision(False, PossiblyAcceptedError)
         else:
             row[outcome] = Decision(True, _error_of(outcome))
@@ -155,23 +158,23 @@ def _row(*, paid_post: bool, retry_fal_5xx: bool = False) -> dict[Outcome, Decis
 #: The table: kind -> outcome -> decision. The client, the stream, uploads and downloads all
 #: ask it (:func:`decide`); docs/guarantees.md prints it.
 RETRY_TABLE: Mapping[Kind, Mapping[Outcome, Decision]] = {
-    Kind.SUBMIT: _row(paid_post=True),
-    Kind.RUN: _row(paid_post=True),
-    Kind.STREAM: _row(paid_post=True),
-    Kind.STATUS: _row(paid_post=False),
-    Kind.STATUS_STREAM: _row(paid_post=False),
-    Kind.RESULT: _row(paid_post=False),
-    Kind.CANCEL: _row(paid_post=False),
-    Kind.UPLOAD_TOKEN: _row(paid_post=False),
-    Kind.UPLOAD_INITIATE: _row(paid_post=True, retry_fal_5xx=True),
-    Kind.UPLOAD_PART: _row(paid_post=False, retry_fal_5xx=True),
-    Kind.UPLOAD_COMPLETE: _row(paid_post=True, retry_fal_5xx=True),
-    Kind.UPLOAD_SINGLE: _row(paid_post=False, retry_fal_5xx=True),
-    Kind.STORAGE_INITIATE: _row(paid_post=False),
-    Kind.DOWNLOAD: _row(paid_post=False, retry_fal_5xx=True),
-    Kind.REALTIME_TOKEN: _row(paid_post=False),
-    Kind.OTHER_IDEMPOTENT: _row(paid_post=False),
-    Kind.OTHER_POST: _row(paid_post=True),
+    Kind.SUBMIT: _row(not_idempotent=True),
+    Kind.RUN: _row(not_idempotent=True),
+    Kind.STREAM: _row(not_idempotent=True),
+    Kind.STATUS: _row(not_idempotent=False),
+    Kind.STATUS_STREAM: _row(not_idempotent=False),
+    Kind.RESULT: _row(not_idempotent=False),
+    Kind.CANCEL: _row(not_idempotent=False),
+    Kind.UPLOAD_TOKEN: _row(not_idempotent=False),
+    Kind.UPLOAD_INITIATE: _row(not_idempotent=True, retry_fal_5xx=True),
+    Kind.UPLOAD_PART: _row(not_idempotent=False, retry_fal_5xx=True),
+    Kind.UPLOAD_COMPLETE: _row(not_idempotent=True, retry_fal_5xx=True),
+    Kind.UPLOAD_SINGLE: _row(not_idempotent=False, retry_fal_5xx=True),
+    Kind.STORAGE_INITIATE: _row(not_idempotent=False),
+    Kind.DOWNLOAD: _row(not_idempotent=False, retry_fal_5xx=True),
+    Kind.REALTIME_TOKEN: _row(not_idempotent=False),
+    Kind.OTHER_IDEMPOTENT: _row(not_idempotent=False),
+    Kind.OTHER_POST: _row(not_idempotent=True),
 }
 
 
