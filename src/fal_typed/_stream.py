@@ -69,7 +69,7 @@ from ._errors import (
     ProtocolError,
     error_for_response,
 )
-from ._retry import Kind, decide, observe_response, parse_retry_after
+from ._retry import Backoff, Kind, decide, observe_error, observe_response, parse_retry_after
 from ._sse import SSEDecoder, SSEEvent, SSELimitError
 from ._urls import endpoint_url
 from .files._arguments import extract_uploads, resolve_uploads, resolve_uploads_async
@@ -161,6 +161,8 @@ class _StreamBase(Generic[OutputT]):
     @property
     def _where(self) -> str:
         return f"the stream of {self.endpoint.endpoint_id}"
+
+    _backoff: Backoff | None = None
 
     def _begin(self) -> Deadline | None:
         """Start the wall clock of ``timeout`` (once: the first open)."""
@@ -426,18 +428,24 @@ class _StreamBase(Generic[OutputT]):
     def _retry_wait(
         self, attempt: int, outcome: httpx.Response | httpx.TransportError
     ) -> float | None:
-        """Seconds to wait before opening again, or ``None`` if this failure is final."""
+        """Seconds to wait before opening again, or ``None`` if this failure is final (the
+        retry table's stream row; backoff per outcome, within ``max_elapsed``)."""
         policy = self.client.retry
+        if attempt == 1 or self._backoff is None:
+            self._backoff = Backoff(policy)
         if attempt >= policy.max_attempts:
             return None
         if isinstance(outcome, httpx.Response):
-            if not policy.should_retry_response(outcome, idempotent=False):
-                return None
-            wait = policy.delay(attempt, parse_retry_after(outcome.headers.get("retry-after")))
-        elif not policy.should_retry_error(outcome, idempotent=False):
-            return None
+            observed = observe_response(outcome, retry_statuses=policy.retry_statuses)
+            retry_after = parse_retry_after(outcome.headers.get("retry-after"))
         else:
-            wait = policy.delay(attempt)
+            observed = observe_error(outcome)
+            retry_after = None
+        if observed is None or not policy.decision(Kind.STREAM, observed).retry:
+            return None
+        wait = self._backoff.wait(observed, retry_after)
+        if wait is None:
+            return None
         deadline = self._deadline
         if deadline is not None and wait >= deadline.remaining():
             raise self._timed_out()

@@ -202,6 +202,17 @@ def test_a_gateway_502_or_504_to_a_stream_is_not_resent(
     assert len(_stream_requests(local_fal)) == 1
 
 
+def test_a_stream_retries_no_later_than_max_elapsed(local_fal: LocalFal) -> None:
+    from fal_typed import RetryPolicy
+
+    local_fal.inject(Fault.rate_limited(retry_after=0), path=STREAM_PATHS, times=None)
+    client = local_fal.client(retry=RetryPolicy(max_attempts=10, max_elapsed=0.0))
+    with pytest.raises(RateLimitError):
+        Stream(LCM, {"prompt": PROMPT}, client=client).result()
+    assert len(_stream_requests(local_fal)) == 1
+    client.close()
+
+
 def test_rate_limit_after_retries_raises(local_fal: LocalFal) -> None:
     from fal_typed import RetryPolicy
 
