@@ -10,6 +10,7 @@ received the request at most once: a paid POST is never sent twice.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,11 +19,13 @@ import httpx
 import pytest
 
 from fal_typed import (
+    AsyncStream,
     Client,
     FalConnectionError,
     FalTimeoutError,
     PossiblyAcceptedError,
     RetryPolicy,
+    Stream,
 )
 from fal_typed._queue import (
     cancel,
@@ -38,6 +41,7 @@ from fal_typed._retry import Kind, Outcome, decide
 from fal_typed._run import run, run_async
 from fal_typed.files._token import cached_token, cached_token_async
 from fal_typed.realtime._token import TokenCache
+from tests.endpoints import LCM
 from tests.peers.http import KEY, UNRESOLVABLE_URL, OutcomePeer, refused_url, serving_outcomes
 
 ID = "fal-ai/flux/dev"
@@ -94,6 +98,27 @@ CALLS: dict[Kind, Call] = {
         {"token": "rt-token-abcdef123456"},
     ),
 }
+
+STREAM_OUTPUT = {"images": [{"url": "https://v3.fal.media/files/a.png"}], "seed": 7, "prompt": "x"}
+
+
+def _sse_answer(output: Any) -> Any:
+    async def script(exchange: Any) -> None:
+        body = f"data: {json.dumps(output)}\n\n".encode()
+        await exchange.answer(200, body, {"Content-Type": "text/event-stream"})
+
+    return script
+
+
+async def _stream_async(client: Client) -> Any:
+    return await AsyncStream(LCM, {"prompt": "x"}, client=client).result()
+
+
+CALLS[Kind.STREAM] = Call(
+    lambda c: Stream(LCM, {"prompt": "x"}, client=c).result(),
+    _stream_async,
+    _sse_answer(STREAM_OUTPUT),
+)
 
 #: Outcomes a server produces (the others happen before any request reaches one).
 SERVED = [
