@@ -16,8 +16,9 @@ import httpx
 
 from ._client import Client
 from ._deadline import Deadline
-from ._errors import FalError, FalHTTPError, ProtocolError
+from ._errors import FalError, FalHTTPError, PossiblyAcceptedError, ProtocolError
 from ._options import Priority, request_headers, webhook_params
+from ._retry import Kind
 from ._status import Completed, Status, parse_status
 from ._urls import check_request_id, endpoint_url, request_url
 
@@ -75,22 +76,33 @@ def _submit_request(
     )
 
 
-def _submission(response: httpx.Response) -> Submission:
+def _submission(client: Client, response: httpx.Response) -> Submission:
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict) or not isinstance(data.get("request_id"), str):  # pyright: ignore[reportUnknownMemberType]
-        raise ProtocolError(f"submit response has no request_id: {response.text[:200]!r}")
+        text = client.redact(response.text)
+        raise ProtocolError(f"submit response has no request_id: {text[:200]!r}", text=text)
     body: dict[str, Any] = data  # pyright: ignore[reportUnknownVariableType]
     try:
         request_id = check_request_id(body["request_id"])
     except FalError:
         raise ProtocolError(
-            f"submit returned a malformed request id {body['request_id']!r}"
+            client.redact(f"submit returned a malformed request id {body['request_id']!r}")
         ) from None
     position = body.get("queue_position")
     return Submission(request_id, position if isinstance(position, int) else None)
+
+
+@contextmanager
+def _naming(endpoint_id: str) -> Generator[None, None, None]:
+    """Stamp the endpoint id on a :class:`PossiblyAcceptedError`: part of what reconciles it."""
+    try:
+        yield
+    except PossiblyAcceptedError as exc:
+        exc.endpoint_id = endpoint_id
+        raise
 
 
 def submit(
@@ -116,10 +128,17 @@ def submit(
         start_timeout=start_timeout,
         headers=headers,
     )
-    response = client.request(
-        "POST", req.url, json=req.body, headers=req.headers, params=req.params, deadline=deadline
-    )
-    return _submission(response)
+    with _naming(endpoint_id):
+        response = client.request(
+            "POST",
+            req.url,
+            json=req.body,
+            headers=req.headers,
+            params=req.params,
+            deadline=deadline,
+            kind=Kind.SUBMIT,
+        )
+    return _submission(client, response)
 
 
 async def submit_async(
@@ -145,10 +164,17 @@ async def submit_async(
         start_timeout=start_timeout,
         headers=headers,
     )
-    response = await client.arequest(
-        "POST", req.url, json=req.body, headers=req.headers, params=req.params, deadline=deadline
-    )
-    return _submission(response)
+    with _naming(endpoint_id):
+        response = await client.arequest(
+            "POST",
+            req.url,
+            json=req.body,
+            headers=req.headers,
+            params=req.params,
+            deadline=deadline,
+            kind=Kind.SUBMIT,
+        )
+    return _submission(client, response)
 
 
 def status_params(with_logs: bool) -> dict[str, str]:
@@ -167,8 +193,10 @@ def get_status(
     """``GET .../requests/<id>/status``; logs are cumulative here."""
     url = request_url(client.queue_url, endpoint_id, request_id, "status")
     with annotate_errors(request_id):
-        response = client.request("GET", url, params=status_params(with_logs), deadline=deadline)
-    return parse_status(_json(response, request_id), request_id=request_id)
+        response = client.request(
+            "GET", url, params=status_params(with_logs), deadline=deadline, kind=Kind.STATUS
+        )
+    return parse_status(_json(client, response, request_id), request_id=request_id)
 
 
 async def get_status_async(
@@ -183,9 +211,9 @@ async def get_status_async(
     url = request_url(client.queue_url, endpoint_id, request_id, "status")
     with annotate_errors(request_id):
         response = await client.arequest(
-            "GET", url, params=status_params(with_logs), deadline=deadline
+            "GET", url, params=status_params(with_logs), deadline=deadline, kind=Kind.STATUS
         )
-    return parse_status(_json(response, request_id), request_id=request_id)
+    return parse_status(_json(client, response, request_id), request_id=request_id)
 
 
 class _NotReadyError(FalHTTPError):
@@ -199,12 +227,12 @@ def is_not_ready(error: FalHTTPError) -> bool:
     return error.status_code == 400 and "in progress" in error.message.lower()
 
 
-def _result_json(response: httpx.Response, request_id: str) -> Any:
+def _result_json(client: Client, response: httpx.Response, request_id: str) -> Any:
     if response.status_code == 202:  # a status body, not the output: still waiting
         raise _NotReadyError(
             "Request is still in progress", status_code=202, body=None, request_id=request_id
         )
-    return _json(response, request_id)
+    return _json(client, response, request_id)
 
 
 def fetch_result(
@@ -223,7 +251,9 @@ def fetch_result(
     """
     url = request_url(client.queue_url, endpoint_id, request_id)
     with annotate_errors(request_id, completed):
-        return _result_json(client.request("GET", url, deadline=deadline), request_id)
+        return _result_json(
+            client, client.request("GET", url, deadline=deadline, kind=Kind.RESULT), request_id
+        )
 
 
 async def fetch_result_async(
@@ -237,7 +267,11 @@ async def fetch_result_async(
     """Async twin of :func:`fetch_result`."""
     url = request_url(client.queue_url, endpoint_id, request_id)
     with annotate_errors(request_id, completed):
-        return _result_json(await client.arequest("GET", url, deadline=deadline), request_id)
+        return _result_json(
+            client,
+            await client.arequest("GET", url, deadline=deadline, kind=Kind.RESULT),
+            request_id,
+        )
 
 
 def cancel(
@@ -255,7 +289,7 @@ def cancel(
     """
     url = request_url(client.queue_url, endpoint_id, request_id, "cancel")
     with annotate_errors(request_id):
-        client.request("PUT", url, timeout=timeout, retry=retry)
+        client.request("PUT", url, timeout=timeout, retry=retry, kind=Kind.CANCEL)
 
 
 async def cancel_async(
@@ -269,16 +303,18 @@ async def cancel_async(
     """Async twin of :func:`cancel`."""
     url = request_url(client.queue_url, endpoint_id, request_id, "cancel")
     with annotate_errors(request_id):
-        await client.arequest("PUT", url, timeout=timeout, retry=retry)
+        await client.arequest("PUT", url, timeout=timeout, retry=retry, kind=Kind.CANCEL)
 
 
-def _json(response: httpx.Response, request_id: str) -> Any:
+def _json(client: Client, response: httpx.Response, request_id: str) -> Any:
     try:
         return response.json()
     except ValueError:
+        text = client.redact(response.text)
         raise ProtocolError(
-            f"expected JSON from {response.request.url.path}, got {response.text[:200]!r}",
+            f"expected JSON from {response.request.url.path}, got {text[:200]!r}",
             request_id=request_id,
+            text=text,
         ) from None
 
 

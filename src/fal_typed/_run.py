@@ -16,8 +16,9 @@ import httpx
 
 from ._client import Client
 from ._deadline import Deadline
-from ._errors import FalTimeoutError, ProtocolError
+from ._errors import FalTimeoutError, PossiblyAcceptedError, ProtocolError
 from ._options import check_positive, request_headers
+from ._retry import Kind
 from ._urls import endpoint_url
 
 __all__ = ["RunResult", "run", "run_async"]
@@ -73,10 +74,12 @@ def _result(response: httpx.Response) -> RunResult:
     request_id = response.headers.get("x-fal-request-id")
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
+        text = response.text
         raise ProtocolError(
-            f"run answered {response.headers.get('content-type')!r}, not JSON: {response.text[:200]!r}",
+            f"run answered {response.headers.get('content-type')!r}, not JSON: {text[:200]!r}",
             request_id=request_id,
+            text=text,
         ) from None
     return RunResult(data, request_id)
 
@@ -111,9 +114,13 @@ def run(
             headers=req.headers,
             timeout=req.timeout,
             deadline=req.deadline,
+            kind=Kind.RUN,
         )
     except FalTimeoutError as exc:
         raise _timed_out(endpoint_id, exc.timeout) from None
+    except PossiblyAcceptedError as exc:
+        exc.endpoint_id = endpoint_id
+        raise
     return _result(response)
 
 
@@ -147,7 +154,11 @@ async def run_async(
             headers=req.headers,
             timeout=req.timeout,
             deadline=req.deadline,
+            kind=Kind.RUN,
         )
     except FalTimeoutError as exc:
         raise _timed_out(endpoint_id, exc.timeout) from None
+    except PossiblyAcceptedError as exc:
+        exc.endpoint_id = endpoint_id
+        raise
     return _result(response)
