@@ -24,12 +24,9 @@ from rich.markup import escape
 
 from .._auth import check_key
 from .._hosts import DEFAULT_API_URL, Hosts
-from ..catalog._changelog import Snapshot
-from ..catalog._fetch import FetchSettings
-from ..catalog._generated import built_from
+from ..catalog._settings import FetchSettings
 from ._add import OpenapiUrlOption, add
 from ._batch import batch_app
-from ._call import build_command
 from ._diff import diff, print_fetch_changelog, print_regeneration_changelog
 from ._errors import CallFailed, debug_requested, describe, exit_status
 from ._fetch import (
@@ -42,7 +39,6 @@ from ._fetch import (
 )
 from ._list import matching, print_listing
 from ._price import price, usage_command
-from ._spec import load_spec
 
 __all__ = ["app", "main"]
 
@@ -195,6 +191,8 @@ def fetch(
         key=key,
     )
     console = _stderr()
+    from ..catalog._changelog import Snapshot
+
     before = Snapshot.take(schemas)
     try:
         report, elapsed = timed_fetch(request, console)
@@ -273,6 +271,8 @@ def generate(
     if jobs is not None:
         args += ["--jobs", str(jobs)]
     out_dir = out.resolve() if out is not None else root / "generated"
+    from ..catalog._generated import built_from
+
     before = built_from(out_dir)
     completed = subprocess.run([sys.executable, "-m", "codegen", *args], cwd=root, check=False)
     print_regeneration_changelog(schemas or root / "schemas", out_dir, before, Console())
@@ -383,6 +383,9 @@ def call(
             highlight=False,
         )
         raise typer.Exit(0 if endpoint_id in ("--help", "-h") else 2)
+    from ._call import build_command  # the runtime: imported for a call, not for --help
+    from ._spec import load_spec
+
     try:
         command = build_command(load_spec(endpoint_id, schemas))
         status = command.main(
