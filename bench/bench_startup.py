@@ -10,7 +10,8 @@ warm-up round first); scenarios are interleaved round by round so machine drift 
 * ``from fal_endpoints import flux_dev``: one typed endpoint module;
 * ``import fal_typed``: the runtime alone;
 * ten different endpoint modules imported in one process;
-* ``fal-typed --help`` (the console script, as typed by people) and ``fal-typed list``;
+* ``fal-typed --help`` and ``fal-typed list`` (what the console script runs: ``main()`` of
+  ``fal_typed.cli``, with those arguments);
 * listing every installed endpoint through the public API (``fal_typed.installed_endpoints()``).
 
 Targets (issue 15): one module within 40 ms of ``import httpx, pydantic`` and no slower than
@@ -21,16 +22,16 @@ Targets (issue 15): one module within 40 ms of ``import httpx, pydantic`` and no
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
-import shutil
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-FAL_TYPED = str(Path(PYTHON).with_name("fal-typed"))
 
 TEN_MODULES = (
     "flux_dev",
@@ -46,22 +47,41 @@ TEN_MODULES = (
 )
 
 
+# Peak RSS is read by each process itself at exit (``VmHWM`` of its own memory): the rusage of a
+# child counts the memory of the process that spawned it too (the pages it started from).
+_REPORT = (
+    "import atexit, sys\n"
+    "def _report():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            sys.stderr.write('\\nVMHWM=' + line.split()[1] + '\\n')\n"
+    "atexit.register(_report)\n"
+)
+
+
 def _python(code: str) -> list[str]:
-    return [PYTHON, "-c", code]
+    return [PYTHON, "-c", _REPORT + code]
+
+
+def _console(*argv: str) -> list[str]:
+    """What the ``fal-typed`` console script runs (``from fal_typed.cli import main; main()``)."""
+    return _python(
+        f"sys.argv = ['fal-typed', *{list(argv)!r}]\nfrom fal_typed.cli import main\nmain()"
+    )
 
 
 def scenarios() -> dict[str, list[str]]:
     """Name -> command line; every command is one fresh process."""
-    ten = "; ".join(f"from fal_endpoints import {m}" for m in TEN_MODULES)
-    listing = "import fal_typed; n = len(fal_typed.installed_endpoints()); assert n > 1000, n"
+    ten = "\n".join(f"from fal_endpoints import {m}" for m in TEN_MODULES)
+    listing = "import fal_typed\nn = len(fal_typed.installed_endpoints())\nassert n > 1000, n"
     return {
         "import httpx, pydantic": _python("import httpx, pydantic"),
         "import fal_client": _python("import fal_client"),
         "from fal_endpoints import flux_dev": _python("from fal_endpoints import flux_dev"),
         "import fal_typed": _python("import fal_typed"),
         "10 endpoint modules": _python(ten),
-        "fal-typed --help": [FAL_TYPED, "--help"],
-        "fal-typed list": [FAL_TYPED, "list"],
+        "fal-typed --help": _console("--help"),
+        "fal-typed list": _console("list"),
         "list all installed endpoints": _python(listing),
     }
 
@@ -75,29 +95,18 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 def measure(command: list[str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one run of ``command`` in a fresh process."""
     started = time.perf_counter()
-    pid = os.posix_spawn(
-        command[0],
-        command,
-        ENV,
-        file_actions=[
-            (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0),
-        ],
-    )
-    _, status, usage = os.wait4(pid, 0)
+    done = subprocess.run(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed ({status}): {' '.join(command)}")
-    return wall, usage.ru_maxrss / 1024
+    if done.returncode != 0 or b"VMHWM=" not in done.stderr:
+        raise SystemExit(
+            f"failed ({done.returncode}): {' '.join(command)}\n{done.stderr[-2000:]!r}"
+        )
+    return wall, int(done.stderr.rsplit(b"VMHWM=", 1)[1].split()[0]) / 1024
 
 
 def _check_setup() -> None:
-    if shutil.which(FAL_TYPED) is None:
-        raise SystemExit(f"no console script at {FAL_TYPED}")
-    try:
-        import fal_client  # noqa: F401  # pyright: ignore[reportMissingImports, reportUnusedImport]
-    except ImportError:
-        raise SystemExit("fal-client is not installed: .venv/bin/pip install fal-client") from None
+    if importlib.util.find_spec("fal_client") is None:
+        raise SystemExit("fal-client is not installed: .venv/bin/pip install fal-client")
 
 
 def main() -> None:
