@@ -21,7 +21,6 @@ Each raises :class:`LimitExceeded` or :class:`TimedOut`; the callers turn them i
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 import threading
@@ -152,6 +151,8 @@ async def next_within(items: AsyncIterator[T], deadline: Deadline | None) -> T:
         return await items.__anext__()
     if deadline.expired:
         raise TimedOut
+    import asyncio  # here, not at module level: sync-only programs never load it
+
     try:
         return await asyncio.wait_for(items.__anext__(), deadline.remaining())
     except asyncio.TimeoutError:

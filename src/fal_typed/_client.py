@@ -11,7 +11,6 @@ one is closed when its loop shuts down (``asyncio.run`` does this; a loop closed
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import logging
@@ -20,7 +19,7 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
-from typing import Any, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import httpx
 from typing_extensions import Self
@@ -39,6 +38,9 @@ from ._hosts import DEFAULT_API_URL
 from ._limits import DEFAULT_LIMITS, Limits
 from ._proxy_transport import PROXY_AUTHORIZATION, ProxyRoute
 from ._retry import Kind, RetryPolicy
+
+if TYPE_CHECKING:  # asyncio is imported by the async methods: sync programs never load it
+    import asyncio
 
 __all__ = [
     "DEFAULT_BACKUP_HOSTS",
@@ -330,6 +332,8 @@ class Client:
         closed when the loop shuts down, so ``asyncio.run`` leaves no socket open)."""
         if self._user_async_http is not None:
             return self._user_async_http
+        import asyncio
+
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -363,6 +367,8 @@ class Client:
     async def aclose(self) -> None:
         """Close every httpx client we created: this loop's now, other loops' on their own loop."""
         self.close()
+        import asyncio
+
         loop = asyncio.get_running_loop()
         with self._lock:
             mine = self._async_http.pop(loop, None)
@@ -449,6 +455,8 @@ class Client:
         kind: Kind | None = None,
     ) -> httpx.Response:
         """Async twin of :meth:`request`."""
+        import asyncio
+
         attempts, base_timeout = self._attempts(
             method, url, content, retry, idempotent, deadline, kind, timeout
         )

@@ -13,11 +13,12 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, cast
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from ._field_paths import field_path
+
+if TYPE_CHECKING:  # annotations only: the CLI and listing import these errors without pydantic
+    from pydantic import BaseModel, ValidationError
 
 __all__ = [
     "AuthenticationError",

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import types
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel
+if TYPE_CHECKING:  # imported by _errors, which the CLI and listing load without pydantic
+    from pydantic import BaseModel
 
 __all__ = ["field_path"]
 
@@ -61,6 +62,8 @@ def _atoms(annotation: Any) -> list[Any]:
 
 def _field(atom: Any, name: str) -> tuple[str, Any] | None:
     """``(field name, annotation)`` of the field of model ``atom`` called ``name`` (or aliased)."""
+    from pydantic import BaseModel
+
     if not (isinstance(atom, type) and issubclass(atom, BaseModel)):
         return None
     for field_name, info in atom.model_fields.items():

@@ -21,6 +21,7 @@ class InputModel(BaseModel):
         extra="forbid",
         populate_by_name=True,
         protected_namespaces=(),
+        defer_build=True,
         validate_default=False,
     )
 
@@ -32,6 +33,7 @@ class OutputModel(BaseModel):
         extra="allow",
         populate_by_name=True,
         protected_namespaces=(),
+        defer_build=True,
     )
 
     def _repr_mimebundle_(

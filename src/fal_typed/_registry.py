@@ -12,7 +12,6 @@ the explicit way to call one.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 from typing import Any
 
@@ -68,5 +67,7 @@ def endpoint(endpoint_id: str) -> Endpoint[Any, Any]:
 
 
 def _suggestions(endpoint_id: str) -> list[str]:
+    import difflib
+
     ids = [info.endpoint_id for info in installed_endpoints()]
     return difflib.get_close_matches(endpoint_id, ids, n=3, cutoff=0.6)

@@ -31,7 +31,6 @@ Opening is retried like the other calls when fal provably did not start the work
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -816,6 +815,8 @@ class AsyncStream(_StreamBase[OutputT]):
             raise self._transport_error(exc) from None
 
     async def _open(self) -> httpx.Response:
+        import asyncio  # not at module level: only async streams need it
+
         if self._response is not None:
             return self._response
         if self._closed:
@@ -862,6 +863,8 @@ class AsyncStream(_StreamBase[OutputT]):
 
     async def _send(self, http: httpx.AsyncClient, body: dict[str, Any]) -> httpx.Response:
         """Send the request; the wait for the answer's headers counts against ``timeout`` too."""
+        import asyncio
+
         sending = http.send(self._request(http, body), stream=True)
         deadline = self._deadline
         if deadline is None:

@@ -9,6 +9,7 @@ path prefix. Ids and request ids are checked here, so a malformed one fails befo
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -60,6 +61,13 @@ def parse_endpoint_id(endpoint_id: str) -> EndpointRef:
     """Split an id into namespace, owner, alias and path (see the module docstring)."""
     if not isinstance(endpoint_id, str):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise _invalid(endpoint_id, "expected a string")
+    return _parse(endpoint_id)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse(endpoint_id: str) -> EndpointRef:
+    """Parsed once per id (every call parses its id several times: submit, status, result URLs);
+    a bad id raises, which is not cached."""
     segments = endpoint_id.strip("/").split("/")
     if len(segments) == 1:
         legacy = _LEGACY.fullmatch(segments[0])

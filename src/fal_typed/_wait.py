@@ -14,7 +14,6 @@ they came from the stream (which sends new lines) or from polling (which repeats
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -24,7 +23,6 @@ from dataclasses import replace
 from typing import Literal
 
 import httpx
-from httpx_sse import EventSource, SSEError
 
 from ._client import Client
 from ._deadline import Deadline
@@ -44,7 +42,7 @@ _MAX_RECONNECT_DELAY = 5.0
 _REFUSED_STATUSES = frozenset({400, 404, 405, 406, 410, 501})
 _SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
 
-_StreamFailure = (httpx.TransportError, SSEError, ValueError)
+_StreamFailure = (httpx.TransportError, ValueError)  # httpx_sse's SSEError is a TransportError
 
 
 class _Waiter:
@@ -217,6 +215,8 @@ def _read_stream(waiter: _Waiter) -> Generator[Status, None, None]:
             response.read()
         if not waiter.stream_opened(response):
             return
+        from httpx_sse import EventSource  # imported by the first wait, not by every import
+
         for event in EventSource(response).iter_sse():
             status = _event_status(event.data, waiter.request_id)
             update = None if status is None else waiter.accept(status, "stream")
@@ -259,6 +259,8 @@ async def iter_status_async(
             yield update
             if isinstance(update, Completed):
                 return
+        import asyncio
+
         await asyncio.sleep(waiter.pause())
         waiter.check_deadline()
 
@@ -278,6 +280,8 @@ async def _read_stream_async(waiter: _Waiter) -> AsyncGenerator[Status, None]:
             await response.aread()
         if not waiter.stream_opened(response):
             return
+        from httpx_sse import EventSource
+
         async for event in EventSource(response).aiter_sse():
             status = _event_status(event.data, waiter.request_id)
             update = None if status is None else waiter.accept(status, "stream")

@@ -6,11 +6,17 @@ refreshes it from fal's catalog or one endpoint at a time; ``_diff`` says what a
 a document changes for code, ``_changelog`` does so for whole folders or git revisions.
 """
 
-from ._changelog import Changelog, diff_document_sets, diff_folders, diff_since
-from ._corpus import DocumentInfo, document_filename, iter_document_paths, read_info
-from ._diff import Change, ChangeKind, EndpointDiff, Impact, diff_documents
-from ._fetch import FetchReport, FetchSettings, Outcome, fetch_catalog, fetch_endpoints
-from ._render import render_json, render_markdown, render_text
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from ._changelog import Changelog, diff_document_sets, diff_folders, diff_since
+    from ._corpus import DocumentInfo, document_filename, iter_document_paths, read_info
+    from ._diff import Change, ChangeKind, EndpointDiff, Impact, diff_documents
+    from ._fetch import FetchReport, FetchSettings, Outcome, fetch_catalog, fetch_endpoints
+    from ._render import render_json, render_markdown, render_text
 
 __all__ = [
     "Change",
@@ -35,3 +41,42 @@ __all__ = [
     "render_markdown",
     "render_text",
 ]
+
+#: Public name -> the module defining it: loaded on first use (PEP 562), so importing the
+#: package (as every endpoint module does) costs only what a caller uses.
+_LAZY: Final[dict[str, str]] = {
+    "Changelog": "._changelog",
+    "diff_document_sets": "._changelog",
+    "diff_folders": "._changelog",
+    "diff_since": "._changelog",
+    "DocumentInfo": "._corpus",
+    "document_filename": "._corpus",
+    "iter_document_paths": "._corpus",
+    "read_info": "._corpus",
+    "Change": "._diff",
+    "ChangeKind": "._diff",
+    "EndpointDiff": "._diff",
+    "Impact": "._diff",
+    "diff_documents": "._diff",
+    "FetchReport": "._fetch",
+    "FetchSettings": "._fetch",
+    "Outcome": "._fetch",
+    "fetch_catalog": "._fetch",
+    "fetch_endpoints": "._fetch",
+    "render_json": "._render",
+    "render_markdown": "._render",
+    "render_text": "._render",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

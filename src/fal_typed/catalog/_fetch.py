@@ -27,17 +27,15 @@ import random
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypeGuard, cast
 
 import httpx
 
-from .._limits import MiB
 from .._local import default_hosts
 from ..naming import check_endpoint_id
 from ._corpus import (
-    MAX_DEPTH,
     TooDeep,
     document_endpoint_id,
     document_filename,
@@ -49,6 +47,7 @@ from ._corpus import (
     remove_debris,
     write_atomic,
 )
+from ._settings import FetchSettings
 from ._text import printable
 
 __all__ = [
@@ -68,59 +67,6 @@ _ERROR_BODY_BYTES = 4096  # of an error answer: enough for the reason shown
 _MAX_CURSOR = 4096  # characters of a catalog cursor (fal's are a few dozen)
 
 Outcome = Literal["added", "changed", "unchanged", "skipped", "failed"]
-
-
-@dataclass(frozen=True)
-class FetchSettings:
-    """How hard to try, and how much a server may make a fetch hold or wait for.
-
-    A server past a limit fails that document (or stops the listing, for the catalog's limits)
-    with a reason naming the limit; nothing it sent is written.
-    """
-
-    concurrency: int = 8
-    """Requests in flight at once."""
-    attempts: int = 6
-    """Attempts per request (429, 5xx and transport errors are retried)."""
-    backoff: float = 0.5
-    """First retry delay in seconds, doubled per attempt (with jitter)."""
-    max_backoff: float = 30.0
-    """Longest retry delay, ``Retry-After`` included."""
-    timeout: float = 60.0
-    """Seconds to connect, or to wait for each next piece of an answer."""
-    response_timeout: float = 120.0
-    """Seconds one answer (a document, a catalog page) may take from request to last byte, however
-    the server trickles it. Not retried: the same server would be as slow again."""
-    max_document_bytes: int = 8 * MiB
-    """Largest document (fal's largest is 66 KB); a larger one fails."""
-    max_page_bytes: int = 64 * MiB
-    """Largest catalog page (its documents together)."""
-    max_depth: int = MAX_DEPTH
-    """Deepest nesting of objects and arrays in a document (fal's deepest is 13)."""
-    max_pages: int = 1_000
-    """Most catalog pages one listing follows; past it the listing stops, incomplete."""
-    max_documents: int = 10_000
-    """Most catalog records one listing handles (fal lists about 1,100); past it, it stops."""
-
-    def __post_init__(self) -> None:
-        for spec in fields(self):
-            value = getattr(self, spec.name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"{spec.name} must be a number, got {value!r}")
-            if value != value or value == float("inf"):
-                raise ValueError(f"{spec.name} must be finite, got {value!r}")
-        if self.concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
-        if self.attempts < 1:
-            raise ValueError(f"attempts must be at least 1, got {self.attempts}")
-        if self.backoff < 0 or self.max_backoff < 0 or self.timeout <= 0:
-            raise ValueError("backoff and max_backoff must be >= 0 and timeout > 0")
-        for name in (
-            "response_timeout", "max_document_bytes", "max_page_bytes", "max_depth", "max_pages",
-            "max_documents",
-        ):  # fmt: skip
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
 
 
 class FetchListener(Protocol):

@@ -9,16 +9,18 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from .._hosts import DEFAULT_OPENAPI_URL, Hosts
-from ..catalog._add import AddReport, GeneratorUnavailableError, add_endpoints
-from ..catalog._fetch import FetchSettings
+from ..catalog._settings import FetchSettings
 from ._errors import FAILED, USAGE
+
+if TYPE_CHECKING:
+    from ..catalog._add import AddReport
 
 __all__ = ["OpenapiUrlOption", "add"]
 
@@ -90,6 +92,8 @@ def add(
     the installed endpoints (fal_endpoints is a namespace package). Run it again to refresh a
     module. The local server (LocalFal(), fal-typed serve) serves what it adds.
     """
+    from ..catalog._add import GeneratorUnavailableError, add_endpoints  # httpx, asyncio: here
+
     err = Console(stderr=True)
     try:
         hosts = Hosts.local(base_url) if base_url else Hosts()

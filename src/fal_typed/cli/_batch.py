@@ -13,7 +13,6 @@ Exit status of ``run``: 0 every row completed, 1 some rows failed, are ambiguous
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import sys
@@ -24,7 +23,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ._call import HOST_ENV
+from ._env import HOST_ENV
 
 if TYPE_CHECKING:
     from ..batch import BatchStatus, Summary
@@ -240,6 +239,8 @@ def _client(key: str | None, base_url: str | None) -> Any:
 
 
 def _run_job(job: Any, *, quiet: bool) -> Summary:
+    import asyncio
+
     from .. import batch
     from .._errors import FalError
 

@@ -39,6 +39,7 @@ from ._body import (
     schema_errors,
     with_placeholders,
 )
+from ._env import HOST_ENV
 from ._errors import CallFailed, describe
 from ._live import LiveStatus
 from ._options import FieldOption, LocalFile, build_field_options
@@ -47,14 +48,6 @@ from ._spec import EndpointSpec, generated_endpoint
 
 __all__ = ["HOST_ENV", "build_command"]
 
-#: Environment variables the host options read (the first one points at a local server).
-HOST_ENV = {
-    "base_url": "FAL_TYPED_BASE_URL",
-    "queue_url": "FAL_TYPED_QUEUE_URL",
-    "run_url": "FAL_TYPED_RUN_URL",
-    "rest_url": "FAL_TYPED_REST_URL",
-    "cdn_url": "FAL_TYPED_CDN_URL",
-}
 _INTERRUPTED = 130
 
 

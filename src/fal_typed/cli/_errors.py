@@ -16,8 +16,6 @@ that raised them).
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from typing import Final
 
 import click
@@ -32,6 +30,7 @@ from .._errors import (
     PossiblyAcceptedError,
 )
 from ..files._errors import FileInputError
+from ._debug import DEBUG_FLAG, debug_requested
 
 __all__ = [
     "AUTH",
@@ -55,8 +54,6 @@ AUTH: Final = 4
 INTERNAL: Final = 70
 INTERRUPTED: Final = 130
 
-DEBUG_FLAG: Final = "--debug"
-DEBUG_ENV: Final = "FAL_TYPED_DEBUG"
 
 #: Modules an extra of fal-typed brings, for the one line a missing one gets.
 _EXTRAS: Final = {
@@ -109,15 +106,3 @@ class CallFailed(click.ClickException):
     def __init__(self, exc: BaseException, message: str | None = None) -> None:
         super().__init__(message if message is not None else describe(exc))
         self.status = exit_status(exc)
-
-
-def debug_requested(argv: Sequence[str]) -> tuple[bool, list[str]]:
-    """Whether ``--debug`` (anywhere before a ``--``) or ``FAL_TYPED_DEBUG`` asks for
-    tracebacks, and the arguments without the flag."""
-    arguments = list(argv)
-    end = arguments.index("--") if "--" in arguments else len(arguments)
-    debug = DEBUG_FLAG in arguments[:end]
-    if debug:
-        arguments = [a for a in arguments[:end] if a != DEBUG_FLAG] + arguments[end:]
-    flag = os.environ.get(DEBUG_ENV, "").strip().lower()
-    return debug or flag not in ("", "0", "false", "no"), arguments

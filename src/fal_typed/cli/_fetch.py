@@ -7,28 +7,24 @@ come from the server: they are made printable (no escape sequences) before they 
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from ..catalog._corpus import iter_document_paths, read_info
-from ..catalog._fetch import FetchReport, FetchSettings, Outcome, fetch_catalog, fetch_endpoints
+from ..catalog._settings import FetchSettings
 from ..catalog._text import printable
+
+if TYPE_CHECKING:  # the fetching code (httpx, asyncio) and the progress bar load with a fetch
+    from rich.progress import Progress, TaskID
+
+    from ..catalog._fetch import FetchReport, Outcome
 
 __all__ = [
     "FetchRequest",
@@ -124,6 +120,19 @@ def existing_ids(schemas_dir: Path) -> list[str]:
 
 def run_fetch(request: FetchRequest, console: Console) -> FetchReport:
     """Run one fetch with a progress bar on ``console``."""
+    import asyncio
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from ..catalog._fetch import fetch_catalog, fetch_endpoints
+
     headers = {"Authorization": f"Key {request.key}"} if request.key else None
     columns = (
         SpinnerColumn(),

@@ -14,19 +14,19 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from .._auth import check_key
-from .._client import Client
 from .._errors import FalError
 from .._hosts import DEFAULT_API_URL, Hosts
 from .._local import local_key
+
+if TYPE_CHECKING:  # the client (httpx) loads when a command runs, not for --help
+    from .._client import Client
 
 __all__ = ["platform_client", "price", "usage_command"]
 
@@ -58,6 +58,8 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 def platform_client(key: str | None, base_url: str | None, api_url: str | None) -> Client:
     """The client of the Platform API the options name (bad values exit with status 2)."""
+    from .._client import Client
+
     try:
         hosts = Hosts.local(base_url) if base_url else Hosts()
         if key is None and base_url:
@@ -103,6 +105,9 @@ def price(
             rows.append(row)
         _write_json(rows)
         return
+    from rich.table import Table  # for the table only, not for every --help
+    from rich.text import Text
+
     table = Table(box=None, pad_edge=False)
     table.add_column("endpoint", overflow="fold")
     table.add_column("unit price", justify="right", no_wrap=True)
@@ -173,6 +178,9 @@ def usage_command(
     if not report.lines:
         console.print(f"No usage from {period}.", highlight=False)
         return
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(box=None, pad_edge=False, title=f"Usage from {period}", title_justify="left")
     table.add_column("endpoint", overflow="fold")
     table.add_column("quantity", justify="right", no_wrap=True)

@@ -12,13 +12,19 @@ regular files of a bounded size), ``_data_uri``, ``_download`` (bounded by the c
 ``Limits``), ``_save`` (atomic saves), ``_names`` (safe names for server-chosen ones), ``_errors``.
 """
 
-from ._data_uri import decode_data_uri, encode, encode_file
-from ._errors import DownloadError, FileInputError, UploadError
-from ._input import FileInput
-from ._lifecycle import AccessRule, ExpiresIn, Lifecycle
-from ._output import FileOutput
-from ._settings import UploadSettings, configure_uploads, upload_settings
-from ._upload import UploadData, upload, upload_async
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from ._data_uri import decode_data_uri, encode, encode_file
+    from ._errors import DownloadError, FileInputError, UploadError
+    from ._input import FileInput
+    from ._lifecycle import AccessRule, ExpiresIn, Lifecycle
+    from ._output import FileOutput
+    from ._settings import UploadSettings, configure_uploads, upload_settings
+    from ._upload import UploadData, upload, upload_async
 
 __all__ = [
     "AccessRule",
@@ -39,3 +45,38 @@ __all__ = [
     "upload_async",
     "upload_settings",
 ]
+
+#: Public name -> the module defining it: loaded on first use (PEP 562), so importing the
+#: package (as every endpoint module does) costs only what a caller uses.
+_LAZY: Final[dict[str, str]] = {
+    "decode_data_uri": "._data_uri",
+    "encode": "._data_uri",
+    "encode_file": "._data_uri",
+    "DownloadError": "._errors",
+    "FileInputError": "._errors",
+    "UploadError": "._errors",
+    "FileInput": "._input",
+    "AccessRule": "._lifecycle",
+    "ExpiresIn": "._lifecycle",
+    "Lifecycle": "._lifecycle",
+    "FileOutput": "._output",
+    "UploadSettings": "._settings",
+    "configure_uploads": "._settings",
+    "upload_settings": "._settings",
+    "UploadData": "._upload",
+    "upload": "._upload",
+    "upload_async": "._upload",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -21,29 +21,21 @@ body hands its attached sources back, so any layer can take it as it comes.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 import uuid
-from collections.abc import Callable, Generator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel
 from typing_extensions import override
 
-from ._async import upload_source_async
-from ._data_uri import encode_source
-from ._errors import UploadError
 from ._input import FileInput, is_upload_source
-from ._settings import UploadSettings, upload_settings
-from ._source import UploadSource, check_source, open_source
 from ._strings import strings_as_files
-from ._sync import upload_source
 
 if TYPE_CHECKING:
     from .._client import Client
     from .._deadline import Deadline
+    from ._settings import UploadSettings
 
 __all__ = [
     "PLACEHOLDER_PREFIX",
@@ -97,6 +89,8 @@ def extract_uploads(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
     seen: dict[object, str] = {}
 
     def placeholder(value: Any, path: str) -> str:
+        from ._source import check_source  # only calls with local files pay for the upload code
+
         check_source(value, field=path)
         key: object = (
             ("path", os.path.abspath(os.fspath(cast("os.PathLike[str]", value))))
@@ -148,7 +142,7 @@ def _slug(path: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in path)[:64] or "file"
 
 
-def _locate(body: Any, uploads: Mapping[str, FileInput]) -> dict[str, str]:
+def locate_placeholders(body: Any, uploads: Mapping[str, FileInput]) -> dict[str, str]:
     """``{placeholder: field path}`` of the placeholders still present in ``body``."""
     found: dict[str, str] = {}
 
@@ -167,13 +161,13 @@ def _locate(body: Any, uploads: Mapping[str, FileInput]) -> dict[str, str]:
     return found
 
 
-def _substitute(value: Any, urls: Mapping[str, str]) -> Any:
+def substitute_urls(value: Any, urls: Mapping[str, str]) -> Any:
     if isinstance(value, str):
         return urls.get(value, value)
     if isinstance(value, Mapping):
-        return {k: _substitute(v, urls) for k, v in cast("Mapping[object, Any]", value).items()}
+        return {k: substitute_urls(v, urls) for k, v in cast("Mapping[object, Any]", value).items()}
     if isinstance(value, (list, tuple)):
-        items = [_substitute(v, urls) for v in cast("list[Any]", value)]
+        items = [substitute_urls(v, urls) for v in cast("list[Any]", value)]
         return tuple(items) if isinstance(value, tuple) else items
     return value
 
@@ -181,56 +175,15 @@ def _substitute(value: Any, urls: Mapping[str, str]) -> Any:
 def inline_uploads(body: Mapping[str, Any]) -> dict[str, Any]:
     """``body`` with its pending local files (see :func:`attach_uploads`) inlined as ``data:``
     URIs, without any network I/O: realtime frames carry their inputs, they do not upload."""
+    from ._data_uri import encode_source
+    from ._source import open_source
+
     body, uploads = extract_uploads(body)
     urls: dict[str, str] = {}
-    for placeholder, field in _locate(body, uploads).items():
+    for placeholder, field in locate_placeholders(body, uploads).items():
         with open_source(uploads[placeholder], field=field) as source:
             urls[placeholder] = encode_source(source)
-    return cast("dict[str, Any]", _substitute(body, urls)) if urls else body
-
-
-def _rename(exc: UploadError, field: str) -> UploadError:
-    renamed = UploadError(f"{exc.file} ({field})", exc.reason)
-    renamed.__cause__ = exc.__cause__
-    return renamed
-
-
-def _resolve_one(
-    source: UploadSource, threshold: int, upload: Callable[[UploadSource], str]
-) -> str:
-    return encode_source(source) if source.size < threshold else upload(source)
-
-
-class _WithinDeadline(UploadSource):
-    """``source`` read only while ``deadline`` lasts: a sync upload (which cannot be cancelled
-    from outside) stops at the next chunk once its call's ``client_timeout`` has run out."""
-
-    def __init__(self, source: UploadSource, deadline: Deadline, what: str) -> None:
-        self._source, self._deadline, self._what = source, deadline, what
-        self.size, self.label = source.size, source.label
-        self.file_name, self.content_type = source.file_name, source.content_type
-
-    @override
-    def iter_range(self, offset: int, length: int) -> Generator[bytes, None, None]:
-        for chunk in self._source.iter_range(offset, length):
-            self._deadline.check(self._what)
-            yield chunk
-
-    @override
-    def close(self) -> None:
-        self._source.close()
-
-
-def _uploading(field: str) -> str:
-    return f"uploading the file of {field} (nothing was submitted)"
-
-
-def _client_or_default(client: Client | None) -> Client:
-    if client is not None:
-        return client
-    from .._client import default_client
-
-    return default_client()
+    return cast("dict[str, Any]", substitute_urls(body, urls)) if urls else body
 
 
 def resolve_uploads(
@@ -242,54 +195,12 @@ def resolve_uploads(
     deadline: Deadline | None = None,
 ) -> dict[str, Any]:
     """Upload the sources whose placeholders are in ``body`` (in parallel) and return the body
-    with their URLs in place. Raises :class:`~fal_typed.UploadError` naming the file and field,
-    and :class:`~fal_typed.FalTimeoutError` once ``deadline`` (a call's ``client_timeout``) passes.
-    """
-    located = _locate(body, uploads)
-    if not located:
+    with their URLs in place (see ``_resolve``, imported only by calls that upload)."""
+    if not uploads:
         return dict(body)
-    settings = settings or upload_settings()
-    http_client = _client_or_default(client)
-    failed = threading.Event()
+    from ._resolve import resolve_uploads as resolve
 
-    def resolve(placeholder: str) -> str | None:
-        if failed.is_set():
-            return None  # another upload of this call failed: do not start this one
-        field = located[placeholder]
-        try:
-            with open_source(
-                uploads[placeholder], field=field, max_bytes=settings.max_file_bytes
-            ) as opened:
-                source = (
-                    opened
-                    if deadline is None
-                    else _WithinDeadline(opened, deadline, _uploading(field))
-                )
-                return _resolve_one(
-                    source,
-                    settings.data_uri_threshold,
-                    lambda s: upload_source(http_client, s, {}, settings),
-                )
-        except UploadError as exc:
-            failed.set()
-            raise _rename(exc, field) from exc.__cause__
-        except BaseException:
-            failed.set()
-            raise
-
-    names = list(located)
-    if len(names) == 1:
-        results = {names[0]: resolve(names[0])}
-    else:
-        workers = min(settings.max_parallel_files, len(names))
-        with ThreadPoolExecutor(workers, thread_name_prefix="fal-upload") as pool:
-            futures = {name: pool.submit(resolve, name) for name in names}
-        errors = [exc for f in futures.values() if (exc := f.exception()) is not None]
-        if errors:
-            raise errors[0]
-        results = {name: future.result() for name, future in futures.items()}
-    urls = {name: url for name, url in results.items() if url is not None}
-    return cast("dict[str, Any]", _substitute(body, urls))
+    return resolve(body, uploads, client, settings=settings, deadline=deadline)
 
 
 async def resolve_uploads_async(
@@ -300,44 +211,9 @@ async def resolve_uploads_async(
     settings: UploadSettings | None = None,
     deadline: Deadline | None = None,
 ) -> dict[str, Any]:
-    """Async twin of :func:`resolve_uploads`; the uploads run as concurrent tasks, cancelled
-    when ``deadline`` passes."""
-    located = _locate(body, uploads)
-    if not located:
+    """Async twin of :func:`resolve_uploads`."""
+    if not uploads:
         return dict(body)
-    settings = settings or upload_settings()
-    http_client = _client_or_default(client)
-    gate = asyncio.Semaphore(settings.max_parallel_files)
+    from ._resolve import resolve_uploads_async as resolve
 
-    async def resolve(placeholder: str) -> str:
-        field = located[placeholder]
-        async with gate:
-            # Opening may spool a stream or encode an image: keep it off the event loop.
-            source = await asyncio.to_thread(
-                open_source, uploads[placeholder], field=field, max_bytes=settings.max_file_bytes
-            )
-            try:
-                if source.size < settings.data_uri_threshold:
-                    return await asyncio.to_thread(encode_source, source)
-                return await upload_source_async(http_client, source, {}, settings)
-            except UploadError as exc:
-                raise _rename(exc, field) from exc.__cause__
-            finally:
-                source.close()
-
-    names = list(located)
-    tasks = [asyncio.ensure_future(resolve(name)) for name in names]
-    try:
-        uploading = asyncio.gather(*tasks)
-        if deadline is None:
-            results = await uploading
-        else:
-            try:
-                results = await asyncio.wait_for(uploading, deadline.remaining())
-            except asyncio.TimeoutError:
-                raise deadline.error(_uploading(", ".join(located.values()))) from None
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    return cast("dict[str, Any]", _substitute(body, dict(zip(names, results, strict=True))))
+    return await resolve(body, uploads, client, settings=settings, deadline=deadline)

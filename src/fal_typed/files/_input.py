@@ -25,15 +25,20 @@ class SupportsImageSave(Protocol):
     def save(self, fp: Any, format: str | None = None, **params: Any) -> None: ...
 
 
+#: JSON scalars: never upload sources, and what most argument values are (checked first, as the
+#: protocol check below is slow and every value of every call goes through this function).
+_PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+
 def is_upload_source(value: object) -> bool:
     """True for values that must be uploaded (paths, bytes, binary files, PIL images), not strings."""
-    if isinstance(value, str):
+    if type(value) in _PLAIN or isinstance(value, str):
         return False
     if isinstance(value, (os.PathLike, bytes, bytearray, memoryview)):
         return True
     if hasattr(value, "read") and callable(getattr(value, "read", None)):
         return True
-    return isinstance(value, SupportsImageSave) and type(value).__module__.startswith("PIL.")
+    return type(value).__module__.startswith("PIL.") and isinstance(value, SupportsImageSave)
 
 
 def _validate(value: object) -> object:

@@ -11,7 +11,6 @@ Saving is atomic and leaves nothing behind (``_save``); a name the server chose 
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -19,8 +18,6 @@ from typing import IO, TYPE_CHECKING
 
 from .._errors import FalError
 from .._models import OutputModel
-from ._data_uri import decode_data_uri
-from ._download import adownload, download, safe_url
 from ._errors import DownloadError
 from ._names import output_file_name
 from ._save import atomic_file, save_target
@@ -28,7 +25,10 @@ from ._save import atomic_file, save_target
 if TYPE_CHECKING:
     from .._client import Client
 
-__all__ = ["FileOutput", "decode_data_uri"]
+__all__ = ["FileOutput"]
+
+# The download code (``_download``, ``_data_uri``, ``asyncio``) loads at the first read or save:
+# every endpoint module with a file in its output imports this one.
 
 
 def _client(client: Client | None) -> Client:
@@ -44,6 +44,8 @@ def _is_data_uri(url: str) -> bool:
 
 
 def _write_failed(url: str, target: Path, exc: OSError) -> DownloadError:
+    from ._download import safe_url
+
     return DownloadError(
         safe_url(url)[:200], f"cannot write the file ({exc.strerror or exc})", file=str(target)
     )
@@ -71,6 +73,8 @@ class FileOutput(OutputModel):
             raise FalError(f"{type(self).__name__} has no url to download")
         scheme = url.split(":", 1)[0].lower()
         if scheme not in ("http", "https", "data"):
+            from ._download import safe_url
+
             raise FalError(
                 f"cannot download {safe_url(url)[:80]!r}: only http(s) and data: URLs are supported"
             )
@@ -90,6 +94,9 @@ class FileOutput(OutputModel):
 
     def read(self, *, client: Client | None = None) -> bytes:
         """Download the file and return its bytes (held in memory: ``save`` streams to disk)."""
+        from ._data_uri import decode_data_uri
+        from ._download import download
+
         url = self._file_url()
         if _is_data_uri(url):
             return decode_data_uri(url)
@@ -105,6 +112,9 @@ class FileOutput(OutputModel):
         If ``path`` is a folder, or ends with a separator (``"outputs/"``, created if missing),
         the file keeps its own name (``file_name``, else the URL's last segment), made safe.
         """
+        from ._data_uri import decode_data_uri
+        from ._download import download
+
         url = self._file_url()
         target = self._target(path, url)
         try:
@@ -121,6 +131,9 @@ class FileOutput(OutputModel):
 
     async def aread(self, *, client: Client | None = None) -> bytes:
         """Async twin of :meth:`read`."""
+        from ._data_uri import decode_data_uri
+        from ._download import adownload
+
         url = self._file_url()
         if _is_data_uri(url):
             return decode_data_uri(url)
@@ -137,6 +150,11 @@ class FileOutput(OutputModel):
 
     async def asave(self, path: str | os.PathLike[str], *, client: Client | None = None) -> Path:
         """Async twin of :meth:`save`; disk writes run in a worker thread."""
+        import asyncio
+
+        from ._data_uri import decode_data_uri
+        from ._download import adownload
+
         url = self._file_url()
         target = await asyncio.to_thread(self._target, path, url)
         try:

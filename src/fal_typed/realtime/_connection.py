@@ -22,19 +22,14 @@ exception, with the key and the token scrubbed out of whatever the server said.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
-import websockets.asyncio.client as ws_async
-import websockets.sync.client as ws_sync
 from pydantic import BaseModel, ValidationError
 from typing_extensions import Self, override
-from websockets.exceptions import ConnectionClosed, WebSocketException
-from websockets.protocol import State
 
 from .._client import Client, default_client, user_agent
 from .._deadline import Deadline
@@ -60,11 +55,20 @@ from ._protocol import (
     realtime_url,
     socket_logger,
 )
-from ._throttle import AsyncThrottle, Throttle
 from ._token import TokenCache
 
 if TYPE_CHECKING:
+    import asyncio
+
+    import websockets.asyncio.client as ws_async
+    import websockets.sync.client as ws_sync
+    from websockets.exceptions import ConnectionClosed
+    from websockets.protocol import State
+
     from .._endpoint import Endpoint
+
+# websockets, asyncio and the throttles load when a connection is made, not when an endpoint
+# module (which subclasses these classes) is imported: the methods import what they use.
 
 __all__ = ["AsyncRealtimeConnection", "RealtimeConnection", "RealtimeError"]
 
@@ -118,7 +122,11 @@ class _RealtimeBase(Generic[InputT, OutputT, SocketT]):
     def is_open(self) -> bool:
         """Whether a socket is open now (the server may still drop it at any time)."""
         ws = self._ws
-        return ws is not None and ws.state is State.OPEN
+        if ws is None:
+            return False
+        from websockets.protocol import State
+
+        return ws.state is State.OPEN
 
     @property
     def client(self) -> Client:
@@ -188,7 +196,7 @@ class _RealtimeBase(Generic[InputT, OutputT, SocketT]):
         )
 
 
-class RealtimeConnection(_RealtimeBase[InputT, OutputT, ws_sync.ClientConnection]):
+class RealtimeConnection(_RealtimeBase[InputT, OutputT, "ws_sync.ClientConnection"]):
     """A realtime WebSocket to one endpoint (sync; thread-safe sends).
 
     ``with endpoint_module.realtime() as conn: conn.send(prompt=...); out = conn.recv()``.
@@ -213,6 +221,8 @@ class RealtimeConnection(_RealtimeBase[InputT, OutputT, ws_sync.ClientConnection
         )
         self._ws = None
         self._lock = threading.RLock()
+        from ._throttle import Throttle
+
         self._throttle = (
             Throttle(self.throttle_interval, self._send_frame) if self.throttle_interval else None
         )
@@ -263,6 +273,8 @@ class RealtimeConnection(_RealtimeBase[InputT, OutputT, ws_sync.ClientConnection
         (``error == "CONNECTION_CLOSED"``; the next send re-opens it), and
         :class:`~fal_typed.FalTimeoutError` when ``timeout`` seconds pass without a result.
         """
+        from websockets.exceptions import ConnectionClosed
+
         while True:
             if self._throttle is not None:
                 self._throttle.raise_error()
@@ -292,6 +304,8 @@ class RealtimeConnection(_RealtimeBase[InputT, OutputT, ws_sync.ClientConnection
         timeout: websockets enforces that wait only when the application sends or closes, so a
         server that never ends a close (after a frame past the size limit, say) would otherwise
         hold a receive for ever."""
+        from websockets.protocol import State
+
         end = None if timeout is None else time.monotonic() + timeout
         while True:
             left = _CLOSING_CHECK if end is None else min(_CLOSING_CHECK, end - time.monotonic())
@@ -315,6 +329,8 @@ class RealtimeConnection(_RealtimeBase[InputT, OutputT, ws_sync.ClientConnection
             ws.close()
 
     def _send_frame(self, frame: bytes) -> None:
+        from websockets.exceptions import ConnectionClosed
+
         with self._lock:
             if self._closed:
                 raise self._closed_by_caller()
@@ -335,7 +351,7 @@ class RealtimeConnection(_RealtimeBase[InputT, OutputT, ws_sync.ClientConnection
         """The open socket, opening a new one (with a fresh-enough token) if there is none,
         within ``Limits.realtime_open_timeout`` (token requests included)."""
         ws = self._ws
-        if ws is not None and ws.state is State.OPEN:
+        if ws is not None and self.is_open:
             return ws
         self._drop(ws)
         deadline = self._open_deadline()
@@ -350,6 +366,9 @@ class RealtimeConnection(_RealtimeBase[InputT, OutputT, ws_sync.ClientConnection
         return ws
 
     def _dial(self, token: str, deadline: Deadline) -> ws_sync.ClientConnection:
+        import websockets.sync.client as ws_sync
+        from websockets.exceptions import WebSocketException
+
         self._token = token
         try:
             ws = ws_sync.connect(
@@ -377,7 +396,7 @@ class RealtimeConnection(_RealtimeBase[InputT, OutputT, ws_sync.ClientConnection
         ws.close()
 
 
-class AsyncRealtimeConnection(_RealtimeBase[InputT, OutputT, ws_async.ClientConnection]):
+class AsyncRealtimeConnection(_RealtimeBase[InputT, OutputT, "ws_async.ClientConnection"]):
     """Async twin of :class:`RealtimeConnection`: ``async with``, ``await send_arguments``,
     ``await recv()``, ``async for``. Use it from one event loop."""
 
@@ -399,6 +418,8 @@ class AsyncRealtimeConnection(_RealtimeBase[InputT, OutputT, ws_async.ClientConn
         )
         self._ws = None
         self._lock: asyncio.Lock | None = None
+        from ._throttle import AsyncThrottle
+
         self._throttle = (
             AsyncThrottle(self.throttle_interval, self._send_frame)
             if self.throttle_interval
@@ -446,6 +467,10 @@ class AsyncRealtimeConnection(_RealtimeBase[InputT, OutputT, ws_async.ClientConn
 
     async def recv(self, timeout: float | None = None) -> OutputT:
         """The next result; see :meth:`RealtimeConnection.recv`."""
+        import asyncio
+
+        from websockets.exceptions import ConnectionClosed
+
         while True:
             if self._throttle is not None:
                 self._throttle.raise_error()
@@ -472,6 +497,10 @@ class AsyncRealtimeConnection(_RealtimeBase[InputT, OutputT, ws_async.ClientConn
     @staticmethod
     async def _receive(ws: ws_async.ClientConnection, timeout: float | None) -> bytes | str:
         """``ws.recv()`` within ``timeout``; see :meth:`RealtimeConnection._receive`."""
+        import asyncio
+
+        from websockets.protocol import State
+
         loop = asyncio.get_running_loop()
         end = None if timeout is None else loop.time() + timeout
         while True:
@@ -496,10 +525,14 @@ class AsyncRealtimeConnection(_RealtimeBase[InputT, OutputT, ws_async.ClientConn
 
     def _guard(self) -> asyncio.Lock:
         if self._lock is None:
+            import asyncio
+
             self._lock = asyncio.Lock()
         return self._lock
 
     async def _send_frame(self, frame: bytes) -> None:
+        from websockets.exceptions import ConnectionClosed
+
         async with self._guard():
             if self._closed:
                 raise self._closed_by_caller()
@@ -518,7 +551,7 @@ class AsyncRealtimeConnection(_RealtimeBase[InputT, OutputT, ws_async.ClientConn
 
     async def _open_socket(self) -> ws_async.ClientConnection:
         ws = self._ws
-        if ws is not None and ws.state is State.OPEN:
+        if ws is not None and self.is_open:
             return ws
         await self._drop(ws)
         deadline = self._open_deadline()
@@ -533,6 +566,11 @@ class AsyncRealtimeConnection(_RealtimeBase[InputT, OutputT, ws_async.ClientConn
         return ws
 
     async def _dial(self, token: str, deadline: Deadline) -> ws_async.ClientConnection:
+        import asyncio
+
+        import websockets.asyncio.client as ws_async
+        from websockets.exceptions import WebSocketException
+
         self._token = token
         try:
             return await ws_async.connect(

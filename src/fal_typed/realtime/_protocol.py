@@ -15,18 +15,15 @@ out, whether they are echoed as values, object keys or inside a URL.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Final, NoReturn, cast
+from typing import TYPE_CHECKING, Any, Final, NoReturn, cast
 from urllib.parse import urlencode
 
-import msgpack  # type: ignore[import-untyped]
 from typing_extensions import override
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
 from .._auth import redact, redact_json
 from .._errors import (
@@ -39,6 +36,9 @@ from .._errors import (
 from .._limits import DEFAULT_LIMITS
 from .._urls import endpoint_url, parse_endpoint_id
 from ..files._arguments import BodyWithUploads, inline_uploads
+
+if TYPE_CHECKING:
+    from websockets.exceptions import ConnectionClosed
 
 __all__ = [
     "CONNECTION_CLOSED",
@@ -59,9 +59,18 @@ __all__ = [
     "socket_logger",
 ]
 
-# msgpack ships no type information.
-_packb = cast(Callable[..., bytes], msgpack.packb)  # pyright: ignore[reportUnknownMemberType]
-_unpackb = cast(Callable[..., Any], msgpack.unpackb)  # pyright: ignore[reportUnknownMemberType]
+
+def _msgpack() -> tuple[Callable[..., bytes], Callable[..., Any], type[Exception]]:
+    """msgpack's ``packb``, ``unpackb`` and ``UnpackException``, imported at the first frame
+    (msgpack ships no type information), not by every endpoint module's import."""
+    import msgpack  # type: ignore[import-untyped]
+
+    return (
+        cast(Callable[..., bytes], msgpack.packb),  # pyright: ignore[reportUnknownMemberType]
+        cast(Callable[..., Any], msgpack.unpackb),  # pyright: ignore[reportUnknownMemberType]
+        cast(type[Exception], msgpack.UnpackException),
+    )
+
 
 MAX_BUFFERING_RANGE: Final = (1, 60)
 _PATH_SEGMENT: Final = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]*")
@@ -177,7 +186,7 @@ def encode_frame(arguments: Mapping[str, Any]) -> bytes:
     if isinstance(arguments, BodyWithUploads):
         arguments = inline_uploads(arguments)
     try:
-        return _packb(dict(arguments), use_bin_type=True)
+        return _msgpack()[0](dict(arguments), use_bin_type=True)
     except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidArgumentError(
             f"realtime input cannot be sent as msgpack ({exc}); pass bytes, str, numbers, "
@@ -205,9 +214,16 @@ def decode_frame(
             f"a {len(frame)}-byte frame holds more than {max_objects} objects "
             "(Limits.max_realtime_objects)",
         )
+    if isinstance(frame, str):
+        loads: Callable[[str | bytes], Any] = json.loads
+        undecodable: tuple[type[Exception], ...] = (ValueError, RecursionError)
+    else:
+        _, unpackb, unpack_error = _msgpack()
+        loads = lambda data: unpackb(data, raw=False)  # noqa: E731
+        undecodable = (ValueError, RecursionError, unpack_error)
     try:
-        payload: Any = json.loads(frame) if isinstance(frame, str) else _unpackb(frame, raw=False)
-    except (ValueError, RecursionError, msgpack.UnpackException) as exc:
+        payload: Any = loads(frame)
+    except undecodable as exc:
         raise RealtimeError(
             "INVALID_FRAME", f"undecodable {type(frame).__name__} frame: {type(exc).__name__}"
         ) from None
@@ -331,6 +347,10 @@ def handshake_error(
     ``open_timeout`` becomes :class:`~fal_typed.FalTimeoutError`; a refused connection
     :class:`~fal_typed.FalConnectionError`.
     """
+    import asyncio
+
+    from websockets.exceptions import InvalidStatus, InvalidURI
+
     if isinstance(exc, InvalidStatus):
         response = exc.response
         raw = bytes(response.body or b"")
