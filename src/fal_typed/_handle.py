@@ -256,9 +256,7 @@ def _wait(
     on_queue_update: QueueUpdateCallback | None,
     deadline: Deadline | None,
 ) -> OutputT:
-    final = _follow(
-        handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline
-    )
+    final = _follow(handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline)
     return _fetch(handle, final, deadline)
 
 

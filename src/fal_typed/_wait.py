@@ -276,7 +276,9 @@ def _read_stream(waiter: _Waiter) -> Generator[Status, None, None]:
                     if interrupter.fired:  # the shutdown looks like a close-delimited end
                         raise waiter.timed_out()
                     if not decoder.finish():
-                        raise _CutMidEvent("the status stream ended in the middle of an event")
+                        raise _CutMidEvent(
+                            "the status stream ended in the middle of an event"
+                        ) from None
                     return
                 for update in waiter.events(decoder, chunk):
                     if isinstance(update, Completed):
@@ -348,7 +350,9 @@ async def _read_stream_async(waiter: _Waiter) -> AsyncGenerator[Status, None]:
                     chunk = await next_within(chunks, deadline)
                 except StopAsyncIteration:
                     if not decoder.finish():
-                        raise _CutMidEvent("the status stream ended in the middle of an event")
+                        raise _CutMidEvent(
+                            "the status stream ended in the middle of an event"
+                        ) from None
                     return
                 except TimedOut:
                     raise waiter.timed_out() from None
