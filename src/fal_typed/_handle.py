@@ -61,6 +61,12 @@ def parse_output(model: type[OutputT], data: Any, request_id: str | None) -> Out
     """Validate a result into the endpoint's ``Output``; on failure the raw data stays on the error."""
     try:
         return model.model_validate(data)
+    except RecursionError:  # nested past the stack: the data stays on the error all the same
+        raise OutputValidationError(
+            f"the result is nested too deep to parse into {model.__name__}",
+            data=data,
+            request_id=request_id,
+        ) from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'output'}: {e['msg']}"

@@ -17,6 +17,7 @@ import httpx
 from ._client import Client
 from ._deadline import Deadline
 from ._errors import FalError, FalHTTPError, ProtocolError
+from ._jsonbody import parse_json
 from ._options import Priority, request_headers, webhook_params
 from ._status import Completed, Status, parse_status
 from ._urls import check_request_id, endpoint_url, request_url
@@ -75,13 +76,17 @@ def _submit_request(
     )
 
 
-def _submission(response: httpx.Response) -> Submission:
+def _submission(client: Client, response: httpx.Response) -> Submission:
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict) or not isinstance(data.get("request_id"), str):  # pyright: ignore[reportUnknownMemberType]
-        raise ProtocolError(f"submit response has no request_id: {response.text[:200]!r}")
+        raise ProtocolError(
+            f"submit response has no request_id: {client.redact(response.text[:200])!r}",
+            request_id=response.headers.get("x-fal-request-id"),
+            text=client.redact(response.text),
+        )
     body: dict[str, Any] = data  # pyright: ignore[reportUnknownVariableType]
     try:
         request_id = check_request_id(body["request_id"])
@@ -119,7 +124,7 @@ def submit(
     response = client.request(
         "POST", req.url, json=req.body, headers=req.headers, params=req.params, deadline=deadline
     )
-    return _submission(response)
+    return _submission(client, response)
 
 
 async def submit_async(
@@ -148,7 +153,7 @@ async def submit_async(
     response = await client.arequest(
         "POST", req.url, json=req.body, headers=req.headers, params=req.params, deadline=deadline
     )
-    return _submission(response)
+    return _submission(client, response)
 
 
 def status_params(with_logs: bool) -> dict[str, str]:
@@ -168,7 +173,7 @@ def get_status(
     url = request_url(client.queue_url, endpoint_id, request_id, "status")
     with annotate_errors(request_id):
         response = client.request("GET", url, params=status_params(with_logs), deadline=deadline)
-    return parse_status(_json(response, request_id), request_id=request_id)
+    return parse_status(_json(client, response, request_id), request_id=request_id)
 
 
 async def get_status_async(
@@ -185,7 +190,7 @@ async def get_status_async(
         response = await client.arequest(
             "GET", url, params=status_params(with_logs), deadline=deadline
         )
-    return parse_status(_json(response, request_id), request_id=request_id)
+    return parse_status(_json(client, response, request_id), request_id=request_id)
 
 
 class _NotReadyError(FalHTTPError):
@@ -199,12 +204,12 @@ def is_not_ready(error: FalHTTPError) -> bool:
     return error.status_code == 400 and "in progress" in error.message.lower()
 
 
-def _result_json(response: httpx.Response, request_id: str) -> Any:
+def _result_json(client: Client, response: httpx.Response, request_id: str) -> Any:
     if response.status_code == 202:  # a status body, not the output: still waiting
         raise _NotReadyError(
             "Request is still in progress", status_code=202, body=None, request_id=request_id
         )
-    return _json(response, request_id)
+    return _json(client, response, request_id)
 
 
 def fetch_result(
@@ -223,7 +228,7 @@ def fetch_result(
     """
     url = request_url(client.queue_url, endpoint_id, request_id)
     with annotate_errors(request_id, completed):
-        return _result_json(client.request("GET", url, deadline=deadline), request_id)
+        return _result_json(client, client.request("GET", url, deadline=deadline), request_id)
 
 
 async def fetch_result_async(
@@ -237,7 +242,8 @@ async def fetch_result_async(
     """Async twin of :func:`fetch_result`."""
     url = request_url(client.queue_url, endpoint_id, request_id)
     with annotate_errors(request_id, completed):
-        return _result_json(await client.arequest("GET", url, deadline=deadline), request_id)
+        response = await client.arequest("GET", url, deadline=deadline)
+        return _result_json(client, response, request_id)
 
 
 def cancel(
@@ -272,14 +278,15 @@ async def cancel_async(
         await client.arequest("PUT", url, timeout=timeout, retry=retry)
 
 
-def _json(response: httpx.Response, request_id: str) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        raise ProtocolError(
-            f"expected JSON from {response.request.url.path}, got {response.text[:200]!r}",
-            request_id=request_id,
-        ) from None
+def _json(client: Client, response: httpx.Response, request_id: str) -> Any:
+    """The answer's JSON; unreadable or nested too deep, a ProtocolError keeping its text."""
+    return parse_json(
+        response.text,
+        what=f"the answer of {client.redact(response.request.url.path)}",
+        max_depth=client.limits.max_json_depth,
+        request_id=request_id,
+        redact=client.redact,
+    )
 
 
 @contextmanager

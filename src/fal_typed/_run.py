@@ -16,7 +16,8 @@ import httpx
 
 from ._client import Client
 from ._deadline import Deadline
-from ._errors import FalTimeoutError, ProtocolError
+from ._errors import FalTimeoutError
+from ._jsonbody import parse_json
 from ._options import check_positive, request_headers
 from ._urls import endpoint_url
 
@@ -69,15 +70,17 @@ def _timed_out(endpoint_id: str, seconds: float) -> FalTimeoutError:
     )
 
 
-def _result(response: httpx.Response) -> RunResult:
+def _result(client: Client, endpoint_id: str, response: httpx.Response) -> RunResult:
+    """The output of a run's answer; unreadable or nested too deep, a ProtocolError that keeps
+    its text and request id (the run was paid for)."""
     request_id = response.headers.get("x-fal-request-id")
-    try:
-        data = response.json()
-    except ValueError:
-        raise ProtocolError(
-            f"run answered {response.headers.get('content-type')!r}, not JSON: {response.text[:200]!r}",
-            request_id=request_id,
-        ) from None
+    data = parse_json(
+        response.text,
+        what=f"the answer ({response.headers.get('content-type')!r}) of the run of {endpoint_id}",
+        max_depth=client.limits.max_json_depth,
+        request_id=request_id,
+        redact=client.redact,
+    )
     return RunResult(data, request_id)
 
 
@@ -114,7 +117,7 @@ def run(
         )
     except FalTimeoutError as exc:
         raise _timed_out(endpoint_id, exc.timeout) from None
-    return _result(response)
+    return _result(client, endpoint_id, response)
 
 
 async def run_async(
@@ -150,4 +153,4 @@ async def run_async(
         )
     except FalTimeoutError as exc:
         raise _timed_out(endpoint_id, exc.timeout) from None
-    return _result(response)
+    return _result(client, endpoint_id, response)
