@@ -95,7 +95,7 @@ def _result_deadline(deadline: Deadline | None) -> Deadline | None:
     """The deadline of the result fetch of a request seen COMPLETED in time (see RESULT_GRACE)."""
     if deadline is None:
         return None
-    return Deadline(max(deadline.remaining(), min(RESULT_GRACE, deadline.seconds)))
+    return Deadline(max(deadline.remaining(), RESULT_GRACE))
 
 
 def _result_timed_out(endpoint_id: str, request_id: str, exc: FalTimeoutError) -> FalTimeoutError:
