@@ -10,8 +10,8 @@ what fal sent (and billed) can still be read from the error.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any, Final, cast
+from collections.abc import Callable, Iterable
+from typing import Any, Final
 
 from ._errors import ProtocolError
 
@@ -26,12 +26,10 @@ def json_depth_exceeds(value: Any, limit: int) -> bool:
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: list[Any] = list(cast("dict[Any, Any]", node).values())
-        elif isinstance(node, list):
-            children = cast("list[Any]", node)
-        else:
+        if not isinstance(node, (dict, list)):
             continue
+        container: Any = node  # pyright: ignore[reportUnknownVariableType]
+        children: Iterable[Any] = container.values() if isinstance(node, dict) else container
         depth += 1
         if depth > limit:
             return True

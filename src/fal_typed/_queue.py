@@ -21,6 +21,7 @@ from ._jsonbody import parse_json
 from ._options import Priority, request_headers, webhook_params
 from ._status import Completed, Status, parse_status
 from ._urls import check_request_id, endpoint_url, request_url
+from ._wallclock import within, within_async
 
 __all__ = [
     "Submission",
@@ -121,9 +122,15 @@ def submit(
         start_timeout=start_timeout,
         headers=headers,
     )
-    response = client.request(
-        "POST", req.url, json=req.body, headers=req.headers, params=req.params, deadline=deadline
-    )
+    with within(client.http, deadline, f"POST {req.url}"):
+        response = client.request(
+            "POST",
+            req.url,
+            json=req.body,
+            headers=req.headers,
+            params=req.params,
+            deadline=deadline,
+        )
     return _submission(client, response)
 
 
@@ -150,8 +157,17 @@ async def submit_async(
         start_timeout=start_timeout,
         headers=headers,
     )
-    response = await client.arequest(
-        "POST", req.url, json=req.body, headers=req.headers, params=req.params, deadline=deadline
+    response = await within_async(
+        client.arequest(
+            "POST",
+            req.url,
+            json=req.body,
+            headers=req.headers,
+            params=req.params,
+            deadline=deadline,
+        ),
+        deadline,
+        f"POST {req.url}",
     )
     return _submission(client, response)
 
@@ -171,7 +187,7 @@ def get_status(
 ) -> Status:
     """``GET .../requests/<id>/status``; logs are cumulative here."""
     url = request_url(client.queue_url, endpoint_id, request_id, "status")
-    with annotate_errors(request_id):
+    with annotate_errors(request_id), within(client.http, deadline, f"GET {url}"):
         response = client.request("GET", url, params=status_params(with_logs), deadline=deadline)
     return parse_status(_json(client, response, request_id), request_id=request_id)
 
@@ -187,8 +203,10 @@ async def get_status_async(
     """Async twin of :func:`get_status`."""
     url = request_url(client.queue_url, endpoint_id, request_id, "status")
     with annotate_errors(request_id):
-        response = await client.arequest(
-            "GET", url, params=status_params(with_logs), deadline=deadline
+        response = await within_async(
+            client.arequest("GET", url, params=status_params(with_logs), deadline=deadline),
+            deadline,
+            f"GET {url}",
         )
     return parse_status(_json(client, response, request_id), request_id=request_id)
 
@@ -227,7 +245,7 @@ def fetch_result(
     the request has not completed yet.
     """
     url = request_url(client.queue_url, endpoint_id, request_id)
-    with annotate_errors(request_id, completed):
+    with annotate_errors(request_id, completed), within(client.http, deadline, f"GET {url}"):
         return _result_json(client, client.request("GET", url, deadline=deadline), request_id)
 
 
@@ -242,7 +260,9 @@ async def fetch_result_async(
     """Async twin of :func:`fetch_result`."""
     url = request_url(client.queue_url, endpoint_id, request_id)
     with annotate_errors(request_id, completed):
-        response = await client.arequest("GET", url, deadline=deadline)
+        response = await within_async(
+            client.arequest("GET", url, deadline=deadline), deadline, f"GET {url}"
+        )
         return _result_json(client, response, request_id)
 
 

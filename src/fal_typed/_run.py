@@ -2,8 +2,9 @@
 
 fal cancels a direct run whose connection drops, and a run is a POST, so a failure after the
 input was sent is never retried (``PossiblyAcceptedError``); error responses and failed
-connects are retried as everywhere else. ``timeout`` bounds the whole call; without it the
-read is unbounded, as in fal-client, since a model may legitimately run for minutes.
+connects are retried as everywhere else. ``timeout`` bounds the whole call, however slowly the
+answer trickles in (see ``_wallclock``); without it the read is unbounded, as in fal-client,
+since a model may legitimately run for minutes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ._errors import FalTimeoutError
 from ._jsonbody import parse_json
 from ._options import check_positive, request_headers
 from ._urls import endpoint_url
+from ._wallclock import within, within_async
 
 __all__ = ["RunResult", "run", "run_async"]
 
@@ -107,14 +109,15 @@ def run(
         timeout=timeout,
     )
     try:
-        response = client.request(
-            "POST",
-            req.url,
-            json=req.body,
-            headers=req.headers,
-            timeout=req.timeout,
-            deadline=req.deadline,
-        )
+        with within(client.http, req.deadline, f"POST {req.url}"):
+            response = client.request(
+                "POST",
+                req.url,
+                json=req.body,
+                headers=req.headers,
+                timeout=req.timeout,
+                deadline=req.deadline,
+            )
     except FalTimeoutError as exc:
         raise _timed_out(endpoint_id, exc.timeout) from None
     return _result(client, endpoint_id, response)
@@ -143,13 +146,17 @@ async def run_async(
         timeout=timeout,
     )
     try:
-        response = await client.arequest(
-            "POST",
-            req.url,
-            json=req.body,
-            headers=req.headers,
-            timeout=req.timeout,
-            deadline=req.deadline,
+        response = await within_async(
+            client.arequest(
+                "POST",
+                req.url,
+                json=req.body,
+                headers=req.headers,
+                timeout=req.timeout,
+                deadline=req.deadline,
+            ),
+            req.deadline,
+            f"POST {req.url}",
         )
     except FalTimeoutError as exc:
         raise _timed_out(endpoint_id, exc.timeout) from None

@@ -197,13 +197,22 @@ def test_a_request_completed_before_the_deadline_returns_its_result(
     assert elapsed > 1.5  # the result did come after the deadline
 
 
+async def trickle(exchange: Exchange) -> None:
+    """An answer whose body comes a byte every 0.2 s, for ever."""
+    await exchange.head(200, {"Content-Type": "application/json", "Content-Length": "100000"})
+    while True:
+        await exchange.write(b" ")
+        await asyncio.sleep(0.2)
+
+
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("slow", ["late", "trickled"])
 def test_a_result_that_never_arrives_after_completion_names_the_request_and_is_not_cancelled(
-    peer: ScriptedPeer, queue: QueuePeer, mode: str, monkeypatch: pytest.MonkeyPatch
+    peer: ScriptedPeer, queue: QueuePeer, mode: str, slow: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("fal_typed._handle.RESULT_GRACE", 1.0)
     queue.stream = every(b"", first=status_event("COMPLETED"))
-    queue.result = QueuePeer.json(OUTPUT, delay=60)
+    queue.result = QueuePeer.json(OUTPUT, delay=60) if slow == "late" else trickle
     error, elapsed = timed_out(mode, client_of(peer), client_timeout=1.0)
     assert error.request_id == RID and "completed" in str(error) and ".result()" in str(error)
     assert queue.cancels == 0
@@ -291,7 +300,8 @@ def test_a_deadline_never_has_negative_time_left() -> None:
     assert deadline.expired and deadline.remaining() == 0.0 and deadline.bound(5.0) == 0.0
     time.sleep(deadline.bound(5.0))  # a negative value would raise ValueError here
     capped = deadline.cap(httpx.Timeout(30.0))
-    assert all(0 < v <= 0.001 for v in (capped.connect, capped.read, capped.write, capped.pool))
+    phases = [capped.connect, capped.read, capped.write, capped.pool]
+    assert phases == [0.001] * 4  # never 0 (httpx's "no wait") nor negative
     with pytest.raises(FalTimeoutError, match=r"x did not complete within 0\.01s"):
         deadline.check("x")
 
@@ -303,3 +313,19 @@ def test_a_live_deadline_caps_each_phase_to_the_time_left() -> None:
     assert capped.read is not None and 4.0 < capped.read <= 5.0
     assert 4.0 < deadline.cap(httpx.Timeout(None)).pool <= 5.0  # type: ignore[operator]
     assert deadline.bound(1.0) == 1.0 and not deadline.expired
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_run_timeout_holds_against_an_answer_trickled_a_byte_at_a_time(
+    peer: ScriptedPeer, mode: str
+) -> None:
+    peer.script = trickle
+    client = client_of(peer, timeout=60.0)
+    start = time.monotonic()
+    with pytest.raises(FalTimeoutError, match="did not answer within 1s"):
+        if mode == "sync":
+            with client:
+                ENDPOINT.run({"prompt": "x"}, client=client, timeout=1.0)
+        else:
+            asyncio.run(ENDPOINT.run_async({"prompt": "x"}, client=client, timeout=1.0))
+    assert time.monotonic() - start < 1.0 + SLACK
