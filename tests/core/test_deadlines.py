@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from fal_typed import Client, FalError, FalTimeoutError, RetryPolicy, untyped
+from fal_typed import Client, FalError, FalTimeoutError, Limits, RetryPolicy, untyped
 from fal_typed._deadline import Deadline
 
-from ..peers.sse import KEY, Exchange, Script, ScriptedPeer, serving
+from ..peers.sse import KEY, Exchange, MiB, Script, ScriptedPeer, serving
 
 RID = "6f1c3a4e-0c7d-4a51-9b8e-2d4f5a6b7c8d"
 ENDPOINT = untyped("tests/paid")
@@ -329,3 +329,35 @@ def test_run_timeout_holds_against_an_answer_trickled_a_byte_at_a_time(
         else:
             asyncio.run(ENDPOINT.run_async({"prompt": "x"}, client=client, timeout=1.0))
     assert time.monotonic() - start < 1.0 + SLACK
+
+
+# -- the status stream holds a bounded amount of memory --------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("cut", ["endless line", "cut mid-event"])
+def test_a_broken_status_stream_is_dropped_and_the_request_polled(
+    peer: ScriptedPeer, queue: QueuePeer, mode: str, cut: str
+) -> None:
+    """A line that never ends is dropped at ``Limits.max_sse_line_bytes`` (the peer could send
+    no more than that plus the socket buffers); a stream cut inside an event is not taken for
+    an end. Either way the wait polls and finds the request completed."""
+
+    async def endless(exchange: Exchange) -> None:
+        await exchange.head(200, SSE_HEAD)
+        await exchange.chunk(b"data: ")
+        while exchange.sent < 64 * MiB:
+            await exchange.chunk(b"x" * 65536)
+
+    async def cut_mid_event(exchange: Exchange) -> None:
+        await exchange.head(200, {"Content-Type": "text/event-stream", "Connection": "close"})
+        await exchange.write(b'data: {"status": "COMPLETED", "error": "tru')
+        exchange.close()
+
+    queue.stream = endless if cut == "endless line" else cut_mid_event
+    queue.status = QueuePeer.json({"status": "COMPLETED"})
+    client = client_of(peer, limits=Limits(max_sse_line_bytes=MiB))
+    out, _ = subscribe(mode, client, client_timeout=30.0)
+    assert out["images"] == OUTPUT["images"]
+    streams = [e for e in peer.exchanges if e.path.partition("?")[0].endswith("/status/stream")]
+    assert streams and all(e.sent < MiB + 16 * MiB for e in streams)
