@@ -31,7 +31,8 @@ def _strict_scalars(schema: Any) -> None:
         node = stack.pop()
         if isinstance(node, dict):
             fields: dict[str, Any] = node  # pyright: ignore[reportUnknownVariableType]
-            if fields.get("type") in _STRICT_TYPES:
+            kind = fields.get("type")  # a str in a schema; a field named "type" maps to a dict
+            if isinstance(kind, str) and kind in _STRICT_TYPES:
                 fields["strict"] = True
             stack.extend(v for k, v in fields.items() if k not in _NOT_VALIDATION)
         elif isinstance(node, list):
