@@ -28,11 +28,20 @@ import time
 from collections.abc import AsyncGenerator, Generator
 from contextlib import aclosing, closing
 from dataclasses import replace
-from typing import Literal, cast
+from typing import Literal, TypedDict, cast
 
 import httpx
 
-from ._bounded import Interrupter, TimedOut, next_within, send_within
+from ._bounded import (
+    Interrupter,
+    LimitExceeded,
+    TimedOut,
+    aread_body,
+    next_within,
+    read_answer,
+    read_body,
+    send_within,
+)
 from ._client import Client
 from ._deadline import Deadline
 from ._errors import FalTimeoutError
@@ -56,8 +65,9 @@ _SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
 _StreamFailure = (httpx.TransportError, SSELimitError, ValueError)
 
 
-class _CutMidEvent(ValueError):
-    """The status stream ended inside an event: a broken stream, not a clean close."""
+class _BrokenStream(ValueError):
+    """The status stream ended inside an event, or its error answer went past a limit: a
+    broken stream (checked by a poll), not a clean close."""
 
 
 class _Waiter:
@@ -209,6 +219,22 @@ class _Waiter:
         return updates
 
 
+class _ErrorBounds(TypedDict):
+    max_bytes: int
+    max_ratio: float
+    deadline: Deadline | None
+
+
+def _error_bounds(waiter: _Waiter) -> _ErrorBounds:
+    """How much of an error answer to the status stream is read, and for how long."""
+    limits = waiter.client.limits
+    return {
+        "max_bytes": limits.max_response_bytes,
+        "max_ratio": limits.max_decompression_ratio,
+        "deadline": waiter.deadline,
+    }
+
+
 def _event_status(data: str, request_id: str) -> Status | None:
     return parse_status(json.loads(data), request_id=request_id) if data.strip() else None
 
@@ -257,7 +283,13 @@ def _read_stream(waiter: _Waiter) -> Generator[Status, None, None]:
     final: Completed | None = None
     try:
         if not response.is_success:
-            response.read()
+            try:
+                body = read_body(response, **_error_bounds(waiter))
+            except TimedOut:
+                raise waiter.timed_out() from None
+            except LimitExceeded as exc:
+                raise _BrokenStream(str(exc)) from None
+            response = read_answer(response, body)
         if not waiter.stream_opened(response):
             return
         decoder = waiter.decoder()
@@ -276,7 +308,7 @@ def _read_stream(waiter: _Waiter) -> Generator[Status, None, None]:
                     if interrupter.fired:  # the shutdown looks like a close-delimited end
                         raise waiter.timed_out()
                     if not decoder.finish():
-                        raise _CutMidEvent(
+                        raise _BrokenStream(
                             "the status stream ended in the middle of an event"
                         ) from None
                     return
@@ -339,7 +371,13 @@ async def _read_stream_async(waiter: _Waiter) -> AsyncGenerator[Status, None]:
     final: Completed | None = None
     try:
         if not response.is_success:
-            await response.aread()
+            try:
+                body = await aread_body(response, **_error_bounds(waiter))
+            except TimedOut:
+                raise waiter.timed_out() from None
+            except LimitExceeded as exc:
+                raise _BrokenStream(str(exc)) from None
+            response = read_answer(response, body)
         if not waiter.stream_opened(response):
             return
         decoder = waiter.decoder()
@@ -350,7 +388,7 @@ async def _read_stream_async(waiter: _Waiter) -> AsyncGenerator[Status, None]:
                     chunk = await next_within(chunks, deadline)
                 except StopAsyncIteration:
                     if not decoder.finish():
-                        raise _CutMidEvent(
+                        raise _BrokenStream(
                             "the status stream ended in the middle of an event"
                         ) from None
                     return

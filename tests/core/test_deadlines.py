@@ -170,6 +170,21 @@ def test_handle_wait_timeout_holds_against_log_lines(
     assert queue.cancels == 0  # wait(timeout=) leaves the request running
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_client_timeout_holds_against_a_status_stream_error_trickled_in(
+    peer: ScriptedPeer, queue: QueuePeer, mode: str
+) -> None:
+    async def trickled_500(exchange: Exchange) -> None:
+        await exchange.head(500, {"Content-Type": "application/json", "Content-Length": "100000"})
+        while True:
+            await exchange.write(b" ")
+            await asyncio.sleep(0.2)
+
+    queue.stream = trickled_500
+    error, elapsed = timed_out(mode, client_of(peer), client_timeout=1.0)
+    assert elapsed < 1.0 + SLACK and error.request_id == RID and queue.cancels == 1
+
+
 # -- a result completed in time is returned, not cancelled --------------------------------------
 
 
