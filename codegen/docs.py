@@ -19,7 +19,15 @@ from .calls import Option
 from .normalise import REF_PREFIX, Schema
 from .plan import FieldPlan
 
-__all__ = ["INLINED", "OPEN_INPUT", "UPLOADED", "args_section", "field_facts", "options_section"]
+__all__ = [
+    "INLINED",
+    "OPEN_INPUT",
+    "UPLOADED",
+    "args_section",
+    "bounds_in_words",
+    "field_facts",
+    "options_section",
+]
 
 _SHOWN_VALUES = 12  # allowed values listed in full up to this many; beyond, the first few
 _FIRST_VALUES = 8
@@ -216,22 +224,27 @@ def _ranges(schema: Schema) -> list[str]:
 
 
 def _bounds(low: Any, high: Any, above: Any = None, below: Any = None) -> str:
-    """``low to high``, ``at least low``, ``at most high``, with exclusive bounds in words."""
-    low = low if _is_number(low) else None
-    high = high if _is_number(high) else None
-    above = above if _is_number(above) else None
-    below = below if _is_number(below) else None
+    """The numeric bounds among ``low``, ``high``, ``above`` and ``below``, in words."""
+    shown = [_number(v) if _is_number(v) else None for v in (low, high, above, below)]
+    return bounds_in_words(*shown)
+
+
+def bounds_in_words(low: str | None, high: str | None, above: str | None, below: str | None) -> str:
+    """``low to high``, ``at least low``, ``at most high``, with exclusive bounds in words.
+
+    The endpoint docstrings and the site's parameter tables both say ranges this way.
+    """
     if low is not None and high is not None:
-        return f"{_number(low)} to {_number(high)}"
+        return f"{low} to {high}"
     words: list[str] = []
     if low is not None:
-        words.append(f"at least {_number(low)}")
+        words.append(f"at least {low}")
     if above is not None:
-        words.append(f"more than {_number(above)}")
+        words.append(f"more than {above}")
     if high is not None:
-        words.append(f"at most {_number(high)}")
+        words.append(f"at most {high}")
     if below is not None:
-        words.append(f"less than {_number(below)}")
+        words.append(f"less than {below}")
     return " and ".join(words)
 
 

@@ -12,6 +12,7 @@ import ast
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -24,7 +25,14 @@ from .plan import FieldPlan, ModulePlan
 from .source_text import docstring, docstring_part, literal
 from .write import TEMPLATES
 
-__all__ = ["IndexEntry", "index_entry", "one_line", "render_index", "render_module"]
+__all__ = [
+    "IndexEntry",
+    "index_entry",
+    "one_line",
+    "render_index",
+    "render_module",
+    "template_environment",
+]
 
 
 # Names the templates use, by the module they come from (datamodel-code-generator adds its own).
@@ -51,10 +59,14 @@ class IndexEntry:
     description: str
 
 
-@cache
-def _environment() -> jinja2.Environment:
+def template_environment(templates: Path) -> jinja2.Environment:
+    """A Jinja environment for Python source: strict, no autoescape, literals through ``py``.
+
+    Document text reaches templates only through the ``py`` and ``docstring_part`` filters
+    (codegen/source_text.py), for the endpoint modules and the Platform client alike.
+    """
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader(templates),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -64,6 +76,11 @@ def _environment() -> jinja2.Environment:
     env.filters["py"] = literal
     env.filters["docstring_part"] = docstring_part
     return env
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return template_environment(TEMPLATES)
 
 
 def render_module(plan: ModulePlan) -> tuple[str, list[str]]:

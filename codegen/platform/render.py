@@ -21,7 +21,7 @@ from typing import Any
 import jinja2
 
 from ..models import field_types, module_parts, tidied_models
-from ..render import one_line
+from ..render import one_line, template_environment
 from ..source_text import docstring, literal
 from .document import PlatformDocument
 from .plan import FieldPlan, OperationPlan, ParamPlan, plan_operations
@@ -44,16 +44,7 @@ class _Models:
 
 @cache
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-    env.filters["py"] = literal
-    return env
+    return template_environment(TEMPLATES)
 
 
 def render_platform(document: PlatformDocument, source: str) -> tuple[dict[str, str], list[str]]:

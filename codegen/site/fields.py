@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..docs import bounds_in_words
 from ..normalise import REF_PREFIX, Schema
 
 __all__ = ["NO_DEFAULT", "FieldRow", "is_model", "literal", "model_rows", "type_text"]
@@ -192,18 +193,8 @@ def _bounds(schema: Schema, low_key: str, high_key: str, unit: str) -> str:
     low, high = _number(schema.get(low_key)), _number(schema.get(high_key))
     above = _number(schema.get("exclusiveMinimum")) if low_key == "minimum" else None
     below = _number(schema.get("exclusiveMaximum")) if high_key == "maximum" else None
-    if low is not None and high is not None:
-        return f"{low} to {high}{unit}"
-    words = []
-    if low is not None:
-        words.append(f"at least {low}")
-    if above is not None:
-        words.append(f"more than {above}")
-    if high is not None:
-        words.append(f"at most {high}")
-    if below is not None:
-        words.append(f"less than {below}")
-    return " and ".join(words) + unit if words else ""
+    words = bounds_in_words(low, high, above, below)
+    return words + unit if words else ""
 
 
 def _file_kind(schema: Schema) -> Literal["one", "many"] | None:

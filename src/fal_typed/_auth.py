@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import InvalidArgumentError, MissingCredentialsError
+from ._errors import InvalidArgumentError, MissingCredentialsError, remember_secrets
 
 __all__ = ["Credentials", "check_key", "redact", "redact_json", "resolve_credentials"]
 
@@ -45,6 +45,9 @@ class Credentials:
         _, sep, secret = self.key.partition(":")
         parts = (self.key, secret) if sep else (self.key,)
         return tuple(p for p in parts if len(p) >= _MIN_SECRET_LENGTH)
+
+    def __post_init__(self) -> None:
+        remember_secrets(self.secrets)  # scrubbed from every error from now on
 
     def __repr__(self) -> str:
         return f"Credentials(source={self.source!r}, key='***')"

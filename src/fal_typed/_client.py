@@ -20,11 +20,12 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
-from typing import Any, NoReturn, TypeAlias, cast
+from typing import Any, TypeAlias, cast
 
 import httpx
 from typing_extensions import Self
 
+from ._attempts import Attempts, kind_of
 from ._auth import Credentials, check_key, redact, redact_json, resolve_credentials
 from ._deadline import Deadline
 from ._errors import (
@@ -32,13 +33,12 @@ from ._errors import (
     FalError,
     FalHTTPError,
     InvalidArgumentError,
-    PossiblyAcceptedError,
     error_for_response,
 )
 from ._hosts import DEFAULT_API_URL
 from ._limits import DEFAULT_LIMITS, Limits
 from ._proxy_transport import PROXY_AUTHORIZATION, ProxyRoute
-from ._retry import NEVER_RETRIED_ERRORS, NOT_SENT_ERRORS, RetryPolicy, parse_retry_after
+from ._retry import Kind, RetryPolicy
 
 __all__ = [
     "DEFAULT_BACKUP_HOSTS",
@@ -62,7 +62,6 @@ DEFAULT_BACKUP_HOSTS: Mapping[str, str] = {
 #: A host with a backup gives up connecting sooner, so the failover comes quickly.
 _BACKED_UP_CONNECT_TIMEOUT = 5.0
 
-_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _NO_RETRY = RetryPolicy.disabled()
 
 RequestContent: TypeAlias = "str | bytes | Iterable[bytes] | AsyncIterable[bytes]"
@@ -113,7 +112,7 @@ def _check_backup_hosts(value: object) -> dict[str, str]:
     return hosts
 
 
-class _Failover:
+class Failover:
     """One request's way to its host's backup: taken once, on the first failure to connect.
 
     Only a failed *connect* counts (the request never reached fal, so it is safe to send again,
@@ -399,25 +398,25 @@ class Client:
         retry: bool = True,
         idempotent: bool | None = None,
         deadline: Deadline | None = None,
+        kind: Kind | None = None,
     ) -> httpx.Response:
         """Send a request to fal with auth, retries and typed errors; return the 2xx response.
 
-        ``timeout`` defaults to the client's. ``idempotent`` (default: by method, POST is not)
-        says whether a request may be resent after it may have reached fal (see ``_retry``).
-        ``deadline`` bounds the whole call, retries included (raises :class:`FalTimeoutError`).
+        ``timeout`` defaults to the client's. ``kind`` is the request's row of the retry table
+        (``_retry.RETRY_TABLE``); without it, ``idempotent`` (default: by method, POST is not)
+        picks the generic row. ``deadline`` bounds the whole call, retries included (raises
+        :class:`FalTimeoutError`).
         """
-        method = method.upper()
-        policy, idempotent = self._policy(method, content, retry, idempotent)
+        attempts, base_timeout = self._attempts(
+            method, url, content, retry, idempotent, deadline, kind, timeout
+        )
         sent_headers = self.request_headers(headers)
-        failover = _Failover(url, self.backup_hosts, content)
-        base_timeout = failover.timeout(self.timeout if timeout is None else _as_timeout(timeout))
-        attempt = 0
         while True:
-            attempt += 1
+            attempts.start()
             try:
                 response = self.http.request(
-                    method,
-                    failover.url,
+                    attempts.method,
+                    attempts.url,
                     json=json,
                     content=content,  # pyright: ignore[reportArgumentType]
                     headers=sent_headers,
@@ -425,25 +424,14 @@ class Client:
                     timeout=deadline.cap(base_timeout) if deadline else base_timeout,
                 )
             except httpx.TransportError as exc:
-                self._check_deadline(deadline, method, url)
-                if failover.switch(exc, self.redact):
-                    attempt -= 1  # the backup gets its own try, at once
-                    continue
-                if attempt < policy.max_attempts and policy.should_retry_error(
-                    exc, idempotent=idempotent
-                ):
-                    time.sleep(self._retry_delay(policy, attempt, None, deadline, method, url, exc))
-                    continue
-                self._raise_transport_error(exc, method, url, attempt, idempotent=idempotent)
+                if delay := attempts.after_error(exc):  # 0: failing over to the backup, at once
+                    time.sleep(delay)
+                continue
+            except httpx.HTTPError as exc:  # TooManyRedirects, DecodingError...
+                raise self._http_failure(exc, attempts.method, attempts.url) from exc
             if response.is_success:
                 return response
-            if attempt < policy.max_attempts and policy.should_retry_response(response):
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-                time.sleep(
-                    self._retry_delay(policy, attempt, retry_after, deadline, method, url, response)
-                )
-                continue
-            raise self.error_for(response)
+            time.sleep(attempts.after_response(response))
 
     async def arequest(
         self,
@@ -458,21 +446,20 @@ class Client:
         retry: bool = True,
         idempotent: bool | None = None,
         deadline: Deadline | None = None,
+        kind: Kind | None = None,
     ) -> httpx.Response:
         """Async twin of :meth:`request`."""
-        method = method.upper()
-        policy, idempotent = self._policy(method, content, retry, idempotent)
+        attempts, base_timeout = self._attempts(
+            method, url, content, retry, idempotent, deadline, kind, timeout
+        )
         sent_headers = self.request_headers(headers)
-        failover = _Failover(url, self.backup_hosts, content)
-        base_timeout = failover.timeout(self.timeout if timeout is None else _as_timeout(timeout))
         http = self.async_http
-        attempt = 0
         while True:
-            attempt += 1
+            attempts.start()
             try:
                 response = await http.request(
-                    method,
-                    failover.url,
+                    attempts.method,
+                    attempts.url,
                     json=json,
                     content=content,  # pyright: ignore[reportArgumentType]
                     headers=sent_headers,
@@ -480,84 +467,43 @@ class Client:
                     timeout=deadline.cap(base_timeout) if deadline else base_timeout,
                 )
             except httpx.TransportError as exc:
-                self._check_deadline(deadline, method, url)
-                if failover.switch(exc, self.redact):
-                    attempt -= 1
-                    continue
-                if attempt < policy.max_attempts and policy.should_retry_error(
-                    exc, idempotent=idempotent
-                ):
-                    await asyncio.sleep(
-                        self._retry_delay(policy, attempt, None, deadline, method, url, exc)
-                    )
-                    continue
-                self._raise_transport_error(exc, method, url, attempt, idempotent=idempotent)
+                if delay := attempts.after_error(exc):
+                    await asyncio.sleep(delay)
+                continue
+            except httpx.HTTPError as exc:
+                raise self._http_failure(exc, attempts.method, attempts.url) from exc
             if response.is_success:
                 return response
-            if attempt < policy.max_attempts and policy.should_retry_response(response):
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-                await asyncio.sleep(
-                    self._retry_delay(policy, attempt, retry_after, deadline, method, url, response)
-                )
-                continue
-            raise self.error_for(response)
+            await asyncio.sleep(attempts.after_response(response))
 
     # -- helpers shared by the sync and async paths -------------------------------------------
 
-    def _policy(
-        self, method: str, content: RequestContent | None, retry: bool, idempotent: bool | None
-    ) -> tuple[RetryPolicy, bool]:
-        replayable = content is None or isinstance(content, (bytes, str))
-        policy = self.retry if retry and replayable else _NO_RETRY
-        return policy, (method in _IDEMPOTENT_METHODS) if idempotent is None else idempotent
-
-    def _retry_delay(
+    def _attempts(
         self,
-        policy: RetryPolicy,
-        attempt: int,
-        retry_after: float | None,
-        deadline: Deadline | None,
         method: str,
         url: str,
-        cause: httpx.Response | httpx.TransportError,
-    ) -> float:
-        delay = policy.delay(attempt, retry_after)
-        if deadline is not None and delay >= deadline.remaining():
-            self._check_deadline(deadline, method, url, force=True)
-        reason = (
-            f"HTTP {cause.status_code}"
-            if isinstance(cause, httpx.Response)
-            else type(cause).__name__
+        content: RequestContent | None,
+        retry: bool,
+        idempotent: bool | None,
+        deadline: Deadline | None,
+        kind: Kind | None,
+        timeout: float | httpx.Timeout | None,
+    ) -> tuple[Attempts, httpx.Timeout]:
+        """The retry state of one request, and its per-attempt timeout."""
+        method = method.upper()
+        replayable = content is None or isinstance(content, (bytes, str))
+        policy = self.retry if retry and replayable else _NO_RETRY
+        failover = Failover(url, self.backup_hosts, content)
+        attempts = Attempts(
+            self, method, failover, kind_of(method, idempotent, kind), policy, deadline
         )
-        logger.info(
-            "fal_typed: retrying %s %s in %.2fs after %s (attempt %d of %d)",
-            method,
-            self.redact(url),
-            delay,
-            reason,
-            attempt + 1,
-            policy.max_attempts,
-        )
-        return delay
+        return attempts, failover.timeout(self.timeout if timeout is None else _as_timeout(timeout))
 
-    def _check_deadline(
-        self, deadline: Deadline | None, method: str, url: str, *, force: bool = False
-    ) -> None:
-        if deadline is not None and (force or deadline.expired):
-            raise deadline.error(f"{method} {self.redact(url)}")
-
-    def _raise_transport_error(
-        self, exc: httpx.TransportError, method: str, url: str, attempts: int, *, idempotent: bool
-    ) -> NoReturn:
+    def _http_failure(self, exc: httpx.HTTPError, method: str, url: str) -> FalError:
+        """A FalError for an httpx error that is not a transport failure (too many redirects,
+        an undecodable body): named by the URL, never escaping as httpx's own."""
         detail = self.redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-        tried = f" after {attempts} attempts" if attempts > 1 else ""
-        where = f"{method} {self.redact(url)}"
-        if not idempotent and not isinstance(exc, NOT_SENT_ERRORS + NEVER_RETRIED_ERRORS):
-            raise PossiblyAcceptedError(
-                f"{where} failed after the request was sent ({detail}); fal may have accepted it, "
-                "so it was not sent again"
-            ) from exc
-        raise FalConnectionError(f"{where} failed{tried}: {detail}") from exc
+        return FalConnectionError(f"{method} {self.redact(url)} failed: {detail}")
 
     def error_for(self, response: httpx.Response) -> FalHTTPError:
         """The typed error for an error response, with this client's key scrubbed out of it."""

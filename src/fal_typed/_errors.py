@@ -1,10 +1,17 @@
 """The exception hierarchy. Every error carries the request id and fal's ``error_type`` if known.
 
-``FalError`` is the root; nothing here ever formats an API key into a message.
+``FalError`` is the root, and the root of redaction too: every key and token the process has
+used (:func:`remember_secrets`) is scrubbed out of every attribute an error is given (message,
+body, headers, text...) when it is set, whatever built the error, so a server echoing the key
+back in any answer (a 200 with a bad body, a 4xx, a 5xx, a JSON key or value, a header) cannot
+put it in a message, a repr or a log line.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, cast
 
@@ -30,7 +37,93 @@ __all__ = [
     "RequestCancelledError",
     "ServerError",
     "error_for_response",
+    "remember_secrets",
+    "scrub",
+    "scrub_value",
 ]
+
+
+_REDACTED = "[redacted]"
+#: Shorter fragments would scrub ordinary words out of messages; real secrets are far longer.
+_MIN_SECRET_LENGTH = 6
+#: Tokens are renewed for as long as a process runs: only the latest are remembered.
+_MAX_TOKENS = 256
+_keys: set[str] = set()
+_tokens: OrderedDict[str, None] = OrderedDict()
+_lock = threading.Lock()
+_secrets: tuple[str, ...] = ()
+_NOT_SCRUBBED = frozenset({"data", "errors", "default_error_type"})
+#: The runtime's loggers: a filter on each scrubs every record they emit (the realtime socket
+#: logger has its own, which scrubs the token out of the URLs websockets logs).
+_LOGGERS = ("fal_typed", "fal_typed.upload", "fal_typed.webhooks", "fal_typed.proxy")
+
+
+def remember_secrets(secrets: Sequence[str], *, token: bool = False) -> None:
+    """Scrub ``secrets`` (a key; with ``token``, a short-lived token, of which only the latest
+    :data:`_MAX_TOKENS` are kept) out of every error and log record from now on."""
+    global _secrets
+    with _lock:
+        for secret in secrets:
+            if len(secret) < _MIN_SECRET_LENGTH:
+                continue
+            if not token:
+                _keys.add(secret)
+                continue
+            _tokens[secret] = None
+            _tokens.move_to_end(secret)
+            while len(_tokens) > _MAX_TOKENS:
+                _tokens.popitem(last=False)
+        # Longest first, so a key is scrubbed whole before its secret half.
+        _secrets = tuple(sorted({*_keys, *_tokens}, key=len, reverse=True))
+
+
+def scrub(text: str) -> str:
+    """``text`` with every remembered secret replaced."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, _REDACTED)
+    return text
+
+
+class _ScrubFilter(logging.Filter):
+    """Scrubs the remembered secrets out of a log record's message (its arguments merged in)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _secrets:
+            message = record.getMessage()
+            scrubbed = scrub(message)
+            if scrubbed != message:
+                record.msg, record.args = scrubbed, None
+        return True
+
+
+_SCRUB_FILTER = _ScrubFilter()
+for _name in _LOGGERS:
+    logging.getLogger(_name).addFilter(_SCRUB_FILTER)
+
+
+def _scrub_value(value: object) -> Any:
+    """``value`` with every remembered secret scrubbed out of its strings, keys included."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, tuple):
+        return tuple(_scrub_value(item) for item in cast("tuple[object, ...]", value))
+    if isinstance(value, list):
+        return [_scrub_value(item) for item in cast("list[object]", value)]
+    if isinstance(value, dict):
+        items = cast("dict[object, object]", value).items()
+        return {_scrub_value(k): _scrub_value(v) for k, v in items}
+    return value
+
+
+def scrub_value(value: Any) -> Any:
+    """:func:`_scrub_value`, or the scrubbed text of a structure nested too deep to walk."""
+    if not _secrets:
+        return value
+    try:
+        return _scrub_value(value)
+    except RecursionError:
+        return scrub(repr(value))
 
 
 def _json_object(value: object) -> dict[str, Any] | None:
@@ -53,10 +146,17 @@ class FalError(Exception):
     def __init__(
         self, message: str, *, request_id: str | None = None, error_type: str | None = None
     ) -> None:
+        message = scrub(message)
         super().__init__(message)
         self.message = message
         self.request_id = request_id
         self.error_type = error_type if error_type is not None else self.default_error_type
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Every attribute of every error, however and whenever set, passes the redaction.
+        if name not in _NOT_SCRUBBED and isinstance(value, (str, list, tuple, dict)):
+            value = scrub_value(value)
+        super().__setattr__(name, value)
 
     def __str__(self) -> str:
         extra = [
@@ -64,7 +164,11 @@ class FalError(Exception):
             for k, v in (("request_id", self.request_id), ("error_type", self.error_type))
             if v
         ]
-        return f"{self.message} ({', '.join(extra)})" if extra else self.message
+        text = f"{self.message} ({', '.join(extra)})" if extra else self.message
+        return scrub(text)
+
+    def __repr__(self) -> str:
+        return scrub(super().__repr__())
 
 
 class MissingCredentialsError(FalError):
@@ -240,13 +344,43 @@ class FalConnectionError(FalError):
 
 
 class PossiblyAcceptedError(FalConnectionError):
-    """The connection failed after a non-idempotent request (submit, run) was fully sent.
+    """A non-idempotent request (submit, run, stream) may have been accepted, so it was not sent again.
 
-    fal may have accepted it, so it was not sent again: a blind retry could run (and bill) the
-    same work twice. Check the webhook or the dashboard before submitting again.
+    Raised when the connection failed after the request was sent (reset, read timeout) or a
+    gateway answered 502/504 (which can come after the upstream accepted): a blind retry could
+    run (and bill) the same work twice. What is needed to reconcile is kept: ``endpoint_id``,
+    ``method`` and ``url``, ``status_code`` (the gateway's answer, if any), ``payload_sha256``
+    and ``payload_size`` (of the body sent), and the window ``sent_at`` .. ``failed_at`` (Unix
+    seconds). Look the request up by these (webhook, dashboard, request history) before
+    submitting again.
     """
 
     default_error_type: ClassVar[str | None] = "possibly_accepted"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_id: str | None = None,
+        error_type: str | None = None,
+        endpoint_id: str | None = None,
+        method: str | None = None,
+        url: str | None = None,
+        status_code: int | None = None,
+        payload_sha256: str | None = None,
+        payload_size: int | None = None,
+        sent_at: float | None = None,
+        failed_at: float | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id, error_type=error_type)
+        self.endpoint_id = endpoint_id
+        self.method = method
+        self.url = url
+        self.status_code = status_code
+        self.payload_sha256 = payload_sha256
+        self.payload_size = payload_size
+        self.sent_at = sent_at
+        self.failed_at = failed_at
 
 
 def _platform_error(body: Any) -> dict[str, Any] | None:

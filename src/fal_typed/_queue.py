@@ -16,9 +16,10 @@ import httpx
 
 from ._client import Client
 from ._deadline import Deadline
-from ._errors import FalError, FalHTTPError, ProtocolError
+from ._errors import FalError, FalHTTPError, PossiblyAcceptedError, ProtocolError
 from ._jsonbody import parse_json
 from ._options import Priority, request_headers, webhook_params
+from ._retry import Kind
 from ._status import Completed, Status, parse_status
 from ._urls import check_request_id, endpoint_url, request_url
 from ._wallclock import within, within_async
@@ -93,10 +94,20 @@ def _submission(client: Client, response: httpx.Response) -> Submission:
         request_id = check_request_id(body["request_id"])
     except FalError:
         raise ProtocolError(
-            f"submit returned a malformed request id {body['request_id']!r}"
+            client.redact(f"submit returned a malformed request id {body['request_id']!r}")
         ) from None
     position = body.get("queue_position")
     return Submission(request_id, position if isinstance(position, int) else None)
+
+
+@contextmanager
+def _naming(endpoint_id: str) -> Generator[None, None, None]:
+    """Stamp the endpoint id on a :class:`PossiblyAcceptedError`: part of what reconciles it."""
+    try:
+        yield
+    except PossiblyAcceptedError as exc:
+        exc.endpoint_id = endpoint_id
+        raise
 
 
 def submit(
@@ -122,7 +133,7 @@ def submit(
         start_timeout=start_timeout,
         headers=headers,
     )
-    with within(client.http, deadline, f"POST {req.url}"):
+    with _naming(endpoint_id), within(client.http, deadline, f"POST {req.url}"):
         response = client.request(
             "POST",
             req.url,
@@ -130,6 +141,7 @@ def submit(
             headers=req.headers,
             params=req.params,
             deadline=deadline,
+            kind=Kind.SUBMIT,
         )
     return _submission(client, response)
 
@@ -157,18 +169,20 @@ async def submit_async(
         start_timeout=start_timeout,
         headers=headers,
     )
-    response = await within_async(
-        client.arequest(
-            "POST",
-            req.url,
-            json=req.body,
-            headers=req.headers,
-            params=req.params,
-            deadline=deadline,
-        ),
-        deadline,
-        f"POST {req.url}",
-    )
+    with _naming(endpoint_id):
+        response = await within_async(
+            client.arequest(
+                "POST",
+                req.url,
+                json=req.body,
+                headers=req.headers,
+                params=req.params,
+                deadline=deadline,
+                kind=Kind.SUBMIT,
+            ),
+            deadline,
+            f"POST {req.url}",
+        )
     return _submission(client, response)
 
 
@@ -188,7 +202,9 @@ def get_status(
     """``GET .../requests/<id>/status``; logs are cumulative here."""
     url = request_url(client.queue_url, endpoint_id, request_id, "status")
     with annotate_errors(request_id), within(client.http, deadline, f"GET {url}"):
-        response = client.request("GET", url, params=status_params(with_logs), deadline=deadline)
+        response = client.request(
+            "GET", url, params=status_params(with_logs), deadline=deadline, kind=Kind.STATUS
+        )
     return parse_status(_json(client, response, request_id), request_id=request_id)
 
 
@@ -204,7 +220,9 @@ async def get_status_async(
     url = request_url(client.queue_url, endpoint_id, request_id, "status")
     with annotate_errors(request_id):
         response = await within_async(
-            client.arequest("GET", url, params=status_params(with_logs), deadline=deadline),
+            client.arequest(
+                "GET", url, params=status_params(with_logs), deadline=deadline, kind=Kind.STATUS
+            ),
             deadline,
             f"GET {url}",
         )
@@ -246,7 +264,9 @@ def fetch_result(
     """
     url = request_url(client.queue_url, endpoint_id, request_id)
     with annotate_errors(request_id, completed), within(client.http, deadline, f"GET {url}"):
-        return _result_json(client, client.request("GET", url, deadline=deadline), request_id)
+        return _result_json(
+            client, client.request("GET", url, deadline=deadline, kind=Kind.RESULT), request_id
+        )
 
 
 async def fetch_result_async(
@@ -261,7 +281,7 @@ async def fetch_result_async(
     url = request_url(client.queue_url, endpoint_id, request_id)
     with annotate_errors(request_id, completed):
         response = await within_async(
-            client.arequest("GET", url, deadline=deadline), deadline, f"GET {url}"
+            client.arequest("GET", url, deadline=deadline, kind=Kind.RESULT), deadline, f"GET {url}"
         )
         return _result_json(client, response, request_id)
 
@@ -281,7 +301,7 @@ def cancel(
     """
     url = request_url(client.queue_url, endpoint_id, request_id, "cancel")
     with annotate_errors(request_id):
-        client.request("PUT", url, timeout=timeout, retry=retry)
+        client.request("PUT", url, timeout=timeout, retry=retry, kind=Kind.CANCEL)
 
 
 async def cancel_async(
@@ -295,7 +315,7 @@ async def cancel_async(
     """Async twin of :func:`cancel`."""
     url = request_url(client.queue_url, endpoint_id, request_id, "cancel")
     with annotate_errors(request_id):
-        await client.arequest("PUT", url, timeout=timeout, retry=retry)
+        await client.arequest("PUT", url, timeout=timeout, retry=retry, kind=Kind.CANCEL)
 
 
 def _json(client: Client, response: httpx.Response, request_id: str) -> Any:

@@ -17,9 +17,10 @@ import httpx
 
 from ._client import Client
 from ._deadline import Deadline
-from ._errors import FalTimeoutError
+from ._errors import FalTimeoutError, PossiblyAcceptedError
 from ._jsonbody import parse_json
 from ._options import check_positive, request_headers
+from ._retry import Kind
 from ._urls import endpoint_url
 from ._wallclock import within, within_async
 
@@ -117,9 +118,13 @@ def run(
                 headers=req.headers,
                 timeout=req.timeout,
                 deadline=req.deadline,
+                kind=Kind.RUN,
             )
     except FalTimeoutError as exc:
         raise _timed_out(endpoint_id, exc.timeout) from None
+    except PossiblyAcceptedError as exc:
+        exc.endpoint_id = endpoint_id
+        raise
     return _result(client, endpoint_id, response)
 
 
@@ -154,10 +159,14 @@ async def run_async(
                 headers=req.headers,
                 timeout=req.timeout,
                 deadline=req.deadline,
+                kind=Kind.RUN,
             ),
             req.deadline,
             f"POST {req.url}",
         )
     except FalTimeoutError as exc:
         raise _timed_out(endpoint_id, exc.timeout) from None
+    except PossiblyAcceptedError as exc:
+        exc.endpoint_id = endpoint_id
+        raise
     return _result(client, endpoint_id, response)

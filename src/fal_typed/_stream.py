@@ -32,7 +32,9 @@ Opening is retried like the other calls when fal provably did not start the work
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import logging
 import sys
 import time
 from collections import deque
@@ -65,11 +67,20 @@ from ._errors import (
     FalTimeoutError,
     InvalidArgumentError,
     OutputValidationError,
+    PossiblyAcceptedError,
     ProtocolError,
     error_for_response,
 )
 from ._jsonbody import json_depth_exceeds
-from ._retry import NEVER_RETRIED_ERRORS, NOT_SENT_ERRORS, parse_retry_after
+from ._retry import (
+    Backoff,
+    Kind,
+    Outcome,
+    decide,
+    observe_error,
+    observe_response,
+    parse_retry_after,
+)
 from ._sse import SSEDecoder, SSEEvent, SSELimitError
 from ._urls import endpoint_url
 from .files._arguments import extract_uploads, resolve_uploads, resolve_uploads_async
@@ -79,6 +90,8 @@ if TYPE_CHECKING:
     from ._endpoint import Endpoint
 
 __all__ = ["AsyncStream", "Stream"]
+
+logger = logging.getLogger("fal_typed")
 
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
@@ -161,6 +174,8 @@ class _StreamBase(Generic[OutputT]):
     @property
     def _where(self) -> str:
         return f"the stream of {self.endpoint.endpoint_id}"
+
+    _backoff: Backoff | None = None
 
     def _begin(self) -> Deadline | None:
         """Start the wall clock of ``timeout`` (once: the first open)."""
@@ -371,6 +386,45 @@ class _StreamBase(Generic[OutputT]):
             )
         )
 
+    _sent_at: float | None = None
+
+    def _open_error(self, exc: httpx.TransportError, attempt: int) -> FalError:
+        """The error of a request that could not be opened, as the retry table's stream row says:
+        after it may have reached fal, :class:`PossiblyAcceptedError` (it is a paid POST)."""
+        deadline = self._deadline
+        if deadline is not None and deadline.expired:
+            return self._timed_out()
+        outcome = observe_error(exc)
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        try:
+            request: httpx.Request | None = exc.request
+        except RuntimeError:
+            request = None
+        if outcome is not None and decide(Kind.STREAM, outcome).error is PossiblyAcceptedError:
+            content = request.content if request is not None else b""
+            return self._fail(
+                PossiblyAcceptedError(
+                    f"{self._where} failed after the request was sent ({detail}); fal may have "
+                    "accepted it, so it was not sent again",
+                    endpoint_id=self.endpoint.endpoint_id,
+                    method="POST",
+                    url=None if request is None else str(request.url),
+                    payload_sha256=hashlib.sha256(content).hexdigest(),
+                    payload_size=len(content),
+                    sent_at=self._sent_at,
+                    failed_at=time.time(),
+                )
+            )
+        if outcome is Outcome.DNS_FAILURE and request is not None:
+            return self._fail(
+                FalConnectionError(
+                    f"{self._where}: cannot resolve the host name {request.url.host!r} "
+                    f"({detail}); nothing was sent"
+                )
+            )
+        tried = f" after {attempt} attempts" if attempt > 1 else ""
+        return self._fail(FalConnectionError(f"{self._where} could not be opened{tried}: {detail}"))
+
     def _transport_error(self, exc: httpx.HTTPError) -> FalError:
         deadline = self._deadline
         if deadline is not None and deadline.expired:
@@ -419,21 +473,54 @@ class _StreamBase(Generic[OutputT]):
             ) from None
         return self._final
 
+    def _answer_error(self, answer: httpx.Response) -> FalError:
+        """The error of a final answer: a gateway 502/504 may come after fal accepted the
+        stream's request, so it is the table's :class:`PossiblyAcceptedError`."""
+        outcome = observe_response(answer, retry_statuses=self.client.retry.retry_statuses)
+        if outcome is not None and decide(Kind.STREAM, outcome).error is PossiblyAcceptedError:
+            return PossiblyAcceptedError(
+                f"{self._where}: answered HTTP {answer.status_code} by a gateway, which can come "
+                "after fal accepted the request; it was not sent again",
+                endpoint_id=self.endpoint.endpoint_id,
+                method="POST",
+                url=str(answer.request.url),
+                status_code=answer.status_code,
+                payload_sha256=hashlib.sha256(answer.request.content).hexdigest(),
+                payload_size=len(answer.request.content),
+                sent_at=self._sent_at,
+                failed_at=time.time(),
+            )
+        return self.client.error_for(answer)
+
     def _retry_wait(
         self, attempt: int, outcome: httpx.Response | httpx.TransportError
     ) -> float | None:
-        """Seconds to wait before opening again, or ``None`` if this failure is final."""
+        """Seconds to wait before opening again, or ``None`` if this failure is final (the
+        retry table's stream row; backoff per outcome, within ``max_elapsed``)."""
         policy = self.client.retry
+        if attempt == 1 or self._backoff is None:
+            self._backoff = Backoff(policy)
         if attempt >= policy.max_attempts:
             return None
         if isinstance(outcome, httpx.Response):
-            if not policy.should_retry_response(outcome):
-                return None
-            wait = policy.delay(attempt, parse_retry_after(outcome.headers.get("retry-after")))
-        elif isinstance(outcome, NEVER_RETRIED_ERRORS) or not isinstance(outcome, NOT_SENT_ERRORS):
-            return None
+            observed = observe_response(outcome, retry_statuses=policy.retry_statuses)
+            retry_after = parse_retry_after(outcome.headers.get("retry-after"))
         else:
-            wait = policy.delay(attempt)
+            observed = observe_error(outcome)
+            retry_after = None
+        if observed is None or not policy.decision(Kind.STREAM, observed).retry:
+            return None
+        wait = self._backoff.wait(observed, retry_after)
+        if wait is None:
+            return None
+        logger.info(
+            "fal_typed: retrying %s in %.2fs after %s (attempt %d of %d)",
+            self._where,
+            wait,
+            observed.value,
+            attempt + 1,
+            policy.max_attempts,
+        )
         deadline = self._deadline
         if deadline is not None and wait >= deadline.remaining():
             raise self._timed_out()
@@ -588,6 +675,7 @@ class Stream(_StreamBase[OutputT]):
         attempt = 0
         while True:
             attempt += 1
+            self._sent_at = time.time()
             try:
                 response = send_within(http, self._request(http, body), deadline)
             except TimedOut:
@@ -595,7 +683,7 @@ class Stream(_StreamBase[OutputT]):
             except httpx.TransportError as exc:
                 wait = self._retry_wait(attempt, exc)
                 if wait is None:
-                    raise self._transport_error(exc) from None
+                    raise self._open_error(exc, attempt) from None
                 time.sleep(wait)
                 continue
             if response.is_success:
@@ -603,7 +691,7 @@ class Stream(_StreamBase[OutputT]):
             answer = self._read_error(response)
             wait = self._retry_wait(attempt, answer)
             if wait is None:
-                raise self._fail(self.client.error_for(answer))
+                raise self._fail(self._answer_error(answer))
             time.sleep(wait)
         try:
             sse = self._started(response)
@@ -755,12 +843,13 @@ class AsyncStream(_StreamBase[OutputT]):
         attempt = 0
         while True:
             attempt += 1
+            self._sent_at = time.time()
             try:
                 response = await self._send(http, body)
             except httpx.TransportError as exc:
                 wait = self._retry_wait(attempt, exc)
                 if wait is None:
-                    raise self._transport_error(exc) from None
+                    raise self._open_error(exc, attempt) from None
                 await asyncio.sleep(wait)
                 continue
             if response.is_success:
@@ -768,7 +857,7 @@ class AsyncStream(_StreamBase[OutputT]):
             answer = await self._read_error(response)
             wait = self._retry_wait(attempt, answer)
             if wait is None:
-                raise self._fail(self.client.error_for(answer))
+                raise self._fail(self._answer_error(answer))
             await asyncio.sleep(wait)
         try:
             sse = self._started(response)

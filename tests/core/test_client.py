@@ -72,7 +72,7 @@ def test_429_then_ingress_5xx_then_success_is_retried_honouring_retry_after(
     client: Client, sleeps: list[float]
 ) -> None:
     with respx.mock() as mock:
-        route = mock.post(URL).mock(
+        route = mock.get(URL).mock(
             side_effect=[
                 httpx.Response(429, json={"detail": "busy"}, headers={"Retry-After": "1.5"}),
                 httpx.Response(502, text=NGINX),
@@ -81,7 +81,7 @@ def test_429_then_ingress_5xx_then_success_is_retried_honouring_retry_after(
                 httpx.Response(200, json={"request_id": "r"}),
             ]
         )
-        response = client.request("POST", URL, json={"prompt": "x"})
+        response = client.request("GET", URL)
     assert response.json() == {"request_id": "r"}
     assert route.call_count == 5
     assert sleeps[0] == 1.5  # Retry-After honoured

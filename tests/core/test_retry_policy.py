@@ -124,3 +124,49 @@ def test_invalid_policies_are_rejected(kwargs: dict[str, float]) -> None:
 
 def test_disabled_policy_sends_once() -> None:
     assert RetryPolicy.disabled().max_attempts == 1
+
+
+def test_a_name_that_does_not_resolve_is_seen_through_httpx_wrapping() -> None:
+    import socket
+
+    from fal_typed._retry import Outcome, observe_error
+
+    inner = socket.gaierror(-2, "Name or service not known")
+    wrapped = httpx.ConnectError("[Errno -2] Name or service not known")
+    wrapped.__cause__ = inner
+    assert observe_error(wrapped) is Outcome.DNS_FAILURE
+    assert observe_error(httpx.ConnectError("[Errno 111] Connection refused")) is (
+        Outcome.CONNECT_FAILED
+    )
+    assert not RetryPolicy.should_retry_error(wrapped, idempotent=True)
+
+
+@pytest.mark.parametrize(
+    ("resp", "outcome"),
+    [
+        (response(502, NGINX), "INGRESS_502"),
+        (response(504, "upstream timed out"), "INGRESS_504"),  # any gateway page, not only nginx
+        (
+            response(503, '{"detail":"No runner","error_type":"runner_scheduling_failure"}'),
+            "FAL_5XX",
+        ),
+        (response(502, NGINX, **{"x-fal-request-id": "r"}), "FAL_5XX"),
+        (response(504, "{}", **{"x-fal-request-timeout-type": "user"}), "START_TIMEOUT"),
+        (response(429, "{}", **{"retry-after": "2"}), "RATE_LIMITED_RETRY_AFTER"),
+        (response(429, "{}"), "RATE_LIMITED"),
+        (response(409, "{}"), "RETRY_STATUS"),
+        (response(422, "{}"), "CLIENT_4XX"),
+    ],
+)
+def test_answers_are_classified_as_the_table_names_them(resp: httpx.Response, outcome: str) -> None:
+    from fal_typed._retry import observe_response
+
+    observed = observe_response(resp)
+    assert observed is not None and observed.name == outcome
+
+
+def test_a_gateway_502_or_504_is_retried_for_a_get_never_for_a_post() -> None:
+    for status in (502, 504):
+        assert RetryPolicy().should_retry_response(response(status, NGINX), idempotent=True)
+        assert not RetryPolicy().should_retry_response(response(status, NGINX), idempotent=False)
+    assert RetryPolicy().should_retry_response(response(503, NGINX), idempotent=False)

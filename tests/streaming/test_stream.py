@@ -181,11 +181,36 @@ def test_rate_limits_and_ingress_errors_before_the_stream_are_retried(
     local_fal: LocalFal, local_fal_client: Client, stream_server: StreamService
 ) -> None:
     local_fal.inject(Fault.rate_limited(retry_after=0), path=STREAM_PATHS)
-    local_fal.inject(Fault.ingress(502), path=STREAM_PATHS)
+    local_fal.inject(Fault.ingress(503), path=STREAM_PATHS)
     final = Stream(LCM, {"prompt": PROMPT}, client=local_fal_client).result()
     assert final.prompt == PROMPT
     assert len(_stream_requests(local_fal)) == 3
     assert len(stream_server.records) == 1  # only the third attempt reached the app
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_gateway_502_or_504_to_a_stream_is_not_resent(
+    local_fal: LocalFal, local_fal_client: Client, stream_server: StreamService, status: int
+) -> None:
+    """It can come after fal accepted the (paid) request: it is never sent again."""
+    from fal_typed import PossiblyAcceptedError
+
+    local_fal.inject(Fault.ingress(status), path=STREAM_PATHS, times=2)
+    with pytest.raises(PossiblyAcceptedError) as info:
+        Stream(LCM, {"prompt": PROMPT}, client=local_fal_client).result()
+    assert info.value.status_code == status
+    assert len(_stream_requests(local_fal)) == 1
+
+
+def test_a_stream_retries_no_later_than_max_elapsed(local_fal: LocalFal) -> None:
+    from fal_typed import RetryPolicy
+
+    local_fal.inject(Fault.rate_limited(retry_after=0), path=STREAM_PATHS, times=None)
+    client = local_fal.client(retry=RetryPolicy(max_attempts=10, max_elapsed=0.0))
+    with pytest.raises(RateLimitError):
+        Stream(LCM, {"prompt": PROMPT}, client=client).result()
+    assert len(_stream_requests(local_fal)) == 1
+    client.close()
 
 
 def test_rate_limit_after_retries_raises(local_fal: LocalFal) -> None:

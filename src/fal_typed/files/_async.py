@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from .._errors import FalError
+from .._retry import Kind
 from ._errors import describe, is_final, read_failure, transfer_failure
 from ._protocol import (
     CdnRequest,
@@ -83,6 +84,7 @@ class _Cdn:
         url: str,
         kind: CdnRequest,
         *,
+        step: Kind,
         part: Part | None = None,
         json: object = None,
     ) -> httpx.Response:
@@ -105,19 +107,26 @@ class _Cdn:
             build,
             attempts=self.settings.attempts,
             backoff=self.settings.retry_backoff,
+            kind=step,
             refresh=self._refresh,
         )
 
     async def single(self) -> str:
         whole = Part(1, 0, self.source.size)
         response = await self._send(
-            "POST", single_upload_url(self.client.cdn_url), "upload", part=whole
+            "POST",
+            single_upload_url(self.client.cdn_url),
+            "upload",
+            step=Kind.UPLOAD_SINGLE,
+            part=whole,
         )
         body = json_object(self.client, response, "CDN upload", secrets=self._secrets())
         return read_access_url(body, "CDN upload")
 
     async def multipart(self) -> str:
-        response = await self._send("POST", multipart_url(self._token), "upload")
+        response = await self._send(
+            "POST", multipart_url(self._token), "upload", step=Kind.UPLOAD_INITIATE
+        )
         access_url, upload_id = parse_multipart(
             json_object(self.client, response, "multipart initiate", secrets=self._secrets())
         )
@@ -128,14 +137,18 @@ class _Cdn:
                 f"multipart upload incomplete: {len(etags)} of {len(parts)} parts acknowledged"
             )
         response = await self._send(
-            "POST", complete_url(access_url, upload_id), "complete", json=complete_body(etags)
+            "POST",
+            complete_url(access_url, upload_id),
+            "complete",
+            step=Kind.UPLOAD_COMPLETE,
+            json=complete_body(etags),
         )
         return completed_url(self.client, response, access_url, secrets=self._secrets())
 
     async def _part(self, access_url: str, upload_id: str, part: Part, total: int) -> str:
         try:
             url = part_url(access_url, upload_id, part.number)
-            response = await self._send("PUT", url, "part", part=part)
+            response = await self._send("PUT", url, "part", step=Kind.UPLOAD_PART, part=part)
             if not response.is_success:
                 raise response_error(self.client, response, self._secrets())
             return part_etag(response, part.number)
@@ -187,7 +200,13 @@ async def _storage(
         request.headers.pop("Authorization", None)  # a signed URL: the key must not go there
         return request
 
-    response = await asend(http, build, attempts=settings.attempts, backoff=settings.retry_backoff)
+    response = await asend(
+        http,
+        build,
+        attempts=settings.attempts,
+        backoff=settings.retry_backoff,
+        kind=Kind.UPLOAD_SINGLE,
+    )
     if not response.is_success:
         raise response_error(client, response, signed_query(upload_url))
     return file_url

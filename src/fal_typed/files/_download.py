@@ -33,8 +33,9 @@ from .._bounded import (
 )
 from .._deadline import Deadline
 from .._errors import FalConnectionError, FalError, FalHTTPError, FalTimeoutError
+from .._retry import Kind
 from ._errors import DownloadError
-from ._retry import RETRYABLE_STATUS
+from ._retry import retried
 
 if TYPE_CHECKING:
     from .._client import Client
@@ -149,10 +150,8 @@ class _Download:
 
 
 def _retryable(exc: httpx.HTTPError) -> bool:
-    """A transport failure another attempt may not meet (not a URL that cannot be fetched)."""
-    return isinstance(exc, httpx.TransportError) and not isinstance(
-        exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
-    )
+    """A transport failure the retry table sends a download again after."""
+    return isinstance(exc, httpx.TransportError) and retried(Kind.DOWNLOAD, exc)
 
 
 def download(
@@ -174,7 +173,7 @@ def download(
             time.sleep(job.retry_delay(exc, attempt))
             continue
         try:
-            if response.status_code in RETRYABLE_STATUS and attempt < ATTEMPTS:
+            if not response.is_success and retried(Kind.DOWNLOAD, response) and attempt < ATTEMPTS:
                 delay = job.wait(attempt)
             elif not response.is_success:
                 raise job.http_error(response, _error_body(job, response))
@@ -244,7 +243,7 @@ async def adownload(
             await asyncio.sleep(job.retry_delay(exc, attempt))
             continue
         try:
-            if response.status_code in RETRYABLE_STATUS and attempt < ATTEMPTS:
+            if not response.is_success and retried(Kind.DOWNLOAD, response) and attempt < ATTEMPTS:
                 delay = job.wait(attempt)
             elif not response.is_success:
                 raise job.http_error(response, await _aerror_body(job, response))

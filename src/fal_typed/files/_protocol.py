@@ -17,6 +17,7 @@ import httpx
 
 from .._auth import redact, redact_json
 from .._errors import FalHTTPError, ProtocolError
+from .._retry import Kind
 from ._source import UploadSource
 from ._token import CdnToken
 
@@ -207,7 +208,7 @@ def initiate_request(
         "params": {"storage_type": "gcs"},
         "json": {"file_name": source.file_name, "content_type": source.content_type},
         "headers": {"Accept": "application/json", **lifecycle},
-        "idempotent": True,  # an initiate that is never PUT to costs nothing
+        "kind": Kind.STORAGE_INITIATE,  # an initiate that is never PUT to costs nothing
     }
 
 

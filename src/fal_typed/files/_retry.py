@@ -22,11 +22,10 @@ import httpx
 from .._bounded import LimitExceeded, aread_body, read_answer, read_body
 from .._errors import ProtocolError
 from .._limits import DEFAULT_LIMITS
-from .._retry import parse_retry_after
+from .._retry import Kind, decide, observe_error, observe_response, parse_retry_after
 
-__all__ = ["MAX_ANSWER_BYTES", "RETRYABLE_STATUS", "asend", "send"]
+__all__ = ["MAX_ANSWER_BYTES", "asend", "retried", "send"]
 
-RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 _MAX_DELAY = 5.0
 #: The most of an upload-protocol answer read (they are a few hundred bytes of JSON).
 MAX_ANSWER_BYTES = 1 << 20
@@ -52,13 +51,25 @@ def _delay(attempt: int, backoff: float, response: httpx.Response | None) -> flo
     return min(backoff * 2.0 ** (attempt - 1), _MAX_DELAY) * random.uniform(0.5, 1.5)
 
 
-def _verdict(response: httpx.Response, attempt: int, attempts: int, refreshed: bool) -> str:
+def retried(kind: Kind, outcome: httpx.Response | httpx.TransportError) -> bool:
+    """Whether the retry table sends ``kind`` again after ``outcome`` (a storage host's
+    statuses are taken as fal's: 429 and gateway answers retried, 4xx final)."""
+    if isinstance(outcome, httpx.Response):
+        observed = observe_response(outcome, retry_statuses=frozenset({408, 409, 429}))
+    else:
+        observed = observe_error(outcome)
+    return observed is not None and decide(kind, observed).retry
+
+
+def _verdict(
+    kind: Kind, response: httpx.Response, attempt: int, attempts: int, refreshed: bool
+) -> str:
     """``"done"``, ``"retry"`` or ``"refresh"`` for a response of attempt ``attempt``."""
     if attempt >= attempts:
         return "done"
     if response.status_code == 401 and not refreshed:
         return "refresh"
-    return "retry" if response.status_code in RETRYABLE_STATUS else "done"
+    return "retry" if retried(kind, response) else "done"
 
 
 def send(
@@ -67,6 +78,7 @@ def send(
     *,
     attempts: int,
     backoff: float,
+    kind: Kind,
     refresh: Callable[[], None] | None = None,
 ) -> httpx.Response:
     """Send ``build()`` until it succeeds, fails for good, or ``attempts`` are used up.
@@ -88,12 +100,12 @@ def send(
                 raise _too_large(streamed, exc) from None
             finally:
                 streamed.close()
-        except httpx.TransportError:
-            if attempt >= attempts:
+        except httpx.TransportError as exc:
+            if attempt >= attempts or not retried(kind, exc):
                 raise
             time.sleep(_delay(attempt, backoff, None))
             continue
-        verdict = _verdict(response, attempt, attempts, refreshed)
+        verdict = _verdict(kind, response, attempt, attempts, refreshed)
         if verdict == "done":
             return response
         response.close()
@@ -110,6 +122,7 @@ async def asend(
     *,
     attempts: int,
     backoff: float,
+    kind: Kind,
     refresh: Callable[[], None] | None = None,
 ) -> httpx.Response:
     """Async twin of :func:`send` (``build`` is a coroutine function)."""
@@ -128,12 +141,12 @@ async def asend(
                 raise _too_large(streamed, exc) from None
             finally:
                 await streamed.aclose()
-        except httpx.TransportError:
-            if attempt >= attempts:
+        except httpx.TransportError as exc:
+            if attempt >= attempts or not retried(kind, exc):
                 raise
             await asyncio.sleep(_delay(attempt, backoff, None))
             continue
-        verdict = _verdict(response, attempt, attempts, refreshed)
+        verdict = _verdict(kind, response, attempt, attempts, refreshed)
         if verdict == "done":
             return response
         await response.aclose()

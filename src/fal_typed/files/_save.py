@@ -111,7 +111,12 @@ def save_target(path: str | os.PathLike[str], name: str) -> Path:
     raw = os.fspath(path)
     target = Path(raw)
     separators = tuple({"/", os.sep, os.altsep or "/"})
-    if raw.endswith(separators) or target.is_dir():
+    try:
+        is_dir = target.is_dir()
+        parent_is_dir = is_dir or target.parent.is_dir()
+    except OSError as exc:  # a name too long for the file system, a permission...
+        raise InvalidArgumentError(f"cannot save to {raw[:300]}: {exc.strerror or exc}") from None
+    if raw.endswith(separators) or is_dir:
         try:
             target.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -119,7 +124,7 @@ def save_target(path: str | os.PathLike[str], name: str) -> Path:
                 f"cannot save into {raw}: cannot create the folder ({exc.strerror or exc})"
             ) from None
         return target / name
-    if not target.parent.is_dir():
+    if not parent_is_dir:
         raise InvalidArgumentError(
             f"cannot save to {target}: directory {target.parent} does not exist "
             "(end the path with a separator to save into a new folder)"

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, cast
 import httpx
 from typing_extensions import override
 
-from .._errors import ProtocolError
+from .._errors import ProtocolError, remember_secrets
+from .._retry import Kind
 
 if TYPE_CHECKING:
     from .._client import Client
@@ -81,6 +82,7 @@ def parse_token(body: Any, default_base_url: str, secrets: tuple[str, ...] = ())
         if any(secret in token for secret in secrets):
             raise ValueError("the token is the API key; it was not used")
         expires_at = _parse_expiry(fields.get("expires_at"))
+        remember_secrets((token,), token=True)  # scrubbed, like the key, from every error
         return CdnToken(token, token_type, base_url.rstrip("/"), expires_at)
     except ValueError as exc:
         raise ProtocolError(f"malformed CDN token response: {exc}") from None
@@ -121,7 +123,7 @@ def _fetch_args(client: Client) -> tuple[str, dict[str, Any]]:
         "json": {},
         "params": _TOKEN_PARAMS,
         "headers": {"Accept": "application/json"},
-        "idempotent": True,  # asking twice for a token is harmless
+        "kind": Kind.UPLOAD_TOKEN,  # asking twice for a token is harmless
     }
     return client.rest_url + _TOKEN_PATH, kwargs
 

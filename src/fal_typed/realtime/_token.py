@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import httpx
 
-from .._errors import FalError, ProtocolError
+from .._errors import FalError, ProtocolError, remember_secrets
+from .._retry import Kind
 
 if TYPE_CHECKING:
     from .._client import Client
@@ -146,7 +147,13 @@ class TokenCache:
         if cached is not None:
             return cached
         issued = self._clock()
-        response = client.request("POST", self._url(client), json=self._body(), deadline=deadline)
+        response = client.request(
+            "POST",
+            self._url(client),
+            json=self._body(),
+            deadline=deadline,
+            kind=Kind.REALTIME_TOKEN,
+        )
         return self._store(response, issued, client)
 
     async def aget(self, client: Client, *, deadline: Deadline | None = None) -> str:
@@ -156,7 +163,11 @@ class TokenCache:
             return cached
         issued = self._clock()
         response = await client.arequest(
-            "POST", self._url(client), json=self._body(), deadline=deadline
+            "POST",
+            self._url(client),
+            json=self._body(),
+            deadline=deadline,
+            kind=Kind.REALTIME_TOKEN,
         )
         return self._store(response, issued, client)
 
@@ -172,6 +183,7 @@ class TokenCache:
         except (ValueError, RecursionError):
             data = None
         value = check_token(parse_token_response(data), client.secrets)
+        remember_secrets((value,), token=True)  # it travels in the WebSocket URL: scrubbed
         expires = issued + self.expiration
         claimed = _jwt_expiry(value)
         if claimed is not None:

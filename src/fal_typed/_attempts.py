@@ -1,0 +1,194 @@
+"""One request's attempts: asks the retry table what each outcome means and builds the error.
+
+``Client.request`` and ``Client.arequest`` do the I/O and the sleeping; everything they decide
+between attempts is here, shared, so the sync and async paths cannot disagree: the table's
+decision (``_retry``), the per-outcome backoff within ``max_elapsed``, the failover to a backup
+host, the call's deadline, and the error raised when the request is not sent again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from typing import TYPE_CHECKING, NoReturn
+
+import httpx
+
+from ._deadline import Deadline
+from ._errors import FalConnectionError, PossiblyAcceptedError
+from ._retry import Backoff, Decision, Kind, Outcome, RetryPolicy, observe_error, observe_response
+from ._retry import parse_retry_after as _parse_retry_after
+
+if TYPE_CHECKING:
+    from ._client import Client, Failover
+
+__all__ = ["Attempts", "kind_of"]
+
+logger = logging.getLogger("fal_typed")
+
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def kind_of(method: str, idempotent: bool | None, kind: Kind | None) -> Kind:
+    """The table row of a request: ``kind`` if given, else by ``idempotent`` or the method."""
+    if kind is not None:
+        return kind
+    if idempotent is None:
+        idempotent = method in _IDEMPOTENT_METHODS
+    return Kind.OTHER_IDEMPOTENT if idempotent else Kind.OTHER_POST
+
+
+def _payload(request: httpx.Request | None) -> tuple[str | None, int | None]:
+    """SHA-256 and size of the body of ``request`` (if it was sent from memory)."""
+    if request is None:
+        return None, None
+    try:
+        content = request.content
+    except httpx.RequestNotRead:  # a streamed body: not kept
+        return None, None
+    return hashlib.sha256(content).hexdigest(), len(content)
+
+
+class Attempts:
+    """The state of one request between its attempts."""
+
+    def __init__(
+        self,
+        client: Client,
+        method: str,
+        failover: Failover,
+        kind: Kind,
+        policy: RetryPolicy,
+        deadline: Deadline | None,
+    ) -> None:
+        self.client = client
+        self.method = method
+        self.failover = failover
+        self.kind = kind
+        self.policy = policy
+        self.deadline = deadline
+        self.attempt = 0
+        self.sent_at = 0.0
+        self._backoff = Backoff(policy)
+        self._original_url = failover.url
+
+    @property
+    def url(self) -> str:
+        return self.failover.url
+
+    def start(self) -> None:
+        """Count an attempt about to be sent."""
+        self.attempt += 1
+        self.sent_at = time.time()
+
+    # -- between attempts -------------------------------------------------------------------
+
+    def after_error(self, exc: httpx.TransportError) -> float:
+        """Seconds to wait before the next attempt after ``exc``; raises if there is none."""
+        self._check_deadline()
+        if self.failover.switch(exc, self.client.redact):
+            self.attempt -= 1  # the backup gets its own try, at once
+            return 0.0
+        outcome = observe_error(exc)
+        decision = None if outcome is None else self.policy.decision(self.kind, outcome)
+        if outcome is not None and decision is not None and decision.retry:
+            delay = self._delay(outcome, None, type(exc).__name__)
+            if delay is not None:
+                return delay
+        self._raise_transport(exc, outcome, decision)
+
+    def after_response(self, response: httpx.Response) -> float:
+        """Seconds to wait before the next attempt after an error ``response``; raises if none."""
+        outcome = observe_response(response, retry_statuses=self.policy.retry_statuses)
+        if outcome is None:  # a redirect not followed or similar: the caller's to read
+            raise self.client.error_for(response)
+        decision = self.policy.decision(self.kind, outcome)
+        if decision.retry:
+            retry_after = _parse_retry_after(response.headers.get("retry-after"))
+            delay = self._delay(outcome, retry_after, f"HTTP {response.status_code}")
+            if delay is not None:
+                return delay
+        if decision.error is PossiblyAcceptedError:
+            raise self._possibly_accepted(
+                f"answered HTTP {response.status_code} by a gateway (no x-fal-request-id), "
+                "which can come after fal accepted the request",
+                response.request,
+                status_code=response.status_code,
+            )
+        raise self.client.error_for(response)
+
+    def _delay(self, outcome: Outcome, retry_after: float | None, reason: str) -> float | None:
+        """The wait before the next attempt, or None when the attempts or time are used up."""
+        if self.attempt >= self.policy.max_attempts:
+            return None
+        delay = self._backoff.wait(outcome, retry_after)
+        if delay is None:
+            logger.info(
+                "fal_typed: not retrying %s %s after %s: max_elapsed (%gs) would be passed",
+                self.method,
+                self.client.redact(self.url),
+                reason,
+                self.policy.max_elapsed,
+            )
+            return None
+        if self.deadline is not None and delay >= self.deadline.remaining():
+            raise self.deadline.error(f"{self.method} {self.client.redact(self._original_url)}")
+        logger.info(
+            "fal_typed: retrying %s %s in %.2fs after %s (attempt %d of %d)",
+            self.method,
+            self.client.redact(self.url),
+            delay,
+            reason,
+            self.attempt + 1,
+            self.policy.max_attempts,
+        )
+        return delay
+
+    def _check_deadline(self) -> None:
+        if self.deadline is not None and self.deadline.expired:
+            raise self.deadline.error(f"{self.method} {self.client.redact(self._original_url)}")
+
+    # -- errors -----------------------------------------------------------------------------
+
+    def _where(self) -> str:
+        return f"{self.method} {self.client.redact(self.url)}"
+
+    def _possibly_accepted(
+        self, what: str, request: httpx.Request | None, *, status_code: int | None = None
+    ) -> PossiblyAcceptedError:
+        digest, size = _payload(request)
+        return PossiblyAcceptedError(
+            f"{self._where()} {what}; fal may have accepted it, so it was not sent again "
+            "(check the request history or your webhook before sending it again)",
+            method=self.method,
+            url=self.client.redact(self.url),
+            status_code=status_code,
+            payload_sha256=digest,
+            payload_size=size,
+            sent_at=self.sent_at,
+            failed_at=time.time(),
+        )
+
+    def _raise_transport(
+        self, exc: httpx.TransportError, outcome: Outcome | None, decision: Decision | None
+    ) -> NoReturn:
+        detail = self.client.redact(
+            f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        )
+        if decision is not None and decision.error is PossiblyAcceptedError:
+            try:
+                request: httpx.Request | None = exc.request
+            except RuntimeError:  # raised without its request (a transport used directly)
+                request = None
+            raise self._possibly_accepted(
+                f"failed after the request was sent ({detail})", request
+            ) from exc
+        if outcome is Outcome.DNS_FAILURE:
+            host = httpx.URL(self.url).host
+            raise FalConnectionError(
+                f"{self._where()}: cannot resolve the host name {host!r} ({detail}); "
+                "nothing was sent"
+            ) from exc
+        tried = f" after {self.attempt} attempts" if self.attempt > 1 else ""
+        raise FalConnectionError(f"{self._where()} failed{tried}: {detail}") from exc
