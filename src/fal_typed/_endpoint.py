@@ -7,10 +7,12 @@ endpoint object, which speaks the protocol through a :class:`~fal_typed.Client`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
+from typing_extensions import override
 
 from ._client import Client, default_client
 from ._deadline import Deadline
@@ -29,12 +31,13 @@ from ._run import run, run_async
 from ._status import Status
 from ._types import NotGiven
 from .files._arguments import (
-    attach_uploads,
+    BodyWithUploads,
     extract_uploads,
     resolve_uploads,
     resolve_uploads_async,
     set_fields,
 )
+from .files._input import FileInput
 
 if TYPE_CHECKING:  # imported lazily at the call: they cost import time most programs never use
     from ._stream import AsyncStream, Stream
@@ -45,6 +48,59 @@ __all__ = ["Endpoint"]
 
 InputT = TypeVar("InputT", bound=BaseModel)
 OutputT = TypeVar("OutputT", bound=BaseModel)
+
+
+class _Body(BodyWithUploads):
+    """A body :meth:`Endpoint.arguments` built (validated) for ``endpoint_id``, with its pending
+    uploads: the calls send it as it is, so the keyword calls of a generated module are not
+    validated twice (and their ``extra_body`` stays unvalidated). Any other mapping is
+    validated by the call."""
+
+    def __init__(
+        self, endpoint_id: str, body: Mapping[str, Any], uploads: Mapping[str, FileInput]
+    ) -> None:
+        super().__init__(body, uploads)
+        self.endpoint_id = endpoint_id
+
+    @override
+    def __repr__(self) -> str:
+        return super().__repr__() if self.uploads else repr(dict(self))
+
+
+def _unencodable(endpoint_id: str, body: Mapping[str, Any]) -> None:
+    """Raise :class:`InputValidationError` naming each value JSON (and fal) cannot carry: a NaN
+    or infinite float, a string with a lone surrogate (UTF-8 cannot encode it). Walked without
+    recursion: ``extra_body`` and open fields may nest deep."""
+    errors: list[dict[str, Any]] = []
+    stack: list[tuple[tuple[str | int, ...], object]] = [((), body)]
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, Mapping):
+            items = cast("Mapping[object, object]", value).items()
+            for key, item in items:
+                if isinstance(key, str) and not _encodable(key):
+                    errors.append(_problem(loc, "a key is not valid Unicode (a lone surrogate)"))
+                stack.append(((*loc, str(key)), item))
+        elif isinstance(value, (list, tuple)):
+            stack.extend(((*loc, i), item) for i, item in enumerate(cast("list[object]", value)))
+        elif isinstance(value, float) and not math.isfinite(value):
+            errors.append(_problem(loc, f"{value} is not a finite number (JSON has no NaN or inf)"))
+        elif isinstance(value, str) and not _encodable(value):
+            errors.append(_problem(loc, "not valid Unicode (a lone surrogate UTF-8 cannot encode)"))
+    if errors:
+        raise InputValidationError(endpoint_id, sorted(errors, key=lambda e: str(e["loc"])))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _problem(loc: tuple[str | int, ...], message: str) -> dict[str, Any]:
+    return {"loc": loc, "msg": message, "type": "unencodable"}
 
 
 class Endpoint(Generic[InputT, OutputT]):
@@ -74,12 +130,17 @@ class Endpoint(Generic[InputT, OutputT]):
 
         ``input`` is an ``Input`` instance or a mapping; ``fields`` are keyword arguments (those
         left as ``NOT_GIVEN`` are dropped, so the server applies its own defaults); ``extra_body``
-        is merged in unvalidated, for fields the schema does not know yet. Raises
+        is merged in unvalidated, for fields the schema does not know yet (NaN, infinite floats
+        and strings UTF-8 cannot encode are refused there too). Raises
         :class:`InputValidationError` naming every bad field, before any network I/O.
+
+        An input and keyword fields together are an error naming each keyword field ("given
+        both"): neither is silently dropped, and which one should win is the caller's call.
         """
         given = {k: v for k, v in (fields or {}).items() if not isinstance(v, NotGiven)}
         if input is not None and given:
-            duplicate = "given both in the Input instance and as a keyword argument"
+            what = "Input instance" if isinstance(input, BaseModel) else "input mapping"
+            duplicate = f"given both an {what} and this keyword field: pass one or the other"
             raise InputValidationError(
                 self.endpoint_id,
                 [{"loc": (name,), "msg": duplicate, "type": "duplicate"} for name in sorted(given)],
@@ -108,11 +169,16 @@ class Endpoint(Generic[InputT, OutputT]):
         body = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
         if extra_body:
             body.update(extra_body)
-        return attach_uploads(body, uploads)
+        _unencodable(self.endpoint_id, body)
+        return _Body(self.endpoint_id, body, uploads)
 
     def _unsent(self, arguments: InputT | Mapping[str, Any]) -> Mapping[str, Any]:
-        """``arguments`` as :meth:`arguments` built them; an ``Input`` instance is validated here."""
-        return self.arguments(arguments) if isinstance(arguments, BaseModel) else arguments
+        """``arguments`` as :meth:`arguments` built them: a body it built for this endpoint as
+        it is; an ``Input`` instance or any other mapping validated here, as the module
+        functions validate theirs."""
+        if isinstance(arguments, _Body) and arguments.endpoint_id == self.endpoint_id:
+            return arguments
+        return self.arguments(arguments)
 
     def _body(
         self,

@@ -52,12 +52,21 @@ AsyncQueueUpdateCallback = Callable[[Status], "object | Awaitable[object]"]
 
 #: How long the best-effort cancel after a ``client_timeout`` may take.
 _CANCEL_TIMEOUT = 5.0
+#: Seconds a request seen COMPLETED before its deadline may take to deliver its result after
+#: the deadline: a paid result that was ready in time is fetched, never dropped (nor cancelled).
+RESULT_GRACE = 10.0
 
 
 def parse_output(model: type[OutputT], data: Any, request_id: str | None) -> OutputT:
     """Validate a result into the endpoint's ``Output``; on failure the raw data stays on the error."""
     try:
         return model.model_validate(data)
+    except RecursionError:  # nested past the stack: the data stays on the error all the same
+        raise OutputValidationError(
+            f"the result is nested too deep to parse into {model.__name__}",
+            data=data,
+            request_id=request_id,
+        ) from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'output'}: {e['msg']}"
@@ -82,6 +91,23 @@ def call_deadline(client_timeout: float | Deadline | None) -> Deadline | None:
     return _deadline("client_timeout", client_timeout)
 
 
+def _result_deadline(deadline: Deadline | None) -> Deadline | None:
+    """The deadline of the result fetch of a request seen COMPLETED in time (see RESULT_GRACE)."""
+    if deadline is None:
+        return None
+    return Deadline(max(deadline.remaining(), RESULT_GRACE))
+
+
+def _result_timed_out(endpoint_id: str, request_id: str, exc: FalTimeoutError) -> FalTimeoutError:
+    return FalTimeoutError(
+        f"request {request_id} to {endpoint_id} completed, but its result did not arrive within "
+        f"{exc.timeout:g}s; it was not cancelled: fetch it with "
+        f"fal_typed.endpoint({endpoint_id!r}).handle({request_id!r}).result()",
+        timeout=exc.timeout,
+        request_id=request_id,
+    )
+
+
 def _timed_out(endpoint_id: str, request_id: str | None, seconds: float) -> FalTimeoutError:
     if request_id is None:
         message = (
@@ -94,6 +120,16 @@ def _timed_out(endpoint_id: str, request_id: str | None, seconds: float) -> FalT
             "client_timeout; its cancellation was requested"
         )
     return FalTimeoutError(message, timeout=seconds, request_id=request_id)
+
+
+def _start_timed_out(endpoint_id: str, request_id: str, seconds: float) -> FalTimeoutError:
+    """fal ended the request at the start timeout the ``client_timeout`` set (nothing to cancel)."""
+    return FalTimeoutError(
+        f"request {request_id} to {endpoint_id} did not start within the {seconds:g}s "
+        "client_timeout; fal ended it",
+        timeout=seconds,
+        request_id=request_id,
+    )
 
 
 def _derived_start_timeout(deadline: Deadline | None, start_timeout: float | None) -> float | None:
@@ -181,13 +217,14 @@ class RequestHandle(Generic[OutputT]):
         cancel(self.client, self.endpoint_id, self.request_id)
 
 
-def _wait(
-    handle: RequestHandle[OutputT],
+def _follow(
+    handle: RequestHandle[Any],
     *,
     with_logs: bool,
     on_queue_update: QueueUpdateCallback | None,
     deadline: Deadline | None,
-) -> OutputT:
+) -> Completed | None:
+    """Follow the status until completion; the final status."""
     final: Completed | None = None
     events = iter_status(
         handle.client, handle.endpoint_id, handle.request_id, with_logs=with_logs, deadline=deadline
@@ -198,10 +235,35 @@ def _wait(
                 on_queue_update(status)
             if isinstance(status, Completed):
                 final = status
-    data = fetch_result(
-        handle.client, handle.endpoint_id, handle.request_id, completed=final, deadline=deadline
-    )
+    return final
+
+
+def _fetch(
+    handle: RequestHandle[OutputT], final: Completed | None, deadline: Deadline | None
+) -> OutputT:
+    """The typed result of a completed request, given its time to arrive (``RESULT_GRACE``)."""
+    try:
+        data = fetch_result(
+            handle.client,
+            handle.endpoint_id,
+            handle.request_id,
+            completed=final,
+            deadline=_result_deadline(deadline),
+        )
+    except FalTimeoutError as exc:
+        raise _result_timed_out(handle.endpoint_id, handle.request_id, exc) from None
     return parse_output(handle.endpoint.Output, data, handle.request_id)
+
+
+def _wait(
+    handle: RequestHandle[OutputT],
+    *,
+    with_logs: bool,
+    on_queue_update: QueueUpdateCallback | None,
+    deadline: Deadline | None,
+) -> OutputT:
+    final = _follow(handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline)
+    return _fetch(handle, final, deadline)
 
 
 class AsyncRequestHandle(Generic[OutputT]):
@@ -270,13 +332,14 @@ class AsyncRequestHandle(Generic[OutputT]):
         await cancel_async(self.client, self.endpoint_id, self.request_id)
 
 
-async def _wait_async(
-    handle: AsyncRequestHandle[OutputT],
+async def _follow_async(
+    handle: AsyncRequestHandle[Any],
     *,
     with_logs: bool,
     on_queue_update: AsyncQueueUpdateCallback | None,
     deadline: Deadline | None,
-) -> OutputT:
+) -> Completed | None:
+    """Async twin of :func:`_follow`."""
     final: Completed | None = None
     events = iter_status_async(
         handle.client, handle.endpoint_id, handle.request_id, with_logs=with_logs, deadline=deadline
@@ -288,10 +351,37 @@ async def _wait_async(
                     await _call(on_queue_update, status)
                 if isinstance(status, Completed):
                     final = status
-    data = await fetch_result_async(
-        handle.client, handle.endpoint_id, handle.request_id, completed=final, deadline=deadline
-    )
+    return final
+
+
+async def _fetch_async(
+    handle: AsyncRequestHandle[OutputT], final: Completed | None, deadline: Deadline | None
+) -> OutputT:
+    """Async twin of :func:`_fetch`."""
+    try:
+        data = await fetch_result_async(
+            handle.client,
+            handle.endpoint_id,
+            handle.request_id,
+            completed=final,
+            deadline=_result_deadline(deadline),
+        )
+    except FalTimeoutError as exc:
+        raise _result_timed_out(handle.endpoint_id, handle.request_id, exc) from None
     return parse_output(handle.endpoint.Output, data, handle.request_id)
+
+
+async def _wait_async(
+    handle: AsyncRequestHandle[OutputT],
+    *,
+    with_logs: bool,
+    on_queue_update: AsyncQueueUpdateCallback | None,
+    deadline: Deadline | None,
+) -> OutputT:
+    final = await _follow_async(
+        handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline
+    )
+    return await _fetch_async(handle, final, deadline)
 
 
 def subscribe(
@@ -340,7 +430,7 @@ def subscribe(
         on_enqueue(submission.request_id)
     handle = RequestHandle(endpoint, submission.request_id, client=client)
     try:
-        return _wait(
+        final = _follow(
             handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline
         )
     except (FalTimeoutError, FalHTTPError) as exc:
@@ -356,6 +446,13 @@ def subscribe(
                 retry=False,
             )
         raise _timed_out(endpoint.endpoint_id, handle.request_id, deadline.seconds) from None
+    # Completed in time: its result is fetched, never cancelled (see RESULT_GRACE).
+    try:
+        return _fetch(handle, final, deadline)
+    except FalHTTPError as exc:
+        if deadline is None or not _ran_out(exc, derived_start is not None):
+            raise
+        raise _start_timed_out(endpoint.endpoint_id, handle.request_id, deadline.seconds) from None
 
 
 async def subscribe_async(
@@ -399,7 +496,7 @@ async def subscribe_async(
         await _call(on_enqueue, submission.request_id)
     handle = AsyncRequestHandle(endpoint, submission.request_id, client=client)
     try:
-        return await _wait_async(
+        final = await _follow_async(
             handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline
         )
     except (FalTimeoutError, FalHTTPError) as exc:
@@ -415,3 +512,10 @@ async def subscribe_async(
                 retry=False,
             )
         raise _timed_out(endpoint.endpoint_id, handle.request_id, deadline.seconds) from None
+    # Completed in time: its result is fetched, never cancelled (see RESULT_GRACE).
+    try:
+        return await _fetch_async(handle, final, deadline)
+    except FalHTTPError as exc:
+        if deadline is None or not _ran_out(exc, derived_start is not None):
+            raise
+        raise _start_timed_out(endpoint.endpoint_id, handle.request_id, deadline.seconds) from None

@@ -17,10 +17,12 @@ import httpx
 from ._client import Client
 from ._deadline import Deadline
 from ._errors import FalError, FalHTTPError, PossiblyAcceptedError, ProtocolError
+from ._jsonbody import parse_json
 from ._options import Priority, request_headers, webhook_params
 from ._retry import Kind
 from ._status import Completed, Status, parse_status
 from ._urls import check_request_id, endpoint_url, request_url
+from ._wallclock import within, within_async
 
 __all__ = [
     "Submission",
@@ -82,8 +84,11 @@ def _submission(client: Client, response: httpx.Response) -> Submission:
     except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict) or not isinstance(data.get("request_id"), str):  # pyright: ignore[reportUnknownMemberType]
-        text = client.redact(response.text)
-        raise ProtocolError(f"submit response has no request_id: {text[:200]!r}", text=text)
+        raise ProtocolError(
+            f"submit response has no request_id: {client.redact(response.text[:200])!r}",
+            request_id=response.headers.get("x-fal-request-id"),
+            text=client.redact(response.text),
+        )
     body: dict[str, Any] = data  # pyright: ignore[reportUnknownVariableType]
     try:
         request_id = check_request_id(body["request_id"])
@@ -128,7 +133,7 @@ def submit(
         start_timeout=start_timeout,
         headers=headers,
     )
-    with _naming(endpoint_id):
+    with _naming(endpoint_id), within(client.http, deadline, f"POST {req.url}"):
         response = client.request(
             "POST",
             req.url,
@@ -165,14 +170,18 @@ async def submit_async(
         headers=headers,
     )
     with _naming(endpoint_id):
-        response = await client.arequest(
-            "POST",
-            req.url,
-            json=req.body,
-            headers=req.headers,
-            params=req.params,
-            deadline=deadline,
-            kind=Kind.SUBMIT,
+        response = await within_async(
+            client.arequest(
+                "POST",
+                req.url,
+                json=req.body,
+                headers=req.headers,
+                params=req.params,
+                deadline=deadline,
+                kind=Kind.SUBMIT,
+            ),
+            deadline,
+            f"POST {req.url}",
         )
     return _submission(client, response)
 
@@ -192,7 +201,7 @@ def get_status(
 ) -> Status:
     """``GET .../requests/<id>/status``; logs are cumulative here."""
     url = request_url(client.queue_url, endpoint_id, request_id, "status")
-    with annotate_errors(request_id):
+    with annotate_errors(request_id), within(client.http, deadline, f"GET {url}"):
         response = client.request(
             "GET", url, params=status_params(with_logs), deadline=deadline, kind=Kind.STATUS
         )
@@ -210,8 +219,12 @@ async def get_status_async(
     """Async twin of :func:`get_status`."""
     url = request_url(client.queue_url, endpoint_id, request_id, "status")
     with annotate_errors(request_id):
-        response = await client.arequest(
-            "GET", url, params=status_params(with_logs), deadline=deadline, kind=Kind.STATUS
+        response = await within_async(
+            client.arequest(
+                "GET", url, params=status_params(with_logs), deadline=deadline, kind=Kind.STATUS
+            ),
+            deadline,
+            f"GET {url}",
         )
     return parse_status(_json(client, response, request_id), request_id=request_id)
 
@@ -250,7 +263,7 @@ def fetch_result(
     the request has not completed yet.
     """
     url = request_url(client.queue_url, endpoint_id, request_id)
-    with annotate_errors(request_id, completed):
+    with annotate_errors(request_id, completed), within(client.http, deadline, f"GET {url}"):
         return _result_json(
             client, client.request("GET", url, deadline=deadline, kind=Kind.RESULT), request_id
         )
@@ -267,11 +280,10 @@ async def fetch_result_async(
     """Async twin of :func:`fetch_result`."""
     url = request_url(client.queue_url, endpoint_id, request_id)
     with annotate_errors(request_id, completed):
-        return _result_json(
-            client,
-            await client.arequest("GET", url, deadline=deadline, kind=Kind.RESULT),
-            request_id,
+        response = await within_async(
+            client.arequest("GET", url, deadline=deadline, kind=Kind.RESULT), deadline, f"GET {url}"
         )
+        return _result_json(client, response, request_id)
 
 
 def cancel(
@@ -307,15 +319,14 @@ async def cancel_async(
 
 
 def _json(client: Client, response: httpx.Response, request_id: str) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        text = client.redact(response.text)
-        raise ProtocolError(
-            f"expected JSON from {response.request.url.path}, got {text[:200]!r}",
-            request_id=request_id,
-            text=text,
-        ) from None
+    """The answer's JSON; unreadable or nested too deep, a ProtocolError keeping its text."""
+    return parse_json(
+        response.text,
+        what=f"the answer of {client.redact(response.request.url.path)}",
+        max_depth=client.limits.max_json_depth,
+        request_id=request_id,
+        redact=client.redact,
+    )
 
 
 @contextmanager

@@ -2,8 +2,9 @@
 
 fal cancels a direct run whose connection drops, and a run is a POST, so a failure after the
 input was sent is never retried (``PossiblyAcceptedError``); error responses and failed
-connects are retried as everywhere else. ``timeout`` bounds the whole call; without it the
-read is unbounded, as in fal-client, since a model may legitimately run for minutes.
+connects are retried as everywhere else. ``timeout`` bounds the whole call, however slowly the
+answer trickles in (see ``_wallclock``); without it the read is unbounded, as in fal-client,
+since a model may legitimately run for minutes.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import httpx
 
 from ._client import Client
 from ._deadline import Deadline
-from ._errors import FalTimeoutError, PossiblyAcceptedError, ProtocolError
+from ._errors import FalTimeoutError, PossiblyAcceptedError
+from ._jsonbody import parse_json
 from ._options import check_positive, request_headers
 from ._retry import Kind
 from ._urls import endpoint_url
+from ._wallclock import within, within_async
 
 __all__ = ["RunResult", "run", "run_async"]
 
@@ -70,17 +73,17 @@ def _timed_out(endpoint_id: str, seconds: float) -> FalTimeoutError:
     )
 
 
-def _result(response: httpx.Response) -> RunResult:
+def _result(client: Client, endpoint_id: str, response: httpx.Response) -> RunResult:
+    """The output of a run's answer; unreadable or nested too deep, a ProtocolError that keeps
+    its text and request id (the run was paid for)."""
     request_id = response.headers.get("x-fal-request-id")
-    try:
-        data = response.json()
-    except (ValueError, RecursionError):
-        text = response.text
-        raise ProtocolError(
-            f"run answered {response.headers.get('content-type')!r}, not JSON: {text[:200]!r}",
-            request_id=request_id,
-            text=text,
-        ) from None
+    data = parse_json(
+        response.text,
+        what=f"the answer ({response.headers.get('content-type')!r}) of the run of {endpoint_id}",
+        max_depth=client.limits.max_json_depth,
+        request_id=request_id,
+        redact=client.redact,
+    )
     return RunResult(data, request_id)
 
 
@@ -107,21 +110,22 @@ def run(
         timeout=timeout,
     )
     try:
-        response = client.request(
-            "POST",
-            req.url,
-            json=req.body,
-            headers=req.headers,
-            timeout=req.timeout,
-            deadline=req.deadline,
-            kind=Kind.RUN,
-        )
+        with within(client.http, req.deadline, f"POST {req.url}"):
+            response = client.request(
+                "POST",
+                req.url,
+                json=req.body,
+                headers=req.headers,
+                timeout=req.timeout,
+                deadline=req.deadline,
+                kind=Kind.RUN,
+            )
     except FalTimeoutError as exc:
         raise _timed_out(endpoint_id, exc.timeout) from None
     except PossiblyAcceptedError as exc:
         exc.endpoint_id = endpoint_id
         raise
-    return _result(response)
+    return _result(client, endpoint_id, response)
 
 
 async def run_async(
@@ -147,18 +151,22 @@ async def run_async(
         timeout=timeout,
     )
     try:
-        response = await client.arequest(
-            "POST",
-            req.url,
-            json=req.body,
-            headers=req.headers,
-            timeout=req.timeout,
-            deadline=req.deadline,
-            kind=Kind.RUN,
+        response = await within_async(
+            client.arequest(
+                "POST",
+                req.url,
+                json=req.body,
+                headers=req.headers,
+                timeout=req.timeout,
+                deadline=req.deadline,
+                kind=Kind.RUN,
+            ),
+            req.deadline,
+            f"POST {req.url}",
         )
     except FalTimeoutError as exc:
         raise _timed_out(endpoint_id, exc.timeout) from None
     except PossiblyAcceptedError as exc:
         exc.endpoint_id = endpoint_id
         raise
-    return _result(response)
+    return _result(client, endpoint_id, response)

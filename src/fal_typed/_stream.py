@@ -70,6 +70,7 @@ from ._errors import (
     ProtocolError,
     error_for_response,
 )
+from ._jsonbody import json_depth_exceeds
 from ._retry import (
     Backoff,
     Kind,
@@ -280,6 +281,7 @@ class _StreamBase(Generic[OutputT]):
             data = sse.data
         if sse.event == _ERROR_EVENT:
             raise self._fail(self._error_event(data, sse.data))
+        self._check_depth(data, f"event {self.events_received + 1}", sse.data)
         return self._accept(data, sse.data)
 
     def _plain_event(self, raw: bytes) -> dict[str, Any]:
@@ -290,7 +292,18 @@ class _StreamBase(Generic[OutputT]):
             data: Any = json.loads(text)
         except (ValueError, RecursionError):
             raise self._fail(self._unreadable("the JSON answer", "is not JSON", text)) from None
+        self._check_depth(data, "the JSON answer", text)
         return self._accept(data, text)
+
+    def _check_depth(self, data: Any, what: str, text: str) -> None:
+        """Refuse an event nested past ``Limits.max_json_depth`` (its text kept on the error)."""
+        limit = self.client.limits.max_json_depth
+        if json_depth_exceeds(data, limit):
+            error = self._unreadable(
+                what, f"is nested deeper than Limits.max_json_depth ({limit})", text
+            )
+            error.error_type = "limit_exceeded"
+            raise self._fail(error)
 
     def _accept(self, data: Any, text: str) -> dict[str, Any]:
         if not isinstance(data, dict):

@@ -10,6 +10,13 @@ polling at once, every ``Client.poll_interval`` seconds.
 
 Updates are emitted once per change. Their ``logs`` hold only the lines not seen before, whether
 they came from the stream (which sends new lines) or from polling (which repeats all of them).
+
+A ``deadline`` (``client_timeout``) is a wall-clock limit whatever the server sends: the wait for
+the stream's headers and every read of its body end when it passes (sync: the socket is shut
+down; async: the read is cancelled), so log lines, repeated statuses or ``: keepalive``
+comments never extend it. Events already received are handled first, so a ``COMPLETED`` that
+arrived in time is never dropped. Lines and events are held within the client's ``Limits``
+(``max_sse_line_bytes``, ``max_sse_event_bytes``); a stream cut mid-event counts as broken.
 """
 
 from __future__ import annotations
@@ -20,13 +27,25 @@ import time
 from collections.abc import AsyncGenerator, Generator
 from contextlib import aclosing, closing
 from dataclasses import replace
-from typing import Literal
+from typing import Literal, TypedDict, cast
 
 import httpx
 
+from ._bounded import (
+    Interrupter,
+    LimitExceeded,
+    TimedOut,
+    aread_body,
+    next_within,
+    read_answer,
+    read_body,
+    send_within,
+)
 from ._client import Client
 from ._deadline import Deadline
+from ._errors import FalTimeoutError
 from ._queue import get_status, get_status_async, status_params
+from ._sse import SSEDecoder, SSELimitError
 from ._status import Completed, InProgress, Log, Queued, Status, parse_status
 from ._urls import request_url
 
@@ -42,7 +61,12 @@ _MAX_RECONNECT_DELAY = 5.0
 _REFUSED_STATUSES = frozenset({400, 404, 405, 406, 410, 501})
 _SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
 
-_StreamFailure = (httpx.TransportError, ValueError)  # httpx_sse's SSEError is a TransportError
+_StreamFailure = (httpx.TransportError, SSELimitError, ValueError)
+
+
+class _BrokenStream(ValueError):
+    """The status stream ended inside an event, or its error answer went past a limit: a
+    broken stream (checked by a poll), not a clean close."""
 
 
 class _Waiter:
@@ -162,6 +186,53 @@ class _Waiter:
         if self.deadline is not None:
             self.deadline.check(f"waiting for request {self.request_id}")
 
+    def timed_out(self) -> FalTimeoutError:
+        assert self.deadline is not None
+        return self.deadline.error(f"waiting for request {self.request_id}")
+
+    def decoder(self) -> SSEDecoder:
+        limits = self.client.limits
+        return SSEDecoder(
+            max_line_bytes=limits.max_sse_line_bytes, max_event_bytes=limits.max_sse_event_bytes
+        )
+
+    def request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        return http.build_request(
+            "GET",
+            self.stream_url,
+            params=self.params,
+            headers=self.client.request_headers(_SSE_HEADERS),
+            timeout=self.stream_timeout(),
+        )
+
+    def events(self, decoder: SSEDecoder, chunk: bytes) -> list[Status]:
+        """The updates to emit for the next bytes of the stream, up to a ``Completed``."""
+        updates: list[Status] = []
+        for event in decoder.feed(chunk):
+            status = _event_status(event.data, self.request_id)
+            update = None if status is None else self.accept(status, "stream")
+            if update is not None:
+                updates.append(update)
+                if isinstance(update, Completed):
+                    break
+        return updates
+
+
+class _ErrorBounds(TypedDict):
+    max_bytes: int
+    max_ratio: float
+    deadline: Deadline | None
+
+
+def _error_bounds(waiter: _Waiter) -> _ErrorBounds:
+    """How much of an error answer to the status stream is read, and for how long."""
+    limits = waiter.client.limits
+    return {
+        "max_bytes": limits.max_response_bytes,
+        "max_ratio": limits.max_decompression_ratio,
+        "deadline": waiter.deadline,
+    }
+
 
 def _event_status(data: str, request_id: str) -> Status | None:
     return parse_status(json.loads(data), request_id=request_id) if data.strip() else None
@@ -202,31 +273,52 @@ def iter_status(
 def _read_stream(waiter: _Waiter) -> Generator[Status, None, None]:
     """One status stream connection's updates. ``Completed`` is yielded only once the stream is
     closed, so its connection is not held while the caller fetches the result."""
-    client = waiter.client
+    http = waiter.client.http
+    deadline = waiter.deadline
+    try:
+        response = send_within(http, waiter.request(http), deadline)
+    except TimedOut:
+        raise waiter.timed_out() from None
     final: Completed | None = None
-    with client.http.stream(
-        "GET",
-        waiter.stream_url,
-        params=waiter.params,
-        headers=client.request_headers(_SSE_HEADERS),
-        timeout=waiter.stream_timeout(),
-    ) as response:
+    try:
         if not response.is_success:
-            response.read()
+            try:
+                body = read_body(response, **_error_bounds(waiter))
+            except TimedOut:
+                raise waiter.timed_out() from None
+            except LimitExceeded as exc:
+                raise _BrokenStream(str(exc)) from None
+            response = read_answer(response, body)
         if not waiter.stream_opened(response):
             return
-        from httpx_sse import EventSource  # imported by the first wait, not by every import
-
-        for event in EventSource(response).iter_sse():
-            status = _event_status(event.data, waiter.request_id)
-            update = None if status is None else waiter.accept(status, "stream")
-            if isinstance(update, Completed):
-                final = update
-                break
-            if update is not None:
-                yield update
-    if final is not None:
-        yield final
+        decoder = waiter.decoder()
+        chunks = response.iter_bytes()
+        with Interrupter(response, deadline) as interrupter:
+            while final is None:
+                if deadline is not None and deadline.expired:
+                    raise waiter.timed_out()
+                try:
+                    chunk = next(chunks, None)
+                except httpx.TransportError:
+                    if interrupter.fired:
+                        raise waiter.timed_out() from None
+                    raise
+                if chunk is None:
+                    if interrupter.fired:  # the shutdown looks like a close-delimited end
+                        raise waiter.timed_out()
+                    if not decoder.finish():
+                        raise _BrokenStream(
+                            "the status stream ended in the middle of an event"
+                        ) from None
+                    return
+                for update in waiter.events(decoder, chunk):
+                    if isinstance(update, Completed):
+                        final = update
+                        break
+                    yield update
+    finally:
+        response.close()
+    yield final
 
 
 async def iter_status_async(
@@ -267,28 +359,49 @@ async def iter_status_async(
 
 async def _read_stream_async(waiter: _Waiter) -> AsyncGenerator[Status, None]:
     """Async twin of :func:`_read_stream`."""
-    client = waiter.client
+    import asyncio
+
+    http = waiter.client.async_http
+    deadline = waiter.deadline
+    sending = http.send(waiter.request(http), stream=True)
+    if deadline is None:
+        response = await sending
+    else:
+        try:
+            response = await asyncio.wait_for(sending, deadline.remaining())
+        except asyncio.TimeoutError:
+            raise waiter.timed_out() from None
     final: Completed | None = None
-    async with client.async_http.stream(
-        "GET",
-        waiter.stream_url,
-        params=waiter.params,
-        headers=client.request_headers(_SSE_HEADERS),
-        timeout=waiter.stream_timeout(),
-    ) as response:
+    try:
         if not response.is_success:
-            await response.aread()
+            try:
+                body = await aread_body(response, **_error_bounds(waiter))
+            except TimedOut:
+                raise waiter.timed_out() from None
+            except LimitExceeded as exc:
+                raise _BrokenStream(str(exc)) from None
+            response = read_answer(response, body)
         if not waiter.stream_opened(response):
             return
-        from httpx_sse import EventSource
-
-        async for event in EventSource(response).aiter_sse():
-            status = _event_status(event.data, waiter.request_id)
-            update = None if status is None else waiter.accept(status, "stream")
-            if isinstance(update, Completed):
-                final = update
-                break
-            if update is not None:
-                yield update
-    if final is not None:
-        yield final
+        decoder = waiter.decoder()
+        chunks = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
+        async with aclosing(chunks):
+            while final is None:
+                try:
+                    chunk = await next_within(chunks, deadline)
+                except StopAsyncIteration:
+                    if not decoder.finish():
+                        raise _BrokenStream(
+                            "the status stream ended in the middle of an event"
+                        ) from None
+                    return
+                except TimedOut:
+                    raise waiter.timed_out() from None
+                for update in waiter.events(decoder, chunk):
+                    if isinstance(update, Completed):
+                        final = update
+                        break
+                    yield update
+    finally:
+        await response.aclose()
+    yield final

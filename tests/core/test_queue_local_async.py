@@ -17,11 +17,13 @@ from fal_typed import (
     FalTimeoutError,
     FalValidationError,
     InProgress,
+    InputValidationError,
     NotFoundError,
     PossiblyAcceptedError,
     Queued,
     RequestCancelledError,
     Status,
+    untyped,
 )
 from fal_typed.testing import Failure, Fault, LocalFal
 
@@ -123,8 +125,11 @@ async def test_async_handle_rebuilt_from_a_saved_id(local_fal: LocalFal, client:
 async def test_run_async(local_fal: LocalFal, client: Client) -> None:
     out = await flux_dev.run_async(prompt="a cat", hint="h", client=client)
     assert out.images and len(local_fal.requests_for("run")) == 1
-    with pytest.raises(FalValidationError) as info:
+    with pytest.raises(InputValidationError) as local:  # a mapping is validated like keywords
         await flux_dev.endpoint.run_async({"prompt": 3}, client=client)
+    assert local.value.fields == ["prompt"] and len(local_fal.requests_for("run")) == 1
+    with pytest.raises(FalValidationError) as info:  # open models: the server's own 422
+        await untyped(ID).run_async({"prompt": 3}, client=client)
     assert info.value.fields == ["prompt"]
 
 

@@ -1,0 +1,72 @@
+"""Parsing a JSON answer so that a paid result is never lost to the parser.
+
+``json.loads`` raises ``RecursionError`` on a value nested about a thousand deep and
+``JSONDecodeError`` on a truncated or invalid body; the typed layer above could recurse just as
+deep. :func:`parse_json` turns each into a :class:`~fal_typed.ProtocolError` that keeps the text
+(keys scrubbed out) and the request id, and refuses nesting past ``Limits.max_json_depth``, so
+what fal sent (and billed) can still be read from the error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, Final
+
+from ._errors import ProtocolError
+
+__all__ = ["json_depth_exceeds", "parse_json"]
+
+#: Characters of an unreadable body quoted in the message (all of it is kept in ``text``).
+_QUOTED: Final = 200
+
+
+def json_depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests objects/arrays more than ``limit`` deep (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, (dict, list)):
+            continue
+        container: Any = node  # pyright: ignore[reportUnknownVariableType]
+        children: Iterable[Any] = container.values() if isinstance(node, dict) else container
+        depth += 1
+        if depth > limit:
+            return True
+        stack.extend((child, depth) for child in children)
+    return False
+
+
+def parse_json(
+    text: str,
+    *,
+    what: str,
+    max_depth: int,
+    request_id: str | None,
+    redact: Callable[[str], str],
+) -> Any:
+    """``text`` parsed, or a :class:`ProtocolError` naming ``what`` and keeping the text."""
+    problem: str | None = None
+    error_type: str | None = None
+    data: Any = None
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        problem = f"is nested deeper than Limits.max_json_depth ({max_depth})"
+        error_type = "limit_exceeded"
+    except ValueError:
+        problem = "is not valid JSON"
+    else:
+        if json_depth_exceeds(data, max_depth):
+            problem = f"is nested deeper than Limits.max_json_depth ({max_depth})"
+            error_type = "limit_exceeded"
+    if problem is None:
+        return data
+    scrubbed = redact(text)
+    quoted = scrubbed[:_QUOTED] + ("..." if len(scrubbed) > _QUOTED else "")
+    raise ProtocolError(
+        f"{what} {problem}; its text is kept on the error (.text): {quoted!r}",
+        request_id=request_id,
+        error_type=error_type,
+        text=scrubbed,
+    )

@@ -1,0 +1,131 @@
+"""A paid result is never lost to parsing: queue result, run and stream, sync and async.
+
+A peer on 127.0.0.1 (tests/peers/sse.py) answers with a result nested ~1,000 deep (past
+Python's recursion limit), one nested past ``Limits.max_json_depth`` but parseable, and invalid
+JSON. Each must raise a :class:`ProtocolError` that keeps the text and the request id, never a
+raw ``RecursionError`` / ``JSONDecodeError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fal_typed import Client, Limits, ProtocolError, RetryPolicy, untyped
+
+from ..peers.sse import KEY, Exchange, ScriptedPeer, serving, sse
+
+RID = "6f1c3a4e-0c7d-4a51-9b8e-2d4f5a6b7c8d"
+ENDPOINT = untyped("tests/paid")
+MODES = ["sync", "async"]
+
+
+def nested(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+BODIES = {
+    "past the recursion limit": nested(1000),
+    "past max_json_depth": nested(300),
+    "invalid": '{"images": [{"url": "https://v3.fal.media/files/a.png"}',
+}
+
+
+@pytest.fixture
+def peer() -> Iterator[ScriptedPeer]:
+    with serving() as scripted:
+        yield scripted
+
+
+def client_of(peer: ScriptedPeer, **limits: Any) -> Client:
+    return Client(
+        KEY,
+        queue_url=peer.url,
+        run_url=peer.url,
+        retry=RetryPolicy(max_attempts=1),
+        backup_hosts={},
+        limits=Limits(**limits) if limits else None,
+    )
+
+
+def answer(body: str) -> Any:
+    """Every request answered 200 with ``body`` as JSON, stamped with the request id."""
+
+    async def script(exchange: Exchange) -> None:
+        await exchange.answer(
+            200,
+            body.encode(),
+            {"Content-Type": "application/json", "x-fal-request-id": RID},
+        )
+
+    return script
+
+
+def call(mode: str, client: Client, how: str) -> Any:
+    async def run_async() -> Any:
+        try:
+            if how == "result":
+                return await ENDPOINT.result_async(RID, client=client)
+            if how == "run":
+                return await ENDPOINT.run_async({"prompt": "x"}, client=client)
+            async with ENDPOINT.stream_async({"prompt": "x"}, client=client) as stream:
+                return await stream.result()
+        finally:
+            await client.aclose()
+
+    if mode == "async":
+        return asyncio.run(run_async())
+    with client:
+        if how == "result":
+            return ENDPOINT.result(RID, client=client)
+        if how == "run":
+            return ENDPOINT.run({"prompt": "x"}, client=client)
+        with ENDPOINT.stream({"prompt": "x"}, client=client) as stream:
+            return stream.result()
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("how", ["result", "run"])
+@pytest.mark.parametrize("kind", list(BODIES))
+def test_an_unreadable_result_keeps_its_text_and_request_id(
+    peer: ScriptedPeer, mode: str, how: str, kind: str
+) -> None:
+    body = BODIES[kind]
+    peer.script = answer(body)
+    with pytest.raises(ProtocolError) as caught:
+        call(mode, client_of(peer), how)
+    error = caught.value
+    assert error.text == body and error.request_id == RID
+    assert ("max_json_depth" in str(error)) == (kind != "invalid")
+    assert error.error_type == ("protocol_error" if kind == "invalid" else "limit_exceeded")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("kind", ["past the recursion limit", "past max_json_depth"])
+def test_a_deep_final_stream_event_keeps_its_text(peer: ScriptedPeer, mode: str, kind: str) -> None:
+    body = BODIES[kind]
+    peer.script = sse([b"data: " + body.encode() + b"\n\n"])
+    with pytest.raises(ProtocolError) as caught:
+        call(mode, client_of(peer), "stream")
+    assert caught.value.text == body
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_max_json_depth_is_the_limit_applied(peer: ScriptedPeer, mode: str) -> None:
+    """A result 20 deep is read under the default limit and refused under a limit of 10."""
+    body = json.dumps({"deep": json.loads(nested(19))})
+    peer.script = answer(body)
+    assert call(mode, client_of(peer), "result")["deep"]["a"]["a"]
+    with pytest.raises(ProtocolError, match=r"max_json_depth \(10\)") as caught:
+        call(mode, client_of(peer, max_json_depth=10), "result")
+    assert caught.value.text == body
+
+
+def test_a_submit_answer_too_deep_to_read_is_a_protocol_error(peer: ScriptedPeer) -> None:
+    peer.script = answer(nested(5000))
+    with client_of(peer) as client, pytest.raises(ProtocolError, match="no request_id"):
+        ENDPOINT.submit({"prompt": "x"}, client=client)
