@@ -15,7 +15,6 @@ call going long past its deadline. These two wrappers make the deadline a wall-c
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 from collections.abc import Awaitable, Generator
@@ -83,6 +82,8 @@ def within(http: httpx.Client, deadline: Deadline | None, what: str) -> Generato
 
 async def within_async(call: Awaitable[T], deadline: Deadline | None, what: str) -> T:
     """``await call``, raising ``deadline``'s error for ``what`` once it passes."""
+    import asyncio  # here, not at the top: sync programs never load asyncio
+
     if deadline is None:
         return await call
     try:
