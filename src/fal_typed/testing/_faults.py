@@ -43,6 +43,9 @@ class Fault:
 
     Build one with the class methods: :meth:`response`, :meth:`rate_limited`, :meth:`ingress`,
     :meth:`user_timeout`, :meth:`server_error`, :meth:`reset`, :meth:`drop` or :meth:`delay`.
+    An answer given *after* the request was handled (a gateway that timed out while the queue
+    behind it accepted the submit) is :meth:`after_accept` of an answer, or
+    ``ingress(504, after_accept=True)``.
     """
 
     action: Literal["respond", "reset", "drop", "delay"]
@@ -95,15 +98,20 @@ class Fault:
         return replace(fault, label="429 rate limited")
 
     @classmethod
-    def ingress(cls, status_code: int = 502) -> Fault:
-        """An nginx error page (502/503/504) with no ``x-fal-request-id``: never reached fal."""
+    def ingress(cls, status_code: int = 502, *, after_accept: bool = False) -> Fault:
+        """An nginx error page (502/503/504) with no ``x-fal-request-id``.
+
+        By default the request never reached fal. With ``after_accept`` it did (a submit is
+        queued, a run is executed) and the gateway answered its error page instead of fal's
+        response: the ambiguous outcome a client must not retry blindly."""
         if status_code not in _REASONS:
             raise ValueError(f"ingress errors are 502, 503 or 504, got {status_code}")
         page = _NGINX.format(code=status_code, reason=_REASONS[status_code])
         fault = cls.response(
             status_code, text=page, headers={"content-type": "text/html"}, request_id=False
         )
-        return replace(fault, label=f"ingress {status_code}")
+        fault = replace(fault, label=f"ingress {status_code}")
+        return fault.after_accept() if after_accept else fault
 
     @classmethod
     def user_timeout(cls) -> Fault:
@@ -119,7 +127,8 @@ class Fault:
         error_type: str = "runner_scheduling_failure",
         detail: str | None = None,
     ) -> Fault:
-        """A flat fal infrastructure error (``{detail, error_type}`` + ``X-Fal-Error-Type``)."""
+        """A flat fal infrastructure error (``{detail, error_type}`` + ``X-Fal-Error-Type``)
+        carrying an ``x-fal-request-id``, as fal's own 5xx answers do."""
         if not 500 <= status_code <= 599:
             raise ValueError(f"server errors are 5xx, got {status_code}")
         body = {
@@ -150,6 +159,14 @@ class Fault:
         if not 0 <= seconds <= 600:
             raise ValueError("delay must be between 0 and 600 seconds")
         return cls("delay", f"delay {seconds:g}s", seconds=seconds, reach_app=True)
+
+    def after_accept(self) -> Fault:
+        """This answer, given only after the app handled the request (its response is lost).
+
+        Only answers can come after the app: a reset has ``reset(after_handler=True)``."""
+        if self.action != "respond":
+            raise ValueError(f"only an answer can come after the request was handled: {self.label}")
+        return replace(self, label=f"{self.label} after accept", reach_app=True)
 
     def response_headers(self) -> list[tuple[bytes, bytes]]:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]

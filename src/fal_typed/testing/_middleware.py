@@ -76,6 +76,11 @@ async def abort_connection(send: Send) -> bool:
     return True
 
 
+async def _swallow(message: Message) -> None:
+    """The ``send`` of a request whose response a fault replaces: the app's answer is lost."""
+    return None
+
+
 class FalMiddleware:
     """See the module docstring. ``endpoint_of(route_name, path_params)`` names the endpoint."""
 
@@ -142,6 +147,8 @@ class FalMiddleware:
             await asyncio.sleep(fault.seconds)
             await self.app(scope, receive, logging_send)
         elif fault.action == "respond":
+            if fault.reach_app:
+                await self.app(scope, receive, _swallow)
             await logging_send(
                 {
                     "type": "http.response.start",
@@ -152,11 +159,7 @@ class FalMiddleware:
             await logging_send({"type": "http.response.body", "body": fault.body})
         elif fault.action == "reset":
             if fault.reach_app:
-
-                async def swallow(message: Message) -> None:
-                    return None
-
-                await self.app(scope, receive, swallow)
+                await self.app(scope, receive, _swallow)
             await self._reset(send)
         else:
             await self._drop(fault, scope, receive, send, logging_send)
