@@ -236,6 +236,26 @@ def test_invalid_faults_are_rejected_when_built(build: object) -> None:
         build()  # type: ignore[operator]
 
 
+def test_a_rule_with_a_probability_hits_some_requests_and_spares_the_rest(
+    local_fal: LocalFal, http: httpx.Client
+) -> None:
+    sometimes = local_fal.inject(Fault.ingress(503), on="submit", times=None, probability=0.3)
+    fallback = local_fal.inject(Fault.ingress(502), on="submit", times=None)
+    codes = [
+        http.post(f"{local_fal.queue_url}/{FLUX}", json={"prompt": "x"}).status_code
+        for _ in range(40)
+    ]
+    assert sometimes.hits == codes.count(503)
+    assert fallback.hits == codes.count(502) == 40 - sometimes.hits  # spared: the next rule
+    assert 0 < sometimes.hits < 40
+
+
+@pytest.mark.parametrize("probability", [0.0, -0.5, 1.5])
+def test_a_probability_must_be_a_chance(local_fal: LocalFal, probability: float) -> None:
+    with pytest.raises(ValueError, match="probability"):
+        local_fal.inject(Fault.reset(), on="submit", probability=probability)
+
+
 def test_times_must_be_positive(local_fal: LocalFal) -> None:
     with pytest.raises(ValueError, match="times"):
         local_fal.inject(Fault.reset(), on="submit", times=0)

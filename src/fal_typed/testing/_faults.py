@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import random
 import threading
 import uuid
 from collections.abc import Mapping
@@ -178,7 +179,10 @@ class Fault:
 
 @dataclass
 class FaultRule:
-    """Which requests a fault hits. ``times=None`` means every matching request; ``hits`` counts."""
+    """Which requests a fault hits. ``times=None`` means every matching request; ``hits`` counts.
+
+    ``probability`` below 1 hits a matching request only by that chance (a request it spares
+    goes on to the next rule)."""
 
     fault: Fault
     operation: str | None = None
@@ -187,6 +191,7 @@ class FaultRule:
     method: str | None = None
     times: int | None = 1
     hits: int = field(default=0)
+    probability: float = 1.0
 
     @property
     def remaining(self) -> int | None:
@@ -205,15 +210,19 @@ class FaultRule:
 
 
 class FaultBook:
-    """The armed fault rules, first match wins; safe across threads."""
+    """The armed fault rules, first match wins; safe across threads. Chances are drawn from a
+    generator seeded with ``seed``, so a run with the same requests draws the same faults."""
 
-    def __init__(self) -> None:
+    def __init__(self, seed: int = 0) -> None:
         self._rules: list[FaultRule] = []
         self._lock = threading.Lock()
+        self._random = random.Random(seed)
 
     def add(self, rule: FaultRule) -> FaultRule:
         if rule.times is not None and rule.times < 1:
             raise ValueError("times must be at least 1 (or None for every request)")
+        if not 0.0 < rule.probability <= 1.0:
+            raise ValueError("probability must be above 0 and at most 1")
         if rule.operation is not None:
             rule.operation = OPERATION_ALIASES.get(rule.operation, rule.operation)
         with self._lock:
@@ -227,6 +236,8 @@ class FaultBook:
         with self._lock:
             for rule in self._rules:
                 if rule.remaining != 0 and rule.matches(method, path, operation, endpoint_id):
+                    if rule.probability < 1.0 and self._random.random() >= rule.probability:
+                        continue
                     rule.hits += 1
                     return rule.fault
         return None
