@@ -72,7 +72,9 @@ def prepare(name: str, spec: dict[str, Any]) -> Path:
 
 def run(name: str, spec: dict[str, Any], max_children: int) -> int:
     work = prepare(name, spec)
-    print(f"== {name}: src/fal_typed/{spec['module']} against {' '.join(spec['tests'])}", flush=True)
+    print(
+        f"== {name}: src/fal_typed/{spec['module']} against {' '.join(spec['tests'])}", flush=True
+    )
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     mutmut = Path(sys.executable).with_name("mutmut")
     with (work / "mutmut.log").open("w") as log:
