@@ -218,6 +218,11 @@ class FaultBook:
         self._lock = threading.Lock()
         self._random = random.Random(seed)
 
+    def seed(self, seed: int) -> None:
+        """Restart the chances from ``seed`` (a run that repeats its requests repeats its faults)."""
+        with self._lock:
+            self._random.seed(seed)
+
     def add(self, rule: FaultRule) -> FaultRule:
         if rule.times is not None and rule.times < 1:
             raise ValueError("times must be at least 1 (or None for every request)")
