@@ -120,6 +120,7 @@ def test_flat_server_error(local_fal: LocalFal, http: httpx.Client) -> None:
     submitted = submit(http, local_fal)
     response = http.get(submitted["status_url"])
     assert response.status_code == 503
+    assert response.headers["x-fal-request-id"] == submitted["request_id"]  # the one it is about
     assert response.headers["x-fal-error-type"] == "runner_scheduling_failure"
     assert response.json()["error_type"] == "runner_scheduling_failure"
     assert http.get(submitted["status_url"]).status_code in (200, 202)

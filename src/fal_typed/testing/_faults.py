@@ -169,10 +169,12 @@ class Fault:
             raise ValueError(f"only an answer can come after the request was handled: {self.label}")
         return replace(self, label=f"{self.label} after accept", reach_app=True)
 
-    def response_headers(self) -> list[tuple[bytes, bytes]]:
+    def response_headers(self, request_id: str | None = None) -> list[tuple[bytes, bytes]]:
+        """The answer's headers; its ``x-fal-request-id`` is ``request_id`` (the request the
+        URL names, as fal's own answers about a request carry) or a fresh one."""
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
         if self.request_id_header:
-            headers.append((b"x-fal-request-id", str(uuid.uuid4()).encode()))
+            headers.append((b"x-fal-request-id", (request_id or str(uuid.uuid4())).encode()))
         headers.append((b"content-length", str(len(self.body)).encode()))
         return headers
 

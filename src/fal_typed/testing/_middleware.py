@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 import struct
 from collections.abc import Callable, Mapping, Sequence
@@ -74,6 +75,15 @@ async def abort_connection(send: Send) -> bool:
             break
         await asyncio.sleep(0)
     return True
+
+
+_REQUEST_IN_PATH = re.compile(r"/requests/([^/]+)")
+
+
+def _named_request(scope: Scope) -> str | None:
+    """The request id a queue URL (``.../requests/<id>/...``) names, if any."""
+    found = _REQUEST_IN_PATH.search(str(scope["path"]))
+    return found.group(1) if found else None
 
 
 async def _swallow(message: Message) -> None:
@@ -153,7 +163,7 @@ class FalMiddleware:
                 {
                     "type": "http.response.start",
                     "status": fault.status_code,
-                    "headers": fault.response_headers(),
+                    "headers": fault.response_headers(_named_request(scope)),
                 }
             )
             await logging_send({"type": "http.response.body", "body": fault.body})
