@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from fal_typed import Client
 from fal_typed import webhooks as wh
-from fal_typed.webhooks import _verifier
+from fal_typed.webhooks._verifier import default_jwks_url, shared_verifier
 
 from .helpers import jwks_of, make_delivery
 
@@ -105,12 +105,12 @@ def test_the_jwks_url_follows_the_clients_rest_url() -> None:
 def test_the_default_jwks_url_and_the_shared_verifier(monkeypatch: pytest.MonkeyPatch) -> None:
     client = Client("key-id:key-secret", rest_url="http://127.0.0.1:9/aX/")
     monkeypatch.setattr("fal_typed._client.default_client", lambda: client)
-    monkeypatch.setattr(_verifier, "_shared", {})
+    monkeypatch.setattr("fal_typed.webhooks._verifier._shared", {})
     url = "http://127.0.0.1:9/aX/.well-known/jwks.json"
-    assert _verifier.default_jwks_url() == url
-    shared = _verifier.shared_verifier()
+    assert default_jwks_url() == url
+    shared = shared_verifier()
     assert shared.jwks_url == url
-    assert _verifier.shared_verifier(url) is shared  # one cache per URL, default included
+    assert shared_verifier(url) is shared  # one cache per URL, default included
 
 
 @pytest.mark.parametrize("model", [dict, Text(text="x", seed=1), None])
