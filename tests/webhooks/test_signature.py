@@ -142,4 +142,3 @@ def test_the_jwk_written_is_exactly_the_rfc_8037_form() -> None:
         "x": x_of(KEY),
     }
     assert len(x_of(KEY)) == 43  # 32 bytes, unpadded
-
