@@ -143,6 +143,16 @@ def test_errors_are_scrubbed_of_the_key_and_the_given_secrets(client: Client) ->
     assert error.headers["x-echo"] == "Bearer [redacted]"
 
 
+def test_an_error_nested_too_deep_to_walk_keeps_its_scrubbed_text() -> None:
+    # A client whose key is not in play (a proxy route, or not resolved yet) leaves the body to
+    # the flow's own scrubbing, which must not overflow: the text is scrubbed instead.
+    secret = "cdn-token-secret-value"
+    deep = "[" * 700 + f'"{secret}"' + "]" * 700
+    answer = response(500, text=deep, **{"content-type": "application/json"})
+    error = p.response_error(Client(KEY), answer, (secret,))
+    assert error.body == deep.replace(secret, "[redacted]")
+
+
 def test_without_secrets_the_error_is_the_clients(client: Client) -> None:
     error = p.response_error(
         client, response(500, {"detail": "boom", "x": "cdn-token-secret-value"})
@@ -190,6 +200,16 @@ def test_the_completed_url(client: Client) -> None:
         p.completed_url(client, response(200, {"access_url": "ftp://x"}), initiated)
 
 
+def test_the_completed_url_scrubs_the_flows_secrets(client: Client) -> None:
+    secret = "signed-query-secret"
+    with pytest.raises(FalHTTPError) as http_error:
+        p.completed_url(client, response(500, {"detail": secret}), "https://a", secrets=(secret,))
+    with pytest.raises(ProtocolError) as protocol_error:
+        p.completed_url(client, response(200, text=secret), "https://a", secrets=(secret,))
+    for error in (http_error.value, protocol_error.value):
+        assert secret not in str(error) and "[redacted]" in str(error)
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
@@ -216,6 +236,9 @@ def test_a_multipart_initiate_answer() -> None:
     with pytest.raises(ProtocolError) as caught:
         p.parse_multipart({"access_url": "https://cdn/files/x"})
     assert caught.value.message == "multipart initiate: the response has no 'uploadId'"
+    with pytest.raises(ProtocolError) as caught:
+        p.parse_multipart({"uploadId": "u-1"})
+    assert caught.value.message == "multipart initiate: the response has no 'access_url'"
 
 
 def test_a_part_etag_from_the_header_or_the_body() -> None:
@@ -238,6 +261,9 @@ def test_a_storage_initiate_answer() -> None:
     with pytest.raises(ProtocolError) as caught:
         p.parse_initiate({"upload_url": "https://gcs/up"})
     assert caught.value.message == "storage initiate: the response has no 'file_url'"
+    with pytest.raises(ProtocolError) as caught:
+        p.parse_initiate({"file_url": "https://cdn/f"})
+    assert caught.value.message == "storage initiate: the response has no 'upload_url'"
     with pytest.raises(ProtocolError) as caught:
         p.parse_initiate({"upload_url": "gs://bucket/" + "o" * 100, "file_url": "https://cdn/f"})
     assert (
