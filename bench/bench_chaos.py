@@ -241,7 +241,8 @@ def report(figures: Figures, summary: dict[str, Any], wall: float) -> None:
             named["PossiblyAcceptedError without request id: found by payload (nonce)"] += 1
         else:
             what = "no error" if outcome.error is None else type(outcome.error).__name__
-            lost.append(f"{nonce} ({what}: {str(outcome.error)[:120]})")
+            tries = [s["fault"] or s["status"] for s in figures.submits if s["prompt"] == nonce]
+            lost.append(f"{nonce} ({what}: {str(outcome.error)[:100]}); its submits: {tries}")
     unaccepted = sum(1 for o in possibly if o.nonce not in accepted)
     print(f"accepted jobs: {len(accepted)} (executed by the handler: {len(executed)})")
     print(f"PossiblyAccepted whose submit was in fact not accepted: {unaccepted}")
