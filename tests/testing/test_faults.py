@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from fal_typed.testing import Fault, LocalFal
+from fal_typed.testing import Fault, FaultRule, LocalFal
+from fal_typed.testing._faults import FaultBook
 
 from .conftest import FLUX, submit, wait_completed
 
@@ -249,6 +250,23 @@ def test_a_rule_with_a_probability_hits_some_requests_and_spares_the_rest(
     assert sometimes.hits == codes.count(503)
     assert fallback.hits == codes.count(502) == 40 - sometimes.hits  # spared: the next rule
     assert 0 < sometimes.hits < 40
+
+
+def test_a_seeded_book_draws_the_same_faults_again() -> None:
+    def draws(book: FaultBook) -> list[bool]:
+        book.add(FaultRule(Fault.reset(), operation="submit", times=None, probability=0.5))
+        return [book.take("POST", "/x", "queue.submit", None) is not None for _ in range(64)]
+
+    seeded = FaultBook()
+    seeded.seed(7)
+    again = FaultBook()
+    again.seed(7)
+    other = FaultBook()
+    other.seed(8)
+    first = draws(seeded)
+    assert first == draws(again)
+    assert first != draws(other)
+    assert 0 < sum(first) < 64
 
 
 @pytest.mark.parametrize("probability", [0.0, -0.5, 1.5])
