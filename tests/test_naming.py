@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fal_typed.naming import module_name
+from fal_typed.naming import check_endpoint_id, module_name, split_endpoint_id
 
 IDS_FILE = Path(__file__).parent / "codegen" / "data" / "fal-endpoint-ids.txt"
 IDS = IDS_FILE.read_text(encoding="utf-8").split()
@@ -87,3 +87,62 @@ def test_names_depend_on_the_id_alone() -> None:
 def test_malformed_ids_are_rejected_naming_the_id(bad: str) -> None:
     with pytest.raises(ValueError, match="invalid endpoint id"):
         module_name(bad)
+
+
+# -- the id grammar and its edges (each assertion pins a rule a mutation of naming.py broke) -------
+
+
+@pytest.mark.parametrize(
+    "endpoint_id",
+    [
+        "fal-ai/flux",
+        "fal-ai/flux/dev",
+        "a/b",
+        "workflows/owner/app",
+        "comfy/o/a/p",
+        "x" * 198 + "/y",
+    ],
+)
+def test_ids_that_fit_the_grammar_are_returned_as_given(endpoint_id: str) -> None:
+    assert check_endpoint_id(endpoint_id) == endpoint_id
+
+
+GRAMMAR = (
+    "expected 'owner/app[/path...]' made of ASCII letters, digits, '.', '_' and '-', "
+    "each segment starting with a letter or digit"
+)
+
+
+@pytest.mark.parametrize(
+    ("endpoint_id", "message"),
+    [
+        (5, "invalid endpoint id 5: expected a string"),
+        ("x" * 199 + "/y", f"invalid endpoint id {'x' * 40!r}...: longer than 200 characters"),
+        ("flux", f"invalid endpoint id 'flux': {GRAMMAR}"),
+        ("fal-ai/flux\n", f"invalid endpoint id 'fal-ai/flux\\n': {GRAMMAR}"),
+        ("fal-ai/-flux", f"invalid endpoint id 'fal-ai/-flux': {GRAMMAR}"),
+        (
+            "workflows/app",
+            "invalid endpoint id 'workflows/app': expected 'workflows/owner/app[/path...]'",
+        ),
+        ("comfy/app", "invalid endpoint id 'comfy/app': expected 'comfy/owner/app[/path...]'"),
+    ],
+)
+def test_ids_outside_the_grammar_are_refused_naming_them(endpoint_id: object, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        check_endpoint_id(endpoint_id)
+    assert str(caught.value) == message
+
+
+def test_split_strips_outer_slashes_only() -> None:
+    assert split_endpoint_id("/fal-ai/flux/dev/") == ["fal-ai", "flux", "dev"]
+    assert split_endpoint_id("Xowner/appX") == ["Xowner", "appX"]
+    for bad in ("fal-ai", "fal-ai//flux", "/"):
+        with pytest.raises(ValueError, match="expected 'owner/app"):
+            split_endpoint_id(bad)
+
+
+def test_separators_at_the_ends_of_names_are_dropped() -> None:
+    assert module_name("-acme-/app") == "acme__app"  # the owner, normalised on its own
+    assert module_name("fal-ai/flux/-") == "flux"  # a segment of separators only
+    assert module_name("fal-ai/-flux-/dev") == "flux_dev"

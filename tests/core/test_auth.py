@@ -18,7 +18,7 @@ from fal_typed import (
     MissingCredentialsError,
     RetryPolicy,
 )
-from fal_typed._auth import resolve_credentials
+from fal_typed._auth import check_key, redact, redact_json, resolve_credentials
 
 KEY = "0f1e2d3c-key-id:9a8b7c6d5e4f-very-secret"
 SECRET = KEY.split(":")[1]
@@ -153,3 +153,41 @@ def test_user_agent_and_authorization_are_sent() -> None:
     sent = route.calls.last.request.headers
     assert sent["authorization"] == f"Key {KEY}"
     assert sent["user-agent"].startswith("fal-typed/")
+
+
+# -- exact messages and edges (each pins a rule a mutation of _auth.py broke) --------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (5, "key must be a string, not int"),
+        ("  ", "key must be a non-empty string"),
+        ("id:se cret", "key must not contain whitespace or line breaks"),
+        ("id:se\tcret", "key must not contain whitespace or line breaks"),
+    ],
+)
+def test_key_checks_say_what_is_wrong(bad: object, message: str) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        check_key(bad)
+    assert caught.value.message == message
+
+
+def test_a_key_may_hold_any_visible_character() -> None:
+    assert check_key(" XkeyX:sXcret ") == "XkeyX:sXcret"
+
+
+def test_the_given_environment_is_used_and_named(clean_env: pytest.MonkeyPatch) -> None:
+    credentials = resolve_credentials(None, {"FAL_KEY": " given-key "})
+    assert (credentials.key, credentials.source) == ("given-key", "FAL_KEY")
+    with pytest.raises(MissingCredentialsError):
+        resolve_credentials(None, {"FAL_KEY_SECRET": "only-a-secret"})
+
+
+def test_redaction_skips_empty_secrets_and_keeps_structure() -> None:
+    assert redact("plain text", ["", "absent-secret"]) == "plain text"
+    assert redact_json(["x-" + SECRET, 3, {"k": SECRET}], (SECRET,)) == [
+        "x-[redacted]",
+        3,
+        {"k": "[redacted]"},
+    ]

@@ -124,3 +124,45 @@ def test_every_published_id_parses() -> None:
         ref = parse_endpoint_id(endpoint_id)
         assert ref.full == endpoint_id
         assert endpoint_id.startswith(ref.app_root)
+
+
+# -- exact messages and edges (each pins a rule a mutation of _urls.py broke) --------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (5, "invalid endpoint id 5: expected a string"),
+        (
+            "flux",
+            "invalid endpoint id 'flux': expected 'owner/app[/path]' (or a legacy '<digits>-<app>')",
+        ),
+        ("fal-ai/.flux", "invalid endpoint id 'fal-ai/.flux': bad segment '.flux'"),
+        (
+            "workflows/app",
+            "invalid endpoint id 'workflows/app': expected 'workflows/owner/app[/path]'",
+        ),
+    ],
+)
+def test_malformed_ids_are_refused_with_their_exact_reason(bad: object, message: str) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        parse_endpoint_id(bad)  # type: ignore[arg-type]
+    assert caught.value.message == message
+
+
+def test_an_id_without_namespace_has_none() -> None:
+    assert parse_endpoint_id("fal-ai/flux").namespace is None
+    assert parse_endpoint_id("workflows/o/a").namespace == "workflows"
+
+
+def test_only_slashes_are_stripped_from_ids_bases_and_paths() -> None:
+    ref = parse_endpoint_id("Xowner/appX")
+    assert (ref.owner, ref.alias) == ("Xowner", "appX")
+    assert endpoint_url("https://h/prefiX", "Xo/apX") == "https://h/prefiX/Xo/apX"
+    assert endpoint_url("https://h/q/", "fal-ai/flux", "X.") == "https://h/q/fal-ai/flux/X."
+    assert endpoint_url("https://h/q", "fal-ai/flux", "X") == "https://h/q/fal-ai/flux/X"
+
+
+def test_empty_parts_add_no_slash() -> None:
+    assert request_url(Q, "fal-ai/flux/dev", "abc", "/") == f"{Q}/fal-ai/flux/requests/abc"
+    assert request_url(Q, "fal-ai/flux/dev", "abc", "") == f"{Q}/fal-ai/flux/requests/abc"

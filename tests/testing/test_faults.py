@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
-from fal_typed.testing import Fault, LocalFal
+from fal_typed.testing import Fault, FaultRule, LocalFal
+from fal_typed.testing._faults import FaultBook
 
 from .conftest import FLUX, submit, wait_completed
 
@@ -41,6 +44,67 @@ def test_ingress_errors_are_nginx_pages_without_a_request_id(
     assert "x-fal-request-id" not in response.headers
 
 
+@pytest.mark.parametrize("code", [502, 503, 504])
+def test_a_gateway_page_after_the_queue_accepted_the_submit(
+    local_fal: LocalFal, http: httpx.Client, code: int
+) -> None:
+    local_fal.inject(Fault.ingress(code, after_accept=True), on="submit")
+    response = http.post(f"{local_fal.queue_url}/{FLUX}", json={"prompt": "accepted"})
+    assert response.status_code == code
+    assert "nginx" in response.text
+    assert "x-fal-request-id" not in response.headers
+    entry = local_fal.requests_for("submit")[0]
+    assert entry.fault == f"ingress {code} after accept"
+    assert entry.status_code == code
+    assert entry.json() == {"prompt": "accepted"}
+    assert entry.request_id is not None  # queued: only fal's answer was replaced
+    assert local_fal.request_status(entry.request_id) is not None
+    assert len(local_fal.state.queue) == 1
+
+
+def test_a_plain_ingress_page_never_reaches_the_queue(
+    local_fal: LocalFal, http: httpx.Client
+) -> None:
+    local_fal.inject(Fault.ingress(504), on="submit")
+    assert http.post(f"{local_fal.queue_url}/{FLUX}", json={"prompt": "x"}).status_code == 504
+    entry = local_fal.requests_for("submit")[0]
+    assert (entry.fault, entry.request_id) == ("ingress 504", None)
+    assert len(local_fal.state.queue) == 0
+
+
+def test_any_answer_can_come_after_the_request_was_handled(
+    local_fal: LocalFal, http: httpx.Client
+) -> None:
+    ran: list[str] = []
+
+    def handle(body: dict[str, Any]) -> dict[str, Any]:
+        ran.append(body["prompt"])
+        return {"images": [], "timings": {}, "seed": 1, "has_nsfw_concepts": [], "prompt": "x"}
+
+    local_fal.handler(FLUX, handle)
+    local_fal.inject(Fault.server_error(500, "internal_error").after_accept(), on="run")
+    response = http.post(f"{local_fal.run_url}/{FLUX}", json={"prompt": "executed"})
+    assert response.status_code == 500
+    assert response.json()["error_type"] == "internal_error"
+    assert local_fal.requests_for("run")[0].fault == "500 internal_error after accept"
+    assert ran == ["executed"]  # the run was executed; only its answer was replaced
+
+
+@pytest.mark.parametrize("build", [Fault.reset, lambda: Fault.drop(1), lambda: Fault.delay(0)])
+def test_only_answers_can_come_after_acceptance(build: object) -> None:
+    with pytest.raises(ValueError, match="only an answer"):
+        build().after_accept()  # type: ignore[operator]
+
+
+def test_fal_server_errors_carry_a_request_id(local_fal: LocalFal, http: httpx.Client) -> None:
+    local_fal.inject(Fault.server_error(502, "runner_disconnected"), on="submit")
+    response = http.post(f"{local_fal.queue_url}/{FLUX}", json={"prompt": "x"})
+    assert response.status_code == 502
+    assert response.headers["x-fal-request-id"]
+    assert response.headers["x-fal-error-type"] == "runner_disconnected"
+    assert len(local_fal.state.queue) == 0  # it never reached the queue
+
+
 def test_user_timeout_504_carries_the_timeout_type_and_a_request_id(
     local_fal: LocalFal, http: httpx.Client
 ) -> None:
@@ -57,6 +121,7 @@ def test_flat_server_error(local_fal: LocalFal, http: httpx.Client) -> None:
     submitted = submit(http, local_fal)
     response = http.get(submitted["status_url"])
     assert response.status_code == 503
+    assert response.headers["x-fal-request-id"] == submitted["request_id"]  # the one it is about
     assert response.headers["x-fal-error-type"] == "runner_scheduling_failure"
     assert response.json()["error_type"] == "runner_scheduling_failure"
     assert http.get(submitted["status_url"]).status_code in (200, 202)
@@ -86,6 +151,7 @@ def test_connection_reset_before_the_request_is_handled(
     assert entry.fault == "reset"
     assert entry.request_id is None  # nothing was queued
     assert entry.status_code is None
+    assert entry.body_size == 0  # the server never read the request
     # The next request is served normally (on a new connection).
     assert submit(http, local_fal)["request_id"]
 
@@ -170,6 +236,43 @@ def test_request_endpoint_filter_matches_status_calls_by_request_id(
 def test_invalid_faults_are_rejected_when_built(build: object) -> None:
     with pytest.raises(ValueError):
         build()  # type: ignore[operator]
+
+
+def test_a_rule_with_a_probability_hits_some_requests_and_spares_the_rest(
+    local_fal: LocalFal, http: httpx.Client
+) -> None:
+    sometimes = local_fal.inject(Fault.ingress(503), on="submit", times=None, probability=0.3)
+    fallback = local_fal.inject(Fault.ingress(502), on="submit", times=None)
+    codes = [
+        http.post(f"{local_fal.queue_url}/{FLUX}", json={"prompt": "x"}).status_code
+        for _ in range(40)
+    ]
+    assert sometimes.hits == codes.count(503)
+    assert fallback.hits == codes.count(502) == 40 - sometimes.hits  # spared: the next rule
+    assert 0 < sometimes.hits < 40
+
+
+def test_a_seeded_book_draws_the_same_faults_again() -> None:
+    def draws(book: FaultBook) -> list[bool]:
+        book.add(FaultRule(Fault.reset(), operation="submit", times=None, probability=0.5))
+        return [book.take("POST", "/x", "queue.submit", None) is not None for _ in range(64)]
+
+    seeded = FaultBook()
+    seeded.seed(7)
+    again = FaultBook()
+    again.seed(7)
+    other = FaultBook()
+    other.seed(8)
+    first = draws(seeded)
+    assert first == draws(again)
+    assert first != draws(other)
+    assert 0 < sum(first) < 64
+
+
+@pytest.mark.parametrize("probability", [0.0, -0.5, 1.5])
+def test_a_probability_must_be_a_chance(local_fal: LocalFal, probability: float) -> None:
+    with pytest.raises(ValueError, match="probability"):
+        local_fal.inject(Fault.reset(), on="submit", probability=probability)
 
 
 def test_times_must_be_positive(local_fal: LocalFal) -> None:

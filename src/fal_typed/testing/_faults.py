@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import random
 import threading
 import uuid
 from collections.abc import Mapping
@@ -43,6 +44,9 @@ class Fault:
 
     Build one with the class methods: :meth:`response`, :meth:`rate_limited`, :meth:`ingress`,
     :meth:`user_timeout`, :meth:`server_error`, :meth:`reset`, :meth:`drop` or :meth:`delay`.
+    An answer given *after* the request was handled (a gateway that timed out while the queue
+    behind it accepted the submit) is :meth:`after_accept` of an answer, or
+    ``ingress(504, after_accept=True)``.
     """
 
     action: Literal["respond", "reset", "drop", "delay"]
@@ -95,15 +99,20 @@ class Fault:
         return replace(fault, label="429 rate limited")
 
     @classmethod
-    def ingress(cls, status_code: int = 502) -> Fault:
-        """An nginx error page (502/503/504) with no ``x-fal-request-id``: never reached fal."""
+    def ingress(cls, status_code: int = 502, *, after_accept: bool = False) -> Fault:
+        """An nginx error page (502/503/504) with no ``x-fal-request-id``.
+
+        By default the request never reached fal. With ``after_accept`` it did (a submit is
+        queued, a run is executed) and the gateway answered its error page instead of fal's
+        response: the ambiguous outcome a client must not retry blindly."""
         if status_code not in _REASONS:
             raise ValueError(f"ingress errors are 502, 503 or 504, got {status_code}")
         page = _NGINX.format(code=status_code, reason=_REASONS[status_code])
         fault = cls.response(
             status_code, text=page, headers={"content-type": "text/html"}, request_id=False
         )
-        return replace(fault, label=f"ingress {status_code}")
+        fault = replace(fault, label=f"ingress {status_code}")
+        return fault.after_accept() if after_accept else fault
 
     @classmethod
     def user_timeout(cls) -> Fault:
@@ -119,7 +128,8 @@ class Fault:
         error_type: str = "runner_scheduling_failure",
         detail: str | None = None,
     ) -> Fault:
-        """A flat fal infrastructure error (``{detail, error_type}`` + ``X-Fal-Error-Type``)."""
+        """A flat fal infrastructure error (``{detail, error_type}`` + ``X-Fal-Error-Type``)
+        carrying an ``x-fal-request-id``, as fal's own 5xx answers do."""
         if not 500 <= status_code <= 599:
             raise ValueError(f"server errors are 5xx, got {status_code}")
         body = {
@@ -151,17 +161,30 @@ class Fault:
             raise ValueError("delay must be between 0 and 600 seconds")
         return cls("delay", f"delay {seconds:g}s", seconds=seconds, reach_app=True)
 
-    def response_headers(self) -> list[tuple[bytes, bytes]]:
+    def after_accept(self) -> Fault:
+        """This answer, given only after the app handled the request (its response is lost).
+
+        Only answers can come after the app: a reset has ``reset(after_handler=True)``."""
+        if self.action != "respond":
+            raise ValueError(f"only an answer can come after the request was handled: {self.label}")
+        return replace(self, label=f"{self.label} after accept", reach_app=True)
+
+    def response_headers(self, request_id: str | None = None) -> list[tuple[bytes, bytes]]:
+        """The answer's headers; its ``x-fal-request-id`` is ``request_id`` (the request the
+        URL names, as fal's own answers about a request carry) or a fresh one."""
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
         if self.request_id_header:
-            headers.append((b"x-fal-request-id", str(uuid.uuid4()).encode()))
+            headers.append((b"x-fal-request-id", (request_id or str(uuid.uuid4())).encode()))
         headers.append((b"content-length", str(len(self.body)).encode()))
         return headers
 
 
 @dataclass
 class FaultRule:
-    """Which requests a fault hits. ``times=None`` means every matching request; ``hits`` counts."""
+    """Which requests a fault hits. ``times=None`` means every matching request; ``hits`` counts.
+
+    ``probability`` below 1 hits a matching request only by that chance (a request it spares
+    goes on to the next rule)."""
 
     fault: Fault
     operation: str | None = None
@@ -170,6 +193,7 @@ class FaultRule:
     method: str | None = None
     times: int | None = 1
     hits: int = field(default=0)
+    probability: float = 1.0
 
     @property
     def remaining(self) -> int | None:
@@ -188,15 +212,24 @@ class FaultRule:
 
 
 class FaultBook:
-    """The armed fault rules, first match wins; safe across threads."""
+    """The armed fault rules, first match wins; safe across threads. Chances are drawn from a
+    generator seeded with ``seed``, so a run with the same requests draws the same faults."""
 
-    def __init__(self) -> None:
+    def __init__(self, seed: int = 0) -> None:
         self._rules: list[FaultRule] = []
         self._lock = threading.Lock()
+        self._random = random.Random(seed)
+
+    def seed(self, seed: int) -> None:
+        """Restart the chances from ``seed`` (a run that repeats its requests repeats its faults)."""
+        with self._lock:
+            self._random.seed(seed)
 
     def add(self, rule: FaultRule) -> FaultRule:
         if rule.times is not None and rule.times < 1:
             raise ValueError("times must be at least 1 (or None for every request)")
+        if not 0.0 < rule.probability <= 1.0:
+            raise ValueError("probability must be above 0 and at most 1")
         if rule.operation is not None:
             rule.operation = OPERATION_ALIASES.get(rule.operation, rule.operation)
         with self._lock:
@@ -210,6 +243,8 @@ class FaultBook:
         with self._lock:
             for rule in self._rules:
                 if rule.remaining != 0 and rule.matches(method, path, operation, endpoint_id):
+                    if rule.probability < 1.0 and self._random.random() >= rule.probability:
+                        continue
                     rule.hits += 1
                     return rule.fault
         return None

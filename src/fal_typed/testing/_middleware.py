@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 import struct
 from collections.abc import Callable, Mapping, Sequence
@@ -74,6 +75,20 @@ async def abort_connection(send: Send) -> bool:
             break
         await asyncio.sleep(0)
     return True
+
+
+_REQUEST_IN_PATH = re.compile(r"/requests/([^/]+)")
+
+
+def _named_request(scope: Scope) -> str | None:
+    """The request id a queue URL (``.../requests/<id>/...``) names, if any."""
+    found = _REQUEST_IN_PATH.search(str(scope["path"]))
+    return found.group(1) if found else None
+
+
+async def _swallow(message: Message) -> None:
+    """The ``send`` of a request whose response a fault replaces: the app's answer is lost."""
+    return None
 
 
 class FalMiddleware:
@@ -142,21 +157,19 @@ class FalMiddleware:
             await asyncio.sleep(fault.seconds)
             await self.app(scope, receive, logging_send)
         elif fault.action == "respond":
+            if fault.reach_app:
+                await self.app(scope, receive, _swallow)
             await logging_send(
                 {
                     "type": "http.response.start",
                     "status": fault.status_code,
-                    "headers": fault.response_headers(),
+                    "headers": fault.response_headers(_named_request(scope)),
                 }
             )
             await logging_send({"type": "http.response.body", "body": fault.body})
         elif fault.action == "reset":
             if fault.reach_app:
-
-                async def swallow(message: Message) -> None:
-                    return None
-
-                await self.app(scope, receive, swallow)
+                await self.app(scope, receive, _swallow)
             await self._reset(send)
         else:
             await self._drop(fault, scope, receive, send, logging_send)

@@ -351,16 +351,25 @@ class LocalFal:
         path: str | None = None,
         method: str | None = None,
         times: int | None = 1,
+        probability: float = 1.0,
     ) -> FaultRule:
         """Make the next ``times`` matching requests (``None``: all) suffer ``fault``.
 
         ``on`` is a route name or glob: ``"submit"``, ``"status"``, ``"status_stream"``,
         ``"result"``, ``"cancel"`` (short for ``queue.*`` names), ``"run"``, ``"queue.*"``,
-        ``"storage.*"``...; ``path`` a glob on the URL path. The returned rule counts its ``hits``.
+        ``"storage.*"``...; ``path`` a glob on the URL path. With ``probability`` below 1 a
+        matching request is hit only by that chance (seeded: the same run draws the same hits),
+        which mixes several faults over many calls. The returned rule counts its ``hits``.
         """
         return self.state.faults.add(
             FaultRule(
-                fault, operation=on, endpoint_id=endpoint_id, path=path, method=method, times=times
+                fault,
+                operation=on,
+                endpoint_id=endpoint_id,
+                path=path,
+                method=method,
+                times=times,
+                probability=probability,
             )
         )
 
