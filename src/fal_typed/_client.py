@@ -35,6 +35,7 @@ from ._errors import (
     error_for_response,
 )
 from ._hosts import DEFAULT_API_URL
+from ._jsonbody import json_depth_exceeds
 from ._limits import DEFAULT_LIMITS, Limits
 from ._proxy_transport import PROXY_AUTHORIZATION, ProxyRoute
 from ._retry import Kind, RetryPolicy
@@ -172,11 +173,14 @@ def _park(closer: AsyncGenerator[None, None]) -> None:
         closer.asend(None).send(None)
 
 
-def _response_body(response: httpx.Response) -> Any:
+def _response_body(response: httpx.Response, max_depth: int) -> Any:
+    """An error answer's JSON, or its text when it is not JSON or nests past ``max_depth``
+    (redacting and reading it must not recurse past Python's limit)."""
     try:
-        return response.json()
-    except ValueError:
+        data = response.json()
+    except (ValueError, RecursionError):
         return response.text
+    return response.text if json_depth_exceeds(data, max_depth) else data
 
 
 class Client:
@@ -515,7 +519,7 @@ class Client:
 
     def error_for(self, response: httpx.Response) -> FalHTTPError:
         """The typed error for an error response, with this client's key scrubbed out of it."""
-        body = _response_body(response)
+        body = _response_body(response, self.limits.max_json_depth)
         headers: Mapping[str, str] = response.headers
         secrets = self._credentials.secrets if self._credentials is not None else ()
         if secrets:

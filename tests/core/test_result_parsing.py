@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from fal_typed import Client, Limits, ProtocolError, RetryPolicy, untyped
+from fal_typed import Client, FalHTTPError, Limits, ProtocolError, RetryPolicy, untyped
 
 from ..peers.sse import KEY, Exchange, ScriptedPeer, serving, sse
 
@@ -129,3 +129,28 @@ def test_a_submit_answer_too_deep_to_read_is_a_protocol_error(peer: ScriptedPeer
     peer.script = answer(nested(5000))
     with client_of(peer) as client, pytest.raises(ProtocolError, match="no request_id"):
         ENDPOINT.submit({"prompt": "x"}, client=client)
+
+
+def error_answer(status: int, body: str) -> Any:
+    async def script(exchange: Exchange) -> None:
+        await exchange.answer(status, body.encode(), {"Content-Type": "application/json"})
+
+    return script
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("depth", [300, 5000])
+def test_an_error_answer_too_deep_to_read_is_a_typed_error_keeping_its_text(
+    peer: ScriptedPeer, mode: str, depth: int
+) -> None:
+    """An error body past max_json_depth (or past Python's recursion limit) is kept as text,
+    scrubbed of the key, on the typed error: never a raw RecursionError from reading or
+    redacting it."""
+    body = '{"key": "' + KEY + '", "a":' + nested(depth) + "}"
+    peer.script = error_answer(422, body)
+    with pytest.raises(FalHTTPError) as caught:
+        call(mode, client_of(peer), "result")
+    error = caught.value
+    assert error.status_code == 422 and isinstance(error.body, str)
+    assert error.body.startswith('{"key": "') and KEY not in error.body
+    assert KEY not in str(error) and KEY not in repr(error)
