@@ -85,11 +85,11 @@ fal.stop()
 
 class ServerProcess:
     """``with ServerProcess(processing_time=0.1) as server: server.base_url``; the keyword
-    arguments go to ``LocalFal.configure`` (``fixed_output=True``: flux/dev answers with one
-    8x8 PNG, the same for every request, instead of synthesising images; ``max_requests``: the
-    server's bound; ``hold_answers_after=N``: submits after the first N are accepted but their
-answers held until :meth:`release`; ``prices``: ``{endpoint_id: unit price}``;
-``history_delay``: the Platform request history's lag)."""
+        arguments go to ``LocalFal.configure`` (``fixed_output=True``: flux/dev answers with one
+        8x8 PNG, the same for every request, instead of synthesising images; ``max_requests``: the
+        server's bound; ``hold_answers_after=N``: submits after the first N are accepted but their
+    answers held until :meth:`release`; ``prices``: ``{endpoint_id: unit price}``;
+    ``history_delay``: the Platform request history's lag)."""
 
     def __init__(self, **config: Any) -> None:
         self.config: dict[str, Any] = dict(config)

@@ -105,4 +105,6 @@ def test_cli_api_url_names_another_platform_api(local_fal: LocalFal, tmp_path: P
     elsewhere = f"{local_fal.base_url}/elsewhere"  # no Platform API there: a 404
     nowhere = cli([*args, "--api-url", elsewhere], base_url=local_fal.base_url, cwd=tmp_path)
     assert nowhere.returncode == 2 and "could not be estimated" in nowhere.stderr
-    assert local_fal.requests_for("submit") == [] and not local_fal.requests_for("platform.estimate")
+    assert local_fal.requests_for("submit") == [] and not local_fal.requests_for(
+        "platform.estimate"
+    )
