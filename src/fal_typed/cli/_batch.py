@@ -403,7 +403,8 @@ def status_command(
         out.print(f"failed by kind: {kinds}", highlight=False)
     for row in state.ambiguous:
         out.print(
-            f"ambiguous: {row.key} (may have been accepted by fal; --resend-ambiguous sends it again)",
+            f"ambiguous: {row.key} (may have been accepted by fal; the next run looks for it in "
+            "fal's request history, --resend-ambiguous sends it again)",
             markup=False,
             highlight=False,
         )
