@@ -61,7 +61,7 @@ from ._progress import Progress, QuietProgress, Snapshot
 from ._report import write_report
 from ._results import ResultsFile
 from ._rows import Rows
-from ._settle import HistorySettler, SettleReport
+from ._settle import HistorySettler, Resolved, SettleReport
 from ._states import STATES, ErrorInfo, RowState, error_info
 from ._validate import RowProblem, ValidationReport, check_rows
 
@@ -497,13 +497,18 @@ class Runner:
                 await self.committer.call(resolve)
 
     async def _settle(self, settler: HistorySettler, rows: list[JournalRow]) -> None:
-        known = await self.committer.call(self.journal.request_ids)
+        async def known() -> set[str]:
+            return await self.committer.call(self.journal.request_ids)
 
-        async def resolve(row: JournalRow, request_id: str | None) -> bool:
+        async def resolve(row: JournalRow, request_id: str | None) -> Resolved:
             # Committed before anything is sent: an adopted row is awaited by id, never sent.
-            return await self.committer.call(
+            done = await self.committer.call(
                 functools.partial(self.journal.resolve_ambiguous, row.slot, request_id)
             )
+            if done:
+                return "done"
+            state = await self.committer.call(functools.partial(self.journal.state_of, row.slot))
+            return "refused" if state == "ambiguous" else "gone"
 
         def waiting(count: int, seconds: float) -> None:
             self.progress.message(

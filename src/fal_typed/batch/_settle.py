@@ -23,7 +23,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 from .._client import Client
 from .._errors import FalError
@@ -33,14 +33,18 @@ from ._keys import has_files
 if TYPE_CHECKING:
     from ..platform._reconcile import Attempt
 
-__all__ = ["DEFAULT_SETTLE_DELAY", "HistorySettler", "SettleReport"]
+__all__ = ["DEFAULT_SETTLE_DELAY", "HistorySettler", "Resolved", "SettleReport"]
 
 #: As :data:`fal_typed.platform.DEFAULT_SETTLE_DELAY` (the platform package is imported only
 #: when a batch has rows to settle: it is large).
 DEFAULT_SETTLE_DELAY: Final = 120.0
 _CLOCK_SKEW: Final = 60.0
 
-Resolve = Callable[[JournalRow, "str | None"], Awaitable[bool]]
+Resolve = Callable[[JournalRow, "str | None"], Awaitable["Resolved"]]
+Resolved = Literal["done", "refused", "gone"]
+"""What committing a decision did: ``done``; ``refused`` (the request is another row's, or a row
+with the same input is being sent: look again); ``gone`` (the row is no longer ambiguous: another
+worker settled it)."""
 
 
 @dataclass
@@ -72,12 +76,13 @@ class HistorySettler:
         self,
         endpoint_id: str,
         rows: Sequence[JournalRow],
-        known: Collection[str],
+        known: Callable[[], Awaitable[Collection[str]]],
         resolve: Resolve,
         on_wait: Callable[[int, float], object] | None = None,
     ) -> SettleReport:
         """Settle ``rows``, committing each decision through ``resolve(row, request_id|None)``
-        as soon as it is made; ``known``: request ids the journal holds."""
+        as soon as it is made; ``known()``: the request ids the journal holds (asked again on
+        every look: other workers adopt and send meanwhile)."""
         from ..platform._reconcile import Adopted, Attempt, NotFound, settle_all_async
 
         report = SettleReport()
@@ -90,8 +95,8 @@ class HistorySettler:
             waiting.append((row, Attempt(endpoint_id, row.input, sent_at)))
         if report.unsettled:
             report.problem = "inputs with local files cannot be matched to fal's history"
-        excluded = set(known)
         while waiting:
+            excluded = await known()
             try:
                 outcomes = await settle_all_async(
                     [attempt for _, attempt in waiting],
@@ -108,14 +113,13 @@ class HistorySettler:
             pause = 0.0
             for (row, attempt), outcome in zip(waiting, outcomes, strict=True):
                 if isinstance(outcome, Adopted):
-                    if await resolve(row, outcome.request_id):
+                    done = await resolve(row, outcome.request_id)
+                    if done == "done":
                         report.adopted += 1
-                        excluded.add(outcome.request_id)
-                    else:  # taken meanwhile (another worker): look again
-                        excluded.add(outcome.request_id)
+                    elif done == "refused":  # look again once the journal has moved on
                         later.append((row, attempt))
                 elif isinstance(outcome, NotFound):
-                    if await resolve(row, None):
+                    if await resolve(row, None) == "done":
                         report.absent += 1
                 elif outcome.retry_after is None:
                     report.unsettled.append(row.key)
@@ -129,7 +133,7 @@ class HistorySettler:
             waiting = later
             if waiting:
                 wait = min(self.poll_interval, pause) if pause > 0 else self.poll_interval
-                if on_wait is not None:
+                if on_wait is not None and pause > 0:
                     on_wait(len(waiting), pause)
                 await asyncio.sleep(wait)
         return report
