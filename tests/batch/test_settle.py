@@ -10,6 +10,7 @@ Both journals: SQLite and the PostgreSQL server the tests start.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,13 @@ import pytest
 from fal_endpoints import flux_dev
 
 from fal_typed import Client, batch
-from fal_typed.batch._settle import DEFAULT_SETTLE_DELAY
+from fal_typed.batch._settle import DEFAULT_SETTLE_DELAY, HistorySettler, Resolved
 from fal_typed.platform import DEFAULT_SETTLE_DELAY as PLATFORM_SETTLE_DELAY
 from fal_typed.testing import Fault, LocalFal
 
 from .conftest import rows
 
+FLUX = "fal-ai/flux/dev"
 HISTORY_DELAY = 0.3
 SETTLE_DELAY = 1.0  # longer than the history's lag, as it must be
 
@@ -200,3 +202,34 @@ def test_a_custom_reconciler_replaces_the_history(
     assert summary.counts == {"completed": 2} and seen == [_row(journal, 0).key]
     assert not local_fal.requests_for("platform.requests")
     assert accepted_by_prompt(local_fal) == {"row 0": 1, "row 1": 1}
+
+
+def test_rows_settled_elsewhere_meanwhile_are_no_longer_waited_for(
+    local_fal: LocalFal, client: Client, tmp_path: Path
+) -> None:
+    # A row not in the history yet is waited for (up to settle_delay); if another worker
+    # settles or sends it meanwhile, the settler lets it go instead of deciding it again.
+    journal = str(tmp_path / "j.db")
+    _ambiguous_after(local_fal, client, journal, Fault.reset(after_handler=False), rows(2))
+    with batch.open_journal(journal) as store:
+        (row,) = store.rows(["ambiguous"])
+    decided: list[tuple[str, str | None]] = []
+    looks: list[int] = []
+
+    async def known() -> set[str]:
+        looks.append(1)
+        return set()
+
+    async def resolve(row: batch.JournalRow, request_id: str | None) -> Resolved:
+        decided.append((row.key, request_id))
+        return "done"
+
+    async def still_ambiguous() -> set[str]:
+        return set()  # settled by another worker since the first look
+
+    settler = HistorySettler(client, settle_delay=60, poll_interval=0.05)
+    report = asyncio.run(
+        settler.settle(FLUX, [row], known, resolve, still_ambiguous=still_ambiguous)
+    )
+    assert decided == [] and looks == [1]
+    assert (report.adopted, report.absent, report.unsettled) == (0, 0, [])

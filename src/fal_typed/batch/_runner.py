@@ -517,8 +517,18 @@ class Runner:
             )
 
         self.progress.message(f"batch: settling {len(rows)} ambiguous rows from fal's history")
+
+        async def still_ambiguous() -> set[str]:
+            found = await self.committer.call(lambda: list(self.journal.rows(["ambiguous"])))
+            return {row.slot for row in found}
+
         self.settled = await settler.settle(
-            self.endpoint.endpoint_id, rows, known, resolve, on_wait=waiting
+            self.endpoint.endpoint_id,
+            rows,
+            known,
+            resolve,
+            still_ambiguous=still_ambiguous,
+            on_wait=waiting,
         )
 
     def _plan(self) -> Plan:

@@ -78,11 +78,13 @@ class HistorySettler:
         rows: Sequence[JournalRow],
         known: Callable[[], Awaitable[Collection[str]]],
         resolve: Resolve,
+        still_ambiguous: Callable[[], Awaitable[Collection[str]]] | None = None,
         on_wait: Callable[[int, float], object] | None = None,
     ) -> SettleReport:
         """Settle ``rows``, committing each decision through ``resolve(row, request_id|None)``
         as soon as it is made; ``known()``: the request ids the journal holds (asked again on
-        every look: other workers adopt and send meanwhile)."""
+        every look: other workers adopt and send meanwhile); ``still_ambiguous()``: the slots
+        still ambiguous (rows another worker settled or sent meanwhile are dropped)."""
         from ..platform._reconcile import Adopted, Attempt, NotFound, settle_all_async
 
         report = SettleReport()
@@ -95,7 +97,14 @@ class HistorySettler:
             waiting.append((row, Attempt(endpoint_id, row.input, sent_at)))
         if report.unsettled:
             report.problem = "inputs with local files cannot be matched to fal's history"
+        first = True
         while waiting:
+            if still_ambiguous is not None and not first:
+                left = set(await still_ambiguous())
+                waiting = [(row, attempt) for row, attempt in waiting if row.slot in left]
+                if not waiting:
+                    break
+            first = False
             excluded = await known()
             try:
                 outcomes = await settle_all_async(
