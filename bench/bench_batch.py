@@ -13,7 +13,8 @@ Prints figures (no assertions), measured in one run:
 
 The server answers with a small constant output and no processing time, so the figures are the
 clients' own cost plus loopback. Run: ``.venv/bin/python bench/bench_batch.py`` (``--rows`` and
-``--big`` change the sizes; ``--skip-rss`` leaves part 2 out).
+``--big`` change the sizes, ``--rounds`` the interleaved rounds of part 1; ``--skip-rss`` leaves
+part 2 out, ``--skip-throughput`` part 1, ``--skip-big`` the big batch of part 2).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def _client(base_url: str) -> Client:
         rest_url=f"{base_url}/rest",
         cdn_url=f"{base_url}/cdn",
         realtime_url="ws" + base_url[4:] + "/run",
+        api_url=f"{base_url}/api",
     )
 
 
@@ -193,13 +195,14 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=100_000)
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-big", action="store_true", help="part 2 with --rows only")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds of each")
     args = parser.parse_args()
     os.environ.setdefault("PYTHONHASHSEED", "0")
     if not args.skip_throughput:
         measure_throughput(args.rows, args.rounds)
     if not args.skip_rss:
-        measure_rss([args.rows, args.big])
+        measure_rss([args.rows] if args.skip_big else [args.rows, args.big])
 
 
 if __name__ == "__main__":

@@ -130,6 +130,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "BatchError",
         "BatchStatus",
         "BatchValidationError",
+        "CostLimitError",
         "ErrorInfo",
         "InputChangedError",
         "Job",

@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 
 _SCRIPT = r"""
-import json, sys, threading
+import asyncio, json, sys, threading, time
 from collections import Counter
 from fal_typed.testing import LocalFal
 from fal_typed.testing._queue import RequestQueue
+from fal_typed.testing._queue_routes import _QueueRoutes
 
 config = json.loads(sys.argv[1])
 accepted = Counter()
@@ -33,8 +34,26 @@ def counting(self, endpoint_id, arguments, **kwargs):
     return request
 
 RequestQueue.submit = counting
+
+# Answers of accepted submits held back (the batch is killed before it learns their ids).
+hold = {"after": config.pop("hold_answers_after", None), "answered": 0}
+original_route = _QueueRoutes.submit
+
+async def holding(self, request):
+    response = await original_route(self, request)
+    with lock:
+        hold["answered"] += 1
+        held = hold["after"] is not None and hold["answered"] > hold["after"]
+    deadline = time.monotonic() + 120
+    while held and hold["after"] is not None and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return response
+
+_QueueRoutes.submit = holding
 fal = LocalFal(max_requests=config.pop("max_requests", 10_000)).start()
 fixed = config.pop("fixed_output", False)
+fal.platform.set_prices(config.pop("prices", {}))
+fal.platform.configure(history_delay=config.pop("history_delay", 0.0))
 if config:
     fal.configure(**config)
 if fixed:
@@ -55,6 +74,9 @@ for line in sys.stdin:
     elif command == "rate_limited":
         n = sum(1 for r in fal.requests_for("submit") if r.status_code == 429)
         print(json.dumps(n), flush=True)
+    elif command == "release":
+        hold["after"] = None
+        print(json.dumps(True), flush=True)
     elif command == "quit":
         break
 fal.stop()
@@ -63,9 +85,11 @@ fal.stop()
 
 class ServerProcess:
     """``with ServerProcess(processing_time=0.1) as server: server.base_url``; the keyword
-    arguments go to ``LocalFal.configure`` (``fixed_output=True``: flux/dev answers with one
-    8x8 PNG, the same for every request, instead of synthesising images; ``max_requests``: the
-    server's bound)."""
+        arguments go to ``LocalFal.configure`` (``fixed_output=True``: flux/dev answers with one
+        8x8 PNG, the same for every request, instead of synthesising images; ``max_requests``: the
+        server's bound; ``hold_answers_after=N``: submits after the first N are accepted but their
+    answers held until :meth:`release`; ``prices``: ``{endpoint_id: unit price}``;
+    ``history_delay``: the Platform request history's lag)."""
 
     def __init__(self, **config: Any) -> None:
         self.config: dict[str, Any] = dict(config)
@@ -115,6 +139,10 @@ class ServerProcess:
         """How many submits the queue accepted, by the input's ``prompt``."""
         result: dict[str, int] = self._ask("accepted")
         return result
+
+    def release(self) -> None:
+        """Answer the submits held by ``hold_answers_after`` (and hold no more)."""
+        self._ask("release")
 
     def rate_limited(self) -> int:
         """How many submits were answered 429 (within the request log's bound)."""

@@ -131,6 +131,69 @@ def test_ambiguous_rows_can_be_settled_by_reconciliation(make_journal) -> None: 
     assert not journal.resolve_ambiguous("#0", "again")
 
 
+def _submitting(journal: Journal, slot: str, owner: str) -> None:
+    moved = journal.apply(
+        [
+            Transition(
+                slot, "submitting", ("pending",), owner=owner, values={"token": "t", "sent": True}
+            )
+        ],
+        "r",
+    )
+    assert moved == [True]
+
+
+def test_rows_cut_off_mid_submit_become_ambiguous_lapsed_leases_only_unless_taking_over(
+    make_journal,  # type: ignore[no-untyped-def]
+) -> None:
+    journal = make_journal()
+    journal.open(INFO, "solo")
+    journal.load(_records(3), "load")
+    _claim(journal, "live", 1, lease=60)  # #0: a live worker's
+    _claim(journal, "dead", 1, lease=0.05)  # #1: a dead worker's, its lease about to lapse
+    _submitting(journal, "#0", "live")
+    _submitting(journal, "#1", "dead")
+    time.sleep(0.1)
+    assert journal.cut_off(take_over=False) == 1  # only the lapsed one
+    states = {r.slot: r.state for r in journal.rows()}
+    assert states == {"#0": "submitting", "#1": "ambiguous", "#2": "pending"}
+    (row,) = journal.rows(["ambiguous"])
+    assert row.error is not None and row.error.kind == "possibly_accepted" and row.sent_at
+    assert journal.cut_off(take_over=True) == 1  # a solo run: nobody else is alive
+    assert journal.state_of("#0") == "ambiguous" and journal.state_of("#9") is None
+
+
+def test_a_request_id_is_adopted_by_one_row_only_and_not_while_a_twin_is_being_sent(
+    make_journal,  # type: ignore[no-untyped-def]
+) -> None:
+    journal = make_journal()
+    journal.open(INFO, "solo")
+    same = {"prompt": "twins"}
+    journal.load(
+        [LoadRecord(f"#{i}", f"k{i}", i, "same-hash", same, "pending") for i in range(3)], "load"
+    )
+    _claim(journal, "a", 3, lease=60)
+    error = ErrorInfo("possibly_accepted", "cut off")
+    for slot in ("#0", "#1", "#2"):
+        _submitting(journal, slot, "a")
+    for slot in ("#0", "#1"):
+        journal.apply(
+            [Transition(slot, "ambiguous", ("submitting",), token="t", values={"error": error})],
+            "r",
+        )
+    # #2 (same input) is being sent by a live worker: the request found may be its own.
+    assert not journal.resolve_ambiguous("#0", "rid-1")
+    journal.apply(
+        [Transition("#2", "submitted", ("submitting",), token="t", values={"request_id": "rid-2"})],
+        "r",
+    )
+    assert not journal.resolve_ambiguous("#0", "rid-2")  # #2's: never adopted by another row
+    assert journal.resolve_ambiguous("#0", "rid-1")
+    assert not journal.resolve_ambiguous("#1", "rid-1")  # adopted once only
+    assert journal.request_ids() == {"rid-1", "rid-2"}
+    assert journal.state_of("#1") == "ambiguous"
+
+
 def test_rows_are_read_page_by_page_in_input_order(make_journal) -> None:  # type: ignore[no-untyped-def]
     journal = make_journal()
     journal.open(INFO, "solo")

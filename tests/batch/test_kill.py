@@ -4,7 +4,8 @@ The local server runs in its own process and counts the submits its queue accept
 The batch is ``fal-typed batch run`` in a subprocess, killed repeatedly (a bounded number of
 times), then run to the end. After that every row is either completed, having reached fal exactly
 once, or ambiguous (named by the summary and ``batch status``), having reached fal at most once.
-Then ``--resend-ambiguous`` completes those.
+Rows a kill cut off between submit and answer are settled from the request history when the next
+run starts, so none is left ambiguous; ``--resend-ambiguous`` would send those that were.
 """
 
 from __future__ import annotations
@@ -121,9 +122,11 @@ def test_sqlite_batch_killed_at_random_points_completes_each_row_exactly_once(
         "out",
         "--concurrency",
         "16",
+        "--settle-delay",
+        "2",
         "--quiet",
     ]
-    with ServerProcess(processing_time=0.15, fixed_output=True) as server:
+    with ServerProcess(processing_time=0.15, fixed_output=True, history_delay=0.3) as server:
         kills = 0
         for _ in range(KILLS):
             process = subprocess.Popen(
@@ -154,6 +157,8 @@ def test_sqlite_batch_killed_at_random_points_completes_each_row_exactly_once(
             assert key in finished.stderr
         print(f"{kills} kills, {len(ambiguous)} ambiguous rows: {sorted(ambiguous)}")
         assert kills >= 3, "the batch finished before it could be killed often enough"
+        # Rows cut off by a kill were settled from fal's history when the next run started.
+        assert ambiguous == set()
         # Asked to, the ambiguous rows are sent again; nothing else is.
         resent = _run_until_done([*args, "--resend-ambiguous"], tmp_path, server.base_url)
         assert resent.returncode == 0, resent.stderr
@@ -223,3 +228,69 @@ def test_four_postgres_workers_one_killed_its_rows_taken_over(tmp_path: Path, pg
             for stream in (worker.stdout, worker.stderr):
                 if stream is not None:
                     stream.close()
+
+
+def _accepted_total(server: ServerProcess) -> int:
+    return sum(server.accepted().values())
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_killed_between_submit_and_commit_resume_settles_every_row_from_the_history(
+    tmp_path: Path, request: pytest.FixtureRequest, backend: str
+) -> None:
+    """fal accepts submits whose answers never reach the batch (held by the server), and the
+    batch is SIGKILLed then: the journal holds those rows as ``submitting`` with no request id.
+    Resuming settles them against the request history before anything is sent: each is adopted
+    (its result fetched, never sent again). 0 duplicate submits, 0 lost results, 0 ambiguous."""
+    rows, answered, concurrency = 40, 8, 4
+    journal = str(tmp_path / "j.db") if backend == "sqlite" else request.getfixturevalue("pg_dsn")
+    _write_rows(tmp_path / "rows.jsonl", rows)
+    args = [
+        "run",
+        "fal-ai/flux/dev",
+        "rows.jsonl",
+        "--journal",
+        journal,
+        "--out",
+        "out",
+        "--concurrency",
+        str(concurrency),
+        "--settle-delay",
+        "2",
+        "--quiet",
+    ]
+    config = {"processing_time": 0.05, "fixed_output": True, "history_delay": 0.5}
+    with ServerProcess(**config, hold_answers_after=answered) as server:
+        process = subprocess.Popen(
+            cli_command(*args),
+            cwd=tmp_path,
+            env=cli_env(server.base_url),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 120
+        # Every slot holds a submit fal accepted but has not answered: kill the batch then.
+        while _accepted_total(server) < answered + concurrency:
+            assert process.poll() is None, process.communicate()[1]
+            assert time.monotonic() < deadline, "the held submits never arrived"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+        cut_off = batch.status(journal).counts.get("submitting", 0)
+        assert cut_off == concurrency, batch.status(journal).counts
+        server.release()
+        before = dict(server.accepted())
+
+        resumed = _run_until_done(args[:-1], tmp_path, server.base_url)  # with its summary
+        assert resumed.returncode == 0, resumed.stderr
+        assert f"{cut_off} adopted (not re-sent)" in resumed.stderr
+        status = _status(journal, tmp_path, server.base_url)
+        assert status["counts"] == {"completed": rows} and status["ambiguous"] == []
+        accepted = server.accepted()
+        duplicates = {p: n for p, n in accepted.items() if n > 1}
+        assert duplicates == {}  # 0 duplicate submits
+        assert set(accepted) == {f"row {i}" for i in range(rows)}
+        assert all(accepted[p] == 1 for p in before)  # the cut-off rows were not sent again
+        results = [json.loads(r) for r in (tmp_path / "out/results.jsonl").read_text().splitlines()]
+        assert len(results) == rows and all(r["state"] == "completed" for r in results)  # 0 lost
+        print(f"{cut_off} rows cut off between submit and commit, all adopted; 0 ambiguous")

@@ -103,13 +103,13 @@ def test_rows_left_submitting_by_a_crash_are_ambiguous_named_and_not_resent(
     data = rows(5)
     with _db(journal) as db:
         db.execute("UPDATE fal_batch_rows SET state='pending' WHERE pos<>2")
-    summary = _run(client, data, journal)
+    summary = _run(client, data, journal, settle=False)  # test_settle.py: with the history
     assert summary.counts == {"completed": 4, "ambiguous": 1}
     assert summary.ambiguous == [summary_key(journal, 2)]
     assert "row 2" not in accepted_by_prompt(local_fal)
     assert "ambiguous" in str(summary) and summary.ambiguous[0] in str(summary)
     # Sent again only when asked.
-    resent = _run(client, data, journal, resend_ambiguous=True)
+    resent = _run(client, data, journal, resend_ambiguous=True, settle=False)
     assert resent.counts == {"completed": 5}
     assert accepted_by_prompt(local_fal)["row 2"] == 1
 

@@ -48,6 +48,7 @@ from ._rows import Rows, RowSource, read
 from ._runner import (
     BatchError,
     BatchValidationError,
+    CostLimitError,
     InputChangedError,
     Plan,
     Reconciler,
@@ -57,6 +58,7 @@ from ._runner import (
     Summary,
     WebhookMode,
 )
+from ._settle import DEFAULT_SETTLE_DELAY, HistorySettler
 from ._sqlite import SQLiteJournal
 from ._states import STATES, ErrorInfo, RowState
 from ._validate import RowProblem, ValidationReport, check_rows
@@ -68,6 +70,7 @@ __all__ = [
     "BatchError",
     "BatchStatus",
     "BatchValidationError",
+    "CostLimitError",
     "ErrorInfo",
     "InputChangedError",
     "Job",
@@ -149,7 +152,7 @@ class _Options:
     client: Client
     progress: Progress
     before_send: Callable[[Plan], object] | None
-    reconcile: Reconciler | None
+    reconcile: Reconciler | HistorySettler | None
     receiver: WebhookReceiver | None
     webhook_url: str | None
     webhook_timeout: float
@@ -213,12 +216,19 @@ def _options(
     progress: Literal["auto", "rich", "plain", "quiet"] | Progress,
     before_send: Callable[[Plan], object] | None,
     reconcile: Reconciler | None,
+    settle: bool,
+    settle_delay: float,
+    max_cost: float | None,
 ) -> _Options:
     target = _endpoint(endpoint)
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     if lease < 3:
         raise ValueError(f"lease must be at least 3 seconds, got {lease}")
+    if max_cost is not None and not max_cost >= 0:
+        raise ValueError(f"max_cost must be a cost of 0 or more, got {max_cost!r}")
+    if not settle_delay >= 0:
+        raise ValueError(f"settle_delay must be 0 seconds or more, got {settle_delay!r}")
     if on_change not in ("refuse", "keep"):
         raise ValueError(f"on_change must be 'refuse' or 'keep', got {on_change!r}")
     kinds = [retry_failed] if isinstance(retry_failed, str) else list(retry_failed)
@@ -248,7 +258,11 @@ def _options(
         download=download,
         report=report,
         batch_name=batch_name,
+        max_cost=max_cost,
     )
+    settler: Reconciler | HistorySettler | None = reconcile
+    if settler is None and settle:
+        settler = HistorySettler(client, settle_delay=settle_delay)
     journal_object = open_journal(journal, name=batch_name)
     display = progress if not isinstance(progress, str) else progress_for(progress)
     return _Options(
@@ -258,7 +272,7 @@ def _options(
         client,
         display,
         before_send,
-        reconcile,
+        settler,
         receiver,
         webhook_url,
         webhook_timeout,
@@ -293,6 +307,9 @@ def run(
     progress: Literal["auto", "rich", "plain", "quiet"] | Progress = "quiet",
     before_send: Callable[[Plan], object] | None = None,
     reconcile: Reconciler | None = None,
+    settle: bool = True,
+    settle_delay: float = DEFAULT_SETTLE_DELAY,
+    max_cost: float | None = None,
 ) -> Job:
     """Run ``endpoint`` over ``rows``; returns a :class:`Job` (started when iterated or waited).
 
@@ -311,8 +328,15 @@ def run(
     ``worker`` / ``lease``: share the journal with other workers (PostgreSQL across machines).
     ``webhook``: results come by webhook to a receiver on ``webhook_listen`` (True), or to this
     public URL routed to it; rows without a delivery after ``webhook_timeout`` are checked by id.
-    ``before_send`` gets the :class:`Plan` before the first request (raise to refuse);
-    ``reconcile`` settles ambiguous rows first (see :class:`Reconciler`).
+    ``max_cost``: before anything is sent, the cost of the rows to send is estimated from fal's
+    pricing (``Plan.estimate``, ``Summary.estimate``) and the run refused with
+    :class:`CostLimitError` (naming estimate and maximum) when it is above this.
+    ``settle``: rows a previous run left ambiguous (cut off between submit and answer) are first
+    looked for in fal's request history: found, their request is adopted and awaited (never sent
+    again); absent ``settle_delay`` seconds after they were sent, they are sent; rows that cannot
+    be settled stay ambiguous (``Summary.settled`` says why). ``reconcile``: your own way to
+    settle them instead (see :class:`Reconciler`).
+    ``before_send`` gets the :class:`Plan` before the first request (raise to refuse).
     """
     options = _options(
         endpoint,
@@ -339,6 +363,9 @@ def run(
         progress=progress,
         before_send=before_send,
         reconcile=reconcile,
+        settle=settle,
+        settle_delay=settle_delay,
+        max_cost=max_cost,
     )
     return Job(options.run(), options.journal)
 
@@ -369,6 +396,9 @@ def run_async(
     progress: Literal["auto", "rich", "plain", "quiet"] | Progress = "quiet",
     before_send: Callable[[Plan], object] | None = None,
     reconcile: Reconciler | None = None,
+    settle: bool = True,
+    settle_delay: float = DEFAULT_SETTLE_DELAY,
+    max_cost: float | None = None,
 ) -> AsyncJob:
     """Async twin of :func:`run`: ``async for row in job`` or ``await job.wait()``."""
     options = _options(
@@ -396,6 +426,9 @@ def run_async(
         progress=progress,
         before_send=before_send,
         reconcile=reconcile,
+        settle=settle,
+        settle_delay=settle_delay,
+        max_cost=max_cost,
     )
     return AsyncJob(options.run(), options.journal)
 

@@ -209,6 +209,20 @@ class Journal(ABC):
 
         This is the seam for reconciling against fal's request history."""
 
+    def cut_off(self, *, take_over: bool) -> int:
+        """Make rows left ``submitting`` by a run that is gone ``ambiguous`` (every such row when
+        ``take_over``, else those whose lease lapsed), so they can be settled before anything
+        is sent; how many. A journal that cannot tell leaves them to :meth:`claim`."""
+        return 0
+
+    def request_ids(self) -> set[str]:
+        """Every request id the journal holds (none of them may be adopted by another row)."""
+        return {row.request_id for row in self.rows() if row.request_id is not None}
+
+    def state_of(self, slot: str) -> RowState | None:
+        """The state of one row (None: no such row)."""
+        return next((row.state for row in self.rows() if row.slot == slot), None)
+
     @abstractmethod
     def close(self) -> None:
         """Release the lock and the connection."""
@@ -590,17 +604,66 @@ class SQLJournal(Journal):
 
     def resolve_ambiguous(self, slot: str, request_id: str | None) -> bool:
         if request_id is None:
-            sql = "UPDATE fal_batch_rows SET state = 'pending', token = NULL, updated_at = {now} "
-            params: list[Any] = []
+            sql = (
+                "UPDATE fal_batch_rows SET state = 'pending', token = NULL, error_kind = NULL, "
+                "error_status = NULL, error = NULL, updated_at = {now} "
+                "WHERE batch = ? AND slot = ? AND state = 'ambiguous'"
+            )
+            params: list[Any] = [self.name, slot]
         else:
+            # A request adopted by one row is never adopted by another (two identical inputs
+            # each find their own request), even by two workers settling at once; nor while a
+            # row with the same input is being sent by a live worker (the request found may be
+            # that one's, its id not committed yet).
             sql = (
                 "UPDATE fal_batch_rows SET state = 'submitted', request_id = ?, "
                 "error_kind = NULL, error_status = NULL, error = NULL, updated_at = {now} "
+                "WHERE batch = ? AND slot = ? AND state = 'ambiguous' AND NOT EXISTS "
+                "(SELECT 1 FROM fal_batch_rows AS other WHERE other.batch = ? "
+                "AND other.request_id = ?) AND NOT EXISTS "
+                "(SELECT 1 FROM fal_batch_rows AS busy WHERE busy.batch = ? AND busy.slot <> ? "
+                "AND busy.state = 'submitting' AND busy.lease_until > {now} "
+                "AND busy.input_hash = fal_batch_rows.input_hash)"
             )
-            params = [request_id]
-        sql += "WHERE batch = ? AND slot = ? AND state = 'ambiguous'"
+            params = [request_id, self.name, slot, self.name, request_id, self.name, slot]
         with self._transaction(write=True):
-            return self._rowcount(self._sql(sql), [*params, self.name, slot]) == 1
+            if request_id is not None:
+                self._serialize_adoptions()
+            return self._rowcount(self._sql(sql), params) == 1
+
+    def _serialize_adoptions(self) -> None:
+        """Make concurrent adoptions of this batch take turns (within the transaction), so that
+        each sees the ids the others committed. SQLite's writers take turns already."""
+
+    def state_of(self, slot: str) -> RowState | None:
+        sql = self._sql("SELECT state FROM fal_batch_rows WHERE batch = ? AND slot = ?")
+        with self._transaction(write=False):
+            found = self._execute(sql, (self.name, slot))
+        return found[0][0] if found else None
+
+    def cut_off(self, *, take_over: bool) -> int:
+        error = ErrorInfo(
+            "possibly_accepted",
+            "the run stopped between sending this row and getting its request id; "
+            "fal may have accepted it",
+        )
+        sql = self._sql(
+            "UPDATE fal_batch_rows SET state = 'ambiguous', error_kind = ?, error_status = NULL, "
+            "error = ?, lease_owner = NULL, lease_until = NULL, updated_at = {now} "
+            "WHERE batch = ? AND state = 'submitting' "
+            "AND (? = 1 OR lease_owner IS NULL OR lease_until < {now})"
+        )
+        with self._transaction(write=True):
+            return self._rowcount(
+                sql, (error.kind, error.message, self.name, 1 if take_over else 0)
+            )
+
+    def request_ids(self) -> set[str]:
+        sql = self._sql(
+            "SELECT request_id FROM fal_batch_rows WHERE batch = ? AND request_id IS NOT NULL"
+        )
+        with self._transaction(write=False):
+            return {str(rid) for (rid,) in self._execute(sql, (self.name,))}
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ __all__ = [
     "RowIdentity",
     "canonical_json",
     "from_journal_form",
+    "has_files",
     "identity",
     "input_hash",
     "to_journal_form",
@@ -104,3 +105,12 @@ def from_journal_form(journal_input: Mapping[str, Any]) -> dict[str, Any]:
         return value
 
     return cast("dict[str, Any]", walk(journal_input))
+
+
+def has_files(value: Any) -> bool:
+    """Whether a row's journal form holds local files (sent as upload URLs, not as stored)."""
+    if isinstance(value, dict):
+        return FILE_MARKER in value or any(has_files(v) for v in value.values())  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    if isinstance(value, list):
+        return any(has_files(v) for v in value)  # pyright: ignore[reportUnknownVariableType]
+    return False

@@ -29,6 +29,7 @@ from ._journal import (
     SQLJournal,
     Transition,
 )
+from ._states import RowState
 
 if TYPE_CHECKING:
     import psycopg
@@ -158,6 +159,16 @@ class PostgresJournal(SQLJournal):
         return self._retrying(
             lambda: super(PostgresJournal, self).resolve_ambiguous(slot, request_id)
         )
+
+    def _serialize_adoptions(self) -> None:
+        # READ COMMITTED: without turns, two workers could each see no row holding an id and
+        # both adopt it. The lock is the transaction's: released at its commit.
+        self._execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"fal_batch_adopt:{self.name}",)
+        )
+
+    def state_of(self, slot: str) -> RowState | None:
+        return self._retrying(lambda: super(PostgresJournal, self).state_of(slot))
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(Exception):

@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from .._client import Client
 from .._endpoint import Endpoint
@@ -55,18 +55,23 @@ from ._journal import (
     LoadRecord,
     Transition,
 )
-from ._keys import FILE_MARKER, from_journal_form
+from ._keys import from_journal_form, has_files
 from ._limiter import AdaptiveLimiter
 from ._progress import Progress, QuietProgress, Snapshot
 from ._report import write_report
 from ._results import ResultsFile
 from ._rows import Rows
+from ._settle import HistorySettler, Resolved, SettleReport
 from ._states import STATES, ErrorInfo, RowState, error_info
 from ._validate import RowProblem, ValidationReport, check_rows
+
+if TYPE_CHECKING:
+    from ..platform._costs import Estimate
 
 __all__ = [
     "BatchError",
     "BatchValidationError",
+    "CostLimitError",
     "InputChangedError",
     "Plan",
     "Reconciler",
@@ -98,6 +103,16 @@ class BatchValidationError(BatchError):
             f"(skip_invalid / --skip-invalid sends the others):\n{shown}{tail}"
         )
         self.report = report
+
+
+class CostLimitError(BatchError):
+    """The batch's estimated cost is above the ``max_cost`` set (or could not be estimated);
+    nothing was sent."""
+
+    def __init__(self, message: str, estimate: Estimate | None, max_cost: float) -> None:
+        super().__init__(message)
+        self.estimate: Estimate | None = estimate
+        self.max_cost: float = max_cost
 
 
 class InputChangedError(BatchError):
@@ -142,6 +157,8 @@ class Settings:
     report: bool = True
     webhook: WebhookMode | None = None
     batch_name: str = "default"
+    max_cost: float | None = None
+    """Refuse to send anything when the estimated cost of the rows to send is above this."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +174,14 @@ class Plan:
     invalid: int
     ambiguous: int
     failed: int
+    estimate: Estimate | None = None
+    """The estimated cost of the rows to send (when ``max_cost`` is set), from fal's pricing."""
+    max_cost: float | None = None
+
+    @property
+    def calls(self) -> int:
+        """Requests this run will send (if none fails)."""
+        return self.to_send + self.to_resend
 
 
 class Reconciler(Protocol):
@@ -205,6 +230,10 @@ class Summary:
     results: Path | None = None
     report: Path | None = None
     stopped: bool = False
+    estimate: Estimate | None = None
+    """The estimated cost of what this run was to send (when ``max_cost`` was set)."""
+    settled: SettleReport | None = None
+    """What settling ambiguous rows against fal's request history did (None: nothing to do)."""
 
     @property
     def total(self) -> int:
@@ -223,6 +252,16 @@ class Summary:
         if self.failed_kinds:
             kinds = ", ".join(f"{k} {n}" for k, n in self.failed_kinds.items())
             lines.append(f"failed by kind: {kinds} (retry with --retry-failed KINDS)")
+        if self.estimate is not None:
+            lines.append(f"estimated cost: {self.estimate}")
+        settled = self.settled
+        if settled is not None and (settled.adopted or settled.absent):
+            lines.append(
+                f"settled from fal's request history: {settled.adopted} adopted (not re-sent), "
+                f"{settled.absent} never reached fal (sent once)"
+            )
+        if settled is not None and settled.problem:
+            lines.append(f"not settled: {settled.problem}")
         if self.ambiguous:
             shown = ", ".join(self.ambiguous[:50])
             more = f" and {len(self.ambiguous) - 50} more" if len(self.ambiguous) > 50 else ""
@@ -264,7 +303,7 @@ class Runner:
         progress: Progress | None = None,
         on_row: OnRow | None = None,
         before_send: Callable[[Plan], object] | None = None,
-        reconcile: Reconciler | None = None,
+        reconcile: Reconciler | HistorySettler | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.journal = journal
@@ -293,6 +332,8 @@ class Runner:
         self._results = ResultsFile(settings.out) if settings.out is not None else None
         self._downloader: Downloader | None = None
         self._wake = asyncio.Event()
+        self.estimate: Estimate | None = None
+        self.settled: SettleReport | None = None
 
     # -- the run ----------------------------------------------------------------------------------
 
@@ -311,10 +352,17 @@ class Runner:
             await self._reconcile()
             self.counts = Counter(await self.committer.call(self.journal.counts))
             plan = self._plan()
+            if self.settings.max_cost is not None and plan.calls > 0:
+                self.estimate = await self._estimate(plan.calls, self.settings.max_cost)
+                plan = dataclasses.replace(
+                    plan, estimate=self.estimate, max_cost=self.settings.max_cost
+                )
+                self.progress.message(f"batch: estimated cost {self.estimate}")
             if self.before_send is not None:
                 outcome = self.before_send(plan)
                 if inspect.isawaitable(outcome):
                     await outcome
+            self._check_cost(plan)
             if self.settings.out is not None and self.settings.download:
                 self._downloader = Downloader(self.settings.out, self.client)
             self.started = time.monotonic()
@@ -401,11 +449,43 @@ class Runner:
         if self.changed and self.settings.on_change == "refuse":
             raise InputChangedError(self.changed)
 
+    async def _estimate(self, calls: int, max_cost: float) -> Estimate:
+        from ..platform._costs import estimate_cost_async, format_cost
+
+        try:
+            return await estimate_cost_async(self.endpoint.endpoint_id, calls, client=self.client)
+        except FalError as exc:
+            raise CostLimitError(
+                f"the cost of {calls} calls of {self.endpoint.endpoint_id} could not be "
+                f"estimated ({exc}), so max_cost {format_cost(max_cost)} cannot be checked; "
+                "nothing was sent",
+                None,
+                max_cost,
+            ) from exc
+
+    def _check_cost(self, plan: Plan) -> None:
+        from ..platform._costs import format_cost
+
+        estimate, max_cost = plan.estimate, plan.max_cost
+        if estimate is None or max_cost is None or estimate.total_cost <= max_cost:
+            return
+        raise CostLimitError(
+            f"estimated cost {format_cost(estimate.total_cost, estimate.currency)} ({estimate}) "
+            f"is above max_cost {format_cost(max_cost, estimate.currency)}; nothing was sent",
+            estimate,
+            max_cost,
+        )
+
     async def _reconcile(self) -> None:
         if self.reconcile is None:
             return
+        take_over = not self.settings.worker
+        await self.committer.call(lambda: self.journal.cut_off(take_over=take_over))
         ambiguous = await self.committer.call(lambda: list(self.journal.rows(["ambiguous"])))
         if not ambiguous:
+            return
+        if isinstance(self.reconcile, HistorySettler):
+            await self._settle(self.reconcile, ambiguous)
             return
         found = self.reconcile(self.endpoint.endpoint_id, ambiguous)
         settled = await found if inspect.isawaitable(found) else found
@@ -415,6 +495,41 @@ class Runner:
                     self.journal.resolve_ambiguous, row.slot, settled[row.slot]
                 )
                 await self.committer.call(resolve)
+
+    async def _settle(self, settler: HistorySettler, rows: list[JournalRow]) -> None:
+        async def known() -> set[str]:
+            return await self.committer.call(self.journal.request_ids)
+
+        async def resolve(row: JournalRow, request_id: str | None) -> Resolved:
+            # Committed before anything is sent: an adopted row is awaited by id, never sent.
+            done = await self.committer.call(
+                functools.partial(self.journal.resolve_ambiguous, row.slot, request_id)
+            )
+            if done:
+                return "done"
+            state = await self.committer.call(functools.partial(self.journal.state_of, row.slot))
+            return "refused" if state == "ambiguous" else "gone"
+
+        def waiting(count: int, seconds: float) -> None:
+            self.progress.message(
+                f"batch: {count} ambiguous rows not in fal's request history yet; "
+                f"absent for sure in {seconds:.0f}s"
+            )
+
+        self.progress.message(f"batch: settling {len(rows)} ambiguous rows from fal's history")
+
+        async def still_ambiguous() -> set[str]:
+            found = await self.committer.call(lambda: list(self.journal.rows(["ambiguous"])))
+            return {row.slot for row in found}
+
+        self.settled = await settler.settle(
+            self.endpoint.endpoint_id,
+            rows,
+            known,
+            resolve,
+            still_ambiguous=still_ambiguous,
+            on_wait=waiting,
+        )
 
     def _plan(self) -> Plan:
         c = self.counts
@@ -562,7 +677,7 @@ class Runner:
         """Submit the row (after ``submitting`` is committed); its request id, or None when the
         row ended (failed, ambiguous) or is no longer this worker's."""
         arguments = (
-            from_journal_form(row.input or {}) if _has_files(row.input) else (row.input or {})
+            from_journal_form(row.input or {}) if has_files(row.input) else (row.input or {})
         )
         task = asyncio.current_task()
         while True:
@@ -574,7 +689,7 @@ class Runner:
                 return None
             token = uuid.uuid4().hex
             body: dict[str, Any] = dict(arguments)
-            if _has_files(row.input):
+            if has_files(row.input):
                 try:
                     extracted, uploads = extract_uploads(arguments)
                     body = await resolve_uploads_async(extracted, uploads, self.client)
@@ -877,6 +992,8 @@ class Runner:
             commits=self.committer.commits,
             journal_seconds=self.committer.busy_seconds,
             stopped=self.stopping,
+            estimate=self.estimate,
+            settled=self.settled,
         )
         out = self.settings.out
         if out is not None:
@@ -889,11 +1006,3 @@ class Runner:
                     lambda: write_report(out, title, counts, journal.rows())
                 )
         return summary
-
-
-def _has_files(value: Any) -> bool:
-    if isinstance(value, dict):
-        return FILE_MARKER in value or any(_has_files(v) for v in value.values())  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
-    if isinstance(value, list):
-        return any(_has_files(v) for v in value)  # pyright: ignore[reportUnknownVariableType]
-    return False

@@ -6,9 +6,11 @@
     fal-typed batch run ...same command...     # after a crash: resumes, never submits a row twice
     fal-typed batch status cats.db             # where it stands, without running it
     fal-typed batch run ... --journal postgresql://host/db --worker   # on each of many machines
+    fal-typed batch run ... --max-cost 25      # prints the estimate; above $25 nothing is sent
 
 Exit status of ``run``: 0 every row completed, 1 some rows failed, are ambiguous, invalid (with
---skip-invalid) or unfinished, 2 bad usage or invalid rows (nothing sent), 130 interrupted.
+--skip-invalid) or unfinished, 2 bad usage, invalid rows or an estimated cost above
+--max-cost (nothing sent), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -146,6 +148,30 @@ def run_command(
         float,
         typer.Option(min=1, help="Check a row by request id after this long without delivery."),
     ] = 600.0,
+    max_cost: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            metavar="USD",
+            help="Estimate the cost of the rows to send from fal's pricing first, print it, and "
+            "send nothing if it is above this.",
+        ),
+    ] = None,
+    settle_delay: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            metavar="SECONDS",
+            help="Ambiguous rows are looked for in fal's request history; absent this long after "
+            "they were sent, they were never accepted and are sent again.",
+        ),
+    ] = 120.0,
+    no_settle: Annotated[
+        bool,
+        typer.Option(
+            "--no-settle", help="Do not settle ambiguous rows from fal's request history."
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     key: Annotated[
         str | None, typer.Option(help="fal API key (default: FAL_KEY, or FAL_KEY_ID/SECRET).")
@@ -154,14 +180,24 @@ def run_command(
         str | None,
         typer.Option(envvar=HOST_ENV["base_url"], help="A local fal server for every host."),
     ] = None,
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FAL_TYPED_API_URL",
+            help="fal's Platform API (pricing, request history) [default: api.fal.ai, or the "
+            "local server of --base-url].",
+        ),
+    ] = None,
 ) -> None:
     """Run ENDPOINT_ID over every row of INPUT, resumably.
 
     Every row is validated before anything is sent. Each row's state is committed to the journal
     before the action it allows, so running the same command again resumes: completed rows are
-    skipped, submitted rows awaited by request id, rows fal may have accepted listed as
-    ambiguous (sent again only with --resend-ambiguous), failed rows retried only with
-    --retry-failed.
+    skipped, submitted rows awaited by request id, rows a crash cut off between submit and
+    answer settled from fal's request history (adopted if fal has them, sent again only if it
+    has not), rows that cannot be settled listed as ambiguous (sent again only with
+    --resend-ambiguous), failed rows retried only with --retry-failed. With --max-cost the
+    estimated cost is printed, and nothing is sent if it is above the maximum.
     """
     from .. import batch
     from .._errors import FalError, MissingCredentialsError
@@ -183,7 +219,7 @@ def run_command(
     if dry_run:
         _dry_run(endpoint, rows, key_field, journal, batch_name)
         return
-    client = _client(key, base_url)
+    client = _client(key, base_url, api_url)
     try:
         client.credentials()
     except MissingCredentialsError:
@@ -213,6 +249,10 @@ def run_command(
             batch_name=batch_name,
             client=client,
             progress="quiet" if quiet else "auto",
+            before_send=_show_estimate,
+            settle=not no_settle,
+            settle_delay=settle_delay,
+            max_cost=max_cost,
         )
     except (FalError, ValueError) as exc:
         raise _fail(str(exc)) from None
@@ -220,7 +260,20 @@ def run_command(
     raise typer.Exit(0 if summary.complete else 1)
 
 
-def _client(key: str | None, base_url: str | None) -> Any:
+def _show_estimate(plan: Any) -> None:
+    """Print the estimated cost before anything is sent (the run stops next if it is too much)."""
+    from ..platform import format_cost
+
+    if plan.estimate is None:
+        return
+    verdict = ""
+    if plan.max_cost is not None:
+        over = plan.estimate.total_cost > plan.max_cost
+        verdict = f" ({'above' if over else 'within'} --max-cost {format_cost(plan.max_cost)})"
+    _err().print(f"estimated cost: {plan.estimate}{verdict}", markup=False, highlight=False)
+
+
+def _client(key: str | None, base_url: str | None, api_url: str | None) -> Any:
     from .._client import Client
     from .._hosts import Hosts
 
@@ -233,6 +286,7 @@ def _client(key: str | None, base_url: str | None) -> Any:
             rest_url=hosts.rest_url,
             cdn_url=hosts.cdn_url,
             realtime_url=hosts.realtime_url,
+            api_url=api_url or hosts.api_url,
         )
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -282,7 +336,7 @@ def _run_job(job: Any, *, quiet: bool) -> Summary:
         raise typer.Exit(_INTERRUPTED) from None
     except batch.BatchValidationError as exc:
         raise _fail(str(exc)) from None
-    except (batch.InputChangedError, batch.JournalError) as exc:
+    except (batch.InputChangedError, batch.JournalError, batch.CostLimitError) as exc:
         raise _fail(str(exc)) from None
     except FalError as exc:
         raise _fail(str(exc), 1) from None
@@ -350,7 +404,8 @@ def status_command(
         out.print(f"failed by kind: {kinds}", highlight=False)
     for row in state.ambiguous:
         out.print(
-            f"ambiguous: {row.key} (may have been accepted by fal; --resend-ambiguous sends it again)",
+            f"ambiguous: {row.key} (may have been accepted by fal; the next run looks for it in "
+            "fal's request history, --resend-ambiguous sends it again)",
             markup=False,
             highlight=False,
         )

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final, TypeAlias, cast
@@ -46,6 +46,7 @@ __all__ = [
     "reconcile_async",
     "same_json",
     "settle",
+    "settle_all_async",
     "settle_async",
 ]
 
@@ -276,6 +277,44 @@ async def settle_async(
     items = AsyncPlatform(client).iter_list_requests_by_endpoint(**search.arguments())
     search.read(await _collect(items))
     return search.outcome(now)
+
+
+async def settle_all_async(
+    attempts: Sequence[Attempt],
+    *,
+    settle_delay: float = DEFAULT_SETTLE_DELAY,
+    clock_skew: float = DEFAULT_CLOCK_SKEW,
+    exclude: Collection[str] = (),
+    client: Client | None = None,
+) -> list[Settlement]:
+    """Look once for many attempts of one endpoint (a batch journal resuming): the history is
+    read once, from before the earliest attempt, and each attempt is answered in order of when
+    it was sent; a request adopted by one is excluded for the others (as ``exclude`` is for
+    all), so identical inputs never adopt the same request."""
+    if not attempts:
+        return []
+    endpoints = {a.endpoint_id for a in attempts}
+    if len(endpoints) != 1:
+        raise InvalidArgumentError(f"attempts of one endpoint at a time, got {sorted(endpoints)}")
+    excluded = set(exclude)
+    searches = [
+        _Search(a, settle_delay=settle_delay, clock_skew=clock_skew, exclude=()) for a in attempts
+    ]
+    earliest = min(searches, key=lambda s: s.start)
+    now = datetime.now(timezone.utc)
+    items = await _collect(
+        AsyncPlatform(client).iter_list_requests_by_endpoint(**earliest.arguments())
+    )
+    outcomes: list[Settlement | None] = [None] * len(attempts)
+    for index in sorted(range(len(attempts)), key=lambda i: attempts[i].sent_at):
+        search = searches[index]
+        search.exclude = frozenset(excluded)
+        search.read(items)
+        outcome = search.outcome(now)
+        if isinstance(outcome, Adopted):
+            excluded.add(outcome.request_id)
+        outcomes[index] = outcome
+    return [o for o in outcomes if o is not None]
 
 
 async def _collect(
