@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from fal_typed import Client, FalHTTPError, ProtocolError
+from fal_typed._retry import Kind
 from fal_typed.files import _protocol as p
 from fal_typed.files._source import open_source
 from fal_typed.files._token import CdnToken
@@ -118,7 +119,7 @@ def test_the_storage_initiate_request() -> None:
         "params": {"storage_type": "gcs"},
         "json": {"file_name": "a.txt", "content_type": "text/plain"},
         "headers": {"Accept": "application/json", "X-Life": "1"},
-        "idempotent": True,
+        "kind": Kind.STORAGE_INITIATE,  # the retry table's row: retried like an idempotent call
     }
 
 
