@@ -18,7 +18,9 @@ def test_a_log_line_keeps_the_level_and_source_fal_sent() -> None:
     assert (logs[0].message, logs[0].level, logs[0].source) == ("boom", "ERROR", "SYSTEM")
 
 
-@pytest.mark.parametrize("entry", [{}, {"level": None, "source": None}, {"level": "", "source": ""}])
+@pytest.mark.parametrize(
+    "entry", [{}, {"level": None, "source": None}, {"level": "", "source": ""}]
+)
 def test_missing_parts_of_a_log_line_default_to_an_empty_user_info_line(
     entry: dict[str, object],
 ) -> None:
@@ -33,3 +35,14 @@ def test_a_status_body_that_cannot_be_read_names_the_request(body: object) -> No
     with pytest.raises(ProtocolError) as caught:
         parse_status(body, request_id="r-42")
     assert caught.value.request_id == "r-42"
+
+
+@pytest.mark.parametrize(
+    ("sent", "microsecond"),
+    [("2026-05-01T12:00:00.123456789Z", 123456), ("2026-05-01T12:00:00.1234567Z", 123456)],
+)
+def test_a_timestamp_finer_than_a_microsecond_is_cut_to_one(sent: str, microsecond: int) -> None:
+    """Python 3.10's fromisoformat takes 3 or 6 digits only: the rest is cut, not refused."""
+    logs = parse_logs([{"message": "m", "timestamp": sent}])
+    assert logs is not None and logs[0].timestamp is not None
+    assert logs[0].timestamp.microsecond == microsecond
