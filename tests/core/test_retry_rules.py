@@ -7,7 +7,9 @@ the edges of the answer and transport-error classifiers.
 
 from __future__ import annotations
 
+import email.utils
 import socket
+import time
 
 import httpx
 import pytest
@@ -18,10 +20,12 @@ from fal_typed import (
     FalHTTPError,
     PossiblyAcceptedError,
     RateLimitError,
+    RetryPolicy,
     ServerError,
 )
 from fal_typed._retry import (
     RETRY_TABLE,
+    Backoff,
     Decision,
     Kind,
     Outcome,
@@ -31,6 +35,8 @@ from fal_typed._retry import (
     is_ingress_error,
     is_name_resolution_error,
     observe_error,
+    observe_response,
+    parse_retry_after,
 )
 
 NGINX = "<html><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></html>"
@@ -216,3 +222,47 @@ def test_an_unread_streamed_answer_is_judged_by_its_type(content_type: str, gate
 def test_an_unread_streamed_answer_without_a_type_is_a_gateway_page() -> None:
     resp = httpx.Response(503, stream=httpx.ByteStream(b"x"))
     assert is_gateway_answer(resp)
+
+
+@pytest.mark.parametrize(
+    ("resp", "outcome"),
+    [
+        (answer(399), None),
+        (answer(400, "{}"), Outcome.CLIENT_4XX),
+        (answer(499, "{}"), Outcome.CLIENT_4XX),
+        (answer(500, "{}"), Outcome.FAL_5XX),
+        (answer(501, "{}"), Outcome.FAL_5XX),
+    ],
+)
+def test_the_first_error_status_of_each_class_is_classified(
+    resp: httpx.Response, outcome: Outcome | None
+) -> None:
+    assert observe_response(resp) is outcome
+
+
+def test_a_success_is_never_retried() -> None:
+    assert not RetryPolicy().should_retry_response(answer(200, "{}"))
+    assert not RetryPolicy().should_retry_response(answer(200, "{}"), idempotent=False)
+
+
+def test_an_http_date_retry_after_counts_from_the_real_clock_by_default() -> None:
+    in_an_hour = email.utils.formatdate(time.time() + 3600, usegmt=True)
+    seconds = parse_retry_after(in_an_hour)
+    assert seconds is not None and 3000 < seconds <= 3600
+
+
+def test_a_jitter_of_one_is_allowed() -> None:
+    assert RetryPolicy(jitter=1.0).jitter == 1.0
+
+
+@pytest.mark.parametrize("outcome", [Outcome.INGRESS_502, Outcome.INGRESS_503, Outcome.INGRESS_504])
+def test_ingress_retries_turned_off_give_up_with_a_server_error(outcome: Outcome) -> None:
+    decision = RetryPolicy(retry_ingress_errors=False).decision(Kind.OTHER_IDEMPOTENT, outcome)
+    assert decision == Decision(False, ServerError)
+
+
+def test_a_wait_that_ends_exactly_at_the_budget_is_still_allowed() -> None:
+    policy = RetryPolicy(base_delay=1.0, jitter=0.0, max_elapsed=1.0)
+    backoff = Backoff(policy, clock=lambda: 50.0)
+    assert backoff.wait(Outcome.CONNECT_FAILED, None) == 1.0
+    assert backoff.wait(Outcome.CONNECT_FAILED, None) is None  # 2s would end past it
