@@ -29,6 +29,7 @@ from fal_typed._retry import (
     Decision,
     Kind,
     Outcome,
+    _cell,  # pyright: ignore[reportPrivateUsage]
     _error_of,  # pyright: ignore[reportPrivateUsage]
     _row,  # pyright: ignore[reportPrivateUsage]
     is_gateway_answer,
@@ -266,3 +267,9 @@ def test_a_wait_that_ends_exactly_at_the_budget_is_still_allowed() -> None:
     backoff = Backoff(policy, clock=lambda: 50.0)
     assert backoff.wait(Outcome.CONNECT_FAILED, None) == 1.0
     assert backoff.wait(Outcome.CONNECT_FAILED, None) is None  # 2s would end past it
+
+
+def test_a_cell_names_the_error_without_its_fal_prefix_and_error_suffix() -> None:
+    assert _cell(Decision(True, ServerError)) == "retry: Server"
+    assert _cell(Decision(False, FalHTTPError)) == "**once**: HTTP"
+    assert _cell(Decision(False, FalError)) == "**once**: Fal"  # nothing left: the base name
