@@ -1,0 +1,99 @@
+"""The queue module's by-id calls, as sent on the wire (each kills a mutant that survived, issue 12).
+
+A status poll asks for logs only when told to; a cancel is retried after an answer that proves
+it was not received, unless the caller turned retries off. Against a scripted peer on
+127.0.0.1 (tests/peers/sse.py), sync and async.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fal_typed import Client, Queued, RetryPolicy, ServerError
+from fal_typed._queue import cancel, cancel_async, get_status, get_status_async
+
+from ..peers.sse import KEY, Exchange, ScriptedPeer, serving
+
+RID = "6f1c3a4e-0c7d-4a51-9b8e-2d4f5a6b7c8d"
+APP = "tests/paid"
+NGINX = b"<html><center><h1>503 Service Unavailable</h1></center><hr><center>nginx</center></html>"
+MODES = ["sync", "async"]
+
+
+class Recorder:
+    """Answers each request with the next of ``answers`` (the last repeats); keeps the paths."""
+
+    def __init__(
+        self, peer: ScriptedPeer, answers: list[tuple[int, bytes, dict[str, str]]]
+    ) -> None:
+        self.answers = answers
+        self.paths: list[str] = []
+        peer.script = self.route
+
+    async def route(self, exchange: Exchange) -> None:
+        status, body, headers = self.answers[min(len(self.paths), len(self.answers) - 1)]
+        self.paths.append(f"{exchange.method} {exchange.path}")
+        await exchange.answer(status, body, headers)
+
+
+def ok(body: Any) -> tuple[int, bytes, dict[str, str]]:
+    return 200, json.dumps(body).encode(), {"Content-Type": "application/json"}
+
+
+INGRESS_503 = (503, NGINX, {"Content-Type": "text/html"})
+
+
+@pytest.fixture
+def peer() -> Iterator[ScriptedPeer]:
+    with serving() as scripted:
+        yield scripted
+
+
+def client_of(url: str) -> Client:
+    policy = RetryPolicy(max_attempts=3, base_delay=0.0, jitter=0.0)
+    return Client(KEY, queue_url=url, run_url=url, retry=policy, backup_hosts={})
+
+
+def call(mode: str, client: Client, sync: Any, asynchronous: Any, **kwargs: Any) -> Any:
+    if mode == "sync":
+        with client:
+            return sync(client, APP, RID, **kwargs)
+
+    async def main() -> Any:
+        async with client:
+            return await asynchronous(client, APP, RID, **kwargs)
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_status_poll_asks_for_logs_only_when_told(peer: ScriptedPeer, mode: str) -> None:
+    seen = Recorder(peer, [ok({"status": "IN_QUEUE", "queue_position": 3})])
+    plain = call(mode, client_of(peer.url), get_status, get_status_async)
+    logged = call(mode, client_of(peer.url), get_status, get_status_async, with_logs=True)
+    assert plain == Queued(position=3) and logged == Queued(position=3)
+    assert seen.paths == [
+        f"GET /{APP}/requests/{RID}/status?logs=0",
+        f"GET /{APP}/requests/{RID}/status?logs=1",
+    ]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_cancel_refused_by_the_ingress_is_sent_again(peer: ScriptedPeer, mode: str) -> None:
+    seen = Recorder(peer, [INGRESS_503, ok({"status": "CANCELLATION_REQUESTED"})])
+    assert call(mode, client_of(peer.url), cancel, cancel_async) is None
+    assert seen.paths == [f"PUT /{APP}/requests/{RID}/cancel"] * 2
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_cancel_without_retries_is_sent_once(peer: ScriptedPeer, mode: str) -> None:
+    seen = Recorder(peer, [INGRESS_503, ok({"status": "CANCELLATION_REQUESTED"})])
+    with pytest.raises(ServerError) as caught:
+        call(mode, client_of(peer.url), cancel, cancel_async, retry=False)
+    assert caught.value.request_id == RID
+    assert seen.paths == [f"PUT /{APP}/requests/{RID}/cancel"]
