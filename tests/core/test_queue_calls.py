@@ -21,11 +21,13 @@ from fal_typed import (
     Completed,
     FalTimeoutError,
     PossiblyAcceptedError,
+    ProtocolError,
     Queued,
     RetryPolicy,
     ServerError,
 )
 from fal_typed._deadline import Deadline
+from fal_typed._options import request_headers
 from fal_typed._queue import (
     cancel,
     cancel_async,
@@ -193,3 +195,84 @@ def test_a_submit_that_may_have_been_accepted_names_its_endpoint(
 
             asyncio.run(main())
     assert caught.value.endpoint_id == APP
+
+
+def submitted(mode: str, client: Client, **options: Any) -> Any:
+    if mode == "sync":
+        with client:
+            return submit(client, APP, {"prompt": "x"}, **options)
+
+    async def main() -> Any:
+        async with client:
+            return await submit_async(client, APP, {"prompt": "x"}, **options)
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_submit_sends_every_option_it_was_given(peer: ScriptedPeer, mode: str) -> None:
+    options: dict[str, Any] = {
+        "priority": "low",
+        "hint": "warm-runner",
+        "start_timeout": 30.0,
+        "headers": {"X-Trace": "t-1"},
+    }
+    Recorder(peer, [ok({"request_id": RID, "queue_position": 2})])
+    done = submitted(mode, client_of(peer.url), **options)
+    assert (done.request_id, done.queue_position) == (RID, 2)
+    sent = {k.lower(): v for k, v in peer.last().headers.items()}
+    wanted = request_headers(**options)
+    assert len(wanted) >= 4
+    for name, value in wanted.items():
+        assert sent.get(name.lower()) == value, name
+
+
+@pytest.mark.parametrize("mode", [pytest.param("sync", marks=SYNC_SENDS_LATE), "async"])
+def test_no_submit_is_sent_once_the_deadline_has_passed(peer: ScriptedPeer, mode: str) -> None:
+    seen = Recorder(peer, [ok({"request_id": RID})])
+    with pytest.raises(FalTimeoutError):
+        submitted(mode, client_of(peer.url), deadline=Deadline(0.0))
+    assert seen.paths == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_submit_answer_trickled_past_the_deadline_is_cut_and_named(
+    peer: ScriptedPeer, mode: str
+) -> None:
+    body = b'{"request_id": "' + RID.encode() + b'"' + b" " * 40 + b"}"
+
+    async def trickle(exchange: Exchange) -> None:
+        await exchange.head(
+            200, {"Content-Type": "application/json", "Content-Length": str(len(body))}
+        )
+        for byte in range(len(body)):
+            if exchange.closed:
+                return
+            await exchange.write(body[byte : byte + 1])
+            await asyncio.sleep(0.1)
+
+    peer.script = trickle
+    with pytest.raises(FalTimeoutError) as caught:
+        submitted(mode, client_of(peer.url), deadline=Deadline(1.0))
+    assert caught.value.message.startswith(f"POST {peer.url}/{APP}")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_submit_answer_without_an_id_keeps_the_header_id_and_text(
+    peer: ScriptedPeer, mode: str
+) -> None:
+    text = b'{"queued": true}'
+    Recorder(peer, [(200, text, {"Content-Type": "application/json", "x-fal-request-id": RID})])
+    with pytest.raises(ProtocolError) as caught:
+        submitted(mode, client_of(peer.url))
+    assert caught.value.request_id == RID
+    assert caught.value.text == text.decode()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_unreadable_result_names_the_answer_it_came_from(peer: ScriptedPeer, mode: str) -> None:
+    Recorder(peer, [(200, b"{not json", {"Content-Type": "application/json"})])
+    with pytest.raises(ProtocolError) as caught:
+        call(mode, client_of(peer.url), fetch_result, fetch_result_async)
+    assert f"the answer of /{APP}/requests/{RID}" in caught.value.message
+    assert caught.value.request_id == RID
