@@ -137,9 +137,10 @@ def test_nothing_is_sent_once_the_deadline_has_passed(
         "status": (get_status, get_status_async),
         "result": (fetch_result, fetch_result_async),
     }[which]
-    with pytest.raises(FalTimeoutError):
+    with pytest.raises(FalTimeoutError) as caught:
         call(mode, client_of(peer.url), sync, asynchronous, deadline=Deadline(0.0))
     assert seen.paths == []
+    assert caught.value.message.startswith(f"GET {peer.url}/{APP}/requests/{RID}")
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -275,4 +276,38 @@ def test_an_unreadable_result_names_the_answer_it_came_from(peer: ScriptedPeer, 
     with pytest.raises(ProtocolError) as caught:
         call(mode, client_of(peer.url), fetch_result, fetch_result_async)
     assert f"the answer of /{APP}/requests/{RID}" in caught.value.message
+    assert caught.value.request_id == RID
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("which", ["status", "result", "submit"])
+def test_a_peer_that_never_answers_is_given_up_at_the_deadline(
+    peer: ScriptedPeer, mode: str, which: str
+) -> None:
+    """The call's deadline (1s), not the client's longer read timeout (10s), ends the wait."""
+
+    async def hold(exchange: Exchange) -> None:
+        await exchange.until_client_leaves()
+
+    peer.script = hold
+    client = Client(
+        KEY, queue_url=peer.url, run_url=peer.url, retry=RetryPolicy.disabled(), timeout=10.0
+    )
+    with pytest.raises(FalTimeoutError) as caught:
+        if which == "submit":
+            submitted(mode, client, deadline=Deadline(1.0))
+        else:
+            sync, asynchronous = {
+                "status": (get_status, get_status_async),
+                "result": (fetch_result, fetch_result_async),
+            }[which]
+            call(mode, client, sync, asynchronous, deadline=Deadline(1.0))
+    assert caught.value.message.startswith("POST " if which == "submit" else "GET ")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_failed_status_poll_names_the_request(peer: ScriptedPeer, mode: str) -> None:
+    Recorder(peer, [(500, b'{"detail": "boom"}', {"Content-Type": "application/json"})])
+    with pytest.raises(ServerError) as caught:
+        call(mode, client_of(peer.url), get_status, get_status_async)
     assert caught.value.request_id == RID
