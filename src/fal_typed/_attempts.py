@@ -78,7 +78,8 @@ class Attempts:
         return self.failover.url
 
     def start(self) -> None:
-        """Count an attempt about to be sent."""
+        """Count an attempt about to be sent; none is sent once the deadline has passed."""
+        self._check_deadline()
         self.attempt += 1
         self.sent_at = time.time()
 

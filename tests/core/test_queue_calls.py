@@ -121,13 +121,7 @@ def test_a_cancel_without_retries_is_sent_once(peer: ScriptedPeer, mode: str) ->
     assert seen.paths == [f"PUT /{APP}/requests/{RID}/cancel"]
 
 
-SYNC_SENDS_LATE = pytest.mark.xfail(
-    strict=True,
-    reason="Client.request (sync) sends a first attempt after its deadline (reported, issue 12)",
-)
-
-
-@pytest.mark.parametrize("mode", [pytest.param("sync", marks=SYNC_SENDS_LATE), "async"])
+@pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("which", ["status", "result"])
 def test_nothing_is_sent_once_the_deadline_has_passed(
     peer: ScriptedPeer, mode: str, which: str
@@ -228,7 +222,7 @@ def test_a_submit_sends_every_option_it_was_given(peer: ScriptedPeer, mode: str)
         assert sent.get(name.lower()) == value, name
 
 
-@pytest.mark.parametrize("mode", [pytest.param("sync", marks=SYNC_SENDS_LATE), "async"])
+@pytest.mark.parametrize("mode", ["sync", "async"])
 def test_no_submit_is_sent_once_the_deadline_has_passed(peer: ScriptedPeer, mode: str) -> None:
     seen = Recorder(peer, [ok({"request_id": RID})])
     with pytest.raises(FalTimeoutError):
