@@ -8,7 +8,8 @@ a document changes for code, ``_changelog`` does so for whole folders or git rev
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
 
 from .._lazy import lazy_attributes
 
@@ -70,4 +71,6 @@ _LAZY: Final[dict[str, str]] = {
 }
 
 
+__getattr__: Callable[[str], Any]
+__dir__: Callable[[], list[str]]
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__)

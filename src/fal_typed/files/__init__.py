@@ -14,7 +14,8 @@ regular files of a bounded size), ``_data_uri``, ``_download`` (bounded by the c
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
 
 from .._lazy import lazy_attributes
 
@@ -70,4 +71,6 @@ _LAZY: Final[dict[str, str]] = {
 }
 
 
+__getattr__: Callable[[str], Any]
+__dir__: Callable[[], list[str]]
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY, __all__)
