@@ -31,13 +31,13 @@ import asyncio
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from _server_process import ServerProcess
 from fal_endpoints import flux_dev
 
 from fal_typed import Client, FalError, PossiblyAcceptedError, RetryPolicy
@@ -112,38 +112,6 @@ for line in sys.stdin:
         print(json.dumps({"executed": ran, "hits": hits}), flush=True)
 fal.stop()
 """
-
-
-class ServerProcess:
-    """The chaos server in its own process, driven over its stdin/stdout."""
-
-    def __init__(self, seed: int) -> None:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", _SERVER_SCRIPT, json.dumps(FAULTS), str(seed)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self._proc.stdout is not None and self._proc.stdin is not None
-        self._stdin, self._stdout = self._proc.stdin, self._proc.stdout
-        self.base_url = self._stdout.readline().strip()
-        if not self.base_url.startswith("http://127.0.0.1:"):
-            self.close()
-            raise RuntimeError(f"the server process did not start: {self.base_url!r}")
-
-    def ask(self, command: str) -> Any:
-        self._stdin.write(command + "\n")
-        self._stdin.flush()
-        return json.loads(self._stdout.readline())
-
-    def close(self) -> None:
-        self._stdin.close()
-        try:
-            self._proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        self._stdout.close()
 
 
 @dataclass
@@ -268,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=12)
     args = parser.parse_args(argv)
     fds_before = open_fds()
-    server = ServerProcess(args.seed)
+    server = ServerProcess(_SERVER_SCRIPT, json.dumps(FAULTS), str(args.seed))
     try:
         start = time.perf_counter()
         figures = asyncio.run(run_calls(server, args.calls, args.wave))

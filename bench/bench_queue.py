@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from _server_process import ServerProcess as _ServerProcess
 from fal_endpoints import flux_dev
 
 from fal_typed import Client, Completed, Status
@@ -72,40 +73,19 @@ fal.stop()
 """
 
 
-class ServerProcess:
+class ServerProcess(_ServerProcess):
     """A LocalFal in its own process (no GIL shared with the client), answering ``flux/dev``
     with a fixed output so its own work is small and the same for every client. It stamps
     ``perf_counter()`` (CLOCK_MONOTONIC, comparable across processes) when a request completes.
     """
 
     def __init__(self, processing_time: float) -> None:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", _SERVER_SCRIPT, str(processing_time)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self._proc.stdout is not None and self._proc.stdin is not None
-        self._stdin, self._stdout = self._proc.stdin, self._proc.stdout
-        self.base_url = self._stdout.readline().strip()
-        if not self.base_url.startswith("http://127.0.0.1:"):
-            self.close()
-            raise RuntimeError(f"the server process did not start: {self.base_url!r}")
+        super().__init__(_SERVER_SCRIPT, str(processing_time))
 
     def completed_at(self) -> dict[str, float]:
         """When each request completed, server-side."""
-        self._stdin.write("stamps\n")
-        self._stdin.flush()
-        stamps: dict[str, float] = json.loads(self._stdout.readline())
+        stamps: dict[str, float] = self.ask("stamps")
         return stamps
-
-    def close(self) -> None:
-        self._stdin.close()
-        try:
-            self._proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
 
 
 @contextmanager
