@@ -55,7 +55,6 @@ __all__ = [
     "RetryPolicy",
     "decide",
     "is_gateway_answer",
-    "is_ingress_error",
     "is_name_resolution_error",
     "is_user_timeout",
     "markdown_table",
@@ -205,14 +204,6 @@ _INGRESS_STATUSES = frozenset({502, 503, 504})
 def is_user_timeout(response: httpx.Response) -> bool:
     """A 504 caused by the caller's own ``start_timeout`` (never retried)."""
     return response.status_code == 504 and bool(response.headers.get("x-fal-request-timeout-type"))
-
-
-def is_ingress_error(response: httpx.Response) -> bool:
-    """A 502/503/504 page of nginx (fal-client's heuristic; the table needs only the missing
-    ``x-fal-request-id``: fal's own answers carry one)."""
-    if response.status_code not in _INGRESS_STATUSES or "x-fal-request-id" in response.headers:
-        return False
-    return "nginx" in response.text
 
 
 def is_gateway_answer(response: httpx.Response) -> bool:

@@ -33,7 +33,6 @@ from fal_typed._retry import (
     _error_of,  # pyright: ignore[reportPrivateUsage]
     _row,  # pyright: ignore[reportPrivateUsage]
     is_gateway_answer,
-    is_ingress_error,
     is_name_resolution_error,
     observe_error,
     observe_response,
@@ -170,25 +169,6 @@ def test_a_cyclic_cause_chain_ends_the_search() -> None:
 
 def answer(status: int, text: str = "", **headers: str) -> httpx.Response:
     return httpx.Response(status, text=text, headers=headers)
-
-
-@pytest.mark.parametrize(
-    ("resp", "ingress"),
-    [
-        (answer(502, NGINX), True),
-        (answer(503, NGINX), True),
-        (answer(504, NGINX), True),
-        (answer(500, NGINX), False),
-        (answer(501, NGINX), False),
-        (answer(505, NGINX), False),
-        (answer(502, NGINX, **{"x-fal-request-id": "r"}), False),
-        (answer(502, "Bad Gateway"), False),
-    ],
-)
-def test_an_ingress_error_is_an_nginx_page_of_502_to_504(
-    resp: httpx.Response, ingress: bool
-) -> None:
-    assert is_ingress_error(resp) is ingress
 
 
 @pytest.mark.parametrize(
