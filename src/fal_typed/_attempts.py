@@ -134,7 +134,7 @@ class Attempts:
             )
             return None
         if self.deadline is not None and delay >= self.deadline.remaining():
-            raise self.deadline.error(f"{self.method} {self.client.redact(self._original_url)}")
+            raise self.deadline.error(self._call())
         logger.info(
             "fal_typed: retrying %s %s in %.2fs after %s (attempt %d of %d)",
             self.method,
@@ -148,7 +148,11 @@ class Attempts:
 
     def _check_deadline(self) -> None:
         if self.deadline is not None and self.deadline.expired:
-            raise self.deadline.error(f"{self.method} {self.client.redact(self._original_url)}")
+            raise self.deadline.error(self._call())
+
+    def _call(self) -> str:
+        """The call as a deadline error names it: its method and first URL, scrubbed."""
+        return f"{self.method} {self.client.redact(self._original_url)}"
 
     # -- errors -----------------------------------------------------------------------------
 
