@@ -9,17 +9,22 @@ fal-client's further sources (Colab secrets, the ``fal auth login`` token file) 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from ._errors import InvalidArgumentError, MissingCredentialsError, remember_secrets
+from ._errors import (
+    MIN_SECRET_LENGTH,
+    InvalidArgumentError,
+    MissingCredentialsError,
+    remember_secrets,
+)
+
+# The one scrubbing walk (explicit secrets here; the errors' own scrub uses the remembered ones).
+from ._errors import scrub as redact
+from ._errors import scrub_value as redact_json
 
 __all__ = ["Credentials", "check_key", "redact", "redact_json", "resolve_credentials"]
 
-_REDACTED = "[redacted]"
-# Shorter fragments would scrub ordinary words out of messages; real fal secrets are far longer.
-_MIN_SECRET_LENGTH = 6
 
 MISSING_CREDENTIALS_MESSAGE = (
     "no fal API key found: pass Client(key=...) or set FAL_KEY "
@@ -44,7 +49,7 @@ class Credentials:
         """Every fragment that must never be printed: the key and, for ``id:secret``, the secret."""
         _, sep, secret = self.key.partition(":")
         parts = (self.key, secret) if sep else (self.key,)
-        return tuple(p for p in parts if len(p) >= _MIN_SECRET_LENGTH)
+        return tuple(p for p in parts if len(p) >= MIN_SECRET_LENGTH)
 
     def __post_init__(self) -> None:
         remember_secrets(self.secrets)  # scrubbed from every error from now on
@@ -77,25 +82,3 @@ def resolve_credentials(key: str | None, environ: Mapping[str, str] | None = Non
     if key_id and key_secret:
         return Credentials(check_key(f"{key_id}:{key_secret}"), "FAL_KEY_ID/FAL_KEY_SECRET")
     raise MissingCredentialsError(MISSING_CREDENTIALS_MESSAGE)
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace every occurrence of each secret in ``text``."""
-    for secret in secrets:
-        if secret and secret in text:
-            text = text.replace(secret, _REDACTED)
-    return text
-
-
-def redact_json(value: Any, secrets: tuple[str, ...]) -> Any:
-    """``value`` (parsed JSON) with every string scrubbed of the secrets, structure kept."""
-    if isinstance(value, str):
-        return redact(value, secrets)
-    if isinstance(value, list):
-        return [redact_json(item, secrets) for item in value]  # pyright: ignore[reportUnknownVariableType]
-    if isinstance(value, dict):
-        return {
-            redact(str(k), secrets): redact_json(v, secrets)  # pyright: ignore[reportUnknownArgumentType]
-            for k, v in value.items()  # pyright: ignore[reportUnknownVariableType]
-        }
-    return value

@@ -25,7 +25,7 @@ import httpx
 from typing_extensions import Self
 
 from ._attempts import Attempts, kind_of
-from ._auth import Credentials, check_key, redact, redact_json, resolve_credentials
+from ._auth import Credentials, check_key, redact, resolve_credentials
 from ._deadline import Deadline
 from ._errors import (
     FalConnectionError,
@@ -519,13 +519,10 @@ class Client:
 
     def error_for(self, response: httpx.Response) -> FalHTTPError:
         """The typed error for an error response, with this client's key scrubbed out of it."""
+        # The key is scrubbed by the error itself (FalError scrubs every attribute of the
+        # remembered secrets, this client's key among them once it is in use).
         body = _response_body(response, self.limits.max_json_depth)
-        headers: Mapping[str, str] = response.headers
-        secrets = self._credentials.secrets if self._credentials is not None else ()
-        if secrets:
-            body = redact_json(body, secrets)
-            headers = {k: redact(v, secrets) for k, v in response.headers.items()}
-        return error_for_response(response.status_code, body, headers)
+        return error_for_response(response.status_code, body, response.headers)
 
 
 def _proxy_route(

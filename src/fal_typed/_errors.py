@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from ._field_paths import field_path
@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # annotations only: the CLI and listing import these errors w
     from pydantic import BaseModel, ValidationError
 
 __all__ = [
+    "MIN_SECRET_LENGTH",
     "AuthenticationError",
     "FalConnectionError",
     "FalError",
@@ -46,7 +47,7 @@ __all__ = [
 
 _REDACTED = "[redacted]"
 #: Shorter fragments would scrub ordinary words out of messages; real secrets are far longer.
-_MIN_SECRET_LENGTH = 6
+MIN_SECRET_LENGTH = 6
 #: Tokens are renewed for as long as a process runs: only the latest are remembered.
 _MAX_TOKENS = 256
 _keys: set[str] = set()
@@ -65,7 +66,7 @@ def remember_secrets(secrets: Sequence[str], *, token: bool = False) -> None:
     global _secrets
     with _lock:
         for secret in secrets:
-            if len(secret) < _MIN_SECRET_LENGTH:
+            if len(secret) < MIN_SECRET_LENGTH:
                 continue
             if not token:
                 _keys.add(secret)
@@ -78,10 +79,10 @@ def remember_secrets(secrets: Sequence[str], *, token: bool = False) -> None:
         _secrets = tuple(sorted({*_keys, *_tokens}, key=len, reverse=True))
 
 
-def scrub(text: str) -> str:
-    """``text`` with every remembered secret replaced."""
-    for secret in _secrets:
-        if secret in text:
+def scrub(text: str, secrets: Iterable[str] | None = None) -> str:
+    """``text`` with every remembered secret (or each of ``secrets``) replaced."""
+    for secret in _secrets if secrets is None else secrets:
+        if secret and secret in text:
             text = text.replace(secret, _REDACTED)
     return text
 
@@ -103,28 +104,32 @@ for _name in _LOGGERS:
     logging.getLogger(_name).addFilter(_SCRUB_FILTER)
 
 
-def _scrub_value(value: object) -> Any:
-    """``value`` with every remembered secret scrubbed out of its strings, keys included."""
+def _scrub_value(value: object, secrets: Iterable[str] | None) -> Any:
     if isinstance(value, str):
-        return scrub(value)
+        return scrub(value, secrets)
     if isinstance(value, tuple):
-        return tuple(_scrub_value(item) for item in cast("tuple[object, ...]", value))
+        return tuple(_scrub_value(item, secrets) for item in cast("tuple[object, ...]", value))
     if isinstance(value, list):
-        return [_scrub_value(item) for item in cast("list[object]", value)]
+        return [_scrub_value(item, secrets) for item in cast("list[object]", value)]
     if isinstance(value, dict):
         items = cast("dict[object, object]", value).items()
-        return {_scrub_value(k): _scrub_value(v) for k, v in items}
+        return {_scrub_value(k, secrets): _scrub_value(v, secrets) for k, v in items}
     return value
 
 
-def scrub_value(value: Any) -> Any:
-    """:func:`_scrub_value`, or the scrubbed text of a structure nested too deep to walk."""
-    if not _secrets:
+def scrub_value(value: Any, secrets: Sequence[str] | None = None) -> Any:
+    """``value`` with every remembered secret (or each of ``secrets``) scrubbed out of its
+    strings, keys included, structure kept; the scrubbed text of a structure nested too deep
+    to walk."""
+    if not (_secrets if secrets is None else secrets):
         return value
     try:
-        return _scrub_value(value)
+        return _scrub_value(value, secrets)
     except RecursionError:
-        return scrub(repr(value))
+        try:
+            return scrub(repr(value), secrets)
+        except RecursionError:  # even its repr recurses too deep: nothing of it can be shown
+            return f"[a {type(value).__name__} nested too deep to scrub]"
 
 
 def _json_object(value: object) -> dict[str, Any] | None:

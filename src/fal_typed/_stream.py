@@ -45,7 +45,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 from typing_extensions import Self, override
 
-from ._auth import redact, redact_json
+from ._auth import redact
 from ._bounded import (
     BodyGuard,
     Interrupter,
@@ -333,14 +333,11 @@ class _StreamBase(Generic[OutputT]):
                 if isinstance(value, int) and not isinstance(value, bool) and 400 <= value <= 599:
                     status = value
                     break
-        secrets = self._secrets()
-        # Only the response's own headers: the request's (with the key) are never kept.
-        headers = {k: redact(v, secrets) for k, v in self._response_headers().items()}
-        try:
-            body: Any = redact_json(data, secrets)
-        except RecursionError:  # nested too deep to walk: the scrubbed text instead
-            body = redact(text, secrets)
-        return error_for_response(status, body, headers, request_id=self.request_id)
+        # Only the response's own headers: the request's (with the key) are never kept. The
+        # error scrubs the key (and tokens) out of them and of the body itself.
+        return error_for_response(
+            status, data, self._response_headers(), request_id=self.request_id
+        )
 
     def _response_headers(self) -> Mapping[str, str]:
         return self._response.headers if self._response is not None else {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from typing import cast
 
 import httpx
 import pytest
@@ -191,3 +192,26 @@ def test_redaction_skips_empty_secrets_and_keeps_structure() -> None:
         3,
         {"k": "[redacted]"},
     ]
+
+
+@pytest.mark.parametrize("depth", [900, 5000])
+def test_redaction_of_a_value_nested_too_deep_to_walk_never_raises_nor_shows_the_secret(
+    depth: int,
+) -> None:
+    deep: list[object] = [SECRET]
+    for _ in range(depth):
+        deep = [deep]
+    scrubbed = redact_json({SECRET: deep}, (SECRET,))
+    # walked without recursion, so the check itself cannot overflow
+    strings: list[str] = []
+    stack: list[object] = [scrubbed]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            strings.append(item)
+        elif isinstance(item, dict):
+            mapping = cast("dict[object, object]", item)
+            stack += [*mapping, *mapping.values()]
+        elif isinstance(item, list):
+            stack += cast("list[object]", item)
+    assert strings and not any(SECRET in s for s in strings)
