@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from types import TracebackType
 from typing import Final, TypeVar, cast
 
@@ -40,6 +40,7 @@ __all__ = [
     "LimitExceeded",
     "TimedOut",
     "aread_body",
+    "await_within",
     "next_within",
     "read_answer",
     "read_body",
@@ -141,22 +142,29 @@ def _socket_of(response: httpx.Response) -> socket.socket | None:
     return sock if isinstance(sock, socket.socket) else None
 
 
+async def await_within(call: Awaitable[T], deadline: Deadline | None) -> T:
+    """``await call``, raising :class:`TimedOut` once ``deadline`` has passed (the call is
+    cancelled then: a pending send or read closes its connection). The one way the async paths
+    hold a deadline over a wait, whatever the peer sends."""
+    if deadline is None:
+        return await call
+    import asyncio  # here, not at module level: sync-only programs never load it
+
+    try:
+        return await asyncio.wait_for(call, max(deadline.remaining(), 0.0))
+    except asyncio.TimeoutError:
+        raise TimedOut from None
+
+
 async def next_within(items: AsyncIterator[T], deadline: Deadline | None) -> T:
     """``await anext(items)``, raising :class:`TimedOut` once ``deadline`` has passed.
 
     ``StopAsyncIteration`` passes through. The pending read is cancelled on a timeout, so the
     caller must close the response it came from.
     """
-    if deadline is None:
-        return await items.__anext__()
-    if deadline.expired:
+    if deadline is not None and deadline.expired:
         raise TimedOut
-    import asyncio  # here, not at module level: sync-only programs never load it
-
-    try:
-        return await asyncio.wait_for(items.__anext__(), deadline.remaining())
-    except asyncio.TimeoutError:
-        raise TimedOut from None
+    return await await_within(items.__anext__(), deadline)
 
 
 def read_body(

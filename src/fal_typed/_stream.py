@@ -52,6 +52,7 @@ from ._bounded import (
     LimitExceeded,
     TimedOut,
     aread_body,
+    await_within,
     next_within,
     read_answer,
     read_body,
@@ -873,15 +874,11 @@ class AsyncStream(_StreamBase[OutputT]):
 
     async def _send(self, http: httpx.AsyncClient, body: dict[str, Any]) -> httpx.Response:
         """Send the request; the wait for the answer's headers counts against ``timeout`` too."""
-        import asyncio
-
-        sending = http.send(self._request(http, body), stream=True)
-        deadline = self._deadline
-        if deadline is None:
-            return await sending
         try:
-            return await asyncio.wait_for(sending, deadline.remaining())
-        except asyncio.TimeoutError:
+            return await await_within(
+                http.send(self._request(http, body), stream=True), self._deadline
+            )
+        except TimedOut:
             raise self._timed_out() from None
 
     async def _read_plain(self, response: httpx.Response) -> bytes:

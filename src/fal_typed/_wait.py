@@ -36,6 +36,7 @@ from ._bounded import (
     LimitExceeded,
     TimedOut,
     aread_body,
+    await_within,
     next_within,
     read_answer,
     read_body,
@@ -359,18 +360,13 @@ async def iter_status_async(
 
 async def _read_stream_async(waiter: _Waiter) -> AsyncGenerator[Status, None]:
     """Async twin of :func:`_read_stream`."""
-    import asyncio
 
     http = waiter.client.async_http
     deadline = waiter.deadline
-    sending = http.send(waiter.request(http), stream=True)
-    if deadline is None:
-        response = await sending
-    else:
-        try:
-            response = await asyncio.wait_for(sending, deadline.remaining())
-        except asyncio.TimeoutError:
-            raise waiter.timed_out() from None
+    try:
+        response = await await_within(http.send(waiter.request(http), stream=True), deadline)
+    except TimedOut:
+        raise waiter.timed_out() from None
     final: Completed | None = None
     try:
         if not response.is_success:

@@ -22,7 +22,7 @@ from typing import TypeVar
 
 import httpx
 
-from ._bounded import Interrupter
+from ._bounded import Interrupter, TimedOut, await_within
 from ._deadline import Deadline
 from ._errors import FalError, FalTimeoutError
 
@@ -82,11 +82,8 @@ def within(http: httpx.Client, deadline: Deadline | None, what: str) -> Generato
 
 async def within_async(call: Awaitable[T], deadline: Deadline | None, what: str) -> T:
     """``await call``, raising ``deadline``'s error for ``what`` once it passes."""
-    import asyncio  # here, not at the top: sync programs never load asyncio
-
-    if deadline is None:
-        return await call
     try:
-        return await asyncio.wait_for(call, max(deadline.remaining(), 0.001))
-    except asyncio.TimeoutError:
+        return await await_within(call, deadline)
+    except TimedOut:
+        assert deadline is not None  # only a deadline times out
         raise deadline.error(what) from None

@@ -27,6 +27,7 @@ from .._bounded import (
     BodyGuard,
     Interrupter,
     TimedOut,
+    await_within,
     next_within,
     read_answer,
     send_within,
@@ -258,13 +259,12 @@ async def adownload(
 
 
 async def _send(job: _Download, http: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
-    remaining = job.deadline.remaining()
-    if remaining <= 0:
+    if job.deadline.expired:
         raise job.timed_out()
     sending = http.send(request, stream=True, auth=None, follow_redirects=True)
     try:
-        return await asyncio.wait_for(sending, remaining)
-    except asyncio.TimeoutError:
+        return await await_within(sending, job.deadline)
+    except TimedOut:
         raise job.timed_out() from None
 
 
