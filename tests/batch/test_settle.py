@@ -20,6 +20,7 @@ from fal_endpoints import flux_dev
 
 from fal_typed import Client, batch
 from fal_typed.batch._settle import DEFAULT_SETTLE_DELAY, HistorySettler, Resolved
+from fal_typed.platform import DEFAULT_CLOCK_SKEW as PLATFORM_CLOCK_SKEW
 from fal_typed.platform import DEFAULT_SETTLE_DELAY as PLATFORM_SETTLE_DELAY
 from fal_typed.testing import Fault, LocalFal
 
@@ -76,8 +77,11 @@ def _ambiguous_after(
     assert first.counts == {"completed": len(data) - 1, "ambiguous": 1}
 
 
-def test_the_batch_and_the_platform_default_settle_delays_agree() -> None:
+def test_the_batch_and_the_platform_defaults_agree() -> None:
+    """The batch keeps copies (importing the platform package costs a batch with nothing to
+    settle too much): they must not drift."""
     assert DEFAULT_SETTLE_DELAY == PLATFORM_SETTLE_DELAY
+    assert HistorySettler.clock_skew == PLATFORM_CLOCK_SKEW
 
 
 def test_a_lost_answer_is_adopted_on_resume_its_result_fetched_never_sent_twice(
