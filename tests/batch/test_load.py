@@ -17,7 +17,9 @@ from .server_process import ServerProcess
 
 def test_a_batch_at_concurrency_200_against_a_limit_of_20_fails_no_row(tmp_path: Path) -> None:
     count = 2000
-    with ServerProcess(max_concurrent_per_key=20, fixed_output=True) as server:
+    # Each job runs 0.1 s, so the limit bites however fast or slow this machine is (with 0 s
+    # jobs a loaded client could stay under 20 unfinished requests and never meet a 429).
+    with ServerProcess(max_concurrent_per_key=20, fixed_output=True, processing_time=0.1) as server:
         base = server.base_url
         client = Client(
             KEY,
