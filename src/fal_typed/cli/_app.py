@@ -215,18 +215,21 @@ def _project_root() -> Path | None:
 
 app.command("diff")(diff)
 
+#: ``--schemas DIR`` of the commands that read a folder of endpoint documents (generate, serve).
+_SchemasDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--schemas",
+        envvar="FAL_TYPED_SCHEMAS",
+        file_okay=False,
+        help="The directory of endpoint documents [default: the checkout's schemas/].",
+    ),
+]
+
 
 @app.command()
 def generate(
-    schemas: Annotated[
-        Path | None,
-        typer.Option(
-            "--schemas",
-            envvar="FAL_TYPED_SCHEMAS",
-            file_okay=False,
-            help="The directory of endpoint documents [default: the checkout's schemas/].",
-        ),
-    ] = None,
+    schemas: _SchemasDir = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -279,15 +282,7 @@ def serve(
         int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port).")
     ] = 8765,
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
-    schemas: Annotated[
-        Path | None,
-        typer.Option(
-            "--schemas",
-            envvar="FAL_TYPED_SCHEMAS",
-            file_okay=False,
-            help="The directory of endpoint documents [default: the checkout's schemas/].",
-        ),
-    ] = None,
+    schemas: _SchemasDir = None,
     key: Annotated[
         str | None, typer.Option(help="Accept only this API key (default: any non-empty key).")
     ] = None,
