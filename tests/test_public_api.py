@@ -286,6 +286,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
     "fal_typed.keywords": (
         "NOT_GIVEN",
         "keyword_call",
+        "lazy_attributes",
     ),
 }
 

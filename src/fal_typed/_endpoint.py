@@ -1,17 +1,20 @@
 """`Endpoint`: the runtime object behind each generated module.
 
-A generated module (``fal_endpoints.flux_dev``) holds its typed models and thin typed functions;
-every function builds the request body with :meth:`Endpoint.arguments` and hands it to the
-endpoint object, which speaks the protocol through a :class:`~fal_typed.Client`.
+A generated module (``fal_endpoints.flux_dev``) holds thin typed functions, and its typed models
+beside them; every function builds the request body with :meth:`Endpoint.arguments` and hands it
+to the endpoint object, which speaks the protocol through a :class:`~fal_typed.Client`.
+
+The endpoint of a generated module is :meth:`Endpoint.deferred`: its models (and pydantic with
+them) are imported at their first use, so importing the module costs no model building.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from pydantic import BaseModel, ValidationError
 from typing_extensions import override
 
 from ._client import Client, default_client
@@ -40,14 +43,16 @@ from .files._arguments import (
 from .files._input import FileInput
 
 if TYPE_CHECKING:  # imported lazily at the call: they cost import time most programs never use
+    from pydantic import BaseModel
+
     from ._stream import AsyncStream, Stream
     from .webhooks._result import WebhookResult
     from .webhooks._verifier import WebhookBody, WebhookVerifier
 
 __all__ = ["Endpoint"]
 
-InputT = TypeVar("InputT", bound=BaseModel)
-OutputT = TypeVar("OutputT", bound=BaseModel)
+InputT = TypeVar("InputT", bound="BaseModel")
+OutputT = TypeVar("OutputT", bound="BaseModel")
 
 
 class _Body(BodyWithUploads):
@@ -107,15 +112,41 @@ class Endpoint(Generic[InputT, OutputT]):
     """One fal endpoint: its id, its input and output models, and the calls that reach it."""
 
     endpoint_id: str
-    Input: type[InputT]
-    Output: type[OutputT]
 
     def __init__(
         self, endpoint_id: str, input_model: type[InputT], output_model: type[OutputT]
     ) -> None:
         self.endpoint_id = endpoint_id
-        self.Input = input_model
-        self.Output = output_model
+        self._models: tuple[type[InputT], type[OutputT]] | None = (input_model, output_model)
+        self._models_module: str | None = None
+
+    @classmethod
+    def deferred(cls, endpoint_id: str, module: str) -> Endpoint[Any, Any]:
+        """An endpoint whose models are ``module``'s ``Input`` and ``Output``, read at their first
+        use: a generated module makes its endpoint so, and its models load (with pydantic) on
+        first use instead of at import. The caller declares the model types:
+        ``endpoint: Final[Endpoint[FluxDevInput, FluxDevOutput]] = Endpoint.deferred(...)``."""
+        endpoint: Endpoint[Any, Any] = cls.__new__(cls)
+        endpoint.endpoint_id = endpoint_id
+        endpoint._models = None
+        endpoint._models_module = module
+        return endpoint
+
+    @property
+    def Input(self) -> type[InputT]:
+        """The input model: what :meth:`arguments` validates against."""
+        return self._loaded()[0]
+
+    @property
+    def Output(self) -> type[OutputT]:
+        """The output model: what results are parsed into."""
+        return self._loaded()[1]
+
+    def _loaded(self) -> tuple[type[InputT], type[OutputT]]:
+        if self._models is None:
+            module = importlib.import_module(cast(str, self._models_module))
+            self._models = (module.Input, module.Output)
+        return self._models
 
     def __repr__(self) -> str:
         return f"Endpoint({self.endpoint_id!r})"
@@ -137,6 +168,9 @@ class Endpoint(Generic[InputT, OutputT]):
         An input and keyword fields together are an error naming each keyword field ("given
         both"): neither is silently dropped, and which one should win is the caller's call.
         """
+        input_model = self.Input  # the models load here, at the first call (pydantic with them)
+        from pydantic import BaseModel, ValidationError
+
         given = {k: v for k, v in (fields or {}).items() if not isinstance(v, NotGiven)}
         if input is not None and given:
             what = "Input instance" if isinstance(input, BaseModel) else "input mapping"
@@ -148,7 +182,7 @@ class Endpoint(Generic[InputT, OutputT]):
         raw: Mapping[str, Any]
         if input is None:
             raw = given
-        elif isinstance(input, self.Input):
+        elif isinstance(input, input_model):
             # Re-validated (nested models too, as mappings): it may have been built with
             # model_construct or mutated.
             raw = set_fields(input)
@@ -156,16 +190,16 @@ class Endpoint(Generic[InputT, OutputT]):
             raw = input
         else:
             raise InvalidArgumentError(
-                f"{self.endpoint_id} takes a {self.Input.__name__} or a mapping as input, "
+                f"{self.endpoint_id} takes a {input_model.__name__} or a mapping as input, "
                 f"got {type(input).__name__}"
             )
         # Local files become placeholder URLs here and are uploaded only once the whole input is
         # valid, at the call (see files/_arguments.py).
         mapping, uploads = extract_uploads(raw)
         try:
-            model = self.Input.model_validate(mapping)
+            model = input_model.model_validate(mapping)
         except ValidationError as exc:
-            raise InputValidationError.from_pydantic(self.endpoint_id, exc, self.Input) from None
+            raise InputValidationError.from_pydantic(self.endpoint_id, exc, input_model) from None
         body = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
         if extra_body:
             body.update(extra_body)

@@ -11,8 +11,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import aclosing, closing, suppress
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
 from ._client import Client, default_client
 from ._deadline import Deadline
 from ._errors import FalError, FalHTTPError, FalTimeoutError, OutputValidationError
@@ -33,7 +31,9 @@ from ._status import Completed, Status
 from ._urls import check_request_id
 from ._wait import iter_status, iter_status_async
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pydantic loads with the endpoint's models, at the first call
+    from pydantic import BaseModel
+
     from ._endpoint import Endpoint
 
 __all__ = [
@@ -45,7 +45,7 @@ __all__ = [
     "subscribe_async",
 ]
 
-OutputT = TypeVar("OutputT", bound=BaseModel)
+OutputT = TypeVar("OutputT", bound="BaseModel")
 
 QueueUpdateCallback = Callable[[Status], object]
 AsyncQueueUpdateCallback = Callable[[Status], "object | Awaitable[object]"]
@@ -59,6 +59,8 @@ RESULT_GRACE = 10.0
 
 def parse_output(model: type[OutputT], data: Any, request_id: str | None) -> OutputT:
     """Validate a result into the endpoint's ``Output``; on failure the raw data stays on the error."""
+    from pydantic import ValidationError  # loaded with ``model`` already: a dictionary lookup
+
     try:
         return model.model_validate(data)
     except RecursionError:  # nested past the stack: the data stays on the error all the same

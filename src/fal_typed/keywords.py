@@ -9,6 +9,9 @@ arguments go, exactly as given, through ``Endpoint.arguments`` (validation, loca
 endpoint call. Fields left out are not sent, so fal applies its own defaults: a default shown
 in a signature is documentation.
 
+A generated module's models and realtime classes load on first use, through the module
+``__getattr__`` that :func:`lazy_attributes` makes (re-exported here for the generated modules).
+
 The wrapper also accepts an ``Input`` instance as its one positional argument
 (``flux_dev.subscribe(flux_dev.Input(prompt="a cat"))``), which the declared signature does not
 show: the typed way to send an instance is ``flux_dev.endpoint.subscribe(instance)``.
@@ -22,9 +25,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
 from ._endpoint import Endpoint
+from ._lazy import lazy_attributes
 from ._types import NOT_GIVEN as _NOT_GIVEN
 
-__all__ = ["NOT_GIVEN", "keyword_call"]
+__all__ = ["NOT_GIVEN", "keyword_call", "lazy_attributes"]
 
 NOT_GIVEN: Any = _NOT_GIVEN
 """``fal_typed.NOT_GIVEN``, typed ``Any``: the default a generated signature shows for a field

@@ -26,13 +26,14 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from pydantic import BaseModel
 from typing_extensions import override
 
 from ._input import FileInput, is_upload_source
 from ._strings import strings_as_files
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from .._client import Client
     from .._deadline import Deadline
     from ._settings import UploadSettings
@@ -83,6 +84,8 @@ def extract_uploads(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
     placeholder, so it is uploaded once. Raises :class:`~fal_typed.FileInputError` naming the
     field for a source that cannot be uploaded.
     """
+    from pydantic import BaseModel  # loaded already by any caller holding a model
+
     uploads: dict[str, FileInput] = (
         dict(arguments.uploads) if isinstance(arguments, BodyWithUploads) else {}
     )

@@ -9,11 +9,12 @@ keep the local source as given; the calls swap it for its uploaded URL before se
 from __future__ import annotations
 
 import os
-from typing import IO, Annotated, Any, Protocol, TypeAlias, runtime_checkable
+from typing import IO, TYPE_CHECKING, Annotated, Any, Protocol, TypeAlias, runtime_checkable
 
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import PydanticCustomError, core_schema
+if TYPE_CHECKING:  # pydantic loads with the first model that holds a file field, not before
+    from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+    from pydantic.json_schema import JsonSchemaValue
+    from pydantic_core import core_schema
 
 __all__ = ["FileInput", "SupportsImageSave", "is_upload_source"]
 
@@ -44,6 +45,8 @@ def is_upload_source(value: object) -> bool:
 def _validate(value: object) -> object:
     if isinstance(value, str) or is_upload_source(value):
         return value
+    from pydantic_core import PydanticCustomError
+
     raise PydanticCustomError(
         "file_input",
         "expected a URL string or a local file (path, bytes, binary file object, PIL image), "
@@ -55,6 +58,8 @@ def _validate(value: object) -> object:
 def _serialize(value: object, info: core_schema.SerializationInfo) -> object:
     if isinstance(value, str) or info.mode == "python":
         return value
+    from pydantic_core import PydanticCustomError
+
     # JSON would need a URL: a local source only has one once a call has uploaded it.
     raise PydanticCustomError(
         "file_input_not_uploaded",
@@ -70,6 +75,8 @@ class _FileInputSchema:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
+        from pydantic_core import core_schema
+
         return core_schema.no_info_plain_validator_function(
             _validate,
             serialization=core_schema.plain_serializer_function_ser_schema(
