@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from fal_typed import Client, FalHTTPError, ProtocolError
+from fal_typed._errors import remember_secrets
 from fal_typed._retry import Kind
 from fal_typed.files import _protocol as p
 from fal_typed.files._source import open_source
@@ -142,6 +143,16 @@ def test_errors_are_scrubbed_of_the_key_and_the_given_secrets(client: Client) ->
         "nested": [{"t": "[redacted]"}],
     }
     assert error.headers["x-echo"] == "Bearer [redacted]"
+
+
+def test_a_secret_holding_a_remembered_secret_is_redacted_whole(client: Client) -> None:
+    # Scrubbed in two passes (the remembered ones, then the flow's), the outer secret would be
+    # left as "outer-[redacted]-value": its two ends still in the message.
+    remember_secrets(("inner-remembered-fragment",), token=True)
+    secret = "outer-inner-remembered-fragment-value"
+    error = p.response_error(client, response(401, {"detail": f"bad {secret}"}), (secret,))
+    assert error.body == {"detail": "bad [redacted]"}
+    assert "outer" not in str(error) and "value" not in str(error.body)
 
 
 def test_an_error_nested_too_deep_to_walk_keeps_its_scrubbed_text() -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import httpx
 
 from .._auth import redact, redact_json
-from .._errors import FalHTTPError, ProtocolError
+from .._errors import FalHTTPError, ProtocolError, remember_secrets
 from .._retry import Kind
 from ._source import UploadSource
 from ._token import CdnToken
@@ -125,6 +125,9 @@ def response_error(
     client: Client, response: httpx.Response, secrets: tuple[str, ...] = ()
 ) -> FalHTTPError:
     """The typed error of an error response, without the key nor ``secrets`` in it."""
+    # Remembered, they are scrubbed in the error's own pass with the key, longest first: a secret
+    # that holds another (remembered) one is redacted whole, not around it.
+    remember_secrets(secrets, token=True)
     error = client.error_for(response)
     if secrets:
         error.message = redact(error.message, secrets)
@@ -143,6 +146,7 @@ def json_object(
     (the key and ``secrets`` scrubbed out of either, the unreadable body kept as ``text``)."""
     if not response.is_success:
         raise response_error(client, response, secrets)
+    remember_secrets(secrets, token=True)  # as response_error does
     try:
         body = response.json()
     except (ValueError, RecursionError):
