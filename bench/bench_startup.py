@@ -7,7 +7,10 @@ warm-up round first); scenarios are interleaved round by round so machine drift 
 
 * ``import httpx, pydantic``: the floor (fal_typed's two dependencies, nothing built);
 * ``import fal_client``: the untyped client fal-typed is compared with;
-* ``from fal_endpoints import flux_dev``: one typed endpoint module;
+* ``from fal_endpoints import flux_dev``: one typed endpoint module (its models load at their
+  first use, so this is what a program that imports it pays before it calls anything);
+* the same, then ``flux_dev.Input(prompt=...)``: the models built (pydantic included), which
+  the first call pays; fal-client has no models, so this row has no counterpart there;
 * ``import fal_typed``: the runtime alone;
 * ten different endpoint modules imported in one process;
 * ``fal-typed --help`` and ``fal-typed list`` (what the console script runs: ``main()`` of
@@ -78,6 +81,9 @@ def scenarios() -> dict[str, list[str]]:
         "import httpx, pydantic": _python("import httpx, pydantic"),
         "import fal_client": _python("import fal_client"),
         "from fal_endpoints import flux_dev": _python("from fal_endpoints import flux_dev"),
+        "  + flux_dev.Input(...) built": _python(
+            "from fal_endpoints import flux_dev\nflux_dev.Input(prompt='a cat')"
+        ),
         "import fal_typed": _python("import fal_typed"),
         "10 endpoint modules": _python(ten),
         "fal-typed --help": _console("--help"),

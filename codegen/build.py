@@ -19,11 +19,12 @@ __all__ = ["BuildResult", "build"]
 
 @dataclass
 class BuildResult:
-    """The unformatted module of one document (None if the document is broken) and findings."""
+    """The unformatted sources of one document's member package (file name -> text; None if the
+    document is broken) and findings."""
 
     source: str
     module: str | None = None
-    text: str | None = None
+    files: dict[str, str] | None = None
     index: IndexEntry | None = None
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
@@ -36,7 +37,7 @@ def build(path: Path) -> BuildResult:
         normalised = normalise(document.data)
         _check_file_name(normalised.metadata.endpoint_id, path.name)
         planned = plan(normalised, document.source)
-        text, model_warnings = render_module(planned)
+        files, model_warnings = render_module(planned)
     except (DocumentError, Unwritable) as exc:
         result.diagnostics.append(Diagnostic(path.name, "error", str(exc)))
         return result
@@ -45,7 +46,7 @@ def build(path: Path) -> BuildResult:
             Diagnostic(path.name, "error", f"internal error: {type(exc).__name__}: {exc}")
         )
         return result
-    result.module, result.text, result.index = planned.module, text, index_entry(planned)
+    result.module, result.files, result.index = planned.module, files, index_entry(planned)
     for message in (*planned.warnings, *model_warnings):
         result.diagnostics.append(Diagnostic(path.name, "warning", message))
     return result

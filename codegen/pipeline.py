@@ -2,7 +2,8 @@
 
 A broken document never stops the run: it is reported, gets no module, and the rest goes on.
 The package directory holds exactly one member package per good document plus ``_index``, each
-``<member>/__init__.py`` with its ``py.typed`` (see :func:`.write.member_source`). A module file
+``<member>/__init__.py`` (an endpoint's with its ``_models.py`` and ``_realtime.py``) with its
+``py.typed`` (see :func:`.write.member_source`). A module file
 directly in the package (the flat layout of earlier versions) and a member package no document
 produces any more are leftovers, and are removed.
 """
@@ -24,6 +25,7 @@ from .diagnostics import Diagnostic
 from .load import document_paths, file_sha256
 from .write import (
     MANIFEST_NAME,
+    MEMBER_FILES,
     PACKAGE,
     TYPED_MARKER,
     Manifest,
@@ -32,6 +34,7 @@ from .write import (
     format_sources,
     generator_fingerprint,
     member_source,
+    members_sha256,
     text_sha256,
     write_if_changed,
 )
@@ -44,7 +47,7 @@ __all__ = ["INDEX", "INDEX_FILE", "Report", "check", "generate"]
 INDEX = "_index"
 INDEX_FILE = member_source(INDEX)
 # What a generated member package may hold; a directory with anything else is not ours.
-_MEMBER_FILES = frozenset({"__init__.py", TYPED_MARKER, "__pycache__"})
+_MEMBER_FILES = frozenset({*MEMBER_FILES, TYPED_MARKER, "__pycache__"})
 
 
 @dataclass
@@ -95,9 +98,15 @@ def generate(
     sources, owner_of = _record(manifest, built, hashes)
     formatted, refused = format_each(sources)
     for name, reason in refused.items():  # ruff could not format it: that document is skipped
-        entry = manifest.documents[owner_of.pop(name)]
+        document = owner_of[name]
+        entry = manifest.documents[document]
         entry.diagnostics.append(["error", f"ruff format failed: {reason.splitlines()[-1]}"])
         entry.module = entry.index = entry.output_sha256 = None
+    for name in [
+        name for name, document in owner_of.items() if not manifest.documents[document].module
+    ]:
+        formatted.pop(name, None)  # a skipped document writes none of its files
+        del owner_of[name]
 
     rows = sorted(e.index for e in manifest.documents.values() if e.index and e.module)
     index_stale = stale or old.documents.keys() != hashes.keys()
@@ -107,13 +116,16 @@ def generate(
         formatted.update(format_sources({INDEX_FILE: render_index(IndexEntry(*r) for r in rows)}))
 
     report = Report(documents=len(paths), modules=len(rows), rebuilt=len(stale))
+    member_texts: dict[str, dict[str, str]] = {}
     for name, text in formatted.items():
         if write_if_changed(package / name, text):
             report.written.append(name)
         if name == INDEX_FILE:
             manifest.index_sha256 = text_sha256(text)
         else:
-            manifest.documents[owner_of[name]].output_sha256 = text_sha256(text)
+            member_texts.setdefault(owner_of[name], {})[name.split("/", 1)[1]] = text
+    for document, texts in member_texts.items():
+        manifest.documents[document].output_sha256 = members_sha256(texts)
     members = {row[1] for row in rows} | {INDEX}
     for member in sorted(members):
         if write_if_changed(package / member / TYPED_MARKER, ""):
@@ -132,13 +144,13 @@ def generate(
 def _record(
     manifest: Manifest, built: dict[str, BuildResult], hashes: dict[str, str]
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """Enter the built documents in the manifest; return the module texts to write (file name
+    """Enter the built documents in the manifest; return the sources to write (file name
     -> unformatted text) and which document each comes from."""
     for name, result in built.items():
         entry = ManifestEntry(
             hashes[name], diagnostics=[[d.level, d.message] for d in result.diagnostics]
         )
-        if result.module and result.text is not None and result.index is not None:
+        if result.module and result.files is not None and result.index is not None:
             entry.module = result.module
             entry.index = [
                 result.index.endpoint_id,
@@ -152,9 +164,10 @@ def _record(
     owner_of: dict[str, str] = {}
     for name, result in built.items():
         module = manifest.documents[name].module
-        if module is not None and result.text is not None:
-            sources[member_source(module)] = result.text
-            owner_of[member_source(module)] = name
+        if module is not None and result.files is not None:
+            for file, text in result.files.items():
+                sources[member_source(module, file)] = text
+                owner_of[member_source(module, file)] = name
     return sources, owner_of
 
 
@@ -228,10 +241,17 @@ def _manifest_difference(fresh: Path, current: Path) -> str:
 
 
 def _intact(package: Path, entry: ManifestEntry) -> bool:
-    """Whether the module recorded for ``entry`` is on disk unchanged (or it had none)."""
+    """Whether the member recorded for ``entry`` is on disk unchanged (or it had none)."""
     if entry.module is None:
         return True
-    return _file_matches(package / member_source(entry.module), entry.output_sha256)
+    try:
+        texts = {
+            file: (package / member_source(entry.module, file)).read_text(encoding="utf-8")
+            for file in MEMBER_FILES
+        }
+    except (OSError, UnicodeDecodeError):
+        return False
+    return entry.output_sha256 is not None and members_sha256(texts) == entry.output_sha256
 
 
 def _file_matches(path: Path, sha256: str | None) -> bool:

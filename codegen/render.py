@@ -9,6 +9,7 @@ signatures, docstrings. Every string from the document reaches the text through
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -35,17 +36,32 @@ __all__ = [
 ]
 
 
-# Names the templates use, by the module they come from (datamodel-code-generator adds its own).
-_TEMPLATE_IMPORTS: dict[str, set[str]] = {
+# Names each file's template uses, by the module they come from (the models add their own).
+_CALLS_IMPORTS: dict[str, set[str]] = {
     "collections.abc": {"Callable", "Mapping"},
     "typing": {"TYPE_CHECKING", "Any", "Final", "Literal"},
+    "fal_typed": {"Endpoint"},
+    "fal_typed.keywords": {"keyword_call", "lazy_attributes"},
+}
+_CALLS_ANNOTATION_IMPORTS: dict[str, set[str]] = {
     "fal_typed": {
-        "AsyncRealtimeConnection", "AsyncRequestHandle", "AsyncStream", "Client", "Endpoint",
-        "RealtimeConnection", "RequestHandle", "Status", "Stream",
+        "AsyncRequestHandle",
+        "AsyncStream",
+        "Client",
+        "RequestHandle",
+        "Status",
+        "Stream",
     },
+    "fal_typed.webhooks": {"WebhookBody", "WebhookResult", "WebhookVerifier"},
+}
+_REALTIME_IMPORTS: dict[str, set[str]] = {
+    "collections.abc": {"Mapping"},
+    "typing": {"Any"},
+    "fal_typed": {"AsyncRealtimeConnection", "RealtimeConnection"},
     "fal_typed.keywords": {"keyword_call"},
-}  # fmt: skip
-_IMPORT_GROUPS = ("stdlib", "third_party", "first_party")
+}
+_ALWAYS_IMPORTED = ("collections.abc", "typing")  # loaded by any program: never deferred
+_IMPORT_GROUPS = ("stdlib", "third_party", "first_party", "local")
 _FIRST_PARTY = ("fal_typed",)
 
 
@@ -83,8 +99,9 @@ def _environment() -> jinja2.Environment:
     return template_environment(TEMPLATES)
 
 
-def render_module(plan: ModulePlan) -> tuple[str, list[str]]:
-    """Source of one endpoint module, and the warnings datamodel-code-generator raised."""
+def render_module(plan: ModulePlan) -> tuple[dict[str, str], list[str]]:
+    """Sources of one endpoint member package (file name -> text, see
+    :data:`.write.MEMBER_FILES`), and the warnings datamodel-code-generator raised."""
     models = render_models(plan)
     params = [_param(f, models.field_types[f.name]) for f in plan.fields]
     _check_parameters(params)
@@ -98,21 +115,103 @@ def render_module(plan: ModulePlan) -> tuple[str, list[str]]:
         inlined,
         options_section([EXTRA_BODY], "Options:"),
     )
-    template = _environment().get_template("endpoint_module.py.jinja")
-    text = template.render(
-        module_doc=docstring(_module_doc(plan)),
-        imports=_imports(models, plan),
-        models=models.source,
-        endpoint_id=plan.metadata.endpoint_id,
-        input_class=plan.input_class,
-        output_class=plan.output_class,
-        field_params=params,
-        open_input=plan.open_input,
-        calls=[_call_context(call, plan, args) for call in INPUT_CALLS],
-        send_doc=docstring(send_doc),
-        public=_public_names(models),
-    )
-    return text, models.warnings
+    imports = _MemberImports(models, params)
+    shared = {
+        "endpoint_id": plan.metadata.endpoint_id,
+        "input_class": plan.input_class,
+        "output_class": plan.output_class,
+        "field_params": params,
+        "open_input": plan.open_input,
+    }
+    model_names = sorted([*models.names, "Input", "Output"], key=_isort_key)
+    lazy = [(name, "._models") for name in model_names]
+    lazy += [("AsyncRealtime", "._realtime"), ("Realtime", "._realtime")]
+    files = {
+        "__init__.py": _render(
+            "endpoint_module.py.jinja",
+            shared,
+            module_doc=docstring(_module_doc(plan)),
+            imports=_import_groups(imports.calls()),
+            checking_imports=_checking_lines(imports.calls_annotations(model_names)),
+            lazy=sorted(lazy, key=lambda pair: _isort_key(pair[0])),
+            calls=[_call_context(call, plan, args) for call in INPUT_CALLS],
+            public=_public_names(models),
+        ),
+        "_models.py": _render(
+            "endpoint_models.py.jinja",
+            shared,
+            imports=_import_groups(models.imports),
+            models=models.source,
+            public=model_names,
+        ),
+        "_realtime.py": _render(
+            "endpoint_realtime.py.jinja",
+            shared,
+            imports=_import_groups(imports.realtime(plan)),
+            send_doc=docstring(send_doc),
+        ),
+    }
+    return files, models.warnings
+
+
+def _render(template: str, shared: dict[str, Any], **context: Any) -> str:
+    return _environment().get_template(template).render(**shared, **context)
+
+
+class _MemberImports:
+    """What each file of a member imports: the fixed names of its template, plus the names the
+    call signatures use (a model, a ``Literal``, a ``FileInput``), from where the models take
+    them. The calls module imports those for type checkers only, so it loads no model."""
+
+    def __init__(self, models: Models, params: list[str]) -> None:
+        used = _names_in(params)
+        self._models = models
+        self._signature: dict[str, set[str]] = {}
+        for module, names in models.imports.items():
+            if names & used:
+                self._signature[module] = names & used
+        self._signature_models = {name for name in models.names if name in used}
+        self._not_given = "NOT_GIVEN" in used
+
+    def calls(self) -> dict[str, set[str]]:
+        names = _merged(_CALLS_IMPORTS)
+        for module in _ALWAYS_IMPORTED:
+            names[module] |= self._signature.get(module, set())
+        if self._not_given:
+            names["fal_typed.keywords"].add("NOT_GIVEN")
+        return names
+
+    def calls_annotations(self, model_names: list[str]) -> dict[str, set[str]]:
+        names = _merged(_CALLS_ANNOTATION_IMPORTS)
+        for module, items in self._signature.items():
+            if module not in _ALWAYS_IMPORTED:
+                names.setdefault(module, set()).update(items)
+        names["._models"] = set(model_names)
+        names["._realtime"] = {"AsyncRealtime", "Realtime"}
+        return names
+
+    def realtime(self, plan: ModulePlan) -> dict[str, set[str]]:
+        names = _merged(_REALTIME_IMPORTS)
+        for module, items in self._signature.items():
+            names.setdefault(module, set()).update(items)
+        if self._not_given:
+            names["fal_typed.keywords"].add("NOT_GIVEN")
+        names["._models"] = {plan.input_class, plan.output_class, *self._signature_models}
+        return names
+
+
+def _merged(*tables: dict[str, set[str]]) -> dict[str, set[str]]:
+    merged: dict[str, set[str]] = {}
+    for table in tables:
+        for module, names in table.items():
+            merged.setdefault(module, set()).update(names)
+    return merged
+
+
+def _names_in(params: list[str]) -> set[str]:
+    """Every name the parameters' annotations and defaults use."""
+    tree = ast.parse(f"def _(*, {', '.join(params)}): pass") if params else ast.Module([], [])
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
 
 
 def render_index(entries: Iterable[IndexEntry]) -> str:
@@ -127,23 +226,36 @@ def one_line(text: str, limit: int = 120) -> str:
     return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."
 
 
-def _imports(models: Models, plan: ModulePlan) -> list[str]:
-    """Import lines for the names the models and templates use, grouped and sorted like isort."""
-    names: dict[str, set[str]] = {module: set(items) for module, items in _TEMPLATE_IMPORTS.items()}
-    if any(field.default == "NOT_GIVEN" for field in plan.fields):
-        names["fal_typed.keywords"].add("NOT_GIVEN")
-    for module, items in models.imports.items():
-        names.setdefault(module, set()).update(items)
+def _import_groups(names: dict[str, set[str]]) -> list[str]:
+    """Import lines for ``names`` (module -> names), grouped and sorted like isort: standard
+    library, third party, first party, then this package's own modules."""
     groups: dict[str, list[str]] = {group: [] for group in _IMPORT_GROUPS}
     for module in sorted(names):
+        if not names[module]:
+            continue
         top = module.split(".")[0]
-        if top in _FIRST_PARTY:
+        if module.startswith("."):
+            group = "local"
+        elif top in _FIRST_PARTY:
             group = "first_party"
         else:
             group = "stdlib" if top in ("collections", "typing") else "third_party"
-        listed = ", ".join(sorted(names[module], key=_isort_key))
+        listed = ", ".join(sorted(names[module], key=_import_order))
         groups[group].append(f"from {module} import {listed}")
     return ["\n".join(lines) for lines in groups.values() if lines]
+
+
+def _checking_lines(names: dict[str, set[str]]) -> list[str]:
+    """The lines of an ``if TYPE_CHECKING:`` block importing ``names``, groups apart."""
+    return "\n\n".join(_import_groups(names)).splitlines()
+
+
+def _import_order(name: str) -> tuple[int, list[str | int]]:
+    # Within an import, ruff's isort compares the names of a kind case-insensitively, and the
+    # digits in them as numbers ("SAM3DBody" before "Sam33dAlign").
+    kind, _ = _isort_key(name)
+    parts = re.split(r"(\d+)", name.lower())
+    return kind, [int(part) if index % 2 else part for index, part in enumerate(parts)]
 
 
 def _isort_key(name: str) -> tuple[int, str]:

@@ -21,6 +21,7 @@ from typing import Any
 
 __all__ = [
     "MANIFEST_NAME",
+    "MEMBER_FILES",
     "PACKAGE",
     "REPO_ROOT",
     "TEMPLATES",
@@ -31,6 +32,7 @@ __all__ = [
     "format_sources",
     "generator_fingerprint",
     "member_source",
+    "members_sha256",
     "text_sha256",
     "write_if_changed",
 ]
@@ -48,16 +50,21 @@ MANIFEST_NAME = "codegen-manifest.json"
 TYPED_MARKER = "py.typed"
 
 
-def member_source(member: str) -> str:
-    """Where the source of a member of the package goes, relative to ``fal_endpoints/``.
+#: The sources of an endpoint member: its calls, its models and its realtime classes, apart so
+#: that importing the calls loads neither pydantic models nor the realtime code.
+MEMBER_FILES = ("__init__.py", "_models.py", "_realtime.py")
 
-    Every member (each endpoint, and ``_index``) is a package of its own,
-    ``<member>/__init__.py`` beside its ``py.typed``, exactly as its wheel installs it:
-    ``fal_endpoints`` is a PEP 420 namespace that no one owns, so PEP 561 wants the typing
-    marker inside each member. A checkout, an editable install and the wheels then type-check
-    alike.
+
+def member_source(member: str, file: str = "__init__.py") -> str:
+    """Where a source of a member of the package goes, relative to ``fal_endpoints/``.
+
+    Every member (each endpoint, and ``_index``) is a package of its own, its sources
+    (:data:`MEMBER_FILES`; ``_index`` has only ``__init__.py``) beside its ``py.typed``,
+    exactly as its wheel installs it: ``fal_endpoints`` is a PEP 420 namespace that no one
+    owns, so PEP 561 wants the typing marker inside each member. A checkout, an editable
+    install and the wheels then type-check alike.
     """
-    return f"{member}/__init__.py"
+    return f"{member}/{file}"
 
 
 # The project's formatting (pyproject [tool.ruff]), given explicitly so the output never depends
@@ -106,6 +113,11 @@ class Manifest:
 
 def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def members_sha256(texts: dict[str, str]) -> str:
+    """One hash of a member's sources (file name -> text), for the manifest."""
+    return text_sha256("".join(f"{name}\0{texts[name]}\0" for name in sorted(texts)))
 
 
 def _ruff(*args: str) -> subprocess.CompletedProcess[str]:

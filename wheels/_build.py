@@ -191,25 +191,27 @@ def build_runtime_wheel(layout: Layout, project: RuntimeProject) -> BuiltWheel:
     return BuiltWheel(project.name, project.version, path)
 
 
-def _module_bytes(source: EndpointSource) -> bytes:
+def _member_files(source: EndpointSource, package: str) -> dict[str, bytes]:
+    """The endpoint's member package as ``generated/`` holds it: every source (its calls, its
+    models, its realtime classes) byte for byte, and its ``py.typed``."""
+    directory = source.module_path.parent
     try:
-        data = source.module_path.read_bytes()
+        calls = source.module_path.read_bytes()
     except FileNotFoundError:
         raise WheelBuildError(
             f"{source.endpoint_id}: no generated module at {source.module_path}"
         ) from None
-    if not source.module_path.with_name("py.typed").is_file():
-        raise WheelBuildError(
-            f"{source.module_path.parent}/py.typed is missing: the endpoint would ship untyped"
-        )
+    if not (directory / "py.typed").is_file():
+        raise WheelBuildError(f"{directory}/py.typed is missing: the endpoint would ship untyped")
     if (
-        f'"{source.endpoint_id}"'.encode() not in data
-        and f"'{source.endpoint_id}'".encode() not in data
+        f'"{source.endpoint_id}"'.encode() not in calls
+        and f"'{source.endpoint_id}'".encode() not in calls
     ):
         raise WheelBuildError(
             f"{source.module_path} does not name endpoint {source.endpoint_id!r}: regenerate it"
         )
-    return data
+    files = {f"{package}/{path.name}": path.read_bytes() for path in sorted(directory.glob("*.py"))}
+    return files | {f"{package}/py.typed": b""}
 
 
 def build_endpoint_wheel(
@@ -219,8 +221,8 @@ def build_endpoint_wheel(
     schema_time: int,
     history: EndpointHistory | None = None,
 ) -> BuiltWheel:
-    """One endpoint's wheel: ``fal_endpoints/<module>/`` exactly as ``generated/`` holds it (the
-    module and its ``py.typed``), plus the data read without a checkout: ``endpoint.json`` and
+    """One endpoint's wheel: ``fal_endpoints/<module>/`` exactly as ``generated/`` holds it (its
+    sources and its ``py.typed``), plus the data read without a checkout: ``endpoint.json`` and
     ``openapi.json`` (see :mod:`._data`).
 
     The module is a package so that its ``py.typed`` is its own: PEP 561 puts the marker of a
@@ -235,7 +237,7 @@ def build_endpoint_wheel(
     version = history.version
     requirement = runtime_requirement(project.name, project.version)
     package = f"{NAMESPACE}/{source.module}"
-    files = {f"{package}/__init__.py": _module_bytes(source), f"{package}/py.typed": b""}
+    files = _member_files(source, package)
     files |= endpoint_data_files(package, source)  # for the local server and the listing
     readme = endpoint_readme(
         layout.templates_dir,

@@ -61,6 +61,8 @@ def test_adds_a_typed_module_the_project_imports_and_the_local_server_serves(
     package = project.folder / "fal_endpoints" / MODULE
     assert sorted(p.name for p in package.iterdir()) == [
         "__init__.py",
+        "_models.py",
+        "_realtime.py",
         "endpoint.json",
         "openapi.json",
         "py.typed",

@@ -21,8 +21,9 @@ def test_generate_builds_the_modules_then_rewrites_only_what_changed(tmp_path: P
 
     assert first.returncode == 0, first.stderr
     assert "2 modules from 2 documents" in first.stdout and "2 rebuilt" in first.stdout
-    module = out / "fal_endpoints" / "flux_dev" / "__init__.py"
-    assert "class FluxDevInput" in module.read_text(encoding="utf-8")
+    member = out / "fal_endpoints" / "flux_dev"
+    assert "def subscribe(" in (member / "__init__.py").read_text(encoding="utf-8")
+    assert "class FluxDevInput" in (member / "_models.py").read_text(encoding="utf-8")
 
     path = schemas / filename("fal-ai/demucs")
     document = json.loads(path.read_text(encoding="utf-8"))

@@ -409,9 +409,11 @@ def test_a_module_ruff_cannot_format_costs_only_its_document(
 
     real = codegen.build.render_module
 
-    def render(planned: Any) -> tuple[str, list[str]]:
-        text, warnings = real(planned)
-        return (text + "\ndef (\n" if planned.module == "odd" else text), warnings
+    def render(planned: Any) -> tuple[dict[str, str], list[str]]:
+        files, warnings = real(planned)
+        if planned.module == "odd":  # one of its files: the whole member is skipped
+            files = {**files, "_models.py": files["_models.py"] + "\ndef (\n"}
+        return files, warnings
 
     monkeypatch.setattr(codegen.build, "render_module", render)
     other = fal_document("fal-ai/fine", {"type": "object"}, {"type": "object"})
@@ -423,6 +425,7 @@ def test_a_module_ruff_cannot_format_costs_only_its_document(
     ]
     package = tmp_path / "generated" / "fal_endpoints"
     assert sorted(p.parent.name for p in package.glob("*/__init__.py")) == ["_index", "fine"]
+    assert not (package / "odd").exists()
     assert "fal-ai/odd" not in module_file(tmp_path / "generated", "_index").read_text("utf-8")
 
 

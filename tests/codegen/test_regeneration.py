@@ -54,9 +54,11 @@ def test_a_rerun_changes_nothing_and_an_edited_document_is_rebuilt_alone(tmp_pat
     schemas, out = copy_sample(tmp_path), tmp_path / "out"
     first = generate(schemas, out, jobs=2)
     assert (first.documents, first.modules, first.rebuilt) == (5, 5, 5)
-    # Each module and the index is a package of its own, typed: __init__.py + py.typed.
-    assert len(first.written) == 12
-    assert {"_index/__init__.py", "_index/py.typed", "demucs/py.typed"} <= set(first.written)
+    # Each module and the index is a package of its own, typed: an endpoint's calls, models and
+    # realtime classes + py.typed (4 files x 5), the index's __init__.py + py.typed.
+    assert len(first.written) == 22
+    member = {"demucs/__init__.py", "demucs/_models.py", "demucs/_realtime.py", "demucs/py.typed"}
+    assert {"_index/__init__.py", "_index/py.typed", *member} <= set(first.written)
     before = snapshot(out)
 
     again = generate(schemas, out, jobs=2)
@@ -75,17 +77,18 @@ def test_a_rerun_changes_nothing_and_an_edited_document_is_rebuilt_alone(tmp_pat
     assert "Split a song into its stems." in module.read_text()
 
 
-def test_a_hand_edited_module_is_regenerated(tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", ["__init__.py", "_models.py", "_realtime.py"])
+def test_a_hand_edited_module_is_regenerated(tmp_path: Path, source: str) -> None:
     schemas, out = copy_sample(tmp_path), tmp_path / "out"
     generate(schemas, out, jobs=1)
-    module = out / "fal_endpoints" / "flux_dev" / "__init__.py"
+    module = out / "fal_endpoints" / "flux_dev" / source
     original = module.read_bytes()
     module.write_text("# edited by hand\n", encoding="utf-8")
     (module.parent / "py.typed").unlink()
 
     report = generate(schemas, out, jobs=1)
 
-    assert (report.rebuilt, report.written) == (1, ["flux_dev/__init__.py", "flux_dev/py.typed"])
+    assert (report.rebuilt, report.written) == (1, [f"flux_dev/{source}", "flux_dev/py.typed"])
     assert module.read_bytes() == original
 
 

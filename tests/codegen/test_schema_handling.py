@@ -50,9 +50,13 @@ def keyword_overload(module: ModuleType, function: str = "subscribe") -> ast.Fun
 
 
 def keyword_overload_of_method(module: ModuleType, cls: str, method: str) -> ast.FunctionDef:
-    tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
+    """A method's signature, from whichever source of the member package defines the class."""
+    sources = Path(module.__file__ or "").parent.glob("*.py")
     body = next(
-        node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == cls
+        node
+        for source in sorted(sources)
+        for node in ast.parse(source.read_text(encoding="utf-8")).body
+        if isinstance(node, ast.ClassDef) and node.name == cls
     ).body
     (node,) = [node for node in body if isinstance(node, ast.FunctionDef) and node.name == method]
     return node

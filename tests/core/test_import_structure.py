@@ -1,9 +1,9 @@
 """What importing costs, as structure rather than time: which modules each entry point loads.
 
 Each case runs in a fresh interpreter and reports the modules it added to ``sys.modules``. An
-endpoint module imports the runtime's queue path only: no realtime (websockets, msgpack), no
-webhooks (cryptography), no CLI (typer), no status-stream reader (httpx_sse), no asyncio for a
-sync program, and no other endpoint module. Listing installed endpoints imports no endpoint
+endpoint module imports the runtime's queue path only: no pydantic (its models load at their
+first use), no realtime (websockets, msgpack), no webhooks (cryptography), no CLI (typer), no
+status-stream reader (httpx_sse), no asyncio for a sync program, and no other endpoint module. Listing installed endpoints imports no endpoint
 module and no HTTP or validation library; ``fal-typed --help`` and ``fal-typed list`` load the
 CLI without the runtime. (Timings are in ``bench/bench_startup.py``; here nothing is timed.)
 """
@@ -20,6 +20,11 @@ import pytest
 # Modules an endpoint import must not add beyond what ``import httpx, pydantic`` loads (httpx's
 # own CLI extra, when installed, imports click and rich: those count as httpx's, not ours).
 NOT_FOR_AN_ENDPOINT = (
+    "pydantic",
+    "pydantic_core",
+    "annotated_types",
+    "fal_typed._models",
+    "fal_typed.realtime",
     "asyncio",
     "concurrent.futures",
     "cryptography",
@@ -37,7 +42,6 @@ NOT_FOR_AN_ENDPOINT = (
     "fal_typed.notebook",
     "fal_typed.testing",
     "fal_typed.catalog",
-    "fal_typed.realtime._throttle",
     "fal_typed.files._resolve",
     "fal_typed.files._download",
     "fal_typed.files._source",
@@ -78,11 +82,30 @@ def _loaded(modules: list[str], families: tuple[str, ...]) -> list[str]:
 
 @pytest.mark.parametrize("module", ["flux_dev", "fast_sdxl", "whisper"])
 def test_one_endpoint_module_imports_only_the_queue_runtime(module: str) -> None:
-    added = _added_modules(f"from fal_endpoints import {module}", before="import httpx, pydantic")
+    added = _added_modules(f"from fal_endpoints import {module}", before="import httpx")
     assert f"fal_endpoints.{module}" in added  # the case measures something
     assert not _loaded(added, NOT_FOR_AN_ENDPOINT)
     others = [m for m in added if m.startswith("fal_endpoints.") and m != f"fal_endpoints.{module}"]
-    assert not others, f"importing {module} imported other endpoint modules: {others}"
+    assert not others, f"importing {module} imported its models or other endpoints: {others}"
+
+
+def test_an_endpoints_models_load_at_their_first_use_and_its_realtime_code_does_not() -> None:
+    added = _added_modules(
+        "from fal_endpoints import flux_dev\n"
+        "assert flux_dev.Input(prompt='a cat').prompt == 'a cat'\n"
+        "assert flux_dev.endpoint.Output is flux_dev.FluxDevOutput"
+    )
+    assert {"fal_endpoints.flux_dev._models", "pydantic"} <= set(added)
+    assert not _loaded(added, ("fal_endpoints.flux_dev._realtime", "fal_typed.realtime"))
+
+
+def test_an_endpoints_realtime_classes_load_with_the_first_connection() -> None:
+    added = _added_modules(
+        "from fal_endpoints import flux_dev\n"
+        "connection = flux_dev.realtime()\n"
+        "assert type(connection) is flux_dev.Realtime"
+    )
+    assert {"fal_endpoints.flux_dev._realtime", "fal_typed.realtime._connection"} <= set(added)
 
 
 def test_the_runtime_alone_imports_nothing_until_a_name_is_used() -> None:

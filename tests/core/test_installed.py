@@ -46,12 +46,15 @@ def install_package(
     module = module_name(endpoint_id)
     package = portion / module
     package.mkdir(parents=True)
-    if module_text is None:
-        source = ROOT / "generated" / "fal_endpoints" / "flux_dev.py"
-        if not source.is_file():  # the package layout of the generator
-            source = ROOT / "generated" / "fal_endpoints" / "flux_dev" / "__init__.py"
-        module_text = source.read_text(encoding="utf-8").replace("fal-ai/flux/dev", endpoint_id)
-    (package / "__init__.py").write_text(module_text, encoding="utf-8")
+    sources: dict[str, str] = {"__init__.py": module_text or ""}
+    if module_text is None:  # flux_dev's member: its calls, models and realtime classes
+        member = ROOT / "generated" / "fal_endpoints" / "flux_dev"
+        sources = {
+            path.name: path.read_text(encoding="utf-8").replace("fal-ai/flux/dev", endpoint_id)
+            for path in member.glob("*.py")
+        }
+    for name, text in sources.items():
+        (package / name).write_text(text, encoding="utf-8")
     (package / "py.typed").write_text("")
     document = renamed_document(endpoint_id)
     (package / "openapi.json").write_bytes(compact_document(document))
@@ -148,7 +151,7 @@ def test_display_names() -> None:
 def test_an_added_package_imports_and_typos_are_suggested(portion: Path) -> None:
     endpoint = fal_typed.endpoint(NEW_ID)
     assert endpoint.endpoint_id == NEW_ID
-    assert endpoint.Input.__module__ == "fal_endpoints.acme__new_model"
+    assert endpoint.Input.__module__ == "fal_endpoints.acme__new_model._models"
     with pytest.raises(UnknownEndpointError) as caught:
         fal_typed.endpoint("acme/new-modle")
     assert caught.value.suggestions == [NEW_ID]

@@ -16,26 +16,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from pydantic import ConfigDict
-
-from fal_typed import (
-    AsyncRealtimeConnection,
-    AsyncRequestHandle,
-    AsyncStream,
-    Client,
-    Endpoint,
-    InputModel,
-    OutputModel,
-    RealtimeConnection,
-    RequestHandle,
-    Status,
-    Stream,
-)
-from fal_typed.keywords import keyword_call
+from fal_typed import Endpoint
+from fal_typed.keywords import keyword_call, lazy_attributes
 
 if TYPE_CHECKING:
-    # Used in annotations only: importing fal_typed.webhooks would slow every module import.
+    # For annotations only. The models (pydantic with them) and the realtime classes load on
+    # first use, through __getattr__ below: importing this module builds no model.
+    from fal_typed import AsyncRequestHandle, AsyncStream, Client, RequestHandle, Status, Stream
     from fal_typed.webhooks import WebhookBody, WebhookResult, WebhookVerifier
+
+    from ._models import (
+        Input,
+        OpenrouterRouterOpenaiV1ChatCompletionsInput,
+        OpenrouterRouterOpenaiV1ChatCompletionsOutput,
+        Output,
+    )
+    from ._realtime import AsyncRealtime, Realtime
 
 __all__ = [
     "AsyncRealtime",
@@ -68,35 +64,26 @@ __all__ = [
     "subscribe_async",
 ]
 
-
-class OpenrouterRouterOpenaiV1ChatCompletionsInput(InputModel):
-    """
-    Input of `openrouter/router/openai/v1/chat/completions`.
-
-    The document's input schema is missing: any fields are accepted.
-    """
-
-    model_config = ConfigDict(extra="allow")
-
-
-class OpenrouterRouterOpenaiV1ChatCompletionsOutput(OutputModel):
-    """
-    Result of `openrouter/router/openai/v1/chat/completions`.
-
-    The document's output schema is empty: any fields are accepted.
-    """
-
-    model_config = ConfigDict(extra="allow")
-
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_attributes(
+        __name__,
+        {
+            "AsyncRealtime": "._realtime",
+            "Input": "._models",
+            "OpenrouterRouterOpenaiV1ChatCompletionsInput": "._models",
+            "OpenrouterRouterOpenaiV1ChatCompletionsOutput": "._models",
+            "Output": "._models",
+            "Realtime": "._realtime",
+        },
+        __all__,
+    )
 
 endpoint_id: Final = "openrouter/router/openai/v1/chat/completions"
-Input = OpenrouterRouterOpenaiV1ChatCompletionsInput
-Output = OpenrouterRouterOpenaiV1ChatCompletionsOutput
 endpoint: Final[
     Endpoint[
         OpenrouterRouterOpenaiV1ChatCompletionsInput, OpenrouterRouterOpenaiV1ChatCompletionsOutput
     ]
-] = Endpoint(endpoint_id, Input, Output)
+] = Endpoint.deferred(endpoint_id, __name__)
 
 
 @keyword_call(endpoint.subscribe)
@@ -417,56 +404,6 @@ def handle_async(
     return endpoint.handle_async(request_id, client=client)
 
 
-class Realtime(
-    RealtimeConnection[
-        OpenrouterRouterOpenaiV1ChatCompletionsInput, OpenrouterRouterOpenaiV1ChatCompletionsOutput
-    ]
-):
-    """A realtime (WebSocket) connection to `openrouter/router/openai/v1/chat/completions`: `send` inputs, iterate over results."""
-
-    @keyword_call("send_arguments")
-    def send(
-        self,
-        *,
-        extra_body: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> None:
-        """Validate one input and send it over the connection.
-
-        Args:
-            **fields: Any field, sent as given: the document describes none.
-
-        Options:
-            extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
-        """
-        raise NotImplementedError  # never runs: @keyword_call calls self.send_arguments
-
-
-class AsyncRealtime(
-    AsyncRealtimeConnection[
-        OpenrouterRouterOpenaiV1ChatCompletionsInput, OpenrouterRouterOpenaiV1ChatCompletionsOutput
-    ]
-):
-    """A realtime (WebSocket) connection to `openrouter/router/openai/v1/chat/completions`: `send` inputs, iterate over results."""
-
-    @keyword_call("send_arguments")
-    async def send(
-        self,
-        *,
-        extra_body: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> None:
-        """Validate one input and send it over the connection.
-
-        Args:
-            **fields: Any field, sent as given: the document describes none.
-
-        Options:
-            extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
-        """
-        raise NotImplementedError  # never runs: @keyword_call calls self.send_arguments
-
-
 def realtime(
     *,
     client: Client | None = None,
@@ -475,6 +412,8 @@ def realtime(
     max_buffering: int | None = None,
 ) -> Realtime:
     """A realtime connection to `openrouter/router/openai/v1/chat/completions`; use it as a context manager."""
+    from ._realtime import Realtime
+
     return Realtime(
         endpoint,
         client=client,
@@ -492,6 +431,8 @@ def realtime_async(
     max_buffering: int | None = None,
 ) -> AsyncRealtime:
     """A realtime connection to `openrouter/router/openai/v1/chat/completions`; use it as an async context manager."""
+    from ._realtime import AsyncRealtime
+
     return AsyncRealtime(
         endpoint,
         client=client,

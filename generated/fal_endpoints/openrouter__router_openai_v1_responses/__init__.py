@@ -17,26 +17,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from pydantic import ConfigDict
-
-from fal_typed import (
-    AsyncRealtimeConnection,
-    AsyncRequestHandle,
-    AsyncStream,
-    Client,
-    Endpoint,
-    InputModel,
-    OutputModel,
-    RealtimeConnection,
-    RequestHandle,
-    Status,
-    Stream,
-)
-from fal_typed.keywords import keyword_call
+from fal_typed import Endpoint
+from fal_typed.keywords import keyword_call, lazy_attributes
 
 if TYPE_CHECKING:
-    # Used in annotations only: importing fal_typed.webhooks would slow every module import.
+    # For annotations only. The models (pydantic with them) and the realtime classes load on
+    # first use, through __getattr__ below: importing this module builds no model.
+    from fal_typed import AsyncRequestHandle, AsyncStream, Client, RequestHandle, Status, Stream
     from fal_typed.webhooks import WebhookBody, WebhookResult, WebhookVerifier
+
+    from ._models import (
+        Input,
+        OpenrouterRouterOpenaiV1ResponsesInput,
+        OpenrouterRouterOpenaiV1ResponsesOutput,
+        Output,
+    )
+    from ._realtime import AsyncRealtime, Realtime
 
 __all__ = [
     "AsyncRealtime",
@@ -69,33 +65,24 @@ __all__ = [
     "subscribe_async",
 ]
 
-
-class OpenrouterRouterOpenaiV1ResponsesInput(InputModel):
-    """
-    Input of `openrouter/router/openai/v1/responses`.
-
-    The document's input schema is missing: any fields are accepted.
-    """
-
-    model_config = ConfigDict(extra="allow")
-
-
-class OpenrouterRouterOpenaiV1ResponsesOutput(OutputModel):
-    """
-    Result of `openrouter/router/openai/v1/responses`.
-
-    The document's output schema is empty: any fields are accepted.
-    """
-
-    model_config = ConfigDict(extra="allow")
-
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_attributes(
+        __name__,
+        {
+            "AsyncRealtime": "._realtime",
+            "Input": "._models",
+            "OpenrouterRouterOpenaiV1ResponsesInput": "._models",
+            "OpenrouterRouterOpenaiV1ResponsesOutput": "._models",
+            "Output": "._models",
+            "Realtime": "._realtime",
+        },
+        __all__,
+    )
 
 endpoint_id: Final = "openrouter/router/openai/v1/responses"
-Input = OpenrouterRouterOpenaiV1ResponsesInput
-Output = OpenrouterRouterOpenaiV1ResponsesOutput
 endpoint: Final[
     Endpoint[OpenrouterRouterOpenaiV1ResponsesInput, OpenrouterRouterOpenaiV1ResponsesOutput]
-] = Endpoint(endpoint_id, Input, Output)
+] = Endpoint.deferred(endpoint_id, __name__)
 
 
 @keyword_call(endpoint.subscribe)
@@ -424,56 +411,6 @@ def handle_async(
     return endpoint.handle_async(request_id, client=client)
 
 
-class Realtime(
-    RealtimeConnection[
-        OpenrouterRouterOpenaiV1ResponsesInput, OpenrouterRouterOpenaiV1ResponsesOutput
-    ]
-):
-    """A realtime (WebSocket) connection to `openrouter/router/openai/v1/responses`: `send` inputs, iterate over results."""
-
-    @keyword_call("send_arguments")
-    def send(
-        self,
-        *,
-        extra_body: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> None:
-        """Validate one input and send it over the connection.
-
-        Args:
-            **fields: Any field, sent as given: the document describes none.
-
-        Options:
-            extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
-        """
-        raise NotImplementedError  # never runs: @keyword_call calls self.send_arguments
-
-
-class AsyncRealtime(
-    AsyncRealtimeConnection[
-        OpenrouterRouterOpenaiV1ResponsesInput, OpenrouterRouterOpenaiV1ResponsesOutput
-    ]
-):
-    """A realtime (WebSocket) connection to `openrouter/router/openai/v1/responses`: `send` inputs, iterate over results."""
-
-    @keyword_call("send_arguments")
-    async def send(
-        self,
-        *,
-        extra_body: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> None:
-        """Validate one input and send it over the connection.
-
-        Args:
-            **fields: Any field, sent as given: the document describes none.
-
-        Options:
-            extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
-        """
-        raise NotImplementedError  # never runs: @keyword_call calls self.send_arguments
-
-
 def realtime(
     *,
     client: Client | None = None,
@@ -482,6 +419,8 @@ def realtime(
     max_buffering: int | None = None,
 ) -> Realtime:
     """A realtime connection to `openrouter/router/openai/v1/responses`; use it as a context manager."""
+    from ._realtime import Realtime
+
     return Realtime(
         endpoint,
         client=client,
@@ -499,6 +438,8 @@ def realtime_async(
     max_buffering: int | None = None,
 ) -> AsyncRealtime:
     """A realtime connection to `openrouter/router/openai/v1/responses`; use it as an async context manager."""
+    from ._realtime import AsyncRealtime
+
     return AsyncRealtime(
         endpoint,
         client=client,

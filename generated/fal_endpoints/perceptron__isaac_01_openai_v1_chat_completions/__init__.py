@@ -14,26 +14,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from pydantic import ConfigDict
-
-from fal_typed import (
-    AsyncRealtimeConnection,
-    AsyncRequestHandle,
-    AsyncStream,
-    Client,
-    Endpoint,
-    InputModel,
-    OutputModel,
-    RealtimeConnection,
-    RequestHandle,
-    Status,
-    Stream,
-)
-from fal_typed.keywords import keyword_call
+from fal_typed import Endpoint
+from fal_typed.keywords import keyword_call, lazy_attributes
 
 if TYPE_CHECKING:
-    # Used in annotations only: importing fal_typed.webhooks would slow every module import.
+    # For annotations only. The models (pydantic with them) and the realtime classes load on
+    # first use, through __getattr__ below: importing this module builds no model.
+    from fal_typed import AsyncRequestHandle, AsyncStream, Client, RequestHandle, Status, Stream
     from fal_typed.webhooks import WebhookBody, WebhookResult, WebhookVerifier
+
+    from ._models import (
+        Input,
+        Output,
+        PerceptronIsaac01OpenaiV1ChatCompletionsInput,
+        PerceptronIsaac01OpenaiV1ChatCompletionsOutput,
+    )
+    from ._realtime import AsyncRealtime, Realtime
 
 __all__ = [
     "AsyncRealtime",
@@ -66,36 +62,27 @@ __all__ = [
     "subscribe_async",
 ]
 
-
-class PerceptronIsaac01OpenaiV1ChatCompletionsInput(InputModel):
-    """
-    Input of `perceptron/isaac-01/openai/v1/chat/completions`.
-
-    The document's input schema is missing: any fields are accepted.
-    """
-
-    model_config = ConfigDict(extra="allow")
-
-
-class PerceptronIsaac01OpenaiV1ChatCompletionsOutput(OutputModel):
-    """
-    Result of `perceptron/isaac-01/openai/v1/chat/completions`.
-
-    The document's output schema is empty: any fields are accepted.
-    """
-
-    model_config = ConfigDict(extra="allow")
-
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_attributes(
+        __name__,
+        {
+            "AsyncRealtime": "._realtime",
+            "Input": "._models",
+            "Output": "._models",
+            "PerceptronIsaac01OpenaiV1ChatCompletionsInput": "._models",
+            "PerceptronIsaac01OpenaiV1ChatCompletionsOutput": "._models",
+            "Realtime": "._realtime",
+        },
+        __all__,
+    )
 
 endpoint_id: Final = "perceptron/isaac-01/openai/v1/chat/completions"
-Input = PerceptronIsaac01OpenaiV1ChatCompletionsInput
-Output = PerceptronIsaac01OpenaiV1ChatCompletionsOutput
 endpoint: Final[
     Endpoint[
         PerceptronIsaac01OpenaiV1ChatCompletionsInput,
         PerceptronIsaac01OpenaiV1ChatCompletionsOutput,
     ]
-] = Endpoint(endpoint_id, Input, Output)
+] = Endpoint.deferred(endpoint_id, __name__)
 
 
 @keyword_call(endpoint.subscribe)
@@ -400,58 +387,6 @@ def handle_async(
     return endpoint.handle_async(request_id, client=client)
 
 
-class Realtime(
-    RealtimeConnection[
-        PerceptronIsaac01OpenaiV1ChatCompletionsInput,
-        PerceptronIsaac01OpenaiV1ChatCompletionsOutput,
-    ]
-):
-    """A realtime (WebSocket) connection to `perceptron/isaac-01/openai/v1/chat/completions`: `send` inputs, iterate over results."""
-
-    @keyword_call("send_arguments")
-    def send(
-        self,
-        *,
-        extra_body: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> None:
-        """Validate one input and send it over the connection.
-
-        Args:
-            **fields: Any field, sent as given: the document describes none.
-
-        Options:
-            extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
-        """
-        raise NotImplementedError  # never runs: @keyword_call calls self.send_arguments
-
-
-class AsyncRealtime(
-    AsyncRealtimeConnection[
-        PerceptronIsaac01OpenaiV1ChatCompletionsInput,
-        PerceptronIsaac01OpenaiV1ChatCompletionsOutput,
-    ]
-):
-    """A realtime (WebSocket) connection to `perceptron/isaac-01/openai/v1/chat/completions`: `send` inputs, iterate over results."""
-
-    @keyword_call("send_arguments")
-    async def send(
-        self,
-        *,
-        extra_body: Mapping[str, Any] | None = None,
-        **fields: Any,
-    ) -> None:
-        """Validate one input and send it over the connection.
-
-        Args:
-            **fields: Any field, sent as given: the document describes none.
-
-        Options:
-            extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
-        """
-        raise NotImplementedError  # never runs: @keyword_call calls self.send_arguments
-
-
 def realtime(
     *,
     client: Client | None = None,
@@ -460,6 +395,8 @@ def realtime(
     max_buffering: int | None = None,
 ) -> Realtime:
     """A realtime connection to `perceptron/isaac-01/openai/v1/chat/completions`; use it as a context manager."""
+    from ._realtime import Realtime
+
     return Realtime(
         endpoint,
         client=client,
@@ -477,6 +414,8 @@ def realtime_async(
     max_buffering: int | None = None,
 ) -> AsyncRealtime:
     """A realtime connection to `perceptron/isaac-01/openai/v1/chat/completions`; use it as an async context manager."""
+    from ._realtime import AsyncRealtime
+
     return AsyncRealtime(
         endpoint,
         client=client,
