@@ -35,10 +35,13 @@ def generate(scratch: Layout) -> Callable[..., Path]:
     """Write a stand-in generated module for an endpoint id (or custom text)."""
 
     def write(endpoint_id: str, text: str | None = None) -> Path:
-        """The module as the generator lays it out: ``<module>/__init__.py`` + ``py.typed``."""
+        """The module as the generator lays it out: ``<module>/__init__.py`` (its calls), its
+        ``_models.py`` and ``_realtime.py``, and ``py.typed``."""
         path = scratch.generated_dir / module_name(endpoint_id) / "__init__.py"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(fake_module(endpoint_id) if text is None else text, encoding="utf-8")
+        for part in ("_models", "_realtime"):
+            (path.parent / f"{part}.py").write_text(f'"""Stand-in {part}."""\n', encoding="utf-8")
         (path.parent / "py.typed").write_text("", encoding="utf-8")
         return path
 

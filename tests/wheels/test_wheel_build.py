@@ -75,6 +75,8 @@ def test_endpoint_wheel_holds_one_namespace_member_and_its_marker(
         dist_info = "fal_endpoints_flux_dev-1.0.0.dist-info"
         assert archive.namelist() == [
             "fal_endpoints/flux_dev/__init__.py",
+            "fal_endpoints/flux_dev/_models.py",
+            "fal_endpoints/flux_dev/_realtime.py",
             "fal_endpoints/flux_dev/endpoint.json",
             "fal_endpoints/flux_dev/openapi.json",
             "fal_endpoints/flux_dev/py.typed",
@@ -83,7 +85,8 @@ def test_endpoint_wheel_holds_one_namespace_member_and_its_marker(
             f"{dist_info}/RECORD",
         ]
         # No fal_endpoints/__init__.py: the namespace is shared, never owned by one wheel.
-        assert archive.read("fal_endpoints/flux_dev/__init__.py") == module_path.read_bytes()
+        for source in module_path.parent.glob("*.py"):  # every source of the member, verbatim
+            assert archive.read(f"fal_endpoints/flux_dev/{source.name}") == source.read_bytes()
         # What a wheels-only install reads instead of a checkout: the document (compact, same
         # content) for the local server, and the record that lists and searches the endpoint.
         schema = scratch.schemas_dir / "fal-ai__flux__dev.json"
