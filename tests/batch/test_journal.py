@@ -82,7 +82,10 @@ def test_claims_never_overlap_and_lapsed_leases_are_taken_over(make_journal) -> 
     time.sleep(3.5)  # a stops renewing: as if killed
     taken = _claim(second, "b", 10)
     assert sorted(taken) == sorted(a)
-    # a, back from a stall, cannot move a row it lost: the transition's lease check fails.
+    # a, back from a stall, cannot renew its way back to the rows it lost, nor claim them,
+    # nor move one: every write checks the lease owner in its own statement.
+    assert first.renew("a", 30) == 0
+    assert _claim(first, "a", 10) == []
     lost = Transition(a[0], "submitting", ("pending",), owner="a", values={"token": "late"})
     assert first.apply([lost], "run-a") == [False]
     ok = Transition(a[0], "submitting", ("pending",), owner="b", values={"token": "t"})
