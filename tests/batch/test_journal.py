@@ -4,6 +4,7 @@ seam that settles ambiguous rows."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,7 +82,10 @@ def test_claims_never_overlap_and_lapsed_leases_are_taken_over(make_journal) -> 
     time.sleep(3.5)  # a stops renewing: as if killed
     taken = _claim(second, "b", 10)
     assert sorted(taken) == sorted(a)
-    # a, back from a stall, cannot move a row it lost: the transition's lease check fails.
+    # a, back from a stall, cannot renew its way back to the rows it lost, nor claim them,
+    # nor move one: every write checks the lease owner in its own statement.
+    assert first.renew("a", 30) == 0
+    assert _claim(first, "a", 10) == []
     lost = Transition(a[0], "submitting", ("pending",), owner="a", values={"token": "late"})
     assert first.apply([lost], "run-a") == [False]
     ok = Transition(a[0], "submitting", ("pending",), owner="b", values={"token": "t"})
@@ -200,3 +204,50 @@ def test_rows_are_read_page_by_page_in_input_order(make_journal) -> None:  # typ
     journal.load(list(reversed(_records(25))), "load")
     assert [r.position for r in journal.rows(page=4)] == list(range(25))
     assert [r.position for r in journal.rows(["pending"], page=7)] == list(range(25))
+
+
+@pytest.mark.usefixtures("postgres_server")
+def test_workers_creating_the_batch_together_all_join_it(pg_dsn: str) -> None:
+    """Workers started together each find no batch and create it. One has inserted it and not
+    committed yet when another looks: the other must wait and join that batch, not fail on the
+    primary key (this made the four-worker kill test fail under load)."""
+    import psycopg
+
+    from fal_typed.batch._journal import DDL
+
+    with psycopg.connect(pg_dsn, autocommit=True) as admin:
+        for statement in DDL:
+            admin.execute(statement)  # pyright: ignore[reportArgumentType]
+        with psycopg.connect(pg_dsn) as first:  # a worker inside its opening transaction
+            first.execute(
+                "INSERT INTO fal_batch (name, endpoint_id, key_field, version, created_at) "
+                "VALUES ('default', 'fal-ai/flux/dev', NULL, 1, 0)"
+            )
+            second = PostgresJournal(pg_dsn)
+            failures: list[BaseException] = []
+
+            def open_second() -> None:
+                try:
+                    second.open(INFO, "worker")
+                except BaseException as exc:  # reported by the assertion below
+                    failures.append(exc)
+
+            opener = threading.Thread(target=open_second)
+            opener.start()
+            # Bounded wait until the second worker waits on the first's uncommitted insert.
+            deadline = time.monotonic() + 60
+            while not admin.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = 'fal-typed batch' AND wait_event_type = 'Lock'"
+            ).fetchall():
+                assert opener.is_alive() and time.monotonic() < deadline, failures
+                time.sleep(0.02)
+            first.commit()
+        opener.join(60)
+    try:
+        assert not opener.is_alive() and failures == []
+        assert second.info == INFO
+        second.load(_records(2), "run")
+        assert second.counts() == {"pending": 2}
+    finally:
+        second.close()

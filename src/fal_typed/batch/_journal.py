@@ -397,24 +397,25 @@ class SQLJournal(Journal):
         self.mode = mode
         self._create_schema()
         with self._transaction(write=True):
+            if mode != "read":
+                # Created if absent in one statement: workers starting together would each find
+                # no batch with a SELECT, and every INSERT but the first would then fail on the
+                # primary key. Here the others wait for the first's commit and join its batch.
+                self._execute(
+                    self._sql(
+                        "INSERT INTO fal_batch (name, endpoint_id, key_field, version, created_at) "
+                        "VALUES (?, ?, ?, ?, {now}) ON CONFLICT (name) DO NOTHING"
+                    ),
+                    (self.name, info.endpoint_id, info.key_field, SCHEMA_VERSION),
+                )
             found = self._execute(
                 self._sql("SELECT endpoint_id, key_field FROM fal_batch WHERE name = ?"),
                 (self.name,),
             )
-            if not found:
-                if mode == "read":
-                    raise JournalError(f"{self.location} holds no batch named {self.name!r}")
-                self._execute(
-                    self._sql(
-                        "INSERT INTO fal_batch (name, endpoint_id, key_field, version, created_at) "
-                        "VALUES (?, ?, ?, ?, {now})"
-                    ),
-                    (self.name, info.endpoint_id, info.key_field, SCHEMA_VERSION),
-                )
-                self.info: BatchInfo | None = info
-                return
+        if not found:
+            raise JournalError(f"{self.location} holds no batch named {self.name!r}")
         endpoint_id, key_field = found[0]
-        self.info = BatchInfo(self.name, endpoint_id, key_field)
+        self.info: BatchInfo | None = BatchInfo(self.name, endpoint_id, key_field)
         if mode == "read":
             return
         if endpoint_id != info.endpoint_id:
