@@ -23,7 +23,16 @@ from typing import Any
 
 import pytest
 
-from fal_typed import Client, Completed, FalTimeoutError, InProgress, Queued, RetryPolicy, Status
+from fal_typed import (
+    AuthenticationError,
+    Client,
+    Completed,
+    FalTimeoutError,
+    InProgress,
+    Queued,
+    RetryPolicy,
+    Status,
+)
 from fal_typed._deadline import Deadline
 from fal_typed._status import parse_status
 from fal_typed._wait import (
@@ -280,3 +289,23 @@ def test_a_stream_break_is_logged_with_what_ended_it(
         logging.DEBUG,
         f"fal_typed: status stream broke ({reason}); checking status, then resuming",
     ) in logged(caplog)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_stream_refused_for_the_key_raises_with_the_server_s_answer(
+    url: tuple[str, Queue], mode: str
+) -> None:
+    """Polling would be refused the same way: the error is raised at once, carrying what the
+    server said (its body was read within the limits, then handed to the error)."""
+    address, queue = url
+
+    async def unauthorised(exchange: Exchange) -> None:
+        body = b'{"detail": "invalid key credentials"}'
+        await exchange.answer(401, body, {"Content-Type": "application/json"})
+
+    queue.stream = unauthorised
+    with pytest.raises(AuthenticationError) as caught:
+        statuses(mode, address)
+    assert caught.value.body == {"detail": "invalid key credentials"}
+    assert "invalid key credentials" in caught.value.message
+    assert queue.paths == [f"/{APP}/requests/{RID}/status/stream?logs=0"]
