@@ -420,3 +420,14 @@ def test_a_cancel_is_sent_with_the_timeout_it_was_given(peer: ScriptedPeer, mode
 
         asyncio.run(main())
     assert seen.reads == [2.5, 40.0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "body", [b"{not json", b'{"status": "SOMEWHERE_ELSE"}'], ids=["invalid JSON", "no status"]
+)
+def test_an_unreadable_status_names_the_request(peer: ScriptedPeer, mode: str, body: bytes) -> None:
+    Recorder(peer, [(200, body, {"Content-Type": "application/json"})])
+    with pytest.raises(ProtocolError) as caught:
+        call(mode, client_of(peer.url), get_status, get_status_async)
+    assert caught.value.request_id == RID
