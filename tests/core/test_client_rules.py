@@ -1,0 +1,210 @@
+"""Client rules no other test held (each kills a mutant of ``_client.py`` that survived, issue 12).
+
+- A client's repr says where its key comes from (given, from the environment, not yet read),
+  never the key; a proxied client names its proxy.
+- fal-client's ``FAL_RUN_HOST`` / ``FAL_QUEUE_RUN_HOST`` choose the default client's hosts.
+- ``set_default_client`` accepts a Client or None, nothing else.
+- A failover to a backup host is logged naming both hosts and why.
+- A request whose body is a one-shot stream is sent once, never retried (it cannot be resent).
+
+Over real sockets (a scripted peer on 127.0.0.1, tests/peers/sse.py) where it is a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+import fal_typed
+from fal_typed import Client, InvalidArgumentError, RetryPolicy, ServerError
+from fal_typed._client import (
+    _client_from_environment,  # pyright: ignore[reportPrivateUsage]
+)
+
+from ..peers.sse import KEY, Exchange, ScriptedPeer, serving
+
+ENV_KEYS = ("FAL_KEY", "FAL_KEY_ID", "FAL_KEY_SECRET", "FAL_TYPED_BASE_URL")
+NGINX = b"<html><center><h1>503 Service Unavailable</h1></center><hr><center>nginx</center></html>"
+
+
+@pytest.fixture
+def bare_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in (*ENV_KEYS, "FAL_RUN_HOST", "FAL_QUEUE_RUN_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+# -- repr -------------------------------------------------------------------------------------------
+
+
+def test_the_repr_says_where_the_key_comes_from_never_the_key(
+    bare_environment: pytest.MonkeyPatch,
+) -> None:
+    hosts = "queue_url='https://queue.fal.run', run_url='https://fal.run'"
+    given = Client(key="id-123:secret-456")
+    assert repr(given) == f"Client({hosts}, key=<given>)"
+    given.credentials()
+    assert repr(given) == f"Client({hosts}, key=<from argument>)"
+    from_environment = Client()
+    assert repr(from_environment) == f"Client({hosts}, key=<from environment, unresolved>)"
+    bare_environment.setenv("FAL_KEY", "id-789:secret-000")
+    from_environment.credentials()
+    assert repr(from_environment) == f"Client({hosts}, key=<from FAL_KEY>)"
+    assert "secret" not in repr(given) + repr(from_environment)
+
+
+def test_a_proxied_client_s_repr_names_its_proxy() -> None:
+    client = Client(proxy_url="https://my-app.example/api/fal/proxy")
+    assert repr(client) == (
+        "Client(queue_url='https://queue.fal.run', "
+        "proxy_url='https://my-app.example/api/fal/proxy')"
+    )
+
+
+# -- the default client -----------------------------------------------------------------------------
+
+
+def test_the_default_client_uses_fal_client_s_host_variables(
+    bare_environment: pytest.MonkeyPatch,
+) -> None:
+    plain = _client_from_environment()
+    assert (plain.queue_url, plain.run_url, plain.realtime_url) == (
+        "https://queue.fal.run",
+        "https://fal.run",
+        "wss://fal.run",
+    )
+    bare_environment.setenv("FAL_RUN_HOST", " run.example.test ")
+    run_only = _client_from_environment()
+    assert (run_only.queue_url, run_only.run_url, run_only.realtime_url) == (
+        "https://queue.run.example.test",
+        "https://run.example.test",
+        "wss://run.example.test",
+    )
+    bare_environment.setenv("FAL_QUEUE_RUN_HOST", " q.example.test ")
+    both = _client_from_environment()
+    assert (both.queue_url, both.run_url) == ("https://q.example.test", "https://run.example.test")
+    bare_environment.setenv("FAL_RUN_HOST", "  ")  # blank: the default host
+    assert _client_from_environment().run_url == "https://fal.run"
+
+
+def test_the_default_client_is_built_once_and_replaceable(
+    bare_environment: pytest.MonkeyPatch,
+) -> None:
+    fal_typed.set_default_client(None)
+    try:
+        first = fal_typed.default_client()
+        assert fal_typed.default_client() is first
+        mine = Client(key="id-1:secret-1")
+        fal_typed.set_default_client(mine)
+        assert fal_typed.default_client() is mine
+        with pytest.raises(InvalidArgumentError, match=r"expected a fal_typed\.Client, got str"):
+            fal_typed.set_default_client("https://fal.run")  # type: ignore[arg-type]
+        assert fal_typed.default_client() is mine
+        fal_typed.set_default_client(None)
+        rebuilt = fal_typed.default_client()
+        assert rebuilt is not mine and rebuilt is not first
+    finally:
+        fal_typed.set_default_client(None)
+
+
+# -- over a socket ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def peer() -> Iterator[ScriptedPeer]:
+    with serving() as scripted:
+        yield scripted
+
+
+def closed_port() -> str:
+    """A loopback address nothing listens on (connections to it are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_a_failover_is_logged_naming_both_hosts_and_why(
+    peer: ScriptedPeer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def ok(exchange: Exchange) -> None:
+        await exchange.answer(200, b"{}", {"Content-Type": "application/json"})
+
+    peer.script = ok
+    dead = closed_port()
+    live = peer.url.removeprefix("http://")
+    client = Client(KEY, queue_url=f"http://{dead}", backup_hosts={dead: live})
+    with client, caplog.at_level(logging.WARNING, "fal_typed"):
+        assert client.request("GET", f"http://{dead}/app/x").json() == {}
+    records = [r.getMessage() for r in caplog.records if r.name == "fal_typed"]
+    assert records == [
+        f"fal_typed: cannot connect to http://{dead}/app/x (ConnectError); "
+        f"trying its backup http://{live}/app/x"
+    ]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_one_shot_body_is_sent_once_even_when_a_retry_would_be_safe(
+    peer: ScriptedPeer, mode: str
+) -> None:
+    """An ingress 503 proves the request was not received, so a replayable body is sent again
+    (the other test below); a streamed one cannot be, so the 503 is raised."""
+    seen: list[str] = []
+
+    async def refuse(exchange: Exchange) -> None:
+        seen.append(f"{exchange.method} {exchange.path}")
+        await exchange.answer(503, NGINX, {"Content-Type": "text/html"})
+
+    peer.script = refuse
+    policy = RetryPolicy(max_attempts=3, base_delay=0.0, jitter=0.0)
+    client = Client(KEY, queue_url=peer.url, retry=policy, backup_hosts={})
+    url = f"{peer.url}/app/upload"
+    with pytest.raises(ServerError):
+        if mode == "sync":
+            with client:
+                client.request("PUT", url, content=iter([b"part-1", b"part-2"]))
+        else:
+
+            async def parts() -> AsyncIterator[bytes]:
+                yield b"part-1"
+                yield b"part-2"
+
+            async def main() -> None:
+                async with client:
+                    await client.arequest("PUT", url, content=parts())
+
+            asyncio.run(main())
+    assert seen == ["PUT /app/upload"]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_replayable_body_refused_by_the_ingress_is_sent_again(
+    peer: ScriptedPeer, mode: str
+) -> None:
+    seen: list[bytes] = []
+
+    async def refuse_then_accept(exchange: Exchange) -> None:
+        seen.append(exchange.body)
+        if len(seen) == 1:
+            await exchange.answer(503, NGINX, {"Content-Type": "text/html"})
+        else:
+            await exchange.answer(200, b"{}", {"Content-Type": "application/json"})
+
+    peer.script = refuse_then_accept
+    policy = RetryPolicy(max_attempts=3, base_delay=0.0, jitter=0.0)
+    client = Client(KEY, queue_url=peer.url, retry=policy, backup_hosts={})
+    url = f"{peer.url}/app/upload"
+    if mode == "sync":
+        with client:
+            client.request("PUT", url, content=b"part-1part-2")
+    else:
+
+        async def main() -> None:
+            async with client:
+                await client.arequest("PUT", url, content=b"part-1part-2")
+
+        asyncio.run(main())
+    assert seen == [b"part-1part-2"] * 2
