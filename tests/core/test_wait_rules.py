@@ -309,3 +309,26 @@ def test_a_stream_refused_for_the_key_raises_with_the_server_s_answer(
     assert caught.value.body == {"detail": "invalid key credentials"}
     assert "invalid key credentials" in caught.value.message
     assert queue.paths == [f"/{APP}/requests/{RID}/status/stream?logs=0"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stage", ["headers", "events"])
+def test_a_deadline_passing_on_the_stream_names_the_request(
+    url: tuple[str, Queue], mode: str, stage: str
+) -> None:
+    """Whether the stream's headers never come or its events never end, the deadline's error
+    names the request being waited for."""
+    address, queue = url
+
+    async def keepalives(exchange: Exchange) -> None:
+        if stage == "events":
+            await exchange.head(200, SSE_HEAD)
+        while not exchange.closed:
+            if stage == "events":
+                await exchange.chunk(b": keepalive\n\n")
+            await asyncio.sleep(0.05)
+
+    queue.stream = keepalives
+    with pytest.raises(FalTimeoutError) as caught:
+        statuses(mode, address, deadline=Deadline(1.0))
+    assert caught.value.message == f"waiting for request {RID} did not complete within 1s"
