@@ -16,14 +16,24 @@ import asyncio
 import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
+import httpx
 import pytest
 
 import fal_typed
-from fal_typed import Client, InvalidArgumentError, RetryPolicy, ServerError
+from fal_typed import (
+    Client,
+    FalTimeoutError,
+    InvalidArgumentError,
+    PossiblyAcceptedError,
+    RetryPolicy,
+    ServerError,
+)
 from fal_typed._client import (
     _client_from_environment,  # pyright: ignore[reportPrivateUsage]
 )
+from fal_typed._deadline import Deadline
 
 from ..peers.sse import KEY, Exchange, ScriptedPeer, serving
 
@@ -208,3 +218,114 @@ def test_a_replayable_body_refused_by_the_ingress_is_sent_again(
 
         asyncio.run(main())
     assert seen == [b"part-1part-2"] * 2
+
+
+class Exchanges:
+    """Answers each request with the next of ``answers`` (the last repeats); keeps what came."""
+
+    def __init__(self, peer: ScriptedPeer, *answers: tuple[int, bytes, str]) -> None:
+        self.answers = answers
+        self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
+        peer.script = self.route
+
+    async def route(self, exchange: Exchange) -> None:
+        status, body, content_type = self.answers[min(len(self.seen), len(self.answers) - 1)]
+        headers = {k.lower(): v for k, v in exchange.headers.items()}
+        self.seen.append((exchange.method, exchange.path, headers, exchange.body))
+        await exchange.answer(status, body, {"Content-Type": content_type})
+
+
+OK = (200, b"{}", "application/json")
+GATEWAY_502 = (502, b"<html><h1>502 Bad Gateway</h1></html>", "text/html")
+
+
+def send(mode: str, client: Client, method: str, url: str, **options: Any) -> None:
+    if mode == "sync":
+        with client:
+            client.request(method, url, **options)
+        return
+
+    async def main() -> None:
+        async with client:
+            await client.arequest(method, url, **options)
+
+    asyncio.run(main())
+
+
+def client_of(peer: ScriptedPeer, **options: Any) -> Client:
+    options.setdefault("retry", RetryPolicy(max_attempts=3, base_delay=0.0, jitter=0.0))
+    return Client(KEY, queue_url=peer.url, backup_hosts={}, **options)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_request_carries_its_headers_query_and_body(peer: ScriptedPeer, mode: str) -> None:
+    seen = Exchanges(peer, OK)
+    options = {"headers": {"X-Trace": "t-1"}, "params": {"page": "2"}, "content": b"payload"}
+    send(mode, client_of(peer), "PUT", f"{peer.url}/app/x", **options)
+    ((method, path, headers, body),) = seen.seen
+    assert (method, path, body) == ("PUT", "/app/x?page=2", b"payload")
+    assert headers["x-trace"] == "t-1" and headers["authorization"] == f"Key {KEY}"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("idempotent", [True, None])
+def test_a_post_is_resent_after_a_gateway_502_only_when_declared_idempotent(
+    peer: ScriptedPeer, mode: str, idempotent: bool | None
+) -> None:
+    """A gateway 502 may come after fal accepted the POST: sent again only when the caller
+    says a repeat is harmless."""
+    seen = Exchanges(peer, GATEWAY_502, OK)
+    url = f"{peer.url}/app/x"
+    if idempotent:
+        send(mode, client_of(peer), "POST", url, json={"a": 1}, idempotent=True)
+        assert len(seen.seen) == 2
+    else:
+        with pytest.raises(PossiblyAcceptedError):
+            send(mode, client_of(peer), "POST", url, json={"a": 1})
+        assert len(seen.seen) == 1
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_nothing_is_sent_once_the_call_s_deadline_has_passed(peer: ScriptedPeer, mode: str) -> None:
+    seen = Exchanges(peer, OK)
+    url = f"{peer.url}/app/x"
+    with pytest.raises(FalTimeoutError, match=r"^GET http://127\.0\.0\.1:\d+/app/x did not"):
+        send(mode, client_of(peer), "GET", url, deadline=Deadline(0.0))
+    assert seen.seen == []
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_each_attempt_s_timeouts_are_clipped_to_the_call_s_deadline(
+    peer: ScriptedPeer, mode: str
+) -> None:
+    """Read from an httpx request hook: what httpx was told, not how long anything took."""
+    Exchanges(peer, OK)
+    reads: list[float] = []
+
+    def hook(request: httpx.Request) -> None:
+        reads.append(request.extensions["timeout"]["read"])
+
+    async def ahook(request: httpx.Request) -> None:
+        hook(request)
+
+    url = f"{peer.url}/app/x"
+    if mode == "sync":
+        with httpx.Client(event_hooks={"request": [hook]}) as http:
+            send(mode, client_of(peer, http_client=http, timeout=60.0), "GET", url)
+            send(
+                mode,
+                client_of(peer, http_client=http, timeout=60.0),
+                "GET",
+                url,
+                deadline=Deadline(20.0),
+            )
+    else:
+
+        async def main() -> None:
+            async with httpx.AsyncClient(event_hooks={"request": [ahook]}) as http:
+                for deadline in (None, Deadline(20.0)):
+                    async with client_of(peer, async_http_client=http, timeout=60.0) as client:
+                        await client.arequest("GET", url, deadline=deadline)
+
+        asyncio.run(main())
+    assert reads[0] == 60.0 and 10.0 < reads[1] <= 20.0
