@@ -332,3 +332,40 @@ def test_a_deadline_passing_on_the_stream_names_the_request(
     with pytest.raises(FalTimeoutError) as caught:
         statuses(mode, address, deadline=Deadline(1.0))
     assert caught.value.message == f"waiting for request {RID} did not complete within 1s"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_status_stream_headers_trickled_past_the_deadline_are_given_up(
+    url: tuple[str, Queue], mode: str
+) -> None:
+    """Each read of the headers is bounded by httpx, not their sum: the wait for them is held to
+    the deadline as a whole. The peer would need 400 pauses of 50 ms to finish one header line;
+    the client leaves at its 1 s deadline, long before (shown by what the peer sent, not by a
+    clock)."""
+    address, queue = url
+    filler = 400
+    progress = {"sent": 0, "finished": False}
+
+    async def trickled_head(exchange: Exchange) -> None:
+        try:
+            await exchange.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            for _ in range(filler):
+                if exchange.closed:
+                    return
+                await exchange.write(b"a")
+                progress["sent"] += 1
+                await asyncio.sleep(0.05)
+            await exchange.write(
+                b"\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+            )
+            await exchange.write(event({"status": "COMPLETED"}))
+            progress["finished"] = True
+            exchange.close()
+        except (ConnectionError, OSError):
+            return
+
+    queue.stream = trickled_head
+    with pytest.raises(FalTimeoutError) as caught:
+        statuses(mode, address, deadline=Deadline(1.0))
+    assert caught.value.message == f"waiting for request {RID} did not complete within 1s"
+    assert not progress["finished"] and progress["sent"] < filler
