@@ -24,6 +24,7 @@ import pytest
 import fal_typed
 from fal_typed import (
     Client,
+    FalConnectionError,
     FalTimeoutError,
     InvalidArgumentError,
     PossiblyAcceptedError,
@@ -329,3 +330,52 @@ def test_each_attempt_s_timeouts_are_clipped_to_the_call_s_deadline(
 
         asyncio.run(main())
     assert reads[0] == 60.0 and 10.0 < reads[1] <= 20.0
+
+
+def test_redact_scrubs_the_key_once_it_is_in_use() -> None:
+    """Nothing is known before the key is read (a client may never read it); after, the key
+    is scrubbed from any text the client is asked to show (CLI messages, URLs, previews)."""
+    client = Client(key="id-123:secret-456")
+    text = "echoed Key id-123:secret-456 back"
+    assert client.redact(text) == text
+    client.credentials()
+    assert "secret-456" not in client.redact(text)
+    assert client.redact("nothing secret") == "nothing secret"
+
+
+@pytest.mark.parametrize(
+    ("backed_up", "connect", "sent"),
+    [(False, 60.0, 60.0), (True, 60.0, 5.0), (True, None, 5.0), (True, 1.0, 1.0)],
+)
+def test_a_backed_up_host_gets_a_short_connect_timeout(
+    peer: ScriptedPeer, backed_up: bool, connect: float | None, sent: float
+) -> None:
+    """A host with a backup is given at most 5 s to accept the connection, so the backup still
+    has time; other phases, and hosts without a backup, keep the client's timeouts."""
+    Exchanges(peer, OK)
+    seen: list[dict[str, float | None]] = []
+
+    def hook(request: httpx.Request) -> None:
+        seen.append(request.extensions["timeout"])
+
+    own = peer.url.removeprefix("http://")
+    backups = {own: closed_port()} if backed_up else {}
+    timeout = httpx.Timeout(60.0, connect=connect)
+    with (
+        httpx.Client(event_hooks={"request": [hook]}) as http,
+        Client(
+            KEY, queue_url=peer.url, http_client=http, timeout=timeout, backup_hosts=backups
+        ) as c,
+    ):
+        c.request("GET", f"{peer.url}/app/x")
+    assert seen == [{"connect": sent, "read": 60.0, "write": 60.0, "pool": 60.0}]
+
+
+def test_a_one_shot_body_is_not_sent_to_the_backup_host(peer: ScriptedPeer) -> None:
+    seen = Exchanges(peer, OK)
+    dead = closed_port()
+    live = peer.url.removeprefix("http://")
+    client = Client(KEY, queue_url=f"http://{dead}", backup_hosts={dead: live})
+    with client, pytest.raises(FalConnectionError, match="ConnectError"):
+        client.request("PUT", f"http://{dead}/app/x", content=iter([b"part-1"]))
+    assert seen.seen == []
