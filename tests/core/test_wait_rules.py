@@ -85,6 +85,28 @@ def test_a_poll_counts_repeated_lines_even_when_they_come_back_different() -> No
     assert messages(update) == ["b"]
 
 
+def sse(*bodies: dict[str, Any]) -> bytes:
+    return b"".join(f"data: {json.dumps(body)}\n\n".encode() for body in bodies)
+
+
+def test_stream_events_are_deltas_so_a_line_logged_twice_is_emitted_twice() -> None:
+    w = waiter()
+    decoder = w.decoder()
+    first = w.events(decoder, sse({"status": "IN_PROGRESS", "logs": [line("step")]}))
+    again = w.events(decoder, sse({"status": "IN_PROGRESS", "logs": [line("step")]}))
+    assert [messages(u) for u in first + again] == [["step"], ["step"]]
+
+
+def test_an_event_read_from_the_stream_resets_the_break_count() -> None:
+    w = waiter(poll_interval=0.25)
+    w.dropped("reset")
+    w.dropped("reset")
+    assert w.pause() == 0.5
+    updates = w.events(w.decoder(), sse({"status": "IN_QUEUE", "queue_position": 4}))
+    assert updates == [Queued(position=4)]
+    assert w.drops == 0 and w.pause() == 0.0
+
+
 # -- how long to wait between polls -------------------------------------------------------------
 
 
