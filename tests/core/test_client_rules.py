@@ -379,3 +379,74 @@ def test_a_one_shot_body_is_not_sent_to_the_backup_host(peer: ScriptedPeer) -> N
     with client, pytest.raises(FalConnectionError, match="ConnectError"):
         client.request("PUT", f"http://{dead}/app/x", content=iter([b"part-1"]))
     assert seen.seen == []
+
+
+# -- options checked at construction ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [5, None, "", "   "])
+def test_a_base_url_must_be_a_non_empty_string(value: object) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        Client(key="id-1:secret-1", queue_url=value)  # type: ignore[arg-type]
+    assert caught.value.message == "queue_url must be a non-empty URL string"
+
+
+def test_a_base_url_names_the_schemes_it_may_use_and_loses_trailing_slashes() -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        Client(key="id-1:secret-1", realtime_url="https://fal.run")
+    assert caught.value.message == (
+        "realtime_url must be an absolute ws/wss URL, got 'https://fal.run'"
+    )
+    client = Client(key="id-1:secret-1", queue_url=" http://127.0.0.1:8765/PREFIX// ")
+    assert client.queue_url == "http://127.0.0.1:8765/PREFIX"
+
+
+@pytest.mark.parametrize("value", [0, -1.0])
+def test_a_timeout_must_be_positive(value: float) -> None:
+    with pytest.raises(InvalidArgumentError, match=f"timeout must be positive, got {value}"):
+        Client(key="id-1:secret-1", timeout=value)
+
+
+def test_a_timeout_is_any_positive_number_or_none() -> None:
+    assert Client(key="id-1:secret-1", timeout=0.5).timeout == httpx.Timeout(0.5)
+    assert Client(key="id-1:secret-1", timeout=30).timeout == httpx.Timeout(30)
+    assert Client(key="id-1:secret-1", timeout=None).timeout == httpx.Timeout(None)
+
+
+def test_backup_hosts_are_checked_and_lower_cased() -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        Client(key="id-1:secret-1", backup_hosts=["fal.run"])  # type: ignore[arg-type]
+    assert caught.value.message == "backup_hosts must map host names to host names"
+    client = Client(key="id-1:secret-1", backup_hosts={"Queue.Example.TEST": "Backup.Example.TEST"})
+    assert client.backup_hosts == {"queue.example.test": "backup.example.test"}
+
+
+def test_the_headers_every_request_carries() -> None:
+    from fal_typed._client import user_agent
+    from fal_typed._proxy_transport import PROXY_AUTHORIZATION
+
+    client = Client(key="id-1:secret-1")
+    assert client.auth_headers() == {"Authorization": "Key id-1:secret-1"}
+    assert client.request_headers({"X-Trace": "t-1"}) == {
+        "User-Agent": user_agent(),
+        "Authorization": "Key id-1:secret-1",
+        "X-Trace": "t-1",
+    }
+    assert client.request_headers({"User-Agent": "mine/1"})["User-Agent"] == "mine/1"
+    proxied = Client(proxy_url="https://my-app.example/api/fal/proxy")
+    assert proxied.auth_headers() == {"Authorization": PROXY_AUTHORIZATION}
+
+
+def test_a_request_s_own_timeout_replaces_the_client_s(peer: ScriptedPeer) -> None:
+    Exchanges(peer, OK)
+    reads: list[float | None] = []
+
+    def hook(request: httpx.Request) -> None:
+        reads.append(request.extensions["timeout"]["read"])
+
+    with (
+        httpx.Client(event_hooks={"request": [hook]}) as http,
+        client_of(peer, http_client=http, timeout=60.0) as client,
+    ):
+        client.request("GET", f"{peer.url}/app/x", timeout=2.5)
+    assert reads == [2.5]
