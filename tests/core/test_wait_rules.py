@@ -203,12 +203,14 @@ class Queue:
 
     def __init__(self, peer: ScriptedPeer) -> None:
         self.paths: list[str] = []
+        self.headers: list[dict[str, str]] = []
         self.stream = self.closing_early
         self.polls: list[dict[str, Any]] = [{"status": "COMPLETED"}]
         peer.script = self.route
 
     async def route(self, exchange: Exchange) -> None:
         self.paths.append(exchange.path)
+        self.headers.append({k.lower(): v for k, v in exchange.headers.items()})
         if exchange.path.partition("?")[0].endswith("/status/stream"):
             await self.stream(exchange)
         else:
@@ -391,3 +393,14 @@ def test_status_stream_headers_trickled_past_the_deadline_are_given_up(
         statuses(mode, address, deadline=Deadline(1.0))
     assert caught.value.message == f"waiting for request {RID} did not complete within 1s"
     assert not progress["finished"] and progress["sent"] < filler
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_status_stream_asks_for_events_never_a_cached_answer(
+    url: tuple[str, Queue], mode: str
+) -> None:
+    address, queue = url
+    statuses(mode, address)
+    stream = queue.headers[0]
+    assert stream["accept"] == "text/event-stream" and stream["cache-control"] == "no-store"
+    assert stream["authorization"] == f"Key {KEY}"
