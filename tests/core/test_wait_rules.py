@@ -77,6 +77,12 @@ def test_a_poll_after_stream_events_emits_only_the_lines_not_yet_emitted() -> No
     assert messages(w.accept(status("IN_PROGRESS", line("a"), line("b")), "poll")) == ["b"]
 
 
+def test_the_first_stream_event_after_polls_may_repeat_their_lines() -> None:
+    w = waiter()
+    assert messages(w.accept(status("IN_PROGRESS", line("a")), "poll")) == ["a"]
+    assert messages(w.accept(status("IN_PROGRESS", line("a"), line("b")), "stream")) == ["b"]
+
+
 def test_a_poll_counts_repeated_lines_even_when_they_come_back_different() -> None:
     w = waiter()
     assert messages(w.accept(status("IN_PROGRESS", line("a")), "poll")) == ["a"]
