@@ -450,3 +450,42 @@ def test_a_request_s_own_timeout_replaces_the_client_s(peer: ScriptedPeer) -> No
     ):
         client.request("GET", f"{peer.url}/app/x", timeout=2.5)
     assert reads == [2.5]
+
+
+def test_the_default_hosts_are_fal_s() -> None:
+    client = Client(key="id-1:secret-1")
+    assert (client.rest_url, client.cdn_url) == ("https://rest.fal.ai", "https://v3.fal.media")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_httpx_error_that_is_not_a_transport_failure_names_the_call(
+    peer: ScriptedPeer, mode: str
+) -> None:
+    async def redirect_loop(exchange: Exchange) -> None:
+        await exchange.answer(302, b"", {"Location": exchange.path})
+
+    peer.script = redirect_loop
+    url = f"{peer.url}/app/x"
+    with pytest.raises(FalConnectionError) as caught:
+        if mode == "sync":
+            with httpx.Client(follow_redirects=True, max_redirects=2) as http:
+                send(mode, client_of(peer, http_client=http), "GET", url)
+        else:
+
+            async def main() -> None:
+                async with (
+                    httpx.AsyncClient(follow_redirects=True, max_redirects=2) as http,
+                    client_of(peer, async_http_client=http) as client,
+                ):
+                    await client.arequest("GET", url)
+
+            asyncio.run(main())
+    assert caught.value.message == (
+        f"GET {url} failed: TooManyRedirects: Exceeded maximum allowed redirects."
+    )
+
+
+def test_an_httpx_error_without_a_message_is_named_by_its_type() -> None:
+    client = Client(key="id-1:secret-1")
+    error = client._http_failure(httpx.DecodingError(""), "GET", "https://fal.run/app")  # pyright: ignore[reportPrivateUsage]
+    assert error.message == "GET https://fal.run/app failed: DecodingError"
