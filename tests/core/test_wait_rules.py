@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from fal_typed import (
@@ -410,3 +411,24 @@ def test_the_status_stream_asks_for_events_never_a_cached_answer(
     stream = queue.headers[0]
     assert stream["accept"] == "text/event-stream" and stream["cache-control"] == "no-store"
     assert stream["authorization"] == f"Key {KEY}"
+
+
+def test_the_status_stream_keeps_the_client_s_timeouts_with_a_read_limit(
+    url: tuple[str, Queue],
+) -> None:
+    """Read from an httpx request hook: the stream's connect, write and pool phases are the
+    client's; its read phase is at most ``STREAM_IDLE_TIMEOUT`` (30 s)."""
+    address, queue = url
+    seen: list[dict[str, float | None]] = []
+
+    def hook(request: httpx.Request) -> None:
+        seen.append(request.extensions["timeout"])
+
+    timeout = httpx.Timeout(60.0, connect=7.0, write=8.0, pool=9.0)
+    with (
+        httpx.Client(event_hooks={"request": [hook]}) as http,
+        Client(KEY, queue_url=address, http_client=http, timeout=timeout, backup_hosts={}) as c,
+    ):
+        assert list(iter_status(c, APP, RID))[-1] == Completed()
+    assert queue.paths[0].startswith(f"/{APP}/requests/{RID}/status/stream")
+    assert seen[0] == {"connect": 7.0, "read": 30.0, "write": 8.0, "pool": 9.0}
