@@ -27,6 +27,7 @@ from fal_typed import (
     FalConnectionError,
     FalTimeoutError,
     InvalidArgumentError,
+    Limits,
     PossiblyAcceptedError,
     RetryPolicy,
     ServerError,
@@ -489,3 +490,43 @@ def test_an_httpx_error_without_a_message_is_named_by_its_type() -> None:
     client = Client(key="id-1:secret-1")
     error = client._http_failure(httpx.DecodingError(""), "GET", "https://fal.run/app")  # pyright: ignore[reportPrivateUsage]
     assert error.message == "GET https://fal.run/app failed: DecodingError"
+
+
+@pytest.mark.parametrize("option", ["queue_url", "run_url", "rest_url", "cdn_url", "api_url"])
+def test_each_base_url_is_checked_under_its_own_name(option: str) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        Client(key="id-1:secret-1", **{option: "ftp://example.test"})  # pyright: ignore[reportArgumentType]
+    assert caught.value.message == (
+        f"{option} must be an absolute http/https URL, got 'ftp://example.test'"
+    )
+    client = Client(key="id-1:secret-1", **{option: "http://127.0.0.1:1/base/"})  # pyright: ignore[reportArgumentType]
+    assert getattr(client, option) == "http://127.0.0.1:1/base"
+
+
+def test_the_other_defaults() -> None:
+    client = Client(key="id-1:secret-1")
+    assert (client.realtime_url, client.poll_interval) == ("wss://fal.run", 0.1)
+    assert client.limits == Limits()
+    mine = Limits(max_json_depth=50)
+    assert Client(key="id-1:secret-1", limits=mine).limits is mine
+    with pytest.raises(InvalidArgumentError) as caught:
+        Client(key="id-1:secret-1", limits=3)  # type: ignore[arg-type]
+    assert caught.value.message == "limits must be a fal_typed.Limits, got 3"
+
+
+def test_proxy_options_are_checked_together() -> None:
+    with pytest.raises(InvalidArgumentError) as needs:
+        Client(key="id-1:secret-1", proxy_headers={"X-App": "1"})
+    assert needs.value.message == "proxy_headers needs proxy_url"
+    for blank in ("", "   ", 5):
+        with pytest.raises(InvalidArgumentError) as caught:
+            Client(proxy_url=blank)  # type: ignore[arg-type]
+        assert caught.value.message == "proxy_url must be a non-empty URL string"
+    with pytest.raises(InvalidArgumentError, match="a client with proxy_url holds no key"):
+        Client(key="id-1:secret-1", proxy_url="https://app.example/proxy")
+    for given in ({"http_client": httpx.Client()}, {"async_http_client": httpx.AsyncClient()}):
+        with pytest.raises(InvalidArgumentError, match="cannot re-route ones passed in"):
+            Client(proxy_url="https://app.example/proxy", **given)  # type: ignore[arg-type]
+    proxied = Client(proxy_url="https://app.example/proxy", proxy_headers={"X-App": "1"})
+    assert proxied.backup_hosts == {}  # the proxy, not the client, chooses fal's hosts
+    assert Client(key="id-1:secret-1").backup_hosts != {}
