@@ -522,11 +522,18 @@ def test_proxy_options_are_checked_together() -> None:
         with pytest.raises(InvalidArgumentError) as caught:
             Client(proxy_url=blank)  # type: ignore[arg-type]
         assert caught.value.message == "proxy_url must be a non-empty URL string"
-    with pytest.raises(InvalidArgumentError, match="a client with proxy_url holds no key"):
+    with pytest.raises(InvalidArgumentError) as keyed:
         Client(key="id-1:secret-1", proxy_url="https://app.example/proxy")
+    assert keyed.value.message == (
+        "a client with proxy_url holds no key: the proxy adds it (pass your app's own "
+        "credentials in proxy_headers)"
+    )
     for given in ({"http_client": httpx.Client()}, {"async_http_client": httpx.AsyncClient()}):
-        with pytest.raises(InvalidArgumentError, match="cannot re-route ones passed in"):
+        with pytest.raises(InvalidArgumentError) as routed:
             Client(proxy_url="https://app.example/proxy", **given)  # type: ignore[arg-type]
+        assert routed.value.message == (
+            "proxy_url routes the client's own httpx clients; it cannot re-route ones passed in"
+        )
     proxied = Client(proxy_url="https://app.example/proxy", proxy_headers={"X-App": "1"})
     assert proxied.backup_hosts == {}  # the proxy, not the client, chooses fal's hosts
     assert Client(key="id-1:secret-1").backup_hosts != {}
