@@ -143,7 +143,9 @@ def submit(
             deadline=deadline,
             kind=Kind.SUBMIT,
         )
-    return _submission(client, response)
+        # Parsed inside ``within``: a close-delimited answer cut at the deadline reads as a
+        # short complete one, and must be the deadline's error, not a truncated-JSON one.
+        return _submission(client, response)
 
 
 async def submit_async(
@@ -205,7 +207,7 @@ def get_status(
         response = client.request(
             "GET", url, params=status_params(with_logs), deadline=deadline, kind=Kind.STATUS
         )
-    return parse_status(_json(client, response, request_id), request_id=request_id)
+        return parse_status(_json(client, response, request_id), request_id=request_id)
 
 
 async def get_status_async(

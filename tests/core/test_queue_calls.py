@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from fal_typed import (
@@ -303,5 +304,133 @@ def test_a_peer_that_never_answers_is_given_up_at_the_deadline(
 def test_a_failed_status_poll_names_the_request(peer: ScriptedPeer, mode: str) -> None:
     Recorder(peer, [(500, b'{"detail": "boom"}', {"Content-Type": "application/json"})])
     with pytest.raises(ServerError) as caught:
+        call(mode, client_of(peer.url), get_status, get_status_async)
+    assert caught.value.request_id == RID
+
+
+CALLS = {
+    "submit": ("POST", submit, submit_async),
+    "status": ("GET", get_status, get_status_async),
+    "result": ("GET", fetch_result, fetch_result_async),
+}
+
+
+def called(mode: str, client: Client, which: str, **kwargs: Any) -> Any:
+    _, sync, asynchronous = CALLS[which]
+    if which == "submit":
+        return submitted(mode, client, **kwargs)
+    return call(mode, client, sync, asynchronous, **kwargs)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("which", sorted(CALLS))
+def test_a_close_delimited_answer_cut_at_the_deadline_is_the_deadline_s_error(
+    peer: ScriptedPeer, mode: str, which: str
+) -> None:
+    """Without a Content-Length, the end of the body is the end of the connection: the
+    deadline's cut looks like a short, complete answer. It is the deadline's error naming the
+    call, never a ProtocolError about the truncated JSON (nor the truncated value itself).
+
+    The answer takes ~4.5 s; the deadline is 2 s, long beside the 50 ms pauses, so only the
+    cut at the deadline ends the call (not one pause outlasting the per-read timeout)."""
+    body = (
+        {
+            "submit": b'{"request_id": "' + RID.encode() + b'", "queue_position": 1',
+            "status": b'{"status": "IN_QUEUE", "queue_position": 1',
+            "result": b'{"a": 1',
+        }[which]
+        + b" " * 80
+        + b"}"
+    )
+
+    async def trickle(exchange: Exchange) -> None:
+        await exchange.head(200, {"Content-Type": "application/json", "Connection": "close"})
+        for byte in range(len(body)):
+            if exchange.closed:
+                return
+            await exchange.write(body[byte : byte + 1])
+            await asyncio.sleep(0.05)
+        exchange.close()
+
+    peer.script = trickle
+    with pytest.raises(FalTimeoutError) as caught:
+        called(mode, client_of(peer.url), which, deadline=Deadline(2.0))
+    method = CALLS[which][0]
+    assert caught.value.message.startswith(f"{method} {peer.url}/{APP}")
+    assert caught.value.message.endswith("did not complete within 2s")
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("position", ["2", 2.5, [2], None])
+def test_a_queue_position_that_is_not_an_integer_is_dropped(
+    peer: ScriptedPeer, mode: str, position: Any
+) -> None:
+    Recorder(peer, [ok({"request_id": RID, "queue_position": position})])
+    done = submitted(mode, client_of(peer.url))
+    assert (done.request_id, done.queue_position) == (RID, None)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_submit_answer_without_an_id_quotes_its_first_200_characters(
+    peer: ScriptedPeer, mode: str
+) -> None:
+    text = "<html>" + "".join(chr(ord("a") + i % 26) for i in range(294))
+    Recorder(peer, [(200, text.encode(), {"Content-Type": "text/html"})])
+    with pytest.raises(ProtocolError) as caught:
+        submitted(mode, client_of(peer.url))
+    assert caught.value.message == f"submit response has no request_id: {text[:200]!r}"
+    assert caught.value.text == text
+
+
+class Timeouts:
+    """An httpx event hook keeping the read timeout each request was sent with."""
+
+    def __init__(self) -> None:
+        self.reads: list[float | None] = []
+
+    def sync(self, request: httpx.Request) -> None:
+        self.reads.append(request.extensions["timeout"]["read"])
+
+    async def asynchronous(self, request: httpx.Request) -> None:
+        self.sync(request)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_cancel_is_sent_with_the_timeout_it_was_given(peer: ScriptedPeer, mode: str) -> None:
+    """``cancel(timeout=)`` (the wait's own cancel on a deadline uses a short one) bounds the
+    request, not the client's longer timeout."""
+    Recorder(peer, [ok({"status": "CANCELLATION_REQUESTED"})])
+    seen = Timeouts()
+    policy = RetryPolicy(max_attempts=3, base_delay=0.0, jitter=0.0)
+    if mode == "sync":
+        with (
+            httpx.Client(event_hooks={"request": [seen.sync]}) as http,
+            Client(KEY, queue_url=peer.url, http_client=http, retry=policy, timeout=40.0) as client,
+        ):
+            cancel(client, APP, RID, timeout=2.5)
+            cancel(client, APP, RID)
+    else:
+
+        async def main() -> None:
+            async with (
+                httpx.AsyncClient(event_hooks={"request": [seen.asynchronous]}) as http,
+                Client(
+                    KEY, queue_url=peer.url, async_http_client=http, retry=policy, timeout=40.0
+                ) as client,
+            ):
+                await cancel_async(client, APP, RID, timeout=2.5)
+                await cancel_async(client, APP, RID)
+
+        asyncio.run(main())
+    assert seen.reads == [2.5, 40.0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "body", [b"{not json", b'{"status": "SOMEWHERE_ELSE"}'], ids=["invalid JSON", "no status"]
+)
+def test_an_unreadable_status_names_the_request(peer: ScriptedPeer, mode: str, body: bytes) -> None:
+    Recorder(peer, [(200, body, {"Content-Type": "application/json"})])
+    with pytest.raises(ProtocolError) as caught:
         call(mode, client_of(peer.url), get_status, get_status_async)
     assert caught.value.request_id == RID

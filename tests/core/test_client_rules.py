@@ -1,0 +1,539 @@
+"""Client rules no other test held (each kills a mutant of ``_client.py`` that survived, issue 12).
+
+- A client's repr says where its key comes from (given, from the environment, not yet read),
+  never the key; a proxied client names its proxy.
+- fal-client's ``FAL_RUN_HOST`` / ``FAL_QUEUE_RUN_HOST`` choose the default client's hosts.
+- ``set_default_client`` accepts a Client or None, nothing else.
+- A failover to a backup host is logged naming both hosts and why.
+- A request whose body is a one-shot stream is sent once, never retried (it cannot be resent).
+
+Over real sockets (a scripted peer on 127.0.0.1, tests/peers/sse.py) where it is a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+import fal_typed
+from fal_typed import (
+    Client,
+    FalConnectionError,
+    FalTimeoutError,
+    InvalidArgumentError,
+    Limits,
+    PossiblyAcceptedError,
+    RetryPolicy,
+    ServerError,
+)
+from fal_typed._client import (
+    _client_from_environment,  # pyright: ignore[reportPrivateUsage]
+)
+from fal_typed._deadline import Deadline
+
+from ..peers.sse import KEY, Exchange, ScriptedPeer, serving
+
+ENV_KEYS = ("FAL_KEY", "FAL_KEY_ID", "FAL_KEY_SECRET", "FAL_TYPED_BASE_URL")
+NGINX = b"<html><center><h1>503 Service Unavailable</h1></center><hr><center>nginx</center></html>"
+
+
+@pytest.fixture
+def bare_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in (*ENV_KEYS, "FAL_RUN_HOST", "FAL_QUEUE_RUN_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+# -- repr -------------------------------------------------------------------------------------------
+
+
+def test_the_repr_says_where_the_key_comes_from_never_the_key(
+    bare_environment: pytest.MonkeyPatch,
+) -> None:
+    hosts = "queue_url='https://queue.fal.run', run_url='https://fal.run'"
+    given = Client(key="id-123:secret-456")
+    assert repr(given) == f"Client({hosts}, key=<given>)"
+    given.credentials()
+    assert repr(given) == f"Client({hosts}, key=<from argument>)"
+    from_environment = Client()
+    assert repr(from_environment) == f"Client({hosts}, key=<from environment, unresolved>)"
+    bare_environment.setenv("FAL_KEY", "id-789:secret-000")
+    from_environment.credentials()
+    assert repr(from_environment) == f"Client({hosts}, key=<from FAL_KEY>)"
+    assert "secret" not in repr(given) + repr(from_environment)
+
+
+def test_a_proxied_client_s_repr_names_its_proxy() -> None:
+    client = Client(proxy_url="https://my-app.example/api/fal/proxy")
+    assert repr(client) == (
+        "Client(queue_url='https://queue.fal.run', "
+        "proxy_url='https://my-app.example/api/fal/proxy')"
+    )
+
+
+# -- the default client -----------------------------------------------------------------------------
+
+
+def test_the_default_client_uses_fal_client_s_host_variables(
+    bare_environment: pytest.MonkeyPatch,
+) -> None:
+    plain = _client_from_environment()
+    assert (plain.queue_url, plain.run_url, plain.realtime_url) == (
+        "https://queue.fal.run",
+        "https://fal.run",
+        "wss://fal.run",
+    )
+    bare_environment.setenv("FAL_RUN_HOST", " run.example.test ")
+    run_only = _client_from_environment()
+    assert (run_only.queue_url, run_only.run_url, run_only.realtime_url) == (
+        "https://queue.run.example.test",
+        "https://run.example.test",
+        "wss://run.example.test",
+    )
+    bare_environment.setenv("FAL_QUEUE_RUN_HOST", " q.example.test ")
+    both = _client_from_environment()
+    assert (both.queue_url, both.run_url) == ("https://q.example.test", "https://run.example.test")
+    bare_environment.setenv("FAL_RUN_HOST", "  ")  # blank: the default host
+    assert _client_from_environment().run_url == "https://fal.run"
+
+
+def test_the_default_client_is_built_once_and_replaceable(
+    bare_environment: pytest.MonkeyPatch,
+) -> None:
+    fal_typed.set_default_client(None)
+    try:
+        first = fal_typed.default_client()
+        assert fal_typed.default_client() is first
+        mine = Client(key="id-1:secret-1")
+        fal_typed.set_default_client(mine)
+        assert fal_typed.default_client() is mine
+        with pytest.raises(InvalidArgumentError, match=r"expected a fal_typed\.Client, got str"):
+            fal_typed.set_default_client("https://fal.run")  # type: ignore[arg-type]
+        assert fal_typed.default_client() is mine
+        fal_typed.set_default_client(None)
+        rebuilt = fal_typed.default_client()
+        assert rebuilt is not mine and rebuilt is not first
+    finally:
+        fal_typed.set_default_client(None)
+
+
+# -- over a socket ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def peer() -> Iterator[ScriptedPeer]:
+    with serving() as scripted:
+        yield scripted
+
+
+def closed_port() -> str:
+    """A loopback address nothing listens on (connections to it are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_a_failover_is_logged_naming_both_hosts_and_why(
+    peer: ScriptedPeer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def ok(exchange: Exchange) -> None:
+        await exchange.answer(200, b"{}", {"Content-Type": "application/json"})
+
+    peer.script = ok
+    dead = closed_port()
+    live = peer.url.removeprefix("http://")
+    client = Client(KEY, queue_url=f"http://{dead}", backup_hosts={dead: live})
+    with client, caplog.at_level(logging.WARNING, "fal_typed"):
+        assert client.request("GET", f"http://{dead}/app/x").json() == {}
+    records = [r.getMessage() for r in caplog.records if r.name == "fal_typed"]
+    assert records == [
+        f"fal_typed: cannot connect to http://{dead}/app/x (ConnectError); "
+        f"trying its backup http://{live}/app/x"
+    ]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_one_shot_body_is_sent_once_even_when_a_retry_would_be_safe(
+    peer: ScriptedPeer, mode: str
+) -> None:
+    """An ingress 503 proves the request was not received, so a replayable body is sent again
+    (the other test below); a streamed one cannot be, so the 503 is raised."""
+    seen: list[str] = []
+
+    async def refuse(exchange: Exchange) -> None:
+        seen.append(f"{exchange.method} {exchange.path}")
+        await exchange.answer(503, NGINX, {"Content-Type": "text/html"})
+
+    peer.script = refuse
+    policy = RetryPolicy(max_attempts=3, base_delay=0.0, jitter=0.0)
+    client = Client(KEY, queue_url=peer.url, retry=policy, backup_hosts={})
+    url = f"{peer.url}/app/upload"
+    with pytest.raises(ServerError):
+        if mode == "sync":
+            with client:
+                client.request("PUT", url, content=iter([b"part-1", b"part-2"]))
+        else:
+
+            async def parts() -> AsyncIterator[bytes]:
+                yield b"part-1"
+                yield b"part-2"
+
+            async def main() -> None:
+                async with client:
+                    await client.arequest("PUT", url, content=parts())
+
+            asyncio.run(main())
+    assert seen == ["PUT /app/upload"]
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_replayable_body_refused_by_the_ingress_is_sent_again(
+    peer: ScriptedPeer, mode: str
+) -> None:
+    seen: list[bytes] = []
+
+    async def refuse_then_accept(exchange: Exchange) -> None:
+        seen.append(exchange.body)
+        if len(seen) == 1:
+            await exchange.answer(503, NGINX, {"Content-Type": "text/html"})
+        else:
+            await exchange.answer(200, b"{}", {"Content-Type": "application/json"})
+
+    peer.script = refuse_then_accept
+    policy = RetryPolicy(max_attempts=3, base_delay=0.0, jitter=0.0)
+    client = Client(KEY, queue_url=peer.url, retry=policy, backup_hosts={})
+    url = f"{peer.url}/app/upload"
+    if mode == "sync":
+        with client:
+            client.request("PUT", url, content=b"part-1part-2")
+    else:
+
+        async def main() -> None:
+            async with client:
+                await client.arequest("PUT", url, content=b"part-1part-2")
+
+        asyncio.run(main())
+    assert seen == [b"part-1part-2"] * 2
+
+
+class Exchanges:
+    """Answers each request with the next of ``answers`` (the last repeats); keeps what came."""
+
+    def __init__(self, peer: ScriptedPeer, *answers: tuple[int, bytes, str]) -> None:
+        self.answers = answers
+        self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
+        peer.script = self.route
+
+    async def route(self, exchange: Exchange) -> None:
+        status, body, content_type = self.answers[min(len(self.seen), len(self.answers) - 1)]
+        headers = {k.lower(): v for k, v in exchange.headers.items()}
+        self.seen.append((exchange.method, exchange.path, headers, exchange.body))
+        await exchange.answer(status, body, {"Content-Type": content_type})
+
+
+OK = (200, b"{}", "application/json")
+GATEWAY_502 = (502, b"<html><h1>502 Bad Gateway</h1></html>", "text/html")
+
+
+def send(mode: str, client: Client, method: str, url: str, **options: Any) -> None:
+    if mode == "sync":
+        with client:
+            client.request(method, url, **options)
+        return
+
+    async def main() -> None:
+        async with client:
+            await client.arequest(method, url, **options)
+
+    asyncio.run(main())
+
+
+def client_of(peer: ScriptedPeer, **options: Any) -> Client:
+    options.setdefault("retry", RetryPolicy(max_attempts=3, base_delay=0.0, jitter=0.0))
+    return Client(KEY, queue_url=peer.url, backup_hosts={}, **options)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_request_carries_its_headers_query_and_body(peer: ScriptedPeer, mode: str) -> None:
+    seen = Exchanges(peer, OK)
+    options = {"headers": {"X-Trace": "t-1"}, "params": {"page": "2"}, "content": b"payload"}
+    send(mode, client_of(peer), "PUT", f"{peer.url}/app/x", **options)
+    ((method, path, headers, body),) = seen.seen
+    assert (method, path, body) == ("PUT", "/app/x?page=2", b"payload")
+    assert headers["x-trace"] == "t-1" and headers["authorization"] == f"Key {KEY}"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("idempotent", [True, None])
+def test_a_post_is_resent_after_a_gateway_502_only_when_declared_idempotent(
+    peer: ScriptedPeer, mode: str, idempotent: bool | None
+) -> None:
+    """A gateway 502 may come after fal accepted the POST: sent again only when the caller
+    says a repeat is harmless."""
+    seen = Exchanges(peer, GATEWAY_502, OK)
+    url = f"{peer.url}/app/x"
+    if idempotent:
+        send(mode, client_of(peer), "POST", url, json={"a": 1}, idempotent=True)
+        assert len(seen.seen) == 2
+    else:
+        with pytest.raises(PossiblyAcceptedError):
+            send(mode, client_of(peer), "POST", url, json={"a": 1})
+        assert len(seen.seen) == 1
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_nothing_is_sent_once_the_call_s_deadline_has_passed(peer: ScriptedPeer, mode: str) -> None:
+    seen = Exchanges(peer, OK)
+    url = f"{peer.url}/app/x"
+    with pytest.raises(FalTimeoutError, match=r"^GET http://127\.0\.0\.1:\d+/app/x did not"):
+        send(mode, client_of(peer), "GET", url, deadline=Deadline(0.0))
+    assert seen.seen == []
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_each_attempt_s_timeouts_are_clipped_to_the_call_s_deadline(
+    peer: ScriptedPeer, mode: str
+) -> None:
+    """Read from an httpx request hook: what httpx was told, not how long anything took."""
+    Exchanges(peer, OK)
+    reads: list[float] = []
+
+    def hook(request: httpx.Request) -> None:
+        reads.append(request.extensions["timeout"]["read"])
+
+    async def ahook(request: httpx.Request) -> None:
+        hook(request)
+
+    url = f"{peer.url}/app/x"
+    if mode == "sync":
+        with httpx.Client(event_hooks={"request": [hook]}) as http:
+            send(mode, client_of(peer, http_client=http, timeout=60.0), "GET", url)
+            send(
+                mode,
+                client_of(peer, http_client=http, timeout=60.0),
+                "GET",
+                url,
+                deadline=Deadline(20.0),
+            )
+    else:
+
+        async def main() -> None:
+            async with httpx.AsyncClient(event_hooks={"request": [ahook]}) as http:
+                for deadline in (None, Deadline(20.0)):
+                    async with client_of(peer, async_http_client=http, timeout=60.0) as client:
+                        await client.arequest("GET", url, deadline=deadline)
+
+        asyncio.run(main())
+    assert reads[0] == 60.0 and 10.0 < reads[1] <= 20.0
+
+
+def test_redact_scrubs_the_key_once_it_is_in_use() -> None:
+    """Nothing is known before the key is read (a client may never read it); after, the key
+    is scrubbed from any text the client is asked to show (CLI messages, URLs, previews)."""
+    client = Client(key="id-123:secret-456")
+    text = "echoed Key id-123:secret-456 back"
+    assert client.redact(text) == text
+    client.credentials()
+    assert "secret-456" not in client.redact(text)
+    assert client.redact("nothing secret") == "nothing secret"
+
+
+@pytest.mark.parametrize(
+    ("backed_up", "connect", "sent"),
+    [(False, 60.0, 60.0), (True, 60.0, 5.0), (True, None, 5.0), (True, 1.0, 1.0)],
+)
+def test_a_backed_up_host_gets_a_short_connect_timeout(
+    peer: ScriptedPeer, backed_up: bool, connect: float | None, sent: float
+) -> None:
+    """A host with a backup is given at most 5 s to accept the connection, so the backup still
+    has time; other phases, and hosts without a backup, keep the client's timeouts."""
+    Exchanges(peer, OK)
+    seen: list[dict[str, float | None]] = []
+
+    def hook(request: httpx.Request) -> None:
+        seen.append(request.extensions["timeout"])
+
+    own = peer.url.removeprefix("http://")
+    backups = {own: closed_port()} if backed_up else {}
+    timeout = httpx.Timeout(60.0, connect=connect)
+    with (
+        httpx.Client(event_hooks={"request": [hook]}) as http,
+        Client(
+            KEY, queue_url=peer.url, http_client=http, timeout=timeout, backup_hosts=backups
+        ) as c,
+    ):
+        c.request("GET", f"{peer.url}/app/x")
+    assert seen == [{"connect": sent, "read": 60.0, "write": 60.0, "pool": 60.0}]
+
+
+def test_a_one_shot_body_is_not_sent_to_the_backup_host(peer: ScriptedPeer) -> None:
+    seen = Exchanges(peer, OK)
+    dead = closed_port()
+    live = peer.url.removeprefix("http://")
+    client = Client(KEY, queue_url=f"http://{dead}", backup_hosts={dead: live})
+    with client, pytest.raises(FalConnectionError, match="ConnectError"):
+        client.request("PUT", f"http://{dead}/app/x", content=iter([b"part-1"]))
+    assert seen.seen == []
+
+
+# -- options checked at construction ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [5, None, "", "   "])
+def test_a_base_url_must_be_a_non_empty_string(value: object) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        Client(key="id-1:secret-1", queue_url=value)  # type: ignore[arg-type]
+    assert caught.value.message == "queue_url must be a non-empty URL string"
+
+
+def test_a_base_url_names_the_schemes_it_may_use_and_loses_trailing_slashes() -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        Client(key="id-1:secret-1", realtime_url="https://fal.run")
+    assert caught.value.message == (
+        "realtime_url must be an absolute ws/wss URL, got 'https://fal.run'"
+    )
+    client = Client(key="id-1:secret-1", queue_url=" http://127.0.0.1:8765/PREFIX// ")
+    assert client.queue_url == "http://127.0.0.1:8765/PREFIX"
+
+
+@pytest.mark.parametrize("value", [0, -1.0])
+def test_a_timeout_must_be_positive(value: float) -> None:
+    with pytest.raises(InvalidArgumentError, match=f"timeout must be positive, got {value}"):
+        Client(key="id-1:secret-1", timeout=value)
+
+
+def test_a_timeout_is_any_positive_number_or_none() -> None:
+    assert Client(key="id-1:secret-1", timeout=0.5).timeout == httpx.Timeout(0.5)
+    assert Client(key="id-1:secret-1", timeout=30).timeout == httpx.Timeout(30)
+    assert Client(key="id-1:secret-1", timeout=None).timeout == httpx.Timeout(None)
+
+
+def test_backup_hosts_are_checked_and_lower_cased() -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        Client(key="id-1:secret-1", backup_hosts=["fal.run"])  # type: ignore[arg-type]
+    assert caught.value.message == "backup_hosts must map host names to host names"
+    client = Client(key="id-1:secret-1", backup_hosts={"Queue.Example.TEST": "Backup.Example.TEST"})
+    assert client.backup_hosts == {"queue.example.test": "backup.example.test"}
+
+
+def test_the_headers_every_request_carries() -> None:
+    from fal_typed._client import user_agent
+    from fal_typed._proxy_transport import PROXY_AUTHORIZATION
+
+    client = Client(key="id-1:secret-1")
+    assert client.auth_headers() == {"Authorization": "Key id-1:secret-1"}
+    assert client.request_headers({"X-Trace": "t-1"}) == {
+        "User-Agent": user_agent(),
+        "Authorization": "Key id-1:secret-1",
+        "X-Trace": "t-1",
+    }
+    assert client.request_headers({"User-Agent": "mine/1"})["User-Agent"] == "mine/1"
+    proxied = Client(proxy_url="https://my-app.example/api/fal/proxy")
+    assert proxied.auth_headers() == {"Authorization": PROXY_AUTHORIZATION}
+
+
+def test_a_request_s_own_timeout_replaces_the_client_s(peer: ScriptedPeer) -> None:
+    Exchanges(peer, OK)
+    reads: list[float | None] = []
+
+    def hook(request: httpx.Request) -> None:
+        reads.append(request.extensions["timeout"]["read"])
+
+    with (
+        httpx.Client(event_hooks={"request": [hook]}) as http,
+        client_of(peer, http_client=http, timeout=60.0) as client,
+    ):
+        client.request("GET", f"{peer.url}/app/x", timeout=2.5)
+    assert reads == [2.5]
+
+
+def test_the_default_hosts_are_fal_s() -> None:
+    client = Client(key="id-1:secret-1")
+    assert (client.rest_url, client.cdn_url) == ("https://rest.fal.ai", "https://v3.fal.media")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_httpx_error_that_is_not_a_transport_failure_names_the_call(
+    peer: ScriptedPeer, mode: str
+) -> None:
+    async def redirect_loop(exchange: Exchange) -> None:
+        await exchange.answer(302, b"", {"Location": exchange.path})
+
+    peer.script = redirect_loop
+    url = f"{peer.url}/app/x"
+    with pytest.raises(FalConnectionError) as caught:
+        if mode == "sync":
+            with httpx.Client(follow_redirects=True, max_redirects=2) as http:
+                send(mode, client_of(peer, http_client=http), "GET", url)
+        else:
+
+            async def main() -> None:
+                async with (
+                    httpx.AsyncClient(follow_redirects=True, max_redirects=2) as http,
+                    client_of(peer, async_http_client=http) as client,
+                ):
+                    await client.arequest("GET", url)
+
+            asyncio.run(main())
+    assert caught.value.message == (
+        f"GET {url} failed: TooManyRedirects: Exceeded maximum allowed redirects."
+    )
+
+
+def test_an_httpx_error_without_a_message_is_named_by_its_type() -> None:
+    client = Client(key="id-1:secret-1")
+    error = client._http_failure(httpx.DecodingError(""), "GET", "https://fal.run/app")  # pyright: ignore[reportPrivateUsage]
+    assert error.message == "GET https://fal.run/app failed: DecodingError"
+
+
+@pytest.mark.parametrize("option", ["queue_url", "run_url", "rest_url", "cdn_url", "api_url"])
+def test_each_base_url_is_checked_under_its_own_name(option: str) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        Client(key="id-1:secret-1", **{option: "ftp://example.test"})  # pyright: ignore[reportArgumentType]
+    assert caught.value.message == (
+        f"{option} must be an absolute http/https URL, got 'ftp://example.test'"
+    )
+    client = Client(key="id-1:secret-1", **{option: "http://127.0.0.1:1/base/"})  # pyright: ignore[reportArgumentType]
+    assert getattr(client, option) == "http://127.0.0.1:1/base"
+
+
+def test_the_other_defaults() -> None:
+    client = Client(key="id-1:secret-1")
+    assert (client.realtime_url, client.poll_interval) == ("wss://fal.run", 0.1)
+    assert client.limits == Limits()
+    mine = Limits(max_json_depth=50)
+    assert Client(key="id-1:secret-1", limits=mine).limits is mine
+    with pytest.raises(InvalidArgumentError) as caught:
+        Client(key="id-1:secret-1", limits=3)  # type: ignore[arg-type]
+    assert caught.value.message == "limits must be a fal_typed.Limits, got 3"
+
+
+def test_proxy_options_are_checked_together() -> None:
+    with pytest.raises(InvalidArgumentError) as needs:
+        Client(key="id-1:secret-1", proxy_headers={"X-App": "1"})
+    assert needs.value.message == "proxy_headers needs proxy_url"
+    for blank in ("", "   ", 5):
+        with pytest.raises(InvalidArgumentError) as caught:
+            Client(proxy_url=blank)  # type: ignore[arg-type]
+        assert caught.value.message == "proxy_url must be a non-empty URL string"
+    with pytest.raises(InvalidArgumentError) as keyed:
+        Client(key="id-1:secret-1", proxy_url="https://app.example/proxy")
+    assert keyed.value.message == (
+        "a client with proxy_url holds no key: the proxy adds it (pass your app's own "
+        "credentials in proxy_headers)"
+    )
+    for given in ({"http_client": httpx.Client()}, {"async_http_client": httpx.AsyncClient()}):
+        with pytest.raises(InvalidArgumentError) as routed:
+            Client(proxy_url="https://app.example/proxy", **given)  # type: ignore[arg-type]
+        assert routed.value.message == (
+            "proxy_url routes the client's own httpx clients; it cannot re-route ones passed in"
+        )
+    proxied = Client(proxy_url="https://app.example/proxy", proxy_headers={"X-App": "1"})
+    assert proxied.backup_hosts == {}  # the proxy, not the client, chooses fal's hosts
+    assert Client(key="id-1:secret-1").backup_hosts != {}
