@@ -23,7 +23,7 @@ from ._retry import parse_retry_after as _parse_retry_after
 if TYPE_CHECKING:
     from ._client import Client, Failover
 
-__all__ = ["Attempts", "kind_of"]
+__all__ = ["Attempts", "kind_of", "payload_digest"]
 
 logger = logging.getLogger("fal_typed")
 
@@ -39,7 +39,7 @@ def kind_of(method: str, idempotent: bool | None, kind: Kind | None) -> Kind:
     return Kind.OTHER_IDEMPOTENT if idempotent else Kind.OTHER_POST
 
 
-def _payload(request: httpx.Request | None) -> tuple[str | None, int | None]:
+def payload_digest(request: httpx.Request | None) -> tuple[str | None, int | None]:
     """SHA-256 and size of the body of ``request`` (if it was sent from memory)."""
     if request is None:
         return None, None
@@ -162,7 +162,7 @@ class Attempts:
     def _possibly_accepted(
         self, what: str, request: httpx.Request | None, *, status_code: int | None = None
     ) -> PossiblyAcceptedError:
-        digest, size = _payload(request)
+        digest, size = payload_digest(request)
         return PossiblyAcceptedError(
             f"{self._where()} {what}; fal may have accepted it, so it was not sent again "
             "(check the request history or your webhook before sending it again)",

@@ -7,6 +7,7 @@ from a saved request id behaves exactly like the one ``submit`` returned.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,9 +15,10 @@ from typing import Any
 
 import httpx
 
+from ._attempts import payload_digest
 from ._client import Client
 from ._deadline import Deadline
-from ._errors import FalError, FalHTTPError, PossiblyAcceptedError, ProtocolError
+from ._errors import FalError, FalHTTPError, FalTimeoutError, PossiblyAcceptedError, ProtocolError
 from ._jsonbody import parse_json
 from ._options import Priority, request_headers, webhook_params
 from ._retry import Kind
@@ -133,19 +135,46 @@ def submit(
         start_timeout=start_timeout,
         headers=headers,
     )
-    with _naming(endpoint_id), within(client.http, deadline, f"POST {req.url}"):
-        response = client.request(
-            "POST",
-            req.url,
-            json=req.body,
-            headers=req.headers,
-            params=req.params,
-            deadline=deadline,
-            kind=Kind.SUBMIT,
-        )
-        # Parsed inside ``within``: a close-delimited answer cut at the deadline reads as a
-        # short complete one, and must be the deadline's error, not a truncated-JSON one.
-        return _submission(client, response)
+    response: httpx.Response | None = None
+    try:
+        with _naming(endpoint_id), within(client.http, deadline, f"POST {req.url}"):
+            response = client.request(
+                "POST",
+                req.url,
+                json=req.body,
+                headers=req.headers,
+                params=req.params,
+                deadline=deadline,
+                kind=Kind.SUBMIT,
+            )
+            # Parsed inside ``within``: a close-delimited answer cut at the deadline reads as a
+            # short complete one, and must be the deadline's error, not a truncated-JSON one.
+            return _submission(client, response)
+    except FalTimeoutError as exc:
+        if response is None:  # no answer yet: the request's own errors said what was sent
+            raise
+        raise _answer_cut(client, endpoint_id, response, exc) from None
+
+
+def _answer_cut(
+    client: Client, endpoint_id: str, response: httpx.Response, exc: FalTimeoutError
+) -> PossiblyAcceptedError:
+    """A submit answered with success whose answer the deadline cut before its request id: the
+    job is queued (and paid for), so the error says so, never a plain timeout."""
+    digest, size = payload_digest(response.request)
+    return PossiblyAcceptedError(
+        f"{exc.message}: fal answered HTTP {response.status_code}, so the request was accepted, "
+        "but its request id was not read (check the request history or your webhook before "
+        "sending it again)",
+        request_id=response.headers.get("x-fal-request-id"),
+        endpoint_id=endpoint_id,
+        method="POST",
+        url=client.redact(str(response.request.url)),
+        status_code=response.status_code,
+        payload_sha256=digest,
+        payload_size=size,
+        failed_at=time.time(),
+    )
 
 
 async def submit_async(

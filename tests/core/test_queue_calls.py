@@ -325,11 +325,12 @@ def called(mode: str, client: Client, which: str, **kwargs: Any) -> Any:
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("which", sorted(CALLS))
 def test_a_close_delimited_answer_cut_at_the_deadline_is_the_deadline_s_error(
-    peer: ScriptedPeer, mode: str, which: str
+    peer: ScriptedPeer, mode: str, which: str, request: pytest.FixtureRequest
 ) -> None:
     """Without a Content-Length, the end of the body is the end of the connection: the
     deadline's cut looks like a short, complete answer. It is the deadline's error naming the
-    call, never a ProtocolError about the truncated JSON (nor the truncated value itself).
+    call, never a ProtocolError about the truncated JSON (nor the truncated value itself); for
+    a submit, whose 200 means the job was queued, it is PossiblyAcceptedError.
 
     The answer takes ~4.5 s; the deadline is 2 s, long beside the 50 ms pauses, so only the
     cut at the deadline ends the call (not one pause outlasting the per-read timeout)."""
@@ -353,11 +354,26 @@ def test_a_close_delimited_answer_cut_at_the_deadline_is_the_deadline_s_error(
         exchange.close()
 
     peer.script = trickle
-    with pytest.raises(FalTimeoutError) as caught:
+    if which == "submit" and mode == "async":
+        reason = (
+            "known defect: an async submit cut after its 200 is a plain timeout (the deadline "
+            "cancels the read without knowing the answer had begun), not PossiblyAcceptedError"
+        )
+        request.node.add_marker(pytest.mark.xfail(strict=True, reason=reason))
+    with pytest.raises(FalTimeoutError if which != "submit" else PossiblyAcceptedError) as caught:
         called(mode, client_of(peer.url), which, deadline=Deadline(2.0))
     method = CALLS[which][0]
     assert caught.value.message.startswith(f"{method} {peer.url}/{APP}")
-    assert caught.value.message.endswith("did not complete within 2s")
+    if which != "submit":
+        assert caught.value.message.endswith("did not complete within 2s")
+        return
+    # A submit answered 200 was accepted (and paid for): cut before its request id, it is
+    # possibly accepted, never a plain timeout that invites sending it again.
+    error = caught.value
+    assert isinstance(error, PossiblyAcceptedError)
+    assert "did not complete within 2s" in error.message and "accepted" in error.message
+    assert (error.status_code, error.endpoint_id, error.method) == (200, APP, "POST")
+    assert error.payload_sha256 is not None and error.payload_size
 
 
 @pytest.mark.parametrize("mode", MODES)
