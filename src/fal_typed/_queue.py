@@ -24,7 +24,7 @@ from ._options import Priority, request_headers, webhook_params
 from ._retry import Kind
 from ._status import Completed, Status, parse_status
 from ._urls import check_request_id, endpoint_url, request_url
-from ._wallclock import within, within_async
+from ._wallclock import answers_seen, within, within_async
 
 __all__ = [
     "Submission",
@@ -135,32 +135,35 @@ def submit(
         start_timeout=start_timeout,
         headers=headers,
     )
-    response: httpx.Response | None = None
-    try:
-        with _naming(endpoint_id), within(client.http, deadline, f"POST {req.url}"):
-            response = client.request(
-                "POST",
-                req.url,
-                json=req.body,
-                headers=req.headers,
-                params=req.params,
-                deadline=deadline,
-                kind=Kind.SUBMIT,
-            )
-            # Parsed inside ``within``: a close-delimited answer cut at the deadline reads as a
-            # short complete one, and must be the deadline's error, not a truncated-JSON one.
-            return _submission(client, response)
-    except FalTimeoutError as exc:
-        if response is None:  # no answer yet: the request's own errors said what was sent
-            raise
-        raise _answer_cut(client, endpoint_id, response, exc) from None
+    with _naming(endpoint_id), answers_seen(client.http) as answers:
+        try:
+            with within(client.http, deadline, f"POST {req.url}"):
+                response = client.request(
+                    "POST",
+                    req.url,
+                    json=req.body,
+                    headers=req.headers,
+                    params=req.params,
+                    deadline=deadline,
+                    kind=Kind.SUBMIT,
+                )
+                # Parsed inside ``within``: a close-delimited answer cut at the deadline reads
+                # as a short complete one: the deadline's error, not a truncated-JSON one.
+                return _submission(client, response)
+        except FalTimeoutError as exc:
+            raise _accepted_or(exc, client, endpoint_id, answers) from None
 
 
-def _answer_cut(
-    client: Client, endpoint_id: str, response: httpx.Response, exc: FalTimeoutError
-) -> PossiblyAcceptedError:
-    """A submit answered with success whose answer the deadline cut before its request id: the
-    job is queued (and paid for), so the error says so, never a plain timeout."""
+def _accepted_or(
+    exc: FalTimeoutError, client: Client, endpoint_id: str, answers: list[httpx.Response]
+) -> FalError:
+    """The error of a submit the deadline ended: ``exc``, unless fal had answered with success,
+    the job then queued (and paid for) though its request id was not read: that is said, never
+    a plain timeout that invites sending it again."""
+    accepted = [answer for answer in answers if answer.is_success]
+    if not accepted:  # no answer yet: the request's own errors said what was sent
+        return exc
+    response = accepted[-1]
     digest, size = payload_digest(response.request)
     return PossiblyAcceptedError(
         f"{exc.message}: fal answered HTTP {response.status_code}, so the request was accepted, "
@@ -200,20 +203,23 @@ async def submit_async(
         start_timeout=start_timeout,
         headers=headers,
     )
-    with _naming(endpoint_id):
-        response = await within_async(
-            client.arequest(
-                "POST",
-                req.url,
-                json=req.body,
-                headers=req.headers,
-                params=req.params,
-                deadline=deadline,
-                kind=Kind.SUBMIT,
-            ),
-            deadline,
-            f"POST {req.url}",
-        )
+    with _naming(endpoint_id), answers_seen(client.async_http) as answers:
+        try:
+            response = await within_async(
+                client.arequest(
+                    "POST",
+                    req.url,
+                    json=req.body,
+                    headers=req.headers,
+                    params=req.params,
+                    deadline=deadline,
+                    kind=Kind.SUBMIT,
+                ),
+                deadline,
+                f"POST {req.url}",
+            )
+        except FalTimeoutError as exc:
+            raise _accepted_or(exc, client, endpoint_id, answers) from None
     return _submission(client, response)
 
 

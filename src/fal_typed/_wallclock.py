@@ -10,7 +10,9 @@ call going long past its deadline. These two wrappers make the deadline a wall-c
   deadline's :class:`~fal_typed.FalTimeoutError`. The wait for the headers is bounded by the
   clipped timeouts.
 - :func:`within_async` awaits the call no longer than the time left (cancelling it, which
-  closes its connection), raising the deadline's error.
+  closes its connection), raising the deadline's error. :func:`answers_seen` tells what the
+  cancelled call had already received: the head of each answer (an async response hook), so a
+  submit fal answered 200 is known to be accepted even when the deadline cut its body.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ._bounded import Interrupter, TimedOut, await_within
 from ._deadline import Deadline
 from ._errors import FalError, FalTimeoutError
 
-__all__ = ["within", "within_async"]
+__all__ = ["answers_seen", "within", "within_async"]
 
 T = TypeVar("T")
 
@@ -78,6 +80,39 @@ def within(http: httpx.Client, deadline: Deadline | None, what: str) -> Generato
         _ARMED.reset(token)
         for interrupter in armed.interrupters:
             interrupter.cancel()
+
+
+_ANSWERS: contextvars.ContextVar[list[httpx.Response] | None] = contextvars.ContextVar(
+    "fal_typed_answers_seen", default=None
+)
+
+
+def _note(response: httpx.Response) -> None:
+    """The response hook: keep the answer's head if the call runs in :func:`answers_seen`."""
+    answers = _ANSWERS.get()
+    if answers is not None:
+        answers.append(response)
+
+
+async def _note_async(response: httpx.Response) -> None:
+    _note(response)
+
+
+@contextlib.contextmanager
+def answers_seen(http: httpx.Client | httpx.AsyncClient) -> Generator[list[httpx.Response]]:
+    """The answers (their heads, as they arrive) to the requests ``http`` sends in the block,
+    also those of a call the deadline cut before it returned them."""
+    hook = _note_async if isinstance(http, httpx.AsyncClient) else _note
+    hooks = http.event_hooks
+    if hook not in hooks["response"]:
+        hooks["response"] = [*hooks["response"], hook]
+        http.event_hooks = hooks
+    answers: list[httpx.Response] = []
+    token = _ANSWERS.set(answers)
+    try:
+        yield answers
+    finally:
+        _ANSWERS.reset(token)
 
 
 async def within_async(call: Awaitable[T], deadline: Deadline | None, what: str) -> T:
