@@ -79,12 +79,24 @@ def remember_secrets(secrets: Sequence[str], *, token: bool = False) -> None:
         _secrets = tuple(sorted({*_keys, *_tokens}, key=len, reverse=True))
 
 
-def scrub(text: str, secrets: Iterable[str] | None = None) -> str:
-    """``text`` with every remembered secret (or each of ``secrets``) replaced."""
-    for secret in _secrets if secrets is None else secrets:
-        if secret and secret in text:
+def _in_order(secrets: Iterable[str] | None) -> tuple[str, ...]:
+    """The remembered secrets with ``secrets``, longest first: one pass then redacts a secret
+    that holds another whole, never around the one inside it."""
+    if secrets is None:
+        return _secrets
+    return tuple(sorted({*_secrets, *(s for s in secrets if s)}, key=len, reverse=True))
+
+
+def _replaced(text: str, ordered: tuple[str, ...]) -> str:
+    for secret in ordered:
+        if secret in text:
             text = text.replace(secret, _REDACTED)
     return text
+
+
+def scrub(text: str, secrets: Iterable[str] | None = None) -> str:
+    """``text`` with every remembered secret, and each of ``secrets``, replaced."""
+    return _replaced(text, _in_order(secrets))
 
 
 class _ScrubFilter(logging.Filter):
@@ -104,9 +116,9 @@ for _name in _LOGGERS:
     logging.getLogger(_name).addFilter(_SCRUB_FILTER)
 
 
-def _scrub_value(value: object, secrets: Iterable[str] | None) -> Any:
+def _scrub_value(value: object, secrets: tuple[str, ...]) -> Any:
     if isinstance(value, str):
-        return scrub(value, secrets)
+        return _replaced(value, secrets)
     if isinstance(value, tuple):
         return tuple(_scrub_value(item, secrets) for item in cast("tuple[object, ...]", value))
     if isinstance(value, list):
@@ -118,16 +130,17 @@ def _scrub_value(value: object, secrets: Iterable[str] | None) -> Any:
 
 
 def scrub_value(value: Any, secrets: Sequence[str] | None = None) -> Any:
-    """``value`` with every remembered secret (or each of ``secrets``) scrubbed out of its
+    """``value`` with every remembered secret, and each of ``secrets``, scrubbed out of its
     strings, keys included, structure kept; the scrubbed text of a structure nested too deep
     to walk."""
-    if not (_secrets if secrets is None else secrets):
+    ordered = _in_order(secrets)
+    if not ordered:
         return value
     try:
-        return _scrub_value(value, secrets)
+        return _scrub_value(value, ordered)
     except RecursionError:
         try:
-            return scrub(repr(value), secrets)
+            return _replaced(repr(value), ordered)
         except RecursionError:  # even its repr recurses too deep: nothing of it can be shown
             return f"[a {type(value).__name__} nested too deep to scrub]"
 

@@ -20,6 +20,7 @@ from fal_typed import (
     RetryPolicy,
 )
 from fal_typed._auth import check_key, redact, redact_json, resolve_credentials
+from fal_typed._errors import remember_secrets
 
 KEY = "0f1e2d3c-key-id:9a8b7c6d5e4f-very-secret"
 SECRET = KEY.split(":")[1]
@@ -215,3 +216,15 @@ def test_redaction_of_a_value_nested_too_deep_to_walk_never_raises_nor_shows_the
         elif isinstance(item, list):
             stack += cast("list[object]", item)
     assert strings and not any(SECRET in s for s in strings)
+
+
+@pytest.mark.parametrize("given_first", [True, False])
+def test_a_secret_inside_another_is_never_left_around_it(given_first: bool) -> None:
+    # One pass, longest first, over the remembered and the given secrets: whichever holds the
+    # other is redacted whole, whichever list it came from.
+    outer, inner = "outer-secret-holding-fragment-inside", "fragment-inside"
+    remember_secrets([inner if given_first else outer], token=True)
+    given = [outer if given_first else inner]
+    text = f"a {outer} and a {inner}"
+    assert redact(text, given) == "a [redacted] and a [redacted]"
+    assert redact_json({"k": [text]}, given) == {"k": ["a [redacted] and a [redacted]"]}
