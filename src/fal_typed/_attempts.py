@@ -23,7 +23,7 @@ from ._retry import parse_retry_after as _parse_retry_after
 if TYPE_CHECKING:
     from ._client import Client, Failover
 
-__all__ = ["Attempts", "kind_of", "payload_digest"]
+__all__ = ["Attempts", "kind_of", "possibly_accepted"]
 
 logger = logging.getLogger("fal_typed")
 
@@ -39,7 +39,7 @@ def kind_of(method: str, idempotent: bool | None, kind: Kind | None) -> Kind:
     return Kind.OTHER_IDEMPOTENT if idempotent else Kind.OTHER_POST
 
 
-def payload_digest(request: httpx.Request | None) -> tuple[str | None, int | None]:
+def _payload(request: httpx.Request | None) -> tuple[str | None, int | None]:
     """SHA-256 and size of the body of ``request`` (if it was sent from memory)."""
     if request is None:
         return None, None
@@ -48,6 +48,32 @@ def payload_digest(request: httpx.Request | None) -> tuple[str | None, int | Non
     except httpx.RequestNotRead:  # a streamed body: not kept
         return None, None
     return hashlib.sha256(content).hexdigest(), len(content)
+
+
+def possibly_accepted(
+    message: str,
+    request: httpx.Request | None,
+    *,
+    method: str,
+    url: str,
+    status_code: int | None = None,
+    sent_at: float | None = None,
+    request_id: str | None = None,
+) -> PossiblyAcceptedError:
+    """The error of a request that was sent and may have been accepted: ``message`` and the
+    advice every such error gives, with what reconciles it (the payload's digest and size)."""
+    digest, size = _payload(request)
+    return PossiblyAcceptedError(
+        f"{message} (check the request history or your webhook before sending it again)",
+        request_id=request_id,
+        method=method,
+        url=url,
+        status_code=status_code,
+        payload_sha256=digest,
+        payload_size=size,
+        sent_at=sent_at,
+        failed_at=time.time(),
+    )
 
 
 class Attempts:
@@ -162,17 +188,13 @@ class Attempts:
     def _possibly_accepted(
         self, what: str, request: httpx.Request | None, *, status_code: int | None = None
     ) -> PossiblyAcceptedError:
-        digest, size = payload_digest(request)
-        return PossiblyAcceptedError(
-            f"{self._where()} {what}; fal may have accepted it, so it was not sent again "
-            "(check the request history or your webhook before sending it again)",
+        return possibly_accepted(
+            f"{self._where()} {what}; fal may have accepted it, so it was not sent again",
+            request,
             method=self.method,
             url=self.client.redact(self.url),
             status_code=status_code,
-            payload_sha256=digest,
-            payload_size=size,
             sent_at=self.sent_at,
-            failed_at=time.time(),
         )
 
     def _raise_transport(

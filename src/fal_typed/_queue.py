@@ -7,7 +7,6 @@ from a saved request id behaves exactly like the one ``submit`` returned.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from ._attempts import payload_digest
+from ._attempts import possibly_accepted
 from ._client import Client
 from ._deadline import Deadline
 from ._errors import FalError, FalHTTPError, FalTimeoutError, PossiblyAcceptedError, ProtocolError
@@ -164,20 +163,17 @@ def _accepted_or(
     if not accepted:  # no answer yet: the request's own errors said what was sent
         return exc
     response = accepted[-1]
-    digest, size = payload_digest(response.request)
-    return PossiblyAcceptedError(
+    error = possibly_accepted(
         f"{exc.message}: fal answered HTTP {response.status_code}, so the request was accepted, "
-        "but its request id was not read (check the request history or your webhook before "
-        "sending it again)",
-        request_id=response.headers.get("x-fal-request-id"),
-        endpoint_id=endpoint_id,
+        "but its request id was not read",
+        response.request,
         method="POST",
         url=client.redact(str(response.request.url)),
         status_code=response.status_code,
-        payload_sha256=digest,
-        payload_size=size,
-        failed_at=time.time(),
+        request_id=response.headers.get("x-fal-request-id"),
     )
+    error.endpoint_id = endpoint_id
+    return error
 
 
 async def submit_async(

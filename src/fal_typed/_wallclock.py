@@ -10,16 +10,18 @@ call going long past its deadline. These two wrappers make the deadline a wall-c
   deadline's :class:`~fal_typed.FalTimeoutError`. The wait for the headers is bounded by the
   clipped timeouts.
 - :func:`within_async` awaits the call no longer than the time left (cancelling it, which
-  closes its connection), raising the deadline's error. :func:`answers_seen` tells what the
-  cancelled call had already received: the head of each answer (an async response hook), so a
-  submit fal answered 200 is known to be accepted even when the deadline cut its body.
+  closes its connection), raising the deadline's error.
+
+:func:`answers_seen` (sync and async) tells what a call the deadline ended had already
+received: the head of each answer (a response hook), so a submit fal answered 200 is known to
+be accepted even when the deadline cut its body.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Awaitable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import TypeVar
 
 import httpx
@@ -53,10 +55,11 @@ def _arm(response: httpx.Response) -> None:
         armed.interrupters.append(Interrupter(response, armed.deadline))
 
 
-def _install(http: httpx.Client) -> None:
+def _install(http: httpx.Client | httpx.AsyncClient, hook: Callable[..., object]) -> None:
+    """Add ``hook`` to ``http``'s response hooks, once (the hooks are inert outside a block)."""
     hooks = http.event_hooks
-    if _arm not in hooks["response"]:
-        hooks["response"] = [*hooks["response"], _arm]
+    if hook not in hooks["response"]:
+        hooks["response"] = [*hooks["response"], hook]
         http.event_hooks = hooks
 
 
@@ -67,7 +70,7 @@ def within(http: httpx.Client, deadline: Deadline | None, what: str) -> Generato
     if deadline is None:
         yield
         return
-    _install(http)
+    _install(http, _arm)
     armed = _Armed(deadline)
     token = _ARMED.set(armed)
     try:
@@ -102,11 +105,7 @@ async def _note_async(response: httpx.Response) -> None:
 def answers_seen(http: httpx.Client | httpx.AsyncClient) -> Generator[list[httpx.Response]]:
     """The answers (their heads, as they arrive) to the requests ``http`` sends in the block,
     also those of a call the deadline cut before it returned them."""
-    hook = _note_async if isinstance(http, httpx.AsyncClient) else _note
-    hooks = http.event_hooks
-    if hook not in hooks["response"]:
-        hooks["response"] = [*hooks["response"], hook]
-        http.event_hooks = hooks
+    _install(http, _note_async if isinstance(http, httpx.AsyncClient) else _note)
     answers: list[httpx.Response] = []
     token = _ANSWERS.set(answers)
     try:
