@@ -60,7 +60,10 @@ _REALTIME_IMPORTS: dict[str, set[str]] = {
     "fal_typed": {"AsyncRealtimeConnection", "RealtimeConnection"},
     "fal_typed.keywords": {"keyword_call"},
 }
-_ALWAYS_IMPORTED = ("collections.abc", "typing")  # loaded by any program: never deferred
+# Signature names the calls module imports at run time: those any program has loaded already,
+# and NOT_GIVEN, a default value; the rest it imports for type checkers only.
+_RUN_TIME_MODULES = ("collections.abc", "typing", "fal_typed.keywords")
+_REALTIME_NAMES = {"AsyncRealtime": "._realtime", "Realtime": "._realtime"}
 _IMPORT_GROUPS = ("stdlib", "third_party", "first_party", "local")
 _FIRST_PARTY = ("fal_typed",)
 
@@ -115,7 +118,7 @@ def render_module(plan: ModulePlan) -> tuple[dict[str, str], list[str]]:
         inlined,
         options_section([EXTRA_BODY], "Options:"),
     )
-    imports = _MemberImports(models, params)
+    signature = _signature_imports(models, params)
     shared = {
         "endpoint_id": plan.metadata.endpoint_id,
         "input_class": plan.input_class,
@@ -124,16 +127,26 @@ def render_module(plan: ModulePlan) -> tuple[dict[str, str], list[str]]:
         "open_input": plan.open_input,
     }
     model_names = sorted([*models.names, "Input", "Output"], key=_isort_key)
-    lazy = [(name, "._models") for name in model_names]
-    lazy += [("AsyncRealtime", "._realtime"), ("Realtime", "._realtime")]
+    lazy = sorted(
+        [*((name, "._models") for name in model_names), *_REALTIME_NAMES.items()],
+        key=lambda pair: _isort_key(pair[0]),
+    )
+    at_run_time = {m: n for m, n in signature.items() if m in _RUN_TIME_MODULES}
+    for_checkers = {m: n for m, n in signature.items() if m not in _RUN_TIME_MODULES}
     files = {
         "__init__.py": _render(
             "endpoint_module.py.jinja",
             shared,
             module_doc=docstring(_module_doc(plan)),
-            imports=_import_groups(imports.calls()),
-            checking_imports=_checking_lines(imports.calls_annotations(model_names)),
-            lazy=sorted(lazy, key=lambda pair: _isort_key(pair[0])),
+            imports=_import_groups(_merged(_CALLS_IMPORTS, at_run_time)),
+            checking_imports=_checking_lines(
+                _merged(
+                    _CALLS_ANNOTATION_IMPORTS,
+                    for_checkers,
+                    {"._models": set(model_names), "._realtime": set(_REALTIME_NAMES)},
+                )
+            ),
+            lazy=lazy,
             calls=[_call_context(call, plan, args) for call in INPUT_CALLS],
             public=_public_names(models),
         ),
@@ -147,7 +160,13 @@ def render_module(plan: ModulePlan) -> tuple[dict[str, str], list[str]]:
         "_realtime.py": _render(
             "endpoint_realtime.py.jinja",
             shared,
-            imports=_import_groups(imports.realtime(plan)),
+            imports=_import_groups(
+                _merged(
+                    _REALTIME_IMPORTS,
+                    signature,
+                    {"._models": {plan.input_class, plan.output_class}},
+                )
+            ),
             send_doc=docstring(send_doc),
         ),
     }
@@ -158,46 +177,14 @@ def _render(template: str, shared: dict[str, Any], **context: Any) -> str:
     return _environment().get_template(template).render(**shared, **context)
 
 
-class _MemberImports:
-    """What each file of a member imports: the fixed names of its template, plus the names the
-    call signatures use (a model, a ``Literal``, a ``FileInput``), from where the models take
-    them. The calls module imports those for type checkers only, so it loads no model."""
-
-    def __init__(self, models: Models, params: list[str]) -> None:
-        used = _names_in(params)
-        self._models = models
-        self._signature: dict[str, set[str]] = {}
-        for module, names in models.imports.items():
-            if names & used:
-                self._signature[module] = names & used
-        self._signature_models = {name for name in models.names if name in used}
-        self._not_given = "NOT_GIVEN" in used
-
-    def calls(self) -> dict[str, set[str]]:
-        names = _merged(_CALLS_IMPORTS)
-        for module in _ALWAYS_IMPORTED:
-            names[module] |= self._signature.get(module, set())
-        if self._not_given:
-            names["fal_typed.keywords"].add("NOT_GIVEN")
-        return names
-
-    def calls_annotations(self, model_names: list[str]) -> dict[str, set[str]]:
-        names = _merged(_CALLS_ANNOTATION_IMPORTS)
-        for module, items in self._signature.items():
-            if module not in _ALWAYS_IMPORTED:
-                names.setdefault(module, set()).update(items)
-        names["._models"] = set(model_names)
-        names["._realtime"] = {"AsyncRealtime", "Realtime"}
-        return names
-
-    def realtime(self, plan: ModulePlan) -> dict[str, set[str]]:
-        names = _merged(_REALTIME_IMPORTS)
-        for module, items in self._signature.items():
-            names.setdefault(module, set()).update(items)
-        if self._not_given:
-            names["fal_typed.keywords"].add("NOT_GIVEN")
-        names["._models"] = {plan.input_class, plan.output_class, *self._signature_models}
-        return names
+def _signature_imports(models: Models, params: list[str]) -> dict[str, set[str]]:
+    """The names the call signatures use (a model, a ``Literal``, a ``FileInput``, the
+    ``NOT_GIVEN`` default), by the module they come from."""
+    used = _names_in(params)
+    found = {module: names & used for module, names in models.imports.items()}
+    found["._models"] = {name for name in models.names if name in used}
+    found["fal_typed.keywords"] = {"NOT_GIVEN"} & used
+    return found
 
 
 def _merged(*tables: dict[str, set[str]]) -> dict[str, set[str]]:
