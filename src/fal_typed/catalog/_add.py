@@ -135,9 +135,13 @@ def _install(package: Path, endpoint_id: str, source: Path, document: Path) -> A
     directory.mkdir(parents=True, exist_ok=True)
     info = read_info(document)
     # The member's sources (its calls, models and realtime classes), or a flat module's one.
-    sources = sorted(source.parent.glob("*.py")) if source.name == "__init__.py" else [source]
+    sources = (
+        {path.name: path for path in source.parent.glob("*.py")}
+        if source.name == "__init__.py"
+        else {"__init__.py": source}
+    )
     files = {
-        **{("__init__.py" if path == source else path.name): path.read_bytes() for path in sources},
+        **{name: path.read_bytes() for name, path in sources.items()},
         "py.typed": b"",
         DOCUMENT_FILE: compact_document(document.read_bytes()),
         INDEX_FILE: index_record(endpoint_id, info.category, info.about),
