@@ -46,6 +46,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "OutputModel",
         "OutputValidationError",
         "PossiblyAcceptedError",
+        "PossiblyAcceptedTimeoutError",
         "ProtocolError",
         "Queued",
         "RateLimitError",

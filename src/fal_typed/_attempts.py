@@ -8,22 +8,40 @@ host, the call's deadline, and the error raised when the request is not sent aga
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
-from typing import TYPE_CHECKING, NoReturn
+from collections.abc import Callable, Generator, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 
 from ._deadline import Deadline
-from ._errors import FalConnectionError, PossiblyAcceptedError
-from ._retry import Backoff, Decision, Kind, Outcome, RetryPolicy, observe_error, observe_response
+from ._errors import (
+    FalConnectionError,
+    FalError,
+    FalTimeoutError,
+    PossiblyAcceptedError,
+    PossiblyAcceptedTimeoutError,
+)
+from ._retry import (
+    Backoff,
+    Decision,
+    Kind,
+    Outcome,
+    RetryPolicy,
+    decide,
+    observe_error,
+    observe_response,
+)
 from ._retry import parse_retry_after as _parse_retry_after
 
 if TYPE_CHECKING:
     from ._client import Client, Failover
+    from ._wallclock import Exchange
 
-__all__ = ["Attempts", "kind_of", "possibly_accepted"]
+__all__ = ["Attempts", "deadline_cut", "kind_of", "named", "naming", "possibly_accepted"]
 
 logger = logging.getLogger("fal_typed")
 
@@ -59,21 +77,83 @@ def possibly_accepted(
     status_code: int | None = None,
     sent_at: float | None = None,
     request_id: str | None = None,
+    timeout: float | None = None,
 ) -> PossiblyAcceptedError:
     """The error of a request that was sent and may have been accepted: ``message`` and the
-    advice every such error gives, with what reconciles it (the payload's digest and size)."""
+    advice every such error gives, with what reconciles it (the payload's digest and size);
+    with ``timeout``, the deadline of that many seconds ended it."""
     digest, size = _payload(request)
-    return PossiblyAcceptedError(
-        f"{message} (check the request history or your webhook before sending it again)",
-        request_id=request_id,
-        method=method,
-        url=url,
-        status_code=status_code,
-        payload_sha256=digest,
-        payload_size=size,
-        sent_at=sent_at,
-        failed_at=time.time(),
-    )
+    fields: dict[str, Any] = {
+        "request_id": request_id,
+        "method": method,
+        "url": url,
+        "status_code": status_code,
+        "payload_sha256": digest,
+        "payload_size": size,
+        "sent_at": sent_at,
+        "failed_at": time.time(),
+    }
+    message = f"{message} (check the request history or your webhook before sending it again)"
+    if timeout is None:
+        return PossiblyAcceptedError(message, **fields)
+    return PossiblyAcceptedTimeoutError(message, timeout=timeout, **fields)
+
+
+def deadline_cut(
+    exc: FalTimeoutError,
+    exchanges: Sequence[Exchange],
+    *,
+    kind: Kind,
+    redact: Callable[[str], str],
+) -> FalError:
+    """The error of a call of ``kind`` its deadline ended (``exc``): as the retry table's
+    "deadline passed after it was sent" column says, a paid request that was written whole
+    with no answer yet, or answered with success, is :class:`PossiblyAcceptedTimeoutError`;
+    anything else (not sent whole, or answered with an error) is ``exc``."""
+    if decide(kind, Outcome.DEADLINE_AFTER_SENT).error is not PossiblyAcceptedTimeoutError:
+        return exc
+    for exchange in reversed(exchanges):
+        answer = exchange.answer
+        if answer is not None and answer.is_success:
+            why = (
+                f"fal answered HTTP {answer.status_code}, so it was accepted, "
+                "but its answer was not read whole"
+            )
+        elif answer is None and exchange.sent:
+            why = "the request was sent and no answer came, so fal may have accepted it"
+        else:
+            continue
+        request = exchange.request
+        error = possibly_accepted(
+            f"{exc.message}: {why}",
+            request,
+            method=request.method,
+            url=redact(str(request.url)),
+            status_code=None if answer is None else answer.status_code,
+            sent_at=exchange.started_at,
+            request_id=None if answer is None else answer.headers.get("x-fal-request-id"),
+            timeout=exc.timeout,
+        )
+        return error
+    return exc
+
+
+def named(error: FalError, endpoint_id: str) -> FalError:
+    """``error``, with the endpoint id stamped on it if it is a :class:`PossiblyAcceptedError`:
+    part of what reconciles it."""
+    if isinstance(error, PossiblyAcceptedError):
+        error.endpoint_id = endpoint_id
+    return error
+
+
+@contextlib.contextmanager
+def naming(endpoint_id: str) -> Generator[None]:
+    """:func:`named` on every :class:`FalError` raised in the block."""
+    try:
+        yield
+    except FalError as exc:
+        named(exc, endpoint_id)
+        raise
 
 
 class Attempts:

@@ -22,6 +22,7 @@ Each raises :class:`LimitExceeded` or :class:`TimedOut`; the callers turn them i
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import socket
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
@@ -253,7 +254,9 @@ def send_within(
             outcome.append(result)
         arrived.set()
 
-    threading.Thread(target=run, name="fal-send", daemon=True).start()
+    # In the caller's context: what it tracks of its requests (``_wallclock``) sees this one.
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(run,), name="fal-send", daemon=True).start()
     arrived.wait(max(deadline.remaining(), 0.0))
     with lock:
         if not outcome:

@@ -34,6 +34,7 @@ __all__ = [
     "NotFoundError",
     "OutputValidationError",
     "PossiblyAcceptedError",
+    "PossiblyAcceptedTimeoutError",
     "ProtocolError",
     "RateLimitError",
     "RequestCancelledError",
@@ -391,7 +392,9 @@ class PossiblyAcceptedError(FalConnectionError):
         sent_at: float | None = None,
         failed_at: float | None = None,
     ) -> None:
-        super().__init__(message, request_id=request_id, error_type=error_type)
+        # FalError's, not super()'s: in PossiblyAcceptedTimeoutError the next class is
+        # FalTimeoutError, whose own fields are its subclass's to set.
+        FalError.__init__(self, message, request_id=request_id, error_type=error_type)
         self.endpoint_id = endpoint_id
         self.method = method
         self.url = url
@@ -400,6 +403,46 @@ class PossiblyAcceptedError(FalConnectionError):
         self.payload_size = payload_size
         self.sent_at = sent_at
         self.failed_at = failed_at
+
+
+class PossiblyAcceptedTimeoutError(PossiblyAcceptedError, FalTimeoutError):
+    """The deadline (``client_timeout``, ``timeout``) passed after a paid request was sent, or
+    after fal answered it with success, and before what it returns was read.
+
+    Both a timeout (``timeout`` holds the seconds) and possibly accepted: the job may be queued,
+    running or done, and paid for, so the fields of :class:`PossiblyAcceptedError` say what to
+    reconcile before sending it again. ``request_id`` is set when fal's answer named it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        timeout: float,
+        request_id: str | None = None,
+        endpoint_id: str | None = None,
+        method: str | None = None,
+        url: str | None = None,
+        status_code: int | None = None,
+        payload_sha256: str | None = None,
+        payload_size: int | None = None,
+        sent_at: float | None = None,
+        failed_at: float | None = None,
+    ) -> None:
+        PossiblyAcceptedError.__init__(
+            self,
+            message,
+            request_id=request_id,
+            endpoint_id=endpoint_id,
+            method=method,
+            url=url,
+            status_code=status_code,
+            payload_sha256=payload_sha256,
+            payload_size=payload_size,
+            sent_at=sent_at,
+            failed_at=failed_at,
+        )
+        self.timeout = timeout
 
 
 def _platform_error(body: Any) -> dict[str, Any] | None:

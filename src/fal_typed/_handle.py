@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._client import Client, default_client
 from ._deadline import Deadline
-from ._errors import FalError, FalHTTPError, FalTimeoutError, OutputValidationError
+from ._errors import (
+    FalError,
+    FalHTTPError,
+    FalTimeoutError,
+    OutputValidationError,
+    PossiblyAcceptedError,
+)
 from ._options import MIN_START_TIMEOUT, Priority, check_positive
 from ._queue import (
     annotate_errors,
@@ -426,6 +432,8 @@ def subscribe(
             headers=headers,
             deadline=deadline,
         )
+    except PossiblyAcceptedError:
+        raise  # a timeout too, after the job may have been queued: it says what to reconcile
     except FalTimeoutError as exc:
         raise _timed_out(endpoint.endpoint_id, None, exc.timeout) from None
     if on_enqueue is not None:
@@ -492,6 +500,8 @@ async def subscribe_async(
             headers=headers,
             deadline=deadline,
         )
+    except PossiblyAcceptedError:
+        raise  # a timeout too, after the job may have been queued: it says what to reconcile
     except FalTimeoutError as exc:
         raise _timed_out(endpoint.endpoint_id, None, exc.timeout) from None
     if on_enqueue is not None:

@@ -14,16 +14,16 @@ from typing import Any
 
 import httpx
 
-from ._attempts import possibly_accepted
+from ._attempts import deadline_cut, naming
 from ._client import Client
 from ._deadline import Deadline
-from ._errors import FalError, FalHTTPError, FalTimeoutError, PossiblyAcceptedError, ProtocolError
+from ._errors import FalError, FalHTTPError, FalTimeoutError, ProtocolError
 from ._jsonbody import parse_json
 from ._options import Priority, request_headers, webhook_params
 from ._retry import Kind
 from ._status import Completed, Status, parse_status
 from ._urls import check_request_id, endpoint_url, request_url
-from ._wallclock import answers_seen, within, within_async
+from ._wallclock import exchanges_seen, within, within_async
 
 __all__ = [
     "Submission",
@@ -101,16 +101,6 @@ def _submission(client: Client, response: httpx.Response) -> Submission:
     return Submission(request_id, position if isinstance(position, int) else None)
 
 
-@contextmanager
-def _naming(endpoint_id: str) -> Generator[None, None, None]:
-    """Stamp the endpoint id on a :class:`PossiblyAcceptedError`: part of what reconciles it."""
-    try:
-        yield
-    except PossiblyAcceptedError as exc:
-        exc.endpoint_id = endpoint_id
-        raise
-
-
 def submit(
     client: Client,
     endpoint_id: str,
@@ -134,7 +124,7 @@ def submit(
         start_timeout=start_timeout,
         headers=headers,
     )
-    with _naming(endpoint_id), answers_seen(client.http) as answers:
+    with naming(endpoint_id), exchanges_seen(client.http) as exchanges:
         try:
             with within(client.http, deadline, f"POST {req.url}"):
                 response = client.request(
@@ -150,30 +140,7 @@ def submit(
                 # as a short complete one: the deadline's error, not a truncated-JSON one.
                 return _submission(client, response)
         except FalTimeoutError as exc:
-            raise _accepted_or(exc, client, endpoint_id, answers) from None
-
-
-def _accepted_or(
-    exc: FalTimeoutError, client: Client, endpoint_id: str, answers: list[httpx.Response]
-) -> FalError:
-    """The error of a submit the deadline ended: ``exc``, unless fal had answered with success,
-    the job then queued (and paid for) though its request id was not read: that is said, never
-    a plain timeout that invites sending it again."""
-    accepted = [answer for answer in answers if answer.is_success]
-    if not accepted:  # no answer yet: the request's own errors said what was sent
-        return exc
-    response = accepted[-1]
-    error = possibly_accepted(
-        f"{exc.message}: fal answered HTTP {response.status_code}, so the request was accepted, "
-        "but its request id was not read",
-        response.request,
-        method="POST",
-        url=client.redact(str(response.request.url)),
-        status_code=response.status_code,
-        request_id=response.headers.get("x-fal-request-id"),
-    )
-    error.endpoint_id = endpoint_id
-    return error
+            raise deadline_cut(exc, exchanges, kind=Kind.SUBMIT, redact=client.redact) from None
 
 
 async def submit_async(
@@ -199,7 +166,7 @@ async def submit_async(
         start_timeout=start_timeout,
         headers=headers,
     )
-    with _naming(endpoint_id), answers_seen(client.async_http) as answers:
+    with naming(endpoint_id), exchanges_seen(client.async_http) as exchanges:
         try:
             response = await within_async(
                 client.arequest(
@@ -215,7 +182,7 @@ async def submit_async(
                 f"POST {req.url}",
             )
         except FalTimeoutError as exc:
-            raise _accepted_or(exc, client, endpoint_id, answers) from None
+            raise deadline_cut(exc, exchanges, kind=Kind.SUBMIT, redact=client.redact) from None
     return _submission(client, response)
 
 

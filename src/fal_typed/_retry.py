@@ -13,6 +13,10 @@ when no upstream can take the request, before proxying). A gateway 502 or 504 ca
 the upstream accepted the request, and a reset or read timeout after the request was written
 leaves the outcome unknown: a paid POST then raises :class:`~fal_typed.PossiblyAcceptedError`,
 carrying what is needed to reconcile (URL, status, a hash of the body sent, the time window).
+The same holds when the call's deadline passes after a paid POST was sent (or answered with
+success) but before its answer was read: :class:`~fal_typed.PossiblyAcceptedTimeoutError`, which
+is both a timeout and possibly accepted. A deadline that passes before the request was sent
+whole, or after an answer that proves it was not received, is a plain timeout.
 Idempotent calls (GET and PUT: status, result, cancel, downloads, part uploads) are retried
 after any of these.
 
@@ -38,8 +42,10 @@ from ._errors import (
     FalConnectionError,
     FalError,
     FalHTTPError,
+    FalTimeoutError,
     InvalidArgumentError,
     PossiblyAcceptedError,
+    PossiblyAcceptedTimeoutError,
     RateLimitError,
     ServerError,
 )
@@ -104,6 +110,7 @@ class Outcome(str, Enum):
     FAL_5XX = "fal 5xx"
     CLIENT_4XX = "4xx"
     START_TIMEOUT = "504 X-Fal-Request-Timeout-Type"
+    DEADLINE_AFTER_SENT = "deadline passed after it was sent"
 
 
 @dataclass(frozen=True)
@@ -132,16 +139,25 @@ def _error_of(outcome: Outcome) -> type[FalError]:
         return ServerError
     if outcome in (_O.RETRY_STATUS, _O.CLIENT_4XX):
         return FalHTTPError
+    if outcome is _O.DEADLINE_AFTER_SENT:
+        return FalTimeoutError
     return FalConnectionError
 
 
-def _row(*, not_idempotent: bool, retry_fal_5xx: bool = False) -> dict[Outcome, Decision]:
+def _row(
+    *, not_idempotent: bool, paid: bool = False, retry_fal_5xx: bool = False
+) -> dict[Outcome, Decision]:
     """One kind's decisions. ``not_idempotent`` (a paid or non-repeatable POST): not sent again
-    unless the outcome proves it was not received. ``retry_fal_5xx``: a 5xx that is not a
+    unless the outcome proves it was not received. ``paid`` (it starts paid work): cut by the
+    deadline once sent, it may have been accepted. ``retry_fal_5xx``: a 5xx that is not a
     gateway's is retried too (storage transfers: nothing runs twice)."""
     row: dict[Outcome, Decision] = {}
     for outcome in Outcome:
-        if outcome is _O.DNS_FAILURE:
+        if outcome is _O.DEADLINE_AFTER_SENT:
+            row[outcome] = Decision(
+                False, PossiblyAcceptedTimeoutError if paid else _error_of(outcome)
+            )
+        elif outcome is _O.DNS_FAILURE:
             row[outcome] = Decision(False, FalConnectionError)  # fails at once: see the docs
         elif outcome in (_O.CLIENT_4XX, _O.START_TIMEOUT):
             row[outcome] = Decision(False, _error_of(outcome))
@@ -157,9 +173,9 @@ def _row(*, not_idempotent: bool, retry_fal_5xx: bool = False) -> dict[Outcome, 
 #: The table: kind -> outcome -> decision. The client, the stream, uploads and downloads all
 #: ask it (:func:`decide`); docs/guarantees.md prints it.
 RETRY_TABLE: Mapping[Kind, Mapping[Outcome, Decision]] = {
-    Kind.SUBMIT: _row(not_idempotent=True),
-    Kind.RUN: _row(not_idempotent=True),
-    Kind.STREAM: _row(not_idempotent=True),
+    Kind.SUBMIT: _row(not_idempotent=True, paid=True),
+    Kind.RUN: _row(not_idempotent=True, paid=True),
+    Kind.STREAM: _row(not_idempotent=True, paid=True),
     Kind.STATUS: _row(not_idempotent=False),
     Kind.STATUS_STREAM: _row(not_idempotent=False),
     Kind.RESULT: _row(not_idempotent=False),

@@ -4,7 +4,8 @@ fal cancels a direct run whose connection drops, and a run is a POST, so a failu
 input was sent is never retried (``PossiblyAcceptedError``); error responses and failed
 connects are retried as everywhere else. ``timeout`` bounds the whole call, however slowly the
 answer trickles in (see ``_wallclock``); without it the read is unbounded, as in fal-client,
-since a model may legitimately run for minutes.
+since a model may legitimately run for minutes. A run the timeout ends after its input was sent
+is :class:`~fal_typed.PossiblyAcceptedTimeoutError`: it may have run (and been paid for).
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from typing import Any
 
 import httpx
 
+from ._attempts import deadline_cut, naming
 from ._client import Client
 from ._deadline import Deadline
-from ._errors import FalTimeoutError, PossiblyAcceptedError
+from ._errors import FalError, FalTimeoutError
 from ._jsonbody import parse_json
 from ._options import check_positive, request_headers
 from ._retry import Kind
 from ._urls import endpoint_url
-from ._wallclock import within, within_async
+from ._wallclock import Exchange, exchanges_seen, within, within_async
 
 __all__ = ["RunResult", "run", "run_async"]
 
@@ -65,12 +67,17 @@ def _run_request(
     )
 
 
-def _timed_out(endpoint_id: str, seconds: float) -> FalTimeoutError:
-    return FalTimeoutError(
+def _timed_out(
+    client: Client, endpoint_id: str, exc: FalTimeoutError, exchanges: list[Exchange]
+) -> FalError:
+    """The error of a run its ``timeout`` ended: possibly accepted once its input was sent."""
+    seconds = exc.timeout
+    abandoned = FalTimeoutError(
         f"run of {endpoint_id} did not answer within {seconds:g}s; the call was abandoned "
         "(fal cancels a direct run when its connection drops)",
         timeout=seconds,
     )
+    return deadline_cut(abandoned, exchanges, kind=Kind.RUN, redact=client.redact)
 
 
 def _result(client: Client, endpoint_id: str, response: httpx.Response) -> RunResult:
@@ -109,23 +116,23 @@ def run(
         headers=headers,
         timeout=timeout,
     )
-    try:
-        with within(client.http, req.deadline, f"POST {req.url}"):
-            response = client.request(
-                "POST",
-                req.url,
-                json=req.body,
-                headers=req.headers,
-                timeout=req.timeout,
-                deadline=req.deadline,
-                kind=Kind.RUN,
-            )
-    except FalTimeoutError as exc:
-        raise _timed_out(endpoint_id, exc.timeout) from None
-    except PossiblyAcceptedError as exc:
-        exc.endpoint_id = endpoint_id
-        raise
-    return _result(client, endpoint_id, response)
+    with naming(endpoint_id), exchanges_seen(client.http) as exchanges:
+        try:
+            with within(client.http, req.deadline, f"POST {req.url}"):
+                response = client.request(
+                    "POST",
+                    req.url,
+                    json=req.body,
+                    headers=req.headers,
+                    timeout=req.timeout,
+                    deadline=req.deadline,
+                    kind=Kind.RUN,
+                )
+                # Parsed inside ``within``: a close-delimited answer cut at the deadline reads
+                # as a short complete one: the deadline's error, not an invalid-JSON one.
+                return _result(client, endpoint_id, response)
+        except FalTimeoutError as exc:
+            raise _timed_out(client, endpoint_id, exc, exchanges) from None
 
 
 async def run_async(
@@ -150,23 +157,21 @@ async def run_async(
         headers=headers,
         timeout=timeout,
     )
-    try:
-        response = await within_async(
-            client.arequest(
-                "POST",
-                req.url,
-                json=req.body,
-                headers=req.headers,
-                timeout=req.timeout,
-                deadline=req.deadline,
-                kind=Kind.RUN,
-            ),
-            req.deadline,
-            f"POST {req.url}",
-        )
-    except FalTimeoutError as exc:
-        raise _timed_out(endpoint_id, exc.timeout) from None
-    except PossiblyAcceptedError as exc:
-        exc.endpoint_id = endpoint_id
-        raise
+    with naming(endpoint_id), exchanges_seen(client.async_http) as exchanges:
+        try:
+            response = await within_async(
+                client.arequest(
+                    "POST",
+                    req.url,
+                    json=req.body,
+                    headers=req.headers,
+                    timeout=req.timeout,
+                    deadline=req.deadline,
+                    kind=Kind.RUN,
+                ),
+                req.deadline,
+                f"POST {req.url}",
+            )
+        except FalTimeoutError as exc:
+            raise _timed_out(client, endpoint_id, exc, exchanges) from None
     return _result(client, endpoint_id, response)

@@ -45,6 +45,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 from typing_extensions import Self, override
 
+from ._attempts import deadline_cut, named
 from ._auth import redact
 from ._bounded import (
     BodyGuard,
@@ -83,6 +84,7 @@ from ._retry import (
 )
 from ._sse import SSEDecoder, SSEEvent, SSELimitError
 from ._urls import endpoint_url
+from ._wallclock import Exchange, exchanges_seen
 from .files._arguments import extract_uploads, resolve_uploads, resolve_uploads_async
 from .files._input import FileInput
 
@@ -150,6 +152,7 @@ class _StreamBase(Generic[OutputT]):
         self._pending: deque[SSEEvent] = deque()
         self._plain: bytes | None = None  # a plain JSON answer, read, not yet handed out
         self._response: httpx.Response | None = None
+        self._exchanges: list[Exchange] = []  # the requests that opened it, and how far each got
 
     @override
     def __repr__(self) -> str:
@@ -363,16 +366,18 @@ class _StreamBase(Generic[OutputT]):
         return error
 
     def _timed_out(self) -> FalError:
+        """The error of a stream its ``timeout`` ended: possibly accepted once its request was
+        sent (the retry table's deadline column)."""
         seconds = self.timeout or 0.0
         after = f" ({self.events_received} events received)" if self.events_received else ""
-        return self._fail(
-            FalTimeoutError(
-                f"{self._where} did not end within {seconds:g}s{after}; it was closed, which "
-                "cancels the run",
-                timeout=seconds,
-                request_id=self.request_id,
-            )
+        error = FalTimeoutError(
+            f"{self._where} did not end within {seconds:g}s{after}; it was closed, which "
+            "cancels the run",
+            timeout=seconds,
+            request_id=self.request_id,
         )
+        cut = deadline_cut(error, self._exchanges, kind=Kind.STREAM, redact=self.client.redact)
+        return self._fail(named(cut, self.endpoint.endpoint_id))
 
     def _too_large(self, what: str, problem: str) -> FalError:
         return self._fail(
@@ -670,26 +675,27 @@ class Stream(_StreamBase[OutputT]):
             else self.arguments
         )
         attempt = 0
-        while True:
-            attempt += 1
-            self._sent_at = time.time()
-            try:
-                response = send_within(http, self._request(http, body), deadline)
-            except TimedOut:
-                raise self._timed_out() from None
-            except httpx.TransportError as exc:
-                wait = self._retry_wait(attempt, exc)
+        with exchanges_seen(http) as self._exchanges:
+            while True:
+                attempt += 1
+                self._sent_at = time.time()
+                try:
+                    response = send_within(http, self._request(http, body), deadline)
+                except TimedOut:
+                    raise self._timed_out() from None
+                except httpx.TransportError as exc:
+                    wait = self._retry_wait(attempt, exc)
+                    if wait is None:
+                        raise self._open_error(exc, attempt) from None
+                    time.sleep(wait)
+                    continue
+                if response.is_success:
+                    break
+                answer = self._read_error(response)
+                wait = self._retry_wait(attempt, answer)
                 if wait is None:
-                    raise self._open_error(exc, attempt) from None
+                    raise self._fail(self._answer_error(answer))
                 time.sleep(wait)
-                continue
-            if response.is_success:
-                break
-            answer = self._read_error(response)
-            wait = self._retry_wait(attempt, answer)
-            if wait is None:
-                raise self._fail(self._answer_error(answer))
-            time.sleep(wait)
         try:
             sse = self._started(response)
             if not sse:
@@ -840,24 +846,25 @@ class AsyncStream(_StreamBase[OutputT]):
                 self.arguments, self._uploads, self.client, deadline=deadline
             )
         attempt = 0
-        while True:
-            attempt += 1
-            self._sent_at = time.time()
-            try:
-                response = await self._send(http, body)
-            except httpx.TransportError as exc:
-                wait = self._retry_wait(attempt, exc)
+        with exchanges_seen(http) as self._exchanges:
+            while True:
+                attempt += 1
+                self._sent_at = time.time()
+                try:
+                    response = await self._send(http, body)
+                except httpx.TransportError as exc:
+                    wait = self._retry_wait(attempt, exc)
+                    if wait is None:
+                        raise self._open_error(exc, attempt) from None
+                    await asyncio.sleep(wait)
+                    continue
+                if response.is_success:
+                    break
+                answer = await self._read_error(response)
+                wait = self._retry_wait(attempt, answer)
                 if wait is None:
-                    raise self._open_error(exc, attempt) from None
+                    raise self._fail(self._answer_error(answer))
                 await asyncio.sleep(wait)
-                continue
-            if response.is_success:
-                break
-            answer = await self._read_error(response)
-            wait = self._retry_wait(attempt, answer)
-            if wait is None:
-                raise self._fail(self._answer_error(answer))
-            await asyncio.sleep(wait)
         try:
             sse = self._started(response)
             if not sse:

@@ -12,17 +12,20 @@ call going long past its deadline. These two wrappers make the deadline a wall-c
 - :func:`within_async` awaits the call no longer than the time left (cancelling it, which
   closes its connection), raising the deadline's error.
 
-:func:`answers_seen` (sync and async) tells what a call the deadline ended had already
-received: the head of each answer (a response hook), so a submit fal answered 200 is known to
-be accepted even when the deadline cut its body.
+:func:`exchanges_seen` (sync and async) tells how far the requests of a call the deadline
+ended had got: written whole (httpcore's trace extension, set by a request hook) and the head of
+each answer (a response hook). A paid POST cut after it was written, or answered 200, may have
+been accepted; one cut before, or after an answer proving it was not received, was not.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
 
 import httpx
 
@@ -30,7 +33,7 @@ from ._bounded import Interrupter, TimedOut, await_within
 from ._deadline import Deadline
 from ._errors import FalError, FalTimeoutError
 
-__all__ = ["answers_seen", "within", "within_async"]
+__all__ = ["Exchange", "exchanges_seen", "within", "within_async"]
 
 T = TypeVar("T")
 
@@ -55,11 +58,15 @@ def _arm(response: httpx.Response) -> None:
         armed.interrupters.append(Interrupter(response, armed.deadline))
 
 
-def _install(http: httpx.Client | httpx.AsyncClient, hook: Callable[..., object]) -> None:
-    """Add ``hook`` to ``http``'s response hooks, once (the hooks are inert outside a block)."""
+def _install(
+    http: httpx.Client | httpx.AsyncClient,
+    event: Literal["request", "response"],
+    hook: Callable[..., object],
+) -> None:
+    """Add ``hook`` to ``http``'s ``event`` hooks, once (the hooks are inert outside a block)."""
     hooks = http.event_hooks
-    if hook not in hooks["response"]:
-        hooks["response"] = [*hooks["response"], hook]
+    if hook not in hooks[event]:
+        hooks[event] = [*hooks[event], hook]
         http.event_hooks = hooks
 
 
@@ -70,7 +77,7 @@ def within(http: httpx.Client, deadline: Deadline | None, what: str) -> Generato
     if deadline is None:
         yield
         return
-    _install(http, _arm)
+    _install(http, "response", _arm)
     armed = _Armed(deadline)
     token = _ARMED.set(armed)
     try:
@@ -85,16 +92,75 @@ def within(http: httpx.Client, deadline: Deadline | None, what: str) -> Generato
             interrupter.cancel()
 
 
-_ANSWERS: contextvars.ContextVar[list[httpx.Response] | None] = contextvars.ContextVar(
-    "fal_typed_answers_seen", default=None
+@dataclass(eq=False)
+class Exchange:
+    """One request sent in an :func:`exchanges_seen` block: how far it got."""
+
+    request: httpx.Request
+    started_at: float = field(default_factory=time.time)
+    """When it was handed to the transport (Unix seconds)."""
+    sent: bool = False
+    """Its body was written whole (the server may have read it and acted)."""
+    answer: httpx.Response | None = None
+    """The head of its answer, once it arrived."""
+
+
+#: httpcore's trace event once a request's body is written (``http11.`` or ``http2.`` first).
+_BODY_WRITTEN = "send_request_body.complete"
+
+
+_EXCHANGES: contextvars.ContextVar[list[Exchange] | None] = contextvars.ContextVar(
+    "fal_typed_exchanges_seen", default=None
 )
 
 
+def _tracked(request: httpx.Request) -> Exchange | None:
+    """The request's record if the call runs in :func:`exchanges_seen`, else None."""
+    exchanges = _EXCHANGES.get()
+    if exchanges is None:
+        return None
+    exchange = Exchange(request)
+    exchanges.append(exchange)
+    return exchange
+
+
+def _track(request: httpx.Request) -> None:
+    """The request hook (sync): note when the body is written, through httpcore's trace
+    extension (chained to one the request already has)."""
+    exchange = _tracked(request)
+    if exchange is None:
+        return
+    previous = request.extensions.get("trace")
+
+    def trace(name: str, info: dict[str, object]) -> None:
+        if name.endswith(_BODY_WRITTEN):
+            exchange.sent = True
+        if previous is not None:
+            previous(name, info)
+
+    request.extensions["trace"] = trace
+
+
+async def _track_async(request: httpx.Request) -> None:
+    exchange = _tracked(request)
+    if exchange is None:
+        return
+    previous = request.extensions.get("trace")
+
+    async def trace(name: str, info: dict[str, object]) -> None:
+        if name.endswith(_BODY_WRITTEN):
+            exchange.sent = True
+        if previous is not None:
+            await previous(name, info)
+
+    request.extensions["trace"] = trace
+
+
 def _note(response: httpx.Response) -> None:
-    """The response hook: keep the answer's head if the call runs in :func:`answers_seen`."""
-    answers = _ANSWERS.get()
-    if answers is not None:
-        answers.append(response)
+    """The response hook: the head of the answer to a request :func:`_track` follows."""
+    for exchange in _EXCHANGES.get() or ():
+        if exchange.request is response.request:
+            exchange.answer = response
 
 
 async def _note_async(response: httpx.Response) -> None:
@@ -102,16 +168,21 @@ async def _note_async(response: httpx.Response) -> None:
 
 
 @contextlib.contextmanager
-def answers_seen(http: httpx.Client | httpx.AsyncClient) -> Generator[list[httpx.Response]]:
-    """The answers (their heads, as they arrive) to the requests ``http`` sends in the block,
-    also those of a call the deadline cut before it returned them."""
-    _install(http, _note_async if isinstance(http, httpx.AsyncClient) else _note)
-    answers: list[httpx.Response] = []
-    token = _ANSWERS.set(answers)
+def exchanges_seen(http: httpx.Client | httpx.AsyncClient) -> Generator[list[Exchange]]:
+    """The requests ``http`` sends in the block and how far each got (body written, answer
+    head received), also for a call the deadline cut before it returned."""
+    if isinstance(http, httpx.AsyncClient):
+        _install(http, "request", _track_async)
+        _install(http, "response", _note_async)
+    else:
+        _install(http, "request", _track)
+        _install(http, "response", _note)
+    exchanges: list[Exchange] = []
+    token = _EXCHANGES.set(exchanges)
     try:
-        yield answers
+        yield exchanges
     finally:
-        _ANSWERS.reset(token)
+        _EXCHANGES.reset(token)
 
 
 async def within_async(call: Awaitable[T], deadline: Deadline | None, what: str) -> T:

@@ -18,7 +18,9 @@ from fal_typed import (
     FalConnectionError,
     FalError,
     FalHTTPError,
+    FalTimeoutError,
     PossiblyAcceptedError,
+    PossiblyAcceptedTimeoutError,
     RateLimitError,
     RetryPolicy,
     ServerError,
@@ -58,6 +60,7 @@ ERROR_OF: dict[Outcome, type[FalError]] = {
     Outcome.FAL_5XX: ServerError,
     Outcome.CLIENT_4XX: FalHTTPError,
     Outcome.START_TIMEOUT: ServerError,
+    Outcome.DEADLINE_AFTER_SENT: FalTimeoutError,
 }
 MAYBE_RECEIVED = {
     Outcome.RESET_BEFORE_SENT,
@@ -66,29 +69,33 @@ MAYBE_RECEIVED = {
     Outcome.INGRESS_502,
     Outcome.INGRESS_504,
 }
-#: kind -> (not idempotent, a fal 5xx retried): the flags each row is built with.
-FLAGS: dict[Kind, tuple[bool, bool]] = {
-    Kind.SUBMIT: (True, False),
-    Kind.RUN: (True, False),
-    Kind.STREAM: (True, False),
-    Kind.STATUS: (False, False),
-    Kind.STATUS_STREAM: (False, False),
-    Kind.RESULT: (False, False),
-    Kind.CANCEL: (False, False),
-    Kind.UPLOAD_TOKEN: (False, False),
-    Kind.UPLOAD_INITIATE: (True, True),
-    Kind.UPLOAD_PART: (False, True),
-    Kind.UPLOAD_COMPLETE: (True, True),
-    Kind.UPLOAD_SINGLE: (False, True),
-    Kind.STORAGE_INITIATE: (False, False),
-    Kind.DOWNLOAD: (False, True),
-    Kind.REALTIME_TOKEN: (False, False),
-    Kind.OTHER_IDEMPOTENT: (False, False),
-    Kind.OTHER_POST: (True, False),
+#: kind -> (not idempotent, starts paid work, a fal 5xx retried): the flags of each row.
+FLAGS: dict[Kind, tuple[bool, bool, bool]] = {
+    Kind.SUBMIT: (True, True, False),
+    Kind.RUN: (True, True, False),
+    Kind.STREAM: (True, True, False),
+    Kind.STATUS: (False, False, False),
+    Kind.STATUS_STREAM: (False, False, False),
+    Kind.RESULT: (False, False, False),
+    Kind.CANCEL: (False, False, False),
+    Kind.UPLOAD_TOKEN: (False, False, False),
+    Kind.UPLOAD_INITIATE: (True, False, True),
+    Kind.UPLOAD_PART: (False, False, True),
+    Kind.UPLOAD_COMPLETE: (True, False, True),
+    Kind.UPLOAD_SINGLE: (False, False, True),
+    Kind.STORAGE_INITIATE: (False, False, False),
+    Kind.DOWNLOAD: (False, False, True),
+    Kind.REALTIME_TOKEN: (False, False, False),
+    Kind.OTHER_IDEMPOTENT: (False, False, False),
+    Kind.OTHER_POST: (True, False, False),
 }
 
 
-def expected(outcome: Outcome, *, not_idempotent: bool, retry_fal_5xx: bool) -> Decision:
+def expected(
+    outcome: Outcome, *, not_idempotent: bool, paid: bool, retry_fal_5xx: bool
+) -> Decision:
+    if outcome is Outcome.DEADLINE_AFTER_SENT:
+        return Decision(False, PossiblyAcceptedTimeoutError if paid else FalTimeoutError)
     if outcome is Outcome.DNS_FAILURE:
         return Decision(False, FalConnectionError)
     if outcome in (Outcome.CLIENT_4XX, Outcome.START_TIMEOUT):
@@ -105,14 +112,16 @@ def test_each_outcome_gives_up_with_its_own_error(outcome: Outcome) -> None:
     assert _error_of(outcome) is ERROR_OF[outcome]
 
 
-@pytest.mark.parametrize(("not_idempotent", "retry_fal_5xx"), sorted(set(FLAGS.values())))
+@pytest.mark.parametrize(("not_idempotent", "paid", "retry_fal_5xx"), sorted(set(FLAGS.values())))
 def test_each_row_decides_every_outcome_as_documented(
-    not_idempotent: bool, retry_fal_5xx: bool
+    not_idempotent: bool, paid: bool, retry_fal_5xx: bool
 ) -> None:
-    row = _row(not_idempotent=not_idempotent, retry_fal_5xx=retry_fal_5xx)
+    row = _row(not_idempotent=not_idempotent, paid=paid, retry_fal_5xx=retry_fal_5xx)
     assert set(row) == set(Outcome)
     for outcome in Outcome:
-        want = expected(outcome, not_idempotent=not_idempotent, retry_fal_5xx=retry_fal_5xx)
+        want = expected(
+            outcome, not_idempotent=not_idempotent, paid=paid, retry_fal_5xx=retry_fal_5xx
+        )
         assert row[outcome] == want, outcome
 
 
@@ -122,9 +131,11 @@ def test_a_row_retries_no_fal_5xx_unless_asked() -> None:
 
 @pytest.mark.parametrize("kind", list(Kind), ids=[k.name for k in Kind])
 def test_each_kind_has_the_row_of_its_flags(kind: Kind) -> None:
-    not_idempotent, retry_fal_5xx = FLAGS[kind]
+    not_idempotent, paid, retry_fal_5xx = FLAGS[kind]
     for outcome in Outcome:
-        want = expected(outcome, not_idempotent=not_idempotent, retry_fal_5xx=retry_fal_5xx)
+        want = expected(
+            outcome, not_idempotent=not_idempotent, paid=paid, retry_fal_5xx=retry_fal_5xx
+        )
         assert RETRY_TABLE[kind][outcome] == want, (kind, outcome)
 
 

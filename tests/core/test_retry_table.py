@@ -24,6 +24,7 @@ from fal_typed import (
     FalConnectionError,
     FalTimeoutError,
     PossiblyAcceptedError,
+    PossiblyAcceptedTimeoutError,
     RetryPolicy,
     Stream,
 )
@@ -42,7 +43,14 @@ from fal_typed._run import run, run_async
 from fal_typed.files._token import cached_token, cached_token_async
 from fal_typed.realtime._token import TokenCache
 from tests.endpoints import LCM
-from tests.peers.http import KEY, UNRESOLVABLE_URL, OutcomePeer, refused_url, serving_outcomes
+from tests.peers.http import (
+    KEY,
+    SERVED_OUTCOMES,
+    UNRESOLVABLE_URL,
+    OutcomePeer,
+    refused_url,
+    serving_outcomes,
+)
 
 ID = "fal-ai/flux/dev"
 RID = "0b5d4e2a-1c3f-4a6b-9d8e-7f6a5b4c3d2e"
@@ -120,13 +128,6 @@ CALLS[Kind.STREAM] = Call(
     _sse_answer(STREAM_OUTPUT),
 )
 
-#: Outcomes a server produces (the others happen before any request reaches one).
-SERVED = [
-    o
-    for o in Outcome
-    if o not in (Outcome.CONNECT_FAILED, Outcome.DNS_FAILURE, Outcome.NOT_WRITTEN)
-]
-
 
 def _client(url: str) -> Client:
     return Client(
@@ -153,12 +154,6 @@ def _call(kind: Kind, mode: str, client: Client) -> Any:
     return asyncio.run(go())
 
 
-def _expected_error(kind: Kind, outcome: Outcome) -> type[Exception]:
-    if kind is Kind.RUN and outcome is Outcome.READ_TIMEOUT:
-        return FalTimeoutError  # run has no read timeout: its `timeout` bounds the whole call
-    return decide(kind, outcome).error
-
-
 @pytest.fixture(scope="module")
 def peer() -> Any:
     with serving_outcomes() as p:
@@ -166,13 +161,13 @@ def peer() -> Any:
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-@pytest.mark.parametrize("outcome", SERVED, ids=[o.name for o in SERVED])
+@pytest.mark.parametrize("outcome", SERVED_OUTCOMES, ids=[o.name for o in SERVED_OUTCOMES])
 @pytest.mark.parametrize("kind", list(CALLS), ids=[k.name for k in CALLS])
 def test_served_cell(peer: OutcomePeer, kind: Kind, outcome: Outcome, mode: str) -> None:
     decision = decide(kind, outcome)
     good = CALLS[kind].good if CALLS[kind].good is not None else _token_answer(peer.url)
-    expected = _expected_error(kind, outcome)
-    retried = decision.retry and expected is decision.error
+    expected = decision.error
+    retried = decision.retry
     peer.set(outcome, times=1 if retried else ATTEMPTS + 1, good=good)
     client = _client(peer.url)
     seen = 0 if outcome is Outcome.RESET_BEFORE_SENT else 1
@@ -247,6 +242,7 @@ AMBIGUOUS = {
     Outcome.INGRESS_504,
 }
 FINAL = {Outcome.DNS_FAILURE, Outcome.CLIENT_4XX, Outcome.START_TIMEOUT}
+PAID = {Kind.SUBMIT, Kind.RUN, Kind.STREAM}
 STORAGE = {
     Kind.UPLOAD_PART,
     Kind.UPLOAD_SINGLE,
@@ -260,7 +256,11 @@ STORAGE = {
 def test_the_table_follows_the_documented_rule(kind: Kind) -> None:
     for outcome in Outcome:
         decision = decide(kind, outcome)
-        if outcome in FINAL:
+        if outcome is Outcome.DEADLINE_AFTER_SENT:
+            assert not decision.retry, (kind, outcome)
+            cut = PossiblyAcceptedTimeoutError if kind in PAID else FalTimeoutError
+            assert decision.error is cut, (kind, outcome)
+        elif outcome in FINAL:
             assert not decision.retry, (kind, outcome)
         elif outcome is Outcome.FAL_5XX:
             assert decision.retry is (kind in STORAGE), (kind, outcome)

@@ -21,7 +21,7 @@ from fal_typed import Client, FalError, RetryPolicy
 from fal_typed._retry import Kind, Outcome, decide
 from fal_typed.files import UploadSettings, upload, upload_async
 from fal_typed.files._output import FileOutput
-from tests.peers.http import KEY, OutcomePeer, serving_outcomes
+from tests.peers.http import KEY, SERVED_OUTCOMES, OutcomePeer, serving_outcomes
 from tests.peers.sse import Exchange, Script
 
 ATTEMPTS = 3
@@ -35,11 +35,6 @@ MULTI = UploadSettings(
     max_concurrency=1,
 )
 FALLBACK = UploadSettings(attempts=ATTEMPTS, retry_backoff=0.001, fallback=True)
-SERVED = [
-    o
-    for o in Outcome
-    if o not in (Outcome.CONNECT_FAILED, Outcome.DNS_FAILURE, Outcome.NOT_WRITTEN)
-]
 
 
 class File(FileOutput):
@@ -170,7 +165,7 @@ def peer() -> Any:
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-@pytest.mark.parametrize("outcome", SERVED, ids=[o.name for o in SERVED])
+@pytest.mark.parametrize("outcome", SERVED_OUTCOMES, ids=[o.name for o in SERVED_OUTCOMES])
 @pytest.mark.parametrize("kind", list(FLOWS), ids=[k.name for k in FLOWS])
 def test_flow_cell(peer: OutcomePeer, kind: Kind, outcome: Outcome, mode: str) -> None:
     flow = FLOWS[kind]

@@ -25,7 +25,29 @@ from fal_typed._retry import Outcome
 
 from .sse import KEY, Exchange, Script, ScriptedPeer
 
-__all__ = ["KEY", "UNRESOLVABLE_URL", "OutcomePeer", "refused_url", "serving_outcomes"]
+__all__ = [
+    "KEY",
+    "SERVED_OUTCOMES",
+    "UNRESOLVABLE_URL",
+    "OutcomePeer",
+    "refused_url",
+    "serving_outcomes",
+]
+
+#: The outcomes a server produces, which :class:`OutcomePeer` plays. The others happen before
+#: any request reaches a server (a refused connect, a name that does not resolve, a body not
+#: written whole) or are the call's own deadline (tests/core/test_deadline_column.py).
+SERVED_OUTCOMES = [
+    o
+    for o in Outcome
+    if o
+    not in (
+        Outcome.CONNECT_FAILED,
+        Outcome.DNS_FAILURE,
+        Outcome.NOT_WRITTEN,
+        Outcome.DEADLINE_AFTER_SENT,
+    )
+]
 
 #: A host name that never resolves (RFC 6761 reserves ``.invalid``).
 UNRESOLVABLE_URL = "http://fal-typed-retry-table.invalid"
