@@ -1,9 +1,14 @@
-"""Kill rate per module of the last ``make mutation`` run (build/mutation/<module>/).
+"""Kill rate and mutation score per module of the last ``make mutation`` run (build/mutation/).
 
 A mutant counts as killed when a test failed, timed out or crashed on it; "no tests" mutants
 (code that none of the module's tests reach) count against the rate, like survivors, since a
-promise no test reaches is not held. ``--survivors`` also lists every mutant not killed, as
-mutmut names them (``mutmut show NAME`` in the module's folder prints its diff).
+promise no test reaches is not held. The *rate* is killed / mutants. The *score* is the usual
+mutation score, killed / (mutants - equivalent), where the equivalent mutants are those
+``tests/mutation_equivalents.toml`` lists, each with why no test can tell it from the original;
+only a mutant that was not killed counts as equivalent there. The target applies to the score,
+and every other survivor is "unexplained". ``--survivors`` lists the unexplained mutants and
+the registry's stale entries (killed, or no longer produced: the code changed), as mutmut
+names them (``mutmut show NAME`` in the module's folder prints its diff).
 
 Run: ``.venv/bin/python bench/mutation_report.py [--survivors]``.
 """
@@ -16,9 +21,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - the dev environment is 3.11; tomli is tomllib's backport
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "build" / "mutation"
+EQUIVALENTS = ROOT / "tests" / "mutation_equivalents.toml"
 TARGET = 95.0
+
+
+def equivalents(module: str) -> dict[str, str]:
+    """mutant name -> why it is equivalent, for ``module`` (a key of the mutation map)."""
+    if not EQUIVALENTS.exists():
+        return {}
+    groups: dict[str, list[str]] = tomllib.loads(EQUIVALENTS.read_text("utf-8")).get(module, {})
+    return {name: why for why, names in groups.items() for name in names}
 
 
 def stats(folder: Path) -> dict[str, int] | None:
@@ -29,13 +48,21 @@ def stats(folder: Path) -> dict[str, int] | None:
     return data
 
 
-def not_killed(folder: Path) -> list[str]:
-    """Every mutant of the module that no test killed (survived, no tests, suspicious)."""
+def statuses(folder: Path) -> dict[str, str]:
+    """mutant name -> mutmut's status (killed, survived, no tests, timeout...), every mutant."""
     mutmut = Path(sys.executable).with_name("mutmut")
     out = subprocess.run(
-        [str(mutmut), "results"], cwd=folder, capture_output=True, text=True, check=False
+        [str(mutmut), "results", "--all", "true"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout
-    return [line.strip() for line in out.splitlines() if line.strip()]
+    pairs = (line.strip().rpartition(": ") for line in out.splitlines() if ": " in line)
+    return {name: status for name, _, status in pairs}
+
+
+_KILLED = {"killed", "timeout", "segfault"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,10 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         print("no mutation run found: run `make mutation` first")
         return 1
-    header = f"{'module':<22}{'mutants':>8}{'killed':>8}{'survived':>9}{'no tests':>9}{'rate':>8}"
+    header = (
+        f"{'module':<22}{'mutants':>8}{'killed':>8}{'survived':>9}{'no tests':>9}"
+        f"{'equiv.':>7}{'rate':>8}{'score':>8}"
+    )
     print(header)
     print("-" * len(header))
-    below = 0
+    below = unexplained_total = 0
     for name, folder, data in rows:
         if data is None:
             print(f"{name:<22}{'(no result: see ' + str(folder / 'mutmut.log') + ')'}")
@@ -58,16 +88,29 @@ def main(argv: list[str] | None = None) -> int:
             continue
         total = data["total"] - data.get("skipped", 0)
         killed = data["killed"] + data.get("timeout", 0) + data.get("segfault", 0)
+        status = statuses(folder)
+        listed = equivalents(name)
+        equivalent = [m for m in listed if m in status and status[m] not in _KILLED]
+        stale = sorted(m for m in listed if status.get(m, "killed") in _KILLED)
+        unexplained = sorted(m for m, st in status.items() if st not in _KILLED and m not in listed)
+        unexplained_total += len(unexplained)
         rate = 100.0 * killed / total if total else 100.0
-        below += rate < TARGET
+        scored = total - len(equivalent)
+        score = 100.0 * killed / scored if scored else 100.0
+        below += score < TARGET
         print(
             f"{name:<22}{total:>8}{killed:>8}{data['survived']:>9}{data['no_tests']:>9}"
-            f"{rate:>7.1f}%"
+            f"{len(equivalent):>7}{rate:>7.1f}%{score:>7.1f}%"
         )
         if args.survivors:
-            for line in not_killed(folder):
-                print(f"    {line}")
-    print(f"\ntarget {TARGET:g}% per module; {below} module(s) below it")
+            for mutant in unexplained:
+                print(f"    {mutant}: {status[mutant]} (unexplained)")
+            for mutant in stale:
+                print(f"    {mutant}: listed as equivalent, but {status.get(mutant, 'gone')}")
+    print(
+        f"\ntarget {TARGET:g}% score per module; {below} module(s) below it; "
+        f"{unexplained_total} survivor(s) neither killed nor listed as equivalent"
+    )
     return 0
 
 

@@ -124,7 +124,7 @@ def deadline_cut(
         else:
             continue
         request = exchange.request
-        error = possibly_accepted(
+        return possibly_accepted(
             f"{exc.message}: {why}",
             request,
             method=request.method,
@@ -134,7 +134,6 @@ def deadline_cut(
             request_id=None if answer is None else answer.headers.get("x-fal-request-id"),
             timeout=exc.timeout,
         )
-        return error
     return exc
 
 
