@@ -68,6 +68,11 @@ def no_default_client(monkeypatch: pytest.MonkeyPatch) -> None:
     set_default_client(None)
 
 
+def lines(status: Status) -> list[str]:
+    """The log lines a status carries (a ``Queued`` carries none)."""
+    return [] if isinstance(status, Queued) else [log.message for log in status.logs or []]
+
+
 def wire_headers(request: Any) -> dict[str, str]:
     return {k.lower(): v for k, v in request.headers.items()}
 
@@ -170,7 +175,7 @@ def test_a_deferred_endpoint_imports_its_models_at_first_use(
         "class Output(OutputModel):\n    ok: bool\n",
         "utf-8",
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
     monkeypatch.delitem(sys.modules, name, raising=False)
     endpoint = Endpoint.deferred("fal-ai/probe", name)
     assert isinstance(endpoint, Endpoint) and endpoint.endpoint_id == "fal-ai/probe"
@@ -194,10 +199,10 @@ def test_subscribe_and_status_leave_logs_out_unless_asked(
     request_id = accepted_submits(local_fal)[0].request_id
     assert request_id is not None
     assert isinstance(quiet[-1], Completed)
-    assert [u for u in quiet if not isinstance(u, Queued) and u.logs] == []
-    assert not flux_dev.endpoint.status(request_id, client=client).logs
+    assert [line for update in quiet for line in lines(update)] == []
+    assert lines(flux_dev.endpoint.status(request_id, client=client)) == []
     loud = flux_dev.endpoint.status(request_id, with_logs=True, client=client)
-    assert [log.message for log in loud.logs or []] == ["loading"]
+    assert lines(loud) == ["loading"]
 
 
 async def test_subscribe_async_and_status_async_leave_logs_out_unless_asked(
@@ -211,10 +216,10 @@ async def test_subscribe_async_and_status_async_leave_logs_out_unless_asked(
     request_id = accepted_submits(local_fal)[0].request_id
     assert request_id is not None
     assert isinstance(quiet[-1], Completed)
-    assert [u for u in quiet if not isinstance(u, Queued) and u.logs] == []
-    assert not (await flux_dev.endpoint.status_async(request_id, client=client)).logs
+    assert [line for update in quiet for line in lines(update)] == []
+    assert lines(await flux_dev.endpoint.status_async(request_id, client=client)) == []
     loud = await flux_dev.endpoint.status_async(request_id, with_logs=True, client=client)
-    assert [log.message for log in loud.logs or []] == ["loading"]
+    assert lines(loud) == ["loading"]
 
 
 QUEUE_OPTIONS: dict[str, Any] = {
@@ -312,7 +317,10 @@ async def test_async_calls_upload_local_files_through_the_given_client(
 def test_a_run_output_that_does_not_fit_names_the_run_request(
     local_fal: LocalFal, client: Client
 ) -> None:
-    local_fal.handler(ID, lambda body: {"images": "not a list", "seed": 1})
+    def misfit(body: Any) -> dict[str, Any]:
+        return {"images": "not a list", "seed": 1}
+
+    local_fal.handler(ID, misfit)
     with pytest.raises(OutputValidationError) as sync_error:
         flux_dev.run(prompt="a cat", client=client)
     with pytest.raises(OutputValidationError) as async_error:
