@@ -408,3 +408,17 @@ async def test_parse_webhook_async_verifies_with_the_given_verifier_into_the_out
     result = await LCM.parse_webhook_async(body, headers, verifier=verifier)
     assert result.ok and result.request_id == "req-77"
     assert isinstance(result.payload, LcmOutput) and result.payload.seed == 7
+
+
+def test_a_stream_goes_to_the_path_it_is_given(local_fal: LocalFal, client: Client) -> None:
+    LCM.stream({"prompt": "a cat"}, path="/preview", client=client).result()
+    (request,) = [r for r in local_fal.requests if r.method == "POST"]
+    assert request.path == "/run/fal-ai/fast-lcm-diffusion/preview"
+
+
+async def test_an_async_stream_goes_to_the_path_it_is_given(
+    local_fal: LocalFal, client: Client
+) -> None:
+    await LCM.stream_async({"prompt": "a cat"}, path="/preview", client=client).result()
+    (request,) = [r for r in local_fal.requests if r.method == "POST"]
+    assert request.path == "/run/fal-ai/fast-lcm-diffusion/preview"
