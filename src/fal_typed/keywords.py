@@ -60,8 +60,10 @@ def keyword_call(call: Callable[..., Any] | str) -> Callable[[_F], _F]:
 
 def _keyword_only(call: Callable[..., Any]) -> tuple[str, ...]:
     """The keyword-only parameter names of ``call`` (read off its code: no ``inspect.signature``
-    at import time)."""
-    code = cast("Any", call).__code__
+    at import time). A call wrapped by a ``functools.wraps`` decorator (a subclass's logging,
+    a tracer, a mutation tester's trampoline) is read through its wrapper: the wrapper's own
+    ``(*args, **kwargs)`` would make every option a field."""
+    code = inspect.unwrap(call).__code__
     return tuple(code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount])
 
 

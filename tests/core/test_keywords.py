@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 from collections.abc import Mapping
 from typing import Any
@@ -124,3 +125,24 @@ def test_a_method_sends_through_the_named_method_of_its_connection() -> None:
 def test_anything_but_an_endpoint_call_or_a_method_name_is_refused() -> None:
     with pytest.raises(TypeError, match="Endpoint's bound call"):
         keyword_call(print)
+
+
+def test_options_are_read_through_a_wrapping_decorator() -> None:
+    """A subclass may wrap a call (logging, tracing) with ``functools.wraps``: its options are
+    still options, not input fields."""
+
+    def traced(call: Any) -> Any:
+        @functools.wraps(call)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return call(*args, **kwargs)
+
+        return wrapper
+
+    endpoint = recorder()
+
+    @keyword_call(traced(Endpoint[Probe, ProbeOutput].run).__get__(endpoint))
+    def run(*, prompt: str, timeout: float | None = None) -> ProbeOutput:
+        raise NotImplementedError
+
+    assert run(prompt="a cat", timeout=2.0).echo == "a cat"
+    assert endpoint.calls == [("run", {"prompt": "a cat"}, {"timeout": 2.0})]
