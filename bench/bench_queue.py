@@ -17,7 +17,8 @@ Prints figures (no assertions), measured in one run:
    connections), against a server process with 200 ms of processing per request: all must
    succeed; wall time and the client process's peak RSS (measured in a fresh subprocess).
 
-Run: ``.venv/bin/python bench/bench_queue.py`` (``--quick`` for fewer calls).
+Run: ``.venv/bin/python bench/bench_queue.py`` (``--quick`` for fewer calls, ``--only per-call``
+/ ``latency`` / ``concurrency`` for one part).
 """
 
 from __future__ import annotations
@@ -325,6 +326,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls")
     parser.add_argument(
+        "--only",
+        choices=("per-call", "latency", "concurrency"),
+        help="run one part only (1, 2 or 3)",
+    )
+    parser.add_argument(
         "--concurrency-child",
         nargs=3,
         metavar=("BASE_URL", "COUNT", "FLAVOUR"),
@@ -335,12 +341,15 @@ def main() -> None:
         base_url, count, flavour = args.concurrency_child
         print(json.dumps(asyncio.run(_concurrent(base_url, int(count), flavour))))
         return
-    for processing_time, calls, rounds in ((0.0, 50, 4), (0.05, 25, 4), (0.5, 6, 3)):
-        if args.quick:
-            calls, rounds = max(calls // 3, 4), 2
-        per_call_overhead(processing_time, calls=calls, rounds=rounds)
-    completion_latency(calls=20 if args.quick else 50)
-    concurrency(200 if args.quick else 1000)
+    if args.only in (None, "per-call"):
+        for processing_time, calls, rounds in ((0.0, 50, 4), (0.05, 25, 4), (0.5, 6, 3)):
+            if args.quick:
+                calls, rounds = max(calls // 3, 4), 2
+            per_call_overhead(processing_time, calls=calls, rounds=rounds)
+    if args.only in (None, "latency"):
+        completion_latency(calls=20 if args.quick else 50)
+    if args.only in (None, "concurrency"):
+        concurrency(200 if args.quick else 1000)
 
 
 if __name__ == "__main__":
