@@ -57,7 +57,9 @@ def parse_json(
     except ValueError:
         problem = "is not valid JSON"
     else:
-        if json_depth_exceeds(data, max_depth):
+        # Each object or array opens with a bracket: a text with no more brackets than the
+        # limit cannot nest past it, and is not walked (counting is a pass in C).
+        if text.count("{") + text.count("[") > max_depth and json_depth_exceeds(data, max_depth):
             problem = f"is nested deeper than Limits.max_json_depth ({max_depth})"
             error_type = "limit_exceeded"
     if problem is None:
