@@ -8,7 +8,8 @@ These pieces bound both, for the readers that stream (``/stream`` events, output
 - :class:`BodyGuard` counts the decoded bytes against a cap and against the raw bytes received
   (the ratio is only judged past :data:`RATIO_FLOOR`, where a real body cannot reach it);
 - :class:`Interrupter` (sync) shuts the response's socket down when the deadline passes, so a
-  read blocked in the kernel returns at once instead of after its own read timeout;
+  read blocked in the kernel returns at once instead of after its own read timeout (its alarm
+  is one entry for the process's one watchdog thread, ``_watchdog``: no thread per response);
 - :func:`next_within` (async) awaits the next chunk no longer than the time left;
 - :func:`read_body` / :func:`aread_body` read a whole (small) body with all three;
 - :func:`send_within` (sync) waits for an answer's headers no longer than the time left, however
@@ -22,6 +23,7 @@ Each raises :class:`LimitExceeded` or :class:`TimedOut`; the callers turn them i
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
@@ -32,6 +34,8 @@ import httpx
 from typing_extensions import Self
 
 from ._deadline import Deadline
+from ._watchdog import Alarm, arm
+from ._workers import spawn
 
 __all__ = [
     "RATIO_FLOOR",
@@ -100,13 +104,11 @@ class Interrupter:
 
     def __init__(self, response: httpx.Response, deadline: Deadline | None) -> None:
         self.fired = False
-        self._timer: threading.Timer | None = None
+        self._alarm: Alarm | None = None
         sock = _socket_of(response)
         if deadline is None or sock is None:
             return
-        self._timer = threading.Timer(deadline.remaining(), self._fire, args=(sock,))
-        self._timer.daemon = True
-        self._timer.start()
+        self._alarm = arm(deadline.end, functools.partial(self._fire, sock))
 
     def _fire(self, sock: socket.socket) -> None:
         self.fired = True
@@ -116,10 +118,10 @@ class Interrupter:
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
     def cancel(self) -> None:
-        """Stop the timer (the body was read in time, or the reader gave up first)."""
-        timer, self._timer = self._timer, None
-        if timer is not None:
-            timer.cancel()
+        """Disarm (the body was read in time, or the reader gave up first)."""
+        alarm, self._alarm = self._alarm, None
+        if alarm is not None:
+            alarm.cancel()
 
     def __enter__(self) -> Self:
         return self
@@ -224,8 +226,9 @@ def send_within(
     """``http.send(request, stream=True)``, raising :class:`TimedOut` once ``deadline`` passes
     before the answer's headers are in. ``download`` sends without auth, following redirects.
 
-    The send runs in a helper thread the caller stops waiting for; an answer that arrives after
-    that is closed as it comes (which, for a run, is what cancels it).
+    The send runs in a helper thread (a reused one, ``_workers``) the caller stops waiting for;
+    an answer that arrives after that is closed as it comes (which, for a run, is what cancels
+    it).
     """
 
     def send() -> httpx.Response:
@@ -253,7 +256,7 @@ def send_within(
             outcome.append(result)
         arrived.set()
 
-    threading.Thread(target=run, name="fal-send", daemon=True).start()
+    spawn(run)
     arrived.wait(max(deadline.remaining(), 0.0))
     with lock:
         if not outcome:
