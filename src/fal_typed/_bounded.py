@@ -105,7 +105,7 @@ class Interrupter:
     def __init__(self, response: httpx.Response, deadline: Deadline | None) -> None:
         self.fired = False
         self._alarm: Alarm | None = None
-        sock = _socket_of(response)
+        sock = None if deadline is None else _socket_of(response)
         if deadline is None or sock is None:
             return
         self._alarm = arm(deadline.end, functools.partial(self._fire, sock))

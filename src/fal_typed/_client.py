@@ -338,6 +338,19 @@ class Client:
             merged.update(headers)
         return merged
 
+    def headers_for(
+        self, http: httpx.Client | httpx.AsyncClient, headers: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """:meth:`request_headers` for a request sent through ``http`` (:attr:`http` or
+        :attr:`async_http`), less the User-Agent when ``http`` is one of ours, which send it
+        already: httpx would merge it in again, header by header."""
+        if http is self._user_http or http is self._user_async_http:
+            return self.request_headers(headers)
+        merged = self.auth_headers()
+        if headers:
+            merged.update(headers)
+        return merged
+
     @property
     def secrets(self) -> tuple[str, ...]:
         """What of this client's key must never be shown, once the key is in use (nothing
@@ -457,7 +470,7 @@ class Client:
         attempts, base_timeout = self._attempts(
             method, url, content, retry, idempotent, deadline, kind, timeout
         )
-        sent_headers = self.request_headers(headers)
+        sent_headers = self.headers_for(self.http, headers)
         while True:
             attempts.start()
             try:
@@ -501,8 +514,8 @@ class Client:
         attempts, base_timeout = self._attempts(
             method, url, content, retry, idempotent, deadline, kind, timeout
         )
-        sent_headers = self.request_headers(headers)
         http = self.async_http
+        sent_headers = self.headers_for(http, headers)
         while True:
             attempts.start()
             try:
