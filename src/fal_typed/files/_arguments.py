@@ -84,6 +84,10 @@ def extract_uploads(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
     placeholder, so it is uploaded once. Raises :class:`~fal_typed.FileInputError` naming the
     field for a source that cannot be uploaded.
     """
+    if not (isinstance(arguments, BodyWithUploads) and arguments.uploads) and all(
+        _plain(k, v) for k, v in arguments.items()
+    ):
+        return dict(arguments), {}  # only JSON scalars outside file fields: nothing to walk
     from pydantic import BaseModel  # loaded already by any caller holding a model
 
     uploads: dict[str, FileInput] = (
