@@ -25,10 +25,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import socket
+import sys
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from types import TracebackType
-from typing import Final, TypeVar, cast
+from typing import TYPE_CHECKING, Final, TypeVar, cast
 
 import httpx
 from typing_extensions import Self
@@ -36,6 +37,9 @@ from typing_extensions import Self
 from ._deadline import Deadline
 from ._watchdog import Alarm, arm
 from ._workers import spawn
+
+if TYPE_CHECKING:  # imported by the async readers: sync programs never load it
+    import asyncio
 
 __all__ = [
     "RATIO_FLOOR",
@@ -152,10 +156,24 @@ async def await_within(call: Awaitable[T], deadline: Deadline | None) -> T:
         return await call
     import asyncio  # here, not at module level: sync-only programs never load it
 
+    if sys.version_info >= (3, 11) and not deadline.expired:
+        # What wait_for does from 3.12 on: the call awaited in this task under a timeout (it
+        # cancels the call), instead of in a task of its own per call (3.11: per stream read).
+        try:
+            async with asyncio.timeout_at(_loop_time(asyncio.get_running_loop(), deadline)):
+                return await call
+        except TimeoutError:
+            raise TimedOut from None
     try:
         return await asyncio.wait_for(call, max(deadline.remaining(), 0.0))
     except asyncio.TimeoutError:
         raise TimedOut from None
+
+
+def _loop_time(loop: asyncio.AbstractEventLoop, deadline: Deadline) -> float:
+    """``deadline`` on ``loop``'s clock (``time.monotonic`` for asyncio's own loops, not for
+    every loop: converted through the time left)."""
+    return loop.time() + deadline.remaining()
 
 
 async def next_within(items: AsyncIterator[T], deadline: Deadline | None) -> T:

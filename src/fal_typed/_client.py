@@ -392,6 +392,9 @@ class Client:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             raise FalError("Client.async_http needs a running event loop") from None
+        entry = self._async_http.get(loop)
+        if entry is not None and not entry[0].is_closed:  # the common case: no lock, no sweep
+            return entry[0]
         with self._lock:
             for stale in [old for old in self._async_http if old.is_closed()]:
                 del self._async_http[stale]
