@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from ._errors import ProtocolError
 
@@ -174,7 +174,7 @@ def parse_status(data: object, *, request_id: str | None = None) -> Status:
         raise ProtocolError(
             f"status response is not a JSON object: {data!r:.200}", request_id=request_id
         )
-    body: Mapping[str, Any] = data  # pyright: ignore[reportUnknownVariableType]
+    body = cast("Mapping[str, Any]", data)
     status = body.get("status")
     if status == "IN_QUEUE":
         position = body.get("queue_position")
