@@ -9,7 +9,8 @@ Prints figures (no assertions), measured in one run:
    own process with no queue or processing time, so the figures are the clients' own cost plus
    loopback and the server's constant work. Clients are interleaved in rounds to cancel drift.
    Target: fal_typed within 1.1x of raw httpx, in wall time and in client CPU, for 0 s, 50 ms
-   and 500 ms jobs (the server holds each request that long before completing it).
+   and 500 ms jobs (the server holds each request that long before completing it). The same
+   call with ``client_timeout`` shows what holding a hard wall-clock deadline costs on top.
 2. Time from the server's COMPLETED (stamped inside the server, same process and clock) to the
    typed result in the caller's hands, for ``subscribe`` (status stream) and fal-client
    (polling), with 50 ms of processing so the wait is real. Target: under 20 ms.
@@ -154,6 +155,9 @@ def per_call_overhead(processing_time: float, calls: int, rounds: int) -> None:
             "raw httpx": lambda: raw_httpx_subscribe(http, queue_url),
             "fal_typed flux_dev.subscribe": lambda: flux_dev.subscribe(
                 prompt="a cat", seed=6252023, num_images=1, client=client
+            ),
+            "fal_typed, client_timeout=60": lambda: flux_dev.subscribe(
+                prompt="a cat", seed=6252023, num_images=1, client=client, client_timeout=60
             ),
             "fal-client 1.0.3 subscribe": fal_client_subscribe_factory(base_url),
         }
