@@ -57,7 +57,7 @@ class _Watchdog:
     def arm(self, when: float, callback: Callable[[], object]) -> Alarm:
         alarm = Alarm(self, when, callback)
         with self._lock:
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="fal-watchdog", daemon=True)
                 self._thread.start()
             earliest = self._heap[0][0] if self._heap else None
