@@ -23,6 +23,7 @@ Each raises :class:`LimitExceeded` or :class:`TimedOut`; the callers turn them i
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import socket
 import sys
@@ -274,7 +275,10 @@ def send_within(
             outcome.append(result)
         arrived.set()
 
-    spawn(run)
+    # In the caller's context: what it tracks of its requests (``_wallclock``) sees this one
+    # (and a reused thread carries no earlier caller's).
+    context = contextvars.copy_context()
+    spawn(functools.partial(context.run, run))
     arrived.wait(max(deadline.remaining(), 0.0))
     with lock:
         if not outcome:
