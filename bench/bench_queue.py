@@ -9,7 +9,8 @@ Prints figures (no assertions), measured in one run:
    own process with no queue or processing time, so the figures are the clients' own cost plus
    loopback and the server's constant work. Clients are interleaved in rounds to cancel drift.
    Target: fal_typed within 1.1x of raw httpx, in wall time and in client CPU, for 0 s, 50 ms
-   and 500 ms jobs (the server holds each request that long before completing it).
+   and 500 ms jobs (the server holds each request that long before completing it). The same
+   call with ``client_timeout`` shows what holding a hard wall-clock deadline costs on top.
 2. Time from the server's COMPLETED (stamped inside the server, same process and clock) to the
    typed result in the caller's hands, for ``subscribe`` (status stream) and fal-client
    (polling), with 50 ms of processing so the wait is real. Target: under 20 ms.
@@ -17,7 +18,8 @@ Prints figures (no assertions), measured in one run:
    connections), against a server process with 200 ms of processing per request: all must
    succeed; wall time and the client process's peak RSS (measured in a fresh subprocess).
 
-Run: ``.venv/bin/python bench/bench_queue.py`` (``--quick`` for fewer calls).
+Run: ``.venv/bin/python bench/bench_queue.py`` (``--quick`` for fewer calls, ``--only per-call``
+/ ``latency`` / ``concurrency`` for one part).
 """
 
 from __future__ import annotations
@@ -154,9 +156,13 @@ def per_call_overhead(processing_time: float, calls: int, rounds: int) -> None:
             "fal_typed flux_dev.subscribe": lambda: flux_dev.subscribe(
                 prompt="a cat", seed=6252023, num_images=1, client=client
             ),
+            "fal_typed, client_timeout=60": lambda: flux_dev.subscribe(
+                prompt="a cat", seed=6252023, num_images=1, client=client, client_timeout=60
+            ),
             "fal-client 1.0.3 subscribe": fal_client_subscribe_factory(base_url),
         }
         times: dict[str, list[float]] = {name: [] for name in flavours}
+        cpu_times: dict[str, list[float]] = {name: [] for name in flavours}
         cpu: dict[str, float] = dict.fromkeys(flavours, 0.0)
         for call in flavours.values():  # warm up connections, imports, caches
             for _ in range(10):
@@ -165,9 +171,10 @@ def per_call_overhead(processing_time: float, calls: int, rounds: int) -> None:
             for name, call in flavours.items():
                 cpu_start = time.process_time()
                 for _ in range(calls):
-                    start = time.perf_counter()
+                    start, call_cpu = time.perf_counter(), time.process_time()
                     call()
                     times[name].append(time.perf_counter() - start)
+                    cpu_times[name].append(time.process_time() - call_cpu)
                 cpu[name] += time.process_time() - cpu_start
         raw = statistics.median(times["raw httpx"])
         raw_cpu = cpu["raw httpx"]
@@ -178,10 +185,18 @@ def per_call_overhead(processing_time: float, calls: int, rounds: int) -> None:
                 f"     {name:<30} median {median * 1000:7.2f} ms  mean {statistics.fmean(samples) * 1000:7.2f} ms"
                 f"  p95 {sorted(samples)[int(len(samples) * 0.95)] * 1000:7.2f} ms  ({median / raw:.2f}x raw httpx)"
             )
-        print("   client CPU per call (this process only; the server runs in another):")
+        print(
+            "   client CPU per call (this process only; the server runs in another): mean, and"
+            " median of the calls (less moved by other processes' load)"
+        )
+        raw_median = statistics.median(cpu_times["raw httpx"])
         for name, total in cpu.items():
             per_call = total / (calls * rounds)
-            print(f"     {name:<30} {per_call * 1000:7.2f} ms  ({total / raw_cpu:.2f}x raw httpx)")
+            median = statistics.median(cpu_times[name])
+            print(
+                f"     {name:<30} {per_call * 1000:7.2f} ms  ({total / raw_cpu:.2f}x raw httpx)"
+                f"  median {median * 1000:7.2f} ms  ({median / raw_median:.2f}x)"
+            )
         client.close()
         http.close()
 
@@ -325,6 +340,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls")
     parser.add_argument(
+        "--only",
+        choices=("per-call", "latency", "concurrency"),
+        help="run one part only (1, 2 or 3)",
+    )
+    parser.add_argument(
         "--concurrency-child",
         nargs=3,
         metavar=("BASE_URL", "COUNT", "FLAVOUR"),
@@ -335,12 +355,15 @@ def main() -> None:
         base_url, count, flavour = args.concurrency_child
         print(json.dumps(asyncio.run(_concurrent(base_url, int(count), flavour))))
         return
-    for processing_time, calls, rounds in ((0.0, 50, 4), (0.05, 25, 4), (0.5, 6, 3)):
-        if args.quick:
-            calls, rounds = max(calls // 3, 4), 2
-        per_call_overhead(processing_time, calls=calls, rounds=rounds)
-    completion_latency(calls=20 if args.quick else 50)
-    concurrency(200 if args.quick else 1000)
+    if args.only in (None, "per-call"):
+        for processing_time, calls, rounds in ((0.0, 50, 4), (0.05, 25, 4), (0.5, 6, 3)):
+            if args.quick:
+                calls, rounds = max(calls // 3, 4), 2
+            per_call_overhead(processing_time, calls=calls, rounds=rounds)
+    if args.only in (None, "latency"):
+        completion_latency(calls=20 if args.quick else 50)
+    if args.only in (None, "concurrency"):
+        concurrency(200 if args.quick else 1000)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ These pieces bound both, for the readers that stream (``/stream`` events, output
 - :class:`BodyGuard` counts the decoded bytes against a cap and against the raw bytes received
   (the ratio is only judged past :data:`RATIO_FLOOR`, where a real body cannot reach it);
 - :class:`Interrupter` (sync) shuts the response's socket down when the deadline passes, so a
-  read blocked in the kernel returns at once instead of after its own read timeout;
+  read blocked in the kernel returns at once instead of after its own read timeout (its alarm
+  is one entry for the process's one watchdog thread, ``_watchdog``: no thread per response);
 - :func:`next_within` (async) awaits the next chunk no longer than the time left;
 - :func:`read_body` / :func:`aread_body` read a whole (small) body with all three;
 - :func:`send_within` (sync) waits for an answer's headers no longer than the time left, however
@@ -23,16 +24,23 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import socket
+import sys
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from types import TracebackType
-from typing import Final, TypeVar, cast
+from typing import TYPE_CHECKING, Final, TypeVar, cast
 
 import httpx
 from typing_extensions import Self
 
 from ._deadline import Deadline
+from ._watchdog import Alarm, arm
+from ._workers import spawn
+
+if TYPE_CHECKING:  # imported by the async readers: sync programs never load it
+    import asyncio
 
 __all__ = [
     "RATIO_FLOOR",
@@ -101,13 +109,11 @@ class Interrupter:
 
     def __init__(self, response: httpx.Response, deadline: Deadline | None) -> None:
         self.fired = False
-        self._timer: threading.Timer | None = None
-        sock = _socket_of(response)
+        self._alarm: Alarm | None = None
+        sock = None if deadline is None else _socket_of(response)
         if deadline is None or sock is None:
             return
-        self._timer = threading.Timer(deadline.remaining(), self._fire, args=(sock,))
-        self._timer.daemon = True
-        self._timer.start()
+        self._alarm = arm(deadline.end, functools.partial(self._fire, sock))
 
     def _fire(self, sock: socket.socket) -> None:
         self.fired = True
@@ -117,10 +123,10 @@ class Interrupter:
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
     def cancel(self) -> None:
-        """Stop the timer (the body was read in time, or the reader gave up first)."""
-        timer, self._timer = self._timer, None
-        if timer is not None:
-            timer.cancel()
+        """Disarm (the body was read in time, or the reader gave up first)."""
+        alarm, self._alarm = self._alarm, None
+        if alarm is not None:
+            alarm.cancel()
 
     def __enter__(self) -> Self:
         return self
@@ -151,10 +157,24 @@ async def await_within(call: Awaitable[T], deadline: Deadline | None) -> T:
         return await call
     import asyncio  # here, not at module level: sync-only programs never load it
 
+    if sys.version_info >= (3, 11) and not deadline.expired:
+        # What wait_for does from 3.12 on: the call awaited in this task under a timeout (it
+        # cancels the call), instead of in a task of its own per call (3.11: per stream read).
+        try:
+            async with asyncio.timeout_at(_loop_time(asyncio.get_running_loop(), deadline)):
+                return await call
+        except TimeoutError:
+            raise TimedOut from None
     try:
         return await asyncio.wait_for(call, max(deadline.remaining(), 0.0))
     except asyncio.TimeoutError:
         raise TimedOut from None
+
+
+def _loop_time(loop: asyncio.AbstractEventLoop, deadline: Deadline) -> float:
+    """``deadline`` on ``loop``'s clock (``time.monotonic`` for asyncio's own loops, not for
+    every loop: converted through the time left)."""
+    return loop.time() + deadline.remaining()
 
 
 async def next_within(items: AsyncIterator[T], deadline: Deadline | None) -> T:
@@ -225,8 +245,9 @@ def send_within(
     """``http.send(request, stream=True)``, raising :class:`TimedOut` once ``deadline`` passes
     before the answer's headers are in. ``download`` sends without auth, following redirects.
 
-    The send runs in a helper thread the caller stops waiting for; an answer that arrives after
-    that is closed as it comes (which, for a run, is what cancels it).
+    The send runs in a helper thread (a reused one, ``_workers``) the caller stops waiting for;
+    an answer that arrives after that is closed as it comes (which, for a run, is what cancels
+    it).
     """
 
     def send() -> httpx.Response:
@@ -254,9 +275,10 @@ def send_within(
             outcome.append(result)
         arrived.set()
 
-    # In the caller's context: what it tracks of its requests (``_wallclock``) sees this one.
+    # In the caller's context: what it tracks of its requests (``_wallclock``) sees this one
+    # (and a reused thread carries no earlier caller's).
     context = contextvars.copy_context()
-    threading.Thread(target=context.run, args=(run,), name="fal-send", daemon=True).start()
+    spawn(functools.partial(context.run, run))
     arrived.wait(max(deadline.remaining(), 0.0))
     with lock:
         if not outcome:

@@ -15,6 +15,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import threading
 import time
 import weakref
@@ -111,6 +112,10 @@ def _check_backup_hosts(value: object) -> dict[str, str]:
             raise InvalidArgumentError(
                 f"backup_hosts must map host names to host names, got {host!r}: {backup!r}"
             )
+        try:  # a backup is put in a URL only when a connect fails: checked here, not then
+            _with_netloc("https://fal.run/", backup)
+        except (httpx.InvalidURL, UnicodeError):
+            raise InvalidArgumentError(f"backup_hosts: {backup!r} is not a host name") from None
         hosts[host.lower()] = backup.lower()
     return hosts
 
@@ -121,16 +126,15 @@ class Failover:
     Only a failed *connect* counts (the request never reached fal, so it is safe to send again,
     even a POST); and only a body that can be sent twice (not a one-shot stream). Once the
     backup has had its try the request goes back to its own host for any further retries.
+    The backup URL is built only when it is taken: most requests never need it.
     """
 
     def __init__(
         self, url: str, backup_hosts: Mapping[str, str], content: RequestContent | None
     ) -> None:
         self.url = url
-        parsed = httpx.URL(url)
         replayable = content is None or isinstance(content, (bytes, str))
-        backup = backup_hosts.get(parsed.netloc.decode("ascii").lower()) if replayable else None
-        self._backup = None if backup is None else str(parsed.copy_with(netloc=backup.encode()))
+        self._backup = backup_hosts.get(_netloc(url)) if replayable and backup_hosts else None
         self._original = url
 
     def timeout(self, timeout: httpx.Timeout) -> httpx.Timeout:
@@ -145,16 +149,46 @@ class Failover:
     def switch(self, exc: httpx.TransportError, redact: Callable[[str], str]) -> bool:
         """Point at the backup (True) after a failed connect to the own host; else go back."""
         if self._backup is not None and isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+            backup = _with_netloc(self._original, self._backup)
             logger.warning(
                 "fal_typed: cannot connect to %s (%s); trying its backup %s",
                 redact(self._original),
                 type(exc).__name__,
-                redact(self._backup),
+                redact(backup),
             )
-            self.url, self._backup = self._backup, None
+            self.url, self._backup = backup, None
             return True
         self.url = self._original
         return False
+
+
+def _with_netloc(url: str, netloc: str) -> str:
+    return str(httpx.URL(url).copy_with(netloc=netloc.encode()))
+
+
+#: ``scheme://authority``: all of a URL its netloc depends on.
+_ORIGIN = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*")
+_NETLOCS: dict[str, str] = {}
+_MAX_NETLOCS = 256
+
+
+def _netloc(url: str) -> str:
+    """``url``'s netloc as httpx reads it (host and non-default port), lowercased.
+
+    httpx parses a URL in Python, character by character; a client sends every request to one
+    of a few origins, so each origin is parsed once and its netloc remembered.
+    """
+    origin = _ORIGIN.match(url)
+    if origin is None:
+        return httpx.URL(url).netloc.decode("ascii").lower()
+    key = origin.group()
+    netloc = _NETLOCS.get(key)
+    if netloc is None:
+        netloc = httpx.URL(key).netloc.decode("ascii").lower()
+        if len(_NETLOCS) >= _MAX_NETLOCS:
+            _NETLOCS.clear()
+        _NETLOCS[key] = netloc
+    return netloc
 
 
 async def _close_with_loop(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:
@@ -304,6 +338,19 @@ class Client:
             merged.update(headers)
         return merged
 
+    def headers_for(
+        self, http: httpx.Client | httpx.AsyncClient, headers: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
+        """:meth:`request_headers` for a request sent through ``http`` (:attr:`http` or
+        :attr:`async_http`), less the User-Agent when ``http`` is one of ours, which send it
+        already: httpx would merge it in again, header by header."""
+        if http is self._user_http or http is self._user_async_http:
+            return self.request_headers(headers)
+        merged = self.auth_headers()
+        if headers:
+            merged.update(headers)
+        return merged
+
     @property
     def secrets(self) -> tuple[str, ...]:
         """What of this client's key must never be shown, once the key is in use (nothing
@@ -321,6 +368,9 @@ class Client:
         """The sync httpx client: the user's, or ours (created on first use)."""
         if self._user_http is not None:
             return self._user_http
+        http = self._http
+        if http is not None and not http.is_closed:  # the common case: no lock to take
+            return http
         with self._lock:
             if self._http is None or self._http.is_closed:
                 self._http = httpx.Client(
@@ -342,6 +392,9 @@ class Client:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             raise FalError("Client.async_http needs a running event loop") from None
+        entry = self._async_http.get(loop)
+        if entry is not None and not entry[0].is_closed:  # the common case: no lock, no sweep
+            return entry[0]
         with self._lock:
             for stale in [old for old in self._async_http if old.is_closed()]:
                 del self._async_http[stale]
@@ -420,7 +473,7 @@ class Client:
         attempts, base_timeout = self._attempts(
             method, url, content, retry, idempotent, deadline, kind, timeout
         )
-        sent_headers = self.request_headers(headers)
+        sent_headers = self.headers_for(self.http, headers)
         while True:
             attempts.start()
             try:
@@ -430,7 +483,7 @@ class Client:
                     json=json,
                     content=content,  # pyright: ignore[reportArgumentType]
                     headers=sent_headers,
-                    params=params,
+                    params=params or None,  # an empty mapping would re-parse the URL
                     timeout=deadline.cap(base_timeout) if deadline else base_timeout,
                 )
             except httpx.TransportError as exc:
@@ -464,8 +517,8 @@ class Client:
         attempts, base_timeout = self._attempts(
             method, url, content, retry, idempotent, deadline, kind, timeout
         )
-        sent_headers = self.request_headers(headers)
         http = self.async_http
+        sent_headers = self.headers_for(http, headers)
         while True:
             attempts.start()
             try:
@@ -475,7 +528,7 @@ class Client:
                     json=json,
                     content=content,  # pyright: ignore[reportArgumentType]
                     headers=sent_headers,
-                    params=params,
+                    params=params or None,  # an empty mapping would re-parse the URL
                     timeout=deadline.cap(base_timeout) if deadline else base_timeout,
                 )
             except httpx.TransportError as exc:

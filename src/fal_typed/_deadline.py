@@ -20,6 +20,11 @@ class Deadline:
         self.seconds: float = seconds
         self._end = time.monotonic() + seconds
 
+    @property
+    def end(self) -> float:
+        """When it passes, on the ``time.monotonic()`` clock."""
+        return self._end
+
     def remaining(self) -> float:
         """Seconds left, never negative."""
         return max(0.0, self._end - time.monotonic())

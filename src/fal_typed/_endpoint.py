@@ -11,6 +11,7 @@ them) are imported at their first use, so importing the module costs no model bu
 from __future__ import annotations
 
 import importlib
+import json
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
@@ -76,6 +77,8 @@ def _unencodable(endpoint_id: str, body: Mapping[str, Any]) -> None:
     """Raise :class:`InputValidationError` naming each value JSON (and fal) cannot carry: a NaN
     or infinite float, a string with a lone surrogate (UTF-8 cannot encode it). Walked without
     recursion: ``extra_body`` and open fields may nest deep."""
+    if _plainly_encodable(body):
+        return
     errors: list[dict[str, Any]] = []
     stack: list[tuple[tuple[str | int, ...], object]] = [((), body)]
     while stack:
@@ -94,6 +97,17 @@ def _unencodable(endpoint_id: str, body: Mapping[str, Any]) -> None:
             errors.append(_problem(loc, "not valid Unicode (a lone surrogate UTF-8 cannot encode)"))
     if errors:
         raise InputValidationError(endpoint_id, sorted(errors, key=lambda e: str(e["loc"])))
+
+
+def _plainly_encodable(body: Mapping[str, Any]) -> bool:
+    """The common case, decided in C: ``body`` serializes to strict JSON in UTF-8 (no NaN or
+    infinity, no lone surrogate, keys included). Anything else (an object JSON does not know,
+    nesting past the stack) is left to the walk, which names each problem."""
+    try:
+        json.dumps(body, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (ValueError, TypeError, RecursionError):  # UnicodeEncodeError is a ValueError
+        return False
+    return True
 
 
 def _encodable(text: str) -> bool:

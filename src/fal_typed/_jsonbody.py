@@ -13,9 +13,11 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
+import httpx
+
 from ._errors import ProtocolError
 
-__all__ = ["json_depth_exceeds", "parse_json"]
+__all__ = ["answer_text", "json_depth_exceeds", "parse_json"]
 
 #: Characters of an unreadable body quoted in the message (all of it is kept in ``text``).
 _QUOTED: Final = 200
@@ -37,6 +39,17 @@ def json_depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
+def answer_text(response: httpx.Response) -> str:
+    """``response.text``, without httpx's parse of the Content-Type header when it cannot change
+    the result: no charset named and the client's default UTF-8 (what httpx then decodes with,
+    replacing undecodable bytes as this does)."""
+    if response.default_encoding == "utf-8" and (
+        "charset" not in response.headers.get("content-type", "").lower()
+    ):
+        return response.content.decode("utf-8", "replace")
+    return response.text
+
+
 def parse_json(
     text: str,
     *,
@@ -45,7 +58,8 @@ def parse_json(
     request_id: str | None,
     redact: Callable[[str], str],
 ) -> Any:
-    """``text`` parsed, or a :class:`ProtocolError` naming ``what`` and keeping the text."""
+    """``text`` parsed, or a :class:`ProtocolError` naming ``what`` and keeping the text (both
+    passed through ``redact`` first: only a failure pays for it)."""
     problem: str | None = None
     error_type: str | None = None
     data: Any = None
@@ -57,7 +71,9 @@ def parse_json(
     except ValueError:
         problem = "is not valid JSON"
     else:
-        if json_depth_exceeds(data, max_depth):
+        # Each object or array opens with a bracket: a text with no more brackets than the
+        # limit cannot nest past it, and is not walked (counting is a pass in C).
+        if text.count("{") + text.count("[") > max_depth and json_depth_exceeds(data, max_depth):
             problem = f"is nested deeper than Limits.max_json_depth ({max_depth})"
             error_type = "limit_exceeded"
     if problem is None:
@@ -65,7 +81,7 @@ def parse_json(
     scrubbed = redact(text)
     quoted = scrubbed[:_QUOTED] + ("..." if len(scrubbed) > _QUOTED else "")
     raise ProtocolError(
-        f"{what} {problem}; its text is kept on the error (.text): {quoted!r}",
+        f"{redact(what)} {problem}; its text is kept on the error (.text): {quoted!r}",
         request_id=request_id,
         error_type=error_type,
         text=scrubbed,

@@ -18,7 +18,7 @@ from ._attempts import deadline_cut, naming
 from ._client import Client
 from ._deadline import Deadline
 from ._errors import FalError, FalHTTPError, FalTimeoutError, ProtocolError
-from ._jsonbody import parse_json
+from ._jsonbody import answer_text, parse_json
 from ._options import Priority, request_headers, webhook_params
 from ._retry import Kind
 from ._status import Completed, Status, parse_status
@@ -321,8 +321,8 @@ async def cancel_async(
 def _json(client: Client, response: httpx.Response, request_id: str) -> Any:
     """The answer's JSON; unreadable or nested too deep, a ProtocolError keeping its text."""
     return parse_json(
-        response.text,
-        what=f"the answer of {client.redact(response.request.url.path)}",
+        answer_text(response),
+        what=f"the answer of {response.request.url.path}",
         max_depth=client.limits.max_json_depth,
         request_id=request_id,
         redact=client.redact,

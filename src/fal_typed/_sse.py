@@ -63,6 +63,8 @@ class SSEDecoder:
         self._after_cr = False
         buffer = self._buffer
         buffer += chunk
+        if _CR not in chunk:  # the held bytes end no line: with LF only, split at once
+            return self._feed_lf(events)
         start = 0
         scan = self._scanned
         while True:
@@ -85,6 +87,25 @@ class SSEDecoder:
             if event is not None:
                 events.append(event)
         del buffer[:start]
+        self._scanned = len(buffer)
+        if len(buffer) > self.max_line_bytes:
+            raise self._line_too_long()
+        return events
+
+    def _feed_lf(self, events: list[SSEEvent]) -> list[SSEEvent]:
+        """:meth:`feed` for a buffer whose line endings are all LF (what servers send)."""
+        buffer = self._buffer
+        last = buffer.rfind(b"\n", self._scanned)
+        if last >= 0:
+            lines = bytes(buffer[:last]).split(b"\n")
+            del buffer[: last + 1]
+            check = last > self.max_line_bytes  # else no line can be past the limit
+            for line in lines:
+                if check and len(line) > self.max_line_bytes:
+                    raise self._line_too_long()
+                event = self._line(line)
+                if event is not None:
+                    events.append(event)
         self._scanned = len(buffer)
         if len(buffer) > self.max_line_bytes:
             raise self._line_too_long()

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from ._errors import ProtocolError
 
@@ -148,6 +148,8 @@ def _parse_timestamp(value: object) -> datetime | None:
 
 def parse_logs(raw: object) -> list[Log] | None:
     """fal's ``logs`` array (or null) as :class:`Log` objects; malformed entries are skipped."""
+    if raw is None:  # no logs asked for: most statuses
+        return None
     if not isinstance(raw, Sequence) or isinstance(raw, str):
         return None
     logs: list[Log] = []
@@ -168,11 +170,11 @@ def parse_logs(raw: object) -> list[Log] | None:
 
 def parse_status(data: object, *, request_id: str | None = None) -> Status:
     """Parse a status body (polled or streamed); an unknown status is a :class:`ProtocolError`."""
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):  # a dict, from JSON: no ABC check
         raise ProtocolError(
             f"status response is not a JSON object: {data!r:.200}", request_id=request_id
         )
-    body: Mapping[str, Any] = data  # pyright: ignore[reportUnknownVariableType]
+    body = cast("Mapping[str, Any]", data)
     status = body.get("status")
     if status == "IN_QUEUE":
         position = body.get("queue_position")

@@ -89,7 +89,12 @@ def _parse(endpoint_id: str) -> EndpointRef:
 
 
 def _join(base: str, *parts: str) -> str:
-    return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts if p.strip("/"))])
+    joined = base.rstrip("/")
+    for part in parts:
+        part = part.strip("/")
+        if part:
+            joined += "/" + part
+    return joined
 
 
 def endpoint_url(base: str, endpoint_id: str, path: str = "") -> str:

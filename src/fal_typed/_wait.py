@@ -131,9 +131,7 @@ class _Waiter:
     # -- stream or poll ----------------------------------------------------------------------
 
     def stream_timeout(self) -> httpx.Timeout:
-        base = self.client.timeout
-        read = STREAM_IDLE_TIMEOUT if base.read is None else min(base.read, STREAM_IDLE_TIMEOUT)
-        timeout = httpx.Timeout(connect=base.connect, read=read, write=base.write, pool=base.pool)
+        timeout = _idle_capped(self.client.timeout)
         return self.deadline.cap(timeout) if self.deadline else timeout
 
     def stream_opened(self, response: httpx.Response) -> bool:
@@ -202,7 +200,7 @@ class _Waiter:
             "GET",
             self.stream_url,
             params=self.params,
-            headers=self.client.request_headers(_SSE_HEADERS),
+            headers=self.client.headers_for(http, _SSE_HEADERS),
             timeout=self.stream_timeout(),
         )
 
@@ -217,6 +215,23 @@ class _Waiter:
                 if isinstance(update, Completed):
                     break
         return updates
+
+
+_IDLE_CAPPED: dict[tuple[float | None, ...], httpx.Timeout] = {}
+
+
+def _idle_capped(base: httpx.Timeout) -> httpx.Timeout:
+    """``base`` with its read phase cut to ``STREAM_IDLE_TIMEOUT``, built once per timeout (a
+    client's is the same on every call)."""
+    phases = (base.connect, base.read, base.write, base.pool)
+    timeout = _IDLE_CAPPED.get(phases)
+    if timeout is None:
+        read = STREAM_IDLE_TIMEOUT if base.read is None else min(base.read, STREAM_IDLE_TIMEOUT)
+        timeout = httpx.Timeout(connect=base.connect, read=read, write=base.write, pool=base.pool)
+        if len(_IDLE_CAPPED) >= 64:
+            _IDLE_CAPPED.clear()
+        _IDLE_CAPPED[phases] = timeout
+    return timeout
 
 
 class _ErrorBounds(TypedDict):

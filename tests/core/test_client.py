@@ -363,6 +363,7 @@ def test_async_http_outside_a_loop_is_a_clear_error() -> None:
         {"poll_interval": 0},
         {"backup_hosts": ["fal.run"]},
         {"backup_hosts": {"fal.run": ""}},
+        {"backup_hosts": {"fal.run": "falrun.com:port"}},  # put in a URL only at a failover
     ],
 )
 def test_bad_configuration_is_rejected_at_construction(kwargs: dict[str, object]) -> None:

@@ -125,6 +125,26 @@ def test_max_json_depth_is_the_limit_applied(peer: ScriptedPeer, mode: str) -> N
     assert caught.value.text == body
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("content_type", "body", "prompt"),
+    [
+        ("application/json", '{"prompt": "caf\u00e9"}'.encode(), "caf\u00e9"),
+        ("application/json", b'{"prompt": "caf\xe9"}', "caf\ufffd"),  # not UTF-8: replaced
+        ("application/json; charset=iso-8859-1", b'{"prompt": "caf\xe9"}', "caf\u00e9"),
+    ],
+    ids=["utf-8", "undecodable-byte", "named-charset"],
+)
+def test_a_result_is_decoded_by_its_charset_or_as_utf_8(
+    peer: ScriptedPeer, mode: str, content_type: str, body: bytes, prompt: str
+) -> None:
+    async def script(exchange: Exchange) -> None:
+        await exchange.answer(200, body, {"Content-Type": content_type, "x-fal-request-id": RID})
+
+    peer.script = script
+    assert call(mode, client_of(peer), "result")["prompt"] == prompt
+
+
 def test_a_submit_answer_too_deep_to_read_is_a_protocol_error(peer: ScriptedPeer) -> None:
     peer.script = answer(nested(5000))
     with client_of(peer) as client, pytest.raises(ProtocolError, match="no request_id"):

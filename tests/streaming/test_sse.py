@@ -69,6 +69,28 @@ def test_a_line_past_the_limit_fails_before_it_ends() -> None:
         SSEDecoder(max_line_bytes=10, max_event_bytes=100).feed(b"data: 12345678\n")
 
 
+LF_STREAM = b"event: a\ndata: 1\n\n: keepalive\ndata: 2\ndata: 3\nid: 9\n\ndata: \xff\n\n"
+LF_EXPECTED = [
+    SSEEvent("a", "1", ""),
+    SSEEvent("message", "2\n3", "9"),
+    SSEEvent("message", "\ufffd", "9"),
+]
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 13, len(LF_STREAM)])
+def test_lf_only_streams_give_the_same_events_however_chunked(size: int) -> None:
+    chunks = [LF_STREAM[i : i + size] for i in range(0, len(LF_STREAM), size)]
+    assert decode(chunks) == (LF_EXPECTED, True)
+
+
+def test_a_line_past_the_limit_among_short_ones_fails_and_one_at_the_limit_does_not() -> None:
+    at_limit = b"data: 1234\n"  # 10 bytes before its line end
+    assert decode([at_limit + b"\n"], line=10) == ([SSEEvent("message", "1234", "")], True)
+    with pytest.raises(SSELimitError) as caught:
+        decode([b"data: a\n" + b"data: 12345\n" + b"data: b\n\n"], line=10)
+    assert caught.value.limit == "max_sse_line_bytes"
+
+
 def test_an_event_past_the_limit_fails_at_the_line_that_passes_it() -> None:
     decoder = SSEDecoder(max_line_bytes=100, max_event_bytes=20)
     assert decoder.feed(b"data: 123456\n" * 1) == []

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from typing_extensions import override
 
-from ._input import FileInput, is_upload_source
-from ._strings import strings_as_files
+from ._input import PLAIN, FileInput, is_upload_source
+from ._strings import is_file_field, strings_as_files
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -84,6 +84,10 @@ def extract_uploads(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
     placeholder, so it is uploaded once. Raises :class:`~fal_typed.FileInputError` naming the
     field for a source that cannot be uploaded.
     """
+    if not (isinstance(arguments, BodyWithUploads) and arguments.uploads) and all(
+        _plain(k, v) for k, v in arguments.items()
+    ):
+        return dict(arguments), {}  # only JSON scalars outside file fields: nothing to walk
     from pydantic import BaseModel  # loaded already by any caller holding a model
 
     uploads: dict[str, FileInput] = (
@@ -110,7 +114,7 @@ def extract_uploads(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
             value = set_fields(value)
         if isinstance(value, Mapping):
             items = cast("Mapping[object, Any]", value).items()
-            return {k: item(k, v, _join(path, k)) for k, v in items}
+            return {k: v if _plain(k, v) else item(k, v, _join(path, k)) for k, v in items}
         if isinstance(value, (list, tuple)):
             walked = [walk(v, _join(path, i)) for i, v in enumerate(cast("list[Any]", value))]
             return tuple(walked) if isinstance(value, tuple) else walked
@@ -122,7 +126,12 @@ def extract_uploads(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
         # A string naming a local file, in a file field, is one (files/_strings.py).
         return walk(strings_as_files(key, value, path), path)
 
-    return {k: item(k, v, k) for k, v in arguments.items()}, uploads
+    return {k: v if _plain(k, v) else item(k, v, k) for k, v in arguments.items()}, uploads
+
+
+def _plain(key: object, value: object) -> bool:
+    """A JSON scalar outside a file field: nothing to upload, kept as it is (most values are)."""
+    return type(value) in PLAIN and not is_file_field(key)
 
 
 def set_fields(model: BaseModel) -> dict[str, Any]:

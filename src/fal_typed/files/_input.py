@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pydantic loads with the first model that holds a file field
     from pydantic.json_schema import JsonSchemaValue
     from pydantic_core import core_schema
 
-__all__ = ["FileInput", "SupportsImageSave", "is_upload_source"]
+__all__ = ["PLAIN", "FileInput", "SupportsImageSave", "is_upload_source"]
 
 
 @runtime_checkable
@@ -28,12 +28,12 @@ class SupportsImageSave(Protocol):
 
 #: JSON scalars: never upload sources, and what most argument values are (checked first, as the
 #: protocol check below is slow and every value of every call goes through this function).
-_PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 
 
 def is_upload_source(value: object) -> bool:
     """True for values that must be uploaded (paths, bytes, binary files, PIL images), not strings."""
-    if type(value) in _PLAIN or isinstance(value, str):
+    if type(value) in PLAIN or isinstance(value, str):
         return False
     if isinstance(value, (os.PathLike, bytes, bytearray, memoryview)):
         return True
