@@ -29,9 +29,11 @@ from fal_typed import (
     Client,
     FalConnectionError,
     FalHTTPError,
+    FalTimeoutError,
     PossiblyAcceptedError,
     RetryPolicy,
 )
+from fal_typed._deadline import Deadline
 
 from ..peers.sse import KEY, Exchange, ScriptedPeer, serving
 
@@ -265,3 +267,50 @@ def test_a_failure_raised_without_its_request_is_possibly_accepted_without_a_dig
     assert "(ReadError: the application's hook gave up)" in error.message
     assert (error.payload_sha256, error.payload_size) == (None, None)
     assert (error.method, error.url) == ("POST", url)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_each_transport_failure_keeps_its_own_back_off_and_is_named(
+    peer: ScriptedPeer, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reset, then a read timeout: two outcomes, each the first of its kind (one count for
+    both would double the second wait); each retry names the failure's type."""
+    caplog.set_level(logging.INFO, logger="fal_typed")
+    seen: list[int] = []
+
+    async def script(exchange: Exchange) -> None:
+        seen.append(len(seen))
+        if len(seen) == 1:
+            exchange.close()
+        elif len(seen) == 2:
+            await exchange.until_client_leaves()
+        else:
+            await exchange.answer(*OK)
+
+    peer.script = script
+    url = f"{peer.url}/x"
+    client = client_of(peer.url, timeout=httpx.Timeout(5.0, read=0.5))
+    assert send(mode, client, "GET", url).status_code == 200
+    assert retry_logs(caplog) == [
+        f"fal_typed: retrying GET {url} in 0.01s after RemoteProtocolError (attempt 2 of 5)",
+        f"fal_typed: retrying GET {url} in 0.01s after ReadTimeout (attempt 3 of 5)",
+    ]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_fault_of_our_own_is_raised_at_once(mode: str) -> None:
+    """A URL httpx cannot send (no outcome in the table) is not retried: it is named, once."""
+    url = "ftp://127.0.0.1/x"
+    with pytest.raises(FalConnectionError) as caught:
+        send(mode, client_of("http://127.0.0.1"), "GET", url)
+    assert caught.value.message.startswith(f"GET {url} failed: UnsupportedProtocol: ")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_deadline_that_ends_the_back_off_names_the_call(peer: ScriptedPeer, mode: str) -> None:
+    seen = Answers(peer, (*RATE_LIMITED[:2], {**RATE_LIMITED[2], "Retry-After": "30"}))
+    url = f"{peer.url}/x"
+    with pytest.raises(FalTimeoutError) as caught:
+        send(mode, client_of(peer.url), "GET", url, deadline=Deadline(2.0))
+    assert caught.value.message.startswith(f"GET {url} did not complete within 2s")
+    assert seen.seen == 1
