@@ -34,10 +34,12 @@ from fal_typed import (
     RetryPolicy,
 )
 from fal_typed._deadline import Deadline
+from fal_typed._queue import submit, submit_async
 
 from ..peers.sse import KEY, Exchange, ScriptedPeer, serving
 
 MODES = ["sync", "async"]
+APP = "tests/paid"
 NGINX = b"<html><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></html>"
 Answer = tuple[int, bytes, dict[str, str]]
 OK: Answer = (200, b"{}", {"Content-Type": "application/json"})
@@ -314,3 +316,38 @@ def test_a_deadline_that_ends_the_back_off_names_the_call(peer: ScriptedPeer, mo
         send(mode, client_of(peer.url), "GET", url, deadline=Deadline(2.0))
     assert caught.value.message.startswith(f"GET {url} did not complete within 2s")
     assert seen.seen == 1
+
+
+def _submit(mode: str, client: Client, deadline: float) -> Any:
+    if mode == "sync":
+        with client:
+            return submit(client, APP, {"a": 1}, deadline=Deadline(deadline))
+
+    async def main() -> Any:
+        async with client:
+            return await submit_async(client, APP, {"a": 1}, deadline=Deadline(deadline))
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("answered", [True, False], ids=["answered", "unanswered"])
+def test_a_submit_the_deadline_cut_after_sending_says_why_it_may_be_accepted(
+    peer: ScriptedPeer, mode: str, answered: bool
+) -> None:
+    async def script(exchange: Exchange) -> None:
+        if answered:
+            await exchange.head(200, {"Content-Type": "application/json", "Content-Length": "9"})
+            await exchange.write(b"{")
+        await exchange.until_client_leaves()
+
+    peer.script = script
+    with pytest.raises(PossiblyAcceptedError) as caught:
+        _submit(mode, client_of(peer.url), 1.0)
+    why = (
+        "fal answered HTTP 200, so it was accepted, but its answer was not read whole"
+        if answered
+        else "the request was sent and no answer came, so fal may have accepted it"
+    )
+    url = f"{peer.url}/{APP}"
+    assert caught.value.message == f"POST {url} did not complete within 1s: {why} {ADVICE}"
