@@ -2,12 +2,15 @@
 
 - A policy's own ``retry_statuses`` decide which statuses are retried.
 - An answer below 400 that is not a success (a redirect not followed) is raised as that answer.
-- The back-off counts each outcome on its own: a different outcome starts its schedule again.
+- The back-off counts each outcome on its own (answers and transport failures alike): a
+  different outcome starts its schedule again.
 - Each retry, and each retry ``max_elapsed`` forbids, is logged: method, URL, why, the figures.
-- A possibly-accepted error says what happened, with the method and the URL of the request.
+- A deadline that ends a back-off names the call.
+- A possibly-accepted error says what happened, with the method and the URL of the request; a
+  submit the deadline cut after sending says why it may have been accepted.
 - A transport failure is named with its type and message (or its type alone when it has none),
   with the attempt count only when there was more than one; a host name that does not resolve
-  is quoted, and the error says nothing was sent.
+  is quoted, and the error says nothing was sent; a fault of our own is raised at once.
 - An error the application's own hook raised without its request is still possibly accepted.
 
 Against a scripted peer on 127.0.0.1 (tests/peers/sse.py), a refused port and an unresolvable
