@@ -228,7 +228,7 @@ def test_a_failure_without_a_message_is_named_by_its_type(peer: ScriptedPeer) ->
 
     peer.script = silent
     url = f"{peer.url}/x"
-    client = client_of(peer.url, RetryPolicy(max_attempts=1), timeout=httpx.Timeout(0.3))
+    client = client_of(peer.url, RetryPolicy(max_attempts=1), timeout=httpx.Timeout(5.0, read=0.5))
     with pytest.raises(FalConnectionError) as caught:
         send("async", client, "GET", url)
     assert caught.value.message == f"GET {url} failed: ReadTimeout"
@@ -294,7 +294,7 @@ def test_each_transport_failure_keeps_its_own_back_off_and_is_named(
 
     peer.script = script
     url = f"{peer.url}/x"
-    client = client_of(peer.url, timeout=httpx.Timeout(5.0, read=0.5))
+    client = client_of(peer.url, timeout=httpx.Timeout(5.0, read=1.0))
     assert send(mode, client, "GET", url).status_code == 200
     assert retry_logs(caplog) == [
         f"fal_typed: retrying GET {url} in 0.01s after RemoteProtocolError (attempt 2 of 5)",
