@@ -20,6 +20,7 @@ import pytest
 from fal_typed import (
     Client,
     Completed,
+    FalHTTPError,
     FalTimeoutError,
     PossiblyAcceptedError,
     ProtocolError,
@@ -36,6 +37,7 @@ from fal_typed._queue import (
     fetch_result_async,
     get_status,
     get_status_async,
+    is_not_ready,
     submit,
     submit_async,
 )
@@ -448,3 +450,20 @@ def test_an_unreadable_status_names_the_request(peer: ScriptedPeer, mode: str, b
     with pytest.raises(ProtocolError) as caught:
         call(mode, client_of(peer.url), get_status, get_status_async)
     assert caught.value.request_id == RID
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_result_answered_202_is_a_not_ready_202_saying_so(peer: ScriptedPeer, mode: str) -> None:
+    """Waiters poll again on it, but a handle that saw COMPLETED raises it as it is: it must read
+    as what fal answered (202, still in progress), for the request asked about."""
+    Recorder(peer, [(202, b'{"status": "IN_PROGRESS"}', {"Content-Type": "application/json"})])
+    with pytest.raises(FalHTTPError) as caught:
+        call(mode, client_of(peer.url), fetch_result, fetch_result_async)
+    error = caught.value
+    assert is_not_ready(error)
+    assert (error.status_code, error.message, error.body) == (
+        202,
+        "Request is still in progress",
+        None,
+    )
+    assert error.request_id == RID

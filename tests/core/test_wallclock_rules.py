@@ -1,0 +1,78 @@
+"""``_wallclock``'s rules over real sockets (each kills a mutant that survived, issue 12).
+
+A call follows how far its requests got through httpcore's ``trace`` extension; a trace the
+application set on its own ``httpx`` client (by a request hook) must still see every event, with
+its name and details, sync and async. Against a scripted peer on 127.0.0.1 (tests/peers/sse.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from fal_typed import Client, RetryPolicy
+from fal_typed._queue import submit, submit_async
+
+from ..peers.sse import KEY, ScriptedPeer, ok_json, serving
+
+RID = "6f1c3a4e-0c7d-4a51-9b8e-2d4f5a6b7c8d"
+APP = "tests/paid"
+MODES = ["sync", "async"]
+WRITTEN = "http11.send_request_body.complete"
+
+
+@pytest.fixture
+def peer() -> Iterator[ScriptedPeer]:
+    with serving() as scripted:
+        scripted.script = ok_json({"request_id": RID})
+        yield scripted
+
+
+def _client(url: str, **http: Any) -> Client:
+    policy = RetryPolicy(max_attempts=1)
+    return Client(KEY, queue_url=url, run_url=url, retry=policy, backup_hosts={}, **http)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_trace_the_application_set_still_sees_every_event(peer: ScriptedPeer, mode: str) -> None:
+    seen: list[tuple[str, object]] = []
+    if mode == "sync":
+
+        def trace(name: str, info: dict[str, object]) -> None:
+            seen.append((name, info))
+
+        def hook(request: httpx.Request) -> None:
+            request.extensions["trace"] = trace
+
+        with (
+            httpx.Client(event_hooks={"request": [hook]}) as http,
+            _client(peer.url, http_client=http) as client,
+        ):
+            done = submit(client, APP, {"prompt": "x"})
+    else:
+
+        async def atrace(name: str, info: dict[str, object]) -> None:
+            seen.append((name, info))
+
+        async def ahook(request: httpx.Request) -> None:
+            request.extensions["trace"] = atrace
+
+        async def main() -> Any:
+            async with (
+                httpx.AsyncClient(event_hooks={"request": [ahook]}) as http,
+                _client(peer.url, async_http_client=http) as client,
+            ):
+                return await submit_async(client, APP, {"prompt": "x"})
+
+        done = asyncio.run(main())
+    assert done.request_id == RID
+    names = [name for name, _ in seen]
+    assert WRITTEN in names, names
+    assert names.index("http11.send_request_headers.started") < names.index(WRITTEN)
+    assert all(isinstance(info, dict) for _, info in seen)
+    assert json.loads(peer.last().body) == {"prompt": "x"}
