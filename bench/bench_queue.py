@@ -9,7 +9,9 @@ Prints figures (no assertions), measured in one run:
    own process with no queue or processing time, so the figures are the clients' own cost plus
    loopback and the server's constant work. Clients are interleaved in rounds to cancel drift.
    Target: fal_typed within 1.1x of raw httpx, in wall time and in client CPU, for 0 s, 50 ms
-   and 500 ms jobs (the server holds each request that long before completing it). The same
+   and 500 ms jobs (the server holds each request that long before completing it). CPU time
+   on a shared machine swings by +-10% between runs, so the Python bytecodes each call runs
+   (``sys.settrace``) are counted too: the same work gives the same count, whatever the load. The same
    call with ``client_timeout`` shows what holding a hard wall-clock deadline costs on top.
 2. Time from the server's COMPLETED (stamped inside the server, same process and clock) to the
    typed result in the caller's hands, for ``subscribe`` (status stream) and fal-client
@@ -34,6 +36,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -141,6 +144,31 @@ def fal_client_subscribe_factory(base_url: str) -> Callable[[], Any]:
     return lambda: sync_client.subscribe(ENDPOINT, arguments=BODY)
 
 
+def python_work(call: Callable[[], Any], calls: int = 5) -> int:
+    """The median number of Python bytecodes the calling thread runs in ``call()``."""
+    counts: list[int] = []
+    for _ in range(calls):
+        executed = 0
+
+        def local(frame: FrameType, event: str, arg: object) -> Any:
+            nonlocal executed
+            if event == "opcode":
+                executed += 1
+            return local
+
+        def on_call(frame: FrameType, event: str, arg: object) -> Any:
+            frame.f_trace_opcodes = True
+            return local
+
+        sys.settrace(on_call)
+        try:
+            call()
+        finally:
+            sys.settrace(None)
+        counts.append(executed)
+    return int(statistics.median(counts))
+
+
 def per_call_overhead(processing_time: float, calls: int, rounds: int) -> None:
     print(
         f"1. per-call time of subscribe for a {processing_time * 1000:g} ms job "
@@ -197,6 +225,18 @@ def per_call_overhead(processing_time: float, calls: int, rounds: int) -> None:
                 f"     {name:<30} {per_call * 1000:7.2f} ms  ({total / raw_cpu:.2f}x raw httpx)"
                 f"  median {median * 1000:7.2f} ms  ({median / raw_median:.2f}x)"
             )
+        print(
+            "   Python bytecodes run per call (sys.settrace; a count of the client's own work that"
+            " other processes' load cannot move; C code not counted; not for client_timeout=60,"
+            " whose status stream is opened from a sender thread the trace does not follow):"
+        )
+        work = {
+            name: python_work(call)
+            for name, call in flavours.items()
+            if "client_timeout" not in name
+        }
+        for name, count in work.items():
+            print(f"     {name:<30} {count:>9,}  ({count / work['raw httpx']:.2f}x raw httpx)")
         client.close()
         http.close()
 
