@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fal_typed import Client, FalHTTPError, ProtocolError
+from fal_typed import Client, FalError, FalHTTPError, ProtocolError
 from fal_typed._errors import remember_secrets
 from fal_typed._retry import Kind
 from fal_typed.files import _protocol as p
@@ -163,6 +163,46 @@ def test_an_error_nested_too_deep_to_walk_keeps_its_scrubbed_text() -> None:
     answer = response(500, text=deep, **{"content-type": "application/json"})
     error = p.response_error(Client(KEY), answer, (secret,))
     assert error.body == deep.replace(secret, "[redacted]")
+
+
+#: Below MIN_SECRET_LENGTH: never remembered process-wide, so only the flow's own pass hides it.
+SHORT = "t0k3n"
+
+
+def test_a_flows_short_secret_is_scrubbed_from_its_own_errors(client: Client) -> None:
+    echoed = response(500, {"detail": f"bad {SHORT}", SHORT: [SHORT]}, **{"x-echo": SHORT})
+    errors: list[BaseException] = [p.response_error(client, echoed, (SHORT,))]
+    for call in (
+        lambda: p.json_object(client, echoed, "upload", secrets=(SHORT,)),
+        lambda: p.json_object(client, response(200, text=f"<{SHORT}>"), "upload", secrets=(SHORT,)),
+        lambda: p.completed_url(client, echoed, "https://a", secrets=(SHORT,)),
+        lambda: p.completed_url(client, response(200, text=SHORT), "https://a", secrets=(SHORT,)),
+    ):
+        with pytest.raises((FalHTTPError, ProtocolError)) as caught:
+            call()
+        errors.append(caught.value)
+    for error in errors:
+        assert SHORT not in str(error) and SHORT not in repr(vars(error)), error
+    http_error = errors[0]
+    assert isinstance(http_error, FalHTTPError)
+    assert http_error.body == {"detail": "bad [redacted]", "[redacted]": ["[redacted]"]}
+    assert http_error.headers["x-echo"] == "[redacted]"
+
+
+@pytest.mark.parametrize("how", ["error", "object"])
+def test_a_flows_secrets_are_remembered_as_tokens_of_bounded_number(
+    client: Client, how: str
+) -> None:
+    """Each upload brings a new CDN token or signed query: remembered as tokens (the latest
+    256), never as keys kept for the life of the process."""
+    secret = f"flow-secret-remembered-as-a-token-{how}"
+    if how == "error":
+        p.response_error(client, response(500, {"detail": "x"}), (secret,))
+    else:
+        p.json_object(client, response(200, {"a": 1}), "upload", secrets=(secret,))
+    assert secret not in str(FalError(f"still hidden: {secret}"))
+    remember_secrets([f"a-later-token-{how}-{n:04d}" for n in range(300)], token=True)
+    assert secret in str(FalError(f"forgotten with the older tokens: {secret}"))
 
 
 def test_without_secrets_the_error_is_the_clients(client: Client) -> None:

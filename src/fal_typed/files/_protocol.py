@@ -129,12 +129,9 @@ def response_error(
     # that holds another (remembered) one is redacted whole, not around it.
     remember_secrets(secrets, token=True)
     error = client.error_for(response)
-    if secrets:
+    if secrets:  # also those too short to be remembered (MIN_SECRET_LENGTH): this error's own
         error.message = redact(error.message, secrets)
-        try:
-            error.body = redact_json(error.body, secrets)
-        except RecursionError:  # nested too deep to walk: the scrubbed text instead
-            error.body = redact(client.redact(response.text), secrets)
+        error.body = redact_json(error.body, secrets)  # a body too deep to walk: scrubbed text
         error.headers = {k: redact(v, secrets) for k, v in error.headers.items()}
     return error
 
