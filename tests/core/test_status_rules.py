@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from fal_typed import InProgress, ProtocolError
+from fal_typed import InProgress, ProtocolError, Queued
 from fal_typed._status import parse_logs, parse_status
 
 
@@ -46,3 +46,13 @@ def test_a_timestamp_finer_than_a_microsecond_is_cut_to_one(sent: str, microseco
     logs = parse_logs([{"message": "m", "timestamp": sent}])
     assert logs is not None and logs[0].timestamp is not None
     assert logs[0].timestamp.microsecond == microsecond
+
+
+def test_a_status_body_that_is_a_mapping_but_not_a_dict_is_read() -> None:
+    """JSON gives a dict (read without an ABC check); any other mapping is read the same."""
+    from types import MappingProxyType
+
+    body = MappingProxyType({"status": "IN_QUEUE", "queue_position": 3})
+    status = parse_status(body, request_id="r-42")
+    assert status == parse_status(dict(body))
+    assert isinstance(status, Queued) and status.position == 3

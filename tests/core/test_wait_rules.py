@@ -432,3 +432,20 @@ def test_the_status_stream_keeps_the_client_s_timeouts_with_a_read_limit(
         assert list(iter_status(c, APP, RID))[-1] == Completed()
     assert queue.paths[0].startswith(f"/{APP}/requests/{RID}/status/stream")
     assert seen[0] == {"connect": 7.0, "read": 30.0, "write": 8.0, "pool": 9.0}
+
+
+def test_the_stream_s_idle_capped_timeouts_are_built_once_each_and_stay_bounded() -> None:
+    """The capped timeout is remembered per client timeout (a client's is the same on every
+    call), and the memo does not grow with the number of timeouts a process uses."""
+    from fal_typed import _wait
+
+    memo = _wait._IDLE_CAPPED  # pyright: ignore[reportPrivateUsage]
+    for n in range(100):
+        base = httpx.Timeout(float(n + 1), connect=1.0)
+        capped = _wait._idle_capped(base)  # pyright: ignore[reportPrivateUsage]
+        whole = n + 1.0
+        assert capped == httpx.Timeout(whole, connect=1.0, read=min(whole, 30.0))
+        assert _wait._idle_capped(base) is capped  # pyright: ignore[reportPrivateUsage]
+        assert len(memo) <= 64
+    unbounded = _wait._idle_capped(httpx.Timeout(None))  # pyright: ignore[reportPrivateUsage]
+    assert unbounded == httpx.Timeout(None, read=30.0)
