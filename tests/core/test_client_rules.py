@@ -455,6 +455,24 @@ def test_a_request_s_own_timeout_replaces_the_client_s(peer: ScriptedPeer) -> No
     assert reads == [2.5]
 
 
+def test_an_async_request_s_own_timeout_replaces_the_client_s(peer: ScriptedPeer) -> None:
+    Exchanges(peer, OK)
+    reads: list[float | None] = []
+
+    async def hook(request: httpx.Request) -> None:
+        reads.append(request.extensions["timeout"]["read"])
+
+    async def main() -> None:
+        async with (
+            httpx.AsyncClient(event_hooks={"request": [hook]}) as http,
+            client_of(peer, async_http_client=http, timeout=60.0) as client,
+        ):
+            await client.arequest("GET", f"{peer.url}/app/x", timeout=2.5)
+
+    asyncio.run(main())
+    assert reads == [2.5]
+
+
 def test_the_default_hosts_are_fal_s() -> None:
     client = Client(key="id-1:secret-1")
     assert (client.rest_url, client.cdn_url) == ("https://rest.fal.ai", "https://v3.fal.media")
@@ -607,6 +625,20 @@ def test_a_host_s_backup_is_found_by_its_netloc_whatever_the_url_s_case_and_defa
     assert _netloc("https://Queue.Fal.Run:443/app/x?q=1") == "queue.fal.run"
     assert _netloc("http://Host.Example:8443/p") == "host.example:8443"
     assert _netloc("//Host.Example/no-scheme") == "host.example"
+
+
+def test_an_origin_is_parsed_once_and_its_netloc_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpx parses URLs in Python: each request's origin is parsed the first time only."""
+    from fal_typed import _client
+
+    memo = _client._NETLOCS  # pyright: ignore[reportPrivateUsage]
+    monkeypatch.setitem(memo, "http://memo.example", "remembered.example")
+    assert _client._netloc("http://memo.example/app/x") == "remembered.example"  # pyright: ignore[reportPrivateUsage]
+    monkeypatch.delitem(memo, "http://Fresh.Example:8080", raising=False)
+    assert _client._netloc("http://Fresh.Example:8080/a?b") == "fresh.example:8080"  # pyright: ignore[reportPrivateUsage]
+    assert memo["http://Fresh.Example:8080"] == "fresh.example:8080"
 
 
 def test_the_remembered_netlocs_stay_bounded() -> None:
