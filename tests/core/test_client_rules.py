@@ -572,27 +572,33 @@ def test_a_backup_that_cannot_be_a_host_is_refused_when_the_client_is_built(back
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-@pytest.mark.parametrize("own", [True, False], ids=["our-httpx", "application-httpx"])
+@pytest.mark.parametrize("given", ["none", "one", "both"])
 def test_every_request_carries_fal_typed_s_user_agent_once(
-    peer: ScriptedPeer, mode: str, own: bool
+    peer: ScriptedPeer, mode: str, given: str
 ) -> None:
     """Through our httpx clients (which carry the User-Agent) and through the application's
-    (which do not), sync and async: one User-Agent, fal-typed's."""
+    (which do not: the one of the call's kind given, or both), sync and async: one
+    User-Agent, fal-typed's."""
     from fal_typed._client import user_agent
 
     seen = Exchanges(peer, OK)
-    if own:
-        send(mode, client_of(peer), "GET", f"{peer.url}/app/x")
-    elif mode == "sync":
-        with httpx.Client() as http:
-            send(mode, client_of(peer, http_client=http), "GET", f"{peer.url}/app/x")
-    else:
+    url = f"{peer.url}/app/x"
 
-        async def main() -> None:
-            async with httpx.AsyncClient() as http, client_of(peer, async_http_client=http) as c:
-                await c.arequest("GET", f"{peer.url}/app/x")
+    async def main() -> None:
+        async with httpx.AsyncClient() as async_http:
+            with httpx.Client() as http:
+                options: dict[str, Any] = {}
+                if given == "both" or (given == "one" and mode == "sync"):
+                    options["http_client"] = http
+                if given == "both" or (given == "one" and mode == "async"):
+                    options["async_http_client"] = async_http
+                async with client_of(peer, **options) as client:
+                    if mode == "sync":
+                        client.request("GET", url)
+                    else:
+                        await client.arequest("GET", url)
 
-        asyncio.run(main())
+    asyncio.run(main())
     ((_, _, headers, _),) = seen.seen
     assert headers["user-agent"] == user_agent()
     assert headers["authorization"] == f"Key {KEY}"
