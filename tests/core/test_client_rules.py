@@ -578,7 +578,7 @@ def test_every_request_carries_fal_typed_s_user_agent_once(
 ) -> None:
     """Through our httpx clients (which carry the User-Agent) and through the application's
     (which do not: the one of the call's kind given, or both), sync and async: one
-    User-Agent, fal-typed's."""
+    User-Agent, fal-typed's, with the key and the call's own headers."""
     from fal_typed._client import user_agent
 
     seen = Exchanges(peer, OK)
@@ -594,14 +594,14 @@ def test_every_request_carries_fal_typed_s_user_agent_once(
                     options["async_http_client"] = async_http
                 async with client_of(peer, **options) as client:
                     if mode == "sync":
-                        client.request("GET", url)
+                        client.request("GET", url, headers={"X-Trace": "t-1"})
                     else:
-                        await client.arequest("GET", url)
+                        await client.arequest("GET", url, headers={"X-Trace": "t-1"})
 
     asyncio.run(main())
     ((_, _, headers, _),) = seen.seen
     assert headers["user-agent"] == user_agent()
-    assert headers["authorization"] == f"Key {KEY}"
+    assert headers["authorization"] == f"Key {KEY}" and headers["x-trace"] == "t-1"
 
 
 def test_a_client_s_own_httpx_clients_are_reused_until_closed() -> None:
