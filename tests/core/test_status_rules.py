@@ -56,3 +56,11 @@ def test_a_status_body_that_is_a_mapping_but_not_a_dict_is_read() -> None:
     status = parse_status(body, request_id="r-42")
     assert status == parse_status(dict(body))
     assert isinstance(status, Queued) and status.position == 3
+
+
+@pytest.mark.parametrize("logs", ["line one", 5, {"message": "m"}])
+def test_logs_that_are_not_a_list_read_as_none(logs: object) -> None:
+    """Only a JSON array is a list of lines: a string is not one (nor are its characters)."""
+    assert parse_logs(logs) is None
+    status = parse_status({"status": "IN_PROGRESS", "logs": logs})
+    assert isinstance(status, InProgress) and status.logs is None
