@@ -637,7 +637,7 @@ def test_an_origin_is_parsed_once_and_its_netloc_remembered(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """httpx parses URLs in Python: each request's origin is parsed the first time only."""
-    from fal_typed import _client
+    from fal_typed import _client  # pyright: ignore[reportPrivateUsage]
 
     memo = _client._NETLOCS  # pyright: ignore[reportPrivateUsage]
     monkeypatch.setitem(memo, "http://memo.example", "remembered.example")
@@ -648,7 +648,7 @@ def test_an_origin_is_parsed_once_and_its_netloc_remembered(
 
 
 def test_the_remembered_netlocs_stay_bounded() -> None:
-    from fal_typed import _client
+    from fal_typed import _client  # pyright: ignore[reportPrivateUsage]
 
     for n in range(_client._MAX_NETLOCS + 44):  # pyright: ignore[reportPrivateUsage]
         assert _client._netloc(f"http://h{n}.example/x") == f"h{n}.example"  # pyright: ignore[reportPrivateUsage]
