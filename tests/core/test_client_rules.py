@@ -341,7 +341,9 @@ def test_redact_scrubs_the_key_once_it_is_in_use() -> None:
     assert client.redact(text) == text
     client.credentials()
     assert "secret-456" not in client.redact(text)
-    assert client.redact("nothing secret") == "nothing secret"
+    # Not "secret": a test that used the key "id:secret" leaves that word remembered (for
+    # every error of the process), and the order of tests is not fixed.
+    assert client.redact("nothing to hide") == "nothing to hide"
 
 
 @pytest.mark.parametrize(
@@ -453,6 +455,24 @@ def test_a_request_s_own_timeout_replaces_the_client_s(peer: ScriptedPeer) -> No
     assert reads == [2.5]
 
 
+def test_an_async_request_s_own_timeout_replaces_the_client_s(peer: ScriptedPeer) -> None:
+    Exchanges(peer, OK)
+    reads: list[float | None] = []
+
+    async def hook(request: httpx.Request) -> None:
+        reads.append(request.extensions["timeout"]["read"])
+
+    async def main() -> None:
+        async with (
+            httpx.AsyncClient(event_hooks={"request": [hook]}) as http,
+            client_of(peer, async_http_client=http, timeout=60.0) as client,
+        ):
+            await client.arequest("GET", f"{peer.url}/app/x", timeout=2.5)
+
+    asyncio.run(main())
+    assert reads == [2.5]
+
+
 def test_the_default_hosts_are_fal_s() -> None:
     client = Client(key="id-1:secret-1")
     assert (client.rest_url, client.cdn_url) == ("https://rest.fal.ai", "https://v3.fal.media")
@@ -537,3 +557,100 @@ def test_proxy_options_are_checked_together() -> None:
     proxied = Client(proxy_url="https://app.example/proxy", proxy_headers={"X-App": "1"})
     assert proxied.backup_hosts == {}  # the proxy, not the client, chooses fal's hosts
     assert Client(key="id-1:secret-1").backup_hosts != {}
+
+
+# -- the per-call CPU rework: what it must not change ----------------------------------------------
+
+
+@pytest.mark.parametrize("backup", ["x:notaport", "exa\x00mple", "\u00e9\u00e9.example"])
+def test_a_backup_that_cannot_be_a_host_is_refused_when_the_client_is_built(backup: str) -> None:
+    """A backup is put in a URL only when a connect fails: a bad one is caught at construction,
+    not as a stray error in the middle of a failover."""
+    with pytest.raises(InvalidArgumentError) as caught:
+        Client(key="id-1:secret-1", backup_hosts={"fal.run": backup})
+    assert caught.value.message == f"backup_hosts: {backup!r} is not a host name"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("given", ["none", "one", "both"])
+def test_every_request_carries_fal_typed_s_user_agent_once(
+    peer: ScriptedPeer, mode: str, given: str
+) -> None:
+    """Through our httpx clients (which carry the User-Agent) and through the application's
+    (which do not: the one of the call's kind given, or both), sync and async: one
+    User-Agent, fal-typed's, with the key and the call's own headers."""
+    from fal_typed._client import user_agent
+
+    seen = Exchanges(peer, OK)
+    url = f"{peer.url}/app/x"
+
+    async def main() -> None:
+        async with httpx.AsyncClient() as async_http:
+            with httpx.Client() as http:
+                options: dict[str, Any] = {}
+                if given == "both" or (given == "one" and mode == "sync"):
+                    options["http_client"] = http
+                if given == "both" or (given == "one" and mode == "async"):
+                    options["async_http_client"] = async_http
+                async with client_of(peer, **options) as client:
+                    if mode == "sync":
+                        client.request("GET", url, headers={"X-Trace": "t-1"})
+                    else:
+                        await client.arequest("GET", url, headers={"X-Trace": "t-1"})
+
+    asyncio.run(main())
+    ((_, _, headers, _),) = seen.seen
+    assert headers["user-agent"] == user_agent()
+    assert headers["authorization"] == f"Key {KEY}" and headers["x-trace"] == "t-1"
+
+
+def test_a_client_s_own_httpx_clients_are_reused_until_closed() -> None:
+    client = Client(key="id-1:secret-1")
+    first = client.http
+    assert client.http is first
+    client.close()
+    assert first.is_closed
+    again = client.http
+    assert again is not first and not again.is_closed
+    client.close()
+
+    async def main() -> None:
+        async_first = client.async_http
+        assert client.async_http is async_first
+        await async_first.aclose()
+        async_again = client.async_http
+        assert async_again is not async_first and not async_again.is_closed
+        await client.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_host_s_backup_is_found_by_its_netloc_whatever_the_url_s_case_and_default_port() -> None:
+    from fal_typed._client import _netloc  # pyright: ignore[reportPrivateUsage]
+
+    assert _netloc("https://Queue.Fal.Run:443/app/x?q=1") == "queue.fal.run"
+    assert _netloc("http://Host.Example:8443/p") == "host.example:8443"
+    assert _netloc("//Host.Example/no-scheme") == "host.example"
+
+
+def test_an_origin_is_parsed_once_and_its_netloc_remembered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpx parses URLs in Python: each request's origin is parsed the first time only."""
+    from fal_typed import _client  # pyright: ignore[reportPrivateUsage]
+
+    memo = _client._NETLOCS  # pyright: ignore[reportPrivateUsage]
+    monkeypatch.setitem(memo, "http://memo.example", "remembered.example")
+    assert _client._netloc("http://memo.example/app/x") == "remembered.example"  # pyright: ignore[reportPrivateUsage]
+    monkeypatch.delitem(memo, "http://Fresh.Example:8080", raising=False)
+    assert _client._netloc("http://Fresh.Example:8080/a?b") == "fresh.example:8080"  # pyright: ignore[reportPrivateUsage]
+    assert memo["http://Fresh.Example:8080"] == "fresh.example:8080"
+
+
+def test_the_remembered_netlocs_stay_bounded() -> None:
+    from fal_typed import _client  # pyright: ignore[reportPrivateUsage]
+
+    for n in range(_client._MAX_NETLOCS + 44):  # pyright: ignore[reportPrivateUsage]
+        assert _client._netloc(f"http://h{n}.example/x") == f"h{n}.example"  # pyright: ignore[reportPrivateUsage]
+        assert len(_client._NETLOCS) <= 256  # pyright: ignore[reportPrivateUsage]
+    assert _client._netloc("http://h0.example/y") == "h0.example"  # pyright: ignore[reportPrivateUsage]

@@ -7,6 +7,8 @@ without sleeping: a deadline of 0 has passed, one of 1,000 seconds has not.
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -63,3 +65,11 @@ def test_check_raises_that_error_once_the_deadline_has_passed() -> None:
         Deadline(0.0).check("download")
     assert caught.value.message == "download did not complete within 0s"
     assert caught.value.timeout == 0.0
+
+
+def test_its_end_is_on_the_monotonic_clock_its_seconds_from_creation() -> None:
+    """``end`` is what the watchdog and ``await_within`` wait for (per-call CPU rework)."""
+    before = time.monotonic()
+    deadline = Deadline(FAR)
+    after = time.monotonic()
+    assert before + FAR <= deadline.end <= after + FAR

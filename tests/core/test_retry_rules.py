@@ -129,6 +129,13 @@ def test_a_row_retries_no_fal_5xx_unless_asked() -> None:
     assert _row(not_idempotent=False)[Outcome.FAL_5XX] == Decision(False, ServerError)
 
 
+def test_a_row_starts_no_paid_work_unless_asked() -> None:
+    # RETRY_TABLE is built at import, before any mutant runs: the default is read here.
+    cut = Outcome.DEADLINE_AFTER_SENT
+    assert _row(not_idempotent=True)[cut] == Decision(False, FalTimeoutError)
+    assert _row(not_idempotent=False)[cut] == Decision(False, FalTimeoutError)
+
+
 @pytest.mark.parametrize("kind", list(Kind), ids=[k.name for k in Kind])
 def test_each_kind_has_the_row_of_its_flags(kind: Kind) -> None:
     not_idempotent, paid, retry_fal_5xx = FLAGS[kind]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from fal_typed import InProgress, ProtocolError
+from fal_typed import InProgress, ProtocolError, Queued
 from fal_typed._status import parse_logs, parse_status
 
 
@@ -46,3 +46,21 @@ def test_a_timestamp_finer_than_a_microsecond_is_cut_to_one(sent: str, microseco
     logs = parse_logs([{"message": "m", "timestamp": sent}])
     assert logs is not None and logs[0].timestamp is not None
     assert logs[0].timestamp.microsecond == microsecond
+
+
+def test_a_status_body_that_is_a_mapping_but_not_a_dict_is_read() -> None:
+    """JSON gives a dict (read without an ABC check); any other mapping is read the same."""
+    from types import MappingProxyType
+
+    body = MappingProxyType({"status": "IN_QUEUE", "queue_position": 3})
+    status = parse_status(body, request_id="r-42")
+    assert status == parse_status(dict(body))
+    assert isinstance(status, Queued) and status.position == 3
+
+
+@pytest.mark.parametrize("logs", ["line one", 5, {"message": "m"}])
+def test_logs_that_are_not_a_list_read_as_none(logs: object) -> None:
+    """Only a JSON array is a list of lines: a string is not one (nor are its characters)."""
+    assert parse_logs(logs) is None
+    status = parse_status({"status": "IN_PROGRESS", "logs": logs})
+    assert isinstance(status, InProgress) and status.logs is None

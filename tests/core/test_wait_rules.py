@@ -432,3 +432,53 @@ def test_the_status_stream_keeps_the_client_s_timeouts_with_a_read_limit(
         assert list(iter_status(c, APP, RID))[-1] == Completed()
     assert queue.paths[0].startswith(f"/{APP}/requests/{RID}/status/stream")
     assert seen[0] == {"connect": 7.0, "read": 30.0, "write": 8.0, "pool": 9.0}
+
+
+def test_the_stream_s_idle_capped_timeouts_are_built_once_each_and_stay_bounded() -> None:
+    """The capped timeout is remembered per client timeout (a client's is the same on every
+    call), and the memo does not grow with the number of timeouts a process uses."""
+    from fal_typed import _wait
+
+    memo = _wait._IDLE_CAPPED  # pyright: ignore[reportPrivateUsage]
+    for n in range(100):
+        base = httpx.Timeout(float(n + 1), connect=1.0)
+        capped = _wait._idle_capped(base)  # pyright: ignore[reportPrivateUsage]
+        whole = n + 1.0
+        assert capped == httpx.Timeout(whole, connect=1.0, read=min(whole, 30.0))
+        assert _wait._idle_capped(base) is capped  # pyright: ignore[reportPrivateUsage]
+        assert len(memo) <= 64
+    unbounded = _wait._idle_capped(httpx.Timeout(None))  # pyright: ignore[reportPrivateUsage]
+    assert unbounded == httpx.Timeout(None, read=30.0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_status_stream_carries_fal_typed_s_user_agent_through_the_application_s_httpx(
+    url: tuple[str, Queue], mode: str
+) -> None:
+    """The application's httpx clients (both given) carry no User-Agent of ours: the stream
+    request adds it, as every request through them does."""
+    from fal_typed._client import user_agent
+
+    address, queue = url
+
+    async def main() -> None:
+        async with httpx.AsyncClient() as async_http:
+            with httpx.Client() as http:
+                client = Client(
+                    KEY,
+                    queue_url=address,
+                    http_client=http,
+                    async_http_client=async_http,
+                    backup_hosts={},
+                    poll_interval=0.01,
+                )
+                if mode == "sync":
+                    assert list(iter_status(client, APP, RID))[-1] == Completed()
+                else:
+                    updates = [u async for u in iter_status_async(client, APP, RID)]
+                    assert updates[-1] == Completed()
+
+    asyncio.run(main())
+    assert queue.paths[0].startswith(f"/{APP}/requests/{RID}/status/stream")
+    assert queue.headers[0]["user-agent"] == user_agent()
+    assert queue.headers[0]["authorization"] == f"Key {KEY}"
