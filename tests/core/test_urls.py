@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from fal_typed import InvalidArgumentError
-from fal_typed._urls import endpoint_url, parse_endpoint_id, request_url
+from fal_typed._urls import _parse, endpoint_url, parse_endpoint_id, request_url  # pyright: ignore[reportPrivateUsage]
+
+
+@pytest.fixture(autouse=True)
+def parsed_afresh() -> Iterator[None]:
+    """Each test parses its ids itself: an id cached by an earlier test (or process) would let
+    the grammar go untested."""
+    _parse.cache_clear()
+    yield
+    _parse.cache_clear()
+
 
 Q = "https://queue.fal.run"
 PREFIXED = "http://127.0.0.1:8000/queue"
