@@ -124,7 +124,7 @@ def submit(
         start_timeout=start_timeout,
         headers=headers,
     )
-    with naming(endpoint_id), exchanges_seen(client.http) as exchanges:
+    with naming(endpoint_id), exchanges_seen(client.http, deadline) as exchanges:
         try:
             with within(client.http, deadline, f"POST {req.url}"):
                 response = client.request(
@@ -166,7 +166,7 @@ async def submit_async(
         start_timeout=start_timeout,
         headers=headers,
     )
-    with naming(endpoint_id), exchanges_seen(client.async_http) as exchanges:
+    with naming(endpoint_id), exchanges_seen(client.async_http, deadline) as exchanges:
         try:
             response = await within_async(
                 client.arequest(

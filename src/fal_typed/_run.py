@@ -116,7 +116,7 @@ def run(
         headers=headers,
         timeout=timeout,
     )
-    with naming(endpoint_id), exchanges_seen(client.http) as exchanges:
+    with naming(endpoint_id), exchanges_seen(client.http, req.deadline) as exchanges:
         try:
             with within(client.http, req.deadline, f"POST {req.url}"):
                 response = client.request(
@@ -157,7 +157,7 @@ async def run_async(
         headers=headers,
         timeout=timeout,
     )
-    with naming(endpoint_id), exchanges_seen(client.async_http) as exchanges:
+    with naming(endpoint_id), exchanges_seen(client.async_http, req.deadline) as exchanges:
         try:
             response = await within_async(
                 client.arequest(

@@ -675,7 +675,7 @@ class Stream(_StreamBase[OutputT]):
             else self.arguments
         )
         attempt = 0
-        with exchanges_seen(http) as self._exchanges:
+        with exchanges_seen(http, deadline) as self._exchanges:
             while True:
                 attempt += 1
                 self._sent_at = time.time()
@@ -846,7 +846,7 @@ class AsyncStream(_StreamBase[OutputT]):
                 self.arguments, self._uploads, self.client, deadline=deadline
             )
         attempt = 0
-        with exchanges_seen(http) as self._exchanges:
+        with exchanges_seen(http, deadline) as self._exchanges:
             while True:
                 attempt += 1
                 self._sent_at = time.time()

@@ -168,9 +168,15 @@ async def _note_async(response: httpx.Response) -> None:
 
 
 @contextlib.contextmanager
-def exchanges_seen(http: httpx.Client | httpx.AsyncClient) -> Generator[list[Exchange]]:
+def exchanges_seen(
+    http: httpx.Client | httpx.AsyncClient, deadline: Deadline | None
+) -> Generator[list[Exchange]]:
     """The requests ``http`` sends in the block and how far each got (body written, answer
-    head received), also for a call the deadline cut before it returned."""
+    head received), also for a call the deadline cut before it returned. Only a call with a
+    ``deadline`` can be cut: without one nothing is followed (no trace on its requests)."""
+    if deadline is None:
+        yield []
+        return
     if isinstance(http, httpx.AsyncClient):
         _install(http, "request", _track_async)
         _install(http, "response", _note_async)

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from fal_typed import Client, RetryPolicy
+from fal_typed._deadline import Deadline
 from fal_typed._queue import submit, submit_async
 
 from ..peers.sse import KEY, ScriptedPeer, ok_json, serving
@@ -53,7 +54,7 @@ def test_a_trace_the_application_set_still_sees_every_event(peer: ScriptedPeer, 
             httpx.Client(event_hooks={"request": [hook]}) as http,
             _client(peer.url, http_client=http) as client,
         ):
-            done = submit(client, APP, {"prompt": "x"})
+            done = submit(client, APP, {"prompt": "x"}, deadline=Deadline(30.0))
     else:
 
         async def atrace(name: str, info: dict[str, object]) -> None:
@@ -67,7 +68,7 @@ def test_a_trace_the_application_set_still_sees_every_event(peer: ScriptedPeer, 
                 httpx.AsyncClient(event_hooks={"request": [ahook]}) as http,
                 _client(peer.url, async_http_client=http) as client,
             ):
-                return await submit_async(client, APP, {"prompt": "x"})
+                return await submit_async(client, APP, {"prompt": "x"}, deadline=Deadline(30.0))
 
         done = asyncio.run(main())
     assert done.request_id == RID
@@ -76,3 +77,24 @@ def test_a_trace_the_application_set_still_sees_every_event(peer: ScriptedPeer, 
     assert names.index("http11.send_request_headers.started") < names.index(WRITTEN)
     assert all(isinstance(info, dict) for _, info in seen)
     assert json.loads(peer.last().body) == {"prompt": "x"}
+
+
+@pytest.mark.parametrize("with_deadline", [False, True])
+def test_a_request_is_traced_only_when_a_deadline_can_cut_it(
+    peer: ScriptedPeer, with_deadline: bool
+) -> None:
+    """Following a request costs a trace callback per phase: a call with no deadline, which
+    nothing can cut, sends its requests as the application made them."""
+    traces: list[object] = []
+
+    def saw(response: httpx.Response) -> None:
+        traces.append(response.request.extensions.get("trace"))
+
+    with (
+        httpx.Client(event_hooks={"response": [saw]}) as http,
+        _client(peer.url, http_client=http) as client,
+    ):
+        deadline = Deadline(30.0) if with_deadline else None
+        assert submit(client, APP, {"prompt": "x"}, deadline=deadline).request_id == RID
+    assert len(traces) == 1
+    assert (traces[0] is not None) is with_deadline
