@@ -7,21 +7,26 @@ Prints figures (no assertions), measured in one run:
    COMPLETED, result GET, ``json()``) and against fal-client 1.0.3 ``subscribe`` (its URL
    constants patched to the local server; it polls status every 0.1 s). The server runs in its
    own process with no queue or processing time, so the figures are the clients' own cost plus
-   loopback and the server's constant work. Clients are interleaved in rounds to cancel drift.
+   loopback and the server's constant work. Clients are interleaved call by call to cancel drift.
    Target: fal_typed within 1.1x of raw httpx, in wall time and in client CPU, for 0 s, 50 ms
    and 500 ms jobs (the server holds each request that long before completing it). CPU time
    on a shared machine swings by +-10% between runs, so the Python bytecodes each call runs
    (``sys.settrace``) are counted too: the same work gives the same count, whatever the load. The same
-   call with ``client_timeout`` shows what holding a hard wall-clock deadline costs on top.
+   call with ``client_timeout`` shows what holding a hard wall-clock deadline costs on top, and
+   ``untyped().subscribe`` (same runtime, open models) what the typed models' validation
+   costs inside a call. Part 4 prints the same validation measured hot, in a tight loop: the
+   gap between the two is the price of running it between socket waits, with cold caches.
 2. Time from the server's COMPLETED (stamped inside the server, same process and clock) to the
    typed result in the caller's hands, for ``subscribe`` (status stream) and fal-client
    (polling), with 50 ms of processing so the wait is real. Target: under 20 ms.
 3. 1,000 concurrent ``subscribe_async`` calls on one client (default httpx limits: 100
    connections), against a server process with 200 ms of processing per request: all must
    succeed; wall time and the client process's peak RSS (measured in a fresh subprocess).
+4. CPU of flux/dev's typed validation alone, hot: the keyword input validated into the JSON
+   body, and a result parsed into ``Output`` (no I/O).
 
 Run: ``.venv/bin/python bench/bench_queue.py`` (``--quick`` for fewer calls, ``--only per-call``
-/ ``latency`` / ``concurrency`` for one part).
+/ ``latency`` / ``concurrency`` / ``validation`` for one part).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
@@ -43,11 +48,14 @@ import httpx
 from _server_process import ServerProcess as _ServerProcess
 from fal_endpoints import flux_dev
 
-from fal_typed import Client, Completed, Status
+from fal_typed import Client, Completed, Status, untyped
 
 KEY = "bench-key-id:bench-key-secret"
 ENDPOINT = "fal-ai/flux/dev"
 BODY = {"prompt": "a cat", "seed": 6252023, "num_images": 1}
+#: The same runtime with open models (``fal_typed.untyped``): what the queue calls cost without
+#: the typed models' validation of the input and the output.
+UNTYPED = "fal_typed untyped().subscribe"
 
 _SERVER_SCRIPT = """
 import json, sys, time
@@ -94,7 +102,7 @@ class ServerProcess(_ServerProcess):
 
 
 @contextmanager
-def server_process(processing_time: float) -> Iterator[ServerProcess]:
+def server_process(processing_time: float) -> Generator[ServerProcess]:
     server = ServerProcess(processing_time)
     try:
         yield server
@@ -169,16 +177,17 @@ def python_work(call: Callable[[], Any], calls: int = 5) -> int:
     return int(statistics.median(counts))
 
 
-def per_call_overhead(processing_time: float, calls: int, rounds: int) -> None:
+def per_call_overhead(processing_time: float, calls: int) -> None:
     print(
         f"1. per-call time of subscribe for a {processing_time * 1000:g} ms job "
-        f"({calls * rounds} calls each, server in its own process)"
+        f"({calls} calls each, interleaved, server in its own process)"
     )
     with server_process(processing_time) as server:
         base_url = server.base_url
         client = client_for(base_url)
         http = httpx.Client(timeout=120)
         queue_url = f"{base_url}/queue"
+        untyped_flux = untyped(ENDPOINT)
         flavours: dict[str, Callable[[], Any]] = {
             "raw httpx": lambda: raw_httpx_subscribe(http, queue_url),
             "fal_typed flux_dev.subscribe": lambda: flux_dev.subscribe(
@@ -187,6 +196,7 @@ def per_call_overhead(processing_time: float, calls: int, rounds: int) -> None:
             "fal_typed, client_timeout=60": lambda: flux_dev.subscribe(
                 prompt="a cat", seed=6252023, num_images=1, client=client, client_timeout=60
             ),
+            UNTYPED: lambda: untyped_flux.subscribe(BODY, client=client),
             "fal-client 1.0.3 subscribe": fal_client_subscribe_factory(base_url),
         }
         times: dict[str, list[float]] = {name: [] for name in flavours}
@@ -195,15 +205,16 @@ def per_call_overhead(processing_time: float, calls: int, rounds: int) -> None:
         for call in flavours.values():  # warm up connections, imports, caches
             for _ in range(10):
                 call()
-        for _ in range(rounds):
+        # Interleaved call by call: every client meets the machine in the same state (load,
+        # caches, the server's own warmth), so a swing moves all of them alike.
+        for _ in range(calls):
             for name, call in flavours.items():
-                cpu_start = time.process_time()
-                for _ in range(calls):
-                    start, call_cpu = time.perf_counter(), time.process_time()
-                    call()
-                    times[name].append(time.perf_counter() - start)
-                    cpu_times[name].append(time.process_time() - call_cpu)
-                cpu[name] += time.process_time() - cpu_start
+                start, call_cpu = time.perf_counter(), time.process_time()
+                call()
+                elapsed_cpu = time.process_time() - call_cpu
+                times[name].append(time.perf_counter() - start)
+                cpu_times[name].append(elapsed_cpu)
+                cpu[name] += elapsed_cpu
         raw = statistics.median(times["raw httpx"])
         raw_cpu = cpu["raw httpx"]
         print("   wall time per call (client + loopback + server):")
@@ -219,7 +230,7 @@ def per_call_overhead(processing_time: float, calls: int, rounds: int) -> None:
         )
         raw_median = statistics.median(cpu_times["raw httpx"])
         for name, total in cpu.items():
-            per_call = total / (calls * rounds)
+            per_call = total / calls
             median = statistics.median(cpu_times[name])
             print(
                 f"     {name:<30} {per_call * 1000:7.2f} ms  ({total / raw_cpu:.2f}x raw httpx)"
@@ -376,13 +387,50 @@ def concurrency(count: int) -> None:
             print(f"   failure: {failure}")
 
 
+# -- validation alone ----------------------------------------------------------------------------
+
+OUTPUT = {
+    "images": [
+        {"url": "http://127.0.0.1:1/cdn/files/cat.png", "width": 1024, "height": 768,
+         "content_type": "image/png"}
+    ],
+    "timings": {"inference": 0.05}, "seed": 6252023, "has_nsfw_concepts": [False],
+    "prompt": "a cat",
+}  # fmt: skip
+
+
+def validation_cost(calls: int) -> None:
+    """CPU per call of the typed steps of ``subscribe`` that raw httpx does not take, hot."""
+    from fal_endpoints.flux_dev import FluxDevInput, FluxDevOutput
+
+    print(f"4. typed validation alone, hot ({calls:,} calls each, no I/O): CPU per call")
+    steps: dict[str, Callable[[], Any]] = {
+        "input: keywords -> FluxDevInput -> JSON body": lambda: flux_dev.endpoint.arguments(
+            None, {"prompt": "a cat", "seed": 6252023, "num_images": 1}
+        ),
+        "output: result JSON -> FluxDevOutput": lambda: FluxDevOutput.model_validate(OUTPUT),
+        "both, as pydantic alone": lambda: (
+            FluxDevInput(prompt="a cat", seed=6252023, num_images=1).model_dump(mode="json"),
+            FluxDevOutput.model_validate(OUTPUT),
+        ),
+    }
+    for name, step in steps.items():
+        for _ in range(calls // 10):
+            step()
+        start = time.process_time()
+        for _ in range(calls):
+            step()
+        per_call = (time.process_time() - start) / calls
+        print(f"     {name:<46} {per_call * 1e6:7.1f} us")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls")
     parser.add_argument(
         "--only",
-        choices=("per-call", "latency", "concurrency"),
-        help="run one part only (1, 2 or 3)",
+        choices=("per-call", "latency", "concurrency", "validation"),
+        help="run one part only (1, 2, 3 or 4)",
     )
     parser.add_argument(
         "--concurrency-child",
@@ -396,14 +444,14 @@ def main() -> None:
         print(json.dumps(asyncio.run(_concurrent(base_url, int(count), flavour))))
         return
     if args.only in (None, "per-call"):
-        for processing_time, calls, rounds in ((0.0, 50, 4), (0.05, 25, 4), (0.5, 6, 3)):
-            if args.quick:
-                calls, rounds = max(calls // 3, 4), 2
-            per_call_overhead(processing_time, calls=calls, rounds=rounds)
+        for processing_time, calls in ((0.0, 300), (0.05, 150), (0.5, 24)):
+            per_call_overhead(processing_time, calls=max(calls // 6, 8) if args.quick else calls)
     if args.only in (None, "latency"):
         completion_latency(calls=20 if args.quick else 50)
     if args.only in (None, "concurrency"):
         concurrency(200 if args.quick else 1000)
+    if args.only in (None, "validation"):
+        validation_cost(2_000 if args.quick else 20_000)
 
 
 if __name__ == "__main__":
