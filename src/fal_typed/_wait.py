@@ -66,8 +66,14 @@ _StreamFailure = (httpx.TransportError, SSELimitError, ValueError)
 
 
 class _BrokenStream(ValueError):
-    """The status stream ended inside an event, or its error answer went past a limit: a
-    broken stream (checked by a poll), not a clean close."""
+    """The status stream ended inside an event, or answered an error other than a refusal: a
+    broken stream (checked by a poll), not a clean close. Its message is the logged reason."""
+
+
+def _break_reason(exc: Exception) -> str:
+    """What the log says broke the stream: a broken stream's own reason, else the error's type
+    (a transport error's text may quote the URL, not worth a log line)."""
+    return str(exc) if isinstance(exc, _BrokenStream) else type(exc).__name__
 
 
 class _Waiter:
@@ -135,7 +141,9 @@ class _Waiter:
         return self.deadline.cap(timeout) if self.deadline else timeout
 
     def stream_opened(self, response: httpx.Response) -> bool:
-        """Whether the response is a usable event stream; decides polling if it is refused.
+        """Whether the response is a usable event stream; False when it is refused (the wait
+        polls from then on). Any other error answer is a break (:class:`_BrokenStream`), counted
+        once by the wait loop like every other.
 
         Auth failures are raised (polling would fail the same way); the body must be read.
         """
@@ -146,10 +154,9 @@ class _Waiter:
             return False
         if response.status_code in (401, 403):
             raise self.client.error_for(response)
-        if response.status_code in _REFUSED_STATUSES:
-            self.refused(f"HTTP {response.status_code}")
-        else:
-            self.dropped(f"HTTP {response.status_code}")
+        if response.status_code not in _REFUSED_STATUSES:
+            raise _BrokenStream(f"HTTP {response.status_code}")
+        self.refused(f"HTTP {response.status_code}")
         return False
 
     def refused(self, why: str) -> None:
@@ -275,7 +282,7 @@ def iter_status(
                 if waiter.streaming:
                     waiter.dropped("closed before COMPLETED")
             except _StreamFailure as exc:
-                waiter.dropped(type(exc).__name__)
+                waiter.dropped(_break_reason(exc))
         status = get_status(client, endpoint_id, request_id, with_logs=with_logs, deadline=deadline)
         update = waiter.accept(status, "poll")
         if update is not None:
@@ -323,9 +330,7 @@ def _read_stream(waiter: _Waiter) -> Generator[Status, None, None]:
                     if interrupter.fired:  # the shutdown looks like a close-delimited end
                         raise waiter.timed_out()
                     if not decoder.finish():
-                        raise _BrokenStream(
-                            "the status stream ended in the middle of an event"
-                        ) from None
+                        raise _BrokenStream("ended in the middle of an event") from None
                     return
                 for update in waiter.events(decoder, chunk):
                     if isinstance(update, Completed):
@@ -358,7 +363,7 @@ async def iter_status_async(
                 if waiter.streaming:
                     waiter.dropped("closed before COMPLETED")
             except _StreamFailure as exc:
-                waiter.dropped(type(exc).__name__)
+                waiter.dropped(_break_reason(exc))
         status = await get_status_async(
             client, endpoint_id, request_id, with_logs=with_logs, deadline=deadline
         )
@@ -402,9 +407,7 @@ async def _read_stream_async(waiter: _Waiter) -> AsyncGenerator[Status, None]:
                     chunk = await next_within(chunks, deadline)
                 except StopAsyncIteration:
                     if not decoder.finish():
-                        raise _BrokenStream(
-                            "the status stream ended in the middle of an event"
-                        ) from None
+                        raise _BrokenStream("ended in the middle of an event") from None
                     return
                 except TimedOut:
                     raise waiter.timed_out() from None

@@ -156,6 +156,19 @@ def test_client_timeout_holds_against_a_status_stream_that_never_ends(
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_a_status_stream_whose_events_come_further_apart_is_cut_at_the_deadline(
+    peer: ScriptedPeer, queue: QueuePeer, mode: str
+) -> None:
+    """Each event comes before a read times out (4.5 s apart, under the 5 s left when the stream
+    opened), so neither the read timeout nor a check between events ends the wait in time: the
+    read in progress is cut when the deadline passes (the next event would come at 9 s)."""
+    queue.stream = every(FOREVER["IN_PROGRESS repeated"], interval=4.5)
+    error, elapsed = timed_out(mode, client_of(peer), client_timeout=5.0)
+    assert elapsed < 5.0 + SLACK, f"a 5 s client_timeout took {elapsed:.1f}s"
+    assert error.request_id == RID and queue.cancels == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_handle_wait_timeout_holds_against_log_lines(
     peer: ScriptedPeer, queue: QueuePeer, mode: str
 ) -> None:

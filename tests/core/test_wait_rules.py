@@ -30,6 +30,7 @@ from fal_typed import (
     Completed,
     FalTimeoutError,
     InProgress,
+    ProtocolError,
     Queued,
     RetryPolicy,
     Status,
@@ -43,7 +44,7 @@ from fal_typed._wait import (
     iter_status_async,
 )
 
-from ..peers.sse import KEY, Exchange, ScriptedPeer, serving
+from ..peers.sse import KEY, Exchange, Script, ScriptedPeer, serving
 
 RID = "6f1c3a4e-0c7d-4a51-9b8e-2d4f5a6b7c8d"
 APP = "tests/paid"
@@ -211,7 +212,7 @@ class Queue:
     def __init__(self, peer: ScriptedPeer) -> None:
         self.paths: list[str] = []
         self.headers: list[dict[str, str]] = []
-        self.stream = self.closing_early
+        self.stream: Script = self.closing_early
         self.polls: list[dict[str, Any]] = [{"status": "COMPLETED"}]
         peer.script = self.route
 
@@ -307,7 +308,10 @@ def test_polled_logs_that_come_back_different_are_not_emitted_twice(
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
     ("stream", "reason"),
-    [("closing early", "closed before COMPLETED"), ("cut mid-event", "_BrokenStream")],
+    [
+        ("closing early", "closed before COMPLETED"),
+        ("cut mid-event", "ended in the middle of an event"),
+    ],
 )
 def test_a_stream_break_is_logged_with_what_ended_it(
     url: tuple[str, Queue], caplog: pytest.LogCaptureFixture, mode: str, stream: str, reason: str
@@ -320,6 +324,116 @@ def test_a_stream_break_is_logged_with_what_ended_it(
         logging.DEBUG,
         f"fal_typed: status stream broke ({reason}); checking status, then resuming",
     ) in logged(caplog)
+
+
+def answering(
+    status: int, headers: dict[str, str], body: bytes = event({"status": "COMPLETED"})
+) -> Script:
+    """A stream answered ``status`` with ``headers``; its body reads like events (one
+    COMPLETED), so a client that took it for a stream would finish without a poll."""
+
+    async def script(exchange: Exchange) -> None:
+        await exchange.answer(status, body, headers)
+
+    return script
+
+
+def stream_records(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [entry for entry in logged(caplog) if "status stream" in entry[1]]
+
+
+UNAVAILABLE = "fal_typed: status stream unavailable ({}); polling instead"
+BROKE = "fal_typed: status stream broke ({}); checking status, then resuming"
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("answer", "record"),
+    [
+        (
+            answering(200, {"Content-Type": "application/json"}),
+            UNAVAILABLE.format("content type 'application/json'"),
+        ),
+        (answering(200, {}), UNAVAILABLE.format("content type None")),
+        (answering(404, {"Content-Type": "text/event-stream"}), UNAVAILABLE.format("HTTP 404")),
+        (answering(500, {"Content-Type": "text/event-stream"}), BROKE.format("HTTP 500")),
+    ],
+    ids=["200 JSON", "200 without a content type", "404", "500"],
+)
+def test_a_stream_answer_that_is_no_stream_is_never_read_as_one_and_logged_once(
+    url: tuple[str, Queue], caplog: pytest.LogCaptureFixture, mode: str, answer: Script, record: str
+) -> None:
+    """A success that is not ``text/event-stream``, or a refusal status, means polling from then
+    on; another error status is one break (checked by a poll at once). Either way its body is
+    not taken for events, and one record says why."""
+    caplog.set_level(logging.DEBUG, logger="fal_typed")
+    address, queue = url
+    queue.stream = answer
+    assert statuses(mode, address) == [Completed()]
+    assert queue.paths == [
+        f"/{APP}/requests/{RID}/status/stream?logs=0",
+        f"/{APP}/requests/{RID}/status?logs=0",
+    ]
+    assert stream_records(caplog) == [(logging.DEBUG, record)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_stream_answering_errors_is_given_up_after_max_stream_drops_each_counted_once(
+    url: tuple[str, Queue], caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="fal_typed")
+    address, queue = url
+    queue.stream = answering(502, {"Content-Type": "text/html"}, b"<html>bad gateway</html>")
+    queue.polls = [{"status": "IN_PROGRESS"}] * (MAX_STREAM_DROPS + 2) + [{"status": "COMPLETED"}]
+    assert statuses(mode, address) == [InProgress(logs=None), Completed()]
+    opened = [p for p in queue.paths if "/status/stream" in p]
+    assert len(opened) == MAX_STREAM_DROPS
+    assert stream_records(caplog) == [(logging.DEBUG, BROKE.format("HTTP 502"))] * (
+        MAX_STREAM_DROPS - 1
+    ) + [
+        (
+            logging.INFO,
+            f"fal_typed: status stream broke {MAX_STREAM_DROPS} times in a row (HTTP 502); "
+            "polling instead",
+        )
+    ]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_event_of_blank_data_is_skipped_and_the_stream_kept(
+    url: tuple[str, Queue], caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="fal_typed")
+    address, queue = url
+
+    async def blank_then_completed(exchange: Exchange) -> None:
+        await exchange.head(200, SSE_HEAD)
+        await exchange.chunk(b"data:  \n\n")  # the data is one space: nothing to parse
+        await exchange.chunk(event({"status": "COMPLETED"}))
+        await exchange.end_chunks()
+
+    queue.stream = blank_then_completed
+    assert statuses(mode, address) == [Completed()]
+    assert queue.paths == [f"/{APP}/requests/{RID}/status/stream?logs=0"]
+    assert stream_records(caplog) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_unknown_status_on_the_stream_is_a_protocol_error_naming_the_request(
+    url: tuple[str, Queue], mode: str
+) -> None:
+    """As when polled (the status is not one the client can act on, not a broken stream)."""
+    address, queue = url
+
+    async def unknown(exchange: Exchange) -> None:
+        await exchange.head(200, SSE_HEAD)
+        await exchange.chunk(event({"status": "FAILED"}))
+        await exchange.end_chunks()
+
+    queue.stream = unknown
+    with pytest.raises(ProtocolError, match="unknown request status 'FAILED'") as caught:
+        statuses(mode, address)
+    assert caught.value.request_id == RID
 
 
 @pytest.mark.parametrize("mode", MODES)
