@@ -30,6 +30,7 @@ from fal_typed import (
     Completed,
     FalTimeoutError,
     InProgress,
+    Limits,
     ProtocolError,
     Queued,
     RetryPolicy,
@@ -246,7 +247,7 @@ class Queue:
         exchange.close()
 
 
-def statuses(mode: str, url: str, **options: Any) -> list[Status]:
+def statuses(mode: str, url: str, limits: Limits | None = None, **options: Any) -> list[Status]:
     """Every update of one wait, against the peer at ``url``."""
     client = Client(
         KEY,
@@ -255,6 +256,7 @@ def statuses(mode: str, url: str, **options: Any) -> list[Status]:
         retry=RetryPolicy(max_attempts=1),
         backup_hosts={},
         poll_interval=0.01,
+        limits=limits,
     )
     if mode == "sync":
         with client:
@@ -375,6 +377,18 @@ def test_a_stream_answer_that_is_no_stream_is_never_read_as_one_and_logged_once(
         f"/{APP}/requests/{RID}/status?logs=0",
     ]
     assert stream_records(caplog) == [(logging.DEBUG, record)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_error_answer_past_the_response_limit_is_a_break_saying_which_limit(
+    url: tuple[str, Queue], caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="fal_typed")
+    address, queue = url
+    queue.stream = answering(500, {"Content-Type": "text/plain"}, b"x" * 5000)
+    assert statuses(mode, address, limits=Limits(max_response_bytes=1000)) == [Completed()]
+    reason = "the body is larger than the limit of 1000 bytes"
+    assert stream_records(caplog) == [(logging.DEBUG, BROKE.format(reason))]
 
 
 @pytest.mark.parametrize("mode", MODES)
