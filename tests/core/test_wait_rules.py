@@ -247,7 +247,7 @@ class Queue:
         exchange.close()
 
 
-def statuses(mode: str, url: str, limits: Limits | None = None, **options: Any) -> list[Status]:
+def statuses(mode: str, url: str, *, limits: Limits | None = None, **options: Any) -> list[Status]:
     """Every update of one wait, against the peer at ``url``."""
     client = Client(
         KEY,
@@ -281,7 +281,7 @@ def test_with_logs_reaches_the_stream_and_the_polls_and_is_off_by_default(
     url: tuple[str, Queue], mode: str, with_logs: bool | None
 ) -> None:
     address, queue = url
-    options = {} if with_logs is None else {"with_logs": with_logs}
+    options: dict[str, Any] = {} if with_logs is None else {"with_logs": with_logs}
     updates = statuses(mode, address, **options)
     assert updates == [Queued(position=0), Completed()]
     flag = "1" if with_logs else "0"
