@@ -392,6 +392,23 @@ def test_an_error_answer_past_the_response_limit_is_a_break_saying_which_limit(
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_a_stream_failing_otherwise_is_logged_by_the_error_s_type_not_its_text(
+    url: tuple[str, Queue], caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="fal_typed")
+    address, queue = url
+
+    async def endless_line(exchange: Exchange) -> None:
+        await exchange.head(200, SSE_HEAD)
+        await exchange.chunk(b"data: " + b"x" * 5000)
+        await exchange.end_chunks()
+
+    queue.stream = endless_line
+    assert statuses(mode, address, limits=Limits(max_sse_line_bytes=1000)) == [Completed()]
+    assert stream_records(caplog) == [(logging.DEBUG, BROKE.format("SSELimitError"))]
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_a_stream_answering_errors_is_given_up_after_max_stream_drops_each_counted_once(
     url: tuple[str, Queue], caplog: pytest.LogCaptureFixture, mode: str
 ) -> None:
