@@ -408,23 +408,40 @@ def test_a_stream_failing_otherwise_is_logged_by_the_error_s_type_not_its_text(
     assert stream_records(caplog) == [(logging.DEBUG, BROKE.format("SSELimitError"))]
 
 
+async def blank_then_end(exchange: Exchange) -> None:
+    """An event with nothing in it (not progress), then the end of the stream."""
+    await exchange.head(200, SSE_HEAD)
+    await exchange.chunk(b"data:  \n\n")
+    await exchange.end_chunks()
+
+
 @pytest.mark.parametrize("mode", MODES)
-def test_a_stream_answering_errors_is_given_up_after_max_stream_drops_each_counted_once(
-    url: tuple[str, Queue], caplog: pytest.LogCaptureFixture, mode: str
+@pytest.mark.parametrize(
+    ("stream", "reason"),
+    [
+        (answering(502, {"Content-Type": "text/html"}, b"<html>bad gateway</html>"), "HTTP 502"),
+        (blank_then_end, "closed before COMPLETED"),
+    ],
+    ids=["502 each time", "a blank event, then the end, each time"],
+)
+def test_a_stream_that_keeps_breaking_is_given_up_after_max_stream_drops_each_counted_once(
+    url: tuple[str, Queue], caplog: pytest.LogCaptureFixture, mode: str, stream: Script, reason: str
 ) -> None:
+    """Each break counts once, and only a status read from the stream (progress) clears the
+    count: after ``MAX_STREAM_DROPS`` breaks in a row the wait settles for polling."""
     caplog.set_level(logging.DEBUG, logger="fal_typed")
     address, queue = url
-    queue.stream = answering(502, {"Content-Type": "text/html"}, b"<html>bad gateway</html>")
+    queue.stream = stream
     queue.polls = [{"status": "IN_PROGRESS"}] * (MAX_STREAM_DROPS + 2) + [{"status": "COMPLETED"}]
     assert statuses(mode, address) == [InProgress(logs=None), Completed()]
     opened = [p for p in queue.paths if "/status/stream" in p]
     assert len(opened) == MAX_STREAM_DROPS
-    assert stream_records(caplog) == [(logging.DEBUG, BROKE.format("HTTP 502"))] * (
+    assert stream_records(caplog) == [(logging.DEBUG, BROKE.format(reason))] * (
         MAX_STREAM_DROPS - 1
     ) + [
         (
             logging.INFO,
-            f"fal_typed: status stream broke {MAX_STREAM_DROPS} times in a row (HTTP 502); "
+            f"fal_typed: status stream broke {MAX_STREAM_DROPS} times in a row ({reason}); "
             "polling instead",
         )
     ]
