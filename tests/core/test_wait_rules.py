@@ -427,8 +427,8 @@ async def blank_then_end(exchange: Exchange) -> None:
 def test_a_stream_that_keeps_breaking_is_given_up_after_max_stream_drops_each_counted_once(
     url: tuple[str, Queue], caplog: pytest.LogCaptureFixture, mode: str, stream: Script, reason: str
 ) -> None:
-    """Each break counts once, and only a status read from the stream (progress) clears the
-    count: after ``MAX_STREAM_DROPS`` breaks in a row the wait settles for polling."""
+    """Each break counts once, and only progress read from the stream (a status that changed)
+    clears the count: after ``MAX_STREAM_DROPS`` breaks in a row the wait settles for polling."""
     caplog.set_level(logging.DEBUG, logger="fal_typed")
     address, queue = url
     queue.stream = stream
