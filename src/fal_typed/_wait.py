@@ -89,9 +89,7 @@ class _Waiter:
         deadline: Deadline | None,
     ) -> None:
         self.client = client
-        self.endpoint_id = endpoint_id
         self.request_id = request_id
-        self.with_logs = with_logs
         self.deadline = deadline
         self.stream_url = request_url(client.queue_url, endpoint_id, request_id, "status/stream")
         self.params = status_params(with_logs)
