@@ -201,7 +201,6 @@ def per_call_overhead(processing_time: float, calls: int) -> None:
         }
         times: dict[str, list[float]] = {name: [] for name in flavours}
         cpu_times: dict[str, list[float]] = {name: [] for name in flavours}
-        cpu: dict[str, float] = dict.fromkeys(flavours, 0.0)
         for call in flavours.values():  # warm up connections, imports, caches
             for _ in range(10):
                 call()
@@ -211,12 +210,9 @@ def per_call_overhead(processing_time: float, calls: int) -> None:
             for name, call in flavours.items():
                 start, call_cpu = time.perf_counter(), time.process_time()
                 call()
-                elapsed_cpu = time.process_time() - call_cpu
+                cpu_times[name].append(time.process_time() - call_cpu)
                 times[name].append(time.perf_counter() - start)
-                cpu_times[name].append(elapsed_cpu)
-                cpu[name] += elapsed_cpu
         raw = statistics.median(times["raw httpx"])
-        raw_cpu = cpu["raw httpx"]
         print("   wall time per call (client + loopback + server):")
         for name, samples in times.items():
             median = statistics.median(samples)
@@ -228,12 +224,12 @@ def per_call_overhead(processing_time: float, calls: int) -> None:
             "   client CPU per call (this process only; the server runs in another): mean, and"
             " median of the calls (less moved by other processes' load)"
         )
+        raw_mean = statistics.fmean(cpu_times["raw httpx"])
         raw_median = statistics.median(cpu_times["raw httpx"])
-        for name, total in cpu.items():
-            per_call = total / calls
-            median = statistics.median(cpu_times[name])
+        for name, samples in cpu_times.items():
+            mean, median = statistics.fmean(samples), statistics.median(samples)
             print(
-                f"     {name:<30} {per_call * 1000:7.2f} ms  ({total / raw_cpu:.2f}x raw httpx)"
+                f"     {name:<30} {mean * 1000:7.2f} ms  ({mean / raw_mean:.2f}x raw httpx)"
                 f"  median {median * 1000:7.2f} ms  ({median / raw_median:.2f}x)"
             )
         print(

@@ -122,8 +122,8 @@ def run(name: str, spec: dict[str, Any], args: argparse.Namespace) -> int:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        limits = {"max_wall": args.max_wall, "max_cpu": args.max_cpu}
         while process.poll() is None:
-            limits = {"max_wall": args.max_wall, "max_cpu": args.max_cpu}
             for pid, mutant in overdue(process.pid, **limits).items():
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGXCPU)
