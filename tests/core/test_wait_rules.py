@@ -359,8 +359,9 @@ BROKE = "fal_typed: status stream broke ({}); checking status, then resuming"
         (answering(200, {}), UNAVAILABLE.format("content type None")),
         (answering(404, {"Content-Type": "text/event-stream"}), UNAVAILABLE.format("HTTP 404")),
         (answering(500, {"Content-Type": "text/event-stream"}), BROKE.format("HTTP 500")),
+        (answering(429, {"Content-Type": "application/json"}), BROKE.format("HTTP 429")),
     ],
-    ids=["200 JSON", "200 without a content type", "404", "500"],
+    ids=["200 JSON", "200 without a content type", "404", "500", "429"],
 )
 def test_a_stream_answer_that_is_no_stream_is_never_read_as_one_and_logged_once(
     url: tuple[str, Queue], caplog: pytest.LogCaptureFixture, mode: str, answer: Script, record: str
