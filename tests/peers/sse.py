@@ -48,6 +48,9 @@ class Exchange:
     """Bytes of the answer (head included) the kernel accepted: written and drained."""
     client_left: bool = False
     """The client closed or reset the connection before the script was done."""
+    connection: int = 0
+    """Which connection carried it (numbered from 1 as they are accepted): exchanges on one
+    kept-alive connection share the number."""
     done: threading.Event = field(default_factory=threading.Event)
 
     async def write(self, data: bytes) -> None:
@@ -108,6 +111,7 @@ class ScriptedPeer:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._connections = 0
         self.port = 0
 
     @property
@@ -146,11 +150,14 @@ class ScriptedPeer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self._connections += 1
+        connection = self._connections
         try:
             while True:
                 exchange = await _read_request(reader, writer)
                 if exchange is None:
                     return
+                exchange.connection = connection
                 self.exchanges.append(exchange)
                 try:
                     await self.script(exchange)

@@ -62,6 +62,9 @@ class RecordedRequest:
     body_size: int = 0
     received_at: float = field(default_factory=time.time)
     """When the request arrived (wall clock, seconds since the epoch)."""
+    client_address: tuple[str, int] | None = None
+    """The client's end (host, port) of the connection that carried it: requests that share one
+    kept-alive connection share it."""
     _body: bytearray = field(default_factory=bytearray, repr=False)
 
     @property
