@@ -8,6 +8,10 @@ stream, backing off if it keeps breaking; after ``MAX_STREAM_DROPS`` breaks in a
 event it settles for polling. A refused stream (404/405/501, not an event stream) switches to
 polling at once, every ``Client.poll_interval`` seconds.
 
+After ``COMPLETED`` the stream is read on to its end, briefly (``_END_GRACE``, ``_END_SLACK``),
+so that its connection is kept and fetches the result: a response closed before its end takes
+its connection with it.
+
 Updates are emitted once per change. Their ``logs`` hold only the lines not seen before, whether
 they came from the stream (which sends new lines) or from polling (which repeats all of them).
 
