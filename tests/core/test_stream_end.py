@@ -123,6 +123,14 @@ async def never_ends(exchange: Exchange) -> None:
     await exchange.until_client_leaves()
 
 
+async def completed_late(exchange: Exchange) -> None:
+    await exchange.head(200, SSE_HEAD)
+    await exchange.chunk(event({"status": "IN_QUEUE", "queue_position": 0}))
+    await asyncio.sleep(2.0)
+    await exchange.chunk(COMPLETED)
+    await exchange.until_client_leaves()
+
+
 async def floods(exchange: Exchange) -> None:
     """Events after COMPLETED (never handled), then as many bytes as the client takes."""
     await completed_then(exchange, event({"status": "IN_PROGRESS", "logs": []}))
@@ -191,6 +199,23 @@ def test_a_stream_left_open_after_completed_is_closed_after_the_grace_not_the_id
     stream, poll = queue.exchanges()
     assert stream.client_left  # the client hung up on the open stream...
     assert poll.connection != stream.connection  # ...and its connection went with it
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_end_is_never_awaited_past_the_call_s_deadline(
+    peer: ScriptedPeer, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A grace far past the deadline: only the deadline can end the wait for the end. COMPLETED
+    # comes 2 s into a 3 s deadline: a wait for the end bounded by each read's own timeout (the
+    # time left when the stream was opened, 3 s) would end at 5 s, not 3.
+    monkeypatch.setattr("fal_typed._wait._END_GRACE", 20.0)
+    queue = Queue(peer, completed_late)
+    updates, took = wait_then_poll(mode, peer.url, deadline=Deadline(3.0))
+    assert updates == [Queued(position=0), Completed()]  # and no timeout error: it completed
+    assert took < 4.0
+    stream, poll = queue.exchanges()
+    assert stream.client_left
+    assert poll.connection != stream.connection
 
 
 @pytest.mark.parametrize("mode", MODES)
