@@ -27,9 +27,12 @@ Prints figures (no assertions), measured in one run:
    succeed; wall time and the client process's peak RSS (measured in a fresh subprocess).
 4. CPU of flux/dev's typed validation alone, hot: the keyword input validated into the JSON
    body, and a result parsed into ``Output`` (no I/O).
+5. Per-call time of ``flux_dev.run`` (the run host: one POST answered with the output) against
+   raw httpx posting the same body and reading ``json()``, and against fal-client's ``run``,
+   for 0 s and 50 ms jobs; same target.
 
 Run: ``.venv/bin/python bench/bench_queue.py`` (``--quick`` for fewer calls, ``--only per-call``
-/ ``latency`` / ``concurrency`` / ``validation`` for one part).
+/ ``latency`` / ``concurrency`` / ``validation`` / ``run`` for one part).
 """
 
 from __future__ import annotations
@@ -158,13 +161,16 @@ def raw_httpx_subscribe(http: httpx.Client, queue_url: str, *, read_to_end: bool
     return result.json()
 
 
-def fal_client_subscribe_factory(base_url: str) -> Callable[[], Any]:
+def fal_client_factory(base_url: str, call: str = "subscribe") -> Callable[[], Any]:
+    """fal-client 1.0.3's ``subscribe`` or ``run`` of flux/dev against the local server."""
     import fal_client
     import fal_client.client as fal_client_module
 
     fal_client_module.QUEUE_URL_FORMAT = f"{base_url}/queue/"
     fal_client_module.RUN_URL_FORMAT = f"{base_url}/run/"
     sync_client = fal_client.SyncClient(key=KEY)
+    if call == "run":
+        return lambda: sync_client.run(ENDPOINT, arguments=BODY)
     return lambda: sync_client.subscribe(ENDPOINT, arguments=BODY)
 
 
@@ -204,68 +210,108 @@ def per_call_overhead(processing_time: float, calls: int) -> None:
         http = httpx.Client(timeout=120)
         queue_url = f"{base_url}/queue"
         untyped_flux = untyped(ENDPOINT)
-        flavours: dict[str, Callable[[], Any]] = {
-            "raw httpx": lambda: raw_httpx_subscribe(http, queue_url),
-            READ_TO_END: lambda: raw_httpx_subscribe(http, queue_url, read_to_end=True),
-            "fal_typed flux_dev.subscribe": lambda: flux_dev.subscribe(
-                prompt="a cat", seed=6252023, num_images=1, client=client
-            ),
-            "fal_typed, client_timeout=60": lambda: flux_dev.subscribe(
-                prompt="a cat", seed=6252023, num_images=1, client=client, client_timeout=60
-            ),
-            UNTYPED: lambda: untyped_flux.subscribe(BODY, client=client),
-            "fal-client 1.0.3 subscribe": fal_client_subscribe_factory(base_url),
-        }
-        times: dict[str, list[float]] = {name: [] for name in flavours}
-        cpu_times: dict[str, list[float]] = {name: [] for name in flavours}
-        for call in flavours.values():  # warm up connections, imports, caches
-            for _ in range(10):
-                call()
-        # Interleaved call by call: every client meets the machine in the same state (load,
-        # caches, the server's own warmth), so a swing moves all of them alike. In a new order
-        # each round: a call runs faster after one that shares its code (httpx, or our runtime)
-        # and left it in the caches, so no client may always follow the same one.
-        order = random.Random(6252023)
-        for _ in range(calls):
-            for name, call in order.sample(list(flavours.items()), len(flavours)):
-                start, call_cpu = time.perf_counter(), time.process_time()
-                call()
-                cpu_times[name].append(time.process_time() - call_cpu)
-                times[name].append(time.perf_counter() - start)
-        raw = statistics.median(times["raw httpx"])
-        print("   wall time per call (client + loopback + server):")
-        for name, samples in times.items():
-            median = statistics.median(samples)
-            print(
-                f"     {name:<30} median {median * 1000:7.2f} ms  mean {statistics.fmean(samples) * 1000:7.2f} ms"
-                f"  p95 {sorted(samples)[int(len(samples) * 0.95)] * 1000:7.2f} ms  ({median / raw:.2f}x raw httpx)"
-            )
-        print(
-            "   client CPU per call (this process only; the server runs in another): mean, and"
-            " median of the calls (less moved by other processes' load)"
+        compare(
+            {
+                "raw httpx": lambda: raw_httpx_subscribe(http, queue_url),
+                READ_TO_END: lambda: raw_httpx_subscribe(http, queue_url, read_to_end=True),
+                "fal_typed flux_dev.subscribe": lambda: flux_dev.subscribe(
+                    prompt="a cat", seed=6252023, num_images=1, client=client
+                ),
+                "fal_typed, client_timeout=60": lambda: flux_dev.subscribe(
+                    prompt="a cat", seed=6252023, num_images=1, client=client, client_timeout=60
+                ),
+                UNTYPED: lambda: untyped_flux.subscribe(BODY, client=client),
+                "fal-client 1.0.3 subscribe": fal_client_factory(base_url, "subscribe"),
+            },
+            calls,
         )
-        raw_mean = statistics.fmean(cpu_times["raw httpx"])
-        raw_median = statistics.median(cpu_times["raw httpx"])
-        for name, samples in cpu_times.items():
-            mean, median = statistics.fmean(samples), statistics.median(samples)
-            print(
-                f"     {name:<30} {mean * 1000:7.2f} ms  ({mean / raw_mean:.2f}x raw httpx)"
-                f"  median {median * 1000:7.2f} ms  ({median / raw_median:.2f}x)"
-            )
-        print(
-            "   Python bytecodes run per call (sys.settrace; a count of the client's own work that"
-            " other processes' load cannot move; C code not counted; not for client_timeout=60,"
-            " whose status stream is opened from a sender thread the trace does not follow):"
-        )
-        work = {
-            name: python_work(call)
-            for name, call in flavours.items()
-            if "client_timeout" not in name
-        }
-        for name, count in work.items():
-            print(f"     {name:<30} {count:>9,}  ({count / work['raw httpx']:.2f}x raw httpx)")
         client.close()
         http.close()
+
+
+def run_overhead(processing_time: float, calls: int) -> None:
+    print(
+        f"5. per-call time of run (the run host: one POST, no queue) for a "
+        f"{processing_time * 1000:g} ms job ({calls} calls each, interleaved)"
+    )
+    with server_process(processing_time) as server:
+        base_url = server.base_url
+        client = client_for(base_url)
+        http = httpx.Client(timeout=120)
+        untyped_flux = untyped(ENDPOINT)
+
+        def raw_httpx_run() -> Any:
+            answer = http.post(
+                f"{base_url}/run/{ENDPOINT}", json=BODY, headers={"Authorization": f"Key {KEY}"}
+            )
+            answer.raise_for_status()
+            return answer.json()
+
+        compare(
+            {
+                "raw httpx": raw_httpx_run,
+                "fal_typed flux_dev.run": lambda: flux_dev.run(
+                    prompt="a cat", seed=6252023, num_images=1, client=client
+                ),
+                "fal_typed untyped().run": lambda: untyped_flux.run(BODY, client=client),
+                "fal-client 1.0.3 run": fal_client_factory(base_url, "run"),
+            },
+            calls,
+        )
+        client.close()
+        http.close()
+
+
+def compare(flavours: dict[str, Callable[[], Any]], calls: int) -> None:
+    """Wall time, client CPU and Python bytecodes per call of each flavour against the first
+    (raw httpx), ``calls`` calls each after a warm-up."""
+    baseline = next(iter(flavours))
+    times: dict[str, list[float]] = {name: [] for name in flavours}
+    cpu_times: dict[str, list[float]] = {name: [] for name in flavours}
+    for call in flavours.values():  # warm up connections, imports, caches
+        for _ in range(10):
+            call()
+    # Interleaved call by call: every client meets the machine in the same state (load,
+    # caches, the server's own warmth), so a swing moves all of them alike. In a new order
+    # each round: a call runs faster after one that shares its code (httpx, or our runtime)
+    # and left it in the caches, so no client may always follow the same one.
+    order = random.Random(6252023)
+    for _ in range(calls):
+        for name, call in order.sample(list(flavours.items()), len(flavours)):
+            start, call_cpu = time.perf_counter(), time.process_time()
+            call()
+            cpu_times[name].append(time.process_time() - call_cpu)
+            times[name].append(time.perf_counter() - start)
+    raw = statistics.median(times[baseline])
+    print("   wall time per call (client + loopback + server):")
+    for name, samples in times.items():
+        median = statistics.median(samples)
+        print(
+            f"     {name:<30} median {median * 1000:7.2f} ms  mean {statistics.fmean(samples) * 1000:7.2f} ms"
+            f"  p95 {sorted(samples)[int(len(samples) * 0.95)] * 1000:7.2f} ms  ({median / raw:.2f}x raw httpx)"
+        )
+    print(
+        "   client CPU per call (this process only; the server runs in another): mean, and"
+        " median of the calls (less moved by other processes' load)"
+    )
+    raw_mean = statistics.fmean(cpu_times[baseline])
+    raw_median = statistics.median(cpu_times[baseline])
+    for name, samples in cpu_times.items():
+        mean, median = statistics.fmean(samples), statistics.median(samples)
+        print(
+            f"     {name:<30} {mean * 1000:7.2f} ms  ({mean / raw_mean:.2f}x raw httpx)"
+            f"  median {median * 1000:7.2f} ms  ({median / raw_median:.2f}x)"
+        )
+    print(
+        "   Python bytecodes run per call (sys.settrace; a count of the client's own work that"
+        " other processes' load cannot move; C code not counted; not for client_timeout=60,"
+        " whose status stream is opened from a sender thread the trace does not follow):"
+    )
+    work = {
+        name: python_work(call) for name, call in flavours.items() if "client_timeout" not in name
+    }
+    for name, count in work.items():
+        print(f"     {name:<30} {count:>9,}  ({count / work[baseline]:.2f}x raw httpx)")
 
 
 # -- completion latency ------------------------------------------------------------------------
@@ -288,7 +334,7 @@ def completion_latency(calls: int) -> None:
                 prompt="a cat", on_enqueue=ids.append, on_queue_update=on_update, client=client
             )
             in_hand[ids[0]] = time.perf_counter()
-        fal_client_call = fal_client_subscribe_factory(server.base_url)
+        fal_client_call = fal_client_factory(server.base_url)
         polled: list[float] = []
         before = set(server.completed_at())
         for _ in range(calls):
@@ -445,7 +491,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer calls")
     parser.add_argument(
         "--only",
-        choices=("per-call", "latency", "concurrency", "validation"),
+        choices=("per-call", "latency", "concurrency", "validation", "run"),
         help="run one part only (1, 2, 3 or 4)",
     )
     parser.add_argument(
@@ -468,6 +514,9 @@ def main() -> None:
         concurrency(200 if args.quick else 1000)
     if args.only in (None, "validation"):
         validation_cost(2_000 if args.quick else 20_000)
+    if args.only in (None, "run"):
+        for processing_time, calls in ((0.0, 300), (0.05, 150)):
+            run_overhead(processing_time, calls=max(calls // 6, 8) if args.quick else calls)
 
 
 if __name__ == "__main__":

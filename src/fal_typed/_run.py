@@ -20,7 +20,7 @@ from ._attempts import deadline_cut, naming
 from ._client import Client
 from ._deadline import Deadline
 from ._errors import FalError, FalTimeoutError
-from ._jsonbody import parse_json
+from ._jsonbody import answer_text, parse_json
 from ._options import check_positive, request_headers
 from ._retry import Kind
 from ._urls import endpoint_url
@@ -85,7 +85,7 @@ def _result(client: Client, endpoint_id: str, response: httpx.Response) -> RunRe
     its text and request id (the run was paid for)."""
     request_id = response.headers.get("x-fal-request-id")
     data = parse_json(
-        response.text,
+        answer_text(response),
         what=f"the answer ({response.headers.get('content-type')!r}) of the run of {endpoint_id}",
         max_depth=client.limits.max_json_depth,
         request_id=request_id,

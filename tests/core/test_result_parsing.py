@@ -126,6 +126,7 @@ def test_max_json_depth_is_the_limit_applied(peer: ScriptedPeer, mode: str) -> N
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("how", ["result", "run"])
 @pytest.mark.parametrize(
     ("content_type", "body", "prompt"),
     [
@@ -136,13 +137,13 @@ def test_max_json_depth_is_the_limit_applied(peer: ScriptedPeer, mode: str) -> N
     ids=["utf-8", "undecodable-byte", "named-charset"],
 )
 def test_a_result_is_decoded_by_its_charset_or_as_utf_8(
-    peer: ScriptedPeer, mode: str, content_type: str, body: bytes, prompt: str
+    peer: ScriptedPeer, mode: str, how: str, content_type: str, body: bytes, prompt: str
 ) -> None:
     async def script(exchange: Exchange) -> None:
         await exchange.answer(200, body, {"Content-Type": content_type, "x-fal-request-id": RID})
 
     peer.script = script
-    assert call(mode, client_of(peer), "result")["prompt"] == prompt
+    assert call(mode, client_of(peer), how)["prompt"] == prompt
 
 
 def test_a_submit_answer_too_deep_to_read_is_a_protocol_error(peer: ScriptedPeer) -> None:
