@@ -199,15 +199,25 @@ def python_work(call: Callable[[], Any], calls: int = 5) -> int:
     return int(statistics.median(counts))
 
 
+@contextmanager
+def local_clients(processing_time: float) -> Generator[tuple[str, Client, httpx.Client]]:
+    """A server process, and a fal_typed client and a raw httpx client of it (closed on exit)."""
+    with server_process(processing_time) as server:
+        client = client_for(server.base_url)
+        http = httpx.Client(timeout=120)
+        try:
+            yield server.base_url, client, http
+        finally:
+            client.close()
+            http.close()
+
+
 def per_call_overhead(processing_time: float, calls: int) -> None:
     print(
         f"1. per-call time of subscribe for a {processing_time * 1000:g} ms job "
         f"({calls} calls each, interleaved, server in its own process)"
     )
-    with server_process(processing_time) as server:
-        base_url = server.base_url
-        client = client_for(base_url)
-        http = httpx.Client(timeout=120)
+    with local_clients(processing_time) as (base_url, client, http):
         queue_url = f"{base_url}/queue"
         untyped_flux = untyped(ENDPOINT)
         compare(
@@ -225,8 +235,6 @@ def per_call_overhead(processing_time: float, calls: int) -> None:
             },
             calls,
         )
-        client.close()
-        http.close()
 
 
 def run_overhead(processing_time: float, calls: int) -> None:
@@ -234,10 +242,7 @@ def run_overhead(processing_time: float, calls: int) -> None:
         f"5. per-call time of run (the run host: one POST, no queue) for a "
         f"{processing_time * 1000:g} ms job ({calls} calls each, interleaved)"
     )
-    with server_process(processing_time) as server:
-        base_url = server.base_url
-        client = client_for(base_url)
-        http = httpx.Client(timeout=120)
+    with local_clients(processing_time) as (base_url, client, http):
         untyped_flux = untyped(ENDPOINT)
 
         def raw_httpx_run() -> Any:
@@ -258,8 +263,6 @@ def run_overhead(processing_time: float, calls: int) -> None:
             },
             calls,
         )
-        client.close()
-        http.close()
 
 
 def compare(flavours: dict[str, Callable[[], Any]], calls: int) -> None:
