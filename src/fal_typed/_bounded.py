@@ -115,6 +115,12 @@ class Interrupter:
             return
         self._alarm = arm(deadline.end, functools.partial(self._fire, sock))
 
+    @property
+    def armed(self) -> bool:
+        """Whether the deadline is held by the socket's shutdown (False with no deadline, no
+        socket, or once cancelled)."""
+        return self._alarm is not None
+
     def _fire(self, sock: socket.socket) -> None:
         self.fired = True
         # The plain socket's shutdown, also for an SSLSocket (whose own would unwrap TLS); a

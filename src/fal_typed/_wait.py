@@ -363,9 +363,12 @@ def _read_to_end(
 ) -> None:
     """Read the rest of a stream that sent ``COMPLETED``, within ``_END_GRACE`` and
     ``_END_SLACK`` (not as events: nothing after ``COMPLETED`` is handled), so that its
-    connection can serve the result. Whatever ends it early is no failure."""
+    connection can serve the result. Whatever ends it early is no failure. A response with no
+    socket to shut down (a custom transport) is not waited for: nothing could bound the wait."""
     left = _END_SLACK
-    with Interrupter(response, _end_bound(deadline)), suppress(httpx.HTTPError):
+    with Interrupter(response, _end_bound(deadline)) as bound, suppress(httpx.HTTPError):
+        if not bound.armed:
+            return
         for chunk in chunks:
             left -= len(chunk)
             if left < 0:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 from fal_endpoints import flux_dev
 
@@ -240,3 +242,52 @@ def test_the_end_is_awaited_for_the_grace_and_never_past_the_call_s_deadline() -
     assert _end_bound(Deadline(60)).seconds == _END_GRACE
     deadline = Deadline(_END_GRACE / 4)
     assert _end_bound(deadline) is deadline
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_stream_with_no_socket_to_bound_the_wait_is_not_waited_for_after_completed(
+    mode: str,
+) -> None:
+    """A transport with no socket (a user's own, a mock): the sync wait for the end could not
+    be cut, so it is not waited for; the async one is cut by the event loop all the same."""
+    release = threading.Event()
+
+    def events() -> Iterator[bytes]:
+        yield event({"status": "IN_QUEUE", "queue_position": 0})
+        yield COMPLETED
+        release.wait(10)  # held open, for 10 s at most (the test's own bound)
+
+    async def events_async() -> AsyncIterator[bytes]:
+        yield event({"status": "IN_QUEUE", "queue_position": 0})
+        yield COMPLETED
+        await asyncio.sleep(10)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = events() if mode == "sync" else events_async()
+        return httpx.Response(200, headers={"Content-Type": "text/event-stream"}, content=body)
+
+    url = "http://fal.test"
+    transport = httpx.MockTransport(answer)
+    client = Client(
+        KEY,
+        queue_url=url,
+        run_url=url,
+        retry=RetryPolicy(max_attempts=1),
+        backup_hosts={},
+        http_client=httpx.Client(transport=transport),
+        async_http_client=httpx.AsyncClient(transport=transport),
+    )
+    start = time.monotonic()
+    try:
+        if mode == "sync":
+            updates = list(iter_status(client, APP, RID))
+        else:
+
+            async def main() -> list[Status]:
+                return [s async for s in iter_status_async(client, APP, RID)]
+
+            updates = asyncio.run(main())
+    finally:
+        release.set()
+    assert updates == [Queued(position=0), Completed()]
+    assert time.monotonic() - start < 5.0
