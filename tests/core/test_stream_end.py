@@ -133,6 +133,28 @@ async def completed_late(exchange: Exchange) -> None:
     await exchange.until_client_leaves()
 
 
+async def cut_after_completed(exchange: Exchange) -> None:
+    """The connection closed after COMPLETED, in the middle of the chunked body."""
+    await completed_then(exchange)
+    await exchange.write(b"5\r\n: x")
+    exchange.close()
+
+
+def comments_after_completed(size: int) -> Script:
+    """``size`` bytes of SSE comments after COMPLETED, in chunks of at most 16 KiB, then the end."""
+
+    async def script(exchange: Exchange) -> None:
+        await completed_then(exchange)
+        left = size
+        while left:
+            step = min(left, 16 * 1024)
+            await exchange.chunk(b":" + b"x" * (step - 2) + b"\n")
+            left -= step
+        await exchange.end_chunks()
+
+    return script
+
+
 async def floods(exchange: Exchange) -> None:
     """Events after COMPLETED (never handled), then as many bytes as the client takes."""
     await completed_then(exchange, event({"status": "IN_PROGRESS", "logs": []}))
@@ -235,6 +257,30 @@ def test_what_follows_completed_is_never_handled_and_read_only_up_to_the_slack(
     # The peer could write no more than the slack, one chunk past it and the socket buffers
     # (a few MiB on loopback), not the 64 MiB it offered.
     assert stream.sent < _END_SLACK + 16 * MiB
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_stream_cut_after_completed_still_completes_the_wait(
+    peer: ScriptedPeer, mode: str
+) -> None:
+    queue = Queue(peer, cut_after_completed)
+    updates, _ = wait_then_poll(mode, peer.url)
+    assert updates == [Queued(position=0), Completed()]
+    stream, poll = queue.exchanges()
+    assert poll.connection != stream.connection
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(("size", "kept"), [(_END_SLACK, True), (_END_SLACK + 2, False)])
+def test_up_to_the_slack_is_read_after_completed_and_not_a_byte_more(
+    peer: ScriptedPeer, mode: str, size: int, kept: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("fal_typed._wait._END_GRACE", 5.0)  # only the slack decides
+    queue = Queue(peer, comments_after_completed(size))
+    updates, _ = wait_then_poll(mode, peer.url)
+    assert updates == [Queued(position=0), Completed()]
+    stream, poll = queue.exchanges()
+    assert (poll.connection == stream.connection) is kept
 
 
 def test_the_end_is_awaited_for_the_grace_and_never_past_the_call_s_deadline() -> None:
