@@ -495,7 +495,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         choices=("per-call", "latency", "concurrency", "validation", "run"),
-        help="run one part only (1, 2, 3 or 4)",
+        help="run one part only (1, 2, 3, 4 or 5)",
     )
     parser.add_argument(
         "--concurrency-child",

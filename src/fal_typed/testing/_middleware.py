@@ -80,15 +80,6 @@ async def abort_connection(send: Send) -> bool:
 _REQUEST_IN_PATH = re.compile(r"/requests/([^/]+)")
 
 
-def _address(client: object) -> tuple[str, int] | None:
-    """The ASGI ``client`` of a scope as ``(host, port)``, or None when the server gave none."""
-    if isinstance(client, (tuple, list)) and len(client) == 2:  # pyright: ignore[reportUnknownArgumentType]
-        host, port = client  # pyright: ignore[reportUnknownVariableType]
-        if isinstance(host, str) and isinstance(port, int):
-            return host, port
-    return None
-
-
 def _named_request(scope: Scope) -> str | None:
     """The request id a queue URL (``.../requests/<id>/...``) names, if any."""
     found = _REQUEST_IN_PATH.search(str(scope["path"]))
@@ -127,6 +118,7 @@ class FalMiddleware:
         headers = ((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", []))
         method = str(scope.get("method", "WEBSOCKET"))
         path = str(scope["path"])
+        peer = scope.get("client")  # ASGI: [host, port], or None when the server knows none
         entry = RecordedRequest(
             method=method,
             path=path,
@@ -134,7 +126,7 @@ class FalMiddleware:
             headers=redact_headers(headers),
             operation=name,
             endpoint_id=self._endpoint_of(name, params),
-            client_address=_address(scope.get("client")),
+            client_address=(str(peer[0]), int(peer[1])) if peer else None,
         )
         self._log.append(entry)
         scope = {**scope, ENTRY_KEY: entry}
