@@ -59,9 +59,14 @@ def _invalid(endpoint_id: object, why: str) -> InvalidArgumentError:
 
 def parse_endpoint_id(endpoint_id: str) -> EndpointRef:
     """Split an id into namespace, owner, alias and path (see the module docstring)."""
+    return _parse(_checked(endpoint_id))
+
+
+def _checked(endpoint_id: str) -> str:
+    """``endpoint_id`` if it is a string (before it meets a cache, which would hash it)."""
     if not isinstance(endpoint_id, str):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise _invalid(endpoint_id, "expected a string")
-    return _parse(endpoint_id)
+    return endpoint_id
 
 
 def _parse_id(endpoint_id: str) -> EndpointRef:
@@ -101,11 +106,30 @@ def _join(base: str, *parts: str) -> str:
     return joined
 
 
+def _endpoint_base(base: str, endpoint_id: str) -> str:
+    """``<base>/<full id>``."""
+    return _join(base, _parse(endpoint_id).full)
+
+
+def _app_base(base: str, endpoint_id: str) -> str:
+    """``<base>/<app root>``."""
+    return _join(base, _parse(endpoint_id).app_root)
+
+
+#: Joined once per base and id: a client sends all of a call's requests, and most of its calls,
+#: under the same few (a bad id raises, which is not cached).
+_endpoint_bases = functools.lru_cache(maxsize=1024)(_endpoint_base)
+_app_bases = functools.lru_cache(maxsize=1024)(_app_base)
+
+
 def endpoint_url(base: str, endpoint_id: str, path: str = "") -> str:
     """Submit / run URL: ``<base>/<full id>[/<path>]``."""
-    if path and any(not _SEGMENT.fullmatch(s) for s in path.strip("/").split("/")):
+    url = _endpoint_bases(base, _checked(endpoint_id))
+    if not path:
+        return url
+    if any(not _SEGMENT.fullmatch(s) for s in path.strip("/").split("/")):
         raise InvalidArgumentError(f"invalid path {path!r}: expected '/segment[/segment...]'")
-    return _join(base, parse_endpoint_id(endpoint_id).full, path)
+    return _join(url, path)
 
 
 def check_request_id(request_id: str) -> str:
@@ -117,5 +141,6 @@ def check_request_id(request_id: str) -> str:
 
 def request_url(base: str, endpoint_id: str, request_id: str, suffix: str = "") -> str:
     """``<base>/<app root>/requests/<id>[/<suffix>]`` (suffix: ``status``, ``cancel``...)."""
-    root = parse_endpoint_id(endpoint_id).app_root
-    return _join(base, root, "requests", check_request_id(request_id), suffix)
+    url = f"{_app_bases(base, _checked(endpoint_id))}/requests/{check_request_id(request_id)}"
+    suffix = suffix.strip("/")
+    return f"{url}/{suffix}" if suffix else url

@@ -178,3 +178,53 @@ def test_only_slashes_are_stripped_from_ids_bases_and_paths() -> None:
 def test_empty_parts_add_no_slash() -> None:
     assert request_url(Q, "fal-ai/flux/dev", "abc", "/") == f"{Q}/fal-ai/flux/requests/abc"
     assert request_url(Q, "fal-ai/flux/dev", "abc", "") == f"{Q}/fal-ai/flux/requests/abc"
+
+
+# -- URLs are joined once per base and id: the cache changes no answer -------------------------
+
+
+@pytest.mark.parametrize("bad", [5, ["fal-ai", "flux"], {"id": "fal-ai/flux"}, None])
+def test_an_id_that_is_not_a_string_is_named_by_every_url_not_hashed(bad: object) -> None:
+    """A list or dict id would fail inside the cache as "unhashable": it is refused first."""
+    for build in (
+        lambda: endpoint_url(Q, bad),  # type: ignore[arg-type]
+        lambda: request_url(Q, bad, "abc"),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(InvalidArgumentError, match="expected a string"):
+            build()
+
+
+def test_a_bad_id_is_refused_every_time_it_is_given() -> None:
+    """Failures are not cached: the second call raises as the first did."""
+    for _ in range(2):
+        with pytest.raises(InvalidArgumentError, match="bad segment"):
+            endpoint_url(Q, "fal-ai/.flux")
+        with pytest.raises(InvalidArgumentError, match="bad segment"):
+            request_url(Q, "fal-ai/.flux", "abc")
+
+
+def test_the_same_id_under_two_bases_gets_each_base() -> None:
+    assert endpoint_url("https://a/q", "fal-ai/flux/dev") == "https://a/q/fal-ai/flux/dev"
+    assert endpoint_url("https://b/q", "fal-ai/flux/dev") == "https://b/q/fal-ai/flux/dev"
+    assert (
+        request_url("https://a/q", "fal-ai/flux/dev", "r1") == "https://a/q/fal-ai/flux/requests/r1"
+    )
+    assert (
+        request_url("https://b/q", "fal-ai/flux/dev", "r2") == "https://b/q/fal-ai/flux/requests/r2"
+    )
+
+
+def test_a_bad_request_id_is_refused_after_the_id_is_checked() -> None:
+    with pytest.raises(InvalidArgumentError, match="invalid endpoint id"):
+        request_url(Q, "flux", "../x")
+    with pytest.raises(InvalidArgumentError, match="invalid request id '../x'"):
+        request_url(Q, "fal-ai/flux", "../x")
+
+
+def test_a_suffix_is_joined_without_its_slashes() -> None:
+    assert (
+        request_url(Q, "fal-ai/flux", "abc", "/status/") == f"{Q}/fal-ai/flux/requests/abc/status"
+    )
+    assert request_url(Q, "fal-ai/flux", "abc", "status/stream") == (
+        f"{Q}/fal-ai/flux/requests/abc/status/stream"
+    )
