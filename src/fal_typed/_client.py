@@ -473,11 +473,12 @@ class Client:
         attempts, base_timeout = self._attempts(
             method, url, content, retry, idempotent, deadline, kind, timeout
         )
-        sent_headers = self.headers_for(self.http, headers)
+        http = self.http
+        sent_headers = self.headers_for(http, headers)
         while True:
             attempts.start()
             try:
-                response = self.http.request(
+                response = http.request(
                     attempts.method,
                     attempts.url,
                     json=json,

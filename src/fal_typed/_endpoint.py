@@ -11,8 +11,6 @@ them) are imported at their first use, so importing the module costs no model bu
 from __future__ import annotations
 
 import importlib
-import json
-import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -30,7 +28,9 @@ from ._handle import (
     subscribe_async,
 )
 from ._options import Priority
+from ._pydantic import base_model, serialization_error, validation_error
 from ._queue import submit, submit_async
+from ._request_json import check_json, refusal
 from ._run import run, run_async
 from ._status import Status
 from ._types import NotGiven
@@ -71,55 +71,6 @@ class _Body(BodyWithUploads):
     @override
     def __repr__(self) -> str:
         return super().__repr__() if self.uploads else repr(dict(self))
-
-
-def _unencodable(endpoint_id: str, body: Mapping[str, Any]) -> None:
-    """Raise :class:`InputValidationError` naming each value JSON (and fal) cannot carry: a NaN
-    or infinite float, a string with a lone surrogate (UTF-8 cannot encode it). Walked without
-    recursion: ``extra_body`` and open fields may nest deep."""
-    if _plainly_encodable(body):
-        return
-    errors: list[dict[str, Any]] = []
-    stack: list[tuple[tuple[str | int, ...], object]] = [((), body)]
-    while stack:
-        loc, value = stack.pop()
-        if isinstance(value, Mapping):
-            items = cast("Mapping[object, object]", value).items()
-            for key, item in items:
-                if isinstance(key, str) and not _encodable(key):
-                    errors.append(_problem(loc, "a key is not valid Unicode (a lone surrogate)"))
-                stack.append(((*loc, str(key)), item))
-        elif isinstance(value, (list, tuple)):
-            stack.extend(((*loc, i), item) for i, item in enumerate(cast("list[object]", value)))
-        elif isinstance(value, float) and not math.isfinite(value):
-            errors.append(_problem(loc, f"{value} is not a finite number (JSON has no NaN or inf)"))
-        elif isinstance(value, str) and not _encodable(value):
-            errors.append(_problem(loc, "not valid Unicode (a lone surrogate UTF-8 cannot encode)"))
-    if errors:
-        raise InputValidationError(endpoint_id, sorted(errors, key=lambda e: str(e["loc"])))
-
-
-def _plainly_encodable(body: Mapping[str, Any]) -> bool:
-    """The common case, decided in C: ``body`` serializes to strict JSON in UTF-8 (no NaN or
-    infinity, no lone surrogate, keys included). Anything else (an object JSON does not know,
-    nesting past the stack) is left to the walk, which names each problem."""
-    try:
-        json.dumps(body, allow_nan=False, ensure_ascii=False).encode("utf-8")
-    except (ValueError, TypeError, RecursionError):  # UnicodeEncodeError is a ValueError
-        return False
-    return True
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _problem(loc: tuple[str | int, ...], message: str) -> dict[str, Any]:
-    return {"loc": loc, "msg": message, "type": "unencodable"}
 
 
 class Endpoint(Generic[InputT, OutputT]):
@@ -182,12 +133,23 @@ class Endpoint(Generic[InputT, OutputT]):
         An input and keyword fields together are an error naming each keyword field ("given
         both"): neither is silently dropped, and which one should win is the caller's call.
         """
-        input_model = self.Input  # the models load here, at the first call (pydantic with them)
-        from pydantic import BaseModel, ValidationError
+        body = self._built(input, fields, extra_body)
+        if not body.uploads:  # checked already: uploads wait on it
+            check_json(self.endpoint_id, body)
+        return body
 
+    def _built(
+        self,
+        input: InputT | Mapping[str, Any] | None = None,
+        fields: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+    ) -> _Body:
+        """:meth:`arguments`' body, its JSON checked here only when uploads wait on it: else
+        the call checks it as it encodes it to send, once (``_request_json``)."""
+        input_model = self.Input  # the models load here, at the first call (pydantic with them)
         given = {k: v for k, v in (fields or {}).items() if not isinstance(v, NotGiven)}
         if input is not None and given:
-            what = "Input instance" if isinstance(input, BaseModel) else "input mapping"
+            what = "Input instance" if isinstance(input, base_model()) else "input mapping"
             duplicate = f"given both an {what} and this keyword field: pass one or the other"
             raise InputValidationError(
                 self.endpoint_id,
@@ -212,21 +174,35 @@ class Endpoint(Generic[InputT, OutputT]):
         mapping, uploads = extract_uploads(raw)
         try:
             model = input_model.model_validate(mapping)
-        except ValidationError as exc:
+        except validation_error() as exc:
             raise InputValidationError.from_pydantic(self.endpoint_id, exc, input_model) from None
-        body = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        try:
+            body = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        except serialization_error() as exc:  # an open field's object it cannot write
+            raise refusal(self.endpoint_id, mapping, exc) from None
         if extra_body:
-            body.update(extra_body)
-        _unencodable(self.endpoint_id, body)
+            # Unvalidated, but it may hold upload sources too (a file for a field the schema
+            # does not know yet): they become placeholders with the rest.
+            body, uploads = extract_uploads(BodyWithUploads({**body, **extra_body}, uploads))
+        if uploads:
+            check_json(self.endpoint_id, body)
         return _Body(self.endpoint_id, body, uploads)
 
-    def _unsent(self, arguments: InputT | Mapping[str, Any]) -> Mapping[str, Any]:
+    def _unsent(self, arguments: InputT | Mapping[str, Any]) -> _Body:
         """``arguments`` as :meth:`arguments` built them: a body it built for this endpoint as
         it is; an ``Input`` instance or any other mapping validated here, as the module
         functions validate theirs."""
         if isinstance(arguments, _Body) and arguments.endpoint_id == self.endpoint_id:
             return arguments
-        return self.arguments(arguments)
+        return self._built(arguments)
+
+    def _checked(self, arguments: InputT | Mapping[str, Any]) -> _Body:
+        """:meth:`_unsent`, its JSON checked now: for a call that sends it later (a stream
+        sends when it is entered), so bad input fails at the call, as everywhere else."""
+        body = self._unsent(arguments)
+        if not body.uploads:  # else checked when it was built
+            check_json(self.endpoint_id, body)
+        return body
 
     def _body(
         self,
@@ -236,8 +212,10 @@ class Endpoint(Generic[InputT, OutputT]):
     ) -> dict[str, Any]:
         """The JSON body to send, with any local files uploaded (within ``deadline``) and
         replaced by their URLs."""
-        body, uploads = extract_uploads(self._unsent(arguments))
-        return resolve_uploads(body, uploads, client, deadline=deadline) if uploads else body
+        body = self._unsent(arguments)  # its uploads extracted already, when it was built
+        return (
+            resolve_uploads(body, body.uploads, client, deadline=deadline) if body.uploads else body
+        )
 
     async def _body_async(
         self,
@@ -246,10 +224,10 @@ class Endpoint(Generic[InputT, OutputT]):
         deadline: Deadline | None = None,
     ) -> dict[str, Any]:
         """Async twin of :meth:`_body`: the uploads run as concurrent tasks."""
-        body, uploads = extract_uploads(self._unsent(arguments))
-        if not uploads:
+        body = self._unsent(arguments)
+        if not body.uploads:
             return body
-        return await resolve_uploads_async(body, uploads, client, deadline=deadline)
+        return await resolve_uploads_async(body, body.uploads, client, deadline=deadline)
 
     # -- calls (implemented in _handle, _queue and _run) ---------------------------------------
 
@@ -484,7 +462,7 @@ class Endpoint(Generic[InputT, OutputT]):
 
         return Stream(
             self,
-            self._unsent(arguments),
+            self._checked(arguments),
             client=client,
             path=path,
             headers=headers,
@@ -505,7 +483,7 @@ class Endpoint(Generic[InputT, OutputT]):
 
         return AsyncStream(
             self,
-            self._unsent(arguments),
+            self._checked(arguments),
             client=client,
             path=path,
             headers=headers,

@@ -20,7 +20,9 @@ from ._errors import (
     OutputValidationError,
     PossiblyAcceptedError,
 )
+from ._jupyter import live_callbacks
 from ._options import MIN_START_TIMEOUT, Priority, check_positive
+from ._pydantic import validation_error
 from ._queue import (
     annotate_errors,
     cancel,
@@ -65,8 +67,6 @@ RESULT_GRACE = 10.0
 
 def parse_output(model: type[OutputT], data: Any, request_id: str | None) -> OutputT:
     """Validate a result into the endpoint's ``Output``; on failure the raw data stays on the error."""
-    from pydantic import ValidationError  # loaded with ``model`` already: a dictionary lookup
-
     try:
         return model.model_validate(data)
     except RecursionError:  # nested past the stack: the data stays on the error all the same
@@ -75,7 +75,7 @@ def parse_output(model: type[OutputT], data: Any, request_id: str | None) -> Out
             data=data,
             request_id=request_id,
         ) from None
-    except ValidationError as exc:
+    except validation_error() as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'output'}: {e['msg']}"
             for e in exc.errors(include_url=False)[:5]
@@ -414,8 +414,7 @@ def subscribe(
     ``start_timeout`` (fal then stops trying to start the request too).
     """
     client = client if client is not None else default_client()
-    from ._jupyter import live_callbacks  # in a Jupyter kernel: live progress by default
-
+    # In a Jupyter kernel: live progress by default.
     on_enqueue, on_queue_update = live_callbacks(endpoint.endpoint_id, on_enqueue, on_queue_update)
     deadline = call_deadline(client_timeout)
     derived_start = _derived_start_timeout(deadline, start_timeout)
@@ -482,8 +481,7 @@ async def subscribe_async(
 ) -> OutputT:
     """Async twin of :func:`subscribe`; callbacks may also return awaitables."""
     client = client if client is not None else default_client()
-    from ._jupyter import live_callbacks  # in a Jupyter kernel: live progress by default
-
+    # In a Jupyter kernel: live progress by default.
     on_enqueue, on_queue_update = live_callbacks(endpoint.endpoint_id, on_enqueue, on_queue_update)
     deadline = call_deadline(client_timeout)
     derived_start = _derived_start_timeout(deadline, start_timeout)

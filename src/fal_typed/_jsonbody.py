@@ -53,13 +53,13 @@ def answer_text(response: httpx.Response) -> str:
 def parse_json(
     text: str,
     *,
-    what: str,
+    what: Callable[[], str],
     max_depth: int,
     request_id: str | None,
     redact: Callable[[str], str],
 ) -> Any:
-    """``text`` parsed, or a :class:`ProtocolError` naming ``what`` and keeping the text (both
-    passed through ``redact`` first: only a failure pays for it)."""
+    """``text`` parsed, or a :class:`ProtocolError` naming ``what()`` and keeping the text (both
+    passed through ``redact`` first: only a failure pays for them, the naming included)."""
     problem: str | None = None
     error_type: str | None = None
     data: Any = None
@@ -81,7 +81,7 @@ def parse_json(
     scrubbed = redact(text)
     quoted = scrubbed[:_QUOTED] + ("..." if len(scrubbed) > _QUOTED else "")
     raise ProtocolError(
-        f"{redact(what)} {problem}; its text is kept on the error (.text): {quoted!r}",
+        f"{redact(what())} {problem}; its text is kept on the error (.text): {quoted!r}",
         request_id=request_id,
         error_type=error_type,
         text=scrubbed,

@@ -7,10 +7,9 @@ from a saved request id behaves exactly like the one ``submit`` returned.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 
@@ -20,10 +19,14 @@ from ._deadline import Deadline
 from ._errors import FalError, FalHTTPError, FalTimeoutError, ProtocolError
 from ._jsonbody import answer_text, parse_json
 from ._options import Priority, request_headers, webhook_params
+from ._request_json import encode_json, with_json_type
 from ._retry import Kind
 from ._status import Completed, Status, parse_status
 from ._urls import check_request_id, endpoint_url, request_url
 from ._wallclock import exchanges_seen, within, within_async
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 __all__ = [
     "Submission",
@@ -49,10 +52,9 @@ class Submission:
     queue_position: int | None = None
 
 
-@dataclass(frozen=True)
-class _SubmitRequest:
+class _SubmitRequest(NamedTuple):
     url: str
-    body: dict[str, Any]
+    body: bytes
     headers: dict[str, str]
     params: dict[str, str]
 
@@ -71,9 +73,11 @@ def _submit_request(
     """Check every option and build the request (raises before anything is sent)."""
     return _SubmitRequest(
         url=endpoint_url(client.queue_url, endpoint_id),
-        body=dict(arguments),
-        headers=request_headers(
-            priority=priority, hint=hint, start_timeout=start_timeout, headers=headers
+        body=encode_json(endpoint_id, arguments),
+        headers=with_json_type(
+            request_headers(
+                priority=priority, hint=hint, start_timeout=start_timeout, headers=headers
+            )
         ),
         params=webhook_params(webhook_url),
     )
@@ -124,13 +128,14 @@ def submit(
         start_timeout=start_timeout,
         headers=headers,
     )
-    with naming(endpoint_id), exchanges_seen(client.http, deadline) as exchanges:
+    http = client.http
+    with naming(endpoint_id), exchanges_seen(http, deadline) as exchanges:
         try:
-            with within(client.http, deadline, f"POST {req.url}"):
+            with within(http, deadline, f"POST {req.url}"):
                 response = client.request(
                     "POST",
                     req.url,
-                    json=req.body,
+                    content=req.body,
                     headers=req.headers,
                     params=req.params,
                     deadline=deadline,
@@ -172,7 +177,7 @@ async def submit_async(
                 client.arequest(
                     "POST",
                     req.url,
-                    json=req.body,
+                    content=req.body,
                     headers=req.headers,
                     params=req.params,
                     deadline=deadline,
@@ -322,25 +327,36 @@ def _json(client: Client, response: httpx.Response, request_id: str) -> Any:
     """The answer's JSON; unreadable or nested too deep, a ProtocolError keeping its text."""
     return parse_json(
         answer_text(response),
-        what=f"the answer of {response.request.url.path}",
+        what=lambda: f"the answer of {response.request.url.path}",
         max_depth=client.limits.max_json_depth,
         request_id=request_id,
         redact=client.redact,
     )
 
 
-@contextmanager
-def annotate_errors(
-    request_id: str, completed: Completed | None = None
-) -> Generator[None, None, None]:
+class annotate_errors:
     """Stamp the request id (and the final status's error_type) on any FalError raised inside.
 
     The id the call was made for wins over a response header: it is the one the caller knows.
+    A class, not a ``@contextmanager`` generator: every by-id call enters one.
     """
-    try:
-        yield
-    except FalError as exc:
-        exc.request_id = request_id
-        if completed is not None:
-            exc.error_type = exc.error_type or completed.error_type
-        raise
+
+    __slots__ = ("completed", "request_id")
+
+    def __init__(self, request_id: str, completed: Completed | None = None) -> None:
+        self.request_id = request_id
+        self.completed = completed
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, FalError):
+            exc.request_id = self.request_id
+            if self.completed is not None:
+                exc.error_type = exc.error_type or self.completed.error_type

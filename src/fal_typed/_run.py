@@ -10,9 +10,10 @@ is :class:`~fal_typed.PossiblyAcceptedTimeoutError`: it may have run (and been p
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -22,6 +23,7 @@ from ._deadline import Deadline
 from ._errors import FalError, FalTimeoutError
 from ._jsonbody import answer_text, parse_json
 from ._options import check_positive, request_headers
+from ._request_json import encode_json, with_json_type
 from ._retry import Kind
 from ._urls import endpoint_url
 from ._wallclock import Exchange, exchanges_seen, within, within_async
@@ -37,13 +39,23 @@ class RunResult:
     request_id: str | None
 
 
-@dataclass(frozen=True)
-class _RunRequest:
+class _RunRequest(NamedTuple):
     url: str
-    body: dict[str, Any]
+    body: bytes
     headers: dict[str, str]
     timeout: httpx.Timeout
     deadline: Deadline | None
+
+
+def _unbounded_read(
+    connect: float | None, write: float | None, pool: float | None
+) -> httpx.Timeout:
+    """The client's timeouts with no read limit: a model may run for minutes."""
+    return httpx.Timeout(connect=connect, read=None, write=write, pool=pool)
+
+
+#: One per client configuration, not one per call.
+_run_timeout = functools.lru_cache(maxsize=64)(_unbounded_read)
 
 
 def _run_request(
@@ -60,9 +72,11 @@ def _run_request(
     base = client.timeout
     return _RunRequest(
         url=endpoint_url(client.run_url, endpoint_id, path),
-        body=dict(arguments),
-        headers=request_headers(hint=hint, start_timeout=start_timeout, headers=headers),
-        timeout=httpx.Timeout(connect=base.connect, read=None, write=base.write, pool=base.pool),
+        body=encode_json(endpoint_id, arguments),
+        headers=with_json_type(
+            request_headers(hint=hint, start_timeout=start_timeout, headers=headers)
+        ),
+        timeout=_run_timeout(base.connect, base.write, base.pool),
         deadline=None if timeout is None else Deadline(check_positive("timeout", timeout)),
     )
 
@@ -86,7 +100,9 @@ def _result(client: Client, endpoint_id: str, response: httpx.Response) -> RunRe
     request_id = response.headers.get("x-fal-request-id")
     data = parse_json(
         answer_text(response),
-        what=f"the answer ({response.headers.get('content-type')!r}) of the run of {endpoint_id}",
+        what=lambda: (
+            f"the answer ({response.headers.get('content-type')!r}) of the run of {endpoint_id}"
+        ),
         max_depth=client.limits.max_json_depth,
         request_id=request_id,
         redact=client.redact,
@@ -116,13 +132,14 @@ def run(
         headers=headers,
         timeout=timeout,
     )
-    with naming(endpoint_id), exchanges_seen(client.http, req.deadline) as exchanges:
+    http = client.http
+    with naming(endpoint_id), exchanges_seen(http, req.deadline) as exchanges:
         try:
-            with within(client.http, req.deadline, f"POST {req.url}"):
+            with within(http, req.deadline, f"POST {req.url}"):
                 response = client.request(
                     "POST",
                     req.url,
-                    json=req.body,
+                    content=req.body,
                     headers=req.headers,
                     timeout=req.timeout,
                     deadline=req.deadline,
@@ -163,7 +180,7 @@ async def run_async(
                 client.arequest(
                     "POST",
                     req.url,
-                    json=req.body,
+                    content=req.body,
                     headers=req.headers,
                     timeout=req.timeout,
                     deadline=req.deadline,

@@ -73,6 +73,7 @@ from ._errors import (
     error_for_response,
 )
 from ._jsonbody import json_depth_exceeds
+from ._request_json import encode_json, with_json_type
 from ._retry import (
     Backoff,
     Kind,
@@ -198,7 +199,10 @@ class _StreamBase(Generic[OutputT]):
         url = endpoint_url(
             client.run_url, self.endpoint.endpoint_id, _route(self.endpoint.endpoint_id, self.path)
         )
-        return http.build_request("POST", url, json=body, headers=headers, timeout=timeout)
+        content = encode_json(self.endpoint.endpoint_id, body)
+        return http.build_request(
+            "POST", url, content=content, headers=with_json_type(headers), timeout=timeout
+        )
 
     def _started(self, response: httpx.Response) -> bool:
         """Record the response; ``True`` for an event stream, ``False`` for a plain JSON body."""

@@ -20,18 +20,20 @@ been accepted; one cut before, or after an answer proving it was not received, w
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import httpx
 
 from ._bounded import Interrupter, TimedOut, await_within
 from ._deadline import Deadline
 from ._errors import FalError, FalTimeoutError
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 __all__ = ["Exchange", "exchanges_seen", "within", "within_async"]
 
@@ -70,26 +72,46 @@ def _install(
         http.event_hooks = hooks
 
 
-@contextlib.contextmanager
-def within(http: httpx.Client, deadline: Deadline | None, what: str) -> Generator[None]:
+class within:
     """Run the requests made through ``http`` in the block within ``deadline`` (see above);
-    a failure caused by the shutdown is the deadline's error for ``what``."""
-    if deadline is None:
-        yield
-        return
-    _install(http, "response", _arm)
-    armed = _Armed(deadline)
-    token = _ARMED.set(armed)
-    try:
-        yield
-    except FalError as exc:
-        if isinstance(exc, FalTimeoutError) or not any(i.fired for i in armed.interrupters):
-            raise
-        raise deadline.error(what) from None
-    finally:
-        _ARMED.reset(token)
+    a failure caused by the shutdown is the deadline's error for ``what``.
+
+    Without a deadline it does nothing. A class, not a ``@contextmanager`` generator: every
+    request of a call enters one."""
+
+    __slots__ = ("_armed", "_deadline", "_http", "_token", "_what")
+
+    def __init__(self, http: httpx.Client, deadline: Deadline | None, what: str) -> None:
+        self._http = http
+        self._deadline = deadline
+        self._what = what
+        self._armed: _Armed | None = None
+
+    def __enter__(self) -> None:
+        if self._deadline is None:
+            return
+        _install(self._http, "response", _arm)
+        self._armed = _Armed(self._deadline)
+        self._token = _ARMED.set(self._armed)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        armed = self._armed
+        if armed is None:
+            return
+        _ARMED.reset(self._token)
         for interrupter in armed.interrupters:
             interrupter.cancel()
+        if (
+            isinstance(exc, FalError)
+            and not isinstance(exc, FalTimeoutError)
+            and any(i.fired for i in armed.interrupters)
+        ):
+            raise armed.deadline.error(self._what) from None
 
 
 @dataclass(eq=False)
@@ -167,28 +189,42 @@ async def _note_async(response: httpx.Response) -> None:
     _note(response)
 
 
-@contextlib.contextmanager
-def exchanges_seen(
-    http: httpx.Client | httpx.AsyncClient, deadline: Deadline | None
-) -> Generator[list[Exchange]]:
+class exchanges_seen:
     """The requests ``http`` sends in the block and how far each got (body written, answer
     head received), also for a call the deadline cut before it returned. Only a call with a
-    ``deadline`` can be cut: without one nothing is followed (no trace on its requests)."""
-    if deadline is None:
-        yield []
-        return
-    if isinstance(http, httpx.AsyncClient):
-        _install(http, "request", _track_async)
-        _install(http, "response", _note_async)
-    else:
-        _install(http, "request", _track)
-        _install(http, "response", _note)
-    exchanges: list[Exchange] = []
-    token = _EXCHANGES.set(exchanges)
-    try:
-        yield exchanges
-    finally:
-        _EXCHANGES.reset(token)
+    ``deadline`` can be cut: without one nothing is followed (no trace on its requests), and
+    the list stays empty.
+
+    A class, not a ``@contextmanager`` generator: every paid request of a call enters one."""
+
+    __slots__ = ("_deadline", "_http", "_token", "exchanges")
+
+    def __init__(self, http: httpx.Client | httpx.AsyncClient, deadline: Deadline | None) -> None:
+        self._http = http
+        self._deadline = deadline
+        self.exchanges: list[Exchange] = []
+
+    def __enter__(self) -> list[Exchange]:
+        if self._deadline is None:
+            return self.exchanges
+        http = self._http
+        if isinstance(http, httpx.AsyncClient):
+            _install(http, "request", _track_async)
+            _install(http, "response", _note_async)
+        else:
+            _install(http, "request", _track)
+            _install(http, "response", _note)
+        self._token = _EXCHANGES.set(self.exchanges)
+        return self.exchanges
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._deadline is not None:
+            _EXCHANGES.reset(self._token)
 
 
 async def within_async(call: Awaitable[T], deadline: Deadline | None, what: str) -> T:

@@ -42,7 +42,8 @@ def keyword_call(call: Callable[..., Any] | str) -> Callable[[_F], _F]:
 
     ``call`` is an endpoint's call bound to it (``endpoint.subscribe``): the decorated function
     becomes ``call(endpoint.arguments(input, fields, extra_body), **options)``, where the
-    options are the keywords ``call`` itself takes and the fields all the others. Or ``call``
+    options are the keywords ``call`` itself takes and the fields all the others (the body's
+    JSON is checked as the call encodes it to send, not twice). Or ``call``
     names a method of a realtime connection (``"send_arguments"``): the decorated method sends
     ``self.endpoint.arguments(input, fields, extra_body)`` through it. Coroutine functions stay
     coroutine functions. Type checkers see the declared signature unchanged.
@@ -80,14 +81,15 @@ def _function(declared: _F, endpoint: Endpoint[Any, Any], name: str, options: fr
 
         async def run_async(input: Any = None, /, **keywords: Any) -> Any:
             extra_body, chosen = _split(keywords, options)
-            arguments = endpoint.arguments(input, keywords, extra_body)
+            arguments = endpoint._built(input, keywords, extra_body)  # pyright: ignore[reportPrivateUsage]
             return await getattr(endpoint, name)(arguments, **chosen)
 
         return cast("_F", functools.wraps(declared)(run_async))
 
     def run(input: Any = None, /, **keywords: Any) -> Any:
         extra_body, chosen = _split(keywords, options)
-        return getattr(endpoint, name)(endpoint.arguments(input, keywords, extra_body), **chosen)
+        arguments = endpoint._built(input, keywords, extra_body)  # pyright: ignore[reportPrivateUsage]
+        return getattr(endpoint, name)(arguments, **chosen)
 
     return cast("_F", functools.wraps(declared)(run))
 

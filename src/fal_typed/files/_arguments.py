@@ -21,6 +21,7 @@ body hands its attached sources back, so any layer can take it as it comes.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from typing_extensions import override
 
+from .._pydantic import base_model
 from ._input import PLAIN, FileInput, is_upload_source
 from ._strings import is_file_field, strings_as_files
 
@@ -84,11 +86,13 @@ def extract_uploads(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
     placeholder, so it is uploaded once. Raises :class:`~fal_typed.FileInputError` naming the
     field for a source that cannot be uploaded.
     """
-    if not (isinstance(arguments, BodyWithUploads) and arguments.uploads) and all(
-        _plain(k, v) for k, v in arguments.items()
+    if (
+        not (isinstance(arguments, BodyWithUploads) and arguments.uploads)
+        and PLAIN.issuperset(map(type, arguments.values()))
+        and not any(map(_file_field, arguments))
     ):
         return dict(arguments), {}  # only JSON scalars outside file fields: nothing to walk
-    from pydantic import BaseModel  # loaded already by any caller holding a model
+    model_class = base_model()  # loaded already by any caller holding a model
 
     uploads: dict[str, FileInput] = (
         dict(arguments.uploads) if isinstance(arguments, BodyWithUploads) else {}
@@ -110,7 +114,7 @@ def extract_uploads(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
         return seen[key]
 
     def walk(value: Any, path: str) -> Any:
-        if isinstance(value, BaseModel):
+        if isinstance(value, model_class):
             value = set_fields(value)
         if isinstance(value, Mapping):
             items = cast("Mapping[object, Any]", value).items()
@@ -127,6 +131,11 @@ def extract_uploads(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
         return walk(strings_as_files(key, value, path), path)
 
     return {k: v if _plain(k, v) else item(k, v, k) for k, v in arguments.items()}, uploads
+
+
+#: :func:`is_file_field` of the keys of every call's arguments (the few names an application
+#: uses), answered in C once known.
+_file_field = functools.lru_cache(maxsize=4096)(is_file_field)
 
 
 def _plain(key: object, value: object) -> bool:

@@ -1,0 +1,106 @@
+"""The JSON body a call sends: encoded once, strictly, or refused naming each value at fault.
+
+fal reads JSON as RFC 8259 defines it: no NaN or infinity, and text in UTF-8, which a string
+holding a lone surrogate cannot be. ``json.dumps`` writes NaN unless told not to, and httpx's
+own encoding raises a bare ``ValueError`` or ``TypeError`` naming no field. So a call encodes
+its body here, once, in C, into the bytes it sends (retries resend them); a body that cannot be
+encoded is walked to name every value at fault, as an :class:`~fal_typed.InputValidationError`
+raised before anything is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any, Final, cast
+
+from ._errors import InputValidationError
+
+__all__ = ["JSON_CONTENT_TYPE", "check_json", "encode_json", "refusal", "with_json_type"]
+
+JSON_CONTENT_TYPE: Final = "application/json"
+
+#: Compact strict JSON in one C pass, as httpx writes a ``json=`` body (built once: ``json.dumps``
+#: with options builds an encoder per call).
+_STRICT: Final = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+
+
+def encode_json(endpoint_id: str, body: Mapping[str, Any]) -> bytes:
+    """``body`` as the UTF-8 JSON bytes to send; an :class:`InputValidationError` naming each
+    value JSON cannot carry (a NaN or infinite float, a lone surrogate, an object JSON does not
+    know) when it cannot be."""
+    try:
+        return _STRICT.encode(body if isinstance(body, dict) else dict(body)).encode("utf-8")
+    except (ValueError, TypeError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
+        failure = exc
+    raise refusal(endpoint_id, body, failure)
+
+
+def refusal(endpoint_id: str, body: Mapping[str, Any], failure: Exception) -> InputValidationError:
+    """The error of a body that could not be encoded (``failure``): each value at fault named,
+    or, when the walk finds none (nesting past the encoder's stack), what failed."""
+    problems = _problems(body) or [_problem((), f"cannot be sent as JSON ({failure})")]
+    return InputValidationError(endpoint_id, problems)
+
+
+def check_json(endpoint_id: str, body: Mapping[str, Any]) -> None:
+    """Raise as :func:`encode_json` would, for a body checked before it is sent (its uploads
+    wait on it, or the caller only built it)."""
+    encode_json(endpoint_id, body)
+
+
+def with_json_type(headers: dict[str, str]) -> dict[str, str]:
+    """``headers`` with the JSON content type added, unless the caller gave one (in any case)."""
+    if not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = JSON_CONTENT_TYPE
+    return headers
+
+
+def _problems(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every value of ``body`` JSON cannot carry, located and ordered by location. Walked
+    without recursion: ``extra_body`` and open fields may nest deep."""
+    errors: list[dict[str, Any]] = []
+    stack: list[tuple[tuple[str | int, ...], object]] = [((), body)]
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, dict) or (not loc and isinstance(value, Mapping)):
+            for key, item in cast("Mapping[object, object]", value).items():
+                if isinstance(key, str) and not _encodable(key):
+                    errors.append(_problem(loc, "a key is not valid Unicode (a lone surrogate)"))
+                elif not isinstance(key, (str, int, float)) and key is not None:
+                    errors.append(
+                        _problem(loc, f"a key is {_article(type(key).__name__)}, not text")
+                    )
+                stack.append(((*loc, str(key)), item))
+        elif isinstance(value, (list, tuple)):
+            stack.extend(((*loc, i), item) for i, item in enumerate(cast("list[object]", value)))
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                errors.append(
+                    _problem(loc, f"{value} is not a finite number (JSON has no NaN or inf)")
+                )
+        elif isinstance(value, str):
+            if not _encodable(value):
+                errors.append(
+                    _problem(loc, "not valid Unicode (a lone surrogate UTF-8 cannot encode)")
+                )
+        elif not isinstance(value, int) and value is not None:
+            errors.append(_problem(loc, f"{_article(type(value).__name__)} is not a JSON value"))
+    return sorted(errors, key=lambda e: str(e["loc"]))
+
+
+def _article(name: str) -> str:
+    return f"an {name}" if name[:1].lower() in ("a", "e", "i", "o", "u") else f"a {name}"
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _problem(loc: tuple[str | int, ...], message: str) -> dict[str, Any]:
+    return {"loc": loc, "msg": message, "type": "unencodable"}
