@@ -300,6 +300,7 @@ class Client:
             asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
         ] = weakref.WeakKeyDictionary()
         self._credentials: Credentials | None = None
+        self._auth: Mapping[str, str] | None = None  # auth_headers(), once resolved
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -340,16 +341,17 @@ class Client:
 
     def headers_for(
         self, http: httpx.Client | httpx.AsyncClient, headers: Mapping[str, str] | None = None
-    ) -> dict[str, str]:
+    ) -> Mapping[str, str]:
         """:meth:`request_headers` for a request sent through ``http`` (:attr:`http` or
         :attr:`async_http`), less the User-Agent when ``http`` is one of ours, which send it
-        already: httpx would merge it in again, header by header."""
+        already: httpx would merge it in again, header by header. Read-only: without
+        ``headers`` it is the client's own, built once (httpx copies what it is given)."""
         if http is self._user_http or http is self._user_async_http:
             return self.request_headers(headers)
-        merged = self.auth_headers()
-        if headers:
-            merged.update(headers)
-        return merged
+        auth = self._auth
+        if auth is None:  # resolved at the first request (raises while no key is found)
+            auth = self._auth = self.auth_headers()
+        return {**auth, **headers} if headers else auth
 
     @property
     def secrets(self) -> tuple[str, ...]:

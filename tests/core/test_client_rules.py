@@ -440,6 +440,31 @@ def test_the_headers_every_request_carries() -> None:
     assert proxied.auth_headers() == {"Authorization": PROXY_AUTHORIZATION}
 
 
+def test_the_auth_headers_through_our_httpx_clients_are_built_once_and_never_shared_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Built at the first request, then the same read-only mapping; a call's own headers are
+    merged into a new one, leaving it as it was. A key not found yet is looked for again."""
+    from fal_typed import MissingCredentialsError
+
+    for name in ("FAL_KEY", "FAL_KEY_ID", "FAL_KEY_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    client = Client()
+    http = client.http
+    for _ in range(2):  # a failure is not remembered
+        with pytest.raises(MissingCredentialsError):
+            client.headers_for(http)
+    monkeypatch.setenv("FAL_KEY", "id-2:secret-2")
+    first = client.headers_for(http)
+    assert first == {"Authorization": "Key id-2:secret-2"}
+    assert client.headers_for(http) is first
+    merged = client.headers_for(http, {"X-Trace": "t-1", "Authorization": "Key other"})
+    assert merged == {"Authorization": "Key other", "X-Trace": "t-1"}
+    assert first == {"Authorization": "Key id-2:secret-2"} and client.headers_for(http) is first
+    assert client.headers_for(http, {}) is first
+    client.close()
+
+
 def test_a_request_s_own_timeout_replaces_the_client_s(peer: ScriptedPeer) -> None:
     Exchanges(peer, OK)
     reads: list[float | None] = []
