@@ -57,7 +57,7 @@ class _Watchdog:
     def arm(self, when: float, callback: Callable[[], object]) -> Alarm:
         alarm = Alarm(self, when, callback)
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
+            if self._thread is None:  # none yet, or it ended (it says so as it ends)
                 self._thread = threading.Thread(target=self._run, name="fal-watchdog", daemon=True)
                 self._thread.start()
             earliest = self._heap[0][0] if self._heap else None
@@ -92,16 +92,22 @@ class _Watchdog:
         return due
 
     def _run(self) -> None:
-        while True:
-            with self._lock:
-                due = self._due()
-                while not due:
-                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
-                    self._wake.wait(timeout)
+        try:
+            while True:
+                with self._lock:
                     due = self._due()
-            for alarm in due:
-                with contextlib.suppress(Exception):  # one failing must not stop the others
-                    alarm.callback()
+                    while not due:
+                        timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                        self._wake.wait(timeout)
+                        due = self._due()
+                for alarm in due:
+                    with contextlib.suppress(Exception):  # one failing must not stop the others
+                        alarm.callback()
+        finally:
+            # Ended by what no callback raises (it never returns): the next alarm starts
+            # another, rather than every alarm asking the thread whether it is alive.
+            with self._lock:
+                self._thread = None
 
 
 _watchdog = _Watchdog()

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+import pytest
 from fal_endpoints import flux_dev
 
 from fal_typed import Client
@@ -155,3 +156,30 @@ def test_sync_calls_held_by_a_deadline_start_no_thread_per_request(
     started = _threads_started(call, 5)
     # Ours are named fal-*; a threading.Timer is a Thread-N. The server's own workers may come.
     assert [name for name in started if name.startswith(("fal-", "Thread-"))] == []
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_watchdog_thread_that_ended_is_replaced_by_the_next_alarm() -> None:
+    """Nothing a callback raises ends the thread; if something else does, it says so as it
+    ends, and the next alarm starts another (no liveness check at every arm)."""
+    original = _watchdog._due  # pyright: ignore[reportPrivateUsage]
+    failed = threading.Event()
+
+    def fail_once() -> list[object]:
+        _watchdog._due = original  # type: ignore[method-assign]  # pyright: ignore[reportPrivateUsage]
+        failed.set()
+        raise SystemExit  # what no callback's suppression catches
+
+    _watchdog._due = fail_once  # type: ignore[method-assign]  # pyright: ignore[reportPrivateUsage]
+    ended = _watchdog._thread  # pyright: ignore[reportPrivateUsage]
+    arm(time.monotonic() - 1, lambda: None)  # due now, so it wakes the thread: it fails, ends
+    assert failed.wait(BOUND)
+    thread = ended or _watchdog._thread  # pyright: ignore[reportPrivateUsage]
+    assert thread is not None
+    thread.join(BOUND)
+    assert not thread.is_alive()
+    assert _watchdog._thread is None  # pyright: ignore[reportPrivateUsage]
+    ran = threading.Event()
+    arm(time.monotonic() - 1, ran.set)
+    assert ran.wait(BOUND)
+    assert _watchdog._thread is not None and _watchdog._thread.is_alive()  # pyright: ignore[reportPrivateUsage]
