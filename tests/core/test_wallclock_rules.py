@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -98,3 +99,36 @@ def test_a_request_is_traced_only_when_a_deadline_can_cut_it(
         assert submit(client, APP, {"prompt": "x"}, deadline=deadline).request_id == RID
     assert len(traces) == 1
     assert (traces[0] is not None) is with_deadline
+
+
+# -- within: only a FalError the shutdown caused becomes the deadline's error -------------------
+
+
+def _read_then_outlive_the_deadline(client: Client, url: str, seconds: float) -> None:
+    """Inside ``within``: a whole answer read, then the deadline passes (its alarm fires on a
+    socket already read from, as a race with the end of a call can make it)."""
+    response = client.http.get(url)
+    assert response.status_code == 200
+    time.sleep(seconds + 0.3)  # the alarm, due at ``seconds``, has fired by now
+
+
+def test_a_block_that_ends_well_after_its_alarm_fired_is_no_timeout(peer: ScriptedPeer) -> None:
+    from fal_typed._wallclock import within
+
+    with _client(peer.url) as client:
+        deadline = Deadline(0.2)
+        with within(client.http, deadline, "GET x"):
+            _read_then_outlive_the_deadline(client, f"{peer.url}/x", 0.2)
+        assert deadline.expired  # and nothing was raised: the call's result stands
+
+
+def test_an_error_not_from_fal_typed_passes_through_a_fired_alarm(peer: ScriptedPeer) -> None:
+    from fal_typed._wallclock import within
+
+    with (
+        _client(peer.url) as client,
+        pytest.raises(LookupError, match="the caller's own"),
+        within(client.http, Deadline(0.2), "GET x"),
+    ):
+        _read_then_outlive_the_deadline(client, f"{peer.url}/x", 0.2)
+        raise LookupError("the caller's own")
