@@ -69,9 +69,7 @@ def _problems(body: Mapping[str, Any]) -> list[dict[str, Any]]:
                 if isinstance(key, str) and not _encodable(key):
                     errors.append(_problem(loc, "a key is not valid Unicode (a lone surrogate)"))
                 elif not isinstance(key, (str, int, float)) and key is not None:
-                    errors.append(
-                        _problem(loc, f"a key is {_article(type(key).__name__)}, not text")
-                    )
+                    errors.append(_problem(loc, f"a key of type {type(key).__name__} is not text"))
                 stack.append(((*loc, str(key)), item))
         elif isinstance(value, (list, tuple)):
             stack.extend(((*loc, i), item) for i, item in enumerate(cast("list[object]", value)))
@@ -86,12 +84,8 @@ def _problems(body: Mapping[str, Any]) -> list[dict[str, Any]]:
                     _problem(loc, "not valid Unicode (a lone surrogate UTF-8 cannot encode)")
                 )
         elif not isinstance(value, int) and value is not None:
-            errors.append(_problem(loc, f"{_article(type(value).__name__)} is not a JSON value"))
+            errors.append(_problem(loc, f"an object of type {type(value).__name__} is not JSON"))
     return sorted(errors, key=lambda e: str(e["loc"]))
-
-
-def _article(name: str) -> str:
-    return f"an {name}" if name[:1].lower() in ("a", "e", "i", "o", "u") else f"a {name}"
 
 
 def _encodable(text: str) -> bool:
