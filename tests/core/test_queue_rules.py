@@ -192,3 +192,40 @@ def test_a_post_refused_at_connect_is_not_possibly_accepted(mode: str, call: str
 
             asyncio.run(main())
     assert not isinstance(caught.value, PossiblyAcceptedError), caught.value
+
+
+# -- the body a submit sends ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_submit_sends_its_body_encoded_once_or_refuses_it_naming_the_endpoint(
+    peer: ScriptedPeer, mode: str
+) -> None:
+    """The bytes on the wire are the compact strict JSON, with its content type; a body JSON
+    cannot carry is refused before anything is sent, naming the endpoint and the field."""
+    from fal_typed import InputValidationError
+    from fal_typed._queue import submit, submit_async
+
+    routes = Peer(peer)
+
+    def send(body: dict[str, Any]) -> Any:
+        client = client_of(peer.url)
+        if mode == "sync":
+            with client:
+                return submit(client, "tests/paid", body)
+
+        async def main() -> Any:
+            async with client:
+                return await submit_async(client, "tests/paid", body)
+
+        return asyncio.run(main())
+
+    with pytest.raises(InputValidationError) as caught:
+        send({"prompt": "a cat", "scale": float("nan")})
+    assert caught.value.endpoint_id == "tests/paid"
+    assert caught.value.fields == ["scale"]
+    assert routes.hits["submit"] == 0
+    assert send({"prompt": "a cat", "n": 1}).request_id == RID
+    sent = peer.last()
+    assert sent.body == b'{"prompt":"a cat","n":1}'
+    assert sent.headers.get("content-type") == "application/json"
