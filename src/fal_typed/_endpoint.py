@@ -73,6 +73,13 @@ class _Body(BodyWithUploads):
         return super().__repr__() if self.uploads else repr(dict(self))
 
 
+def _too_deep(endpoint_id: str) -> InputValidationError:
+    """The error of an input nested past Python's stack, or that contains itself: no JSON can
+    carry it (the encoder would fail the same way)."""
+    message = "nested too deep, or containing itself, to be sent as JSON"
+    return InputValidationError(endpoint_id, [{"loc": (), "msg": message, "type": "unencodable"}])
+
+
 class Endpoint(Generic[InputT, OutputT]):
     """One fal endpoint: its id, its input and output models, and the calls that reach it."""
 
@@ -171,7 +178,10 @@ class Endpoint(Generic[InputT, OutputT]):
             )
         # Local files become placeholder URLs here and are uploaded only once the whole input is
         # valid, at the call (see files/_arguments.py).
-        mapping, uploads = extract_uploads(raw)
+        try:
+            mapping, uploads = extract_uploads(raw)
+        except RecursionError:  # walked recursively: nested past the stack, or a cycle
+            raise _too_deep(self.endpoint_id) from None
         try:
             model = input_model.model_validate(mapping)
         except validation_error() as exc:
@@ -183,7 +193,10 @@ class Endpoint(Generic[InputT, OutputT]):
         if extra_body:
             # Unvalidated, but it may hold upload sources too (a file for a field the schema
             # does not know yet): they become placeholders with the rest.
-            body, uploads = extract_uploads(BodyWithUploads({**body, **extra_body}, uploads))
+            try:
+                body, uploads = extract_uploads(BodyWithUploads({**body, **extra_body}, uploads))
+            except RecursionError:
+                raise _too_deep(self.endpoint_id) from None
         if uploads:
             check_json(self.endpoint_id, body)
         return _Body(self.endpoint_id, body, uploads)

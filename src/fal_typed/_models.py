@@ -45,6 +45,9 @@ class InputModel(BaseModel):
     model_config: ClassVar[ConfigDict] = ConfigDict(
         extra="forbid",
         allow_inf_nan=False,
+        # An open field's NaN or infinity dumped as itself, not as null: the call refuses it,
+        # naming the field, rather than sending a null nobody wrote.
+        ser_json_inf_nan="constants",
         populate_by_name=True,
         protected_namespaces=(),
         defer_build=True,

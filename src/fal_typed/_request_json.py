@@ -59,11 +59,18 @@ def with_json_type(headers: dict[str, str]) -> dict[str, str]:
 
 def _problems(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every value of ``body`` JSON cannot carry, located and ordered by location. Walked
-    without recursion: ``extra_body`` and open fields may nest deep."""
+    without recursion (``extra_body`` and open fields may nest deep), each container once (a
+    value that contains itself is left to the encoder's own reason)."""
     errors: list[dict[str, Any]] = []
     stack: list[tuple[tuple[str | int, ...], object]] = [((), body)]
+    walked: set[int] = set()  # containers met already: a cycle is walked once, not for ever
     while stack:
         loc, value = stack.pop()
+        identity = id(value)
+        if identity in walked:
+            continue
+        if not loc or isinstance(value, (dict, list, tuple)):
+            walked.add(identity)
         if isinstance(value, dict) or (not loc and isinstance(value, Mapping)):
             for key, item in cast("Mapping[object, object]", value).items():
                 if isinstance(key, str) and not _encodable(key):

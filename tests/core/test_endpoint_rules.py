@@ -144,6 +144,92 @@ def test_every_unencodable_value_is_located_described_and_ordered() -> None:
 # -- input and keyword fields, and what is not an input -----------------------------------------
 
 
+def test_an_open_field_s_nan_is_refused_not_sent_as_null(
+    local_fal: LocalFal, client: Client
+) -> None:
+    """pydantic dumps a NaN or infinity of an open field as null by default: the input models
+    dump it as itself, so the call refuses it, naming the field, and nothing is sent."""
+    open_input = untyped(ID)
+    for value, loc, shown in (
+        (math.nan, ("x",), "nan"),
+        ({"a": math.inf}, ("x", "a"), "inf"),
+        ([1.0, -math.inf], ("x", 1), "-inf"),
+    ):
+        with pytest.raises(InputValidationError) as caught:
+            open_input.submit({"prompt": "a cat", "x": value}, client=client)
+        assert caught.value.endpoint_id == ID
+        assert caught.value.errors == [
+            {
+                "loc": loc,
+                "msg": f"{shown} is not a finite number (JSON has no NaN or inf)",
+                "type": "unencodable",
+            }
+        ]
+    assert local_fal.requests == []
+
+
+def test_an_open_field_s_object_pydantic_cannot_write_is_named_where_it_is(
+    local_fal: LocalFal, client: Client
+) -> None:
+    with pytest.raises(InputValidationError) as caught:
+        untyped(ID).submit({"prompt": "a cat", "meta": {"who": object()}}, client=client)
+    assert caught.value.endpoint_id == ID
+    assert caught.value.errors == [
+        {
+            "loc": ("meta", "who"),
+            "msg": "an object of type object is not JSON",
+            "type": "unencodable",
+        }
+    ]
+    assert local_fal.requests == []
+
+
+@pytest.mark.parametrize("where", ["input", "extra_body"])
+def test_an_input_nested_past_the_stack_or_holding_itself_is_refused(
+    local_fal: LocalFal, client: Client, where: str
+) -> None:
+    deep: Any = "leaf"
+    for _ in range(sys.getrecursionlimit() * 2):
+        deep = [deep]
+    loop: list[Any] = []
+    loop.append(loop)
+    for value in (deep, loop):
+        with pytest.raises(InputValidationError) as caught:
+            if where == "input":
+                untyped(ID).submit({"prompt": "a cat", "x": value}, client=client)
+            else:
+                flux_dev.submit(prompt="a cat", extra_body={"x": value}, client=client)
+        assert caught.value.endpoint_id == ID
+        assert caught.value.errors == [
+            {
+                "loc": (),
+                "msg": "nested too deep, or containing itself, to be sent as JSON",
+                "type": "unencodable",
+            }
+        ]
+    assert local_fal.requests == []
+
+
+def test_a_body_with_uploads_pending_is_checked_before_they_start(
+    local_fal: LocalFal, client: Client, tmp_path: Path
+) -> None:
+    mask = tmp_path / "mask.png"
+    mask.write_bytes(b"\x89PNG" + bytes(range(256)) * 64)
+    with pytest.raises(InputValidationError) as caught:
+        flux_dev.submit(prompt="a cat", extra_body={"mask_url": mask, "x": math.inf}, client=client)
+    assert caught.value.endpoint_id == ID
+    assert caught.value.fields == ["x"]
+    assert local_fal.requests == []  # no upload either
+
+
+def test_a_stream_refuses_what_json_cannot_carry_at_the_call(client: Client) -> None:
+    """A stream sends when it is entered: its body is checked at the call all the same."""
+    with pytest.raises(InputValidationError) as caught:
+        flux_dev.stream(prompt="a cat", extra_body={"x": math.nan}, client=client)
+    assert caught.value.endpoint_id == ID
+    assert caught.value.fields == ["x"]
+
+
 def test_an_input_and_keyword_fields_name_the_endpoint_and_each_field_as_duplicate() -> None:
     with pytest.raises(InputValidationError) as caught:
         PROBE.arguments({"prompt": "p"}, {"when": "2026-01-02", "timeout_": 1})
