@@ -66,10 +66,10 @@ def _problems(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     walked: set[int] = set()  # containers met already: a cycle is walked once, not for ever
     while stack:
         loc, value = stack.pop()
-        identity = id(value)
+        identity, kind = id(value), type(value).__name__  # (read before any narrowing)
         if identity in walked:
             continue
-        if not loc or isinstance(value, (dict, list, tuple)):
+        if isinstance(value, (Mapping, list, tuple)):
             walked.add(identity)
         if isinstance(value, dict) or (not loc and isinstance(value, Mapping)):
             for key, item in cast("Mapping[object, object]", value).items():
@@ -91,7 +91,7 @@ def _problems(body: Mapping[str, Any]) -> list[dict[str, Any]]:
                     _problem(loc, "not valid Unicode (a lone surrogate UTF-8 cannot encode)")
                 )
         elif not isinstance(value, int) and value is not None:
-            errors.append(_problem(loc, f"an object of type {type(value).__name__} is not JSON"))
+            errors.append(_problem(loc, f"an object of type {kind} is not JSON"))
     return sorted(errors, key=lambda e: str(e["loc"]))
 
 

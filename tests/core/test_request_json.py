@@ -134,6 +134,23 @@ def test_a_body_nested_past_the_encoder_names_what_failed() -> None:
     assert error["msg"].startswith("cannot be sent as JSON (maximum recursion depth exceeded")
 
 
+def test_a_body_that_contains_itself_ends_with_the_encoder_s_reason() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(InputValidationError) as caught:
+        encode_json(ID, {"prompt": "a cat", "x": loop})
+    (error,) = caught.value.errors
+    assert error["loc"] == ()
+    assert "Circular reference detected" in error["msg"]
+
+
+def test_a_container_met_twice_is_walked_once_and_the_rest_still_walked() -> None:
+    shared = [1.0]
+    with pytest.raises(InputValidationError) as caught:
+        encode_json(ID, {"z": math.nan, "a": shared, "b": shared, "c": {"d": shared}})
+    assert caught.value.fields == ["z"]
+
+
 def test_a_mapping_that_is_not_a_dict_is_sent_at_the_top_only() -> None:
     from types import MappingProxyType
 
