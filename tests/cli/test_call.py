@@ -15,6 +15,7 @@ from PIL import Image
 
 from fal_typed.testing import DEFAULT_KEY, Failure, LocalFal
 
+from ..signals import sigint_for_children
 from .helpers import LocalServer, cli_command, cli_env, copy_corpus, run_cli
 
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(256)) * 4
@@ -310,15 +311,16 @@ def test_the_key_never_appears_in_output(served: Path) -> None:
 
 def test_ctrl_c_cancels_the_queued_request(server: LocalServer) -> None:
     server.fal.configure("fal-ai/flux/dev", hold="queue")
-    process = subprocess.Popen(
-        cli_command(
-            "call", "fal-ai/flux/dev", "--prompt", "a cat", "--schemas", str(server.served)
-        ),
-        env=cli_env(FAL_TYPED_BASE_URL=server.base_url, FAL_KEY=DEFAULT_KEY),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with sigint_for_children():
+        process = subprocess.Popen(
+            cli_command(
+                "call", "fal-ai/flux/dev", "--prompt", "a cat", "--schemas", str(server.served)
+            ),
+            env=cli_env(FAL_TYPED_BASE_URL=server.base_url, FAL_KEY=DEFAULT_KEY),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     try:
         deadline = time.monotonic() + 60
         while not server.fal.requests_for("status_stream") and time.monotonic() < deadline:

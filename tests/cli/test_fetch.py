@@ -23,6 +23,7 @@ from ..catalog.hostile import (
     raw_answer,
     record,
 )
+from ..signals import sigint_for_children
 from .helpers import (
     REPO,
     SAMPLE_IDS,
@@ -314,22 +315,23 @@ def test_a_fetch_killed_midway_leaves_the_directory_consistent(
 def test_ctrl_c_stops_the_fetch_with_whole_documents(server: LocalServer, tmp_path: Path) -> None:
     server.settings.delay = 0.3
     target = tmp_path / "schemas"
-    process = subprocess.Popen(
-        cli_command(
-            "fetch",
-            *SAMPLE_IDS,
-            "--concurrency",
-            "1",
-            "--schemas",
-            str(target),
-            "--base-url",
-            server.base_url,
-        ),
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with sigint_for_children():
+        process = subprocess.Popen(
+            cli_command(
+                "fetch",
+                *SAMPLE_IDS,
+                "--concurrency",
+                "1",
+                "--schemas",
+                str(target),
+                "--base-url",
+                server.base_url,
+            ),
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     try:
         deadline = time.monotonic() + 60
         while not list(target.glob("*.json")) and time.monotonic() < deadline:

@@ -9,17 +9,19 @@ from pathlib import Path
 
 from fal_typed.testing import DEFAULT_KEY
 
+from ..signals import sigint_for_children
 from .helpers import cli_command, cli_env, filename, run_cli
 
 
 def test_serve_answers_call_and_fetch_then_stops_on_ctrl_c(served: Path, tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        cli_command("serve", "--port", "0", "--schemas", str(served)),
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with sigint_for_children():
+        process = subprocess.Popen(
+            cli_command("serve", "--port", "0", "--schemas", str(served)),
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     try:
         assert process.stdout is not None
         first = process.stdout.readline()

@@ -19,6 +19,7 @@ from fal_typed import Client
 from fal_typed.testing import DEFAULT_KEY, LocalFal
 from fal_typed.testing._endpoints import default_schemas_dir
 
+from ..signals import sigint_for_children
 from .conftest import AUTH, FLUX
 
 CHECKOUT_SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -178,9 +179,12 @@ def test_command_line_serves_until_interrupted(tmp_path: Path) -> None:
         "cli:key",
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen(  # leaving the block closes the pipes
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    ) as process:
+    with (
+        sigint_for_children(),
+        subprocess.Popen(  # leaving the block closes the pipes
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        ) as process,
+    ):
         try:
             assert process.stdout is not None
             first = process.stdout.readline()
