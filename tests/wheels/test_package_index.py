@@ -35,8 +35,6 @@ from _wheel_support import ROOT
 from fal_typed.testing import LocalFal
 from wheels import BuildReport, Layout, build_wheels, load_runtime_project
 
-from ..signals import sigint_for_children
-
 pytestmark = pytest.mark.xdist_group("wheels-index")
 
 USER_CODE = Path(__file__).parent / "user_code"
@@ -243,15 +241,14 @@ def test_the_command_line_works_from_anywhere(
     assert listed.stdout.splitlines()[0].split() == ["flux_dev", "fal-ai/flux/dev", "text-to-image"]
     assert listed.stdout.splitlines()[-1] == "1 endpoint"
 
-    with sigint_for_children():
-        server = subprocess.Popen(
-            [str(fal_typed), "serve", "--port", "0"],
-            cwd=outside,
-            env=venv.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+    server = subprocess.Popen(
+        [str(fal_typed), "serve", "--port", "0"],
+        cwd=outside,
+        env=venv.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert server.stdout is not None
         first = server.stdout.readline()
