@@ -25,6 +25,7 @@ from urllib.parse import quote
 import httpx
 from httpx_sse import EventSource
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from .._client import Client, default_client
 from .._errors import (
@@ -34,6 +35,7 @@ from .._errors import (
     OutputValidationError,
     ProtocolError,
 )
+from .._request_json import JSON_CONTENT_TYPE, encode_json, refusal
 from .._types import NotGiven
 
 __all__ = [
@@ -245,8 +247,17 @@ def json_body(
         value = adapter.validate_python(chosen if given is None else given)
     except ValidationError as exc:
         raise InputValidationError.from_pydantic(operation.label, exc) from None
-    data = adapter.dump_python(value, mode="json", by_alias=True, exclude_unset=True)
-    return RequestBody(json.dumps(data, ensure_ascii=False).encode(), "application/json")
+    try:
+        # A model dumps with its own config (an open field's NaN kept as itself, for the encoder
+        # to refuse); the adapter's serializer keeps pydantic's default (null).
+        if isinstance(value, BaseModel):
+            data = value.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        else:
+            data = adapter.dump_python(value, mode="json", by_alias=True, exclude_unset=True)
+    except PydanticSerializationError as exc:  # an open field's object it cannot write
+        # Keyword fields are walked to name the value; a given model leaves pydantic's reason.
+        raise refusal(operation.label, chosen if given is None else {}, exc) from None
+    return RequestBody(encode_json(operation.label, data), JSON_CONTENT_TYPE)
 
 
 def _file_part(name: str, value: object) -> tuple[str, bytes]:

@@ -1,0 +1,46 @@
+"""A Platform API body is encoded as a queue call's is (``_request_json``): what JSON cannot
+carry is refused before anything is sent, naming the field, never sent as ``NaN`` or ``null``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from fal_typed import InputValidationError
+from fal_typed.platform import Platform
+from fal_typed.testing import LocalFal
+
+LABEL = "POST /v1/workflows"
+
+
+def contents(node: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": "w",
+        "version": "1",
+        "nodes": {"n1": node},
+        "output": {},
+        "schema": {"input": {}, "output": {}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (math.nan, "nan is not a finite number (JSON has no NaN or inf)"),
+        ([1.0, math.inf], "inf is not a finite number (JSON has no NaN or inf)"),
+        ("a \udfff b", "not valid Unicode (a lone surrogate UTF-8 cannot encode)"),
+        (object(), "an object of type object is not JSON"),
+    ],
+)
+def test_an_open_field_json_cannot_carry_is_refused_naming_it(
+    local_fal: LocalFal, platform: Platform, value: object, message: str
+) -> None:
+    with pytest.raises(InputValidationError) as caught:
+        platform.create_workflow(name="w", title="W", contents=contents({"x": value}))  # type: ignore[arg-type]
+    assert caught.value.endpoint_id == LABEL
+    (error,) = caught.value.errors
+    assert error["msg"] == message
+    assert error["loc"][:4] == ("contents", "nodes", "n1", "x")
+    assert local_fal.requests == []
