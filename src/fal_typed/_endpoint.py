@@ -73,11 +73,17 @@ class _Body(BodyWithUploads):
         return super().__repr__() if self.uploads else repr(dict(self))
 
 
-def _too_deep(endpoint_id: str) -> InputValidationError:
-    """The error of an input nested past Python's stack, or that contains itself: no JSON can
-    carry it (the encoder would fail the same way)."""
-    message = "nested too deep, or containing itself, to be sent as JSON"
-    return InputValidationError(endpoint_id, [{"loc": (), "msg": message, "type": "unencodable"}])
+def _extracted(
+    endpoint_id: str, arguments: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, FileInput]]:
+    """:func:`extract_uploads` of a caller's input, which it walks recursively: one nested past
+    Python's stack, or that contains itself, is refused (no JSON could carry it either)."""
+    try:
+        return extract_uploads(arguments)
+    except RecursionError:
+        message = "nested too deep, or containing itself, to be sent as JSON"
+        problem = {"loc": (), "msg": message, "type": "unencodable"}
+        raise InputValidationError(endpoint_id, [problem]) from None
 
 
 class Endpoint(Generic[InputT, OutputT]):
@@ -178,10 +184,7 @@ class Endpoint(Generic[InputT, OutputT]):
             )
         # Local files become placeholder URLs here and are uploaded only once the whole input is
         # valid, at the call (see files/_arguments.py).
-        try:
-            mapping, uploads = extract_uploads(raw)
-        except RecursionError:  # walked recursively: nested past the stack, or a cycle
-            raise _too_deep(self.endpoint_id) from None
+        mapping, uploads = _extracted(self.endpoint_id, raw)
         try:
             model = input_model.model_validate(mapping)
         except validation_error() as exc:
@@ -193,10 +196,8 @@ class Endpoint(Generic[InputT, OutputT]):
         if extra_body:
             # Unvalidated, but it may hold upload sources too (a file for a field the schema
             # does not know yet): they become placeholders with the rest.
-            try:
-                body, uploads = extract_uploads(BodyWithUploads({**body, **extra_body}, uploads))
-            except RecursionError:
-                raise _too_deep(self.endpoint_id) from None
+            merged = BodyWithUploads({**body, **extra_body}, uploads)
+            body, uploads = _extracted(self.endpoint_id, merged)
         if uploads:
             check_json(self.endpoint_id, body)
         return _Body(self.endpoint_id, body, uploads)

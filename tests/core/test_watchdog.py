@@ -159,7 +159,9 @@ def test_sync_calls_held_by_a_deadline_start_no_thread_per_request(
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_a_watchdog_thread_that_ended_is_replaced_by_the_next_alarm() -> None:
+def test_a_watchdog_thread_that_ended_is_replaced_by_the_next_alarm(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Nothing a callback raises ends the thread; if something else does, it says so as it
     ends, and the next alarm starts another (no liveness check at every arm)."""
     original = _watchdog._due  # pyright: ignore[reportPrivateUsage]
@@ -170,7 +172,7 @@ def test_a_watchdog_thread_that_ended_is_replaced_by_the_next_alarm() -> None:
         failed.set()
         raise SystemExit  # what no callback's suppression catches
 
-    _watchdog._due = fail_once  # type: ignore[method-assign]  # pyright: ignore[reportPrivateUsage]
+    monkeypatch.setattr(_watchdog, "_due", fail_once)  # (restored even if the test fails)
     ended = _watchdog._thread  # pyright: ignore[reportPrivateUsage]
     arm(time.monotonic() - 1, lambda: None)  # due now, so it wakes the thread: it fails, ends
     assert failed.wait(BOUND)
