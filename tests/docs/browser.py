@@ -54,8 +54,28 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+# What DevTools answers when an evaluation meets a navigation: the page it ran in is gone, and
+# the same expression in the next page is the answer wanted (``wait_for`` asks again).
+NAVIGATED = (
+    "Inspected target navigated or closed",
+    "Execution context was destroyed",
+)
+
+
+class DevToolsError(RuntimeError):
+    """A DevTools command answered with an error."""
+
+    def __init__(self, method: str, error: dict[str, Any]) -> None:
+        super().__init__(f"{method}: {error}")
+        self.message = str(error.get("message", ""))
+
+    @property
+    def navigated(self) -> bool:
+        return self.message.startswith(NAVIGATED)
+
+
 class Browser:
-    """One Chromium with one page; ``open``, ``evaluate``, ``wait_for``, ``screenshot``."""
+    """One Chromium with one page; ``open``, ``evaluate``, ``click``, ``wait_for``, ``screenshot``."""
 
     def __init__(self, executable: str, profile: Path) -> None:
         self.executable = executable
@@ -112,12 +132,13 @@ class Browser:
             message = json.loads(self.socket.recv(timeout=120))
             if message.get("id") == number:
                 if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
+                    raise DevToolsError(method, message["error"])
                 return message.get("result", {})
 
     def open(self, url: str) -> None:
         self.call("Page.navigate", url=url)
-        self.wait_for("document.readyState === 'complete'")
+        # Until the new document commits, the old one (already complete) still answers.
+        self.wait_for(f"location.href === {json.dumps(url)} && document.readyState === 'complete'")
 
     def evaluate(self, expression: str) -> Any:
         result = self.call(
@@ -127,11 +148,27 @@ class Browser:
             raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
+    def click(self, element: str) -> None:
+        """Click the element ``element`` evaluates to; a navigation it starts at once is fine."""
+        try:
+            self.evaluate(f"{element}.click()")
+        except DevToolsError as error:
+            if not error.navigated:
+                raise
+
     def wait_for(self, expression: str, timeout: float = 60) -> Any:
-        """Evaluate ``expression`` until it is truthy; return its value."""
+        """Evaluate ``expression`` until it is truthy; return its value.
+
+        An evaluation cut short by a navigation counts as not yet: the page is changing, which is
+        what a wait is for."""
         deadline = time.monotonic() + timeout
         while True:
-            value = self.evaluate(expression)
+            try:
+                value = self.evaluate(expression)
+            except DevToolsError as error:
+                if not error.navigated:
+                    raise
+                value = None
             if value:
                 return value
             if time.monotonic() > deadline:

@@ -154,7 +154,7 @@ def test_a_browser_searches_flux_dev_and_opens_its_page(
         )
         found = browser.wait_for(f"({result} || {{}}).href || null", timeout=120)
         assert found.startswith(f"{base}/endpoints/flux_dev/?h=flux")
-        browser.evaluate(f"{result}.click()")
+        browser.click(result)
         browser.wait_for("location.pathname.endsWith('/endpoints/flux_dev/')")
         browser.wait_for("document.readyState === 'complete'")
         rows = browser.evaluate(  # the first table after the "Parameters" heading
