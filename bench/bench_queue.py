@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import random
 import resource
@@ -265,6 +266,24 @@ def run_overhead(processing_time: float, calls: int) -> None:
         )
 
 
+@contextmanager
+def own_garbage_collected() -> Generator[None]:
+    """The cyclic collector off, so that each call is charged the collection of its own
+    garbage (``gc.collect(0)`` after it) and no other's.
+
+    Left on, a collection runs in whichever call crosses its threshold: a young one costs that
+    call tens of microseconds, and a full one, which walks every object of the process (all
+    the loaded models), tens of milliseconds: one such call in a run moves a client's mean CPU
+    per call by 0.1-0.2 ms, by chance.
+    """
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def compare(flavours: dict[str, Callable[[], Any]], calls: int) -> None:
     """Wall time, client CPU and Python bytecodes per call of each flavour against the first
     (raw httpx), ``calls`` calls each after a warm-up."""
@@ -279,12 +298,14 @@ def compare(flavours: dict[str, Callable[[], Any]], calls: int) -> None:
     # each round: a call runs faster after one that shares its code (httpx, or our runtime)
     # and left it in the caches, so no client may always follow the same one.
     order = random.Random(6252023)
-    for _ in range(calls):
-        for name, call in order.sample(list(flavours.items()), len(flavours)):
-            start, call_cpu = time.perf_counter(), time.process_time()
-            call()
-            cpu_times[name].append(time.process_time() - call_cpu)
-            times[name].append(time.perf_counter() - start)
+    with own_garbage_collected():
+        for _ in range(calls):
+            for name, call in order.sample(list(flavours.items()), len(flavours)):
+                start, call_cpu = time.perf_counter(), time.process_time()
+                call()
+                times[name].append(time.perf_counter() - start)
+                gc.collect(0)  # the cycles this call left (httpx leaves some), charged to it
+                cpu_times[name].append(time.process_time() - call_cpu)
     raw = statistics.median(times[baseline])
     print("   wall time per call (client + loopback + server):")
     for name, samples in times.items():
@@ -294,8 +315,9 @@ def compare(flavours: dict[str, Callable[[], Any]], calls: int) -> None:
             f"  p95 {sorted(samples)[int(len(samples) * 0.95)] * 1000:7.2f} ms  ({median / raw:.2f}x raw httpx)"
         )
     print(
-        "   client CPU per call (this process only; the server runs in another): mean, and"
-        " median of the calls (less moved by other processes' load)"
+        "   client CPU per call (this process only; the server runs in another; with the"
+        " collection of the call's own garbage): mean, and median of the calls (less moved"
+        " by other processes' load)"
     )
     raw_mean = statistics.fmean(cpu_times[baseline])
     raw_median = statistics.median(cpu_times[baseline])
