@@ -191,6 +191,17 @@ def _netloc(url: str) -> str:
     return netloc
 
 
+def _parse_url(url: str, params: tuple[tuple[str, str], ...] = ()) -> httpx.URL:
+    return httpx.URL(url, params=params) if params else httpx.URL(url)
+
+
+#: ``url`` with the query ``params``, as httpx parses it (in Python, character by character,
+#: and once more to add a query) when given a string at every request. A client sends most
+#: requests to few URLs (an endpoint's submit or run URL, a request's status while it is
+#: polled), so each is parsed once; an ``httpx.URL`` is immutable. Sent with ``params=None``.
+parsed_url = functools.lru_cache(maxsize=256)(_parse_url)
+
+
 async def _close_with_loop(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:
     """Parked at its ``yield`` on ``http``'s loop, where ``loop.shutdown_asyncgens()`` (run by
     ``asyncio.run`` before it closes the loop) closes it, closing ``http`` while it still can."""
@@ -477,16 +488,16 @@ class Client:
         )
         http = self.http
         sent_headers = self.headers_for(http, headers)
+        query = tuple(params.items()) if params else ()
         while True:
             attempts.start()
             try:
                 response = http.request(
                     attempts.method,
-                    attempts.url,
+                    parsed_url(attempts.url, query),
                     json=json,
                     content=content,  # pyright: ignore[reportArgumentType]
                     headers=sent_headers,
-                    params=params or None,  # an empty mapping would re-parse the URL
                     timeout=deadline.cap(base_timeout) if deadline else base_timeout,
                 )
             except httpx.TransportError as exc:
@@ -522,16 +533,16 @@ class Client:
         )
         http = self.async_http
         sent_headers = self.headers_for(http, headers)
+        query = tuple(params.items()) if params else ()
         while True:
             attempts.start()
             try:
                 response = await http.request(
                     attempts.method,
-                    attempts.url,
+                    parsed_url(attempts.url, query),
                     json=json,
                     content=content,  # pyright: ignore[reportArgumentType]
                     headers=sent_headers,
-                    params=params or None,  # an empty mapping would re-parse the URL
                     timeout=deadline.cap(base_timeout) if deadline else base_timeout,
                 )
             except httpx.TransportError as exc:

@@ -46,7 +46,7 @@ from ._bounded import (
     read_body,
     send_within,
 )
-from ._client import Client
+from ._client import Client, parsed_url
 from ._deadline import Deadline
 from ._errors import FalTimeoutError
 from ._queue import get_status, get_status_async, status_params
@@ -103,7 +103,7 @@ class _Waiter:
         self.request_id = request_id
         self.deadline = deadline
         self.stream_url = request_url(client.queue_url, endpoint_id, request_id, "status/stream")
-        self.params = status_params(with_logs)
+        self.query = tuple(status_params(with_logs).items())
         self.streaming = True
         self.drops = 0
         self._seen: list[Log] = []
@@ -214,8 +214,7 @@ class _Waiter:
     def request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         return http.build_request(
             "GET",
-            self.stream_url,
-            params=self.params,
+            parsed_url(self.stream_url, self.query),
             headers=self.client.headers_for(http, _SSE_HEADERS),
             timeout=self.stream_timeout(),
         )

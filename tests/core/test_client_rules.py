@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given as given_examples
+from hypothesis import settings
+from hypothesis import strategies as st
 
 import fal_typed
 from fal_typed import (
@@ -679,3 +683,65 @@ def test_the_remembered_netlocs_stay_bounded() -> None:
         assert _client._netloc(f"http://h{n}.example/x") == f"h{n}.example"  # pyright: ignore[reportPrivateUsage]
         assert len(_client._NETLOCS) <= 256  # pyright: ignore[reportPrivateUsage]
     assert _client._netloc("http://h0.example/y") == "h0.example"  # pyright: ignore[reportPrivateUsage]
+
+
+# -- parsed URLs ----------------------------------------------------------------------------------
+
+_PATH = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+_QUERY = st.dictionaries(_PATH.filter(bool), _PATH, max_size=3)
+
+
+@given_examples(path=_PATH, params=_QUERY)
+@settings(max_examples=200, deadline=None)
+def test_a_parsed_url_is_the_url_httpx_would_send(path: str, params: dict[str, str]) -> None:
+    """The URL a request is sent to, parsed once and remembered, with its query: the same as
+    httpx builds from the string and ``params`` (percent-encoding and all)."""
+    from fal_typed._client import parsed_url
+
+    url = f"http://127.0.0.1:8123/queue/{path}"
+    query = tuple(params.items())
+    with httpx.Client() as http:
+        try:
+            expected = http.build_request("GET", url, params=params or None).url
+        except httpx.InvalidURL as refused:  # a control character: refused alike
+            with pytest.raises(httpx.InvalidURL, match=re.escape(str(refused))):
+                parsed_url(url, query)
+            return
+    assert parsed_url(url, query) == expected
+    assert str(parsed_url(url, query)) == str(expected)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_url_asked_again_is_not_parsed_again(peer: ScriptedPeer, mode: str) -> None:
+    """A client sends most requests to few URLs (a status polled, an endpoint's submit): each
+    URL and query is parsed the first time only, and sent as the same ``httpx.URL``."""
+    from fal_typed._client import parsed_url
+
+    seen = Exchanges(peer, OK)
+    client = client_of(peer)
+    url = f"{peer.url}/app/requests/r-1/status"
+    parsed_url.cache_clear()
+
+    async def poll_async() -> None:
+        async with client:
+            for _ in range(3):
+                await client.arequest("GET", url, params={"logs": "0"})
+
+    if mode == "sync":
+        with client:
+            for _ in range(3):
+                client.request("GET", url, params={"logs": "0"})
+    else:
+        asyncio.run(poll_async())
+    assert [path for _, path, _, _ in seen.seen] == ["/app/requests/r-1/status?logs=0"] * 3
+    info = parsed_url.cache_info()
+    assert (info.misses, info.hits) == (1, 2)
+    assert parsed_url(url, (("logs", "0"),)) is parsed_url(url, (("logs", "0"),))
+
+
+def test_the_remembered_urls_stay_bounded() -> None:
+    from fal_typed._client import parsed_url
+
+    for n in range(300):
+        parsed_url(f"http://127.0.0.1/{n}", ())
+    assert parsed_url.cache_info().currsize <= 256
