@@ -264,13 +264,26 @@ def client_of(peer: ScriptedPeer, **options: Any) -> Client:
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-def test_a_request_carries_its_headers_query_and_body(peer: ScriptedPeer, mode: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "sent"),
+    [({"content": b"payload"}, b"payload"), ({"json": {"a": [1, "b"]}}, b'{"a":[1,"b"]}')],
+)
+def test_a_request_carries_its_headers_query_and_body(
+    peer: ScriptedPeer, mode: str, body: dict[str, Any], sent: bytes
+) -> None:
     seen = Exchanges(peer, OK)
-    options = {"headers": {"X-Trace": "t-1"}, "params": {"page": "2"}, "content": b"payload"}
+    options = {"headers": {"X-Trace": "t-1"}, "params": {"page": "2"}, **body}
     send(mode, client_of(peer), "PUT", f"{peer.url}/app/x", **options)
-    ((method, path, headers, body),) = seen.seen
-    assert (method, path, body) == ("PUT", "/app/x?page=2", b"payload")
+    ((method, path, headers, received),) = seen.seen
+    assert (method, path, received) == ("PUT", "/app/x?page=2", sent)
     assert headers["x-trace"] == "t-1" and headers["authorization"] == f"Key {KEY}"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_url_s_own_query_is_kept_without_params(peer: ScriptedPeer, mode: str) -> None:
+    seen = Exchanges(peer, OK)
+    send(mode, client_of(peer), "GET", f"{peer.url}/app/x?own=1")
+    assert [path for _, path, _, _ in seen.seen] == ["/app/x?own=1"]
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
@@ -691,14 +704,17 @@ _PATH = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)
 _QUERY = st.dictionaries(_PATH.filter(bool), _PATH, max_size=3)
 
 
-@given_examples(path=_PATH, params=_QUERY)
+@given_examples(path=_PATH, own_query=st.sampled_from(["", "?own=1", "?a=%20b&c"]), params=_QUERY)
 @settings(max_examples=200, deadline=None)
-def test_a_parsed_url_is_the_url_httpx_would_send(path: str, params: dict[str, str]) -> None:
+def test_a_parsed_url_is_the_url_httpx_would_send(
+    path: str, own_query: str, params: dict[str, str]
+) -> None:
     """The URL a request is sent to, parsed once and remembered, with its query: the same as
-    httpx builds from the string and ``params`` (percent-encoding and all)."""
+    httpx builds from the string and ``params`` (percent-encoding and all; ``params`` replace
+    a query the URL has, and without them it is kept)."""
     from fal_typed._client import parsed_url
 
-    url = f"http://127.0.0.1:8123/queue/{path}"
+    url = f"http://127.0.0.1:8123/queue/{path}{own_query}"
     query = tuple(params.items())
     with httpx.Client() as http:
         try:
