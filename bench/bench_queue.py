@@ -12,8 +12,9 @@ Prints figures (no assertions), measured in one run:
    and 500 ms jobs (the server holds each request that long before completing it). The raw httpx
    baseline closes the status stream at ``COMPLETED``, losing its connection; ``subscribe`` reads
    the stream to its end (fal ends it right after) so one connection serves all three requests,
-   and a second raw row does the same, unbounded: the cheapest the requests can be by hand. CPU time
-   on a shared machine swings by +-10% between runs, so the Python bytecodes each call runs
+   and a second raw row does the same, unbounded: the cheapest the requests can be by hand. Each
+   call's CPU includes collecting its own garbage (``own_garbage_collected``), so that no call
+   pays for a collection of the others'. CPU time on a shared machine swings by +-10% between runs, so the Python bytecodes each call runs
    (``sys.settrace``) are counted too: the same work gives the same count, whatever the load. The same
    call with ``client_timeout`` shows what holding a hard wall-clock deadline costs on top, and
    ``untyped().subscribe`` (same runtime, open models) what the typed models' validation
