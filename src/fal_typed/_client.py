@@ -191,7 +191,7 @@ def _netloc(url: str) -> str:
     return netloc
 
 
-def _parse_url(url: str, params: tuple[tuple[str, str], ...] = ()) -> httpx.URL:
+def _parse_url(url: str, params: tuple[tuple[str, Any], ...] = ()) -> httpx.URL:
     return httpx.URL(url, params=params) if params else httpx.URL(url)
 
 
@@ -200,6 +200,15 @@ def _parse_url(url: str, params: tuple[tuple[str, str], ...] = ()) -> httpx.URL:
 #: requests to few URLs (an endpoint's submit or run URL, a request's status while it is
 #: polled), so each is parsed once; an ``httpx.URL`` is immutable. Sent with ``params=None``.
 parsed_url = functools.lru_cache(maxsize=256)(_parse_url)
+
+
+def _sent_url(url: str, query: tuple[tuple[str, Any], ...]) -> httpx.URL:
+    """:func:`parsed_url` for any query httpx takes: one that cannot be remembered (a list of
+    values for a name, httpx's form for a repeated name) is parsed anew, as httpx would."""
+    try:
+        return parsed_url(url, query)
+    except TypeError:  # unhashable
+        return httpx.URL(url, params=dict(query))
 
 
 async def _close_with_loop(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:
@@ -494,7 +503,7 @@ class Client:
             try:
                 response = http.request(
                     attempts.method,
-                    parsed_url(attempts.url, query),
+                    _sent_url(attempts.url, query),
                     json=json,
                     content=content,  # pyright: ignore[reportArgumentType]
                     headers=sent_headers,
@@ -539,7 +548,7 @@ class Client:
             try:
                 response = await http.request(
                     attempts.method,
-                    parsed_url(attempts.url, query),
+                    _sent_url(attempts.url, query),
                     json=json,
                     content=content,  # pyright: ignore[reportArgumentType]
                     headers=sent_headers,

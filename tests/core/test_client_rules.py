@@ -761,3 +761,15 @@ def test_the_remembered_urls_stay_bounded() -> None:
     for n in range(300):
         parsed_url(f"http://127.0.0.1/{n}", ())
     assert parsed_url.cache_info().currsize <= 256
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_query_httpx_takes_but_cannot_be_remembered_is_still_sent(
+    peer: ScriptedPeer, mode: str
+) -> None:
+    """A list of values for one name (httpx's form for a repeated name) cannot key the cache:
+    it is parsed for the request, as httpx would, not refused."""
+    seen = Exchanges(peer, OK)
+    params: Any = {"tag": ["a", "b"], "page": "2"}
+    send(mode, client_of(peer), "GET", f"{peer.url}/app/x", params=params)
+    assert [path for _, path, _, _ in seen.seen] == ["/app/x?tag=a&tag=b&page=2"]
