@@ -14,11 +14,11 @@ Prints figures (no assertions), measured in one run:
    the stream to its end (fal ends it right after) so one connection serves all three requests,
    and a second raw row does the same, unbounded: the cheapest the requests can be by hand. Each
    call's CPU includes collecting its own garbage (``own_garbage_collected``), so that no call
-   pays for a collection of the others'. CPU time on a shared machine swings by +-10% between runs, so the Python bytecodes each call runs
-   (``sys.settrace``) are counted too: the same work gives the same count, whatever the load. The same
-   call with ``client_timeout`` shows what holding a hard wall-clock deadline costs on top, and
-   ``untyped().subscribe`` (same runtime, open models) what the typed models' validation
-   costs inside a call. Part 4 prints the same validation measured hot, in a tight loop: the
+   pays for a collection of the others'. CPU time on a shared machine swings by +-10% between
+   runs, so the Python bytecodes each call runs (``sys.settrace``) are counted too: the same
+   work gives the same count, whatever the load. The same call with ``client_timeout`` shows
+   what holding a hard wall-clock deadline costs on top, and ``untyped().subscribe`` (same
+   runtime, open models) what the typed models' validation costs inside a call. Part 4 prints the same validation measured hot, in a tight loop: the
    gap between the two is the price of running it between socket waits, with cold caches.
 2. Time from the server's COMPLETED (stamped inside the server, same process and clock) to the
    typed result in the caller's hands, for ``subscribe`` (status stream) and fal-client
