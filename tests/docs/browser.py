@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ FLAGS = [
 
 
 @contextmanager
-def serve_directory(root: Path) -> Iterator[str]:
+def serve_directory(root: Path) -> Generator[str]:
     """Serve ``root`` over HTTP on 127.0.0.1 (a search worker cannot run from file://)."""
     handler = functools.partial(_QuietHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -60,6 +60,10 @@ NAVIGATED = (
     "Inspected target navigated or closed",
     "Execution context was destroyed",
 )
+
+
+#: The mark ``open`` leaves on the document it navigates away from.
+_LEAVING = "__browserLeaving"
 
 
 class DevToolsError(RuntimeError):
@@ -136,9 +140,12 @@ class Browser:
                 return message.get("result", {})
 
     def open(self, url: str) -> None:
+        """Load ``url`` and wait until its document is complete (after any redirect)."""
+        # Until the new document commits, the old one (already complete) still answers: it is
+        # marked, and the wait is for a complete document without the mark.
+        self.evaluate(f"window.{_LEAVING} = true")
         self.call("Page.navigate", url=url)
-        # Until the new document commits, the old one (already complete) still answers.
-        self.wait_for(f"location.href === {json.dumps(url)} && document.readyState === 'complete'")
+        self.wait_for(f"!window.{_LEAVING} && document.readyState === 'complete'")
 
     def evaluate(self, expression: str) -> Any:
         result = self.call(

@@ -4,23 +4,13 @@ for the new document, and an error that is no navigation still raises."""
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .browser import Browser, DevToolsError, serve_directory
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HOPS = 12
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "chromium is missing: run `make system-deps`"
-    with Browser(CHROMIUM, tmp_path_factory.mktemp("chromium")) as opened:
-        yield opened
 
 
 @pytest.fixture
@@ -59,6 +49,11 @@ def test_open_waits_for_the_new_document(browser: Browser, pages: Path) -> None:
         browser.open(f"{base}/link.html")
         assert browser.evaluate("location.pathname") == "/link.html"
         assert browser.evaluate("document.getElementById('go') !== null") is True
+        # Redirected (a folder without its slash): the page it lands on is the one waited for.
+        (pages / "folder").mkdir()
+        (pages / "folder" / "index.html").write_text("<!doctype html><title>folder</title>")
+        browser.open(f"{base}/folder")
+        assert browser.evaluate("location.pathname + ' ' + document.title") == "/folder/ folder"
 
 
 def test_an_error_that_is_no_navigation_raises(browser: Browser) -> None:

@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,6 @@ import pytest
 from .browser import Browser, serve_directory
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SEPARATOR = re.compile(r'[\s\-,:!=\[\]()"/]+|\.(?!\d)')  # mkdocs.yml's search separator
 
 
@@ -108,13 +105,6 @@ def test_the_flux_dev_page_shows_the_call_parameters_and_output(site: Path) -> N
     assert "flux_dev" in html and "subscribe" in html and "Extreme close-up" in html
     assert re.search(r"<code>num&#95;images</code></td>\s*<td><code>int</code></td>", html)
     assert "1 to 4" in html
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "chromium is missing: run `make system-deps`"
-    with Browser(CHROMIUM, tmp_path_factory.mktemp("chromium")) as opened:
-        yield opened
 
 
 RESULT_PAGES = (
