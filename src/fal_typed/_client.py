@@ -191,7 +191,7 @@ def _netloc(url: str) -> str:
     return netloc
 
 
-def _parse_url(url: str, params: tuple[tuple[str, Any], ...] = ()) -> httpx.URL:
+def _parse_url(url: str, params: tuple[tuple[str, Any], ...]) -> httpx.URL:
     return httpx.URL(url, params=params) if params else httpx.URL(url)
 
 
