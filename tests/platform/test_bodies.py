@@ -44,3 +44,21 @@ def test_an_open_field_json_cannot_carry_is_refused_naming_it(
     assert error["msg"] == message
     assert error["loc"][:4] == ("contents", "nodes", "n1", "x")
     assert local_fal.requests == []
+
+
+@pytest.mark.parametrize("given", ["keywords", "mapping"])
+def test_an_object_pydantic_cannot_write_is_named_however_the_body_is_given(
+    local_fal: LocalFal, platform: Platform, given: str
+) -> None:
+    """Keyword fields or a whole body as a mapping: the refusal names where the object is."""
+    body = contents({"x": {"when": object()}})
+    with pytest.raises(InputValidationError) as caught:
+        if given == "keywords":
+            platform.create_workflow(name="w", title="W", contents=body)  # type: ignore[arg-type]
+        else:
+            whole = {"name": "w", "title": "W", "contents": body}
+            platform.create_workflow(whole)  # type: ignore[arg-type]
+    (error,) = caught.value.errors
+    assert error["msg"] == "an object of type object is not JSON"
+    assert error["loc"] == ("contents", "nodes", "n1", "x", "when")
+    assert local_fal.requests == []

@@ -19,7 +19,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Final, Generic, Protocol, TypeAlias, TypeVar
+from typing import IO, Any, Final, Generic, Protocol, TypeAlias, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
@@ -243,8 +243,9 @@ def json_body(
     if given is None and not chosen and not required:
         return None
     adapter = _adapter(schema)
+    source = chosen if given is None else given
     try:
-        value = adapter.validate_python(chosen if given is None else given)
+        value = adapter.validate_python(source)
     except ValidationError as exc:
         raise InputValidationError.from_pydantic(operation.label, exc) from None
     try:
@@ -255,8 +256,10 @@ def json_body(
         else:
             data = adapter.dump_python(value, mode="json", by_alias=True, exclude_unset=True)
     except PydanticSerializationError as exc:  # an open field's object it cannot write
-        # Keyword fields are walked to name the value; a given model leaves pydantic's reason.
-        raise refusal(operation.label, chosen if given is None else {}, exc) from None
+        # Keyword fields or a given mapping are walked to name the value; a given model leaves
+        # pydantic's reason (nothing to walk: ``chosen`` is empty beside a given body).
+        walked = cast("Mapping[str, Any]", source) if isinstance(source, Mapping) else chosen
+        raise refusal(operation.label, walked, exc) from None
     return RequestBody(encode_json(operation.label, data), JSON_CONTENT_TYPE)
 
 
