@@ -391,6 +391,7 @@ class Endpoint(Generic[InputT, OutputT]):
             hint=hint,
             headers=headers,
             timeout=timeout,
+            output=self.Output,
         )
         return parse_output(self.Output, result.data, result.request_id)
 
@@ -414,6 +415,7 @@ class Endpoint(Generic[InputT, OutputT]):
             hint=hint,
             headers=headers,
             timeout=timeout,
+            output=self.Output,
         )
         return parse_output(self.Output, result.data, result.request_id)
 

@@ -66,7 +66,12 @@ RESULT_GRACE = 10.0
 
 
 def parse_output(model: type[OutputT], data: Any, request_id: str | None) -> OutputT:
-    """Validate a result into the endpoint's ``Output``; on failure the raw data stays on the error."""
+    """Validate a result into the endpoint's ``Output``; on failure the raw data stays on the error.
+
+    ``data`` already an ``Output`` was validated from the answer's text (the runtime's
+    ``output=``) and is returned as it is."""
+    if isinstance(data, model):
+        return data
     try:
         return model.model_validate(data)
     except RecursionError:  # nested past the stack: the data stays on the error all the same
@@ -213,7 +218,9 @@ class RequestHandle(Generic[OutputT]):
     def result(self) -> OutputT:
         """The typed output; waits for completion first if the request is still running."""
         try:
-            data = fetch_result(self.client, self.endpoint_id, self.request_id)
+            data = fetch_result(
+                self.client, self.endpoint_id, self.request_id, output=self.endpoint.Output
+            )
         except FalHTTPError as exc:
             if not is_not_ready(exc):
                 raise
@@ -257,6 +264,7 @@ def _fetch(
             handle.request_id,
             completed=final,
             deadline=_result_deadline(deadline),
+            output=handle.endpoint.Output,
         )
     except FalTimeoutError as exc:
         raise _result_timed_out(handle.endpoint_id, handle.request_id, exc) from None
@@ -328,7 +336,9 @@ class AsyncRequestHandle(Generic[OutputT]):
     async def result(self) -> OutputT:
         """The typed output; waits for completion first if the request is still running."""
         try:
-            data = await fetch_result_async(self.client, self.endpoint_id, self.request_id)
+            data = await fetch_result_async(
+                self.client, self.endpoint_id, self.request_id, output=self.endpoint.Output
+            )
         except FalHTTPError as exc:
             if not is_not_ready(exc):
                 raise
@@ -373,6 +383,7 @@ async def _fetch_async(
             handle.request_id,
             completed=final,
             deadline=_result_deadline(deadline),
+            output=handle.endpoint.Output,
         )
     except FalTimeoutError as exc:
         raise _result_timed_out(handle.endpoint_id, handle.request_id, exc) from None

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
 from ._errors import ProtocolError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = ["answer_text", "json_depth_exceeds", "parse_json"]
 
@@ -57,9 +60,23 @@ def parse_json(
     max_depth: int,
     request_id: str | None,
     redact: Callable[[str], str],
+    into: type[BaseModel] | None = None,
 ) -> Any:
     """``text`` parsed, or a :class:`ProtocolError` naming ``what()`` and keeping the text (both
-    passed through ``redact`` first: only a failure pays for them, the naming included)."""
+    passed through ``redact`` first: only a failure pays for them, the naming included).
+
+    With ``into``, a text that validates into that model straight from its JSON (one pass in
+    pydantic-core, no dicts and lists built on the way) is returned as an instance of it. Any
+    other text is parsed as without ``into``, for the same data or the same error: the caller's
+    own validation of that data then names what does not fit."""
+    # Each object or array opens with a bracket: a text with no more brackets than the limit
+    # cannot nest past it, and is neither walked nor kept from the model (counting is C).
+    brackets = text.count("{") + text.count("[")
+    if into is not None and brackets <= max_depth:
+        try:
+            return into.model_validate_json(text)
+        except (ValueError, RecursionError):  # a ValidationError is a ValueError
+            pass
     problem: str | None = None
     error_type: str | None = None
     data: Any = None
@@ -71,9 +88,7 @@ def parse_json(
     except ValueError:
         problem = "is not valid JSON"
     else:
-        # Each object or array opens with a bracket: a text with no more brackets than the
-        # limit cannot nest past it, and is not walked (counting is a pass in C).
-        if text.count("{") + text.count("[") > max_depth and json_depth_exceeds(data, max_depth):
+        if brackets > max_depth and json_depth_exceeds(data, max_depth):
             problem = f"is nested deeper than Limits.max_json_depth ({max_depth})"
             error_type = "limit_exceeded"
     if problem is None:

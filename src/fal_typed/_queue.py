@@ -28,6 +28,8 @@ from ._wallclock import exchanges_seen, within, within_async
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from pydantic import BaseModel
+
 __all__ = [
     "Submission",
     "annotate_errors",
@@ -245,12 +247,14 @@ def is_not_ready(error: FalHTTPError) -> bool:
     return error.status_code == 400 and "in progress" in error.message.lower()
 
 
-def _result_json(client: Client, response: httpx.Response, request_id: str) -> Any:
+def _result_json(
+    client: Client, response: httpx.Response, request_id: str, output: type[BaseModel] | None
+) -> Any:
     if response.status_code == 202:  # a status body, not the output: still waiting
         raise _NotReadyError(
             "Request is still in progress", status_code=202, body=None, request_id=request_id
         )
-    return _json(client, response, request_id)
+    return _json(client, response, request_id, into=output)
 
 
 def fetch_result(
@@ -260,8 +264,12 @@ def fetch_result(
     *,
     completed: Completed | None = None,
     deadline: Deadline | None = None,
+    output: type[BaseModel] | None = None,
 ) -> Any:
     """``GET .../requests/<id>``: the output JSON, or the request's failure raised as its error.
+
+    With ``output``, an answer that validates into that model straight from its text is
+    returned as an instance of it (see :func:`~._jsonbody.parse_json`); any other as its JSON.
 
     ``completed`` (the final status, if known) supplies ``error_type`` when the failure
     response lacks one. Raises a :class:`FalHTTPError` for which :func:`is_not_ready` holds if
@@ -269,9 +277,8 @@ def fetch_result(
     """
     url = request_url(client.queue_url, endpoint_id, request_id)
     with annotate_errors(request_id, completed), within(client.http, deadline, f"GET {url}"):
-        return _result_json(
-            client, client.request("GET", url, deadline=deadline, kind=Kind.RESULT), request_id
-        )
+        response = client.request("GET", url, deadline=deadline, kind=Kind.RESULT)
+        return _result_json(client, response, request_id, output)
 
 
 async def fetch_result_async(
@@ -281,6 +288,7 @@ async def fetch_result_async(
     *,
     completed: Completed | None = None,
     deadline: Deadline | None = None,
+    output: type[BaseModel] | None = None,
 ) -> Any:
     """Async twin of :func:`fetch_result`."""
     url = request_url(client.queue_url, endpoint_id, request_id)
@@ -288,7 +296,7 @@ async def fetch_result_async(
         response = await within_async(
             client.arequest("GET", url, deadline=deadline, kind=Kind.RESULT), deadline, f"GET {url}"
         )
-        return _result_json(client, response, request_id)
+        return _result_json(client, response, request_id, output)
 
 
 def cancel(
@@ -323,14 +331,22 @@ async def cancel_async(
         await client.arequest("PUT", url, timeout=timeout, retry=retry, kind=Kind.CANCEL)
 
 
-def _json(client: Client, response: httpx.Response, request_id: str) -> Any:
-    """The answer's JSON; unreadable or nested too deep, a ProtocolError keeping its text."""
+def _json(
+    client: Client,
+    response: httpx.Response,
+    request_id: str,
+    *,
+    into: type[BaseModel] | None = None,
+) -> Any:
+    """The answer's JSON (or ``into``'s instance: see :func:`~._jsonbody.parse_json`);
+    unreadable or nested too deep, a ProtocolError keeping its text."""
     return parse_json(
         answer_text(response),
         what=lambda: f"the answer of {response.request.url.path}",
         max_depth=client.limits.max_json_depth,
         request_id=request_id,
         redact=client.redact,
+        into=into,
     )
 
 

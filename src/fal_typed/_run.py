@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 
@@ -28,12 +28,18 @@ from ._retry import Kind
 from ._urls import endpoint_url
 from ._wallclock import Exchange, exchanges_seen, within, within_async
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 __all__ = ["RunResult", "run", "run_async"]
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """The output JSON of a direct run and the request id fal gave it (if it sent one)."""
+    """The output of a direct run and the request id fal gave it (if it sent one).
+
+    ``data`` is the output JSON, or an instance of the call's ``output`` model when one was
+    given and the answer validates into it."""
 
     data: Any
     request_id: str | None
@@ -94,9 +100,15 @@ def _timed_out(
     return deadline_cut(abandoned, exchanges, kind=Kind.RUN, redact=client.redact)
 
 
-def _result(client: Client, endpoint_id: str, response: httpx.Response) -> RunResult:
-    """The output of a run's answer; unreadable or nested too deep, a ProtocolError that keeps
-    its text and request id (the run was paid for)."""
+def _result(
+    client: Client,
+    endpoint_id: str,
+    response: httpx.Response,
+    output: type[BaseModel] | None,
+) -> RunResult:
+    """The output of a run's answer (see :func:`~._jsonbody.parse_json` for ``output``);
+    unreadable or nested too deep, a ProtocolError that keeps its text and request id (the run
+    was paid for)."""
     request_id = response.headers.get("x-fal-request-id")
     data = parse_json(
         answer_text(response),
@@ -106,6 +118,7 @@ def _result(client: Client, endpoint_id: str, response: httpx.Response) -> RunRe
         max_depth=client.limits.max_json_depth,
         request_id=request_id,
         redact=client.redact,
+        into=output,
     )
     return RunResult(data, request_id)
 
@@ -120,8 +133,10 @@ def run(
     hint: str | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    output: type[BaseModel] | None = None,
 ) -> RunResult:
-    """``POST <run host>/<full id>[/<path>]`` with the input; the output JSON."""
+    """``POST <run host>/<full id>[/<path>]`` with the input; the output JSON (validated
+    straight from its text into ``output``, when given and it fits: see :class:`RunResult`)."""
     req = _run_request(
         client,
         endpoint_id,
@@ -147,7 +162,7 @@ def run(
                 )
                 # Parsed inside ``within``: a close-delimited answer cut at the deadline reads
                 # as a short complete one: the deadline's error, not an invalid-JSON one.
-                return _result(client, endpoint_id, response)
+                return _result(client, endpoint_id, response, output)
         except FalTimeoutError as exc:
             raise _timed_out(client, endpoint_id, exc, exchanges) from None
 
@@ -162,6 +177,7 @@ async def run_async(
     hint: str | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    output: type[BaseModel] | None = None,
 ) -> RunResult:
     """Async twin of :func:`run`."""
     req = _run_request(
@@ -191,4 +207,4 @@ async def run_async(
             )
         except FalTimeoutError as exc:
             raise _timed_out(client, endpoint_id, exc, exchanges) from None
-    return _result(client, endpoint_id, response)
+    return _result(client, endpoint_id, response, output)
