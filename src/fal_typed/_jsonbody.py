@@ -9,6 +9,7 @@ what fal sent (and billed) can still be read from the error.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 import httpx
 
 from ._errors import ProtocolError
+from ._pydantic import validation_error
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -53,6 +55,23 @@ def answer_text(response: httpx.Response) -> str:
     return response.text
 
 
+@functools.lru_cache(maxsize=256)
+def _refuses_deeper(model: type[BaseModel], max_depth: int) -> bool:
+    """Whether ``model``'s JSON parsing itself refuses a text nested past ``max_depth``:
+    pydantic-core's stops at about 200 levels, below the default limit. Then whatever it
+    validates is within the limit, however many brackets the text holds (a result of hundreds
+    of images). Asked of the parser once per model and limit, with a text one level past it:
+    only an answer at least that long asks."""
+    deeper = '{"depth": ' + "[" * max_depth + "]" * max_depth + "}"
+    try:
+        model.model_validate_json(deeper)
+    except validation_error() as exc:  # valid JSON: "json_invalid" only for its depth
+        return any(error["type"] == "json_invalid" for error in exc.errors())
+    except (ValueError, RecursionError):
+        return False
+    return False
+
+
 def parse_json(
     text: str,
     *,
@@ -68,11 +87,13 @@ def parse_json(
     With ``into``, a text that validates into that model straight from its JSON (one pass in
     pydantic-core, no dicts and lists built on the way) is returned as an instance of it. Any
     other text is parsed as without ``into``, for the same data or the same error: the caller's
-    own validation of that data then names what does not fit."""
+    own validation of that data then names what does not fit. (One difference: an integer too
+    large for a float, in a float field, is infinity read from text, as ``1e400`` is either way,
+    where Python-mode validation of the parsed integer refuses it.)"""
     # Each object or array opens with a bracket: a text with no more brackets than the limit
-    # cannot nest past it, and is neither walked nor kept from the model (counting is C).
+    # cannot nest past it, and is not walked (counting is C).
     brackets = text.count("{") + text.count("[")
-    if into is not None and brackets <= max_depth:
+    if into is not None and (brackets <= max_depth or _refuses_deeper(into, max_depth)):
         try:
             return into.model_validate_json(text)
         except (ValueError, RecursionError):  # a ValidationError is a ValueError

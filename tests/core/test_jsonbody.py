@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fal_typed import ProtocolError
-from fal_typed._jsonbody import answer_text, json_depth_exceeds, parse_json
+from fal_typed._jsonbody import _refuses_deeper, answer_text, json_depth_exceeds, parse_json
 from fal_typed._models import OutputModel
 
 
@@ -140,3 +140,23 @@ def test_an_answer_is_decoded_by_the_client_default_when_it_names_no_charset() -
     )
     assert answer_text(named) == "caf\u00e9"
     assert answer_text(httpx.Response(200, content=b"caf\xe9")) == "caf\ufffd"
+
+
+def test_the_parser_s_own_depth_limit_is_asked_of_the_model_once_per_limit() -> None:
+    """pydantic-core refuses a text nested about 200 deep: past the default limit of 256 it
+    holds the limit itself; a limit of 10 it does not hold, so the bracket count does."""
+    assert _refuses_deeper(Open, 256) and _refuses_deeper(Open, 1000)
+    assert not _refuses_deeper(Open, 10)
+
+    class Needs(OutputModel):  # a probe that fails on its fields still tells the parser's depth
+        seed: int
+
+    assert _refuses_deeper(Needs, 256) and not _refuses_deeper(Needs, 10)
+
+
+def test_a_shallow_text_of_many_brackets_is_read_into_the_model_only_under_the_parser_s_limit() -> (
+    None
+):
+    text = json.dumps({"images": [{"n": i} for i in range(30)]})  # 32 brackets, 3 deep
+    assert isinstance(reading(text, max_depth=256, into=Open), Open)
+    assert reading(text, max_depth=10, into=Open) == json.loads(text)  # not past the limit either

@@ -120,6 +120,7 @@ def outcome(model: type[Any], text: str, *, from_text: bool) -> tuple[Any, ...]:
     return (
         "output",
         type(result),
+        repr(result),  # the values' types too: 3 == 3.0 == True in a dump compared with ==
         result.model_dump(),
         result.model_fields_set,
         result.model_extra,
@@ -180,6 +181,28 @@ def test_the_depth_limit_holds_before_the_model_reads_the_text() -> None:
         parse_json(
             text, what=lambda: "the answer", max_depth=10, request_id=None, redact=str, into=Varied
         )
+
+
+def test_a_result_of_more_brackets_than_the_depth_limit_is_read_from_its_text() -> None:
+    """Hundreds of images hold more brackets than ``max_json_depth``, not more depth: the
+    parser's own depth limit is below it, so their text is validated straight into the model."""
+    answer = {"images": [{"url": f"https://x/{i}.png"} for i in range(300)], "seed": 1}
+    parsed = parse_json(
+        json.dumps(answer), what=str, max_depth=256, request_id=None, redact=str, into=Varied
+    )
+    assert isinstance(parsed, Varied) and len(parsed.images) == 300
+
+
+def test_an_integer_too_large_for_a_float_field_is_infinity_from_text() -> None:
+    """The one answer the two paths read differently (docstring of parse_json): the text path
+    reads a float field's 309-digit integer as infinity, as both read ``1e400``; validating the
+    parsed integer refused it."""
+    huge = '{"images": [], "seed": 1, "ratio": 1' + "0" * 309 + "}"
+    fast = outcome(Varied, huge, from_text=True)
+    assert fast[0] == "output" and fast[3]["ratio"] == float("inf")
+    assert outcome(Varied, huge, from_text=False)[0] == "does not fit"
+    written = '{"images": [], "seed": 1, "ratio": 1e400}'
+    assert outcome(Varied, written, from_text=True) == outcome(Varied, written, from_text=False)
 
 
 # -- the calls, against the local server --------------------------------------------------------
