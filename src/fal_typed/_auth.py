@@ -67,6 +67,12 @@ def check_key(key: object) -> str:
         raise InvalidArgumentError("key must be a non-empty string")
     if any(ch in stripped for ch in "\r\n\t "):
         raise InvalidArgumentError("key must not contain whitespace or line breaks")
+    if not (stripped.isascii() and stripped.isprintable()):
+        # An HTTP header carries ASCII only: httpx would raise an encoding error quoting the
+        # whole header, key included (a zero-width space pasted with it, say).
+        raise InvalidArgumentError(
+            "key must be printable ASCII: it holds another character (pasted in with it?)"
+        )
     return stripped
 
 

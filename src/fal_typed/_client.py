@@ -662,6 +662,21 @@ def default_client() -> Client:
         return _default
 
 
+def check_client(client: object) -> None:
+    """Refuse a ``client=`` that is neither ``None`` nor a :class:`Client`, naming it, before
+    a call does anything with it (uploads included)."""
+    if client is not None and not isinstance(client, Client):
+        raise InvalidArgumentError(
+            f"client must be a fal_typed.Client, got {type(client).__name__}"
+        )
+
+
+def given_or_default(client: Client | None) -> Client:
+    """The ``client=`` a call was given (checked), else the default client."""
+    check_client(client)
+    return client if client is not None else default_client()
+
+
 def set_default_client(client: Client | None) -> None:
     """Replace the default client (``None``: rebuild it from the environment on next use).
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from typing_extensions import override
 
-from ._client import Client, default_client
+from ._client import Client, check_client, given_or_default
 from ._deadline import Deadline
 from ._errors import InputValidationError, InvalidArgumentError
 from ._handle import (
@@ -27,7 +27,7 @@ from ._handle import (
     subscribe,
     subscribe_async,
 )
-from ._options import Priority
+from ._options import Priority, check_wait_options
 from ._pydantic import base_model, serialization_error, validation_error
 from ._queue import submit, submit_async
 from ._request_json import check_json, refusal
@@ -84,6 +84,30 @@ def _extracted(
         message = "nested too deep, or containing itself, to be sent as JSON"
         problem = {"loc": (), "msg": message, "type": "unencodable"}
         raise InputValidationError(endpoint_id, [problem]) from None
+
+
+def _check_extra_body(endpoint_id: str, extra_body: object, body: Mapping[str, Any]) -> None:
+    """``extra_body`` must map field names (strings, as JSON's keys are) to values, and not
+    name a field the input already gave: which of the two should be sent is the caller's call,
+    as with an input and keyword fields. (A field of the schema the input left out may be set
+    there: the way to send a value the schema does not allow yet.)"""
+    if not isinstance(extra_body, Mapping):
+        raise InvalidArgumentError(
+            f"extra_body must be a mapping of field names to values, got {type(extra_body).__name__}"
+        )
+    names: list[str] = []
+    for name in cast("Mapping[object, object]", extra_body):
+        if not isinstance(name, str):
+            raise InvalidArgumentError(
+                f"extra_body's field names must be strings, got {type(name).__name__} {name!r}"
+            )
+        names.append(name)
+    given = sorted(name for name in names if name in body)
+    if given:
+        duplicate = "given both as a field and in extra_body: pass one or the other"
+        raise InputValidationError(
+            endpoint_id, [{"loc": (name,), "msg": duplicate, "type": "duplicate"} for name in given]
+        )
 
 
 class Endpoint(Generic[InputT, OutputT]):
@@ -193,6 +217,8 @@ class Endpoint(Generic[InputT, OutputT]):
             body = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
         except serialization_error() as exc:  # an open field's object it cannot write
             raise refusal(self.endpoint_id, mapping, exc) from None
+        if extra_body is not None:
+            _check_extra_body(self.endpoint_id, extra_body, body)
         if extra_body:
             # Unvalidated, but it may hold upload sources too (a file for a field the schema
             # does not know yet): they become placeholders with the rest.
@@ -226,6 +252,7 @@ class Endpoint(Generic[InputT, OutputT]):
     ) -> dict[str, Any]:
         """The JSON body to send, with any local files uploaded (within ``deadline``) and
         replaced by their URLs."""
+        check_client(client)  # before the uploads use it
         body = self._unsent(arguments)  # its uploads extracted already, when it was built
         return (
             resolve_uploads(body, body.uploads, client, deadline=deadline) if body.uploads else body
@@ -238,6 +265,7 @@ class Endpoint(Generic[InputT, OutputT]):
         deadline: Deadline | None = None,
     ) -> dict[str, Any]:
         """Async twin of :meth:`_body`: the uploads run as concurrent tasks."""
+        check_client(client)
         body = self._unsent(arguments)
         if not body.uploads:
             return body
@@ -268,6 +296,7 @@ class Endpoint(Generic[InputT, OutputT]):
         included: when it runs out the request is cancelled (best-effort) and
         :class:`FalTimeoutError` carries its id.
         """
+        check_wait_options(with_logs, on_enqueue, on_queue_update)
         deadline = call_deadline(client_timeout)  # started before the uploads: they count
         return subscribe(
             self,
@@ -300,6 +329,7 @@ class Endpoint(Generic[InputT, OutputT]):
         client: Client | None = None,
     ) -> OutputT:
         """Async twin of :meth:`subscribe`; the callbacks may be coroutine functions."""
+        check_wait_options(with_logs, on_enqueue, on_queue_update)
         deadline = call_deadline(client_timeout)
         return await subscribe_async(
             self,
@@ -329,7 +359,7 @@ class Endpoint(Generic[InputT, OutputT]):
     ) -> RequestHandle[OutputT]:
         """Queue a request and return its handle at once (``webhook_url`` gets the result)."""
 
-        client = client if client is not None else default_client()
+        client = given_or_default(client)
         submission = submit(
             client,
             self.endpoint_id,
@@ -355,7 +385,7 @@ class Endpoint(Generic[InputT, OutputT]):
     ) -> AsyncRequestHandle[OutputT]:
         """Async twin of :meth:`submit`."""
 
-        client = client if client is not None else default_client()
+        client = given_or_default(client)
         submission = await submit_async(
             client,
             self.endpoint_id,
@@ -384,7 +414,7 @@ class Endpoint(Generic[InputT, OutputT]):
         """
 
         result = run(
-            client if client is not None else default_client(),
+            given_or_default(client),
             self.endpoint_id,
             self._body(arguments, client),
             start_timeout=start_timeout,
@@ -408,7 +438,7 @@ class Endpoint(Generic[InputT, OutputT]):
         """Async twin of :meth:`run`."""
 
         result = await run_async(
-            client if client is not None else default_client(),
+            given_or_default(client),
             self.endpoint_id,
             await self._body_async(arguments, client),
             start_timeout=start_timeout,
@@ -476,6 +506,7 @@ class Endpoint(Generic[InputT, OutputT]):
         whose ``result()`` is the typed output (local files are uploaded when it opens)."""
         from ._stream import Stream
 
+        check_client(client)
         return Stream(
             self,
             self._checked(arguments),
@@ -497,6 +528,7 @@ class Endpoint(Generic[InputT, OutputT]):
         """Async twin of :meth:`stream`, for ``async with`` / ``async for``."""
         from ._stream import AsyncStream
 
+        check_client(client)
         return AsyncStream(
             self,
             self._checked(arguments),

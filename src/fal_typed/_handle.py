@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import aclosing, closing, suppress
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._client import Client, default_client
+from ._client import Client, given_or_default
 from ._deadline import Deadline
 from ._errors import (
     FalError,
@@ -180,7 +180,7 @@ class RequestHandle(Generic[OutputT]):
     ) -> None:
         self.endpoint = endpoint
         self.request_id: str = check_request_id(request_id)
-        self.client: Client = client if client is not None else default_client()
+        self.client: Client = given_or_default(client)
 
     @property
     def endpoint_id(self) -> str:
@@ -294,7 +294,7 @@ class AsyncRequestHandle(Generic[OutputT]):
     ) -> None:
         self.endpoint = endpoint
         self.request_id: str = check_request_id(request_id)
-        self.client: Client = client if client is not None else default_client()
+        self.client: Client = given_or_default(client)
 
     @property
     def endpoint_id(self) -> str:
@@ -424,7 +424,7 @@ def subscribe(
     (best-effort) and :class:`FalTimeoutError` carries its id. It also becomes the default
     ``start_timeout`` (fal then stops trying to start the request too).
     """
-    client = client if client is not None else default_client()
+    client = given_or_default(client)
     # In a Jupyter kernel: live progress by default.
     on_enqueue, on_queue_update = live_callbacks(endpoint.endpoint_id, on_enqueue, on_queue_update)
     deadline = call_deadline(client_timeout)
@@ -491,7 +491,7 @@ async def subscribe_async(
     headers: Mapping[str, str] | None = None,
 ) -> OutputT:
     """Async twin of :func:`subscribe`; callbacks may also return awaitables."""
-    client = client if client is not None else default_client()
+    client = given_or_default(client)
     # In a Jupyter kernel: live progress by default.
     on_enqueue, on_queue_update = live_callbacks(endpoint.endpoint_id, on_enqueue, on_queue_update)
     deadline = call_deadline(client_timeout)

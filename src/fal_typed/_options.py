@@ -46,6 +46,8 @@ def _check_header_text(what: str, text: object) -> str:
         raise InvalidArgumentError(f"{what} must be a string, got {type(text).__name__}")
     if any(ch in text for ch in "\r\n\0"):
         raise InvalidArgumentError(f"{what} must not contain line breaks")
+    if not text.isascii():  # httpx sends header text as ASCII; its error would quote the value
+        raise InvalidArgumentError(f"{what} must be ASCII (HTTP headers carry no other characters)")
     return text
 
 
@@ -87,6 +89,18 @@ def request_headers(
     return result
 
 
+def check_wait_options(with_logs: object, on_enqueue: object, on_queue_update: object) -> None:
+    """Refuse ``subscribe``'s own options of the wrong kind before anything is sent: a callback
+    that cannot be called would fail only once the request was queued (and paid for)."""
+    if not isinstance(with_logs, bool):
+        raise InvalidArgumentError(
+            f"with_logs must be True or False, got {type(with_logs).__name__}"
+        )
+    for name, callback in (("on_enqueue", on_enqueue), ("on_queue_update", on_queue_update)):
+        if callback is not None and not callable(callback):
+            raise InvalidArgumentError(f"{name} must be callable, got {type(callback).__name__}")
+
+
 def webhook_params(webhook_url: str | None) -> dict[str, str]:
     """``{"fal_webhook": url}`` for a submit, after checking it is an absolute http(s) URL."""
     if webhook_url is None:
@@ -94,6 +108,10 @@ def webhook_params(webhook_url: str | None) -> dict[str, str]:
     if not isinstance(webhook_url, str):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise InvalidArgumentError(
             f"webhook_url must be a string, got {type(webhook_url).__name__}"
+        )
+    if any(ch.isspace() or not ch.isprintable() for ch in webhook_url):
+        raise InvalidArgumentError(
+            f"webhook_url must not contain spaces or control characters, got {webhook_url!r}"
         )
     try:
         url = httpx.URL(webhook_url)

@@ -167,12 +167,41 @@ def test_user_agent_and_authorization_are_sent() -> None:
         ("  ", "key must be a non-empty string"),
         ("id:se cret", "key must not contain whitespace or line breaks"),
         ("id:se\tcret", "key must not contain whitespace or line breaks"),
+        # a header carries ASCII only: httpx's own error would quote the whole key
+        (
+            "id:se\u200bcret",
+            "key must be printable ASCII: it holds another character (pasted in with it?)",
+        ),
+        (
+            "id:s\u00e9cret",
+            "key must be printable ASCII: it holds another character (pasted in with it?)",
+        ),
+        (
+            "id:se\x01cret",
+            "key must be printable ASCII: it holds another character (pasted in with it?)",
+        ),
     ],
 )
 def test_key_checks_say_what_is_wrong(bad: object, message: str) -> None:
     with pytest.raises(InvalidArgumentError) as caught:
         check_key(bad)
     assert caught.value.message == message
+
+
+@pytest.mark.parametrize("source", ["argument", "FAL_KEY", "FAL_KEY_ID/FAL_KEY_SECRET"])
+def test_a_key_with_a_character_a_header_cannot_carry_is_refused_without_showing_it(
+    source: str, clean_env: pytest.MonkeyPatch
+) -> None:
+    key = "sk_live_0123456789abcdef\u200b"
+    with pytest.raises(InvalidArgumentError) as caught:
+        if source == "argument":
+            Client(key=key)
+        elif source == "FAL_KEY":
+            resolve_credentials(None, {"FAL_KEY": key})
+        else:
+            resolve_credentials(None, {"FAL_KEY_ID": "id", "FAL_KEY_SECRET": key})
+    shown = f"{caught.value!s} {caught.value!r} {caught.value.args!r}"
+    assert "printable ASCII" in shown and "0123456789abcdef" not in shown
 
 
 def test_a_key_may_hold_any_visible_character() -> None:

@@ -87,6 +87,42 @@ def test_a_body_built_by_the_module_function_is_sent_with_its_unvalidated_extra_
     assert accepted_submits(local_fal)[0].json() == {"prompt": "a cat", "brand_new_field": 1}
 
 
+def test_extra_body_may_set_a_field_the_input_left_out_but_not_one_it_gave(
+    local_fal: LocalFal, client: Client
+) -> None:
+    """A field the schema knows may be sent through extra_body (a value the schema does not
+    allow yet); one the input gave too is refused, as an input and keywords are: which of the
+    two to send is the caller's call."""
+    flux_dev.submit(prompt="a cat", extra_body={"num_images": 9}, client=client)
+    assert accepted_submits(local_fal)[0].json() == {"prompt": "a cat", "num_images": 9}
+    with pytest.raises(InputValidationError) as caught:
+        flux_dev.submit(prompt="a cat", seed=1, extra_body={"seed": 2, "prompt": 5}, client=client)
+    assert caught.value.errors == [
+        {"loc": (name,), "msg": "given both as a field and in extra_body: pass one or the other",
+         "type": "duplicate"}
+        for name in ("prompt", "seed")
+    ]  # fmt: skip
+    assert len(local_fal.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("extra_body", "message"),
+    [
+        ([1], "extra_body must be a mapping of field names to values, got list"),
+        ("abc", "extra_body must be a mapping of field names to values, got str"),
+        ({1: 2}, "extra_body's field names must be strings, got int 1"),
+        ({None: 3}, "extra_body's field names must be strings, got NoneType None"),
+    ],
+)
+def test_an_extra_body_that_is_no_body_is_named_before_anything_is_sent(
+    local_fal: LocalFal, client: Client, extra_body: Any, message: str
+) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        flux_dev.submit(prompt="a cat", extra_body=extra_body, client=client)
+    assert caught.value.message == message
+    assert local_fal.requests == []
+
+
 def test_a_body_built_for_another_endpoint_is_validated_by_this_one(
     local_fal: LocalFal, client: Client
 ) -> None:

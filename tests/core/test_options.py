@@ -45,6 +45,17 @@ client = Client(key="opts-test-key-123456")
         ),
         ({"client_timeout": 0}, "client_timeout must be a positive number"),
         ({"client_timeout": "10"}, "client_timeout must be a number"),
+        # httpx sends header text as ASCII; its own error would quote the value
+        ({"hint": "gpu-\u00e9"}, "hint must be ASCII"),
+        ({"headers": {"X-Tok": "caf\u00e9"}}, "header 'X-Tok' must be ASCII"),
+        ({"headers": {"X-\u00e9": "v"}}, "header name must be ASCII"),
+        ({"webhook_url": "http://exa mple.com/"}, "webhook_url must not contain spaces"),
+        ({"webhook_url": "https://example.com/\x7f"}, "control characters"),
+        # a callback that cannot be called would fail once the request was queued
+        ({"on_enqueue": 5}, "on_enqueue must be callable, got int"),
+        ({"on_queue_update": "print"}, "on_queue_update must be callable, got str"),
+        ({"with_logs": "no"}, "with_logs must be True or False, got str"),
+        ({"with_logs": 1}, "with_logs must be True or False, got int"),
     ],
 )
 def test_bad_subscribe_options_fail_before_any_request(
@@ -61,6 +72,8 @@ def test_bad_subscribe_options_fail_before_any_request(
         ({"timeout": 0}, "timeout must be a positive number"),
         ({"start_timeout": 1.0}, "more than 1 second"),
         ({"hint": 5}, "hint must be a string"),
+        ({"hint": "\u200bgpu"}, "hint must be ASCII"),
+        ({"headers": {"X-Tok": "\u00e9"}}, "must be ASCII"),
     ],
 )
 def test_bad_run_options_fail_before_any_request(options: dict[str, Any], message: str) -> None:
@@ -77,6 +90,29 @@ async def test_bad_async_options_fail_before_any_request() -> None:
             await endpoint.submit_async({"prompt": "x"}, client=client, webhook_url="nope")
         with pytest.raises(InvalidArgumentError, match="timeout"):
             await endpoint.run_async({"prompt": "x"}, client=client, timeout=-1)
+    assert not mock.calls
+
+
+@pytest.mark.parametrize(
+    "call", ["run", "submit", "subscribe", "stream", "status", "result", "cancel", "handle"]
+)
+@pytest.mark.parametrize("bad", ["abc", object(), Client], ids=["str", "object", "class"])
+def test_a_client_that_is_not_a_client_is_named_before_anything_is_sent(
+    call: str, bad: object
+) -> None:
+    by_id = call in ("status", "result", "cancel", "handle")
+    with (
+        respx.mock() as mock,
+        pytest.raises(InvalidArgumentError, match=r"client must be a fal_typed\.Client, got "),
+    ):
+        getattr(endpoint, call)("req-1" if by_id else {"prompt": "x"}, client=bad)
+    assert not mock.calls
+
+
+@pytest.mark.parametrize("call", ["run_async", "submit_async", "subscribe_async"])
+async def test_an_async_call_names_a_client_that_is_not_one(call: str) -> None:
+    with respx.mock() as mock, pytest.raises(InvalidArgumentError, match="got str"):
+        await getattr(endpoint, call)({"prompt": "x"}, client="abc")
     assert not mock.calls
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from .._client import Client, default_client
+from .._client import Client, given_or_default
 from .._endpoint import Endpoint
 from ..webhooks import WebhookVerifier
 from ._job import AsyncJob, Job, JobRun
@@ -233,7 +233,7 @@ def _options(
         raise ValueError(f"on_change must be 'refuse' or 'keep', got {on_change!r}")
     kinds = [retry_failed] if isinstance(retry_failed, str) else list(retry_failed)
     kinds = [k.strip() for item in kinds for k in item.split(",") if k.strip()]
-    client = client if client is not None else default_client()
+    client = given_or_default(client)
     receiver: WebhookReceiver | None = None
     webhook_url: str | None = None
     if webhook:
