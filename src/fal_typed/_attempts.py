@@ -205,8 +205,11 @@ class Attempts:
 
     # -- between attempts -------------------------------------------------------------------
 
-    def after_error(self, exc: httpx.TransportError) -> float:
-        """Seconds to wait before the next attempt after ``exc``; raises if there is none."""
+    def after_error(self, exc: httpx.TransportError, answer: httpx.Response | None = None) -> float:
+        """Seconds to wait before the next attempt after ``exc``; raises if there is none.
+
+        ``answer``: the head of an answer whose body ``exc`` cut. Its status and
+        ``x-fal-request-id`` go on the error raised (a paid run's id is never lost)."""
         self._check_deadline()
         if self.failover.switch(exc, self.client.redact):
             self.attempt -= 1  # the backup gets its own try, at once
@@ -217,7 +220,7 @@ class Attempts:
             delay = self._delay(outcome, None, type(exc).__name__)
             if delay is not None:
                 return delay
-        self._raise_transport(exc, outcome, decision)
+        self._raise_transport(exc, outcome, decision, answer)
 
     def after_response(self, response: httpx.Response) -> float:
         """Seconds to wait before the next attempt after an error ``response``; raises if none."""
@@ -279,20 +282,45 @@ class Attempts:
     def _where(self) -> str:
         return f"{self.method} {self.client.redact(self.url)}"
 
+    def undecodable(self, exc: httpx.HTTPError, answer: httpx.Response) -> FalError | None:
+        """The error of an answer whose body came but cannot be decoded (a corrupt gzip): for a
+        request that is not sent again once sent, a :class:`PossiblyAcceptedError` with the
+        answer's status and request id (fal answered, so it ran); else ``None``, the caller's
+        plain failure."""
+        decision = self.policy.decision(self.kind, Outcome.RESET_AFTER_SENT)
+        if decision.error is not PossiblyAcceptedError:
+            return None
+        detail = self.client.redact(f"{type(exc).__name__}: {exc}")
+        return self._possibly_accepted(
+            f"was answered HTTP {answer.status_code} with a body that cannot be decoded ({detail})",
+            answer.request,
+            answer=answer,
+        )
+
     def _possibly_accepted(
-        self, what: str, request: httpx.Request | None, *, status_code: int | None = None
+        self,
+        what: str,
+        request: httpx.Request | None,
+        *,
+        status_code: int | None = None,
+        answer: httpx.Response | None = None,
     ) -> PossiblyAcceptedError:
         return possibly_accepted(
             f"{self._where()} {what}; fal may have accepted it, so it was not sent again",
             request,
             method=self.method,
             url=self.client.redact(self.url),
-            status_code=status_code,
+            status_code=status_code if answer is None else answer.status_code,
             sent_at=self.sent_at,
+            request_id=None if answer is None else answer.headers.get("x-fal-request-id"),
         )
 
     def _raise_transport(
-        self, exc: httpx.TransportError, outcome: Outcome | None, decision: Decision | None
+        self,
+        exc: httpx.TransportError,
+        outcome: Outcome | None,
+        decision: Decision | None,
+        answer: httpx.Response | None,
     ) -> NoReturn:
         detail = self.client.redact(
             f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -302,9 +330,12 @@ class Attempts:
                 request: httpx.Request | None = exc.request
             except RuntimeError:  # raised without its request (a transport used directly)
                 request = None
-            raise self._possibly_accepted(
-                f"failed after the request was sent ({detail})", request
-            ) from exc
+            what = (
+                f"failed after the request was sent ({detail})"
+                if answer is None
+                else f"was answered HTTP {answer.status_code}, then its body failed ({detail})"
+            )
+            raise self._possibly_accepted(what, request, answer=answer) from exc
         if outcome is Outcome.DNS_FAILURE:
             host = httpx.URL(self.url).host
             raise FalConnectionError(

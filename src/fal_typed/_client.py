@@ -500,24 +500,35 @@ class Client:
         query = tuple(params.items()) if params else ()
         while True:
             attempts.start()
+            answer: httpx.Response | None = None  # its head, once it came
             try:
-                response = http.request(
-                    attempts.method,
-                    _sent_url(attempts.url, query),
-                    json=json,
-                    content=content,  # pyright: ignore[reportArgumentType]
-                    headers=sent_headers,
-                    timeout=deadline.cap(base_timeout) if deadline else base_timeout,
+                # As httpx.Client.request, with the answer in hand while its body is read:
+                # a body cut or undecodable keeps the answer's status and request id.
+                answer = http.send(
+                    http.build_request(
+                        attempts.method,
+                        _sent_url(attempts.url, query),
+                        json=json,
+                        content=content,  # pyright: ignore[reportArgumentType]
+                        headers=sent_headers,
+                        timeout=deadline.cap(base_timeout) if deadline else base_timeout,
+                    ),
+                    stream=True,
                 )
+                try:
+                    answer.read()
+                finally:
+                    answer.close()  # released to the pool once read whole; else dropped
             except httpx.TransportError as exc:
-                if delay := attempts.after_error(exc):  # 0: failing over to the backup, at once
+                # 0: failing over to the backup, at once
+                if delay := attempts.after_error(exc, answer):
                     time.sleep(delay)
                 continue
             except httpx.HTTPError as exc:  # TooManyRedirects, DecodingError...
-                raise self._http_failure(exc, attempts.method, attempts.url) from exc
-            if response.is_success:
-                return response
-            time.sleep(attempts.after_response(response))
+                raise self._failure(exc, attempts, answer) from exc
+            if answer.is_success:
+                return answer
+            time.sleep(attempts.after_response(answer))
 
     async def arequest(
         self,
@@ -545,24 +556,32 @@ class Client:
         query = tuple(params.items()) if params else ()
         while True:
             attempts.start()
+            answer: httpx.Response | None = None
             try:
-                response = await http.request(
-                    attempts.method,
-                    _sent_url(attempts.url, query),
-                    json=json,
-                    content=content,  # pyright: ignore[reportArgumentType]
-                    headers=sent_headers,
-                    timeout=deadline.cap(base_timeout) if deadline else base_timeout,
+                answer = await http.send(
+                    http.build_request(
+                        attempts.method,
+                        _sent_url(attempts.url, query),
+                        json=json,
+                        content=content,  # pyright: ignore[reportArgumentType]
+                        headers=sent_headers,
+                        timeout=deadline.cap(base_timeout) if deadline else base_timeout,
+                    ),
+                    stream=True,
                 )
+                try:
+                    await answer.aread()
+                finally:
+                    await answer.aclose()
             except httpx.TransportError as exc:
-                if delay := attempts.after_error(exc):
+                if delay := attempts.after_error(exc, answer):
                     await asyncio.sleep(delay)
                 continue
             except httpx.HTTPError as exc:
-                raise self._http_failure(exc, attempts.method, attempts.url) from exc
-            if response.is_success:
-                return response
-            await asyncio.sleep(attempts.after_response(response))
+                raise self._failure(exc, attempts, answer) from exc
+            if answer.is_success:
+                return answer
+            await asyncio.sleep(attempts.after_response(answer))
 
     # -- helpers shared by the sync and async paths -------------------------------------------
 
@@ -586,6 +605,16 @@ class Client:
             self, method, failover, kind_of(method, idempotent, kind), policy, deadline
         )
         return attempts, failover.timeout(self.timeout if timeout is None else _as_timeout(timeout))
+
+    def _failure(
+        self, exc: httpx.HTTPError, attempts: Attempts, answer: httpx.Response | None
+    ) -> FalError:
+        """The error of an attempt that failed otherwise than in transport: an answer whose
+        body cannot be decoded, to a request not sent twice, may have been paid for (see
+        :meth:`Attempts.undecodable`); anything else is :meth:`_http_failure`."""
+        if answer is not None and (possibly := attempts.undecodable(exc, answer)) is not None:
+            return possibly
+        return self._http_failure(exc, attempts.method, attempts.url)
 
     def _http_failure(self, exc: httpx.HTTPError, method: str, url: str) -> FalError:
         """A FalError for an httpx error that is not a transport failure (too many redirects,

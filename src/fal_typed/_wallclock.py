@@ -79,20 +79,36 @@ class within:
     Without a deadline it does nothing. A class, not a ``@contextmanager`` generator: every
     request of a call enters one."""
 
-    __slots__ = ("_armed", "_deadline", "_http", "_token", "_what")
+    __slots__ = ("_armed", "_deadline", "_http", "_settled", "_token", "_what")
 
     def __init__(self, http: httpx.Client, deadline: Deadline | None, what: str) -> None:
         self._http = http
         self._deadline = deadline
         self._what = what
         self._armed: _Armed | None = None
+        self._settled = False
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> within:
         if self._deadline is None:
-            return
+            return self
         _install(self._http, "response", _arm)
         self._armed = _Armed(self._deadline)
         self._token = _ARMED.set(self._armed)
+        return self
+
+    def settle(self, response: httpx.Response) -> None:
+        """``response`` is read whole: the deadline stops here. What the block does after (parse
+        a large answer, say) is no longer cut by it, so a paid answer is never traded for the
+        deadline's error. Only a body delimited by the connection's close could have been cut
+        short by the shutdown and still read as whole: that one is the deadline's error."""
+        armed = self._armed
+        if armed is None or self._settled:
+            return
+        self._settled = True
+        for interrupter in armed.interrupters:
+            interrupter.cancel()
+        if any(i.fired for i in armed.interrupters) and _close_delimited(response):
+            raise armed.deadline.error(self._what)
 
     def __exit__(
         self,
@@ -107,11 +123,23 @@ class within:
         for interrupter in armed.interrupters:
             interrupter.cancel()
         if (
-            isinstance(exc, FalError)
+            not self._settled
+            and isinstance(exc, FalError)
             and not isinstance(exc, FalTimeoutError)
             and any(i.fired for i in armed.interrupters)
         ):
             raise armed.deadline.error(self._what) from None
+
+
+def _close_delimited(response: httpx.Response) -> bool:
+    """Whether ``response``'s body ends only where its connection closes (HTTP/1 with neither
+    a length nor chunks): a shutdown that cuts it looks like its end."""
+    headers = response.headers
+    return (
+        response.http_version.startswith("HTTP/1")
+        and "content-length" not in headers
+        and "chunked" not in headers.get("transfer-encoding", "").lower()
+    )
 
 
 @dataclass(eq=False)

@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from fal_typed import Client, FalHTTPError, Limits, ProtocolError, RetryPolicy, untyped
+from fal_typed import (
+    Client,
+    FalHTTPError,
+    Limits,
+    PossiblyAcceptedError,
+    ProtocolError,
+    RetryPolicy,
+    untyped,
+)
 
 from ..peers.sse import KEY, Exchange, ScriptedPeer, serving, sse
 
@@ -175,3 +184,79 @@ def test_an_error_answer_too_deep_to_read_is_a_typed_error_keeping_its_text(
     assert error.status_code == 422 and isinstance(error.body, str)
     assert error.body.startswith('{"key": "') and KEY not in error.body
     assert KEY not in str(error) and KEY not in repr(error)
+
+
+# -- a paid run's answer that fails after its head ----------------------------------------------
+
+
+def cut_after_head(body: bytes, headers: dict[str, str]) -> Any:
+    """A 200 stamped with the request id whose body is cut (or ``headers`` make it undecodable)."""
+
+    async def script(exchange: Exchange) -> None:
+        await exchange.head(200, {"x-fal-request-id": RID, **headers})
+        await exchange.write(body)
+        exchange.close()
+
+    return script
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("body", "headers", "said"),
+    [
+        (b'{"images": [{"url"', {"Content-Length": "500"}, "then its body failed"),
+        (b"a\r\n" + b'{"images": [', {"Transfer-Encoding": "chunked"}, "then its body failed"),
+        (
+            b"definitely not gzip",
+            {"Content-Encoding": "gzip", "Content-Length": "19"},
+            "cannot be decoded",
+        ),
+    ],
+    ids=["cut-length", "cut-chunks", "corrupt-gzip"],
+)
+def test_a_run_answered_200_whose_body_fails_keeps_its_request_id(
+    peer: ScriptedPeer, mode: str, body: bytes, headers: dict[str, str], said: str
+) -> None:
+    """fal answered (and billed) the run: the error says it may have been accepted, with the
+    answer's status and request id, and nothing is sent again."""
+    peer.script = cut_after_head(body, {"Content-Type": "application/json", **headers})
+    with pytest.raises(PossiblyAcceptedError) as caught:
+        call(mode, client_of(peer), "run")
+    error = caught.value
+    assert (error.request_id, error.status_code) == (RID, 200)
+    assert said in str(error)
+    assert len(peer.exchanges) == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_run_read_in_time_keeps_its_parse_error_however_long_the_parse_takes(
+    peer: ScriptedPeer, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deadline bounds the answer's arrival, not what is done with it once read whole: an
+    answer that then fails to parse is its ProtocolError, with its text, not the deadline's."""
+    from fal_typed import _run
+
+    body = '{"images": [{"url": "https://v3.fal.media/files/a.png"}'
+    peer.script = answer(body)
+    parse = _run.parse_json
+
+    def slow(text: str, **kwargs: Any) -> Any:
+        time.sleep(0.6)  # past the run's timeout of 0.3 s
+        return parse(text, **kwargs)
+
+    monkeypatch.setattr(_run, "parse_json", slow)
+    client = client_of(peer)
+
+    async def run_async() -> Any:
+        try:
+            return await ENDPOINT.run_async({"prompt": "x"}, client=client, timeout=0.3)
+        finally:
+            await client.aclose()
+
+    with pytest.raises(ProtocolError) as caught:
+        if mode == "async":
+            asyncio.run(run_async())
+        else:
+            with client:
+                ENDPOINT.run({"prompt": "x"}, client=client, timeout=0.3)
+    assert caught.value.text == body and caught.value.request_id == RID
