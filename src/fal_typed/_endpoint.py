@@ -210,6 +210,11 @@ class Endpoint(Generic[InputT, OutputT]):
         # valid, at the call (see files/_arguments.py).
         mapping, uploads = _extracted(self.endpoint_id, raw)
         try:
+            if uploads:
+                # First with the local files in place: only a file field takes one. Given for
+                # any other field (bytes for a prompt), it is refused as the model refuses it,
+                # not uploaded and sent as its URL. Only calls with files pay this.
+                input_model.model_validate(raw)
             model = input_model.model_validate(mapping)
         except validation_error() as exc:
             raise InputValidationError.from_pydantic(self.endpoint_id, exc, input_model) from None

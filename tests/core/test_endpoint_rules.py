@@ -106,6 +106,23 @@ def test_extra_body_may_set_a_field_the_input_left_out_but_not_one_it_gave(
 
 
 @pytest.mark.parametrize(
+    "source",
+    [b"a cat", bytearray(b"a cat"), Path(__file__)],
+    ids=["bytes", "bytearray", "path"],
+)
+def test_a_local_file_for_a_field_that_is_no_file_field_is_refused_not_uploaded(
+    local_fal: LocalFal, client: Client, source: object
+) -> None:
+    """Only a file field takes a local file: for a prompt it is refused as the model refuses
+    it (not uploaded and its URL sent as the prompt), and nothing is sent or uploaded."""
+    with pytest.raises(InputValidationError) as caught:
+        flux_dev.submit(prompt=source, client=client)  # pyright: ignore[reportArgumentType]
+    assert caught.value.fields == ["prompt"]
+    assert "valid string" in str(caught.value)
+    assert local_fal.requests == []
+
+
+@pytest.mark.parametrize(
     ("extra_body", "message"),
     [
         ([1], "extra_body must be a mapping of field names to values, got list"),
