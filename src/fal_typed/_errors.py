@@ -56,9 +56,23 @@ _tokens: OrderedDict[str, None] = OrderedDict()
 _lock = threading.Lock()
 _secrets: tuple[str, ...] = ()
 _NOT_SCRUBBED = frozenset({"data", "errors", "default_error_type"})
-#: The runtime's loggers: a filter on each scrubs every record they emit (the realtime socket
-#: logger has its own, which scrubs the token out of the URLs websockets logs).
-_LOGGERS = ("fal_typed", "fal_typed.upload", "fal_typed.webhooks", "fal_typed.proxy")
+#: The loggers whose records could carry a secret: the runtime's, and httpx's and httpcore's,
+#: which at DEBUG show the headers of every answer (a peer may echo the key in one). A filter
+#: on each scrubs every record it emits: a logger's filters do not reach its children's
+#: records, so each is named. (The realtime socket logger has its own filter, which scrubs the
+#: token out of the URLs websockets logs.) A filter runs only for a record that is emitted.
+_LOGGERS = (
+    "fal_typed",
+    "fal_typed.upload",
+    "fal_typed.webhooks",
+    "fal_typed.proxy",
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
 
 
 def remember_secrets(secrets: Sequence[str], *, token: bool = False) -> None:

@@ -4,8 +4,8 @@ The server answers each request kind with the request's own Authorization value 
 or the CDN token) echoed in a plain-text body, a JSON value, a JSON object *key* and a header,
 under a 200 whose body is not what the protocol expects, a 4xx and a 5xx. Whatever is raised,
 the key, its secret half and the CDN token appear in no ``str``, ``repr``, ``body``, ``text``,
-``headers`` of the error or its causes, nor in any fal_typed log record (httpcore's own DEBUG
-trace prints raw response headers by design, and is not ours to scrub).
+``headers`` of the error or its causes, nor in any log record at DEBUG: fal_typed's, httpx's or
+httpcore's (whose trace prints every answer's raw headers, the echo included).
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def peer() -> Any:
 def test_no_credential_in_any_error(
     peer: ScriptedPeer, call: str, status: int, shape: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level("DEBUG", logger="fal_typed")
+    caplog.set_level("DEBUG")  # every logger: fal_typed, httpx and httpcore's trace
     peer.script = _routed(status, shape)
     _current.clear()
     if call == "upload":
@@ -127,22 +127,37 @@ def test_no_credential_in_any_error(
         raise AssertionError(f"{call} accepted a {status} {shape} echo")
     finally:
         client.close()
-    ours = [r for r in caplog.records if r.name.startswith("fal_typed")]
-    texts += [r.getMessage() for r in ours] + [repr(r.args) for r in ours]
+    records = caplog.records
+    assert any(r.name.startswith("httpcore") for r in records)  # the trace ran, headers and all
+    texts += [r.getMessage() for r in records] + [repr(r.args) for r in records]
     for secret in SECRETS:
         leaks = [t for t in texts if secret in t]
         assert not leaks, f"{secret[:8]}... leaked by {call} ({status}, {shape}): {leaks[0][:300]}"
 
 
-def test_every_runtime_logger_scrubs_a_known_key(caplog: pytest.LogCaptureFixture) -> None:
+NAMED_LOGGERS = (
+    "fal_typed",
+    "fal_typed.upload",
+    "fal_typed.webhooks",
+    "fal_typed.proxy",
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+
+
+def test_every_logger_that_could_carry_the_key_scrubs_it(caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
     _client("http://127.0.0.1:9").credentials()  # resolving a key remembers it
     caplog.set_level("DEBUG")
-    for name in ("fal_typed", "fal_typed.upload", "fal_typed.webhooks", "fal_typed.proxy"):
+    for name in NAMED_LOGGERS:
         logging.getLogger(name).warning("peer said %s", f"Key {KEY}")
     messages = [r.getMessage() for r in caplog.records]
-    assert len(messages) == 4
+    assert len(messages) == len(NAMED_LOGGERS)
     assert all("[redacted]" in m and KEY.partition(":")[2] not in m for m in messages)
 
 
