@@ -47,12 +47,15 @@ def json_depth_exceeds(value: Any, limit: int) -> bool:
 def answer_text(response: httpx.Response) -> str:
     """``response.text``, without httpx's parse of the Content-Type header when it cannot change
     the result: no charset named and the client's default UTF-8 (what httpx then decodes with,
-    replacing undecodable bytes as this does)."""
+    replacing undecodable bytes as this does). A leading byte-order mark is dropped."""
     if response.default_encoding == "utf-8" and (
         "charset" not in response.headers.get("content-type", "").lower()
     ):
-        return response.content.decode("utf-8", "replace")
-    return response.text
+        text = response.content.decode("utf-8", "replace")
+    else:
+        text = response.text
+    # A byte-order mark is no part of the JSON (json.loads refuses a str that keeps it).
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 @functools.lru_cache(maxsize=256)
@@ -106,8 +109,8 @@ def parse_json(
     except RecursionError:
         problem = f"is nested deeper than Limits.max_json_depth ({max_depth})"
         error_type = "limit_exceeded"
-    except ValueError:
-        problem = "is not valid JSON"
+    except ValueError as exc:  # the parser's reason: a place, or Python's digit limit on ints
+        problem = f"is not valid JSON ({exc})"
     else:
         if brackets > max_depth and json_depth_exceeds(data, max_depth):
             problem = f"is nested deeper than Limits.max_json_depth ({max_depth})"

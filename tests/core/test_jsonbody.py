@@ -111,7 +111,8 @@ def test_an_invalid_text_is_named_and_quoted_redacted_on_the_error(into: type[An
     with pytest.raises(ProtocolError) as caught:
         reading(short, into=into)
     assert caught.value.args[0] == (
-        "the answer of /x is not valid JSON; its text is kept on the error (.text): "
+        "the answer of /x is not valid JSON (Expecting ',' delimiter: line 1 column 17 (char 16));"
+        " its text is kept on the error (.text): "
         '\'{"key": "[redacted]"\''
     )
     assert caught.value.text == '{"key": "[redacted]"' and caught.value.request_id == "r-9"
@@ -160,3 +161,22 @@ def test_a_shallow_text_of_many_brackets_is_read_into_the_model_only_under_the_p
     text = json.dumps({"images": [{"n": i} for i in range(30)]})  # 32 brackets, 3 deep
     assert isinstance(reading(text, max_depth=256, into=Open), Open)
     assert reading(text, max_depth=10, into=Open) == json.loads(text)  # not past the limit either
+
+
+def test_an_answer_with_a_byte_order_mark_is_read_as_json() -> None:
+    marked = httpx.Response(200, content=b'\xef\xbb\xbf{"a": 1}')
+    assert answer_text(marked) == '{"a": 1}'
+    assert reading(answer_text(marked)) == {"a": 1}
+    named = httpx.Response(
+        200,
+        content=b'\xef\xbb\xbf{"a": 1}',
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    assert answer_text(named) == '{"a": 1}'
+
+
+def test_an_integer_past_python_s_digit_limit_is_named_as_such() -> None:
+    with pytest.raises(ProtocolError) as caught:
+        reading('{"n": ' + "9" * 5000 + "}")
+    assert "Exceeds the limit (4300 digits)" in caught.value.args[0]
+    assert caught.value.text.startswith('{"n": 999')
