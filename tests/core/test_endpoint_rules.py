@@ -102,6 +102,7 @@ def test_extra_body_may_set_a_field_the_input_left_out_but_not_one_it_gave(
          "type": "duplicate"}
         for name in ("prompt", "seed")
     ]  # fmt: skip
+    assert caught.value.endpoint_id == ID
     assert len(local_fal.requests) == 1
 
 

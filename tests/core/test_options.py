@@ -7,7 +7,15 @@ from typing import Any
 import pytest
 import respx
 
-from fal_typed import Client, Endpoint, InputModel, InvalidArgumentError, OutputModel
+from fal_typed import (
+    Client,
+    Endpoint,
+    InputModel,
+    InvalidArgumentError,
+    OutputModel,
+    set_default_client,
+)
+from fal_typed._client import given_or_default
 from fal_typed._options import request_headers, webhook_params
 
 
@@ -96,17 +104,27 @@ async def test_bad_async_options_fail_before_any_request() -> None:
 @pytest.mark.parametrize(
     "call", ["run", "submit", "subscribe", "stream", "status", "result", "cancel", "handle"]
 )
-@pytest.mark.parametrize("bad", ["abc", object(), Client], ids=["str", "object", "class"])
+@pytest.mark.parametrize(
+    ("bad", "named"), [("abc", "str"), (object(), "object"), (Client, "type")], ids=str
+)
 def test_a_client_that_is_not_a_client_is_named_before_anything_is_sent(
-    call: str, bad: object
+    call: str, bad: object, named: str
 ) -> None:
     by_id = call in ("status", "result", "cancel", "handle")
-    with (
-        respx.mock() as mock,
-        pytest.raises(InvalidArgumentError, match=r"client must be a fal_typed\.Client, got "),
-    ):
+    with respx.mock() as mock, pytest.raises(InvalidArgumentError) as caught:
         getattr(endpoint, call)("req-1" if by_id else {"prompt": "x"}, client=bad)
+    assert caught.value.message == f"client must be a fal_typed.Client, got {named}"
     assert not mock.calls
+
+
+def test_no_client_is_the_default_client_and_a_client_is_itself() -> None:
+    mine = Client(key="opts-test-key-654321")
+    set_default_client(mine)
+    try:
+        assert given_or_default(None) is mine
+        assert given_or_default(client) is client
+    finally:
+        set_default_client(None)
 
 
 @pytest.mark.parametrize("call", ["run_async", "submit_async", "subscribe_async"])

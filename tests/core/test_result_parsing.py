@@ -9,6 +9,7 @@ raw ``RecursionError`` / ``JSONDecodeError``.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -209,7 +210,7 @@ def cut_after_head(body: bytes, headers: dict[str, str]) -> Any:
         (
             b"definitely not gzip",
             {"Content-Encoding": "gzip", "Content-Length": "19"},
-            "cannot be decoded",
+            "with a body that cannot be decoded (DecodingError: ",
         ),
     ],
     ids=["cut-length", "cut-chunks", "corrupt-gzip"],
@@ -225,6 +226,11 @@ def test_a_run_answered_200_whose_body_fails_keeps_its_request_id(
     error = caught.value
     assert (error.request_id, error.status_code) == (RID, 200)
     assert said in str(error)
+    sent = peer.exchanges[0].body  # what reconciles it: the digest of the input sent
+    assert (error.payload_size, error.payload_sha256) == (
+        len(sent),
+        hashlib.sha256(sent).hexdigest(),
+    )
     assert len(peer.exchanges) == 1
 
 

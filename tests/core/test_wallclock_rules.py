@@ -16,9 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from fal_typed import Client, RetryPolicy
+from fal_typed import Client, FalTimeoutError, ProtocolError, RetryPolicy
 from fal_typed._deadline import Deadline
 from fal_typed._queue import submit, submit_async
+from fal_typed._wallclock import _close_delimited, within  # pyright: ignore[reportPrivateUsage]
 
 from ..peers.sse import KEY, ScriptedPeer, ok_json, serving
 
@@ -132,3 +133,83 @@ def test_an_error_not_from_fal_typed_passes_through_a_fired_alarm(peer: Scripted
     ):
         _read_then_outlive_the_deadline(client, f"{peer.url}/x", 0.2)
         raise LookupError("the caller's own")
+
+
+# -- settle: the deadline ends once an answer is read whole ----------------------------------------
+
+
+def _answer(headers: dict[str, str], http_version: bytes = b"HTTP/1.1") -> httpx.Response:
+    """An answer with exactly ``headers`` (no length added) over ``http_version``."""
+    return httpx.Response(
+        200,
+        headers=headers,
+        stream=httpx.ByteStream(b"{}"),
+        extensions={"http_version": http_version},
+    )
+
+
+@pytest.mark.parametrize(
+    ("headers", "http_version", "delimited_by_close"),
+    [
+        ({}, b"HTTP/1.1", True),
+        ({}, b"HTTP/1.0", True),
+        ({"Content-Length": "2"}, b"HTTP/1.1", False),
+        ({"Transfer-Encoding": "Chunked"}, b"HTTP/1.1", False),
+        ({"Transfer-Encoding": "gzip, chunked"}, b"HTTP/1.1", False),
+        ({"Transfer-Encoding": "gzip"}, b"HTTP/1.1", True),
+        ({}, b"HTTP/2", False),
+    ],
+)
+def test_only_an_http_1_body_with_neither_length_nor_chunks_ends_with_its_connection(
+    headers: dict[str, str], http_version: bytes, delimited_by_close: bool
+) -> None:
+    assert _close_delimited(_answer(headers, http_version)) is delimited_by_close
+
+
+class _Fired:
+    """An interrupter whose deadline's shutdown already happened."""
+
+    fired = True
+
+    def cancel(self) -> None:
+        pass
+
+
+def _bound_fired(http: httpx.Client) -> within:
+    bound = within(http, Deadline(30), "POST http://x/app")
+    bound.__enter__()
+    assert bound._armed is not None  # pyright: ignore[reportPrivateUsage]
+    bound._armed.interrupters.append(_Fired())  # type: ignore[arg-type]  # pyright: ignore[reportPrivateUsage, reportArgumentType]
+    return bound
+
+
+def test_a_settled_answer_keeps_the_error_of_what_follows_it() -> None:
+    """After settle, a failure in the block (parsing a paid answer) is its own error, even
+    though the deadline's shutdown had fired: it is not traded for the deadline's error."""
+    with httpx.Client() as http:
+        bound = _bound_fired(http)
+        bound.settle(_answer({"Content-Length": "2"}))
+        failure = ProtocolError("the answer is not valid JSON", text="{")
+        assert bound.__exit__(type(failure), failure, None) is None  # it propagates as it is
+        unsettled = _bound_fired(http)  # the rule settle lifts: a fired shutdown is the cause
+        with pytest.raises(FalTimeoutError):
+            unsettled.__exit__(type(failure), failure, None)
+
+
+def test_a_close_delimited_answer_the_shutdown_fired_on_is_the_deadline_s_error() -> None:
+    with httpx.Client() as http:
+        bound = _bound_fired(http)
+        with pytest.raises(FalTimeoutError) as caught:
+            bound.settle(_answer({}))
+        assert str(caught.value).startswith("POST http://x/app did not complete within 30s")
+        bound.__exit__(None, None, None)
+
+
+def test_settling_an_answer_no_shutdown_fired_on_raises_nothing() -> None:
+    with httpx.Client() as http:
+        bound = within(http, Deadline(30), "POST http://x/app")
+        with bound:
+            bound.settle(_answer({}))  # close-delimited, but read whole in time
+            bound.settle(_answer({}))  # and once settled, settled
+        with within(http, None, "POST http://x/app") as unbounded:
+            unbounded.settle(_answer({}))
