@@ -105,7 +105,9 @@ async def test_bad_async_options_fail_before_any_request() -> None:
     "call", ["run", "submit", "subscribe", "stream", "status", "result", "cancel", "handle"]
 )
 @pytest.mark.parametrize(
-    ("bad", "named"), [("abc", "str"), (object(), "object"), (Client, "type")], ids=str
+    ("bad", "named"),
+    [("abc", "str"), (object(), "object"), (Client, "type")],
+    ids=["str", "object", "class"],
 )
 def test_a_client_that_is_not_a_client_is_named_before_anything_is_sent(
     call: str, bad: object, named: str
