@@ -40,6 +40,7 @@ from ._jsonbody import json_depth_exceeds
 from ._limits import DEFAULT_LIMITS, Limits
 from ._proxy_transport import PROXY_AUTHORIZATION, ProxyRoute
 from ._retry import Kind, RetryPolicy
+from ._wallclock import settle
 
 if TYPE_CHECKING:  # asyncio is imported by the async methods: sync programs never load it
     import asyncio
@@ -519,6 +520,7 @@ class Client:
                     answer.read()
                 finally:
                     answer.close()  # released to the pool once read whole; else dropped
+                settle(answer)  # read whole: a call's deadline no longer cuts what follows
             except httpx.TransportError as exc:
                 # 0: failing over to the backup, at once
                 if delay := attempts.after_error(exc, answer):

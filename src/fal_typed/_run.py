@@ -150,7 +150,7 @@ def run(
     http = client.http
     with naming(endpoint_id), exchanges_seen(http, req.deadline) as exchanges:
         try:
-            with within(http, req.deadline, f"POST {req.url}") as bound:
+            with within(http, req.deadline, f"POST {req.url}"):
                 response = client.request(
                     "POST",
                     req.url,
@@ -160,10 +160,6 @@ def run(
                     deadline=req.deadline,
                     kind=Kind.RUN,
                 )
-                # Read whole in time: parsing it is not cut by the deadline (a paid answer
-                # keeps its ProtocolError and text). A close-delimited answer the deadline cut
-                # reads as a short complete one: settle raises the deadline's error for it.
-                bound.settle(response)
         except FalTimeoutError as exc:
             raise _timed_out(client, endpoint_id, exc, exchanges) from None
     return _result(client, endpoint_id, response, output)

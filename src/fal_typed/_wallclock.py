@@ -35,17 +35,19 @@ from ._errors import FalError, FalTimeoutError
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["Exchange", "exchanges_seen", "within", "within_async"]
+__all__ = ["Exchange", "exchanges_seen", "settle", "within", "within_async"]
 
 T = TypeVar("T")
 
 
 class _Armed:
-    """The deadline of the calls running in this context, and the interrupters armed for it."""
+    """The deadline of the calls running in this context (``what`` runs), and the
+    interrupters armed for it, each with the answer it watches until that is read whole."""
 
-    def __init__(self, deadline: Deadline) -> None:
+    def __init__(self, deadline: Deadline, what: str) -> None:
         self.deadline = deadline
-        self.interrupters: list[Interrupter] = []
+        self.what = what
+        self.interrupters: list[tuple[httpx.Response, Interrupter]] = []
 
 
 _ARMED: contextvars.ContextVar[_Armed | None] = contextvars.ContextVar(
@@ -57,7 +59,25 @@ def _arm(response: httpx.Response) -> None:
     """The response hook: arm an interrupter if this request runs inside :func:`within`."""
     armed = _ARMED.get()
     if armed is not None:
-        armed.interrupters.append(Interrupter(response, armed.deadline))
+        armed.interrupters.append((response, Interrupter(response, armed.deadline)))
+
+
+def settle(response: httpx.Response) -> None:
+    """``response`` is read whole (``Client.request`` says so): the deadline stops watching it.
+    What the call does with it after (parse a large answer, say) is no longer cut by the
+    deadline, so a paid answer is never traded for the deadline's error. Only a body delimited
+    by the connection's close could have been cut short by the shutdown and still read as
+    whole: that one is the deadline's error."""
+    armed = _ARMED.get()
+    if armed is None:
+        return
+    for index, (answer, interrupter) in enumerate(armed.interrupters):
+        if answer is response:
+            interrupter.cancel()
+            del armed.interrupters[index]
+            if interrupter.fired and _close_delimited(response):
+                raise armed.deadline.error(armed.what)
+            return
 
 
 def _install(
@@ -79,36 +99,20 @@ class within:
     Without a deadline it does nothing. A class, not a ``@contextmanager`` generator: every
     request of a call enters one."""
 
-    __slots__ = ("_armed", "_deadline", "_http", "_settled", "_token", "_what")
+    __slots__ = ("_armed", "_deadline", "_http", "_token", "_what")
 
     def __init__(self, http: httpx.Client, deadline: Deadline | None, what: str) -> None:
         self._http = http
         self._deadline = deadline
         self._what = what
         self._armed: _Armed | None = None
-        self._settled = False
 
-    def __enter__(self) -> within:
+    def __enter__(self) -> None:
         if self._deadline is None:
-            return self
-        _install(self._http, "response", _arm)
-        self._armed = _Armed(self._deadline)
-        self._token = _ARMED.set(self._armed)
-        return self
-
-    def settle(self, response: httpx.Response) -> None:
-        """``response`` is read whole: the deadline stops here. What the block does after (parse
-        a large answer, say) is no longer cut by it, so a paid answer is never traded for the
-        deadline's error. Only a body delimited by the connection's close could have been cut
-        short by the shutdown and still read as whole: that one is the deadline's error."""
-        armed = self._armed
-        if armed is None or self._settled:
             return
-        self._settled = True
-        for interrupter in armed.interrupters:
-            interrupter.cancel()
-        if any(i.fired for i in armed.interrupters) and _close_delimited(response):
-            raise armed.deadline.error(self._what)
+        _install(self._http, "response", _arm)
+        self._armed = _Armed(self._deadline, self._what)
+        self._token = _ARMED.set(self._armed)
 
     def __exit__(
         self,
@@ -120,13 +124,12 @@ class within:
         if armed is None:
             return
         _ARMED.reset(self._token)
-        for interrupter in armed.interrupters:
+        for _, interrupter in armed.interrupters:  # the answers not read whole (settle)
             interrupter.cancel()
         if (
-            not self._settled
-            and isinstance(exc, FalError)
+            isinstance(exc, FalError)
             and not isinstance(exc, FalTimeoutError)
-            and any(i.fired for i in armed.interrupters)
+            and any(interrupter.fired for _, interrupter in armed.interrupters)
         ):
             raise armed.deadline.error(self._what) from None
 

@@ -234,6 +234,30 @@ def test_a_run_answered_200_whose_body_fails_keeps_its_request_id(
     assert len(peer.exchanges) == 1
 
 
+@pytest.mark.parametrize("how", ["result", "status"])
+def test_a_queue_answer_read_in_time_keeps_its_parse_error_however_long_the_parse_takes(
+    peer: ScriptedPeer, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """The same rule on the queue's calls that hold a deadline (``Client.request`` settles
+    every answer it reads whole, whichever call made it)."""
+    from fal_typed import _queue
+    from fal_typed._deadline import Deadline
+
+    body = '{"images": [{"url": "https://v3.fal.media/files/a.png"}'
+    peer.script = answer(body)
+    parse = _queue.parse_json
+
+    def slow(text: str, **kwargs: Any) -> Any:
+        time.sleep(0.6)  # past the deadline of 0.3 s
+        return parse(text, **kwargs)
+
+    monkeypatch.setattr(_queue, "parse_json", slow)
+    with client_of(peer) as client, pytest.raises(ProtocolError) as caught:
+        fetch = _queue.fetch_result if how == "result" else _queue.get_status
+        fetch(client, "tests/paid", RID, deadline=Deadline(0.3))
+    assert caught.value.text == body and caught.value.request_id == RID
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_a_run_read_in_time_keeps_its_parse_error_however_long_the_parse_takes(
     peer: ScriptedPeer, mode: str, monkeypatch: pytest.MonkeyPatch

@@ -17,9 +17,15 @@ import httpx
 import pytest
 
 from fal_typed import Client, FalTimeoutError, ProtocolError, RetryPolicy
+from fal_typed._bounded import Interrupter
 from fal_typed._deadline import Deadline
 from fal_typed._queue import submit, submit_async
-from fal_typed._wallclock import _close_delimited, within  # pyright: ignore[reportPrivateUsage]
+from fal_typed._wallclock import (  # pyright: ignore[reportPrivateUsage]
+    _ARMED,
+    _close_delimited,
+    settle,
+    within,
+)
 
 from ..peers.sse import KEY, ScriptedPeer, ok_json, serving
 
@@ -175,41 +181,49 @@ class _Fired:
         pass
 
 
-def _bound_fired(http: httpx.Client) -> within:
-    bound = within(http, Deadline(30), "POST http://x/app")
-    bound.__enter__()
-    assert bound._armed is not None  # pyright: ignore[reportPrivateUsage]
-    bound._armed.interrupters.append(_Fired())  # type: ignore[arg-type]  # pyright: ignore[reportPrivateUsage, reportArgumentType]
-    return bound
+def _fired_on(answer: httpx.Response) -> None:
+    """Within a ``within`` block: the deadline's shutdown fired on ``answer``."""
+    armed = _ARMED.get()
+    assert armed is not None
+    armed.interrupters.append((answer, _Fired()))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
 
 def test_a_settled_answer_keeps_the_error_of_what_follows_it() -> None:
-    """After settle, a failure in the block (parsing a paid answer) is its own error, even
-    though the deadline's shutdown had fired: it is not traded for the deadline's error."""
+    """After its answer is settled, a failure in the block (parsing a paid answer) is its own
+    error, even though the deadline's shutdown had fired: it is not traded for the deadline's."""
+    failure = ProtocolError("the answer is not valid JSON", text="{")
     with httpx.Client() as http:
-        bound = _bound_fired(http)
-        bound.settle(_answer({"Content-Length": "2"}))
-        failure = ProtocolError("the answer is not valid JSON", text="{")
-        assert bound.__exit__(type(failure), failure, None) is None  # it propagates as it is
-        unsettled = _bound_fired(http)  # the rule settle lifts: a fired shutdown is the cause
-        with pytest.raises(FalTimeoutError):
-            unsettled.__exit__(type(failure), failure, None)
+        with pytest.raises(ProtocolError), within(http, Deadline(30), "POST http://x/app"):
+            answer = _answer({"Content-Length": "2"})
+            _fired_on(answer)
+            settle(answer)
+            raise failure
+        # the rule settle lifts: a fired shutdown is the cause
+        with pytest.raises(FalTimeoutError), within(http, Deadline(30), "POST http://x/app"):
+            _fired_on(_answer({"Content-Length": "2"}))
+            raise failure
 
 
 def test_a_close_delimited_answer_the_shutdown_fired_on_is_the_deadline_s_error() -> None:
-    with httpx.Client() as http:
-        bound = _bound_fired(http)
-        with pytest.raises(FalTimeoutError) as caught:
-            bound.settle(_answer({}))
-        assert str(caught.value).startswith("POST http://x/app did not complete within 30s")
-        bound.__exit__(None, None, None)
+    with (
+        httpx.Client() as http,
+        pytest.raises(FalTimeoutError) as caught,
+        within(http, Deadline(30), "POST http://x/app"),
+    ):
+        answer = _answer({})
+        _fired_on(answer)
+        settle(answer)
+    assert str(caught.value).startswith("POST http://x/app did not complete within 30s")
 
 
 def test_settling_an_answer_no_shutdown_fired_on_raises_nothing() -> None:
     with httpx.Client() as http:
-        bound = within(http, Deadline(30), "POST http://x/app")
-        with bound:
-            bound.settle(_answer({}))  # close-delimited, but read whole in time
-            bound.settle(_answer({}))  # and once settled, settled
-        with within(http, None, "POST http://x/app") as unbounded:
-            unbounded.settle(_answer({}))
+        with within(http, Deadline(30), "POST http://x/app"):
+            answer = _answer({})  # close-delimited, but read whole in time
+            settle(answer)  # not one of the block's answers: nothing to settle
+            armed = _ARMED.get()
+            assert armed is not None
+            armed.interrupters.append((answer, Interrupter(answer, Deadline(30))))
+            settle(answer)
+            assert armed.interrupters == []
+        settle(answer)  # outside any block
