@@ -238,7 +238,7 @@ class Attempts:
                 f"answered HTTP {response.status_code} by a gateway (no x-fal-request-id), "
                 "which can come after fal accepted the request",
                 response.request,
-                status_code=response.status_code,
+                answer=response,
             )
         raise self.client.error_for(response)
 
@@ -302,7 +302,6 @@ class Attempts:
         what: str,
         request: httpx.Request | None,
         *,
-        status_code: int | None = None,
         answer: httpx.Response | None = None,
     ) -> PossiblyAcceptedError:
         return possibly_accepted(
@@ -310,7 +309,7 @@ class Attempts:
             request,
             method=self.method,
             url=self.client.redact(self.url),
-            status_code=status_code if answer is None else answer.status_code,
+            status_code=None if answer is None else answer.status_code,
             sent_at=self.sent_at,
             request_id=None if answer is None else answer.headers.get("x-fal-request-id"),
         )
