@@ -21,7 +21,7 @@ from ._errors import (
     PossiblyAcceptedError,
 )
 from ._jupyter import live_callbacks
-from ._options import MIN_START_TIMEOUT, Priority, check_positive
+from ._options import MIN_START_TIMEOUT, Priority, check_positive, check_wait_options
 from ._pydantic import validation_error
 from ._queue import (
     annotate_errors,
@@ -208,6 +208,7 @@ class RequestHandle(Generic[OutputT]):
 
         ``timeout`` raises :class:`FalTimeoutError` when it runs out; the request is left running.
         """
+        check_wait_options(with_logs, None, on_queue_update)
         return _wait(
             self,
             with_logs=with_logs,
@@ -326,6 +327,7 @@ class AsyncRequestHandle(Generic[OutputT]):
 
         ``timeout`` raises :class:`FalTimeoutError` when it runs out; the request is left running.
         """
+        check_wait_options(with_logs, None, on_queue_update)
         return await _wait_async(
             self,
             with_logs=with_logs,

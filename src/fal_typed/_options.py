@@ -89,13 +89,19 @@ def request_headers(
     return result
 
 
-def check_wait_options(with_logs: object, on_enqueue: object, on_queue_update: object) -> None:
-    """Refuse ``subscribe``'s own options of the wrong kind before anything is sent: a callback
-    that cannot be called would fail only once the request was queued (and paid for)."""
+def check_with_logs(with_logs: object) -> bool:
+    """``with_logs``, refused unless a bool (``"no"`` would ask for the logs)."""
     if not isinstance(with_logs, bool):
         raise InvalidArgumentError(
             f"with_logs must be True or False, got {type(with_logs).__name__}"
         )
+    return with_logs
+
+
+def check_wait_options(with_logs: object, on_enqueue: object, on_queue_update: object) -> None:
+    """Refuse a wait's own options of the wrong kind before anything is sent: a callback that
+    cannot be called would fail only once the request was queued (and paid for)."""
+    check_with_logs(with_logs)
     for name, callback in (("on_enqueue", on_enqueue), ("on_queue_update", on_queue_update)):
         if callback is not None and not callable(callback):
             raise InvalidArgumentError(f"{name} must be callable, got {type(callback).__name__}")

@@ -18,7 +18,7 @@ from ._client import Client
 from ._deadline import Deadline
 from ._errors import FalError, FalHTTPError, FalTimeoutError, ProtocolError
 from ._jsonbody import answer_text, parse_json
-from ._options import Priority, request_headers, webhook_params
+from ._options import Priority, check_with_logs, request_headers, webhook_params
 from ._request_json import encode_json, with_json_type
 from ._retry import Kind
 from ._status import Completed, Status, parse_status
@@ -194,8 +194,9 @@ async def submit_async(
 
 
 def status_params(with_logs: bool) -> dict[str, str]:
-    """The ``logs`` query of status and status-stream requests."""
-    return {"logs": "1" if with_logs else "0"}
+    """The ``logs`` query of status and status-stream requests (every status request's
+    ``with_logs`` passes here: checked here)."""
+    return {"logs": "1" if check_with_logs(with_logs) else "0"}
 
 
 def get_status(

@@ -136,6 +136,28 @@ async def test_an_async_call_names_a_client_that_is_not_one(call: str) -> None:
     assert not mock.calls
 
 
+@pytest.mark.parametrize(
+    ("call", "options", "message"),
+    [
+        ("status", {"with_logs": "no"}, "with_logs must be True or False, got str"),
+        ("iter_events", {"with_logs": 1}, "with_logs must be True or False, got int"),
+        ("wait", {"with_logs": "yes"}, "with_logs must be True or False, got str"),
+        ("wait", {"on_queue_update": 5}, "on_queue_update must be callable, got int"),
+    ],
+)
+def test_a_handle_s_wait_options_are_checked_before_any_request(
+    call: str, options: dict[str, Any], message: str
+) -> None:
+    """Every path a status takes (a poll, the stream, a wait) checks its options alike."""
+    handle = endpoint.handle("req-1", client=client)
+    with respx.mock() as mock, pytest.raises(InvalidArgumentError) as caught:
+        outcome = getattr(handle, call)(**options)
+        if call == "iter_events":
+            next(outcome)
+    assert caught.value.message == message
+    assert not mock.calls
+
+
 @pytest.mark.parametrize("call", ["status", "result", "cancel", "handle"])
 def test_bad_request_ids_fail_before_any_request(call: str) -> None:
     with respx.mock() as mock, pytest.raises(InvalidArgumentError, match="invalid request id"):
