@@ -71,7 +71,8 @@ with flux_dev.realtime() as conn:
     conn.send(prompt="a cat", seed=1)
     report["realtime"] = conn.recv().seed
 report["upload"] = fal_typed.upload(Path("in.png"))
-report["untyped"] = fal_typed.untyped("fal-ai/moondream2").subscribe({"image_url": "in.png"})["output"]
+report["untyped"] = fal_typed.untyped("fal-ai/moondream2").subscribe({"image_url": Path("in.png")})["output"]
+fal_typed.configure_uploads(local_file_strings=True)
 report["file_string"] = moondream2.subscribe(image_url="in.png").output
 report["jwks"] = len(webhooks.WebhookVerifier().cache.get().keys)
 report["shared_jwks"] = webhooks.shared_verifier().jwks_url

@@ -58,13 +58,15 @@ def test_local_files_are_uploaded(
     monkeypatch.chdir(tmp_path)
     Path("in.png").write_bytes(PNG)
     endpoint = fal_typed.untyped("fal-ai/moondream2")
-    for image in (Path("in.png"), "in.png", PNG):
+    for image in (Path("in.png"), PNG):
         endpoint.subscribe({"image_url": image}, client=client)
     sent = [r.json()["image_url"] for r in local_fal.requests_for("submit")]
     assert all(url.startswith((local_fal.cdn_url, "data:")) for url in sent), sent
-    with pytest.raises(FileInputError, match="image_url"):
-        endpoint.subscribe({"image_url": "missing.png"}, client=client)
-    assert len(local_fal.requests_for("submit")) == 3  # the bad one was never sent
+    # A string is no local file (files/_strings.py): refused, as a path to nothing is.
+    for path in ("in.png", "missing.png"):
+        with pytest.raises(FileInputError, match="image_url"):
+            endpoint.subscribe({"image_url": path}, client=client)
+    assert len(local_fal.requests_for("submit")) == 2  # the bad ones were never sent
 
 
 def test_a_malformed_id_fails_at_once() -> None:

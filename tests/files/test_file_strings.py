@@ -1,24 +1,35 @@
-"""Strings in file fields: one rule for the library and the command line (files/_strings.py).
+"""Strings in file fields (files/_strings.py).
 
-A URL (or a name such as ``canny``) is sent as is; a string naming a local file is uploaded like a
-``Path``; a path to nothing is an error naming the field, raised before anything is sent.
+A URL (or a name such as ``canny``) is sent as is. A string that looks like a path is refused,
+before anything is sent, without the library looking at the filesystem: a service passing its
+users' strings into file fields must not upload the files they name, nor tell them which exist.
+Where the strings are the user's own (the command line, batch files, or a process that set
+``configure_uploads(local_file_strings=True)``), a string naming a local file is uploaded like a
+``Path`` and one naming nothing is an error naming the field.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
 from fal_endpoints import alibaba__happy_horse_reference_to_video as happy_horse
 from fal_endpoints import flux_general, moondream2
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from fal_typed import Client, FileInputError
-from fal_typed.files._strings import file_string, is_file_field
+import fal_typed
+from fal_typed import Client, FileInputError, UploadSettings, configure_uploads, upload_settings
+from fal_typed.files._strings import _shown, file_string, is_file_field
 from fal_typed.testing import DEFAULT_KEY, LocalFal
+from fal_typed.testing._realtime import RealtimeService
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(100)
 
@@ -30,6 +41,17 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "images").mkdir()
     (tmp_path / "images" / "edges.png").write_bytes(PNG + b"edges")
     return tmp_path
+
+
+@pytest.fixture
+def local_strings() -> Iterator[None]:
+    """The process lets strings name local files, as a notebook's user may ask."""
+    before = upload_settings()
+    configure_uploads(local_file_strings=True)
+    try:
+        yield
+    finally:
+        configure_uploads(local_file_strings=before.local_file_strings)
 
 
 def _sent(fal: LocalFal) -> dict[str, object]:
@@ -46,7 +68,113 @@ def _served(url: object) -> bytes:
     return httpx.get(url).content
 
 
-def test_the_rule(workdir: Path) -> None:
+LOOKS_LIKE_A_PATH = ("in.png", "./images/edges.png", "images/edges.png", "~/in.png", "missing.png")
+
+
+def test_by_default_a_string_is_never_read_as_a_local_file(workdir: Path) -> None:
+    assert upload_settings().local_file_strings is False
+    for kept in ("https://x.test/a.png", "data:image/png;base64,AA==", "gs://b/a.png", "canny", ""):
+        assert file_string(kept, field="f", local=False) == kept
+    # A file that exists and one that does not are refused alike: the error tells nothing of
+    # what this machine holds, and says what to do instead.
+    existing = str(workdir / "in.png")
+    for value in (*LOOKS_LIKE_A_PATH, existing, existing + ".gone", "/etc/passwd"):
+        with pytest.raises(FileInputError) as caught:
+            file_string(value, field="image_url", local=False)
+        assert caught.value.field == "image_url"
+        assert str(caught.value) == (
+            f"image_url: {_shown(value)} is not a URL (URLs start with http://, https:// or data:); to "
+            "upload a local file, give it as a pathlib.Path or as bytes (or let strings name "
+            "local files: configure_uploads(local_file_strings=True)) (error_type=file_input)"
+        )
+    for url in (Path(existing).as_uri(), "file:///etc/passwd", "FILE:/etc/passwd"):
+        with pytest.raises(FileInputError, match="names a file on this machine") as caught:
+            file_string(url, field="image_url", local=False)
+        assert caught.value.field == "image_url"
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    text=st.one_of(
+        st.text(),
+        st.sampled_from(LOOKS_LIKE_A_PATH),
+        st.from_regex(r"[~./]?[a-z/]{0,8}(\.[a-z]{2,4})?", fullmatch=True),
+    )
+)
+def test_by_default_judging_a_string_never_looks_at_the_filesystem(
+    text: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def looked(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"the filesystem was looked at for {text!r}")
+
+    with monkeypatch.context() as patched:
+        for name in ("stat", "lstat", "access", "getcwd", "listdir", "scandir"):
+            patched.setattr(os, name, looked)
+        patched.setattr(os.path, "lexists", looked)
+        patched.setattr(os.path, "exists", looked)
+        try:
+            judged = file_string(text, field="url", local=False)
+        except FileInputError as exc:
+            judged = exc
+    # Whatever it was, it is sent as given or refused: never a file to read.
+    assert judged == text or isinstance(judged, FileInputError)
+
+
+def test_by_default_every_call_refuses_a_path_string_before_anything_is_sent(
+    workdir: Path, local_fal: LocalFal, local_fal_client: Client
+) -> None:
+    client = local_fal_client
+    absolute = str(workdir / "in.png")
+    nested = flux_general.Input(
+        prompt="a lighthouse",
+        easycontrols=[
+            flux_general.EasyControlWeight(
+                control_method_url="canny", image_url=absolute, image_control_type="spatial"
+            )
+        ],
+    )
+    calls = {
+        "image_url": lambda: moondream2.subscribe(image_url="in.png", client=client),
+        "image_url ": lambda: moondream2.submit(image_url=absolute, client=client),
+        "image_url  ": lambda: moondream2.run(image_url="~/in.png", client=client),
+        "image_url   ": lambda: moondream2.stream(image_url="in.png", client=client),
+        "easycontrols[0].image_url": lambda: flux_general.subscribe(nested, client=client),
+        "image_urls[1]": lambda: happy_horse.subscribe(
+            prompt="a horse", image_urls=["https://x.test/b.png", "in.png"], client=client
+        ),
+        "image_url    ": lambda: fal_typed.untyped("fal-ai/moondream2").subscribe(
+            {"image_url": "in.png"}, client=client
+        ),
+        "image_url     ": lambda: fal_typed.endpoint("fal-ai/moondream2").submit(
+            {"image_url": "file://" + absolute}, client=client
+        ),
+    }
+    for field, call in calls.items():
+        with pytest.raises(FileInputError) as caught:
+            call()
+        assert caught.value.field == field.strip(), field
+        assert "pathlib.Path" in str(caught.value)
+    assert local_fal.requests == []  # nothing uploaded, nothing submitted
+    realtime = cast(RealtimeService, local_fal.state.extensions["realtime"])
+    with flux_general.realtime(client=client) as connection, pytest.raises(FileInputError):
+        connection.send(prompt="a red square", reference_image_url="in.png")
+    assert realtime.inputs() == []  # no frame carried it
+
+    # A Path is a local file, and is uploaded.
+    moondream2.subscribe(image_url=Path("in.png"), client=client)
+    assert _served(_sent(local_fal)["image_url"]) == PNG
+
+
+def test_the_setting_is_a_bool() -> None:
+    for name in ("local_file_strings", "fallback"):
+        with pytest.raises(ValueError, match=f"UploadSettings.{name} must be True or False"):
+            UploadSettings(**{name: "no"})
+    with pytest.raises(ValueError, match="local_file_strings"):
+        configure_uploads(local_file_strings=1)
+    assert upload_settings().local_file_strings is False
+
+
+def test_the_rule_where_strings_are_the_user_s_own(workdir: Path) -> None:
     for kept in ("https://x.test/a.png", "http://x.test/a", "data:image/png;base64,AA==", "canny"):
         assert file_string(kept, field="f") == kept
     assert file_string("gs://bucket/a.png") == "gs://bucket/a.png"  # another scheme: fal's call
@@ -54,6 +182,7 @@ def test_the_rule(workdir: Path) -> None:
     assert file_string("in.png") == Path("in.png")
     assert file_string("./images/edges.png") == Path("images/edges.png")
     assert file_string("images") == Path("images")  # exists: refused later, as a directory
+    assert file_string(Path("in.png").absolute().as_uri()) == Path("in.png").absolute()
     for missing in ("missing.png", "images/gone.png", "./gone", "~/no-such-file-here"):
         with pytest.raises(FileInputError, match="neither a URL nor an existing file") as caught:
             file_string(missing, field="image_url")
@@ -67,8 +196,8 @@ def test_the_rule(workdir: Path) -> None:
     ]
 
 
-def test_a_relative_path_is_uploaded_never_sent_as_a_url(
-    workdir: Path, local_fal: LocalFal, local_fal_client: Client
+def test_with_local_file_strings_a_relative_path_is_uploaded_never_sent_as_a_url(
+    workdir: Path, local_strings: None, local_fal: LocalFal, local_fal_client: Client
 ) -> None:
     moondream2.subscribe(image_url="in.png", client=local_fal_client)
     url = _sent(local_fal)["image_url"]
@@ -97,8 +226,8 @@ def test_a_relative_path_is_uploaded_never_sent_as_a_url(
     assert _served(first) == PNG and second == "https://x.test/b.png"
 
 
-def test_a_path_to_nothing_is_an_error_naming_the_field_before_sending(
-    workdir: Path, local_fal: LocalFal, local_fal_client: Client
+def test_with_local_file_strings_a_path_to_nothing_is_an_error_naming_the_field_before_sending(
+    workdir: Path, local_strings: None, local_fal: LocalFal, local_fal_client: Client
 ) -> None:
     with pytest.raises(FileInputError) as caught:
         moondream2.subscribe(image_url="missing.png", client=local_fal_client)

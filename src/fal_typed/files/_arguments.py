@@ -11,8 +11,9 @@ Two steps, so bad input is rejected before anything is uploaded:
    smaller than ``UploadSettings.data_uri_threshold`` are inlined as ``data:`` URIs instead.
 
 Plain strings (http(s) URLs, ``data:`` URIs) are never touched; a string in a file field that
-names a local file is one (``"in.png"``, see ``_strings``), and one that looks like a path to
-nothing is a :class:`~fal_typed.FileInputError` naming the field.
+looks like a path is a :class:`~fal_typed.FileInputError` naming the field, unless the process
+lets strings name local files (``UploadSettings.local_file_strings``, see ``_strings``): then one
+naming a local file is one (``"in.png"``).
 
 Between the two steps the sources travel with the body: :func:`attach_uploads` returns the
 validated body as a :class:`BodyWithUploads` (a ``dict``), and :func:`extract_uploads` of such a
@@ -127,7 +128,7 @@ def extract_uploads(arguments: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
         return value
 
     def item(key: object, value: Any, path: str) -> Any:
-        # A string naming a local file, in a file field, is one (files/_strings.py).
+        # A string in a file field is judged by files/_strings.py: a path, refused or a local file.
         return walk(strings_as_files(key, value, path), path)
 
     return {k: v if _plain(k, v) else item(k, v, k) for k, v in arguments.items()}, uploads

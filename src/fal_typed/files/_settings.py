@@ -33,6 +33,13 @@ class UploadSettings:
     - ``max_file_bytes``: the largest local file (path or file object) accepted as an upload
       (16 GiB); a larger one is refused before anything is read or sent, and a pipe given as a
       file object is read no further than this.
+    - ``local_file_strings``: whether a string given for a file field of a call may name a local
+      file, uploaded like a ``Path`` (``image_url="cat.jpg"``). Off by default: a service passing
+      its users' strings into file fields would otherwise upload whatever local file they name
+      (``"~/.aws/credentials"``) to fal's storage. Off, such a string is refused without the
+      filesystem being looked at; pass ``Path("cat.jpg")`` instead. The command line and batch
+      input files always read their file options as local files: there the strings are the
+      user's own.
     """
 
     multipart_threshold: int = 100 * MiB
@@ -44,6 +51,7 @@ class UploadSettings:
     data_uri_threshold: int = 0
     max_parallel_files: int = 4
     max_file_bytes: int = 16 * 1024 * MiB
+    local_file_strings: bool = False
 
     def __post_init__(self) -> None:
         positive = (
@@ -60,6 +68,15 @@ class UploadSettings:
             least = 0 if name == "data_uri_threshold" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(f"UploadSettings.{name} must be an int >= {least}, got {value!r}")
+        if not isinstance(cast(object, self.fallback), bool):
+            raise ValueError(
+                f"UploadSettings.fallback must be True or False, got {self.fallback!r}"
+            )
+        if not isinstance(cast(object, self.local_file_strings), bool):
+            raise ValueError(
+                "UploadSettings.local_file_strings must be True or False, "
+                f"got {self.local_file_strings!r}"
+            )
         backoff = cast(object, self.retry_backoff)
         if isinstance(backoff, bool) or not isinstance(backoff, (int, float)) or backoff < 0:
             raise ValueError(f"UploadSettings.retry_backoff must be a number >= 0, got {backoff!r}")
