@@ -9,6 +9,7 @@ put it in a message, a repr or a log line.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import OrderedDict
@@ -49,12 +50,17 @@ __all__ = [
 _REDACTED = "[redacted]"
 #: Shorter fragments would scrub ordinary words out of messages; real secrets are far longer.
 MIN_SECRET_LENGTH = 6
+#: The shortest run of a key's characters scrubbed where the key is not whole: a message cut to
+#: a length (``text[:200]``) may end inside an echoed key, and an escaped echo (``repr``, JSON,
+#: percent-encoding) splits it at each character it escapes.
+MIN_FRAGMENT_LENGTH = 8
 #: Tokens are renewed for as long as a process runs: only the latest are remembered.
 _MAX_TOKENS = 256
 _keys: set[str] = set()
 _tokens: OrderedDict[str, None] = OrderedDict()
 _lock = threading.Lock()
 _secrets: tuple[str, ...] = ()
+_fragmented: tuple[str, ...] = ()
 _NOT_SCRUBBED = frozenset({"data", "errors", "default_error_type"})
 #: The loggers whose records could carry a secret: the runtime's, and httpx's and httpcore's,
 #: which at DEBUG show the headers of every answer (a peer may echo the key in one). A filter
@@ -78,7 +84,7 @@ _LOGGERS = (
 def remember_secrets(secrets: Sequence[str], *, token: bool = False) -> None:
     """Scrub ``secrets`` (a key; with ``token``, a short-lived token, of which only the latest
     :data:`_MAX_TOKENS` are kept) out of every error and log record from now on."""
-    global _secrets
+    global _secrets, _fragmented
     with _lock:
         for secret in secrets:
             if len(secret) < MIN_SECRET_LENGTH:
@@ -92,6 +98,36 @@ def remember_secrets(secrets: Sequence[str], *, token: bool = False) -> None:
                 _tokens.popitem(last=False)
         # Longest first, so a key is scrubbed whole before its secret half.
         _secrets = tuple(sorted({*_keys, *_tokens}, key=len, reverse=True))
+        _fragmented = _secret_parts(_keys)
+
+
+def _secret_parts(keys: Iterable[str]) -> tuple[str, ...]:
+    """The forms of the keys whose cut ends are scrubbed too: each key but an ``id:secret`` one
+    whose secret half is among them (the half is; the id alone is no secret, and fal's
+    messages name it), as it stands and as an echo may have escaped it (``repr``, JSON,
+    percent-encoding), longest first."""
+    given = set(keys)
+    forms: set[str] = set()
+    for key in given:
+        if len(key) >= MIN_FRAGMENT_LENGTH and key.partition(":")[2] not in given:
+            forms.update(_escaped_forms(key))
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+def _escaped_forms(key: str) -> tuple[str, ...]:
+    """``key`` and how an echo of it may read once quoted: Python's ``repr`` (either quote),
+    JSON, and percent-encoded (a URL's query)."""
+    from urllib.parse import quote, quote_plus
+
+    backslashed = key.replace("\\", "\\\\")
+    return (
+        key,
+        backslashed.replace("'", "\\'"),
+        backslashed.replace('"', '\\"'),
+        json.dumps(key)[1:-1],
+        quote(key, safe=""),
+        quote_plus(key, safe=""),
+    )
 
 
 def _in_order(secrets: Iterable[str] | None) -> tuple[str, ...]:
@@ -102,6 +138,13 @@ def _in_order(secrets: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(sorted({*_secrets, *(s for s in secrets if s)}, key=len, reverse=True))
 
 
+def _fragments_of(secrets: Iterable[str] | None) -> tuple[str, ...]:
+    """The remembered keys with ``secrets`` (explicit secrets are a key's), as fragment sources."""
+    if not secrets:
+        return _fragmented
+    return _secret_parts({*_keys, *(s for s in secrets if s)})
+
+
 def _replaced(text: str, ordered: tuple[str, ...]) -> str:
     for secret in ordered:
         if secret in text:
@@ -109,9 +152,48 @@ def _replaced(text: str, ordered: tuple[str, ...]) -> str:
     return text
 
 
+def _without_fragments(text: str, key: str) -> str:
+    """``text`` without the longest start and end of ``key`` it holds, of at least
+    :data:`MIN_FRAGMENT_LENGTH` characters: an echo of the key cut to a length (``text[:200]``)
+    leaves one of them."""
+    for cut in (_longest_start, _longest_end):
+        for _ in range(len(text)):  # each pass removes a fragment: bounded whatever the key
+            fragment = cut(text, key)
+            if fragment is None or fragment in _REDACTED:
+                break
+            text = text.replace(fragment, _REDACTED)
+    return text
+
+
+def _longest_start(text: str, key: str) -> str | None:
+    """The longest ``key[:n]`` (``MIN_FRAGMENT_LENGTH <= n``) in ``text``: a start that is in it
+    has every shorter start in it too, so the longest is found by halving."""
+    low, high = MIN_FRAGMENT_LENGTH, len(key)
+    if key[:low] not in text:
+        return None
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if key[:middle] in text else (low, middle - 1)
+    return key[:low]
+
+
+def _longest_end(text: str, key: str) -> str | None:
+    """:func:`_longest_start` for the ends of ``key``."""
+    found = _longest_start(text[::-1], key[::-1])
+    return None if found is None else found[::-1]
+
+
+def _scrubbed(text: str, ordered: tuple[str, ...], fragmented: tuple[str, ...]) -> str:
+    text = _replaced(text, ordered)
+    for key in fragmented:
+        text = _without_fragments(text, key)
+    return text
+
+
 def scrub(text: str, secrets: Iterable[str] | None = None) -> str:
-    """``text`` with every remembered secret, and each of ``secrets``, replaced."""
-    return _replaced(text, _in_order(secrets))
+    """``text`` with every remembered secret, and each of ``secrets``, replaced; and any run of
+    a key's characters long enough to be no accident (a key cut short, or escaped)."""
+    return _scrubbed(text, _in_order(secrets), _fragments_of(secrets))
 
 
 class _ScrubFilter(logging.Filter):
@@ -131,16 +213,20 @@ for _name in _LOGGERS:
     logging.getLogger(_name).addFilter(_SCRUB_FILTER)
 
 
-def _scrub_value(value: object, secrets: tuple[str, ...]) -> Any:
+def _scrub_value(value: object, secrets: tuple[str, ...], fragmented: tuple[str, ...]) -> Any:
     if isinstance(value, str):
-        return _replaced(value, secrets)
+        return _scrubbed(value, secrets, fragmented)
     if isinstance(value, tuple):
-        return tuple(_scrub_value(item, secrets) for item in cast("tuple[object, ...]", value))
+        items = cast("tuple[object, ...]", value)
+        return tuple(_scrub_value(item, secrets, fragmented) for item in items)
     if isinstance(value, list):
-        return [_scrub_value(item, secrets) for item in cast("list[object]", value)]
+        return [_scrub_value(item, secrets, fragmented) for item in cast("list[object]", value)]
     if isinstance(value, dict):
-        items = cast("dict[object, object]", value).items()
-        return {_scrub_value(k, secrets): _scrub_value(v, secrets) for k, v in items}
+        pairs = cast("dict[object, object]", value).items()
+        return {
+            _scrub_value(k, secrets, fragmented): _scrub_value(v, secrets, fragmented)
+            for k, v in pairs
+        }
     return value
 
 
@@ -151,11 +237,12 @@ def scrub_value(value: Any, secrets: Sequence[str] | None = None) -> Any:
     ordered = _in_order(secrets)
     if not ordered:
         return value
+    fragmented = _fragments_of(secrets)
     try:
-        return _scrub_value(value, ordered)
+        return _scrub_value(value, ordered, fragmented)
     except RecursionError:
         try:
-            return _replaced(repr(value), ordered)
+            return _scrubbed(repr(value), ordered, fragmented)
         except RecursionError:  # even its repr recurses too deep: nothing of it can be shown
             return f"[a {type(value).__name__} nested too deep to scrub]"
 
@@ -386,7 +473,8 @@ class PossiblyAcceptedError(FalConnectionError):
     ``method`` and ``url``, ``status_code`` (the gateway's answer, if any), ``payload_sha256``
     and ``payload_size`` (of the body sent), and the window ``sent_at`` .. ``failed_at`` (Unix
     seconds). Look the request up by these (webhook, dashboard, request history) before
-    submitting again.
+    submitting again. ``text`` keeps an answer that came but could not be read (a submit
+    answered 200 without a usable request id), keys scrubbed out.
     """
 
     default_error_type: ClassVar[str | None] = "possibly_accepted"
@@ -405,10 +493,12 @@ class PossiblyAcceptedError(FalConnectionError):
         payload_size: int | None = None,
         sent_at: float | None = None,
         failed_at: float | None = None,
+        text: str | None = None,
     ) -> None:
         # FalError's, not super()'s: in PossiblyAcceptedTimeoutError the next class is
         # FalTimeoutError, whose own fields are its subclass's to set.
         FalError.__init__(self, message, request_id=request_id, error_type=error_type)
+        self.text = text
         self.endpoint_id = endpoint_id
         self.method = method
         self.url = url
@@ -442,6 +532,7 @@ class PossiblyAcceptedTimeoutError(PossiblyAcceptedError, FalTimeoutError):
         payload_size: int | None = None,
         sent_at: float | None = None,
         failed_at: float | None = None,
+        text: str | None = None,
     ) -> None:
         PossiblyAcceptedError.__init__(
             self,
@@ -455,6 +546,7 @@ class PossiblyAcceptedTimeoutError(PossiblyAcceptedError, FalTimeoutError):
             payload_size=payload_size,
             sent_at=sent_at,
             failed_at=failed_at,
+            text=text,
         )
         self.timeout = timeout
 
@@ -482,7 +574,7 @@ def _message_from_body(body: Any, fallback: str) -> str:
             if obj.get(key) is not None:
                 return str(obj[key])
     elif isinstance(body, str) and body.strip():
-        return body.strip()[:500]
+        return scrub(body.strip())[:500]  # scrubbed first: a cut could split an echoed key
     return fallback
 
 

@@ -2,6 +2,10 @@
 
 A failure or a cancellation is ``Completed`` with ``error`` (for humans) and ``error_type`` (for
 code); the result request then returns the failure itself.
+
+How a status prints (its repr, its notebook view) has every key the process uses scrubbed out:
+its text is the server's (an error, log lines), and a callback printing each update is the
+first thing users write.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeAlias, cast
 
-from ._errors import ProtocolError
+from ._errors import ProtocolError, scrub
 
 __all__ = ["Completed", "InProgress", "Log", "Queued", "Status", "parse_logs", "parse_status"]
 
@@ -29,13 +33,13 @@ class Log:
 
     def __repr__(self) -> str:
         clock = f" {self.timestamp:%H:%M:%S}" if self.timestamp is not None else ""
-        return f"[{self.level}{clock}] {self.message}"
+        return scrub(f"[{self.level}{clock}] {self.message}")
 
     def _repr_html_(self) -> str:
         """In a notebook: time, level and message on one line."""
         from .notebook._html import log_html
 
-        return log_html(self)
+        return scrub(log_html(self))
 
 
 def _with_logs(head: str, logs: list[Log] | None) -> str:
@@ -56,7 +60,7 @@ class Queued:
         """In a notebook: how many requests are ahead."""
         from .notebook._html import status_html
 
-        return status_html(self)
+        return scrub(status_html(self))
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ class InProgress:
         """In a notebook: running, with the log lines."""
         from .notebook._html import status_html
 
-        return status_html(self)
+        return scrub(status_html(self))
 
 
 @dataclass(frozen=True)
@@ -106,13 +110,14 @@ class Completed:
         inference_time = self.metrics.get("inference_time")
         if isinstance(inference_time, (int, float)) and not isinstance(inference_time, bool):
             facts.append(f"inference_time={inference_time:.2f}s")
-        return _with_logs(f"Completed({', '.join(facts)})" if facts else "Completed", self.logs)
+        head = f"Completed({', '.join(facts)})" if facts else "Completed"
+        return scrub(_with_logs(head, self.logs))
 
     def _repr_html_(self) -> str:
         """In a notebook: completed or failed (and why), with the log lines."""
         from .notebook._html import status_html
 
-        return status_html(self)
+        return scrub(status_html(self))
 
 
 Status: TypeAlias = Queued | InProgress | Completed

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from fal_typed import Client, FalError, RetryPolicy
+from fal_typed._errors import MIN_FRAGMENT_LENGTH
 from fal_typed._queue import cancel, fetch_result, get_status, submit, submit_async
 from fal_typed._run import run, run_async
 from fal_typed.files import UploadSettings, upload
@@ -131,8 +132,13 @@ def test_no_credential_in_any_error(
     assert any(r.name.startswith("httpcore") for r in records)  # the trace ran, headers and all
     texts += [r.getMessage() for r in records] + [repr(r.args) for r in records]
     for secret in SECRETS:
-        leaks = [t for t in texts if secret in t]
+        leaks = [t for t in texts if any(part in t for part in _cut_ends(secret))]
         assert not leaks, f"{secret[:8]}... leaked by {call} ({status}, {shape}): {leaks[0][:300]}"
+
+
+def _cut_ends(secret: str) -> tuple[str, str]:
+    """The shortest start and end of ``secret`` a cut echo may not leave (the scrub's least)."""
+    return secret[:MIN_FRAGMENT_LENGTH], secret[-MIN_FRAGMENT_LENGTH:]
 
 
 NAMED_LOGGERS = (

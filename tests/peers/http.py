@@ -188,8 +188,20 @@ def serving_outcomes() -> Generator[OutcomePeer, None, None]:
 
 # -- echoes: a server that answers with the credentials it was sent --------------------------
 
-#: Where an echo puts the request's Authorization value.
-ECHO_SHAPES = ("text", "json_value", "json_key", "header")
+#: Where an echo puts the request's Authorization value. ``cut_N``: plain text placing the
+#: secret across character N, where a message quoting the first N characters of an answer
+#: would cut it (80, 200 and 500 are the runtime's cuts); ``escaped``: in a JSON string
+#: holding the key quoted (as ``repr`` would write it), under an escaped quote character.
+ECHO_SHAPES = (
+    "text",
+    "json_value",
+    "json_key",
+    "header",
+    "cut_80",
+    "cut_200",
+    "cut_500",
+    "escaped",
+)
 
 
 def echo_script(status: int, shape: str) -> Any:
@@ -207,6 +219,12 @@ def echo_script(status: int, shape: str) -> Any:
             body = json.dumps({"detail": f"bad key {secret}", "echo": {"auth": auth}}).encode()
         elif shape == "json_key":
             body = json.dumps({secret: "echoed as a key", "detail": {auth: 1}}).encode()
+        elif shape.startswith("cut_"):
+            at = int(shape.removeprefix("cut_"))
+            body = ("x" * max(at - len(secret) // 2, 0) + secret + " and so on").encode()
+            headers["Content-Type"] = "text/plain"
+        elif shape == "escaped":
+            body = json.dumps({"detail": f'rejected {secret!r} and "{auth}"'}).encode()
         else:
             body = json.dumps({"detail": "see header"}).encode()
             headers["X-Echo"] = auth
