@@ -79,10 +79,12 @@ def possibly_accepted(
     sent_at: float | None = None,
     request_id: str | None = None,
     timeout: float | None = None,
+    text: str | None = None,
 ) -> PossiblyAcceptedError:
     """The error of a request that was sent and may have been accepted: ``message`` and the
-    advice every such error gives, with what reconciles it (the payload's digest and size);
-    with ``timeout``, the deadline of that many seconds ended it."""
+    advice every such error gives, with what reconciles it (the payload's digest and size, the
+    answer's ``text`` if one came); with ``timeout``, the deadline of that many seconds ended
+    it."""
     digest, size = _payload(request)
     fields: dict[str, Any] = {
         "request_id": request_id,
@@ -93,6 +95,7 @@ def possibly_accepted(
         "payload_size": size,
         "sent_at": sent_at,
         "failed_at": time.time(),
+        "text": text,
     }
     message = f"{message} (check the request history or your webhook before sending it again)"
     if timeout is None:

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 
-from ._attempts import deadline_cut, naming
+from ._attempts import deadline_cut, naming, possibly_accepted
 from ._client import Client
 from ._deadline import Deadline
-from ._errors import FalError, FalHTTPError, FalTimeoutError, ProtocolError
+from ._errors import FalError, FalHTTPError, FalTimeoutError
 from ._jsonbody import answer_text, parse_json
 from ._options import Priority, check_with_logs, request_headers, webhook_params
 from ._request_json import encode_json, with_json_type
@@ -86,25 +86,41 @@ def _submit_request(
 
 
 def _submission(client: Client, response: httpx.Response) -> Submission:
+    """The request id of a submit's answer. A success that names no usable id is a request
+    fal took (and bills) that cannot be followed: possibly accepted, with the answer's text
+    and its header id, never a plain failure inviting a second submit."""
     try:
         data = response.json()
     except (ValueError, RecursionError):
         data = None
-    if not isinstance(data, dict) or not isinstance(data.get("request_id"), str):  # pyright: ignore[reportUnknownMemberType]
-        raise ProtocolError(
-            f"submit response has no request_id: {client.redact(response.text[:200])!r}",
-            request_id=response.headers.get("x-fal-request-id"),
-            text=client.redact(response.text),
-        )
-    body: dict[str, Any] = data  # pyright: ignore[reportUnknownVariableType]
+    request_id = data.get("request_id") if isinstance(data, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    if not isinstance(request_id, str):
+        raise _unfollowable(client, response, "has no request_id")
     try:
-        request_id = check_request_id(body["request_id"])
+        request_id = check_request_id(request_id)
     except FalError:
-        raise ProtocolError(
-            client.redact(f"submit returned a malformed request id {body['request_id']!r}")
-        ) from None
-    position = body.get("queue_position")
+        raise _unfollowable(client, response, "has a malformed request_id") from None
+    position = data.get("queue_position")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType, reportOptionalMemberAccess]
     return Submission(request_id, position if isinstance(position, int) else None)
+
+
+def _unfollowable(client: Client, response: httpx.Response, what: str) -> FalError:
+    text = client.redact(response.text)
+    header_id: str | None = response.headers.get("x-fal-request-id")
+    try:
+        header_id = None if header_id is None else check_request_id(header_id)
+    except FalError:
+        header_id = None  # the text keeps it, whatever it is
+    shown = text[:200] + ("..." if len(text) > 200 else "")
+    return possibly_accepted(
+        f"submit answered {response.status_code} but its answer {what}: {shown!r}",
+        response.request,
+        method="POST",
+        url=client.redact(str(response.request.url)),
+        status_code=response.status_code,
+        request_id=header_id,
+        text=text,
+    )
 
 
 def submit(
@@ -190,7 +206,7 @@ async def submit_async(
             )
         except FalTimeoutError as exc:
             raise deadline_cut(exc, exchanges, kind=Kind.SUBMIT, redact=client.redact) from None
-    return _submission(client, response)
+        return _submission(client, response)
 
 
 def status_params(with_logs: bool) -> dict[str, str]:

@@ -265,7 +265,7 @@ def test_a_submit_answer_without_an_id_keeps_the_header_id_and_text(
 ) -> None:
     text = b'{"queued": true}'
     Recorder(peer, [(200, text, {"Content-Type": "application/json", "x-fal-request-id": RID})])
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(PossiblyAcceptedError) as caught:
         submitted(mode, client_of(peer.url))
     assert caught.value.request_id == RID
     assert caught.value.text == text.decode()
@@ -390,12 +390,19 @@ def test_a_queue_position_that_is_not_an_integer_is_dropped(
 def test_a_submit_answer_without_an_id_quotes_its_first_200_characters(
     peer: ScriptedPeer, mode: str
 ) -> None:
+    """A 200 to a submit is a request fal took: with no id to follow it by, it is possibly
+    accepted (never a plain failure inviting a second submit), its whole text kept."""
     text = "<html>" + "".join(chr(ord("a") + i % 26) for i in range(294))
     Recorder(peer, [(200, text.encode(), {"Content-Type": "text/html"})])
-    with pytest.raises(ProtocolError) as caught:
+    with pytest.raises(PossiblyAcceptedError) as caught:
         submitted(mode, client_of(peer.url))
-    assert caught.value.message == f"submit response has no request_id: {text[:200]!r}"
+    assert caught.value.message == (
+        f"submit answered 200 but its answer has no request_id: {text[:200] + '...'!r} "
+        "(check the request history or your webhook before sending it again)"
+    )
     assert caught.value.text == text
+    assert (caught.value.status_code, caught.value.endpoint_id) == (200, APP)
+    assert caught.value.payload_sha256 is not None and caught.value.payload_size
 
 
 class Timeouts:

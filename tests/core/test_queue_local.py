@@ -4,6 +4,7 @@ id, options on the wire, failures and the whole-call client_timeout."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -19,6 +20,7 @@ from fal_typed import (
     InputValidationError,
     NotFoundError,
     OutputValidationError,
+    PossiblyAcceptedError,
     ProtocolError,
     Queued,
     RequestCancelledError,
@@ -353,12 +355,16 @@ def test_a_result_that_does_not_fit_the_output_model_keeps_its_data(
     assert info.value.request_id == accepted_submits(local_fal)[0].request_id
 
 
-def test_a_submit_answer_without_a_request_id_is_a_protocol_error(
+def test_a_submit_answer_without_a_request_id_is_possibly_accepted(
     local_fal: LocalFal, client: Client
 ) -> None:
+    """A 200 to a submit is a request fal took, paid for: never a plain error that invites
+    sending it again."""
     local_fal.inject(Fault.response(200, {"status": "IN_QUEUE"}), on="submit")
-    with pytest.raises(ProtocolError, match="no request_id"):
+    with pytest.raises(PossiblyAcceptedError, match="no request_id") as caught:
         flux_dev.submit(prompt="a cat", client=client)
+    assert json.loads(caught.value.text or "") == {"status": "IN_QUEUE"}
+    assert len(local_fal.requests_for("submit")) == 1
 
 
 def test_an_unknown_streamed_status_is_a_protocol_error(

@@ -24,7 +24,6 @@ from fal_typed import (
     FalConnectionError,
     FalHTTPError,
     PossiblyAcceptedError,
-    ProtocolError,
     RetryPolicy,
     untyped,
 )
@@ -39,10 +38,11 @@ MODES = ["sync", "async"]
 
 
 class Peer:
-    """Answers from per-route lists (the last answer repeats), recording each route's hits."""
+    """Answers from per-route lists (the last answer repeats), recording each route's hits.
+    An answer is ``(status, body)`` with fal's id header, or ``(status, body, headers)``."""
 
     def __init__(self, peer: ScriptedPeer) -> None:
-        self.answers: dict[str, list[tuple[int, Any]]] = {
+        self.answers: dict[str, list[tuple[Any, ...]]] = {
             "submit": [(200, {"request_id": RID})],
             "stream": [(404, {"detail": "no stream"})],
             "status": [(200, {"status": "COMPLETED"})],
@@ -62,12 +62,11 @@ class Peer:
         else:
             name = "result"
         answers = self.answers[name]
-        status, body = answers[min(self.hits[name], len(answers) - 1)]
+        status, body, *given = answers[min(self.hits[name], len(answers) - 1)]
         self.hits[name] += 1
+        headers = given[0] if given else {"x-fal-request-id": RID}
         await exchange.answer(
-            status,
-            json.dumps(body).encode(),
-            {"Content-Type": "application/json", "x-fal-request-id": RID},
+            status, json.dumps(body).encode(), {"Content-Type": "application/json", **headers}
         )
 
 
@@ -148,20 +147,26 @@ def test_a_completed_with_only_an_error_type_is_a_failure() -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("bad", ["../../admin", "a b", "", "x" * 300])
-def test_a_malformed_request_id_from_the_server_is_a_protocol_error_naming_it(
-    peer: ScriptedPeer, mode: str, bad: str
+@pytest.mark.parametrize("bad", ["../../admin", "a b", "", "x" * 300, f"{{{RID}}}", f"{RID}\n"])
+@pytest.mark.parametrize("header", [RID, None, "not an id"])
+def test_a_malformed_request_id_from_the_server_is_possibly_accepted_keeping_what_names_it(
+    peer: ScriptedPeer, mode: str, bad: str, header: str | None
 ) -> None:
+    """The submit was answered 200: fal took it. Its header id (when it is one) and the
+    answer's text are kept, so the paid request can still be followed or reconciled."""
     routes = Peer(peer)
-    routes.answers["submit"] = [(200, {"request_id": bad})]
+    headers = {} if header is None else {"x-fal-request-id": header}
+    routes.answers["submit"] = [(200, {"request_id": bad}, headers)]
     client = client_of(peer.url)
-    with pytest.raises(ProtocolError, match="malformed request id") as caught:
+    with pytest.raises(PossiblyAcceptedError, match="has a malformed request_id") as caught:
         if mode == "sync":
             with client:
                 ENDPOINT.submit({"prompt": "x"}, client=client)
         else:
             asyncio.run(ENDPOINT.submit_async({"prompt": "x"}, client=client))
-    assert repr(bad)[:50] in str(caught.value)
+    assert caught.value.request_id == (RID if header == RID else None)
+    assert caught.value.text is not None and json.loads(caught.value.text) == {"request_id": bad}
+    assert caught.value.status_code == 200 and caught.value.payload_sha256 is not None
     assert routes.hits["submit"] == 1 and routes.hits["status"] == routes.hits["result"] == 0
 
 
