@@ -196,3 +196,42 @@ def test_headers_mapping_of_options() -> None:
         "fal_webhook": "https://example.com/hook?a=1"
     }
     assert webhook_params(None) == {}
+
+
+@pytest.mark.parametrize(
+    ("check", "message"),
+    [
+        (lambda: request_headers(headers={"X-A": 3}), "header 'X-A' must be a string, got int"),
+        (lambda: request_headers(headers={3: "a"}), "header name must be a string, got int"),
+        (lambda: request_headers(headers=[("X-A", "a")]), "headers must be a mapping, got list"),
+        (lambda: request_headers(hint="  "), "hint must be a non-empty string"),
+        (
+            lambda: request_headers(start_timeout="5"),
+            "start_timeout must be a number of seconds, got str",
+        ),
+        (lambda: webhook_params(3), "webhook_url must be a string, got int"),
+        (
+            lambda: webhook_params("http://[::1"),
+            "webhook_url is not a valid URL: Invalid port: ':1'",
+        ),
+        (
+            lambda: webhook_params("http://[zz]/"),
+            "webhook_url is not a valid URL: Invalid IPv6 address: '[zz]'",
+        ),
+    ],
+    ids=[
+        "header-value",
+        "header-name",
+        "headers",
+        "hint",
+        "start-timeout",
+        "webhook-type",
+        "webhook-port",
+        "webhook-ipv6",
+    ],
+)
+def test_each_refusal_says_exactly_what_is_wrong(check: Any, message: str) -> None:
+    """The message names the option and what it was given (its type, or the parser's reason)."""
+    with pytest.raises(InvalidArgumentError) as caught:
+        check()
+    assert caught.value.message == message

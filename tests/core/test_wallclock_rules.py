@@ -199,9 +199,13 @@ def test_a_settled_answer_keeps_the_error_of_what_follows_it() -> None:
             settle(answer)
             raise failure
         # the rule settle lifts: a fired shutdown is the cause
-        with pytest.raises(FalTimeoutError), within(http, Deadline(30), "POST http://x/app"):
+        with (
+            pytest.raises(FalTimeoutError) as caught,
+            within(http, Deadline(30), "POST http://x/app"),
+        ):
             _fired_on(_answer({"Content-Length": "2"}))
             raise failure
+        assert str(caught.value).startswith("POST http://x/app did not complete within 30s")
 
 
 def test_a_close_delimited_answer_the_shutdown_fired_on_is_the_deadline_s_error() -> None:
