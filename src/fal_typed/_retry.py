@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import cast
 
 import httpx
 
@@ -327,7 +328,9 @@ class RetryPolicy:
     jitter: float = 0.5
     """Each delay is scaled by a random factor in ``[1 - jitter, 1 + jitter]``."""
     retry_statuses: frozenset[int] = field(default=frozenset({408, 409, 429}))
-    """Statuses retried whatever their body (a refusal: the request was not taken)."""
+    """Statuses retried whatever their body: refusals (4xx), where the request was not taken.
+    A 5xx may come after fal took a paid request, so the retry table alone decides those:
+    this narrows what is retried, never widens what a paid POST may resend."""
     retry_ingress_errors: bool = True
     """Retry 502/503/504 answered by the ingress (no ``x-fal-request-id``), as the table says."""
     max_retry_after: float = 30.0
@@ -337,15 +340,28 @@ class RetryPolicy:
     attempt of a call: the bound of one call's retries, whatever the errors."""
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise InvalidArgumentError(f"max_attempts must be at least 1, got {self.max_attempts}")
-        for name in ("base_delay", "max_delay", "max_retry_after", "max_elapsed"):
-            if not getattr(self, name) >= 0:  # NaN too
-                raise InvalidArgumentError(
-                    f"{name} must not be negative, got {getattr(self, name)}"
-                )
-        if not 0 <= self.jitter <= 1:
+        # Checked at run time: policies are often built from configuration.
+        attempts = cast(object, self.max_attempts)
+        if isinstance(attempts, bool) or not isinstance(attempts, int):
+            raise InvalidArgumentError(
+                f"max_attempts must be an int, got {type(attempts).__name__}"
+            )
+        if attempts < 1:
+            raise InvalidArgumentError(f"max_attempts must be at least 1, got {attempts}")
+        for name in ("base_delay", "max_delay", "max_retry_after", "max_elapsed", "jitter"):
+            value = cast(object, getattr(self, name))
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InvalidArgumentError(f"{name} must be a number, got {type(value).__name__}")
+            if not value >= 0:  # NaN too
+                raise InvalidArgumentError(f"{name} must not be negative, got {value}")
+        if not self.jitter <= 1:
             raise InvalidArgumentError(f"jitter must be between 0 and 1, got {self.jitter}")
+        if not isinstance(cast(object, self.retry_ingress_errors), bool):
+            raise InvalidArgumentError(
+                "retry_ingress_errors must be True or False, "
+                f"got {type(self.retry_ingress_errors).__name__}"
+            )
+        object.__setattr__(self, "retry_statuses", _refusal_statuses(self.retry_statuses))
 
     @classmethod
     def disabled(cls) -> RetryPolicy:
@@ -394,6 +410,28 @@ class RetryPolicy:
             return False
         kind = Kind.OTHER_IDEMPOTENT if idempotent else Kind.OTHER_POST
         return decide(kind, outcome).retry
+
+
+def _refusal_statuses(statuses: object) -> frozenset[int]:
+    """``retry_statuses`` as a frozenset of 4xx statuses, or an error naming what is wrong."""
+    if isinstance(statuses, (str, bytes)) or not isinstance(
+        statuses, (set, frozenset, list, tuple)
+    ):
+        raise InvalidArgumentError(
+            f"retry_statuses must be a set of HTTP statuses, got {type(statuses).__name__}"
+        )
+    items = cast("set[object] | frozenset[object] | list[object] | tuple[object, ...]", statuses)
+    for status in items:
+        if isinstance(status, bool) or not isinstance(status, int):
+            raise InvalidArgumentError(
+                f"retry_statuses must hold ints, got {type(status).__name__} {status!r}"
+            )
+        if not 400 <= status <= 499:
+            raise InvalidArgumentError(
+                f"retry_statuses holds refusals (4xx) only, got {status}: a 5xx may come after "
+                "fal took a paid request, so the retry table decides those (docs/guarantees.md)"
+            )
+    return frozenset(cast("set[int]", set(items)))
 
 
 class Backoff:

@@ -48,10 +48,53 @@ def test_user_timeout_helper() -> None:
 
 
 def test_ingress_retries_can_be_turned_off_and_statuses_configured() -> None:
-    policy = RetryPolicy(retry_ingress_errors=False, retry_statuses=frozenset({429, 500}))
+    policy = RetryPolicy(retry_ingress_errors=False, retry_statuses=frozenset({429, 418}))
     assert not policy.should_retry_response(response(502, NGINX))
-    assert policy.should_retry_response(response(500))
+    assert policy.should_retry_response(response(418))
     assert not policy.should_retry_response(response(408))
+    # A 5xx is the table's to decide (and never resent for a paid POST).
+    default = RetryPolicy()
+    for idempotent in (True, False):
+        assert policy.should_retry_response(
+            response(500), idempotent=idempotent
+        ) == default.should_retry_response(response(500), idempotent=idempotent)
+    assert not policy.should_retry_response(response(500), idempotent=False)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"retry_statuses": frozenset({429, 504})},
+            "retry_statuses holds refusals (4xx) only, got 504",
+        ),
+        ({"retry_statuses": {500}}, "retry_statuses holds refusals (4xx) only, got 500"),
+        ({"retry_statuses": "429"}, "retry_statuses must be a set of HTTP statuses, got str"),
+        ({"retry_statuses": 429}, "retry_statuses must be a set of HTTP statuses, got int"),
+        ({"retry_statuses": {True}}, "retry_statuses must hold ints, got bool True"),
+        ({"retry_statuses": {"429"}}, "retry_statuses must hold ints, got str '429'"),
+        ({"max_attempts": 2.5}, "max_attempts must be an int, got float"),
+        ({"max_attempts": True}, "max_attempts must be an int, got bool"),
+        ({"max_attempts": 0}, "max_attempts must be at least 1, got 0"),
+        ({"max_delay": "5"}, "max_delay must be a number, got str"),
+        ({"base_delay": float("nan")}, "base_delay must not be negative, got nan"),
+        ({"jitter": float("nan")}, "jitter must not be negative, got nan"),
+        ({"jitter": 1.5}, "jitter must be between 0 and 1, got 1.5"),
+        ({"max_elapsed": True}, "max_elapsed must be a number, got bool"),
+        ({"retry_ingress_errors": "no"}, "retry_ingress_errors must be True or False, got str"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_a_policy_is_checked_when_built(options: dict[str, object], message: str) -> None:
+    """Policies come from configuration: a wrong kind or range fails when built, never as a
+    raw error at the first failure of a call; a 5xx never widens what a paid POST resends."""
+    with pytest.raises(InvalidArgumentError) as caught:
+        RetryPolicy(**options)  # type: ignore[arg-type]
+    assert caught.value.message.startswith(message)
+
+
+def test_retry_statuses_may_be_any_collection_and_is_kept_as_a_frozenset() -> None:
+    assert RetryPolicy(retry_statuses=[429, 408]).retry_statuses == frozenset({408, 429})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
