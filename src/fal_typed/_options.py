@@ -7,6 +7,7 @@ so a typo in ``priority`` or a one-second ``start_timeout`` never costs a reques
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Literal
 
@@ -27,6 +28,28 @@ _PRIORITIES = ("normal", "low")
 
 #: fal rejects ``X-Fal-Request-Timeout`` values of one second or less (as fal-client does).
 MIN_START_TIMEOUT = 1.0
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+#: Headers a call's ``headers`` may not set: they frame the message or route it (a ``Host`` of
+#: the caller's choosing would hand the key to another virtual host at fal's address; a wrong
+#: ``Content-Length`` breaks the framing), or carry credentials the client owns.
+_RESERVED_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "expect",
+        "authorization",
+        "proxy-authorization",
+        "proxy-connection",
+    }
+)
 
 
 def check_positive(name: str, value: object) -> float:
@@ -68,8 +91,13 @@ def request_headers(
             raise InvalidArgumentError(f"headers must be a mapping, got {type(headers).__name__}")
         for name, value in headers.items():
             _check_header_text("header name", name)
-            if not name or any(ch in name for ch in " :\t"):
+            if not _TOKEN.fullmatch(name):  # RFC 9110's token: what h11 would refuse to send
                 raise InvalidArgumentError(f"invalid header name {name!r}")
+            if name.lower() in _RESERVED_HEADERS:
+                owner = "the key (Client(key=...))" if "authorization" in name.lower() else "httpx"
+                raise InvalidArgumentError(
+                    f"header {name!r} cannot be set through headers: {owner} sets it"
+                )
             result[name] = _check_header_text(f"header {name!r}", value)
     if priority is not None:
         if priority not in _PRIORITIES:

@@ -64,6 +64,22 @@ client = Client(key="opts-test-key-123456")
         ({"on_queue_update": "print"}, "on_queue_update must be callable, got str"),
         ({"with_logs": "no"}, "with_logs must be True or False, got str"),
         ({"with_logs": 1}, "with_logs must be True or False, got int"),
+        # framing, routing and credentials are the client's: a Host of the caller's choosing
+        # would hand the key to another virtual host, a Content-Length break the framing
+        *(
+            ({"headers": {name: "x"}}, f"header '{name}' cannot be set through headers")
+            for name in (
+                "Host",
+                "CONTENT-LENGTH",
+                "transfer-encoding",
+                "Connection",
+                "Upgrade",
+                "Expect",
+                "Authorization",
+                "proxy-authorization",
+            )
+        ),
+        ({"headers": {"X-A(b)": "v"}}, "invalid header name 'X-A\\(b\\)'"),
     ],
 )
 def test_bad_subscribe_options_fail_before_any_request(
