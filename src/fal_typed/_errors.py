@@ -152,16 +152,20 @@ def _replaced(text: str, ordered: tuple[str, ...]) -> str:
     return text
 
 
-def _without_fragments(text: str, key: str) -> str:
-    """``text`` without the longest start and end of ``key`` it holds, of at least
-    :data:`MIN_FRAGMENT_LENGTH` characters: an echo of the key cut to a length (``text[:200]``)
-    leaves one of them."""
-    for cut in (_longest_start, _longest_end):
-        for _ in range(len(text)):  # each pass removes a fragment: bounded whatever the key
-            fragment = cut(text, key)
-            if fragment is None or fragment in _REDACTED:
-                break
-            text = text.replace(fragment, _REDACTED)
+def _without_fragments(text: str, forms: tuple[str, ...]) -> str:
+    """``text`` without the starts and ends of ``forms`` it holds, of at least
+    :data:`MIN_FRAGMENT_LENGTH` characters, longest first: an echo of a key cut to a length
+    (``text[:200]``) leaves one of them."""
+    for _ in range(len(text)):  # each pass removes a fragment: bounded whatever the forms
+        longest = ""
+        for form in forms:
+            for cut in (_longest_start, _longest_end):
+                fragment = cut(text, form)
+                if fragment is not None and len(fragment) > len(longest):
+                    longest = fragment
+        if not longest or longest in _REDACTED:
+            break
+        text = text.replace(longest, _REDACTED)
     return text
 
 
@@ -185,9 +189,7 @@ def _longest_end(text: str, key: str) -> str | None:
 
 def _scrubbed(text: str, ordered: tuple[str, ...], fragmented: tuple[str, ...]) -> str:
     text = _replaced(text, ordered)
-    for key in fragmented:
-        text = _without_fragments(text, key)
-    return text
+    return _without_fragments(text, fragmented) if fragmented else text
 
 
 def scrub(text: str, secrets: Iterable[str] | None = None) -> str:

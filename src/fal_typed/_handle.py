@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import aclosing, closing, suppress
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._client import Client, given_or_default
@@ -166,6 +167,43 @@ async def _call(callback: Callable[[Any], object], value: object) -> None:
     outcome = callback(value)
     if inspect.isawaitable(outcome):
         await outcome
+
+
+class _accepted:
+    """Around what follows an accepted submit in ``subscribe``: whatever is raised there (a
+    callback's own error, Ctrl+C, a cancelled task, a failure with no id) names the request,
+    which fal took and bills and which may still run, so it can be followed or cancelled."""
+
+    __slots__ = ("_endpoint_id", "_request_id")
+
+    def __init__(self, endpoint_id: str, request_id: str) -> None:
+        self._endpoint_id = endpoint_id
+        self._request_id = request_id
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            return
+        if isinstance(exc, FalError):
+            if exc.request_id is None:
+                exc.request_id = self._request_id
+            return
+        note = (
+            f"{self._endpoint_id} request {self._request_id} was accepted before this was "
+            "raised and may still run (and be billed): follow it with status() or result() of "
+            "that id, or cancel() it"
+        )
+        notes: list[str] = list(getattr(exc, "__notes__", ()))
+        if note not in notes:
+            # PEP 678's notes (Python 3.11 shows them in tracebacks; on 3.10 they are kept)
+            setattr(exc, "__notes__", [*notes, note])  # noqa: B010
 
 
 class RequestHandle(Generic[OutputT]):
@@ -448,9 +486,30 @@ def subscribe(
         raise  # a timeout too, after the job may have been queued: it says what to reconcile
     except FalTimeoutError as exc:
         raise _timed_out(endpoint.endpoint_id, None, exc.timeout) from None
-    if on_enqueue is not None:
-        on_enqueue(submission.request_id)
-    handle = RequestHandle(endpoint, submission.request_id, client=client)
+    with _accepted(endpoint.endpoint_id, submission.request_id):
+        if on_enqueue is not None:
+            on_enqueue(submission.request_id)
+        return _followed(
+            endpoint,
+            RequestHandle(endpoint, submission.request_id, client=client),
+            with_logs=with_logs,
+            on_queue_update=on_queue_update,
+            deadline=deadline,
+            derived_start=derived_start,
+        )
+
+
+def _followed(
+    endpoint: Endpoint[Any, OutputT],
+    handle: RequestHandle[OutputT],
+    *,
+    with_logs: bool,
+    on_queue_update: QueueUpdateCallback | None,
+    deadline: Deadline | None,
+    derived_start: float | None,
+) -> OutputT:
+    """:func:`subscribe` once its request was accepted: follow it, then fetch its result."""
+    client = handle.client
     try:
         final = _follow(
             handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline
@@ -515,9 +574,30 @@ async def subscribe_async(
         raise  # a timeout too, after the job may have been queued: it says what to reconcile
     except FalTimeoutError as exc:
         raise _timed_out(endpoint.endpoint_id, None, exc.timeout) from None
-    if on_enqueue is not None:
-        await _call(on_enqueue, submission.request_id)
-    handle = AsyncRequestHandle(endpoint, submission.request_id, client=client)
+    with _accepted(endpoint.endpoint_id, submission.request_id):
+        if on_enqueue is not None:
+            await _call(on_enqueue, submission.request_id)
+        return await _followed_async(
+            endpoint,
+            AsyncRequestHandle(endpoint, submission.request_id, client=client),
+            with_logs=with_logs,
+            on_queue_update=on_queue_update,
+            deadline=deadline,
+            derived_start=derived_start,
+        )
+
+
+async def _followed_async(
+    endpoint: Endpoint[Any, OutputT],
+    handle: AsyncRequestHandle[OutputT],
+    *,
+    with_logs: bool,
+    on_queue_update: AsyncQueueUpdateCallback | None,
+    deadline: Deadline | None,
+    derived_start: float | None,
+) -> OutputT:
+    """Async twin of :func:`_followed`."""
+    client = handle.client
     try:
         final = await _follow_async(
             handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline

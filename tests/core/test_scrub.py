@@ -13,7 +13,7 @@ import re
 import urllib.parse
 import uuid
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fal_typed import Completed, FalError, InProgress, Log
@@ -39,6 +39,7 @@ def _leaves(text: str, secret: str) -> bool:
     return secret[:MIN_FRAGMENT_LENGTH] in text or secret[-MIN_FRAGMENT_LENGTH:] in text
 
 
+@settings(max_examples=500)
 @given(
     key=keys,
     form=st.sampled_from(sorted(FORMS)),
