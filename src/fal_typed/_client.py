@@ -27,12 +27,14 @@ from typing_extensions import Self
 
 from ._attempts import Attempts, kind_of
 from ._auth import Credentials, check_key, redact, resolve_credentials
+from ._bounded import BodyGuard
 from ._deadline import Deadline
 from ._errors import (
     FalConnectionError,
     FalError,
     FalHTTPError,
     InvalidArgumentError,
+    ProtocolError,
     error_for_response,
 )
 from ._hosts import DEFAULT_API_URL
@@ -517,7 +519,7 @@ class Client:
                     stream=True,
                 )
                 try:
-                    answer.read()
+                    _read_whole(answer, self.limits)
                 finally:
                     answer.close()  # released to the pool once read whole; else dropped
                 settle(answer)  # read whole: a call's deadline no longer cuts what follows
@@ -572,7 +574,7 @@ class Client:
                     stream=True,
                 )
                 try:
-                    await answer.aread()
+                    await _aread_whole(answer, self.limits)
                 finally:
                     await answer.aclose()
             except httpx.TransportError as exc:
@@ -616,6 +618,12 @@ class Client:
         :meth:`Attempts.undecodable`); anything else is :meth:`_http_failure`."""
         if answer is not None and (possibly := attempts.undecodable(exc, answer)) is not None:
             return possibly
+        if isinstance(exc, _PastLimit):
+            return ProtocolError(
+                f"{attempts.method} {self.redact(attempts.url)}: {exc}",
+                error_type="limit_exceeded",
+                request_id=None if answer is None else answer.headers.get("x-fal-request-id"),
+            )
         return self._http_failure(exc, attempts.method, attempts.url)
 
     def _http_failure(self, exc: httpx.HTTPError, method: str, url: str) -> FalError:
@@ -630,6 +638,55 @@ class Client:
         # remembered secrets, this client's key among them once it is in use).
         body = _response_body(response, self.limits.max_json_depth)
         return error_for_response(response.status_code, body, response.headers)
+
+
+class _PastLimit(httpx.DecodingError):
+    """A body past ``max_response_bytes`` or ``max_decompression_ratio`` (the message says
+    which): raised as a body httpx cannot decode is, and named as a limit by the client."""
+
+
+def _read_whole(answer: httpx.Response, limits: Limits) -> None:
+    """``answer.read()`` within ``limits``: its decoded size, its decompression ratio and the
+    time its body may take (a peer trickling a byte at a time resets each read's timeout).
+
+    Past a limit it raises as httpx would for a read that failed (``ReadTimeout``) or a body it
+    cannot decode (``DecodingError``), so the retry table and the paid-request rules decide, as
+    for any other such answer.
+    """
+    guard = BodyGuard(
+        answer, max_bytes=limits.max_response_bytes, max_ratio=limits.max_decompression_ratio
+    )
+    end = time.monotonic() + limits.answer_timeout
+    chunks: list[bytes] = []
+    for chunk in answer.iter_bytes():
+        _check_chunk(answer, guard, len(chunk), end, limits)
+        chunks.append(chunk)
+    answer._content = b"".join(chunks)  # pyright: ignore[reportPrivateUsage]  # as read() does
+
+
+async def _aread_whole(answer: httpx.Response, limits: Limits) -> None:
+    """Async twin of :func:`_read_whole`."""
+    guard = BodyGuard(
+        answer, max_bytes=limits.max_response_bytes, max_ratio=limits.max_decompression_ratio
+    )
+    end = time.monotonic() + limits.answer_timeout
+    chunks: list[bytes] = []
+    async for chunk in answer.aiter_bytes():
+        _check_chunk(answer, guard, len(chunk), end, limits)
+        chunks.append(chunk)
+    answer._content = b"".join(chunks)  # pyright: ignore[reportPrivateUsage]  # as aread() does
+
+
+def _check_chunk(
+    answer: httpx.Response, guard: BodyGuard, size: int, end: float, limits: Limits
+) -> None:
+    if (problem := guard.add(size)) is not None:
+        raise _PastLimit(problem, request=answer.request)
+    if time.monotonic() > end:
+        raise httpx.ReadTimeout(
+            f"the body took longer than Limits.answer_timeout ({limits.answer_timeout:g}s)",
+            request=answer.request,
+        )
 
 
 def _proxy_route(

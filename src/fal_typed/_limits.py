@@ -29,6 +29,10 @@ class Limits:
 
     max_response_bytes: int = 256 * MiB
     """Largest JSON answer read into memory (results, statuses, errors), after decompression."""
+    answer_timeout: float = 300.0
+    """Longest the body of an answer (a result, a status, an error) may take to arrive once its
+    headers did, in seconds, however the server trickles it (a read timeout only bounds the
+    silence between two chunks)."""
     max_json_depth: int = 256
     """Deepest nesting of objects and arrays parsed from JSON (Python's recursion limit is 1000)."""
     max_decompression_ratio: float = 200.0
