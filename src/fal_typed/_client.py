@@ -40,6 +40,7 @@ from ._errors import (
 from ._hosts import DEFAULT_API_URL
 from ._jsonbody import json_depth_exceeds
 from ._limits import DEFAULT_LIMITS, Limits
+from ._options import check_positive
 from ._proxy_transport import PROXY_AUTHORIZATION, ProxyRoute
 from ._retry import Kind, RetryPolicy
 from ._wallclock import settle
@@ -99,11 +100,21 @@ def _check_base_url(name: str, value: object, schemes: tuple[str, ...]) -> str:
 
 
 def _as_timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
+    """``timeout`` as an ``httpx.Timeout``: seconds (a finite number > 0), ``None`` (no limit) or
+    an ``httpx.Timeout`` whose parts are either; anything else is refused now, not by httpx at
+    the first request."""
     if isinstance(value, httpx.Timeout):
+        for part in ("connect", "read", "write", "pool"):
+            seconds = getattr(value, part)
+            if seconds is not None:
+                check_positive(f"timeout.{part}", seconds)
         return value
-    if value is not None and value <= 0:
-        raise InvalidArgumentError(f"timeout must be positive, got {value}")
-    return httpx.Timeout(value)
+    return httpx.Timeout(None if value is None else check_positive("timeout", value))
+
+
+def _check_kind(name: str, value: object, kind: type, what: str) -> None:
+    if value is not None and not isinstance(value, kind):
+        raise InvalidArgumentError(f"{name} must be {what}, got {type(value).__name__}")
 
 
 def _check_backup_hosts(value: object) -> dict[str, str]:
@@ -294,6 +305,10 @@ class Client:
         proxy_url: str | None = None,
         proxy_headers: Mapping[str, str] | None = None,
     ) -> None:
+        _check_kind("http_client", http_client, httpx.Client, "an httpx.Client")
+        _check_kind(
+            "async_http_client", async_http_client, httpx.AsyncClient, "an httpx.AsyncClient"
+        )
         self._proxy = _proxy_route(proxy_url, proxy_headers, key, http_client, async_http_client)
         self._key = None if key is None else check_key(key)
         http_schemes = ("http", "https")
@@ -304,10 +319,9 @@ class Client:
         self.realtime_url = _check_base_url("realtime_url", realtime_url, ("ws", "wss"))
         self.api_url = _check_base_url("api_url", api_url, http_schemes)
         self.timeout = _as_timeout(timeout)
+        _check_kind("retry", retry, RetryPolicy, "a fal_typed.RetryPolicy")
         self.retry = retry if retry is not None else RetryPolicy()
-        if poll_interval <= 0:
-            raise InvalidArgumentError(f"poll_interval must be positive, got {poll_interval}")
-        self.poll_interval = poll_interval
+        self.poll_interval = check_positive("poll_interval", poll_interval)
         # Behind a proxy, a failed connect is the proxy's: fal's backup domains do not help.
         default_backups: Mapping[str, str] = DEFAULT_BACKUP_HOSTS if self._proxy is None else {}
         self.backup_hosts = _check_backup_hosts(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 import respx
 
@@ -251,3 +252,39 @@ def test_each_refusal_says_exactly_what_is_wrong(check: Any, message: str) -> No
     with pytest.raises(InvalidArgumentError) as caught:
         check()
     assert caught.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"timeout": "30"}, "timeout must be a number of seconds, got str"),
+        ({"timeout": float("nan")}, "timeout must be a positive number of seconds, got nan"),
+        ({"timeout": True}, "timeout must be a number of seconds, got bool"),
+        ({"timeout": 0}, "timeout must be a positive number of seconds, got 0"),
+        ({"timeout": httpx.Timeout(5.0, read=float("inf"))}, "timeout.read must be a positive"),
+        ({"poll_interval": float("nan")}, "poll_interval must be a positive number"),
+        ({"poll_interval": "1"}, "poll_interval must be a number of seconds, got str"),
+        ({"retry": 5}, "retry must be a fal_typed.RetryPolicy, got int"),
+        ({"http_client": "x"}, "http_client must be an httpx.Client, got str"),
+        (
+            {"http_client": httpx.AsyncClient()},
+            "http_client must be an httpx.Client, got AsyncClient",
+        ),
+        ({"async_http_client": httpx.Client()}, "async_http_client must be an httpx.AsyncClient"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_a_client_s_options_are_checked_when_it_is_built(
+    options: dict[str, Any], message: str
+) -> None:
+    """Clients are built from configuration: a wrong kind fails at once, naming the option,
+    never as a raw TypeError or AttributeError at the first call (or the first 429)."""
+    with pytest.raises(InvalidArgumentError) as caught:
+        Client(key="opts-test-key-123456", **options)
+    assert caught.value.message.startswith(message)
+
+
+def test_a_client_s_timeout_may_be_none_or_an_httpx_timeout() -> None:
+    assert Client(key="opts-test-key-123456", timeout=None).timeout == httpx.Timeout(None)
+    given = httpx.Timeout(5.0, read=None)
+    assert Client(key="opts-test-key-123456", timeout=given).timeout is given
