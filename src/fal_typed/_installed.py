@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, cast
 
+from ._errors import InvalidArgumentError
 from .naming import check_endpoint_id, module_name
 
 __all__ = [
@@ -296,4 +297,8 @@ def search(query: str = "", *, category: str | None = None) -> list[EndpointInfo
     puts ``fal-ai/flux/dev`` (module ``flux_dev``) first; an exact id or module name always
     comes first. An empty query lists every endpoint, by id.
     """
+    if not isinstance(query, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise InvalidArgumentError(f"query must be a string, got {type(query).__name__}")
+    if category is not None and not isinstance(category, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise InvalidArgumentError(f"category must be a string, got {type(category).__name__}")
     return rank(installed_endpoints(), query, category=category)

@@ -126,7 +126,12 @@ def use_local_server(server: str | LocalServer | None = None, *, key: str | None
 
     if server is None or isinstance(server, str):
         client = local_client(server or local_base_url() or DEFAULT_LOCAL_URL, key=key)
-    else:
+    elif callable(getattr(server, "client", None)):
         client = server.client() if key is None else server.client(key=key)
+    else:
+        raise InvalidArgumentError(
+            "server must be a base URL string or a running fal_typed.testing.LocalFal, "
+            f"got {type(server).__name__}"
+        )
     set_default_client(client)
     return client

@@ -51,7 +51,8 @@ def endpoint(endpoint_id: str) -> Endpoint[Any, Any]:
     """The generated :class:`Endpoint` for ``endpoint_id`` (``endpoint_id``, ``Input``, ``Output``).
 
     Raises :class:`UnknownEndpointError` naming the id when no generated module is installed for
-    it, and ``ValueError`` when the id is malformed (it needs ``owner/app[/path]``).
+    it, and :class:`InvalidArgumentError` (a ``ValueError``) when the id is malformed (it needs
+    ``owner/app[/path]``).
     """
     name = f"{_PACKAGE}.{module_name(endpoint_id)}"
     try:

@@ -128,6 +128,8 @@ class _StreamBase(Generic[OutputT]):
             raise InvalidArgumentError(
                 f"timeout must be a positive number of seconds, got {timeout!r}"
             )
+        if not isinstance(path, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise InvalidArgumentError(f"path must be a string, got {type(path).__name__}")
         self.endpoint = endpoint
         # Local files, bytes and images become placeholders now (a bad source fails here, before
         # any request) and are uploaded when the stream opens. ``uploads`` maps placeholders an

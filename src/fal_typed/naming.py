@@ -34,6 +34,7 @@ import hashlib
 import keyword
 import re
 
+from ._errors import InvalidArgumentError
 from ._urls import NAMESPACES
 
 __all__ = ["check_endpoint_id", "module_name", "split_endpoint_id"]
@@ -53,21 +54,22 @@ def _normalise(segment: str) -> str:
 
 def check_endpoint_id(endpoint_id: object) -> str:
     """Return ``endpoint_id`` if it fits the id grammar (module docstring), else raise
-    ``ValueError`` naming it (shown with ``repr``, so no control character reaches a terminal)."""
+    :class:`~fal_typed.InvalidArgumentError` (a ``ValueError``) naming it (shown with ``repr``,
+    so no control character reaches a terminal)."""
     if not isinstance(endpoint_id, str):
-        raise ValueError(f"invalid endpoint id {endpoint_id!r}: expected a string")
+        raise InvalidArgumentError(f"invalid endpoint id {endpoint_id!r}: expected a string")
     if len(endpoint_id) > _MAX_LENGTH:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"invalid endpoint id {endpoint_id[:40]!r}...: longer than {_MAX_LENGTH} characters"
         )
     if not _ID.fullmatch(endpoint_id):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"invalid endpoint id {endpoint_id!r}: expected 'owner/app[/path...]' made of "
             "ASCII letters, digits, '.', '_' and '-', each segment starting with a letter or digit"
         )
     namespace, *rest = endpoint_id.split("/")
     if namespace in NAMESPACES and len(rest) < 2:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"invalid endpoint id {endpoint_id!r}: expected '{namespace}/owner/app[/path...]'"
         )
     return endpoint_id
@@ -75,9 +77,13 @@ def check_endpoint_id(endpoint_id: object) -> str:
 
 def split_endpoint_id(endpoint_id: str) -> list[str]:
     """Split an endpoint id into its segments, rejecting ids that cannot name an endpoint."""
+    if not isinstance(endpoint_id, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise InvalidArgumentError(f"invalid endpoint id {endpoint_id!r}: expected a string")
     segments = endpoint_id.strip("/").split("/")
     if len(segments) < 2 or any(not s for s in segments):
-        raise ValueError(f"invalid endpoint id {endpoint_id!r}: expected 'owner/app[/path...]'")
+        raise InvalidArgumentError(
+            f"invalid endpoint id {endpoint_id!r}: expected 'owner/app[/path...]'"
+        )
     return segments
 
 

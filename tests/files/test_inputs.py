@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import AnyUrl, BaseModel, ConfigDict
 
-from fal_typed import Client
+from fal_typed import Client, InvalidArgumentError
 from fal_typed.files._arguments import PLACEHOLDER_PREFIX, attach_uploads
 from fal_typed.files._upload import (
     FileInputError,
@@ -182,7 +182,7 @@ def test_process_wide_threshold_is_used_by_default(server: StorageServer, client
         configure_uploads(**{"data_uri_threshold": previous.data_uri_threshold})
     assert resolved["image_url"] == "data:application/octet-stream;base64,c21hbGw="
     assert sum(server.storage.attempts.values()) == 0
-    with pytest.raises(TypeError):
+    with pytest.raises(InvalidArgumentError, match="unknown upload setting 'no_such_setting'"):
         configure_uploads(no_such_setting=1)
     with pytest.raises(ValueError, match="data_uri_threshold"):
         configure_uploads(data_uri_threshold=-1)

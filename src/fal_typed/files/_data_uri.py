@@ -12,7 +12,7 @@ import os
 import urllib.parse
 from pathlib import Path
 
-from .._errors import FalError
+from .._errors import FalError, InvalidArgumentError
 from ._source import UploadSource, open_source
 
 __all__ = ["data_uri_content_type", "decode_data_uri", "encode", "encode_file", "encode_source"]
@@ -39,6 +39,8 @@ def encode(data: object, content_type: str | None = None) -> str:
 
 def encode_file(path: str | os.PathLike[str], content_type: str | None = None) -> str:
     """Encode the file at ``path`` as a ``data:`` URI; the type is guessed from its name and bytes."""
+    if not isinstance(path, (str, os.PathLike)):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise InvalidArgumentError(f"path must be a str or a path, got {type(path).__name__}")
     with open_source(Path(path), content_type=content_type) as source:
         return encode_source(source)
 

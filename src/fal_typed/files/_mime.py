@@ -10,6 +10,8 @@ from __future__ import annotations
 import mimetypes
 import re
 
+from .._errors import InvalidArgumentError
+
 __all__ = [
     "DEFAULT_CONTENT_TYPE",
     "SNIFF_BYTES",
@@ -75,10 +77,17 @@ def guess_content_type(file_name: str | None, head: bytes) -> str:
     return sniff_content_type(head) or DEFAULT_CONTENT_TYPE
 
 
-def check_content_type(content_type: str) -> str:
-    """Return ``content_type`` if it looks like ``type/subtype``, else raise ``ValueError``."""
+def check_content_type(content_type: object) -> str:
+    """Return ``content_type`` if it is a string of the form ``type/subtype``, else raise
+    :class:`~fal_typed.InvalidArgumentError` (a ``ValueError``)."""
+    if not isinstance(content_type, str):
+        raise InvalidArgumentError(
+            f"content_type must be a string, got {type(content_type).__name__}"
+        )
     if not _CONTENT_TYPE.match(content_type) or not content_type.isascii():
-        raise ValueError(f"content_type {content_type!r} is not of the form 'type/subtype'")
+        raise InvalidArgumentError(
+            f"content_type {content_type!r} is not of the form 'type/subtype'"
+        )
     return content_type
 
 

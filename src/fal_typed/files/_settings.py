@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, cast
 
+from .._errors import InvalidArgumentError
+
 __all__ = ["MiB", "UploadSettings", "configure_uploads", "upload_settings"]
 
 MiB = 1 << 20
@@ -67,19 +69,27 @@ class UploadSettings:
             value: object = getattr(self, name)
             least = 0 if name == "data_uri_threshold" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"UploadSettings.{name} must be an int >= {least}, got {value!r}")
+                raise InvalidArgumentError(
+                    f"UploadSettings.{name} must be an int >= {least}, got {value!r}"
+                )
         if not isinstance(cast(object, self.fallback), bool):
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"UploadSettings.fallback must be True or False, got {self.fallback!r}"
             )
         if not isinstance(cast(object, self.local_file_strings), bool):
-            raise ValueError(
+            raise InvalidArgumentError(
                 "UploadSettings.local_file_strings must be True or False, "
                 f"got {self.local_file_strings!r}"
             )
         backoff = cast(object, self.retry_backoff)
-        if isinstance(backoff, bool) or not isinstance(backoff, (int, float)) or backoff < 0:
-            raise ValueError(f"UploadSettings.retry_backoff must be a number >= 0, got {backoff!r}")
+        if (
+            isinstance(backoff, bool)
+            or not isinstance(backoff, (int, float))
+            or not 0 <= backoff < float("inf")  # NaN too
+        ):
+            raise InvalidArgumentError(
+                f"UploadSettings.retry_backoff must be a number >= 0, got {backoff!r}"
+            )
 
 
 _current = UploadSettings()
@@ -93,9 +103,16 @@ def upload_settings() -> UploadSettings:
 def configure_uploads(**changes: Any) -> UploadSettings:
     """Change process-wide upload settings, e.g. ``configure_uploads(data_uri_threshold=65536)``.
 
-    Unknown names or invalid values raise ``TypeError``/``ValueError`` and change nothing.
-    Returns the new settings.
+    Unknown names or invalid values raise :class:`~fal_typed.InvalidArgumentError` (a
+    ``ValueError``) naming them, and change nothing. Returns the new settings.
     """
     global _current
+    known = {spec.name for spec in dataclasses.fields(UploadSettings)}
+    unknown = sorted(set(changes) - known)
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown upload setting {', '.join(map(repr, unknown))}; "
+            f"the settings are {', '.join(sorted(known))}"
+        )
     _current = dataclasses.replace(_current, **changes)
     return _current

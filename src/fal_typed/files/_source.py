@@ -28,6 +28,7 @@ from typing import IO, Any, cast
 
 from typing_extensions import override
 
+from .._errors import InvalidArgumentError
 from ._errors import FileInputError, UploadError
 from ._input import SupportsImageSave
 from ._local import check_local_file, check_open_file, open_checked, too_large
@@ -324,9 +325,14 @@ def open_source(
     if content_type is not None:
         try:
             check_content_type(content_type)
-        except ValueError as exc:
-            raise FileInputError(str(exc), field=field) from None
-    if file_name is not None and (not file_name or "/" in file_name or "\\" in file_name):
+        except InvalidArgumentError as exc:
+            raise FileInputError(exc.message, field=field) from None
+    if file_name is not None and (
+        not isinstance(file_name, str)  # pyright: ignore[reportUnnecessaryIsInstance]
+        or not file_name
+        or "/" in file_name
+        or "\\" in file_name
+    ):
         raise FileInputError(
             f"file_name {file_name!r} must be a non-empty name without path separators", field=field
         )
