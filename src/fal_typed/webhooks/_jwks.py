@@ -31,6 +31,7 @@ from typing import Final, Protocol
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from . import _checks
 from ._errors import JWKSFetchError
 from ._signature import load_jwks
 
@@ -40,6 +41,7 @@ __all__ = [
     "HTTPClientSource",
     "JWKSCache",
     "KeySet",
+    "check_ttl",
     "freshness_lifetime",
 ]
 
@@ -75,6 +77,14 @@ class KeySet:
     generation: int
     fetched_at: float
     lifetime: float
+
+
+def check_ttl(name: str, value: object) -> float:
+    """A cache lifetime: a finite number of seconds from 0 to :data:`MAX_CACHE_TTL` (fal's 24 h)."""
+    ttl = _checks.seconds(name, value)
+    if ttl > MAX_CACHE_TTL:
+        raise ValueError(f"{name} must be at most {MAX_CACHE_TTL:g} s (24 h), got {value!r}")
+    return ttl
 
 
 def _delta_seconds(value: str) -> int | None:
@@ -158,16 +168,10 @@ class JWKSCache:
     ) -> None:
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"jwks_url must be an http(s) URL, got {url!r}")
-        if not 0 <= ttl <= MAX_CACHE_TTL:
-            raise ValueError(
-                f"cache ttl must be between 0 and {MAX_CACHE_TTL:g} s (24 h), got {ttl!r}"
-            )
-        if refresh_cooldown < 0 or timeout <= 0:
-            raise ValueError("refresh_cooldown must be >= 0 and timeout > 0")
         self.url = url
-        self.ttl = ttl
-        self.refresh_cooldown = refresh_cooldown
-        self.timeout = timeout
+        self.ttl = check_ttl("ttl", ttl)
+        self.refresh_cooldown = _checks.seconds("refresh_cooldown", refresh_cooldown)
+        self.timeout = _checks.seconds("timeout", timeout, positive=True)
         self.clock = clock
         self._client = client
         self._current: KeySet | None = None

@@ -21,6 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from ._checks import seconds
 from ._errors import (
     FutureTimestampError,
     MalformedHeaderError,
@@ -105,7 +106,13 @@ def read_signed_headers(headers: Mapping[str, str]) -> SignedHeaders:
 
 
 def check_timestamp(timestamp: int, *, now: float, tolerance: float) -> None:
-    """Refuse a timestamp more than ``tolerance`` seconds before or after ``now``."""
+    """Refuse a timestamp more than ``tolerance`` seconds before or after ``now``.
+
+    Both must be finite (``ValueError`` otherwise): every comparison with a NaN is False, so a
+    NaN would let any timestamp through.
+    """
+    now = seconds("now", now)
+    tolerance = seconds("tolerance", tolerance)
     if now - timestamp > tolerance:
         raise StaleTimestampError(
             f"webhook timestamp {timestamp} is {now - timestamp:.0f} s old (tolerance {tolerance:g} s)",

@@ -21,8 +21,9 @@ from typing import Any, TypeAlias, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
 
+from . import _checks
 from ._errors import InvalidSignatureError
-from ._jwks import MAX_CACHE_TTL, HTTPClientSource, JWKSCache, KeySet
+from ._jwks import MAX_CACHE_TTL, HTTPClientSource, JWKSCache, KeySet, check_ttl
 from ._result import WebhookResult, decode_delivery
 from ._signature import (
     SignedHeaders,
@@ -103,11 +104,12 @@ class WebhookVerifier:
         refresh_cooldown: float = 30.0,
         timeout: float = 10.0,
     ) -> None:
-        if tolerance < 0:
-            raise ValueError(f"tolerance must be >= 0 seconds, got {tolerance!r}")
+        self.tolerance: float = _checks.seconds("tolerance", tolerance)
+        cache_ttl = check_ttl("cache_ttl", cache_ttl)
+        refresh_cooldown = _checks.seconds("refresh_cooldown", refresh_cooldown)
+        timeout = _checks.seconds("timeout", timeout, positive=True)
         if jwks is not None and jwks_url is not None:
             raise ValueError("give either jwks (fixed keys) or jwks_url (fetched keys), not both")
-        self.tolerance: float = float(tolerance)
         self._static: tuple[Ed25519PublicKey, ...] | None = None
         self._cache: JWKSCache | None = None
         if jwks is not None:
@@ -159,11 +161,10 @@ class WebhookVerifier:
         """The checks that need no body: the four headers are there and well formed, and the
         timestamp is inside the window. A receiver runs them before it reads the body, so a
         forged or replayed delivery costs it nothing; :meth:`verify` runs them again."""
-        window = self.tolerance if tolerance is None else tolerance
-        if window < 0:
-            raise ValueError(f"tolerance must be >= 0 seconds, got {window!r}")
+        window = self.tolerance if tolerance is None else _checks.seconds("tolerance", tolerance)
+        clock = time.time() if now is None else _checks.seconds("now", now)
         signed = read_signed_headers(_check_headers(headers))
-        check_timestamp(signed.timestamp, now=time.time() if now is None else now, tolerance=window)
+        check_timestamp(signed.timestamp, now=clock, tolerance=window)
         return signed
 
     def _pre_check(
