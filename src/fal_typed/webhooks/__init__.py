@@ -64,6 +64,7 @@ from ._jwks import DEFAULT_JWKS_URL, MAX_CACHE_TTL, JWKSCache
 from ._result import WebhookResult
 from ._sender import WebhookSenders
 from ._signature import (
+    MAX_JWKS_KEYS,
     REQUEST_ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -79,6 +80,7 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_TOLERANCE",
     "MAX_CACHE_TTL",
+    "MAX_JWKS_KEYS",
     "REQUEST_ID_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",

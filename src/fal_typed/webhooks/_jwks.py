@@ -18,6 +18,7 @@ once a day, so nothing is kept open. The JWKS is public, so no API key is ever s
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import threading
 import time
@@ -43,6 +44,7 @@ __all__ = [
     "KeySet",
     "check_ttl",
     "freshness_lifetime",
+    "keys_from_body",
 ]
 
 DEFAULT_JWKS_URL: Final = "https://rest.fal.ai/.well-known/jwks.json"
@@ -144,9 +146,27 @@ def freshness_lifetime(headers: Mapping[str, str], *, now: float) -> float | Non
 def _keys_from_response(response: httpx.Response, url: str) -> tuple[Ed25519PublicKey, ...]:
     if response.status_code != 200:
         raise JWKSFetchError(f"JWKS request answered HTTP {response.status_code}", url=url)
+    return keys_from_body(response.content, url)
+
+
+def keys_from_body(body: bytes, url: str) -> tuple[Ed25519PublicKey, ...]:
+    """The Ed25519 keys of a JWKS answer's body, or :class:`JWKSFetchError` saying why not.
+
+    Whatever the body holds, nothing else is raised: a receiver answers that error 503 (fal
+    retries), where any other exception would be a 500. ``json.loads`` raises ``RecursionError``
+    on arrays nested a few thousand deep, ``UnicodeDecodeError`` on bytes that are no UTF, and
+    ``ValueError`` on an integer past Python's digit limit; a document of the wrong shape is
+    refused by :func:`load_jwks`.
+    """
     try:
-        return load_jwks(response.json())
-    except ValueError as exc:  # JSONDecodeError is a ValueError too
+        document = json.loads(body)
+    except RecursionError:
+        raise JWKSFetchError("JWKS response is unusable: nested too deep", url=url) from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, the int digit limit
+        raise JWKSFetchError(f"JWKS response is unusable: not JSON ({exc})", url=url) from None
+    try:
+        return load_jwks(document)
+    except (ValueError, TypeError) as exc:
         raise JWKSFetchError(f"JWKS response is unusable: {exc}", url=url) from None
 
 
@@ -168,6 +188,12 @@ class JWKSCache:
     ) -> None:
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"jwks_url must be an http(s) URL, got {url!r}")
+        try:  # a URL httpx cannot send would fail every fetch with an error of its own
+            host = httpx.URL(url).host
+        except (httpx.InvalidURL, ValueError, TypeError):
+            host = ""
+        if not host:
+            raise ValueError(f"jwks_url is not a valid URL: {url!r}")
         self.url = url
         self.ttl = check_ttl("ttl", ttl)
         self.refresh_cooldown = _checks.seconds("refresh_cooldown", refresh_cooldown)
