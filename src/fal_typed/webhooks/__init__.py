@@ -61,6 +61,7 @@ from ._idempotency import (
     MemoryIdempotencyStore,
 )
 from ._jwks import DEFAULT_JWKS_URL, MAX_CACHE_TTL, JWKSCache
+from ._jwks_http import MAX_JWKS_BYTES, MAX_JWKS_REDIRECTS
 from ._result import WebhookResult
 from ._sender import WebhookSenders
 from ._signature import (
@@ -80,7 +81,9 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_TOLERANCE",
     "MAX_CACHE_TTL",
+    "MAX_JWKS_BYTES",
     "MAX_JWKS_KEYS",
+    "MAX_JWKS_REDIRECTS",
     "REQUEST_ID_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",

@@ -12,7 +12,9 @@ fetch.
 
 HTTP goes through the ``fal_typed.Client``'s httpx clients when one is given (its proxies, limits
 and transports apply), else through a short-lived httpx client of our own: a fetch happens about
-once a day, so nothing is kept open. The JWKS is public, so no API key is ever sent for it.
+once a day, so nothing is kept open. The JWKS is public, so no API key is ever sent for it. A
+fetch runs under the cache's lock, so ``_jwks_http`` bounds it: ``timeout`` seconds of wall-clock
+time in all, :data:`~._jwks_http.MAX_JWKS_BYTES` of body, three redirects, never https to http.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from . import _checks
 from ._errors import JWKSFetchError
+from ._jwks_http import get_jwks, get_jwks_async
 from ._signature import load_jwks
 
 __all__ = [
@@ -49,7 +52,6 @@ __all__ = [
 
 DEFAULT_JWKS_URL: Final = "https://rest.fal.ai/.well-known/jwks.json"
 MAX_CACHE_TTL: Final = 24 * 60 * 60.0
-_ACCEPT: Final = {"Accept": "application/json"}
 _DELTA_SECONDS: Final = re.compile(r"[0-9]+")
 _DELTA_SECONDS_MAX: Final = 2**31  # RFC 9111 1.2.2: larger values mean this (and cannot overflow)
 
@@ -143,10 +145,12 @@ def freshness_lifetime(headers: Mapping[str, str], *, now: float) -> float | Non
     return max(0.0, lifetime - age)
 
 
-def _keys_from_response(response: httpx.Response, url: str) -> tuple[Ed25519PublicKey, ...]:
+def _keys_from_response(
+    response: httpx.Response, body: bytes, url: str
+) -> tuple[Ed25519PublicKey, ...]:
     if response.status_code != 200:
         raise JWKSFetchError(f"JWKS request answered HTTP {response.status_code}", url=url)
-    return keys_from_body(response.content, url)
+    return keys_from_body(body, url)
 
 
 def keys_from_body(body: bytes, url: str) -> tuple[Ed25519PublicKey, ...]:
@@ -251,19 +255,9 @@ class JWKSCache:
     # sync
 
     def _fetch(self) -> KeySet:
-        try:
-            if self._client is not None:
-                response = self._client.http.get(
-                    self.url, headers=_ACCEPT, timeout=self.timeout, follow_redirects=True
-                )
-            else:
-                with httpx.Client(timeout=self.timeout, follow_redirects=True) as http:
-                    response = http.get(self.url, headers=_ACCEPT)
-        except httpx.HTTPError as exc:
-            raise JWKSFetchError(
-                f"JWKS request failed: {type(exc).__name__}", url=self.url
-            ) from None
-        return self._store(_keys_from_response(response, self.url), self._lifetime(response))
+        client = self._client
+        response, body = get_jwks(None if client is None else client.http, self.url, self.timeout)
+        return self._store(_keys_from_response(response, body, self.url), self._lifetime(response))
 
     def get(self) -> KeySet:
         """The cached keys, fetched first if there are none or they are past their lifetime."""
@@ -301,19 +295,10 @@ class JWKSCache:
             return lock
 
     async def _fetch_async(self) -> KeySet:
-        try:
-            if self._client is not None:
-                response = await self._client.async_http.get(
-                    self.url, headers=_ACCEPT, timeout=self.timeout, follow_redirects=True
-                )
-            else:
-                async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=True) as http:
-                    response = await http.get(self.url, headers=_ACCEPT)
-        except httpx.HTTPError as exc:
-            raise JWKSFetchError(
-                f"JWKS request failed: {type(exc).__name__}", url=self.url
-            ) from None
-        return self._store(_keys_from_response(response, self.url), self._lifetime(response))
+        client = self._client
+        http = None if client is None else client.async_http
+        response, body = await get_jwks_async(http, self.url, self.timeout)
+        return self._store(_keys_from_response(response, body, self.url), self._lifetime(response))
 
     async def get_async(self) -> KeySet:
         """Async twin of :meth:`get`."""
