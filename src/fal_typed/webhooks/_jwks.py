@@ -7,8 +7,10 @@ Keys past their lifetime are not trusted until a refetch confirms them, but the 
 consults them first: only a signature they would verify causes that refetch. A signature no key
 verifies may mean fal rotated its keys, so the verifier asks for one refetch
 (:meth:`JWKSCache.refetch_after_miss`); a cooldown keeps a flood of forged deliveries from turning
-into a flood of JWKS requests, even when the response forbids reuse. Concurrent callers share one
-fetch.
+into a flood of JWKS requests, even when the response forbids reuse. After a failed fetch no other
+is made for ``failure_cooldown`` seconds, whoever asks (the failure is raised again at once):
+with no keys, every delivery, forged or not, would otherwise cost a request, and each waiter on
+the lock a timeout. Concurrent callers share one fetch.
 
 HTTP goes through the ``fal_typed.Client``'s httpx clients when one is given (its proxies, limits
 and transports apply), else through a short-lived httpx client of our own: a fetch happens about
@@ -40,6 +42,7 @@ from ._jwks_http import get_jwks, get_jwks_async
 from ._signature import load_jwks
 
 __all__ = [
+    "DEFAULT_FAILURE_COOLDOWN",
     "DEFAULT_JWKS_URL",
     "MAX_CACHE_TTL",
     "HTTPClientSource",
@@ -52,6 +55,9 @@ __all__ = [
 
 DEFAULT_JWKS_URL: Final = "https://rest.fal.ai/.well-known/jwks.json"
 MAX_CACHE_TTL: Final = 24 * 60 * 60.0
+DEFAULT_FAILURE_COOLDOWN: Final = 10.0
+"""Seconds after a failed fetch during which no other is made: until the JWKS URL answers again,
+every delivery would otherwise ask it (forged ones too: nothing is known of them without keys)."""
 _DELTA_SECONDS: Final = re.compile(r"[0-9]+")
 _DELTA_SECONDS_MAX: Final = 2**31  # RFC 9111 1.2.2: larger values mean this (and cannot overflow)
 
@@ -188,6 +194,7 @@ class JWKSCache:
         ttl: float = MAX_CACHE_TTL,
         refresh_cooldown: float = 30.0,
         timeout: float = 10.0,
+        failure_cooldown: float = DEFAULT_FAILURE_COOLDOWN,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not url.startswith(("https://", "http://")):
@@ -202,10 +209,12 @@ class JWKSCache:
         self.ttl = check_ttl("ttl", ttl)
         self.refresh_cooldown = _checks.seconds("refresh_cooldown", refresh_cooldown)
         self.timeout = _checks.seconds("timeout", timeout, positive=True)
+        self.failure_cooldown = _checks.seconds("failure_cooldown", failure_cooldown)
         self.clock = clock
         self._client = client
         self._current: KeySet | None = None
         self._fetches = 0
+        self._failed: tuple[float, JWKSFetchError] | None = None  # when, and why
         self._thread_lock = threading.Lock()
         self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
@@ -252,12 +261,42 @@ class JWKSCache:
             return current
         return current is None or self.clock() - current.fetched_at >= self.refresh_cooldown
 
+    def _check_cooldown(self) -> None:
+        """Refuse to fetch within ``failure_cooldown`` of a failed fetch, with its reason."""
+        failed = self._failed
+        if failed is None:
+            return
+        when, error = failed
+        waited = self.clock() - when
+        if waited < self.failure_cooldown:
+            raise JWKSFetchError(
+                f"{error.reason}; not asked again for {self.failure_cooldown - waited:.0f} s "
+                f"(failure_cooldown {self.failure_cooldown:g} s)",
+                url=self.url,
+            )
+
+    def _outcome(self, response: httpx.Response, body: bytes) -> KeySet:
+        try:
+            keys = _keys_from_response(response, body, self.url)
+        except JWKSFetchError as exc:
+            self._failed = (self.clock(), exc)
+            raise
+        self._failed = None
+        return self._store(keys, self._lifetime(response))
+
     # sync
 
     def _fetch(self) -> KeySet:
+        self._check_cooldown()
         client = self._client
-        response, body = get_jwks(None if client is None else client.http, self.url, self.timeout)
-        return self._store(_keys_from_response(response, body, self.url), self._lifetime(response))
+        try:
+            response, body = get_jwks(
+                None if client is None else client.http, self.url, self.timeout
+            )
+        except JWKSFetchError as exc:
+            self._failed = (self.clock(), exc)
+            raise
+        return self._outcome(response, body)
 
     def get(self) -> KeySet:
         """The cached keys, fetched first if there are none or they are past their lifetime."""
@@ -270,8 +309,9 @@ class JWKSCache:
     def renew(self, seen: KeySet | None) -> KeySet:
         """Keys fetched after ``seen`` (what :meth:`cached` returned), fetched now unless someone did.
 
-        No cooldown applies, so call it only when there are no keys or ``seen`` verifies the
-        signature: confirming genuine deliveries, never on behalf of a forged one.
+        The refetch cooldown does not apply, so call it only when there are no keys or ``seen``
+        verifies the signature: confirming genuine deliveries, never on behalf of a forged one.
+        Within ``failure_cooldown`` of a failed fetch it raises that failure without a request.
         """
         with self._thread_lock:
             return self._newer(seen) or self._fetch()
@@ -295,10 +335,15 @@ class JWKSCache:
             return lock
 
     async def _fetch_async(self) -> KeySet:
+        self._check_cooldown()
         client = self._client
-        http = None if client is None else client.async_http
-        response, body = await get_jwks_async(http, self.url, self.timeout)
-        return self._store(_keys_from_response(response, body, self.url), self._lifetime(response))
+        try:
+            http = None if client is None else client.async_http
+            response, body = await get_jwks_async(http, self.url, self.timeout)
+        except JWKSFetchError as exc:
+            self._failed = (self.clock(), exc)
+            raise
+        return self._outcome(response, body)
 
     async def get_async(self) -> KeySet:
         """Async twin of :meth:`get`."""
