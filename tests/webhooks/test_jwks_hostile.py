@@ -11,7 +11,12 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
+from fal_typed import FalError
 from fal_typed import webhooks as wh
 from fal_typed.webhooks._signature import public_jwk
 
@@ -123,3 +128,20 @@ def test_odd_entries_beside_a_good_key_are_skipped(
 def test_a_jwks_url_httpx_cannot_send_is_refused_when_given(url: str) -> None:
     with pytest.raises(ValueError, match="jwks_url"):
         wh.WebhookVerifier(url)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_deeply_nested_meta_error_is_a_fal_error(mode: str) -> None:
+    """WebhookSenders reads fal's /meta the same way: an error answer nested past the
+    interpreter's recursion limit is a FalError (its text kept), not a RecursionError."""
+
+    async def meta(_: Request) -> Response:
+        return Response(b"[" * DEPTH + b"]" * DEPTH, status_code=500, media_type="application/json")
+
+    with serve(Starlette(routes=[Route("/v1/meta", meta)])) as base:
+        senders = wh.WebhookSenders(api_url=base)
+        with pytest.raises(FalError):
+            if mode == "sync":
+                senders.allows("127.0.0.1")
+            else:
+                await senders.allows_async("127.0.0.1")

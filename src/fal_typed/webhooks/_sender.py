@@ -197,7 +197,8 @@ class WebhookSenders:
 
 
 def _body(response: httpx.Response) -> object:
+    """The error answer's JSON, else its text (json raises RecursionError on deep nesting)."""
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return response.text
