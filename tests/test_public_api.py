@@ -160,6 +160,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
     ),
     "fal_typed.webhooks": (
         "DEFAULT_DEDUP_TTL",
+        "DEFAULT_FAILURE_COOLDOWN",
         "DEFAULT_JWKS_URL",
         "DEFAULT_MAX_BODY_BYTES",
         "DEFAULT_TOLERANCE",
@@ -171,6 +172,9 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "JWKSFetchError",
         "KnownRequests",
         "MAX_CACHE_TTL",
+        "MAX_JWKS_BYTES",
+        "MAX_JWKS_KEYS",
+        "MAX_JWKS_REDIRECTS",
         "MalformedHeaderError",
         "MemoryIdempotencyStore",
         "MissingHeadersError",

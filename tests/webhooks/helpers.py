@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import socket
+import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.x509.oid import NameOID
 from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.responses import Response
@@ -24,13 +32,18 @@ from fal_typed.webhooks._signature import public_jwk, sign_delivery
 
 
 @contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
-    """Run ``app`` with uvicorn on a free 127.0.0.1 port in a thread; yield its base URL."""
+def serve(app: ASGIApp, *, tls: TLSFiles | None = None) -> Iterator[str]:
+    """Run ``app`` with uvicorn on a free 127.0.0.1 port in a thread; yield its base URL
+    (https with ``tls``' certificate)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    ssl: dict[str, Any] = {}
+    if tls is not None:
+        ssl = {"ssl_certfile": str(tls.cert), "ssl_keyfile": str(tls.key)}
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", **ssl)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -39,11 +52,109 @@ def serve(app: ASGIApp) -> Iterator[str]:
             raise RuntimeError("test server did not start")
         time.sleep(0.005)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'http' if tls is None else 'https'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """A self-signed certificate for 127.0.0.1 and its key, as PEM files."""
+
+    cert: Path
+    key: Path
+
+    def context(self) -> ssl.SSLContext:
+        """A client context trusting only this certificate."""
+        return ssl.create_default_context(cafile=str(self.cert))
+
+
+def make_tls(folder: Path) -> TLSFiles:
+    """A fresh self-signed certificate for the IP address 127.0.0.1, written into ``folder``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    files = TLSFiles(folder / "cert.pem", folder / "key.pem")
+    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return files
+
+
+RawHandler = Callable[[socket.socket, bytes, threading.Event], None]
+"""Answers one connection: the socket, the request's head as read, and the server's stop event
+(a handler that trickles waits on it, so the server stops at once when the test ends)."""
+
+
+@contextmanager
+def serve_raw(handler: RawHandler) -> Iterator[str]:
+    """A raw-socket HTTP peer on a free 127.0.0.1 port, for answers no framework would send
+    (trickled headers or bodies); yields its base URL. Each connection runs ``handler`` on a
+    thread of its own; all are closed when the block ends."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.1)
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def one(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(10)
+            head = b""
+            try:
+                while b"\r\n\r\n" not in head:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    head += chunk
+                handler(conn, head, stop)
+            except OSError:  # the client went away (as a deadline makes it do)
+                return
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            thread = threading.Thread(target=one, args=(conn,), daemon=True)
+            threads.append(thread)
+            thread.start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        acceptor.join(10)
+        listener.close()
+        for thread in threads:
+            thread.join(10)
 
 
 def jwks_of(*keys: Ed25519PrivateKey) -> dict[str, Any]:

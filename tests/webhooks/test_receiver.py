@@ -151,7 +151,11 @@ def test_unreachable_jwks_answers_503_so_fal_retries(
     signing_key: Ed25519PrivateKey, jwks_host: JWKSHost
 ) -> None:
     jwks_host.status = 502
-    receiver = Receiver(TextOutput, wh.WebhookVerifier(jwks_host.url))
+    verifier = wh.WebhookVerifier(jwks_host.url)
+    assert verifier.cache is not None
+    now = [1000.0]
+    verifier.cache.clock = lambda: now[0]
+    receiver = Receiver(TextOutput, verifier)
     with serve(receiver.app) as base:
         response = _post(f"{base}/hook", make_delivery(signing_key))
         assert (
@@ -159,7 +163,12 @@ def test_unreachable_jwks_answers_503_so_fal_retries(
             and response.json()["error_type"] == "webhook_jwks_unavailable"
         )
         jwks_host.status = 200
+        # within the failure cooldown the failure is answered again, the JWKS URL not asked
+        assert _post(f"{base}/hook", make_delivery(signing_key)).status_code == 503
+        assert jwks_host.hits == 1
+        now[0] += wh.DEFAULT_FAILURE_COOLDOWN
         assert _post(f"{base}/hook", make_delivery(signing_key)).status_code == 200
+        assert jwks_host.hits == 2
 
 
 def test_receive_works_in_a_handwritten_route(signing_key: Ed25519PrivateKey) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "Target",
     "Upstream",
     "is_fal_host",
+    "is_host_name",
     "read_target",
     "url_patterns",
 ]
@@ -78,6 +79,9 @@ Operation = Literal[
 
 BILLED: Final[frozenset[Operation]] = frozenset({"submit", "run", "stream"})
 
+_LDH_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_MAX_HOST_NAME: Final = 253
+
 # Percent-encoded "/", "\" and "." would let a path read differently here and at fal.
 _ENCODED_SEPARATOR = re.compile(r"%(2f|5c|2e)", re.IGNORECASE)
 _QUEUE_REQUEST = re.compile(
@@ -92,10 +96,25 @@ _QUEUE_OPERATIONS: Final[dict[tuple[str, str], Operation]] = {
 }
 
 
+def is_host_name(host: str) -> bool:
+    """Whether ``host`` is a DNS host name written as fal's are: dot-separated ASCII labels of
+    letters, digits and hyphens (LDH), 1-63 characters each, none starting or ending with a
+    hyphen, at most 253 characters in all; so no empty label and no trailing dot.
+
+    A suffix test alone would take ``evil.com\\.fal.run`` or ``evil_host.fal.run`` for a host of
+    fal's: names no DNS serves, which an HTTP stack, a proxy or a resolver further on may read
+    as another host (a backslash as a path, a percent escape decoded), key included.
+    """
+    if not host or len(host) > _MAX_HOST_NAME or not host.isascii():
+        return False
+    return all(_LDH_LABEL.fullmatch(label) for label in host.split("."))
+
+
 def is_fal_host(host: str) -> bool:
-    """Whether ``host`` is one of fal's domains or a subdomain of one."""
-    host = host.lower().rstrip(".")
-    return any(host == d or host.endswith("." + d) for d in FAL_DOMAINS)
+    """Whether ``host`` is a valid host name (:func:`is_host_name`) that is one of fal's domains
+    or a subdomain of one (letter case aside)."""
+    host = host.lower()
+    return is_host_name(host) and any(host == d or host.endswith("." + d) for d in FAL_DOMAINS)
 
 
 def _pattern_host_is_fal(pattern: str) -> bool:
@@ -250,16 +269,37 @@ def _operation(host: str, method: str, path: str) -> tuple[Operation, str | None
     return "other", None, None
 
 
+def _written_host(url: str) -> str:
+    """The host of an absolute ``url`` as written (lower-cased), without httpx's parsing."""
+    authority = re.split(r"[/?#]", url.partition("://")[2], maxsplit=1)[0]
+    host = authority.rpartition("@")[2]
+    return (host if host.startswith("[") else host.partition(":")[0]).lower()
+
+
 def read_target(value: str | None, method: str, patterns: GlobSet, upstream: Upstream) -> Target:
     """The checked target of a request, or :class:`Refused` saying what is wrong with it."""
     if not value:
         raise _refuse_target(f"missing the {TARGET_HEADER} header", 400)
+    written = upstream.canonical(value.strip())
     try:
-        url = httpx.URL(upstream.canonical(value.strip()))
+        url = httpx.URL(written)
     except (httpx.InvalidURL, ValueError):
         raise _refuse_target(f"{TARGET_HEADER} is not a URL", 400) from None
     if not url.is_absolute_url or not url.host:
         raise _refuse_target(f"{TARGET_HEADER} must be an absolute URL", 400)
+    # The host checked must be the one written and sent: httpx maps an ideographic full stop
+    # to a dot and shows punycode decoded (fal has no internationalised host names).
+    host = url.host
+    if (
+        not is_host_name(host)
+        or url.raw_host != host.encode("ascii")
+        or _written_host(written) != host
+    ):
+        raise _refuse_target(
+            f"{TARGET_HEADER} host {host[:100]!r} is not a plain host name "
+            "(ASCII letters, digits and hyphens, in dot-separated labels)",
+            400,
+        )
     if url.userinfo or url.fragment:
         raise _refuse_target(f"{TARGET_HEADER} must not carry credentials or a fragment", 400)
     if url.scheme != "https":

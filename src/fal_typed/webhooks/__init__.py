@@ -60,10 +60,12 @@ from ._idempotency import (
     IdempotencyStore,
     MemoryIdempotencyStore,
 )
-from ._jwks import DEFAULT_JWKS_URL, MAX_CACHE_TTL, JWKSCache
+from ._jwks import DEFAULT_FAILURE_COOLDOWN, DEFAULT_JWKS_URL, MAX_CACHE_TTL, JWKSCache
+from ._jwks_http import MAX_JWKS_BYTES, MAX_JWKS_REDIRECTS
 from ._result import WebhookResult
 from ._sender import WebhookSenders
 from ._signature import (
+    MAX_JWKS_KEYS,
     REQUEST_ID_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -75,10 +77,14 @@ from ._verifier import DEFAULT_TOLERANCE, WebhookBody, WebhookVerifier, shared_v
 
 __all__ = [
     "DEFAULT_DEDUP_TTL",
+    "DEFAULT_FAILURE_COOLDOWN",
     "DEFAULT_JWKS_URL",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_TOLERANCE",
     "MAX_CACHE_TTL",
+    "MAX_JWKS_BYTES",
+    "MAX_JWKS_KEYS",
+    "MAX_JWKS_REDIRECTS",
     "REQUEST_ID_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",

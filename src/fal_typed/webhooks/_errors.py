@@ -108,6 +108,8 @@ class JWKSFetchError(WebhookError):
 
     def __init__(self, message: str, *, url: str) -> None:
         self.url = url
+        self.reason = message
+        """What went wrong, without the URL."""
         super().__init__(f"{message} (JWKS {url})", error_type="webhook_jwks_unavailable")
 
 

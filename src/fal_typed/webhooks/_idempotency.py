@@ -17,6 +17,8 @@ from collections.abc import AsyncGenerator, Awaitable, Generator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Final, Protocol, runtime_checkable
 
+from . import _checks
+
 __all__ = ["DEFAULT_DEDUP_TTL", "Deduplicator", "IdempotencyStore", "MemoryIdempotencyStore"]
 
 DEFAULT_DEDUP_TTL: Final = 24 * 60 * 60.0
@@ -40,9 +42,7 @@ class MemoryIdempotencyStore:
     """Thread-safe in-memory store: keys expire after their TTL; the oldest go past ``max_entries``."""
 
     def __init__(self, max_entries: int = 100_000) -> None:
-        if max_entries < 1:
-            raise ValueError(f"max_entries must be >= 1, got {max_entries!r}")
-        self.max_entries = max_entries
+        self.max_entries = _checks.count("max_entries", max_entries)
         self._expiry: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -62,6 +62,7 @@ class MemoryIdempotencyStore:
 
     def add(self, key: str, ttl: float) -> bool:
         """Record ``key`` unless a live record exists; True if recorded now."""
+        ttl = _checks.seconds("ttl", ttl, positive=True)
         now = time.monotonic()
         with self._lock:
             expires = self._expiry.get(key)
@@ -90,10 +91,8 @@ class Deduplicator:
     def __init__(
         self, store: IdempotencyStore | None = None, *, ttl: float = DEFAULT_DEDUP_TTL
     ) -> None:
-        if ttl <= 0:
-            raise ValueError(f"ttl must be > 0 seconds, got {ttl!r}")
+        self.ttl = _checks.seconds("ttl", ttl, positive=True)
         self.store: IdempotencyStore = store if store is not None else MemoryIdempotencyStore()
-        self.ttl = ttl
 
     def __repr__(self) -> str:
         return f"Deduplicator({type(self.store).__name__}, ttl={self.ttl:g})"

@@ -7,17 +7,22 @@ Keys past their lifetime are not trusted until a refetch confirms them, but the 
 consults them first: only a signature they would verify causes that refetch. A signature no key
 verifies may mean fal rotated its keys, so the verifier asks for one refetch
 (:meth:`JWKSCache.refetch_after_miss`); a cooldown keeps a flood of forged deliveries from turning
-into a flood of JWKS requests, even when the response forbids reuse. Concurrent callers share one
-fetch.
+into a flood of JWKS requests, even when the response forbids reuse. After a failed fetch no other
+is made for ``failure_cooldown`` seconds, whoever asks (the failure is raised again at once):
+with no keys, every delivery, forged or not, would otherwise cost a request, and each waiter on
+the lock a timeout. Concurrent callers share one fetch.
 
 HTTP goes through the ``fal_typed.Client``'s httpx clients when one is given (its proxies, limits
 and transports apply), else through a short-lived httpx client of our own: a fetch happens about
-once a day, so nothing is kept open. The JWKS is public, so no API key is ever sent for it.
+once a day, so nothing is kept open. The JWKS is public, so no API key is ever sent for it. A
+fetch runs under the cache's lock, so ``_jwks_http`` bounds it: ``timeout`` seconds of wall-clock
+time in all, :data:`~._jwks_http.MAX_JWKS_BYTES` of body, three redirects, never https to http.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import threading
 import time
@@ -31,21 +36,28 @@ from typing import Final, Protocol
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from . import _checks
 from ._errors import JWKSFetchError
+from ._jwks_http import get_jwks, get_jwks_async
 from ._signature import load_jwks
 
 __all__ = [
+    "DEFAULT_FAILURE_COOLDOWN",
     "DEFAULT_JWKS_URL",
     "MAX_CACHE_TTL",
     "HTTPClientSource",
     "JWKSCache",
     "KeySet",
+    "check_ttl",
     "freshness_lifetime",
+    "keys_from_body",
 ]
 
 DEFAULT_JWKS_URL: Final = "https://rest.fal.ai/.well-known/jwks.json"
 MAX_CACHE_TTL: Final = 24 * 60 * 60.0
-_ACCEPT: Final = {"Accept": "application/json"}
+DEFAULT_FAILURE_COOLDOWN: Final = 10.0
+"""Seconds after a failed fetch during which no other is made: until the JWKS URL answers again,
+every delivery would otherwise ask it (forged ones too: nothing is known of them without keys)."""
 _DELTA_SECONDS: Final = re.compile(r"[0-9]+")
 _DELTA_SECONDS_MAX: Final = 2**31  # RFC 9111 1.2.2: larger values mean this (and cannot overflow)
 
@@ -75,6 +87,14 @@ class KeySet:
     generation: int
     fetched_at: float
     lifetime: float
+
+
+def check_ttl(name: str, value: object) -> float:
+    """A cache lifetime: a finite number of seconds from 0 to :data:`MAX_CACHE_TTL` (fal's 24 h)."""
+    ttl = _checks.seconds(name, value)
+    if ttl > MAX_CACHE_TTL:
+        raise ValueError(f"{name} must be at most {MAX_CACHE_TTL:g} s (24 h), got {value!r}")
+    return ttl
 
 
 def _delta_seconds(value: str) -> int | None:
@@ -131,12 +151,32 @@ def freshness_lifetime(headers: Mapping[str, str], *, now: float) -> float | Non
     return max(0.0, lifetime - age)
 
 
-def _keys_from_response(response: httpx.Response, url: str) -> tuple[Ed25519PublicKey, ...]:
+def _keys_from_response(
+    response: httpx.Response, body: bytes, url: str
+) -> tuple[Ed25519PublicKey, ...]:
     if response.status_code != 200:
         raise JWKSFetchError(f"JWKS request answered HTTP {response.status_code}", url=url)
+    return keys_from_body(body, url)
+
+
+def keys_from_body(body: bytes, url: str) -> tuple[Ed25519PublicKey, ...]:
+    """The Ed25519 keys of a JWKS answer's body, or :class:`JWKSFetchError` saying why not.
+
+    Whatever the body holds, nothing else is raised: a receiver answers that error 503 (fal
+    retries), where any other exception would be a 500. ``json.loads`` raises ``RecursionError``
+    on arrays nested a few thousand deep, ``UnicodeDecodeError`` on bytes that are no UTF, and
+    ``ValueError`` on an integer past Python's digit limit; a document of the wrong shape is
+    refused by :func:`load_jwks`.
+    """
     try:
-        return load_jwks(response.json())
-    except ValueError as exc:  # JSONDecodeError is a ValueError too
+        document = json.loads(body)
+    except RecursionError:
+        raise JWKSFetchError("JWKS response is unusable: nested too deep", url=url) from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, the int digit limit
+        raise JWKSFetchError(f"JWKS response is unusable: not JSON ({exc})", url=url) from None
+    try:
+        return load_jwks(document)
+    except (ValueError, TypeError) as exc:
         raise JWKSFetchError(f"JWKS response is unusable: {exc}", url=url) from None
 
 
@@ -154,24 +194,27 @@ class JWKSCache:
         ttl: float = MAX_CACHE_TTL,
         refresh_cooldown: float = 30.0,
         timeout: float = 10.0,
+        failure_cooldown: float = DEFAULT_FAILURE_COOLDOWN,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"jwks_url must be an http(s) URL, got {url!r}")
-        if not 0 <= ttl <= MAX_CACHE_TTL:
-            raise ValueError(
-                f"cache ttl must be between 0 and {MAX_CACHE_TTL:g} s (24 h), got {ttl!r}"
-            )
-        if refresh_cooldown < 0 or timeout <= 0:
-            raise ValueError("refresh_cooldown must be >= 0 and timeout > 0")
+        try:  # a URL httpx cannot send would fail every fetch with an error of its own
+            host = httpx.URL(url).host
+        except (httpx.InvalidURL, ValueError, TypeError):
+            host = ""
+        if not host:
+            raise ValueError(f"jwks_url is not a valid URL: {url!r}")
         self.url = url
-        self.ttl = ttl
-        self.refresh_cooldown = refresh_cooldown
-        self.timeout = timeout
+        self.ttl = check_ttl("ttl", ttl)
+        self.refresh_cooldown = _checks.seconds("refresh_cooldown", refresh_cooldown)
+        self.timeout = _checks.seconds("timeout", timeout, positive=True)
+        self.failure_cooldown = _checks.seconds("failure_cooldown", failure_cooldown)
         self.clock = clock
         self._client = client
         self._current: KeySet | None = None
         self._fetches = 0
+        self._failed: tuple[float, JWKSFetchError] | None = None  # when, and why
         self._thread_lock = threading.Lock()
         self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
@@ -218,22 +261,42 @@ class JWKSCache:
             return current
         return current is None or self.clock() - current.fetched_at >= self.refresh_cooldown
 
+    def _check_cooldown(self) -> None:
+        """Refuse to fetch within ``failure_cooldown`` of a failed fetch, with its reason."""
+        failed = self._failed
+        if failed is None:
+            return
+        when, error = failed
+        waited = self.clock() - when
+        if waited < self.failure_cooldown:
+            raise JWKSFetchError(
+                f"{error.reason}; not asked again for {self.failure_cooldown - waited:.0f} s "
+                f"(failure_cooldown {self.failure_cooldown:g} s)",
+                url=self.url,
+            )
+
+    def _outcome(self, response: httpx.Response, body: bytes) -> KeySet:
+        try:
+            keys = _keys_from_response(response, body, self.url)
+        except JWKSFetchError as exc:
+            self._failed = (self.clock(), exc)
+            raise
+        self._failed = None
+        return self._store(keys, self._lifetime(response))
+
     # sync
 
     def _fetch(self) -> KeySet:
+        self._check_cooldown()
+        client = self._client
         try:
-            if self._client is not None:
-                response = self._client.http.get(
-                    self.url, headers=_ACCEPT, timeout=self.timeout, follow_redirects=True
-                )
-            else:
-                with httpx.Client(timeout=self.timeout, follow_redirects=True) as http:
-                    response = http.get(self.url, headers=_ACCEPT)
-        except httpx.HTTPError as exc:
-            raise JWKSFetchError(
-                f"JWKS request failed: {type(exc).__name__}", url=self.url
-            ) from None
-        return self._store(_keys_from_response(response, self.url), self._lifetime(response))
+            response, body = get_jwks(
+                None if client is None else client.http, self.url, self.timeout
+            )
+        except JWKSFetchError as exc:
+            self._failed = (self.clock(), exc)
+            raise
+        return self._outcome(response, body)
 
     def get(self) -> KeySet:
         """The cached keys, fetched first if there are none or they are past their lifetime."""
@@ -246,8 +309,9 @@ class JWKSCache:
     def renew(self, seen: KeySet | None) -> KeySet:
         """Keys fetched after ``seen`` (what :meth:`cached` returned), fetched now unless someone did.
 
-        No cooldown applies, so call it only when there are no keys or ``seen`` verifies the
-        signature: confirming genuine deliveries, never on behalf of a forged one.
+        The refetch cooldown does not apply, so call it only when there are no keys or ``seen``
+        verifies the signature: confirming genuine deliveries, never on behalf of a forged one.
+        Within ``failure_cooldown`` of a failed fetch it raises that failure without a request.
         """
         with self._thread_lock:
             return self._newer(seen) or self._fetch()
@@ -271,19 +335,15 @@ class JWKSCache:
             return lock
 
     async def _fetch_async(self) -> KeySet:
+        self._check_cooldown()
+        client = self._client
         try:
-            if self._client is not None:
-                response = await self._client.async_http.get(
-                    self.url, headers=_ACCEPT, timeout=self.timeout, follow_redirects=True
-                )
-            else:
-                async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=True) as http:
-                    response = await http.get(self.url, headers=_ACCEPT)
-        except httpx.HTTPError as exc:
-            raise JWKSFetchError(
-                f"JWKS request failed: {type(exc).__name__}", url=self.url
-            ) from None
-        return self._store(_keys_from_response(response, self.url), self._lifetime(response))
+            http = None if client is None else client.async_http
+            response, body = await get_jwks_async(http, self.url, self.timeout)
+        except JWKSFetchError as exc:
+            self._failed = (self.clock(), exc)
+            raise
+        return self._outcome(response, body)
 
     async def get_async(self) -> KeySet:
         """Async twin of :meth:`get`."""

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from .._client import Client, default_client
 from .._errors import FalConnectionError, FalError, ProtocolError, error_for_response
+from . import _checks
 
 __all__ = ["DEFAULT_SENDERS_TTL", "WebhookSenders"]
 
@@ -83,11 +84,9 @@ class WebhookSenders:
         ranges: Iterable[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if ttl < 0:
-            raise ValueError(f"ttl must not be negative, got {ttl}")
         self.client = client
         self.api_url = api_url
-        self.ttl = ttl
+        self.ttl = _checks.seconds("ttl", ttl)
         self._clock = clock
         self._fixed = ranges is not None
         self._networks: tuple[Network, ...] | None = (
@@ -198,7 +197,8 @@ class WebhookSenders:
 
 
 def _body(response: httpx.Response) -> object:
+    """The error answer's JSON, else its text (json raises RecursionError on deep nesting)."""
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return response.text

@@ -21,6 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from ._checks import seconds
 from ._errors import (
     FutureTimestampError,
     MalformedHeaderError,
@@ -29,6 +30,7 @@ from ._errors import (
 )
 
 __all__ = [
+    "MAX_JWKS_KEYS",
     "REQUEST_ID_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
@@ -48,6 +50,10 @@ USER_ID_HEADER: Final = "X-Fal-Webhook-User-Id"
 TIMESTAMP_HEADER: Final = "X-Fal-Webhook-Timestamp"
 SIGNATURE_HEADER: Final = "X-Fal-Webhook-Signature"
 _HEADERS: Final = (REQUEST_ID_HEADER, USER_ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)
+
+MAX_JWKS_KEYS: Final = 100
+"""The most keys a JWKS may list: every delivery is checked against each, so a set of thousands
+would make each forged delivery cost thousands of verifications (fal publishes a handful)."""
 
 _SIGNATURE_BYTES: Final = 64
 _PUBLIC_KEY_BYTES: Final = 32
@@ -105,7 +111,13 @@ def read_signed_headers(headers: Mapping[str, str]) -> SignedHeaders:
 
 
 def check_timestamp(timestamp: int, *, now: float, tolerance: float) -> None:
-    """Refuse a timestamp more than ``tolerance`` seconds before or after ``now``."""
+    """Refuse a timestamp more than ``tolerance`` seconds before or after ``now``.
+
+    Both must be finite (``ValueError`` otherwise): every comparison with a NaN is False, so a
+    NaN would let any timestamp through.
+    """
+    now = seconds("now", now)
+    tolerance = seconds("tolerance", tolerance)
     if now - timestamp > tolerance:
         raise StaleTimestampError(
             f"webhook timestamp {timestamp} is {now - timestamp:.0f} s old (tolerance {tolerance:g} s)",
@@ -158,19 +170,27 @@ def _load_key(jwk: Mapping[str, Any]) -> Ed25519PublicKey | None:
         return None
     if len(raw) != _PUBLIC_KEY_BYTES:
         return None
-    return Ed25519PublicKey.from_public_bytes(raw)
+    try:
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except ValueError:  # bytes OpenSSL does not take as a key: skipped like any unusable entry
+        return None
 
 
 def load_jwks(document: object) -> tuple[Ed25519PublicKey, ...]:
     """Read the Ed25519 keys of a JWKS document; other key types are skipped.
 
-    Raises ``ValueError`` if the document is not a JWKS or holds no usable Ed25519 key.
+    Raises ``ValueError`` if the document is not a JWKS, lists more than :data:`MAX_JWKS_KEYS`
+    keys, or holds no usable Ed25519 key.
     """
     if not isinstance(document, Mapping):
         raise ValueError("JWKS is not a JSON object")
     entries = cast("Mapping[str, object]", document).get("keys")
     if not isinstance(entries, Sequence) or isinstance(entries, (str, bytes)):
         raise ValueError("JWKS has no 'keys' list")
+    if len(entries) > MAX_JWKS_KEYS:  # pyright: ignore[reportUnknownArgumentType]
+        raise ValueError(
+            f"JWKS lists {len(entries)} keys, more than {MAX_JWKS_KEYS}"  # pyright: ignore[reportUnknownArgumentType]
+        )
     keys: list[Ed25519PublicKey] = []
     for entry in entries:  # pyright: ignore[reportUnknownVariableType]
         if isinstance(entry, Mapping):

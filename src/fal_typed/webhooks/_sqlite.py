@@ -25,6 +25,8 @@ from typing import Final
 
 from typing_extensions import Self
 
+from . import _checks
+
 __all__ = ["SQLiteIdempotencyStore", "SQLiteRequestRegistry"]
 
 #: Seconds a writer waits for another process's transaction before giving up.
@@ -40,6 +42,7 @@ class _SQLiteFile:
     def __init__(self, path: str | os.PathLike[str], table: str, busy_timeout: float) -> None:
         if not _TABLE_NAME.fullmatch(table):
             raise ValueError(f"table must be a plain SQL identifier, got {table!r}")
+        busy_timeout = _checks.seconds("busy_timeout", busy_timeout)
         self.path: str = os.fspath(path)
         self.table = table
         self._lock = threading.Lock()
@@ -114,6 +117,7 @@ class SQLiteIdempotencyStore(_SQLiteFile):
 
     def add(self, key: str, ttl: float) -> bool:
         """Record ``key`` for ``ttl`` seconds unless a live claim exists; True if recorded now."""
+        ttl = _checks.seconds("ttl", ttl, positive=True)
         now = time.time()
         self._claims += 1
         statements: list[tuple[str, tuple[object, ...]]] = []
@@ -149,10 +153,8 @@ class SQLiteRequestRegistry(_SQLiteFile):
         retention: float = 7 * 24 * 3600.0,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> None:
-        if not retention > 0:
-            raise ValueError(f"retention must be > 0 seconds, got {retention!r}")
+        self.retention = _checks.seconds("retention", retention, positive=True)
         super().__init__(path, table, busy_timeout)
-        self.retention = retention
         self._db.execute(
             f"CREATE TABLE IF NOT EXISTS {table} "
             "(request_id TEXT PRIMARY KEY, recorded_at REAL NOT NULL)"

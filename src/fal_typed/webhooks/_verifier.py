@@ -21,8 +21,16 @@ from typing import Any, TypeAlias, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel
 
+from . import _checks
 from ._errors import InvalidSignatureError
-from ._jwks import MAX_CACHE_TTL, HTTPClientSource, JWKSCache, KeySet
+from ._jwks import (
+    DEFAULT_FAILURE_COOLDOWN,
+    MAX_CACHE_TTL,
+    HTTPClientSource,
+    JWKSCache,
+    KeySet,
+    check_ttl,
+)
 from ._result import WebhookResult, decode_delivery
 from ._signature import (
     SignedHeaders,
@@ -89,7 +97,9 @@ class WebhookVerifier:
     when ``FAL_TYPED_BASE_URL`` is set), so a client pointed at the local fal server trusts it. Fetched keys are cached ``cache_ttl`` seconds
     (24 h at most), less when the JWKS response's ``Cache-Control``/``Expires`` says so; a
     signature none of them verifies triggers one refetch, at most once per ``refresh_cooldown``
-    seconds. ``tolerance`` is the accepted clock difference, both ways.
+    seconds; after a failed fetch none is made for ``failure_cooldown`` seconds (deliveries get
+    that failure at once). Each fetch ends within ``timeout`` seconds, all told. ``tolerance`` is
+    the accepted clock difference, both ways.
     """
 
     def __init__(
@@ -102,12 +112,15 @@ class WebhookVerifier:
         cache_ttl: float = MAX_CACHE_TTL,
         refresh_cooldown: float = 30.0,
         timeout: float = 10.0,
+        failure_cooldown: float = DEFAULT_FAILURE_COOLDOWN,
     ) -> None:
-        if tolerance < 0:
-            raise ValueError(f"tolerance must be >= 0 seconds, got {tolerance!r}")
+        self.tolerance: float = _checks.seconds("tolerance", tolerance)
+        cache_ttl = check_ttl("cache_ttl", cache_ttl)
+        refresh_cooldown = _checks.seconds("refresh_cooldown", refresh_cooldown)
+        timeout = _checks.seconds("timeout", timeout, positive=True)
+        failure_cooldown = _checks.seconds("failure_cooldown", failure_cooldown)
         if jwks is not None and jwks_url is not None:
             raise ValueError("give either jwks (fixed keys) or jwks_url (fetched keys), not both")
-        self.tolerance: float = float(tolerance)
         self._static: tuple[Ed25519PublicKey, ...] | None = None
         self._cache: JWKSCache | None = None
         if jwks is not None:
@@ -128,6 +141,7 @@ class WebhookVerifier:
                 ttl=cache_ttl,
                 refresh_cooldown=refresh_cooldown,
                 timeout=timeout,
+                failure_cooldown=failure_cooldown,
             )
 
     def __repr__(self) -> str:
@@ -159,11 +173,10 @@ class WebhookVerifier:
         """The checks that need no body: the four headers are there and well formed, and the
         timestamp is inside the window. A receiver runs them before it reads the body, so a
         forged or replayed delivery costs it nothing; :meth:`verify` runs them again."""
-        window = self.tolerance if tolerance is None else tolerance
-        if window < 0:
-            raise ValueError(f"tolerance must be >= 0 seconds, got {window!r}")
+        window = self.tolerance if tolerance is None else _checks.seconds("tolerance", tolerance)
+        clock = time.time() if now is None else _checks.seconds("now", now)
         signed = read_signed_headers(_check_headers(headers))
-        check_timestamp(signed.timestamp, now=time.time() if now is None else now, tolerance=window)
+        check_timestamp(signed.timestamp, now=clock, tolerance=window)
         return signed
 
     def _pre_check(

@@ -1,0 +1,258 @@
+"""One GET of a JWKS, bounded whatever the server does (sync and async).
+
+A fetch runs under the cache's lock, so every delivery waits for it: it must end. httpx's
+``timeout`` bounds each read, not their sum, so a server trickling a byte a second could hold it
+for ever, and its decoders inflate a compressed body whole. So here:
+
+- the whole fetch (redirects, headers, body) ends within ``timeout`` seconds of wall-clock time:
+  the sync send waits for the headers on a helper thread it stops waiting for, an
+  :class:`~fal_typed._bounded.Interrupter` shuts the socket down when the time is up, and the
+  async one awaits each step no longer than the time left;
+- the body is read raw and refused past :data:`MAX_JWKS_BYTES` (1 MiB; a JWKS is a few KB), its
+  ``Content-Length`` checked before reading; ``identity`` is asked for, and a ``gzip`` or
+  ``deflate`` body (sent anyway) is inflated by us no further than the same cap. Other encodings
+  are refused;
+- redirects are followed, at most :data:`MAX_JWKS_REDIRECTS` (3), never from https to http (a
+  network attacker could then serve any key), each hop inside the same deadline and cap. Whoever
+  serves the JWKS URL already decides the keys, so a redirect to another host trusts no one new.
+
+Every failure is a :class:`~fal_typed.webhooks.JWKSFetchError`. No credential is sent: the
+request carries no auth (not even a client's default) and no ``Authorization`` header.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import AsyncGenerator
+from typing import Final, cast
+
+import httpx
+
+from .._bounded import Interrupter, TimedOut, await_within, next_within
+from .._deadline import Deadline
+from .._workers import spawn
+from ._errors import JWKSFetchError
+
+__all__ = ["MAX_JWKS_BYTES", "MAX_JWKS_REDIRECTS", "get_jwks", "get_jwks_async"]
+
+MAX_JWKS_BYTES: Final = 1 << 20
+"""The largest JWKS answer read (1 MiB), before and after decompression; a JWKS is a few KB."""
+
+MAX_JWKS_REDIRECTS: Final = 3
+"""The most redirects a JWKS fetch follows (never one from https to http)."""
+
+_REQUEST_HEADERS: Final = {"Accept": "application/json", "Accept-Encoding": "identity"}
+#: Content-Encoding values read, and the zlib window of each (47: gzip or zlib, detected).
+_INFLATE: Final = {"gzip": 47, "x-gzip": 47, "deflate": 15}
+
+
+class _Unusable(Exception):
+    """The answer cannot be used; the message says why."""
+
+
+#: What ends a fetch as a :class:`JWKSFetchError` (a redirect's bad ``Location`` is an httpx
+#: ``RemoteProtocolError``; ``InvalidURL`` is not an ``HTTPError``).
+_FAILURES: Final = (TimedOut, _Unusable, httpx.HTTPError, httpx.InvalidURL)
+
+
+def _request(http: httpx.Client | httpx.AsyncClient, url: str, deadline: Deadline) -> httpx.Request:
+    timeout = deadline.cap(httpx.Timeout(deadline.seconds))
+    request = http.build_request("GET", url, headers=_REQUEST_HEADERS, timeout=timeout)
+    request.headers.pop("Authorization", None)  # a client's default headers: not for this URL
+    return request
+
+
+def _next_hop(response: httpx.Response, url: str, hops: int) -> str | None:
+    """Where a redirect points (None: not a redirect), checked against the redirect rules."""
+    following = response.next_request
+    if following is None:
+        return None
+    if hops >= MAX_JWKS_REDIRECTS:
+        raise _Unusable(f"more than {MAX_JWKS_REDIRECTS} redirects")
+    target = following.url
+    if url.startswith("https:") and target.scheme != "https":
+        raise _Unusable(f"redirect from https to {target.scheme} refused")
+    return str(target)
+
+
+def _encoding(response: httpx.Response) -> str:
+    """The body's content coding, refused before any of the body is read when it is too large
+    by its ``Content-Length`` or in a coding we do not inflate within the cap."""
+    length: str = response.headers.get("content-length", "").strip()
+    if length.isascii() and length.isdigit() and (len(length) > 7 or int(length) > MAX_JWKS_BYTES):
+        raise _Unusable(f"larger than the limit of {MAX_JWKS_BYTES} bytes (Content-Length)")
+    encoding: str = response.headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity", *_INFLATE):
+        raise _Unusable(f"content-encoding {encoding[:40]!r} is not read")
+    return encoding
+
+
+def _add(body: bytearray, chunk: bytes) -> None:
+    body += chunk
+    if len(body) > MAX_JWKS_BYTES:
+        raise _Unusable(f"larger than the limit of {MAX_JWKS_BYTES} bytes")
+
+
+def _decoded(raw: bytes, encoding: str) -> bytes:
+    """``raw`` inflated (``gzip``/``deflate``) no further than the cap, or as it is."""
+    wbits = _INFLATE.get(encoding)
+    if wbits is None:
+        return raw
+    attempts = (wbits,) if wbits != 15 else (15, -15)  # deflate: zlib-wrapped, or raw as some send
+    for attempt in attempts:
+        inflater = zlib.decompressobj(attempt)
+        try:
+            body = inflater.decompress(raw, MAX_JWKS_BYTES + 1)
+        except zlib.error:
+            continue
+        if len(body) > MAX_JWKS_BYTES:
+            raise _Unusable(f"inflates past the limit of {MAX_JWKS_BYTES} bytes")
+        if not inflater.eof:
+            raise _Unusable(f"{encoding} body is cut short")
+        return body
+    raise _Unusable(f"{encoding} body does not inflate")
+
+
+# sync
+
+
+def _send(http: httpx.Client, request: httpx.Request, deadline: Deadline) -> httpx.Response:
+    """``http.send`` (streamed, no redirects followed, no auth), waiting for the answer's headers
+    no longer than the deadline, however slowly they come: the send runs on a helper thread,
+    and an answer that arrives after the caller stopped waiting is closed as it comes."""
+    outcome: list[httpx.Response | BaseException] = []
+    lock = threading.Lock()
+    arrived = threading.Event()
+    abandoned = False
+
+    def run() -> None:
+        try:
+            result: httpx.Response | BaseException = http.send(
+                request, stream=True, follow_redirects=False, auth=None
+            )
+        except BaseException as exc:  # handed to the caller's thread
+            result = exc
+        with lock:
+            if abandoned:
+                if isinstance(result, httpx.Response):
+                    result.close()
+                return
+            outcome.append(result)
+        arrived.set()
+
+    spawn(run)
+    arrived.wait(deadline.remaining())
+    with lock:
+        if not outcome:
+            abandoned = True
+            raise TimedOut
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def _read(response: httpx.Response, deadline: Deadline) -> bytes:
+    encoding = _encoding(response)
+    body = bytearray()
+    with Interrupter(response, deadline) as interrupter:
+        try:
+            for chunk in response.iter_raw():
+                if deadline.expired:
+                    raise TimedOut
+                _add(body, chunk)
+        except httpx.TransportError:
+            if interrupter.fired:
+                raise TimedOut from None
+            raise
+        if interrupter.fired:  # the shutdown looks like the end of a close-delimited body
+            raise TimedOut
+    return _decoded(bytes(body), encoding)
+
+
+def _get(http: httpx.Client, url: str, deadline: Deadline) -> tuple[httpx.Response, bytes]:
+    for hops in range(MAX_JWKS_REDIRECTS + 1):
+        response = _send(http, _request(http, url, deadline), deadline)
+        try:
+            following = _next_hop(response, url, hops)
+            if following is None:
+                body = _read(response, deadline) if response.status_code == 200 else b""
+                return response, body
+            url = following
+        finally:
+            response.close()
+    raise AssertionError("unreachable: the last hop returns or raises")
+
+
+def get_jwks(http: httpx.Client | None, url: str, timeout: float) -> tuple[httpx.Response, bytes]:
+    """The final answer to ``GET url`` (closed) and its body (empty unless it is a 200), within
+    ``timeout`` seconds in all. ``http`` None: a short-lived client of our own."""
+    deadline = Deadline(timeout)
+    try:
+        if http is not None:
+            return _get(http, url, deadline)
+        with httpx.Client() as own:
+            return _get(own, url, deadline)
+    except _FAILURES as exc:
+        raise _failure(exc, url, timeout) from None
+
+
+# async
+
+
+async def _aread(response: httpx.Response, deadline: Deadline) -> bytes:
+    encoding = _encoding(response)
+    body = bytearray()
+    chunks = cast("AsyncGenerator[bytes, None]", response.aiter_raw())
+    try:
+        while True:
+            try:
+                chunk = await next_within(chunks, deadline)
+            except StopAsyncIteration:
+                break
+            _add(body, chunk)
+    finally:
+        await chunks.aclose()
+    return _decoded(bytes(body), encoding)
+
+
+async def _aget(
+    http: httpx.AsyncClient, url: str, deadline: Deadline
+) -> tuple[httpx.Response, bytes]:
+    for hops in range(MAX_JWKS_REDIRECTS + 1):
+        request = _request(http, url, deadline)
+        sending = http.send(request, stream=True, follow_redirects=False, auth=None)
+        response = await await_within(sending, deadline)
+        try:
+            following = _next_hop(response, url, hops)
+            if following is None:
+                ok = response.status_code == 200
+                return response, (await _aread(response, deadline) if ok else b"")
+            url = following
+        finally:
+            await response.aclose()
+    raise AssertionError("unreachable: the last hop returns or raises")
+
+
+async def get_jwks_async(
+    http: httpx.AsyncClient | None, url: str, timeout: float
+) -> tuple[httpx.Response, bytes]:
+    """Async twin of :func:`get_jwks`."""
+    deadline = Deadline(timeout)
+    try:
+        if http is not None:
+            return await _aget(http, url, deadline)
+        async with httpx.AsyncClient() as own:
+            return await _aget(own, url, deadline)
+    except _FAILURES as exc:
+        raise _failure(exc, url, timeout) from None
+
+
+def _failure(exc: Exception, url: str, timeout: float) -> JWKSFetchError:
+    """The :class:`JWKSFetchError` for what ended a fetch."""
+    if isinstance(exc, TimedOut):
+        return JWKSFetchError(f"JWKS request did not complete within {timeout:g} s", url=url)
+    if isinstance(exc, _Unusable):
+        return JWKSFetchError(f"JWKS response is unusable: {exc}", url=url)
+    return JWKSFetchError(f"JWKS request failed: {type(exc).__name__}", url=url)
