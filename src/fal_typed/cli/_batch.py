@@ -274,21 +274,19 @@ def _show_estimate(plan: Any) -> None:
 
 
 def _client(key: str | None, base_url: str | None, api_url: str | None) -> Any:
-    from .._client import Client
+    """The client of the options: a local server (``--base-url`` or ``$FAL_TYPED_BASE_URL``) is
+    sent the local key when no key is given, as by every other command."""
+    from dataclasses import replace
+
     from .._hosts import Hosts
+    from .._local import hosts_client, key_for
 
     try:
         hosts = Hosts.local(base_url) if base_url else Hosts()
-        return Client(
-            key,
-            queue_url=hosts.queue_url,
-            run_url=hosts.run_url,
-            rest_url=hosts.rest_url,
-            cdn_url=hosts.cdn_url,
-            realtime_url=hosts.realtime_url,
-            api_url=api_url or hosts.api_url,
-        )
-    except ValueError as exc:
+        if api_url:
+            hosts = replace(hosts, api_url=api_url)
+        return hosts_client(hosts, key_for(key, base_url))
+    except ValueError as exc:  # InvalidArgumentError is one; it never echoes the key
         raise _fail(str(exc)) from None
 
 
