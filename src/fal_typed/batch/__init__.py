@@ -34,6 +34,7 @@ from typing import Any, Literal
 from .._client import Client, given_or_default
 from .._endpoint import Endpoint
 from ..webhooks import WebhookVerifier
+from ._checks import journal_location
 from ._job import AsyncJob, Job, JobRun
 from ._journal import (
     Journal,
@@ -118,10 +119,13 @@ def _endpoint(value: EndpointLike) -> Endpoint[Any, Any]:
 
 
 def open_journal(journal: JournalLike, *, name: str = "default") -> Journal:
-    """A journal from a SQLite file path or a ``postgresql://`` DSN (a :class:`Journal` as is)."""
-    if isinstance(journal, Journal):
-        return journal
-    location = os.fspath(journal)
+    """A journal from a SQLite file path or a ``postgresql://`` DSN (a :class:`Journal` as is).
+
+    Any other ``scheme://`` (``mysql://``, ``postgresql+psycopg://``) is refused rather than
+    taken for a file name: see :func:`._checks.journal_location`."""
+    location = journal_location(journal)
+    if isinstance(location, Journal):
+        return location
     if is_postgres_dsn(location):
         return PostgresJournal(location, name=name)
     return SQLiteJournal(location, name=name)
@@ -221,6 +225,7 @@ def _options(
     max_cost: float | None,
 ) -> _Options:
     target = _endpoint(endpoint)
+    location = journal_location(journal)  # refused before a file is named after a DSN
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     if lease < 3:
@@ -263,7 +268,7 @@ def _options(
     settler: Reconciler | HistorySettler | None = reconcile
     if settler is None and settle:
         settler = HistorySettler(client, settle_delay=settle_delay)
-    journal_object = open_journal(journal, name=batch_name)
+    journal_object = open_journal(location, name=batch_name)
     display = progress if not isinstance(progress, str) else progress_for(progress)
     return _Options(
         target,
@@ -316,7 +321,8 @@ def run(
     ``endpoint``: an :class:`Endpoint`, a generated module (``flux_dev``) or an endpoint id.
     ``rows``: a JSONL/CSV path or :func:`read` result, or an iterable of mappings or ``Input``
     instances (None: only rows already in the journal, e.g. a worker joining a batch).
-    ``journal``: a SQLite file path, a ``postgresql://`` DSN, or a :class:`Journal`.
+    ``journal``: a SQLite file path, a ``postgresql://`` DSN, or a :class:`Journal` (any other
+    scheme is refused, never taken for a file name).
     ``out``: the folder for ``results.jsonl``, ``index.html`` and downloaded files (``files/``;
     ``download=False`` keeps only the URLs). ``concurrency``: requests in flight at most (the
     limiter adapts below it on 429s unless ``adaptive=False``). ``key_field``: the field (or CSV
@@ -451,7 +457,7 @@ class BatchStatus:
 def status(journal: JournalLike, *, name: str = "default") -> BatchStatus:
     """Read a batch's journal: rows per state, failures by kind, the ambiguous rows, and the
     workers holding leases. Takes no lock: safe while the batch runs."""
-    store = open_journal(journal, name=name)
+    store = open_journal(journal_location(journal), name=name)
     try:
         if isinstance(store, (SQLiteJournal, PostgresJournal)):
             info = store.read_info()

@@ -56,6 +56,8 @@ class SQLiteJournal(SQLJournal):
         return f"SQLiteJournal({self.location!r}, name={self.name!r})"
 
     def _lock_journal(self, mode: Mode) -> None:
+        if mode == "worker":
+            _refuse_network_filesystem(self.path)
         try:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX: no lock, one run at a time is on you
@@ -109,3 +111,63 @@ class SQLiteJournal(SQLJournal):
             if self._lock_file is not None:
                 self._lock_file.close()  # closing the file drops the flock
                 self._lock_file = None
+
+
+#: Where Linux lists this process's mounts (``man 5 proc``): absent elsewhere, then not checked.
+MOUNTINFO = Path("/proc/self/mountinfo")
+_NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "ncpfs",
+        "afs",
+        "ceph",
+        "glusterfs",
+        "lustre",
+        "gpfs",
+        "9p",
+        "fuse.sshfs",
+        "fuse.glusterfs",
+        "fuse.cephfs",
+        "beegfs",
+        "ocfs2",
+        "gfs2",
+    }
+)
+
+
+def filesystem_type(path: Path) -> str | None:
+    """The type of the filesystem ``path`` is on (``ext4``, ``nfs4``...), from
+    :data:`MOUNTINFO`: the mount point that is the longest prefix of the resolved path."""
+    try:
+        lines = MOUNTINFO.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    target = str(path.resolve())
+    best: tuple[int, str] | None = None
+    for line in lines:
+        fields = line.split()
+        if " - " not in line or len(fields) < 5:
+            continue
+        mount = fields[4].replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
+        fstype = line.split(" - ", 1)[1].split()[0]
+        inside = target == mount or target.startswith(mount.rstrip("/") + "/")
+        if inside and (best is None or len(mount) >= best[0]):
+            best = (len(mount), fstype)
+    return None if best is None else best[1]
+
+
+def _refuse_network_filesystem(path: Path) -> None:
+    """Workers may share a SQLite journal on one machine only: on a network filesystem each
+    machine's SQLite keeps its own shared memory (WAL) and locks, so workers on two machines
+    would each claim, and send, the same rows. PostgreSQL is the journal for that."""
+    fstype = filesystem_type(path)
+    if fstype is not None and fstype in _NETWORK_FILESYSTEMS:
+        raise JournalError(
+            f"{path} is on a network filesystem ({fstype}): workers sharing a SQLite journal must "
+            "run on one machine, with the file on a local disk; for workers on several machines "
+            "use a PostgreSQL journal (--journal postgresql://...)"
+        )

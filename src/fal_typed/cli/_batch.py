@@ -202,6 +202,7 @@ def run_command(
     from .. import batch
     from .._errors import FalError, MissingCredentialsError
     from .._registry import UnknownEndpointError
+    from ..batch._checks import journal_location
 
     if not journal:
         raise _fail("--journal is required (a SQLite file, or postgresql://...)")
@@ -210,6 +211,7 @@ def run_command(
     if input is None and not worker:
         raise _fail("INPUT is required (only a --worker may join a batch without it)")
     try:
+        journal_location(journal)  # a mysql:// or a typo'd DSN is refused, not made a file
         endpoint = batch._endpoint(endpoint_id)  # pyright: ignore[reportPrivateUsage]
         rows = None if input is None else batch.read(input, format=_format(input_format))
     except (UnknownEndpointError, ValueError) as exc:
@@ -350,6 +352,7 @@ def _dry_run(
     endpoint: Any, rows: Any, key_field: str | None, journal: str, batch_name: str
 ) -> None:
     from .. import batch
+    from ..batch._postgres import is_postgres_dsn
 
     if rows is None:
         raise _fail("--dry-run needs INPUT")
@@ -361,8 +364,7 @@ def _dry_run(
         f"{report.rows} rows: {report.valid} valid, {len(report.problems)} invalid",
         highlight=False,
     )
-    where = Path(journal)
-    if journal.startswith(("postgresql://", "postgres://")) or where.is_file():
+    if is_postgres_dsn(journal) or Path(journal).is_file():
         try:
             state = batch.status(journal, name=batch_name)
         except batch.JournalError:
@@ -382,8 +384,14 @@ def status_command(
     """Print where a batch stands (rows per state, failures by kind, ambiguous rows, workers),
     without running it."""
     from .. import batch
+    from ..batch._checks import journal_location
+    from ..batch._postgres import is_postgres_dsn
 
-    if not journal.startswith(("postgresql://", "postgres://")) and not Path(journal).is_file():
+    try:
+        journal_location(journal)  # named by its scheme: the value may hold a password
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if not is_postgres_dsn(journal) and not Path(journal).is_file():
         raise _fail(f"{journal} does not exist")
     try:
         state = batch.status(journal, name=batch_name)
