@@ -138,7 +138,7 @@ def test_usage_errors(local_fal: LocalFal, tmp_path: Path) -> None:
         base_url=local_fal.base_url,
         cwd=tmp_path,
     )
-    assert missing.returncode == 2 and "nope.jsonl is not a file" in missing.stderr
+    assert missing.returncode == 2 and "nope.jsonl does not exist" in missing.stderr
     unknown = cli(
         ["run", "fal-ai/no-such-thing", "x.jsonl", "--journal", "j.db"],
         base_url=local_fal.base_url,

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Literal, TypeAlias
 
-from .._errors import FalError
+from .._errors import FalError, InvalidArgumentError
 from ._states import ErrorInfo, RowState
 
 __all__ = [
@@ -354,8 +354,8 @@ class SQLJournal(Journal):
     skip_locked: str = ""
 
     def __init__(self, name: str = "default") -> None:
-        if not name or len(name) > 200:
-            raise ValueError("a batch name must be 1 to 200 characters")
+        if not isinstance(name, str) or not name or len(name) > 200:  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise InvalidArgumentError("a batch name must be a string of 1 to 200 characters")
         self.name = name
         self.mode: Mode | None = None
         self._lock = threading.RLock()

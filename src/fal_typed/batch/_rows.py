@@ -22,6 +22,8 @@ from typing import IO, Any, Literal, TypeAlias, cast
 
 from pydantic import BaseModel
 
+from .._errors import InvalidArgumentError
+
 __all__ = ["RawRow", "RowSource", "Rows", "field_types", "read"]
 
 Format: TypeAlias = Literal["jsonl", "csv"]
@@ -45,10 +47,10 @@ class RowSource:
     """A JSONL or CSV file (or ``-`` for standard input), read lazily row by row."""
 
     def __init__(self, path: str | os.PathLike[str], *, format: Format | None = None) -> None:
-        self.path: Path = Path(path)
+        self.path: Path = _input_path(path)
+        if format is not None and format not in ("jsonl", "csv"):
+            raise InvalidArgumentError(f"format must be 'jsonl' or 'csv', got {format!r}")
         self.format: Format = format or _guess_format(self.path)
-        if self.format not in ("jsonl", "csv"):
-            raise ValueError(f"unknown row format {self.format!r}: use 'jsonl' or 'csv'")
 
     def __repr__(self) -> str:
         return f"RowSource({str(self.path)!r}, format={self.format!r})"
@@ -73,12 +75,35 @@ class RowSource:
                 yield from _csv_rows(handle, name, field_types(schema or {}))
 
 
+def _input_path(path: object) -> Path:
+    """An input file's path: a string or path naming an existing file, or ``-`` (stdin)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidArgumentError(
+            f"the input file must be a path (str or os.PathLike), got {type(path).__name__}"
+        )
+    text = os.fspath(cast("str | os.PathLike[str]", path))
+    if not isinstance(text, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise InvalidArgumentError("the input file must be a str path, not bytes")
+    if not text:
+        raise InvalidArgumentError("the input file must not be an empty path")
+    if text == "-":
+        return Path(text)
+    found = Path(text)
+    if found.is_dir():
+        raise InvalidArgumentError(f"the input file {text} is a folder, not a JSONL or CSV file")
+    if not found.exists():
+        raise InvalidArgumentError(f"the input file {text} does not exist")
+    return found
+
+
 Rows: TypeAlias = "RowSource | str | os.PathLike[str] | Iterable[Mapping[str, Any] | BaseModel]"
 """What a batch runs over: a file (path or :class:`RowSource`) or an iterable of rows."""
 
 
 def read(path: str | os.PathLike[str], *, format: Format | None = None) -> RowSource:
-    """The rows of a JSONL or CSV file (by its extension, or ``format``), read as the batch goes."""
+    """The rows of a JSONL or CSV file (by its extension, or ``format``), read as the batch goes.
+
+    A path to no file, or a format that is neither, is refused here (InvalidArgumentError)."""
     return RowSource(path, format=format)
 
 
@@ -89,8 +114,6 @@ def iter_rows(rows: Rows, schema: Mapping[str, Any] | None = None) -> Iterator[R
     if isinstance(rows, RowSource):
         yield from rows.rows(schema)
         return
-    if isinstance(rows, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise TypeError("rows must be an iterable of mappings, not a single mapping")
     for position, item in enumerate(rows):
         where = f"row {position}"
         if isinstance(item, (Mapping, BaseModel)):  # pyright: ignore[reportUnnecessaryIsInstance]
@@ -100,13 +123,32 @@ def iter_rows(rows: Rows, schema: Mapping[str, Any] | None = None) -> Iterator[R
             yield RawRow(position, where, None, problem)
 
 
+def check_rows_value(rows: object) -> Rows:
+    """``rows`` as a run reads them, refused before it starts when :data:`Rows` does not accept
+    them: a path to no file, not iterable, or one mapping (its keys would be read as rows)."""
+    if isinstance(rows, RowSource):
+        return RowSource(rows.path, format=rows.format)  # the file may be gone since read()
+    if isinstance(rows, (str, os.PathLike)):
+        return RowSource(cast("str | os.PathLike[str]", rows))
+    if isinstance(rows, (Mapping, BaseModel)):
+        raise InvalidArgumentError(
+            "rows must be an iterable of mappings or Input instances (or a file), not a single row"
+        )
+    if isinstance(rows, (bytes, bytearray)) or not isinstance(rows, Iterable):
+        raise InvalidArgumentError(
+            "rows must be a JSONL or CSV file, or an iterable of mappings or Input instances, "
+            f"got {type(rows).__name__}"
+        )
+    return cast("Iterable[Mapping[str, Any] | BaseModel]", rows)
+
+
 def _guess_format(path: Path) -> Format:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return "csv"
     if suffix in (".jsonl", ".ndjson") or str(path) == "-":
         return "jsonl"
-    raise ValueError(
+    raise InvalidArgumentError(
         f"cannot tell the format of {path} from its name: give format='jsonl' or 'csv'"
     )
 
