@@ -28,6 +28,7 @@ import os
 import types
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, cast
 
 from .._client import Client, given_or_default
@@ -50,6 +51,7 @@ from ._checks import (
     check_webhook,
     journal_location,
 )
+from ._errors import InputFileError
 from ._job import AsyncJob, Job, JobRun
 from ._journal import (
     Journal,
@@ -57,6 +59,7 @@ from ._journal import (
     JournalError,
     JournalMismatchError,
     JournalRow,
+    NoBatchError,
 )
 from ._postgres import PostgresJournal, is_postgres_dsn
 from ._progress import Progress, progress_for
@@ -89,12 +92,14 @@ __all__ = [
     "CostLimitError",
     "ErrorInfo",
     "InputChangedError",
+    "InputFileError",
     "Job",
     "Journal",
     "JournalBusyError",
     "JournalError",
     "JournalMismatchError",
     "JournalRow",
+    "NoBatchError",
     "Plan",
     "PostgresJournal",
     "Reconciler",
@@ -541,9 +546,13 @@ class BatchStatus:
 
 def status(journal: JournalLike, *, name: str = "default") -> BatchStatus:
     """Read a batch's journal: rows per state, failures by kind, the ambiguous rows, and the
-    workers holding leases. Takes no lock: safe while the batch runs."""
+    workers holding leases. Takes no lock: safe while the batch runs.
+
+    A SQLite journal must exist: reading one that does not would create it."""
     location = journal_location(journal)
     check_batch_name(name)
+    if isinstance(location, str) and not is_postgres_dsn(location):
+        _existing_journal_file(location)
     store = open_journal(location, name=name)
     try:
         if isinstance(store, (SQLiteJournal, PostgresJournal)):
@@ -562,3 +571,12 @@ def status(journal: JournalLike, *, name: str = "default") -> BatchStatus:
     finally:
         if not isinstance(journal, Journal):
             store.close()
+
+
+def _existing_journal_file(location: str) -> None:
+    """Refuse a SQLite journal path that is no file, naming what it is instead."""
+    path = Path(location)
+    if path.is_dir():
+        raise JournalError(f"{location} is a folder, not a journal file")
+    if not path.exists():
+        raise JournalError(f"{location} does not exist: no batch journal there")

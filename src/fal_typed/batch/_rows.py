@@ -23,6 +23,7 @@ from typing import IO, Any, Literal, TypeAlias, cast
 from pydantic import BaseModel
 
 from .._errors import InvalidArgumentError
+from ._errors import InputFileError
 
 __all__ = ["RawRow", "RowSource", "Rows", "field_types", "read"]
 
@@ -56,6 +57,11 @@ class RowSource:
         return f"RowSource({str(self.path)!r}, format={self.format!r})"
 
     @property
+    def name(self) -> str:
+        """The file as messages name it."""
+        return "standard input" if str(self.path) == "-" else str(self.path)
+
+    @property
     def base_dir(self) -> Path:
         """Where relative local file names in the rows are looked for."""
         return Path.cwd() if str(self.path) == "-" else self.path.resolve().parent
@@ -63,16 +69,57 @@ class RowSource:
     def open(self) -> IO[str]:
         if str(self.path) == "-":
             return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="")
-        return self.path.open(encoding="utf-8-sig", newline="")
+        try:
+            return self.path.open(encoding="utf-8-sig", newline="")
+        except OSError as exc:
+            raise InputFileError(f"cannot read {self.path}: {exc.strerror or exc}") from None
 
     def rows(self, schema: Mapping[str, Any] | None = None) -> Iterator[RawRow]:
-        """Every row in order; CSV cells converted by ``schema`` (an input JSON schema)."""
+        """Every row in order; CSV cells converted by ``schema`` (an input JSON schema).
+
+        A file that is not UTF-8 or not CSV raises :class:`InputFileError` naming the file and
+        where (line, byte offset), not the decoder's error: it is the user's file, not our bug."""
         name = "<stdin>" if str(self.path) == "-" else self.path.name
         with self.open() as handle:
-            if self.format == "jsonl":
-                yield from _jsonl_rows(handle, name)
-            else:
-                yield from _csv_rows(handle, name, field_types(schema or {}))
+            try:
+                if self.format == "jsonl":
+                    yield from _jsonl_rows(handle, name)
+                else:
+                    yield from _csv_rows(handle, name, field_types(schema or {}), self.name)
+            except UnicodeDecodeError as exc:
+                raise InputFileError(self._not_utf8(exc)) from None
+            except OSError as exc:
+                raise InputFileError(f"cannot read {self.name}: {exc.strerror or exc}") from None
+
+    def _not_utf8(self, exc: UnicodeDecodeError) -> str:
+        """Where the first byte that is not UTF-8 is (the decoder's own offset is within the
+        chunk it was decoding, so the file is scanned again from its start)."""
+        bad = exc.object[exc.start : exc.start + 1].hex()
+        found = None if str(self.path) == "-" else _first_non_utf8(self.path)
+        where = "" if found is None else f" at line {found[0]} (byte offset {found[1]})"
+        if found is not None:
+            bad = found[2]
+        return (
+            f"{self.name} is not UTF-8: byte 0x{bad}{where} cannot be decoded; save the file as "
+            "UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+        )
+
+
+def _first_non_utf8(path: Path) -> tuple[int, int, str] | None:
+    """Line number, byte offset and hex of the first byte of ``path`` that is not UTF-8 (lines
+    split at newline bytes, never part of a longer UTF-8 sequence, so each decodes alone)."""
+    offset = 0
+    try:
+        with path.open("rb") as handle:
+            for number, line in enumerate(handle, 1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return number, offset + exc.start, line[exc.start : exc.start + 1].hex()
+                offset += len(line)
+    except OSError:
+        return None
+    return None
 
 
 def _input_path(path: object) -> Path:
@@ -267,9 +314,20 @@ def convert_cell(text: str, field: FieldType | None) -> Any:
     return text
 
 
-def _csv_rows(handle: IO[str], name: str, types: Mapping[str, FieldType]) -> Iterator[RawRow]:
+def _csv_rows(
+    handle: IO[str], name: str, types: Mapping[str, FieldType], file: str
+) -> Iterator[RawRow]:
     reader = csv.DictReader(handle)
-    for position, record in enumerate(reader):
+    position = 0
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a cell over csv's field size limit
+            # The DictReader's own line_num is set only after a row is read whole.
+            line = reader.reader.line_num
+            raise InputFileError(f"{file} is not valid CSV at line {line}: {exc}") from None
         where = f"{name}:{reader.line_num}"
         extra = record.get(None)  # pyright: ignore[reportCallIssue, reportArgumentType]
         if extra:
@@ -281,6 +339,7 @@ def _csv_rows(handle: IO[str], name: str, types: Mapping[str, FieldType]) -> Ite
                 if column is not None and cell is not None and cell != ""
             }
             yield RawRow(position, where, fields)
+        position += 1
 
 
 def local_files(

@@ -37,6 +37,8 @@ class SQLiteJournal(SQLJournal):
         self.path: Path = Path(path)
         self.location: str = str(self.path)
         self._lock_file: IO[bytes] | None = None
+        if self.path.is_dir():
+            raise JournalError(f"{self.path} is a folder, not a journal file")
         try:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,10 +47,20 @@ class SQLiteJournal(SQLJournal):
             )
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal {self.path}: {exc}") from None
-        connection.create_function("fal_now", 0, time.time)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=FULL")
-        connection.execute("PRAGMA busy_timeout=60000")
+        try:
+            # Looked at before the first write (WAL mode is one): a file that is not ours is
+            # refused as it is, never turned into a journal.
+            _check_is_journal(self.path, connection)
+            connection.create_function("fal_now", 0, time.time)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA busy_timeout=60000")
+        except sqlite3.Error as exc:
+            connection.close()
+            raise JournalError(f"cannot open the journal {self.path}: {exc}") from None
+        except JournalError:
+            connection.close()
+            raise
         self._connection = connection
         self._depth = 0
 
@@ -111,6 +123,28 @@ class SQLiteJournal(SQLJournal):
             if self._lock_file is not None:
                 self._lock_file.close()  # closing the file drops the flock
                 self._lock_file = None
+
+
+def _check_is_journal(path: Path, connection: sqlite3.Connection) -> None:
+    """Refuse a file that is not a batch journal: not SQLite at all (the input file given as
+    ``--journal``), or another program's SQLite database (its tables would be written into)."""
+    try:
+        tables = {
+            str(row[0])
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+    except sqlite3.OperationalError:
+        raise  # locked, unreadable: a journal may be behind it, said as such by the caller
+    except sqlite3.DatabaseError as exc:  # SQLite's "file is not a database", "malformed"
+        raise JournalError(
+            f"{path} is not a batch journal: SQLite cannot read it ({exc}); is it the input file?"
+        ) from None
+    if tables and "fal_batch" not in tables:
+        shown = ", ".join(sorted(tables)[:5])
+        raise JournalError(
+            f"{path} is not a batch journal: it is a SQLite database of something else "
+            f"(tables {shown}); give the journal a path of its own"
+        )
 
 
 #: Where Linux lists this process's mounts (``man 5 proc``): absent elsewhere, then not checked.

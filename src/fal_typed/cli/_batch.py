@@ -334,9 +334,9 @@ def _run_job(job: Any, *, quiet: bool) -> Summary:
             "interrupted: the journal holds every row's state; run the same command to resume"
         )
         raise typer.Exit(_INTERRUPTED) from None
-    except batch.BatchValidationError as exc:
-        raise _fail(str(exc)) from None
-    except (batch.InputChangedError, batch.JournalError, batch.CostLimitError) as exc:
+    except (batch.BatchError, batch.JournalError) as exc:
+        # Invalid rows, a changed input, the cost, an unreadable input file, the journal:
+        # the user's to fix, and nothing was sent.
         raise _fail(str(exc)) from None
     except FalError as exc:
         raise _fail(str(exc), 1) from None
@@ -357,18 +357,23 @@ def _dry_run(
     if rows is None:
         raise _fail("--dry-run needs INPUT")
     out = Console()
-    report = batch.validate(endpoint, rows, key_field=key_field)
+    try:
+        report = batch.validate(endpoint, rows, key_field=key_field)
+    except (batch.InputFileError, ValueError) as exc:
+        raise _fail(str(exc)) from None
     for problem in report.problems:
         out.print(f"invalid {problem}", markup=False, highlight=False, soft_wrap=True)
     out.print(
         f"{report.rows} rows: {report.valid} valid, {len(report.problems)} invalid",
         highlight=False,
     )
-    if is_postgres_dsn(journal) or Path(journal).is_file():
+    if is_postgres_dsn(journal) or Path(journal).exists():
         try:
             state = batch.status(journal, name=batch_name)
-        except batch.JournalError:
-            pass
+        except batch.NoBatchError:
+            pass  # the run would start the batch there
+        except batch.JournalError as exc:  # not a journal: the run would stop there too
+            raise _fail(str(exc)) from None
         else:
             counts = ", ".join(f"{s} {n}" for s, n in state.counts.items())
             out.print(f"the journal already holds {state.total} rows: {counts}", highlight=False)
@@ -384,18 +389,10 @@ def status_command(
     """Print where a batch stands (rows per state, failures by kind, ambiguous rows, workers),
     without running it."""
     from .. import batch
-    from ..batch._checks import journal_location
-    from ..batch._postgres import is_postgres_dsn
 
     try:
-        journal_location(journal)  # named by its scheme: the value may hold a password
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
-    if not is_postgres_dsn(journal) and not Path(journal).is_file():
-        raise _fail(f"{journal} does not exist")
-    try:
         state = batch.status(journal, name=batch_name)
-    except batch.JournalError as exc:
+    except (batch.JournalError, ValueError) as exc:  # not a journal, no file, a bad location
         raise _fail(str(exc)) from None
     if as_json:
         sys.stdout.write(json.dumps(_status_json(state), indent=2) + "\n")
