@@ -25,6 +25,7 @@ __all__ = [
     "LocalServer",
     "default_hosts",
     "hosts_client",
+    "key_for",
     "local_base_url",
     "local_client",
     "local_key",
@@ -59,6 +60,15 @@ def local_key() -> str | None:
     """The key for a local server: ``None`` (the client reads the environment's key) when the
     environment has one, else :data:`LOCAL_KEY` (a local server accepts any key)."""
     return None if any(os.environ.get(name, "").strip() for name in _KEY_VARIABLES) else LOCAL_KEY
+
+
+def key_for(key: str | None, base_url: str | None) -> str | None:
+    """The key a command sends: ``key`` if given; else, to a local server (``base_url``, from
+    ``--base-url`` or ``$FAL_TYPED_BASE_URL``), :func:`local_key`; else None (the client reads
+    the environment's). One rule for every command, so none asks for a key the others do not."""
+    if key is None and base_url:
+        return local_key()
+    return key
 
 
 def hosts_client(hosts: Hosts, key: str | None, **options: Any) -> Client:

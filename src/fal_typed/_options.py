@@ -19,6 +19,7 @@ __all__ = [
     "MIN_START_TIMEOUT",
     "Priority",
     "check_positive",
+    "check_webhook_url",
     "request_headers",
     "webhook_params",
 ]
@@ -139,20 +140,22 @@ def webhook_params(webhook_url: str | None) -> dict[str, str]:
     """``{"fal_webhook": url}`` for a submit, after checking it is an absolute http(s) URL."""
     if webhook_url is None:
         return {}
-    if not isinstance(webhook_url, str):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise InvalidArgumentError(
-            f"webhook_url must be a string, got {type(webhook_url).__name__}"
-        )
+    return {"fal_webhook": check_webhook_url(webhook_url)}
+
+
+def check_webhook_url(webhook_url: object, name: str = "webhook_url") -> str:
+    """``webhook_url`` if it is an absolute http(s) URL fal can post to, else an error naming
+    ``name`` (the option it was given as)."""
+    if not isinstance(webhook_url, str):
+        raise InvalidArgumentError(f"{name} must be a string, got {type(webhook_url).__name__}")
     if any(ch.isspace() or not ch.isprintable() for ch in webhook_url):
         raise InvalidArgumentError(
-            f"webhook_url must not contain spaces or control characters, got {webhook_url!r}"
+            f"{name} must not contain spaces or control characters, got {webhook_url!r}"
         )
     try:
         url = httpx.URL(webhook_url)
     except httpx.InvalidURL as exc:
-        raise InvalidArgumentError(f"webhook_url is not a valid URL: {exc}") from None
+        raise InvalidArgumentError(f"{name} is not a valid URL: {exc}") from None
     if url.scheme not in ("http", "https") or not url.host:
-        raise InvalidArgumentError(
-            f"webhook_url must be an absolute http(s) URL, got {webhook_url!r}"
-        )
-    return {"fal_webhook": webhook_url}
+        raise InvalidArgumentError(f"{name} must be an absolute http(s) URL, got {webhook_url!r}")
+    return webhook_url

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
+from fal_typed._local import LOCAL_KEY, key_for
 from fal_typed.testing import LocalFal
 
 from .conftest import accepted_by_prompt, cli
@@ -132,7 +138,7 @@ def test_usage_errors(local_fal: LocalFal, tmp_path: Path) -> None:
         base_url=local_fal.base_url,
         cwd=tmp_path,
     )
-    assert missing.returncode == 2 and "nope.jsonl is not a file" in missing.stderr
+    assert missing.returncode == 2 and "nope.jsonl does not exist" in missing.stderr
     unknown = cli(
         ["run", "fal-ai/no-such-thing", "x.jsonl", "--journal", "j.db"],
         base_url=local_fal.base_url,
@@ -143,3 +149,80 @@ def test_usage_errors(local_fal: LocalFal, tmp_path: Path) -> None:
         ["run", "fal-ai/flux/dev", "x.jsonl"], base_url=local_fal.base_url, cwd=tmp_path
     )
     assert no_journal.returncode == 2 and "--journal" in no_journal.stderr
+
+
+def _env_without_key(**extra: str) -> dict[str, str]:
+    """The environment with no fal key in it (and no local server unless ``extra`` says)."""
+    drop = {"FAL_KEY", "FAL_KEY_ID", "FAL_KEY_SECRET", "FAL_TYPED_BASE_URL"}
+    return {**{k: v for k, v in os.environ.items() if k not in drop}, "COLUMNS": "200", **extra}
+
+
+def _command(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fal_typed.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("how", ["environment", "option"])
+def test_a_local_server_needs_no_key_for_a_batch_as_for_every_command(
+    local_fal: LocalFal, tmp_path: Path, how: str
+) -> None:
+    """README "Offline first": without FAL_KEY the local key is sent to FAL_TYPED_BASE_URL (or
+    --base-url). ``call`` did; ``batch run`` refused with "no fal API key"."""
+    _jsonl(tmp_path / "p.jsonl", [{"prompt": "keyless", "image_size": "square"}])
+    if how == "environment":
+        env, option = _env_without_key(FAL_TYPED_BASE_URL=local_fal.base_url), []
+    else:
+        env, option = _env_without_key(), ["--base-url", local_fal.base_url]
+    commands = [
+        ["batch", "run", "fal-ai/flux/dev", "p.jsonl", "--journal", "j.db", "--quiet", *option],
+        ["call", "fal-ai/flux/dev", "--prompt", "keyless call", *option],
+    ]
+    for args in commands:
+        done = _command(args, env, tmp_path)
+        assert done.returncode == 0, (args, done.stderr)
+    assert accepted_by_prompt(local_fal) == {"keyless": 1, "keyless call": 1}
+
+
+def test_without_a_local_server_a_batch_still_needs_a_key(
+    local_fal: LocalFal, tmp_path: Path
+) -> None:
+    _jsonl(tmp_path / "p.jsonl", [{"prompt": "a cat"}])
+    done = _command(
+        ["batch", "run", "fal-ai/flux/dev", "p.jsonl", "--journal", "j.db"],
+        _env_without_key(),
+        tmp_path,
+    )
+    assert done.returncode == 2 and "no fal API key" in done.stderr
+    assert not (tmp_path / "j.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "base_url", "environment", "sent"),
+    [
+        ("id:given", "http://127.0.0.1:1", {}, "id:given"),  # a key given always wins
+        (None, "http://127.0.0.1:1", {}, LOCAL_KEY),  # a local server, no key: the local one
+        (None, "http://127.0.0.1:1", {"FAL_KEY": "env:key"}, None),  # the environment's
+        (None, "http://127.0.0.1:1", {"FAL_KEY_ID": "id"}, None),
+        (None, None, {}, None),  # fal itself: the environment's, or none (refused later)
+        (None, "", {}, None),
+    ],
+)
+def test_the_key_rule_every_command_shares(
+    monkeypatch: pytest.MonkeyPatch,
+    given: str | None,
+    base_url: str | None,
+    environment: dict[str, str],
+    sent: str | None,
+) -> None:
+    for name in ("FAL_KEY", "FAL_KEY_ID", "FAL_KEY_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert key_for(given, base_url) == sent

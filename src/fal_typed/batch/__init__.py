@@ -29,11 +29,29 @@ import types
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from .._client import Client, given_or_default
 from .._endpoint import Endpoint
+from .._errors import InvalidArgumentError
 from ..webhooks import WebhookVerifier
+from ._checks import (
+    MAX_CONCURRENCY,
+    MIN_LEASE,
+    MIN_WEBHOOK_TIMEOUT,
+    check_batch_name,
+    check_bool,
+    check_callable,
+    check_count,
+    check_listen,
+    check_optional_text,
+    check_out,
+    check_retry_kinds,
+    check_seconds,
+    check_webhook,
+    journal_location,
+)
+from ._errors import InputFileError
 from ._job import AsyncJob, Job, JobRun
 from ._journal import (
     Journal,
@@ -41,10 +59,11 @@ from ._journal import (
     JournalError,
     JournalMismatchError,
     JournalRow,
+    NoBatchError,
 )
 from ._postgres import PostgresJournal, is_postgres_dsn
 from ._progress import Progress, progress_for
-from ._rows import Rows, RowSource, read
+from ._rows import Rows, RowSource, check_rows_value, read
 from ._runner import (
     BatchError,
     BatchValidationError,
@@ -73,12 +92,14 @@ __all__ = [
     "CostLimitError",
     "ErrorInfo",
     "InputChangedError",
+    "InputFileError",
     "Job",
     "Journal",
     "JournalBusyError",
     "JournalError",
     "JournalMismatchError",
     "JournalRow",
+    "NoBatchError",
     "Plan",
     "PostgresJournal",
     "Reconciler",
@@ -109,19 +130,26 @@ def _endpoint(value: EndpointLike) -> Endpoint[Any, Any]:
         found = getattr(value, "endpoint", None)
         if isinstance(found, Endpoint):
             return found  # pyright: ignore[reportUnknownVariableType]
-        raise TypeError(f"{value.__name__} is not a generated endpoint module")
+        raise InvalidArgumentError(f"endpoint: {value.__name__} is not a generated endpoint module")
     if isinstance(value, str):  # pyright: ignore[reportUnnecessaryIsInstance]
         from .._registry import endpoint
 
         return endpoint(value)
-    raise TypeError(f"expected an endpoint, a generated module or an endpoint id, got {value!r}")
+    raise InvalidArgumentError(
+        "endpoint must be an Endpoint, a generated module or an endpoint id, got "
+        f"{type(value).__name__}"
+    )
 
 
 def open_journal(journal: JournalLike, *, name: str = "default") -> Journal:
-    """A journal from a SQLite file path or a ``postgresql://`` DSN (a :class:`Journal` as is)."""
-    if isinstance(journal, Journal):
-        return journal
-    location = os.fspath(journal)
+    """A journal from a SQLite file path or a ``postgresql://`` DSN (a :class:`Journal` as is).
+
+    Any other ``scheme://`` (``mysql://``, ``postgresql+psycopg://``) is refused rather than
+    taken for a file name: see :func:`._checks.journal_location`."""
+    location = journal_location(journal)
+    check_batch_name(name)
+    if isinstance(location, Journal):
+        return location
     if is_postgres_dsn(location):
         return PostgresJournal(location, name=name)
     return SQLiteJournal(location, name=name)
@@ -132,8 +160,11 @@ def validate(
 ) -> ValidationReport:
     """Check every row against the endpoint's ``Input`` (nothing is sent, no journal is written):
     how many rows, and each bad one by key and field."""
+    target = _endpoint(endpoint)
+    rows = check_rows_value(rows)
+    check_optional_text("key_field", key_field)
     report = ValidationReport()
-    for checked in check_rows(_endpoint(endpoint), rows, key_field=key_field):
+    for checked in check_rows(target, rows, key_field=key_field):
         report.rows += 1
         if checked.problem is None:
             report.valid += 1
@@ -220,27 +251,53 @@ def _options(
     settle_delay: float,
     max_cost: float | None,
 ) -> _Options:
+    # Every option is checked before the journal is opened or the receiver built: a wrong one
+    # found later would leave a half-loaded journal, or rows marked failed for our mistake.
     target = _endpoint(endpoint)
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
-    if lease < 3:
-        raise ValueError(f"lease must be at least 3 seconds, got {lease}")
-    if max_cost is not None and not max_cost >= 0:
-        raise ValueError(f"max_cost must be a cost of 0 or more, got {max_cost!r}")
-    if not settle_delay >= 0:
-        raise ValueError(f"settle_delay must be 0 seconds or more, got {settle_delay!r}")
+    if rows is not None:
+        rows = check_rows_value(rows)
+    location = journal_location(journal)
+    concurrency = check_count("concurrency", concurrency, low=1, high=MAX_CONCURRENCY)
+    lease = check_seconds("lease", lease, low=MIN_LEASE)
+    if max_cost is not None:
+        max_cost = check_seconds("max_cost", max_cost, low=0, what="dollars")
+    settle_delay = check_seconds("settle_delay", settle_delay, low=0)
+    webhook_timeout = check_seconds("webhook_timeout", webhook_timeout, low=MIN_WEBHOOK_TIMEOUT)
     if on_change not in ("refuse", "keep"):
-        raise ValueError(f"on_change must be 'refuse' or 'keep', got {on_change!r}")
-    kinds = [retry_failed] if isinstance(retry_failed, str) else list(retry_failed)
-    kinds = [k.strip() for item in kinds for k in item.split(",") if k.strip()]
+        raise InvalidArgumentError(f"on_change must be 'refuse' or 'keep', got {on_change!r}")
+    kinds = check_retry_kinds(retry_failed)
+    for flag, value in (
+        ("download", download),
+        ("report", report),
+        ("skip_invalid", skip_invalid),
+        ("resend_ambiguous", resend_ambiguous),
+        ("worker", worker),
+        ("adaptive", adaptive),
+        ("settle", settle),
+    ):
+        check_bool(flag, value)
+    key_field = check_optional_text("key_field", key_field)
+    batch_name = check_batch_name(batch_name)
+    folder = check_out(out)
+    webhook = check_webhook(webhook)
+    listen = check_listen(webhook_listen)
+    if webhook_verifier is not None and not isinstance(webhook_verifier, WebhookVerifier):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise InvalidArgumentError(
+            f"webhook_verifier must be a WebhookVerifier, got {type(webhook_verifier).__name__}"
+        )
+    if webhook is not False:
+        _check_webhook_extra()
+    display = _progress(progress)
+    check_callable("before_send", before_send)
+    check_callable("reconcile", reconcile)
     client = given_or_default(client)
     receiver: WebhookReceiver | None = None
     webhook_url: str | None = None
-    if webhook:
+    if webhook is not False:
         receiver = WebhookReceiver(
             target.Output,
-            host=webhook_listen[0],
-            port=webhook_listen[1],
+            host=listen[0],
+            port=listen[1],
             verifier=webhook_verifier or WebhookVerifier(client=client),
         )
         webhook_url = webhook if isinstance(webhook, str) else None
@@ -250,11 +307,11 @@ def _options(
         key_field=key_field,
         skip_invalid=skip_invalid,
         on_change=on_change,
-        retry_failed=frozenset(kinds),
+        retry_failed=kinds,
         resend_ambiguous=resend_ambiguous,
         worker=worker,
         lease=lease,
-        out=None if out is None else Path(out),
+        out=folder,
         download=download,
         report=report,
         batch_name=batch_name,
@@ -263,8 +320,7 @@ def _options(
     settler: Reconciler | HistorySettler | None = reconcile
     if settler is None and settle:
         settler = HistorySettler(client, settle_delay=settle_delay)
-    journal_object = open_journal(journal, name=batch_name)
-    display = progress if not isinstance(progress, str) else progress_for(progress)
+    journal_object = open_journal(location, name=batch_name)
     return _Options(
         target,
         journal_object,
@@ -279,6 +335,42 @@ def _options(
         rows,
         owns_journal=not isinstance(journal, Journal),
     )
+
+
+_PROGRESS_KINDS: tuple[Literal["auto", "rich", "plain", "quiet"], ...] = (
+    "auto",
+    "rich",
+    "plain",
+    "quiet",
+)
+
+
+def _progress(progress: object) -> Progress:
+    """The display ``progress`` names, or the object given if it has a display's methods."""
+    if isinstance(progress, str):
+        for kind in _PROGRESS_KINDS:
+            if progress == kind:
+                return progress_for(kind)
+        raise InvalidArgumentError(
+            f"progress must be 'auto', 'rich', 'plain', 'quiet' or a Progress, got {progress!r}"
+        )
+    if all(callable(getattr(progress, m, None)) for m in ("start", "update", "stop", "message")):
+        return cast("Progress", progress)
+    raise InvalidArgumentError(
+        f"progress must be 'auto', 'rich', 'plain', 'quiet' or a Progress, got "
+        f"{type(progress).__name__}"
+    )
+
+
+def _check_webhook_extra() -> None:
+    """Webhook mode serves with uvicorn (the ``server`` extra): missing, say so before a row is
+    loaded rather than when the receiver starts."""
+    import importlib.util
+
+    if importlib.util.find_spec("uvicorn") is None or importlib.util.find_spec("starlette") is None:
+        raise InvalidArgumentError(
+            "webhook mode needs the server extra: pip install 'fal-typed[batch,server]'"
+        )
 
 
 def run(
@@ -316,7 +408,8 @@ def run(
     ``endpoint``: an :class:`Endpoint`, a generated module (``flux_dev``) or an endpoint id.
     ``rows``: a JSONL/CSV path or :func:`read` result, or an iterable of mappings or ``Input``
     instances (None: only rows already in the journal, e.g. a worker joining a batch).
-    ``journal``: a SQLite file path, a ``postgresql://`` DSN, or a :class:`Journal`.
+    ``journal``: a SQLite file path, a ``postgresql://`` DSN, or a :class:`Journal` (any other
+    scheme is refused, never taken for a file name).
     ``out``: the folder for ``results.jsonl``, ``index.html`` and downloaded files (``files/``;
     ``download=False`` keeps only the URLs). ``concurrency``: requests in flight at most (the
     limiter adapts below it on 429s unless ``adaptive=False``). ``key_field``: the field (or CSV
@@ -337,6 +430,9 @@ def run(
     be settled stay ambiguous (``Summary.settled`` says why). ``reconcile``: your own way to
     settle them instead (see :class:`Reconciler`).
     ``before_send`` gets the :class:`Plan` before the first request (raise to refuse).
+
+    Every option is checked before anything starts: a wrong kind or range raises
+    :class:`~fal_typed.InvalidArgumentError` naming it.
     """
     options = _options(
         endpoint,
@@ -450,8 +546,14 @@ class BatchStatus:
 
 def status(journal: JournalLike, *, name: str = "default") -> BatchStatus:
     """Read a batch's journal: rows per state, failures by kind, the ambiguous rows, and the
-    workers holding leases. Takes no lock: safe while the batch runs."""
-    store = open_journal(journal, name=name)
+    workers holding leases. Takes no lock: safe while the batch runs.
+
+    A SQLite journal must exist: reading one that does not would create it."""
+    location = journal_location(journal)
+    check_batch_name(name)
+    if isinstance(location, str) and not is_postgres_dsn(location):
+        _existing_journal_file(location)
+    store = open_journal(location, name=name)
     try:
         if isinstance(store, (SQLiteJournal, PostgresJournal)):
             info = store.read_info()
@@ -469,3 +571,12 @@ def status(journal: JournalLike, *, name: str = "default") -> BatchStatus:
     finally:
         if not isinstance(journal, Journal):
             store.close()
+
+
+def _existing_journal_file(location: str) -> None:
+    """Refuse a SQLite journal path that is no file, naming what it is instead."""
+    path = Path(location)
+    if path.is_dir():
+        raise JournalError(f"{location} is a folder, not a journal file")
+    if not path.exists():
+        raise JournalError(f"{location} does not exist: no batch journal there")

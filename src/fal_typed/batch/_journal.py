@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Literal, TypeAlias
 
-from .._errors import FalError
+from .._errors import FalError, InvalidArgumentError
 from ._states import ErrorInfo, RowState
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "LoadConflict",
     "LoadRecord",
     "Mode",
+    "NoBatchError",
     "SQLJournal",
     "Transition",
 ]
@@ -58,6 +59,10 @@ class JournalBusyError(JournalError):
 
 class JournalMismatchError(JournalError):
     """The journal belongs to another batch (another endpoint or key field)."""
+
+
+class NoBatchError(JournalError):
+    """The journal holds no batch of that name (yet): a run would start one there."""
 
 
 @dataclass(frozen=True)
@@ -354,8 +359,8 @@ class SQLJournal(Journal):
     skip_locked: str = ""
 
     def __init__(self, name: str = "default") -> None:
-        if not name or len(name) > 200:
-            raise ValueError("a batch name must be 1 to 200 characters")
+        if not isinstance(name, str) or not name or len(name) > 200:  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise InvalidArgumentError("a batch name must be a string of 1 to 200 characters")
         self.name = name
         self.mode: Mode | None = None
         self._lock = threading.RLock()
@@ -413,7 +418,7 @@ class SQLJournal(Journal):
                 (self.name,),
             )
         if not found:
-            raise JournalError(f"{self.location} holds no batch named {self.name!r}")
+            raise NoBatchError(f"{self.location} holds no batch named {self.name!r}")
         endpoint_id, key_field = found[0]
         self.info: BatchInfo | None = BatchInfo(self.name, endpoint_id, key_field)
         if mode == "read":
@@ -437,7 +442,7 @@ class SQLJournal(Journal):
             self._sql("SELECT endpoint_id, key_field FROM fal_batch WHERE name = ?"), (self.name,)
         )
         if not found:
-            raise JournalError(f"{self.location} holds no batch named {self.name!r}")
+            raise NoBatchError(f"{self.location} holds no batch named {self.name!r}")
         self.info = BatchInfo(self.name, found[0][0], found[0][1])
         self.mode = "read"
         return self.info

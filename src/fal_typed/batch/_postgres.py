@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from .._errors import scrub
 from ._journal import (
     ClaimRequest,
     JournalBusyError,
@@ -55,17 +56,39 @@ def _connect(dsn: str) -> psycopg.Connection[tuple[Any, ...]]:
     try:
         return psycopg.connect(dsn, autocommit=True, application_name="fal-typed batch")
     except psycopg.Error as exc:
-        raise JournalError(f"cannot connect to the PostgreSQL journal: {exc}") from None
+        # libpq quotes what it cannot parse: the DSN whole, or the password itself when its
+        # percent-encoding is broken. Neither reaches the message.
+        detail = scrub(str(exc).replace(dsn, _redacted(dsn)), _passwords(dsn))
+        raise JournalError(f"cannot connect to the PostgreSQL journal: {detail}") from None
+
+
+def _passwords(dsn: str) -> list[str]:
+    """The password of a DSN (in its userinfo or a ``password=`` parameter), as written and
+    percent-decoded."""
+    from urllib.parse import unquote
+
+    rest = dsn.partition("://")[2]
+    authority, _, query = rest.partition("?")
+    found = [authority.rpartition("@")[0].partition(":")[2]] if "@" in authority else []
+    for parameter in query.split("&"):
+        name, _, value = parameter.partition("=")
+        if name == "password":
+            found.append(value)
+    return sorted({form for raw in found for form in (raw, unquote(raw)) if form}, key=len)[::-1]
 
 
 def _redacted(dsn: str) -> str:
-    """The DSN without its password, for messages."""
+    """The DSN without its password (userinfo or ``password=`` parameter), for messages."""
+    import re
+
     scheme, sep, rest = dsn.partition("://")
+    rest, mark, query = rest.partition("?")
     userinfo, at, host = rest.rpartition("@")
-    if not at:
-        return dsn
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}{sep}{user}@{host}"
+    if at:
+        rest = f"{userinfo.split(':', 1)[0]}@{host}"
+    if mark:
+        query = re.sub(r"(^|&)password=[^&]*", r"\1password=[redacted]", query)
+    return f"{scheme}{sep}{rest}{mark}{query}"
 
 
 class PostgresJournal(SQLJournal):

@@ -22,6 +22,9 @@ from typing import IO, Any, Literal, TypeAlias, cast
 
 from pydantic import BaseModel
 
+from .._errors import InvalidArgumentError
+from ._errors import InputFileError
+
 __all__ = ["RawRow", "RowSource", "Rows", "field_types", "read"]
 
 Format: TypeAlias = Literal["jsonl", "csv"]
@@ -45,13 +48,18 @@ class RowSource:
     """A JSONL or CSV file (or ``-`` for standard input), read lazily row by row."""
 
     def __init__(self, path: str | os.PathLike[str], *, format: Format | None = None) -> None:
-        self.path: Path = Path(path)
+        self.path: Path = _input_path(path)
+        if format is not None and format not in ("jsonl", "csv"):
+            raise InvalidArgumentError(f"format must be 'jsonl' or 'csv', got {format!r}")
         self.format: Format = format or _guess_format(self.path)
-        if self.format not in ("jsonl", "csv"):
-            raise ValueError(f"unknown row format {self.format!r}: use 'jsonl' or 'csv'")
 
     def __repr__(self) -> str:
         return f"RowSource({str(self.path)!r}, format={self.format!r})"
+
+    @property
+    def name(self) -> str:
+        """The file as messages name it."""
+        return "standard input" if str(self.path) == "-" else str(self.path)
 
     @property
     def base_dir(self) -> Path:
@@ -61,16 +69,78 @@ class RowSource:
     def open(self) -> IO[str]:
         if str(self.path) == "-":
             return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="")
-        return self.path.open(encoding="utf-8-sig", newline="")
+        try:
+            return self.path.open(encoding="utf-8-sig", newline="")
+        except OSError as exc:
+            raise InputFileError(f"cannot read {self.path}: {exc.strerror or exc}") from None
 
     def rows(self, schema: Mapping[str, Any] | None = None) -> Iterator[RawRow]:
-        """Every row in order; CSV cells converted by ``schema`` (an input JSON schema)."""
+        """Every row in order; CSV cells converted by ``schema`` (an input JSON schema).
+
+        A file that is not UTF-8 or not CSV raises :class:`InputFileError` naming the file and
+        where (line, byte offset), not the decoder's error: it is the user's file, not our bug."""
         name = "<stdin>" if str(self.path) == "-" else self.path.name
         with self.open() as handle:
-            if self.format == "jsonl":
-                yield from _jsonl_rows(handle, name)
-            else:
-                yield from _csv_rows(handle, name, field_types(schema or {}))
+            try:
+                if self.format == "jsonl":
+                    yield from _jsonl_rows(handle, name)
+                else:
+                    yield from _csv_rows(handle, name, field_types(schema or {}), self.name)
+            except UnicodeDecodeError as exc:
+                raise InputFileError(self._not_utf8(exc)) from None
+            except OSError as exc:
+                raise InputFileError(f"cannot read {self.name}: {exc.strerror or exc}") from None
+
+    def _not_utf8(self, exc: UnicodeDecodeError) -> str:
+        """Where the first byte that is not UTF-8 is (the decoder's own offset is within the
+        chunk it was decoding, so the file is scanned again from its start)."""
+        bad = exc.object[exc.start : exc.start + 1].hex()
+        found = None if str(self.path) == "-" else _first_non_utf8(self.path)
+        where = "" if found is None else f" at line {found[0]} (byte offset {found[1]})"
+        if found is not None:
+            bad = found[2]
+        return (
+            f"{self.name} is not UTF-8: byte 0x{bad}{where} cannot be decoded; save the file as "
+            "UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+        )
+
+
+def _first_non_utf8(path: Path) -> tuple[int, int, str] | None:
+    """Line number, byte offset and hex of the first byte of ``path`` that is not UTF-8 (lines
+    split at newline bytes, never part of a longer UTF-8 sequence, so each decodes alone)."""
+    offset = 0
+    try:
+        with path.open("rb") as handle:
+            for number, line in enumerate(handle, 1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return number, offset + exc.start, line[exc.start : exc.start + 1].hex()
+                offset += len(line)
+    except OSError:
+        return None
+    return None
+
+
+def _input_path(path: object) -> Path:
+    """An input file's path: a string or path naming an existing file, or ``-`` (stdin)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidArgumentError(
+            f"the input file must be a path (str or os.PathLike), got {type(path).__name__}"
+        )
+    text = os.fspath(cast("str | os.PathLike[str]", path))
+    if not isinstance(text, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise InvalidArgumentError("the input file must be a str path, not bytes")
+    if not text:
+        raise InvalidArgumentError("the input file must not be an empty path")
+    if text == "-":
+        return Path(text)
+    found = Path(text)
+    if found.is_dir():
+        raise InvalidArgumentError(f"the input file {text} is a folder, not a JSONL or CSV file")
+    if not found.exists():
+        raise InvalidArgumentError(f"the input file {text} does not exist")
+    return found
 
 
 Rows: TypeAlias = "RowSource | str | os.PathLike[str] | Iterable[Mapping[str, Any] | BaseModel]"
@@ -78,7 +148,9 @@ Rows: TypeAlias = "RowSource | str | os.PathLike[str] | Iterable[Mapping[str, An
 
 
 def read(path: str | os.PathLike[str], *, format: Format | None = None) -> RowSource:
-    """The rows of a JSONL or CSV file (by its extension, or ``format``), read as the batch goes."""
+    """The rows of a JSONL or CSV file (by its extension, or ``format``), read as the batch goes.
+
+    A path to no file, or a format that is neither, is refused here (InvalidArgumentError)."""
     return RowSource(path, format=format)
 
 
@@ -89,8 +161,6 @@ def iter_rows(rows: Rows, schema: Mapping[str, Any] | None = None) -> Iterator[R
     if isinstance(rows, RowSource):
         yield from rows.rows(schema)
         return
-    if isinstance(rows, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise TypeError("rows must be an iterable of mappings, not a single mapping")
     for position, item in enumerate(rows):
         where = f"row {position}"
         if isinstance(item, (Mapping, BaseModel)):  # pyright: ignore[reportUnnecessaryIsInstance]
@@ -100,13 +170,32 @@ def iter_rows(rows: Rows, schema: Mapping[str, Any] | None = None) -> Iterator[R
             yield RawRow(position, where, None, problem)
 
 
+def check_rows_value(rows: object) -> Rows:
+    """``rows`` as a run reads them, refused before it starts when :data:`Rows` does not accept
+    them: a path to no file, not iterable, or one mapping (its keys would be read as rows)."""
+    if isinstance(rows, RowSource):
+        return RowSource(rows.path, format=rows.format)  # the file may be gone since read()
+    if isinstance(rows, (str, os.PathLike)):
+        return RowSource(cast("str | os.PathLike[str]", rows))
+    if isinstance(rows, (Mapping, BaseModel)):
+        raise InvalidArgumentError(
+            "rows must be an iterable of mappings or Input instances (or a file), not a single row"
+        )
+    if isinstance(rows, (bytes, bytearray)) or not isinstance(rows, Iterable):
+        raise InvalidArgumentError(
+            "rows must be a JSONL or CSV file, or an iterable of mappings or Input instances, "
+            f"got {type(rows).__name__}"
+        )
+    return cast("Iterable[Mapping[str, Any] | BaseModel]", rows)
+
+
 def _guess_format(path: Path) -> Format:
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return "csv"
     if suffix in (".jsonl", ".ndjson") or str(path) == "-":
         return "jsonl"
-    raise ValueError(
+    raise InvalidArgumentError(
         f"cannot tell the format of {path} from its name: give format='jsonl' or 'csv'"
     )
 
@@ -225,9 +314,20 @@ def convert_cell(text: str, field: FieldType | None) -> Any:
     return text
 
 
-def _csv_rows(handle: IO[str], name: str, types: Mapping[str, FieldType]) -> Iterator[RawRow]:
+def _csv_rows(
+    handle: IO[str], name: str, types: Mapping[str, FieldType], file: str
+) -> Iterator[RawRow]:
     reader = csv.DictReader(handle)
-    for position, record in enumerate(reader):
+    position = 0
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a cell over csv's field size limit
+            # The DictReader's own line_num is set only after a row is read whole.
+            line = reader.reader.line_num
+            raise InputFileError(f"{file} is not valid CSV at line {line}: {exc}") from None
         where = f"{name}:{reader.line_num}"
         extra = record.get(None)  # pyright: ignore[reportCallIssue, reportArgumentType]
         if extra:
@@ -239,6 +339,7 @@ def _csv_rows(handle: IO[str], name: str, types: Mapping[str, FieldType]) -> Ite
                 if column is not None and cell is not None and cell != ""
             }
             yield RawRow(position, where, fields)
+        position += 1
 
 
 def local_files(

@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .._client import Client
 from .._endpoint import Endpoint
@@ -45,6 +45,7 @@ from .._wait import iter_status_async
 from ..files._arguments import extract_uploads, resolve_uploads_async
 from ._committer import Committer
 from ._downloads import Downloader
+from ._errors import BatchError
 from ._journal import (
     BatchInfo,
     ClaimRequest,
@@ -83,12 +84,6 @@ __all__ = [
 
 _LOAD_CHUNK = 500
 _TICK = 0.25
-
-
-class BatchError(FalError):
-    """A batch cannot run as asked (see the message); nothing was sent."""
-
-    default_error_type: ClassVar[str | None] = "batch"
 
 
 class BatchValidationError(BatchError):

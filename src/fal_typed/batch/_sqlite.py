@@ -37,6 +37,8 @@ class SQLiteJournal(SQLJournal):
         self.path: Path = Path(path)
         self.location: str = str(self.path)
         self._lock_file: IO[bytes] | None = None
+        if self.path.is_dir():
+            raise JournalError(f"{self.path} is a folder, not a journal file")
         try:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,10 +47,20 @@ class SQLiteJournal(SQLJournal):
             )
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal {self.path}: {exc}") from None
-        connection.create_function("fal_now", 0, time.time)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=FULL")
-        connection.execute("PRAGMA busy_timeout=60000")
+        try:
+            # Looked at before the first write (WAL mode is one): a file that is not ours is
+            # refused as it is, never turned into a journal.
+            _check_is_journal(self.path, connection)
+            connection.create_function("fal_now", 0, time.time)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA busy_timeout=60000")
+        except sqlite3.Error as exc:
+            connection.close()
+            raise JournalError(f"cannot open the journal {self.path}: {exc}") from None
+        except JournalError:
+            connection.close()
+            raise
         self._connection = connection
         self._depth = 0
 
@@ -56,6 +68,8 @@ class SQLiteJournal(SQLJournal):
         return f"SQLiteJournal({self.location!r}, name={self.name!r})"
 
     def _lock_journal(self, mode: Mode) -> None:
+        if mode == "worker":
+            _refuse_network_filesystem(self.path)
         try:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX: no lock, one run at a time is on you
@@ -109,3 +123,85 @@ class SQLiteJournal(SQLJournal):
             if self._lock_file is not None:
                 self._lock_file.close()  # closing the file drops the flock
                 self._lock_file = None
+
+
+def _check_is_journal(path: Path, connection: sqlite3.Connection) -> None:
+    """Refuse a file that is not a batch journal: not SQLite at all (the input file given as
+    ``--journal``), or another program's SQLite database (its tables would be written into)."""
+    try:
+        tables = {
+            str(row[0])
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+    except sqlite3.OperationalError:
+        raise  # locked, unreadable: a journal may be behind it, said as such by the caller
+    except sqlite3.DatabaseError as exc:  # SQLite's "file is not a database", "malformed"
+        raise JournalError(
+            f"{path} is not a batch journal: SQLite cannot read it ({exc}); is it the input file?"
+        ) from None
+    if tables and "fal_batch" not in tables:
+        shown = ", ".join(sorted(tables)[:5])
+        raise JournalError(
+            f"{path} is not a batch journal: it is a SQLite database of something else "
+            f"(tables {shown}); give the journal a path of its own"
+        )
+
+
+#: Where Linux lists this process's mounts (``man 5 proc``): absent elsewhere, then not checked.
+MOUNTINFO = Path("/proc/self/mountinfo")
+_NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "ncpfs",
+        "afs",
+        "ceph",
+        "glusterfs",
+        "lustre",
+        "gpfs",
+        "9p",
+        "fuse.sshfs",
+        "fuse.glusterfs",
+        "fuse.cephfs",
+        "beegfs",
+        "ocfs2",
+        "gfs2",
+    }
+)
+
+
+def filesystem_type(path: Path) -> str | None:
+    """The type of the filesystem ``path`` is on (``ext4``, ``nfs4``...), from
+    :data:`MOUNTINFO`: the mount point that is the longest prefix of the resolved path."""
+    try:
+        lines = MOUNTINFO.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    target = str(path.resolve())
+    best: tuple[int, str] | None = None
+    for line in lines:
+        fields = line.split()
+        if " - " not in line or len(fields) < 5:
+            continue
+        mount = fields[4].replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
+        fstype = line.split(" - ", 1)[1].split()[0]
+        inside = target == mount or target.startswith(mount.rstrip("/") + "/")
+        if inside and (best is None or len(mount) >= best[0]):
+            best = (len(mount), fstype)
+    return None if best is None else best[1]
+
+
+def _refuse_network_filesystem(path: Path) -> None:
+    """Workers may share a SQLite journal on one machine only: on a network filesystem each
+    machine's SQLite keeps its own shared memory (WAL) and locks, so workers on two machines
+    would each claim, and send, the same rows. PostgreSQL is the journal for that."""
+    fstype = filesystem_type(path)
+    if fstype is not None and fstype in _NETWORK_FILESYSTEMS:
+        raise JournalError(
+            f"{path} is on a network filesystem ({fstype}): workers sharing a SQLite journal must "
+            "run on one machine, with the file on a local disk; for workers on several machines "
+            "use a PostgreSQL journal (--journal postgresql://...)"
+        )

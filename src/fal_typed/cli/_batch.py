@@ -202,6 +202,7 @@ def run_command(
     from .. import batch
     from .._errors import FalError, MissingCredentialsError
     from .._registry import UnknownEndpointError
+    from ..batch._checks import journal_location
 
     if not journal:
         raise _fail("--journal is required (a SQLite file, or postgresql://...)")
@@ -210,6 +211,7 @@ def run_command(
     if input is None and not worker:
         raise _fail("INPUT is required (only a --worker may join a batch without it)")
     try:
+        journal_location(journal)  # a mysql:// or a typo'd DSN is refused, not made a file
         endpoint = batch._endpoint(endpoint_id)  # pyright: ignore[reportPrivateUsage]
         rows = None if input is None else batch.read(input, format=_format(input_format))
     except (UnknownEndpointError, ValueError) as exc:
@@ -274,21 +276,19 @@ def _show_estimate(plan: Any) -> None:
 
 
 def _client(key: str | None, base_url: str | None, api_url: str | None) -> Any:
-    from .._client import Client
+    """The client of the options: a local server (``--base-url`` or ``$FAL_TYPED_BASE_URL``) is
+    sent the local key when no key is given, as by every other command."""
+    from dataclasses import replace
+
     from .._hosts import Hosts
+    from .._local import hosts_client, key_for
 
     try:
         hosts = Hosts.local(base_url) if base_url else Hosts()
-        return Client(
-            key,
-            queue_url=hosts.queue_url,
-            run_url=hosts.run_url,
-            rest_url=hosts.rest_url,
-            cdn_url=hosts.cdn_url,
-            realtime_url=hosts.realtime_url,
-            api_url=api_url or hosts.api_url,
-        )
-    except ValueError as exc:
+        if api_url:
+            hosts = replace(hosts, api_url=api_url)
+        return hosts_client(hosts, key_for(key, base_url))
+    except ValueError as exc:  # InvalidArgumentError is one; it never echoes the key
         raise _fail(str(exc)) from None
 
 
@@ -334,9 +334,9 @@ def _run_job(job: Any, *, quiet: bool) -> Summary:
             "interrupted: the journal holds every row's state; run the same command to resume"
         )
         raise typer.Exit(_INTERRUPTED) from None
-    except batch.BatchValidationError as exc:
-        raise _fail(str(exc)) from None
-    except (batch.InputChangedError, batch.JournalError, batch.CostLimitError) as exc:
+    except (batch.BatchError, batch.JournalError) as exc:
+        # Invalid rows, a changed input, the cost, an unreadable input file, the journal:
+        # the user's to fix, and nothing was sent.
         raise _fail(str(exc)) from None
     except FalError as exc:
         raise _fail(str(exc), 1) from None
@@ -352,23 +352,28 @@ def _dry_run(
     endpoint: Any, rows: Any, key_field: str | None, journal: str, batch_name: str
 ) -> None:
     from .. import batch
+    from ..batch._postgres import is_postgres_dsn
 
     if rows is None:
         raise _fail("--dry-run needs INPUT")
     out = Console()
-    report = batch.validate(endpoint, rows, key_field=key_field)
+    try:
+        report = batch.validate(endpoint, rows, key_field=key_field)
+    except (batch.InputFileError, ValueError) as exc:
+        raise _fail(str(exc)) from None
     for problem in report.problems:
         out.print(f"invalid {problem}", markup=False, highlight=False, soft_wrap=True)
     out.print(
         f"{report.rows} rows: {report.valid} valid, {len(report.problems)} invalid",
         highlight=False,
     )
-    where = Path(journal)
-    if journal.startswith(("postgresql://", "postgres://")) or where.is_file():
+    if is_postgres_dsn(journal) or Path(journal).exists():
         try:
             state = batch.status(journal, name=batch_name)
-        except batch.JournalError:
-            pass
+        except batch.NoBatchError:
+            pass  # the run would start the batch there
+        except batch.JournalError as exc:  # not a journal: the run would stop there too
+            raise _fail(str(exc)) from None
         else:
             counts = ", ".join(f"{s} {n}" for s, n in state.counts.items())
             out.print(f"the journal already holds {state.total} rows: {counts}", highlight=False)
@@ -385,11 +390,9 @@ def status_command(
     without running it."""
     from .. import batch
 
-    if not journal.startswith(("postgresql://", "postgres://")) and not Path(journal).is_file():
-        raise _fail(f"{journal} does not exist")
     try:
         state = batch.status(journal, name=batch_name)
-    except batch.JournalError as exc:
+    except (batch.JournalError, ValueError) as exc:  # not a journal, no file, a bad location
         raise _fail(str(exc)) from None
     if as_json:
         sys.stdout.write(json.dumps(_status_json(state), indent=2) + "\n")

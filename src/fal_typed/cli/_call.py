@@ -28,7 +28,7 @@ from .._client import Client
 from .._endpoint import Endpoint
 from .._errors import FalError, InputValidationError, InvalidArgumentError, MissingCredentialsError
 from .._hosts import Hosts
-from .._local import hosts_client, local_key
+from .._local import hosts_client, key_for
 from .._untyped import untyped
 from ._body import (
     collect_body,
@@ -106,10 +106,7 @@ def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str
     endpoint = generated[0] if generated else untyped(spec.endpoint_id)
     try:
         endpoint.arguments(None, with_placeholders(body))
-        key = values["key"]
-        if key is None and values.get("base_url"):
-            key = local_key()  # a local server: any key does, as for the library's default client
-        client = hosts_client(_hosts(values), key)
+        client = hosts_client(_hosts(values), key_for(values["key"], values.get("base_url")))
         client.credentials()  # a missing key is a usage error, found before anything is sent
     except MissingCredentialsError:
         raise click.UsageError(

@@ -23,7 +23,7 @@ from rich.markup import escape
 from .._auth import check_key
 from .._errors import FalError
 from .._hosts import DEFAULT_API_URL, Hosts
-from .._local import local_key
+from .._local import key_for
 
 if TYPE_CHECKING:  # the client (httpx) loads when a command runs, not for --help
     from .._client import Client
@@ -62,8 +62,7 @@ def platform_client(key: str | None, base_url: str | None, api_url: str | None) 
 
     try:
         hosts = Hosts.local(base_url) if base_url else Hosts()
-        if key is None and base_url:
-            key = local_key()  # a local server: any key does, as for the library's default client
+        key = key_for(key, base_url)
         return Client(None if key is None else check_key(key), api_url=api_url or hosts.api_url)
     except ValueError as exc:  # InvalidArgumentError is one; it never echoes the key
         raise _fail(str(exc), 2) from None

@@ -1,0 +1,232 @@
+"""The options of ``batch.run`` / ``validate`` / ``read`` / ``status``, checked before anything
+starts.
+
+An option found wrong once the run has begun costs a half-loaded journal, rows marked failed, or
+(a journal location taken for a file) every row sent again by each worker. Each check raises
+:class:`~fal_typed.InvalidArgumentError` (a ``ValueError`` too) naming the option, before a
+journal is opened, a row read or a request sent.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Final, cast
+
+from .._errors import InvalidArgumentError
+from .._options import check_webhook_url
+from ._journal import Journal
+from ._postgres import is_postgres_dsn
+
+__all__ = [
+    "MAX_CONCURRENCY",
+    "MIN_LEASE",
+    "MIN_WEBHOOK_TIMEOUT",
+    "check_batch_name",
+    "check_bool",
+    "check_callable",
+    "check_count",
+    "check_listen",
+    "check_out",
+    "check_retry_kinds",
+    "check_seconds",
+    "check_webhook",
+    "journal_location",
+]
+
+MAX_CONCURRENCY: Final = 10_000
+"""As the command line's ``--concurrency``: more is a typo, not a plan."""
+MIN_LEASE: Final = 3.0
+"""A lease is renewed every third of it: shorter, a busy worker loses rows it holds."""
+MIN_WEBHOOK_TIMEOUT: Final = 1.0
+"""As the command line's ``--webhook-timeout``: below it every row is polled at once."""
+MAX_BATCH_NAME: Final = 200
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+#: libpq's key=value connection strings (``host=db dbname=jobs``): not read as DSNs here.
+_CONNINFO = re.compile(
+    r"^\s*(host|hostaddr|port|dbname|user|password|passfile|service|sslmode|"
+    r"connect_timeout|application_name|options|target_session_attrs)\s*=",
+    re.IGNORECASE,
+)
+
+
+def journal_location(journal: object) -> Journal | str:
+    """A :class:`Journal` as is, or the journal's location: a SQLite file path or a supported
+    PostgreSQL DSN.
+
+    Anything else that looks like a URL or a DSN (``mysql://``, SQLAlchemy's
+    ``postgresql+psycopg://``, ``host=... dbname=...``) is refused: taken as a file name, it
+    would give each worker a private journal, and each would send every row. The message names
+    the scheme only, never the value (a DSN may hold a password). A one-letter scheme is a
+    Windows drive; a file whose name holds a colon is written ``./name``."""
+    if isinstance(journal, Journal):
+        return journal
+    if not isinstance(journal, (str, os.PathLike)):
+        raise InvalidArgumentError(
+            "journal must be a SQLite file path, a postgresql:// DSN or a Journal, got "
+            f"{type(journal).__name__}"
+        )
+    location = _text(cast("str | os.PathLike[str]", journal))
+    if location is None:
+        raise InvalidArgumentError("journal must be a str path or DSN, not bytes")
+    if not location.strip():
+        raise InvalidArgumentError("journal must not be empty")
+    if is_postgres_dsn(location):
+        return location
+    found = _SCHEME.match(location)
+    if found is not None and len(found.group(1)) > 1:
+        scheme = found.group(1)
+        hint = ""
+        if scheme.lower().split("+")[0] in ("postgresql", "postgres"):
+            hint = "; for PostgreSQL write postgresql://user@host/db (lower case, no +driver)"
+        raise InvalidArgumentError(
+            f"journal: the scheme {scheme!r} is not supported: a journal is a SQLite file path "
+            f"or a postgresql:// (or postgres://) DSN{hint}; a file whose name holds a colon is "
+            "written ./NAME"
+        )
+    if _CONNINFO.match(location):
+        raise InvalidArgumentError(
+            "journal: a PostgreSQL key=value connection string is not supported; give it as a "
+            "DSN: postgresql://user@host:port/db"
+        )
+    return location
+
+
+def _text(value: str | os.PathLike[Any]) -> str | None:
+    """The text of a path (None for a bytes path, which no journal or folder here takes)."""
+    text: object = os.fspath(value)
+    return text if isinstance(text, str) else None
+
+
+def check_bool(name: str, value: object) -> bool:
+    """``value`` if a bool (``"no"`` or ``0`` would read as the opposite of what was meant)."""
+    if not isinstance(value, bool):
+        raise InvalidArgumentError(f"{name} must be True or False, got {type(value).__name__}")
+    return value
+
+
+def check_count(name: str, value: object, *, low: int, high: int) -> int:
+    """A whole number in ``[low, high]`` (not a bool, not a float)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError(f"{name} must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise InvalidArgumentError(f"{name} must be from {low} to {high}, got {value}")
+    return value
+
+
+def check_seconds(name: str, value: object, *, low: float, what: str = "seconds") -> float:
+    """A finite number ``>= low`` (not a bool): NaN compares false to every bound, and would
+    pass a ``<`` check unseen."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidArgumentError(f"{name} must be a number of {what}, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number) or number < low:
+        raise InvalidArgumentError(
+            f"{name} must be a finite number of {what}, at least {low:g}, got {value!r}"
+        )
+    return number
+
+
+def check_callable(name: str, value: object) -> None:
+    """None or something callable (it is called only once the run has started)."""
+    if value is not None and not callable(value):
+        raise InvalidArgumentError(f"{name} must be callable, got {type(value).__name__}")
+
+
+def check_optional_text(name: str, value: object) -> str | None:
+    """None or a non-empty string."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise InvalidArgumentError(f"{name} must be a non-empty string or None, got {value!r}")
+    return value
+
+
+def check_batch_name(value: object) -> str:
+    """A batch's name: 1 to 200 characters (it is a key in the journal)."""
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_BATCH_NAME:
+        shown = repr(value) if isinstance(value, str) else type(value).__name__
+        raise InvalidArgumentError(
+            f"batch_name must be a string of 1 to {MAX_BATCH_NAME} characters, got {shown}"
+        )
+    return value
+
+
+def check_retry_kinds(value: object) -> frozenset[str]:
+    """``retry_failed`` as a set of kinds: a comma-separated string or an iterable of them."""
+    items: list[object]
+    if isinstance(value, str):
+        items = [value]
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, bytearray)):
+        items = list(value)  # pyright: ignore[reportUnknownArgumentType]
+    else:
+        raise InvalidArgumentError(
+            f"retry_failed must be a string or an iterable of strings, got {type(value).__name__}"
+        )
+    kinds: set[str] = set()
+    for item in items:
+        if not isinstance(item, str):
+            raise InvalidArgumentError(
+                f"retry_failed must hold strings (error kinds), got {type(item).__name__}"
+            )
+        kinds.update(k.strip() for k in item.split(",") if k.strip())
+    return frozenset(kinds)
+
+
+def check_webhook(value: object) -> bool | str:
+    """``webhook``: a bool, or the public URL fal posts to (checked as a submit would)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return check_webhook_url(value, "webhook")
+    raise InvalidArgumentError(
+        f"webhook must be True, False or an http(s) URL, got {type(value).__name__}"
+    )
+
+
+def check_listen(value: object) -> tuple[str, int]:
+    """``webhook_listen``: a ``(host, port)`` pair, port 0 (any free one) to 65535."""
+    pair = cast("tuple[object, ...] | list[object]", value)
+    if isinstance(value, (tuple, list)) and len(pair) == 2:
+        host, port = pair
+        if (
+            isinstance(host, str)
+            and host.strip()
+            and isinstance(port, int)
+            and not isinstance(port, bool)
+            and 0 <= port <= 65535
+        ):
+            return host, port
+    raise InvalidArgumentError(
+        f"webhook_listen must be a (host, port) pair with a port from 0 to 65535, got {value!r}"
+    )
+
+
+def check_out(value: object) -> Path | None:
+    """``out``: None, or a folder that exists or can be created (nothing in its way is a file).
+
+    Checked here, so a run does not load the journal and then fail on its first download."""
+    if value is None:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise InvalidArgumentError(f"out must be a folder path, got {type(value).__name__}")
+    text = _text(cast("str | os.PathLike[str]", value))
+    if not text:
+        raise InvalidArgumentError("out must be a non-empty str path")
+    folder = Path(text)
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        if probe == folder:
+            raise InvalidArgumentError(f"out must be a folder: {text} is a file")
+        raise InvalidArgumentError(
+            f"out must be a folder: {probe} is a file, so {text} cannot be made"
+        )
+    return folder
