@@ -381,7 +381,8 @@ def call(
             ctx.args, prog_name=f"fal-typed call {endpoint_id}", standalone_mode=False
         )
     except click.ClickException as exc:
-        exc.show()
+        # To the stream itself: click would write UTF-8 to one that says ASCII (_streams).
+        exc.show(file=sys.stderr)
         raise typer.Exit(exc.status if isinstance(exc, CallFailed) else exc.exit_code) from None
     except click.Abort:
         raise typer.Exit(_INTERRUPTED) from None

@@ -11,8 +11,8 @@ Exit status: 0 success, 1 fal refused or could not be reached, 2 bad usage.
 
 from __future__ import annotations
 
-import json
 import re
+import sys
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,6 +24,7 @@ from .._auth import check_key
 from .._errors import FalError
 from .._hosts import DEFAULT_API_URL, Hosts
 from .._local import local_key
+from ._streams import json_text
 
 if TYPE_CHECKING:  # the client (httpx) loads when a command runs, not for --help
     from .._client import Client
@@ -70,7 +71,8 @@ def platform_client(key: str | None, base_url: str | None, api_url: str | None) 
 
 
 def _write_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    sys.stdout.write(json_text(data, sys.stdout) + "\n")
+    sys.stdout.flush()
 
 
 def price(
