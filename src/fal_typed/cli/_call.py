@@ -46,7 +46,7 @@ from ._body import (
 from ._env import HOST_ENV
 from ._errors import FAILED, CallFailed, describe
 from ._live import LiveStatus
-from ._options import FieldOption, LocalFile, build_field_options
+from ._options import FieldOption, LocalFile, Seconds, build_field_options
 from ._output import print_result, save_files
 from ._spec import EndpointSpec, generated_endpoint
 
@@ -306,7 +306,7 @@ def _call_params() -> list[click.Parameter]:
         ),
         click.Option(
             ["--timeout"],
-            type=click.FloatRange(0, min_open=True),
+            type=Seconds(),
             help="Give up (and cancel a queued request) after this many seconds.",
         ),
         click.Option(
