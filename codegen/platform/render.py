@@ -280,7 +280,7 @@ def _render_client(
     typing = {"Final", "overload"} | ({"Any"} if uses_any else set())
     fixed: dict[str, set[str]] = {
         "typing": typing,
-        "fal_typed._client": {"Client"},
+        "fal_typed._client": {"Client", "check_client"},
         _RUNTIME: runtime,
     }
     iterators = {

@@ -57,3 +57,13 @@ def test_serve_refuses_a_missing_schemas_directory(tmp_path: Path) -> None:
 
     assert run.returncode == 2
     assert "is not a directory" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_serve_refuses_a_host_that_is_no_address_of_this_machine_as_a_usage_error() -> None:
+    # One that does not resolve, and one that resolves to no interface here (TEST-NET-1).
+    for host in ("0.0.0.0x", "192.0.2.1"):
+        run = run_cli("serve", "--port", "0", "--host", host, timeout=60)
+
+        assert run.returncode == 2, (host, run.stderr)
+        assert f"--host {host} is not an address of this machine" in run.stderr
+        assert "Traceback" not in run.stderr

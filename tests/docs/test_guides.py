@@ -24,7 +24,18 @@ GUIDES = [
     "streaming.md",
     "notebooks.md",
     "any-endpoint.md",
+    "local-server.md",
+    "files.md",
 ]
+#: The local files a guide's examples read, made in the directory they run in (as a reader has
+#: their own clip.mp4 beside their script).
+FILES: dict[str, dict[str, bytes]] = {
+    "files.md": {
+        "clip.mp4": b"\x00\x00\x00\x18ftypmp42" + bytes(64),
+        "a.wav": b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(64),
+        "edges.png": b"\x89PNG\r\n\x1a\n" + bytes(64),
+    },
+}
 
 
 def blocks(guide: str) -> list[str]:
@@ -41,6 +52,8 @@ def run_guide(
     fal_typed.set_default_client(local_fal_client)
 
     def run(guide: str) -> dict[str, Any]:
+        for name, content in FILES.get(guide, {}).items():
+            (tmp_path / name).write_bytes(content)
         namespace: dict[str, Any] = {"__name__": guide}
         for number, code in enumerate(blocks(guide), 1):
             exec(
@@ -87,3 +100,50 @@ def test_a_hand_described_endpoint_keeps_what_it_does_not_describe(
     assert type(out).__name__ == "NewModelOutput" and out.images
     assert "seed" in (out.model_extra or {})
     assert "['fal-ai/flux/dev'" in capsys.readouterr().out  # the typo's suggestions
+
+
+#: Signatures the local server's guide writes out, and what they document.
+SIGNATURE = re.compile(r"`(Fault\.\w+|Failure|LocalFal|inject)\(([^`]*)\)`")
+
+
+def _top_level_names(arguments: str) -> list[str]:
+    """The parameter names of a written-out signature or call (``a, b=1, *, c=None``): each
+    argument's name before its top-level ``=``, or the argument itself when it is a name."""
+    names: list[str] = []
+    depth, current = 0, ""
+    for char in arguments + ",":
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        if char == "," and depth == 0:
+            name = current.split("=", 1)[0].strip() if "=" in current else current.strip()
+            if name.isidentifier():
+                names.append(name)
+            current = ""
+        else:
+            current += char
+    return names
+
+
+def test_the_local_server_guide_names_real_parameters() -> None:
+    """Every parameter the guide writes in a signature exists: a renamed keyword
+    (``status`` for ``status_code``) fails here, not in a reader's code."""
+    import inspect
+
+    from fal_typed.testing import Failure, Fault
+
+    owners: dict[str, Any] = {"Failure": Failure, "LocalFal": LocalFal, "inject": LocalFal.inject}
+    text = " ".join((DOCS / "local-server.md").read_text(encoding="utf-8").split())
+    found = SIGNATURE.findall(text)
+    assert len(found) >= 10, found
+    wrong: list[str] = []
+    for owner, arguments in found:
+        target = (
+            getattr(Fault, owner.split(".", 1)[1]) if owner.startswith("Fault.") else owners[owner]
+        )
+        parameters = inspect.signature(target).parameters
+        wrong += [
+            f"{owner}: {name}" for name in _top_level_names(arguments) if name not in parameters
+        ]
+    assert wrong == []

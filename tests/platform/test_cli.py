@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from fal_typed import Client
 from fal_typed.testing import DEFAULT_KEY, LocalFal
 
@@ -52,7 +54,7 @@ def test_price_of_an_unknown_endpoint_exits_1_with_fals_message(local_fal: Local
 
 def test_price_without_a_key_says_so(local_fal: LocalFal) -> None:
     done = run_cli("price", FLUX)  # toward fal: the missing key is found before sending
-    assert done.returncode == 1
+    assert done.returncode == 2  # a usage error, as for every command: nothing was sent
     assert "FAL_KEY" in done.stderr
     # A local server accepts any key: without one, the local key is sent (as the library does).
     local_fal.platform.set_price(FLUX, 0.025)
@@ -79,4 +81,25 @@ def test_usage_prints_spend_by_endpoint_with_a_total(local_fal: LocalFal, client
 def test_usage_with_a_bad_span_exits_2_before_sending(local_fal: LocalFal) -> None:
     done = run_cli("usage", "--since", "forever", "--base-url", local_fal.base_url)
     assert done.returncode == 2 and "24h, 7d or 2w" in done.stderr
+    assert local_fal.requests == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["price", ""], "ENDPOINT_IDS takes endpoint ids such as fal-ai/flux/dev, got ''"),
+        (["usage", "--endpoint", " "], "--endpoint takes endpoint ids such as fal-ai/flux/dev, got ' '"),
+        (["usage", "--since", "0d"], "--since takes a span above 0 and within the calendar, got '0d'"),
+        (["usage", "--since", "99999999999d"], "--since takes a span above 0 and within the calendar"),
+        (["usage", "--start", "last tuesday"], "--start must be an ISO 8601 date or date-time"),
+        (["usage", "--end", "2025-13-01"], "--end must be an ISO 8601 date or date-time"),
+        (["usage", "--start", "2025-02-01", "--end", "2025-01-01"], "must be before end"),
+    ],
+)  # fmt: skip
+def test_bad_values_exit_2_naming_the_option_before_sending(
+    local_fal: LocalFal, args: list[str], message: str
+) -> None:
+    done = run_cli(*args, "--base-url", local_fal.base_url)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
     assert local_fal.requests == []

@@ -58,8 +58,8 @@ def test_the_reconcile_example_adopts_or_resends(
     if not reached:
         # The example waits out the default settle delay before saying "absent": shorten it.
         blocks[3] = blocks[3].replace(
-            'Attempt("fal-ai/flux/dev", body, sent_at))',
-            'Attempt("fal-ai/flux/dev", body, sent_at), settle_delay=0.3, poll_interval=0.05)',
+            "reconcile(error, body=body)",
+            "reconcile(error, body=body, settle_delay=0.3, poll_interval=0.05)",
         )
         assert "settle_delay=0.3" in blocks[3]
     namespace = _run(blocks[3], 4)

@@ -193,8 +193,87 @@ def test_same_json(a: object, b: object, same: bool) -> None:
     assert same_json(b, a) is same
 
 
-def test_an_attempt_from_a_naive_time_is_read_as_local_time() -> None:
-    naive = datetime(2025, 1, 1, 12, 0)
-    attempt = Attempt(FLUX, {"prompt": "x"}, naive)
-    assert attempt.sent_at.tzinfo is not None
-    assert attempt.sent_at == naive.astimezone(timezone.utc)
+def test_a_naive_time_is_refused_and_unix_seconds_are_taken() -> None:
+    # Read in the wrong zone, a naive time would search the wrong hours: a request missed there
+    # is found "absent" and sent (and billed) again.
+    with pytest.raises(InvalidArgumentError, match="sent_at is a naive datetime"):
+        Attempt(FLUX, {"prompt": "x"}, datetime(2025, 1, 1, 12, 0))
+    seconds = Attempt(FLUX, {"prompt": "x"}, 1735732800.5)  # type: ignore[arg-type]
+    assert seconds.sent_at == datetime(2025, 1, 1, 12, 0, 0, 500000, tzinfo=timezone.utc)
+
+
+def lost_with_error(local_fal: LocalFal, client: Client, prompt: str) -> PossiblyAcceptedError:
+    """Submit ``prompt``; fal accepts it and the answer is lost: the error raised."""
+    local_fal.inject(Fault.reset(after_handler=True), on="submit")
+    with pytest.raises(PossiblyAcceptedError) as caught:
+        flux_dev.endpoint.submit(flux_body(prompt), client=client)
+    return caught.value
+
+
+def test_the_errors_own_sent_at_and_failed_at_are_used(local_fal: LocalFal, client: Client) -> None:
+    local_fal.platform.configure(history_delay=HISTORY_DELAY)
+    error = lost_with_error(local_fal, client, "from the error alone")
+    assert isinstance(error.sent_at, float) and isinstance(error.failed_at, float)
+    (accepted,) = accepted_submits(local_fal)
+    body = flux_body("from the error alone")
+
+    attempt = Attempt.from_error(error, body=body)
+    assert attempt.endpoint_id == FLUX
+    assert attempt.sent_at == datetime.fromtimestamp(error.sent_at, timezone.utc)
+    assert attempt.failed_at == datetime.fromtimestamp(error.failed_at, timezone.utc)
+    quick = {"settle_delay": SETTLE_DELAY, "poll_interval": 0.05, "client": client}
+    # Only the body is needed beside the error (it keeps only the body's hash)...
+    outcome = reconcile(error, body=body, **quick)
+    assert isinstance(outcome, Adopted) and outcome.request_id == accepted.request_id
+    # ... and the error's own sent_at given back, as Unix seconds or an aware datetime, is taken.
+    for sent_at in (error.sent_at, datetime.fromtimestamp(error.sent_at, timezone.utc)):
+        again = reconcile(error, body=body, sent_at=sent_at, **quick)
+        assert isinstance(again, Adopted) and again.request_id == accepted.request_id
+    assert len(accepted_submits(local_fal)) == 1  # nothing was sent again
+
+
+async def test_reconcile_async_takes_the_error_and_its_body(
+    local_fal: LocalFal, client: Client
+) -> None:
+    error = lost_with_error(local_fal, client, "async, from the error")
+    outcome = await reconcile_async(
+        error, body=flux_body("async, from the error"), settle_delay=0.5, poll_interval=0.05,
+        client=client,
+    )  # fmt: skip
+    assert isinstance(outcome, Adopted)
+    assert outcome.request_id == accepted_submits(local_fal)[0].request_id
+
+
+@pytest.mark.parametrize(
+    ("sent_at", "message"),
+    [
+        (datetime(2025, 1, 1, 12, 0), "sent_at is a naive datetime"),
+        (float("nan"), "sent_at must be a finite number of Unix seconds"),
+        (1e20, "sent_at must be a finite number of Unix seconds"),
+        (True, "sent_at must be a timezone-aware datetime or Unix seconds, got bool"),
+        ("2025-01-01", "sent_at must be a timezone-aware datetime or Unix seconds, got str"),
+    ],
+)
+def test_a_bad_sent_at_is_refused_naming_it_before_anything_is_sent(
+    local_fal: LocalFal, client: Client, sent_at: object, message: str
+) -> None:
+    error = lost_with_error(local_fal, client, "bad time")
+    sent = len(local_fal.requests)
+    with pytest.raises(InvalidArgumentError, match=message):
+        reconcile(error, body=flux_body("bad time"), sent_at=sent_at, client=client)  # type: ignore[arg-type]
+    assert len(local_fal.requests) == sent
+
+
+def test_a_request_taken_late_is_waited_for_from_when_the_answer_was_lost(
+    local_fal: LocalFal, client: Client
+) -> None:
+    # A submit whose answer took long to be lost: fal may have taken it just before then, so
+    # its history is waited for from then, not from when it was sent (that would say "absent"
+    # of a request not indexed yet, and send it again).
+    now = datetime.now(timezone.utc)
+    attempt = Attempt(FLUX, flux_body("slow answer"), now - timedelta(seconds=10), failed_at=now)
+    outcome = settle(attempt, settle_delay=5, client=client)
+    assert isinstance(outcome, NotYetKnown)
+    assert outcome.retry_after is not None and 4 < outcome.retry_after <= 5
+    without = settle(Attempt(FLUX, attempt.body, attempt.sent_at), settle_delay=5, client=client)
+    assert isinstance(without, NotFound)

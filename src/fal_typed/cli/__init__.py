@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._debug import debug_requested
 from ._list import matching, print_listing
+from ._streams import harden_streams
 
 if TYPE_CHECKING:
     from ._app import app
@@ -50,6 +51,7 @@ def _quick_list(arguments: Sequence[str]) -> bool:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``fal-typed`` script: every error ends as one line and an exit status
     that says its kind (``_errors``); ``--debug`` anywhere shows the traceback instead."""
+    harden_streams()  # no character the console lacks may cost a paid result (``_streams``)
     debug, arguments = debug_requested(sys.argv[1:] if argv is None else argv)
     try:
         if not _quick_list(arguments):

@@ -6,6 +6,8 @@ Commands import what they run inside their bodies, so building the application (
 
 from __future__ import annotations
 
+import errno
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -307,12 +309,22 @@ def serve(
     except ValueError as exc:
         raise _usage(str(exc)) from None
     except OSError as exc:
+        if _bad_address(exc):  # the --host given is wrong, not the machine: a usage error
+            reason = exc.strerror or str(exc)
+            raise _usage(f"--host {host} is not an address of this machine ({reason})") from None
         _stderr().print(
-            f"[red]Error:[/red] cannot serve on {escape(host)}:{port}: {escape(str(exc))}"
+            f"[red]Error:[/red] cannot serve on {escape(host)}:{port}: {escape(str(exc))}",
+            highlight=False,
+            soft_wrap=True,
         )
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
+
+
+def _bad_address(exc: OSError) -> bool:
+    """An address that does not resolve, or that no interface of this machine has."""
+    return isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL
 
 
 @app.command("list")
@@ -381,7 +393,8 @@ def call(
             ctx.args, prog_name=f"fal-typed call {endpoint_id}", standalone_mode=False
         )
     except click.ClickException as exc:
-        exc.show()
+        # To the stream itself: click would write UTF-8 to one that says ASCII (_streams).
+        exc.show(file=sys.stderr)
         raise typer.Exit(exc.status if isinstance(exc, CallFailed) else exc.exit_code) from None
     except click.Abort:
         raise typer.Exit(_INTERRUPTED) from None

@@ -13,7 +13,10 @@ be reached, 4 the key was refused, 130 interrupted.
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -30,6 +33,7 @@ from .._errors import FalError, InputValidationError, InvalidArgumentError, Miss
 from .._hosts import Hosts
 from .._local import hosts_client, key_for
 from .._untyped import untyped
+from .._urls import request_url
 from ._body import (
     collect_body,
     fail_values,
@@ -40,9 +44,9 @@ from ._body import (
     with_placeholders,
 )
 from ._env import HOST_ENV
-from ._errors import CallFailed, describe
+from ._errors import FAILED, CallFailed, describe
 from ._live import LiveStatus
-from ._options import FieldOption, LocalFile, build_field_options
+from ._options import FieldOption, LocalFile, Seconds, build_field_options
 from ._output import print_result, save_files
 from ._spec import EndpointSpec, generated_endpoint
 
@@ -128,7 +132,7 @@ def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str
             arguments = endpoint.arguments(None, _upload_files(body, client, err))
             result = _call(endpoint, arguments, values, client, live)
         data = result.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        print_result(data, table=values["table"], console=Console())
+        _print_or_keep(data, values["table"], spec.endpoint_id, live.request_id, client, err)
         if save is not None:
             for path in save_files(data, save, client):
                 err.print(f"saved {escape(str(path))}", highlight=False)
@@ -141,6 +145,63 @@ def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str
         raise click.ClickException(f"could not save the output files: {exc}") from None
     finally:
         client.close()
+
+
+def _print_or_keep(
+    data: Any,
+    table: bool,
+    endpoint_id: str,
+    request_id: str | None,
+    client: Client,
+    err: Console,
+) -> None:
+    """Print the result; when stdout refuses it (a closed pipe, a full disk), it is still paid
+    for: keep it in a file and say on stderr where, with its request id and where fal keeps
+    it, then fail (exit status 1)."""
+    try:
+        print_result(data, table=table, console=Console())
+    except (OSError, ValueError) as exc:  # ValueError: a closed stream; UnicodeError is one
+        _silence_stdout()
+        kept = _keep(data)
+        lines = [f"Error: the result could not be printed ({exc})."]
+        lines.append(
+            f"It was saved in {kept}." if kept else "It could not be saved in a file either."
+        )
+        if request_id is not None:
+            url = request_url(client.queue_url, endpoint_id, request_id)
+            lines.append(
+                f"Request {request_id} completed: fal keeps its result for a while at {url} "
+                f"(GET, with your key), or in Python: fal_typed.untyped({endpoint_id!r})"
+                f".result({request_id!r})."
+            )
+        else:
+            lines.append(
+                "This call went through no queue (--via run/stream): it has no request id."
+            )
+        err.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+        raise SystemExit(FAILED) from None
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's last flush of what could not be
+    written cannot fail again on the way out (Python's advice for a closed pipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no file descriptor (a replaced stream)
+        pass
+
+
+def _keep(data: Any) -> str | None:
+    """Write a result that could not be printed to a new file in the temporary directory."""
+    try:
+        descriptor, path = tempfile.mkstemp(prefix="fal-typed-result-", suffix=".json")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    except OSError:
+        return None
+    return path
 
 
 def _call(
@@ -242,7 +303,7 @@ def _call_params() -> list[click.Parameter]:
         ),
         click.Option(
             ["--timeout"],
-            type=click.FloatRange(0, min_open=True),
+            type=Seconds(),
             help="Give up (and cancel a queued request) after this many seconds.",
         ),
         click.Option(

@@ -23,8 +23,9 @@ from ..catalog._changelog import Changelog, Snapshot, diff_folders, diff_since
 from ..catalog._diff import Impact, diff_documents, endpoint_id_of
 from ..catalog._generated import built_from, regeneration_changelog
 from ..catalog._git import GitError
-from ..catalog._render import render_json, render_markdown, render_text
+from ..catalog._render import render_markdown, render_text
 from ..catalog._text import printable
+from ._streams import json_text
 
 __all__ = [
     "Format",
@@ -117,8 +118,8 @@ def build_changelog(
 
 def print_changelog(changelog: Changelog, *, fmt: Format, docs: bool, console: Console) -> None:
     """Write the changelog in ``fmt`` to the console's file, unstyled."""
-    if fmt is Format.json:
-        text = render_json(changelog)
+    if fmt is Format.json:  # ``\\uXXXX`` escapes where the stream's encoding lacks characters
+        text = json_text(changelog.to_json(), console.file) + "\n"
     elif fmt is Format.markdown:
         text = render_markdown(changelog, docs=docs)
     else:

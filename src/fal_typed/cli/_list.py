@@ -7,7 +7,6 @@ broken: a first line too long for the terminal puts the id on a line of its own.
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from .._installed import EndpointInfo, display_name, installed_endpoints, rank
 from ..catalog._corpus import iter_document_paths, read_info
 from ..catalog._text import printable
 from ..naming import module_name
+from ._streams import can_encode, json_text
 
 __all__ = ["folder_endpoints", "matching", "one_line", "print_listing"]
 
@@ -24,12 +24,15 @@ _INDENT = "    "
 _MIN_WIDTH = 40
 
 
-def one_line(text: str, limit: int) -> str:
-    """The first line (or sentence) of ``text``, whitespace collapsed, cut at ``limit``."""
+def one_line(text: str, limit: int, *, ellipsis: str = "\u2026") -> str:
+    """The first line (or sentence) of ``text``, whitespace collapsed, cut at ``limit`` (the
+    cut marked by ``ellipsis``: ``...`` for a stream that has no ``…``)."""
     line = " ".join(text.strip().split("\n\n", 1)[0].split())
     if (cut := line.find(". ")) != -1:
         line = line[: cut + 1]
-    return line if len(line) <= limit else line[: max(1, limit - 1)].rstrip() + "\u2026"
+    if len(line) <= limit:
+        return line
+    return line[: max(1, limit - len(ellipsis))].rstrip() + ellipsis
 
 
 def folder_endpoints(schemas_dir: Path) -> Iterator[EndpointInfo]:
@@ -82,16 +85,17 @@ def print_listing(
             }
             for i in infos
         ]
-        out.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        out.write(json_text(rows, out) + "\n")
         return
     columns = max(_MIN_WIDTH, width or shutil.get_terminal_size().columns)
+    ellipsis = "\u2026" if can_encode(out, "\u2026") else "..."
     lines: list[str] = []
     for info in infos:
         lines += _head_lines(info, columns)
         if info.description.strip():
             # document text: shown without the escape sequences it may hold
             description = printable(info.description, lines=True)
-            lines.append(_INDENT + one_line(description, columns - len(_INDENT)))
+            lines.append(_INDENT + one_line(description, columns - len(_INDENT), ellipsis=ellipsis))
     count = len(infos)
     lines.append(f"{count} endpoint{'s' if count != 1 else ''}")
     out.write("\n".join(lines) + "\n")

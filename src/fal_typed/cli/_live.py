@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._status import Completed, InProgress, Queued, Status
+from ._streams import spinner
 
 __all__ = ["LiveStatus"]
 
@@ -22,7 +23,7 @@ class LiveStatus:
         self.console = console
         self.show_logs = show_logs
         self.request_id: str | None = None
-        self._spinner = console.status("submitting")
+        self._spinner = console.status("submitting", spinner=spinner(console.file))
         self._last: str | None = None
 
     def __enter__(self) -> LiveStatus:

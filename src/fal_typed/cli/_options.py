@@ -10,6 +10,7 @@ own. Nothing here talks to the network.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ __all__ = [
     "FieldOption",
     "LocalFile",
     "SchemaError",
+    "Seconds",
     "build_field_options",
     "file_value",
     "input_schema",
@@ -136,6 +138,25 @@ class TypedChoice(click.Choice[str]):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         return self.values[super().convert(value, param, ctx)]
+
+
+class Seconds(click.ParamType[float]):
+    """A finite number of seconds above 0. ``FloatRange`` lets NaN through (no comparison holds
+    for it), which the library then refused under its own argument's name (``client_timeout``)
+    instead of the option's."""
+
+    name = "seconds"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError, OverflowError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or seconds <= 0:
+            self.fail(f"{value!r} is not a finite number of seconds above 0", param, ctx)
+        return seconds
 
 
 class FileType(click.ParamType[Any]):

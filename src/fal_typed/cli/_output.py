@@ -22,23 +22,27 @@ from ..files._data_uri import decode_data_uri
 from ..files._download import download
 from ..files._names import output_file_name
 from ..files._save import atomic_file
+from ._streams import encodes_everything, json_text, representable
 
 __all__ = ["find_files", "print_result", "save_files"]
 
 
 def print_result(data: Any, *, table: bool, console: Console) -> None:
-    """Print ``data`` as indented JSON, or as a two-column table of its top-level fields."""
+    """Print ``data`` as indented JSON (``\\uXXXX`` escapes where the console's encoding lacks
+    characters: ``_streams``), or as a two-column table of its top-level fields."""
     if not table or not isinstance(data, dict):
-        text = json.dumps(data, indent=2, ensure_ascii=False)
+        text = json_text(data, console.file)
         if console.is_terminal:
-            console.print_json(text)
+            console.print_json(text, ensure_ascii=not encodes_everything(console.file))
         else:
             console.file.write(text + "\n")
             console.file.flush()
         return
     grid = Table("field", "value", show_lines=False)
+    grid.columns[1].overflow = "fold"  # a URL is folded across lines, never cut short
     for key, value in cast("dict[str, Any]", data).items():
-        grid.add_row(Text(str(key)), Text(_cell(value)))
+        cells = (representable(console.file, text) for text in (str(key), _cell(value)))
+        grid.add_row(*(Text(text) for text in cells))
     console.print(grid)
 
 

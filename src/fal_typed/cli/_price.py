@@ -6,13 +6,14 @@ key from ``--key`` or the environment (``FAL_KEY``), and talk to api.fal.ai unle
 ``--base-url`` names a local server (or ``--api-url`` another Platform API). The table (or
 ``--json``) goes to stdout, messages to stderr.
 
-Exit status: 0 success, 1 fal refused or could not be reached, 2 bad usage.
+Exit status (``_errors``): 0 success, 1 fal refused, 2 bad usage (nothing sent), 3 fal could
+not be reached, 4 the key was refused.
 """
 
 from __future__ import annotations
 
-import json
 import re
+import sys
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,9 +22,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._auth import check_key
-from .._errors import FalError
+from .._errors import FalError, InvalidArgumentError
 from .._hosts import DEFAULT_API_URL, Hosts
 from .._local import key_for
+from ._errors import exit_status
+from ._streams import json_text
 
 if TYPE_CHECKING:  # the client (httpx) loads when a command runs, not for --help
     from .._client import Client
@@ -52,8 +55,16 @@ _SPAN_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    Console(stderr=True).print(f"[red]Error:[/red] {escape(message)}", highlight=False)
+    Console(stderr=True).print(
+        f"[red]Error:[/red] {escape(message)}", highlight=False, soft_wrap=True
+    )
     return typer.Exit(code)
+
+
+def _failed(exc: FalError) -> typer.Exit:
+    """fal's error with the status of its kind: a bad argument (2, nothing was sent), a key
+    refused (4), fal unreachable (3), fal's own refusal (1)."""
+    return _fail(str(exc), exit_status(exc))
 
 
 def platform_client(key: str | None, base_url: str | None, api_url: str | None) -> Client:
@@ -69,7 +80,8 @@ def platform_client(key: str | None, base_url: str | None, api_url: str | None) 
 
 
 def _write_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    sys.stdout.write(json_text(data, sys.stdout) + "\n")
+    sys.stdout.flush()
 
 
 def price(
@@ -88,12 +100,13 @@ def price(
     """Print the unit price of endpoints (and, with --calls, what that many calls cost)."""
     from ..platform import estimate_cost, format_cost, prices  # its models load on first use
 
+    _checked_ids(endpoint_ids, "ENDPOINT_IDS")
     with platform_client(key, base_url, api_url) as client:
         try:
             found = prices(endpoint_ids, client=client)
             estimates = {i: estimate_cost(i, calls, client=client) for i in found} if calls else {}
         except FalError as exc:
-            raise _fail(str(exc), 1) from None
+            raise _failed(exc) from None
     if as_json:
         rows: list[dict[str, Any]] = []
         for endpoint_id, unit in found.items():
@@ -126,12 +139,28 @@ def price(
     Console(soft_wrap=True).print(table)
 
 
+def _checked_ids(ids: list[str], option: str) -> None:
+    """Endpoint ids given on the command line: none blank (named as the user typed them)."""
+    for endpoint_id in ids:
+        if not endpoint_id.strip():
+            raise _fail(
+                f"{option} takes endpoint ids such as fal-ai/flux/dev, got {endpoint_id!r}", 2
+            )
+
+
 def _since(value: str) -> datetime:
     match = _SPAN.match(value)
     if match is None:
         raise _fail(f"--since takes a span like 24h, 7d or 2w, got {value!r}", 2)
     amount, unit = float(match.group(1)), _SPAN_UNITS[match.group(2)]
-    return datetime.now(timezone.utc) - timedelta(**{unit: amount})
+    try:
+        if amount <= 0:
+            raise ValueError(amount)
+        return datetime.now(timezone.utc) - timedelta(**{unit: amount})
+    except (ValueError, OverflowError):  # 0d, or a span reaching before the year 1
+        raise _fail(
+            f"--since takes a span above 0 and within the calendar, got {value!r}", 2
+        ) from None
 
 
 def usage_command(
@@ -155,13 +184,19 @@ def usage_command(
 ) -> None:
     """Print what was spent over a period, by endpoint (fal asks for an admin key)."""
     from ..platform import format_cost, usage  # its models load on first use
+    from ..platform._arguments import moment
 
-    begin: datetime | str = start if start is not None else _since(since)
+    try:  # checked under the options' names, before any request
+        begin = moment("--start", start) if start is not None else _since(since)
+        stop = moment("--end", end) if end is not None else None
+    except InvalidArgumentError as exc:
+        raise _fail(str(exc), 2) from None
+    _checked_ids(endpoint or [], "--endpoint")
     with platform_client(key, base_url, api_url) as client:
         try:
-            report = usage(start=begin, end=end, endpoint_ids=endpoint, client=client)
+            report = usage(start=begin, end=stop, endpoint_ids=endpoint or None, client=client)
         except FalError as exc:
-            raise _fail(str(exc), 1 if not isinstance(exc, ValueError) else 2) from None
+            raise _failed(exc) from None
     if as_json:
         _write_json(
             {

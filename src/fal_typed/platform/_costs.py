@@ -9,12 +9,16 @@ key, retries and ``api_url``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .._client import Client
+from .._client import Client, check_client
 from .._errors import InvalidArgumentError, ProtocolError
+from ._arguments import endpoint_id as checked_id
+from ._arguments import endpoint_ids as checked_ids
+from ._arguments import number
 from ._generated.client import AsyncPlatform, Platform
 from ._generated.models import (
     EstimatePricingHistoricalApiPrice,
@@ -40,6 +44,12 @@ EstimateBasis = Literal["historical_api_price", "unit_price"]
 
 def format_cost(amount: float, currency: str = "USD") -> str:
     """``$1.25``, ``$0.025``, ``1,200.00 EUR``: at least cents, more digits only when they count."""
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise InvalidArgumentError(f"amount must be a number, got {type(amount).__name__}")
+    if not math.isfinite(amount):
+        raise InvalidArgumentError(f"amount must be a finite number, got {amount!r}")
+    if not isinstance(currency, str) or not currency.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise InvalidArgumentError(f"currency must be a currency code, got {currency!r}")
     whole, _, fraction = f"{amount:,.6f}".partition(".")
     text = f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
     return f"${text}" if currency.upper() == "USD" else f"{text} {currency.upper()}"
@@ -71,16 +81,6 @@ class Estimate:
         )
 
 
-def _ids(endpoint_ids: Iterable[str] | str) -> list[str]:
-    ids = [endpoint_ids] if isinstance(endpoint_ids, str) else list(endpoint_ids)
-    for endpoint_id in ids:
-        if not isinstance(endpoint_id, str) or not endpoint_id.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise InvalidArgumentError(
-                f"endpoint ids must be non-empty strings, got {endpoint_id!r}"
-            )
-    return list(dict.fromkeys(i.strip() for i in ids))
-
-
 def _chunks(ids: Sequence[str]) -> list[list[str]]:
     return [list(ids[i : i + _IDS_PER_REQUEST]) for i in range(0, len(ids), _IDS_PER_REQUEST)]
 
@@ -96,7 +96,8 @@ def _in_order(ids: Sequence[str], found: Iterable[Price]) -> dict[str, Price]:
 def prices(endpoint_ids: Iterable[str] | str, *, client: Client | None = None) -> dict[str, Price]:
     """The unit price of each endpoint, in the order given (an unknown id raises
     :class:`~fal_typed.NotFoundError`)."""
-    ids = _ids(endpoint_ids)
+    check_client(client)
+    ids = checked_ids(endpoint_ids)
     platform = Platform(client)
     found = [p for chunk in _chunks(ids) for p in platform.get_pricing(endpoint_id=chunk).prices]
     return _in_order(ids, found)
@@ -106,7 +107,8 @@ async def prices_async(
     endpoint_ids: Iterable[str] | str, *, client: Client | None = None
 ) -> dict[str, Price]:
     """Async twin of :func:`prices`."""
-    ids = _ids(endpoint_ids)
+    check_client(client)
+    ids = checked_ids(endpoint_ids)
     platform = AsyncPlatform(client)
     found: list[Price] = []
     for chunk in _chunks(ids):
@@ -115,10 +117,19 @@ async def prices_async(
 
 
 def _estimate_body(
-    endpoint_id: str, rows: int, units_per_call: float | None
-) -> EstimatePricingHistoricalApiPrice | EstimatePricingUnitPrice:
+    endpoint_id: object, rows: int, units_per_call: float | None, client: object
+) -> tuple[str, EstimatePricingHistoricalApiPrice | EstimatePricingUnitPrice]:
+    """The endpoint and the estimate's body, every argument checked before any request."""
+    check_client(client)
+    endpoint_id = checked_id(endpoint_id)
     if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:  # pyright: ignore[reportUnnecessaryIsInstance]
         raise InvalidArgumentError(f"rows must be a positive number of calls, got {rows!r}")
+    return endpoint_id, _body(endpoint_id, rows, units_per_call)
+
+
+def _body(
+    endpoint_id: str, rows: int, units_per_call: float | None
+) -> EstimatePricingHistoricalApiPrice | EstimatePricingUnitPrice:
     if units_per_call is None:
         return EstimatePricingHistoricalApiPrice(
             estimate_type="historical_api_price",
@@ -126,13 +137,18 @@ def _estimate_body(
                 endpoint_id: EstimatePricingHistoricalApiPriceEndpointsValue(call_quantity=rows)
             },
         )
-    if not units_per_call > 0:
-        raise InvalidArgumentError(f"units_per_call must be positive, got {units_per_call!r}")
+    units = number("units_per_call", units_per_call)
+    try:
+        quantity = rows * units
+    except OverflowError:  # rows beyond any float
+        quantity = math.inf
+    if not math.isfinite(quantity):
+        raise InvalidArgumentError(
+            f"rows * units_per_call must be a finite number of units, got {rows} * {units:g}"
+        )
     return EstimatePricingUnitPrice(
         estimate_type="unit_price",
-        endpoints={
-            endpoint_id: EstimatePricingUnitPriceEndpointsValue(unit_quantity=rows * units_per_call)
-        },
+        endpoints={endpoint_id: EstimatePricingUnitPriceEndpointsValue(unit_quantity=quantity)},
     )
 
 
@@ -157,8 +173,7 @@ def estimate_cost(
     By default fal's historical price per call; with ``units_per_call`` (e.g. images per call)
     the unit price times ``rows * units_per_call``. Checked before anything is sent.
     """
-    (endpoint_id,) = _ids(endpoint_id)
-    body = _estimate_body(endpoint_id, rows, units_per_call)
+    endpoint_id, body = _estimate_body(endpoint_id, rows, units_per_call, client)
     platform = Platform(client)
     answer = platform.estimate_pricing(body)
     price = _in_order([endpoint_id], platform.get_pricing(endpoint_id=[endpoint_id]).prices)
@@ -173,8 +188,7 @@ async def estimate_cost_async(
     client: Client | None = None,
 ) -> Estimate:
     """Async twin of :func:`estimate_cost`."""
-    (endpoint_id,) = _ids(endpoint_id)
-    body = _estimate_body(endpoint_id, rows, units_per_call)
+    endpoint_id, body = _estimate_body(endpoint_id, rows, units_per_call, client)
     platform = AsyncPlatform(client)
     answer = await platform.estimate_pricing(body)
     found = (await platform.get_pricing(endpoint_id=[endpoint_id])).prices

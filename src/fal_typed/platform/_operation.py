@@ -27,7 +27,7 @@ from httpx_sse import EventSource
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from .._client import Client, default_client
+from .._client import Client, given_or_default
 from .._errors import (
     FalConnectionError,
     InputValidationError,
@@ -353,7 +353,7 @@ def send(
     body: RequestBody | None = None,
 ) -> ResponseT:
     """Send ``operation`` with ``arguments`` (wire name -> value, None = not given)."""
-    client = client or default_client()
+    client = given_or_default(client)
     request = _build(client, operation, arguments, body)
     response = client.request(
         operation.method,
@@ -372,7 +372,7 @@ async def send_async(
     body: RequestBody | None = None,
 ) -> ResponseT:
     """Async twin of :func:`send`."""
-    client = client or default_client()
+    client = given_or_default(client)
     request = _build(client, operation, arguments, body)
     response = await client.arequest(
         operation.method,
@@ -413,7 +413,7 @@ def pages(
 ) -> Iterator[PageT]:
     """Every page of a paginated operation, from ``arguments["cursor"]`` (or the first) on,
     each requested when the previous one has been consumed. The arguments are checked now."""
-    client = client or default_client()
+    client = given_or_default(client)
     _build(client, operation, arguments, body)
     return _pages(client, operation, arguments, body)
 
@@ -442,7 +442,7 @@ def pages_async(
     body: RequestBody | None = None,
 ) -> AsyncIterator[PageT]:
     """Async twin of :func:`pages`."""
-    client = client or default_client()
+    client = given_or_default(client)
     _build(client, operation, arguments, body)
     return _pages_async(client, operation, arguments, body)
 
@@ -502,7 +502,7 @@ def events(
     is JSON. The arguments are checked now; the connection opens on the first ``next()`` and
     closes when the iterator is exhausted or closed (``contextlib.closing``). Nothing is
     retried once it is open."""
-    client = client or default_client()
+    client = given_or_default(client)
     return _events(client, operation, _build(client, operation, arguments, body))
 
 
@@ -533,7 +533,7 @@ def events_async(
     body: RequestBody | None = None,
 ) -> AsyncIterator[Any]:
     """Async twin of :func:`events` (close it with ``aclose()`` or ``contextlib.aclosing``)."""
-    client = client or default_client()
+    client = given_or_default(client)
     return _events_async(client, operation, _build(client, operation, arguments, body))
 
 

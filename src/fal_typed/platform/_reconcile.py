@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Final, TypeAlias, cast
 
-from .._client import Client
+from .._client import Client, check_client
 from .._errors import InvalidArgumentError, PossiblyAcceptedError
+from . import _arguments as arguments
 from ._generated.client import AsyncPlatform, Platform
 from ._generated.models import ListRequestsByEndpointItem
 
@@ -61,20 +62,25 @@ _PAGE: Final = 100
 @dataclass(frozen=True)
 class Attempt:
     """A request that may have been accepted: the endpoint, the JSON body sent, and when it was
-    sent (the time taken just before sending; a naive time is local time)."""
+    sent (the time taken just before sending: a timezone-aware datetime, or Unix seconds as
+    :class:`~fal_typed.PossiblyAcceptedError` carries it; a naive datetime is refused, since
+    read in the wrong zone it would search the wrong hours). ``failed_at``, when known, is when
+    the answer was lost: fal may have taken the request up to then, so its history is waited
+    for from then."""
 
     endpoint_id: str
     body: Mapping[str, Any]
     sent_at: datetime
+    failed_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.endpoint_id, str) or not self.endpoint_id.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise InvalidArgumentError(
-                f"endpoint_id must be a non-empty string, got {self.endpoint_id!r}"
-            )
-        object.__setattr__(self, "sent_at", _aware(self.sent_at))
+        object.__setattr__(self, "endpoint_id", arguments.endpoint_id(self.endpoint_id))
+        arguments.json_object(self.body, "body")
+        object.__setattr__(self, "sent_at", arguments.instant("sent_at", self.sent_at))
+        if self.failed_at is not None:
+            object.__setattr__(self, "failed_at", arguments.instant("failed_at", self.failed_at))
         try:
-            json.dumps(self.body)
+            json.dumps(self.body, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise InvalidArgumentError(f"the body must be JSON (what was sent): {exc}") from None
 
@@ -84,26 +90,38 @@ class Attempt:
         error: PossiblyAcceptedError,
         *,
         body: Mapping[str, Any] | None = None,
-        sent_at: datetime | None = None,
+        sent_at: datetime | float | None = None,
         endpoint_id: str | None = None,
     ) -> Attempt:
-        """The attempt a :class:`PossiblyAcceptedError` describes; what the error does not
-        carry (``endpoint_id``, the ``payload`` sent, ``sent_at``) must be given."""
-        endpoint_id = endpoint_id or _attribute(error, "endpoint_id", str)
+        """The attempt a :class:`PossiblyAcceptedError` describes: its ``endpoint_id``,
+        ``sent_at`` and ``failed_at`` (Unix seconds) are taken from it; what it does not carry
+        (the body sent: it keeps only its hash) must be given. Arguments given win."""
+        if not isinstance(error, PossiblyAcceptedError):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise InvalidArgumentError(
+                f"expected a PossiblyAcceptedError, got {type(error).__name__}"
+            )
+        if endpoint_id is None:
+            endpoint_id = _attribute(error, "endpoint_id", str)
         if body is None:
             payload = _attribute(error, "payload", bytes)
             body = _json_object(payload) if payload is not None else None
-        sent_at = sent_at or _attribute(error, "sent_at", datetime)
+        when: object = sent_at if sent_at is not None else _carried(error, "sent_at")
+        failed_at = _carried(error, "failed_at")
         missing = [
             name
-            for name, value in (("endpoint_id", endpoint_id), ("body", body), ("sent_at", sent_at))
+            for name, value in (("endpoint_id", endpoint_id), ("body", body), ("sent_at", when))
             if value is None
         ]
-        if missing or endpoint_id is None or body is None or sent_at is None:
+        if missing or endpoint_id is None or body is None or when is None:
             raise InvalidArgumentError(
                 f"the error does not say {', '.join(missing)}: pass them (or an Attempt)"
             )
-        return cls(endpoint_id, body, sent_at)
+        return cls(
+            endpoint_id,
+            body,
+            arguments.instant("sent_at", when),
+            None if failed_at is None else arguments.instant("failed_at", failed_at),
+        )
 
 
 @dataclass(frozen=True)
@@ -158,12 +176,6 @@ def same_json(a: object, b: object) -> bool:
     return same_kind and a == b
 
 
-def _aware(moment: datetime) -> datetime:
-    if not isinstance(moment, datetime):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise InvalidArgumentError(f"expected a datetime, got {moment!r}")
-    return moment if moment.tzinfo is not None else moment.astimezone(timezone.utc)
-
-
 def _parsed(text: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
@@ -175,6 +187,16 @@ def _parsed(text: str) -> datetime | None:
 def _attribute(error: PossiblyAcceptedError, name: str, kind: type[Any]) -> Any:
     value = getattr(error, name, None)
     return value if isinstance(value, kind) else None
+
+
+def _carried(error: PossiblyAcceptedError, name: str) -> datetime | float | None:
+    """A moment the error carries: Unix seconds as the client records them (a datetime too)."""
+    value = getattr(error, name, None)
+    if isinstance(value, datetime) or (
+        isinstance(value, (int, float)) and not isinstance(value, bool)
+    ):
+        return value
+    return None
 
 
 def _json_object(payload: bytes) -> Mapping[str, Any] | None:
@@ -190,25 +212,47 @@ def _normalised(body: Mapping[str, Any]) -> Any:
     return json.loads(json.dumps(body, ensure_ascii=False))
 
 
+@dataclass(frozen=True)
+class _Look:
+    """How a look at the history is made: the options of :func:`settle`, checked."""
+
+    settle_delay: float
+    clock_skew: float
+    exclude: frozenset[str]
+
+
+def _look(settle_delay: object, clock_skew: object, exclude: object, client: object) -> _Look:
+    """The options every settle and reconcile takes, checked before any request (``exclude``:
+    one request id as a string, or several)."""
+    check_client(client)
+    return _Look(
+        arguments.seconds("settle_delay", settle_delay, positive=False),
+        arguments.seconds("clock_skew", clock_skew, positive=False),
+        arguments.request_ids(exclude, "exclude"),
+    )
+
+
+def _an_attempt(attempt: object, function: str) -> Attempt:
+    if not isinstance(attempt, Attempt):
+        raise InvalidArgumentError(
+            f"{function}() takes an Attempt, got {type(attempt).__name__} (reconcile() also "
+            "takes a PossiblyAcceptedError)"
+        )
+    return attempt
+
+
 class _Search:
     """One look at the history for one attempt."""
 
-    def __init__(
-        self,
-        attempt: Attempt,
-        *,
-        settle_delay: float,
-        clock_skew: float,
-        exclude: Collection[str],
-    ) -> None:
-        if settle_delay < 0 or clock_skew < 0:
-            raise InvalidArgumentError("settle_delay and clock_skew must not be negative")
+    def __init__(self, attempt: Attempt, look: _Look, exclude: Collection[str]) -> None:
         self.attempt = attempt
         self.body = _normalised(attempt.body)
-        self.settle_delay = settle_delay
+        self.settle_delay = look.settle_delay
         # Only a lower bound: fal's ``sent_at`` may be when a queued request reached a runner,
         # long after it was submitted.
-        self.start = attempt.sent_at - timedelta(seconds=clock_skew)
+        self.start = attempt.sent_at - timedelta(seconds=look.clock_skew)
+        # fal may have taken the request as late as when its answer was lost.
+        self.last_sent = max(attempt.sent_at, attempt.failed_at or attempt.sent_at)
         self.exclude = frozenset(exclude)
         self.matches: list[tuple[timedelta, ListRequestsByEndpointItem]] = []
         self.unreadable: list[str] = []
@@ -239,7 +283,7 @@ class _Search:
             # nearest to when we sent it (``exclude`` takes out those already adopted).
             _, chosen = min(self.matches, key=lambda match: (match[0], match[1].request_id))
             return Adopted(endpoint_id, chosen.request_id, chosen)
-        caught_up = self.attempt.sent_at + timedelta(seconds=self.settle_delay)
+        caught_up = self.last_sent + timedelta(seconds=self.settle_delay)
         if now < caught_up:
             return NotYetKnown(endpoint_id, (caught_up - now).total_seconds())
         if self.unreadable:
@@ -252,12 +296,17 @@ def settle(
     *,
     settle_delay: float = DEFAULT_SETTLE_DELAY,
     clock_skew: float = DEFAULT_CLOCK_SKEW,
-    exclude: Collection[str] = (),
+    exclude: Collection[str] | str = (),
     client: Client | None = None,
 ) -> Settlement:
     """Look once: :class:`Adopted`, :class:`NotFound` or :class:`NotYetKnown` (see the module
-    docstring)."""
-    search = _Search(attempt, settle_delay=settle_delay, clock_skew=clock_skew, exclude=exclude)
+    docstring). Arguments are checked before anything is sent."""
+    look = _look(settle_delay, clock_skew, exclude, client)
+    return _settle(_an_attempt(attempt, "settle"), look, client)
+
+
+def _settle(attempt: Attempt, look: _Look, client: Client | None) -> Settlement:
+    search = _Search(attempt, look, look.exclude)
     now = datetime.now(timezone.utc)
     search.read(Platform(client).iter_list_requests_by_endpoint(**search.arguments()))
     return search.outcome(now)
@@ -268,11 +317,16 @@ async def settle_async(
     *,
     settle_delay: float = DEFAULT_SETTLE_DELAY,
     clock_skew: float = DEFAULT_CLOCK_SKEW,
-    exclude: Collection[str] = (),
+    exclude: Collection[str] | str = (),
     client: Client | None = None,
 ) -> Settlement:
     """Async twin of :func:`settle`."""
-    search = _Search(attempt, settle_delay=settle_delay, clock_skew=clock_skew, exclude=exclude)
+    look = _look(settle_delay, clock_skew, exclude, client)
+    return await _settle_async(_an_attempt(attempt, "settle_async"), look, client)
+
+
+async def _settle_async(attempt: Attempt, look: _Look, client: Client | None) -> Settlement:
+    search = _Search(attempt, look, look.exclude)
     now = datetime.now(timezone.utc)
     items = AsyncPlatform(client).iter_list_requests_by_endpoint(**search.arguments())
     search.read(await _collect(items))
@@ -284,22 +338,22 @@ async def settle_all_async(
     *,
     settle_delay: float = DEFAULT_SETTLE_DELAY,
     clock_skew: float = DEFAULT_CLOCK_SKEW,
-    exclude: Collection[str] = (),
+    exclude: Collection[str] | str = (),
     client: Client | None = None,
 ) -> list[Settlement]:
     """Look once for many attempts of one endpoint (a batch journal resuming): the history is
     read once, from before the earliest attempt, and each attempt is answered in order of when
     it was sent; a request adopted by one is excluded for the others (as ``exclude`` is for
     all), so identical inputs never adopt the same request."""
+    look = _look(settle_delay, clock_skew, exclude, client)
+    attempts = [_an_attempt(a, "settle_all_async") for a in attempts]
     if not attempts:
         return []
     endpoints = {a.endpoint_id for a in attempts}
     if len(endpoints) != 1:
         raise InvalidArgumentError(f"attempts of one endpoint at a time, got {sorted(endpoints)}")
-    excluded = set(exclude)
-    searches = [
-        _Search(a, settle_delay=settle_delay, clock_skew=clock_skew, exclude=()) for a in attempts
-    ]
+    excluded = set(look.exclude)
+    searches = [_Search(a, look, ()) for a in attempts]
     earliest = min(searches, key=lambda s: s.start)
     now = datetime.now(timezone.utc)
     items = await _collect(
@@ -327,15 +381,31 @@ def _attempt(
     attempt: Attempt | PossiblyAcceptedError,
     endpoint_id: str | None,
     body: Mapping[str, Any] | None,
-    sent_at: datetime | None,
+    sent_at: datetime | float | None,
 ) -> Attempt:
     if isinstance(attempt, Attempt):
+        given = [
+            name
+            for name, value in (("endpoint_id", endpoint_id), ("body", body), ("sent_at", sent_at))
+            if value is not None
+        ]
+        if given:  # never silently ignored: which one was meant?
+            raise InvalidArgumentError(
+                f"{', '.join(given)} complete(s) a PossiblyAcceptedError; an Attempt already "
+                "holds them"
+            )
         return attempt
     if isinstance(attempt, PossiblyAcceptedError):  # pyright: ignore[reportUnnecessaryIsInstance]
         return Attempt.from_error(attempt, endpoint_id=endpoint_id, body=body, sent_at=sent_at)
     raise InvalidArgumentError(
         f"reconcile() takes an Attempt or a PossiblyAcceptedError, got {type(attempt).__name__}"
     )
+
+
+def _waiting(poll_interval: object, timeout: object) -> tuple[float, float | None]:
+    """``poll_interval`` and ``timeout`` (None: no limit but ``settle_delay``), checked."""
+    interval = arguments.seconds("poll_interval", poll_interval)
+    return interval, None if timeout is None else arguments.seconds("timeout", timeout)
 
 
 def _pause(outcome: NotYetKnown, poll_interval: float, deadline: float | None) -> float | None:
@@ -356,33 +426,30 @@ def reconcile(
     *,
     endpoint_id: str | None = None,
     body: Mapping[str, Any] | None = None,
-    sent_at: datetime | None = None,
+    sent_at: datetime | float | None = None,
     settle_delay: float = DEFAULT_SETTLE_DELAY,
     clock_skew: float = DEFAULT_CLOCK_SKEW,
     poll_interval: float = 5.0,
     timeout: float | None = None,
-    exclude: Collection[str] = (),
+    exclude: Collection[str] | str = (),
     client: Client | None = None,
 ) -> Settlement:
     """Look until the answer is known (at most until ``settle_delay`` after the submit, or
     ``timeout`` seconds): :class:`Adopted` or :class:`NotFound`, or :class:`NotYetKnown` when
     ``timeout`` ran out first or waiting cannot tell.
 
-    ``attempt`` is an :class:`Attempt` or the :class:`~fal_typed.PossiblyAcceptedError` itself
-    (``endpoint_id``, ``body`` and ``sent_at`` complete what it does not carry).
+    ``attempt`` is an :class:`Attempt` or the :class:`~fal_typed.PossiblyAcceptedError` itself,
+    whose ``endpoint_id``, ``sent_at`` and ``failed_at`` are used; ``body`` (the error keeps
+    only its hash) and, to override the error's, ``endpoint_id`` and ``sent_at`` (a
+    timezone-aware datetime or Unix seconds) complete it. Arguments are checked before
+    anything is sent.
     """
-    if poll_interval <= 0:
-        raise InvalidArgumentError(f"poll_interval must be positive, got {poll_interval}")
+    look = _look(settle_delay, clock_skew, exclude, client)
+    poll_interval, timeout = _waiting(poll_interval, timeout)
     resolved = _attempt(attempt, endpoint_id, body, sent_at)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        outcome = settle(
-            resolved,
-            settle_delay=settle_delay,
-            clock_skew=clock_skew,
-            exclude=exclude,
-            client=client,
-        )
+        outcome = _settle(resolved, look, client)
         if not isinstance(outcome, NotYetKnown):
             return outcome
         pause = _pause(outcome, poll_interval, deadline)
@@ -396,27 +463,21 @@ async def reconcile_async(
     *,
     endpoint_id: str | None = None,
     body: Mapping[str, Any] | None = None,
-    sent_at: datetime | None = None,
+    sent_at: datetime | float | None = None,
     settle_delay: float = DEFAULT_SETTLE_DELAY,
     clock_skew: float = DEFAULT_CLOCK_SKEW,
     poll_interval: float = 5.0,
     timeout: float | None = None,
-    exclude: Collection[str] = (),
+    exclude: Collection[str] | str = (),
     client: Client | None = None,
 ) -> Settlement:
     """Async twin of :func:`reconcile`."""
-    if poll_interval <= 0:
-        raise InvalidArgumentError(f"poll_interval must be positive, got {poll_interval}")
+    look = _look(settle_delay, clock_skew, exclude, client)
+    poll_interval, timeout = _waiting(poll_interval, timeout)
     resolved = _attempt(attempt, endpoint_id, body, sent_at)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        outcome = await settle_async(
-            resolved,
-            settle_delay=settle_delay,
-            clock_skew=clock_skew,
-            exclude=exclude,
-            client=client,
-        )
+        outcome = await _settle_async(resolved, look, client)
         if not isinstance(outcome, NotYetKnown):
             return outcome
         pause = _pause(outcome, poll_interval, deadline)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
+from typing import Final
 
-from .._client import Client
+from .._client import Client, check_client
 from .._errors import InvalidArgumentError
+from ._arguments import before, moment, number
+from ._arguments import endpoint_ids as checked_ids
 from ._generated.client import AsyncPlatform, Platform
 from ._generated.models import GetUsageResponse, GetUsageTimeSeriesResult
 
-__all__ = ["UsageLine", "UsageReport", "usage", "usage_async"]
+__all__ = ["DEFAULT_DAYS", "UsageLine", "UsageReport", "usage", "usage_async"]
 
 
 @dataclass(frozen=True)
@@ -44,25 +47,23 @@ class UsageReport:
         return totals
 
 
-def _moment(name: str, value: datetime | date | str) -> datetime:
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-        except ValueError:
-            raise InvalidArgumentError(
-                f"{name} must be an ISO 8601 date or date-time, got {text!r}"
-            ) from None
-    if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day)
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+#: The period ``usage()`` covers when given neither ``start`` nor ``days``.
+DEFAULT_DAYS: Final = 30.0
 
 
-def _period(
-    start: datetime | date | str | None, end: datetime | date | str | None, days: float
-) -> tuple[datetime, datetime]:
-    stop = _moment("end", end) if end is not None else datetime.now(timezone.utc)
-    begin = _moment("start", start) if start is not None else stop - timedelta(days=days)
+def _period(start: object, end: object, days: object) -> tuple[datetime, datetime]:
+    """The period asked, checked: ``start`` and ``days`` are two ways of saying where it
+    begins, so both together are refused rather than one silently ignored."""
+    if start is not None and days is not None:
+        raise InvalidArgumentError(
+            "give start or days, not both (days counts back from end, or from now)"
+        )
+    stop = moment("end", end) if end is not None else datetime.now(timezone.utc)
+    if start is not None:
+        begin = moment("start", start)
+    else:
+        span = number("days", DEFAULT_DAYS if days is None else days, unit="days")
+        begin = before(stop, span)
     if begin >= stop:
         raise InvalidArgumentError(
             f"start ({begin.isoformat()}) must be before end ({stop.isoformat()})"
@@ -86,23 +87,40 @@ def _report(start: datetime, end: datetime, pages: Iterable[GetUsageResponse]) -
     return UsageReport(start, end, tuple(lines))
 
 
-def _ids(endpoint_ids: Sequence[str] | None) -> list[str] | None:
-    return list(endpoint_ids) if endpoint_ids else None
+def _ids(value: object) -> list[str] | None:
+    """The endpoints to narrow to (one id as a string, or several), or None for all. An empty
+    list is refused: narrowing to nothing must not report every endpoint's spend."""
+    if value is None:
+        return None
+    ids = checked_ids(value)
+    if not ids:
+        raise InvalidArgumentError("endpoint_ids is empty: pass None for every endpoint")
+    return ids
+
+
+def _arguments(
+    start: object, end: object, days: object, ids: object, client: object
+) -> tuple[datetime, datetime, list[str] | None]:
+    check_client(client)
+    begin, stop = _period(start, end, days)
+    return begin, stop, _ids(ids)
 
 
 def usage(
     *,
     start: datetime | date | str | None = None,
     end: datetime | date | str | None = None,
-    days: float = 30,
-    endpoint_ids: Sequence[str] | None = None,
+    days: float | None = None,
+    endpoint_ids: Iterable[str] | str | None = None,
     client: Client | None = None,
 ) -> UsageReport:
-    """What was spent from ``start`` to ``end`` (default: the last ``days`` days up to now),
-    by endpoint; ``endpoint_ids`` narrows it. Needs an admin key on fal."""
-    begin, stop = _period(start, end, days)
+    """What was spent from ``start`` (or ``days`` days before ``end``; default 30) to ``end``
+    (default: now), by endpoint; ``endpoint_ids`` (one id, or several) narrows it. Bounds
+    without an offset are UTC. Arguments are checked before anything is sent. Needs an admin
+    key on fal."""
+    begin, stop, ids = _arguments(start, end, days, endpoint_ids, client)
     pages = Platform(client).iter_get_usage_pages(
-        start=begin, end=stop, endpoint_id=_ids(endpoint_ids), expand=["summary"]
+        start=begin, end=stop, endpoint_id=ids, expand=["summary"]
     )
     return _report(begin, stop, pages)
 
@@ -111,13 +129,13 @@ async def usage_async(
     *,
     start: datetime | date | str | None = None,
     end: datetime | date | str | None = None,
-    days: float = 30,
-    endpoint_ids: Sequence[str] | None = None,
+    days: float | None = None,
+    endpoint_ids: Iterable[str] | str | None = None,
     client: Client | None = None,
 ) -> UsageReport:
     """Async twin of :func:`usage`."""
-    begin, stop = _period(start, end, days)
+    begin, stop, ids = _arguments(start, end, days, endpoint_ids, client)
     pages = AsyncPlatform(client).iter_get_usage_pages(
-        start=begin, end=stop, endpoint_id=_ids(endpoint_ids), expand=["summary"]
+        start=begin, end=stop, endpoint_id=ids, expand=["summary"]
     )
     return _report(begin, stop, [page async for page in pages])

@@ -12,7 +12,7 @@ from typing import Any, Final, Literal, overload
 
 from pydantic import AwareDatetime
 
-from fal_typed._client import Client
+from fal_typed._client import Client, check_client
 from fal_typed.platform._operation import (
     FileContent,
     Operation,
@@ -1062,6 +1062,7 @@ class Platform:
     """
 
     def __init__(self, client: Client | None = None) -> None:
+        check_client(client)  # refused here, not at the first call
         self.client: Client | None = client
         """The client every call uses; None: the default client, at each call."""
 
@@ -5862,6 +5863,7 @@ class AsyncPlatform:
     """
 
     def __init__(self, client: Client | None = None) -> None:
+        check_client(client)  # refused here, not at the first call
         self.client: Client | None = client
         """The client every call uses; None: the default client, at each call."""
 
