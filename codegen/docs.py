@@ -34,8 +34,9 @@ _FIRST_VALUES = 8
 _PATTERN_SHOWN = 40  # characters: a longer regular expression is left to the schema
 _WIDTH = 88  # characters of a facts line, indented under its field
 
-UPLOADED = "a URL, or a local file (path, bytes, file object, PIL image) to upload"
-INLINED = "a URL, or a local file (path, bytes, file object, PIL image) sent inline as a data: URI"
+_LOCAL = "a local file (pathlib.Path, bytes, file object, PIL image)"
+UPLOADED = f"a URL, or {_LOCAL} to upload"
+INLINED = f"a URL, or {_LOCAL} sent inline as a data: URI"
 
 
 def args_section(

@@ -37,7 +37,7 @@ ENDPOINTS_DIR = "endpoints"
 PLAYGROUND = "https://fal.ai/models/"
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FILE_NOTE = {
-    "one": "a URL, or a local file (path, bytes, file object, PIL image) uploaded first",
+    "one": "a URL, or a local file (pathlib.Path, bytes, file object, PIL image) uploaded first",
     "many": "a list of URLs or local files, each uploaded first",
 }
 

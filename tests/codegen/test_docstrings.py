@@ -75,7 +75,9 @@ def facts(endpoint: Endpoint) -> list[tuple[str, str, str]]:
         if isinstance(schema.get("maxLength"), int) and not field.file:
             found.append(("range", key, f"{schema['maxLength']} characters"))
         if field.file:
-            found.append(("file", key, "a local file (path, bytes, file object, PIL image)"))
+            found.append(
+                ("file", key, "a local file (pathlib.Path, bytes, file object, PIL image)")
+            )
         elif schema.get("type") in _TYPE_WORDS and not enum:
             found.append(("type", key, _TYPE_WORDS[schema["type"]]))
     return found

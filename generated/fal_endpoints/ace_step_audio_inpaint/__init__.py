@@ -127,7 +127,8 @@ def subscribe(
 
     Args:
         audio_url: URL of the audio file to be inpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
             str; required.
         start_time_relative_to: Whether the start time is relative to the start or end of the audio.
@@ -221,7 +222,8 @@ async def subscribe_async(
 
     Args:
         audio_url: URL of the audio file to be inpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
             str; required.
         start_time_relative_to: Whether the start time is relative to the start or end of the audio.
@@ -311,7 +313,8 @@ def submit(
 
     Args:
         audio_url: URL of the audio file to be inpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
             str; required.
         start_time_relative_to: Whether the start time is relative to the start or end of the audio.
@@ -397,7 +400,8 @@ async def submit_async(
 
     Args:
         audio_url: URL of the audio file to be inpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
             str; required.
         start_time_relative_to: Whether the start time is relative to the start or end of the audio.
@@ -482,7 +486,8 @@ def run(
 
     Args:
         audio_url: URL of the audio file to be inpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
             str; required.
         start_time_relative_to: Whether the start time is relative to the start or end of the audio.
@@ -566,7 +571,8 @@ async def run_async(
 
     Args:
         audio_url: URL of the audio file to be inpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
             str; required.
         start_time_relative_to: Whether the start time is relative to the start or end of the audio.
@@ -649,7 +655,8 @@ def stream(
 
     Args:
         audio_url: URL of the audio file to be inpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
             str; required.
         start_time_relative_to: Whether the start time is relative to the start or end of the audio.
@@ -731,7 +738,8 @@ def stream_async(
 
     Args:
         audio_url: URL of the audio file to be inpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
             str; required.
         start_time_relative_to: Whether the start time is relative to the start or end of the audio.

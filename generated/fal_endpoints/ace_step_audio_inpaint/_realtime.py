@@ -49,8 +49,8 @@ class Realtime(RealtimeConnection[AceStepAudioInpaintInput, AceStepAudioInpaintO
 
         Args:
             audio_url: URL of the audio file to be inpainted.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             tags: Comma-separated list of genre tags to control the style of the generated audio.
                 str; required.
             start_time_relative_to: Whether the start time is relative to the start or end of the audio.
@@ -126,8 +126,8 @@ class AsyncRealtime(AsyncRealtimeConnection[AceStepAudioInpaintInput, AceStepAud
 
         Args:
             audio_url: URL of the audio file to be inpainted.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             tags: Comma-separated list of genre tags to control the style of the generated audio.
                 str; required.
             start_time_relative_to: Whether the start time is relative to the start or end of the audio.

@@ -124,7 +124,8 @@ def subscribe(
 
     Args:
         audio_url: URL of the audio file to be outpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
             str; required.
         extend_before_duration: Duration in seconds to extend the audio from the start.
@@ -209,7 +210,8 @@ async def subscribe_async(
 
     Args:
         audio_url: URL of the audio file to be outpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
             str; required.
         extend_before_duration: Duration in seconds to extend the audio from the start.
@@ -290,7 +292,8 @@ def submit(
 
     Args:
         audio_url: URL of the audio file to be outpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
             str; required.
         extend_before_duration: Duration in seconds to extend the audio from the start.
@@ -367,7 +370,8 @@ async def submit_async(
 
     Args:
         audio_url: URL of the audio file to be outpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
             str; required.
         extend_before_duration: Duration in seconds to extend the audio from the start.
@@ -443,7 +447,8 @@ def run(
 
     Args:
         audio_url: URL of the audio file to be outpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
             str; required.
         extend_before_duration: Duration in seconds to extend the audio from the start.
@@ -518,7 +523,8 @@ async def run_async(
 
     Args:
         audio_url: URL of the audio file to be outpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
             str; required.
         extend_before_duration: Duration in seconds to extend the audio from the start.
@@ -592,7 +598,8 @@ def stream(
 
     Args:
         audio_url: URL of the audio file to be outpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
             str; required.
         extend_before_duration: Duration in seconds to extend the audio from the start.
@@ -665,7 +672,8 @@ def stream_async(
 
     Args:
         audio_url: URL of the audio file to be outpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
             str; required.
         extend_before_duration: Duration in seconds to extend the audio from the start.

@@ -46,8 +46,8 @@ class Realtime(RealtimeConnection[AceStepAudioOutpaintInput, AceStepAudioOutpain
 
         Args:
             audio_url: URL of the audio file to be outpainted.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             tags: Comma-separated list of genre tags to control the style of the generated audio.
                 str; required.
             extend_before_duration: Duration in seconds to extend the audio from the start.
@@ -114,8 +114,8 @@ class AsyncRealtime(AsyncRealtimeConnection[AceStepAudioOutpaintInput, AceStepAu
 
         Args:
             audio_url: URL of the audio file to be outpainted.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             tags: Comma-separated list of genre tags to control the style of the generated audio.
                 str; required.
             extend_before_duration: Duration in seconds to extend the audio from the start.

@@ -126,7 +126,8 @@ def subscribe(
 
     Args:
         audio_url: URL of the audio file to be outpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         original_tags: Original tags of the audio file.
             str; required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
@@ -217,7 +218,8 @@ async def subscribe_async(
 
     Args:
         audio_url: URL of the audio file to be outpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         original_tags: Original tags of the audio file.
             str; required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
@@ -304,7 +306,8 @@ def submit(
 
     Args:
         audio_url: URL of the audio file to be outpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         original_tags: Original tags of the audio file.
             str; required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
@@ -387,7 +390,8 @@ async def submit_async(
 
     Args:
         audio_url: URL of the audio file to be outpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         original_tags: Original tags of the audio file.
             str; required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
@@ -469,7 +473,8 @@ def run(
 
     Args:
         audio_url: URL of the audio file to be outpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         original_tags: Original tags of the audio file.
             str; required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
@@ -550,7 +555,8 @@ async def run_async(
 
     Args:
         audio_url: URL of the audio file to be outpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         original_tags: Original tags of the audio file.
             str; required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
@@ -630,7 +636,8 @@ def stream(
 
     Args:
         audio_url: URL of the audio file to be outpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         original_tags: Original tags of the audio file.
             str; required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.
@@ -709,7 +716,8 @@ def stream_async(
 
     Args:
         audio_url: URL of the audio file to be outpainted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         original_tags: Original tags of the audio file.
             str; required.
         tags: Comma-separated list of genre tags to control the style of the generated audio.

@@ -48,8 +48,8 @@ class Realtime(RealtimeConnection[AceStepAudioToAudioInput, AceStepAudioToAudioO
 
         Args:
             audio_url: URL of the audio file to be outpainted.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             original_tags: Original tags of the audio file.
                 str; required.
             tags: Comma-separated list of genre tags to control the style of the generated audio.
@@ -122,8 +122,8 @@ class AsyncRealtime(AsyncRealtimeConnection[AceStepAudioToAudioInput, AceStepAud
 
         Args:
             audio_url: URL of the audio file to be outpainted.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             original_tags: Original tags of the audio file.
                 str; required.
             tags: Comma-separated list of genre tags to control the style of the generated audio.

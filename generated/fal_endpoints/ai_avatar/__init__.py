@@ -109,9 +109,11 @@ def subscribe(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         num_frames: Number of frames to generate. Must be between 81 to 129 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
@@ -165,9 +167,11 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         num_frames: Number of frames to generate. Must be between 81 to 129 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
@@ -217,9 +221,11 @@ def submit(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         num_frames: Number of frames to generate. Must be between 81 to 129 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
@@ -265,9 +271,11 @@ async def submit_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         num_frames: Number of frames to generate. Must be between 81 to 129 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
@@ -312,9 +320,11 @@ def run(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         num_frames: Number of frames to generate. Must be between 81 to 129 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
@@ -358,9 +368,11 @@ async def run_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         num_frames: Number of frames to generate. Must be between 81 to 129 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
@@ -403,9 +415,11 @@ def stream(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         num_frames: Number of frames to generate. Must be between 81 to 129 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
@@ -447,9 +461,11 @@ def stream_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         num_frames: Number of frames to generate. Must be between 81 to 129 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.

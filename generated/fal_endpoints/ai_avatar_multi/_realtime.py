@@ -39,16 +39,16 @@ class Realtime(RealtimeConnection[AiAvatarMultiInput, AiAvatarMultiOutput]):
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             first_audio_url: The URL of the Person 1 audio file.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The text prompt to guide video generation.
                 str; required.
             second_audio_url: The URL of the Person 2 audio file.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             num_frames: Number of frames to generate. Must be between 81 to 129 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
                 int, 41 to 241; default 181.
             resolution: Resolution of the video to generate. Must be either 480p or 720p.
@@ -88,16 +88,16 @@ class AsyncRealtime(AsyncRealtimeConnection[AiAvatarMultiInput, AiAvatarMultiOut
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             first_audio_url: The URL of the Person 1 audio file.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The text prompt to guide video generation.
                 str; required.
             second_audio_url: The URL of the Person 2 audio file.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             num_frames: Number of frames to generate. Must be between 81 to 129 (inclusive). If the number of frames is greater than 81, the video will be generated with 1.25x more billing units.
                 int, 41 to 241; default 181.
             resolution: Resolution of the video to generate. Must be either 480p or 720p.

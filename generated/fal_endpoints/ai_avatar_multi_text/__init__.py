@@ -164,7 +164,8 @@ def subscribe(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_text_input: The text input to guide video generation.
             str; required.
         second_text_input: The text input to guide video generation.
@@ -277,7 +278,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_text_input: The text input to guide video generation.
             str; required.
         second_text_input: The text input to guide video generation.
@@ -386,7 +388,8 @@ def submit(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_text_input: The text input to guide video generation.
             str; required.
         second_text_input: The text input to guide video generation.
@@ -491,7 +494,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_text_input: The text input to guide video generation.
             str; required.
         second_text_input: The text input to guide video generation.
@@ -595,7 +599,8 @@ def run(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_text_input: The text input to guide video generation.
             str; required.
         second_text_input: The text input to guide video generation.
@@ -698,7 +703,8 @@ async def run_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_text_input: The text input to guide video generation.
             str; required.
         second_text_input: The text input to guide video generation.
@@ -800,7 +806,8 @@ def stream(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_text_input: The text input to guide video generation.
             str; required.
         second_text_input: The text input to guide video generation.
@@ -901,7 +908,8 @@ def stream_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_text_input: The text input to guide video generation.
             str; required.
         second_text_input: The text input to guide video generation.

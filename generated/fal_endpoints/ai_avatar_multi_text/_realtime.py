@@ -82,8 +82,8 @@ class Realtime(RealtimeConnection[AiAvatarMultiTextInput, AiAvatarMultiTextOutpu
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             first_text_input: The text input to guide video generation.
                 str; required.
             second_text_input: The text input to guide video generation.
@@ -176,8 +176,8 @@ class AsyncRealtime(AsyncRealtimeConnection[AiAvatarMultiTextInput, AiAvatarMult
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             first_text_input: The text input to guide video generation.
                 str; required.
             second_text_input: The text input to guide video generation.

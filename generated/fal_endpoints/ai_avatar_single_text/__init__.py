@@ -141,7 +141,8 @@ def subscribe(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_input: The text input to guide video generation.
             str; required.
         voice: The voice to use for speech generation
@@ -226,7 +227,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_input: The text input to guide video generation.
             str; required.
         voice: The voice to use for speech generation
@@ -307,7 +309,8 @@ def submit(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_input: The text input to guide video generation.
             str; required.
         voice: The voice to use for speech generation
@@ -384,7 +387,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_input: The text input to guide video generation.
             str; required.
         voice: The voice to use for speech generation
@@ -460,7 +464,8 @@ def run(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_input: The text input to guide video generation.
             str; required.
         voice: The voice to use for speech generation
@@ -535,7 +540,8 @@ async def run_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_input: The text input to guide video generation.
             str; required.
         voice: The voice to use for speech generation
@@ -609,7 +615,8 @@ def stream(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_input: The text input to guide video generation.
             str; required.
         voice: The voice to use for speech generation
@@ -682,7 +689,8 @@ def stream_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_input: The text input to guide video generation.
             str; required.
         voice: The voice to use for speech generation

@@ -130,7 +130,8 @@ def subscribe(
 
     Args:
         image_url: URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Dimensions must be at least 300px. Aspect ratio must be between 1:2.5 and 2.5:1. Max 10 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt guiding the animation. Max 2500 characters.
             str or None; optional.
         resolution: Output video resolution tier.
@@ -190,7 +191,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Dimensions must be at least 300px. Aspect ratio must be between 1:2.5 and 2.5:1. Max 10 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt guiding the animation. Max 2500 characters.
             str or None; optional.
         resolution: Output video resolution tier.
@@ -246,7 +248,8 @@ def submit(
 
     Args:
         image_url: URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Dimensions must be at least 300px. Aspect ratio must be between 1:2.5 and 2.5:1. Max 10 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt guiding the animation. Max 2500 characters.
             str or None; optional.
         resolution: Output video resolution tier.
@@ -298,7 +301,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Dimensions must be at least 300px. Aspect ratio must be between 1:2.5 and 2.5:1. Max 10 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt guiding the animation. Max 2500 characters.
             str or None; optional.
         resolution: Output video resolution tier.
@@ -349,7 +353,8 @@ def run(
 
     Args:
         image_url: URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Dimensions must be at least 300px. Aspect ratio must be between 1:2.5 and 2.5:1. Max 10 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt guiding the animation. Max 2500 characters.
             str or None; optional.
         resolution: Output video resolution tier.
@@ -399,7 +404,8 @@ async def run_async(
 
     Args:
         image_url: URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Dimensions must be at least 300px. Aspect ratio must be between 1:2.5 and 2.5:1. Max 10 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt guiding the animation. Max 2500 characters.
             str or None; optional.
         resolution: Output video resolution tier.
@@ -448,7 +454,8 @@ def stream(
 
     Args:
         image_url: URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Dimensions must be at least 300px. Aspect ratio must be between 1:2.5 and 2.5:1. Max 10 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt guiding the animation. Max 2500 characters.
             str or None; optional.
         resolution: Output video resolution tier.
@@ -496,7 +503,8 @@ def stream_async(
 
     Args:
         image_url: URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Dimensions must be at least 300px. Aspect ratio must be between 1:2.5 and 2.5:1. Max 10 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt guiding the animation. Max 2500 characters.
             str or None; optional.
         resolution: Output video resolution tier.

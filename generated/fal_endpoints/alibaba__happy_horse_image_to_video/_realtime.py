@@ -38,8 +38,8 @@ class Realtime(
 
         Args:
             image_url: URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Dimensions must be at least 300px. Aspect ratio must be between 1:2.5 and 2.5:1. Max 10 MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Optional text prompt guiding the animation. Max 2500 characters.
                 str or None; optional.
             resolution: Output video resolution tier.
@@ -78,8 +78,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Dimensions must be at least 300px. Aspect ratio must be between 1:2.5 and 2.5:1. Max 10 MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Optional text prompt guiding the animation. Max 2500 characters.
                 str or None; optional.
             resolution: Output video resolution tier.

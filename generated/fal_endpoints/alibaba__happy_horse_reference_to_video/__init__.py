@@ -137,8 +137,8 @@ def subscribe(
         prompt: Text prompt describing the desired video. Reference subjects from your images using ``character1``, ``character2``, ... up to ``character9`` (the order matches the order of ``image_urls``). Max 2500 characters.
             str, at least 1 characters; required.
         image_urls: Reference images for subject consistency (1-9 images). Formats: JPEG, JPG, PNG, WEBP. Shortest side must be at least 400 px (720P or higher recommended). Max 10 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: Aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Output video resolution tier.
@@ -203,8 +203,8 @@ async def subscribe_async(
         prompt: Text prompt describing the desired video. Reference subjects from your images using ``character1``, ``character2``, ... up to ``character9`` (the order matches the order of ``image_urls``). Max 2500 characters.
             str, at least 1 characters; required.
         image_urls: Reference images for subject consistency (1-9 images). Formats: JPEG, JPG, PNG, WEBP. Shortest side must be at least 400 px (720P or higher recommended). Max 10 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: Aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Output video resolution tier.
@@ -265,8 +265,8 @@ def submit(
         prompt: Text prompt describing the desired video. Reference subjects from your images using ``character1``, ``character2``, ... up to ``character9`` (the order matches the order of ``image_urls``). Max 2500 characters.
             str, at least 1 characters; required.
         image_urls: Reference images for subject consistency (1-9 images). Formats: JPEG, JPG, PNG, WEBP. Shortest side must be at least 400 px (720P or higher recommended). Max 10 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: Aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Output video resolution tier.
@@ -323,8 +323,8 @@ async def submit_async(
         prompt: Text prompt describing the desired video. Reference subjects from your images using ``character1``, ``character2``, ... up to ``character9`` (the order matches the order of ``image_urls``). Max 2500 characters.
             str, at least 1 characters; required.
         image_urls: Reference images for subject consistency (1-9 images). Formats: JPEG, JPG, PNG, WEBP. Shortest side must be at least 400 px (720P or higher recommended). Max 10 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: Aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Output video resolution tier.
@@ -380,8 +380,8 @@ def run(
         prompt: Text prompt describing the desired video. Reference subjects from your images using ``character1``, ``character2``, ... up to ``character9`` (the order matches the order of ``image_urls``). Max 2500 characters.
             str, at least 1 characters; required.
         image_urls: Reference images for subject consistency (1-9 images). Formats: JPEG, JPG, PNG, WEBP. Shortest side must be at least 400 px (720P or higher recommended). Max 10 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: Aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Output video resolution tier.
@@ -436,8 +436,8 @@ async def run_async(
         prompt: Text prompt describing the desired video. Reference subjects from your images using ``character1``, ``character2``, ... up to ``character9`` (the order matches the order of ``image_urls``). Max 2500 characters.
             str, at least 1 characters; required.
         image_urls: Reference images for subject consistency (1-9 images). Formats: JPEG, JPG, PNG, WEBP. Shortest side must be at least 400 px (720P or higher recommended). Max 10 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: Aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Output video resolution tier.
@@ -491,8 +491,8 @@ def stream(
         prompt: Text prompt describing the desired video. Reference subjects from your images using ``character1``, ``character2``, ... up to ``character9`` (the order matches the order of ``image_urls``). Max 2500 characters.
             str, at least 1 characters; required.
         image_urls: Reference images for subject consistency (1-9 images). Formats: JPEG, JPG, PNG, WEBP. Shortest side must be at least 400 px (720P or higher recommended). Max 10 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: Aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Output video resolution tier.
@@ -545,8 +545,8 @@ def stream_async(
         prompt: Text prompt describing the desired video. Reference subjects from your images using ``character1``, ``character2``, ... up to ``character9`` (the order matches the order of ``image_urls``). Max 2500 characters.
             str, at least 1 characters; required.
         image_urls: Reference images for subject consistency (1-9 images). Formats: JPEG, JPG, PNG, WEBP. Shortest side must be at least 400 px (720P or higher recommended). Max 10 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: Aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Output video resolution tier.

@@ -43,8 +43,8 @@ class Realtime(
             prompt: Text prompt describing the desired video. Reference subjects from your images using ``character1``, ``character2``, ... up to ``character9`` (the order matches the order of ``image_urls``). Max 2500 characters.
                 str, at least 1 characters; required.
             image_urls: Reference images for subject consistency (1-9 images). Formats: JPEG, JPG, PNG, WEBP. Shortest side must be at least 400 px (720P or higher recommended). Max 10 MB each.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             aspect_ratio: Aspect ratio of the generated video.
                 one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
             resolution: Output video resolution tier.
@@ -88,8 +88,8 @@ class AsyncRealtime(
             prompt: Text prompt describing the desired video. Reference subjects from your images using ``character1``, ``character2``, ... up to ``character9`` (the order matches the order of ``image_urls``). Max 2500 characters.
                 str, at least 1 characters; required.
             image_urls: Reference images for subject consistency (1-9 images). Formats: JPEG, JPG, PNG, WEBP. Shortest side must be at least 400 px (720P or higher recommended). Max 10 MB each.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             aspect_ratio: Aspect ratio of the generated video.
                 one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
             resolution: Output video resolution tier.

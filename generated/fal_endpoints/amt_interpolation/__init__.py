@@ -111,7 +111,8 @@ def subscribe(
 
     Args:
         video_url: URL of the video to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_fps: Output frames per second
             int; default 24.
         recursive_interpolation_passes: Number of recursive interpolation passes
@@ -157,7 +158,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_fps: Output frames per second
             int; default 24.
         recursive_interpolation_passes: Number of recursive interpolation passes
@@ -199,7 +201,8 @@ def submit(
 
     Args:
         video_url: URL of the video to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_fps: Output frames per second
             int; default 24.
         recursive_interpolation_passes: Number of recursive interpolation passes
@@ -237,7 +240,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the video to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_fps: Output frames per second
             int; default 24.
         recursive_interpolation_passes: Number of recursive interpolation passes
@@ -274,7 +278,8 @@ def run(
 
     Args:
         video_url: URL of the video to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_fps: Output frames per second
             int; default 24.
         recursive_interpolation_passes: Number of recursive interpolation passes
@@ -310,7 +315,8 @@ async def run_async(
 
     Args:
         video_url: URL of the video to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_fps: Output frames per second
             int; default 24.
         recursive_interpolation_passes: Number of recursive interpolation passes
@@ -345,7 +351,8 @@ def stream(
 
     Args:
         video_url: URL of the video to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_fps: Output frames per second
             int; default 24.
         recursive_interpolation_passes: Number of recursive interpolation passes
@@ -379,7 +386,8 @@ def stream_async(
 
     Args:
         video_url: URL of the video to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_fps: Output frames per second
             int; default 24.
         recursive_interpolation_passes: Number of recursive interpolation passes

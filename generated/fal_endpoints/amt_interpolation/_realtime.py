@@ -33,8 +33,8 @@ class Realtime(RealtimeConnection[AmtInterpolationInput, AmtInterpolationOutput]
 
         Args:
             video_url: URL of the video to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             output_fps: Output frames per second
                 int; default 24.
             recursive_interpolation_passes: Number of recursive interpolation passes
@@ -62,8 +62,8 @@ class AsyncRealtime(AsyncRealtimeConnection[AmtInterpolationInput, AmtInterpolat
 
         Args:
             video_url: URL of the video to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             output_fps: Output frames per second
                 int; default 24.
             recursive_interpolation_passes: Number of recursive interpolation passes

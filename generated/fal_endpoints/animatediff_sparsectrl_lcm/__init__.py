@@ -135,18 +135,18 @@ def subscribe(
             Diffusion will output the same image every time.
             int or None; optional.
         keyframe_0_image_url: The URL of the first keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_0_index: The frame index of the first keyframe to use for the generation.
             int; default 0.
         keyframe_1_image_url: The URL of the second keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_1_index: The frame index of the second keyframe to use for the generation.
             int; default 0.
         keyframe_2_image_url: The URL of the third keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_2_index: The frame index of the third keyframe to use for the generation.
             int; default 0.
 
@@ -210,18 +210,18 @@ async def subscribe_async(
             Diffusion will output the same image every time.
             int or None; optional.
         keyframe_0_image_url: The URL of the first keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_0_index: The frame index of the first keyframe to use for the generation.
             int; default 0.
         keyframe_1_image_url: The URL of the second keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_1_index: The frame index of the second keyframe to use for the generation.
             int; default 0.
         keyframe_2_image_url: The URL of the third keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_2_index: The frame index of the third keyframe to use for the generation.
             int; default 0.
 
@@ -281,18 +281,18 @@ def submit(
             Diffusion will output the same image every time.
             int or None; optional.
         keyframe_0_image_url: The URL of the first keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_0_index: The frame index of the first keyframe to use for the generation.
             int; default 0.
         keyframe_1_image_url: The URL of the second keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_1_index: The frame index of the second keyframe to use for the generation.
             int; default 0.
         keyframe_2_image_url: The URL of the third keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_2_index: The frame index of the third keyframe to use for the generation.
             int; default 0.
 
@@ -348,18 +348,18 @@ async def submit_async(
             Diffusion will output the same image every time.
             int or None; optional.
         keyframe_0_image_url: The URL of the first keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_0_index: The frame index of the first keyframe to use for the generation.
             int; default 0.
         keyframe_1_image_url: The URL of the second keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_1_index: The frame index of the second keyframe to use for the generation.
             int; default 0.
         keyframe_2_image_url: The URL of the third keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_2_index: The frame index of the third keyframe to use for the generation.
             int; default 0.
 
@@ -414,18 +414,18 @@ def run(
             Diffusion will output the same image every time.
             int or None; optional.
         keyframe_0_image_url: The URL of the first keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_0_index: The frame index of the first keyframe to use for the generation.
             int; default 0.
         keyframe_1_image_url: The URL of the second keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_1_index: The frame index of the second keyframe to use for the generation.
             int; default 0.
         keyframe_2_image_url: The URL of the third keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_2_index: The frame index of the third keyframe to use for the generation.
             int; default 0.
 
@@ -479,18 +479,18 @@ async def run_async(
             Diffusion will output the same image every time.
             int or None; optional.
         keyframe_0_image_url: The URL of the first keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_0_index: The frame index of the first keyframe to use for the generation.
             int; default 0.
         keyframe_1_image_url: The URL of the second keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_1_index: The frame index of the second keyframe to use for the generation.
             int; default 0.
         keyframe_2_image_url: The URL of the third keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_2_index: The frame index of the third keyframe to use for the generation.
             int; default 0.
 
@@ -543,18 +543,18 @@ def stream(
             Diffusion will output the same image every time.
             int or None; optional.
         keyframe_0_image_url: The URL of the first keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_0_index: The frame index of the first keyframe to use for the generation.
             int; default 0.
         keyframe_1_image_url: The URL of the second keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_1_index: The frame index of the second keyframe to use for the generation.
             int; default 0.
         keyframe_2_image_url: The URL of the third keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_2_index: The frame index of the third keyframe to use for the generation.
             int; default 0.
 
@@ -606,18 +606,18 @@ def stream_async(
             Diffusion will output the same image every time.
             int or None; optional.
         keyframe_0_image_url: The URL of the first keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_0_index: The frame index of the first keyframe to use for the generation.
             int; default 0.
         keyframe_1_image_url: The URL of the second keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_1_index: The frame index of the second keyframe to use for the generation.
             int; default 0.
         keyframe_2_image_url: The URL of the third keyframe to use for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         keyframe_2_index: The frame index of the third keyframe to use for the generation.
             int; default 0.
 

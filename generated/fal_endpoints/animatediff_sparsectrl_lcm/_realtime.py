@@ -55,18 +55,18 @@ class Realtime(RealtimeConnection[AnimatediffSparsectrlLcmInput, AnimatediffSpar
                 Diffusion will output the same image every time.
                 int or None; optional.
             keyframe_0_image_url: The URL of the first keyframe to use for the generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             keyframe_0_index: The frame index of the first keyframe to use for the generation.
                 int; default 0.
             keyframe_1_image_url: The URL of the second keyframe to use for the generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             keyframe_1_index: The frame index of the second keyframe to use for the generation.
                 int; default 0.
             keyframe_2_image_url: The URL of the third keyframe to use for the generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             keyframe_2_index: The frame index of the third keyframe to use for the generation.
                 int; default 0.
 
@@ -116,18 +116,18 @@ class AsyncRealtime(
                 Diffusion will output the same image every time.
                 int or None; optional.
             keyframe_0_image_url: The URL of the first keyframe to use for the generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             keyframe_0_index: The frame index of the first keyframe to use for the generation.
                 int; default 0.
             keyframe_1_image_url: The URL of the second keyframe to use for the generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             keyframe_1_index: The frame index of the second keyframe to use for the generation.
                 int; default 0.
             keyframe_2_image_url: The URL of the third keyframe to use for the generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             keyframe_2_index: The frame index of the third keyframe to use for the generation.
                 int; default 0.
 

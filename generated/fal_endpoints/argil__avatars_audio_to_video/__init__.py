@@ -124,7 +124,8 @@ def subscribe(
             "Maria (Masterclass)", "Emma (UGC)", "Sienna (Masterclass)", "Elena (UGC)", "Jasmine
             (Masterclass)", ...; required.
         audio_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         remove_background: Enabling the remove background feature will result in a 50% increase in the price.
             bool; default False.
 
@@ -172,7 +173,8 @@ async def subscribe_async(
             "Maria (Masterclass)", "Emma (UGC)", "Sienna (Masterclass)", "Elena (UGC)", "Jasmine
             (Masterclass)", ...; required.
         audio_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         remove_background: Enabling the remove background feature will result in a 50% increase in the price.
             bool; default False.
 
@@ -216,7 +218,8 @@ def submit(
             "Maria (Masterclass)", "Emma (UGC)", "Sienna (Masterclass)", "Elena (UGC)", "Jasmine
             (Masterclass)", ...; required.
         audio_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         remove_background: Enabling the remove background feature will result in a 50% increase in the price.
             bool; default False.
 
@@ -256,7 +259,8 @@ async def submit_async(
             "Maria (Masterclass)", "Emma (UGC)", "Sienna (Masterclass)", "Elena (UGC)", "Jasmine
             (Masterclass)", ...; required.
         audio_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         remove_background: Enabling the remove background feature will result in a 50% increase in the price.
             bool; default False.
 
@@ -295,7 +299,8 @@ def run(
             "Maria (Masterclass)", "Emma (UGC)", "Sienna (Masterclass)", "Elena (UGC)", "Jasmine
             (Masterclass)", ...; required.
         audio_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         remove_background: Enabling the remove background feature will result in a 50% increase in the price.
             bool; default False.
 
@@ -333,7 +338,8 @@ async def run_async(
             "Maria (Masterclass)", "Emma (UGC)", "Sienna (Masterclass)", "Elena (UGC)", "Jasmine
             (Masterclass)", ...; required.
         audio_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         remove_background: Enabling the remove background feature will result in a 50% increase in the price.
             bool; default False.
 
@@ -370,7 +376,8 @@ def stream(
             "Maria (Masterclass)", "Emma (UGC)", "Sienna (Masterclass)", "Elena (UGC)", "Jasmine
             (Masterclass)", ...; required.
         audio_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         remove_background: Enabling the remove background feature will result in a 50% increase in the price.
             bool; default False.
 
@@ -406,7 +413,8 @@ def stream_async(
             "Maria (Masterclass)", "Emma (UGC)", "Sienna (Masterclass)", "Elena (UGC)", "Jasmine
             (Masterclass)", ...; required.
         audio_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         remove_background: Enabling the remove background feature will result in a 50% increase in the price.
             bool; default False.
 

@@ -37,8 +37,8 @@ class Realtime(RealtimeConnection[ArgilAvatarsAudioToVideoInput, ArgilAvatarsAud
                 "Maria (Masterclass)", "Emma (UGC)", "Sienna (Masterclass)", "Elena (UGC)", "Jasmine
                 (Masterclass)", ...; required.
             audio_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             remove_background: Enabling the remove background feature will result in a 50% increase in the price.
                 bool; default False.
 
@@ -70,8 +70,8 @@ class AsyncRealtime(
                 "Maria (Masterclass)", "Emma (UGC)", "Sienna (Masterclass)", "Elena (UGC)", "Jasmine
                 (Masterclass)", ...; required.
             audio_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             remove_background: Enabling the remove background feature will result in a 50% increase in the price.
                 bool; default False.
 

@@ -33,8 +33,8 @@ class Realtime(RealtimeConnection[AudioUnderstandingInput, AudioUnderstandingOut
 
         Args:
             audio_url: URL of the audio file to analyze
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The question or prompt about the audio content.
                 str, 1 to 10000 characters; required.
             detailed_analysis: Whether to request a more detailed analysis of the audio
@@ -62,8 +62,8 @@ class AsyncRealtime(AsyncRealtimeConnection[AudioUnderstandingInput, AudioUnders
 
         Args:
             audio_url: URL of the audio file to analyze
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The question or prompt about the audio content.
                 str, 1 to 10000 characters; required.
             detailed_analysis: Whether to request a more detailed analysis of the audio

@@ -115,7 +115,8 @@ def subscribe(
 
     Args:
         video_url: URL to the .mp4 video with audio. Only videos of size <400MB are allowed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         txt_color: Colour of the text. Can be a RGB tuple, a color name, or an hexadecimal notation.
             str; default "white".
         txt_font: Font for generated captions. Choose one in 'Arial','Standard','Garamond', 'Times New Roman','Georgia', or pass a url to a .ttf file
@@ -179,7 +180,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL to the .mp4 video with audio. Only videos of size <400MB are allowed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         txt_color: Colour of the text. Can be a RGB tuple, a color name, or an hexadecimal notation.
             str; default "white".
         txt_font: Font for generated captions. Choose one in 'Arial','Standard','Garamond', 'Times New Roman','Georgia', or pass a url to a .ttf file
@@ -239,7 +241,8 @@ def submit(
 
     Args:
         video_url: URL to the .mp4 video with audio. Only videos of size <400MB are allowed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         txt_color: Colour of the text. Can be a RGB tuple, a color name, or an hexadecimal notation.
             str; default "white".
         txt_font: Font for generated captions. Choose one in 'Arial','Standard','Garamond', 'Times New Roman','Georgia', or pass a url to a .ttf file
@@ -295,7 +298,8 @@ async def submit_async(
 
     Args:
         video_url: URL to the .mp4 video with audio. Only videos of size <400MB are allowed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         txt_color: Colour of the text. Can be a RGB tuple, a color name, or an hexadecimal notation.
             str; default "white".
         txt_font: Font for generated captions. Choose one in 'Arial','Standard','Garamond', 'Times New Roman','Georgia', or pass a url to a .ttf file
@@ -350,7 +354,8 @@ def run(
 
     Args:
         video_url: URL to the .mp4 video with audio. Only videos of size <400MB are allowed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         txt_color: Colour of the text. Can be a RGB tuple, a color name, or an hexadecimal notation.
             str; default "white".
         txt_font: Font for generated captions. Choose one in 'Arial','Standard','Garamond', 'Times New Roman','Georgia', or pass a url to a .ttf file
@@ -404,7 +409,8 @@ async def run_async(
 
     Args:
         video_url: URL to the .mp4 video with audio. Only videos of size <400MB are allowed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         txt_color: Colour of the text. Can be a RGB tuple, a color name, or an hexadecimal notation.
             str; default "white".
         txt_font: Font for generated captions. Choose one in 'Arial','Standard','Garamond', 'Times New Roman','Georgia', or pass a url to a .ttf file
@@ -457,7 +463,8 @@ def stream(
 
     Args:
         video_url: URL to the .mp4 video with audio. Only videos of size <400MB are allowed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         txt_color: Colour of the text. Can be a RGB tuple, a color name, or an hexadecimal notation.
             str; default "white".
         txt_font: Font for generated captions. Choose one in 'Arial','Standard','Garamond', 'Times New Roman','Georgia', or pass a url to a .ttf file
@@ -509,7 +516,8 @@ def stream_async(
 
     Args:
         video_url: URL to the .mp4 video with audio. Only videos of size <400MB are allowed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         txt_color: Colour of the text. Can be a RGB tuple, a color name, or an hexadecimal notation.
             str; default "white".
         txt_font: Font for generated captions. Choose one in 'Arial','Standard','Garamond', 'Times New Roman','Georgia', or pass a url to a .ttf file

@@ -39,8 +39,8 @@ class Realtime(RealtimeConnection[AutoCaptionInput, AutoCaptionOutput]):
 
         Args:
             video_url: URL to the .mp4 video with audio. Only videos of size <400MB are allowed.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             txt_color: Colour of the text. Can be a RGB tuple, a color name, or an hexadecimal notation.
                 str; default "white".
             txt_font: Font for generated captions. Choose one in 'Arial','Standard','Garamond', 'Times New Roman','Georgia', or pass a url to a .ttf file
@@ -86,8 +86,8 @@ class AsyncRealtime(AsyncRealtimeConnection[AutoCaptionInput, AutoCaptionOutput]
 
         Args:
             video_url: URL to the .mp4 video with audio. Only videos of size <400MB are allowed.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             txt_color: Colour of the text. Can be a RGB tuple, a color name, or an hexadecimal notation.
                 str; default "white".
             txt_font: Font for generated captions. Choose one in 'Arial','Standard','Garamond', 'Times New Roman','Georgia', or pass a url to a .ttf file

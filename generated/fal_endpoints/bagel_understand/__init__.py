@@ -109,7 +109,8 @@ def subscribe(
 
     Args:
         image_url: The image for the query.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to query the image with.
             str; required.
         seed: The seed to use for the generation.
@@ -155,7 +156,8 @@ async def subscribe_async(
 
     Args:
         image_url: The image for the query.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to query the image with.
             str; required.
         seed: The seed to use for the generation.
@@ -197,7 +199,8 @@ def submit(
 
     Args:
         image_url: The image for the query.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to query the image with.
             str; required.
         seed: The seed to use for the generation.
@@ -235,7 +238,8 @@ async def submit_async(
 
     Args:
         image_url: The image for the query.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to query the image with.
             str; required.
         seed: The seed to use for the generation.
@@ -272,7 +276,8 @@ def run(
 
     Args:
         image_url: The image for the query.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to query the image with.
             str; required.
         seed: The seed to use for the generation.
@@ -308,7 +313,8 @@ async def run_async(
 
     Args:
         image_url: The image for the query.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to query the image with.
             str; required.
         seed: The seed to use for the generation.
@@ -343,7 +349,8 @@ def stream(
 
     Args:
         image_url: The image for the query.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to query the image with.
             str; required.
         seed: The seed to use for the generation.
@@ -377,7 +384,8 @@ def stream_async(
 
     Args:
         image_url: The image for the query.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to query the image with.
             str; required.
         seed: The seed to use for the generation.

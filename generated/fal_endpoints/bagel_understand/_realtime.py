@@ -33,8 +33,8 @@ class Realtime(RealtimeConnection[BagelUnderstandInput, BagelUnderstandOutput]):
 
         Args:
             image_url: The image for the query.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to query the image with.
                 str; required.
             seed: The seed to use for the generation.
@@ -62,8 +62,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BagelUnderstandInput, BagelUnderstan
 
         Args:
             image_url: The image for the query.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to query the image with.
                 str; required.
             seed: The seed to use for the generation.

@@ -112,7 +112,8 @@ def subscribe(
 
     Args:
         video_url: URL of video to be used for background removal.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         background_color: Optional RGB values (0-255) for the background color. If not provided, the background will be transparent. For ex: [0, 0, 0]
             tuple[int, int, int] or None, 3 to 3 items; optional.
         output_format: Output video format. Use "webm" for true transparency support (VP9 codec with alpha channel). MP4 format does not support transparency and will render transparent areas as black.
@@ -161,7 +162,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of video to be used for background removal.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         background_color: Optional RGB values (0-255) for the background color. If not provided, the background will be transparent. For ex: [0, 0, 0]
             tuple[int, int, int] or None, 3 to 3 items; optional.
         output_format: Output video format. Use "webm" for true transparency support (VP9 codec with alpha channel). MP4 format does not support transparency and will render transparent areas as black.
@@ -206,7 +208,8 @@ def submit(
 
     Args:
         video_url: URL of video to be used for background removal.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         background_color: Optional RGB values (0-255) for the background color. If not provided, the background will be transparent. For ex: [0, 0, 0]
             tuple[int, int, int] or None, 3 to 3 items; optional.
         output_format: Output video format. Use "webm" for true transparency support (VP9 codec with alpha channel). MP4 format does not support transparency and will render transparent areas as black.
@@ -247,7 +250,8 @@ async def submit_async(
 
     Args:
         video_url: URL of video to be used for background removal.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         background_color: Optional RGB values (0-255) for the background color. If not provided, the background will be transparent. For ex: [0, 0, 0]
             tuple[int, int, int] or None, 3 to 3 items; optional.
         output_format: Output video format. Use "webm" for true transparency support (VP9 codec with alpha channel). MP4 format does not support transparency and will render transparent areas as black.
@@ -287,7 +291,8 @@ def run(
 
     Args:
         video_url: URL of video to be used for background removal.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         background_color: Optional RGB values (0-255) for the background color. If not provided, the background will be transparent. For ex: [0, 0, 0]
             tuple[int, int, int] or None, 3 to 3 items; optional.
         output_format: Output video format. Use "webm" for true transparency support (VP9 codec with alpha channel). MP4 format does not support transparency and will render transparent areas as black.
@@ -326,7 +331,8 @@ async def run_async(
 
     Args:
         video_url: URL of video to be used for background removal.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         background_color: Optional RGB values (0-255) for the background color. If not provided, the background will be transparent. For ex: [0, 0, 0]
             tuple[int, int, int] or None, 3 to 3 items; optional.
         output_format: Output video format. Use "webm" for true transparency support (VP9 codec with alpha channel). MP4 format does not support transparency and will render transparent areas as black.
@@ -364,7 +370,8 @@ def stream(
 
     Args:
         video_url: URL of video to be used for background removal.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         background_color: Optional RGB values (0-255) for the background color. If not provided, the background will be transparent. For ex: [0, 0, 0]
             tuple[int, int, int] or None, 3 to 3 items; optional.
         output_format: Output video format. Use "webm" for true transparency support (VP9 codec with alpha channel). MP4 format does not support transparency and will render transparent areas as black.
@@ -401,7 +408,8 @@ def stream_async(
 
     Args:
         video_url: URL of video to be used for background removal.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         background_color: Optional RGB values (0-255) for the background color. If not provided, the background will be transparent. For ex: [0, 0, 0]
             tuple[int, int, int] or None, 3 to 3 items; optional.
         output_format: Output video format. Use "webm" for true transparency support (VP9 codec with alpha channel). MP4 format does not support transparency and will render transparent areas as black.

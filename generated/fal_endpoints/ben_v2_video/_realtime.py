@@ -34,8 +34,8 @@ class Realtime(RealtimeConnection[BenV2VideoInput, BenV2VideoOutput]):
 
         Args:
             video_url: URL of video to be used for background removal.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             background_color: Optional RGB values (0-255) for the background color. If not provided, the background will be transparent. For ex: [0, 0, 0]
                 tuple[int, int, int] or None, 3 to 3 items; optional.
             output_format: Output video format. Use "webm" for true transparency support (VP9 codec with alpha channel). MP4 format does not support transparency and will render transparent areas as black.
@@ -66,8 +66,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BenV2VideoInput, BenV2VideoOutput]):
 
         Args:
             video_url: URL of video to be used for background removal.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             background_color: Optional RGB values (0-255) for the background color. If not provided, the background will be transparent. For ex: [0, 0, 0]
                 tuple[int, int, int] or None, 3 to 3 items; optional.
             output_format: Output video format. Use "webm" for true transparency support (VP9 codec with alpha channel). MP4 format does not support transparency and will render transparent areas as black.

@@ -120,7 +120,8 @@ def subscribe(
         prompt: Text prompt or editing instruction.
             str; required.
         video_url: Source video to edit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -187,7 +188,8 @@ async def subscribe_async(
         prompt: Text prompt or editing instruction.
             str; required.
         video_url: Source video to edit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -250,7 +252,8 @@ def submit(
         prompt: Text prompt or editing instruction.
             str; required.
         video_url: Source video to edit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -309,7 +312,8 @@ async def submit_async(
         prompt: Text prompt or editing instruction.
             str; required.
         video_url: Source video to edit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -367,7 +371,8 @@ def run(
         prompt: Text prompt or editing instruction.
             str; required.
         video_url: Source video to edit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -424,7 +429,8 @@ async def run_async(
         prompt: Text prompt or editing instruction.
             str; required.
         video_url: Source video to edit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -480,7 +486,8 @@ def stream(
         prompt: Text prompt or editing instruction.
             str; required.
         video_url: Source video to edit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -535,7 +542,8 @@ def stream_async(
         prompt: Text prompt or editing instruction.
             str; required.
         video_url: Source video to edit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.

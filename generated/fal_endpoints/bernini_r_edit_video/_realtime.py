@@ -42,8 +42,8 @@ class Realtime(RealtimeConnection[BerniniREditVideoInput, BerniniREditVideoOutpu
             prompt: Text prompt or editing instruction.
                 str; required.
             video_url: Source video to edit.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
                 str or None; optional.
             num_inference_steps: Number of denoising steps.
@@ -92,8 +92,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BerniniREditVideoInput, BerniniREdit
             prompt: Text prompt or editing instruction.
                 str; required.
             video_url: Source video to edit.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
                 str or None; optional.
             num_inference_steps: Number of denoising steps.

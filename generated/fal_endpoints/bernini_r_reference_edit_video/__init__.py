@@ -127,10 +127,11 @@ def subscribe(
         prompt: Text prompt or editing instruction.
             str; required.
         video_url: Source video to edit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_image_urls: Reference image(s) guiding the edit; up to 5.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -198,10 +199,11 @@ async def subscribe_async(
         prompt: Text prompt or editing instruction.
             str; required.
         video_url: Source video to edit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_image_urls: Reference image(s) guiding the edit; up to 5.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -265,10 +267,11 @@ def submit(
         prompt: Text prompt or editing instruction.
             str; required.
         video_url: Source video to edit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_image_urls: Reference image(s) guiding the edit; up to 5.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -328,10 +331,11 @@ async def submit_async(
         prompt: Text prompt or editing instruction.
             str; required.
         video_url: Source video to edit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_image_urls: Reference image(s) guiding the edit; up to 5.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -390,10 +394,11 @@ def run(
         prompt: Text prompt or editing instruction.
             str; required.
         video_url: Source video to edit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_image_urls: Reference image(s) guiding the edit; up to 5.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -451,10 +456,11 @@ async def run_async(
         prompt: Text prompt or editing instruction.
             str; required.
         video_url: Source video to edit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_image_urls: Reference image(s) guiding the edit; up to 5.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -511,10 +517,11 @@ def stream(
         prompt: Text prompt or editing instruction.
             str; required.
         video_url: Source video to edit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_image_urls: Reference image(s) guiding the edit; up to 5.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -570,10 +577,11 @@ def stream_async(
         prompt: Text prompt or editing instruction.
             str; required.
         video_url: Source video to edit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_image_urls: Reference image(s) guiding the edit; up to 5.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.

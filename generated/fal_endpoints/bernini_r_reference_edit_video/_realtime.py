@@ -45,11 +45,11 @@ class Realtime(
             prompt: Text prompt or editing instruction.
                 str; required.
             video_url: Source video to edit.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             reference_image_urls: Reference image(s) guiding the edit; up to 5.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, 1 to 5 items; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, 1 to 5 items; required.
             negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
                 str or None; optional.
             num_inference_steps: Number of denoising steps.
@@ -101,11 +101,11 @@ class AsyncRealtime(
             prompt: Text prompt or editing instruction.
                 str; required.
             video_url: Source video to edit.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             reference_image_urls: Reference image(s) guiding the edit; up to 5.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, 1 to 5 items; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, 1 to 5 items; required.
             negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
                 str or None; optional.
             num_inference_steps: Number of denoising steps.

@@ -127,8 +127,8 @@ def subscribe(
         prompt: Text prompt or editing instruction.
             str; required.
         reference_image_urls: Reference subject image(s); up to 5.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -198,8 +198,8 @@ async def subscribe_async(
         prompt: Text prompt or editing instruction.
             str; required.
         reference_image_urls: Reference subject image(s); up to 5.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -265,8 +265,8 @@ def submit(
         prompt: Text prompt or editing instruction.
             str; required.
         reference_image_urls: Reference subject image(s); up to 5.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -328,8 +328,8 @@ async def submit_async(
         prompt: Text prompt or editing instruction.
             str; required.
         reference_image_urls: Reference subject image(s); up to 5.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -390,8 +390,8 @@ def run(
         prompt: Text prompt or editing instruction.
             str; required.
         reference_image_urls: Reference subject image(s); up to 5.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -451,8 +451,8 @@ async def run_async(
         prompt: Text prompt or editing instruction.
             str; required.
         reference_image_urls: Reference subject image(s); up to 5.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -511,8 +511,8 @@ def stream(
         prompt: Text prompt or editing instruction.
             str; required.
         reference_image_urls: Reference subject image(s); up to 5.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.
@@ -570,8 +570,8 @@ def stream_async(
         prompt: Text prompt or editing instruction.
             str; required.
         reference_image_urls: Reference subject image(s); up to 5.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; required.
         negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
             str or None; optional.
         num_inference_steps: Number of denoising steps.

@@ -43,8 +43,8 @@ class Realtime(RealtimeConnection[BerniniRReferenceToVideoInput, BerniniRReferen
             prompt: Text prompt or editing instruction.
                 str; required.
             reference_image_urls: Reference subject image(s); up to 5.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, 1 to 5 items; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, 1 to 5 items; required.
             negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
                 str or None; optional.
             num_inference_steps: Number of denoising steps.
@@ -98,8 +98,8 @@ class AsyncRealtime(
             prompt: Text prompt or editing instruction.
                 str; required.
             reference_image_urls: Reference subject image(s); up to 5.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, 1 to 5 items; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, 1 to 5 items; required.
             negative_prompt: Negative prompt. Defaults to the standard Wan2.2 negative prompt.
                 str or None; optional.
             num_inference_steps: Number of denoising steps.

@@ -126,7 +126,8 @@ def subscribe(
 
     Args:
         video_url: URL of the video to remove background from
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Model to use for background removal.
             The 'General Use (Light)' model is the original model used in the BiRefNet repository.
             The 'General Use (Light 2K)' model is the original model used in the BiRefNet repository but trained with 2K images.
@@ -216,7 +217,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video to remove background from
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Model to use for background removal.
             The 'General Use (Light)' model is the original model used in the BiRefNet repository.
             The 'General Use (Light 2K)' model is the original model used in the BiRefNet repository but trained with 2K images.
@@ -302,7 +304,8 @@ def submit(
 
     Args:
         video_url: URL of the video to remove background from
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Model to use for background removal.
             The 'General Use (Light)' model is the original model used in the BiRefNet repository.
             The 'General Use (Light 2K)' model is the original model used in the BiRefNet repository but trained with 2K images.
@@ -384,7 +387,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the video to remove background from
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Model to use for background removal.
             The 'General Use (Light)' model is the original model used in the BiRefNet repository.
             The 'General Use (Light 2K)' model is the original model used in the BiRefNet repository but trained with 2K images.
@@ -465,7 +469,8 @@ def run(
 
     Args:
         video_url: URL of the video to remove background from
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Model to use for background removal.
             The 'General Use (Light)' model is the original model used in the BiRefNet repository.
             The 'General Use (Light 2K)' model is the original model used in the BiRefNet repository but trained with 2K images.
@@ -545,7 +550,8 @@ async def run_async(
 
     Args:
         video_url: URL of the video to remove background from
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Model to use for background removal.
             The 'General Use (Light)' model is the original model used in the BiRefNet repository.
             The 'General Use (Light 2K)' model is the original model used in the BiRefNet repository but trained with 2K images.
@@ -624,7 +630,8 @@ def stream(
 
     Args:
         video_url: URL of the video to remove background from
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Model to use for background removal.
             The 'General Use (Light)' model is the original model used in the BiRefNet repository.
             The 'General Use (Light 2K)' model is the original model used in the BiRefNet repository but trained with 2K images.
@@ -702,7 +709,8 @@ def stream_async(
 
     Args:
         video_url: URL of the video to remove background from
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Model to use for background removal.
             The 'General Use (Light)' model is the original model used in the BiRefNet repository.
             The 'General Use (Light 2K)' model is the original model used in the BiRefNet repository but trained with 2K images.

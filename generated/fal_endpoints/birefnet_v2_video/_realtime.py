@@ -48,8 +48,8 @@ class Realtime(RealtimeConnection[BirefnetV2VideoInput, BirefnetV2VideoOutput]):
 
         Args:
             video_url: URL of the video to remove background from
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             model: Model to use for background removal.
                 The 'General Use (Light)' model is the original model used in the BiRefNet repository.
                 The 'General Use (Light 2K)' model is the original model used in the BiRefNet repository but trained with 2K images.
@@ -121,8 +121,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BirefnetV2VideoInput, BirefnetV2Vide
 
         Args:
             video_url: URL of the video to remove background from
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             model: Model to use for background removal.
                 The 'General Use (Light)' model is the original model used in the BiRefNet repository.
                 The 'General Use (Light 2K)' model is the original model used in the BiRefNet repository but trained with 2K images.

@@ -128,9 +128,11 @@ def subscribe(
 
     Args:
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -193,9 +195,11 @@ async def subscribe_async(
 
     Args:
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -254,9 +258,11 @@ def submit(
 
     Args:
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -311,9 +317,11 @@ async def submit_async(
 
     Args:
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -367,9 +375,11 @@ def run(
 
     Args:
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -422,9 +432,11 @@ async def run_async(
 
     Args:
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -476,9 +488,11 @@ def stream(
 
     Args:
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -529,9 +543,11 @@ def stream_async(
 
     Args:
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".

@@ -49,11 +49,11 @@ class Realtime(
 
         Args:
             video_url: Input video to erase object from. duration must be less than 5s.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
                 one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
                 "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -100,11 +100,11 @@ class AsyncRealtime(
 
         Args:
             video_url: Input video to erase object from. duration must be less than 5s.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
                 one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
                 "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".

@@ -153,8 +153,8 @@ def subscribe(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or str or dict[str, Any] or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
         steps_num: Number of inference steps.
@@ -218,8 +218,8 @@ async def subscribe_async(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or str or dict[str, Any] or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
         steps_num: Number of inference steps.
@@ -279,8 +279,8 @@ def submit(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or str or dict[str, Any] or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
         steps_num: Number of inference steps.
@@ -336,8 +336,8 @@ async def submit_async(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or str or dict[str, Any] or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
         steps_num: Number of inference steps.
@@ -392,8 +392,8 @@ def run(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or str or dict[str, Any] or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
         steps_num: Number of inference steps.
@@ -447,8 +447,8 @@ async def run_async(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or str or dict[str, Any] or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
         steps_num: Number of inference steps.
@@ -501,8 +501,8 @@ def stream(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or str or dict[str, Any] or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
         steps_num: Number of inference steps.
@@ -554,8 +554,8 @@ def stream_async(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or str or dict[str, Any] or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
         steps_num: Number of inference steps.

@@ -53,8 +53,8 @@ class Realtime(
             structured_prompt: The structured prompt to generate an image from.
                 StructuredPrompt or str or dict[str, Any] or None; optional.
             image_url: Reference image (file or URL).
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             seed: Random seed for reproducibility.
                 int; default 5555.
             steps_num: Number of inference steps.
@@ -104,8 +104,8 @@ class AsyncRealtime(
             structured_prompt: The structured prompt to generate an image from.
                 StructuredPrompt or str or dict[str, Any] or None; optional.
             image_url: Reference image (file or URL).
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             seed: Random seed for reproducibility.
                 int; default 5555.
             steps_num: Number of inference steps.

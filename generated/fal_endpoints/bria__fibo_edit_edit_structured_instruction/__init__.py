@@ -118,11 +118,11 @@ def subscribe(
 
     Args:
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_url: Reference image mask (file or URL). Optional.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         instruction: Instruction for image editing.
             str or None; optional.
         seed: Random seed for reproducibility.
@@ -172,11 +172,11 @@ async def subscribe_async(
 
     Args:
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_url: Reference image mask (file or URL). Optional.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         instruction: Instruction for image editing.
             str or None; optional.
         seed: Random seed for reproducibility.
@@ -222,11 +222,11 @@ def submit(
 
     Args:
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_url: Reference image mask (file or URL). Optional.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         instruction: Instruction for image editing.
             str or None; optional.
         seed: Random seed for reproducibility.
@@ -268,11 +268,11 @@ async def submit_async(
 
     Args:
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_url: Reference image mask (file or URL). Optional.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         instruction: Instruction for image editing.
             str or None; optional.
         seed: Random seed for reproducibility.
@@ -313,11 +313,11 @@ def run(
 
     Args:
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_url: Reference image mask (file or URL). Optional.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         instruction: Instruction for image editing.
             str or None; optional.
         seed: Random seed for reproducibility.
@@ -357,11 +357,11 @@ async def run_async(
 
     Args:
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_url: Reference image mask (file or URL). Optional.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         instruction: Instruction for image editing.
             str or None; optional.
         seed: Random seed for reproducibility.
@@ -400,11 +400,11 @@ def stream(
 
     Args:
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_url: Reference image mask (file or URL). Optional.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         instruction: Instruction for image editing.
             str or None; optional.
         seed: Random seed for reproducibility.
@@ -442,11 +442,11 @@ def stream_async(
 
     Args:
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_url: Reference image mask (file or URL). Optional.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         instruction: Instruction for image editing.
             str or None; optional.
         seed: Random seed for reproducibility.

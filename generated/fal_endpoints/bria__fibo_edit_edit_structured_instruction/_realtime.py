@@ -42,11 +42,11 @@ class Realtime(
 
         Args:
             image_url: Reference image (file or URL).
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             mask_url: Reference image mask (file or URL). Optional.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             instruction: Instruction for image editing.
                 str or None; optional.
             seed: Random seed for reproducibility.
@@ -82,11 +82,11 @@ class AsyncRealtime(
 
         Args:
             image_url: Reference image (file or URL).
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             mask_url: Reference image mask (file or URL). Optional.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             instruction: Instruction for image editing.
                 str or None; optional.
             seed: Random seed for reproducibility.

@@ -142,8 +142,8 @@ def subscribe(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
         steps_num: Number of inference steps.
@@ -207,8 +207,8 @@ async def subscribe_async(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
         steps_num: Number of inference steps.
@@ -268,8 +268,8 @@ def submit(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
         steps_num: Number of inference steps.
@@ -325,8 +325,8 @@ async def submit_async(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
         steps_num: Number of inference steps.
@@ -381,8 +381,8 @@ def run(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
         steps_num: Number of inference steps.
@@ -436,8 +436,8 @@ async def run_async(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
         steps_num: Number of inference steps.
@@ -490,8 +490,8 @@ def stream(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
         steps_num: Number of inference steps.
@@ -543,8 +543,8 @@ def stream_async(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
         steps_num: Number of inference steps.

@@ -134,8 +134,8 @@ def subscribe(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
 
@@ -184,8 +184,8 @@ async def subscribe_async(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
 
@@ -230,8 +230,8 @@ def submit(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
 
@@ -272,8 +272,8 @@ async def submit_async(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
 
@@ -313,8 +313,8 @@ def run(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
 
@@ -353,8 +353,8 @@ async def run_async(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
 
@@ -392,8 +392,8 @@ def stream(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
 
@@ -430,8 +430,8 @@ def stream_async(
         structured_prompt: The structured prompt to generate an image from.
             StructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
 

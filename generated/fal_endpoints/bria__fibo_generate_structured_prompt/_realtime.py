@@ -46,8 +46,8 @@ class Realtime(
             structured_prompt: The structured prompt to generate an image from.
                 StructuredPrompt or None; optional.
             image_url: Reference image (file or URL).
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             seed: Random seed for reproducibility.
                 int; default 5555.
 
@@ -82,8 +82,8 @@ class AsyncRealtime(
             structured_prompt: The structured prompt to generate an image from.
                 StructuredPrompt or None; optional.
             image_url: Reference image (file or URL).
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             seed: Random seed for reproducibility.
                 int; default 5555.
 

@@ -162,8 +162,8 @@ def subscribe(
         structured_prompt: The structured prompt to generate.
             StructuredPrompt or None; optional.
         image_url: Input image URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Seed for the random number generator.
             int; default 7.
         aspect_ratio: Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9
@@ -224,8 +224,8 @@ async def subscribe_async(
         structured_prompt: The structured prompt to generate.
             StructuredPrompt or None; optional.
         image_url: Input image URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Seed for the random number generator.
             int; default 7.
         aspect_ratio: Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9
@@ -282,8 +282,8 @@ def submit(
         structured_prompt: The structured prompt to generate.
             StructuredPrompt or None; optional.
         image_url: Input image URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Seed for the random number generator.
             int; default 7.
         aspect_ratio: Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9
@@ -336,8 +336,8 @@ async def submit_async(
         structured_prompt: The structured prompt to generate.
             StructuredPrompt or None; optional.
         image_url: Input image URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Seed for the random number generator.
             int; default 7.
         aspect_ratio: Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9
@@ -389,8 +389,8 @@ def run(
         structured_prompt: The structured prompt to generate.
             StructuredPrompt or None; optional.
         image_url: Input image URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Seed for the random number generator.
             int; default 7.
         aspect_ratio: Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9
@@ -441,8 +441,8 @@ async def run_async(
         structured_prompt: The structured prompt to generate.
             StructuredPrompt or None; optional.
         image_url: Input image URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Seed for the random number generator.
             int; default 7.
         aspect_ratio: Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9
@@ -492,8 +492,8 @@ def stream(
         structured_prompt: The structured prompt to generate.
             StructuredPrompt or None; optional.
         image_url: Input image URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Seed for the random number generator.
             int; default 7.
         aspect_ratio: Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9
@@ -542,8 +542,8 @@ def stream_async(
         structured_prompt: The structured prompt to generate.
             StructuredPrompt or None; optional.
         image_url: Input image URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Seed for the random number generator.
             int; default 7.
         aspect_ratio: Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9

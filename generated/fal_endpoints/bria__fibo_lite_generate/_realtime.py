@@ -44,8 +44,8 @@ class Realtime(RealtimeConnection[BriaFiboLiteGenerateInput, BriaFiboLiteGenerat
             structured_prompt: The structured prompt to generate.
                 StructuredPrompt or None; optional.
             image_url: Input image URL
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             seed: Seed for the random number generator.
                 int; default 7.
             aspect_ratio: Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9
@@ -90,8 +90,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BriaFiboLiteGenerateInput, BriaFiboL
             structured_prompt: The structured prompt to generate.
                 StructuredPrompt or None; optional.
             image_url: Input image URL
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             seed: Seed for the random number generator.
                 int; default 7.
             aspect_ratio: Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9

@@ -137,8 +137,8 @@ def subscribe(
         structured_prompt: The structured prompt to generate.
             StructuredPrompt or None; optional.
         image_url: Input image URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Seed for the random number generator.
             int; default 7.
 
@@ -187,8 +187,8 @@ async def subscribe_async(
         structured_prompt: The structured prompt to generate.
             StructuredPrompt or None; optional.
         image_url: Input image URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Seed for the random number generator.
             int; default 7.
 
@@ -233,8 +233,8 @@ def submit(
         structured_prompt: The structured prompt to generate.
             StructuredPrompt or None; optional.
         image_url: Input image URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Seed for the random number generator.
             int; default 7.
 
@@ -275,8 +275,8 @@ async def submit_async(
         structured_prompt: The structured prompt to generate.
             StructuredPrompt or None; optional.
         image_url: Input image URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Seed for the random number generator.
             int; default 7.
 
@@ -316,8 +316,8 @@ def run(
         structured_prompt: The structured prompt to generate.
             StructuredPrompt or None; optional.
         image_url: Input image URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Seed for the random number generator.
             int; default 7.
 
@@ -356,8 +356,8 @@ async def run_async(
         structured_prompt: The structured prompt to generate.
             StructuredPrompt or None; optional.
         image_url: Input image URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Seed for the random number generator.
             int; default 7.
 
@@ -395,8 +395,8 @@ def stream(
         structured_prompt: The structured prompt to generate.
             StructuredPrompt or None; optional.
         image_url: Input image URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Seed for the random number generator.
             int; default 7.
 
@@ -433,8 +433,8 @@ def stream_async(
         structured_prompt: The structured prompt to generate.
             StructuredPrompt or None; optional.
         image_url: Input image URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Seed for the random number generator.
             int; default 7.
 

@@ -46,8 +46,8 @@ class Realtime(
             structured_prompt: The structured prompt to generate.
                 StructuredPrompt or None; optional.
             image_url: Input image URL
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             seed: Seed for the random number generator.
                 int; default 7.
 
@@ -82,8 +82,8 @@ class AsyncRealtime(
             structured_prompt: The structured prompt to generate.
                 StructuredPrompt or None; optional.
             image_url: Input image URL
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             seed: Seed for the random number generator.
                 int; default 7.
 

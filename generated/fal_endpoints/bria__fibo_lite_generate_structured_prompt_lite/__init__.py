@@ -137,8 +137,8 @@ def subscribe(
         structured_prompt: The structured prompt to generate an image from.
             BriaFiboVlmStructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
 
@@ -187,8 +187,8 @@ async def subscribe_async(
         structured_prompt: The structured prompt to generate an image from.
             BriaFiboVlmStructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
 
@@ -233,8 +233,8 @@ def submit(
         structured_prompt: The structured prompt to generate an image from.
             BriaFiboVlmStructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
 
@@ -275,8 +275,8 @@ async def submit_async(
         structured_prompt: The structured prompt to generate an image from.
             BriaFiboVlmStructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
 
@@ -316,8 +316,8 @@ def run(
         structured_prompt: The structured prompt to generate an image from.
             BriaFiboVlmStructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
 
@@ -356,8 +356,8 @@ async def run_async(
         structured_prompt: The structured prompt to generate an image from.
             BriaFiboVlmStructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
 
@@ -395,8 +395,8 @@ def stream(
         structured_prompt: The structured prompt to generate an image from.
             BriaFiboVlmStructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
 
@@ -433,8 +433,8 @@ def stream_async(
         structured_prompt: The structured prompt to generate an image from.
             BriaFiboVlmStructuredPrompt or None; optional.
         image_url: Reference image (file or URL).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility.
             int; default 5555.
 

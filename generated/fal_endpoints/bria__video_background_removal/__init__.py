@@ -143,7 +143,8 @@ def subscribe(
 
     Args:
         video_url: Input video to remove background from. Size should be less than 4000x4000 and duration less than 30s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".
@@ -216,7 +217,8 @@ async def subscribe_async(
 
     Args:
         video_url: Input video to remove background from. Size should be less than 4000x4000 and duration less than 30s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".
@@ -285,7 +287,8 @@ def submit(
 
     Args:
         video_url: Input video to remove background from. Size should be less than 4000x4000 and duration less than 30s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".
@@ -350,7 +353,8 @@ async def submit_async(
 
     Args:
         video_url: Input video to remove background from. Size should be less than 4000x4000 and duration less than 30s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".
@@ -414,7 +418,8 @@ def run(
 
     Args:
         video_url: Input video to remove background from. Size should be less than 4000x4000 and duration less than 30s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".
@@ -477,7 +482,8 @@ async def run_async(
 
     Args:
         video_url: Input video to remove background from. Size should be less than 4000x4000 and duration less than 30s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".
@@ -539,7 +545,8 @@ def stream(
 
     Args:
         video_url: Input video to remove background from. Size should be less than 4000x4000 and duration less than 30s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".
@@ -600,7 +607,8 @@ def stream_async(
 
     Args:
         video_url: Input video to remove background from. Size should be less than 4000x4000 and duration less than 30s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".

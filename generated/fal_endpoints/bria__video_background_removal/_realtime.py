@@ -58,8 +58,8 @@ class Realtime(
 
         Args:
             video_url: Input video to remove background from. Size should be less than 4000x4000 and duration less than 30s.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
                 one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
                 "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".
@@ -116,8 +116,8 @@ class AsyncRealtime(
 
         Args:
             video_url: Input video to remove background from. Size should be less than 4000x4000 and duration less than 30s.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
                 one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
                 "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".

@@ -136,11 +136,11 @@ def subscribe(
         background_type: How to replace the background: 'color', 'image', or 'blur'.
             one of "color", "image", "blur"; default "color".
         image_url: Playground webcam/video source. Media is sent over WebRTC.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         background_image_url: Background image URL or data URI (used when background_type is 'image').
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -191,11 +191,11 @@ async def subscribe_async(
         background_type: How to replace the background: 'color', 'image', or 'blur'.
             one of "color", "image", "blur"; default "color".
         image_url: Playground webcam/video source. Media is sent over WebRTC.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         background_image_url: Background image URL or data URI (used when background_type is 'image').
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -242,11 +242,11 @@ def submit(
         background_type: How to replace the background: 'color', 'image', or 'blur'.
             one of "color", "image", "blur"; default "color".
         image_url: Playground webcam/video source. Media is sent over WebRTC.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         background_image_url: Background image URL or data URI (used when background_type is 'image').
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -289,11 +289,11 @@ async def submit_async(
         background_type: How to replace the background: 'color', 'image', or 'blur'.
             one of "color", "image", "blur"; default "color".
         image_url: Playground webcam/video source. Media is sent over WebRTC.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         background_image_url: Background image URL or data URI (used when background_type is 'image').
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -335,11 +335,11 @@ def run(
         background_type: How to replace the background: 'color', 'image', or 'blur'.
             one of "color", "image", "blur"; default "color".
         image_url: Playground webcam/video source. Media is sent over WebRTC.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         background_image_url: Background image URL or data URI (used when background_type is 'image').
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -380,11 +380,11 @@ async def run_async(
         background_type: How to replace the background: 'color', 'image', or 'blur'.
             one of "color", "image", "blur"; default "color".
         image_url: Playground webcam/video source. Media is sent over WebRTC.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         background_image_url: Background image URL or data URI (used when background_type is 'image').
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -424,11 +424,11 @@ def stream(
         background_type: How to replace the background: 'color', 'image', or 'blur'.
             one of "color", "image", "blur"; default "color".
         image_url: Playground webcam/video source. Media is sent over WebRTC.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         background_image_url: Background image URL or data URI (used when background_type is 'image').
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -467,11 +467,11 @@ def stream_async(
         background_type: How to replace the background: 'color', 'image', or 'blur'.
             one of "color", "image", "blur"; default "color".
         image_url: Playground webcam/video source. Media is sent over WebRTC.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         background_image_url: Background image URL or data URI (used when background_type is 'image').
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -51,11 +51,11 @@ class Realtime(
             background_type: How to replace the background: 'color', 'image', or 'blur'.
                 one of "color", "image", "blur"; default "color".
             image_url: Playground webcam/video source. Media is sent over WebRTC.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; default "".
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; default "".
             background_image_url: Background image URL or data URI (used when background_type is 'image').
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default None.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default None.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -94,11 +94,11 @@ class AsyncRealtime(
             background_type: How to replace the background: 'color', 'image', or 'blur'.
                 one of "color", "image", "blur"; default "color".
             image_url: Playground webcam/video source. Media is sent over WebRTC.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; default "".
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; default "".
             background_image_url: Background image URL or data URI (used when background_type is 'image').
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default None.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default None.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

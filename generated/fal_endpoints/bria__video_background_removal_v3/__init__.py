@@ -141,7 +141,8 @@ def subscribe(
 
     Args:
         video_url: Input video to remove background from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, avi_h264, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "avi_h264", "gif"; default "webm_vp9".
@@ -215,7 +216,8 @@ async def subscribe_async(
 
     Args:
         video_url: Input video to remove background from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, avi_h264, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "avi_h264", "gif"; default "webm_vp9".
@@ -285,7 +287,8 @@ def submit(
 
     Args:
         video_url: Input video to remove background from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, avi_h264, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "avi_h264", "gif"; default "webm_vp9".
@@ -351,7 +354,8 @@ async def submit_async(
 
     Args:
         video_url: Input video to remove background from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, avi_h264, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "avi_h264", "gif"; default "webm_vp9".
@@ -416,7 +420,8 @@ def run(
 
     Args:
         video_url: Input video to remove background from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, avi_h264, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "avi_h264", "gif"; default "webm_vp9".
@@ -480,7 +485,8 @@ async def run_async(
 
     Args:
         video_url: Input video to remove background from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, avi_h264, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "avi_h264", "gif"; default "webm_vp9".
@@ -543,7 +549,8 @@ def stream(
 
     Args:
         video_url: Input video to remove background from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, avi_h264, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "avi_h264", "gif"; default "webm_vp9".
@@ -605,7 +612,8 @@ def stream_async(
 
     Args:
         video_url: Input video to remove background from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, avi_h264, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "avi_h264", "gif"; default "webm_vp9".

@@ -125,7 +125,8 @@ def subscribe(
         keypoints: Input keypoints [x,y] to erase or keep from the video. Format like so: {'x':100, 'y':100, 'type':'positive/negative'}
             list[str]; required.
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -190,7 +191,8 @@ async def subscribe_async(
         keypoints: Input keypoints [x,y] to erase or keep from the video. Format like so: {'x':100, 'y':100, 'type':'positive/negative'}
             list[str]; required.
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -251,7 +253,8 @@ def submit(
         keypoints: Input keypoints [x,y] to erase or keep from the video. Format like so: {'x':100, 'y':100, 'type':'positive/negative'}
             list[str]; required.
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -308,7 +311,8 @@ async def submit_async(
         keypoints: Input keypoints [x,y] to erase or keep from the video. Format like so: {'x':100, 'y':100, 'type':'positive/negative'}
             list[str]; required.
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -364,7 +368,8 @@ def run(
         keypoints: Input keypoints [x,y] to erase or keep from the video. Format like so: {'x':100, 'y':100, 'type':'positive/negative'}
             list[str]; required.
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -419,7 +424,8 @@ async def run_async(
         keypoints: Input keypoints [x,y] to erase or keep from the video. Format like so: {'x':100, 'y':100, 'type':'positive/negative'}
             list[str]; required.
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -473,7 +479,8 @@ def stream(
         keypoints: Input keypoints [x,y] to erase or keep from the video. Format like so: {'x':100, 'y':100, 'type':'positive/negative'}
             list[str]; required.
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -526,7 +533,8 @@ def stream_async(
         keypoints: Input keypoints [x,y] to erase or keep from the video. Format like so: {'x':100, 'y':100, 'type':'positive/negative'}
             list[str]; required.
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".

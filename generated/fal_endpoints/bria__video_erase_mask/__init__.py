@@ -123,9 +123,11 @@ def subscribe(
 
     Args:
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -188,9 +190,11 @@ async def subscribe_async(
 
     Args:
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -249,9 +253,11 @@ def submit(
 
     Args:
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -306,9 +312,11 @@ async def submit_async(
 
     Args:
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -362,9 +370,11 @@ def run(
 
     Args:
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -417,9 +427,11 @@ async def run_async(
 
     Args:
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -471,9 +483,11 @@ def stream(
 
     Args:
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -524,9 +538,11 @@ def stream_async(
 
     Args:
         video_url: Input video to erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: Input video to mask erase object from. duration must be less than 5s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
             "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".

@@ -49,8 +49,8 @@ class Realtime(RealtimeConnection[BriaVideoErasePromptInput, BriaVideoErasePromp
             prompt: Input prompt to detect object to erase
                 str; required.
             video_url: Input video to erase object from. duration must be less than 5s.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
                 one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
                 "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".
@@ -97,8 +97,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BriaVideoErasePromptInput, BriaVideo
             prompt: Input prompt to detect object to erase
                 str; required.
             video_url: Input video to erase object from. duration must be less than 5s.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
                 one of "mp4_h265", "mp4_h264", "webm_vp9", "gif", "mov_h264", "mov_h265",
                 "mov_proresks", "mkv_h264", "mkv_h265", "mkv_vp9", "mkv_mpeg4"; default "mp4_h264".

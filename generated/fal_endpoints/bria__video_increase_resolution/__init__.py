@@ -131,7 +131,8 @@ def subscribe(
 
     Args:
         video_url: Input video to increase resolution. Size should be less than 7680,4320 and duration less than 30s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".
@@ -191,7 +192,8 @@ async def subscribe_async(
 
     Args:
         video_url: Input video to increase resolution. Size should be less than 7680,4320 and duration less than 30s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".
@@ -247,7 +249,8 @@ def submit(
 
     Args:
         video_url: Input video to increase resolution. Size should be less than 7680,4320 and duration less than 30s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".
@@ -299,7 +302,8 @@ async def submit_async(
 
     Args:
         video_url: Input video to increase resolution. Size should be less than 7680,4320 and duration less than 30s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".
@@ -350,7 +354,8 @@ def run(
 
     Args:
         video_url: Input video to increase resolution. Size should be less than 7680,4320 and duration less than 30s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".
@@ -400,7 +405,8 @@ async def run_async(
 
     Args:
         video_url: Input video to increase resolution. Size should be less than 7680,4320 and duration less than 30s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".
@@ -449,7 +455,8 @@ def stream(
 
     Args:
         video_url: Input video to increase resolution. Size should be less than 7680,4320 and duration less than 30s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".
@@ -497,7 +504,8 @@ def stream_async(
 
     Args:
         video_url: Input video to increase resolution. Size should be less than 7680,4320 and duration less than 30s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_container_and_codec: Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
             one of "mp4_h265", "mp4_h264", "webm_vp9", "mov_h265", "mov_proresks", "mkv_h265",
             "mkv_h264", "mkv_vp9", "gif"; default "webm_vp9".

@@ -121,7 +121,8 @@ def subscribe(
 
     Args:
         image_url: The URL of the subject image to be used for video generation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt to guide video generation
             str; required.
         negative_prompt: Negative prompt to guide what should not appear in the generated video
@@ -201,7 +202,8 @@ async def subscribe_async(
 
     Args:
         image_url: The URL of the subject image to be used for video generation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt to guide video generation
             str; required.
         negative_prompt: Negative prompt to guide what should not appear in the generated video
@@ -277,7 +279,8 @@ def submit(
 
     Args:
         image_url: The URL of the subject image to be used for video generation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt to guide video generation
             str; required.
         negative_prompt: Negative prompt to guide what should not appear in the generated video
@@ -349,7 +352,8 @@ async def submit_async(
 
     Args:
         image_url: The URL of the subject image to be used for video generation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt to guide video generation
             str; required.
         negative_prompt: Negative prompt to guide what should not appear in the generated video
@@ -420,7 +424,8 @@ def run(
 
     Args:
         image_url: The URL of the subject image to be used for video generation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt to guide video generation
             str; required.
         negative_prompt: Negative prompt to guide what should not appear in the generated video
@@ -490,7 +495,8 @@ async def run_async(
 
     Args:
         image_url: The URL of the subject image to be used for video generation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt to guide video generation
             str; required.
         negative_prompt: Negative prompt to guide what should not appear in the generated video
@@ -559,7 +565,8 @@ def stream(
 
     Args:
         image_url: The URL of the subject image to be used for video generation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt to guide video generation
             str; required.
         negative_prompt: Negative prompt to guide what should not appear in the generated video
@@ -627,7 +634,8 @@ def stream_async(
 
     Args:
         image_url: The URL of the subject image to be used for video generation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt to guide video generation
             str; required.
         negative_prompt: Negative prompt to guide what should not appear in the generated video

@@ -43,8 +43,8 @@ class Realtime(RealtimeConnection[BytedanceLynxInput, BytedanceLynxOutput]):
 
         Args:
             image_url: The URL of the subject image to be used for video generation
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt to guide video generation
                 str; required.
             negative_prompt: Negative prompt to guide what should not appear in the generated video
@@ -106,8 +106,8 @@ class AsyncRealtime(AsyncRealtimeConnection[BytedanceLynxInput, BytedanceLynxOut
 
         Args:
             image_url: The URL of the subject image to be used for video generation
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt to guide video generation
                 str; required.
             negative_prompt: Negative prompt to guide what should not appear in the generated video

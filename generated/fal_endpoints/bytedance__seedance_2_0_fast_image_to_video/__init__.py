@@ -127,10 +127,11 @@ def subscribe(
         prompt: The text prompt describing the desired motion and action for the video.
             str; required.
         image_url: The URL of the starting frame image to animate. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the last frame of the video. When provided, the generated video will transition from the starting image to this ending image. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution - 480p for faster generation, 720p for balance.
             one of "480p", "720p"; default "720p".
         duration: Duration of the video in seconds. Supports 4 to 15 seconds, or auto to let the model decide based on the prompt.
@@ -194,10 +195,11 @@ async def subscribe_async(
         prompt: The text prompt describing the desired motion and action for the video.
             str; required.
         image_url: The URL of the starting frame image to animate. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the last frame of the video. When provided, the generated video will transition from the starting image to this ending image. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution - 480p for faster generation, 720p for balance.
             one of "480p", "720p"; default "720p".
         duration: Duration of the video in seconds. Supports 4 to 15 seconds, or auto to let the model decide based on the prompt.
@@ -257,10 +259,11 @@ def submit(
         prompt: The text prompt describing the desired motion and action for the video.
             str; required.
         image_url: The URL of the starting frame image to animate. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the last frame of the video. When provided, the generated video will transition from the starting image to this ending image. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution - 480p for faster generation, 720p for balance.
             one of "480p", "720p"; default "720p".
         duration: Duration of the video in seconds. Supports 4 to 15 seconds, or auto to let the model decide based on the prompt.
@@ -316,10 +319,11 @@ async def submit_async(
         prompt: The text prompt describing the desired motion and action for the video.
             str; required.
         image_url: The URL of the starting frame image to animate. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the last frame of the video. When provided, the generated video will transition from the starting image to this ending image. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution - 480p for faster generation, 720p for balance.
             one of "480p", "720p"; default "720p".
         duration: Duration of the video in seconds. Supports 4 to 15 seconds, or auto to let the model decide based on the prompt.
@@ -374,10 +378,11 @@ def run(
         prompt: The text prompt describing the desired motion and action for the video.
             str; required.
         image_url: The URL of the starting frame image to animate. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the last frame of the video. When provided, the generated video will transition from the starting image to this ending image. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution - 480p for faster generation, 720p for balance.
             one of "480p", "720p"; default "720p".
         duration: Duration of the video in seconds. Supports 4 to 15 seconds, or auto to let the model decide based on the prompt.
@@ -431,10 +436,11 @@ async def run_async(
         prompt: The text prompt describing the desired motion and action for the video.
             str; required.
         image_url: The URL of the starting frame image to animate. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the last frame of the video. When provided, the generated video will transition from the starting image to this ending image. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution - 480p for faster generation, 720p for balance.
             one of "480p", "720p"; default "720p".
         duration: Duration of the video in seconds. Supports 4 to 15 seconds, or auto to let the model decide based on the prompt.
@@ -487,10 +493,11 @@ def stream(
         prompt: The text prompt describing the desired motion and action for the video.
             str; required.
         image_url: The URL of the starting frame image to animate. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the last frame of the video. When provided, the generated video will transition from the starting image to this ending image. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution - 480p for faster generation, 720p for balance.
             one of "480p", "720p"; default "720p".
         duration: Duration of the video in seconds. Supports 4 to 15 seconds, or auto to let the model decide based on the prompt.
@@ -542,10 +549,11 @@ def stream_async(
         prompt: The text prompt describing the desired motion and action for the video.
             str; required.
         image_url: The URL of the starting frame image to animate. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the last frame of the video. When provided, the generated video will transition from the starting image to this ending image. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution - 480p for faster generation, 720p for balance.
             one of "480p", "720p"; default "720p".
         duration: Duration of the video in seconds. Supports 4 to 15 seconds, or auto to let the model decide based on the prompt.

@@ -50,11 +50,11 @@ class Realtime(
             prompt: The text prompt describing the desired motion and action for the video.
                 str; required.
             image_url: The URL of the starting frame image to animate. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: The URL of the image to use as the last frame of the video. When provided, the generated video will transition from the starting image to this ending image. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             resolution: Video resolution - 480p for faster generation, 720p for balance.
                 one of "480p", "720p"; default "720p".
             duration: Duration of the video in seconds. Supports 4 to 15 seconds, or auto to let the model decide based on the prompt.
@@ -104,11 +104,11 @@ class AsyncRealtime(
             prompt: The text prompt describing the desired motion and action for the video.
                 str; required.
             image_url: The URL of the starting frame image to animate. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: The URL of the image to use as the last frame of the video. When provided, the generated video will transition from the starting image to this ending image. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             resolution: Video resolution - 480p for faster generation, 720p for balance.
                 one of "480p", "720p"; default "720p".
             duration: Duration of the video in seconds. Supports 4 to 15 seconds, or auto to let the model decide based on the prompt.

@@ -31,8 +31,8 @@ class Realtime(RealtimeConnection[BytedanceSeed3dImageTo3dInput, BytedanceSeed3d
 
         Args:
             image_url: URL of the image for the 3D asset generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -56,8 +56,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image for the 3D asset generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

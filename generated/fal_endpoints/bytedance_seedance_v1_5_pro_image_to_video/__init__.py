@@ -126,7 +126,8 @@ def subscribe(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "16:9".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -142,8 +143,8 @@ def subscribe(
         generate_audio: Whether to generate audio for the video
             bool; default True.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -194,7 +195,8 @@ async def subscribe_async(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "16:9".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -210,8 +212,8 @@ async def subscribe_async(
         generate_audio: Whether to generate audio for the video
             bool; default True.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -258,7 +260,8 @@ def submit(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "16:9".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -274,8 +277,8 @@ def submit(
         generate_audio: Whether to generate audio for the video
             bool; default True.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -318,7 +321,8 @@ async def submit_async(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "16:9".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -334,8 +338,8 @@ async def submit_async(
         generate_audio: Whether to generate audio for the video
             bool; default True.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -377,7 +381,8 @@ def run(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "16:9".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -393,8 +398,8 @@ def run(
         generate_audio: Whether to generate audio for the video
             bool; default True.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -435,7 +440,8 @@ async def run_async(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "16:9".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -451,8 +457,8 @@ async def run_async(
         generate_audio: Whether to generate audio for the video
             bool; default True.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -492,7 +498,8 @@ def stream(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "16:9".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -508,8 +515,8 @@ def stream(
         generate_audio: Whether to generate audio for the video
             bool; default True.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -548,7 +555,8 @@ def stream_async(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "16:9".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -564,8 +572,8 @@ def stream_async(
         generate_audio: Whether to generate audio for the video
             bool; default True.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

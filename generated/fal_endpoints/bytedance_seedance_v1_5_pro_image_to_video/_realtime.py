@@ -49,8 +49,8 @@ class Realtime(
             prompt: The text prompt used to generate the video
                 str; required.
             image_url: The URL of the image used to generate video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video
                 one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "16:9".
             resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -66,8 +66,8 @@ class Realtime(
             generate_audio: Whether to generate audio for the video
                 bool; default True.
             end_image_url: The URL of the image the video ends with. Defaults to None.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -104,8 +104,8 @@ class AsyncRealtime(
             prompt: The text prompt used to generate the video
                 str; required.
             image_url: The URL of the image used to generate video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video
                 one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "16:9".
             resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -121,8 +121,8 @@ class AsyncRealtime(
             generate_audio: Whether to generate audio for the video
                 bool; default True.
             end_image_url: The URL of the image the video ends with. Defaults to None.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -121,7 +121,8 @@ def subscribe(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -135,7 +136,8 @@ def subscribe(
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default True.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -183,7 +185,8 @@ async def subscribe_async(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -197,7 +200,8 @@ async def subscribe_async(
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default True.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -241,7 +245,8 @@ def submit(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -255,7 +260,8 @@ def submit(
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default True.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -295,7 +301,8 @@ async def submit_async(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -309,7 +316,8 @@ async def submit_async(
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default True.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -348,7 +356,8 @@ def run(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -362,7 +371,8 @@ def run(
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default True.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -400,7 +410,8 @@ async def run_async(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -414,7 +425,8 @@ async def run_async(
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default True.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -451,7 +463,8 @@ def stream(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -465,7 +478,8 @@ def stream(
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default True.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -501,7 +515,8 @@ def stream_async(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -515,7 +530,8 @@ def stream_async(
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default True.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -48,8 +48,8 @@ class Realtime(
             prompt: The text prompt used to generate the video
                 str; required.
             image_url: The URL of the image used to generate video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video
                 one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
             resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -63,8 +63,8 @@ class Realtime(
             enable_safety_checker: If set to true, the safety checker will be enabled.
                 bool; default True.
             end_image_url: The URL of the image the video ends with. Defaults to None.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -100,8 +100,8 @@ class AsyncRealtime(
             prompt: The text prompt used to generate the video
                 str; required.
             image_url: The URL of the image used to generate video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video
                 one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
             resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -115,8 +115,8 @@ class AsyncRealtime(
             enable_safety_checker: If set to true, the safety checker will be enabled.
                 bool; default True.
             end_image_url: The URL of the image the video ends with. Defaults to None.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -122,8 +122,8 @@ def subscribe(
         prompt: The text prompt used to generate the video
             str; required.
         reference_image_urls: Reference images to generate the video with.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -182,8 +182,8 @@ async def subscribe_async(
         prompt: The text prompt used to generate the video
             str; required.
         reference_image_urls: Reference images to generate the video with.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -238,8 +238,8 @@ def submit(
         prompt: The text prompt used to generate the video
             str; required.
         reference_image_urls: Reference images to generate the video with.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -290,8 +290,8 @@ async def submit_async(
         prompt: The text prompt used to generate the video
             str; required.
         reference_image_urls: Reference images to generate the video with.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -341,8 +341,8 @@ def run(
         prompt: The text prompt used to generate the video
             str; required.
         reference_image_urls: Reference images to generate the video with.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -391,8 +391,8 @@ async def run_async(
         prompt: The text prompt used to generate the video
             str; required.
         reference_image_urls: Reference images to generate the video with.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -440,8 +440,8 @@ def stream(
         prompt: The text prompt used to generate the video
             str; required.
         reference_image_urls: Reference images to generate the video with.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -488,8 +488,8 @@ def stream_async(
         prompt: The text prompt used to generate the video
             str; required.
         reference_image_urls: Reference images to generate the video with.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for higher quality

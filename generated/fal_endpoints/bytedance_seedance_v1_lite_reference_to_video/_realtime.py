@@ -47,8 +47,8 @@ class Realtime(
             prompt: The text prompt used to generate the video
                 str; required.
             reference_image_urls: Reference images to generate the video with.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video
                 one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
             resolution: Video resolution - 480p for faster generation, 720p for higher quality
@@ -95,8 +95,8 @@ class AsyncRealtime(
             prompt: The text prompt used to generate the video
                 str; required.
             reference_image_urls: Reference images to generate the video with.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video
                 one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
             resolution: Video resolution - 480p for faster generation, 720p for higher quality

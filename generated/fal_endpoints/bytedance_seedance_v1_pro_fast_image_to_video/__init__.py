@@ -135,7 +135,8 @@ def subscribe(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -203,7 +204,8 @@ async def subscribe_async(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -267,7 +269,8 @@ def submit(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -327,7 +330,8 @@ async def submit_async(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -386,7 +390,8 @@ def run(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -444,7 +449,8 @@ async def run_async(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -501,7 +507,8 @@ def stream(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -557,7 +564,8 @@ def stream_async(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality

@@ -48,8 +48,8 @@ class Realtime(
             prompt: The text prompt used to generate the video
                 str; required.
             image_url: The URL of the image used to generate video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video
                 one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
             resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -99,8 +99,8 @@ class AsyncRealtime(
             prompt: The text prompt used to generate the video
                 str; required.
             image_url: The URL of the image used to generate video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video
                 one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
             resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality

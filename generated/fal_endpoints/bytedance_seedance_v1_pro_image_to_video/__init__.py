@@ -134,7 +134,8 @@ def subscribe(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -150,8 +151,8 @@ def subscribe(
         num_frames: The number of frames to generate. If provided, will override duration.
             int or None, 29 to 289; optional.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -206,7 +207,8 @@ async def subscribe_async(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -222,8 +224,8 @@ async def subscribe_async(
         num_frames: The number of frames to generate. If provided, will override duration.
             int or None, 29 to 289; optional.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -274,7 +276,8 @@ def submit(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -290,8 +293,8 @@ def submit(
         num_frames: The number of frames to generate. If provided, will override duration.
             int or None, 29 to 289; optional.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -338,7 +341,8 @@ async def submit_async(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -354,8 +358,8 @@ async def submit_async(
         num_frames: The number of frames to generate. If provided, will override duration.
             int or None, 29 to 289; optional.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -401,7 +405,8 @@ def run(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -417,8 +422,8 @@ def run(
         num_frames: The number of frames to generate. If provided, will override duration.
             int or None, 29 to 289; optional.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -463,7 +468,8 @@ async def run_async(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -479,8 +485,8 @@ async def run_async(
         num_frames: The number of frames to generate. If provided, will override duration.
             int or None, 29 to 289; optional.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -524,7 +530,8 @@ def stream(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -540,8 +547,8 @@ def stream(
         num_frames: The number of frames to generate. If provided, will override duration.
             int or None, 29 to 289; optional.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -584,7 +591,8 @@ def stream_async(
         prompt: The text prompt used to generate the video
             str; required.
         image_url: The URL of the image used to generate video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "21:9", "16:9", "4:3", "1:1", "3:4", "9:16", "auto"; default "auto".
         resolution: Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
@@ -600,8 +608,8 @@ def stream_async(
         num_frames: The number of frames to generate. If provided, will override duration.
             int or None, 29 to 289; optional.
         end_image_url: The URL of the image the video ends with. Defaults to None.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -121,7 +121,8 @@ def subscribe(
 
     Args:
         video_url: The URL of the video to upscale.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_resolution: The target resolution of the video to upscale.
             one of "1080p", "2k", "4k"; default "1080p".
         target_fps: The target FPS of the video to upscale.
@@ -179,7 +180,8 @@ async def subscribe_async(
 
     Args:
         video_url: The URL of the video to upscale.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_resolution: The target resolution of the video to upscale.
             one of "1080p", "2k", "4k"; default "1080p".
         target_fps: The target FPS of the video to upscale.
@@ -233,7 +235,8 @@ def submit(
 
     Args:
         video_url: The URL of the video to upscale.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_resolution: The target resolution of the video to upscale.
             one of "1080p", "2k", "4k"; default "1080p".
         target_fps: The target FPS of the video to upscale.
@@ -283,7 +286,8 @@ async def submit_async(
 
     Args:
         video_url: The URL of the video to upscale.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_resolution: The target resolution of the video to upscale.
             one of "1080p", "2k", "4k"; default "1080p".
         target_fps: The target FPS of the video to upscale.
@@ -332,7 +336,8 @@ def run(
 
     Args:
         video_url: The URL of the video to upscale.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_resolution: The target resolution of the video to upscale.
             one of "1080p", "2k", "4k"; default "1080p".
         target_fps: The target FPS of the video to upscale.
@@ -380,7 +385,8 @@ async def run_async(
 
     Args:
         video_url: The URL of the video to upscale.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_resolution: The target resolution of the video to upscale.
             one of "1080p", "2k", "4k"; default "1080p".
         target_fps: The target FPS of the video to upscale.
@@ -427,7 +433,8 @@ def stream(
 
     Args:
         video_url: The URL of the video to upscale.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_resolution: The target resolution of the video to upscale.
             one of "1080p", "2k", "4k"; default "1080p".
         target_fps: The target FPS of the video to upscale.
@@ -473,7 +480,8 @@ def stream_async(
 
     Args:
         video_url: The URL of the video to upscale.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_resolution: The target resolution of the video to upscale.
             one of "1080p", "2k", "4k"; default "1080p".
         target_fps: The target FPS of the video to upscale.

@@ -41,8 +41,8 @@ class Realtime(
 
         Args:
             video_url: The URL of the video to upscale.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             target_resolution: The target resolution of the video to upscale.
                 one of "1080p", "2k", "4k"; default "1080p".
             target_fps: The target FPS of the video to upscale.
@@ -86,8 +86,8 @@ class AsyncRealtime(
 
         Args:
             video_url: The URL of the video to upscale.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             target_resolution: The target resolution of the video to upscale.
                 one of "1080p", "2k", "4k"; default "1080p".
             target_fps: The target FPS of the video to upscale.

@@ -106,7 +106,8 @@ def subscribe(
         style: The style for your character in the video. Please use a short description.
             str, at most 100 characters; required.
         image_url: URL of the image to make the stylized video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -147,7 +148,8 @@ async def subscribe_async(
         style: The style for your character in the video. Please use a short description.
             str, at most 100 characters; required.
         image_url: URL of the image to make the stylized video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -184,7 +186,8 @@ def submit(
         style: The style for your character in the video. Please use a short description.
             str, at most 100 characters; required.
         image_url: URL of the image to make the stylized video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -217,7 +220,8 @@ async def submit_async(
         style: The style for your character in the video. Please use a short description.
             str, at most 100 characters; required.
         image_url: URL of the image to make the stylized video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -249,7 +253,8 @@ def run(
         style: The style for your character in the video. Please use a short description.
             str, at most 100 characters; required.
         image_url: URL of the image to make the stylized video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -280,7 +285,8 @@ async def run_async(
         style: The style for your character in the video. Please use a short description.
             str, at most 100 characters; required.
         image_url: URL of the image to make the stylized video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -310,7 +316,8 @@ def stream(
         style: The style for your character in the video. Please use a short description.
             str, at most 100 characters; required.
         image_url: URL of the image to make the stylized video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -339,7 +346,8 @@ def stream_async(
         style: The style for your character in the video. Please use a short description.
             str, at most 100 characters; required.
         image_url: URL of the image to make the stylized video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -34,8 +34,8 @@ class Realtime(RealtimeConnection[BytedanceVideoStylizeInput, BytedanceVideoStyl
             style: The style for your character in the video. Please use a short description.
                 str, at most 100 characters; required.
             image_url: URL of the image to make the stylized video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -62,8 +62,8 @@ class AsyncRealtime(
             style: The style for your character in the video. Please use a short description.
                 str, at most 100 characters; required.
             image_url: URL of the image to make the stylized video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -123,8 +123,8 @@ def subscribe(
         text: The text to be converted to speech (maximum 5000 characters). You can additionally add the following emotive tags: <laugh>, <chuckle>, <sigh>, <cough>, <sniffle>, <groan>, <yawn>, <gasp>
             str; required.
         audio_url: Optional URL to an audio file to use as a reference for the generated speech. If provided, the model will try to match the style and tone of the reference audio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default
             "https://storage.googleapis.com/chatterbox-demo-samples/prompts/male_rickmorty.mp3".
         exaggeration: Exaggeration factor for the generated speech (0.0 = no exaggeration, 1.0 = maximum exaggeration).
             float, 0 to 1; default 0.25.
@@ -181,8 +181,8 @@ async def subscribe_async(
         text: The text to be converted to speech (maximum 5000 characters). You can additionally add the following emotive tags: <laugh>, <chuckle>, <sigh>, <cough>, <sniffle>, <groan>, <yawn>, <gasp>
             str; required.
         audio_url: Optional URL to an audio file to use as a reference for the generated speech. If provided, the model will try to match the style and tone of the reference audio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default
             "https://storage.googleapis.com/chatterbox-demo-samples/prompts/male_rickmorty.mp3".
         exaggeration: Exaggeration factor for the generated speech (0.0 = no exaggeration, 1.0 = maximum exaggeration).
             float, 0 to 1; default 0.25.
@@ -235,8 +235,8 @@ def submit(
         text: The text to be converted to speech (maximum 5000 characters). You can additionally add the following emotive tags: <laugh>, <chuckle>, <sigh>, <cough>, <sniffle>, <groan>, <yawn>, <gasp>
             str; required.
         audio_url: Optional URL to an audio file to use as a reference for the generated speech. If provided, the model will try to match the style and tone of the reference audio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default
             "https://storage.googleapis.com/chatterbox-demo-samples/prompts/male_rickmorty.mp3".
         exaggeration: Exaggeration factor for the generated speech (0.0 = no exaggeration, 1.0 = maximum exaggeration).
             float, 0 to 1; default 0.25.
@@ -285,8 +285,8 @@ async def submit_async(
         text: The text to be converted to speech (maximum 5000 characters). You can additionally add the following emotive tags: <laugh>, <chuckle>, <sigh>, <cough>, <sniffle>, <groan>, <yawn>, <gasp>
             str; required.
         audio_url: Optional URL to an audio file to use as a reference for the generated speech. If provided, the model will try to match the style and tone of the reference audio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default
             "https://storage.googleapis.com/chatterbox-demo-samples/prompts/male_rickmorty.mp3".
         exaggeration: Exaggeration factor for the generated speech (0.0 = no exaggeration, 1.0 = maximum exaggeration).
             float, 0 to 1; default 0.25.
@@ -334,8 +334,8 @@ def run(
         text: The text to be converted to speech (maximum 5000 characters). You can additionally add the following emotive tags: <laugh>, <chuckle>, <sigh>, <cough>, <sniffle>, <groan>, <yawn>, <gasp>
             str; required.
         audio_url: Optional URL to an audio file to use as a reference for the generated speech. If provided, the model will try to match the style and tone of the reference audio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default
             "https://storage.googleapis.com/chatterbox-demo-samples/prompts/male_rickmorty.mp3".
         exaggeration: Exaggeration factor for the generated speech (0.0 = no exaggeration, 1.0 = maximum exaggeration).
             float, 0 to 1; default 0.25.
@@ -382,8 +382,8 @@ async def run_async(
         text: The text to be converted to speech (maximum 5000 characters). You can additionally add the following emotive tags: <laugh>, <chuckle>, <sigh>, <cough>, <sniffle>, <groan>, <yawn>, <gasp>
             str; required.
         audio_url: Optional URL to an audio file to use as a reference for the generated speech. If provided, the model will try to match the style and tone of the reference audio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default
             "https://storage.googleapis.com/chatterbox-demo-samples/prompts/male_rickmorty.mp3".
         exaggeration: Exaggeration factor for the generated speech (0.0 = no exaggeration, 1.0 = maximum exaggeration).
             float, 0 to 1; default 0.25.
@@ -429,8 +429,8 @@ def stream(
         text: The text to be converted to speech (maximum 5000 characters). You can additionally add the following emotive tags: <laugh>, <chuckle>, <sigh>, <cough>, <sniffle>, <groan>, <yawn>, <gasp>
             str; required.
         audio_url: Optional URL to an audio file to use as a reference for the generated speech. If provided, the model will try to match the style and tone of the reference audio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default
             "https://storage.googleapis.com/chatterbox-demo-samples/prompts/male_rickmorty.mp3".
         exaggeration: Exaggeration factor for the generated speech (0.0 = no exaggeration, 1.0 = maximum exaggeration).
             float, 0 to 1; default 0.25.
@@ -475,8 +475,8 @@ def stream_async(
         text: The text to be converted to speech (maximum 5000 characters). You can additionally add the following emotive tags: <laugh>, <chuckle>, <sigh>, <cough>, <sniffle>, <groan>, <yawn>, <gasp>
             str; required.
         audio_url: Optional URL to an audio file to use as a reference for the generated speech. If provided, the model will try to match the style and tone of the reference audio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default
             "https://storage.googleapis.com/chatterbox-demo-samples/prompts/male_rickmorty.mp3".
         exaggeration: Exaggeration factor for the generated speech (0.0 = no exaggeration, 1.0 = maximum exaggeration).
             float, 0 to 1; default 0.25.

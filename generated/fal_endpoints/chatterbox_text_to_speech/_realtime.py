@@ -39,8 +39,8 @@ class Realtime(RealtimeConnection[ChatterboxTextToSpeechInput, ChatterboxTextToS
             text: The text to be converted to speech (maximum 5000 characters). You can additionally add the following emotive tags: <laugh>, <chuckle>, <sigh>, <cough>, <sniffle>, <groan>, <yawn>, <gasp>
                 str; required.
             audio_url: Optional URL to an audio file to use as a reference for the generated speech. If provided, the model will try to match the style and tone of the reference audio.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default
                 "https://storage.googleapis.com/chatterbox-demo-samples/prompts/male_rickmorty.mp3".
             exaggeration: Exaggeration factor for the generated speech (0.0 = no exaggeration, 1.0 = maximum exaggeration).
                 float, 0 to 1; default 0.25.
@@ -81,8 +81,8 @@ class AsyncRealtime(
             text: The text to be converted to speech (maximum 5000 characters). You can additionally add the following emotive tags: <laugh>, <chuckle>, <sigh>, <cough>, <sniffle>, <groan>, <yawn>, <gasp>
                 str; required.
             audio_url: Optional URL to an audio file to use as a reference for the generated speech. If provided, the model will try to match the style and tone of the reference audio.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default
                 "https://storage.googleapis.com/chatterbox-demo-samples/prompts/male_rickmorty.mp3".
             exaggeration: Exaggeration factor for the generated speech (0.0 = no exaggeration, 1.0 = maximum exaggeration).
                 float, 0 to 1; default 0.25.

@@ -116,7 +116,8 @@ def subscribe(
 
     Args:
         video_url: URL to the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         scale_factor: Scale factor. The scale factor must be chosen such that the upscaled video does not exceed 5K resolution.
             float, 1 to 200; default 2.
 
@@ -159,7 +160,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL to the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         scale_factor: Scale factor. The scale factor must be chosen such that the upscaled video does not exceed 5K resolution.
             float, 1 to 200; default 2.
 
@@ -198,7 +200,8 @@ def submit(
 
     Args:
         video_url: URL to the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         scale_factor: Scale factor. The scale factor must be chosen such that the upscaled video does not exceed 5K resolution.
             float, 1 to 200; default 2.
 
@@ -233,7 +236,8 @@ async def submit_async(
 
     Args:
         video_url: URL to the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         scale_factor: Scale factor. The scale factor must be chosen such that the upscaled video does not exceed 5K resolution.
             float, 1 to 200; default 2.
 
@@ -267,7 +271,8 @@ def run(
 
     Args:
         video_url: URL to the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         scale_factor: Scale factor. The scale factor must be chosen such that the upscaled video does not exceed 5K resolution.
             float, 1 to 200; default 2.
 
@@ -300,7 +305,8 @@ async def run_async(
 
     Args:
         video_url: URL to the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         scale_factor: Scale factor. The scale factor must be chosen such that the upscaled video does not exceed 5K resolution.
             float, 1 to 200; default 2.
 
@@ -332,7 +338,8 @@ def stream(
 
     Args:
         video_url: URL to the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         scale_factor: Scale factor. The scale factor must be chosen such that the upscaled video does not exceed 5K resolution.
             float, 1 to 200; default 2.
 
@@ -363,7 +370,8 @@ def stream_async(
 
     Args:
         video_url: URL to the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         scale_factor: Scale factor. The scale factor must be chosen such that the upscaled video does not exceed 5K resolution.
             float, 1 to 200; default 2.
 

@@ -34,8 +34,8 @@ class Realtime(
 
         Args:
             video_url: URL to the input video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             scale_factor: Scale factor. The scale factor must be chosen such that the upscaled video does not exceed 5K resolution.
                 float, 1 to 200; default 2.
 
@@ -62,8 +62,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL to the input video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             scale_factor: Scale factor. The scale factor must be chosen such that the upscaled video does not exceed 5K resolution.
                 float, 1 to 200; default 2.
 

@@ -135,7 +135,8 @@ def subscribe(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL to the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_size: The size of the generated video.
 
             Default: `{"height": 480, "width": 720}`.
@@ -210,7 +211,8 @@ async def subscribe_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL to the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_size: The size of the generated video.
 
             Default: `{"height": 480, "width": 720}`.
@@ -281,7 +283,8 @@ def submit(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL to the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_size: The size of the generated video.
 
             Default: `{"height": 480, "width": 720}`.
@@ -348,7 +351,8 @@ async def submit_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL to the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_size: The size of the generated video.
 
             Default: `{"height": 480, "width": 720}`.
@@ -414,7 +418,8 @@ def run(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL to the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_size: The size of the generated video.
 
             Default: `{"height": 480, "width": 720}`.
@@ -479,7 +484,8 @@ async def run_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL to the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_size: The size of the generated video.
 
             Default: `{"height": 480, "width": 720}`.
@@ -543,7 +549,8 @@ def stream(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL to the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_size: The size of the generated video.
 
             Default: `{"height": 480, "width": 720}`.
@@ -606,7 +613,8 @@ def stream_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL to the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_size: The size of the generated video.
 
             Default: `{"height": 480, "width": 720}`.

@@ -55,8 +55,8 @@ class Realtime(RealtimeConnection[Cogvideox5bImageToVideoInput, Cogvideox5bImage
             prompt: The prompt to generate the video from.
                 str; required.
             image_url: The URL to the image to generate the video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             video_size: The size of the generated video.
 
                 Default: `{"height": 480, "width": 720}`.
@@ -120,8 +120,8 @@ class AsyncRealtime(
             prompt: The prompt to generate the video from.
                 str; required.
             image_url: The URL to the image to generate the video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             video_size: The size of the generated video.
 
                 Default: `{"height": 480, "width": 720}`.

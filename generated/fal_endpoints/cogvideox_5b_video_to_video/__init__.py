@@ -136,7 +136,8 @@ def subscribe(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_size: The size of the generated video.
 
             Default: `{"height": 480, "width": 720}`.
@@ -214,7 +215,8 @@ async def subscribe_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_size: The size of the generated video.
 
             Default: `{"height": 480, "width": 720}`.
@@ -288,7 +290,8 @@ def submit(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_size: The size of the generated video.
 
             Default: `{"height": 480, "width": 720}`.
@@ -358,7 +361,8 @@ async def submit_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_size: The size of the generated video.
 
             Default: `{"height": 480, "width": 720}`.
@@ -427,7 +431,8 @@ def run(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_size: The size of the generated video.
 
             Default: `{"height": 480, "width": 720}`.
@@ -495,7 +500,8 @@ async def run_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_size: The size of the generated video.
 
             Default: `{"height": 480, "width": 720}`.
@@ -562,7 +568,8 @@ def stream(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_size: The size of the generated video.
 
             Default: `{"height": 480, "width": 720}`.
@@ -628,7 +635,8 @@ def stream_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_size: The size of the generated video.
 
             Default: `{"height": 480, "width": 720}`.

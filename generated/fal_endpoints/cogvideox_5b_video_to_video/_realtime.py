@@ -56,8 +56,8 @@ class Realtime(RealtimeConnection[Cogvideox5bVideoToVideoInput, Cogvideox5bVideo
             prompt: The prompt to generate the video from.
                 str; required.
             video_url: The video to generate the video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             video_size: The size of the generated video.
 
                 Default: `{"height": 480, "width": 720}`.
@@ -124,8 +124,8 @@ class AsyncRealtime(
             prompt: The prompt to generate the video from.
                 str; required.
             video_url: The video to generate the video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             video_size: The size of the generated video.
 
                 Default: `{"height": 480, "width": 720}`.

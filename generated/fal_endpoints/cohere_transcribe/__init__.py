@@ -112,7 +112,8 @@ def subscribe(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav, webm, ogg, flac.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language: Language of the audio (ISO 639-1 code). Supported: en, fr, de, it, es, pt, el, nl, pl, zh, ja, ko, vi, ar.
             one of 14 values: "en", "fr", "de", "it", "es", "pt", "el", "nl", ...; default "en".
         punctuation: Whether to include punctuation and capitalization in the output.
@@ -163,7 +164,8 @@ async def subscribe_async(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav, webm, ogg, flac.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language: Language of the audio (ISO 639-1 code). Supported: en, fr, de, it, es, pt, el, nl, pl, zh, ja, ko, vi, ar.
             one of 14 values: "en", "fr", "de", "it", "es", "pt", "el", "nl", ...; default "en".
         punctuation: Whether to include punctuation and capitalization in the output.
@@ -210,7 +212,8 @@ def submit(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav, webm, ogg, flac.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language: Language of the audio (ISO 639-1 code). Supported: en, fr, de, it, es, pt, el, nl, pl, zh, ja, ko, vi, ar.
             one of 14 values: "en", "fr", "de", "it", "es", "pt", "el", "nl", ...; default "en".
         punctuation: Whether to include punctuation and capitalization in the output.
@@ -253,7 +256,8 @@ async def submit_async(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav, webm, ogg, flac.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language: Language of the audio (ISO 639-1 code). Supported: en, fr, de, it, es, pt, el, nl, pl, zh, ja, ko, vi, ar.
             one of 14 values: "en", "fr", "de", "it", "es", "pt", "el", "nl", ...; default "en".
         punctuation: Whether to include punctuation and capitalization in the output.
@@ -295,7 +299,8 @@ def run(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav, webm, ogg, flac.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language: Language of the audio (ISO 639-1 code). Supported: en, fr, de, it, es, pt, el, nl, pl, zh, ja, ko, vi, ar.
             one of 14 values: "en", "fr", "de", "it", "es", "pt", "el", "nl", ...; default "en".
         punctuation: Whether to include punctuation and capitalization in the output.
@@ -336,7 +341,8 @@ async def run_async(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav, webm, ogg, flac.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language: Language of the audio (ISO 639-1 code). Supported: en, fr, de, it, es, pt, el, nl, pl, zh, ja, ko, vi, ar.
             one of 14 values: "en", "fr", "de", "it", "es", "pt", "el", "nl", ...; default "en".
         punctuation: Whether to include punctuation and capitalization in the output.
@@ -376,7 +382,8 @@ def stream(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav, webm, ogg, flac.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language: Language of the audio (ISO 639-1 code). Supported: en, fr, de, it, es, pt, el, nl, pl, zh, ja, ko, vi, ar.
             one of 14 values: "en", "fr", "de", "it", "es", "pt", "el", "nl", ...; default "en".
         punctuation: Whether to include punctuation and capitalization in the output.
@@ -415,7 +422,8 @@ def stream_async(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav, webm, ogg, flac.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language: Language of the audio (ISO 639-1 code). Supported: en, fr, de, it, es, pt, el, nl, pl, zh, ja, ko, vi, ar.
             one of 14 values: "en", "fr", "de", "it", "es", "pt", "el", "nl", ...; default "en".
         punctuation: Whether to include punctuation and capitalization in the output.

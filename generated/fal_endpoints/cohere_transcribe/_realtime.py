@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[CohereTranscribeInput, CohereTranscribeOutput]
 
         Args:
             audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav, webm, ogg, flac.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             language: Language of the audio (ISO 639-1 code). Supported: en, fr, de, it, es, pt, el, nl, pl, zh, ja, ko, vi, ar.
                 one of 14 values: "en", "fr", "de", "it", "es", "pt", "el", "nl", ...; default "en".
             punctuation: Whether to include punctuation and capitalization in the output.
@@ -70,8 +70,8 @@ class AsyncRealtime(AsyncRealtimeConnection[CohereTranscribeInput, CohereTranscr
 
         Args:
             audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav, webm, ogg, flac.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             language: Language of the audio (ISO 639-1 code). Supported: en, fr, de, it, es, pt, el, nl, pl, zh, ja, ko, vi, ar.
                 one of 14 values: "en", "fr", "de", "it", "es", "pt", "el", "nl", ...; default "en".
             punctuation: Whether to include punctuation and capitalization in the output.

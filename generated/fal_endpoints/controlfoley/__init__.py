@@ -117,14 +117,15 @@ def subscribe(
 
     Args:
         video_url: URL of the video to generate synchronized audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt describing the desired audio. When combined with the video it provides text-controlled video-to-audio (TC-V2A) generation; leave empty for pure video-to-audio (V2A).
             str; default "".
         negative_prompt: Negative text prompt — describe audio characteristics to avoid.
             str; default "".
         reference_audio_url: Optional URL to a 2-4 second reference audio clip whose timbre should be transferred to the generated audio (AC-V2A mode). Audio shorter than 2s is zero-padded; longer is truncated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Target audio duration in seconds. Truncated to source video length when shorter.
             float, 1 to 30; default 8.
         num_inference_steps: Number of flow-matching ODE steps.
@@ -182,14 +183,15 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video to generate synchronized audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt describing the desired audio. When combined with the video it provides text-controlled video-to-audio (TC-V2A) generation; leave empty for pure video-to-audio (V2A).
             str; default "".
         negative_prompt: Negative text prompt — describe audio characteristics to avoid.
             str; default "".
         reference_audio_url: Optional URL to a 2-4 second reference audio clip whose timbre should be transferred to the generated audio (AC-V2A mode). Audio shorter than 2s is zero-padded; longer is truncated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Target audio duration in seconds. Truncated to source video length when shorter.
             float, 1 to 30; default 8.
         num_inference_steps: Number of flow-matching ODE steps.
@@ -243,14 +245,15 @@ def submit(
 
     Args:
         video_url: URL of the video to generate synchronized audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt describing the desired audio. When combined with the video it provides text-controlled video-to-audio (TC-V2A) generation; leave empty for pure video-to-audio (V2A).
             str; default "".
         negative_prompt: Negative text prompt — describe audio characteristics to avoid.
             str; default "".
         reference_audio_url: Optional URL to a 2-4 second reference audio clip whose timbre should be transferred to the generated audio (AC-V2A mode). Audio shorter than 2s is zero-padded; longer is truncated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Target audio duration in seconds. Truncated to source video length when shorter.
             float, 1 to 30; default 8.
         num_inference_steps: Number of flow-matching ODE steps.
@@ -300,14 +303,15 @@ async def submit_async(
 
     Args:
         video_url: URL of the video to generate synchronized audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt describing the desired audio. When combined with the video it provides text-controlled video-to-audio (TC-V2A) generation; leave empty for pure video-to-audio (V2A).
             str; default "".
         negative_prompt: Negative text prompt — describe audio characteristics to avoid.
             str; default "".
         reference_audio_url: Optional URL to a 2-4 second reference audio clip whose timbre should be transferred to the generated audio (AC-V2A mode). Audio shorter than 2s is zero-padded; longer is truncated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Target audio duration in seconds. Truncated to source video length when shorter.
             float, 1 to 30; default 8.
         num_inference_steps: Number of flow-matching ODE steps.
@@ -356,14 +360,15 @@ def run(
 
     Args:
         video_url: URL of the video to generate synchronized audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt describing the desired audio. When combined with the video it provides text-controlled video-to-audio (TC-V2A) generation; leave empty for pure video-to-audio (V2A).
             str; default "".
         negative_prompt: Negative text prompt — describe audio characteristics to avoid.
             str; default "".
         reference_audio_url: Optional URL to a 2-4 second reference audio clip whose timbre should be transferred to the generated audio (AC-V2A mode). Audio shorter than 2s is zero-padded; longer is truncated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Target audio duration in seconds. Truncated to source video length when shorter.
             float, 1 to 30; default 8.
         num_inference_steps: Number of flow-matching ODE steps.
@@ -411,14 +416,15 @@ async def run_async(
 
     Args:
         video_url: URL of the video to generate synchronized audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt describing the desired audio. When combined with the video it provides text-controlled video-to-audio (TC-V2A) generation; leave empty for pure video-to-audio (V2A).
             str; default "".
         negative_prompt: Negative text prompt — describe audio characteristics to avoid.
             str; default "".
         reference_audio_url: Optional URL to a 2-4 second reference audio clip whose timbre should be transferred to the generated audio (AC-V2A mode). Audio shorter than 2s is zero-padded; longer is truncated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Target audio duration in seconds. Truncated to source video length when shorter.
             float, 1 to 30; default 8.
         num_inference_steps: Number of flow-matching ODE steps.
@@ -465,14 +471,15 @@ def stream(
 
     Args:
         video_url: URL of the video to generate synchronized audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt describing the desired audio. When combined with the video it provides text-controlled video-to-audio (TC-V2A) generation; leave empty for pure video-to-audio (V2A).
             str; default "".
         negative_prompt: Negative text prompt — describe audio characteristics to avoid.
             str; default "".
         reference_audio_url: Optional URL to a 2-4 second reference audio clip whose timbre should be transferred to the generated audio (AC-V2A mode). Audio shorter than 2s is zero-padded; longer is truncated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Target audio duration in seconds. Truncated to source video length when shorter.
             float, 1 to 30; default 8.
         num_inference_steps: Number of flow-matching ODE steps.
@@ -518,14 +525,15 @@ def stream_async(
 
     Args:
         video_url: URL of the video to generate synchronized audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt describing the desired audio. When combined with the video it provides text-controlled video-to-audio (TC-V2A) generation; leave empty for pure video-to-audio (V2A).
             str; default "".
         negative_prompt: Negative text prompt — describe audio characteristics to avoid.
             str; default "".
         reference_audio_url: Optional URL to a 2-4 second reference audio clip whose timbre should be transferred to the generated audio (AC-V2A mode). Audio shorter than 2s is zero-padded; longer is truncated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Target audio duration in seconds. Truncated to source video length when shorter.
             float, 1 to 30; default 8.
         num_inference_steps: Number of flow-matching ODE steps.

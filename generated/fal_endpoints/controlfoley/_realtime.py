@@ -39,15 +39,15 @@ class Realtime(RealtimeConnection[ControlfoleyInput, ControlfoleyOutput]):
 
         Args:
             video_url: URL of the video to generate synchronized audio for.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Optional text prompt describing the desired audio. When combined with the video it provides text-controlled video-to-audio (TC-V2A) generation; leave empty for pure video-to-audio (V2A).
                 str; default "".
             negative_prompt: Negative text prompt — describe audio characteristics to avoid.
                 str; default "".
             reference_audio_url: Optional URL to a 2-4 second reference audio clip whose timbre should be transferred to the generated audio (AC-V2A mode). Audio shorter than 2s is zero-padded; longer is truncated.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             duration: Target audio duration in seconds. Truncated to source video length when shorter.
                 float, 1 to 30; default 8.
             num_inference_steps: Number of flow-matching ODE steps.
@@ -87,15 +87,15 @@ class AsyncRealtime(AsyncRealtimeConnection[ControlfoleyInput, ControlfoleyOutpu
 
         Args:
             video_url: URL of the video to generate synchronized audio for.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Optional text prompt describing the desired audio. When combined with the video it provides text-controlled video-to-audio (TC-V2A) generation; leave empty for pure video-to-audio (V2A).
                 str; default "".
             negative_prompt: Negative text prompt — describe audio characteristics to avoid.
                 str; default "".
             reference_audio_url: Optional URL to a 2-4 second reference audio clip whose timbre should be transferred to the generated audio (AC-V2A mode). Audio shorter than 2s is zero-padded; longer is truncated.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             duration: Target audio duration in seconds. Truncated to source video length when shorter.
                 float, 1 to 30; default 8.
             num_inference_steps: Number of flow-matching ODE steps.

@@ -118,9 +118,11 @@ def subscribe(
 
     Args:
         image_url: URL of the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         height: Height of the output video.
             int, 64 to 1024; default 1024.
         width: Width of the output video.
@@ -195,9 +197,11 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         height: Height of the output video.
             int, 64 to 1024; default 1024.
         width: Width of the output video.
@@ -268,9 +272,11 @@ def submit(
 
     Args:
         image_url: URL of the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         height: Height of the output video.
             int, 64 to 1024; default 1024.
         width: Width of the output video.
@@ -337,9 +343,11 @@ async def submit_async(
 
     Args:
         image_url: URL of the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         height: Height of the output video.
             int, 64 to 1024; default 1024.
         width: Width of the output video.
@@ -405,9 +413,11 @@ def run(
 
     Args:
         image_url: URL of the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         height: Height of the output video.
             int, 64 to 1024; default 1024.
         width: Width of the output video.
@@ -472,9 +482,11 @@ async def run_async(
 
     Args:
         image_url: URL of the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         height: Height of the output video.
             int, 64 to 1024; default 1024.
         width: Width of the output video.
@@ -538,9 +550,11 @@ def stream(
 
     Args:
         image_url: URL of the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         height: Height of the output video.
             int, 64 to 1024; default 1024.
         width: Width of the output video.
@@ -603,9 +617,11 @@ def stream_async(
 
     Args:
         image_url: URL of the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         height: Height of the output video.
             int, 64 to 1024; default 1024.
         width: Width of the output video.

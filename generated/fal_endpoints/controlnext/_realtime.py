@@ -44,11 +44,11 @@ class Realtime(RealtimeConnection[ControlnextInput, ControlnextOutput]):
 
         Args:
             image_url: URL of the reference image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             video_url: URL of the input video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             height: Height of the output video.
                 int, 64 to 1024; default 1024.
             width: Width of the output video.
@@ -107,11 +107,11 @@ class AsyncRealtime(AsyncRealtimeConnection[ControlnextInput, ControlnextOutput]
 
         Args:
             image_url: URL of the reference image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             video_url: URL of the input video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             height: Height of the output video.
                 int, 64 to 1024; default 1024.
             width: Width of the output video.

@@ -128,7 +128,8 @@ def subscribe(
         prompt: The text prompt describing the video to generate.
             str; required.
         image_url: URL of the input image to use as first frame.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: A negative prompt to guide generation away from undesired content.
             str; default "The video captures a series of frames showing ugly scenes, static with no
             motion, motion blur, over-saturation, shaky footage, low resolution, grainy texture,
@@ -204,7 +205,8 @@ async def subscribe_async(
         prompt: The text prompt describing the video to generate.
             str; required.
         image_url: URL of the input image to use as first frame.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: A negative prompt to guide generation away from undesired content.
             str; default "The video captures a series of frames showing ugly scenes, static with no
             motion, motion blur, over-saturation, shaky footage, low resolution, grainy texture,
@@ -276,7 +278,8 @@ def submit(
         prompt: The text prompt describing the video to generate.
             str; required.
         image_url: URL of the input image to use as first frame.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: A negative prompt to guide generation away from undesired content.
             str; default "The video captures a series of frames showing ugly scenes, static with no
             motion, motion blur, over-saturation, shaky footage, low resolution, grainy texture,
@@ -344,7 +347,8 @@ async def submit_async(
         prompt: The text prompt describing the video to generate.
             str; required.
         image_url: URL of the input image to use as first frame.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: A negative prompt to guide generation away from undesired content.
             str; default "The video captures a series of frames showing ugly scenes, static with no
             motion, motion blur, over-saturation, shaky footage, low resolution, grainy texture,
@@ -411,7 +415,8 @@ def run(
         prompt: The text prompt describing the video to generate.
             str; required.
         image_url: URL of the input image to use as first frame.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: A negative prompt to guide generation away from undesired content.
             str; default "The video captures a series of frames showing ugly scenes, static with no
             motion, motion blur, over-saturation, shaky footage, low resolution, grainy texture,
@@ -477,7 +482,8 @@ async def run_async(
         prompt: The text prompt describing the video to generate.
             str; required.
         image_url: URL of the input image to use as first frame.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: A negative prompt to guide generation away from undesired content.
             str; default "The video captures a series of frames showing ugly scenes, static with no
             motion, motion blur, over-saturation, shaky footage, low resolution, grainy texture,
@@ -542,7 +548,8 @@ def stream(
         prompt: The text prompt describing the video to generate.
             str; required.
         image_url: URL of the input image to use as first frame.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: A negative prompt to guide generation away from undesired content.
             str; default "The video captures a series of frames showing ugly scenes, static with no
             motion, motion blur, over-saturation, shaky footage, low resolution, grainy texture,
@@ -606,7 +613,8 @@ def stream_async(
         prompt: The text prompt describing the video to generate.
             str; required.
         image_url: URL of the input image to use as first frame.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: A negative prompt to guide generation away from undesired content.
             str; default "The video captures a series of frames showing ugly scenes, static with no
             motion, motion blur, over-saturation, shaky footage, low resolution, grainy texture,

@@ -46,8 +46,8 @@ class Realtime(
             prompt: The text prompt describing the video to generate.
                 str; required.
             video_url: URL of the input video to use as conditioning.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: A negative prompt to guide generation away from undesired content.
                 str; default "The video captures a series of frames showing ugly scenes, static with no
                 motion, motion blur, over-saturation, shaky footage, low resolution, grainy texture,
@@ -107,8 +107,8 @@ class AsyncRealtime(
             prompt: The text prompt describing the video to generate.
                 str; required.
             video_url: URL of the input video to use as conditioning.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: A negative prompt to guide generation away from undesired content.
                 str; default "The video captures a series of frames showing ugly scenes, static with no
                 motion, motion blur, over-saturation, shaky footage, low resolution, grainy texture,

@@ -114,9 +114,11 @@ def subscribe(
 
     Args:
         image_url: The URL of the image file to be used for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file to be used for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A text prompt to guide the video generation process.
             str or None; optional.
         guidance_scale: Guidance scale to be used for text prompt adherence.
@@ -169,9 +171,11 @@ async def subscribe_async(
 
     Args:
         image_url: The URL of the image file to be used for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file to be used for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A text prompt to guide the video generation process.
             str or None; optional.
         guidance_scale: Guidance scale to be used for text prompt adherence.
@@ -220,9 +224,11 @@ def submit(
 
     Args:
         image_url: The URL of the image file to be used for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file to be used for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A text prompt to guide the video generation process.
             str or None; optional.
         guidance_scale: Guidance scale to be used for text prompt adherence.
@@ -267,9 +273,11 @@ async def submit_async(
 
     Args:
         image_url: The URL of the image file to be used for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file to be used for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A text prompt to guide the video generation process.
             str or None; optional.
         guidance_scale: Guidance scale to be used for text prompt adherence.
@@ -313,9 +321,11 @@ def run(
 
     Args:
         image_url: The URL of the image file to be used for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file to be used for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A text prompt to guide the video generation process.
             str or None; optional.
         guidance_scale: Guidance scale to be used for text prompt adherence.
@@ -358,9 +368,11 @@ async def run_async(
 
     Args:
         image_url: The URL of the image file to be used for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file to be used for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A text prompt to guide the video generation process.
             str or None; optional.
         guidance_scale: Guidance scale to be used for text prompt adherence.
@@ -402,9 +414,11 @@ def stream(
 
     Args:
         image_url: The URL of the image file to be used for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file to be used for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A text prompt to guide the video generation process.
             str or None; optional.
         guidance_scale: Guidance scale to be used for text prompt adherence.
@@ -445,9 +459,11 @@ def stream_async(
 
     Args:
         image_url: The URL of the image file to be used for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file to be used for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A text prompt to guide the video generation process.
             str or None; optional.
         guidance_scale: Guidance scale to be used for text prompt adherence.

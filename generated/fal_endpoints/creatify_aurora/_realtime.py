@@ -36,11 +36,11 @@ class Realtime(RealtimeConnection[CreatifyAuroraInput, CreatifyAuroraOutput]):
 
         Args:
             image_url: The URL of the image file to be used for video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: The URL of the audio file to be used for video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: A text prompt to guide the video generation process.
                 str or None; optional.
             guidance_scale: Guidance scale to be used for text prompt adherence.
@@ -75,11 +75,11 @@ class AsyncRealtime(AsyncRealtimeConnection[CreatifyAuroraInput, CreatifyAuroraO
 
         Args:
             image_url: The URL of the image file to be used for video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: The URL of the audio file to be used for video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: A text prompt to guide the video generation process.
                 str or None; optional.
             guidance_scale: Guidance scale to be used for text prompt adherence.

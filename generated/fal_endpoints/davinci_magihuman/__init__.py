@@ -119,10 +119,11 @@ def subscribe(
         prompt: Text prompt describing the desired video content.
             str, at least 1 characters; required.
         image_url: URL of the reference image for image-to-video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: Optional URL of the driving audio for lipsync mode. If omitted, audio is generated from the prompt.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the generated video in seconds.
             int, 1 to 30; default 5.
         resolution: Output resolution. '256p' uses the official base-model 448x256 path. '1080p' uses the official base + 1080p super-resolution pipeline. '540p' and '720p' reuse that sharper 1080p SR path and downsample to the requested output size.
@@ -184,10 +185,11 @@ async def subscribe_async(
         prompt: Text prompt describing the desired video content.
             str, at least 1 characters; required.
         image_url: URL of the reference image for image-to-video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: Optional URL of the driving audio for lipsync mode. If omitted, audio is generated from the prompt.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the generated video in seconds.
             int, 1 to 30; default 5.
         resolution: Output resolution. '256p' uses the official base-model 448x256 path. '1080p' uses the official base + 1080p super-resolution pipeline. '540p' and '720p' reuse that sharper 1080p SR path and downsample to the requested output size.
@@ -245,10 +247,11 @@ def submit(
         prompt: Text prompt describing the desired video content.
             str, at least 1 characters; required.
         image_url: URL of the reference image for image-to-video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: Optional URL of the driving audio for lipsync mode. If omitted, audio is generated from the prompt.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the generated video in seconds.
             int, 1 to 30; default 5.
         resolution: Output resolution. '256p' uses the official base-model 448x256 path. '1080p' uses the official base + 1080p super-resolution pipeline. '540p' and '720p' reuse that sharper 1080p SR path and downsample to the requested output size.
@@ -302,10 +305,11 @@ async def submit_async(
         prompt: Text prompt describing the desired video content.
             str, at least 1 characters; required.
         image_url: URL of the reference image for image-to-video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: Optional URL of the driving audio for lipsync mode. If omitted, audio is generated from the prompt.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the generated video in seconds.
             int, 1 to 30; default 5.
         resolution: Output resolution. '256p' uses the official base-model 448x256 path. '1080p' uses the official base + 1080p super-resolution pipeline. '540p' and '720p' reuse that sharper 1080p SR path and downsample to the requested output size.
@@ -358,10 +362,11 @@ def run(
         prompt: Text prompt describing the desired video content.
             str, at least 1 characters; required.
         image_url: URL of the reference image for image-to-video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: Optional URL of the driving audio for lipsync mode. If omitted, audio is generated from the prompt.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the generated video in seconds.
             int, 1 to 30; default 5.
         resolution: Output resolution. '256p' uses the official base-model 448x256 path. '1080p' uses the official base + 1080p super-resolution pipeline. '540p' and '720p' reuse that sharper 1080p SR path and downsample to the requested output size.
@@ -413,10 +418,11 @@ async def run_async(
         prompt: Text prompt describing the desired video content.
             str, at least 1 characters; required.
         image_url: URL of the reference image for image-to-video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: Optional URL of the driving audio for lipsync mode. If omitted, audio is generated from the prompt.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the generated video in seconds.
             int, 1 to 30; default 5.
         resolution: Output resolution. '256p' uses the official base-model 448x256 path. '1080p' uses the official base + 1080p super-resolution pipeline. '540p' and '720p' reuse that sharper 1080p SR path and downsample to the requested output size.
@@ -467,10 +473,11 @@ def stream(
         prompt: Text prompt describing the desired video content.
             str, at least 1 characters; required.
         image_url: URL of the reference image for image-to-video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: Optional URL of the driving audio for lipsync mode. If omitted, audio is generated from the prompt.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the generated video in seconds.
             int, 1 to 30; default 5.
         resolution: Output resolution. '256p' uses the official base-model 448x256 path. '1080p' uses the official base + 1080p super-resolution pipeline. '540p' and '720p' reuse that sharper 1080p SR path and downsample to the requested output size.
@@ -520,10 +527,11 @@ def stream_async(
         prompt: Text prompt describing the desired video content.
             str, at least 1 characters; required.
         image_url: URL of the reference image for image-to-video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: Optional URL of the driving audio for lipsync mode. If omitted, audio is generated from the prompt.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the generated video in seconds.
             int, 1 to 30; default 5.
         resolution: Output resolution. '256p' uses the official base-model 448x256 path. '1080p' uses the official base + 1080p super-resolution pipeline. '540p' and '720p' reuse that sharper 1080p SR path and downsample to the requested output size.

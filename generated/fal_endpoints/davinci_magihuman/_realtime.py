@@ -41,11 +41,11 @@ class Realtime(RealtimeConnection[DavinciMagihumanInput, DavinciMagihumanOutput]
             prompt: Text prompt describing the desired video content.
                 str, at least 1 characters; required.
             image_url: URL of the reference image for image-to-video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: Optional URL of the driving audio for lipsync mode. If omitted, audio is generated from the prompt.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             duration: Duration of the generated video in seconds.
                 int, 1 to 30; default 5.
             resolution: Output resolution. '256p' uses the official base-model 448x256 path. '1080p' uses the official base + 1080p super-resolution pipeline. '540p' and '720p' reuse that sharper 1080p SR path and downsample to the requested output size.
@@ -89,11 +89,11 @@ class AsyncRealtime(AsyncRealtimeConnection[DavinciMagihumanInput, DavinciMagihu
             prompt: Text prompt describing the desired video content.
                 str, at least 1 characters; required.
             image_url: URL of the reference image for image-to-video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: Optional URL of the driving audio for lipsync mode. If omitted, audio is generated from the prompt.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             duration: Duration of the generated video in seconds.
                 int, 1 to 30; default 5.
             resolution: Output resolution. '256p' uses the official base-model 448x256 path. '1080p' uses the official base + 1080p super-resolution pipeline. '540p' and '720p' reuse that sharper 1080p SR path and downsample to the requested output size.

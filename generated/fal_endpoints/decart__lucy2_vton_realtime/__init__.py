@@ -109,11 +109,11 @@ def subscribe(
             str; default "Substitute the current top with the outfit from the reference image,
             matching its color, material, and fit".
         image_url: Image data URI or HTTP(S) URL for realtime frame input. Data URI format: data:image/<type>;base64,...
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         reference_image_url: Reference image URL or data URI. When set, Lucy 2 will use this as a character reference for the transformation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -157,11 +157,11 @@ async def subscribe_async(
             str; default "Substitute the current top with the outfit from the reference image,
             matching its color, material, and fit".
         image_url: Image data URI or HTTP(S) URL for realtime frame input. Data URI format: data:image/<type>;base64,...
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         reference_image_url: Reference image URL or data URI. When set, Lucy 2 will use this as a character reference for the transformation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -201,11 +201,11 @@ def submit(
             str; default "Substitute the current top with the outfit from the reference image,
             matching its color, material, and fit".
         image_url: Image data URI or HTTP(S) URL for realtime frame input. Data URI format: data:image/<type>;base64,...
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         reference_image_url: Reference image URL or data URI. When set, Lucy 2 will use this as a character reference for the transformation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -241,11 +241,11 @@ async def submit_async(
             str; default "Substitute the current top with the outfit from the reference image,
             matching its color, material, and fit".
         image_url: Image data URI or HTTP(S) URL for realtime frame input. Data URI format: data:image/<type>;base64,...
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         reference_image_url: Reference image URL or data URI. When set, Lucy 2 will use this as a character reference for the transformation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -280,11 +280,11 @@ def run(
             str; default "Substitute the current top with the outfit from the reference image,
             matching its color, material, and fit".
         image_url: Image data URI or HTTP(S) URL for realtime frame input. Data URI format: data:image/<type>;base64,...
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         reference_image_url: Reference image URL or data URI. When set, Lucy 2 will use this as a character reference for the transformation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -318,11 +318,11 @@ async def run_async(
             str; default "Substitute the current top with the outfit from the reference image,
             matching its color, material, and fit".
         image_url: Image data URI or HTTP(S) URL for realtime frame input. Data URI format: data:image/<type>;base64,...
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         reference_image_url: Reference image URL or data URI. When set, Lucy 2 will use this as a character reference for the transformation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -355,11 +355,11 @@ def stream(
             str; default "Substitute the current top with the outfit from the reference image,
             matching its color, material, and fit".
         image_url: Image data URI or HTTP(S) URL for realtime frame input. Data URI format: data:image/<type>;base64,...
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         reference_image_url: Reference image URL or data URI. When set, Lucy 2 will use this as a character reference for the transformation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -391,11 +391,11 @@ def stream_async(
             str; default "Substitute the current top with the outfit from the reference image,
             matching its color, material, and fit".
         image_url: Image data URI or HTTP(S) URL for realtime frame input. Data URI format: data:image/<type>;base64,...
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         reference_image_url: Reference image URL or data URI. When set, Lucy 2 will use this as a character reference for the transformation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -37,11 +37,11 @@ class Realtime(RealtimeConnection[DecartLucy2VtonRealtimeInput, DecartLucy2VtonR
                 str; default "Substitute the current top with the outfit from the reference image,
                 matching its color, material, and fit".
             image_url: Image data URI or HTTP(S) URL for realtime frame input. Data URI format: data:image/<type>;base64,...
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; default "".
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; default "".
             reference_image_url: Reference image URL or data URI. When set, Lucy 2 will use this as a character reference for the transformation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default
                 "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
 
         Options:
@@ -72,11 +72,11 @@ class AsyncRealtime(
                 str; default "Substitute the current top with the outfit from the reference image,
                 matching its color, material, and fit".
             image_url: Image data URI or HTTP(S) URL for realtime frame input. Data URI format: data:image/<type>;base64,...
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; default "".
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; default "".
             reference_image_url: Reference image URL or data URI. When set, Lucy 2 will use this as a character reference for the transformation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default
                 "https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png".
 
         Options:

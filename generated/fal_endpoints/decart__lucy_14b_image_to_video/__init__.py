@@ -117,7 +117,8 @@ def subscribe(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         aspect_ratio: Aspect ratio of the generated video.
@@ -170,7 +171,8 @@ async def subscribe_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         aspect_ratio: Aspect ratio of the generated video.
@@ -219,7 +221,8 @@ def submit(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         aspect_ratio: Aspect ratio of the generated video.
@@ -264,7 +267,8 @@ async def submit_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         aspect_ratio: Aspect ratio of the generated video.
@@ -308,7 +312,8 @@ def run(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         aspect_ratio: Aspect ratio of the generated video.
@@ -351,7 +356,8 @@ async def run_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         aspect_ratio: Aspect ratio of the generated video.
@@ -393,7 +399,8 @@ def stream(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         aspect_ratio: Aspect ratio of the generated video.
@@ -434,7 +441,8 @@ def stream_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         aspect_ratio: Aspect ratio of the generated video.

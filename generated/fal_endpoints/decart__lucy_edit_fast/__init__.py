@@ -110,7 +110,8 @@ def subscribe(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If set to true, the function will wait for the video to be generated
             and uploaded before returning the response. This will increase the
             latency of the function but it allows you to get the video directly
@@ -160,7 +161,8 @@ async def subscribe_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If set to true, the function will wait for the video to be generated
             and uploaded before returning the response. This will increase the
             latency of the function but it allows you to get the video directly
@@ -206,7 +208,8 @@ def submit(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If set to true, the function will wait for the video to be generated
             and uploaded before returning the response. This will increase the
             latency of the function but it allows you to get the video directly
@@ -248,7 +251,8 @@ async def submit_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If set to true, the function will wait for the video to be generated
             and uploaded before returning the response. This will increase the
             latency of the function but it allows you to get the video directly
@@ -289,7 +293,8 @@ def run(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If set to true, the function will wait for the video to be generated
             and uploaded before returning the response. This will increase the
             latency of the function but it allows you to get the video directly
@@ -329,7 +334,8 @@ async def run_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If set to true, the function will wait for the video to be generated
             and uploaded before returning the response. This will increase the
             latency of the function but it allows you to get the video directly
@@ -368,7 +374,8 @@ def stream(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If set to true, the function will wait for the video to be generated
             and uploaded before returning the response. This will increase the
             latency of the function but it allows you to get the video directly
@@ -406,7 +413,8 @@ def stream_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If set to true, the function will wait for the video to be generated
             and uploaded before returning the response. This will increase the
             latency of the function but it allows you to get the video directly

@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[DecartLucyEditFastInput, DecartLucyEditFastOut
             prompt: Text description of the desired video content
                 str, at most 1500 characters; required.
             video_url: URL of the video to edit
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             sync_mode: If set to true, the function will wait for the video to be generated
                 and uploaded before returning the response. This will increase the
                 latency of the function but it allows you to get the video directly
@@ -71,8 +71,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DecartLucyEditFastInput, DecartLucyE
             prompt: Text description of the desired video content
                 str, at most 1500 characters; required.
             video_url: URL of the video to edit
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             sync_mode: If set to true, the function will wait for the video to be generated
                 and uploaded before returning the response. This will increase the
                 latency of the function but it allows you to get the video directly

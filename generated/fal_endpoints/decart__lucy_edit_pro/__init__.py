@@ -123,7 +123,8 @@ def subscribe(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         sync_mode: If set to true, the function will wait for the video to be generated
@@ -182,7 +183,8 @@ async def subscribe_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         sync_mode: If set to true, the function will wait for the video to be generated
@@ -237,7 +239,8 @@ def submit(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         sync_mode: If set to true, the function will wait for the video to be generated
@@ -288,7 +291,8 @@ async def submit_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         sync_mode: If set to true, the function will wait for the video to be generated
@@ -338,7 +342,8 @@ def run(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         sync_mode: If set to true, the function will wait for the video to be generated
@@ -387,7 +392,8 @@ async def run_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         sync_mode: If set to true, the function will wait for the video to be generated
@@ -435,7 +441,8 @@ def stream(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         sync_mode: If set to true, the function will wait for the video to be generated
@@ -482,7 +489,8 @@ def stream_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         sync_mode: If set to true, the function will wait for the video to be generated

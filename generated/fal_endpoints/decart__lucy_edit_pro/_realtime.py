@@ -37,8 +37,8 @@ class Realtime(RealtimeConnection[DecartLucyEditProInput, DecartLucyEditProOutpu
             prompt: Text description of the desired video content
                 str, at most 1500 characters; required.
             video_url: URL of the video to edit
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: Resolution of the generated video
                 only "720p"; default "720p".
             sync_mode: If set to true, the function will wait for the video to be generated
@@ -75,8 +75,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DecartLucyEditProInput, DecartLucyEd
             prompt: Text description of the desired video content
                 str, at most 1500 characters; required.
             video_url: URL of the video to edit
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: Resolution of the generated video
                 only "720p"; default "720p".
             sync_mode: If set to true, the function will wait for the video to be generated

@@ -120,7 +120,8 @@ def subscribe(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Seed for video generation
             int or None; optional.
         resolution: Resolution of the generated video
@@ -180,7 +181,8 @@ async def subscribe_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Seed for video generation
             int or None; optional.
         resolution: Resolution of the generated video
@@ -236,7 +238,8 @@ def submit(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Seed for video generation
             int or None; optional.
         resolution: Resolution of the generated video
@@ -288,7 +291,8 @@ async def submit_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Seed for video generation
             int or None; optional.
         resolution: Resolution of the generated video
@@ -339,7 +343,8 @@ def run(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Seed for video generation
             int or None; optional.
         resolution: Resolution of the generated video
@@ -389,7 +394,8 @@ async def run_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Seed for video generation
             int or None; optional.
         resolution: Resolution of the generated video
@@ -438,7 +444,8 @@ def stream(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Seed for video generation
             int or None; optional.
         resolution: Resolution of the generated video
@@ -486,7 +493,8 @@ def stream_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         video_url: URL of the video to edit
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Seed for video generation
             int or None; optional.
         resolution: Resolution of the generated video

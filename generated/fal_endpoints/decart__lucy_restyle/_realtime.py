@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[DecartLucyRestyleInput, DecartLucyRestyleOutpu
             prompt: Text description of the desired video content
                 str, at most 1500 characters; required.
             video_url: URL of the video to edit
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Seed for video generation
                 int or None; optional.
             resolution: Resolution of the generated video
@@ -79,8 +79,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DecartLucyRestyleInput, DecartLucyRe
             prompt: Text description of the desired video content
                 str, at most 1500 characters; required.
             video_url: URL of the video to edit
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Seed for video generation
                 int or None; optional.
             resolution: Resolution of the generated video

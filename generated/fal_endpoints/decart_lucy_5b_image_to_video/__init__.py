@@ -117,7 +117,8 @@ def subscribe(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         aspect_ratio: Aspect ratio of the generated video.
@@ -167,7 +168,8 @@ async def subscribe_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         aspect_ratio: Aspect ratio of the generated video.
@@ -213,7 +215,8 @@ def submit(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         aspect_ratio: Aspect ratio of the generated video.
@@ -255,7 +258,8 @@ async def submit_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         aspect_ratio: Aspect ratio of the generated video.
@@ -296,7 +300,8 @@ def run(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         aspect_ratio: Aspect ratio of the generated video.
@@ -336,7 +341,8 @@ async def run_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         aspect_ratio: Aspect ratio of the generated video.
@@ -375,7 +381,8 @@ def stream(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         aspect_ratio: Aspect ratio of the generated video.
@@ -413,7 +420,8 @@ def stream_async(
         prompt: Text description of the desired video content
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the generated video
             only "720p"; default "720p".
         aspect_ratio: Aspect ratio of the generated video.

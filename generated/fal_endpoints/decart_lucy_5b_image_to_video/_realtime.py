@@ -37,8 +37,8 @@ class Realtime(RealtimeConnection[DecartLucy5bImageToVideoInput, DecartLucy5bIma
             prompt: Text description of the desired video content
                 str, at most 1500 characters; required.
             image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: Resolution of the generated video
                 only "720p"; default "720p".
             aspect_ratio: Aspect ratio of the generated video.
@@ -74,8 +74,8 @@ class AsyncRealtime(
             prompt: Text description of the desired video content
                 str, at most 1500 characters; required.
             image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: Resolution of the generated video
                 only "720p"; default "720p".
             aspect_ratio: Aspect ratio of the generated video.

@@ -121,7 +121,8 @@ def subscribe(
 
     Args:
         audio_url: The URL of the audio to enhance.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         audio_format: The format for the output audio.
@@ -170,7 +171,8 @@ async def subscribe_async(
 
     Args:
         audio_url: The URL of the audio to enhance.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         audio_format: The format for the output audio.
@@ -215,7 +217,8 @@ def submit(
 
     Args:
         audio_url: The URL of the audio to enhance.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         audio_format: The format for the output audio.
@@ -256,7 +259,8 @@ async def submit_async(
 
     Args:
         audio_url: The URL of the audio to enhance.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         audio_format: The format for the output audio.
@@ -296,7 +300,8 @@ def run(
 
     Args:
         audio_url: The URL of the audio to enhance.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         audio_format: The format for the output audio.
@@ -335,7 +340,8 @@ async def run_async(
 
     Args:
         audio_url: The URL of the audio to enhance.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         audio_format: The format for the output audio.
@@ -373,7 +379,8 @@ def stream(
 
     Args:
         audio_url: The URL of the audio to enhance.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         audio_format: The format for the output audio.
@@ -410,7 +417,8 @@ def stream_async(
 
     Args:
         audio_url: The URL of the audio to enhance.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         audio_format: The format for the output audio.

@@ -129,7 +129,8 @@ def subscribe(
 
     Args:
         audio_url: URL of the audio file to separate into stems
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Demucs model to use for separation
             one of "htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx", "mdx_extra",
             "mdx_q", "mdx_extra_q"; default "htdemucs_6s".
@@ -205,7 +206,8 @@ async def subscribe_async(
 
     Args:
         audio_url: URL of the audio file to separate into stems
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Demucs model to use for separation
             one of "htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx", "mdx_extra",
             "mdx_q", "mdx_extra_q"; default "htdemucs_6s".
@@ -277,7 +279,8 @@ def submit(
 
     Args:
         audio_url: URL of the audio file to separate into stems
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Demucs model to use for separation
             one of "htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx", "mdx_extra",
             "mdx_q", "mdx_extra_q"; default "htdemucs_6s".
@@ -345,7 +348,8 @@ async def submit_async(
 
     Args:
         audio_url: URL of the audio file to separate into stems
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Demucs model to use for separation
             one of "htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx", "mdx_extra",
             "mdx_q", "mdx_extra_q"; default "htdemucs_6s".
@@ -412,7 +416,8 @@ def run(
 
     Args:
         audio_url: URL of the audio file to separate into stems
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Demucs model to use for separation
             one of "htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx", "mdx_extra",
             "mdx_q", "mdx_extra_q"; default "htdemucs_6s".
@@ -478,7 +483,8 @@ async def run_async(
 
     Args:
         audio_url: URL of the audio file to separate into stems
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Demucs model to use for separation
             one of "htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx", "mdx_extra",
             "mdx_q", "mdx_extra_q"; default "htdemucs_6s".
@@ -543,7 +549,8 @@ def stream(
 
     Args:
         audio_url: URL of the audio file to separate into stems
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Demucs model to use for separation
             one of "htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx", "mdx_extra",
             "mdx_q", "mdx_extra_q"; default "htdemucs_6s".
@@ -607,7 +614,8 @@ def stream_async(
 
     Args:
         audio_url: URL of the audio file to separate into stems
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Demucs model to use for separation
             one of "htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx", "mdx_extra",
             "mdx_q", "mdx_extra_q"; default "htdemucs_6s".

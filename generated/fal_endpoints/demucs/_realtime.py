@@ -53,8 +53,8 @@ class Realtime(RealtimeConnection[DemucsInput, DemucsOutput]):
 
         Args:
             audio_url: URL of the audio file to separate into stems
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             model: Demucs model to use for separation
                 one of "htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx", "mdx_extra",
                 "mdx_q", "mdx_extra_q"; default "htdemucs_6s".
@@ -112,8 +112,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DemucsInput, DemucsOutput]):
 
         Args:
             audio_url: URL of the audio file to separate into stems
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             model: Demucs model to use for separation
                 one of "htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx", "mdx_extra",
                 "mdx_q", "mdx_extra_q"; default "htdemucs_6s".

@@ -116,7 +116,8 @@ def subscribe(
 
     Args:
         video_url: URL of the input video to estimate depth for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Depth estimation model size. VDA-Large = best quality, VDA-Small = fastest.
             one of "VDA-Small", "VDA-Base", "VDA-Large"; default "VDA-Large".
         colormap: Colormap for depth visualization. 'turbo' (recommended) shows near=warm, far=cool. 'grayscale' for raw normalized depth. 'inferno'/'magma' for perceptually uniform. 'viridis' for colorblind-friendly.
@@ -177,7 +178,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the input video to estimate depth for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Depth estimation model size. VDA-Large = best quality, VDA-Small = fastest.
             one of "VDA-Small", "VDA-Base", "VDA-Large"; default "VDA-Large".
         colormap: Colormap for depth visualization. 'turbo' (recommended) shows near=warm, far=cool. 'grayscale' for raw normalized depth. 'inferno'/'magma' for perceptually uniform. 'viridis' for colorblind-friendly.
@@ -234,7 +236,8 @@ def submit(
 
     Args:
         video_url: URL of the input video to estimate depth for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Depth estimation model size. VDA-Large = best quality, VDA-Small = fastest.
             one of "VDA-Small", "VDA-Base", "VDA-Large"; default "VDA-Large".
         colormap: Colormap for depth visualization. 'turbo' (recommended) shows near=warm, far=cool. 'grayscale' for raw normalized depth. 'inferno'/'magma' for perceptually uniform. 'viridis' for colorblind-friendly.
@@ -287,7 +290,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the input video to estimate depth for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Depth estimation model size. VDA-Large = best quality, VDA-Small = fastest.
             one of "VDA-Small", "VDA-Base", "VDA-Large"; default "VDA-Large".
         colormap: Colormap for depth visualization. 'turbo' (recommended) shows near=warm, far=cool. 'grayscale' for raw normalized depth. 'inferno'/'magma' for perceptually uniform. 'viridis' for colorblind-friendly.
@@ -339,7 +343,8 @@ def run(
 
     Args:
         video_url: URL of the input video to estimate depth for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Depth estimation model size. VDA-Large = best quality, VDA-Small = fastest.
             one of "VDA-Small", "VDA-Base", "VDA-Large"; default "VDA-Large".
         colormap: Colormap for depth visualization. 'turbo' (recommended) shows near=warm, far=cool. 'grayscale' for raw normalized depth. 'inferno'/'magma' for perceptually uniform. 'viridis' for colorblind-friendly.
@@ -390,7 +395,8 @@ async def run_async(
 
     Args:
         video_url: URL of the input video to estimate depth for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Depth estimation model size. VDA-Large = best quality, VDA-Small = fastest.
             one of "VDA-Small", "VDA-Base", "VDA-Large"; default "VDA-Large".
         colormap: Colormap for depth visualization. 'turbo' (recommended) shows near=warm, far=cool. 'grayscale' for raw normalized depth. 'inferno'/'magma' for perceptually uniform. 'viridis' for colorblind-friendly.
@@ -440,7 +446,8 @@ def stream(
 
     Args:
         video_url: URL of the input video to estimate depth for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Depth estimation model size. VDA-Large = best quality, VDA-Small = fastest.
             one of "VDA-Small", "VDA-Base", "VDA-Large"; default "VDA-Large".
         colormap: Colormap for depth visualization. 'turbo' (recommended) shows near=warm, far=cool. 'grayscale' for raw normalized depth. 'inferno'/'magma' for perceptually uniform. 'viridis' for colorblind-friendly.
@@ -489,7 +496,8 @@ def stream_async(
 
     Args:
         video_url: URL of the input video to estimate depth for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Depth estimation model size. VDA-Large = best quality, VDA-Small = fastest.
             one of "VDA-Small", "VDA-Base", "VDA-Large"; default "VDA-Large".
         colormap: Colormap for depth visualization. 'turbo' (recommended) shows near=warm, far=cool. 'grayscale' for raw normalized depth. 'inferno'/'magma' for perceptually uniform. 'viridis' for colorblind-friendly.

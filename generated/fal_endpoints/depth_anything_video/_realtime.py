@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[DepthAnythingVideoInput, DepthAnythingVideoOut
 
         Args:
             video_url: URL of the input video to estimate depth for.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             model: Depth estimation model size. VDA-Large = best quality, VDA-Small = fastest.
                 one of "VDA-Small", "VDA-Base", "VDA-Large"; default "VDA-Large".
             colormap: Colormap for depth visualization. 'turbo' (recommended) shows near=warm, far=cool. 'grayscale' for raw normalized depth. 'inferno'/'magma' for perceptually uniform. 'viridis' for colorblind-friendly.
@@ -82,8 +82,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DepthAnythingVideoInput, DepthAnythi
 
         Args:
             video_url: URL of the input video to estimate depth for.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             model: Depth estimation model size. VDA-Large = best quality, VDA-Small = fastest.
                 one of "VDA-Small", "VDA-Base", "VDA-Large"; default "VDA-Large".
             colormap: Colormap for depth visualization. 'turbo' (recommended) shows near=warm, far=cool. 'grayscale' for raw normalized depth. 'inferno'/'magma' for perceptually uniform. 'viridis' for colorblind-friendly.

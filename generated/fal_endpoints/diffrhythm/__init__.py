@@ -117,7 +117,8 @@ def subscribe(
         lyrics: The prompt to generate the song from. Must have two sections. Sections start with either [chorus] or a [verse].
             str; required.
         reference_audio_url: The URL of the reference audio to use for the music generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         style_prompt: The style prompt to use for the music generation.
             str or None; optional.
         music_duration: The duration of the music to generate.
@@ -175,7 +176,8 @@ async def subscribe_async(
         lyrics: The prompt to generate the song from. Must have two sections. Sections start with either [chorus] or a [verse].
             str; required.
         reference_audio_url: The URL of the reference audio to use for the music generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         style_prompt: The style prompt to use for the music generation.
             str or None; optional.
         music_duration: The duration of the music to generate.
@@ -229,7 +231,8 @@ def submit(
         lyrics: The prompt to generate the song from. Must have two sections. Sections start with either [chorus] or a [verse].
             str; required.
         reference_audio_url: The URL of the reference audio to use for the music generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         style_prompt: The style prompt to use for the music generation.
             str or None; optional.
         music_duration: The duration of the music to generate.
@@ -279,7 +282,8 @@ async def submit_async(
         lyrics: The prompt to generate the song from. Must have two sections. Sections start with either [chorus] or a [verse].
             str; required.
         reference_audio_url: The URL of the reference audio to use for the music generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         style_prompt: The style prompt to use for the music generation.
             str or None; optional.
         music_duration: The duration of the music to generate.
@@ -328,7 +332,8 @@ def run(
         lyrics: The prompt to generate the song from. Must have two sections. Sections start with either [chorus] or a [verse].
             str; required.
         reference_audio_url: The URL of the reference audio to use for the music generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         style_prompt: The style prompt to use for the music generation.
             str or None; optional.
         music_duration: The duration of the music to generate.
@@ -376,7 +381,8 @@ async def run_async(
         lyrics: The prompt to generate the song from. Must have two sections. Sections start with either [chorus] or a [verse].
             str; required.
         reference_audio_url: The URL of the reference audio to use for the music generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         style_prompt: The style prompt to use for the music generation.
             str or None; optional.
         music_duration: The duration of the music to generate.
@@ -423,7 +429,8 @@ def stream(
         lyrics: The prompt to generate the song from. Must have two sections. Sections start with either [chorus] or a [verse].
             str; required.
         reference_audio_url: The URL of the reference audio to use for the music generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         style_prompt: The style prompt to use for the music generation.
             str or None; optional.
         music_duration: The duration of the music to generate.
@@ -469,7 +476,8 @@ def stream_async(
         lyrics: The prompt to generate the song from. Must have two sections. Sections start with either [chorus] or a [verse].
             str; required.
         reference_audio_url: The URL of the reference audio to use for the music generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         style_prompt: The style prompt to use for the music generation.
             str or None; optional.
         music_duration: The duration of the music to generate.

@@ -39,8 +39,8 @@ class Realtime(RealtimeConnection[DiffrhythmInput, DiffrhythmOutput]):
             lyrics: The prompt to generate the song from. Must have two sections. Sections start with either [chorus] or a [verse].
                 str; required.
             reference_audio_url: The URL of the reference audio to use for the music generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             style_prompt: The style prompt to use for the music generation.
                 str or None; optional.
             music_duration: The duration of the music to generate.
@@ -80,8 +80,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DiffrhythmInput, DiffrhythmOutput]):
             lyrics: The prompt to generate the song from. Must have two sections. Sections start with either [chorus] or a [verse].
                 str; required.
             reference_audio_url: The URL of the reference audio to use for the music generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             style_prompt: The style prompt to use for the music generation.
                 str or None; optional.
             music_duration: The duration of the music to generate.

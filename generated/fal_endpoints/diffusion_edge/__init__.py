@@ -105,7 +105,8 @@ def subscribe(
 
     Args:
         image_url: The text prompt you would like to convert to speech.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -143,7 +144,8 @@ async def subscribe_async(
 
     Args:
         image_url: The text prompt you would like to convert to speech.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -177,7 +179,8 @@ def submit(
 
     Args:
         image_url: The text prompt you would like to convert to speech.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -207,7 +210,8 @@ async def submit_async(
 
     Args:
         image_url: The text prompt you would like to convert to speech.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -236,7 +240,8 @@ def run(
 
     Args:
         image_url: The text prompt you would like to convert to speech.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -264,7 +269,8 @@ async def run_async(
 
     Args:
         image_url: The text prompt you would like to convert to speech.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -291,7 +297,8 @@ def stream(
 
     Args:
         image_url: The text prompt you would like to convert to speech.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -317,7 +324,8 @@ def stream_async(
 
     Args:
         image_url: The text prompt you would like to convert to speech.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -123,9 +123,11 @@ def subscribe(
         prompt: The prompt to generate an image from.
             str; required.
         first_image_url: URL of first reference image to use for generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         second_image_url: URL of second reference image to use for generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         first_reference_task: Task for first reference image (ip/id/style).
             one of "ip", "id", "style"; default "ip".
         second_reference_task: Task for second reference image (ip/id/style).
@@ -208,9 +210,11 @@ async def subscribe_async(
         prompt: The prompt to generate an image from.
             str; required.
         first_image_url: URL of first reference image to use for generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         second_image_url: URL of second reference image to use for generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         first_reference_task: Task for first reference image (ip/id/style).
             one of "ip", "id", "style"; default "ip".
         second_reference_task: Task for second reference image (ip/id/style).
@@ -289,9 +293,11 @@ def submit(
         prompt: The prompt to generate an image from.
             str; required.
         first_image_url: URL of first reference image to use for generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         second_image_url: URL of second reference image to use for generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         first_reference_task: Task for first reference image (ip/id/style).
             one of "ip", "id", "style"; default "ip".
         second_reference_task: Task for second reference image (ip/id/style).
@@ -366,9 +372,11 @@ async def submit_async(
         prompt: The prompt to generate an image from.
             str; required.
         first_image_url: URL of first reference image to use for generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         second_image_url: URL of second reference image to use for generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         first_reference_task: Task for first reference image (ip/id/style).
             one of "ip", "id", "style"; default "ip".
         second_reference_task: Task for second reference image (ip/id/style).
@@ -442,9 +450,11 @@ def run(
         prompt: The prompt to generate an image from.
             str; required.
         first_image_url: URL of first reference image to use for generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         second_image_url: URL of second reference image to use for generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         first_reference_task: Task for first reference image (ip/id/style).
             one of "ip", "id", "style"; default "ip".
         second_reference_task: Task for second reference image (ip/id/style).
@@ -517,9 +527,11 @@ async def run_async(
         prompt: The prompt to generate an image from.
             str; required.
         first_image_url: URL of first reference image to use for generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         second_image_url: URL of second reference image to use for generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         first_reference_task: Task for first reference image (ip/id/style).
             one of "ip", "id", "style"; default "ip".
         second_reference_task: Task for second reference image (ip/id/style).
@@ -591,9 +603,11 @@ def stream(
         prompt: The prompt to generate an image from.
             str; required.
         first_image_url: URL of first reference image to use for generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         second_image_url: URL of second reference image to use for generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         first_reference_task: Task for first reference image (ip/id/style).
             one of "ip", "id", "style"; default "ip".
         second_reference_task: Task for second reference image (ip/id/style).
@@ -664,9 +678,11 @@ def stream_async(
         prompt: The prompt to generate an image from.
             str; required.
         first_image_url: URL of first reference image to use for generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         second_image_url: URL of second reference image to use for generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         first_reference_task: Task for first reference image (ip/id/style).
             one of "ip", "id", "style"; default "ip".
         second_reference_task: Task for second reference image (ip/id/style).

@@ -54,11 +54,11 @@ class Realtime(RealtimeConnection[DreamoInput, DreamoOutput]):
             prompt: The prompt to generate an image from.
                 str; required.
             first_image_url: URL of first reference image to use for generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             second_image_url: URL of second reference image to use for generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             first_reference_task: Task for first reference image (ip/id/style).
                 one of "ip", "id", "style"; default "ip".
             second_reference_task: Task for second reference image (ip/id/style).
@@ -130,11 +130,11 @@ class AsyncRealtime(AsyncRealtimeConnection[DreamoInput, DreamoOutput]):
             prompt: The prompt to generate an image from.
                 str; required.
             first_image_url: URL of first reference image to use for generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             second_image_url: URL of second reference image to use for generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             first_reference_task: Task for first reference image (ip/id/style).
                 one of "ip", "id", "style"; default "ip".
             second_reference_task: Task for second reference image (ip/id/style).

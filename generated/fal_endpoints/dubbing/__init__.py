@@ -105,7 +105,8 @@ def subscribe(
 
     Args:
         video_url: Input video URL to be dubbed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_language: Target language to dub the video to
             one of "hindi", "turkish", "english"; default "hindi".
         do_lipsync: Whether to lip sync the audio to the video
@@ -149,7 +150,8 @@ async def subscribe_async(
 
     Args:
         video_url: Input video URL to be dubbed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_language: Target language to dub the video to
             one of "hindi", "turkish", "english"; default "hindi".
         do_lipsync: Whether to lip sync the audio to the video
@@ -189,7 +191,8 @@ def submit(
 
     Args:
         video_url: Input video URL to be dubbed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_language: Target language to dub the video to
             one of "hindi", "turkish", "english"; default "hindi".
         do_lipsync: Whether to lip sync the audio to the video
@@ -225,7 +228,8 @@ async def submit_async(
 
     Args:
         video_url: Input video URL to be dubbed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_language: Target language to dub the video to
             one of "hindi", "turkish", "english"; default "hindi".
         do_lipsync: Whether to lip sync the audio to the video
@@ -260,7 +264,8 @@ def run(
 
     Args:
         video_url: Input video URL to be dubbed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_language: Target language to dub the video to
             one of "hindi", "turkish", "english"; default "hindi".
         do_lipsync: Whether to lip sync the audio to the video
@@ -294,7 +299,8 @@ async def run_async(
 
     Args:
         video_url: Input video URL to be dubbed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_language: Target language to dub the video to
             one of "hindi", "turkish", "english"; default "hindi".
         do_lipsync: Whether to lip sync the audio to the video
@@ -327,7 +333,8 @@ def stream(
 
     Args:
         video_url: Input video URL to be dubbed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_language: Target language to dub the video to
             one of "hindi", "turkish", "english"; default "hindi".
         do_lipsync: Whether to lip sync the audio to the video
@@ -359,7 +366,8 @@ def stream_async(
 
     Args:
         video_url: Input video URL to be dubbed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_language: Target language to dub the video to
             one of "hindi", "turkish", "english"; default "hindi".
         do_lipsync: Whether to lip sync the audio to the video

@@ -33,8 +33,8 @@ class Realtime(RealtimeConnection[DubbingInput, DubbingOutput]):
 
         Args:
             video_url: Input video URL to be dubbed.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             target_language: Target language to dub the video to
                 one of "hindi", "turkish", "english"; default "hindi".
             do_lipsync: Whether to lip sync the audio to the video
@@ -62,8 +62,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DubbingInput, DubbingOutput]):
 
         Args:
             video_url: Input video URL to be dubbed.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             target_language: Target language to dub the video to
                 one of "hindi", "turkish", "english"; default "hindi".
             do_lipsync: Whether to lip sync the audio to the video

@@ -118,7 +118,8 @@ def subscribe(
 
     Args:
         video_url: URL of video to be used for pose estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         draw_mode: Mode of drawing the pose on the video. Options are: 'full-pose', 'body-pose', 'face-pose', 'hand-pose', 'face-hand-mask', 'face-mask', 'hand-mask'.
             one of "full-pose", "body-pose", "face-pose", "hand-pose", "face-hand-mask",
             "face-mask", "hand-mask"; default "body-pose".
@@ -170,7 +171,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of video to be used for pose estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         draw_mode: Mode of drawing the pose on the video. Options are: 'full-pose', 'body-pose', 'face-pose', 'hand-pose', 'face-hand-mask', 'face-mask', 'hand-mask'.
             one of "full-pose", "body-pose", "face-pose", "hand-pose", "face-hand-mask",
             "face-mask", "hand-mask"; default "body-pose".
@@ -218,7 +220,8 @@ def submit(
 
     Args:
         video_url: URL of video to be used for pose estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         draw_mode: Mode of drawing the pose on the video. Options are: 'full-pose', 'body-pose', 'face-pose', 'hand-pose', 'face-hand-mask', 'face-mask', 'hand-mask'.
             one of "full-pose", "body-pose", "face-pose", "hand-pose", "face-hand-mask",
             "face-mask", "hand-mask"; default "body-pose".
@@ -262,7 +265,8 @@ async def submit_async(
 
     Args:
         video_url: URL of video to be used for pose estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         draw_mode: Mode of drawing the pose on the video. Options are: 'full-pose', 'body-pose', 'face-pose', 'hand-pose', 'face-hand-mask', 'face-mask', 'hand-mask'.
             one of "full-pose", "body-pose", "face-pose", "hand-pose", "face-hand-mask",
             "face-mask", "hand-mask"; default "body-pose".
@@ -305,7 +309,8 @@ def run(
 
     Args:
         video_url: URL of video to be used for pose estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         draw_mode: Mode of drawing the pose on the video. Options are: 'full-pose', 'body-pose', 'face-pose', 'hand-pose', 'face-hand-mask', 'face-mask', 'hand-mask'.
             one of "full-pose", "body-pose", "face-pose", "hand-pose", "face-hand-mask",
             "face-mask", "hand-mask"; default "body-pose".
@@ -347,7 +352,8 @@ async def run_async(
 
     Args:
         video_url: URL of video to be used for pose estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         draw_mode: Mode of drawing the pose on the video. Options are: 'full-pose', 'body-pose', 'face-pose', 'hand-pose', 'face-hand-mask', 'face-mask', 'hand-mask'.
             one of "full-pose", "body-pose", "face-pose", "hand-pose", "face-hand-mask",
             "face-mask", "hand-mask"; default "body-pose".
@@ -388,7 +394,8 @@ def stream(
 
     Args:
         video_url: URL of video to be used for pose estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         draw_mode: Mode of drawing the pose on the video. Options are: 'full-pose', 'body-pose', 'face-pose', 'hand-pose', 'face-hand-mask', 'face-mask', 'hand-mask'.
             one of "full-pose", "body-pose", "face-pose", "hand-pose", "face-hand-mask",
             "face-mask", "hand-mask"; default "body-pose".
@@ -428,7 +435,8 @@ def stream_async(
 
     Args:
         video_url: URL of video to be used for pose estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         draw_mode: Mode of drawing the pose on the video. Options are: 'full-pose', 'body-pose', 'face-pose', 'hand-pose', 'face-hand-mask', 'face-mask', 'hand-mask'.
             one of "full-pose", "body-pose", "face-pose", "hand-pose", "face-hand-mask",
             "face-mask", "hand-mask"; default "body-pose".

@@ -40,8 +40,8 @@ class Realtime(RealtimeConnection[DwposeVideoInput, DwposeVideoOutput]):
 
         Args:
             video_url: URL of video to be used for pose estimation
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             draw_mode: Mode of drawing the pose on the video. Options are: 'full-pose', 'body-pose', 'face-pose', 'hand-pose', 'face-hand-mask', 'face-mask', 'hand-mask'.
                 one of "full-pose", "body-pose", "face-pose", "hand-pose", "face-hand-mask",
                 "face-mask", "hand-mask"; default "body-pose".
@@ -75,8 +75,8 @@ class AsyncRealtime(AsyncRealtimeConnection[DwposeVideoInput, DwposeVideoOutput]
 
         Args:
             video_url: URL of video to be used for pose estimation
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             draw_mode: Mode of drawing the pose on the video. Options are: 'full-pose', 'body-pose', 'face-pose', 'hand-pose', 'face-hand-mask', 'face-mask', 'hand-mask'.
                 one of "full-pose", "body-pose", "face-pose", "hand-pose", "face-hand-mask",
                 "face-mask", "hand-mask"; default "body-pose".

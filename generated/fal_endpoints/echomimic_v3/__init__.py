@@ -116,9 +116,11 @@ def subscribe(
 
     Args:
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; required.
         negative_prompt: The negative prompt to use for the video generation.
@@ -177,9 +179,11 @@ async def subscribe_async(
 
     Args:
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; required.
         negative_prompt: The negative prompt to use for the video generation.
@@ -234,9 +238,11 @@ def submit(
 
     Args:
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; required.
         negative_prompt: The negative prompt to use for the video generation.
@@ -287,9 +293,11 @@ async def submit_async(
 
     Args:
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; required.
         negative_prompt: The negative prompt to use for the video generation.
@@ -339,9 +347,11 @@ def run(
 
     Args:
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; required.
         negative_prompt: The negative prompt to use for the video generation.
@@ -390,9 +400,11 @@ async def run_async(
 
     Args:
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; required.
         negative_prompt: The negative prompt to use for the video generation.
@@ -440,9 +452,11 @@ def stream(
 
     Args:
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; required.
         negative_prompt: The negative prompt to use for the video generation.
@@ -489,9 +503,11 @@ def stream_async(
 
     Args:
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; required.
         negative_prompt: The negative prompt to use for the video generation.

@@ -38,11 +38,11 @@ class Realtime(RealtimeConnection[EchomimicV3Input, EchomimicV3Output]):
 
         Args:
             image_url: The URL of the image to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: The URL of the audio to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for the video generation.
                 str; required.
             negative_prompt: The negative prompt to use for the video generation.
@@ -83,11 +83,11 @@ class AsyncRealtime(AsyncRealtimeConnection[EchomimicV3Input, EchomimicV3Output]
 
         Args:
             image_url: The URL of the image to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: The URL of the audio to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for the video generation.
                 str; required.
             negative_prompt: The negative prompt to use for the video generation.

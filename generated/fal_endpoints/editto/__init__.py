@@ -133,7 +133,8 @@ def subscribe(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -244,7 +245,8 @@ async def subscribe_async(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -351,7 +353,8 @@ def submit(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -454,7 +457,8 @@ async def submit_async(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -556,7 +560,8 @@ def run(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -657,7 +662,8 @@ async def run_async(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -757,7 +763,8 @@ def stream(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -856,7 +863,8 @@ def stream_async(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,

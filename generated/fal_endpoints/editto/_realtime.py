@@ -55,8 +55,8 @@ class Realtime(RealtimeConnection[EdittoInput, EdittoOutput]):
             prompt: The text prompt to guide video generation.
                 str; required.
             video_url: URL to the source video file. Required for inpainting.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
                 blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -149,8 +149,8 @@ class AsyncRealtime(AsyncRealtimeConnection[EdittoInput, EdittoOutput]):
             prompt: The text prompt to guide video generation.
                 str; required.
             video_url: URL to the source video file. Required for inpainting.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
                 blurred details, subtitles, style, artwork, painting, picture, still, overall gray,

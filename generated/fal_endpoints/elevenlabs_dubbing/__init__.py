@@ -116,11 +116,11 @@ def subscribe(
         target_lang: Target language code for dubbing (ISO 639-1)
             str; required.
         audio_url: URL of the audio file to dub. Either audio_url or video_url must be provided.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         video_url: URL of the video file to dub. Either audio_url or video_url must be provided. If both are provided, video_url takes priority.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         source_lang: Source language code. If not provided, will be auto-detected.
             str or None; optional.
         num_speakers: Number of speakers in the audio. If not provided, will be auto-detected.
@@ -173,11 +173,11 @@ async def subscribe_async(
         target_lang: Target language code for dubbing (ISO 639-1)
             str; required.
         audio_url: URL of the audio file to dub. Either audio_url or video_url must be provided.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         video_url: URL of the video file to dub. Either audio_url or video_url must be provided. If both are provided, video_url takes priority.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         source_lang: Source language code. If not provided, will be auto-detected.
             str or None; optional.
         num_speakers: Number of speakers in the audio. If not provided, will be auto-detected.
@@ -226,11 +226,11 @@ def submit(
         target_lang: Target language code for dubbing (ISO 639-1)
             str; required.
         audio_url: URL of the audio file to dub. Either audio_url or video_url must be provided.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         video_url: URL of the video file to dub. Either audio_url or video_url must be provided. If both are provided, video_url takes priority.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         source_lang: Source language code. If not provided, will be auto-detected.
             str or None; optional.
         num_speakers: Number of speakers in the audio. If not provided, will be auto-detected.
@@ -275,11 +275,11 @@ async def submit_async(
         target_lang: Target language code for dubbing (ISO 639-1)
             str; required.
         audio_url: URL of the audio file to dub. Either audio_url or video_url must be provided.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         video_url: URL of the video file to dub. Either audio_url or video_url must be provided. If both are provided, video_url takes priority.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         source_lang: Source language code. If not provided, will be auto-detected.
             str or None; optional.
         num_speakers: Number of speakers in the audio. If not provided, will be auto-detected.
@@ -323,11 +323,11 @@ def run(
         target_lang: Target language code for dubbing (ISO 639-1)
             str; required.
         audio_url: URL of the audio file to dub. Either audio_url or video_url must be provided.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         video_url: URL of the video file to dub. Either audio_url or video_url must be provided. If both are provided, video_url takes priority.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         source_lang: Source language code. If not provided, will be auto-detected.
             str or None; optional.
         num_speakers: Number of speakers in the audio. If not provided, will be auto-detected.
@@ -370,11 +370,11 @@ async def run_async(
         target_lang: Target language code for dubbing (ISO 639-1)
             str; required.
         audio_url: URL of the audio file to dub. Either audio_url or video_url must be provided.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         video_url: URL of the video file to dub. Either audio_url or video_url must be provided. If both are provided, video_url takes priority.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         source_lang: Source language code. If not provided, will be auto-detected.
             str or None; optional.
         num_speakers: Number of speakers in the audio. If not provided, will be auto-detected.
@@ -416,11 +416,11 @@ def stream(
         target_lang: Target language code for dubbing (ISO 639-1)
             str; required.
         audio_url: URL of the audio file to dub. Either audio_url or video_url must be provided.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         video_url: URL of the video file to dub. Either audio_url or video_url must be provided. If both are provided, video_url takes priority.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         source_lang: Source language code. If not provided, will be auto-detected.
             str or None; optional.
         num_speakers: Number of speakers in the audio. If not provided, will be auto-detected.
@@ -461,11 +461,11 @@ def stream_async(
         target_lang: Target language code for dubbing (ISO 639-1)
             str; required.
         audio_url: URL of the audio file to dub. Either audio_url or video_url must be provided.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         video_url: URL of the video file to dub. Either audio_url or video_url must be provided. If both are provided, video_url takes priority.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         source_lang: Source language code. If not provided, will be auto-detected.
             str or None; optional.
         num_speakers: Number of speakers in the audio. If not provided, will be auto-detected.

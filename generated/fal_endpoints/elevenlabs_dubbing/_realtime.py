@@ -38,11 +38,11 @@ class Realtime(RealtimeConnection[ElevenlabsDubbingInput, ElevenlabsDubbingOutpu
             target_lang: Target language code for dubbing (ISO 639-1)
                 str; required.
             audio_url: URL of the audio file to dub. Either audio_url or video_url must be provided.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             video_url: URL of the video file to dub. Either audio_url or video_url must be provided. If both are provided, video_url takes priority.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             source_lang: Source language code. If not provided, will be auto-detected.
                 str or None; optional.
             num_speakers: Number of speakers in the audio. If not provided, will be auto-detected.
@@ -77,11 +77,11 @@ class AsyncRealtime(AsyncRealtimeConnection[ElevenlabsDubbingInput, ElevenlabsDu
             target_lang: Target language code for dubbing (ISO 639-1)
                 str; required.
             audio_url: URL of the audio file to dub. Either audio_url or video_url must be provided.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             video_url: URL of the video file to dub. Either audio_url or video_url must be provided. If both are provided, video_url takes priority.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             source_lang: Source language code. If not provided, will be auto-detected.
                 str or None; optional.
             num_speakers: Number of speakers in the audio. If not provided, will be auto-detected.

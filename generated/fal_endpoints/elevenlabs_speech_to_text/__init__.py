@@ -124,7 +124,8 @@ def subscribe(
 
     Args:
         audio_url: URL of the audio file to transcribe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language_code: Language code of the audio
             str or None; optional.
         tag_audio_events: Tag audio events like laughter, applause, etc.
@@ -176,7 +177,8 @@ async def subscribe_async(
 
     Args:
         audio_url: URL of the audio file to transcribe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language_code: Language code of the audio
             str or None; optional.
         tag_audio_events: Tag audio events like laughter, applause, etc.
@@ -224,7 +226,8 @@ def submit(
 
     Args:
         audio_url: URL of the audio file to transcribe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language_code: Language code of the audio
             str or None; optional.
         tag_audio_events: Tag audio events like laughter, applause, etc.
@@ -268,7 +271,8 @@ async def submit_async(
 
     Args:
         audio_url: URL of the audio file to transcribe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language_code: Language code of the audio
             str or None; optional.
         tag_audio_events: Tag audio events like laughter, applause, etc.
@@ -311,7 +315,8 @@ def run(
 
     Args:
         audio_url: URL of the audio file to transcribe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language_code: Language code of the audio
             str or None; optional.
         tag_audio_events: Tag audio events like laughter, applause, etc.
@@ -353,7 +358,8 @@ async def run_async(
 
     Args:
         audio_url: URL of the audio file to transcribe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language_code: Language code of the audio
             str or None; optional.
         tag_audio_events: Tag audio events like laughter, applause, etc.
@@ -394,7 +400,8 @@ def stream(
 
     Args:
         audio_url: URL of the audio file to transcribe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language_code: Language code of the audio
             str or None; optional.
         tag_audio_events: Tag audio events like laughter, applause, etc.
@@ -434,7 +441,8 @@ def stream_async(
 
     Args:
         audio_url: URL of the audio file to transcribe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language_code: Language code of the audio
             str or None; optional.
         tag_audio_events: Tag audio events like laughter, applause, etc.

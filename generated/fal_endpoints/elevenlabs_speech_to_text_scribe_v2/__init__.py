@@ -127,7 +127,8 @@ def subscribe(
 
     Args:
         audio_url: URL of the audio file to transcribe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language_code: Language code of the audio
             str or None; optional.
         tag_audio_events: Tag audio events like laughter, applause, etc.
@@ -183,7 +184,8 @@ async def subscribe_async(
 
     Args:
         audio_url: URL of the audio file to transcribe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language_code: Language code of the audio
             str or None; optional.
         tag_audio_events: Tag audio events like laughter, applause, etc.
@@ -235,7 +237,8 @@ def submit(
 
     Args:
         audio_url: URL of the audio file to transcribe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language_code: Language code of the audio
             str or None; optional.
         tag_audio_events: Tag audio events like laughter, applause, etc.
@@ -283,7 +286,8 @@ async def submit_async(
 
     Args:
         audio_url: URL of the audio file to transcribe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language_code: Language code of the audio
             str or None; optional.
         tag_audio_events: Tag audio events like laughter, applause, etc.
@@ -330,7 +334,8 @@ def run(
 
     Args:
         audio_url: URL of the audio file to transcribe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language_code: Language code of the audio
             str or None; optional.
         tag_audio_events: Tag audio events like laughter, applause, etc.
@@ -376,7 +381,8 @@ async def run_async(
 
     Args:
         audio_url: URL of the audio file to transcribe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language_code: Language code of the audio
             str or None; optional.
         tag_audio_events: Tag audio events like laughter, applause, etc.
@@ -421,7 +427,8 @@ def stream(
 
     Args:
         audio_url: URL of the audio file to transcribe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language_code: Language code of the audio
             str or None; optional.
         tag_audio_events: Tag audio events like laughter, applause, etc.
@@ -465,7 +472,8 @@ def stream_async(
 
     Args:
         audio_url: URL of the audio file to transcribe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language_code: Language code of the audio
             str or None; optional.
         tag_audio_events: Tag audio events like laughter, applause, etc.

@@ -37,8 +37,8 @@ class Realtime(
 
         Args:
             audio_url: URL of the audio file to transcribe
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             language_code: Language code of the audio
                 str or None; optional.
             tag_audio_events: Tag audio events like laughter, applause, etc.
@@ -76,8 +76,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: URL of the audio file to transcribe
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             language_code: Language code of the audio
                 str or None; optional.
             tag_audio_events: Tag audio events like laughter, applause, etc.

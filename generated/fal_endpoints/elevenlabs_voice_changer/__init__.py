@@ -139,7 +139,8 @@ def subscribe(
 
     Args:
         audio_url: The input audio file
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         voice: The voice to use for speech generation
             str; default "Rachel".
         remove_background_noise: If set, will remove the background noise from your audio input using our audio isolation model.
@@ -212,7 +213,8 @@ async def subscribe_async(
 
     Args:
         audio_url: The input audio file
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         voice: The voice to use for speech generation
             str; default "Rachel".
         remove_background_noise: If set, will remove the background noise from your audio input using our audio isolation model.
@@ -281,7 +283,8 @@ def submit(
 
     Args:
         audio_url: The input audio file
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         voice: The voice to use for speech generation
             str; default "Rachel".
         remove_background_noise: If set, will remove the background noise from your audio input using our audio isolation model.
@@ -346,7 +349,8 @@ async def submit_async(
 
     Args:
         audio_url: The input audio file
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         voice: The voice to use for speech generation
             str; default "Rachel".
         remove_background_noise: If set, will remove the background noise from your audio input using our audio isolation model.
@@ -410,7 +414,8 @@ def run(
 
     Args:
         audio_url: The input audio file
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         voice: The voice to use for speech generation
             str; default "Rachel".
         remove_background_noise: If set, will remove the background noise from your audio input using our audio isolation model.
@@ -473,7 +478,8 @@ async def run_async(
 
     Args:
         audio_url: The input audio file
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         voice: The voice to use for speech generation
             str; default "Rachel".
         remove_background_noise: If set, will remove the background noise from your audio input using our audio isolation model.
@@ -535,7 +541,8 @@ def stream(
 
     Args:
         audio_url: The input audio file
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         voice: The voice to use for speech generation
             str; default "Rachel".
         remove_background_noise: If set, will remove the background noise from your audio input using our audio isolation model.
@@ -596,7 +603,8 @@ def stream_async(
 
     Args:
         audio_url: The input audio file
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         voice: The voice to use for speech generation
             str; default "Rachel".
         remove_background_noise: If set, will remove the background noise from your audio input using our audio isolation model.

@@ -55,8 +55,8 @@ class Realtime(RealtimeConnection[ElevenlabsVoiceChangerInput, ElevenlabsVoiceCh
 
         Args:
             audio_url: The input audio file
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             voice: The voice to use for speech generation
                 str; default "Rachel".
             remove_background_noise: If set, will remove the background noise from your audio input using our audio isolation model.
@@ -113,8 +113,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: The input audio file
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             voice: The voice to use for speech generation
                 str; default "Rachel".
             remove_background_noise: If set, will remove the background noise from your audio input using our audio isolation model.

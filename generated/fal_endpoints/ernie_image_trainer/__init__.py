@@ -120,7 +120,8 @@ def subscribe(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -177,7 +178,8 @@ async def subscribe_async(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -230,7 +232,8 @@ def submit(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -279,7 +282,8 @@ async def submit_async(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -327,7 +331,8 @@ def run(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -374,7 +379,8 @@ async def run_async(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -420,7 +426,8 @@ def stream(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -465,7 +472,8 @@ def stream_async(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.

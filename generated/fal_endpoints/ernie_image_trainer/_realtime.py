@@ -42,8 +42,8 @@ class Realtime(RealtimeConnection[ErnieImageTrainerInput, ErnieImageTrainerOutpu
                 The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
                 If no text file is provided for an image, the default_caption will be used.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             steps: Number of steps to train for
                 int, 10 to 40000; default 2000.
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -82,8 +82,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ErnieImageTrainerInput, ErnieImageTr
                 The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
                 If no text file is provided for an image, the default_caption will be used.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             steps: Number of steps to train for
                 int, 10 to 40000; default 2000.
             default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.

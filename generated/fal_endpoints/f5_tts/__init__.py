@@ -113,7 +113,8 @@ def subscribe(
         gen_text: The text to be converted to speech. Maximum 5000 characters.
             str; required.
         ref_audio_url: The URL of the reference audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model_type: The name of the model to be used for TTS.
             one of "F5-TTS", "E2-TTS"; required.
         ref_text: The reference text to be used for TTS. If not provided, an ASR (Automatic Speech Recognition) model will be used to generate the reference text.
@@ -165,7 +166,8 @@ async def subscribe_async(
         gen_text: The text to be converted to speech. Maximum 5000 characters.
             str; required.
         ref_audio_url: The URL of the reference audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model_type: The name of the model to be used for TTS.
             one of "F5-TTS", "E2-TTS"; required.
         ref_text: The reference text to be used for TTS. If not provided, an ASR (Automatic Speech Recognition) model will be used to generate the reference text.
@@ -213,7 +215,8 @@ def submit(
         gen_text: The text to be converted to speech. Maximum 5000 characters.
             str; required.
         ref_audio_url: The URL of the reference audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model_type: The name of the model to be used for TTS.
             one of "F5-TTS", "E2-TTS"; required.
         ref_text: The reference text to be used for TTS. If not provided, an ASR (Automatic Speech Recognition) model will be used to generate the reference text.
@@ -257,7 +260,8 @@ async def submit_async(
         gen_text: The text to be converted to speech. Maximum 5000 characters.
             str; required.
         ref_audio_url: The URL of the reference audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model_type: The name of the model to be used for TTS.
             one of "F5-TTS", "E2-TTS"; required.
         ref_text: The reference text to be used for TTS. If not provided, an ASR (Automatic Speech Recognition) model will be used to generate the reference text.
@@ -300,7 +304,8 @@ def run(
         gen_text: The text to be converted to speech. Maximum 5000 characters.
             str; required.
         ref_audio_url: The URL of the reference audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model_type: The name of the model to be used for TTS.
             one of "F5-TTS", "E2-TTS"; required.
         ref_text: The reference text to be used for TTS. If not provided, an ASR (Automatic Speech Recognition) model will be used to generate the reference text.
@@ -342,7 +347,8 @@ async def run_async(
         gen_text: The text to be converted to speech. Maximum 5000 characters.
             str; required.
         ref_audio_url: The URL of the reference audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model_type: The name of the model to be used for TTS.
             one of "F5-TTS", "E2-TTS"; required.
         ref_text: The reference text to be used for TTS. If not provided, an ASR (Automatic Speech Recognition) model will be used to generate the reference text.
@@ -383,7 +389,8 @@ def stream(
         gen_text: The text to be converted to speech. Maximum 5000 characters.
             str; required.
         ref_audio_url: The URL of the reference audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model_type: The name of the model to be used for TTS.
             one of "F5-TTS", "E2-TTS"; required.
         ref_text: The reference text to be used for TTS. If not provided, an ASR (Automatic Speech Recognition) model will be used to generate the reference text.
@@ -423,7 +430,8 @@ def stream_async(
         gen_text: The text to be converted to speech. Maximum 5000 characters.
             str; required.
         ref_audio_url: The URL of the reference audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model_type: The name of the model to be used for TTS.
             one of "F5-TTS", "E2-TTS"; required.
         ref_text: The reference text to be used for TTS. If not provided, an ASR (Automatic Speech Recognition) model will be used to generate the reference text.

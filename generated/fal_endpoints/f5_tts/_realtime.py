@@ -37,8 +37,8 @@ class Realtime(RealtimeConnection[F5TtsInput, F5TtsOutput]):
             gen_text: The text to be converted to speech. Maximum 5000 characters.
                 str; required.
             ref_audio_url: The URL of the reference audio file.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             model_type: The name of the model to be used for TTS.
                 one of "F5-TTS", "E2-TTS"; required.
             ref_text: The reference text to be used for TTS. If not provided, an ASR (Automatic Speech Recognition) model will be used to generate the reference text.
@@ -72,8 +72,8 @@ class AsyncRealtime(AsyncRealtimeConnection[F5TtsInput, F5TtsOutput]):
             gen_text: The text to be converted to speech. Maximum 5000 characters.
                 str; required.
             ref_audio_url: The URL of the reference audio file.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             model_type: The name of the model to be used for TTS.
                 one of "F5-TTS", "E2-TTS"; required.
             ref_text: The reference text to be used for TTS. If not provided, an ASR (Automatic Speech Recognition) model will be used to generate the reference text.

@@ -123,7 +123,8 @@ def subscribe(
 
     Args:
         video_url: URL of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         first_n_seconds: The first N number of seconds of video to animate.
@@ -190,7 +191,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         first_n_seconds: The first N number of seconds of video to animate.
@@ -253,7 +255,8 @@ def submit(
 
     Args:
         video_url: URL of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         first_n_seconds: The first N number of seconds of video to animate.
@@ -312,7 +315,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         first_n_seconds: The first N number of seconds of video to animate.
@@ -370,7 +374,8 @@ def run(
 
     Args:
         video_url: URL of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         first_n_seconds: The first N number of seconds of video to animate.
@@ -427,7 +432,8 @@ async def run_async(
 
     Args:
         video_url: URL of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         first_n_seconds: The first N number of seconds of video to animate.
@@ -483,7 +489,8 @@ def stream(
 
     Args:
         video_url: URL of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         first_n_seconds: The first N number of seconds of video to animate.
@@ -538,7 +545,8 @@ def stream_async(
 
     Args:
         video_url: URL of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         first_n_seconds: The first N number of seconds of video to animate.

@@ -43,8 +43,8 @@ class Realtime(
 
         Args:
             video_url: URL of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
                 str; required.
             first_n_seconds: The first N number of seconds of video to animate.
@@ -97,8 +97,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
                 str; required.
             first_n_seconds: The first N number of seconds of video to animate.

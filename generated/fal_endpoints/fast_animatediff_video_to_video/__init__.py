@@ -126,7 +126,8 @@ def subscribe(
 
     Args:
         video_url: URL of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         first_n_seconds: The first N number of seconds of video to animate.
@@ -200,7 +201,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         first_n_seconds: The first N number of seconds of video to animate.
@@ -270,7 +272,8 @@ def submit(
 
     Args:
         video_url: URL of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         first_n_seconds: The first N number of seconds of video to animate.
@@ -336,7 +339,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         first_n_seconds: The first N number of seconds of video to animate.
@@ -401,7 +405,8 @@ def run(
 
     Args:
         video_url: URL of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         first_n_seconds: The first N number of seconds of video to animate.
@@ -465,7 +470,8 @@ async def run_async(
 
     Args:
         video_url: URL of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         first_n_seconds: The first N number of seconds of video to animate.
@@ -528,7 +534,8 @@ def stream(
 
     Args:
         video_url: URL of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         first_n_seconds: The first N number of seconds of video to animate.
@@ -590,7 +597,8 @@ def stream_async(
 
     Args:
         video_url: URL of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         first_n_seconds: The first N number of seconds of video to animate.

@@ -142,7 +142,8 @@ def subscribe(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         strength: determines how much the generated image resembles the initial image
@@ -248,7 +249,8 @@ async def subscribe_async(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         strength: determines how much the generated image resembles the initial image
@@ -350,7 +352,8 @@ def submit(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         strength: determines how much the generated image resembles the initial image
@@ -448,7 +451,8 @@ async def submit_async(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         strength: determines how much the generated image resembles the initial image
@@ -545,7 +549,8 @@ def run(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         strength: determines how much the generated image resembles the initial image
@@ -641,7 +646,8 @@ async def run_async(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         strength: determines how much the generated image resembles the initial image
@@ -736,7 +742,8 @@ def stream(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         strength: determines how much the generated image resembles the initial image
@@ -830,7 +837,8 @@ def stream_async(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         strength: determines how much the generated image resembles the initial image

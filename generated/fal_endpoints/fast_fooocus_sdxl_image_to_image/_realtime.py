@@ -64,8 +64,8 @@ class Realtime(
 
         Args:
             image_url: The URL of the image to use as a starting point for the generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
                 str; required.
             strength: determines how much the generated image resembles the initial image
@@ -160,8 +160,8 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image to use as a starting point for the generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
                 str; required.
             strength: determines how much the generated image resembles the initial image

@@ -144,7 +144,8 @@ def subscribe(
 
     Args:
         control_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         num_inference_steps: The number of inference steps to perform.
@@ -242,7 +243,8 @@ async def subscribe_async(
 
     Args:
         control_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         num_inference_steps: The number of inference steps to perform.
@@ -336,7 +338,8 @@ def submit(
 
     Args:
         control_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         num_inference_steps: The number of inference steps to perform.
@@ -426,7 +429,8 @@ async def submit_async(
 
     Args:
         control_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         num_inference_steps: The number of inference steps to perform.
@@ -515,7 +519,8 @@ def run(
 
     Args:
         control_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         num_inference_steps: The number of inference steps to perform.
@@ -603,7 +608,8 @@ async def run_async(
 
     Args:
         control_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         num_inference_steps: The number of inference steps to perform.
@@ -690,7 +696,8 @@ def stream(
 
     Args:
         control_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         num_inference_steps: The number of inference steps to perform.
@@ -776,7 +783,8 @@ def stream_async(
 
     Args:
         control_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         num_inference_steps: The number of inference steps to perform.

@@ -62,8 +62,8 @@ class Realtime(RealtimeConnection[FastSdxlControlnetCannyInput, FastSdxlControln
 
         Args:
             control_image_url: The URL of the control image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
                 str; required.
             num_inference_steps: The number of inference steps to perform.
@@ -150,8 +150,8 @@ class AsyncRealtime(
 
         Args:
             control_image_url: The URL of the control image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
                 str; required.
             num_inference_steps: The number of inference steps to perform.

@@ -114,7 +114,8 @@ def subscribe(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         motion_bucket_id: The motion bucket id determines the motion of the generated video. The
             higher the number, the more motion there will be.
             int, 1 to 255; default 127.
@@ -176,7 +177,8 @@ async def subscribe_async(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         motion_bucket_id: The motion bucket id determines the motion of the generated video. The
             higher the number, the more motion there will be.
             int, 1 to 255; default 127.
@@ -234,7 +236,8 @@ def submit(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         motion_bucket_id: The motion bucket id determines the motion of the generated video. The
             higher the number, the more motion there will be.
             int, 1 to 255; default 127.
@@ -288,7 +291,8 @@ async def submit_async(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         motion_bucket_id: The motion bucket id determines the motion of the generated video. The
             higher the number, the more motion there will be.
             int, 1 to 255; default 127.
@@ -341,7 +345,8 @@ def run(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         motion_bucket_id: The motion bucket id determines the motion of the generated video. The
             higher the number, the more motion there will be.
             int, 1 to 255; default 127.
@@ -393,7 +398,8 @@ async def run_async(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         motion_bucket_id: The motion bucket id determines the motion of the generated video. The
             higher the number, the more motion there will be.
             int, 1 to 255; default 127.
@@ -444,7 +450,8 @@ def stream(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         motion_bucket_id: The motion bucket id determines the motion of the generated video. The
             higher the number, the more motion there will be.
             int, 1 to 255; default 127.
@@ -494,7 +501,8 @@ def stream_async(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         motion_bucket_id: The motion bucket id determines the motion of the generated video. The
             higher the number, the more motion there will be.
             int, 1 to 255; default 127.

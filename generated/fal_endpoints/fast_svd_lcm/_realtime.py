@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[FastSvdLcmInput, FastSvdLcmOutput]):
 
         Args:
             image_url: The URL of the image to use as a starting point for the generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             motion_bucket_id: The motion bucket id determines the motion of the generated video. The
                 higher the number, the more motion there will be.
                 int, 1 to 255; default 127.
@@ -81,8 +81,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FastSvdLcmInput, FastSvdLcmOutput]):
 
         Args:
             image_url: The URL of the image to use as a starting point for the generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             motion_bucket_id: The motion bucket id determines the motion of the generated video. The
                 higher the number, the more motion there will be.
                 int, 1 to 255; default 127.

@@ -129,7 +129,8 @@ def subscribe(
 
     Args:
         audio_url: URL of the audio file to normalize
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         integrated_loudness: Integrated loudness target in LUFS.
             float, -70 to -5; default -18.
         true_peak: Maximum true peak in dBTP.
@@ -202,7 +203,8 @@ async def subscribe_async(
 
     Args:
         audio_url: URL of the audio file to normalize
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         integrated_loudness: Integrated loudness target in LUFS.
             float, -70 to -5; default -18.
         true_peak: Maximum true peak in dBTP.
@@ -271,7 +273,8 @@ def submit(
 
     Args:
         audio_url: URL of the audio file to normalize
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         integrated_loudness: Integrated loudness target in LUFS.
             float, -70 to -5; default -18.
         true_peak: Maximum true peak in dBTP.
@@ -336,7 +339,8 @@ async def submit_async(
 
     Args:
         audio_url: URL of the audio file to normalize
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         integrated_loudness: Integrated loudness target in LUFS.
             float, -70 to -5; default -18.
         true_peak: Maximum true peak in dBTP.
@@ -400,7 +404,8 @@ def run(
 
     Args:
         audio_url: URL of the audio file to normalize
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         integrated_loudness: Integrated loudness target in LUFS.
             float, -70 to -5; default -18.
         true_peak: Maximum true peak in dBTP.
@@ -463,7 +468,8 @@ async def run_async(
 
     Args:
         audio_url: URL of the audio file to normalize
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         integrated_loudness: Integrated loudness target in LUFS.
             float, -70 to -5; default -18.
         true_peak: Maximum true peak in dBTP.
@@ -525,7 +531,8 @@ def stream(
 
     Args:
         audio_url: URL of the audio file to normalize
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         integrated_loudness: Integrated loudness target in LUFS.
             float, -70 to -5; default -18.
         true_peak: Maximum true peak in dBTP.
@@ -586,7 +593,8 @@ def stream_async(
 
     Args:
         audio_url: URL of the audio file to normalize
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         integrated_loudness: Integrated loudness target in LUFS.
             float, -70 to -5; default -18.
         true_peak: Maximum true peak in dBTP.

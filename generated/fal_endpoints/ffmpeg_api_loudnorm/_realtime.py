@@ -42,8 +42,8 @@ class Realtime(RealtimeConnection[FfmpegApiLoudnormInput, FfmpegApiLoudnormOutpu
 
         Args:
             audio_url: URL of the audio file to normalize
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             integrated_loudness: Integrated loudness target in LUFS.
                 float, -70 to -5; default -18.
             true_peak: Maximum true peak in dBTP.
@@ -98,8 +98,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FfmpegApiLoudnormInput, FfmpegApiLou
 
         Args:
             audio_url: URL of the audio file to normalize
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             integrated_loudness: Integrated loudness target in LUFS.
                 float, -70 to -5; default -18.
             true_peak: Maximum true peak in dBTP.

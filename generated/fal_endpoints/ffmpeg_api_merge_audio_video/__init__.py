@@ -117,9 +117,11 @@ def subscribe(
 
     Args:
         video_url: URL of the video file to use as the video track
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio file to use as the audio track
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         start_offset: Offset in seconds for when the audio should start relative to the video
             float, at least 0; default 0.
 
@@ -163,9 +165,11 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video file to use as the video track
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio file to use as the audio track
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         start_offset: Offset in seconds for when the audio should start relative to the video
             float, at least 0; default 0.
 
@@ -205,9 +209,11 @@ def submit(
 
     Args:
         video_url: URL of the video file to use as the video track
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio file to use as the audio track
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         start_offset: Offset in seconds for when the audio should start relative to the video
             float, at least 0; default 0.
 
@@ -243,9 +249,11 @@ async def submit_async(
 
     Args:
         video_url: URL of the video file to use as the video track
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio file to use as the audio track
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         start_offset: Offset in seconds for when the audio should start relative to the video
             float, at least 0; default 0.
 
@@ -280,9 +288,11 @@ def run(
 
     Args:
         video_url: URL of the video file to use as the video track
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio file to use as the audio track
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         start_offset: Offset in seconds for when the audio should start relative to the video
             float, at least 0; default 0.
 
@@ -316,9 +326,11 @@ async def run_async(
 
     Args:
         video_url: URL of the video file to use as the video track
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio file to use as the audio track
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         start_offset: Offset in seconds for when the audio should start relative to the video
             float, at least 0; default 0.
 
@@ -351,9 +363,11 @@ def stream(
 
     Args:
         video_url: URL of the video file to use as the video track
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio file to use as the audio track
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         start_offset: Offset in seconds for when the audio should start relative to the video
             float, at least 0; default 0.
 
@@ -385,9 +399,11 @@ def stream_async(
 
     Args:
         video_url: URL of the video file to use as the video track
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio file to use as the audio track
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         start_offset: Offset in seconds for when the audio should start relative to the video
             float, at least 0; default 0.
 

@@ -33,11 +33,11 @@ class Realtime(RealtimeConnection[FfmpegApiMergeAudioVideoInput, FfmpegApiMergeA
 
         Args:
             video_url: URL of the video file to use as the video track
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the audio file to use as the audio track
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             start_offset: Offset in seconds for when the audio should start relative to the video
                 float, at least 0; default 0.
 
@@ -65,11 +65,11 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video file to use as the video track
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the audio file to use as the audio track
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             start_offset: Offset in seconds for when the audio should start relative to the video
                 float, at least 0; default 0.
 

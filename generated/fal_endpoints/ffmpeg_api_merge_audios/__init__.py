@@ -131,8 +131,8 @@ def subscribe(
 
     Args:
         audio_urls: List of audio URLs to merge in order. The 0th stream of the audio will be considered as the merge candidate.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 2 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 2 to 5 items; required.
         output_format: Output format of the combined audio. If not used, will be determined automatically using FFMPEG. Formatted as codec_sample_rate_bitrate.
             one of 19 values: "mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96",
             "mp3_44100_128", "mp3_44100_192", "pcm_8000", "pcm_16000", ... or None; optional.
@@ -197,8 +197,8 @@ async def subscribe_async(
 
     Args:
         audio_urls: List of audio URLs to merge in order. The 0th stream of the audio will be considered as the merge candidate.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 2 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 2 to 5 items; required.
         output_format: Output format of the combined audio. If not used, will be determined automatically using FFMPEG. Formatted as codec_sample_rate_bitrate.
             one of 19 values: "mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96",
             "mp3_44100_128", "mp3_44100_192", "pcm_8000", "pcm_16000", ... or None; optional.
@@ -259,8 +259,8 @@ def submit(
 
     Args:
         audio_urls: List of audio URLs to merge in order. The 0th stream of the audio will be considered as the merge candidate.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 2 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 2 to 5 items; required.
         output_format: Output format of the combined audio. If not used, will be determined automatically using FFMPEG. Formatted as codec_sample_rate_bitrate.
             one of 19 values: "mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96",
             "mp3_44100_128", "mp3_44100_192", "pcm_8000", "pcm_16000", ... or None; optional.
@@ -317,8 +317,8 @@ async def submit_async(
 
     Args:
         audio_urls: List of audio URLs to merge in order. The 0th stream of the audio will be considered as the merge candidate.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 2 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 2 to 5 items; required.
         output_format: Output format of the combined audio. If not used, will be determined automatically using FFMPEG. Formatted as codec_sample_rate_bitrate.
             one of 19 values: "mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96",
             "mp3_44100_128", "mp3_44100_192", "pcm_8000", "pcm_16000", ... or None; optional.
@@ -374,8 +374,8 @@ def run(
 
     Args:
         audio_urls: List of audio URLs to merge in order. The 0th stream of the audio will be considered as the merge candidate.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 2 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 2 to 5 items; required.
         output_format: Output format of the combined audio. If not used, will be determined automatically using FFMPEG. Formatted as codec_sample_rate_bitrate.
             one of 19 values: "mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96",
             "mp3_44100_128", "mp3_44100_192", "pcm_8000", "pcm_16000", ... or None; optional.
@@ -430,8 +430,8 @@ async def run_async(
 
     Args:
         audio_urls: List of audio URLs to merge in order. The 0th stream of the audio will be considered as the merge candidate.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 2 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 2 to 5 items; required.
         output_format: Output format of the combined audio. If not used, will be determined automatically using FFMPEG. Formatted as codec_sample_rate_bitrate.
             one of 19 values: "mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96",
             "mp3_44100_128", "mp3_44100_192", "pcm_8000", "pcm_16000", ... or None; optional.
@@ -485,8 +485,8 @@ def stream(
 
     Args:
         audio_urls: List of audio URLs to merge in order. The 0th stream of the audio will be considered as the merge candidate.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 2 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 2 to 5 items; required.
         output_format: Output format of the combined audio. If not used, will be determined automatically using FFMPEG. Formatted as codec_sample_rate_bitrate.
             one of 19 values: "mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96",
             "mp3_44100_128", "mp3_44100_192", "pcm_8000", "pcm_16000", ... or None; optional.
@@ -539,8 +539,8 @@ def stream_async(
 
     Args:
         audio_urls: List of audio URLs to merge in order. The 0th stream of the audio will be considered as the merge candidate.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 2 to 5 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 2 to 5 items; required.
         output_format: Output format of the combined audio. If not used, will be determined automatically using FFMPEG. Formatted as codec_sample_rate_bitrate.
             one of 19 values: "mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96",
             "mp3_44100_128", "mp3_44100_192", "pcm_8000", "pcm_16000", ... or None; optional.

@@ -53,8 +53,8 @@ class Realtime(RealtimeConnection[FfmpegApiMergeAudiosInput, FfmpegApiMergeAudio
 
         Args:
             audio_urls: List of audio URLs to merge in order. The 0th stream of the audio will be considered as the merge candidate.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, 2 to 5 items; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, 2 to 5 items; required.
             output_format: Output format of the combined audio. If not used, will be determined automatically using FFMPEG. Formatted as codec_sample_rate_bitrate.
                 one of 19 values: "mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96",
                 "mp3_44100_128", "mp3_44100_192", "pcm_8000", "pcm_16000", ... or None; optional.
@@ -101,8 +101,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FfmpegApiMergeAudiosInput, FfmpegApi
 
         Args:
             audio_urls: List of audio URLs to merge in order. The 0th stream of the audio will be considered as the merge candidate.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, 2 to 5 items; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, 2 to 5 items; required.
             output_format: Output format of the combined audio. If not used, will be determined automatically using FFMPEG. Formatted as codec_sample_rate_bitrate.
                 one of 19 values: "mp3_22050_32", "mp3_44100_32", "mp3_44100_64", "mp3_44100_96",
                 "mp3_44100_128", "mp3_44100_192", "pcm_8000", "pcm_16000", ... or None; optional.

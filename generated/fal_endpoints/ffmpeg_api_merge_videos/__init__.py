@@ -124,8 +124,8 @@ def subscribe(
 
     Args:
         video_urls: List of video URLs to merge in order
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, at least 2 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, at least 2 items; required.
         target_fps: Target FPS for the output video. If not provided, uses the lowest FPS from input videos.
             float or None, 1 to 60; optional.
         resolution: Resolution of the final video. Width and height must be between 512 and 2048.
@@ -176,8 +176,8 @@ async def subscribe_async(
 
     Args:
         video_urls: List of video URLs to merge in order
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, at least 2 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, at least 2 items; required.
         target_fps: Target FPS for the output video. If not provided, uses the lowest FPS from input videos.
             float or None, 1 to 60; optional.
         resolution: Resolution of the final video. Width and height must be between 512 and 2048.
@@ -224,8 +224,8 @@ def submit(
 
     Args:
         video_urls: List of video URLs to merge in order
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, at least 2 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, at least 2 items; required.
         target_fps: Target FPS for the output video. If not provided, uses the lowest FPS from input videos.
             float or None, 1 to 60; optional.
         resolution: Resolution of the final video. Width and height must be between 512 and 2048.
@@ -268,8 +268,8 @@ async def submit_async(
 
     Args:
         video_urls: List of video URLs to merge in order
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, at least 2 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, at least 2 items; required.
         target_fps: Target FPS for the output video. If not provided, uses the lowest FPS from input videos.
             float or None, 1 to 60; optional.
         resolution: Resolution of the final video. Width and height must be between 512 and 2048.
@@ -311,8 +311,8 @@ def run(
 
     Args:
         video_urls: List of video URLs to merge in order
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, at least 2 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, at least 2 items; required.
         target_fps: Target FPS for the output video. If not provided, uses the lowest FPS from input videos.
             float or None, 1 to 60; optional.
         resolution: Resolution of the final video. Width and height must be between 512 and 2048.
@@ -353,8 +353,8 @@ async def run_async(
 
     Args:
         video_urls: List of video URLs to merge in order
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, at least 2 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, at least 2 items; required.
         target_fps: Target FPS for the output video. If not provided, uses the lowest FPS from input videos.
             float or None, 1 to 60; optional.
         resolution: Resolution of the final video. Width and height must be between 512 and 2048.
@@ -394,8 +394,8 @@ def stream(
 
     Args:
         video_urls: List of video URLs to merge in order
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, at least 2 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, at least 2 items; required.
         target_fps: Target FPS for the output video. If not provided, uses the lowest FPS from input videos.
             float or None, 1 to 60; optional.
         resolution: Resolution of the final video. Width and height must be between 512 and 2048.
@@ -434,8 +434,8 @@ def stream_async(
 
     Args:
         video_urls: List of video URLs to merge in order
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, at least 2 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, at least 2 items; required.
         target_fps: Target FPS for the output video. If not provided, uses the lowest FPS from input videos.
             float or None, 1 to 60; optional.
         resolution: Resolution of the final video. Width and height must be between 512 and 2048.

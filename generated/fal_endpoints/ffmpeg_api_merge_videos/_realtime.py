@@ -42,8 +42,8 @@ class Realtime(RealtimeConnection[FfmpegApiMergeVideosInput, FfmpegApiMergeVideo
 
         Args:
             video_urls: List of video URLs to merge in order
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, at least 2 items; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, at least 2 items; required.
             target_fps: Target FPS for the output video. If not provided, uses the lowest FPS from input videos.
                 float or None, 1 to 60; optional.
             resolution: Resolution of the final video. Width and height must be between 512 and 2048.
@@ -81,8 +81,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FfmpegApiMergeVideosInput, FfmpegApi
 
         Args:
             video_urls: List of video URLs to merge in order
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, at least 2 items; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, at least 2 items; required.
             target_fps: Target FPS for the output video. If not provided, uses the lowest FPS from input videos.
                 float or None, 1 to 60; optional.
             resolution: Resolution of the final video. Width and height must be between 512 and 2048.

@@ -128,7 +128,8 @@ def subscribe(
 
     Args:
         media_url: URL of the media file (video or audio) to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         extract_frames: Whether to extract the start and end frames for videos. Note that when true the request will be slower.
             bool; default False.
 
@@ -171,7 +172,8 @@ async def subscribe_async(
 
     Args:
         media_url: URL of the media file (video or audio) to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         extract_frames: Whether to extract the start and end frames for videos. Note that when true the request will be slower.
             bool; default False.
 
@@ -210,7 +212,8 @@ def submit(
 
     Args:
         media_url: URL of the media file (video or audio) to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         extract_frames: Whether to extract the start and end frames for videos. Note that when true the request will be slower.
             bool; default False.
 
@@ -245,7 +248,8 @@ async def submit_async(
 
     Args:
         media_url: URL of the media file (video or audio) to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         extract_frames: Whether to extract the start and end frames for videos. Note that when true the request will be slower.
             bool; default False.
 
@@ -279,7 +283,8 @@ def run(
 
     Args:
         media_url: URL of the media file (video or audio) to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         extract_frames: Whether to extract the start and end frames for videos. Note that when true the request will be slower.
             bool; default False.
 
@@ -312,7 +317,8 @@ async def run_async(
 
     Args:
         media_url: URL of the media file (video or audio) to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         extract_frames: Whether to extract the start and end frames for videos. Note that when true the request will be slower.
             bool; default False.
 
@@ -344,7 +350,8 @@ def stream(
 
     Args:
         media_url: URL of the media file (video or audio) to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         extract_frames: Whether to extract the start and end frames for videos. Note that when true the request will be slower.
             bool; default False.
 
@@ -375,7 +382,8 @@ def stream_async(
 
     Args:
         media_url: URL of the media file (video or audio) to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         extract_frames: Whether to extract the start and end frames for videos. Note that when true the request will be slower.
             bool; default False.
 

@@ -32,8 +32,8 @@ class Realtime(RealtimeConnection[FfmpegApiMetadataInput, FfmpegApiMetadataOutpu
 
         Args:
             media_url: URL of the media file (video or audio) to analyze
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             extract_frames: Whether to extract the start and end frames for videos. Note that when true the request will be slower.
                 bool; default False.
 
@@ -58,8 +58,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FfmpegApiMetadataInput, FfmpegApiMet
 
         Args:
             media_url: URL of the media file (video or audio) to analyze
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             extract_frames: Whether to extract the start and end frames for videos. Note that when true the request will be slower.
                 bool; default False.
 

@@ -110,7 +110,8 @@ def subscribe(
 
     Args:
         media_url: URL of the audio file to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         points_per_second: Controls how many points are sampled per second of audio. Lower values (e.g. 1-2) create a coarser waveform, higher values (e.g. 4-10) create a more detailed one.
             float, 1 to 10; default 4.
         precision: Number of decimal places for the waveform values. Higher values provide more precision but increase payload size.
@@ -159,7 +160,8 @@ async def subscribe_async(
 
     Args:
         media_url: URL of the audio file to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         points_per_second: Controls how many points are sampled per second of audio. Lower values (e.g. 1-2) create a coarser waveform, higher values (e.g. 4-10) create a more detailed one.
             float, 1 to 10; default 4.
         precision: Number of decimal places for the waveform values. Higher values provide more precision but increase payload size.
@@ -204,7 +206,8 @@ def submit(
 
     Args:
         media_url: URL of the audio file to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         points_per_second: Controls how many points are sampled per second of audio. Lower values (e.g. 1-2) create a coarser waveform, higher values (e.g. 4-10) create a more detailed one.
             float, 1 to 10; default 4.
         precision: Number of decimal places for the waveform values. Higher values provide more precision but increase payload size.
@@ -245,7 +248,8 @@ async def submit_async(
 
     Args:
         media_url: URL of the audio file to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         points_per_second: Controls how many points are sampled per second of audio. Lower values (e.g. 1-2) create a coarser waveform, higher values (e.g. 4-10) create a more detailed one.
             float, 1 to 10; default 4.
         precision: Number of decimal places for the waveform values. Higher values provide more precision but increase payload size.
@@ -285,7 +289,8 @@ def run(
 
     Args:
         media_url: URL of the audio file to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         points_per_second: Controls how many points are sampled per second of audio. Lower values (e.g. 1-2) create a coarser waveform, higher values (e.g. 4-10) create a more detailed one.
             float, 1 to 10; default 4.
         precision: Number of decimal places for the waveform values. Higher values provide more precision but increase payload size.
@@ -324,7 +329,8 @@ async def run_async(
 
     Args:
         media_url: URL of the audio file to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         points_per_second: Controls how many points are sampled per second of audio. Lower values (e.g. 1-2) create a coarser waveform, higher values (e.g. 4-10) create a more detailed one.
             float, 1 to 10; default 4.
         precision: Number of decimal places for the waveform values. Higher values provide more precision but increase payload size.
@@ -362,7 +368,8 @@ def stream(
 
     Args:
         media_url: URL of the audio file to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         points_per_second: Controls how many points are sampled per second of audio. Lower values (e.g. 1-2) create a coarser waveform, higher values (e.g. 4-10) create a more detailed one.
             float, 1 to 10; default 4.
         precision: Number of decimal places for the waveform values. Higher values provide more precision but increase payload size.
@@ -399,7 +406,8 @@ def stream_async(
 
     Args:
         media_url: URL of the audio file to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         points_per_second: Controls how many points are sampled per second of audio. Lower values (e.g. 1-2) create a coarser waveform, higher values (e.g. 4-10) create a more detailed one.
             float, 1 to 10; default 4.
         precision: Number of decimal places for the waveform values. Higher values provide more precision but increase payload size.

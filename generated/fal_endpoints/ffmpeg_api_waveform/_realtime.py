@@ -34,8 +34,8 @@ class Realtime(RealtimeConnection[FfmpegApiWaveformInput, FfmpegApiWaveformOutpu
 
         Args:
             media_url: URL of the audio file to analyze
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             points_per_second: Controls how many points are sampled per second of audio. Lower values (e.g. 1-2) create a coarser waveform, higher values (e.g. 4-10) create a more detailed one.
                 float, 1 to 10; default 4.
             precision: Number of decimal places for the waveform values. Higher values provide more precision but increase payload size.
@@ -66,8 +66,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FfmpegApiWaveformInput, FfmpegApiWav
 
         Args:
             media_url: URL of the audio file to analyze
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             points_per_second: Controls how many points are sampled per second of audio. Lower values (e.g. 1-2) create a coarser waveform, higher values (e.g. 4-10) create a more detailed one.
                 float, 1 to 10; default 4.
             precision: Number of decimal places for the waveform values. Higher values provide more precision but increase payload size.

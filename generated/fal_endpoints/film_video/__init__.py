@@ -117,7 +117,8 @@ def subscribe(
 
     Args:
         video_url: The URL of the video to use for interpolation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate between the input video frames.
             int, 1 to 4; default 1.
         use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
@@ -181,7 +182,8 @@ async def subscribe_async(
 
     Args:
         video_url: The URL of the video to use for interpolation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate between the input video frames.
             int, 1 to 4; default 1.
         use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
@@ -241,7 +243,8 @@ def submit(
 
     Args:
         video_url: The URL of the video to use for interpolation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate between the input video frames.
             int, 1 to 4; default 1.
         use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
@@ -297,7 +300,8 @@ async def submit_async(
 
     Args:
         video_url: The URL of the video to use for interpolation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate between the input video frames.
             int, 1 to 4; default 1.
         use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
@@ -352,7 +356,8 @@ def run(
 
     Args:
         video_url: The URL of the video to use for interpolation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate between the input video frames.
             int, 1 to 4; default 1.
         use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
@@ -406,7 +411,8 @@ async def run_async(
 
     Args:
         video_url: The URL of the video to use for interpolation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate between the input video frames.
             int, 1 to 4; default 1.
         use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
@@ -459,7 +465,8 @@ def stream(
 
     Args:
         video_url: The URL of the video to use for interpolation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate between the input video frames.
             int, 1 to 4; default 1.
         use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
@@ -511,7 +518,8 @@ def stream_async(
 
     Args:
         video_url: The URL of the video to use for interpolation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate between the input video frames.
             int, 1 to 4; default 1.
         use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.

@@ -134,7 +134,8 @@ def subscribe(
 
     Args:
         image_url: URL of the face reference image. Portrait recommended.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text to speak. Converted to speech via ElevenLabs.
             str; required.
         voice: ElevenLabs voice name.
@@ -208,7 +209,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the face reference image. Portrait recommended.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text to speak. Converted to speech via ElevenLabs.
             str; required.
         voice: ElevenLabs voice name.
@@ -278,7 +280,8 @@ def submit(
 
     Args:
         image_url: URL of the face reference image. Portrait recommended.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text to speak. Converted to speech via ElevenLabs.
             str; required.
         voice: ElevenLabs voice name.
@@ -344,7 +347,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the face reference image. Portrait recommended.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text to speak. Converted to speech via ElevenLabs.
             str; required.
         voice: ElevenLabs voice name.
@@ -409,7 +413,8 @@ def run(
 
     Args:
         image_url: URL of the face reference image. Portrait recommended.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text to speak. Converted to speech via ElevenLabs.
             str; required.
         voice: ElevenLabs voice name.
@@ -473,7 +478,8 @@ async def run_async(
 
     Args:
         image_url: URL of the face reference image. Portrait recommended.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text to speak. Converted to speech via ElevenLabs.
             str; required.
         voice: ElevenLabs voice name.
@@ -536,7 +542,8 @@ def stream(
 
     Args:
         image_url: URL of the face reference image. Portrait recommended.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text to speak. Converted to speech via ElevenLabs.
             str; required.
         voice: ElevenLabs voice name.
@@ -598,7 +605,8 @@ def stream_async(
 
     Args:
         image_url: URL of the face reference image. Portrait recommended.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text to speak. Converted to speech via ElevenLabs.
             str; required.
         voice: ElevenLabs voice name.

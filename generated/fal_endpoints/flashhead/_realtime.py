@@ -56,8 +56,8 @@ class Realtime(RealtimeConnection[FlashheadInput, FlashheadOutput]):
 
         Args:
             image_url: URL of the face reference image. Portrait recommended.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text: Text to speak. Converted to speech via ElevenLabs.
                 str; required.
             voice: ElevenLabs voice name.
@@ -113,8 +113,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FlashheadInput, FlashheadOutput]):
 
         Args:
             image_url: URL of the face reference image. Portrait recommended.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text: Text to speak. Converted to speech via ElevenLabs.
                 str; required.
             voice: ElevenLabs voice name.

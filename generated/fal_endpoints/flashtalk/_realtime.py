@@ -33,11 +33,11 @@ class Realtime(RealtimeConnection[FlashtalkInput, FlashtalkOutput]):
 
         Args:
             image_url: URL of the face reference image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the speech audio file (WAV, MP3, etc).
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for reproducibility.
                 int or None; optional.
 
@@ -63,11 +63,11 @@ class AsyncRealtime(AsyncRealtimeConnection[FlashtalkInput, FlashtalkOutput]):
 
         Args:
             image_url: URL of the face reference image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the speech audio file (WAV, MP3, etc).
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for reproducibility.
                 int or None; optional.
 

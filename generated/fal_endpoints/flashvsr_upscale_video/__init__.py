@@ -121,7 +121,8 @@ def subscribe(
 
     Args:
         video_url: The input video to be upscaled
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         upscale_factor: Upscaling factor to be used.
             float, 1 to 4; default 2.
         seed: The random seed used for the generation process.
@@ -194,7 +195,8 @@ async def subscribe_async(
 
     Args:
         video_url: The input video to be upscaled
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         upscale_factor: Upscaling factor to be used.
             float, 1 to 4; default 2.
         seed: The random seed used for the generation process.
@@ -263,7 +265,8 @@ def submit(
 
     Args:
         video_url: The input video to be upscaled
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         upscale_factor: Upscaling factor to be used.
             float, 1 to 4; default 2.
         seed: The random seed used for the generation process.
@@ -328,7 +331,8 @@ async def submit_async(
 
     Args:
         video_url: The input video to be upscaled
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         upscale_factor: Upscaling factor to be used.
             float, 1 to 4; default 2.
         seed: The random seed used for the generation process.
@@ -392,7 +396,8 @@ def run(
 
     Args:
         video_url: The input video to be upscaled
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         upscale_factor: Upscaling factor to be used.
             float, 1 to 4; default 2.
         seed: The random seed used for the generation process.
@@ -455,7 +460,8 @@ async def run_async(
 
     Args:
         video_url: The input video to be upscaled
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         upscale_factor: Upscaling factor to be used.
             float, 1 to 4; default 2.
         seed: The random seed used for the generation process.
@@ -517,7 +523,8 @@ def stream(
 
     Args:
         video_url: The input video to be upscaled
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         upscale_factor: Upscaling factor to be used.
             float, 1 to 4; default 2.
         seed: The random seed used for the generation process.
@@ -578,7 +585,8 @@ def stream_async(
 
     Args:
         video_url: The input video to be upscaled
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         upscale_factor: Upscaling factor to be used.
             float, 1 to 4; default 2.
         seed: The random seed used for the generation process.

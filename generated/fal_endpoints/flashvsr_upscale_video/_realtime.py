@@ -43,8 +43,8 @@ class Realtime(RealtimeConnection[FlashvsrUpscaleVideoInput, FlashvsrUpscaleVide
 
         Args:
             video_url: The input video to be upscaled
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             upscale_factor: Upscaling factor to be used.
                 float, 1 to 4; default 2.
             seed: The random seed used for the generation process.
@@ -99,8 +99,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FlashvsrUpscaleVideoInput, FlashvsrU
 
         Args:
             video_url: The input video to be upscaled
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             upscale_factor: Upscaling factor to be used.
                 float, 1 to 4; default 2.
             seed: The random seed used for the generation process.

@@ -31,8 +31,8 @@ class Realtime(RealtimeConnection[Florence2LargeOcrInput, Florence2LargeOcrOutpu
 
         Args:
             image_url: The URL of the image to be processed.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -54,8 +54,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Florence2LargeOcrInput, Florence2Lar
 
         Args:
             image_url: The URL of the image to be processed.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -38,8 +38,8 @@ class Realtime(
 
         Args:
             image_url: The URL of the image to be processed.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             region: The user input coordinates
                 Region; required.
 
@@ -68,8 +68,8 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image to be processed.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             region: The user input coordinates
                 Region; required.
 

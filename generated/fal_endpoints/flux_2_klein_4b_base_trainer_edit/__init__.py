@@ -137,7 +137,8 @@ def subscribe(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -209,7 +210,8 @@ async def subscribe_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -277,7 +279,8 @@ def submit(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -341,7 +344,8 @@ async def submit_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -404,7 +408,8 @@ def run(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -466,7 +471,8 @@ async def run_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -527,7 +533,8 @@ def stream(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -587,7 +594,8 @@ def stream_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.

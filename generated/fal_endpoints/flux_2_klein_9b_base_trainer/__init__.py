@@ -130,7 +130,8 @@ def subscribe(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -193,7 +194,8 @@ async def subscribe_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -252,7 +254,8 @@ def submit(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -307,7 +310,8 @@ async def submit_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -361,7 +365,8 @@ def run(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -414,7 +419,8 @@ async def run_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -466,7 +472,8 @@ def stream(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -517,7 +524,8 @@ def stream_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.

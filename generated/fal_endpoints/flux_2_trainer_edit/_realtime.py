@@ -57,8 +57,8 @@ class Realtime(RealtimeConnection[Flux2TrainerEditInput, Flux2TrainerEditOutput]
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             steps: Total number of training steps.
                 int, 100 to 10000; default 1000.
             learning_rate: Learning rate applied to trainable parameters.
@@ -114,8 +114,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Flux2TrainerEditInput, Flux2TrainerE
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             steps: Total number of training steps.
                 int, 100 to 10000; default 1000.
             learning_rate: Learning rate applied to trainable parameters.

@@ -135,7 +135,8 @@ def subscribe(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -209,7 +210,8 @@ async def subscribe_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -279,7 +281,8 @@ def submit(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -345,7 +348,8 @@ async def submit_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -410,7 +414,8 @@ def run(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -474,7 +479,8 @@ async def run_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -537,7 +543,8 @@ def stream(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -599,7 +606,8 @@ def stream_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.

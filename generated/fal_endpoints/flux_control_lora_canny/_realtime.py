@@ -54,11 +54,11 @@ class Realtime(RealtimeConnection[FluxControlLoraCannyInput, FluxControlLoraCann
             prompt: The prompt to generate an image from.
                 str; required.
             control_lora_image_url: The image to use for control lora. This is used to control the style of the generated image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: URL of image to use for image-to-image generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             image_size: The size of the generated image.
                 ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
                 "landscape_4_3", "landscape_16_9"; default "landscape_4_3".
@@ -130,11 +130,11 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxControlLoraCannyInput, FluxContr
             prompt: The prompt to generate an image from.
                 str; required.
             control_lora_image_url: The image to use for control lora. This is used to control the style of the generated image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: URL of image to use for image-to-image generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             image_size: The size of the generated image.
                 ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
                 "landscape_4_3", "landscape_16_9"; default "landscape_4_3".

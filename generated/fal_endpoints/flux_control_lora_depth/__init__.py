@@ -139,10 +139,11 @@ def subscribe(
         prompt: The prompt to generate an image from.
             str; required.
         control_lora_image_url: The image to use for control lora. This is used to control the style of the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of image to use for image-to-image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "landscape_4_3".
@@ -227,10 +228,11 @@ async def subscribe_async(
         prompt: The prompt to generate an image from.
             str; required.
         control_lora_image_url: The image to use for control lora. This is used to control the style of the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of image to use for image-to-image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "landscape_4_3".
@@ -311,10 +313,11 @@ def submit(
         prompt: The prompt to generate an image from.
             str; required.
         control_lora_image_url: The image to use for control lora. This is used to control the style of the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of image to use for image-to-image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "landscape_4_3".
@@ -391,10 +394,11 @@ async def submit_async(
         prompt: The prompt to generate an image from.
             str; required.
         control_lora_image_url: The image to use for control lora. This is used to control the style of the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of image to use for image-to-image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "landscape_4_3".
@@ -470,10 +474,11 @@ def run(
         prompt: The prompt to generate an image from.
             str; required.
         control_lora_image_url: The image to use for control lora. This is used to control the style of the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of image to use for image-to-image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "landscape_4_3".
@@ -548,10 +553,11 @@ async def run_async(
         prompt: The prompt to generate an image from.
             str; required.
         control_lora_image_url: The image to use for control lora. This is used to control the style of the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of image to use for image-to-image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "landscape_4_3".
@@ -625,10 +631,11 @@ def stream(
         prompt: The prompt to generate an image from.
             str; required.
         control_lora_image_url: The image to use for control lora. This is used to control the style of the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of image to use for image-to-image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "landscape_4_3".
@@ -701,10 +708,11 @@ def stream_async(
         prompt: The prompt to generate an image from.
             str; required.
         control_lora_image_url: The image to use for control lora. This is used to control the style of the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of image to use for image-to-image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "landscape_4_3".

@@ -220,7 +220,8 @@ def subscribe(
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default True.
         reference_image_url: URL of Image for Reference-Only
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         reference_strength: Strength of reference_only generation. Only used if a reference image is provided.
             float, -3 to 3; default 0.65.
         reference_start: The percentage of the total timesteps when the reference guidance is to bestarted.
@@ -377,7 +378,8 @@ async def subscribe_async(
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default True.
         reference_image_url: URL of Image for Reference-Only
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         reference_strength: Strength of reference_only generation. Only used if a reference image is provided.
             float, -3 to 3; default 0.65.
         reference_start: The percentage of the total timesteps when the reference guidance is to bestarted.
@@ -530,7 +532,8 @@ def submit(
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default True.
         reference_image_url: URL of Image for Reference-Only
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         reference_strength: Strength of reference_only generation. Only used if a reference image is provided.
             float, -3 to 3; default 0.65.
         reference_start: The percentage of the total timesteps when the reference guidance is to bestarted.
@@ -679,7 +682,8 @@ async def submit_async(
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default True.
         reference_image_url: URL of Image for Reference-Only
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         reference_strength: Strength of reference_only generation. Only used if a reference image is provided.
             float, -3 to 3; default 0.65.
         reference_start: The percentage of the total timesteps when the reference guidance is to bestarted.
@@ -827,7 +831,8 @@ def run(
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default True.
         reference_image_url: URL of Image for Reference-Only
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         reference_strength: Strength of reference_only generation. Only used if a reference image is provided.
             float, -3 to 3; default 0.65.
         reference_start: The percentage of the total timesteps when the reference guidance is to bestarted.
@@ -974,7 +979,8 @@ async def run_async(
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default True.
         reference_image_url: URL of Image for Reference-Only
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         reference_strength: Strength of reference_only generation. Only used if a reference image is provided.
             float, -3 to 3; default 0.65.
         reference_start: The percentage of the total timesteps when the reference guidance is to bestarted.
@@ -1120,7 +1126,8 @@ def stream(
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default True.
         reference_image_url: URL of Image for Reference-Only
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         reference_strength: Strength of reference_only generation. Only used if a reference image is provided.
             float, -3 to 3; default 0.65.
         reference_start: The percentage of the total timesteps when the reference guidance is to bestarted.
@@ -1265,7 +1272,8 @@ def stream_async(
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default True.
         reference_image_url: URL of Image for Reference-Only
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         reference_strength: Strength of reference_only generation. Only used if a reference image is provided.
             float, -3 to 3; default 0.65.
         reference_start: The percentage of the total timesteps when the reference guidance is to bestarted.

@@ -125,8 +125,8 @@ class Realtime(RealtimeConnection[FluxGeneralInput, FluxGeneralOutput]):
             enable_safety_checker: If set to true, the safety checker will be enabled.
                 bool; default True.
             reference_image_url: URL of Image for Reference-Only
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             reference_strength: Strength of reference_only generation. Only used if a reference image is provided.
                 float, -3 to 3; default 0.65.
             reference_start: The percentage of the total timesteps when the reference guidance is to bestarted.
@@ -270,8 +270,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxGeneralInput, FluxGeneralOutput]
             enable_safety_checker: If set to true, the safety checker will be enabled.
                 bool; default True.
             reference_image_url: URL of Image for Reference-Only
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             reference_strength: Strength of reference_only generation. Only used if a reference image is provided.
                 float, -3 to 3; default 0.65.
             reference_start: The percentage of the total timesteps when the reference guidance is to bestarted.

@@ -52,8 +52,8 @@ class Realtime(RealtimeConnection[FluxKontextTrainerInput, FluxKontextTrainerOut
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             steps: Number of steps to train for
                 int, 2 to 10000; default 1000.
             learning_rate: (Undocumented.)
@@ -104,8 +104,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxKontextTrainerInput, FluxKontext
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             steps: Number of steps to train for
                 int, 2 to 10000; default 1000.
             learning_rate: (Undocumented.)

@@ -113,7 +113,8 @@ def subscribe(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             str or None; optional.
@@ -172,7 +173,8 @@ async def subscribe_async(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             str or None; optional.
@@ -227,7 +229,8 @@ def submit(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             str or None; optional.
@@ -278,7 +281,8 @@ async def submit_async(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             str or None; optional.
@@ -328,7 +332,8 @@ def run(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             str or None; optional.
@@ -377,7 +382,8 @@ async def run_async(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             str or None; optional.
@@ -425,7 +431,8 @@ def stream(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             str or None; optional.
@@ -472,7 +479,8 @@ def stream_async(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             str or None; optional.

@@ -145,7 +145,8 @@ def subscribe(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             str or None; optional.
@@ -220,7 +221,8 @@ async def subscribe_async(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             str or None; optional.
@@ -291,7 +293,8 @@ def submit(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             str or None; optional.
@@ -358,7 +361,8 @@ async def submit_async(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             str or None; optional.
@@ -424,7 +428,8 @@ def run(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             str or None; optional.
@@ -489,7 +494,8 @@ async def run_async(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             str or None; optional.
@@ -553,7 +559,8 @@ def stream(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             str or None; optional.
@@ -616,7 +623,8 @@ def stream_async(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
             str or None; optional.

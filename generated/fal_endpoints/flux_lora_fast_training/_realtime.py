@@ -39,8 +39,8 @@ class Realtime(RealtimeConnection[FluxLoraFastTrainingInput, FluxLoraFastTrainin
             images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
                 If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
                 str or None; optional.
@@ -83,8 +83,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxLoraFastTrainingInput, FluxLoraF
             images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             trigger_word: Trigger word to be used in the captions. If None, a trigger word will not be used.
                 If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
                 str or None; optional.

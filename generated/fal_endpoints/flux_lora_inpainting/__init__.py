@@ -139,9 +139,11 @@ def subscribe(
         prompt: The prompt to generate an image from.
             str; required.
         image_url: URL of image to use for inpainting. or img2img
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The mask to area to Inpaint in.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9" or None; optional.
@@ -225,9 +227,11 @@ async def subscribe_async(
         prompt: The prompt to generate an image from.
             str; required.
         image_url: URL of image to use for inpainting. or img2img
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The mask to area to Inpaint in.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9" or None; optional.
@@ -307,9 +311,11 @@ def submit(
         prompt: The prompt to generate an image from.
             str; required.
         image_url: URL of image to use for inpainting. or img2img
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The mask to area to Inpaint in.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9" or None; optional.
@@ -385,9 +391,11 @@ async def submit_async(
         prompt: The prompt to generate an image from.
             str; required.
         image_url: URL of image to use for inpainting. or img2img
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The mask to area to Inpaint in.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9" or None; optional.
@@ -462,9 +470,11 @@ def run(
         prompt: The prompt to generate an image from.
             str; required.
         image_url: URL of image to use for inpainting. or img2img
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The mask to area to Inpaint in.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9" or None; optional.
@@ -538,9 +548,11 @@ async def run_async(
         prompt: The prompt to generate an image from.
             str; required.
         image_url: URL of image to use for inpainting. or img2img
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The mask to area to Inpaint in.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9" or None; optional.
@@ -613,9 +625,11 @@ def stream(
         prompt: The prompt to generate an image from.
             str; required.
         image_url: URL of image to use for inpainting. or img2img
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The mask to area to Inpaint in.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9" or None; optional.
@@ -687,9 +701,11 @@ def stream_async(
         prompt: The prompt to generate an image from.
             str; required.
         image_url: URL of image to use for inpainting. or img2img
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The mask to area to Inpaint in.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9" or None; optional.

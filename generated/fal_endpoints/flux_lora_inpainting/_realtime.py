@@ -54,11 +54,11 @@ class Realtime(RealtimeConnection[FluxLoraInpaintingInput, FluxLoraInpaintingOut
             prompt: The prompt to generate an image from.
                 str; required.
             image_url: URL of image to use for inpainting. or img2img
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mask_url: The mask to area to Inpaint in.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_size: The size of the generated image.
                 ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
                 "landscape_4_3", "landscape_16_9" or None; optional.
@@ -129,11 +129,11 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxLoraInpaintingInput, FluxLoraInp
             prompt: The prompt to generate an image from.
                 str; required.
             image_url: URL of image to use for inpainting. or img2img
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mask_url: The mask to area to Inpaint in.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_size: The size of the generated image.
                 ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
                 "landscape_4_3", "landscape_16_9" or None; optional.

@@ -127,7 +127,8 @@ def subscribe(
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
 
             The captions can include a special string `[trigger]`. If a trigger_word is specified, it will replace `[trigger]` in the captions.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             str or None; optional.
@@ -196,7 +197,8 @@ async def subscribe_async(
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
 
             The captions can include a special string `[trigger]`. If a trigger_word is specified, it will replace `[trigger]` in the captions.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             str or None; optional.
@@ -261,7 +263,8 @@ def submit(
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
 
             The captions can include a special string `[trigger]`. If a trigger_word is specified, it will replace `[trigger]` in the captions.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             str or None; optional.
@@ -322,7 +325,8 @@ async def submit_async(
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
 
             The captions can include a special string `[trigger]`. If a trigger_word is specified, it will replace `[trigger]` in the captions.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             str or None; optional.
@@ -382,7 +386,8 @@ def run(
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
 
             The captions can include a special string `[trigger]`. If a trigger_word is specified, it will replace `[trigger]` in the captions.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             str or None; optional.
@@ -441,7 +446,8 @@ async def run_async(
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
 
             The captions can include a special string `[trigger]`. If a trigger_word is specified, it will replace `[trigger]` in the captions.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             str or None; optional.
@@ -499,7 +505,8 @@ def stream(
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
 
             The captions can include a special string `[trigger]`. If a trigger_word is specified, it will replace `[trigger]` in the captions.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             str or None; optional.
@@ -556,7 +563,8 @@ def stream_async(
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
 
             The captions can include a special string `[trigger]`. If a trigger_word is specified, it will replace `[trigger]` in the captions.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             str or None; optional.

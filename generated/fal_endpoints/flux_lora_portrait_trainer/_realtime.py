@@ -43,8 +43,8 @@ class Realtime(RealtimeConnection[FluxLoraPortraitTrainerInput, FluxLoraPortrait
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
 
                 The captions can include a special string `[trigger]`. If a trigger_word is specified, it will replace `[trigger]` in the captions.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
                 If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
                 str or None; optional.
@@ -97,8 +97,8 @@ class AsyncRealtime(
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
 
                 The captions can include a special string `[trigger]`. If a trigger_word is specified, it will replace `[trigger]` in the captions.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
                 If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
                 str or None; optional.

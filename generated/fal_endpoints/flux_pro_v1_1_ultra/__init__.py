@@ -145,8 +145,8 @@ def subscribe(
         enhance_prompt: Whether to enhance the prompt for better results.
             bool; default False.
         image_url: The image URL to generate an image from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_prompt_strength: The strength of the image prompt, between 0 and 1.
             float, 0 to 1; default 0.1.
         aspect_ratio: The aspect ratio of the generated image.
@@ -221,8 +221,8 @@ async def subscribe_async(
         enhance_prompt: Whether to enhance the prompt for better results.
             bool; default False.
         image_url: The image URL to generate an image from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_prompt_strength: The strength of the image prompt, between 0 and 1.
             float, 0 to 1; default 0.1.
         aspect_ratio: The aspect ratio of the generated image.
@@ -293,8 +293,8 @@ def submit(
         enhance_prompt: Whether to enhance the prompt for better results.
             bool; default False.
         image_url: The image URL to generate an image from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_prompt_strength: The strength of the image prompt, between 0 and 1.
             float, 0 to 1; default 0.1.
         aspect_ratio: The aspect ratio of the generated image.
@@ -361,8 +361,8 @@ async def submit_async(
         enhance_prompt: Whether to enhance the prompt for better results.
             bool; default False.
         image_url: The image URL to generate an image from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_prompt_strength: The strength of the image prompt, between 0 and 1.
             float, 0 to 1; default 0.1.
         aspect_ratio: The aspect ratio of the generated image.
@@ -428,8 +428,8 @@ def run(
         enhance_prompt: Whether to enhance the prompt for better results.
             bool; default False.
         image_url: The image URL to generate an image from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_prompt_strength: The strength of the image prompt, between 0 and 1.
             float, 0 to 1; default 0.1.
         aspect_ratio: The aspect ratio of the generated image.
@@ -494,8 +494,8 @@ async def run_async(
         enhance_prompt: Whether to enhance the prompt for better results.
             bool; default False.
         image_url: The image URL to generate an image from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_prompt_strength: The strength of the image prompt, between 0 and 1.
             float, 0 to 1; default 0.1.
         aspect_ratio: The aspect ratio of the generated image.
@@ -559,8 +559,8 @@ def stream(
         enhance_prompt: Whether to enhance the prompt for better results.
             bool; default False.
         image_url: The image URL to generate an image from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_prompt_strength: The strength of the image prompt, between 0 and 1.
             float, 0 to 1; default 0.1.
         aspect_ratio: The aspect ratio of the generated image.
@@ -623,8 +623,8 @@ def stream_async(
         enhance_prompt: Whether to enhance the prompt for better results.
             bool; default False.
         image_url: The image URL to generate an image from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_prompt_strength: The strength of the image prompt, between 0 and 1.
             float, 0 to 1; default 0.1.
         aspect_ratio: The aspect ratio of the generated image.

@@ -65,8 +65,8 @@ class Realtime(RealtimeConnection[FluxProV11UltraFinetunedInput, FluxProV11Ultra
             enhance_prompt: Whether to enhance the prompt for better results.
                 bool; default False.
             image_url: The image URL to generate an image from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             image_prompt_strength: The strength of the image prompt, between 0 and 1.
                 float, 0 to 1; default 0.1.
             aspect_ratio: The aspect ratio of the generated image.
@@ -131,8 +131,8 @@ class AsyncRealtime(
             enhance_prompt: Whether to enhance the prompt for better results.
                 bool; default False.
             image_url: The image URL to generate an image from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             image_prompt_strength: The strength of the image prompt, between 0 and 1.
                 float, 0 to 1; default 0.1.
             aspect_ratio: The aspect ratio of the generated image.

@@ -125,7 +125,8 @@ def subscribe(
         prompt: The prompt to generate an image from.
             str; required.
         image_url: URL of image of the subject
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -198,7 +199,8 @@ async def subscribe_async(
         prompt: The prompt to generate an image from.
             str; required.
         image_url: URL of image of the subject
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -267,7 +269,8 @@ def submit(
         prompt: The prompt to generate an image from.
             str; required.
         image_url: URL of image of the subject
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -332,7 +335,8 @@ async def submit_async(
         prompt: The prompt to generate an image from.
             str; required.
         image_url: URL of image of the subject
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -396,7 +400,8 @@ def run(
         prompt: The prompt to generate an image from.
             str; required.
         image_url: URL of image of the subject
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -459,7 +464,8 @@ async def run_async(
         prompt: The prompt to generate an image from.
             str; required.
         image_url: URL of image of the subject
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -521,7 +527,8 @@ def stream(
         prompt: The prompt to generate an image from.
             str; required.
         image_url: URL of image of the subject
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -582,7 +589,8 @@ def stream_async(
         prompt: The prompt to generate an image from.
             str; required.
         image_url: URL of image of the subject
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".

@@ -50,8 +50,8 @@ class Realtime(RealtimeConnection[FluxSubjectInput, FluxSubjectOutput]):
             prompt: The prompt to generate an image from.
                 str; required.
             image_url: URL of image of the subject
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_size: The size of the generated image.
                 ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
                 "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -111,8 +111,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FluxSubjectInput, FluxSubjectOutput]
             prompt: The prompt to generate an image from.
                 str; required.
             image_url: URL of image of the subject
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_size: The size of the generated image.
                 ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
                 "landscape_4_3", "landscape_16_9"; default "square_hd".

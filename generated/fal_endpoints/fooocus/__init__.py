@@ -170,8 +170,8 @@ def subscribe(
             will output the same image every time.
             int or None; optional.
         control_image_url: The image to use as a reference for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         control_type: The type of image control
             one of "ImagePrompt", "PyraCanny", "CPDS", "FaceSwap"; default "PyraCanny".
         control_image_weight: The strength of the control image. Use it to control how much the generated image
@@ -181,11 +181,11 @@ def subscribe(
             should look like the control image.
             float, 0 to 1; default 1.
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mixing_image_prompt_and_inpaint: (Undocumented.)
             bool; default False.
         enable_safety_checker: If set to false, the safety checker will be disabled.
@@ -288,8 +288,8 @@ async def subscribe_async(
             will output the same image every time.
             int or None; optional.
         control_image_url: The image to use as a reference for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         control_type: The type of image control
             one of "ImagePrompt", "PyraCanny", "CPDS", "FaceSwap"; default "PyraCanny".
         control_image_weight: The strength of the control image. Use it to control how much the generated image
@@ -299,11 +299,11 @@ async def subscribe_async(
             should look like the control image.
             float, 0 to 1; default 1.
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mixing_image_prompt_and_inpaint: (Undocumented.)
             bool; default False.
         enable_safety_checker: If set to false, the safety checker will be disabled.
@@ -402,8 +402,8 @@ def submit(
             will output the same image every time.
             int or None; optional.
         control_image_url: The image to use as a reference for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         control_type: The type of image control
             one of "ImagePrompt", "PyraCanny", "CPDS", "FaceSwap"; default "PyraCanny".
         control_image_weight: The strength of the control image. Use it to control how much the generated image
@@ -413,11 +413,11 @@ def submit(
             should look like the control image.
             float, 0 to 1; default 1.
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mixing_image_prompt_and_inpaint: (Undocumented.)
             bool; default False.
         enable_safety_checker: If set to false, the safety checker will be disabled.
@@ -512,8 +512,8 @@ async def submit_async(
             will output the same image every time.
             int or None; optional.
         control_image_url: The image to use as a reference for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         control_type: The type of image control
             one of "ImagePrompt", "PyraCanny", "CPDS", "FaceSwap"; default "PyraCanny".
         control_image_weight: The strength of the control image. Use it to control how much the generated image
@@ -523,11 +523,11 @@ async def submit_async(
             should look like the control image.
             float, 0 to 1; default 1.
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mixing_image_prompt_and_inpaint: (Undocumented.)
             bool; default False.
         enable_safety_checker: If set to false, the safety checker will be disabled.
@@ -621,8 +621,8 @@ def run(
             will output the same image every time.
             int or None; optional.
         control_image_url: The image to use as a reference for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         control_type: The type of image control
             one of "ImagePrompt", "PyraCanny", "CPDS", "FaceSwap"; default "PyraCanny".
         control_image_weight: The strength of the control image. Use it to control how much the generated image
@@ -632,11 +632,11 @@ def run(
             should look like the control image.
             float, 0 to 1; default 1.
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mixing_image_prompt_and_inpaint: (Undocumented.)
             bool; default False.
         enable_safety_checker: If set to false, the safety checker will be disabled.
@@ -729,8 +729,8 @@ async def run_async(
             will output the same image every time.
             int or None; optional.
         control_image_url: The image to use as a reference for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         control_type: The type of image control
             one of "ImagePrompt", "PyraCanny", "CPDS", "FaceSwap"; default "PyraCanny".
         control_image_weight: The strength of the control image. Use it to control how much the generated image
@@ -740,11 +740,11 @@ async def run_async(
             should look like the control image.
             float, 0 to 1; default 1.
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mixing_image_prompt_and_inpaint: (Undocumented.)
             bool; default False.
         enable_safety_checker: If set to false, the safety checker will be disabled.
@@ -836,8 +836,8 @@ def stream(
             will output the same image every time.
             int or None; optional.
         control_image_url: The image to use as a reference for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         control_type: The type of image control
             one of "ImagePrompt", "PyraCanny", "CPDS", "FaceSwap"; default "PyraCanny".
         control_image_weight: The strength of the control image. Use it to control how much the generated image
@@ -847,11 +847,11 @@ def stream(
             should look like the control image.
             float, 0 to 1; default 1.
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mixing_image_prompt_and_inpaint: (Undocumented.)
             bool; default False.
         enable_safety_checker: If set to false, the safety checker will be disabled.
@@ -942,8 +942,8 @@ def stream_async(
             will output the same image every time.
             int or None; optional.
         control_image_url: The image to use as a reference for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         control_type: The type of image control
             one of "ImagePrompt", "PyraCanny", "CPDS", "FaceSwap"; default "PyraCanny".
         control_image_weight: The strength of the control image. Use it to control how much the generated image
@@ -953,11 +953,11 @@ def stream_async(
             should look like the control image.
             float, 0 to 1; default 1.
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mixing_image_prompt_and_inpaint: (Undocumented.)
             bool; default False.
         enable_safety_checker: If set to false, the safety checker will be disabled.

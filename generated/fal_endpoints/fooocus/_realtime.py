@@ -90,8 +90,8 @@ class Realtime(RealtimeConnection[FooocusInput, FooocusOutput]):
                 will output the same image every time.
                 int or None; optional.
             control_image_url: The image to use as a reference for the generated image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             control_type: The type of image control
                 one of "ImagePrompt", "PyraCanny", "CPDS", "FaceSwap"; default "PyraCanny".
             control_image_weight: The strength of the control image. Use it to control how much the generated image
@@ -101,11 +101,11 @@ class Realtime(RealtimeConnection[FooocusInput, FooocusOutput]):
                 should look like the control image.
                 float, 0 to 1; default 1.
             inpaint_image_url: The image to use as a reference for inpainting.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             mask_image_url: The image to use as a mask for the generated image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             mixing_image_prompt_and_inpaint: (Undocumented.)
                 bool; default False.
             enable_safety_checker: If set to false, the safety checker will be disabled.
@@ -190,8 +190,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusInput, FooocusOutput]):
                 will output the same image every time.
                 int or None; optional.
             control_image_url: The image to use as a reference for the generated image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             control_type: The type of image control
                 one of "ImagePrompt", "PyraCanny", "CPDS", "FaceSwap"; default "PyraCanny".
             control_image_weight: The strength of the control image. Use it to control how much the generated image
@@ -201,11 +201,11 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusInput, FooocusOutput]):
                 should look like the control image.
                 float, 0 to 1; default 1.
             inpaint_image_url: The image to use as a reference for inpainting.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             mask_image_url: The image to use as a mask for the generated image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             mixing_image_prompt_and_inpaint: (Undocumented.)
                 bool; default False.
             enable_safety_checker: If set to false, the safety checker will be disabled.

@@ -208,11 +208,11 @@ def subscribe(
         image_prompt_4: (Undocumented.)
             ImagePrompt or None; optional.
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         inpaint_mode: The mode to use for inpainting.
             one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
             "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -224,8 +224,8 @@ def subscribe(
         mixing_image_prompt_and_inpaint: Mixing Image Prompt and Inpaint
             bool; default False.
         uov_image_url: The image to upscale or vary.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         uov_method: The method to use for upscaling or varying.
             one of "Disabled", "Vary (Subtle)", "Vary (Strong)", "Upscale (1.5x)", "Upscale (2x)",
             "Upscale (Fast 2x)"; default "Disabled".
@@ -356,11 +356,11 @@ async def subscribe_async(
         image_prompt_4: (Undocumented.)
             ImagePrompt or None; optional.
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         inpaint_mode: The mode to use for inpainting.
             one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
             "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -372,8 +372,8 @@ async def subscribe_async(
         mixing_image_prompt_and_inpaint: Mixing Image Prompt and Inpaint
             bool; default False.
         uov_image_url: The image to upscale or vary.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         uov_method: The method to use for upscaling or varying.
             one of "Disabled", "Vary (Subtle)", "Vary (Strong)", "Upscale (1.5x)", "Upscale (2x)",
             "Upscale (Fast 2x)"; default "Disabled".
@@ -500,11 +500,11 @@ def submit(
         image_prompt_4: (Undocumented.)
             ImagePrompt or None; optional.
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         inpaint_mode: The mode to use for inpainting.
             one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
             "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -516,8 +516,8 @@ def submit(
         mixing_image_prompt_and_inpaint: Mixing Image Prompt and Inpaint
             bool; default False.
         uov_image_url: The image to upscale or vary.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         uov_method: The method to use for upscaling or varying.
             one of "Disabled", "Vary (Subtle)", "Vary (Strong)", "Upscale (1.5x)", "Upscale (2x)",
             "Upscale (Fast 2x)"; default "Disabled".
@@ -640,11 +640,11 @@ async def submit_async(
         image_prompt_4: (Undocumented.)
             ImagePrompt or None; optional.
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         inpaint_mode: The mode to use for inpainting.
             one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
             "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -656,8 +656,8 @@ async def submit_async(
         mixing_image_prompt_and_inpaint: Mixing Image Prompt and Inpaint
             bool; default False.
         uov_image_url: The image to upscale or vary.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         uov_method: The method to use for upscaling or varying.
             one of "Disabled", "Vary (Subtle)", "Vary (Strong)", "Upscale (1.5x)", "Upscale (2x)",
             "Upscale (Fast 2x)"; default "Disabled".
@@ -779,11 +779,11 @@ def run(
         image_prompt_4: (Undocumented.)
             ImagePrompt or None; optional.
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         inpaint_mode: The mode to use for inpainting.
             one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
             "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -795,8 +795,8 @@ def run(
         mixing_image_prompt_and_inpaint: Mixing Image Prompt and Inpaint
             bool; default False.
         uov_image_url: The image to upscale or vary.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         uov_method: The method to use for upscaling or varying.
             one of "Disabled", "Vary (Subtle)", "Vary (Strong)", "Upscale (1.5x)", "Upscale (2x)",
             "Upscale (Fast 2x)"; default "Disabled".
@@ -917,11 +917,11 @@ async def run_async(
         image_prompt_4: (Undocumented.)
             ImagePrompt or None; optional.
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         inpaint_mode: The mode to use for inpainting.
             one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
             "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -933,8 +933,8 @@ async def run_async(
         mixing_image_prompt_and_inpaint: Mixing Image Prompt and Inpaint
             bool; default False.
         uov_image_url: The image to upscale or vary.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         uov_method: The method to use for upscaling or varying.
             one of "Disabled", "Vary (Subtle)", "Vary (Strong)", "Upscale (1.5x)", "Upscale (2x)",
             "Upscale (Fast 2x)"; default "Disabled".
@@ -1054,11 +1054,11 @@ def stream(
         image_prompt_4: (Undocumented.)
             ImagePrompt or None; optional.
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         inpaint_mode: The mode to use for inpainting.
             one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
             "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -1070,8 +1070,8 @@ def stream(
         mixing_image_prompt_and_inpaint: Mixing Image Prompt and Inpaint
             bool; default False.
         uov_image_url: The image to upscale or vary.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         uov_method: The method to use for upscaling or varying.
             one of "Disabled", "Vary (Subtle)", "Vary (Strong)", "Upscale (1.5x)", "Upscale (2x)",
             "Upscale (Fast 2x)"; default "Disabled".
@@ -1190,11 +1190,11 @@ def stream_async(
         image_prompt_4: (Undocumented.)
             ImagePrompt or None; optional.
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         inpaint_mode: The mode to use for inpainting.
             one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
             "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -1206,8 +1206,8 @@ def stream_async(
         mixing_image_prompt_and_inpaint: Mixing Image Prompt and Inpaint
             bool; default False.
         uov_image_url: The image to upscale or vary.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         uov_method: The method to use for upscaling or varying.
             one of "Disabled", "Vary (Subtle)", "Vary (Strong)", "Upscale (1.5x)", "Upscale (2x)",
             "Upscale (Fast 2x)"; default "Disabled".

@@ -121,11 +121,11 @@ class Realtime(RealtimeConnection[FooocusImagePromptInput, FooocusImagePromptOut
             image_prompt_4: (Undocumented.)
                 ImagePrompt or None; optional.
             inpaint_image_url: The image to use as a reference for inpainting.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             mask_image_url: The image to use as a mask for the generated image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             inpaint_mode: The mode to use for inpainting.
                 one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
                 "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -137,8 +137,8 @@ class Realtime(RealtimeConnection[FooocusImagePromptInput, FooocusImagePromptOut
             mixing_image_prompt_and_inpaint: Mixing Image Prompt and Inpaint
                 bool; default False.
             uov_image_url: The image to upscale or vary.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             uov_method: The method to use for upscaling or varying.
                 one of "Disabled", "Vary (Subtle)", "Vary (Strong)", "Upscale (1.5x)", "Upscale (2x)",
                 "Upscale (Fast 2x)"; default "Disabled".
@@ -251,11 +251,11 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusImagePromptInput, FooocusImag
             image_prompt_4: (Undocumented.)
                 ImagePrompt or None; optional.
             inpaint_image_url: The image to use as a reference for inpainting.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             mask_image_url: The image to use as a mask for the generated image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             inpaint_mode: The mode to use for inpainting.
                 one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
                 "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -267,8 +267,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusImagePromptInput, FooocusImag
             mixing_image_prompt_and_inpaint: Mixing Image Prompt and Inpaint
                 bool; default False.
             uov_image_url: The image to upscale or vary.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             uov_method: The method to use for upscaling or varying.
                 one of "Disabled", "Vary (Subtle)", "Vary (Strong)", "Upscale (1.5x)", "Upscale (2x)",
                 "Upscale (Fast 2x)"; default "Disabled".

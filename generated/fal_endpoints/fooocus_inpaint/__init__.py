@@ -159,7 +159,8 @@ def subscribe(
 
     Args:
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; default "".
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -199,8 +200,8 @@ def subscribe(
             will output the same image every time.
             int or None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         inpaint_mode: The mode to use for inpainting.
             one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
             "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -317,7 +318,8 @@ async def subscribe_async(
 
     Args:
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; default "".
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -357,8 +359,8 @@ async def subscribe_async(
             will output the same image every time.
             int or None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         inpaint_mode: The mode to use for inpainting.
             one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
             "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -471,7 +473,8 @@ def submit(
 
     Args:
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; default "".
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -511,8 +514,8 @@ def submit(
             will output the same image every time.
             int or None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         inpaint_mode: The mode to use for inpainting.
             one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
             "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -621,7 +624,8 @@ async def submit_async(
 
     Args:
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; default "".
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -661,8 +665,8 @@ async def submit_async(
             will output the same image every time.
             int or None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         inpaint_mode: The mode to use for inpainting.
             one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
             "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -770,7 +774,8 @@ def run(
 
     Args:
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; default "".
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -810,8 +815,8 @@ def run(
             will output the same image every time.
             int or None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         inpaint_mode: The mode to use for inpainting.
             one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
             "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -918,7 +923,8 @@ async def run_async(
 
     Args:
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; default "".
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -958,8 +964,8 @@ async def run_async(
             will output the same image every time.
             int or None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         inpaint_mode: The mode to use for inpainting.
             one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
             "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -1065,7 +1071,8 @@ def stream(
 
     Args:
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; default "".
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -1105,8 +1112,8 @@ def stream(
             will output the same image every time.
             int or None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         inpaint_mode: The mode to use for inpainting.
             one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
             "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -1211,7 +1218,8 @@ def stream_async(
 
     Args:
         inpaint_image_url: The image to use as a reference for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; default "".
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -1251,8 +1259,8 @@ def stream_async(
             will output the same image every time.
             int or None; optional.
         mask_image_url: The image to use as a mask for the generated image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         inpaint_mode: The mode to use for inpainting.
             one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
             "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint

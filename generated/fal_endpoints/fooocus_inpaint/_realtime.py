@@ -66,8 +66,8 @@ class Realtime(RealtimeConnection[FooocusInpaintInput, FooocusInpaintOutput]):
 
         Args:
             inpaint_image_url: The image to use as a reference for inpainting.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
                 str; default "".
             negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -107,8 +107,8 @@ class Realtime(RealtimeConnection[FooocusInpaintInput, FooocusInpaintOutput]):
                 will output the same image every time.
                 int or None; optional.
             mask_image_url: The image to use as a mask for the generated image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             inpaint_mode: The mode to use for inpainting.
                 one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
                 "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint
@@ -207,8 +207,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusInpaintInput, FooocusInpaintO
 
         Args:
             inpaint_image_url: The image to use as a reference for inpainting.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
                 str; default "".
             negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -248,8 +248,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusInpaintInput, FooocusInpaintO
                 will output the same image every time.
                 int or None; optional.
             mask_image_url: The image to use as a mask for the generated image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             inpaint_mode: The mode to use for inpainting.
                 one of "Inpaint or Outpaint (default)", "Improve Detail (face, hand, eyes, etc.)",
                 "Modify Content (add objects, change background, etc.)"; default "Inpaint or Outpaint

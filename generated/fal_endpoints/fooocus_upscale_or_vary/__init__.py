@@ -152,7 +152,8 @@ def subscribe(
 
     Args:
         uov_image_url: The image to upscale or vary.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; default "".
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -273,7 +274,8 @@ async def subscribe_async(
 
     Args:
         uov_image_url: The image to upscale or vary.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; default "".
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -390,7 +392,8 @@ def submit(
 
     Args:
         uov_image_url: The image to upscale or vary.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; default "".
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -503,7 +506,8 @@ async def submit_async(
 
     Args:
         uov_image_url: The image to upscale or vary.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; default "".
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -615,7 +619,8 @@ def run(
 
     Args:
         uov_image_url: The image to upscale or vary.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; default "".
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -726,7 +731,8 @@ async def run_async(
 
     Args:
         uov_image_url: The image to upscale or vary.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; default "".
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -836,7 +842,8 @@ def stream(
 
     Args:
         uov_image_url: The image to upscale or vary.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; default "".
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -945,7 +952,8 @@ def stream_async(
 
     Args:
         uov_image_url: The image to upscale or vary.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; default "".
         negative_prompt: The negative prompt to use. Use it to address details that you don't want

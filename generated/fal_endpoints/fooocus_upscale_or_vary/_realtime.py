@@ -65,8 +65,8 @@ class Realtime(RealtimeConnection[FooocusUpscaleOrVaryInput, FooocusUpscaleOrVar
 
         Args:
             uov_image_url: The image to upscale or vary.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
                 str; default "".
             negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -169,8 +169,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FooocusUpscaleOrVaryInput, FooocusUp
 
         Args:
             uov_image_url: The image to upscale or vary.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
                 str; default "".
             negative_prompt: The negative prompt to use. Use it to address details that you don't want

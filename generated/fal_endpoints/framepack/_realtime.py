@@ -42,8 +42,8 @@ class Realtime(RealtimeConnection[FramepackInput, FramepackOutput]):
             prompt: Text prompt for video generation (max 500 characters).
                 str; required.
             image_url: URL of the image input.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "".
             seed: The seed to use for generating the video.
@@ -92,8 +92,8 @@ class AsyncRealtime(AsyncRealtimeConnection[FramepackInput, FramepackOutput]):
             prompt: Text prompt for video generation (max 500 characters).
                 str; required.
             image_url: URL of the image input.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "".
             seed: The seed to use for generating the video.

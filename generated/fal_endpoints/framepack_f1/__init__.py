@@ -120,7 +120,8 @@ def subscribe(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "".
         seed: The seed to use for generating the video.
@@ -187,7 +188,8 @@ async def subscribe_async(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "".
         seed: The seed to use for generating the video.
@@ -250,7 +252,8 @@ def submit(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "".
         seed: The seed to use for generating the video.
@@ -309,7 +312,8 @@ async def submit_async(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "".
         seed: The seed to use for generating the video.
@@ -367,7 +371,8 @@ def run(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "".
         seed: The seed to use for generating the video.
@@ -424,7 +429,8 @@ async def run_async(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "".
         seed: The seed to use for generating the video.
@@ -480,7 +486,8 @@ def stream(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "".
         seed: The seed to use for generating the video.
@@ -535,7 +542,8 @@ def stream_async(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "".
         seed: The seed to use for generating the video.

@@ -122,9 +122,11 @@ def subscribe(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the end image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "".
         seed: The seed to use for generating the video.
@@ -195,9 +197,11 @@ async def subscribe_async(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the end image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "".
         seed: The seed to use for generating the video.
@@ -264,9 +268,11 @@ def submit(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the end image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "".
         seed: The seed to use for generating the video.
@@ -329,9 +335,11 @@ async def submit_async(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the end image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "".
         seed: The seed to use for generating the video.
@@ -393,9 +401,11 @@ def run(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the end image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "".
         seed: The seed to use for generating the video.
@@ -456,9 +466,11 @@ async def run_async(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the end image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "".
         seed: The seed to use for generating the video.
@@ -518,9 +530,11 @@ def stream(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the end image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "".
         seed: The seed to use for generating the video.
@@ -579,9 +593,11 @@ def stream_async(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the end image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "".
         seed: The seed to use for generating the video.

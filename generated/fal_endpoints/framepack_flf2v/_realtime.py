@@ -44,11 +44,11 @@ class Realtime(RealtimeConnection[FramepackFlf2vInput, FramepackFlf2vOutput]):
             prompt: Text prompt for video generation (max 500 characters).
                 str; required.
             image_url: URL of the image input.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: URL of the end image input.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "".
             seed: The seed to use for generating the video.
@@ -101,11 +101,11 @@ class AsyncRealtime(AsyncRealtimeConnection[FramepackFlf2vInput, FramepackFlf2vO
             prompt: Text prompt for video generation (max 500 characters).
                 str; required.
             image_url: URL of the image input.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: URL of the end image input.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "".
             seed: The seed to use for generating the video.

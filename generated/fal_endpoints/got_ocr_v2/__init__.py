@@ -107,8 +107,8 @@ def subscribe(
 
     Args:
         input_image_urls: URL of images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         do_format: Generate the output in formatted mode.
             bool; default False.
         multi_page: Use provided images to generate a single output.
@@ -154,8 +154,8 @@ async def subscribe_async(
 
     Args:
         input_image_urls: URL of images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         do_format: Generate the output in formatted mode.
             bool; default False.
         multi_page: Use provided images to generate a single output.
@@ -197,8 +197,8 @@ def submit(
 
     Args:
         input_image_urls: URL of images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         do_format: Generate the output in formatted mode.
             bool; default False.
         multi_page: Use provided images to generate a single output.
@@ -236,8 +236,8 @@ async def submit_async(
 
     Args:
         input_image_urls: URL of images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         do_format: Generate the output in formatted mode.
             bool; default False.
         multi_page: Use provided images to generate a single output.
@@ -274,8 +274,8 @@ def run(
 
     Args:
         input_image_urls: URL of images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         do_format: Generate the output in formatted mode.
             bool; default False.
         multi_page: Use provided images to generate a single output.
@@ -311,8 +311,8 @@ async def run_async(
 
     Args:
         input_image_urls: URL of images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         do_format: Generate the output in formatted mode.
             bool; default False.
         multi_page: Use provided images to generate a single output.
@@ -347,8 +347,8 @@ def stream(
 
     Args:
         input_image_urls: URL of images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         do_format: Generate the output in formatted mode.
             bool; default False.
         multi_page: Use provided images to generate a single output.
@@ -382,8 +382,8 @@ def stream_async(
 
     Args:
         input_image_urls: URL of images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         do_format: Generate the output in formatted mode.
             bool; default False.
         multi_page: Use provided images to generate a single output.

@@ -33,8 +33,8 @@ class Realtime(RealtimeConnection[GotOcrV2Input, GotOcrV2Output]):
 
         Args:
             input_image_urls: URL of images.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; default [].
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; default [].
             do_format: Generate the output in formatted mode.
                 bool; default False.
             multi_page: Use provided images to generate a single output.
@@ -62,8 +62,8 @@ class AsyncRealtime(AsyncRealtimeConnection[GotOcrV2Input, GotOcrV2Output]):
 
         Args:
             input_image_urls: URL of images.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; default [].
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; default [].
             do_format: Generate the output in formatted mode.
                 bool; default False.
             multi_page: Use provided images to generate a single output.

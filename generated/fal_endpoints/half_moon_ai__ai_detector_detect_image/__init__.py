@@ -108,7 +108,8 @@ def subscribe(
 
     Args:
         image_url: URL pointing to an image to analyze for AI generation.(Max: 3000 characters)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -146,7 +147,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL pointing to an image to analyze for AI generation.(Max: 3000 characters)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -180,7 +182,8 @@ def submit(
 
     Args:
         image_url: URL pointing to an image to analyze for AI generation.(Max: 3000 characters)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -210,7 +213,8 @@ async def submit_async(
 
     Args:
         image_url: URL pointing to an image to analyze for AI generation.(Max: 3000 characters)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -239,7 +243,8 @@ def run(
 
     Args:
         image_url: URL pointing to an image to analyze for AI generation.(Max: 3000 characters)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -267,7 +272,8 @@ async def run_async(
 
     Args:
         image_url: URL pointing to an image to analyze for AI generation.(Max: 3000 characters)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -294,7 +300,8 @@ def stream(
 
     Args:
         image_url: URL pointing to an image to analyze for AI generation.(Max: 3000 characters)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -320,7 +327,8 @@ def stream_async(
 
     Args:
         image_url: URL pointing to an image to analyze for AI generation.(Max: 3000 characters)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -33,8 +33,8 @@ class Realtime(
 
         Args:
             image_url: URL pointing to an image to analyze for AI generation.(Max: 3000 characters)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -60,8 +60,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL pointing to an image to analyze for AI generation.(Max: 3000 characters)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -112,9 +112,11 @@ def subscribe(
 
     Args:
         source_face_url: Source face image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_video_url: Target video URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -153,9 +155,11 @@ async def subscribe_async(
 
     Args:
         source_face_url: Source face image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_video_url: Target video URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -190,9 +194,11 @@ def submit(
 
     Args:
         source_face_url: Source face image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_video_url: Target video URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -223,9 +229,11 @@ async def submit_async(
 
     Args:
         source_face_url: Source face image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_video_url: Target video URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -255,9 +263,11 @@ def run(
 
     Args:
         source_face_url: Source face image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_video_url: Target video URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -286,9 +296,11 @@ async def run_async(
 
     Args:
         source_face_url: Source face image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_video_url: Target video URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -316,9 +328,11 @@ def stream(
 
     Args:
         source_face_url: Source face image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_video_url: Target video URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -345,9 +359,11 @@ def stream_async(
 
     Args:
         source_face_url: Source face image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_video_url: Target video URL
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

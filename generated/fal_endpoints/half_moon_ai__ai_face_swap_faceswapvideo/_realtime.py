@@ -36,11 +36,11 @@ class Realtime(
 
         Args:
             source_face_url: Source face image
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             target_video_url: Target video URL
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -67,11 +67,11 @@ class AsyncRealtime(
 
         Args:
             source_face_url: Source face image
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             target_video_url: Target video URL
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

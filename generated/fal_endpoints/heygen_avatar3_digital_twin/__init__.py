@@ -133,8 +133,8 @@ def subscribe(
         voice: Voice configuration for the character
             TextVoice; required.
         audio_url: URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution preset. Options: 360p, 480p, 540p, 720p, 1080p
             one of "360p", "480p", "540p", "720p", "1080p"; default "720p".
         aspect_ratio: Aspect ratio of the output video. Use '9:16' for portrait (vertical) videos, '16:9' for landscape, '1:1' for square, '4:5' for portrait social video, or '5:4' for landscape social video.
@@ -188,8 +188,8 @@ async def subscribe_async(
         voice: Voice configuration for the character
             TextVoice; required.
         audio_url: URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution preset. Options: 360p, 480p, 540p, 720p, 1080p
             one of "360p", "480p", "540p", "720p", "1080p"; default "720p".
         aspect_ratio: Aspect ratio of the output video. Use '9:16' for portrait (vertical) videos, '16:9' for landscape, '1:1' for square, '4:5' for portrait social video, or '5:4' for landscape social video.
@@ -239,8 +239,8 @@ def submit(
         voice: Voice configuration for the character
             TextVoice; required.
         audio_url: URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution preset. Options: 360p, 480p, 540p, 720p, 1080p
             one of "360p", "480p", "540p", "720p", "1080p"; default "720p".
         aspect_ratio: Aspect ratio of the output video. Use '9:16' for portrait (vertical) videos, '16:9' for landscape, '1:1' for square, '4:5' for portrait social video, or '5:4' for landscape social video.
@@ -286,8 +286,8 @@ async def submit_async(
         voice: Voice configuration for the character
             TextVoice; required.
         audio_url: URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution preset. Options: 360p, 480p, 540p, 720p, 1080p
             one of "360p", "480p", "540p", "720p", "1080p"; default "720p".
         aspect_ratio: Aspect ratio of the output video. Use '9:16' for portrait (vertical) videos, '16:9' for landscape, '1:1' for square, '4:5' for portrait social video, or '5:4' for landscape social video.
@@ -332,8 +332,8 @@ def run(
         voice: Voice configuration for the character
             TextVoice; required.
         audio_url: URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution preset. Options: 360p, 480p, 540p, 720p, 1080p
             one of "360p", "480p", "540p", "720p", "1080p"; default "720p".
         aspect_ratio: Aspect ratio of the output video. Use '9:16' for portrait (vertical) videos, '16:9' for landscape, '1:1' for square, '4:5' for portrait social video, or '5:4' for landscape social video.
@@ -377,8 +377,8 @@ async def run_async(
         voice: Voice configuration for the character
             TextVoice; required.
         audio_url: URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution preset. Options: 360p, 480p, 540p, 720p, 1080p
             one of "360p", "480p", "540p", "720p", "1080p"; default "720p".
         aspect_ratio: Aspect ratio of the output video. Use '9:16' for portrait (vertical) videos, '16:9' for landscape, '1:1' for square, '4:5' for portrait social video, or '5:4' for landscape social video.
@@ -421,8 +421,8 @@ def stream(
         voice: Voice configuration for the character
             TextVoice; required.
         audio_url: URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution preset. Options: 360p, 480p, 540p, 720p, 1080p
             one of "360p", "480p", "540p", "720p", "1080p"; default "720p".
         aspect_ratio: Aspect ratio of the output video. Use '9:16' for portrait (vertical) videos, '16:9' for landscape, '1:1' for square, '4:5' for portrait social video, or '5:4' for landscape social video.
@@ -464,8 +464,8 @@ def stream_async(
         voice: Voice configuration for the character
             TextVoice; required.
         audio_url: URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution preset. Options: 360p, 480p, 540p, 720p, 1080p
             one of "360p", "480p", "540p", "720p", "1080p"; default "720p".
         aspect_ratio: Aspect ratio of the output video. Use '9:16' for portrait (vertical) videos, '16:9' for landscape, '1:1' for square, '4:5' for portrait social video, or '5:4' for landscape social video.

@@ -44,8 +44,8 @@ class Realtime(RealtimeConnection[HeygenAvatar3DigitalTwinInput, HeygenAvatar3Di
             voice: Voice configuration for the character
                 TextVoice; required.
             audio_url: URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             resolution: Video resolution preset. Options: 360p, 480p, 540p, 720p, 1080p
                 one of "360p", "480p", "540p", "720p", "1080p"; default "720p".
             aspect_ratio: Aspect ratio of the output video. Use '9:16' for portrait (vertical) videos, '16:9' for landscape, '1:1' for square, '4:5' for portrait social video, or '5:4' for landscape social video.
@@ -81,8 +81,8 @@ class AsyncRealtime(
             voice: Voice configuration for the character
                 TextVoice; required.
             audio_url: URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             resolution: Video resolution preset. Options: 360p, 480p, 540p, 720p, 1080p
                 one of "360p", "480p", "540p", "720p", "1080p"; default "720p".
             aspect_ratio: Aspect ratio of the output video. Use '9:16' for portrait (vertical) videos, '16:9' for landscape, '1:1' for square, '4:5' for portrait social video, or '5:4' for landscape social video.

@@ -44,8 +44,8 @@ class Realtime(RealtimeConnection[HeygenAvatar4DigitalTwinInput, HeygenAvatar4Di
             voice: Voice configuration for the character
                 TextVoice; required.
             audio_url: URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             resolution: Video resolution preset. Options: 360p, 480p, 540p, 720p, 1080p
                 one of "360p", "480p", "540p", "720p", "1080p"; default "720p".
             aspect_ratio: Aspect ratio of the output video. Supported values: '16:9', '9:16', '4:5', '5:4', '1:1', and 'auto'. 'auto' preserves the source aspect ratio when HeyGen can read it, falling back to '16:9' otherwise.
@@ -81,8 +81,8 @@ class AsyncRealtime(
             voice: Voice configuration for the character
                 TextVoice; required.
             audio_url: URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             resolution: Video resolution preset. Options: 360p, 480p, 540p, 720p, 1080p
                 one of "360p", "480p", "540p", "720p", "1080p"; default "720p".
             aspect_ratio: Aspect ratio of the output video. Supported values: '16:9', '9:16', '4:5', '5:4', '1:1', and 'auto'. 'auto' preserves the source aspect ratio when HeyGen can read it, falling back to '16:9' otherwise.

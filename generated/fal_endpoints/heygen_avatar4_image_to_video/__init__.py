@@ -136,14 +136,15 @@ def subscribe(
 
     Args:
         image_url: URL of the image to animate. The image should contain a clear face.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text the avatar will speak
             str or None; optional.
         voice: Name of the voice to use for the avatar
             Voice; optional.
         audio_url: URL of an audio file for the avatar to lip-sync to. When provided, overrides prompt and voice.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         talking_style: Talking style - 'stable' for minimal movement, 'expressive' for more animation
             one of "stable", "expressive"; default "stable".
         expression: Facial expression
@@ -207,14 +208,15 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the image to animate. The image should contain a clear face.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text the avatar will speak
             str or None; optional.
         voice: Name of the voice to use for the avatar
             Voice; optional.
         audio_url: URL of an audio file for the avatar to lip-sync to. When provided, overrides prompt and voice.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         talking_style: Talking style - 'stable' for minimal movement, 'expressive' for more animation
             one of "stable", "expressive"; default "stable".
         expression: Facial expression
@@ -274,14 +276,15 @@ def submit(
 
     Args:
         image_url: URL of the image to animate. The image should contain a clear face.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text the avatar will speak
             str or None; optional.
         voice: Name of the voice to use for the avatar
             Voice; optional.
         audio_url: URL of an audio file for the avatar to lip-sync to. When provided, overrides prompt and voice.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         talking_style: Talking style - 'stable' for minimal movement, 'expressive' for more animation
             one of "stable", "expressive"; default "stable".
         expression: Facial expression
@@ -337,14 +340,15 @@ async def submit_async(
 
     Args:
         image_url: URL of the image to animate. The image should contain a clear face.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text the avatar will speak
             str or None; optional.
         voice: Name of the voice to use for the avatar
             Voice; optional.
         audio_url: URL of an audio file for the avatar to lip-sync to. When provided, overrides prompt and voice.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         talking_style: Talking style - 'stable' for minimal movement, 'expressive' for more animation
             one of "stable", "expressive"; default "stable".
         expression: Facial expression
@@ -399,14 +403,15 @@ def run(
 
     Args:
         image_url: URL of the image to animate. The image should contain a clear face.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text the avatar will speak
             str or None; optional.
         voice: Name of the voice to use for the avatar
             Voice; optional.
         audio_url: URL of an audio file for the avatar to lip-sync to. When provided, overrides prompt and voice.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         talking_style: Talking style - 'stable' for minimal movement, 'expressive' for more animation
             one of "stable", "expressive"; default "stable".
         expression: Facial expression
@@ -460,14 +465,15 @@ async def run_async(
 
     Args:
         image_url: URL of the image to animate. The image should contain a clear face.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text the avatar will speak
             str or None; optional.
         voice: Name of the voice to use for the avatar
             Voice; optional.
         audio_url: URL of an audio file for the avatar to lip-sync to. When provided, overrides prompt and voice.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         talking_style: Talking style - 'stable' for minimal movement, 'expressive' for more animation
             one of "stable", "expressive"; default "stable".
         expression: Facial expression
@@ -520,14 +526,15 @@ def stream(
 
     Args:
         image_url: URL of the image to animate. The image should contain a clear face.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text the avatar will speak
             str or None; optional.
         voice: Name of the voice to use for the avatar
             Voice; optional.
         audio_url: URL of an audio file for the avatar to lip-sync to. When provided, overrides prompt and voice.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         talking_style: Talking style - 'stable' for minimal movement, 'expressive' for more animation
             one of "stable", "expressive"; default "stable".
         expression: Facial expression
@@ -579,14 +586,15 @@ def stream_async(
 
     Args:
         image_url: URL of the image to animate. The image should contain a clear face.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text the avatar will speak
             str or None; optional.
         voice: Name of the voice to use for the avatar
             Voice; optional.
         audio_url: URL of an audio file for the avatar to lip-sync to. When provided, overrides prompt and voice.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         talking_style: Talking style - 'stable' for minimal movement, 'expressive' for more animation
             one of "stable", "expressive"; default "stable".
         expression: Facial expression

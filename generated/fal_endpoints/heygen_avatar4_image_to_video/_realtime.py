@@ -45,15 +45,15 @@ class Realtime(RealtimeConnection[HeygenAvatar4ImageToVideoInput, HeygenAvatar4I
 
         Args:
             image_url: URL of the image to animate. The image should contain a clear face.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The text the avatar will speak
                 str or None; optional.
             voice: Name of the voice to use for the avatar
                 Voice; optional.
             audio_url: URL of an audio file for the avatar to lip-sync to. When provided, overrides prompt and voice.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             talking_style: Talking style - 'stable' for minimal movement, 'expressive' for more animation
                 one of "stable", "expressive"; default "stable".
             expression: Facial expression
@@ -98,15 +98,15 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image to animate. The image should contain a clear face.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The text the avatar will speak
                 str or None; optional.
             voice: Name of the voice to use for the avatar
                 Voice; optional.
             audio_url: URL of an audio file for the avatar to lip-sync to. When provided, overrides prompt and voice.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             talking_style: Talking style - 'stable' for minimal movement, 'expressive' for more animation
                 one of "stable", "expressive"; default "stable".
             expression: Facial expression

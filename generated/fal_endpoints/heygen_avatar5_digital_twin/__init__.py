@@ -165,8 +165,8 @@ def subscribe(
         voice: Name of the text-to-speech voice to use for the avatar when ``audio_url`` is not provided.
             Voice; default "Warm Pro Narrator".
         audio_url: HTTP(S) URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech and ``prompt``/``voice`` are ignored.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         fit: How the avatar fits within the output frame. 'contain' keeps the full avatar in view (may letterbox); 'cover' fills the frame (may crop).
             one of "contain", "cover"; default "cover".
         remove_background: Remove the avatar's background. Requires a matting-enabled avatar.
@@ -251,8 +251,8 @@ async def subscribe_async(
         voice: Name of the text-to-speech voice to use for the avatar when ``audio_url`` is not provided.
             Voice; default "Warm Pro Narrator".
         audio_url: HTTP(S) URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech and ``prompt``/``voice`` are ignored.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         fit: How the avatar fits within the output frame. 'contain' keeps the full avatar in view (may letterbox); 'cover' fills the frame (may crop).
             one of "contain", "cover"; default "cover".
         remove_background: Remove the avatar's background. Requires a matting-enabled avatar.
@@ -333,8 +333,8 @@ def submit(
         voice: Name of the text-to-speech voice to use for the avatar when ``audio_url`` is not provided.
             Voice; default "Warm Pro Narrator".
         audio_url: HTTP(S) URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech and ``prompt``/``voice`` are ignored.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         fit: How the avatar fits within the output frame. 'contain' keeps the full avatar in view (may letterbox); 'cover' fills the frame (may crop).
             one of "contain", "cover"; default "cover".
         remove_background: Remove the avatar's background. Requires a matting-enabled avatar.
@@ -411,8 +411,8 @@ async def submit_async(
         voice: Name of the text-to-speech voice to use for the avatar when ``audio_url`` is not provided.
             Voice; default "Warm Pro Narrator".
         audio_url: HTTP(S) URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech and ``prompt``/``voice`` are ignored.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         fit: How the avatar fits within the output frame. 'contain' keeps the full avatar in view (may letterbox); 'cover' fills the frame (may crop).
             one of "contain", "cover"; default "cover".
         remove_background: Remove the avatar's background. Requires a matting-enabled avatar.
@@ -488,8 +488,8 @@ def run(
         voice: Name of the text-to-speech voice to use for the avatar when ``audio_url`` is not provided.
             Voice; default "Warm Pro Narrator".
         audio_url: HTTP(S) URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech and ``prompt``/``voice`` are ignored.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         fit: How the avatar fits within the output frame. 'contain' keeps the full avatar in view (may letterbox); 'cover' fills the frame (may crop).
             one of "contain", "cover"; default "cover".
         remove_background: Remove the avatar's background. Requires a matting-enabled avatar.
@@ -564,8 +564,8 @@ async def run_async(
         voice: Name of the text-to-speech voice to use for the avatar when ``audio_url`` is not provided.
             Voice; default "Warm Pro Narrator".
         audio_url: HTTP(S) URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech and ``prompt``/``voice`` are ignored.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         fit: How the avatar fits within the output frame. 'contain' keeps the full avatar in view (may letterbox); 'cover' fills the frame (may crop).
             one of "contain", "cover"; default "cover".
         remove_background: Remove the avatar's background. Requires a matting-enabled avatar.
@@ -639,8 +639,8 @@ def stream(
         voice: Name of the text-to-speech voice to use for the avatar when ``audio_url`` is not provided.
             Voice; default "Warm Pro Narrator".
         audio_url: HTTP(S) URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech and ``prompt``/``voice`` are ignored.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         fit: How the avatar fits within the output frame. 'contain' keeps the full avatar in view (may letterbox); 'cover' fills the frame (may crop).
             one of "contain", "cover"; default "cover".
         remove_background: Remove the avatar's background. Requires a matting-enabled avatar.
@@ -713,8 +713,8 @@ def stream_async(
         voice: Name of the text-to-speech voice to use for the avatar when ``audio_url`` is not provided.
             Voice; default "Warm Pro Narrator".
         audio_url: HTTP(S) URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech and ``prompt``/``voice`` are ignored.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         fit: How the avatar fits within the output frame. 'contain' keeps the full avatar in view (may letterbox); 'cover' fills the frame (may crop).
             one of "contain", "cover"; default "cover".
         remove_background: Remove the avatar's background. Requires a matting-enabled avatar.

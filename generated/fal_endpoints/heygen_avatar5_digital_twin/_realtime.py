@@ -54,8 +54,8 @@ class Realtime(RealtimeConnection[HeygenAvatar5DigitalTwinInput, HeygenAvatar5Di
             voice: Name of the text-to-speech voice to use for the avatar when ``audio_url`` is not provided.
                 Voice; default "Warm Pro Narrator".
             audio_url: HTTP(S) URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech and ``prompt``/``voice`` are ignored.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             fit: How the avatar fits within the output frame. 'contain' keeps the full avatar in view (may letterbox); 'cover' fills the frame (may crop).
                 one of "contain", "cover"; default "cover".
             remove_background: Remove the avatar's background. Requires a matting-enabled avatar.
@@ -112,8 +112,8 @@ class AsyncRealtime(
             voice: Name of the text-to-speech voice to use for the avatar when ``audio_url`` is not provided.
                 Voice; default "Warm Pro Narrator".
             audio_url: HTTP(S) URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech and ``prompt``/``voice`` are ignored.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             fit: How the avatar fits within the output frame. 'contain' keeps the full avatar in view (may letterbox); 'cover' fills the frame (may crop).
                 one of "contain", "cover"; default "cover".
             remove_background: Remove the avatar's background. Requires a matting-enabled avatar.

@@ -126,7 +126,8 @@ def subscribe(
 
     Args:
         video_url: URL of the video to translate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_language: The target language to translate the video into
             OutputLanguage: one of 178 values: "English", "Spanish", "French", "Hindi", "Italian",
             "German", "Polish", "Portuguese", ...; required.
@@ -181,7 +182,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video to translate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_language: The target language to translate the video into
             OutputLanguage: one of 178 values: "English", "Spanish", "French", "Hindi", "Italian",
             "German", "Polish", "Portuguese", ...; required.
@@ -232,7 +234,8 @@ def submit(
 
     Args:
         video_url: URL of the video to translate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_language: The target language to translate the video into
             OutputLanguage: one of 178 values: "English", "Spanish", "French", "Hindi", "Italian",
             "German", "Polish", "Portuguese", ...; required.
@@ -279,7 +282,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the video to translate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_language: The target language to translate the video into
             OutputLanguage: one of 178 values: "English", "Spanish", "French", "Hindi", "Italian",
             "German", "Polish", "Portuguese", ...; required.
@@ -325,7 +329,8 @@ def run(
 
     Args:
         video_url: URL of the video to translate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_language: The target language to translate the video into
             OutputLanguage: one of 178 values: "English", "Spanish", "French", "Hindi", "Italian",
             "German", "Polish", "Portuguese", ...; required.
@@ -370,7 +375,8 @@ async def run_async(
 
     Args:
         video_url: URL of the video to translate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_language: The target language to translate the video into
             OutputLanguage: one of 178 values: "English", "Spanish", "French", "Hindi", "Italian",
             "German", "Polish", "Portuguese", ...; required.
@@ -414,7 +420,8 @@ def stream(
 
     Args:
         video_url: URL of the video to translate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_language: The target language to translate the video into
             OutputLanguage: one of 178 values: "English", "Spanish", "French", "Hindi", "Italian",
             "German", "Polish", "Portuguese", ...; required.
@@ -457,7 +464,8 @@ def stream_async(
 
     Args:
         video_url: URL of the video to translate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_language: The target language to translate the video into
             OutputLanguage: one of 178 values: "English", "Spanish", "French", "Hindi", "Italian",
             "German", "Polish", "Portuguese", ...; required.

@@ -41,8 +41,8 @@ class Realtime(
 
         Args:
             video_url: URL of the video to translate.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             output_language: The target language to translate the video into
                 OutputLanguage: one of 178 values: "English", "Spanish", "French", "Hindi", "Italian",
                 "German", "Polish", "Portuguese", ...; required.
@@ -79,8 +79,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video to translate.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             output_language: The target language to translate the video into
                 OutputLanguage: one of 178 values: "English", "Spanish", "French", "Hindi", "Italian",
                 "German", "Polish", "Portuguese", ...; required.

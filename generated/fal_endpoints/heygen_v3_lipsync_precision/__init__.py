@@ -127,9 +127,11 @@ def subscribe(
 
     Args:
         video_url: URL of the source video to lip-sync.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the replacement audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         title: Optional title for the lipsync job.
             str or None; optional.
         enable_caption: Generate captions in the output video.
@@ -193,9 +195,11 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the source video to lip-sync.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the replacement audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         title: Optional title for the lipsync job.
             str or None; optional.
         enable_caption: Generate captions in the output video.
@@ -255,9 +259,11 @@ def submit(
 
     Args:
         video_url: URL of the source video to lip-sync.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the replacement audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         title: Optional title for the lipsync job.
             str or None; optional.
         enable_caption: Generate captions in the output video.
@@ -313,9 +319,11 @@ async def submit_async(
 
     Args:
         video_url: URL of the source video to lip-sync.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the replacement audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         title: Optional title for the lipsync job.
             str or None; optional.
         enable_caption: Generate captions in the output video.
@@ -370,9 +378,11 @@ def run(
 
     Args:
         video_url: URL of the source video to lip-sync.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the replacement audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         title: Optional title for the lipsync job.
             str or None; optional.
         enable_caption: Generate captions in the output video.
@@ -426,9 +436,11 @@ async def run_async(
 
     Args:
         video_url: URL of the source video to lip-sync.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the replacement audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         title: Optional title for the lipsync job.
             str or None; optional.
         enable_caption: Generate captions in the output video.
@@ -481,9 +493,11 @@ def stream(
 
     Args:
         video_url: URL of the source video to lip-sync.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the replacement audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         title: Optional title for the lipsync job.
             str or None; optional.
         enable_caption: Generate captions in the output video.
@@ -535,9 +549,11 @@ def stream_async(
 
     Args:
         video_url: URL of the source video to lip-sync.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the replacement audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         title: Optional title for the lipsync job.
             str or None; optional.
         enable_caption: Generate captions in the output video.

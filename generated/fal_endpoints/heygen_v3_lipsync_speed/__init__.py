@@ -121,9 +121,11 @@ def subscribe(
 
     Args:
         video_url: URL of the source video to lip-sync.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the replacement audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         title: Optional title for the lipsync job.
             str or None; optional.
         enable_caption: Generate captions in the output video.
@@ -187,9 +189,11 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the source video to lip-sync.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the replacement audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         title: Optional title for the lipsync job.
             str or None; optional.
         enable_caption: Generate captions in the output video.
@@ -249,9 +253,11 @@ def submit(
 
     Args:
         video_url: URL of the source video to lip-sync.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the replacement audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         title: Optional title for the lipsync job.
             str or None; optional.
         enable_caption: Generate captions in the output video.
@@ -307,9 +313,11 @@ async def submit_async(
 
     Args:
         video_url: URL of the source video to lip-sync.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the replacement audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         title: Optional title for the lipsync job.
             str or None; optional.
         enable_caption: Generate captions in the output video.
@@ -364,9 +372,11 @@ def run(
 
     Args:
         video_url: URL of the source video to lip-sync.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the replacement audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         title: Optional title for the lipsync job.
             str or None; optional.
         enable_caption: Generate captions in the output video.
@@ -420,9 +430,11 @@ async def run_async(
 
     Args:
         video_url: URL of the source video to lip-sync.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the replacement audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         title: Optional title for the lipsync job.
             str or None; optional.
         enable_caption: Generate captions in the output video.
@@ -475,9 +487,11 @@ def stream(
 
     Args:
         video_url: URL of the source video to lip-sync.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the replacement audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         title: Optional title for the lipsync job.
             str or None; optional.
         enable_caption: Generate captions in the output video.
@@ -529,9 +543,11 @@ def stream_async(
 
     Args:
         video_url: URL of the source video to lip-sync.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the replacement audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         title: Optional title for the lipsync job.
             str or None; optional.
         enable_caption: Generate captions in the output video.

@@ -39,11 +39,11 @@ class Realtime(RealtimeConnection[HeygenV3LipsyncSpeedInput, HeygenV3LipsyncSpee
 
         Args:
             video_url: URL of the source video to lip-sync.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the replacement audio file.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             title: Optional title for the lipsync job.
                 str or None; optional.
             enable_caption: Generate captions in the output video.
@@ -87,11 +87,11 @@ class AsyncRealtime(AsyncRealtimeConnection[HeygenV3LipsyncSpeedInput, HeygenV3L
 
         Args:
             video_url: URL of the source video to lip-sync.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the replacement audio file.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             title: Optional title for the lipsync job.
                 str or None; optional.
             enable_caption: Generate captions in the output video.

@@ -148,8 +148,8 @@ def subscribe(
         orientation: Video orientation. Auto-detected from the prompt if omitted.
             one of "landscape", "portrait" or None; optional.
         file_urls: URLs of files to include as assets in the video (images, videos, audio, PDFs). Maximum 20 files.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 20 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 20 items; optional.
         incognito_mode: When enabled, disables the agent's memory functions.
             bool; default False.
 
@@ -214,8 +214,8 @@ async def subscribe_async(
         orientation: Video orientation. Auto-detected from the prompt if omitted.
             one of "landscape", "portrait" or None; optional.
         file_urls: URLs of files to include as assets in the video (images, videos, audio, PDFs). Maximum 20 files.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 20 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 20 items; optional.
         incognito_mode: When enabled, disables the agent's memory functions.
             bool; default False.
 
@@ -276,8 +276,8 @@ def submit(
         orientation: Video orientation. Auto-detected from the prompt if omitted.
             one of "landscape", "portrait" or None; optional.
         file_urls: URLs of files to include as assets in the video (images, videos, audio, PDFs). Maximum 20 files.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 20 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 20 items; optional.
         incognito_mode: When enabled, disables the agent's memory functions.
             bool; default False.
 
@@ -334,8 +334,8 @@ async def submit_async(
         orientation: Video orientation. Auto-detected from the prompt if omitted.
             one of "landscape", "portrait" or None; optional.
         file_urls: URLs of files to include as assets in the video (images, videos, audio, PDFs). Maximum 20 files.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 20 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 20 items; optional.
         incognito_mode: When enabled, disables the agent's memory functions.
             bool; default False.
 
@@ -391,8 +391,8 @@ def run(
         orientation: Video orientation. Auto-detected from the prompt if omitted.
             one of "landscape", "portrait" or None; optional.
         file_urls: URLs of files to include as assets in the video (images, videos, audio, PDFs). Maximum 20 files.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 20 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 20 items; optional.
         incognito_mode: When enabled, disables the agent's memory functions.
             bool; default False.
 
@@ -447,8 +447,8 @@ async def run_async(
         orientation: Video orientation. Auto-detected from the prompt if omitted.
             one of "landscape", "portrait" or None; optional.
         file_urls: URLs of files to include as assets in the video (images, videos, audio, PDFs). Maximum 20 files.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 20 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 20 items; optional.
         incognito_mode: When enabled, disables the agent's memory functions.
             bool; default False.
 
@@ -502,8 +502,8 @@ def stream(
         orientation: Video orientation. Auto-detected from the prompt if omitted.
             one of "landscape", "portrait" or None; optional.
         file_urls: URLs of files to include as assets in the video (images, videos, audio, PDFs). Maximum 20 files.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 20 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 20 items; optional.
         incognito_mode: When enabled, disables the agent's memory functions.
             bool; default False.
 
@@ -556,8 +556,8 @@ def stream_async(
         orientation: Video orientation. Auto-detected from the prompt if omitted.
             one of "landscape", "portrait" or None; optional.
         file_urls: URLs of files to include as assets in the video (images, videos, audio, PDFs). Maximum 20 files.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 20 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 20 items; optional.
         incognito_mode: When enabled, disables the agent's memory functions.
             bool; default False.
 

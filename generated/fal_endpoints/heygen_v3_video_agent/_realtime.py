@@ -50,8 +50,8 @@ class Realtime(RealtimeConnection[HeygenV3VideoAgentInput, HeygenV3VideoAgentOut
             orientation: Video orientation. Auto-detected from the prompt if omitted.
                 one of "landscape", "portrait" or None; optional.
             file_urls: URLs of files to include as assets in the video (images, videos, audio, PDFs). Maximum 20 files.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None, at most 20 items; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None, at most 20 items; optional.
             incognito_mode: When enabled, disables the agent's memory functions.
                 bool; default False.
 
@@ -94,8 +94,8 @@ class AsyncRealtime(AsyncRealtimeConnection[HeygenV3VideoAgentInput, HeygenV3Vid
             orientation: Video orientation. Auto-detected from the prompt if omitted.
                 one of "landscape", "portrait" or None; optional.
             file_urls: URLs of files to include as assets in the video (images, videos, audio, PDFs). Maximum 20 files.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None, at most 20 items; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None, at most 20 items; optional.
             incognito_mode: When enabled, disables the agent's memory functions.
                 bool; default False.
 

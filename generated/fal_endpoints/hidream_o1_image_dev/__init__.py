@@ -133,8 +133,8 @@ def subscribe(
         prompt: Text prompt for image generation, editing, or subject-driven personalization.
             str, at least 1 characters; required.
         reference_image_urls: Optional reference images. Use none for text-to-image, one for image editing, or multiple for subject-driven personalization.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: Requested output image size. Dimensions are rounded down to a multiple of 32, up to about 2048x2048 pixels.
 
             Default: `{"height": 1024, "width": 1024}`.
@@ -210,8 +210,8 @@ async def subscribe_async(
         prompt: Text prompt for image generation, editing, or subject-driven personalization.
             str, at least 1 characters; required.
         reference_image_urls: Optional reference images. Use none for text-to-image, one for image editing, or multiple for subject-driven personalization.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: Requested output image size. Dimensions are rounded down to a multiple of 32, up to about 2048x2048 pixels.
 
             Default: `{"height": 1024, "width": 1024}`.
@@ -283,8 +283,8 @@ def submit(
         prompt: Text prompt for image generation, editing, or subject-driven personalization.
             str, at least 1 characters; required.
         reference_image_urls: Optional reference images. Use none for text-to-image, one for image editing, or multiple for subject-driven personalization.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: Requested output image size. Dimensions are rounded down to a multiple of 32, up to about 2048x2048 pixels.
 
             Default: `{"height": 1024, "width": 1024}`.
@@ -352,8 +352,8 @@ async def submit_async(
         prompt: Text prompt for image generation, editing, or subject-driven personalization.
             str, at least 1 characters; required.
         reference_image_urls: Optional reference images. Use none for text-to-image, one for image editing, or multiple for subject-driven personalization.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: Requested output image size. Dimensions are rounded down to a multiple of 32, up to about 2048x2048 pixels.
 
             Default: `{"height": 1024, "width": 1024}`.
@@ -420,8 +420,8 @@ def run(
         prompt: Text prompt for image generation, editing, or subject-driven personalization.
             str, at least 1 characters; required.
         reference_image_urls: Optional reference images. Use none for text-to-image, one for image editing, or multiple for subject-driven personalization.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: Requested output image size. Dimensions are rounded down to a multiple of 32, up to about 2048x2048 pixels.
 
             Default: `{"height": 1024, "width": 1024}`.
@@ -487,8 +487,8 @@ async def run_async(
         prompt: Text prompt for image generation, editing, or subject-driven personalization.
             str, at least 1 characters; required.
         reference_image_urls: Optional reference images. Use none for text-to-image, one for image editing, or multiple for subject-driven personalization.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: Requested output image size. Dimensions are rounded down to a multiple of 32, up to about 2048x2048 pixels.
 
             Default: `{"height": 1024, "width": 1024}`.
@@ -553,8 +553,8 @@ def stream(
         prompt: Text prompt for image generation, editing, or subject-driven personalization.
             str, at least 1 characters; required.
         reference_image_urls: Optional reference images. Use none for text-to-image, one for image editing, or multiple for subject-driven personalization.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: Requested output image size. Dimensions are rounded down to a multiple of 32, up to about 2048x2048 pixels.
 
             Default: `{"height": 1024, "width": 1024}`.
@@ -618,8 +618,8 @@ def stream_async(
         prompt: Text prompt for image generation, editing, or subject-driven personalization.
             str, at least 1 characters; required.
         reference_image_urls: Optional reference images. Use none for text-to-image, one for image editing, or multiple for subject-driven personalization.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: Requested output image size. Dimensions are rounded down to a multiple of 32, up to about 2048x2048 pixels.
 
             Default: `{"height": 1024, "width": 1024}`.

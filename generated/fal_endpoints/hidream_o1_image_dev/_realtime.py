@@ -51,8 +51,8 @@ class Realtime(RealtimeConnection[HidreamO1ImageDevInput, HidreamO1ImageDevOutpu
             prompt: Text prompt for image generation, editing, or subject-driven personalization.
                 str, at least 1 characters; required.
             reference_image_urls: Optional reference images. Use none for text-to-image, one for image editing, or multiple for subject-driven personalization.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; default [].
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; default [].
             image_size: Requested output image size. Dimensions are rounded down to a multiple of 32, up to about 2048x2048 pixels.
 
                 Default: `{"height": 1024, "width": 1024}`.
@@ -115,8 +115,8 @@ class AsyncRealtime(AsyncRealtimeConnection[HidreamO1ImageDevInput, HidreamO1Ima
             prompt: Text prompt for image generation, editing, or subject-driven personalization.
                 str, at least 1 characters; required.
             reference_image_urls: Optional reference images. Use none for text-to-image, one for image editing, or multiple for subject-driven personalization.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; default [].
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; default [].
             image_size: Requested output image size. Dimensions are rounded down to a multiple of 32, up to about 2048x2048 pixels.
 
                 Default: `{"height": 1024, "width": 1024}`.

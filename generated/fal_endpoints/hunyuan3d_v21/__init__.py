@@ -110,7 +110,8 @@ def subscribe(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -164,7 +165,8 @@ async def subscribe_async(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -214,7 +216,8 @@ def submit(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -260,7 +263,8 @@ async def submit_async(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -305,7 +309,8 @@ def run(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -349,7 +354,8 @@ async def run_async(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -392,7 +398,8 @@ def stream(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -434,7 +441,8 @@ def stream_async(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.

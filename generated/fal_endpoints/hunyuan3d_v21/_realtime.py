@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[Hunyuan3dV21Input, Hunyuan3dV21Output]):
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: The same seed and the same prompt given to the same version of the model
                 will output the same image every time.
                 int or None; optional.
@@ -75,8 +75,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Hunyuan3dV21Input, Hunyuan3dV21Outpu
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: The same seed and the same prompt given to the same version of the model
                 will output the same image every time.
                 int or None; optional.

@@ -116,11 +116,14 @@ def subscribe(
 
     Args:
         front_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         back_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         left_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -178,11 +181,14 @@ async def subscribe_async(
 
     Args:
         front_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         back_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         left_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -236,11 +242,14 @@ def submit(
 
     Args:
         front_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         back_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         left_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -290,11 +299,14 @@ async def submit_async(
 
     Args:
         front_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         back_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         left_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -343,11 +355,14 @@ def run(
 
     Args:
         front_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         back_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         left_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -395,11 +410,14 @@ async def run_async(
 
     Args:
         front_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         back_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         left_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -446,11 +464,14 @@ def stream(
 
     Args:
         front_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         back_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         left_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -496,11 +517,14 @@ def stream_async(
 
     Args:
         front_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         back_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         left_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.

@@ -114,7 +114,8 @@ def subscribe(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -170,7 +171,8 @@ async def subscribe_async(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -222,7 +224,8 @@ def submit(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -270,7 +273,8 @@ async def submit_async(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -317,7 +321,8 @@ def run(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -363,7 +368,8 @@ async def run_async(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -408,7 +414,8 @@ def stream(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.
@@ -452,7 +459,8 @@ def stream_async(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of the model
             will output the same image every time.
             int or None; optional.

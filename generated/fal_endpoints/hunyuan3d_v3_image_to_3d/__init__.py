@@ -125,16 +125,17 @@ def subscribe(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         back_image_url: Optional back view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         left_image_url: Optional left view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         right_image_url: Optional right view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_pbr: Whether to enable PBR material generation. Does not take effect when generate_type is Geometry.
             bool; default False.
         face_count: Target face count. Range: 40000-1500000
@@ -189,16 +190,17 @@ async def subscribe_async(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         back_image_url: Optional back view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         left_image_url: Optional left view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         right_image_url: Optional right view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_pbr: Whether to enable PBR material generation. Does not take effect when generate_type is Geometry.
             bool; default False.
         face_count: Target face count. Range: 40000-1500000
@@ -249,16 +251,17 @@ def submit(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         back_image_url: Optional back view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         left_image_url: Optional left view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         right_image_url: Optional right view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_pbr: Whether to enable PBR material generation. Does not take effect when generate_type is Geometry.
             bool; default False.
         face_count: Target face count. Range: 40000-1500000
@@ -305,16 +308,17 @@ async def submit_async(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         back_image_url: Optional back view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         left_image_url: Optional left view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         right_image_url: Optional right view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_pbr: Whether to enable PBR material generation. Does not take effect when generate_type is Geometry.
             bool; default False.
         face_count: Target face count. Range: 40000-1500000
@@ -360,16 +364,17 @@ def run(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         back_image_url: Optional back view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         left_image_url: Optional left view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         right_image_url: Optional right view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_pbr: Whether to enable PBR material generation. Does not take effect when generate_type is Geometry.
             bool; default False.
         face_count: Target face count. Range: 40000-1500000
@@ -414,16 +419,17 @@ async def run_async(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         back_image_url: Optional back view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         left_image_url: Optional left view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         right_image_url: Optional right view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_pbr: Whether to enable PBR material generation. Does not take effect when generate_type is Geometry.
             bool; default False.
         face_count: Target face count. Range: 40000-1500000
@@ -467,16 +473,17 @@ def stream(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         back_image_url: Optional back view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         left_image_url: Optional left view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         right_image_url: Optional right view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_pbr: Whether to enable PBR material generation. Does not take effect when generate_type is Geometry.
             bool; default False.
         face_count: Target face count. Range: 40000-1500000
@@ -519,16 +526,17 @@ def stream_async(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         back_image_url: Optional back view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         left_image_url: Optional left view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         right_image_url: Optional right view image URL for better 3D reconstruction.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_pbr: Whether to enable PBR material generation. Does not take effect when generate_type is Geometry.
             bool; default False.
         face_count: Target face count. Range: 40000-1500000

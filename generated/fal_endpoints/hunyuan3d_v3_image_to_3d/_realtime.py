@@ -38,17 +38,17 @@ class Realtime(RealtimeConnection[Hunyuan3dV3ImageTo3dInput, Hunyuan3dV3ImageTo3
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             back_image_url: Optional back view image URL for better 3D reconstruction.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             left_image_url: Optional left view image URL for better 3D reconstruction.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             right_image_url: Optional right view image URL for better 3D reconstruction.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             enable_pbr: Whether to enable PBR material generation. Does not take effect when generate_type is Geometry.
                 bool; default False.
             face_count: Target face count. Range: 40000-1500000
@@ -85,17 +85,17 @@ class AsyncRealtime(AsyncRealtimeConnection[Hunyuan3dV3ImageTo3dInput, Hunyuan3d
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             back_image_url: Optional back view image URL for better 3D reconstruction.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             left_image_url: Optional left view image URL for better 3D reconstruction.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             right_image_url: Optional right view image URL for better 3D reconstruction.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             enable_pbr: Whether to enable PBR material generation. Does not take effect when generate_type is Geometry.
                 bool; default False.
             face_count: Target face count. Range: 40000-1500000

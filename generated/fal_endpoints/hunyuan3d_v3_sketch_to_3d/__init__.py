@@ -121,7 +121,8 @@ def subscribe(
 
     Args:
         input_image_url: URL of sketch or line art image to transform into a 3D model. Image resolution must be between 128x128 and 5000x5000 pixels.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing the 3D content attributes such as color, category, and material.
             str, at most 1024 characters; required.
         enable_pbr: Whether to enable PBR material generation.
@@ -170,7 +171,8 @@ async def subscribe_async(
 
     Args:
         input_image_url: URL of sketch or line art image to transform into a 3D model. Image resolution must be between 128x128 and 5000x5000 pixels.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing the 3D content attributes such as color, category, and material.
             str, at most 1024 characters; required.
         enable_pbr: Whether to enable PBR material generation.
@@ -215,7 +217,8 @@ def submit(
 
     Args:
         input_image_url: URL of sketch or line art image to transform into a 3D model. Image resolution must be between 128x128 and 5000x5000 pixels.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing the 3D content attributes such as color, category, and material.
             str, at most 1024 characters; required.
         enable_pbr: Whether to enable PBR material generation.
@@ -256,7 +259,8 @@ async def submit_async(
 
     Args:
         input_image_url: URL of sketch or line art image to transform into a 3D model. Image resolution must be between 128x128 and 5000x5000 pixels.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing the 3D content attributes such as color, category, and material.
             str, at most 1024 characters; required.
         enable_pbr: Whether to enable PBR material generation.
@@ -296,7 +300,8 @@ def run(
 
     Args:
         input_image_url: URL of sketch or line art image to transform into a 3D model. Image resolution must be between 128x128 and 5000x5000 pixels.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing the 3D content attributes such as color, category, and material.
             str, at most 1024 characters; required.
         enable_pbr: Whether to enable PBR material generation.
@@ -335,7 +340,8 @@ async def run_async(
 
     Args:
         input_image_url: URL of sketch or line art image to transform into a 3D model. Image resolution must be between 128x128 and 5000x5000 pixels.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing the 3D content attributes such as color, category, and material.
             str, at most 1024 characters; required.
         enable_pbr: Whether to enable PBR material generation.
@@ -373,7 +379,8 @@ def stream(
 
     Args:
         input_image_url: URL of sketch or line art image to transform into a 3D model. Image resolution must be between 128x128 and 5000x5000 pixels.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing the 3D content attributes such as color, category, and material.
             str, at most 1024 characters; required.
         enable_pbr: Whether to enable PBR material generation.
@@ -410,7 +417,8 @@ def stream_async(
 
     Args:
         input_image_url: URL of sketch or line art image to transform into a 3D model. Image resolution must be between 128x128 and 5000x5000 pixels.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing the 3D content attributes such as color, category, and material.
             str, at most 1024 characters; required.
         enable_pbr: Whether to enable PBR material generation.

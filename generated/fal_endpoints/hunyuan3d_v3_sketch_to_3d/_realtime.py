@@ -34,8 +34,8 @@ class Realtime(RealtimeConnection[Hunyuan3dV3SketchTo3dInput, Hunyuan3dV3SketchT
 
         Args:
             input_image_url: URL of sketch or line art image to transform into a 3D model. Image resolution must be between 128x128 and 5000x5000 pixels.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt describing the 3D content attributes such as color, category, and material.
                 str, at most 1024 characters; required.
             enable_pbr: Whether to enable PBR material generation.
@@ -68,8 +68,8 @@ class AsyncRealtime(
 
         Args:
             input_image_url: URL of sketch or line art image to transform into a 3D model. Image resolution must be between 128x128 and 5000x5000 pixels.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt describing the 3D content attributes such as color, category, and material.
                 str, at most 1024 characters; required.
             enable_pbr: Whether to enable PBR material generation.

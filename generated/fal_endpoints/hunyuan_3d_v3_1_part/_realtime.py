@@ -31,8 +31,8 @@ class Realtime(RealtimeConnection[Hunyuan3dV31PartInput, Hunyuan3dV31PartOutput]
 
         Args:
             input_file_url: URL of FBX file to split into parts. ONLY FBX format supported. Max size: 100MB, face count ≤30,000. Recommended: AIGC-generated models.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -54,8 +54,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Hunyuan3dV31PartInput, Hunyuan3dV31P
 
         Args:
             input_file_url: URL of FBX file to split into parts. ONLY FBX format supported. Max size: 100MB, face count ≤30,000. Recommended: AIGC-generated models.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

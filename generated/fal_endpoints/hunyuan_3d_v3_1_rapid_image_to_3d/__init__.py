@@ -120,7 +120,8 @@ def subscribe(
 
     Args:
         input_image_url: Front view image URL. Resolution: 128-5000px, max 8MB (recommended ≤6MB for base64 encoding), formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         enable_pbr: Enable PBR material generation (metallic, roughness, normal textures). Does not take effect when enable_geometry is True.
             bool; default False.
         enable_geometry: Generate geometry-only white model without textures. When enabled, enable_pbr is ignored and OBJ is not supported (default output is GLB).
@@ -166,7 +167,8 @@ async def subscribe_async(
 
     Args:
         input_image_url: Front view image URL. Resolution: 128-5000px, max 8MB (recommended ≤6MB for base64 encoding), formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         enable_pbr: Enable PBR material generation (metallic, roughness, normal textures). Does not take effect when enable_geometry is True.
             bool; default False.
         enable_geometry: Generate geometry-only white model without textures. When enabled, enable_pbr is ignored and OBJ is not supported (default output is GLB).
@@ -208,7 +210,8 @@ def submit(
 
     Args:
         input_image_url: Front view image URL. Resolution: 128-5000px, max 8MB (recommended ≤6MB for base64 encoding), formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         enable_pbr: Enable PBR material generation (metallic, roughness, normal textures). Does not take effect when enable_geometry is True.
             bool; default False.
         enable_geometry: Generate geometry-only white model without textures. When enabled, enable_pbr is ignored and OBJ is not supported (default output is GLB).
@@ -246,7 +249,8 @@ async def submit_async(
 
     Args:
         input_image_url: Front view image URL. Resolution: 128-5000px, max 8MB (recommended ≤6MB for base64 encoding), formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         enable_pbr: Enable PBR material generation (metallic, roughness, normal textures). Does not take effect when enable_geometry is True.
             bool; default False.
         enable_geometry: Generate geometry-only white model without textures. When enabled, enable_pbr is ignored and OBJ is not supported (default output is GLB).
@@ -283,7 +287,8 @@ def run(
 
     Args:
         input_image_url: Front view image URL. Resolution: 128-5000px, max 8MB (recommended ≤6MB for base64 encoding), formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         enable_pbr: Enable PBR material generation (metallic, roughness, normal textures). Does not take effect when enable_geometry is True.
             bool; default False.
         enable_geometry: Generate geometry-only white model without textures. When enabled, enable_pbr is ignored and OBJ is not supported (default output is GLB).
@@ -319,7 +324,8 @@ async def run_async(
 
     Args:
         input_image_url: Front view image URL. Resolution: 128-5000px, max 8MB (recommended ≤6MB for base64 encoding), formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         enable_pbr: Enable PBR material generation (metallic, roughness, normal textures). Does not take effect when enable_geometry is True.
             bool; default False.
         enable_geometry: Generate geometry-only white model without textures. When enabled, enable_pbr is ignored and OBJ is not supported (default output is GLB).
@@ -354,7 +360,8 @@ def stream(
 
     Args:
         input_image_url: Front view image URL. Resolution: 128-5000px, max 8MB (recommended ≤6MB for base64 encoding), formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         enable_pbr: Enable PBR material generation (metallic, roughness, normal textures). Does not take effect when enable_geometry is True.
             bool; default False.
         enable_geometry: Generate geometry-only white model without textures. When enabled, enable_pbr is ignored and OBJ is not supported (default output is GLB).
@@ -388,7 +395,8 @@ def stream_async(
 
     Args:
         input_image_url: Front view image URL. Resolution: 128-5000px, max 8MB (recommended ≤6MB for base64 encoding), formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         enable_pbr: Enable PBR material generation (metallic, roughness, normal textures). Does not take effect when enable_geometry is True.
             bool; default False.
         enable_geometry: Generate geometry-only white model without textures. When enabled, enable_pbr is ignored and OBJ is not supported (default output is GLB).

@@ -35,8 +35,8 @@ class Realtime(
 
         Args:
             input_image_url: Front view image URL. Resolution: 128-5000px, max 8MB (recommended ≤6MB for base64 encoding), formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             enable_pbr: Enable PBR material generation (metallic, roughness, normal textures). Does not take effect when enable_geometry is True.
                 bool; default False.
             enable_geometry: Generate geometry-only white model without textures. When enabled, enable_pbr is ignored and OBJ is not supported (default output is GLB).
@@ -66,8 +66,8 @@ class AsyncRealtime(
 
         Args:
             input_image_url: Front view image URL. Resolution: 128-5000px, max 8MB (recommended ≤6MB for base64 encoding), formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             enable_pbr: Enable PBR material generation (metallic, roughness, normal textures). Does not take effect when enable_geometry is True.
                 bool; default False.
             enable_geometry: Generate geometry-only white model without textures. When enabled, enable_pbr is ignored and OBJ is not supported (default output is GLB).

@@ -121,8 +121,8 @@ def subscribe(
 
     Args:
         input_file_url: URL of GLB or OBJ file to optimize topology. Max size: 200MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
         input_file_type: Input 3D file format.
             one of "glb", "obj"; default "glb".
         polygon_type: Output polygon type. triangle: triangular faces only. quadrilateral: mixed quad and triangle faces.
@@ -171,8 +171,8 @@ async def subscribe_async(
 
     Args:
         input_file_url: URL of GLB or OBJ file to optimize topology. Max size: 200MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
         input_file_type: Input 3D file format.
             one of "glb", "obj"; default "glb".
         polygon_type: Output polygon type. triangle: triangular faces only. quadrilateral: mixed quad and triangle faces.
@@ -217,8 +217,8 @@ def submit(
 
     Args:
         input_file_url: URL of GLB or OBJ file to optimize topology. Max size: 200MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
         input_file_type: Input 3D file format.
             one of "glb", "obj"; default "glb".
         polygon_type: Output polygon type. triangle: triangular faces only. quadrilateral: mixed quad and triangle faces.
@@ -259,8 +259,8 @@ async def submit_async(
 
     Args:
         input_file_url: URL of GLB or OBJ file to optimize topology. Max size: 200MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
         input_file_type: Input 3D file format.
             one of "glb", "obj"; default "glb".
         polygon_type: Output polygon type. triangle: triangular faces only. quadrilateral: mixed quad and triangle faces.
@@ -300,8 +300,8 @@ def run(
 
     Args:
         input_file_url: URL of GLB or OBJ file to optimize topology. Max size: 200MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
         input_file_type: Input 3D file format.
             one of "glb", "obj"; default "glb".
         polygon_type: Output polygon type. triangle: triangular faces only. quadrilateral: mixed quad and triangle faces.
@@ -340,8 +340,8 @@ async def run_async(
 
     Args:
         input_file_url: URL of GLB or OBJ file to optimize topology. Max size: 200MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
         input_file_type: Input 3D file format.
             one of "glb", "obj"; default "glb".
         polygon_type: Output polygon type. triangle: triangular faces only. quadrilateral: mixed quad and triangle faces.
@@ -379,8 +379,8 @@ def stream(
 
     Args:
         input_file_url: URL of GLB or OBJ file to optimize topology. Max size: 200MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
         input_file_type: Input 3D file format.
             one of "glb", "obj"; default "glb".
         polygon_type: Output polygon type. triangle: triangular faces only. quadrilateral: mixed quad and triangle faces.
@@ -417,8 +417,8 @@ def stream_async(
 
     Args:
         input_file_url: URL of GLB or OBJ file to optimize topology. Max size: 200MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
         input_file_type: Input 3D file format.
             one of "glb", "obj"; default "glb".
         polygon_type: Output polygon type. triangle: triangular faces only. quadrilateral: mixed quad and triangle faces.

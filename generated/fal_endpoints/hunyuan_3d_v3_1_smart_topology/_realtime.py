@@ -34,8 +34,8 @@ class Realtime(RealtimeConnection[Hunyuan3dV31SmartTopologyInput, Hunyuan3dV31Sm
 
         Args:
             input_file_url: URL of GLB or OBJ file to optimize topology. Max size: 200MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; default
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; default
                 "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
             input_file_type: Input 3D file format.
                 one of "glb", "obj"; default "glb".
@@ -69,8 +69,8 @@ class AsyncRealtime(
 
         Args:
             input_file_url: URL of GLB or OBJ file to optimize topology. Max size: 200MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; default
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; default
                 "https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb".
             input_file_type: Input 3D file format.
                 one of "glb", "obj"; default "glb".

@@ -111,9 +111,11 @@ def subscribe(
 
     Args:
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: The URL of the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text prompt describing the scene.
             str; default "A cat is singing.".
         num_frames: Number of video frames to generate at 25 FPS. If greater than the input audio length, it will capped to the length of the input audio.
@@ -167,9 +169,11 @@ async def subscribe_async(
 
     Args:
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: The URL of the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text prompt describing the scene.
             str; default "A cat is singing.".
         num_frames: Number of video frames to generate at 25 FPS. If greater than the input audio length, it will capped to the length of the input audio.
@@ -219,9 +223,11 @@ def submit(
 
     Args:
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: The URL of the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text prompt describing the scene.
             str; default "A cat is singing.".
         num_frames: Number of video frames to generate at 25 FPS. If greater than the input audio length, it will capped to the length of the input audio.
@@ -267,9 +273,11 @@ async def submit_async(
 
     Args:
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: The URL of the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text prompt describing the scene.
             str; default "A cat is singing.".
         num_frames: Number of video frames to generate at 25 FPS. If greater than the input audio length, it will capped to the length of the input audio.
@@ -314,9 +322,11 @@ def run(
 
     Args:
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: The URL of the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text prompt describing the scene.
             str; default "A cat is singing.".
         num_frames: Number of video frames to generate at 25 FPS. If greater than the input audio length, it will capped to the length of the input audio.
@@ -360,9 +370,11 @@ async def run_async(
 
     Args:
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: The URL of the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text prompt describing the scene.
             str; default "A cat is singing.".
         num_frames: Number of video frames to generate at 25 FPS. If greater than the input audio length, it will capped to the length of the input audio.
@@ -405,9 +417,11 @@ def stream(
 
     Args:
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: The URL of the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text prompt describing the scene.
             str; default "A cat is singing.".
         num_frames: Number of video frames to generate at 25 FPS. If greater than the input audio length, it will capped to the length of the input audio.
@@ -449,9 +463,11 @@ def stream_async(
 
     Args:
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: The URL of the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text prompt describing the scene.
             str; default "A cat is singing.".
         num_frames: Number of video frames to generate at 25 FPS. If greater than the input audio length, it will capped to the length of the input audio.

@@ -37,11 +37,11 @@ class Realtime(RealtimeConnection[HunyuanAvatarInput, HunyuanAvatarOutput]):
 
         Args:
             audio_url: The URL of the audio file.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: The URL of the reference image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text: Text prompt describing the scene.
                 str; default "A cat is singing.".
             num_frames: Number of video frames to generate at 25 FPS. If greater than the input audio length, it will capped to the length of the input audio.
@@ -79,11 +79,11 @@ class AsyncRealtime(AsyncRealtimeConnection[HunyuanAvatarInput, HunyuanAvatarOut
 
         Args:
             audio_url: The URL of the audio file.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: The URL of the reference image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text: Text prompt describing the scene.
                 str; default "A cat is singing.".
             num_frames: Number of video frames to generate at 25 FPS. If greater than the input audio length, it will capped to the length of the input audio.

@@ -118,7 +118,8 @@ def subscribe(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "Aerial view, aerial view, overexposed, low quality, deformation, a poor
             composition, bad hands, bad teeth, bad eyes, bad limbs, distortion, blurring, text,
@@ -191,7 +192,8 @@ async def subscribe_async(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "Aerial view, aerial view, overexposed, low quality, deformation, a poor
             composition, bad hands, bad teeth, bad eyes, bad limbs, distortion, blurring, text,
@@ -260,7 +262,8 @@ def submit(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "Aerial view, aerial view, overexposed, low quality, deformation, a poor
             composition, bad hands, bad teeth, bad eyes, bad limbs, distortion, blurring, text,
@@ -325,7 +328,8 @@ async def submit_async(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "Aerial view, aerial view, overexposed, low quality, deformation, a poor
             composition, bad hands, bad teeth, bad eyes, bad limbs, distortion, blurring, text,
@@ -389,7 +393,8 @@ def run(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "Aerial view, aerial view, overexposed, low quality, deformation, a poor
             composition, bad hands, bad teeth, bad eyes, bad limbs, distortion, blurring, text,
@@ -452,7 +457,8 @@ async def run_async(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "Aerial view, aerial view, overexposed, low quality, deformation, a poor
             composition, bad hands, bad teeth, bad eyes, bad limbs, distortion, blurring, text,
@@ -514,7 +520,8 @@ def stream(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "Aerial view, aerial view, overexposed, low quality, deformation, a poor
             composition, bad hands, bad teeth, bad eyes, bad limbs, distortion, blurring, text,
@@ -575,7 +582,8 @@ def stream_async(
         prompt: Text prompt for video generation (max 500 characters).
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "Aerial view, aerial view, overexposed, low quality, deformation, a poor
             composition, bad hands, bad teeth, bad eyes, bad limbs, distortion, blurring, text,

@@ -44,8 +44,8 @@ class Realtime(RealtimeConnection[HunyuanCustomInput, HunyuanCustomOutput]):
             prompt: Text prompt for video generation (max 500 characters).
                 str; required.
             image_url: URL of the image input.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "Aerial view, aerial view, overexposed, low quality, deformation, a poor
                 composition, bad hands, bad teeth, bad eyes, bad limbs, distortion, blurring, text,
@@ -102,8 +102,8 @@ class AsyncRealtime(AsyncRealtimeConnection[HunyuanCustomInput, HunyuanCustomOut
             prompt: Text prompt for video generation (max 500 characters).
                 str; required.
             image_url: URL of the image input.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "Aerial view, aerial view, overexposed, low quality, deformation, a poor
                 composition, bad hands, bad teeth, bad eyes, bad limbs, distortion, blurring, text,

@@ -112,7 +112,8 @@ def subscribe(
 
     Args:
         model_file_url: URL of the 3D model file (.glb or .obj) to process for segmentation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         point_prompt_x: X coordinate of the point prompt for segmentation (normalized space -1 to 1).
             float, -1 to 1; default 0.
         point_prompt_y: Y coordinate of the point prompt for segmentation (normalized space -1 to 1).
@@ -171,7 +172,8 @@ async def subscribe_async(
 
     Args:
         model_file_url: URL of the 3D model file (.glb or .obj) to process for segmentation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         point_prompt_x: X coordinate of the point prompt for segmentation (normalized space -1 to 1).
             float, -1 to 1; default 0.
         point_prompt_y: Y coordinate of the point prompt for segmentation (normalized space -1 to 1).
@@ -226,7 +228,8 @@ def submit(
 
     Args:
         model_file_url: URL of the 3D model file (.glb or .obj) to process for segmentation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         point_prompt_x: X coordinate of the point prompt for segmentation (normalized space -1 to 1).
             float, -1 to 1; default 0.
         point_prompt_y: Y coordinate of the point prompt for segmentation (normalized space -1 to 1).
@@ -277,7 +280,8 @@ async def submit_async(
 
     Args:
         model_file_url: URL of the 3D model file (.glb or .obj) to process for segmentation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         point_prompt_x: X coordinate of the point prompt for segmentation (normalized space -1 to 1).
             float, -1 to 1; default 0.
         point_prompt_y: Y coordinate of the point prompt for segmentation (normalized space -1 to 1).
@@ -327,7 +331,8 @@ def run(
 
     Args:
         model_file_url: URL of the 3D model file (.glb or .obj) to process for segmentation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         point_prompt_x: X coordinate of the point prompt for segmentation (normalized space -1 to 1).
             float, -1 to 1; default 0.
         point_prompt_y: Y coordinate of the point prompt for segmentation (normalized space -1 to 1).
@@ -376,7 +381,8 @@ async def run_async(
 
     Args:
         model_file_url: URL of the 3D model file (.glb or .obj) to process for segmentation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         point_prompt_x: X coordinate of the point prompt for segmentation (normalized space -1 to 1).
             float, -1 to 1; default 0.
         point_prompt_y: Y coordinate of the point prompt for segmentation (normalized space -1 to 1).
@@ -424,7 +430,8 @@ def stream(
 
     Args:
         model_file_url: URL of the 3D model file (.glb or .obj) to process for segmentation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         point_prompt_x: X coordinate of the point prompt for segmentation (normalized space -1 to 1).
             float, -1 to 1; default 0.
         point_prompt_y: Y coordinate of the point prompt for segmentation (normalized space -1 to 1).
@@ -471,7 +478,8 @@ def stream_async(
 
     Args:
         model_file_url: URL of the 3D model file (.glb or .obj) to process for segmentation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         point_prompt_x: X coordinate of the point prompt for segmentation (normalized space -1 to 1).
             float, -1 to 1; default 0.
         point_prompt_y: Y coordinate of the point prompt for segmentation (normalized space -1 to 1).

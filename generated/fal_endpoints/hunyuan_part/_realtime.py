@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[HunyuanPartInput, HunyuanPartOutput]):
 
         Args:
             model_file_url: URL of the 3D model file (.glb or .obj) to process for segmentation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             point_prompt_x: X coordinate of the point prompt for segmentation (normalized space -1 to 1).
                 float, -1 to 1; default 0.
             point_prompt_y: Y coordinate of the point prompt for segmentation (normalized space -1 to 1).
@@ -82,8 +82,8 @@ class AsyncRealtime(AsyncRealtimeConnection[HunyuanPartInput, HunyuanPartOutput]
 
         Args:
             model_file_url: URL of the 3D model file (.glb or .obj) to process for segmentation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             point_prompt_x: X coordinate of the point prompt for segmentation (normalized space -1 to 1).
                 float, -1 to 1; default 0.
             point_prompt_y: Y coordinate of the point prompt for segmentation (normalized space -1 to 1).

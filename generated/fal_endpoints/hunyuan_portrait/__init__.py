@@ -108,9 +108,11 @@ def subscribe(
 
     Args:
         video_url: The URL of the driving video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: The URL of the source image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation. If None, a random seed will be used.
             int or None; optional.
         use_arcface: Whether to use ArcFace for face recognition.
@@ -155,9 +157,11 @@ async def subscribe_async(
 
     Args:
         video_url: The URL of the driving video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: The URL of the source image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation. If None, a random seed will be used.
             int or None; optional.
         use_arcface: Whether to use ArcFace for face recognition.
@@ -198,9 +202,11 @@ def submit(
 
     Args:
         video_url: The URL of the driving video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: The URL of the source image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation. If None, a random seed will be used.
             int or None; optional.
         use_arcface: Whether to use ArcFace for face recognition.
@@ -237,9 +243,11 @@ async def submit_async(
 
     Args:
         video_url: The URL of the driving video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: The URL of the source image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation. If None, a random seed will be used.
             int or None; optional.
         use_arcface: Whether to use ArcFace for face recognition.
@@ -275,9 +283,11 @@ def run(
 
     Args:
         video_url: The URL of the driving video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: The URL of the source image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation. If None, a random seed will be used.
             int or None; optional.
         use_arcface: Whether to use ArcFace for face recognition.
@@ -312,9 +322,11 @@ async def run_async(
 
     Args:
         video_url: The URL of the driving video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: The URL of the source image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation. If None, a random seed will be used.
             int or None; optional.
         use_arcface: Whether to use ArcFace for face recognition.
@@ -348,9 +360,11 @@ def stream(
 
     Args:
         video_url: The URL of the driving video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: The URL of the source image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation. If None, a random seed will be used.
             int or None; optional.
         use_arcface: Whether to use ArcFace for face recognition.
@@ -383,9 +397,11 @@ def stream_async(
 
     Args:
         video_url: The URL of the driving video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: The URL of the source image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation. If None, a random seed will be used.
             int or None; optional.
         use_arcface: Whether to use ArcFace for face recognition.

@@ -34,11 +34,11 @@ class Realtime(RealtimeConnection[HunyuanPortraitInput, HunyuanPortraitOutput]):
 
         Args:
             video_url: The URL of the driving video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: The URL of the source image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for generation. If None, a random seed will be used.
                 int or None; optional.
             use_arcface: Whether to use ArcFace for face recognition.
@@ -67,11 +67,11 @@ class AsyncRealtime(AsyncRealtimeConnection[HunyuanPortraitInput, HunyuanPortrai
 
         Args:
             video_url: The URL of the driving video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: The URL of the source image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for generation. If None, a random seed will be used.
                 int or None; optional.
             use_arcface: Whether to use ArcFace for face recognition.

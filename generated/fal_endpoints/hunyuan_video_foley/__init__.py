@@ -114,7 +114,8 @@ def subscribe(
 
     Args:
         video_url: The URL of the video to generate audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Text description of the desired audio (optional).
             str; required.
         negative_prompt: Negative prompt to avoid certain audio characteristics.
@@ -169,7 +170,8 @@ async def subscribe_async(
 
     Args:
         video_url: The URL of the video to generate audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Text description of the desired audio (optional).
             str; required.
         negative_prompt: Negative prompt to avoid certain audio characteristics.
@@ -220,7 +222,8 @@ def submit(
 
     Args:
         video_url: The URL of the video to generate audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Text description of the desired audio (optional).
             str; required.
         negative_prompt: Negative prompt to avoid certain audio characteristics.
@@ -267,7 +270,8 @@ async def submit_async(
 
     Args:
         video_url: The URL of the video to generate audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Text description of the desired audio (optional).
             str; required.
         negative_prompt: Negative prompt to avoid certain audio characteristics.
@@ -313,7 +317,8 @@ def run(
 
     Args:
         video_url: The URL of the video to generate audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Text description of the desired audio (optional).
             str; required.
         negative_prompt: Negative prompt to avoid certain audio characteristics.
@@ -358,7 +363,8 @@ async def run_async(
 
     Args:
         video_url: The URL of the video to generate audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Text description of the desired audio (optional).
             str; required.
         negative_prompt: Negative prompt to avoid certain audio characteristics.
@@ -402,7 +408,8 @@ def stream(
 
     Args:
         video_url: The URL of the video to generate audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Text description of the desired audio (optional).
             str; required.
         negative_prompt: Negative prompt to avoid certain audio characteristics.
@@ -445,7 +452,8 @@ def stream_async(
 
     Args:
         video_url: The URL of the video to generate audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Text description of the desired audio (optional).
             str; required.
         negative_prompt: Negative prompt to avoid certain audio characteristics.

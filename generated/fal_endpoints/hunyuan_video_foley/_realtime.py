@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[HunyuanVideoFoleyInput, HunyuanVideoFoleyOutpu
 
         Args:
             video_url: The URL of the video to generate audio for.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text_prompt: Text description of the desired audio (optional).
                 str; required.
             negative_prompt: Negative prompt to avoid certain audio characteristics.
@@ -74,8 +74,8 @@ class AsyncRealtime(AsyncRealtimeConnection[HunyuanVideoFoleyInput, HunyuanVideo
 
         Args:
             video_url: The URL of the video to generate audio for.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text_prompt: Text description of the desired audio (optional).
                 str; required.
             negative_prompt: Negative prompt to avoid certain audio characteristics.

@@ -123,7 +123,8 @@ def subscribe(
         prompt: The prompt to generate the video from.
             str, at most 1000 characters; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         aspect_ratio: The aspect ratio of the video to generate.
@@ -181,7 +182,8 @@ async def subscribe_async(
         prompt: The prompt to generate the video from.
             str, at most 1000 characters; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         aspect_ratio: The aspect ratio of the video to generate.
@@ -235,7 +237,8 @@ def submit(
         prompt: The prompt to generate the video from.
             str, at most 1000 characters; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         aspect_ratio: The aspect ratio of the video to generate.
@@ -285,7 +288,8 @@ async def submit_async(
         prompt: The prompt to generate the video from.
             str, at most 1000 characters; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         aspect_ratio: The aspect ratio of the video to generate.
@@ -334,7 +338,8 @@ def run(
         prompt: The prompt to generate the video from.
             str, at most 1000 characters; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         aspect_ratio: The aspect ratio of the video to generate.
@@ -382,7 +387,8 @@ async def run_async(
         prompt: The prompt to generate the video from.
             str, at most 1000 characters; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         aspect_ratio: The aspect ratio of the video to generate.
@@ -429,7 +435,8 @@ def stream(
         prompt: The prompt to generate the video from.
             str, at most 1000 characters; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         aspect_ratio: The aspect ratio of the video to generate.
@@ -475,7 +482,8 @@ def stream_async(
         prompt: The prompt to generate the video from.
             str, at most 1000 characters; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         aspect_ratio: The aspect ratio of the video to generate.

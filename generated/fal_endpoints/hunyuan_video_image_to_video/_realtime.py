@@ -39,8 +39,8 @@ class Realtime(RealtimeConnection[HunyuanVideoImageToVideoInput, HunyuanVideoIma
             prompt: The prompt to generate the video from.
                 str, at most 1000 characters; required.
             image_url: URL of the image input.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: The seed to use for generating the video.
                 int or None; optional.
             aspect_ratio: The aspect ratio of the video to generate.
@@ -82,8 +82,8 @@ class AsyncRealtime(
             prompt: The prompt to generate the video from.
                 str, at most 1000 characters; required.
             image_url: URL of the image input.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: The seed to use for generating the video.
                 int or None; optional.
             aspect_ratio: The aspect ratio of the video to generate.

@@ -125,7 +125,8 @@ def subscribe(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL to the image to generate the video from. The image must be 960x544 or it will get cropped and resized to that size.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
 
@@ -174,7 +175,8 @@ async def subscribe_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL to the image to generate the video from. The image must be 960x544 or it will get cropped and resized to that size.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
 
@@ -219,7 +221,8 @@ def submit(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL to the image to generate the video from. The image must be 960x544 or it will get cropped and resized to that size.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
 
@@ -260,7 +263,8 @@ async def submit_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL to the image to generate the video from. The image must be 960x544 or it will get cropped and resized to that size.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
 
@@ -300,7 +304,8 @@ def run(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL to the image to generate the video from. The image must be 960x544 or it will get cropped and resized to that size.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
 
@@ -339,7 +344,8 @@ async def run_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL to the image to generate the video from. The image must be 960x544 or it will get cropped and resized to that size.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
 
@@ -377,7 +383,8 @@ def stream(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL to the image to generate the video from. The image must be 960x544 or it will get cropped and resized to that size.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
 
@@ -414,7 +421,8 @@ def stream_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL to the image to generate the video from. The image must be 960x544 or it will get cropped and resized to that size.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
 

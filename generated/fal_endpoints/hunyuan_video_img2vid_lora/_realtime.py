@@ -35,8 +35,8 @@ class Realtime(RealtimeConnection[HunyuanVideoImg2vidLoraInput, HunyuanVideoImg2
             prompt: The prompt to generate the video from.
                 str; required.
             image_url: The URL to the image to generate the video from. The image must be 960x544 or it will get cropped and resized to that size.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: The seed to use for generating the video.
                 int or None; optional.
 
@@ -66,8 +66,8 @@ class AsyncRealtime(
             prompt: The prompt to generate the video from.
                 str; required.
             image_url: The URL to the image to generate the video from. The image must be 960x544 or it will get cropped and resized to that size.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: The seed to use for generating the video.
                 int or None; optional.
 

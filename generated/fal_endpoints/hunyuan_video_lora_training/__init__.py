@@ -118,7 +118,8 @@ def subscribe(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train the LoRA on.
             int, 1 to 5000; required.
         trigger_word: The trigger word to use.
@@ -173,7 +174,8 @@ async def subscribe_async(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train the LoRA on.
             int, 1 to 5000; required.
         trigger_word: The trigger word to use.
@@ -224,7 +226,8 @@ def submit(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train the LoRA on.
             int, 1 to 5000; required.
         trigger_word: The trigger word to use.
@@ -271,7 +274,8 @@ async def submit_async(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train the LoRA on.
             int, 1 to 5000; required.
         trigger_word: The trigger word to use.
@@ -317,7 +321,8 @@ def run(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train the LoRA on.
             int, 1 to 5000; required.
         trigger_word: The trigger word to use.
@@ -362,7 +367,8 @@ async def run_async(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train the LoRA on.
             int, 1 to 5000; required.
         trigger_word: The trigger word to use.
@@ -406,7 +412,8 @@ def stream(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train the LoRA on.
             int, 1 to 5000; required.
         trigger_word: The trigger word to use.
@@ -449,7 +456,8 @@ def stream_async(
         images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train the LoRA on.
             int, 1 to 5000; required.
         trigger_word: The trigger word to use.

@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[HunyuanVideoLoraTrainingInput, HunyuanVideoLor
             images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             steps: Number of steps to train the LoRA on.
                 int, 1 to 5000; required.
             trigger_word: The trigger word to use.
@@ -80,8 +80,8 @@ class AsyncRealtime(
             images_data_url: URL to zip archive with images. Try to use at least 4 images in general the more the better.
 
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image file it corresponds to.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             steps: Number of steps to train the LoRA on.
                 int, 1 to 5000; required.
             trigger_word: The trigger word to use.

@@ -125,7 +125,8 @@ def subscribe(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: URL of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
@@ -191,7 +192,8 @@ async def subscribe_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: URL of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
@@ -253,7 +255,8 @@ def submit(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: URL of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
@@ -311,7 +314,8 @@ async def submit_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: URL of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
@@ -368,7 +372,8 @@ def run(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: URL of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
@@ -424,7 +429,8 @@ async def run_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: URL of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
@@ -479,7 +485,8 @@ def stream(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: URL of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
@@ -533,7 +540,8 @@ def stream_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: URL of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.

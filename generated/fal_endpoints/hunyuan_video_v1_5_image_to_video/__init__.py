@@ -125,7 +125,8 @@ def subscribe(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: URL of the reference image for image-to-video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to guide what not to generate.
             str; default "".
         num_inference_steps: The number of inference steps.
@@ -189,7 +190,8 @@ async def subscribe_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: URL of the reference image for image-to-video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to guide what not to generate.
             str; default "".
         num_inference_steps: The number of inference steps.
@@ -249,7 +251,8 @@ def submit(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: URL of the reference image for image-to-video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to guide what not to generate.
             str; default "".
         num_inference_steps: The number of inference steps.
@@ -305,7 +308,8 @@ async def submit_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: URL of the reference image for image-to-video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to guide what not to generate.
             str; default "".
         num_inference_steps: The number of inference steps.
@@ -360,7 +364,8 @@ def run(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: URL of the reference image for image-to-video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to guide what not to generate.
             str; default "".
         num_inference_steps: The number of inference steps.
@@ -414,7 +419,8 @@ async def run_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: URL of the reference image for image-to-video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to guide what not to generate.
             str; default "".
         num_inference_steps: The number of inference steps.
@@ -467,7 +473,8 @@ def stream(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: URL of the reference image for image-to-video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to guide what not to generate.
             str; default "".
         num_inference_steps: The number of inference steps.
@@ -519,7 +526,8 @@ def stream_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: URL of the reference image for image-to-video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to guide what not to generate.
             str; default "".
         num_inference_steps: The number of inference steps.

@@ -43,8 +43,8 @@ class Realtime(
             prompt: The prompt to generate the video from.
                 str; required.
             image_url: URL of the reference image for image-to-video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: The negative prompt to guide what not to generate.
                 str; default "".
             num_inference_steps: The number of inference steps.
@@ -92,8 +92,8 @@ class AsyncRealtime(
             prompt: The prompt to generate the video from.
                 str; required.
             image_url: URL of the reference image for image-to-video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: The negative prompt to guide what not to generate.
                 str; default "".
             num_inference_steps: The number of inference steps.

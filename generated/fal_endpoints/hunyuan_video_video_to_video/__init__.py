@@ -125,7 +125,8 @@ def subscribe(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: URL of the video input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
@@ -189,7 +190,8 @@ async def subscribe_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: URL of the video input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
@@ -249,7 +251,8 @@ def submit(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: URL of the video input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
@@ -305,7 +308,8 @@ async def submit_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: URL of the video input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
@@ -360,7 +364,8 @@ def run(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: URL of the video input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
@@ -414,7 +419,8 @@ async def run_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: URL of the video input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
@@ -467,7 +473,8 @@ def stream(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: URL of the video input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
@@ -519,7 +526,8 @@ def stream_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: URL of the video input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The seed to use for generating the video.
             int or None; optional.
         pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.

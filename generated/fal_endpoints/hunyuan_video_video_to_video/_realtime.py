@@ -41,8 +41,8 @@ class Realtime(RealtimeConnection[HunyuanVideoVideoToVideoInput, HunyuanVideoVid
             prompt: The prompt to generate the video from.
                 str; required.
             video_url: URL of the video input.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: The seed to use for generating the video.
                 int or None; optional.
             pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.
@@ -90,8 +90,8 @@ class AsyncRealtime(
             prompt: The prompt to generate the video from.
                 str; required.
             video_url: URL of the video input.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: The seed to use for generating the video.
                 int or None; optional.
             pro_mode: By default, generations are done with 35 steps. Pro mode does 55 steps which results in higher quality videos but will take more time and cost 2x more billing units.

@@ -119,7 +119,8 @@ def subscribe(
 
     Args:
         image_url: The URL of the image to convert to a world.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         labels_fg1: Labels for the first foreground object.
             str; required.
         labels_fg2: Labels for the second foreground object.
@@ -171,7 +172,8 @@ async def subscribe_async(
 
     Args:
         image_url: The URL of the image to convert to a world.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         labels_fg1: Labels for the first foreground object.
             str; required.
         labels_fg2: Labels for the second foreground object.
@@ -219,7 +221,8 @@ def submit(
 
     Args:
         image_url: The URL of the image to convert to a world.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         labels_fg1: Labels for the first foreground object.
             str; required.
         labels_fg2: Labels for the second foreground object.
@@ -263,7 +266,8 @@ async def submit_async(
 
     Args:
         image_url: The URL of the image to convert to a world.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         labels_fg1: Labels for the first foreground object.
             str; required.
         labels_fg2: Labels for the second foreground object.
@@ -306,7 +310,8 @@ def run(
 
     Args:
         image_url: The URL of the image to convert to a world.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         labels_fg1: Labels for the first foreground object.
             str; required.
         labels_fg2: Labels for the second foreground object.
@@ -348,7 +353,8 @@ async def run_async(
 
     Args:
         image_url: The URL of the image to convert to a world.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         labels_fg1: Labels for the first foreground object.
             str; required.
         labels_fg2: Labels for the second foreground object.
@@ -389,7 +395,8 @@ def stream(
 
     Args:
         image_url: The URL of the image to convert to a world.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         labels_fg1: Labels for the first foreground object.
             str; required.
         labels_fg2: Labels for the second foreground object.
@@ -429,7 +436,8 @@ def stream_async(
 
     Args:
         image_url: The URL of the image to convert to a world.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         labels_fg1: Labels for the first foreground object.
             str; required.
         labels_fg2: Labels for the second foreground object.

@@ -35,8 +35,8 @@ class Realtime(RealtimeConnection[HunyuanWorldImageToWorldInput, HunyuanWorldIma
 
         Args:
             image_url: The URL of the image to convert to a world.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             labels_fg1: Labels for the first foreground object.
                 str; required.
             labels_fg2: Labels for the second foreground object.
@@ -72,8 +72,8 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image to convert to a world.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             labels_fg1: Labels for the first foreground object.
                 str; required.
             labels_fg2: Labels for the second foreground object.

@@ -124,8 +124,8 @@ def subscribe(
         prompt: A textual prompt to guide model generation. Required for Text-to-3D mode. Optional for Image-to-3D mode.
             str, at most 1024 characters; default "".
         input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Optional for Text-to-3D mode.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         condition_mode: For fuse mode, One or more images are required.It will generate a model by extracting and fusing features of objects from multiple images.For concat mode, need to upload multiple multi-view images of the same object and generate the model. (You can upload multi-view images in any order, regardless of the order of view.)
             one of "fuse", "concat"; default "concat".
         seed: Seed value for randomization, ranging from 0 to 65535. Optional.
@@ -198,8 +198,8 @@ async def subscribe_async(
         prompt: A textual prompt to guide model generation. Required for Text-to-3D mode. Optional for Image-to-3D mode.
             str, at most 1024 characters; default "".
         input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Optional for Text-to-3D mode.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         condition_mode: For fuse mode, One or more images are required.It will generate a model by extracting and fusing features of objects from multiple images.For concat mode, need to upload multiple multi-view images of the same object and generate the model. (You can upload multi-view images in any order, regardless of the order of view.)
             one of "fuse", "concat"; default "concat".
         seed: Seed value for randomization, ranging from 0 to 65535. Optional.
@@ -268,8 +268,8 @@ def submit(
         prompt: A textual prompt to guide model generation. Required for Text-to-3D mode. Optional for Image-to-3D mode.
             str, at most 1024 characters; default "".
         input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Optional for Text-to-3D mode.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         condition_mode: For fuse mode, One or more images are required.It will generate a model by extracting and fusing features of objects from multiple images.For concat mode, need to upload multiple multi-view images of the same object and generate the model. (You can upload multi-view images in any order, regardless of the order of view.)
             one of "fuse", "concat"; default "concat".
         seed: Seed value for randomization, ranging from 0 to 65535. Optional.
@@ -334,8 +334,8 @@ async def submit_async(
         prompt: A textual prompt to guide model generation. Required for Text-to-3D mode. Optional for Image-to-3D mode.
             str, at most 1024 characters; default "".
         input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Optional for Text-to-3D mode.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         condition_mode: For fuse mode, One or more images are required.It will generate a model by extracting and fusing features of objects from multiple images.For concat mode, need to upload multiple multi-view images of the same object and generate the model. (You can upload multi-view images in any order, regardless of the order of view.)
             one of "fuse", "concat"; default "concat".
         seed: Seed value for randomization, ranging from 0 to 65535. Optional.
@@ -399,8 +399,8 @@ def run(
         prompt: A textual prompt to guide model generation. Required for Text-to-3D mode. Optional for Image-to-3D mode.
             str, at most 1024 characters; default "".
         input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Optional for Text-to-3D mode.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         condition_mode: For fuse mode, One or more images are required.It will generate a model by extracting and fusing features of objects from multiple images.For concat mode, need to upload multiple multi-view images of the same object and generate the model. (You can upload multi-view images in any order, regardless of the order of view.)
             one of "fuse", "concat"; default "concat".
         seed: Seed value for randomization, ranging from 0 to 65535. Optional.
@@ -463,8 +463,8 @@ async def run_async(
         prompt: A textual prompt to guide model generation. Required for Text-to-3D mode. Optional for Image-to-3D mode.
             str, at most 1024 characters; default "".
         input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Optional for Text-to-3D mode.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         condition_mode: For fuse mode, One or more images are required.It will generate a model by extracting and fusing features of objects from multiple images.For concat mode, need to upload multiple multi-view images of the same object and generate the model. (You can upload multi-view images in any order, regardless of the order of view.)
             one of "fuse", "concat"; default "concat".
         seed: Seed value for randomization, ranging from 0 to 65535. Optional.
@@ -526,8 +526,8 @@ def stream(
         prompt: A textual prompt to guide model generation. Required for Text-to-3D mode. Optional for Image-to-3D mode.
             str, at most 1024 characters; default "".
         input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Optional for Text-to-3D mode.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         condition_mode: For fuse mode, One or more images are required.It will generate a model by extracting and fusing features of objects from multiple images.For concat mode, need to upload multiple multi-view images of the same object and generate the model. (You can upload multi-view images in any order, regardless of the order of view.)
             one of "fuse", "concat"; default "concat".
         seed: Seed value for randomization, ranging from 0 to 65535. Optional.
@@ -588,8 +588,8 @@ def stream_async(
         prompt: A textual prompt to guide model generation. Required for Text-to-3D mode. Optional for Image-to-3D mode.
             str, at most 1024 characters; default "".
         input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Optional for Text-to-3D mode.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         condition_mode: For fuse mode, One or more images are required.It will generate a model by extracting and fusing features of objects from multiple images.For concat mode, need to upload multiple multi-view images of the same object and generate the model. (You can upload multi-view images in any order, regardless of the order of view.)
             one of "fuse", "concat"; default "concat".
         seed: Seed value for randomization, ranging from 0 to 65535. Optional.

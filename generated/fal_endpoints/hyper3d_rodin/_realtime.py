@@ -44,8 +44,8 @@ class Realtime(RealtimeConnection[Hyper3dRodinInput, Hyper3dRodinOutput]):
             prompt: A textual prompt to guide model generation. Required for Text-to-3D mode. Optional for Image-to-3D mode.
                 str, at most 1024 characters; default "".
             input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Optional for Text-to-3D mode.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             condition_mode: For fuse mode, One or more images are required.It will generate a model by extracting and fusing features of objects from multiple images.For concat mode, need to upload multiple multi-view images of the same object and generate the model. (You can upload multi-view images in any order, regardless of the order of view.)
                 one of "fuse", "concat"; default "concat".
             seed: Seed value for randomization, ranging from 0 to 65535. Optional.
@@ -100,8 +100,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Hyper3dRodinInput, Hyper3dRodinOutpu
             prompt: A textual prompt to guide model generation. Required for Text-to-3D mode. Optional for Image-to-3D mode.
                 str, at most 1024 characters; default "".
             input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Optional for Text-to-3D mode.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             condition_mode: For fuse mode, One or more images are required.It will generate a model by extracting and fusing features of objects from multiple images.For concat mode, need to upload multiple multi-view images of the same object and generate the model. (You can upload multi-view images in any order, regardless of the order of view.)
                 one of "fuse", "concat"; default "concat".
             seed: Seed value for randomization, ranging from 0 to 65535. Optional.

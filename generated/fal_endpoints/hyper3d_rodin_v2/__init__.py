@@ -132,8 +132,8 @@ def subscribe(
         prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, AI will generate a prompt based on your images.
             str, at most 1024 characters; default "".
         input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         use_original_alpha: When enabled, preserves the transparency channel from input images during 3D generation.
             bool; default False.
         seed: Seed value for randomization, ranging from 0 to 65535. Optional.
@@ -213,8 +213,8 @@ async def subscribe_async(
         prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, AI will generate a prompt based on your images.
             str, at most 1024 characters; default "".
         input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         use_original_alpha: When enabled, preserves the transparency channel from input images during 3D generation.
             bool; default False.
         seed: Seed value for randomization, ranging from 0 to 65535. Optional.
@@ -290,8 +290,8 @@ def submit(
         prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, AI will generate a prompt based on your images.
             str, at most 1024 characters; default "".
         input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         use_original_alpha: When enabled, preserves the transparency channel from input images during 3D generation.
             bool; default False.
         seed: Seed value for randomization, ranging from 0 to 65535. Optional.
@@ -363,8 +363,8 @@ async def submit_async(
         prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, AI will generate a prompt based on your images.
             str, at most 1024 characters; default "".
         input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         use_original_alpha: When enabled, preserves the transparency channel from input images during 3D generation.
             bool; default False.
         seed: Seed value for randomization, ranging from 0 to 65535. Optional.
@@ -435,8 +435,8 @@ def run(
         prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, AI will generate a prompt based on your images.
             str, at most 1024 characters; default "".
         input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         use_original_alpha: When enabled, preserves the transparency channel from input images during 3D generation.
             bool; default False.
         seed: Seed value for randomization, ranging from 0 to 65535. Optional.
@@ -506,8 +506,8 @@ async def run_async(
         prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, AI will generate a prompt based on your images.
             str, at most 1024 characters; default "".
         input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         use_original_alpha: When enabled, preserves the transparency channel from input images during 3D generation.
             bool; default False.
         seed: Seed value for randomization, ranging from 0 to 65535. Optional.
@@ -576,8 +576,8 @@ def stream(
         prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, AI will generate a prompt based on your images.
             str, at most 1024 characters; default "".
         input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         use_original_alpha: When enabled, preserves the transparency channel from input images during 3D generation.
             bool; default False.
         seed: Seed value for randomization, ranging from 0 to 65535. Optional.
@@ -645,8 +645,8 @@ def stream_async(
         prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, AI will generate a prompt based on your images.
             str, at most 1024 characters; default "".
         input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         use_original_alpha: When enabled, preserves the transparency channel from input images during 3D generation.
             bool; default False.
         seed: Seed value for randomization, ranging from 0 to 65535. Optional.

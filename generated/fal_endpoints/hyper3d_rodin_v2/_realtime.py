@@ -52,8 +52,8 @@ class Realtime(RealtimeConnection[Hyper3dRodinV2Input, Hyper3dRodinV2Output]):
             prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, AI will generate a prompt based on your images.
                 str, at most 1024 characters; default "".
             input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             use_original_alpha: When enabled, preserves the transparency channel from input images during 3D generation.
                 bool; default False.
             seed: Seed value for randomization, ranging from 0 to 65535. Optional.
@@ -115,8 +115,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Hyper3dRodinV2Input, Hyper3dRodinV2O
             prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, AI will generate a prompt based on your images.
                 str, at most 1024 characters; default "".
             input_image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             use_original_alpha: When enabled, preserves the transparency channel from input images during 3D generation.
                 bool; default False.
             seed: Seed value for randomization, ranging from 0 to 65535. Optional.

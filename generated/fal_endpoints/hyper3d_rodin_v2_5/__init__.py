@@ -164,8 +164,8 @@ def subscribe(
         prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, the model auto-generates a prompt from the images.
             str, at most 1024 characters; default "".
         image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; optional.
         tier: Generation tier. Higher tiers produce more detailed meshes but cost more. Extreme-High enables the highest-detail mode and bills at double the base rate. See more info in the [documentation](https://developer.hyper3d.ai/api-specification/rodin-gen2.5#use-gen-2.5-generation-with-following-gen-2.5-tiers).
             one of "Gen-2.5-Minimum", "Gen-2.5-Extreme-Low", "Gen-2.5-Low", "Gen-2.5-Medium",
             "Gen-2.5-High", "Gen-2.5-Extreme-High"; default "Gen-2.5-High".
@@ -277,8 +277,8 @@ async def subscribe_async(
         prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, the model auto-generates a prompt from the images.
             str, at most 1024 characters; default "".
         image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; optional.
         tier: Generation tier. Higher tiers produce more detailed meshes but cost more. Extreme-High enables the highest-detail mode and bills at double the base rate. See more info in the [documentation](https://developer.hyper3d.ai/api-specification/rodin-gen2.5#use-gen-2.5-generation-with-following-gen-2.5-tiers).
             one of "Gen-2.5-Minimum", "Gen-2.5-Extreme-Low", "Gen-2.5-Low", "Gen-2.5-Medium",
             "Gen-2.5-High", "Gen-2.5-Extreme-High"; default "Gen-2.5-High".
@@ -386,8 +386,8 @@ def submit(
         prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, the model auto-generates a prompt from the images.
             str, at most 1024 characters; default "".
         image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; optional.
         tier: Generation tier. Higher tiers produce more detailed meshes but cost more. Extreme-High enables the highest-detail mode and bills at double the base rate. See more info in the [documentation](https://developer.hyper3d.ai/api-specification/rodin-gen2.5#use-gen-2.5-generation-with-following-gen-2.5-tiers).
             one of "Gen-2.5-Minimum", "Gen-2.5-Extreme-Low", "Gen-2.5-Low", "Gen-2.5-Medium",
             "Gen-2.5-High", "Gen-2.5-Extreme-High"; default "Gen-2.5-High".
@@ -491,8 +491,8 @@ async def submit_async(
         prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, the model auto-generates a prompt from the images.
             str, at most 1024 characters; default "".
         image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; optional.
         tier: Generation tier. Higher tiers produce more detailed meshes but cost more. Extreme-High enables the highest-detail mode and bills at double the base rate. See more info in the [documentation](https://developer.hyper3d.ai/api-specification/rodin-gen2.5#use-gen-2.5-generation-with-following-gen-2.5-tiers).
             one of "Gen-2.5-Minimum", "Gen-2.5-Extreme-Low", "Gen-2.5-Low", "Gen-2.5-Medium",
             "Gen-2.5-High", "Gen-2.5-Extreme-High"; default "Gen-2.5-High".
@@ -595,8 +595,8 @@ def run(
         prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, the model auto-generates a prompt from the images.
             str, at most 1024 characters; default "".
         image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; optional.
         tier: Generation tier. Higher tiers produce more detailed meshes but cost more. Extreme-High enables the highest-detail mode and bills at double the base rate. See more info in the [documentation](https://developer.hyper3d.ai/api-specification/rodin-gen2.5#use-gen-2.5-generation-with-following-gen-2.5-tiers).
             one of "Gen-2.5-Minimum", "Gen-2.5-Extreme-Low", "Gen-2.5-Low", "Gen-2.5-Medium",
             "Gen-2.5-High", "Gen-2.5-Extreme-High"; default "Gen-2.5-High".
@@ -698,8 +698,8 @@ async def run_async(
         prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, the model auto-generates a prompt from the images.
             str, at most 1024 characters; default "".
         image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; optional.
         tier: Generation tier. Higher tiers produce more detailed meshes but cost more. Extreme-High enables the highest-detail mode and bills at double the base rate. See more info in the [documentation](https://developer.hyper3d.ai/api-specification/rodin-gen2.5#use-gen-2.5-generation-with-following-gen-2.5-tiers).
             one of "Gen-2.5-Minimum", "Gen-2.5-Extreme-Low", "Gen-2.5-Low", "Gen-2.5-Medium",
             "Gen-2.5-High", "Gen-2.5-Extreme-High"; default "Gen-2.5-High".
@@ -800,8 +800,8 @@ def stream(
         prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, the model auto-generates a prompt from the images.
             str, at most 1024 characters; default "".
         image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; optional.
         tier: Generation tier. Higher tiers produce more detailed meshes but cost more. Extreme-High enables the highest-detail mode and bills at double the base rate. See more info in the [documentation](https://developer.hyper3d.ai/api-specification/rodin-gen2.5#use-gen-2.5-generation-with-following-gen-2.5-tiers).
             one of "Gen-2.5-Minimum", "Gen-2.5-Extreme-Low", "Gen-2.5-Low", "Gen-2.5-Medium",
             "Gen-2.5-High", "Gen-2.5-Extreme-High"; default "Gen-2.5-High".
@@ -901,8 +901,8 @@ def stream_async(
         prompt: A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, the model auto-generates a prompt from the images.
             str, at most 1024 characters; default "".
         image_urls: URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 5 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 5 items; optional.
         tier: Generation tier. Higher tiers produce more detailed meshes but cost more. Extreme-High enables the highest-detail mode and bills at double the base rate. See more info in the [documentation](https://developer.hyper3d.ai/api-specification/rodin-gen2.5#use-gen-2.5-generation-with-following-gen-2.5-tiers).
             one of "Gen-2.5-Minimum", "Gen-2.5-Extreme-Low", "Gen-2.5-Low", "Gen-2.5-Medium",
             "Gen-2.5-High", "Gen-2.5-Extreme-High"; default "Gen-2.5-High".

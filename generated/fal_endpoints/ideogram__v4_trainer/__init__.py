@@ -113,7 +113,8 @@ def subscribe(
 
     Args:
         images_data_url: URL to a zip archive with training images and captions. The trainer uses the target-only dataset prepared by prepare_dataset_dir. Captions are read from same-stem .txt files.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of LoRA training steps.
             int, 100 to 40000; default 1000.
         default_caption: Caption to use when an image has no caption file. If force_default_caption is true, this caption replaces all caption files.
@@ -165,7 +166,8 @@ async def subscribe_async(
 
     Args:
         images_data_url: URL to a zip archive with training images and captions. The trainer uses the target-only dataset prepared by prepare_dataset_dir. Captions are read from same-stem .txt files.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of LoRA training steps.
             int, 100 to 40000; default 1000.
         default_caption: Caption to use when an image has no caption file. If force_default_caption is true, this caption replaces all caption files.
@@ -213,7 +215,8 @@ def submit(
 
     Args:
         images_data_url: URL to a zip archive with training images and captions. The trainer uses the target-only dataset prepared by prepare_dataset_dir. Captions are read from same-stem .txt files.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of LoRA training steps.
             int, 100 to 40000; default 1000.
         default_caption: Caption to use when an image has no caption file. If force_default_caption is true, this caption replaces all caption files.
@@ -257,7 +260,8 @@ async def submit_async(
 
     Args:
         images_data_url: URL to a zip archive with training images and captions. The trainer uses the target-only dataset prepared by prepare_dataset_dir. Captions are read from same-stem .txt files.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of LoRA training steps.
             int, 100 to 40000; default 1000.
         default_caption: Caption to use when an image has no caption file. If force_default_caption is true, this caption replaces all caption files.
@@ -300,7 +304,8 @@ def run(
 
     Args:
         images_data_url: URL to a zip archive with training images and captions. The trainer uses the target-only dataset prepared by prepare_dataset_dir. Captions are read from same-stem .txt files.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of LoRA training steps.
             int, 100 to 40000; default 1000.
         default_caption: Caption to use when an image has no caption file. If force_default_caption is true, this caption replaces all caption files.
@@ -342,7 +347,8 @@ async def run_async(
 
     Args:
         images_data_url: URL to a zip archive with training images and captions. The trainer uses the target-only dataset prepared by prepare_dataset_dir. Captions are read from same-stem .txt files.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of LoRA training steps.
             int, 100 to 40000; default 1000.
         default_caption: Caption to use when an image has no caption file. If force_default_caption is true, this caption replaces all caption files.
@@ -383,7 +389,8 @@ def stream(
 
     Args:
         images_data_url: URL to a zip archive with training images and captions. The trainer uses the target-only dataset prepared by prepare_dataset_dir. Captions are read from same-stem .txt files.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of LoRA training steps.
             int, 100 to 40000; default 1000.
         default_caption: Caption to use when an image has no caption file. If force_default_caption is true, this caption replaces all caption files.
@@ -423,7 +430,8 @@ def stream_async(
 
     Args:
         images_data_url: URL to a zip archive with training images and captions. The trainer uses the target-only dataset prepared by prepare_dataset_dir. Captions are read from same-stem .txt files.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of LoRA training steps.
             int, 100 to 40000; default 1000.
         default_caption: Caption to use when an image has no caption file. If force_default_caption is true, this caption replaces all caption files.

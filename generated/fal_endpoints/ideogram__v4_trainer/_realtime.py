@@ -35,8 +35,8 @@ class Realtime(RealtimeConnection[IdeogramV4TrainerInput, IdeogramV4TrainerOutpu
 
         Args:
             images_data_url: URL to a zip archive with training images and captions. The trainer uses the target-only dataset prepared by prepare_dataset_dir. Captions are read from same-stem .txt files.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             steps: Number of LoRA training steps.
                 int, 100 to 40000; default 1000.
             default_caption: Caption to use when an image has no caption file. If force_default_caption is true, this caption replaces all caption files.
@@ -70,8 +70,8 @@ class AsyncRealtime(AsyncRealtimeConnection[IdeogramV4TrainerInput, IdeogramV4Tr
 
         Args:
             images_data_url: URL to a zip archive with training images and captions. The trainer uses the target-only dataset prepared by prepare_dataset_dir. Captions are read from same-stem .txt files.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             steps: Number of LoRA training steps.
                 int, 100 to 40000; default 1000.
             default_caption: Caption to use when an image has no caption file. If force_default_caption is true, this caption replaces all caption files.

@@ -31,8 +31,8 @@ class Realtime(RealtimeConnection[IdeogramCustomModelsInput, IdeogramCustomModel
 
         Args:
             images_data_url: URL of a ZIP archive of training images. The archive must contain between 10 and 100 images (JPEG, PNG, or WebP). You may include caption sidecar files (``<stem>.txt``) to guide training -- captions are matched to images by filename stem.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -54,8 +54,8 @@ class AsyncRealtime(AsyncRealtimeConnection[IdeogramCustomModelsInput, IdeogramC
 
         Args:
             images_data_url: URL of a ZIP archive of training images. The archive must contain between 10 and 100 images (JPEG, PNG, or WebP). You may include caption sidecar files (``<stem>.txt``) to guide training -- captions are matched to images by filename stem.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

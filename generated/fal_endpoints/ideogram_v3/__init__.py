@@ -148,8 +148,8 @@ def subscribe(
         prompt: (Undocumented.)
             str; required.
         image_urls: A set of images to use as style references (maximum total size 10MB across all style references). The images should be in JPEG, PNG or WebP format
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         rendering_speed: The rendering speed to use.
             one of "TURBO", "BALANCED", "QUALITY"; default "BALANCED".
         color_palette: A color palette for generation, must EITHER be specified via one of the presets (name) or explicitly via hexadecimal representations of the color with optional weights (members)
@@ -231,8 +231,8 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str; required.
         image_urls: A set of images to use as style references (maximum total size 10MB across all style references). The images should be in JPEG, PNG or WebP format
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         rendering_speed: The rendering speed to use.
             one of "TURBO", "BALANCED", "QUALITY"; default "BALANCED".
         color_palette: A color palette for generation, must EITHER be specified via one of the presets (name) or explicitly via hexadecimal representations of the color with optional weights (members)
@@ -310,8 +310,8 @@ def submit(
         prompt: (Undocumented.)
             str; required.
         image_urls: A set of images to use as style references (maximum total size 10MB across all style references). The images should be in JPEG, PNG or WebP format
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         rendering_speed: The rendering speed to use.
             one of "TURBO", "BALANCED", "QUALITY"; default "BALANCED".
         color_palette: A color palette for generation, must EITHER be specified via one of the presets (name) or explicitly via hexadecimal representations of the color with optional weights (members)
@@ -385,8 +385,8 @@ async def submit_async(
         prompt: (Undocumented.)
             str; required.
         image_urls: A set of images to use as style references (maximum total size 10MB across all style references). The images should be in JPEG, PNG or WebP format
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         rendering_speed: The rendering speed to use.
             one of "TURBO", "BALANCED", "QUALITY"; default "BALANCED".
         color_palette: A color palette for generation, must EITHER be specified via one of the presets (name) or explicitly via hexadecimal representations of the color with optional weights (members)
@@ -459,8 +459,8 @@ def run(
         prompt: (Undocumented.)
             str; required.
         image_urls: A set of images to use as style references (maximum total size 10MB across all style references). The images should be in JPEG, PNG or WebP format
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         rendering_speed: The rendering speed to use.
             one of "TURBO", "BALANCED", "QUALITY"; default "BALANCED".
         color_palette: A color palette for generation, must EITHER be specified via one of the presets (name) or explicitly via hexadecimal representations of the color with optional weights (members)
@@ -532,8 +532,8 @@ async def run_async(
         prompt: (Undocumented.)
             str; required.
         image_urls: A set of images to use as style references (maximum total size 10MB across all style references). The images should be in JPEG, PNG or WebP format
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         rendering_speed: The rendering speed to use.
             one of "TURBO", "BALANCED", "QUALITY"; default "BALANCED".
         color_palette: A color palette for generation, must EITHER be specified via one of the presets (name) or explicitly via hexadecimal representations of the color with optional weights (members)
@@ -604,8 +604,8 @@ def stream(
         prompt: (Undocumented.)
             str; required.
         image_urls: A set of images to use as style references (maximum total size 10MB across all style references). The images should be in JPEG, PNG or WebP format
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         rendering_speed: The rendering speed to use.
             one of "TURBO", "BALANCED", "QUALITY"; default "BALANCED".
         color_palette: A color palette for generation, must EITHER be specified via one of the presets (name) or explicitly via hexadecimal representations of the color with optional weights (members)
@@ -675,8 +675,8 @@ def stream_async(
         prompt: (Undocumented.)
             str; required.
         image_urls: A set of images to use as style references (maximum total size 10MB across all style references). The images should be in JPEG, PNG or WebP format
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         rendering_speed: The rendering speed to use.
             one of "TURBO", "BALANCED", "QUALITY"; default "BALANCED".
         color_palette: A color palette for generation, must EITHER be specified via one of the presets (name) or explicitly via hexadecimal representations of the color with optional weights (members)

@@ -54,8 +54,8 @@ class Realtime(RealtimeConnection[IdeogramV3Input, IdeogramV3Output]):
             prompt: (Undocumented.)
                 str; required.
             image_urls: A set of images to use as style references (maximum total size 10MB across all style references). The images should be in JPEG, PNG or WebP format
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None; optional.
             rendering_speed: The rendering speed to use.
                 one of "TURBO", "BALANCED", "QUALITY"; default "BALANCED".
             color_palette: A color palette for generation, must EITHER be specified via one of the presets (name) or explicitly via hexadecimal representations of the color with optional weights (members)
@@ -124,8 +124,8 @@ class AsyncRealtime(AsyncRealtimeConnection[IdeogramV3Input, IdeogramV3Output]):
             prompt: (Undocumented.)
                 str; required.
             image_urls: A set of images to use as style references (maximum total size 10MB across all style references). The images should be in JPEG, PNG or WebP format
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None; optional.
             rendering_speed: The rendering speed to use.
                 one of "TURBO", "BALANCED", "QUALITY"; default "BALANCED".
             color_palette: A color palette for generation, must EITHER be specified via one of the presets (name) or explicitly via hexadecimal representations of the color with optional weights (members)

@@ -131,7 +131,8 @@ def subscribe(
 
     Args:
         image_url: Input image url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -211,7 +212,8 @@ async def subscribe_async(
 
     Args:
         image_url: Input image url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -287,7 +289,8 @@ def submit(
 
     Args:
         image_url: Input image url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -359,7 +362,8 @@ async def submit_async(
 
     Args:
         image_url: Input image url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -430,7 +434,8 @@ def run(
 
     Args:
         image_url: Input image url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -500,7 +505,8 @@ async def run_async(
 
     Args:
         image_url: Input image url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -569,7 +575,8 @@ def stream(
 
     Args:
         image_url: Input image url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -637,7 +644,8 @@ def stream_async(
 
     Args:
         image_url: Input image url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
             str; required.
         negative_prompt: The negative prompt to use. Use it to address details that you don't want

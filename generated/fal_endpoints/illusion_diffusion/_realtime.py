@@ -49,8 +49,8 @@ class Realtime(RealtimeConnection[IllusionDiffusionInput, IllusionDiffusionOutpu
 
         Args:
             image_url: Input image url.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
                 str; required.
             negative_prompt: The negative prompt to use. Use it to address details that you don't want
@@ -117,8 +117,8 @@ class AsyncRealtime(AsyncRealtimeConnection[IllusionDiffusionInput, IllusionDiff
 
         Args:
             image_url: Input image url.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for generating the image. Be as descriptive as possible for best results.
                 str; required.
             negative_prompt: The negative prompt to use. Use it to address details that you don't want

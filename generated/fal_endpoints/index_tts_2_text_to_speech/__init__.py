@@ -124,12 +124,13 @@ def subscribe(
 
     Args:
         audio_url: The audio file to generate the speech from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The speech prompt to generate
             str; required.
         emotional_audio_url: The emotional reference audio file to extract the style from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: The strength of the emotional style transfer. Higher values result in stronger emotional influence.
             float, 0 to 1; default 1.
         emotional_strengths: The strengths of individual emotions for fine-grained control.
@@ -183,12 +184,13 @@ async def subscribe_async(
 
     Args:
         audio_url: The audio file to generate the speech from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The speech prompt to generate
             str; required.
         emotional_audio_url: The emotional reference audio file to extract the style from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: The strength of the emotional style transfer. Higher values result in stronger emotional influence.
             float, 0 to 1; default 1.
         emotional_strengths: The strengths of individual emotions for fine-grained control.
@@ -238,12 +240,13 @@ def submit(
 
     Args:
         audio_url: The audio file to generate the speech from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The speech prompt to generate
             str; required.
         emotional_audio_url: The emotional reference audio file to extract the style from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: The strength of the emotional style transfer. Higher values result in stronger emotional influence.
             float, 0 to 1; default 1.
         emotional_strengths: The strengths of individual emotions for fine-grained control.
@@ -289,12 +292,13 @@ async def submit_async(
 
     Args:
         audio_url: The audio file to generate the speech from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The speech prompt to generate
             str; required.
         emotional_audio_url: The emotional reference audio file to extract the style from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: The strength of the emotional style transfer. Higher values result in stronger emotional influence.
             float, 0 to 1; default 1.
         emotional_strengths: The strengths of individual emotions for fine-grained control.
@@ -339,12 +343,13 @@ def run(
 
     Args:
         audio_url: The audio file to generate the speech from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The speech prompt to generate
             str; required.
         emotional_audio_url: The emotional reference audio file to extract the style from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: The strength of the emotional style transfer. Higher values result in stronger emotional influence.
             float, 0 to 1; default 1.
         emotional_strengths: The strengths of individual emotions for fine-grained control.
@@ -388,12 +393,13 @@ async def run_async(
 
     Args:
         audio_url: The audio file to generate the speech from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The speech prompt to generate
             str; required.
         emotional_audio_url: The emotional reference audio file to extract the style from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: The strength of the emotional style transfer. Higher values result in stronger emotional influence.
             float, 0 to 1; default 1.
         emotional_strengths: The strengths of individual emotions for fine-grained control.
@@ -436,12 +442,13 @@ def stream(
 
     Args:
         audio_url: The audio file to generate the speech from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The speech prompt to generate
             str; required.
         emotional_audio_url: The emotional reference audio file to extract the style from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: The strength of the emotional style transfer. Higher values result in stronger emotional influence.
             float, 0 to 1; default 1.
         emotional_strengths: The strengths of individual emotions for fine-grained control.
@@ -483,12 +490,13 @@ def stream_async(
 
     Args:
         audio_url: The audio file to generate the speech from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The speech prompt to generate
             str; required.
         emotional_audio_url: The emotional reference audio file to extract the style from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: The strength of the emotional style transfer. Higher values result in stronger emotional influence.
             float, 0 to 1; default 1.
         emotional_strengths: The strengths of individual emotions for fine-grained control.

@@ -37,13 +37,13 @@ class Realtime(RealtimeConnection[IndexTts2TextToSpeechInput, IndexTts2TextToSpe
 
         Args:
             audio_url: The audio file to generate the speech from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The speech prompt to generate
                 str; required.
             emotional_audio_url: The emotional reference audio file to extract the style from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             strength: The strength of the emotional style transfer. Higher values result in stronger emotional influence.
                 float, 0 to 1; default 1.
             emotional_strengths: The strengths of individual emotions for fine-grained control.
@@ -81,13 +81,13 @@ class AsyncRealtime(
 
         Args:
             audio_url: The audio file to generate the speech from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The speech prompt to generate
                 str; required.
             emotional_audio_url: The emotional reference audio file to extract the style from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             strength: The strength of the emotional style transfer. Higher values result in stronger emotional influence.
                 float, 0 to 1; default 1.
             emotional_strengths: The strengths of individual emotions for fine-grained control.

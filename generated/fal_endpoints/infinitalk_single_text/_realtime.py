@@ -59,8 +59,8 @@ class Realtime(RealtimeConnection[InfinitalkSingleTextInput, InfinitalkSingleTex
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text_input: The text input to guide video generation.
                 str; required.
             voice: The voice to use for speech generation
@@ -125,8 +125,8 @@ class AsyncRealtime(AsyncRealtimeConnection[InfinitalkSingleTextInput, Infinital
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text_input: The text input to guide video generation.
                 str; required.
             voice: The voice to use for speech generation

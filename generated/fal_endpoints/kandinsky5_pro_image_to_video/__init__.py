@@ -122,7 +122,8 @@ def subscribe(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Video resolution: 512p or 1024p.
             one of "512P", "1024P"; default "512P".
         duration: Video duration.
@@ -177,7 +178,8 @@ async def subscribe_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Video resolution: 512p or 1024p.
             one of "512P", "1024P"; default "512P".
         duration: Video duration.
@@ -228,7 +230,8 @@ def submit(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Video resolution: 512p or 1024p.
             one of "512P", "1024P"; default "512P".
         duration: Video duration.
@@ -275,7 +278,8 @@ async def submit_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Video resolution: 512p or 1024p.
             one of "512P", "1024P"; default "512P".
         duration: Video duration.
@@ -321,7 +325,8 @@ def run(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Video resolution: 512p or 1024p.
             one of "512P", "1024P"; default "512P".
         duration: Video duration.
@@ -366,7 +371,8 @@ async def run_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Video resolution: 512p or 1024p.
             one of "512P", "1024P"; default "512P".
         duration: Video duration.
@@ -410,7 +416,8 @@ def stream(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Video resolution: 512p or 1024p.
             one of "512P", "1024P"; default "512P".
         duration: Video duration.
@@ -453,7 +460,8 @@ def stream_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Video resolution: 512p or 1024p.
             one of "512P", "1024P"; default "512P".
         duration: Video duration.

@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[Kandinsky5ProImageToVideoInput, Kandinsky5ProI
             prompt: The prompt to generate the video from.
                 str; required.
             image_url: The URL of the image to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: Video resolution: 512p or 1024p.
                 one of "512P", "1024P"; default "512P".
             duration: Video duration.
@@ -78,8 +78,8 @@ class AsyncRealtime(
             prompt: The prompt to generate the video from.
                 str; required.
             image_url: The URL of the image to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: Video resolution: 512p or 1024p.
                 one of "512P", "1024P"; default "512P".
             duration: Video duration.

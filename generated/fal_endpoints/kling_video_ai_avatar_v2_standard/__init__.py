@@ -117,9 +117,11 @@ def subscribe(
 
     Args:
         image_url: The URL of the image to use as your avatar
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; default ".".
 
@@ -163,9 +165,11 @@ async def subscribe_async(
 
     Args:
         image_url: The URL of the image to use as your avatar
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; default ".".
 
@@ -205,9 +209,11 @@ def submit(
 
     Args:
         image_url: The URL of the image to use as your avatar
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; default ".".
 
@@ -243,9 +249,11 @@ async def submit_async(
 
     Args:
         image_url: The URL of the image to use as your avatar
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; default ".".
 
@@ -280,9 +288,11 @@ def run(
 
     Args:
         image_url: The URL of the image to use as your avatar
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; default ".".
 
@@ -316,9 +326,11 @@ async def run_async(
 
     Args:
         image_url: The URL of the image to use as your avatar
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; default ".".
 
@@ -351,9 +363,11 @@ def stream(
 
     Args:
         image_url: The URL of the image to use as your avatar
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; default ".".
 
@@ -385,9 +399,11 @@ def stream_async(
 
     Args:
         image_url: The URL of the image to use as your avatar
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; default ".".
 

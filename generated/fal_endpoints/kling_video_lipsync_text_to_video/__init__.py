@@ -122,7 +122,8 @@ def subscribe(
 
     Args:
         video_url: The URL of the video to generate the lip sync for. Supports .mp4/.mov, ≤100MB, 2-60s, 720p/1080p only, width/height 720–1920px. If validation fails, an error is returned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text content for lip-sync video generation. Max 120 characters.
             str, at most 120 characters; required.
         voice_id: Voice ID to use for speech synthesis
@@ -175,7 +176,8 @@ async def subscribe_async(
 
     Args:
         video_url: The URL of the video to generate the lip sync for. Supports .mp4/.mov, ≤100MB, 2-60s, 720p/1080p only, width/height 720–1920px. If validation fails, an error is returned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text content for lip-sync video generation. Max 120 characters.
             str, at most 120 characters; required.
         voice_id: Voice ID to use for speech synthesis
@@ -224,7 +226,8 @@ def submit(
 
     Args:
         video_url: The URL of the video to generate the lip sync for. Supports .mp4/.mov, ≤100MB, 2-60s, 720p/1080p only, width/height 720–1920px. If validation fails, an error is returned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text content for lip-sync video generation. Max 120 characters.
             str, at most 120 characters; required.
         voice_id: Voice ID to use for speech synthesis
@@ -269,7 +272,8 @@ async def submit_async(
 
     Args:
         video_url: The URL of the video to generate the lip sync for. Supports .mp4/.mov, ≤100MB, 2-60s, 720p/1080p only, width/height 720–1920px. If validation fails, an error is returned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text content for lip-sync video generation. Max 120 characters.
             str, at most 120 characters; required.
         voice_id: Voice ID to use for speech synthesis
@@ -313,7 +317,8 @@ def run(
 
     Args:
         video_url: The URL of the video to generate the lip sync for. Supports .mp4/.mov, ≤100MB, 2-60s, 720p/1080p only, width/height 720–1920px. If validation fails, an error is returned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text content for lip-sync video generation. Max 120 characters.
             str, at most 120 characters; required.
         voice_id: Voice ID to use for speech synthesis
@@ -356,7 +361,8 @@ async def run_async(
 
     Args:
         video_url: The URL of the video to generate the lip sync for. Supports .mp4/.mov, ≤100MB, 2-60s, 720p/1080p only, width/height 720–1920px. If validation fails, an error is returned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text content for lip-sync video generation. Max 120 characters.
             str, at most 120 characters; required.
         voice_id: Voice ID to use for speech synthesis
@@ -398,7 +404,8 @@ def stream(
 
     Args:
         video_url: The URL of the video to generate the lip sync for. Supports .mp4/.mov, ≤100MB, 2-60s, 720p/1080p only, width/height 720–1920px. If validation fails, an error is returned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text content for lip-sync video generation. Max 120 characters.
             str, at most 120 characters; required.
         voice_id: Voice ID to use for speech synthesis
@@ -439,7 +446,8 @@ def stream_async(
 
     Args:
         video_url: The URL of the video to generate the lip sync for. Supports .mp4/.mov, ≤100MB, 2-60s, 720p/1080p only, width/height 720–1920px. If validation fails, an error is returned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: Text content for lip-sync video generation. Max 120 characters.
             str, at most 120 characters; required.
         voice_id: Voice ID to use for speech synthesis

@@ -37,8 +37,8 @@ class Realtime(
 
         Args:
             video_url: The URL of the video to generate the lip sync for. Supports .mp4/.mov, ≤100MB, 2-60s, 720p/1080p only, width/height 720–1920px. If validation fails, an error is returned.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text: Text content for lip-sync video generation. Max 120 characters.
                 str, at most 120 characters; required.
             voice_id: Voice ID to use for speech synthesis
@@ -75,8 +75,8 @@ class AsyncRealtime(
 
         Args:
             video_url: The URL of the video to generate the lip sync for. Supports .mp4/.mov, ≤100MB, 2-60s, 720p/1080p only, width/height 720–1920px. If validation fails, an error is returned.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text: Text content for lip-sync video generation. Max 120 characters.
                 str, at most 120 characters; required.
             voice_id: Voice ID to use for speech synthesis

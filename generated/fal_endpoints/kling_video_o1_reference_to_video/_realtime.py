@@ -43,8 +43,8 @@ class Realtime(
             prompt: Take @Element1, @Element2 to reference elements and @Image1, @Image2 to reference images in order.
                 str, at most 2500 characters; required.
             image_urls: Additional reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images + start image).
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None; optional.
             elements: Elements (characters/objects) to include in the video. Reference in prompt as @Element1, @Element2, etc. Maximum 7 total (elements + reference images + start image).
                 list[OmniVideoElementInput] or None; optional.
             duration: Video duration in seconds.
@@ -80,8 +80,8 @@ class AsyncRealtime(
             prompt: Take @Element1, @Element2 to reference elements and @Image1, @Image2 to reference images in order.
                 str, at most 2500 characters; required.
             image_urls: Additional reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images + start image).
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None; optional.
             elements: Elements (characters/objects) to include in the video. Reference in prompt as @Element1, @Element2, etc. Maximum 7 total (elements + reference images + start image).
                 list[OmniVideoElementInput] or None; optional.
             duration: Video duration in seconds.

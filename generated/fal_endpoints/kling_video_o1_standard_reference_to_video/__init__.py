@@ -130,8 +130,8 @@ def subscribe(
         prompt: Take @Element1, @Element2 to reference elements and @Image1, @Image2 to reference images in order.
             str, at most 2500 characters; required.
         image_urls: Additional reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images + start image).
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include in the video. Reference in prompt as @Element1, @Element2, etc. Maximum 7 total (elements + reference images + start image).
             list[OmniVideoElementInput] or None; optional.
         duration: Video duration in seconds.
@@ -186,8 +186,8 @@ async def subscribe_async(
         prompt: Take @Element1, @Element2 to reference elements and @Image1, @Image2 to reference images in order.
             str, at most 2500 characters; required.
         image_urls: Additional reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images + start image).
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include in the video. Reference in prompt as @Element1, @Element2, etc. Maximum 7 total (elements + reference images + start image).
             list[OmniVideoElementInput] or None; optional.
         duration: Video duration in seconds.
@@ -238,8 +238,8 @@ def submit(
         prompt: Take @Element1, @Element2 to reference elements and @Image1, @Image2 to reference images in order.
             str, at most 2500 characters; required.
         image_urls: Additional reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images + start image).
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include in the video. Reference in prompt as @Element1, @Element2, etc. Maximum 7 total (elements + reference images + start image).
             list[OmniVideoElementInput] or None; optional.
         duration: Video duration in seconds.
@@ -286,8 +286,8 @@ async def submit_async(
         prompt: Take @Element1, @Element2 to reference elements and @Image1, @Image2 to reference images in order.
             str, at most 2500 characters; required.
         image_urls: Additional reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images + start image).
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include in the video. Reference in prompt as @Element1, @Element2, etc. Maximum 7 total (elements + reference images + start image).
             list[OmniVideoElementInput] or None; optional.
         duration: Video duration in seconds.
@@ -333,8 +333,8 @@ def run(
         prompt: Take @Element1, @Element2 to reference elements and @Image1, @Image2 to reference images in order.
             str, at most 2500 characters; required.
         image_urls: Additional reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images + start image).
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include in the video. Reference in prompt as @Element1, @Element2, etc. Maximum 7 total (elements + reference images + start image).
             list[OmniVideoElementInput] or None; optional.
         duration: Video duration in seconds.
@@ -379,8 +379,8 @@ async def run_async(
         prompt: Take @Element1, @Element2 to reference elements and @Image1, @Image2 to reference images in order.
             str, at most 2500 characters; required.
         image_urls: Additional reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images + start image).
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include in the video. Reference in prompt as @Element1, @Element2, etc. Maximum 7 total (elements + reference images + start image).
             list[OmniVideoElementInput] or None; optional.
         duration: Video duration in seconds.
@@ -424,8 +424,8 @@ def stream(
         prompt: Take @Element1, @Element2 to reference elements and @Image1, @Image2 to reference images in order.
             str, at most 2500 characters; required.
         image_urls: Additional reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images + start image).
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include in the video. Reference in prompt as @Element1, @Element2, etc. Maximum 7 total (elements + reference images + start image).
             list[OmniVideoElementInput] or None; optional.
         duration: Video duration in seconds.
@@ -468,8 +468,8 @@ def stream_async(
         prompt: Take @Element1, @Element2 to reference elements and @Image1, @Image2 to reference images in order.
             str, at most 2500 characters; required.
         image_urls: Additional reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images + start image).
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include in the video. Reference in prompt as @Element1, @Element2, etc. Maximum 7 total (elements + reference images + start image).
             list[OmniVideoElementInput] or None; optional.
         duration: Video duration in seconds.

@@ -126,12 +126,13 @@ def subscribe(
         video_url: Reference video URL. Only .mp4/.mov formats supported, 3-10 seconds duration, 720-2160px resolution, max 200MB.
 
             Max file size: 200.0MB, Min width: 720px, Min height: 720px, Max width: 2160px, Max height: 2160px, Min duration: 3.0s, Max duration: 10.05s, Min FPS: 24.0, Max FPS: 60.0, Timeout: 30.0s
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         keep_audio: Whether to keep the original audio from the video.
             bool; default False.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2, etc. Maximum 4 total (elements + reference images) when using video.
             list[OmniVideoElementInput] or None; optional.
 
@@ -181,12 +182,13 @@ async def subscribe_async(
         video_url: Reference video URL. Only .mp4/.mov formats supported, 3-10 seconds duration, 720-2160px resolution, max 200MB.
 
             Max file size: 200.0MB, Min width: 720px, Min height: 720px, Max width: 2160px, Max height: 2160px, Min duration: 3.0s, Max duration: 10.05s, Min FPS: 24.0, Max FPS: 60.0, Timeout: 30.0s
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         keep_audio: Whether to keep the original audio from the video.
             bool; default False.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2, etc. Maximum 4 total (elements + reference images) when using video.
             list[OmniVideoElementInput] or None; optional.
 
@@ -232,12 +234,13 @@ def submit(
         video_url: Reference video URL. Only .mp4/.mov formats supported, 3-10 seconds duration, 720-2160px resolution, max 200MB.
 
             Max file size: 200.0MB, Min width: 720px, Min height: 720px, Max width: 2160px, Max height: 2160px, Min duration: 3.0s, Max duration: 10.05s, Min FPS: 24.0, Max FPS: 60.0, Timeout: 30.0s
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         keep_audio: Whether to keep the original audio from the video.
             bool; default False.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2, etc. Maximum 4 total (elements + reference images) when using video.
             list[OmniVideoElementInput] or None; optional.
 
@@ -279,12 +282,13 @@ async def submit_async(
         video_url: Reference video URL. Only .mp4/.mov formats supported, 3-10 seconds duration, 720-2160px resolution, max 200MB.
 
             Max file size: 200.0MB, Min width: 720px, Min height: 720px, Max width: 2160px, Max height: 2160px, Min duration: 3.0s, Max duration: 10.05s, Min FPS: 24.0, Max FPS: 60.0, Timeout: 30.0s
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         keep_audio: Whether to keep the original audio from the video.
             bool; default False.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2, etc. Maximum 4 total (elements + reference images) when using video.
             list[OmniVideoElementInput] or None; optional.
 
@@ -325,12 +329,13 @@ def run(
         video_url: Reference video URL. Only .mp4/.mov formats supported, 3-10 seconds duration, 720-2160px resolution, max 200MB.
 
             Max file size: 200.0MB, Min width: 720px, Min height: 720px, Max width: 2160px, Max height: 2160px, Min duration: 3.0s, Max duration: 10.05s, Min FPS: 24.0, Max FPS: 60.0, Timeout: 30.0s
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         keep_audio: Whether to keep the original audio from the video.
             bool; default False.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2, etc. Maximum 4 total (elements + reference images) when using video.
             list[OmniVideoElementInput] or None; optional.
 
@@ -370,12 +375,13 @@ async def run_async(
         video_url: Reference video URL. Only .mp4/.mov formats supported, 3-10 seconds duration, 720-2160px resolution, max 200MB.
 
             Max file size: 200.0MB, Min width: 720px, Min height: 720px, Max width: 2160px, Max height: 2160px, Min duration: 3.0s, Max duration: 10.05s, Min FPS: 24.0, Max FPS: 60.0, Timeout: 30.0s
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         keep_audio: Whether to keep the original audio from the video.
             bool; default False.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2, etc. Maximum 4 total (elements + reference images) when using video.
             list[OmniVideoElementInput] or None; optional.
 
@@ -414,12 +420,13 @@ def stream(
         video_url: Reference video URL. Only .mp4/.mov formats supported, 3-10 seconds duration, 720-2160px resolution, max 200MB.
 
             Max file size: 200.0MB, Min width: 720px, Min height: 720px, Max width: 2160px, Max height: 2160px, Min duration: 3.0s, Max duration: 10.05s, Min FPS: 24.0, Max FPS: 60.0, Timeout: 30.0s
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         keep_audio: Whether to keep the original audio from the video.
             bool; default False.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2, etc. Maximum 4 total (elements + reference images) when using video.
             list[OmniVideoElementInput] or None; optional.
 
@@ -457,12 +464,13 @@ def stream_async(
         video_url: Reference video URL. Only .mp4/.mov formats supported, 3-10 seconds duration, 720-2160px resolution, max 200MB.
 
             Max file size: 200.0MB, Min width: 720px, Min height: 720px, Max width: 2160px, Max height: 2160px, Min duration: 3.0s, Max duration: 10.05s, Min FPS: 24.0, Max FPS: 60.0, Timeout: 30.0s
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         keep_audio: Whether to keep the original audio from the video.
             bool; default False.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2, etc. Maximum 4 total (elements + reference images) when using video.
             list[OmniVideoElementInput] or None; optional.
 

@@ -45,13 +45,13 @@ class Realtime(
 
         Args:
             image_url: URL of the start frame image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
                 str or None, at most 2500 characters; optional.
             end_image_url: URL of the end frame image (optional).
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             duration: Video duration in seconds (3-15s).
                 one of 13 values: "3", "4", "5", "6", "7", "8", "9", "10", ...; default "5".
             generate_audio: Whether to generate native audio for the video.
@@ -91,13 +91,13 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the start frame image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
                 str or None, at most 2500 characters; optional.
             end_image_url: URL of the end frame image (optional).
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             duration: Video duration in seconds (3-15s).
                 one of 13 values: "3", "4", "5", "6", "7", "8", "9", "10", ...; default "5".
             generate_audio: Whether to generate native audio for the video.

@@ -140,14 +140,14 @@ def subscribe(
         multi_prompt: List of prompts for multi-shot video generation.
             list[KlingV3MultiPromptElement] or None; optional.
         start_image_url: Image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Image to use as the last frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images) is allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             list[KlingV3ComboElementInput] or None; optional.
         generate_audio: Whether to generate native audio for the video.
@@ -213,14 +213,14 @@ async def subscribe_async(
         multi_prompt: List of prompts for multi-shot video generation.
             list[KlingV3MultiPromptElement] or None; optional.
         start_image_url: Image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Image to use as the last frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images) is allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             list[KlingV3ComboElementInput] or None; optional.
         generate_audio: Whether to generate native audio for the video.
@@ -282,14 +282,14 @@ def submit(
         multi_prompt: List of prompts for multi-shot video generation.
             list[KlingV3MultiPromptElement] or None; optional.
         start_image_url: Image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Image to use as the last frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images) is allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             list[KlingV3ComboElementInput] or None; optional.
         generate_audio: Whether to generate native audio for the video.
@@ -347,14 +347,14 @@ async def submit_async(
         multi_prompt: List of prompts for multi-shot video generation.
             list[KlingV3MultiPromptElement] or None; optional.
         start_image_url: Image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Image to use as the last frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images) is allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             list[KlingV3ComboElementInput] or None; optional.
         generate_audio: Whether to generate native audio for the video.
@@ -411,14 +411,14 @@ def run(
         multi_prompt: List of prompts for multi-shot video generation.
             list[KlingV3MultiPromptElement] or None; optional.
         start_image_url: Image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Image to use as the last frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images) is allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             list[KlingV3ComboElementInput] or None; optional.
         generate_audio: Whether to generate native audio for the video.
@@ -474,14 +474,14 @@ async def run_async(
         multi_prompt: List of prompts for multi-shot video generation.
             list[KlingV3MultiPromptElement] or None; optional.
         start_image_url: Image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Image to use as the last frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images) is allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             list[KlingV3ComboElementInput] or None; optional.
         generate_audio: Whether to generate native audio for the video.
@@ -536,14 +536,14 @@ def stream(
         multi_prompt: List of prompts for multi-shot video generation.
             list[KlingV3MultiPromptElement] or None; optional.
         start_image_url: Image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Image to use as the last frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images) is allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             list[KlingV3ComboElementInput] or None; optional.
         generate_audio: Whether to generate native audio for the video.
@@ -597,14 +597,14 @@ def stream_async(
         multi_prompt: List of prompts for multi-shot video generation.
             list[KlingV3MultiPromptElement] or None; optional.
         start_image_url: Image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Image to use as the last frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images) is allowed.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             list[KlingV3ComboElementInput] or None; optional.
         generate_audio: Whether to generate native audio for the video.

@@ -134,14 +134,14 @@ def subscribe(
         multi_prompt: List of prompts for multi-shot video generation.
             list[KlingV3MultiPromptElement] or None; optional.
         start_image_url: Image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Image to use as the last frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             list[KlingV3ComboElementInput] or None; optional.
         generate_audio: Whether to generate native audio for the video.
@@ -204,14 +204,14 @@ async def subscribe_async(
         multi_prompt: List of prompts for multi-shot video generation.
             list[KlingV3MultiPromptElement] or None; optional.
         start_image_url: Image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Image to use as the last frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             list[KlingV3ComboElementInput] or None; optional.
         generate_audio: Whether to generate native audio for the video.
@@ -270,14 +270,14 @@ def submit(
         multi_prompt: List of prompts for multi-shot video generation.
             list[KlingV3MultiPromptElement] or None; optional.
         start_image_url: Image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Image to use as the last frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             list[KlingV3ComboElementInput] or None; optional.
         generate_audio: Whether to generate native audio for the video.
@@ -332,14 +332,14 @@ async def submit_async(
         multi_prompt: List of prompts for multi-shot video generation.
             list[KlingV3MultiPromptElement] or None; optional.
         start_image_url: Image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Image to use as the last frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             list[KlingV3ComboElementInput] or None; optional.
         generate_audio: Whether to generate native audio for the video.
@@ -393,14 +393,14 @@ def run(
         multi_prompt: List of prompts for multi-shot video generation.
             list[KlingV3MultiPromptElement] or None; optional.
         start_image_url: Image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Image to use as the last frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             list[KlingV3ComboElementInput] or None; optional.
         generate_audio: Whether to generate native audio for the video.
@@ -453,14 +453,14 @@ async def run_async(
         multi_prompt: List of prompts for multi-shot video generation.
             list[KlingV3MultiPromptElement] or None; optional.
         start_image_url: Image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Image to use as the last frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             list[KlingV3ComboElementInput] or None; optional.
         generate_audio: Whether to generate native audio for the video.
@@ -512,14 +512,14 @@ def stream(
         multi_prompt: List of prompts for multi-shot video generation.
             list[KlingV3MultiPromptElement] or None; optional.
         start_image_url: Image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Image to use as the last frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             list[KlingV3ComboElementInput] or None; optional.
         generate_audio: Whether to generate native audio for the video.
@@ -570,14 +570,14 @@ def stream_async(
         multi_prompt: List of prompts for multi-shot video generation.
             list[KlingV3MultiPromptElement] or None; optional.
         start_image_url: Image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Image to use as the last frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
             list[KlingV3ComboElementInput] or None; optional.
         generate_audio: Whether to generate native audio for the video.

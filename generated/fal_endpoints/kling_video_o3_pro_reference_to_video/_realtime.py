@@ -53,14 +53,14 @@ class Realtime(
             multi_prompt: List of prompts for multi-shot video generation.
                 list[KlingV3MultiPromptElement] or None; optional.
             start_image_url: Image to use as the first frame of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             end_image_url: Image to use as the last frame of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None; optional.
             elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
                 list[KlingV3ComboElementInput] or None; optional.
             generate_audio: Whether to generate native audio for the video.
@@ -111,14 +111,14 @@ class AsyncRealtime(
             multi_prompt: List of prompts for multi-shot video generation.
                 list[KlingV3MultiPromptElement] or None; optional.
             start_image_url: Image to use as the first frame of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             end_image_url: Image to use as the last frame of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None; optional.
             elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
                 list[KlingV3ComboElementInput] or None; optional.
             generate_audio: Whether to generate native audio for the video.

@@ -44,11 +44,11 @@ class Realtime(
             prompt: Text prompt for video generation. Reference video as @Video1.
                 str, at most 2500 characters; required.
             video_url: Reference video URL. Only .mp4/.mov formats, 3-10s duration, 720-2160px resolution, max 200MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None; optional.
             keep_audio: Whether to keep the original audio from the reference video.
                 bool; default True.
             elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
@@ -87,11 +87,11 @@ class AsyncRealtime(
             prompt: Text prompt for video generation. Reference video as @Video1.
                 str, at most 2500 characters; required.
             video_url: Reference video URL. Only .mp4/.mov formats, 3-10s duration, 720-2160px resolution, max 200MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None; optional.
             keep_audio: Whether to keep the original audio from the reference video.
                 bool; default True.
             elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.

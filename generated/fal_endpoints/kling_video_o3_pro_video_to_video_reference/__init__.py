@@ -128,10 +128,11 @@ def subscribe(
         prompt: Text prompt for video generation. Reference video as @Video1.
             str, at most 2500 characters; required.
         video_url: Reference video URL. Only .mp4/.mov formats, 3-10s duration, 720-2160px resolution, max 200MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         keep_audio: Whether to keep the original audio from the reference video.
             bool; default True.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
@@ -191,10 +192,11 @@ async def subscribe_async(
         prompt: Text prompt for video generation. Reference video as @Video1.
             str, at most 2500 characters; required.
         video_url: Reference video URL. Only .mp4/.mov formats, 3-10s duration, 720-2160px resolution, max 200MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         keep_audio: Whether to keep the original audio from the reference video.
             bool; default True.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
@@ -250,10 +252,11 @@ def submit(
         prompt: Text prompt for video generation. Reference video as @Video1.
             str, at most 2500 characters; required.
         video_url: Reference video URL. Only .mp4/.mov formats, 3-10s duration, 720-2160px resolution, max 200MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         keep_audio: Whether to keep the original audio from the reference video.
             bool; default True.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
@@ -305,10 +308,11 @@ async def submit_async(
         prompt: Text prompt for video generation. Reference video as @Video1.
             str, at most 2500 characters; required.
         video_url: Reference video URL. Only .mp4/.mov formats, 3-10s duration, 720-2160px resolution, max 200MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         keep_audio: Whether to keep the original audio from the reference video.
             bool; default True.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
@@ -359,10 +363,11 @@ def run(
         prompt: Text prompt for video generation. Reference video as @Video1.
             str, at most 2500 characters; required.
         video_url: Reference video URL. Only .mp4/.mov formats, 3-10s duration, 720-2160px resolution, max 200MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         keep_audio: Whether to keep the original audio from the reference video.
             bool; default True.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
@@ -412,10 +417,11 @@ async def run_async(
         prompt: Text prompt for video generation. Reference video as @Video1.
             str, at most 2500 characters; required.
         video_url: Reference video URL. Only .mp4/.mov formats, 3-10s duration, 720-2160px resolution, max 200MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         keep_audio: Whether to keep the original audio from the reference video.
             bool; default True.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
@@ -464,10 +470,11 @@ def stream(
         prompt: Text prompt for video generation. Reference video as @Video1.
             str, at most 2500 characters; required.
         video_url: Reference video URL. Only .mp4/.mov formats, 3-10s duration, 720-2160px resolution, max 200MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         keep_audio: Whether to keep the original audio from the reference video.
             bool; default True.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
@@ -515,10 +522,11 @@ def stream_async(
         prompt: Text prompt for video generation. Reference video as @Video1.
             str, at most 2500 characters; required.
         video_url: Reference video URL. Only .mp4/.mov formats, 3-10s duration, 720-2160px resolution, max 200MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_urls: Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         keep_audio: Whether to keep the original audio from the reference video.
             bool; default True.
         elements: Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.

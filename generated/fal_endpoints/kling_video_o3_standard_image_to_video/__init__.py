@@ -128,12 +128,13 @@ def subscribe(
 
     Args:
         image_url: URL of the start frame image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         end_image_url: URL of the end frame image (optional).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Video duration in seconds (3-15s).
             one of 13 values: "3", "4", "5", "6", "7", "8", "9", "10", ...; default "5".
         generate_audio: Whether to generate native audio for the video.
@@ -189,12 +190,13 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the start frame image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         end_image_url: URL of the end frame image (optional).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Video duration in seconds (3-15s).
             one of 13 values: "3", "4", "5", "6", "7", "8", "9", "10", ...; default "5".
         generate_audio: Whether to generate native audio for the video.
@@ -246,12 +248,13 @@ def submit(
 
     Args:
         image_url: URL of the start frame image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         end_image_url: URL of the end frame image (optional).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Video duration in seconds (3-15s).
             one of 13 values: "3", "4", "5", "6", "7", "8", "9", "10", ...; default "5".
         generate_audio: Whether to generate native audio for the video.
@@ -299,12 +302,13 @@ async def submit_async(
 
     Args:
         image_url: URL of the start frame image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         end_image_url: URL of the end frame image (optional).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Video duration in seconds (3-15s).
             one of 13 values: "3", "4", "5", "6", "7", "8", "9", "10", ...; default "5".
         generate_audio: Whether to generate native audio for the video.
@@ -351,12 +355,13 @@ def run(
 
     Args:
         image_url: URL of the start frame image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         end_image_url: URL of the end frame image (optional).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Video duration in seconds (3-15s).
             one of 13 values: "3", "4", "5", "6", "7", "8", "9", "10", ...; default "5".
         generate_audio: Whether to generate native audio for the video.
@@ -402,12 +407,13 @@ async def run_async(
 
     Args:
         image_url: URL of the start frame image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         end_image_url: URL of the end frame image (optional).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Video duration in seconds (3-15s).
             one of 13 values: "3", "4", "5", "6", "7", "8", "9", "10", ...; default "5".
         generate_audio: Whether to generate native audio for the video.
@@ -452,12 +458,13 @@ def stream(
 
     Args:
         image_url: URL of the start frame image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         end_image_url: URL of the end frame image (optional).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Video duration in seconds (3-15s).
             one of 13 values: "3", "4", "5", "6", "7", "8", "9", "10", ...; default "5".
         generate_audio: Whether to generate native audio for the video.
@@ -501,12 +508,13 @@ def stream_async(
 
     Args:
         image_url: URL of the start frame image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         end_image_url: URL of the end frame image (optional).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Video duration in seconds (3-15s).
             one of 13 values: "3", "4", "5", "6", "7", "8", "9", "10", ...; default "5".
         generate_audio: Whether to generate native audio for the video.

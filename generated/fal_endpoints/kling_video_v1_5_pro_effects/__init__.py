@@ -123,8 +123,8 @@ def subscribe(
             EffectScene: one of 198 values: "hug", "kiss", "heart_gesture", "squish", "expansion",
             "fuzzyfuzzy", "bloombloom", "dizzydizzy", ...; required.
         input_image_urls: URL of images to be used for hug, kiss or heart_gesture video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
 
@@ -171,8 +171,8 @@ async def subscribe_async(
             EffectScene: one of 198 values: "hug", "kiss", "heart_gesture", "squish", "expansion",
             "fuzzyfuzzy", "bloombloom", "dizzydizzy", ...; required.
         input_image_urls: URL of images to be used for hug, kiss or heart_gesture video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
 
@@ -215,8 +215,8 @@ def submit(
             EffectScene: one of 198 values: "hug", "kiss", "heart_gesture", "squish", "expansion",
             "fuzzyfuzzy", "bloombloom", "dizzydizzy", ...; required.
         input_image_urls: URL of images to be used for hug, kiss or heart_gesture video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
 
@@ -255,8 +255,8 @@ async def submit_async(
             EffectScene: one of 198 values: "hug", "kiss", "heart_gesture", "squish", "expansion",
             "fuzzyfuzzy", "bloombloom", "dizzydizzy", ...; required.
         input_image_urls: URL of images to be used for hug, kiss or heart_gesture video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
 
@@ -294,8 +294,8 @@ def run(
             EffectScene: one of 198 values: "hug", "kiss", "heart_gesture", "squish", "expansion",
             "fuzzyfuzzy", "bloombloom", "dizzydizzy", ...; required.
         input_image_urls: URL of images to be used for hug, kiss or heart_gesture video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
 
@@ -332,8 +332,8 @@ async def run_async(
             EffectScene: one of 198 values: "hug", "kiss", "heart_gesture", "squish", "expansion",
             "fuzzyfuzzy", "bloombloom", "dizzydizzy", ...; required.
         input_image_urls: URL of images to be used for hug, kiss or heart_gesture video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
 
@@ -369,8 +369,8 @@ def stream(
             EffectScene: one of 198 values: "hug", "kiss", "heart_gesture", "squish", "expansion",
             "fuzzyfuzzy", "bloombloom", "dizzydizzy", ...; required.
         input_image_urls: URL of images to be used for hug, kiss or heart_gesture video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
 
@@ -405,8 +405,8 @@ def stream_async(
             EffectScene: one of 198 values: "hug", "kiss", "heart_gesture", "squish", "expansion",
             "fuzzyfuzzy", "bloombloom", "dizzydizzy", ...; required.
         input_image_urls: URL of images to be used for hug, kiss or heart_gesture video.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
 

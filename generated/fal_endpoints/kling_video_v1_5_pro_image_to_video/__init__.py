@@ -131,22 +131,23 @@ def subscribe(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
             one of "16:9", "9:16", "1:1"; default "16:9".
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: (Undocumented.)
             str, at most 2500 characters; default "blur, distort, and low quality".
         cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         dynamic_masks: List of dynamic masks
             list[DynamicMask] or None; optional.
 
@@ -198,22 +199,23 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
             one of "16:9", "9:16", "1:1"; default "16:9".
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: (Undocumented.)
             str, at most 2500 characters; default "blur, distort, and low quality".
         cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         dynamic_masks: List of dynamic masks
             list[DynamicMask] or None; optional.
 
@@ -261,22 +263,23 @@ def submit(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
             one of "16:9", "9:16", "1:1"; default "16:9".
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: (Undocumented.)
             str, at most 2500 characters; default "blur, distort, and low quality".
         cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         dynamic_masks: List of dynamic masks
             list[DynamicMask] or None; optional.
 
@@ -320,22 +323,23 @@ async def submit_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
             one of "16:9", "9:16", "1:1"; default "16:9".
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: (Undocumented.)
             str, at most 2500 characters; default "blur, distort, and low quality".
         cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         dynamic_masks: List of dynamic masks
             list[DynamicMask] or None; optional.
 
@@ -378,22 +382,23 @@ def run(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
             one of "16:9", "9:16", "1:1"; default "16:9".
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: (Undocumented.)
             str, at most 2500 characters; default "blur, distort, and low quality".
         cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         dynamic_masks: List of dynamic masks
             list[DynamicMask] or None; optional.
 
@@ -435,22 +440,23 @@ async def run_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
             one of "16:9", "9:16", "1:1"; default "16:9".
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: (Undocumented.)
             str, at most 2500 characters; default "blur, distort, and low quality".
         cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         dynamic_masks: List of dynamic masks
             list[DynamicMask] or None; optional.
 
@@ -491,22 +497,23 @@ def stream(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
             one of "16:9", "9:16", "1:1"; default "16:9".
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: (Undocumented.)
             str, at most 2500 characters; default "blur, distort, and low quality".
         cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         dynamic_masks: List of dynamic masks
             list[DynamicMask] or None; optional.
 
@@ -546,22 +553,23 @@ def stream_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
             one of "16:9", "9:16", "1:1"; default "16:9".
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: (Undocumented.)
             str, at most 2500 characters; default "blur, distort, and low quality".
         cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         dynamic_masks: List of dynamic masks
             list[DynamicMask] or None; optional.
 

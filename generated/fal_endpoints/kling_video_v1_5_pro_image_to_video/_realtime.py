@@ -47,23 +47,23 @@ class Realtime(
             prompt: (Undocumented.)
                 str, at most 2500 characters; required.
             image_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: The duration of the generated video in seconds
                 one of "5", "10"; default "5".
             aspect_ratio: The aspect ratio of the generated video frame
                 one of "16:9", "9:16", "1:1"; default "16:9".
             tail_image_url: URL of the image to be used for the end of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             negative_prompt: (Undocumented.)
                 str, at most 2500 characters; default "blur, distort, and low quality".
             cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
                 the model to stick to your prompt.
                 float, 0 to 1; default 0.5.
             static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             dynamic_masks: List of dynamic masks
                 list[DynamicMask] or None; optional.
 
@@ -99,23 +99,23 @@ class AsyncRealtime(
             prompt: (Undocumented.)
                 str, at most 2500 characters; required.
             image_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: The duration of the generated video in seconds
                 one of "5", "10"; default "5".
             aspect_ratio: The aspect ratio of the generated video frame
                 one of "16:9", "9:16", "1:1"; default "16:9".
             tail_image_url: URL of the image to be used for the end of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             negative_prompt: (Undocumented.)
                 str, at most 2500 characters; default "blur, distort, and low quality".
             cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
                 the model to stick to your prompt.
                 float, 0 to 1; default 0.5.
             static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             dynamic_masks: List of dynamic masks
                 list[DynamicMask] or None; optional.
 

@@ -123,14 +123,15 @@ def subscribe(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
             one of "16:9", "9:16", "1:1"; default "16:9".
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: (Undocumented.)
             str, at most 2500 characters; default "blur, distort, and low quality".
         cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
@@ -183,14 +184,15 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
             one of "16:9", "9:16", "1:1"; default "16:9".
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: (Undocumented.)
             str, at most 2500 characters; default "blur, distort, and low quality".
         cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
@@ -239,14 +241,15 @@ def submit(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
             one of "16:9", "9:16", "1:1"; default "16:9".
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: (Undocumented.)
             str, at most 2500 characters; default "blur, distort, and low quality".
         cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
@@ -291,14 +294,15 @@ async def submit_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
             one of "16:9", "9:16", "1:1"; default "16:9".
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: (Undocumented.)
             str, at most 2500 characters; default "blur, distort, and low quality".
         cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
@@ -342,14 +346,15 @@ def run(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
             one of "16:9", "9:16", "1:1"; default "16:9".
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: (Undocumented.)
             str, at most 2500 characters; default "blur, distort, and low quality".
         cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
@@ -392,14 +397,15 @@ async def run_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
             one of "16:9", "9:16", "1:1"; default "16:9".
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: (Undocumented.)
             str, at most 2500 characters; default "blur, distort, and low quality".
         cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
@@ -441,14 +447,15 @@ def stream(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
             one of "16:9", "9:16", "1:1"; default "16:9".
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: (Undocumented.)
             str, at most 2500 characters; default "blur, distort, and low quality".
         cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want
@@ -489,14 +496,15 @@ def stream_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
             one of "16:9", "9:16", "1:1"; default "16:9".
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: (Undocumented.)
             str, at most 2500 characters; default "blur, distort, and low quality".
         cfg_scale: The CFG (Classifier Free Guidance) scale is a measure of how close you want

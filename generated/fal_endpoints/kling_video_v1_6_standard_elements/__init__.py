@@ -127,8 +127,8 @@ def subscribe(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         input_image_urls: List of image URLs to use for video generation. Supports up to 4 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
@@ -183,8 +183,8 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         input_image_urls: List of image URLs to use for video generation. Supports up to 4 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
@@ -235,8 +235,8 @@ def submit(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         input_image_urls: List of image URLs to use for video generation. Supports up to 4 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
@@ -283,8 +283,8 @@ async def submit_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         input_image_urls: List of image URLs to use for video generation. Supports up to 4 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
@@ -330,8 +330,8 @@ def run(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         input_image_urls: List of image URLs to use for video generation. Supports up to 4 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
@@ -376,8 +376,8 @@ async def run_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         input_image_urls: List of image URLs to use for video generation. Supports up to 4 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
@@ -421,8 +421,8 @@ def stream(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         input_image_urls: List of image URLs to use for video generation. Supports up to 4 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame
@@ -465,8 +465,8 @@ def stream_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         input_image_urls: List of image URLs to use for video generation. Supports up to 4 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         aspect_ratio: The aspect ratio of the generated video frame

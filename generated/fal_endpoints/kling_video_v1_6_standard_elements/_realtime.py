@@ -39,8 +39,8 @@ class Realtime(
             prompt: (Undocumented.)
                 str, at most 2500 characters; required.
             input_image_urls: List of image URLs to use for video generation. Supports up to 4 images.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             duration: The duration of the generated video in seconds
                 one of "5", "10"; default "5".
             aspect_ratio: The aspect ratio of the generated video frame
@@ -76,8 +76,8 @@ class AsyncRealtime(
             prompt: (Undocumented.)
                 str, at most 2500 characters; required.
             input_image_urls: List of image URLs to use for video generation. Supports up to 4 images.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             duration: The duration of the generated video in seconds
                 one of "5", "10"; default "5".
             aspect_ratio: The aspect ratio of the generated video frame

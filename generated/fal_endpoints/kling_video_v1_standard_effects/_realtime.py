@@ -42,8 +42,8 @@ class Realtime(
                 EffectScene: one of 198 values: "hug", "kiss", "heart_gesture", "squish", "expansion",
                 "fuzzyfuzzy", "bloombloom", "dizzydizzy", ...; required.
             input_image_urls: URL of images to be used for hug, kiss or heart_gesture video.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             duration: The duration of the generated video in seconds
                 one of "5", "10"; default "5".
 
@@ -74,8 +74,8 @@ class AsyncRealtime(
                 EffectScene: one of 198 values: "hug", "kiss", "heart_gesture", "squish", "expansion",
                 "fuzzyfuzzy", "bloombloom", "dizzydizzy", ...; required.
             input_image_urls: URL of images to be used for hug, kiss or heart_gesture video.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             duration: The duration of the generated video in seconds
                 one of "5", "10"; default "5".
 

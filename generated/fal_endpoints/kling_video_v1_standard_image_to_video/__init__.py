@@ -130,7 +130,8 @@ def subscribe(
         prompt: The prompt for the video
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -139,11 +140,11 @@ def subscribe(
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         dynamic_masks: List of dynamic masks
             list[DynamicMask] or None; optional.
 
@@ -194,7 +195,8 @@ async def subscribe_async(
         prompt: The prompt for the video
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -203,11 +205,11 @@ async def subscribe_async(
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         dynamic_masks: List of dynamic masks
             list[DynamicMask] or None; optional.
 
@@ -254,7 +256,8 @@ def submit(
         prompt: The prompt for the video
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -263,11 +266,11 @@ def submit(
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         dynamic_masks: List of dynamic masks
             list[DynamicMask] or None; optional.
 
@@ -310,7 +313,8 @@ async def submit_async(
         prompt: The prompt for the video
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -319,11 +323,11 @@ async def submit_async(
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         dynamic_masks: List of dynamic masks
             list[DynamicMask] or None; optional.
 
@@ -365,7 +369,8 @@ def run(
         prompt: The prompt for the video
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -374,11 +379,11 @@ def run(
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         dynamic_masks: List of dynamic masks
             list[DynamicMask] or None; optional.
 
@@ -419,7 +424,8 @@ async def run_async(
         prompt: The prompt for the video
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -428,11 +434,11 @@ async def run_async(
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         dynamic_masks: List of dynamic masks
             list[DynamicMask] or None; optional.
 
@@ -472,7 +478,8 @@ def stream(
         prompt: The prompt for the video
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -481,11 +488,11 @@ def stream(
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         dynamic_masks: List of dynamic masks
             list[DynamicMask] or None; optional.
 
@@ -524,7 +531,8 @@ def stream_async(
         prompt: The prompt for the video
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -533,11 +541,11 @@ def stream_async(
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         dynamic_masks: List of dynamic masks
             list[DynamicMask] or None; optional.
 

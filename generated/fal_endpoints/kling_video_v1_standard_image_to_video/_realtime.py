@@ -48,8 +48,8 @@ class Realtime(
             prompt: The prompt for the video
                 str, at most 2500 characters; required.
             image_url: URL of the image to be used for the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: The duration of the generated video in seconds
                 one of "5", "10"; default "5".
             negative_prompt: (Undocumented.)
@@ -58,11 +58,11 @@ class Realtime(
                 the model to stick to your prompt.
                 float, 0 to 1; default 0.5.
             tail_image_url: URL of the image to be used for the end of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             dynamic_masks: List of dynamic masks
                 list[DynamicMask] or None; optional.
 
@@ -99,8 +99,8 @@ class AsyncRealtime(
             prompt: The prompt for the video
                 str, at most 2500 characters; required.
             image_url: URL of the image to be used for the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: The duration of the generated video in seconds
                 one of "5", "10"; default "5".
             negative_prompt: (Undocumented.)
@@ -109,11 +109,11 @@ class AsyncRealtime(
                 the model to stick to your prompt.
                 float, 0 to 1; default 0.5.
             tail_image_url: URL of the image to be used for the end of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             static_mask_url: URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             dynamic_masks: List of dynamic masks
                 list[DynamicMask] or None; optional.
 

@@ -122,7 +122,8 @@ def subscribe(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -131,8 +132,8 @@ def subscribe(
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -179,7 +180,8 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -188,8 +190,8 @@ async def subscribe_async(
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -232,7 +234,8 @@ def submit(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -241,8 +244,8 @@ def submit(
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -281,7 +284,8 @@ async def submit_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -290,8 +294,8 @@ async def submit_async(
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -329,7 +333,8 @@ def run(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -338,8 +343,8 @@ def run(
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -376,7 +381,8 @@ async def run_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -385,8 +391,8 @@ async def run_async(
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -422,7 +428,8 @@ def stream(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -431,8 +438,8 @@ def stream(
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -467,7 +474,8 @@ def stream_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -476,8 +484,8 @@ def stream_async(
             the model to stick to your prompt.
             float, 0 to 1; default 0.5.
         tail_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -40,8 +40,8 @@ class Realtime(
             prompt: (Undocumented.)
                 str, at most 2500 characters; required.
             image_url: URL of the image to be used for the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: The duration of the generated video in seconds
                 one of "5", "10"; default "5".
             negative_prompt: (Undocumented.)
@@ -50,8 +50,8 @@ class Realtime(
                 the model to stick to your prompt.
                 float, 0 to 1; default 0.5.
             tail_image_url: URL of the image to be used for the end of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -82,8 +82,8 @@ class AsyncRealtime(
             prompt: (Undocumented.)
                 str, at most 2500 characters; required.
             image_url: URL of the image to be used for the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: The duration of the generated video in seconds
                 one of "5", "10"; default "5".
             negative_prompt: (Undocumented.)
@@ -92,8 +92,8 @@ class AsyncRealtime(
                 the model to stick to your prompt.
                 float, 0 to 1; default 0.5.
             tail_image_url: URL of the image to be used for the end of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -121,7 +121,8 @@ def subscribe(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -174,7 +175,8 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -223,7 +225,8 @@ def submit(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -268,7 +271,8 @@ async def submit_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -312,7 +316,8 @@ def run(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -355,7 +360,8 @@ async def run_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -397,7 +403,8 @@ def stream(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -438,7 +445,8 @@ def stream_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)

@@ -42,8 +42,8 @@ class Realtime(
             prompt: (Undocumented.)
                 str, at most 2500 characters; required.
             image_url: URL of the image to be used for the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: The duration of the generated video in seconds
                 one of "5", "10"; default "5".
             negative_prompt: (Undocumented.)
@@ -52,8 +52,8 @@ class Realtime(
                 the model to stick to your prompt.
                 float, 0 to 1; default 0.5.
             tail_image_url: URL of the image to be used for the end of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -86,8 +86,8 @@ class AsyncRealtime(
             prompt: (Undocumented.)
                 str, at most 2500 characters; required.
             image_url: URL of the image to be used for the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: The duration of the generated video in seconds
                 one of "5", "10"; default "5".
             negative_prompt: (Undocumented.)
@@ -96,8 +96,8 @@ class AsyncRealtime(
                 the model to stick to your prompt.
                 float, 0 to 1; default 0.5.
             tail_image_url: URL of the image to be used for the end of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

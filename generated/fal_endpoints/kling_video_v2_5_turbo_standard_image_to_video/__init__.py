@@ -123,7 +123,8 @@ def subscribe(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -176,7 +177,8 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -225,7 +227,8 @@ def submit(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -270,7 +273,8 @@ async def submit_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -314,7 +318,8 @@ def run(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -357,7 +362,8 @@ async def run_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -399,7 +405,8 @@ def stream(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -440,7 +447,8 @@ def stream_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)

@@ -131,7 +131,8 @@ def subscribe(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -141,8 +142,8 @@ def subscribe(
         voice_ids: Optional Voice IDs for video generation. Reference voices in your prompt with <<<voice_1>>> and <<<voice_2>>> (maximum 2 voices per task). Get voice IDs from the kling video create-voice endpoint: https://fal.ai/models/fal-ai/kling-video/create-voice
             list[str] or None; optional.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -194,7 +195,8 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -204,8 +206,8 @@ async def subscribe_async(
         voice_ids: Optional Voice IDs for video generation. Reference voices in your prompt with <<<voice_1>>> and <<<voice_2>>> (maximum 2 voices per task). Get voice IDs from the kling video create-voice endpoint: https://fal.ai/models/fal-ai/kling-video/create-voice
             list[str] or None; optional.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -253,7 +255,8 @@ def submit(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -263,8 +266,8 @@ def submit(
         voice_ids: Optional Voice IDs for video generation. Reference voices in your prompt with <<<voice_1>>> and <<<voice_2>>> (maximum 2 voices per task). Get voice IDs from the kling video create-voice endpoint: https://fal.ai/models/fal-ai/kling-video/create-voice
             list[str] or None; optional.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -308,7 +311,8 @@ async def submit_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -318,8 +322,8 @@ async def submit_async(
         voice_ids: Optional Voice IDs for video generation. Reference voices in your prompt with <<<voice_1>>> and <<<voice_2>>> (maximum 2 voices per task). Get voice IDs from the kling video create-voice endpoint: https://fal.ai/models/fal-ai/kling-video/create-voice
             list[str] or None; optional.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -362,7 +366,8 @@ def run(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -372,8 +377,8 @@ def run(
         voice_ids: Optional Voice IDs for video generation. Reference voices in your prompt with <<<voice_1>>> and <<<voice_2>>> (maximum 2 voices per task). Get voice IDs from the kling video create-voice endpoint: https://fal.ai/models/fal-ai/kling-video/create-voice
             list[str] or None; optional.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -415,7 +420,8 @@ async def run_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -425,8 +431,8 @@ async def run_async(
         voice_ids: Optional Voice IDs for video generation. Reference voices in your prompt with <<<voice_1>>> and <<<voice_2>>> (maximum 2 voices per task). Get voice IDs from the kling video create-voice endpoint: https://fal.ai/models/fal-ai/kling-video/create-voice
             list[str] or None; optional.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -467,7 +473,8 @@ def stream(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -477,8 +484,8 @@ def stream(
         voice_ids: Optional Voice IDs for video generation. Reference voices in your prompt with <<<voice_1>>> and <<<voice_2>>> (maximum 2 voices per task). Get voice IDs from the kling video create-voice endpoint: https://fal.ai/models/fal-ai/kling-video/create-voice
             list[str] or None; optional.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -518,7 +525,8 @@ def stream_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -528,8 +536,8 @@ def stream_async(
         voice_ids: Optional Voice IDs for video generation. Reference voices in your prompt with <<<voice_1>>> and <<<voice_2>>> (maximum 2 voices per task). Get voice IDs from the kling video create-voice endpoint: https://fal.ai/models/fal-ai/kling-video/create-voice
             list[str] or None; optional.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -41,8 +41,8 @@ class Realtime(
             prompt: (Undocumented.)
                 str, at most 2500 characters; required.
             start_image_url: URL of the image to be used for the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: The duration of the generated video in seconds
                 one of "5", "10"; default "5".
             negative_prompt: (Undocumented.)
@@ -52,8 +52,8 @@ class Realtime(
             voice_ids: Optional Voice IDs for video generation. Reference voices in your prompt with <<<voice_1>>> and <<<voice_2>>> (maximum 2 voices per task). Get voice IDs from the kling video create-voice endpoint: https://fal.ai/models/fal-ai/kling-video/create-voice
                 list[str] or None; optional.
             end_image_url: URL of the image to be used for the end of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -85,8 +85,8 @@ class AsyncRealtime(
             prompt: (Undocumented.)
                 str, at most 2500 characters; required.
             start_image_url: URL of the image to be used for the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: The duration of the generated video in seconds
                 one of "5", "10"; default "5".
             negative_prompt: (Undocumented.)
@@ -96,8 +96,8 @@ class AsyncRealtime(
             voice_ids: Optional Voice IDs for video generation. Reference voices in your prompt with <<<voice_1>>> and <<<voice_2>>> (maximum 2 voices per task). Get voice IDs from the kling video create-voice endpoint: https://fal.ai/models/fal-ai/kling-video/create-voice
                 list[str] or None; optional.
             end_image_url: URL of the image to be used for the end of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -157,7 +157,8 @@ def subscribe(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -228,7 +229,8 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -295,7 +297,8 @@ def submit(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -358,7 +361,8 @@ async def submit_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -420,7 +424,8 @@ def run(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -481,7 +486,8 @@ async def run_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -541,7 +547,8 @@ def stream(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)
@@ -600,7 +607,8 @@ def stream_async(
         prompt: (Undocumented.)
             str, at most 2500 characters; required.
         image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5", "10"; default "5".
         negative_prompt: (Undocumented.)

@@ -136,7 +136,8 @@ def subscribe(
 
     Args:
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -146,8 +147,8 @@ def subscribe(
         generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             bool; default True.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             list[KlingV3ComboElementInput] or None; optional.
         shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
@@ -208,7 +209,8 @@ async def subscribe_async(
 
     Args:
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -218,8 +220,8 @@ async def subscribe_async(
         generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             bool; default True.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             list[KlingV3ComboElementInput] or None; optional.
         shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
@@ -276,7 +278,8 @@ def submit(
 
     Args:
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -286,8 +289,8 @@ def submit(
         generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             bool; default True.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             list[KlingV3ComboElementInput] or None; optional.
         shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
@@ -340,7 +343,8 @@ async def submit_async(
 
     Args:
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -350,8 +354,8 @@ async def submit_async(
         generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             bool; default True.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             list[KlingV3ComboElementInput] or None; optional.
         shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
@@ -403,7 +407,8 @@ def run(
 
     Args:
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -413,8 +418,8 @@ def run(
         generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             bool; default True.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             list[KlingV3ComboElementInput] or None; optional.
         shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
@@ -465,7 +470,8 @@ async def run_async(
 
     Args:
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -475,8 +481,8 @@ async def run_async(
         generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             bool; default True.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             list[KlingV3ComboElementInput] or None; optional.
         shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
@@ -526,7 +532,8 @@ def stream(
 
     Args:
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -536,8 +543,8 @@ def stream(
         generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             bool; default True.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             list[KlingV3ComboElementInput] or None; optional.
         shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
@@ -586,7 +593,8 @@ def stream_async(
 
     Args:
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -596,8 +604,8 @@ def stream_async(
         generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             bool; default True.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             list[KlingV3ComboElementInput] or None; optional.
         shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.

@@ -49,8 +49,8 @@ class Realtime(
 
         Args:
             start_image_url: URL of the image to be used for the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
                 str or None, at most 2500 characters; optional.
             multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -60,8 +60,8 @@ class Realtime(
             generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
                 bool; default True.
             end_image_url: URL of the image to be used for the end of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
                 list[KlingV3ComboElementInput] or None; optional.
             shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
@@ -105,8 +105,8 @@ class AsyncRealtime(
 
         Args:
             start_image_url: URL of the image to be used for the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
                 str or None, at most 2500 characters; optional.
             multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -116,8 +116,8 @@ class AsyncRealtime(
             generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
                 bool; default True.
             end_image_url: URL of the image to be used for the end of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
                 list[KlingV3ComboElementInput] or None; optional.
             shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.

@@ -138,7 +138,8 @@ def subscribe(
 
     Args:
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -148,8 +149,8 @@ def subscribe(
         generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             bool; default True.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             list[KlingV3ComboElementInput] or None; optional.
         shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
@@ -211,7 +212,8 @@ async def subscribe_async(
 
     Args:
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -221,8 +223,8 @@ async def subscribe_async(
         generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             bool; default True.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             list[KlingV3ComboElementInput] or None; optional.
         shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
@@ -280,7 +282,8 @@ def submit(
 
     Args:
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -290,8 +293,8 @@ def submit(
         generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             bool; default True.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             list[KlingV3ComboElementInput] or None; optional.
         shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
@@ -345,7 +348,8 @@ async def submit_async(
 
     Args:
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -355,8 +359,8 @@ async def submit_async(
         generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             bool; default True.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             list[KlingV3ComboElementInput] or None; optional.
         shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
@@ -409,7 +413,8 @@ def run(
 
     Args:
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -419,8 +424,8 @@ def run(
         generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             bool; default True.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             list[KlingV3ComboElementInput] or None; optional.
         shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
@@ -472,7 +477,8 @@ async def run_async(
 
     Args:
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -482,8 +488,8 @@ async def run_async(
         generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             bool; default True.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             list[KlingV3ComboElementInput] or None; optional.
         shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
@@ -534,7 +540,8 @@ def stream(
 
     Args:
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -544,8 +551,8 @@ def stream(
         generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             bool; default True.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             list[KlingV3ComboElementInput] or None; optional.
         shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
@@ -595,7 +602,8 @@ def stream_async(
 
     Args:
         start_image_url: URL of the image to be used for the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
             str or None, at most 2500 characters; optional.
         multi_prompt: List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
@@ -605,8 +613,8 @@ def stream_async(
         generate_audio: Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
             bool; default True.
         end_image_url: URL of the image to be used for the end of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         elements: Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
             list[KlingV3ComboElementInput] or None; optional.
         shot_type: The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.

@@ -120,7 +120,8 @@ def subscribe(
 
     Args:
         video_url: The video URL to extract audio from. Only .mp4/.mov formats are supported. File size does not exceed 100MB. Video duration between 3.0s and 20.0s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sound_effect_prompt: Sound effect prompt. Cannot exceed 200 characters.
             str or None, at most 200 characters; default "Car tires screech as they accelerate in a
             drag race".
@@ -171,7 +172,8 @@ async def subscribe_async(
 
     Args:
         video_url: The video URL to extract audio from. Only .mp4/.mov formats are supported. File size does not exceed 100MB. Video duration between 3.0s and 20.0s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sound_effect_prompt: Sound effect prompt. Cannot exceed 200 characters.
             str or None, at most 200 characters; default "Car tires screech as they accelerate in a
             drag race".
@@ -218,7 +220,8 @@ def submit(
 
     Args:
         video_url: The video URL to extract audio from. Only .mp4/.mov formats are supported. File size does not exceed 100MB. Video duration between 3.0s and 20.0s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sound_effect_prompt: Sound effect prompt. Cannot exceed 200 characters.
             str or None, at most 200 characters; default "Car tires screech as they accelerate in a
             drag race".
@@ -261,7 +264,8 @@ async def submit_async(
 
     Args:
         video_url: The video URL to extract audio from. Only .mp4/.mov formats are supported. File size does not exceed 100MB. Video duration between 3.0s and 20.0s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sound_effect_prompt: Sound effect prompt. Cannot exceed 200 characters.
             str or None, at most 200 characters; default "Car tires screech as they accelerate in a
             drag race".
@@ -303,7 +307,8 @@ def run(
 
     Args:
         video_url: The video URL to extract audio from. Only .mp4/.mov formats are supported. File size does not exceed 100MB. Video duration between 3.0s and 20.0s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sound_effect_prompt: Sound effect prompt. Cannot exceed 200 characters.
             str or None, at most 200 characters; default "Car tires screech as they accelerate in a
             drag race".
@@ -344,7 +349,8 @@ async def run_async(
 
     Args:
         video_url: The video URL to extract audio from. Only .mp4/.mov formats are supported. File size does not exceed 100MB. Video duration between 3.0s and 20.0s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sound_effect_prompt: Sound effect prompt. Cannot exceed 200 characters.
             str or None, at most 200 characters; default "Car tires screech as they accelerate in a
             drag race".
@@ -384,7 +390,8 @@ def stream(
 
     Args:
         video_url: The video URL to extract audio from. Only .mp4/.mov formats are supported. File size does not exceed 100MB. Video duration between 3.0s and 20.0s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sound_effect_prompt: Sound effect prompt. Cannot exceed 200 characters.
             str or None, at most 200 characters; default "Car tires screech as they accelerate in a
             drag race".
@@ -423,7 +430,8 @@ def stream_async(
 
     Args:
         video_url: The video URL to extract audio from. Only .mp4/.mov formats are supported. File size does not exceed 100MB. Video duration between 3.0s and 20.0s.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sound_effect_prompt: Sound effect prompt. Cannot exceed 200 characters.
             str or None, at most 200 characters; default "Car tires screech as they accelerate in a
             drag race".

@@ -34,8 +34,8 @@ class Realtime(RealtimeConnection[KlingVideoVideoToAudioInput, KlingVideoVideoTo
 
         Args:
             video_url: The video URL to extract audio from. Only .mp4/.mov formats are supported. File size does not exceed 100MB. Video duration between 3.0s and 20.0s.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             sound_effect_prompt: Sound effect prompt. Cannot exceed 200 characters.
                 str or None, at most 200 characters; default "Car tires screech as they accelerate in a
                 drag race".
@@ -69,8 +69,8 @@ class AsyncRealtime(
 
         Args:
             video_url: The video URL to extract audio from. Only .mp4/.mov formats are supported. File size does not exceed 100MB. Video duration between 3.0s and 20.0s.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             sound_effect_prompt: Sound effect prompt. Cannot exceed 200 characters.
                 str or None, at most 200 characters; default "Car tires screech as they accelerate in a
                 drag race".

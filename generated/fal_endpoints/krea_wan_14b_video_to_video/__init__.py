@@ -121,7 +121,8 @@ def subscribe(
         prompt: Prompt for the video-to-video generation.
             str; required.
         video_url: URL of the input video. Currently, only outputs of 16:9 aspect ratio and 480p resolution are supported. Video duration should be less than 1000 frames at 16fps, and output frames will be 6 plus a multiple of 12, for example 18, 30, 42, etc.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         strength: Denoising strength for the video-to-video generation. 0.0 preserves the original, 1.0 completely remakes the video.
             float, 0.01 to 1; default 0.85.
         enable_prompt_expansion: Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
@@ -173,7 +174,8 @@ async def subscribe_async(
         prompt: Prompt for the video-to-video generation.
             str; required.
         video_url: URL of the input video. Currently, only outputs of 16:9 aspect ratio and 480p resolution are supported. Video duration should be less than 1000 frames at 16fps, and output frames will be 6 plus a multiple of 12, for example 18, 30, 42, etc.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         strength: Denoising strength for the video-to-video generation. 0.0 preserves the original, 1.0 completely remakes the video.
             float, 0.01 to 1; default 0.85.
         enable_prompt_expansion: Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
@@ -221,7 +223,8 @@ def submit(
         prompt: Prompt for the video-to-video generation.
             str; required.
         video_url: URL of the input video. Currently, only outputs of 16:9 aspect ratio and 480p resolution are supported. Video duration should be less than 1000 frames at 16fps, and output frames will be 6 plus a multiple of 12, for example 18, 30, 42, etc.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         strength: Denoising strength for the video-to-video generation. 0.0 preserves the original, 1.0 completely remakes the video.
             float, 0.01 to 1; default 0.85.
         enable_prompt_expansion: Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
@@ -265,7 +268,8 @@ async def submit_async(
         prompt: Prompt for the video-to-video generation.
             str; required.
         video_url: URL of the input video. Currently, only outputs of 16:9 aspect ratio and 480p resolution are supported. Video duration should be less than 1000 frames at 16fps, and output frames will be 6 plus a multiple of 12, for example 18, 30, 42, etc.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         strength: Denoising strength for the video-to-video generation. 0.0 preserves the original, 1.0 completely remakes the video.
             float, 0.01 to 1; default 0.85.
         enable_prompt_expansion: Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
@@ -308,7 +312,8 @@ def run(
         prompt: Prompt for the video-to-video generation.
             str; required.
         video_url: URL of the input video. Currently, only outputs of 16:9 aspect ratio and 480p resolution are supported. Video duration should be less than 1000 frames at 16fps, and output frames will be 6 plus a multiple of 12, for example 18, 30, 42, etc.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         strength: Denoising strength for the video-to-video generation. 0.0 preserves the original, 1.0 completely remakes the video.
             float, 0.01 to 1; default 0.85.
         enable_prompt_expansion: Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
@@ -350,7 +355,8 @@ async def run_async(
         prompt: Prompt for the video-to-video generation.
             str; required.
         video_url: URL of the input video. Currently, only outputs of 16:9 aspect ratio and 480p resolution are supported. Video duration should be less than 1000 frames at 16fps, and output frames will be 6 plus a multiple of 12, for example 18, 30, 42, etc.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         strength: Denoising strength for the video-to-video generation. 0.0 preserves the original, 1.0 completely remakes the video.
             float, 0.01 to 1; default 0.85.
         enable_prompt_expansion: Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
@@ -391,7 +397,8 @@ def stream(
         prompt: Prompt for the video-to-video generation.
             str; required.
         video_url: URL of the input video. Currently, only outputs of 16:9 aspect ratio and 480p resolution are supported. Video duration should be less than 1000 frames at 16fps, and output frames will be 6 plus a multiple of 12, for example 18, 30, 42, etc.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         strength: Denoising strength for the video-to-video generation. 0.0 preserves the original, 1.0 completely remakes the video.
             float, 0.01 to 1; default 0.85.
         enable_prompt_expansion: Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
@@ -431,7 +438,8 @@ def stream_async(
         prompt: Prompt for the video-to-video generation.
             str; required.
         video_url: URL of the input video. Currently, only outputs of 16:9 aspect ratio and 480p resolution are supported. Video duration should be less than 1000 frames at 16fps, and output frames will be 6 plus a multiple of 12, for example 18, 30, 42, etc.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         strength: Denoising strength for the video-to-video generation. 0.0 preserves the original, 1.0 completely remakes the video.
             float, 0.01 to 1; default 0.85.
         enable_prompt_expansion: Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.

@@ -37,8 +37,8 @@ class Realtime(RealtimeConnection[KreaWan14bVideoToVideoInput, KreaWan14bVideoTo
             prompt: Prompt for the video-to-video generation.
                 str; required.
             video_url: URL of the input video. Currently, only outputs of 16:9 aspect ratio and 480p resolution are supported. Video duration should be less than 1000 frames at 16fps, and output frames will be 6 plus a multiple of 12, for example 18, 30, 42, etc.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             strength: Denoising strength for the video-to-video generation. 0.0 preserves the original, 1.0 completely remakes the video.
                 float, 0.01 to 1; default 0.85.
             enable_prompt_expansion: Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
@@ -74,8 +74,8 @@ class AsyncRealtime(
             prompt: Prompt for the video-to-video generation.
                 str; required.
             video_url: URL of the input video. Currently, only outputs of 16:9 aspect ratio and 480p resolution are supported. Video duration should be less than 1000 frames at 16fps, and output frames will be 6 plus a multiple of 12, for example 18, 30, 42, etc.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             strength: Denoising strength for the video-to-video generation. 0.0 preserves the original, 1.0 completely remakes the video.
                 float, 0.01 to 1; default 0.85.
             enable_prompt_expansion: Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.

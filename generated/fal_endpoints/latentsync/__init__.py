@@ -113,9 +113,11 @@ def subscribe(
 
     Args:
         video_url: The URL of the video to generate the lip sync for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to generate the lip sync for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Guidance scale for the model inference
             float, 1 to 2; default 1.
         seed: Random seed for generation. If None, a random seed will be used.
@@ -165,9 +167,11 @@ async def subscribe_async(
 
     Args:
         video_url: The URL of the video to generate the lip sync for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to generate the lip sync for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Guidance scale for the model inference
             float, 1 to 2; default 1.
         seed: Random seed for generation. If None, a random seed will be used.
@@ -213,9 +217,11 @@ def submit(
 
     Args:
         video_url: The URL of the video to generate the lip sync for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to generate the lip sync for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Guidance scale for the model inference
             float, 1 to 2; default 1.
         seed: Random seed for generation. If None, a random seed will be used.
@@ -257,9 +263,11 @@ async def submit_async(
 
     Args:
         video_url: The URL of the video to generate the lip sync for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to generate the lip sync for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Guidance scale for the model inference
             float, 1 to 2; default 1.
         seed: Random seed for generation. If None, a random seed will be used.
@@ -300,9 +308,11 @@ def run(
 
     Args:
         video_url: The URL of the video to generate the lip sync for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to generate the lip sync for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Guidance scale for the model inference
             float, 1 to 2; default 1.
         seed: Random seed for generation. If None, a random seed will be used.
@@ -342,9 +352,11 @@ async def run_async(
 
     Args:
         video_url: The URL of the video to generate the lip sync for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to generate the lip sync for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Guidance scale for the model inference
             float, 1 to 2; default 1.
         seed: Random seed for generation. If None, a random seed will be used.
@@ -383,9 +395,11 @@ def stream(
 
     Args:
         video_url: The URL of the video to generate the lip sync for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to generate the lip sync for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Guidance scale for the model inference
             float, 1 to 2; default 1.
         seed: Random seed for generation. If None, a random seed will be used.
@@ -423,9 +437,11 @@ def stream_async(
 
     Args:
         video_url: The URL of the video to generate the lip sync for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to generate the lip sync for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Guidance scale for the model inference
             float, 1 to 2; default 1.
         seed: Random seed for generation. If None, a random seed will be used.

@@ -35,11 +35,11 @@ class Realtime(RealtimeConnection[LatentsyncInput, LatentsyncOutput]):
 
         Args:
             video_url: The URL of the video to generate the lip sync for.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: The URL of the audio to generate the lip sync for.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             guidance_scale: Guidance scale for the model inference
                 float, 1 to 2; default 1.
             seed: Random seed for generation. If None, a random seed will be used.
@@ -71,11 +71,11 @@ class AsyncRealtime(AsyncRealtimeConnection[LatentsyncInput, LatentsyncOutput]):
 
         Args:
             video_url: The URL of the video to generate the lip sync for.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: The URL of the audio to generate the lip sync for.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             guidance_scale: Guidance scale for the model inference
                 float, 1 to 2; default 1.
             seed: Random seed for generation. If None, a random seed will be used.

@@ -131,7 +131,8 @@ def subscribe(
         image_url: The base image to use for guiding the image generation on image-to-image
             generations. If the either width or height of the image is larger than 1024
             pixels, the image will be resized to 1024 pixels while keeping the aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_url: The mask to use for guiding the image generation on image
             inpainting. The model will focus on the mask area and try to fill it with
             the most relevant content.
@@ -141,7 +142,8 @@ def subscribe(
             ignored.
 
             The mask must have the same dimensions as the image passed as `image_url`.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         strength: The strength of the image that is passed as `image_url`. The strength
             determines how much the generated image will be similar to the image passed as
             `image_url`. The higher the strength the more model gets "creative" and
@@ -192,7 +194,8 @@ def subscribe(
             Only effective for inpainting pipelines.
             bool; default False.
         lora_url: The url of the lora server to use for image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         lora_scale: The scale of the lora server to use for image generation.
             float; default 1.
 
@@ -258,7 +261,8 @@ async def subscribe_async(
         image_url: The base image to use for guiding the image generation on image-to-image
             generations. If the either width or height of the image is larger than 1024
             pixels, the image will be resized to 1024 pixels while keeping the aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_url: The mask to use for guiding the image generation on image
             inpainting. The model will focus on the mask area and try to fill it with
             the most relevant content.
@@ -268,7 +272,8 @@ async def subscribe_async(
             ignored.
 
             The mask must have the same dimensions as the image passed as `image_url`.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         strength: The strength of the image that is passed as `image_url`. The strength
             determines how much the generated image will be similar to the image passed as
             `image_url`. The higher the strength the more model gets "creative" and
@@ -319,7 +324,8 @@ async def subscribe_async(
             Only effective for inpainting pipelines.
             bool; default False.
         lora_url: The url of the lora server to use for image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         lora_scale: The scale of the lora server to use for image generation.
             float; default 1.
 
@@ -381,7 +387,8 @@ def submit(
         image_url: The base image to use for guiding the image generation on image-to-image
             generations. If the either width or height of the image is larger than 1024
             pixels, the image will be resized to 1024 pixels while keeping the aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_url: The mask to use for guiding the image generation on image
             inpainting. The model will focus on the mask area and try to fill it with
             the most relevant content.
@@ -391,7 +398,8 @@ def submit(
             ignored.
 
             The mask must have the same dimensions as the image passed as `image_url`.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         strength: The strength of the image that is passed as `image_url`. The strength
             determines how much the generated image will be similar to the image passed as
             `image_url`. The higher the strength the more model gets "creative" and
@@ -442,7 +450,8 @@ def submit(
             Only effective for inpainting pipelines.
             bool; default False.
         lora_url: The url of the lora server to use for image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         lora_scale: The scale of the lora server to use for image generation.
             float; default 1.
 
@@ -500,7 +509,8 @@ async def submit_async(
         image_url: The base image to use for guiding the image generation on image-to-image
             generations. If the either width or height of the image is larger than 1024
             pixels, the image will be resized to 1024 pixels while keeping the aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_url: The mask to use for guiding the image generation on image
             inpainting. The model will focus on the mask area and try to fill it with
             the most relevant content.
@@ -510,7 +520,8 @@ async def submit_async(
             ignored.
 
             The mask must have the same dimensions as the image passed as `image_url`.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         strength: The strength of the image that is passed as `image_url`. The strength
             determines how much the generated image will be similar to the image passed as
             `image_url`. The higher the strength the more model gets "creative" and
@@ -561,7 +572,8 @@ async def submit_async(
             Only effective for inpainting pipelines.
             bool; default False.
         lora_url: The url of the lora server to use for image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         lora_scale: The scale of the lora server to use for image generation.
             float; default 1.
 
@@ -618,7 +630,8 @@ def run(
         image_url: The base image to use for guiding the image generation on image-to-image
             generations. If the either width or height of the image is larger than 1024
             pixels, the image will be resized to 1024 pixels while keeping the aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_url: The mask to use for guiding the image generation on image
             inpainting. The model will focus on the mask area and try to fill it with
             the most relevant content.
@@ -628,7 +641,8 @@ def run(
             ignored.
 
             The mask must have the same dimensions as the image passed as `image_url`.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         strength: The strength of the image that is passed as `image_url`. The strength
             determines how much the generated image will be similar to the image passed as
             `image_url`. The higher the strength the more model gets "creative" and
@@ -679,7 +693,8 @@ def run(
             Only effective for inpainting pipelines.
             bool; default False.
         lora_url: The url of the lora server to use for image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         lora_scale: The scale of the lora server to use for image generation.
             float; default 1.
 
@@ -735,7 +750,8 @@ async def run_async(
         image_url: The base image to use for guiding the image generation on image-to-image
             generations. If the either width or height of the image is larger than 1024
             pixels, the image will be resized to 1024 pixels while keeping the aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_url: The mask to use for guiding the image generation on image
             inpainting. The model will focus on the mask area and try to fill it with
             the most relevant content.
@@ -745,7 +761,8 @@ async def run_async(
             ignored.
 
             The mask must have the same dimensions as the image passed as `image_url`.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         strength: The strength of the image that is passed as `image_url`. The strength
             determines how much the generated image will be similar to the image passed as
             `image_url`. The higher the strength the more model gets "creative" and
@@ -796,7 +813,8 @@ async def run_async(
             Only effective for inpainting pipelines.
             bool; default False.
         lora_url: The url of the lora server to use for image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         lora_scale: The scale of the lora server to use for image generation.
             float; default 1.
 
@@ -851,7 +869,8 @@ def stream(
         image_url: The base image to use for guiding the image generation on image-to-image
             generations. If the either width or height of the image is larger than 1024
             pixels, the image will be resized to 1024 pixels while keeping the aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_url: The mask to use for guiding the image generation on image
             inpainting. The model will focus on the mask area and try to fill it with
             the most relevant content.
@@ -861,7 +880,8 @@ def stream(
             ignored.
 
             The mask must have the same dimensions as the image passed as `image_url`.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         strength: The strength of the image that is passed as `image_url`. The strength
             determines how much the generated image will be similar to the image passed as
             `image_url`. The higher the strength the more model gets "creative" and
@@ -912,7 +932,8 @@ def stream(
             Only effective for inpainting pipelines.
             bool; default False.
         lora_url: The url of the lora server to use for image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         lora_scale: The scale of the lora server to use for image generation.
             float; default 1.
 
@@ -966,7 +987,8 @@ def stream_async(
         image_url: The base image to use for guiding the image generation on image-to-image
             generations. If the either width or height of the image is larger than 1024
             pixels, the image will be resized to 1024 pixels while keeping the aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_url: The mask to use for guiding the image generation on image
             inpainting. The model will focus on the mask area and try to fill it with
             the most relevant content.
@@ -976,7 +998,8 @@ def stream_async(
             ignored.
 
             The mask must have the same dimensions as the image passed as `image_url`.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         strength: The strength of the image that is passed as `image_url`. The strength
             determines how much the generated image will be similar to the image passed as
             `image_url`. The higher the strength the more model gets "creative" and
@@ -1027,7 +1050,8 @@ def stream_async(
             Only effective for inpainting pipelines.
             bool; default False.
         lora_url: The url of the lora server to use for image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         lora_scale: The scale of the lora server to use for image generation.
             float; default 1.
 

@@ -62,8 +62,8 @@ class Realtime(RealtimeConnection[LcmInput, LcmOutput]):
             image_url: The base image to use for guiding the image generation on image-to-image
                 generations. If the either width or height of the image is larger than 1024
                 pixels, the image will be resized to 1024 pixels while keeping the aspect ratio.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             mask_url: The mask to use for guiding the image generation on image
                 inpainting. The model will focus on the mask area and try to fill it with
                 the most relevant content.
@@ -73,8 +73,8 @@ class Realtime(RealtimeConnection[LcmInput, LcmOutput]):
                 ignored.
 
                 The mask must have the same dimensions as the image passed as `image_url`.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             strength: The strength of the image that is passed as `image_url`. The strength
                 determines how much the generated image will be similar to the image passed as
                 `image_url`. The higher the strength the more model gets "creative" and
@@ -125,8 +125,8 @@ class Realtime(RealtimeConnection[LcmInput, LcmOutput]):
                 Only effective for inpainting pipelines.
                 bool; default False.
             lora_url: The url of the lora server to use for image generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             lora_scale: The scale of the lora server to use for image generation.
                 float; default 1.
 
@@ -181,8 +181,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LcmInput, LcmOutput]):
             image_url: The base image to use for guiding the image generation on image-to-image
                 generations. If the either width or height of the image is larger than 1024
                 pixels, the image will be resized to 1024 pixels while keeping the aspect ratio.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             mask_url: The mask to use for guiding the image generation on image
                 inpainting. The model will focus on the mask area and try to fill it with
                 the most relevant content.
@@ -192,8 +192,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LcmInput, LcmOutput]):
                 ignored.
 
                 The mask must have the same dimensions as the image passed as `image_url`.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             strength: The strength of the image that is passed as `image_url`. The strength
                 determines how much the generated image will be similar to the image passed as
                 `image_url`. The higher the strength the more model gets "creative" and
@@ -244,8 +244,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LcmInput, LcmOutput]):
                 Only effective for inpainting pipelines.
                 bool; default False.
             lora_url: The url of the lora server to use for image generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             lora_scale: The scale of the lora server to use for image generation.
                 float; default 1.
 

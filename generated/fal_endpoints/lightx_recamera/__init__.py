@@ -124,7 +124,8 @@ def subscribe(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             str or None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -182,7 +183,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             str or None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -236,7 +238,8 @@ def submit(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             str or None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -286,7 +289,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             str or None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -335,7 +339,8 @@ def run(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             str or None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -383,7 +388,8 @@ async def run_async(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             str or None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -430,7 +436,8 @@ def stream(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             str or None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -476,7 +483,8 @@ def stream_async(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             str or None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.

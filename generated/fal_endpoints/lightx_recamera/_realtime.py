@@ -37,8 +37,8 @@ class Realtime(RealtimeConnection[LightxRecameraInput, LightxRecameraOutput]):
 
         Args:
             video_url: URL of the input video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
                 str or None; optional.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -78,8 +78,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LightxRecameraInput, LightxRecameraO
 
         Args:
             video_url: URL of the input video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
                 str or None; optional.
             seed: Random seed for reproducibility. If None, a random seed is chosen.

@@ -124,7 +124,8 @@ def subscribe(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             str or None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -134,8 +135,8 @@ def subscribe(
         relight_parameters: Relighting parameters (required for relight_condition_type='ic'). Not used for 'bg' (which expects a background image URL instead).
             RelightParameters or None; optional.
         relit_cond_img_url: URL of conditioning image. Required for relight_condition_type='ref'/'hdr'. Also required for relight_condition_type='bg' (background image).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ref_id: Frame index to use as reference to relight the video with reference. Must be less than the number of generated frames (default 49).
             int, 0 to 48; default 0.
 
@@ -183,7 +184,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             str or None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -193,8 +195,8 @@ async def subscribe_async(
         relight_parameters: Relighting parameters (required for relight_condition_type='ic'). Not used for 'bg' (which expects a background image URL instead).
             RelightParameters or None; optional.
         relit_cond_img_url: URL of conditioning image. Required for relight_condition_type='ref'/'hdr'. Also required for relight_condition_type='bg' (background image).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ref_id: Frame index to use as reference to relight the video with reference. Must be less than the number of generated frames (default 49).
             int, 0 to 48; default 0.
 
@@ -238,7 +240,8 @@ def submit(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             str or None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -248,8 +251,8 @@ def submit(
         relight_parameters: Relighting parameters (required for relight_condition_type='ic'). Not used for 'bg' (which expects a background image URL instead).
             RelightParameters or None; optional.
         relit_cond_img_url: URL of conditioning image. Required for relight_condition_type='ref'/'hdr'. Also required for relight_condition_type='bg' (background image).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ref_id: Frame index to use as reference to relight the video with reference. Must be less than the number of generated frames (default 49).
             int, 0 to 48; default 0.
 
@@ -289,7 +292,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             str or None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -299,8 +303,8 @@ async def submit_async(
         relight_parameters: Relighting parameters (required for relight_condition_type='ic'). Not used for 'bg' (which expects a background image URL instead).
             RelightParameters or None; optional.
         relit_cond_img_url: URL of conditioning image. Required for relight_condition_type='ref'/'hdr'. Also required for relight_condition_type='bg' (background image).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ref_id: Frame index to use as reference to relight the video with reference. Must be less than the number of generated frames (default 49).
             int, 0 to 48; default 0.
 
@@ -339,7 +343,8 @@ def run(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             str or None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -349,8 +354,8 @@ def run(
         relight_parameters: Relighting parameters (required for relight_condition_type='ic'). Not used for 'bg' (which expects a background image URL instead).
             RelightParameters or None; optional.
         relit_cond_img_url: URL of conditioning image. Required for relight_condition_type='ref'/'hdr'. Also required for relight_condition_type='bg' (background image).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ref_id: Frame index to use as reference to relight the video with reference. Must be less than the number of generated frames (default 49).
             int, 0 to 48; default 0.
 
@@ -388,7 +393,8 @@ async def run_async(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             str or None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -398,8 +404,8 @@ async def run_async(
         relight_parameters: Relighting parameters (required for relight_condition_type='ic'). Not used for 'bg' (which expects a background image URL instead).
             RelightParameters or None; optional.
         relit_cond_img_url: URL of conditioning image. Required for relight_condition_type='ref'/'hdr'. Also required for relight_condition_type='bg' (background image).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ref_id: Frame index to use as reference to relight the video with reference. Must be less than the number of generated frames (default 49).
             int, 0 to 48; default 0.
 
@@ -436,7 +442,8 @@ def stream(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             str or None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -446,8 +453,8 @@ def stream(
         relight_parameters: Relighting parameters (required for relight_condition_type='ic'). Not used for 'bg' (which expects a background image URL instead).
             RelightParameters or None; optional.
         relit_cond_img_url: URL of conditioning image. Required for relight_condition_type='ref'/'hdr'. Also required for relight_condition_type='bg' (background image).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ref_id: Frame index to use as reference to relight the video with reference. Must be less than the number of generated frames (default 49).
             int, 0 to 48; default 0.
 
@@ -483,7 +490,8 @@ def stream_async(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
             str or None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -493,8 +501,8 @@ def stream_async(
         relight_parameters: Relighting parameters (required for relight_condition_type='ic'). Not used for 'bg' (which expects a background image URL instead).
             RelightParameters or None; optional.
         relit_cond_img_url: URL of conditioning image. Required for relight_condition_type='ref'/'hdr'. Also required for relight_condition_type='bg' (background image).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ref_id: Frame index to use as reference to relight the video with reference. Must be less than the number of generated frames (default 49).
             int, 0 to 48; default 0.
 

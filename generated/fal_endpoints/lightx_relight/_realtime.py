@@ -37,8 +37,8 @@ class Realtime(RealtimeConnection[LightxRelightInput, LightxRelightOutput]):
 
         Args:
             video_url: URL of the input video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
                 str or None; optional.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -48,8 +48,8 @@ class Realtime(RealtimeConnection[LightxRelightInput, LightxRelightOutput]):
             relight_parameters: Relighting parameters (required for relight_condition_type='ic'). Not used for 'bg' (which expects a background image URL instead).
                 RelightParameters or None; optional.
             relit_cond_img_url: URL of conditioning image. Required for relight_condition_type='ref'/'hdr'. Also required for relight_condition_type='bg' (background image).
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             ref_id: Frame index to use as reference to relight the video with reference. Must be less than the number of generated frames (default 49).
                 int, 0 to 48; default 0.
 
@@ -79,8 +79,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LightxRelightInput, LightxRelightOut
 
         Args:
             video_url: URL of the input video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Optional text prompt. If omitted, Light-X will auto-caption the video.
                 str or None; optional.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -90,8 +90,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LightxRelightInput, LightxRelightOut
             relight_parameters: Relighting parameters (required for relight_condition_type='ic'). Not used for 'bg' (which expects a background image URL instead).
                 RelightParameters or None; optional.
             relit_cond_img_url: URL of conditioning image. Required for relight_condition_type='ref'/'hdr'. Also required for relight_condition_type='bg' (background image).
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             ref_id: Frame index to use as reference to relight the video with reference. Must be less than the number of generated frames (default 49).
                 int, 0 to 48; default 0.
 

@@ -113,9 +113,11 @@ def subscribe(
 
     Args:
         image_url: The URL of the reference image for avatar generation. The character in this image will be animated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the driving audio file (WAV or MP3). The avatar will be animated to match this audio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A text prompt describing the scene and character. Helps guide the video generation style and context.
             str; required.
         num_clips: Number of video clips to generate. Each clip is approximately 3 seconds. Set higher for longer videos.
@@ -175,9 +177,11 @@ async def subscribe_async(
 
     Args:
         image_url: The URL of the reference image for avatar generation. The character in this image will be animated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the driving audio file (WAV or MP3). The avatar will be animated to match this audio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A text prompt describing the scene and character. Helps guide the video generation style and context.
             str; required.
         num_clips: Number of video clips to generate. Each clip is approximately 3 seconds. Set higher for longer videos.
@@ -233,9 +237,11 @@ def submit(
 
     Args:
         image_url: The URL of the reference image for avatar generation. The character in this image will be animated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the driving audio file (WAV or MP3). The avatar will be animated to match this audio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A text prompt describing the scene and character. Helps guide the video generation style and context.
             str; required.
         num_clips: Number of video clips to generate. Each clip is approximately 3 seconds. Set higher for longer videos.
@@ -287,9 +293,11 @@ async def submit_async(
 
     Args:
         image_url: The URL of the reference image for avatar generation. The character in this image will be animated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the driving audio file (WAV or MP3). The avatar will be animated to match this audio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A text prompt describing the scene and character. Helps guide the video generation style and context.
             str; required.
         num_clips: Number of video clips to generate. Each clip is approximately 3 seconds. Set higher for longer videos.
@@ -340,9 +348,11 @@ def run(
 
     Args:
         image_url: The URL of the reference image for avatar generation. The character in this image will be animated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the driving audio file (WAV or MP3). The avatar will be animated to match this audio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A text prompt describing the scene and character. Helps guide the video generation style and context.
             str; required.
         num_clips: Number of video clips to generate. Each clip is approximately 3 seconds. Set higher for longer videos.
@@ -392,9 +402,11 @@ async def run_async(
 
     Args:
         image_url: The URL of the reference image for avatar generation. The character in this image will be animated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the driving audio file (WAV or MP3). The avatar will be animated to match this audio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A text prompt describing the scene and character. Helps guide the video generation style and context.
             str; required.
         num_clips: Number of video clips to generate. Each clip is approximately 3 seconds. Set higher for longer videos.
@@ -443,9 +455,11 @@ def stream(
 
     Args:
         image_url: The URL of the reference image for avatar generation. The character in this image will be animated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the driving audio file (WAV or MP3). The avatar will be animated to match this audio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A text prompt describing the scene and character. Helps guide the video generation style and context.
             str; required.
         num_clips: Number of video clips to generate. Each clip is approximately 3 seconds. Set higher for longer videos.
@@ -493,9 +507,11 @@ def stream_async(
 
     Args:
         image_url: The URL of the reference image for avatar generation. The character in this image will be animated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the driving audio file (WAV or MP3). The avatar will be animated to match this audio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A text prompt describing the scene and character. Helps guide the video generation style and context.
             str; required.
         num_clips: Number of video clips to generate. Each clip is approximately 3 seconds. Set higher for longer videos.

@@ -39,11 +39,11 @@ class Realtime(RealtimeConnection[LiveAvatarInput, LiveAvatarOutput]):
 
         Args:
             image_url: The URL of the reference image for avatar generation. The character in this image will be animated.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: The URL of the driving audio file (WAV or MP3). The avatar will be animated to match this audio.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: A text prompt describing the scene and character. Helps guide the video generation style and context.
                 str; required.
             num_clips: Number of video clips to generate. Each clip is approximately 3 seconds. Set higher for longer videos.
@@ -87,11 +87,11 @@ class AsyncRealtime(AsyncRealtimeConnection[LiveAvatarInput, LiveAvatarOutput]):
 
         Args:
             image_url: The URL of the reference image for avatar generation. The character in this image will be animated.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: The URL of the driving audio file (WAV or MP3). The avatar will be animated to match this audio.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: A text prompt describing the scene and character. Helps guide the video generation style and context.
                 str; required.
             num_clips: Number of video clips to generate. Each clip is approximately 3 seconds. Set higher for longer videos.

@@ -136,9 +136,11 @@ def subscribe(
 
     Args:
         video_url: URL of the video to drive the lip syncing.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the image to be animated
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         blink: Amount to blink the eyes
             float, -30 to 30; default 0.
         eyebrow: Amount to raise or lower eyebrows
@@ -258,9 +260,11 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video to drive the lip syncing.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the image to be animated
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         blink: Amount to blink the eyes
             float, -30 to 30; default 0.
         eyebrow: Amount to raise or lower eyebrows
@@ -376,9 +380,11 @@ def submit(
 
     Args:
         video_url: URL of the video to drive the lip syncing.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the image to be animated
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         blink: Amount to blink the eyes
             float, -30 to 30; default 0.
         eyebrow: Amount to raise or lower eyebrows
@@ -490,9 +496,11 @@ async def submit_async(
 
     Args:
         video_url: URL of the video to drive the lip syncing.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the image to be animated
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         blink: Amount to blink the eyes
             float, -30 to 30; default 0.
         eyebrow: Amount to raise or lower eyebrows
@@ -603,9 +611,11 @@ def run(
 
     Args:
         video_url: URL of the video to drive the lip syncing.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the image to be animated
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         blink: Amount to blink the eyes
             float, -30 to 30; default 0.
         eyebrow: Amount to raise or lower eyebrows
@@ -715,9 +725,11 @@ async def run_async(
 
     Args:
         video_url: URL of the video to drive the lip syncing.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the image to be animated
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         blink: Amount to blink the eyes
             float, -30 to 30; default 0.
         eyebrow: Amount to raise or lower eyebrows
@@ -826,9 +838,11 @@ def stream(
 
     Args:
         video_url: URL of the video to drive the lip syncing.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the image to be animated
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         blink: Amount to blink the eyes
             float, -30 to 30; default 0.
         eyebrow: Amount to raise or lower eyebrows
@@ -936,9 +950,11 @@ def stream_async(
 
     Args:
         video_url: URL of the video to drive the lip syncing.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the image to be animated
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         blink: Amount to blink the eyes
             float, -30 to 30; default 0.
         eyebrow: Amount to raise or lower eyebrows

@@ -58,11 +58,11 @@ class Realtime(RealtimeConnection[LivePortraitInput, LivePortraitOutput]):
 
         Args:
             video_url: URL of the video to drive the lip syncing.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: URL of the image to be animated
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             blink: Amount to blink the eyes
                 float, -30 to 30; default 0.
             eyebrow: Amount to raise or lower eyebrows
@@ -164,11 +164,11 @@ class AsyncRealtime(AsyncRealtimeConnection[LivePortraitInput, LivePortraitOutpu
 
         Args:
             video_url: URL of the video to drive the lip syncing.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: URL of the image to be animated
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             blink: Amount to blink the eyes
                 float, -30 to 30; default 0.
             eyebrow: Amount to raise or lower eyebrows

@@ -111,7 +111,8 @@ def subscribe(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the image
             str; required.
         max_tokens: Maximum number of tokens to generate
@@ -163,7 +164,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the image
             str; required.
         max_tokens: Maximum number of tokens to generate
@@ -211,7 +213,8 @@ def submit(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the image
             str; required.
         max_tokens: Maximum number of tokens to generate
@@ -255,7 +258,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the image
             str; required.
         max_tokens: Maximum number of tokens to generate
@@ -298,7 +302,8 @@ def run(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the image
             str; required.
         max_tokens: Maximum number of tokens to generate
@@ -340,7 +345,8 @@ async def run_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the image
             str; required.
         max_tokens: Maximum number of tokens to generate
@@ -381,7 +387,8 @@ def stream(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the image
             str; required.
         max_tokens: Maximum number of tokens to generate
@@ -421,7 +428,8 @@ def stream_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the image
             str; required.
         max_tokens: Maximum number of tokens to generate

@@ -35,8 +35,8 @@ class Realtime(RealtimeConnection[LlavaNextInput, LlavaNextOutput]):
 
         Args:
             image_url: URL of the image to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Prompt to be used for the image
                 str; required.
             max_tokens: Maximum number of tokens to generate
@@ -70,8 +70,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LlavaNextInput, LlavaNextOutput]):
 
         Args:
             image_url: URL of the image to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Prompt to be used for the image
                 str; required.
             max_tokens: Maximum number of tokens to generate

@@ -128,7 +128,8 @@ def subscribe(
 
     Args:
         image_url: The URL of the image containing two speakers.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url_person1: The URL of the audio file for person 1 (left side).
             str; default
             "https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing_man.WAV".
@@ -215,7 +216,8 @@ async def subscribe_async(
 
     Args:
         image_url: The URL of the image containing two speakers.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url_person1: The URL of the audio file for person 1 (left side).
             str; default
             "https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing_man.WAV".
@@ -298,7 +300,8 @@ def submit(
 
     Args:
         image_url: The URL of the image containing two speakers.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url_person1: The URL of the audio file for person 1 (left side).
             str; default
             "https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing_man.WAV".
@@ -377,7 +380,8 @@ async def submit_async(
 
     Args:
         image_url: The URL of the image containing two speakers.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url_person1: The URL of the audio file for person 1 (left side).
             str; default
             "https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing_man.WAV".
@@ -455,7 +459,8 @@ def run(
 
     Args:
         image_url: The URL of the image containing two speakers.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url_person1: The URL of the audio file for person 1 (left side).
             str; default
             "https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing_man.WAV".
@@ -532,7 +537,8 @@ async def run_async(
 
     Args:
         image_url: The URL of the image containing two speakers.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url_person1: The URL of the audio file for person 1 (left side).
             str; default
             "https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing_man.WAV".
@@ -608,7 +614,8 @@ def stream(
 
     Args:
         image_url: The URL of the image containing two speakers.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url_person1: The URL of the audio file for person 1 (left side).
             str; default
             "https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing_man.WAV".
@@ -683,7 +690,8 @@ def stream_async(
 
     Args:
         image_url: The URL of the image containing two speakers.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url_person1: The URL of the audio file for person 1 (left side).
             str; default
             "https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing_man.WAV".

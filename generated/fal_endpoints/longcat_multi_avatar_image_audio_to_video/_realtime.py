@@ -53,8 +53,8 @@ class Realtime(
 
         Args:
             image_url: The URL of the image containing two speakers.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url_person1: The URL of the audio file for person 1 (left side).
                 str; default
                 "https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing_man.WAV".
@@ -129,8 +129,8 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image containing two speakers.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url_person1: The URL of the audio file for person 1 (left side).
                 str; default
                 "https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing_man.WAV".

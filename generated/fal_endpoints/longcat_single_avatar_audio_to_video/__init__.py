@@ -131,7 +131,8 @@ def subscribe(
 
     Args:
         audio_url: The URL of the audio file to drive the avatar.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "A person is talking naturally with natural expressions and movements.".
         negative_prompt: The negative prompt to avoid in the video generation.
@@ -208,7 +209,8 @@ async def subscribe_async(
 
     Args:
         audio_url: The URL of the audio file to drive the avatar.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "A person is talking naturally with natural expressions and movements.".
         negative_prompt: The negative prompt to avoid in the video generation.
@@ -281,7 +283,8 @@ def submit(
 
     Args:
         audio_url: The URL of the audio file to drive the avatar.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "A person is talking naturally with natural expressions and movements.".
         negative_prompt: The negative prompt to avoid in the video generation.
@@ -350,7 +353,8 @@ async def submit_async(
 
     Args:
         audio_url: The URL of the audio file to drive the avatar.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "A person is talking naturally with natural expressions and movements.".
         negative_prompt: The negative prompt to avoid in the video generation.
@@ -418,7 +422,8 @@ def run(
 
     Args:
         audio_url: The URL of the audio file to drive the avatar.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "A person is talking naturally with natural expressions and movements.".
         negative_prompt: The negative prompt to avoid in the video generation.
@@ -485,7 +490,8 @@ async def run_async(
 
     Args:
         audio_url: The URL of the audio file to drive the avatar.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "A person is talking naturally with natural expressions and movements.".
         negative_prompt: The negative prompt to avoid in the video generation.
@@ -551,7 +557,8 @@ def stream(
 
     Args:
         audio_url: The URL of the audio file to drive the avatar.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "A person is talking naturally with natural expressions and movements.".
         negative_prompt: The negative prompt to avoid in the video generation.
@@ -616,7 +623,8 @@ def stream_async(
 
     Args:
         audio_url: The URL of the audio file to drive the avatar.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "A person is talking naturally with natural expressions and movements.".
         negative_prompt: The negative prompt to avoid in the video generation.

@@ -130,9 +130,11 @@ def subscribe(
 
     Args:
         image_url: The URL of the image to animate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file to drive the avatar.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "A person is talking naturally with natural expressions and movements.".
         negative_prompt: The negative prompt to avoid in the video generation.
@@ -209,9 +211,11 @@ async def subscribe_async(
 
     Args:
         image_url: The URL of the image to animate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file to drive the avatar.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "A person is talking naturally with natural expressions and movements.".
         negative_prompt: The negative prompt to avoid in the video generation.
@@ -284,9 +288,11 @@ def submit(
 
     Args:
         image_url: The URL of the image to animate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file to drive the avatar.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "A person is talking naturally with natural expressions and movements.".
         negative_prompt: The negative prompt to avoid in the video generation.
@@ -355,9 +361,11 @@ async def submit_async(
 
     Args:
         image_url: The URL of the image to animate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file to drive the avatar.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "A person is talking naturally with natural expressions and movements.".
         negative_prompt: The negative prompt to avoid in the video generation.
@@ -425,9 +433,11 @@ def run(
 
     Args:
         image_url: The URL of the image to animate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file to drive the avatar.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "A person is talking naturally with natural expressions and movements.".
         negative_prompt: The negative prompt to avoid in the video generation.
@@ -494,9 +504,11 @@ async def run_async(
 
     Args:
         image_url: The URL of the image to animate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file to drive the avatar.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "A person is talking naturally with natural expressions and movements.".
         negative_prompt: The negative prompt to avoid in the video generation.
@@ -562,9 +574,11 @@ def stream(
 
     Args:
         image_url: The URL of the image to animate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file to drive the avatar.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "A person is talking naturally with natural expressions and movements.".
         negative_prompt: The negative prompt to avoid in the video generation.
@@ -629,9 +643,11 @@ def stream_async(
 
     Args:
         image_url: The URL of the image to animate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio file to drive the avatar.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "A person is talking naturally with natural expressions and movements.".
         negative_prompt: The negative prompt to avoid in the video generation.

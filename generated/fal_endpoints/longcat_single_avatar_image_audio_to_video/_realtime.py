@@ -49,11 +49,11 @@ class Realtime(
 
         Args:
             image_url: The URL of the image to animate.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: The URL of the audio file to drive the avatar.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to guide the video generation.
                 str; default "A person is talking naturally with natural expressions and movements.".
             negative_prompt: The negative prompt to avoid in the video generation.
@@ -114,11 +114,11 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image to animate.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: The URL of the audio file to drive the avatar.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to guide the video generation.
                 str; default "A person is talking naturally with natural expressions and movements.".
             negative_prompt: The negative prompt to avoid in the video generation.

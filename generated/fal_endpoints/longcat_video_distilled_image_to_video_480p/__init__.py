@@ -130,7 +130,8 @@ def subscribe(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -212,7 +213,8 @@ async def subscribe_async(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -290,7 +292,8 @@ def submit(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -364,7 +367,8 @@ async def submit_async(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -437,7 +441,8 @@ def run(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -509,7 +514,8 @@ async def run_async(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -580,7 +586,8 @@ def stream(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -650,7 +657,8 @@ def stream_async(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous

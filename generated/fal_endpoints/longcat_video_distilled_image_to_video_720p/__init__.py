@@ -131,7 +131,8 @@ def subscribe(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -216,7 +217,8 @@ async def subscribe_async(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -297,7 +299,8 @@ def submit(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -374,7 +377,8 @@ async def submit_async(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -450,7 +454,8 @@ def run(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -525,7 +530,8 @@ async def run_async(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -599,7 +605,8 @@ def stream(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -672,7 +679,8 @@ def stream_async(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous

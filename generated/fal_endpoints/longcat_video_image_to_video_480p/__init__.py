@@ -131,7 +131,8 @@ def subscribe(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -226,7 +227,8 @@ async def subscribe_async(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -317,7 +319,8 @@ def submit(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -404,7 +407,8 @@ async def submit_async(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -490,7 +494,8 @@ def run(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -575,7 +580,8 @@ async def run_async(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -659,7 +665,8 @@ def stream(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -742,7 +749,8 @@ def stream_async(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous

@@ -49,8 +49,8 @@ class Realtime(
 
         Args:
             image_url: The URL of the image to generate a video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to guide the video generation.
                 str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
                 hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -129,8 +129,8 @@ class AsyncRealtime(
 
         Args:
             image_url: The URL of the image to generate a video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to guide the video generation.
                 str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
                 hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous

@@ -132,7 +132,8 @@ def subscribe(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -230,7 +231,8 @@ async def subscribe_async(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -324,7 +326,8 @@ def submit(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -414,7 +417,8 @@ async def submit_async(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -503,7 +507,8 @@ def run(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -591,7 +596,8 @@ async def run_async(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -678,7 +684,8 @@ def stream(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous
@@ -764,7 +771,8 @@ def stream_async(
 
     Args:
         image_url: The URL of the image to generate a video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to guide the video generation.
             str; default "First-person view from the cockpit of a Formula 1 car. The driver's gloved
             hands firmly grip the intricate, carbon-fiber steering wheel adorned with numerous

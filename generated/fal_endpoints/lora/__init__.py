@@ -224,15 +224,15 @@ def subscribe(
         image_encoder_weight_name: The weight name of the image encoder model to use for the image generation.
             str or None; default "pytorch_model.bin".
         ic_light_model_url: The URL of the IC Light model to use for the image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ic_light_model_background_image_url: The URL of the IC Light model background image to use for the image generation.
             Make sure to use a background compatible with the model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ic_light_image_url: The URL of the IC Light model image to use for the image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: The same seed and the same prompt given to the same version of Stable Diffusion
             will output the same image every time.
             int or None; optional.
@@ -417,15 +417,15 @@ async def subscribe_async(
         image_encoder_weight_name: The weight name of the image encoder model to use for the image generation.
             str or None; default "pytorch_model.bin".
         ic_light_model_url: The URL of the IC Light model to use for the image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ic_light_model_background_image_url: The URL of the IC Light model background image to use for the image generation.
             Make sure to use a background compatible with the model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ic_light_image_url: The URL of the IC Light model image to use for the image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: The same seed and the same prompt given to the same version of Stable Diffusion
             will output the same image every time.
             int or None; optional.
@@ -606,15 +606,15 @@ def submit(
         image_encoder_weight_name: The weight name of the image encoder model to use for the image generation.
             str or None; default "pytorch_model.bin".
         ic_light_model_url: The URL of the IC Light model to use for the image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ic_light_model_background_image_url: The URL of the IC Light model background image to use for the image generation.
             Make sure to use a background compatible with the model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ic_light_image_url: The URL of the IC Light model image to use for the image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: The same seed and the same prompt given to the same version of Stable Diffusion
             will output the same image every time.
             int or None; optional.
@@ -791,15 +791,15 @@ async def submit_async(
         image_encoder_weight_name: The weight name of the image encoder model to use for the image generation.
             str or None; default "pytorch_model.bin".
         ic_light_model_url: The URL of the IC Light model to use for the image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ic_light_model_background_image_url: The URL of the IC Light model background image to use for the image generation.
             Make sure to use a background compatible with the model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ic_light_image_url: The URL of the IC Light model image to use for the image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: The same seed and the same prompt given to the same version of Stable Diffusion
             will output the same image every time.
             int or None; optional.
@@ -975,15 +975,15 @@ def run(
         image_encoder_weight_name: The weight name of the image encoder model to use for the image generation.
             str or None; default "pytorch_model.bin".
         ic_light_model_url: The URL of the IC Light model to use for the image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ic_light_model_background_image_url: The URL of the IC Light model background image to use for the image generation.
             Make sure to use a background compatible with the model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ic_light_image_url: The URL of the IC Light model image to use for the image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: The same seed and the same prompt given to the same version of Stable Diffusion
             will output the same image every time.
             int or None; optional.
@@ -1158,15 +1158,15 @@ async def run_async(
         image_encoder_weight_name: The weight name of the image encoder model to use for the image generation.
             str or None; default "pytorch_model.bin".
         ic_light_model_url: The URL of the IC Light model to use for the image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ic_light_model_background_image_url: The URL of the IC Light model background image to use for the image generation.
             Make sure to use a background compatible with the model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ic_light_image_url: The URL of the IC Light model image to use for the image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: The same seed and the same prompt given to the same version of Stable Diffusion
             will output the same image every time.
             int or None; optional.
@@ -1340,15 +1340,15 @@ def stream(
         image_encoder_weight_name: The weight name of the image encoder model to use for the image generation.
             str or None; default "pytorch_model.bin".
         ic_light_model_url: The URL of the IC Light model to use for the image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ic_light_model_background_image_url: The URL of the IC Light model background image to use for the image generation.
             Make sure to use a background compatible with the model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ic_light_image_url: The URL of the IC Light model image to use for the image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: The same seed and the same prompt given to the same version of Stable Diffusion
             will output the same image every time.
             int or None; optional.
@@ -1521,15 +1521,15 @@ def stream_async(
         image_encoder_weight_name: The weight name of the image encoder model to use for the image generation.
             str or None; default "pytorch_model.bin".
         ic_light_model_url: The URL of the IC Light model to use for the image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ic_light_model_background_image_url: The URL of the IC Light model background image to use for the image generation.
             Make sure to use a background compatible with the model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ic_light_image_url: The URL of the IC Light model image to use for the image generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: The same seed and the same prompt given to the same version of Stable Diffusion
             will output the same image every time.
             int or None; optional.

@@ -133,15 +133,15 @@ class Realtime(RealtimeConnection[LoraInput, LoraOutput]):
             image_encoder_weight_name: The weight name of the image encoder model to use for the image generation.
                 str or None; default "pytorch_model.bin".
             ic_light_model_url: The URL of the IC Light model to use for the image generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             ic_light_model_background_image_url: The URL of the IC Light model background image to use for the image generation.
                 Make sure to use a background compatible with the model.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             ic_light_image_url: The URL of the IC Light model image to use for the image generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             seed: The same seed and the same prompt given to the same version of Stable Diffusion
                 will output the same image every time.
                 int or None; optional.
@@ -313,15 +313,15 @@ class AsyncRealtime(AsyncRealtimeConnection[LoraInput, LoraOutput]):
             image_encoder_weight_name: The weight name of the image encoder model to use for the image generation.
                 str or None; default "pytorch_model.bin".
             ic_light_model_url: The URL of the IC Light model to use for the image generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             ic_light_model_background_image_url: The URL of the IC Light model background image to use for the image generation.
                 Make sure to use a background compatible with the model.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             ic_light_image_url: The URL of the IC Light model image to use for the image generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             seed: The same seed and the same prompt given to the same version of Stable Diffusion
                 will output the same image every time.
                 int or None; optional.

@@ -145,7 +145,8 @@ def subscribe(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -252,7 +253,8 @@ async def subscribe_async(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -355,7 +357,8 @@ def submit(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -454,7 +457,8 @@ async def submit_async(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -552,7 +556,8 @@ def run(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -649,7 +654,8 @@ async def run_async(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -745,7 +751,8 @@ def stream(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -840,7 +847,8 @@ def stream_async(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.

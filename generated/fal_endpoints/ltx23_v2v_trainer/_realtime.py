@@ -58,8 +58,8 @@ class Realtime(RealtimeConnection[Ltx23V2vTrainerInput, Ltx23V2vTrainerOutput]):
                 Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
                 The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
                 one of 8, 16, 32, 64, 128; default 32.
             number_of_steps: The number of training steps.
@@ -148,8 +148,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23V2vTrainerInput, Ltx23V2vTraine
                 Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
                 The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
                 one of 8, 16, 32, 64, 128; default 32.
             number_of_steps: The number of training steps.

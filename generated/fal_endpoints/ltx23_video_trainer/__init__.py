@@ -149,7 +149,8 @@ def subscribe(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -268,7 +269,8 @@ async def subscribe_async(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -383,7 +385,8 @@ def submit(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -494,7 +497,8 @@ async def submit_async(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -604,7 +608,8 @@ def run(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -713,7 +718,8 @@ async def run_async(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -821,7 +827,8 @@ def stream(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -928,7 +935,8 @@ def stream_async(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.

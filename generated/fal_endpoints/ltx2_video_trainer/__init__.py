@@ -144,7 +144,8 @@ def subscribe(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -258,7 +259,8 @@ async def subscribe_async(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -368,7 +370,8 @@ def submit(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -474,7 +477,8 @@ async def submit_async(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -579,7 +583,8 @@ def run(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -683,7 +688,8 @@ async def run_async(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -786,7 +792,8 @@ def stream(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.
@@ -888,7 +895,8 @@ def stream_async(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
             one of 8, 16, 32, 64, 128; default 32.
         number_of_steps: The number of training steps.

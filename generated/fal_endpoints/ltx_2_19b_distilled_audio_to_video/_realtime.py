@@ -82,14 +82,14 @@ class Realtime(
             prompt: The prompt to generate the video from.
                 str; required.
             audio_url: The URL of the audio to generate the video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: Optional URL of an image to use as the first frame of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             end_image_url: The URL of the image to use as the end of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             match_audio_length: When enabled, the number of frames will be calculated based on the audio duration and FPS. When disabled, use the specified num_frames.
                 bool; default True.
             num_frames: The number of frames to generate.
@@ -213,14 +213,14 @@ class AsyncRealtime(
             prompt: The prompt to generate the video from.
                 str; required.
             audio_url: The URL of the audio to generate the video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: Optional URL of an image to use as the first frame of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             end_image_url: The URL of the image to use as the end of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             match_audio_length: When enabled, the number of frames will be calculated based on the audio duration and FPS. When disabled, use the specified num_frames.
                 bool; default True.
             num_frames: The number of frames to generate.

@@ -157,10 +157,11 @@ def subscribe(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the end of the extended video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -298,10 +299,11 @@ async def subscribe_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the end of the extended video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -435,10 +437,11 @@ def submit(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the end of the extended video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -568,10 +571,11 @@ async def submit_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the end of the extended video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -700,10 +704,11 @@ def run(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the end of the extended video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -831,10 +836,11 @@ async def run_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the end of the extended video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -961,10 +967,11 @@ def stream(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the end of the extended video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -1090,10 +1097,11 @@ def stream_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the end of the extended video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.

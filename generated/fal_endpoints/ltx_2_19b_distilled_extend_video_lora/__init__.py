@@ -161,12 +161,13 @@ def subscribe(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the extended video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -305,12 +306,13 @@ async def subscribe_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the extended video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -445,12 +447,13 @@ def submit(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the extended video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -581,12 +584,13 @@ async def submit_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the extended video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -716,12 +720,13 @@ def run(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the extended video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -850,12 +855,13 @@ async def run_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the extended video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -983,12 +989,13 @@ def stream(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the extended video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -1115,12 +1122,13 @@ def stream_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the extended video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.

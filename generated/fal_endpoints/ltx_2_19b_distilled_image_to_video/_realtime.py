@@ -80,11 +80,11 @@ class Realtime(
             prompt: The prompt used for the generation.
                 str; required.
             image_url: The URL of the image to generate the video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: The URL of the image to use as the end of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             num_frames: The number of frames to generate.
                 int, 9 to 481; default 121.
             video_size: The size of the generated video.
@@ -204,11 +204,11 @@ class AsyncRealtime(
             prompt: The prompt used for the generation.
                 str; required.
             image_url: The URL of the image to generate the video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: The URL of the image to use as the end of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             num_frames: The number of frames to generate.
                 int, 9 to 481; default 121.
             video_size: The size of the generated video.

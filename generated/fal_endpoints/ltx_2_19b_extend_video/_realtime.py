@@ -79,11 +79,11 @@ class Realtime(RealtimeConnection[Ltx219bExtendVideoInput, Ltx219bExtendVideoOut
             prompt: The prompt to generate the video from.
                 str; required.
             video_url: The URL of the video to extend.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: The URL of the image to use as the end of the extended video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             num_frames: The number of frames to generate.
                 int, 9 to 481; default 121.
             video_size: The size of the generated video.
@@ -216,11 +216,11 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx219bExtendVideoInput, Ltx219bExte
             prompt: The prompt to generate the video from.
                 str; required.
             video_url: The URL of the video to extend.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: The URL of the image to use as the end of the extended video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             num_frames: The number of frames to generate.
                 int, 9 to 481; default 121.
             video_size: The size of the generated video.

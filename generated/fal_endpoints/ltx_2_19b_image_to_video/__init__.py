@@ -156,10 +156,11 @@ def subscribe(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -294,10 +295,11 @@ async def subscribe_async(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -428,10 +430,11 @@ def submit(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -558,10 +561,11 @@ async def submit_async(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -687,10 +691,11 @@ def run(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -815,10 +820,11 @@ async def run_async(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -942,10 +948,11 @@ def stream(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -1068,10 +1075,11 @@ def stream_async(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.

@@ -162,15 +162,16 @@ def subscribe(
         prompt: The prompt to generate the video from.
             str; required.
         audio_url: The URL of the audio to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         image_url: Optional URL of an image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, the number of frames will be calculated based on the audio duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -300,15 +301,16 @@ async def subscribe_async(
         prompt: The prompt to generate the video from.
             str; required.
         audio_url: The URL of the audio to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         image_url: Optional URL of an image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, the number of frames will be calculated based on the audio duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -434,15 +436,16 @@ def submit(
         prompt: The prompt to generate the video from.
             str; required.
         audio_url: The URL of the audio to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         image_url: Optional URL of an image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, the number of frames will be calculated based on the audio duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -564,15 +567,16 @@ async def submit_async(
         prompt: The prompt to generate the video from.
             str; required.
         audio_url: The URL of the audio to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         image_url: Optional URL of an image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, the number of frames will be calculated based on the audio duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -693,15 +697,16 @@ def run(
         prompt: The prompt to generate the video from.
             str; required.
         audio_url: The URL of the audio to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         image_url: Optional URL of an image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, the number of frames will be calculated based on the audio duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -821,15 +826,16 @@ async def run_async(
         prompt: The prompt to generate the video from.
             str; required.
         audio_url: The URL of the audio to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         image_url: Optional URL of an image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, the number of frames will be calculated based on the audio duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -948,15 +954,16 @@ def stream(
         prompt: The prompt to generate the video from.
             str; required.
         audio_url: The URL of the audio to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         image_url: Optional URL of an image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, the number of frames will be calculated based on the audio duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -1074,15 +1081,16 @@ def stream_async(
         prompt: The prompt to generate the video from.
             str; required.
         audio_url: The URL of the audio to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         image_url: Optional URL of an image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, the number of frames will be calculated based on the audio duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.

@@ -160,12 +160,13 @@ def subscribe(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -291,12 +292,13 @@ async def subscribe_async(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -418,12 +420,13 @@ def submit(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -541,12 +544,13 @@ async def submit_async(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -663,12 +667,13 @@ def run(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -784,12 +789,13 @@ async def run_async(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -904,12 +910,13 @@ def stream(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -1023,12 +1030,13 @@ def stream_async(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.

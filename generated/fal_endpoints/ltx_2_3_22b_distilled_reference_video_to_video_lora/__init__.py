@@ -168,18 +168,19 @@ def subscribe(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         audio_url: An optional URL of an audio to use as the audio for the video. If not provided, any audio present in the input video will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_url: An optional URL of an image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -316,18 +317,19 @@ async def subscribe_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         audio_url: An optional URL of an audio to use as the audio for the video. If not provided, any audio present in the input video will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_url: An optional URL of an image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -460,18 +462,19 @@ def submit(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         audio_url: An optional URL of an audio to use as the audio for the video. If not provided, any audio present in the input video will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_url: An optional URL of an image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -600,18 +603,19 @@ async def submit_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         audio_url: An optional URL of an audio to use as the audio for the video. If not provided, any audio present in the input video will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_url: An optional URL of an image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -739,18 +743,19 @@ def run(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         audio_url: An optional URL of an audio to use as the audio for the video. If not provided, any audio present in the input video will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_url: An optional URL of an image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -877,18 +882,19 @@ async def run_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         audio_url: An optional URL of an audio to use as the audio for the video. If not provided, any audio present in the input video will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_url: An optional URL of an image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -1014,18 +1020,19 @@ def stream(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         audio_url: An optional URL of an audio to use as the audio for the video. If not provided, any audio present in the input video will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_url: An optional URL of an image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -1150,18 +1157,19 @@ def stream_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         audio_url: An optional URL of an audio to use as the audio for the video. If not provided, any audio present in the input video will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         image_url: An optional URL of an image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.

@@ -160,7 +160,8 @@ def subscribe(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
@@ -290,7 +291,8 @@ async def subscribe_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
@@ -416,7 +418,8 @@ def submit(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
@@ -538,7 +541,8 @@ async def submit_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
@@ -659,7 +663,8 @@ def run(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
@@ -779,7 +784,8 @@ async def run_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
@@ -898,7 +904,8 @@ def stream(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
@@ -1016,7 +1023,8 @@ def stream_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.

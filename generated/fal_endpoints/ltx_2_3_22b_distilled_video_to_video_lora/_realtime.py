@@ -86,8 +86,8 @@ class Realtime(
             prompt: The prompt to generate the video from.
                 str; required.
             video_url: The URL of the video to generate the video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             loras: The LoRAs to use for the generation.
                 list[LoRAInput]; required.
             match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
@@ -210,8 +210,8 @@ class AsyncRealtime(
             prompt: The prompt to generate the video from.
                 str; required.
             video_url: The URL of the video to generate the video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             loras: The LoRAs to use for the generation.
                 list[LoRAInput]; required.
             match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.

@@ -88,11 +88,11 @@ class Realtime(RealtimeConnection[Ltx2322bImageToVideoInput, Ltx2322bImageToVide
             prompt: The prompt used for the generation.
                 str; required.
             image_url: The URL of the image to generate the video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: The URL of the image to use as the end of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             num_frames: The number of frames to generate.
                 int, 9 to 481; default 121.
             video_size: The size of the generated video.
@@ -242,11 +242,11 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx2322bImageToVideoInput, Ltx2322bI
             prompt: The prompt used for the generation.
                 str; required.
             image_url: The URL of the image to generate the video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: The URL of the image to use as the end of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             num_frames: The number of frames to generate.
                 int, 9 to 481; default 121.
             video_size: The size of the generated video.

@@ -172,12 +172,13 @@ def subscribe(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -339,12 +340,13 @@ async def subscribe_async(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -502,12 +504,13 @@ def submit(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -661,12 +664,13 @@ async def submit_async(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -819,12 +823,13 @@ def run(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -976,12 +981,13 @@ async def run_async(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -1132,12 +1138,13 @@ def stream(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.
@@ -1287,12 +1294,13 @@ def stream_async(
         prompt: The prompt used for the generation.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: The LoRAs to use for the generation.
             list[LoRAInput]; required.
         end_image_url: The URL of the image to use as the end of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         video_size: The size of the generated video.

@@ -168,7 +168,8 @@ def subscribe(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -331,7 +332,8 @@ async def subscribe_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -490,7 +492,8 @@ def submit(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -645,7 +648,8 @@ async def submit_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -799,7 +803,8 @@ def run(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -952,7 +957,8 @@ async def run_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -1104,7 +1110,8 @@ def stream(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -1255,7 +1262,8 @@ def stream_async(
         prompt: The prompt to generate the video from.
             str; required.
         video_url: The URL of the video to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
             bool; default True.
         num_frames: The number of frames to generate.

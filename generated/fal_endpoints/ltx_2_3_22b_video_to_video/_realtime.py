@@ -88,8 +88,8 @@ class Realtime(RealtimeConnection[Ltx2322bVideoToVideoInput, Ltx2322bVideoToVide
             prompt: The prompt to generate the video from.
                 str; required.
             video_url: The URL of the video to generate the video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
                 bool; default True.
             num_frames: The number of frames to generate.
@@ -241,8 +241,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx2322bVideoToVideoInput, Ltx2322bV
             prompt: The prompt to generate the video from.
                 str; required.
             video_url: The URL of the video to generate the video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             match_video_length: When enabled, the number of frames will be calculated based on the video duration and FPS. When disabled, use the specified num_frames.
                 bool; default True.
             num_frames: The number of frames to generate.

@@ -35,11 +35,11 @@ class Realtime(RealtimeConnection[Ltx23AudioToVideoInput, Ltx23AudioToVideoOutpu
 
         Args:
             audio_url: URL of the audio file to generate a video from. Duration must be between 2 and 20 seconds. Must be publicly accessible or base64 data URI.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: URL of an image to use as the first frame of the video. If not provided, prompt is required.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             prompt: Text description of how the video should be generated. Required if image_url is not provided. When image_url is provided, this describes how the image should be animated.
                 str or None, 1 to 5000 characters; optional.
             guidance_scale: Guidance scale for video generation. Higher values make the output more closely follow the prompt. Defaults to 5 for text-to-video, or 9 when providing an image.
@@ -71,11 +71,11 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23AudioToVideoInput, Ltx23AudioTo
 
         Args:
             audio_url: URL of the audio file to generate a video from. Duration must be between 2 and 20 seconds. Must be publicly accessible or base64 data URI.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: URL of an image to use as the first frame of the video. If not provided, prompt is required.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             prompt: Text description of how the video should be generated. Required if image_url is not provided. When image_url is provided, this describes how the image should be animated.
                 str or None, 1 to 5000 characters; optional.
             guidance_scale: Guidance scale for video generation. Higher values make the output more closely follow the prompt. Defaults to 5 for text-to-video, or 9 when providing an image.

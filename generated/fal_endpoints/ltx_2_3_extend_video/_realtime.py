@@ -35,8 +35,8 @@ class Realtime(RealtimeConnection[Ltx23ExtendVideoInput, Ltx23ExtendVideoOutput]
 
         Args:
             video_url: The URL of the video to extend
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Description of what should happen in the extended portion of the video.
                 str or None, at most 5000 characters; optional.
             duration: Duration in seconds to extend the video. Maximum 20 seconds.
@@ -70,8 +70,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23ExtendVideoInput, Ltx23ExtendVi
 
         Args:
             video_url: The URL of the video to extend
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Description of what should happen in the extended portion of the video.
                 str or None, at most 5000 characters; optional.
             duration: Duration in seconds to extend the video. Maximum 20 seconds.

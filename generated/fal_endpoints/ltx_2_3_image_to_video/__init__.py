@@ -116,12 +116,13 @@ def subscribe(
 
     Args:
         image_url: The URL of the start image to use for the generated video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the generated video
             str, 1 to 5000 characters; required.
         end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: The duration of the generated video in seconds
             one of 6, 8, 10; default 6.
         resolution: The resolution of the generated video
@@ -178,12 +179,13 @@ async def subscribe_async(
 
     Args:
         image_url: The URL of the start image to use for the generated video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the generated video
             str, 1 to 5000 characters; required.
         end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: The duration of the generated video in seconds
             one of 6, 8, 10; default 6.
         resolution: The resolution of the generated video
@@ -236,12 +238,13 @@ def submit(
 
     Args:
         image_url: The URL of the start image to use for the generated video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the generated video
             str, 1 to 5000 characters; required.
         end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: The duration of the generated video in seconds
             one of 6, 8, 10; default 6.
         resolution: The resolution of the generated video
@@ -290,12 +293,13 @@ async def submit_async(
 
     Args:
         image_url: The URL of the start image to use for the generated video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the generated video
             str, 1 to 5000 characters; required.
         end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: The duration of the generated video in seconds
             one of 6, 8, 10; default 6.
         resolution: The resolution of the generated video
@@ -343,12 +347,13 @@ def run(
 
     Args:
         image_url: The URL of the start image to use for the generated video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the generated video
             str, 1 to 5000 characters; required.
         end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: The duration of the generated video in seconds
             one of 6, 8, 10; default 6.
         resolution: The resolution of the generated video
@@ -395,12 +400,13 @@ async def run_async(
 
     Args:
         image_url: The URL of the start image to use for the generated video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the generated video
             str, 1 to 5000 characters; required.
         end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: The duration of the generated video in seconds
             one of 6, 8, 10; default 6.
         resolution: The resolution of the generated video
@@ -446,12 +452,13 @@ def stream(
 
     Args:
         image_url: The URL of the start image to use for the generated video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the generated video
             str, 1 to 5000 characters; required.
         end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: The duration of the generated video in seconds
             one of 6, 8, 10; default 6.
         resolution: The resolution of the generated video
@@ -496,12 +503,13 @@ def stream_async(
 
     Args:
         image_url: The URL of the start image to use for the generated video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the generated video
             str, 1 to 5000 characters; required.
         end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: The duration of the generated video in seconds
             one of 6, 8, 10; default 6.
         resolution: The resolution of the generated video

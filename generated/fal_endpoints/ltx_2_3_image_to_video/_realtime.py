@@ -38,13 +38,13 @@ class Realtime(RealtimeConnection[Ltx23ImageToVideoInput, Ltx23ImageToVideoOutpu
 
         Args:
             image_url: The URL of the start image to use for the generated video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for the generated video
                 str, 1 to 5000 characters; required.
             end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             duration: The duration of the generated video in seconds
                 one of 6, 8, 10; default 6.
             resolution: The resolution of the generated video
@@ -83,13 +83,13 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23ImageToVideoInput, Ltx23ImageTo
 
         Args:
             image_url: The URL of the start image to use for the generated video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for the generated video
                 str, 1 to 5000 characters; required.
             end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             duration: The duration of the generated video in seconds
                 one of 6, 8, 10; default 6.
             resolution: The resolution of the generated video

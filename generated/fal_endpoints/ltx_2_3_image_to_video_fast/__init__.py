@@ -122,12 +122,13 @@ def subscribe(
 
     Args:
         image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to generate the video from
             str, 1 to 5000 characters; required.
         end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: The duration of the generated video in seconds. The fast model supports 6-20 seconds. Note: Durations longer than 10 seconds (12, 14, 16, 18, 20) are only supported with 25 FPS and 1080p resolution.
             one of 6, 8, 10, 12, 14, 16, 18, 20; default 6.
         resolution: The resolution of the generated video
@@ -184,12 +185,13 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to generate the video from
             str, 1 to 5000 characters; required.
         end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: The duration of the generated video in seconds. The fast model supports 6-20 seconds. Note: Durations longer than 10 seconds (12, 14, 16, 18, 20) are only supported with 25 FPS and 1080p resolution.
             one of 6, 8, 10, 12, 14, 16, 18, 20; default 6.
         resolution: The resolution of the generated video
@@ -242,12 +244,13 @@ def submit(
 
     Args:
         image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to generate the video from
             str, 1 to 5000 characters; required.
         end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: The duration of the generated video in seconds. The fast model supports 6-20 seconds. Note: Durations longer than 10 seconds (12, 14, 16, 18, 20) are only supported with 25 FPS and 1080p resolution.
             one of 6, 8, 10, 12, 14, 16, 18, 20; default 6.
         resolution: The resolution of the generated video
@@ -296,12 +299,13 @@ async def submit_async(
 
     Args:
         image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to generate the video from
             str, 1 to 5000 characters; required.
         end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: The duration of the generated video in seconds. The fast model supports 6-20 seconds. Note: Durations longer than 10 seconds (12, 14, 16, 18, 20) are only supported with 25 FPS and 1080p resolution.
             one of 6, 8, 10, 12, 14, 16, 18, 20; default 6.
         resolution: The resolution of the generated video
@@ -349,12 +353,13 @@ def run(
 
     Args:
         image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to generate the video from
             str, 1 to 5000 characters; required.
         end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: The duration of the generated video in seconds. The fast model supports 6-20 seconds. Note: Durations longer than 10 seconds (12, 14, 16, 18, 20) are only supported with 25 FPS and 1080p resolution.
             one of 6, 8, 10, 12, 14, 16, 18, 20; default 6.
         resolution: The resolution of the generated video
@@ -401,12 +406,13 @@ async def run_async(
 
     Args:
         image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to generate the video from
             str, 1 to 5000 characters; required.
         end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: The duration of the generated video in seconds. The fast model supports 6-20 seconds. Note: Durations longer than 10 seconds (12, 14, 16, 18, 20) are only supported with 25 FPS and 1080p resolution.
             one of 6, 8, 10, 12, 14, 16, 18, 20; default 6.
         resolution: The resolution of the generated video
@@ -452,12 +458,13 @@ def stream(
 
     Args:
         image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to generate the video from
             str, 1 to 5000 characters; required.
         end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: The duration of the generated video in seconds. The fast model supports 6-20 seconds. Note: Durations longer than 10 seconds (12, 14, 16, 18, 20) are only supported with 25 FPS and 1080p resolution.
             one of 6, 8, 10, 12, 14, 16, 18, 20; default 6.
         resolution: The resolution of the generated video
@@ -502,12 +509,13 @@ def stream_async(
 
     Args:
         image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to generate the video from
             str, 1 to 5000 characters; required.
         end_image_url: The URL of the end image to use for the generated video. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: The duration of the generated video in seconds. The fast model supports 6-20 seconds. Note: Durations longer than 10 seconds (12, 14, 16, 18, 20) are only supported with 25 FPS and 1080p resolution.
             one of 6, 8, 10, 12, 14, 16, 18, 20; default 6.
         resolution: The resolution of the generated video

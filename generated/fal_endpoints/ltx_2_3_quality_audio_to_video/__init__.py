@@ -146,10 +146,11 @@ def subscribe(
         prompt: The prompt to guide the audio-driven video generation.
             str; required.
         audio_url: The URL of the audio track that drives generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -252,10 +253,11 @@ async def subscribe_async(
         prompt: The prompt to guide the audio-driven video generation.
             str; required.
         audio_url: The URL of the audio track that drives generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -354,10 +356,11 @@ def submit(
         prompt: The prompt to guide the audio-driven video generation.
             str; required.
         audio_url: The URL of the audio track that drives generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -452,10 +455,11 @@ async def submit_async(
         prompt: The prompt to guide the audio-driven video generation.
             str; required.
         audio_url: The URL of the audio track that drives generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -549,10 +553,11 @@ def run(
         prompt: The prompt to guide the audio-driven video generation.
             str; required.
         audio_url: The URL of the audio track that drives generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -645,10 +650,11 @@ async def run_async(
         prompt: The prompt to guide the audio-driven video generation.
             str; required.
         audio_url: The URL of the audio track that drives generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -740,10 +746,11 @@ def stream(
         prompt: The prompt to guide the audio-driven video generation.
             str; required.
         audio_url: The URL of the audio track that drives generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -834,10 +841,11 @@ def stream_async(
         prompt: The prompt to guide the audio-driven video generation.
             str; required.
         audio_url: The URL of the audio track that drives generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             bool; default True.
         num_frames: The number of frames to generate.

@@ -59,11 +59,11 @@ class Realtime(RealtimeConnection[Ltx23QualityAudioToVideoInput, Ltx23QualityAud
             prompt: The prompt to guide the audio-driven video generation.
                 str; required.
             audio_url: The URL of the audio track that drives generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
                 bool; default True.
             num_frames: The number of frames to generate.
@@ -150,11 +150,11 @@ class AsyncRealtime(
             prompt: The prompt to guide the audio-driven video generation.
                 str; required.
             audio_url: The URL of the audio track that drives generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
                 bool; default True.
             num_frames: The number of frames to generate.

@@ -150,12 +150,13 @@ def subscribe(
         prompt: The prompt to guide the audio-driven video generation.
             str; required.
         audio_url: The URL of the audio track that drives generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -259,12 +260,13 @@ async def subscribe_async(
         prompt: The prompt to guide the audio-driven video generation.
             str; required.
         audio_url: The URL of the audio track that drives generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -364,12 +366,13 @@ def submit(
         prompt: The prompt to guide the audio-driven video generation.
             str; required.
         audio_url: The URL of the audio track that drives generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -465,12 +468,13 @@ async def submit_async(
         prompt: The prompt to guide the audio-driven video generation.
             str; required.
         audio_url: The URL of the audio track that drives generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -565,12 +569,13 @@ def run(
         prompt: The prompt to guide the audio-driven video generation.
             str; required.
         audio_url: The URL of the audio track that drives generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -664,12 +669,13 @@ async def run_async(
         prompt: The prompt to guide the audio-driven video generation.
             str; required.
         audio_url: The URL of the audio track that drives generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -762,12 +768,13 @@ def stream(
         prompt: The prompt to guide the audio-driven video generation.
             str; required.
         audio_url: The URL of the audio track that drives generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             bool; default True.
         num_frames: The number of frames to generate.
@@ -859,12 +866,13 @@ def stream_async(
         prompt: The prompt to guide the audio-driven video generation.
             str; required.
         audio_url: The URL of the audio track that drives generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         image_url: Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         match_audio_length: When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
             bool; default True.
         num_frames: The number of frames to generate.

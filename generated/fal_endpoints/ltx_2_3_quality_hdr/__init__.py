@@ -146,7 +146,8 @@ def subscribe(
         prompt: The prompt to guide generation.
             str; required.
         video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         resolution: Output video size. The output is generated at up to ~720p (shorter side capped at 704px); larger requested sizes are scaled down, preserving the aspect ratio.
@@ -242,7 +243,8 @@ async def subscribe_async(
         prompt: The prompt to guide generation.
             str; required.
         video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         resolution: Output video size. The output is generated at up to ~720p (shorter side capped at 704px); larger requested sizes are scaled down, preserving the aspect ratio.
@@ -334,7 +336,8 @@ def submit(
         prompt: The prompt to guide generation.
             str; required.
         video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         resolution: Output video size. The output is generated at up to ~720p (shorter side capped at 704px); larger requested sizes are scaled down, preserving the aspect ratio.
@@ -422,7 +425,8 @@ async def submit_async(
         prompt: The prompt to guide generation.
             str; required.
         video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         resolution: Output video size. The output is generated at up to ~720p (shorter side capped at 704px); larger requested sizes are scaled down, preserving the aspect ratio.
@@ -509,7 +513,8 @@ def run(
         prompt: The prompt to guide generation.
             str; required.
         video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         resolution: Output video size. The output is generated at up to ~720p (shorter side capped at 704px); larger requested sizes are scaled down, preserving the aspect ratio.
@@ -595,7 +600,8 @@ async def run_async(
         prompt: The prompt to guide generation.
             str; required.
         video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         resolution: Output video size. The output is generated at up to ~720p (shorter side capped at 704px); larger requested sizes are scaled down, preserving the aspect ratio.
@@ -680,7 +686,8 @@ def stream(
         prompt: The prompt to guide generation.
             str; required.
         video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         resolution: Output video size. The output is generated at up to ~720p (shorter side capped at 704px); larger requested sizes are scaled down, preserving the aspect ratio.
@@ -764,7 +771,8 @@ def stream_async(
         prompt: The prompt to guide generation.
             str; required.
         video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         resolution: Output video size. The output is generated at up to ~720p (shorter side capped at 704px); larger requested sizes are scaled down, preserving the aspect ratio.

@@ -56,8 +56,8 @@ class Realtime(RealtimeConnection[Ltx23QualityHdrInput, Ltx23QualityHdrOutput]):
             prompt: The prompt to guide generation.
                 str; required.
             video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             num_frames: The number of frames to generate.
                 int, 9 to 481; default 121.
             resolution: Output video size. The output is generated at up to ~720p (shorter side capped at 704px); larger requested sizes are scaled down, preserving the aspect ratio.
@@ -135,8 +135,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23QualityHdrInput, Ltx23QualityHd
             prompt: The prompt to guide generation.
                 str; required.
             video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             num_frames: The number of frames to generate.
                 int, 9 to 481; default 121.
             resolution: Output video size. The output is generated at up to ~720p (shorter side capped at 704px); larger requested sizes are scaled down, preserving the aspect ratio.

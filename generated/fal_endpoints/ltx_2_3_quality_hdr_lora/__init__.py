@@ -150,7 +150,8 @@ def subscribe(
         prompt: The prompt to guide generation.
             str; required.
         video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         num_frames: The number of frames to generate.
@@ -249,7 +250,8 @@ async def subscribe_async(
         prompt: The prompt to guide generation.
             str; required.
         video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         num_frames: The number of frames to generate.
@@ -344,7 +346,8 @@ def submit(
         prompt: The prompt to guide generation.
             str; required.
         video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         num_frames: The number of frames to generate.
@@ -435,7 +438,8 @@ async def submit_async(
         prompt: The prompt to guide generation.
             str; required.
         video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         num_frames: The number of frames to generate.
@@ -525,7 +529,8 @@ def run(
         prompt: The prompt to guide generation.
             str; required.
         video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         num_frames: The number of frames to generate.
@@ -614,7 +619,8 @@ async def run_async(
         prompt: The prompt to guide generation.
             str; required.
         video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         num_frames: The number of frames to generate.
@@ -702,7 +708,8 @@ def stream(
         prompt: The prompt to guide generation.
             str; required.
         video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         num_frames: The number of frames to generate.
@@ -789,7 +796,8 @@ def stream_async(
         prompt: The prompt to guide generation.
             str; required.
         video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         num_frames: The number of frames to generate.

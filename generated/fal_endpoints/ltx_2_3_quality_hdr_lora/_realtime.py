@@ -57,8 +57,8 @@ class Realtime(RealtimeConnection[Ltx23QualityHdrLoraInput, Ltx23QualityHdrLoraO
             prompt: The prompt to guide generation.
                 str; required.
             video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
                 list[LoRAInput], at most 3 items; required.
             num_frames: The number of frames to generate.
@@ -139,8 +139,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx23QualityHdrLoraInput, Ltx23Quali
             prompt: The prompt to guide generation.
                 str; required.
             video_url: SDR input video to lift into HDR. The official Lightricks HDR workflow is video-conditioned.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
                 list[LoRAInput], at most 3 items; required.
             num_frames: The number of frames to generate.

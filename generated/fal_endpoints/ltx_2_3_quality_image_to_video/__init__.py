@@ -144,7 +144,8 @@ def subscribe(
         prompt: The prompt to guide the video generation.
             str; required.
         image_url: The URL of the starting image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         resolution: The size of the generated video. 'auto' derives the size from the input image aspect ratio.
@@ -243,7 +244,8 @@ async def subscribe_async(
         prompt: The prompt to guide the video generation.
             str; required.
         image_url: The URL of the starting image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         resolution: The size of the generated video. 'auto' derives the size from the input image aspect ratio.
@@ -338,7 +340,8 @@ def submit(
         prompt: The prompt to guide the video generation.
             str; required.
         image_url: The URL of the starting image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         resolution: The size of the generated video. 'auto' derives the size from the input image aspect ratio.
@@ -429,7 +432,8 @@ async def submit_async(
         prompt: The prompt to guide the video generation.
             str; required.
         image_url: The URL of the starting image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         resolution: The size of the generated video. 'auto' derives the size from the input image aspect ratio.
@@ -519,7 +523,8 @@ def run(
         prompt: The prompt to guide the video generation.
             str; required.
         image_url: The URL of the starting image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         resolution: The size of the generated video. 'auto' derives the size from the input image aspect ratio.
@@ -608,7 +613,8 @@ async def run_async(
         prompt: The prompt to guide the video generation.
             str; required.
         image_url: The URL of the starting image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         resolution: The size of the generated video. 'auto' derives the size from the input image aspect ratio.
@@ -696,7 +702,8 @@ def stream(
         prompt: The prompt to guide the video generation.
             str; required.
         image_url: The URL of the starting image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         resolution: The size of the generated video. 'auto' derives the size from the input image aspect ratio.
@@ -783,7 +790,8 @@ def stream_async(
         prompt: The prompt to guide the video generation.
             str; required.
         image_url: The URL of the starting image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate.
             int, 9 to 481; default 121.
         resolution: The size of the generated video. 'auto' derives the size from the input image aspect ratio.

@@ -57,8 +57,8 @@ class Realtime(RealtimeConnection[Ltx23QualityImageToVideoInput, Ltx23QualityIma
             prompt: The prompt to guide the video generation.
                 str; required.
             image_url: The URL of the starting image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             num_frames: The number of frames to generate.
                 int, 9 to 481; default 121.
             resolution: The size of the generated video. 'auto' derives the size from the input image aspect ratio.
@@ -141,8 +141,8 @@ class AsyncRealtime(
             prompt: The prompt to guide the video generation.
                 str; required.
             image_url: The URL of the starting image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             num_frames: The number of frames to generate.
                 int, 9 to 481; default 121.
             resolution: The size of the generated video. 'auto' derives the size from the input image aspect ratio.

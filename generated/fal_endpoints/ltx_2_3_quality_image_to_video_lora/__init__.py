@@ -148,7 +148,8 @@ def subscribe(
         prompt: The prompt to guide the video generation.
             str; required.
         image_url: The URL of the starting image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         num_frames: The number of frames to generate.
@@ -250,7 +251,8 @@ async def subscribe_async(
         prompt: The prompt to guide the video generation.
             str; required.
         image_url: The URL of the starting image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         num_frames: The number of frames to generate.
@@ -348,7 +350,8 @@ def submit(
         prompt: The prompt to guide the video generation.
             str; required.
         image_url: The URL of the starting image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         num_frames: The number of frames to generate.
@@ -442,7 +445,8 @@ async def submit_async(
         prompt: The prompt to guide the video generation.
             str; required.
         image_url: The URL of the starting image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         num_frames: The number of frames to generate.
@@ -535,7 +539,8 @@ def run(
         prompt: The prompt to guide the video generation.
             str; required.
         image_url: The URL of the starting image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         num_frames: The number of frames to generate.
@@ -627,7 +632,8 @@ async def run_async(
         prompt: The prompt to guide the video generation.
             str; required.
         image_url: The URL of the starting image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         num_frames: The number of frames to generate.
@@ -718,7 +724,8 @@ def stream(
         prompt: The prompt to guide the video generation.
             str; required.
         image_url: The URL of the starting image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         num_frames: The number of frames to generate.
@@ -808,7 +815,8 @@ def stream_async(
         prompt: The prompt to guide the video generation.
             str; required.
         image_url: The URL of the starting image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
             list[LoRAInput], at most 3 items; required.
         num_frames: The number of frames to generate.

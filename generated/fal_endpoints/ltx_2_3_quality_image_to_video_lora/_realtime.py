@@ -65,8 +65,8 @@ class Realtime(
             prompt: The prompt to guide the video generation.
                 str; required.
             image_url: The URL of the starting image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
                 list[LoRAInput], at most 3 items; required.
             num_frames: The number of frames to generate.
@@ -152,8 +152,8 @@ class AsyncRealtime(
             prompt: The prompt to guide the video generation.
                 str; required.
             image_url: The URL of the starting image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
                 list[LoRAInput], at most 3 items; required.
             num_frames: The number of frames to generate.

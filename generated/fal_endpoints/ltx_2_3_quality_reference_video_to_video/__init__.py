@@ -147,15 +147,16 @@ def subscribe(
         prompt: The prompt to guide generation.
             str; required.
         video_url: The URL of the reference video that supplies motion/structure.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         control_video_url: Optional pre-computed control video (e.g. an already-rendered depth / edge / pose composite). When provided together with skip_control_preprocess, the built-in control estimation is skipped and this video is fed directly into the Union Control conditioning, resampled to the output resolution and frame count.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         skip_control_preprocess: Skip the built-in control estimation (depth / edge / pose) and use control_video_url directly as the control signal. Requires control_video_url; ignored if it is not set. In this mode the output is generated at a fixed short side (64-aligned for the LTX VAE / IC-LoRA), preserving the control video's aspect ratio and fitting within the max area - the resolution field is ignored.
             bool; default False.
         image_url: Optional reference image used by the IC-LoRA Union node for style/character anchoring.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         video_strength: Video conditioning strength. Lower values give the model more freedom to change the reference video motion/structure.
             float, 0 to 1; default 0.6.
         num_frames: The number of frames to generate.
@@ -257,15 +258,16 @@ async def subscribe_async(
         prompt: The prompt to guide generation.
             str; required.
         video_url: The URL of the reference video that supplies motion/structure.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         control_video_url: Optional pre-computed control video (e.g. an already-rendered depth / edge / pose composite). When provided together with skip_control_preprocess, the built-in control estimation is skipped and this video is fed directly into the Union Control conditioning, resampled to the output resolution and frame count.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         skip_control_preprocess: Skip the built-in control estimation (depth / edge / pose) and use control_video_url directly as the control signal. Requires control_video_url; ignored if it is not set. In this mode the output is generated at a fixed short side (64-aligned for the LTX VAE / IC-LoRA), preserving the control video's aspect ratio and fitting within the max area - the resolution field is ignored.
             bool; default False.
         image_url: Optional reference image used by the IC-LoRA Union node for style/character anchoring.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         video_strength: Video conditioning strength. Lower values give the model more freedom to change the reference video motion/structure.
             float, 0 to 1; default 0.6.
         num_frames: The number of frames to generate.
@@ -363,15 +365,16 @@ def submit(
         prompt: The prompt to guide generation.
             str; required.
         video_url: The URL of the reference video that supplies motion/structure.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         control_video_url: Optional pre-computed control video (e.g. an already-rendered depth / edge / pose composite). When provided together with skip_control_preprocess, the built-in control estimation is skipped and this video is fed directly into the Union Control conditioning, resampled to the output resolution and frame count.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         skip_control_preprocess: Skip the built-in control estimation (depth / edge / pose) and use control_video_url directly as the control signal. Requires control_video_url; ignored if it is not set. In this mode the output is generated at a fixed short side (64-aligned for the LTX VAE / IC-LoRA), preserving the control video's aspect ratio and fitting within the max area - the resolution field is ignored.
             bool; default False.
         image_url: Optional reference image used by the IC-LoRA Union node for style/character anchoring.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         video_strength: Video conditioning strength. Lower values give the model more freedom to change the reference video motion/structure.
             float, 0 to 1; default 0.6.
         num_frames: The number of frames to generate.
@@ -465,15 +468,16 @@ async def submit_async(
         prompt: The prompt to guide generation.
             str; required.
         video_url: The URL of the reference video that supplies motion/structure.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         control_video_url: Optional pre-computed control video (e.g. an already-rendered depth / edge / pose composite). When provided together with skip_control_preprocess, the built-in control estimation is skipped and this video is fed directly into the Union Control conditioning, resampled to the output resolution and frame count.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         skip_control_preprocess: Skip the built-in control estimation (depth / edge / pose) and use control_video_url directly as the control signal. Requires control_video_url; ignored if it is not set. In this mode the output is generated at a fixed short side (64-aligned for the LTX VAE / IC-LoRA), preserving the control video's aspect ratio and fitting within the max area - the resolution field is ignored.
             bool; default False.
         image_url: Optional reference image used by the IC-LoRA Union node for style/character anchoring.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         video_strength: Video conditioning strength. Lower values give the model more freedom to change the reference video motion/structure.
             float, 0 to 1; default 0.6.
         num_frames: The number of frames to generate.
@@ -566,15 +570,16 @@ def run(
         prompt: The prompt to guide generation.
             str; required.
         video_url: The URL of the reference video that supplies motion/structure.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         control_video_url: Optional pre-computed control video (e.g. an already-rendered depth / edge / pose composite). When provided together with skip_control_preprocess, the built-in control estimation is skipped and this video is fed directly into the Union Control conditioning, resampled to the output resolution and frame count.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         skip_control_preprocess: Skip the built-in control estimation (depth / edge / pose) and use control_video_url directly as the control signal. Requires control_video_url; ignored if it is not set. In this mode the output is generated at a fixed short side (64-aligned for the LTX VAE / IC-LoRA), preserving the control video's aspect ratio and fitting within the max area - the resolution field is ignored.
             bool; default False.
         image_url: Optional reference image used by the IC-LoRA Union node for style/character anchoring.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         video_strength: Video conditioning strength. Lower values give the model more freedom to change the reference video motion/structure.
             float, 0 to 1; default 0.6.
         num_frames: The number of frames to generate.
@@ -666,15 +671,16 @@ async def run_async(
         prompt: The prompt to guide generation.
             str; required.
         video_url: The URL of the reference video that supplies motion/structure.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         control_video_url: Optional pre-computed control video (e.g. an already-rendered depth / edge / pose composite). When provided together with skip_control_preprocess, the built-in control estimation is skipped and this video is fed directly into the Union Control conditioning, resampled to the output resolution and frame count.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         skip_control_preprocess: Skip the built-in control estimation (depth / edge / pose) and use control_video_url directly as the control signal. Requires control_video_url; ignored if it is not set. In this mode the output is generated at a fixed short side (64-aligned for the LTX VAE / IC-LoRA), preserving the control video's aspect ratio and fitting within the max area - the resolution field is ignored.
             bool; default False.
         image_url: Optional reference image used by the IC-LoRA Union node for style/character anchoring.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         video_strength: Video conditioning strength. Lower values give the model more freedom to change the reference video motion/structure.
             float, 0 to 1; default 0.6.
         num_frames: The number of frames to generate.
@@ -765,15 +771,16 @@ def stream(
         prompt: The prompt to guide generation.
             str; required.
         video_url: The URL of the reference video that supplies motion/structure.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         control_video_url: Optional pre-computed control video (e.g. an already-rendered depth / edge / pose composite). When provided together with skip_control_preprocess, the built-in control estimation is skipped and this video is fed directly into the Union Control conditioning, resampled to the output resolution and frame count.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         skip_control_preprocess: Skip the built-in control estimation (depth / edge / pose) and use control_video_url directly as the control signal. Requires control_video_url; ignored if it is not set. In this mode the output is generated at a fixed short side (64-aligned for the LTX VAE / IC-LoRA), preserving the control video's aspect ratio and fitting within the max area - the resolution field is ignored.
             bool; default False.
         image_url: Optional reference image used by the IC-LoRA Union node for style/character anchoring.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         video_strength: Video conditioning strength. Lower values give the model more freedom to change the reference video motion/structure.
             float, 0 to 1; default 0.6.
         num_frames: The number of frames to generate.
@@ -863,15 +870,16 @@ def stream_async(
         prompt: The prompt to guide generation.
             str; required.
         video_url: The URL of the reference video that supplies motion/structure.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         control_video_url: Optional pre-computed control video (e.g. an already-rendered depth / edge / pose composite). When provided together with skip_control_preprocess, the built-in control estimation is skipped and this video is fed directly into the Union Control conditioning, resampled to the output resolution and frame count.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         skip_control_preprocess: Skip the built-in control estimation (depth / edge / pose) and use control_video_url directly as the control signal. Requires control_video_url; ignored if it is not set. In this mode the output is generated at a fixed short side (64-aligned for the LTX VAE / IC-LoRA), preserving the control video's aspect ratio and fitting within the max area - the resolution field is ignored.
             bool; default False.
         image_url: Optional reference image used by the IC-LoRA Union node for style/character anchoring.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         video_strength: Video conditioning strength. Lower values give the model more freedom to change the reference video motion/structure.
             float, 0 to 1; default 0.6.
         num_frames: The number of frames to generate.

@@ -70,18 +70,18 @@ class Realtime(
             prompt: The prompt to guide generation.
                 str; required.
             video_url: The URL of the reference video that supplies motion/structure.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
                 list[LoRAInput], at most 3 items; required.
             control_video_url: Optional pre-computed control video (e.g. an already-rendered depth / edge / pose composite). When provided together with skip_control_preprocess, the built-in control estimation is skipped and this video is fed directly into the Union Control conditioning, resampled to the output resolution and frame count.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             skip_control_preprocess: Skip the built-in control estimation (depth / edge / pose) and use control_video_url directly as the control signal. Requires control_video_url; ignored if it is not set. In this mode the output is generated at a fixed short side (64-aligned for the LTX VAE / IC-LoRA), preserving the control video's aspect ratio and fitting within the max area - the resolution field is ignored.
                 bool; default False.
             image_url: Optional reference image used by the IC-LoRA Union node for style/character anchoring.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             video_strength: Video conditioning strength. Lower values give the model more freedom to change the reference video motion/structure.
                 float, 0 to 1; default 0.6.
             num_frames: The number of frames to generate.
@@ -170,18 +170,18 @@ class AsyncRealtime(
             prompt: The prompt to guide generation.
                 str; required.
             video_url: The URL of the reference video that supplies motion/structure.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             loras: Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
                 list[LoRAInput], at most 3 items; required.
             control_video_url: Optional pre-computed control video (e.g. an already-rendered depth / edge / pose composite). When provided together with skip_control_preprocess, the built-in control estimation is skipped and this video is fed directly into the Union Control conditioning, resampled to the output resolution and frame count.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             skip_control_preprocess: Skip the built-in control estimation (depth / edge / pose) and use control_video_url directly as the control signal. Requires control_video_url; ignored if it is not set. In this mode the output is generated at a fixed short side (64-aligned for the LTX VAE / IC-LoRA), preserving the control video's aspect ratio and fitting within the max area - the resolution field is ignored.
                 bool; default False.
             image_url: Optional reference image used by the IC-LoRA Union node for style/character anchoring.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             video_strength: Video conditioning strength. Lower values give the model more freedom to change the reference video motion/structure.
                 float, 0 to 1; default 0.6.
             num_frames: The number of frames to generate.

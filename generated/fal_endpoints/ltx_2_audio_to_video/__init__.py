@@ -112,10 +112,11 @@ def subscribe(
 
     Args:
         audio_url: URL of the audio file to generate a video from. Duration must be between 2 and 20 seconds. Must be publicly accessible or base64 data URI.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of an image to use as the first frame of the video. If not provided, prompt is required.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text description of how the video should be generated. Required if image_url is not provided. When image_url is provided, this describes how the image should be animated.
             str or None, 1 to 5000 characters; optional.
         guidance_scale: Guidance scale for video generation. Higher values make the output more closely follow the prompt. Defaults to 5 for text-to-video, or 9 when providing an image.
@@ -162,10 +163,11 @@ async def subscribe_async(
 
     Args:
         audio_url: URL of the audio file to generate a video from. Duration must be between 2 and 20 seconds. Must be publicly accessible or base64 data URI.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of an image to use as the first frame of the video. If not provided, prompt is required.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text description of how the video should be generated. Required if image_url is not provided. When image_url is provided, this describes how the image should be animated.
             str or None, 1 to 5000 characters; optional.
         guidance_scale: Guidance scale for video generation. Higher values make the output more closely follow the prompt. Defaults to 5 for text-to-video, or 9 when providing an image.
@@ -208,10 +210,11 @@ def submit(
 
     Args:
         audio_url: URL of the audio file to generate a video from. Duration must be between 2 and 20 seconds. Must be publicly accessible or base64 data URI.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of an image to use as the first frame of the video. If not provided, prompt is required.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text description of how the video should be generated. Required if image_url is not provided. When image_url is provided, this describes how the image should be animated.
             str or None, 1 to 5000 characters; optional.
         guidance_scale: Guidance scale for video generation. Higher values make the output more closely follow the prompt. Defaults to 5 for text-to-video, or 9 when providing an image.
@@ -250,10 +253,11 @@ async def submit_async(
 
     Args:
         audio_url: URL of the audio file to generate a video from. Duration must be between 2 and 20 seconds. Must be publicly accessible or base64 data URI.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of an image to use as the first frame of the video. If not provided, prompt is required.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text description of how the video should be generated. Required if image_url is not provided. When image_url is provided, this describes how the image should be animated.
             str or None, 1 to 5000 characters; optional.
         guidance_scale: Guidance scale for video generation. Higher values make the output more closely follow the prompt. Defaults to 5 for text-to-video, or 9 when providing an image.
@@ -291,10 +295,11 @@ def run(
 
     Args:
         audio_url: URL of the audio file to generate a video from. Duration must be between 2 and 20 seconds. Must be publicly accessible or base64 data URI.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of an image to use as the first frame of the video. If not provided, prompt is required.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text description of how the video should be generated. Required if image_url is not provided. When image_url is provided, this describes how the image should be animated.
             str or None, 1 to 5000 characters; optional.
         guidance_scale: Guidance scale for video generation. Higher values make the output more closely follow the prompt. Defaults to 5 for text-to-video, or 9 when providing an image.
@@ -331,10 +336,11 @@ async def run_async(
 
     Args:
         audio_url: URL of the audio file to generate a video from. Duration must be between 2 and 20 seconds. Must be publicly accessible or base64 data URI.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of an image to use as the first frame of the video. If not provided, prompt is required.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text description of how the video should be generated. Required if image_url is not provided. When image_url is provided, this describes how the image should be animated.
             str or None, 1 to 5000 characters; optional.
         guidance_scale: Guidance scale for video generation. Higher values make the output more closely follow the prompt. Defaults to 5 for text-to-video, or 9 when providing an image.
@@ -370,10 +376,11 @@ def stream(
 
     Args:
         audio_url: URL of the audio file to generate a video from. Duration must be between 2 and 20 seconds. Must be publicly accessible or base64 data URI.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of an image to use as the first frame of the video. If not provided, prompt is required.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text description of how the video should be generated. Required if image_url is not provided. When image_url is provided, this describes how the image should be animated.
             str or None, 1 to 5000 characters; optional.
         guidance_scale: Guidance scale for video generation. Higher values make the output more closely follow the prompt. Defaults to 5 for text-to-video, or 9 when providing an image.
@@ -408,10 +415,11 @@ def stream_async(
 
     Args:
         audio_url: URL of the audio file to generate a video from. Duration must be between 2 and 20 seconds. Must be publicly accessible or base64 data URI.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of an image to use as the first frame of the video. If not provided, prompt is required.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text description of how the video should be generated. Required if image_url is not provided. When image_url is provided, this describes how the image should be animated.
             str or None, 1 to 5000 characters; optional.
         guidance_scale: Guidance scale for video generation. Higher values make the output more closely follow the prompt. Defaults to 5 for text-to-video, or 9 when providing an image.

@@ -113,7 +113,8 @@ def subscribe(
 
     Args:
         video_url: The URL of the video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Description of what should happen in the extended portion of the video.
             str or None, at most 5000 characters; optional.
         duration: Duration in seconds to extend the video. Maximum 20 seconds.
@@ -165,7 +166,8 @@ async def subscribe_async(
 
     Args:
         video_url: The URL of the video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Description of what should happen in the extended portion of the video.
             str or None, at most 5000 characters; optional.
         duration: Duration in seconds to extend the video. Maximum 20 seconds.
@@ -213,7 +215,8 @@ def submit(
 
     Args:
         video_url: The URL of the video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Description of what should happen in the extended portion of the video.
             str or None, at most 5000 characters; optional.
         duration: Duration in seconds to extend the video. Maximum 20 seconds.
@@ -257,7 +260,8 @@ async def submit_async(
 
     Args:
         video_url: The URL of the video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Description of what should happen in the extended portion of the video.
             str or None, at most 5000 characters; optional.
         duration: Duration in seconds to extend the video. Maximum 20 seconds.
@@ -300,7 +304,8 @@ def run(
 
     Args:
         video_url: The URL of the video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Description of what should happen in the extended portion of the video.
             str or None, at most 5000 characters; optional.
         duration: Duration in seconds to extend the video. Maximum 20 seconds.
@@ -342,7 +347,8 @@ async def run_async(
 
     Args:
         video_url: The URL of the video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Description of what should happen in the extended portion of the video.
             str or None, at most 5000 characters; optional.
         duration: Duration in seconds to extend the video. Maximum 20 seconds.
@@ -383,7 +389,8 @@ def stream(
 
     Args:
         video_url: The URL of the video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Description of what should happen in the extended portion of the video.
             str or None, at most 5000 characters; optional.
         duration: Duration in seconds to extend the video. Maximum 20 seconds.
@@ -423,7 +430,8 @@ def stream_async(
 
     Args:
         video_url: The URL of the video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Description of what should happen in the extended portion of the video.
             str or None, at most 5000 characters; optional.
         duration: Duration in seconds to extend the video. Maximum 20 seconds.

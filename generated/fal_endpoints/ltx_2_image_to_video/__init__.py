@@ -114,7 +114,8 @@ def subscribe(
 
     Args:
         image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to generate the video from
             str, 1 to 5000 characters; required.
         duration: The duration of the generated video in seconds
@@ -169,7 +170,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to generate the video from
             str, 1 to 5000 characters; required.
         duration: The duration of the generated video in seconds
@@ -220,7 +222,8 @@ def submit(
 
     Args:
         image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to generate the video from
             str, 1 to 5000 characters; required.
         duration: The duration of the generated video in seconds
@@ -267,7 +270,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to generate the video from
             str, 1 to 5000 characters; required.
         duration: The duration of the generated video in seconds
@@ -313,7 +317,8 @@ def run(
 
     Args:
         image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to generate the video from
             str, 1 to 5000 characters; required.
         duration: The duration of the generated video in seconds
@@ -358,7 +363,8 @@ async def run_async(
 
     Args:
         image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to generate the video from
             str, 1 to 5000 characters; required.
         duration: The duration of the generated video in seconds
@@ -402,7 +408,8 @@ def stream(
 
     Args:
         image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to generate the video from
             str, 1 to 5000 characters; required.
         duration: The duration of the generated video in seconds
@@ -445,7 +452,8 @@ def stream_async(
 
     Args:
         image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to generate the video from
             str, 1 to 5000 characters; required.
         duration: The duration of the generated video in seconds

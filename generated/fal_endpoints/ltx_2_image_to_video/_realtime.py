@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[Ltx2ImageToVideoInput, Ltx2ImageToVideoOutput]
 
         Args:
             image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to generate the video from
                 str, 1 to 5000 characters; required.
             duration: The duration of the generated video in seconds
@@ -74,8 +74,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx2ImageToVideoInput, Ltx2ImageToVi
 
         Args:
             image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to generate the video from
                 str, 1 to 5000 characters; required.
             duration: The duration of the generated video in seconds

@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[Ltx2ImageToVideoFastInput, Ltx2ImageToVideoFas
 
         Args:
             image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to generate the video from
                 str, 1 to 5000 characters; required.
             duration: The duration of the generated video in seconds. The fast model supports 6-20 seconds. Note: Durations longer than 10 seconds (12, 14, 16, 18, 20) are only supported with 25 FPS and 1080p resolution.
@@ -74,8 +74,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx2ImageToVideoFastInput, Ltx2Image
 
         Args:
             image_url: URL of the image to generate the video from. Must be publicly accessible or base64 data URI. Supports PNG, JPEG, WebP, AVIF, and HEIF formats.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to generate the video from
                 str, 1 to 5000 characters; required.
             duration: The duration of the generated video in seconds. The fast model supports 6-20 seconds. Note: Durations longer than 10 seconds (12, 14, 16, 18, 20) are only supported with 25 FPS and 1080p resolution.

@@ -115,7 +115,8 @@ def subscribe(
 
     Args:
         video_url: The URL of the video to retake
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to retake the video with
             str, 1 to 5000 characters; required.
         start_time: The start time of the video to retake in seconds
@@ -170,7 +171,8 @@ async def subscribe_async(
 
     Args:
         video_url: The URL of the video to retake
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to retake the video with
             str, 1 to 5000 characters; required.
         start_time: The start time of the video to retake in seconds
@@ -221,7 +223,8 @@ def submit(
 
     Args:
         video_url: The URL of the video to retake
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to retake the video with
             str, 1 to 5000 characters; required.
         start_time: The start time of the video to retake in seconds
@@ -268,7 +271,8 @@ async def submit_async(
 
     Args:
         video_url: The URL of the video to retake
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to retake the video with
             str, 1 to 5000 characters; required.
         start_time: The start time of the video to retake in seconds
@@ -314,7 +318,8 @@ def run(
 
     Args:
         video_url: The URL of the video to retake
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to retake the video with
             str, 1 to 5000 characters; required.
         start_time: The start time of the video to retake in seconds
@@ -359,7 +364,8 @@ async def run_async(
 
     Args:
         video_url: The URL of the video to retake
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to retake the video with
             str, 1 to 5000 characters; required.
         start_time: The start time of the video to retake in seconds
@@ -403,7 +409,8 @@ def stream(
 
     Args:
         video_url: The URL of the video to retake
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to retake the video with
             str, 1 to 5000 characters; required.
         start_time: The start time of the video to retake in seconds
@@ -446,7 +453,8 @@ def stream_async(
 
     Args:
         video_url: The URL of the video to retake
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to retake the video with
             str, 1 to 5000 characters; required.
         start_time: The start time of the video to retake in seconds

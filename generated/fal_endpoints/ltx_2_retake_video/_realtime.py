@@ -37,8 +37,8 @@ class Realtime(RealtimeConnection[Ltx2RetakeVideoInput, Ltx2RetakeVideoOutput]):
 
         Args:
             video_url: The URL of the video to retake
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to retake the video with
                 str, 1 to 5000 characters; required.
             start_time: The start time of the video to retake in seconds
@@ -75,8 +75,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Ltx2RetakeVideoInput, Ltx2RetakeVide
 
         Args:
             video_url: The URL of the video to retake
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to retake the video with
                 str, 1 to 5000 characters; required.
             start_time: The start time of the video to retake in seconds

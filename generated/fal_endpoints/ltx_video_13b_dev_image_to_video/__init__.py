@@ -132,7 +132,8 @@ def subscribe(
         prompt: Text prompt to guide generation
             str; required.
         image_url: Image URL for Image-to-Video task
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for generation
             str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
         loras: LoRA weights to use for generation
@@ -218,7 +219,8 @@ async def subscribe_async(
         prompt: Text prompt to guide generation
             str; required.
         image_url: Image URL for Image-to-Video task
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for generation
             str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
         loras: LoRA weights to use for generation
@@ -300,7 +302,8 @@ def submit(
         prompt: Text prompt to guide generation
             str; required.
         image_url: Image URL for Image-to-Video task
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for generation
             str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
         loras: LoRA weights to use for generation
@@ -378,7 +381,8 @@ async def submit_async(
         prompt: Text prompt to guide generation
             str; required.
         image_url: Image URL for Image-to-Video task
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for generation
             str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
         loras: LoRA weights to use for generation
@@ -455,7 +459,8 @@ def run(
         prompt: Text prompt to guide generation
             str; required.
         image_url: Image URL for Image-to-Video task
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for generation
             str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
         loras: LoRA weights to use for generation
@@ -531,7 +536,8 @@ async def run_async(
         prompt: Text prompt to guide generation
             str; required.
         image_url: Image URL for Image-to-Video task
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for generation
             str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
         loras: LoRA weights to use for generation
@@ -606,7 +612,8 @@ def stream(
         prompt: Text prompt to guide generation
             str; required.
         image_url: Image URL for Image-to-Video task
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for generation
             str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
         loras: LoRA weights to use for generation
@@ -680,7 +687,8 @@ def stream_async(
         prompt: Text prompt to guide generation
             str; required.
         image_url: Image URL for Image-to-Video task
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for generation
             str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
         loras: LoRA weights to use for generation

@@ -51,8 +51,8 @@ class Realtime(
             prompt: Text prompt to guide generation
                 str; required.
             image_url: Image URL for Image-to-Video task
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for generation
                 str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
             loras: LoRA weights to use for generation
@@ -124,8 +124,8 @@ class AsyncRealtime(
             prompt: Text prompt to guide generation
                 str; required.
             image_url: Image URL for Image-to-Video task
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for generation
                 str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
             loras: LoRA weights to use for generation

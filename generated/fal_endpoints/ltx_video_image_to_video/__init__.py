@@ -154,7 +154,8 @@ def subscribe(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to generate the video from.
             str; default "low quality, worst quality, deformed, distorted, disfigured, motion smear,
             motion artifacts, fused fingers, bad anatomy, weird hand, ugly".
@@ -229,7 +230,8 @@ async def subscribe_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to generate the video from.
             str; default "low quality, worst quality, deformed, distorted, disfigured, motion smear,
             motion artifacts, fused fingers, bad anatomy, weird hand, ugly".
@@ -300,7 +302,8 @@ def submit(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to generate the video from.
             str; default "low quality, worst quality, deformed, distorted, disfigured, motion smear,
             motion artifacts, fused fingers, bad anatomy, weird hand, ugly".
@@ -367,7 +370,8 @@ async def submit_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to generate the video from.
             str; default "low quality, worst quality, deformed, distorted, disfigured, motion smear,
             motion artifacts, fused fingers, bad anatomy, weird hand, ugly".
@@ -433,7 +437,8 @@ def run(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to generate the video from.
             str; default "low quality, worst quality, deformed, distorted, disfigured, motion smear,
             motion artifacts, fused fingers, bad anatomy, weird hand, ugly".
@@ -498,7 +503,8 @@ async def run_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to generate the video from.
             str; default "low quality, worst quality, deformed, distorted, disfigured, motion smear,
             motion artifacts, fused fingers, bad anatomy, weird hand, ugly".
@@ -562,7 +568,8 @@ def stream(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to generate the video from.
             str; default "low quality, worst quality, deformed, distorted, disfigured, motion smear,
             motion artifacts, fused fingers, bad anatomy, weird hand, ugly".
@@ -625,7 +632,8 @@ def stream_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to generate the video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to generate the video from.
             str; default "low quality, worst quality, deformed, distorted, disfigured, motion smear,
             motion artifacts, fused fingers, bad anatomy, weird hand, ugly".

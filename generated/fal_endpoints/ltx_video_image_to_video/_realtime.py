@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[LtxVideoImageToVideoInput, LtxVideoImageToVide
             prompt: The prompt to generate the video from.
                 str; required.
             image_url: The URL of the image to generate the video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: The negative prompt to generate the video from.
                 str; default "low quality, worst quality, deformed, distorted, disfigured, motion smear,
                 motion artifacts, fused fingers, bad anatomy, weird hand, ugly".
@@ -77,8 +77,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LtxVideoImageToVideoInput, LtxVideoI
             prompt: The prompt to generate the video from.
                 str; required.
             image_url: The URL of the image to generate the video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: The negative prompt to generate the video from.
                 str; default "low quality, worst quality, deformed, distorted, disfigured, motion smear,
                 motion artifacts, fused fingers, bad anatomy, weird hand, ugly".

@@ -128,7 +128,8 @@ def subscribe(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to use.
             str; default "blurry, low quality, low resolution, inconsistent motion, jittery,
             distorted".
@@ -203,7 +204,8 @@ async def subscribe_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to use.
             str; default "blurry, low quality, low resolution, inconsistent motion, jittery,
             distorted".
@@ -274,7 +276,8 @@ def submit(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to use.
             str; default "blurry, low quality, low resolution, inconsistent motion, jittery,
             distorted".
@@ -341,7 +344,8 @@ async def submit_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to use.
             str; default "blurry, low quality, low resolution, inconsistent motion, jittery,
             distorted".
@@ -407,7 +411,8 @@ def run(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to use.
             str; default "blurry, low quality, low resolution, inconsistent motion, jittery,
             distorted".
@@ -472,7 +477,8 @@ async def run_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to use.
             str; default "blurry, low quality, low resolution, inconsistent motion, jittery,
             distorted".
@@ -536,7 +542,8 @@ def stream(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to use.
             str; default "blurry, low quality, low resolution, inconsistent motion, jittery,
             distorted".
@@ -599,7 +606,8 @@ def stream_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to use.
             str; default "blurry, low quality, low resolution, inconsistent motion, jittery,
             distorted".

@@ -45,8 +45,8 @@ class Realtime(RealtimeConnection[LtxVideoLoraImageToVideoInput, LtxVideoLoraIma
             prompt: The prompt to generate the video from.
                 str; required.
             image_url: The URL of the image to use as input.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: The negative prompt to use.
                 str; default "blurry, low quality, low resolution, inconsistent motion, jittery,
                 distorted".
@@ -107,8 +107,8 @@ class AsyncRealtime(
             prompt: The prompt to generate the video from.
                 str; required.
             image_url: The URL of the image to use as input.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: The negative prompt to use.
                 str; default "blurry, low quality, low resolution, inconsistent motion, jittery,
                 distorted".

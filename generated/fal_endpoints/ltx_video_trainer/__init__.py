@@ -138,7 +138,8 @@ def subscribe(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA.
             one of 8, 16, 32, 64, 128; default 128.
         number_of_steps: The number of steps to train for.
@@ -234,7 +235,8 @@ async def subscribe_async(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA.
             one of 8, 16, 32, 64, 128; default 128.
         number_of_steps: The number of steps to train for.
@@ -326,7 +328,8 @@ def submit(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA.
             one of 8, 16, 32, 64, 128; default 128.
         number_of_steps: The number of steps to train for.
@@ -414,7 +417,8 @@ async def submit_async(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA.
             one of 8, 16, 32, 64, 128; default 128.
         number_of_steps: The number of steps to train for.
@@ -501,7 +505,8 @@ def run(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA.
             one of 8, 16, 32, 64, 128; default 128.
         number_of_steps: The number of steps to train for.
@@ -587,7 +592,8 @@ async def run_async(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA.
             one of 8, 16, 32, 64, 128; default 128.
         number_of_steps: The number of steps to train for.
@@ -672,7 +678,8 @@ def stream(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA.
             one of 8, 16, 32, 64, 128; default 128.
         number_of_steps: The number of steps to train for.
@@ -756,7 +763,8 @@ def stream_async(
             Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
             The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         rank: The rank of the LoRA.
             one of 8, 16, 32, 64, 128; default 128.
         number_of_steps: The number of steps to train for.

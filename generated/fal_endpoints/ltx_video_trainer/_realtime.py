@@ -55,8 +55,8 @@ class Realtime(RealtimeConnection[LtxVideoTrainerInput, LtxVideoTrainerOutput]):
                 Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
                 The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             rank: The rank of the LoRA.
                 one of 8, 16, 32, 64, 128; default 128.
             number_of_steps: The number of steps to train for.
@@ -136,8 +136,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LtxVideoTrainerInput, LtxVideoTraine
                 Note: The dataset must contain ONLY videos OR ONLY images - mixed datasets are not supported.
 
                 The archive can also contain text files with captions. Each text file should have the same name as the media file it corresponds to.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             rank: The rank of the LoRA.
                 one of 8, 16, 32, 64, 128; default 128.
             number_of_steps: The number of steps to train for.

@@ -138,7 +138,8 @@ def subscribe(
         prompt: Text prompt to guide generation
             str; required.
         image_url: Image URL for Image-to-Video task
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for generation
             str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
         loras: LoRA weights to use for generation
@@ -232,7 +233,8 @@ async def subscribe_async(
         prompt: Text prompt to guide generation
             str; required.
         image_url: Image URL for Image-to-Video task
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for generation
             str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
         loras: LoRA weights to use for generation
@@ -322,7 +324,8 @@ def submit(
         prompt: Text prompt to guide generation
             str; required.
         image_url: Image URL for Image-to-Video task
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for generation
             str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
         loras: LoRA weights to use for generation
@@ -408,7 +411,8 @@ async def submit_async(
         prompt: Text prompt to guide generation
             str; required.
         image_url: Image URL for Image-to-Video task
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for generation
             str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
         loras: LoRA weights to use for generation
@@ -493,7 +497,8 @@ def run(
         prompt: Text prompt to guide generation
             str; required.
         image_url: Image URL for Image-to-Video task
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for generation
             str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
         loras: LoRA weights to use for generation
@@ -577,7 +582,8 @@ async def run_async(
         prompt: Text prompt to guide generation
             str; required.
         image_url: Image URL for Image-to-Video task
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for generation
             str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
         loras: LoRA weights to use for generation
@@ -660,7 +666,8 @@ def stream(
         prompt: Text prompt to guide generation
             str; required.
         image_url: Image URL for Image-to-Video task
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for generation
             str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
         loras: LoRA weights to use for generation
@@ -742,7 +749,8 @@ def stream_async(
         prompt: Text prompt to guide generation
             str; required.
         image_url: Image URL for Image-to-Video task
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for generation
             str; default "worst quality, inconsistent motion, blurry, jittery, distorted".
         loras: LoRA weights to use for generation

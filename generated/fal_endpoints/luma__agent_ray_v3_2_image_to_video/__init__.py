@@ -126,10 +126,11 @@ def subscribe(
         prompt: Text prompt describing the motion/scene to generate.
             str, 1 to 6000 characters; required.
         image_url: URL of the image used as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: Optional URL of an image used as the last frame. When set, the model interpolates between image_url and end_image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: Aspect ratio of the generated video.
             one of "3:4", "4:3", "1:1", "9:16", "16:9", "21:9"; default "16:9".
         resolution: Resolution of the generated video. Higher resolutions cost more.
@@ -143,8 +144,8 @@ def subscribe(
         exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 4 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 4 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -195,10 +196,11 @@ async def subscribe_async(
         prompt: Text prompt describing the motion/scene to generate.
             str, 1 to 6000 characters; required.
         image_url: URL of the image used as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: Optional URL of an image used as the last frame. When set, the model interpolates between image_url and end_image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: Aspect ratio of the generated video.
             one of "3:4", "4:3", "1:1", "9:16", "16:9", "21:9"; default "16:9".
         resolution: Resolution of the generated video. Higher resolutions cost more.
@@ -212,8 +214,8 @@ async def subscribe_async(
         exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 4 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 4 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -260,10 +262,11 @@ def submit(
         prompt: Text prompt describing the motion/scene to generate.
             str, 1 to 6000 characters; required.
         image_url: URL of the image used as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: Optional URL of an image used as the last frame. When set, the model interpolates between image_url and end_image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: Aspect ratio of the generated video.
             one of "3:4", "4:3", "1:1", "9:16", "16:9", "21:9"; default "16:9".
         resolution: Resolution of the generated video. Higher resolutions cost more.
@@ -277,8 +280,8 @@ def submit(
         exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 4 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 4 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -321,10 +324,11 @@ async def submit_async(
         prompt: Text prompt describing the motion/scene to generate.
             str, 1 to 6000 characters; required.
         image_url: URL of the image used as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: Optional URL of an image used as the last frame. When set, the model interpolates between image_url and end_image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: Aspect ratio of the generated video.
             one of "3:4", "4:3", "1:1", "9:16", "16:9", "21:9"; default "16:9".
         resolution: Resolution of the generated video. Higher resolutions cost more.
@@ -338,8 +342,8 @@ async def submit_async(
         exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 4 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 4 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -381,10 +385,11 @@ def run(
         prompt: Text prompt describing the motion/scene to generate.
             str, 1 to 6000 characters; required.
         image_url: URL of the image used as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: Optional URL of an image used as the last frame. When set, the model interpolates between image_url and end_image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: Aspect ratio of the generated video.
             one of "3:4", "4:3", "1:1", "9:16", "16:9", "21:9"; default "16:9".
         resolution: Resolution of the generated video. Higher resolutions cost more.
@@ -398,8 +403,8 @@ def run(
         exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 4 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 4 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -440,10 +445,11 @@ async def run_async(
         prompt: Text prompt describing the motion/scene to generate.
             str, 1 to 6000 characters; required.
         image_url: URL of the image used as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: Optional URL of an image used as the last frame. When set, the model interpolates between image_url and end_image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: Aspect ratio of the generated video.
             one of "3:4", "4:3", "1:1", "9:16", "16:9", "21:9"; default "16:9".
         resolution: Resolution of the generated video. Higher resolutions cost more.
@@ -457,8 +463,8 @@ async def run_async(
         exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 4 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 4 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -498,10 +504,11 @@ def stream(
         prompt: Text prompt describing the motion/scene to generate.
             str, 1 to 6000 characters; required.
         image_url: URL of the image used as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: Optional URL of an image used as the last frame. When set, the model interpolates between image_url and end_image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: Aspect ratio of the generated video.
             one of "3:4", "4:3", "1:1", "9:16", "16:9", "21:9"; default "16:9".
         resolution: Resolution of the generated video. Higher resolutions cost more.
@@ -515,8 +522,8 @@ def stream(
         exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 4 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 4 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -555,10 +562,11 @@ def stream_async(
         prompt: Text prompt describing the motion/scene to generate.
             str, 1 to 6000 characters; required.
         image_url: URL of the image used as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: Optional URL of an image used as the last frame. When set, the model interpolates between image_url and end_image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: Aspect ratio of the generated video.
             one of "3:4", "4:3", "1:1", "9:16", "16:9", "21:9"; default "16:9".
         resolution: Resolution of the generated video. Higher resolutions cost more.
@@ -572,8 +580,8 @@ def stream_async(
         exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 4 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 4 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

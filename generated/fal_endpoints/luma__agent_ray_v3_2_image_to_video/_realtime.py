@@ -44,11 +44,11 @@ class Realtime(
             prompt: Text prompt describing the motion/scene to generate.
                 str, 1 to 6000 characters; required.
             image_url: URL of the image used as the first frame of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: Optional URL of an image used as the last frame. When set, the model interpolates between image_url and end_image_url.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             aspect_ratio: Aspect ratio of the generated video.
                 one of "3:4", "4:3", "1:1", "9:16", "16:9", "21:9"; default "16:9".
             resolution: Resolution of the generated video. Higher resolutions cost more.
@@ -62,8 +62,8 @@ class Realtime(
             exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
                 bool; default False.
             reference_image_urls: Optional list of reference image URLs used to guide the generation.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None, at most 4 items; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None, at most 4 items; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -98,11 +98,11 @@ class AsyncRealtime(
             prompt: Text prompt describing the motion/scene to generate.
                 str, 1 to 6000 characters; required.
             image_url: URL of the image used as the first frame of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: Optional URL of an image used as the last frame. When set, the model interpolates between image_url and end_image_url.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             aspect_ratio: Aspect ratio of the generated video.
                 one of "3:4", "4:3", "1:1", "9:16", "16:9", "21:9"; default "16:9".
             resolution: Resolution of the generated video. Higher resolutions cost more.
@@ -116,8 +116,8 @@ class AsyncRealtime(
             exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
                 bool; default False.
             reference_image_urls: Optional list of reference image URLs used to guide the generation.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None, at most 4 items; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None, at most 4 items; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

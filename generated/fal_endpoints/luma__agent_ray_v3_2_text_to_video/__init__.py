@@ -136,8 +136,8 @@ def subscribe(
         exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 4 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 4 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -198,8 +198,8 @@ async def subscribe_async(
         exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 4 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 4 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -256,8 +256,8 @@ def submit(
         exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 4 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 4 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -310,8 +310,8 @@ async def submit_async(
         exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 4 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 4 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -363,8 +363,8 @@ def run(
         exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 4 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 4 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -415,8 +415,8 @@ async def run_async(
         exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 4 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 4 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -466,8 +466,8 @@ def stream(
         exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 4 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 4 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -516,8 +516,8 @@ def stream_async(
         exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 4 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 4 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

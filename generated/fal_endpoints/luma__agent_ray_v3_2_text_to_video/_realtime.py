@@ -54,8 +54,8 @@ class Realtime(
             exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
                 bool; default False.
             reference_image_urls: Optional list of reference image URLs used to guide the generation.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None, at most 4 items; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None, at most 4 items; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -100,8 +100,8 @@ class AsyncRealtime(
             exr_export: Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
                 bool; default False.
             reference_image_urls: Optional list of reference image URLs used to guide the generation.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None, at most 4 items; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None, at most 4 items; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -126,8 +126,8 @@ def subscribe(
         enable_web_search: When true, the model may consult the web for references.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 9 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 9 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -184,8 +184,8 @@ async def subscribe_async(
         enable_web_search: When true, the model may consult the web for references.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 9 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 9 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -238,8 +238,8 @@ def submit(
         enable_web_search: When true, the model may consult the web for references.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 9 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 9 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -288,8 +288,8 @@ async def submit_async(
         enable_web_search: When true, the model may consult the web for references.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 9 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 9 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -337,8 +337,8 @@ def run(
         enable_web_search: When true, the model may consult the web for references.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 9 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 9 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -385,8 +385,8 @@ async def run_async(
         enable_web_search: When true, the model may consult the web for references.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 9 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 9 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -432,8 +432,8 @@ def stream(
         enable_web_search: When true, the model may consult the web for references.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 9 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 9 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -478,8 +478,8 @@ def stream_async(
         enable_web_search: When true, the model may consult the web for references.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 9 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 9 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -48,8 +48,8 @@ class Realtime(RealtimeConnection[LumaAgentUni1V1MaxInput, LumaAgentUni1V1MaxOut
             enable_web_search: When true, the model may consult the web for references.
                 bool; default False.
             reference_image_urls: Optional list of reference image URLs used to guide the generation.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None, at most 9 items; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None, at most 9 items; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -88,8 +88,8 @@ class AsyncRealtime(AsyncRealtimeConnection[LumaAgentUni1V1MaxInput, LumaAgentUn
             enable_web_search: When true, the model may consult the web for references.
                 bool; default False.
             reference_image_urls: Optional list of reference image URLs used to guide the generation.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None, at most 9 items; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None, at most 9 items; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -132,8 +132,8 @@ def subscribe(
         enable_web_search: When true, the model may consult the web for references.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 9 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 9 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -190,8 +190,8 @@ async def subscribe_async(
         enable_web_search: When true, the model may consult the web for references.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 9 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 9 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -244,8 +244,8 @@ def submit(
         enable_web_search: When true, the model may consult the web for references.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 9 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 9 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -294,8 +294,8 @@ async def submit_async(
         enable_web_search: When true, the model may consult the web for references.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 9 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 9 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -343,8 +343,8 @@ def run(
         enable_web_search: When true, the model may consult the web for references.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 9 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 9 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -391,8 +391,8 @@ async def run_async(
         enable_web_search: When true, the model may consult the web for references.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 9 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 9 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -438,8 +438,8 @@ def stream(
         enable_web_search: When true, the model may consult the web for references.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 9 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 9 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -484,8 +484,8 @@ def stream_async(
         enable_web_search: When true, the model may consult the web for references.
             bool; default False.
         reference_image_urls: Optional list of reference image URLs used to guide the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None, at most 9 items; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None, at most 9 items; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

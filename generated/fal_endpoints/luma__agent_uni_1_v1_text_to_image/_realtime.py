@@ -50,8 +50,8 @@ class Realtime(
             enable_web_search: When true, the model may consult the web for references.
                 bool; default False.
             reference_image_urls: Optional list of reference image URLs used to guide the generation.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None, at most 9 items; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None, at most 9 items; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -92,8 +92,8 @@ class AsyncRealtime(
             enable_web_search: When true, the model may consult the web for references.
                 bool; default False.
             reference_image_urls: Optional list of reference image URLs used to guide the generation.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None, at most 9 items; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None, at most 9 items; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

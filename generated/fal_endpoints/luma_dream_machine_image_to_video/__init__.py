@@ -117,9 +117,11 @@ def subscribe(
         prompt: (Undocumented.)
             str, 3 to 5000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: An image to blend the end of the video with
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
         loop: Whether the video should loop (end of video is blended with the beginning)
@@ -167,9 +169,11 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str, 3 to 5000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: An image to blend the end of the video with
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
         loop: Whether the video should loop (end of video is blended with the beginning)
@@ -213,9 +217,11 @@ def submit(
         prompt: (Undocumented.)
             str, 3 to 5000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: An image to blend the end of the video with
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
         loop: Whether the video should loop (end of video is blended with the beginning)
@@ -255,9 +261,11 @@ async def submit_async(
         prompt: (Undocumented.)
             str, 3 to 5000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: An image to blend the end of the video with
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
         loop: Whether the video should loop (end of video is blended with the beginning)
@@ -296,9 +304,11 @@ def run(
         prompt: (Undocumented.)
             str, 3 to 5000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: An image to blend the end of the video with
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
         loop: Whether the video should loop (end of video is blended with the beginning)
@@ -336,9 +346,11 @@ async def run_async(
         prompt: (Undocumented.)
             str, 3 to 5000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: An image to blend the end of the video with
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
         loop: Whether the video should loop (end of video is blended with the beginning)
@@ -375,9 +387,11 @@ def stream(
         prompt: (Undocumented.)
             str, 3 to 5000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: An image to blend the end of the video with
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
         loop: Whether the video should loop (end of video is blended with the beginning)
@@ -413,9 +427,11 @@ def stream_async(
         prompt: (Undocumented.)
             str, 3 to 5000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: An image to blend the end of the video with
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
         loop: Whether the video should loop (end of video is blended with the beginning)

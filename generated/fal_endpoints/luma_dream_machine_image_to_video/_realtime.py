@@ -39,11 +39,11 @@ class Realtime(
             prompt: (Undocumented.)
                 str, 3 to 5000 characters; required.
             image_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: An image to blend the end of the video with
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             aspect_ratio: The aspect ratio of the generated video
                 one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
             loop: Whether the video should loop (end of video is blended with the beginning)
@@ -77,11 +77,11 @@ class AsyncRealtime(
             prompt: (Undocumented.)
                 str, 3 to 5000 characters; required.
             image_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: An image to blend the end of the video with
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             aspect_ratio: The aspect ratio of the generated video
                 one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
             loop: Whether the video should loop (end of video is blended with the beginning)

@@ -125,11 +125,11 @@ def subscribe(
         prompt: (Undocumented.)
             str, 3 to 5000 characters; required.
         image_url: Initial image to start the video from. Can be used together with end_image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Final image to end the video with. Can be used together with image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
         loop: Whether the video should loop (end of video is blended with the beginning)
@@ -185,11 +185,11 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str, 3 to 5000 characters; required.
         image_url: Initial image to start the video from. Can be used together with end_image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Final image to end the video with. Can be used together with image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
         loop: Whether the video should loop (end of video is blended with the beginning)
@@ -241,11 +241,11 @@ def submit(
         prompt: (Undocumented.)
             str, 3 to 5000 characters; required.
         image_url: Initial image to start the video from. Can be used together with end_image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Final image to end the video with. Can be used together with image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
         loop: Whether the video should loop (end of video is blended with the beginning)
@@ -293,11 +293,11 @@ async def submit_async(
         prompt: (Undocumented.)
             str, 3 to 5000 characters; required.
         image_url: Initial image to start the video from. Can be used together with end_image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Final image to end the video with. Can be used together with image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
         loop: Whether the video should loop (end of video is blended with the beginning)
@@ -344,11 +344,11 @@ def run(
         prompt: (Undocumented.)
             str, 3 to 5000 characters; required.
         image_url: Initial image to start the video from. Can be used together with end_image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Final image to end the video with. Can be used together with image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
         loop: Whether the video should loop (end of video is blended with the beginning)
@@ -394,11 +394,11 @@ async def run_async(
         prompt: (Undocumented.)
             str, 3 to 5000 characters; required.
         image_url: Initial image to start the video from. Can be used together with end_image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Final image to end the video with. Can be used together with image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
         loop: Whether the video should loop (end of video is blended with the beginning)
@@ -443,11 +443,11 @@ def stream(
         prompt: (Undocumented.)
             str, 3 to 5000 characters; required.
         image_url: Initial image to start the video from. Can be used together with end_image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Final image to end the video with. Can be used together with image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
         loop: Whether the video should loop (end of video is blended with the beginning)
@@ -491,11 +491,11 @@ def stream_async(
         prompt: (Undocumented.)
             str, 3 to 5000 characters; required.
         image_url: Initial image to start the video from. Can be used together with end_image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         end_image_url: Final image to end the video with. Can be used together with image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
         loop: Whether the video should loop (end of video is blended with the beginning)

@@ -46,11 +46,11 @@ class Realtime(
             prompt: (Undocumented.)
                 str, 3 to 5000 characters; required.
             image_url: Initial image to start the video from. Can be used together with end_image_url.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             end_image_url: Final image to end the video with. Can be used together with image_url.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             aspect_ratio: The aspect ratio of the generated video
                 one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
             loop: Whether the video should loop (end of video is blended with the beginning)
@@ -92,11 +92,11 @@ class AsyncRealtime(
             prompt: (Undocumented.)
                 str, 3 to 5000 characters; required.
             image_url: Initial image to start the video from. Can be used together with end_image_url.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             end_image_url: Final image to end the video with. Can be used together with image_url.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             aspect_ratio: The aspect ratio of the generated video
                 one of "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; default "16:9".
             loop: Whether the video should loop (end of video is blended with the beginning)

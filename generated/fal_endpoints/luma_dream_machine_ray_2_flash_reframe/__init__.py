@@ -124,12 +124,13 @@ def subscribe(
 
     Args:
         video_url: URL of the input video to reframe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the reframed video
             one of "1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; required.
         image_url: Optional URL of the first frame image for reframing
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         grid_position_x: X position of the grid for reframing
             int or None; optional.
         grid_position_y: Y position of the grid for reframing
@@ -192,12 +193,13 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the input video to reframe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the reframed video
             one of "1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; required.
         image_url: Optional URL of the first frame image for reframing
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         grid_position_x: X position of the grid for reframing
             int or None; optional.
         grid_position_y: Y position of the grid for reframing
@@ -256,12 +258,13 @@ def submit(
 
     Args:
         video_url: URL of the input video to reframe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the reframed video
             one of "1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; required.
         image_url: Optional URL of the first frame image for reframing
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         grid_position_x: X position of the grid for reframing
             int or None; optional.
         grid_position_y: Y position of the grid for reframing
@@ -316,12 +319,13 @@ async def submit_async(
 
     Args:
         video_url: URL of the input video to reframe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the reframed video
             one of "1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; required.
         image_url: Optional URL of the first frame image for reframing
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         grid_position_x: X position of the grid for reframing
             int or None; optional.
         grid_position_y: Y position of the grid for reframing
@@ -375,12 +379,13 @@ def run(
 
     Args:
         video_url: URL of the input video to reframe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the reframed video
             one of "1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; required.
         image_url: Optional URL of the first frame image for reframing
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         grid_position_x: X position of the grid for reframing
             int or None; optional.
         grid_position_y: Y position of the grid for reframing
@@ -433,12 +438,13 @@ async def run_async(
 
     Args:
         video_url: URL of the input video to reframe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the reframed video
             one of "1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; required.
         image_url: Optional URL of the first frame image for reframing
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         grid_position_x: X position of the grid for reframing
             int or None; optional.
         grid_position_y: Y position of the grid for reframing
@@ -490,12 +496,13 @@ def stream(
 
     Args:
         video_url: URL of the input video to reframe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the reframed video
             one of "1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; required.
         image_url: Optional URL of the first frame image for reframing
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         grid_position_x: X position of the grid for reframing
             int or None; optional.
         grid_position_y: Y position of the grid for reframing
@@ -546,12 +553,13 @@ def stream_async(
 
     Args:
         video_url: URL of the input video to reframe
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the reframed video
             one of "1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; required.
         image_url: Optional URL of the first frame image for reframing
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         grid_position_x: X position of the grid for reframing
             int or None; optional.
         grid_position_y: Y position of the grid for reframing

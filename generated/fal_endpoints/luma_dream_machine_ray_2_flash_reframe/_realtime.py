@@ -44,13 +44,13 @@ class Realtime(
 
         Args:
             video_url: URL of the input video to reframe
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the reframed video
                 one of "1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; required.
             image_url: Optional URL of the first frame image for reframing
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             grid_position_x: X position of the grid for reframing
                 int or None; optional.
             grid_position_y: Y position of the grid for reframing
@@ -99,13 +99,13 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the input video to reframe
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the reframed video
                 one of "1:1", "16:9", "9:16", "4:3", "3:4", "21:9", "9:21"; required.
             image_url: Optional URL of the first frame image for reframing
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             grid_position_x: X position of the grid for reframing
                 int or None; optional.
             grid_position_y: Y position of the grid for reframing

@@ -128,10 +128,11 @@ def subscribe(
 
     Args:
         video_url: URL of the input video to modify
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Optional URL of the first frame image for modification
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Instruction for modifying the video
             str or None, 3 to 5000 characters; optional.
         mode: Amount of modification to apply to the video, adhere_1 is the least amount of modification, reimagine_3 is the most
@@ -189,10 +190,11 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the input video to modify
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Optional URL of the first frame image for modification
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Instruction for modifying the video
             str or None, 3 to 5000 characters; optional.
         mode: Amount of modification to apply to the video, adhere_1 is the least amount of modification, reimagine_3 is the most
@@ -246,10 +248,11 @@ def submit(
 
     Args:
         video_url: URL of the input video to modify
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Optional URL of the first frame image for modification
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Instruction for modifying the video
             str or None, 3 to 5000 characters; optional.
         mode: Amount of modification to apply to the video, adhere_1 is the least amount of modification, reimagine_3 is the most
@@ -299,10 +302,11 @@ async def submit_async(
 
     Args:
         video_url: URL of the input video to modify
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Optional URL of the first frame image for modification
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Instruction for modifying the video
             str or None, 3 to 5000 characters; optional.
         mode: Amount of modification to apply to the video, adhere_1 is the least amount of modification, reimagine_3 is the most
@@ -351,10 +355,11 @@ def run(
 
     Args:
         video_url: URL of the input video to modify
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Optional URL of the first frame image for modification
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Instruction for modifying the video
             str or None, 3 to 5000 characters; optional.
         mode: Amount of modification to apply to the video, adhere_1 is the least amount of modification, reimagine_3 is the most
@@ -402,10 +407,11 @@ async def run_async(
 
     Args:
         video_url: URL of the input video to modify
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Optional URL of the first frame image for modification
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Instruction for modifying the video
             str or None, 3 to 5000 characters; optional.
         mode: Amount of modification to apply to the video, adhere_1 is the least amount of modification, reimagine_3 is the most
@@ -452,10 +458,11 @@ def stream(
 
     Args:
         video_url: URL of the input video to modify
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Optional URL of the first frame image for modification
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Instruction for modifying the video
             str or None, 3 to 5000 characters; optional.
         mode: Amount of modification to apply to the video, adhere_1 is the least amount of modification, reimagine_3 is the most
@@ -501,10 +508,11 @@ def stream_async(
 
     Args:
         video_url: URL of the input video to modify
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Optional URL of the first frame image for modification
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Instruction for modifying the video
             str or None, 3 to 5000 characters; optional.
         mode: Amount of modification to apply to the video, adhere_1 is the least amount of modification, reimagine_3 is the most

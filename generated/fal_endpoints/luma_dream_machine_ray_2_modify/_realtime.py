@@ -46,11 +46,11 @@ class Realtime(
 
         Args:
             video_url: URL of the input video to modify
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: Optional URL of the first frame image for modification
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             prompt: Instruction for modifying the video
                 str or None, 3 to 5000 characters; optional.
             mode: Amount of modification to apply to the video, adhere_1 is the least amount of modification, reimagine_3 is the most
@@ -92,11 +92,11 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the input video to modify
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: Optional URL of the first frame image for modification
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             prompt: Instruction for modifying the video
                 str or None, 3 to 5000 characters; optional.
             mode: Amount of modification to apply to the video, adhere_1 is the least amount of modification, reimagine_3 is the most

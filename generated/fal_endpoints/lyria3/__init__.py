@@ -151,8 +151,8 @@ def subscribe(
         negative_prompt: A description of what to exclude from the generated audio.
             str; default "".
         image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -217,8 +217,8 @@ async def subscribe_async(
         negative_prompt: A description of what to exclude from the generated audio.
             str; default "".
         image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -279,8 +279,8 @@ def submit(
         negative_prompt: A description of what to exclude from the generated audio.
             str; default "".
         image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -337,8 +337,8 @@ async def submit_async(
         negative_prompt: A description of what to exclude from the generated audio.
             str; default "".
         image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -394,8 +394,8 @@ def run(
         negative_prompt: A description of what to exclude from the generated audio.
             str; default "".
         image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -450,8 +450,8 @@ async def run_async(
         negative_prompt: A description of what to exclude from the generated audio.
             str; default "".
         image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -505,8 +505,8 @@ def stream(
         negative_prompt: A description of what to exclude from the generated audio.
             str; default "".
         image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -559,8 +559,8 @@ def stream_async(
         negative_prompt: A description of what to exclude from the generated audio.
             str; default "".
         image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -37,8 +37,8 @@ class Realtime(RealtimeConnection[Lyria3Input, Lyria3Output]):
             negative_prompt: A description of what to exclude from the generated audio.
                 str; default "".
             image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -66,8 +66,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Lyria3Input, Lyria3Output]):
             negative_prompt: A description of what to exclude from the generated audio.
                 str; default "".
             image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -159,8 +159,8 @@ def subscribe(
         negative_prompt: A description of what to exclude from the generated audio.
             str; default "".
         image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -228,8 +228,8 @@ async def subscribe_async(
         negative_prompt: A description of what to exclude from the generated audio.
             str; default "".
         image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -293,8 +293,8 @@ def submit(
         negative_prompt: A description of what to exclude from the generated audio.
             str; default "".
         image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -354,8 +354,8 @@ async def submit_async(
         negative_prompt: A description of what to exclude from the generated audio.
             str; default "".
         image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -414,8 +414,8 @@ def run(
         negative_prompt: A description of what to exclude from the generated audio.
             str; default "".
         image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -473,8 +473,8 @@ async def run_async(
         negative_prompt: A description of what to exclude from the generated audio.
             str; default "".
         image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -531,8 +531,8 @@ def stream(
         negative_prompt: A description of what to exclude from the generated audio.
             str; default "".
         image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -588,8 +588,8 @@ def stream_async(
         negative_prompt: A description of what to exclude from the generated audio.
             str; default "".
         image_url: Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

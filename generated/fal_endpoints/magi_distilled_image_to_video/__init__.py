@@ -124,7 +124,8 @@ def subscribe(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             int or None, 96 to 192; default 96.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -185,7 +186,8 @@ async def subscribe_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             int or None, 96 to 192; default 96.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -242,7 +244,8 @@ def submit(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             int or None, 96 to 192; default 96.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -295,7 +298,8 @@ async def submit_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             int or None, 96 to 192; default 96.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -347,7 +351,8 @@ def run(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             int or None, 96 to 192; default 96.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -398,7 +403,8 @@ async def run_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             int or None, 96 to 192; default 96.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -448,7 +454,8 @@ def stream(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             int or None, 96 to 192; default 96.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -497,7 +504,8 @@ def stream_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             int or None, 96 to 192; default 96.
         seed: Random seed for reproducibility. If None, a random seed is chosen.

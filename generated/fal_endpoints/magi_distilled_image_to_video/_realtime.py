@@ -40,8 +40,8 @@ class Realtime(RealtimeConnection[MagiDistilledImageToVideoInput, MagiDistilledI
             prompt: The text prompt to guide video generation.
                 str; required.
             image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
                 int or None, 96 to 192; default 96.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -86,8 +86,8 @@ class AsyncRealtime(
             prompt: The text prompt to guide video generation.
                 str; required.
             image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
                 int or None, 96 to 192; default 96.
             seed: Random seed for reproducibility. If None, a random seed is chosen.

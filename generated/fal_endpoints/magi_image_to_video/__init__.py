@@ -114,7 +114,8 @@ def subscribe(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             int, 96 to 192; default 96.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -173,7 +174,8 @@ async def subscribe_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             int, 96 to 192; default 96.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -228,7 +230,8 @@ def submit(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             int, 96 to 192; default 96.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -279,7 +282,8 @@ async def submit_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             int, 96 to 192; default 96.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -329,7 +333,8 @@ def run(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             int, 96 to 192; default 96.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -378,7 +383,8 @@ async def run_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             int, 96 to 192; default 96.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -426,7 +432,8 @@ def stream(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             int, 96 to 192; default 96.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -473,7 +480,8 @@ def stream_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image to represent the first frame of the video. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: Number of frames to generate. Must be between 96 and 192 (inclusive). Each additional 24 frames beyond 96 incurs an additional billing unit.
             int, 96 to 192; default 96.
         seed: Random seed for reproducibility. If None, a random seed is chosen.

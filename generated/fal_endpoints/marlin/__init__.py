@@ -112,7 +112,8 @@ def subscribe(
 
     Args:
         video_url: URL of the video to caption. Up to ~2 minutes is supported.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Caption prompt sent to the model. The example value is Marlin's canonical training prompt — overriding usually degrades output quality.
             str, at most 2000 characters; required.
         max_tokens: Maximum number of tokens to generate for the caption.
@@ -167,7 +168,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video to caption. Up to ~2 minutes is supported.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Caption prompt sent to the model. The example value is Marlin's canonical training prompt — overriding usually degrades output quality.
             str, at most 2000 characters; required.
         max_tokens: Maximum number of tokens to generate for the caption.
@@ -218,7 +220,8 @@ def submit(
 
     Args:
         video_url: URL of the video to caption. Up to ~2 minutes is supported.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Caption prompt sent to the model. The example value is Marlin's canonical training prompt — overriding usually degrades output quality.
             str, at most 2000 characters; required.
         max_tokens: Maximum number of tokens to generate for the caption.
@@ -265,7 +268,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the video to caption. Up to ~2 minutes is supported.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Caption prompt sent to the model. The example value is Marlin's canonical training prompt — overriding usually degrades output quality.
             str, at most 2000 characters; required.
         max_tokens: Maximum number of tokens to generate for the caption.
@@ -311,7 +315,8 @@ def run(
 
     Args:
         video_url: URL of the video to caption. Up to ~2 minutes is supported.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Caption prompt sent to the model. The example value is Marlin's canonical training prompt — overriding usually degrades output quality.
             str, at most 2000 characters; required.
         max_tokens: Maximum number of tokens to generate for the caption.
@@ -356,7 +361,8 @@ async def run_async(
 
     Args:
         video_url: URL of the video to caption. Up to ~2 minutes is supported.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Caption prompt sent to the model. The example value is Marlin's canonical training prompt — overriding usually degrades output quality.
             str, at most 2000 characters; required.
         max_tokens: Maximum number of tokens to generate for the caption.
@@ -400,7 +406,8 @@ def stream(
 
     Args:
         video_url: URL of the video to caption. Up to ~2 minutes is supported.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Caption prompt sent to the model. The example value is Marlin's canonical training prompt — overriding usually degrades output quality.
             str, at most 2000 characters; required.
         max_tokens: Maximum number of tokens to generate for the caption.
@@ -443,7 +450,8 @@ def stream_async(
 
     Args:
         video_url: URL of the video to caption. Up to ~2 minutes is supported.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Caption prompt sent to the model. The example value is Marlin's canonical training prompt — overriding usually degrades output quality.
             str, at most 2000 characters; required.
         max_tokens: Maximum number of tokens to generate for the caption.

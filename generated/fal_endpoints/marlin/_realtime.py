@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[MarlinInput, MarlinOutput]):
 
         Args:
             video_url: URL of the video to caption. Up to ~2 minutes is supported.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Caption prompt sent to the model. The example value is Marlin's canonical training prompt — overriding usually degrades output quality.
                 str, at most 2000 characters; required.
             max_tokens: Maximum number of tokens to generate for the caption.
@@ -74,8 +74,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MarlinInput, MarlinOutput]):
 
         Args:
             video_url: URL of the video to caption. Up to ~2 minutes is supported.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Caption prompt sent to the model. The example value is Marlin's canonical training prompt — overriding usually degrades output quality.
                 str, at most 2000 characters; required.
             max_tokens: Maximum number of tokens to generate for the caption.

@@ -113,7 +113,8 @@ def subscribe(
 
     Args:
         video_url: URL of the video to search through.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Natural-language description of the event or scene to find in the video.
             str, at most 500 characters; required.
         do_sample: If true, sample with temperature/top_p; if false, use greedy decoding.
@@ -165,7 +166,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video to search through.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Natural-language description of the event or scene to find in the video.
             str, at most 500 characters; required.
         do_sample: If true, sample with temperature/top_p; if false, use greedy decoding.
@@ -213,7 +215,8 @@ def submit(
 
     Args:
         video_url: URL of the video to search through.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Natural-language description of the event or scene to find in the video.
             str, at most 500 characters; required.
         do_sample: If true, sample with temperature/top_p; if false, use greedy decoding.
@@ -257,7 +260,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the video to search through.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Natural-language description of the event or scene to find in the video.
             str, at most 500 characters; required.
         do_sample: If true, sample with temperature/top_p; if false, use greedy decoding.
@@ -300,7 +304,8 @@ def run(
 
     Args:
         video_url: URL of the video to search through.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Natural-language description of the event or scene to find in the video.
             str, at most 500 characters; required.
         do_sample: If true, sample with temperature/top_p; if false, use greedy decoding.
@@ -342,7 +347,8 @@ async def run_async(
 
     Args:
         video_url: URL of the video to search through.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Natural-language description of the event or scene to find in the video.
             str, at most 500 characters; required.
         do_sample: If true, sample with temperature/top_p; if false, use greedy decoding.
@@ -383,7 +389,8 @@ def stream(
 
     Args:
         video_url: URL of the video to search through.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Natural-language description of the event or scene to find in the video.
             str, at most 500 characters; required.
         do_sample: If true, sample with temperature/top_p; if false, use greedy decoding.
@@ -423,7 +430,8 @@ def stream_async(
 
     Args:
         video_url: URL of the video to search through.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Natural-language description of the event or scene to find in the video.
             str, at most 500 characters; required.
         do_sample: If true, sample with temperature/top_p; if false, use greedy decoding.

@@ -35,8 +35,8 @@ class Realtime(RealtimeConnection[MarlinFindInput, MarlinFindOutput]):
 
         Args:
             video_url: URL of the video to search through.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Natural-language description of the event or scene to find in the video.
                 str, at most 500 characters; required.
             do_sample: If true, sample with temperature/top_p; if false, use greedy decoding.
@@ -70,8 +70,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MarlinFindInput, MarlinFindOutput]):
 
         Args:
             video_url: URL of the video to search through.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Natural-language description of the event or scene to find in the video.
                 str, at most 500 characters; required.
             do_sample: If true, sample with temperature/top_p; if false, use greedy decoding.

@@ -128,7 +128,8 @@ def subscribe(
 
     Args:
         model_url: URL or base64 data URI of a 3D model to remesh. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_formats: List of target formats for the remeshed model.
             list[Literal['glb', 'fbx', 'obj', 'usdz', 'blend', 'stl']]; default ["glb"].
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
@@ -189,7 +190,8 @@ async def subscribe_async(
 
     Args:
         model_url: URL or base64 data URI of a 3D model to remesh. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_formats: List of target formats for the remeshed model.
             list[Literal['glb', 'fbx', 'obj', 'usdz', 'blend', 'stl']]; default ["glb"].
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
@@ -246,7 +248,8 @@ def submit(
 
     Args:
         model_url: URL or base64 data URI of a 3D model to remesh. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_formats: List of target formats for the remeshed model.
             list[Literal['glb', 'fbx', 'obj', 'usdz', 'blend', 'stl']]; default ["glb"].
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
@@ -299,7 +302,8 @@ async def submit_async(
 
     Args:
         model_url: URL or base64 data URI of a 3D model to remesh. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_formats: List of target formats for the remeshed model.
             list[Literal['glb', 'fbx', 'obj', 'usdz', 'blend', 'stl']]; default ["glb"].
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
@@ -351,7 +355,8 @@ def run(
 
     Args:
         model_url: URL or base64 data URI of a 3D model to remesh. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_formats: List of target formats for the remeshed model.
             list[Literal['glb', 'fbx', 'obj', 'usdz', 'blend', 'stl']]; default ["glb"].
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
@@ -402,7 +407,8 @@ async def run_async(
 
     Args:
         model_url: URL or base64 data URI of a 3D model to remesh. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_formats: List of target formats for the remeshed model.
             list[Literal['glb', 'fbx', 'obj', 'usdz', 'blend', 'stl']]; default ["glb"].
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
@@ -452,7 +458,8 @@ def stream(
 
     Args:
         model_url: URL or base64 data URI of a 3D model to remesh. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_formats: List of target formats for the remeshed model.
             list[Literal['glb', 'fbx', 'obj', 'usdz', 'blend', 'stl']]; default ["glb"].
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
@@ -501,7 +508,8 @@ def stream_async(
 
     Args:
         model_url: URL or base64 data URI of a 3D model to remesh. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_formats: List of target formats for the remeshed model.
             list[Literal['glb', 'fbx', 'obj', 'usdz', 'blend', 'stl']]; default ["glb"].
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.

@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[MeshyV5RemeshInput, MeshyV5RemeshOutput]):
 
         Args:
             model_url: URL or base64 data URI of a 3D model to remesh. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             target_formats: List of target formats for the remeshed model.
                 list[Literal['glb', 'fbx', 'obj', 'usdz', 'blend', 'stl']]; default ["glb"].
             topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
@@ -74,8 +74,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MeshyV5RemeshInput, MeshyV5RemeshOut
 
         Args:
             model_url: URL or base64 data URI of a 3D model to remesh. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             target_formats: List of target formats for the remeshed model.
                 list[Literal['glb', 'fbx', 'obj', 'usdz', 'blend', 'stl']]; default ["glb"].
             topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.

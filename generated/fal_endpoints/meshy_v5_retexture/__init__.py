@@ -138,12 +138,13 @@ def subscribe(
 
     Args:
         model_url: URL or base64 data URI of a 3D model to texture. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_style_prompt: Describe your desired texture style using text. Maximum 600 characters. Required if image_style_url is not provided.
             str or None, at most 600 characters; optional.
         image_style_url: 2D image to guide the texturing process. Supports .jpg, .jpeg, and .png formats. Required if text_style_prompt is not provided. If both are provided, image_style_url takes precedence.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_original_uv: Use the original UV mapping of the model instead of generating new UVs. If the model has no original UV, output quality may be reduced.
             bool; default True.
         enable_pbr: Generate PBR Maps (metallic, roughness, normal) in addition to base color.
@@ -200,12 +201,13 @@ async def subscribe_async(
 
     Args:
         model_url: URL or base64 data URI of a 3D model to texture. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_style_prompt: Describe your desired texture style using text. Maximum 600 characters. Required if image_style_url is not provided.
             str or None, at most 600 characters; optional.
         image_style_url: 2D image to guide the texturing process. Supports .jpg, .jpeg, and .png formats. Required if text_style_prompt is not provided. If both are provided, image_style_url takes precedence.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_original_uv: Use the original UV mapping of the model instead of generating new UVs. If the model has no original UV, output quality may be reduced.
             bool; default True.
         enable_pbr: Generate PBR Maps (metallic, roughness, normal) in addition to base color.
@@ -258,12 +260,13 @@ def submit(
 
     Args:
         model_url: URL or base64 data URI of a 3D model to texture. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_style_prompt: Describe your desired texture style using text. Maximum 600 characters. Required if image_style_url is not provided.
             str or None, at most 600 characters; optional.
         image_style_url: 2D image to guide the texturing process. Supports .jpg, .jpeg, and .png formats. Required if text_style_prompt is not provided. If both are provided, image_style_url takes precedence.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_original_uv: Use the original UV mapping of the model instead of generating new UVs. If the model has no original UV, output quality may be reduced.
             bool; default True.
         enable_pbr: Generate PBR Maps (metallic, roughness, normal) in addition to base color.
@@ -312,12 +315,13 @@ async def submit_async(
 
     Args:
         model_url: URL or base64 data URI of a 3D model to texture. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_style_prompt: Describe your desired texture style using text. Maximum 600 characters. Required if image_style_url is not provided.
             str or None, at most 600 characters; optional.
         image_style_url: 2D image to guide the texturing process. Supports .jpg, .jpeg, and .png formats. Required if text_style_prompt is not provided. If both are provided, image_style_url takes precedence.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_original_uv: Use the original UV mapping of the model instead of generating new UVs. If the model has no original UV, output quality may be reduced.
             bool; default True.
         enable_pbr: Generate PBR Maps (metallic, roughness, normal) in addition to base color.
@@ -365,12 +369,13 @@ def run(
 
     Args:
         model_url: URL or base64 data URI of a 3D model to texture. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_style_prompt: Describe your desired texture style using text. Maximum 600 characters. Required if image_style_url is not provided.
             str or None, at most 600 characters; optional.
         image_style_url: 2D image to guide the texturing process. Supports .jpg, .jpeg, and .png formats. Required if text_style_prompt is not provided. If both are provided, image_style_url takes precedence.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_original_uv: Use the original UV mapping of the model instead of generating new UVs. If the model has no original UV, output quality may be reduced.
             bool; default True.
         enable_pbr: Generate PBR Maps (metallic, roughness, normal) in addition to base color.
@@ -417,12 +422,13 @@ async def run_async(
 
     Args:
         model_url: URL or base64 data URI of a 3D model to texture. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_style_prompt: Describe your desired texture style using text. Maximum 600 characters. Required if image_style_url is not provided.
             str or None, at most 600 characters; optional.
         image_style_url: 2D image to guide the texturing process. Supports .jpg, .jpeg, and .png formats. Required if text_style_prompt is not provided. If both are provided, image_style_url takes precedence.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_original_uv: Use the original UV mapping of the model instead of generating new UVs. If the model has no original UV, output quality may be reduced.
             bool; default True.
         enable_pbr: Generate PBR Maps (metallic, roughness, normal) in addition to base color.
@@ -468,12 +474,13 @@ def stream(
 
     Args:
         model_url: URL or base64 data URI of a 3D model to texture. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_style_prompt: Describe your desired texture style using text. Maximum 600 characters. Required if image_style_url is not provided.
             str or None, at most 600 characters; optional.
         image_style_url: 2D image to guide the texturing process. Supports .jpg, .jpeg, and .png formats. Required if text_style_prompt is not provided. If both are provided, image_style_url takes precedence.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_original_uv: Use the original UV mapping of the model instead of generating new UVs. If the model has no original UV, output quality may be reduced.
             bool; default True.
         enable_pbr: Generate PBR Maps (metallic, roughness, normal) in addition to base color.
@@ -518,12 +525,13 @@ def stream_async(
 
     Args:
         model_url: URL or base64 data URI of a 3D model to texture. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_style_prompt: Describe your desired texture style using text. Maximum 600 characters. Required if image_style_url is not provided.
             str or None, at most 600 characters; optional.
         image_style_url: 2D image to guide the texturing process. Supports .jpg, .jpeg, and .png formats. Required if text_style_prompt is not provided. If both are provided, image_style_url takes precedence.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_original_uv: Use the original UV mapping of the model instead of generating new UVs. If the model has no original UV, output quality may be reduced.
             bool; default True.
         enable_pbr: Generate PBR Maps (metallic, roughness, normal) in addition to base color.

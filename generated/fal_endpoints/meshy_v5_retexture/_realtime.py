@@ -36,13 +36,13 @@ class Realtime(RealtimeConnection[MeshyV5RetextureInput, MeshyV5RetextureOutput]
 
         Args:
             model_url: URL or base64 data URI of a 3D model to texture. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text_style_prompt: Describe your desired texture style using text. Maximum 600 characters. Required if image_style_url is not provided.
                 str or None, at most 600 characters; optional.
             image_style_url: 2D image to guide the texturing process. Supports .jpg, .jpeg, and .png formats. Required if text_style_prompt is not provided. If both are provided, image_style_url takes precedence.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             enable_original_uv: Use the original UV mapping of the model instead of generating new UVs. If the model has no original UV, output quality may be reduced.
                 bool; default True.
             enable_pbr: Generate PBR Maps (metallic, roughness, normal) in addition to base color.
@@ -75,13 +75,13 @@ class AsyncRealtime(AsyncRealtimeConnection[MeshyV5RetextureInput, MeshyV5Retext
 
         Args:
             model_url: URL or base64 data URI of a 3D model to texture. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text_style_prompt: Describe your desired texture style using text. Maximum 600 characters. Required if image_style_url is not provided.
                 str or None, at most 600 characters; optional.
             image_style_url: 2D image to guide the texturing process. Supports .jpg, .jpeg, and .png formats. Required if text_style_prompt is not provided. If both are provided, image_style_url takes precedence.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             enable_original_uv: Use the original UV mapping of the model instead of generating new UVs. If the model has no original UV, output quality may be reduced.
                 bool; default True.
             enable_pbr: Generate PBR Maps (metallic, roughness, normal) in addition to base color.

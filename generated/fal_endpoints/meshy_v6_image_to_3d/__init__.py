@@ -153,7 +153,8 @@ def subscribe(
 
     Args:
         image_url: Image URL or base64 data URI for 3D model creation. Supports .jpg, .jpeg, and .png formats. Also supports AVIF and HEIF formats which will be automatically converted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             one of "quad", "triangle"; default "triangle".
         target_polycount: Target number of polygons in the generated model
@@ -173,8 +174,8 @@ def subscribe(
         texture_prompt: Text prompt to guide the texturing process
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -246,7 +247,8 @@ async def subscribe_async(
 
     Args:
         image_url: Image URL or base64 data URI for 3D model creation. Supports .jpg, .jpeg, and .png formats. Also supports AVIF and HEIF formats which will be automatically converted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             one of "quad", "triangle"; default "triangle".
         target_polycount: Target number of polygons in the generated model
@@ -266,8 +268,8 @@ async def subscribe_async(
         texture_prompt: Text prompt to guide the texturing process
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -335,7 +337,8 @@ def submit(
 
     Args:
         image_url: Image URL or base64 data URI for 3D model creation. Supports .jpg, .jpeg, and .png formats. Also supports AVIF and HEIF formats which will be automatically converted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             one of "quad", "triangle"; default "triangle".
         target_polycount: Target number of polygons in the generated model
@@ -355,8 +358,8 @@ def submit(
         texture_prompt: Text prompt to guide the texturing process
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -420,7 +423,8 @@ async def submit_async(
 
     Args:
         image_url: Image URL or base64 data URI for 3D model creation. Supports .jpg, .jpeg, and .png formats. Also supports AVIF and HEIF formats which will be automatically converted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             one of "quad", "triangle"; default "triangle".
         target_polycount: Target number of polygons in the generated model
@@ -440,8 +444,8 @@ async def submit_async(
         texture_prompt: Text prompt to guide the texturing process
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -504,7 +508,8 @@ def run(
 
     Args:
         image_url: Image URL or base64 data URI for 3D model creation. Supports .jpg, .jpeg, and .png formats. Also supports AVIF and HEIF formats which will be automatically converted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             one of "quad", "triangle"; default "triangle".
         target_polycount: Target number of polygons in the generated model
@@ -524,8 +529,8 @@ def run(
         texture_prompt: Text prompt to guide the texturing process
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -587,7 +592,8 @@ async def run_async(
 
     Args:
         image_url: Image URL or base64 data URI for 3D model creation. Supports .jpg, .jpeg, and .png formats. Also supports AVIF and HEIF formats which will be automatically converted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             one of "quad", "triangle"; default "triangle".
         target_polycount: Target number of polygons in the generated model
@@ -607,8 +613,8 @@ async def run_async(
         texture_prompt: Text prompt to guide the texturing process
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -669,7 +675,8 @@ def stream(
 
     Args:
         image_url: Image URL or base64 data URI for 3D model creation. Supports .jpg, .jpeg, and .png formats. Also supports AVIF and HEIF formats which will be automatically converted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             one of "quad", "triangle"; default "triangle".
         target_polycount: Target number of polygons in the generated model
@@ -689,8 +696,8 @@ def stream(
         texture_prompt: Text prompt to guide the texturing process
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -750,7 +757,8 @@ def stream_async(
 
     Args:
         image_url: Image URL or base64 data URI for 3D model creation. Supports .jpg, .jpeg, and .png formats. Also supports AVIF and HEIF formats which will be automatically converted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             one of "quad", "triangle"; default "triangle".
         target_polycount: Target number of polygons in the generated model
@@ -770,8 +778,8 @@ def stream_async(
         texture_prompt: Text prompt to guide the texturing process
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.

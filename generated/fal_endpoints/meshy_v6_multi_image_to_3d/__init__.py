@@ -167,8 +167,8 @@ def subscribe(
 
     Args:
         image_urls: 1 to 4 images for 3D model creation. All images should depict the same object from different angles. Supports .jpg, .jpeg, .png formats, and AVIF/HEIF which will be automatically converted. If more than 4 images are provided, only the first 4 will be used.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             one of "quad", "triangle"; default "triangle".
         target_polycount: Target number of polygons in the generated model
@@ -188,8 +188,8 @@ def subscribe(
         texture_prompt: Text prompt to guide the texturing process. Requires should_texture to be true.
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process. Requires should_texture to be true.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -268,8 +268,8 @@ async def subscribe_async(
 
     Args:
         image_urls: 1 to 4 images for 3D model creation. All images should depict the same object from different angles. Supports .jpg, .jpeg, .png formats, and AVIF/HEIF which will be automatically converted. If more than 4 images are provided, only the first 4 will be used.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             one of "quad", "triangle"; default "triangle".
         target_polycount: Target number of polygons in the generated model
@@ -289,8 +289,8 @@ async def subscribe_async(
         texture_prompt: Text prompt to guide the texturing process. Requires should_texture to be true.
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process. Requires should_texture to be true.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -365,8 +365,8 @@ def submit(
 
     Args:
         image_urls: 1 to 4 images for 3D model creation. All images should depict the same object from different angles. Supports .jpg, .jpeg, .png formats, and AVIF/HEIF which will be automatically converted. If more than 4 images are provided, only the first 4 will be used.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             one of "quad", "triangle"; default "triangle".
         target_polycount: Target number of polygons in the generated model
@@ -386,8 +386,8 @@ def submit(
         texture_prompt: Text prompt to guide the texturing process. Requires should_texture to be true.
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process. Requires should_texture to be true.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -458,8 +458,8 @@ async def submit_async(
 
     Args:
         image_urls: 1 to 4 images for 3D model creation. All images should depict the same object from different angles. Supports .jpg, .jpeg, .png formats, and AVIF/HEIF which will be automatically converted. If more than 4 images are provided, only the first 4 will be used.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             one of "quad", "triangle"; default "triangle".
         target_polycount: Target number of polygons in the generated model
@@ -479,8 +479,8 @@ async def submit_async(
         texture_prompt: Text prompt to guide the texturing process. Requires should_texture to be true.
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process. Requires should_texture to be true.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -550,8 +550,8 @@ def run(
 
     Args:
         image_urls: 1 to 4 images for 3D model creation. All images should depict the same object from different angles. Supports .jpg, .jpeg, .png formats, and AVIF/HEIF which will be automatically converted. If more than 4 images are provided, only the first 4 will be used.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             one of "quad", "triangle"; default "triangle".
         target_polycount: Target number of polygons in the generated model
@@ -571,8 +571,8 @@ def run(
         texture_prompt: Text prompt to guide the texturing process. Requires should_texture to be true.
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process. Requires should_texture to be true.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -641,8 +641,8 @@ async def run_async(
 
     Args:
         image_urls: 1 to 4 images for 3D model creation. All images should depict the same object from different angles. Supports .jpg, .jpeg, .png formats, and AVIF/HEIF which will be automatically converted. If more than 4 images are provided, only the first 4 will be used.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             one of "quad", "triangle"; default "triangle".
         target_polycount: Target number of polygons in the generated model
@@ -662,8 +662,8 @@ async def run_async(
         texture_prompt: Text prompt to guide the texturing process. Requires should_texture to be true.
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process. Requires should_texture to be true.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -731,8 +731,8 @@ def stream(
 
     Args:
         image_urls: 1 to 4 images for 3D model creation. All images should depict the same object from different angles. Supports .jpg, .jpeg, .png formats, and AVIF/HEIF which will be automatically converted. If more than 4 images are provided, only the first 4 will be used.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             one of "quad", "triangle"; default "triangle".
         target_polycount: Target number of polygons in the generated model
@@ -752,8 +752,8 @@ def stream(
         texture_prompt: Text prompt to guide the texturing process. Requires should_texture to be true.
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process. Requires should_texture to be true.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -820,8 +820,8 @@ def stream_async(
 
     Args:
         image_urls: 1 to 4 images for 3D model creation. All images should depict the same object from different angles. Supports .jpg, .jpeg, .png formats, and AVIF/HEIF which will be automatically converted. If more than 4 images are provided, only the first 4 will be used.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
             one of "quad", "triangle"; default "triangle".
         target_polycount: Target number of polygons in the generated model
@@ -841,8 +841,8 @@ def stream_async(
         texture_prompt: Text prompt to guide the texturing process. Requires should_texture to be true.
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process. Requires should_texture to be true.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.

@@ -46,8 +46,8 @@ class Realtime(RealtimeConnection[MeshyV6MultiImageTo3dInput, MeshyV6MultiImageT
 
         Args:
             image_urls: 1 to 4 images for 3D model creation. All images should depict the same object from different angles. Supports .jpg, .jpeg, .png formats, and AVIF/HEIF which will be automatically converted. If more than 4 images are provided, only the first 4 will be used.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
                 one of "quad", "triangle"; default "triangle".
             target_polycount: Target number of polygons in the generated model
@@ -67,8 +67,8 @@ class Realtime(RealtimeConnection[MeshyV6MultiImageTo3dInput, MeshyV6MultiImageT
             texture_prompt: Text prompt to guide the texturing process. Requires should_texture to be true.
                 str or None, at most 600 characters; optional.
             texture_image_url: 2D image to guide the texturing process. Requires should_texture to be true.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
                 bool; default False.
             rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -117,8 +117,8 @@ class AsyncRealtime(
 
         Args:
             image_urls: 1 to 4 images for 3D model creation. All images should depict the same object from different angles. Supports .jpg, .jpeg, .png formats, and AVIF/HEIF which will be automatically converted. If more than 4 images are provided, only the first 4 will be used.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             topology: Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
                 one of "quad", "triangle"; default "triangle".
             target_polycount: Target number of polygons in the generated model
@@ -138,8 +138,8 @@ class AsyncRealtime(
             texture_prompt: Text prompt to guide the texturing process. Requires should_texture to be true.
                 str or None, at most 600 characters; optional.
             texture_image_url: 2D image to guide the texturing process. Requires should_texture to be true.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
                 bool; default False.
             rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.

@@ -185,8 +185,8 @@ def subscribe(
         texture_prompt: Additional text prompt to guide the texturing process (only used in 'full' mode)
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process (only used in 'full' mode)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -287,8 +287,8 @@ async def subscribe_async(
         texture_prompt: Additional text prompt to guide the texturing process (only used in 'full' mode)
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process (only used in 'full' mode)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -385,8 +385,8 @@ def submit(
         texture_prompt: Additional text prompt to guide the texturing process (only used in 'full' mode)
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process (only used in 'full' mode)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -479,8 +479,8 @@ async def submit_async(
         texture_prompt: Additional text prompt to guide the texturing process (only used in 'full' mode)
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process (only used in 'full' mode)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -572,8 +572,8 @@ def run(
         texture_prompt: Additional text prompt to guide the texturing process (only used in 'full' mode)
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process (only used in 'full' mode)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -664,8 +664,8 @@ async def run_async(
         texture_prompt: Additional text prompt to guide the texturing process (only used in 'full' mode)
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process (only used in 'full' mode)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -755,8 +755,8 @@ def stream(
         texture_prompt: Additional text prompt to guide the texturing process (only used in 'full' mode)
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process (only used in 'full' mode)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -845,8 +845,8 @@ def stream_async(
         texture_prompt: Additional text prompt to guide the texturing process (only used in 'full' mode)
             str or None, at most 600 characters; optional.
         texture_image_url: 2D image to guide the texturing process (only used in 'full' mode)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
             bool; default False.
         rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.

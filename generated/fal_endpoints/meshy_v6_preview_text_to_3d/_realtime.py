@@ -72,8 +72,8 @@ class Realtime(RealtimeConnection[MeshyV6PreviewTextTo3dInput, MeshyV6PreviewTex
             texture_prompt: Additional text prompt to guide the texturing process (only used in 'full' mode)
                 str or None, at most 600 characters; optional.
             texture_image_url: 2D image to guide the texturing process (only used in 'full' mode)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
                 bool; default False.
             rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.
@@ -148,8 +148,8 @@ class AsyncRealtime(
             texture_prompt: Additional text prompt to guide the texturing process (only used in 'full' mode)
                 str or None, at most 600 characters; optional.
             texture_image_url: 2D image to guide the texturing process (only used in 'full' mode)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             enable_rigging: Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
                 bool; default False.
             rigging_height_meters: Approximate height of the character in meters. Only used when enable_rigging is true.

@@ -120,7 +120,8 @@ def subscribe(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             one of "6", "10"; default "6".
         prompt_optimizer: Whether to use the model's prompt optimizer
@@ -169,7 +170,8 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             one of "6", "10"; default "6".
         prompt_optimizer: Whether to use the model's prompt optimizer
@@ -214,7 +216,8 @@ def submit(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             one of "6", "10"; default "6".
         prompt_optimizer: Whether to use the model's prompt optimizer
@@ -255,7 +258,8 @@ async def submit_async(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             one of "6", "10"; default "6".
         prompt_optimizer: Whether to use the model's prompt optimizer
@@ -295,7 +299,8 @@ def run(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             one of "6", "10"; default "6".
         prompt_optimizer: Whether to use the model's prompt optimizer
@@ -334,7 +339,8 @@ async def run_async(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             one of "6", "10"; default "6".
         prompt_optimizer: Whether to use the model's prompt optimizer
@@ -372,7 +378,8 @@ def stream(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             one of "6", "10"; default "6".
         prompt_optimizer: Whether to use the model's prompt optimizer
@@ -409,7 +416,8 @@ def stream_async(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             one of "6", "10"; default "6".
         prompt_optimizer: Whether to use the model's prompt optimizer

@@ -38,8 +38,8 @@ class Realtime(
             prompt: (Undocumented.)
                 str, at most 2000 characters; required.
             image_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
                 one of "6", "10"; default "6".
             prompt_optimizer: Whether to use the model's prompt optimizer
@@ -74,8 +74,8 @@ class AsyncRealtime(
             prompt: (Undocumented.)
                 str, at most 2000 characters; required.
             image_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
                 one of "6", "10"; default "6".
             prompt_optimizer: Whether to use the model's prompt optimizer

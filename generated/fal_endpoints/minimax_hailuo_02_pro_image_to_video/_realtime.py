@@ -38,13 +38,13 @@ class Realtime(
             prompt: (Undocumented.)
                 str, at most 2000 characters; required.
             image_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt_optimizer: Whether to use the model's prompt optimizer
                 bool; default True.
             end_image_url: Optional URL of the image to use as the last frame of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -75,13 +75,13 @@ class AsyncRealtime(
             prompt: (Undocumented.)
                 str, at most 2000 characters; required.
             image_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt_optimizer: Whether to use the model's prompt optimizer
                 bool; default True.
             end_image_url: Optional URL of the image to use as the last frame of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -122,7 +122,8 @@ def subscribe(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             one of "6", "10"; default "6".
         prompt_optimizer: Whether to use the model's prompt optimizer
@@ -130,8 +131,8 @@ def subscribe(
         resolution: The resolution of the generated video.
             one of "512P", "768P"; default "768P".
         end_image_url: Optional URL of the image to use as the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -178,7 +179,8 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             one of "6", "10"; default "6".
         prompt_optimizer: Whether to use the model's prompt optimizer
@@ -186,8 +188,8 @@ async def subscribe_async(
         resolution: The resolution of the generated video.
             one of "512P", "768P"; default "768P".
         end_image_url: Optional URL of the image to use as the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -230,7 +232,8 @@ def submit(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             one of "6", "10"; default "6".
         prompt_optimizer: Whether to use the model's prompt optimizer
@@ -238,8 +241,8 @@ def submit(
         resolution: The resolution of the generated video.
             one of "512P", "768P"; default "768P".
         end_image_url: Optional URL of the image to use as the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -278,7 +281,8 @@ async def submit_async(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             one of "6", "10"; default "6".
         prompt_optimizer: Whether to use the model's prompt optimizer
@@ -286,8 +290,8 @@ async def submit_async(
         resolution: The resolution of the generated video.
             one of "512P", "768P"; default "768P".
         end_image_url: Optional URL of the image to use as the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -325,7 +329,8 @@ def run(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             one of "6", "10"; default "6".
         prompt_optimizer: Whether to use the model's prompt optimizer
@@ -333,8 +338,8 @@ def run(
         resolution: The resolution of the generated video.
             one of "512P", "768P"; default "768P".
         end_image_url: Optional URL of the image to use as the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -371,7 +376,8 @@ async def run_async(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             one of "6", "10"; default "6".
         prompt_optimizer: Whether to use the model's prompt optimizer
@@ -379,8 +385,8 @@ async def run_async(
         resolution: The resolution of the generated video.
             one of "512P", "768P"; default "768P".
         end_image_url: Optional URL of the image to use as the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -416,7 +422,8 @@ def stream(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             one of "6", "10"; default "6".
         prompt_optimizer: Whether to use the model's prompt optimizer
@@ -424,8 +431,8 @@ def stream(
         resolution: The resolution of the generated video.
             one of "512P", "768P"; default "768P".
         end_image_url: Optional URL of the image to use as the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -460,7 +467,8 @@ def stream_async(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
             one of "6", "10"; default "6".
         prompt_optimizer: Whether to use the model's prompt optimizer
@@ -468,8 +476,8 @@ def stream_async(
         resolution: The resolution of the generated video.
             one of "512P", "768P"; default "768P".
         end_image_url: Optional URL of the image to use as the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -45,8 +45,8 @@ class Realtime(
             prompt: (Undocumented.)
                 str, at most 2000 characters; required.
             image_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
                 one of "6", "10"; default "6".
             prompt_optimizer: Whether to use the model's prompt optimizer
@@ -54,8 +54,8 @@ class Realtime(
             resolution: The resolution of the generated video.
                 one of "512P", "768P"; default "768P".
             end_image_url: Optional URL of the image to use as the last frame of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -88,8 +88,8 @@ class AsyncRealtime(
             prompt: (Undocumented.)
                 str, at most 2000 characters; required.
             image_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
                 one of "6", "10"; default "6".
             prompt_optimizer: Whether to use the model's prompt optimizer
@@ -97,8 +97,8 @@ class AsyncRealtime(
             resolution: The resolution of the generated video.
                 one of "512P", "768P"; default "768P".
             end_image_url: Optional URL of the image to use as the last frame of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -122,7 +122,8 @@ def subscribe(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
         duration: The duration of the video in seconds.
@@ -171,7 +172,8 @@ async def subscribe_async(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
         duration: The duration of the video in seconds.
@@ -216,7 +218,8 @@ def submit(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
         duration: The duration of the video in seconds.
@@ -257,7 +260,8 @@ async def submit_async(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
         duration: The duration of the video in seconds.
@@ -297,7 +301,8 @@ def run(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
         duration: The duration of the video in seconds.
@@ -336,7 +341,8 @@ async def run_async(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
         duration: The duration of the video in seconds.
@@ -374,7 +380,8 @@ def stream(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
         duration: The duration of the video in seconds.
@@ -411,7 +418,8 @@ def stream_async(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
         duration: The duration of the video in seconds.

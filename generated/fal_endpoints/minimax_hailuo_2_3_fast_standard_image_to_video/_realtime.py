@@ -43,8 +43,8 @@ class Realtime(
             prompt: Text prompt for video generation
                 str, 1 to 2000 characters; required.
             image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt_optimizer: Whether to use the model's prompt optimizer
                 bool; default True.
             duration: The duration of the video in seconds.
@@ -79,8 +79,8 @@ class AsyncRealtime(
             prompt: Text prompt for video generation
                 str, 1 to 2000 characters; required.
             image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt_optimizer: Whether to use the model's prompt optimizer
                 bool; default True.
             duration: The duration of the video in seconds.

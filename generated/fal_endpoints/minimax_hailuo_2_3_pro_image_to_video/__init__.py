@@ -119,7 +119,8 @@ def subscribe(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
 
@@ -165,7 +166,8 @@ async def subscribe_async(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
 
@@ -207,7 +209,8 @@ def submit(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
 
@@ -245,7 +248,8 @@ async def submit_async(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
 
@@ -282,7 +286,8 @@ def run(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
 
@@ -318,7 +323,8 @@ async def run_async(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
 
@@ -353,7 +359,8 @@ def stream(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
 
@@ -387,7 +394,8 @@ def stream_async(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
 

@@ -120,7 +120,8 @@ def subscribe(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
         duration: The duration of the video in seconds.
@@ -169,7 +170,8 @@ async def subscribe_async(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
         duration: The duration of the video in seconds.
@@ -214,7 +216,8 @@ def submit(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
         duration: The duration of the video in seconds.
@@ -255,7 +258,8 @@ async def submit_async(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
         duration: The duration of the video in seconds.
@@ -295,7 +299,8 @@ def run(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
         duration: The duration of the video in seconds.
@@ -334,7 +339,8 @@ async def run_async(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
         duration: The duration of the video in seconds.
@@ -372,7 +378,8 @@ def stream(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
         duration: The duration of the video in seconds.
@@ -409,7 +416,8 @@ def stream_async(
         prompt: Text prompt for video generation
             str, 1 to 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
         duration: The duration of the video in seconds.

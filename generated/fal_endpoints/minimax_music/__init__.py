@@ -112,7 +112,8 @@ def subscribe(
         prompt: Lyrics with optional formatting. You can use a newline to separate each line of lyrics. You can use two newlines to add a pause between lines. You can use double hash marks (##) at the beginning and end of the lyrics to add accompaniment. Maximum 600 characters.
             str, 1 to 600 characters; required.
         reference_audio_url: Reference song, should contain music and vocals. Must be a .wav or .mp3 file longer than 15 seconds.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -155,7 +156,8 @@ async def subscribe_async(
         prompt: Lyrics with optional formatting. You can use a newline to separate each line of lyrics. You can use two newlines to add a pause between lines. You can use double hash marks (##) at the beginning and end of the lyrics to add accompaniment. Maximum 600 characters.
             str, 1 to 600 characters; required.
         reference_audio_url: Reference song, should contain music and vocals. Must be a .wav or .mp3 file longer than 15 seconds.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -194,7 +196,8 @@ def submit(
         prompt: Lyrics with optional formatting. You can use a newline to separate each line of lyrics. You can use two newlines to add a pause between lines. You can use double hash marks (##) at the beginning and end of the lyrics to add accompaniment. Maximum 600 characters.
             str, 1 to 600 characters; required.
         reference_audio_url: Reference song, should contain music and vocals. Must be a .wav or .mp3 file longer than 15 seconds.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -229,7 +232,8 @@ async def submit_async(
         prompt: Lyrics with optional formatting. You can use a newline to separate each line of lyrics. You can use two newlines to add a pause between lines. You can use double hash marks (##) at the beginning and end of the lyrics to add accompaniment. Maximum 600 characters.
             str, 1 to 600 characters; required.
         reference_audio_url: Reference song, should contain music and vocals. Must be a .wav or .mp3 file longer than 15 seconds.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -263,7 +267,8 @@ def run(
         prompt: Lyrics with optional formatting. You can use a newline to separate each line of lyrics. You can use two newlines to add a pause between lines. You can use double hash marks (##) at the beginning and end of the lyrics to add accompaniment. Maximum 600 characters.
             str, 1 to 600 characters; required.
         reference_audio_url: Reference song, should contain music and vocals. Must be a .wav or .mp3 file longer than 15 seconds.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -296,7 +301,8 @@ async def run_async(
         prompt: Lyrics with optional formatting. You can use a newline to separate each line of lyrics. You can use two newlines to add a pause between lines. You can use double hash marks (##) at the beginning and end of the lyrics to add accompaniment. Maximum 600 characters.
             str, 1 to 600 characters; required.
         reference_audio_url: Reference song, should contain music and vocals. Must be a .wav or .mp3 file longer than 15 seconds.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -328,7 +334,8 @@ def stream(
         prompt: Lyrics with optional formatting. You can use a newline to separate each line of lyrics. You can use two newlines to add a pause between lines. You can use double hash marks (##) at the beginning and end of the lyrics to add accompaniment. Maximum 600 characters.
             str, 1 to 600 characters; required.
         reference_audio_url: Reference song, should contain music and vocals. Must be a .wav or .mp3 file longer than 15 seconds.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -359,7 +366,8 @@ def stream_async(
         prompt: Lyrics with optional formatting. You can use a newline to separate each line of lyrics. You can use two newlines to add a pause between lines. You can use double hash marks (##) at the beginning and end of the lyrics to add accompaniment. Maximum 600 characters.
             str, 1 to 600 characters; required.
         reference_audio_url: Reference song, should contain music and vocals. Must be a .wav or .mp3 file longer than 15 seconds.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

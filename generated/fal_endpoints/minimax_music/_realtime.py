@@ -34,8 +34,8 @@ class Realtime(RealtimeConnection[MinimaxMusicInput, MinimaxMusicOutput]):
             prompt: Lyrics with optional formatting. You can use a newline to separate each line of lyrics. You can use two newlines to add a pause between lines. You can use double hash marks (##) at the beginning and end of the lyrics to add accompaniment. Maximum 600 characters.
                 str, 1 to 600 characters; required.
             reference_audio_url: Reference song, should contain music and vocals. Must be a .wav or .mp3 file longer than 15 seconds.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -60,8 +60,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MinimaxMusicInput, MinimaxMusicOutpu
             prompt: Lyrics with optional formatting. You can use a newline to separate each line of lyrics. You can use two newlines to add a pause between lines. You can use double hash marks (##) at the beginning and end of the lyrics to add accompaniment. Maximum 600 characters.
                 str, 1 to 600 characters; required.
             reference_audio_url: Reference song, should contain music and vocals. Must be a .wav or .mp3 file longer than 15 seconds.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

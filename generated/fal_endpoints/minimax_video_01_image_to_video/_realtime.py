@@ -37,8 +37,8 @@ class Realtime(
             prompt: (Undocumented.)
                 str, at most 2000 characters; required.
             image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt_optimizer: Whether to use the model's prompt optimizer
                 bool; default True.
 
@@ -68,8 +68,8 @@ class AsyncRealtime(
             prompt: (Undocumented.)
                 str, at most 2000 characters; required.
             image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt_optimizer: Whether to use the model's prompt optimizer
                 bool; default True.
 

@@ -129,7 +129,8 @@ def subscribe(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
 
@@ -180,7 +181,8 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
 
@@ -227,7 +229,8 @@ def submit(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
 
@@ -270,7 +273,8 @@ async def submit_async(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
 
@@ -312,7 +316,8 @@ def run(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
 
@@ -353,7 +358,8 @@ async def run_async(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
 
@@ -393,7 +399,8 @@ def stream(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
 
@@ -432,7 +439,8 @@ def stream_async(
         prompt: (Undocumented.)
             str, at most 2000 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt_optimizer: Whether to use the model's prompt optimizer
             bool; default True.
 

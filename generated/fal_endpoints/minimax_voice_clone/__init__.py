@@ -119,7 +119,8 @@ def subscribe(
             long. To retain the voice permanently, use it with a TTS (text-to-speech)
             endpoint at least once within 7 days. Otherwise, it will be
             automatically deleted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         noise_reduction: Enable noise reduction for the cloned voice
             bool; default False.
         need_volume_normalization: Enable volume normalization for the cloned voice
@@ -181,7 +182,8 @@ async def subscribe_async(
             long. To retain the voice permanently, use it with a TTS (text-to-speech)
             endpoint at least once within 7 days. Otherwise, it will be
             automatically deleted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         noise_reduction: Enable noise reduction for the cloned voice
             bool; default False.
         need_volume_normalization: Enable volume normalization for the cloned voice
@@ -239,7 +241,8 @@ def submit(
             long. To retain the voice permanently, use it with a TTS (text-to-speech)
             endpoint at least once within 7 days. Otherwise, it will be
             automatically deleted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         noise_reduction: Enable noise reduction for the cloned voice
             bool; default False.
         need_volume_normalization: Enable volume normalization for the cloned voice
@@ -293,7 +296,8 @@ async def submit_async(
             long. To retain the voice permanently, use it with a TTS (text-to-speech)
             endpoint at least once within 7 days. Otherwise, it will be
             automatically deleted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         noise_reduction: Enable noise reduction for the cloned voice
             bool; default False.
         need_volume_normalization: Enable volume normalization for the cloned voice
@@ -346,7 +350,8 @@ def run(
             long. To retain the voice permanently, use it with a TTS (text-to-speech)
             endpoint at least once within 7 days. Otherwise, it will be
             automatically deleted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         noise_reduction: Enable noise reduction for the cloned voice
             bool; default False.
         need_volume_normalization: Enable volume normalization for the cloned voice
@@ -398,7 +403,8 @@ async def run_async(
             long. To retain the voice permanently, use it with a TTS (text-to-speech)
             endpoint at least once within 7 days. Otherwise, it will be
             automatically deleted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         noise_reduction: Enable noise reduction for the cloned voice
             bool; default False.
         need_volume_normalization: Enable volume normalization for the cloned voice
@@ -449,7 +455,8 @@ def stream(
             long. To retain the voice permanently, use it with a TTS (text-to-speech)
             endpoint at least once within 7 days. Otherwise, it will be
             automatically deleted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         noise_reduction: Enable noise reduction for the cloned voice
             bool; default False.
         need_volume_normalization: Enable volume normalization for the cloned voice
@@ -499,7 +506,8 @@ def stream_async(
             long. To retain the voice permanently, use it with a TTS (text-to-speech)
             endpoint at least once within 7 days. Otherwise, it will be
             automatically deleted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         noise_reduction: Enable noise reduction for the cloned voice
             bool; default False.
         need_volume_normalization: Enable volume normalization for the cloned voice

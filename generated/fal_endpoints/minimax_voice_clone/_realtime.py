@@ -41,8 +41,8 @@ class Realtime(RealtimeConnection[MinimaxVoiceCloneInput, MinimaxVoiceCloneOutpu
                 long. To retain the voice permanently, use it with a TTS (text-to-speech)
                 endpoint at least once within 7 days. Otherwise, it will be
                 automatically deleted.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             noise_reduction: Enable noise reduction for the cloned voice
                 bool; default False.
             need_volume_normalization: Enable volume normalization for the cloned voice
@@ -86,8 +86,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MinimaxVoiceCloneInput, MinimaxVoice
                 long. To retain the voice permanently, use it with a TTS (text-to-speech)
                 endpoint at least once within 7 days. Otherwise, it will be
                 automatically deleted.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             noise_reduction: Enable noise reduction for the cloned voice
                 bool; default False.
             need_volume_normalization: Enable volume normalization for the cloned voice

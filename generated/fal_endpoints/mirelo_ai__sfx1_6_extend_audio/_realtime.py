@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[MireloAiSfx16ExtendAudioInput, MireloAiSfx16Ex
 
         Args:
             audio_url: URL of the audio prefix to extend. The prefix duration must be 3–59 seconds; the total output (prefix + append_duration) is capped at 60 seconds.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text_prompt: Optional text prompt guiding the extension.
                 str or None; optional.
             append_duration: How many seconds to add after the prefix. Total output = prefix duration + append_duration, capped at 60s. Minimum 1s, maximum 57s (60s cap minus the 3s prefix minimum).
@@ -84,8 +84,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: URL of the audio prefix to extend. The prefix duration must be 3–59 seconds; the total output (prefix + append_duration) is capped at 60 seconds.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text_prompt: Optional text prompt guiding the extension.
                 str or None; optional.
             append_duration: How many seconds to add after the prefix. Total output = prefix duration + append_duration, capped at 60s. Minimum 1s, maximum 57s (60s cap minus the 3s prefix minimum).

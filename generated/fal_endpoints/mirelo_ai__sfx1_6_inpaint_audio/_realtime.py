@@ -40,8 +40,8 @@ class Realtime(RealtimeConnection[MireloAiSfx16InpaintAudioInput, MireloAiSfx16I
 
         Args:
             audio_url: URL of the source audio. Maximum 10 seconds — longer clips are rejected. The model regenerates only the region defined by `segment`; everything outside it is preserved.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             segment: Region [start_s, end_s] (in seconds, 1s ≤ start < end ≤ 10s, 1–8s span) to regenerate. The audio outside this region is preserved.
                 AudioSegmentSpec; required.
             text_prompt: Optional text prompt guiding the regenerated segment.
@@ -80,8 +80,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: URL of the source audio. Maximum 10 seconds — longer clips are rejected. The model regenerates only the region defined by `segment`; everything outside it is preserved.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             segment: Region [start_s, end_s] (in seconds, 1s ≤ start < end ≤ 10s, 1–8s span) to regenerate. The audio outside this region is preserved.
                 AudioSegmentSpec; required.
             text_prompt: Optional text prompt guiding the regenerated segment.

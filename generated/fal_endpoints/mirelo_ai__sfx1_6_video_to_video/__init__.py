@@ -119,7 +119,8 @@ def subscribe(
 
     Args:
         video_url: Video URL to add SFX to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Optional text prompt guiding generation.
             str or None; optional.
         duration: Duration of the generated SFX in seconds. Values >10 use sliding-window extended generation.
@@ -171,7 +172,8 @@ async def subscribe_async(
 
     Args:
         video_url: Video URL to add SFX to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Optional text prompt guiding generation.
             str or None; optional.
         duration: Duration of the generated SFX in seconds. Values >10 use sliding-window extended generation.
@@ -219,7 +221,8 @@ def submit(
 
     Args:
         video_url: Video URL to add SFX to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Optional text prompt guiding generation.
             str or None; optional.
         duration: Duration of the generated SFX in seconds. Values >10 use sliding-window extended generation.
@@ -263,7 +266,8 @@ async def submit_async(
 
     Args:
         video_url: Video URL to add SFX to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Optional text prompt guiding generation.
             str or None; optional.
         duration: Duration of the generated SFX in seconds. Values >10 use sliding-window extended generation.
@@ -306,7 +310,8 @@ def run(
 
     Args:
         video_url: Video URL to add SFX to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Optional text prompt guiding generation.
             str or None; optional.
         duration: Duration of the generated SFX in seconds. Values >10 use sliding-window extended generation.
@@ -348,7 +353,8 @@ async def run_async(
 
     Args:
         video_url: Video URL to add SFX to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Optional text prompt guiding generation.
             str or None; optional.
         duration: Duration of the generated SFX in seconds. Values >10 use sliding-window extended generation.
@@ -389,7 +395,8 @@ def stream(
 
     Args:
         video_url: Video URL to add SFX to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Optional text prompt guiding generation.
             str or None; optional.
         duration: Duration of the generated SFX in seconds. Values >10 use sliding-window extended generation.
@@ -429,7 +436,8 @@ def stream_async(
 
     Args:
         video_url: Video URL to add SFX to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Optional text prompt guiding generation.
             str or None; optional.
         duration: Duration of the generated SFX in seconds. Values >10 use sliding-window extended generation.

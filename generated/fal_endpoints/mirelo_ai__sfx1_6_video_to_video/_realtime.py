@@ -35,8 +35,8 @@ class Realtime(RealtimeConnection[MireloAiSfx16VideoToVideoInput, MireloAiSfx16V
 
         Args:
             video_url: Video URL to add SFX to.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text_prompt: Optional text prompt guiding generation.
                 str or None; optional.
             duration: Duration of the generated SFX in seconds. Values >10 use sliding-window extended generation.
@@ -72,8 +72,8 @@ class AsyncRealtime(
 
         Args:
             video_url: Video URL to add SFX to.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text_prompt: Optional text prompt guiding generation.
                 str or None; optional.
             duration: Duration of the generated SFX in seconds. Values >10 use sliding-window extended generation.

@@ -120,7 +120,8 @@ def subscribe(
 
     Args:
         video_url: A video url that can accessed from the API to process and add sound effects
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Additional description to guide the model
             str or None; optional.
         num_samples: The number of samples to generate from the model
@@ -175,7 +176,8 @@ async def subscribe_async(
 
     Args:
         video_url: A video url that can accessed from the API to process and add sound effects
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Additional description to guide the model
             str or None; optional.
         num_samples: The number of samples to generate from the model
@@ -226,7 +228,8 @@ def submit(
 
     Args:
         video_url: A video url that can accessed from the API to process and add sound effects
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Additional description to guide the model
             str or None; optional.
         num_samples: The number of samples to generate from the model
@@ -273,7 +276,8 @@ async def submit_async(
 
     Args:
         video_url: A video url that can accessed from the API to process and add sound effects
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Additional description to guide the model
             str or None; optional.
         num_samples: The number of samples to generate from the model
@@ -319,7 +323,8 @@ def run(
 
     Args:
         video_url: A video url that can accessed from the API to process and add sound effects
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Additional description to guide the model
             str or None; optional.
         num_samples: The number of samples to generate from the model
@@ -364,7 +369,8 @@ async def run_async(
 
     Args:
         video_url: A video url that can accessed from the API to process and add sound effects
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Additional description to guide the model
             str or None; optional.
         num_samples: The number of samples to generate from the model
@@ -408,7 +414,8 @@ def stream(
 
     Args:
         video_url: A video url that can accessed from the API to process and add sound effects
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Additional description to guide the model
             str or None; optional.
         num_samples: The number of samples to generate from the model
@@ -451,7 +458,8 @@ def stream_async(
 
     Args:
         video_url: A video url that can accessed from the API to process and add sound effects
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Additional description to guide the model
             str or None; optional.
         num_samples: The number of samples to generate from the model

@@ -38,8 +38,8 @@ class Realtime(
 
         Args:
             video_url: A video url that can accessed from the API to process and add sound effects
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text_prompt: Additional description to guide the model
                 str or None; optional.
             num_samples: The number of samples to generate from the model
@@ -78,8 +78,8 @@ class AsyncRealtime(
 
         Args:
             video_url: A video url that can accessed from the API to process and add sound effects
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text_prompt: Additional description to guide the model
                 str or None; optional.
             num_samples: The number of samples to generate from the model

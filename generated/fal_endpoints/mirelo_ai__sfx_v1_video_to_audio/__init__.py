@@ -119,7 +119,8 @@ def subscribe(
 
     Args:
         video_url: A video url that can accessed from the API to process and add sound effects
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Additional description to guide the model
             str or None; optional.
         num_samples: The number of samples to generate from the model
@@ -171,7 +172,8 @@ async def subscribe_async(
 
     Args:
         video_url: A video url that can accessed from the API to process and add sound effects
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Additional description to guide the model
             str or None; optional.
         num_samples: The number of samples to generate from the model
@@ -219,7 +221,8 @@ def submit(
 
     Args:
         video_url: A video url that can accessed from the API to process and add sound effects
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Additional description to guide the model
             str or None; optional.
         num_samples: The number of samples to generate from the model
@@ -263,7 +266,8 @@ async def submit_async(
 
     Args:
         video_url: A video url that can accessed from the API to process and add sound effects
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Additional description to guide the model
             str or None; optional.
         num_samples: The number of samples to generate from the model
@@ -306,7 +310,8 @@ def run(
 
     Args:
         video_url: A video url that can accessed from the API to process and add sound effects
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Additional description to guide the model
             str or None; optional.
         num_samples: The number of samples to generate from the model
@@ -348,7 +353,8 @@ async def run_async(
 
     Args:
         video_url: A video url that can accessed from the API to process and add sound effects
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Additional description to guide the model
             str or None; optional.
         num_samples: The number of samples to generate from the model
@@ -389,7 +395,8 @@ def stream(
 
     Args:
         video_url: A video url that can accessed from the API to process and add sound effects
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Additional description to guide the model
             str or None; optional.
         num_samples: The number of samples to generate from the model
@@ -429,7 +436,8 @@ def stream_async(
 
     Args:
         video_url: A video url that can accessed from the API to process and add sound effects
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text_prompt: Additional description to guide the model
             str or None; optional.
         num_samples: The number of samples to generate from the model

@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[MmaudioV2Input, MmaudioV2Output]):
 
         Args:
             video_url: The URL of the video to generate the audio for.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to generate the audio for.
                 str; required.
             negative_prompt: The negative prompt to generate the audio for.
@@ -82,8 +82,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MmaudioV2Input, MmaudioV2Output]):
 
         Args:
             video_url: The URL of the video to generate the audio for.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to generate the audio for.
                 str; required.
             negative_prompt: The negative prompt to generate the audio for.

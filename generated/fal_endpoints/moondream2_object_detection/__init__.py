@@ -116,7 +116,8 @@ def subscribe(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         object: Object to be detected in the image
             str; required.
 
@@ -159,7 +160,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         object: Object to be detected in the image
             str; required.
 
@@ -198,7 +200,8 @@ def submit(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         object: Object to be detected in the image
             str; required.
 
@@ -233,7 +236,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         object: Object to be detected in the image
             str; required.
 
@@ -267,7 +271,8 @@ def run(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         object: Object to be detected in the image
             str; required.
 
@@ -300,7 +305,8 @@ async def run_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         object: Object to be detected in the image
             str; required.
 
@@ -332,7 +338,8 @@ def stream(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         object: Object to be detected in the image
             str; required.
 
@@ -363,7 +370,8 @@ def stream_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         object: Object to be detected in the image
             str; required.
 

@@ -34,8 +34,8 @@ class Realtime(
 
         Args:
             image_url: URL of the image to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             object: Object to be detected in the image
                 str; required.
 
@@ -64,8 +64,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             object: Object to be detected in the image
                 str; required.
 

@@ -108,7 +108,8 @@ def subscribe(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Query to be asked in the image
             str; required.
 
@@ -151,7 +152,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Query to be asked in the image
             str; required.
 
@@ -190,7 +192,8 @@ def submit(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Query to be asked in the image
             str; required.
 
@@ -225,7 +228,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Query to be asked in the image
             str; required.
 
@@ -259,7 +263,8 @@ def run(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Query to be asked in the image
             str; required.
 
@@ -292,7 +297,8 @@ async def run_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Query to be asked in the image
             str; required.
 
@@ -324,7 +330,8 @@ def stream(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Query to be asked in the image
             str; required.
 
@@ -355,7 +362,8 @@ def stream_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Query to be asked in the image
             str; required.
 

@@ -32,8 +32,8 @@ class Realtime(RealtimeConnection[Moondream2VisualQueryInput, Moondream2VisualQu
 
         Args:
             image_url: URL of the image to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Query to be asked in the image
                 str; required.
 
@@ -60,8 +60,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Query to be asked in the image
                 str; required.
 

@@ -118,7 +118,8 @@ def subscribe(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         length: Length of the caption to generate
             one of "short", "normal", "long"; default "normal".
         temperature: Sampling temperature to use, between 0 and 1. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. If not set, defaults to 0.
@@ -167,7 +168,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         length: Length of the caption to generate
             one of "short", "normal", "long"; default "normal".
         temperature: Sampling temperature to use, between 0 and 1. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. If not set, defaults to 0.
@@ -212,7 +214,8 @@ def submit(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         length: Length of the caption to generate
             one of "short", "normal", "long"; default "normal".
         temperature: Sampling temperature to use, between 0 and 1. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. If not set, defaults to 0.
@@ -253,7 +256,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         length: Length of the caption to generate
             one of "short", "normal", "long"; default "normal".
         temperature: Sampling temperature to use, between 0 and 1. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. If not set, defaults to 0.
@@ -293,7 +297,8 @@ def run(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         length: Length of the caption to generate
             one of "short", "normal", "long"; default "normal".
         temperature: Sampling temperature to use, between 0 and 1. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. If not set, defaults to 0.
@@ -332,7 +337,8 @@ async def run_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         length: Length of the caption to generate
             one of "short", "normal", "long"; default "normal".
         temperature: Sampling temperature to use, between 0 and 1. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. If not set, defaults to 0.
@@ -370,7 +376,8 @@ def stream(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         length: Length of the caption to generate
             one of "short", "normal", "long"; default "normal".
         temperature: Sampling temperature to use, between 0 and 1. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. If not set, defaults to 0.
@@ -407,7 +414,8 @@ def stream_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         length: Length of the caption to generate
             one of "short", "normal", "long"; default "normal".
         temperature: Sampling temperature to use, between 0 and 1. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. If not set, defaults to 0.

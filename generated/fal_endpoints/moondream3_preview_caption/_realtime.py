@@ -34,8 +34,8 @@ class Realtime(RealtimeConnection[Moondream3PreviewCaptionInput, Moondream3Previ
 
         Args:
             image_url: URL of the image to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             length: Length of the caption to generate
                 one of "short", "normal", "long"; default "normal".
             temperature: Sampling temperature to use, between 0 and 1. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. If not set, defaults to 0.
@@ -68,8 +68,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             length: Length of the caption to generate
                 one of "short", "normal", "long"; default "normal".
             temperature: Sampling temperature to use, between 0 and 1. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. If not set, defaults to 0.

@@ -123,7 +123,8 @@ def subscribe(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Object to be detected in the image
             str, at least 1 characters; required.
         preview: Whether to preview the output
@@ -169,7 +170,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Object to be detected in the image
             str, at least 1 characters; required.
         preview: Whether to preview the output
@@ -211,7 +213,8 @@ def submit(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Object to be detected in the image
             str, at least 1 characters; required.
         preview: Whether to preview the output
@@ -249,7 +252,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Object to be detected in the image
             str, at least 1 characters; required.
         preview: Whether to preview the output
@@ -286,7 +290,8 @@ def run(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Object to be detected in the image
             str, at least 1 characters; required.
         preview: Whether to preview the output
@@ -322,7 +327,8 @@ async def run_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Object to be detected in the image
             str, at least 1 characters; required.
         preview: Whether to preview the output
@@ -357,7 +363,8 @@ def stream(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Object to be detected in the image
             str, at least 1 characters; required.
         preview: Whether to preview the output
@@ -391,7 +398,8 @@ def stream_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Object to be detected in the image
             str, at least 1 characters; required.
         preview: Whether to preview the output

@@ -33,8 +33,8 @@ class Realtime(RealtimeConnection[Moondream3PreviewPointInput, Moondream3Preview
 
         Args:
             image_url: URL of the image to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Object to be located in the image
                 str, at least 1 characters; required.
             preview: Whether to preview the output
@@ -64,8 +64,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Object to be located in the image
                 str, at least 1 characters; required.
             preview: Whether to preview the output

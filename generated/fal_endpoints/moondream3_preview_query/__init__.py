@@ -119,7 +119,8 @@ def subscribe(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Query to be asked in the image
             str, at least 1 characters; required.
         reasoning: Whether to include detailed reasoning behind the answer
@@ -171,7 +172,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Query to be asked in the image
             str, at least 1 characters; required.
         reasoning: Whether to include detailed reasoning behind the answer
@@ -219,7 +221,8 @@ def submit(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Query to be asked in the image
             str, at least 1 characters; required.
         reasoning: Whether to include detailed reasoning behind the answer
@@ -263,7 +266,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Query to be asked in the image
             str, at least 1 characters; required.
         reasoning: Whether to include detailed reasoning behind the answer
@@ -306,7 +310,8 @@ def run(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Query to be asked in the image
             str, at least 1 characters; required.
         reasoning: Whether to include detailed reasoning behind the answer
@@ -348,7 +353,8 @@ async def run_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Query to be asked in the image
             str, at least 1 characters; required.
         reasoning: Whether to include detailed reasoning behind the answer
@@ -389,7 +395,8 @@ def stream(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Query to be asked in the image
             str, at least 1 characters; required.
         reasoning: Whether to include detailed reasoning behind the answer
@@ -429,7 +436,8 @@ def stream_async(
 
     Args:
         image_url: URL of the image to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Query to be asked in the image
             str, at least 1 characters; required.
         reasoning: Whether to include detailed reasoning behind the answer

@@ -35,8 +35,8 @@ class Realtime(RealtimeConnection[Moondream3PreviewQueryInput, Moondream3Preview
 
         Args:
             image_url: URL of the image to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Query to be asked in the image
                 str, at least 1 characters; required.
             reasoning: Whether to include detailed reasoning behind the answer
@@ -72,8 +72,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Query to be asked in the image
                 str, at least 1 characters; required.
             reasoning: Whether to include detailed reasoning behind the answer

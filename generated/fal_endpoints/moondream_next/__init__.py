@@ -110,7 +110,8 @@ def subscribe(
 
     Args:
         image_url: Image URL to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt for query task
             str; required.
         task_type: Type of task to perform
@@ -159,7 +160,8 @@ async def subscribe_async(
 
     Args:
         image_url: Image URL to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt for query task
             str; required.
         task_type: Type of task to perform
@@ -204,7 +206,8 @@ def submit(
 
     Args:
         image_url: Image URL to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt for query task
             str; required.
         task_type: Type of task to perform
@@ -245,7 +248,8 @@ async def submit_async(
 
     Args:
         image_url: Image URL to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt for query task
             str; required.
         task_type: Type of task to perform
@@ -285,7 +289,8 @@ def run(
 
     Args:
         image_url: Image URL to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt for query task
             str; required.
         task_type: Type of task to perform
@@ -324,7 +329,8 @@ async def run_async(
 
     Args:
         image_url: Image URL to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt for query task
             str; required.
         task_type: Type of task to perform
@@ -362,7 +368,8 @@ def stream(
 
     Args:
         image_url: Image URL to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt for query task
             str; required.
         task_type: Type of task to perform
@@ -399,7 +406,8 @@ def stream_async(
 
     Args:
         image_url: Image URL to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt for query task
             str; required.
         task_type: Type of task to perform

@@ -34,8 +34,8 @@ class Realtime(RealtimeConnection[MoondreamNextInput, MoondreamNextOutput]):
 
         Args:
             image_url: Image URL to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Prompt for query task
                 str; required.
             task_type: Type of task to perform
@@ -66,8 +66,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MoondreamNextInput, MoondreamNextOut
 
         Args:
             image_url: Image URL to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Prompt for query task
                 str; required.
             task_type: Type of task to perform

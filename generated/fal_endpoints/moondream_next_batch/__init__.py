@@ -111,7 +111,8 @@ def subscribe(
 
     Args:
         images_data_url: List of image URLs to be processed (maximum 32 images)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Single prompt to apply to all images
             str; required.
         max_tokens: Maximum number of tokens to generate
@@ -157,7 +158,8 @@ async def subscribe_async(
 
     Args:
         images_data_url: List of image URLs to be processed (maximum 32 images)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Single prompt to apply to all images
             str; required.
         max_tokens: Maximum number of tokens to generate
@@ -199,7 +201,8 @@ def submit(
 
     Args:
         images_data_url: List of image URLs to be processed (maximum 32 images)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Single prompt to apply to all images
             str; required.
         max_tokens: Maximum number of tokens to generate
@@ -237,7 +240,8 @@ async def submit_async(
 
     Args:
         images_data_url: List of image URLs to be processed (maximum 32 images)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Single prompt to apply to all images
             str; required.
         max_tokens: Maximum number of tokens to generate
@@ -274,7 +278,8 @@ def run(
 
     Args:
         images_data_url: List of image URLs to be processed (maximum 32 images)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Single prompt to apply to all images
             str; required.
         max_tokens: Maximum number of tokens to generate
@@ -310,7 +315,8 @@ async def run_async(
 
     Args:
         images_data_url: List of image URLs to be processed (maximum 32 images)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Single prompt to apply to all images
             str; required.
         max_tokens: Maximum number of tokens to generate
@@ -345,7 +351,8 @@ def stream(
 
     Args:
         images_data_url: List of image URLs to be processed (maximum 32 images)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Single prompt to apply to all images
             str; required.
         max_tokens: Maximum number of tokens to generate
@@ -379,7 +386,8 @@ def stream_async(
 
     Args:
         images_data_url: List of image URLs to be processed (maximum 32 images)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Single prompt to apply to all images
             str; required.
         max_tokens: Maximum number of tokens to generate

@@ -33,8 +33,8 @@ class Realtime(RealtimeConnection[MoondreamNextBatchInput, MoondreamNextBatchOut
 
         Args:
             images_data_url: List of image URLs to be processed (maximum 32 images)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Single prompt to apply to all images
                 str; required.
             max_tokens: Maximum number of tokens to generate
@@ -62,8 +62,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MoondreamNextBatchInput, MoondreamNe
 
         Args:
             images_data_url: List of image URLs to be processed (maximum 32 images)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Single prompt to apply to all images
                 str; required.
             max_tokens: Maximum number of tokens to generate

@@ -120,7 +120,8 @@ def subscribe(
         prompt: The prompt to generate a video from
             str; required.
         image_url: The URL of the image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         dimensions: The dimensions of the generated video in width x height format.
             one of "1920x1080", "1080x1920", "1152x1152", "1536x1152", "1152x1536"; default
             "1920x1080".
@@ -184,7 +185,8 @@ async def subscribe_async(
         prompt: The prompt to generate a video from
             str; required.
         image_url: The URL of the image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         dimensions: The dimensions of the generated video in width x height format.
             one of "1920x1080", "1080x1920", "1152x1152", "1536x1152", "1152x1536"; default
             "1920x1080".
@@ -244,7 +246,8 @@ def submit(
         prompt: The prompt to generate a video from
             str; required.
         image_url: The URL of the image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         dimensions: The dimensions of the generated video in width x height format.
             one of "1920x1080", "1080x1920", "1152x1152", "1536x1152", "1152x1536"; default
             "1920x1080".
@@ -300,7 +303,8 @@ async def submit_async(
         prompt: The prompt to generate a video from
             str; required.
         image_url: The URL of the image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         dimensions: The dimensions of the generated video in width x height format.
             one of "1920x1080", "1080x1920", "1152x1152", "1536x1152", "1152x1536"; default
             "1920x1080".
@@ -355,7 +359,8 @@ def run(
         prompt: The prompt to generate a video from
             str; required.
         image_url: The URL of the image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         dimensions: The dimensions of the generated video in width x height format.
             one of "1920x1080", "1080x1920", "1152x1152", "1536x1152", "1152x1536"; default
             "1920x1080".
@@ -409,7 +414,8 @@ async def run_async(
         prompt: The prompt to generate a video from
             str; required.
         image_url: The URL of the image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         dimensions: The dimensions of the generated video in width x height format.
             one of "1920x1080", "1080x1920", "1152x1152", "1536x1152", "1152x1536"; default
             "1920x1080".
@@ -462,7 +468,8 @@ def stream(
         prompt: The prompt to generate a video from
             str; required.
         image_url: The URL of the image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         dimensions: The dimensions of the generated video in width x height format.
             one of "1920x1080", "1080x1920", "1152x1152", "1536x1152", "1152x1536"; default
             "1920x1080".
@@ -514,7 +521,8 @@ def stream_async(
         prompt: The prompt to generate a video from
             str; required.
         image_url: The URL of the image to use as the first frame of the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         dimensions: The dimensions of the generated video in width x height format.
             one of "1920x1080", "1080x1920", "1152x1152", "1536x1152", "1152x1536"; default
             "1920x1080".

@@ -42,8 +42,8 @@ class Realtime(RealtimeConnection[MoonvalleyMareyI2vInput, MoonvalleyMareyI2vOut
             prompt: The prompt to generate a video from
                 str; required.
             image_url: The URL of the image to use as the first frame of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             dimensions: The dimensions of the generated video in width x height format.
                 one of "1920x1080", "1080x1920", "1152x1152", "1536x1152", "1152x1536"; default
                 "1920x1080".
@@ -89,8 +89,8 @@ class AsyncRealtime(AsyncRealtimeConnection[MoonvalleyMareyI2vInput, MoonvalleyM
             prompt: The prompt to generate a video from
                 str; required.
             image_url: The URL of the image to use as the first frame of the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             dimensions: The dimensions of the generated video in width x height format.
                 one of "1920x1080", "1080x1920", "1152x1152", "1536x1152", "1152x1536"; default
                 "1920x1080".

@@ -124,14 +124,15 @@ def subscribe(
         prompt: The prompt to generate a video from
             str; required.
         video_url: The URL of the video to use as the control video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default
             "https://video-editor-files-prod.s3.us-east-2.amazonaws.com/users/1e4d46df-0702-4491-95ce-763592f33f34/uploaded-images/9b9dce1c-abd0-46c0-bac9-9454f8893b06/original".
         reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Negative prompt used to guide the model away from undesirable features.
             str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
             animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,
@@ -186,14 +187,15 @@ async def subscribe_async(
         prompt: The prompt to generate a video from
             str; required.
         video_url: The URL of the video to use as the control video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default
             "https://video-editor-files-prod.s3.us-east-2.amazonaws.com/users/1e4d46df-0702-4491-95ce-763592f33f34/uploaded-images/9b9dce1c-abd0-46c0-bac9-9454f8893b06/original".
         reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Negative prompt used to guide the model away from undesirable features.
             str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
             animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,
@@ -244,14 +246,15 @@ def submit(
         prompt: The prompt to generate a video from
             str; required.
         video_url: The URL of the video to use as the control video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default
             "https://video-editor-files-prod.s3.us-east-2.amazonaws.com/users/1e4d46df-0702-4491-95ce-763592f33f34/uploaded-images/9b9dce1c-abd0-46c0-bac9-9454f8893b06/original".
         reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Negative prompt used to guide the model away from undesirable features.
             str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
             animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,
@@ -298,14 +301,15 @@ async def submit_async(
         prompt: The prompt to generate a video from
             str; required.
         video_url: The URL of the video to use as the control video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default
             "https://video-editor-files-prod.s3.us-east-2.amazonaws.com/users/1e4d46df-0702-4491-95ce-763592f33f34/uploaded-images/9b9dce1c-abd0-46c0-bac9-9454f8893b06/original".
         reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Negative prompt used to guide the model away from undesirable features.
             str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
             animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,
@@ -351,14 +355,15 @@ def run(
         prompt: The prompt to generate a video from
             str; required.
         video_url: The URL of the video to use as the control video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default
             "https://video-editor-files-prod.s3.us-east-2.amazonaws.com/users/1e4d46df-0702-4491-95ce-763592f33f34/uploaded-images/9b9dce1c-abd0-46c0-bac9-9454f8893b06/original".
         reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Negative prompt used to guide the model away from undesirable features.
             str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
             animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,
@@ -403,14 +408,15 @@ async def run_async(
         prompt: The prompt to generate a video from
             str; required.
         video_url: The URL of the video to use as the control video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default
             "https://video-editor-files-prod.s3.us-east-2.amazonaws.com/users/1e4d46df-0702-4491-95ce-763592f33f34/uploaded-images/9b9dce1c-abd0-46c0-bac9-9454f8893b06/original".
         reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Negative prompt used to guide the model away from undesirable features.
             str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
             animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,
@@ -454,14 +460,15 @@ def stream(
         prompt: The prompt to generate a video from
             str; required.
         video_url: The URL of the video to use as the control video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default
             "https://video-editor-files-prod.s3.us-east-2.amazonaws.com/users/1e4d46df-0702-4491-95ce-763592f33f34/uploaded-images/9b9dce1c-abd0-46c0-bac9-9454f8893b06/original".
         reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Negative prompt used to guide the model away from undesirable features.
             str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
             animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,
@@ -504,14 +511,15 @@ def stream_async(
         prompt: The prompt to generate a video from
             str; required.
         video_url: The URL of the video to use as the control video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default
             "https://video-editor-files-prod.s3.us-east-2.amazonaws.com/users/1e4d46df-0702-4491-95ce-763592f33f34/uploaded-images/9b9dce1c-abd0-46c0-bac9-9454f8893b06/original".
         reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Negative prompt used to guide the model away from undesirable features.
             str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
             animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,

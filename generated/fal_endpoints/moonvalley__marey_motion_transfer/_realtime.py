@@ -42,15 +42,15 @@ class Realtime(
             prompt: The prompt to generate a video from
                 str; required.
             video_url: The URL of the video to use as the control video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default
                 "https://video-editor-files-prod.s3.us-east-2.amazonaws.com/users/1e4d46df-0702-4491-95ce-763592f33f34/uploaded-images/9b9dce1c-abd0-46c0-bac9-9454f8893b06/original".
             reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             negative_prompt: Negative prompt used to guide the model away from undesirable features.
                 str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
                 animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,
@@ -89,15 +89,15 @@ class AsyncRealtime(
             prompt: The prompt to generate a video from
                 str; required.
             video_url: The URL of the video to use as the control video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default
                 "https://video-editor-files-prod.s3.us-east-2.amazonaws.com/users/1e4d46df-0702-4491-95ce-763592f33f34/uploaded-images/9b9dce1c-abd0-46c0-bac9-9454f8893b06/original".
             reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             negative_prompt: Negative prompt used to guide the model away from undesirable features.
                 str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
                 animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,

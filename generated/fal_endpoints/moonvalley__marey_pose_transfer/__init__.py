@@ -123,13 +123,14 @@ def subscribe(
         prompt: The prompt to generate a video from
             str; required.
         video_url: The URL of the video to use as the control video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Negative prompt used to guide the model away from undesirable features.
             str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
             animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,
@@ -183,13 +184,14 @@ async def subscribe_async(
         prompt: The prompt to generate a video from
             str; required.
         video_url: The URL of the video to use as the control video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Negative prompt used to guide the model away from undesirable features.
             str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
             animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,
@@ -239,13 +241,14 @@ def submit(
         prompt: The prompt to generate a video from
             str; required.
         video_url: The URL of the video to use as the control video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Negative prompt used to guide the model away from undesirable features.
             str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
             animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,
@@ -291,13 +294,14 @@ async def submit_async(
         prompt: The prompt to generate a video from
             str; required.
         video_url: The URL of the video to use as the control video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Negative prompt used to guide the model away from undesirable features.
             str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
             animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,
@@ -342,13 +346,14 @@ def run(
         prompt: The prompt to generate a video from
             str; required.
         video_url: The URL of the video to use as the control video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Negative prompt used to guide the model away from undesirable features.
             str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
             animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,
@@ -392,13 +397,14 @@ async def run_async(
         prompt: The prompt to generate a video from
             str; required.
         video_url: The URL of the video to use as the control video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Negative prompt used to guide the model away from undesirable features.
             str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
             animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,
@@ -441,13 +447,14 @@ def stream(
         prompt: The prompt to generate a video from
             str; required.
         video_url: The URL of the video to use as the control video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Negative prompt used to guide the model away from undesirable features.
             str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
             animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,
@@ -489,13 +496,14 @@ def stream_async(
         prompt: The prompt to generate a video from
             str; required.
         video_url: The URL of the video to use as the control video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Negative prompt used to guide the model away from undesirable features.
             str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
             animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,

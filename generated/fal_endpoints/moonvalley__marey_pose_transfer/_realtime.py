@@ -41,14 +41,14 @@ class Realtime(
             prompt: The prompt to generate a video from
                 str; required.
             video_url: The URL of the video to use as the control video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             negative_prompt: Negative prompt used to guide the model away from undesirable features.
                 str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
                 animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,
@@ -86,14 +86,14 @@ class AsyncRealtime(
             prompt: The prompt to generate a video from
                 str; required.
             video_url: The URL of the video to use as the control video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             first_frame_image_url: Optional first frame image URL to use as the first frame of the generated video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             reference_image_url: Optional reference image URL to use for pose control or as a starting frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             negative_prompt: Negative prompt used to guide the model away from undesirable features.
                 str or None; default "<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff
                 animation, uncanny eyes, low-quality textures, looping glitch, cheap effect, overbloom,

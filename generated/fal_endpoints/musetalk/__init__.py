@@ -108,9 +108,11 @@ def subscribe(
 
     Args:
         source_video_url: URL of the source video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -151,9 +153,11 @@ async def subscribe_async(
 
     Args:
         source_video_url: URL of the source video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -190,9 +194,11 @@ def submit(
 
     Args:
         source_video_url: URL of the source video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -225,9 +231,11 @@ async def submit_async(
 
     Args:
         source_video_url: URL of the source video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -259,9 +267,11 @@ def run(
 
     Args:
         source_video_url: URL of the source video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -292,9 +302,11 @@ async def run_async(
 
     Args:
         source_video_url: URL of the source video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -324,9 +336,11 @@ def stream(
 
     Args:
         source_video_url: URL of the source video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -355,9 +369,11 @@ def stream_async(
 
     Args:
         source_video_url: URL of the source video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

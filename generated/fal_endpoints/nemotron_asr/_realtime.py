@@ -32,8 +32,8 @@ class Realtime(RealtimeConnection[NemotronAsrInput, NemotronAsrOutput]):
 
         Args:
             audio_url: URL of the audio file.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             acceleration: Controls the speed/accuracy trade-off. 'none' = best accuracy (1.12s chunks, ~7.16% WER), 'low' = balanced (0.56s chunks, ~7.22% WER), 'medium' = faster (0.16s chunks, ~7.84% WER), 'high' = fastest (0.08s chunks, ~8.53% WER).
                 one of "none", "low", "medium", "high"; default "none".
 
@@ -58,8 +58,8 @@ class AsyncRealtime(AsyncRealtimeConnection[NemotronAsrInput, NemotronAsrOutput]
 
         Args:
             audio_url: URL of the audio file.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             acceleration: Controls the speed/accuracy trade-off. 'none' = best accuracy (1.12s chunks, ~7.16% WER), 'low' = balanced (0.56s chunks, ~7.22% WER), 'medium' = faster (0.16s chunks, ~7.84% WER), 'high' = fastest (0.08s chunks, ~8.53% WER).
                 one of "none", "low", "medium", "high"; default "none".
 

@@ -123,7 +123,8 @@ def subscribe(
 
     Args:
         image_url: URL of the image to be processed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to answer about the image.
             str; required.
         max_tokens: Maximum number of tokens to generate.
@@ -178,7 +179,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the image to be processed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to answer about the image.
             str; required.
         max_tokens: Maximum number of tokens to generate.
@@ -229,7 +231,8 @@ def submit(
 
     Args:
         image_url: URL of the image to be processed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to answer about the image.
             str; required.
         max_tokens: Maximum number of tokens to generate.
@@ -276,7 +279,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the image to be processed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to answer about the image.
             str; required.
         max_tokens: Maximum number of tokens to generate.
@@ -322,7 +326,8 @@ def run(
 
     Args:
         image_url: URL of the image to be processed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to answer about the image.
             str; required.
         max_tokens: Maximum number of tokens to generate.
@@ -367,7 +372,8 @@ async def run_async(
 
     Args:
         image_url: URL of the image to be processed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to answer about the image.
             str; required.
         max_tokens: Maximum number of tokens to generate.
@@ -411,7 +417,8 @@ def stream(
 
     Args:
         image_url: URL of the image to be processed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to answer about the image.
             str; required.
         max_tokens: Maximum number of tokens to generate.
@@ -454,7 +461,8 @@ def stream_async(
 
     Args:
         image_url: URL of the image to be processed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to answer about the image.
             str; required.
         max_tokens: Maximum number of tokens to generate.

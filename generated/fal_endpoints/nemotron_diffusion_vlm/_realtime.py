@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[NemotronDiffusionVlmInput, NemotronDiffusionVl
 
         Args:
             image_url: URL of the image to be processed.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Prompt to answer about the image.
                 str; required.
             max_tokens: Maximum number of tokens to generate.
@@ -74,8 +74,8 @@ class AsyncRealtime(AsyncRealtimeConnection[NemotronDiffusionVlmInput, NemotronD
 
         Args:
             image_url: URL of the image to be processed.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Prompt to answer about the image.
                 str; required.
             max_tokens: Maximum number of tokens to generate.

@@ -108,7 +108,8 @@ def subscribe(
 
     Args:
         audio_url: The URL of the audio file to enhance.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         audio_format: The format for the output audio.
@@ -155,7 +156,8 @@ async def subscribe_async(
 
     Args:
         audio_url: The URL of the audio file to enhance.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         audio_format: The format for the output audio.
@@ -198,7 +200,8 @@ def submit(
 
     Args:
         audio_url: The URL of the audio file to enhance.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         audio_format: The format for the output audio.
@@ -237,7 +240,8 @@ async def submit_async(
 
     Args:
         audio_url: The URL of the audio file to enhance.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         audio_format: The format for the output audio.
@@ -275,7 +279,8 @@ def run(
 
     Args:
         audio_url: The URL of the audio file to enhance.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         audio_format: The format for the output audio.
@@ -312,7 +317,8 @@ async def run_async(
 
     Args:
         audio_url: The URL of the audio file to enhance.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         audio_format: The format for the output audio.
@@ -348,7 +354,8 @@ def stream(
 
     Args:
         audio_url: The URL of the audio file to enhance.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         audio_format: The format for the output audio.
@@ -383,7 +390,8 @@ def stream_async(
 
     Args:
         audio_url: The URL of the audio file to enhance.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         audio_format: The format for the output audio.

@@ -34,8 +34,8 @@ class Realtime(RealtimeConnection[NovaSrInput, NovaSrOutput]):
 
         Args:
             audio_url: The URL of the audio file to enhance.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
                 bool; default False.
             audio_format: The format for the output audio.
@@ -66,8 +66,8 @@ class AsyncRealtime(AsyncRealtimeConnection[NovaSrInput, NovaSrOutput]):
 
         Args:
             audio_url: The URL of the audio file to enhance.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
                 bool; default False.
             audio_format: The format for the output audio.

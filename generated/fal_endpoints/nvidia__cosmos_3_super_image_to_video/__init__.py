@@ -138,7 +138,8 @@ def subscribe(
         prompt: Text prompt describing the motion and scene of the video to generate.
             str, 1 to 4096 characters; required.
         image_url: URL of the conditioning first-frame image for the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Content to steer the generation away from (artifacts, unwanted motion). Defaults to NVIDIA's recommended i2v negative prompt; pass an empty string to disable.
             str, at most 2048 characters; default "The video captures a series of frames showing
             macroblocking artifacts, chromatic aberration, high-frequency noise, and rolling shutter
@@ -241,7 +242,8 @@ async def subscribe_async(
         prompt: Text prompt describing the motion and scene of the video to generate.
             str, 1 to 4096 characters; required.
         image_url: URL of the conditioning first-frame image for the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Content to steer the generation away from (artifacts, unwanted motion). Defaults to NVIDIA's recommended i2v negative prompt; pass an empty string to disable.
             str, at most 2048 characters; default "The video captures a series of frames showing
             macroblocking artifacts, chromatic aberration, high-frequency noise, and rolling shutter
@@ -340,7 +342,8 @@ def submit(
         prompt: Text prompt describing the motion and scene of the video to generate.
             str, 1 to 4096 characters; required.
         image_url: URL of the conditioning first-frame image for the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Content to steer the generation away from (artifacts, unwanted motion). Defaults to NVIDIA's recommended i2v negative prompt; pass an empty string to disable.
             str, at most 2048 characters; default "The video captures a series of frames showing
             macroblocking artifacts, chromatic aberration, high-frequency noise, and rolling shutter
@@ -435,7 +438,8 @@ async def submit_async(
         prompt: Text prompt describing the motion and scene of the video to generate.
             str, 1 to 4096 characters; required.
         image_url: URL of the conditioning first-frame image for the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Content to steer the generation away from (artifacts, unwanted motion). Defaults to NVIDIA's recommended i2v negative prompt; pass an empty string to disable.
             str, at most 2048 characters; default "The video captures a series of frames showing
             macroblocking artifacts, chromatic aberration, high-frequency noise, and rolling shutter
@@ -529,7 +533,8 @@ def run(
         prompt: Text prompt describing the motion and scene of the video to generate.
             str, 1 to 4096 characters; required.
         image_url: URL of the conditioning first-frame image for the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Content to steer the generation away from (artifacts, unwanted motion). Defaults to NVIDIA's recommended i2v negative prompt; pass an empty string to disable.
             str, at most 2048 characters; default "The video captures a series of frames showing
             macroblocking artifacts, chromatic aberration, high-frequency noise, and rolling shutter
@@ -622,7 +627,8 @@ async def run_async(
         prompt: Text prompt describing the motion and scene of the video to generate.
             str, 1 to 4096 characters; required.
         image_url: URL of the conditioning first-frame image for the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Content to steer the generation away from (artifacts, unwanted motion). Defaults to NVIDIA's recommended i2v negative prompt; pass an empty string to disable.
             str, at most 2048 characters; default "The video captures a series of frames showing
             macroblocking artifacts, chromatic aberration, high-frequency noise, and rolling shutter
@@ -714,7 +720,8 @@ def stream(
         prompt: Text prompt describing the motion and scene of the video to generate.
             str, 1 to 4096 characters; required.
         image_url: URL of the conditioning first-frame image for the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Content to steer the generation away from (artifacts, unwanted motion). Defaults to NVIDIA's recommended i2v negative prompt; pass an empty string to disable.
             str, at most 2048 characters; default "The video captures a series of frames showing
             macroblocking artifacts, chromatic aberration, high-frequency noise, and rolling shutter
@@ -805,7 +812,8 @@ def stream_async(
         prompt: Text prompt describing the motion and scene of the video to generate.
             str, 1 to 4096 characters; required.
         image_url: URL of the conditioning first-frame image for the video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Content to steer the generation away from (artifacts, unwanted motion). Defaults to NVIDIA's recommended i2v negative prompt; pass an empty string to disable.
             str, at most 2048 characters; default "The video captures a series of frames showing
             macroblocking artifacts, chromatic aberration, high-frequency noise, and rolling shutter

@@ -62,8 +62,8 @@ class Realtime(
             prompt: Text prompt describing the motion and scene of the video to generate.
                 str, 1 to 4096 characters; required.
             image_url: URL of the conditioning first-frame image for the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Content to steer the generation away from (artifacts, unwanted motion). Defaults to NVIDIA's recommended i2v negative prompt; pass an empty string to disable.
                 str, at most 2048 characters; default "The video captures a series of frames showing
                 macroblocking artifacts, chromatic aberration, high-frequency noise, and rolling shutter
@@ -157,8 +157,8 @@ class AsyncRealtime(
             prompt: Text prompt describing the motion and scene of the video to generate.
                 str, 1 to 4096 characters; required.
             image_url: URL of the conditioning first-frame image for the video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Content to steer the generation away from (artifacts, unwanted motion). Defaults to NVIDIA's recommended i2v negative prompt; pass an empty string to disable.
                 str, at most 2048 characters; default "The video captures a series of frames showing
                 macroblocking artifacts, chromatic aberration, high-frequency noise, and rolling shutter

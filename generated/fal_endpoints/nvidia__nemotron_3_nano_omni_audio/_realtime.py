@@ -41,8 +41,8 @@ class Realtime(
             prompt: Text prompt to send to the model. English only.
                 str, at least 1 characters; required.
             audio_url: URL of the audio clip to reason about. wav or mp3, max 1 hour.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             system_prompt: Optional system prompt to steer the model. Reasoning behavior is controlled by the separate `reasoning_mode` field.
                 str or None; optional.
             reasoning_mode: Whether the model should emit an explicit reasoning trace. `no_think` returns a direct answer; `think` returns chain-of-thought followed by the final answer.
@@ -84,8 +84,8 @@ class AsyncRealtime(
             prompt: Text prompt to send to the model. English only.
                 str, at least 1 characters; required.
             audio_url: URL of the audio clip to reason about. wav or mp3, max 1 hour.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             system_prompt: Optional system prompt to steer the model. Reasoning behavior is controlled by the separate `reasoning_mode` field.
                 str or None; optional.
             reasoning_mode: Whether the model should emit an explicit reasoning trace. `no_think` returns a direct answer; `think` returns chain-of-thought followed by the final answer.

@@ -123,7 +123,8 @@ def subscribe(
         prompt: Text prompt to send to the model. English only.
             str, at least 1 characters; required.
         image_url: URL of the image to reason about. RGB JPEG or PNG.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         system_prompt: Optional system prompt to steer the model. Reasoning behavior is controlled by the separate `reasoning_mode` field.
             str or None; optional.
         reasoning_mode: Whether the model should emit an explicit reasoning trace. `no_think` returns a direct answer; `think` returns chain-of-thought followed by the final answer.
@@ -181,7 +182,8 @@ async def subscribe_async(
         prompt: Text prompt to send to the model. English only.
             str, at least 1 characters; required.
         image_url: URL of the image to reason about. RGB JPEG or PNG.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         system_prompt: Optional system prompt to steer the model. Reasoning behavior is controlled by the separate `reasoning_mode` field.
             str or None; optional.
         reasoning_mode: Whether the model should emit an explicit reasoning trace. `no_think` returns a direct answer; `think` returns chain-of-thought followed by the final answer.
@@ -235,7 +237,8 @@ def submit(
         prompt: Text prompt to send to the model. English only.
             str, at least 1 characters; required.
         image_url: URL of the image to reason about. RGB JPEG or PNG.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         system_prompt: Optional system prompt to steer the model. Reasoning behavior is controlled by the separate `reasoning_mode` field.
             str or None; optional.
         reasoning_mode: Whether the model should emit an explicit reasoning trace. `no_think` returns a direct answer; `think` returns chain-of-thought followed by the final answer.
@@ -285,7 +288,8 @@ async def submit_async(
         prompt: Text prompt to send to the model. English only.
             str, at least 1 characters; required.
         image_url: URL of the image to reason about. RGB JPEG or PNG.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         system_prompt: Optional system prompt to steer the model. Reasoning behavior is controlled by the separate `reasoning_mode` field.
             str or None; optional.
         reasoning_mode: Whether the model should emit an explicit reasoning trace. `no_think` returns a direct answer; `think` returns chain-of-thought followed by the final answer.
@@ -334,7 +338,8 @@ def run(
         prompt: Text prompt to send to the model. English only.
             str, at least 1 characters; required.
         image_url: URL of the image to reason about. RGB JPEG or PNG.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         system_prompt: Optional system prompt to steer the model. Reasoning behavior is controlled by the separate `reasoning_mode` field.
             str or None; optional.
         reasoning_mode: Whether the model should emit an explicit reasoning trace. `no_think` returns a direct answer; `think` returns chain-of-thought followed by the final answer.
@@ -382,7 +387,8 @@ async def run_async(
         prompt: Text prompt to send to the model. English only.
             str, at least 1 characters; required.
         image_url: URL of the image to reason about. RGB JPEG or PNG.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         system_prompt: Optional system prompt to steer the model. Reasoning behavior is controlled by the separate `reasoning_mode` field.
             str or None; optional.
         reasoning_mode: Whether the model should emit an explicit reasoning trace. `no_think` returns a direct answer; `think` returns chain-of-thought followed by the final answer.
@@ -429,7 +435,8 @@ def stream(
         prompt: Text prompt to send to the model. English only.
             str, at least 1 characters; required.
         image_url: URL of the image to reason about. RGB JPEG or PNG.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         system_prompt: Optional system prompt to steer the model. Reasoning behavior is controlled by the separate `reasoning_mode` field.
             str or None; optional.
         reasoning_mode: Whether the model should emit an explicit reasoning trace. `no_think` returns a direct answer; `think` returns chain-of-thought followed by the final answer.
@@ -475,7 +482,8 @@ def stream_async(
         prompt: Text prompt to send to the model. English only.
             str, at least 1 characters; required.
         image_url: URL of the image to reason about. RGB JPEG or PNG.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         system_prompt: Optional system prompt to steer the model. Reasoning behavior is controlled by the separate `reasoning_mode` field.
             str or None; optional.
         reasoning_mode: Whether the model should emit an explicit reasoning trace. `no_think` returns a direct answer; `think` returns chain-of-thought followed by the final answer.

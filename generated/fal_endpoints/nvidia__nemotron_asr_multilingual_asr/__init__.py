@@ -156,7 +156,8 @@ def subscribe(
 
     Args:
         audio_url: URL of the audio file to transcribe.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language: Target language for transcription (language-ID prompt). 'auto' lets the model detect the language.
             one of 41 values: "auto", "en-US", "en-GB", "es-US", "es-ES", "de-DE", "fr-FR", "fr-CA",
             ...; default "auto".
@@ -245,7 +246,8 @@ async def subscribe_async(
 
     Args:
         audio_url: URL of the audio file to transcribe.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language: Target language for transcription (language-ID prompt). 'auto' lets the model detect the language.
             one of 41 values: "auto", "en-US", "en-GB", "es-US", "es-ES", "de-DE", "fr-FR", "fr-CA",
             ...; default "auto".
@@ -330,7 +332,8 @@ def submit(
 
     Args:
         audio_url: URL of the audio file to transcribe.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language: Target language for transcription (language-ID prompt). 'auto' lets the model detect the language.
             one of 41 values: "auto", "en-US", "en-GB", "es-US", "es-ES", "de-DE", "fr-FR", "fr-CA",
             ...; default "auto".
@@ -411,7 +414,8 @@ async def submit_async(
 
     Args:
         audio_url: URL of the audio file to transcribe.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language: Target language for transcription (language-ID prompt). 'auto' lets the model detect the language.
             one of 41 values: "auto", "en-US", "en-GB", "es-US", "es-ES", "de-DE", "fr-FR", "fr-CA",
             ...; default "auto".
@@ -491,7 +495,8 @@ def run(
 
     Args:
         audio_url: URL of the audio file to transcribe.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language: Target language for transcription (language-ID prompt). 'auto' lets the model detect the language.
             one of 41 values: "auto", "en-US", "en-GB", "es-US", "es-ES", "de-DE", "fr-FR", "fr-CA",
             ...; default "auto".
@@ -570,7 +575,8 @@ async def run_async(
 
     Args:
         audio_url: URL of the audio file to transcribe.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language: Target language for transcription (language-ID prompt). 'auto' lets the model detect the language.
             one of 41 values: "auto", "en-US", "en-GB", "es-US", "es-ES", "de-DE", "fr-FR", "fr-CA",
             ...; default "auto".
@@ -648,7 +654,8 @@ def stream(
 
     Args:
         audio_url: URL of the audio file to transcribe.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language: Target language for transcription (language-ID prompt). 'auto' lets the model detect the language.
             one of 41 values: "auto", "en-US", "en-GB", "es-US", "es-ES", "de-DE", "fr-FR", "fr-CA",
             ...; default "auto".
@@ -725,7 +732,8 @@ def stream_async(
 
     Args:
         audio_url: URL of the audio file to transcribe.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         language: Target language for transcription (language-ID prompt). 'auto' lets the model detect the language.
             one of 41 values: "auto", "en-US", "en-GB", "es-US", "es-ES", "de-DE", "fr-FR", "fr-CA",
             ...; default "auto".

@@ -79,8 +79,8 @@ class Realtime(
 
         Args:
             audio_url: URL of the audio file to transcribe.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             language: Target language for transcription (language-ID prompt). 'auto' lets the model detect the language.
                 one of 41 values: "auto", "en-US", "en-GB", "es-US", "es-ES", "de-DE", "fr-FR", "fr-CA",
                 ...; default "auto".
@@ -155,8 +155,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: URL of the audio file to transcribe.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             language: Target language for transcription (language-ID prompt). 'auto' lets the model detect the language.
                 one of 41 values: "auto", "en-US", "en-GB", "es-US", "es-ES", "de-DE", "fr-FR", "fr-CA",
                 ...; default "auto".

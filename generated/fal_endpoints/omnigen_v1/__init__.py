@@ -126,8 +126,8 @@ def subscribe(
         prompt: The prompt to generate an image from.
             str; required.
         input_image_urls: URL of images to use while generating the image, Use <img><|image_1|></img> for the first image and so on.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -204,8 +204,8 @@ async def subscribe_async(
         prompt: The prompt to generate an image from.
             str; required.
         input_image_urls: URL of images to use while generating the image, Use <img><|image_1|></img> for the first image and so on.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -278,8 +278,8 @@ def submit(
         prompt: The prompt to generate an image from.
             str; required.
         input_image_urls: URL of images to use while generating the image, Use <img><|image_1|></img> for the first image and so on.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -348,8 +348,8 @@ async def submit_async(
         prompt: The prompt to generate an image from.
             str; required.
         input_image_urls: URL of images to use while generating the image, Use <img><|image_1|></img> for the first image and so on.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -417,8 +417,8 @@ def run(
         prompt: The prompt to generate an image from.
             str; required.
         input_image_urls: URL of images to use while generating the image, Use <img><|image_1|></img> for the first image and so on.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -485,8 +485,8 @@ async def run_async(
         prompt: The prompt to generate an image from.
             str; required.
         input_image_urls: URL of images to use while generating the image, Use <img><|image_1|></img> for the first image and so on.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -552,8 +552,8 @@ def stream(
         prompt: The prompt to generate an image from.
             str; required.
         input_image_urls: URL of images to use while generating the image, Use <img><|image_1|></img> for the first image and so on.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -618,8 +618,8 @@ def stream_async(
         prompt: The prompt to generate an image from.
             str; required.
         input_image_urls: URL of images to use while generating the image, Use <img><|image_1|></img> for the first image and so on.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".

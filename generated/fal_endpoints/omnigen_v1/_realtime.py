@@ -51,8 +51,8 @@ class Realtime(RealtimeConnection[OmnigenV1Input, OmnigenV1Output]):
             prompt: The prompt to generate an image from.
                 str; required.
             input_image_urls: URL of images to use while generating the image, Use <img><|image_1|></img> for the first image and so on.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; default [].
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; default [].
             image_size: The size of the generated image.
                 ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
                 "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -116,8 +116,8 @@ class AsyncRealtime(AsyncRealtimeConnection[OmnigenV1Input, OmnigenV1Output]):
             prompt: The prompt to generate an image from.
                 str; required.
             input_image_urls: URL of images to use while generating the image, Use <img><|image_1|></img> for the first image and so on.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; default [].
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; default [].
             image_size: The size of the generated image.
                 ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
                 "landscape_4_3", "landscape_16_9"; default "square_hd".

@@ -130,8 +130,8 @@ def subscribe(
         prompt: The prompt to generate or edit an image. Use specific language like 'Add the bird from image 1 to the desk in image 2' for better results.
             str; required.
         input_image_urls: URLs of input images to use for image editing or multi-image generation. Support up to 3 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -222,8 +222,8 @@ async def subscribe_async(
         prompt: The prompt to generate or edit an image. Use specific language like 'Add the bird from image 1 to the desk in image 2' for better results.
             str; required.
         input_image_urls: URLs of input images to use for image editing or multi-image generation. Support up to 3 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -310,8 +310,8 @@ def submit(
         prompt: The prompt to generate or edit an image. Use specific language like 'Add the bird from image 1 to the desk in image 2' for better results.
             str; required.
         input_image_urls: URLs of input images to use for image editing or multi-image generation. Support up to 3 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -394,8 +394,8 @@ async def submit_async(
         prompt: The prompt to generate or edit an image. Use specific language like 'Add the bird from image 1 to the desk in image 2' for better results.
             str; required.
         input_image_urls: URLs of input images to use for image editing or multi-image generation. Support up to 3 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -477,8 +477,8 @@ def run(
         prompt: The prompt to generate or edit an image. Use specific language like 'Add the bird from image 1 to the desk in image 2' for better results.
             str; required.
         input_image_urls: URLs of input images to use for image editing or multi-image generation. Support up to 3 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -559,8 +559,8 @@ async def run_async(
         prompt: The prompt to generate or edit an image. Use specific language like 'Add the bird from image 1 to the desk in image 2' for better results.
             str; required.
         input_image_urls: URLs of input images to use for image editing or multi-image generation. Support up to 3 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -640,8 +640,8 @@ def stream(
         prompt: The prompt to generate or edit an image. Use specific language like 'Add the bird from image 1 to the desk in image 2' for better results.
             str; required.
         input_image_urls: URLs of input images to use for image editing or multi-image generation. Support up to 3 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -720,8 +720,8 @@ def stream_async(
         prompt: The prompt to generate or edit an image. Use specific language like 'Add the bird from image 1 to the desk in image 2' for better results.
             str; required.
         input_image_urls: URLs of input images to use for image editing or multi-image generation. Support up to 3 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         image_size: The size of the generated image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9"; default "square_hd".

@@ -55,8 +55,8 @@ class Realtime(RealtimeConnection[OmnigenV2Input, OmnigenV2Output]):
             prompt: The prompt to generate or edit an image. Use specific language like 'Add the bird from image 1 to the desk in image 2' for better results.
                 str; required.
             input_image_urls: URLs of input images to use for image editing or multi-image generation. Support up to 3 images.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; default [].
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; default [].
             image_size: The size of the generated image.
                 ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
                 "landscape_4_3", "landscape_16_9"; default "square_hd".
@@ -134,8 +134,8 @@ class AsyncRealtime(AsyncRealtimeConnection[OmnigenV2Input, OmnigenV2Output]):
             prompt: The prompt to generate or edit an image. Use specific language like 'Add the bird from image 1 to the desk in image 2' for better results.
                 str; required.
             input_image_urls: URLs of input images to use for image editing or multi-image generation. Support up to 3 images.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; default [].
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; default [].
             image_size: The size of the generated image.
                 ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
                 "landscape_4_3", "landscape_16_9"; default "square_hd".

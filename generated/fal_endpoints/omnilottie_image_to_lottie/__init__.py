@@ -122,7 +122,8 @@ def subscribe(
         prompt: Text description guiding the animation of the image.
             str, at most 2000 characters; required.
         image_url: URL of the reference image to animate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         max_tokens: Maximum number of Lottie tokens to generate.
             int, 256 to 8192; default 4096.
         temperature: Sampling temperature for generation.
@@ -177,7 +178,8 @@ async def subscribe_async(
         prompt: Text description guiding the animation of the image.
             str, at most 2000 characters; required.
         image_url: URL of the reference image to animate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         max_tokens: Maximum number of Lottie tokens to generate.
             int, 256 to 8192; default 4096.
         temperature: Sampling temperature for generation.
@@ -228,7 +230,8 @@ def submit(
         prompt: Text description guiding the animation of the image.
             str, at most 2000 characters; required.
         image_url: URL of the reference image to animate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         max_tokens: Maximum number of Lottie tokens to generate.
             int, 256 to 8192; default 4096.
         temperature: Sampling temperature for generation.
@@ -275,7 +278,8 @@ async def submit_async(
         prompt: Text description guiding the animation of the image.
             str, at most 2000 characters; required.
         image_url: URL of the reference image to animate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         max_tokens: Maximum number of Lottie tokens to generate.
             int, 256 to 8192; default 4096.
         temperature: Sampling temperature for generation.
@@ -321,7 +325,8 @@ def run(
         prompt: Text description guiding the animation of the image.
             str, at most 2000 characters; required.
         image_url: URL of the reference image to animate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         max_tokens: Maximum number of Lottie tokens to generate.
             int, 256 to 8192; default 4096.
         temperature: Sampling temperature for generation.
@@ -366,7 +371,8 @@ async def run_async(
         prompt: Text description guiding the animation of the image.
             str, at most 2000 characters; required.
         image_url: URL of the reference image to animate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         max_tokens: Maximum number of Lottie tokens to generate.
             int, 256 to 8192; default 4096.
         temperature: Sampling temperature for generation.
@@ -410,7 +416,8 @@ def stream(
         prompt: Text description guiding the animation of the image.
             str, at most 2000 characters; required.
         image_url: URL of the reference image to animate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         max_tokens: Maximum number of Lottie tokens to generate.
             int, 256 to 8192; default 4096.
         temperature: Sampling temperature for generation.
@@ -453,7 +460,8 @@ def stream_async(
         prompt: Text description guiding the animation of the image.
             str, at most 2000 characters; required.
         image_url: URL of the reference image to animate.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         max_tokens: Maximum number of Lottie tokens to generate.
             int, 256 to 8192; default 4096.
         temperature: Sampling temperature for generation.

@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[OmnilottieImageToLottieInput, OmnilottieImageT
             prompt: Text description guiding the animation of the image.
                 str, at most 2000 characters; required.
             image_url: URL of the reference image to animate.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             max_tokens: Maximum number of Lottie tokens to generate.
                 int, 256 to 8192; default 4096.
             temperature: Sampling temperature for generation.
@@ -78,8 +78,8 @@ class AsyncRealtime(
             prompt: Text description guiding the animation of the image.
                 str, at most 2000 characters; required.
             image_url: URL of the reference image to animate.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             max_tokens: Maximum number of Lottie tokens to generate.
                 int, 256 to 8192; default 4096.
             temperature: Sampling temperature for generation.

@@ -120,7 +120,8 @@ def subscribe(
 
     Args:
         video_url: URL of the video to convert into a Lottie animation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text description guiding the conversion.
             str or None, at most 2000 characters; optional.
         max_tokens: Maximum number of Lottie tokens to generate.
@@ -175,7 +176,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video to convert into a Lottie animation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text description guiding the conversion.
             str or None, at most 2000 characters; optional.
         max_tokens: Maximum number of Lottie tokens to generate.
@@ -226,7 +228,8 @@ def submit(
 
     Args:
         video_url: URL of the video to convert into a Lottie animation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text description guiding the conversion.
             str or None, at most 2000 characters; optional.
         max_tokens: Maximum number of Lottie tokens to generate.
@@ -273,7 +276,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the video to convert into a Lottie animation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text description guiding the conversion.
             str or None, at most 2000 characters; optional.
         max_tokens: Maximum number of Lottie tokens to generate.
@@ -319,7 +323,8 @@ def run(
 
     Args:
         video_url: URL of the video to convert into a Lottie animation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text description guiding the conversion.
             str or None, at most 2000 characters; optional.
         max_tokens: Maximum number of Lottie tokens to generate.
@@ -364,7 +369,8 @@ async def run_async(
 
     Args:
         video_url: URL of the video to convert into a Lottie animation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text description guiding the conversion.
             str or None, at most 2000 characters; optional.
         max_tokens: Maximum number of Lottie tokens to generate.
@@ -408,7 +414,8 @@ def stream(
 
     Args:
         video_url: URL of the video to convert into a Lottie animation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text description guiding the conversion.
             str or None, at most 2000 characters; optional.
         max_tokens: Maximum number of Lottie tokens to generate.
@@ -451,7 +458,8 @@ def stream_async(
 
     Args:
         video_url: URL of the video to convert into a Lottie animation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text description guiding the conversion.
             str or None, at most 2000 characters; optional.
         max_tokens: Maximum number of Lottie tokens to generate.

@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[OmnilottieVideoToLottieInput, OmnilottieVideoT
 
         Args:
             video_url: URL of the video to convert into a Lottie animation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Optional text description guiding the conversion.
                 str or None, at most 2000 characters; optional.
             max_tokens: Maximum number of Lottie tokens to generate.
@@ -76,8 +76,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video to convert into a Lottie animation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Optional text description guiding the conversion.
                 str or None, at most 2000 characters; optional.
             max_tokens: Maximum number of Lottie tokens to generate.

@@ -107,7 +107,8 @@ def subscribe(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         minimum_segment_size: Minimum segment size (pixels) for the model.
             int, 1 to 10000; default 2000.
         seed: The same seed and the same prompt given to the same version of the model
@@ -158,7 +159,8 @@ async def subscribe_async(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         minimum_segment_size: Minimum segment size (pixels) for the model.
             int, 1 to 10000; default 2000.
         seed: The same seed and the same prompt given to the same version of the model
@@ -205,7 +207,8 @@ def submit(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         minimum_segment_size: Minimum segment size (pixels) for the model.
             int, 1 to 10000; default 2000.
         seed: The same seed and the same prompt given to the same version of the model
@@ -248,7 +251,8 @@ async def submit_async(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         minimum_segment_size: Minimum segment size (pixels) for the model.
             int, 1 to 10000; default 2000.
         seed: The same seed and the same prompt given to the same version of the model
@@ -290,7 +294,8 @@ def run(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         minimum_segment_size: Minimum segment size (pixels) for the model.
             int, 1 to 10000; default 2000.
         seed: The same seed and the same prompt given to the same version of the model
@@ -331,7 +336,8 @@ async def run_async(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         minimum_segment_size: Minimum segment size (pixels) for the model.
             int, 1 to 10000; default 2000.
         seed: The same seed and the same prompt given to the same version of the model
@@ -371,7 +377,8 @@ def stream(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         minimum_segment_size: Minimum segment size (pixels) for the model.
             int, 1 to 10000; default 2000.
         seed: The same seed and the same prompt given to the same version of the model
@@ -410,7 +417,8 @@ def stream_async(
 
     Args:
         input_image_url: URL of image to use while generating the 3D model.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         minimum_segment_size: Minimum segment size (pixels) for the model.
             int, 1 to 10000; default 2000.
         seed: The same seed and the same prompt given to the same version of the model

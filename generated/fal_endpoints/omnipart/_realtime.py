@@ -35,8 +35,8 @@ class Realtime(RealtimeConnection[OmnipartInput, OmnipartOutput]):
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             minimum_segment_size: Minimum segment size (pixels) for the model.
                 int, 1 to 10000; default 2000.
             seed: The same seed and the same prompt given to the same version of the model
@@ -71,8 +71,8 @@ class AsyncRealtime(AsyncRealtimeConnection[OmnipartInput, OmnipartOutput]):
 
         Args:
             input_image_url: URL of image to use while generating the 3D model.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             minimum_segment_size: Minimum segment size (pixels) for the model.
                 int, 1 to 10000; default 2000.
             seed: The same seed and the same prompt given to the same version of the model

@@ -120,9 +120,11 @@ def subscribe(
         negative_prompt: The negative prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: The URL of the video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the video to generate.
             one of "480p", "580p", "720p"; default "480p".
         num_inference_steps: The number of inference steps to use for the video generation.
@@ -181,9 +183,11 @@ async def subscribe_async(
         negative_prompt: The negative prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: The URL of the video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the video to generate.
             one of "480p", "580p", "720p"; default "480p".
         num_inference_steps: The number of inference steps to use for the video generation.
@@ -238,9 +242,11 @@ def submit(
         negative_prompt: The negative prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: The URL of the video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the video to generate.
             one of "480p", "580p", "720p"; default "480p".
         num_inference_steps: The number of inference steps to use for the video generation.
@@ -291,9 +297,11 @@ async def submit_async(
         negative_prompt: The negative prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: The URL of the video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the video to generate.
             one of "480p", "580p", "720p"; default "480p".
         num_inference_steps: The number of inference steps to use for the video generation.
@@ -343,9 +351,11 @@ def run(
         negative_prompt: The negative prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: The URL of the video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the video to generate.
             one of "480p", "580p", "720p"; default "480p".
         num_inference_steps: The number of inference steps to use for the video generation.
@@ -394,9 +404,11 @@ async def run_async(
         negative_prompt: The negative prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: The URL of the video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the video to generate.
             one of "480p", "580p", "720p"; default "480p".
         num_inference_steps: The number of inference steps to use for the video generation.
@@ -444,9 +456,11 @@ def stream(
         negative_prompt: The negative prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: The URL of the video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the video to generate.
             one of "480p", "580p", "720p"; default "480p".
         num_inference_steps: The number of inference steps to use for the video generation.
@@ -493,9 +507,11 @@ def stream_async(
         negative_prompt: The negative prompt to generate the video from.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: The URL of the video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the video to generate.
             one of "480p", "580p", "720p"; default "480p".
         num_inference_steps: The number of inference steps to use for the video generation.

@@ -42,11 +42,11 @@ class Realtime(RealtimeConnection[OneToAllAnimation13bInput, OneToAllAnimation13
             negative_prompt: The negative prompt to generate the video from.
                 str; required.
             image_url: The URL of the image to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             video_url: The URL of the video to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: The resolution of the video to generate.
                 one of "480p", "580p", "720p"; default "480p".
             num_inference_steps: The number of inference steps to use for the video generation.
@@ -87,11 +87,11 @@ class AsyncRealtime(AsyncRealtimeConnection[OneToAllAnimation13bInput, OneToAllA
             negative_prompt: The negative prompt to generate the video from.
                 str; required.
             image_url: The URL of the image to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             video_url: The URL of the video to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: The resolution of the video to generate.
                 one of "480p", "580p", "720p"; default "480p".
             num_inference_steps: The number of inference steps to use for the video generation.

@@ -130,7 +130,8 @@ def subscribe(
 
     Args:
         audio_url: URL or data URI of the audio file to process. Supported formats: wav, mp3, aiff, aac, ogg, flac, m4a.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the audio processing
             str; required.
         model: Name of the model to use. Charged based on actual token usage.
@@ -191,7 +192,8 @@ async def subscribe_async(
 
     Args:
         audio_url: URL or data URI of the audio file to process. Supported formats: wav, mp3, aiff, aac, ogg, flac, m4a.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the audio processing
             str; required.
         model: Name of the model to use. Charged based on actual token usage.
@@ -248,7 +250,8 @@ def submit(
 
     Args:
         audio_url: URL or data URI of the audio file to process. Supported formats: wav, mp3, aiff, aac, ogg, flac, m4a.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the audio processing
             str; required.
         model: Name of the model to use. Charged based on actual token usage.
@@ -301,7 +304,8 @@ async def submit_async(
 
     Args:
         audio_url: URL or data URI of the audio file to process. Supported formats: wav, mp3, aiff, aac, ogg, flac, m4a.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the audio processing
             str; required.
         model: Name of the model to use. Charged based on actual token usage.
@@ -353,7 +357,8 @@ def run(
 
     Args:
         audio_url: URL or data URI of the audio file to process. Supported formats: wav, mp3, aiff, aac, ogg, flac, m4a.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the audio processing
             str; required.
         model: Name of the model to use. Charged based on actual token usage.
@@ -404,7 +409,8 @@ async def run_async(
 
     Args:
         audio_url: URL or data URI of the audio file to process. Supported formats: wav, mp3, aiff, aac, ogg, flac, m4a.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the audio processing
             str; required.
         model: Name of the model to use. Charged based on actual token usage.
@@ -454,7 +460,8 @@ def stream(
 
     Args:
         audio_url: URL or data URI of the audio file to process. Supported formats: wav, mp3, aiff, aac, ogg, flac, m4a.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the audio processing
             str; required.
         model: Name of the model to use. Charged based on actual token usage.
@@ -503,7 +510,8 @@ def stream_async(
 
     Args:
         audio_url: URL or data URI of the audio file to process. Supported formats: wav, mp3, aiff, aac, ogg, flac, m4a.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the audio processing
             str; required.
         model: Name of the model to use. Charged based on actual token usage.

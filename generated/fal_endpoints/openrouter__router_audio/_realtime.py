@@ -37,8 +37,8 @@ class Realtime(RealtimeConnection[OpenrouterRouterAudioInput, OpenrouterRouterAu
 
         Args:
             audio_url: URL or data URI of the audio file to process. Supported formats: wav, mp3, aiff, aac, ogg, flac, m4a.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Prompt to be used for the audio processing
                 str; required.
             model: Name of the model to use. Charged based on actual token usage.
@@ -80,8 +80,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: URL or data URI of the audio file to process. Supported formats: wav, mp3, aiff, aac, ogg, flac, m4a.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Prompt to be used for the audio processing
                 str; required.
             model: Name of the model to use. Charged based on actual token usage.

@@ -41,8 +41,8 @@ class Realtime(RealtimeConnection[OpenrouterRouterVideoInput, OpenrouterRouterVi
             model: Name of the model to use. Charged based on actual token usage.
                 str; required.
             video_urls: List of URLs or data URIs of video files to process. Supported formats: mp4, mpeg, mov, webm. For Google Gemini on AI Studio, YouTube links are also supported. Mutually exclusive with video_url.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None; optional.
             system_prompt: System prompt to provide context or instructions to the model
                 str or None; optional.
             reasoning: Should reasoning be the part of the final answer.
@@ -84,8 +84,8 @@ class AsyncRealtime(
             model: Name of the model to use. Charged based on actual token usage.
                 str; required.
             video_urls: List of URLs or data URIs of video files to process. Supported formats: mp4, mpeg, mov, webm. For Google Gemini on AI Studio, YouTube links are also supported. Mutually exclusive with video_url.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None; optional.
             system_prompt: System prompt to provide context or instructions to the model
                 str or None; optional.
             reasoning: Should reasoning be the part of the final answer.

@@ -128,8 +128,8 @@ def subscribe(
         model: Name of the model to use. Charged based on actual token usage.
             str; required.
         video_urls: List of URLs or data URIs of video files to process. Supported formats: mp4, mpeg, mov, webm. For Google Gemini on AI Studio, YouTube links are also supported. Mutually exclusive with video_url.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         system_prompt: System prompt to provide context or instructions to the model
             str or None; optional.
         reasoning: Should reasoning be the part of the final answer.
@@ -187,8 +187,8 @@ async def subscribe_async(
         model: Name of the model to use. Charged based on actual token usage.
             str; required.
         video_urls: List of URLs or data URIs of video files to process. Supported formats: mp4, mpeg, mov, webm. For Google Gemini on AI Studio, YouTube links are also supported. Mutually exclusive with video_url.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         system_prompt: System prompt to provide context or instructions to the model
             str or None; optional.
         reasoning: Should reasoning be the part of the final answer.
@@ -242,8 +242,8 @@ def submit(
         model: Name of the model to use. Charged based on actual token usage.
             str; required.
         video_urls: List of URLs or data URIs of video files to process. Supported formats: mp4, mpeg, mov, webm. For Google Gemini on AI Studio, YouTube links are also supported. Mutually exclusive with video_url.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         system_prompt: System prompt to provide context or instructions to the model
             str or None; optional.
         reasoning: Should reasoning be the part of the final answer.
@@ -293,8 +293,8 @@ async def submit_async(
         model: Name of the model to use. Charged based on actual token usage.
             str; required.
         video_urls: List of URLs or data URIs of video files to process. Supported formats: mp4, mpeg, mov, webm. For Google Gemini on AI Studio, YouTube links are also supported. Mutually exclusive with video_url.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         system_prompt: System prompt to provide context or instructions to the model
             str or None; optional.
         reasoning: Should reasoning be the part of the final answer.
@@ -343,8 +343,8 @@ def run(
         model: Name of the model to use. Charged based on actual token usage.
             str; required.
         video_urls: List of URLs or data URIs of video files to process. Supported formats: mp4, mpeg, mov, webm. For Google Gemini on AI Studio, YouTube links are also supported. Mutually exclusive with video_url.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         system_prompt: System prompt to provide context or instructions to the model
             str or None; optional.
         reasoning: Should reasoning be the part of the final answer.
@@ -392,8 +392,8 @@ async def run_async(
         model: Name of the model to use. Charged based on actual token usage.
             str; required.
         video_urls: List of URLs or data URIs of video files to process. Supported formats: mp4, mpeg, mov, webm. For Google Gemini on AI Studio, YouTube links are also supported. Mutually exclusive with video_url.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         system_prompt: System prompt to provide context or instructions to the model
             str or None; optional.
         reasoning: Should reasoning be the part of the final answer.
@@ -440,8 +440,8 @@ def stream(
         model: Name of the model to use. Charged based on actual token usage.
             str; required.
         video_urls: List of URLs or data URIs of video files to process. Supported formats: mp4, mpeg, mov, webm. For Google Gemini on AI Studio, YouTube links are also supported. Mutually exclusive with video_url.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         system_prompt: System prompt to provide context or instructions to the model
             str or None; optional.
         reasoning: Should reasoning be the part of the final answer.
@@ -487,8 +487,8 @@ def stream_async(
         model: Name of the model to use. Charged based on actual token usage.
             str; required.
         video_urls: List of URLs or data URIs of video files to process. Supported formats: mp4, mpeg, mov, webm. For Google Gemini on AI Studio, YouTube links are also supported. Mutually exclusive with video_url.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         system_prompt: System prompt to provide context or instructions to the model
             str or None; optional.
         reasoning: Should reasoning be the part of the final answer.

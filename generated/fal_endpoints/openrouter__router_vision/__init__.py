@@ -124,8 +124,8 @@ def subscribe(
 
     Args:
         image_urls: List of image URLs to be processed
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         prompt: Prompt to be used for the image
             str; required.
         model: Name of the model to use. Charged based on actual token usage.
@@ -183,8 +183,8 @@ async def subscribe_async(
 
     Args:
         image_urls: List of image URLs to be processed
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         prompt: Prompt to be used for the image
             str; required.
         model: Name of the model to use. Charged based on actual token usage.
@@ -238,8 +238,8 @@ def submit(
 
     Args:
         image_urls: List of image URLs to be processed
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         prompt: Prompt to be used for the image
             str; required.
         model: Name of the model to use. Charged based on actual token usage.
@@ -289,8 +289,8 @@ async def submit_async(
 
     Args:
         image_urls: List of image URLs to be processed
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         prompt: Prompt to be used for the image
             str; required.
         model: Name of the model to use. Charged based on actual token usage.
@@ -339,8 +339,8 @@ def run(
 
     Args:
         image_urls: List of image URLs to be processed
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         prompt: Prompt to be used for the image
             str; required.
         model: Name of the model to use. Charged based on actual token usage.
@@ -388,8 +388,8 @@ async def run_async(
 
     Args:
         image_urls: List of image URLs to be processed
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         prompt: Prompt to be used for the image
             str; required.
         model: Name of the model to use. Charged based on actual token usage.
@@ -436,8 +436,8 @@ def stream(
 
     Args:
         image_urls: List of image URLs to be processed
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         prompt: Prompt to be used for the image
             str; required.
         model: Name of the model to use. Charged based on actual token usage.
@@ -483,8 +483,8 @@ def stream_async(
 
     Args:
         image_urls: List of image URLs to be processed
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         prompt: Prompt to be used for the image
             str; required.
         model: Name of the model to use. Charged based on actual token usage.

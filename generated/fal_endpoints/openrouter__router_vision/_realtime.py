@@ -37,8 +37,8 @@ class Realtime(RealtimeConnection[OpenrouterRouterVisionInput, OpenrouterRouterV
 
         Args:
             image_urls: List of image URLs to be processed
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             prompt: Prompt to be used for the image
                 str; required.
             model: Name of the model to use. Charged based on actual token usage.
@@ -80,8 +80,8 @@ class AsyncRealtime(
 
         Args:
             image_urls: List of image URLs to be processed
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             prompt: Prompt to be used for the image
                 str; required.
             model: Name of the model to use. Charged based on actual token usage.

@@ -116,7 +116,8 @@ def subscribe(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: The image URL to guide video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "jitter, bad hands, blur, distortion".
         num_inference_steps: The number of inference steps.
@@ -171,7 +172,8 @@ async def subscribe_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: The image URL to guide video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "jitter, bad hands, blur, distortion".
         num_inference_steps: The number of inference steps.
@@ -222,7 +224,8 @@ def submit(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: The image URL to guide video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "jitter, bad hands, blur, distortion".
         num_inference_steps: The number of inference steps.
@@ -269,7 +272,8 @@ async def submit_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: The image URL to guide video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "jitter, bad hands, blur, distortion".
         num_inference_steps: The number of inference steps.
@@ -315,7 +319,8 @@ def run(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: The image URL to guide video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "jitter, bad hands, blur, distortion".
         num_inference_steps: The number of inference steps.
@@ -360,7 +365,8 @@ async def run_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: The image URL to guide video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "jitter, bad hands, blur, distortion".
         num_inference_steps: The number of inference steps.
@@ -404,7 +410,8 @@ def stream(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: The image URL to guide video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "jitter, bad hands, blur, distortion".
         num_inference_steps: The number of inference steps.
@@ -447,7 +454,8 @@ def stream_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: The image URL to guide video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "jitter, bad hands, blur, distortion".
         num_inference_steps: The number of inference steps.

@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[OviImageToVideoInput, OviImageToVideoOutput]):
             prompt: The text prompt to guide video generation.
                 str; required.
             image_url: The image URL to guide video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "jitter, bad hands, blur, distortion".
             num_inference_steps: The number of inference steps.
@@ -76,8 +76,8 @@ class AsyncRealtime(AsyncRealtimeConnection[OviImageToVideoInput, OviImageToVide
             prompt: The text prompt to guide video generation.
                 str; required.
             image_url: The image URL to guide video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "jitter, bad hands, blur, distortion".
             num_inference_steps: The number of inference steps.

@@ -154,11 +154,11 @@ def subscribe(
         tile_stride: Tile stride in latent space.
             int, 16 to 128; default 64.
         image_url: URL of an input image for image-to-image or inpainting. When provided without mask_url, performs image-to-image; with mask_url, performs inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: How much to transform the input image. Only used when image_url is provided.
             float, more than 0 and at most 1; default 0.6.
         maps: Which PBR maps to predict. Deselect all to skip PBR estimation entirely. Defaults to all five.
@@ -252,11 +252,11 @@ async def subscribe_async(
         tile_stride: Tile stride in latent space.
             int, 16 to 128; default 64.
         image_url: URL of an input image for image-to-image or inpainting. When provided without mask_url, performs image-to-image; with mask_url, performs inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: How much to transform the input image. Only used when image_url is provided.
             float, more than 0 and at most 1; default 0.6.
         maps: Which PBR maps to predict. Deselect all to skip PBR estimation entirely. Defaults to all five.
@@ -346,11 +346,11 @@ def submit(
         tile_stride: Tile stride in latent space.
             int, 16 to 128; default 64.
         image_url: URL of an input image for image-to-image or inpainting. When provided without mask_url, performs image-to-image; with mask_url, performs inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: How much to transform the input image. Only used when image_url is provided.
             float, more than 0 and at most 1; default 0.6.
         maps: Which PBR maps to predict. Deselect all to skip PBR estimation entirely. Defaults to all five.
@@ -436,11 +436,11 @@ async def submit_async(
         tile_stride: Tile stride in latent space.
             int, 16 to 128; default 64.
         image_url: URL of an input image for image-to-image or inpainting. When provided without mask_url, performs image-to-image; with mask_url, performs inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: How much to transform the input image. Only used when image_url is provided.
             float, more than 0 and at most 1; default 0.6.
         maps: Which PBR maps to predict. Deselect all to skip PBR estimation entirely. Defaults to all five.
@@ -525,11 +525,11 @@ def run(
         tile_stride: Tile stride in latent space.
             int, 16 to 128; default 64.
         image_url: URL of an input image for image-to-image or inpainting. When provided without mask_url, performs image-to-image; with mask_url, performs inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: How much to transform the input image. Only used when image_url is provided.
             float, more than 0 and at most 1; default 0.6.
         maps: Which PBR maps to predict. Deselect all to skip PBR estimation entirely. Defaults to all five.
@@ -613,11 +613,11 @@ async def run_async(
         tile_stride: Tile stride in latent space.
             int, 16 to 128; default 64.
         image_url: URL of an input image for image-to-image or inpainting. When provided without mask_url, performs image-to-image; with mask_url, performs inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: How much to transform the input image. Only used when image_url is provided.
             float, more than 0 and at most 1; default 0.6.
         maps: Which PBR maps to predict. Deselect all to skip PBR estimation entirely. Defaults to all five.
@@ -700,11 +700,11 @@ def stream(
         tile_stride: Tile stride in latent space.
             int, 16 to 128; default 64.
         image_url: URL of an input image for image-to-image or inpainting. When provided without mask_url, performs image-to-image; with mask_url, performs inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: How much to transform the input image. Only used when image_url is provided.
             float, more than 0 and at most 1; default 0.6.
         maps: Which PBR maps to predict. Deselect all to skip PBR estimation entirely. Defaults to all five.
@@ -786,11 +786,11 @@ def stream_async(
         tile_stride: Tile stride in latent space.
             int, 16 to 128; default 64.
         image_url: URL of an input image for image-to-image or inpainting. When provided without mask_url, performs image-to-image; with mask_url, performs inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: How much to transform the input image. Only used when image_url is provided.
             float, more than 0 and at most 1; default 0.6.
         maps: Which PBR maps to predict. Deselect all to skip PBR estimation entirely. Defaults to all five.

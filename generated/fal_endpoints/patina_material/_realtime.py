@@ -81,11 +81,11 @@ class Realtime(RealtimeConnection[PatinaMaterialInput, PatinaMaterialOutput]):
             tile_stride: Tile stride in latent space.
                 int, 16 to 128; default 64.
             image_url: URL of an input image for image-to-image or inpainting. When provided without mask_url, performs image-to-image; with mask_url, performs inpainting.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             mask_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             strength: How much to transform the input image. Only used when image_url is provided.
                 float, more than 0 and at most 1; default 0.6.
             maps: Which PBR maps to predict. Deselect all to skip PBR estimation entirely. Defaults to all five.
@@ -166,11 +166,11 @@ class AsyncRealtime(AsyncRealtimeConnection[PatinaMaterialInput, PatinaMaterialO
             tile_stride: Tile stride in latent space.
                 int, 16 to 128; default 64.
             image_url: URL of an input image for image-to-image or inpainting. When provided without mask_url, performs image-to-image; with mask_url, performs inpainting.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             mask_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             strength: How much to transform the input image. Only used when image_url is provided.
                 float, more than 0 and at most 1; default 0.6.
             maps: Which PBR maps to predict. Deselect all to skip PBR estimation entirely. Defaults to all five.

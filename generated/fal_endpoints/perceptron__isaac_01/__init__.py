@@ -117,7 +117,8 @@ def subscribe(
 
     Args:
         image_url: Image URL to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the image
             str; required.
         response_style: Response style to be used for the image.
@@ -171,7 +172,8 @@ async def subscribe_async(
 
     Args:
         image_url: Image URL to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the image
             str; required.
         response_style: Response style to be used for the image.
@@ -221,7 +223,8 @@ def submit(
 
     Args:
         image_url: Image URL to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the image
             str; required.
         response_style: Response style to be used for the image.
@@ -267,7 +270,8 @@ async def submit_async(
 
     Args:
         image_url: Image URL to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the image
             str; required.
         response_style: Response style to be used for the image.
@@ -312,7 +316,8 @@ def run(
 
     Args:
         image_url: Image URL to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the image
             str; required.
         response_style: Response style to be used for the image.
@@ -356,7 +361,8 @@ async def run_async(
 
     Args:
         image_url: Image URL to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the image
             str; required.
         response_style: Response style to be used for the image.
@@ -399,7 +405,8 @@ def stream(
 
     Args:
         image_url: Image URL to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the image
             str; required.
         response_style: Response style to be used for the image.
@@ -441,7 +448,8 @@ def stream_async(
 
     Args:
         image_url: Image URL to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt to be used for the image
             str; required.
         response_style: Response style to be used for the image.

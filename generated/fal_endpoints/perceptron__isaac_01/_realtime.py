@@ -33,8 +33,8 @@ class Realtime(RealtimeConnection[PerceptronIsaac01Input, PerceptronIsaac01Outpu
 
         Args:
             image_url: Image URL to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Prompt to be used for the image
                 str; required.
             response_style: Response style to be used for the image.
@@ -70,8 +70,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PerceptronIsaac01Input, PerceptronIs
 
         Args:
             image_url: Image URL to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Prompt to be used for the image
                 str; required.
             response_style: Response style to be used for the image.

@@ -138,7 +138,8 @@ def subscribe(
 
     Args:
         image_url: URL of the input image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pikaffect: The Pikaffect to apply
             one of 16 values: "Cake-ify", "Crumble", "Crush", "Decapitate", "Deflate", "Dissolve",
             "Explode", "Eye-pop", ...; required.
@@ -212,7 +213,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the input image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pikaffect: The Pikaffect to apply
             one of 16 values: "Cake-ify", "Crumble", "Crush", "Decapitate", "Deflate", "Dissolve",
             "Explode", "Eye-pop", ...; required.
@@ -282,7 +284,8 @@ def submit(
 
     Args:
         image_url: URL of the input image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pikaffect: The Pikaffect to apply
             one of 16 values: "Cake-ify", "Crumble", "Crush", "Decapitate", "Deflate", "Dissolve",
             "Explode", "Eye-pop", ...; required.
@@ -348,7 +351,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the input image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pikaffect: The Pikaffect to apply
             one of 16 values: "Cake-ify", "Crumble", "Crush", "Decapitate", "Deflate", "Dissolve",
             "Explode", "Eye-pop", ...; required.
@@ -413,7 +417,8 @@ def run(
 
     Args:
         image_url: URL of the input image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pikaffect: The Pikaffect to apply
             one of 16 values: "Cake-ify", "Crumble", "Crush", "Decapitate", "Deflate", "Dissolve",
             "Explode", "Eye-pop", ...; required.
@@ -477,7 +482,8 @@ async def run_async(
 
     Args:
         image_url: URL of the input image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pikaffect: The Pikaffect to apply
             one of 16 values: "Cake-ify", "Crumble", "Crush", "Decapitate", "Deflate", "Dissolve",
             "Explode", "Eye-pop", ...; required.
@@ -540,7 +546,8 @@ def stream(
 
     Args:
         image_url: URL of the input image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pikaffect: The Pikaffect to apply
             one of 16 values: "Cake-ify", "Crumble", "Crush", "Decapitate", "Deflate", "Dissolve",
             "Explode", "Eye-pop", ...; required.
@@ -602,7 +609,8 @@ def stream_async(
 
     Args:
         image_url: URL of the input image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pikaffect: The Pikaffect to apply
             one of 16 values: "Cake-ify", "Crumble", "Crush", "Decapitate", "Deflate", "Dissolve",
             "Explode", "Eye-pop", ...; required.

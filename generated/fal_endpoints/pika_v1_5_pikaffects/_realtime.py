@@ -52,8 +52,8 @@ class Realtime(RealtimeConnection[PikaV15PikaffectsInput, PikaV15PikaffectsOutpu
 
         Args:
             image_url: URL of the input image
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             pikaffect: The Pikaffect to apply
                 one of 16 values: "Cake-ify", "Crumble", "Crush", "Decapitate", "Deflate", "Dissolve",
                 "Explode", "Eye-pop", ...; required.
@@ -105,8 +105,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PikaV15PikaffectsInput, PikaV15Pikaf
 
         Args:
             image_url: URL of the input image
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             pikaffect: The Pikaffect to apply
                 one of 16 values: "Cake-ify", "Crumble", "Crush", "Decapitate", "Deflate", "Dissolve",
                 "Explode", "Eye-pop", ...; required.

@@ -118,7 +118,8 @@ def subscribe(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -175,7 +176,8 @@ async def subscribe_async(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -228,7 +230,8 @@ def submit(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -277,7 +280,8 @@ async def submit_async(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -325,7 +329,8 @@ def run(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -372,7 +377,8 @@ async def run_async(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -418,7 +424,8 @@ def stream(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -463,7 +470,8 @@ def stream_async(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator

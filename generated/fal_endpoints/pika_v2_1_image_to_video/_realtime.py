@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[PikaV21ImageToVideoInput, PikaV21ImageToVideoO
 
         Args:
             image_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: (Undocumented.)
                 str; required.
             seed: The seed for the random number generator
@@ -74,8 +74,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PikaV21ImageToVideoInput, PikaV21Ima
 
         Args:
             image_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: (Undocumented.)
                 str; required.
             seed: The seed for the random number generator

@@ -120,7 +120,8 @@ def subscribe(
 
     Args:
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -178,7 +179,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -232,7 +234,8 @@ def submit(
 
     Args:
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -282,7 +285,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -331,7 +335,8 @@ def run(
 
     Args:
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -379,7 +384,8 @@ async def run_async(
 
     Args:
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -426,7 +432,8 @@ def stream(
 
     Args:
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -472,7 +479,8 @@ def stream_async(
 
     Args:
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator

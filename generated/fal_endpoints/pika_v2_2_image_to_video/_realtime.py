@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[PikaV22ImageToVideoInput, PikaV22ImageToVideoO
 
         Args:
             image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: (Undocumented.)
                 str; required.
             seed: The seed for the random number generator
@@ -74,8 +74,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PikaV22ImageToVideoInput, PikaV22Ima
 
         Args:
             image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: (Undocumented.)
                 str; required.
             seed: The seed for the random number generator

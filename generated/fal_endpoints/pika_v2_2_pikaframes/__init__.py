@@ -129,8 +129,8 @@ def subscribe(
 
     Args:
         image_urls: URLs of keyframe images (2-5 images) to create transitions between
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         transitions: Configuration for each transition. Length must be len(image_urls) - 1. Total duration of all transitions must not exceed 25 seconds. If not provided, uses default 5-second transitions with the global prompt.
             list[KeyframeTransition] or None; optional.
         prompt: Default prompt for all transitions. Individual transition prompts override this.
@@ -188,8 +188,8 @@ async def subscribe_async(
 
     Args:
         image_urls: URLs of keyframe images (2-5 images) to create transitions between
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         transitions: Configuration for each transition. Length must be len(image_urls) - 1. Total duration of all transitions must not exceed 25 seconds. If not provided, uses default 5-second transitions with the global prompt.
             list[KeyframeTransition] or None; optional.
         prompt: Default prompt for all transitions. Individual transition prompts override this.
@@ -243,8 +243,8 @@ def submit(
 
     Args:
         image_urls: URLs of keyframe images (2-5 images) to create transitions between
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         transitions: Configuration for each transition. Length must be len(image_urls) - 1. Total duration of all transitions must not exceed 25 seconds. If not provided, uses default 5-second transitions with the global prompt.
             list[KeyframeTransition] or None; optional.
         prompt: Default prompt for all transitions. Individual transition prompts override this.
@@ -294,8 +294,8 @@ async def submit_async(
 
     Args:
         image_urls: URLs of keyframe images (2-5 images) to create transitions between
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         transitions: Configuration for each transition. Length must be len(image_urls) - 1. Total duration of all transitions must not exceed 25 seconds. If not provided, uses default 5-second transitions with the global prompt.
             list[KeyframeTransition] or None; optional.
         prompt: Default prompt for all transitions. Individual transition prompts override this.
@@ -344,8 +344,8 @@ def run(
 
     Args:
         image_urls: URLs of keyframe images (2-5 images) to create transitions between
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         transitions: Configuration for each transition. Length must be len(image_urls) - 1. Total duration of all transitions must not exceed 25 seconds. If not provided, uses default 5-second transitions with the global prompt.
             list[KeyframeTransition] or None; optional.
         prompt: Default prompt for all transitions. Individual transition prompts override this.
@@ -393,8 +393,8 @@ async def run_async(
 
     Args:
         image_urls: URLs of keyframe images (2-5 images) to create transitions between
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         transitions: Configuration for each transition. Length must be len(image_urls) - 1. Total duration of all transitions must not exceed 25 seconds. If not provided, uses default 5-second transitions with the global prompt.
             list[KeyframeTransition] or None; optional.
         prompt: Default prompt for all transitions. Individual transition prompts override this.
@@ -441,8 +441,8 @@ def stream(
 
     Args:
         image_urls: URLs of keyframe images (2-5 images) to create transitions between
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         transitions: Configuration for each transition. Length must be len(image_urls) - 1. Total duration of all transitions must not exceed 25 seconds. If not provided, uses default 5-second transitions with the global prompt.
             list[KeyframeTransition] or None; optional.
         prompt: Default prompt for all transitions. Individual transition prompts override this.
@@ -488,8 +488,8 @@ def stream_async(
 
     Args:
         image_urls: URLs of keyframe images (2-5 images) to create transitions between
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         transitions: Configuration for each transition. Length must be len(image_urls) - 1. Total duration of all transitions must not exceed 25 seconds. If not provided, uses default 5-second transitions with the global prompt.
             list[KeyframeTransition] or None; optional.
         prompt: Default prompt for all transitions. Individual transition prompts override this.

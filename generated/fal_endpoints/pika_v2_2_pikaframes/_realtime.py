@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[PikaV22PikaframesInput, PikaV22PikaframesOutpu
 
         Args:
             image_urls: URLs of keyframe images (2-5 images) to create transitions between
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             transitions: Configuration for each transition. Length must be len(image_urls) - 1. Total duration of all transitions must not exceed 25 seconds. If not provided, uses default 5-second transitions with the global prompt.
                 list[KeyframeTransition] or None; optional.
             prompt: Default prompt for all transitions. Individual transition prompts override this.
@@ -74,8 +74,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PikaV22PikaframesInput, PikaV22Pikaf
 
         Args:
             image_urls: URLs of keyframe images (2-5 images) to create transitions between
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             transitions: Configuration for each transition. Length must be len(image_urls) - 1. Total duration of all transitions must not exceed 25 seconds. If not provided, uses default 5-second transitions with the global prompt.
                 list[KeyframeTransition] or None; optional.
             prompt: Default prompt for all transitions. Individual transition prompts override this.

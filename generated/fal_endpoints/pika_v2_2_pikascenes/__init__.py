@@ -122,8 +122,8 @@ def subscribe(
 
     Args:
         image_urls: URLs of images to combine into a video
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         prompt: Text prompt describing the desired video
             str; required.
         negative_prompt: A negative prompt to guide the model
@@ -187,8 +187,8 @@ async def subscribe_async(
 
     Args:
         image_urls: URLs of images to combine into a video
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         prompt: Text prompt describing the desired video
             str; required.
         negative_prompt: A negative prompt to guide the model
@@ -248,8 +248,8 @@ def submit(
 
     Args:
         image_urls: URLs of images to combine into a video
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         prompt: Text prompt describing the desired video
             str; required.
         negative_prompt: A negative prompt to guide the model
@@ -305,8 +305,8 @@ async def submit_async(
 
     Args:
         image_urls: URLs of images to combine into a video
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         prompt: Text prompt describing the desired video
             str; required.
         negative_prompt: A negative prompt to guide the model
@@ -361,8 +361,8 @@ def run(
 
     Args:
         image_urls: URLs of images to combine into a video
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         prompt: Text prompt describing the desired video
             str; required.
         negative_prompt: A negative prompt to guide the model
@@ -416,8 +416,8 @@ async def run_async(
 
     Args:
         image_urls: URLs of images to combine into a video
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         prompt: Text prompt describing the desired video
             str; required.
         negative_prompt: A negative prompt to guide the model
@@ -470,8 +470,8 @@ def stream(
 
     Args:
         image_urls: URLs of images to combine into a video
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         prompt: Text prompt describing the desired video
             str; required.
         negative_prompt: A negative prompt to guide the model
@@ -523,8 +523,8 @@ def stream_async(
 
     Args:
         image_urls: URLs of images to combine into a video
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         prompt: Text prompt describing the desired video
             str; required.
         negative_prompt: A negative prompt to guide the model

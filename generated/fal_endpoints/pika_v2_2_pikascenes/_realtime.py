@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[PikaV22PikascenesInput, PikaV22PikascenesOutpu
 
         Args:
             image_urls: URLs of images to combine into a video
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             prompt: Text prompt describing the desired video
                 str; required.
             negative_prompt: A negative prompt to guide the model
@@ -82,8 +82,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PikaV22PikascenesInput, PikaV22Pikas
 
         Args:
             image_urls: URLs of images to combine into a video
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             prompt: Text prompt describing the desired video
                 str; required.
             negative_prompt: A negative prompt to guide the model

@@ -119,9 +119,11 @@ def subscribe(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the image to add
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing what to add
             str or None; optional.
         negative_prompt: Negative prompt to guide the model
@@ -174,9 +176,11 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the image to add
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing what to add
             str or None; optional.
         negative_prompt: Negative prompt to guide the model
@@ -225,9 +229,11 @@ def submit(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the image to add
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing what to add
             str or None; optional.
         negative_prompt: Negative prompt to guide the model
@@ -272,9 +278,11 @@ async def submit_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the image to add
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing what to add
             str or None; optional.
         negative_prompt: Negative prompt to guide the model
@@ -318,9 +326,11 @@ def run(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the image to add
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing what to add
             str or None; optional.
         negative_prompt: Negative prompt to guide the model
@@ -363,9 +373,11 @@ async def run_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the image to add
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing what to add
             str or None; optional.
         negative_prompt: Negative prompt to guide the model
@@ -407,9 +419,11 @@ def stream(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the image to add
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing what to add
             str or None; optional.
         negative_prompt: Negative prompt to guide the model
@@ -450,9 +464,11 @@ def stream_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the image to add
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing what to add
             str or None; optional.
         negative_prompt: Negative prompt to guide the model

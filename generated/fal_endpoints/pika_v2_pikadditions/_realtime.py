@@ -35,11 +35,11 @@ class Realtime(RealtimeConnection[PikaV2PikadditionsInput, PikaV2PikadditionsOut
 
         Args:
             video_url: URL of the input video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: URL of the image to add
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt describing what to add
                 str or None; optional.
             negative_prompt: Negative prompt to guide the model
@@ -71,11 +71,11 @@ class AsyncRealtime(AsyncRealtimeConnection[PikaV2PikadditionsInput, PikaV2Pikad
 
         Args:
             video_url: URL of the input video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: URL of the image to add
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt describing what to add
                 str or None; optional.
             negative_prompt: Negative prompt to guide the model

@@ -124,7 +124,8 @@ def subscribe(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -181,7 +182,8 @@ async def subscribe_async(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -234,7 +236,8 @@ def submit(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -283,7 +286,8 @@ async def submit_async(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -331,7 +335,8 @@ def run(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -378,7 +383,8 @@ async def run_async(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -424,7 +430,8 @@ def stream(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator
@@ -469,7 +476,8 @@ def stream_async(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: (Undocumented.)
             str; required.
         seed: The seed for the random number generator

@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[PikaV2TurboImageToVideoInput, PikaV2TurboImage
 
         Args:
             image_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: (Undocumented.)
                 str; required.
             seed: The seed for the random number generator
@@ -76,8 +76,8 @@ class AsyncRealtime(
 
         Args:
             image_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: (Undocumented.)
                 str; required.
             seed: The seed for the random number generator

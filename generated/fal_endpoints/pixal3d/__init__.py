@@ -126,7 +126,8 @@ def subscribe(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -223,7 +224,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -316,7 +318,8 @@ def submit(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -405,7 +408,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -493,7 +497,8 @@ def run(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -580,7 +585,8 @@ async def run_async(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -666,7 +672,8 @@ def stream(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -751,7 +758,8 @@ def stream_async(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed

@@ -50,8 +50,8 @@ class Realtime(RealtimeConnection[Pixal3dInput, Pixal3dOutput]):
 
         Args:
             image_url: URL of the input image to convert to 3D
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for reproducibility
                 int or None; optional.
             resolution: Output resolution; higher is slower but more detailed
@@ -130,8 +130,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Pixal3dInput, Pixal3dOutput]):
 
         Args:
             image_url: URL of the input image to convert to 3D
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for reproducibility
                 int or None; optional.
             resolution: Output resolution; higher is slower but more detailed

@@ -122,7 +122,8 @@ def subscribe(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds (1-15)
@@ -178,7 +179,8 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds (1-15)
@@ -230,7 +232,8 @@ def submit(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds (1-15)
@@ -278,7 +281,8 @@ async def submit_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds (1-15)
@@ -325,7 +329,8 @@ def run(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds (1-15)
@@ -371,7 +376,8 @@ async def run_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds (1-15)
@@ -416,7 +422,8 @@ def stream(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds (1-15)
@@ -460,7 +467,8 @@ def stream_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds (1-15)

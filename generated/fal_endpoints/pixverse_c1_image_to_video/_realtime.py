@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[PixverseC1ImageToVideoInput, PixverseC1ImageTo
             prompt: (Undocumented.)
                 str; required.
             image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: The resolution of the generated video
                 one of "360p", "540p", "720p", "1080p"; default "720p".
             duration: The duration of the generated video in seconds (1-15)
@@ -79,8 +79,8 @@ class AsyncRealtime(
             prompt: (Undocumented.)
                 str; required.
             image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: The resolution of the generated video
                 one of "360p", "540p", "720p", "1080p"; default "720p".
             duration: The duration of the generated video in seconds (1-15)

@@ -117,7 +117,8 @@ def subscribe(
 
     Args:
         video_url: URL of the input video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt describing how to extend the video
             str; required.
         negative_prompt: Negative prompt to be used for the generation
@@ -181,7 +182,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the input video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt describing how to extend the video
             str; required.
         negative_prompt: Negative prompt to be used for the generation
@@ -241,7 +243,8 @@ def submit(
 
     Args:
         video_url: URL of the input video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt describing how to extend the video
             str; required.
         negative_prompt: Negative prompt to be used for the generation
@@ -297,7 +300,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the input video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt describing how to extend the video
             str; required.
         negative_prompt: Negative prompt to be used for the generation
@@ -352,7 +356,8 @@ def run(
 
     Args:
         video_url: URL of the input video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt describing how to extend the video
             str; required.
         negative_prompt: Negative prompt to be used for the generation
@@ -406,7 +411,8 @@ async def run_async(
 
     Args:
         video_url: URL of the input video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt describing how to extend the video
             str; required.
         negative_prompt: Negative prompt to be used for the generation
@@ -459,7 +465,8 @@ def stream(
 
     Args:
         video_url: URL of the input video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt describing how to extend the video
             str; required.
         negative_prompt: Negative prompt to be used for the generation
@@ -511,7 +518,8 @@ def stream_async(
 
     Args:
         video_url: URL of the input video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt describing how to extend the video
             str; required.
         negative_prompt: Negative prompt to be used for the generation

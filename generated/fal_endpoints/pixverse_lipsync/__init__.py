@@ -128,10 +128,11 @@ def subscribe(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio. If not provided, TTS will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         voice_id: Voice to use for TTS when audio_url is not provided
             one of 15 values: "Emily", "James", "Isabella", "Liam", "Chloe", "Adrian", "Harper",
             "Ava", ...; default "Auto".
@@ -195,10 +196,11 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio. If not provided, TTS will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         voice_id: Voice to use for TTS when audio_url is not provided
             one of 15 values: "Emily", "James", "Isabella", "Liam", "Chloe", "Adrian", "Harper",
             "Ava", ...; default "Auto".
@@ -258,10 +260,11 @@ def submit(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio. If not provided, TTS will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         voice_id: Voice to use for TTS when audio_url is not provided
             one of 15 values: "Emily", "James", "Isabella", "Liam", "Chloe", "Adrian", "Harper",
             "Ava", ...; default "Auto".
@@ -317,10 +320,11 @@ async def submit_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio. If not provided, TTS will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         voice_id: Voice to use for TTS when audio_url is not provided
             one of 15 values: "Emily", "James", "Isabella", "Liam", "Chloe", "Adrian", "Harper",
             "Ava", ...; default "Auto".
@@ -375,10 +379,11 @@ def run(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio. If not provided, TTS will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         voice_id: Voice to use for TTS when audio_url is not provided
             one of 15 values: "Emily", "James", "Isabella", "Liam", "Chloe", "Adrian", "Harper",
             "Ava", ...; default "Auto".
@@ -432,10 +437,11 @@ async def run_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio. If not provided, TTS will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         voice_id: Voice to use for TTS when audio_url is not provided
             one of 15 values: "Emily", "James", "Isabella", "Liam", "Chloe", "Adrian", "Harper",
             "Ava", ...; default "Auto".
@@ -488,10 +494,11 @@ def stream(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio. If not provided, TTS will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         voice_id: Voice to use for TTS when audio_url is not provided
             one of 15 values: "Emily", "James", "Isabella", "Liam", "Chloe", "Adrian", "Harper",
             "Ava", ...; default "Auto".
@@ -543,10 +550,11 @@ def stream_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio. If not provided, TTS will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         voice_id: Voice to use for TTS when audio_url is not provided
             one of 15 values: "Emily", "James", "Isabella", "Liam", "Chloe", "Adrian", "Harper",
             "Ava", ...; default "Auto".

@@ -50,11 +50,11 @@ class Realtime(RealtimeConnection[PixverseLipsyncInput, PixverseLipsyncOutput]):
 
         Args:
             video_url: URL of the input video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the input audio. If not provided, TTS will be used.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             voice_id: Voice to use for TTS when audio_url is not provided
                 one of 15 values: "Emily", "James", "Isabella", "Liam", "Chloe", "Adrian", "Harper",
                 "Ava", ...; default "Auto".
@@ -100,11 +100,11 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseLipsyncInput, PixverseLipsyn
 
         Args:
             video_url: URL of the input video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the input audio. If not provided, TTS will be used.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             voice_id: Voice to use for TTS when audio_url is not provided
                 one of 15 values: "Emily", "James", "Isabella", "Liam", "Chloe", "Adrian", "Harper",
                 "Ava", ...; default "Auto".

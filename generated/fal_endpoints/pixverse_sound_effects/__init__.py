@@ -111,7 +111,8 @@ def subscribe(
 
     Args:
         video_url: URL of the input video to add sound effects to
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         original_sound_switch: Whether to keep the original audio from the video
             bool; default False.
         prompt: Description of the sound effect to generate. If empty, a random sound effect will be generated
@@ -157,7 +158,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the input video to add sound effects to
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         original_sound_switch: Whether to keep the original audio from the video
             bool; default False.
         prompt: Description of the sound effect to generate. If empty, a random sound effect will be generated
@@ -199,7 +201,8 @@ def submit(
 
     Args:
         video_url: URL of the input video to add sound effects to
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         original_sound_switch: Whether to keep the original audio from the video
             bool; default False.
         prompt: Description of the sound effect to generate. If empty, a random sound effect will be generated
@@ -237,7 +240,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the input video to add sound effects to
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         original_sound_switch: Whether to keep the original audio from the video
             bool; default False.
         prompt: Description of the sound effect to generate. If empty, a random sound effect will be generated
@@ -274,7 +278,8 @@ def run(
 
     Args:
         video_url: URL of the input video to add sound effects to
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         original_sound_switch: Whether to keep the original audio from the video
             bool; default False.
         prompt: Description of the sound effect to generate. If empty, a random sound effect will be generated
@@ -310,7 +315,8 @@ async def run_async(
 
     Args:
         video_url: URL of the input video to add sound effects to
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         original_sound_switch: Whether to keep the original audio from the video
             bool; default False.
         prompt: Description of the sound effect to generate. If empty, a random sound effect will be generated
@@ -345,7 +351,8 @@ def stream(
 
     Args:
         video_url: URL of the input video to add sound effects to
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         original_sound_switch: Whether to keep the original audio from the video
             bool; default False.
         prompt: Description of the sound effect to generate. If empty, a random sound effect will be generated
@@ -379,7 +386,8 @@ def stream_async(
 
     Args:
         video_url: URL of the input video to add sound effects to
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         original_sound_switch: Whether to keep the original audio from the video
             bool; default False.
         prompt: Description of the sound effect to generate. If empty, a random sound effect will be generated

@@ -33,8 +33,8 @@ class Realtime(RealtimeConnection[PixverseSoundEffectsInput, PixverseSoundEffect
 
         Args:
             video_url: URL of the input video to add sound effects to
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             original_sound_switch: Whether to keep the original audio from the video
                 bool; default False.
             prompt: Description of the sound effect to generate. If empty, a random sound effect will be generated
@@ -62,8 +62,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseSoundEffectsInput, PixverseS
 
         Args:
             video_url: URL of the input video to add sound effects to
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             original_sound_switch: Whether to keep the original audio from the video
                 bool; default False.
             prompt: Description of the sound effect to generate. If empty, a random sound effect will be generated

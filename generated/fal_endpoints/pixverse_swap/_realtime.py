@@ -37,11 +37,11 @@ class Realtime(RealtimeConnection[PixverseSwapInput, PixverseSwapOutput]):
 
         Args:
             video_url: URL of the external video to swap
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: URL of the target image for swapping
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mode: The swap mode to use
                 one of "person", "object", "background"; default "person".
             keyframe_id: The keyframe ID to use for face/object mapping. The input video is normalized to 24 FPS before processing, so keyframe 1 = first frame, keyframe 24 = 1 second in, etc. Valid range: 1 to (duration_seconds * 24).
@@ -79,11 +79,11 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseSwapInput, PixverseSwapOutpu
 
         Args:
             video_url: URL of the external video to swap
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: URL of the target image for swapping
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mode: The swap mode to use
                 one of "person", "object", "background"; default "person".
             keyframe_id: The keyframe ID to use for face/object mapping. The input video is normalized to 24 FPS before processing, so keyframe 1 = first frame, keyframe 24 = 1 second in, etc. Valid range: 1 to (duration_seconds * 24).

@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[PixverseV35EffectsInput, PixverseV35EffectsOut
                 Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
                 "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
             image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: The resolution of the generated video.
                 one of "360p", "540p", "720p", "1080p"; default "720p".
             duration: The duration of the generated video in seconds
@@ -74,8 +74,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseV35EffectsInput, PixverseV35
                 Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
                 "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
             image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: The resolution of the generated video.
                 one of "360p", "540p", "720p", "1080p"; default "720p".
             duration: The duration of the generated video in seconds

@@ -123,7 +123,8 @@ def subscribe(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. 8s videos cost double. 1080p videos are limited to 5 seconds
@@ -182,7 +183,8 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. 8s videos cost double. 1080p videos are limited to 5 seconds
@@ -237,7 +239,8 @@ def submit(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. 8s videos cost double. 1080p videos are limited to 5 seconds
@@ -288,7 +291,8 @@ async def submit_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. 8s videos cost double. 1080p videos are limited to 5 seconds
@@ -338,7 +342,8 @@ def run(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. 8s videos cost double. 1080p videos are limited to 5 seconds
@@ -387,7 +392,8 @@ async def run_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. 8s videos cost double. 1080p videos are limited to 5 seconds
@@ -435,7 +441,8 @@ def stream(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. 8s videos cost double. 1080p videos are limited to 5 seconds
@@ -482,7 +489,8 @@ def stream_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. 8s videos cost double. 1080p videos are limited to 5 seconds

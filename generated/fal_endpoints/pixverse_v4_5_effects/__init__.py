@@ -125,7 +125,8 @@ def subscribe(
             Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
             "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
         image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video.
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds
@@ -178,7 +179,8 @@ async def subscribe_async(
             Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
             "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
         image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video.
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds
@@ -227,7 +229,8 @@ def submit(
             Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
             "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
         image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video.
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds
@@ -272,7 +275,8 @@ async def submit_async(
             Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
             "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
         image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video.
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds
@@ -316,7 +320,8 @@ def run(
             Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
             "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
         image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video.
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds
@@ -359,7 +364,8 @@ async def run_async(
             Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
             "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
         image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video.
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds
@@ -401,7 +407,8 @@ def stream(
             Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
             "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
         image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video.
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds
@@ -442,7 +449,8 @@ def stream_async(
             Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
             "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
         image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video.
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds

@@ -63,8 +63,8 @@ class Realtime(
             prompt: (Undocumented.)
                 str; required.
             image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: The resolution of the generated video
                 one of "360p", "540p", "720p"; default "720p".
             negative_prompt: Negative prompt to be used for the generation
@@ -130,8 +130,8 @@ class AsyncRealtime(
             prompt: (Undocumented.)
                 str; required.
             image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: The resolution of the generated video
                 one of "360p", "540p", "720p"; default "720p".
             negative_prompt: Negative prompt to be used for the generation

@@ -41,11 +41,11 @@ class Realtime(RealtimeConnection[PixverseV45TransitionInput, PixverseV45Transit
             prompt: The prompt for the transition
                 str; required.
             first_image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: URL of the image to use as the last frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video
                 one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
             resolution: The resolution of the generated video
@@ -92,11 +92,11 @@ class AsyncRealtime(
             prompt: The prompt for the transition
                 str; required.
             first_image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: URL of the image to use as the last frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video
                 one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
             resolution: The resolution of the generated video

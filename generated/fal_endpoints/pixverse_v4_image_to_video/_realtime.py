@@ -62,8 +62,8 @@ class Realtime(RealtimeConnection[PixverseV4ImageToVideoInput, PixverseV4ImageTo
             prompt: (Undocumented.)
                 str; required.
             image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: The resolution of the generated video
                 one of "360p", "540p", "720p", "1080p"; default "720p".
             duration: The duration of the generated video in seconds. 8s videos cost double. 1080p videos are limited to 5 seconds
@@ -132,8 +132,8 @@ class AsyncRealtime(
             prompt: (Undocumented.)
                 str; required.
             image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: The resolution of the generated video
                 one of "360p", "540p", "720p", "1080p"; default "720p".
             duration: The duration of the generated video in seconds. 8s videos cost double. 1080p videos are limited to 5 seconds

@@ -145,7 +145,8 @@ def subscribe(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p"; default "720p".
         negative_prompt: Negative prompt to be used for the generation
@@ -227,7 +228,8 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p"; default "720p".
         negative_prompt: Negative prompt to be used for the generation
@@ -305,7 +307,8 @@ def submit(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p"; default "720p".
         negative_prompt: Negative prompt to be used for the generation
@@ -379,7 +382,8 @@ async def submit_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p"; default "720p".
         negative_prompt: Negative prompt to be used for the generation
@@ -452,7 +456,8 @@ def run(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p"; default "720p".
         negative_prompt: Negative prompt to be used for the generation
@@ -524,7 +529,8 @@ async def run_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p"; default "720p".
         negative_prompt: Negative prompt to be used for the generation
@@ -595,7 +601,8 @@ def stream(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p"; default "720p".
         negative_prompt: Negative prompt to be used for the generation
@@ -665,7 +672,8 @@ def stream_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p"; default "720p".
         negative_prompt: Negative prompt to be used for the generation

@@ -126,7 +126,8 @@ def subscribe(
             Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
             "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
         image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video.
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds
@@ -182,7 +183,8 @@ async def subscribe_async(
             Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
             "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
         image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video.
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds
@@ -234,7 +236,8 @@ def submit(
             Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
             "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
         image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video.
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds
@@ -282,7 +285,8 @@ async def submit_async(
             Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
             "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
         image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video.
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds
@@ -329,7 +333,8 @@ def run(
             Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
             "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
         image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video.
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds
@@ -375,7 +380,8 @@ async def run_async(
             Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
             "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
         image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video.
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds
@@ -420,7 +426,8 @@ def stream(
             Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
             "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
         image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video.
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds
@@ -464,7 +471,8 @@ def stream_async(
             Effect: one of 130 values: "Kiss Me AI", "Kiss", "Muscle Surge", "Warmth of Jesus",
             "Anything, Robot", "The Tiger Touch", "Hug", "Holy Wings", ...; required.
         image_url: Optional URL of the image to use as the first frame. If not provided, generates from text
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video.
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds

@@ -125,7 +125,8 @@ def subscribe(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. 1080p videos are limited to 5 or 8 seconds
@@ -190,7 +191,8 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. 1080p videos are limited to 5 or 8 seconds
@@ -251,7 +253,8 @@ def submit(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. 1080p videos are limited to 5 or 8 seconds
@@ -308,7 +311,8 @@ async def submit_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. 1080p videos are limited to 5 or 8 seconds
@@ -364,7 +368,8 @@ def run(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. 1080p videos are limited to 5 or 8 seconds
@@ -419,7 +424,8 @@ async def run_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. 1080p videos are limited to 5 or 8 seconds
@@ -473,7 +479,8 @@ def stream(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. 1080p videos are limited to 5 or 8 seconds
@@ -526,7 +533,8 @@ def stream_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. 1080p videos are limited to 5 or 8 seconds

@@ -127,9 +127,11 @@ def subscribe(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
         resolution: The resolution of the generated video
@@ -198,9 +200,11 @@ async def subscribe_async(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
         resolution: The resolution of the generated video
@@ -265,9 +269,11 @@ def submit(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
         resolution: The resolution of the generated video
@@ -328,9 +334,11 @@ async def submit_async(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
         resolution: The resolution of the generated video
@@ -390,9 +398,11 @@ def run(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
         resolution: The resolution of the generated video
@@ -451,9 +461,11 @@ async def run_async(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
         resolution: The resolution of the generated video
@@ -511,9 +523,11 @@ def stream(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
         resolution: The resolution of the generated video
@@ -570,9 +584,11 @@ def stream_async(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
         resolution: The resolution of the generated video

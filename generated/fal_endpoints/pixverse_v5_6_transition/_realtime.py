@@ -43,11 +43,11 @@ class Realtime(RealtimeConnection[PixverseV56TransitionInput, PixverseV56Transit
             prompt: The prompt for the transition
                 str; required.
             first_image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: URL of the image to use as the last frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video
                 one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
             resolution: The resolution of the generated video
@@ -100,11 +100,11 @@ class AsyncRealtime(
             prompt: The prompt for the transition
                 str; required.
             first_image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: URL of the image to use as the last frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video
                 one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
             resolution: The resolution of the generated video

@@ -119,9 +119,11 @@ def subscribe(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
         resolution: The resolution of the generated video
@@ -184,9 +186,11 @@ async def subscribe_async(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
         resolution: The resolution of the generated video
@@ -245,9 +249,11 @@ def submit(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
         resolution: The resolution of the generated video
@@ -302,9 +308,11 @@ async def submit_async(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
         resolution: The resolution of the generated video
@@ -358,9 +366,11 @@ def run(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
         resolution: The resolution of the generated video
@@ -413,9 +423,11 @@ async def run_async(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
         resolution: The resolution of the generated video
@@ -467,9 +479,11 @@ def stream(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
         resolution: The resolution of the generated video
@@ -520,9 +534,11 @@ def stream_async(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16"; default "16:9".
         resolution: The resolution of the generated video

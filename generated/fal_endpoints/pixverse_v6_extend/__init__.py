@@ -116,7 +116,8 @@ def subscribe(
 
     Args:
         video_url: URL of the input video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt describing how to extend the video
             str; required.
         negative_prompt: Negative prompt to be used for the generation
@@ -177,7 +178,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the input video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt describing how to extend the video
             str; required.
         negative_prompt: Negative prompt to be used for the generation
@@ -234,7 +236,8 @@ def submit(
 
     Args:
         video_url: URL of the input video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt describing how to extend the video
             str; required.
         negative_prompt: Negative prompt to be used for the generation
@@ -287,7 +290,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the input video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt describing how to extend the video
             str; required.
         negative_prompt: Negative prompt to be used for the generation
@@ -339,7 +343,8 @@ def run(
 
     Args:
         video_url: URL of the input video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt describing how to extend the video
             str; required.
         negative_prompt: Negative prompt to be used for the generation
@@ -390,7 +395,8 @@ async def run_async(
 
     Args:
         video_url: URL of the input video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt describing how to extend the video
             str; required.
         negative_prompt: Negative prompt to be used for the generation
@@ -440,7 +446,8 @@ def stream(
 
     Args:
         video_url: URL of the input video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt describing how to extend the video
             str; required.
         negative_prompt: Negative prompt to be used for the generation
@@ -489,7 +496,8 @@ def stream_async(
 
     Args:
         video_url: URL of the input video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Prompt describing how to extend the video
             str; required.
         negative_prompt: Negative prompt to be used for the generation

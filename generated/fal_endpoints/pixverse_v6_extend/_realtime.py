@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[PixverseV6ExtendInput, PixverseV6ExtendOutput]
 
         Args:
             video_url: URL of the input video to extend
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Prompt describing how to extend the video
                 str; required.
             negative_prompt: Negative prompt to be used for the generation
@@ -82,8 +82,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PixverseV6ExtendInput, PixverseV6Ext
 
         Args:
             video_url: URL of the input video to extend
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Prompt describing how to extend the video
                 str; required.
             negative_prompt: Negative prompt to be used for the generation

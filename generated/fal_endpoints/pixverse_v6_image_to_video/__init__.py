@@ -126,7 +126,8 @@ def subscribe(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. v6 supports values from 1 to 15 seconds
@@ -194,7 +195,8 @@ async def subscribe_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. v6 supports values from 1 to 15 seconds
@@ -258,7 +260,8 @@ def submit(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. v6 supports values from 1 to 15 seconds
@@ -318,7 +321,8 @@ async def submit_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. v6 supports values from 1 to 15 seconds
@@ -377,7 +381,8 @@ def run(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. v6 supports values from 1 to 15 seconds
@@ -435,7 +440,8 @@ async def run_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. v6 supports values from 1 to 15 seconds
@@ -492,7 +498,8 @@ def stream(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. v6 supports values from 1 to 15 seconds
@@ -548,7 +555,8 @@ def stream_async(
         prompt: (Undocumented.)
             str; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "360p", "540p", "720p", "1080p"; default "720p".
         duration: The duration of the generated video in seconds. v6 supports values from 1 to 15 seconds

@@ -122,9 +122,11 @@ def subscribe(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"; default "16:9".
         resolution: The resolution of the generated video
@@ -196,9 +198,11 @@ async def subscribe_async(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"; default "16:9".
         resolution: The resolution of the generated video
@@ -266,9 +270,11 @@ def submit(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"; default "16:9".
         resolution: The resolution of the generated video
@@ -332,9 +338,11 @@ async def submit_async(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"; default "16:9".
         resolution: The resolution of the generated video
@@ -397,9 +405,11 @@ def run(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"; default "16:9".
         resolution: The resolution of the generated video
@@ -461,9 +471,11 @@ async def run_async(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"; default "16:9".
         resolution: The resolution of the generated video
@@ -524,9 +536,11 @@ def stream(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"; default "16:9".
         resolution: The resolution of the generated video
@@ -586,9 +600,11 @@ def stream_async(
         prompt: The prompt for the transition
             str; required.
         first_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "4:3", "1:1", "3:4", "9:16", "2:3", "3:2", "21:9"; default "16:9".
         resolution: The resolution of the generated video

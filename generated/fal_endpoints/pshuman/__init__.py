@@ -105,7 +105,8 @@ def subscribe(
 
     Args:
         image_url: A direct URL to the input image of a person.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Guidance scale for the diffusion process. Controls how much the output adheres to the generated views.
             float, 1 to 10; default 4.
         seed: Seed for reproducibility. If None, a random seed will be used.
@@ -149,7 +150,8 @@ async def subscribe_async(
 
     Args:
         image_url: A direct URL to the input image of a person.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Guidance scale for the diffusion process. Controls how much the output adheres to the generated views.
             float, 1 to 10; default 4.
         seed: Seed for reproducibility. If None, a random seed will be used.
@@ -189,7 +191,8 @@ def submit(
 
     Args:
         image_url: A direct URL to the input image of a person.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Guidance scale for the diffusion process. Controls how much the output adheres to the generated views.
             float, 1 to 10; default 4.
         seed: Seed for reproducibility. If None, a random seed will be used.
@@ -225,7 +228,8 @@ async def submit_async(
 
     Args:
         image_url: A direct URL to the input image of a person.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Guidance scale for the diffusion process. Controls how much the output adheres to the generated views.
             float, 1 to 10; default 4.
         seed: Seed for reproducibility. If None, a random seed will be used.
@@ -260,7 +264,8 @@ def run(
 
     Args:
         image_url: A direct URL to the input image of a person.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Guidance scale for the diffusion process. Controls how much the output adheres to the generated views.
             float, 1 to 10; default 4.
         seed: Seed for reproducibility. If None, a random seed will be used.
@@ -294,7 +299,8 @@ async def run_async(
 
     Args:
         image_url: A direct URL to the input image of a person.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Guidance scale for the diffusion process. Controls how much the output adheres to the generated views.
             float, 1 to 10; default 4.
         seed: Seed for reproducibility. If None, a random seed will be used.
@@ -327,7 +333,8 @@ def stream(
 
     Args:
         image_url: A direct URL to the input image of a person.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Guidance scale for the diffusion process. Controls how much the output adheres to the generated views.
             float, 1 to 10; default 4.
         seed: Seed for reproducibility. If None, a random seed will be used.
@@ -359,7 +366,8 @@ def stream_async(
 
     Args:
         image_url: A direct URL to the input image of a person.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Guidance scale for the diffusion process. Controls how much the output adheres to the generated views.
             float, 1 to 10; default 4.
         seed: Seed for reproducibility. If None, a random seed will be used.

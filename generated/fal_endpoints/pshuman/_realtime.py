@@ -33,8 +33,8 @@ class Realtime(RealtimeConnection[PshumanInput, PshumanOutput]):
 
         Args:
             image_url: A direct URL to the input image of a person.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             guidance_scale: Guidance scale for the diffusion process. Controls how much the output adheres to the generated views.
                 float, 1 to 10; default 4.
             seed: Seed for reproducibility. If None, a random seed will be used.
@@ -62,8 +62,8 @@ class AsyncRealtime(AsyncRealtimeConnection[PshumanInput, PshumanOutput]):
 
         Args:
             image_url: A direct URL to the input image of a person.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             guidance_scale: Guidance scale for the diffusion process. Controls how much the output adheres to the generated views.
                 float, 1 to 10; default 4.
             seed: Seed for reproducibility. If None, a random seed will be used.

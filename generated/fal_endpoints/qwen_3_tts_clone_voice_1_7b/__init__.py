@@ -116,7 +116,8 @@ def subscribe(
 
     Args:
         audio_url: URL to the reference audio file used for voice cloning.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             str or None; optional.
 
@@ -159,7 +160,8 @@ async def subscribe_async(
 
     Args:
         audio_url: URL to the reference audio file used for voice cloning.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             str or None; optional.
 
@@ -198,7 +200,8 @@ def submit(
 
     Args:
         audio_url: URL to the reference audio file used for voice cloning.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             str or None; optional.
 
@@ -233,7 +236,8 @@ async def submit_async(
 
     Args:
         audio_url: URL to the reference audio file used for voice cloning.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             str or None; optional.
 
@@ -267,7 +271,8 @@ def run(
 
     Args:
         audio_url: URL to the reference audio file used for voice cloning.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             str or None; optional.
 
@@ -300,7 +305,8 @@ async def run_async(
 
     Args:
         audio_url: URL to the reference audio file used for voice cloning.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             str or None; optional.
 
@@ -332,7 +338,8 @@ def stream(
 
     Args:
         audio_url: URL to the reference audio file used for voice cloning.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             str or None; optional.
 
@@ -363,7 +370,8 @@ def stream_async(
 
     Args:
         audio_url: URL to the reference audio file used for voice cloning.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             str or None; optional.
 

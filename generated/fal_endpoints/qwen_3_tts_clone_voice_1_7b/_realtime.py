@@ -32,8 +32,8 @@ class Realtime(RealtimeConnection[Qwen3TtsCloneVoice17bInput, Qwen3TtsCloneVoice
 
         Args:
             audio_url: URL to the reference audio file used for voice cloning.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
                 str or None; optional.
 
@@ -60,8 +60,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: URL to the reference audio file used for voice cloning.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
                 str or None; optional.
 

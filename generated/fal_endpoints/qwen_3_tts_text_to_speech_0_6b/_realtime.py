@@ -70,8 +70,8 @@ class Realtime(RealtimeConnection[Qwen3TtsTextToSpeech06bInput, Qwen3TtsTextToSp
                 one of "Auto", "English", "Chinese", "Spanish", "French", "German", "Italian",
                 "Japanese", "Korean", "Portuguese", "Russian"; default "Auto".
             speaker_voice_embedding_file_url: URL to a speaker embedding file in safetensors format, from `fal-ai/qwen-3-tts/clone-voice/0.6b` endpoint. If provided, the TTS model will use the cloned voice for synthesis instead of the predefined voices.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
                 str or None; optional.
             top_k: Top-k sampling parameter.
@@ -154,8 +154,8 @@ class AsyncRealtime(
                 one of "Auto", "English", "Chinese", "Spanish", "French", "German", "Italian",
                 "Japanese", "Korean", "Portuguese", "Russian"; default "Auto".
             speaker_voice_embedding_file_url: URL to a speaker embedding file in safetensors format, from `fal-ai/qwen-3-tts/clone-voice/0.6b` endpoint. If provided, the TTS model will use the cloned voice for synthesis instead of the predefined voices.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
                 str or None; optional.
             top_k: Top-k sampling parameter.

@@ -154,8 +154,8 @@ def subscribe(
             one of "Auto", "English", "Chinese", "Spanish", "French", "German", "Italian",
             "Japanese", "Korean", "Portuguese", "Russian"; default "Auto".
         speaker_voice_embedding_file_url: URL to a speaker embedding file in safetensors format, from `fal-ai/qwen-3-tts/clone-voice` endpoint. If provided, the TTS model will use the cloned voice for synthesis instead of the predefined voices.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             str or None; optional.
         top_k: Top-k sampling parameter.
@@ -254,8 +254,8 @@ async def subscribe_async(
             one of "Auto", "English", "Chinese", "Spanish", "French", "German", "Italian",
             "Japanese", "Korean", "Portuguese", "Russian"; default "Auto".
         speaker_voice_embedding_file_url: URL to a speaker embedding file in safetensors format, from `fal-ai/qwen-3-tts/clone-voice` endpoint. If provided, the TTS model will use the cloned voice for synthesis instead of the predefined voices.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             str or None; optional.
         top_k: Top-k sampling parameter.
@@ -350,8 +350,8 @@ def submit(
             one of "Auto", "English", "Chinese", "Spanish", "French", "German", "Italian",
             "Japanese", "Korean", "Portuguese", "Russian"; default "Auto".
         speaker_voice_embedding_file_url: URL to a speaker embedding file in safetensors format, from `fal-ai/qwen-3-tts/clone-voice` endpoint. If provided, the TTS model will use the cloned voice for synthesis instead of the predefined voices.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             str or None; optional.
         top_k: Top-k sampling parameter.
@@ -442,8 +442,8 @@ async def submit_async(
             one of "Auto", "English", "Chinese", "Spanish", "French", "German", "Italian",
             "Japanese", "Korean", "Portuguese", "Russian"; default "Auto".
         speaker_voice_embedding_file_url: URL to a speaker embedding file in safetensors format, from `fal-ai/qwen-3-tts/clone-voice` endpoint. If provided, the TTS model will use the cloned voice for synthesis instead of the predefined voices.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             str or None; optional.
         top_k: Top-k sampling parameter.
@@ -533,8 +533,8 @@ def run(
             one of "Auto", "English", "Chinese", "Spanish", "French", "German", "Italian",
             "Japanese", "Korean", "Portuguese", "Russian"; default "Auto".
         speaker_voice_embedding_file_url: URL to a speaker embedding file in safetensors format, from `fal-ai/qwen-3-tts/clone-voice` endpoint. If provided, the TTS model will use the cloned voice for synthesis instead of the predefined voices.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             str or None; optional.
         top_k: Top-k sampling parameter.
@@ -623,8 +623,8 @@ async def run_async(
             one of "Auto", "English", "Chinese", "Spanish", "French", "German", "Italian",
             "Japanese", "Korean", "Portuguese", "Russian"; default "Auto".
         speaker_voice_embedding_file_url: URL to a speaker embedding file in safetensors format, from `fal-ai/qwen-3-tts/clone-voice` endpoint. If provided, the TTS model will use the cloned voice for synthesis instead of the predefined voices.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             str or None; optional.
         top_k: Top-k sampling parameter.
@@ -712,8 +712,8 @@ def stream(
             one of "Auto", "English", "Chinese", "Spanish", "French", "German", "Italian",
             "Japanese", "Korean", "Portuguese", "Russian"; default "Auto".
         speaker_voice_embedding_file_url: URL to a speaker embedding file in safetensors format, from `fal-ai/qwen-3-tts/clone-voice` endpoint. If provided, the TTS model will use the cloned voice for synthesis instead of the predefined voices.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             str or None; optional.
         top_k: Top-k sampling parameter.
@@ -800,8 +800,8 @@ def stream_async(
             one of "Auto", "English", "Chinese", "Spanish", "French", "German", "Italian",
             "Japanese", "Korean", "Portuguese", "Russian"; default "Auto".
         speaker_voice_embedding_file_url: URL to a speaker embedding file in safetensors format, from `fal-ai/qwen-3-tts/clone-voice` endpoint. If provided, the TTS model will use the cloned voice for synthesis instead of the predefined voices.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         reference_text: Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
             str or None; optional.
         top_k: Top-k sampling parameter.

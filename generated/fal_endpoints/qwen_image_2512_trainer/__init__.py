@@ -124,7 +124,8 @@ def subscribe(
             If no text file is provided for an image, the default_caption will be used.
 
             If no default_caption is provided and a text file is missing, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0005.
         steps: Number of steps to train for
@@ -185,7 +186,8 @@ async def subscribe_async(
             If no text file is provided for an image, the default_caption will be used.
 
             If no default_caption is provided and a text file is missing, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0005.
         steps: Number of steps to train for
@@ -242,7 +244,8 @@ def submit(
             If no text file is provided for an image, the default_caption will be used.
 
             If no default_caption is provided and a text file is missing, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0005.
         steps: Number of steps to train for
@@ -295,7 +298,8 @@ async def submit_async(
             If no text file is provided for an image, the default_caption will be used.
 
             If no default_caption is provided and a text file is missing, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0005.
         steps: Number of steps to train for
@@ -347,7 +351,8 @@ def run(
             If no text file is provided for an image, the default_caption will be used.
 
             If no default_caption is provided and a text file is missing, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0005.
         steps: Number of steps to train for
@@ -398,7 +403,8 @@ async def run_async(
             If no text file is provided for an image, the default_caption will be used.
 
             If no default_caption is provided and a text file is missing, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0005.
         steps: Number of steps to train for
@@ -448,7 +454,8 @@ def stream(
             If no text file is provided for an image, the default_caption will be used.
 
             If no default_caption is provided and a text file is missing, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0005.
         steps: Number of steps to train for
@@ -497,7 +504,8 @@ def stream_async(
             If no text file is provided for an image, the default_caption will be used.
 
             If no default_caption is provided and a text file is missing, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0005.
         steps: Number of steps to train for

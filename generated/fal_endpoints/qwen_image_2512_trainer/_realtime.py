@@ -46,8 +46,8 @@ class Realtime(RealtimeConnection[QwenImage2512TrainerInput, QwenImage2512Traine
                 If no text file is provided for an image, the default_caption will be used.
 
                 If no default_caption is provided and a text file is missing, the training will fail.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             learning_rate: Learning rate for LoRA parameters.
                 float; default 0.0005.
             steps: Number of steps to train for
@@ -90,8 +90,8 @@ class AsyncRealtime(AsyncRealtimeConnection[QwenImage2512TrainerInput, QwenImage
                 If no text file is provided for an image, the default_caption will be used.
 
                 If no default_caption is provided and a text file is missing, the training will fail.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             learning_rate: Learning rate for LoRA parameters.
                 float; default 0.0005.
             steps: Number of steps to train for

@@ -122,7 +122,8 @@ def subscribe(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -177,7 +178,8 @@ async def subscribe_async(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -228,7 +230,8 @@ def submit(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -275,7 +278,8 @@ async def submit_async(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -321,7 +325,8 @@ def run(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -366,7 +371,8 @@ async def run_async(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -410,7 +416,8 @@ def stream(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -453,7 +460,8 @@ def stream_async(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.

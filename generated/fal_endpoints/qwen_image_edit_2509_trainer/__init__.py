@@ -142,7 +142,8 @@ def subscribe(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -215,7 +216,8 @@ async def subscribe_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -284,7 +286,8 @@ def submit(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -349,7 +352,8 @@ async def submit_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -413,7 +417,8 @@ def run(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -476,7 +481,8 @@ async def run_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -538,7 +544,8 @@ def stream(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -599,7 +606,8 @@ def stream_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for

@@ -125,7 +125,8 @@ def subscribe(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -189,7 +190,8 @@ async def subscribe_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -249,7 +251,8 @@ def submit(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -305,7 +308,8 @@ async def submit_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -360,7 +364,8 @@ def run(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -414,7 +419,8 @@ async def run_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -467,7 +473,8 @@ def stream(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -519,7 +526,8 @@ def stream_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for

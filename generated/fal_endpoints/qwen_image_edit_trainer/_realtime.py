@@ -51,8 +51,8 @@ class Realtime(RealtimeConnection[QwenImageEditTrainerInput, QwenImageEditTraine
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             learning_rate: Learning rate for LoRA parameters.
                 float; default 0.0001.
             steps: Number of steps to train for
@@ -100,8 +100,8 @@ class AsyncRealtime(AsyncRealtimeConnection[QwenImageEditTrainerInput, QwenImage
                 If no text file is provided, the default_caption will be used.
 
                 If no default_caption is provided, the training will fail.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             learning_rate: Learning rate for LoRA parameters.
                 float; default 0.0001.
             steps: Number of steps to train for

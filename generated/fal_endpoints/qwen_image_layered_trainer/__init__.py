@@ -138,7 +138,8 @@ def subscribe(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -209,7 +210,8 @@ async def subscribe_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -276,7 +278,8 @@ def submit(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -339,7 +342,8 @@ async def submit_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -401,7 +405,8 @@ def run(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -462,7 +467,8 @@ async def run_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -522,7 +528,8 @@ def stream(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for
@@ -581,7 +588,8 @@ def stream_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         learning_rate: Learning rate for LoRA parameters.
             float; default 0.0001.
         steps: Number of steps to train for

@@ -112,7 +112,8 @@ def subscribe(
             If text files are missing for some images, you can provide a trigger_phrase to automatically create them.
             Supported image formats: PNG, JPG, JPEG, WEBP.
             Try to use at least 10 images, although more is better.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps to perform. Default is 4000.
             int, 1 to 8000; default 1000.
         learning_rate: Learning rate for training. Default is 5e-4
@@ -163,7 +164,8 @@ async def subscribe_async(
             If text files are missing for some images, you can provide a trigger_phrase to automatically create them.
             Supported image formats: PNG, JPG, JPEG, WEBP.
             Try to use at least 10 images, although more is better.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps to perform. Default is 4000.
             int, 1 to 8000; default 1000.
         learning_rate: Learning rate for training. Default is 5e-4
@@ -210,7 +212,8 @@ def submit(
             If text files are missing for some images, you can provide a trigger_phrase to automatically create them.
             Supported image formats: PNG, JPG, JPEG, WEBP.
             Try to use at least 10 images, although more is better.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps to perform. Default is 4000.
             int, 1 to 8000; default 1000.
         learning_rate: Learning rate for training. Default is 5e-4
@@ -253,7 +256,8 @@ async def submit_async(
             If text files are missing for some images, you can provide a trigger_phrase to automatically create them.
             Supported image formats: PNG, JPG, JPEG, WEBP.
             Try to use at least 10 images, although more is better.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps to perform. Default is 4000.
             int, 1 to 8000; default 1000.
         learning_rate: Learning rate for training. Default is 5e-4
@@ -295,7 +299,8 @@ def run(
             If text files are missing for some images, you can provide a trigger_phrase to automatically create them.
             Supported image formats: PNG, JPG, JPEG, WEBP.
             Try to use at least 10 images, although more is better.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps to perform. Default is 4000.
             int, 1 to 8000; default 1000.
         learning_rate: Learning rate for training. Default is 5e-4
@@ -336,7 +341,8 @@ async def run_async(
             If text files are missing for some images, you can provide a trigger_phrase to automatically create them.
             Supported image formats: PNG, JPG, JPEG, WEBP.
             Try to use at least 10 images, although more is better.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps to perform. Default is 4000.
             int, 1 to 8000; default 1000.
         learning_rate: Learning rate for training. Default is 5e-4
@@ -376,7 +382,8 @@ def stream(
             If text files are missing for some images, you can provide a trigger_phrase to automatically create them.
             Supported image formats: PNG, JPG, JPEG, WEBP.
             Try to use at least 10 images, although more is better.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps to perform. Default is 4000.
             int, 1 to 8000; default 1000.
         learning_rate: Learning rate for training. Default is 5e-4
@@ -415,7 +422,8 @@ def stream_async(
             If text files are missing for some images, you can provide a trigger_phrase to automatically create them.
             Supported image formats: PNG, JPG, JPEG, WEBP.
             Try to use at least 10 images, although more is better.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps to perform. Default is 4000.
             int, 1 to 8000; default 1000.
         learning_rate: Learning rate for training. Default is 5e-4

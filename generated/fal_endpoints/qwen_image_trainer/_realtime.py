@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[QwenImageTrainerInput, QwenImageTrainerOutput]
                 If text files are missing for some images, you can provide a trigger_phrase to automatically create them.
                 Supported image formats: PNG, JPG, JPEG, WEBP.
                 Try to use at least 10 images, although more is better.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             steps: Total number of training steps to perform. Default is 4000.
                 int, 1 to 8000; default 1000.
             learning_rate: Learning rate for training. Default is 5e-4
@@ -74,8 +74,8 @@ class AsyncRealtime(AsyncRealtimeConnection[QwenImageTrainerInput, QwenImageTrai
                 If text files are missing for some images, you can provide a trigger_phrase to automatically create them.
                 Supported image formats: PNG, JPG, JPEG, WEBP.
                 Try to use at least 10 images, although more is better.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             steps: Total number of training steps to perform. Default is 4000.
                 int, 1 to 8000; default 1000.
             learning_rate: Learning rate for training. Default is 5e-4

@@ -138,8 +138,8 @@ def subscribe(
 
     Args:
         image_urls: One or more views of the same object. Multiple views yield higher-quality 3D reconstruction.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 16 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 16 items; required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -254,8 +254,8 @@ async def subscribe_async(
 
     Args:
         image_urls: One or more views of the same object. Multiple views yield higher-quality 3D reconstruction.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 16 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 16 items; required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -366,8 +366,8 @@ def submit(
 
     Args:
         image_urls: One or more views of the same object. Multiple views yield higher-quality 3D reconstruction.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 16 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 16 items; required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -474,8 +474,8 @@ async def submit_async(
 
     Args:
         image_urls: One or more views of the same object. Multiple views yield higher-quality 3D reconstruction.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 16 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 16 items; required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -581,8 +581,8 @@ def run(
 
     Args:
         image_urls: One or more views of the same object. Multiple views yield higher-quality 3D reconstruction.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 16 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 16 items; required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -687,8 +687,8 @@ async def run_async(
 
     Args:
         image_urls: One or more views of the same object. Multiple views yield higher-quality 3D reconstruction.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 16 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 16 items; required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -792,8 +792,8 @@ def stream(
 
     Args:
         image_urls: One or more views of the same object. Multiple views yield higher-quality 3D reconstruction.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 16 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 16 items; required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -896,8 +896,8 @@ def stream_async(
 
     Args:
         image_urls: One or more views of the same object. Multiple views yield higher-quality 3D reconstruction.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 16 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 16 items; required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed

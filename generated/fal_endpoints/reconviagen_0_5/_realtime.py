@@ -60,8 +60,8 @@ class Realtime(RealtimeConnection[Reconviagen05Input, Reconviagen05Output]):
 
         Args:
             image_urls: One or more views of the same object. Multiple views yield higher-quality 3D reconstruction.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, 1 to 16 items; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, 1 to 16 items; required.
             seed: Random seed for reproducibility
                 int or None; optional.
             resolution: Output resolution; higher is slower but more detailed
@@ -158,8 +158,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Reconviagen05Input, Reconviagen05Out
 
         Args:
             image_urls: One or more views of the same object. Multiple views yield higher-quality 3D reconstruction.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, 1 to 16 items; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, 1 to 16 items; required.
             seed: Random seed for reproducibility
                 int or None; optional.
             resolution: Output resolution; higher is slower but more detailed

@@ -116,7 +116,8 @@ def subscribe(
 
     Args:
         images_data_url: URL to zip archive with images, use PNG format. Maximum 5 images are allowed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         base_style: The base style of the generated images, this topic is covered above.
             BaseStyle: one of 85 values: "any", "realistic_image", "digital_illustration",
             "vector_illustration", "realistic_image/b_and_w", "realistic_image/hard_flash",
@@ -162,7 +163,8 @@ async def subscribe_async(
 
     Args:
         images_data_url: URL to zip archive with images, use PNG format. Maximum 5 images are allowed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         base_style: The base style of the generated images, this topic is covered above.
             BaseStyle: one of 85 values: "any", "realistic_image", "digital_illustration",
             "vector_illustration", "realistic_image/b_and_w", "realistic_image/hard_flash",
@@ -204,7 +206,8 @@ def submit(
 
     Args:
         images_data_url: URL to zip archive with images, use PNG format. Maximum 5 images are allowed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         base_style: The base style of the generated images, this topic is covered above.
             BaseStyle: one of 85 values: "any", "realistic_image", "digital_illustration",
             "vector_illustration", "realistic_image/b_and_w", "realistic_image/hard_flash",
@@ -242,7 +245,8 @@ async def submit_async(
 
     Args:
         images_data_url: URL to zip archive with images, use PNG format. Maximum 5 images are allowed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         base_style: The base style of the generated images, this topic is covered above.
             BaseStyle: one of 85 values: "any", "realistic_image", "digital_illustration",
             "vector_illustration", "realistic_image/b_and_w", "realistic_image/hard_flash",
@@ -279,7 +283,8 @@ def run(
 
     Args:
         images_data_url: URL to zip archive with images, use PNG format. Maximum 5 images are allowed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         base_style: The base style of the generated images, this topic is covered above.
             BaseStyle: one of 85 values: "any", "realistic_image", "digital_illustration",
             "vector_illustration", "realistic_image/b_and_w", "realistic_image/hard_flash",
@@ -315,7 +320,8 @@ async def run_async(
 
     Args:
         images_data_url: URL to zip archive with images, use PNG format. Maximum 5 images are allowed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         base_style: The base style of the generated images, this topic is covered above.
             BaseStyle: one of 85 values: "any", "realistic_image", "digital_illustration",
             "vector_illustration", "realistic_image/b_and_w", "realistic_image/hard_flash",
@@ -350,7 +356,8 @@ def stream(
 
     Args:
         images_data_url: URL to zip archive with images, use PNG format. Maximum 5 images are allowed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         base_style: The base style of the generated images, this topic is covered above.
             BaseStyle: one of 85 values: "any", "realistic_image", "digital_illustration",
             "vector_illustration", "realistic_image/b_and_w", "realistic_image/hard_flash",
@@ -384,7 +391,8 @@ def stream_async(
 
     Args:
         images_data_url: URL to zip archive with images, use PNG format. Maximum 5 images are allowed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         base_style: The base style of the generated images, this topic is covered above.
             BaseStyle: one of 85 values: "any", "realistic_image", "digital_illustration",
             "vector_illustration", "realistic_image/b_and_w", "realistic_image/hard_flash",

@@ -32,8 +32,8 @@ class Realtime(RealtimeConnection[RecraftV3CreateStyleInput, RecraftV3CreateStyl
 
         Args:
             images_data_url: URL to zip archive with images, use PNG format. Maximum 5 images are allowed.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             base_style: The base style of the generated images, this topic is covered above.
                 BaseStyle: one of 85 values: "any", "realistic_image", "digital_illustration",
                 "vector_illustration", "realistic_image/b_and_w", "realistic_image/hard_flash",
@@ -61,8 +61,8 @@ class AsyncRealtime(AsyncRealtimeConnection[RecraftV3CreateStyleInput, RecraftV3
 
         Args:
             images_data_url: URL to zip archive with images, use PNG format. Maximum 5 images are allowed.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             base_style: The base style of the generated images, this topic is covered above.
                 BaseStyle: one of 85 values: "any", "realistic_image", "digital_illustration",
                 "vector_illustration", "realistic_image/b_and_w", "realistic_image/hard_flash",

@@ -148,12 +148,14 @@ def subscribe(
 
     Args:
         source_audio_url: URL to the source audio file to be voice-converted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_voice: The voice to use for the speech-to-speech request. If neither target_voice nor target_voice_audio_url are provided, a random target voice will be used.
             one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
             "Vicky" or None; optional.
         target_voice_audio_url: URL to the audio file which represents the voice of the output audio. If provided, this will override the target_voice setting. If neither target_voice nor target_voice_audio_url are provided, the default target voice will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         high_quality_audio: If True, the generated audio will be upscaled to 48kHz. The generation of the audio will take longer, but the quality will be higher. If False, the generated audio will be 24kHz.
             bool; default False.
 
@@ -214,12 +216,14 @@ async def subscribe_async(
 
     Args:
         source_audio_url: URL to the source audio file to be voice-converted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_voice: The voice to use for the speech-to-speech request. If neither target_voice nor target_voice_audio_url are provided, a random target voice will be used.
             one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
             "Vicky" or None; optional.
         target_voice_audio_url: URL to the audio file which represents the voice of the output audio. If provided, this will override the target_voice setting. If neither target_voice nor target_voice_audio_url are provided, the default target voice will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         high_quality_audio: If True, the generated audio will be upscaled to 48kHz. The generation of the audio will take longer, but the quality will be higher. If False, the generated audio will be 24kHz.
             bool; default False.
 
@@ -276,12 +280,14 @@ def submit(
 
     Args:
         source_audio_url: URL to the source audio file to be voice-converted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_voice: The voice to use for the speech-to-speech request. If neither target_voice nor target_voice_audio_url are provided, a random target voice will be used.
             one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
             "Vicky" or None; optional.
         target_voice_audio_url: URL to the audio file which represents the voice of the output audio. If provided, this will override the target_voice setting. If neither target_voice nor target_voice_audio_url are provided, the default target voice will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         high_quality_audio: If True, the generated audio will be upscaled to 48kHz. The generation of the audio will take longer, but the quality will be higher. If False, the generated audio will be 24kHz.
             bool; default False.
 
@@ -334,12 +340,14 @@ async def submit_async(
 
     Args:
         source_audio_url: URL to the source audio file to be voice-converted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_voice: The voice to use for the speech-to-speech request. If neither target_voice nor target_voice_audio_url are provided, a random target voice will be used.
             one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
             "Vicky" or None; optional.
         target_voice_audio_url: URL to the audio file which represents the voice of the output audio. If provided, this will override the target_voice setting. If neither target_voice nor target_voice_audio_url are provided, the default target voice will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         high_quality_audio: If True, the generated audio will be upscaled to 48kHz. The generation of the audio will take longer, but the quality will be higher. If False, the generated audio will be 24kHz.
             bool; default False.
 
@@ -391,12 +399,14 @@ def run(
 
     Args:
         source_audio_url: URL to the source audio file to be voice-converted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_voice: The voice to use for the speech-to-speech request. If neither target_voice nor target_voice_audio_url are provided, a random target voice will be used.
             one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
             "Vicky" or None; optional.
         target_voice_audio_url: URL to the audio file which represents the voice of the output audio. If provided, this will override the target_voice setting. If neither target_voice nor target_voice_audio_url are provided, the default target voice will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         high_quality_audio: If True, the generated audio will be upscaled to 48kHz. The generation of the audio will take longer, but the quality will be higher. If False, the generated audio will be 24kHz.
             bool; default False.
 
@@ -447,12 +457,14 @@ async def run_async(
 
     Args:
         source_audio_url: URL to the source audio file to be voice-converted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_voice: The voice to use for the speech-to-speech request. If neither target_voice nor target_voice_audio_url are provided, a random target voice will be used.
             one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
             "Vicky" or None; optional.
         target_voice_audio_url: URL to the audio file which represents the voice of the output audio. If provided, this will override the target_voice setting. If neither target_voice nor target_voice_audio_url are provided, the default target voice will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         high_quality_audio: If True, the generated audio will be upscaled to 48kHz. The generation of the audio will take longer, but the quality will be higher. If False, the generated audio will be 24kHz.
             bool; default False.
 
@@ -502,12 +514,14 @@ def stream(
 
     Args:
         source_audio_url: URL to the source audio file to be voice-converted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_voice: The voice to use for the speech-to-speech request. If neither target_voice nor target_voice_audio_url are provided, a random target voice will be used.
             one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
             "Vicky" or None; optional.
         target_voice_audio_url: URL to the audio file which represents the voice of the output audio. If provided, this will override the target_voice setting. If neither target_voice nor target_voice_audio_url are provided, the default target voice will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         high_quality_audio: If True, the generated audio will be upscaled to 48kHz. The generation of the audio will take longer, but the quality will be higher. If False, the generated audio will be 24kHz.
             bool; default False.
 
@@ -556,12 +570,14 @@ def stream_async(
 
     Args:
         source_audio_url: URL to the source audio file to be voice-converted.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         target_voice: The voice to use for the speech-to-speech request. If neither target_voice nor target_voice_audio_url are provided, a random target voice will be used.
             one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
             "Vicky" or None; optional.
         target_voice_audio_url: URL to the audio file which represents the voice of the output audio. If provided, this will override the target_voice setting. If neither target_voice nor target_voice_audio_url are provided, the default target voice will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         high_quality_audio: If True, the generated audio will be upscaled to 48kHz. The generation of the audio will take longer, but the quality will be higher. If False, the generated audio will be 24kHz.
             bool; default False.
 

@@ -160,7 +160,8 @@ def subscribe(
             one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
             "Vicky" or None; optional.
         audio_url: URL to the audio sample to use as a voice prompt for zero-shot TTS voice cloning. Providing a audio sample will override the voice setting. If neither voice nor audio_url are provided, a random voice will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         exaggeration: Controls emotion exaggeration. Range typically 0.25 to 2.0.
             float, 0.25 to 2; default 0.5.
         cfg: Classifier-free guidance scale (CFG) controls the conditioning factor. Range typically 0.2 to 1.0. For expressive or dramatic speech, try lower cfg values (e.g. ~0.3) and increase exaggeration to around 0.7 or higher. If the reference speaker has a fast speaking style, lowering cfg to around 0.3 can improve pacing.
@@ -241,7 +242,8 @@ async def subscribe_async(
             one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
             "Vicky" or None; optional.
         audio_url: URL to the audio sample to use as a voice prompt for zero-shot TTS voice cloning. Providing a audio sample will override the voice setting. If neither voice nor audio_url are provided, a random voice will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         exaggeration: Controls emotion exaggeration. Range typically 0.25 to 2.0.
             float, 0.25 to 2; default 0.5.
         cfg: Classifier-free guidance scale (CFG) controls the conditioning factor. Range typically 0.2 to 1.0. For expressive or dramatic speech, try lower cfg values (e.g. ~0.3) and increase exaggeration to around 0.7 or higher. If the reference speaker has a fast speaking style, lowering cfg to around 0.3 can improve pacing.
@@ -318,7 +320,8 @@ def submit(
             one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
             "Vicky" or None; optional.
         audio_url: URL to the audio sample to use as a voice prompt for zero-shot TTS voice cloning. Providing a audio sample will override the voice setting. If neither voice nor audio_url are provided, a random voice will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         exaggeration: Controls emotion exaggeration. Range typically 0.25 to 2.0.
             float, 0.25 to 2; default 0.5.
         cfg: Classifier-free guidance scale (CFG) controls the conditioning factor. Range typically 0.2 to 1.0. For expressive or dramatic speech, try lower cfg values (e.g. ~0.3) and increase exaggeration to around 0.7 or higher. If the reference speaker has a fast speaking style, lowering cfg to around 0.3 can improve pacing.
@@ -391,7 +394,8 @@ async def submit_async(
             one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
             "Vicky" or None; optional.
         audio_url: URL to the audio sample to use as a voice prompt for zero-shot TTS voice cloning. Providing a audio sample will override the voice setting. If neither voice nor audio_url are provided, a random voice will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         exaggeration: Controls emotion exaggeration. Range typically 0.25 to 2.0.
             float, 0.25 to 2; default 0.5.
         cfg: Classifier-free guidance scale (CFG) controls the conditioning factor. Range typically 0.2 to 1.0. For expressive or dramatic speech, try lower cfg values (e.g. ~0.3) and increase exaggeration to around 0.7 or higher. If the reference speaker has a fast speaking style, lowering cfg to around 0.3 can improve pacing.
@@ -463,7 +467,8 @@ def run(
             one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
             "Vicky" or None; optional.
         audio_url: URL to the audio sample to use as a voice prompt for zero-shot TTS voice cloning. Providing a audio sample will override the voice setting. If neither voice nor audio_url are provided, a random voice will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         exaggeration: Controls emotion exaggeration. Range typically 0.25 to 2.0.
             float, 0.25 to 2; default 0.5.
         cfg: Classifier-free guidance scale (CFG) controls the conditioning factor. Range typically 0.2 to 1.0. For expressive or dramatic speech, try lower cfg values (e.g. ~0.3) and increase exaggeration to around 0.7 or higher. If the reference speaker has a fast speaking style, lowering cfg to around 0.3 can improve pacing.
@@ -534,7 +539,8 @@ async def run_async(
             one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
             "Vicky" or None; optional.
         audio_url: URL to the audio sample to use as a voice prompt for zero-shot TTS voice cloning. Providing a audio sample will override the voice setting. If neither voice nor audio_url are provided, a random voice will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         exaggeration: Controls emotion exaggeration. Range typically 0.25 to 2.0.
             float, 0.25 to 2; default 0.5.
         cfg: Classifier-free guidance scale (CFG) controls the conditioning factor. Range typically 0.2 to 1.0. For expressive or dramatic speech, try lower cfg values (e.g. ~0.3) and increase exaggeration to around 0.7 or higher. If the reference speaker has a fast speaking style, lowering cfg to around 0.3 can improve pacing.
@@ -604,7 +610,8 @@ def stream(
             one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
             "Vicky" or None; optional.
         audio_url: URL to the audio sample to use as a voice prompt for zero-shot TTS voice cloning. Providing a audio sample will override the voice setting. If neither voice nor audio_url are provided, a random voice will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         exaggeration: Controls emotion exaggeration. Range typically 0.25 to 2.0.
             float, 0.25 to 2; default 0.5.
         cfg: Classifier-free guidance scale (CFG) controls the conditioning factor. Range typically 0.2 to 1.0. For expressive or dramatic speech, try lower cfg values (e.g. ~0.3) and increase exaggeration to around 0.7 or higher. If the reference speaker has a fast speaking style, lowering cfg to around 0.3 can improve pacing.
@@ -673,7 +680,8 @@ def stream_async(
             one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
             "Vicky" or None; optional.
         audio_url: URL to the audio sample to use as a voice prompt for zero-shot TTS voice cloning. Providing a audio sample will override the voice setting. If neither voice nor audio_url are provided, a random voice will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         exaggeration: Controls emotion exaggeration. Range typically 0.25 to 2.0.
             float, 0.25 to 2; default 0.5.
         cfg: Classifier-free guidance scale (CFG) controls the conditioning factor. Range typically 0.2 to 1.0. For expressive or dramatic speech, try lower cfg values (e.g. ~0.3) and increase exaggeration to around 0.7 or higher. If the reference speaker has a fast speaking style, lowering cfg to around 0.3 can improve pacing.

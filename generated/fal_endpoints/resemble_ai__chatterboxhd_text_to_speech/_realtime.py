@@ -55,8 +55,8 @@ class Realtime(
                 one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
                 "Vicky" or None; optional.
             audio_url: URL to the audio sample to use as a voice prompt for zero-shot TTS voice cloning. Providing a audio sample will override the voice setting. If neither voice nor audio_url are provided, a random voice will be used.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             exaggeration: Controls emotion exaggeration. Range typically 0.25 to 2.0.
                 float, 0.25 to 2; default 0.5.
             cfg: Classifier-free guidance scale (CFG) controls the conditioning factor. Range typically 0.2 to 1.0. For expressive or dramatic speech, try lower cfg values (e.g. ~0.3) and increase exaggeration to around 0.7 or higher. If the reference speaker has a fast speaking style, lowering cfg to around 0.3 can improve pacing.
@@ -109,8 +109,8 @@ class AsyncRealtime(
                 one of "Aurora", "Blade", "Britney", "Carl", "Cliff", "Richard", "Rico", "Siobhan",
                 "Vicky" or None; optional.
             audio_url: URL to the audio sample to use as a voice prompt for zero-shot TTS voice cloning. Providing a audio sample will override the voice setting. If neither voice nor audio_url are provided, a random voice will be used.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             exaggeration: Controls emotion exaggeration. Range typically 0.25 to 2.0.
                 float, 0.25 to 2; default 0.5.
             cfg: Classifier-free guidance scale (CFG) controls the conditioning factor. Range typically 0.2 to 1.0. For expressive or dramatic speech, try lower cfg values (e.g. ~0.3) and increase exaggeration to around 0.7 or higher. If the reference speaker has a fast speaking style, lowering cfg to around 0.3 can improve pacing.

@@ -114,7 +114,8 @@ def subscribe(
 
     Args:
         video_url: The URL of the video to use for interpolation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate between the input video frames.
             int, 1 to 4; default 1.
         use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
@@ -169,7 +170,8 @@ async def subscribe_async(
 
     Args:
         video_url: The URL of the video to use for interpolation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate between the input video frames.
             int, 1 to 4; default 1.
         use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
@@ -220,7 +222,8 @@ def submit(
 
     Args:
         video_url: The URL of the video to use for interpolation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate between the input video frames.
             int, 1 to 4; default 1.
         use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
@@ -267,7 +270,8 @@ async def submit_async(
 
     Args:
         video_url: The URL of the video to use for interpolation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate between the input video frames.
             int, 1 to 4; default 1.
         use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
@@ -313,7 +317,8 @@ def run(
 
     Args:
         video_url: The URL of the video to use for interpolation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate between the input video frames.
             int, 1 to 4; default 1.
         use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
@@ -358,7 +363,8 @@ async def run_async(
 
     Args:
         video_url: The URL of the video to use for interpolation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate between the input video frames.
             int, 1 to 4; default 1.
         use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
@@ -402,7 +408,8 @@ def stream(
 
     Args:
         video_url: The URL of the video to use for interpolation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate between the input video frames.
             int, 1 to 4; default 1.
         use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
@@ -445,7 +452,8 @@ def stream_async(
 
     Args:
         video_url: The URL of the video to use for interpolation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames: The number of frames to generate between the input video frames.
             int, 1 to 4; default 1.
         use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.

@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[RifeVideoInput, RifeVideoOutput]):
 
         Args:
             video_url: The URL of the video to use for interpolation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             num_frames: The number of frames to generate between the input video frames.
                 int, 1 to 4; default 1.
             use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
@@ -74,8 +74,8 @@ class AsyncRealtime(AsyncRealtimeConnection[RifeVideoInput, RifeVideoOutput]):
 
         Args:
             video_url: The URL of the video to use for interpolation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             num_frames: The number of frames to generate between the input video frames.
                 int, 1 to 4; default 1.
             use_scene_detection: If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.

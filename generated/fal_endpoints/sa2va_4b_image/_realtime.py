@@ -34,8 +34,8 @@ class Realtime(RealtimeConnection[Sa2va4bImageInput, Sa2va4bImageOutput]):
             prompt: Prompt to be used for the chat completion
                 str; required.
             image_url: Url for the Input image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -60,8 +60,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sa2va4bImageInput, Sa2va4bImageOutpu
             prompt: Prompt to be used for the chat completion
                 str; required.
             image_url: Url for the Input image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -35,8 +35,8 @@ class Realtime(RealtimeConnection[Sa2va4bVideoInput, Sa2va4bVideoOutput]):
             prompt: Prompt to be used for the chat completion
                 str; required.
             video_url: The URL of the input video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             num_frames_to_sample: Number of frames to sample from the video. Defaults to 32 if not provided. Minimum 5, maximum 100.
                 int or None, 5 to 100; optional.
 
@@ -64,8 +64,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sa2va4bVideoInput, Sa2va4bVideoOutpu
             prompt: Prompt to be used for the chat completion
                 str; required.
             video_url: The URL of the input video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             num_frames_to_sample: Number of frames to sample from the video. Defaults to 32 if not provided. Minimum 5, maximum 100.
                 int or None, 5 to 100; optional.
 

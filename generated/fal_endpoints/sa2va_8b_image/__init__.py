@@ -112,7 +112,8 @@ def subscribe(
         prompt: Prompt to be used for the chat completion
             str; required.
         image_url: Url for the Input image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -155,7 +156,8 @@ async def subscribe_async(
         prompt: Prompt to be used for the chat completion
             str; required.
         image_url: Url for the Input image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -194,7 +196,8 @@ def submit(
         prompt: Prompt to be used for the chat completion
             str; required.
         image_url: Url for the Input image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -229,7 +232,8 @@ async def submit_async(
         prompt: Prompt to be used for the chat completion
             str; required.
         image_url: Url for the Input image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -263,7 +267,8 @@ def run(
         prompt: Prompt to be used for the chat completion
             str; required.
         image_url: Url for the Input image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -296,7 +301,8 @@ async def run_async(
         prompt: Prompt to be used for the chat completion
             str; required.
         image_url: Url for the Input image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -328,7 +334,8 @@ def stream(
         prompt: Prompt to be used for the chat completion
             str; required.
         image_url: Url for the Input image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -359,7 +366,8 @@ def stream_async(
         prompt: Prompt to be used for the chat completion
             str; required.
         image_url: Url for the Input image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -113,7 +113,8 @@ def subscribe(
         prompt: Prompt to be used for the chat completion
             str; required.
         video_url: The URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames_to_sample: Number of frames to sample from the video. Defaults to 32 if not provided. Minimum 5, maximum 100.
             int or None, 5 to 100; optional.
 
@@ -159,7 +160,8 @@ async def subscribe_async(
         prompt: Prompt to be used for the chat completion
             str; required.
         video_url: The URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames_to_sample: Number of frames to sample from the video. Defaults to 32 if not provided. Minimum 5, maximum 100.
             int or None, 5 to 100; optional.
 
@@ -201,7 +203,8 @@ def submit(
         prompt: Prompt to be used for the chat completion
             str; required.
         video_url: The URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames_to_sample: Number of frames to sample from the video. Defaults to 32 if not provided. Minimum 5, maximum 100.
             int or None, 5 to 100; optional.
 
@@ -239,7 +242,8 @@ async def submit_async(
         prompt: Prompt to be used for the chat completion
             str; required.
         video_url: The URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames_to_sample: Number of frames to sample from the video. Defaults to 32 if not provided. Minimum 5, maximum 100.
             int or None, 5 to 100; optional.
 
@@ -276,7 +280,8 @@ def run(
         prompt: Prompt to be used for the chat completion
             str; required.
         video_url: The URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames_to_sample: Number of frames to sample from the video. Defaults to 32 if not provided. Minimum 5, maximum 100.
             int or None, 5 to 100; optional.
 
@@ -312,7 +317,8 @@ async def run_async(
         prompt: Prompt to be used for the chat completion
             str; required.
         video_url: The URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames_to_sample: Number of frames to sample from the video. Defaults to 32 if not provided. Minimum 5, maximum 100.
             int or None, 5 to 100; optional.
 
@@ -347,7 +353,8 @@ def stream(
         prompt: Prompt to be used for the chat completion
             str; required.
         video_url: The URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames_to_sample: Number of frames to sample from the video. Defaults to 32 if not provided. Minimum 5, maximum 100.
             int or None, 5 to 100; optional.
 
@@ -381,7 +388,8 @@ def stream_async(
         prompt: Prompt to be used for the chat completion
             str; required.
         video_url: The URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_frames_to_sample: Number of frames to sample from the video. Defaults to 32 if not provided. Minimum 5, maximum 100.
             int or None, 5 to 100; optional.
 

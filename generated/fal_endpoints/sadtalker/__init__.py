@@ -116,9 +116,11 @@ def subscribe(
 
     Args:
         source_image_url: URL of the source image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         driven_audio_url: URL of the driven audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pose_style: The style of the pose
             int, 0 to 45; default 0.
         face_model_resolution: The resolution of the face model
@@ -177,9 +179,11 @@ async def subscribe_async(
 
     Args:
         source_image_url: URL of the source image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         driven_audio_url: URL of the driven audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pose_style: The style of the pose
             int, 0 to 45; default 0.
         face_model_resolution: The resolution of the face model
@@ -234,9 +238,11 @@ def submit(
 
     Args:
         source_image_url: URL of the source image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         driven_audio_url: URL of the driven audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pose_style: The style of the pose
             int, 0 to 45; default 0.
         face_model_resolution: The resolution of the face model
@@ -287,9 +293,11 @@ async def submit_async(
 
     Args:
         source_image_url: URL of the source image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         driven_audio_url: URL of the driven audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pose_style: The style of the pose
             int, 0 to 45; default 0.
         face_model_resolution: The resolution of the face model
@@ -339,9 +347,11 @@ def run(
 
     Args:
         source_image_url: URL of the source image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         driven_audio_url: URL of the driven audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pose_style: The style of the pose
             int, 0 to 45; default 0.
         face_model_resolution: The resolution of the face model
@@ -390,9 +400,11 @@ async def run_async(
 
     Args:
         source_image_url: URL of the source image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         driven_audio_url: URL of the driven audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pose_style: The style of the pose
             int, 0 to 45; default 0.
         face_model_resolution: The resolution of the face model
@@ -440,9 +452,11 @@ def stream(
 
     Args:
         source_image_url: URL of the source image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         driven_audio_url: URL of the driven audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pose_style: The style of the pose
             int, 0 to 45; default 0.
         face_model_resolution: The resolution of the face model
@@ -489,9 +503,11 @@ def stream_async(
 
     Args:
         source_image_url: URL of the source image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         driven_audio_url: URL of the driven audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pose_style: The style of the pose
             int, 0 to 45; default 0.
         face_model_resolution: The resolution of the face model

@@ -38,11 +38,11 @@ class Realtime(RealtimeConnection[SadtalkerInput, SadtalkerOutput]):
 
         Args:
             source_image_url: URL of the source image
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             driven_audio_url: URL of the driven audio
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             pose_style: The style of the pose
                 int, 0 to 45; default 0.
             face_model_resolution: The resolution of the face model
@@ -83,11 +83,11 @@ class AsyncRealtime(AsyncRealtimeConnection[SadtalkerInput, SadtalkerOutput]):
 
         Args:
             source_image_url: URL of the source image
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             driven_audio_url: URL of the driven audio
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             pose_style: The style of the pose
                 int, 0 to 45; default 0.
             face_model_resolution: The resolution of the face model

@@ -117,11 +117,14 @@ def subscribe(
 
     Args:
         source_image_url: URL of the source image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         driven_audio_url: URL of the driven audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_pose_video_url: URL of the reference video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pose_style: The style of the pose
             int, 0 to 45; default 0.
         face_model_resolution: The resolution of the face model
@@ -181,11 +184,14 @@ async def subscribe_async(
 
     Args:
         source_image_url: URL of the source image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         driven_audio_url: URL of the driven audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_pose_video_url: URL of the reference video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pose_style: The style of the pose
             int, 0 to 45; default 0.
         face_model_resolution: The resolution of the face model
@@ -241,11 +247,14 @@ def submit(
 
     Args:
         source_image_url: URL of the source image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         driven_audio_url: URL of the driven audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_pose_video_url: URL of the reference video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pose_style: The style of the pose
             int, 0 to 45; default 0.
         face_model_resolution: The resolution of the face model
@@ -297,11 +306,14 @@ async def submit_async(
 
     Args:
         source_image_url: URL of the source image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         driven_audio_url: URL of the driven audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_pose_video_url: URL of the reference video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pose_style: The style of the pose
             int, 0 to 45; default 0.
         face_model_resolution: The resolution of the face model
@@ -352,11 +364,14 @@ def run(
 
     Args:
         source_image_url: URL of the source image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         driven_audio_url: URL of the driven audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_pose_video_url: URL of the reference video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pose_style: The style of the pose
             int, 0 to 45; default 0.
         face_model_resolution: The resolution of the face model
@@ -406,11 +421,14 @@ async def run_async(
 
     Args:
         source_image_url: URL of the source image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         driven_audio_url: URL of the driven audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_pose_video_url: URL of the reference video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pose_style: The style of the pose
             int, 0 to 45; default 0.
         face_model_resolution: The resolution of the face model
@@ -459,11 +477,14 @@ def stream(
 
     Args:
         source_image_url: URL of the source image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         driven_audio_url: URL of the driven audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_pose_video_url: URL of the reference video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pose_style: The style of the pose
             int, 0 to 45; default 0.
         face_model_resolution: The resolution of the face model
@@ -511,11 +532,14 @@ def stream_async(
 
     Args:
         source_image_url: URL of the source image
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         driven_audio_url: URL of the driven audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_pose_video_url: URL of the reference video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         pose_style: The style of the pose
             int, 0 to 45; default 0.
         face_model_resolution: The resolution of the face model

@@ -126,10 +126,11 @@ def subscribe(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompts: List of prompts to segment the video
             list[PointPrompt]; default [].
         box_prompts: Coordinates for boxes
@@ -182,10 +183,11 @@ async def subscribe_async(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompts: List of prompts to segment the video
             list[PointPrompt]; default [].
         box_prompts: Coordinates for boxes
@@ -234,10 +236,11 @@ def submit(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompts: List of prompts to segment the video
             list[PointPrompt]; default [].
         box_prompts: Coordinates for boxes
@@ -282,10 +285,11 @@ async def submit_async(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompts: List of prompts to segment the video
             list[PointPrompt]; default [].
         box_prompts: Coordinates for boxes
@@ -329,10 +333,11 @@ def run(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompts: List of prompts to segment the video
             list[PointPrompt]; default [].
         box_prompts: Coordinates for boxes
@@ -375,10 +380,11 @@ async def run_async(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompts: List of prompts to segment the video
             list[PointPrompt]; default [].
         box_prompts: Coordinates for boxes
@@ -420,10 +426,11 @@ def stream(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompts: List of prompts to segment the video
             list[PointPrompt]; default [].
         box_prompts: Coordinates for boxes
@@ -464,10 +471,11 @@ def stream_async(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompts: List of prompts to segment the video
             list[PointPrompt]; default [].
         box_prompts: Coordinates for boxes

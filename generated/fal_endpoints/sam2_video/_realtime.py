@@ -36,11 +36,11 @@ class Realtime(RealtimeConnection[Sam2VideoInput, Sam2VideoOutput]):
 
         Args:
             video_url: The URL of the video to be segmented.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mask_url: The URL of the mask to be applied initially.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             prompts: List of prompts to segment the video
                 list[PointPrompt]; default [].
             box_prompts: Coordinates for boxes
@@ -75,11 +75,11 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam2VideoInput, Sam2VideoOutput]):
 
         Args:
             video_url: The URL of the video to be segmented.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mask_url: The URL of the mask to be applied initially.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             prompts: List of prompts to segment the video
                 list[PointPrompt]; default [].
             box_prompts: Coordinates for boxes

@@ -128,7 +128,8 @@ def subscribe(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts
@@ -189,7 +190,8 @@ async def subscribe_async(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts
@@ -246,7 +248,8 @@ def submit(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts
@@ -299,7 +302,8 @@ async def submit_async(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts
@@ -351,7 +355,8 @@ def run(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts
@@ -402,7 +407,8 @@ async def run_async(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts
@@ -452,7 +458,8 @@ def stream(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts
@@ -501,7 +508,8 @@ def stream_async(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts

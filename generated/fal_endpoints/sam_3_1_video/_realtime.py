@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[Sam31VideoInput, Sam31VideoOutput]):
 
         Args:
             video_url: The URL of the video to be segmented.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
                 str; default "".
             point_prompts: List of point prompts
@@ -82,8 +82,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam31VideoInput, Sam31VideoOutput]):
 
         Args:
             video_url: The URL of the video to be segmented.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
                 str; default "".
             point_prompts: List of point prompts

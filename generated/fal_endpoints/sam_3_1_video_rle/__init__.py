@@ -130,10 +130,11 @@ def subscribe(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts with frame indices.
@@ -198,10 +199,11 @@ async def subscribe_async(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts with frame indices.
@@ -262,10 +264,11 @@ def submit(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts with frame indices.
@@ -322,10 +325,11 @@ async def submit_async(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts with frame indices.
@@ -381,10 +385,11 @@ def run(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts with frame indices.
@@ -439,10 +444,11 @@ async def run_async(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts with frame indices.
@@ -496,10 +502,11 @@ def stream(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts with frame indices.
@@ -552,10 +559,11 @@ def stream_async(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts with frame indices.

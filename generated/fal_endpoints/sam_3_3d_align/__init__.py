@@ -122,15 +122,17 @@ def subscribe(
 
     Args:
         image_url: URL of the original image used for MoGe depth estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         body_mesh_url: URL of the SAM-3D Body mesh file (.ply or .glb) to align
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         body_mask_url: URL of the human mask image. If not provided, uses full image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         object_mesh_url: Optional URL of SAM-3D Object mesh (.glb) to create combined scene
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         focal_length: Focal length from SAM-3D Body metadata. If not provided, estimated from MoGe.
             float or None; optional.
 
@@ -176,15 +178,17 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the original image used for MoGe depth estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         body_mesh_url: URL of the SAM-3D Body mesh file (.ply or .glb) to align
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         body_mask_url: URL of the human mask image. If not provided, uses full image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         object_mesh_url: Optional URL of SAM-3D Object mesh (.glb) to create combined scene
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         focal_length: Focal length from SAM-3D Body metadata. If not provided, estimated from MoGe.
             float or None; optional.
 
@@ -226,15 +230,17 @@ def submit(
 
     Args:
         image_url: URL of the original image used for MoGe depth estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         body_mesh_url: URL of the SAM-3D Body mesh file (.ply or .glb) to align
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         body_mask_url: URL of the human mask image. If not provided, uses full image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         object_mesh_url: Optional URL of SAM-3D Object mesh (.glb) to create combined scene
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         focal_length: Focal length from SAM-3D Body metadata. If not provided, estimated from MoGe.
             float or None; optional.
 
@@ -272,15 +278,17 @@ async def submit_async(
 
     Args:
         image_url: URL of the original image used for MoGe depth estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         body_mesh_url: URL of the SAM-3D Body mesh file (.ply or .glb) to align
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         body_mask_url: URL of the human mask image. If not provided, uses full image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         object_mesh_url: Optional URL of SAM-3D Object mesh (.glb) to create combined scene
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         focal_length: Focal length from SAM-3D Body metadata. If not provided, estimated from MoGe.
             float or None; optional.
 
@@ -317,15 +325,17 @@ def run(
 
     Args:
         image_url: URL of the original image used for MoGe depth estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         body_mesh_url: URL of the SAM-3D Body mesh file (.ply or .glb) to align
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         body_mask_url: URL of the human mask image. If not provided, uses full image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         object_mesh_url: Optional URL of SAM-3D Object mesh (.glb) to create combined scene
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         focal_length: Focal length from SAM-3D Body metadata. If not provided, estimated from MoGe.
             float or None; optional.
 
@@ -361,15 +371,17 @@ async def run_async(
 
     Args:
         image_url: URL of the original image used for MoGe depth estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         body_mesh_url: URL of the SAM-3D Body mesh file (.ply or .glb) to align
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         body_mask_url: URL of the human mask image. If not provided, uses full image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         object_mesh_url: Optional URL of SAM-3D Object mesh (.glb) to create combined scene
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         focal_length: Focal length from SAM-3D Body metadata. If not provided, estimated from MoGe.
             float or None; optional.
 
@@ -404,15 +416,17 @@ def stream(
 
     Args:
         image_url: URL of the original image used for MoGe depth estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         body_mesh_url: URL of the SAM-3D Body mesh file (.ply or .glb) to align
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         body_mask_url: URL of the human mask image. If not provided, uses full image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         object_mesh_url: Optional URL of SAM-3D Object mesh (.glb) to create combined scene
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         focal_length: Focal length from SAM-3D Body metadata. If not provided, estimated from MoGe.
             float or None; optional.
 
@@ -446,15 +460,17 @@ def stream_async(
 
     Args:
         image_url: URL of the original image used for MoGe depth estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         body_mesh_url: URL of the SAM-3D Body mesh file (.ply or .glb) to align
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         body_mask_url: URL of the human mask image. If not provided, uses full image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         object_mesh_url: Optional URL of SAM-3D Object mesh (.glb) to create combined scene
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         focal_length: Focal length from SAM-3D Body metadata. If not provided, estimated from MoGe.
             float or None; optional.
 

@@ -35,17 +35,17 @@ class Realtime(RealtimeConnection[Sam33dAlignInput, Sam33dAlignOutput]):
 
         Args:
             image_url: URL of the original image used for MoGe depth estimation
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             body_mesh_url: URL of the SAM-3D Body mesh file (.ply or .glb) to align
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             body_mask_url: URL of the human mask image. If not provided, uses full image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             object_mesh_url: Optional URL of SAM-3D Object mesh (.glb) to create combined scene
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             focal_length: Focal length from SAM-3D Body metadata. If not provided, estimated from MoGe.
                 float or None; optional.
 
@@ -73,17 +73,17 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam33dAlignInput, Sam33dAlignOutput]
 
         Args:
             image_url: URL of the original image used for MoGe depth estimation
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             body_mesh_url: URL of the SAM-3D Body mesh file (.ply or .glb) to align
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             body_mask_url: URL of the human mask image. If not provided, uses full image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             object_mesh_url: Optional URL of SAM-3D Object mesh (.glb) to create combined scene
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             focal_length: Focal length from SAM-3D Body metadata. If not provided, estimated from MoGe.
                 float or None; optional.
 

@@ -125,10 +125,11 @@ def subscribe(
 
     Args:
         image_url: URL of the image containing humans
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: Optional URL of a binary mask image (white=person, black=background). When provided, skips auto human detection and uses this mask instead. Bbox is auto-computed from the mask.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         export_meshes: Export individual mesh files (.ply) per person
             bool; default True.
         include_3d_keypoints: Include 3D keypoint markers (spheres) in the GLB mesh for visualization
@@ -178,10 +179,11 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the image containing humans
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: Optional URL of a binary mask image (white=person, black=background). When provided, skips auto human detection and uses this mask instead. Bbox is auto-computed from the mask.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         export_meshes: Export individual mesh files (.ply) per person
             bool; default True.
         include_3d_keypoints: Include 3D keypoint markers (spheres) in the GLB mesh for visualization
@@ -227,10 +229,11 @@ def submit(
 
     Args:
         image_url: URL of the image containing humans
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: Optional URL of a binary mask image (white=person, black=background). When provided, skips auto human detection and uses this mask instead. Bbox is auto-computed from the mask.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         export_meshes: Export individual mesh files (.ply) per person
             bool; default True.
         include_3d_keypoints: Include 3D keypoint markers (spheres) in the GLB mesh for visualization
@@ -272,10 +275,11 @@ async def submit_async(
 
     Args:
         image_url: URL of the image containing humans
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: Optional URL of a binary mask image (white=person, black=background). When provided, skips auto human detection and uses this mask instead. Bbox is auto-computed from the mask.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         export_meshes: Export individual mesh files (.ply) per person
             bool; default True.
         include_3d_keypoints: Include 3D keypoint markers (spheres) in the GLB mesh for visualization
@@ -316,10 +320,11 @@ def run(
 
     Args:
         image_url: URL of the image containing humans
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: Optional URL of a binary mask image (white=person, black=background). When provided, skips auto human detection and uses this mask instead. Bbox is auto-computed from the mask.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         export_meshes: Export individual mesh files (.ply) per person
             bool; default True.
         include_3d_keypoints: Include 3D keypoint markers (spheres) in the GLB mesh for visualization
@@ -359,10 +364,11 @@ async def run_async(
 
     Args:
         image_url: URL of the image containing humans
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: Optional URL of a binary mask image (white=person, black=background). When provided, skips auto human detection and uses this mask instead. Bbox is auto-computed from the mask.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         export_meshes: Export individual mesh files (.ply) per person
             bool; default True.
         include_3d_keypoints: Include 3D keypoint markers (spheres) in the GLB mesh for visualization
@@ -401,10 +407,11 @@ def stream(
 
     Args:
         image_url: URL of the image containing humans
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: Optional URL of a binary mask image (white=person, black=background). When provided, skips auto human detection and uses this mask instead. Bbox is auto-computed from the mask.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         export_meshes: Export individual mesh files (.ply) per person
             bool; default True.
         include_3d_keypoints: Include 3D keypoint markers (spheres) in the GLB mesh for visualization
@@ -442,10 +449,11 @@ def stream_async(
 
     Args:
         image_url: URL of the image containing humans
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: Optional URL of a binary mask image (white=person, black=background). When provided, skips auto human detection and uses this mask instead. Bbox is auto-computed from the mask.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         export_meshes: Export individual mesh files (.ply) per person
             bool; default True.
         include_3d_keypoints: Include 3D keypoint markers (spheres) in the GLB mesh for visualization

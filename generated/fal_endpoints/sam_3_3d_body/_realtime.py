@@ -35,11 +35,11 @@ class Realtime(RealtimeConnection[Sam33dBodyInput, Sam33dBodyOutput]):
 
         Args:
             image_url: URL of the image containing humans
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mask_url: Optional URL of a binary mask image (white=person, black=background). When provided, skips auto human detection and uses this mask instead. Bbox is auto-computed from the mask.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             export_meshes: Export individual mesh files (.ply) per person
                 bool; default True.
             include_3d_keypoints: Include 3D keypoint markers (spheres) in the GLB mesh for visualization
@@ -71,11 +71,11 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam33dBodyInput, Sam33dBodyOutput]):
 
         Args:
             image_url: URL of the image containing humans
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mask_url: Optional URL of a binary mask image (white=person, black=background). When provided, skips auto human detection and uses this mask instead. Bbox is auto-computed from the mask.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             export_meshes: Export individual mesh files (.ply) per person
                 bool; default True.
             include_3d_keypoints: Include 3D keypoint markers (spheres) in the GLB mesh for visualization

@@ -132,10 +132,11 @@ def subscribe(
 
     Args:
         image_url: URL of the image to reconstruct in 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_urls: Optional list of mask URLs (one per object). If not provided, use prompt/point_prompts/box_prompts to auto-segment, or entire image will be used.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         prompt: Text prompt for auto-segmentation when no masks provided (e.g., 'chair', 'lamp')
             str or None; default "car".
         point_prompts: Point prompts for auto-segmentation when no masks provided
@@ -145,8 +146,8 @@ def subscribe(
         seed: Random seed for reproducibility
             int or None; optional.
         pointmap_url: Optional URL to external pointmap/depth data (NPY or NPZ format) for improved 3D reconstruction depth estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         detection_threshold: Detection confidence threshold (0.1-1.0). Lower = more detections but less precise. If not set, uses the model's default.
             float or None, 0.1 to 1; optional.
         export_textured_glb: If True, exports GLB with baked texture and UVs instead of vertex colors.
@@ -198,10 +199,11 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the image to reconstruct in 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_urls: Optional list of mask URLs (one per object). If not provided, use prompt/point_prompts/box_prompts to auto-segment, or entire image will be used.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         prompt: Text prompt for auto-segmentation when no masks provided (e.g., 'chair', 'lamp')
             str or None; default "car".
         point_prompts: Point prompts for auto-segmentation when no masks provided
@@ -211,8 +213,8 @@ async def subscribe_async(
         seed: Random seed for reproducibility
             int or None; optional.
         pointmap_url: Optional URL to external pointmap/depth data (NPY or NPZ format) for improved 3D reconstruction depth estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         detection_threshold: Detection confidence threshold (0.1-1.0). Lower = more detections but less precise. If not set, uses the model's default.
             float or None, 0.1 to 1; optional.
         export_textured_glb: If True, exports GLB with baked texture and UVs instead of vertex colors.
@@ -260,10 +262,11 @@ def submit(
 
     Args:
         image_url: URL of the image to reconstruct in 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_urls: Optional list of mask URLs (one per object). If not provided, use prompt/point_prompts/box_prompts to auto-segment, or entire image will be used.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         prompt: Text prompt for auto-segmentation when no masks provided (e.g., 'chair', 'lamp')
             str or None; default "car".
         point_prompts: Point prompts for auto-segmentation when no masks provided
@@ -273,8 +276,8 @@ def submit(
         seed: Random seed for reproducibility
             int or None; optional.
         pointmap_url: Optional URL to external pointmap/depth data (NPY or NPZ format) for improved 3D reconstruction depth estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         detection_threshold: Detection confidence threshold (0.1-1.0). Lower = more detections but less precise. If not set, uses the model's default.
             float or None, 0.1 to 1; optional.
         export_textured_glb: If True, exports GLB with baked texture and UVs instead of vertex colors.
@@ -318,10 +321,11 @@ async def submit_async(
 
     Args:
         image_url: URL of the image to reconstruct in 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_urls: Optional list of mask URLs (one per object). If not provided, use prompt/point_prompts/box_prompts to auto-segment, or entire image will be used.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         prompt: Text prompt for auto-segmentation when no masks provided (e.g., 'chair', 'lamp')
             str or None; default "car".
         point_prompts: Point prompts for auto-segmentation when no masks provided
@@ -331,8 +335,8 @@ async def submit_async(
         seed: Random seed for reproducibility
             int or None; optional.
         pointmap_url: Optional URL to external pointmap/depth data (NPY or NPZ format) for improved 3D reconstruction depth estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         detection_threshold: Detection confidence threshold (0.1-1.0). Lower = more detections but less precise. If not set, uses the model's default.
             float or None, 0.1 to 1; optional.
         export_textured_glb: If True, exports GLB with baked texture and UVs instead of vertex colors.
@@ -375,10 +379,11 @@ def run(
 
     Args:
         image_url: URL of the image to reconstruct in 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_urls: Optional list of mask URLs (one per object). If not provided, use prompt/point_prompts/box_prompts to auto-segment, or entire image will be used.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         prompt: Text prompt for auto-segmentation when no masks provided (e.g., 'chair', 'lamp')
             str or None; default "car".
         point_prompts: Point prompts for auto-segmentation when no masks provided
@@ -388,8 +393,8 @@ def run(
         seed: Random seed for reproducibility
             int or None; optional.
         pointmap_url: Optional URL to external pointmap/depth data (NPY or NPZ format) for improved 3D reconstruction depth estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         detection_threshold: Detection confidence threshold (0.1-1.0). Lower = more detections but less precise. If not set, uses the model's default.
             float or None, 0.1 to 1; optional.
         export_textured_glb: If True, exports GLB with baked texture and UVs instead of vertex colors.
@@ -431,10 +436,11 @@ async def run_async(
 
     Args:
         image_url: URL of the image to reconstruct in 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_urls: Optional list of mask URLs (one per object). If not provided, use prompt/point_prompts/box_prompts to auto-segment, or entire image will be used.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         prompt: Text prompt for auto-segmentation when no masks provided (e.g., 'chair', 'lamp')
             str or None; default "car".
         point_prompts: Point prompts for auto-segmentation when no masks provided
@@ -444,8 +450,8 @@ async def run_async(
         seed: Random seed for reproducibility
             int or None; optional.
         pointmap_url: Optional URL to external pointmap/depth data (NPY or NPZ format) for improved 3D reconstruction depth estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         detection_threshold: Detection confidence threshold (0.1-1.0). Lower = more detections but less precise. If not set, uses the model's default.
             float or None, 0.1 to 1; optional.
         export_textured_glb: If True, exports GLB with baked texture and UVs instead of vertex colors.
@@ -486,10 +492,11 @@ def stream(
 
     Args:
         image_url: URL of the image to reconstruct in 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_urls: Optional list of mask URLs (one per object). If not provided, use prompt/point_prompts/box_prompts to auto-segment, or entire image will be used.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         prompt: Text prompt for auto-segmentation when no masks provided (e.g., 'chair', 'lamp')
             str or None; default "car".
         point_prompts: Point prompts for auto-segmentation when no masks provided
@@ -499,8 +506,8 @@ def stream(
         seed: Random seed for reproducibility
             int or None; optional.
         pointmap_url: Optional URL to external pointmap/depth data (NPY or NPZ format) for improved 3D reconstruction depth estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         detection_threshold: Detection confidence threshold (0.1-1.0). Lower = more detections but less precise. If not set, uses the model's default.
             float or None, 0.1 to 1; optional.
         export_textured_glb: If True, exports GLB with baked texture and UVs instead of vertex colors.
@@ -540,10 +547,11 @@ def stream_async(
 
     Args:
         image_url: URL of the image to reconstruct in 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_urls: Optional list of mask URLs (one per object). If not provided, use prompt/point_prompts/box_prompts to auto-segment, or entire image will be used.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         prompt: Text prompt for auto-segmentation when no masks provided (e.g., 'chair', 'lamp')
             str or None; default "car".
         point_prompts: Point prompts for auto-segmentation when no masks provided
@@ -553,8 +561,8 @@ def stream_async(
         seed: Random seed for reproducibility
             int or None; optional.
         pointmap_url: Optional URL to external pointmap/depth data (NPY or NPZ format) for improved 3D reconstruction depth estimation
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         detection_threshold: Detection confidence threshold (0.1-1.0). Lower = more detections but less precise. If not set, uses the model's default.
             float or None, 0.1 to 1; optional.
         export_textured_glb: If True, exports GLB with baked texture and UVs instead of vertex colors.

@@ -39,11 +39,11 @@ class Realtime(RealtimeConnection[Sam33dObjectsInput, Sam33dObjectsOutput]):
 
         Args:
             image_url: URL of the image to reconstruct in 3D
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mask_urls: Optional list of mask URLs (one per object). If not provided, use prompt/point_prompts/box_prompts to auto-segment, or entire image will be used.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             prompt: Text prompt for auto-segmentation when no masks provided (e.g., 'chair', 'lamp')
                 str or None; default "car".
             point_prompts: Point prompts for auto-segmentation when no masks provided
@@ -53,8 +53,8 @@ class Realtime(RealtimeConnection[Sam33dObjectsInput, Sam33dObjectsOutput]):
             seed: Random seed for reproducibility
                 int or None; optional.
             pointmap_url: Optional URL to external pointmap/depth data (NPY or NPZ format) for improved 3D reconstruction depth estimation
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             detection_threshold: Detection confidence threshold (0.1-1.0). Lower = more detections but less precise. If not set, uses the model's default.
                 float or None, 0.1 to 1; optional.
             export_textured_glb: If True, exports GLB with baked texture and UVs instead of vertex colors.
@@ -88,11 +88,11 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam33dObjectsInput, Sam33dObjectsOut
 
         Args:
             image_url: URL of the image to reconstruct in 3D
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mask_urls: Optional list of mask URLs (one per object). If not provided, use prompt/point_prompts/box_prompts to auto-segment, or entire image will be used.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             prompt: Text prompt for auto-segmentation when no masks provided (e.g., 'chair', 'lamp')
                 str or None; default "car".
             point_prompts: Point prompts for auto-segmentation when no masks provided
@@ -102,8 +102,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam33dObjectsInput, Sam33dObjectsOut
             seed: Random seed for reproducibility
                 int or None; optional.
             pointmap_url: Optional URL to external pointmap/depth data (NPY or NPZ format) for improved 3D reconstruction depth estimation
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             detection_threshold: Detection confidence threshold (0.1-1.0). Lower = more detections but less precise. If not set, uses the model's default.
                 float or None, 0.1 to 1; optional.
             export_textured_glb: If True, exports GLB with baked texture and UVs instead of vertex colors.

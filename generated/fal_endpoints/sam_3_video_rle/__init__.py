@@ -129,10 +129,11 @@ def subscribe(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts with frame indices.
@@ -194,10 +195,11 @@ async def subscribe_async(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts with frame indices.
@@ -255,10 +257,11 @@ def submit(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts with frame indices.
@@ -312,10 +315,11 @@ async def submit_async(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts with frame indices.
@@ -368,10 +372,11 @@ def run(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts with frame indices.
@@ -423,10 +428,11 @@ async def run_async(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts with frame indices.
@@ -477,10 +483,11 @@ def stream(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts with frame indices.
@@ -530,10 +537,11 @@ def stream_async(
 
     Args:
         video_url: The URL of the video to be segmented.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_url: The URL of the mask to be applied initially.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
             str; default "".
         point_prompts: List of point prompts with frame indices.

@@ -39,11 +39,11 @@ class Realtime(RealtimeConnection[Sam3VideoRleInput, Sam3VideoRleOutput]):
 
         Args:
             video_url: The URL of the video to be segmented.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mask_url: The URL of the mask to be applied initially.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
                 str; default "".
             point_prompts: List of point prompts with frame indices.
@@ -87,11 +87,11 @@ class AsyncRealtime(AsyncRealtimeConnection[Sam3VideoRleInput, Sam3VideoRleOutpu
 
         Args:
             video_url: The URL of the video to be segmented.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mask_url: The URL of the mask to be applied initially.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             prompt: Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
                 str; default "".
             point_prompts: List of point prompts with frame indices.

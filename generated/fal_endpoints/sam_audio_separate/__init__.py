@@ -122,7 +122,8 @@ def subscribe(
 
     Args:
         audio_url: URL of the audio file to process (WAV, MP3, FLAC supported)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing the sound to isolate.
             str; required.
         predict_spans: Automatically predict temporal spans where the target sound occurs.
@@ -186,7 +187,8 @@ async def subscribe_async(
 
     Args:
         audio_url: URL of the audio file to process (WAV, MP3, FLAC supported)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing the sound to isolate.
             str; required.
         predict_spans: Automatically predict temporal spans where the target sound occurs.
@@ -246,7 +248,8 @@ def submit(
 
     Args:
         audio_url: URL of the audio file to process (WAV, MP3, FLAC supported)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing the sound to isolate.
             str; required.
         predict_spans: Automatically predict temporal spans where the target sound occurs.
@@ -302,7 +305,8 @@ async def submit_async(
 
     Args:
         audio_url: URL of the audio file to process (WAV, MP3, FLAC supported)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing the sound to isolate.
             str; required.
         predict_spans: Automatically predict temporal spans where the target sound occurs.
@@ -357,7 +361,8 @@ def run(
 
     Args:
         audio_url: URL of the audio file to process (WAV, MP3, FLAC supported)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing the sound to isolate.
             str; required.
         predict_spans: Automatically predict temporal spans where the target sound occurs.
@@ -411,7 +416,8 @@ async def run_async(
 
     Args:
         audio_url: URL of the audio file to process (WAV, MP3, FLAC supported)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing the sound to isolate.
             str; required.
         predict_spans: Automatically predict temporal spans where the target sound occurs.
@@ -464,7 +470,8 @@ def stream(
 
     Args:
         audio_url: URL of the audio file to process (WAV, MP3, FLAC supported)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing the sound to isolate.
             str; required.
         predict_spans: Automatically predict temporal spans where the target sound occurs.
@@ -516,7 +523,8 @@ def stream_async(
 
     Args:
         audio_url: URL of the audio file to process (WAV, MP3, FLAC supported)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt describing the sound to isolate.
             str; required.
         predict_spans: Automatically predict temporal spans where the target sound occurs.

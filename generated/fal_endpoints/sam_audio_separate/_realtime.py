@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[SamAudioSeparateInput, SamAudioSeparateOutput]
 
         Args:
             audio_url: URL of the audio file to process (WAV, MP3, FLAC supported)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt describing the sound to isolate.
                 str; required.
             predict_spans: Automatically predict temporal spans where the target sound occurs.
@@ -82,8 +82,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SamAudioSeparateInput, SamAudioSepar
 
         Args:
             audio_url: URL of the audio file to process (WAV, MP3, FLAC supported)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt describing the sound to isolate.
                 str; required.
             predict_spans: Automatically predict temporal spans where the target sound occurs.

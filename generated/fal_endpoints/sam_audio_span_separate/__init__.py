@@ -139,7 +139,8 @@ def subscribe(
 
     Args:
         audio_url: URL of the audio file to process.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         spans: Time spans where the target sound occurs which should be isolated.
             list[AudioTimeSpan]; required.
         prompt: Text prompt describing the sound to isolate. Optional but recommended - helps the model identify what type of sound to extract from the span.
@@ -212,7 +213,8 @@ async def subscribe_async(
 
     Args:
         audio_url: URL of the audio file to process.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         spans: Time spans where the target sound occurs which should be isolated.
             list[AudioTimeSpan]; required.
         prompt: Text prompt describing the sound to isolate. Optional but recommended - helps the model identify what type of sound to extract from the span.
@@ -281,7 +283,8 @@ def submit(
 
     Args:
         audio_url: URL of the audio file to process.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         spans: Time spans where the target sound occurs which should be isolated.
             list[AudioTimeSpan]; required.
         prompt: Text prompt describing the sound to isolate. Optional but recommended - helps the model identify what type of sound to extract from the span.
@@ -346,7 +349,8 @@ async def submit_async(
 
     Args:
         audio_url: URL of the audio file to process.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         spans: Time spans where the target sound occurs which should be isolated.
             list[AudioTimeSpan]; required.
         prompt: Text prompt describing the sound to isolate. Optional but recommended - helps the model identify what type of sound to extract from the span.
@@ -410,7 +414,8 @@ def run(
 
     Args:
         audio_url: URL of the audio file to process.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         spans: Time spans where the target sound occurs which should be isolated.
             list[AudioTimeSpan]; required.
         prompt: Text prompt describing the sound to isolate. Optional but recommended - helps the model identify what type of sound to extract from the span.
@@ -473,7 +478,8 @@ async def run_async(
 
     Args:
         audio_url: URL of the audio file to process.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         spans: Time spans where the target sound occurs which should be isolated.
             list[AudioTimeSpan]; required.
         prompt: Text prompt describing the sound to isolate. Optional but recommended - helps the model identify what type of sound to extract from the span.
@@ -535,7 +541,8 @@ def stream(
 
     Args:
         audio_url: URL of the audio file to process.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         spans: Time spans where the target sound occurs which should be isolated.
             list[AudioTimeSpan]; required.
         prompt: Text prompt describing the sound to isolate. Optional but recommended - helps the model identify what type of sound to extract from the span.
@@ -596,7 +603,8 @@ def stream_async(
 
     Args:
         audio_url: URL of the audio file to process.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         spans: Time spans where the target sound occurs which should be isolated.
             list[AudioTimeSpan]; required.
         prompt: Text prompt describing the sound to isolate. Optional but recommended - helps the model identify what type of sound to extract from the span.

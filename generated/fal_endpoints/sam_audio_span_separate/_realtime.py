@@ -40,8 +40,8 @@ class Realtime(RealtimeConnection[SamAudioSpanSeparateInput, SamAudioSpanSeparat
 
         Args:
             audio_url: URL of the audio file to process.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             spans: Time spans where the target sound occurs which should be isolated.
                 list[AudioTimeSpan]; required.
             prompt: Text prompt describing the sound to isolate. Optional but recommended - helps the model identify what type of sound to extract from the span.
@@ -90,8 +90,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SamAudioSpanSeparateInput, SamAudioS
 
         Args:
             audio_url: URL of the audio file to process.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             spans: Time spans where the target sound occurs which should be isolated.
                 list[AudioTimeSpan]; required.
             prompt: Text prompt describing the sound to isolate. Optional but recommended - helps the model identify what type of sound to extract from the span.

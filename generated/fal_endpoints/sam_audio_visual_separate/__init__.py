@@ -134,10 +134,11 @@ def subscribe(
 
     Args:
         video_url: URL of the video file to process (MP4, MOV, etc.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: URL of the mask video (binary mask indicating target object). Black=target, White=background.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt to assist with separation. Use natural language to describe the target sound.
             str; default "".
         reranking_candidates: Number of candidates to generate and rank. Higher improves quality but increases latency and cost.
@@ -202,10 +203,11 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video file to process (MP4, MOV, etc.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: URL of the mask video (binary mask indicating target object). Black=target, White=background.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt to assist with separation. Use natural language to describe the target sound.
             str; default "".
         reranking_candidates: Number of candidates to generate and rank. Higher improves quality but increases latency and cost.
@@ -266,10 +268,11 @@ def submit(
 
     Args:
         video_url: URL of the video file to process (MP4, MOV, etc.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: URL of the mask video (binary mask indicating target object). Black=target, White=background.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt to assist with separation. Use natural language to describe the target sound.
             str; default "".
         reranking_candidates: Number of candidates to generate and rank. Higher improves quality but increases latency and cost.
@@ -326,10 +329,11 @@ async def submit_async(
 
     Args:
         video_url: URL of the video file to process (MP4, MOV, etc.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: URL of the mask video (binary mask indicating target object). Black=target, White=background.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt to assist with separation. Use natural language to describe the target sound.
             str; default "".
         reranking_candidates: Number of candidates to generate and rank. Higher improves quality but increases latency and cost.
@@ -385,10 +389,11 @@ def run(
 
     Args:
         video_url: URL of the video file to process (MP4, MOV, etc.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: URL of the mask video (binary mask indicating target object). Black=target, White=background.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt to assist with separation. Use natural language to describe the target sound.
             str; default "".
         reranking_candidates: Number of candidates to generate and rank. Higher improves quality but increases latency and cost.
@@ -443,10 +448,11 @@ async def run_async(
 
     Args:
         video_url: URL of the video file to process (MP4, MOV, etc.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: URL of the mask video (binary mask indicating target object). Black=target, White=background.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt to assist with separation. Use natural language to describe the target sound.
             str; default "".
         reranking_candidates: Number of candidates to generate and rank. Higher improves quality but increases latency and cost.
@@ -500,10 +506,11 @@ def stream(
 
     Args:
         video_url: URL of the video file to process (MP4, MOV, etc.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: URL of the mask video (binary mask indicating target object). Black=target, White=background.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt to assist with separation. Use natural language to describe the target sound.
             str; default "".
         reranking_candidates: Number of candidates to generate and rank. Higher improves quality but increases latency and cost.
@@ -556,10 +563,11 @@ def stream_async(
 
     Args:
         video_url: URL of the video file to process (MP4, MOV, etc.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_video_url: URL of the mask video (binary mask indicating target object). Black=target, White=background.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         prompt: Text prompt to assist with separation. Use natural language to describe the target sound.
             str; default "".
         reranking_candidates: Number of candidates to generate and rank. Higher improves quality but increases latency and cost.

@@ -38,11 +38,11 @@ class Realtime(RealtimeConnection[SamAudioVisualSeparateInput, SamAudioVisualSep
 
         Args:
             video_url: URL of the video file to process (MP4, MOV, etc.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mask_video_url: URL of the mask video (binary mask indicating target object). Black=target, White=background.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             prompt: Text prompt to assist with separation. Use natural language to describe the target sound.
                 str; default "".
             reranking_candidates: Number of candidates to generate and rank. Higher improves quality but increases latency and cost.
@@ -85,11 +85,11 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video file to process (MP4, MOV, etc.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mask_video_url: URL of the mask video (binary mask indicating target object). Black=target, White=background.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             prompt: Text prompt to assist with separation. Use natural language to describe the target sound.
                 str; default "".
             reranking_candidates: Number of candidates to generate and rank. Higher improves quality but increases latency and cost.

@@ -110,9 +110,11 @@ def subscribe(
         prompt: The prompt to guide video generation.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: The URL of the video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         multi_character: Enable multi-character mode. Use when driving video has multiple people.
             bool; default False.
         resolution: Output resolution. Outputs 896x512 (landscape) or 512x896 (portrait) based on the input image aspect ratio.
@@ -163,9 +165,11 @@ async def subscribe_async(
         prompt: The prompt to guide video generation.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: The URL of the video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         multi_character: Enable multi-character mode. Use when driving video has multiple people.
             bool; default False.
         resolution: Output resolution. Outputs 896x512 (landscape) or 512x896 (portrait) based on the input image aspect ratio.
@@ -212,9 +216,11 @@ def submit(
         prompt: The prompt to guide video generation.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: The URL of the video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         multi_character: Enable multi-character mode. Use when driving video has multiple people.
             bool; default False.
         resolution: Output resolution. Outputs 896x512 (landscape) or 512x896 (portrait) based on the input image aspect ratio.
@@ -257,9 +263,11 @@ async def submit_async(
         prompt: The prompt to guide video generation.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: The URL of the video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         multi_character: Enable multi-character mode. Use when driving video has multiple people.
             bool; default False.
         resolution: Output resolution. Outputs 896x512 (landscape) or 512x896 (portrait) based on the input image aspect ratio.
@@ -301,9 +309,11 @@ def run(
         prompt: The prompt to guide video generation.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: The URL of the video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         multi_character: Enable multi-character mode. Use when driving video has multiple people.
             bool; default False.
         resolution: Output resolution. Outputs 896x512 (landscape) or 512x896 (portrait) based on the input image aspect ratio.
@@ -344,9 +354,11 @@ async def run_async(
         prompt: The prompt to guide video generation.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: The URL of the video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         multi_character: Enable multi-character mode. Use when driving video has multiple people.
             bool; default False.
         resolution: Output resolution. Outputs 896x512 (landscape) or 512x896 (portrait) based on the input image aspect ratio.
@@ -386,9 +398,11 @@ def stream(
         prompt: The prompt to guide video generation.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: The URL of the video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         multi_character: Enable multi-character mode. Use when driving video has multiple people.
             bool; default False.
         resolution: Output resolution. Outputs 896x512 (landscape) or 512x896 (portrait) based on the input image aspect ratio.
@@ -427,9 +441,11 @@ def stream_async(
         prompt: The prompt to guide video generation.
             str; required.
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_url: The URL of the video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         multi_character: Enable multi-character mode. Use when driving video has multiple people.
             bool; default False.
         resolution: Output resolution. Outputs 896x512 (landscape) or 512x896 (portrait) based on the input image aspect ratio.

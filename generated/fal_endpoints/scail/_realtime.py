@@ -38,11 +38,11 @@ class Realtime(RealtimeConnection[ScailInput, ScailOutput]):
             prompt: The prompt to guide video generation.
                 str; required.
             image_url: The URL of the image to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             video_url: The URL of the video to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             multi_character: Enable multi-character mode. Use when driving video has multiple people.
                 bool; default False.
             resolution: Output resolution. Outputs 896x512 (landscape) or 512x896 (portrait) based on the input image aspect ratio.
@@ -77,11 +77,11 @@ class AsyncRealtime(AsyncRealtimeConnection[ScailInput, ScailOutput]):
             prompt: The prompt to guide video generation.
                 str; required.
             image_url: The URL of the image to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             video_url: The URL of the video to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             multi_character: Enable multi-character mode. Use when driving video has multiple people.
                 bool; default False.
             resolution: Output resolution. Outputs 896x512 (landscape) or 512x896 (portrait) based on the input image aspect ratio.

@@ -114,7 +114,8 @@ def subscribe(
 
     Args:
         video_url: URL of the video to search through.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text description of the event or scene to find in the video.
             str, at most 1000 characters; required.
         frames_per_second: Frames per second to sample from the video. Higher values give more precision but use more memory.
@@ -163,7 +164,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video to search through.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text description of the event or scene to find in the video.
             str, at most 1000 characters; required.
         frames_per_second: Frames per second to sample from the video. Higher values give more precision but use more memory.
@@ -208,7 +210,8 @@ def submit(
 
     Args:
         video_url: URL of the video to search through.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text description of the event or scene to find in the video.
             str, at most 1000 characters; required.
         frames_per_second: Frames per second to sample from the video. Higher values give more precision but use more memory.
@@ -249,7 +252,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the video to search through.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text description of the event or scene to find in the video.
             str, at most 1000 characters; required.
         frames_per_second: Frames per second to sample from the video. Higher values give more precision but use more memory.
@@ -289,7 +293,8 @@ def run(
 
     Args:
         video_url: URL of the video to search through.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text description of the event or scene to find in the video.
             str, at most 1000 characters; required.
         frames_per_second: Frames per second to sample from the video. Higher values give more precision but use more memory.
@@ -328,7 +333,8 @@ async def run_async(
 
     Args:
         video_url: URL of the video to search through.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text description of the event or scene to find in the video.
             str, at most 1000 characters; required.
         frames_per_second: Frames per second to sample from the video. Higher values give more precision but use more memory.
@@ -366,7 +372,8 @@ def stream(
 
     Args:
         video_url: URL of the video to search through.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text description of the event or scene to find in the video.
             str, at most 1000 characters; required.
         frames_per_second: Frames per second to sample from the video. Higher values give more precision but use more memory.
@@ -403,7 +410,8 @@ def stream_async(
 
     Args:
         video_url: URL of the video to search through.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text description of the event or scene to find in the video.
             str, at most 1000 characters; required.
         frames_per_second: Frames per second to sample from the video. Higher values give more precision but use more memory.

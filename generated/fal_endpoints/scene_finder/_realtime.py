@@ -34,8 +34,8 @@ class Realtime(RealtimeConnection[SceneFinderInput, SceneFinderOutput]):
 
         Args:
             video_url: URL of the video to search through.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text description of the event or scene to find in the video.
                 str, at most 1000 characters; required.
             frames_per_second: Frames per second to sample from the video. Higher values give more precision but use more memory.
@@ -66,8 +66,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SceneFinderInput, SceneFinderOutput]
 
         Args:
             video_url: URL of the video to search through.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text description of the event or scene to find in the video.
                 str, at most 1000 characters; required.
             frames_per_second: Frames per second to sample from the video. Higher values give more precision but use more memory.

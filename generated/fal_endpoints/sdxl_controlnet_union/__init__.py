@@ -164,20 +164,20 @@ def subscribe(
         num_inference_steps: The number of inference steps to perform.
             int, 1 to 70; default 35.
         depth_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         openpose_preprocess: Whether to preprocess the openpose image.
             bool; default True.
         openpose_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         expand_prompt: If set to true, the prompt will be expanded with additional prompts.
             bool; default False.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         normal_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         canny_preprocess: Whether to preprocess the canny image.
             bool; default True.
         normal_preprocess: Whether to preprocess the normal image.
@@ -194,8 +194,8 @@ def subscribe(
             will output the same image every time.
             int or None; default None.
         canny_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         image_size: The size of the generated image. Leave it none to automatically infer from the control image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9" or None; default None.
@@ -211,11 +211,11 @@ def subscribe(
             (e.g. moustache, blurry, low resolution).
             str; default "".
         segmentation_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         teed_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         controlnet_conditioning_scale: The scale of the controlnet conditioning.
             float, 0 to 1; default 0.5.
         embeddings: The list of embeddings to use.
@@ -301,20 +301,20 @@ async def subscribe_async(
         num_inference_steps: The number of inference steps to perform.
             int, 1 to 70; default 35.
         depth_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         openpose_preprocess: Whether to preprocess the openpose image.
             bool; default True.
         openpose_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         expand_prompt: If set to true, the prompt will be expanded with additional prompts.
             bool; default False.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         normal_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         canny_preprocess: Whether to preprocess the canny image.
             bool; default True.
         normal_preprocess: Whether to preprocess the normal image.
@@ -331,8 +331,8 @@ async def subscribe_async(
             will output the same image every time.
             int or None; default None.
         canny_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         image_size: The size of the generated image. Leave it none to automatically infer from the control image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9" or None; default None.
@@ -348,11 +348,11 @@ async def subscribe_async(
             (e.g. moustache, blurry, low resolution).
             str; default "".
         segmentation_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         teed_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         controlnet_conditioning_scale: The scale of the controlnet conditioning.
             float, 0 to 1; default 0.5.
         embeddings: The list of embeddings to use.
@@ -434,20 +434,20 @@ def submit(
         num_inference_steps: The number of inference steps to perform.
             int, 1 to 70; default 35.
         depth_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         openpose_preprocess: Whether to preprocess the openpose image.
             bool; default True.
         openpose_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         expand_prompt: If set to true, the prompt will be expanded with additional prompts.
             bool; default False.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         normal_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         canny_preprocess: Whether to preprocess the canny image.
             bool; default True.
         normal_preprocess: Whether to preprocess the normal image.
@@ -464,8 +464,8 @@ def submit(
             will output the same image every time.
             int or None; default None.
         canny_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         image_size: The size of the generated image. Leave it none to automatically infer from the control image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9" or None; default None.
@@ -481,11 +481,11 @@ def submit(
             (e.g. moustache, blurry, low resolution).
             str; default "".
         segmentation_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         teed_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         controlnet_conditioning_scale: The scale of the controlnet conditioning.
             float, 0 to 1; default 0.5.
         embeddings: The list of embeddings to use.
@@ -563,20 +563,20 @@ async def submit_async(
         num_inference_steps: The number of inference steps to perform.
             int, 1 to 70; default 35.
         depth_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         openpose_preprocess: Whether to preprocess the openpose image.
             bool; default True.
         openpose_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         expand_prompt: If set to true, the prompt will be expanded with additional prompts.
             bool; default False.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         normal_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         canny_preprocess: Whether to preprocess the canny image.
             bool; default True.
         normal_preprocess: Whether to preprocess the normal image.
@@ -593,8 +593,8 @@ async def submit_async(
             will output the same image every time.
             int or None; default None.
         canny_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         image_size: The size of the generated image. Leave it none to automatically infer from the control image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9" or None; default None.
@@ -610,11 +610,11 @@ async def submit_async(
             (e.g. moustache, blurry, low resolution).
             str; default "".
         segmentation_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         teed_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         controlnet_conditioning_scale: The scale of the controlnet conditioning.
             float, 0 to 1; default 0.5.
         embeddings: The list of embeddings to use.
@@ -691,20 +691,20 @@ def run(
         num_inference_steps: The number of inference steps to perform.
             int, 1 to 70; default 35.
         depth_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         openpose_preprocess: Whether to preprocess the openpose image.
             bool; default True.
         openpose_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         expand_prompt: If set to true, the prompt will be expanded with additional prompts.
             bool; default False.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         normal_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         canny_preprocess: Whether to preprocess the canny image.
             bool; default True.
         normal_preprocess: Whether to preprocess the normal image.
@@ -721,8 +721,8 @@ def run(
             will output the same image every time.
             int or None; default None.
         canny_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         image_size: The size of the generated image. Leave it none to automatically infer from the control image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9" or None; default None.
@@ -738,11 +738,11 @@ def run(
             (e.g. moustache, blurry, low resolution).
             str; default "".
         segmentation_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         teed_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         controlnet_conditioning_scale: The scale of the controlnet conditioning.
             float, 0 to 1; default 0.5.
         embeddings: The list of embeddings to use.
@@ -818,20 +818,20 @@ async def run_async(
         num_inference_steps: The number of inference steps to perform.
             int, 1 to 70; default 35.
         depth_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         openpose_preprocess: Whether to preprocess the openpose image.
             bool; default True.
         openpose_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         expand_prompt: If set to true, the prompt will be expanded with additional prompts.
             bool; default False.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         normal_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         canny_preprocess: Whether to preprocess the canny image.
             bool; default True.
         normal_preprocess: Whether to preprocess the normal image.
@@ -848,8 +848,8 @@ async def run_async(
             will output the same image every time.
             int or None; default None.
         canny_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         image_size: The size of the generated image. Leave it none to automatically infer from the control image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9" or None; default None.
@@ -865,11 +865,11 @@ async def run_async(
             (e.g. moustache, blurry, low resolution).
             str; default "".
         segmentation_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         teed_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         controlnet_conditioning_scale: The scale of the controlnet conditioning.
             float, 0 to 1; default 0.5.
         embeddings: The list of embeddings to use.
@@ -944,20 +944,20 @@ def stream(
         num_inference_steps: The number of inference steps to perform.
             int, 1 to 70; default 35.
         depth_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         openpose_preprocess: Whether to preprocess the openpose image.
             bool; default True.
         openpose_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         expand_prompt: If set to true, the prompt will be expanded with additional prompts.
             bool; default False.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         normal_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         canny_preprocess: Whether to preprocess the canny image.
             bool; default True.
         normal_preprocess: Whether to preprocess the normal image.
@@ -974,8 +974,8 @@ def stream(
             will output the same image every time.
             int or None; default None.
         canny_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         image_size: The size of the generated image. Leave it none to automatically infer from the control image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9" or None; default None.
@@ -991,11 +991,11 @@ def stream(
             (e.g. moustache, blurry, low resolution).
             str; default "".
         segmentation_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         teed_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         controlnet_conditioning_scale: The scale of the controlnet conditioning.
             float, 0 to 1; default 0.5.
         embeddings: The list of embeddings to use.
@@ -1069,20 +1069,20 @@ def stream_async(
         num_inference_steps: The number of inference steps to perform.
             int, 1 to 70; default 35.
         depth_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         openpose_preprocess: Whether to preprocess the openpose image.
             bool; default True.
         openpose_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         expand_prompt: If set to true, the prompt will be expanded with additional prompts.
             bool; default False.
         sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
             bool; default False.
         normal_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         canny_preprocess: Whether to preprocess the canny image.
             bool; default True.
         normal_preprocess: Whether to preprocess the normal image.
@@ -1099,8 +1099,8 @@ def stream_async(
             will output the same image every time.
             int or None; default None.
         canny_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         image_size: The size of the generated image. Leave it none to automatically infer from the control image.
             ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
             "landscape_4_3", "landscape_16_9" or None; default None.
@@ -1116,11 +1116,11 @@ def stream_async(
             (e.g. moustache, blurry, low resolution).
             str; default "".
         segmentation_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         teed_image_url: The URL of the control image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            default None.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; default None.
         controlnet_conditioning_scale: The scale of the controlnet conditioning.
             float, 0 to 1; default 0.5.
         embeddings: The list of embeddings to use.

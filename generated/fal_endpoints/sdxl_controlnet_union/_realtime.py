@@ -82,20 +82,20 @@ class Realtime(RealtimeConnection[SdxlControlnetUnionInput, SdxlControlnetUnionO
             num_inference_steps: The number of inference steps to perform.
                 int, 1 to 70; default 35.
             depth_image_url: The URL of the control image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default None.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default None.
             openpose_preprocess: Whether to preprocess the openpose image.
                 bool; default True.
             openpose_image_url: The URL of the control image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default None.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default None.
             expand_prompt: If set to true, the prompt will be expanded with additional prompts.
                 bool; default False.
             sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
                 bool; default False.
             normal_image_url: The URL of the control image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default None.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default None.
             canny_preprocess: Whether to preprocess the canny image.
                 bool; default True.
             normal_preprocess: Whether to preprocess the normal image.
@@ -112,8 +112,8 @@ class Realtime(RealtimeConnection[SdxlControlnetUnionInput, SdxlControlnetUnionO
                 will output the same image every time.
                 int or None; default None.
             canny_image_url: The URL of the control image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default None.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default None.
             image_size: The size of the generated image. Leave it none to automatically infer from the control image.
                 ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
                 "landscape_4_3", "landscape_16_9" or None; default None.
@@ -129,11 +129,11 @@ class Realtime(RealtimeConnection[SdxlControlnetUnionInput, SdxlControlnetUnionO
                 (e.g. moustache, blurry, low resolution).
                 str; default "".
             segmentation_image_url: The URL of the control image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default None.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default None.
             teed_image_url: The URL of the control image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default None.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default None.
             controlnet_conditioning_scale: The scale of the controlnet conditioning.
                 float, 0 to 1; default 0.5.
             embeddings: The list of embeddings to use.
@@ -206,20 +206,20 @@ class AsyncRealtime(AsyncRealtimeConnection[SdxlControlnetUnionInput, SdxlContro
             num_inference_steps: The number of inference steps to perform.
                 int, 1 to 70; default 35.
             depth_image_url: The URL of the control image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default None.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default None.
             openpose_preprocess: Whether to preprocess the openpose image.
                 bool; default True.
             openpose_image_url: The URL of the control image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default None.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default None.
             expand_prompt: If set to true, the prompt will be expanded with additional prompts.
                 bool; default False.
             sync_mode: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
                 bool; default False.
             normal_image_url: The URL of the control image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default None.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default None.
             canny_preprocess: Whether to preprocess the canny image.
                 bool; default True.
             normal_preprocess: Whether to preprocess the normal image.
@@ -236,8 +236,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SdxlControlnetUnionInput, SdxlContro
                 will output the same image every time.
                 int or None; default None.
             canny_image_url: The URL of the control image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default None.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default None.
             image_size: The size of the generated image. Leave it none to automatically infer from the control image.
                 ImageSize, or one of "square_hd", "square", "portrait_4_3", "portrait_16_9",
                 "landscape_4_3", "landscape_16_9" or None; default None.
@@ -253,11 +253,11 @@ class AsyncRealtime(AsyncRealtimeConnection[SdxlControlnetUnionInput, SdxlContro
                 (e.g. moustache, blurry, low resolution).
                 str; default "".
             segmentation_image_url: The URL of the control image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default None.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default None.
             teed_image_url: The URL of the control image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; default None.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; default None.
             controlnet_conditioning_scale: The scale of the controlnet conditioning.
                 float, 0 to 1; default 0.5.
             embeddings: The list of embeddings to use.

@@ -120,7 +120,8 @@ def subscribe(
 
     Args:
         video_url: The input video to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         upscale_mode: The mode to use for the upscale. If 'target', the upscale factor will be calculated based on the target resolution. If 'factor', the upscale factor will be used directly.
             one of "target", "factor"; default "factor".
         upscale_factor: Upscaling factor to be used. Will multiply the dimensions with this factor when `upscale_mode` is `factor`.
@@ -190,7 +191,8 @@ async def subscribe_async(
 
     Args:
         video_url: The input video to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         upscale_mode: The mode to use for the upscale. If 'target', the upscale factor will be calculated based on the target resolution. If 'factor', the upscale factor will be used directly.
             one of "target", "factor"; default "factor".
         upscale_factor: Upscaling factor to be used. Will multiply the dimensions with this factor when `upscale_mode` is `factor`.
@@ -256,7 +258,8 @@ def submit(
 
     Args:
         video_url: The input video to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         upscale_mode: The mode to use for the upscale. If 'target', the upscale factor will be calculated based on the target resolution. If 'factor', the upscale factor will be used directly.
             one of "target", "factor"; default "factor".
         upscale_factor: Upscaling factor to be used. Will multiply the dimensions with this factor when `upscale_mode` is `factor`.
@@ -318,7 +321,8 @@ async def submit_async(
 
     Args:
         video_url: The input video to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         upscale_mode: The mode to use for the upscale. If 'target', the upscale factor will be calculated based on the target resolution. If 'factor', the upscale factor will be used directly.
             one of "target", "factor"; default "factor".
         upscale_factor: Upscaling factor to be used. Will multiply the dimensions with this factor when `upscale_mode` is `factor`.
@@ -379,7 +383,8 @@ def run(
 
     Args:
         video_url: The input video to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         upscale_mode: The mode to use for the upscale. If 'target', the upscale factor will be calculated based on the target resolution. If 'factor', the upscale factor will be used directly.
             one of "target", "factor"; default "factor".
         upscale_factor: Upscaling factor to be used. Will multiply the dimensions with this factor when `upscale_mode` is `factor`.
@@ -439,7 +444,8 @@ async def run_async(
 
     Args:
         video_url: The input video to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         upscale_mode: The mode to use for the upscale. If 'target', the upscale factor will be calculated based on the target resolution. If 'factor', the upscale factor will be used directly.
             one of "target", "factor"; default "factor".
         upscale_factor: Upscaling factor to be used. Will multiply the dimensions with this factor when `upscale_mode` is `factor`.
@@ -498,7 +504,8 @@ def stream(
 
     Args:
         video_url: The input video to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         upscale_mode: The mode to use for the upscale. If 'target', the upscale factor will be calculated based on the target resolution. If 'factor', the upscale factor will be used directly.
             one of "target", "factor"; default "factor".
         upscale_factor: Upscaling factor to be used. Will multiply the dimensions with this factor when `upscale_mode` is `factor`.
@@ -556,7 +563,8 @@ def stream_async(
 
     Args:
         video_url: The input video to be processed
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         upscale_mode: The mode to use for the upscale. If 'target', the upscale factor will be calculated based on the target resolution. If 'factor', the upscale factor will be used directly.
             one of "target", "factor"; default "factor".
         upscale_factor: Upscaling factor to be used. Will multiply the dimensions with this factor when `upscale_mode` is `factor`.

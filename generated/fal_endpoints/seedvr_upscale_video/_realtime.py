@@ -42,8 +42,8 @@ class Realtime(RealtimeConnection[SeedvrUpscaleVideoInput, SeedvrUpscaleVideoOut
 
         Args:
             video_url: The input video to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             upscale_mode: The mode to use for the upscale. If 'target', the upscale factor will be calculated based on the target resolution. If 'factor', the upscale factor will be used directly.
                 one of "target", "factor"; default "factor".
             upscale_factor: Upscaling factor to be used. Will multiply the dimensions with this factor when `upscale_mode` is `factor`.
@@ -95,8 +95,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SeedvrUpscaleVideoInput, SeedvrUpsca
 
         Args:
             video_url: The input video to be processed
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             upscale_mode: The mode to use for the upscale. If 'target', the upscale factor will be calculated based on the target resolution. If 'factor', the upscale factor will be used directly.
                 one of "target", "factor"; default "factor".
             upscale_factor: Upscaling factor to be used. Will multiply the dimensions with this factor when `upscale_mode` is `factor`.

@@ -31,8 +31,8 @@ class Realtime(RealtimeConnection[SileroVadInput, SileroVadOutput]):
 
         Args:
             audio_url: The URL of the audio to get speech timestamps from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -54,8 +54,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SileroVadInput, SileroVadOutput]):
 
         Args:
             audio_url: The URL of the audio to get speech timestamps from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -113,7 +113,8 @@ def subscribe(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation. If not provided, a random seed will be used.
             int or None; optional.
         guidance_scale: Guidance scale for generation (between 1.0 and 20.0)
@@ -169,7 +170,8 @@ async def subscribe_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation. If not provided, a random seed will be used.
             int or None; optional.
         guidance_scale: Guidance scale for generation (between 1.0 and 20.0)
@@ -221,7 +223,8 @@ def submit(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation. If not provided, a random seed will be used.
             int or None; optional.
         guidance_scale: Guidance scale for generation (between 1.0 and 20.0)
@@ -269,7 +272,8 @@ async def submit_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation. If not provided, a random seed will be used.
             int or None; optional.
         guidance_scale: Guidance scale for generation (between 1.0 and 20.0)
@@ -316,7 +320,8 @@ def run(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation. If not provided, a random seed will be used.
             int or None; optional.
         guidance_scale: Guidance scale for generation (between 1.0 and 20.0)
@@ -362,7 +367,8 @@ async def run_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation. If not provided, a random seed will be used.
             int or None; optional.
         guidance_scale: Guidance scale for generation (between 1.0 and 20.0)
@@ -407,7 +413,8 @@ def stream(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation. If not provided, a random seed will be used.
             int or None; optional.
         guidance_scale: Guidance scale for generation (between 1.0 and 20.0)
@@ -451,7 +458,8 @@ def stream_async(
         prompt: The prompt to generate the video from.
             str; required.
         image_url: URL of the image input.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation. If not provided, a random seed will be used.
             int or None; optional.
         guidance_scale: Guidance scale for generation (between 1.0 and 20.0)

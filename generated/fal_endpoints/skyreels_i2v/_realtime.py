@@ -39,8 +39,8 @@ class Realtime(RealtimeConnection[SkyreelsI2vInput, SkyreelsI2vOutput]):
             prompt: The prompt to generate the video from.
                 str; required.
             image_url: URL of the image input.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for generation. If not provided, a random seed will be used.
                 int or None; optional.
             guidance_scale: Guidance scale for generation (between 1.0 and 20.0)
@@ -80,8 +80,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SkyreelsI2vInput, SkyreelsI2vOutput]
             prompt: The prompt to generate the video from.
                 str; required.
             image_url: URL of the image input.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for generation. If not provided, a random seed will be used.
                 int or None; optional.
             guidance_scale: Guidance scale for generation (between 1.0 and 20.0)

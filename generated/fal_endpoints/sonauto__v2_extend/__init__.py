@@ -117,7 +117,8 @@ def subscribe(
 
     Args:
         audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         side: Add more to the beginning (left) or end (right) of the song
             one of "left", "right"; required.
         prompt: A description of the track you want to generate. This prompt will be used to automatically generate the tags and lyrics unless you manually set them. For example, if you set prompt and tags, then the prompt will be used to generate only the lyrics.
@@ -191,7 +192,8 @@ async def subscribe_async(
 
     Args:
         audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         side: Add more to the beginning (left) or end (right) of the song
             one of "left", "right"; required.
         prompt: A description of the track you want to generate. This prompt will be used to automatically generate the tags and lyrics unless you manually set them. For example, if you set prompt and tags, then the prompt will be used to generate only the lyrics.
@@ -261,7 +263,8 @@ def submit(
 
     Args:
         audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         side: Add more to the beginning (left) or end (right) of the song
             one of "left", "right"; required.
         prompt: A description of the track you want to generate. This prompt will be used to automatically generate the tags and lyrics unless you manually set them. For example, if you set prompt and tags, then the prompt will be used to generate only the lyrics.
@@ -327,7 +330,8 @@ async def submit_async(
 
     Args:
         audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         side: Add more to the beginning (left) or end (right) of the song
             one of "left", "right"; required.
         prompt: A description of the track you want to generate. This prompt will be used to automatically generate the tags and lyrics unless you manually set them. For example, if you set prompt and tags, then the prompt will be used to generate only the lyrics.
@@ -392,7 +396,8 @@ def run(
 
     Args:
         audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         side: Add more to the beginning (left) or end (right) of the song
             one of "left", "right"; required.
         prompt: A description of the track you want to generate. This prompt will be used to automatically generate the tags and lyrics unless you manually set them. For example, if you set prompt and tags, then the prompt will be used to generate only the lyrics.
@@ -456,7 +461,8 @@ async def run_async(
 
     Args:
         audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         side: Add more to the beginning (left) or end (right) of the song
             one of "left", "right"; required.
         prompt: A description of the track you want to generate. This prompt will be used to automatically generate the tags and lyrics unless you manually set them. For example, if you set prompt and tags, then the prompt will be used to generate only the lyrics.
@@ -519,7 +525,8 @@ def stream(
 
     Args:
         audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         side: Add more to the beginning (left) or end (right) of the song
             one of "left", "right"; required.
         prompt: A description of the track you want to generate. This prompt will be used to automatically generate the tags and lyrics unless you manually set them. For example, if you set prompt and tags, then the prompt will be used to generate only the lyrics.
@@ -581,7 +588,8 @@ def stream_async(
 
     Args:
         audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         side: Add more to the beginning (left) or end (right) of the song
             one of "left", "right"; required.
         prompt: A description of the track you want to generate. This prompt will be used to automatically generate the tags and lyrics unless you manually set them. For example, if you set prompt and tags, then the prompt will be used to generate only the lyrics.

@@ -43,8 +43,8 @@ class Realtime(RealtimeConnection[SonautoV2ExtendInput, SonautoV2ExtendOutput]):
 
         Args:
             audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             side: Add more to the beginning (left) or end (right) of the song
                 one of "left", "right"; required.
             prompt: A description of the track you want to generate. This prompt will be used to automatically generate the tags and lyrics unless you manually set them. For example, if you set prompt and tags, then the prompt will be used to generate only the lyrics.
@@ -102,8 +102,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SonautoV2ExtendInput, SonautoV2Exten
 
         Args:
             audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             side: Add more to the beginning (left) or end (right) of the song
                 one of "left", "right"; required.
             prompt: A description of the track you want to generate. This prompt will be used to automatically generate the tags and lyrics unless you manually set them. For example, if you set prompt and tags, then the prompt will be used to generate only the lyrics.

@@ -126,7 +126,8 @@ def subscribe(
         lyrics_prompt: The lyrics sung in the generated song. An empty string will generate an instrumental track.
             str; required.
         audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sections: List of sections to inpaint. Currently, only one section is supported so the list length must be 1.
             list[InpaintSection]; required.
         tags: Tags/styles of the music to generate. You can view a list of all available tags at https://sonauto.ai/tag-explorer.
@@ -194,7 +195,8 @@ async def subscribe_async(
         lyrics_prompt: The lyrics sung in the generated song. An empty string will generate an instrumental track.
             str; required.
         audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sections: List of sections to inpaint. Currently, only one section is supported so the list length must be 1.
             list[InpaintSection]; required.
         tags: Tags/styles of the music to generate. You can view a list of all available tags at https://sonauto.ai/tag-explorer.
@@ -258,7 +260,8 @@ def submit(
         lyrics_prompt: The lyrics sung in the generated song. An empty string will generate an instrumental track.
             str; required.
         audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sections: List of sections to inpaint. Currently, only one section is supported so the list length must be 1.
             list[InpaintSection]; required.
         tags: Tags/styles of the music to generate. You can view a list of all available tags at https://sonauto.ai/tag-explorer.
@@ -318,7 +321,8 @@ async def submit_async(
         lyrics_prompt: The lyrics sung in the generated song. An empty string will generate an instrumental track.
             str; required.
         audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sections: List of sections to inpaint. Currently, only one section is supported so the list length must be 1.
             list[InpaintSection]; required.
         tags: Tags/styles of the music to generate. You can view a list of all available tags at https://sonauto.ai/tag-explorer.
@@ -377,7 +381,8 @@ def run(
         lyrics_prompt: The lyrics sung in the generated song. An empty string will generate an instrumental track.
             str; required.
         audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sections: List of sections to inpaint. Currently, only one section is supported so the list length must be 1.
             list[InpaintSection]; required.
         tags: Tags/styles of the music to generate. You can view a list of all available tags at https://sonauto.ai/tag-explorer.
@@ -435,7 +440,8 @@ async def run_async(
         lyrics_prompt: The lyrics sung in the generated song. An empty string will generate an instrumental track.
             str; required.
         audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sections: List of sections to inpaint. Currently, only one section is supported so the list length must be 1.
             list[InpaintSection]; required.
         tags: Tags/styles of the music to generate. You can view a list of all available tags at https://sonauto.ai/tag-explorer.
@@ -492,7 +498,8 @@ def stream(
         lyrics_prompt: The lyrics sung in the generated song. An empty string will generate an instrumental track.
             str; required.
         audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sections: List of sections to inpaint. Currently, only one section is supported so the list length must be 1.
             list[InpaintSection]; required.
         tags: Tags/styles of the music to generate. You can view a list of all available tags at https://sonauto.ai/tag-explorer.
@@ -548,7 +555,8 @@ def stream_async(
         lyrics_prompt: The lyrics sung in the generated song. An empty string will generate an instrumental track.
             str; required.
         audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sections: List of sections to inpaint. Currently, only one section is supported so the list length must be 1.
             list[InpaintSection]; required.
         tags: Tags/styles of the music to generate. You can view a list of all available tags at https://sonauto.ai/tag-explorer.

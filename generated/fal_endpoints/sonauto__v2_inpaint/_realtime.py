@@ -43,8 +43,8 @@ class Realtime(RealtimeConnection[SonautoV2InpaintInput, SonautoV2InpaintOutput]
             lyrics_prompt: The lyrics sung in the generated song. An empty string will generate an instrumental track.
                 str; required.
             audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             sections: List of sections to inpaint. Currently, only one section is supported so the list length must be 1.
                 list[InpaintSection]; required.
             tags: Tags/styles of the music to generate. You can view a list of all available tags at https://sonauto.ai/tag-explorer.
@@ -96,8 +96,8 @@ class AsyncRealtime(AsyncRealtimeConnection[SonautoV2InpaintInput, SonautoV2Inpa
             lyrics_prompt: The lyrics sung in the generated song. An empty string will generate an instrumental track.
                 str; required.
             audio_url: The URL of the audio file to alter. Must be a valid publicly accessible URL.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             sections: List of sections to inpaint. Currently, only one section is supported so the list length must be 1.
                 list[InpaintSection]; required.
             tags: Tags/styles of the music to generate. You can view a list of all available tags at https://sonauto.ai/tag-explorer.

@@ -119,7 +119,8 @@ def subscribe(
 
     Args:
         video_url: Public http(s) URL of the source video to score.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_samples: How many distinct music tracks to generate for the video.
             int, 1 to 3; default 1.
         prompt: Optional text prompt steering the musical style. If omitted, a prompt is generated automatically from the video.
@@ -171,7 +172,8 @@ async def subscribe_async(
 
     Args:
         video_url: Public http(s) URL of the source video to score.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_samples: How many distinct music tracks to generate for the video.
             int, 1 to 3; default 1.
         prompt: Optional text prompt steering the musical style. If omitted, a prompt is generated automatically from the video.
@@ -219,7 +221,8 @@ def submit(
 
     Args:
         video_url: Public http(s) URL of the source video to score.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_samples: How many distinct music tracks to generate for the video.
             int, 1 to 3; default 1.
         prompt: Optional text prompt steering the musical style. If omitted, a prompt is generated automatically from the video.
@@ -263,7 +266,8 @@ async def submit_async(
 
     Args:
         video_url: Public http(s) URL of the source video to score.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_samples: How many distinct music tracks to generate for the video.
             int, 1 to 3; default 1.
         prompt: Optional text prompt steering the musical style. If omitted, a prompt is generated automatically from the video.
@@ -306,7 +310,8 @@ def run(
 
     Args:
         video_url: Public http(s) URL of the source video to score.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_samples: How many distinct music tracks to generate for the video.
             int, 1 to 3; default 1.
         prompt: Optional text prompt steering the musical style. If omitted, a prompt is generated automatically from the video.
@@ -348,7 +353,8 @@ async def run_async(
 
     Args:
         video_url: Public http(s) URL of the source video to score.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_samples: How many distinct music tracks to generate for the video.
             int, 1 to 3; default 1.
         prompt: Optional text prompt steering the musical style. If omitted, a prompt is generated automatically from the video.
@@ -389,7 +395,8 @@ def stream(
 
     Args:
         video_url: Public http(s) URL of the source video to score.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_samples: How many distinct music tracks to generate for the video.
             int, 1 to 3; default 1.
         prompt: Optional text prompt steering the musical style. If omitted, a prompt is generated automatically from the video.
@@ -429,7 +436,8 @@ def stream_async(
 
     Args:
         video_url: Public http(s) URL of the source video to score.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_samples: How many distinct music tracks to generate for the video.
             int, 1 to 3; default 1.
         prompt: Optional text prompt steering the musical style. If omitted, a prompt is generated automatically from the video.

@@ -35,8 +35,8 @@ class Realtime(RealtimeConnection[SoniloV11VideoToMusicInput, SoniloV11VideoToMu
 
         Args:
             video_url: Public http(s) URL of the source video to score.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             num_samples: How many distinct music tracks to generate for the video.
                 int, 1 to 3; default 1.
             prompt: Optional text prompt steering the musical style. If omitted, a prompt is generated automatically from the video.
@@ -72,8 +72,8 @@ class AsyncRealtime(
 
         Args:
             video_url: Public http(s) URL of the source video to score.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             num_samples: How many distinct music tracks to generate for the video.
                 int, 1 to 3; default 1.
             prompt: Optional text prompt steering the musical style. If omitted, a prompt is generated automatically from the video.

@@ -32,8 +32,8 @@ class Realtime(RealtimeConnection[Sora2CharactersInput, Sora2CharactersOutput]):
 
         Args:
             video_url: URL of an MP4 video (minimum 720p, max ~2.67:1 aspect ratio) to define the character. Videos exceeding 1080p are automatically scaled down. Non-standard aspect ratios are automatically padded to 16:9 (landscape) or 9:16 (portrait). Videos longer than 4 seconds are trimmed to the first 4 seconds.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             name: Name for the character (1–80 characters). Refer to this name in prompts when using the character.
                 str, 1 to 80 characters; required.
 
@@ -58,8 +58,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sora2CharactersInput, Sora2Character
 
         Args:
             video_url: URL of an MP4 video (minimum 720p, max ~2.67:1 aspect ratio) to define the character. Videos exceeding 1080p are automatically scaled down. Non-standard aspect ratios are automatically padded to 16:9 (landscape) or 9:16 (portrait). Videos longer than 4 seconds are trimmed to the first 4 seconds.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             name: Name for the character (1–80 characters). Refer to this name in prompts when using the character.
                 str, 1 to 80 characters; required.
 

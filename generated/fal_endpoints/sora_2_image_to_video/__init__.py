@@ -128,7 +128,8 @@ def subscribe(
         prompt: The text prompt describing the video you want to generate
             str, 1 to 5000 characters; required.
         image_url: The URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "auto", "720p"; default "auto".
         aspect_ratio: The aspect ratio of the generated video
@@ -192,7 +193,8 @@ async def subscribe_async(
         prompt: The text prompt describing the video you want to generate
             str, 1 to 5000 characters; required.
         image_url: The URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "auto", "720p"; default "auto".
         aspect_ratio: The aspect ratio of the generated video
@@ -252,7 +254,8 @@ def submit(
         prompt: The text prompt describing the video you want to generate
             str, 1 to 5000 characters; required.
         image_url: The URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "auto", "720p"; default "auto".
         aspect_ratio: The aspect ratio of the generated video
@@ -308,7 +311,8 @@ async def submit_async(
         prompt: The text prompt describing the video you want to generate
             str, 1 to 5000 characters; required.
         image_url: The URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "auto", "720p"; default "auto".
         aspect_ratio: The aspect ratio of the generated video
@@ -363,7 +367,8 @@ def run(
         prompt: The text prompt describing the video you want to generate
             str, 1 to 5000 characters; required.
         image_url: The URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "auto", "720p"; default "auto".
         aspect_ratio: The aspect ratio of the generated video
@@ -417,7 +422,8 @@ async def run_async(
         prompt: The text prompt describing the video you want to generate
             str, 1 to 5000 characters; required.
         image_url: The URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "auto", "720p"; default "auto".
         aspect_ratio: The aspect ratio of the generated video
@@ -470,7 +476,8 @@ def stream(
         prompt: The text prompt describing the video you want to generate
             str, 1 to 5000 characters; required.
         image_url: The URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "auto", "720p"; default "auto".
         aspect_ratio: The aspect ratio of the generated video
@@ -522,7 +529,8 @@ def stream_async(
         prompt: The text prompt describing the video you want to generate
             str, 1 to 5000 characters; required.
         image_url: The URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "auto", "720p"; default "auto".
         aspect_ratio: The aspect ratio of the generated video

@@ -41,8 +41,8 @@ class Realtime(RealtimeConnection[Sora2ImageToVideoInput, Sora2ImageToVideoOutpu
             prompt: The text prompt describing the video you want to generate
                 str, 1 to 5000 characters; required.
             image_url: The URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: The resolution of the generated video
                 one of "auto", "720p"; default "auto".
             aspect_ratio: The aspect ratio of the generated video
@@ -88,8 +88,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Sora2ImageToVideoInput, Sora2ImageTo
             prompt: The text prompt describing the video you want to generate
                 str, 1 to 5000 characters; required.
             image_url: The URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: The resolution of the generated video
                 one of "auto", "720p"; default "auto".
             aspect_ratio: The aspect ratio of the generated video

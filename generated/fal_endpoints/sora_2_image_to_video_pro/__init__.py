@@ -127,7 +127,8 @@ def subscribe(
         prompt: The text prompt describing the video you want to generate
             str, 1 to 5000 characters; required.
         image_url: The URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "auto", "720p", "1080p", "true_1080p"; default "auto".
         aspect_ratio: The aspect ratio of the generated video
@@ -188,7 +189,8 @@ async def subscribe_async(
         prompt: The text prompt describing the video you want to generate
             str, 1 to 5000 characters; required.
         image_url: The URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "auto", "720p", "1080p", "true_1080p"; default "auto".
         aspect_ratio: The aspect ratio of the generated video
@@ -245,7 +247,8 @@ def submit(
         prompt: The text prompt describing the video you want to generate
             str, 1 to 5000 characters; required.
         image_url: The URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "auto", "720p", "1080p", "true_1080p"; default "auto".
         aspect_ratio: The aspect ratio of the generated video
@@ -298,7 +301,8 @@ async def submit_async(
         prompt: The text prompt describing the video you want to generate
             str, 1 to 5000 characters; required.
         image_url: The URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "auto", "720p", "1080p", "true_1080p"; default "auto".
         aspect_ratio: The aspect ratio of the generated video
@@ -350,7 +354,8 @@ def run(
         prompt: The text prompt describing the video you want to generate
             str, 1 to 5000 characters; required.
         image_url: The URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "auto", "720p", "1080p", "true_1080p"; default "auto".
         aspect_ratio: The aspect ratio of the generated video
@@ -401,7 +406,8 @@ async def run_async(
         prompt: The text prompt describing the video you want to generate
             str, 1 to 5000 characters; required.
         image_url: The URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "auto", "720p", "1080p", "true_1080p"; default "auto".
         aspect_ratio: The aspect ratio of the generated video
@@ -451,7 +457,8 @@ def stream(
         prompt: The text prompt describing the video you want to generate
             str, 1 to 5000 characters; required.
         image_url: The URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "auto", "720p", "1080p", "true_1080p"; default "auto".
         aspect_ratio: The aspect ratio of the generated video
@@ -500,7 +507,8 @@ def stream_async(
         prompt: The text prompt describing the video you want to generate
             str, 1 to 5000 characters; required.
         image_url: The URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: The resolution of the generated video
             one of "auto", "720p", "1080p", "true_1080p"; default "auto".
         aspect_ratio: The aspect ratio of the generated video

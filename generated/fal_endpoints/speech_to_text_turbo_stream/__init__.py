@@ -108,7 +108,8 @@ def subscribe(
 
     Args:
         audio_url: Local filesystem path (or remote URL) to a long audio file
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         use_pnc: Whether to use Canary's built-in punctuation & capitalization
             bool; default True.
 
@@ -151,7 +152,8 @@ async def subscribe_async(
 
     Args:
         audio_url: Local filesystem path (or remote URL) to a long audio file
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         use_pnc: Whether to use Canary's built-in punctuation & capitalization
             bool; default True.
 
@@ -190,7 +192,8 @@ def submit(
 
     Args:
         audio_url: Local filesystem path (or remote URL) to a long audio file
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         use_pnc: Whether to use Canary's built-in punctuation & capitalization
             bool; default True.
 
@@ -225,7 +228,8 @@ async def submit_async(
 
     Args:
         audio_url: Local filesystem path (or remote URL) to a long audio file
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         use_pnc: Whether to use Canary's built-in punctuation & capitalization
             bool; default True.
 
@@ -259,7 +263,8 @@ def run(
 
     Args:
         audio_url: Local filesystem path (or remote URL) to a long audio file
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         use_pnc: Whether to use Canary's built-in punctuation & capitalization
             bool; default True.
 
@@ -292,7 +297,8 @@ async def run_async(
 
     Args:
         audio_url: Local filesystem path (or remote URL) to a long audio file
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         use_pnc: Whether to use Canary's built-in punctuation & capitalization
             bool; default True.
 
@@ -324,7 +330,8 @@ def stream(
 
     Args:
         audio_url: Local filesystem path (or remote URL) to a long audio file
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         use_pnc: Whether to use Canary's built-in punctuation & capitalization
             bool; default True.
 
@@ -355,7 +362,8 @@ def stream_async(
 
     Args:
         audio_url: Local filesystem path (or remote URL) to a long audio file
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         use_pnc: Whether to use Canary's built-in punctuation & capitalization
             bool; default True.
 

@@ -32,8 +32,8 @@ class Realtime(RealtimeConnection[SpeechToTextTurboStreamInput, SpeechToTextTurb
 
         Args:
             audio_url: Local filesystem path (or remote URL) to a long audio file
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             use_pnc: Whether to use Canary's built-in punctuation & capitalization
                 bool; default True.
 
@@ -60,8 +60,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: Local filesystem path (or remote URL) to a long audio file
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             use_pnc: Whether to use Canary's built-in punctuation & capitalization
                 bool; default True.
 

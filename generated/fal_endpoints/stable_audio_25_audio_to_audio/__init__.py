@@ -124,7 +124,8 @@ def subscribe(
         prompt: The prompt to guide the audio generation
             str; required.
         audio_url: The audio clip to transform
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         strength: Sometimes referred to as denoising, this parameter controls how much influence the `audio_url` parameter has on the generated audio. A value of 0 would yield audio that is identical to the input. A value of 1 would be as if you passed in no audio at all.
             float, 0.01 to 1; default 0.8.
         num_inference_steps: The number of steps to denoise the audio for
@@ -185,7 +186,8 @@ async def subscribe_async(
         prompt: The prompt to guide the audio generation
             str; required.
         audio_url: The audio clip to transform
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         strength: Sometimes referred to as denoising, this parameter controls how much influence the `audio_url` parameter has on the generated audio. A value of 0 would yield audio that is identical to the input. A value of 1 would be as if you passed in no audio at all.
             float, 0.01 to 1; default 0.8.
         num_inference_steps: The number of steps to denoise the audio for
@@ -242,7 +244,8 @@ def submit(
         prompt: The prompt to guide the audio generation
             str; required.
         audio_url: The audio clip to transform
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         strength: Sometimes referred to as denoising, this parameter controls how much influence the `audio_url` parameter has on the generated audio. A value of 0 would yield audio that is identical to the input. A value of 1 would be as if you passed in no audio at all.
             float, 0.01 to 1; default 0.8.
         num_inference_steps: The number of steps to denoise the audio for
@@ -295,7 +298,8 @@ async def submit_async(
         prompt: The prompt to guide the audio generation
             str; required.
         audio_url: The audio clip to transform
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         strength: Sometimes referred to as denoising, this parameter controls how much influence the `audio_url` parameter has on the generated audio. A value of 0 would yield audio that is identical to the input. A value of 1 would be as if you passed in no audio at all.
             float, 0.01 to 1; default 0.8.
         num_inference_steps: The number of steps to denoise the audio for
@@ -347,7 +351,8 @@ def run(
         prompt: The prompt to guide the audio generation
             str; required.
         audio_url: The audio clip to transform
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         strength: Sometimes referred to as denoising, this parameter controls how much influence the `audio_url` parameter has on the generated audio. A value of 0 would yield audio that is identical to the input. A value of 1 would be as if you passed in no audio at all.
             float, 0.01 to 1; default 0.8.
         num_inference_steps: The number of steps to denoise the audio for
@@ -398,7 +403,8 @@ async def run_async(
         prompt: The prompt to guide the audio generation
             str; required.
         audio_url: The audio clip to transform
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         strength: Sometimes referred to as denoising, this parameter controls how much influence the `audio_url` parameter has on the generated audio. A value of 0 would yield audio that is identical to the input. A value of 1 would be as if you passed in no audio at all.
             float, 0.01 to 1; default 0.8.
         num_inference_steps: The number of steps to denoise the audio for
@@ -448,7 +454,8 @@ def stream(
         prompt: The prompt to guide the audio generation
             str; required.
         audio_url: The audio clip to transform
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         strength: Sometimes referred to as denoising, this parameter controls how much influence the `audio_url` parameter has on the generated audio. A value of 0 would yield audio that is identical to the input. A value of 1 would be as if you passed in no audio at all.
             float, 0.01 to 1; default 0.8.
         num_inference_steps: The number of steps to denoise the audio for
@@ -497,7 +504,8 @@ def stream_async(
         prompt: The prompt to guide the audio generation
             str; required.
         audio_url: The audio clip to transform
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         strength: Sometimes referred to as denoising, this parameter controls how much influence the `audio_url` parameter has on the generated audio. A value of 0 would yield audio that is identical to the input. A value of 1 would be as if you passed in no audio at all.
             float, 0.01 to 1; default 0.8.
         num_inference_steps: The number of steps to denoise the audio for

@@ -40,8 +40,8 @@ class Realtime(RealtimeConnection[StableAudio25AudioToAudioInput, StableAudio25A
             prompt: The prompt to guide the audio generation
                 str; required.
             audio_url: The audio clip to transform
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             strength: Sometimes referred to as denoising, this parameter controls how much influence the `audio_url` parameter has on the generated audio. A value of 0 would yield audio that is identical to the input. A value of 1 would be as if you passed in no audio at all.
                 float, 0.01 to 1; default 0.8.
             num_inference_steps: The number of steps to denoise the audio for
@@ -86,8 +86,8 @@ class AsyncRealtime(
             prompt: The prompt to guide the audio generation
                 str; required.
             audio_url: The audio clip to transform
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             strength: Sometimes referred to as denoising, this parameter controls how much influence the `audio_url` parameter has on the generated audio. A value of 0 would yield audio that is identical to the input. A value of 1 would be as if you passed in no audio at all.
                 float, 0.01 to 1; default 0.8.
             num_inference_steps: The number of steps to denoise the audio for

@@ -119,7 +119,8 @@ def subscribe(
         prompt: The prompt to guide the audio generation
             str; required.
         audio_url: The audio clip to inpaint
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seconds_total: The duration of the audio clip to generate. If not provided, it will be set to the duration of the input audio.
             int or None, 1 to 190; default 190.
         guidance_scale: How strictly the diffusion process adheres to the prompt text (higher values make your audio closer to your prompt).
@@ -183,7 +184,8 @@ async def subscribe_async(
         prompt: The prompt to guide the audio generation
             str; required.
         audio_url: The audio clip to inpaint
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seconds_total: The duration of the audio clip to generate. If not provided, it will be set to the duration of the input audio.
             int or None, 1 to 190; default 190.
         guidance_scale: How strictly the diffusion process adheres to the prompt text (higher values make your audio closer to your prompt).
@@ -243,7 +245,8 @@ def submit(
         prompt: The prompt to guide the audio generation
             str; required.
         audio_url: The audio clip to inpaint
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seconds_total: The duration of the audio clip to generate. If not provided, it will be set to the duration of the input audio.
             int or None, 1 to 190; default 190.
         guidance_scale: How strictly the diffusion process adheres to the prompt text (higher values make your audio closer to your prompt).
@@ -299,7 +302,8 @@ async def submit_async(
         prompt: The prompt to guide the audio generation
             str; required.
         audio_url: The audio clip to inpaint
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seconds_total: The duration of the audio clip to generate. If not provided, it will be set to the duration of the input audio.
             int or None, 1 to 190; default 190.
         guidance_scale: How strictly the diffusion process adheres to the prompt text (higher values make your audio closer to your prompt).
@@ -354,7 +358,8 @@ def run(
         prompt: The prompt to guide the audio generation
             str; required.
         audio_url: The audio clip to inpaint
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seconds_total: The duration of the audio clip to generate. If not provided, it will be set to the duration of the input audio.
             int or None, 1 to 190; default 190.
         guidance_scale: How strictly the diffusion process adheres to the prompt text (higher values make your audio closer to your prompt).
@@ -408,7 +413,8 @@ async def run_async(
         prompt: The prompt to guide the audio generation
             str; required.
         audio_url: The audio clip to inpaint
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seconds_total: The duration of the audio clip to generate. If not provided, it will be set to the duration of the input audio.
             int or None, 1 to 190; default 190.
         guidance_scale: How strictly the diffusion process adheres to the prompt text (higher values make your audio closer to your prompt).
@@ -461,7 +467,8 @@ def stream(
         prompt: The prompt to guide the audio generation
             str; required.
         audio_url: The audio clip to inpaint
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seconds_total: The duration of the audio clip to generate. If not provided, it will be set to the duration of the input audio.
             int or None, 1 to 190; default 190.
         guidance_scale: How strictly the diffusion process adheres to the prompt text (higher values make your audio closer to your prompt).
@@ -513,7 +520,8 @@ def stream_async(
         prompt: The prompt to guide the audio generation
             str; required.
         audio_url: The audio clip to inpaint
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seconds_total: The duration of the audio clip to generate. If not provided, it will be set to the duration of the input audio.
             int or None, 1 to 190; default 190.
         guidance_scale: How strictly the diffusion process adheres to the prompt text (higher values make your audio closer to your prompt).

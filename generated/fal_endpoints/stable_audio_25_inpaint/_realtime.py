@@ -41,8 +41,8 @@ class Realtime(RealtimeConnection[StableAudio25InpaintInput, StableAudio25Inpain
             prompt: The prompt to guide the audio generation
                 str; required.
             audio_url: The audio clip to inpaint
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seconds_total: The duration of the audio clip to generate. If not provided, it will be set to the duration of the input audio.
                 int or None, 1 to 190; default 190.
             guidance_scale: How strictly the diffusion process adheres to the prompt text (higher values make your audio closer to your prompt).
@@ -88,8 +88,8 @@ class AsyncRealtime(AsyncRealtimeConnection[StableAudio25InpaintInput, StableAud
             prompt: The prompt to guide the audio generation
                 str; required.
             audio_url: The audio clip to inpaint
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seconds_total: The duration of the audio clip to generate. If not provided, it will be set to the duration of the input audio.
                 int or None, 1 to 190; default 190.
             guidance_scale: How strictly the diffusion process adheres to the prompt text (higher values make your audio closer to your prompt).

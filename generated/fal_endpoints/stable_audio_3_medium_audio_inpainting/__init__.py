@@ -129,7 +129,8 @@ def subscribe(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 380; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -205,7 +206,8 @@ async def subscribe_async(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 380; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -277,7 +279,8 @@ def submit(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 380; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -345,7 +348,8 @@ async def submit_async(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 380; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -412,7 +416,8 @@ def run(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 380; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -478,7 +483,8 @@ async def run_async(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 380; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -543,7 +549,8 @@ def stream(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 380; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -607,7 +614,8 @@ def stream_async(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 380; required.
         mask_end_seconds: End of the region to regenerate, in seconds.

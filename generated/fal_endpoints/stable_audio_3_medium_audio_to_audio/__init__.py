@@ -129,7 +129,8 @@ def subscribe(
         prompt: Text description guiding how the source audio should be transformed.
             str; required.
         audio_url: Source audio to transform.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         duration: Duration of the generated audio in seconds. The medium model supports up to 380 seconds (~6m20s).
@@ -205,7 +206,8 @@ async def subscribe_async(
         prompt: Text description guiding how the source audio should be transformed.
             str; required.
         audio_url: Source audio to transform.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         duration: Duration of the generated audio in seconds. The medium model supports up to 380 seconds (~6m20s).
@@ -277,7 +279,8 @@ def submit(
         prompt: Text description guiding how the source audio should be transformed.
             str; required.
         audio_url: Source audio to transform.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         duration: Duration of the generated audio in seconds. The medium model supports up to 380 seconds (~6m20s).
@@ -345,7 +348,8 @@ async def submit_async(
         prompt: Text description guiding how the source audio should be transformed.
             str; required.
         audio_url: Source audio to transform.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         duration: Duration of the generated audio in seconds. The medium model supports up to 380 seconds (~6m20s).
@@ -412,7 +416,8 @@ def run(
         prompt: Text description guiding how the source audio should be transformed.
             str; required.
         audio_url: Source audio to transform.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         duration: Duration of the generated audio in seconds. The medium model supports up to 380 seconds (~6m20s).
@@ -478,7 +483,8 @@ async def run_async(
         prompt: Text description guiding how the source audio should be transformed.
             str; required.
         audio_url: Source audio to transform.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         duration: Duration of the generated audio in seconds. The medium model supports up to 380 seconds (~6m20s).
@@ -543,7 +549,8 @@ def stream(
         prompt: Text description guiding how the source audio should be transformed.
             str; required.
         audio_url: Source audio to transform.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         duration: Duration of the generated audio in seconds. The medium model supports up to 380 seconds (~6m20s).
@@ -607,7 +614,8 @@ def stream_async(
         prompt: Text description guiding how the source audio should be transformed.
             str; required.
         audio_url: Source audio to transform.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         duration: Duration of the generated audio in seconds. The medium model supports up to 380 seconds (~6m20s).

@@ -131,7 +131,8 @@ def subscribe(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 380; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -207,7 +208,8 @@ async def subscribe_async(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 380; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -279,7 +281,8 @@ def submit(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 380; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -347,7 +350,8 @@ async def submit_async(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 380; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -414,7 +418,8 @@ def run(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 380; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -480,7 +485,8 @@ async def run_async(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 380; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -545,7 +551,8 @@ def stream(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 380; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -609,7 +616,8 @@ def stream_async(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 380; required.
         mask_end_seconds: End of the region to regenerate, in seconds.

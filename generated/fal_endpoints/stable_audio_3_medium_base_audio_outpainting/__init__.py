@@ -131,7 +131,8 @@ def subscribe(
         prompt: Text description guiding the extension content.
             str; required.
         audio_url: Source audio to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
@@ -207,7 +208,8 @@ async def subscribe_async(
         prompt: Text description guiding the extension content.
             str; required.
         audio_url: Source audio to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
@@ -279,7 +281,8 @@ def submit(
         prompt: Text description guiding the extension content.
             str; required.
         audio_url: Source audio to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
@@ -347,7 +350,8 @@ async def submit_async(
         prompt: Text description guiding the extension content.
             str; required.
         audio_url: Source audio to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
@@ -414,7 +418,8 @@ def run(
         prompt: Text description guiding the extension content.
             str; required.
         audio_url: Source audio to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
@@ -480,7 +485,8 @@ async def run_async(
         prompt: Text description guiding the extension content.
             str; required.
         audio_url: Source audio to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
@@ -545,7 +551,8 @@ def stream(
         prompt: Text description guiding the extension content.
             str; required.
         audio_url: Source audio to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
@@ -609,7 +616,8 @@ def stream_async(
         prompt: Text description guiding the extension content.
             str; required.
         audio_url: Source audio to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.

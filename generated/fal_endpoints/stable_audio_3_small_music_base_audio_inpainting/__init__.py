@@ -132,7 +132,8 @@ def subscribe(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 120; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -208,7 +209,8 @@ async def subscribe_async(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 120; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -280,7 +282,8 @@ def submit(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 120; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -348,7 +351,8 @@ async def submit_async(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 120; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -415,7 +419,8 @@ def run(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 120; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -481,7 +486,8 @@ async def run_async(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 120; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -546,7 +552,8 @@ def stream(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 120; required.
         mask_end_seconds: End of the region to regenerate, in seconds.
@@ -610,7 +617,8 @@ def stream_async(
         prompt: Text description guiding how the masked region is regenerated.
             str; required.
         audio_url: Source audio. Only the masked region is regenerated.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mask_start_seconds: Start of the region to regenerate, in seconds.
             float, 0 to 120; required.
         mask_end_seconds: End of the region to regenerate, in seconds.

@@ -52,8 +52,8 @@ class Realtime(
             prompt: Text description guiding the extension content.
                 str; required.
             audio_url: Source audio to extend.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Text description of qualities to avoid in the output.
                 str; default "".
             num_inference_steps: Number of sampling steps. Post-trained (distilled) checkpoints look good with the default 8 and gain little from going higher.
@@ -115,8 +115,8 @@ class AsyncRealtime(
             prompt: Text description guiding the extension content.
                 str; required.
             audio_url: Source audio to extend.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Text description of qualities to avoid in the output.
                 str; default "".
             num_inference_steps: Number of sampling steps. Post-trained (distilled) checkpoints look good with the default 8 and gain little from going higher.

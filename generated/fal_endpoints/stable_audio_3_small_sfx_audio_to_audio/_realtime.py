@@ -49,8 +49,8 @@ class Realtime(
             prompt: Text description guiding how the source audio should be transformed.
                 str; required.
             audio_url: Source audio to transform.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Text description of qualities to avoid in the output.
                 str; default "".
             duration: Duration of the generated audio in seconds.
@@ -112,8 +112,8 @@ class AsyncRealtime(
             prompt: Text description guiding how the source audio should be transformed.
                 str; required.
             audio_url: Source audio to transform.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Text description of qualities to avoid in the output.
                 str; default "".
             duration: Duration of the generated audio in seconds.

@@ -52,8 +52,8 @@ class Realtime(
             prompt: Text description guiding how the masked region is regenerated.
                 str; required.
             audio_url: Source audio. Only the masked region is regenerated.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mask_start_seconds: Start of the region to regenerate, in seconds.
                 float, 0 to 120; required.
             mask_end_seconds: End of the region to regenerate, in seconds.
@@ -115,8 +115,8 @@ class AsyncRealtime(
             prompt: Text description guiding how the masked region is regenerated.
                 str; required.
             audio_url: Source audio. Only the masked region is regenerated.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mask_start_seconds: Start of the region to regenerate, in seconds.
                 float, 0 to 120; required.
             mask_end_seconds: End of the region to regenerate, in seconds.

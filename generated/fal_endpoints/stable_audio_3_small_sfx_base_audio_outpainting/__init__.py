@@ -132,7 +132,8 @@ def subscribe(
         prompt: Text description guiding the extension content.
             str; required.
         audio_url: Source audio to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
@@ -208,7 +209,8 @@ async def subscribe_async(
         prompt: Text description guiding the extension content.
             str; required.
         audio_url: Source audio to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
@@ -280,7 +282,8 @@ def submit(
         prompt: Text description guiding the extension content.
             str; required.
         audio_url: Source audio to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
@@ -348,7 +351,8 @@ async def submit_async(
         prompt: Text description guiding the extension content.
             str; required.
         audio_url: Source audio to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
@@ -415,7 +419,8 @@ def run(
         prompt: Text description guiding the extension content.
             str; required.
         audio_url: Source audio to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
@@ -481,7 +486,8 @@ async def run_async(
         prompt: Text description guiding the extension content.
             str; required.
         audio_url: Source audio to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
@@ -546,7 +552,8 @@ def stream(
         prompt: Text description guiding the extension content.
             str; required.
         audio_url: Source audio to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
@@ -610,7 +617,8 @@ def stream_async(
         prompt: Text description guiding the extension content.
             str; required.
         audio_url: Source audio to extend.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Text description of qualities to avoid in the output.
             str; default "".
         num_inference_steps: Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.

@@ -113,9 +113,11 @@ def subscribe(
 
     Args:
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; required.
         aspect_ratio: The aspect ratio of the video to generate. If 'auto', the aspect ratio will be determined by the reference image.
@@ -175,9 +177,11 @@ async def subscribe_async(
 
     Args:
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; required.
         aspect_ratio: The aspect ratio of the video to generate. If 'auto', the aspect ratio will be determined by the reference image.
@@ -233,9 +237,11 @@ def submit(
 
     Args:
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; required.
         aspect_ratio: The aspect ratio of the video to generate. If 'auto', the aspect ratio will be determined by the reference image.
@@ -287,9 +293,11 @@ async def submit_async(
 
     Args:
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; required.
         aspect_ratio: The aspect ratio of the video to generate. If 'auto', the aspect ratio will be determined by the reference image.
@@ -340,9 +348,11 @@ def run(
 
     Args:
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; required.
         aspect_ratio: The aspect ratio of the video to generate. If 'auto', the aspect ratio will be determined by the reference image.
@@ -392,9 +402,11 @@ async def run_async(
 
     Args:
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; required.
         aspect_ratio: The aspect ratio of the video to generate. If 'auto', the aspect ratio will be determined by the reference image.
@@ -443,9 +455,11 @@ def stream(
 
     Args:
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; required.
         aspect_ratio: The aspect ratio of the video to generate. If 'auto', the aspect ratio will be determined by the reference image.
@@ -493,9 +507,11 @@ def stream_async(
 
     Args:
         image_url: The URL of the image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: The URL of the audio to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The prompt to use for the video generation.
             str; required.
         aspect_ratio: The aspect ratio of the video to generate. If 'auto', the aspect ratio will be determined by the reference image.

@@ -39,11 +39,11 @@ class Realtime(RealtimeConnection[StableAvatarInput, StableAvatarOutput]):
 
         Args:
             image_url: The URL of the image to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: The URL of the audio to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for the video generation.
                 str; required.
             aspect_ratio: The aspect ratio of the video to generate. If 'auto', the aspect ratio will be determined by the reference image.
@@ -87,11 +87,11 @@ class AsyncRealtime(AsyncRealtimeConnection[StableAvatarInput, StableAvatarOutpu
 
         Args:
             image_url: The URL of the image to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: The URL of the audio to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The prompt to use for the video generation.
                 str; required.
             aspect_ratio: The aspect ratio of the video to generate. If 'auto', the aspect ratio will be determined by the reference image.

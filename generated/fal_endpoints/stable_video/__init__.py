@@ -113,7 +113,8 @@ def subscribe(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of Stable Diffusion
             will output the same image every time.
             int or None; optional.
@@ -170,7 +171,8 @@ async def subscribe_async(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of Stable Diffusion
             will output the same image every time.
             int or None; optional.
@@ -223,7 +225,8 @@ def submit(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of Stable Diffusion
             will output the same image every time.
             int or None; optional.
@@ -272,7 +275,8 @@ async def submit_async(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of Stable Diffusion
             will output the same image every time.
             int or None; optional.
@@ -320,7 +324,8 @@ def run(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of Stable Diffusion
             will output the same image every time.
             int or None; optional.
@@ -367,7 +372,8 @@ async def run_async(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of Stable Diffusion
             will output the same image every time.
             int or None; optional.
@@ -413,7 +419,8 @@ def stream(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of Stable Diffusion
             will output the same image every time.
             int or None; optional.
@@ -458,7 +465,8 @@ def stream_async(
 
     Args:
         image_url: The URL of the image to use as a starting point for the generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: The same seed and the same prompt given to the same version of Stable Diffusion
             will output the same image every time.
             int or None; optional.

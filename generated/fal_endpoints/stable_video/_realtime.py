@@ -35,8 +35,8 @@ class Realtime(RealtimeConnection[StableVideoInput, StableVideoOutput]):
 
         Args:
             image_url: The URL of the image to use as a starting point for the generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: The same seed and the same prompt given to the same version of Stable Diffusion
                 will output the same image every time.
                 int or None; optional.
@@ -75,8 +75,8 @@ class AsyncRealtime(AsyncRealtimeConnection[StableVideoInput, StableVideoOutput]
 
         Args:
             image_url: The URL of the image to use as a starting point for the generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: The same seed and the same prompt given to the same version of Stable Diffusion
                 will output the same image every time.
                 int or None; optional.

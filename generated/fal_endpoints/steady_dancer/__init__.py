@@ -123,11 +123,11 @@ def subscribe(
 
     Args:
         image_url: URL of the reference image to animate. This is the person/character whose appearance will be preserved.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
         video_url: URL of the driving pose video. The motion from this video will be transferred to the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
         prompt: Text prompt describing the desired animation.
             str; default "A person dancing with smooth and natural movements.".
         negative_prompt: Negative prompt for video generation.
@@ -218,11 +218,11 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the reference image to animate. This is the person/character whose appearance will be preserved.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
         video_url: URL of the driving pose video. The motion from this video will be transferred to the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
         prompt: Text prompt describing the desired animation.
             str; default "A person dancing with smooth and natural movements.".
         negative_prompt: Negative prompt for video generation.
@@ -309,11 +309,11 @@ def submit(
 
     Args:
         image_url: URL of the reference image to animate. This is the person/character whose appearance will be preserved.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
         video_url: URL of the driving pose video. The motion from this video will be transferred to the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
         prompt: Text prompt describing the desired animation.
             str; default "A person dancing with smooth and natural movements.".
         negative_prompt: Negative prompt for video generation.
@@ -396,11 +396,11 @@ async def submit_async(
 
     Args:
         image_url: URL of the reference image to animate. This is the person/character whose appearance will be preserved.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
         video_url: URL of the driving pose video. The motion from this video will be transferred to the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
         prompt: Text prompt describing the desired animation.
             str; default "A person dancing with smooth and natural movements.".
         negative_prompt: Negative prompt for video generation.
@@ -482,11 +482,11 @@ def run(
 
     Args:
         image_url: URL of the reference image to animate. This is the person/character whose appearance will be preserved.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
         video_url: URL of the driving pose video. The motion from this video will be transferred to the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
         prompt: Text prompt describing the desired animation.
             str; default "A person dancing with smooth and natural movements.".
         negative_prompt: Negative prompt for video generation.
@@ -567,11 +567,11 @@ async def run_async(
 
     Args:
         image_url: URL of the reference image to animate. This is the person/character whose appearance will be preserved.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
         video_url: URL of the driving pose video. The motion from this video will be transferred to the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
         prompt: Text prompt describing the desired animation.
             str; default "A person dancing with smooth and natural movements.".
         negative_prompt: Negative prompt for video generation.
@@ -651,11 +651,11 @@ def stream(
 
     Args:
         image_url: URL of the reference image to animate. This is the person/character whose appearance will be preserved.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
         video_url: URL of the driving pose video. The motion from this video will be transferred to the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
         prompt: Text prompt describing the desired animation.
             str; default "A person dancing with smooth and natural movements.".
         negative_prompt: Negative prompt for video generation.
@@ -734,11 +734,11 @@ def stream_async(
 
     Args:
         image_url: URL of the reference image to animate. This is the person/character whose appearance will be preserved.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
         video_url: URL of the driving pose video. The motion from this video will be transferred to the reference image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
         prompt: Text prompt describing the desired animation.
             str; default "A person dancing with smooth and natural movements.".
         negative_prompt: Negative prompt for video generation.

@@ -49,11 +49,12 @@ class Realtime(RealtimeConnection[SteadyDancerInput, SteadyDancerOutput]):
 
         Args:
             image_url: URL of the reference image to animate. This is the person/character whose appearance will be preserved.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; default "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; default
+                "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
             video_url: URL of the driving pose video. The motion from this video will be transferred to the reference image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; default
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; default
                 "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
             prompt: Text prompt describing the desired animation.
                 str; default "A person dancing with smooth and natural movements.".
@@ -129,11 +130,12 @@ class AsyncRealtime(AsyncRealtimeConnection[SteadyDancerInput, SteadyDancerOutpu
 
         Args:
             image_url: URL of the reference image to animate. This is the person/character whose appearance will be preserved.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; default "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; default
+                "https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png".
             video_url: URL of the driving pose video. The motion from this video will be transferred to the reference image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; default
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; default
                 "https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4".
             prompt: Text prompt describing the desired animation.
                 str; default "A person dancing with smooth and natural movements.".

@@ -112,9 +112,11 @@ def subscribe(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: The model to use for lipsyncing
             one of "lipsync-1.8.0", "lipsync-1.7.1", "lipsync-1.9.0-beta"; default
             "lipsync-1.9.0-beta".
@@ -162,9 +164,11 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: The model to use for lipsyncing
             one of "lipsync-1.8.0", "lipsync-1.7.1", "lipsync-1.9.0-beta"; default
             "lipsync-1.9.0-beta".
@@ -208,9 +212,11 @@ def submit(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: The model to use for lipsyncing
             one of "lipsync-1.8.0", "lipsync-1.7.1", "lipsync-1.9.0-beta"; default
             "lipsync-1.9.0-beta".
@@ -250,9 +256,11 @@ async def submit_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: The model to use for lipsyncing
             one of "lipsync-1.8.0", "lipsync-1.7.1", "lipsync-1.9.0-beta"; default
             "lipsync-1.9.0-beta".
@@ -291,9 +299,11 @@ def run(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: The model to use for lipsyncing
             one of "lipsync-1.8.0", "lipsync-1.7.1", "lipsync-1.9.0-beta"; default
             "lipsync-1.9.0-beta".
@@ -331,9 +341,11 @@ async def run_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: The model to use for lipsyncing
             one of "lipsync-1.8.0", "lipsync-1.7.1", "lipsync-1.9.0-beta"; default
             "lipsync-1.9.0-beta".
@@ -370,9 +382,11 @@ def stream(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: The model to use for lipsyncing
             one of "lipsync-1.8.0", "lipsync-1.7.1", "lipsync-1.9.0-beta"; default
             "lipsync-1.9.0-beta".
@@ -408,9 +422,11 @@ def stream_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: The model to use for lipsyncing
             one of "lipsync-1.8.0", "lipsync-1.7.1", "lipsync-1.9.0-beta"; default
             "lipsync-1.9.0-beta".

@@ -36,11 +36,11 @@ class Realtime(RealtimeConnection[SyncLipsyncInput, SyncLipsyncOutput]):
 
         Args:
             video_url: URL of the input video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the input audio
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             model: The model to use for lipsyncing
                 one of "lipsync-1.8.0", "lipsync-1.7.1", "lipsync-1.9.0-beta"; default
                 "lipsync-1.9.0-beta".
@@ -72,11 +72,11 @@ class AsyncRealtime(AsyncRealtimeConnection[SyncLipsyncInput, SyncLipsyncOutput]
 
         Args:
             video_url: URL of the input video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the input audio
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             model: The model to use for lipsyncing
                 one of "lipsync-1.8.0", "lipsync-1.7.1", "lipsync-1.9.0-beta"; default
                 "lipsync-1.9.0-beta".

@@ -114,9 +114,11 @@ def subscribe(
 
     Args:
         video_url: URL to the input video. Must be **15 seconds or shorter**.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL to the input audio. Must be **15 seconds or shorter**.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         emotion: Emotion prompt for the generation. Currently supports single-word emotions only.
             one of "happy", "sad", "angry", "disgusted", "surprised", "neutral"; required.
         model_mode: Controls the edit region and movement scope for the model. Available options:
@@ -172,9 +174,11 @@ async def subscribe_async(
 
     Args:
         video_url: URL to the input video. Must be **15 seconds or shorter**.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL to the input audio. Must be **15 seconds or shorter**.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         emotion: Emotion prompt for the generation. Currently supports single-word emotions only.
             one of "happy", "sad", "angry", "disgusted", "surprised", "neutral"; required.
         model_mode: Controls the edit region and movement scope for the model. Available options:
@@ -226,9 +230,11 @@ def submit(
 
     Args:
         video_url: URL to the input video. Must be **15 seconds or shorter**.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL to the input audio. Must be **15 seconds or shorter**.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         emotion: Emotion prompt for the generation. Currently supports single-word emotions only.
             one of "happy", "sad", "angry", "disgusted", "surprised", "neutral"; required.
         model_mode: Controls the edit region and movement scope for the model. Available options:
@@ -276,9 +282,11 @@ async def submit_async(
 
     Args:
         video_url: URL to the input video. Must be **15 seconds or shorter**.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL to the input audio. Must be **15 seconds or shorter**.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         emotion: Emotion prompt for the generation. Currently supports single-word emotions only.
             one of "happy", "sad", "angry", "disgusted", "surprised", "neutral"; required.
         model_mode: Controls the edit region and movement scope for the model. Available options:
@@ -325,9 +333,11 @@ def run(
 
     Args:
         video_url: URL to the input video. Must be **15 seconds or shorter**.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL to the input audio. Must be **15 seconds or shorter**.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         emotion: Emotion prompt for the generation. Currently supports single-word emotions only.
             one of "happy", "sad", "angry", "disgusted", "surprised", "neutral"; required.
         model_mode: Controls the edit region and movement scope for the model. Available options:
@@ -373,9 +383,11 @@ async def run_async(
 
     Args:
         video_url: URL to the input video. Must be **15 seconds or shorter**.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL to the input audio. Must be **15 seconds or shorter**.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         emotion: Emotion prompt for the generation. Currently supports single-word emotions only.
             one of "happy", "sad", "angry", "disgusted", "surprised", "neutral"; required.
         model_mode: Controls the edit region and movement scope for the model. Available options:
@@ -420,9 +432,11 @@ def stream(
 
     Args:
         video_url: URL to the input video. Must be **15 seconds or shorter**.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL to the input audio. Must be **15 seconds or shorter**.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         emotion: Emotion prompt for the generation. Currently supports single-word emotions only.
             one of "happy", "sad", "angry", "disgusted", "surprised", "neutral"; required.
         model_mode: Controls the edit region and movement scope for the model. Available options:
@@ -466,9 +480,11 @@ def stream_async(
 
     Args:
         video_url: URL to the input video. Must be **15 seconds or shorter**.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL to the input audio. Must be **15 seconds or shorter**.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         emotion: Emotion prompt for the generation. Currently supports single-word emotions only.
             one of "happy", "sad", "angry", "disgusted", "surprised", "neutral"; required.
         model_mode: Controls the edit region and movement scope for the model. Available options:

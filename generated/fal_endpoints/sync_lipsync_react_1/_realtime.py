@@ -36,11 +36,11 @@ class Realtime(RealtimeConnection[SyncLipsyncReact1Input, SyncLipsyncReact1Outpu
 
         Args:
             video_url: URL to the input video. Must be **15 seconds or shorter**.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL to the input audio. Must be **15 seconds or shorter**.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             emotion: Emotion prompt for the generation. Currently supports single-word emotions only.
                 one of "happy", "sad", "angry", "disgusted", "surprised", "neutral"; required.
             model_mode: Controls the edit region and movement scope for the model. Available options:
@@ -78,11 +78,11 @@ class AsyncRealtime(AsyncRealtimeConnection[SyncLipsyncReact1Input, SyncLipsyncR
 
         Args:
             video_url: URL to the input video. Must be **15 seconds or shorter**.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL to the input audio. Must be **15 seconds or shorter**.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             emotion: Emotion prompt for the generation. Currently supports single-word emotions only.
                 one of "happy", "sad", "angry", "disgusted", "surprised", "neutral"; required.
             model_mode: Controls the edit region and movement scope for the model. Available options:

@@ -112,9 +112,11 @@ def subscribe(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: The model to use for lipsyncing. `lipsync-2-pro` will cost roughly 1.67 times as much as `lipsync-2` for the same duration.
             one of "lipsync-2", "lipsync-2-pro"; default "lipsync-2".
         sync_mode: Lipsync mode when audio and video durations are out of sync.
@@ -161,9 +163,11 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: The model to use for lipsyncing. `lipsync-2-pro` will cost roughly 1.67 times as much as `lipsync-2` for the same duration.
             one of "lipsync-2", "lipsync-2-pro"; default "lipsync-2".
         sync_mode: Lipsync mode when audio and video durations are out of sync.
@@ -206,9 +210,11 @@ def submit(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: The model to use for lipsyncing. `lipsync-2-pro` will cost roughly 1.67 times as much as `lipsync-2` for the same duration.
             one of "lipsync-2", "lipsync-2-pro"; default "lipsync-2".
         sync_mode: Lipsync mode when audio and video durations are out of sync.
@@ -247,9 +253,11 @@ async def submit_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: The model to use for lipsyncing. `lipsync-2-pro` will cost roughly 1.67 times as much as `lipsync-2` for the same duration.
             one of "lipsync-2", "lipsync-2-pro"; default "lipsync-2".
         sync_mode: Lipsync mode when audio and video durations are out of sync.
@@ -287,9 +295,11 @@ def run(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: The model to use for lipsyncing. `lipsync-2-pro` will cost roughly 1.67 times as much as `lipsync-2` for the same duration.
             one of "lipsync-2", "lipsync-2-pro"; default "lipsync-2".
         sync_mode: Lipsync mode when audio and video durations are out of sync.
@@ -326,9 +336,11 @@ async def run_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: The model to use for lipsyncing. `lipsync-2-pro` will cost roughly 1.67 times as much as `lipsync-2` for the same duration.
             one of "lipsync-2", "lipsync-2-pro"; default "lipsync-2".
         sync_mode: Lipsync mode when audio and video durations are out of sync.
@@ -364,9 +376,11 @@ def stream(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: The model to use for lipsyncing. `lipsync-2-pro` will cost roughly 1.67 times as much as `lipsync-2` for the same duration.
             one of "lipsync-2", "lipsync-2-pro"; default "lipsync-2".
         sync_mode: Lipsync mode when audio and video durations are out of sync.
@@ -401,9 +415,11 @@ def stream_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: The model to use for lipsyncing. `lipsync-2-pro` will cost roughly 1.67 times as much as `lipsync-2` for the same duration.
             one of "lipsync-2", "lipsync-2-pro"; default "lipsync-2".
         sync_mode: Lipsync mode when audio and video durations are out of sync.

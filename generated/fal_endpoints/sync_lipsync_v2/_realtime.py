@@ -34,11 +34,11 @@ class Realtime(RealtimeConnection[SyncLipsyncV2Input, SyncLipsyncV2Output]):
 
         Args:
             video_url: URL of the input video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the input audio
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             model: The model to use for lipsyncing. `lipsync-2-pro` will cost roughly 1.67 times as much as `lipsync-2` for the same duration.
                 one of "lipsync-2", "lipsync-2-pro"; default "lipsync-2".
             sync_mode: Lipsync mode when audio and video durations are out of sync.
@@ -67,11 +67,11 @@ class AsyncRealtime(AsyncRealtimeConnection[SyncLipsyncV2Input, SyncLipsyncV2Out
 
         Args:
             video_url: URL of the input video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the input audio
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             model: The model to use for lipsyncing. `lipsync-2-pro` will cost roughly 1.67 times as much as `lipsync-2` for the same duration.
                 one of "lipsync-2", "lipsync-2-pro"; default "lipsync-2".
             sync_mode: Lipsync mode when audio and video durations are out of sync.

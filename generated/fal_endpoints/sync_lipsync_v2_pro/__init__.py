@@ -111,9 +111,11 @@ def subscribe(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: Lipsync mode when audio and video durations are out of sync.
             one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
 
@@ -157,9 +159,11 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: Lipsync mode when audio and video durations are out of sync.
             one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
 
@@ -199,9 +203,11 @@ def submit(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: Lipsync mode when audio and video durations are out of sync.
             one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
 
@@ -237,9 +243,11 @@ async def submit_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: Lipsync mode when audio and video durations are out of sync.
             one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
 
@@ -274,9 +282,11 @@ def run(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: Lipsync mode when audio and video durations are out of sync.
             one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
 
@@ -310,9 +320,11 @@ async def run_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: Lipsync mode when audio and video durations are out of sync.
             one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
 
@@ -345,9 +357,11 @@ def stream(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: Lipsync mode when audio and video durations are out of sync.
             one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
 
@@ -379,9 +393,11 @@ def stream_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: Lipsync mode when audio and video durations are out of sync.
             one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
 

@@ -33,11 +33,11 @@ class Realtime(RealtimeConnection[SyncLipsyncV2ProInput, SyncLipsyncV2ProOutput]
 
         Args:
             video_url: URL of the input video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the input audio
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             sync_mode: Lipsync mode when audio and video durations are out of sync.
                 one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
 
@@ -63,11 +63,11 @@ class AsyncRealtime(AsyncRealtimeConnection[SyncLipsyncV2ProInput, SyncLipsyncV2
 
         Args:
             video_url: URL of the input video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the input audio
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             sync_mode: Lipsync mode when audio and video durations are out of sync.
                 one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
 

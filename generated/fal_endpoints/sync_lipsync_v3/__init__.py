@@ -124,9 +124,11 @@ def subscribe(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: Lipsync mode when audio and video durations are out of sync.
             one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
         options: Additional Sync.so generation options. If options.sync_mode is set, it overrides the top-level sync_mode field.
@@ -173,9 +175,11 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: Lipsync mode when audio and video durations are out of sync.
             one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
         options: Additional Sync.so generation options. If options.sync_mode is set, it overrides the top-level sync_mode field.
@@ -218,9 +222,11 @@ def submit(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: Lipsync mode when audio and video durations are out of sync.
             one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
         options: Additional Sync.so generation options. If options.sync_mode is set, it overrides the top-level sync_mode field.
@@ -259,9 +265,11 @@ async def submit_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: Lipsync mode when audio and video durations are out of sync.
             one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
         options: Additional Sync.so generation options. If options.sync_mode is set, it overrides the top-level sync_mode field.
@@ -299,9 +307,11 @@ def run(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: Lipsync mode when audio and video durations are out of sync.
             one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
         options: Additional Sync.so generation options. If options.sync_mode is set, it overrides the top-level sync_mode field.
@@ -338,9 +348,11 @@ async def run_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: Lipsync mode when audio and video durations are out of sync.
             one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
         options: Additional Sync.so generation options. If options.sync_mode is set, it overrides the top-level sync_mode field.
@@ -376,9 +388,11 @@ def stream(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: Lipsync mode when audio and video durations are out of sync.
             one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
         options: Additional Sync.so generation options. If options.sync_mode is set, it overrides the top-level sync_mode field.
@@ -413,9 +427,11 @@ def stream_async(
 
     Args:
         video_url: URL of the input video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the input audio
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         sync_mode: Lipsync mode when audio and video durations are out of sync.
             one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
         options: Additional Sync.so generation options. If options.sync_mode is set, it overrides the top-level sync_mode field.

@@ -34,11 +34,11 @@ class Realtime(RealtimeConnection[SyncLipsyncV3Input, SyncLipsyncV3Output]):
 
         Args:
             video_url: URL of the input video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the input audio
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             sync_mode: Lipsync mode when audio and video durations are out of sync.
                 one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
             options: Additional Sync.so generation options. If options.sync_mode is set, it overrides the top-level sync_mode field.
@@ -67,11 +67,11 @@ class AsyncRealtime(AsyncRealtimeConnection[SyncLipsyncV3Input, SyncLipsyncV3Out
 
         Args:
             video_url: URL of the input video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the input audio
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             sync_mode: Lipsync mode when audio and video durations are out of sync.
                 one of "cut_off", "loop", "bounce", "silence", "remap"; default "cut_off".
             options: Additional Sync.so generation options. If options.sync_mode is set, it overrides the top-level sync_mode field.

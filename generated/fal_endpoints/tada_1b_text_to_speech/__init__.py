@@ -121,7 +121,8 @@ def subscribe(
 
     Args:
         audio_url: URL of the reference audio file for voice cloning. The model will replicate this speaker's voice characteristics.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text to synthesize into speech using the reference speaker's voice.
             str; required.
         transcript: Transcript of the reference audio. For non-English audio, providing a transcript is required since the built-in ASR is English-only.
@@ -197,7 +198,8 @@ async def subscribe_async(
 
     Args:
         audio_url: URL of the reference audio file for voice cloning. The model will replicate this speaker's voice characteristics.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text to synthesize into speech using the reference speaker's voice.
             str; required.
         transcript: Transcript of the reference audio. For non-English audio, providing a transcript is required since the built-in ASR is English-only.
@@ -269,7 +271,8 @@ def submit(
 
     Args:
         audio_url: URL of the reference audio file for voice cloning. The model will replicate this speaker's voice characteristics.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text to synthesize into speech using the reference speaker's voice.
             str; required.
         transcript: Transcript of the reference audio. For non-English audio, providing a transcript is required since the built-in ASR is English-only.
@@ -337,7 +340,8 @@ async def submit_async(
 
     Args:
         audio_url: URL of the reference audio file for voice cloning. The model will replicate this speaker's voice characteristics.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text to synthesize into speech using the reference speaker's voice.
             str; required.
         transcript: Transcript of the reference audio. For non-English audio, providing a transcript is required since the built-in ASR is English-only.
@@ -404,7 +408,8 @@ def run(
 
     Args:
         audio_url: URL of the reference audio file for voice cloning. The model will replicate this speaker's voice characteristics.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text to synthesize into speech using the reference speaker's voice.
             str; required.
         transcript: Transcript of the reference audio. For non-English audio, providing a transcript is required since the built-in ASR is English-only.
@@ -470,7 +475,8 @@ async def run_async(
 
     Args:
         audio_url: URL of the reference audio file for voice cloning. The model will replicate this speaker's voice characteristics.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text to synthesize into speech using the reference speaker's voice.
             str; required.
         transcript: Transcript of the reference audio. For non-English audio, providing a transcript is required since the built-in ASR is English-only.
@@ -535,7 +541,8 @@ def stream(
 
     Args:
         audio_url: URL of the reference audio file for voice cloning. The model will replicate this speaker's voice characteristics.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text to synthesize into speech using the reference speaker's voice.
             str; required.
         transcript: Transcript of the reference audio. For non-English audio, providing a transcript is required since the built-in ASR is English-only.
@@ -599,7 +606,8 @@ def stream_async(
 
     Args:
         audio_url: URL of the reference audio file for voice cloning. The model will replicate this speaker's voice characteristics.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text to synthesize into speech using the reference speaker's voice.
             str; required.
         transcript: Transcript of the reference audio. For non-English audio, providing a transcript is required since the built-in ASR is English-only.

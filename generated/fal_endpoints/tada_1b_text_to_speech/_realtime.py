@@ -43,8 +43,8 @@ class Realtime(RealtimeConnection[Tada1bTextToSpeechInput, Tada1bTextToSpeechOut
 
         Args:
             audio_url: URL of the reference audio file for voice cloning. The model will replicate this speaker's voice characteristics.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The text to synthesize into speech using the reference speaker's voice.
                 str; required.
             transcript: Transcript of the reference audio. For non-English audio, providing a transcript is required since the built-in ASR is English-only.
@@ -102,8 +102,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Tada1bTextToSpeechInput, Tada1bTextT
 
         Args:
             audio_url: URL of the reference audio file for voice cloning. The model will replicate this speaker's voice characteristics.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The text to synthesize into speech using the reference speaker's voice.
                 str; required.
             transcript: Transcript of the reference audio. For non-English audio, providing a transcript is required since the built-in ASR is English-only.

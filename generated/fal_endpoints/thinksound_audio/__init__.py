@@ -119,7 +119,8 @@ def subscribe(
 
     Args:
         video_url: The URL of the video to generate the audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A prompt to guide the audio generation. If not provided, it will be extracted from the video.
             str; default "".
         seed: The seed for the random number generator
@@ -174,7 +175,8 @@ async def subscribe_async(
 
     Args:
         video_url: The URL of the video to generate the audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A prompt to guide the audio generation. If not provided, it will be extracted from the video.
             str; default "".
         seed: The seed for the random number generator
@@ -225,7 +227,8 @@ def submit(
 
     Args:
         video_url: The URL of the video to generate the audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A prompt to guide the audio generation. If not provided, it will be extracted from the video.
             str; default "".
         seed: The seed for the random number generator
@@ -272,7 +275,8 @@ async def submit_async(
 
     Args:
         video_url: The URL of the video to generate the audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A prompt to guide the audio generation. If not provided, it will be extracted from the video.
             str; default "".
         seed: The seed for the random number generator
@@ -318,7 +322,8 @@ def run(
 
     Args:
         video_url: The URL of the video to generate the audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A prompt to guide the audio generation. If not provided, it will be extracted from the video.
             str; default "".
         seed: The seed for the random number generator
@@ -363,7 +368,8 @@ async def run_async(
 
     Args:
         video_url: The URL of the video to generate the audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A prompt to guide the audio generation. If not provided, it will be extracted from the video.
             str; default "".
         seed: The seed for the random number generator
@@ -407,7 +413,8 @@ def stream(
 
     Args:
         video_url: The URL of the video to generate the audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A prompt to guide the audio generation. If not provided, it will be extracted from the video.
             str; default "".
         seed: The seed for the random number generator
@@ -450,7 +457,8 @@ def stream_async(
 
     Args:
         video_url: The URL of the video to generate the audio for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: A prompt to guide the audio generation. If not provided, it will be extracted from the video.
             str; default "".
         seed: The seed for the random number generator

@@ -35,8 +35,8 @@ class Realtime(RealtimeConnection[ThinksoundAudioInput, ThinksoundAudioOutput]):
 
         Args:
             video_url: The URL of the video to generate the audio for.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: A prompt to guide the audio generation. If not provided, it will be extracted from the video.
                 str; default "".
             seed: The seed for the random number generator
@@ -70,8 +70,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ThinksoundAudioInput, ThinksoundAudi
 
         Args:
             video_url: The URL of the video to generate the audio for.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: A prompt to guide the audio generation. If not provided, it will be extracted from the video.
                 str; default "".
             seed: The seed for the random number generator

@@ -144,7 +144,8 @@ def subscribe(
 
     Args:
         video_url: URL of the video to upscale
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Video enhancement model. Proteus is best for most videos, Artemis for denoise+sharpen, Nyx for dedicated denoising, Gaia HQ/CG for rendered content, Gaia 2 for animation and motion graphics at 2x, and Starlight for generative diffusion-based upscaling and enhancement.
             one of 19 values: "Proteus", "Artemis HQ", "Artemis MQ", "Artemis LQ", "Nyx", "Nyx
             Fast", "Nyx XL", "Nyx HF", ...; default "Proteus".
@@ -235,7 +236,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video to upscale
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Video enhancement model. Proteus is best for most videos, Artemis for denoise+sharpen, Nyx for dedicated denoising, Gaia HQ/CG for rendered content, Gaia 2 for animation and motion graphics at 2x, and Starlight for generative diffusion-based upscaling and enhancement.
             one of 19 values: "Proteus", "Artemis HQ", "Artemis MQ", "Artemis LQ", "Nyx", "Nyx
             Fast", "Nyx XL", "Nyx HF", ...; default "Proteus".
@@ -322,7 +324,8 @@ def submit(
 
     Args:
         video_url: URL of the video to upscale
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Video enhancement model. Proteus is best for most videos, Artemis for denoise+sharpen, Nyx for dedicated denoising, Gaia HQ/CG for rendered content, Gaia 2 for animation and motion graphics at 2x, and Starlight for generative diffusion-based upscaling and enhancement.
             one of 19 values: "Proteus", "Artemis HQ", "Artemis MQ", "Artemis LQ", "Nyx", "Nyx
             Fast", "Nyx XL", "Nyx HF", ...; default "Proteus".
@@ -405,7 +408,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the video to upscale
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Video enhancement model. Proteus is best for most videos, Artemis for denoise+sharpen, Nyx for dedicated denoising, Gaia HQ/CG for rendered content, Gaia 2 for animation and motion graphics at 2x, and Starlight for generative diffusion-based upscaling and enhancement.
             one of 19 values: "Proteus", "Artemis HQ", "Artemis MQ", "Artemis LQ", "Nyx", "Nyx
             Fast", "Nyx XL", "Nyx HF", ...; default "Proteus".
@@ -487,7 +491,8 @@ def run(
 
     Args:
         video_url: URL of the video to upscale
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Video enhancement model. Proteus is best for most videos, Artemis for denoise+sharpen, Nyx for dedicated denoising, Gaia HQ/CG for rendered content, Gaia 2 for animation and motion graphics at 2x, and Starlight for generative diffusion-based upscaling and enhancement.
             one of 19 values: "Proteus", "Artemis HQ", "Artemis MQ", "Artemis LQ", "Nyx", "Nyx
             Fast", "Nyx XL", "Nyx HF", ...; default "Proteus".
@@ -568,7 +573,8 @@ async def run_async(
 
     Args:
         video_url: URL of the video to upscale
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Video enhancement model. Proteus is best for most videos, Artemis for denoise+sharpen, Nyx for dedicated denoising, Gaia HQ/CG for rendered content, Gaia 2 for animation and motion graphics at 2x, and Starlight for generative diffusion-based upscaling and enhancement.
             one of 19 values: "Proteus", "Artemis HQ", "Artemis MQ", "Artemis LQ", "Nyx", "Nyx
             Fast", "Nyx XL", "Nyx HF", ...; default "Proteus".
@@ -648,7 +654,8 @@ def stream(
 
     Args:
         video_url: URL of the video to upscale
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Video enhancement model. Proteus is best for most videos, Artemis for denoise+sharpen, Nyx for dedicated denoising, Gaia HQ/CG for rendered content, Gaia 2 for animation and motion graphics at 2x, and Starlight for generative diffusion-based upscaling and enhancement.
             one of 19 values: "Proteus", "Artemis HQ", "Artemis MQ", "Artemis LQ", "Nyx", "Nyx
             Fast", "Nyx XL", "Nyx HF", ...; default "Proteus".
@@ -727,7 +734,8 @@ def stream_async(
 
     Args:
         video_url: URL of the video to upscale
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model: Video enhancement model. Proteus is best for most videos, Artemis for denoise+sharpen, Nyx for dedicated denoising, Gaia HQ/CG for rendered content, Gaia 2 for animation and motion graphics at 2x, and Starlight for generative diffusion-based upscaling and enhancement.
             one of 19 values: "Proteus", "Artemis HQ", "Artemis MQ", "Artemis LQ", "Nyx", "Nyx
             Fast", "Nyx XL", "Nyx HF", ...; default "Proteus".

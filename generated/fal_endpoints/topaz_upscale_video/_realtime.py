@@ -60,8 +60,8 @@ class Realtime(RealtimeConnection[TopazUpscaleVideoInput, TopazUpscaleVideoOutpu
 
         Args:
             video_url: URL of the video to upscale
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             model: Video enhancement model. Proteus is best for most videos, Artemis for denoise+sharpen, Nyx for dedicated denoising, Gaia HQ/CG for rendered content, Gaia 2 for animation and motion graphics at 2x, and Starlight for generative diffusion-based upscaling and enhancement.
                 one of 19 values: "Proteus", "Artemis HQ", "Artemis MQ", "Artemis LQ", "Nyx", "Nyx
                 Fast", "Nyx XL", "Nyx HF", ...; default "Proteus".
@@ -131,8 +131,8 @@ class AsyncRealtime(AsyncRealtimeConnection[TopazUpscaleVideoInput, TopazUpscale
 
         Args:
             video_url: URL of the video to upscale
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             model: Video enhancement model. Proteus is best for most videos, Artemis for denoise+sharpen, Nyx for dedicated denoising, Gaia HQ/CG for rendered content, Gaia 2 for animation and motion graphics at 2x, and Starlight for generative diffusion-based upscaling and enhancement.
                 one of 19 values: "Proteus", "Artemis HQ", "Artemis MQ", "Artemis LQ", "Nyx", "Nyx
                 Fast", "Nyx XL", "Nyx HF", ...; default "Proteus".

@@ -114,7 +114,8 @@ def subscribe(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         ss_guidance_strength: Guidance strength for sparse structure generation
@@ -175,7 +176,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         ss_guidance_strength: Guidance strength for sparse structure generation
@@ -232,7 +234,8 @@ def submit(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         ss_guidance_strength: Guidance strength for sparse structure generation
@@ -285,7 +288,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         ss_guidance_strength: Guidance strength for sparse structure generation
@@ -337,7 +341,8 @@ def run(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         ss_guidance_strength: Guidance strength for sparse structure generation
@@ -388,7 +393,8 @@ async def run_async(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         ss_guidance_strength: Guidance strength for sparse structure generation
@@ -438,7 +444,8 @@ def stream(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         ss_guidance_strength: Guidance strength for sparse structure generation
@@ -487,7 +494,8 @@ def stream_async(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         ss_guidance_strength: Guidance strength for sparse structure generation

@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[TrellisInput, TrellisOutput]):
 
         Args:
             image_url: URL of the input image to convert to 3D
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for reproducibility
                 int or None; optional.
             ss_guidance_strength: Guidance strength for sparse structure generation
@@ -82,8 +82,8 @@ class AsyncRealtime(AsyncRealtimeConnection[TrellisInput, TrellisOutput]):
 
         Args:
             image_url: URL of the input image to convert to 3D
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for reproducibility
                 int or None; optional.
             ss_guidance_strength: Guidance strength for sparse structure generation

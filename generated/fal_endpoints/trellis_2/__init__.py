@@ -136,7 +136,8 @@ def subscribe(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -263,7 +264,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -386,7 +388,8 @@ def submit(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -505,7 +508,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -623,7 +627,8 @@ def run(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -740,7 +745,8 @@ async def run_async(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -856,7 +862,8 @@ def stream(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed
@@ -971,7 +978,8 @@ def stream_async(
 
     Args:
         image_url: URL of the input image to convert to 3D
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Output resolution; higher is slower but more detailed

@@ -119,9 +119,11 @@ def subscribe(
 
     Args:
         image_url: URL of the reference image for texturing
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mesh_url: URL of the untextured 3D mesh to retexture. Supports GLB, OBJ, PLY, and STL formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Internal resolution for texture generation. Higher produces finer texture details but is slower.
@@ -189,9 +191,11 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the reference image for texturing
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mesh_url: URL of the untextured 3D mesh to retexture. Supports GLB, OBJ, PLY, and STL formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Internal resolution for texture generation. Higher produces finer texture details but is slower.
@@ -255,9 +259,11 @@ def submit(
 
     Args:
         image_url: URL of the reference image for texturing
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mesh_url: URL of the untextured 3D mesh to retexture. Supports GLB, OBJ, PLY, and STL formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Internal resolution for texture generation. Higher produces finer texture details but is slower.
@@ -317,9 +323,11 @@ async def submit_async(
 
     Args:
         image_url: URL of the reference image for texturing
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mesh_url: URL of the untextured 3D mesh to retexture. Supports GLB, OBJ, PLY, and STL formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Internal resolution for texture generation. Higher produces finer texture details but is slower.
@@ -378,9 +386,11 @@ def run(
 
     Args:
         image_url: URL of the reference image for texturing
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mesh_url: URL of the untextured 3D mesh to retexture. Supports GLB, OBJ, PLY, and STL formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Internal resolution for texture generation. Higher produces finer texture details but is slower.
@@ -438,9 +448,11 @@ async def run_async(
 
     Args:
         image_url: URL of the reference image for texturing
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mesh_url: URL of the untextured 3D mesh to retexture. Supports GLB, OBJ, PLY, and STL formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Internal resolution for texture generation. Higher produces finer texture details but is slower.
@@ -497,9 +509,11 @@ def stream(
 
     Args:
         image_url: URL of the reference image for texturing
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mesh_url: URL of the untextured 3D mesh to retexture. Supports GLB, OBJ, PLY, and STL formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Internal resolution for texture generation. Higher produces finer texture details but is slower.
@@ -555,9 +569,11 @@ def stream_async(
 
     Args:
         image_url: URL of the reference image for texturing
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         mesh_url: URL of the untextured 3D mesh to retexture. Supports GLB, OBJ, PLY, and STL formats.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility
             int or None; optional.
         resolution: Internal resolution for texture generation. Higher produces finer texture details but is slower.

@@ -41,11 +41,11 @@ class Realtime(RealtimeConnection[Trellis2RetextureInput, Trellis2RetextureOutpu
 
         Args:
             image_url: URL of the reference image for texturing
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mesh_url: URL of the untextured 3D mesh to retexture. Supports GLB, OBJ, PLY, and STL formats.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for reproducibility
                 int or None; optional.
             resolution: Internal resolution for texture generation. Higher produces finer texture details but is slower.
@@ -95,11 +95,11 @@ class AsyncRealtime(AsyncRealtimeConnection[Trellis2RetextureInput, Trellis2Rete
 
         Args:
             image_url: URL of the reference image for texturing
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             mesh_url: URL of the untextured 3D mesh to retexture. Supports GLB, OBJ, PLY, and STL formats.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for reproducibility
                 int or None; optional.
             resolution: Internal resolution for texture generation. Higher produces finer texture details but is slower.

@@ -117,8 +117,8 @@ def subscribe(
 
     Args:
         image_urls: List of URLs of input images to convert to 3D
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for reproducibility
             int or None; optional.
         ss_guidance_strength: Guidance strength for sparse structure generation
@@ -182,8 +182,8 @@ async def subscribe_async(
 
     Args:
         image_urls: List of URLs of input images to convert to 3D
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for reproducibility
             int or None; optional.
         ss_guidance_strength: Guidance strength for sparse structure generation
@@ -243,8 +243,8 @@ def submit(
 
     Args:
         image_urls: List of URLs of input images to convert to 3D
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for reproducibility
             int or None; optional.
         ss_guidance_strength: Guidance strength for sparse structure generation
@@ -300,8 +300,8 @@ async def submit_async(
 
     Args:
         image_urls: List of URLs of input images to convert to 3D
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for reproducibility
             int or None; optional.
         ss_guidance_strength: Guidance strength for sparse structure generation
@@ -356,8 +356,8 @@ def run(
 
     Args:
         image_urls: List of URLs of input images to convert to 3D
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for reproducibility
             int or None; optional.
         ss_guidance_strength: Guidance strength for sparse structure generation
@@ -411,8 +411,8 @@ async def run_async(
 
     Args:
         image_urls: List of URLs of input images to convert to 3D
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for reproducibility
             int or None; optional.
         ss_guidance_strength: Guidance strength for sparse structure generation
@@ -465,8 +465,8 @@ def stream(
 
     Args:
         image_urls: List of URLs of input images to convert to 3D
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for reproducibility
             int or None; optional.
         ss_guidance_strength: Guidance strength for sparse structure generation
@@ -518,8 +518,8 @@ def stream_async(
 
     Args:
         image_urls: List of URLs of input images to convert to 3D
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for reproducibility
             int or None; optional.
         ss_guidance_strength: Guidance strength for sparse structure generation

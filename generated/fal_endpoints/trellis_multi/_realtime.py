@@ -39,8 +39,8 @@ class Realtime(RealtimeConnection[TrellisMultiInput, TrellisMultiOutput]):
 
         Args:
             image_urls: List of URLs of input images to convert to 3D
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             seed: Random seed for reproducibility
                 int or None; optional.
             ss_guidance_strength: Guidance strength for sparse structure generation
@@ -86,8 +86,8 @@ class AsyncRealtime(AsyncRealtimeConnection[TrellisMultiInput, TrellisMultiOutpu
 
         Args:
             image_urls: List of URLs of input images to convert to 3D
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             seed: Random seed for reproducibility
                 int or None; optional.
             ss_guidance_strength: Guidance strength for sparse structure generation

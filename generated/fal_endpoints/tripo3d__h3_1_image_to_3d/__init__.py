@@ -129,7 +129,8 @@ def subscribe(
 
     Args:
         image_url: URL of the input image for 3D model creation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 1000 to 2000000; optional.
         texture: Whether to generate textures for the model.
@@ -202,7 +203,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the input image for 3D model creation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 1000 to 2000000; optional.
         texture: Whether to generate textures for the model.
@@ -271,7 +273,8 @@ def submit(
 
     Args:
         image_url: URL of the input image for 3D model creation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 1000 to 2000000; optional.
         texture: Whether to generate textures for the model.
@@ -336,7 +339,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the input image for 3D model creation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 1000 to 2000000; optional.
         texture: Whether to generate textures for the model.
@@ -400,7 +404,8 @@ def run(
 
     Args:
         image_url: URL of the input image for 3D model creation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 1000 to 2000000; optional.
         texture: Whether to generate textures for the model.
@@ -463,7 +468,8 @@ async def run_async(
 
     Args:
         image_url: URL of the input image for 3D model creation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 1000 to 2000000; optional.
         texture: Whether to generate textures for the model.
@@ -525,7 +531,8 @@ def stream(
 
     Args:
         image_url: URL of the input image for 3D model creation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 1000 to 2000000; optional.
         texture: Whether to generate textures for the model.
@@ -586,7 +593,8 @@ def stream_async(
 
     Args:
         image_url: URL of the input image for 3D model creation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 1000 to 2000000; optional.
         texture: Whether to generate textures for the model.

@@ -42,8 +42,8 @@ class Realtime(RealtimeConnection[Tripo3dH31ImageTo3dInput, Tripo3dH31ImageTo3dO
 
         Args:
             image_url: URL of the input image for 3D model creation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
                 int or None, 1000 to 2000000; optional.
             texture: Whether to generate textures for the model.
@@ -98,8 +98,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Tripo3dH31ImageTo3dInput, Tripo3dH31
 
         Args:
             image_url: URL of the input image for 3D model creation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
                 int or None, 1000 to 2000000; optional.
             texture: Whether to generate textures for the model.

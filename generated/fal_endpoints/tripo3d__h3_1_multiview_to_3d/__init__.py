@@ -129,8 +129,8 @@ def subscribe(
 
     Args:
         image_urls: 2 to 4 image URLs of the same object from different angles. Order: [front, left, back, right]. Front view is required.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 2 to 4 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 2 to 4 items; required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 1000 to 2000000; optional.
         texture: Whether to generate textures for the model.
@@ -203,8 +203,8 @@ async def subscribe_async(
 
     Args:
         image_urls: 2 to 4 image URLs of the same object from different angles. Order: [front, left, back, right]. Front view is required.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 2 to 4 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 2 to 4 items; required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 1000 to 2000000; optional.
         texture: Whether to generate textures for the model.
@@ -273,8 +273,8 @@ def submit(
 
     Args:
         image_urls: 2 to 4 image URLs of the same object from different angles. Order: [front, left, back, right]. Front view is required.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 2 to 4 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 2 to 4 items; required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 1000 to 2000000; optional.
         texture: Whether to generate textures for the model.
@@ -339,8 +339,8 @@ async def submit_async(
 
     Args:
         image_urls: 2 to 4 image URLs of the same object from different angles. Order: [front, left, back, right]. Front view is required.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 2 to 4 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 2 to 4 items; required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 1000 to 2000000; optional.
         texture: Whether to generate textures for the model.
@@ -404,8 +404,8 @@ def run(
 
     Args:
         image_urls: 2 to 4 image URLs of the same object from different angles. Order: [front, left, back, right]. Front view is required.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 2 to 4 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 2 to 4 items; required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 1000 to 2000000; optional.
         texture: Whether to generate textures for the model.
@@ -468,8 +468,8 @@ async def run_async(
 
     Args:
         image_urls: 2 to 4 image URLs of the same object from different angles. Order: [front, left, back, right]. Front view is required.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 2 to 4 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 2 to 4 items; required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 1000 to 2000000; optional.
         texture: Whether to generate textures for the model.
@@ -531,8 +531,8 @@ def stream(
 
     Args:
         image_urls: 2 to 4 image URLs of the same object from different angles. Order: [front, left, back, right]. Front view is required.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 2 to 4 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 2 to 4 items; required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 1000 to 2000000; optional.
         texture: Whether to generate textures for the model.
@@ -593,8 +593,8 @@ def stream_async(
 
     Args:
         image_urls: 2 to 4 image URLs of the same object from different angles. Order: [front, left, back, right]. Front view is required.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 2 to 4 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 2 to 4 items; required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 1000 to 2000000; optional.
         texture: Whether to generate textures for the model.

@@ -42,8 +42,8 @@ class Realtime(RealtimeConnection[Tripo3dH31MultiviewTo3dInput, Tripo3dH31Multiv
 
         Args:
             image_urls: 2 to 4 image URLs of the same object from different angles. Order: [front, left, back, right]. Front view is required.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, 2 to 4 items; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, 2 to 4 items; required.
             face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
                 int or None, 1000 to 2000000; optional.
             texture: Whether to generate textures for the model.
@@ -100,8 +100,8 @@ class AsyncRealtime(
 
         Args:
             image_urls: 2 to 4 image URLs of the same object from different angles. Order: [front, left, back, right]. Front view is required.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, 2 to 4 items; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, 2 to 4 items; required.
             face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
                 int or None, 1000 to 2000000; optional.
             texture: Whether to generate textures for the model.

@@ -121,7 +121,8 @@ def subscribe(
 
     Args:
         image_url: URL of the input image for 3D model creation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 48 to 20000; optional.
         texture: Whether to generate textures for the model.
@@ -170,7 +171,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the input image for 3D model creation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 48 to 20000; optional.
         texture: Whether to generate textures for the model.
@@ -215,7 +217,8 @@ def submit(
 
     Args:
         image_url: URL of the input image for 3D model creation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 48 to 20000; optional.
         texture: Whether to generate textures for the model.
@@ -256,7 +259,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the input image for 3D model creation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 48 to 20000; optional.
         texture: Whether to generate textures for the model.
@@ -296,7 +300,8 @@ def run(
 
     Args:
         image_url: URL of the input image for 3D model creation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 48 to 20000; optional.
         texture: Whether to generate textures for the model.
@@ -335,7 +340,8 @@ async def run_async(
 
     Args:
         image_url: URL of the input image for 3D model creation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 48 to 20000; optional.
         texture: Whether to generate textures for the model.
@@ -373,7 +379,8 @@ def stream(
 
     Args:
         image_url: URL of the input image for 3D model creation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 48 to 20000; optional.
         texture: Whether to generate textures for the model.
@@ -410,7 +417,8 @@ def stream_async(
 
     Args:
         image_url: URL of the input image for 3D model creation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
             int or None, 48 to 20000; optional.
         texture: Whether to generate textures for the model.

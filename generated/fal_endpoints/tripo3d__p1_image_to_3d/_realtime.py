@@ -34,8 +34,8 @@ class Realtime(RealtimeConnection[Tripo3dP1ImageTo3dInput, Tripo3dP1ImageTo3dOut
 
         Args:
             image_url: URL of the input image for 3D model creation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
                 int or None, 48 to 20000; optional.
             texture: Whether to generate textures for the model.
@@ -66,8 +66,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Tripo3dP1ImageTo3dInput, Tripo3dP1Im
 
         Args:
             image_url: URL of the input image for 3D model creation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             face_limit: Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
                 int or None, 48 to 20000; optional.
             texture: Whether to generate textures for the model.

@@ -135,7 +135,8 @@ def subscribe(
 
     Args:
         image_url: URL of the image to use for model generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             int or None; optional.
         face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
@@ -216,7 +217,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the image to use for model generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             int or None; optional.
         face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
@@ -293,7 +295,8 @@ def submit(
 
     Args:
         image_url: URL of the image to use for model generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             int or None; optional.
         face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
@@ -366,7 +369,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the image to use for model generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             int or None; optional.
         face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
@@ -438,7 +442,8 @@ def run(
 
     Args:
         image_url: URL of the image to use for model generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             int or None; optional.
         face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
@@ -509,7 +514,8 @@ async def run_async(
 
     Args:
         image_url: URL of the image to use for model generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             int or None; optional.
         face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
@@ -579,7 +585,8 @@ def stream(
 
     Args:
         image_url: URL of the image to use for model generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             int or None; optional.
         face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
@@ -648,7 +655,8 @@ def stream_async(
 
     Args:
         image_url: URL of the image to use for model generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             int or None; optional.
         face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.

@@ -51,8 +51,8 @@ class Realtime(RealtimeConnection[Tripo3dTripoV25ImageTo3dInput, Tripo3dTripoV25
 
         Args:
             image_url: URL of the image to use for model generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
                 int or None; optional.
             face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
@@ -117,8 +117,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the image to use for model generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
                 int or None; optional.
             face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.

@@ -138,7 +138,8 @@ def subscribe(
 
     Args:
         front_image_url: Front view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             int or None; optional.
         face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
@@ -161,14 +162,14 @@ def subscribe(
         orientation: Set orientation=align_image to automatically rotate the model to align the original image. The default value is default.
             one of "default", "align_image" or None; default "default".
         left_image_url: Left view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         back_image_url: Back view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         right_image_url: Right view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -231,7 +232,8 @@ async def subscribe_async(
 
     Args:
         front_image_url: Front view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             int or None; optional.
         face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
@@ -254,14 +256,14 @@ async def subscribe_async(
         orientation: Set orientation=align_image to automatically rotate the model to align the original image. The default value is default.
             one of "default", "align_image" or None; default "default".
         left_image_url: Left view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         back_image_url: Back view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         right_image_url: Right view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -320,7 +322,8 @@ def submit(
 
     Args:
         front_image_url: Front view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             int or None; optional.
         face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
@@ -343,14 +346,14 @@ def submit(
         orientation: Set orientation=align_image to automatically rotate the model to align the original image. The default value is default.
             one of "default", "align_image" or None; default "default".
         left_image_url: Left view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         back_image_url: Back view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         right_image_url: Right view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -405,7 +408,8 @@ async def submit_async(
 
     Args:
         front_image_url: Front view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             int or None; optional.
         face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
@@ -428,14 +432,14 @@ async def submit_async(
         orientation: Set orientation=align_image to automatically rotate the model to align the original image. The default value is default.
             one of "default", "align_image" or None; default "default".
         left_image_url: Left view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         back_image_url: Back view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         right_image_url: Right view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -489,7 +493,8 @@ def run(
 
     Args:
         front_image_url: Front view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             int or None; optional.
         face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
@@ -512,14 +517,14 @@ def run(
         orientation: Set orientation=align_image to automatically rotate the model to align the original image. The default value is default.
             one of "default", "align_image" or None; default "default".
         left_image_url: Left view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         back_image_url: Back view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         right_image_url: Right view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -572,7 +577,8 @@ async def run_async(
 
     Args:
         front_image_url: Front view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             int or None; optional.
         face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
@@ -595,14 +601,14 @@ async def run_async(
         orientation: Set orientation=align_image to automatically rotate the model to align the original image. The default value is default.
             one of "default", "align_image" or None; default "default".
         left_image_url: Left view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         back_image_url: Back view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         right_image_url: Right view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -654,7 +660,8 @@ def stream(
 
     Args:
         front_image_url: Front view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             int or None; optional.
         face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
@@ -677,14 +684,14 @@ def stream(
         orientation: Set orientation=align_image to automatically rotate the model to align the original image. The default value is default.
             one of "default", "align_image" or None; default "default".
         left_image_url: Left view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         back_image_url: Back view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         right_image_url: Right view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -735,7 +742,8 @@ def stream_async(
 
     Args:
         front_image_url: Front view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
             int or None; optional.
         face_limit: Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
@@ -758,14 +766,14 @@ def stream_async(
         orientation: Set orientation=align_image to automatically rotate the model to align the original image. The default value is default.
             one of "default", "align_image" or None; default "default".
         left_image_url: Left view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         back_image_url: Back view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         right_image_url: Right view image of the object.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -117,7 +117,8 @@ def subscribe(
 
     Args:
         image_url: URL of the input image to convert into a 3D Gaussian splat.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_gaussians: Target number of Gaussians in the output splat. Higher means more detail but larger files and slower rendering. Rounded to the nearest multiple of 32 internally.
             int, 32768 to 262144; default 262144.
         num_inference_steps: Number of flow-matching sampler steps. More steps improve fidelity with a roughly linear runtime cost.
@@ -175,7 +176,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the input image to convert into a 3D Gaussian splat.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_gaussians: Target number of Gaussians in the output splat. Higher means more detail but larger files and slower rendering. Rounded to the nearest multiple of 32 internally.
             int, 32768 to 262144; default 262144.
         num_inference_steps: Number of flow-matching sampler steps. More steps improve fidelity with a roughly linear runtime cost.
@@ -229,7 +231,8 @@ def submit(
 
     Args:
         image_url: URL of the input image to convert into a 3D Gaussian splat.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_gaussians: Target number of Gaussians in the output splat. Higher means more detail but larger files and slower rendering. Rounded to the nearest multiple of 32 internally.
             int, 32768 to 262144; default 262144.
         num_inference_steps: Number of flow-matching sampler steps. More steps improve fidelity with a roughly linear runtime cost.
@@ -279,7 +282,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the input image to convert into a 3D Gaussian splat.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_gaussians: Target number of Gaussians in the output splat. Higher means more detail but larger files and slower rendering. Rounded to the nearest multiple of 32 internally.
             int, 32768 to 262144; default 262144.
         num_inference_steps: Number of flow-matching sampler steps. More steps improve fidelity with a roughly linear runtime cost.
@@ -328,7 +332,8 @@ def run(
 
     Args:
         image_url: URL of the input image to convert into a 3D Gaussian splat.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_gaussians: Target number of Gaussians in the output splat. Higher means more detail but larger files and slower rendering. Rounded to the nearest multiple of 32 internally.
             int, 32768 to 262144; default 262144.
         num_inference_steps: Number of flow-matching sampler steps. More steps improve fidelity with a roughly linear runtime cost.
@@ -376,7 +381,8 @@ async def run_async(
 
     Args:
         image_url: URL of the input image to convert into a 3D Gaussian splat.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_gaussians: Target number of Gaussians in the output splat. Higher means more detail but larger files and slower rendering. Rounded to the nearest multiple of 32 internally.
             int, 32768 to 262144; default 262144.
         num_inference_steps: Number of flow-matching sampler steps. More steps improve fidelity with a roughly linear runtime cost.
@@ -423,7 +429,8 @@ def stream(
 
     Args:
         image_url: URL of the input image to convert into a 3D Gaussian splat.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_gaussians: Target number of Gaussians in the output splat. Higher means more detail but larger files and slower rendering. Rounded to the nearest multiple of 32 internally.
             int, 32768 to 262144; default 262144.
         num_inference_steps: Number of flow-matching sampler steps. More steps improve fidelity with a roughly linear runtime cost.
@@ -469,7 +476,8 @@ def stream_async(
 
     Args:
         image_url: URL of the input image to convert into a 3D Gaussian splat.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_gaussians: Target number of Gaussians in the output splat. Higher means more detail but larger files and slower rendering. Rounded to the nearest multiple of 32 internally.
             int, 32768 to 262144; default 262144.
         num_inference_steps: Number of flow-matching sampler steps. More steps improve fidelity with a roughly linear runtime cost.

@@ -37,8 +37,8 @@ class Realtime(RealtimeConnection[Tripo3dTriposplatInput, Tripo3dTriposplatOutpu
 
         Args:
             image_url: URL of the input image to convert into a 3D Gaussian splat.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             num_gaussians: Target number of Gaussians in the output splat. Higher means more detail but larger files and slower rendering. Rounded to the nearest multiple of 32 internally.
                 int, 32768 to 262144; default 262144.
             num_inference_steps: Number of flow-matching sampler steps. More steps improve fidelity with a roughly linear runtime cost.
@@ -78,8 +78,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Tripo3dTriposplatInput, Tripo3dTripo
 
         Args:
             image_url: URL of the input image to convert into a 3D Gaussian splat.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             num_gaussians: Target number of Gaussians in the output splat. Higher means more detail but larger files and slower rendering. Rounded to the nearest multiple of 32 internally.
                 int, 32768 to 262144; default 262144.
             num_inference_steps: Number of flow-matching sampler steps. More steps improve fidelity with a roughly linear runtime cost.

@@ -111,7 +111,8 @@ def subscribe(
 
     Args:
         image_url: Path for the image file to be processed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_format: Output format for the 3D model.
             one of "glb", "obj"; default "glb".
         do_remove_background: Whether to remove the background from the input image.
@@ -163,7 +164,8 @@ async def subscribe_async(
 
     Args:
         image_url: Path for the image file to be processed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_format: Output format for the 3D model.
             one of "glb", "obj"; default "glb".
         do_remove_background: Whether to remove the background from the input image.
@@ -211,7 +213,8 @@ def submit(
 
     Args:
         image_url: Path for the image file to be processed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_format: Output format for the 3D model.
             one of "glb", "obj"; default "glb".
         do_remove_background: Whether to remove the background from the input image.
@@ -255,7 +258,8 @@ async def submit_async(
 
     Args:
         image_url: Path for the image file to be processed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_format: Output format for the 3D model.
             one of "glb", "obj"; default "glb".
         do_remove_background: Whether to remove the background from the input image.
@@ -298,7 +302,8 @@ def run(
 
     Args:
         image_url: Path for the image file to be processed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_format: Output format for the 3D model.
             one of "glb", "obj"; default "glb".
         do_remove_background: Whether to remove the background from the input image.
@@ -340,7 +345,8 @@ async def run_async(
 
     Args:
         image_url: Path for the image file to be processed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_format: Output format for the 3D model.
             one of "glb", "obj"; default "glb".
         do_remove_background: Whether to remove the background from the input image.
@@ -381,7 +387,8 @@ def stream(
 
     Args:
         image_url: Path for the image file to be processed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_format: Output format for the 3D model.
             one of "glb", "obj"; default "glb".
         do_remove_background: Whether to remove the background from the input image.
@@ -421,7 +428,8 @@ def stream_async(
 
     Args:
         image_url: Path for the image file to be processed.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_format: Output format for the 3D model.
             one of "glb", "obj"; default "glb".
         do_remove_background: Whether to remove the background from the input image.

@@ -35,8 +35,8 @@ class Realtime(RealtimeConnection[TriposrInput, TriposrOutput]):
 
         Args:
             image_url: Path for the image file to be processed.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             output_format: Output format for the 3D model.
                 one of "glb", "obj"; default "glb".
             do_remove_background: Whether to remove the background from the input image.
@@ -70,8 +70,8 @@ class AsyncRealtime(AsyncRealtimeConnection[TriposrInput, TriposrOutput]):
 
         Args:
             image_url: Path for the image file to be processed.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             output_format: Output format for the 3D model.
                 one of "glb", "obj"; default "glb".
             do_remove_background: Whether to remove the background from the input image.

@@ -114,7 +114,8 @@ def subscribe(
 
     Args:
         images_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             str or None; default "ohwx".
@@ -170,7 +171,8 @@ async def subscribe_async(
 
     Args:
         images_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             str or None; default "ohwx".
@@ -222,7 +224,8 @@ def submit(
 
     Args:
         images_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             str or None; default "ohwx".
@@ -270,7 +273,8 @@ async def submit_async(
 
     Args:
         images_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             str or None; default "ohwx".
@@ -317,7 +321,8 @@ def run(
 
     Args:
         images_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             str or None; default "ohwx".
@@ -363,7 +368,8 @@ async def run_async(
 
     Args:
         images_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             str or None; default "ohwx".
@@ -408,7 +414,8 @@ def stream(
 
     Args:
         images_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             str or None; default "ohwx".
@@ -452,7 +459,8 @@ def stream_async(
 
     Args:
         images_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
             If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
             str or None; default "ohwx".

@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[TurboFluxTrainerInput, TurboFluxTrainerOutput]
 
         Args:
             images_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
                 If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
                 str or None; default "ohwx".
@@ -75,8 +75,8 @@ class AsyncRealtime(AsyncRealtimeConnection[TurboFluxTrainerInput, TurboFluxTrai
 
         Args:
             images_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             trigger_phrase: Trigger phrase to be used in the captions. If None, a trigger word will not be used.
                 If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
                 str or None; default "ohwx".

@@ -110,9 +110,11 @@ def subscribe(
 
     Args:
         image_url: URL of the reference image for mesh refinement.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model_url: URL of the coarse mesh (.glb or .obj) to refine.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_inference_steps: Diffusion steps.
             int, 1 to 50; default 50.
         octree_resolution: Marching cubes resolution.
@@ -163,9 +165,11 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the reference image for mesh refinement.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model_url: URL of the coarse mesh (.glb or .obj) to refine.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_inference_steps: Diffusion steps.
             int, 1 to 50; default 50.
         octree_resolution: Marching cubes resolution.
@@ -212,9 +216,11 @@ def submit(
 
     Args:
         image_url: URL of the reference image for mesh refinement.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model_url: URL of the coarse mesh (.glb or .obj) to refine.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_inference_steps: Diffusion steps.
             int, 1 to 50; default 50.
         octree_resolution: Marching cubes resolution.
@@ -257,9 +263,11 @@ async def submit_async(
 
     Args:
         image_url: URL of the reference image for mesh refinement.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model_url: URL of the coarse mesh (.glb or .obj) to refine.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_inference_steps: Diffusion steps.
             int, 1 to 50; default 50.
         octree_resolution: Marching cubes resolution.
@@ -301,9 +309,11 @@ def run(
 
     Args:
         image_url: URL of the reference image for mesh refinement.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model_url: URL of the coarse mesh (.glb or .obj) to refine.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_inference_steps: Diffusion steps.
             int, 1 to 50; default 50.
         octree_resolution: Marching cubes resolution.
@@ -344,9 +354,11 @@ async def run_async(
 
     Args:
         image_url: URL of the reference image for mesh refinement.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model_url: URL of the coarse mesh (.glb or .obj) to refine.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_inference_steps: Diffusion steps.
             int, 1 to 50; default 50.
         octree_resolution: Marching cubes resolution.
@@ -386,9 +398,11 @@ def stream(
 
     Args:
         image_url: URL of the reference image for mesh refinement.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model_url: URL of the coarse mesh (.glb or .obj) to refine.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_inference_steps: Diffusion steps.
             int, 1 to 50; default 50.
         octree_resolution: Marching cubes resolution.
@@ -427,9 +441,11 @@ def stream_async(
 
     Args:
         image_url: URL of the reference image for mesh refinement.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         model_url: URL of the coarse mesh (.glb or .obj) to refine.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         num_inference_steps: Diffusion steps.
             int, 1 to 50; default 50.
         octree_resolution: Marching cubes resolution.

@@ -36,11 +36,11 @@ class Realtime(RealtimeConnection[UltrashapeInput, UltrashapeOutput]):
 
         Args:
             image_url: URL of the reference image for mesh refinement.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             model_url: URL of the coarse mesh (.glb or .obj) to refine.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             num_inference_steps: Diffusion steps.
                 int, 1 to 50; default 50.
             octree_resolution: Marching cubes resolution.
@@ -75,11 +75,11 @@ class AsyncRealtime(AsyncRealtimeConnection[UltrashapeInput, UltrashapeOutput]):
 
         Args:
             image_url: URL of the reference image for mesh refinement.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             model_url: URL of the coarse mesh (.glb or .obj) to refine.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             num_inference_steps: Diffusion steps.
                 int, 1 to 50; default 50.
             octree_resolution: Marching cubes resolution.

@@ -124,7 +124,8 @@ def subscribe(
             "mira_vertical_secondary", "jasmine_vertical_primary", "jasmine_vertical_secondary",
             ...; required.
         audio_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -170,7 +171,8 @@ async def subscribe_async(
             "mira_vertical_secondary", "jasmine_vertical_primary", "jasmine_vertical_secondary",
             ...; required.
         audio_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -212,7 +214,8 @@ def submit(
             "mira_vertical_secondary", "jasmine_vertical_primary", "jasmine_vertical_secondary",
             ...; required.
         audio_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -250,7 +253,8 @@ async def submit_async(
             "mira_vertical_secondary", "jasmine_vertical_primary", "jasmine_vertical_secondary",
             ...; required.
         audio_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -287,7 +291,8 @@ def run(
             "mira_vertical_secondary", "jasmine_vertical_primary", "jasmine_vertical_secondary",
             ...; required.
         audio_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -323,7 +328,8 @@ async def run_async(
             "mira_vertical_secondary", "jasmine_vertical_primary", "jasmine_vertical_secondary",
             ...; required.
         audio_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -358,7 +364,8 @@ def stream(
             "mira_vertical_secondary", "jasmine_vertical_primary", "jasmine_vertical_secondary",
             ...; required.
         audio_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -392,7 +399,8 @@ def stream_async(
             "mira_vertical_secondary", "jasmine_vertical_primary", "jasmine_vertical_secondary",
             ...; required.
         audio_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

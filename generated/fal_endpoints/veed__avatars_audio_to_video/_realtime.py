@@ -37,8 +37,8 @@ class Realtime(RealtimeConnection[VeedAvatarsAudioToVideoInput, VeedAvatarsAudio
                 "mira_vertical_secondary", "jasmine_vertical_primary", "jasmine_vertical_secondary",
                 ...; required.
             audio_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -68,8 +68,8 @@ class AsyncRealtime(
                 "mira_vertical_secondary", "jasmine_vertical_primary", "jasmine_vertical_secondary",
                 ...; required.
             audio_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -112,7 +112,8 @@ def subscribe(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: (Undocumented.)
             str, 1 to 2000 characters; required.
         resolution: Resolution
@@ -161,7 +162,8 @@ async def subscribe_async(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: (Undocumented.)
             str, 1 to 2000 characters; required.
         resolution: Resolution
@@ -206,7 +208,8 @@ def submit(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: (Undocumented.)
             str, 1 to 2000 characters; required.
         resolution: Resolution
@@ -247,7 +250,8 @@ async def submit_async(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: (Undocumented.)
             str, 1 to 2000 characters; required.
         resolution: Resolution
@@ -287,7 +291,8 @@ def run(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: (Undocumented.)
             str, 1 to 2000 characters; required.
         resolution: Resolution
@@ -326,7 +331,8 @@ async def run_async(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: (Undocumented.)
             str, 1 to 2000 characters; required.
         resolution: Resolution
@@ -364,7 +370,8 @@ def stream(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: (Undocumented.)
             str, 1 to 2000 characters; required.
         resolution: Resolution
@@ -401,7 +408,8 @@ def stream_async(
 
     Args:
         image_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         text: (Undocumented.)
             str, 1 to 2000 characters; required.
         resolution: Resolution

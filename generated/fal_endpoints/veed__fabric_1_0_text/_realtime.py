@@ -34,8 +34,8 @@ class Realtime(RealtimeConnection[VeedFabric10TextInput, VeedFabric10TextOutput]
 
         Args:
             image_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text: (Undocumented.)
                 str, 1 to 2000 characters; required.
             resolution: Resolution
@@ -66,8 +66,8 @@ class AsyncRealtime(AsyncRealtimeConnection[VeedFabric10TextInput, VeedFabric10T
 
         Args:
             image_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             text: (Undocumented.)
                 str, 1 to 2000 characters; required.
             resolution: Resolution

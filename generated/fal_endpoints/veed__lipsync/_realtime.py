@@ -32,11 +32,11 @@ class Realtime(RealtimeConnection[VeedLipsyncInput, VeedLipsyncOutput]):
 
         Args:
             video_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -59,11 +59,11 @@ class AsyncRealtime(AsyncRealtimeConnection[VeedLipsyncInput, VeedLipsyncOutput]
 
         Args:
             video_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -171,7 +171,8 @@ def subscribe(
 
     Args:
         video_url: Upload or paste a URL to the video you want to subtitle.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         preset: Each style defines fonts, colors, layout, and animation. Two tiers with different pricing:
 
             - Dynamic presets (2x multiplier): glass, whisper, glide2, fusion, glide, terminal, handwritten, backdrop, backdrop2. Richer, context-aware rendering that adapts to the input.
@@ -185,8 +186,8 @@ def subscribe(
             TranslationLanguage: one of 214 values: "ab", "ace", "ach", "af-ZA", "ak", "alz",
             "am-ET", "ar-AE", ...; optional.
         srt_file_url: Upload or paste a URL to your .srt subtitles file. When provided, transcription is skipped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         srt_content: Paste raw SRT subtitle text. Alternative to srt_file_url. When provided, transcription is skipped.
             str or None; optional.
         vocabulary: Optional list of terms to help auto-transcription correctly recognise brand names and domain jargon that providers commonly mis-spell (e.g. "VEED" → "vid"). Ignored when srt_content / srt_file_url is set.
@@ -270,7 +271,8 @@ async def subscribe_async(
 
     Args:
         video_url: Upload or paste a URL to the video you want to subtitle.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         preset: Each style defines fonts, colors, layout, and animation. Two tiers with different pricing:
 
             - Dynamic presets (2x multiplier): glass, whisper, glide2, fusion, glide, terminal, handwritten, backdrop, backdrop2. Richer, context-aware rendering that adapts to the input.
@@ -284,8 +286,8 @@ async def subscribe_async(
             TranslationLanguage: one of 214 values: "ab", "ace", "ach", "af-ZA", "ak", "alz",
             "am-ET", "ar-AE", ...; optional.
         srt_file_url: Upload or paste a URL to your .srt subtitles file. When provided, transcription is skipped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         srt_content: Paste raw SRT subtitle text. Alternative to srt_file_url. When provided, transcription is skipped.
             str or None; optional.
         vocabulary: Optional list of terms to help auto-transcription correctly recognise brand names and domain jargon that providers commonly mis-spell (e.g. "VEED" → "vid"). Ignored when srt_content / srt_file_url is set.
@@ -365,7 +367,8 @@ def submit(
 
     Args:
         video_url: Upload or paste a URL to the video you want to subtitle.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         preset: Each style defines fonts, colors, layout, and animation. Two tiers with different pricing:
 
             - Dynamic presets (2x multiplier): glass, whisper, glide2, fusion, glide, terminal, handwritten, backdrop, backdrop2. Richer, context-aware rendering that adapts to the input.
@@ -379,8 +382,8 @@ def submit(
             TranslationLanguage: one of 214 values: "ab", "ace", "ach", "af-ZA", "ak", "alz",
             "am-ET", "ar-AE", ...; optional.
         srt_file_url: Upload or paste a URL to your .srt subtitles file. When provided, transcription is skipped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         srt_content: Paste raw SRT subtitle text. Alternative to srt_file_url. When provided, transcription is skipped.
             str or None; optional.
         vocabulary: Optional list of terms to help auto-transcription correctly recognise brand names and domain jargon that providers commonly mis-spell (e.g. "VEED" → "vid"). Ignored when srt_content / srt_file_url is set.
@@ -456,7 +459,8 @@ async def submit_async(
 
     Args:
         video_url: Upload or paste a URL to the video you want to subtitle.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         preset: Each style defines fonts, colors, layout, and animation. Two tiers with different pricing:
 
             - Dynamic presets (2x multiplier): glass, whisper, glide2, fusion, glide, terminal, handwritten, backdrop, backdrop2. Richer, context-aware rendering that adapts to the input.
@@ -470,8 +474,8 @@ async def submit_async(
             TranslationLanguage: one of 214 values: "ab", "ace", "ach", "af-ZA", "ak", "alz",
             "am-ET", "ar-AE", ...; optional.
         srt_file_url: Upload or paste a URL to your .srt subtitles file. When provided, transcription is skipped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         srt_content: Paste raw SRT subtitle text. Alternative to srt_file_url. When provided, transcription is skipped.
             str or None; optional.
         vocabulary: Optional list of terms to help auto-transcription correctly recognise brand names and domain jargon that providers commonly mis-spell (e.g. "VEED" → "vid"). Ignored when srt_content / srt_file_url is set.
@@ -546,7 +550,8 @@ def run(
 
     Args:
         video_url: Upload or paste a URL to the video you want to subtitle.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         preset: Each style defines fonts, colors, layout, and animation. Two tiers with different pricing:
 
             - Dynamic presets (2x multiplier): glass, whisper, glide2, fusion, glide, terminal, handwritten, backdrop, backdrop2. Richer, context-aware rendering that adapts to the input.
@@ -560,8 +565,8 @@ def run(
             TranslationLanguage: one of 214 values: "ab", "ace", "ach", "af-ZA", "ak", "alz",
             "am-ET", "ar-AE", ...; optional.
         srt_file_url: Upload or paste a URL to your .srt subtitles file. When provided, transcription is skipped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         srt_content: Paste raw SRT subtitle text. Alternative to srt_file_url. When provided, transcription is skipped.
             str or None; optional.
         vocabulary: Optional list of terms to help auto-transcription correctly recognise brand names and domain jargon that providers commonly mis-spell (e.g. "VEED" → "vid"). Ignored when srt_content / srt_file_url is set.
@@ -635,7 +640,8 @@ async def run_async(
 
     Args:
         video_url: Upload or paste a URL to the video you want to subtitle.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         preset: Each style defines fonts, colors, layout, and animation. Two tiers with different pricing:
 
             - Dynamic presets (2x multiplier): glass, whisper, glide2, fusion, glide, terminal, handwritten, backdrop, backdrop2. Richer, context-aware rendering that adapts to the input.
@@ -649,8 +655,8 @@ async def run_async(
             TranslationLanguage: one of 214 values: "ab", "ace", "ach", "af-ZA", "ak", "alz",
             "am-ET", "ar-AE", ...; optional.
         srt_file_url: Upload or paste a URL to your .srt subtitles file. When provided, transcription is skipped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         srt_content: Paste raw SRT subtitle text. Alternative to srt_file_url. When provided, transcription is skipped.
             str or None; optional.
         vocabulary: Optional list of terms to help auto-transcription correctly recognise brand names and domain jargon that providers commonly mis-spell (e.g. "VEED" → "vid"). Ignored when srt_content / srt_file_url is set.
@@ -723,7 +729,8 @@ def stream(
 
     Args:
         video_url: Upload or paste a URL to the video you want to subtitle.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         preset: Each style defines fonts, colors, layout, and animation. Two tiers with different pricing:
 
             - Dynamic presets (2x multiplier): glass, whisper, glide2, fusion, glide, terminal, handwritten, backdrop, backdrop2. Richer, context-aware rendering that adapts to the input.
@@ -737,8 +744,8 @@ def stream(
             TranslationLanguage: one of 214 values: "ab", "ace", "ach", "af-ZA", "ak", "alz",
             "am-ET", "ar-AE", ...; optional.
         srt_file_url: Upload or paste a URL to your .srt subtitles file. When provided, transcription is skipped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         srt_content: Paste raw SRT subtitle text. Alternative to srt_file_url. When provided, transcription is skipped.
             str or None; optional.
         vocabulary: Optional list of terms to help auto-transcription correctly recognise brand names and domain jargon that providers commonly mis-spell (e.g. "VEED" → "vid"). Ignored when srt_content / srt_file_url is set.
@@ -810,7 +817,8 @@ def stream_async(
 
     Args:
         video_url: Upload or paste a URL to the video you want to subtitle.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         preset: Each style defines fonts, colors, layout, and animation. Two tiers with different pricing:
 
             - Dynamic presets (2x multiplier): glass, whisper, glide2, fusion, glide, terminal, handwritten, backdrop, backdrop2. Richer, context-aware rendering that adapts to the input.
@@ -824,8 +832,8 @@ def stream_async(
             TranslationLanguage: one of 214 values: "ab", "ace", "ach", "af-ZA", "ak", "alz",
             "am-ET", "ar-AE", ...; optional.
         srt_file_url: Upload or paste a URL to your .srt subtitles file. When provided, transcription is skipped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         srt_content: Paste raw SRT subtitle text. Alternative to srt_file_url. When provided, transcription is skipped.
             str or None; optional.
         vocabulary: Optional list of terms to help auto-transcription correctly recognise brand names and domain jargon that providers commonly mis-spell (e.g. "VEED" → "vid"). Ignored when srt_content / srt_file_url is set.

@@ -76,8 +76,8 @@ class Realtime(RealtimeConnection[VeedSubtitlesInput, VeedSubtitlesOutput]):
 
         Args:
             video_url: Upload or paste a URL to the video you want to subtitle.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             preset: Each style defines fonts, colors, layout, and animation. Two tiers with different pricing:
 
                 - Dynamic presets (2x multiplier): glass, whisper, glide2, fusion, glide, terminal, handwritten, backdrop, backdrop2. Richer, context-aware rendering that adapts to the input.
@@ -91,8 +91,8 @@ class Realtime(RealtimeConnection[VeedSubtitlesInput, VeedSubtitlesOutput]):
                 TranslationLanguage: one of 214 values: "ab", "ace", "ach", "af-ZA", "ak", "alz",
                 "am-ET", "ar-AE", ...; optional.
             srt_file_url: Upload or paste a URL to your .srt subtitles file. When provided, transcription is skipped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             srt_content: Paste raw SRT subtitle text. Alternative to srt_file_url. When provided, transcription is skipped.
                 str or None; optional.
             vocabulary: Optional list of terms to help auto-transcription correctly recognise brand names and domain jargon that providers commonly mis-spell (e.g. "VEED" → "vid"). Ignored when srt_content / srt_file_url is set.
@@ -158,8 +158,8 @@ class AsyncRealtime(AsyncRealtimeConnection[VeedSubtitlesInput, VeedSubtitlesOut
 
         Args:
             video_url: Upload or paste a URL to the video you want to subtitle.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             preset: Each style defines fonts, colors, layout, and animation. Two tiers with different pricing:
 
                 - Dynamic presets (2x multiplier): glass, whisper, glide2, fusion, glide, terminal, handwritten, backdrop, backdrop2. Richer, context-aware rendering that adapts to the input.
@@ -173,8 +173,8 @@ class AsyncRealtime(AsyncRealtimeConnection[VeedSubtitlesInput, VeedSubtitlesOut
                 TranslationLanguage: one of 214 values: "ab", "ace", "ach", "af-ZA", "ak", "alz",
                 "am-ET", "ar-AE", ...; optional.
             srt_file_url: Upload or paste a URL to your .srt subtitles file. When provided, transcription is skipped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             srt_content: Paste raw SRT subtitle text. Alternative to srt_file_url. When provided, transcription is skipped.
                 str or None; optional.
             vocabulary: Optional list of terms to help auto-transcription correctly recognise brand names and domain jargon that providers commonly mis-spell (e.g. "VEED" → "vid"). Ignored when srt_content / srt_file_url is set.

@@ -118,7 +118,8 @@ def subscribe(
 
     Args:
         video_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             one of "vp9", "h264"; default "vp9".
         refine_foreground_edges: Improves the quality of the extracted object's edges.
@@ -167,7 +168,8 @@ async def subscribe_async(
 
     Args:
         video_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             one of "vp9", "h264"; default "vp9".
         refine_foreground_edges: Improves the quality of the extracted object's edges.
@@ -212,7 +214,8 @@ def submit(
 
     Args:
         video_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             one of "vp9", "h264"; default "vp9".
         refine_foreground_edges: Improves the quality of the extracted object's edges.
@@ -253,7 +256,8 @@ async def submit_async(
 
     Args:
         video_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             one of "vp9", "h264"; default "vp9".
         refine_foreground_edges: Improves the quality of the extracted object's edges.
@@ -293,7 +297,8 @@ def run(
 
     Args:
         video_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             one of "vp9", "h264"; default "vp9".
         refine_foreground_edges: Improves the quality of the extracted object's edges.
@@ -332,7 +337,8 @@ async def run_async(
 
     Args:
         video_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             one of "vp9", "h264"; default "vp9".
         refine_foreground_edges: Improves the quality of the extracted object's edges.
@@ -370,7 +376,8 @@ def stream(
 
     Args:
         video_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             one of "vp9", "h264"; default "vp9".
         refine_foreground_edges: Improves the quality of the extracted object's edges.
@@ -407,7 +414,8 @@ def stream_async(
 
     Args:
         video_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             one of "vp9", "h264"; default "vp9".
         refine_foreground_edges: Improves the quality of the extracted object's edges.

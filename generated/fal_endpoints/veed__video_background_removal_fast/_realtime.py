@@ -36,8 +36,8 @@ class Realtime(
 
         Args:
             video_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
                 one of "vp9", "h264"; default "vp9".
             refine_foreground_edges: Improves the quality of the extracted object's edges.
@@ -72,8 +72,8 @@ class AsyncRealtime(
 
         Args:
             video_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
                 one of "vp9", "h264"; default "vp9".
             refine_foreground_edges: Improves the quality of the extracted object's edges.

@@ -119,7 +119,8 @@ def subscribe(
 
     Args:
         video_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             one of "vp9", "h264"; default "vp9".
         spill_suppression_strength: Increase the value if green spots remain in the video, decrease if color changes are noticed on the extracted subject.
@@ -165,7 +166,8 @@ async def subscribe_async(
 
     Args:
         video_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             one of "vp9", "h264"; default "vp9".
         spill_suppression_strength: Increase the value if green spots remain in the video, decrease if color changes are noticed on the extracted subject.
@@ -207,7 +209,8 @@ def submit(
 
     Args:
         video_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             one of "vp9", "h264"; default "vp9".
         spill_suppression_strength: Increase the value if green spots remain in the video, decrease if color changes are noticed on the extracted subject.
@@ -245,7 +248,8 @@ async def submit_async(
 
     Args:
         video_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             one of "vp9", "h264"; default "vp9".
         spill_suppression_strength: Increase the value if green spots remain in the video, decrease if color changes are noticed on the extracted subject.
@@ -282,7 +286,8 @@ def run(
 
     Args:
         video_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             one of "vp9", "h264"; default "vp9".
         spill_suppression_strength: Increase the value if green spots remain in the video, decrease if color changes are noticed on the extracted subject.
@@ -318,7 +323,8 @@ async def run_async(
 
     Args:
         video_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             one of "vp9", "h264"; default "vp9".
         spill_suppression_strength: Increase the value if green spots remain in the video, decrease if color changes are noticed on the extracted subject.
@@ -353,7 +359,8 @@ def stream(
 
     Args:
         video_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             one of "vp9", "h264"; default "vp9".
         spill_suppression_strength: Increase the value if green spots remain in the video, decrease if color changes are noticed on the extracted subject.
@@ -387,7 +394,8 @@ def stream_async(
 
     Args:
         video_url: (Undocumented.)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
             one of "vp9", "h264"; default "vp9".
         spill_suppression_strength: Increase the value if green spots remain in the video, decrease if color changes are noticed on the extracted subject.

@@ -40,8 +40,8 @@ class Realtime(
 
         Args:
             video_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
                 one of "vp9", "h264"; default "vp9".
             spill_suppression_strength: Increase the value if green spots remain in the video, decrease if color changes are noticed on the extracted subject.
@@ -73,8 +73,8 @@ class AsyncRealtime(
 
         Args:
             video_url: (Undocumented.)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             output_codec: Single VP9 video with alpha channel or two videos (rgb and alpha) in H264 format. H264 is recommended for better RGB quality.
                 one of "vp9", "h264"; default "vp9".
             spill_suppression_strength: Increase the value if green spots remain in the video, decrease if color changes are noticed on the extracted subject.

@@ -147,7 +147,8 @@ def subscribe(
         prompt: The text prompt describing how the image should be animated
             str; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5s", "6s", "7s", "8s"; default "5s".
 
@@ -210,7 +211,8 @@ async def subscribe_async(
         prompt: The text prompt describing how the image should be animated
             str; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5s", "6s", "7s", "8s"; default "5s".
 
@@ -269,7 +271,8 @@ def submit(
         prompt: The text prompt describing how the image should be animated
             str; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5s", "6s", "7s", "8s"; default "5s".
 
@@ -324,7 +327,8 @@ async def submit_async(
         prompt: The text prompt describing how the image should be animated
             str; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5s", "6s", "7s", "8s"; default "5s".
 
@@ -378,7 +382,8 @@ def run(
         prompt: The text prompt describing how the image should be animated
             str; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5s", "6s", "7s", "8s"; default "5s".
 
@@ -431,7 +436,8 @@ async def run_async(
         prompt: The text prompt describing how the image should be animated
             str; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5s", "6s", "7s", "8s"; default "5s".
 
@@ -483,7 +489,8 @@ def stream(
         prompt: The text prompt describing how the image should be animated
             str; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5s", "6s", "7s", "8s"; default "5s".
 
@@ -534,7 +541,8 @@ def stream_async(
         prompt: The text prompt describing how the image should be animated
             str; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: The duration of the generated video in seconds
             one of "5s", "6s", "7s", "8s"; default "5s".
 

@@ -35,8 +35,8 @@ class Realtime(RealtimeConnection[Veo2ImageToVideoInput, Veo2ImageToVideoOutput]
             prompt: The text prompt describing how the image should be animated
                 str; required.
             image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: The duration of the generated video in seconds
                 one of "5s", "6s", "7s", "8s"; default "5s".
 
@@ -64,8 +64,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Veo2ImageToVideoInput, Veo2ImageToVi
             prompt: The text prompt describing how the image should be animated
                 str; required.
             image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: The duration of the generated video in seconds
                 one of "5s", "6s", "7s", "8s"; default "5s".
 

@@ -42,8 +42,8 @@ class Realtime(RealtimeConnection[Veo31ExtendVideoInput, Veo31ExtendVideoOutput]
             prompt: The text prompt describing how the video should be extended
                 str, at most 20000 characters; required.
             video_url: URL of the video to extend. The video should be 720p or 1080p resolution in 16:9 or 9:16 aspect ratio.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video.
                 one of "auto", "16:9", "9:16"; default "auto".
             duration: The duration of the generated video.
@@ -92,8 +92,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Veo31ExtendVideoInput, Veo31ExtendVi
             prompt: The text prompt describing how the video should be extended
                 str, at most 20000 characters; required.
             video_url: URL of the video to extend. The video should be 720p or 1080p resolution in 16:9 or 9:16 aspect ratio.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video.
                 one of "auto", "16:9", "9:16"; default "auto".
             duration: The duration of the generated video.

@@ -162,7 +162,8 @@ def subscribe(
         prompt: The text prompt describing how the video should be extended
             str, at most 20000 characters; required.
         video_url: URL of the video to extend. The video should be 720p or 1080p resolution in 16:9 or 9:16 aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -250,7 +251,8 @@ async def subscribe_async(
         prompt: The text prompt describing how the video should be extended
             str, at most 20000 characters; required.
         video_url: URL of the video to extend. The video should be 720p or 1080p resolution in 16:9 or 9:16 aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -334,7 +336,8 @@ def submit(
         prompt: The text prompt describing how the video should be extended
             str, at most 20000 characters; required.
         video_url: URL of the video to extend. The video should be 720p or 1080p resolution in 16:9 or 9:16 aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -414,7 +417,8 @@ async def submit_async(
         prompt: The text prompt describing how the video should be extended
             str, at most 20000 characters; required.
         video_url: URL of the video to extend. The video should be 720p or 1080p resolution in 16:9 or 9:16 aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -493,7 +497,8 @@ def run(
         prompt: The text prompt describing how the video should be extended
             str, at most 20000 characters; required.
         video_url: URL of the video to extend. The video should be 720p or 1080p resolution in 16:9 or 9:16 aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -571,7 +576,8 @@ async def run_async(
         prompt: The text prompt describing how the video should be extended
             str, at most 20000 characters; required.
         video_url: URL of the video to extend. The video should be 720p or 1080p resolution in 16:9 or 9:16 aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -648,7 +654,8 @@ def stream(
         prompt: The text prompt describing how the video should be extended
             str, at most 20000 characters; required.
         video_url: URL of the video to extend. The video should be 720p or 1080p resolution in 16:9 or 9:16 aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -724,7 +731,8 @@ def stream_async(
         prompt: The text prompt describing how the video should be extended
             str, at most 20000 characters; required.
         video_url: URL of the video to extend. The video should be 720p or 1080p resolution in 16:9 or 9:16 aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.

@@ -161,9 +161,11 @@ def subscribe(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         first_frame_url: URL of the first frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         last_frame_url: URL of the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -248,9 +250,11 @@ async def subscribe_async(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         first_frame_url: URL of the first frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         last_frame_url: URL of the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -331,9 +335,11 @@ def submit(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         first_frame_url: URL of the first frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         last_frame_url: URL of the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -410,9 +416,11 @@ async def submit_async(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         first_frame_url: URL of the first frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         last_frame_url: URL of the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -488,9 +496,11 @@ def run(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         first_frame_url: URL of the first frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         last_frame_url: URL of the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -565,9 +575,11 @@ async def run_async(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         first_frame_url: URL of the first frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         last_frame_url: URL of the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -641,9 +653,11 @@ def stream(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         first_frame_url: URL of the first frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         last_frame_url: URL of the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -716,9 +730,11 @@ def stream_async(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         first_frame_url: URL of the first frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         last_frame_url: URL of the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.

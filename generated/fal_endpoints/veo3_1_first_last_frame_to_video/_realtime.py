@@ -45,11 +45,11 @@ class Realtime(
             prompt: The text prompt describing the video you want to generate
                 str, at most 20000 characters; required.
             first_frame_url: URL of the first frame of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             last_frame_url: URL of the last frame of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video.
                 one of "auto", "16:9", "9:16"; default "auto".
             duration: The duration of the generated video.
@@ -101,11 +101,11 @@ class AsyncRealtime(
             prompt: The text prompt describing the video you want to generate
                 str, at most 20000 characters; required.
             first_frame_url: URL of the first frame of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             last_frame_url: URL of the last frame of the video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video.
                 one of "auto", "16:9", "9:16"; default "auto".
             duration: The duration of the generated video.

@@ -154,7 +154,8 @@ def subscribe(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video. Only 16:9 and 9:16 are supported.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -238,7 +239,8 @@ async def subscribe_async(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video. Only 16:9 and 9:16 are supported.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -318,7 +320,8 @@ def submit(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video. Only 16:9 and 9:16 are supported.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -394,7 +397,8 @@ async def submit_async(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video. Only 16:9 and 9:16 are supported.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -469,7 +473,8 @@ def run(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video. Only 16:9 and 9:16 are supported.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -543,7 +548,8 @@ async def run_async(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video. Only 16:9 and 9:16 are supported.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -616,7 +622,8 @@ def stream(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video. Only 16:9 and 9:16 are supported.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -688,7 +695,8 @@ def stream_async(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video. Only 16:9 and 9:16 are supported.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.

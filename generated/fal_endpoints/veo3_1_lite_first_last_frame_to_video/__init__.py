@@ -149,9 +149,11 @@ def subscribe(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         first_frame_url: URL of the first frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         last_frame_url: URL of the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -230,9 +232,11 @@ async def subscribe_async(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         first_frame_url: URL of the first frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         last_frame_url: URL of the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -307,9 +311,11 @@ def submit(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         first_frame_url: URL of the first frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         last_frame_url: URL of the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -380,9 +386,11 @@ async def submit_async(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         first_frame_url: URL of the first frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         last_frame_url: URL of the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -452,9 +460,11 @@ def run(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         first_frame_url: URL of the first frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         last_frame_url: URL of the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -523,9 +533,11 @@ async def run_async(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         first_frame_url: URL of the first frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         last_frame_url: URL of the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -593,9 +605,11 @@ def stream(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         first_frame_url: URL of the first frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         last_frame_url: URL of the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -662,9 +676,11 @@ def stream_async(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         first_frame_url: URL of the first frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         last_frame_url: URL of the last frame of the video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.

@@ -148,7 +148,8 @@ def subscribe(
         prompt: The text prompt describing how the image should be animated
             str, at most 20000 characters; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -226,7 +227,8 @@ async def subscribe_async(
         prompt: The text prompt describing how the image should be animated
             str, at most 20000 characters; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -300,7 +302,8 @@ def submit(
         prompt: The text prompt describing how the image should be animated
             str, at most 20000 characters; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -370,7 +373,8 @@ async def submit_async(
         prompt: The text prompt describing how the image should be animated
             str, at most 20000 characters; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -439,7 +443,8 @@ def run(
         prompt: The text prompt describing how the image should be animated
             str, at most 20000 characters; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -507,7 +512,8 @@ async def run_async(
         prompt: The text prompt describing how the image should be animated
             str, at most 20000 characters; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -574,7 +580,8 @@ def stream(
         prompt: The text prompt describing how the image should be animated
             str, at most 20000 characters; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.
@@ -640,7 +647,8 @@ def stream_async(
         prompt: The text prompt describing how the image should be animated
             str, at most 20000 characters; required.
         image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "auto", "16:9", "9:16"; default "auto".
         duration: The duration of the generated video.

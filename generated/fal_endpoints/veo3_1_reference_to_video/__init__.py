@@ -156,8 +156,8 @@ def subscribe(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         image_urls: URLs of the reference images to use for consistent subject appearance
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "16:9", "9:16"; default "16:9".
         duration: The duration of the generated video.
@@ -234,8 +234,8 @@ async def subscribe_async(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         image_urls: URLs of the reference images to use for consistent subject appearance
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "16:9", "9:16"; default "16:9".
         duration: The duration of the generated video.
@@ -308,8 +308,8 @@ def submit(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         image_urls: URLs of the reference images to use for consistent subject appearance
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "16:9", "9:16"; default "16:9".
         duration: The duration of the generated video.
@@ -378,8 +378,8 @@ async def submit_async(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         image_urls: URLs of the reference images to use for consistent subject appearance
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "16:9", "9:16"; default "16:9".
         duration: The duration of the generated video.
@@ -447,8 +447,8 @@ def run(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         image_urls: URLs of the reference images to use for consistent subject appearance
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "16:9", "9:16"; default "16:9".
         duration: The duration of the generated video.
@@ -515,8 +515,8 @@ async def run_async(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         image_urls: URLs of the reference images to use for consistent subject appearance
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "16:9", "9:16"; default "16:9".
         duration: The duration of the generated video.
@@ -582,8 +582,8 @@ def stream(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         image_urls: URLs of the reference images to use for consistent subject appearance
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "16:9", "9:16"; default "16:9".
         duration: The duration of the generated video.
@@ -648,8 +648,8 @@ def stream_async(
         prompt: The text prompt describing the video you want to generate
             str, at most 20000 characters; required.
         image_urls: URLs of the reference images to use for consistent subject appearance
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         aspect_ratio: The aspect ratio of the generated video.
             one of "16:9", "9:16"; default "16:9".
         duration: The duration of the generated video.

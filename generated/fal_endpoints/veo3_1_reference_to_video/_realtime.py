@@ -40,8 +40,8 @@ class Realtime(RealtimeConnection[Veo31ReferenceToVideoInput, Veo31ReferenceToVi
             prompt: The text prompt describing the video you want to generate
                 str, at most 20000 characters; required.
             image_urls: URLs of the reference images to use for consistent subject appearance
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video.
                 one of "16:9", "9:16"; default "16:9".
             duration: The duration of the generated video.
@@ -86,8 +86,8 @@ class AsyncRealtime(
             prompt: The text prompt describing the video you want to generate
                 str, at most 20000 characters; required.
             image_urls: URLs of the reference images to use for consistent subject appearance
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video.
                 one of "16:9", "9:16"; default "16:9".
             duration: The duration of the generated video.

@@ -42,8 +42,8 @@ class Realtime(RealtimeConnection[Veo3ImageToVideoInput, Veo3ImageToVideoOutput]
             prompt: The text prompt describing how the image should be animated
                 str, at most 20000 characters; required.
             image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video.
                 one of "auto", "16:9", "9:16"; default "auto".
             duration: The duration of the generated video.
@@ -92,8 +92,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Veo3ImageToVideoInput, Veo3ImageToVi
             prompt: The text prompt describing how the image should be animated
                 str, at most 20000 characters; required.
             image_url: URL of the input image to animate. Should be 720p or higher resolution in 16:9 or 9:16 aspect ratio. If the image is not in 16:9 or 9:16 aspect ratio, it will be cropped to fit.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video.
                 one of "auto", "16:9", "9:16"; default "auto".
             duration: The duration of the generated video.

@@ -117,9 +117,11 @@ def subscribe(
         prompt: The prompt to generate an image from.
             str; required.
         video_url: reference video to generate effect video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Input image to generate the effect video for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_description: A brief description of the input video content.
             str; required.
         seed: Random seed for reproducible generation. If set none, a random seed will be used.
@@ -185,9 +187,11 @@ async def subscribe_async(
         prompt: The prompt to generate an image from.
             str; required.
         video_url: reference video to generate effect video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Input image to generate the effect video for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_description: A brief description of the input video content.
             str; required.
         seed: Random seed for reproducible generation. If set none, a random seed will be used.
@@ -249,9 +253,11 @@ def submit(
         prompt: The prompt to generate an image from.
             str; required.
         video_url: reference video to generate effect video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Input image to generate the effect video for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_description: A brief description of the input video content.
             str; required.
         seed: Random seed for reproducible generation. If set none, a random seed will be used.
@@ -309,9 +315,11 @@ async def submit_async(
         prompt: The prompt to generate an image from.
             str; required.
         video_url: reference video to generate effect video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Input image to generate the effect video for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_description: A brief description of the input video content.
             str; required.
         seed: Random seed for reproducible generation. If set none, a random seed will be used.
@@ -368,9 +376,11 @@ def run(
         prompt: The prompt to generate an image from.
             str; required.
         video_url: reference video to generate effect video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Input image to generate the effect video for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_description: A brief description of the input video content.
             str; required.
         seed: Random seed for reproducible generation. If set none, a random seed will be used.
@@ -426,9 +436,11 @@ async def run_async(
         prompt: The prompt to generate an image from.
             str; required.
         video_url: reference video to generate effect video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Input image to generate the effect video for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_description: A brief description of the input video content.
             str; required.
         seed: Random seed for reproducible generation. If set none, a random seed will be used.
@@ -483,9 +495,11 @@ def stream(
         prompt: The prompt to generate an image from.
             str; required.
         video_url: reference video to generate effect video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Input image to generate the effect video for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_description: A brief description of the input video content.
             str; required.
         seed: Random seed for reproducible generation. If set none, a random seed will be used.
@@ -539,9 +553,11 @@ def stream_async(
         prompt: The prompt to generate an image from.
             str; required.
         video_url: reference video to generate effect video from.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: Input image to generate the effect video for.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_description: A brief description of the input video content.
             str; required.
         seed: Random seed for reproducible generation. If set none, a random seed will be used.

@@ -43,11 +43,11 @@ class Realtime(RealtimeConnection[VideoAsPromptInput, VideoAsPromptOutput]):
             prompt: The prompt to generate an image from.
                 str; required.
             video_url: reference video to generate effect video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: Input image to generate the effect video for.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             video_description: A brief description of the input video content.
                 str; required.
             seed: Random seed for reproducible generation. If set none, a random seed will be used.
@@ -97,11 +97,11 @@ class AsyncRealtime(AsyncRealtimeConnection[VideoAsPromptInput, VideoAsPromptOut
             prompt: The prompt to generate an image from.
                 str; required.
             video_url: reference video to generate effect video from.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: Input image to generate the effect video for.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             video_description: A brief description of the input video content.
                 str; required.
             seed: Random seed for reproducible generation. If set none, a random seed will be used.

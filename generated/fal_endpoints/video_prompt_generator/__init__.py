@@ -244,7 +244,8 @@ def subscribe(
         custom_elements: Custom technical elements (optional)
             str; default "".
         image_url: URL of an image to analyze and incorporate into the video prompt (optional)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         model: Model to use
             one of "anthropic/claude-3.5-sonnet", "anthropic/claude-3-5-haiku",
             "anthropic/claude-3-haiku", "google/gemini-2.5-flash-lite",
@@ -430,7 +431,8 @@ async def subscribe_async(
         custom_elements: Custom technical elements (optional)
             str; default "".
         image_url: URL of an image to analyze and incorporate into the video prompt (optional)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         model: Model to use
             one of "anthropic/claude-3.5-sonnet", "anthropic/claude-3-5-haiku",
             "anthropic/claude-3-haiku", "google/gemini-2.5-flash-lite",
@@ -612,7 +614,8 @@ def submit(
         custom_elements: Custom technical elements (optional)
             str; default "".
         image_url: URL of an image to analyze and incorporate into the video prompt (optional)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         model: Model to use
             one of "anthropic/claude-3.5-sonnet", "anthropic/claude-3-5-haiku",
             "anthropic/claude-3-haiku", "google/gemini-2.5-flash-lite",
@@ -790,7 +793,8 @@ async def submit_async(
         custom_elements: Custom technical elements (optional)
             str; default "".
         image_url: URL of an image to analyze and incorporate into the video prompt (optional)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         model: Model to use
             one of "anthropic/claude-3.5-sonnet", "anthropic/claude-3-5-haiku",
             "anthropic/claude-3-haiku", "google/gemini-2.5-flash-lite",
@@ -967,7 +971,8 @@ def run(
         custom_elements: Custom technical elements (optional)
             str; default "".
         image_url: URL of an image to analyze and incorporate into the video prompt (optional)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         model: Model to use
             one of "anthropic/claude-3.5-sonnet", "anthropic/claude-3-5-haiku",
             "anthropic/claude-3-haiku", "google/gemini-2.5-flash-lite",
@@ -1143,7 +1148,8 @@ async def run_async(
         custom_elements: Custom technical elements (optional)
             str; default "".
         image_url: URL of an image to analyze and incorporate into the video prompt (optional)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         model: Model to use
             one of "anthropic/claude-3.5-sonnet", "anthropic/claude-3-5-haiku",
             "anthropic/claude-3-haiku", "google/gemini-2.5-flash-lite",
@@ -1318,7 +1324,8 @@ def stream(
         custom_elements: Custom technical elements (optional)
             str; default "".
         image_url: URL of an image to analyze and incorporate into the video prompt (optional)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         model: Model to use
             one of "anthropic/claude-3.5-sonnet", "anthropic/claude-3-5-haiku",
             "anthropic/claude-3-haiku", "google/gemini-2.5-flash-lite",
@@ -1492,7 +1499,8 @@ def stream_async(
         custom_elements: Custom technical elements (optional)
             str; default "".
         image_url: URL of an image to analyze and incorporate into the video prompt (optional)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         model: Model to use
             one of "anthropic/claude-3.5-sonnet", "anthropic/claude-3-5-haiku",
             "anthropic/claude-3-haiku", "google/gemini-2.5-flash-lite",

@@ -168,8 +168,8 @@ class Realtime(RealtimeConnection[VideoPromptGeneratorInput, VideoPromptGenerato
             custom_elements: Custom technical elements (optional)
                 str; default "".
             image_url: URL of an image to analyze and incorporate into the video prompt (optional)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             model: Model to use
                 one of "anthropic/claude-3.5-sonnet", "anthropic/claude-3-5-haiku",
                 "anthropic/claude-3-haiku", "google/gemini-2.5-flash-lite",
@@ -337,8 +337,8 @@ class AsyncRealtime(AsyncRealtimeConnection[VideoPromptGeneratorInput, VideoProm
             custom_elements: Custom technical elements (optional)
                 str; default "".
             image_url: URL of an image to analyze and incorporate into the video prompt (optional)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             model: Model to use
                 one of "anthropic/claude-3.5-sonnet", "anthropic/claude-3-5-haiku",
                 "anthropic/claude-3-haiku", "google/gemini-2.5-flash-lite",

@@ -109,7 +109,8 @@ def subscribe(
 
     Args:
         video_url: URL of the video to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The question or prompt about the video content.
             str, 1 to 5000 characters; required.
         detailed_analysis: Whether to request a more detailed analysis of the video
@@ -155,7 +156,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The question or prompt about the video content.
             str, 1 to 5000 characters; required.
         detailed_analysis: Whether to request a more detailed analysis of the video
@@ -197,7 +199,8 @@ def submit(
 
     Args:
         video_url: URL of the video to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The question or prompt about the video content.
             str, 1 to 5000 characters; required.
         detailed_analysis: Whether to request a more detailed analysis of the video
@@ -235,7 +238,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the video to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The question or prompt about the video content.
             str, 1 to 5000 characters; required.
         detailed_analysis: Whether to request a more detailed analysis of the video
@@ -272,7 +276,8 @@ def run(
 
     Args:
         video_url: URL of the video to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The question or prompt about the video content.
             str, 1 to 5000 characters; required.
         detailed_analysis: Whether to request a more detailed analysis of the video
@@ -308,7 +313,8 @@ async def run_async(
 
     Args:
         video_url: URL of the video to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The question or prompt about the video content.
             str, 1 to 5000 characters; required.
         detailed_analysis: Whether to request a more detailed analysis of the video
@@ -343,7 +349,8 @@ def stream(
 
     Args:
         video_url: URL of the video to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The question or prompt about the video content.
             str, 1 to 5000 characters; required.
         detailed_analysis: Whether to request a more detailed analysis of the video
@@ -377,7 +384,8 @@ def stream_async(
 
     Args:
         video_url: URL of the video to analyze
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The question or prompt about the video content.
             str, 1 to 5000 characters; required.
         detailed_analysis: Whether to request a more detailed analysis of the video

@@ -33,8 +33,8 @@ class Realtime(RealtimeConnection[VideoUnderstandingInput, VideoUnderstandingOut
 
         Args:
             video_url: URL of the video to analyze
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The question or prompt about the video content.
                 str, 1 to 5000 characters; required.
             detailed_analysis: Whether to request a more detailed analysis of the video
@@ -62,8 +62,8 @@ class AsyncRealtime(AsyncRealtimeConnection[VideoUnderstandingInput, VideoUnders
 
         Args:
             video_url: URL of the video to analyze
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The question or prompt about the video content.
                 str, 1 to 5000 characters; required.
             detailed_analysis: Whether to request a more detailed analysis of the video

@@ -110,7 +110,8 @@ def subscribe(
 
     Args:
         video_url: The URL of the video to upscale
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         scale: The scale factor
             float, 1 to 8; default 2.
 
@@ -153,7 +154,8 @@ async def subscribe_async(
 
     Args:
         video_url: The URL of the video to upscale
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         scale: The scale factor
             float, 1 to 8; default 2.
 
@@ -192,7 +194,8 @@ def submit(
 
     Args:
         video_url: The URL of the video to upscale
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         scale: The scale factor
             float, 1 to 8; default 2.
 
@@ -227,7 +230,8 @@ async def submit_async(
 
     Args:
         video_url: The URL of the video to upscale
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         scale: The scale factor
             float, 1 to 8; default 2.
 
@@ -261,7 +265,8 @@ def run(
 
     Args:
         video_url: The URL of the video to upscale
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         scale: The scale factor
             float, 1 to 8; default 2.
 
@@ -294,7 +299,8 @@ async def run_async(
 
     Args:
         video_url: The URL of the video to upscale
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         scale: The scale factor
             float, 1 to 8; default 2.
 
@@ -326,7 +332,8 @@ def stream(
 
     Args:
         video_url: The URL of the video to upscale
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         scale: The scale factor
             float, 1 to 8; default 2.
 
@@ -357,7 +364,8 @@ def stream_async(
 
     Args:
         video_url: The URL of the video to upscale
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         scale: The scale factor
             float, 1 to 8; default 2.
 

@@ -32,8 +32,8 @@ class Realtime(RealtimeConnection[VideoUpscalerInput, VideoUpscalerOutput]):
 
         Args:
             video_url: The URL of the video to upscale
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             scale: The scale factor
                 float, 1 to 8; default 2.
 
@@ -58,8 +58,8 @@ class AsyncRealtime(AsyncRealtimeConnection[VideoUpscalerInput, VideoUpscalerOut
 
         Args:
             video_url: The URL of the video to upscale
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             scale: The scale factor
                 float, 1 to 8; default 2.
 

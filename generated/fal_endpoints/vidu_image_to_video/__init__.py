@@ -114,7 +114,8 @@ def subscribe(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -163,7 +164,8 @@ async def subscribe_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -208,7 +210,8 @@ def submit(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -249,7 +252,8 @@ async def submit_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -289,7 +293,8 @@ def run(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -328,7 +333,8 @@ async def run_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -366,7 +372,8 @@ def stream(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -403,7 +410,8 @@ def stream_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame

@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[ViduImageToVideoInput, ViduImageToVideoOutput]
             prompt: Text prompt for video generation, max 1500 characters
                 str, at most 1500 characters; required.
             image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for generation
                 int or None; optional.
             movement_amplitude: The movement amplitude of objects in the frame
@@ -68,8 +68,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ViduImageToVideoInput, ViduImageToVi
             prompt: Text prompt for video generation, max 1500 characters
                 str, at most 1500 characters; required.
             image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for generation
                 int or None; optional.
             movement_amplitude: The movement amplitude of objects in the frame

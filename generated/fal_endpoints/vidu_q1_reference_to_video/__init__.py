@@ -122,8 +122,8 @@ def subscribe(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         reference_image_urls: URLs of the reference images to use for consistent subject appearance. Q1 model supports up to 7 reference images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for generation
             int or None; optional.
         aspect_ratio: The aspect ratio of the output video
@@ -178,8 +178,8 @@ async def subscribe_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         reference_image_urls: URLs of the reference images to use for consistent subject appearance. Q1 model supports up to 7 reference images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for generation
             int or None; optional.
         aspect_ratio: The aspect ratio of the output video
@@ -230,8 +230,8 @@ def submit(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         reference_image_urls: URLs of the reference images to use for consistent subject appearance. Q1 model supports up to 7 reference images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for generation
             int or None; optional.
         aspect_ratio: The aspect ratio of the output video
@@ -278,8 +278,8 @@ async def submit_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         reference_image_urls: URLs of the reference images to use for consistent subject appearance. Q1 model supports up to 7 reference images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for generation
             int or None; optional.
         aspect_ratio: The aspect ratio of the output video
@@ -325,8 +325,8 @@ def run(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         reference_image_urls: URLs of the reference images to use for consistent subject appearance. Q1 model supports up to 7 reference images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for generation
             int or None; optional.
         aspect_ratio: The aspect ratio of the output video
@@ -371,8 +371,8 @@ async def run_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         reference_image_urls: URLs of the reference images to use for consistent subject appearance. Q1 model supports up to 7 reference images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for generation
             int or None; optional.
         aspect_ratio: The aspect ratio of the output video
@@ -416,8 +416,8 @@ def stream(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         reference_image_urls: URLs of the reference images to use for consistent subject appearance. Q1 model supports up to 7 reference images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for generation
             int or None; optional.
         aspect_ratio: The aspect ratio of the output video
@@ -460,8 +460,8 @@ def stream_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         reference_image_urls: URLs of the reference images to use for consistent subject appearance. Q1 model supports up to 7 reference images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for generation
             int or None; optional.
         aspect_ratio: The aspect ratio of the output video

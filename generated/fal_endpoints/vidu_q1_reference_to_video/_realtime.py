@@ -38,8 +38,8 @@ class Realtime(RealtimeConnection[ViduQ1ReferenceToVideoInput, ViduQ1ReferenceTo
             prompt: Text prompt for video generation, max 1500 characters
                 str, at most 1500 characters; required.
             reference_image_urls: URLs of the reference images to use for consistent subject appearance. Q1 model supports up to 7 reference images.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             seed: Random seed for generation
                 int or None; optional.
             aspect_ratio: The aspect ratio of the output video
@@ -78,8 +78,8 @@ class AsyncRealtime(
             prompt: Text prompt for video generation, max 1500 characters
                 str, at most 1500 characters; required.
             reference_image_urls: URLs of the reference images to use for consistent subject appearance. Q1 model supports up to 7 reference images.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             seed: Random seed for generation
                 int or None; optional.
             aspect_ratio: The aspect ratio of the output video

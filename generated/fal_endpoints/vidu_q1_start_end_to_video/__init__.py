@@ -121,9 +121,11 @@ def subscribe(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         start_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Seed for the random number generator
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -173,9 +175,11 @@ async def subscribe_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         start_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Seed for the random number generator
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -221,9 +225,11 @@ def submit(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         start_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Seed for the random number generator
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -265,9 +271,11 @@ async def submit_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         start_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Seed for the random number generator
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -308,9 +316,11 @@ def run(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         start_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Seed for the random number generator
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -350,9 +360,11 @@ async def run_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         start_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Seed for the random number generator
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -391,9 +403,11 @@ def stream(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         start_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Seed for the random number generator
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -431,9 +445,11 @@ def stream_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         start_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Seed for the random number generator
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame

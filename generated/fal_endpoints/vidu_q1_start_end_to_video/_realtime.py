@@ -37,11 +37,11 @@ class Realtime(RealtimeConnection[ViduQ1StartEndToVideoInput, ViduQ1StartEndToVi
             prompt: Text prompt for video generation, max 1500 characters
                 str, at most 1500 characters; required.
             start_image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: URL of the image to use as the last frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Seed for the random number generator
                 int or None; optional.
             movement_amplitude: The movement amplitude of objects in the frame
@@ -75,11 +75,11 @@ class AsyncRealtime(
             prompt: Text prompt for video generation, max 1500 characters
                 str, at most 1500 characters; required.
             start_image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: URL of the image to use as the last frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Seed for the random number generator
                 int or None; optional.
             movement_amplitude: The movement amplitude of objects in the frame

@@ -124,10 +124,11 @@ def subscribe(
         prompt: Text prompt for video generation, max 3000 characters
             str, at most 3000 characters; required.
         image_url: URL of the image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         duration: Duration of the video in seconds
@@ -186,10 +187,11 @@ async def subscribe_async(
         prompt: Text prompt for video generation, max 3000 characters
             str, at most 3000 characters; required.
         image_url: URL of the image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         duration: Duration of the video in seconds
@@ -244,10 +246,11 @@ def submit(
         prompt: Text prompt for video generation, max 3000 characters
             str, at most 3000 characters; required.
         image_url: URL of the image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         duration: Duration of the video in seconds
@@ -298,10 +301,11 @@ async def submit_async(
         prompt: Text prompt for video generation, max 3000 characters
             str, at most 3000 characters; required.
         image_url: URL of the image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         duration: Duration of the video in seconds
@@ -351,10 +355,11 @@ def run(
         prompt: Text prompt for video generation, max 3000 characters
             str, at most 3000 characters; required.
         image_url: URL of the image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         duration: Duration of the video in seconds
@@ -403,10 +408,11 @@ async def run_async(
         prompt: Text prompt for video generation, max 3000 characters
             str, at most 3000 characters; required.
         image_url: URL of the image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         duration: Duration of the video in seconds
@@ -454,10 +460,11 @@ def stream(
         prompt: Text prompt for video generation, max 3000 characters
             str, at most 3000 characters; required.
         image_url: URL of the image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         duration: Duration of the video in seconds
@@ -504,10 +511,11 @@ def stream_async(
         prompt: Text prompt for video generation, max 3000 characters
             str, at most 3000 characters; required.
         image_url: URL of the image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         duration: Duration of the video in seconds

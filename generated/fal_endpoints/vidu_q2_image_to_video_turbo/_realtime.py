@@ -40,11 +40,11 @@ class Realtime(RealtimeConnection[ViduQ2ImageToVideoTurboInput, ViduQ2ImageToVid
             prompt: Text prompt for video generation, max 3000 characters
                 str, at most 3000 characters; required.
             image_url: URL of the image to use as the starting frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
                 int or None; optional.
             duration: Duration of the video in seconds
@@ -87,11 +87,11 @@ class AsyncRealtime(
             prompt: Text prompt for video generation, max 3000 characters
                 str, at most 3000 characters; required.
             image_url: URL of the image to use as the starting frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
                 int or None; optional.
             duration: Duration of the video in seconds

@@ -125,11 +125,11 @@ def subscribe(
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; required.
         reference_image_urls: URLs of the reference images for subject appearance. If videos are provided, up to 4 images are allowed; otherwise up to 7 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         reference_video_urls: URLs of the reference videos for video editing or motion reference. Supports up to 2 videos.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         duration: Duration of the video in seconds (0 for automatic duration)
@@ -191,11 +191,11 @@ async def subscribe_async(
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; required.
         reference_image_urls: URLs of the reference images for subject appearance. If videos are provided, up to 4 images are allowed; otherwise up to 7 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         reference_video_urls: URLs of the reference videos for video editing or motion reference. Supports up to 2 videos.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         duration: Duration of the video in seconds (0 for automatic duration)
@@ -253,11 +253,11 @@ def submit(
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; required.
         reference_image_urls: URLs of the reference images for subject appearance. If videos are provided, up to 4 images are allowed; otherwise up to 7 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         reference_video_urls: URLs of the reference videos for video editing or motion reference. Supports up to 2 videos.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         duration: Duration of the video in seconds (0 for automatic duration)
@@ -311,11 +311,11 @@ async def submit_async(
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; required.
         reference_image_urls: URLs of the reference images for subject appearance. If videos are provided, up to 4 images are allowed; otherwise up to 7 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         reference_video_urls: URLs of the reference videos for video editing or motion reference. Supports up to 2 videos.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         duration: Duration of the video in seconds (0 for automatic duration)
@@ -368,11 +368,11 @@ def run(
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; required.
         reference_image_urls: URLs of the reference images for subject appearance. If videos are provided, up to 4 images are allowed; otherwise up to 7 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         reference_video_urls: URLs of the reference videos for video editing or motion reference. Supports up to 2 videos.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         duration: Duration of the video in seconds (0 for automatic duration)
@@ -424,11 +424,11 @@ async def run_async(
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; required.
         reference_image_urls: URLs of the reference images for subject appearance. If videos are provided, up to 4 images are allowed; otherwise up to 7 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         reference_video_urls: URLs of the reference videos for video editing or motion reference. Supports up to 2 videos.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         duration: Duration of the video in seconds (0 for automatic duration)
@@ -479,11 +479,11 @@ def stream(
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; required.
         reference_image_urls: URLs of the reference images for subject appearance. If videos are provided, up to 4 images are allowed; otherwise up to 7 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         reference_video_urls: URLs of the reference videos for video editing or motion reference. Supports up to 2 videos.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         duration: Duration of the video in seconds (0 for automatic duration)
@@ -533,11 +533,11 @@ def stream_async(
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; required.
         reference_image_urls: URLs of the reference images for subject appearance. If videos are provided, up to 4 images are allowed; otherwise up to 7 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         reference_video_urls: URLs of the reference videos for video editing or motion reference. Supports up to 2 videos.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         duration: Duration of the video in seconds (0 for automatic duration)

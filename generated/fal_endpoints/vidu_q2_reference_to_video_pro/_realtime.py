@@ -41,11 +41,11 @@ class Realtime(RealtimeConnection[ViduQ2ReferenceToVideoProInput, ViduQ2Referenc
             prompt: Text prompt for video generation, max 2000 characters
                 str, at most 2000 characters; required.
             reference_image_urls: URLs of the reference images for subject appearance. If videos are provided, up to 4 images are allowed; otherwise up to 7 images.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             reference_video_urls: URLs of the reference videos for video editing or motion reference. Supports up to 2 videos.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
                 int or None; optional.
             duration: Duration of the video in seconds (0 for automatic duration)
@@ -91,11 +91,11 @@ class AsyncRealtime(
             prompt: Text prompt for video generation, max 2000 characters
                 str, at most 2000 characters; required.
             reference_image_urls: URLs of the reference images for subject appearance. If videos are provided, up to 4 images are allowed; otherwise up to 7 images.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             reference_video_urls: URLs of the reference videos for video editing or motion reference. Supports up to 2 videos.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
                 int or None; optional.
             duration: Duration of the video in seconds (0 for automatic duration)

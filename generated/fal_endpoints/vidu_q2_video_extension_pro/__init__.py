@@ -119,7 +119,8 @@ def subscribe(
 
     Args:
         video_url: URL of the video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: text prompt to guide the video extension
             str or None, at most 3000 characters; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -171,7 +172,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: text prompt to guide the video extension
             str or None, at most 3000 characters; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -219,7 +221,8 @@ def submit(
 
     Args:
         video_url: URL of the video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: text prompt to guide the video extension
             str or None, at most 3000 characters; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -263,7 +266,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: text prompt to guide the video extension
             str or None, at most 3000 characters; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -306,7 +310,8 @@ def run(
 
     Args:
         video_url: URL of the video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: text prompt to guide the video extension
             str or None, at most 3000 characters; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -348,7 +353,8 @@ async def run_async(
 
     Args:
         video_url: URL of the video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: text prompt to guide the video extension
             str or None, at most 3000 characters; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -389,7 +395,8 @@ def stream(
 
     Args:
         video_url: URL of the video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: text prompt to guide the video extension
             str or None, at most 3000 characters; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -429,7 +436,8 @@ def stream_async(
 
     Args:
         video_url: URL of the video to extend
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: text prompt to guide the video extension
             str or None, at most 3000 characters; optional.
         seed: Random seed for reproducibility. If None, a random seed is chosen.

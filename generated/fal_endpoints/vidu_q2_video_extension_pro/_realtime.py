@@ -35,8 +35,8 @@ class Realtime(RealtimeConnection[ViduQ2VideoExtensionProInput, ViduQ2VideoExten
 
         Args:
             video_url: URL of the video to extend
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: text prompt to guide the video extension
                 str or None, at most 3000 characters; optional.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -72,8 +72,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video to extend
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: text prompt to guide the video extension
                 str or None, at most 3000 characters; optional.
             seed: Random seed for reproducibility. If None, a random seed is chosen.

@@ -115,12 +115,13 @@ def subscribe(
 
     Args:
         image_url: URL or base64 image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; default "".
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -174,12 +175,13 @@ async def subscribe_async(
 
     Args:
         image_url: URL or base64 image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; default "".
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -229,12 +231,13 @@ def submit(
 
     Args:
         image_url: URL or base64 image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; default "".
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -280,12 +283,13 @@ async def submit_async(
 
     Args:
         image_url: URL or base64 image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; default "".
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -330,12 +334,13 @@ def run(
 
     Args:
         image_url: URL or base64 image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; default "".
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -379,12 +384,13 @@ async def run_async(
 
     Args:
         image_url: URL or base64 image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; default "".
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -427,12 +433,13 @@ def stream(
 
     Args:
         image_url: URL or base64 image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; default "".
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -474,12 +481,13 @@ def stream_async(
 
     Args:
         image_url: URL or base64 image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; default "".
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.

@@ -121,12 +121,13 @@ def subscribe(
 
     Args:
         image_url: URL or base64 image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; default "".
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -180,12 +181,13 @@ async def subscribe_async(
 
     Args:
         image_url: URL or base64 image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; default "".
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -235,12 +237,13 @@ def submit(
 
     Args:
         image_url: URL or base64 image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; default "".
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -286,12 +289,13 @@ async def submit_async(
 
     Args:
         image_url: URL or base64 image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; default "".
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -336,12 +340,13 @@ def run(
 
     Args:
         image_url: URL or base64 image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; default "".
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -385,12 +390,13 @@ async def run_async(
 
     Args:
         image_url: URL or base64 image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; default "".
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -433,12 +439,13 @@ def stream(
 
     Args:
         image_url: URL or base64 image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; default "".
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -480,12 +487,13 @@ def stream_async(
 
     Args:
         image_url: URL or base64 image to use as the starting frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; default "".
         end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.

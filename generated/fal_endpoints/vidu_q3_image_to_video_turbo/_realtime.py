@@ -37,13 +37,13 @@ class Realtime(RealtimeConnection[ViduQ3ImageToVideoTurboInput, ViduQ3ImageToVid
 
         Args:
             image_url: URL or base64 image to use as the starting frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt for video generation, max 2000 characters
                 str, at most 2000 characters; default "".
             end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             duration: Duration of the video in seconds (1-16 for Q3 models)
                 int, 1 to 16; default 5.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -81,13 +81,13 @@ class AsyncRealtime(
 
         Args:
             image_url: URL or base64 image to use as the starting frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt for video generation, max 2000 characters
                 str, at most 2000 characters; default "".
             end_image_url: URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             duration: Duration of the video in seconds (1-16 for Q3 models)
                 int, 1 to 16; default 5.
             seed: Random seed for reproducibility. If None, a random seed is chosen.

@@ -123,8 +123,8 @@ def subscribe(
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; required.
         reference_image_urls: URLs of 1 to 4 reference images used to keep subjects or scenes consistent
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -182,8 +182,8 @@ async def subscribe_async(
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; required.
         reference_image_urls: URLs of 1 to 4 reference images used to keep subjects or scenes consistent
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -237,8 +237,8 @@ def submit(
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; required.
         reference_image_urls: URLs of 1 to 4 reference images used to keep subjects or scenes consistent
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -288,8 +288,8 @@ async def submit_async(
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; required.
         reference_image_urls: URLs of 1 to 4 reference images used to keep subjects or scenes consistent
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -338,8 +338,8 @@ def run(
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; required.
         reference_image_urls: URLs of 1 to 4 reference images used to keep subjects or scenes consistent
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -387,8 +387,8 @@ async def run_async(
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; required.
         reference_image_urls: URLs of 1 to 4 reference images used to keep subjects or scenes consistent
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -435,8 +435,8 @@ def stream(
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; required.
         reference_image_urls: URLs of 1 to 4 reference images used to keep subjects or scenes consistent
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -482,8 +482,8 @@ def stream_async(
         prompt: Text prompt for video generation, max 2000 characters
             str, at most 2000 characters; required.
         reference_image_urls: URLs of 1 to 4 reference images used to keep subjects or scenes consistent
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         duration: Duration of the video in seconds (1-16 for Q3 models)
             int, 1 to 16; default 5.
         seed: Random seed for reproducibility. If None, a random seed is chosen.

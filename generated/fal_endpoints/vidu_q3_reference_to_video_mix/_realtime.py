@@ -39,8 +39,8 @@ class Realtime(RealtimeConnection[ViduQ3ReferenceToVideoMixInput, ViduQ3Referenc
             prompt: Text prompt for video generation, max 2000 characters
                 str, at most 2000 characters; required.
             reference_image_urls: URLs of 1 to 4 reference images used to keep subjects or scenes consistent
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             duration: Duration of the video in seconds (1-16 for Q3 models)
                 int, 1 to 16; default 5.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -82,8 +82,8 @@ class AsyncRealtime(
             prompt: Text prompt for video generation, max 2000 characters
                 str, at most 2000 characters; required.
             reference_image_urls: URLs of 1 to 4 reference images used to keep subjects or scenes consistent
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             duration: Duration of the video in seconds (1-16 for Q3 models)
                 int, 1 to 16; default 5.
             seed: Random seed for reproducibility. If None, a random seed is chosen.

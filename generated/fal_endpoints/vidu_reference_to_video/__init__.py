@@ -115,8 +115,8 @@ def subscribe(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         reference_image_urls: URLs of the reference images to use for consistent subject appearance
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for generation
             int or None; optional.
         aspect_ratio: The aspect ratio of the output video
@@ -168,8 +168,8 @@ async def subscribe_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         reference_image_urls: URLs of the reference images to use for consistent subject appearance
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for generation
             int or None; optional.
         aspect_ratio: The aspect ratio of the output video
@@ -217,8 +217,8 @@ def submit(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         reference_image_urls: URLs of the reference images to use for consistent subject appearance
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for generation
             int or None; optional.
         aspect_ratio: The aspect ratio of the output video
@@ -262,8 +262,8 @@ async def submit_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         reference_image_urls: URLs of the reference images to use for consistent subject appearance
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for generation
             int or None; optional.
         aspect_ratio: The aspect ratio of the output video
@@ -306,8 +306,8 @@ def run(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         reference_image_urls: URLs of the reference images to use for consistent subject appearance
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for generation
             int or None; optional.
         aspect_ratio: The aspect ratio of the output video
@@ -349,8 +349,8 @@ async def run_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         reference_image_urls: URLs of the reference images to use for consistent subject appearance
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for generation
             int or None; optional.
         aspect_ratio: The aspect ratio of the output video
@@ -391,8 +391,8 @@ def stream(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         reference_image_urls: URLs of the reference images to use for consistent subject appearance
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for generation
             int or None; optional.
         aspect_ratio: The aspect ratio of the output video
@@ -432,8 +432,8 @@ def stream_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         reference_image_urls: URLs of the reference images to use for consistent subject appearance
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         seed: Random seed for generation
             int or None; optional.
         aspect_ratio: The aspect ratio of the output video

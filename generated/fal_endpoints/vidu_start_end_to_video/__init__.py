@@ -115,9 +115,11 @@ def subscribe(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         start_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -167,9 +169,11 @@ async def subscribe_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         start_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -215,9 +219,11 @@ def submit(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         start_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -259,9 +265,11 @@ async def submit_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         start_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -302,9 +310,11 @@ def run(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         start_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -344,9 +354,11 @@ async def run_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         start_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -385,9 +397,11 @@ def stream(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         start_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame
@@ -425,9 +439,11 @@ def stream_async(
         prompt: Text prompt for video generation, max 1500 characters
             str, at most 1500 characters; required.
         start_image_url: URL of the image to use as the first frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the image to use as the last frame
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for generation
             int or None; optional.
         movement_amplitude: The movement amplitude of objects in the frame

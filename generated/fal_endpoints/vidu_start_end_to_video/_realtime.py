@@ -37,11 +37,11 @@ class Realtime(RealtimeConnection[ViduStartEndToVideoInput, ViduStartEndToVideoO
             prompt: Text prompt for video generation, max 1500 characters
                 str, at most 1500 characters; required.
             start_image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: URL of the image to use as the last frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for generation
                 int or None; optional.
             movement_amplitude: The movement amplitude of objects in the frame
@@ -73,11 +73,11 @@ class AsyncRealtime(AsyncRealtimeConnection[ViduStartEndToVideoInput, ViduStartE
             prompt: Text prompt for video generation, max 1500 characters
                 str, at most 1500 characters; required.
             start_image_url: URL of the image to use as the first frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: URL of the image to use as the last frame
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for generation
                 int or None; optional.
             movement_amplitude: The movement amplitude of objects in the frame

@@ -34,8 +34,8 @@ class Realtime(RealtimeConnection[ViduTemplateToVideoInput, ViduTemplateToVideoO
 
         Args:
             input_image_urls: URLs of the images to use with the template. Number of images required varies by template: 'dynasty_dress' and 'shop_frame' accept 1-2 images, 'wish_sender' requires exactly 3 images, all other templates accept only 1 image.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             template: AI video template to use. Pricing varies by template: Standard templates (hug, kiss, love_pose, etc.) cost 4 credits ($0.20), Premium templates (lunar_newyear, dynasty_dress, dreamy_wedding, etc.) cost 6 credits ($0.30), and Advanced templates (live_photo) cost 10 credits ($0.50).
                 Template: one of 181 values: "dreamy_wedding", "romantic_lift", "sweet_proposal",
                 "couple_arrival", "cupid_arrow", "pet_lovers", "lunar_newyear", "hug", ...; default
@@ -68,8 +68,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ViduTemplateToVideoInput, ViduTempla
 
         Args:
             input_image_urls: URLs of the images to use with the template. Number of images required varies by template: 'dynasty_dress' and 'shop_frame' accept 1-2 images, 'wish_sender' requires exactly 3 images, all other templates accept only 1 image.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             template: AI video template to use. Pricing varies by template: Standard templates (hug, kiss, love_pose, etc.) cost 4 credits ($0.20), Premium templates (lunar_newyear, dynasty_dress, dreamy_wedding, etc.) cost 6 credits ($0.30), and Advanced templates (live_photo) cost 10 credits ($0.50).
                 Template: one of 181 values: "dreamy_wedding", "romantic_lift", "sweet_proposal",
                 "couple_arrival", "cupid_arrow", "pet_lovers", "lunar_newyear", "hug", ...; default

@@ -120,12 +120,13 @@ def subscribe(
 
     Args:
         video_url: URL of the input video containing the object to remove.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text description of the desired background after object removal.
             str; required.
         quad_mask_video_url: URL of a mask video for the removal target. For best results this should be a VOID-style quadmask video with 4 grayscale values: 0=object to remove, 63=overlap, 127=affected region, 255=background to keep. A simple binary mask (0=remove, 255=keep) also works. If omitted, the app will generate a temporary mask video from `mask_prompt` using the SAM-3 video endpoint and convert it to a quadmask automatically.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         mask_prompt: Text description of what should be masked in the input video, such as the object or person to remove. Used to generate a temporary mask video with SAM-3 when `quad_mask_video_url` is not provided.
             str or None; optional.
         enable_pass2_refinement: Run VOID Pass 2 warped-noise refinement after Pass 1. This is slower but can improve temporal consistency on longer clips.
@@ -196,12 +197,13 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the input video containing the object to remove.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text description of the desired background after object removal.
             str; required.
         quad_mask_video_url: URL of a mask video for the removal target. For best results this should be a VOID-style quadmask video with 4 grayscale values: 0=object to remove, 63=overlap, 127=affected region, 255=background to keep. A simple binary mask (0=remove, 255=keep) also works. If omitted, the app will generate a temporary mask video from `mask_prompt` using the SAM-3 video endpoint and convert it to a quadmask automatically.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         mask_prompt: Text description of what should be masked in the input video, such as the object or person to remove. Used to generate a temporary mask video with SAM-3 when `quad_mask_video_url` is not provided.
             str or None; optional.
         enable_pass2_refinement: Run VOID Pass 2 warped-noise refinement after Pass 1. This is slower but can improve temporal consistency on longer clips.
@@ -268,12 +270,13 @@ def submit(
 
     Args:
         video_url: URL of the input video containing the object to remove.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text description of the desired background after object removal.
             str; required.
         quad_mask_video_url: URL of a mask video for the removal target. For best results this should be a VOID-style quadmask video with 4 grayscale values: 0=object to remove, 63=overlap, 127=affected region, 255=background to keep. A simple binary mask (0=remove, 255=keep) also works. If omitted, the app will generate a temporary mask video from `mask_prompt` using the SAM-3 video endpoint and convert it to a quadmask automatically.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         mask_prompt: Text description of what should be masked in the input video, such as the object or person to remove. Used to generate a temporary mask video with SAM-3 when `quad_mask_video_url` is not provided.
             str or None; optional.
         enable_pass2_refinement: Run VOID Pass 2 warped-noise refinement after Pass 1. This is slower but can improve temporal consistency on longer clips.
@@ -336,12 +339,13 @@ async def submit_async(
 
     Args:
         video_url: URL of the input video containing the object to remove.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text description of the desired background after object removal.
             str; required.
         quad_mask_video_url: URL of a mask video for the removal target. For best results this should be a VOID-style quadmask video with 4 grayscale values: 0=object to remove, 63=overlap, 127=affected region, 255=background to keep. A simple binary mask (0=remove, 255=keep) also works. If omitted, the app will generate a temporary mask video from `mask_prompt` using the SAM-3 video endpoint and convert it to a quadmask automatically.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         mask_prompt: Text description of what should be masked in the input video, such as the object or person to remove. Used to generate a temporary mask video with SAM-3 when `quad_mask_video_url` is not provided.
             str or None; optional.
         enable_pass2_refinement: Run VOID Pass 2 warped-noise refinement after Pass 1. This is slower but can improve temporal consistency on longer clips.
@@ -403,12 +407,13 @@ def run(
 
     Args:
         video_url: URL of the input video containing the object to remove.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text description of the desired background after object removal.
             str; required.
         quad_mask_video_url: URL of a mask video for the removal target. For best results this should be a VOID-style quadmask video with 4 grayscale values: 0=object to remove, 63=overlap, 127=affected region, 255=background to keep. A simple binary mask (0=remove, 255=keep) also works. If omitted, the app will generate a temporary mask video from `mask_prompt` using the SAM-3 video endpoint and convert it to a quadmask automatically.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         mask_prompt: Text description of what should be masked in the input video, such as the object or person to remove. Used to generate a temporary mask video with SAM-3 when `quad_mask_video_url` is not provided.
             str or None; optional.
         enable_pass2_refinement: Run VOID Pass 2 warped-noise refinement after Pass 1. This is slower but can improve temporal consistency on longer clips.
@@ -469,12 +474,13 @@ async def run_async(
 
     Args:
         video_url: URL of the input video containing the object to remove.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text description of the desired background after object removal.
             str; required.
         quad_mask_video_url: URL of a mask video for the removal target. For best results this should be a VOID-style quadmask video with 4 grayscale values: 0=object to remove, 63=overlap, 127=affected region, 255=background to keep. A simple binary mask (0=remove, 255=keep) also works. If omitted, the app will generate a temporary mask video from `mask_prompt` using the SAM-3 video endpoint and convert it to a quadmask automatically.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         mask_prompt: Text description of what should be masked in the input video, such as the object or person to remove. Used to generate a temporary mask video with SAM-3 when `quad_mask_video_url` is not provided.
             str or None; optional.
         enable_pass2_refinement: Run VOID Pass 2 warped-noise refinement after Pass 1. This is slower but can improve temporal consistency on longer clips.
@@ -534,12 +540,13 @@ def stream(
 
     Args:
         video_url: URL of the input video containing the object to remove.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text description of the desired background after object removal.
             str; required.
         quad_mask_video_url: URL of a mask video for the removal target. For best results this should be a VOID-style quadmask video with 4 grayscale values: 0=object to remove, 63=overlap, 127=affected region, 255=background to keep. A simple binary mask (0=remove, 255=keep) also works. If omitted, the app will generate a temporary mask video from `mask_prompt` using the SAM-3 video endpoint and convert it to a quadmask automatically.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         mask_prompt: Text description of what should be masked in the input video, such as the object or person to remove. Used to generate a temporary mask video with SAM-3 when `quad_mask_video_url` is not provided.
             str or None; optional.
         enable_pass2_refinement: Run VOID Pass 2 warped-noise refinement after Pass 1. This is slower but can improve temporal consistency on longer clips.
@@ -598,12 +605,13 @@ def stream_async(
 
     Args:
         video_url: URL of the input video containing the object to remove.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Text description of the desired background after object removal.
             str; required.
         quad_mask_video_url: URL of a mask video for the removal target. For best results this should be a VOID-style quadmask video with 4 grayscale values: 0=object to remove, 63=overlap, 127=affected region, 255=background to keep. A simple binary mask (0=remove, 255=keep) also works. If omitted, the app will generate a temporary mask video from `mask_prompt` using the SAM-3 video endpoint and convert it to a quadmask automatically.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; default
-            "".
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            default "".
         mask_prompt: Text description of what should be masked in the input video, such as the object or person to remove. Used to generate a temporary mask video with SAM-3 when `quad_mask_video_url` is not provided.
             str or None; optional.
         enable_pass2_refinement: Run VOID Pass 2 warped-noise refinement after Pass 1. This is slower but can improve temporal consistency on longer clips.

@@ -42,13 +42,13 @@ class Realtime(RealtimeConnection[VoidVideoInpaintingInput, VoidVideoInpaintingO
 
         Args:
             video_url: URL of the input video containing the object to remove.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text description of the desired background after object removal.
                 str; required.
             quad_mask_video_url: URL of a mask video for the removal target. For best results this should be a VOID-style quadmask video with 4 grayscale values: 0=object to remove, 63=overlap, 127=affected region, 255=background to keep. A simple binary mask (0=remove, 255=keep) also works. If omitted, the app will generate a temporary mask video from `mask_prompt` using the SAM-3 video endpoint and convert it to a quadmask automatically.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; default "".
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; default "".
             mask_prompt: Text description of what should be masked in the input video, such as the object or person to remove. Used to generate a temporary mask video with SAM-3 when `quad_mask_video_url` is not provided.
                 str or None; optional.
             enable_pass2_refinement: Run VOID Pass 2 warped-noise refinement after Pass 1. This is slower but can improve temporal consistency on longer clips.
@@ -101,13 +101,13 @@ class AsyncRealtime(AsyncRealtimeConnection[VoidVideoInpaintingInput, VoidVideoI
 
         Args:
             video_url: URL of the input video containing the object to remove.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text description of the desired background after object removal.
                 str; required.
             quad_mask_video_url: URL of a mask video for the removal target. For best results this should be a VOID-style quadmask video with 4 grayscale values: 0=object to remove, 63=overlap, 127=affected region, 255=background to keep. A simple binary mask (0=remove, 255=keep) also works. If omitted, the app will generate a temporary mask video from `mask_prompt` using the SAM-3 video endpoint and convert it to a quadmask automatically.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; default "".
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; default "".
             mask_prompt: Text description of what should be masked in the input video, such as the object or person to remove. Used to generate a temporary mask video with SAM-3 when `quad_mask_video_url` is not provided.
                 str or None; optional.
             enable_pass2_refinement: Run VOID Pass 2 warped-noise refinement after Pass 1. This is slower but can improve temporal consistency on longer clips.

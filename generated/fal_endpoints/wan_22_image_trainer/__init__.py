@@ -117,7 +117,8 @@ def subscribe(
 
     Args:
         training_data_url: URL to the training data.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase for the model.
             str; required.
         include_synthetic_captions: Whether to include synthetic captions.
@@ -181,7 +182,8 @@ async def subscribe_async(
 
     Args:
         training_data_url: URL to the training data.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase for the model.
             str; required.
         include_synthetic_captions: Whether to include synthetic captions.
@@ -241,7 +243,8 @@ def submit(
 
     Args:
         training_data_url: URL to the training data.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase for the model.
             str; required.
         include_synthetic_captions: Whether to include synthetic captions.
@@ -297,7 +300,8 @@ async def submit_async(
 
     Args:
         training_data_url: URL to the training data.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase for the model.
             str; required.
         include_synthetic_captions: Whether to include synthetic captions.
@@ -352,7 +356,8 @@ def run(
 
     Args:
         training_data_url: URL to the training data.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase for the model.
             str; required.
         include_synthetic_captions: Whether to include synthetic captions.
@@ -406,7 +411,8 @@ async def run_async(
 
     Args:
         training_data_url: URL to the training data.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase for the model.
             str; required.
         include_synthetic_captions: Whether to include synthetic captions.
@@ -459,7 +465,8 @@ def stream(
 
     Args:
         training_data_url: URL to the training data.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase for the model.
             str; required.
         include_synthetic_captions: Whether to include synthetic captions.
@@ -511,7 +518,8 @@ def stream_async(
 
     Args:
         training_data_url: URL to the training data.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         trigger_phrase: Trigger phrase for the model.
             str; required.
         include_synthetic_captions: Whether to include synthetic captions.

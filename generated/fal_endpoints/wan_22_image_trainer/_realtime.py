@@ -39,8 +39,8 @@ class Realtime(RealtimeConnection[Wan22ImageTrainerInput, Wan22ImageTrainerOutpu
 
         Args:
             training_data_url: URL to the training data.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             trigger_phrase: Trigger phrase for the model.
                 str; required.
             include_synthetic_captions: Whether to include synthetic captions.
@@ -86,8 +86,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Wan22ImageTrainerInput, Wan22ImageTr
 
         Args:
             training_data_url: URL to the training data.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             trigger_phrase: Trigger phrase for the model.
                 str; required.
             include_synthetic_captions: Whether to include synthetic captions.

@@ -37,8 +37,8 @@ class Realtime(RealtimeConnection[Wan22TrainerT2vA14bInput, Wan22TrainerT2vA14bO
             training_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images and/or videos, although more is better.
 
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image/video file it corresponds to.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             number_of_steps: The number of steps to train for.
                 int, 100 to 20000; default 400.
             learning_rate: The rate at which the model learns. Higher values can lead to faster training, but over-fitting.
@@ -74,8 +74,8 @@ class AsyncRealtime(AsyncRealtimeConnection[Wan22TrainerT2vA14bInput, Wan22Train
             training_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images and/or videos, although more is better.
 
                 In addition to images the archive can contain text files with captions. Each text file should have the same name as the image/video file it corresponds to.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             number_of_steps: The number of steps to train for.
                 int, 100 to 20000; default 400.
             learning_rate: The rate at which the model learns. Higher values can lead to faster training, but over-fitting.

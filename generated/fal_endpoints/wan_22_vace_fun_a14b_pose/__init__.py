@@ -146,7 +146,8 @@ def subscribe(
         prompt: The text prompt to guide video generation. For pose task, the prompt should describe the desired pose and action of the subject in the video.
             str; required.
         video_url: URL to the source video file. Required for pose task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -177,14 +178,14 @@ def subscribe(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -282,7 +283,8 @@ async def subscribe_async(
         prompt: The text prompt to guide video generation. For pose task, the prompt should describe the desired pose and action of the subject in the video.
             str; required.
         video_url: URL to the source video file. Required for pose task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -313,14 +315,14 @@ async def subscribe_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -414,7 +416,8 @@ def submit(
         prompt: The text prompt to guide video generation. For pose task, the prompt should describe the desired pose and action of the subject in the video.
             str; required.
         video_url: URL to the source video file. Required for pose task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -445,14 +448,14 @@ def submit(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -542,7 +545,8 @@ async def submit_async(
         prompt: The text prompt to guide video generation. For pose task, the prompt should describe the desired pose and action of the subject in the video.
             str; required.
         video_url: URL to the source video file. Required for pose task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -573,14 +577,14 @@ async def submit_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -669,7 +673,8 @@ def run(
         prompt: The text prompt to guide video generation. For pose task, the prompt should describe the desired pose and action of the subject in the video.
             str; required.
         video_url: URL to the source video file. Required for pose task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -700,14 +705,14 @@ def run(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -795,7 +800,8 @@ async def run_async(
         prompt: The text prompt to guide video generation. For pose task, the prompt should describe the desired pose and action of the subject in the video.
             str; required.
         video_url: URL to the source video file. Required for pose task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -826,14 +832,14 @@ async def run_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -920,7 +926,8 @@ def stream(
         prompt: The text prompt to guide video generation. For pose task, the prompt should describe the desired pose and action of the subject in the video.
             str; required.
         video_url: URL to the source video file. Required for pose task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -951,14 +958,14 @@ def stream(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -1044,7 +1051,8 @@ def stream_async(
         prompt: The text prompt to guide video generation. For pose task, the prompt should describe the desired pose and action of the subject in the video.
             str; required.
         video_url: URL to the source video file. Required for pose task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -1075,14 +1083,14 @@ def stream_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.

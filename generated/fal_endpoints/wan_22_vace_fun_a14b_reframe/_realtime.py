@@ -61,8 +61,8 @@ class Realtime(RealtimeConnection[Wan22VaceFunA14bReframeInput, Wan22VaceFunA14b
 
         Args:
             video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The text prompt to guide video generation. Optional for reframing.
                 str; default "".
             negative_prompt: Negative prompt for video generation.
@@ -95,11 +95,11 @@ class Realtime(RealtimeConnection[Wan22VaceFunA14bReframeInput, Wan22VaceFunA14b
             shift: Shift parameter for video generation.
                 float, 1 to 15; default 5.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             enable_safety_checker: If set to true, the safety checker will be enabled.
                 bool; default False.
             enable_prompt_expansion: Whether to enable prompt expansion.
@@ -183,8 +183,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The text prompt to guide video generation. Optional for reframing.
                 str; default "".
             negative_prompt: Negative prompt for video generation.
@@ -217,11 +217,11 @@ class AsyncRealtime(
             shift: Shift parameter for video generation.
                 float, 1 to 15; default 5.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             enable_safety_checker: If set to true, the safety checker will be enabled.
                 bool; default False.
             enable_prompt_expansion: Whether to enable prompt expansion.

@@ -149,7 +149,8 @@ def subscribe(
         prompt: The text prompt describing the desired video motion. Max 800 characters.
             str, at least 1 characters; required.
         image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio to use as the background music. Must be publicly accessible.
             Limit handling: If the audio duration exceeds the duration value (5 or 10 seconds),
             the audio is truncated to the first 5 or 10 seconds, and the rest is discarded. If
@@ -159,8 +160,8 @@ def subscribe(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution. Valid values: 480p, 720p, 1080p
             one of "480p", "720p", "1080p"; default "1080p".
         duration: Duration of the generated video in seconds. Choose between 5 or 10 seconds.
@@ -234,7 +235,8 @@ async def subscribe_async(
         prompt: The text prompt describing the desired video motion. Max 800 characters.
             str, at least 1 characters; required.
         image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio to use as the background music. Must be publicly accessible.
             Limit handling: If the audio duration exceeds the duration value (5 or 10 seconds),
             the audio is truncated to the first 5 or 10 seconds, and the rest is discarded. If
@@ -244,8 +246,8 @@ async def subscribe_async(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution. Valid values: 480p, 720p, 1080p
             one of "480p", "720p", "1080p"; default "1080p".
         duration: Duration of the generated video in seconds. Choose between 5 or 10 seconds.
@@ -315,7 +317,8 @@ def submit(
         prompt: The text prompt describing the desired video motion. Max 800 characters.
             str, at least 1 characters; required.
         image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio to use as the background music. Must be publicly accessible.
             Limit handling: If the audio duration exceeds the duration value (5 or 10 seconds),
             the audio is truncated to the first 5 or 10 seconds, and the rest is discarded. If
@@ -325,8 +328,8 @@ def submit(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution. Valid values: 480p, 720p, 1080p
             one of "480p", "720p", "1080p"; default "1080p".
         duration: Duration of the generated video in seconds. Choose between 5 or 10 seconds.
@@ -392,7 +395,8 @@ async def submit_async(
         prompt: The text prompt describing the desired video motion. Max 800 characters.
             str, at least 1 characters; required.
         image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio to use as the background music. Must be publicly accessible.
             Limit handling: If the audio duration exceeds the duration value (5 or 10 seconds),
             the audio is truncated to the first 5 or 10 seconds, and the rest is discarded. If
@@ -402,8 +406,8 @@ async def submit_async(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution. Valid values: 480p, 720p, 1080p
             one of "480p", "720p", "1080p"; default "1080p".
         duration: Duration of the generated video in seconds. Choose between 5 or 10 seconds.
@@ -468,7 +472,8 @@ def run(
         prompt: The text prompt describing the desired video motion. Max 800 characters.
             str, at least 1 characters; required.
         image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio to use as the background music. Must be publicly accessible.
             Limit handling: If the audio duration exceeds the duration value (5 or 10 seconds),
             the audio is truncated to the first 5 or 10 seconds, and the rest is discarded. If
@@ -478,8 +483,8 @@ def run(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution. Valid values: 480p, 720p, 1080p
             one of "480p", "720p", "1080p"; default "1080p".
         duration: Duration of the generated video in seconds. Choose between 5 or 10 seconds.
@@ -543,7 +548,8 @@ async def run_async(
         prompt: The text prompt describing the desired video motion. Max 800 characters.
             str, at least 1 characters; required.
         image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio to use as the background music. Must be publicly accessible.
             Limit handling: If the audio duration exceeds the duration value (5 or 10 seconds),
             the audio is truncated to the first 5 or 10 seconds, and the rest is discarded. If
@@ -553,8 +559,8 @@ async def run_async(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution. Valid values: 480p, 720p, 1080p
             one of "480p", "720p", "1080p"; default "1080p".
         duration: Duration of the generated video in seconds. Choose between 5 or 10 seconds.
@@ -617,7 +623,8 @@ def stream(
         prompt: The text prompt describing the desired video motion. Max 800 characters.
             str, at least 1 characters; required.
         image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio to use as the background music. Must be publicly accessible.
             Limit handling: If the audio duration exceeds the duration value (5 or 10 seconds),
             the audio is truncated to the first 5 or 10 seconds, and the rest is discarded. If
@@ -627,8 +634,8 @@ def stream(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution. Valid values: 480p, 720p, 1080p
             one of "480p", "720p", "1080p"; default "1080p".
         duration: Duration of the generated video in seconds. Choose between 5 or 10 seconds.
@@ -690,7 +697,8 @@ def stream_async(
         prompt: The text prompt describing the desired video motion. Max 800 characters.
             str, at least 1 characters; required.
         image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio to use as the background music. Must be publicly accessible.
             Limit handling: If the audio duration exceeds the duration value (5 or 10 seconds),
             the audio is truncated to the first 5 or 10 seconds, and the rest is discarded. If
@@ -700,8 +708,8 @@ def stream_async(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution. Valid values: 480p, 720p, 1080p
             one of "480p", "720p", "1080p"; default "1080p".
         duration: Duration of the generated video in seconds. Choose between 5 or 10 seconds.

@@ -41,8 +41,8 @@ class Realtime(RealtimeConnection[Wan25PreviewImageToVideoInput, Wan25PreviewIma
             prompt: The text prompt describing the desired video motion. Max 800 characters.
                 str, at least 1 characters; required.
             image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the audio to use as the background music. Must be publicly accessible.
                 Limit handling: If the audio duration exceeds the duration value (5 or 10 seconds),
                 the audio is truncated to the first 5 or 10 seconds, and the rest is discarded. If
@@ -52,8 +52,8 @@ class Realtime(RealtimeConnection[Wan25PreviewImageToVideoInput, Wan25PreviewIma
                 - Format: WAV, MP3.
                 - Duration: 3 to 30 s.
                 - File size: Up to 15 MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             resolution: Video resolution. Valid values: 480p, 720p, 1080p
                 one of "480p", "720p", "1080p"; default "1080p".
             duration: Duration of the generated video in seconds. Choose between 5 or 10 seconds.
@@ -99,8 +99,8 @@ class AsyncRealtime(
             prompt: The text prompt describing the desired video motion. Max 800 characters.
                 str, at least 1 characters; required.
             image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: URL of the audio to use as the background music. Must be publicly accessible.
                 Limit handling: If the audio duration exceeds the duration value (5 or 10 seconds),
                 the audio is truncated to the first 5 or 10 seconds, and the rest is discarded. If
@@ -110,8 +110,8 @@ class AsyncRealtime(
                 - Format: WAV, MP3.
                 - Duration: 3 to 30 s.
                 - File size: Up to 15 MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             resolution: Video resolution. Valid values: 480p, 720p, 1080p
                 one of "480p", "720p", "1080p"; default "1080p".
             duration: Duration of the generated video in seconds. Choose between 5 or 10 seconds.

@@ -147,8 +147,8 @@ def subscribe(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "1:1"; default "16:9".
         resolution: Video resolution tier
@@ -227,8 +227,8 @@ async def subscribe_async(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "1:1"; default "16:9".
         resolution: Video resolution tier
@@ -303,8 +303,8 @@ def submit(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "1:1"; default "16:9".
         resolution: Video resolution tier
@@ -375,8 +375,8 @@ async def submit_async(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "1:1"; default "16:9".
         resolution: Video resolution tier
@@ -446,8 +446,8 @@ def run(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "1:1"; default "16:9".
         resolution: Video resolution tier
@@ -516,8 +516,8 @@ async def run_async(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "1:1"; default "16:9".
         resolution: Video resolution tier
@@ -585,8 +585,8 @@ def stream(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "1:1"; default "16:9".
         resolution: Video resolution tier
@@ -653,8 +653,8 @@ def stream_async(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video
             one of "16:9", "9:16", "1:1"; default "16:9".
         resolution: Video resolution tier

@@ -49,8 +49,8 @@ class Realtime(RealtimeConnection[Wan25PreviewTextToVideoInput, Wan25PreviewText
                 - Format: WAV, MP3.
                 - Duration: 3 to 30 s.
                 - File size: Up to 15 MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             aspect_ratio: The aspect ratio of the generated video
                 one of "16:9", "9:16", "1:1"; default "16:9".
             resolution: Video resolution tier
@@ -106,8 +106,8 @@ class AsyncRealtime(
                 - Format: WAV, MP3.
                 - Duration: 3 to 30 s.
                 - File size: Up to 15 MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             aspect_ratio: The aspect ratio of the generated video
                 one of "16:9", "9:16", "1:1"; default "16:9".
             resolution: Video resolution tier

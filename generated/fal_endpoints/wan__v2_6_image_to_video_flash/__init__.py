@@ -126,7 +126,8 @@ def subscribe(
         prompt: The text prompt describing the desired video motion. Max 800 characters.
             str, at least 1 characters; required.
         image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI. Image dimensions must be between 240 and 7680.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio to use as the background music. Must be publicly accessible.
             Limit handling: If the audio duration exceeds the duration value (5, 10, or 15 seconds),
             the audio is truncated to the first N seconds, and the rest is discarded. If
@@ -136,8 +137,8 @@ def subscribe(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution. Valid values: 720p, 1080p
             one of "720p", "1080p"; default "1080p".
         duration: Duration of the generated video in seconds. Choose between 5, 10 or 15 seconds.
@@ -202,7 +203,8 @@ async def subscribe_async(
         prompt: The text prompt describing the desired video motion. Max 800 characters.
             str, at least 1 characters; required.
         image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI. Image dimensions must be between 240 and 7680.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio to use as the background music. Must be publicly accessible.
             Limit handling: If the audio duration exceeds the duration value (5, 10, or 15 seconds),
             the audio is truncated to the first N seconds, and the rest is discarded. If
@@ -212,8 +214,8 @@ async def subscribe_async(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution. Valid values: 720p, 1080p
             one of "720p", "1080p"; default "1080p".
         duration: Duration of the generated video in seconds. Choose between 5, 10 or 15 seconds.
@@ -274,7 +276,8 @@ def submit(
         prompt: The text prompt describing the desired video motion. Max 800 characters.
             str, at least 1 characters; required.
         image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI. Image dimensions must be between 240 and 7680.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio to use as the background music. Must be publicly accessible.
             Limit handling: If the audio duration exceeds the duration value (5, 10, or 15 seconds),
             the audio is truncated to the first N seconds, and the rest is discarded. If
@@ -284,8 +287,8 @@ def submit(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution. Valid values: 720p, 1080p
             one of "720p", "1080p"; default "1080p".
         duration: Duration of the generated video in seconds. Choose between 5, 10 or 15 seconds.
@@ -342,7 +345,8 @@ async def submit_async(
         prompt: The text prompt describing the desired video motion. Max 800 characters.
             str, at least 1 characters; required.
         image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI. Image dimensions must be between 240 and 7680.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio to use as the background music. Must be publicly accessible.
             Limit handling: If the audio duration exceeds the duration value (5, 10, or 15 seconds),
             the audio is truncated to the first N seconds, and the rest is discarded. If
@@ -352,8 +356,8 @@ async def submit_async(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution. Valid values: 720p, 1080p
             one of "720p", "1080p"; default "1080p".
         duration: Duration of the generated video in seconds. Choose between 5, 10 or 15 seconds.
@@ -409,7 +413,8 @@ def run(
         prompt: The text prompt describing the desired video motion. Max 800 characters.
             str, at least 1 characters; required.
         image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI. Image dimensions must be between 240 and 7680.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio to use as the background music. Must be publicly accessible.
             Limit handling: If the audio duration exceeds the duration value (5, 10, or 15 seconds),
             the audio is truncated to the first N seconds, and the rest is discarded. If
@@ -419,8 +424,8 @@ def run(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution. Valid values: 720p, 1080p
             one of "720p", "1080p"; default "1080p".
         duration: Duration of the generated video in seconds. Choose between 5, 10 or 15 seconds.
@@ -475,7 +480,8 @@ async def run_async(
         prompt: The text prompt describing the desired video motion. Max 800 characters.
             str, at least 1 characters; required.
         image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI. Image dimensions must be between 240 and 7680.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio to use as the background music. Must be publicly accessible.
             Limit handling: If the audio duration exceeds the duration value (5, 10, or 15 seconds),
             the audio is truncated to the first N seconds, and the rest is discarded. If
@@ -485,8 +491,8 @@ async def run_async(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution. Valid values: 720p, 1080p
             one of "720p", "1080p"; default "1080p".
         duration: Duration of the generated video in seconds. Choose between 5, 10 or 15 seconds.
@@ -540,7 +546,8 @@ def stream(
         prompt: The text prompt describing the desired video motion. Max 800 characters.
             str, at least 1 characters; required.
         image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI. Image dimensions must be between 240 and 7680.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio to use as the background music. Must be publicly accessible.
             Limit handling: If the audio duration exceeds the duration value (5, 10, or 15 seconds),
             the audio is truncated to the first N seconds, and the rest is discarded. If
@@ -550,8 +557,8 @@ def stream(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution. Valid values: 720p, 1080p
             one of "720p", "1080p"; default "1080p".
         duration: Duration of the generated video in seconds. Choose between 5, 10 or 15 seconds.
@@ -604,7 +611,8 @@ def stream_async(
         prompt: The text prompt describing the desired video motion. Max 800 characters.
             str, at least 1 characters; required.
         image_url: URL of the image to use as the first frame. Must be publicly accessible or base64 data URI. Image dimensions must be between 240 and 7680.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         audio_url: URL of the audio to use as the background music. Must be publicly accessible.
             Limit handling: If the audio duration exceeds the duration value (5, 10, or 15 seconds),
             the audio is truncated to the first N seconds, and the rest is discarded. If
@@ -614,8 +622,8 @@ def stream_async(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Video resolution. Valid values: 720p, 1080p
             one of "720p", "1080p"; default "1080p".
         duration: Duration of the generated video in seconds. Choose between 5, 10 or 15 seconds.

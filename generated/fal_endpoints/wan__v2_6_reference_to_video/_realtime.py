@@ -42,8 +42,8 @@ class Realtime(RealtimeConnection[WanV26ReferenceToVideoInput, WanV26ReferenceTo
             prompt: Use @Video1, @Video2, @Video3 to reference subjects from your videos. Works for people, animals, or objects. For multi-shot prompts: '[0-3s] Shot 1. [3-6s] Shot 2.' Max 800 characters.
                 str, at least 1 characters; required.
             video_urls: Reference videos for subject consistency (1-3 videos). Videos' FPS must be at least 16 FPS.Reference in prompt as @Video1, @Video2, @Video3. Works for people, animals, or objects.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video.
                 one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
             resolution: Video resolution tier. R2V only supports 720p and 1080p (no 480p).
@@ -94,8 +94,8 @@ class AsyncRealtime(
             prompt: Use @Video1, @Video2, @Video3 to reference subjects from your videos. Works for people, animals, or objects. For multi-shot prompts: '[0-3s] Shot 1. [3-6s] Shot 2.' Max 800 characters.
                 str, at least 1 characters; required.
             video_urls: Reference videos for subject consistency (1-3 videos). Videos' FPS must be at least 16 FPS.Reference in prompt as @Video1, @Video2, @Video3. Works for people, animals, or objects.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             aspect_ratio: The aspect ratio of the generated video.
                 one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
             resolution: Video resolution tier. R2V only supports 720p and 1080p (no 480p).

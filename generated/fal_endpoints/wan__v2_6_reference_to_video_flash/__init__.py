@@ -200,11 +200,11 @@ def subscribe(
         prompt: Use Character1, Character2, etc. to reference subjects from your reference files. Works for people, animals, or objects. For multi-shot prompts: '[0-3s] Shot 1. [3-6s] Shot 2.' Max 1500 characters. Reference order: video_urls first, then image_urls.
             str, at least 1 characters; required.
         video_urls: Reference videos for subject consistency (0-3 videos). Videos' FPS must be at least 16 FPS. Combined with image_urls, total references cannot exceed 5. Reference order: video_urls are numbered first (Character1, Character2...), then image_urls continue the sequence.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         image_urls: Reference images for subject consistency (0-5 images). Combined with video_urls, total references cannot exceed 5. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP. Resolution: 240-5000px. Max 10MB each. Reference order: image_urls continue numbering after video_urls.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         aspect_ratio: The aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Video resolution tier. R2V Flash only supports 720p and 1080p.
@@ -311,11 +311,11 @@ async def subscribe_async(
         prompt: Use Character1, Character2, etc. to reference subjects from your reference files. Works for people, animals, or objects. For multi-shot prompts: '[0-3s] Shot 1. [3-6s] Shot 2.' Max 1500 characters. Reference order: video_urls first, then image_urls.
             str, at least 1 characters; required.
         video_urls: Reference videos for subject consistency (0-3 videos). Videos' FPS must be at least 16 FPS. Combined with image_urls, total references cannot exceed 5. Reference order: video_urls are numbered first (Character1, Character2...), then image_urls continue the sequence.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         image_urls: Reference images for subject consistency (0-5 images). Combined with video_urls, total references cannot exceed 5. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP. Resolution: 240-5000px. Max 10MB each. Reference order: image_urls continue numbering after video_urls.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         aspect_ratio: The aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Video resolution tier. R2V Flash only supports 720p and 1080p.
@@ -418,11 +418,11 @@ def submit(
         prompt: Use Character1, Character2, etc. to reference subjects from your reference files. Works for people, animals, or objects. For multi-shot prompts: '[0-3s] Shot 1. [3-6s] Shot 2.' Max 1500 characters. Reference order: video_urls first, then image_urls.
             str, at least 1 characters; required.
         video_urls: Reference videos for subject consistency (0-3 videos). Videos' FPS must be at least 16 FPS. Combined with image_urls, total references cannot exceed 5. Reference order: video_urls are numbered first (Character1, Character2...), then image_urls continue the sequence.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         image_urls: Reference images for subject consistency (0-5 images). Combined with video_urls, total references cannot exceed 5. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP. Resolution: 240-5000px. Max 10MB each. Reference order: image_urls continue numbering after video_urls.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         aspect_ratio: The aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Video resolution tier. R2V Flash only supports 720p and 1080p.
@@ -521,11 +521,11 @@ async def submit_async(
         prompt: Use Character1, Character2, etc. to reference subjects from your reference files. Works for people, animals, or objects. For multi-shot prompts: '[0-3s] Shot 1. [3-6s] Shot 2.' Max 1500 characters. Reference order: video_urls first, then image_urls.
             str, at least 1 characters; required.
         video_urls: Reference videos for subject consistency (0-3 videos). Videos' FPS must be at least 16 FPS. Combined with image_urls, total references cannot exceed 5. Reference order: video_urls are numbered first (Character1, Character2...), then image_urls continue the sequence.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         image_urls: Reference images for subject consistency (0-5 images). Combined with video_urls, total references cannot exceed 5. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP. Resolution: 240-5000px. Max 10MB each. Reference order: image_urls continue numbering after video_urls.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         aspect_ratio: The aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Video resolution tier. R2V Flash only supports 720p and 1080p.
@@ -623,11 +623,11 @@ def run(
         prompt: Use Character1, Character2, etc. to reference subjects from your reference files. Works for people, animals, or objects. For multi-shot prompts: '[0-3s] Shot 1. [3-6s] Shot 2.' Max 1500 characters. Reference order: video_urls first, then image_urls.
             str, at least 1 characters; required.
         video_urls: Reference videos for subject consistency (0-3 videos). Videos' FPS must be at least 16 FPS. Combined with image_urls, total references cannot exceed 5. Reference order: video_urls are numbered first (Character1, Character2...), then image_urls continue the sequence.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         image_urls: Reference images for subject consistency (0-5 images). Combined with video_urls, total references cannot exceed 5. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP. Resolution: 240-5000px. Max 10MB each. Reference order: image_urls continue numbering after video_urls.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         aspect_ratio: The aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Video resolution tier. R2V Flash only supports 720p and 1080p.
@@ -724,11 +724,11 @@ async def run_async(
         prompt: Use Character1, Character2, etc. to reference subjects from your reference files. Works for people, animals, or objects. For multi-shot prompts: '[0-3s] Shot 1. [3-6s] Shot 2.' Max 1500 characters. Reference order: video_urls first, then image_urls.
             str, at least 1 characters; required.
         video_urls: Reference videos for subject consistency (0-3 videos). Videos' FPS must be at least 16 FPS. Combined with image_urls, total references cannot exceed 5. Reference order: video_urls are numbered first (Character1, Character2...), then image_urls continue the sequence.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         image_urls: Reference images for subject consistency (0-5 images). Combined with video_urls, total references cannot exceed 5. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP. Resolution: 240-5000px. Max 10MB each. Reference order: image_urls continue numbering after video_urls.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         aspect_ratio: The aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Video resolution tier. R2V Flash only supports 720p and 1080p.
@@ -824,11 +824,11 @@ def stream(
         prompt: Use Character1, Character2, etc. to reference subjects from your reference files. Works for people, animals, or objects. For multi-shot prompts: '[0-3s] Shot 1. [3-6s] Shot 2.' Max 1500 characters. Reference order: video_urls first, then image_urls.
             str, at least 1 characters; required.
         video_urls: Reference videos for subject consistency (0-3 videos). Videos' FPS must be at least 16 FPS. Combined with image_urls, total references cannot exceed 5. Reference order: video_urls are numbered first (Character1, Character2...), then image_urls continue the sequence.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         image_urls: Reference images for subject consistency (0-5 images). Combined with video_urls, total references cannot exceed 5. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP. Resolution: 240-5000px. Max 10MB each. Reference order: image_urls continue numbering after video_urls.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         aspect_ratio: The aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Video resolution tier. R2V Flash only supports 720p and 1080p.
@@ -923,11 +923,11 @@ def stream_async(
         prompt: Use Character1, Character2, etc. to reference subjects from your reference files. Works for people, animals, or objects. For multi-shot prompts: '[0-3s] Shot 1. [3-6s] Shot 2.' Max 1500 characters. Reference order: video_urls first, then image_urls.
             str, at least 1 characters; required.
         video_urls: Reference videos for subject consistency (0-3 videos). Videos' FPS must be at least 16 FPS. Combined with image_urls, total references cannot exceed 5. Reference order: video_urls are numbered first (Character1, Character2...), then image_urls continue the sequence.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         image_urls: Reference images for subject consistency (0-5 images). Combined with video_urls, total references cannot exceed 5. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP. Resolution: 240-5000px. Max 10MB each. Reference order: image_urls continue numbering after video_urls.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         aspect_ratio: The aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Video resolution tier. R2V Flash only supports 720p and 1080p.

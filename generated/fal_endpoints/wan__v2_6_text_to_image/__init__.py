@@ -166,8 +166,8 @@ def subscribe(
         prompt: Text prompt describing the desired image. Supports Chinese and English. Max 2000 characters.
             str, at least 1 characters; required.
         image_url: Optional reference image (0 or 1). When provided, can be used for style guidance. Resolution: 384-5000px each dimension. Max size: 10MB. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Content to avoid in the generated image. Max 500 characters.
             str or None; default "".
         image_size: Output image size. If not set: matches input image size (up to 1280*1280). Use presets like 'square_hd', 'landscape_16_9', or specify exact dimensions.
@@ -248,8 +248,8 @@ async def subscribe_async(
         prompt: Text prompt describing the desired image. Supports Chinese and English. Max 2000 characters.
             str, at least 1 characters; required.
         image_url: Optional reference image (0 or 1). When provided, can be used for style guidance. Resolution: 384-5000px each dimension. Max size: 10MB. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Content to avoid in the generated image. Max 500 characters.
             str or None; default "".
         image_size: Output image size. If not set: matches input image size (up to 1280*1280). Use presets like 'square_hd', 'landscape_16_9', or specify exact dimensions.
@@ -326,8 +326,8 @@ def submit(
         prompt: Text prompt describing the desired image. Supports Chinese and English. Max 2000 characters.
             str, at least 1 characters; required.
         image_url: Optional reference image (0 or 1). When provided, can be used for style guidance. Resolution: 384-5000px each dimension. Max size: 10MB. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Content to avoid in the generated image. Max 500 characters.
             str or None; default "".
         image_size: Output image size. If not set: matches input image size (up to 1280*1280). Use presets like 'square_hd', 'landscape_16_9', or specify exact dimensions.
@@ -400,8 +400,8 @@ async def submit_async(
         prompt: Text prompt describing the desired image. Supports Chinese and English. Max 2000 characters.
             str, at least 1 characters; required.
         image_url: Optional reference image (0 or 1). When provided, can be used for style guidance. Resolution: 384-5000px each dimension. Max size: 10MB. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Content to avoid in the generated image. Max 500 characters.
             str or None; default "".
         image_size: Output image size. If not set: matches input image size (up to 1280*1280). Use presets like 'square_hd', 'landscape_16_9', or specify exact dimensions.
@@ -473,8 +473,8 @@ def run(
         prompt: Text prompt describing the desired image. Supports Chinese and English. Max 2000 characters.
             str, at least 1 characters; required.
         image_url: Optional reference image (0 or 1). When provided, can be used for style guidance. Resolution: 384-5000px each dimension. Max size: 10MB. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Content to avoid in the generated image. Max 500 characters.
             str or None; default "".
         image_size: Output image size. If not set: matches input image size (up to 1280*1280). Use presets like 'square_hd', 'landscape_16_9', or specify exact dimensions.
@@ -545,8 +545,8 @@ async def run_async(
         prompt: Text prompt describing the desired image. Supports Chinese and English. Max 2000 characters.
             str, at least 1 characters; required.
         image_url: Optional reference image (0 or 1). When provided, can be used for style guidance. Resolution: 384-5000px each dimension. Max size: 10MB. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Content to avoid in the generated image. Max 500 characters.
             str or None; default "".
         image_size: Output image size. If not set: matches input image size (up to 1280*1280). Use presets like 'square_hd', 'landscape_16_9', or specify exact dimensions.
@@ -616,8 +616,8 @@ def stream(
         prompt: Text prompt describing the desired image. Supports Chinese and English. Max 2000 characters.
             str, at least 1 characters; required.
         image_url: Optional reference image (0 or 1). When provided, can be used for style guidance. Resolution: 384-5000px each dimension. Max size: 10MB. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Content to avoid in the generated image. Max 500 characters.
             str or None; default "".
         image_size: Output image size. If not set: matches input image size (up to 1280*1280). Use presets like 'square_hd', 'landscape_16_9', or specify exact dimensions.
@@ -686,8 +686,8 @@ def stream_async(
         prompt: Text prompt describing the desired image. Supports Chinese and English. Max 2000 characters.
             str, at least 1 characters; required.
         image_url: Optional reference image (0 or 1). When provided, can be used for style guidance. Resolution: 384-5000px each dimension. Max size: 10MB. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         negative_prompt: Content to avoid in the generated image. Max 500 characters.
             str or None; default "".
         image_size: Output image size. If not set: matches input image size (up to 1280*1280). Use presets like 'square_hd', 'landscape_16_9', or specify exact dimensions.

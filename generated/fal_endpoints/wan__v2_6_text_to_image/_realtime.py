@@ -48,8 +48,8 @@ class Realtime(RealtimeConnection[WanV26TextToImageInput, WanV26TextToImageOutpu
             prompt: Text prompt describing the desired image. Supports Chinese and English. Max 2000 characters.
                 str, at least 1 characters; required.
             image_url: Optional reference image (0 or 1). When provided, can be used for style guidance. Resolution: 384-5000px each dimension. Max size: 10MB. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             negative_prompt: Content to avoid in the generated image. Max 500 characters.
                 str or None; default "".
             image_size: Output image size. If not set: matches input image size (up to 1280*1280). Use presets like 'square_hd', 'landscape_16_9', or specify exact dimensions.
@@ -99,8 +99,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV26TextToImageInput, WanV26TextTo
             prompt: Text prompt describing the desired image. Supports Chinese and English. Max 2000 characters.
                 str, at least 1 characters; required.
             image_url: Optional reference image (0 or 1). When provided, can be used for style guidance. Resolution: 384-5000px each dimension. Max size: 10MB. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             negative_prompt: Content to avoid in the generated image. Max 500 characters.
                 str or None; default "".
             image_size: Output image size. If not set: matches input image size (up to 1280*1280). Use presets like 'square_hd', 'landscape_16_9', or specify exact dimensions.

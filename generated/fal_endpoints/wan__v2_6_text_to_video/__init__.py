@@ -142,8 +142,8 @@ def subscribe(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video. Wan 2.6 supports additional ratios.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Video resolution tier. Wan 2.6 T2V only supports 720p and 1080p (no 480p).
@@ -225,8 +225,8 @@ async def subscribe_async(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video. Wan 2.6 supports additional ratios.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Video resolution tier. Wan 2.6 T2V only supports 720p and 1080p (no 480p).
@@ -304,8 +304,8 @@ def submit(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video. Wan 2.6 supports additional ratios.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Video resolution tier. Wan 2.6 T2V only supports 720p and 1080p (no 480p).
@@ -379,8 +379,8 @@ async def submit_async(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video. Wan 2.6 supports additional ratios.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Video resolution tier. Wan 2.6 T2V only supports 720p and 1080p (no 480p).
@@ -453,8 +453,8 @@ def run(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video. Wan 2.6 supports additional ratios.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Video resolution tier. Wan 2.6 T2V only supports 720p and 1080p (no 480p).
@@ -526,8 +526,8 @@ async def run_async(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video. Wan 2.6 supports additional ratios.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Video resolution tier. Wan 2.6 T2V only supports 720p and 1080p (no 480p).
@@ -598,8 +598,8 @@ def stream(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video. Wan 2.6 supports additional ratios.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Video resolution tier. Wan 2.6 T2V only supports 720p and 1080p (no 480p).
@@ -669,8 +669,8 @@ def stream_async(
             - Format: WAV, MP3.
             - Duration: 3 to 30 s.
             - File size: Up to 15 MB.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: The aspect ratio of the generated video. Wan 2.6 supports additional ratios.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Video resolution tier. Wan 2.6 T2V only supports 720p and 1080p (no 480p).

@@ -50,8 +50,8 @@ class Realtime(RealtimeConnection[WanV26TextToVideoInput, WanV26TextToVideoOutpu
                 - Format: WAV, MP3.
                 - Duration: 3 to 30 s.
                 - File size: Up to 15 MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             aspect_ratio: The aspect ratio of the generated video. Wan 2.6 supports additional ratios.
                 one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
             resolution: Video resolution tier. Wan 2.6 T2V only supports 720p and 1080p (no 480p).
@@ -108,8 +108,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV26TextToVideoInput, WanV26TextTo
                 - Format: WAV, MP3.
                 - Duration: 3 to 30 s.
                 - File size: Up to 15 MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             aspect_ratio: The aspect ratio of the generated video. Wan 2.6 supports additional ratios.
                 one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
             resolution: Video resolution tier. Wan 2.6 T2V only supports 720p and 1080p (no 480p).

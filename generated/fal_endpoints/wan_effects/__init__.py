@@ -122,7 +122,8 @@ def subscribe(
         subject: The subject to insert into the predefined prompt template for the selected effect.
             str; required.
         image_url: URL of the input image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         effect_type: The type of effect to apply to the video.
             EffectType: one of 43 values: "squish", "muscle", "inflate", "crush", "rotate",
             "gun-shooting", "deflate", "cakeify", ...; default "cakeify".
@@ -190,7 +191,8 @@ async def subscribe_async(
         subject: The subject to insert into the predefined prompt template for the selected effect.
             str; required.
         image_url: URL of the input image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         effect_type: The type of effect to apply to the video.
             EffectType: one of 43 values: "squish", "muscle", "inflate", "crush", "rotate",
             "gun-shooting", "deflate", "cakeify", ...; default "cakeify".
@@ -254,7 +256,8 @@ def submit(
         subject: The subject to insert into the predefined prompt template for the selected effect.
             str; required.
         image_url: URL of the input image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         effect_type: The type of effect to apply to the video.
             EffectType: one of 43 values: "squish", "muscle", "inflate", "crush", "rotate",
             "gun-shooting", "deflate", "cakeify", ...; default "cakeify".
@@ -314,7 +317,8 @@ async def submit_async(
         subject: The subject to insert into the predefined prompt template for the selected effect.
             str; required.
         image_url: URL of the input image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         effect_type: The type of effect to apply to the video.
             EffectType: one of 43 values: "squish", "muscle", "inflate", "crush", "rotate",
             "gun-shooting", "deflate", "cakeify", ...; default "cakeify".
@@ -373,7 +377,8 @@ def run(
         subject: The subject to insert into the predefined prompt template for the selected effect.
             str; required.
         image_url: URL of the input image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         effect_type: The type of effect to apply to the video.
             EffectType: one of 43 values: "squish", "muscle", "inflate", "crush", "rotate",
             "gun-shooting", "deflate", "cakeify", ...; default "cakeify".
@@ -431,7 +436,8 @@ async def run_async(
         subject: The subject to insert into the predefined prompt template for the selected effect.
             str; required.
         image_url: URL of the input image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         effect_type: The type of effect to apply to the video.
             EffectType: one of 43 values: "squish", "muscle", "inflate", "crush", "rotate",
             "gun-shooting", "deflate", "cakeify", ...; default "cakeify".
@@ -488,7 +494,8 @@ def stream(
         subject: The subject to insert into the predefined prompt template for the selected effect.
             str; required.
         image_url: URL of the input image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         effect_type: The type of effect to apply to the video.
             EffectType: one of 43 values: "squish", "muscle", "inflate", "crush", "rotate",
             "gun-shooting", "deflate", "cakeify", ...; default "cakeify".
@@ -544,7 +551,8 @@ def stream_async(
         subject: The subject to insert into the predefined prompt template for the selected effect.
             str; required.
         image_url: URL of the input image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         effect_type: The type of effect to apply to the video.
             EffectType: one of 43 values: "squish", "muscle", "inflate", "crush", "rotate",
             "gun-shooting", "deflate", "cakeify", ...; default "cakeify".

@@ -42,8 +42,8 @@ class Realtime(RealtimeConnection[WanEffectsInput, WanEffectsOutput]):
             subject: The subject to insert into the predefined prompt template for the selected effect.
                 str; required.
             image_url: URL of the input image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             effect_type: The type of effect to apply to the video.
                 EffectType: one of 43 values: "squish", "muscle", "inflate", "crush", "rotate",
                 "gun-shooting", "deflate", "cakeify", ...; default "cakeify".
@@ -93,8 +93,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanEffectsInput, WanEffectsOutput]):
             subject: The subject to insert into the predefined prompt template for the selected effect.
                 str; required.
             image_url: URL of the input image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             effect_type: The type of effect to apply to the video.
                 EffectType: one of 43 values: "squish", "muscle", "inflate", "crush", "rotate",
                 "gun-shooting", "deflate", "cakeify", ...; default "cakeify".

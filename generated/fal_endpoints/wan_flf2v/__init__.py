@@ -123,9 +123,11 @@ def subscribe(
         prompt: The text prompt to guide video generation.
             str; required.
         start_image_url: URL of the starting image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the ending image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -209,9 +211,11 @@ async def subscribe_async(
         prompt: The text prompt to guide video generation.
             str; required.
         start_image_url: URL of the starting image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the ending image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -291,9 +295,11 @@ def submit(
         prompt: The text prompt to guide video generation.
             str; required.
         start_image_url: URL of the starting image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the ending image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -369,9 +375,11 @@ async def submit_async(
         prompt: The text prompt to guide video generation.
             str; required.
         start_image_url: URL of the starting image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the ending image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -446,9 +454,11 @@ def run(
         prompt: The text prompt to guide video generation.
             str; required.
         start_image_url: URL of the starting image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the ending image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -522,9 +532,11 @@ async def run_async(
         prompt: The text prompt to guide video generation.
             str; required.
         start_image_url: URL of the starting image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the ending image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -597,9 +609,11 @@ def stream(
         prompt: The text prompt to guide video generation.
             str; required.
         start_image_url: URL of the starting image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the ending image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -671,9 +685,11 @@ def stream_async(
         prompt: The text prompt to guide video generation.
             str; required.
         start_image_url: URL of the starting image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         end_image_url: URL of the ending image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG

@@ -47,11 +47,11 @@ class Realtime(RealtimeConnection[WanFlf2vInput, WanFlf2vOutput]):
             prompt: The text prompt to guide video generation.
                 str; required.
             start_image_url: URL of the starting image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: URL of the ending image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "bright colors, overexposed, static, blurred details, subtitles, style,
                 artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -117,11 +117,11 @@ class AsyncRealtime(AsyncRealtimeConnection[WanFlf2vInput, WanFlf2vOutput]):
             prompt: The text prompt to guide video generation.
                 str; required.
             start_image_url: URL of the starting image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             end_image_url: URL of the ending image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "bright colors, overexposed, static, blurred details, subtitles, style,
                 artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG

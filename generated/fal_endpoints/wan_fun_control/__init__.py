@@ -120,7 +120,8 @@ def subscribe(
         prompt: The prompt to generate the video.
             str; required.
         control_video_url: The URL of the control video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to generate the video.
             str; default "".
         num_inference_steps: The number of inference steps.
@@ -144,7 +145,8 @@ def subscribe(
         preprocess_type: The type of preprocess to apply to the video. Only used when preprocess_video is True.
             one of "depth", "pose"; default "depth".
         reference_image_url: The URL of the reference image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -197,7 +199,8 @@ async def subscribe_async(
         prompt: The prompt to generate the video.
             str; required.
         control_video_url: The URL of the control video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to generate the video.
             str; default "".
         num_inference_steps: The number of inference steps.
@@ -221,7 +224,8 @@ async def subscribe_async(
         preprocess_type: The type of preprocess to apply to the video. Only used when preprocess_video is True.
             one of "depth", "pose"; default "depth".
         reference_image_url: The URL of the reference image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -270,7 +274,8 @@ def submit(
         prompt: The prompt to generate the video.
             str; required.
         control_video_url: The URL of the control video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to generate the video.
             str; default "".
         num_inference_steps: The number of inference steps.
@@ -294,7 +299,8 @@ def submit(
         preprocess_type: The type of preprocess to apply to the video. Only used when preprocess_video is True.
             one of "depth", "pose"; default "depth".
         reference_image_url: The URL of the reference image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -339,7 +345,8 @@ async def submit_async(
         prompt: The prompt to generate the video.
             str; required.
         control_video_url: The URL of the control video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to generate the video.
             str; default "".
         num_inference_steps: The number of inference steps.
@@ -363,7 +370,8 @@ async def submit_async(
         preprocess_type: The type of preprocess to apply to the video. Only used when preprocess_video is True.
             one of "depth", "pose"; default "depth".
         reference_image_url: The URL of the reference image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -407,7 +415,8 @@ def run(
         prompt: The prompt to generate the video.
             str; required.
         control_video_url: The URL of the control video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to generate the video.
             str; default "".
         num_inference_steps: The number of inference steps.
@@ -431,7 +440,8 @@ def run(
         preprocess_type: The type of preprocess to apply to the video. Only used when preprocess_video is True.
             one of "depth", "pose"; default "depth".
         reference_image_url: The URL of the reference image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -474,7 +484,8 @@ async def run_async(
         prompt: The prompt to generate the video.
             str; required.
         control_video_url: The URL of the control video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to generate the video.
             str; default "".
         num_inference_steps: The number of inference steps.
@@ -498,7 +509,8 @@ async def run_async(
         preprocess_type: The type of preprocess to apply to the video. Only used when preprocess_video is True.
             one of "depth", "pose"; default "depth".
         reference_image_url: The URL of the reference image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -540,7 +552,8 @@ def stream(
         prompt: The prompt to generate the video.
             str; required.
         control_video_url: The URL of the control video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to generate the video.
             str; default "".
         num_inference_steps: The number of inference steps.
@@ -564,7 +577,8 @@ def stream(
         preprocess_type: The type of preprocess to apply to the video. Only used when preprocess_video is True.
             one of "depth", "pose"; default "depth".
         reference_image_url: The URL of the reference image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -605,7 +619,8 @@ def stream_async(
         prompt: The prompt to generate the video.
             str; required.
         control_video_url: The URL of the control video to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: The negative prompt to generate the video.
             str; default "".
         num_inference_steps: The number of inference steps.
@@ -629,7 +644,8 @@ def stream_async(
         preprocess_type: The type of preprocess to apply to the video. Only used when preprocess_video is True.
             one of "depth", "pose"; default "depth".
         reference_image_url: The URL of the reference image to use as a reference for the video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

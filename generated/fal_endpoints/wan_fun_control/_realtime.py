@@ -46,8 +46,8 @@ class Realtime(RealtimeConnection[WanFunControlInput, WanFunControlOutput]):
             prompt: The prompt to generate the video.
                 str; required.
             control_video_url: The URL of the control video to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: The negative prompt to generate the video.
                 str; default "".
             num_inference_steps: The number of inference steps.
@@ -71,8 +71,8 @@ class Realtime(RealtimeConnection[WanFunControlInput, WanFunControlOutput]):
             preprocess_type: The type of preprocess to apply to the video. Only used when preprocess_video is True.
                 one of "depth", "pose"; default "depth".
             reference_image_url: The URL of the reference image to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -109,8 +109,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanFunControlInput, WanFunControlOut
             prompt: The prompt to generate the video.
                 str; required.
             control_video_url: The URL of the control video to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: The negative prompt to generate the video.
                 str; default "".
             num_inference_steps: The number of inference steps.
@@ -134,8 +134,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanFunControlInput, WanFunControlOut
             preprocess_type: The type of preprocess to apply to the video. Only used when preprocess_video is True.
                 one of "depth", "pose"; default "depth".
             reference_image_url: The URL of the reference image to use as a reference for the video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

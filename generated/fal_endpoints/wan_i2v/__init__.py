@@ -122,7 +122,8 @@ def subscribe(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -205,7 +206,8 @@ async def subscribe_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -284,7 +286,8 @@ def submit(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -359,7 +362,8 @@ async def submit_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -433,7 +437,8 @@ def run(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -506,7 +511,8 @@ async def run_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -578,7 +584,8 @@ def stream(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -649,7 +656,8 @@ def stream_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG

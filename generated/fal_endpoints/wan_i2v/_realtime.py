@@ -46,8 +46,8 @@ class Realtime(RealtimeConnection[WanI2vInput, WanI2vOutput]):
             prompt: The text prompt to guide video generation.
                 str; required.
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "bright colors, overexposed, static, blurred details, subtitles, style,
                 artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -112,8 +112,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanI2vInput, WanI2vOutput]):
             prompt: The text prompt to guide video generation.
                 str; required.
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "bright colors, overexposed, static, blurred details, subtitles, style,
                 artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG

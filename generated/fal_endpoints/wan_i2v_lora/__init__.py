@@ -128,7 +128,8 @@ def subscribe(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -217,7 +218,8 @@ async def subscribe_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -302,7 +304,8 @@ def submit(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -383,7 +386,8 @@ async def submit_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -463,7 +467,8 @@ def run(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -542,7 +547,8 @@ async def run_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -620,7 +626,8 @@ def stream(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG
@@ -697,7 +704,8 @@ def stream_async(
         prompt: The text prompt to guide video generation.
             str; required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "bright colors, overexposed, static, blurred details, subtitles, style,
             artwork, painting, picture, still, overall gray, worst quality, low quality, JPEG

@@ -120,9 +120,11 @@ def subscribe(
 
     Args:
         video_url: URL of the driving video (provides the motion).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the reference image (provides the character appearance).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt to guide the generation.
             str; default "".
         seed: Random seed for reproducibility.
@@ -183,9 +185,11 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the driving video (provides the motion).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the reference image (provides the character appearance).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt to guide the generation.
             str; default "".
         seed: Random seed for reproducibility.
@@ -242,9 +246,11 @@ def submit(
 
     Args:
         video_url: URL of the driving video (provides the motion).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the reference image (provides the character appearance).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt to guide the generation.
             str; default "".
         seed: Random seed for reproducibility.
@@ -297,9 +303,11 @@ async def submit_async(
 
     Args:
         video_url: URL of the driving video (provides the motion).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the reference image (provides the character appearance).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt to guide the generation.
             str; default "".
         seed: Random seed for reproducibility.
@@ -351,9 +359,11 @@ def run(
 
     Args:
         video_url: URL of the driving video (provides the motion).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the reference image (provides the character appearance).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt to guide the generation.
             str; default "".
         seed: Random seed for reproducibility.
@@ -404,9 +414,11 @@ async def run_async(
 
     Args:
         video_url: URL of the driving video (provides the motion).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the reference image (provides the character appearance).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt to guide the generation.
             str; default "".
         seed: Random seed for reproducibility.
@@ -456,9 +468,11 @@ def stream(
 
     Args:
         video_url: URL of the driving video (provides the motion).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the reference image (provides the character appearance).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt to guide the generation.
             str; default "".
         seed: Random seed for reproducibility.
@@ -507,9 +521,11 @@ def stream_async(
 
     Args:
         video_url: URL of the driving video (provides the motion).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the reference image (provides the character appearance).
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: Optional text prompt to guide the generation.
             str; default "".
         seed: Random seed for reproducibility.

@@ -38,11 +38,11 @@ class Realtime(RealtimeConnection[WanMotionInput, WanMotionOutput]):
 
         Args:
             video_url: URL of the driving video (provides the motion).
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: URL of the reference image (provides the character appearance).
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Optional text prompt to guide the generation.
                 str; default "".
             seed: Random seed for reproducibility.
@@ -83,11 +83,11 @@ class AsyncRealtime(AsyncRealtimeConnection[WanMotionInput, WanMotionOutput]):
 
         Args:
             video_url: URL of the driving video (provides the motion).
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: URL of the reference image (provides the character appearance).
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Optional text prompt to guide the generation.
                 str; default "".
             seed: Random seed for reproducibility.

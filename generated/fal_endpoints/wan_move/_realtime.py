@@ -37,8 +37,8 @@ class Realtime(RealtimeConnection[WanMoveInput, WanMoveOutput]):
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt to guide the video generation.
                 str; required.
             trajectories: A list of trajectories. Each trajectory list means the movement of one object.
@@ -79,8 +79,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanMoveInput, WanMoveOutput]):
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: Text prompt to guide the video generation.
                 str; required.
             trajectories: A list of trajectories. Each trajectory list means the movement of one object.

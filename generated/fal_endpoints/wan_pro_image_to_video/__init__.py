@@ -114,7 +114,8 @@ def subscribe(
         prompt: The prompt to generate the video
             str; required.
         image_url: The URL of the image to generate the video from
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         enable_safety_checker: Whether to enable the safety checker
@@ -163,7 +164,8 @@ async def subscribe_async(
         prompt: The prompt to generate the video
             str; required.
         image_url: The URL of the image to generate the video from
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         enable_safety_checker: Whether to enable the safety checker
@@ -208,7 +210,8 @@ def submit(
         prompt: The prompt to generate the video
             str; required.
         image_url: The URL of the image to generate the video from
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         enable_safety_checker: Whether to enable the safety checker
@@ -249,7 +252,8 @@ async def submit_async(
         prompt: The prompt to generate the video
             str; required.
         image_url: The URL of the image to generate the video from
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         enable_safety_checker: Whether to enable the safety checker
@@ -289,7 +293,8 @@ def run(
         prompt: The prompt to generate the video
             str; required.
         image_url: The URL of the image to generate the video from
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         enable_safety_checker: Whether to enable the safety checker
@@ -328,7 +333,8 @@ async def run_async(
         prompt: The prompt to generate the video
             str; required.
         image_url: The URL of the image to generate the video from
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         enable_safety_checker: Whether to enable the safety checker
@@ -366,7 +372,8 @@ def stream(
         prompt: The prompt to generate the video
             str; required.
         image_url: The URL of the image to generate the video from
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         enable_safety_checker: Whether to enable the safety checker
@@ -403,7 +410,8 @@ def stream_async(
         prompt: The prompt to generate the video
             str; required.
         image_url: The URL of the image to generate the video from
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
             int or None; optional.
         enable_safety_checker: Whether to enable the safety checker

@@ -36,8 +36,8 @@ class Realtime(RealtimeConnection[WanProImageToVideoInput, WanProImageToVideoOut
             prompt: The prompt to generate the video
                 str; required.
             image_url: The URL of the image to generate the video from
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
                 int or None; optional.
             enable_safety_checker: Whether to enable the safety checker
@@ -68,8 +68,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanProImageToVideoInput, WanProImage
             prompt: The prompt to generate the video
                 str; required.
             image_url: The URL of the image to generate the video from
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             seed: Random seed for reproducibility. If None, a random seed is chosen.
                 int or None; optional.
             enable_safety_checker: Whether to enable the safety checker

@@ -111,7 +111,8 @@ def subscribe(
         training_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images and/or videos, although more is better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image/video file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         number_of_steps: The number of steps to train for.
             int, 1 to 20000; default 400.
         learning_rate: The rate at which the model learns. Higher values can lead to faster training, but over-fitting.
@@ -163,7 +164,8 @@ async def subscribe_async(
         training_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images and/or videos, although more is better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image/video file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         number_of_steps: The number of steps to train for.
             int, 1 to 20000; default 400.
         learning_rate: The rate at which the model learns. Higher values can lead to faster training, but over-fitting.
@@ -211,7 +213,8 @@ def submit(
         training_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images and/or videos, although more is better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image/video file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         number_of_steps: The number of steps to train for.
             int, 1 to 20000; default 400.
         learning_rate: The rate at which the model learns. Higher values can lead to faster training, but over-fitting.
@@ -255,7 +258,8 @@ async def submit_async(
         training_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images and/or videos, although more is better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image/video file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         number_of_steps: The number of steps to train for.
             int, 1 to 20000; default 400.
         learning_rate: The rate at which the model learns. Higher values can lead to faster training, but over-fitting.
@@ -298,7 +302,8 @@ def run(
         training_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images and/or videos, although more is better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image/video file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         number_of_steps: The number of steps to train for.
             int, 1 to 20000; default 400.
         learning_rate: The rate at which the model learns. Higher values can lead to faster training, but over-fitting.
@@ -340,7 +345,8 @@ async def run_async(
         training_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images and/or videos, although more is better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image/video file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         number_of_steps: The number of steps to train for.
             int, 1 to 20000; default 400.
         learning_rate: The rate at which the model learns. Higher values can lead to faster training, but over-fitting.
@@ -381,7 +387,8 @@ def stream(
         training_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images and/or videos, although more is better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image/video file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         number_of_steps: The number of steps to train for.
             int, 1 to 20000; default 400.
         learning_rate: The rate at which the model learns. Higher values can lead to faster training, but over-fitting.
@@ -421,7 +428,8 @@ def stream_async(
         training_data_url: URL to zip archive with images of a consistent style. Try to use at least 10 images and/or videos, although more is better.
 
             In addition to images the archive can contain text files with captions. Each text file should have the same name as the image/video file it corresponds to.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         number_of_steps: The number of steps to train for.
             int, 1 to 20000; default 400.
         learning_rate: The rate at which the model learns. Higher values can lead to faster training, but over-fitting.

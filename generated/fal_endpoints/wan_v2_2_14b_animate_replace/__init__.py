@@ -127,9 +127,11 @@ def subscribe(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
             float, 1 to 10; default 1.
         resolution: Resolution of the generated video (480p, 580p, or 720p).
@@ -203,9 +205,11 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
             float, 1 to 10; default 1.
         resolution: Resolution of the generated video (480p, 580p, or 720p).
@@ -275,9 +279,11 @@ def submit(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
             float, 1 to 10; default 1.
         resolution: Resolution of the generated video (480p, 580p, or 720p).
@@ -343,9 +349,11 @@ async def submit_async(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
             float, 1 to 10; default 1.
         resolution: Resolution of the generated video (480p, 580p, or 720p).
@@ -410,9 +418,11 @@ def run(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
             float, 1 to 10; default 1.
         resolution: Resolution of the generated video (480p, 580p, or 720p).
@@ -476,9 +486,11 @@ async def run_async(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
             float, 1 to 10; default 1.
         resolution: Resolution of the generated video (480p, 580p, or 720p).
@@ -541,9 +553,11 @@ def stream(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
             float, 1 to 10; default 1.
         resolution: Resolution of the generated video (480p, 580p, or 720p).
@@ -605,9 +619,11 @@ def stream_async(
 
     Args:
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         guidance_scale: Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
             float, 1 to 10; default 1.
         resolution: Resolution of the generated video (480p, 580p, or 720p).

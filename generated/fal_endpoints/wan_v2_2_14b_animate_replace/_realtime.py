@@ -43,11 +43,11 @@ class Realtime(RealtimeConnection[WanV2214bAnimateReplaceInput, WanV2214bAnimate
 
         Args:
             video_url: URL of the input video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             guidance_scale: Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
                 float, 1 to 10; default 1.
             resolution: Resolution of the generated video (480p, 580p, or 720p).
@@ -105,11 +105,11 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the input video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             guidance_scale: Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
                 float, 1 to 10; default 1.
             resolution: Resolution of the generated video (480p, 580p, or 720p).

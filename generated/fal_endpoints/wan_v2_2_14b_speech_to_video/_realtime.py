@@ -47,11 +47,11 @@ class Realtime(RealtimeConnection[WanV2214bSpeechToVideoInput, WanV2214bSpeechTo
             prompt: The text prompt used for video generation.
                 str; required.
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: The URL of the audio file.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "".
             num_frames: Number of frames to generate. Must be between 40 to 120, (must be multiple of 4).
@@ -115,11 +115,11 @@ class AsyncRealtime(
             prompt: The text prompt used for video generation.
                 str; required.
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             audio_url: The URL of the audio file.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "".
             num_frames: Number of frames to generate. Must be between 40 to 120, (must be multiple of 4).

@@ -49,8 +49,8 @@ class Realtime(RealtimeConnection[WanV225bImageToVideoInput, WanV225bImageToVide
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The text prompt to guide video generation.
                 str; required.
             num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
@@ -126,8 +126,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV225bImageToVideoInput, WanV225bI
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The text prompt to guide video generation.
                 str; required.
             num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).

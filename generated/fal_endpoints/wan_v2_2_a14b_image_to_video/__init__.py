@@ -136,7 +136,8 @@ def subscribe(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
@@ -178,8 +179,8 @@ def subscribe(
         video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             one of "fast", "balanced", "small"; default "balanced".
         end_image_url: URL of the end image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -240,7 +241,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
@@ -282,8 +284,8 @@ async def subscribe_async(
         video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             one of "fast", "balanced", "small"; default "balanced".
         end_image_url: URL of the end image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -340,7 +342,8 @@ def submit(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
@@ -382,8 +385,8 @@ def submit(
         video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             one of "fast", "balanced", "small"; default "balanced".
         end_image_url: URL of the end image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -436,7 +439,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
@@ -478,8 +482,8 @@ async def submit_async(
         video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             one of "fast", "balanced", "small"; default "balanced".
         end_image_url: URL of the end image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -531,7 +535,8 @@ def run(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
@@ -573,8 +578,8 @@ def run(
         video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             one of "fast", "balanced", "small"; default "balanced".
         end_image_url: URL of the end image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -625,7 +630,8 @@ async def run_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
@@ -667,8 +673,8 @@ async def run_async(
         video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             one of "fast", "balanced", "small"; default "balanced".
         end_image_url: URL of the end image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -718,7 +724,8 @@ def stream(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
@@ -760,8 +767,8 @@ def stream(
         video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             one of "fast", "balanced", "small"; default "balanced".
         end_image_url: URL of the end image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -810,7 +817,8 @@ def stream_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
@@ -852,8 +860,8 @@ def stream_async(
         video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             one of "fast", "balanced", "small"; default "balanced".
         end_image_url: URL of the end image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

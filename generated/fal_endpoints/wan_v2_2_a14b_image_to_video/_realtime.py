@@ -52,8 +52,8 @@ class Realtime(RealtimeConnection[WanV22A14bImageToVideoInput, WanV22A14bImageTo
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The text prompt to guide video generation.
                 str; required.
             num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
@@ -95,8 +95,8 @@ class Realtime(RealtimeConnection[WanV22A14bImageToVideoInput, WanV22A14bImageTo
             video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
                 one of "fast", "balanced", "small"; default "balanced".
             end_image_url: URL of the end image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -141,8 +141,8 @@ class AsyncRealtime(
 
         Args:
             image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The text prompt to guide video generation.
                 str; required.
             num_frames: Number of frames to generate. Must be between 17 to 161 (inclusive).
@@ -184,8 +184,8 @@ class AsyncRealtime(
             video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
                 one of "fast", "balanced", "small"; default "balanced".
             end_image_url: URL of the end image.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

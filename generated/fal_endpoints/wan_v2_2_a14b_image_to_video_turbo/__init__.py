@@ -126,7 +126,8 @@ def subscribe(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -148,8 +149,8 @@ def subscribe(
         video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             one of "fast", "balanced", "small"; default "balanced".
         end_image_url: URL of the end image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -200,7 +201,8 @@ async def subscribe_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -222,8 +224,8 @@ async def subscribe_async(
         video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             one of "fast", "balanced", "small"; default "balanced".
         end_image_url: URL of the end image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -270,7 +272,8 @@ def submit(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -292,8 +295,8 @@ def submit(
         video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             one of "fast", "balanced", "small"; default "balanced".
         end_image_url: URL of the end image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -336,7 +339,8 @@ async def submit_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -358,8 +362,8 @@ async def submit_async(
         video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             one of "fast", "balanced", "small"; default "balanced".
         end_image_url: URL of the end image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -401,7 +405,8 @@ def run(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -423,8 +428,8 @@ def run(
         video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             one of "fast", "balanced", "small"; default "balanced".
         end_image_url: URL of the end image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -465,7 +470,8 @@ async def run_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -487,8 +493,8 @@ async def run_async(
         video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             one of "fast", "balanced", "small"; default "balanced".
         end_image_url: URL of the end image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -528,7 +534,8 @@ def stream(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -550,8 +557,8 @@ def stream(
         video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             one of "fast", "balanced", "small"; default "balanced".
         end_image_url: URL of the end image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -590,7 +597,8 @@ def stream_async(
 
     Args:
         image_url: URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation.
             str; required.
         seed: Random seed for reproducibility. If None, a random seed is chosen.
@@ -612,8 +620,8 @@ def stream_async(
         video_write_mode: The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
             one of "fast", "balanced", "small"; default "balanced".
         end_image_url: URL of the end image.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -131,10 +131,11 @@ def subscribe(
         video_url: URL of the input video to edit. Format: MP4, MOV. Duration: 2-10s. Max 100 MB.
 
             Max file size: 100.0MB, Min duration: 2s, Max duration: 10s, Timeout: 30.0s
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_image_url: Reference image URL for reference-based editing.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Output video resolution tier.
             one of "720p", "1080p"; default "1080p".
         aspect_ratio: Aspect ratio of the generated video. If not provided, uses the aspect ratio of the input video.
@@ -203,10 +204,11 @@ async def subscribe_async(
         video_url: URL of the input video to edit. Format: MP4, MOV. Duration: 2-10s. Max 100 MB.
 
             Max file size: 100.0MB, Min duration: 2s, Max duration: 10s, Timeout: 30.0s
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_image_url: Reference image URL for reference-based editing.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Output video resolution tier.
             one of "720p", "1080p"; default "1080p".
         aspect_ratio: Aspect ratio of the generated video. If not provided, uses the aspect ratio of the input video.
@@ -271,10 +273,11 @@ def submit(
         video_url: URL of the input video to edit. Format: MP4, MOV. Duration: 2-10s. Max 100 MB.
 
             Max file size: 100.0MB, Min duration: 2s, Max duration: 10s, Timeout: 30.0s
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_image_url: Reference image URL for reference-based editing.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Output video resolution tier.
             one of "720p", "1080p"; default "1080p".
         aspect_ratio: Aspect ratio of the generated video. If not provided, uses the aspect ratio of the input video.
@@ -335,10 +338,11 @@ async def submit_async(
         video_url: URL of the input video to edit. Format: MP4, MOV. Duration: 2-10s. Max 100 MB.
 
             Max file size: 100.0MB, Min duration: 2s, Max duration: 10s, Timeout: 30.0s
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_image_url: Reference image URL for reference-based editing.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Output video resolution tier.
             one of "720p", "1080p"; default "1080p".
         aspect_ratio: Aspect ratio of the generated video. If not provided, uses the aspect ratio of the input video.
@@ -398,10 +402,11 @@ def run(
         video_url: URL of the input video to edit. Format: MP4, MOV. Duration: 2-10s. Max 100 MB.
 
             Max file size: 100.0MB, Min duration: 2s, Max duration: 10s, Timeout: 30.0s
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_image_url: Reference image URL for reference-based editing.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Output video resolution tier.
             one of "720p", "1080p"; default "1080p".
         aspect_ratio: Aspect ratio of the generated video. If not provided, uses the aspect ratio of the input video.
@@ -460,10 +465,11 @@ async def run_async(
         video_url: URL of the input video to edit. Format: MP4, MOV. Duration: 2-10s. Max 100 MB.
 
             Max file size: 100.0MB, Min duration: 2s, Max duration: 10s, Timeout: 30.0s
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_image_url: Reference image URL for reference-based editing.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Output video resolution tier.
             one of "720p", "1080p"; default "1080p".
         aspect_ratio: Aspect ratio of the generated video. If not provided, uses the aspect ratio of the input video.
@@ -521,10 +527,11 @@ def stream(
         video_url: URL of the input video to edit. Format: MP4, MOV. Duration: 2-10s. Max 100 MB.
 
             Max file size: 100.0MB, Min duration: 2s, Max duration: 10s, Timeout: 30.0s
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_image_url: Reference image URL for reference-based editing.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Output video resolution tier.
             one of "720p", "1080p"; default "1080p".
         aspect_ratio: Aspect ratio of the generated video. If not provided, uses the aspect ratio of the input video.
@@ -581,10 +588,11 @@ def stream_async(
         video_url: URL of the input video to edit. Format: MP4, MOV. Duration: 2-10s. Max 100 MB.
 
             Max file size: 100.0MB, Min duration: 2s, Max duration: 10s, Timeout: 30.0s
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         reference_image_url: Reference image URL for reference-based editing.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         resolution: Output video resolution tier.
             one of "720p", "1080p"; default "1080p".
         aspect_ratio: Aspect ratio of the generated video. If not provided, uses the aspect ratio of the input video.

@@ -43,11 +43,11 @@ class Realtime(RealtimeConnection[WanV27EditVideoInput, WanV27EditVideoOutput]):
             video_url: URL of the input video to edit. Format: MP4, MOV. Duration: 2-10s. Max 100 MB.
 
                 Max file size: 100.0MB, Min duration: 2s, Max duration: 10s, Timeout: 30.0s
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             reference_image_url: Reference image URL for reference-based editing.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             resolution: Output video resolution tier.
                 one of "720p", "1080p"; default "1080p".
             aspect_ratio: Aspect ratio of the generated video. If not provided, uses the aspect ratio of the input video.
@@ -93,11 +93,11 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV27EditVideoInput, WanV27EditVide
             video_url: URL of the input video to edit. Format: MP4, MOV. Duration: 2-10s. Max 100 MB.
 
                 Max file size: 100.0MB, Min duration: 2s, Max duration: 10s, Timeout: 30.0s
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             reference_image_url: Reference image URL for reference-based editing.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             resolution: Output video resolution tier.
                 one of "720p", "1080p"; default "1080p".
             aspect_ratio: Aspect ratio of the generated video. If not provided, uses the aspect ratio of the input video.

@@ -43,17 +43,17 @@ class Realtime(RealtimeConnection[WanV27ImageToVideoInput, WanV27ImageToVideoOut
             prompt: Text prompt describing the desired video. Max 5000 characters.
                 str or None; optional.
             image_url: URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Max 20 MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             end_image_url: URL of the last frame image for first-and-last-frame-to-video. Same constraints as image_url.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             video_url: URL of a video clip to continue from. Format: MP4, MOV. Duration: 2-10s. Max 100 MB. Cannot be combined with image_url.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             audio_url: URL of driving audio. Supports WAV and MP3. Duration: 2-30s. Max 15 MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             resolution: Output video resolution tier.
                 one of "720p", "1080p"; default "1080p".
             duration: Output video duration in seconds (2-15).
@@ -99,17 +99,17 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV27ImageToVideoInput, WanV27Image
             prompt: Text prompt describing the desired video. Max 5000 characters.
                 str or None; optional.
             image_url: URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Max 20 MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             end_image_url: URL of the last frame image for first-and-last-frame-to-video. Same constraints as image_url.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             video_url: URL of a video clip to continue from. Format: MP4, MOV. Duration: 2-10s. Max 100 MB. Cannot be combined with image_url.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             audio_url: URL of driving audio. Supports WAV and MP3. Duration: 2-30s. Max 15 MB.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             resolution: Output video resolution tier.
                 one of "720p", "1080p"; default "1080p".
             duration: Output video duration in seconds (2-15).

@@ -132,11 +132,11 @@ def subscribe(
         prompt: Text prompt describing the desired video. Max 5000 characters.
             str, at least 1 characters; required.
         reference_image_urls: Reference image URLs for character/object appearance. Pass multiple images for multi-subject generation. Max 20 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         reference_video_urls: Reference video URLs for character/object appearance and motion. Pass multiple videos for multi-subject generation. Max 100 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         negative_prompt: Content to avoid in the video. Max 500 characters.
             str or None; optional.
         aspect_ratio: Aspect ratio of the generated video.
@@ -204,11 +204,11 @@ async def subscribe_async(
         prompt: Text prompt describing the desired video. Max 5000 characters.
             str, at least 1 characters; required.
         reference_image_urls: Reference image URLs for character/object appearance. Pass multiple images for multi-subject generation. Max 20 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         reference_video_urls: Reference video URLs for character/object appearance and motion. Pass multiple videos for multi-subject generation. Max 100 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         negative_prompt: Content to avoid in the video. Max 500 characters.
             str or None; optional.
         aspect_ratio: Aspect ratio of the generated video.
@@ -272,11 +272,11 @@ def submit(
         prompt: Text prompt describing the desired video. Max 5000 characters.
             str, at least 1 characters; required.
         reference_image_urls: Reference image URLs for character/object appearance. Pass multiple images for multi-subject generation. Max 20 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         reference_video_urls: Reference video URLs for character/object appearance and motion. Pass multiple videos for multi-subject generation. Max 100 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         negative_prompt: Content to avoid in the video. Max 500 characters.
             str or None; optional.
         aspect_ratio: Aspect ratio of the generated video.
@@ -336,11 +336,11 @@ async def submit_async(
         prompt: Text prompt describing the desired video. Max 5000 characters.
             str, at least 1 characters; required.
         reference_image_urls: Reference image URLs for character/object appearance. Pass multiple images for multi-subject generation. Max 20 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         reference_video_urls: Reference video URLs for character/object appearance and motion. Pass multiple videos for multi-subject generation. Max 100 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         negative_prompt: Content to avoid in the video. Max 500 characters.
             str or None; optional.
         aspect_ratio: Aspect ratio of the generated video.
@@ -399,11 +399,11 @@ def run(
         prompt: Text prompt describing the desired video. Max 5000 characters.
             str, at least 1 characters; required.
         reference_image_urls: Reference image URLs for character/object appearance. Pass multiple images for multi-subject generation. Max 20 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         reference_video_urls: Reference video URLs for character/object appearance and motion. Pass multiple videos for multi-subject generation. Max 100 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         negative_prompt: Content to avoid in the video. Max 500 characters.
             str or None; optional.
         aspect_ratio: Aspect ratio of the generated video.
@@ -461,11 +461,11 @@ async def run_async(
         prompt: Text prompt describing the desired video. Max 5000 characters.
             str, at least 1 characters; required.
         reference_image_urls: Reference image URLs for character/object appearance. Pass multiple images for multi-subject generation. Max 20 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         reference_video_urls: Reference video URLs for character/object appearance and motion. Pass multiple videos for multi-subject generation. Max 100 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         negative_prompt: Content to avoid in the video. Max 500 characters.
             str or None; optional.
         aspect_ratio: Aspect ratio of the generated video.
@@ -522,11 +522,11 @@ def stream(
         prompt: Text prompt describing the desired video. Max 5000 characters.
             str, at least 1 characters; required.
         reference_image_urls: Reference image URLs for character/object appearance. Pass multiple images for multi-subject generation. Max 20 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         reference_video_urls: Reference video URLs for character/object appearance and motion. Pass multiple videos for multi-subject generation. Max 100 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         negative_prompt: Content to avoid in the video. Max 500 characters.
             str or None; optional.
         aspect_ratio: Aspect ratio of the generated video.
@@ -582,11 +582,11 @@ def stream_async(
         prompt: Text prompt describing the desired video. Max 5000 characters.
             str, at least 1 characters; required.
         reference_image_urls: Reference image URLs for character/object appearance. Pass multiple images for multi-subject generation. Max 20 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         reference_video_urls: Reference video URLs for character/object appearance and motion. Pass multiple videos for multi-subject generation. Max 100 MB each.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, or None; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, or None; optional.
         negative_prompt: Content to avoid in the video. Max 500 characters.
             str or None; optional.
         aspect_ratio: Aspect ratio of the generated video.

@@ -42,11 +42,11 @@ class Realtime(RealtimeConnection[WanV27ReferenceToVideoInput, WanV27ReferenceTo
             prompt: Text prompt describing the desired video. Max 5000 characters.
                 str, at least 1 characters; required.
             reference_image_urls: Reference image URLs for character/object appearance. Pass multiple images for multi-subject generation. Max 20 MB each.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None; optional.
             reference_video_urls: Reference video URLs for character/object appearance and motion. Pass multiple videos for multi-subject generation. Max 100 MB each.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None; optional.
             negative_prompt: Content to avoid in the video. Max 500 characters.
                 str or None; optional.
             aspect_ratio: Aspect ratio of the generated video.
@@ -95,11 +95,11 @@ class AsyncRealtime(
             prompt: Text prompt describing the desired video. Max 5000 characters.
                 str, at least 1 characters; required.
             reference_image_urls: Reference image URLs for character/object appearance. Pass multiple images for multi-subject generation. Max 20 MB each.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None; optional.
             reference_video_urls: Reference video URLs for character/object appearance and motion. Pass multiple videos for multi-subject generation. Max 100 MB each.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, or None; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, or None; optional.
             negative_prompt: Content to avoid in the video. Max 500 characters.
                 str or None; optional.
             aspect_ratio: Aspect ratio of the generated video.

@@ -135,8 +135,8 @@ def subscribe(
         prompt: Text prompt describing the desired video. Max 5000 characters.
             str, at least 1 characters; required.
         audio_url: URL of driving audio. Supports WAV and MP3. Duration: 3-30s. Max 15 MB. If not provided, the model auto-generates matching background music.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: Aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Output video resolution tier.
@@ -208,8 +208,8 @@ async def subscribe_async(
         prompt: Text prompt describing the desired video. Max 5000 characters.
             str, at least 1 characters; required.
         audio_url: URL of driving audio. Supports WAV and MP3. Duration: 3-30s. Max 15 MB. If not provided, the model auto-generates matching background music.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: Aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Output video resolution tier.
@@ -277,8 +277,8 @@ def submit(
         prompt: Text prompt describing the desired video. Max 5000 characters.
             str, at least 1 characters; required.
         audio_url: URL of driving audio. Supports WAV and MP3. Duration: 3-30s. Max 15 MB. If not provided, the model auto-generates matching background music.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: Aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Output video resolution tier.
@@ -342,8 +342,8 @@ async def submit_async(
         prompt: Text prompt describing the desired video. Max 5000 characters.
             str, at least 1 characters; required.
         audio_url: URL of driving audio. Supports WAV and MP3. Duration: 3-30s. Max 15 MB. If not provided, the model auto-generates matching background music.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: Aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Output video resolution tier.
@@ -406,8 +406,8 @@ def run(
         prompt: Text prompt describing the desired video. Max 5000 characters.
             str, at least 1 characters; required.
         audio_url: URL of driving audio. Supports WAV and MP3. Duration: 3-30s. Max 15 MB. If not provided, the model auto-generates matching background music.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: Aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Output video resolution tier.
@@ -469,8 +469,8 @@ async def run_async(
         prompt: Text prompt describing the desired video. Max 5000 characters.
             str, at least 1 characters; required.
         audio_url: URL of driving audio. Supports WAV and MP3. Duration: 3-30s. Max 15 MB. If not provided, the model auto-generates matching background music.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: Aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Output video resolution tier.
@@ -531,8 +531,8 @@ def stream(
         prompt: Text prompt describing the desired video. Max 5000 characters.
             str, at least 1 characters; required.
         audio_url: URL of driving audio. Supports WAV and MP3. Duration: 3-30s. Max 15 MB. If not provided, the model auto-generates matching background music.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: Aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Output video resolution tier.
@@ -592,8 +592,8 @@ def stream_async(
         prompt: Text prompt describing the desired video. Max 5000 characters.
             str, at least 1 characters; required.
         audio_url: URL of driving audio. Supports WAV and MP3. Duration: 3-30s. Max 15 MB. If not provided, the model auto-generates matching background music.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         aspect_ratio: Aspect ratio of the generated video.
             one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
         resolution: Output video resolution tier.

@@ -41,8 +41,8 @@ class Realtime(RealtimeConnection[WanV27TextToVideoInput, WanV27TextToVideoOutpu
             prompt: Text prompt describing the desired video. Max 5000 characters.
                 str, at least 1 characters; required.
             audio_url: URL of driving audio. Supports WAV and MP3. Duration: 3-30s. Max 15 MB. If not provided, the model auto-generates matching background music.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             aspect_ratio: Aspect ratio of the generated video.
                 one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
             resolution: Output video resolution tier.
@@ -88,8 +88,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanV27TextToVideoInput, WanV27TextTo
             prompt: Text prompt describing the desired video. Max 5000 characters.
                 str, at least 1 characters; required.
             audio_url: URL of driving audio. Supports WAV and MP3. Duration: 3-30s. Max 15 MB. If not provided, the model auto-generates matching background music.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             aspect_ratio: Aspect ratio of the generated video.
                 one of "16:9", "9:16", "1:1", "4:3", "3:4"; default "16:9".
             resolution: Output video resolution tier.

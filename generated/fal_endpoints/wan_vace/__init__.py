@@ -143,14 +143,17 @@ def subscribe(
         num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.
             int, 2 to 40; default 30.
         video_url: URL to the source video file. If provided, the model will use this video as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_video_url: URL to the source mask file. If provided, the model will use this mask as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -234,14 +237,17 @@ async def subscribe_async(
         num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.
             int, 2 to 40; default 30.
         video_url: URL to the source video file. If provided, the model will use this video as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_video_url: URL to the source mask file. If provided, the model will use this mask as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -321,14 +327,17 @@ def submit(
         num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.
             int, 2 to 40; default 30.
         video_url: URL to the source video file. If provided, the model will use this video as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_video_url: URL to the source mask file. If provided, the model will use this mask as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -404,14 +413,17 @@ async def submit_async(
         num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.
             int, 2 to 40; default 30.
         video_url: URL to the source video file. If provided, the model will use this video as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_video_url: URL to the source mask file. If provided, the model will use this mask as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -486,14 +498,17 @@ def run(
         num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.
             int, 2 to 40; default 30.
         video_url: URL to the source video file. If provided, the model will use this video as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_video_url: URL to the source mask file. If provided, the model will use this mask as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -567,14 +582,17 @@ async def run_async(
         num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.
             int, 2 to 40; default 30.
         video_url: URL to the source video file. If provided, the model will use this video as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_video_url: URL to the source mask file. If provided, the model will use this mask as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -647,14 +665,17 @@ def stream(
         num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.
             int, 2 to 40; default 30.
         video_url: URL to the source video file. If provided, the model will use this video as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_video_url: URL to the source mask file. If provided, the model will use this mask as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -726,14 +747,17 @@ def stream_async(
         num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.
             int, 2 to 40; default 30.
         video_url: URL to the source video file. If provided, the model will use this video as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_video_url: URL to the source mask file. If provided, the model will use this mask as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            optional.
         ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.

@@ -71,17 +71,17 @@ class Realtime(RealtimeConnection[WanVaceInput, WanVaceOutput]):
             num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.
                 int, 2 to 40; default 30.
             video_url: URL to the source video file. If provided, the model will use this video as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             mask_video_url: URL to the source mask file. If provided, the model will use this mask as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             enable_safety_checker: If set to true, the safety checker will be enabled.
                 bool; default False.
             enable_prompt_expansion: Whether to enable prompt expansion.
@@ -149,17 +149,17 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVaceInput, WanVaceOutput]):
             num_inference_steps: Number of inference steps for sampling. Higher values give better quality but take longer.
                 int, 2 to 40; default 30.
             video_url: URL to the source video file. If provided, the model will use this video as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             mask_video_url: URL to the source mask file. If provided, the model will use this mask as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; optional.
             ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             enable_safety_checker: If set to true, the safety checker will be enabled.
                 bool; default False.
             enable_prompt_expansion: Whether to enable prompt expansion.

@@ -97,23 +97,23 @@ class Realtime(RealtimeConnection[WanVace14bInput, WanVace14bOutput]):
             shift: Shift parameter for video generation.
                 float, 1 to 15; default 5.
             video_url: URL to the source video file. If provided, the model will use this video as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             mask_video_url: URL to the source mask file. If provided, the model will use this mask as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             enable_safety_checker: If set to true, the safety checker will be enabled.
                 bool; default False.
             enable_prompt_expansion: Whether to enable prompt expansion.
@@ -229,23 +229,23 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVace14bInput, WanVace14bOutput]):
             shift: Shift parameter for video generation.
                 float, 1 to 15; default 5.
             video_url: URL to the source video file. If provided, the model will use this video as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             mask_video_url: URL to the source mask file. If provided, the model will use this mask as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             enable_safety_checker: If set to true, the safety checker will be enabled.
                 bool; default False.
             enable_prompt_expansion: Whether to enable prompt expansion.

@@ -143,7 +143,8 @@ def subscribe(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for depth task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -174,14 +175,14 @@ def subscribe(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -281,7 +282,8 @@ async def subscribe_async(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for depth task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -312,14 +314,14 @@ async def subscribe_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -415,7 +417,8 @@ def submit(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for depth task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -446,14 +449,14 @@ def submit(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -545,7 +548,8 @@ async def submit_async(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for depth task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -576,14 +580,14 @@ async def submit_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -674,7 +678,8 @@ def run(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for depth task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -705,14 +710,14 @@ def run(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -802,7 +807,8 @@ async def run_async(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for depth task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -833,14 +839,14 @@ async def run_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -929,7 +935,8 @@ def stream(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for depth task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -960,14 +967,14 @@ def stream(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -1055,7 +1062,8 @@ def stream_async(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for depth task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -1086,14 +1094,14 @@ def stream_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.

@@ -63,8 +63,8 @@ class Realtime(RealtimeConnection[WanVace14bDepthInput, WanVace14bDepthOutput]):
             prompt: The text prompt to guide video generation.
                 str; required.
             video_url: URL to the source video file. Required for depth task.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
                 blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -95,14 +95,14 @@ class Realtime(RealtimeConnection[WanVace14bDepthInput, WanVace14bDepthOutput]):
             shift: Shift parameter for video generation.
                 float, 1 to 15; default 5.
             ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             enable_safety_checker: If set to true, the safety checker will be enabled.
                 bool; default False.
             enable_prompt_expansion: Whether to enable prompt expansion.
@@ -184,8 +184,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVace14bDepthInput, WanVace14bDept
             prompt: The text prompt to guide video generation.
                 str; required.
             video_url: URL to the source video file. Required for depth task.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
                 blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -216,14 +216,14 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVace14bDepthInput, WanVace14bDept
             shift: Shift parameter for video generation.
                 float, 1 to 15; default 5.
             ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             enable_safety_checker: If set to true, the safety checker will be enabled.
                 bool; default False.
             enable_prompt_expansion: Whether to enable prompt expansion.

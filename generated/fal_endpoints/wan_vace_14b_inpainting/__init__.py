@@ -152,7 +152,8 @@ def subscribe(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -183,20 +184,20 @@ def subscribe(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         mask_video_url: URL to the source mask file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video using salient mask tracking. Will be ignored if mask_video_url is provided.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -298,7 +299,8 @@ async def subscribe_async(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -329,20 +331,20 @@ async def subscribe_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         mask_video_url: URL to the source mask file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video using salient mask tracking. Will be ignored if mask_video_url is provided.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -440,7 +442,8 @@ def submit(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -471,20 +474,20 @@ def submit(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         mask_video_url: URL to the source mask file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video using salient mask tracking. Will be ignored if mask_video_url is provided.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -578,7 +581,8 @@ async def submit_async(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -609,20 +613,20 @@ async def submit_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         mask_video_url: URL to the source mask file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video using salient mask tracking. Will be ignored if mask_video_url is provided.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -715,7 +719,8 @@ def run(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -746,20 +751,20 @@ def run(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         mask_video_url: URL to the source mask file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video using salient mask tracking. Will be ignored if mask_video_url is provided.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -851,7 +856,8 @@ async def run_async(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -882,20 +888,20 @@ async def run_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         mask_video_url: URL to the source mask file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video using salient mask tracking. Will be ignored if mask_video_url is provided.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -986,7 +992,8 @@ def stream(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -1017,20 +1024,20 @@ def stream(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         mask_video_url: URL to the source mask file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video using salient mask tracking. Will be ignored if mask_video_url is provided.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -1120,7 +1127,8 @@ def stream_async(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -1151,20 +1159,20 @@ def stream_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         mask_video_url: URL to the source mask file. Required for inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video using salient mask tracking. Will be ignored if mask_video_url is provided.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.

@@ -65,8 +65,8 @@ class Realtime(RealtimeConnection[WanVace14bInpaintingInput, WanVace14bInpaintin
             prompt: The text prompt to guide video generation.
                 str; required.
             video_url: URL to the source video file. Required for inpainting.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
                 blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -97,20 +97,20 @@ class Realtime(RealtimeConnection[WanVace14bInpaintingInput, WanVace14bInpaintin
             shift: Shift parameter for video generation.
                 float, 1 to 15; default 5.
             mask_video_url: URL to the source mask file. Required for inpainting.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video using salient mask tracking. Will be ignored if mask_video_url is provided.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             enable_safety_checker: If set to true, the safety checker will be enabled.
                 bool; default False.
             enable_prompt_expansion: Whether to enable prompt expansion.
@@ -194,8 +194,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVace14bInpaintingInput, WanVace14
             prompt: The text prompt to guide video generation.
                 str; required.
             video_url: URL to the source video file. Required for inpainting.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             negative_prompt: Negative prompt for video generation.
                 str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
                 blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -226,20 +226,20 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVace14bInpaintingInput, WanVace14
             shift: Shift parameter for video generation.
                 float, 1 to 15; default 5.
             mask_video_url: URL to the source mask file. Required for inpainting.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             mask_image_url: URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video using salient mask tracking. Will be ignored if mask_video_url is provided.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             ref_image_urls: Urls to source reference image. If provided, the model will use this image as reference.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; optional.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; optional.
             first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI, or None; optional.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI, or None; optional.
             enable_safety_checker: If set to true, the safety checker will be enabled.
                 bool; default False.
             enable_prompt_expansion: Whether to enable prompt expansion.

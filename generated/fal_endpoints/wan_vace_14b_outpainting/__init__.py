@@ -154,7 +154,8 @@ def subscribe(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for outpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -185,14 +186,14 @@ def subscribe(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -304,7 +305,8 @@ async def subscribe_async(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for outpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -335,14 +337,14 @@ async def subscribe_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -450,7 +452,8 @@ def submit(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for outpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -481,14 +484,14 @@ def submit(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -592,7 +595,8 @@ async def submit_async(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for outpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -623,14 +627,14 @@ async def submit_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -733,7 +737,8 @@ def run(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for outpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -764,14 +769,14 @@ def run(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -873,7 +878,8 @@ async def run_async(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for outpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -904,14 +910,14 @@ async def run_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -1012,7 +1018,8 @@ def stream(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for outpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -1043,14 +1050,14 @@ def stream(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -1150,7 +1157,8 @@ def stream_async(
         prompt: The text prompt to guide video generation.
             str; required.
         video_url: URL to the source video file. Required for outpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         negative_prompt: Negative prompt for video generation.
             str; default "letterboxing, borders, black bars, bright colors, overexposed, static,
             blurred details, subtitles, style, artwork, painting, picture, still, overall gray,
@@ -1181,14 +1189,14 @@ def stream_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         ref_image_urls: URLs to source reference image. If provided, the model will use this image as reference.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; optional.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; optional.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.

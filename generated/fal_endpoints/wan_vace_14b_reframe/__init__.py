@@ -148,7 +148,8 @@ def subscribe(
 
     Args:
         video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation. Optional for reframing.
             str; default "".
         negative_prompt: Negative prompt for video generation.
@@ -181,11 +182,11 @@ def subscribe(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -285,7 +286,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation. Optional for reframing.
             str; default "".
         negative_prompt: Negative prompt for video generation.
@@ -318,11 +320,11 @@ async def subscribe_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -418,7 +420,8 @@ def submit(
 
     Args:
         video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation. Optional for reframing.
             str; default "".
         negative_prompt: Negative prompt for video generation.
@@ -451,11 +454,11 @@ def submit(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -547,7 +550,8 @@ async def submit_async(
 
     Args:
         video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation. Optional for reframing.
             str; default "".
         negative_prompt: Negative prompt for video generation.
@@ -580,11 +584,11 @@ async def submit_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -675,7 +679,8 @@ def run(
 
     Args:
         video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation. Optional for reframing.
             str; default "".
         negative_prompt: Negative prompt for video generation.
@@ -708,11 +713,11 @@ def run(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -802,7 +807,8 @@ async def run_async(
 
     Args:
         video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation. Optional for reframing.
             str; default "".
         negative_prompt: Negative prompt for video generation.
@@ -835,11 +841,11 @@ async def run_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -928,7 +934,8 @@ def stream(
 
     Args:
         video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation. Optional for reframing.
             str; default "".
         negative_prompt: Negative prompt for video generation.
@@ -961,11 +968,11 @@ def stream(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.
@@ -1053,7 +1060,8 @@ def stream_async(
 
     Args:
         video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation. Optional for reframing.
             str; default "".
         negative_prompt: Negative prompt for video generation.
@@ -1086,11 +1094,11 @@ def stream_async(
         shift: Shift parameter for video generation.
             float, 1 to 15; default 5.
         first_frame_url: URL to the first frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         last_frame_url: URL to the last frame of the video. If provided, the model will use this frame as a reference.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         enable_safety_checker: If set to true, the safety checker will be enabled.
             bool; default False.
         enable_prompt_expansion: Whether to enable prompt expansion.

@@ -138,7 +138,8 @@ def subscribe(
 
     Args:
         video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation. Optional for reframing.
             str; default "".
         negative_prompt: Negative prompt for video generation.
@@ -252,7 +253,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation. Optional for reframing.
             str; default "".
         negative_prompt: Negative prompt for video generation.
@@ -362,7 +364,8 @@ def submit(
 
     Args:
         video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation. Optional for reframing.
             str; default "".
         negative_prompt: Negative prompt for video generation.
@@ -468,7 +471,8 @@ async def submit_async(
 
     Args:
         video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation. Optional for reframing.
             str; default "".
         negative_prompt: Negative prompt for video generation.
@@ -573,7 +577,8 @@ def run(
 
     Args:
         video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation. Optional for reframing.
             str; default "".
         negative_prompt: Negative prompt for video generation.
@@ -677,7 +682,8 @@ async def run_async(
 
     Args:
         video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation. Optional for reframing.
             str; default "".
         negative_prompt: Negative prompt for video generation.
@@ -780,7 +786,8 @@ def stream(
 
     Args:
         video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation. Optional for reframing.
             str; default "".
         negative_prompt: Negative prompt for video generation.
@@ -882,7 +889,8 @@ def stream_async(
 
     Args:
         video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         prompt: The text prompt to guide video generation. Optional for reframing.
             str; default "".
         negative_prompt: Negative prompt for video generation.

@@ -54,8 +54,8 @@ class Realtime(RealtimeConnection[WanVaceAppsLongReframeInput, WanVaceAppsLongRe
 
         Args:
             video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The text prompt to guide video generation. Optional for reframing.
                 str; default "".
             negative_prompt: Negative prompt for video generation.
@@ -153,8 +153,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL to the source video file. This video will be used as a reference for the reframe task.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The text prompt to guide video generation. Optional for reframing.
                 str; default "".
             negative_prompt: Negative prompt for video generation.

@@ -130,12 +130,13 @@ def subscribe(
         prompt: Prompt to edit the video.
             str; required.
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_type: The type of video you're editing. Use 'general' for most videos, and 'human' for videos emphasizing human subjects and motions. The default value 'auto' means the model will guess based on the first frame of the video.
             one of "auto", "general", "human"; default "auto".
         image_urls: URLs of the input images to use as a reference for the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         resolution: Resolution of the edited video.
             one of "auto", "240p", "360p", "480p", "580p", "720p"; default "auto".
         acceleration: Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.
@@ -201,12 +202,13 @@ async def subscribe_async(
         prompt: Prompt to edit the video.
             str; required.
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_type: The type of video you're editing. Use 'general' for most videos, and 'human' for videos emphasizing human subjects and motions. The default value 'auto' means the model will guess based on the first frame of the video.
             one of "auto", "general", "human"; default "auto".
         image_urls: URLs of the input images to use as a reference for the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         resolution: Resolution of the edited video.
             one of "auto", "240p", "360p", "480p", "580p", "720p"; default "auto".
         acceleration: Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.
@@ -268,12 +270,13 @@ def submit(
         prompt: Prompt to edit the video.
             str; required.
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_type: The type of video you're editing. Use 'general' for most videos, and 'human' for videos emphasizing human subjects and motions. The default value 'auto' means the model will guess based on the first frame of the video.
             one of "auto", "general", "human"; default "auto".
         image_urls: URLs of the input images to use as a reference for the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         resolution: Resolution of the edited video.
             one of "auto", "240p", "360p", "480p", "580p", "720p"; default "auto".
         acceleration: Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.
@@ -331,12 +334,13 @@ async def submit_async(
         prompt: Prompt to edit the video.
             str; required.
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_type: The type of video you're editing. Use 'general' for most videos, and 'human' for videos emphasizing human subjects and motions. The default value 'auto' means the model will guess based on the first frame of the video.
             one of "auto", "general", "human"; default "auto".
         image_urls: URLs of the input images to use as a reference for the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         resolution: Resolution of the edited video.
             one of "auto", "240p", "360p", "480p", "580p", "720p"; default "auto".
         acceleration: Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.
@@ -393,12 +397,13 @@ def run(
         prompt: Prompt to edit the video.
             str; required.
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_type: The type of video you're editing. Use 'general' for most videos, and 'human' for videos emphasizing human subjects and motions. The default value 'auto' means the model will guess based on the first frame of the video.
             one of "auto", "general", "human"; default "auto".
         image_urls: URLs of the input images to use as a reference for the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         resolution: Resolution of the edited video.
             one of "auto", "240p", "360p", "480p", "580p", "720p"; default "auto".
         acceleration: Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.
@@ -454,12 +459,13 @@ async def run_async(
         prompt: Prompt to edit the video.
             str; required.
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_type: The type of video you're editing. Use 'general' for most videos, and 'human' for videos emphasizing human subjects and motions. The default value 'auto' means the model will guess based on the first frame of the video.
             one of "auto", "general", "human"; default "auto".
         image_urls: URLs of the input images to use as a reference for the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         resolution: Resolution of the edited video.
             one of "auto", "240p", "360p", "480p", "580p", "720p"; default "auto".
         acceleration: Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.
@@ -514,12 +520,13 @@ def stream(
         prompt: Prompt to edit the video.
             str; required.
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_type: The type of video you're editing. Use 'general' for most videos, and 'human' for videos emphasizing human subjects and motions. The default value 'auto' means the model will guess based on the first frame of the video.
             one of "auto", "general", "human"; default "auto".
         image_urls: URLs of the input images to use as a reference for the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         resolution: Resolution of the edited video.
             one of "auto", "240p", "360p", "480p", "580p", "720p"; default "auto".
         acceleration: Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.
@@ -573,12 +580,13 @@ def stream_async(
         prompt: Prompt to edit the video.
             str; required.
         video_url: URL of the input video.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         video_type: The type of video you're editing. Use 'general' for most videos, and 'human' for videos emphasizing human subjects and motions. The default value 'auto' means the model will guess based on the first frame of the video.
             one of "auto", "general", "human"; default "auto".
         image_urls: URLs of the input images to use as a reference for the generation.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; default [].
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; default [].
         resolution: Resolution of the edited video.
             one of "auto", "240p", "360p", "480p", "580p", "720p"; default "auto".
         acceleration: Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.

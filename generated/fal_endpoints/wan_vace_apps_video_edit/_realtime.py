@@ -43,13 +43,13 @@ class Realtime(RealtimeConnection[WanVaceAppsVideoEditInput, WanVaceAppsVideoEdi
             prompt: Prompt to edit the video.
                 str; required.
             video_url: URL of the input video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             video_type: The type of video you're editing. Use 'general' for most videos, and 'human' for videos emphasizing human subjects and motions. The default value 'auto' means the model will guess based on the first frame of the video.
                 one of "auto", "general", "human"; default "auto".
             image_urls: URLs of the input images to use as a reference for the generation.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; default [].
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; default [].
             resolution: Resolution of the edited video.
                 one of "auto", "240p", "360p", "480p", "580p", "720p"; default "auto".
             acceleration: Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.
@@ -97,13 +97,13 @@ class AsyncRealtime(AsyncRealtimeConnection[WanVaceAppsVideoEditInput, WanVaceAp
             prompt: Prompt to edit the video.
                 str; required.
             video_url: URL of the input video.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             video_type: The type of video you're editing. Use 'general' for most videos, and 'human' for videos emphasizing human subjects and motions. The default value 'auto' means the model will guess based on the first frame of the video.
                 one of "auto", "general", "human"; default "auto".
             image_urls: URLs of the input images to use as a reference for the generation.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; default [].
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; default [].
             resolution: Resolution of the edited video.
                 one of "auto", "240p", "360p", "480p", "580p", "720p"; default "auto".
             acceleration: Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.

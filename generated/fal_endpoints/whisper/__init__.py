@@ -123,7 +123,8 @@ def subscribe(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         task: Task to perform on the audio file. Either transcribe or translate.
             one of "transcribe", "translate"; default "transcribe".
         language: Language of the audio file. If set to null, the language will be
@@ -192,7 +193,8 @@ async def subscribe_async(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         task: Task to perform on the audio file. Either transcribe or translate.
             one of "transcribe", "translate"; default "transcribe".
         language: Language of the audio file. If set to null, the language will be
@@ -257,7 +259,8 @@ def submit(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         task: Task to perform on the audio file. Either transcribe or translate.
             one of "transcribe", "translate"; default "transcribe".
         language: Language of the audio file. If set to null, the language will be
@@ -318,7 +321,8 @@ async def submit_async(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         task: Task to perform on the audio file. Either transcribe or translate.
             one of "transcribe", "translate"; default "transcribe".
         language: Language of the audio file. If set to null, the language will be
@@ -378,7 +382,8 @@ def run(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         task: Task to perform on the audio file. Either transcribe or translate.
             one of "transcribe", "translate"; default "transcribe".
         language: Language of the audio file. If set to null, the language will be
@@ -437,7 +442,8 @@ async def run_async(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         task: Task to perform on the audio file. Either transcribe or translate.
             one of "transcribe", "translate"; default "transcribe".
         language: Language of the audio file. If set to null, the language will be
@@ -495,7 +501,8 @@ def stream(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         task: Task to perform on the audio file. Either transcribe or translate.
             one of "transcribe", "translate"; default "transcribe".
         language: Language of the audio file. If set to null, the language will be
@@ -552,7 +559,8 @@ def stream_async(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         task: Task to perform on the audio file. Either transcribe or translate.
             one of "transcribe", "translate"; default "transcribe".
         language: Language of the audio file. If set to null, the language will be

@@ -39,8 +39,8 @@ class Realtime(RealtimeConnection[WhisperInput, WhisperOutput]):
 
         Args:
             audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             task: Task to perform on the audio file. Either transcribe or translate.
                 one of "transcribe", "translate"; default "transcribe".
             language: Language of the audio file. If set to null, the language will be
@@ -93,8 +93,8 @@ class AsyncRealtime(AsyncRealtimeConnection[WhisperInput, WhisperOutput]):
 
         Args:
             audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             task: Task to perform on the audio file. Either transcribe or translate.
                 one of "transcribe", "translate"; default "transcribe".
             language: Language of the audio file. If set to null, the language will be

@@ -115,7 +115,8 @@ def subscribe(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         task: Task to perform on the audio file. Either transcribe or translate.
             one of "transcribe", "translate"; default "transcribe".
         language: Language of the audio file.
@@ -178,7 +179,8 @@ async def subscribe_async(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         task: Task to perform on the audio file. Either transcribe or translate.
             one of "transcribe", "translate"; default "transcribe".
         language: Language of the audio file.
@@ -237,7 +239,8 @@ def submit(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         task: Task to perform on the audio file. Either transcribe or translate.
             one of "transcribe", "translate"; default "transcribe".
         language: Language of the audio file.
@@ -292,7 +295,8 @@ async def submit_async(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         task: Task to perform on the audio file. Either transcribe or translate.
             one of "transcribe", "translate"; default "transcribe".
         language: Language of the audio file.
@@ -346,7 +350,8 @@ def run(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         task: Task to perform on the audio file. Either transcribe or translate.
             one of "transcribe", "translate"; default "transcribe".
         language: Language of the audio file.
@@ -399,7 +404,8 @@ async def run_async(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         task: Task to perform on the audio file. Either transcribe or translate.
             one of "transcribe", "translate"; default "transcribe".
         language: Language of the audio file.
@@ -451,7 +457,8 @@ def stream(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         task: Task to perform on the audio file. Either transcribe or translate.
             one of "transcribe", "translate"; default "transcribe".
         language: Language of the audio file.
@@ -502,7 +509,8 @@ def stream_async(
 
     Args:
         audio_url: URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         task: Task to perform on the audio file. Either transcribe or translate.
             one of "transcribe", "translate"; default "transcribe".
         language: Language of the audio file.

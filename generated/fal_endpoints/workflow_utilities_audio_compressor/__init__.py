@@ -130,7 +130,8 @@ def subscribe(
 
     Args:
         audio_url: URL of the audio file to compress
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         threshold: Threshold level in dB above which compression is applied (-60 to 0)
             float, -60 to 0; default -18.
         ratio: Compression ratio (1 = no compression, higher = more compression)
@@ -195,7 +196,8 @@ async def subscribe_async(
 
     Args:
         audio_url: URL of the audio file to compress
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         threshold: Threshold level in dB above which compression is applied (-60 to 0)
             float, -60 to 0; default -18.
         ratio: Compression ratio (1 = no compression, higher = more compression)
@@ -256,7 +258,8 @@ def submit(
 
     Args:
         audio_url: URL of the audio file to compress
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         threshold: Threshold level in dB above which compression is applied (-60 to 0)
             float, -60 to 0; default -18.
         ratio: Compression ratio (1 = no compression, higher = more compression)
@@ -313,7 +316,8 @@ async def submit_async(
 
     Args:
         audio_url: URL of the audio file to compress
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         threshold: Threshold level in dB above which compression is applied (-60 to 0)
             float, -60 to 0; default -18.
         ratio: Compression ratio (1 = no compression, higher = more compression)
@@ -369,7 +373,8 @@ def run(
 
     Args:
         audio_url: URL of the audio file to compress
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         threshold: Threshold level in dB above which compression is applied (-60 to 0)
             float, -60 to 0; default -18.
         ratio: Compression ratio (1 = no compression, higher = more compression)
@@ -424,7 +429,8 @@ async def run_async(
 
     Args:
         audio_url: URL of the audio file to compress
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         threshold: Threshold level in dB above which compression is applied (-60 to 0)
             float, -60 to 0; default -18.
         ratio: Compression ratio (1 = no compression, higher = more compression)
@@ -478,7 +484,8 @@ def stream(
 
     Args:
         audio_url: URL of the audio file to compress
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         threshold: Threshold level in dB above which compression is applied (-60 to 0)
             float, -60 to 0; default -18.
         ratio: Compression ratio (1 = no compression, higher = more compression)
@@ -531,7 +538,8 @@ def stream_async(
 
     Args:
         audio_url: URL of the audio file to compress
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         threshold: Threshold level in dB above which compression is applied (-60 to 0)
             float, -60 to 0; default -18.
         ratio: Compression ratio (1 = no compression, higher = more compression)

@@ -42,8 +42,8 @@ class Realtime(
 
         Args:
             audio_url: URL of the audio file to compress
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             threshold: Threshold level in dB above which compression is applied (-60 to 0)
                 float, -60 to 0; default -18.
             ratio: Compression ratio (1 = no compression, higher = more compression)
@@ -90,8 +90,8 @@ class AsyncRealtime(
 
         Args:
             audio_url: URL of the audio file to compress
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             threshold: Threshold level in dB above which compression is applied (-60 to 0)
                 float, -60 to 0; default -18.
             ratio: Compression ratio (1 = no compression, higher = more compression)

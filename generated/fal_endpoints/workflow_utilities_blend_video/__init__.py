@@ -151,9 +151,11 @@ def subscribe(
 
     Args:
         top_video_url: URL of the top layer video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         bottom_video_url: URL of the bottom layer video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         blend_mode: Blend mode to use for combining the videos
             one of 23 values: "addition", "average", "burn", "darken", "difference", "divide",
             "dodge", "exclusion", ...; default "overlay".
@@ -232,9 +234,11 @@ async def subscribe_async(
 
     Args:
         top_video_url: URL of the top layer video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         bottom_video_url: URL of the bottom layer video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         blend_mode: Blend mode to use for combining the videos
             one of 23 values: "addition", "average", "burn", "darken", "difference", "divide",
             "dodge", "exclusion", ...; default "overlay".
@@ -309,9 +313,11 @@ def submit(
 
     Args:
         top_video_url: URL of the top layer video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         bottom_video_url: URL of the bottom layer video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         blend_mode: Blend mode to use for combining the videos
             one of 23 values: "addition", "average", "burn", "darken", "difference", "divide",
             "dodge", "exclusion", ...; default "overlay".
@@ -382,9 +388,11 @@ async def submit_async(
 
     Args:
         top_video_url: URL of the top layer video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         bottom_video_url: URL of the bottom layer video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         blend_mode: Blend mode to use for combining the videos
             one of 23 values: "addition", "average", "burn", "darken", "difference", "divide",
             "dodge", "exclusion", ...; default "overlay".
@@ -454,9 +462,11 @@ def run(
 
     Args:
         top_video_url: URL of the top layer video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         bottom_video_url: URL of the bottom layer video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         blend_mode: Blend mode to use for combining the videos
             one of 23 values: "addition", "average", "burn", "darken", "difference", "divide",
             "dodge", "exclusion", ...; default "overlay".
@@ -525,9 +535,11 @@ async def run_async(
 
     Args:
         top_video_url: URL of the top layer video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         bottom_video_url: URL of the bottom layer video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         blend_mode: Blend mode to use for combining the videos
             one of 23 values: "addition", "average", "burn", "darken", "difference", "divide",
             "dodge", "exclusion", ...; default "overlay".
@@ -595,9 +607,11 @@ def stream(
 
     Args:
         top_video_url: URL of the top layer video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         bottom_video_url: URL of the bottom layer video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         blend_mode: Blend mode to use for combining the videos
             one of 23 values: "addition", "average", "burn", "darken", "difference", "divide",
             "dodge", "exclusion", ...; default "overlay".
@@ -664,9 +678,11 @@ def stream_async(
 
     Args:
         top_video_url: URL of the top layer video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         bottom_video_url: URL of the bottom layer video
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         blend_mode: Blend mode to use for combining the videos
             one of 23 values: "addition", "average", "burn", "darken", "difference", "divide",
             "dodge", "exclusion", ...; default "overlay".

@@ -61,11 +61,11 @@ class Realtime(
 
         Args:
             top_video_url: URL of the top layer video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             bottom_video_url: URL of the bottom layer video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             blend_mode: Blend mode to use for combining the videos
                 one of 23 values: "addition", "average", "burn", "darken", "difference", "divide",
                 "dodge", "exclusion", ...; default "overlay".
@@ -124,11 +124,11 @@ class AsyncRealtime(
 
         Args:
             top_video_url: URL of the top layer video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             bottom_video_url: URL of the bottom layer video
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             blend_mode: Blend mode to use for combining the videos
                 one of 23 values: "addition", "average", "burn", "darken", "difference", "divide",
                 "dodge", "exclusion", ...; default "overlay".

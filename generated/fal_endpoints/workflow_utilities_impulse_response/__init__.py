@@ -130,9 +130,11 @@ def subscribe(
 
     Args:
         audio_url: URL of the main audio file to process
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         impulse_response_url: URL of the impulse response WAV file (reverb/effect profile)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         dry_level: Level of the original (dry) signal in the mix (0.0-1.0)
             float, 0 to 1; default 0.7.
         wet_level: Level of the processed (wet) signal in the mix (0.0-1.0)
@@ -195,9 +197,11 @@ async def subscribe_async(
 
     Args:
         audio_url: URL of the main audio file to process
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         impulse_response_url: URL of the impulse response WAV file (reverb/effect profile)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         dry_level: Level of the original (dry) signal in the mix (0.0-1.0)
             float, 0 to 1; default 0.7.
         wet_level: Level of the processed (wet) signal in the mix (0.0-1.0)
@@ -256,9 +260,11 @@ def submit(
 
     Args:
         audio_url: URL of the main audio file to process
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         impulse_response_url: URL of the impulse response WAV file (reverb/effect profile)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         dry_level: Level of the original (dry) signal in the mix (0.0-1.0)
             float, 0 to 1; default 0.7.
         wet_level: Level of the processed (wet) signal in the mix (0.0-1.0)
@@ -313,9 +319,11 @@ async def submit_async(
 
     Args:
         audio_url: URL of the main audio file to process
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         impulse_response_url: URL of the impulse response WAV file (reverb/effect profile)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         dry_level: Level of the original (dry) signal in the mix (0.0-1.0)
             float, 0 to 1; default 0.7.
         wet_level: Level of the processed (wet) signal in the mix (0.0-1.0)
@@ -369,9 +377,11 @@ def run(
 
     Args:
         audio_url: URL of the main audio file to process
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         impulse_response_url: URL of the impulse response WAV file (reverb/effect profile)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         dry_level: Level of the original (dry) signal in the mix (0.0-1.0)
             float, 0 to 1; default 0.7.
         wet_level: Level of the processed (wet) signal in the mix (0.0-1.0)
@@ -424,9 +434,11 @@ async def run_async(
 
     Args:
         audio_url: URL of the main audio file to process
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         impulse_response_url: URL of the impulse response WAV file (reverb/effect profile)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         dry_level: Level of the original (dry) signal in the mix (0.0-1.0)
             float, 0 to 1; default 0.7.
         wet_level: Level of the processed (wet) signal in the mix (0.0-1.0)
@@ -478,9 +490,11 @@ def stream(
 
     Args:
         audio_url: URL of the main audio file to process
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         impulse_response_url: URL of the impulse response WAV file (reverb/effect profile)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         dry_level: Level of the original (dry) signal in the mix (0.0-1.0)
             float, 0 to 1; default 0.7.
         wet_level: Level of the processed (wet) signal in the mix (0.0-1.0)
@@ -531,9 +545,11 @@ def stream_async(
 
     Args:
         audio_url: URL of the main audio file to process
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         impulse_response_url: URL of the impulse response WAV file (reverb/effect profile)
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         dry_level: Level of the original (dry) signal in the mix (0.0-1.0)
             float, 0 to 1; default 0.7.
         wet_level: Level of the processed (wet) signal in the mix (0.0-1.0)

@@ -42,11 +42,11 @@ class Realtime(
 
         Args:
             audio_url: URL of the main audio file to process
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             impulse_response_url: URL of the impulse response WAV file (reverb/effect profile)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             dry_level: Level of the original (dry) signal in the mix (0.0-1.0)
                 float, 0 to 1; default 0.7.
             wet_level: Level of the processed (wet) signal in the mix (0.0-1.0)
@@ -91,11 +91,11 @@ class AsyncRealtime(
 
         Args:
             audio_url: URL of the main audio file to process
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             impulse_response_url: URL of the impulse response WAV file (reverb/effect profile)
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             dry_level: Level of the original (dry) signal in the mix (0.0-1.0)
                 float, 0 to 1; default 0.7.
             wet_level: Level of the processed (wet) signal in the mix (0.0-1.0)

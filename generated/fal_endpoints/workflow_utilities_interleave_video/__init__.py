@@ -120,8 +120,8 @@ def subscribe(
 
     Args:
         video_urls: List of video URLs to interleave in order
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         frames_per_second: Frame rate of the interleaved output video. When set, all interleaved frames are emitted at this rate, so lower values produce a longer output while higher values produce a shorter, faster one. Leave unset to preserve the legacy behavior, which derives the output rate from the input videos (this can yield non-standard rates such as 384.0098).
             float or None, 1 to 120; optional.
 
@@ -166,8 +166,8 @@ async def subscribe_async(
 
     Args:
         video_urls: List of video URLs to interleave in order
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         frames_per_second: Frame rate of the interleaved output video. When set, all interleaved frames are emitted at this rate, so lower values produce a longer output while higher values produce a shorter, faster one. Leave unset to preserve the legacy behavior, which derives the output rate from the input videos (this can yield non-standard rates such as 384.0098).
             float or None, 1 to 120; optional.
 
@@ -208,8 +208,8 @@ def submit(
 
     Args:
         video_urls: List of video URLs to interleave in order
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         frames_per_second: Frame rate of the interleaved output video. When set, all interleaved frames are emitted at this rate, so lower values produce a longer output while higher values produce a shorter, faster one. Leave unset to preserve the legacy behavior, which derives the output rate from the input videos (this can yield non-standard rates such as 384.0098).
             float or None, 1 to 120; optional.
 
@@ -246,8 +246,8 @@ async def submit_async(
 
     Args:
         video_urls: List of video URLs to interleave in order
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         frames_per_second: Frame rate of the interleaved output video. When set, all interleaved frames are emitted at this rate, so lower values produce a longer output while higher values produce a shorter, faster one. Leave unset to preserve the legacy behavior, which derives the output rate from the input videos (this can yield non-standard rates such as 384.0098).
             float or None, 1 to 120; optional.
 
@@ -283,8 +283,8 @@ def run(
 
     Args:
         video_urls: List of video URLs to interleave in order
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         frames_per_second: Frame rate of the interleaved output video. When set, all interleaved frames are emitted at this rate, so lower values produce a longer output while higher values produce a shorter, faster one. Leave unset to preserve the legacy behavior, which derives the output rate from the input videos (this can yield non-standard rates such as 384.0098).
             float or None, 1 to 120; optional.
 
@@ -319,8 +319,8 @@ async def run_async(
 
     Args:
         video_urls: List of video URLs to interleave in order
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         frames_per_second: Frame rate of the interleaved output video. When set, all interleaved frames are emitted at this rate, so lower values produce a longer output while higher values produce a shorter, faster one. Leave unset to preserve the legacy behavior, which derives the output rate from the input videos (this can yield non-standard rates such as 384.0098).
             float or None, 1 to 120; optional.
 
@@ -354,8 +354,8 @@ def stream(
 
     Args:
         video_urls: List of video URLs to interleave in order
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         frames_per_second: Frame rate of the interleaved output video. When set, all interleaved frames are emitted at this rate, so lower values produce a longer output while higher values produce a shorter, faster one. Leave unset to preserve the legacy behavior, which derives the output rate from the input videos (this can yield non-standard rates such as 384.0098).
             float or None, 1 to 120; optional.
 
@@ -388,8 +388,8 @@ def stream_async(
 
     Args:
         video_urls: List of video URLs to interleave in order
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         frames_per_second: Frame rate of the interleaved output video. When set, all interleaved frames are emitted at this rate, so lower values produce a longer output while higher values produce a shorter, faster one. Leave unset to preserve the legacy behavior, which derives the output rate from the input videos (this can yield non-standard rates such as 384.0098).
             float or None, 1 to 120; optional.
 

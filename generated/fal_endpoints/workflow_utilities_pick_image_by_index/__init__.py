@@ -155,8 +155,8 @@ def subscribe(
 
     Args:
         image_urls: Array of image URLs to select from
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         index: 1-based position of the image to return. Value 1 returns the first image, 2 returns the second, and so on.
             int; required.
         fallback_index: Behavior when `index` exceeds the length of `image_urls`. When `first-image`, returns the first image in the array. When `last-image`, returns the last image in the array. This input has no effect when `index` is within range, when `index` is below 1, or when `image_urls` is empty (the latter two cases still return validation errors). Default is `first-image`.
@@ -221,8 +221,8 @@ async def subscribe_async(
 
     Args:
         image_urls: Array of image URLs to select from
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         index: 1-based position of the image to return. Value 1 returns the first image, 2 returns the second, and so on.
             int; required.
         fallback_index: Behavior when `index` exceeds the length of `image_urls`. When `first-image`, returns the first image in the array. When `last-image`, returns the last image in the array. This input has no effect when `index` is within range, when `index` is below 1, or when `image_urls` is empty (the latter two cases still return validation errors). Default is `first-image`.
@@ -283,8 +283,8 @@ def submit(
 
     Args:
         image_urls: Array of image URLs to select from
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         index: 1-based position of the image to return. Value 1 returns the first image, 2 returns the second, and so on.
             int; required.
         fallback_index: Behavior when `index` exceeds the length of `image_urls`. When `first-image`, returns the first image in the array. When `last-image`, returns the last image in the array. This input has no effect when `index` is within range, when `index` is below 1, or when `image_urls` is empty (the latter two cases still return validation errors). Default is `first-image`.
@@ -341,8 +341,8 @@ async def submit_async(
 
     Args:
         image_urls: Array of image URLs to select from
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         index: 1-based position of the image to return. Value 1 returns the first image, 2 returns the second, and so on.
             int; required.
         fallback_index: Behavior when `index` exceeds the length of `image_urls`. When `first-image`, returns the first image in the array. When `last-image`, returns the last image in the array. This input has no effect when `index` is within range, when `index` is below 1, or when `image_urls` is empty (the latter two cases still return validation errors). Default is `first-image`.
@@ -398,8 +398,8 @@ def run(
 
     Args:
         image_urls: Array of image URLs to select from
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         index: 1-based position of the image to return. Value 1 returns the first image, 2 returns the second, and so on.
             int; required.
         fallback_index: Behavior when `index` exceeds the length of `image_urls`. When `first-image`, returns the first image in the array. When `last-image`, returns the last image in the array. This input has no effect when `index` is within range, when `index` is below 1, or when `image_urls` is empty (the latter two cases still return validation errors). Default is `first-image`.
@@ -454,8 +454,8 @@ async def run_async(
 
     Args:
         image_urls: Array of image URLs to select from
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         index: 1-based position of the image to return. Value 1 returns the first image, 2 returns the second, and so on.
             int; required.
         fallback_index: Behavior when `index` exceeds the length of `image_urls`. When `first-image`, returns the first image in the array. When `last-image`, returns the last image in the array. This input has no effect when `index` is within range, when `index` is below 1, or when `image_urls` is empty (the latter two cases still return validation errors). Default is `first-image`.
@@ -509,8 +509,8 @@ def stream(
 
     Args:
         image_urls: Array of image URLs to select from
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         index: 1-based position of the image to return. Value 1 returns the first image, 2 returns the second, and so on.
             int; required.
         fallback_index: Behavior when `index` exceeds the length of `image_urls`. When `first-image`, returns the first image in the array. When `last-image`, returns the last image in the array. This input has no effect when `index` is within range, when `index` is below 1, or when `image_urls` is empty (the latter two cases still return validation errors). Default is `first-image`.
@@ -563,8 +563,8 @@ def stream_async(
 
     Args:
         image_urls: Array of image URLs to select from
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
         index: 1-based position of the image to return. Value 1 returns the first image, 2 returns the second, and so on.
             int; required.
         fallback_index: Behavior when `index` exceeds the length of `image_urls`. When `first-image`, returns the first image in the array. When `last-image`, returns the last image in the array. This input has no effect when `index` is within range, when `index` is below 1, or when `image_urls` is empty (the latter two cases still return validation errors). Default is `first-image`.

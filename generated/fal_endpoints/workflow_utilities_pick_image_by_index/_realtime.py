@@ -37,8 +37,8 @@ class Realtime(
 
         Args:
             image_urls: Array of image URLs to select from
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             index: 1-based position of the image to return. Value 1 returns the first image, 2 returns the second, and so on.
                 int; required.
             fallback_index: Behavior when `index` exceeds the length of `image_urls`. When `first-image`, returns the first image in the array. When `last-image`, returns the last image in the array. This input has no effect when `index` is within range, when `index` is below 1, or when `image_urls` is empty (the latter two cases still return validation errors). Default is `first-image`.
@@ -70,8 +70,8 @@ class AsyncRealtime(
 
         Args:
             image_urls: Array of image URLs to select from
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
             index: 1-based position of the image to return. Value 1 returns the first image, 2 returns the second, and so on.
                 int; required.
             fallback_index: Behavior when `index` exceeds the length of `image_urls`. When `first-image`, returns the first image in the array. When `last-image`, returns the last image in the array. This input has no effect when `index` is within range, when `index` is below 1, or when `image_urls` is empty (the latter two cases still return validation errors). Default is `first-image`.

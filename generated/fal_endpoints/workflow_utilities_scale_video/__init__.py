@@ -132,7 +132,8 @@ def subscribe(
 
     Args:
         video_url: URL of the video file to scale/resize. Height and Width of the video must be even numbers for compatibility with video codecs.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         width: Target width in pixels. If only width is provided, height is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
             int or None, 2 to 7680; optional.
         height: Target height in pixels. If only height is provided, width is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
@@ -198,7 +199,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video file to scale/resize. Height and Width of the video must be even numbers for compatibility with video codecs.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         width: Target width in pixels. If only width is provided, height is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
             int or None, 2 to 7680; optional.
         height: Target height in pixels. If only height is provided, width is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
@@ -260,7 +262,8 @@ def submit(
 
     Args:
         video_url: URL of the video file to scale/resize. Height and Width of the video must be even numbers for compatibility with video codecs.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         width: Target width in pixels. If only width is provided, height is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
             int or None, 2 to 7680; optional.
         height: Target height in pixels. If only height is provided, width is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
@@ -318,7 +321,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the video file to scale/resize. Height and Width of the video must be even numbers for compatibility with video codecs.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         width: Target width in pixels. If only width is provided, height is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
             int or None, 2 to 7680; optional.
         height: Target height in pixels. If only height is provided, width is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
@@ -375,7 +379,8 @@ def run(
 
     Args:
         video_url: URL of the video file to scale/resize. Height and Width of the video must be even numbers for compatibility with video codecs.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         width: Target width in pixels. If only width is provided, height is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
             int or None, 2 to 7680; optional.
         height: Target height in pixels. If only height is provided, width is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
@@ -431,7 +436,8 @@ async def run_async(
 
     Args:
         video_url: URL of the video file to scale/resize. Height and Width of the video must be even numbers for compatibility with video codecs.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         width: Target width in pixels. If only width is provided, height is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
             int or None, 2 to 7680; optional.
         height: Target height in pixels. If only height is provided, width is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
@@ -486,7 +492,8 @@ def stream(
 
     Args:
         video_url: URL of the video file to scale/resize. Height and Width of the video must be even numbers for compatibility with video codecs.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         width: Target width in pixels. If only width is provided, height is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
             int or None, 2 to 7680; optional.
         height: Target height in pixels. If only height is provided, width is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
@@ -540,7 +547,8 @@ def stream_async(
 
     Args:
         video_url: URL of the video file to scale/resize. Height and Width of the video must be even numbers for compatibility with video codecs.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         width: Target width in pixels. If only width is provided, height is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
             int or None, 2 to 7680; optional.
         height: Target height in pixels. If only height is provided, width is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.

@@ -40,8 +40,8 @@ class Realtime(
 
         Args:
             video_url: URL of the video file to scale/resize. Height and Width of the video must be even numbers for compatibility with video codecs.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             width: Target width in pixels. If only width is provided, height is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
                 int or None, 2 to 7680; optional.
             height: Target height in pixels. If only height is provided, width is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
@@ -86,8 +86,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video file to scale/resize. Height and Width of the video must be even numbers for compatibility with video codecs.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             width: Target width in pixels. If only width is provided, height is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
                 int or None, 2 to 7680; optional.
             height: Target height in pixels. If only height is provided, width is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.

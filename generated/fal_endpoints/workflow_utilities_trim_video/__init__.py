@@ -126,7 +126,8 @@ def subscribe(
 
     Args:
         video_url: URL of the video file to trim
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         start_time: Start time in seconds
             float, at least 0; default 1.
         end_time: End time in seconds. If not provided, uses duration instead.
@@ -179,7 +180,8 @@ async def subscribe_async(
 
     Args:
         video_url: URL of the video file to trim
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         start_time: Start time in seconds
             float, at least 0; default 1.
         end_time: End time in seconds. If not provided, uses duration instead.
@@ -228,7 +230,8 @@ def submit(
 
     Args:
         video_url: URL of the video file to trim
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         start_time: Start time in seconds
             float, at least 0; default 1.
         end_time: End time in seconds. If not provided, uses duration instead.
@@ -273,7 +276,8 @@ async def submit_async(
 
     Args:
         video_url: URL of the video file to trim
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         start_time: Start time in seconds
             float, at least 0; default 1.
         end_time: End time in seconds. If not provided, uses duration instead.
@@ -317,7 +321,8 @@ def run(
 
     Args:
         video_url: URL of the video file to trim
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         start_time: Start time in seconds
             float, at least 0; default 1.
         end_time: End time in seconds. If not provided, uses duration instead.
@@ -360,7 +365,8 @@ async def run_async(
 
     Args:
         video_url: URL of the video file to trim
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         start_time: Start time in seconds
             float, at least 0; default 1.
         end_time: End time in seconds. If not provided, uses duration instead.
@@ -402,7 +408,8 @@ def stream(
 
     Args:
         video_url: URL of the video file to trim
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         start_time: Start time in seconds
             float, at least 0; default 1.
         end_time: End time in seconds. If not provided, uses duration instead.
@@ -443,7 +450,8 @@ def stream_async(
 
     Args:
         video_url: URL of the video file to trim
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         start_time: Start time in seconds
             float, at least 0; default 1.
         end_time: End time in seconds. If not provided, uses duration instead.

@@ -36,8 +36,8 @@ class Realtime(
 
         Args:
             video_url: URL of the video file to trim
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             start_time: Start time in seconds
                 float, at least 0; default 1.
             end_time: End time in seconds. If not provided, uses duration instead.
@@ -70,8 +70,8 @@ class AsyncRealtime(
 
         Args:
             video_url: URL of the video file to trim
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             start_time: Start time in seconds
                 float, at least 0; default 1.
             end_time: End time in seconds. If not provided, uses duration instead.

@@ -119,8 +119,8 @@ def subscribe(
 
     Args:
         image_urls: List of image URLs to check. If more than 10 images are provided, only the first 10 will be checked.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -166,8 +166,8 @@ async def subscribe_async(
 
     Args:
         image_urls: List of image URLs to check. If more than 10 images are provided, only the first 10 will be checked.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -209,8 +209,8 @@ def submit(
 
     Args:
         image_urls: List of image URLs to check. If more than 10 images are provided, only the first 10 will be checked.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -248,8 +248,8 @@ async def submit_async(
 
     Args:
         image_urls: List of image URLs to check. If more than 10 images are provided, only the first 10 will be checked.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -286,8 +286,8 @@ def run(
 
     Args:
         image_urls: List of image URLs to check. If more than 10 images are provided, only the first 10 will be checked.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -323,8 +323,8 @@ async def run_async(
 
     Args:
         image_urls: List of image URLs to check. If more than 10 images are provided, only the first 10 will be checked.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -359,8 +359,8 @@ def stream(
 
     Args:
         image_urls: List of image URLs to check. If more than 10 images are provided, only the first 10 will be checked.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -394,8 +394,8 @@ def stream_async(
 
     Args:
         image_urls: List of image URLs to check. If more than 10 images are provided, only the first 10 will be checked.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload; required.
 
     Call options:
         extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

@@ -31,8 +31,8 @@ class Realtime(RealtimeConnection[XAilabNsfwInput, XAilabNsfwOutput]):
 
         Args:
             image_urls: List of image URLs to check. If more than 10 images are provided, only the first 10 will be checked.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).
@@ -54,8 +54,8 @@ class AsyncRealtime(AsyncRealtimeConnection[XAilabNsfwInput, XAilabNsfwOutput]):
 
         Args:
             image_urls: List of image URLs to check. If more than 10 images are provided, only the first 10 will be checked.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI; required.
 
         Options:
             extra_body: Fields sent as they are, unvalidated (ones the schema does not know yet).

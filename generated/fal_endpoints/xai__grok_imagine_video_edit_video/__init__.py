@@ -119,7 +119,8 @@ def subscribe(
         prompt: Text description of the desired edit.
             str, at most 4096 characters; required.
         video_url: URL of the input video to edit. The video will be resized to a maximum area of 854x480 pixels and truncated to 8 seconds.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the output video.
             one of "auto", "480p", "720p"; default "auto".
 
@@ -165,7 +166,8 @@ async def subscribe_async(
         prompt: Text description of the desired edit.
             str, at most 4096 characters; required.
         video_url: URL of the input video to edit. The video will be resized to a maximum area of 854x480 pixels and truncated to 8 seconds.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the output video.
             one of "auto", "480p", "720p"; default "auto".
 
@@ -207,7 +209,8 @@ def submit(
         prompt: Text description of the desired edit.
             str, at most 4096 characters; required.
         video_url: URL of the input video to edit. The video will be resized to a maximum area of 854x480 pixels and truncated to 8 seconds.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the output video.
             one of "auto", "480p", "720p"; default "auto".
 
@@ -245,7 +248,8 @@ async def submit_async(
         prompt: Text description of the desired edit.
             str, at most 4096 characters; required.
         video_url: URL of the input video to edit. The video will be resized to a maximum area of 854x480 pixels and truncated to 8 seconds.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the output video.
             one of "auto", "480p", "720p"; default "auto".
 
@@ -282,7 +286,8 @@ def run(
         prompt: Text description of the desired edit.
             str, at most 4096 characters; required.
         video_url: URL of the input video to edit. The video will be resized to a maximum area of 854x480 pixels and truncated to 8 seconds.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the output video.
             one of "auto", "480p", "720p"; default "auto".
 
@@ -318,7 +323,8 @@ async def run_async(
         prompt: Text description of the desired edit.
             str, at most 4096 characters; required.
         video_url: URL of the input video to edit. The video will be resized to a maximum area of 854x480 pixels and truncated to 8 seconds.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the output video.
             one of "auto", "480p", "720p"; default "auto".
 
@@ -353,7 +359,8 @@ def stream(
         prompt: Text description of the desired edit.
             str, at most 4096 characters; required.
         video_url: URL of the input video to edit. The video will be resized to a maximum area of 854x480 pixels and truncated to 8 seconds.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the output video.
             one of "auto", "480p", "720p"; default "auto".
 
@@ -387,7 +394,8 @@ def stream_async(
         prompt: Text description of the desired edit.
             str, at most 4096 characters; required.
         video_url: URL of the input video to edit. The video will be resized to a maximum area of 854x480 pixels and truncated to 8 seconds.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         resolution: Resolution of the output video.
             one of "auto", "480p", "720p"; default "auto".
 

@@ -37,8 +37,8 @@ class Realtime(
             prompt: Text description of the desired edit.
                 str, at most 4096 characters; required.
             video_url: URL of the input video to edit. The video will be resized to a maximum area of 854x480 pixels and truncated to 8 seconds.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: Resolution of the output video.
                 one of "auto", "480p", "720p"; default "auto".
 
@@ -68,8 +68,8 @@ class AsyncRealtime(
             prompt: Text description of the desired edit.
                 str, at most 4096 characters; required.
             video_url: URL of the input video to edit. The video will be resized to a maximum area of 854x480 pixels and truncated to 8 seconds.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             resolution: Resolution of the output video.
                 one of "auto", "480p", "720p"; default "auto".
 

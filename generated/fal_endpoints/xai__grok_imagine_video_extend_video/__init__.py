@@ -119,7 +119,8 @@ def subscribe(
         prompt: Text description of what should happen next in the video.
             str, at most 4096 characters; required.
         video_url: URL of the source video to extend. Must be MP4 format (H.264, H.265, or AV1 codec), 2-15 seconds long.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Length of the extension in seconds.
             int, 2 to 10; default 6.
 
@@ -165,7 +166,8 @@ async def subscribe_async(
         prompt: Text description of what should happen next in the video.
             str, at most 4096 characters; required.
         video_url: URL of the source video to extend. Must be MP4 format (H.264, H.265, or AV1 codec), 2-15 seconds long.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Length of the extension in seconds.
             int, 2 to 10; default 6.
 
@@ -207,7 +209,8 @@ def submit(
         prompt: Text description of what should happen next in the video.
             str, at most 4096 characters; required.
         video_url: URL of the source video to extend. Must be MP4 format (H.264, H.265, or AV1 codec), 2-15 seconds long.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Length of the extension in seconds.
             int, 2 to 10; default 6.
 
@@ -245,7 +248,8 @@ async def submit_async(
         prompt: Text description of what should happen next in the video.
             str, at most 4096 characters; required.
         video_url: URL of the source video to extend. Must be MP4 format (H.264, H.265, or AV1 codec), 2-15 seconds long.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Length of the extension in seconds.
             int, 2 to 10; default 6.
 
@@ -282,7 +286,8 @@ def run(
         prompt: Text description of what should happen next in the video.
             str, at most 4096 characters; required.
         video_url: URL of the source video to extend. Must be MP4 format (H.264, H.265, or AV1 codec), 2-15 seconds long.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Length of the extension in seconds.
             int, 2 to 10; default 6.
 
@@ -318,7 +323,8 @@ async def run_async(
         prompt: Text description of what should happen next in the video.
             str, at most 4096 characters; required.
         video_url: URL of the source video to extend. Must be MP4 format (H.264, H.265, or AV1 codec), 2-15 seconds long.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Length of the extension in seconds.
             int, 2 to 10; default 6.
 
@@ -353,7 +359,8 @@ def stream(
         prompt: Text description of what should happen next in the video.
             str, at most 4096 characters; required.
         video_url: URL of the source video to extend. Must be MP4 format (H.264, H.265, or AV1 codec), 2-15 seconds long.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Length of the extension in seconds.
             int, 2 to 10; default 6.
 
@@ -387,7 +394,8 @@ def stream_async(
         prompt: Text description of what should happen next in the video.
             str, at most 4096 characters; required.
         video_url: URL of the source video to extend. Must be MP4 format (H.264, H.265, or AV1 codec), 2-15 seconds long.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Length of the extension in seconds.
             int, 2 to 10; default 6.
 

@@ -37,8 +37,8 @@ class Realtime(
             prompt: Text description of what should happen next in the video.
                 str, at most 4096 characters; required.
             video_url: URL of the source video to extend. Must be MP4 format (H.264, H.265, or AV1 codec), 2-15 seconds long.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: Length of the extension in seconds.
                 int, 2 to 10; default 6.
 
@@ -70,8 +70,8 @@ class AsyncRealtime(
             prompt: Text description of what should happen next in the video.
                 str, at most 4096 characters; required.
             video_url: URL of the source video to extend. Must be MP4 format (H.264, H.265, or AV1 codec), 2-15 seconds long.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: Length of the extension in seconds.
                 int, 2 to 10; default 6.
 

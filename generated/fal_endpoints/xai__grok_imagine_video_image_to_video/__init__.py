@@ -122,7 +122,8 @@ def subscribe(
         prompt: Text description of desired changes or motion in the video.
             str, at most 4096 characters; required.
         image_url: URL of the input image for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Video duration in seconds.
             int, 1 to 15; default 6.
         resolution: Resolution of the output video.
@@ -176,7 +177,8 @@ async def subscribe_async(
         prompt: Text description of desired changes or motion in the video.
             str, at most 4096 characters; required.
         image_url: URL of the input image for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Video duration in seconds.
             int, 1 to 15; default 6.
         resolution: Resolution of the output video.
@@ -226,7 +228,8 @@ def submit(
         prompt: Text description of desired changes or motion in the video.
             str, at most 4096 characters; required.
         image_url: URL of the input image for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Video duration in seconds.
             int, 1 to 15; default 6.
         resolution: Resolution of the output video.
@@ -272,7 +275,8 @@ async def submit_async(
         prompt: Text description of desired changes or motion in the video.
             str, at most 4096 characters; required.
         image_url: URL of the input image for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Video duration in seconds.
             int, 1 to 15; default 6.
         resolution: Resolution of the output video.
@@ -317,7 +321,8 @@ def run(
         prompt: Text description of desired changes or motion in the video.
             str, at most 4096 characters; required.
         image_url: URL of the input image for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Video duration in seconds.
             int, 1 to 15; default 6.
         resolution: Resolution of the output video.
@@ -361,7 +366,8 @@ async def run_async(
         prompt: Text description of desired changes or motion in the video.
             str, at most 4096 characters; required.
         image_url: URL of the input image for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Video duration in seconds.
             int, 1 to 15; default 6.
         resolution: Resolution of the output video.
@@ -404,7 +410,8 @@ def stream(
         prompt: Text description of desired changes or motion in the video.
             str, at most 4096 characters; required.
         image_url: URL of the input image for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Video duration in seconds.
             int, 1 to 15; default 6.
         resolution: Resolution of the output video.
@@ -446,7 +453,8 @@ def stream_async(
         prompt: Text description of desired changes or motion in the video.
             str, at most 4096 characters; required.
         image_url: URL of the input image for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Video duration in seconds.
             int, 1 to 15; default 6.
         resolution: Resolution of the output video.

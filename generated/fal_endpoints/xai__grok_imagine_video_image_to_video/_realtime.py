@@ -40,8 +40,8 @@ class Realtime(
             prompt: Text description of desired changes or motion in the video.
                 str, at most 4096 characters; required.
             image_url: URL of the input image for video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: Video duration in seconds.
                 int, 1 to 15; default 6.
             resolution: Resolution of the output video.
@@ -81,8 +81,8 @@ class AsyncRealtime(
             prompt: Text description of desired changes or motion in the video.
                 str, at most 4096 characters; required.
             image_url: URL of the input image for video generation.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             duration: Video duration in seconds.
                 int, 1 to 15; default 6.
             resolution: Resolution of the output video.

@@ -121,8 +121,8 @@ def subscribe(
         prompt: Text prompt describing the video to generate. Use @Image1, @Image2, etc. to reference specific images from reference_image_urls in order.
             str, at most 4096 characters; required.
         reference_image_urls: One or more reference image URLs to guide the video generation as style and content references. Reference in prompt as @Image1, @Image2, etc. Maximum 7 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 7 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 7 items; required.
         duration: Video duration in seconds.
             int, 1 to 10; default 8.
         resolution: Resolution of the output video.
@@ -174,8 +174,8 @@ async def subscribe_async(
         prompt: Text prompt describing the video to generate. Use @Image1, @Image2, etc. to reference specific images from reference_image_urls in order.
             str, at most 4096 characters; required.
         reference_image_urls: One or more reference image URLs to guide the video generation as style and content references. Reference in prompt as @Image1, @Image2, etc. Maximum 7 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 7 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 7 items; required.
         duration: Video duration in seconds.
             int, 1 to 10; default 8.
         resolution: Resolution of the output video.
@@ -223,8 +223,8 @@ def submit(
         prompt: Text prompt describing the video to generate. Use @Image1, @Image2, etc. to reference specific images from reference_image_urls in order.
             str, at most 4096 characters; required.
         reference_image_urls: One or more reference image URLs to guide the video generation as style and content references. Reference in prompt as @Image1, @Image2, etc. Maximum 7 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 7 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 7 items; required.
         duration: Video duration in seconds.
             int, 1 to 10; default 8.
         resolution: Resolution of the output video.
@@ -268,8 +268,8 @@ async def submit_async(
         prompt: Text prompt describing the video to generate. Use @Image1, @Image2, etc. to reference specific images from reference_image_urls in order.
             str, at most 4096 characters; required.
         reference_image_urls: One or more reference image URLs to guide the video generation as style and content references. Reference in prompt as @Image1, @Image2, etc. Maximum 7 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 7 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 7 items; required.
         duration: Video duration in seconds.
             int, 1 to 10; default 8.
         resolution: Resolution of the output video.
@@ -312,8 +312,8 @@ def run(
         prompt: Text prompt describing the video to generate. Use @Image1, @Image2, etc. to reference specific images from reference_image_urls in order.
             str, at most 4096 characters; required.
         reference_image_urls: One or more reference image URLs to guide the video generation as style and content references. Reference in prompt as @Image1, @Image2, etc. Maximum 7 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 7 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 7 items; required.
         duration: Video duration in seconds.
             int, 1 to 10; default 8.
         resolution: Resolution of the output video.
@@ -355,8 +355,8 @@ async def run_async(
         prompt: Text prompt describing the video to generate. Use @Image1, @Image2, etc. to reference specific images from reference_image_urls in order.
             str, at most 4096 characters; required.
         reference_image_urls: One or more reference image URLs to guide the video generation as style and content references. Reference in prompt as @Image1, @Image2, etc. Maximum 7 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 7 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 7 items; required.
         duration: Video duration in seconds.
             int, 1 to 10; default 8.
         resolution: Resolution of the output video.
@@ -397,8 +397,8 @@ def stream(
         prompt: Text prompt describing the video to generate. Use @Image1, @Image2, etc. to reference specific images from reference_image_urls in order.
             str, at most 4096 characters; required.
         reference_image_urls: One or more reference image URLs to guide the video generation as style and content references. Reference in prompt as @Image1, @Image2, etc. Maximum 7 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 7 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 7 items; required.
         duration: Video duration in seconds.
             int, 1 to 10; default 8.
         resolution: Resolution of the output video.
@@ -438,8 +438,8 @@ def stream_async(
         prompt: Text prompt describing the video to generate. Use @Image1, @Image2, etc. to reference specific images from reference_image_urls in order.
             str, at most 4096 characters; required.
         reference_image_urls: One or more reference image URLs to guide the video generation as style and content references. Reference in prompt as @Image1, @Image2, etc. Maximum 7 images.
-            list of files, each a URL, or a local file (path, bytes, file object, PIL image) to
-            upload, 1 to 7 items; required.
+            list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+            to upload, 1 to 7 items; required.
         duration: Video duration in seconds.
             int, 1 to 10; default 8.
         resolution: Resolution of the output video.

@@ -44,8 +44,8 @@ class Realtime(
             prompt: Text prompt describing the video to generate. Use @Image1, @Image2, etc. to reference specific images from reference_image_urls in order.
                 str, at most 4096 characters; required.
             reference_image_urls: One or more reference image URLs to guide the video generation as style and content references. Reference in prompt as @Image1, @Image2, etc. Maximum 7 images.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, 1 to 7 items; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, 1 to 7 items; required.
             duration: Video duration in seconds.
                 int, 1 to 10; default 8.
             resolution: Resolution of the output video.
@@ -83,8 +83,8 @@ class AsyncRealtime(
             prompt: Text prompt describing the video to generate. Use @Image1, @Image2, etc. to reference specific images from reference_image_urls in order.
                 str, at most 4096 characters; required.
             reference_image_urls: One or more reference image URLs to guide the video generation as style and content references. Reference in prompt as @Image1, @Image2, etc. Maximum 7 images.
-                list of files, each a URL, or a local file (path, bytes, file object, PIL image) sent
-                inline as a data: URI, 1 to 7 items; required.
+                list of files, each a URL, or a local file (pathlib.Path, bytes, file object, PIL image)
+                sent inline as a data: URI, 1 to 7 items; required.
             duration: Video duration in seconds.
                 int, 1 to 10; default 8.
             resolution: Resolution of the output video.

@@ -120,7 +120,8 @@ def subscribe(
         prompt: Text description of desired changes or motion in the video.
             str, at most 4096 characters; required.
         image_url: URL of the input image for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Video duration in seconds.
             int, 1 to 15; default 6.
         resolution: Resolution of the output video.
@@ -169,7 +170,8 @@ async def subscribe_async(
         prompt: Text description of desired changes or motion in the video.
             str, at most 4096 characters; required.
         image_url: URL of the input image for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Video duration in seconds.
             int, 1 to 15; default 6.
         resolution: Resolution of the output video.
@@ -214,7 +216,8 @@ def submit(
         prompt: Text description of desired changes or motion in the video.
             str, at most 4096 characters; required.
         image_url: URL of the input image for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Video duration in seconds.
             int, 1 to 15; default 6.
         resolution: Resolution of the output video.
@@ -255,7 +258,8 @@ async def submit_async(
         prompt: Text description of desired changes or motion in the video.
             str, at most 4096 characters; required.
         image_url: URL of the input image for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Video duration in seconds.
             int, 1 to 15; default 6.
         resolution: Resolution of the output video.
@@ -295,7 +299,8 @@ def run(
         prompt: Text description of desired changes or motion in the video.
             str, at most 4096 characters; required.
         image_url: URL of the input image for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Video duration in seconds.
             int, 1 to 15; default 6.
         resolution: Resolution of the output video.
@@ -334,7 +339,8 @@ async def run_async(
         prompt: Text description of desired changes or motion in the video.
             str, at most 4096 characters; required.
         image_url: URL of the input image for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Video duration in seconds.
             int, 1 to 15; default 6.
         resolution: Resolution of the output video.
@@ -372,7 +378,8 @@ def stream(
         prompt: Text description of desired changes or motion in the video.
             str, at most 4096 characters; required.
         image_url: URL of the input image for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Video duration in seconds.
             int, 1 to 15; default 6.
         resolution: Resolution of the output video.
@@ -409,7 +416,8 @@ def stream_async(
         prompt: Text description of desired changes or motion in the video.
             str, at most 4096 characters; required.
         image_url: URL of the input image for video generation.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         duration: Video duration in seconds.
             int, 1 to 15; default 6.
         resolution: Resolution of the output video.

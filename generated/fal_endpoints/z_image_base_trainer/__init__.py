@@ -116,7 +116,8 @@ def subscribe(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -171,7 +172,8 @@ async def subscribe_async(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -222,7 +224,8 @@ def submit(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -269,7 +272,8 @@ async def submit_async(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -315,7 +319,8 @@ def run(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -360,7 +365,8 @@ async def run_async(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -404,7 +410,8 @@ def stream(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.
@@ -447,7 +454,8 @@ def stream_async(
             The corresponding captions should be named: ROOT.txt. For example: 001.txt
 
             If no text file is provided for an image, the default_caption will be used.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Number of steps to train for
             int, 10 to 40000; default 2000.
         default_caption: Default caption to use when caption files are missing. If None, missing captions will cause an error.

@@ -124,7 +124,8 @@ def subscribe(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -187,7 +188,8 @@ async def subscribe_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -246,7 +248,8 @@ def submit(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -301,7 +304,8 @@ async def submit_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -355,7 +359,8 @@ def run(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -408,7 +413,8 @@ async def run_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -460,7 +466,8 @@ def stream(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.
@@ -511,7 +518,8 @@ def stream_async(
             If no text file is provided, the default_caption will be used.
 
             If no default_caption is provided, the training will fail.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload; required.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload;
+            required.
         steps: Total number of training steps.
             int, 100 to 10000; default 1000.
         learning_rate: Learning rate applied to trainable parameters.

@@ -168,11 +168,11 @@ def subscribe(
         enable_prompt_expansion: Whether to enable prompt expansion. Note: this will increase the price by 0.0025 credits per request.
             bool; default False.
         image_url: URL of an image for image-to-image or inpainting. When provided without mask_image_url, performs image-to-image; with mask_image_url, performs inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: How much to transform the input image. Only used when image_url is provided.
             float, more than 0 and at most 1; default 0.6.
         tile_size: Tile size in latent space. Must be even (divisible by 2) for patchification. (64 = 512px, 128 = 1024px, 256 = 2048px).
@@ -269,11 +269,11 @@ async def subscribe_async(
         enable_prompt_expansion: Whether to enable prompt expansion. Note: this will increase the price by 0.0025 credits per request.
             bool; default False.
         image_url: URL of an image for image-to-image or inpainting. When provided without mask_image_url, performs image-to-image; with mask_image_url, performs inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: How much to transform the input image. Only used when image_url is provided.
             float, more than 0 and at most 1; default 0.6.
         tile_size: Tile size in latent space. Must be even (divisible by 2) for patchification. (64 = 512px, 128 = 1024px, 256 = 2048px).
@@ -366,11 +366,11 @@ def submit(
         enable_prompt_expansion: Whether to enable prompt expansion. Note: this will increase the price by 0.0025 credits per request.
             bool; default False.
         image_url: URL of an image for image-to-image or inpainting. When provided without mask_image_url, performs image-to-image; with mask_image_url, performs inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: How much to transform the input image. Only used when image_url is provided.
             float, more than 0 and at most 1; default 0.6.
         tile_size: Tile size in latent space. Must be even (divisible by 2) for patchification. (64 = 512px, 128 = 1024px, 256 = 2048px).
@@ -459,11 +459,11 @@ async def submit_async(
         enable_prompt_expansion: Whether to enable prompt expansion. Note: this will increase the price by 0.0025 credits per request.
             bool; default False.
         image_url: URL of an image for image-to-image or inpainting. When provided without mask_image_url, performs image-to-image; with mask_image_url, performs inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: How much to transform the input image. Only used when image_url is provided.
             float, more than 0 and at most 1; default 0.6.
         tile_size: Tile size in latent space. Must be even (divisible by 2) for patchification. (64 = 512px, 128 = 1024px, 256 = 2048px).
@@ -551,11 +551,11 @@ def run(
         enable_prompt_expansion: Whether to enable prompt expansion. Note: this will increase the price by 0.0025 credits per request.
             bool; default False.
         image_url: URL of an image for image-to-image or inpainting. When provided without mask_image_url, performs image-to-image; with mask_image_url, performs inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: How much to transform the input image. Only used when image_url is provided.
             float, more than 0 and at most 1; default 0.6.
         tile_size: Tile size in latent space. Must be even (divisible by 2) for patchification. (64 = 512px, 128 = 1024px, 256 = 2048px).
@@ -642,11 +642,11 @@ async def run_async(
         enable_prompt_expansion: Whether to enable prompt expansion. Note: this will increase the price by 0.0025 credits per request.
             bool; default False.
         image_url: URL of an image for image-to-image or inpainting. When provided without mask_image_url, performs image-to-image; with mask_image_url, performs inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: How much to transform the input image. Only used when image_url is provided.
             float, more than 0 and at most 1; default 0.6.
         tile_size: Tile size in latent space. Must be even (divisible by 2) for patchification. (64 = 512px, 128 = 1024px, 256 = 2048px).
@@ -732,11 +732,11 @@ def stream(
         enable_prompt_expansion: Whether to enable prompt expansion. Note: this will increase the price by 0.0025 credits per request.
             bool; default False.
         image_url: URL of an image for image-to-image or inpainting. When provided without mask_image_url, performs image-to-image; with mask_image_url, performs inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: How much to transform the input image. Only used when image_url is provided.
             float, more than 0 and at most 1; default 0.6.
         tile_size: Tile size in latent space. Must be even (divisible by 2) for patchification. (64 = 512px, 128 = 1024px, 256 = 2048px).
@@ -821,11 +821,11 @@ def stream_async(
         enable_prompt_expansion: Whether to enable prompt expansion. Note: this will increase the price by 0.0025 credits per request.
             bool; default False.
         image_url: URL of an image for image-to-image or inpainting. When provided without mask_image_url, performs image-to-image; with mask_image_url, performs inpainting.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         mask_image_url: URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-            file: a URL, or a local file (path, bytes, file object, PIL image) to upload, or None;
-            optional.
+            file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) to upload, or
+            None; optional.
         strength: How much to transform the input image. Only used when image_url is provided.
             float, more than 0 and at most 1; default 0.6.
         tile_size: Tile size in latent space. Must be even (divisible by 2) for patchification. (64 = 512px, 128 = 1024px, 256 = 2048px).

@@ -32,8 +32,8 @@ class Realtime(RealtimeConnection[ZonosInput, ZonosOutput]):
 
         Args:
             reference_audio_url: The reference audio.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The content generated using cloned voice.
                 str; required.
 
@@ -58,8 +58,8 @@ class AsyncRealtime(AsyncRealtimeConnection[ZonosInput, ZonosOutput]):
 
         Args:
             reference_audio_url: The reference audio.
-                file: a URL, or a local file (path, bytes, file object, PIL image) sent inline as a
-                data: URI; required.
+                file: a URL, or a local file (pathlib.Path, bytes, file object, PIL image) sent inline
+                as a data: URI; required.
             prompt: The content generated using cloned voice.
                 str; required.
 

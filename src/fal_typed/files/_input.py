@@ -49,8 +49,8 @@ def _validate(value: object) -> object:
 
     raise PydanticCustomError(
         "file_input",
-        "expected a URL string or a local file (path, bytes, binary file object, PIL image), "
-        "got {type}",
+        "expected a URL string or a local file "
+        "(pathlib.Path, bytes, binary file object, PIL image), got {type}",
         {"type": type(value).__name__},
     )
 
