@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from fal_typed import InvalidArgumentError
 from fal_typed.naming import check_endpoint_id, module_name, split_endpoint_id
 
 IDS_FILE = Path(__file__).parent / "codegen" / "data" / "fal-endpoint-ids.txt"
@@ -129,9 +130,10 @@ GRAMMAR = (
     ],
 )
 def test_ids_outside_the_grammar_are_refused_naming_them(endpoint_id: object, message: str) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(InvalidArgumentError) as caught:  # a ValueError, as it always was
         check_endpoint_id(endpoint_id)
-    assert str(caught.value) == message
+    assert caught.value.message == message
+    assert isinstance(caught.value, ValueError)
 
 
 def test_split_strips_outer_slashes_only() -> None:

@@ -42,7 +42,7 @@ class MemoryIdempotencyStore:
     """Thread-safe in-memory store: keys expire after their TTL; the oldest go past ``max_entries``."""
 
     def __init__(self, max_entries: int = 100_000) -> None:
-        self.max_entries = _checks.count("max_entries", max_entries)
+        self.max_entries: int = _checks.count("max_entries", max_entries)
         self._expiry: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -91,7 +91,7 @@ class Deduplicator:
     def __init__(
         self, store: IdempotencyStore | None = None, *, ttl: float = DEFAULT_DEDUP_TTL
     ) -> None:
-        self.ttl = _checks.seconds("ttl", ttl, positive=True)
+        self.ttl: float = _checks.seconds("ttl", ttl, positive=True)
         self.store: IdempotencyStore = store if store is not None else MemoryIdempotencyStore()
 
     def __repr__(self) -> str:

@@ -206,10 +206,10 @@ class JWKSCache:
         if not host:
             raise ValueError(f"jwks_url is not a valid URL: {url!r}")
         self.url = url
-        self.ttl = check_ttl("ttl", ttl)
-        self.refresh_cooldown = _checks.seconds("refresh_cooldown", refresh_cooldown)
-        self.timeout = _checks.seconds("timeout", timeout, positive=True)
-        self.failure_cooldown = _checks.seconds("failure_cooldown", failure_cooldown)
+        self.ttl: float = check_ttl("ttl", ttl)
+        self.refresh_cooldown: float = _checks.seconds("refresh_cooldown", refresh_cooldown)
+        self.timeout: float = _checks.seconds("timeout", timeout, positive=True)
+        self.failure_cooldown: float = _checks.seconds("failure_cooldown", failure_cooldown)
         self.clock = clock
         self._client = client
         self._current: KeySet | None = None

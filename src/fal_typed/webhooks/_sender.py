@@ -86,7 +86,7 @@ class WebhookSenders:
     ) -> None:
         self.client = client
         self.api_url = api_url
-        self.ttl = _checks.seconds("ttl", ttl)
+        self.ttl: float = _checks.seconds("ttl", ttl)
         self._clock = clock
         self._fixed = ranges is not None
         self._networks: tuple[Network, ...] | None = (

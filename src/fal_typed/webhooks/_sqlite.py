@@ -153,7 +153,7 @@ class SQLiteRequestRegistry(_SQLiteFile):
         retention: float = 7 * 24 * 3600.0,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> None:
-        self.retention = _checks.seconds("retention", retention, positive=True)
+        self.retention: float = _checks.seconds("retention", retention, positive=True)
         super().__init__(path, table, busy_timeout)
         self._db.execute(
             f"CREATE TABLE IF NOT EXISTS {table} "
