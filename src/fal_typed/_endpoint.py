@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
 
 from typing_extensions import override
 
@@ -30,7 +31,7 @@ from ._handle import (
 from ._options import Priority, check_wait_options
 from ._pydantic import base_model, serialization_error, validation_error
 from ._queue import submit, submit_async
-from ._request_json import check_json, refusal
+from ._request_json import EncodedBody, check_json, refusal
 from ._run import run, run_async
 from ._status import Status
 from ._types import NotGiven
@@ -71,6 +72,45 @@ class _Body(BodyWithUploads):
     @override
     def __repr__(self) -> str:
         return super().__repr__() if self.uploads else repr(dict(self))
+
+
+class _Encoded(EncodedBody):
+    """A body :meth:`Endpoint._built` validated for ``endpoint_id`` with nothing to upload and
+    nothing unvalidated (no ``extra_body``), written as JSON by its model's serializer: the
+    call sends these bytes, so it never builds the dict :meth:`Endpoint.arguments` returns."""
+
+    __slots__ = ("endpoint_id",)
+
+    uploads: Final[Mapping[str, FileInput]] = MappingProxyType({})
+
+    def __init__(self, endpoint_id: str, encoded: bytes, model: BaseModel) -> None:
+        super().__init__(encoded, lambda: _dumped(endpoint_id, model, None))
+        self.endpoint_id = endpoint_id
+
+
+def _dumped(
+    endpoint_id: str, model: BaseModel, mapping: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The validated ``model`` as the JSON-ready dict a call sends; a value of an open field
+    it cannot write is refused, named in ``mapping`` (the input it was validated from)."""
+    try:
+        return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    except serialization_error() as exc:  # an open field's object it cannot write
+        raise refusal(endpoint_id, mapping if mapping is not None else {}, exc) from None
+
+
+def _json_of(model: BaseModel) -> bytes | None:
+    """``model`` as the JSON bytes its serializer writes in one pass, or None when the dump
+    path must say what is wrong: a NaN or infinity (written as constants by the input models,
+    and refused there, naming the field), text UTF-8 cannot encode, an object it cannot write.
+    A text holding ``NaN`` or ``Infinity`` takes that path too, only more slowly."""
+    try:
+        encoded = type(model).__pydantic_serializer__.to_json(
+            model, by_alias=True, exclude_unset=True
+        )
+    except (ValueError, RecursionError):  # PydanticSerializationError is a ValueError
+        return None
+    return None if b"NaN" in encoded or b"Infinity" in encoded else encoded
 
 
 def _extracted(
@@ -170,19 +210,23 @@ class Endpoint(Generic[InputT, OutputT]):
         An input and keyword fields together are an error naming each keyword field ("given
         both"): neither is silently dropped, and which one should win is the caller's call.
         """
-        body = self._built(input, fields, extra_body)
+        body = self._built(input, fields, extra_body, encode=False)
         if not body.uploads:  # checked already: uploads wait on it
             check_json(self.endpoint_id, body)
-        return body
+        return cast("_Body", body)
 
     def _built(
         self,
         input: InputT | Mapping[str, Any] | None = None,
         fields: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-    ) -> _Body:
+        *,
+        encode: bool = True,
+    ) -> _Body | _Encoded:
         """:meth:`arguments`' body, its JSON checked here only when uploads wait on it: else
-        the call checks it as it encodes it to send, once (``_request_json``)."""
+        the call checks it as it encodes it to send, once (``_request_json``). With
+        ``encode``, a body with nothing to upload and no ``extra_body`` is written as JSON now,
+        by the model's serializer (:class:`_Encoded`), for a call that only sends it."""
         input_model = self.Input  # the models load here, at the first call (pydantic with them)
         given = {k: v for k, v in (fields or {}).items() if not isinstance(v, NotGiven)}
         if input is not None and given:
@@ -218,10 +262,11 @@ class Endpoint(Generic[InputT, OutputT]):
             model = input_model.model_validate(mapping)
         except validation_error() as exc:
             raise InputValidationError.from_pydantic(self.endpoint_id, exc, input_model) from None
-        try:
-            body = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
-        except serialization_error() as exc:  # an open field's object it cannot write
-            raise refusal(self.endpoint_id, mapping, exc) from None
+        if encode and not uploads and not extra_body:
+            encoded = _json_of(model)
+            if encoded is not None:
+                return _Encoded(self.endpoint_id, encoded, model)
+        body = _dumped(self.endpoint_id, model, mapping)
         if extra_body is not None:
             _check_extra_body(self.endpoint_id, extra_body, body)
         if extra_body:
@@ -233,18 +278,20 @@ class Endpoint(Generic[InputT, OutputT]):
             check_json(self.endpoint_id, body)
         return _Body(self.endpoint_id, body, uploads)
 
-    def _unsent(self, arguments: InputT | Mapping[str, Any]) -> _Body:
+    def _unsent(
+        self, arguments: InputT | Mapping[str, Any], *, encode: bool = True
+    ) -> _Body | _Encoded:
         """``arguments`` as :meth:`arguments` built them: a body it built for this endpoint as
         it is; an ``Input`` instance or any other mapping validated here, as the module
         functions validate theirs."""
-        if isinstance(arguments, _Body) and arguments.endpoint_id == self.endpoint_id:
+        if isinstance(arguments, (_Body, _Encoded)) and arguments.endpoint_id == self.endpoint_id:
             return arguments
-        return self._built(arguments)
+        return self._built(arguments, encode=encode)
 
-    def _checked(self, arguments: InputT | Mapping[str, Any]) -> _Body:
+    def _checked(self, arguments: InputT | Mapping[str, Any]) -> _Body | _Encoded:
         """:meth:`_unsent`, its JSON checked now: for a call that sends it later (a stream
         sends when it is entered), so bad input fails at the call, as everywhere else."""
-        body = self._unsent(arguments)
+        body = self._unsent(arguments, encode=False)  # a stream reads it as a mapping
         if not body.uploads:  # else checked when it was built
             check_json(self.endpoint_id, body)
         return body
@@ -254,7 +301,7 @@ class Endpoint(Generic[InputT, OutputT]):
         arguments: InputT | Mapping[str, Any],
         client: Client | None,
         deadline: Deadline | None = None,
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, Any]:
         """The JSON body to send, with any local files uploaded (within ``deadline``) and
         replaced by their URLs."""
         check_client(client)  # before the uploads use it
@@ -268,7 +315,7 @@ class Endpoint(Generic[InputT, OutputT]):
         arguments: InputT | Mapping[str, Any],
         client: Client | None,
         deadline: Deadline | None = None,
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, Any]:
         """Async twin of :meth:`_body`: the uploads run as concurrent tasks."""
         check_client(client)
         body = self._unsent(arguments)

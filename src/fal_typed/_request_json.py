@@ -12,12 +12,21 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final, cast
+
+from typing_extensions import override
 
 from ._errors import InputValidationError
 
-__all__ = ["JSON_CONTENT_TYPE", "check_json", "encode_json", "refusal", "with_json_type"]
+__all__ = [
+    "JSON_CONTENT_TYPE",
+    "EncodedBody",
+    "check_json",
+    "encode_json",
+    "refusal",
+    "with_json_type",
+]
 
 JSON_CONTENT_TYPE: Final = "application/json"
 
@@ -26,10 +35,46 @@ JSON_CONTENT_TYPE: Final = "application/json"
 _STRICT: Final = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":"))
 
 
+class EncodedBody(Mapping[str, Any]):
+    """A body written already as the JSON bytes a call sends (``encoded``): a validated input
+    its model's serializer wrote in one pass, with no dict built between. Read as a mapping, it
+    is ``dump()``, built at the first read (a call that only sends it never builds it)."""
+
+    __slots__ = ("_data", "_dump", "encoded")
+
+    def __init__(self, encoded: bytes, dump: Callable[[], dict[str, Any]]) -> None:
+        self.encoded = encoded
+        self._dump = dump
+        self._data: dict[str, Any] | None = None
+
+    def _mapping(self) -> dict[str, Any]:
+        if self._data is None:
+            self._data = self._dump()
+        return self._data
+
+    @override
+    def __getitem__(self, key: str) -> Any:
+        return self._mapping()[key]
+
+    @override
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._mapping())
+
+    @override
+    def __len__(self) -> int:
+        return len(self._mapping())
+
+    @override
+    def __repr__(self) -> str:
+        return repr(self._mapping())
+
+
 def encode_json(endpoint_id: str, body: Mapping[str, Any]) -> bytes:
     """``body`` as the UTF-8 JSON bytes to send; an :class:`InputValidationError` naming each
     value JSON cannot carry (a NaN or infinite float, a lone surrogate, an object JSON does not
-    know) when it cannot be."""
+    know) when it cannot be. An :class:`EncodedBody` is its bytes."""
+    if isinstance(body, EncodedBody):
+        return body.encoded
     try:
         return _STRICT.encode(body if isinstance(body, dict) else dict(body)).encode("utf-8")
     except (ValueError, TypeError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
