@@ -3,7 +3,6 @@ is made the default one (as a user's FAL_KEY client would be)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,15 +13,15 @@ import fal_typed
 from fal_typed import Client
 from fal_typed.testing import Fault, LocalFal
 
+from ..docs.guides import python_blocks
 from .conftest import FLUX, accepted_submits, run_flux
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "costs.md"
-BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
 @pytest.fixture
 def blocks(local_fal: LocalFal, client: Client) -> Iterator[list[str]]:
-    found = BLOCK.findall(DOC.read_text(encoding="utf-8"))
+    found = [block.code for block in python_blocks("costs.md")]
     assert len(found) == 5, "the page's executable examples changed: update this test"
     local_fal.platform.set_price(FLUX, 0.025)
     fal_typed.set_default_client(client)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import subprocess
 import sys
 import time
@@ -22,16 +21,16 @@ from fal_typed import AuthenticationError, Client, FalHTTPError
 from fal_typed.proxy import FalProxy
 from fal_typed.testing import LocalFal
 
+from ..docs.guides import python_blocks
 from ..webhooks.helpers import serve
 from .conftest import ENDPOINT, PROXY_KEY, ProxyFactory
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "proxy.md"
-BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
 def blocks() -> dict[str, str]:
-    """The page's python blocks by the file name on their first line (``# app.py ...``)."""
-    found = {block.splitlines()[0].split()[1]: block for block in BLOCK.findall(DOC.read_text())}
+    """The page's Python blocks by the file name on their first line (``# app.py ...``)."""
+    found = {f"{block.file}.py": block.code for block in python_blocks("proxy.md")}
     assert sorted(found) == ["app.py", "asgi.py", "front_end.py", "metering.py"], (
         "the page's executable examples changed: update this test"
     )

@@ -1,34 +1,45 @@
-"""docs/webhooks.md is executed: every ```python block runs, in order, against the local server."""
+"""docs/webhooks.md is executed: every ```python / ```py block runs, in order, in one namespace,
+against the local server made the default client (receiver.py's blocks are also the module
+``receiver`` that test_receiver.py imports)."""
 
 from __future__ import annotations
 
 import asyncio
-import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+import fal_typed
 from fal_typed import Client, FalValidationError
 from fal_typed import webhooks as wh
 from fal_typed.testing import Failure, LocalFal
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
-BLOCK = re.compile(r"^```python\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+from ..docs.guides import forget_files, python_blocks, run_blocks
 
 
 @pytest.fixture
-def doc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """The namespace left by running every python block of the page (in a temporary working
-    directory: the page's SQLite file lands there)."""
+def doc(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    local_fal: LocalFal,
+    local_fal_client: Client,
+) -> Iterator[dict[str, Any]]:
+    """The namespace left by running every Python block of the page (in a temporary working
+    directory: the page's SQLite file lands there), the local server's client the default one
+    (the page's first call submits with the default client)."""
     monkeypatch.chdir(tmp_path)
-    blocks = BLOCK.findall(DOC.read_text())
-    assert len(blocks) == 5, "the page's executable examples changed: update this test"
-    namespace: dict[str, Any] = {"__name__": "docs_webhooks"}
-    for number, block in enumerate(blocks, 1):
-        exec(compile(block, f"{DOC}:block{number}", "exec"), namespace)
-    return namespace
+    blocks = python_blocks("webhooks.md")
+    assert len(blocks) == 7, "the page's executable examples changed: update this test"
+    assert [b.file for b in blocks if b.file] == ["receiver", "receiver", "test_receiver"]
+    fal_typed.set_default_client(local_fal_client)
+    try:
+        yield run_blocks(blocks, {"__name__": "docs_webhooks"})
+    finally:
+        forget_files(blocks)
+        fal_typed.set_default_client(None)
 
 
 def test_receiver_example_runs_end_to_end(

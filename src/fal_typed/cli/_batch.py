@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ._env import HOST_ENV
+from ._numbers import number_parser
 
 if TYPE_CHECKING:
     from ..batch import BatchStatus, Summary
@@ -131,7 +132,12 @@ def run_command(
         bool, typer.Option("--fixed-concurrency", help="Do not adapt the concurrency on 429s.")
     ] = False,
     lease: Annotated[
-        float, typer.Option(min=3, help="Seconds a worker's claim on rows lasts unrenewed.")
+        float,
+        typer.Option(
+            parser=number_parser(minimum=3, inclusive=True),
+            metavar="SECONDS",
+            help="Seconds a worker's claim on rows lasts unrenewed (at least 3).",
+        ),
     ] = 60.0,
     batch_name: Annotated[
         str, typer.Option(help="Tells batches sharing one database apart.")
@@ -146,12 +152,16 @@ def run_command(
     ] = None,
     webhook_timeout: Annotated[
         float,
-        typer.Option(min=1, help="Check a row by request id after this long without delivery."),
+        typer.Option(
+            parser=number_parser(minimum=1, inclusive=True),
+            metavar="SECONDS",
+            help="Check a row by request id after this long without delivery (at least 1).",
+        ),
     ] = 600.0,
     max_cost: Annotated[
         float | None,
         typer.Option(
-            min=0,
+            parser=number_parser(minimum=0, inclusive=True, unit="dollars"),
             metavar="USD",
             help="Estimate the cost of the rows to send from fal's pricing first, print it, and "
             "send nothing if it is above this.",
@@ -160,7 +170,7 @@ def run_command(
     settle_delay: Annotated[
         float,
         typer.Option(
-            min=0,
+            parser=number_parser(minimum=0, inclusive=True),
             metavar="SECONDS",
             help="Ambiguous rows are looked for in fal's request history; absent this long after "
             "they were sent, they were never accepted and are sent again.",

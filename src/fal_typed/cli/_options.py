@@ -10,7 +10,6 @@ own. Nothing here talks to the network.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import click
 
 from ..files._errors import FileInputError
 from ..files._strings import file_string, is_file_field
+from ._numbers import finite_number
 
 __all__ = [
     "FieldOption",
@@ -151,12 +151,9 @@ class Seconds(click.ParamType[float]):
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> float:
         try:
-            seconds = float(value)
-        except (TypeError, ValueError, OverflowError):
-            self.fail(f"{value!r} is not a number of seconds", param, ctx)
-        if not math.isfinite(seconds) or seconds <= 0:
-            self.fail(f"{value!r} is not a finite number of seconds above 0", param, ctx)
-        return seconds
+            return finite_number(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 class FileType(click.ParamType[Any]):

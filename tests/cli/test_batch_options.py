@@ -1,0 +1,80 @@
+"""``fal-typed batch run``'s numeric options refuse NaN, infinities and values out of range while
+the command line is parsed: exit 2 naming the option, before a key is looked for, a journal made
+or a request sent. (``--lease inf`` used to pass click's range check, then be refused as
+``lease`` by the library, or, without a key, hidden behind "no fal API key"; ``--dry-run`` took
+it silently.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .helpers import LocalServer, run_cli
+
+ROW = '{"prompt": "a cat"}\n'
+
+CASES = [
+    ("--lease", "nan", "'nan' is not a finite number of seconds, at least 3"),
+    ("--lease", "inf", "'inf' is not a finite number of seconds, at least 3"),
+    ("--lease", "-inf", "'-inf' is not a finite number of seconds, at least 3"),
+    ("--lease", "1e400", "'1e400' is not a finite number of seconds, at least 3"),
+    ("--lease", "2.5", "'2.5' is not a finite number of seconds, at least 3"),
+    ("--lease", "soon", "'soon' is not a number of seconds"),
+    ("--webhook-timeout", "nan", "'nan' is not a finite number of seconds, at least 1"),
+    ("--webhook-timeout", "inf", "'inf' is not a finite number of seconds, at least 1"),
+    ("--webhook-timeout", "0", "'0' is not a finite number of seconds, at least 1"),
+    ("--settle-delay", "nan", "'nan' is not a finite number of seconds, at least 0"),
+    ("--settle-delay", "inf", "'inf' is not a finite number of seconds, at least 0"),
+    ("--settle-delay", "-1", "'-1' is not a finite number of seconds, at least 0"),
+    ("--max-cost", "nan", "'nan' is not a finite number of dollars, at least 0"),
+    ("--max-cost", "inf", "'inf' is not a finite number of dollars, at least 0"),
+    ("--max-cost", "-0.01", "'-0.01' is not a finite number of dollars, at least 0"),
+    ("--max-cost", "$5", "'$5' is not a number of dollars"),
+    ("--concurrency", "0", "Invalid value for '--concurrency'"),
+    ("--concurrency", "nan", "Invalid value for '--concurrency'"),
+    ("--concurrency", "inf", "Invalid value for '--concurrency'"),
+    ("--concurrency", "10001", "Invalid value for '--concurrency'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"), CASES, ids=[f"{o}={v}" for o, v, _ in CASES]
+)
+def test_a_number_out_of_range_exits_2_naming_the_option_before_anything(
+    server: LocalServer, tmp_path: Path, option: str, value: str, message: str
+) -> None:
+    (tmp_path / "prompts.jsonl").write_text(ROW)
+    common = ("batch", "run", "fal-ai/flux/dev", "prompts.jsonl", "--journal", "cats.db")
+    for extra in ((), ("--dry-run",)):  # a dry run takes no option it would refuse in a run
+        run = run_cli(
+            *common, *extra, option, value, cwd=tmp_path, FAL_TYPED_BASE_URL=server.base_url
+        )
+        assert run.returncode == 2, (run.stdout, run.stderr)
+        assert f"Invalid value for '{option}'" in run.stderr
+        assert message in run.stderr
+        assert "no fal API key" not in run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prompts.jsonl", "served"]
+    assert server.fal.requests_for("submit") == []
+
+
+def test_the_bounds_themselves_are_taken(server: LocalServer, tmp_path: Path) -> None:
+    (tmp_path / "prompts.jsonl").write_text(ROW)
+    run = run_cli(
+        "batch", "run", "fal-ai/flux/dev", "prompts.jsonl", "--journal", "cats.db", "--dry-run",
+        "--lease", "3", "--webhook-timeout", "1", "--settle-delay", "0", "--max-cost", "0",
+        "--concurrency", "1", cwd=tmp_path, FAL_TYPED_BASE_URL=server.base_url,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "1 rows: 1 valid, 0 invalid" in run.stdout
+
+
+def test_a_real_run_with_numbers_in_range_completes(server: LocalServer, tmp_path: Path) -> None:
+    (tmp_path / "prompts.jsonl").write_text(ROW)
+    run = run_cli(
+        "batch", "run", "fal-ai/flux/dev", "prompts.jsonl", "--journal", "cats.db", "--quiet",
+        "--no-download", "--lease", "3.5", "--webhook-timeout", "1.5", "--settle-delay", "0.5",
+        cwd=tmp_path, FAL_TYPED_BASE_URL=server.base_url,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert len(server.fal.requests_for("submit")) == 1
