@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fal_typed import Client, Endpoint, InputValidationError, untyped
-from fal_typed import _endpoint as endpoint_module
+from fal_typed import _endpoint as endpoint_module  # pyright: ignore[reportPrivateUsage]
 from fal_typed._request_json import EncodedBody, encode_json
 
 _SCALARS = st.one_of(
@@ -37,7 +37,9 @@ _VALUES = st.recursive(
 )
 
 
-def _outcome(endpoint: Endpoint[Any, Any], arguments: dict[str, Any], *, encode: bool) -> object:
+def _outcome(
+    endpoint: Endpoint[Any, Any], arguments: dict[str, Any], *, encode: bool
+) -> tuple[object, ...]:
     """What a call would send (the JSON value of its bytes) or the fields its refusal names."""
     try:
         body = endpoint._built(arguments, encode=encode)  # pyright: ignore[reportPrivateUsage]
@@ -123,7 +125,13 @@ def sent() -> Iterator[tuple[Client, list[httpx.Request]]]:
 
     def answer(request: httpx.Request) -> httpx.Response:
         requests.append(request)
-        output = {"images": [], "timings": {}, "seed": 1, "has_nsfw_concepts": [], "prompt": "x"}
+        output: dict[str, object] = {
+            "images": [],
+            "timings": {},
+            "seed": 1,
+            "has_nsfw_concepts": [],
+            "prompt": "x",
+        }
         return httpx.Response(200, json=output)
 
     with httpx.Client(transport=httpx.MockTransport(answer)) as http:
@@ -140,7 +148,7 @@ def test_a_keyword_call_sends_the_serializer_s_bytes_without_building_a_dict(
 
     monkeypatch.setattr(endpoint_module, "_dumped", no_dict)
     flux_dev.run(prompt="a cat", seed=1, guidance_scale=2.5, client=client)
-    flux_dev.run(flux_dev.Input(prompt="a dog"), client=client)
+    flux_dev.endpoint.run(flux_dev.Input(prompt="a dog"), client=client)
     assert [r.content for r in requests] == [
         b'{"prompt":"a cat","seed":1,"guidance_scale":2.5}',
         b'{"prompt":"a dog"}',
