@@ -28,7 +28,7 @@ import functools
 import socket
 import sys
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, TypeVar, cast
 
@@ -53,6 +53,7 @@ __all__ = [
     "next_within",
     "read_answer",
     "read_body",
+    "send_before",
     "send_within",
 ]
 
@@ -250,19 +251,24 @@ def send_within(
 ) -> httpx.Response:
     """``http.send(request, stream=True)``, raising :class:`TimedOut` once ``deadline`` passes
     before the answer's headers are in. ``download`` sends without auth, following redirects.
-
-    The send runs in a helper thread (a reused one, ``_workers``) the caller stops waiting for;
-    an answer that arrives after that is closed as it comes (which, for a run, is what cancels
-    it).
-    """
+    See :func:`send_before`."""
 
     def send() -> httpx.Response:
         if download:
             return http.send(request, stream=True, auth=None, follow_redirects=True)
         return http.send(request, stream=True)
 
-    if deadline is None:
-        return send()
+    return send() if deadline is None else send_before(send, deadline)
+
+
+def send_before(send: Callable[[], httpx.Response], deadline: Deadline) -> httpx.Response:
+    """``send()`` (a streamed send), raising :class:`TimedOut` once ``deadline`` passes before
+    it returns, however slowly the answer's headers come.
+
+    The send runs in a helper thread (a reused one, ``_workers``) the caller stops waiting for;
+    an answer that arrives after that is closed as it comes (which, for a run, is what cancels
+    it).
+    """
     outcome: list[httpx.Response | BaseException] = []
     lock = threading.Lock()
     arrived = threading.Event()

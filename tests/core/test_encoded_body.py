@@ -19,22 +19,13 @@ from fal_typed import Client, Endpoint, InputValidationError, untyped
 from fal_typed import _endpoint as endpoint_module  # pyright: ignore[reportPrivateUsage]
 from fal_typed._request_json import EncodedBody, encode_json
 
+from .json_values import SCALARS, VALUES
+
 _SCALARS = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(alphabet=st.characters(codec=None, categories=None), max_size=8),
+    SCALARS,
     st.sampled_from(["NaN", "Infinity", "-Infinity", "a NaN b"]),  # texts the fast path rereads
 )
-_VALUES = st.recursive(
-    _SCALARS,
-    lambda children: st.one_of(
-        st.lists(children, max_size=4),
-        st.dictionaries(st.text(max_size=4), children, max_size=4),
-    ),
-    max_leaves=20,
-)
+_VALUES = st.one_of(VALUES, st.dictionaries(st.text(max_size=4), _SCALARS, max_size=4))
 
 
 def _outcome(

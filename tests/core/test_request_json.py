@@ -22,25 +22,11 @@ from fal_typed import _request_json as request_json
 from fal_typed._request_json import check_json, encode_json, with_json_type
 from fal_typed.testing import LocalFal
 
+from .json_values import VALUES
+
 ID = "fal-ai/flux/dev"
 
 # -- the encoding against an oracle ---------------------------------------------------------
-
-_SCALARS = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(alphabet=st.characters(codec=None, categories=None), max_size=8),
-)
-_VALUES = st.recursive(
-    _SCALARS,
-    lambda children: st.one_of(
-        st.lists(children, max_size=4),
-        st.dictionaries(st.text(max_size=4), children, max_size=4),
-    ),
-    max_leaves=20,
-)
 
 
 def _bad_paths(value: Any, path: tuple[str, ...] = ()) -> set[str]:
@@ -71,7 +57,7 @@ def _utf8(text: str) -> bool:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.text(max_size=4), _VALUES, max_size=5))
+@given(st.dictionaries(st.text(max_size=4), VALUES, max_size=5))
 def test_a_body_is_sent_as_compact_json_or_refused_naming_exactly_its_bad_values(
     body: dict[str, Any],
 ) -> None:

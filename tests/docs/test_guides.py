@@ -178,21 +178,8 @@ SIGNATURE = re.compile(r"`(Fault\.\w+|Failure|LocalFal|inject)\(([^`]*)\)`")
 def _top_level_names(arguments: str) -> list[str]:
     """The parameter names of a written-out signature or call (``a, b=1, *, c=None``): each
     argument's name before its top-level ``=``, or the argument itself when it is a name."""
-    names: list[str] = []
-    depth, current = 0, ""
-    for char in arguments + ",":
-        if char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        if char == "," and depth == 0:
-            name = current.split("=", 1)[0].strip() if "=" in current else current.strip()
-            if name.isidentifier():
-                names.append(name)
-            current = ""
-        else:
-            current += char
-    return names
+    names = (argument.split("=", 1)[0].strip() for argument in top_level_arguments(arguments))
+    return [name for name in names if name.isidentifier()]
 
 
 def test_the_local_server_guide_names_real_parameters() -> None:

@@ -22,16 +22,14 @@ request carries no auth (not even a client's default) and no ``Authorization`` h
 
 from __future__ import annotations
 
-import threading
 import zlib
 from collections.abc import AsyncGenerator
 from typing import Final, cast
 
 import httpx
 
-from .._bounded import Interrupter, TimedOut, await_within, next_within
+from .._bounded import Interrupter, TimedOut, await_within, next_within, send_before
 from .._deadline import Deadline
-from .._workers import spawn
 from ._errors import JWKSFetchError
 
 __all__ = ["MAX_JWKS_BYTES", "MAX_JWKS_REDIRECTS", "get_jwks", "get_jwks_async"]
@@ -119,38 +117,10 @@ def _decoded(raw: bytes, encoding: str) -> bytes:
 
 def _send(http: httpx.Client, request: httpx.Request, deadline: Deadline) -> httpx.Response:
     """``http.send`` (streamed, no redirects followed, no auth), waiting for the answer's headers
-    no longer than the deadline, however slowly they come: the send runs on a helper thread,
-    and an answer that arrives after the caller stopped waiting is closed as it comes."""
-    outcome: list[httpx.Response | BaseException] = []
-    lock = threading.Lock()
-    arrived = threading.Event()
-    abandoned = False
-
-    def run() -> None:
-        try:
-            result: httpx.Response | BaseException = http.send(
-                request, stream=True, follow_redirects=False, auth=None
-            )
-        except BaseException as exc:  # handed to the caller's thread
-            result = exc
-        with lock:
-            if abandoned:
-                if isinstance(result, httpx.Response):
-                    result.close()
-                return
-            outcome.append(result)
-        arrived.set()
-
-    spawn(run)
-    arrived.wait(deadline.remaining())
-    with lock:
-        if not outcome:
-            abandoned = True
-            raise TimedOut
-    result = outcome[0]
-    if isinstance(result, BaseException):
-        raise result
-    return result
+    no longer than the deadline, however slowly they come (:func:`send_before`)."""
+    return send_before(
+        lambda: http.send(request, stream=True, follow_redirects=False, auth=None), deadline
+    )
 
 
 def _read(response: httpx.Response, deadline: Deadline) -> bytes:
