@@ -34,6 +34,7 @@ from ._fetch import (
     timed_fetch,
 )
 from ._list import matching, print_listing
+from ._numbers import number_parser
 from ._price import price, usage_command
 
 __all__ = ["app"]
@@ -128,7 +129,8 @@ def fetch(
     response_timeout: Annotated[
         float,
         typer.Option(
-            min=0.001,
+            parser=number_parser(minimum=0.001, inclusive=True),
+            metavar="SECONDS",
             help="Seconds one answer (a document, a catalog page) may take, first to last byte.",
         ),
     ] = _FETCH.response_timeout,
