@@ -39,7 +39,7 @@ def _numeric_options() -> Iterator[tuple[tuple[str, ...], str]]:
     while stack:
         path, command = stack.pop()
         if hasattr(command, "list_commands"):
-            context = type(command).context_class(command)
+            context: Any = command.context_class(command)
             for name in command.list_commands(context):
                 stack.append(((*path, name), command.get_command(context, name)))
             continue
