@@ -4,18 +4,20 @@ the same refusals, and no dict built on the way."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
 from fal_endpoints import flux_dev, flux_general
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import Field
 
-from fal_typed import Client, Endpoint, InputValidationError, untyped
+from fal_typed import Client, Endpoint, InputModel, InputValidationError, OutputModel, untyped
 from fal_typed import _endpoint as endpoint_module  # pyright: ignore[reportPrivateUsage]
 from fal_typed._request_json import EncodedBody, encode_json
 
@@ -154,3 +156,50 @@ def test_a_text_the_fast_path_rereads_is_still_sent_as_given(
     client, requests = sent
     flux_dev.run(prompt="Infinity and NaN", client=client)
     assert json.loads(requests[0].content) == {"prompt": "Infinity and NaN"}
+
+
+# -- what the bytes are written by, and for whom -----------------------------------------------
+
+
+class _Aliased(InputModel):
+    prompt: str
+    timeout_: Annotated[float | None, Field(alias="timeout")] = None
+    when: datetime.date | None = None
+
+
+class _AliasedOutput(OutputModel):
+    ok: bool
+
+
+_ALIASED = Endpoint("fal-ai/aliased", _Aliased, _AliasedOutput)
+
+
+def test_the_bytes_name_fields_by_their_wire_names() -> None:
+    """A field whose Python name is not its JSON name (``timeout_`` for ``timeout``) is sent by
+    its JSON name, dates as ISO text, as the dict path writes them."""
+    fields = {"prompt": "p", "timeout_": 2, "when": datetime.date(2026, 1, 2)}
+    built = _ALIASED._built(None, fields)  # pyright: ignore[reportPrivateUsage]
+    assert type(built).__name__ == "_Encoded"
+    assert encode_json(_ALIASED.endpoint_id, built) == (
+        b'{"prompt":"p","timeout":2.0,"when":"2026-01-02"}'
+    )
+    assert json.loads(encode_json(_ALIASED.endpoint_id, built)) == _ALIASED.arguments(None, fields)
+
+
+def test_arguments_returns_a_dict_the_caller_may_change() -> None:
+    body = flux_dev.endpoint.arguments({"prompt": "a cat"})
+    assert isinstance(body, dict)
+    body["seed"] = 7  # and a call sends what it holds then
+    assert json.loads(encode_json(flux_dev.endpoint_id, body)) == {"prompt": "a cat", "seed": 7}
+
+
+def test_a_stream_is_not_written_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stream reads its body as a mapping when it opens: writing it as JSON at the call
+    would be work thrown away."""
+
+    def not_now(model: object) -> bytes:
+        raise AssertionError("written ahead")
+
+    monkeypatch.setattr(endpoint_module, "_json_of", not_now)
+    stream = flux_dev.endpoint.stream({"prompt": "a cat"}, client=Client("k:s"))
+    assert stream.arguments == {"prompt": "a cat"}
