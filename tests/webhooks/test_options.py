@@ -194,7 +194,10 @@ def test_a_ten_year_old_delivery_never_verifies(tolerance: float) -> None:
             lambda: wh.WebhookVerifier(jwks=JWKS, tolerance=True),
             "tolerance must be a number of seconds, got bool",
         ),
-        (lambda: wh.JWKSCache(URL, ttl="60"), "ttl must be a number of seconds, got str"),
+        (
+            lambda: wh.JWKSCache(URL, ttl="60"),  # type: ignore[arg-type]
+            "ttl must be a number of seconds, got str",
+        ),
         # a number out of range is quoted as given
         (
             lambda: wh.WebhookVerifier(jwks=JWKS, tolerance=math.nan),
