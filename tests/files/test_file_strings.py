@@ -276,3 +276,73 @@ def test_the_command_line_follows_the_same_rule(workdir: Path, local_fal: LocalF
     done = call("fal-ai/moondream2", "--image-url", "missing.png")
     assert done.returncode == 2 and "neither a URL nor an existing file" in done.stderr
     assert len(local_fal.requests) == before
+
+
+def _refusal(value: str, *, local: bool, field: str = "image_url") -> FileInputError:
+    with pytest.raises(FileInputError) as caught:
+        file_string(value, field=field, local=local)
+    assert caught.value.field == field
+    return caught.value
+
+
+def test_a_refusal_quotes_the_string_up_to_80_characters(workdir: Path) -> None:
+    def message(shown: str) -> str:
+        return (
+            f"image_url: {shown} is not a URL (URLs start with http://, https:// or data:); to "
+            "upload a local file, give it as a pathlib.Path or as bytes (or let strings name "
+            "local files: configure_uploads(local_file_strings=True)) (error_type=file_input)"
+        )
+
+    whole = "images/" + "a" * 69 + ".png"
+    assert len(whole) == 80
+    assert str(_refusal(whole, local=False)) == message(f"'{whole}'")
+    assert str(_refusal("in.png", local=False)) == message("'in.png'")
+    longer = "images/" + "a" * 70 + ".png"  # 81 characters: the first 79, then an ellipsis
+    assert str(_refusal(longer, local=False)) == message(f"'{longer[:79]}\u2026'")
+
+
+def test_a_missing_path_names_the_working_directory_only_when_it_is_relative(
+    workdir: Path,
+) -> None:
+    assert str(_refusal("/no-such-file-here.png", local=True)) == (
+        "image_url: '/no-such-file-here.png' is neither a URL nor an existing file (URLs start with "
+        "http://, https:// or data:) (error_type=file_input)"
+    )
+    assert str(_refusal("gone.png", local=True)) == (
+        "image_url: 'gone.png' is neither a URL nor an existing file (URLs start with "
+        f"http://, https:// or data:; paths are relative to {os.getcwd()}) (error_type=file_input)"
+    )
+
+
+def test_file_urls_name_a_file_of_this_machine_or_are_refused_saying_why(workdir: Path) -> None:
+    assert str(_refusal("file:///in.png", local=False)) == (
+        "image_url: 'file:///in.png' names a file on this machine, which fal cannot fetch; to "
+        "upload it, give it as a pathlib.Path or as bytes (error_type=file_input)"
+    )
+    # With local files asked for: this machine's host (none, or localhost), and a path to a file.
+    here = workdir / "in.png"
+    assert file_string(here.as_uri()) == here
+    assert file_string(f"file://localhost{here}") == here
+    for elsewhere in ("file://otherhost/", "file:", "file://localhost"):  # "/" exists here
+        assert str(_refusal(elsewhere, local=True)) == (
+            f"image_url: {elsewhere!r} is not a file URL of this machine (error_type=file_input)"
+        )
+    assert str(_refusal("file:///no-such-file-here.png", local=True, field="image_urls[2]")) == (
+        "image_urls[2]: 'file:///no-such-file-here.png' names no existing file "
+        "(error_type=file_input)"
+    )
+
+
+def test_the_strings_of_a_urls_sequence_are_judged_and_it_keeps_its_kind() -> None:
+    from fal_typed.files._arguments import extract_uploads
+
+    urls = ["https://x.test/a.png", "canny"]
+    body, uploads = extract_uploads({"image_urls": tuple(urls), "mask_urls": list(urls)})
+    assert body == {"image_urls": tuple(urls), "mask_urls": urls} and uploads == {}
+    assert type(body["image_urls"]) is tuple and type(body["mask_urls"]) is list
+    with pytest.raises(FileInputError) as caught:
+        extract_uploads({"image_urls": ("https://x.test/a.png", "in.png")})
+    assert caught.value.field == "image_urls[1]"
+    # Anything but a string or a sequence of them, in a file field, is left for validation.
+    untouched = {"image_urls": None, "image_url": None, "mask_urls": 3, "video_urls": {"a": "b"}}
+    assert extract_uploads(untouched) == (untouched, {})

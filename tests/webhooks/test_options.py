@@ -184,3 +184,78 @@ def test_a_ten_year_old_delivery_never_verifies(tolerance: float) -> None:
         wh.WebhookVerifier(jwks=JWKS).verify(body, headers, tolerance=tolerance)
     with pytest.raises(ValueError, match="tolerance"):
         wh.verify(body, headers, jwks=JWKS, tolerance=tolerance)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        # the wrong type is named by its type
+        (
+            lambda: wh.WebhookVerifier(jwks=JWKS, tolerance=True),
+            "tolerance must be a number of seconds, got bool",
+        ),
+        (
+            lambda: wh.JWKSCache(URL, ttl="60"),  # type: ignore[arg-type]
+            "ttl must be a number of seconds, got str",
+        ),
+        # a number out of range is quoted as given
+        (
+            lambda: wh.WebhookVerifier(jwks=JWKS, tolerance=math.nan),
+            "tolerance must be a finite number of seconds, got nan",
+        ),
+        (
+            lambda: wh.JWKSCache(URL, timeout=-math.inf),
+            "timeout must be a finite number of seconds, got -inf",
+        ),
+        (lambda: wh.Deduplicator(ttl=0.0), "ttl must be > 0 seconds, got 0.0"),
+        (lambda: wh.Deduplicator(ttl=-2), "ttl must be > 0 seconds, got -2"),
+        (
+            lambda: wh.WebhookVerifier(jwks=JWKS, tolerance=-0.5),
+            "tolerance must be >= 0 seconds, got -0.5",
+        ),
+        # ints of up to 64 bits are quoted whole; a longer one is described by its size
+        (
+            lambda: wh.WebhookVerifier(jwks=JWKS, tolerance=-(2**63)),
+            "tolerance must be >= 0 seconds, got -9223372036854775808",
+        ),
+        (
+            lambda: wh.WebhookVerifier(jwks=JWKS, tolerance=-(2**64)),
+            "tolerance must be >= 0 seconds, got an integer of 65 bits",
+        ),
+        (
+            lambda: wh.Deduplicator(ttl=-(2**64) + 1),
+            "ttl must be > 0 seconds, got -18446744073709551615",
+        ),
+        (
+            lambda: wh.WebhookVerifier(jwks=JWKS, tolerance=10**400),
+            "tolerance must be a finite number of seconds, got an integer of 1329 bits",
+        ),
+    ],
+)
+def test_a_refused_number_is_quoted_in_the_message(
+    call: Callable[[], object], message: str
+) -> None:
+    with pytest.raises((TypeError, ValueError)) as caught:
+        call()
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (0, "max_entries must be >= 1, got 0"),
+        (-(2**64), "max_entries must be >= 1, got an integer of 65 bits"),
+        (1.0, "max_entries must be an int, got float"),
+        (False, "max_entries must be an int, got bool"),
+    ],
+)
+def test_a_refused_count_is_quoted_in_the_message(value: object, message: str) -> None:
+    with pytest.raises((TypeError, ValueError)) as caught:
+        wh.MemoryIdempotencyStore(max_entries=value)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+
+
+def test_a_count_of_one_is_the_least_taken() -> None:
+    store = wh.MemoryIdempotencyStore(max_entries=1)
+    assert store.max_entries == 1
+    assert store.add("a", 60) is True
