@@ -323,6 +323,7 @@ def test_file_urls_name_a_file_of_this_machine_or_are_refused_saying_why(workdir
     here = workdir / "in.png"
     assert file_string(here.as_uri()) == here
     assert file_string(f"file://localhost{here}") == here
+    assert file_string(f"file://LocalHost{here}") == here  # a host name is any case
     for elsewhere in ("file://otherhost/", "file:", "file://localhost"):  # "/" exists here
         assert str(_refusal(elsewhere, local=True)) == (
             f"image_url: {elsewhere!r} is not a file URL of this machine (error_type=file_input)"

@@ -87,7 +87,7 @@ def _file_url(value: str, *, field: str | None, local: bool) -> Path:
             "it, give it as a pathlib.Path or as bytes",
             field=field,
         )
-    if parsed.netloc not in ("", "localhost") or not parsed.path:
+    if parsed.netloc.lower() not in ("", "localhost") or not parsed.path:  # hosts: any case
         raise FileInputError(f"{_shown(value)} is not a file URL of this machine", field=field)
     from urllib.request import url2pathname  # heavy (http.client, email): only file: URLs pay
 
