@@ -145,3 +145,85 @@ def test_one_request_id_as_a_string_is_excluded_whole(local_fal: LocalFal, clien
     attempt = Attempt(FLUX, body, sent_at)
     outcome: Any = settle(attempt, settle_delay=0, exclude=handle.request_id, client=client)
     assert type(outcome).__name__ == "NotFound"  # its only match was excluded
+
+
+def refusal(call: Callable[[], object]) -> str:
+    """The message of the InvalidArgumentError ``call`` raises (anything else fails)."""
+    with pytest.raises(InvalidArgumentError) as caught:
+        call()
+    return caught.value.message
+
+
+def test_a_period_bound_is_read_as_the_moment_it_names(local_fal: LocalFal, client: Client) -> None:
+    """Text is stripped and parsed as ISO 8601 (``Z`` is UTC), a date is its midnight, and a
+    bound without an offset is UTC; a bound with an offset keeps it."""
+    plus_two = timezone(timedelta(hours=2))
+    aware = datetime(2025, 2, 1, 10, 30, tzinfo=plus_two)
+    read = {
+        " 2025-02-01T10:00:00Z ": datetime(2025, 2, 1, 10, tzinfo=timezone.utc),
+        "2025-02-01T10:00:00.5Z": datetime(2025, 2, 1, 10, 0, 0, 500000, tzinfo=timezone.utc),
+        "2025-02-01T10:00:00+02:00": datetime(2025, 2, 1, 10, tzinfo=plus_two),
+        "2025-02-01T10:00:00": datetime(2025, 2, 1, 10, tzinfo=timezone.utc),
+        "2025-02-01": datetime(2025, 2, 1, tzinfo=timezone.utc),
+        date(2025, 2, 3): datetime(2025, 2, 3, tzinfo=timezone.utc),
+        date(2024, 12, 31): datetime(2024, 12, 31, tzinfo=timezone.utc),
+        datetime(2025, 2, 1, 10, 30): datetime(2025, 2, 1, 10, 30, tzinfo=timezone.utc),
+        aware: aware,
+    }
+    for given, expected in read.items():
+        report = usage(start=given, end=NOW, client=client)
+        assert (report.start, report.start.utcoffset()) == (expected, expected.utcoffset()), given
+        report = usage(start=date(2020, 1, 1), end=given, client=client)
+        assert (report.end, report.end.utcoffset()) == (expected, expected.utcoffset()), given
+
+
+def test_text_that_is_no_iso_8601_moment_is_refused_naming_it(client: Client) -> None:
+    for text in (" last tuesday ", "2025-02-01T10:00:00z", "2025-02-30", ""):
+        message = refusal(lambda: usage(start=text, client=client))  # noqa: B023
+        assert message == f"start must be an ISO 8601 date or date-time, got {text.strip()!r}"
+
+
+def test_a_days_count_beyond_any_float_is_refused_naming_it(client: Client) -> None:
+    huge = 10**400
+    assert refusal(lambda: usage(days=huge, client=client)) == (
+        f"days must be a number of days, got {huge!r}"
+    )
+
+
+def test_thirty_days_is_the_longest_window_taken(local_fal: LocalFal, client: Client) -> None:
+    attempt = Attempt(FLUX, flux_body("x"), NOW)
+    longest = 30 * 86400
+    settle(attempt, settle_delay=0, clock_skew=longest, client=client)  # accepted
+    message = refusal(lambda: settle(attempt, clock_skew=longest + 0.001, client=client))
+    assert message == "clock_skew must be at most 2.592e+06 seconds (30 days), got 2592000.001"
+
+
+def test_exclude_that_is_no_id_nor_ids_is_refused_naming_it(client: Client) -> None:
+    attempt = Attempt(FLUX, flux_body("x"), NOW)
+    assert refusal(lambda: settle(attempt, exclude=5, client=client)) == (  # type: ignore[arg-type]
+        "exclude must be a request id (a string) or a list of them, got int"
+    )
+
+
+def test_when_an_attempt_was_sent_is_an_aware_moment() -> None:
+    """``sent_at`` (and ``failed_at``) take an aware datetime or Unix seconds, read as UTC;
+    a naive datetime, another type, or seconds that name no moment are refused naming them."""
+    assert Attempt(FLUX, {}, 0).sent_at == datetime(1970, 1, 1, tzinfo=timezone.utc)
+    assert Attempt(FLUX, {}, 86400.5).sent_at.utcoffset() == timedelta(0)
+    assert Attempt(FLUX, {}, NOW, failed_at=1e9).failed_at == datetime.fromtimestamp(
+        1e9, timezone.utc
+    )
+    refused = {
+        datetime(2025, 1, 1): (
+            "sent_at is a naive datetime (2025-01-01T00:00:00): give a timezone-aware one "
+            "(datetime.now(timezone.utc)) or Unix seconds (time.time())"
+        ),
+        "2025-01-01T00:00:00Z": "sent_at must be a timezone-aware datetime or Unix seconds, got str",
+        True: "sent_at must be a timezone-aware datetime or Unix seconds, got bool",
+        None: "sent_at must be a timezone-aware datetime or Unix seconds, got NoneType",
+        float("nan"): "sent_at must be a finite number of Unix seconds, got nan",
+        float("-inf"): "sent_at must be a finite number of Unix seconds, got -inf",
+        1e20: "sent_at must be a finite number of Unix seconds, got 1e+20",
+    }
+    for value, message in refused.items():
+        assert refusal(lambda: Attempt(FLUX, {}, value)) == message, value  # type: ignore[arg-type]  # noqa: B023
