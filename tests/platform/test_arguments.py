@@ -227,3 +227,19 @@ def test_when_an_attempt_was_sent_is_an_aware_moment() -> None:
     }
     for value, message in refused.items():
         assert refusal(lambda: Attempt(FLUX, {}, value)) == message, value  # type: ignore[arg-type]  # noqa: B023
+
+
+def test_a_date_followed_by_an_offset_is_refused_not_read_as_a_time(client: Client) -> None:
+    """Python reads any character after a date as the separator of a time: "2025-02-01+05:00"
+    was read as 05:00 UTC, ten hours after that date's midnight at +05:00, and a report of
+    another period was given for it. A moment with a time says it after a "T" or a space."""
+    for text in ("2025-02-01+05:00", "2025-02-01-08:00", "2025-02-01Z", "2025-02-01_10:00"):
+        message = refusal(lambda: usage(start=text, client=client))  # noqa: B023
+        assert message == f"start must be an ISO 8601 date or date-time, got {text!r}"
+    spelled = {
+        "2025-02-01T00:00+05:00": datetime(2025, 1, 31, 19, tzinfo=timezone.utc),
+        "2025-02-01 10:00": datetime(2025, 2, 1, 10, tzinfo=timezone.utc),
+        "2025-02-01t10:00Z": datetime(2025, 2, 1, 10, tzinfo=timezone.utc),
+    }
+    for text, expected in spelled.items():
+        assert usage(start=text, end=NOW, client=client).start == expected, text

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Final, cast
 
 from .._errors import InvalidArgumentError
@@ -117,13 +117,23 @@ def instant(name: str, value: object) -> datetime:
         ) from None
 
 
+def _iso_8601(text: str) -> datetime:
+    """ISO 8601 text as a datetime. Python takes any character after a date as the separator
+    of a time, so a date followed by an offset ("2025-02-01+05:00") would be read as 05:00
+    instead of that date's midnight at +05:00: text without a "T" (or a space) is a date alone.
+    A final "Z" is rewritten for Python 3.10, whose parser does not take it."""
+    if not any(separator in text for separator in "Tt "):
+        return datetime.combine(date.fromisoformat(text), time())
+    return datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+
+
 def moment(name: str, value: object) -> datetime:
     """A period's bound: a datetime, a date (its midnight) or ISO 8601 text; without an offset
     it is UTC (fal's usage is counted in UTC)."""
     if isinstance(value, str):
         text = value.strip()
         try:
-            value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+            value = _iso_8601(text)
         except ValueError:
             raise InvalidArgumentError(
                 f"{name} must be an ISO 8601 date or date-time, got {text!r}"
