@@ -111,6 +111,58 @@ def test_wrong_kinds_of_journal_are_refused(client: Client) -> None:
             batch.run(flux_dev, rows(1), journal=value, client=client)  # type: ignore[arg-type]
 
 
+class BytesPath:
+    """A path-like whose path is bytes (as ``os.DirEntry`` from a bytes ``scandir``)."""
+
+    def __fspath__(self) -> bytes:
+        return b"j.db"
+
+
+UNSUPPORTED = (
+    "is not supported: a journal is a SQLite file path or a postgresql:// (or postgres://) DSN"
+)
+AS_DSN = "; for PostgreSQL write postgresql://user@host/db (lower case, no +driver)"
+COLON = "; a file whose name holds a colon is written ./NAME"
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        (BytesPath(), "journal must be a str path or DSN, not bytes"),
+        ("", "journal must not be empty"),
+        (" \t", "journal must not be empty"),
+        ("s3://bucket/jobs.db", f"journal: the scheme 's3' {UNSUPPORTED}{COLON}"),
+        (f"mysql://batch:{SECRET}@db/jobs", f"journal: the scheme 'mysql' {UNSUPPORTED}{COLON}"),
+        (
+            f"postgresql+psycopg://batch:{SECRET}@h/db",
+            f"journal: the scheme 'postgresql+psycopg' {UNSUPPORTED}{AS_DSN}{COLON}",
+        ),
+        (
+            f"postgres+asyncpg://batch:{SECRET}@h/db",
+            f"journal: the scheme 'postgres+asyncpg' {UNSUPPORTED}{AS_DSN}{COLON}",
+        ),
+        ("POSTGRES://h/db", f"journal: the scheme 'POSTGRES' {UNSUPPORTED}{AS_DSN}{COLON}"),
+        (
+            f"host=db dbname=jobs password={SECRET}",
+            "journal: a PostgreSQL key=value connection string is not supported; give it as a "
+            "DSN: postgresql://user@host:port/db",
+        ),
+    ],
+    ids=["bytes-path", "empty", "blank", "two-letter-scheme", "mysql", "sqlalchemy",
+         "postgres-driver", "upper-case-alias", "key-value"],
+)  # fmt: skip
+def test_a_refused_location_is_told_exactly_what_to_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, location: object, message: str
+) -> None:
+    """The refusal says what is wrong and what a journal is; a PostgreSQL form gets the DSN
+    to write instead; a scheme of two letters (``s3``) is a scheme, only one is a drive."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidArgumentError) as caught:
+        batch.status(location)  # type: ignore[arg-type]
+    assert caught.value.message == message
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_the_command_line_refuses_another_scheme_naming_it_only(
     local_fal: LocalFal, tmp_path: Path
 ) -> None:

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fal_typed import Client, FalError, InvalidArgumentError, batch
+from fal_typed.batch._checks import check_retry_kinds
 from fal_typed.testing import LocalFal
 
 from .conftest import accepted_by_prompt, cli, rows
@@ -290,3 +291,68 @@ def test_the_command_line_refuses_a_bad_webhook_url_before_a_journal_is_made(
     assert done.returncode == 2 and "webhook must not contain spaces" in done.stderr
     assert not (tmp_path / "j.db").exists()
     assert local_fal.requests_for("submit") == []
+
+
+# -- the edges of each range, and what is accepted -----------------------------------------------
+
+
+class BytesPath:
+    """A path-like whose path is bytes (as ``os.DirEntry`` from a bytes ``scandir``)."""
+
+    def __fspath__(self) -> bytes:
+        return b"results"
+
+
+def _plan_hook(plan: object) -> None:
+    del plan
+
+
+ACCEPTED_AT_THE_EDGES: list[tuple[str, Value]] = [
+    ("concurrency", 1),
+    ("concurrency", 10_000),
+    ("batch_name", "x"),
+    ("batch_name", "x" * 200),
+    ("webhook_listen", ("127.0.0.1", 0)),
+    ("webhook_listen", ("127.0.0.1", 65_535)),
+    ("before_send", _plan_hook),
+    ("reconcile", _plan_hook),
+    ("retry_failed", "all"),
+]
+
+
+@pytest.mark.parametrize(("option", "value"), ACCEPTED_AT_THE_EDGES)
+def test_an_option_at_the_edge_of_its_range_is_accepted(
+    client: Client, tmp_path: Path, option: str, value: Value
+) -> None:
+    job = batch.run(flux_dev, [], journal=tmp_path / "j.db", client=client, **{option: value})
+    job.journal.close()  # built, not started
+
+
+REFUSED_EXACTLY: list[tuple[str, Value, str]] = [
+    ("concurrency", 10_001, "concurrency must be from 1 to 10000, got 10001"),
+    ("batch_name", "x" * 201, f"batch_name must be a string of 1 to 200 characters, got {'x' * 201!r}"),
+    ("webhook", 5, "webhook must be True, False or an http(s) URL, got int"),
+    ("webhook_listen", ("127.0.0.1", 65_536), "webhook_listen must be a (host, port) pair with a port from 0 to 65535, got ('127.0.0.1', 65536)"),
+    ("webhook_listen", ("127.0.0.1", -1), "webhook_listen must be a (host, port) pair with a port from 0 to 65535, got ('127.0.0.1', -1)"),
+    ("out", BytesPath(), "out must be a non-empty str path"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("option", "value", "message"), REFUSED_EXACTLY)
+def test_an_option_just_past_its_range_is_refused_naming_it(
+    client: Client, tmp_path: Path, option: str, value: Value, message: str
+) -> None:
+    journal = tmp_path / "j.db"
+    options: dict[str, Any] = {option: value}
+    with pytest.raises(InvalidArgumentError) as caught:
+        batch.run(flux_dev, [], journal=journal, client=client, **options)
+    assert caught.value.message == message
+    assert not journal.exists()
+
+
+def test_retry_failed_is_split_at_commas_into_kinds() -> None:
+    """One string of kinds ("5xx, timeout"), or several strings, each split at its commas;
+    blanks and empty parts dropped."""
+    assert check_retry_kinds(" 5xx, timeout,,") == {"5xx", "timeout"}
+    assert check_retry_kinds(["all", "rate_limit,server"]) == {"all", "rate_limit", "server"}
+    assert check_retry_kinds(()) == frozenset()
