@@ -356,3 +356,28 @@ def test_retry_failed_is_split_at_commas_into_kinds() -> None:
     assert check_retry_kinds(" 5xx, timeout,,") == {"5xx", "timeout"}
     assert check_retry_kinds(["all", "rate_limit,server"]) == {"all", "rate_limit", "server"}
     assert check_retry_kinds(()) == frozenset()
+
+
+def _nothing_exists(self: Path) -> bool:
+    del self
+    return False
+
+
+def test_an_out_folder_on_a_missing_drive_is_refused(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder whose anchor is missing (a Windows drive that is not there; simulated here,
+    where "/" always exists) cannot be made: it was accepted, and the run would have failed at
+    its first download, its journal loaded."""
+    journal = tmp_path / "j.db"
+    anchor = Path(tmp_path.anchor)
+    out = str(anchor / "results")
+    monkeypatch.setattr(Path, "exists", _nothing_exists)
+    with pytest.raises(InvalidArgumentError) as caught:
+        batch.run(flux_dev, [], journal=journal, out=out, client=client)
+    monkeypatch.undo()
+    assert (
+        caught.value.message
+        == f"out must be a folder: {anchor} does not exist, so {out} cannot be made"
+    )
+    assert not journal.exists()

@@ -220,10 +220,12 @@ def check_out(value: object) -> Path | None:
     folder = Path(text)
     probe = folder
     while not probe.exists():
-        if probe.parent == probe:
-            break
+        if probe.parent == probe:  # its anchor is missing: a Windows drive that is not there
+            raise InvalidArgumentError(
+                f"out must be a folder: {probe} does not exist, so {text} cannot be made"
+            )
         probe = probe.parent
-    if probe.exists() and not probe.is_dir():
+    if not probe.is_dir():
         if probe == folder:
             raise InvalidArgumentError(f"out must be a folder: {text} is a file")
         raise InvalidArgumentError(
