@@ -46,6 +46,9 @@ CASES: dict[str, Callable[[], Any]] = {
     "stream(path=5)": lambda: flux_dev.endpoint.stream({"prompt": "x"}, path=5, client=Client(KEY)),  # type: ignore[arg-type]
     "subscribe(client='x')": lambda: flux_dev.subscribe(prompt="x", client="x"),  # type: ignore[arg-type]
     "status(None)": lambda: flux_dev.status(None, client=Client(KEY)),  # type: ignore[arg-type]
+    "Limits(max_response_bytes=1.5)": lambda: Limits(max_response_bytes=1.5),  # type: ignore[arg-type]
+    "realtime(client='x')": lambda: flux_dev.realtime(client="x"),  # type: ignore[arg-type]
+    "realtime(throttle_interval=nan)": lambda: flux_dev.realtime(throttle_interval=float("nan")),
 }
 
 

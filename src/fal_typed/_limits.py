@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from ._errors import InvalidArgumentError
+from ._checks import check_count, check_seconds
 
 __all__ = ["DEFAULT_LIMITS", "KiB", "Limits", "MiB"]
 
@@ -58,13 +58,12 @@ class Limits:
 
     def __post_init__(self) -> None:
         for spec in fields(self):
-            value = getattr(self, spec.name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise InvalidArgumentError(
-                    f"Limits.{spec.name} must be a positive number, got {value!r}"
-                )
-            if value != value or value == float("inf"):
-                raise InvalidArgumentError(f"Limits.{spec.name} must be finite, got {value!r}")
+            name, value = f"Limits.{spec.name}", getattr(self, spec.name)
+            if spec.type == "int":  # a size or a count: 1.5 bytes is no limit anyone meant
+                check_count(name, value)
+            else:  # seconds, or a ratio
+                unit = "seconds" if spec.name.endswith("_timeout") else ""
+                check_seconds(name, value, positive=True, unit=unit)
 
 
 #: The limits of a client built without ``limits=``.

@@ -13,12 +13,17 @@ from typing import Literal
 
 import httpx
 
+from ._checks import check_bool, check_callable, check_count, check_seconds
 from ._errors import InvalidArgumentError
 
 __all__ = [
     "MIN_START_TIMEOUT",
     "Priority",
+    "check_bool",
+    "check_callable",
+    "check_count",
     "check_positive",
+    "check_seconds",
     "check_webhook_url",
     "request_headers",
     "webhook_params",
@@ -120,20 +125,15 @@ def request_headers(
 
 def check_with_logs(with_logs: object) -> bool:
     """``with_logs``, refused unless a bool (``"no"`` would ask for the logs)."""
-    if not isinstance(with_logs, bool):
-        raise InvalidArgumentError(
-            f"with_logs must be True or False, got {type(with_logs).__name__}"
-        )
-    return with_logs
+    return check_bool("with_logs", with_logs)
 
 
 def check_wait_options(with_logs: object, on_enqueue: object, on_queue_update: object) -> None:
     """Refuse a wait's own options of the wrong kind before anything is sent: a callback that
     cannot be called would fail only once the request was queued (and paid for)."""
     check_with_logs(with_logs)
-    for name, callback in (("on_enqueue", on_enqueue), ("on_queue_update", on_queue_update)):
-        if callback is not None and not callable(callback):
-            raise InvalidArgumentError(f"{name} must be callable, got {type(callback).__name__}")
+    check_callable("on_enqueue", on_enqueue)
+    check_callable("on_queue_update", on_queue_update)
 
 
 def webhook_params(webhook_url: str | None) -> dict[str, str]:

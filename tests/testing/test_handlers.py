@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fal_typed import InvalidArgumentError
 from fal_typed.testing import Failure, LocalFal
 
 from .conftest import FLUX, submit, wait_completed
@@ -133,7 +134,7 @@ def test_removing_a_handler_goes_back_to_synthesis(local_fal: LocalFal, http: ht
 
 
 def test_handlers_must_be_callable(local_fal: LocalFal) -> None:
-    with pytest.raises(TypeError, match="callable"):
+    with pytest.raises(InvalidArgumentError, match="callable"):
         local_fal.handler(FLUX, "not a function")  # type: ignore[type-var]
 
 
@@ -149,6 +150,6 @@ def test_behaviour_fields_are_checked(local_fal: LocalFal) -> None:
         local_fal.configure(processing_time=-1)
     with pytest.raises(ValueError, match="hold"):
         local_fal.configure(FLUX, hold="forever")
-    with pytest.raises(TypeError, match="logs"):
+    with pytest.raises(InvalidArgumentError, match="logs"):
         local_fal.configure(logs="one line")
     assert local_fal.behaviour(FLUX).hold is None  # rejected changes are not applied

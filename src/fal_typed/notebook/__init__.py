@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from .. import _jupyter
+from .._checks import check_bool
 from ._progress import Progress
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ __all__ = ["Gallery", "Progress", "auto_progress", "gallery", "progress"]
 
 def auto_progress(enabled: bool = True) -> None:
     """Whether ``subscribe`` shows its progress by itself in a Jupyter kernel (default: yes)."""
-    _jupyter.auto_progress = enabled
+    _jupyter.auto_progress = check_bool("enabled", enabled)
 
 
 def progress(endpoint_id: str | None = None, *, max_logs: int = 10) -> Progress:

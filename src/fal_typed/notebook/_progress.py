@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .._checks import check_bool, check_callable, check_count, check_seconds
 from .._status import Completed, InProgress, Log, Queued, Status
 from ._html import status_html
 
@@ -52,6 +53,11 @@ class Progress:
         notebook: bool | None = None,
         write: Callable[[str], object] | None = None,
     ) -> None:
+        check_count("max_logs", max_logs, minimum=0)
+        check_seconds("min_interval", min_interval)
+        if notebook is not None:
+            check_bool("notebook", notebook)
+        check_callable("write", write)
         self.endpoint_id = endpoint_id
         self.request_id: str | None = None
         self.status: Status | None = None

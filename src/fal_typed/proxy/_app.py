@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._auth import Credentials
+from .._checks import check_bool, check_callable, check_count
 from .._client import Client
 from .._errors import InvalidArgumentError
 from .._hosts import Hosts
@@ -157,15 +158,14 @@ class FalProxy:
     ) -> None:
         if not callable(authenticate):
             raise InvalidArgumentError("authenticate must be a callable: (request) -> caller id")
-        for name, hook in (("spend_cap", spend_cap), ("on_call", on_call)):
-            if hook is not None and not callable(hook):
-                raise InvalidArgumentError(f"{name} must be a callable or None")
+        check_callable("spend_cap", spend_cap)
+        check_callable("on_call", on_call)
+        check_bool("validate_inputs", validate_inputs)
         if limits is not None and not isinstance(limits, CallerLimits):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise InvalidArgumentError("limits must be a fal_typed.proxy.CallerLimits")
         if cors is not None and not isinstance(cors, CORS):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise InvalidArgumentError("cors must be a fal_typed.proxy.CORS")
-        if max_input_bytes < 1:
-            raise InvalidArgumentError("max_input_bytes must be positive")
+        check_count("max_input_bytes", max_input_bytes)
         hosts = Hosts() if upstream is None else _local_hosts(upstream)
         self._authenticate = authenticate
         self._patterns = url_patterns(allowed_urls)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
+from .._checks import check_bool, check_count, check_items
 from .._errors import InvalidArgumentError
 
 __all__ = ["CORS", "EXPOSED_HEADERS"]
@@ -43,9 +44,18 @@ class CORS:
     max_age: int = 600
 
     def __post_init__(self) -> None:
-        if isinstance(self.origins, str):
-            raise InvalidArgumentError("CORS origins must be a list of origins, not one string")
-        if self.allow_credentials and "*" in self.origins:
+        origins = check_items("CORS origins", self.origins, "origins")
+        for origin in origins:
+            if not isinstance(origin, str) or not origin.strip():
+                raise InvalidArgumentError(
+                    f"CORS origins must be non-empty strings, got {type(origin).__name__} "
+                    f"{origin!r}"
+                )
+        check_bool("CORS allow_credentials", self.allow_credentials)
+        check_count("CORS max_age", self.max_age, minimum=0)
+        if not isinstance(self.origins, Sequence):  # pyright: ignore[reportUnnecessaryIsInstance]  # an iterator, read once above
+            object.__setattr__(self, "origins", tuple(origins))
+        if self.allow_credentials and "*" in origins:
             raise InvalidArgumentError(
                 "CORS with allow_credentials needs the origins spelled out, not '*'"
             )

@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .._checks import check_items
 from .._endpoint import Endpoint
 from .._errors import InvalidArgumentError
 from .._registry import UnknownEndpointError, endpoint
@@ -58,13 +59,11 @@ class EndpointPolicy:
     """The endpoint allow-list (None: every endpoint) and input validation of model calls."""
 
     def __init__(self, allowed: Sequence[str] | None, *, validate: bool) -> None:
-        if isinstance(allowed, str):
-            raise InvalidArgumentError("allowed_endpoints must be a list of endpoint ids")
         self.validate = validate
         self.allowed: tuple[str, ...] | None = None
         if allowed is not None:
             cleaned: list[str] = []
-            for pattern in allowed:
+            for pattern in check_items("allowed_endpoints", allowed, "endpoint ids"):
                 if not isinstance(pattern, str) or not pattern.strip("/ "):  # pyright: ignore[reportUnnecessaryIsInstance]
                     raise InvalidArgumentError(f"allowed endpoints must be ids, got {pattern!r}")
                 cleaned.append(pattern.strip("/ "))

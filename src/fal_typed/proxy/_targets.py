@@ -21,6 +21,7 @@ from typing import Final, Literal
 
 import httpx
 
+from .._checks import check_items
 from .._errors import InvalidArgumentError
 from .._hosts import Hosts
 from ._globs import GlobSet
@@ -130,10 +131,8 @@ def url_patterns(patterns: Iterable[str]) -> GlobSet:
     The proxy adds the account key to what it forwards, so a pattern that could match any other
     host would be a way to send the key there: such a list is refused here, at construction.
     """
-    if isinstance(patterns, str):
-        raise InvalidArgumentError("allowed_urls must be a list of patterns, not one string")
     checked: list[str] = []
-    for pattern in patterns:
+    for pattern in check_items("allowed_urls", patterns, "patterns"):
         if not isinstance(pattern, str) or not pattern.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
             raise InvalidArgumentError(f"allowed URL patterns must be strings, got {pattern!r}")
         stripped = pattern.strip()

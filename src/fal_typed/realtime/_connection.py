@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 from typing_extensions import Self, override
 
-from .._client import Client, default_client, user_agent
+from .._client import Client, check_client, default_client, user_agent
 from .._deadline import Deadline
 from .._errors import (
     AuthenticationError,
@@ -46,6 +46,7 @@ from ._protocol import (
     RealtimeError,
     check_max_buffering,
     check_path,
+    check_recv_timeout,
     check_throttle_interval,
     closed_error,
     decode_frame,
@@ -104,6 +105,7 @@ class _RealtimeBase(Generic[InputT, OutputT, SocketT]):
         throttle_interval: float | None = None,
         max_buffering: int | None = None,
     ) -> None:
+        check_client(client)  # kept for the first send: refused here, not by an AttributeError
         self.endpoint = endpoint
         self.path: str = check_path(path)
         self.throttle_interval: float | None = check_throttle_interval(throttle_interval)
@@ -275,6 +277,7 @@ class RealtimeConnection(_RealtimeBase[InputT, OutputT, "ws_sync.ClientConnectio
         """
         from websockets.exceptions import ConnectionClosed
 
+        check_recv_timeout(timeout)
         while True:
             if self._throttle is not None:
                 self._throttle.raise_error()
@@ -471,6 +474,7 @@ class AsyncRealtimeConnection(_RealtimeBase[InputT, OutputT, "ws_async.ClientCon
 
         from websockets.exceptions import ConnectionClosed
 
+        check_recv_timeout(timeout)
         while True:
             if self._throttle is not None:
                 self._throttle.raise_error()

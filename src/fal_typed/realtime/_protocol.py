@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 from typing_extensions import override
 
 from .._auth import redact, redact_json
+from .._checks import check_seconds
 from .._errors import (
     FalConnectionError,
     FalError,
@@ -47,6 +48,7 @@ __all__ = [
     "RealtimeError",
     "check_max_buffering",
     "check_path",
+    "check_recv_timeout",
     "check_throttle_interval",
     "closed_error",
     "count_objects",
@@ -124,16 +126,19 @@ def check_max_buffering(value: int | None) -> int | None:
 
 
 def check_throttle_interval(value: float | None) -> float | None:
-    """Reject a negative or non-numeric throttle interval; ``None`` or ``0`` mean no throttle."""
+    """Reject a throttle interval that is not a finite number of seconds >= 0 (a NaN one
+    held every send after the first for ever); ``None`` or ``0`` mean no throttle."""
     if value is None:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))  # pyright: ignore[reportUnnecessaryIsInstance]
-        or value < 0
-    ):
-        raise InvalidArgumentError(f"throttle_interval must be seconds >= 0 or None, got {value!r}")
-    return float(value) or None
+    return check_seconds("throttle_interval", value) or None
+
+
+def check_recv_timeout(value: float | None) -> float | None:
+    """A receive's ``timeout``: ``None`` (wait as long as it takes) or a finite number of
+    seconds >= 0 (``0`` takes a result only if one is there). A NaN one never timed out."""
+    if value is None:
+        return None
+    return check_seconds("timeout", value)
 
 
 def check_path(path: str) -> str:

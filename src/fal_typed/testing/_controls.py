@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, Final, Literal, TypeAlias
 
+from .._checks import check_bool, check_callable, check_count, check_items, check_seconds
+from .._errors import InvalidArgumentError
 from ._json import as_dict, as_list
 
 __all__ = ["Behaviour", "Controls", "Failure", "Handler", "LogLine"]
@@ -44,8 +46,10 @@ class Failure(Exception):
         body: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        if not 400 <= status_code <= 599:
-            raise ValueError(f"a failure needs a 4xx or 5xx status, got {status_code}")
+        if not 400 <= check_count("status_code", status_code, minimum=0) <= 599:
+            raise InvalidArgumentError(
+                f"status_code must be a 4xx or 5xx status for a failure, got {status_code}"
+            )
         self.status_code: int = status_code
         self.detail: Any = detail
         self.error_type: str = (
@@ -114,30 +118,24 @@ class Behaviour:
     max_concurrent_per_key: int | None = None
 
     def __post_init__(self) -> None:
-        if self.max_concurrent_per_key is not None and self.max_concurrent_per_key < 1:
-            raise ValueError(
-                f"max_concurrent_per_key must be at least 1, got {self.max_concurrent_per_key}"
-            )
-        if not 0 <= self.queue_position <= MAX_QUEUE_POSITION:
-            raise ValueError(
-                f"queue_position must be between 0 and {MAX_QUEUE_POSITION}, got {self.queue_position}"
-            )
+        if self.max_concurrent_per_key is not None:
+            check_count("max_concurrent_per_key", self.max_concurrent_per_key)
+        check_count("queue_position", self.queue_position, minimum=0, maximum=MAX_QUEUE_POSITION)
         for name in ("queue_step", "processing_time"):
-            value = getattr(self, name)
-            if not 0 <= value <= MAX_SECONDS:
-                raise ValueError(
-                    f"{name} must be between 0 and {MAX_SECONDS:g} seconds, got {value}"
-                )
-        if isinstance(self.logs, (str, bytes)):
-            raise TypeError("logs must be a sequence of lines, not a single string")
-        if len(self.logs) > MAX_LOGS:
-            raise ValueError(f"at most {MAX_LOGS} log lines, got {len(self.logs)}")
-        lines: Sequence[LogLine] = self.logs
+            check_seconds(name, getattr(self, name), maximum=MAX_SECONDS)
+        lines = check_items("logs", self.logs, "log lines")
+        if len(lines) > MAX_LOGS:
+            raise InvalidArgumentError(f"logs must be at most {MAX_LOGS} lines, got {len(lines)}")
         object.__setattr__(self, "logs", tuple(lines))
+        check_bool("honour_cancel", self.honour_cancel)
         if self.hold not in (None, "queue", "progress"):
-            raise ValueError(f"hold must be None, 'queue' or 'progress', got {self.hold!r}")
+            raise InvalidArgumentError(
+                f"hold must be None, 'queue' or 'progress', got {self.hold!r}"
+            )
         if self.failure is not None and not isinstance(self.failure, Failure):  # pyright: ignore[reportUnnecessaryIsInstance]
-            raise TypeError("failure must be a Failure")
+            raise InvalidArgumentError(
+                f"failure must be a fal_typed.testing.Failure, got {type(self.failure).__name__}"
+            )
 
     @property
     def queue_time(self) -> float:
@@ -178,10 +176,7 @@ class Controls:
             return behaviour
 
     def set_handler(self, endpoint_id: str, handler: Handler | None) -> None:
-        if handler is not None and not callable(handler):
-            raise TypeError(
-                f"handler for {endpoint_id} must be callable, got {type(handler).__name__}"
-            )
+        check_callable(f"handler for {endpoint_id}", handler)
         with self._lock:
             if handler is None:
                 self._handlers.pop(endpoint_id, None)

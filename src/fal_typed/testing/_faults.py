@@ -16,6 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
+from .._checks import check_count, check_seconds
+from .._errors import InvalidArgumentError
+
 __all__ = ["OPERATION_ALIASES", "Fault", "FaultBook", "FaultRule"]
 
 OPERATION_ALIASES: Final[Mapping[str, str]] = {
@@ -70,8 +73,7 @@ class Fault:
         request_id: bool = True,
     ) -> Fault:
         """Answer ``status_code`` with a JSON ``body`` (or raw ``text``) without reaching the app."""
-        if not 100 <= status_code <= 599:
-            raise ValueError(f"invalid HTTP status {status_code}")
+        check_count("status_code", status_code, minimum=100, maximum=599)
         if text is not None:
             payload, media = text.encode(), "text/plain; charset=utf-8"
         else:
@@ -91,8 +93,7 @@ class Fault:
         """429 ``concurrent_requests_limit`` with ``Retry-After`` (seconds; None to omit it)."""
         headers = {"x-fal-error-type": "concurrent_requests_limit", "x-fal-needs-retry": "1"}
         if retry_after is not None:
-            if retry_after < 0:
-                raise ValueError("retry_after must be >= 0")
+            retry_after = check_seconds("retry_after", retry_after)
             headers["retry-after"] = f"{retry_after:g}"
         body = {"detail": "Too many concurrent requests", "error_type": "concurrent_requests_limit"}
         fault = cls.response(429, body, headers=headers, request_id=False)
@@ -105,8 +106,10 @@ class Fault:
         By default the request never reached fal. With ``after_accept`` it did (a submit is
         queued, a run is executed) and the gateway answered its error page instead of fal's
         response: the ambiguous outcome a client must not retry blindly."""
-        if status_code not in _REASONS:
-            raise ValueError(f"ingress errors are 502, 503 or 504, got {status_code}")
+        if check_count("status_code", status_code) not in _REASONS:
+            raise InvalidArgumentError(
+                f"status_code of an ingress error must be 502, 503 or 504, got {status_code}"
+            )
         page = _NGINX.format(code=status_code, reason=_REASONS[status_code])
         fault = cls.response(
             status_code, text=page, headers={"content-type": "text/html"}, request_id=False
@@ -130,8 +133,7 @@ class Fault:
     ) -> Fault:
         """A flat fal infrastructure error (``{detail, error_type}`` + ``X-Fal-Error-Type``)
         carrying an ``x-fal-request-id``, as fal's own 5xx answers do."""
-        if not 500 <= status_code <= 599:
-            raise ValueError(f"server errors are 5xx, got {status_code}")
+        check_count("status_code", status_code, minimum=500, maximum=599)
         body = {
             "detail": detail or error_type.replace("_", " ").capitalize(),
             "error_type": error_type,
@@ -150,15 +152,13 @@ class Fault:
     @classmethod
     def drop(cls, after_chunks: int = 1) -> Fault:
         """Let ``after_chunks`` body chunks through (one per SSE event), then reset the connection."""
-        if after_chunks < 0:
-            raise ValueError("after_chunks must be >= 0")
+        check_count("after_chunks", after_chunks, minimum=0)
         return cls("drop", f"drop after {after_chunks}", after_chunks=after_chunks, reach_app=True)
 
     @classmethod
     def delay(cls, seconds: float) -> Fault:
         """Hold the request ``seconds`` (at most 600) before handling it normally."""
-        if not 0 <= seconds <= 600:
-            raise ValueError("delay must be between 0 and 600 seconds")
+        check_seconds("seconds", seconds, maximum=600)
         return cls("delay", f"delay {seconds:g}s", seconds=seconds, reach_app=True)
 
     def after_accept(self) -> Fault:
@@ -226,10 +226,15 @@ class FaultBook:
             self._random.seed(seed)
 
     def add(self, rule: FaultRule) -> FaultRule:
-        if rule.times is not None and rule.times < 1:
-            raise ValueError("times must be at least 1 (or None for every request)")
-        if not 0.0 < rule.probability <= 1.0:
-            raise ValueError("probability must be above 0 and at most 1")
+        if not isinstance(rule.fault, Fault):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise InvalidArgumentError(
+                f"fault must be a fal_typed.testing.Fault, got {type(rule.fault).__name__}"
+            )
+        if rule.times is not None:
+            check_count("times", rule.times)  # None: every request
+        probability = check_seconds("probability", rule.probability, positive=True, unit="")
+        if probability > 1.0:
+            raise InvalidArgumentError(f"probability must be at most 1, got {rule.probability!r}")
         if rule.operation is not None:
             rule.operation = OPERATION_ALIASES.get(rule.operation, rule.operation)
         with self._lock:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 import uvicorn
 from typing_extensions import Self
 
+from .._checks import check_count, check_seconds
+from .._errors import InvalidArgumentError
 from .._local import LOCAL_KEY
 from ._app import build_app
 from ._catalog import Catalog
@@ -71,12 +73,19 @@ class LocalFal:
         max_requests: int = 10_000,
         startup_timeout: float = 10.0,
     ) -> None:
-        if not 0 <= port <= 65535:
-            raise ValueError(f"port must be between 0 and 65535, got {port}")
-        if key is not None and (not key.strip() or any(c.isspace() for c in key)):
-            raise ValueError("key must be non-empty and contain no whitespace")
-        if max_requests < 1:
-            raise ValueError("max_requests must be at least 1")
+        check_count("port", port, minimum=0, maximum=65535)
+        if not isinstance(host, str) or not host.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise InvalidArgumentError(f"host must be a non-empty string, got {host!r:.40}")
+        if key is not None and (
+            not isinstance(key, str)  # pyright: ignore[reportUnnecessaryIsInstance]
+            or not key.strip()
+            or any(c.isspace() for c in key)
+        ):
+            raise InvalidArgumentError(
+                f"key must be a non-empty string without whitespace, got {type(key).__name__}"
+            )
+        check_count("max_requests", max_requests)
+        check_seconds("startup_timeout", startup_timeout, positive=True)
         directory = schemas_dir if schemas_dir is not None else default_schemas_dir()
         documents = default_documents() if schemas_dir is None else {}
         source = str(directory) if directory is not None else ""
