@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fal_typed import InvalidArgumentError, notebook
+from fal_typed import FileOutput, InvalidArgumentError, notebook
 from fal_typed.notebook import Progress
 
 
@@ -50,3 +50,29 @@ def test_auto_progress_takes_a_bool(value: object) -> None:
 def test_valid_options_are_kept() -> None:
     progress = Progress(max_logs=0, min_interval=0, write=print)
     assert progress.max_logs == 0 and progress.min_interval == 0
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        (5, "items must be a list of (caption, file) pairs, got int"),
+        ("a.png", "items must be a list of (caption, file) pairs, got str"),
+        (["a.png"], "items[0] must be a (caption, file) pair: a str and a FileOutput, got str"),
+        (
+            [("a", "b")],
+            "items[0] must be a (caption, file) pair: a str and a FileOutput, got tuple",
+        ),
+    ],
+)
+def test_a_gallery_is_built_from_caption_and_file_pairs(items: object, message: str) -> None:
+    """Before, any items were kept and failed when the notebook rendered the gallery."""
+    with pytest.raises(InvalidArgumentError) as caught:
+        notebook.Gallery(items)  # type: ignore[arg-type]
+    assert caught.value.message == message
+
+
+def test_a_gallery_of_pairs_is_kept_as_given() -> None:
+    image = FileOutput(url="https://v3.fal.media/files/a.png", content_type="image/png")
+    gallery = notebook.Gallery([("images[0]", image)])
+    assert gallery.items == [("images[0]", image)] and len(gallery) == 1
+    assert "a.png" in gallery._repr_html_()

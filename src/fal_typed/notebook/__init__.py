@@ -11,12 +11,13 @@ Nothing here imports IPython until a notebook asks for a display.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel
 
 from .. import _jupyter
 from .._checks import check_bool
+from .._errors import InvalidArgumentError
 from ._progress import Progress
 
 if TYPE_CHECKING:
@@ -44,7 +45,28 @@ class Gallery:
     """Files side by side in a notebook, each captioned with where it came from."""
 
     def __init__(self, items: list[tuple[str, FileOutput]]) -> None:
-        self.items = items
+        from ..files._output import FileOutput
+
+        # Checked here, not when the notebook renders it (where the error would name nothing).
+        given = cast("object", items)
+        if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
+            raise InvalidArgumentError(
+                f"items must be a list of (caption, file) pairs, got {type(given).__name__}"
+            )
+        pairs: list[object] = list(cast("Iterable[object]", given))
+        for index, pair in enumerate(pairs):
+            kind = type(pair).__name__
+            fields = cast("tuple[object, ...]", pair) if isinstance(pair, tuple) else ()
+            if not (
+                len(fields) == 2
+                and isinstance(fields[0], str)
+                and isinstance(fields[1], FileOutput)
+            ):
+                raise InvalidArgumentError(
+                    f"items[{index}] must be a (caption, file) pair: a str and a FileOutput, "
+                    f"got {kind}"
+                )
+        self.items: list[tuple[str, FileOutput]] = cast("list[tuple[str, FileOutput]]", pairs)
 
     def __len__(self) -> int:
         return len(self.items)
