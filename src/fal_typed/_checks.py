@@ -11,17 +11,72 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import cast
 
 from ._errors import InvalidArgumentError
 
-__all__ = ["check_bool", "check_callable", "check_count", "check_items", "check_seconds"]
+__all__ = [
+    "check_bool",
+    "check_callable",
+    "check_count",
+    "check_items",
+    "check_seconds",
+    "count_problem",
+    "quoted_number",
+    "seconds_problem",
+    "shown_number",
+]
 
 
-def _shown(value: float) -> str:
-    """``value`` for a message (an int too long for ``repr``'s digit limit is described)."""
+def shown_number(value: object) -> str:
+    """``value`` for a message: an int too long for ``repr``'s digit limit (4,300 digits, past
+    which ``repr`` raises) or past 64 bits is described by its size."""
     if isinstance(value, int) and value.bit_length() > 64:
         return f"an integer of {value.bit_length()} bits"
     return repr(value)
+
+
+def quoted_number(value: object) -> str:
+    """``repr(value)``, or, for an int past ``repr``'s 4,300-digit limit (where it raises), its
+    size as :func:`shown_number` says it."""
+    try:
+        return repr(value)
+    except ValueError:
+        return shown_number(value)
+
+
+def seconds_problem(
+    name: str,
+    value: object,
+    *,
+    positive: bool = False,
+    maximum: float | None = None,
+    unit: str = "seconds",
+) -> tuple[type[TypeError] | type[ValueError], str] | None:
+    """What is wrong with ``value`` as a finite number of seconds (not a bool), >= 0 (> 0 when
+    ``positive``), at most ``maximum`` when given: ``TypeError`` and the message for the wrong
+    kind, ``ValueError`` and the message for a number out of range, None when it is fine.
+    ``unit`` names what is counted in the messages (``""`` for a bare number, a ratio say).
+
+    Every comparison with NaN is False, so a bare ``value < 0`` check lets NaN through (and a
+    NaN wait never ends); an int past float's range is refused as not finite.
+    """
+    of, space = (f" of {unit}", f" {unit}") if unit else ("", "")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return TypeError, f"{name} must be a number{of}, got {type(value).__name__}"
+    try:
+        seconds = float(value)
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        return ValueError, f"{name} must be a finite number{of}, got {shown_number(value)}"
+    if positive and seconds <= 0:
+        return ValueError, f"{name} must be > 0{space}, got {shown_number(value)}"
+    if seconds < 0:
+        return ValueError, f"{name} must be >= 0{space}, got {shown_number(value)}"
+    if maximum is not None and seconds > maximum:
+        return ValueError, f"{name} must be at most {maximum:g}{space}, got {shown_number(value)}"
+    return None
 
 
 def check_seconds(
@@ -32,43 +87,34 @@ def check_seconds(
     maximum: float | None = None,
     unit: str = "seconds",
 ) -> float:
-    """``value`` as a float: a finite number of seconds (not a bool), >= 0 (> 0 when
-    ``positive``), at most ``maximum`` when given. ``unit`` names what is counted in the
-    messages (``""`` for a bare number, a ratio say).
+    """``value`` as a float, or :class:`InvalidArgumentError` saying what
+    :func:`seconds_problem` finds wrong with it."""
+    problem = seconds_problem(name, value, positive=positive, maximum=maximum, unit=unit)
+    if problem is not None:
+        raise InvalidArgumentError(problem[1])
+    return float(cast("float", value))
 
-    Every comparison with NaN is False, so a bare ``value < 0`` check lets NaN through (and a
-    NaN wait never ends); an int past float's range is refused as not finite.
-    """
-    of, space = (f" of {unit}", f" {unit}") if unit else ("", "")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidArgumentError(f"{name} must be a number{of}, got {type(value).__name__}")
-    try:
-        seconds = float(value)
-    except OverflowError:
-        seconds = math.inf
-    if not math.isfinite(seconds):
-        raise InvalidArgumentError(f"{name} must be a finite number{of}, got {_shown(value)}")
-    if positive and seconds <= 0:
-        raise InvalidArgumentError(f"{name} must be > 0{space}, got {_shown(value)}")
-    if seconds < 0:
-        raise InvalidArgumentError(f"{name} must be >= 0{space}, got {_shown(value)}")
-    if maximum is not None and seconds > maximum:
-        raise InvalidArgumentError(
-            f"{name} must be at most {maximum:g}{space}, got {_shown(value)}"
-        )
-    return seconds
+
+def count_problem(
+    name: str, value: object, *, minimum: int = 1, maximum: int | None = None
+) -> tuple[type[TypeError] | type[ValueError], str] | None:
+    """What is wrong with ``value`` as an int (not a bool, not a float: 1.5 bytes is no count)
+    from ``minimum`` to ``maximum``, as :func:`seconds_problem` says it; None when it is fine."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return TypeError, f"{name} must be an int, got {type(value).__name__}"
+    if value < minimum:
+        return ValueError, f"{name} must be >= {minimum}, got {shown_number(value)}"
+    if maximum is not None and value > maximum:
+        return ValueError, f"{name} must be at most {maximum}, got {shown_number(value)}"
+    return None
 
 
 def check_count(name: str, value: object, *, minimum: int = 1, maximum: int | None = None) -> int:
-    """``value``: an int (not a bool, not a float: 1.5 bytes is no count) from ``minimum`` to
-    ``maximum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise InvalidArgumentError(f"{name} must be >= {minimum}, got {_shown(value)}")
-    if maximum is not None and value > maximum:
-        raise InvalidArgumentError(f"{name} must be at most {maximum}, got {_shown(value)}")
-    return value
+    """``value``, or :class:`InvalidArgumentError` saying what :func:`count_problem` finds."""
+    problem = count_problem(name, value, minimum=minimum, maximum=maximum)
+    if problem is not None:
+        raise InvalidArgumentError(problem[1])
+    return cast("int", value)
 
 
 def check_bool(name: str, value: object) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final, cast
 
+from .._checks import check_bool, check_callable
 from .._errors import InvalidArgumentError
 from .._options import check_webhook_url
 from ._journal import Journal
@@ -102,13 +103,6 @@ def _text(value: str | os.PathLike[Any]) -> str | None:
     return text if isinstance(text, str) else None
 
 
-def check_bool(name: str, value: object) -> bool:
-    """``value`` if a bool (``"no"`` or ``0`` would read as the opposite of what was meant)."""
-    if not isinstance(value, bool):
-        raise InvalidArgumentError(f"{name} must be True or False, got {type(value).__name__}")
-    return value
-
-
 def check_count(name: str, value: object, *, low: int, high: int) -> int:
     """A whole number in ``[low, high]`` (not a bool, not a float)."""
     if isinstance(value, bool) or not isinstance(value, int):
@@ -129,12 +123,6 @@ def check_seconds(name: str, value: object, *, low: float, what: str = "seconds"
             f"{name} must be a finite number of {what}, at least {low:g}, got {value!r}"
         )
     return number
-
-
-def check_callable(name: str, value: object) -> None:
-    """None or something callable (it is called only once the run has started)."""
-    if value is not None and not callable(value):
-        raise InvalidArgumentError(f"{name} must be callable, got {type(value).__name__}")
 
 
 def check_optional_text(name: str, value: object) -> str | None:
