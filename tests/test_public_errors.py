@@ -58,3 +58,58 @@ def test_a_wrong_kind_is_the_library_s_error(case: str) -> None:
         CASES[case]()
     assert isinstance(caught.value, FalError)
     assert "Traceback" not in str(caught.value)
+
+
+#: Numbers given as ints no float can hold (10**400), or past ``repr``'s 4,300-digit limit
+#: (-10**5000, which a message cannot quote): each was a raw OverflowError (from ``float()``,
+#: at once or at the first delay computed) or ValueError (from the message itself) somewhere.
+SECONDS: dict[str, Callable[[int], Any]] = {
+    "Client(timeout=)": lambda n: Client(KEY, timeout=n),
+    "Client(poll_interval=)": lambda n: Client(KEY, poll_interval=n),
+    "run(timeout=)": lambda n: flux_dev.run(prompt="x", timeout=n, client=Client(KEY)),
+    "subscribe(client_timeout=)": lambda n: flux_dev.subscribe(
+        prompt="x", client_timeout=n, client=Client(KEY)
+    ),
+    "subscribe(start_timeout=)": lambda n: flux_dev.subscribe(
+        prompt="x", start_timeout=n, client=Client(KEY)
+    ),
+    "stream(timeout=)": lambda n: flux_dev.endpoint.stream(
+        {"prompt": "x"}, timeout=n, client=Client(KEY)
+    ),
+    "RetryPolicy(base_delay=)": lambda n: RetryPolicy(base_delay=n),
+    "RetryPolicy(max_delay=)": lambda n: RetryPolicy(max_delay=n),
+    "RetryPolicy(max_retry_after=)": lambda n: RetryPolicy(max_retry_after=n),
+    "RetryPolicy(max_elapsed=)": lambda n: RetryPolicy(max_elapsed=n),
+    "RetryPolicy(jitter=)": lambda n: RetryPolicy(jitter=n),
+    "Limits(answer_timeout=)": lambda n: Limits(answer_timeout=n),
+    "UploadSettings(retry_backoff=)": lambda n: UploadSettings(retry_backoff=n),
+}
+#: Counts: a huge one is a limit nobody reaches (kept), a negative one is refused.
+COUNTS: dict[str, Callable[[int], Any]] = {
+    "RetryPolicy(max_attempts=)": lambda n: RetryPolicy(max_attempts=n),
+    "Limits(max_json_depth=)": lambda n: Limits(max_json_depth=n),
+    "UploadSettings(max_file_bytes=)": lambda n: UploadSettings(max_file_bytes=n),
+    "UploadSettings(data_uri_threshold=)": lambda n: UploadSettings(data_uri_threshold=n),
+}
+_HUGE = [10**400, -(10**5000)]
+
+
+def _option(case: str) -> str:
+    return case.split("(")[1].rstrip("=)")
+
+
+@pytest.mark.parametrize("number", _HUGE, ids=["1e400", "-1e5000"])
+@pytest.mark.parametrize("case", list(SECONDS))
+def test_seconds_no_float_holds_are_the_library_s_error(case: str, number: int) -> None:
+    with pytest.raises(FalError) as caught:
+        SECONDS[case](number)
+    assert _option(case) in str(caught.value)
+
+
+@pytest.mark.parametrize("case", list(COUNTS))
+def test_a_huge_count_is_kept_and_a_huge_negative_one_refused(case: str) -> None:
+    COUNTS[case](10**400)
+    with pytest.raises(FalError) as caught:
+        COUNTS[case](-(10**5000))
+    assert _option(case) in str(caught.value)
+    assert "an integer of" in str(caught.value)  # described, since it cannot be quoted

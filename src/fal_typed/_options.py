@@ -6,14 +6,20 @@ so a typo in ``priority`` or a one-second ``start_timeout`` never costs a reques
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, cast
 
 import httpx
 
-from ._checks import check_bool, check_callable, check_count, check_seconds
+from ._checks import (
+    check_bool,
+    check_callable,
+    check_count,
+    check_seconds,
+    quoted_number,
+    seconds_problem,
+)
 from ._errors import InvalidArgumentError
 
 __all__ = [
@@ -59,15 +65,14 @@ _RESERVED_HEADERS = frozenset(
 
 
 def check_positive(name: str, value: object) -> float:
-    """A finite number > 0 (not a bool), as a float."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidArgumentError(
-            f"{name} must be a number of seconds, got {type(value).__name__}"
-        )
-    seconds = float(value)
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise InvalidArgumentError(f"{name} must be a positive number of seconds, got {value!r}")
-    return seconds
+    """A finite number > 0 (not a bool), as a float (an int no float holds is not finite)."""
+    problem = seconds_problem(name, value, positive=True)
+    if problem is None:
+        return float(cast("float", value))
+    kind, message = problem
+    if kind is ValueError:  # NaN, infinite, past float's range, or not above 0: said as one
+        message = f"{name} must be a positive number of seconds, got {quoted_number(value)}"
+    raise InvalidArgumentError(message)
 
 
 def _check_header_text(what: str, text: object) -> str:

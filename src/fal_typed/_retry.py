@@ -39,6 +39,7 @@ from typing import cast
 
 import httpx
 
+from ._checks import quoted_number
 from ._errors import (
     FalConnectionError,
     FalError,
@@ -347,15 +348,27 @@ class RetryPolicy:
                 f"max_attempts must be an int, got {type(attempts).__name__}"
             )
         if attempts < 1:
-            raise InvalidArgumentError(f"max_attempts must be at least 1, got {attempts}")
+            raise InvalidArgumentError(
+                f"max_attempts must be at least 1, got {quoted_number(attempts)}"
+            )
         for name in ("base_delay", "max_delay", "max_retry_after", "max_elapsed", "jitter"):
             value = cast(object, getattr(self, name))
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise InvalidArgumentError(f"{name} must be a number, got {type(value).__name__}")
             if not value >= 0:  # NaN too
-                raise InvalidArgumentError(f"{name} must not be negative, got {value}")
+                raise InvalidArgumentError(
+                    f"{name} must not be negative, got {quoted_number(value)}"
+                )
+            try:  # an int no float holds would overflow the first delay computed from it
+                float(value)
+            except OverflowError:
+                raise InvalidArgumentError(
+                    f"{name} must be a number a float can hold, got {quoted_number(value)}"
+                ) from None
         if not self.jitter <= 1:
-            raise InvalidArgumentError(f"jitter must be between 0 and 1, got {self.jitter}")
+            raise InvalidArgumentError(
+                f"jitter must be between 0 and 1, got {quoted_number(self.jitter)}"
+            )
         if not isinstance(cast(object, self.retry_ingress_errors), bool):
             raise InvalidArgumentError(
                 "retry_ingress_errors must be True or False, "

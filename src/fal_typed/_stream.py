@@ -73,6 +73,7 @@ from ._errors import (
     error_for_response,
 )
 from ._jsonbody import json_depth_exceeds
+from ._options import check_positive
 from ._request_json import encode_json, with_json_type
 from ._retry import (
     Backoff,
@@ -120,14 +121,8 @@ class _StreamBase(Generic[OutputT]):
         timeout: float | None = None,
         uploads: Mapping[str, FileInput] | None = None,
     ) -> None:
-        if timeout is not None and (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, (int, float))  # pyright: ignore[reportUnnecessaryIsInstance]
-            or not 0 < timeout < float("inf")
-        ):
-            raise InvalidArgumentError(
-                f"timeout must be a positive number of seconds, got {timeout!r}"
-            )
+        if timeout is not None:
+            timeout = check_positive("timeout", timeout)
         if not isinstance(path, str):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise InvalidArgumentError(f"path must be a string, got {type(path).__name__}")
         self.endpoint = endpoint

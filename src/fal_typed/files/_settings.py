@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, cast
 
+from .._checks import quoted_number, seconds_problem
 from .._errors import InvalidArgumentError
 
 __all__ = ["MiB", "UploadSettings", "configure_uploads", "upload_settings"]
@@ -69,8 +70,9 @@ class UploadSettings:
             value: object = getattr(self, name)
             least = 0 if name == "data_uri_threshold" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                shown = quoted_number(value)
                 raise InvalidArgumentError(
-                    f"UploadSettings.{name} must be an int >= {least}, got {value!r}"
+                    f"UploadSettings.{name} must be an int >= {least}, got {shown}"
                 )
         if not isinstance(cast(object, self.fallback), bool):
             raise InvalidArgumentError(
@@ -82,13 +84,10 @@ class UploadSettings:
                 f"got {self.local_file_strings!r}"
             )
         backoff = cast(object, self.retry_backoff)
-        if (
-            isinstance(backoff, bool)
-            or not isinstance(backoff, (int, float))
-            or not 0 <= backoff < float("inf")  # NaN too
-        ):
+        if seconds_problem("retry_backoff", backoff) is not None:  # NaN, inf, past float's
+            shown = quoted_number(backoff)
             raise InvalidArgumentError(
-                f"UploadSettings.retry_backoff must be a number >= 0, got {backoff!r}"
+                f"UploadSettings.retry_backoff must be a number >= 0, got {shown}"
             )
 
 
