@@ -21,6 +21,7 @@ import pytest
 
 from fal_typed import Client, FalError, Limits, PossiblyAcceptedError, ProtocolError, RetryPolicy
 from fal_typed._queue import fetch_result, fetch_result_async, get_status, submit, submit_async
+from fal_typed._run import run, run_async
 
 from ..memory import peak_rss
 from ..peers.sse import KEY, Exchange, ScriptedPeer, serving
@@ -71,8 +72,10 @@ CALLS: dict[str, Callable[[Client], Any]] = {
     "result_async": lambda c: asyncio.run(fetch_result_async(c, ID, RID)),
     "submit": lambda c: submit(c, ID, {"prompt": "x"}),
     "submit_async": lambda c: asyncio.run(submit_async(c, ID, {"prompt": "x"})),
+    "run": lambda c: run(c, ID, {"prompt": "x"}),
+    "run_async": lambda c: asyncio.run(run_async(c, ID, {"prompt": "x"})),
 }
-PAID = {"submit", "submit_async"}
+PAID = {"submit", "submit_async", "run", "run_async"}
 
 
 @pytest.mark.parametrize("call", list(CALLS))
@@ -140,6 +143,27 @@ def test_a_trickled_answer_ends_at_the_answer_timeout(peer: ScriptedPeer, call: 
     assert "Limits.answer_timeout (1s)" in str(caught.value)
     if call in PAID:
         assert isinstance(caught.value, PossiblyAcceptedError)
+
+
+@pytest.mark.parametrize("call", ["run", "run_async"])
+def test_a_body_that_stops_coming_ends_at_the_answer_timeout(peer: ScriptedPeer, call: str) -> None:
+    """Headers, part of the body, then silence. The queue calls' reads have a timeout (120 s),
+    which ends a silence; a run's have none (a model may take minutes to answer), so there
+    only ``answer_timeout`` ends the wait."""
+
+    async def stall(exchange: Exchange) -> None:
+        await exchange.head(200, {"Content-Type": "application/json", "Content-Length": "100"})
+        await exchange.write(b'{"request_id": ')
+        await asyncio.sleep(15)
+        exchange.close()  # a client without the bound fails here, at 15 s, not never
+
+    peer.script = stall
+    started = time.monotonic()
+    with pytest.raises(FalError) as caught:
+        CALLS[call](_client(peer.url, answer_timeout=1.0))
+    assert time.monotonic() - started < 10  # without the bound: 15 s, when the peer closes
+    assert "Limits.answer_timeout (1s)" in str(caught.value)
+    assert isinstance(caught.value, PossiblyAcceptedError)  # a run is paid
 
 
 def test_a_gzip_bomb_is_never_held_whole(peer: ScriptedPeer) -> None:
