@@ -196,16 +196,25 @@ async def next_within(items: AsyncIterator[T], deadline: Deadline | None) -> T:
 
 
 def read_body(
-    response: httpx.Response, *, max_bytes: int, max_ratio: float, deadline: Deadline | None
+    response: httpx.Response,
+    *,
+    max_bytes: int,
+    max_ratio: float,
+    deadline: Deadline | None,
+    interrupt: bool = True,
 ) -> bytes:
     """The decoded body of a streamed sync ``response``, read within the bounds.
+
+    ``deadline`` is checked as chunks come; with ``interrupt``, a silence past it is ended too
+    (the socket shut down). Without, a read that has a timeout of its own is left to end it,
+    and no alarm is armed.
 
     Raises :class:`LimitExceeded`, :class:`TimedOut`, or the transport's own ``httpx`` error.
     """
     guard = BodyGuard(response, max_bytes=max_bytes, max_ratio=max_ratio)
     body = bytearray()
     chunks = response.iter_bytes()
-    with Interrupter(response, deadline) as interrupter:
+    with Interrupter(response, deadline if interrupt else None) as interrupter:
         while True:
             if deadline is not None and deadline.expired:
                 raise TimedOut
@@ -226,16 +235,23 @@ def read_body(
 
 
 async def aread_body(
-    response: httpx.Response, *, max_bytes: int, max_ratio: float, deadline: Deadline | None
+    response: httpx.Response,
+    *,
+    max_bytes: int,
+    max_ratio: float,
+    deadline: Deadline | None,
+    interrupt: bool = True,
 ) -> bytes:
-    """Async twin of :func:`read_body`."""
+    """Async twin of :func:`read_body` (with ``interrupt``, a silence's read is cancelled)."""
     guard = BodyGuard(response, max_bytes=max_bytes, max_ratio=max_ratio)
     body = bytearray()
     chunks = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
     try:
         while True:
+            if deadline is not None and deadline.expired:
+                raise TimedOut
             try:
-                chunk = await next_within(chunks, deadline)
+                chunk = await next_within(chunks, deadline if interrupt else None)
             except StopAsyncIteration:
                 return bytes(body)
             problem = guard.add(len(chunk))

@@ -27,7 +27,7 @@ from typing_extensions import Self
 
 from ._attempts import Attempts, kind_of
 from ._auth import Credentials, check_key, redact, resolve_credentials
-from ._bounded import BodyGuard, Interrupter, TimedOut, next_within
+from ._bounded import LimitExceeded, TimedOut, aread_body, read_body
 from ._deadline import Deadline
 from ._errors import (
     FalConnectionError,
@@ -669,48 +669,34 @@ def _read_whole(answer: httpx.Response, limits: Limits) -> None:
     its own (a run's: a model may take minutes to answer) has nothing else to end a silence,
     so there the socket is shut down when ``answer_timeout`` passes.
     """
-    guard = BodyGuard(
-        answer, max_bytes=limits.max_response_bytes, max_ratio=limits.max_decompression_ratio
-    )
-    end = time.monotonic() + limits.answer_timeout
-    silence = Deadline(limits.answer_timeout) if _unbounded_read(answer) else None
-    chunks: list[bytes] = []
-    with Interrupter(answer, silence) as interrupter:
-        try:
-            for chunk in answer.iter_bytes():
-                _check_chunk(answer, guard, len(chunk), end, limits)
-                chunks.append(chunk)
-        except httpx.TransportError:
-            if interrupter.fired:
-                raise _too_slow(answer, limits) from None
-            raise
-        if interrupter.fired:  # the shutdown looks like the end of a close-delimited body
-            raise _too_slow(answer, limits)
-    answer._content = b"".join(chunks)  # pyright: ignore[reportPrivateUsage]  # as read() does
+    try:
+        body = read_body(answer, **_bounds(answer, limits))
+    except LimitExceeded as exc:
+        raise _PastLimit(str(exc), request=answer.request) from None
+    except TimedOut:
+        raise _too_slow(answer, limits) from None
+    answer._content = body  # pyright: ignore[reportPrivateUsage]  # as read() does
 
 
 async def _aread_whole(answer: httpx.Response, limits: Limits) -> None:
     """Async twin of :func:`_read_whole` (a silence is ended by cancelling the read)."""
-    guard = BodyGuard(
-        answer, max_bytes=limits.max_response_bytes, max_ratio=limits.max_decompression_ratio
-    )
-    end = time.monotonic() + limits.answer_timeout
-    silence = Deadline(limits.answer_timeout) if _unbounded_read(answer) else None
-    chunks: list[bytes] = []
-    stream = cast("AsyncGenerator[bytes, None]", answer.aiter_bytes())
     try:
-        while True:
-            try:
-                chunk = await next_within(stream, silence)
-            except StopAsyncIteration:
-                break
-            except TimedOut:
-                raise _too_slow(answer, limits) from None
-            _check_chunk(answer, guard, len(chunk), end, limits)
-            chunks.append(chunk)
-    finally:
-        await stream.aclose()
-    answer._content = b"".join(chunks)  # pyright: ignore[reportPrivateUsage]  # as aread() does
+        body = await aread_body(answer, **_bounds(answer, limits))
+    except LimitExceeded as exc:
+        raise _PastLimit(str(exc), request=answer.request) from None
+    except TimedOut:
+        raise _too_slow(answer, limits) from None
+    answer._content = body  # pyright: ignore[reportPrivateUsage]  # as aread() does
+
+
+def _bounds(answer: httpx.Response, limits: Limits) -> dict[str, Any]:
+    """:func:`read_body`'s bounds of a whole answer."""
+    return {
+        "max_bytes": limits.max_response_bytes,
+        "max_ratio": limits.max_decompression_ratio,
+        "deadline": Deadline(limits.answer_timeout),
+        "interrupt": _unbounded_read(answer),
+    }
 
 
 def _unbounded_read(answer: httpx.Response) -> bool:
@@ -724,15 +710,6 @@ def _too_slow(answer: httpx.Response, limits: Limits) -> httpx.ReadTimeout:
         f"the body took longer than Limits.answer_timeout ({limits.answer_timeout:g}s)",
         request=answer.request,
     )
-
-
-def _check_chunk(
-    answer: httpx.Response, guard: BodyGuard, size: int, end: float, limits: Limits
-) -> None:
-    if (problem := guard.add(size)) is not None:
-        raise _PastLimit(problem, request=answer.request)
-    if time.monotonic() > end:
-        raise _too_slow(answer, limits)
 
 
 def _proxy_route(
