@@ -665,12 +665,13 @@ def _read_whole(answer: httpx.Response, limits: Limits) -> None:
 
     Past a limit it raises as httpx would for a read that failed (``ReadTimeout``) or a body it
     cannot decode (``DecodingError``), so the retry table and the paid-request rules decide, as
-    for any other such answer. The time is checked as chunks come; a read with no timeout of
-    its own (a run's: a model may take minutes to answer) has nothing else to end a silence,
-    so there the socket is shut down when ``answer_timeout`` passes.
+    for any other such answer. The time is checked as chunks come, with no alarm armed per
+    answer: a silence is ended by the read timeout, and a run's reads have none (a model may
+    take minutes to answer), so only the call's ``timeout`` ends one there, before its headers
+    or after.
     """
     try:
-        body = read_body(answer, **_bounds(answer, limits))
+        body = read_body(answer, **_bounds(limits))
     except LimitExceeded as exc:
         raise _PastLimit(str(exc), request=answer.request) from None
     except TimedOut:
@@ -679,9 +680,9 @@ def _read_whole(answer: httpx.Response, limits: Limits) -> None:
 
 
 async def _aread_whole(answer: httpx.Response, limits: Limits) -> None:
-    """Async twin of :func:`_read_whole` (a silence is ended by cancelling the read)."""
+    """Async twin of :func:`_read_whole`."""
     try:
-        body = await aread_body(answer, **_bounds(answer, limits))
+        body = await aread_body(answer, **_bounds(limits))
     except LimitExceeded as exc:
         raise _PastLimit(str(exc), request=answer.request) from None
     except TimedOut:
@@ -689,20 +690,14 @@ async def _aread_whole(answer: httpx.Response, limits: Limits) -> None:
     answer._content = body  # pyright: ignore[reportPrivateUsage]  # as aread() does
 
 
-def _bounds(answer: httpx.Response, limits: Limits) -> dict[str, Any]:
+def _bounds(limits: Limits) -> dict[str, Any]:
     """:func:`read_body`'s bounds of a whole answer."""
     return {
         "max_bytes": limits.max_response_bytes,
         "max_ratio": limits.max_decompression_ratio,
         "deadline": Deadline(limits.answer_timeout),
-        "interrupt": _unbounded_read(answer),
+        "interrupt": False,
     }
-
-
-def _unbounded_read(answer: httpx.Response) -> bool:
-    """Whether ``answer``'s reads have no timeout of their own."""
-    timeout: object = answer.request.extensions.get("timeout", {})
-    return isinstance(timeout, dict) and cast("dict[str, object]", timeout).get("read") is None
 
 
 def _too_slow(answer: httpx.Response, limits: Limits) -> httpx.ReadTimeout:

@@ -32,8 +32,8 @@ class Limits:
     answer_timeout: float = 300.0
     """Longest the body of an answer (a result, a status, an error) may take to arrive once its
     headers did, in seconds, however the server trickles it (a read timeout only bounds the
-    silence between two chunks). A silence is ended by the read timeout, or, for a ``run``,
-    whose reads have none, by this."""
+    silence between two chunks). A silence is ended by the read timeout; a ``run``'s reads have
+    none, so there only the call's ``timeout`` ends one."""
     max_json_depth: int = 256
     """Deepest nesting of objects and arrays parsed from JSON (Python's recursion limit is 1000)."""
     max_decompression_ratio: float = 200.0
