@@ -63,7 +63,7 @@ from ._report import write_report
 from ._results import ResultsFile
 from ._rows import Rows
 from ._settle import HistorySettler, Resolved, SettleReport
-from ._states import STATES, ErrorInfo, RowState, error_info
+from ._states import STATES, ErrorInfo, RowState, error_info, fetch_fault
 from ._validate import RowProblem, ValidationReport, check_rows
 
 if TYPE_CHECKING:
@@ -84,6 +84,17 @@ __all__ = [
 
 _LOAD_CHUNK = 500
 _TICK = 0.25
+_REFETCH_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0)
+"""Waits before fetching a result again after a fetch fault (see :func:`fetch_fault`); then
+the row is left ``submitted`` for the next run."""
+
+
+class _Unfetched(Exception):
+    """Following a request failed in a way that says nothing about the request itself."""
+
+    def __init__(self, error: FalError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class BatchValidationError(BatchError):
@@ -796,6 +807,24 @@ class Runner:
                 row.output = exc.data
                 await self._fail(row, failed, exc)
                 return None
+            except _Unfetched as unfetched:
+                # The request may have succeeded: it stays awaited by id (never failed, which
+                # would lose a paid result and let --retry-failed pay for it again).
+                error = error_info(unfetched.error)
+                kept = Transition(
+                    row.slot,
+                    "submitted",
+                    ("submitted",),
+                    request_id=request_id,
+                    values={"error": error},
+                )
+                if await self._commit(row, kept):
+                    row.error = error
+                self.progress.message(
+                    f"batch: the result of {row.key} ({request_id}) could not be fetched "
+                    f"({error.message}); it stays submitted and the next run fetches it"
+                )
+                return None
             except FalError as exc:
                 failed = Transition(
                     row.slot,
@@ -825,7 +854,7 @@ class Runner:
                 "completed",
                 ("submitted",),
                 request_id=request_id,
-                values={"output": data},
+                values={"output": data, "error": None},
             )
             if await self._commit(row, done):
                 await self._emit(row)
@@ -835,6 +864,7 @@ class Runner:
         """The output JSON of ``request_id`` (validated against ``Output``), by webhook when one
         is expected, else by following its status; transport failures are waited out."""
         delay = 1.0
+        refetches = iter(_REFETCH_DELAYS)
         while True:
             try:
                 if self.settings.webhook is not None:
@@ -845,6 +875,14 @@ class Runner:
                 return data
             except PossiblyAcceptedError:
                 raise
+            except _Unfetched as unfetched:
+                wait = next(refetches, None)
+                if wait is None:
+                    raise
+                self.progress.message(
+                    f"batch: fetching {request_id} failed: {unfetched.error}; again in {wait:g}s"
+                )
+                await asyncio.sleep(wait)
             except FalConnectionError as exc:  # fal unreachable: the request is still there
                 self.progress.message(
                     f"batch: waiting for {request_id}: {exc}; retrying in {delay:.0f}s"
@@ -855,10 +893,15 @@ class Runner:
     async def _by_status(self, request_id: str) -> Any:
         final: Completed | None = None
         endpoint_id = self.endpoint.endpoint_id
-        async for status in iter_status_async(self.client, endpoint_id, request_id):
-            if isinstance(status, Completed):
-                final = status
-        return await fetch_result_async(self.client, endpoint_id, request_id, completed=final)
+        try:
+            async for status in iter_status_async(self.client, endpoint_id, request_id):
+                if isinstance(status, Completed):
+                    final = status
+            return await fetch_result_async(self.client, endpoint_id, request_id, completed=final)
+        except FalError as exc:
+            if fetch_fault(exc, final):
+                raise _Unfetched(exc) from exc
+            raise
 
     async def _by_webhook(self, request_id: str, timeout: float) -> Any:
         endpoint_id = self.endpoint.endpoint_id
@@ -871,12 +914,19 @@ class Runner:
                 outcome = await asyncio.wait_for(asyncio.shield(future), timeout)
             except asyncio.TimeoutError:
                 # Deliveries can be lost: ask fal directly.
-                status = await get_status_async(self.client, endpoint_id, request_id)
-                if isinstance(status, Completed):
-                    self._webhooks.pop(request_id, None)
-                    return await fetch_result_async(
-                        self.client, endpoint_id, request_id, completed=status
-                    )
+                status = None
+                try:
+                    status = await get_status_async(self.client, endpoint_id, request_id)
+                    if isinstance(status, Completed):
+                        self._webhooks.pop(request_id, None)
+                        return await fetch_result_async(
+                            self.client, endpoint_id, request_id, completed=status
+                        )
+                except FalError as exc:
+                    completed = status if isinstance(status, Completed) else None
+                    if fetch_fault(exc, completed):
+                        raise _Unfetched(exc) from exc
+                    raise
                 continue
             self._webhooks.pop(request_id, None)
             if isinstance(outcome, BaseException):
