@@ -286,6 +286,10 @@ class Summary:
 OnRow = Callable[[RowResult], "object | Awaitable[object]"]
 
 
+def _said(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, FalError) else repr(exc)
+
+
 def _unlimited_429(client: Client) -> Client:
     """``client`` whose submits hand 429s back to the batch (its limiter backs off for all rows)
     instead of retrying each one on its own; it shares the client's connections."""
@@ -340,6 +344,8 @@ class Runner:
         self._wake = asyncio.Event()
         self.estimate: Estimate | None = None
         self.settled: SettleReport | None = None
+        self.journal_failure: JournalError | None = None
+        """The journal's error that stopped this run (a disk full, a database gone)."""
 
     # -- the run ----------------------------------------------------------------------------------
 
@@ -377,6 +383,12 @@ class Runner:
                 await self._work()
             finally:
                 self.progress.stop(self._snapshot())
+            if self.journal_failure is not None:
+                raise JournalError(
+                    f"the batch stopped: {self.journal_failure.message}. Rows in flight keep the state "
+                    "the journal last recorded; once it works again, the same command resumes "
+                    "(rows cut off mid-submit are settled from fal's request history)"
+                ) from self.journal_failure
             return await self._finish()
         finally:
             with contextlib.suppress(Exception):
@@ -614,8 +626,16 @@ class Runner:
         self._tasks.pop(task, None)
         self._posting.discard(task)
         self._wake.set()
-        if not task.cancelled() and task.exception() is not None:
-            self.progress.message(f"batch: a row failed unexpectedly: {task.exception()!r}")
+        error = None if task.cancelled() else task.exception()
+        if isinstance(error, JournalError):
+            # Nothing may be sent that the journal cannot record: stop (submits on the wire
+            # get their answer) and end the run with the journal's error.
+            if self.journal_failure is None:
+                self.journal_failure = error
+                self.progress.message(f"batch: stopping: {error.message}")
+            self.stop()
+        elif error is not None:
+            self.progress.message(f"batch: a row failed unexpectedly: {error!r}")
 
     async def _others_working(self) -> bool:
         """Whether another worker holds unfinished rows (worker mode): wait for them to finish,
@@ -716,16 +736,20 @@ class Runner:
             if task is not None:
                 self._posting.add(task)
             try:
-                marked = await self._commit(
-                    row,
-                    Transition(
-                        row.slot,
-                        "submitting",
-                        (row.state,),
-                        owner=self.owner,
-                        values={"token": token, "attempt": True, "sent": True, "error": None},
-                    ),
-                )
+                try:
+                    marked = await self._commit(
+                        row,
+                        Transition(
+                            row.slot,
+                            "submitting",
+                            (row.state,),
+                            owner=self.owner,
+                            values={"token": token, "attempt": True, "sent": True, "error": None},
+                        ),
+                    )
+                except BaseException:  # the journal failed: nothing sent, the slot given back
+                    self.limiter.release()
+                    raise
                 if not marked:  # the lease is gone: another worker has this row now
                     self.limiter.release()
                     return None
@@ -767,16 +791,27 @@ class Runner:
                     raise
                 request_id = submission.request_id
                 row.request_id = request_id
-                await self._commit(
-                    row,
-                    Transition(
-                        row.slot,
-                        "submitted",
-                        ("submitting", "ambiguous"),
-                        token=token,
-                        values={"request_id": request_id},
-                    ),
-                )
+                try:
+                    await self._commit(
+                        row,
+                        Transition(
+                            row.slot,
+                            "submitted",
+                            ("submitting", "ambiguous"),
+                            token=token,
+                            values={"request_id": request_id},
+                        ),
+                    )
+                except BaseException as exc:
+                    # The row stays "submitting" (settled from fal's history next time); the id
+                    # fal gave is said here, so it is never lost.
+                    self.limiter.release()
+                    self.progress.message(
+                        f"batch: fal accepted row {row.key} as request {request_id}, but the "
+                        f"journal could not record it ({_said(exc)}); the next run settles it from "
+                        "fal's request history, never sending it again"
+                    )
+                    raise
                 if self.stopping:
                     self.limiter.release()
                     return None
