@@ -74,7 +74,10 @@ class SQLiteJournal(SQLJournal):
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX: no lock, one run at a time is on you
             return
-        handle = (self.path.parent / f"{self.path.name}.lock").open("ab")
+        # Beside the file itself: a run through a symbolic link to the journal must meet the
+        # same lock, or two runs each take over every row and send it.
+        real = self.path.resolve()
+        handle = (real.parent / f"{real.name}.lock").open("ab")
         flag = fcntl.LOCK_EX if mode == "solo" else fcntl.LOCK_SH
         try:
             fcntl.flock(handle.fileno(), flag | fcntl.LOCK_NB)
