@@ -832,15 +832,30 @@ class Runner:
             try:
                 data = await self._result(request_id)
             except OutputValidationError as exc:  # paid for: kept, though it does not fit Output
-                failed = Transition(
+                row.output = exc.data
+                if self._downloader is None:
+                    failed = Transition(
+                        row.slot,
+                        "failed",
+                        ("submitted",),
+                        request_id=request_id,
+                        values={"output": exc.data, "error": error_info(exc)},
+                    )
+                    await self._fail(row, failed, exc)
+                    return None
+                # Its files were paid for too, and fal's URLs expire: saved as any result's
+                # (the output committed first), the row then ends failed, its files kept.
+                error = error_info(exc)
+                fetched = Transition(
                     row.slot,
-                    "failed",
+                    "downloading",
                     ("submitted",),
                     request_id=request_id,
-                    values={"output": exc.data, "error": error_info(exc)},
+                    values={"output": exc.data, "error": error},
                 )
-                row.output = exc.data
-                await self._fail(row, failed, exc)
+                if await self._commit(row, fetched):
+                    row.error = error
+                    await self._download(row)
                 return None
             except _Unfetched as unfetched:
                 # The request may have succeeded: it stays awaited by id (never failed, which
@@ -980,8 +995,12 @@ class Runner:
         return True
 
     async def _download(self, row: JournalRow) -> None:
+        # A result that did not fit Output keeps that error through its downloads, and ends
+        # failed (with its files), not completed.
+        invalid = row.error is not None and row.error.kind == "output_validation"
+        final: RowState = "failed" if invalid else "completed"
         if self._downloader is None:
-            done = Transition(row.slot, "completed", ("downloading",), request_id=row.request_id)
+            done = Transition(row.slot, final, ("downloading",), request_id=row.request_id)
             if await self._commit(row, done):
                 await self._emit(row)
             return
@@ -994,7 +1013,7 @@ class Runner:
                 "downloading",
                 ("downloading",),
                 request_id=row.request_id,
-                values={"error": error},
+                values={} if invalid else {"error": error},
             )
             await self._commit(row, kept)
             self.progress.message(
@@ -1004,13 +1023,14 @@ class Runner:
         row.files = files
         done = Transition(
             row.slot,
-            "completed",
+            final,
             ("downloading",),
             request_id=row.request_id,
-            values={"files": files, "error": None},
+            values={"files": files} if invalid else {"files": files, "error": None},
         )
         if await self._commit(row, done):
-            row.error = None
+            if not invalid:
+                row.error = None
             await self._emit(row)
 
     async def _emit(self, row: JournalRow) -> None:
