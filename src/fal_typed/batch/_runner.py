@@ -792,16 +792,7 @@ class Runner:
                 request_id = submission.request_id
                 row.request_id = request_id
                 try:
-                    await self._commit(
-                        row,
-                        Transition(
-                            row.slot,
-                            "submitted",
-                            ("submitting", "ambiguous"),
-                            token=token,
-                            values={"request_id": request_id},
-                        ),
-                    )
+                    recorded = await self._record(row, token, request_id)
                 except BaseException as exc:
                     # The row stays "submitting" (settled from fal's history next time); the id
                     # fal gave is said here, so it is never lost.
@@ -812,13 +803,42 @@ class Runner:
                         "fal's request history, never sending it again"
                     )
                     raise
-                if self.stopping:
+                if not recorded or self.stopping:
                     self.limiter.release()
                     return None
                 return request_id
             finally:
                 if task is not None:
                     self._posting.discard(task)
+
+    async def _record(self, row: JournalRow, token: str, request_id: str) -> bool:
+        """Commit the request id fal gave this row's submit; whether the row now waits for it.
+
+        Late (this worker stalled past its lease), the row may have been taken over: while it
+        is ambiguous the id is recorded as usual; settled back to ``pending`` meanwhile (found
+        absent before fal's index showed this request) and not sent again yet, it adopts the
+        id, so it is not sent a second time; sent again already, the id is said, never dropped
+        silently."""
+        on_time = Transition(
+            row.slot,
+            "submitted",
+            ("submitting", "ambiguous"),
+            token=token,
+            values={"request_id": request_id},
+        )
+        if await self._commit(row, on_time):
+            return True
+        late = Transition(
+            row.slot, "submitted", ("pending",), values={"request_id": request_id, "token": token}
+        )
+        if await self._commit(row, late):
+            return True
+        self.progress.message(
+            f"batch: fal accepted row {row.key} as request {request_id} after another worker "
+            "had taken the row over and sent it again: check that request (fal's request "
+            "history), it may have run twice"
+        )
+        return False
 
     async def _fail(self, row: JournalRow, transition: Transition, exc: BaseException) -> None:
         if await self._commit(row, transition):
