@@ -414,15 +414,21 @@ class SQLJournal(Journal):
                     (self.name, info.endpoint_id, info.key_field, SCHEMA_VERSION),
                 )
             found = self._execute(
-                self._sql("SELECT endpoint_id, key_field FROM fal_batch WHERE name = ?"),
+                self._sql("SELECT endpoint_id, key_field, version FROM fal_batch WHERE name = ?"),
                 (self.name,),
             )
         if not found:
             raise NoBatchError(f"{self.location} holds no batch named {self.name!r}")
-        endpoint_id, key_field = found[0]
+        endpoint_id, key_field, version = found[0]
         self.info: BatchInfo | None = BatchInfo(self.name, endpoint_id, key_field)
         if mode == "read":
             return
+        if version != SCHEMA_VERSION:
+            # Another layout's rows and states, read as ours, could send a row twice.
+            raise JournalMismatchError(
+                f"{self.location} is a journal of version {version}; this fal-typed keeps "
+                f"version {SCHEMA_VERSION}: resume it with the fal-typed that started it"
+            )
         if endpoint_id != info.endpoint_id:
             raise JournalMismatchError(
                 f"{self.location} is the journal of a batch on {endpoint_id}, not "

@@ -10,7 +10,8 @@
 
 Exit status of ``run``: 0 every row completed, 1 some rows failed, are ambiguous, invalid (with
 --skip-invalid) or unfinished, 2 bad usage, invalid rows or an estimated cost above
---max-cost (nothing sent), 130 interrupted.
+--max-cost (nothing sent), or a journal that failed during the run (its disk full, its database
+gone: the run stopped sending), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -345,8 +346,8 @@ def _run_job(job: Any, *, quiet: bool) -> Summary:
         )
         raise typer.Exit(_INTERRUPTED) from None
     except (batch.BatchError, batch.JournalError) as exc:
-        # Invalid rows, a changed input, the cost, an unreadable input file, the journal:
-        # the user's to fix, and nothing was sent.
+        # Invalid rows, a changed input, the cost, an unreadable input file (nothing was sent),
+        # the journal (unusable, or failed during the run: it stopped sending): the user's to fix.
         raise _fail(str(exc)) from None
     except FalError as exc:
         raise _fail(str(exc), 1) from None
