@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import mimetypes
+import re
 import urllib.parse
 from collections.abc import Iterator
 from datetime import datetime
@@ -49,6 +50,9 @@ _RAW_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})  # Jupyte
 _MEDIA_WIDTH = 320  # pixels of a gallery item
 _VALUE_CHARS = 200  # characters of a field's value in the table of a result
 _MAX_DEPTH = 4  # nested models searched for files
+# A media type as RFC 6838 names them: the only content types shown or put in a tag, so one a
+# server wrote ('image/x" onerror="...') can never end the attribute it is written into.
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 
 
 def _text(value: object) -> str:
@@ -63,14 +67,23 @@ def _safe_url(url: object) -> str | None:
     return url if scheme in ("http", "https", "data") else None
 
 
+def _media_type(text: object) -> str | None:
+    """The ``type/subtype`` of a content type a server sent, or None if it is not one."""
+    if not isinstance(text, str):
+        return None
+    media_type = text.split(";", 1)[0].strip().lower()
+    return media_type if _MEDIA_TYPE.fullmatch(media_type) else None
+
+
 def _content_type(file: FileOutput) -> str | None:
-    given = getattr(file, "content_type", None)
-    if isinstance(given, str) and "/" in given:
-        return given.split(";", 1)[0].strip().lower()
+    """The file's media type: the one it states, its ``data:`` URI's, or its name's."""
+    given = _media_type(getattr(file, "content_type", None))
+    if given is not None:
+        return given
     url = getattr(file, "url", None)
     if isinstance(url, str) and url[:5].lower() == "data:":
         try:
-            return data_uri_content_type(url).split(";", 1)[0].strip().lower()
+            return _media_type(data_uri_content_type(url))
         except (FalError, ValueError):
             return None
     for name in (getattr(file, "file_name", None), url):
@@ -163,7 +176,8 @@ def file_bundle(file: FileOutput) -> tuple[dict[str, object], dict[str, object]]
             if content_type.startswith("image/"):
                 encoded = base64.b64encode(data).decode("ascii")
                 label = _text(_label(file))
-                tag = f'<img src="data:{content_type};base64,{encoded}" alt="{label}" title="{label}">'
+                source = _text(f"data:{content_type};base64,{encoded}")
+                tag = f'<img src="{source}" alt="{label}" title="{label}">'
                 return {"text/html": tag}, {}
     return {"text/html": file_html(file)}, {}
 
