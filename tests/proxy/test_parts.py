@@ -9,11 +9,12 @@ import json
 import httpx
 import pytest
 from starlette.datastructures import Headers
+from starlette.types import Message
 
 from fal_typed import InvalidArgumentError
 from fal_typed._proxy_transport import PROXY_AUTHORIZATION, ProxyRoute, ProxyTransport
-from fal_typed.proxy import CORS, CallerLimits
-from fal_typed.proxy._forward import request_headers, response_headers
+from fal_typed.proxy import CORS, CallerLimits, FalProxy, anyone
+from fal_typed.proxy._forward import declared_length, request_headers, response_headers
 from fal_typed.proxy._limits import Limiter
 from fal_typed.proxy._redact import Secrets
 from fal_typed.proxy._refusal import Refused
@@ -99,6 +100,69 @@ def test_headers_going_up_are_fals_and_the_proxys_credential() -> None:
     assert up["accept-encoding"] == "identity"
     assert not {"cookie", "x-fal-target-url", "x-forwarded-for"} & set(up)
     assert "content-length" not in request_headers(incoming, "Key k", streamed_body=False)
+
+
+# Content-Length values a lax server in front may let through: none is a length.
+NOT_A_LENGTH: list[list[bytes]] = [
+    [b"\xb2"],  # superscript two in latin-1: str.isdigit() says yes, int() says no
+    [b"\xd9\xa1"],
+    [b"-1"],
+    [b"+12"],
+    [b"1, 1"],
+    [b"0x10"],
+    [b"1_000"],
+    [b""],
+    [b"12", b"13"],  # two lengths: which one frames the body depends on who reads it
+]
+
+
+@pytest.mark.parametrize("values", NOT_A_LENGTH)
+def test_a_content_length_that_is_no_single_length_is_not_relayed(values: list[bytes]) -> None:
+    incoming = Headers(raw=[(b"content-length", value) for value in values])
+    assert declared_length(incoming) is None
+    assert "content-length" not in request_headers(incoming, "Key k", streamed_body=True)
+
+
+def test_one_length_in_digits_is_relayed() -> None:
+    incoming = Headers(raw=[(b"content-length", b"12"), (b"content-length", b"12")])
+    assert declared_length(incoming) == 12
+    assert request_headers(incoming, "Key k", streamed_body=True)["content-length"] == "12"
+
+
+@pytest.mark.parametrize("values", NOT_A_LENGTH)
+async def test_an_input_with_no_single_length_is_counted_as_it_arrives(
+    values: list[bytes],
+) -> None:
+    """The input of a billed call is read whole: a length that is none neither crashes the
+    proxy nor lets a larger input through."""
+    proxy = FalProxy(
+        authenticate=anyone,
+        key="key-id:key-secret",
+        upstream="http://127.0.0.1:9",
+        allowed_endpoints=["fal-ai/flux/dev"],
+        max_input_bytes=8,
+    )
+    headers = [(b"x-fal-target-url", b"https://fal.run/fal-ai/flux/dev")]
+    scope = {
+        "type": "http", "method": "POST", "path": "/", "raw_path": b"/", "query_string": b"",
+        "headers": headers + [(b"content-length", value) for value in values],
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "scheme": "http",
+        "http_version": "1.1", "root_path": "",
+    }  # fmt: skip
+    chunks = [b'{"prompt":', b'"a cat"}']
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        body = chunks.pop(0)
+        return {"type": "http.request", "body": body, "more_body": bool(chunks)}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await proxy(scope, receive, send)
+    await proxy.aclose()
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["error_type"] == "proxy_input_too_large"
 
 
 def test_headers_coming_back_are_scrubbed_and_the_apps_own_apply() -> None:

@@ -42,7 +42,7 @@ from ._calls import Authenticate, BillableCall, OnCall, ProxyCall, SpendCap, res
 from ._cors import CORS
 from ._credentials import KeyRing, KeySource
 from ._endpoints import EndpointPolicy
-from ._forward import BodyRelay, request_headers
+from ._forward import BodyRelay, declared_length, request_headers
 from ._limits import CallerLimits, Limiter
 from ._redact import Secrets
 from ._refusal import Refused
@@ -276,8 +276,8 @@ class FalProxy:
         too_large = Refused(
             413, f"the input is larger than {self._max_input} bytes", "proxy_input_too_large"
         )
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._max_input:
+        declared = declared_length(request.headers)
+        if declared is not None and declared > self._max_input:
             raise too_large
         chunks: list[bytes] = []
         async for chunk in request.stream():

@@ -17,7 +17,7 @@ from starlette.types import Send
 from .._client import user_agent
 from ._redact import Secrets
 
-__all__ = ["BodyRelay", "request_headers", "response_headers"]
+__all__ = ["BodyRelay", "declared_length", "request_headers", "response_headers"]
 
 _HOP_BY_HOP = frozenset(
     {
@@ -38,6 +38,17 @@ _WHOLE_BODY_MAX = 1 << 20
 _PASSED_UP = frozenset({"accept", "content-type", "user-agent"})
 
 
+def declared_length(incoming: Headers) -> int | None:
+    """The body length the caller declared, or None unless it declared exactly one length in
+    ASCII digits (a server in front may let through ``1, 1``, ``-1`` or ``\xb2``, which ``isdigit``
+    takes for a digit and ``int`` refuses)."""
+    values = set(incoming.getlist("content-length"))
+    if len(values) != 1:
+        return None
+    value = values.pop().strip()
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
 def request_headers(
     incoming: Headers, authorization: str, *, streamed_body: bool
 ) -> dict[str, str]:
@@ -46,9 +57,10 @@ def request_headers(
     for name, value in incoming.items():
         if (name.startswith("x-fal-") and name != _TARGET_HEADER) or name in _PASSED_UP:
             headers[name] = value
-    if streamed_body and "content-length" in incoming:
+    length = declared_length(incoming)
+    if streamed_body and length is not None:
         # Relayed as it arrives: with its length, fal gets a plain body, not a chunked one.
-        headers["content-length"] = incoming["content-length"]
+        headers["content-length"] = str(length)
     if incoming.get("accept-encoding", "").strip().lower() == "identity":
         headers["accept-encoding"] = "identity"  # a part upload: its ETag must not be altered
     headers["authorization"] = authorization
