@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._auth import Credentials
-from .._checks import check_bool, check_callable, check_count
+from .._checks import check_bool, check_callable, check_count, declared_length
 from .._client import Client
 from .._errors import InvalidArgumentError
 from .._hosts import Hosts
@@ -42,7 +42,7 @@ from ._calls import Authenticate, BillableCall, OnCall, ProxyCall, SpendCap, res
 from ._cors import CORS
 from ._credentials import KeyRing, KeySource
 from ._endpoints import EndpointPolicy
-from ._forward import BodyRelay, declared_length, request_headers
+from ._forward import BodyRelay, request_headers
 from ._limits import CallerLimits, Limiter
 from ._redact import Secrets
 from ._refusal import Refused
@@ -276,7 +276,7 @@ class FalProxy:
         too_large = Refused(
             413, f"the input is larger than {self._max_input} bytes", "proxy_input_too_large"
         )
-        declared = declared_length(request.headers)
+        declared = declared_length(request.headers.getlist("content-length"))
         if declared is not None and declared > self._max_input:
             raise too_large
         chunks: list[bytes] = []

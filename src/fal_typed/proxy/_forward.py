@@ -14,10 +14,11 @@ import httpx
 from starlette.datastructures import Headers
 from starlette.types import Send
 
+from .._checks import declared_length
 from .._client import user_agent
 from ._redact import Secrets
 
-__all__ = ["BodyRelay", "declared_length", "request_headers", "response_headers"]
+__all__ = ["BodyRelay", "request_headers", "response_headers"]
 
 _HOP_BY_HOP = frozenset(
     {
@@ -38,17 +39,6 @@ _WHOLE_BODY_MAX = 1 << 20
 _PASSED_UP = frozenset({"accept", "content-type", "user-agent"})
 
 
-def declared_length(incoming: Headers) -> int | None:
-    """The body length the caller declared, or None unless it declared exactly one length in
-    ASCII digits (a server in front may let through ``1, 1``, ``-1`` or ``\xb2``, which ``isdigit``
-    takes for a digit and ``int`` refuses)."""
-    values = set(incoming.getlist("content-length"))
-    if len(values) != 1:
-        return None
-    value = values.pop().strip()
-    return int(value) if value.isascii() and value.isdigit() else None
-
-
 def request_headers(
     incoming: Headers, authorization: str, *, streamed_body: bool
 ) -> dict[str, str]:
@@ -57,7 +47,7 @@ def request_headers(
     for name, value in incoming.items():
         if (name.startswith("x-fal-") and name != _TARGET_HEADER) or name in _PASSED_UP:
             headers[name] = value
-    length = declared_length(incoming)
+    length = declared_length(incoming.getlist("content-length"))
     if streamed_body and length is not None:
         # Relayed as it arrives: with its length, fal gets a plain body, not a chunked one.
         headers["content-length"] = str(length)
@@ -118,9 +108,9 @@ class BodyRelay:
         open-ended bodies are streamed.
         """
         headers = response_headers(response.headers, self._secrets)
-        declared = response.headers.get("content-length", "")
+        declared = declared_length(response.headers.get_list("content-length"))
         streaming = response.headers.get("content-type", "").startswith("text/event-stream")
-        if not streaming and declared.isdigit() and int(declared) <= _WHOLE_BODY_MAX:
+        if not streaming and declared is not None and declared <= _WHOLE_BODY_MAX:
             body = self._redactor.feed(await response.aread()) + self._redactor.flush()
             self.sent = len(body)
             await self.start(

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Final, Protocol, TypeAlias, TypeVar, cast, run
 
 from pydantic import BaseModel
 
+from .._checks import declared_length
 from ._errors import (
     JWKSFetchError,
     UnknownRequestError,
@@ -164,10 +165,7 @@ async def _read_body(request: SupportsWebhookRequest, limit: int) -> bytes:
 
 
 def _content_length(headers: Mapping[str, str]) -> int | None:
-    for name, value in headers.items():
-        if name.lower() == "content-length":
-            return int(value) if value.strip().isdigit() else None
-    return None
+    return declared_length(v for k, v in headers.items() if k.lower() == "content-length")
 
 
 def webhook_endpoint(
