@@ -20,7 +20,7 @@ later stages see one dialect (JSON Schema as OpenAPI 3.1 uses it) and never gues
 - A keyword whose value the models could not hold is dropped with a warning, so every module
   imports: a number Python cannot write as a literal (``1e400``, ``Infinity``, ``NaN``, an
   integer of over 4,000 digits) in a bound, default, enum or const; a bound or length that is
-  not a number or a count; an enum of anything but scalars; a ``pattern`` that Python's ``re`` or pydantic's default (Rust)
+  not a number or a count; an enum or const of anything but scalars; a ``pattern`` that Python's ``re`` or pydantic's default (Rust)
   regex engine does not compile (the server still checks it). The endpoint id must fit
   :func:`fal_typed.naming.check_endpoint_id`, or the document is refused.
 - A default that is an object (or a list holding objects or lists) cannot be written as a
@@ -375,6 +375,10 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float))
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -400,11 +404,13 @@ def _keyword_problem(key: str, value: Any) -> str | None:
     elif key == "pattern":
         return _pattern_problem(value)
     elif key == "enum" and not (
-        isinstance(value, list)
-        and value
-        and all(item is None or isinstance(item, (str, int, float)) for item in value)
+        isinstance(value, list) and value and all(_is_scalar(item) for item in value)
     ):  # a model writes an enum as Literal[...], which holds scalars only
         return f"is not a list of strings, numbers, booleans or nulls: {_short(value)}"
+    elif key == "const" and not _is_scalar(value):
+        # Literal[...] holds scalars only; and an object here is data, which every later stage
+        # (and datamodel-code-generator) would walk as schema: {"$ref": ...} read as a reference.
+        return f"is not a string, number, boolean or null: {_short(value)}"
     elif key == "required" and not (
         isinstance(value, list) and all(isinstance(item, str) for item in value)
     ):

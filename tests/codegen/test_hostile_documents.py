@@ -18,6 +18,7 @@ import inspect
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -329,6 +330,47 @@ def test_numbers_python_cannot_write_are_dropped_with_a_warning(tmp_path: Path) 
         "minimum of Value holds a number Python cannot write (-inf has no Python literal): dropped",
     ]
     assert import_all(tmp_path / "generated", tmp_path)["odd"] == "fal-ai/odd"
+
+
+# Data that reads like schema: a const is a value, never a reference to follow or fetch.
+REF_LIKE = [
+    "#/components/schemas/ThingOutput",  # a component that exists
+    "#/components/schemas/Missing",
+    "#/nowhere",
+    "other.json",
+    "/etc/passwd",
+    "file:///etc/passwd",
+    "@URL@/remote.json#/x",  # the test's own server, counting what is fetched
+]
+
+
+@pytest.mark.parametrize(
+    "const",
+    [
+        *({"$ref": ref} for ref in REF_LIKE),
+        {"a": [{"$ref": "#/components/schemas/Missing"}]},
+        {"a": 1},
+        [1, 2],
+        [{"$ref": "#/nowhere"}],
+        [],
+    ],
+)
+def test_a_const_that_is_no_scalar_is_dropped_and_nothing_is_fetched(
+    tmp_path: Path, const: Any
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # a connection would wait here
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        document = json.loads(json.dumps(field(const=const)).replace("@URL@", url))
+        findings, _ = generated(tmp_path, document)
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nobody connected: nothing was fetched
+    module = import_generated(tmp_path, "odd")
+
+    assert len(findings) == 1
+    assert findings[0].startswith("const of Value is not a string, number, boolean or null: ")
+    assert findings[0].endswith(": dropped")
+    module.endpoint.arguments(None, {"value": "anything"})  # the server checks the value
 
 
 @pytest.mark.parametrize(
