@@ -373,6 +373,53 @@ def test_a_const_that_is_no_scalar_is_dropped_and_nothing_is_fetched(
     module.endpoint.arguments(None, {"value": "anything"})  # the server checks the value
 
 
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+# Components that are their own alias, through references and unions alone: no value has such
+# a type, and following it never ends.
+ALIAS_CYCLES: dict[str, dict[str, Any]] = {
+    "itself": {"A": ref("A")},
+    "a pair": {"A": ref("B"), "B": ref("A")},
+    "three": {"A": ref("B"), "B": ref("C"), "C": ref("A")},
+    "a union with itself": {"A": {"anyOf": [ref("A"), {"type": "null"}]}},
+    "nullable itself": {"A": {**ref("A"), "nullable": True}},
+    "through a single allOf": {
+        "A": {"oneOf": [ref("B"), {"type": "string"}]},
+        "B": {"allOf": [ref("A")]},
+    },
+}
+
+
+@pytest.mark.parametrize("shape", sorted(ALIAS_CYCLES))
+def test_a_reference_cycle_without_a_value_is_typed_any(tmp_path: Path, shape: str) -> None:
+    document = fal_document(
+        "fal-ai/odd",
+        {"type": "object", "properties": {"value": ref("A"), "other": {"type": "string"}}},
+        {"type": "object", "properties": {"value": ref("A")}},
+        ALIAS_CYCLES[shape],
+    )
+    findings, _ = generated(tmp_path, document)
+    module = import_generated(tmp_path, "odd")
+
+    assert len(findings) == 1 and findings[0].startswith("$ref cycle: ")
+    assert findings[0].endswith("typed as Any")
+    assert module.endpoint.arguments(None, {"value": 1}) == {"value": 1}
+
+
+def test_one_empty_schema_for_input_and_output_is_an_open_object_on_both_sides(
+    tmp_path: Path,
+) -> None:
+    document = fal_document("fal-ai/odd", {}, {}, output_name="ThingInput")
+    report = generate_into(tmp_path, document)
+    module = import_generated(tmp_path, "odd")
+
+    assert report.errors == []
+    assert module.endpoint.arguments(None, {"any": "field"}) == {"any": "field"}
+    assert module.Output.model_validate({"any": "field"}).model_extra == {"any": "field"}
+
+
 @pytest.mark.parametrize(
     ("pattern", "why"),
     [
