@@ -2,10 +2,12 @@
 
 A property test (hypothesis) builds documents with hostile text in every place the generator
 reads (ids, titles, descriptions, metadata, enum values, defaults, patterns, component and
-property names, examples) and numbers Python cannot write, generates them together with a copy
-of flux_dev, and imports every module in a fresh interpreter: each document is either a module
-that imports and does nothing else (the sentinel file its injected code would create never
-appears) or an error naming it, and flux_dev is generated as always.
+property names, examples), numbers Python cannot write, values that read like references
+(``{"$ref": ...}`` as a const, default or enum value) and components that are aliases of
+themselves, generates them together with a copy of flux_dev, and imports every module in a
+fresh interpreter: each document is either a module that imports and does nothing else (the
+sentinel file its injected code would create never appears) or an error naming it, and flux_dev
+is generated as always.
 
 ``HOSTILE_EXAMPLES=300 pytest tests/codegen/test_hostile_documents.py`` explores further than
 the suite's bounded default.
@@ -73,7 +75,10 @@ numbers = st.one_of(
     st.sampled_from(NUMBERS), st.floats(), st.integers(min_value=-(2**80), max_value=2**80)
 )
 scalars = st.one_of(text, numbers, st.booleans(), st.none())
-values = st.one_of(scalars, st.lists(scalars, max_size=3))
+# Data that reads like schema: a value is never followed as a reference, nor fetched.
+REFERENCES = ["#/components/schemas/A", "#/nowhere", "other.json", "https://example.invalid/x"]
+references = st.sampled_from(REFERENCES).map(lambda target: {"$ref": target})
+values = st.one_of(scalars, st.lists(st.one_of(scalars, references), max_size=3), references)
 segment = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,6}", fullmatch=True)
 valid_ids = st.lists(segment, min_size=1, max_size=3).map(
     lambda parts: "hostile/" + "/".join(parts)
@@ -108,6 +113,17 @@ def hostile_documents(draw: st.DrawFn, ids: st.SearchStrategy[str]) -> dict[str,
     fields = draw(st.dictionaries(names, properties, max_size=4))
     nested_name = draw(text)
     fields[draw(names)] = {"$ref": f"#/components/schemas/{nested_name}", "description": draw(text)}
+    # A, B: aliases of each other or of themselves, through references and unions alone.
+    aliases = draw(
+        st.sampled_from([
+            {},
+            {"A": {"$ref": "#/components/schemas/A"}},
+            {"A": {"$ref": "#/components/schemas/B"}, "B": {"allOf": [{"$ref": "#/components/schemas/A"}]}},
+            {"A": {"anyOf": [{"$ref": "#/components/schemas/A"}, {"type": "null"}]}},
+        ])
+    )  # fmt: skip
+    if aliases:
+        fields[draw(names)] = {"$ref": "#/components/schemas/A"}
     input_schema: dict[str, Any] = {
         "type": "object",
         "title": draw(text),
@@ -126,7 +142,7 @@ def hostile_documents(draw: st.DrawFn, ids: st.SearchStrategy[str]) -> dict[str,
         draw(ids),
         input_schema,
         output_schema,
-        {nested_name: nested},
+        {**aliases, nested_name: nested},
         input_name=draw(text) or "In",
         output_name=draw(text) or "Out",
         about=draw(text),
