@@ -118,3 +118,18 @@ def test_a_content_type_that_is_no_media_type_is_not_shown_or_used() -> None:
     html = html_of(file)
     assert "onerror" not in html and html.startswith('<img src="https://cdn.example/photo.png"')
     assert "image/png" in html  # the type comes from the name instead
+
+
+@pytest.mark.parametrize(
+    ("url", "file_name"),
+    [
+        ("https://[oops/a.png", None),  # urlsplit raises ValueError for these
+        ("http://[::1/x.mp4", None),
+        ("https://cdn.example/a.png", "http://[bad"),
+        ("https://cdn.example:99999999/a.png", None),
+    ],
+)
+def test_a_url_that_is_no_url_still_shows(url: str, file_name: str | None) -> None:
+    html = html_of(Result(files=[File(url=url, file_name=file_name)]))
+    check_markup(html)
+    assert "<figure" in html

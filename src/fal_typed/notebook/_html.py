@@ -88,10 +88,19 @@ def _content_type(file: FileOutput) -> str | None:
             return None
     for name in (getattr(file, "file_name", None), url):
         if isinstance(name, str):
-            guessed, _ = mimetypes.guess_type(urllib.parse.urlsplit(name).path, strict=False)
+            guessed, _ = mimetypes.guess_type(_path(name), strict=False)
             if guessed:
                 return guessed
     return None
+
+
+def _path(url: str) -> str:
+    """The path of ``url``; empty when it is no URL ``urlsplit`` reads (``https://[x/a.png``
+    raises ValueError, which would leave the whole result without a view)."""
+    try:
+        return urllib.parse.urlsplit(url).path
+    except ValueError:
+        return ""
 
 
 def file_kind(file: FileOutput) -> FileKind:
@@ -126,9 +135,7 @@ def _label(file: FileOutput) -> str:
     url = getattr(file, "url", None)
     name = getattr(file, "file_name", None)
     if not isinstance(name, str) or not name:
-        path = (
-            urllib.parse.urlsplit(url).path if isinstance(url, str) and url[:5] != "data:" else ""
-        )
+        path = _path(url) if isinstance(url, str) and url[:5] != "data:" else ""
         name = path.rsplit("/", 1)[-1] or "file"
     parts = [name]
     width, height = getattr(file, "width", None), getattr(file, "height", None)
