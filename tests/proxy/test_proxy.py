@@ -4,6 +4,7 @@ refuses (and never forwards), what it adds and strips, and how it streams."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from typing import Any
@@ -138,6 +139,31 @@ def test_oversized_inputs_are_refused_unread(serve_proxy: ProxyFactory, upstream
     response = call(served, submit_url(), json_body={"prompt": "x" * 4096})
     assert response.status_code == 413
     assert response.json()["error_type"] == "proxy_input_too_large"
+    assert upstream.requests == []
+
+
+def test_an_input_that_stops_arriving_is_refused_at_the_write_timeout(
+    serve_proxy: ProxyFactory, upstream: LocalFal
+) -> None:
+    """Nothing upstream bounds the wait for a model input (fal is not called yet): a caller
+    that stops sending it is answered 408 once a pause passes the write timeout."""
+    served = serve_proxy(timeout=httpx.Timeout(30.0, read=None, write=0.2))
+    url = httpx.URL(served.url)
+    head = (
+        f"POST {url.raw_path.decode()} HTTP/1.1\r\nHost: {url.host}\r\n"
+        f"Authorization: {ALICE['Authorization']}\r\nx-fal-target-url: {submit_url()}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    )
+    with socket.create_connection((url.host, url.port or 80), timeout=30) as sock:
+        sock.sendall(head.encode() + b'{"prompt": "a c')  # and nothing more
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b'"error_type":"proxy_input_timeout"' in answer
     assert upstream.requests == []
 
 
