@@ -198,6 +198,29 @@ async def test_a_content_length_that_is_no_single_length_is_counted_as_the_body_
         await wh.receive(request(*large), TextOutput, verifier=verifier, max_body_bytes=MiB)
 
 
+def test_a_body_that_stops_arriving_is_answered_408(key: Ed25519PrivateKey) -> None:
+    """Headers that look authentic let the body be read (the signature covers it): a sender
+    that then stops sending is answered once a pause passes ``body_timeout``."""
+    app = App(key, body_timeout=0.2)
+    with serve(app.app) as base:
+        url = urlsplit(base)
+        head = "".join(f"{k}: {v}\r\n" for k, v in signed_headers(key).items())
+        with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), 30) as sock:
+            sock.sendall(
+                f"POST /hook HTTP/1.1\r\nHost: x\r\n{head}Content-Length: 100\r\n\r\n".encode()
+                + b'{"request_id": "r-big", "sta'
+            )
+            answer = b""
+            while not answer.rstrip().endswith(b"}"):
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b'"error_type":"webhook_body_timeout"' in answer
+    assert app.handled == []
+
+
 # -- replays after a restart: the SQLite store ------------------------------------------------
 
 
