@@ -178,6 +178,25 @@ def test_headers_coming_back_are_scrubbed_and_the_apps_own_apply() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "caf\u00e9 \u20ac.png".encode(),  # UTF-8 past latin-1: encoding it back raised
+        "caf\u00e9.png".encode(),  # UTF-8 within latin-1: came back as other bytes
+        b"caf\xe9.png",  # latin-1 itself
+        bytes(range(0x80, 0x100)),  # every obs-text byte
+        b"plain ascii",
+    ],
+)
+def test_header_values_come_back_byte_for_byte(value: bytes) -> None:
+    secrets = Secrets()
+    secrets.add((KEY,))
+    upstream = httpx.Headers([(b"x-fal-file-name", value), (b"x-echo", value + KEY.encode())])
+    back = dict(response_headers(upstream, secrets))
+    assert back[b"x-fal-file-name"] == value
+    assert back[b"x-echo"] == value + b"[redacted]"
+
+
 def test_the_transport_sends_credentialed_requests_to_the_proxy() -> None:
     sent: list[httpx.Request] = []
 

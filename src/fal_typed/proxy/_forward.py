@@ -61,11 +61,15 @@ def request_headers(
 def response_headers(upstream: httpx.Headers, secrets: Secrets) -> list[tuple[bytes, bytes]]:
     """fal's response headers as they are returned to the caller."""
     headers: list[tuple[bytes, bytes]] = []
-    for name, value in upstream.multi_items():
-        lower = name.lower()
+    for raw_name, raw_value in upstream.raw:
+        # As bytes: httpx decodes a value as UTF-8 when it can, which latin-1 cannot always
+        # encode back ("\u20ac" raised, "\u00e9" came back as another byte). latin-1 maps each
+        # byte to one character and back, so only the secrets (ASCII) change.
+        lower = raw_name.decode("latin-1").lower()
         if lower in _NOT_RETURNED or lower.startswith("access-control-"):
             continue
-        headers.append((lower.encode("latin-1"), secrets.text(value).encode("latin-1")))
+        value = secrets.text(raw_value.decode("latin-1")).encode("latin-1")
+        headers.append((lower.encode("latin-1"), value))
     if upstream.get("content-type", "").startswith("text/event-stream"):
         headers.append((b"x-accel-buffering", b"no"))  # a buffering front proxy would hold events
     return headers
