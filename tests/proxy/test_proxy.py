@@ -309,6 +309,25 @@ def test_uploads_stream_through_with_the_proxys_cdn_token(
     assert served.calls.wait()[-1].request_bytes == len(data)
 
 
+@pytest.mark.parametrize(
+    "name", ["caf\u00e9.bin".encode("latin-1"), "\u00fc\u00df\u00ff.bin".encode("latin-1")]
+)
+def test_a_header_a_browser_sends_beyond_ascii_goes_up_as_sent(
+    served: ServedProxy, upstream: LocalFal, name: bytes
+) -> None:
+    """A browser may send any latin-1 byte in a header (fetch's ByteString): the proxy passes
+    it on as it came (httpx took the text for ASCII and raised, a 500)."""
+    response = call(
+        served,
+        "https://v3.fal.media/files/upload",
+        content=b"data",
+        headers={"Content-Type": "application/octet-stream", "X-Fal-File-Name": name},  # type: ignore[dict-item]
+    )
+    assert response.status_code == 200, response.text
+    [upload] = upstream.requests_for("storage.upload")
+    assert upload.headers["x-fal-file-name"] == name.decode("latin-1")
+
+
 # -- limits and hooks --------------------------------------------------------------------------
 
 

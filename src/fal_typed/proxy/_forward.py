@@ -39,23 +39,26 @@ _WHOLE_BODY_MAX = 1 << 20
 _PASSED_UP = frozenset({"accept", "content-type", "user-agent"})
 
 
-def request_headers(
-    incoming: Headers, authorization: str, *, streamed_body: bool
-) -> dict[str, str]:
-    """The headers of the upstream request."""
-    headers: dict[str, str] = {}
+def request_headers(incoming: Headers, authorization: str, *, streamed_body: bool) -> httpx.Headers:
+    """The headers of the upstream request.
+
+    Values go up as the bytes the caller sent (the ASGI server reads them as latin-1): as text,
+    httpx encodes them as ASCII, so a file name with an accent (which a browser may send)
+    raised UnicodeEncodeError out of the app.
+    """
+    headers: dict[str, bytes] = {}
     for name, value in incoming.items():
         if (name.startswith("x-fal-") and name != _TARGET_HEADER) or name in _PASSED_UP:
-            headers[name] = value
+            headers[name] = value.encode("latin-1")
     length = declared_length(incoming.getlist("content-length"))
     if streamed_body and length is not None:
         # Relayed as it arrives: with its length, fal gets a plain body, not a chunked one.
-        headers["content-length"] = str(length)
+        headers["content-length"] = b"%d" % length
     if incoming.get("accept-encoding", "").strip().lower() == "identity":
-        headers["accept-encoding"] = "identity"  # a part upload: its ETag must not be altered
-    headers["authorization"] = authorization
-    headers["x-fal-client-proxy"] = user_agent()
-    return headers
+        headers["accept-encoding"] = b"identity"  # a part upload: its ETag must not be altered
+    headers["authorization"] = authorization.encode("latin-1")
+    headers["x-fal-client-proxy"] = user_agent().encode("latin-1")
+    return httpx.Headers([(name.encode("latin-1"), value) for name, value in headers.items()])
 
 
 def response_headers(upstream: httpx.Headers, secrets: Secrets) -> list[tuple[bytes, bytes]]:
