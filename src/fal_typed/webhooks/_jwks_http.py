@@ -223,8 +223,9 @@ async def get_jwks_async(
 
 
 def _failure(exc: Exception, url: str, timeout: float, what: str = "JWKS") -> JWKSFetchError:
-    """The :class:`JWKSFetchError` for what ended a fetch."""
-    if isinstance(exc, TimedOut):
+    """The :class:`JWKSFetchError` for what ended a fetch. httpx's own timeouts are the time
+    left (``Deadline.cap``): one that fires is the deadline passing, whichever noticed first."""
+    if isinstance(exc, (TimedOut, httpx.TimeoutException)):
         return JWKSFetchError(f"{what} request did not complete within {timeout:g} s", url=url)
     if isinstance(exc, _Unusable):
         return JWKSFetchError(f"{what} response is unusable: {exc}", url=url)
