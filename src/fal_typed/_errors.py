@@ -43,6 +43,7 @@ __all__ = [
     "error_for_response",
     "remember_secrets",
     "scrub",
+    "scrub_sources",
     "scrub_value",
 ]
 
@@ -152,12 +153,16 @@ def _replaced(text: str, ordered: tuple[str, ...]) -> str:
     return text
 
 
-def _without_fragments(text: str, forms: tuple[str, ...]) -> str:
+def _without_fragments(text: str, forms: tuple[str, ...], whole: tuple[str, ...] = ()) -> str:
     """``text`` without the starts and ends of ``forms`` it holds, of at least
-    :data:`MIN_FRAGMENT_LENGTH` characters, longest first: an echo of a key cut to a length
-    (``text[:200]``) leaves one of them."""
+    :data:`MIN_FRAGMENT_LENGTH` characters, and without the secrets ``whole``: longest first,
+    so that a shorter secret inside an echo of a key cut to a length (``text[:200]``) never
+    splits it into pieces too short to be found."""
     for _ in range(len(text)):  # each pass removes a fragment: bounded whatever the forms
         longest = ""
+        for secret in whole:
+            if len(secret) > len(longest) and secret in text:
+                longest = secret
         for form in forms:
             for cut in (_longest_start, _longest_end):
                 fragment = cut(text, form)
@@ -188,14 +193,21 @@ def _longest_end(text: str, key: str) -> str | None:
 
 
 def _scrubbed(text: str, ordered: tuple[str, ...], fragmented: tuple[str, ...]) -> str:
-    text = _replaced(text, ordered)
-    return _without_fragments(text, fragmented) if fragmented else text
+    return _without_fragments(text, fragmented, ordered) if fragmented else _replaced(text, ordered)
 
 
 def scrub(text: str, secrets: Iterable[str] | None = None) -> str:
     """``text`` with every remembered secret, and each of ``secrets``, replaced; and any run of
     a key's characters long enough to be no accident (a key cut short, or escaped)."""
     return _scrubbed(text, _in_order(secrets), _fragments_of(secrets))
+
+
+def scrub_sources(secrets: Iterable[str] | None = None) -> tuple[str, ...]:
+    """Every text :func:`scrub` with ``secrets`` looks for: the secrets whole, and the forms
+    whose cut starts and ends it removes. A stream scrubbed piece by piece holds back an end
+    that is part of one: it may go on in the next piece."""
+    given = None if secrets is None else tuple(secrets)
+    return (*_in_order(given), *_fragments_of(given))
 
 
 class _ScrubFilter(logging.Filter):

@@ -70,6 +70,17 @@ def test_the_id_half_of_a_key_and_ordinary_text_are_kept() -> None:
     assert scrub(f"{secret[: MIN_FRAGMENT_LENGTH - 1]}") == secret[: MIN_FRAGMENT_LENGTH - 1]
 
 
+def test_a_shorter_secret_inside_a_cut_echo_does_not_split_it() -> None:
+    """Secrets whole and the cut ends of keys are removed longest first, together: a shorter
+    secret (another key's, a token) replaced first cut a longer echo into pieces that were
+    neither a start nor an end of its key, and so stayed."""
+    secret = "proxy-key-secret-" + uuid.uuid4().hex
+    shorter = secret[6:16]  # "key-secret": a secret of its own
+    remember_secrets((f"proxy-key-id:{secret}", secret))
+    text = f"echo {secret[:-3]}"  # the key cut short
+    assert scrub(text, (shorter,)) == "echo [redacted]"
+
+
 def test_a_status_printed_shows_no_key_the_server_echoed() -> None:
     """Statuses are the server's text (an error, log lines): printing one, as a callback does
     with each update, scrubs it like an error."""

@@ -47,6 +47,29 @@ def test_the_secret_half_alone_is_scrubbed_and_events_are_not_held_back() -> Non
     assert whole == b"data: {}\n\nx[redacted]y\n\n"
 
 
+SECRET = KEY.partition(":")[2]
+#: An echo cut to a length (its start, its end), and text of two bytes a character.
+CUT_ECHO = f'{{"a": "{SECRET[:11]}", "b": "café {SECRET[-9:]}"}}'.encode()
+
+
+@pytest.mark.parametrize("cut", range(1, len(CUT_ECHO)))
+def test_a_cut_key_split_across_chunks_is_still_scrubbed(cut: int) -> None:
+    """The starts and ends of a key that errors and logs lose are lost here too, wherever the
+    chunks break; the other bytes come through as they were (a UTF-8 character split too)."""
+    sent, whole = scrub([CUT_ECHO[:cut], CUT_ECHO[cut:]])
+    assert whole == '{"a": "[redacted]", "b": "café [redacted]"}'.encode()
+    assert all(SECRET[:8].encode() not in part for part in sent)
+
+
+def test_the_end_held_back_is_only_what_may_be_a_secret() -> None:
+    secrets = Secrets()
+    secrets.add((KEY, SECRET))
+    redactor = secrets.redactor()
+    assert redactor.feed(b'{"seed": 1, "x": "key-se') == b'{"seed": 1, "x": "'
+    assert redactor.feed(b'cret-4"}') == b'[redacted]"}'  # a start of 10: no accident
+    assert redactor.flush() == b""
+
+
 def test_nothing_to_scrub_passes_unchanged() -> None:
     assert Secrets().redactor().feed(b"key-id-123") == b"key-id-123"
 

@@ -2,9 +2,11 @@
 
 fal has no reason to echo a key, but a proxy must not rely on that: every response header and
 every byte of every response body is scrubbed of the keys and CDN tokens the proxy has used, with
-the runtime's own redaction (``_auth.redact``). Bodies are scrubbed as they stream, holding back
-only the few bytes at the end of a chunk that could begin a secret, so an event stream is never
-delayed: an SSE event ends in a newline, which no secret begins with.
+the runtime's own redaction (``_auth.redact``): whole secrets, and the cut or escaped starts and
+ends of a key that it removes from errors and logs. Bodies are scrubbed as they stream, holding
+back only the bytes at the end of a chunk that are part of something scrubbed (they may go on
+in the next chunk), so an event stream is never delayed: an SSE event ends in a newline, which
+no secret holds.
 """
 
 from __future__ import annotations
@@ -13,12 +15,9 @@ import threading
 from collections.abc import Iterable
 
 from .._auth import redact
+from .._errors import scrub_sources
 
 __all__ = ["BodyRedactor", "Secrets"]
-
-_PROBE = "\x00secret\x00"
-#: What a secret is replaced with: the runtime's own marker.
-_MARKER = redact(_PROBE, (_PROBE,)).encode()
 
 
 class Secrets:
@@ -47,38 +46,46 @@ class Secrets:
 
 
 class BodyRedactor:
-    """Scrubs a byte stream chunk by chunk; a secret split across chunks is caught too."""
+    """Scrubs a byte stream chunk by chunk, as :func:`redact` scrubs a text; a secret or a
+    fragment split across chunks is caught too.
+
+    The bytes are read as Latin-1 (one character a byte, so a UTF-8 character split across
+    chunks is never broken, and the ASCII of a key's forms matches as it does in text), and
+    the secrets are read the same way."""
 
     def __init__(self, secrets: tuple[str, ...]) -> None:
-        self._encoded = tuple(s.encode() for s in secrets)
-        self._pending = b""
+        self._secrets = tuple(_as_bytes_text(s) for s in secrets)
+        self._sources = scrub_sources(self._secrets) if secrets else ()
+        self._pending = ""
 
-    def _held_back(self, data: bytes) -> int:
-        """How many trailing bytes of ``data`` could be the start of a secret."""
-        longest = 0
-        for secret in self._encoded:
-            for size in range(min(len(secret) - 1, len(data)), longest, -1):
-                if data.endswith(secret[:size]):
-                    longest = size
-                    break
-        return longest
+    def _held_back(self, text: str) -> int:
+        """How many trailing characters of ``text`` are part of something scrubbed: the
+        longest such end (every shorter end of it is part of one too, so the count stops at
+        the first end that is in none)."""
+        size = 0
+        while size < len(text) and any(text[-size - 1 :] in source for source in self._sources):
+            size += 1
+        return size
 
     def feed(self, chunk: bytes) -> bytes:
-        """What of ``chunk`` (after what was held back) can be sent now, scrubbed."""
-        if not self._encoded:
+        """What of ``chunk`` (after what was held back) can be sent now, scrubbed. No match
+        crosses the end held back: it would make a longer end part of something scrubbed."""
+        if not self._sources:
             return chunk
-        data = self._scrub(self._pending + chunk)
-        keep = self._held_back(data)
-        self._pending = data[len(data) - keep :] if keep else b""
-        return data[: len(data) - keep]
+        text = self._pending + chunk.decode("latin-1")
+        keep = self._held_back(text)
+        self._pending = text[len(text) - keep :]
+        return self._scrubbed(text[: len(text) - keep])
 
     def flush(self) -> bytes:
-        """The bytes held back, at the end of the stream."""
-        data, self._pending = self._pending, b""
-        return data
+        """The bytes held back, scrubbed, at the end of the stream."""
+        text, self._pending = self._pending, ""
+        return self._scrubbed(text)
 
-    def _scrub(self, data: bytes) -> bytes:
-        for secret in self._encoded:
-            if secret in data:
-                data = data.replace(secret, _MARKER)
-        return data
+    def _scrubbed(self, text: str) -> bytes:
+        return redact(text, self._secrets).encode("latin-1") if text else b""
+
+
+def _as_bytes_text(secret: str) -> str:
+    """``secret`` as its UTF-8 bytes read as Latin-1: how it reads in a body read so."""
+    return secret.encode("utf-8").decode("latin-1")
