@@ -13,6 +13,7 @@ be reached, 4 the key was refused, 130 interrupted.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -159,6 +160,8 @@ def _print_or_keep(
     for: keep it in a file and say on stderr where, with its request id and where fal keeps
     it, then fail (exit status 1)."""
     try:
+        if sys.stdout is None:  # started with no stdout (`>&-`): rich would write nowhere
+            raise OSError(errno.EBADF, "stdout is closed")
         print_result(data, table=table, console=Console())
     except (OSError, ValueError) as exc:  # ValueError: a closed stream; UnicodeError is one
         _silence_stdout()
