@@ -316,6 +316,28 @@ def test_the_key_never_appears_in_output(served: Path) -> None:
     assert [r.operation for r in fal.requests] == ["queue.submit"]  # only the rejected call's
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--key", '"id:secret"'], {}, "Error: --key is wrapped in quotes: remove them"),
+        ([], {"FAL_KEY": "'id:secret'"}, "Error: FAL_KEY is wrapped in quotes: remove them"),
+        ([], {"FAL_KEY": "id:s\u00e9cret"}, "Error: FAL_KEY must be printable ASCII"),
+        ([], {"FAL_KEY_ID": "id"}, "(FAL_KEY_ID is set but FAL_KEY_SECRET is not: set both"),
+        ([], {"FAL_KEY_SECRET": "secret"}, "(FAL_KEY_SECRET is set but FAL_KEY_ID is not"),
+    ],
+)
+def test_a_key_as_shells_and_env_files_mangle_it_is_refused_saying_which(
+    server: LocalServer, args: list[str], env: dict[str, str], message: str
+) -> None:
+    """Toward fal (no base URL): nothing is sent, the exit status is 2, the source is named."""
+    run = run_cli(
+        "call", "fal-ai/flux/dev", "--prompt", "a cat", *args, "--schemas", str(server.served), **env
+    )  # fmt: skip
+    assert run.returncode == 2 and message in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr and '"id:secret"' not in run.stderr
+    assert server.fal.requests == []
+
+
 def test_ctrl_c_cancels_the_queued_request(server: LocalServer) -> None:
     server.fal.configure("fal-ai/flux/dev", hold="queue")
     with sigint_for_children():

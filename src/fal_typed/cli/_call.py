@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 
+from .._auth import check_key, no_key_message
 from .._client import Client
 from .._endpoint import Endpoint
 from .._errors import FalError, InputValidationError, InvalidArgumentError, MissingCredentialsError
@@ -111,12 +112,11 @@ def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str
     endpoint = generated[0] if generated else untyped(spec.endpoint_id)
     try:
         endpoint.arguments(None, with_placeholders(body))
-        client = hosts_client(_hosts(values), key_for(values["key"], values.get("base_url")))
+        given = None if values["key"] is None else check_key(values["key"], "--key")
+        client = hosts_client(_hosts(values), key_for(given, values.get("base_url")))
         client.credentials()  # a missing key is a usage error, found before anything is sent
     except MissingCredentialsError:
-        raise click.UsageError(
-            "no fal API key: set FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET), or pass --key"
-        ) from None
+        raise click.UsageError(no_key_message()) from None
     except InputValidationError as exc:
         fail_values(
             fields,

@@ -74,7 +74,9 @@ def platform_client(key: str | None, base_url: str | None, api_url: str | None) 
     try:
         hosts = Hosts.local(base_url) if base_url else Hosts()
         key = key_for(key, base_url)
-        return Client(None if key is None else check_key(key), api_url=api_url or hosts.api_url)
+        return Client(
+            None if key is None else check_key(key, "--key"), api_url=api_url or hosts.api_url
+        )
     except ValueError as exc:  # InvalidArgumentError is one; it never echoes the key
         raise _fail(str(exc), 2) from None
 
