@@ -286,7 +286,9 @@ class Endpoint(Generic[InputT, OutputT]):
         functions validate theirs."""
         if isinstance(arguments, (_Body, _Encoded)) and arguments.endpoint_id == self.endpoint_id:
             return arguments
-        if cast(object, arguments) is None:  # _built reads None as "keyword fields only": here there are none
+        if (
+            cast(object, arguments) is None
+        ):  # _built reads None as "keyword fields only": here there are none
             raise InvalidArgumentError(
                 f"{self.endpoint_id} takes a {self.Input.__name__} or a mapping as input, got "
                 "None (an input with no fields is {})"
