@@ -279,8 +279,9 @@ def _call_params() -> list[click.Parameter]:
     return [
         click.Option(
             ["--input-json"],
-            metavar="JSON|@FILE",
-            help="Input fields as a JSON object (or @file.json); options given beside it win.",
+            metavar="JSON|@FILE|-",
+            help="Input fields as a JSON object (or @file.json, or - for stdin); options given "
+            "beside it win.",
         ),
         click.Option(
             ["--save"],
