@@ -351,11 +351,12 @@ class Endpoint(Generic[InputT, OutputT]):
 
         ``on_enqueue`` gets the request id once accepted; ``on_queue_update`` every status
         change (``Queued``, ``InProgress`` with the new log lines if ``with_logs``,
-        ``Completed``). ``client_timeout`` bounds the whole call, uploading input files
+        ``Completed``); both plain functions (an ``async def`` one is refused: use
+        :meth:`subscribe_async`). ``client_timeout`` bounds the whole call, uploading input files
         included: when it runs out the request is cancelled (best-effort) and
         :class:`FalTimeoutError` carries its id.
         """
-        check_wait_options(with_logs, on_enqueue, on_queue_update)
+        check_wait_options(with_logs, on_enqueue, on_queue_update, sync=True)
         deadline = call_deadline(client_timeout)  # started before the uploads: they count
         return subscribe(
             self,
