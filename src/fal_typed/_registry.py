@@ -17,8 +17,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from ._endpoint import Endpoint
-from ._errors import FalError
+from ._errors import FalError, InvalidArgumentError
 from ._installed import installed_endpoints
+from ._urls import endpoint_id_hint
 from .naming import module_name
 
 __all__ = ["UnknownEndpointError", "endpoint"]
@@ -55,6 +56,10 @@ def endpoint(endpoint_id: str) -> Endpoint[Any, Any]:
     it, and :class:`InvalidArgumentError` (a ``ValueError``) when the id is malformed (it needs
     ``owner/app[/path]``).
     """
+    if not isinstance(endpoint_id, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise InvalidArgumentError(
+            f"invalid endpoint id {endpoint_id!r}: expected a string{endpoint_id_hint(endpoint_id)}"
+        )
     name = f"{_PACKAGE}.{module_name(endpoint_id)}"
     try:
         module = importlib.import_module(name)

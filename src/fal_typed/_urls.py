@@ -66,8 +66,20 @@ def parse_endpoint_id(endpoint_id: str) -> EndpointRef:
 def _checked(endpoint_id: str) -> str:
     """``endpoint_id`` if it is a string (before it meets a cache, which would hash it)."""
     if not isinstance(endpoint_id, str):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise _invalid(endpoint_id, "expected a string")
+        raise _invalid(endpoint_id, "expected a string" + endpoint_id_hint(endpoint_id))
     return endpoint_id
+
+
+def endpoint_id_hint(given: object) -> str:
+    """For a generated module (or its ``Endpoint``) given where its id is expected: where the
+    id is (``flux_dev.endpoint_id``), and that the module is called directly."""
+    found = getattr(given, "endpoint_id", None)
+    if not isinstance(found, str):
+        return ""
+    return (
+        f"; this {type(given).__name__} stands for {found!r}: pass its .endpoint_id, or call "
+        "its own functions (flux_dev.subscribe(...), flux_dev.endpoint.subscribe(...))"
+    )
 
 
 def _parse_id(endpoint_id: str) -> EndpointRef:

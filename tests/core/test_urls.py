@@ -5,6 +5,7 @@ from __future__ import annotations
 import types
 import uuid
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
 from fal_endpoints import flux_dev
@@ -282,3 +283,26 @@ def test_a_handle_given_for_its_id_is_named_in_every_call(local_fal: LocalFal) -
         for call in (flux_dev.status, flux_dev.result, flux_dev.cancel, flux_dev.handle):
             with pytest.raises(InvalidArgumentError, match=r"pass its \.request_id"):
                 call(handle, client=client)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
+
+@pytest.mark.parametrize("given", ["module", "endpoint"])
+@pytest.mark.parametrize("where", ["endpoint", "untyped", "endpoint_url"])
+def test_a_generated_module_given_for_its_id_is_named_with_where_its_id_is(
+    given: str, where: str
+) -> None:
+    import fal_typed
+
+    value: object = flux_dev if given == "module" else flux_dev.endpoint
+    with pytest.raises(InvalidArgumentError) as caught:
+        if where == "endpoint":
+            fal_typed.endpoint(cast(str, value))
+        elif where == "untyped":
+            fal_typed.untyped(cast(str, value))
+        else:
+            endpoint_url(Q, cast(str, value))
+    assert caught.value.message.endswith(
+        "expected a string; this "
+        + type(value).__name__
+        + " stands for 'fal-ai/flux/dev': pass its .endpoint_id, or call its own functions "
+        "(flux_dev.subscribe(...), flux_dev.endpoint.subscribe(...))"
+    )
