@@ -196,7 +196,7 @@ class _FileObjectSource(UploadSource):
                 raise self._short_read(remaining, 0)
             position += len(chunk)
             remaining -= len(chunk)
-            yield bytes(chunk)
+            yield chunk  # bytes already (_binary)
 
     @override
     def close(self) -> None:
@@ -208,11 +208,15 @@ class _FileObjectSource(UploadSource):
                 self._handle.seek(self._start + self.size)
 
 
-def _binary(chunk: object, label: str, field: str | None = None) -> bytes | bytearray | memoryview:
+def _binary(chunk: object, label: str, field: str | None = None) -> bytes:
     """What a file object's ``read()`` gave, if bytes: a text stream's ``str`` (or anything
     else a ``read`` returns) is refused naming the file, not written as a raw TypeError."""
-    if isinstance(chunk, (bytes, bytearray, memoryview)):
+    if isinstance(chunk, bytes):
         return chunk
+    if isinstance(chunk, bytearray):
+        return bytes(chunk)  # (a buffer the stream may reuse: copied)
+    if isinstance(chunk, memoryview):
+        return chunk.tobytes()
     raise FileInputError(
         f"{label}: read() returned {type(chunk).__name__}, not bytes: open the file in binary "
         "mode ('rb') or pass bytes",
