@@ -32,9 +32,13 @@ Prints figures (no assertions), measured in one run:
 5. Per-call time of ``flux_dev.run`` (the run host: one POST answered with the output) against
    raw httpx posting the same body and reading ``json()``, and against fal-client's ``run``,
    for 0 s and 50 ms jobs; same target.
+6. Per-call time of ``flux_dev.submit`` (one POST: the input validated and written, the request
+   id read) and of ``flux_dev.result`` (one GET of a completed request, parsed into ``Output``)
+   on their own, against raw httpx making the same request and fal-client's ``submit`` and
+   ``result``; same target. Each ``result`` call fetches the same completed request again.
 
 Run: ``.venv/bin/python bench/bench_queue.py`` (``--quick`` for fewer calls, ``--only per-call``
-/ ``latency`` / ``concurrency`` / ``validation`` / ``run`` for one part).
+/ ``latency`` / ``concurrency`` / ``validation`` / ``run`` / ``submit-result`` for one part).
 """
 
 from __future__ import annotations
@@ -164,8 +168,9 @@ def raw_httpx_subscribe(http: httpx.Client, queue_url: str, *, read_to_end: bool
     return result.json()
 
 
-def fal_client_factory(base_url: str, call: str = "subscribe") -> Callable[[], Any]:
-    """fal-client 1.0.3's ``subscribe`` or ``run`` of flux/dev against the local server."""
+def fal_client_factory(base_url: str, call: str = "subscribe") -> Callable[..., Any]:
+    """fal-client 1.0.3's ``subscribe``, ``run``, ``submit`` or ``result`` (given a request id)
+    of flux/dev against the local server."""
     import fal_client
     import fal_client.client as fal_client_module
 
@@ -174,6 +179,10 @@ def fal_client_factory(base_url: str, call: str = "subscribe") -> Callable[[], A
     sync_client = fal_client.SyncClient(key=KEY)
     if call == "run":
         return lambda: sync_client.run(ENDPOINT, arguments=BODY)
+    if call == "submit":
+        return lambda: sync_client.submit(ENDPOINT, arguments=BODY).request_id
+    if call == "result":
+        return lambda request_id: sync_client.result(ENDPOINT, request_id)
     return lambda: sync_client.subscribe(ENDPOINT, arguments=BODY)
 
 
@@ -263,6 +272,55 @@ def run_overhead(processing_time: float, calls: int) -> None:
                 ),
                 "fal_typed untyped().run": lambda: untyped_flux.run(BODY, client=client),
                 "fal-client 1.0.3 run": fal_client_factory(base_url, "run"),
+            },
+            calls,
+        )
+
+
+def submit_and_result_overhead(calls: int) -> None:
+    print(
+        f"6. per-call time of submit and of result on their own, 0 s jobs ({calls} calls each, "
+        "interleaved)"
+    )
+    with local_clients(0.0) as (base_url, client, http):
+        headers = {"Authorization": f"Key {KEY}"}
+        queue_url = f"{base_url}/queue"
+        fal_client_submit = fal_client_factory(base_url, "submit")
+        fal_client_result = fal_client_factory(base_url, "result")
+
+        def raw_httpx_submit() -> str:
+            answer = http.post(f"{queue_url}/{ENDPOINT}", json=BODY, headers=headers)
+            answer.raise_for_status()
+            return str(answer.json()["request_id"])
+
+        print("   submit:")
+        compare(
+            {
+                "raw httpx": raw_httpx_submit,
+                "fal_typed flux_dev.submit": lambda: flux_dev.submit(
+                    prompt="a cat", seed=6252023, num_images=1, client=client
+                ),
+                "fal-client 1.0.3 submit": fal_client_submit,
+            },
+            calls,
+        )
+        done = flux_dev.submit(prompt="a cat", seed=6252023, num_images=1, client=client)
+        done.wait()  # completed: every call below fetches its result again
+        result_url = f"{queue_url}/fal-ai/flux/requests/{done.request_id}"
+
+        def raw_httpx_result() -> Any:
+            answer = http.get(result_url, headers=headers)
+            answer.raise_for_status()
+            return answer.json()
+
+        print("   result:")
+        compare(
+            {
+                "raw httpx": raw_httpx_result,
+                "fal_typed flux_dev.result": lambda: flux_dev.result(
+                    done.request_id, client=client
+                ),
+                "fal-client 1.0.3 result": lambda: fal_client_result(done.request_id),
             },
             calls,
         )
@@ -538,8 +596,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer calls")
     parser.add_argument(
         "--only",
-        choices=("per-call", "latency", "concurrency", "validation", "run"),
-        help="run one part only (1, 2, 3, 4 or 5)",
+        choices=("per-call", "latency", "concurrency", "validation", "run", "submit-result"),
+        help="run one part only (1, 2, 3, 4, 5 or 6)",
     )
     parser.add_argument(
         "--concurrency-child",
@@ -564,6 +622,8 @@ def main() -> None:
     if args.only in (None, "run"):
         for processing_time, calls in ((0.0, 300), (0.05, 150)):
             run_overhead(processing_time, calls=max(calls // 6, 8) if args.quick else calls)
+    if args.only in (None, "submit-result"):
+        submit_and_result_overhead(calls=50 if args.quick else 300)
 
 
 if __name__ == "__main__":

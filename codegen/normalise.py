@@ -6,7 +6,9 @@ later stages see one dialect (JSON Schema as OpenAPI 3.1 uses it) and never gues
 - The endpoint input is the POST requestBody ``$ref`` and the output the result GET's ``$ref``:
   a component whose name ends in ``Input`` is not necessarily the input.
 - A dangling ``$ref`` becomes ``{}`` (Any) with a warning; a dangling input or output becomes an
-  open object, so the endpoint stays callable.
+  open object, so the endpoint stays callable. So does a ``$ref`` that closes a cycle of
+  references and unions alone (``A = B``, ``B = A | None``: no value has that type, and every
+  stage that follows it would loop); a cycle through a property or an item is a recursive model.
 - ``nullable: true`` (OpenAPI 3.0) becomes ``anyOf [..., {"type": "null"}]``; an ``allOf`` of one
   schema becomes that schema, keeping the sibling description and default; boolean
   ``exclusiveMinimum``/``exclusiveMaximum`` become numeric bounds; an array without ``items``
@@ -20,7 +22,7 @@ later stages see one dialect (JSON Schema as OpenAPI 3.1 uses it) and never gues
 - A keyword whose value the models could not hold is dropped with a warning, so every module
   imports: a number Python cannot write as a literal (``1e400``, ``Infinity``, ``NaN``, an
   integer of over 4,000 digits) in a bound, default, enum or const; a bound or length that is
-  not a number or a count; an enum of anything but scalars; a ``pattern`` that Python's ``re`` or pydantic's default (Rust)
+  not a number or a count; an enum or const of anything but scalars; a ``pattern`` that Python's ``re`` or pydantic's default (Rust)
   regex engine does not compile (the server still checks it). The endpoint id must fit
   :func:`fal_typed.naming.check_endpoint_id`, or the document is refused.
 - A default that is an object (or a list holding objects or lists) cannot be written as a
@@ -36,10 +38,10 @@ import inspect
 import json
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fal_typed.naming import check_endpoint_id
 
@@ -226,6 +228,12 @@ class _Normaliser:
             self.components[self.names[raw_name]] = self._clean(
                 self.raw[raw_name], self.names[raw_name], root=True
             )
+        for name, target in _alias_cycles(self.components):
+            self.components[name] = _without_alias_refs(self.components[name], target)
+            self.warnings.append(
+                f"$ref cycle: {name} is {target} through references and unions alone, which "
+                f"holds no value; its $ref to {target} typed as Any"
+            )
         ordered = {name: self.components[name] for name in sorted(self.components)}
         return NormalisedDocument(
             self.metadata, input_name, output_name, ordered, tuple(self.warnings)
@@ -240,7 +248,8 @@ class _Normaliser:
             target = class_name(ref, self.taken)
             problem = "is missing"
         else:
-            self.pending.remove(ref)
+            if ref in self.pending:  # not when the input's empty schema is the output's too
+                self.pending.remove(ref)
             self.warnings.append(f"the {side} schema {ref!r} is empty: typed as an open object")
             problem = "is empty"
         self.components[target] = {
@@ -371,8 +380,71 @@ class _Normaliser:
         return {"$ref": REF_PREFIX + name, **docs}
 
 
+# Where a schema stands for its subschemas themselves (not for a property, an item or a value of
+# them): a $ref reached only through these keys makes the schema an alias of its target.
+_ALIAS_KEYS = ("anyOf", "oneOf", "allOf")
+
+
+def _alias_refs(schema: object) -> Iterator[str]:
+    """The component names ``schema`` is an alias of (its ``$ref``, and those of its unions)."""
+    if not isinstance(schema, dict):
+        return
+    clean = cast(Schema, schema)
+    ref = clean.get("$ref")
+    if isinstance(ref, str) and ref.startswith(REF_PREFIX):
+        yield ref[len(REF_PREFIX) :]
+    for key in _ALIAS_KEYS:
+        branches = clean.get(key)
+        if isinstance(branches, list):
+            for branch in cast(list[object], branches):
+                yield from _alias_refs(branch)
+
+
+def _alias_cycles(components: Mapping[str, Schema]) -> list[tuple[str, str]]:
+    """The ``(component, target)`` references that close a cycle of aliases (``A = B``, ``B =
+    A | None``): such a schema holds no value, and every stage that resolves it would loop for
+    ever. A cycle through a property or an item (a tree) is a recursive model, and is kept."""
+    done: set[str] = set()
+    cuts: list[tuple[str, str]] = []
+    for start in sorted(components):
+        if start in done:
+            continue
+        path: list[str] = [start]
+        todo: list[Iterator[str]] = [_alias_refs(components[start])]
+        while todo:
+            target = next(todo[-1], None)
+            if target is None:
+                done.add(path.pop())
+                todo.pop()
+            elif target in path:
+                cuts.append((path[-1], target))
+            elif target not in done and target in components:
+                path.append(target)
+                todo.append(_alias_refs(components[target]))
+    return sorted(set(cuts))
+
+
+def _without_alias_refs(schema: Schema, target: str) -> Schema:
+    """``schema`` with its alias ``$ref`` to ``target`` (or those of its unions) made ``{}``."""
+    if schema.get("$ref") == REF_PREFIX + target:
+        return {k: v for k, v in schema.items() if k != "$ref"}
+    out = dict(schema)
+    for key in _ALIAS_KEYS:
+        branches = out.get(key)
+        if isinstance(branches, list):
+            out[key] = [
+                _without_alias_refs(cast(Schema, b), target) if isinstance(b, dict) else b
+                for b in cast(list[object], branches)
+            ]
+    return out
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float))
 
 
 def _short(value: Any) -> str:
@@ -400,11 +472,13 @@ def _keyword_problem(key: str, value: Any) -> str | None:
     elif key == "pattern":
         return _pattern_problem(value)
     elif key == "enum" and not (
-        isinstance(value, list)
-        and value
-        and all(item is None or isinstance(item, (str, int, float)) for item in value)
+        isinstance(value, list) and value and all(_is_scalar(item) for item in value)
     ):  # a model writes an enum as Literal[...], which holds scalars only
         return f"is not a list of strings, numbers, booleans or nulls: {_short(value)}"
+    elif key == "const" and not _is_scalar(value):
+        # Literal[...] holds scalars only; and an object here is data, which every later stage
+        # (and datamodel-code-generator) would walk as schema: {"$ref": ...} read as a reference.
+        return f"is not a string, number, boolean or null: {_short(value)}"
     elif key == "required" and not (
         isinstance(value, list) and all(isinstance(item, str) for item in value)
     ):

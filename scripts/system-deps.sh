@@ -13,18 +13,24 @@ apt_install() {
 }
 
 # fal-js (@fal-ai/client), the real peer of the proxy tests (tests/proxy/test_fal_js.py), on the
-# machine's Node.js. Installed into a cache folder outside the repository, never into the tree;
-# the tests read FAL_JS_VERSION from this line and look in the same folder.
+# machine's Node.js, and esbuild, which bundles it for the browser that runs the proxy guide's
+# JavaScript (tests/proxy/test_docs_browser.py). Installed into a cache folder outside the
+# repository, never into the tree; the tests read the versions from these lines and look in the
+# same folder.
 FAL_JS_VERSION=1.10.1
+ESBUILD_VERSION=0.28.2
 FAL_JS_PREFIX="${FAL_TYPED_NODE_PREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/fal-typed/node}"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   apt_install nodejs npm
 fi
-installed="$(node -p "require('$FAL_JS_PREFIX/node_modules/@fal-ai/client/package.json').version" 2>/dev/null || true)"
-if [ "$installed" != "$FAL_JS_VERSION" ]; then
+npm_version() {
+  # npm_version PACKAGE: the version installed in the cache folder, or nothing.
+  node -p "require('$FAL_JS_PREFIX/node_modules/$1/package.json').version" 2>/dev/null || true
+}
+if [ "$(npm_version @fal-ai/client)" != "$FAL_JS_VERSION" ] || [ "$(npm_version esbuild)" != "$ESBUILD_VERSION" ]; then
   mkdir -p "$FAL_JS_PREFIX"
   npm install --prefix "$FAL_JS_PREFIX" --no-audit --no-fund --loglevel=error \
-    "@fal-ai/client@$FAL_JS_VERSION" >/dev/null
+    "@fal-ai/client@$FAL_JS_VERSION" "esbuild@$ESBUILD_VERSION" >/dev/null
 fi
 
 # PostgreSQL (initdb, pg_ctl): tests/batch start a server of their own for the PostgreSQL journal

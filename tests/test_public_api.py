@@ -161,6 +161,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "validate",
     ),
     "fal_typed.webhooks": (
+        "DEFAULT_BODY_TIMEOUT",
         "DEFAULT_DEDUP_TTL",
         "DEFAULT_FAILURE_COOLDOWN",
         "DEFAULT_JWKS_URL",
@@ -193,6 +194,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "USER_ID_HEADER",
         "UnknownRequestError",
         "WebhookBody",
+        "WebhookBodyTimeoutError",
         "WebhookBodyTooLargeError",
         "WebhookError",
         "WebhookHandler",

@@ -13,6 +13,17 @@ from ._revisions import UncommittedSchemaError
 _ROOT = Path(__file__).resolve().parent.parent
 
 
+def _workers(text: str) -> int:
+    """``--jobs``: a count of worker processes, at least one (0 or -3 were taken as one)."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {count}")
+    return count
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m wheels",
@@ -40,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         help="the generated fal_endpoints/ directory (default: ROOT/generated/fal_endpoints)",
     )
     parser.add_argument(
-        "--jobs", type=int, default=None, help="worker processes (default: one per CPU)"
+        "--jobs", type=_workers, default=None, help="worker processes (default: one per CPU)"
     )
     parser.add_argument(
         "--umbrella", action="store_true", help="also build the umbrella for a selection"
@@ -55,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (WheelBuildError, UncommittedSchemaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # an --out that cannot be made or written: no traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: cannot write the wheels ({exc.strerror or exc}{where})", file=sys.stderr)
         return 1
     elapsed = time.perf_counter() - started
     for document, reason in report.skipped:

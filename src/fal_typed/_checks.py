@@ -22,6 +22,7 @@ __all__ = [
     "check_items",
     "check_seconds",
     "count_problem",
+    "declared_length",
     "quoted_number",
     "seconds_problem",
     "shown_number",
@@ -139,3 +140,21 @@ def check_items(name: str, value: object, what: str) -> list[object]:
     if not isinstance(value, Iterable):
         raise InvalidArgumentError(f"{name} must be a list of {what}, got {type(value).__name__}")
     return list(value)  # pyright: ignore[reportUnknownArgumentType]
+
+
+_MAX_LENGTH_DIGITS = 18  # a longer Content-Length is past every limit (and int() stops at 4,300)
+
+
+def declared_length(values: Iterable[str]) -> int | None:
+    """The one body length a peer declared in its ``Content-Length`` values, or None when it
+    declared none, several different ones, or one that is not a plain decimal: ``str.isdigit``
+    takes ``\xb2`` (superscript two, as a latin-1 header reads) for a digit where ``int``
+    refuses it, and a lax server in front may let ``1, 1`` or ``-1`` through. A body of no
+    declared length is counted as it arrives."""
+    found = {value.strip() for value in values}
+    if len(found) != 1:
+        return None
+    value = found.pop()
+    if not (value.isascii() and value.isdigit() and len(value) <= _MAX_LENGTH_DIGITS):
+        return None
+    return int(value)

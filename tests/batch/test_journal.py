@@ -8,10 +8,17 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from fal_typed.batch import Journal, PostgresJournal, SQLiteJournal
+from fal_typed.batch import (
+    Journal,
+    JournalBusyError,
+    JournalMismatchError,
+    PostgresJournal,
+    SQLiteJournal,
+)
 from fal_typed.batch._journal import BatchInfo, ClaimRequest, LoadRecord, Transition
 from fal_typed.batch._states import ErrorInfo
 
@@ -251,3 +258,34 @@ def test_workers_creating_the_batch_together_all_join_it(pg_dsn: str) -> None:
         assert second.counts() == {"pending": 2}
     finally:
         second.close()
+
+
+@pytest.mark.parametrize("version", [0, 2, 99])
+@pytest.mark.parametrize("mode", ["solo", "worker"])
+def test_a_journal_of_another_version_is_refused_before_any_row_is_claimed(
+    make_journal: Any, version: int, mode: str
+) -> None:
+    first: Journal = make_journal()
+    first.open(INFO, "solo")
+    first.load(_records(2), "run-1")
+    assert isinstance(first, (SQLiteJournal, PostgresJournal))
+    with first._transaction(write=True):  # pyright: ignore[reportPrivateUsage]
+        first._execute(  # pyright: ignore[reportPrivateUsage]
+            first._sql("UPDATE fal_batch SET version = ?"),  # pyright: ignore[reportPrivateUsage]
+            (version,),
+        )
+    first.close()
+    again: Journal = make_journal()
+    for _ in range(100):  # PostgreSQL drops a closed session's lock a moment later
+        try:
+            again.open(INFO, mode)  # type: ignore[arg-type]
+        except JournalBusyError:
+            time.sleep(0.05)
+        except JournalMismatchError as refused:
+            assert f"version {version}" in str(refused)
+            break
+    else:
+        pytest.fail("the journal was never refused")
+    reader: Journal = make_journal()
+    reader.open(INFO, "read")  # batch status still reads it
+    assert reader.counts() == {"pending": 2}

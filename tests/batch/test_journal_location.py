@@ -272,3 +272,41 @@ def test_a_postgres_dsn_that_cannot_connect_never_shows_its_password(dsn: str) -
     with pytest.raises(batch.JournalError, match="cannot connect to the PostgreSQL journal") as got:
         batch.open_journal(dsn)
     assert SECRET not in str(got.value) and SECRET not in repr(got.value)
+
+
+def _alias(tmp_path: Path, how: str) -> Path:
+    """Another name of ``tmp_path/real/j.db``."""
+    real = tmp_path / "real"
+    if how == "file-symlink":
+        (tmp_path / "link.db").symlink_to(real / "j.db")
+        return tmp_path / "link.db"
+    if how == "chained-symlinks":
+        (tmp_path / "one.db").symlink_to(real / "j.db")
+        (tmp_path / "two.db").symlink_to(tmp_path / "one.db")
+        return tmp_path / "two.db"
+    if how == "folder-symlink":
+        (tmp_path / "linked").symlink_to(real)
+        return tmp_path / "linked" / "j.db"
+    return tmp_path / "real" / ".." / "real" / "j.db"  # dot-dot
+
+
+@pytest.mark.parametrize("how", ["file-symlink", "chained-symlinks", "folder-symlink", "dot-dot"])
+@pytest.mark.parametrize("first", ["solo", "worker"])
+def test_a_second_run_through_another_name_of_the_journal_is_refused(
+    local_fal: LocalFal, client: Client, tmp_path: Path, how: str, first: str
+) -> None:
+    from fal_typed.batch._journal import BatchInfo
+
+    (tmp_path / "real").mkdir()
+    journal = tmp_path / "real" / "j.db"
+    held = batch.SQLiteJournal(journal)
+    held.open(BatchInfo("default", "fal-ai/flux/dev", None), first)  # type: ignore[arg-type]
+    try:
+        # Through a symbolic link it took a lock of its own: both runs took over every row.
+        with pytest.raises(batch.JournalBusyError):
+            batch.run(
+                flux_dev, rows(2), journal=_alias(tmp_path, how), client=client, settle=False
+            ).wait()
+    finally:
+        held.close()
+    assert not accepted_by_prompt(local_fal)

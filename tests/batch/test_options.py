@@ -68,6 +68,13 @@ BAD_RUN_OPTIONS: list[tuple[str, Value, str]] = [
     ("retry_failed", 5, "retry_failed must be a string or an iterable of strings, got int"),
     ("retry_failed", [5], "retry_failed must hold strings \\(error kinds\\), got int"),
     ("retry_failed", b"all", "retry_failed must be a string or an iterable of strings, got bytes"),
+    ("retry_failed", "²", "retry_failed: '²' is no kind of failure"),
+    ("retry_failed", "5xx,٣٠٠", "retry_failed: '٣٠٠' is no kind of failure"),
+    ("retry_failed", "50", "retry_failed: '50' is no kind of failure"),
+    ("retry_failed", "5XX", "retry_failed: '5XX' is no kind of failure"),
+    ("retry_failed", "6xx", "retry_failed: '6xx' is no kind of failure"),
+    ("retry_failed", "time out", "retry_failed: 'time out' is no kind of failure"),
+    ("retry_failed", ["all", "_x"], "retry_failed: '_x' is no kind of failure"),
     ("download", "no", "download must be True or False, got str"),
     ("report", 0, "report must be True or False, got int"),
     ("skip_invalid", None, "skip_invalid must be True or False, got NoneType"),
@@ -356,6 +363,11 @@ def test_retry_failed_is_split_at_commas_into_kinds() -> None:
     assert check_retry_kinds(" 5xx, timeout,,") == {"5xx", "timeout"}
     assert check_retry_kinds(["all", "rate_limit,server"]) == {"all", "rate_limit", "server"}
     assert check_retry_kinds(()) == frozenset()
+    assert check_retry_kinds("504, 4xx, runner_scheduling_failure") == {
+        "504",
+        "4xx",
+        "runner_scheduling_failure",
+    }
 
 
 def _nothing_exists(self: Path) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from fal_endpoints import flux_dev
 
-from fal_typed import Client, batch
+from fal_typed import Client, RetryPolicy, batch
 from fal_typed.batch._settle import DEFAULT_SETTLE_DELAY, HistorySettler, Resolved
 from fal_typed.platform import DEFAULT_CLOCK_SKEW as PLATFORM_CLOCK_SKEW
 from fal_typed.platform import DEFAULT_SETTLE_DELAY as PLATFORM_SETTLE_DELAY
@@ -237,3 +237,24 @@ def test_rows_settled_elsewhere_meanwhile_are_no_longer_waited_for(
     )
     assert decided == [] and looks == [1]
     assert (report.adopted, report.absent, report.unsettled) == (0, 0, [])
+
+
+def test_a_submit_accepted_late_in_its_retries_is_adopted_not_sent_twice(
+    local_fal: LocalFal, journal: str
+) -> None:
+    """The submit's attempts ran on after the row's ``sent_at`` (ingress 503s retried for about
+    a second), the last one was accepted and its answer lost. fal may have taken it until the
+    row became ambiguous, so the history is waited for from then: from ``sent_at`` the row was
+    found absent before fal's index showed it, and sent a second time."""
+    local_fal.platform.configure(history_delay=1.0)
+    slow = RetryPolicy(base_delay=0.3, max_delay=0.3, jitter=0.0)
+    local_fal.inject(Fault.ingress(503), on="submit", times=4)
+    local_fal.inject(Fault.reset(after_handler=True), on="submit", times=1)
+    data = rows(1)
+    with local_fal.client(retry=slow, poll_interval=0.02) as client:
+        first = _run(client, data, journal)
+        assert first.counts == {"ambiguous": 1}
+        summary = _run(client, data, journal, settle_delay=1.5)
+    assert summary.counts == {"completed": 1}
+    assert summary.settled is not None and summary.settled.adopted == 1
+    assert accepted_by_prompt(local_fal) == {"row 0": 1}

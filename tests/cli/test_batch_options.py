@@ -37,6 +37,16 @@ CASES = [
     ("--concurrency", "10001", "Invalid value for '--concurrency'"),
 ]
 
+#: Options read as the command starts (not by click): the same exit 2 and nothing made or sent.
+READ_AT_START = [
+    ("--webhook-listen", "127.0.0.1:\u00b2", "--webhook-listen must be HOST:PORT"),
+    ("--webhook-listen", "127.0.0.1:\u0668\u0660", "--webhook-listen must be HOST:PORT"),
+    ("--webhook-listen", "127.0.0.1:65536", "--webhook-listen must be HOST:PORT"),
+    ("--webhook-listen", "8080", "--webhook-listen must be HOST:PORT"),
+    ("--retry-failed", "\u00b2", "retry_failed: '\u00b2' is no kind of failure"),
+    ("--retry-failed", "5xx,time out", "retry_failed: 'time out' is no kind of failure"),
+]
+
 
 @pytest.mark.parametrize(
     ("option", "value", "message"), CASES, ids=[f"{o}={v}" for o, v, _ in CASES]
@@ -78,3 +88,25 @@ def test_a_real_run_with_numbers_in_range_completes(server: LocalServer, tmp_pat
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert len(server.fal.requests_for("submit")) == 1
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    READ_AT_START,
+    ids=[f"{o}={v.encode('unicode_escape').decode()}" for o, v, _ in READ_AT_START],
+)
+def test_an_option_read_at_start_exits_2_before_anything(
+    server: LocalServer, tmp_path: Path, option: str, value: str, message: str
+) -> None:
+    """A dry run took them silently; a port of non-ASCII digits raised a ValueError from int()."""
+    (tmp_path / "prompts.jsonl").write_text(ROW)
+    common = ("batch", "run", "fal-ai/flux/dev", "prompts.jsonl", "--journal", "cats.db")
+    for extra in ((), ("--dry-run",)):
+        run = run_cli(
+            *common, *extra, option, value, cwd=tmp_path, FAL_TYPED_BASE_URL=server.base_url
+        )
+        assert run.returncode == 2, (run.stdout, run.stderr)
+        assert message in run.stderr
+        assert "Traceback" not in run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prompts.jsonl", "served"]
+    assert server.fal.requests_for("submit") == []

@@ -2,10 +2,12 @@
 
 A property test (hypothesis) builds documents with hostile text in every place the generator
 reads (ids, titles, descriptions, metadata, enum values, defaults, patterns, component and
-property names, examples) and numbers Python cannot write, generates them together with a copy
-of flux_dev, and imports every module in a fresh interpreter: each document is either a module
-that imports and does nothing else (the sentinel file its injected code would create never
-appears) or an error naming it, and flux_dev is generated as always.
+property names, examples), numbers Python cannot write, values that read like references
+(``{"$ref": ...}`` as a const, default or enum value) and components that are aliases of
+themselves, generates them together with a copy of flux_dev, and imports every module in a
+fresh interpreter: each document is either a module that imports and does nothing else (the
+sentinel file its injected code would create never appears) or an error naming it, and flux_dev
+is generated as always.
 
 ``HOSTILE_EXAMPLES=300 pytest tests/codegen/test_hostile_documents.py`` explores further than
 the suite's bounded default.
@@ -18,6 +20,7 @@ import inspect
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -72,7 +75,10 @@ numbers = st.one_of(
     st.sampled_from(NUMBERS), st.floats(), st.integers(min_value=-(2**80), max_value=2**80)
 )
 scalars = st.one_of(text, numbers, st.booleans(), st.none())
-values = st.one_of(scalars, st.lists(scalars, max_size=3))
+# Data that reads like schema: a value is never followed as a reference, nor fetched.
+REFERENCES = ["#/components/schemas/A", "#/nowhere", "other.json", "https://example.invalid/x"]
+references = st.sampled_from(REFERENCES).map(lambda target: {"$ref": target})
+values = st.one_of(scalars, st.lists(st.one_of(scalars, references), max_size=3), references)
 segment = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,6}", fullmatch=True)
 valid_ids = st.lists(segment, min_size=1, max_size=3).map(
     lambda parts: "hostile/" + "/".join(parts)
@@ -107,6 +113,17 @@ def hostile_documents(draw: st.DrawFn, ids: st.SearchStrategy[str]) -> dict[str,
     fields = draw(st.dictionaries(names, properties, max_size=4))
     nested_name = draw(text)
     fields[draw(names)] = {"$ref": f"#/components/schemas/{nested_name}", "description": draw(text)}
+    # A, B: aliases of each other or of themselves, through references and unions alone.
+    aliases = draw(
+        st.sampled_from([
+            {},
+            {"A": {"$ref": "#/components/schemas/A"}},
+            {"A": {"$ref": "#/components/schemas/B"}, "B": {"allOf": [{"$ref": "#/components/schemas/A"}]}},
+            {"A": {"anyOf": [{"$ref": "#/components/schemas/A"}, {"type": "null"}]}},
+        ])
+    )  # fmt: skip
+    if aliases:
+        fields[draw(names)] = {"$ref": "#/components/schemas/A"}
     input_schema: dict[str, Any] = {
         "type": "object",
         "title": draw(text),
@@ -125,7 +142,7 @@ def hostile_documents(draw: st.DrawFn, ids: st.SearchStrategy[str]) -> dict[str,
         draw(ids),
         input_schema,
         output_schema,
-        {nested_name: nested},
+        {**aliases, nested_name: nested},
         input_name=draw(text) or "In",
         output_name=draw(text) or "Out",
         about=draw(text),
@@ -329,6 +346,94 @@ def test_numbers_python_cannot_write_are_dropped_with_a_warning(tmp_path: Path) 
         "minimum of Value holds a number Python cannot write (-inf has no Python literal): dropped",
     ]
     assert import_all(tmp_path / "generated", tmp_path)["odd"] == "fal-ai/odd"
+
+
+# Data that reads like schema: a const is a value, never a reference to follow or fetch.
+REF_LIKE = [
+    "#/components/schemas/ThingOutput",  # a component that exists
+    "#/components/schemas/Missing",
+    "#/nowhere",
+    "other.json",
+    "/etc/passwd",
+    "file:///etc/passwd",
+    "@URL@/remote.json#/x",  # the test's own server, counting what is fetched
+]
+
+
+@pytest.mark.parametrize(
+    "const",
+    [
+        *({"$ref": ref} for ref in REF_LIKE),
+        {"a": [{"$ref": "#/components/schemas/Missing"}]},
+        {"a": 1},
+        [1, 2],
+        [{"$ref": "#/nowhere"}],
+        [],
+    ],
+)
+def test_a_const_that_is_no_scalar_is_dropped_and_nothing_is_fetched(
+    tmp_path: Path, const: Any
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # a connection would wait here
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        document = json.loads(json.dumps(field(const=const)).replace("@URL@", url))
+        findings, _ = generated(tmp_path, document)
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nobody connected: nothing was fetched
+    module = import_generated(tmp_path, "odd")
+
+    assert len(findings) == 1
+    assert findings[0].startswith("const of Value is not a string, number, boolean or null: ")
+    assert findings[0].endswith(": dropped")
+    module.endpoint.arguments(None, {"value": "anything"})  # the server checks the value
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+# Components that are their own alias, through references and unions alone: no value has such
+# a type, and following it never ends.
+ALIAS_CYCLES: dict[str, dict[str, Any]] = {
+    "itself": {"A": ref("A")},
+    "a pair": {"A": ref("B"), "B": ref("A")},
+    "three": {"A": ref("B"), "B": ref("C"), "C": ref("A")},
+    "a union with itself": {"A": {"anyOf": [ref("A"), {"type": "null"}]}},
+    "nullable itself": {"A": {**ref("A"), "nullable": True}},
+    "through a single allOf": {
+        "A": {"oneOf": [ref("B"), {"type": "string"}]},
+        "B": {"allOf": [ref("A")]},
+    },
+}
+
+
+@pytest.mark.parametrize("shape", sorted(ALIAS_CYCLES))
+def test_a_reference_cycle_without_a_value_is_typed_any(tmp_path: Path, shape: str) -> None:
+    document = fal_document(
+        "fal-ai/odd",
+        {"type": "object", "properties": {"value": ref("A"), "other": {"type": "string"}}},
+        {"type": "object", "properties": {"value": ref("A")}},
+        ALIAS_CYCLES[shape],
+    )
+    findings, _ = generated(tmp_path, document)
+    module = import_generated(tmp_path, "odd")
+
+    assert len(findings) == 1 and findings[0].startswith("$ref cycle: ")
+    assert findings[0].endswith("typed as Any")
+    assert module.endpoint.arguments(None, {"value": 1}) == {"value": 1}
+
+
+def test_one_empty_schema_for_input_and_output_is_an_open_object_on_both_sides(
+    tmp_path: Path,
+) -> None:
+    document = fal_document("fal-ai/odd", {}, {}, output_name="ThingInput")
+    report = generate_into(tmp_path, document)
+    module = import_generated(tmp_path, "odd")
+
+    assert report.errors == []
+    assert module.endpoint.arguments(None, {"any": "field"}) == {"any": "field"}
+    assert module.Output.model_validate({"any": "field"}).model_extra == {"any": "field"}
 
 
 @pytest.mark.parametrize(

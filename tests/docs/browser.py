@@ -8,6 +8,7 @@ import functools
 import http.server
 import itertools
 import json
+import shutil
 import subprocess
 import threading
 import time
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from websockets.sync.client import ClientConnection, connect
 
 FLAGS = [
@@ -32,6 +34,14 @@ FLAGS = [
     "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",
 ]
+
+
+def chromium_executable() -> str:
+    """Debian's ``chromium`` (``make system-deps`` installs it); a test without it fails."""
+    found = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(found).exists():
+        pytest.fail("chromium is missing: run `make system-deps`")
+    return found
 
 
 @contextmanager

@@ -115,8 +115,28 @@ def test_format_cost_shows_cents_and_more_only_when_they_count() -> None:
     assert format_cost(2) == "$2.00"
     assert format_cost(0.025) == "$0.025"
     assert format_cost(1234.5) == "$1,234.50"
-    assert format_cost(0.0000004) == "$0.00"
     assert format_cost(3.1, "eur") == "3.10 EUR"
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [
+        (0.0000004, "$0.0000004"),  # a price per token: it read $0.00, as if free
+        (0.00000015, "$0.00000015"),
+        (0.0000125, "$0.0000125"),  # a price per second: it read $0.000013
+        (0.1 + 0.2, "$0.30"),  # a float sum's last digits are not money
+        (10_000_000.01, "$10,000,000.01"),
+        (1e16, "$10,000,000,000,000,000.00"),
+        (0.0, "$0.00"),
+        (-0.5, "-$0.50"),
+        (-0.0, "$0.00"),
+    ],
+)
+def test_format_cost_shows_every_digit_of_a_small_price_and_none_of_float_noise(
+    amount: float, shown: str
+) -> None:
+    assert format_cost(amount) == shown
+    assert format_cost(amount, "EUR") == shown.replace("$", "") + " EUR"
 
 
 async def test_the_async_twins(local_fal: LocalFal, client: Client) -> None:

@@ -9,7 +9,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,33 +73,41 @@ def test_fastapi_example(environment: LocalFal) -> None:
     assert len(environment.requests_for("run")) == 1
 
 
-@pytest.fixture
-def django_server(environment: LocalFal, tmp_path: Path) -> Iterator[str]:
-    """The page's asgi.py served by uvicorn in a process of its own; yields its URL."""
-    (tmp_path / "asgi.py").write_text(blocks()["asgi.py"])
+@contextmanager
+def serve_asgi_module(folder: Path, application: str) -> Generator[str]:
+    """``application`` (``module:attribute``, a module in ``folder``) served by uvicorn in a
+    process of its own, as deployed; yields its URL."""
     runner = (
         "import socket, uvicorn\n"
         "sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)\n"
         "sock.bind(('127.0.0.1', 0)); sock.listen(64)\n"
         "print(f'http://127.0.0.1:{sock.getsockname()[1]}', flush=True)\n"
-        "config = uvicorn.Config('asgi:application', log_level='warning', lifespan='on')\n"
+        f"config = uvicorn.Config({application!r}, log_level='warning', lifespan='on')\n"
         "uvicorn.Server(config).run(sockets=[sock])\n"
     )
     process = subprocess.Popen(
         [sys.executable, "-c", runner],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(folder)},
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert process.stdout is not None
         base_url = process.stdout.readline().strip()
-        assert base_url.startswith("http://127.0.0.1:"), "the Django example did not start"
+        assert base_url.startswith("http://127.0.0.1:"), f"{application} did not start"
         yield base_url
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture
+def django_server(environment: LocalFal, tmp_path: Path) -> Iterator[str]:
+    """The page's asgi.py served by uvicorn in a process of its own; yields its URL."""
+    (tmp_path / "asgi.py").write_text(blocks()["asgi.py"])
+    with serve_asgi_module(tmp_path, "asgi:application") as base_url:
+        yield base_url
 
 
 def test_django_example_with_the_python_front_end(

@@ -1,22 +1,17 @@
 """The real peer: fal-js (@fal-ai/client from the npm registry, on the machine's Node.js) with
 ``proxyUrl`` pointing at FalProxy in front of the local fal server.
 
-fal-js is installed by ``make system-deps`` (scripts/system-deps.sh) into a cache folder outside
-the repository, at the version pinned there. Without it these tests fail (they are never
-skipped): run ``make system-deps``.
+fal-js is installed by ``make system-deps`` (see :mod:`.node_packages`); without it these tests
+fail, they are never skipped.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from fal_typed.testing import LocalFal
 
@@ -28,38 +23,15 @@ from .conftest import (
     PROXY_KEY,
     ProxyFactory,
 )
+from .node_packages import installed_package
 
-ROOT = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("fal_js_driver.cjs")
-SYSTEM_DEPS = ROOT / "scripts" / "system-deps.sh"
 SESSION = "session-alice"
 
 
-def _pinned_version() -> str:
-    found = re.search(r"^FAL_JS_VERSION=(\S+)$", SYSTEM_DEPS.read_text(), re.MULTILINE)
-    assert found, f"{SYSTEM_DEPS} no longer pins FAL_JS_VERSION"
-    return found.group(1)
-
-
 def _fal_js() -> Path:
-    """The installed @fal-ai/client folder (the same place system-deps.sh installs to)."""
-    prefix = os.environ.get("FAL_TYPED_NODE_PREFIX") or str(
-        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fal-typed" / "node"
-    )
-    module = Path(prefix) / "node_modules" / "@fal-ai" / "client"
-    version = _pinned_version()
-    if shutil.which("node") is None:
-        pytest.fail("Node.js is not installed: run `make system-deps` (scripts/system-deps.sh)")
-    manifest = module / "package.json"
-    if not manifest.is_file():
-        pytest.fail(f"@fal-ai/client is not installed in {prefix}: run `make system-deps`")
-    installed = json.loads(manifest.read_text())["version"]
-    if installed != version:
-        pytest.fail(
-            f"@fal-ai/client {installed} is installed in {prefix}, the tests pin {version}: "
-            "run `make system-deps`"
-        )
-    return module
+    """The installed @fal-ai/client folder."""
+    return installed_package("@fal-ai/client", "FAL_JS_VERSION")
 
 
 def run_fal_js(proxy_url: str, scenario: str, *, session: str | None = SESSION) -> dict[str, Any]:

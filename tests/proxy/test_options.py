@@ -125,3 +125,50 @@ def test_cors_keeps_valid_settings() -> None:
     )
     assert cors.origins == ("https://a.example", "https://b.example")
     assert cors.allow_credentials is True and cors.max_age == 1
+
+
+# Origins no browser sends as written (Origin is compared exactly), and null, which any page can
+# send from a sandboxed frame: each refused where CORS is built, saying what to write instead.
+UNMATCHABLE_ORIGINS = [
+    ("https://app.example.com/", "write 'https://app.example.com'"),
+    ("https://app.example.com/app", "write 'https://app.example.com'"),
+    ("https://App.Example.com", "write 'https://app.example.com'"),
+    ("HTTPS://app.example.com", "write 'https://app.example.com'"),
+    ("https://app.example.com.", "write 'https://app.example.com'"),
+    ("https://app.example.com:443", "write 'https://app.example.com'"),
+    ("http://localhost:80", "write 'http://localhost'"),
+    ("https://app.example.com?x=1", "write 'https://app.example.com'"),
+    (" https://app.example.com", "write 'https://app.example.com'"),
+    ("https://b\u00fccher.example", "punycode"),
+    ("https://user:pw@app.example.com", "holds credentials"),
+    ("app.example.com", "is not an origin"),
+    ("https://", "is not an origin"),
+    ("https://app.example.com:99999", "is not an origin"),
+    ("null", "Origin: null"),
+    ("Null", "Origin: null"),
+]
+
+
+@pytest.mark.parametrize(("origin", "says"), UNMATCHABLE_ORIGINS)
+def test_an_origin_no_browser_sends_is_refused(origin: str, says: str) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        CORS(origins=["https://ok.example", origin])
+    assert caught.value.message.startswith(f"CORS origin {origin!r} ")
+    assert says in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "*",
+        "https://app.example.com",
+        "http://localhost:3000",
+        "http://127.0.0.1:8080",
+        "http://[::1]:5173",
+        "https://xn--bcher-kva.example",
+        "capacitor://localhost",
+        "https://app.example.com:8443",
+    ],
+)
+def test_an_origin_as_browsers_send_it_is_kept(origin: str) -> None:
+    assert CORS(origins=[origin]).origins == [origin]

@@ -9,14 +9,18 @@ import json
 import httpx
 import pytest
 from starlette.datastructures import Headers
+from starlette.types import Message
 
 from fal_typed import InvalidArgumentError
+from fal_typed._checks import declared_length
 from fal_typed._proxy_transport import PROXY_AUTHORIZATION, ProxyRoute, ProxyTransport
-from fal_typed.proxy import CORS, CallerLimits
+from fal_typed.proxy import CORS, CallerLimits, FalProxy, anyone
 from fal_typed.proxy._forward import request_headers, response_headers
 from fal_typed.proxy._limits import Limiter
 from fal_typed.proxy._redact import Secrets
 from fal_typed.proxy._refusal import Refused
+
+from ..webhooks.helpers import NOT_A_LENGTH
 
 KEY = "key-id-123:key-secret-456789"
 
@@ -101,6 +105,55 @@ def test_headers_going_up_are_fals_and_the_proxys_credential() -> None:
     assert "content-length" not in request_headers(incoming, "Key k", streamed_body=False)
 
 
+@pytest.mark.parametrize("values", NOT_A_LENGTH)
+def test_a_content_length_that_is_no_single_length_is_not_relayed(values: list[bytes]) -> None:
+    incoming = Headers(raw=[(b"content-length", value) for value in values])
+    assert declared_length(incoming.getlist("content-length")) is None
+    assert "content-length" not in request_headers(incoming, "Key k", streamed_body=True)
+
+
+def test_one_length_in_digits_is_relayed() -> None:
+    incoming = Headers(raw=[(b"content-length", b"12"), (b"content-length", b"12")])
+    assert declared_length(incoming.getlist("content-length")) == 12
+    assert request_headers(incoming, "Key k", streamed_body=True)["content-length"] == "12"
+
+
+@pytest.mark.parametrize("values", NOT_A_LENGTH)
+async def test_an_input_with_no_single_length_is_counted_as_it_arrives(
+    values: list[bytes],
+) -> None:
+    """The input of a billed call is read whole: a length that is none neither crashes the
+    proxy nor lets a larger input through."""
+    proxy = FalProxy(
+        authenticate=anyone,
+        key="key-id:key-secret",
+        upstream="http://127.0.0.1:9",
+        allowed_endpoints=["fal-ai/flux/dev"],
+        max_input_bytes=8,
+    )
+    headers = [(b"x-fal-target-url", b"https://fal.run/fal-ai/flux/dev")]
+    scope = {
+        "type": "http", "method": "POST", "path": "/", "raw_path": b"/", "query_string": b"",
+        "headers": headers + [(b"content-length", value) for value in values],
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "scheme": "http",
+        "http_version": "1.1", "root_path": "",
+    }  # fmt: skip
+    chunks = [b'{"prompt":', b'"a cat"}']
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        body = chunks.pop(0)
+        return {"type": "http.request", "body": body, "more_body": bool(chunks)}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await proxy(scope, receive, send)
+    await proxy.aclose()
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["error_type"] == "proxy_input_too_large"
+
+
 def test_headers_coming_back_are_scrubbed_and_the_apps_own_apply() -> None:
     secrets = Secrets()
     secrets.add((KEY,))
@@ -123,6 +176,25 @@ def test_headers_coming_back_are_scrubbed_and_the_apps_own_apply() -> None:
         b"x-debug": b"auth Key [redacted]",
         b"x-accel-buffering": b"no",
     }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "caf\u00e9 \u20ac.png".encode(),  # UTF-8 past latin-1: encoding it back raised
+        "caf\u00e9.png".encode(),  # UTF-8 within latin-1: came back as other bytes
+        b"caf\xe9.png",  # latin-1 itself
+        bytes(range(0x80, 0x100)),  # every obs-text byte
+        b"plain ascii",
+    ],
+)
+def test_header_values_come_back_byte_for_byte(value: bytes) -> None:
+    secrets = Secrets()
+    secrets.add((KEY,))
+    upstream = httpx.Headers([(b"x-fal-file-name", value), (b"x-echo", value + KEY.encode())])
+    back = dict(response_headers(upstream, secrets))
+    assert back[b"x-fal-file-name"] == value
+    assert back[b"x-echo"] == value + b"[redacted]"
 
 
 def test_the_transport_sends_credentialed_requests_to_the_proxy() -> None:

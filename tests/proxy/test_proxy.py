@@ -4,6 +4,7 @@ refuses (and never forwards), what it adds and strips, and how it streams."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from typing import Any
@@ -138,6 +139,31 @@ def test_oversized_inputs_are_refused_unread(serve_proxy: ProxyFactory, upstream
     response = call(served, submit_url(), json_body={"prompt": "x" * 4096})
     assert response.status_code == 413
     assert response.json()["error_type"] == "proxy_input_too_large"
+    assert upstream.requests == []
+
+
+def test_an_input_that_stops_arriving_is_refused_at_the_write_timeout(
+    serve_proxy: ProxyFactory, upstream: LocalFal
+) -> None:
+    """Nothing upstream bounds the wait for a model input (fal is not called yet): a caller
+    that stops sending it is answered 408 once a pause passes the write timeout."""
+    served = serve_proxy(timeout=httpx.Timeout(30.0, read=None, write=0.2))
+    url = httpx.URL(served.url)
+    head = (
+        f"POST {url.raw_path.decode()} HTTP/1.1\r\nHost: {url.host}\r\n"
+        f"Authorization: {ALICE['Authorization']}\r\nx-fal-target-url: {submit_url()}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    )
+    with socket.create_connection((url.host, url.port or 80), timeout=30) as sock:
+        sock.sendall(head.encode() + b'{"prompt": "a c')  # and nothing more
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b'"error_type":"proxy_input_timeout"' in answer
     assert upstream.requests == []
 
 
@@ -281,6 +307,25 @@ def test_uploads_stream_through_with_the_proxys_cdn_token(
     assert upload.headers["authorization"] == "Bearer <redacted>"  # a CDN token, not the key
     assert upload.headers["x-fal-file-name"] == "blob.bin"
     assert served.calls.wait()[-1].request_bytes == len(data)
+
+
+@pytest.mark.parametrize(
+    "name", ["caf\u00e9.bin".encode("latin-1"), "\u00fc\u00df\u00ff.bin".encode("latin-1")]
+)
+def test_a_header_a_browser_sends_beyond_ascii_goes_up_as_sent(
+    served: ServedProxy, upstream: LocalFal, name: bytes
+) -> None:
+    """A browser may send any latin-1 byte in a header (fetch's ByteString): the proxy passes
+    it on as it came (httpx took the text for ASCII and raised, a 500)."""
+    response = call(
+        served,
+        "https://v3.fal.media/files/upload",
+        content=b"data",
+        headers={"Content-Type": "application/octet-stream", "X-Fal-File-Name": name},  # type: ignore[dict-item]
+    )
+    assert response.status_code == 200, response.text
+    [upload] = upstream.requests_for("storage.upload")
+    assert upload.headers["x-fal-file-name"] == name.decode("latin-1")
 
 
 # -- limits and hooks --------------------------------------------------------------------------

@@ -68,6 +68,47 @@ def test_default_patterns_refuse_everything_else(url: str) -> None:
     assert refused.value.status == 403
 
 
+# Paths that read one way here and may read another at fal (or a server in front of it): each
+# is refused before the allow-lists judge the path httpx shows.
+AMBIGUOUS_PATHS = [
+    "fal-ai%2Fflux",  # an encoded slash
+    "fal-ai%2fflux",
+    "x%5C..%5Cevil",  # an encoded backslash
+    "x/%2e%2e/evil",  # encoded dot segments
+    "x/.%2E/evil",
+    "x\\..\\..\\evil",  # a raw backslash: a WHATWG URL parser reads it as "/"
+    "x\\evil",
+    "x/..;/..;/evil",  # a dot segment with parameters, read as ".." by servlet containers
+    "x/.;/evil",
+]
+AMBIGUOUS_TARGETS = [
+    ("POST", "https://queue.fal.run/fal-ai/flux/{path}"),
+    ("GET", "https://queue.fal.run/fal-ai/flux/requests/{path}/status"),
+    ("GET", "https://queue.fal.run/fal-ai/flux/requests/{path}"),
+    ("POST", "https://fal.run/fal-ai/flux/{path}"),
+    ("POST", "https://v3.fal.media/files/{path}/multipart/u-1/complete"),
+    ("PUT", "https://v3b.fal.media/files/b/{path}/multipart/u-1/2"),
+]
+
+
+@pytest.mark.parametrize("path", AMBIGUOUS_PATHS)
+@pytest.mark.parametrize(("method", "url"), AMBIGUOUS_TARGETS)
+def test_a_path_that_may_read_differently_at_fal_is_refused(
+    method: str, url: str, path: str
+) -> None:
+    target = url.format(path=path)
+    read_target(url.format(path="x"), method, DEFAULTS, FAL)  # the same URL, plain, is forwarded
+    with pytest.raises(Refused) as refused:
+        read_target(target, method, DEFAULTS, FAL)
+    assert refused.value.status == 400
+    assert refused.value.error_type == "proxy_invalid_target"
+
+
+@pytest.mark.parametrize("url", ["https://fal.run/fal-ai/flux/dev/..x", "https://fal.run/a/b..;/c"])
+def test_dots_inside_a_segment_are_plain_text(url: str) -> None:
+    assert read_target(url, "POST", DEFAULTS, FAL).upstream_url == url
+
+
 def test_upstream_maps_fal_urls_both_ways() -> None:
     target = read_target("https://queue.fal.run/fal-ai/flux/dev", "POST", DEFAULTS, LOCAL)
     assert target.upstream_url == "http://127.0.0.1:8000/queue/fal-ai/flux/dev"

@@ -19,13 +19,15 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.routing import Route
+from starlette.types import Message
 
 from fal_typed import OutputModel
 from fal_typed import webhooks as wh
 from fal_typed.webhooks._signature import sign_delivery
 
-from .helpers import jwks_of, make_delivery, serve
+from .helpers import NOT_A_LENGTH, jwks_of, make_delivery, serve
 
 MiB = 1 << 20
 #: Bytes the kernel and the server's read buffer may take before a server that stopped reading
@@ -168,6 +170,55 @@ def test_the_limit_is_checked_when_the_endpoint_is_built(key: Ed25519PrivateKey)
         with pytest.raises(ValueError, match="max_body_bytes"):
             App(key, max_body_bytes=bad)
     assert 32 * MiB == wh.DEFAULT_MAX_BODY_BYTES
+
+
+@pytest.mark.parametrize("values", NOT_A_LENGTH)
+async def test_a_content_length_that_is_no_single_length_is_counted_as_the_body_arrives(
+    key: Ed25519PrivateKey, values: list[bytes]
+) -> None:
+    """Behind a lax server a Content-Length may be anything: no value crashes the receiver; the
+    body is read in pieces, judged by what arrives."""
+    verifier = wh.WebhookVerifier(jwks=jwks_of(key))
+
+    def request(body: bytes, headers: dict[str, str]) -> Request:
+        raw = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        raw += [(b"content-length", value) for value in values]
+        chunks = [body[:10], body[10:]]
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": chunks.pop(0), "more_body": bool(chunks)}
+
+        return Request({"type": "http", "method": "POST", "headers": raw}, receive)
+
+    small = make_delivery(key, {"text": "small", "seed": 1}, request_id="r-small")
+    result = await wh.receive(request(*small), TextOutput, verifier=verifier, max_body_bytes=MiB)
+    assert result.request_id == "r-small"
+    large = make_delivery(key, {"text": "x" * MiB, "seed": 1}, request_id="r-large")
+    with pytest.raises(wh.WebhookBodyTooLargeError):
+        await wh.receive(request(*large), TextOutput, verifier=verifier, max_body_bytes=MiB)
+
+
+def test_a_body_that_stops_arriving_is_answered_408(key: Ed25519PrivateKey) -> None:
+    """Headers that look authentic let the body be read (the signature covers it): a sender
+    that then stops sending is answered once a pause passes ``body_timeout``."""
+    app = App(key, body_timeout=0.2)
+    with serve(app.app) as base:
+        url = urlsplit(base)
+        head = "".join(f"{k}: {v}\r\n" for k, v in signed_headers(key).items())
+        with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), 30) as sock:
+            sock.sendall(
+                f"POST /hook HTTP/1.1\r\nHost: x\r\n{head}Content-Length: 100\r\n\r\n".encode()
+                + b'{"request_id": "r-big", "sta'
+            )
+            answer = b""
+            while not answer.rstrip().endswith(b"}"):
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b'"error_type":"webhook_body_timeout"' in answer
+    assert app.handled == []
 
 
 # -- replays after a restart: the SQLite store ------------------------------------------------

@@ -300,3 +300,15 @@ async def test_a_redirect_from_https_to_http_is_refused(
             await _verify(wh.WebhookVerifier(f"{base}/down", client=source), mode, signing_key)
     source.close()
     assert jwks_host.hits == 0  # the http URL was never asked
+
+
+@pytest.mark.parametrize(
+    "timeout", [httpx.ReadTimeout("r"), httpx.ConnectTimeout("c"), httpx.PoolTimeout("p")]
+)
+def test_an_httpx_timeout_is_the_deadline_passing(timeout: httpx.TimeoutException) -> None:
+    """httpx's timeouts are capped at the time left, so one firing is the deadline passing: it
+    says so, as the deadline's own check would (which of the two notices first is a race)."""
+    from fal_typed.webhooks._jwks_http import _failure
+
+    error = _failure(timeout, "https://x.example/jwks.json", TIMEOUT)
+    assert error.reason == f"JWKS request did not complete within {TIMEOUT:g} s"

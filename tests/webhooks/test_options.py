@@ -4,6 +4,7 @@ timestamp window off, so a ten-year-old delivery verified."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -85,6 +86,8 @@ OPTIONS: list[tuple[str, Callable[[Any, Path], object]]] = [
     ("ttl", _claim),
     ("retention", lambda v, tmp: wh.SQLiteRequestRegistry(tmp / "r.db", retention=v)),
     ("busy_timeout", lambda v, tmp: wh.SQLiteRequestRegistry(tmp / "r.db", busy_timeout=v)),
+    ("body_timeout", lambda v, _: wh.webhook_endpoint(Text, print, body_timeout=v)),
+    ("body_timeout", lambda v, _: asyncio.run(wh.receive(None, Text, body_timeout=v))),  # type: ignore[arg-type]
 ]
 
 
@@ -116,6 +119,7 @@ def test_a_numeric_option_takes_only_a_finite_non_negative_number(
         ("ttl", lambda: wh.MemoryIdempotencyStore().add("key", 0)),
         ("cache_ttl", lambda: wh.WebhookVerifier(URL, cache_ttl=86401)),
         ("ttl", lambda: wh.JWKSCache(URL, ttl=86400.5)),
+        ("body_timeout", lambda: wh.webhook_endpoint(Text, print, body_timeout=0)),
     ],
 )
 def test_options_with_a_narrower_range_name_it(name: str, call: Callable[[], object]) -> None:

@@ -144,6 +144,11 @@ def check_batch_name(value: object) -> str:
     return value
 
 
+#: A kind ``retry_failed`` names: ``all``, a class of statuses, a status (ASCII digits only:
+#: ``str.isdigit`` takes ``"²"`` too, which ``int`` refuses), or an error type's name.
+_RETRY_KIND: Final = re.compile(r"all|[1-5]xx|[1-5][0-9]{2}|[A-Za-z][A-Za-z0-9_.-]*", re.ASCII)
+
+
 def check_retry_kinds(value: object) -> frozenset[str]:
     """``retry_failed`` as a set of kinds: a comma-separated string or an iterable of them."""
     items: list[object]
@@ -162,6 +167,13 @@ def check_retry_kinds(value: object) -> frozenset[str]:
                 f"retry_failed must hold strings (error kinds), got {type(item).__name__}"
             )
         kinds.update(k.strip() for k in item.split(",") if k.strip())
+    for kind in kinds:
+        if not _RETRY_KIND.fullmatch(kind):
+            raise InvalidArgumentError(
+                f"retry_failed: {kind!r} is no kind of failure: give an error type "
+                "(content_policy_violation, timeout ...), a class of statuses (4xx, 5xx), a "
+                "status (504) or all"
+            )
     return frozenset(kinds)
 
 

@@ -10,6 +10,7 @@ flushed to disk, then renamed).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import mimetypes
 import os
 import re
@@ -27,13 +28,23 @@ __all__ = ["FILES_DIR", "Downloader", "file_nodes", "safe_name"]
 
 FILES_DIR: Final = "files"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]+")
+_SAFE = re.compile(r"[a-z0-9](?:[a-z0-9._=-]*[a-z0-9=-])?")
 _MAX_NAME = 120
+_HASH = 10
 
 
 def safe_name(text: str) -> str:
-    """``text`` as a file name part: letters, digits and ``._=-`` only, bounded in length."""
-    name = _UNSAFE.sub("_", text).strip("._") or "row"
-    return name[:_MAX_NAME]
+    """``text`` as a file name part: letters, digits and ``._=-`` only, bounded in length.
+
+    Distinct texts get distinct names, so no row's files overwrite another's: a text that is not
+    a safe name already (other characters, capitals, which a case-insensitive disk folds, or too
+    long) keeps a readable part and gains a hash of itself (``猫`` and ``犬`` were both ``row``,
+    ``a/b`` and ``a_b`` both ``a_b``)."""
+    if len(text) <= _MAX_NAME and _SAFE.fullmatch(text):
+        return text
+    readable = _UNSAFE.sub("_", text).strip("._")[: _MAX_NAME - _HASH - 1] or "row"
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH]
+    return f"{readable}-{digest}"
 
 
 def file_nodes(data: Any, where: str = "") -> Iterator[tuple[str, str, dict[str, Any]]]:

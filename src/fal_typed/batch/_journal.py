@@ -414,15 +414,21 @@ class SQLJournal(Journal):
                     (self.name, info.endpoint_id, info.key_field, SCHEMA_VERSION),
                 )
             found = self._execute(
-                self._sql("SELECT endpoint_id, key_field FROM fal_batch WHERE name = ?"),
+                self._sql("SELECT endpoint_id, key_field, version FROM fal_batch WHERE name = ?"),
                 (self.name,),
             )
         if not found:
             raise NoBatchError(f"{self.location} holds no batch named {self.name!r}")
-        endpoint_id, key_field = found[0]
+        endpoint_id, key_field, version = found[0]
         self.info: BatchInfo | None = BatchInfo(self.name, endpoint_id, key_field)
         if mode == "read":
             return
+        if version != SCHEMA_VERSION:
+            # Another layout's rows and states, read as ours, could send a row twice.
+            raise JournalMismatchError(
+                f"{self.location} is a journal of version {version}; this fal-typed keeps "
+                f"version {SCHEMA_VERSION}: resume it with the fal-typed that started it"
+            )
         if endpoint_id != info.endpoint_id:
             raise JournalMismatchError(
                 f"{self.location} is the journal of a batch on {endpoint_id}, not "
@@ -492,10 +498,11 @@ class SQLJournal(Journal):
             params.append(request.run_id)
         kinds = request.retry_kinds
         if kinds:
-            names = sorted(k for k in kinds if not k[:1].isdigit())
-            statuses = sorted(int(k) for k in kinds if k.isdigit())
+            # As check_retry_kinds reads them: a status or a class starts with an ASCII digit.
+            names = sorted(k for k in kinds if not k[:1].isascii() or not k[:1].isdigit())
+            statuses = sorted(int(k) for k in kinds if k.isascii() and k.isdigit())
             classes = sorted(
-                int(k[0]) for k in kinds if len(k) == 3 and k[0].isdigit() and k.endswith("xx")
+                int(k[0]) for k in kinds if k.isascii() and k[0].isdigit() and k[1:] == "xx"
             )
             parts = [f"error_kind IN ({', '.join('?' * len(names))})"] if names else []
             parts += [f"error_status = {s}" for s in statuses]

@@ -68,7 +68,8 @@ class RowSource:
 
     def open(self) -> IO[str]:
         if str(self.path) == "-":
-            return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="")
+            # A byte-order mark is fine here as in a file (PowerShell's pipes write one).
+            return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
         try:
             return self.path.open(encoding="utf-8-sig", newline="")
         except OSError as exc:

@@ -63,7 +63,7 @@ from ._report import write_report
 from ._results import ResultsFile
 from ._rows import Rows
 from ._settle import HistorySettler, Resolved, SettleReport
-from ._states import STATES, ErrorInfo, RowState, error_info
+from ._states import STATES, ErrorInfo, RowState, error_info, fetch_fault
 from ._validate import RowProblem, ValidationReport, check_rows
 
 if TYPE_CHECKING:
@@ -84,6 +84,17 @@ __all__ = [
 
 _LOAD_CHUNK = 500
 _TICK = 0.25
+_REFETCH_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0)
+"""Waits before fetching a result again after a fetch fault (see :func:`fetch_fault`); then
+the row is left ``submitted`` for the next run."""
+
+
+class _Unfetched(Exception):
+    """Following a request failed in a way that says nothing about the request itself."""
+
+    def __init__(self, error: FalError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class BatchValidationError(BatchError):
@@ -275,6 +286,10 @@ class Summary:
 OnRow = Callable[[RowResult], "object | Awaitable[object]"]
 
 
+def _said(exc: BaseException) -> str:
+    return exc.message if isinstance(exc, FalError) else repr(exc)
+
+
 def _unlimited_429(client: Client) -> Client:
     """``client`` whose submits hand 429s back to the batch (its limiter backs off for all rows)
     instead of retrying each one on its own; it shares the client's connections."""
@@ -329,6 +344,8 @@ class Runner:
         self._wake = asyncio.Event()
         self.estimate: Estimate | None = None
         self.settled: SettleReport | None = None
+        self.journal_failure: JournalError | None = None
+        """The journal's error that stopped this run (a disk full, a database gone)."""
 
     # -- the run ----------------------------------------------------------------------------------
 
@@ -366,6 +383,12 @@ class Runner:
                 await self._work()
             finally:
                 self.progress.stop(self._snapshot())
+            if self.journal_failure is not None:
+                raise JournalError(
+                    f"the batch stopped: {self.journal_failure.message}. Rows in flight keep the state "
+                    "the journal last recorded; once it works again, the same command resumes "
+                    "(rows cut off mid-submit are settled from fal's request history)"
+                ) from self.journal_failure
             return await self._finish()
         finally:
             with contextlib.suppress(Exception):
@@ -603,8 +626,16 @@ class Runner:
         self._tasks.pop(task, None)
         self._posting.discard(task)
         self._wake.set()
-        if not task.cancelled() and task.exception() is not None:
-            self.progress.message(f"batch: a row failed unexpectedly: {task.exception()!r}")
+        error = None if task.cancelled() else task.exception()
+        if isinstance(error, JournalError):
+            # Nothing may be sent that the journal cannot record: stop (submits on the wire
+            # get their answer) and end the run with the journal's error.
+            if self.journal_failure is None:
+                self.journal_failure = error
+                self.progress.message(f"batch: stopping: {error.message}")
+            self.stop()
+        elif error is not None:
+            self.progress.message(f"batch: a row failed unexpectedly: {error!r}")
 
     async def _others_working(self) -> bool:
         """Whether another worker holds unfinished rows (worker mode): wait for them to finish,
@@ -705,16 +736,20 @@ class Runner:
             if task is not None:
                 self._posting.add(task)
             try:
-                marked = await self._commit(
-                    row,
-                    Transition(
-                        row.slot,
-                        "submitting",
-                        (row.state,),
-                        owner=self.owner,
-                        values={"token": token, "attempt": True, "sent": True, "error": None},
-                    ),
-                )
+                try:
+                    marked = await self._commit(
+                        row,
+                        Transition(
+                            row.slot,
+                            "submitting",
+                            (row.state,),
+                            owner=self.owner,
+                            values={"token": token, "attempt": True, "sent": True, "error": None},
+                        ),
+                    )
+                except BaseException:  # the journal failed: nothing sent, the slot given back
+                    self.limiter.release()
+                    raise
                 if not marked:  # the lease is gone: another worker has this row now
                     self.limiter.release()
                     return None
@@ -756,23 +791,54 @@ class Runner:
                     raise
                 request_id = submission.request_id
                 row.request_id = request_id
-                await self._commit(
-                    row,
-                    Transition(
-                        row.slot,
-                        "submitted",
-                        ("submitting", "ambiguous"),
-                        token=token,
-                        values={"request_id": request_id},
-                    ),
-                )
-                if self.stopping:
+                try:
+                    recorded = await self._record(row, token, request_id)
+                except BaseException as exc:
+                    # The row stays "submitting" (settled from fal's history next time); the id
+                    # fal gave is said here, so it is never lost.
+                    self.limiter.release()
+                    self.progress.message(
+                        f"batch: fal accepted row {row.key} as request {request_id}, but the "
+                        f"journal could not record it ({_said(exc)}); the next run settles it from "
+                        "fal's request history, never sending it again"
+                    )
+                    raise
+                if not recorded or self.stopping:
                     self.limiter.release()
                     return None
                 return request_id
             finally:
                 if task is not None:
                     self._posting.discard(task)
+
+    async def _record(self, row: JournalRow, token: str, request_id: str) -> bool:
+        """Commit the request id fal gave this row's submit; whether the row now waits for it.
+
+        Late (this worker stalled past its lease), the row may have been taken over: while it
+        is ambiguous the id is recorded as usual; settled back to ``pending`` meanwhile (found
+        absent before fal's index showed this request) and not sent again yet, it adopts the
+        id, so it is not sent a second time; sent again already, the id is said, never dropped
+        silently."""
+        on_time = Transition(
+            row.slot,
+            "submitted",
+            ("submitting", "ambiguous"),
+            token=token,
+            values={"request_id": request_id},
+        )
+        if await self._commit(row, on_time):
+            return True
+        late = Transition(
+            row.slot, "submitted", ("pending",), values={"request_id": request_id, "token": token}
+        )
+        if await self._commit(row, late):
+            return True
+        self.progress.message(
+            f"batch: fal accepted row {row.key} as request {request_id} after another worker "
+            "had taken the row over and sent it again: check that request (fal's request "
+            "history), it may have run twice"
+        )
+        return False
 
     async def _fail(self, row: JournalRow, transition: Transition, exc: BaseException) -> None:
         if await self._commit(row, transition):
@@ -786,15 +852,48 @@ class Runner:
             try:
                 data = await self._result(request_id)
             except OutputValidationError as exc:  # paid for: kept, though it does not fit Output
-                failed = Transition(
+                row.output = exc.data
+                if self._downloader is None:
+                    failed = Transition(
+                        row.slot,
+                        "failed",
+                        ("submitted",),
+                        request_id=request_id,
+                        values={"output": exc.data, "error": error_info(exc)},
+                    )
+                    await self._fail(row, failed, exc)
+                    return None
+                # Its files were paid for too, and fal's URLs expire: saved as any result's
+                # (the output committed first), the row then ends failed, its files kept.
+                error = error_info(exc)
+                fetched = Transition(
                     row.slot,
-                    "failed",
+                    "downloading",
                     ("submitted",),
                     request_id=request_id,
-                    values={"output": exc.data, "error": error_info(exc)},
+                    values={"output": exc.data, "error": error},
                 )
-                row.output = exc.data
-                await self._fail(row, failed, exc)
+                if await self._commit(row, fetched):
+                    row.error = error
+                    await self._download(row)
+                return None
+            except _Unfetched as unfetched:
+                # The request may have succeeded: it stays awaited by id (never failed, which
+                # would lose a paid result and let --retry-failed pay for it again).
+                error = error_info(unfetched.error)
+                kept = Transition(
+                    row.slot,
+                    "submitted",
+                    ("submitted",),
+                    request_id=request_id,
+                    values={"error": error},
+                )
+                if await self._commit(row, kept):
+                    row.error = error
+                self.progress.message(
+                    f"batch: the result of {row.key} ({request_id}) could not be fetched "
+                    f"({error.message}); it stays submitted and the next run fetches it"
+                )
                 return None
             except FalError as exc:
                 failed = Transition(
@@ -825,7 +924,7 @@ class Runner:
                 "completed",
                 ("submitted",),
                 request_id=request_id,
-                values={"output": data},
+                values={"output": data, "error": None},
             )
             if await self._commit(row, done):
                 await self._emit(row)
@@ -835,6 +934,7 @@ class Runner:
         """The output JSON of ``request_id`` (validated against ``Output``), by webhook when one
         is expected, else by following its status; transport failures are waited out."""
         delay = 1.0
+        refetches = iter(_REFETCH_DELAYS)
         while True:
             try:
                 if self.settings.webhook is not None:
@@ -845,6 +945,14 @@ class Runner:
                 return data
             except PossiblyAcceptedError:
                 raise
+            except _Unfetched as unfetched:
+                wait = next(refetches, None)
+                if wait is None:
+                    raise
+                self.progress.message(
+                    f"batch: fetching {request_id} failed: {unfetched.error}; again in {wait:g}s"
+                )
+                await asyncio.sleep(wait)
             except FalConnectionError as exc:  # fal unreachable: the request is still there
                 self.progress.message(
                     f"batch: waiting for {request_id}: {exc}; retrying in {delay:.0f}s"
@@ -855,10 +963,15 @@ class Runner:
     async def _by_status(self, request_id: str) -> Any:
         final: Completed | None = None
         endpoint_id = self.endpoint.endpoint_id
-        async for status in iter_status_async(self.client, endpoint_id, request_id):
-            if isinstance(status, Completed):
-                final = status
-        return await fetch_result_async(self.client, endpoint_id, request_id, completed=final)
+        try:
+            async for status in iter_status_async(self.client, endpoint_id, request_id):
+                if isinstance(status, Completed):
+                    final = status
+            return await fetch_result_async(self.client, endpoint_id, request_id, completed=final)
+        except FalError as exc:
+            if fetch_fault(exc, final):
+                raise _Unfetched(exc) from exc
+            raise
 
     async def _by_webhook(self, request_id: str, timeout: float) -> Any:
         endpoint_id = self.endpoint.endpoint_id
@@ -871,12 +984,19 @@ class Runner:
                 outcome = await asyncio.wait_for(asyncio.shield(future), timeout)
             except asyncio.TimeoutError:
                 # Deliveries can be lost: ask fal directly.
-                status = await get_status_async(self.client, endpoint_id, request_id)
-                if isinstance(status, Completed):
-                    self._webhooks.pop(request_id, None)
-                    return await fetch_result_async(
-                        self.client, endpoint_id, request_id, completed=status
-                    )
+                status = None
+                try:
+                    status = await get_status_async(self.client, endpoint_id, request_id)
+                    if isinstance(status, Completed):
+                        self._webhooks.pop(request_id, None)
+                        return await fetch_result_async(
+                            self.client, endpoint_id, request_id, completed=status
+                        )
+                except FalError as exc:
+                    completed = status if isinstance(status, Completed) else None
+                    if fetch_fault(exc, completed):
+                        raise _Unfetched(exc) from exc
+                    raise
                 continue
             self._webhooks.pop(request_id, None)
             if isinstance(outcome, BaseException):
@@ -895,8 +1015,12 @@ class Runner:
         return True
 
     async def _download(self, row: JournalRow) -> None:
+        # A result that did not fit Output keeps that error through its downloads, and ends
+        # failed (with its files), not completed.
+        invalid = row.error is not None and row.error.kind == "output_validation"
+        final: RowState = "failed" if invalid else "completed"
         if self._downloader is None:
-            done = Transition(row.slot, "completed", ("downloading",), request_id=row.request_id)
+            done = Transition(row.slot, final, ("downloading",), request_id=row.request_id)
             if await self._commit(row, done):
                 await self._emit(row)
             return
@@ -909,7 +1033,7 @@ class Runner:
                 "downloading",
                 ("downloading",),
                 request_id=row.request_id,
-                values={"error": error},
+                values={} if invalid else {"error": error},
             )
             await self._commit(row, kept)
             self.progress.message(
@@ -919,13 +1043,14 @@ class Runner:
         row.files = files
         done = Transition(
             row.slot,
-            "completed",
+            final,
             ("downloading",),
             request_id=row.request_id,
-            values={"files": files, "error": None},
+            values={"files": files} if invalid else {"files": files, "error": None},
         )
         if await self._commit(row, done):
-            row.error = None
+            if not invalid:
+                row.error = None
             await self._emit(row)
 
     async def _emit(self, row: JournalRow) -> None:

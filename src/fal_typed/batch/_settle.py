@@ -6,8 +6,9 @@ history (:mod:`fal_typed.platform`) holds every request it accepted, with its in
 row is looked for among the endpoint's requests since shortly before it was sent:
 
 - found: the row adopts that request id (``submitted``); its result is fetched, it is not sent;
-- absent once the history has caught up (``settle_delay`` after it was sent): ``pending``, safe
-  to send (once);
+- absent once the history has caught up (``settle_delay`` after it became ambiguous: fal may
+  have taken it until then, a submit's attempts running on after it was sent): ``pending``,
+  safe to send (once);
 - not known yet: looked for again until it is; the decision is committed before anything is
   sent.
 
@@ -94,7 +95,11 @@ class HistorySettler:
                 report.unsettled.append(row.key)
                 continue
             sent_at = datetime.fromtimestamp(row.sent_at, timezone.utc)
-            waiting.append((row, Attempt(endpoint_id, row.input, sent_at)))
+            # fal may have taken the request until the row became ambiguous (a submit retried
+            # for a while, then its answer lost; or cut off by a crash, noticed at the next
+            # start), not only at sent_at: its history is waited for from then.
+            failed_at = datetime.fromtimestamp(max(row.updated_at or 0, row.sent_at), timezone.utc)
+            waiting.append((row, Attempt(endpoint_id, row.input, sent_at, failed_at)))
         if report.unsettled:
             report.problem = "inputs with local files cannot be matched to fal's history"
         first = True

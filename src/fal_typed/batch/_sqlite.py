@@ -74,7 +74,10 @@ class SQLiteJournal(SQLJournal):
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX: no lock, one run at a time is on you
             return
-        handle = (self.path.parent / f"{self.path.name}.lock").open("ab")
+        # Beside the file itself: a run through a symbolic link to the journal must meet the
+        # same lock, or two runs each take over every row and send it.
+        real = self.path.resolve()
+        handle = (real.parent / f"{real.name}.lock").open("ab")
         flag = fcntl.LOCK_EX if mode == "solo" else fcntl.LOCK_SH
         try:
             fcntl.flock(handle.fileno(), flag | fcntl.LOCK_NB)
@@ -97,16 +100,32 @@ class SQLiteJournal(SQLJournal):
                 finally:
                     self._depth -= 1
                 return
-            self._connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                self._connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            except sqlite3.Error as exc:
+                raise self._failed(exc) from exc
             self._depth = 1
             try:
                 yield
-            except BaseException:
+            except BaseException as exc:
                 self._depth = 0
-                self._connection.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # a failed statement may have ended it
+                    self._connection.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self._failed(exc) from exc
                 raise
             self._depth = 0
-            self._connection.execute("COMMIT")
+            try:
+                self._connection.execute("COMMIT")
+            except sqlite3.Error as exc:  # a full disk, an I/O error: nothing was committed
+                with contextlib.suppress(sqlite3.Error):
+                    self._connection.execute("ROLLBACK")
+                raise self._failed(exc) from exc
+
+    def _failed(self, exc: sqlite3.Error) -> JournalError:
+        """A journal error naming the file (a disk full or read-only, an I/O error, a lock
+        held past the busy timeout), so the run stops saying where, not as a bug."""
+        return JournalError(f"the journal {self.path} failed: {exc}")
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -22,13 +22,17 @@ from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
 from .._errors import (
+    AuthenticationError,
     FalError,
     FalHTTPError,
     FalTimeoutError,
     FalValidationError,
     OutputValidationError,
     PossiblyAcceptedError,
+    RateLimitError,
+    ServerError,
 )
+from .._status import Completed
 
 __all__ = [
     "ACTIVE_STATES",
@@ -37,6 +41,7 @@ __all__ = [
     "ErrorInfo",
     "RowState",
     "error_info",
+    "fetch_fault",
 ]
 
 RowState: TypeAlias = Literal[
@@ -107,3 +112,21 @@ def error_info(exc: BaseException) -> ErrorInfo:
         kind = type(exc).__name__
     message = exc.message if isinstance(exc, FalError) else str(exc) or type(exc).__name__
     return ErrorInfo(kind, message[:2000], status)
+
+
+def fetch_fault(exc: FalError, completed: Completed | None) -> bool:
+    """Whether ``exc``, raised while following a submitted request (its status, its result), is
+    a failure to *fetch* rather than the request's own failure: the request may have succeeded
+    (and been paid for), so its row must stay awaited by request id, never marked failed (which
+    loses the result, and ``--retry-failed`` would pay for it again).
+
+    The request's own failure is a ``Completed`` status carrying an error, then the result's
+    answer; or a refusal of the result (a 422 surfaces only there). A 5xx, a 429, an expired
+    key or a timeout while fal said nothing of a failure says nothing about the request."""
+    if isinstance(exc, (RateLimitError, AuthenticationError, FalTimeoutError)):
+        return not isinstance(exc, PossiblyAcceptedError)
+    if isinstance(exc, FalHTTPError) and exc.status_code in (408, 409):
+        return True
+    if isinstance(exc, ServerError):
+        return completed is None or not completed.failed
+    return False

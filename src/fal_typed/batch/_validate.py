@@ -67,11 +67,25 @@ class ValidationReport:
 def _raw_hash(fields: Any) -> str:
     if isinstance(fields, BaseModel):
         fields = fields.model_dump(mode="python")
-    return hashlib.sha256(
-        canonical_json(fields if fields is not None else None).encode()
-        if _jsonable(fields)
-        else repr(fields).encode()
-    ).hexdigest()
+    text = canonical_json(fields) if _jsonable(fields) else repr(fields)
+    # An invalid row may hold a lone surrogate (JSON's "\ud800"): hashed as it is, not refused.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _is_unicode(value: object) -> bool:
+    """Whether ``value`` (a key, as the journal keeps it) is text UTF-8 can hold: a lone
+    surrogate (JSON's ``"\ud800"``) cannot be stored, nor shown."""
+    text = value if isinstance(value, str) else canonical_json(value) if _jsonable(value) else ""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(text: str) -> str:
+    """A message as the journal and the terminal can hold it (lone surrogates escaped)."""
+    return text.encode("utf-8", "backslashreplace").decode()
 
 
 def _jsonable(value: Any) -> bool:
@@ -94,6 +108,12 @@ def _split_key(
     value = fields.get(key_field)
     if value is None or value == "":
         return fields, None, f"no {key_field!r} (the key field)"
+    if not _is_unicode(value):
+        return (
+            fields,
+            None,
+            f"{key_field!r} (the key field) is not valid Unicode (a lone surrogate)",
+        )
     if key_field not in input_fields:
         fields = {k: v for k, v in fields.items() if k != key_field}
     return fields, value, None
@@ -124,12 +144,13 @@ def _check(
         message: str, bad_fields: tuple[str, ...] = (), key_value: object | None = None
     ) -> Checked:
         ident = identity(raw.position, key_value, _raw_hash(raw.fields))
+        shown = tuple(_shown(name) for name in bad_fields)
         return Checked(
             raw.position,
             raw.where,
             ident,
             None,
-            RowProblem(ident.key, raw.where, bad_fields, message),
+            RowProblem(ident.key, raw.where, shown, _shown(message)),
         )
 
     if raw.fields is None:

@@ -22,10 +22,8 @@ whatever the server sends. Text from the server in reasons is made printable.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import random
 import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +32,7 @@ from typing import Any, Literal, Protocol, TypeGuard, cast
 import httpx
 
 from .._local import default_hosts
+from .._retry import parse_retry_after
 from ..naming import check_endpoint_id
 from ._corpus import (
     TooDeep,
@@ -129,23 +128,6 @@ def _shown(value: object, limit: int = 80) -> str:
     return repr(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if seconds == seconds else None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 @dataclass(frozen=True)
 class _Reply:
     """One answer, read whole (or, for an error, its first bytes)."""
@@ -192,7 +174,7 @@ class _Requester:
                 if reply.status_code not in _RETRY_STATUSES or attempt == settings.attempts:
                     return reply
                 reason = f"HTTP {reply.status_code}"
-                after = _retry_after(reply.headers)
+                after = parse_retry_after(reply.headers.get("retry-after"))
                 delay = (
                     self._backoff(attempt) if after is None else min(after, settings.max_backoff)
                 )

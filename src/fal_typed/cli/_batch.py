@@ -10,7 +10,8 @@
 
 Exit status of ``run``: 0 every row completed, 1 some rows failed, are ambiguous, invalid (with
 --skip-invalid) or unfinished, 2 bad usage, invalid rows or an estimated cost above
---max-cost (nothing sent), 130 interrupted.
+--max-cost (nothing sent), or a journal that failed during the run (its disk full, its database
+gone: the run stopped sending), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -60,9 +61,11 @@ def _format(value: str | None) -> Literal["jsonl", "csv"] | None:
 
 
 def _listen(value: str) -> tuple[str, int]:
+    """``--webhook-listen HOST:PORT``; the port in ASCII digits (``str.isdigit`` takes ``"²"``,
+    which ``int`` refuses) and at most 65535."""
     host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        raise _fail(f"--webhook-listen must be HOST:PORT, got {value!r}")
+    if not sep or not (port.isascii() and port.isdigit()) or int(port) > 65535:
+        raise _fail(f"--webhook-listen must be HOST:PORT (a port from 0 to 65535), got {value!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
@@ -212,7 +215,7 @@ def run_command(
     from .. import batch
     from .._errors import FalError, MissingCredentialsError
     from .._registry import UnknownEndpointError
-    from ..batch._checks import journal_location
+    from ..batch._checks import check_retry_kinds, journal_location
 
     if not journal:
         raise _fail("--journal is required (a SQLite file, or postgresql://...)")
@@ -220,7 +223,11 @@ def run_command(
         raise _fail(f"--changed must be refuse or keep, got {changed!r}")
     if input is None and not worker:
         raise _fail("INPUT is required (only a --worker may join a batch without it)")
+    # Every option is read before the dry run, which would take a bad one silently, and before
+    # the key, whose absence would hide it.
+    listen = _listen(webhook_listen) if webhook_listen else ("127.0.0.1", 0)
     try:
+        check_retry_kinds(retry_failed or ())
         journal_location(journal)  # a mysql:// or a typo'd DSN is refused, not made a file
         endpoint = batch._endpoint(endpoint_id)  # pyright: ignore[reportPrivateUsage]
         rows = None if input is None else batch.read(input, format=_format(input_format))
@@ -238,7 +245,6 @@ def run_command(
         from .._auth import no_key_message
 
         raise _fail(no_key_message()) from None
-    listen = _listen(webhook_listen) if webhook_listen else ("127.0.0.1", 0)
     try:
         job = batch.run_async(
             endpoint,
@@ -345,8 +351,8 @@ def _run_job(job: Any, *, quiet: bool) -> Summary:
         )
         raise typer.Exit(_INTERRUPTED) from None
     except (batch.BatchError, batch.JournalError) as exc:
-        # Invalid rows, a changed input, the cost, an unreadable input file, the journal:
-        # the user's to fix, and nothing was sent.
+        # Invalid rows, a changed input, the cost, an unreadable input file (nothing was sent),
+        # the journal (unusable, or failed during the run: it stopped sending): the user's to fix.
         raise _fail(str(exc)) from None
     except FalError as exc:
         raise _fail(str(exc), 1) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import mimetypes
+import re
 import urllib.parse
 from collections.abc import Iterator
 from datetime import datetime
@@ -49,6 +50,9 @@ _RAW_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif"})  # Jupyte
 _MEDIA_WIDTH = 320  # pixels of a gallery item
 _VALUE_CHARS = 200  # characters of a field's value in the table of a result
 _MAX_DEPTH = 4  # nested models searched for files
+# A media type as RFC 6838 names them: the only content types shown or put in a tag, so one a
+# server wrote ('image/x" onerror="...') can never end the attribute it is written into.
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")
 
 
 def _text(value: object) -> str:
@@ -63,22 +67,40 @@ def _safe_url(url: object) -> str | None:
     return url if scheme in ("http", "https", "data") else None
 
 
+def _media_type(text: object) -> str | None:
+    """The ``type/subtype`` of a content type a server sent, or None if it is not one."""
+    if not isinstance(text, str):
+        return None
+    media_type = text.split(";", 1)[0].strip().lower()
+    return media_type if _MEDIA_TYPE.fullmatch(media_type) else None
+
+
 def _content_type(file: FileOutput) -> str | None:
-    given = getattr(file, "content_type", None)
-    if isinstance(given, str) and "/" in given:
-        return given.split(";", 1)[0].strip().lower()
+    """The file's media type: the one it states, its ``data:`` URI's, or its name's."""
+    given = _media_type(getattr(file, "content_type", None))
+    if given is not None:
+        return given
     url = getattr(file, "url", None)
     if isinstance(url, str) and url[:5].lower() == "data:":
         try:
-            return data_uri_content_type(url).split(";", 1)[0].strip().lower()
+            return _media_type(data_uri_content_type(url))
         except (FalError, ValueError):
             return None
     for name in (getattr(file, "file_name", None), url):
         if isinstance(name, str):
-            guessed, _ = mimetypes.guess_type(urllib.parse.urlsplit(name).path, strict=False)
+            guessed, _ = mimetypes.guess_type(_path(name), strict=False)
             if guessed:
                 return guessed
     return None
+
+
+def _path(url: str) -> str:
+    """The path of ``url``; empty when it is no URL ``urlsplit`` reads (``https://[x/a.png``
+    raises ValueError, which would leave the whole result without a view)."""
+    try:
+        return urllib.parse.urlsplit(url).path
+    except ValueError:
+        return ""
 
 
 def file_kind(file: FileOutput) -> FileKind:
@@ -113,9 +135,7 @@ def _label(file: FileOutput) -> str:
     url = getattr(file, "url", None)
     name = getattr(file, "file_name", None)
     if not isinstance(name, str) or not name:
-        path = (
-            urllib.parse.urlsplit(url).path if isinstance(url, str) and url[:5] != "data:" else ""
-        )
+        path = _path(url) if isinstance(url, str) and url[:5] != "data:" else ""
         name = path.rsplit("/", 1)[-1] or "file"
     parts = [name]
     width, height = getattr(file, "width", None), getattr(file, "height", None)
@@ -163,7 +183,8 @@ def file_bundle(file: FileOutput) -> tuple[dict[str, object], dict[str, object]]
             if content_type.startswith("image/"):
                 encoded = base64.b64encode(data).decode("ascii")
                 label = _text(_label(file))
-                tag = f'<img src="data:{content_type};base64,{encoded}" alt="{label}" title="{label}">'
+                source = _text(f"data:{content_type};base64,{encoded}")
+                tag = f'<img src="{source}" alt="{label}" title="{label}">'
                 return {"text/html": tag}, {}
     return {"text/html": file_html(file)}, {}
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 from .._client import Client, check_client
@@ -43,16 +44,21 @@ EstimateBasis = Literal["historical_api_price", "unit_price"]
 
 
 def format_cost(amount: float, currency: str = "USD") -> str:
-    """``$1.25``, ``$0.025``, ``1,200.00 EUR``: at least cents, more digits only when they count."""
+    """``$1.25``, ``$0.025``, ``$0.00000015``, ``1,200.00 EUR``: at least cents, and every digit
+    that counts. A unit price per token or per second is often below a millionth of a dollar:
+    cut at six places it read ``$0.00`` (free) or ``$0.000013`` for ``$0.0000125``. Digits past
+    the twelfth significant one (a float sum's ``0.30000000000000004``) are not shown."""
     if isinstance(amount, bool) or not isinstance(amount, (int, float)):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise InvalidArgumentError(f"amount must be a number, got {type(amount).__name__}")
     if not math.isfinite(amount):
         raise InvalidArgumentError(f"amount must be a finite number, got {amount!r}")
     if not isinstance(currency, str) or not currency.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
         raise InvalidArgumentError(f"currency must be a currency code, got {currency!r}")
-    whole, _, fraction = f"{amount:,.6f}".partition(".")
-    text = f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
-    return f"${text}" if currency.upper() == "USD" else f"{text} {currency.upper()}"
+    exact = Decimal(f"{abs(amount):.12g}")
+    whole, _, fraction = format(exact, "f").partition(".")
+    text = f"{int(whole):,}.{fraction.rstrip('0').ljust(2, '0')}"
+    sign = "-" if amount < 0 and exact else ""
+    return f"{sign}${text}" if currency.upper() == "USD" else f"{sign}{text} {currency.upper()}"
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._auth import Credentials
-from .._checks import check_bool, check_callable, check_count
+from .._checks import check_bool, check_callable, check_count, declared_length
 from .._client import Client
 from .._errors import InvalidArgumentError
 from .._hosts import Hosts
@@ -60,7 +60,8 @@ __all__ = ["DEFAULT_MAX_INPUT_BYTES", "DEFAULT_PROXY_TIMEOUT", "FalProxy", "anyo
 logger = logging.getLogger("fal_typed.proxy")
 
 #: Upstream timeouts: 30 s to connect, send and get a pooled connection; reading is unbounded,
-#: since a direct run or a stream may take minutes (a caller that leaves cancels it).
+#: since a direct run or a stream may take minutes (a caller that leaves cancels it). The send
+#: timeout also bounds each pause of a caller sending a model input (408 past it).
 DEFAULT_PROXY_TIMEOUT: Final = httpx.Timeout(30.0, read=None)
 #: The largest input a submit, run or stream may send (it is read whole, to be validated).
 DEFAULT_MAX_INPUT_BYTES: Final = 32 * 1024 * 1024
@@ -137,7 +138,8 @@ class FalProxy:
     * ``limits``: :class:`CallerLimits` per caller; ``spend_cap``: ``(BillableCall) -> bool``
       before each billed call; ``on_call``: ``(ProxyCall) -> None`` after every request.
     * ``cors``: :class:`CORS` settings, for a front end on another origin.
-    * ``timeout``: of the upstream requests; ``max_input_bytes``: the largest model input.
+    * ``timeout``: of the upstream requests (its write timeout also bounds each pause of a
+      caller sending a model input: 408 past it); ``max_input_bytes``: the largest model input.
     """
 
     def __init__(
@@ -276,16 +278,30 @@ class FalProxy:
         too_large = Refused(
             413, f"the input is larger than {self._max_input} bytes", "proxy_input_too_large"
         )
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._max_input:
+        declared = declared_length(request.headers.getlist("content-length"))
+        if declared is not None and declared > self._max_input:
             raise too_large
         chunks: list[bytes] = []
-        async for chunk in request.stream():
+        pause = self._timeout.write  # the caller sends the input as the proxy would send it on
+        stream = request.stream()
+        while True:
+            # Nothing upstream bounds this wait (fal is not called yet): a caller that stops
+            # sending its input would hold the call, its memory and its limit slot for ever.
+            chunk: bytes | None = None
+            with anyio.move_on_after(pause) as waited:
+                chunk = await anext(stream, None)
+            if waited.cancelled_caught:
+                raise Refused(
+                    408,
+                    f"the input stopped arriving: nothing came for {pause:g} s",
+                    "proxy_input_timeout",
+                )
+            if chunk is None:
+                return b"".join(chunks)
             call.request_bytes += len(chunk)
             if call.request_bytes > self._max_input:
                 raise too_large
             chunks.append(chunk)
-        return b"".join(chunks)
 
     async def _check_billed(
         self, request: Request, call: _Call, target: Target, endpoint: tuple[str, str]

@@ -14,6 +14,7 @@ import httpx
 from starlette.datastructures import Headers
 from starlette.types import Send
 
+from .._checks import declared_length
 from .._client import user_agent
 from ._redact import Secrets
 
@@ -38,32 +39,40 @@ _WHOLE_BODY_MAX = 1 << 20
 _PASSED_UP = frozenset({"accept", "content-type", "user-agent"})
 
 
-def request_headers(
-    incoming: Headers, authorization: str, *, streamed_body: bool
-) -> dict[str, str]:
-    """The headers of the upstream request."""
-    headers: dict[str, str] = {}
+def request_headers(incoming: Headers, authorization: str, *, streamed_body: bool) -> httpx.Headers:
+    """The headers of the upstream request.
+
+    Values go up as the bytes the caller sent (the ASGI server reads them as latin-1): as text,
+    httpx encodes them as ASCII, so a file name with an accent (which a browser may send)
+    raised UnicodeEncodeError out of the app.
+    """
+    headers: dict[str, bytes] = {}
     for name, value in incoming.items():
         if (name.startswith("x-fal-") and name != _TARGET_HEADER) or name in _PASSED_UP:
-            headers[name] = value
-    if streamed_body and "content-length" in incoming:
+            headers[name] = value.encode("latin-1")
+    length = declared_length(incoming.getlist("content-length"))
+    if streamed_body and length is not None:
         # Relayed as it arrives: with its length, fal gets a plain body, not a chunked one.
-        headers["content-length"] = incoming["content-length"]
+        headers["content-length"] = b"%d" % length
     if incoming.get("accept-encoding", "").strip().lower() == "identity":
-        headers["accept-encoding"] = "identity"  # a part upload: its ETag must not be altered
-    headers["authorization"] = authorization
-    headers["x-fal-client-proxy"] = user_agent()
-    return headers
+        headers["accept-encoding"] = b"identity"  # a part upload: its ETag must not be altered
+    headers["authorization"] = authorization.encode("latin-1")
+    headers["x-fal-client-proxy"] = user_agent().encode("latin-1")
+    return httpx.Headers([(name.encode("latin-1"), value) for name, value in headers.items()])
 
 
 def response_headers(upstream: httpx.Headers, secrets: Secrets) -> list[tuple[bytes, bytes]]:
     """fal's response headers as they are returned to the caller."""
     headers: list[tuple[bytes, bytes]] = []
-    for name, value in upstream.multi_items():
-        lower = name.lower()
+    for raw_name, raw_value in upstream.raw:
+        # As bytes: httpx decodes a value as UTF-8 when it can, which latin-1 cannot always
+        # encode back ("\u20ac" raised, "\u00e9" came back as another byte). latin-1 maps each
+        # byte to one character and back, so only the secrets (ASCII) change.
+        lower = raw_name.decode("latin-1").lower()
         if lower in _NOT_RETURNED or lower.startswith("access-control-"):
             continue
-        headers.append((lower.encode("latin-1"), secrets.text(value).encode("latin-1")))
+        value = secrets.text(raw_value.decode("latin-1")).encode("latin-1")
+        headers.append((lower.encode("latin-1"), value))
     if upstream.get("content-type", "").startswith("text/event-stream"):
         headers.append((b"x-accel-buffering", b"no"))  # a buffering front proxy would hold events
     return headers
@@ -106,9 +115,9 @@ class BodyRelay:
         open-ended bodies are streamed.
         """
         headers = response_headers(response.headers, self._secrets)
-        declared = response.headers.get("content-length", "")
+        declared = declared_length(response.headers.get_list("content-length"))
         streaming = response.headers.get("content-type", "").startswith("text/event-stream")
-        if not streaming and declared.isdigit() and int(declared) <= _WHOLE_BODY_MAX:
+        if not streaming and declared is not None and declared <= _WHOLE_BODY_MAX:
             body = self._redactor.feed(await response.aread()) + self._redactor.flush()
             self.sent = len(body)
             await self.start(

@@ -85,6 +85,10 @@ _MAX_HOST_NAME: Final = 253
 
 # Percent-encoded "/", "\" and "." would let a path read differently here and at fal.
 _ENCODED_SEPARATOR = re.compile(r"%(2f|5c|2e)", re.IGNORECASE)
+# What httpx keeps as it is, but a server further on may read as a separator or a dot segment:
+# a raw backslash (a WHATWG URL parser reads it as "/", so "x\..\..\evil" climbs out of an
+# app's path), and a dot segment with parameters ("..;", which servlet containers read as "..").
+_AMBIGUOUS_PATH = re.compile(r"\\|(?:^|/)\.\.?;")
 _QUEUE_REQUEST = re.compile(
     r"(?P<root>.+?)/requests/(?P<id>[^/]+)(?P<rest>|/status|/status/stream|/cancel|/response)"
 )
@@ -308,6 +312,12 @@ def read_target(value: str | None, method: str, patterns: GlobSet, upstream: Ups
     raw_path = url.raw_path.decode("ascii").split("?", 1)[0]
     if _ENCODED_SEPARATOR.search(raw_path):
         raise _refuse_target(f"{TARGET_HEADER} has an encoded path separator", 400)
+    if _AMBIGUOUS_PATH.search(raw_path):
+        raise _refuse_target(
+            f"{TARGET_HEADER} has a backslash or a dot segment in its path, which fal may read "
+            "as another path",
+            400,
+        )
     path = url.path.lstrip("/")
     operation, app_root, request_id = _operation(url.host, method, path)
     target = Target(

@@ -31,6 +31,7 @@ from typing import Any, TypeAlias, TypeVar
 from pydantic import BaseModel
 
 from ._asgi import (
+    DEFAULT_BODY_TIMEOUT,
     DEFAULT_MAX_BODY_BYTES,
     KnownRequests,
     RequestRegistry,
@@ -49,6 +50,7 @@ from ._errors import (
     StaleTimestampError,
     TimestampError,
     UnknownRequestError,
+    WebhookBodyTimeoutError,
     WebhookBodyTooLargeError,
     WebhookError,
     WebhookPayloadError,
@@ -76,6 +78,7 @@ from ._sqlite import SQLiteIdempotencyStore, SQLiteRequestRegistry
 from ._verifier import DEFAULT_TOLERANCE, WebhookBody, WebhookVerifier, shared_verifier
 
 __all__ = [
+    "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_DEDUP_TTL",
     "DEFAULT_FAILURE_COOLDOWN",
     "DEFAULT_JWKS_URL",
@@ -108,6 +111,7 @@ __all__ = [
     "TimestampError",
     "UnknownRequestError",
     "WebhookBody",
+    "WebhookBodyTimeoutError",
     "WebhookBodyTooLargeError",
     "WebhookError",
     "WebhookHandler",

@@ -15,6 +15,7 @@ forged / altered / stale / malformed  401     retries, then gives up: nothing to
 not a webhook payload                 400     same
 for a request id not submitted here   403     same (a retry finds it if it was recorded late)
 body past ``max_body_bytes``          413     same
+body paused past ``body_timeout``     408     same
 JWKS unreachable                      503     retries later, when it may work
 handler raised                        500     retries later (the claim is given back)
 ====================================  ======  ==========================================
@@ -28,11 +29,15 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Final, Protocol, TypeAlias, TypeVar, cast, runtime_checkable
 
+import anyio
 from pydantic import BaseModel
 
+from .._checks import declared_length
+from ._checks import seconds
 from ._errors import (
     JWKSFetchError,
     UnknownRequestError,
+    WebhookBodyTimeoutError,
     WebhookBodyTooLargeError,
     WebhookError,
     WebhookPayloadError,
@@ -47,6 +52,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
 __all__ = [
+    "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_MAX_BODY_BYTES",
     "KnownRequests",
     "RequestRegistry",
@@ -63,6 +69,9 @@ logger = logging.getLogger("fal_typed.webhooks")
 
 DEFAULT_MAX_BODY_BYTES: Final = 32 * 1024 * 1024
 """The largest delivery body a receiver reads (32 MiB): results carry file URLs, not files."""
+
+DEFAULT_BODY_TIMEOUT: Final = 30.0
+"""The longest pause a receiver waits for more of a delivery's body, in seconds."""
 
 WebhookHandler = Callable[[WebhookResult[OutputT]], object]
 """Called once per delivered request id: a coroutine function, or a plain function (run in a worker
@@ -109,18 +118,21 @@ async def receive(
     verifier: WebhookVerifier | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     known_requests: KnownRequests | None = None,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> WebhookResult[OutputT]:
     """Read, verify and parse the delivery in ``request``; raises the :mod:`fal_typed.webhooks` errors.
 
     The headers are checked before any of the body is read; the body is read no further than
-    ``max_body_bytes`` (:class:`WebhookBodyTooLargeError`). With ``known_requests``, an authentic
-    delivery for a request id it does not know raises :class:`UnknownRequestError`.
+    ``max_body_bytes`` (:class:`WebhookBodyTooLargeError`), with no pause longer than
+    ``body_timeout`` seconds (:class:`WebhookBodyTimeoutError`). With ``known_requests``, an
+    authentic delivery for a request id it does not know raises :class:`UnknownRequestError`.
     """
     _check_limit(max_body_bytes)
+    body_timeout = seconds("body_timeout", body_timeout, positive=True)
     verifier = verifier or shared_verifier()
     now = time.time()
     verifier.check_headers(request.headers, now=now)
-    body = await _read_body(request, max_body_bytes)
+    body = await _read_body(request, max_body_bytes, body_timeout)
     result = await verifier.parse_async(body, request.headers, output_model, now=now)
     if known_requests is not None and not await is_known(result.request_id, known_requests):
         raise UnknownRequestError(result.request_id)
@@ -133,6 +145,7 @@ _REFUSALS: tuple[tuple[type[WebhookError], int, str], ...] = (
     (WebhookPayloadError, 400, "unreadable webhook delivery"),
     (UnknownRequestError, 403, "refused webhook delivery"),
     (WebhookBodyTooLargeError, 413, "refused webhook delivery"),
+    (WebhookBodyTimeoutError, 408, "refused webhook delivery"),
     (JWKSFetchError, 503, "cannot verify webhook deliveries"),
     (WebhookError, 400, "refused webhook delivery"),
 )
@@ -143,31 +156,37 @@ def _check_limit(value: object) -> None:
         raise ValueError(f"max_body_bytes must be a positive int, got {value!r}")
 
 
-async def _read_body(request: SupportsWebhookRequest, limit: int) -> bytes:
+async def _read_body(request: SupportsWebhookRequest, limit: int, pause: float) -> bytes:
     declared = _content_length(request.headers)
     if declared is not None and declared > limit:
         raise WebhookBodyTooLargeError(limit, declared=declared)
     stream = getattr(request, "stream", None)
     if not callable(stream):  # a request object without streaming: its whole body, then judged
-        body = await request.body()
+        body = await request.body()  # (its server's own timeouts apply: pauses cannot be seen)
         if len(body) > limit:
             raise WebhookBodyTooLargeError(limit, declared=len(body))
         return body
     chunks: list[bytes] = []
     size = 0
-    async for chunk in cast("AsyncIterator[bytes]", stream()):
+    pieces = cast("AsyncIterator[bytes]", stream())
+    while True:
+        # The headers only looked authentic (the signature covers this body): a sender that
+        # stops sending it must not hold the connection for ever.
+        chunk: bytes | None = None
+        with anyio.move_on_after(pause) as waited:
+            chunk = await anext(pieces, None)
+        if waited.cancelled_caught:
+            raise WebhookBodyTimeoutError(pause)
+        if chunk is None:
+            return b"".join(chunks)
         size += len(chunk)
         if size > limit:
             raise WebhookBodyTooLargeError(limit)
         chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _content_length(headers: Mapping[str, str]) -> int | None:
-    for name, value in headers.items():
-        if name.lower() == "content-length":
-            return int(value) if value.strip().isdigit() else None
-    return None
+    return declared_length(v for k, v in headers.items() if k.lower() == "content-length")
 
 
 def webhook_endpoint(
@@ -179,6 +198,7 @@ def webhook_endpoint(
     deduplicate: bool = True,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     known_requests: KnownRequests | None = None,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> Callable[[Request], Awaitable[Response]]:
     """A Starlette endpoint (``Route(path, endpoint, methods=["POST"])``) that verifies each
     delivery, skips request ids already handled, and calls ``handler`` with the typed result.
@@ -186,7 +206,8 @@ def webhook_endpoint(
     Deduplication uses ``deduplicator`` (default: an in-memory one for this endpoint; pass
     ``Deduplicator(SQLiteIdempotencyStore(path))`` for claims that survive a restart); pass
     ``deduplicate=False`` to call the handler for every authentic delivery. Bodies past
-    ``max_body_bytes`` are answered 413 without being read further; with ``known_requests``
+    ``max_body_bytes`` are answered 413 without being read further, and bodies that pause for
+    more than ``body_timeout`` seconds 408; with ``known_requests``
     (a :class:`RequestRegistry` such as :class:`SQLiteRequestRegistry`, or a function of the
     request id), deliveries for request ids it does not know are answered 403.
     """
@@ -200,6 +221,7 @@ def webhook_endpoint(
 
     check_output_model(output_model)
     _check_limit(max_body_bytes)
+    body_timeout = seconds("body_timeout", body_timeout, positive=True)
     if not callable(handler):
         raise TypeError(f"handler must be callable, got {handler!r}")
     dedup = (deduplicator or Deduplicator()) if deduplicate else None
@@ -221,6 +243,7 @@ def webhook_endpoint(
                 verifier=verifier,
                 max_body_bytes=max_body_bytes,
                 known_requests=known_requests,
+                body_timeout=body_timeout,
             )
         except WebhookError as exc:
             status, what = next((s, w) for cls, s, w in _REFUSALS if isinstance(exc, cls))

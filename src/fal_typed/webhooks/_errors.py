@@ -7,9 +7,10 @@ Two families, because a receiver answers them differently:
 - :class:`JWKSFetchError`: we could not learn fal's public keys right now. Nothing is known about the
   delivery yet; answer 5xx so fal retries it later.
 
-And two refusals a receiver chooses: :class:`WebhookBodyTooLargeError` (the body is past the
-receiver's limit: 413, nothing more of it is read) and :class:`UnknownRequestError` (authentic, but
-for a request id this application did not submit: 403).
+And three refusals a receiver chooses: :class:`WebhookBodyTooLargeError` (the body is past the
+receiver's limit: 413, nothing more of it is read), :class:`WebhookBodyTimeoutError` (the body
+stopped arriving: 408) and :class:`UnknownRequestError` (authentic, but for a request id this
+application did not submit: 403).
 
 Messages name what is wrong but never echo a signature or a body: they end up in logs.
 """
@@ -29,6 +30,7 @@ __all__ = [
     "StaleTimestampError",
     "TimestampError",
     "UnknownRequestError",
+    "WebhookBodyTimeoutError",
     "WebhookBodyTooLargeError",
     "WebhookError",
     "WebhookPayloadError",
@@ -124,6 +126,19 @@ class WebhookBodyTooLargeError(WebhookError):
         super().__init__(
             f"webhook body is {size} than the receiver's limit of {limit} bytes",
             error_type="webhook_body_too_large",
+        )
+
+
+class WebhookBodyTimeoutError(WebhookError):
+    """The delivery's body stopped arriving: nothing came for ``timeout`` seconds (answer 408).
+    Its headers only looked authentic (the signature covers the body, unread): a sender that
+    trickles a body must not hold the receiver's connection for ever."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        super().__init__(
+            f"webhook body stopped arriving: nothing came for {timeout:g} s",
+            error_type="webhook_body_timeout",
         )
 
 

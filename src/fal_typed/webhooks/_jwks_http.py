@@ -155,9 +155,12 @@ def _get(http: httpx.Client, url: str, deadline: Deadline) -> tuple[httpx.Respon
     raise AssertionError("unreachable: the last hop returns or raises")
 
 
-def get_jwks(http: httpx.Client | None, url: str, timeout: float) -> tuple[httpx.Response, bytes]:
+def get_jwks(
+    http: httpx.Client | None, url: str, timeout: float, *, what: str = "JWKS"
+) -> tuple[httpx.Response, bytes]:
     """The final answer to ``GET url`` (closed) and its body (empty unless it is a 200), within
-    ``timeout`` seconds in all. ``http`` None: a short-lived client of our own."""
+    ``timeout`` seconds in all. ``http`` None: a short-lived client of our own. ``what`` names
+    the document in the error (the webhook senders' ranges are fetched the same way)."""
     deadline = Deadline(timeout)
     try:
         if http is not None:
@@ -165,7 +168,7 @@ def get_jwks(http: httpx.Client | None, url: str, timeout: float) -> tuple[httpx
         with httpx.Client() as own:
             return _get(own, url, deadline)
     except _FAILURES as exc:
-        raise _failure(exc, url, timeout) from None
+        raise _failure(exc, url, timeout, what) from None
 
 
 # async
@@ -206,7 +209,7 @@ async def _aget(
 
 
 async def get_jwks_async(
-    http: httpx.AsyncClient | None, url: str, timeout: float
+    http: httpx.AsyncClient | None, url: str, timeout: float, *, what: str = "JWKS"
 ) -> tuple[httpx.Response, bytes]:
     """Async twin of :func:`get_jwks`."""
     deadline = Deadline(timeout)
@@ -216,13 +219,14 @@ async def get_jwks_async(
         async with httpx.AsyncClient() as own:
             return await _aget(own, url, deadline)
     except _FAILURES as exc:
-        raise _failure(exc, url, timeout) from None
+        raise _failure(exc, url, timeout, what) from None
 
 
-def _failure(exc: Exception, url: str, timeout: float) -> JWKSFetchError:
-    """The :class:`JWKSFetchError` for what ended a fetch."""
-    if isinstance(exc, TimedOut):
-        return JWKSFetchError(f"JWKS request did not complete within {timeout:g} s", url=url)
+def _failure(exc: Exception, url: str, timeout: float, what: str = "JWKS") -> JWKSFetchError:
+    """The :class:`JWKSFetchError` for what ended a fetch. httpx's own timeouts are the time
+    left (``Deadline.cap``): one that fires is the deadline passing, whichever noticed first."""
+    if isinstance(exc, (TimedOut, httpx.TimeoutException)):
+        return JWKSFetchError(f"{what} request did not complete within {timeout:g} s", url=url)
     if isinstance(exc, _Unusable):
-        return JWKSFetchError(f"JWKS response is unusable: {exc}", url=url)
-    return JWKSFetchError(f"JWKS request failed: {type(exc).__name__}", url=url)
+        return JWKSFetchError(f"{what} response is unusable: {exc}", url=url)
+    return JWKSFetchError(f"{what} request failed: {type(exc).__name__}", url=url)

@@ -10,7 +10,8 @@ client address the proxy reports, never a header the sender sets).
 A refresh that fails keeps the ranges already known (with a warning); with none known yet the
 error is raised (:class:`~fal_typed.FalConnectionError`, :class:`~fal_typed.FalHTTPError`).
 ``/meta`` is public: no API key is sent. HTTP goes through the httpx clients of the
-``fal_typed.Client`` given (else the default client), whose ``api_url`` says where fal is.
+``fal_typed.Client`` given (else the default client), whose ``api_url`` says where fal is, with
+the JWKS's bounds: 10 s for the whole fetch, 1 MiB of body, 3 redirects (never https to http).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from pydantic import ValidationError
 from .._client import Client, default_client
 from .._errors import FalConnectionError, FalError, ProtocolError, error_for_response
 from . import _checks
+from ._errors import JWKSFetchError
+from ._jwks_http import get_jwks, get_jwks_async
 
 __all__ = ["DEFAULT_SENDERS_TTL", "WebhookSenders"]
 
@@ -36,7 +39,7 @@ logger = logging.getLogger("fal_typed")
 #: How long fetched ranges are trusted before they are fetched again.
 DEFAULT_SENDERS_TTL: Final = 3600.0
 _META_PATH: Final = "/v1/meta"
-_TIMEOUT: Final = httpx.Timeout(10.0)
+_TIMEOUT: Final = 10.0
 _RETRY_AFTER_FAILURE: Final = 60.0
 
 Network: TypeAlias = "ipaddress.IPv4Network | ipaddress.IPv6Network"
@@ -155,31 +158,35 @@ class WebhookSenders:
             return True
         return not self._fixed and self._clock() - self._fetched_at >= self.ttl
 
-    def _get(self) -> httpx.Response:
+    # The fetch runs under the lock every delivery's check waits on, so it must end: httpx's
+    # timeout bounds each read, not their sum (a server trickling a byte at a time held it for
+    # ever), and the body had no size cap. It is the JWKS's bounded GET: _TIMEOUT in all, 1 MiB.
+
+    def _get(self) -> tuple[httpx.Response, bytes]:
         self.fetches += 1
         url = self.url
         try:
-            return self._client().http.get(url, timeout=_TIMEOUT)
-        except httpx.HTTPError as exc:
-            raise FalConnectionError(f"GET {url} failed: {type(exc).__name__}: {exc}") from exc
+            return get_jwks(self._client().http, url, _TIMEOUT, what="webhook IP ranges")
+        except JWKSFetchError as exc:
+            raise FalConnectionError(f"GET {url} failed: {exc.reason}") from None
 
-    async def _get_async(self) -> httpx.Response:
+    async def _get_async(self) -> tuple[httpx.Response, bytes]:
         self.fetches += 1
         url = self.url
         try:
-            return await self._client().async_http.get(url, timeout=_TIMEOUT)
-        except httpx.HTTPError as exc:
-            raise FalConnectionError(f"GET {url} failed: {type(exc).__name__}: {exc}") from exc
+            http = self._client().async_http
+            return await get_jwks_async(http, url, _TIMEOUT, what="webhook IP ranges")
+        except JWKSFetchError as exc:
+            raise FalConnectionError(f"GET {url} failed: {exc.reason}") from None
 
-    def _accept(self, response: httpx.Response) -> tuple[Network, ...]:
+    def _accept(self, answer: tuple[httpx.Response, bytes]) -> tuple[Network, ...]:
         from ..platform._generated.models import GetMetaResponse
 
-        if not response.is_success:
-            return self._keep(
-                error_for_response(response.status_code, _body(response), response.headers)
-            )
+        response, body = answer
+        if response.status_code != 200:
+            return self._keep(error_for_response(response.status_code, None, response.headers))
         try:
-            meta = GetMetaResponse.model_validate_json(response.content)
+            meta = GetMetaResponse.model_validate_json(body)
         except ValidationError:
             return self._keep(ProtocolError(f"{self.url} answered no webhook_ip_ranges"))
         self._networks = _networks(meta.webhook_ip_ranges)
@@ -194,11 +201,3 @@ class WebhookSenders:
         # Try again in a minute (or ttl), not on every delivery.
         self._fetched_at = self._clock() - self.ttl + min(self.ttl, _RETRY_AFTER_FAILURE)
         return self._networks
-
-
-def _body(response: httpx.Response) -> object:
-    """The error answer's JSON, else its text (json raises RecursionError on deep nesting)."""
-    try:
-        return response.json()
-    except (ValueError, RecursionError):
-        return response.text

@@ -1,0 +1,66 @@
+"""WebhookSenders fetches fal's /meta under the lock every delivery's check waits on: the fetch
+ends, and holds little memory, whatever the server does. It is the JWKS's bounded GET (the
+whole fetch within its timeout, the body within 1 MiB), so the same peers show it: a trickled
+answer and one past the size. Real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from fal_typed import FalConnectionError
+from fal_typed import webhooks as wh
+from fal_typed.webhooks import _sender
+
+from .helpers import serve, serve_raw
+from .test_jwks_bounds import _trickled_body, _trickled_head
+
+Mode = Literal["sync", "async"]
+TIMEOUT = 1.0
+
+
+async def _allows(senders: wh.WebhookSenders, mode: Mode) -> bool:
+    if mode == "sync":
+        return senders.allows("127.0.0.1")
+    return await senders.allows_async("127.0.0.1")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("peer", [_trickled_body, _trickled_head], ids=["body", "head"])
+async def test_a_trickled_meta_answer_ends_at_the_timeout(
+    mode: Mode, peer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_sender, "_TIMEOUT", TIMEOUT)
+    with serve_raw(peer) as base:
+        senders = wh.WebhookSenders(api_url=base)
+        with pytest.raises(FalConnectionError, match=f"did not complete within {TIMEOUT:g} s"):
+            await _allows(senders, mode)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_meta_answer_past_one_mib_is_refused(mode: Mode) -> None:
+    ranges = json.dumps({"webhook_ip_ranges": ["127.0.0.1/32"] * 100_000}).encode()
+    assert len(ranges) > wh.MAX_JWKS_BYTES
+
+    async def meta(_: Request) -> Response:
+        return Response(ranges, media_type="application/json")
+
+    with serve(Starlette(routes=[Route("/v1/meta", meta)])) as base:
+        senders = wh.WebhookSenders(api_url=base)
+        with pytest.raises(FalConnectionError, match="unusable"):
+            await _allows(senders, mode)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_small_meta_answer_is_read(mode: Mode) -> None:
+    async def meta(_: Request) -> Response:
+        return Response(b'{"webhook_ip_ranges": ["127.0.0.0/8"]}', media_type="application/json")
+
+    with serve(Starlette(routes=[Route("/v1/meta", meta)])) as base:
+        assert await _allows(wh.WebhookSenders(api_url=base), mode)
