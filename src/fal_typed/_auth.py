@@ -23,7 +23,15 @@ from ._errors import (
 from ._errors import scrub as redact
 from ._errors import scrub_value as redact_json
 
-__all__ = ["Credentials", "check_key", "redact", "redact_json", "resolve_credentials"]
+__all__ = [
+    "Credentials",
+    "check_key",
+    "missing_key_detail",
+    "no_key_message",
+    "redact",
+    "redact_json",
+    "resolve_credentials",
+]
 
 
 MISSING_CREDENTIALS_MESSAGE = (
@@ -58,22 +66,54 @@ class Credentials:
         return f"Credentials(source={self.source!r}, key='***')"
 
 
-def check_key(key: object) -> str:
-    """Validate an explicitly given key (without ever echoing it) and return it stripped."""
+def check_key(key: object, source: str = "key") -> str:
+    """Validate a key (without ever echoing it) and return it stripped; ``source`` names where
+    it came from in the error (``key``, ``FAL_KEY``, ``--key``...)."""
     if not isinstance(key, str):
-        raise InvalidArgumentError(f"key must be a string, not {type(key).__name__}")
+        raise InvalidArgumentError(f"{source} must be a string, not {type(key).__name__}")
     stripped = key.strip()
     if not stripped:
-        raise InvalidArgumentError("key must be a non-empty string")
+        raise InvalidArgumentError(f"{source} must be a non-empty string")
+    if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "\"'":
+        # A .env line KEY="id:secret" read by a tool that keeps the quotes: fal would answer
+        # 401 to a key that is right but for them.
+        raise InvalidArgumentError(
+            f"{source} is wrapped in quotes: remove them (fal keys hold none; a .env file read "
+            "by a tool that keeps quotes?)"
+        )
     if any(ch in stripped for ch in "\r\n\t "):
-        raise InvalidArgumentError("key must not contain whitespace or line breaks")
+        raise InvalidArgumentError(f"{source} must not contain whitespace or line breaks")
     if not (stripped.isascii() and stripped.isprintable()):
         # An HTTP header carries ASCII only: httpx would raise an encoding error quoting the
         # whole header, key included (a zero-width space pasted with it, say).
         raise InvalidArgumentError(
-            "key must be printable ASCII: it holds another character (pasted in with it?)"
+            f"{source} must be printable ASCII: it holds another character (pasted in with it?)"
         )
     return stripped
+
+
+def no_key_message() -> str:
+    """What a command says when no key is found: where one goes, and what is half there."""
+    detail = missing_key_detail()
+    return "no fal API key: set FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET), or pass --key" + (
+        f" ({detail})" if detail else ""
+    )
+
+
+def missing_key_detail(environ: Mapping[str, str] | None = None) -> str | None:
+    """Why the environment gives no key, when it holds half of one: ``FAL_KEY_ID`` without
+    ``FAL_KEY_SECRET`` (or the reverse), or a blank ``FAL_KEY``."""
+    env = os.environ if environ is None else environ
+    key_id = env.get("FAL_KEY_ID", "").strip()
+    key_secret = env.get("FAL_KEY_SECRET", "").strip()
+    if bool(key_id) != bool(key_secret):
+        given, lacking = (
+            ("FAL_KEY_ID", "FAL_KEY_SECRET") if key_id else ("FAL_KEY_SECRET", "FAL_KEY_ID")
+        )
+        return f"{given} is set but {lacking} is not: set both, or FAL_KEY=id:secret"
+    if "FAL_KEY" in env and not env["FAL_KEY"].strip():
+        return "FAL_KEY is set but blank"
+    return None
 
 
 def resolve_credentials(key: str | None, environ: Mapping[str, str] | None = None) -> Credentials:
@@ -82,9 +122,13 @@ def resolve_credentials(key: str | None, environ: Mapping[str, str] | None = Non
         return Credentials(check_key(key), "argument")
     env = os.environ if environ is None else environ
     if value := env.get("FAL_KEY", "").strip():
-        return Credentials(check_key(value), "FAL_KEY")
+        return Credentials(check_key(value, "FAL_KEY"), "FAL_KEY")
     key_id = env.get("FAL_KEY_ID", "").strip()
     key_secret = env.get("FAL_KEY_SECRET", "").strip()
     if key_id and key_secret:
-        return Credentials(check_key(f"{key_id}:{key_secret}"), "FAL_KEY_ID/FAL_KEY_SECRET")
-    raise MissingCredentialsError(MISSING_CREDENTIALS_MESSAGE)
+        check_key(key_id, "FAL_KEY_ID")
+        check_key(key_secret, "FAL_KEY_SECRET")
+        joined = check_key(f"{key_id}:{key_secret}", "FAL_KEY_ID:FAL_KEY_SECRET")  # "id and secret"
+        return Credentials(joined, "FAL_KEY_ID/FAL_KEY_SECRET")
+    detail = missing_key_detail(env)
+    raise MissingCredentialsError(MISSING_CREDENTIALS_MESSAGE + (f" ({detail})" if detail else ""))

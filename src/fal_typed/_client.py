@@ -89,7 +89,25 @@ def user_agent() -> str:
 def _check_base_url(name: str, value: object, schemes: tuple[str, ...]) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidArgumentError(f"{name} must be a non-empty URL string")
-    url = httpx.URL(value.strip())
+    text = value.strip()  # (a .env line's trailing space or line break: read as meant)
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        # Not echoed: it may be the whole line of a config file, credentials and all.
+        raise InvalidArgumentError(f"{name} must not contain spaces or control characters")
+    try:
+        url = httpx.URL(text)
+        port = url.port
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise InvalidArgumentError(f"{name} is not a valid URL ({exc})") from None
+    if url.userinfo:
+        # It would be sent as Basic credentials to every host, and shown in every repr and
+        # error that names a URL: fal authenticates with the key.
+        shown = str(url.copy_with(username=None, password=None))
+        raise InvalidArgumentError(
+            f"{name} must not carry a user name or password (fal authenticates with the key), "
+            f"got {shown!r} with them"
+        )
+    if port is not None and not 0 < port < 65536:
+        raise InvalidArgumentError(f"{name} has no valid port ({port}), got {value!r}")
     if url.scheme not in schemes or not url.host:
         raise InvalidArgumentError(
             f"{name} must be an absolute {'/'.join(schemes)} URL, got {value!r}"

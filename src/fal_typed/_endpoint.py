@@ -286,6 +286,13 @@ class Endpoint(Generic[InputT, OutputT]):
         functions validate theirs."""
         if isinstance(arguments, (_Body, _Encoded)) and arguments.endpoint_id == self.endpoint_id:
             return arguments
+        if (
+            cast(object, arguments) is None
+        ):  # _built reads None as "keyword fields only": here there are none
+            raise InvalidArgumentError(
+                f"{self.endpoint_id} takes a {self.Input.__name__} or a mapping as input, got "
+                "None (an input with no fields is {})"
+            )
         return self._built(arguments, encode=encode)
 
     def _checked(self, arguments: InputT | Mapping[str, Any]) -> _Body | _Encoded:
@@ -344,11 +351,12 @@ class Endpoint(Generic[InputT, OutputT]):
 
         ``on_enqueue`` gets the request id once accepted; ``on_queue_update`` every status
         change (``Queued``, ``InProgress`` with the new log lines if ``with_logs``,
-        ``Completed``). ``client_timeout`` bounds the whole call, uploading input files
+        ``Completed``); both plain functions (an ``async def`` one is refused: use
+        :meth:`subscribe_async`). ``client_timeout`` bounds the whole call, uploading input files
         included: when it runs out the request is cancelled (best-effort) and
         :class:`FalTimeoutError` carries its id.
         """
-        check_wait_options(with_logs, on_enqueue, on_queue_update)
+        check_wait_options(with_logs, on_enqueue, on_queue_update, sync=True)
         deadline = call_deadline(client_timeout)  # started before the uploads: they count
         return subscribe(
             self,

@@ -348,7 +348,9 @@ class InputValidationError(FalError, ValueError):
         paths (pydantic's union branch labels dropped, see ``_field_paths``)."""
         errors = [
             {
-                "loc": field_path(model, err["loc"]) if model is not None else tuple(err["loc"]),
+                "loc": (field_path(model, err["loc"]) if model is not None else tuple(err["loc"]))
+                # an open field's value JSON cannot carry: where below the field (_models)
+                + tuple((err.get("ctx") or {}).get("below", ())),
                 "msg": err["msg"],
                 "type": err["type"],
             }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 if TYPE_CHECKING:  # imported by _errors, which the CLI and listing load without pydantic
     from pydantic import BaseModel
@@ -35,17 +35,28 @@ def field_path(model: type[BaseModel], loc: Sequence[str | int]) -> tuple[str | 
         if fields:
             kept.append(fields[0][0])
             candidates = [annotation for _, annotation in fields]
+        elif len(atoms) > 1:
+            # A union's branch label (or a tagged union's tag), even where a branch is a
+            # mapping (``dict[str, Any] | float``): follow the branch it names.
+            named = [atom for atom in atoms if _labelled(atom, segment)]
+            candidates = named or atoms
         elif any(_is_mapping(atom) for atom in atoms):
             kept.append(segment)
             candidates = [value for atom in atoms for value in _values(atom)]
-        elif len(atoms) > 1:
-            # A union's branch label (or a tagged union's tag): follow the branch it names.
-            named = [atom for atom in atoms if getattr(atom, "__name__", None) == segment]
-            candidates = named or atoms
         else:
             kept.append(segment)  # not in the model (an unknown field): the caller's own name
             candidates = []
     return tuple(kept)
+
+
+def _labelled(atom: Any, label: str) -> bool:
+    """Whether pydantic labels the union branch ``atom`` so: by its name (``float``,
+    ``ImageSize``), or a generic by its origin's (``dict[str,any]``, ``literal['a']``)."""
+    if getattr(atom, "__name__", None) == label:
+        return True
+    origin = get_origin(atom)
+    name = "literal" if origin is Literal else getattr(origin, "__name__", None)
+    return isinstance(name, str) and label.startswith(f"{name}[")
 
 
 def _atoms(annotation: Any) -> list[Any]:

@@ -246,7 +246,7 @@ class RequestHandle(Generic[OutputT]):
 
         ``timeout`` raises :class:`FalTimeoutError` when it runs out; the request is left running.
         """
-        check_wait_options(with_logs, None, on_queue_update)
+        check_wait_options(with_logs, None, on_queue_update, sync=True)
         return _wait(
             self,
             with_logs=with_logs,

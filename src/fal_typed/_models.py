@@ -2,7 +2,10 @@
 
 Inputs are strict: an unknown field, a value outside the schema or of another type (``"3"`` or
 ``True`` for an int, ``"yes"`` for a bool: no coercion) or a NaN/infinite float is rejected
-before any request is sent. Generated models inherit this (their config is merged into it, and
+before any request is sent. So is a value of an open field (``Any``, ``dict[str, Any]``, an
+untyped input's fields) that JSON cannot carry: pydantic would write a ``Decimal`` or a
+``complex`` as a string and a set in any order, and drain a generator, where ``extra_body``
+refuses them naming the field; here they are refused alike, as the field is validated. Generated models inherit this (their config is merged into it, and
 the hook below runs for each). Only scalars are strict: a list still fills a tuple field and a
 mapping a nested model, as they do when the input arrives as JSON. Outputs are lenient: a field or enum value fal adds later must not break parsing of a
 result the user has already paid for, so unknown fields are kept (``model_extra``).
@@ -10,10 +13,13 @@ result the user has already paid for, so unknown fields are kept (``model_extra`
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+
+from ._request_json import json_problems
+from .files._input import is_upload_source
 
 __all__ = ["InputModel", "OutputModel"]
 
@@ -24,8 +30,25 @@ _STRICT_TYPES = frozenset({"int", "bool", "float", "str", "literal", "bytes"})
 _NOT_VALIDATION = frozenset({"metadata", "serialization", "json_schema_extra"})
 
 
+def _json_value(value: object) -> object:
+    """An open field's value, as given, if JSON carries it (local files pass: they are uploaded
+    and sent as URLs); else the error naming what cannot be sent, and where below the field."""
+    problems = json_problems(value, passes=is_upload_source)
+    if not problems:
+        return value
+    # The first only: pydantic locates an error at the field; "below" is read by
+    # InputValidationError.from_pydantic, which names the value's own place.
+    raise PydanticCustomError(
+        "unencodable", "{problem}", {"problem": problems[0]["msg"], "below": problems[0]["loc"]}
+    )
+
+
+_JSON_VALUE: Final = core_schema.no_info_plain_validator_function(_json_value)
+
+
 def _strict_scalars(schema: Any) -> None:
-    """Mark every scalar of ``schema`` strict, in place (containers and models stay lax)."""
+    """Mark every scalar of ``schema`` strict, in place (containers and models stay lax), and
+    make its open values (``Any``, an open model's extra fields) JSON values."""
     stack: list[Any] = [schema]
     while stack:
         node = stack.pop()
@@ -34,9 +57,23 @@ def _strict_scalars(schema: Any) -> None:
             kind = fields.get("type")  # a str in a schema; a field named "type" maps to a dict
             if isinstance(kind, str) and kind in _STRICT_TYPES:
                 fields["strict"] = True
+            elif kind == "any":
+                fields.clear()
+                fields.update(_JSON_VALUE)
+                continue
+            elif kind == "model" and _open(fields):
+                inner: dict[str, Any] = fields.get("schema") or {}
+                if inner.get("type") == "model-fields":
+                    inner.setdefault("extras_schema", _JSON_VALUE)
             stack.extend(v for k, v in fields.items() if k not in _NOT_VALIDATION)
         elif isinstance(node, list):
             stack.extend(node)  # pyright: ignore[reportUnknownArgumentType]
+
+
+def _open(model_schema: dict[str, Any]) -> bool:
+    """Whether a model schema keeps extra fields (an untyped input's: any field)."""
+    config: dict[str, Any] = model_schema.get("config") or {}
+    return config.get("extra_fields_behavior") == "allow"
 
 
 class InputModel(BaseModel):

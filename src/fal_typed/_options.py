@@ -133,12 +133,30 @@ def check_with_logs(with_logs: object) -> bool:
     return check_bool("with_logs", with_logs)
 
 
-def check_wait_options(with_logs: object, on_enqueue: object, on_queue_update: object) -> None:
+def check_wait_options(
+    with_logs: object, on_enqueue: object, on_queue_update: object, *, sync: bool = False
+) -> None:
     """Refuse a wait's own options of the wrong kind before anything is sent: a callback that
-    cannot be called would fail only once the request was queued (and paid for)."""
+    cannot be called would fail only once the request was queued (and paid for). A ``sync``
+    wait calls its callbacks and cannot await them: an ``async def`` one would only make a
+    coroutine, dropped with a "never awaited" warning, and the caller's code would never run."""
     check_with_logs(with_logs)
-    check_callable("on_enqueue", on_enqueue)
-    check_callable("on_queue_update", on_queue_update)
+    for name, callback in (("on_enqueue", on_enqueue), ("on_queue_update", on_queue_update)):
+        check_callable(name, callback)
+        if sync and _is_async_callable(callback):
+            raise InvalidArgumentError(
+                f"{name} is an async function, which this call cannot await: use the call's "
+                "_async twin (await subscribe_async(...)), or a plain function"
+            )
+
+
+def _is_async_callable(value: object) -> bool:
+    """An ``async def`` function, a partial of one, or an object whose ``__call__`` is one."""
+    import inspect
+
+    return inspect.iscoroutinefunction(value) or inspect.iscoroutinefunction(
+        getattr(value, "__call__", None)  # noqa: B004 - the method itself is looked at
+    )
 
 
 def webhook_params(webhook_url: str | None) -> dict[str, str]:

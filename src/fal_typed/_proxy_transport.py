@@ -40,7 +40,19 @@ class ProxyRoute:
     """The proxy's URL and the headers the client sends it; re-addresses requests."""
 
     def __init__(self, proxy_url: str, headers: Mapping[str, str] | None = None) -> None:
-        url = httpx.URL(proxy_url)
+        if any(ch.isspace() or not ch.isprintable() for ch in proxy_url):
+            raise InvalidArgumentError("proxy_url must not contain spaces or control characters")
+        try:
+            url = httpx.URL(proxy_url)
+        except httpx.InvalidURL as exc:
+            raise InvalidArgumentError(f"proxy_url is not a valid URL ({exc})") from None
+        if url.userinfo:
+            # Shown in the client's repr and in errors naming a URL: credentials go in headers.
+            shown = str(url.copy_with(username=None, password=None))
+            raise InvalidArgumentError(
+                f"proxy_url must not carry a user name or password (got {shown!r} with them): "
+                "pass your app's credentials in proxy_headers"
+            )
         if url.scheme not in ("http", "https") or not url.host or url.fragment:
             raise InvalidArgumentError(
                 f"proxy_url must be an absolute http(s) URL, got {proxy_url!r}"

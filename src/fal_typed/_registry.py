@@ -13,11 +13,13 @@ the explicit way to call one.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from typing import Any
 
 from ._endpoint import Endpoint
-from ._errors import FalError
+from ._errors import FalError, InvalidArgumentError
 from ._installed import installed_endpoints
+from ._urls import endpoint_id_hint
 from .naming import module_name
 
 __all__ = ["UnknownEndpointError", "endpoint"]
@@ -54,6 +56,10 @@ def endpoint(endpoint_id: str) -> Endpoint[Any, Any]:
     it, and :class:`InvalidArgumentError` (a ``ValueError``) when the id is malformed (it needs
     ``owner/app[/path]``).
     """
+    if not isinstance(endpoint_id, str):  # pyright: ignore[reportUnnecessaryIsInstance]
+        raise InvalidArgumentError(
+            f"invalid endpoint id {endpoint_id!r}: expected a string{endpoint_id_hint(endpoint_id)}"
+        )
     name = f"{_PACKAGE}.{module_name(endpoint_id)}"
     try:
         module = importlib.import_module(name)
@@ -68,7 +74,14 @@ def endpoint(endpoint_id: str) -> Endpoint[Any, Any]:
 
 
 def _suggestions(endpoint_id: str) -> list[str]:
+    return close_ids(endpoint_id, [info.endpoint_id for info in installed_endpoints()])
+
+
+def close_ids(endpoint_id: str, known: Iterable[str]) -> list[str]:
+    """The (at most three) ids of ``known`` closest to a mistyped ``endpoint_id``, in any case
+    (ids are lower case; ``FAL-AI/FLUX/DEV`` means ``fal-ai/flux/dev``)."""
     import difflib
 
-    ids = [info.endpoint_id for info in installed_endpoints()]
-    return difflib.get_close_matches(endpoint_id, ids, n=3, cutoff=0.6)
+    by_lower = {known_id.lower(): known_id for known_id in sorted(set(known), reverse=True)}
+    close = difflib.get_close_matches(endpoint_id.lower(), sorted(by_lower), n=3, cutoff=0.6)
+    return [by_lower[lower] for lower in close]

@@ -24,6 +24,7 @@ __all__ = [
     "EncodedBody",
     "check_json",
     "encode_json",
+    "json_problems",
     "refusal",
     "with_json_type",
 ]
@@ -102,7 +103,21 @@ def with_json_type(headers: dict[str, str]) -> dict[str, str]:
     return headers
 
 
-def _problems(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+def json_problems(
+    value: object, *, passes: Callable[[object], bool] = lambda _: False
+) -> list[dict[str, Any]]:
+    """Every part of ``value`` (an open field's, checked as it is validated) JSON cannot carry,
+    as :func:`refusal` names them, located below ``value``; a part ``passes`` accepts (a local
+    file, uploaded before the body is sent) is not looked into."""
+    return _problems(value, passes=passes, mapping_root=False)
+
+
+def _problems(
+    body: object,
+    *,
+    passes: Callable[[object], bool] = lambda _: False,
+    mapping_root: bool = True,
+) -> list[dict[str, Any]]:
     """Every value of ``body`` JSON cannot carry, located and ordered by location. Walked
     without recursion (``extra_body`` and open fields may nest deep), each container once (a
     value that contains itself is left to the encoder's own reason)."""
@@ -112,11 +127,11 @@ def _problems(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     while stack:
         loc, value = stack.pop()
         identity, kind = id(value), type(value).__name__  # (read before any narrowing)
-        if identity in walked:
+        if identity in walked or passes(value):
             continue
         if isinstance(value, (Mapping, list, tuple)):
             walked.add(identity)
-        if isinstance(value, dict) or (not loc and isinstance(value, Mapping)):
+        if isinstance(value, dict) or (mapping_root and not loc and isinstance(value, Mapping)):
             for key, item in cast("Mapping[object, object]", value).items():
                 if isinstance(key, str) and not _encodable(key):
                     errors.append(_problem(loc, "a key is not valid Unicode (a lone surrogate)"))

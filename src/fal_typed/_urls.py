@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import uuid
 from dataclasses import dataclass
 
 from ._errors import InvalidArgumentError
@@ -65,8 +66,20 @@ def parse_endpoint_id(endpoint_id: str) -> EndpointRef:
 def _checked(endpoint_id: str) -> str:
     """``endpoint_id`` if it is a string (before it meets a cache, which would hash it)."""
     if not isinstance(endpoint_id, str):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise _invalid(endpoint_id, "expected a string")
+        raise _invalid(endpoint_id, "expected a string" + endpoint_id_hint(endpoint_id))
     return endpoint_id
+
+
+def endpoint_id_hint(given: object) -> str:
+    """For a generated module (or its ``Endpoint``) given where its id is expected: where the
+    id is (``flux_dev.endpoint_id``), and that the module is called directly."""
+    found = getattr(given, "endpoint_id", None)
+    if not isinstance(found, str):
+        return ""
+    return (
+        f"; this {type(given).__name__} stands for {found!r}: pass its .endpoint_id, or call "
+        "its own functions (flux_dev.subscribe(...), flux_dev.endpoint.subscribe(...))"
+    )
 
 
 def _parse_id(endpoint_id: str) -> EndpointRef:
@@ -135,8 +148,25 @@ def endpoint_url(base: str, endpoint_id: str, path: str = "") -> str:
 def check_request_id(request_id: str) -> str:
     """Return ``request_id`` if it can be a fal request id (a UUID in practice), else raise."""
     if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):  # pyright: ignore[reportUnnecessaryIsInstance]
-        raise InvalidArgumentError(f"invalid request id {request_id!r}")
+        shown = repr(request_id)
+        shown = shown if len(shown) <= 120 else shown[:119] + "\u2026"
+        raise InvalidArgumentError(f"invalid request id {shown}{_request_id_hint(request_id)}")
     return request_id
+
+
+def _request_id_hint(given: object) -> str:
+    """How to mend a request id newcomers get wrong: the handle for its id, a UUID object,
+    an id pasted with a line break."""
+    if isinstance(given, str):
+        stripped = given.strip()
+        if stripped != given and _REQUEST_ID.fullmatch(stripped):
+            return ": it has spaces or a line break around it (strip it)"
+        return ": a request id is the string submit() returned (handle.request_id)"
+    if isinstance(getattr(given, "request_id", None), str):
+        return f": this is a {type(given).__name__}; pass its .request_id (or call its methods)"
+    if isinstance(given, uuid.UUID):
+        return ": pass it as a string, str(request_id)"
+    return f": a request id is a string, got {type(given).__name__}"
 
 
 def request_url(base: str, endpoint_id: str, request_id: str, suffix: str = "") -> str:

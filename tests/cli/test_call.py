@@ -254,6 +254,9 @@ def test_input_json_gives_fields_and_options_win(server: LocalServer, tmp_path: 
         (["fal-ai/flux/dev", "--input-json", '{"prompt": 5}'], "invalid value for '--prompt': 5 is not of type 'string'"),
         (["fal-ai/demucs", "--audio-url", "missing.wav"], "'missing.wav' is neither a URL nor an existing file"),
         (["fal-ai/no-such/model", "--prompt", "x"], "unknown endpoint 'fal-ai/no-such/model'"),
+        (["fal-ai/flux/devv", "--prompt", "x"], "(did you mean 'fal-ai/flux/dev'"),
+        (["fal-ai/demuc", "--help"], "did you mean 'fal-ai/demucs'"),
+        (["FAL-AI/FLUX/DEV", "--prompt", "x"], "did you mean 'fal-ai/flux/dev'"),
         (["fal-ai/flux/dev", "--prompt", "x", "--save", "/proc/no-such-dir/out"], "Invalid value for '--save': cannot create"),
         (["fal-ai/flux/dev", "--prompt", "x", "--timeout", "nan"], "Invalid value for '--timeout': 'nan' is not a finite number of seconds above 0"),
         (["fal-ai/flux/dev", "--prompt", "x", "--timeout", "inf"], "Invalid value for '--timeout': 'inf' is not a finite number of seconds above 0"),
@@ -311,6 +314,28 @@ def test_the_key_never_appears_in_output(served: Path) -> None:
     assert "401" in rejected.stderr or "invalid key" in rejected.stderr
     assert unset.returncode == 2 and "no fal API key: set FAL_KEY" in unset.stderr
     assert [r.operation for r in fal.requests] == ["queue.submit"]  # only the rejected call's
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--key", '"id:secret"'], {}, "Error: --key is wrapped in quotes: remove them"),
+        ([], {"FAL_KEY": "'id:secret'"}, "Error: FAL_KEY is wrapped in quotes: remove them"),
+        ([], {"FAL_KEY": "id:s\u00e9cret"}, "Error: FAL_KEY must be printable ASCII"),
+        ([], {"FAL_KEY_ID": "id"}, "(FAL_KEY_ID is set but FAL_KEY_SECRET is not: set both"),
+        ([], {"FAL_KEY_SECRET": "secret"}, "(FAL_KEY_SECRET is set but FAL_KEY_ID is not"),
+    ],
+)
+def test_a_key_as_shells_and_env_files_mangle_it_is_refused_saying_which(
+    server: LocalServer, args: list[str], env: dict[str, str], message: str
+) -> None:
+    """Toward fal (no base URL): nothing is sent, the exit status is 2, the source is named."""
+    run = run_cli(
+        "call", "fal-ai/flux/dev", "--prompt", "a cat", *args, "--schemas", str(server.served), **env
+    )  # fmt: skip
+    assert run.returncode == 2 and message in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr and '"id:secret"' not in run.stderr
+    assert server.fal.requests == []
 
 
 def test_ctrl_c_cancels_the_queued_request(server: LocalServer) -> None:

@@ -5,6 +5,7 @@ paid result that cannot be printed at all is kept, its request id said on stderr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -173,13 +174,30 @@ def test_price_usage_and_diff_json_survive_the_encoding(
     assert run_in(encoding, "diff", str(old), str(new), "--docs").returncode == 0
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-def test_a_result_stdout_refuses_is_kept_and_its_request_id_said(server: LocalServer) -> None:
-    with open("/dev/full", "w") as full:  # every write fails: ENOSPC
+@pytest.mark.parametrize(
+    "stdout",
+    [
+        # every write fails: ENOSPC
+        pytest.param(
+            "full",
+            marks=pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full"),
+        ),
+        "read-only",  # every write fails: EBADF
+        "closed",  # started with no descriptor 1 (`>&-`): Python's sys.stdout is None
+    ],
+)
+def test_a_result_stdout_refuses_is_kept_and_its_request_id_said(
+    server: LocalServer, stdout: str
+) -> None:
+    target = {"full": ("/dev/full", "w"), "read-only": (os.devnull, "r")}.get(stdout)
+    command = cli_command("call", FLUX, "--prompt", ODD, "--schemas", str(server.served))
+    if target is None:
+        command = ["sh", "-c", 'exec "$@" >&-', "sh", *command]
+    with open(*target) if target else contextlib.nullcontext() as stream:
         completed = subprocess.run(
-            cli_command("call", FLUX, "--prompt", ODD, "--schemas", str(server.served)),
+            command,
             env=cli_env(FAL_TYPED_BASE_URL=server.base_url, FAL_KEY=DEFAULT_KEY),
-            stdout=full,
+            stdout=stream,
             stderr=subprocess.PIPE,
             timeout=120,
             check=False,

@@ -112,3 +112,21 @@ def test_call_help_shows_no_null_defaults() -> None:
     assert "[default: jpeg]" in " ".join(
         run_cli("call", "fal-ai/flux/dev", "--help").stdout.split()
     )
+
+
+@pytest.mark.parametrize("command", [["price", "fal-ai/flux/dev"], ["usage"]])
+@pytest.mark.parametrize(
+    ("env", "detail"),
+    [({}, ""), ({"FAL_KEY_ID": "id"}, " (FAL_KEY_ID is set but FAL_KEY_SECRET is not")],
+)
+def test_a_missing_key_is_said_in_the_command_line_s_words(
+    command: list[str], env: dict[str, str], detail: str
+) -> None:
+    """price and usage said "pass Client(key=...)", the library's advice, to a shell."""
+    run = run_cli(*command, FAL_KEY_ID=env["FAL_KEY_ID"]) if env else run_cli(*command)
+    assert run.returncode == 2, run.stderr
+    assert (
+        "Error: no fal API key: set FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET), or pass --key"
+        + detail
+    ) in run.stderr
+    assert "Client(key=...)" not in run.stderr and "Traceback" not in run.stderr

@@ -125,3 +125,73 @@ def test_a_file_option_naming_a_device_is_refused(server: LocalServer) -> None:
     assert run.returncode == 2, run.stderr
     assert "'--audio-url': '/dev/zero' is not a regular file" in run.stderr
     assert server.fal.requests == []
+
+
+def _piped(
+    server: LocalServer, stdin: bytes | int, *args: str
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        cli_command("call", *args, "--schemas", str(server.served)),
+        input=stdin if isinstance(stdin, bytes) else None,
+        stdin=None if isinstance(stdin, bytes) else stdin,
+        env=cli_env(FAL_TYPED_BASE_URL=server.base_url, FAL_KEY=DEFAULT_KEY),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("dash", ["-", "@-"])
+def test_input_json_dash_reads_stdin(server: LocalServer, dash: str) -> None:
+    """``-`` is stdin, as for every Unix tool: it was read as the JSON text "-"."""
+    run = _piped(server, b'{"prompt": "from stdin"}', "fal-ai/flux/dev", "--input-json", dash)
+    assert run.returncode == 0, run.stderr
+    [submit] = server.fal.requests_for("submit")
+    assert submit.body == b'{"prompt":"from stdin"}'
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        (b"", "stdin is not valid JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b'{"prompt": "\xff"}', "stdin is not UTF-8 text"),
+        (b"x" * (MAX_INPUT_JSON_BYTES + 10), "stdin is more than the limit"),
+    ],
+    ids=["empty", "not an object", "not UTF-8", "too large"],
+)
+def test_input_json_dash_with_bad_stdin_is_a_usage_error(
+    server: LocalServer, stdin: bytes, message: str
+) -> None:
+    run = _piped(server, stdin, "fal-ai/flux/dev", "--input-json", "-")
+    assert run.returncode == 2 and message in run.stderr.decode(), run.stderr
+    assert b"Traceback" not in run.stderr and server.fal.requests == []
+
+
+def test_input_json_dash_on_a_terminal_is_refused_not_waited_on(server: LocalServer) -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        run = _piped(server, follower, "fal-ai/flux/dev", "--input-json", "-")
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert run.returncode == 2 and b"which is a terminal here: pipe it in" in run.stderr
+    assert server.fal.requests == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["fal-ai/demucs", "--audio-url", "-"],
+        ["fal-ai/demucs", "--input-json", '{"audio_url": "-"}'],
+    ],
+    ids=["option", "json"],
+)
+def test_a_dash_in_a_file_field_is_refused_not_sent(server: LocalServer, args: list[str]) -> None:
+    """'-' is no URL and names no file: it was sent to fal as the file's "URL", paid for."""
+    run = _piped(server, b"data", *args)
+    assert run.returncode == 2, run.stderr
+    assert b"'-' is neither a URL nor a file (stdin is not read for file fields)" in run.stderr
+    assert server.fal.requests == []

@@ -257,3 +257,70 @@ def test_a_secret_inside_another_is_never_left_around_it(given_first: bool) -> N
     text = f"a {outer} and a {inner}"
     assert redact(text, given) == "a [redacted] and a [redacted]"
     assert redact_json({"k": [text]}, given) == {"k": ["a [redacted] and a [redacted]"]}
+
+
+# -- keys as they arrive from .env files and shells: quoted, half given, named by their source --
+
+
+def _resolve(source: str, key: str) -> object:
+    if source == "argument":
+        return Client(key=key)
+    if source == "FAL_KEY":
+        return resolve_credentials(None, {"FAL_KEY": key})
+    key_id, _, secret = key.partition(":")
+    return resolve_credentials(None, {"FAL_KEY_ID": key_id, "FAL_KEY_SECRET": secret})
+
+
+@pytest.mark.parametrize(
+    ("source", "named"),
+    [("argument", "key"), ("FAL_KEY", "FAL_KEY"), ("pair", "FAL_KEY_ID:FAL_KEY_SECRET")],
+)
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_a_key_wrapped_in_quotes_is_refused_naming_where_it_came_from(
+    source: str, named: str, quote: str, clean_env: pytest.MonkeyPatch
+) -> None:
+    key = f"{quote}sk_id_0123:sk_secret_456789abcdef{quote}"
+    with pytest.raises(InvalidArgumentError) as caught:
+        _resolve(source, key)
+    assert caught.value.message.startswith(f"{named} is wrapped in quotes: remove them")
+    assert "456789abcdef" not in f"{caught.value!s} {caught.value!r}"
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("id:se cret", "FAL_KEY must not contain whitespace or line breaks"),
+        ("id:s\u00e9cret", "FAL_KEY must be printable ASCII"),
+    ],
+)
+def test_a_bad_fal_key_is_named_as_fal_key(
+    bad: str, message: str, clean_env: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        resolve_credentials(None, {"FAL_KEY": bad})
+    assert caught.value.message.startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("environ", "detail"),
+    [
+        ({"FAL_KEY_ID": "id"}, "(FAL_KEY_ID is set but FAL_KEY_SECRET is not"),
+        (
+            {"FAL_KEY_ID": "id", "FAL_KEY_SECRET": " "},
+            "(FAL_KEY_ID is set but FAL_KEY_SECRET is not",
+        ),
+        ({"FAL_KEY_SECRET": "secret"}, "(FAL_KEY_SECRET is set but FAL_KEY_ID is not"),
+        ({"FAL_KEY": " \n"}, "(FAL_KEY is set but blank)"),
+    ],
+)
+def test_half_a_key_in_the_environment_is_said(
+    environ: dict[str, str], detail: str, clean_env: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(MissingCredentialsError) as caught:
+        resolve_credentials(None, environ)
+    assert detail in str(caught.value)
+    assert "secret" not in str(caught.value).replace("FAL_KEY_SECRET", "").replace("id:secret", "")
+
+
+def test_a_key_with_quotes_inside_it_is_not_refused() -> None:
+    assert check_key('id:se"cret') == 'id:se"cret'

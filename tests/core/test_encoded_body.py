@@ -88,10 +88,8 @@ def test_the_fast_path_is_taken_only_for_a_body_it_can_vouch_for() -> None:
     with pytest.raises(InputValidationError) as caught:
         encode_json(flux_dev.endpoint_id, built({"prompt": "a\ud800"}))
     assert caught.value.fields == ["prompt"]
-    infinite = untyped("fal-ai/x")._built({"x": {"y": [math.inf]}})  # pyright: ignore[reportPrivateUsage]
-    assert type(infinite).__name__ == "_Body"
-    with pytest.raises(InputValidationError) as caught:
-        encode_json("fal-ai/x", infinite)
+    with pytest.raises(InputValidationError) as caught:  # an open field's, where validated
+        untyped("fal-ai/x")._built({"x": {"y": [math.inf]}})  # pyright: ignore[reportPrivateUsage]
     assert caught.value.fields == ["x.y.0"]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import inspect
 import math
 import sys
 from pathlib import Path
@@ -562,3 +563,20 @@ async def test_an_async_stream_goes_to_the_path_it_is_given(
     await LCM.stream_async({"prompt": "a cat"}, path="/preview", client=client).result()
     (request,) = [r for r in local_fal.requests if r.method == "POST"]
     assert request.path == "/run/fal-ai/fast-lcm-diffusion/preview"
+
+
+@pytest.mark.parametrize(
+    "call", ["run", "submit", "subscribe", "stream", "run_async", "submit_async", "subscribe_async"]
+)
+@pytest.mark.parametrize("typed", [True, False], ids=["typed", "untyped"])
+def test_none_as_a_call_s_input_is_refused_not_sent_as_an_empty_input(
+    local_fal: LocalFal, call: str, typed: bool
+) -> None:
+    """A function that forgot to return its input: the untyped endpoint sent ``{}``, paid for."""
+    endpoint = flux_dev.endpoint if typed else untyped("fal-ai/flux/dev")
+    with local_fal.client() as client, pytest.raises(InvalidArgumentError) as caught:
+        result = getattr(endpoint, call)(None, client=client)
+        if inspect.iscoroutine(result):
+            asyncio.run(result)
+    assert "or a mapping as input, got None (an input with no fields is {})" in str(caught.value)
+    assert local_fal.requests == []

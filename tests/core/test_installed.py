@@ -181,3 +181,10 @@ def test_the_local_server_serves_installed_documents(portion: Path) -> None:
 
     with LocalFal(SCHEMAS) as explicit:  # a folder given: that folder only
         assert NEW_ID not in explicit.endpoint_ids
+
+
+@pytest.mark.parametrize("typed", ["FAL-AI/FLUX/DEV", "Fal-Ai/Flux/Dev", "fal-ai/flux/devv"])
+def test_a_typo_in_any_case_is_answered_with_the_id_meant(typed: str) -> None:
+    with pytest.raises(UnknownEndpointError) as caught:
+        fal_typed.endpoint(typed)
+    assert caught.value.suggestions[0] == "fal-ai/flux/dev"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import types
+import uuid
 from collections.abc import Iterator
+from typing import cast
 
 import pytest
+from fal_endpoints import flux_dev
 
 from fal_typed import InvalidArgumentError
 from fal_typed._urls import (  # pyright: ignore[reportPrivateUsage]
@@ -15,6 +19,7 @@ from fal_typed._urls import (  # pyright: ignore[reportPrivateUsage]
     parse_endpoint_id,
     request_url,
 )
+from fal_typed.testing import LocalFal
 
 
 @pytest.fixture(autouse=True)
@@ -239,4 +244,65 @@ def test_a_suffix_is_joined_without_its_slashes() -> None:
     )
     assert request_url(Q, "fal-ai/flux", "abc", "status/stream") == (
         f"{Q}/fal-ai/flux/requests/abc/status/stream"
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "hint"),
+    [
+        (" 0b6f-id\n", ": it has spaces or a line break around it (strip it)"),
+        ("0b6f-id\r\n", ": it has spaces or a line break around it (strip it)"),
+        ("../x", ": a request id is the string submit() returned (handle.request_id)"),
+        (None, ": a request id is a string, got NoneType"),
+        (5, ": a request id is a string, got int"),
+        (uuid.UUID(int=7), ": pass it as a string, str(request_id)"),
+        (
+            types.SimpleNamespace(request_id="0b6f-id"),
+            ": this is a SimpleNamespace; pass its .request_id (or call its methods)",
+        ),
+    ],
+)
+def test_a_request_id_newcomers_get_wrong_is_refused_saying_how_to_mend_it(
+    given: object, hint: str
+) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        request_url(Q, "fal-ai/flux/dev", given)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    assert caught.value.message.startswith("invalid request id ")
+    assert caught.value.message.endswith(hint)
+
+
+def test_a_request_id_of_any_length_is_shown_cut_short() -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        request_url(Q, "fal-ai/flux/dev", "x y" * 10_000)
+    assert len(caught.value.message) < 300
+
+
+def test_a_handle_given_for_its_id_is_named_in_every_call(local_fal: LocalFal) -> None:
+    with local_fal.client() as client:
+        handle = flux_dev.submit(prompt="a cat", client=client)
+        for call in (flux_dev.status, flux_dev.result, flux_dev.cancel, flux_dev.handle):
+            with pytest.raises(InvalidArgumentError, match=r"pass its \.request_id"):
+                call(handle, client=client)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+
+
+@pytest.mark.parametrize("given", ["module", "endpoint"])
+@pytest.mark.parametrize("where", ["endpoint", "untyped", "endpoint_url"])
+def test_a_generated_module_given_for_its_id_is_named_with_where_its_id_is(
+    given: str, where: str
+) -> None:
+    import fal_typed
+
+    value: object = flux_dev if given == "module" else flux_dev.endpoint
+    with pytest.raises(InvalidArgumentError) as caught:
+        if where == "endpoint":
+            fal_typed.endpoint(cast(str, value))
+        elif where == "untyped":
+            fal_typed.untyped(cast(str, value))
+        else:
+            endpoint_url(Q, cast(str, value))
+    assert caught.value.message.endswith(
+        "expected a string; this "
+        + type(value).__name__
+        + " stands for 'fal-ai/flux/dev': pass its .endpoint_id, or call its own functions "
+        "(flux_dev.subscribe(...), flux_dev.endpoint.subscribe(...))"
     )

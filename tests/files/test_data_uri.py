@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fal_typed import FalError
+from fal_typed import FalError, InvalidArgumentError
 from fal_typed.files._data_uri import data_uri_content_type
 from fal_typed.files._upload import FileInputError, decode_data_uri, encode, encode_file
 
@@ -62,3 +62,14 @@ def test_decode_plain_percent_encoded_and_wrapped_base64() -> None:
 def test_decode_rejects_malformed(uri: str) -> None:
     with pytest.raises(FalError):
         decode_data_uri(uri)
+
+
+@pytest.mark.parametrize("given", [None, b"data:,x", 5, ["data:,x"]])
+@pytest.mark.parametrize("read", ["decode_data_uri", "data_uri_content_type"])
+def test_a_data_uri_that_is_not_a_string_is_refused_naming_its_type(
+    given: object, read: str
+) -> None:
+    reader = decode_data_uri if read == "decode_data_uri" else data_uri_content_type
+    with pytest.raises(InvalidArgumentError) as caught:
+        reader(given)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    assert caught.value.message == f"a data URI must be a string, got {type(given).__name__}"

@@ -170,3 +170,94 @@ def test_a_save_killed_mid_way_leaves_no_debris_next_time(
     Image(url=url).save(target, client=client)  # the next save of the same target
     assert target.read_bytes() == DATA
     assert debris(tmp_path) == []
+
+
+# -- targets that are not regular files: a save renames over what is there ------------------
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _socket(path: Path) -> None:
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(path))
+    sock.close()  # the socket file stays
+
+
+def _device(path: Path) -> None:
+    """A character device like /dev/null (1, 3), made in the test's own folder: root only."""
+    import stat
+
+    os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+
+
+_IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+SPECIAL_FILES = [
+    pytest.param(_fifo, "a named pipe (FIFO)", id="fifo"),
+    pytest.param(_socket, "a socket", id="socket"),
+    pytest.param(
+        _device,
+        "a character device",
+        id="device",
+        marks=pytest.mark.skipif(not _IS_ROOT, reason="mknod needs root"),
+    ),
+]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX special files")
+@pytest.mark.parametrize(("make", "kind"), SPECIAL_FILES)
+@pytest.mark.parametrize("how", ["save", "asave", "save into its folder"])
+def test_a_special_file_at_the_target_is_refused_and_left_as_it_is(
+    url: str, client: Client, tmp_path: Path, make: object, kind: str, how: str
+) -> None:
+    """save("/dev/null") run as root renamed a regular file over the device node."""
+    import stat
+
+    assert callable(make)
+    target = tmp_path / ("result.png" if how == "save into its folder" else "special")
+    make(target)
+    before = os.lstat(target)
+    image = Image(url=url, file_name="result.png")
+    with pytest.raises(InvalidArgumentError) as caught:
+        if how == "asave":
+            asyncio.run(image.asave(target, client=client))
+        elif how == "save":
+            image.save(target, client=client)
+        else:
+            image.save(tmp_path, client=client)
+    assert f"it is {kind}, not a regular file" in str(caught.value)
+    after = os.lstat(target)
+    assert (
+        stat.S_IFMT(after.st_mode) == stat.S_IFMT(before.st_mode) and after.st_ino == before.st_ino
+    )
+    assert debris(tmp_path) == []
+
+
+def test_a_folder_named_like_the_file_in_the_save_folder_is_refused(
+    url: str, client: Client, tmp_path: Path
+) -> None:
+    (tmp_path / "result.png").mkdir()
+    with pytest.raises(InvalidArgumentError, match="it is a directory, not a regular file"):
+        Image(url=url, file_name="result.png").save(tmp_path, client=client)
+
+
+def test_a_symbolic_link_at_the_target_is_replaced_not_written_through(
+    url: str, client: Client, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("untouched")
+    (tmp_path / "link.png").symlink_to(elsewhere)
+    saved = Image(url=url).save(tmp_path / "link.png", client=client)
+    assert saved.read_bytes() == DATA and not saved.is_symlink()
+    assert elsewhere.read_text() == "untouched"
+
+
+@pytest.mark.parametrize("path", [3, b"out.png", None])
+def test_a_path_of_another_kind_is_refused_naming_it(
+    url: str, client: Client, path: object
+) -> None:
+    with pytest.raises(InvalidArgumentError, match=r"path must be a str or an os\.PathLike of str"):
+        Image(url=url).save(path, client=client)  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]

@@ -242,3 +242,25 @@ def test_a_stopped_server_can_be_started_again() -> None:
             )
             assert fal.webhooks is fal.state.extensions["webhooks"]
     assert len(fal.state.completion_hooks) == hooks  # rebuilt, not duplicated
+
+
+@pytest.mark.parametrize("port", [0, 65_000], ids=["free port", "port asked for"])
+@pytest.mark.parametrize("how", ["client", "use_local_server"])
+def test_a_server_never_started_gives_no_client_of_port_80(port: int, how: str) -> None:
+    """``LocalFal()`` without ``.start()``: its URLs had no port, so the client called
+    http://127.0.0.1/ (port 80: connection refused ten times, or whatever listens there)."""
+    import fal_typed
+
+    fal = LocalFal(port=port)
+    with pytest.raises(RuntimeError, match=r"this LocalFal is not started.*call \.start\(\) first"):
+        if how == "client":
+            fal.client()
+        else:
+            fal_typed.use_local_server(fal)
+
+
+def test_a_stopped_server_still_names_where_it_was() -> None:
+    fal = LocalFal().start()
+    base = fal.base_url
+    fal.stop()
+    assert fal.client().queue_url == f"{base}/queue"

@@ -161,7 +161,7 @@ def fetch(
         raise _usage("give endpoint ids or --all/--category, not both")
     try:
         hosts = Hosts.local(base_url) if base_url else Hosts()
-        key = None if key is None else check_key(key)
+        key = None if key is None else check_key(key, "--key")
     except ValueError as exc:  # InvalidArgumentError is one; it never echoes the key
         raise _usage(str(exc)) from None
     catalog = all_ or category is not None

@@ -242,9 +242,9 @@ def run_command(
     try:
         client.credentials()
     except MissingCredentialsError:
-        raise _fail(
-            "no fal API key: set FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET), or pass --key"
-        ) from None
+        from .._auth import no_key_message
+
+        raise _fail(no_key_message()) from None
     try:
         job = batch.run_async(
             endpoint,

@@ -4,12 +4,14 @@ Every problem is a ``click`` usage error (exit status 2) naming the option at fa
 any request (or upload) is made. ``--input-json @FILE`` reads a regular file or a pipe
 (``@/dev/stdin``) of at most :data:`MAX_INPUT_JSON_BYTES`; a device (``@/dev/zero``), a directory
 or a ``/proc`` pseudo-file is refused before a byte is read, and a pipe no further than the limit.
+``--input-json -`` reads stdin the same way (a terminal is refused, not waited on).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, cast
@@ -73,11 +75,38 @@ def read_input_file(source: str) -> str:
         raise click.BadParameter(f"{source} is not UTF-8 text ({exc})", param_hint=_HINT) from None
 
 
+def _read_stdin() -> str:
+    """``--input-json -``: the JSON piped in, read no further than the limit. A terminal is
+    refused, not waited on: nobody is typing the JSON there."""
+    stream = sys.stdin
+    if stream is None or stream.isatty():
+        raise click.BadParameter(
+            "'-' reads the JSON from stdin, which is a terminal here: pipe it in "
+            "(... | fal-typed call ID --input-json -) or give @FILE",
+            param_hint=_HINT,
+        )
+    try:
+        data = stream.buffer.read(MAX_INPUT_JSON_BYTES + 1)
+    except (OSError, ValueError, AttributeError) as exc:  # closed, or no bytes under it
+        raise click.BadParameter(f"cannot read stdin: {exc}", param_hint=_HINT) from None
+    if len(data) > MAX_INPUT_JSON_BYTES:
+        raise click.BadParameter(
+            f"stdin is more than the limit of {MAX_INPUT_JSON_BYTES} bytes", param_hint=_HINT
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(f"stdin is not UTF-8 text ({exc})", param_hint=_HINT) from None
+
+
 def input_json(text: str | None) -> dict[str, Any]:
     if text is None:
         return {}
     source = "--input-json"
-    if text.startswith("@"):
+    if text in ("-", "@-"):
+        source = "stdin"
+        text = _read_stdin()
+    elif text.startswith("@"):
         source = text[1:]
         text = read_input_file(source)
     try:

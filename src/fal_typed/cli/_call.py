@@ -13,6 +13,7 @@ be reached, 4 the key was refused, 130 interrupted.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -27,6 +28,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 
+from .._auth import check_key, no_key_message
 from .._client import Client
 from .._endpoint import Endpoint
 from .._errors import FalError, InputValidationError, InvalidArgumentError, MissingCredentialsError
@@ -110,12 +112,11 @@ def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str
     endpoint = generated[0] if generated else untyped(spec.endpoint_id)
     try:
         endpoint.arguments(None, with_placeholders(body))
-        client = hosts_client(_hosts(values), key_for(values["key"], values.get("base_url")))
+        given = None if values["key"] is None else check_key(values["key"], "--key")
+        client = hosts_client(_hosts(values), key_for(given, values.get("base_url")))
         client.credentials()  # a missing key is a usage error, found before anything is sent
     except MissingCredentialsError:
-        raise click.UsageError(
-            "no fal API key: set FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET), or pass --key"
-        ) from None
+        raise click.UsageError(no_key_message()) from None
     except InputValidationError as exc:
         fail_values(
             fields,
@@ -159,6 +160,8 @@ def _print_or_keep(
     for: keep it in a file and say on stderr where, with its request id and where fal keeps
     it, then fail (exit status 1)."""
     try:
+        if sys.stdout is None:  # started with no stdout (`>&-`): rich would write nowhere
+            raise OSError(errno.EBADF, "stdout is closed")
         print_result(data, table=table, console=Console())
     except (OSError, ValueError) as exc:  # ValueError: a closed stream; UnicodeError is one
         _silence_stdout()
@@ -276,8 +279,9 @@ def _call_params() -> list[click.Parameter]:
     return [
         click.Option(
             ["--input-json"],
-            metavar="JSON|@FILE",
-            help="Input fields as a JSON object (or @file.json); options given beside it win.",
+            metavar="JSON|@FILE|-",
+            help="Input fields as a JSON object (or @file.json, or - for stdin); options given "
+            "beside it win.",
         ),
         click.Option(
             ["--save"],

@@ -177,6 +177,11 @@ def file_value(value: object) -> object:
     regular file), or a ValueError for a path to nothing."""
     if not isinstance(value, str):
         return value
+    if value == "-":  # no endpoint knows a file called "-": sent as is, fal would fail, paid
+        raise ValueError(
+            "'-' is neither a URL nor a file (stdin is not read for file fields): save it to a "
+            "file and give its path"
+        )
     try:
         found = file_string(value)
     except FileInputError as exc:

@@ -21,8 +21,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .._auth import check_key
-from .._errors import FalError, InvalidArgumentError
+from .._auth import check_key, no_key_message
+from .._errors import FalError, InvalidArgumentError, MissingCredentialsError
 from .._hosts import DEFAULT_API_URL, Hosts
 from .._local import key_for
 from ._errors import exit_status
@@ -63,7 +63,10 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 def _failed(exc: FalError) -> typer.Exit:
     """fal's error with the status of its kind: a bad argument (2, nothing was sent), a key
-    refused (4), fal unreachable (3), fal's own refusal (1)."""
+    refused (4), fal unreachable (3), fal's own refusal (1). A missing key is said in the
+    command line's words (--key, not Client(key=...))."""
+    if isinstance(exc, MissingCredentialsError):
+        return _fail(no_key_message(), exit_status(exc))
     return _fail(str(exc), exit_status(exc))
 
 
@@ -74,7 +77,9 @@ def platform_client(key: str | None, base_url: str | None, api_url: str | None) 
     try:
         hosts = Hosts.local(base_url) if base_url else Hosts()
         key = key_for(key, base_url)
-        return Client(None if key is None else check_key(key), api_url=api_url or hosts.api_url)
+        return Client(
+            None if key is None else check_key(key, "--key"), api_url=api_url or hosts.api_url
+        )
     except ValueError as exc:  # InvalidArgumentError is one; it never echoes the key
         raise _fail(str(exc), 2) from None
 

@@ -81,7 +81,21 @@ def load_spec(endpoint_id: str, schemas_dir: Path) -> EndpointSpec:
         endpoint, description = generated
         schema = endpoint.Input.model_json_schema(by_alias=True)
         return EndpointSpec(endpoint_id, schema, schema, description)
+    suggestions = _close_ids(endpoint_id, schemas_dir)
+    hint = f"did you mean {' or '.join(map(repr, suggestions))}? If not, " if suggestions else ""
     raise click.UsageError(
         f"unknown endpoint {endpoint_id!r}: no {path} and no generated module "
-        f"fal_endpoints.{module_name(endpoint_id)} (run 'fal-typed fetch {endpoint_id}')"
+        f"fal_endpoints.{module_name(endpoint_id)} ({hint}run 'fal-typed fetch {endpoint_id}')"
     )
+
+
+def _close_ids(endpoint_id: str, schemas_dir: Path) -> list[str]:
+    """Ids close to a mistyped one, among the installed endpoints and the schemas directory's:
+    a typo is answered with the id meant, not only with a fetch of one that does not exist."""
+    from .._installed import installed_endpoints
+    from .._registry import close_ids
+    from ..catalog._corpus import iter_document_paths
+
+    stored = (path.stem.replace("__", "/") for path in iter_document_paths(schemas_dir))
+    installed = (info.endpoint_id for info in installed_endpoints())
+    return close_ids(endpoint_id, [*stored, *installed])

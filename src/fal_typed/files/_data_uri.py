@@ -11,6 +11,7 @@ import binascii
 import os
 import urllib.parse
 from pathlib import Path
+from typing import cast
 
 from .._errors import FalError, InvalidArgumentError
 from ._source import UploadSource, open_source
@@ -46,6 +47,9 @@ def encode_file(path: str | os.PathLike[str], content_type: str | None = None) -
 
 
 def _split(uri: str) -> tuple[str, str]:
+    given = cast(object, uri)
+    if not isinstance(given, str):  # None (a field fal left out), bytes: not a URI to split
+        raise InvalidArgumentError(f"a data URI must be a string, got {type(given).__name__}")
     header, sep, payload = uri.partition(",")
     if not sep or not header[:5].lower() == "data:":
         raise FalError(f"not a data URI: {uri[:40]!r}")

@@ -9,6 +9,7 @@ keep the local source as given; the calls swap it for its uploaded URL before se
 from __future__ import annotations
 
 import os
+import types
 from typing import IO, TYPE_CHECKING, Annotated, Any, Protocol, TypeAlias, runtime_checkable
 
 if TYPE_CHECKING:  # pydantic loads with the first model that holds a file field, not before
@@ -37,6 +38,8 @@ def is_upload_source(value: object) -> bool:
         return False
     if isinstance(value, (os.PathLike, bytes, bytearray, memoryview)):
         return True
+    if isinstance(value, (type, types.ModuleType)):
+        return False  # io.BytesIO or the os module have a read() too, but are no file
     if hasattr(value, "read") and callable(getattr(value, "read", None)):
         return True
     return type(value).__module__.startswith("PIL.") and isinstance(value, SupportsImageSave)

@@ -15,15 +15,17 @@ import contextlib
 import os
 import re
 import secrets
+import stat
 import time
 from collections.abc import Generator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Final, cast
 
 from .._errors import InvalidArgumentError
+from ._local import kind_of
 
-__all__ = ["atomic_file", "remove_stale_parts", "save_target"]
+__all__ = ["atomic_file", "check_replaceable", "remove_stale_parts", "save_target"]
 
 _SUFFIX: Final = ".part"
 #: Bytes of the target's name kept in its temporary files' names (the whole must fit 255).
@@ -80,10 +82,31 @@ def remove_stale_parts(target: Path) -> int:
     return removed
 
 
+def check_replaceable(target: Path) -> None:
+    """Refuse a ``target`` that a save's rename would put a file in place of, other than a
+    regular file (or a symbolic link, replaced itself, never followed): ``/dev/null``, a FIFO,
+    a socket or a folder. The rename replaces any of them, and a device node replaced by a
+    file (``save("/dev/null")`` run as root) breaks every program on the machine."""
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise InvalidArgumentError(f"cannot save to {target}: {exc.strerror or exc}") from None
+    if stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode):
+        return
+    raise InvalidArgumentError(
+        f"cannot save to {target}: it is {kind_of(info.st_mode)}, not a regular file, and a save "
+        "replaces what is there; give a file's path (or a folder ending with a separator)"
+    )
+
+
 @contextmanager
 def atomic_file(target: Path) -> Generator[IO[bytes], None, None]:
     """A new temporary file beside ``target``, renamed over it when the block ends without an
-    error, removed otherwise. Stale temporary files of ``target`` are removed first."""
+    error, removed otherwise. Stale temporary files of ``target`` are removed first. A target
+    that is not a regular file is refused (:func:`check_replaceable`)."""
+    check_replaceable(target)
     remove_stale_parts(target)
     prefix = _prefix(target)
     while True:
@@ -108,7 +131,12 @@ def atomic_file(target: Path) -> Generator[IO[bytes], None, None]:
 def save_target(path: str | os.PathLike[str], name: str) -> Path:
     """Where ``save(path)`` writes: ``path`` itself, or ``path/name`` when ``path`` is an
     existing folder or ends with a separator (``"outputs/"``: created if missing)."""
-    raw = os.fspath(path)
+    given = cast(object, path)  # typed, but often not: a bytes path, a number, None
+    raw = os.fspath(path) if isinstance(given, (str, os.PathLike)) else None
+    if not isinstance(raw, str):
+        raise InvalidArgumentError(
+            f"path must be a str or an os.PathLike of str, got {type(path).__name__}"
+        )
     target = Path(raw)
     separators = tuple({"/", os.sep, os.altsep or "/"})
     try:
@@ -123,10 +151,12 @@ def save_target(path: str | os.PathLike[str], name: str) -> Path:
             raise InvalidArgumentError(
                 f"cannot save into {raw}: cannot create the folder ({exc.strerror or exc})"
             ) from None
+        check_replaceable(target / name)
         return target / name
     if not parent_is_dir:
         raise InvalidArgumentError(
             f"cannot save to {target}: directory {target.parent} does not exist "
             "(end the path with a separator to save into a new folder)"
         )
+    check_replaceable(target)
     return target

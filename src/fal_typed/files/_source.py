@@ -21,6 +21,7 @@ import io
 import os
 import tempfile
 import threading
+import types
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Generator
 from pathlib import Path
@@ -172,8 +173,10 @@ class _FileObjectSource(UploadSource):
         label: str,
         *,
         owned: bool,
+        field: str | None = None,
     ) -> None:
         self._handle = handle
+        self._field = field
         self._start = start
         self._owned = owned
         self._lock = threading.Lock()
@@ -186,12 +189,14 @@ class _FileObjectSource(UploadSource):
         while remaining:
             with self._lock:  # the handle's position is shared by every reader
                 self._handle.seek(position)
-                chunk = self._handle.read(min(READ_CHUNK, remaining))
+                chunk = _binary(
+                    self._handle.read(min(READ_CHUNK, remaining)), self.label, self._field
+                )
             if not chunk:
                 raise self._short_read(remaining, 0)
             position += len(chunk)
             remaining -= len(chunk)
-            yield bytes(chunk)
+            yield chunk  # bytes already (_binary)
 
     @override
     def close(self) -> None:
@@ -201,6 +206,22 @@ class _FileObjectSource(UploadSource):
             # Leave a caller's file where a plain read() would: at its end.
             with self._lock:
                 self._handle.seek(self._start + self.size)
+
+
+def _binary(chunk: object, label: str, field: str | None = None) -> bytes:
+    """What a file object's ``read()`` gave, if bytes: a text stream's ``str`` (or anything
+    else a ``read`` returns) is refused naming the file, not written as a raw TypeError."""
+    if isinstance(chunk, bytes):
+        return chunk
+    if isinstance(chunk, bytearray):
+        return bytes(chunk)  # (a buffer the stream may reuse: copied)
+    if isinstance(chunk, memoryview):
+        return chunk.tobytes()
+    raise FileInputError(
+        f"{label}: read() returned {type(chunk).__name__}, not bytes: open the file in binary "
+        "mode ('rb') or pass bytes",
+        field=field,
+    )
 
 
 def _is_pil_image(value: object) -> bool:
@@ -232,6 +253,14 @@ def check_source(
         path = Path(cast("os.PathLike[str]", value))
         return check_local_file(path, field=field, max_bytes=limit)
     read = getattr(value, "read", None)
+    if isinstance(value, (type, types.ModuleType)):
+        kind = "class" if isinstance(value, type) else "module"
+        name = getattr(value, "__qualname__", None) or getattr(value, "__name__", "?")
+        raise FileInputError(
+            f"cannot upload the {kind} {name}: pass an open binary file (open(path, 'rb')), "
+            "a pathlib.Path or bytes",
+            field=field,
+        )
     if not callable(read):
         raise FileInputError(
             f"cannot upload a {type(value).__name__}: expected a URL str, pathlib.Path, bytes, "
@@ -292,11 +321,15 @@ def _open_file_object(
         handle.seek(start)
         if size > max_bytes:
             raise too_large(f"{label} ({size} bytes)", max_bytes, field)
-        return _FileObjectSource(handle, start, size, name, content_type, label, owned=False)
+        return _FileObjectSource(
+            handle, start, size, name, content_type, label, owned=False, field=field
+        )
     # A pipe or socket can be read once: spool it, so parts and retries can read it again.
     spool = cast("IO[bytes]", tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY))  # noqa: SIM115 - owned by the source
     try:
-        while chunk := handle.read(min(READ_CHUNK, max_bytes + 1 - spool.tell())):
+        while chunk := _binary(
+            handle.read(min(READ_CHUNK, max_bytes + 1 - spool.tell())), label, field
+        ):
             spool.write(chunk)
             if spool.tell() > max_bytes:
                 raise too_large(f"{label}: the stream", max_bytes, field)

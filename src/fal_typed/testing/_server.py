@@ -206,6 +206,10 @@ class LocalFal:
             sock.close()
         self._server = self._thread = self._socket = None
 
+    def _never_bound(self) -> bool:
+        """Not started yet: the port (hence every URL) is not known, even one asked for."""
+        return self.state.base_url == "http://127.0.0.1" and self._socket is None
+
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -264,8 +268,18 @@ class LocalFal:
         return sorted(self.state.catalog.endpoint_ids)
 
     def client(self, **overrides: Any) -> Client:
-        """A :class:`fal_typed.Client` pointed at this server (``overrides`` go to its constructor)."""
+        """A :class:`fal_typed.Client` pointed at this server (``overrides`` go to its constructor).
+
+        The server must have been started: before, its port is not known (a free one is picked
+        at ``start()``), and a client of ``http://127.0.0.1`` would call port 80.
+        """
         from .._client import Client
+
+        if self._never_bound():
+            raise RuntimeError(
+                "this LocalFal is not started, so its port is not known yet: call .start() "
+                "first (fal = LocalFal().start()), or use it as `with LocalFal() as fal:`"
+            )
 
         options: dict[str, Any] = {
             "queue_url": self.queue_url,
