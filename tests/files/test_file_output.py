@@ -180,3 +180,16 @@ def test_download_gives_up_with_a_connection_error(tmp_path: Path) -> None:
         Image(url="https://cdn.test/f.bin?sig=SECRET").save(tmp_path / "f.bin", client=client)
     assert "SECRET" not in str(caught.value)  # a signed URL's query is a credential
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "1, 1", "-1", "9" * 5000])
+def test_a_content_length_that_is_no_length_is_counted_as_it_comes(length: str) -> None:
+    """Read by the one rule (``_checks.declared_length``): '²' passed isdigit() and then
+    raised a ValueError from int() out of the download (as did 5,000 digits)."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        headers = [(b"content-length", length.encode("latin-1"))]
+        return httpx.Response(200, headers=headers, content=b"image-bytes")
+
+    client = _mock_client(httpx.MockTransport(handle))
+    assert Image(url="https://v3.fal.media/files/x/y.png").read(client=client) == b"image-bytes"

@@ -421,6 +421,8 @@ def test_start_timeout_expiring_in_the_queue_is_a_user_timeout(
         ({"X-Fal-Queue-Priority": "high"}, {}, "X-Fal-Queue-Priority"),
         ({}, {"fal_webhook": "ftp://example.com/hook"}, "fal_webhook"),
         ({}, {"fal_max_queue_length": "-3"}, "fal_max_queue_length"),
+        ({}, {"fal_max_queue_length": "\u00b2"}, "fal_max_queue_length"),  # isdigit(), not int()
+        ({}, {"fal_max_queue_length": "9" * 5000}, "fal_max_queue_length"),  # past int()'s limit
     ],
 )
 def test_bad_submit_options_are_400_naming_the_option(

@@ -32,6 +32,7 @@ from .._bounded import (
     read_answer,
     send_within,
 )
+from .._checks import declared_length
 from .._deadline import Deadline
 from .._errors import FalConnectionError, FalError, FalHTTPError, FalTimeoutError
 from .._retry import Kind
@@ -101,9 +102,9 @@ class _Download:
 
     def check_start(self, response: httpx.Response) -> BodyGuard:
         """A 2xx answer: refuse a declared size past the limit before reading any of it."""
-        declared = response.headers.get("content-length", "")
+        declared = declared_length(response.headers.get_list("content-length"))
         encoded = response.headers.get("content-encoding", "identity").strip().lower()
-        if declared.isdigit() and encoded in ("", "identity") and int(declared) > self.max_bytes:
+        if declared is not None and encoded in ("", "identity") and declared > self.max_bytes:
             raise self.too_large(f"its Content-Length is {declared} bytes")
         return BodyGuard(response, max_bytes=self.max_bytes, max_ratio=self.max_ratio)
 

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from .._checks import declared_length
 from ._controls import Failure
 from ._endpoints import app_root
 from ._middleware import ENTRY_KEY
@@ -162,7 +163,8 @@ class _QueueRoutes:
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 return _bad_request(f"fal_webhook must be an http(s) URL, got {webhook_url!r}")
         max_queue = request.query_params.get("fal_max_queue_length")
-        if max_queue is not None and not max_queue.isdigit():
+        # A count in ASCII digits, read as a body length is ('²' passes isdigit(), not int()).
+        if max_queue is not None and declared_length((max_queue,)) is None:
             return _bad_request(
                 f"fal_max_queue_length must be a non-negative integer, got {max_queue!r}"
             )
