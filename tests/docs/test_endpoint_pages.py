@@ -222,3 +222,16 @@ def test_a_page_is_one_document_however_the_pool_runs() -> None:
     one = endpoint_pages(SCHEMAS, jobs=1)
     assert isinstance(one.endpoints[0], EndpointPage)
     assert copy.copy(one.pages["endpoints/flux_dev.md"]) == render_endpoint(endpoint_page(FLUX))
+
+
+@pytest.mark.parametrize(
+    ("value", "jobs"), [("3", 3), ("", 1), ("0", 1), ("two", 1), ("\u00b2", 1), ("9" * 5000, 1)]
+)
+def test_the_docs_build_reads_its_jobs_from_the_environment(
+    value: str, jobs: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FAL_TYPED_DOCS_JOBS: a count, else one process ('²' raised a ValueError from int())."""
+    from codegen.site.hook import _jobs  # pyright: ignore[reportPrivateUsage]
+
+    monkeypatch.setenv("FAL_TYPED_DOCS_JOBS", value)
+    assert _jobs() == jobs
