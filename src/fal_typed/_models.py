@@ -5,10 +5,13 @@ Inputs are strict: an unknown field, a value outside the schema or of another ty
 before any request is sent. So is a value of an open field (``Any``, ``dict[str, Any]``, an
 untyped input's fields) that JSON cannot carry: pydantic would write a ``Decimal`` or a
 ``complex`` as a string and a set in any order, and drain a generator, where ``extra_body``
-refuses them naming the field; here they are refused alike, as the field is validated. Generated models inherit this (their config is merged into it, and
-the hook below runs for each). Only scalars are strict: a list still fills a tuple field and a
-mapping a nested model, as they do when the input arrives as JSON. Outputs are lenient: a field or enum value fal adds later must not break parsing of a
-result the user has already paid for, so unknown fields are kept (``model_extra``).
+refuses them naming the field; here they are refused alike, as the field is validated. A set
+given for a list (or tuple) field is refused too: it has no order, and a list sent from it would
+be in whichever order the set iterates. Generated models inherit this (their config is merged
+into it, and the hook below runs for each). Only scalars are strict: a list still fills a tuple
+field and a mapping a nested model, as they do when the input arrives as JSON. Outputs are
+lenient: a field or enum value fal adds later must not break parsing of a result the user has
+already paid for, so unknown fields are kept (``model_extra``).
 """
 
 from __future__ import annotations
@@ -44,11 +47,25 @@ def _json_value(value: object) -> object:
 
 
 _JSON_VALUE: Final = core_schema.no_info_plain_validator_function(_json_value)
+#: Sequence schemas a set would fill in its own order (pydantic's lax lists take sets).
+_ORDERED_TYPES = frozenset({"list", "tuple"})
+
+
+def _ordered(value: object) -> object:
+    """A list or tuple field's value, unless it is a set: a set has no order to send."""
+    if isinstance(value, (set, frozenset)):
+        raise PydanticCustomError(
+            "unordered",
+            "a {kind} has no order: give a list (sorted(...) if any order will do)",
+            {"kind": "set" if isinstance(value, set) else "frozenset"},
+        )
+    return value
 
 
 def _strict_scalars(schema: Any) -> None:
-    """Mark every scalar of ``schema`` strict, in place (containers and models stay lax), and
-    make its open values (``Any``, an open model's extra fields) JSON values."""
+    """Mark every scalar of ``schema`` strict, in place (containers and models stay lax), make
+    its open values (``Any``, an open model's extra fields) JSON values, and refuse sets for its
+    lists and tuples."""
     stack: list[Any] = [schema]
     while stack:
         node = stack.pop()
@@ -60,6 +77,13 @@ def _strict_scalars(schema: Any) -> None:
             elif kind == "any":
                 fields.clear()
                 fields.update(_JSON_VALUE)
+                continue
+            elif isinstance(kind, str) and kind in _ORDERED_TYPES:
+                sequence = dict(fields)
+                fields.clear()
+                fields.update(core_schema.no_info_before_validator_function(_ordered, sequence))  # pyright: ignore[reportArgumentType]
+                # Its items next (not the sequence itself, which would be wrapped again).
+                stack.extend(v for k, v in sequence.items() if k not in _NOT_VALIDATION)
                 continue
             elif kind == "model" and _open(fields):
                 inner: dict[str, Any] = fields.get("schema") or {}
