@@ -39,11 +39,11 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "RequestCancelledError",
+    "Scrubber",
     "ServerError",
     "error_for_response",
     "remember_secrets",
     "scrub",
-    "scrub_sources",
     "scrub_value",
 ]
 
@@ -202,12 +202,20 @@ def scrub(text: str, secrets: Iterable[str] | None = None) -> str:
     return _scrubbed(text, _in_order(secrets), _fragments_of(secrets))
 
 
-def scrub_sources(secrets: Iterable[str] | None = None) -> tuple[str, ...]:
-    """Every text :func:`scrub` with ``secrets`` looks for: the secrets whole, and the forms
-    whose cut starts and ends it removes. A stream scrubbed piece by piece holds back an end
-    that is part of one: it may go on in the next piece."""
-    given = None if secrets is None else tuple(secrets)
-    return (*_in_order(given), *_fragments_of(given))
+class Scrubber:
+    """:func:`scrub` with a fixed set of secrets, their forms worked out once: for a text
+    scrubbed piece by piece (a streamed body), where each piece would work them out again."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        given = tuple(secrets)
+        self._ordered = _in_order(given)
+        self._fragmented = _fragments_of(given)
+        self.sources: tuple[str, ...] = (*self._ordered, *self._fragmented)
+        """Every text the scrub looks for: the secrets whole, and the forms whose cut starts and
+        ends it removes. A stream holds back an end that is part of one: it may go on."""
+
+    def __call__(self, text: str) -> str:
+        return _scrubbed(text, self._ordered, self._fragmented)
 
 
 class _ScrubFilter(logging.Filter):

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterable
 
 from .._auth import redact
-from .._errors import scrub_sources
+from .._errors import Scrubber
 
 __all__ = ["BodyRedactor", "Secrets"]
 
@@ -54,8 +54,8 @@ class BodyRedactor:
     the secrets are read the same way."""
 
     def __init__(self, secrets: tuple[str, ...]) -> None:
-        self._secrets = tuple(_as_bytes_text(s) for s in secrets)
-        self._sources = scrub_sources(self._secrets) if secrets else ()
+        self._scrub = Scrubber(_as_bytes_text(s) for s in secrets)
+        self._sources = self._scrub.sources if secrets else ()
         self._pending = ""
 
     def _held_back(self, text: str) -> int:
@@ -83,7 +83,7 @@ class BodyRedactor:
         return self._scrubbed(text)
 
     def _scrubbed(self, text: str) -> bytes:
-        return redact(text, self._secrets).encode("latin-1") if text else b""
+        return self._scrub(text).encode("latin-1") if text else b""
 
 
 def _as_bytes_text(secret: str) -> str:
