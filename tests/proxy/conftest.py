@@ -153,3 +153,12 @@ class _ServedProxies:
 def served(serve_proxy: ProxyFactory) -> ServedProxy:
     """A proxy with the default test settings."""
     return serve_proxy()
+
+
+@pytest.fixture
+def environment(upstream: LocalFal, monkeypatch: pytest.MonkeyPatch) -> LocalFal:
+    """The environment docs/proxy.md's examples read: the key, and the local server as the
+    upstream."""
+    monkeypatch.setenv("FAL_KEY", PROXY_KEY)
+    monkeypatch.setenv("FAL_PROXY_UPSTREAM", upstream.base_url)
+    return upstream

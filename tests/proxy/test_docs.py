@@ -24,7 +24,7 @@ from fal_typed.testing import LocalFal
 
 from ..docs.guides import python_blocks
 from ..webhooks.helpers import serve
-from .conftest import ENDPOINT, PROXY_KEY, ProxyFactory
+from .conftest import ENDPOINT, ProxyFactory
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "proxy.md"
 
@@ -42,14 +42,6 @@ def run_block(name: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {"__name__": f"docs_proxy_{name[:-3]}"}
     exec(compile(blocks()[name], f"{DOC}:{name}", "exec"), namespace)
     return namespace
-
-
-@pytest.fixture
-def environment(upstream: LocalFal, monkeypatch: pytest.MonkeyPatch) -> LocalFal:
-    """The environment the examples read: the key, and the local server as the upstream."""
-    monkeypatch.setenv("FAL_KEY", PROXY_KEY)
-    monkeypatch.setenv("FAL_PROXY_UPSTREAM", upstream.base_url)
-    return upstream
 
 
 def test_fastapi_example(environment: LocalFal) -> None:

@@ -22,9 +22,7 @@ from ..docs.guides import Block, fenced
 from ..webhooks.helpers import serve
 from .conftest import ENDPOINT, PROXY_KEY
 from .node_packages import installed_package, node_prefix
-from .test_docs import blocks, environment, run_block, serve_asgi_module
-
-__all__ = ["environment"]  # the fixture, used here by name
+from .test_docs import blocks, run_block, serve_asgi_module
 
 #: What the page records when the guide's code has run: fal-js's answer, or what it threw.
 OUTCOME = "window.__outcome"
