@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from .._auth import redact
 from .._errors import Scrubber
 
 __all__ = ["BodyRedactor", "Secrets"]
@@ -25,6 +24,7 @@ class Secrets:
 
     def __init__(self) -> None:
         self._values: tuple[str, ...] = ()
+        self._scrub = Scrubber(())
         self._lock = threading.Lock()
 
     def add(self, secrets: Iterable[str]) -> None:
@@ -33,13 +33,15 @@ class Secrets:
             if new:
                 # Longest first: a key is scrubbed whole before its secret half is looked for.
                 self._values = tuple(sorted({*self._values, *new}, key=len, reverse=True))
+                # Their forms worked out once here, not for every header and log line.
+                self._scrub = Scrubber(self._values)
 
     @property
     def values(self) -> tuple[str, ...]:
         return self._values
 
     def text(self, text: str) -> str:
-        return redact(text, self._values)
+        return self._scrub(text)
 
     def redactor(self) -> BodyRedactor:
         return BodyRedactor(self._values)
