@@ -16,7 +16,7 @@ already paid for, so unknown fields are kept (``model_extra``).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
@@ -46,7 +46,14 @@ def _json_value(value: object) -> object:
     )
 
 
-_JSON_VALUE: Final = core_schema.no_info_plain_validator_function(_json_value)
+def _json_value_schema() -> core_schema.CoreSchema:
+    """An open value's schema: ``any``, then :func:`_json_value`. After ``any``, not in its
+    place: a plain validator has no JSON schema, and the inputs' schemas (``--help``, a batch's
+    row check) must still be written. A new one each time: pydantic-core may change a schema it
+    is given, and one dict shared by several fields crashed it."""
+    return core_schema.no_info_after_validator_function(_json_value, core_schema.any_schema())
+
+
 #: Sequence schemas a set would fill in its own order (pydantic's lax lists take sets).
 _ORDERED_TYPES = frozenset({"list", "tuple"})
 
@@ -76,7 +83,7 @@ def _strict_scalars(schema: Any) -> None:
                 fields["strict"] = True
             elif kind == "any":
                 fields.clear()
-                fields.update(_JSON_VALUE)
+                fields.update(_json_value_schema())
                 continue
             elif isinstance(kind, str) and kind in _ORDERED_TYPES:
                 sequence = dict(fields)
@@ -88,7 +95,7 @@ def _strict_scalars(schema: Any) -> None:
             elif kind == "model" and _open(fields):
                 inner: dict[str, Any] = fields.get("schema") or {}
                 if inner.get("type") == "model-fields":
-                    inner.setdefault("extras_schema", _JSON_VALUE)
+                    inner.setdefault("extras_schema", _json_value_schema())
             stack.extend(v for k, v in fields.items() if k not in _NOT_VALIDATION)
         elif isinstance(node, list):
             stack.extend(node)  # pyright: ignore[reportUnknownArgumentType]

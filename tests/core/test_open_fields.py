@@ -133,3 +133,19 @@ def test_a_refused_open_value_sends_nothing_and_a_local_file_there_is_still_uplo
 def test_the_client_is_not_needed_to_refuse(tmp_path: Path) -> None:
     with Client(key="id:secret") as client, pytest.raises(InputValidationError):
         untyped("fal-ai/anything").run({"v": {1, 2}}, client=client)
+
+
+#: Inputs with open fields: an untyped one (every field), and generated ones with Any fields
+#: or open models (decart's realtime input crashed pydantic-core with one shared schema).
+OPEN_INPUTS = ["untyped", "bria/fibo/generate", "decart/lucy2-vton/realtime"]
+
+
+@pytest.mark.parametrize("which", OPEN_INPUTS)
+def test_an_input_with_open_fields_still_has_a_json_schema(which: str) -> None:
+    """The JSON check of open values must not cost the input its JSON schema, which ``--help``
+    and a batch's row check write: a plain validator has none (PydanticInvalidForJsonSchema)."""
+    from fal_typed import endpoint
+
+    found = untyped("fal-ai/flux/dev") if which == "untyped" else endpoint(which)
+    schema = found.Input.model_json_schema()
+    assert schema["type"] == "object" and "properties" in schema
