@@ -42,6 +42,7 @@ READ_AT_START = [
     ("--webhook-listen", "127.0.0.1:\u00b2", "--webhook-listen must be HOST:PORT"),
     ("--webhook-listen", "127.0.0.1:\u0668\u0660", "--webhook-listen must be HOST:PORT"),
     ("--webhook-listen", "127.0.0.1:65536", "--webhook-listen must be HOST:PORT"),
+    ("--webhook-listen", "127.0.0.1:" + "9" * 5000, "--webhook-listen must be HOST:PORT"),
     ("--webhook-listen", "8080", "--webhook-listen must be HOST:PORT"),
     ("--retry-failed", "\u00b2", "retry_failed: '\u00b2' is no kind of failure"),
     ("--retry-failed", "5xx,time out", "retry_failed: 'time out' is no kind of failure"),

@@ -61,12 +61,23 @@ def _format(value: str | None) -> Literal["jsonl", "csv"] | None:
 
 
 def _listen(value: str) -> tuple[str, int]:
-    """``--webhook-listen HOST:PORT``; the port in ASCII digits (``str.isdigit`` takes ``"²"``,
-    which ``int`` refuses) and at most 65535."""
+    """``--webhook-listen HOST:PORT``: the port in ASCII digits, read by ``declared_length``'s
+    rule (``str.isdigit`` takes ``"²"``, and ``int`` refuses it and 5,000 digits), then checked
+    as the library checks ``webhook_listen``."""
+    from .._checks import declared_length
+    from .._errors import InvalidArgumentError
+    from ..batch._checks import check_listen
+
     host, sep, port = value.rpartition(":")
-    if not sep or not (port.isascii() and port.isdigit()) or int(port) > 65535:
-        raise _fail(f"--webhook-listen must be HOST:PORT (a port from 0 to 65535), got {value!r}")
-    return host.strip("[]") or "127.0.0.1", int(port)
+    number = declared_length((port,)) if sep else None
+    try:
+        if number is None:
+            raise InvalidArgumentError("no port")
+        return check_listen((host.strip("[]") or "127.0.0.1", number))
+    except InvalidArgumentError:
+        raise _fail(
+            f"--webhook-listen must be HOST:PORT (a port from 0 to 65535), got {value!r}"
+        ) from None
 
 
 @batch_app.command("run")
