@@ -498,12 +498,10 @@ class SQLJournal(Journal):
             params.append(request.run_id)
         kinds = request.retry_kinds
         if kinds:
-            # As check_retry_kinds reads them: a status or a class starts with an ASCII digit.
-            names = sorted(k for k in kinds if not k[:1].isascii() or not k[:1].isdigit())
-            statuses = sorted(int(k) for k in kinds if k.isascii() and k.isdigit())
-            classes = sorted(
-                int(k[0]) for k in kinds if k.isascii() and k[0].isdigit() and k[1:] == "xx"
-            )
+            # Kinds as check_retry_kinds let them through: all, a name, a status or a class.
+            names = sorted(k for k in kinds if not k[0].isdigit())
+            statuses = sorted(int(k) for k in kinds if k.isdigit())
+            classes = sorted(int(k[0]) for k in kinds if k[0].isdigit() and k[1:] == "xx")
             parts = [f"error_kind IN ({', '.join('?' * len(names))})"] if names else []
             parts += [f"error_status = {s}" for s in statuses]
             parts += [f"error_status BETWEEN {c}00 AND {c}99" for c in classes]
