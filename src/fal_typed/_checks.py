@@ -23,7 +23,6 @@ __all__ = [
     "check_seconds",
     "count_problem",
     "declared_length",
-    "quoted_number",
     "seconds_problem",
     "shown_number",
 ]
@@ -35,15 +34,6 @@ def shown_number(value: object) -> str:
     if isinstance(value, int) and value.bit_length() > 64:
         return f"an integer of {value.bit_length()} bits"
     return repr(value)
-
-
-def quoted_number(value: object) -> str:
-    """``repr(value)``, or, for an int past ``repr``'s 4,300-digit limit (where it raises), its
-    size as :func:`shown_number` says it."""
-    try:
-        return repr(value)
-    except ValueError:
-        return shown_number(value)
 
 
 def seconds_problem(

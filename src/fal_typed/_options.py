@@ -17,8 +17,8 @@ from ._checks import (
     check_callable,
     check_count,
     check_seconds,
-    quoted_number,
     seconds_problem,
+    shown_number,
 )
 from ._errors import InvalidArgumentError
 
@@ -71,7 +71,7 @@ def check_positive(name: str, value: object) -> float:
         return float(cast("float", value))
     kind, message = problem
     if kind is ValueError:  # NaN, infinite, past float's range, or not above 0: said as one
-        message = f"{name} must be a positive number of seconds, got {quoted_number(value)}"
+        message = f"{name} must be a positive number of seconds, got {shown_number(value)}"
     raise InvalidArgumentError(message)
 
 

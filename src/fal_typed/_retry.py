@@ -39,7 +39,7 @@ from typing import cast
 
 import httpx
 
-from ._checks import quoted_number
+from ._checks import shown_number
 from ._errors import (
     FalConnectionError,
     FalError,
@@ -349,7 +349,7 @@ class RetryPolicy:
             )
         if attempts < 1:
             raise InvalidArgumentError(
-                f"max_attempts must be at least 1, got {quoted_number(attempts)}"
+                f"max_attempts must be at least 1, got {shown_number(attempts)}"
             )
         for name in ("base_delay", "max_delay", "max_retry_after", "max_elapsed", "jitter"):
             value = cast(object, getattr(self, name))
@@ -357,17 +357,17 @@ class RetryPolicy:
                 raise InvalidArgumentError(f"{name} must be a number, got {type(value).__name__}")
             if not value >= 0:  # NaN too
                 raise InvalidArgumentError(
-                    f"{name} must not be negative, got {quoted_number(value)}"
+                    f"{name} must not be negative, got {shown_number(value)}"
                 )
             try:  # an int no float holds would overflow the first delay computed from it
                 float(value)
             except OverflowError:
                 raise InvalidArgumentError(
-                    f"{name} must be a number a float can hold, got {quoted_number(value)}"
+                    f"{name} must be a number a float can hold, got {shown_number(value)}"
                 ) from None
         if not self.jitter <= 1:
             raise InvalidArgumentError(
-                f"jitter must be between 0 and 1, got {quoted_number(self.jitter)}"
+                f"jitter must be between 0 and 1, got {shown_number(self.jitter)}"
             )
         if not isinstance(cast(object, self.retry_ingress_errors), bool):
             raise InvalidArgumentError(

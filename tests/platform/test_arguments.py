@@ -186,7 +186,7 @@ def test_text_that_is_no_iso_8601_moment_is_refused_naming_it(client: Client) ->
 def test_a_days_count_beyond_any_float_is_refused_naming_it(client: Client) -> None:
     huge = 10**400
     assert refusal(lambda: usage(days=huge, client=client)) == (
-        f"days must be a number of days, got {huge!r}"
+        "days must be a number of days, got an integer of 1329 bits"
     )
 
 

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, cast
 
-from .._checks import quoted_number, seconds_problem
+from .._checks import seconds_problem, shown_number
 from .._errors import InvalidArgumentError
 
 __all__ = ["MiB", "UploadSettings", "configure_uploads", "upload_settings"]
@@ -70,7 +70,7 @@ class UploadSettings:
             value: object = getattr(self, name)
             least = 0 if name == "data_uri_threshold" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                shown = quoted_number(value)
+                shown = shown_number(value)
                 raise InvalidArgumentError(
                     f"UploadSettings.{name} must be an int >= {least}, got {shown}"
                 )
@@ -85,7 +85,7 @@ class UploadSettings:
             )
         backoff = cast(object, self.retry_backoff)
         if seconds_problem("retry_backoff", backoff) is not None:  # NaN, inf, past float's
-            shown = quoted_number(backoff)
+            shown = shown_number(backoff)
             raise InvalidArgumentError(
                 f"UploadSettings.retry_backoff must be a number >= 0, got {shown}"
             )

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Final, cast
 
-from .._checks import quoted_number
+from .._checks import shown_number
 from .._errors import InvalidArgumentError
 
 __all__ = [
@@ -75,10 +75,10 @@ def number(name: str, value: object, *, positive: bool = True, unit: str = "") -
     try:
         result = float(value)
     except OverflowError:  # an int beyond any float
-        raise InvalidArgumentError(f"{name} must be {what}, got {quoted_number(value)}") from None
+        raise InvalidArgumentError(f"{name} must be {what}, got {shown_number(value)}") from None
     if not math.isfinite(result) or result < 0 or (positive and result == 0):
         bound = "greater than 0" if positive else "at least 0"
-        raise InvalidArgumentError(f"{name} must be {what} {bound}, got {quoted_number(value)}")
+        raise InvalidArgumentError(f"{name} must be {what} {bound}, got {shown_number(value)}")
     return result
 
 
