@@ -110,6 +110,7 @@ class LocalFal:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
+        self._bound = False
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
@@ -132,6 +133,7 @@ class LocalFal:
         port = int(sock.getsockname()[1])
         self._port = port
         self.state.base_url = f"http://{self.host}:{port}"
+        self._bound = True
         config = uvicorn.Config(
             build_app(self.state),
             log_config=None,
@@ -208,7 +210,7 @@ class LocalFal:
 
     def _never_bound(self) -> bool:
         """Not started yet: the port (hence every URL) is not known, even one asked for."""
-        return self.state.base_url == "http://127.0.0.1" and self._socket is None
+        return not self._bound
 
     @property
     def running(self) -> bool:
