@@ -24,6 +24,18 @@ def _workers(text: str) -> int:
     return count
 
 
+def _os_problem(exc: OSError, out_dir: Path) -> str:
+    """What failed, for a message without a traceback: writing the wheels when the file is in
+    ``out_dir`` (or names none), reading the checkout's own files otherwise."""
+    reason = exc.strerror or str(exc)
+    if not exc.filename:
+        return f"cannot write the wheels ({reason})"
+    path = Path(str(exc.filename))
+    if path == out_dir or out_dir in path.parents:
+        return f"cannot write the wheels ({reason}: {path})"
+    return f"cannot read {path} ({reason}); is --root a fal-typed checkout?"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m wheels",
@@ -67,9 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     except (WheelBuildError, UncommittedSchemaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:  # an --out that cannot be made or written: no traceback
-        where = f": {exc.filename}" if exc.filename else ""
-        print(f"error: cannot write the wheels ({exc.strerror or exc}{where})", file=sys.stderr)
+    except OSError as exc:  # a file that cannot be read, or an --out that cannot be written
+        print(f"error: {_os_problem(exc, layout.out_dir)}", file=sys.stderr)
         return 1
     elapsed = time.perf_counter() - started
     for document, reason in report.skipped:

@@ -39,3 +39,19 @@ def test_an_output_that_cannot_be_made_is_named(
     assert err.startswith("error: cannot write the wheels (")
     assert str(blocker) in err
     assert "Traceback" not in err
+
+
+def test_a_root_that_is_no_checkout_is_named_as_read_not_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An OSError reading --root's files said "cannot write the wheels", sending the user to look
+    at --out, which was fine."""
+    root = tmp_path / "not-a-checkout"
+    root.mkdir()
+    out = tmp_path / "out"
+    assert main(["--root", str(root), "--out", str(out), "fal-ai/flux/dev"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot read {root / 'pyproject.toml'} (")
+    assert "is --root a fal-typed checkout?" in err
+    assert "cannot write" not in err
+    assert "Traceback" not in err
