@@ -124,11 +124,31 @@ def tidied_models(
         tree = ast.parse(text)
     except (SyntaxError, ValueError) as exc:
         raise DocumentError(f"datamodel-code-generator wrote invalid Python: {exc}") from None
+    _drop_rebuilds(tree)
     check_declarative(tree)
     _check_bases(tree)
     _drop_arbitrary_types_allowed(tree)
     _inline_root_models(tree, keep=keep)
     return tree, model_warnings
+
+
+def _drop_rebuilds(tree: ast.Module) -> None:
+    """Drop the bare ``Model.model_rebuild()`` lines datamodel-code-generator writes after a
+    recursive model (a tree): pydantic completes such a model itself on first use, from the
+    module's names, so they are dead code. Any other statement is left for the checker."""
+    tree.body = [node for node in tree.body if not _is_rebuild(node)]
+
+
+def _is_rebuild(node: ast.stmt) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and not node.value.args
+        and not node.value.keywords
+        and isinstance(node.value.func, ast.Attribute)
+        and node.value.func.attr == "model_rebuild"
+        and isinstance(node.value.func.value, ast.Name)
+    )
 
 
 def _generate(
