@@ -218,3 +218,43 @@ def test_inject_keeps_valid_rules() -> None:
     fal = LocalFal()
     assert fal.inject(Fault.reset(), times=None, probability=0.25).probability == 0.25
     assert fal.inject(Fault.reset(), times=2).times == 2
+
+
+def _answer_ok(arguments: dict[str, Any]) -> dict[str, Any]:
+    return {"ok": True}
+
+
+@pytest.mark.parametrize("setting", ["configure", "inject"])
+def test_a_setting_for_an_endpoint_not_served_is_refused_with_close_ids(setting: str) -> None:
+    """A typo in the id (``fal-ai/flux/dv``) was taken, and the behaviour or fault never applied:
+    the test meant to see a failure passed against the default behaviour."""
+    fal = LocalFal().start()
+    try:
+        apply: Callable[[object], object] = (
+            (lambda id_: fal.configure(id_, processing_time=0.1))  # type: ignore[arg-type]
+            if setting == "configure"
+            else (lambda id_: fal.inject(Fault.response(500), endpoint_id=id_))  # type: ignore[arg-type]
+        )
+        with pytest.raises(InvalidArgumentError) as caught:
+            apply("fal-ai/flux/dv")
+        message = caught.value.message
+        assert message.startswith(
+            f"{setting}: this local server serves no endpoint 'fal-ai/flux/dv'"
+        )
+        assert "did you mean 'fal-ai/flux/dev'" in message
+        with pytest.raises(InvalidArgumentError, match="endpoint_id must be a string, got int"):
+            apply(3)
+        # an endpoint of one's own is served once its handler is registered
+        with pytest.raises(InvalidArgumentError, match="register its handler first"):
+            apply("acme/mine")
+        fal.handler("acme/mine", _answer_ok)
+        apply("acme/mine")
+        apply("fal-ai/flux/dev")
+        # a refused call sets nothing
+        if setting == "configure":
+            assert (
+                fal.behaviour("fal-ai/flux/dv").processing_time
+                == fal.behaviour("x/y").processing_time
+            )
+    finally:
+        fal.stop()

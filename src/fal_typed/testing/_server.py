@@ -340,7 +340,10 @@ class LocalFal:
     def configure(self, endpoint_id: str | None = None, **changes: Any) -> Behaviour:
         """Change how requests behave, globally or for one endpoint (see :class:`Behaviour`):
         ``configure(processing_time=0.2, logs=["step 1", "step 2"])``,
-        ``configure("fal-ai/flux/dev", failure=Failure(500, "boom"))``."""
+        ``configure("fal-ai/flux/dev", failure=Failure(500, "boom"))``. An id this server does
+        not serve is refused (a handler makes one served)."""
+        if endpoint_id is not None:
+            self.state.check_served(endpoint_id, "configure")
         return self.state.controls.configure(endpoint_id, **changes)
 
     def behaviour(self, endpoint_id: str) -> Behaviour:
@@ -385,7 +388,10 @@ class LocalFal:
         ``"storage.*"``...; ``path`` a glob on the URL path. With ``probability`` below 1 a
         matching request is hit only by that chance (seeded: the same run draws the same hits),
         which mixes several faults over many calls. The returned rule counts its ``hits``.
+        An ``endpoint_id`` this server does not serve is refused: no request would match it.
         """
+        if endpoint_id is not None:
+            self.state.check_served(endpoint_id, "inject")
         return self.state.faults.add(
             FaultRule(
                 fault,

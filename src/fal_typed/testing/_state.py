@@ -20,6 +20,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .._errors import InvalidArgumentError
 from .._hosts import LOCAL_PLATFORM_PREFIX
 from ._controls import Controls, Failure
 from ._endpoints import EndpointCatalog, resolve_endpoint, split_path
@@ -101,6 +102,26 @@ class ServerState:
 
     def is_known(self, endpoint_id: str) -> bool:
         return self.producer.is_known(endpoint_id)
+
+    def check_served(self, endpoint_id: object, setting: str) -> str:
+        """``endpoint_id`` if this server serves it. Else an error naming it and the ids close to
+        it: a ``setting`` for an id no call reaches (a typo) would never apply, and the test
+        relying on it would pass for the wrong reason."""
+        if isinstance(endpoint_id, str) and self.is_known(endpoint_id):
+            return endpoint_id
+        from .._registry import close_ids
+
+        if not isinstance(endpoint_id, str):
+            raise InvalidArgumentError(
+                f"{setting}: endpoint_id must be a string, got {type(endpoint_id).__name__}"
+            )
+        close = close_ids(endpoint_id, self.catalog.endpoint_ids)
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else "."
+        raise InvalidArgumentError(
+            f"{setting}: this local server serves no endpoint {endpoint_id!r}, so it would never "
+            f"apply{hint} For an endpoint of your own, register its handler first "
+            f"(fal.handler({endpoint_id!r}, function))."
+        )
 
     def resolve(self, path: str) -> tuple[str, str] | None:
         """``(endpoint id, sub-path)`` for a request path: the longest known id prefixing it."""
