@@ -7,6 +7,7 @@ rebuilds one that behaves exactly like the handle ``submit`` returned.
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import aclosing, closing, suppress
 from types import TracebackType
@@ -169,6 +170,26 @@ async def _call(callback: Callable[[Any], object], value: object) -> None:
         await outcome
 
 
+def _call_sync(name: str, callback: Callable[[Any], object], value: object) -> None:
+    """Call a sync call's callback. One that returns an awaitable (a lambda or method calling an
+    ``async def``, which no check before the call can tell apart) is told so, and a coroutine is
+    closed: it cannot run here, and Python's own "never awaited" says neither which callback
+    nor what to do."""
+    outcome = callback(value)
+    if outcome is not None and inspect.isawaitable(outcome):
+        close = getattr(outcome, "close", None)
+        if callable(close):
+            close()
+        warnings.warn(
+            f"{name} returned {type(outcome).__name__} {getattr(outcome, '__qualname__', '')}, "
+            "which a sync call cannot await: it did not run. Pass it to the async call "
+            "(subscribe_async, run_async...), which awaits it, or make the callback do its work "
+            "itself.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
 class _accepted:
     """Around what follows an accepted submit in ``subscribe``: whatever is raised there (a
     callback's own error, Ctrl+C, a cancelled task, a failure with no id) names the request,
@@ -286,7 +307,7 @@ def _follow(
     with annotate_errors(handle.request_id), closing(events):
         for status in events:
             if on_queue_update is not None:
-                on_queue_update(status)
+                _call_sync("on_queue_update", on_queue_update, status)
             if isinstance(status, Completed):
                 final = status
     return final
@@ -488,7 +509,7 @@ def subscribe(
         raise _timed_out(endpoint.endpoint_id, None, exc.timeout) from None
     with _accepted(endpoint.endpoint_id, submission.request_id):
         if on_enqueue is not None:
-            on_enqueue(submission.request_id)
+            _call_sync("on_enqueue", on_enqueue, submission.request_id)
         return _followed(
             endpoint,
             RequestHandle(endpoint, submission.request_id, client=client),

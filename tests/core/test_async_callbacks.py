@@ -1,12 +1,19 @@
 """An ``async def`` callback given to a sync wait (``subscribe``, ``handle.wait``) is refused
 before anything is sent: the sync call can only call it, which makes a coroutine that is never
 awaited, so the caller's code never ran (a "never awaited" warning at best). The async twins
-take them, and await them."""
+take them, and await them.
+
+A plain callable that *returns* a coroutine (a lambda calling an ``async def``) cannot be told
+apart before the call: when it returns one, the coroutine is closed and a warning names the
+callback and what to do; before, only Python's bare "coroutine ... was never awaited" said
+anything, and the paid call went on either way (as it still does)."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import gc
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -81,3 +88,27 @@ def test_the_async_twin_awaits_async_callbacks(local_fal: LocalFal) -> None:
 
     asyncio.run(main())
     assert isinstance(seen[0], str) and seen[-1] == "Completed"
+
+
+@pytest.mark.parametrize("option", ["on_enqueue", "on_queue_update"])
+def test_a_plain_callback_returning_a_coroutine_is_named_and_the_result_kept(
+    local_fal: LocalFal, option: str
+) -> None:
+    ran: list[object] = []
+
+    async def notify(value: object) -> None:
+        ran.append(value)
+
+    with local_fal.client() as client, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        returns_coroutine: Callable[[Any], object] = lambda value: notify(value)  # noqa: E731
+        callbacks: dict[str, Any] = {option: returns_coroutine}
+        out = flux_dev.subscribe(prompt="a cat", client=client, **callbacks)
+        gc.collect()  # a coroutine left unclosed warns "never awaited" when collected
+    assert out.images  # the paid result is returned all the same
+    assert ran == []
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    ours = [m for m in messages if m.startswith(f"{option} returned coroutine ")]
+    assert ours and "which a sync call cannot await: it did not run" in ours[0]
+    assert "subscribe_async" in ours[0]
+    assert not [m for m in messages if "was never awaited" in m]
