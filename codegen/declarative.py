@@ -79,6 +79,7 @@ def _check_class(node: ast.ClassDef, names: set[str]) -> None:
         _refuse(node, f"class {node.name} with decorators or keywords")
     for base in node.bases:
         _check_type(base, names)
+    fields: set[str] = set()
     for index, statement in enumerate(node.body):
         if isinstance(statement, ast.Expr) and index == 0:
             if not (
@@ -88,6 +89,10 @@ def _check_class(node: ast.ClassDef, names: set[str]) -> None:
         elif isinstance(statement, ast.AnnAssign):
             if not isinstance(statement.target, ast.Name):
                 _refuse(statement, "an assignment to something other than a name")
+            elif statement.target.id in fields:  # the second would silently replace the first
+                _refuse(statement, f"two fields named {statement.target.id!r} in class {node.name}")
+            else:
+                fields.add(statement.target.id)
             _check_type(statement.annotation, names)
             if statement.value is not None:
                 _check_value(statement.value)

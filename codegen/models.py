@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .declarative import check_declarative
 from .diagnostics import DocumentError
@@ -37,6 +37,17 @@ from .normalise import class_name, pascal
 from .plan import RESERVED_NAMES, ModulePlan
 
 __all__ = ["Models", "field_types", "module_parts", "render_models", "tidied_models"]
+
+# Names the models' annotations use. A property named like one (``Field``, ``str``) would shadow
+# it in its class body, and datamodel-code-generator's own ways out fail: it renames the import
+# (``Field as Field_1``, or ``from builtins import list``), which the declarative check refuses,
+# losing the endpoint; or it renames the property to one its class already has (``str`` beside
+# ``str_``), and the second silently replaces the first. Such a property is given a free Python
+# name here (``str_``, else ``str_2``), its JSON name kept as its alias.
+_ANNOTATION_NAMES: frozenset[str] = frozenset(
+    {"Annotated", "Any", "ConfigDict", "Field", "Literal", "TypeAlias"}
+    | {"bool", "bytes", "dict", "float", "frozenset", "int", "list", "set", "str", "tuple"}
+)
 
 _CONSTRAINTS = frozenset(
     {"gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern"}
@@ -178,7 +189,7 @@ def _generate(
                 output_model_type=DataModelType.PydanticV2BaseModel,
                 target_python_version=PythonVersion.PY_310,
                 base_class_map=dict(base_classes),
-                aliases=dict(aliases),
+                aliases=_with_python_names(components, aliases),
                 enum_field_as_literal=LiteralType.All,
                 strict_nullable=True,
                 field_constraints=True,
@@ -201,6 +212,31 @@ def _generate(
     if not isinstance(text, str):
         raise DocumentError("datamodel-code-generator returned no single module")
     return text, sorted({f"datamodel-code-generator: {w.message}" for w in caught if _is_ours(w)})
+
+
+def _with_python_names(components: dict[str, Any], aliases: dict[str, str]) -> dict[str, str]:
+    """``aliases`` plus a free Python name, scoped to its class, for each property named like a
+    name the annotations use (:data:`_ANNOTATION_NAMES`)."""
+    chosen: dict[str, str] = {}
+    for model, schema in cast("dict[str, object]", components).items():
+        if not isinstance(schema, dict):
+            continue
+        found: object = cast("dict[str, object]", schema).get("properties")
+        if not isinstance(found, dict):
+            continue
+        properties = cast("dict[str, object]", found)
+        taken = {aliases.get(f"{model}.{p}", p) for p in properties}
+        for name in sorted(_ANNOTATION_NAMES & properties.keys()):
+            scoped = f"{model}.{name}"
+            if scoped in aliases:
+                continue
+            unique, n = f"{name}_", 1
+            while unique in taken:
+                n += 1
+                unique = f"{name}_{n}"
+            taken.add(unique)
+            chosen[scoped] = unique
+    return {**chosen, **aliases}
 
 
 def _import(tree: ast.Module, module: str, name: str) -> None:

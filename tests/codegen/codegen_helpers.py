@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import subprocess
 import sys
 from dataclasses import dataclass
 from functools import cache
@@ -228,3 +229,45 @@ def simplest(schema: Any, components: dict[str, Any]) -> Any:
     if kind == "boolean":
         return False
     return "x" * max(1, schema.get("minLength", 1))
+
+
+# Checked against this interpreter's packages, whether or not its virtualenv is activated.
+PYRIGHT = [sys.executable, "-m", "basedpyright", "--outputjson", "--pythonpath", sys.executable]
+
+
+def basedpyright_problems(tmp_path: Path, files: list[str]) -> list[str]:
+    """basedpyright (strict) on ``files``, against the runtime and the generated package: its
+    errors and warnings, one line each."""
+    config = {
+        "include": files,
+        "pythonVersion": "3.10",
+        "typeCheckingMode": "strict",
+        "reportMissingTypeStubs": False,
+        "extraPaths": [str(REPO / "src"), str(GENERATED)],
+    }
+    (tmp_path / "pyrightconfig.json").write_text(json.dumps(config), encoding="utf-8")
+    done = subprocess.run(
+        [*PYRIGHT, "-p", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = json.loads(done.stdout)
+    assert report["summary"]["filesAnalyzed"] >= len(files)
+    return [
+        f"{d['file']}:{d['range']['start']['line'] + 1}: {d['message']}"
+        for d in report["generalDiagnostics"]
+        if d["severity"] in ("error", "warning")
+    ]
+
+
+def mypy_problems(tmp_path: Path, files: list[str]) -> str:
+    """mypy with the project's configuration (strict, pydantic plugin); its output on failure."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / ".mypy"), *files],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "" if done.returncode == 0 else done.stdout[-5000:] + done.stderr[-2000:]

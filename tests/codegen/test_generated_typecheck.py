@@ -6,12 +6,17 @@ every shape the generator emits; ``make typecheck`` checks all of it (CI).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-from codegen_helpers import GENERATED, REPO, corpus, every_nth, generate_into, module_file
+from codegen_helpers import (
+    GENERATED,
+    basedpyright_problems,
+    corpus,
+    every_nth,
+    generate_into,
+    module_file,
+    mypy_problems,
+)
 from kitchen_sink import KITCHEN_SINK
 
 SPECIAL = [
@@ -26,60 +31,21 @@ SPECIAL = [
 SAMPLE = sorted({*SPECIAL, *(e.module for e in every_nth(corpus(), 12))})
 FILES = [str(module_file(GENERATED, module)) for module in SAMPLE]
 
-# Checked against this interpreter's packages, whether or not its virtualenv is activated.
-PYRIGHT = [sys.executable, "-m", "basedpyright", "--outputjson", "--pythonpath", sys.executable]
-
 
 def test_sample_passes_basedpyright_strict(tmp_path: Path) -> None:
-    assert _basedpyright_problems(tmp_path, FILES) == []
+    assert basedpyright_problems(tmp_path, FILES) == []
 
 
 def test_every_construct_type_checks(tmp_path: Path) -> None:
     """The synthetic document with every construct and defect: its module passes both checkers."""
     generate_into(tmp_path, KITCHEN_SINK)
     module = str(module_file(tmp_path / "generated", "kitchen_sink"))
-    assert _basedpyright_problems(tmp_path, [module]) == []
-    assert _mypy_problems(tmp_path, [module]) == ""
+    assert basedpyright_problems(tmp_path, [module]) == []
+    assert mypy_problems(tmp_path, [module]) == ""
 
 
 def test_sample_passes_mypy_strict(tmp_path: Path) -> None:
-    assert _mypy_problems(tmp_path, FILES) == ""
-
-
-def _basedpyright_problems(tmp_path: Path, files: list[str]) -> list[str]:
-    config = {
-        "include": files,
-        "pythonVersion": "3.10",
-        "typeCheckingMode": "strict",
-        "reportMissingTypeStubs": False,
-        "extraPaths": [str(REPO / "src"), str(GENERATED)],
-    }
-    (tmp_path / "pyrightconfig.json").write_text(json.dumps(config), encoding="utf-8")
-    done = subprocess.run(
-        [*PYRIGHT, "-p", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    report = json.loads(done.stdout)
-    assert report["summary"]["filesAnalyzed"] >= len(files)
-    return [
-        f"{d['file']}:{d['range']['start']['line'] + 1}: {d['message']}"
-        for d in report["generalDiagnostics"]
-        if d["severity"] in ("error", "warning")
-    ]
-
-
-def _mypy_problems(tmp_path: Path, files: list[str]) -> str:
-    """mypy with the project's configuration (strict, pydantic plugin); its output on failure."""
-    done = subprocess.run(
-        [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / ".mypy"), *files],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return "" if done.returncode == 0 else done.stdout[-5000:] + done.stderr[-2000:]
+    assert mypy_problems(tmp_path, FILES) == ""
 
 
 USER_CODE = """\
@@ -97,10 +63,10 @@ with open("photo.png", "rb") as photo:
 def test_user_code_passing_local_files_to_nested_models_type_checks(tmp_path: Path) -> None:
     good = tmp_path / "good.py"
     good.write_text(USER_CODE, encoding="utf-8")
-    assert _basedpyright_problems(tmp_path, [str(good)]) == []
-    assert _mypy_problems(tmp_path, [str(good)]) == ""
+    assert basedpyright_problems(tmp_path, [str(good)]) == []
+    assert mypy_problems(tmp_path, [str(good)]) == ""
 
     bad = tmp_path / "bad.py"
     bad.write_text(USER_CODE + 'flux_general.ControlNet(path="w", control_image_url=3)\n')
-    (problem,) = _basedpyright_problems(tmp_path, [str(bad)])
+    (problem,) = basedpyright_problems(tmp_path, [str(bad)])
     assert problem.startswith(f"{bad}:9: ") and "control_image_url" in problem
