@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from fal_typed import InvalidArgumentError
 from fal_typed.testing import Behaviour, Failure, Fault, LocalFal
+from fal_typed.testing._platform import PlatformService
 
 _NOT_FINITE = [math.nan, math.inf, -math.inf, 10**400]
 
@@ -258,3 +259,46 @@ def test_a_setting_for_an_endpoint_not_served_is_refused_with_close_ids(setting:
             )
     finally:
         fal.stop()
+
+
+PLATFORM_SETTINGS: list[tuple[Callable[[PlatformService], object], str]] = [
+    (lambda p: p.set_price("fal-ai/flux/dev", math.nan), "unit_price must be a finite number"),
+    (
+        lambda p: p.set_price("fal-ai/flux/dev", "0.1"),  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+        "unit_price must be a number, got str",
+    ),
+    (lambda p: p.set_price("fal-ai/flux/dev", -1), "unit_price must be >= 0, got -1"),
+    (
+        lambda p: p.set_price("fal-ai/flux/dev", 1, units_per_call=0),
+        "units_per_call must be > 0",
+    ),
+    (lambda p: p.set_price("fal-ai/flux/dev", 1, currency=""), "currency must be a non-empty"),
+    (lambda p: p.set_price("fal ai", 1), "invalid endpoint id 'fal ai'"),
+    (lambda p: p.configure(history_delay=math.nan), "history_delay must be a finite number"),
+    (lambda p: p.configure(history_delay=-1), "history_delay must be >= 0 seconds"),
+    (
+        lambda p: p.configure(webhook_ip_ranges="10.0.0.0/8"),
+        "webhook_ip_ranges must be a list of CIDR ranges, got str",
+    ),
+    (
+        lambda p: p.configure(history_delay=1, webhook_ip_ranges=["10.0.0.0/8", "nope"]),
+        "webhook_ip_ranges: 'nope' is not a CIDR range",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "message"), PLATFORM_SETTINGS)
+def test_the_platform_service_settings_are_checked_before_any_is_set(
+    call: Callable[[PlatformService], object], message: str
+) -> None:
+    """NaN passed the ``< 0`` checks (a NaN price made every estimate NaN), a string price raised a
+    raw TypeError, and a string of ranges became a list of its characters in ``/meta``."""
+    with LocalFal() as fal:
+        platform = fal.platform
+        with pytest.raises(InvalidArgumentError) as caught:
+            call(platform)
+        assert caught.value.message.startswith(message), caught.value.message
+        assert platform.history_delay == 0.0  # a refused configure sets neither option
+        assert platform.webhook_ip_ranges == ["127.0.0.1/32", "::1/128"]
+        platform.configure(history_delay=0.5, webhook_ip_ranges=["10.0.0.0/8"])
+        assert (platform.history_delay, platform.webhook_ip_ranges) == (0.5, ["10.0.0.0/8"])

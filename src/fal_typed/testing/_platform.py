@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 import threading
 import time
@@ -29,13 +30,16 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from .._checks import check_seconds
+from .._errors import InvalidArgumentError
 from .._hosts import LOCAL_PLATFORM_PREFIX
+from ..naming import check_endpoint_id
 from ._json import as_dict
 from ._queue import CompletedRequest
 from ._state import ServerState
@@ -244,9 +248,14 @@ class PlatformService:
         currency: str = "USD",
         units_per_call: float = 1.0,
     ) -> Price:
-        """Price ``endpoint_id`` (the pricing, estimate and usage answers follow)."""
-        if unit_price < 0 or units_per_call <= 0:
-            raise ValueError("unit_price must be >= 0 and units_per_call > 0")
+        """Price ``endpoint_id`` (the pricing, estimate and usage answers follow). A price that
+        is not a finite number (NaN, a string) is refused naming it: NaN passed ``< 0``."""
+        check_endpoint_id(endpoint_id)
+        unit_price = check_seconds("unit_price", unit_price, unit="")
+        units_per_call = check_seconds("units_per_call", units_per_call, positive=True, unit="")
+        for name, text in (("unit", unit), ("currency", currency)):
+            if not isinstance(text, str) or not text.strip():  # pyright: ignore[reportUnnecessaryIsInstance]
+                raise InvalidArgumentError(f"{name} must be a non-empty string, got {text!r:.40}")
         price = Price(unit_price, unit, currency, units_per_call)
         with self._lock:
             self._prices[endpoint_id] = price
@@ -260,13 +269,14 @@ class PlatformService:
     def configure(
         self, *, history_delay: float | None = None, webhook_ip_ranges: Sequence[str] | None = None
     ) -> None:
-        """Change how the history lags and what ``/meta`` answers."""
-        if history_delay is not None:
-            if history_delay < 0:
-                raise ValueError("history_delay must be >= 0")
-            self.history_delay = history_delay
-        if webhook_ip_ranges is not None:
-            self.webhook_ip_ranges = list(webhook_ip_ranges)
+        """Change how the history lags and what ``/meta`` answers. Each option is checked before
+        either is set: a NaN delay passed ``< 0``, and a string of ranges became its characters."""
+        delay = None if history_delay is None else check_seconds("history_delay", history_delay)
+        ranges = None if webhook_ip_ranges is None else _ip_ranges(webhook_ip_ranges)
+        if delay is not None:
+            self.history_delay = delay
+        if ranges is not None:
+            self.webhook_ip_ranges = ranges
 
     def reset(self) -> None:
         """Forget prices, payload deletions and settings (the request log is reset apart)."""
@@ -569,3 +579,22 @@ def platform_routes(state: ServerState) -> list[BaseRoute]:
     state.completion_hooks.append(service.on_complete)
     state.reset_callbacks.append(service.reset)
     return service.routes()
+
+
+def _ip_ranges(given: object) -> list[str]:
+    """``webhook_ip_ranges``: a list of CIDR ranges, each one ``ipaddress`` reads."""
+    if isinstance(given, (str, bytes)) or not isinstance(given, Sequence):
+        raise InvalidArgumentError(
+            f"webhook_ip_ranges must be a list of CIDR ranges, got {type(given).__name__}"
+        )
+    ranges: list[str] = []
+    for item in cast("Sequence[object]", given):
+        try:
+            if not isinstance(item, str):
+                raise TypeError
+            ranges.append(str(ipaddress.ip_network(item)))
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(
+                f"webhook_ip_ranges: {item!r:.60} is not a CIDR range (such as '10.0.0.0/8')"
+            ) from None
+    return ranges
