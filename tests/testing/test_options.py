@@ -225,17 +225,26 @@ def _answer_ok(arguments: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
-@pytest.mark.parametrize("setting", ["configure", "inject"])
+def _setting(fal: LocalFal, setting: str) -> Callable[[Any], object]:
+    """What ``setting`` does with an endpoint id, on ``fal``."""
+    appliers: dict[str, Callable[[Any], object]] = {
+        "configure": lambda id_: fal.configure(id_, processing_time=0.1),
+        "inject": lambda id_: fal.inject(Fault.response(500), endpoint_id=id_),
+        "streams.configure": lambda id_: fal.streams.configure(id_, partial_events=1),
+        "realtime.configure": lambda id_: fal.realtime.configure(id_, delay=0.1),
+    }
+    return appliers[setting]
+
+
+@pytest.mark.parametrize(
+    "setting", ["configure", "inject", "streams.configure", "realtime.configure"]
+)
 def test_a_setting_for_an_endpoint_not_served_is_refused_with_close_ids(setting: str) -> None:
     """A typo in the id (``fal-ai/flux/dv``) was taken, and the behaviour or fault never applied:
     the test meant to see a failure passed against the default behaviour."""
     fal = LocalFal().start()
     try:
-        apply: Callable[[object], object] = (
-            (lambda id_: fal.configure(id_, processing_time=0.1))  # type: ignore[arg-type]
-            if setting == "configure"
-            else (lambda id_: fal.inject(Fault.response(500), endpoint_id=id_))  # type: ignore[arg-type]
-        )
+        apply = _setting(fal, setting)
         with pytest.raises(InvalidArgumentError) as caught:
             apply("fal-ai/flux/dv")
         message = caught.value.message
@@ -302,3 +311,33 @@ def test_the_platform_service_settings_are_checked_before_any_is_set(
         assert platform.webhook_ip_ranges == ["127.0.0.1/32", "::1/128"]
         platform.configure(history_delay=0.5, webhook_ip_ranges=["10.0.0.0/8"])
         assert (platform.history_delay, platform.webhook_ip_ranges) == (0.5, ["10.0.0.0/8"])
+
+
+STREAMING_SETTINGS: list[tuple[Callable[[LocalFal], object], str]] = [
+    (lambda fal: fal.streams.configure(interval=math.nan), "interval must be a finite number"),
+    (lambda fal: fal.streams.configure(partial_events="3"), "partial_events must be an int"),
+    (lambda fal: fal.streams.configure(cut_after=-1), "cut_after must be >= 0"),
+    (lambda fal: fal.streams.configure(fail_status=5000), "fail_status must be at most 599"),
+    (lambda fal: fal.realtime.configure(delay=math.nan), "delay must be a finite number"),
+    (lambda fal: fal.realtime.configure(fail_next=1.5), "fail_next must be an int"),
+    (lambda fal: fal.webhooks.configure(timeout=math.nan), "timeout must be a finite number"),
+    (lambda fal: fal.webhooks.configure(backoff=math.inf), "backoff must be a finite number"),
+    (lambda fal: fal.webhooks.configure(retries="5"), "retries must be an int"),
+    (
+        lambda fal: fal.webhooks.configure(timestamp_offset=math.nan),
+        "timestamp_offset must be a finite number",
+    ),
+]
+
+
+@pytest.mark.parametrize(("call", "message"), STREAMING_SETTINGS)
+def test_stream_realtime_and_webhook_settings_are_checked(
+    call: Callable[[LocalFal], object], message: str
+) -> None:
+    """NaN passed their ``< 0`` checks (a NaN sleep or timeout in the server), and a string for
+    a count raised a bare TypeError, or none at all (realtime had no checks)."""
+    with LocalFal() as fal:
+        with pytest.raises(InvalidArgumentError) as caught:
+            call(fal)
+        assert caught.value.message.startswith(message), caught.value.message
+        fal.webhooks.configure(timestamp_offset=-600)  # a stale delivery: negative is fine

@@ -30,7 +30,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ._controls import Failure
+from .._checks import check_bool, check_count, check_seconds
+from ._controls import MAX_SECONDS, Failure
 from ._jwt import TokenError, TokenSigner
 from ._stream import StreamBackend
 
@@ -62,6 +63,16 @@ class RealtimeSettings:
     reason: str = "injected failure"
     drop_next: int = 0
     close_after: int | None = None
+
+    def __post_init__(self) -> None:
+        # As the stream settings: NaN passed as a delay, and a string as a count.
+        check_bool("text_frames", self.text_frames)
+        check_bool("meta_messages", self.meta_messages)
+        check_seconds("delay", self.delay, maximum=MAX_SECONDS)
+        check_count("fail_next", self.fail_next, minimum=0)
+        check_count("drop_next", self.drop_next, minimum=0)
+        if self.close_after is not None:
+            check_count("close_after", self.close_after, minimum=0)
 
 
 @dataclass
@@ -118,6 +129,7 @@ class RealtimeService:
             if endpoint_id is None:
                 self.settings = replace(self.settings, **changes)
                 return self.settings
+            self.backend.check_served(endpoint_id, "realtime.configure")
             current = self.per_endpoint.get(endpoint_id, self.settings)
             self.per_endpoint[endpoint_id] = replace(current, **changes)
             return self.per_endpoint[endpoint_id]

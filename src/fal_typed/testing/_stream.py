@@ -27,7 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from ._controls import Failure
+from .._checks import check_bool, check_count, check_seconds
+from ._controls import MAX_SECONDS, Failure
 from ._queue_routes import annotate
 
 __all__ = ["StreamBackend", "StreamRecord", "StreamService", "StreamSettings", "partial_events"]
@@ -53,6 +54,10 @@ class StreamBackend(Protocol):
     def output(self, endpoint_id: str, body: dict[str, Any]) -> Awaitable[dict[str, Any]]:
         """The endpoint's output for ``body`` (a registered handler's, else synthesised);
         raises :class:`~._controls.Failure` when the endpoint is configured to fail."""
+        ...
+
+    def check_served(self, endpoint_id: object, setting: str) -> str:
+        """``endpoint_id`` if the server serves it, else an error naming it and ids close to it."""
         ...
 
 
@@ -90,10 +95,17 @@ class StreamSettings:
     cut_after: int | None = None
 
     def __post_init__(self) -> None:
-        if self.partial_events < 0 or self.fail_next < 0:
-            raise ValueError("partial_events and fail_next must be >= 0")
-        if self.interval < 0:
-            raise ValueError("interval must be >= 0")
+        # Read by the checks the other settings use: NaN passed ``interval < 0`` (a NaN sleep
+        # between events), and "3" for a count raised a bare TypeError.
+        check_count("partial_events", self.partial_events, minimum=0)
+        check_count("fail_next", self.fail_next, minimum=0)
+        check_seconds("interval", self.interval, maximum=MAX_SECONDS)
+        check_bool("final_event", self.final_event)
+        check_count("fail_status", self.fail_status, minimum=100, maximum=599)
+        check_count("error_status", self.error_status, minimum=100, maximum=599)
+        for name in ("error_after", "cut_after"):
+            if getattr(self, name) is not None:
+                check_count(name, getattr(self, name), minimum=0)
 
 
 @dataclass
@@ -154,6 +166,7 @@ class StreamService:
             if endpoint_id is None:
                 self.settings = replace(self.settings, **changes)
                 return self.settings
+            self.backend.check_served(endpoint_id, "streams.configure")
             current = self.per_endpoint.get(endpoint_id, self.settings)
             self.per_endpoint[endpoint_id] = replace(current, **changes)
             return self.per_endpoint[endpoint_id]

@@ -31,7 +31,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from .._checks import check_bool, check_count, check_seconds
+from .._errors import InvalidArgumentError
 from ..webhooks._signature import SIGNATURE_HEADER, public_jwk, sign_delivery
+from ._controls import MAX_SECONDS
 
 __all__ = ["JWKS_PATH", "DeliveryAttempt", "WebhookDispatcher", "WebhookSettings", "delivery_body"]
 
@@ -63,8 +66,19 @@ class WebhookSettings:
     user_id: str = "local-fal-user"
 
     def __post_init__(self) -> None:
-        if self.retries < 0 or self.backoff < 0 or self.max_backoff < 0 or self.timeout <= 0:
-            raise ValueError("retries, backoff and max_backoff must be >= 0 and timeout > 0")
+        # NaN passed the ``< 0`` checks (a NaN backoff or timeout), and a string a raw TypeError.
+        check_count("retries", self.retries, minimum=0, maximum=100)
+        for name in ("backoff", "max_backoff"):
+            check_seconds(name, getattr(self, name), maximum=MAX_SECONDS)
+        check_seconds("timeout", self.timeout, positive=True, maximum=MAX_SECONDS)
+        offset = self.timestamp_offset  # either sign: late or early deliveries
+        if isinstance(offset, bool) or not isinstance(offset, (int, float)):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise InvalidArgumentError(
+                f"timestamp_offset must be a number of seconds, got {type(offset).__name__}"
+            )
+        check_seconds("timestamp_offset", abs(offset))
+        check_bool("deliver_twice", self.deliver_twice)
+        check_bool("corrupt_signature", self.corrupt_signature)
 
 
 @dataclass(frozen=True, slots=True)
