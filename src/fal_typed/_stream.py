@@ -597,7 +597,10 @@ class Stream(_StreamBase[OutputT]):
         return self
 
     def __next__(self) -> dict[str, Any]:
-        if self._ended or self._closed:
+        if self._ended:
+            raise StopIteration
+        if self._closed:  # before its end: say so (with the request id), not "no more events"
+            self._output()
             raise StopIteration
         self._open()
         try:
@@ -777,7 +780,10 @@ class AsyncStream(_StreamBase[OutputT]):
         return self
 
     async def __anext__(self) -> dict[str, Any]:
-        if self._ended or self._closed:
+        if self._ended:
+            raise StopAsyncIteration
+        if self._closed:  # before its end: say so (with the request id), not "no more events"
+            self._output()
             raise StopAsyncIteration
         await self._open()
         try:

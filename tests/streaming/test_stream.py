@@ -121,6 +121,36 @@ async def test_leaving_the_async_with_block_early_closes_the_connection_on_the_s
     assert record.outcome == "disconnected" and record.events_sent < record.total_events
 
 
+def test_iterating_a_stream_closed_before_its_end_says_so_with_the_request_id(
+    local_fal_client: Client, stream_server: StreamService
+) -> None:
+    """Iterating after the ``with`` block (a paid stream left unread) gave no events and no
+    error, as if the endpoint had sent none."""
+    stream_server.configure(partial_events=50, interval=0.01)
+    with Stream(LCM, {"prompt": PROMPT}, client=local_fal_client) as stream:
+        next(stream)
+    with pytest.raises(FalError, match="closed before its final event") as caught:
+        list(stream)
+    assert caught.value.request_id is not None and caught.value.request_id == stream.request_id
+    # a stream read to its end still just ends when iterated again
+    stream_server.configure(partial_events=2, interval=0)
+    with Stream(LCM, {"prompt": PROMPT}, client=local_fal_client) as done:
+        assert len(list(done)) == 3
+    assert list(done) == [] and done.result().images
+
+
+async def test_async_iterating_a_stream_closed_before_its_end_says_so(
+    local_fal_client: Client, stream_server: StreamService
+) -> None:
+    stream_server.configure(partial_events=50, interval=0.01)
+    async with AsyncStream(LCM, {"prompt": PROMPT}, client=local_fal_client) as stream:
+        await stream.__anext__()
+    with pytest.raises(FalError, match="closed before its final event") as caught:
+        async for _ in stream:
+            pass
+    assert caught.value.request_id == stream.request_id is not None
+
+
 def test_invalid_input_raises_the_typed_422(local_fal_client: Client) -> None:
     with pytest.raises(FalValidationError) as caught:
         Stream(LCM, {"seed": 3}, client=local_fal_client).result()
