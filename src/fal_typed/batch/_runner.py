@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import enum
 import functools
 import inspect
 import time
@@ -87,6 +88,12 @@ _TICK = 0.25
 _REFETCH_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0)
 """Waits before fetching a result again after a fetch fault (see :func:`fetch_fault`); then
 the row is left ``submitted`` for the next run."""
+
+
+class _Again(enum.Enum):
+    """A submit fal refused with a 429: provably not accepted, sent again after the pause."""
+
+    RATE_LIMITED = "rate_limited"
 
 
 class _Unfetched(Exception):
@@ -701,115 +708,112 @@ class Runner:
 
     async def _send(self, row: JournalRow) -> str | None:
         """Submit the row (after ``submitting`` is committed); its request id, or None when the
-        row ended (failed, ambiguous) or is no longer this worker's."""
+        row ended (failed, ambiguous) or is no longer this worker's.
+
+        Each attempt holds one concurrency slot, given back in one place whatever ends it (an
+        answer, a refusal, a journal failure, a cancel), except when the request id is returned:
+        the slot then goes with the request to :meth:`_await`, which gives it back."""
         arguments = (
             from_journal_form(row.input or {}) if has_files(row.input) else (row.input or {})
         )
-        task = asyncio.current_task()
         while True:
             if self.stopping:
                 return None
             await self.limiter.acquire()
-            if self.stopping:
-                self.limiter.release()
-                return None
-            token = uuid.uuid4().hex
-            body: dict[str, Any] = dict(arguments)
-            if has_files(row.input):
-                try:
-                    extracted, uploads = extract_uploads(arguments)
-                    body = await resolve_uploads_async(extracted, uploads, self.client)
-                except FalError as exc:
-                    self.limiter.release()
-                    await self._fail(
-                        row,
-                        Transition(
-                            row.slot,
-                            "failed",
-                            (row.state,),
-                            owner=self.owner,
-                            values={"error": error_info(exc)},
-                        ),
-                        exc,
-                    )
-                    return None
-            if task is not None:
-                self._posting.add(task)
+            sent: str | _Again | None = None
             try:
-                try:
-                    marked = await self._commit(
-                        row,
-                        Transition(
-                            row.slot,
-                            "submitting",
-                            (row.state,),
-                            owner=self.owner,
-                            values={"token": token, "attempt": True, "sent": True, "error": None},
-                        ),
-                    )
-                except BaseException:  # the journal failed: nothing sent, the slot given back
-                    self.limiter.release()
-                    raise
-                if not marked:  # the lease is gone: another worker has this row now
-                    self.limiter.release()
-                    return None
-                row.token = token
-                try:
-                    submission = await submit_async(
-                        self.submit_client,
-                        self.endpoint.endpoint_id,
-                        body,
-                        webhook_url=self.settings.webhook.url if self.settings.webhook else None,
-                    )
-                except RateLimitError as exc:
-                    self.limiter.rate_limited(parse_retry_after(exc.headers.get("retry-after")))
-                    self.limiter.release()
-                    back = Transition(row.slot, "pending", ("submitting",), token=token)
-                    await self._commit(row, back)
-                    continue
-                except PossiblyAcceptedError as exc:
-                    self.limiter.release()
-                    error = error_info(exc)
-                    moved = Transition(
-                        row.slot, "ambiguous", ("submitting",), token=token, values={"error": error}
-                    )
-                    await self._fail(row, moved, exc)
-                    return None
-                except FalError as exc:
-                    self.limiter.release()
-                    moved = Transition(
-                        row.slot,
-                        "failed",
-                        ("submitting",),
-                        token=token,
-                        values={"error": error_info(exc)},
-                    )
-                    await self._fail(row, moved, exc)
-                    return None
-                except BaseException:
-                    self.limiter.release()
-                    raise
-                request_id = submission.request_id
-                row.request_id = request_id
-                try:
-                    recorded = await self._record(row, token, request_id)
-                except BaseException as exc:
-                    # The row stays "submitting" (settled from fal's history next time); the id
-                    # fal gave is said here, so it is never lost.
-                    self.limiter.release()
-                    self.progress.message(
-                        f"batch: fal accepted row {row.key} as request {request_id}, but the "
-                        f"journal could not record it ({_said(exc)}); the next run settles it from "
-                        "fal's request history, never sending it again"
-                    )
-                    raise
-                if not recorded or self.stopping:
-                    self.limiter.release()
-                    return None
-                return request_id
+                sent = await self._attempt(row, arguments)
             finally:
-                if task is not None:
-                    self._posting.discard(task)
+                if not isinstance(sent, str):
+                    self.limiter.release()
+            if sent is not _Again.RATE_LIMITED:
+                return sent
+
+    async def _attempt(self, row: JournalRow, arguments: dict[str, Any]) -> str | _Again | None:
+        """One submit of the row, holding a slot :meth:`_send` took (and gives back)."""
+        if self.stopping:
+            return None
+        token = uuid.uuid4().hex
+        body: dict[str, Any] = dict(arguments)
+        if has_files(row.input):
+            try:
+                extracted, uploads = extract_uploads(arguments)
+                body = await resolve_uploads_async(extracted, uploads, self.client)
+            except FalError as exc:
+                failed = Transition(
+                    row.slot,
+                    "failed",
+                    (row.state,),
+                    owner=self.owner,
+                    values={"error": error_info(exc)},
+                )
+                await self._fail(row, failed, exc)
+                return None
+        task = asyncio.current_task()
+        if task is not None:
+            self._posting.add(task)
+        try:
+            marked = await self._commit(
+                row,
+                Transition(
+                    row.slot,
+                    "submitting",
+                    (row.state,),
+                    owner=self.owner,
+                    values={"token": token, "attempt": True, "sent": True, "error": None},
+                ),
+            )
+            if not marked:  # the lease is gone: another worker has this row now
+                return None
+            row.token = token
+            try:
+                submission = await submit_async(
+                    self.submit_client,
+                    self.endpoint.endpoint_id,
+                    body,
+                    webhook_url=self.settings.webhook.url if self.settings.webhook else None,
+                )
+            except RateLimitError as exc:
+                self.limiter.rate_limited(parse_retry_after(exc.headers.get("retry-after")))
+                back = Transition(row.slot, "pending", ("submitting",), token=token)
+                await self._commit(row, back)
+                return _Again.RATE_LIMITED
+            except PossiblyAcceptedError as exc:
+                error = error_info(exc)
+                moved = Transition(
+                    row.slot, "ambiguous", ("submitting",), token=token, values={"error": error}
+                )
+                await self._fail(row, moved, exc)
+                return None
+            except FalError as exc:
+                moved = Transition(
+                    row.slot,
+                    "failed",
+                    ("submitting",),
+                    token=token,
+                    values={"error": error_info(exc)},
+                )
+                await self._fail(row, moved, exc)
+                return None
+            request_id = submission.request_id
+            row.request_id = request_id
+            try:
+                recorded = await self._record(row, token, request_id)
+            except BaseException as exc:
+                # The row stays "submitting" (settled from fal's history next time); the id
+                # fal gave is said here, so it is never lost.
+                self.progress.message(
+                    f"batch: fal accepted row {row.key} as request {request_id}, but the "
+                    f"journal could not record it ({_said(exc)}); the next run settles it from "
+                    "fal's request history, never sending it again"
+                )
+                raise
+            if not recorded or self.stopping:
+                return None
+            return request_id
+        finally:
+            if task is not None:
+                self._posting.discard(task)
 
     async def _record(self, row: JournalRow, token: str, request_id: str) -> bool:
         """Commit the request id fal gave this row's submit; whether the row now waits for it.
@@ -847,67 +851,22 @@ class Runner:
 
     async def _await(self, row: JournalRow, request_id: str) -> Any:
         """Wait for the request's result and commit it; the output JSON, or None if it failed."""
+        # The request holds its concurrency slot until fal has answered it, and not a moment
+        # longer: what follows (commits, downloads of a paid result's files) is no request to
+        # fal, and a slot kept through a slow download would hold every other row back.
+        data: Any = None
+        problem: FalError | _Unfetched | None = None
         succeeded = False
         try:
-            try:
-                data = await self._result(request_id)
-            except OutputValidationError as exc:  # paid for: kept, though it does not fit Output
-                row.output = exc.data
-                if self._downloader is None:
-                    failed = Transition(
-                        row.slot,
-                        "failed",
-                        ("submitted",),
-                        request_id=request_id,
-                        values={"output": exc.data, "error": error_info(exc)},
-                    )
-                    await self._fail(row, failed, exc)
-                    return None
-                # Its files were paid for too, and fal's URLs expire: saved as any result's
-                # (the output committed first), the row then ends failed, its files kept.
-                error = error_info(exc)
-                fetched = Transition(
-                    row.slot,
-                    "downloading",
-                    ("submitted",),
-                    request_id=request_id,
-                    values={"output": exc.data, "error": error},
-                )
-                if await self._commit(row, fetched):
-                    row.error = error
-                    await self._download(row)
-                return None
-            except _Unfetched as unfetched:
-                # The request may have succeeded: it stays awaited by id (never failed, which
-                # would lose a paid result and let --retry-failed pay for it again).
-                error = error_info(unfetched.error)
-                kept = Transition(
-                    row.slot,
-                    "submitted",
-                    ("submitted",),
-                    request_id=request_id,
-                    values={"error": error},
-                )
-                if await self._commit(row, kept):
-                    row.error = error
-                self.progress.message(
-                    f"batch: the result of {row.key} ({request_id}) could not be fetched "
-                    f"({error.message}); it stays submitted and the next run fetches it"
-                )
-                return None
-            except FalError as exc:
-                failed = Transition(
-                    row.slot,
-                    "failed",
-                    ("submitted",),
-                    request_id=request_id,
-                    values={"error": error_info(exc)},
-                )
-                await self._fail(row, failed, exc)
-                return None
+            data = await self._result(request_id)
             succeeded = True
+        except (_Unfetched, FalError) as exc:
+            problem = exc
         finally:
             self.limiter.release(succeeded=succeeded)
+        if problem is not None:
+            await self._unanswered(row, request_id, problem)
+            return None
         row.output = data
         if self._downloader is not None:
             fetched = Transition(
@@ -929,6 +888,63 @@ class Runner:
             if await self._commit(row, done):
                 await self._emit(row)
         return data
+
+    async def _unanswered(
+        self, row: JournalRow, request_id: str, exc: FalError | _Unfetched
+    ) -> None:
+        """Commit what became of a request that gave no output fitting ``Output``."""
+        if isinstance(exc, OutputValidationError):  # paid for: kept, though it does not fit
+            row.output = exc.data
+            if self._downloader is None:
+                failed = Transition(
+                    row.slot,
+                    "failed",
+                    ("submitted",),
+                    request_id=request_id,
+                    values={"output": exc.data, "error": error_info(exc)},
+                )
+                await self._fail(row, failed, exc)
+                return
+            # Its files were paid for too, and fal's URLs expire: saved as any result's
+            # (the output committed first), the row then ends failed, its files kept.
+            error = error_info(exc)
+            fetched = Transition(
+                row.slot,
+                "downloading",
+                ("submitted",),
+                request_id=request_id,
+                values={"output": exc.data, "error": error},
+            )
+            if await self._commit(row, fetched):
+                row.error = error
+                await self._download(row)
+            return
+        if isinstance(exc, _Unfetched):
+            # The request may have succeeded: it stays awaited by id (never failed, which
+            # would lose a paid result and let --retry-failed pay for it again).
+            error = error_info(exc.error)
+            kept = Transition(
+                row.slot,
+                "submitted",
+                ("submitted",),
+                request_id=request_id,
+                values={"error": error},
+            )
+            if await self._commit(row, kept):
+                row.error = error
+            self.progress.message(
+                f"batch: the result of {row.key} ({request_id}) could not be fetched "
+                f"({error.message}); it stays submitted and the next run fetches it"
+            )
+            return
+        failed = Transition(
+            row.slot,
+            "failed",
+            ("submitted",),
+            request_id=request_id,
+            values={"error": error_info(exc)},
+        )
+        await self._fail(row, failed, exc)
 
     async def _result(self, request_id: str) -> Any:
         """The output JSON of ``request_id`` (validated against ``Output``), by webhook when one
