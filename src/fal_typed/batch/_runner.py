@@ -51,10 +51,13 @@ from ._journal import (
     BatchInfo,
     ClaimRequest,
     Journal,
+    JournalBusyError,
     JournalError,
+    JournalMismatchError,
     JournalRow,
     LoadConflict,
     LoadRecord,
+    NoBatchError,
     Transition,
 )
 from ._keys import from_journal_form, has_files
@@ -366,43 +369,54 @@ class Runner:
             await self.committer.call(
                 lambda: self.journal.open(info, "worker" if self.settings.worker else "solo")
             )
-            if rows is not None:
-                await self._load(rows)
-            await self._reconcile()
-            self.counts = Counter(await self.committer.call(self.journal.counts))
-            plan = self._plan()
-            if self.settings.max_cost is not None and plan.calls > 0:
-                self.estimate = await self._estimate(plan.calls, self.settings.max_cost)
-                plan = dataclasses.replace(
-                    plan, estimate=self.estimate, max_cost=self.settings.max_cost
-                )
-                self.progress.message(f"batch: estimated cost {self.estimate}")
-            if self.before_send is not None:
-                outcome = self.before_send(plan)
-                if inspect.isawaitable(outcome):
-                    await outcome
-            self._check_cost(plan)
-            if self.settings.out is not None and self.settings.download:
-                self._downloader = Downloader(self.settings.out, self.client)
-            self.started = time.monotonic()
-            self.progress.start(self._snapshot())
             try:
-                await self._work()
-            finally:
-                self.progress.stop(self._snapshot())
-            if self.journal_failure is not None:
+                return await self._opened(rows)
+            except JournalError as exc:
+                if isinstance(exc, (JournalBusyError, JournalMismatchError, NoBatchError)):
+                    raise
+                # The journal failed (a disk full, an I/O error, a database gone), whenever it
+                # did: loading, settling, claiming rows, a row's commit, the summary.
                 raise JournalError(
-                    f"the batch stopped: {self.journal_failure.message}. Rows in flight keep the state "
-                    "the journal last recorded; once it works again, the same command resumes "
+                    f"the batch stopped: {exc.message}. Rows in flight keep the state the "
+                    "journal last recorded; once it works again, the same command resumes "
                     "(rows cut off mid-submit are settled from fal's request history)"
-                ) from self.journal_failure
-            return await self._finish()
+                ) from exc
         finally:
             with contextlib.suppress(Exception):
                 await self.committer.call(lambda: self.journal.release(self.owner))
             if self._results is not None:
                 self._results.close()
             await self.committer.stop()
+
+    async def _opened(self, rows: Rows | None) -> Summary:
+        """The run once the journal is open and locked."""
+        if rows is not None:
+            await self._load(rows)
+        await self._reconcile()
+        self.counts = Counter(await self.committer.call(self.journal.counts))
+        plan = self._plan()
+        if self.settings.max_cost is not None and plan.calls > 0:
+            self.estimate = await self._estimate(plan.calls, self.settings.max_cost)
+            plan = dataclasses.replace(
+                plan, estimate=self.estimate, max_cost=self.settings.max_cost
+            )
+            self.progress.message(f"batch: estimated cost {self.estimate}")
+        if self.before_send is not None:
+            outcome = self.before_send(plan)
+            if inspect.isawaitable(outcome):
+                await outcome
+        self._check_cost(plan)
+        if self.settings.out is not None and self.settings.download:
+            self._downloader = Downloader(self.settings.out, self.client)
+        self.started = time.monotonic()
+        self.progress.start(self._snapshot())
+        try:
+            await self._work()
+        finally:
+            self.progress.stop(self._snapshot())
+        if self.journal_failure is not None:
+            raise self.journal_failure
+        return await self._finish()
 
     def stop(self) -> None:
         """Stop gracefully: send nothing new, let submits on the wire get their answer, stop
@@ -594,15 +608,24 @@ class Runner:
                 # Claims come in chunks: each one is a committed write.
                 if free >= max(1, self._window() // 4) or (free > 0 and not self._tasks):
                     wanted = dataclasses.replace(request, limit=free)
-                    claimed = await self.committer.call(
-                        functools.partial(self.journal.claim, wanted)
-                    )
+                    try:
+                        claimed = await self.committer.call(
+                            functools.partial(self.journal.claim, wanted)
+                        )
+                    except JournalError as exc:  # rows in flight finish as a row's failure
+                        self._journal_failed(exc)
+                        break
                     for row in claimed:
                         task = asyncio.create_task(self._work_row(row))
                         self._tasks[task] = row.slot
                         task.add_done_callback(self._task_done)
                 if not self._tasks and not claimed:
-                    if not await self._others_working():
+                    try:
+                        others = await self._others_working()
+                    except JournalError as exc:
+                        self._journal_failed(exc)
+                        break
+                    if not others:
                         break
                     await self._sleep(min(self.settings.lease / 3, 5.0))
                     continue
@@ -635,14 +658,18 @@ class Runner:
         self._wake.set()
         error = None if task.cancelled() else task.exception()
         if isinstance(error, JournalError):
-            # Nothing may be sent that the journal cannot record: stop (submits on the wire
-            # get their answer) and end the run with the journal's error.
-            if self.journal_failure is None:
-                self.journal_failure = error
-                self.progress.message(f"batch: stopping: {error.message}")
-            self.stop()
+            self._journal_failed(error)
         elif error is not None:
             self.progress.message(f"batch: a row failed unexpectedly: {error!r}")
+
+    def _journal_failed(self, error: JournalError) -> None:
+        """The journal failed (a row's commit, a claim, a look at the other workers): nothing
+        may be sent that it cannot record, so stop (submits on the wire get their answer); the
+        run then ends with this error and how to resume."""
+        if self.journal_failure is None:
+            self.journal_failure = error
+            self.progress.message(f"batch: stopping: {error.message}")
+        self.stop()
 
     async def _others_working(self) -> bool:
         """Whether another worker holds unfinished rows (worker mode): wait for them to finish,
