@@ -24,10 +24,10 @@ import inspect
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from .._client import Client
 from .._endpoint import Endpoint
@@ -93,6 +93,16 @@ _REFETCH_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0)
 the row is left ``submitted`` for the next run."""
 
 
+class Undelivered(enum.Enum):
+    """What a webhook delivery hands the runner when fal said the request succeeded but left its
+    output out (``payload_error``: it could not serialise it): fetch it by id."""
+
+    UNDELIVERED = "undelivered"
+
+
+UNDELIVERED: Final = Undelivered.UNDELIVERED
+
+
 class _Again(enum.Enum):
     """A submit fal refused with a 429: provably not accepted, sent again after the pause."""
 
@@ -105,6 +115,28 @@ class _Unfetched(Exception):
     def __init__(self, error: FalError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+@dataclass
+class _Following:
+    """What is known of a request being followed: its ``COMPLETED`` status, once seen."""
+
+    completed: Completed | None = None
+
+
+@contextlib.contextmanager
+def _fetch_faults() -> Generator[_Following, None, None]:
+    """Around following a submitted request (its status, its result), by status stream or by
+    id after a webhook: a failure to *fetch* (:func:`fetch_fault`: the request may have
+    succeeded, and been paid for) becomes :class:`_Unfetched`, which keeps the row awaited; the
+    request's own failure passes as it is. Tell it the ``COMPLETED`` status once seen."""
+    following = _Following()
+    try:
+        yield following
+    except FalError as exc:
+        if fetch_fault(exc, following.completed):
+            raise _Unfetched(exc) from exc
+        raise
 
 
 class BatchValidationError(BatchError):
@@ -978,10 +1010,14 @@ class Runner:
         is expected, else by following its status; transport failures are waited out."""
         delay = 1.0
         refetches = iter(_REFETCH_DELAYS)
+        webhook = self.settings.webhook
         while True:
             try:
-                if self.settings.webhook is not None:
-                    data = await self._by_webhook(request_id, self.settings.webhook.timeout)
+                if webhook is not None:
+                    # Once: a delivery consumed (or its timeout passed) comes no more, so the
+                    # fetches after a failed one go by id, not after another whole timeout.
+                    waiting, webhook = webhook, None
+                    data = await self._by_webhook(request_id, waiting.timeout)
                 else:
                     data = await self._by_status(request_id)
                 parse_output(self.endpoint.Output, data, request_id)
@@ -1004,17 +1040,14 @@ class Runner:
                 delay = min(delay * 2, 30.0)
 
     async def _by_status(self, request_id: str) -> Any:
-        final: Completed | None = None
         endpoint_id = self.endpoint.endpoint_id
-        try:
+        with _fetch_faults() as following:
             async for status in iter_status_async(self.client, endpoint_id, request_id):
                 if isinstance(status, Completed):
-                    final = status
-            return await fetch_result_async(self.client, endpoint_id, request_id, completed=final)
-        except FalError as exc:
-            if fetch_fault(exc, final):
-                raise _Unfetched(exc) from exc
-            raise
+                    following.completed = status
+            return await fetch_result_async(
+                self.client, endpoint_id, request_id, completed=following.completed
+            )
 
     async def _by_webhook(self, request_id: str, timeout: float) -> Any:
         endpoint_id = self.endpoint.endpoint_id
@@ -1027,27 +1060,28 @@ class Runner:
                 outcome = await asyncio.wait_for(asyncio.shield(future), timeout)
             except asyncio.TimeoutError:
                 # Deliveries can be lost: ask fal directly.
-                status = None
-                try:
+                with _fetch_faults() as following:
                     status = await get_status_async(self.client, endpoint_id, request_id)
                     if isinstance(status, Completed):
+                        following.completed = status
                         self._webhooks.pop(request_id, None)
                         return await fetch_result_async(
                             self.client, endpoint_id, request_id, completed=status
                         )
-                except FalError as exc:
-                    completed = status if isinstance(status, Completed) else None
-                    if fetch_fault(exc, completed):
-                        raise _Unfetched(exc) from exc
-                    raise
                 continue
             self._webhooks.pop(request_id, None)
+            if outcome is UNDELIVERED:
+                # fal said the request succeeded but could not put its output in the delivery
+                # (payload_error): it was paid for, so it is fetched by id.
+                with _fetch_faults():
+                    return await fetch_result_async(self.client, endpoint_id, request_id)
             if isinstance(outcome, BaseException):
-                raise outcome
+                raise outcome  # the request's own failure, as fal delivered it
             return outcome
 
     def deliver(self, request_id: str, outcome: Any) -> bool:
-        """A verified webhook delivery: the output JSON, or the request's error. False when no
+        """A verified webhook delivery: the output JSON, the request's error, or
+        :data:`UNDELIVERED` (succeeded, its output left out of the delivery). False when no
         row of this run waits for ``request_id`` (it is then checked by id when its turn comes)."""
         future = self._webhooks.get(request_id)
         if future is None:
