@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +117,26 @@ async def test_sync_store_works_from_async_code() -> None:
     assert results.count(True) == 1
     await dedup.release_async("x")
     assert await dedup.claim_async("x")
+
+
+@pytest.mark.parametrize("kind", ["claims", "registry"])
+def test_a_sqlite_store_through_a_second_name_of_its_file_is_refused(
+    tmp_path: Path, kind: str
+) -> None:
+    """Through a hard link, SQLite keeps another log and other locks: a claim made (and not yet
+    checkpointed) through one name was not seen through the other, so two receiver processes
+    each handled the same delivery."""
+    make = wh.SQLiteIdempotencyStore if kind == "claims" else wh.SQLiteRequestRegistry
+    first = make(tmp_path / "hooks.db")
+    try:
+        if isinstance(first, wh.SQLiteIdempotencyStore):
+            assert first.add("req-1", 60)
+        os.link(tmp_path / "hooks.db", tmp_path / "other.db")
+        with pytest.raises(ValueError, match="has 2 names"):
+            make(tmp_path / "other.db")
+    finally:
+        first.close()
+    (tmp_path / "other.db").unlink()
+    with make(tmp_path / "hooks.db") as again:  # one name again: opened as before
+        if isinstance(again, wh.SQLiteIdempotencyStore):
+            assert not again.add("req-1", 60)

@@ -20,11 +20,13 @@ import re
 import sqlite3
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
 from typing import Final
 
 from typing_extensions import Self
 
+from .._sqlite_names import names_problem
 from . import _checks
 
 __all__ = ["SQLiteIdempotencyStore", "SQLiteRequestRegistry"]
@@ -45,6 +47,11 @@ class _SQLiteFile:
         busy_timeout = _checks.seconds("busy_timeout", busy_timeout)
         self.path: str = os.fspath(path)
         self.table = table
+        # Through two names, processes would keep two logs and two sets of locks: a claim made
+        # through one is not seen through the other, and a delivery is handled twice.
+        problem = names_problem(Path(self.path))
+        if problem is not None:
+            raise ValueError(problem)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(
             self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
