@@ -143,6 +143,15 @@ class SQLiteIdempotencyStore(_SQLiteFile):
         """Forget ``key`` (its handler failed: the next delivery is handled)."""
         self._write((f"DELETE FROM {self.table} WHERE key = ?", (key,)))
 
+    def complete(self, key: str, ttl: float) -> None:
+        """Keep the claim of ``key`` for ``ttl`` seconds from now (its handler succeeded): until
+        then it held for the deduplicator's lease only, so a receiver that died mid-handler
+        left a claim that lapses, and fal's next retry is handled."""
+        ttl = _checks.seconds("ttl", ttl, positive=True)
+        self._write(
+            (f"UPDATE {self.table} SET expires_at = ? WHERE key = ?", (time.time() + ttl, key))
+        )
+
 
 class SQLiteRequestRegistry(_SQLiteFile):
     """The request ids an application submitted, for ``webhook_endpoint(known_requests=...)``.
