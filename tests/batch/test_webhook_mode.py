@@ -3,6 +3,7 @@ rows whose delivery is lost are checked by request id after the timeout."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -143,11 +144,51 @@ def test_a_delivered_output_that_does_not_fit_is_kept_at_once(
     failed output_validation), as a fetched one is. It was refused (400) by the receiver, so
     the row waited the whole webhook timeout, then fetched it by id."""
     local_fal.handler("fal-ai/flux/dev", lambda body: {"images": "no", "p": body["prompt"]})
-    started = time.monotonic()
-    summary = _by_webhook(client, tmp_path / "j.db", 2, webhook_timeout=30)
-    assert time.monotonic() - started < 20
+    summary = _by_webhook(client, tmp_path / "j.db", 2, webhook_timeout=60)
     assert summary.failed_kinds == {"output_validation": 2}
+    # Taken from the deliveries: no row waited out the timeout to ask fal by id.
     assert not local_fal.requests_for("result") and not local_fal.requests_for("status")
     with batch.open_journal(str(tmp_path / "j.db")) as store:
         assert sorted(row.output["p"] for row in store.rows()) == ["row 0", "row 1"]
-    assert all(a.status_code == 200 for a in local_fal.webhooks.attempts)
+    assert not [a for a in local_fal.webhooks.attempts if a.status_code == 400]
+
+
+def _submitted(journal: Path) -> int:
+    if not journal.exists():
+        return 0
+    try:
+        return batch.status(journal).counts.get("submitted", 0)
+    except batch.JournalError:  # not made yet
+        return 0
+
+
+def test_rows_sent_by_an_earlier_run_are_asked_for_by_id_at_once(
+    local_fal: LocalFal, client: Client, tmp_path: Path
+) -> None:
+    """A row an earlier run sent was delivered to that run's receiver (gone now): the resumed
+    run waited the whole webhook timeout (600 s by default) for a delivery that could not
+    come before asking fal. It asks first, then waits for the delivery if the request runs."""
+    journal = tmp_path / "j.db"
+    first = batch.run(
+        flux_dev,
+        rows(3),
+        journal=journal,
+        client=client,
+        webhook="http://127.0.0.1:9/fal/webhook",  # nobody listens: every delivery is lost
+        webhook_timeout=60,
+    )
+    ended: list[batch.Summary] = []
+    running = threading.Thread(target=lambda: ended.append(first.wait()))
+    running.start()
+    deadline = time.monotonic() + 30
+    while _submitted(journal) < 3:  # no delivery comes: stop once every row is sent
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    first.stop()
+    running.join(30)
+    assert ended and ended[0].counts == {"submitted": 3}
+    started = time.monotonic()
+    resumed = _by_webhook(client, journal, 3, webhook_timeout=60)
+    assert resumed.counts == {"completed": 3}
+    assert time.monotonic() - started < 20
+    assert accepted_by_prompt(local_fal) == {f"row {i}": 1 for i in range(3)}

@@ -752,6 +752,7 @@ class Runner:
                 await self._emit(row)
             return
         request_id = row.request_id if row.state == "submitted" else None
+        resumed = request_id is not None  # sent by an earlier run (or adopted from the history)
         if row.state in ("pending", "ambiguous", "failed"):
             request_id = await self._send(row)
             if request_id is None:
@@ -759,7 +760,7 @@ class Runner:
         elif row.state == "submitted" and request_id is not None:
             self.limiter.hold()
         if row.state == "submitted" and request_id is not None:
-            data = await self._await(row, request_id)
+            data = await self._await(row, request_id, resumed=resumed)
             if data is None:
                 return
         if row.state == "downloading":
@@ -908,7 +909,7 @@ class Runner:
             row.error = error_info(exc)
             await self._emit(row)
 
-    async def _await(self, row: JournalRow, request_id: str) -> Any:
+    async def _await(self, row: JournalRow, request_id: str, *, resumed: bool = False) -> Any:
         """Wait for the request's result and commit it; the output JSON, or None if it failed."""
         # The request holds its concurrency slot until fal has answered it, and not a moment
         # longer: what follows (commits, downloads of a paid result's files) is no request to
@@ -917,7 +918,7 @@ class Runner:
         problem: FalError | _Unfetched | None = None
         succeeded = False
         try:
-            data = await self._result(request_id)
+            data = await self._result(request_id, resumed=resumed)
             succeeded = True
         except (_Unfetched, FalError) as exc:
             problem = exc
@@ -1005,7 +1006,7 @@ class Runner:
         )
         await self._fail(row, failed, exc)
 
-    async def _result(self, request_id: str) -> Any:
+    async def _result(self, request_id: str, *, resumed: bool = False) -> Any:
         """The output JSON of ``request_id`` (validated against ``Output``), by webhook when one
         is expected, else by following its status; transport failures are waited out."""
         delay = 1.0
@@ -1017,7 +1018,7 @@ class Runner:
                     # Once: a delivery consumed (or its timeout passed) comes no more, so the
                     # fetches after a failed one go by id, not after another whole timeout.
                     waiting, webhook = webhook, None
-                    data = await self._by_webhook(request_id, waiting.timeout)
+                    data = await self._by_webhook(request_id, waiting.timeout, ask_first=resumed)
                 else:
                     data = await self._by_status(request_id)
                 parse_output(self.endpoint.Output, data, request_id)
@@ -1049,17 +1050,14 @@ class Runner:
                 self.client, endpoint_id, request_id, completed=following.completed
             )
 
-    async def _by_webhook(self, request_id: str, timeout: float) -> Any:
+    async def _by_webhook(self, request_id: str, timeout: float, *, ask_first: bool) -> Any:
+        """The output by this run's webhook receiver, asking fal by id after each ``timeout``
+        without a delivery (deliveries can be lost), and first when ``ask_first``: a request an
+        earlier run sent was delivered to that run's receiver, if it has ended already."""
         endpoint_id = self.endpoint.endpoint_id
+        ask = ask_first
         while True:
-            future = self._webhooks.get(request_id)
-            if future is None or future.done():
-                future = asyncio.get_running_loop().create_future()
-                self._webhooks[request_id] = future
-            try:
-                outcome = await asyncio.wait_for(asyncio.shield(future), timeout)
-            except asyncio.TimeoutError:
-                # Deliveries can be lost: ask fal directly.
+            if ask:
                 with _fetch_faults() as following:
                     status = await get_status_async(self.client, endpoint_id, request_id)
                     if isinstance(status, Completed):
@@ -1068,6 +1066,14 @@ class Runner:
                         return await fetch_result_async(
                             self.client, endpoint_id, request_id, completed=status
                         )
+            future = self._webhooks.get(request_id)
+            if future is None or future.done():
+                future = asyncio.get_running_loop().create_future()
+                self._webhooks[request_id] = future
+            try:
+                outcome = await asyncio.wait_for(asyncio.shield(future), timeout)
+            except asyncio.TimeoutError:
+                ask = True
                 continue
             self._webhooks.pop(request_id, None)
             if outcome is UNDELIVERED:
