@@ -239,3 +239,31 @@ def test_a_receiver_that_died_mid_handler_handles_the_retry_after_the_lease(
         replay = make_delivery(signing_key, {"text": "hi", "seed": 1}, request_id="r-crash")
         assert _post(f"{base}/hook", replay).json()["status"] == "duplicate"
     assert handled == ["r-crash"]
+
+
+def test_once_holds_a_claim_for_the_lease_while_handling_and_the_ttl_once_handled() -> None:
+    dedup = wh.Deduplicator(lease=0.05)
+    entered, go_on = threading.Event(), threading.Event()
+    seen: list[bool] = []
+
+    def first() -> None:
+        with pytest.raises(RuntimeError), dedup.once("r-1") as claimed:
+            assert claimed
+            entered.set()
+            assert go_on.wait(10)
+            raise RuntimeError("the handler failed")
+
+    worker = threading.Thread(target=first)
+    worker.start()
+    assert entered.wait(10)
+    time.sleep(0.1)  # past the store's lease: only this process knows it is being handled
+    with dedup.once("r-1") as again:
+        seen.append(again)
+    go_on.set()
+    worker.join(10)
+    with dedup.once("r-1") as retried:  # the failure gave the claim back
+        seen.append(retried)
+    time.sleep(0.1)  # handled: held for the TTL (a day), not the lease
+    with dedup.once("r-1") as replayed:
+        seen.append(replayed)
+    assert seen == [False, True, False]

@@ -194,7 +194,7 @@ class Deduplicator:
             return
         try:
             complete = self._complete()
-            if not self.claim(request_id, lease=self.lease if complete else self.ttl):
+            if not self.claim(request_id, ttl=self.lease if complete else self.ttl):
                 yield "duplicate"
                 return
             try:
@@ -210,9 +210,10 @@ class Deduplicator:
         finally:
             self._unreserve(request_id)
 
-    def claim(self, request_id: str, *, lease: float | None = None) -> bool:
-        """True if ``request_id`` was not seen before (and is now claimed, for ``ttl``)."""
-        result = self.store.add(request_id, self.ttl if lease is None else lease)
+    def claim(self, request_id: str, *, ttl: float | None = None) -> bool:
+        """True if ``request_id`` was not seen before (and is now claimed, for ``ttl`` seconds:
+        the deduplicator's unless given)."""
+        result = self.store.add(request_id, self.ttl if ttl is None else ttl)
         if inspect.isawaitable(result):
             _close(result)
             raise TypeError(f"{type(self.store).__name__} is async: use claim_async()")
