@@ -123,6 +123,18 @@ def _result_timed_out(endpoint_id: str, request_id: str, exc: FalTimeoutError) -
     )
 
 
+def _wait_timed_out(endpoint_id: str, request_id: str, exc: FalTimeoutError) -> FalTimeoutError:
+    """A handle's ``wait(timeout=)`` ran out: the request goes on (and is billed if it ends)."""
+    return FalTimeoutError(
+        f"request {request_id} to {endpoint_id} did not complete within the {exc.timeout:g}s "
+        "timeout; it was not cancelled and goes on at fal (billed if it completes): wait again, "
+        f"or fetch its result later with fal_typed.endpoint({endpoint_id!r})"
+        f".handle({request_id!r}).result()",
+        timeout=exc.timeout,
+        request_id=request_id,
+    )
+
+
 def _timed_out(endpoint_id: str, request_id: str | None, seconds: float) -> FalTimeoutError:
     if request_id is None:
         message = (
@@ -338,7 +350,12 @@ def _wait(
     on_queue_update: QueueUpdateCallback | None,
     deadline: Deadline | None,
 ) -> OutputT:
-    final = _follow(handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline)
+    try:
+        final = _follow(
+            handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline
+        )
+    except FalTimeoutError as exc:
+        raise _wait_timed_out(handle.endpoint_id, handle.request_id, exc) from None
     return _fetch(handle, final, deadline)
 
 
@@ -458,9 +475,12 @@ async def _wait_async(
     on_queue_update: AsyncQueueUpdateCallback | None,
     deadline: Deadline | None,
 ) -> OutputT:
-    final = await _follow_async(
-        handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline
-    )
+    try:
+        final = await _follow_async(
+            handle, with_logs=with_logs, on_queue_update=on_queue_update, deadline=deadline
+        )
+    except FalTimeoutError as exc:
+        raise _wait_timed_out(handle.endpoint_id, handle.request_id, exc) from None
     return await _fetch_async(handle, final, deadline)
 
 

@@ -7,7 +7,8 @@ from a saved request id behaves exactly like the one ``submit`` returned.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -330,7 +331,7 @@ def cancel(
     ``ALREADY_COMPLETED``; an unknown id raises :class:`NotFoundError`.
     """
     url = request_url(client.queue_url, endpoint_id, request_id, "cancel")
-    with annotate_errors(request_id):
+    with annotate_errors(request_id), _finished_first(endpoint_id, request_id):
         client.request("PUT", url, timeout=timeout, retry=retry, kind=Kind.CANCEL)
 
 
@@ -344,8 +345,29 @@ async def cancel_async(
 ) -> None:
     """Async twin of :func:`cancel`."""
     url = request_url(client.queue_url, endpoint_id, request_id, "cancel")
-    with annotate_errors(request_id):
+    with annotate_errors(request_id), _finished_first(endpoint_id, request_id):
         await client.arequest("PUT", url, timeout=timeout, retry=retry, kind=Kind.CANCEL)
+
+
+@contextlib.contextmanager
+def _finished_first(endpoint_id: str, request_id: str) -> Generator[None, None, None]:
+    """A cancel that lost the race with the request's end (400 ``ALREADY_COMPLETED``) says so,
+    and where its result is: the request ran, and is billed (the message said only
+    'ALREADY_COMPLETED')."""
+    try:
+        yield
+    except FalHTTPError as exc:
+        body: object = exc.body
+        if exc.status_code == 400 and (
+            "ALREADY_COMPLETED" in exc.message
+            or (isinstance(body, dict) and body.get("status") == "ALREADY_COMPLETED")  # pyright: ignore[reportUnknownMemberType]
+        ):
+            exc.message = (
+                f"ALREADY_COMPLETED: request {request_id} finished before it could be cancelled, "
+                "so it ran and is billed; its result: "
+                f"fal_typed.endpoint({endpoint_id!r}).handle({request_id!r}).result()"
+            )
+        raise
 
 
 def _json(

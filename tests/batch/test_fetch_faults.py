@@ -25,6 +25,9 @@ FETCH_FAULTS = [
     pytest.param("result", Fault.response(408, {"detail": "timeout"}), id="result-408"),
     pytest.param("queue.status*", Fault.server_error(500, "internal_error"), id="status-fal-500"),
     pytest.param("queue.status*", Fault.response(403, {"detail": "no"}), id="status-403"),
+    # An answer that cannot be read (a proxy's cut or garbled body): the result may be fine.
+    pytest.param("result", Fault.response(200, text="not json{"), id="result-200-unreadable"),
+    pytest.param("queue.status*", Fault.response(200, {"status": "?"}), id="status-unreadable"),
 ]
 
 

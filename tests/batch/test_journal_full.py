@@ -1,7 +1,8 @@
 """A journal that fails during a run (its disk full, here a real file size limit on the batch's
-process: SQLite's writes past it fail): the run stops instead of hanging, sends nothing the journal
-cannot record, names every request id fal gave that the journal could not keep, and the same
-command resumes it with every row sent exactly once."""
+process: SQLite's writes past it fail; or its claim of the next rows failing): the run stops
+instead of hanging, sends nothing the journal cannot record, names every request id fal gave that
+the journal could not keep, says how to resume, and the same command resumes it with every row
+sent exactly once."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from fal_endpoints import flux_dev
 
+from fal_typed import batch
+from fal_typed.batch._journal import BatchInfo
 from fal_typed.testing import LocalFal
 
-from .conftest import cli_command, cli_env
+from .conftest import FAST_RETRY, accepted_by_prompt, cli_command, cli_env, rows
 
 ROWS = 400
 # Past the loaded journal (400 rows of ~300 bytes), short of the whole batch's.
@@ -73,3 +77,37 @@ def test_a_journal_whose_disk_fills_stops_the_run_and_loses_no_request_id(
     )
     assert resumed.returncode == 0, resumed.stderr
     assert _accepted(local_fal) == {f"row {i} " + "x" * 300: 1 for i in range(ROWS)}
+
+
+# Claims set a lease owner; nothing else does (transitions and releases clear it). The trigger
+# fails them once a row has completed, as a disk that fills after the first claim would.
+_FAILING_CLAIMS = """
+CREATE TRIGGER fail_claims BEFORE UPDATE OF lease_owner ON fal_batch_rows
+WHEN NEW.lease_owner IS NOT NULL
+     AND (SELECT COUNT(*) FROM fal_batch_rows WHERE state = 'completed') > 0
+BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END
+"""
+
+
+def test_a_journal_that_fails_to_claim_rows_stops_the_run_saying_how_to_resume(
+    local_fal: LocalFal, tmp_path: Path
+) -> None:
+    journal = tmp_path / "j.db"
+    with batch.SQLiteJournal(journal) as made:
+        made.open(BatchInfo("default", "fal-ai/flux/dev", None), "solo")
+    with sqlite3.connect(journal) as db:
+        db.execute(_FAILING_CLAIMS)
+    local_fal.configure(processing_time=0.05)
+    with local_fal.client(retry=FAST_RETRY, poll_interval=0.02) as client:
+        with pytest.raises(batch.JournalError) as stopped:
+            batch.run(flux_dev, rows(12), journal=journal, client=client, concurrency=2).wait()
+        # It ended with the journal's own words only: nothing of what to do next.
+        said = str(stopped.value)
+        assert f"the journal {journal} failed" in said and "disk I/O error" in said
+        assert "the same command resumes" in said
+        assert batch.status(journal).counts.get("completed", 0) < 12
+        with sqlite3.connect(journal) as db:
+            db.execute("DROP TRIGGER fail_claims")
+        resumed = batch.run(flux_dev, rows(12), journal=journal, client=client).wait()
+    assert resumed.counts == {"completed": 12}
+    assert accepted_by_prompt(local_fal) == {f"row {i}": 1 for i in range(12)}

@@ -10,6 +10,11 @@ filesystem.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +24,7 @@ from fal_typed import Client, InvalidArgumentError, batch
 from fal_typed.batch import _sqlite
 from fal_typed.testing import LocalFal
 
-from .conftest import accepted_by_prompt, cli, rows
+from .conftest import accepted_by_prompt, cli, cli_command, cli_env, rows
 
 SECRET = "hunter2-not-for-logs"
 
@@ -310,3 +315,78 @@ def test_a_second_run_through_another_name_of_the_journal_is_refused(
     finally:
         held.close()
     assert not accepted_by_prompt(local_fal)
+
+
+@pytest.mark.parametrize("first", ["solo", "worker"])
+def test_a_run_through_a_hard_link_to_a_journal_in_use_is_refused(
+    local_fal: LocalFal, client: Client, tmp_path: Path, first: str
+) -> None:
+    from fal_typed.batch._journal import BatchInfo
+
+    journal = tmp_path / "j.db"
+    held = batch.SQLiteJournal(journal)
+    held.open(BatchInfo("default", "fal-ai/flux/dev", None), first)  # type: ignore[arg-type]
+    try:
+        os.link(journal, tmp_path / "other.db")
+        # Its lock was beside its own name: both runs took over every row and sent it.
+        for mode in ("solo", "worker"):
+            with pytest.raises(batch.JournalError, match="2 names"):
+                batch.run(
+                    flux_dev,
+                    rows(2),
+                    journal=tmp_path / "other.db",
+                    client=client,
+                    settle=False,
+                    worker=mode == "worker",
+                ).wait()
+    finally:
+        held.close()
+    assert not accepted_by_prompt(local_fal)
+
+
+def test_a_run_killed_through_one_name_is_not_resumed_through_another(
+    local_fal: LocalFal, tmp_path: Path
+) -> None:
+    """SQLite keeps a journal's last commits in a write-ahead log beside the name it was opened
+    by: a run killed through ``j.db`` leaves them in ``j.db-wal``, which a run through a hard
+    link never reads, so it took the rows sent for unsent and sent them again. Such a run is
+    refused; once the other name is gone, the first name resumes, each row sent once."""
+    local_fal.configure(processing_time=0.05)
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps({"prompt": f"row {i}"}) + "\n" for i in range(40)))
+    journal, other = tmp_path / "j.db", tmp_path / "other.db"
+
+    def command(name: Path) -> list[str]:
+        return cli_command(
+            "run", "fal-ai/flux/dev", str(source), "--journal", str(name), "--concurrency", "4"
+        )
+
+    running = subprocess.Popen(command(journal), env=cli_env(local_fal.base_url))
+    try:
+        deadline = time.monotonic() + 60
+        while len(local_fal.requests_for("submit")) < 8:
+            assert time.monotonic() < deadline and running.poll() is None
+            time.sleep(0.02)
+        running.send_signal(signal.SIGKILL)
+    finally:
+        running.kill()
+        running.wait(30)
+    sent = len(local_fal.requests_for("submit"))
+    assert (tmp_path / "j.db-wal").stat().st_size > 0  # the kill left commits in the log
+    os.link(journal, other)
+    refused = subprocess.run(
+        command(other), env=cli_env(local_fal.base_url), capture_output=True, text=True, timeout=120
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert "has 2 names (hard links" in refused.stderr
+    assert len(local_fal.requests_for("submit")) == sent
+    other.unlink()
+    resumed = subprocess.run(
+        command(journal),
+        env=cli_env(local_fal.base_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert accepted_by_prompt(local_fal) == {f"row {i}": 1 for i in range(40)}

@@ -4,12 +4,14 @@ id, options on the wire, failures and the whole-call client_timeout."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 
 import pytest
 from fal_endpoints import flux_dev
 
+import fal_typed
 from fal_typed import (
     Client,
     Completed,
@@ -379,3 +381,47 @@ def test_an_unknown_streamed_status_is_a_protocol_error(
     with pytest.raises(ProtocolError, match="unknown request status 'FAILED'") as info:
         flux_dev.subscribe(prompt="a cat", client=client)
     assert info.value.request_id == accepted_submits(local_fal)[0].request_id
+
+
+def test_a_cancel_that_lost_the_race_says_the_request_ran_and_where_its_result_is(
+    local_fal: LocalFal, client: Client
+) -> None:
+    """The request ended (billed) before the cancel reached it: the error said only
+    'ALREADY_COMPLETED', and a caller took the request for dropped and its result for lost."""
+    handle = flux_dev.submit(prompt="a cat", client=client)
+    handle.wait()
+    for cancel in (handle.cancel, lambda: flux_dev.cancel(handle.request_id, client=client)):
+        with pytest.raises(FalHTTPError, match="ALREADY_COMPLETED") as info:
+            cancel()
+        said = str(info.value)
+        assert "finished before it could be cancelled" in said and "billed" in said
+        hint = f"fal_typed.endpoint('{ID}').handle('{handle.request_id}').result()"
+        assert hint in said and info.value.status_code == 400
+        assert info.value.body == {"status": "ALREADY_COMPLETED"}
+    assert isinstance(
+        fal_typed.endpoint(ID).handle(handle.request_id, client=client).result(),
+        flux_dev.FluxDevOutput,
+    )
+
+
+def test_a_wait_that_runs_out_says_the_request_goes_on_and_how_to_get_its_result(
+    local_fal: LocalFal, client: Client
+) -> None:
+    """handle.wait(timeout=) leaves the request running (billed when it ends): the error said
+    only 'waiting for request ... did not complete', nothing of the request or its result."""
+    local_fal.configure(ID, processing_time=3)
+    handle = flux_dev.submit(prompt="a cat", client=client)
+    with pytest.raises(FalTimeoutError) as info:
+        handle.wait(timeout=0.3)
+
+    async def waited() -> FalTimeoutError:
+        again = flux_dev.endpoint.handle_async(handle.request_id, client=client)
+        with pytest.raises(FalTimeoutError) as caught:
+            await again.wait(timeout=0.3)
+        return caught.value
+
+    for error in (info.value, asyncio.run(waited())):
+        said = str(error)
+        assert error.request_id == handle.request_id and "not cancelled" in said
+        assert f".handle('{handle.request_id}').result()" in said
+    assert not local_fal.requests_for("cancel")

@@ -18,15 +18,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import enum
 import functools
 import inspect
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from .._client import Client
 from .._endpoint import Endpoint
@@ -50,10 +51,13 @@ from ._journal import (
     BatchInfo,
     ClaimRequest,
     Journal,
+    JournalBusyError,
     JournalError,
+    JournalMismatchError,
     JournalRow,
     LoadConflict,
     LoadRecord,
+    NoBatchError,
     Transition,
 )
 from ._keys import from_journal_form, has_files
@@ -89,12 +93,50 @@ _REFETCH_DELAYS: tuple[float, ...] = (1.0, 2.0, 4.0)
 the row is left ``submitted`` for the next run."""
 
 
+class Undelivered(enum.Enum):
+    """What a webhook delivery hands the runner when fal said the request succeeded but left its
+    output out (``payload_error``: it could not serialise it): fetch it by id."""
+
+    UNDELIVERED = "undelivered"
+
+
+UNDELIVERED: Final = Undelivered.UNDELIVERED
+
+
+class _Again(enum.Enum):
+    """A submit fal refused with a 429: provably not accepted, sent again after the pause."""
+
+    RATE_LIMITED = "rate_limited"
+
+
 class _Unfetched(Exception):
     """Following a request failed in a way that says nothing about the request itself."""
 
     def __init__(self, error: FalError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+@dataclass
+class _Following:
+    """What is known of a request being followed: its ``COMPLETED`` status, once seen."""
+
+    completed: Completed | None = None
+
+
+@contextlib.contextmanager
+def _fetch_faults() -> Generator[_Following, None, None]:
+    """Around following a submitted request (its status, its result), by status stream or by
+    id after a webhook: a failure to *fetch* (:func:`fetch_fault`: the request may have
+    succeeded, and been paid for) becomes :class:`_Unfetched`, which keeps the row awaited; the
+    request's own failure passes as it is. Tell it the ``COMPLETED`` status once seen."""
+    following = _Following()
+    try:
+        yield following
+    except FalError as exc:
+        if fetch_fault(exc, following.completed):
+            raise _Unfetched(exc) from exc
+        raise
 
 
 class BatchValidationError(BatchError):
@@ -359,43 +401,54 @@ class Runner:
             await self.committer.call(
                 lambda: self.journal.open(info, "worker" if self.settings.worker else "solo")
             )
-            if rows is not None:
-                await self._load(rows)
-            await self._reconcile()
-            self.counts = Counter(await self.committer.call(self.journal.counts))
-            plan = self._plan()
-            if self.settings.max_cost is not None and plan.calls > 0:
-                self.estimate = await self._estimate(plan.calls, self.settings.max_cost)
-                plan = dataclasses.replace(
-                    plan, estimate=self.estimate, max_cost=self.settings.max_cost
-                )
-                self.progress.message(f"batch: estimated cost {self.estimate}")
-            if self.before_send is not None:
-                outcome = self.before_send(plan)
-                if inspect.isawaitable(outcome):
-                    await outcome
-            self._check_cost(plan)
-            if self.settings.out is not None and self.settings.download:
-                self._downloader = Downloader(self.settings.out, self.client)
-            self.started = time.monotonic()
-            self.progress.start(self._snapshot())
             try:
-                await self._work()
-            finally:
-                self.progress.stop(self._snapshot())
-            if self.journal_failure is not None:
+                return await self._opened(rows)
+            except JournalError as exc:
+                if isinstance(exc, (JournalBusyError, JournalMismatchError, NoBatchError)):
+                    raise
+                # The journal failed (a disk full, an I/O error, a database gone), whenever it
+                # did: loading, settling, claiming rows, a row's commit, the summary.
                 raise JournalError(
-                    f"the batch stopped: {self.journal_failure.message}. Rows in flight keep the state "
-                    "the journal last recorded; once it works again, the same command resumes "
+                    f"the batch stopped: {exc.message}. Rows in flight keep the state the "
+                    "journal last recorded; once it works again, the same command resumes "
                     "(rows cut off mid-submit are settled from fal's request history)"
-                ) from self.journal_failure
-            return await self._finish()
+                ) from exc
         finally:
             with contextlib.suppress(Exception):
                 await self.committer.call(lambda: self.journal.release(self.owner))
             if self._results is not None:
                 self._results.close()
             await self.committer.stop()
+
+    async def _opened(self, rows: Rows | None) -> Summary:
+        """The run once the journal is open and locked."""
+        if rows is not None:
+            await self._load(rows)
+        await self._reconcile()
+        self.counts = Counter(await self.committer.call(self.journal.counts))
+        plan = self._plan()
+        if self.settings.max_cost is not None and plan.calls > 0:
+            self.estimate = await self._estimate(plan.calls, self.settings.max_cost)
+            plan = dataclasses.replace(
+                plan, estimate=self.estimate, max_cost=self.settings.max_cost
+            )
+            self.progress.message(f"batch: estimated cost {self.estimate}")
+        if self.before_send is not None:
+            outcome = self.before_send(plan)
+            if inspect.isawaitable(outcome):
+                await outcome
+        self._check_cost(plan)
+        if self.settings.out is not None and self.settings.download:
+            self._downloader = Downloader(self.settings.out, self.client)
+        self.started = time.monotonic()
+        self.progress.start(self._snapshot())
+        try:
+            await self._work()
+        finally:
+            self.progress.stop(self._snapshot())
+        if self.journal_failure is not None:
+            raise self.journal_failure
+        return await self._finish()
 
     def stop(self) -> None:
         """Stop gracefully: send nothing new, let submits on the wire get their answer, stop
@@ -587,15 +640,24 @@ class Runner:
                 # Claims come in chunks: each one is a committed write.
                 if free >= max(1, self._window() // 4) or (free > 0 and not self._tasks):
                     wanted = dataclasses.replace(request, limit=free)
-                    claimed = await self.committer.call(
-                        functools.partial(self.journal.claim, wanted)
-                    )
+                    try:
+                        claimed = await self.committer.call(
+                            functools.partial(self.journal.claim, wanted)
+                        )
+                    except JournalError as exc:  # rows in flight finish as a row's failure
+                        self._journal_failed(exc)
+                        break
                     for row in claimed:
                         task = asyncio.create_task(self._work_row(row))
                         self._tasks[task] = row.slot
                         task.add_done_callback(self._task_done)
                 if not self._tasks and not claimed:
-                    if not await self._others_working():
+                    try:
+                        others = await self._others_working()
+                    except JournalError as exc:
+                        self._journal_failed(exc)
+                        break
+                    if not others:
                         break
                     await self._sleep(min(self.settings.lease / 3, 5.0))
                     continue
@@ -628,14 +690,18 @@ class Runner:
         self._wake.set()
         error = None if task.cancelled() else task.exception()
         if isinstance(error, JournalError):
-            # Nothing may be sent that the journal cannot record: stop (submits on the wire
-            # get their answer) and end the run with the journal's error.
-            if self.journal_failure is None:
-                self.journal_failure = error
-                self.progress.message(f"batch: stopping: {error.message}")
-            self.stop()
+            self._journal_failed(error)
         elif error is not None:
             self.progress.message(f"batch: a row failed unexpectedly: {error!r}")
+
+    def _journal_failed(self, error: JournalError) -> None:
+        """The journal failed (a row's commit, a claim, a look at the other workers): nothing
+        may be sent that it cannot record, so stop (submits on the wire get their answer); the
+        run then ends with this error and how to resume."""
+        if self.journal_failure is None:
+            self.journal_failure = error
+            self.progress.message(f"batch: stopping: {error.message}")
+        self.stop()
 
     async def _others_working(self) -> bool:
         """Whether another worker holds unfinished rows (worker mode): wait for them to finish,
@@ -686,6 +752,7 @@ class Runner:
                 await self._emit(row)
             return
         request_id = row.request_id if row.state == "submitted" else None
+        resumed = request_id is not None  # sent by an earlier run (or adopted from the history)
         if row.state in ("pending", "ambiguous", "failed"):
             request_id = await self._send(row)
             if request_id is None:
@@ -693,7 +760,7 @@ class Runner:
         elif row.state == "submitted" and request_id is not None:
             self.limiter.hold()
         if row.state == "submitted" and request_id is not None:
-            data = await self._await(row, request_id)
+            data = await self._await(row, request_id, resumed=resumed)
             if data is None:
                 return
         if row.state == "downloading":
@@ -701,115 +768,112 @@ class Runner:
 
     async def _send(self, row: JournalRow) -> str | None:
         """Submit the row (after ``submitting`` is committed); its request id, or None when the
-        row ended (failed, ambiguous) or is no longer this worker's."""
+        row ended (failed, ambiguous) or is no longer this worker's.
+
+        Each attempt holds one concurrency slot, given back in one place whatever ends it (an
+        answer, a refusal, a journal failure, a cancel), except when the request id is returned:
+        the slot then goes with the request to :meth:`_await`, which gives it back."""
         arguments = (
             from_journal_form(row.input or {}) if has_files(row.input) else (row.input or {})
         )
-        task = asyncio.current_task()
         while True:
             if self.stopping:
                 return None
             await self.limiter.acquire()
-            if self.stopping:
-                self.limiter.release()
-                return None
-            token = uuid.uuid4().hex
-            body: dict[str, Any] = dict(arguments)
-            if has_files(row.input):
-                try:
-                    extracted, uploads = extract_uploads(arguments)
-                    body = await resolve_uploads_async(extracted, uploads, self.client)
-                except FalError as exc:
-                    self.limiter.release()
-                    await self._fail(
-                        row,
-                        Transition(
-                            row.slot,
-                            "failed",
-                            (row.state,),
-                            owner=self.owner,
-                            values={"error": error_info(exc)},
-                        ),
-                        exc,
-                    )
-                    return None
-            if task is not None:
-                self._posting.add(task)
+            sent: str | _Again | None = None
             try:
-                try:
-                    marked = await self._commit(
-                        row,
-                        Transition(
-                            row.slot,
-                            "submitting",
-                            (row.state,),
-                            owner=self.owner,
-                            values={"token": token, "attempt": True, "sent": True, "error": None},
-                        ),
-                    )
-                except BaseException:  # the journal failed: nothing sent, the slot given back
-                    self.limiter.release()
-                    raise
-                if not marked:  # the lease is gone: another worker has this row now
-                    self.limiter.release()
-                    return None
-                row.token = token
-                try:
-                    submission = await submit_async(
-                        self.submit_client,
-                        self.endpoint.endpoint_id,
-                        body,
-                        webhook_url=self.settings.webhook.url if self.settings.webhook else None,
-                    )
-                except RateLimitError as exc:
-                    self.limiter.rate_limited(parse_retry_after(exc.headers.get("retry-after")))
-                    self.limiter.release()
-                    back = Transition(row.slot, "pending", ("submitting",), token=token)
-                    await self._commit(row, back)
-                    continue
-                except PossiblyAcceptedError as exc:
-                    self.limiter.release()
-                    error = error_info(exc)
-                    moved = Transition(
-                        row.slot, "ambiguous", ("submitting",), token=token, values={"error": error}
-                    )
-                    await self._fail(row, moved, exc)
-                    return None
-                except FalError as exc:
-                    self.limiter.release()
-                    moved = Transition(
-                        row.slot,
-                        "failed",
-                        ("submitting",),
-                        token=token,
-                        values={"error": error_info(exc)},
-                    )
-                    await self._fail(row, moved, exc)
-                    return None
-                except BaseException:
-                    self.limiter.release()
-                    raise
-                request_id = submission.request_id
-                row.request_id = request_id
-                try:
-                    recorded = await self._record(row, token, request_id)
-                except BaseException as exc:
-                    # The row stays "submitting" (settled from fal's history next time); the id
-                    # fal gave is said here, so it is never lost.
-                    self.limiter.release()
-                    self.progress.message(
-                        f"batch: fal accepted row {row.key} as request {request_id}, but the "
-                        f"journal could not record it ({_said(exc)}); the next run settles it from "
-                        "fal's request history, never sending it again"
-                    )
-                    raise
-                if not recorded or self.stopping:
-                    self.limiter.release()
-                    return None
-                return request_id
+                sent = await self._attempt(row, arguments)
             finally:
-                if task is not None:
-                    self._posting.discard(task)
+                if not isinstance(sent, str):
+                    self.limiter.release()
+            if sent is not _Again.RATE_LIMITED:
+                return sent
+
+    async def _attempt(self, row: JournalRow, arguments: dict[str, Any]) -> str | _Again | None:
+        """One submit of the row, holding a slot :meth:`_send` took (and gives back)."""
+        if self.stopping:
+            return None
+        token = uuid.uuid4().hex
+        body: dict[str, Any] = dict(arguments)
+        if has_files(row.input):
+            try:
+                extracted, uploads = extract_uploads(arguments)
+                body = await resolve_uploads_async(extracted, uploads, self.client)
+            except FalError as exc:
+                failed = Transition(
+                    row.slot,
+                    "failed",
+                    (row.state,),
+                    owner=self.owner,
+                    values={"error": error_info(exc)},
+                )
+                await self._fail(row, failed, exc)
+                return None
+        task = asyncio.current_task()
+        if task is not None:
+            self._posting.add(task)
+        try:
+            marked = await self._commit(
+                row,
+                Transition(
+                    row.slot,
+                    "submitting",
+                    (row.state,),
+                    owner=self.owner,
+                    values={"token": token, "attempt": True, "sent": True, "error": None},
+                ),
+            )
+            if not marked:  # the lease is gone: another worker has this row now
+                return None
+            row.token = token
+            try:
+                submission = await submit_async(
+                    self.submit_client,
+                    self.endpoint.endpoint_id,
+                    body,
+                    webhook_url=self.settings.webhook.url if self.settings.webhook else None,
+                )
+            except RateLimitError as exc:
+                self.limiter.rate_limited(parse_retry_after(exc.headers.get("retry-after")))
+                back = Transition(row.slot, "pending", ("submitting",), token=token)
+                await self._commit(row, back)
+                return _Again.RATE_LIMITED
+            except PossiblyAcceptedError as exc:
+                error = error_info(exc)
+                moved = Transition(
+                    row.slot, "ambiguous", ("submitting",), token=token, values={"error": error}
+                )
+                await self._fail(row, moved, exc)
+                return None
+            except FalError as exc:
+                moved = Transition(
+                    row.slot,
+                    "failed",
+                    ("submitting",),
+                    token=token,
+                    values={"error": error_info(exc)},
+                )
+                await self._fail(row, moved, exc)
+                return None
+            request_id = submission.request_id
+            row.request_id = request_id
+            try:
+                recorded = await self._record(row, token, request_id)
+            except BaseException as exc:
+                # The row stays "submitting" (settled from fal's history next time); the id
+                # fal gave is said here, so it is never lost.
+                self.progress.message(
+                    f"batch: fal accepted row {row.key} as request {request_id}, but the "
+                    f"journal could not record it ({_said(exc)}); the next run settles it from "
+                    "fal's request history, never sending it again"
+                )
+                raise
+            if not recorded or self.stopping:
+                return None
+            return request_id
+        finally:
+            if task is not None:
+                self._posting.discard(task)
 
     async def _record(self, row: JournalRow, token: str, request_id: str) -> bool:
         """Commit the request id fal gave this row's submit; whether the row now waits for it.
@@ -845,69 +909,24 @@ class Runner:
             row.error = error_info(exc)
             await self._emit(row)
 
-    async def _await(self, row: JournalRow, request_id: str) -> Any:
+    async def _await(self, row: JournalRow, request_id: str, *, resumed: bool = False) -> Any:
         """Wait for the request's result and commit it; the output JSON, or None if it failed."""
+        # The request holds its concurrency slot until fal has answered it, and not a moment
+        # longer: what follows (commits, downloads of a paid result's files) is no request to
+        # fal, and a slot kept through a slow download would hold every other row back.
+        data: Any = None
+        problem: FalError | _Unfetched | None = None
         succeeded = False
         try:
-            try:
-                data = await self._result(request_id)
-            except OutputValidationError as exc:  # paid for: kept, though it does not fit Output
-                row.output = exc.data
-                if self._downloader is None:
-                    failed = Transition(
-                        row.slot,
-                        "failed",
-                        ("submitted",),
-                        request_id=request_id,
-                        values={"output": exc.data, "error": error_info(exc)},
-                    )
-                    await self._fail(row, failed, exc)
-                    return None
-                # Its files were paid for too, and fal's URLs expire: saved as any result's
-                # (the output committed first), the row then ends failed, its files kept.
-                error = error_info(exc)
-                fetched = Transition(
-                    row.slot,
-                    "downloading",
-                    ("submitted",),
-                    request_id=request_id,
-                    values={"output": exc.data, "error": error},
-                )
-                if await self._commit(row, fetched):
-                    row.error = error
-                    await self._download(row)
-                return None
-            except _Unfetched as unfetched:
-                # The request may have succeeded: it stays awaited by id (never failed, which
-                # would lose a paid result and let --retry-failed pay for it again).
-                error = error_info(unfetched.error)
-                kept = Transition(
-                    row.slot,
-                    "submitted",
-                    ("submitted",),
-                    request_id=request_id,
-                    values={"error": error},
-                )
-                if await self._commit(row, kept):
-                    row.error = error
-                self.progress.message(
-                    f"batch: the result of {row.key} ({request_id}) could not be fetched "
-                    f"({error.message}); it stays submitted and the next run fetches it"
-                )
-                return None
-            except FalError as exc:
-                failed = Transition(
-                    row.slot,
-                    "failed",
-                    ("submitted",),
-                    request_id=request_id,
-                    values={"error": error_info(exc)},
-                )
-                await self._fail(row, failed, exc)
-                return None
+            data = await self._result(request_id, resumed=resumed)
             succeeded = True
+        except (_Unfetched, FalError) as exc:
+            problem = exc
         finally:
             self.limiter.release(succeeded=succeeded)
+        if problem is not None:
+            await self._unanswered(row, request_id, problem)
+            return None
         row.output = data
         if self._downloader is not None:
             fetched = Transition(
@@ -930,15 +949,76 @@ class Runner:
                 await self._emit(row)
         return data
 
-    async def _result(self, request_id: str) -> Any:
+    async def _unanswered(
+        self, row: JournalRow, request_id: str, exc: FalError | _Unfetched
+    ) -> None:
+        """Commit what became of a request that gave no output fitting ``Output``."""
+        if isinstance(exc, OutputValidationError):  # paid for: kept, though it does not fit
+            row.output = exc.data
+            if self._downloader is None:
+                failed = Transition(
+                    row.slot,
+                    "failed",
+                    ("submitted",),
+                    request_id=request_id,
+                    values={"output": exc.data, "error": error_info(exc)},
+                )
+                await self._fail(row, failed, exc)
+                return
+            # Its files were paid for too, and fal's URLs expire: saved as any result's
+            # (the output committed first), the row then ends failed, its files kept.
+            error = error_info(exc)
+            fetched = Transition(
+                row.slot,
+                "downloading",
+                ("submitted",),
+                request_id=request_id,
+                values={"output": exc.data, "error": error},
+            )
+            if await self._commit(row, fetched):
+                row.error = error
+                await self._download(row)
+            return
+        if isinstance(exc, _Unfetched):
+            # The request may have succeeded: it stays awaited by id (never failed, which
+            # would lose a paid result and let --retry-failed pay for it again).
+            error = error_info(exc.error)
+            kept = Transition(
+                row.slot,
+                "submitted",
+                ("submitted",),
+                request_id=request_id,
+                values={"error": error},
+            )
+            if await self._commit(row, kept):
+                row.error = error
+            self.progress.message(
+                f"batch: the result of {row.key} ({request_id}) could not be fetched "
+                f"({error.message}); it stays submitted and the next run fetches it"
+            )
+            return
+        failed = Transition(
+            row.slot,
+            "failed",
+            ("submitted",),
+            request_id=request_id,
+            values={"error": error_info(exc)},
+        )
+        await self._fail(row, failed, exc)
+
+    async def _result(self, request_id: str, *, resumed: bool = False) -> Any:
         """The output JSON of ``request_id`` (validated against ``Output``), by webhook when one
         is expected, else by following its status; transport failures are waited out."""
         delay = 1.0
         refetches = iter(_REFETCH_DELAYS)
+        webhook = self.settings.webhook
         while True:
             try:
-                if self.settings.webhook is not None:
-                    data = await self._by_webhook(request_id, self.settings.webhook.timeout)
+                if webhook is not None:
+                    # Once: a delivery consumed (or its timeout passed) comes no more, so the
+                    # fetches after a failed one go by id, not after another whole timeout.
+                    waiting, webhook = webhook, None
+                    data = await self._by_webhook(request_id, waiting.timeout, ask_first=resumed)
                 else:
                     data = await self._by_status(request_id)
                 parse_output(self.endpoint.Output, data, request_id)
@@ -961,21 +1041,31 @@ class Runner:
                 delay = min(delay * 2, 30.0)
 
     async def _by_status(self, request_id: str) -> Any:
-        final: Completed | None = None
         endpoint_id = self.endpoint.endpoint_id
-        try:
+        with _fetch_faults() as following:
             async for status in iter_status_async(self.client, endpoint_id, request_id):
                 if isinstance(status, Completed):
-                    final = status
-            return await fetch_result_async(self.client, endpoint_id, request_id, completed=final)
-        except FalError as exc:
-            if fetch_fault(exc, final):
-                raise _Unfetched(exc) from exc
-            raise
+                    following.completed = status
+            return await fetch_result_async(
+                self.client, endpoint_id, request_id, completed=following.completed
+            )
 
-    async def _by_webhook(self, request_id: str, timeout: float) -> Any:
+    async def _by_webhook(self, request_id: str, timeout: float, *, ask_first: bool) -> Any:
+        """The output by this run's webhook receiver, asking fal by id after each ``timeout``
+        without a delivery (deliveries can be lost), and first when ``ask_first``: a request an
+        earlier run sent was delivered to that run's receiver, if it has ended already."""
         endpoint_id = self.endpoint.endpoint_id
+        ask = ask_first
         while True:
+            if ask:
+                with _fetch_faults() as following:
+                    status = await get_status_async(self.client, endpoint_id, request_id)
+                    if isinstance(status, Completed):
+                        following.completed = status
+                        self._webhooks.pop(request_id, None)
+                        return await fetch_result_async(
+                            self.client, endpoint_id, request_id, completed=status
+                        )
             future = self._webhooks.get(request_id)
             if future is None or future.done():
                 future = asyncio.get_running_loop().create_future()
@@ -983,28 +1073,21 @@ class Runner:
             try:
                 outcome = await asyncio.wait_for(asyncio.shield(future), timeout)
             except asyncio.TimeoutError:
-                # Deliveries can be lost: ask fal directly.
-                status = None
-                try:
-                    status = await get_status_async(self.client, endpoint_id, request_id)
-                    if isinstance(status, Completed):
-                        self._webhooks.pop(request_id, None)
-                        return await fetch_result_async(
-                            self.client, endpoint_id, request_id, completed=status
-                        )
-                except FalError as exc:
-                    completed = status if isinstance(status, Completed) else None
-                    if fetch_fault(exc, completed):
-                        raise _Unfetched(exc) from exc
-                    raise
+                ask = True
                 continue
             self._webhooks.pop(request_id, None)
+            if outcome is UNDELIVERED:
+                # fal said the request succeeded but could not put its output in the delivery
+                # (payload_error): it was paid for, so it is fetched by id.
+                with _fetch_faults():
+                    return await fetch_result_async(self.client, endpoint_id, request_id)
             if isinstance(outcome, BaseException):
-                raise outcome
+                raise outcome  # the request's own failure, as fal delivered it
             return outcome
 
     def deliver(self, request_id: str, outcome: Any) -> bool:
-        """A verified webhook delivery: the output JSON, or the request's error. False when no
+        """A verified webhook delivery: the output JSON, the request's error, or
+        :data:`UNDELIVERED` (succeeded, its output left out of the delivery). False when no
         row of this run waits for ``request_id`` (it is then checked by id when its turn comes)."""
         future = self._webhooks.get(request_id)
         if future is None:

@@ -21,6 +21,7 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from .._sqlite_names import names_problem
 from ._journal import JournalBusyError, JournalError, Mode, SQLJournal
 
 __all__ = ["SQLiteJournal"]
@@ -39,6 +40,11 @@ class SQLiteJournal(SQLJournal):
         self._lock_file: IO[bytes] | None = None
         if self.path.is_dir():
             raise JournalError(f"{self.path} is a folder, not a journal file")
+        # Through a second name, a run reads none of the commits a run killed through the
+        # first left in its log: it took the rows sent for unsent and sent them again.
+        problem = names_problem(self.path)
+        if problem is not None:
+            raise JournalError(f"{problem}; a run through another name would send rows again")
         try:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)

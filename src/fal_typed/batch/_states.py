@@ -29,6 +29,7 @@ from .._errors import (
     FalValidationError,
     OutputValidationError,
     PossiblyAcceptedError,
+    ProtocolError,
     RateLimitError,
     ServerError,
 )
@@ -122,7 +123,11 @@ def fetch_fault(exc: FalError, completed: Completed | None) -> bool:
 
     The request's own failure is a ``Completed`` status carrying an error, then the result's
     answer; or a refusal of the result (a 422 surfaces only there). A 5xx, a 429, an expired
-    key or a timeout while fal said nothing of a failure says nothing about the request."""
+    key or a timeout while fal said nothing of a failure says nothing about the request; nor
+    does an answer that cannot be read (a result whose body is not JSON, cut or garbled on its
+    way, an unknown status): the row failed protocol_error, and --retry-failed paid again."""
+    if isinstance(exc, ProtocolError):
+        return True
     if isinstance(exc, (RateLimitError, AuthenticationError, FalTimeoutError)):
         return not isinstance(exc, PossiblyAcceptedError)
     if isinstance(exc, FalHTTPError) and exc.status_code in (408, 409):

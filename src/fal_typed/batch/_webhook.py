@@ -17,15 +17,20 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, cast
 
-from pydantic import BaseModel
+from pydantic import BaseModel, RootModel
 
 from ..webhooks import WebhookResult, WebhookVerifier, webhook_endpoint
+from ._runner import UNDELIVERED
 
 __all__ = ["DEFAULT_PATH", "WebhookReceiver"]
 
 DEFAULT_PATH: Final = "/fal/webhook"
 
 Deliver = Callable[[str, Any], object]
+
+
+class _AnyPayload(RootModel[Any]):
+    """Whatever an OK delivery's payload is: the runner checks it against the endpoint's Output."""
 
 
 class WebhookReceiver:
@@ -63,17 +68,23 @@ class WebhookReceiver:
         from starlette.applications import Starlette
         from starlette.routing import Route
 
-        def handle(result: WebhookResult[BaseModel]) -> None:
+        def handle(result: WebhookResult[_AnyPayload]) -> None:
             self.received += 1
             raw: object = result.raw_payload
-            outcome: object = result.exception()
-            if result.ok and isinstance(raw, dict):
+            outcome: object
+            if not result.ok:
+                outcome = result.exception()  # the request's own failure
+            elif isinstance(raw, dict):
+                # Checked against Output by the runner, which keeps an output that does not
+                # fit it (paid for) instead of losing it.
                 outcome = cast("dict[str, Any]", raw)
+            else:  # succeeded, its output left out (payload_error): the runner fetches it
+                outcome = UNDELIVERED
             loop.call_soon_threadsafe(deliver, result.request_id, outcome)
 
-        endpoint = webhook_endpoint(
-            self.output_model, handle, verifier=self.verifier, deduplicate=False
-        )
+        # Any payload is taken: one that does not fit the endpoint's Output was refused (400)
+        # here, so the paid result waited for the webhook timeout to be fetched by id.
+        endpoint = webhook_endpoint(_AnyPayload, handle, verifier=self.verifier, deduplicate=False)
         app = Starlette(routes=[Route(self.path, endpoint, methods=["POST"])])
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)

@@ -11,6 +11,7 @@ Starlette endpoint that answers the way fal's retry logic expects:
 outcome                               status  what fal does
 ====================================  ======  ==========================================
 handled (or a duplicate, skipped)     200     stops
+the same request being handled now    409     retries later (handled if the first fails)
 forged / altered / stale / malformed  401     retries, then gives up: nothing to gain
 not a webhook payload                 400     same
 for a request id not submitted here   403     same (a retry finds it if it was recorded late)
@@ -151,6 +152,14 @@ _REFUSALS: tuple[tuple[type[WebhookError], int, str], ...] = (
 )
 
 
+class _GiveBack(Exception):
+    """A handler answered non-2xx: its claim is given back (fal retries) and this answered."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
 def _check_limit(value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"max_body_bytes must be a positive int, got {value!r}")
@@ -252,15 +261,32 @@ def webhook_endpoint(
         if dedup is None:
             outcome = await call_handler(result)
         else:
-            async with dedup.once_async(result.request_id) as first:
-                if not first:
-                    logger.info(
-                        "duplicate webhook delivery for request %s skipped", result.request_id
-                    )
-                    return JSONResponse({"status": "duplicate", "request_id": result.request_id})
-                outcome = await call_handler(result)
-            if isinstance(outcome, Response) and not 200 <= outcome.status_code < 300:
-                await dedup.release_async(result.request_id)
+            try:
+                async with dedup.handling_async(result.request_id) as claimed:
+                    if claimed == "busy":
+                        # Answered 2xx, fal would stop; were the handler then to fail, nothing
+                        # would retry the delivery: it is tried again once it may be handled.
+                        logger.info(
+                            "webhook delivery for request %s arrived while being handled",
+                            result.request_id,
+                        )
+                        return JSONResponse(
+                            {"status": "in_progress", "request_id": result.request_id},
+                            status_code=409,
+                            headers={"Retry-After": "30"},
+                        )
+                    if claimed == "duplicate":
+                        logger.info(
+                            "duplicate webhook delivery for request %s skipped", result.request_id
+                        )
+                        return JSONResponse(
+                            {"status": "duplicate", "request_id": result.request_id}
+                        )
+                    outcome = await call_handler(result)
+                    if isinstance(outcome, Response) and not 200 <= outcome.status_code < 300:
+                        raise _GiveBack(outcome)  # the claim is given back inside, at once
+            except _GiveBack as given:
+                return given.response
         if isinstance(outcome, Response):
             return outcome
         return JSONResponse({"status": "ok", "request_id": result.request_id})

@@ -5,6 +5,13 @@ handler fails (so fal's next retry is processed). Claims live in a pluggable
 :class:`IdempotencyStore`; :class:`MemoryIdempotencyStore` is a bounded in-process store with a
 TTL, enough for one process. Several processes need a shared store (e.g. Redis ``SET NX EX``):
 implement the two methods, sync or async.
+
+A delivery is never lost to a claim: around a handler (:meth:`Deduplicator.handling_async`), a
+claim is held for ``lease`` seconds while the handler runs and for ``ttl`` once it succeeded (a
+store with the optional ``complete`` method), so a receiver that died mid-handler does not leave
+a claim that answers fal's every retry "duplicate"; and a duplicate arriving while this process
+still handles the first is told ``busy`` (answered non-2xx, so fal tries it again), not
+"duplicate": were the first to fail then, nothing would be left to retry it.
 """
 
 from __future__ import annotations
@@ -13,16 +20,31 @@ import inspect
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Awaitable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Final, Protocol, runtime_checkable
+from typing import Final, Literal, Protocol, TypeAlias, runtime_checkable
 
 from . import _checks
 
-__all__ = ["DEFAULT_DEDUP_TTL", "Deduplicator", "IdempotencyStore", "MemoryIdempotencyStore"]
+__all__ = [
+    "DEFAULT_CLAIM_LEASE",
+    "DEFAULT_DEDUP_TTL",
+    "Claimed",
+    "Deduplicator",
+    "IdempotencyStore",
+    "MemoryIdempotencyStore",
+]
 
 DEFAULT_DEDUP_TTL: Final = 24 * 60 * 60.0
 """fal retries a delivery for at most a few hours; a day of memory covers every retry."""
+
+DEFAULT_CLAIM_LEASE: Final = 10 * 60.0
+"""How long a claim holds while its handler runs (with a store that can ``complete`` claims):
+a receiver that died mid-handler gives the delivery back to fal's retries after it."""
+
+Claimed: TypeAlias = Literal["first", "duplicate", "busy"]
+"""What :meth:`Deduplicator.handling_async` found: ``first`` (handle it), ``duplicate`` (handled
+already), ``busy`` (being handled now: have the sender try again later)."""
 
 
 @runtime_checkable
@@ -36,6 +58,10 @@ class IdempotencyStore(Protocol):
     def discard(self, key: str) -> Awaitable[None] | None:
         """Forget ``key`` (the handler failed; the next delivery must be processed)."""
         ...
+
+    # Optional: ``complete(key, ttl)`` keeps a live claim of ``key`` for ``ttl`` seconds from
+    # now (its handler succeeded). A store that has it is claimed for the deduplicator's
+    # ``lease`` while a handler runs, then completed; one without it is claimed for ``ttl``.
 
 
 class MemoryIdempotencyStore:
@@ -78,6 +104,15 @@ class MemoryIdempotencyStore:
         with self._lock:
             self._expiry.pop(key, None)
 
+    def complete(self, key: str, ttl: float) -> None:
+        """Keep the claim of ``key`` for ``ttl`` seconds from now (its handler succeeded)."""
+        ttl = _checks.seconds("ttl", ttl, positive=True)
+        now = time.monotonic()
+        with self._lock:
+            self._expiry.pop(key, None)
+            self._expiry[key] = now + ttl  # last in: expiry order is insertion order
+            self._evict(now)
+
 
 class Deduplicator:
     """Claims request ids so each delivery is handled once.
@@ -89,17 +124,96 @@ class Deduplicator:
     """
 
     def __init__(
-        self, store: IdempotencyStore | None = None, *, ttl: float = DEFAULT_DEDUP_TTL
+        self,
+        store: IdempotencyStore | None = None,
+        *,
+        ttl: float = DEFAULT_DEDUP_TTL,
+        lease: float = DEFAULT_CLAIM_LEASE,
     ) -> None:
         self.ttl: float = _checks.seconds("ttl", ttl, positive=True)
+        self.lease: float = min(self.ttl, _checks.seconds("lease", lease, positive=True))
         self.store: IdempotencyStore = store if store is not None else MemoryIdempotencyStore()
+        self._busy: set[str] = set()
+        self._busy_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Deduplicator({type(self.store).__name__}, ttl={self.ttl:g})"
 
-    def claim(self, request_id: str) -> bool:
-        """True if ``request_id`` was not seen before (and is now claimed)."""
-        result = self.store.add(request_id, self.ttl)
+    # -- around a handler ---------------------------------------------------------------------
+
+    def _reserve(self, request_id: str) -> bool:
+        """Mark ``request_id`` as being handled by this process; False if it already is."""
+        with self._busy_lock:
+            if request_id in self._busy:
+                return False
+            self._busy.add(request_id)
+            return True
+
+    def _unreserve(self, request_id: str) -> None:
+        with self._busy_lock:
+            self._busy.discard(request_id)
+
+    def _complete(self) -> Callable[[str, float], object] | None:
+        complete = getattr(self.store, "complete", None)
+        return complete if callable(complete) else None
+
+    @asynccontextmanager
+    async def handling_async(self, request_id: str) -> AsyncGenerator[Claimed, None]:
+        """Around handling one delivery: yields ``first`` (handle it: an exception gives the
+        claim back, so fal's next retry is handled), ``duplicate`` (handled already) or
+        ``busy`` (this process is handling it now: answer non-2xx, so fal tries again; were
+        the handler to fail, that retry is handled). The claim holds ``lease`` seconds while
+        the handler runs (with a store that can complete claims), then ``ttl``."""
+        if not self._reserve(request_id):
+            yield "busy"
+            return
+        try:
+            complete = self._complete()
+            claimed = self.store.add(request_id, self.lease if complete else self.ttl)
+            first = await claimed if inspect.isawaitable(claimed) else claimed
+            if not first:
+                yield "duplicate"
+                return
+            try:
+                yield "first"
+            except BaseException:
+                await self.release_async(request_id)  # before it is unreserved: see busy
+                raise
+            if complete is not None:
+                done = complete(request_id, self.ttl)
+                if inspect.isawaitable(done):
+                    await done
+        finally:
+            self._unreserve(request_id)
+
+    @contextmanager
+    def handling(self, request_id: str) -> Generator[Claimed, None, None]:
+        """Sync twin of :meth:`handling_async` (a sync store)."""
+        if not self._reserve(request_id):
+            yield "busy"
+            return
+        try:
+            complete = self._complete()
+            if not self.claim(request_id, ttl=self.lease if complete else self.ttl):
+                yield "duplicate"
+                return
+            try:
+                yield "first"
+            except BaseException:
+                self.release(request_id)
+                raise
+            if complete is not None:
+                done = complete(request_id, self.ttl)
+                if inspect.isawaitable(done):
+                    _close(done)
+                    raise TypeError(f"{type(self.store).__name__} is async: use handling_async()")
+        finally:
+            self._unreserve(request_id)
+
+    def claim(self, request_id: str, *, ttl: float | None = None) -> bool:
+        """True if ``request_id`` was not seen before (and is now claimed, for ``ttl`` seconds:
+        the deduplicator's unless given)."""
+        result = self.store.add(request_id, self.ttl if ttl is None else ttl)
         if inspect.isawaitable(result):
             _close(result)
             raise TypeError(f"{type(self.store).__name__} is async: use claim_async()")
@@ -125,25 +239,16 @@ class Deduplicator:
 
     @contextmanager
     def once(self, request_id: str) -> Generator[bool, None, None]:
-        """Yield True for the first delivery of ``request_id``; an exception releases the claim."""
-        first = self.claim(request_id)
-        try:
-            yield first
-        except BaseException:
-            if first:
-                self.release(request_id)
-            raise
+        """Yield True for the first delivery of ``request_id``; an exception releases the claim.
+        (False also while this process handles it: :meth:`handling` tells the two apart.)"""
+        with self.handling(request_id) as claimed:
+            yield claimed == "first"
 
     @asynccontextmanager
     async def once_async(self, request_id: str) -> AsyncGenerator[bool, None]:
         """Async twin of :meth:`once`."""
-        first = await self.claim_async(request_id)
-        try:
-            yield first
-        except BaseException:
-            if first:
-                await self.release_async(request_id)
-            raise
+        async with self.handling_async(request_id) as claimed:
+            yield claimed == "first"
 
 
 def _close(awaitable: Awaitable[object]) -> None:

@@ -20,11 +20,13 @@ import re
 import sqlite3
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
 from typing import Final
 
 from typing_extensions import Self
 
+from .._sqlite_names import names_problem
 from . import _checks
 
 __all__ = ["SQLiteIdempotencyStore", "SQLiteRequestRegistry"]
@@ -45,6 +47,11 @@ class _SQLiteFile:
         busy_timeout = _checks.seconds("busy_timeout", busy_timeout)
         self.path: str = os.fspath(path)
         self.table = table
+        # Through two names, processes would keep two logs and two sets of locks: a claim made
+        # through one is not seen through the other, and a delivery is handled twice.
+        problem = names_problem(Path(self.path))
+        if problem is not None:
+            raise ValueError(problem)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(
             self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
@@ -135,6 +142,15 @@ class SQLiteIdempotencyStore(_SQLiteFile):
     def discard(self, key: str) -> None:
         """Forget ``key`` (its handler failed: the next delivery is handled)."""
         self._write((f"DELETE FROM {self.table} WHERE key = ?", (key,)))
+
+    def complete(self, key: str, ttl: float) -> None:
+        """Keep the claim of ``key`` for ``ttl`` seconds from now (its handler succeeded): until
+        then it held for the deduplicator's lease only, so a receiver that died mid-handler
+        left a claim that lapses, and fal's next retry is handled."""
+        ttl = _checks.seconds("ttl", ttl, positive=True)
+        self._write(
+            (f"UPDATE {self.table} SET expires_at = ? WHERE key = ?", (time.time() + ttl, key))
+        )
 
 
 class SQLiteRequestRegistry(_SQLiteFile):
