@@ -43,12 +43,13 @@ def test_quickstart_subscribes_against_the_local_server(tmp_path: Path) -> None:
 def test_an_error_is_one_line_and_debug_shows_the_traceback(tmp_path: Path) -> None:
     empty = tmp_path / "no-schemas"
     empty.mkdir()
-    # A server without fal-ai/flux/dev: the call fails with fal's 404.
+    # A server without fal-ai/flux/dev: configuring it is refused, naming the id.
     done = _demo(tmp_path, FAL_TYPED_SCHEMAS=str(empty))
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     (line,) = done.stderr.strip().splitlines()
-    assert line.startswith("error: ") and "NotFoundError" in line and "--debug" in line
+    assert line.startswith("error: configure: this local server serves no endpoint ")
+    assert "'fal-ai/flux/dev'" in line and "--debug" in line
 
     debug = _demo(tmp_path, "--debug", FAL_TYPED_SCHEMAS=str(empty))
     assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
