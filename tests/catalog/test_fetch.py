@@ -183,3 +183,30 @@ def test_a_document_that_cannot_be_written_fails_alone(tmp_path: Path) -> None:
 
     assert report.added == ["a/fine"]
     assert report.failed["a/blocked"].startswith(f"cannot write {tmp_path / 'a__blocked.json'}")
+
+
+def test_a_content_length_is_read_by_the_one_rule(tmp_path: Path) -> None:
+    """The fetch read Content-Length with int(), which takes '1_000_000_000' and '+1000000000'
+    for a length: a small document was refused as larger
+    than the limit. Only one value in ASCII digits is a length (_checks.declared_length); any
+    other is counted as the body arrives. (h11 refuses such a header; another transport, an
+    HTTP/2 one, may not.)"""
+    body = json.dumps(DOC).encode()
+    lengths = iter(["1_000_000_000", "+1000000000"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        length = next(lengths)
+        return httpx.Response(
+            200, headers={"Content-Length": length}, stream=httpx.ByteStream(body)
+        )
+
+    for _ in range(2):
+        report = asyncio.run(
+            fetch_endpoints(
+                ["a/b"],
+                tmp_path,
+                settings=FetchSettings(attempts=1, max_document_bytes=1000),
+                transport=transport(handler),
+            )
+        )
+        assert report.ok, report.failed

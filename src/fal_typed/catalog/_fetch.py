@@ -31,6 +31,7 @@ from typing import Any, Literal, Protocol, TypeGuard, cast
 
 import httpx
 
+from .._checks import declared_length
 from .._local import default_hosts
 from .._retry import parse_retry_after
 from ..naming import check_endpoint_id
@@ -185,7 +186,8 @@ class _Requester:
     async def _read(self, url: str, params: Sequence[tuple[str, str]], limit: int) -> _Reply:
         async with self._http.stream("GET", url, params=list(params)) as response:
             ok = response.status_code == 200
-            if ok and _declared_length(response) > limit:
+            declared = declared_length(response.headers.get_list("content-length"))
+            if ok and declared is not None and declared > limit:
                 raise _FetchFailure(f"the answer is larger than {limit:,} bytes")
             cap = limit if ok else _ERROR_BODY_BYTES
             chunks: list[bytes] = []
@@ -199,13 +201,6 @@ class _Requester:
                     break
                 chunks.append(chunk)
             return _Reply(response.status_code, response.headers, b"".join(chunks))
-
-
-def _declared_length(response: httpx.Response) -> int:
-    try:
-        return int(response.headers.get("content-length", "0"))
-    except ValueError:
-        return 0
 
 
 def _transport_reason(exc: httpx.HTTPError) -> str:

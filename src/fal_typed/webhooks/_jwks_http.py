@@ -30,6 +30,7 @@ from typing import Final, cast
 import httpx
 
 from .._bounded import Interrupter, TimedOut, await_within, next_within, send_before
+from .._checks import declared_length
 from .._deadline import Deadline
 from .._errors import scrub
 from ._errors import JWKSFetchError
@@ -97,8 +98,8 @@ def _next_hop(response: httpx.Response, url: str, hops: int) -> str | None:
 def _encoding(response: httpx.Response) -> str:
     """The body's content coding, refused before any of the body is read when it is too large
     by its ``Content-Length`` or in a coding we do not inflate within the cap."""
-    length: str = response.headers.get("content-length", "").strip()
-    if length.isascii() and length.isdigit() and (len(length) > 7 or int(length) > MAX_JWKS_BYTES):
+    declared = declared_length(response.headers.get_list("content-length"))
+    if declared is not None and declared > MAX_JWKS_BYTES:
         raise _Unusable(f"larger than the limit of {MAX_JWKS_BYTES} bytes (Content-Length)")
     encoding: str = response.headers.get("content-encoding", "").strip().lower()
     if encoding not in ("", "identity", *_INFLATE):
