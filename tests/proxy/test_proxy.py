@@ -259,6 +259,68 @@ def test_body_timeout_is_checked_where_given(upstream: LocalFal) -> None:
 # -- what goes up, and what comes back -----------------------------------------------------------
 
 
+class _Kept(list[bytes]):
+    """A recorder's list that keeps nothing."""
+
+    def append(self, item: bytes) -> None:
+        pass
+
+    def extend(self, items: Any) -> None:
+        pass
+
+
+def test_a_small_compressed_answer_that_inflates_large_is_streamed_not_held(
+    serve_proxy: ProxyFactory,
+) -> None:
+    """The proxy sends fal's answers on decoded (to scrub them), and asked for them compressed
+    (httpx's default Accept-Encoding): a small gzip answer was inflated in the proxy's memory
+    whole, 64 KiB into 64 MiB here (a GiB for 1 MiB), as one chunk. It now asks for identity;
+    and a body of small declared length is held whole only up to its bound (its length may be
+    an encoded one), streamed past it."""
+    import gzip
+    import tracemalloc
+
+    from starlette.applications import Starlette
+    from starlette.responses import Response, StreamingResponse
+    from starlette.routing import Route
+
+    from ..webhooks.helpers import serve
+
+    inflated = 64 * 2**20
+    bomb = gzip.compress(b"\0" * inflated, compresslevel=9)
+    assert len(bomb) < 2**20
+
+    async def answer(request: Any) -> Response:  # in this process: tracemalloc sees it too
+        if "gzip" not in request.headers.get("accept-encoding", ""):  # as a server does
+            piece = b"\0" * 2**16
+            pieces = (piece for _ in range(inflated // len(piece)))
+            length = {"Content-Length": str(inflated)}
+            return StreamingResponse(pieces, media_type="application/json", headers=length)
+        headers = {"Content-Encoding": "gzip"}
+        return Response(bomb, media_type="application/json", headers=headers)
+
+    app = Starlette(routes=[Route("/{path:path}", answer, methods=["GET"])])
+    with serve(app) as base:
+        served = serve_proxy(upstream=base)
+        served.recorder.sent = _Kept()  # the test's recorder would hold every byte sent
+        tracemalloc.start()
+        try:
+            with httpx.stream(
+                "GET",
+                served.url,
+                headers={**ALICE, "x-fal-target-url": f"{QUEUE}/fal-ai/flux/requests/abc/status"},
+                timeout=60,
+            ) as response:
+                size = sum(len(chunk) for chunk in response.iter_raw())
+                declared = response.headers.get("content-length")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert response.status_code == 200 and size == inflated
+    assert declared is None  # streamed
+    assert peak < inflated // 4, peak
+
+
 def test_the_proxy_adds_its_key_and_forwards_only_fals_headers(
     served: ServedProxy, upstream: LocalFal
 ) -> None:
