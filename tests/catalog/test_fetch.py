@@ -210,3 +210,26 @@ def test_a_content_length_is_read_by_the_one_rule(tmp_path: Path) -> None:
             )
         )
         assert report.ok, report.failed
+
+
+def test_an_error_answer_echoing_the_key_is_not_quoted_with_it(tmp_path: Path) -> None:
+    """fal-typed fetch --key sends the key; an error answer that echoes it (whole, or cut to a
+    length) was quoted as it was in the report's reason, which the command prints."""
+    key = "0123abcd-key-id:" + "f00d" * 8
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == f"Key {key}"
+        return httpx.Response(401, text=f"invalid key {key[:30]} (sent: {key})")
+
+    report = asyncio.run(
+        fetch_endpoints(
+            ["a/b"],
+            tmp_path,
+            headers={"Authorization": f"Key {key}"},
+            settings=FetchSettings(attempts=1),
+            transport=transport(handler),
+        )
+    )
+    reason = report.failed["a/b"]
+    assert reason.startswith("HTTP 401: invalid key"), reason
+    assert key not in reason and key[:20] not in reason and "f00d" * 8 not in reason
