@@ -152,7 +152,7 @@ async def test_a_jwks_error_says_what_the_server_said(jwks_host: JWKSHost, mode:
     """A JWKS answer other than 200 was 'answered HTTP 503' alone; its start is now quoted,
     one line without control characters, cut short (the rest is never read)."""
     jwks_host.status = 503
-    jwks_host.raw = b"maintenance\r\n\x1buntil 12:00 " + b"y" * 9000 + b"END-NEVER-READ"
+    jwks_host.raw = b"maintenance\r\n\x1b[2Juntil 12:00 " + b"y" * 9000 + b"END-NEVER-READ"
     cache = wh.WebhookVerifier(jwks_host.url).cache
     assert cache is not None
     with pytest.raises(wh.JWKSFetchError) as caught:

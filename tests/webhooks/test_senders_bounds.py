@@ -67,7 +67,7 @@ async def test_a_small_meta_answer_is_read(mode: Mode) -> None:
 
 
 ERROR_PAGE = (
-    "\x1b[31mupstream overloaded\x1b[0m\r\nretry\u202ein a minute ".encode()
+    "\x1b[31mupstream overloaded\x1b[0m\r\nretry \u202ein a minute ".encode()
     + b"x" * 9000
     + b" TAIL-NEVER-READ"
 )

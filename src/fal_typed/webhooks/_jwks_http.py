@@ -22,7 +22,6 @@ request carries no auth (not even a client's default) and no ``Authorization`` h
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import AsyncGenerator
 from typing import Final, cast
@@ -33,6 +32,7 @@ from .._bounded import Interrupter, TimedOut, await_within, next_within, send_be
 from .._checks import declared_length
 from .._deadline import Deadline
 from .._errors import scrub
+from ..catalog._text import printable
 from ._errors import JWKSFetchError
 
 __all__ = [
@@ -57,9 +57,6 @@ server said; the rest is never read."""
 EXCERPT_CHARS: Final = 300
 """The most characters of an error answer quoted in a message (:func:`error_excerpt`)."""
 
-_UNPRINTABLE = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]+"
-)
 
 _REQUEST_HEADERS: Final = {"Accept": "application/json", "Accept-Encoding": "identity"}
 #: Content-Encoding values read, and the zlib window of each (47: gzip or zlib, detected).
@@ -132,7 +129,7 @@ def error_excerpt(body: bytes) -> str:
     :data:`EXCERPT_CHARS` characters, control and bidirectional characters and line breaks
     (a log's lines, a terminal's escapes) turned into spaces, remembered secrets scrubbed
     out; ``""`` for none."""
-    text = " ".join(_UNPRINTABLE.sub(" ", body.decode("utf-8", "replace")).split())
+    text = " ".join(printable(body.decode("utf-8", "replace")).split())
     text = scrub(text)  # before the cut: a cut could split an echoed secret
     return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "\u2026"
 
