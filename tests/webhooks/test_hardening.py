@@ -253,6 +253,28 @@ def test_a_body_trickled_a_byte_at_a_time_is_answered_408_at_body_timeout(
     assert app.handled == []
 
 
+async def test_a_request_without_streaming_is_bounded_by_body_timeout_too(
+    key: Ed25519PrivateKey,
+) -> None:
+    """receive() takes any request with headers and body(): one without stream() had its body
+    awaited with no bound at all (only its server's, if any)."""
+    import asyncio
+
+    class Stalled:
+        headers = signed_headers(key)
+
+        async def body(self) -> bytes:
+            await asyncio.sleep(3600)
+            return b""
+
+    verifier = wh.WebhookVerifier(jwks=jwks_of(key))
+    started = time.monotonic()
+    with pytest.raises(wh.WebhookBodyTimeoutError, match=r"within 0\.3 s"):
+        receiving = wh.receive(Stalled(), TextOutput, verifier=verifier, body_timeout=0.3)
+        await asyncio.wait_for(receiving, 10)  # not for ever, if it is not bounded
+    assert time.monotonic() - started < 5
+
+
 # -- replays after a restart: the SQLite store ------------------------------------------------
 
 

@@ -29,6 +29,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Final, Protocol, TypeAlias, TypeVar, cast, runtime_checkable
 
+import anyio
 from pydantic import BaseModel
 
 from .._checks import declared_length
@@ -163,7 +164,11 @@ async def _read_body(request: SupportsWebhookRequest, limit: int, timeout: float
         raise WebhookBodyTooLargeError(limit, declared=declared)
     stream = getattr(request, "stream", None)
     if not callable(stream):  # a request object without streaming: its whole body, then judged
-        body = await request.body()  # (its server's own timeouts apply: pauses cannot be seen)
+        body: bytes | None = None
+        with anyio.move_on_after(timeout):  # its pauses cannot be seen: the whole is bounded
+            body = await request.body()
+        if body is None:
+            raise WebhookBodyTimeoutError(timeout)
         if len(body) > limit:
             raise WebhookBodyTooLargeError(limit, declared=len(body))
         return body
