@@ -244,6 +244,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "CORS",
         "CallerLimits",
         "DEFAULT_ALLOWED_URLS",
+        "DEFAULT_BODY_TIMEOUT",
         "DEFAULT_MAX_INPUT_BYTES",
         "DEFAULT_PROXY_TIMEOUT",
         "EXPOSED_HEADERS",

@@ -183,3 +183,53 @@ def test_a_document_that_cannot_be_written_fails_alone(tmp_path: Path) -> None:
 
     assert report.added == ["a/fine"]
     assert report.failed["a/blocked"].startswith(f"cannot write {tmp_path / 'a__blocked.json'}")
+
+
+def test_a_content_length_is_read_by_the_one_rule(tmp_path: Path) -> None:
+    """The fetch read Content-Length with int(), which takes '1_000_000_000' and '+1000000000'
+    for a length: a small document was refused as larger
+    than the limit. Only one value in ASCII digits is a length (_checks.declared_length); any
+    other is counted as the body arrives. (h11 refuses such a header; another transport, an
+    HTTP/2 one, may not.)"""
+    body = json.dumps(DOC).encode()
+    lengths = iter(["1_000_000_000", "+1000000000"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        length = next(lengths)
+        return httpx.Response(
+            200, headers={"Content-Length": length}, stream=httpx.ByteStream(body)
+        )
+
+    for _ in range(2):
+        report = asyncio.run(
+            fetch_endpoints(
+                ["a/b"],
+                tmp_path,
+                settings=FetchSettings(attempts=1, max_document_bytes=1000),
+                transport=transport(handler),
+            )
+        )
+        assert report.ok, report.failed
+
+
+def test_an_error_answer_echoing_the_key_is_not_quoted_with_it(tmp_path: Path) -> None:
+    """fal-typed fetch --key sends the key; an error answer that echoes it (whole, or cut to a
+    length) was quoted as it was in the report's reason, which the command prints."""
+    key = "0123abcd-key-id:" + "f00d" * 8
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == f"Key {key}"
+        return httpx.Response(401, text=f"invalid key {key[:30]} (sent: {key})")
+
+    report = asyncio.run(
+        fetch_endpoints(
+            ["a/b"],
+            tmp_path,
+            headers={"Authorization": f"Key {key}"},
+            settings=FetchSettings(attempts=1),
+            transport=transport(handler),
+        )
+    )
+    reason = report.failed["a/b"]
+    assert reason.startswith("HTTP 401: invalid key"), reason
+    assert key not in reason and key[:20] not in reason and "f00d" * 8 not in reason

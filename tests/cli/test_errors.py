@@ -130,3 +130,15 @@ def test_a_missing_key_is_said_in_the_command_line_s_words(
         + detail
     ) in run.stderr
     assert "Client(key=...)" not in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_servers_error_text_reaches_the_terminal_without_escape_sequences() -> None:
+    """A FalError's message may be a server's error body: its escape sequences (the title set,
+    the screen cleared) were printed as they came, in the one line 'Error: ...'."""
+    from fal_typed._errors import error_for_response
+
+    body = {"detail": "\x1b]0;pwned\x07\x1b[2Jno runner \u202eavailable\x9b31m"}
+    error = error_for_response(500, body, {})
+    line = describe(error)
+    assert "no runner" in line and "available" in line
+    assert not any(c in line for c in "\x1b\x07\x9b\u202e"), repr(line)

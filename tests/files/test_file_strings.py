@@ -347,3 +347,12 @@ def test_the_strings_of_a_urls_sequence_are_judged_and_it_keeps_its_kind() -> No
     # Anything but a string or a sequence of them, in a file field, is left for validation.
     untouched = {"image_urls": None, "image_url": None, "mask_urls": 3, "video_urls": {"a": "b"}}
     assert extract_uploads(untouched) == (untouched, {})
+
+
+@pytest.mark.parametrize("local", [True, False])
+def test_a_file_url_urlsplit_cannot_read_is_refused_naming_the_field(local: bool) -> None:
+    """'file://[oops/x.png' raised urlsplit's ValueError ('Invalid IPv6 URL') out of the call."""
+    expected = "is not a file URL of this machine" if local else "names a file on this machine"
+    with pytest.raises(FileInputError, match=expected) as caught:
+        file_string("file://[oops/x.png", field="image_url", local=local)
+    assert caught.value.field == "image_url"

@@ -52,6 +52,12 @@ def debris(folder: Path) -> list[str]:
         ("...", "result.png"),  # nothing usable: the URL's name
         ("x" * 250 + ".png", "x" * (MAX_NAME_LENGTH - 4) + ".png"),
         ("名前.png", "_.png"),
+        # Windows opens a device for these, whatever the extension or case: not a file
+        ("con.txt", "_con.txt"),
+        ("NUL", "_NUL.png"),
+        ("com1.png", "_com1.png"),
+        ("Lpt9.tar.gz", "_Lpt9.tar.gz"),
+        ("console.png", "console.png"),
     ],
 )
 def test_a_name_the_server_chose_is_made_safe(
@@ -72,6 +78,30 @@ def test_names_are_made_safe_the_same_way_in_the_library_and_the_cli() -> None:
         library = output_file_name("https://h/f/z.mp4", name, "video/mp4", fallback="output-1")
         assert _file_name("https://h/f/z.mp4", node, 1) == library
     assert safe_file_name("..") is None and safe_file_name(".") is None
+
+
+@pytest.mark.parametrize("bad", ["https://[oops/a.png", "https://a]b/c.png"])
+def test_a_url_urlsplit_cannot_read_gives_no_name_and_no_raw_value_error(
+    tmp_path: Path, bad: str
+) -> None:
+    """A server-written URL urlsplit refuses ('Invalid IPv6 URL') raised ValueError out of
+    save() into a folder, the CLI's --save and a batch's file naming, before any download; it
+    now gives no name (the file_name, or the fallback, is used) and the download says what is
+    wrong with the URL."""
+    from fal_typed import FalError
+    from fal_typed.batch._downloads import _extension  # pyright: ignore[reportPrivateUsage]
+    from fal_typed.cli._output import _file_name  # pyright: ignore[reportPrivateUsage]
+
+    assert output_file_name(bad, None, "image/png", fallback="output-1") == "output-1.png"
+    assert _file_name(bad, {"content_type": "image/png"}, 1) == "output-1.png"
+    assert _extension(bad, {"content_type": "image/png"}) == ".png"
+    assert _extension("x", {"file_name": "//[x.png", "content_type": "image/png"}) == ".png"
+    from fal_typed.files._protocol import signed_query
+
+    assert signed_query(bad + "?X-Sig=abcdef") == (bad + "?X-Sig=abcdef",)  # scrubbed whole
+    with pytest.raises(FalError):
+        Image(url=bad, content_type="image/png").save(tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

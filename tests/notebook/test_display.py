@@ -184,6 +184,35 @@ def test_progress_outside_a_notebook_prints_one_line_per_change() -> None:
     assert [log.message for log in tracker.logs] == ["loading", "sampling"]
 
 
+HOSTILE = "\x1b]0;pwned\x07\x1b[2Jcleared\x9b31m \u202eevil\r\nline two\x00"
+
+
+def test_progress_outside_a_notebook_writes_no_escape_sequence_a_model_sent() -> None:
+    """A model's log lines and error reach the terminal: an escape sequence in them (set the
+    title, clear the screen, forge a link) was written as it came, and acted."""
+    from fal_typed.cli._live import LiveStatus  # pyright: ignore[reportPrivateUsage]
+
+    lines: list[str] = []
+    tracker = Progress("fal-ai/flux/dev", notebook=False, write=lines.append, min_interval=0)
+    tracker(InProgress(logs=[Log(message=HOSTILE, level="INFO\x1b[8m")]))
+    tracker(Completed(error=HOSTILE, error_type="internal_error"))
+    shown = "\n".join([*lines, repr(tracker)])
+    assert "cleared" in shown and "evil" in shown and "line two" in shown
+    assert not any(c in shown for c in "\x1b\x9b\x07\x00\u202e\r"), repr(shown)
+
+    import io
+
+    from rich.console import Console
+
+    out = io.StringIO()
+    live = LiveStatus(Console(file=out, force_terminal=True, color_system=None), show_logs=True)
+    live.update(Completed(logs=[Log(message=HOSTILE)], error=HOSTILE))
+    text = out.getvalue()
+    assert "cleared" in text and "line two" in text
+    assert not any(c in text for c in "\x07\x9b\x00\u202e"), repr(text)
+    assert "\x1b]" not in text and "\x1b[2J" not in text, repr(text)
+
+
 def test_progress_html_keeps_the_last_lines_and_counts_the_rest() -> None:
     tracker = Progress("fal-ai/flux/dev", notebook=False, write=lambda _: None, max_logs=2)
     tracker.on_enqueue("req-1")

@@ -168,7 +168,157 @@ def test_an_input_that_stops_arriving_is_refused_at_the_write_timeout(
     assert upstream.requests == []
 
 
+def _dribble(served: ServedProxy, target: str, *, every: float, within: float) -> bytes:
+    """POST a body of 10,000 declared bytes to the proxy one byte every ``every`` seconds (each
+    pause well within the write timeout) until it answers, for at most ``within`` seconds;
+    what it answered (b"" if nothing)."""
+    import select
+
+    url = httpx.URL(served.url)
+    head = (
+        f"POST {url.raw_path.decode()} HTTP/1.1\r\nHost: {url.host}\r\n"
+        f"Authorization: {ALICE['Authorization']}\r\nx-fal-target-url: {target}\r\n"
+        "Content-Type: application/octet-stream\r\nContent-Length: 10000\r\n\r\n"
+    )
+    answer = b""
+    ends = time.monotonic() + within
+    with socket.create_connection((url.host, url.port or 80), timeout=30) as sock:
+        sock.sendall(head.encode())
+        while time.monotonic() < ends and not answer.rstrip().endswith(b"}"):
+            readable, _, _ = select.select([sock], [], [], every)
+            if readable:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+            elif not answer:
+                try:
+                    sock.sendall(b"{")
+                except OSError:
+                    break
+    return answer
+
+
+@pytest.mark.parametrize(
+    "target",
+    [submit_url(), "https://v3.fal.media/files/upload"],
+    ids=["model input", "relayed upload"],
+)
+def test_a_body_sent_a_byte_per_pause_is_refused_at_body_timeout(
+    serve_proxy: ProxyFactory, upstream: LocalFal, target: str
+) -> None:
+    """A caller that sends a byte just before each pause would pass the write timeout never
+    pauses too long, and held the call (and its slot) for as long as it liked: the whole body
+    must arrive within body_timeout. A model input is read whole before fal is called; an
+    upload is relayed as it comes, and httpx bounds each write to fal, not the wait for the
+    caller's next byte."""
+    served = serve_proxy(timeout=httpx.Timeout(30.0, read=None, write=1.0), body_timeout=1.5)
+    started = time.monotonic()
+    answer = _dribble(served, target, every=0.1, within=10.0)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert b'"error_type":"proxy_input_timeout"' in answer
+    assert b"did not arrive in full within 1.5 s" in answer
+    assert time.monotonic() - started < 8.0
+    assert upstream.requests_for("submit") == []
+
+
+def test_a_relayed_upload_that_stops_arriving_is_refused_at_the_write_timeout(
+    serve_proxy: ProxyFactory, upstream: LocalFal
+) -> None:
+    """An upload is relayed as it arrives; httpx's write timeout bounds each write to fal, not
+    the wait for the caller's next piece, so a caller that stopped sending held the call."""
+    served = serve_proxy(timeout=httpx.Timeout(30.0, read=None, write=0.3))
+    url = httpx.URL(served.url)
+    head = (
+        f"POST {url.raw_path.decode()} HTTP/1.1\r\nHost: {url.host}\r\n"
+        f"Authorization: {ALICE['Authorization']}\r\n"
+        "x-fal-target-url: https://v3.fal.media/files/upload\r\n"
+        "Content-Type: application/octet-stream\r\nContent-Length: 100\r\n\r\n"
+    )
+    with socket.create_connection((url.host, url.port or 80), timeout=10) as sock:
+        sock.sendall(head.encode() + b"half of it")  # and nothing more
+        answer = b""
+        while not answer.rstrip().endswith(b"}"):
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert b"nothing came for 0.3 s" in answer
+
+
+def test_body_timeout_is_checked_where_given(upstream: LocalFal) -> None:
+    from fal_typed import InvalidArgumentError
+    from fal_typed.proxy import FalProxy, anyone
+
+    for wrong in (0, -1.0, float("nan"), float("inf"), "30", True):
+        with pytest.raises(InvalidArgumentError, match="body_timeout"):
+            FalProxy(authenticate=anyone, key=PROXY_KEY, allowed_endpoints=[], body_timeout=wrong)
+
+
 # -- what goes up, and what comes back -----------------------------------------------------------
+
+
+class _Kept(list[bytes]):
+    """A recorder's list that keeps nothing."""
+
+    def append(self, item: bytes) -> None:
+        pass
+
+    def extend(self, items: Any) -> None:
+        pass
+
+
+def test_a_small_compressed_answer_that_inflates_large_is_streamed_not_held(
+    serve_proxy: ProxyFactory,
+) -> None:
+    """The proxy sends fal's answers on decoded (to scrub them), and asked for them compressed
+    (httpx's default Accept-Encoding): a small gzip answer was inflated in the proxy's memory
+    whole, 64 KiB into 64 MiB here (a GiB for 1 MiB), as one chunk. It now asks for identity;
+    and a body of small declared length is held whole only up to its bound (its length may be
+    an encoded one), streamed past it."""
+    import gzip
+    import tracemalloc
+
+    from starlette.applications import Starlette
+    from starlette.responses import Response, StreamingResponse
+    from starlette.routing import Route
+
+    from ..webhooks.helpers import serve
+
+    inflated = 64 * 2**20
+    bomb = gzip.compress(b"\0" * inflated, compresslevel=9)
+    assert len(bomb) < 2**20
+
+    async def answer(request: Any) -> Response:  # in this process: tracemalloc sees it too
+        if "gzip" not in request.headers.get("accept-encoding", ""):  # as a server does
+            piece = b"\0" * 2**16
+            pieces = (piece for _ in range(inflated // len(piece)))
+            length = {"Content-Length": str(inflated)}
+            return StreamingResponse(pieces, media_type="application/json", headers=length)
+        headers = {"Content-Encoding": "gzip"}
+        return Response(bomb, media_type="application/json", headers=headers)
+
+    app = Starlette(routes=[Route("/{path:path}", answer, methods=["GET"])])
+    with serve(app) as base:
+        served = serve_proxy(upstream=base)
+        served.recorder.sent = _Kept()  # the test's recorder would hold every byte sent
+        tracemalloc.start()
+        try:
+            with httpx.stream(
+                "GET",
+                served.url,
+                headers={**ALICE, "x-fal-target-url": f"{QUEUE}/fal-ai/flux/requests/abc/status"},
+                timeout=60,
+            ) as response:
+                size = sum(len(chunk) for chunk in response.iter_raw())
+                declared = response.headers.get("content-length")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert response.status_code == 200 and size == inflated
+    assert declared is None  # streamed
+    assert peak < inflated // 4, peak
 
 
 def test_the_proxy_adds_its_key_and_forwards_only_fals_headers(

@@ -420,6 +420,7 @@ def test_start_timeout_expiring_in_the_queue_is_a_user_timeout(
         ({"X-Fal-Request-Timeout": "-1"}, {}, "X-Fal-Request-Timeout"),
         ({"X-Fal-Queue-Priority": "high"}, {}, "X-Fal-Queue-Priority"),
         ({}, {"fal_webhook": "ftp://example.com/hook"}, "fal_webhook"),
+        ({}, {"fal_webhook": "http://[oops/hook"}, "fal_webhook"),  # urlsplit: ValueError
         ({}, {"fal_max_queue_length": "-3"}, "fal_max_queue_length"),
         ({}, {"fal_max_queue_length": "\u00b2"}, "fal_max_queue_length"),  # isdigit(), not int()
         ({}, {"fal_max_queue_length": "9" * 5000}, "fal_max_queue_length"),  # past int()'s limit

@@ -4,6 +4,7 @@ requests this application never submitted. Real uvicorn servers on 127.0.0.1, ra
 from __future__ import annotations
 
 import json
+import select
 import socket
 import subprocess
 import sys
@@ -219,6 +220,59 @@ def test_a_body_that_stops_arriving_is_answered_408(key: Ed25519PrivateKey) -> N
     assert answer.startswith(b"HTTP/1.1 408 ")
     assert b'"error_type":"webhook_body_timeout"' in answer
     assert app.handled == []
+
+
+def test_a_body_trickled_a_byte_at_a_time_is_answered_408_at_body_timeout(
+    key: Ed25519PrivateKey,
+) -> None:
+    """body_timeout bounds the whole body, not each pause: a sender sending a byte every
+    pause - 1 seconds never paused too long, and held the receiver for as long as it liked."""
+    app = App(key, body_timeout=1.0)
+    started = time.monotonic()
+    with serve(app.app) as base:
+        url = urlsplit(base)
+        head = "".join(f"{k}: {v}\r\n" for k, v in signed_headers(key).items())
+        with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), 30) as sock:
+            sock.sendall(
+                f"POST /hook HTTP/1.1\r\nHost: x\r\n{head}Content-Length: 10000\r\n\r\n".encode()
+            )
+            answer = b""
+            while time.monotonic() - started < 10 and not answer.rstrip().endswith(b"}"):
+                readable, _, _ = select.select([sock], [], [], 0.1)
+                if not readable:
+                    sock.sendall(b" ")  # a pause of 0.1 s, far within body_timeout
+                    continue
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:200]
+    assert b'"error_type":"webhook_body_timeout"' in answer
+    assert b"did not arrive in whole within 1 s" in answer
+    assert time.monotonic() - started < 8
+    assert app.handled == []
+
+
+async def test_a_request_without_streaming_is_bounded_by_body_timeout_too(
+    key: Ed25519PrivateKey,
+) -> None:
+    """receive() takes any request with headers and body(): one without stream() had its body
+    awaited with no bound at all (only its server's, if any)."""
+    import asyncio
+
+    class Stalled:
+        headers = signed_headers(key)
+
+        async def body(self) -> bytes:
+            await asyncio.sleep(3600)
+            return b""
+
+    verifier = wh.WebhookVerifier(jwks=jwks_of(key))
+    started = time.monotonic()
+    with pytest.raises(wh.WebhookBodyTimeoutError, match=r"within 0\.3 s"):
+        receiving = wh.receive(Stalled(), TextOutput, verifier=verifier, body_timeout=0.3)
+        await asyncio.wait_for(receiving, 10)  # not for ever, if it is not bounded
+    assert time.monotonic() - started < 5
 
 
 # -- replays after a restart: the SQLite store ------------------------------------------------

@@ -145,3 +145,22 @@ async def test_a_deeply_nested_meta_error_is_a_fal_error(mode: str) -> None:
                 senders.allows("127.0.0.1")
             else:
                 await senders.allows_async("127.0.0.1")
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_jwks_error_says_what_the_server_said(jwks_host: JWKSHost, mode: str) -> None:
+    """A JWKS answer other than 200 was 'answered HTTP 503' alone; its start is now quoted,
+    one line without control characters, cut short (the rest is never read)."""
+    jwks_host.status = 503
+    jwks_host.raw = b"maintenance\r\n\x1b[2Juntil 12:00 " + b"y" * 9000 + b"END-NEVER-READ"
+    cache = wh.WebhookVerifier(jwks_host.url).cache
+    assert cache is not None
+    with pytest.raises(wh.JWKSFetchError) as caught:
+        if mode == "sync":
+            cache.get()
+        else:
+            await cache.get_async()
+    message = str(caught.value)
+    assert "answered HTTP 503: maintenance until 12:00 yyy" in message, message
+    assert "\x1b" not in message and "\n" not in message and "END-NEVER-READ" not in message
+    assert len(caught.value.reason) < 400

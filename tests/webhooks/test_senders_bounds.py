@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fal_typed import FalConnectionError
+from fal_typed import FalConnectionError, ServerError
 from fal_typed import webhooks as wh
 from fal_typed.webhooks import _sender
 
@@ -64,3 +64,54 @@ async def test_a_small_meta_answer_is_read(mode: Mode) -> None:
 
     with serve(Starlette(routes=[Route("/v1/meta", meta)])) as base:
         assert await _allows(wh.WebhookSenders(api_url=base), mode)
+
+
+ERROR_PAGE = (
+    "\x1b[31mupstream overloaded\x1b[0m\r\nretry \u202ein a minute ".encode()
+    + b"x" * 9000
+    + b" TAIL-NEVER-READ"
+)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+async def test_a_meta_error_says_what_the_server_said(mode: Mode, encoding: str) -> None:
+    """An error answer from /meta was raised as 'request failed with status 503' alone: what
+    the server said was never read. Its start is now quoted: one line, no terminal escapes or
+    line breaks, cut short (only MAX_ERROR_BYTES of it read, inflated no further)."""
+    import gzip
+
+    body = gzip.compress(ERROR_PAGE) if encoding == "gzip" else ERROR_PAGE
+    headers = {"Content-Encoding": "gzip"} if encoding == "gzip" else {}
+
+    async def meta(_: Request) -> Response:
+        return Response(body, status_code=503, media_type="text/plain", headers=headers)
+
+    with serve(Starlette(routes=[Route("/v1/meta", meta)])) as base:
+        senders = wh.WebhookSenders(api_url=base)
+        with pytest.raises(ServerError) as caught:
+            await _allows(senders, mode)
+    message = str(caught.value)
+    assert "upstream overloaded" in message and "retry in a minute" in message, message
+    assert "\x1b" not in message and "\n" not in message and "\u202e" not in message
+    assert "TAIL-NEVER-READ" not in message and len(message) < 400
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_a_meta_error_echoing_a_key_is_scrubbed(mode: Mode) -> None:
+    """/meta is fetched without the key, but a server (or something in front of it) that
+    echoes a remembered secret does not get it quoted."""
+    from fal_typed._errors import remember_secrets
+
+    secret = "key-id-1234:" + "s3cr3t" * 6
+    remember_secrets([secret])  # as a client's key is once in use
+
+    async def meta(_: Request) -> Response:
+        return Response(f"bad key {secret}".encode(), status_code=500)
+
+    with serve(Starlette(routes=[Route("/v1/meta", meta)])) as base:
+        senders = wh.WebhookSenders(api_url=base)
+        with pytest.raises(ServerError) as caught:
+            await _allows(senders, mode)
+    assert "bad key" in str(caught.value) and secret not in str(caught.value)
+    assert "s3cr3t" not in repr(caught.value.body)

@@ -15,7 +15,6 @@ import mimetypes
 import os
 import re
 import tempfile
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, Final, cast
@@ -23,6 +22,7 @@ from typing import Any, Final, cast
 from .._client import Client
 from ..files._data_uri import decode_data_uri
 from ..files._download import adownload
+from ..files._names import url_path
 
 __all__ = ["FILES_DIR", "Downloader", "file_nodes", "safe_name"]
 
@@ -66,7 +66,7 @@ def file_nodes(data: Any, where: str = "") -> Iterator[tuple[str, str, dict[str,
 def _extension(url: str, node: dict[str, Any]) -> str:
     for candidate in (node.get("file_name"), None if url.startswith("data:") else url):
         if isinstance(candidate, str):
-            suffix = PurePosixPath(urllib.parse.urlsplit(candidate).path).suffix
+            suffix = PurePosixPath(url_path(candidate)).suffix
             if 1 < len(suffix) <= 8 and suffix[1:].isalnum():
                 return suffix.lower()
     content_type = node.get("content_type")

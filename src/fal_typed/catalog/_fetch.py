@@ -31,6 +31,8 @@ from typing import Any, Literal, Protocol, TypeGuard, cast
 
 import httpx
 
+from .._checks import declared_length
+from .._errors import scrub
 from .._local import default_hosts
 from .._retry import parse_retry_after
 from ..naming import check_endpoint_id
@@ -135,6 +137,8 @@ class _Reply:
     status_code: int
     headers: httpx.Headers
     content: bytes
+    secrets: tuple[str, ...] = ()
+    """What the request carried that the answer must not be quoted with (the key)."""
 
 
 class _Requester:
@@ -146,6 +150,7 @@ class _Requester:
         self._http = http
         self._settings = settings
         self._listener = listener
+        self._secrets = _credentials_in(http.headers)
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self._settings.backoff * 2.0 ** (attempt - 1), self._settings.max_backoff)
@@ -185,7 +190,8 @@ class _Requester:
     async def _read(self, url: str, params: Sequence[tuple[str, str]], limit: int) -> _Reply:
         async with self._http.stream("GET", url, params=list(params)) as response:
             ok = response.status_code == 200
-            if ok and _declared_length(response) > limit:
+            declared = declared_length(response.headers.get_list("content-length"))
+            if ok and declared is not None and declared > limit:
                 raise _FetchFailure(f"the answer is larger than {limit:,} bytes")
             cap = limit if ok else _ERROR_BODY_BYTES
             chunks: list[bytes] = []
@@ -198,22 +204,28 @@ class _Requester:
                     chunks.append(chunk[: len(chunk) - (size - cap)])
                     break
                 chunks.append(chunk)
-            return _Reply(response.status_code, response.headers, b"".join(chunks))
-
-
-def _declared_length(response: httpx.Response) -> int:
-    try:
-        return int(response.headers.get("content-length", "0"))
-    except ValueError:
-        return 0
+            return _Reply(response.status_code, response.headers, b"".join(chunks), self._secrets)
 
 
 def _transport_reason(exc: httpx.HTTPError) -> str:
     return f"{type(exc).__name__}: {printable(str(exc)) or 'transport error'}"
 
 
+def _credentials_in(headers: httpx.Headers) -> tuple[str, ...]:
+    """The credentials among the request's headers (``Authorization: Key <key>``: the header
+    and the key), which an error answer that echoes them must not have quoted."""
+    found: list[str] = []
+    for value in headers.get_list("authorization"):
+        found.append(value)
+        scheme, _, credential = value.partition(" ")
+        if credential.strip() and scheme.isalpha():
+            found.append(credential.strip())
+    return tuple(found)
+
+
 def _error_text(reply: _Reply) -> str:
     text = printable(reply.content.decode("utf-8", errors="replace")).strip()
+    text = scrub(text, reply.secrets)  # before the cut: a cut could split an echoed key
     return f"HTTP {reply.status_code}" + (f": {text[:200]}" if text else "")
 
 

@@ -29,6 +29,7 @@ from .._errors import (
     MissingCredentialsError,
     PossiblyAcceptedError,
 )
+from ..catalog._text import printable
 from ..files._errors import FileInputError
 from ._debug import DEBUG_FLAG, debug_requested
 
@@ -93,7 +94,8 @@ def describe(exc: BaseException) -> str:
         extra = _EXTRAS.get((exc.name or "").split(".")[0])
         if extra is not None:
             return f"{exc.name} is not installed: pip install 'fal-typed[{extra}]'"
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    # A FalError's text may be a server's (an error body): no escape sequence reaches the terminal.
+    text = " ".join(printable(str(exc)).split()) or type(exc).__name__
     if isinstance(exc, (FalError, OSError)):
         return text
     return f"{type(exc).__name__}: {text} (a bug in fal-typed; {DEBUG_FLAG} shows the traceback)"

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .._status import Completed, InProgress, Queued, Status
+from ..catalog._text import printable
 from ._streams import spinner
 
 __all__ = ["LiveStatus"]
@@ -64,7 +65,9 @@ class LiveStatus:
         if self.show_logs:
             for log in status.logs or []:
                 self.console.print(
-                    f"[dim]{escape(log.level)}[/dim] {escape(log.message)}", highlight=False
+                    f"[dim]{escape(printable(log.level))}[/dim] "
+                    f"{escape(printable(log.message, lines=True))}",
+                    highlight=False,
                 )
         if isinstance(status, Completed) and status.error:
-            self.console.print(f"[red]{escape(status.error)}[/red]")
+            self.console.print(f"[red]{escape(printable(status.error, lines=True))}[/red]")

@@ -117,7 +117,10 @@ def complete_body(etags: Mapping[int, str]) -> dict[str, Any]:
 
 def signed_query(url: str) -> tuple[str, ...]:
     """The query of a signed URL (its credentials), as a secret to scrub from messages."""
-    query = urllib.parse.urlsplit(url).query
+    try:
+        query = urllib.parse.urlsplit(url).query
+    except ValueError:  # no URL urlsplit reads: all of it, whatever part is the credential
+        return (url,) if len(url) >= 6 else ()
     return (query,) if len(query) >= 6 else ()
 
 

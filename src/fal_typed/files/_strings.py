@@ -80,14 +80,17 @@ def file_string(value: str, *, field: str | None = None, local: bool = True) -> 
 def _file_url(value: str, *, field: str | None, local: bool) -> Path:
     """A ``file:`` URL names a file on this machine, which fal cannot fetch: with ``local``, the
     file to upload; otherwise refused, as a path is."""
-    parsed = urllib.parse.urlsplit(value)
     if not local:
         raise FileInputError(
             f"{_shown(value)} names a file on this machine, which fal cannot fetch; to upload "
             "it, give it as a pathlib.Path or as bytes",
             field=field,
         )
-    if parsed.netloc.lower() not in ("", "localhost") or not parsed.path:  # hosts: any case
+    try:
+        parsed = urllib.parse.urlsplit(value)
+    except ValueError:  # 'file://[x/a.png' (Invalid IPv6 URL) was raised out of the call as is
+        parsed = None
+    if parsed is None or parsed.netloc.lower() not in ("", "localhost") or not parsed.path:
         raise FileInputError(f"{_shown(value)} is not a file URL of this machine", field=field)
     from urllib.request import url2pathname  # heavy (http.client, email): only file: URLs pay
 

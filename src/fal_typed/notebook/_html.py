@@ -12,7 +12,6 @@ import base64
 import html
 import mimetypes
 import re
-import urllib.parse
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -22,6 +21,7 @@ from pydantic import BaseModel
 from .._errors import FalError
 from ..files._data_uri import data_uri_content_type
 from ..files._mime import sniff_content_type
+from ..files._names import url_path
 
 if TYPE_CHECKING:
     from .._status import Completed, InProgress, Log, Queued
@@ -88,19 +88,10 @@ def _content_type(file: FileOutput) -> str | None:
             return None
     for name in (getattr(file, "file_name", None), url):
         if isinstance(name, str):
-            guessed, _ = mimetypes.guess_type(_path(name), strict=False)
+            guessed, _ = mimetypes.guess_type(url_path(name), strict=False)
             if guessed:
                 return guessed
     return None
-
-
-def _path(url: str) -> str:
-    """The path of ``url``; empty when it is no URL ``urlsplit`` reads (``https://[x/a.png``
-    raises ValueError, which would leave the whole result without a view)."""
-    try:
-        return urllib.parse.urlsplit(url).path
-    except ValueError:
-        return ""
 
 
 def file_kind(file: FileOutput) -> FileKind:
@@ -135,7 +126,7 @@ def _label(file: FileOutput) -> str:
     url = getattr(file, "url", None)
     name = getattr(file, "file_name", None)
     if not isinstance(name, str) or not name:
-        path = _path(url) if isinstance(url, str) and url[:5] != "data:" else ""
+        path = url_path(url) if isinstance(url, str) and url[:5] != "data:" else ""
         name = path.rsplit("/", 1)[-1] or "file"
     parts = [name]
     width, height = getattr(file, "width", None), getattr(file, "height", None)

@@ -18,6 +18,7 @@ from typing import Any
 
 from .._checks import check_bool, check_callable, check_count, check_seconds
 from .._status import Completed, InProgress, Log, Queued, Status
+from ..catalog._text import printable
 from ._html import status_html
 
 __all__ = ["Progress", "in_jupyter_kernel"]
@@ -91,7 +92,10 @@ class Progress:
         self._show(force=isinstance(status, Completed))
         if not self._notebook:
             for log in new:
-                self._write(f"  {log.level} {log.message}")
+                # A model's own words: no escape sequence may reach the terminal.
+                self._write(
+                    f"  {printable(str(log.level))} {printable(str(log.message), lines=True)}"
+                )
 
     # -- rendering ----------------------------------------------------------------------------
 
@@ -108,7 +112,7 @@ class Progress:
         elif isinstance(status, InProgress):
             state = "running"
         elif status.failed:
-            state = f"failed: {status.error or status.error_type}"
+            state = f"failed: {printable(str(status.error or status.error_type))}"
         else:
             state = "completed"
         return f"{who + ': ' if who else ''}{state} ({self._elapsed()})"

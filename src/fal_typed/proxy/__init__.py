@@ -10,7 +10,13 @@ adds the key and streams fal's answer back. See docs/proxy.md.
 Needs Starlette: ``pip install 'fal-typed[proxy]'``.
 """
 
-from ._app import DEFAULT_MAX_INPUT_BYTES, DEFAULT_PROXY_TIMEOUT, FalProxy, anyone
+from ._app import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_MAX_INPUT_BYTES,
+    DEFAULT_PROXY_TIMEOUT,
+    FalProxy,
+    anyone,
+)
 from ._calls import Authenticate, BillableCall, OnCall, ProxyCall, SpendCap
 from ._cors import CORS, EXPOSED_HEADERS
 from ._credentials import STAND_IN_TOKEN, KeySource
@@ -20,6 +26,7 @@ from ._targets import DEFAULT_ALLOWED_URLS, FAL_DOMAINS, Operation
 __all__ = [
     "CORS",
     "DEFAULT_ALLOWED_URLS",
+    "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_MAX_INPUT_BYTES",
     "DEFAULT_PROXY_TIMEOUT",
     "EXPOSED_HEADERS",

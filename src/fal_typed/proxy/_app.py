@@ -32,10 +32,11 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .._auth import Credentials
-from .._checks import check_bool, check_callable, check_count, declared_length
+from .._checks import check_bool, check_callable, check_count, check_seconds, declared_length
 from .._client import Client
 from .._errors import InvalidArgumentError
 from .._hosts import Hosts
+from .._incoming import BodyStalled, arriving
 from .._retry import NOT_SENT_ERRORS
 from ..files._token import CdnToken
 from ._calls import Authenticate, BillableCall, OnCall, ProxyCall, SpendCap, resolved
@@ -55,14 +56,24 @@ from ._targets import (
     url_patterns,
 )
 
-__all__ = ["DEFAULT_MAX_INPUT_BYTES", "DEFAULT_PROXY_TIMEOUT", "FalProxy", "anyone"]
+__all__ = [
+    "DEFAULT_BODY_TIMEOUT",
+    "DEFAULT_MAX_INPUT_BYTES",
+    "DEFAULT_PROXY_TIMEOUT",
+    "FalProxy",
+    "anyone",
+]
 
 logger = logging.getLogger("fal_typed.proxy")
 
 #: Upstream timeouts: 30 s to connect, send and get a pooled connection; reading is unbounded,
 #: since a direct run or a stream may take minutes (a caller that leaves cancels it). The send
-#: timeout also bounds each pause of a caller sending a model input (408 past it).
+#: timeout also bounds each pause of a caller sending a body (408 past it).
 DEFAULT_PROXY_TIMEOUT: Final = httpx.Timeout(30.0, read=None)
+#: The longest a caller may take to send a request's body, a model input or an upload relayed
+#: to fal, however steadily it comes (10 minutes: a 90 MB file at 1.2 Mbit/s); each pause within
+#: it is bounded by the write timeout of ``timeout``.
+DEFAULT_BODY_TIMEOUT: Final = 600.0
 #: The largest input a submit, run or stream may send (it is read whole, to be validated).
 DEFAULT_MAX_INPUT_BYTES: Final = 32 * 1024 * 1024
 _METHODS: Final = ("GET", "POST", "PUT")
@@ -139,7 +150,9 @@ class FalProxy:
       before each billed call; ``on_call``: ``(ProxyCall) -> None`` after every request.
     * ``cors``: :class:`CORS` settings, for a front end on another origin.
     * ``timeout``: of the upstream requests (its write timeout also bounds each pause of a
-      caller sending a model input: 408 past it); ``max_input_bytes``: the largest model input.
+      caller sending a body, a model input or an upload: 408 past it); ``body_timeout``: the
+      longest a caller may take to send a whole body, however steadily (408 past it);
+      ``max_input_bytes``: the largest model input.
     """
 
     def __init__(
@@ -157,6 +170,7 @@ class FalProxy:
         cors: CORS | None = None,
         timeout: float | httpx.Timeout | None = DEFAULT_PROXY_TIMEOUT,
         max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
     ) -> None:
         if not callable(authenticate):
             raise InvalidArgumentError("authenticate must be a callable: (request) -> caller id")
@@ -168,6 +182,7 @@ class FalProxy:
         if cors is not None and not isinstance(cors, CORS):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise InvalidArgumentError("cors must be a fal_typed.proxy.CORS")
         check_count("max_input_bytes", max_input_bytes)
+        self._body_timeout = check_seconds("body_timeout", body_timeout, positive=True)
         hosts = Hosts() if upstream is None else _local_hosts(upstream)
         self._authenticate = authenticate
         self._patterns = url_patterns(allowed_urls)
@@ -282,26 +297,30 @@ class FalProxy:
         if declared is not None and declared > self._max_input:
             raise too_large
         chunks: list[bytes] = []
-        pause = self._timeout.write  # the caller sends the input as the proxy would send it on
-        stream = request.stream()
-        while True:
-            # Nothing upstream bounds this wait (fal is not called yet): a caller that stops
-            # sending its input would hold the call, its memory and its limit slot for ever.
-            chunk: bytes | None = None
-            with anyio.move_on_after(pause) as waited:
-                chunk = await anext(stream, None)
-            if waited.cancelled_caught:
-                raise Refused(
-                    408,
-                    f"the input stopped arriving: nothing came for {pause:g} s",
-                    "proxy_input_timeout",
-                )
-            if chunk is None:
-                return b"".join(chunks)
+        # Nothing upstream bounds this wait (fal is not called yet): a caller that stops sending
+        # its input, or sends it a byte per pause, would hold the call, its memory and its limit
+        # slot for ever.
+        async for chunk in self._arriving(request):
             call.request_bytes += len(chunk)
             if call.request_bytes > self._max_input:
                 raise too_large
             chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _arriving(self, request: Request) -> AsyncIterator[bytes]:
+        """The caller's body as it comes, each pause within the write timeout (the caller sends
+        it as the proxy would send it on) and the whole within ``body_timeout``; else 408."""
+        try:
+            async for chunk in arriving(
+                request.stream(), pause=self._timeout.write, total=self._body_timeout
+            ):
+                yield chunk
+        except BodyStalled as stalled:
+            raise Refused(
+                408,
+                f"the request body stopped arriving: {stalled.describe()}",
+                "proxy_input_timeout",
+            ) from None
 
     async def _check_billed(
         self, request: Request, call: _Call, target: Target, endpoint: tuple[str, str]
@@ -398,7 +417,8 @@ class FalProxy:
     ) -> AsyncIterator[bytes]:
         """The caller's body as it arrives (uploads are never held in memory)."""
         try:
-            async for chunk in request.stream():
+            # httpx bounds each write to fal, not the wait for the caller's next piece.
+            async for chunk in self._arriving(request):
                 call.request_bytes += len(chunk)
                 yield chunk
         finally:

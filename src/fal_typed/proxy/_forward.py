@@ -1,7 +1,9 @@
 """One request forwarded: which headers go up and come back, and the answer streamed through.
 
 Up go fal's own headers (``x-fal-*``: priority, hint, start timeout, lifecycle, file name...),
-the body's type and the caller's ``Accept``/``User-Agent``, plus the credential the proxy adds.
+the body's type and the caller's ``Accept``/``User-Agent``, plus the credential the proxy adds
+and ``Accept-Encoding: identity`` (the answer is sent on decoded: a compressed one would be
+inflated in the proxy's memory).
 Never the caller's ``Authorization`` or cookies: those are the app's, for ``authenticate``.
 Back come fal's headers but the hop-by-hop ones, cookies and CORS (the app's CORS settings
 apply), every value scrubbed of the proxy's secrets; the body is streamed as it arrives
@@ -54,8 +56,9 @@ def request_headers(incoming: Headers, authorization: str, *, streamed_body: boo
     if streamed_body and length is not None:
         # Relayed as it arrives: with its length, fal gets a plain body, not a chunked one.
         headers["content-length"] = b"%d" % length
-    if incoming.get("accept-encoding", "").strip().lower() == "identity":
-        headers["accept-encoding"] = b"identity"  # a part upload: its ETag must not be altered
+    # Always: a part upload's ETag must not be altered, and the proxy sends the body on decoded
+    # (to scrub it), so a compressed one would be inflated here, 1,000 times its size at most.
+    headers["accept-encoding"] = b"identity"
     headers["authorization"] = authorization.encode("latin-1")
     headers["x-fal-client-proxy"] = user_agent().encode("latin-1")
     return httpx.Headers([(name.encode("latin-1"), value) for name, value in headers.items()])
@@ -117,16 +120,31 @@ class BodyRelay:
         headers = response_headers(response.headers, self._secrets)
         declared = declared_length(response.headers.get_list("content-length"))
         streaming = response.headers.get("content-type", "").startswith("text/event-stream")
+        chunks = response.aiter_bytes()
         if not streaming and declared is not None and declared <= _WHOLE_BODY_MAX:
-            body = self._redactor.feed(await response.aread()) + self._redactor.flush()
-            self.sent = len(body)
-            await self.start(
-                response.status_code, [*headers, (b"content-length", b"%d" % len(body))]
-            )
-            await self._send({"type": "http.response.body", "body": body, "more_body": False})
-            self.finished = True
-            return
-        await self.start(response.status_code, headers)
-        async for data in response.aiter_bytes():
+            # Its length is the encoded one: a gzip body of 1 MiB may inflate to a GiB, so it is
+            # held whole only up to the same bound, and streamed past it.
+            held: list[bytes] = []
+            size = 0
+            async for data in chunks:
+                held.append(data)
+                size += len(data)
+                if size > _WHOLE_BODY_MAX:
+                    break
+            else:
+                body = self._redactor.feed(b"".join(held)) + self._redactor.flush()
+                self.sent = len(body)
+                await self.start(
+                    response.status_code, [*headers, (b"content-length", b"%d" % len(body))]
+                )
+                await self._send({"type": "http.response.body", "body": body, "more_body": False})
+                self.finished = True
+                return
+            await self.start(response.status_code, headers)
+            for data in held:
+                await self.chunk(data)
+        else:
+            await self.start(response.status_code, headers)
+        async for data in chunks:
             await self.chunk(data)
         await self.end()

@@ -16,9 +16,12 @@ from contextlib import asynccontextmanager
 from typing import Final
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp
 
+from .._incoming import BodyStalled
 from . import _queue_routes, _run_routes
 from ._catalog import Catalog
 from ._keycheck import key_is_valid
@@ -146,6 +149,12 @@ ROUTE_PROVIDERS: Final[tuple[RouteProvider, ...]] = (
 )
 
 
+async def _body_stalled(_: Request, exc: Exception) -> Response:
+    """A request whose body did not arrive in time (:class:`~._middleware.BodyStalled`)."""
+    detail = f"the request body stopped arriving: {exc}"
+    return JSONResponse({"detail": detail}, status_code=408)
+
+
 def build_app(state: ServerState, providers: Sequence[RouteProvider] = ROUTE_PROVIDERS) -> ASGIApp:
     """The whole server: every provider's routes behind the logging/fault middleware."""
     state.prepare()
@@ -159,7 +168,9 @@ def build_app(state: ServerState, providers: Sequence[RouteProvider] = ROUTE_PRO
         finally:
             await state.aclose()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={BodyStalled: _body_stalled}
+    )
     return FalMiddleware(
         app,
         routes=lambda: app.routes,

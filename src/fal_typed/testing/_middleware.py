@@ -20,15 +20,54 @@ from urllib.parse import parse_qsl
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .._incoming import BodyStalled
 from ._faults import Fault, FaultBook
 from ._requestlog import RecordedRequest, RequestLog, redact_headers, redact_query
 
-__all__ = ["ENTRY_KEY", "FalMiddleware", "abort_connection", "match_route"]
+__all__ = [
+    "BODY_PAUSE",
+    "BODY_TIMEOUT",
+    "ENTRY_KEY",
+    "FalMiddleware",
+    "abort_connection",
+    "match_route",
+]
 
 ENTRY_KEY = "fal_typed.entry"
 """The scope key under which handlers find this request's :class:`RecordedRequest`."""
 
 logger = logging.getLogger("fal_typed.testing")
+
+BODY_PAUSE = 60.0
+"""The longest pause the server waits for more of a request's body, in seconds (408 past it)."""
+BODY_TIMEOUT = 600.0
+"""The longest the server waits for the whole of a request's body, in seconds (408 past it):
+a client sending a byte just within each pause would otherwise hold its handler for ever."""
+
+
+class _BodyClock:
+    """The time bounds of one request's body: each piece within :data:`BODY_PAUSE`, the whole
+    within :data:`BODY_TIMEOUT` of the first wait; none once the body is in (a handler then
+    waits for the disconnect, as long as the answer lasts)."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self._deadline: float | None = None
+
+    async def within(self, receive: Receive) -> Message:
+        if self.done:
+            return await receive()
+        loop = asyncio.get_running_loop()
+        if self._deadline is None:
+            self._deadline = loop.time() + BODY_TIMEOUT
+        left = self._deadline - loop.time()
+        try:
+            return await asyncio.wait_for(receive(), max(0.0, min(BODY_PAUSE, left)))
+        except asyncio.TimeoutError:
+            if left > BODY_PAUSE:
+                raise BodyStalled("pause", BODY_PAUSE) from None
+            raise BodyStalled("total", BODY_TIMEOUT) from None
+
 
 EndpointOf = Callable[[str | None, Mapping[str, Any]], str | None]
 
@@ -134,10 +173,13 @@ class FalMiddleware:
             await self.app(scope, receive, send)
             return
 
+        body = _BodyClock()
+
         async def logging_receive() -> Message:
-            message = await receive()
+            message = await body.within(receive)
             if message["type"] == "http.request":
                 entry.add_body(message.get("body", b""))
+                body.done = not message.get("more_body", False)
             return message
 
         async def logging_send(message: Message) -> None:

@@ -159,8 +159,12 @@ class _QueueRoutes:
         annotate(request, endpoint_id=endpoint_id)
         webhook_url = request.query_params.get("fal_webhook")
         if webhook_url is not None:
-            parts = urlsplit(webhook_url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
+            try:
+                parts = urlsplit(webhook_url)
+                readable = parts.scheme in ("http", "https") and bool(parts.netloc)
+            except ValueError:  # 'http://[x' (Invalid IPv6 URL): a 500 before
+                readable = False
+            if not readable:
                 return _bad_request(f"fal_webhook must be an http(s) URL, got {webhook_url!r}")
         max_queue = request.query_params.get("fal_max_queue_length")
         # A count in ASCII digits, read as a body length is ('²' passes isdigit(), not int()).

@@ -16,7 +16,7 @@ forged / altered / stale / malformed  401     retries, then gives up: nothing to
 not a webhook payload                 400     same
 for a request id not submitted here   403     same (a retry finds it if it was recorded late)
 body past ``max_body_bytes``          413     same
-body paused past ``body_timeout``     408     same
+body not in within ``body_timeout``   408     same
 JWKS unreachable                      503     retries later, when it may work
 handler raised                        500     retries later (the claim is given back)
 ====================================  ======  ==========================================
@@ -34,6 +34,7 @@ import anyio
 from pydantic import BaseModel
 
 from .._checks import declared_length
+from .._incoming import BodyStalled, arriving
 from ._checks import seconds
 from ._errors import (
     JWKSFetchError,
@@ -72,7 +73,8 @@ DEFAULT_MAX_BODY_BYTES: Final = 32 * 1024 * 1024
 """The largest delivery body a receiver reads (32 MiB): results carry file URLs, not files."""
 
 DEFAULT_BODY_TIMEOUT: Final = 30.0
-"""The longest pause a receiver waits for more of a delivery's body, in seconds."""
+"""The longest a receiver waits for the whole of a delivery's body, in seconds (a pause longer
+than that ends it too): a sender trickling a byte at a time is cut off there."""
 
 WebhookHandler = Callable[[WebhookResult[OutputT]], object]
 """Called once per delivered request id: a coroutine function, or a plain function (run in a worker
@@ -124,7 +126,7 @@ async def receive(
     """Read, verify and parse the delivery in ``request``; raises the :mod:`fal_typed.webhooks` errors.
 
     The headers are checked before any of the body is read; the body is read no further than
-    ``max_body_bytes`` (:class:`WebhookBodyTooLargeError`), with no pause longer than
+    ``max_body_bytes`` (:class:`WebhookBodyTooLargeError`), and all of it within
     ``body_timeout`` seconds (:class:`WebhookBodyTimeoutError`). With ``known_requests``, an
     authentic delivery for a request id it does not know raises :class:`UnknownRequestError`.
     """
@@ -165,33 +167,35 @@ def _check_limit(value: object) -> None:
         raise ValueError(f"max_body_bytes must be a positive int, got {value!r}")
 
 
-async def _read_body(request: SupportsWebhookRequest, limit: int, pause: float) -> bytes:
+async def _read_body(request: SupportsWebhookRequest, limit: int, timeout: float) -> bytes:
     declared = _content_length(request.headers)
     if declared is not None and declared > limit:
         raise WebhookBodyTooLargeError(limit, declared=declared)
     stream = getattr(request, "stream", None)
     if not callable(stream):  # a request object without streaming: its whole body, then judged
-        body = await request.body()  # (its server's own timeouts apply: pauses cannot be seen)
+        body: bytes | None = None
+        with anyio.move_on_after(timeout):  # its pauses cannot be seen: the whole is bounded
+            body = await request.body()
+        if body is None:
+            raise WebhookBodyTimeoutError(timeout)
         if len(body) > limit:
             raise WebhookBodyTooLargeError(limit, declared=len(body))
         return body
     chunks: list[bytes] = []
     size = 0
-    pieces = cast("AsyncIterator[bytes]", stream())
-    while True:
-        # The headers only looked authentic (the signature covers this body): a sender that
-        # stops sending it must not hold the connection for ever.
-        chunk: bytes | None = None
-        with anyio.move_on_after(pause) as waited:
-            chunk = await anext(pieces, None)
-        if waited.cancelled_caught:
-            raise WebhookBodyTimeoutError(pause)
-        if chunk is None:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > limit:
-            raise WebhookBodyTooLargeError(limit)
-        chunks.append(chunk)
+    # The headers only looked authentic (the signature covers this body): a sender that stops
+    # sending it, or sends it a byte at a time, must not hold the connection for ever.
+    try:
+        async for chunk in arriving(
+            cast("AsyncIterator[bytes]", stream()), pause=None, total=timeout
+        ):
+            size += len(chunk)
+            if size > limit:
+                raise WebhookBodyTooLargeError(limit)
+            chunks.append(chunk)
+    except BodyStalled:
+        raise WebhookBodyTimeoutError(timeout) from None
+    return b"".join(chunks)
 
 
 def _content_length(headers: Mapping[str, str]) -> int | None:
@@ -215,8 +219,8 @@ def webhook_endpoint(
     Deduplication uses ``deduplicator`` (default: an in-memory one for this endpoint; pass
     ``Deduplicator(SQLiteIdempotencyStore(path))`` for claims that survive a restart); pass
     ``deduplicate=False`` to call the handler for every authentic delivery. Bodies past
-    ``max_body_bytes`` are answered 413 without being read further, and bodies that pause for
-    more than ``body_timeout`` seconds 408; with ``known_requests``
+    ``max_body_bytes`` are answered 413 without being read further, and bodies not in whole
+    within ``body_timeout`` seconds 408; with ``known_requests``
     (a :class:`RequestRegistry` such as :class:`SQLiteRequestRegistry`, or a function of the
     request id), deliveries for request ids it does not know are answered 403.
     """

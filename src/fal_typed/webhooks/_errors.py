@@ -9,7 +9,7 @@ Two families, because a receiver answers them differently:
 
 And three refusals a receiver chooses: :class:`WebhookBodyTooLargeError` (the body is past the
 receiver's limit: 413, nothing more of it is read), :class:`WebhookBodyTimeoutError` (the body
-stopped arriving: 408) and :class:`UnknownRequestError` (authentic, but for a request id this
+did not arrive in whole in time: 408) and :class:`UnknownRequestError` (authentic, but for a request id this
 application did not submit: 403).
 
 Messages name what is wrong but never echo a signature or a body: they end up in logs.
@@ -130,14 +130,14 @@ class WebhookBodyTooLargeError(WebhookError):
 
 
 class WebhookBodyTimeoutError(WebhookError):
-    """The delivery's body stopped arriving: nothing came for ``timeout`` seconds (answer 408).
+    """The delivery's body did not arrive in whole within ``timeout`` seconds (answer 408).
     Its headers only looked authentic (the signature covers the body, unread): a sender that
-    trickles a body must not hold the receiver's connection for ever."""
+    stops sending a body, or trickles it, must not hold the receiver's connection for ever."""
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         super().__init__(
-            f"webhook body stopped arriving: nothing came for {timeout:g} s",
+            f"webhook body did not arrive in whole within {timeout:g} s",
             error_type="webhook_body_timeout",
         )
 

@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from . import _checks
 from ._errors import JWKSFetchError
-from ._jwks_http import get_jwks, get_jwks_async
+from ._jwks_http import error_excerpt, get_jwks, get_jwks_async
 from ._signature import load_jwks
 
 __all__ = [
@@ -155,7 +155,9 @@ def _keys_from_response(
     response: httpx.Response, body: bytes, url: str
 ) -> tuple[Ed25519PublicKey, ...]:
     if response.status_code != 200:
-        raise JWKSFetchError(f"JWKS request answered HTTP {response.status_code}", url=url)
+        said = error_excerpt(body)
+        said = f": {said}" if said else ""
+        raise JWKSFetchError(f"JWKS request answered HTTP {response.status_code}{said}", url=url)
     return keys_from_body(body, url)
 
 

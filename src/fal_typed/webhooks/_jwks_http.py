@@ -29,16 +29,34 @@ from typing import Final, cast
 import httpx
 
 from .._bounded import Interrupter, TimedOut, await_within, next_within, send_before
+from .._checks import declared_length
 from .._deadline import Deadline
+from .._errors import scrub
+from ..catalog._text import printable
 from ._errors import JWKSFetchError
 
-__all__ = ["MAX_JWKS_BYTES", "MAX_JWKS_REDIRECTS", "get_jwks", "get_jwks_async"]
+__all__ = [
+    "MAX_ERROR_BYTES",
+    "MAX_JWKS_BYTES",
+    "MAX_JWKS_REDIRECTS",
+    "error_excerpt",
+    "get_jwks",
+    "get_jwks_async",
+]
 
 MAX_JWKS_BYTES: Final = 1 << 20
 """The largest JWKS answer read (1 MiB), before and after decompression; a JWKS is a few KB."""
 
 MAX_JWKS_REDIRECTS: Final = 3
 """The most redirects a JWKS fetch follows (never one from https to http)."""
+
+MAX_ERROR_BYTES: Final = 4096
+"""How much of an error answer's body is read (and inflated), to say in the error what the
+server said; the rest is never read."""
+
+EXCERPT_CHARS: Final = 300
+"""The most characters of an error answer quoted in a message (:func:`error_excerpt`)."""
+
 
 _REQUEST_HEADERS: Final = {"Accept": "application/json", "Accept-Encoding": "identity"}
 #: Content-Encoding values read, and the zlib window of each (47: gzip or zlib, detected).
@@ -77,8 +95,8 @@ def _next_hop(response: httpx.Response, url: str, hops: int) -> str | None:
 def _encoding(response: httpx.Response) -> str:
     """The body's content coding, refused before any of the body is read when it is too large
     by its ``Content-Length`` or in a coding we do not inflate within the cap."""
-    length: str = response.headers.get("content-length", "").strip()
-    if length.isascii() and length.isdigit() and (len(length) > 7 or int(length) > MAX_JWKS_BYTES):
+    declared = declared_length(response.headers.get_list("content-length"))
+    if declared is not None and declared > MAX_JWKS_BYTES:
         raise _Unusable(f"larger than the limit of {MAX_JWKS_BYTES} bytes (Content-Length)")
     encoding: str = response.headers.get("content-encoding", "").strip().lower()
     if encoding not in ("", "identity", *_INFLATE):
@@ -90,6 +108,30 @@ def _add(body: bytearray, chunk: bytes) -> None:
     body += chunk
     if len(body) > MAX_JWKS_BYTES:
         raise _Unusable(f"larger than the limit of {MAX_JWKS_BYTES} bytes")
+
+
+def _inflated_start(raw: bytes, encoding: str) -> bytes:
+    """The start of an error answer's body: ``raw`` (its first bytes only, perhaps) inflated no
+    further than :data:`MAX_ERROR_BYTES`; nothing when it does not inflate."""
+    wbits = _INFLATE.get(encoding)
+    if wbits is None:
+        return raw if encoding in ("", "identity") else b""
+    for attempt in (wbits,) if wbits != 15 else (15, -15):
+        try:
+            return zlib.decompressobj(attempt).decompress(raw, MAX_ERROR_BYTES)
+        except zlib.error:
+            continue
+    return b""
+
+
+def error_excerpt(body: bytes) -> str:
+    """The start of an error answer's body as one line to quote in a message: at most
+    :data:`EXCERPT_CHARS` characters, control and bidirectional characters and line breaks
+    (a log's lines, a terminal's escapes) turned into spaces, remembered secrets scrubbed
+    out; ``""`` for none."""
+    text = " ".join(printable(body.decode("utf-8", "replace")).split())
+    text = scrub(text)  # before the cut: a cut could split an echoed secret
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "\u2026"
 
 
 def _decoded(raw: bytes, encoding: str) -> bytes:
@@ -141,13 +183,30 @@ def _read(response: httpx.Response, deadline: Deadline) -> bytes:
     return _decoded(bytes(body), encoding)
 
 
+def _read_start(response: httpx.Response, deadline: Deadline) -> bytes:
+    """The start of an error answer's body (:func:`_inflated_start`); whatever of it came before
+    the deadline, or a failure, cut it short."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    raw = bytearray()
+    with Interrupter(response, deadline):
+        try:
+            for chunk in response.iter_raw():
+                raw += chunk
+                if len(raw) >= MAX_ERROR_BYTES or deadline.expired:
+                    break
+        except httpx.HTTPError:
+            pass
+    return _inflated_start(bytes(raw[:MAX_ERROR_BYTES]), encoding)
+
+
 def _get(http: httpx.Client, url: str, deadline: Deadline) -> tuple[httpx.Response, bytes]:
     for hops in range(MAX_JWKS_REDIRECTS + 1):
         response = _send(http, _request(http, url, deadline), deadline)
         try:
             following = _next_hop(response, url, hops)
             if following is None:
-                body = _read(response, deadline) if response.status_code == 200 else b""
+                ok = response.status_code == 200
+                body = _read(response, deadline) if ok else _read_start(response, deadline)
                 return response, body
             url = following
         finally:
@@ -158,8 +217,8 @@ def _get(http: httpx.Client, url: str, deadline: Deadline) -> tuple[httpx.Respon
 def get_jwks(
     http: httpx.Client | None, url: str, timeout: float, *, what: str = "JWKS"
 ) -> tuple[httpx.Response, bytes]:
-    """The final answer to ``GET url`` (closed) and its body (empty unless it is a 200), within
-    ``timeout`` seconds in all. ``http`` None: a short-lived client of our own. ``what`` names
+    """The final answer to ``GET url`` (closed) and its body (for an answer other than 200, only
+    its start: :data:`MAX_ERROR_BYTES`, to quote), within ``timeout`` seconds in all. ``http`` None: a short-lived client of our own. ``what`` names
     the document in the error (the webhook senders' ranges are fetched the same way)."""
     deadline = Deadline(timeout)
     try:
@@ -190,6 +249,21 @@ async def _aread(response: httpx.Response, deadline: Deadline) -> bytes:
     return _decoded(bytes(body), encoding)
 
 
+async def _aread_start(response: httpx.Response, deadline: Deadline) -> bytes:
+    """Async twin of :func:`_read_start`."""
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    raw = bytearray()
+    chunks = cast("AsyncGenerator[bytes, None]", response.aiter_raw())
+    try:
+        while len(raw) < MAX_ERROR_BYTES:
+            raw += await next_within(chunks, deadline)
+    except (StopAsyncIteration, TimedOut, httpx.HTTPError):
+        pass
+    finally:
+        await chunks.aclose()
+    return _inflated_start(bytes(raw[:MAX_ERROR_BYTES]), encoding)
+
+
 async def _aget(
     http: httpx.AsyncClient, url: str, deadline: Deadline
 ) -> tuple[httpx.Response, bytes]:
@@ -201,7 +275,8 @@ async def _aget(
             following = _next_hop(response, url, hops)
             if following is None:
                 ok = response.status_code == 200
-                return response, (await _aread(response, deadline) if ok else b"")
+                read = _aread(response, deadline) if ok else _aread_start(response, deadline)
+                return response, await read
             url = following
         finally:
             await response.aclose()

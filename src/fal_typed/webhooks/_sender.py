@@ -30,7 +30,7 @@ from .._client import Client, default_client
 from .._errors import FalConnectionError, FalError, ProtocolError, error_for_response
 from . import _checks
 from ._errors import JWKSFetchError
-from ._jwks_http import get_jwks, get_jwks_async
+from ._jwks_http import error_excerpt, get_jwks, get_jwks_async
 
 __all__ = ["DEFAULT_SENDERS_TTL", "WebhookSenders"]
 
@@ -184,7 +184,10 @@ class WebhookSenders:
 
         response, body = answer
         if response.status_code != 200:
-            return self._keep(error_for_response(response.status_code, None, response.headers))
+            # What the server said, its start only (MAX_ERROR_BYTES read), as one scrubbed line.
+            said = error_excerpt(body) or None
+            error = error_for_response(response.status_code, said, response.headers)
+            return self._keep(error)
         try:
             meta = GetMetaResponse.model_validate_json(body)
         except ValidationError:

@@ -1,0 +1,81 @@
+"""The local server bounds the wait for a request's body, as the proxy and the webhook receiver
+do: each pause, and the whole. A client sending a byte just within each pause held its handler
+(a submit, an upload) for as long as it liked. Raw sockets against the plugin's server."""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+
+import httpx
+import pytest
+
+from fal_typed.testing import LocalFal, _middleware
+
+from .conftest import AUTH, FLUX
+
+
+def _dribble(local_fal: LocalFal, path: str, *, every: float, within: float) -> bytes:
+    url = httpx.URL(local_fal.base_url)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {url.host}\r\nAuthorization: {AUTH['Authorization']}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 10000\r\n\r\n"
+    )
+    answer = b""
+    ends = time.monotonic() + within
+    with socket.create_connection((url.host, url.port or 80), timeout=30) as sock:
+        sock.sendall(head.encode() + b"{")
+        while time.monotonic() < ends and not answer.rstrip().endswith(b"}"):
+            readable, _, _ = select.select([sock], [], [], every)
+            if readable:
+                data = sock.recv(65536)
+                if not data:
+                    break
+                answer += data
+            elif not answer:
+                sock.sendall(b" ")
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("pause", "total", "every", "said"),
+    [
+        (30.0, 1.0, 0.1, b"did not arrive in full within 1 s"),
+        (0.5, 30.0, 2.0, b"nothing came for 0.5 s"),
+    ],
+    ids=["trickled", "stopped"],
+)
+def test_a_body_that_does_not_arrive_in_time_is_answered_408(
+    local_fal: LocalFal,
+    monkeypatch: pytest.MonkeyPatch,
+    pause: float,
+    total: float,
+    every: float,
+    said: bytes,
+) -> None:
+    monkeypatch.setattr(_middleware, "BODY_PAUSE", pause)
+    monkeypatch.setattr(_middleware, "BODY_TIMEOUT", total)
+    started = time.monotonic()
+    answer = _dribble(local_fal, f"/queue/{FLUX}", every=every, within=10.0)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:300]
+    assert said in answer
+    assert time.monotonic() - started < 8.0
+    assert local_fal.requests_for("submit") == [] or all(
+        r.status_code == 408 for r in local_fal.requests_for("submit")
+    )
+
+
+def test_a_body_in_time_is_read_and_the_answer_may_wait_for_the_disconnect(
+    local_fal: LocalFal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bounds are each request's, not the connection's: a request that comes on the same
+    connection after more than the total is read as any other."""
+    monkeypatch.setattr(_middleware, "BODY_PAUSE", 0.5)
+    monkeypatch.setattr(_middleware, "BODY_TIMEOUT", 1.0)
+    with httpx.Client(headers=AUTH, timeout=30) as http:
+        submitted = http.post(f"{local_fal.base_url}/queue/{FLUX}", json={"prompt": "a cat"})
+        assert submitted.status_code == 200, submitted.text
+        time.sleep(1.2)
+        status = http.get(submitted.json()["status_url"])
+        assert status.status_code == 200
