@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ._env import HOST_ENV
+from ._errors import describe
 from ._numbers import number_parser
 
 if TYPE_CHECKING:
@@ -252,10 +253,8 @@ def run_command(
     client = _client(key, base_url, api_url)
     try:
         client.credentials()
-    except MissingCredentialsError:
-        from .._auth import no_key_message
-
-        raise _fail(no_key_message()) from None
+    except MissingCredentialsError as exc:
+        raise _fail(describe(exc)) from None
     try:
         job = batch.run_async(
             endpoint,
@@ -284,7 +283,7 @@ def run_command(
             max_cost=max_cost,
         )
     except (FalError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(describe(exc) if isinstance(exc, FalError) else str(exc)) from None
     summary = _run_job(job, quiet=quiet)
     raise typer.Exit(0 if summary.complete else 1)
 
@@ -366,7 +365,7 @@ def _run_job(job: Any, *, quiet: bool) -> Summary:
         # the journal (unusable, or failed during the run: it stopped sending): the user's to fix.
         raise _fail(str(exc)) from None
     except FalError as exc:
-        raise _fail(str(exc), 1) from None
+        raise _fail(describe(exc), 1) from None
     summary: Summary = result
     if not quiet or not summary.complete:
         err.print(str(summary), markup=False, highlight=False, soft_wrap=True)

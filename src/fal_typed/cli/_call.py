@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 
-from .._auth import check_key, no_key_message
+from .._auth import check_key
 from .._client import Client
 from .._endpoint import Endpoint
 from .._errors import FalError, InputValidationError, InvalidArgumentError, MissingCredentialsError
@@ -115,8 +115,8 @@ def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str
         given = None if values["key"] is None else check_key(values["key"], "--key")
         client = hosts_client(_hosts(values), key_for(given, values.get("base_url")))
         client.credentials()  # a missing key is a usage error, found before anything is sent
-    except MissingCredentialsError:
-        raise click.UsageError(no_key_message()) from None
+    except MissingCredentialsError as exc:
+        raise click.UsageError(describe(exc)) from None
     except InputValidationError as exc:
         fail_values(
             fields,
