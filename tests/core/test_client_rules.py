@@ -423,9 +423,7 @@ def test_a_base_url_names_the_schemes_it_may_use_and_loses_trailing_slashes() ->
 
 @pytest.mark.parametrize("value", [0, -1.0])
 def test_a_timeout_must_be_positive(value: float) -> None:
-    with pytest.raises(
-        InvalidArgumentError, match=f"timeout must be a positive number of seconds, got {value}"
-    ):
+    with pytest.raises(InvalidArgumentError, match=f"timeout must be > 0 seconds, got {value}"):
         Client(key="id-1:secret-1", timeout=value)
 
 
