@@ -218,3 +218,23 @@ def test_inject_keeps_valid_rules() -> None:
     fal = LocalFal()
     assert fal.inject(Fault.reset(), times=None, probability=0.25).probability == 0.25
     assert fal.inject(Fault.reset(), times=2).times == 2
+
+
+@pytest.mark.parametrize(
+    ("given", "error", "message"),
+    [
+        ("/etc/hostname", NotADirectoryError, "schemas directory /etc/hostname is a file"),
+        ("", InvalidArgumentError, "schemas_dir must not be empty (for the working directory"),
+        (" ", InvalidArgumentError, "schemas_dir must not be empty"),
+        (5, InvalidArgumentError, "schemas_dir must be a directory path, got int"),
+        (b"/tmp", InvalidArgumentError, "schemas_dir must be a directory path, got bytes"),
+    ],
+)
+def test_a_schemas_dir_that_is_no_directory_is_said_as_what_it_is(
+    given: object, error: type[Exception], message: str
+) -> None:
+    """A file was 'not found'; an empty path served the working directory's documents; a
+    number raised a raw TypeError from pathlib."""
+    with pytest.raises(error) as caught:
+        LocalFal(given)  # type: ignore[arg-type]
+    assert str(caught.value).startswith(message)
