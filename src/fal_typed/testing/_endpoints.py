@@ -197,7 +197,7 @@ def _schemas_dir(directory: object) -> Path | None:
         raise InvalidArgumentError(
             f"schemas_dir must be a directory path, got {type(directory).__name__}"
         )
-    text: object = os.fspath(cast("str | os.PathLike[str]", directory))
+    text: object = os.fspath(cast("str | os.PathLike[Any]", directory))
     if not isinstance(text, str):
         raise InvalidArgumentError("schemas_dir must be a str path, not bytes")
     if not text.strip():
