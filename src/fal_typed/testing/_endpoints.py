@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from .._errors import InvalidArgumentError
 from ..catalog._git import GitError, documents_at
@@ -197,7 +197,7 @@ def _schemas_dir(directory: object) -> Path | None:
         raise InvalidArgumentError(
             f"schemas_dir must be a directory path, got {type(directory).__name__}"
         )
-    text: object = os.fspath(cast("str | os.PathLike[Any]", directory))
+    text = _path_text(directory)  # pyright: ignore[reportUnknownArgumentType]
     if not isinstance(text, str):
         raise InvalidArgumentError("schemas_dir must be a str path, not bytes")
     if not text.strip():
@@ -205,6 +205,10 @@ def _schemas_dir(directory: object) -> Path | None:
             "schemas_dir must not be empty (for the working directory, give '.')"
         )
     return Path(text)
+
+
+def _path_text(path: str | os.PathLike[Any]) -> object:
+    return os.fspath(path)
 
 
 class EndpointCatalog:

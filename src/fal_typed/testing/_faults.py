@@ -30,6 +30,7 @@ OPERATION_ALIASES: Final[Mapping[str, str]] = {
     "cancel": "queue.cancel",
 }
 
+
 def check_operation(
     name: str, operation: object, known: Collection[str], *, glob: bool = False
 ) -> str | None:
