@@ -36,6 +36,7 @@ from .._hosts import Hosts
 from .._local import hosts_client, key_for
 from .._untyped import untyped
 from .._urls import request_url
+from ..files._local import folder_problem
 from ._body import (
     collect_body,
     fail_values,
@@ -88,6 +89,9 @@ def _save_dir(value: str | None) -> Path | None:
     if value is None:
         return None
     directory = Path(value).expanduser()
+    problem = folder_problem(directory)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="'--save'")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
