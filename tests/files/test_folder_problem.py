@@ -49,3 +49,28 @@ def test_call_save_into_a_device_says_what_it_is(save: str, message: str) -> Non
     assert run.returncode == 2, run.stderr
     assert message in " ".join(run.stderr.split())
     assert "File exists" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("", "path must not be empty: give a file's path, or a folder ('.' for this one)"),
+        (" ", "path must not be empty"),
+        ("{file}/x.png", "cannot save to {file}/x.png: {file} is a file, not a folder"),
+        ("{file}/a/b.png", "cannot save to {file}/a/b.png: {file} is a file, so {file}/a cannot"),
+        ("{file}/", "cannot save into {file}/: {file} is a file, not a folder"),
+    ],
+)
+def test_save_says_what_is_in_the_way_before_downloading(
+    tmp_path: Path, path: str, message: str
+) -> None:
+    """save('') saved into the working directory; a path under a file said its 'directory does
+    not exist', and a folder path ending in a separator under one 'cannot create the folder
+    (Not a directory)'."""
+    from fal_typed.files._save import save_target
+
+    file = tmp_path / "a-file"
+    file.write_bytes(b"")
+    with pytest.raises(InvalidArgumentError) as caught:
+        save_target(path.format(file=file), "image.png")
+    assert caught.value.message.startswith(message.format(file=file))
