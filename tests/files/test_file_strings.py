@@ -347,3 +347,22 @@ def test_the_strings_of_a_urls_sequence_are_judged_and_it_keeps_its_kind() -> No
     # Anything but a string or a sequence of them, in a file field, is left for validation.
     untouched = {"image_urls": None, "image_url": None, "mask_urls": 3, "video_urls": {"a": "b"}}
     assert extract_uploads(untouched) == (untouched, {})
+
+
+@pytest.mark.parametrize(
+    "url", [" https://example.com/cat.png", "https://example.com/cat.png\n", "\tdata:,x"]
+)
+def test_a_url_pasted_with_whitespace_around_it_is_refused_before_sending(
+    local_fal: LocalFal, url: str
+) -> None:
+    """It was sent as written (a trailing line break too: the call was taken, and fal failed to
+    fetch the file), or, with spaces in front, said to be 'not a URL'."""
+    for local in (True, False):
+        with pytest.raises(FileInputError) as caught:
+            file_string(url, field="image_url", local=local)
+        assert caught.value.message == (
+            f"image_url: {url!r} is a URL with spaces or a line break around it: strip it"
+        )
+    with pytest.raises(FileInputError, match="strip it"):
+        moondream2.run(image_url=url, prompt="what is it?", client=local_fal.client())
+    assert local_fal.requests == []
