@@ -138,3 +138,33 @@ def test_a_dry_run_without_a_key_says_the_run_needs_one(
     assert "note: no fal API key: set FAL_KEY" in run.stderr
     assert "the run needs one" in run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["prompts.jsonl", "served"]
+
+
+def test_rows_from_a_closed_or_terminal_stdin_are_refused_saying_how(tmp_path: Path) -> None:
+    """'-' with stdin closed (<&-) raised an AttributeError, reported as a bug (exit 70); on a
+    terminal it waited, silently, for rows typed by hand."""
+    import os
+    import pty
+    import subprocess
+
+    from .helpers import cli_command, cli_env
+
+    args = cli_command("batch", "run", "fal-ai/flux/dev", "-", "--journal", "j.db", "--dry-run")
+    closed = subprocess.run(
+        ["sh", "-c", 'exec "$@" <&-', "sh", *args],
+        cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert closed.returncode == 2, closed.stderr
+    assert "'-' reads the rows from standard input, which is closed here" in closed.stderr
+    leader, follower = pty.openpty()
+    try:
+        terminal = subprocess.run(
+            args, stdin=follower, cwd=tmp_path, env=cli_env(), capture_output=True, text=True,
+            timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert terminal.returncode == 2, terminal.stderr
+    assert "which is a terminal here: pipe the rows in" in terminal.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
