@@ -120,7 +120,11 @@ GRAMMAR = (
         (5, "invalid endpoint id 5: expected a string"),
         ("x" * 199 + "/y", f"invalid endpoint id {'x' * 40!r}...: longer than 200 characters"),
         ("flux", f"invalid endpoint id 'flux': {GRAMMAR}"),
-        ("fal-ai/flux\n", f"invalid endpoint id 'fal-ai/flux\\n': {GRAMMAR}"),
+        (
+            "fal-ai/flux\n",
+            "invalid endpoint id 'fal-ai/flux\\n': it has spaces or a line break around it "
+            "(strip it)",
+        ),
         ("fal-ai/-flux", f"invalid endpoint id 'fal-ai/-flux': {GRAMMAR}"),
         (
             "workflows/app",

@@ -751,6 +751,24 @@ def _proxy_route(
     return ProxyRoute(proxy_url.strip(), headers)
 
 
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?", re.ASCII)
+
+
+def _env_host(name: str) -> str | None:
+    """fal-client's host variable ``name``: a host name (and port), no scheme or path, or an
+    error naming the variable. ``FAL_RUN_HOST=https://fal.run`` made the queue URL
+    ``https://queue.https://fal.run``, reported as the unknown host ``queue.https``."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    if not _HOST_NAME.fullmatch(value):
+        raise InvalidArgumentError(
+            f"{name} must be a host name such as fal.run (no scheme, path or spaces), got "
+            f"{value[:100]!r}"
+        )
+    return value
+
+
 def _client_from_environment() -> Client:
     """A key-from-environment client: every host under ``$FAL_TYPED_BASE_URL`` when it is set (a
     local server, see ``_local``), else honouring fal-client's ``FAL_RUN_HOST`` /
@@ -760,8 +778,8 @@ def _client_from_environment() -> Client:
     local = client_from_environment()
     if local is not None:
         return local
-    run_host = os.environ.get("FAL_RUN_HOST", "").strip() or "fal.run"
-    queue_host = os.environ.get("FAL_QUEUE_RUN_HOST", "").strip() or f"queue.{run_host}"
+    run_host = _env_host("FAL_RUN_HOST") or "fal.run"
+    queue_host = _env_host("FAL_QUEUE_RUN_HOST") or f"queue.{run_host}"
     return Client(
         queue_url=f"https://{queue_host}",
         run_url=f"https://{run_host}",

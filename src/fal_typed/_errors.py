@@ -42,6 +42,7 @@ __all__ = [
     "Scrubber",
     "ServerError",
     "error_for_response",
+    "reason",
     "remember_secrets",
     "scrub",
     "scrub_value",
@@ -312,6 +313,13 @@ class FalError(Exception):
 
     def __repr__(self) -> str:
         return scrub(super().__repr__())
+
+
+def reason(exc: BaseException) -> str:
+    """What ``exc`` says, to be quoted in another error's message: a :class:`FalError`'s own
+    message, without the ``(error_type=...)`` its ``str`` adds, which the new error adds again
+    (a wrapped one read "... (error_type=invalid_argument) (error_type=invalid_argument)")."""
+    return scrub(exc.message) if isinstance(exc, FalError) else str(exc)
 
 
 class MissingCredentialsError(FalError):

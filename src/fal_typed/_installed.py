@@ -22,7 +22,7 @@ import importlib.util
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, cast
@@ -267,6 +267,23 @@ def _score(info: EndpointInfo, words: list[str], query: str) -> int | None:
     return score
 
 
+def _known_category(category: str, infos: Sequence[EndpointInfo]) -> str:
+    """``category`` in lower case, if one of ``infos`` has it (in any case, spaces around it
+    ignored); else an error naming the close ones and every category there is. A category that
+    matched none listed nothing, as if there were no such endpoints (``Text-To-Image``, a typo)."""
+    wanted = category.strip().lower()
+    known = sorted({info.category for info in infos if info.category})
+    if wanted in {name.lower() for name in known} or not infos:
+        return wanted
+    import difflib
+
+    close = difflib.get_close_matches(wanted, known, n=3)
+    hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+    raise InvalidArgumentError(
+        f"no endpoint has the category {category!r}: {hint}the categories are {', '.join(known)}"
+    )
+
+
 def rank(
     infos: Iterable[EndpointInfo], query: str = "", *, category: str | None = None
 ) -> list[EndpointInfo]:
@@ -274,9 +291,11 @@ def rank(
     :func:`search`); an empty query keeps them all, sorted by id."""
     text = " ".join(query.lower().split())
     words = text.split()
+    infos = list(infos)
+    wanted = None if category is None else _known_category(category, infos)
     scored: list[tuple[int, EndpointInfo]] = []
     for info in infos:
-        if category is not None and info.category != category:
+        if wanted is not None and info.category.lower() != wanted:
             continue
         score = _score(info, words, text)
         if score is not None:

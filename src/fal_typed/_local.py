@@ -13,6 +13,7 @@ import os
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ._errors import InvalidArgumentError
+from ._errors import reason as error_reason
 from ._hosts import Hosts
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ def local_client(base_url: str, *, key: str | None = None, **options: Any) -> Cl
     try:
         hosts = Hosts.local(base_url)
     except ValueError as exc:
-        raise InvalidArgumentError(f"local server URL: {exc}") from None
+        raise InvalidArgumentError(f"local server URL: {error_reason(exc)}") from None
     return hosts_client(hosts, key if key is not None else local_key(), **options)
 
 
@@ -109,7 +110,7 @@ def default_hosts() -> Hosts:
     try:
         return Hosts.local(base_url)
     except ValueError as exc:
-        raise InvalidArgumentError(f"{BASE_URL_ENV}={base_url!r}: {exc}") from None
+        raise InvalidArgumentError(f"{BASE_URL_ENV}={base_url!r}: {error_reason(exc)}") from None
 
 
 def client_from_environment() -> Client | None:
@@ -120,7 +121,7 @@ def client_from_environment() -> Client | None:
     try:
         return local_client(base_url)
     except InvalidArgumentError as exc:
-        raise InvalidArgumentError(f"{BASE_URL_ENV}={base_url!r}: {exc}") from None
+        raise InvalidArgumentError(f"{BASE_URL_ENV}={base_url!r}: {error_reason(exc)}") from None
 
 
 def use_local_server(server: str | LocalServer | None = None, *, key: str | None = None) -> Client:

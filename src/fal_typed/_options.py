@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Literal, cast
+from typing import Literal
 
 import httpx
 
@@ -17,8 +17,6 @@ from ._checks import (
     check_callable,
     check_count,
     check_seconds,
-    seconds_problem,
-    shown_number,
 )
 from ._errors import InvalidArgumentError
 
@@ -65,14 +63,9 @@ _RESERVED_HEADERS = frozenset(
 
 
 def check_positive(name: str, value: object) -> float:
-    """A finite number > 0 (not a bool), as a float (an int no float holds is not finite)."""
-    problem = seconds_problem(name, value, positive=True)
-    if problem is None:
-        return float(cast("float", value))
-    kind, message = problem
-    if kind is ValueError:  # NaN, infinite, past float's range, or not above 0: said as one
-        message = f"{name} must be a positive number of seconds, got {shown_number(value)}"
-    raise InvalidArgumentError(message)
+    """A finite number of seconds > 0 (not a bool), as a float: :func:`check_seconds`'s rule
+    (an int no float holds is not finite), its messages naming ``name``."""
+    return check_seconds(name, value, positive=True)
 
 
 def _check_header_text(what: str, text: object) -> str:

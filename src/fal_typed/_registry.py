@@ -19,7 +19,7 @@ from typing import Any
 from ._endpoint import Endpoint
 from ._errors import FalError, InvalidArgumentError
 from ._installed import installed_endpoints
-from ._urls import endpoint_id_hint
+from ._urls import endpoint_id_hint, parse_endpoint_id
 from .naming import module_name
 
 __all__ = ["UnknownEndpointError", "endpoint"]
@@ -60,6 +60,9 @@ def endpoint(endpoint_id: str) -> Endpoint[Any, Any]:
         raise InvalidArgumentError(
             f"invalid endpoint id {endpoint_id!r}: expected a string{endpoint_id_hint(endpoint_id)}"
         )
+    # The grammar first (spaces around it or in a segment, an empty segment): a malformed id
+    # has a module name too, and was told it was not installed, and to call it untyped.
+    parse_endpoint_id(endpoint_id)
     name = f"{_PACKAGE}.{module_name(endpoint_id)}"
     try:
         module = importlib.import_module(name)

@@ -39,7 +39,7 @@ from typing import cast
 
 import httpx
 
-from ._checks import shown_number
+from ._checks import check_count, check_seconds
 from ._errors import (
     FalConnectionError,
     FalError,
@@ -341,34 +341,13 @@ class RetryPolicy:
     attempt of a call: the bound of one call's retries, whatever the errors."""
 
     def __post_init__(self) -> None:
-        # Checked at run time: policies are often built from configuration.
-        attempts = cast(object, self.max_attempts)
-        if isinstance(attempts, bool) or not isinstance(attempts, int):
-            raise InvalidArgumentError(
-                f"max_attempts must be an int, got {type(attempts).__name__}"
-            )
-        if attempts < 1:
-            raise InvalidArgumentError(
-                f"max_attempts must be at least 1, got {shown_number(attempts)}"
-            )
-        for name in ("base_delay", "max_delay", "max_retry_after", "max_elapsed", "jitter"):
-            value = cast(object, getattr(self, name))
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidArgumentError(f"{name} must be a number, got {type(value).__name__}")
-            if not value >= 0:  # NaN too
-                raise InvalidArgumentError(
-                    f"{name} must not be negative, got {shown_number(value)}"
-                )
-            try:  # an int no float holds would overflow the first delay computed from it
-                float(value)
-            except OverflowError:
-                raise InvalidArgumentError(
-                    f"{name} must be a number a float can hold, got {shown_number(value)}"
-                ) from None
-        if not self.jitter <= 1:
-            raise InvalidArgumentError(
-                f"jitter must be between 0 and 1, got {shown_number(self.jitter)}"
-            )
+        # Checked at run time: policies are often built from configuration. _checks' rules:
+        # a bool is no count, NaN and infinities (and ints no float holds) no delay: an
+        # infinite delay waits for ever, or raises OverflowError from time.sleep.
+        check_count("max_attempts", self.max_attempts, minimum=1)
+        for name in ("base_delay", "max_delay", "max_retry_after", "max_elapsed"):
+            check_seconds(name, getattr(self, name))
+        check_seconds("jitter", self.jitter, maximum=1, unit="")
         if not isinstance(cast(object, self.retry_ingress_errors), bool):
             raise InvalidArgumentError(
                 "retry_ingress_errors must be True or False, "

@@ -54,7 +54,19 @@ class EndpointRef:
         return f"{self.app_root}/{self.path}" if self.path else self.app_root
 
 
+#: What an id pasted with the spaces or the line break around it (a copied terminal line, a
+#: file's last line) is told: the id itself is right.
+PADDED_HINT = ": it has spaces or a line break around it (strip it)"
+
+
+def is_padded(given: object) -> bool:
+    """A string with whitespace around something else: an id pasted with its surroundings."""
+    return isinstance(given, str) and given.strip() != given and bool(given.strip())
+
+
 def _invalid(endpoint_id: object, why: str) -> InvalidArgumentError:
+    if is_padded(endpoint_id):
+        return InvalidArgumentError(f"invalid endpoint id {endpoint_id!r}{PADDED_HINT}")
     return InvalidArgumentError(f"invalid endpoint id {endpoint_id!r}: {why}")
 
 
@@ -159,8 +171,8 @@ def _request_id_hint(given: object) -> str:
     an id pasted with a line break."""
     if isinstance(given, str):
         stripped = given.strip()
-        if stripped != given and _REQUEST_ID.fullmatch(stripped):
-            return ": it has spaces or a line break around it (strip it)"
+        if is_padded(given) and _REQUEST_ID.fullmatch(stripped):
+            return PADDED_HINT
         return ": a request id is the string submit() returned (handle.request_id)"
     if isinstance(getattr(given, "request_id", None), str):
         return f": this is a {type(given).__name__}; pass its .request_id (or call its methods)"

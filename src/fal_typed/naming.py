@@ -35,7 +35,7 @@ import keyword
 import re
 
 from ._errors import InvalidArgumentError
-from ._urls import NAMESPACES
+from ._urls import NAMESPACES, PADDED_HINT, is_padded
 
 __all__ = ["check_endpoint_id", "module_name", "split_endpoint_id"]
 
@@ -63,6 +63,8 @@ def check_endpoint_id(endpoint_id: object) -> str:
             f"invalid endpoint id {endpoint_id[:40]!r}...: longer than {_MAX_LENGTH} characters"
         )
     if not _ID.fullmatch(endpoint_id):
+        if is_padded(endpoint_id):
+            raise InvalidArgumentError(f"invalid endpoint id {endpoint_id!r}{PADDED_HINT}")
         raise InvalidArgumentError(
             f"invalid endpoint id {endpoint_id!r}: expected 'owner/app[/path...]' made of "
             "ASCII letters, digits, '.', '_' and '-', each segment starting with a letter or digit"

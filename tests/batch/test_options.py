@@ -295,7 +295,7 @@ def test_the_command_line_refuses_a_bad_webhook_url_before_a_journal_is_made(
         cwd=tmp_path,
         timeout=60,
     )
-    assert done.returncode == 2 and "webhook must not contain spaces" in done.stderr
+    assert done.returncode == 2 and "--webhook-url must not contain spaces" in done.stderr
     assert not (tmp_path / "j.db").exists()
     assert local_fal.requests_for("submit") == []
 

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 import pytest
 from starlette.responses import Response
 
+from fal_typed import InvalidArgumentError
 from fal_typed.catalog import FetchReport, FetchSettings, fetch_catalog, fetch_endpoints
 
 from .hostile import HostileCatalog, document, json_answer, nested, page, raw_answer, record
@@ -360,3 +361,30 @@ def test_text_from_the_server_is_made_printable_in_every_reason(
     }
     shown = json.dumps([report.failed, listed.skipped], ensure_ascii=False)
     assert not any(c in shown for c in "\x1b\x07\x9b")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"concurrency": 2.5}, "concurrency must be an int, got float"),
+        ({"attempts": True}, "attempts must be an int, got bool"),
+        ({"max_depth": 2.5}, "max_depth must be an int, got float"),
+        ({"max_pages": 0}, "max_pages must be >= 1, got 0"),
+        ({"backoff": -1}, "backoff must be >= 0 seconds, got -1"),
+        ({"max_backoff": float("nan")}, "max_backoff must be a finite number of seconds"),
+        ({"timeout": float("-inf")}, "timeout must be a finite number of seconds, got -inf"),
+        ({"timeout": 0}, "timeout must be > 0 seconds, got 0"),
+        ({"response_timeout": 10**400}, "response_timeout must be a finite number of seconds"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_settings_are_checked_by_the_shared_rules_naming_the_option(
+    options: dict[str, object], message: str
+) -> None:
+    """FetchSettings had its own copy of the checks: 2.5 requests in flight, 1.5 attempts and an
+    int no float holds were taken, and one message named backoff, max_backoff and timeout at
+    once. It is still a ValueError (InvalidArgumentError is one)."""
+    with pytest.raises(InvalidArgumentError) as caught:
+        FetchSettings(**options)  # type: ignore[arg-type]
+    assert caught.value.message.startswith(message)
+    assert isinstance(caught.value, ValueError)

@@ -46,6 +46,16 @@ READ_AT_START = [
     ("--webhook-listen", "8080", "--webhook-listen must be HOST:PORT"),
     ("--retry-failed", "\u00b2", "retry_failed: '\u00b2' is no kind of failure"),
     ("--retry-failed", "5xx,time out", "retry_failed: 'time out' is no kind of failure"),
+    # A dry run took these silently; the run refused them (after the key was looked for).
+    ("--webhook-url", "ftp://example.com/hook", "--webhook-url must be an absolute http(s) URL"),
+    ("--webhook-url", "hooks.example.com", "--webhook-url must be an absolute http(s) URL"),
+    ("--out", "prompts.jsonl/results", "out must be a folder: prompts.jsonl is a file"),
+    ("--key-field", "", "key_field must be a non-empty string"),
+    ("--batch-name", "", "batch_name must be a string of 1 to 200 characters"),
+    ("--batch-name", "b" * 201, "batch_name must be a string of 1 to 200 characters"),
+    ("--key", "'id:secret'", "--key is wrapped in quotes"),
+    ("--key", "id: secret", "--key must not contain whitespace"),
+    ("--api-url", "ftp://example.com", "api_url must be an absolute http/https URL"),
 ]
 
 
@@ -111,3 +121,50 @@ def test_an_option_read_at_start_exits_2_before_anything(
         assert "Traceback" not in run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["prompts.jsonl", "served"]
     assert server.fal.requests_for("submit") == []
+
+
+def test_a_dry_run_without_a_key_says_the_run_needs_one(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    """The rows are checked without a key (nothing is sent); the run would stop at its absence,
+    so the dry run says so, and still makes nothing."""
+    (tmp_path / "prompts.jsonl").write_text(ROW)
+    run = run_cli(
+        "batch", "run", "fal-ai/flux/dev", "prompts.jsonl", "--journal", "cats.db", "--dry-run",
+        cwd=tmp_path, FAL_TYPED_API_URL=server.base_url,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "1 rows: 1 valid, 0 invalid" in run.stdout
+    assert "note: no fal API key: set FAL_KEY" in run.stderr
+    assert "the run needs one" in run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prompts.jsonl", "served"]
+
+
+def test_rows_from_a_closed_or_terminal_stdin_are_refused_saying_how(tmp_path: Path) -> None:
+    """'-' with stdin closed (<&-) raised an AttributeError, reported as a bug (exit 70); on a
+    terminal it waited, silently, for rows typed by hand."""
+    import os
+    import pty
+    import subprocess
+
+    from .helpers import cli_command, cli_env
+
+    args = cli_command("batch", "run", "fal-ai/flux/dev", "-", "--journal", "j.db", "--dry-run")
+    closed = subprocess.run(
+        ["sh", "-c", 'exec "$@" <&-', "sh", *args],
+        cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert closed.returncode == 2, closed.stderr
+    assert "'-' reads the rows from standard input, which is closed here" in closed.stderr
+    leader, follower = pty.openpty()
+    try:
+        terminal = subprocess.run(
+            args, stdin=follower, cwd=tmp_path, env=cli_env(), capture_output=True, text=True,
+            timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert terminal.returncode == 2, terminal.stderr
+    assert "which is a terminal here: pipe the rows in" in terminal.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

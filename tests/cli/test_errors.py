@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fal_typed import (
@@ -26,7 +28,7 @@ from fal_typed.cli._errors import (
     exit_status,
 )
 
-from .helpers import run_cli
+from .helpers import REPO, run_cli
 
 
 @pytest.mark.parametrize(
@@ -114,22 +116,48 @@ def test_call_help_shows_no_null_defaults() -> None:
     )
 
 
-@pytest.mark.parametrize("command", [["price", "fal-ai/flux/dev"], ["usage"]])
+_NO_KEY = "no fal API key: set FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET), or pass --key"
+
+
+def _key_commands(tmp_path: Path) -> list[list[str]]:
+    """Every command that needs a key, with arguments that are otherwise right."""
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text('{"prompt": "a cat"}\n', encoding="utf-8")
+    return [
+        ["price", "fal-ai/flux/dev"],
+        ["usage"],
+        ["call", "fal-ai/flux/dev", "--prompt", "a cat"],
+        ["batch", "run", "fal-ai/flux/dev", str(rows), "--journal", str(tmp_path / "j.db")],
+    ]
+
+
 @pytest.mark.parametrize(
     ("env", "detail"),
     [({}, ""), ({"FAL_KEY_ID": "id"}, " (FAL_KEY_ID is set but FAL_KEY_SECRET is not")],
 )
-def test_a_missing_key_is_said_in_the_command_line_s_words(
-    command: list[str], env: dict[str, str], detail: str
+def test_a_missing_key_is_said_the_same_way_by_every_command(
+    tmp_path: Path, env: dict[str, str], detail: str
 ) -> None:
-    """price and usage said "pass Client(key=...)", the library's advice, to a shell."""
-    run = run_cli(*command, FAL_KEY_ID=env["FAL_KEY_ID"]) if env else run_cli(*command)
-    assert run.returncode == 2, run.stderr
-    assert (
-        "Error: no fal API key: set FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET), or pass --key"
-        + detail
-    ) in run.stderr
-    assert "Client(key=...)" not in run.stderr and "Traceback" not in run.stderr
+    """price and usage said "pass Client(key=...)", the library's advice, to a shell; each
+    command that needs a key had its own copy of the words. Nothing is sent (exit 2)."""
+    for command in _key_commands(tmp_path):
+        run = run_cli(*command, cwd=REPO, **env)
+        assert run.returncode == 2, (command, run.stderr)
+        assert f"Error: {_NO_KEY}{detail}" in run.stderr, (command, run.stderr)
+        assert "Client(key=...)" not in run.stderr and "Traceback" not in run.stderr
+
+
+def test_describe_says_a_missing_key_in_the_command_line_s_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """describe() is the one place: an error no command catches (main's last resort) says it
+    too, not the library's "pass Client(key=...)"."""
+    for name in ("FAL_KEY", "FAL_KEY_ID", "FAL_KEY_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FAL_KEY", " ")
+    error = MissingCredentialsError("no fal API key found: pass Client(key=...) or set FAL_KEY")
+    assert describe(error) == f"{_NO_KEY} (FAL_KEY is set but blank)"
+    assert exit_status(error) == USAGE
 
 
 def test_a_servers_error_text_reaches_the_terminal_without_escape_sequences() -> None:

@@ -195,3 +195,38 @@ def test_a_dash_in_a_file_field_is_refused_not_sent(server: LocalServer, args: l
     assert run.returncode == 2, run.stderr
     assert b"'-' is neither a URL nor a file (stdin is not read for file fields)" in run.stderr
     assert server.fal.requests == []
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_input_json_with_a_byte_order_mark_is_read_from_a_file_and_from_stdin(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    """PowerShell's ``Out-File -Encoding utf8`` and Notepad start the file with a BOM: JSON refused
+    it ("Unexpected UTF-8 BOM"), as batch rows did before they were read the same way. A file and
+    stdin are read by one rule, so both take it."""
+    body = b'{"prompt": "with a mark"}'
+    source = tmp_path / "input.json"
+    source.write_bytes(BOM + body)
+    from_file = call(server, "fal-ai/flux/dev", "--input-json", f"@{source}")
+    assert from_file.returncode == 0, from_file.stderr
+    from_stdin = _piped(server, BOM + body, "fal-ai/flux/dev", "--input-json", "-")
+    assert from_stdin.returncode == 0, from_stdin.stderr
+    bodies = [r.body for r in server.fal.requests_for("submit")]
+    assert bodies == [b'{"prompt":"with a mark"}'] * 2
+
+
+def test_input_json_dash_with_stdin_closed_says_it_is_closed(server: LocalServer) -> None:
+    """Started with ``<&-`` (sys.stdin is None) it said stdin was a terminal."""
+    run = subprocess.run(
+        ["sh", "-c", 'exec "$@" <&-', "sh", *cli_command("call", "fal-ai/flux/dev",
+         "--input-json", "-", "--schemas", str(server.served))],
+        env=cli_env(FAL_TYPED_BASE_URL=server.base_url, FAL_KEY=DEFAULT_KEY),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert b"which is closed here: pipe it in" in run.stderr
+    assert b"terminal" not in run.stderr and server.fal.requests == []

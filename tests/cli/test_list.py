@@ -92,3 +92,12 @@ def test_narrow_terminals_put_long_names_on_lines_of_their_own() -> None:
         "    Generate a video from a reference video and text prompt using dis\u2026",
         "1 endpoint",
     ]
+
+
+def test_an_unknown_category_exits_2_naming_the_close_ones() -> None:
+    """It printed '0 endpoints' and exited 0: a typo looked like an empty category."""
+    run = run_cli("list", "--category", "text-to-imag")
+    assert run.returncode == 2, run.stderr
+    assert "no endpoint has the category 'text-to-imag': did you mean 'text-to-image'" in run.stderr
+    assert "Traceback" not in run.stderr and run.stdout == ""
+    assert "endpoints" in run_cli("list", "--category", "Text-To-Image").stdout

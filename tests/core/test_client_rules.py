@@ -107,6 +107,34 @@ def test_the_default_client_uses_fal_client_s_host_variables(
     assert _client_from_environment().run_url == "https://fal.run"
 
 
+@pytest.mark.parametrize("name", ["FAL_RUN_HOST", "FAL_QUEUE_RUN_HOST"])
+@pytest.mark.parametrize("value", ["https://fal.run", "fal.run/v1", "fal run", "fal.run:99999x"])
+def test_a_host_variable_that_is_no_host_name_is_refused_naming_it(
+    bare_environment: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    """FAL_RUN_HOST=https://fal.run made the queue URL https://queue.https://fal.run, reported
+    as the unknown host 'queue.https' at the first call; a space was blamed on queue_url."""
+    bare_environment.setenv(name, value)
+    with pytest.raises(InvalidArgumentError) as caught:
+        _client_from_environment()
+    assert caught.value.message == (
+        f"{name} must be a host name such as fal.run (no scheme, path or spaces), got {value!r}"
+    )
+    bare_environment.setenv(name, "127.0.0.1:8443")
+    _client_from_environment()  # a host and port is one
+
+
+def test_a_wrapped_error_says_its_kind_once(bare_environment: pytest.MonkeyPatch) -> None:
+    """An error quoting another quoted its str, so '(error_type=invalid_argument)' came twice."""
+    from fal_typed._local import client_from_environment
+
+    bare_environment.setenv("FAL_TYPED_BASE_URL", "localhost:8765")
+    with pytest.raises(InvalidArgumentError) as caught:
+        client_from_environment()
+    assert str(caught.value).count("error_type=") == 1, str(caught.value)
+    assert caught.value.message.startswith("FAL_TYPED_BASE_URL='localhost:8765': local server URL")
+
+
 def test_the_default_client_is_built_once_and_replaceable(
     bare_environment: pytest.MonkeyPatch,
 ) -> None:
@@ -423,9 +451,7 @@ def test_a_base_url_names_the_schemes_it_may_use_and_loses_trailing_slashes() ->
 
 @pytest.mark.parametrize("value", [0, -1.0])
 def test_a_timeout_must_be_positive(value: float) -> None:
-    with pytest.raises(
-        InvalidArgumentError, match=f"timeout must be a positive number of seconds, got {value}"
-    ):
+    with pytest.raises(InvalidArgumentError, match=f"timeout must be > 0 seconds, got {value}"):
         Client(key="id-1:secret-1", timeout=value)
 
 

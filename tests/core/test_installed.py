@@ -142,6 +142,22 @@ def test_search_ranks_and_filters(portion: Path) -> None:
     assert len(everything) == len(fal_typed.installed_endpoints())
 
 
+def test_a_category_is_matched_in_any_case_and_an_unknown_one_is_refused() -> None:
+    """A category in another case ('Image-To-Video') or mistyped listed nothing, as if no
+    endpoint had it."""
+    exact = fal_typed.search("kling", category="image-to-video")
+    assert fal_typed.search("kling", category=" Image-To-Video ") == exact
+    with pytest.raises(fal_typed.InvalidArgumentError) as caught:
+        fal_typed.search(category="image-to-vdeo")
+    message = caught.value.message
+    assert message.startswith(
+        "no endpoint has the category 'image-to-vdeo': did you mean 'image-to-video'"
+    )
+    assert "the categories are " in message and "text-to-image" in message
+    with pytest.raises(fal_typed.InvalidArgumentError, match="category ''"):
+        fal_typed.search(category="")
+
+
 def test_display_names() -> None:
     assert display_name("fal-ai/flux/dev") == "Flux Dev"
     assert display_name("bytedance/seedream/v4") == "Seedream V4"

@@ -306,3 +306,47 @@ def test_a_generated_module_given_for_its_id_is_named_with_where_its_id_is(
         + " stands for 'fal-ai/flux/dev': pass its .endpoint_id, or call its own functions "
         "(flux_dev.subscribe(...), flux_dev.endpoint.subscribe(...))"
     )
+
+
+_PADDED_IDS = [" fal-ai/flux/dev", "fal-ai/flux/dev\n", "\tfal-ai/flux/dev\r\n"]
+
+
+@pytest.mark.parametrize("given", _PADDED_IDS, ids=repr)
+def test_an_endpoint_id_pasted_with_spaces_around_it_is_told_to_strip_them(given: str) -> None:
+    """A request id said so; an endpoint id said "bad segment ' fal-ai'" (untyped), or that no
+    module was installed for it and to call it untyped, where it failed again (endpoint)."""
+    import fal_typed
+    from fal_typed.naming import check_endpoint_id
+
+    for call in (fal_typed.endpoint, fal_typed.untyped, check_endpoint_id):
+        with pytest.raises(InvalidArgumentError) as caught:
+            call(given)
+        assert caught.value.message == (
+            f"invalid endpoint id {given!r}: it has spaces or a line break around it (strip it)"
+        ), call
+
+
+@pytest.mark.parametrize(
+    ("given", "why"), [("fal-ai/ flux/dev", "bad segment ' flux'"), ("fal-ai//dev", "bad segment")]
+)
+def test_a_malformed_id_is_invalid_not_an_endpoint_that_is_not_installed(
+    given: str, why: str
+) -> None:
+    """fal_typed.endpoint said no module was installed, and to call it with untyped(), which
+    refused the same id."""
+    import fal_typed
+
+    with pytest.raises(InvalidArgumentError, match=why) as caught:
+        fal_typed.endpoint(given)
+    assert not isinstance(caught.value, fal_typed.UnknownEndpointError)
+
+
+def test_fetch_says_which_ids_only_need_stripping() -> None:
+    from fal_typed.catalog._fetch import _check_ids  # pyright: ignore[reportPrivateUsage]
+
+    with pytest.raises(ValueError) as caught:
+        _check_ids(["fal-ai/flux/dev\n", "nope"])
+    assert str(caught.value) == (
+        "invalid endpoint id(s): 'fal-ai/flux/dev\\n', 'nope'; expected 'owner/app[/path...]' "
+        "('fal-ai/flux/dev\\n': it has spaces or a line break around it (strip it))"
+    )

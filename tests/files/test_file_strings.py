@@ -356,3 +356,22 @@ def test_a_file_url_urlsplit_cannot_read_is_refused_naming_the_field(local: bool
     with pytest.raises(FileInputError, match=expected) as caught:
         file_string("file://[oops/x.png", field="image_url", local=local)
     assert caught.value.field == "image_url"
+
+
+@pytest.mark.parametrize(
+    "url", [" https://example.com/cat.png", "https://example.com/cat.png\n", "\tdata:,x"]
+)
+def test_a_url_pasted_with_whitespace_around_it_is_refused_before_sending(
+    local_fal: LocalFal, url: str
+) -> None:
+    """It was sent as written (a trailing line break too: the call was taken, and fal failed to
+    fetch the file), or, with spaces in front, said to be 'not a URL'."""
+    for local in (True, False):
+        with pytest.raises(FileInputError) as caught:
+            file_string(url, field="image_url", local=local)
+        assert caught.value.message == (
+            f"image_url: {url!r} is a URL with spaces or a line break around it: strip it"
+        )
+    with pytest.raises(FileInputError, match="strip it"):
+        moondream2.run(image_url=url, prompt="what is it?", client=local_fal.client())
+    assert local_fal.requests == []

@@ -125,7 +125,7 @@ def test_save_into_an_existing_folder_keeps_the_name_and_a_missing_parent_is_ref
     with pytest.raises(InvalidArgumentError, match="does not exist"):
         image.save(tmp_path / "missing" / "cat.png", client=client)
     (tmp_path / "file").write_text("x")
-    with pytest.raises(InvalidArgumentError, match="cannot create the folder"):
+    with pytest.raises(InvalidArgumentError, match="file is a file, not a folder"):
         image.save(f"{tmp_path / 'file'}/", client=client)
 
 

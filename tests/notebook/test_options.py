@@ -76,3 +76,29 @@ def test_a_gallery_of_pairs_is_kept_as_given() -> None:
     gallery = notebook.Gallery([("images[0]", image)])
     assert gallery.items == [("images[0]", image)] and len(gallery) == 1
     assert "a.png" in gallery._repr_html_()
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        (("https://x.test/a.png",), "gallery: item 0 is str, not a result, a file or a list"),
+        ((5,), "gallery: item 0 is int, not a result, a file or a list of them"),
+        (([1],), "gallery: item 0[0] is int, not a result or a file"),
+        ((None,), "gallery: item 0 is NoneType"),
+    ],
+)
+def test_gallery_refuses_what_holds_no_result_or_file(
+    items: tuple[object, ...], message: str
+) -> None:
+    """They were skipped: gallery(out.images[0].url) showed an empty gallery without a word."""
+    with pytest.raises(InvalidArgumentError) as caught:
+        notebook.gallery(*items)  # type: ignore[arg-type]
+    assert caught.value.message.startswith(message)
+
+
+def test_gallery_reads_any_iterable_of_files() -> None:
+    """A generator (the signature's Iterable) was skipped: only lists and tuples were read."""
+
+    files = [FileOutput(url="https://x.test/a.png"), FileOutput(url="https://x.test/b.png")]
+    assert len(notebook.gallery(f for f in files).items) == 2
+    assert len(notebook.gallery([files]).items) == 2

@@ -341,3 +341,23 @@ def test_stream_realtime_and_webhook_settings_are_checked(
             call(fal)
         assert caught.value.message.startswith(message), caught.value.message
         fal.webhooks.configure(timestamp_offset=-600)  # a stale delivery: negative is fine
+
+
+@pytest.mark.parametrize(
+    ("given", "error", "message"),
+    [
+        ("/etc/hostname", NotADirectoryError, "schemas directory /etc/hostname is a file"),
+        ("", InvalidArgumentError, "schemas_dir must not be empty (for the working directory"),
+        (" ", InvalidArgumentError, "schemas_dir must not be empty"),
+        (5, InvalidArgumentError, "schemas_dir must be a directory path, got int"),
+        (b"/tmp", InvalidArgumentError, "schemas_dir must be a directory path, got bytes"),
+    ],
+)
+def test_a_schemas_dir_that_is_no_directory_is_said_as_what_it_is(
+    given: object, error: type[Exception], message: str
+) -> None:
+    """A file was 'not found'; an empty path served the working directory's documents; a
+    number raised a raw TypeError from pathlib."""
+    with pytest.raises(error) as caught:
+        LocalFal(given)  # type: ignore[arg-type]
+    assert str(caught.value).startswith(message)

@@ -175,10 +175,12 @@ def validate(
 
 @dataclass(frozen=True)
 class _Options:
-    """The arguments of :func:`run` and :func:`run_async`, checked once."""
+    """The arguments of :func:`run` and :func:`run_async`, checked once. Nothing is opened
+    yet (the journal is opened by :meth:`start`), so checking them alone (the command line's
+    ``--dry-run``) leaves no trace."""
 
     endpoint: Endpoint[Any, Any]
-    journal: Journal
+    location: Journal | str
     settings: Settings
     client: Client
     progress: Progress
@@ -188,9 +190,14 @@ class _Options:
     webhook_url: str | None
     webhook_timeout: float
     rows: Rows | None = None
-    owns_journal: bool = True
 
-    def run(self) -> JobRun:
+    def start(self) -> tuple[JobRun, Journal]:
+        """Open the journal; the run (not started yet) and the journal it works on."""
+        journal = open_journal(self.location, name=self.settings.batch_name)
+        owned = not isinstance(self.location, Journal)
+        return self._run(journal, owned), journal
+
+    def _run(self, journal: Journal, owned: bool) -> JobRun:
         def make_runner(
             client: Client,
             on_row: Callable[[RowResult], Awaitable[None]],
@@ -200,7 +207,7 @@ class _Options:
 
             return Runner(
                 self.endpoint,
-                self.journal,
+                journal,
                 replace(self.settings, webhook=webhook),
                 client=client,
                 progress=self.progress,
@@ -217,7 +224,7 @@ class _Options:
             receiver=self.receiver,
             webhook_url=self.webhook_url,
             webhook_timeout=self.webhook_timeout,
-            close_journal=self.journal if self.owns_journal else None,
+            close_journal=journal if owned else None,
         )
 
 
@@ -320,10 +327,9 @@ def _options(
     settler: Reconciler | HistorySettler | None = reconcile
     if settler is None and settle:
         settler = HistorySettler(client, settle_delay=settle_delay)
-    journal_object = open_journal(location, name=batch_name)
     return _Options(
         target,
-        journal_object,
+        location,
         settings,
         client,
         display,
@@ -333,7 +339,6 @@ def _options(
         webhook_url,
         webhook_timeout,
         rows,
-        owns_journal=not isinstance(journal, Journal),
     )
 
 
@@ -463,7 +468,7 @@ def run(
         settle_delay=settle_delay,
         max_cost=max_cost,
     )
-    return Job(options.run(), options.journal)
+    return Job(*options.start())
 
 
 def run_async(
@@ -526,7 +531,7 @@ def run_async(
         settle_delay=settle_delay,
         max_cost=max_cost,
     )
-    return AsyncJob(options.run(), options.journal)
+    return AsyncJob(*options.start())
 
 
 @dataclass(frozen=True)

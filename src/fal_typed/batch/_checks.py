@@ -19,6 +19,7 @@ from typing import Any, Final, cast
 from .._checks import check_bool, check_callable
 from .._errors import InvalidArgumentError
 from .._options import check_webhook_url
+from ..files._local import folder_problem
 from ._journal import Journal
 from ._postgres import is_postgres_dsn
 
@@ -218,17 +219,7 @@ def check_out(value: object) -> Path | None:
     if not text:
         raise InvalidArgumentError("out must be a non-empty str path")
     folder = Path(text)
-    probe = folder
-    while not probe.exists():
-        if probe.parent == probe:  # its anchor is missing: a Windows drive that is not there
-            raise InvalidArgumentError(
-                f"out must be a folder: {probe} does not exist, so {text} cannot be made"
-            )
-        probe = probe.parent
-    if not probe.is_dir():
-        if probe == folder:
-            raise InvalidArgumentError(f"out must be a folder: {text} is a file")
-        raise InvalidArgumentError(
-            f"out must be a folder: {probe} is a file, so {text} cannot be made"
-        )
+    problem = folder_problem(folder)
+    if problem is not None:
+        raise InvalidArgumentError(f"out must be a folder: {problem}")
     return folder

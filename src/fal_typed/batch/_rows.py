@@ -44,6 +44,21 @@ class RawRow:
     problem: str | None = None
 
 
+def _stdin_bytes() -> IO[bytes]:
+    """Standard input's bytes, for rows given as ``-``. Closed (``<&-``: ``sys.stdin`` is None)
+    it raised an AttributeError, reported as a bug; a terminal waited, silently, for rows typed
+    by hand: both are refused saying how rows are given."""
+    stream = sys.stdin
+    how = "pipe the rows in (cat rows.jsonl | fal-typed batch run ID -) or give the file's path"
+    if stream is None or getattr(stream, "buffer", None) is None:
+        raise InputFileError(f"'-' reads the rows from standard input, which is closed here: {how}")
+    if stream.isatty():
+        raise InputFileError(
+            f"'-' reads the rows from standard input, which is a terminal here: {how}"
+        )
+    return cast("IO[bytes]", stream.buffer)
+
+
 class RowSource:
     """A JSONL or CSV file (or ``-`` for standard input), read lazily row by row."""
 
@@ -69,7 +84,7 @@ class RowSource:
     def open(self) -> IO[str]:
         if str(self.path) == "-":
             # A byte-order mark is fine here as in a file (PowerShell's pipes write one).
-            return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+            return io.TextIOWrapper(_stdin_bytes(), encoding="utf-8-sig", newline="")
         try:
             return self.path.open(encoding="utf-8-sig", newline="")
         except OSError as exc:

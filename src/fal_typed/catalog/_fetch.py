@@ -35,6 +35,7 @@ from .._checks import declared_length
 from .._errors import scrub
 from .._local import default_hosts
 from .._retry import parse_retry_after
+from .._urls import PADDED_HINT, is_padded
 from ..naming import check_endpoint_id
 from ._corpus import (
     TooDeep,
@@ -328,8 +329,11 @@ def _check_ids(ids: Sequence[str]) -> None:
     """Refuse, before any request, ids outside the grammar and ids sharing a file name."""
     bad = [i for i in ids if not _is_valid_id(i)]
     if bad:
+        padded = [b for b in bad if is_padded(b) and _is_valid_id(b.strip())]
+        hint = f" ({', '.join(repr(b) for b in padded)}{PADDED_HINT})" if padded else ""
         raise ValueError(
-            f"invalid endpoint id(s): {', '.join(repr(b) for b in bad)}; expected 'owner/app[/path...]'"
+            f"invalid endpoint id(s): {', '.join(repr(b) for b in bad)}; expected "
+            f"'owner/app[/path...]'{hint}"
         )
     owners: dict[str, str] = {}
     for endpoint_id in ids:

@@ -3,8 +3,9 @@ the command line shows their defaults without importing it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
+from .._checks import check_count, check_seconds
 from .._limits import MiB
 from ._corpus import MAX_DEPTH
 
@@ -44,21 +45,15 @@ class FetchSettings:
     """Most catalog records one listing handles (fal lists about 1,100); past it, it stops."""
 
     def __post_init__(self) -> None:
-        for spec in fields(self):
-            value = getattr(self, spec.name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"{spec.name} must be a number, got {value!r}")
-            if value != value or value == float("inf"):
-                raise ValueError(f"{spec.name} must be finite, got {value!r}")
-        if self.concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
-        if self.attempts < 1:
-            raise ValueError(f"attempts must be at least 1, got {self.attempts}")
-        if self.backoff < 0 or self.max_backoff < 0 or self.timeout <= 0:
-            raise ValueError("backoff and max_backoff must be >= 0 and timeout > 0")
+        # _checks' rules: a count is an int (2.5 requests in flight is no count, a bool none),
+        # seconds are finite (NaN passes every range check, and an int no float holds
+        # overflowed where it was first used). InvalidArgumentError is a ValueError.
         for name in (
-            "response_timeout", "max_document_bytes", "max_page_bytes", "max_depth", "max_pages",
-            "max_documents",
+            "concurrency", "attempts", "max_document_bytes", "max_page_bytes", "max_depth",
+            "max_pages", "max_documents",
         ):  # fmt: skip
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+            check_count(name, getattr(self, name), minimum=1)
+        for name in ("backoff", "max_backoff"):
+            check_seconds(name, getattr(self, name))
+        for name in ("timeout", "response_timeout"):
+            check_seconds(name, getattr(self, name), positive=True)

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ._env import HOST_ENV
+from ._errors import describe
 from ._numbers import number_parser
 
 if TYPE_CHECKING:
@@ -225,8 +226,8 @@ def run_command(
     """
     from .. import batch
     from .._errors import FalError, MissingCredentialsError
+    from .._options import check_webhook_url
     from .._registry import UnknownEndpointError
-    from ..batch._checks import check_retry_kinds, journal_location
 
     if not journal:
         raise _fail("--journal is required (a SQLite file, or postgresql://...)")
@@ -238,53 +239,59 @@ def run_command(
     # the key, whose absence would hide it.
     listen = _listen(webhook_listen) if webhook_listen else ("127.0.0.1", 0)
     try:
-        check_retry_kinds(retry_failed or ())
-        journal_location(journal)  # a mysql:// or a typo'd DSN is refused, not made a file
+        if webhook_url is not None:  # named as the command line gives it, not as 'webhook'
+            check_webhook_url(webhook_url, "--webhook-url")
         endpoint = batch._endpoint(endpoint_id)  # pyright: ignore[reportPrivateUsage]
         rows = None if input is None else batch.read(input, format=_format(input_format))
     except (UnknownEndpointError, ValueError) as exc:
         raise _fail(str(exc)) from None
     if rows is not None and str(rows.path) != "-" and not rows.path.is_file():
         raise _fail(f"{input} is not a file")
-    if dry_run:
-        _dry_run(endpoint, rows, key_field, journal, batch_name)
-        return
     client = _client(key, base_url, api_url)
+    # One set of options for the check and the run: a dry run that passes has checked every
+    # one the run is given (the library checks them all before anything is opened or sent).
+    options: dict[str, Any] = {
+        "journal": journal,
+        "concurrency": concurrency,
+        "out": out,
+        "download": not no_download,
+        "report": True,
+        "key_field": key_field,
+        "skip_invalid": skip_invalid,
+        "on_change": "keep" if changed == "keep" else "refuse",
+        "retry_failed": retry_failed or (),
+        "resend_ambiguous": resend_ambiguous,
+        "worker": worker,
+        "lease": lease,
+        "adaptive": not fixed,
+        "webhook": (webhook_url or True) if webhook_listen or webhook_url else False,
+        "webhook_listen": listen,
+        "webhook_timeout": webhook_timeout,
+        "webhook_verifier": None,
+        "batch_name": batch_name,
+        "client": client,
+        "progress": "quiet" if quiet else "auto",
+        "before_send": _show_estimate,
+        "reconcile": None,
+        "settle": not no_settle,
+        "settle_delay": settle_delay,
+        "max_cost": max_cost,
+    }
+    try:
+        batch._options(endpoint, rows, **options)  # pyright: ignore[reportPrivateUsage]
+    except (FalError, ValueError) as exc:
+        raise _fail(describe(exc) if isinstance(exc, FalError) else str(exc)) from None
+    if dry_run:
+        _dry_run(endpoint, rows, key_field, journal, batch_name, client)
+        return
     try:
         client.credentials()
-    except MissingCredentialsError:
-        from .._auth import no_key_message
-
-        raise _fail(no_key_message()) from None
+    except MissingCredentialsError as exc:
+        raise _fail(describe(exc)) from None
     try:
-        job = batch.run_async(
-            endpoint,
-            rows,
-            journal=journal,
-            concurrency=concurrency,
-            out=out,
-            download=not no_download,
-            key_field=key_field,
-            skip_invalid=skip_invalid,
-            on_change="keep" if changed == "keep" else "refuse",
-            retry_failed=retry_failed or (),
-            resend_ambiguous=resend_ambiguous,
-            worker=worker,
-            lease=lease,
-            adaptive=not fixed,
-            webhook=(webhook_url or True) if webhook_listen or webhook_url else False,
-            webhook_listen=listen,
-            webhook_timeout=webhook_timeout,
-            batch_name=batch_name,
-            client=client,
-            progress="quiet" if quiet else "auto",
-            before_send=_show_estimate,
-            settle=not no_settle,
-            settle_delay=settle_delay,
-            max_cost=max_cost,
-        )
+        job = batch.run_async(endpoint, rows, **options)
     except (FalError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(describe(exc) if isinstance(exc, FalError) else str(exc)) from None
     summary = _run_job(job, quiet=quiet)
     raise typer.Exit(0 if summary.complete else 1)
 
@@ -307,6 +314,7 @@ def _client(key: str | None, base_url: str | None, api_url: str | None) -> Any:
     sent the local key when no key is given, as by every other command."""
     from dataclasses import replace
 
+    from .._auth import check_key
     from .._hosts import Hosts
     from .._local import hosts_client, key_for
 
@@ -314,7 +322,8 @@ def _client(key: str | None, base_url: str | None, api_url: str | None) -> Any:
         hosts = Hosts.local(base_url) if base_url else Hosts()
         if api_url:
             hosts = replace(hosts, api_url=api_url)
-        return hosts_client(hosts, key_for(key, base_url))
+        given = None if key is None else check_key(key, "--key")
+        return hosts_client(hosts, key_for(given, base_url))
     except ValueError as exc:  # InvalidArgumentError is one; it never echoes the key
         raise _fail(str(exc)) from None
 
@@ -366,7 +375,7 @@ def _run_job(job: Any, *, quiet: bool) -> Summary:
         # the journal (unusable, or failed during the run: it stopped sending): the user's to fix.
         raise _fail(str(exc)) from None
     except FalError as exc:
-        raise _fail(str(exc), 1) from None
+        raise _fail(describe(exc), 1) from None
     summary: Summary = result
     if not quiet or not summary.complete:
         err.print(str(summary), markup=False, highlight=False, soft_wrap=True)
@@ -376,9 +385,10 @@ def _run_job(job: Any, *, quiet: bool) -> Summary:
 
 
 def _dry_run(
-    endpoint: Any, rows: Any, key_field: str | None, journal: str, batch_name: str
+    endpoint: Any, rows: Any, key_field: str | None, journal: str, batch_name: str, client: Any
 ) -> None:
     from .. import batch
+    from .._errors import MissingCredentialsError
     from ..batch._postgres import is_postgres_dsn
 
     if rows is None:
@@ -404,6 +414,15 @@ def _dry_run(
         else:
             counts = ", ".join(f"{s} {n}" for s, n in state.counts.items())
             out.print(f"the journal already holds {state.total} rows: {counts}", highlight=False)
+    try:
+        client.credentials()
+    except MissingCredentialsError as exc:  # the rows can be checked without one; a run cannot
+        _err().print(
+            f"note: {describe(exc)}: the run needs one",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     raise typer.Exit(0 if report.ok else 2)
 
 

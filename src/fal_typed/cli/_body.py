@@ -58,45 +58,51 @@ def read_input_file(source: str) -> str:
             f"cannot read {source}: {exc.strerror}", param_hint=_HINT
         ) from None
     os.set_blocking(fd, True)
-    try:
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read(MAX_INPUT_JSON_BYTES + 1)
-    except OSError as exc:
-        raise click.BadParameter(
-            f"cannot read {source}: {exc.strerror}", param_hint=_HINT
-        ) from None
-    if len(data) > MAX_INPUT_JSON_BYTES:
-        raise click.BadParameter(
-            f"{source} is more than the limit of {MAX_INPUT_JSON_BYTES} bytes", param_hint=_HINT
-        )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise click.BadParameter(f"{source} is not UTF-8 text ({exc})", param_hint=_HINT) from None
+    with os.fdopen(fd, "rb") as handle:
+        return _bounded_text(handle.read, source)
 
 
 def _read_stdin() -> str:
     """``--input-json -``: the JSON piped in, read no further than the limit. A terminal is
     refused, not waited on: nobody is typing the JSON there."""
     stream = sys.stdin
-    if stream is None or stream.isatty():
+    if stream is None:  # started with <&-: there is no stdin at all
+        raise click.BadParameter(
+            "'-' reads the JSON from stdin, which is closed here: pipe it in "
+            "(... | fal-typed call ID --input-json -) or give @FILE",
+            param_hint=_HINT,
+        )
+    if stream.isatty():
         raise click.BadParameter(
             "'-' reads the JSON from stdin, which is a terminal here: pipe it in "
             "(... | fal-typed call ID --input-json -) or give @FILE",
             param_hint=_HINT,
         )
     try:
-        data = stream.buffer.read(MAX_INPUT_JSON_BYTES + 1)
-    except (OSError, ValueError, AttributeError) as exc:  # closed, or no bytes under it
-        raise click.BadParameter(f"cannot read stdin: {exc}", param_hint=_HINT) from None
+        read = stream.buffer.read
+    except AttributeError:  # a text stream with no bytes under it
+        raise click.BadParameter("cannot read stdin: it has no bytes", param_hint=_HINT) from None
+    return _bounded_text(read, "stdin")
+
+
+def _bounded_text(read: Callable[[int], bytes], source: str) -> str:
+    """The UTF-8 text ``read`` gives, read no further than the limit (one byte past it says the
+    input is too large). A byte-order mark is dropped: Windows tools (PowerShell's
+    ``Out-File -Encoding utf8``, Notepad) write one, and JSON refuses it ("Unexpected UTF-8
+    BOM")."""
+    try:
+        data = read(MAX_INPUT_JSON_BYTES + 1)
+    except (OSError, ValueError) as exc:  # an I/O error, or a closed stream
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise click.BadParameter(f"cannot read {source}: {reason}", param_hint=_HINT) from None
     if len(data) > MAX_INPUT_JSON_BYTES:
         raise click.BadParameter(
-            f"stdin is more than the limit of {MAX_INPUT_JSON_BYTES} bytes", param_hint=_HINT
+            f"{source} is more than the limit of {MAX_INPUT_JSON_BYTES} bytes", param_hint=_HINT
         )
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise click.BadParameter(f"stdin is not UTF-8 text ({exc})", param_hint=_HINT) from None
+        raise click.BadParameter(f"{source} is not UTF-8 text ({exc})", param_hint=_HINT) from None
 
 
 def input_json(text: str | None) -> dict[str, Any]:

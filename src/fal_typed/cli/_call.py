@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 
-from .._auth import check_key, no_key_message
+from .._auth import check_key
 from .._client import Client
 from .._endpoint import Endpoint
 from .._errors import FalError, InputValidationError, InvalidArgumentError, MissingCredentialsError
@@ -36,6 +36,7 @@ from .._hosts import Hosts
 from .._local import hosts_client, key_for
 from .._untyped import untyped
 from .._urls import request_url
+from ..files._local import folder_problem
 from ._body import (
     collect_body,
     fail_values,
@@ -88,6 +89,9 @@ def _save_dir(value: str | None) -> Path | None:
     if value is None:
         return None
     directory = Path(value).expanduser()
+    problem = folder_problem(directory)
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="'--save'")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -115,8 +119,8 @@ def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str
         given = None if values["key"] is None else check_key(values["key"], "--key")
         client = hosts_client(_hosts(values), key_for(given, values.get("base_url")))
         client.credentials()  # a missing key is a usage error, found before anything is sent
-    except MissingCredentialsError:
-        raise click.UsageError(no_key_message()) from None
+    except MissingCredentialsError as exc:
+        raise click.UsageError(describe(exc)) from None
     except InputValidationError as exc:
         fail_values(
             fields,

@@ -20,6 +20,7 @@ from typing import Final
 
 import click
 
+from .._auth import no_key_message
 from .._errors import (
     AuthenticationError,
     FalConnectionError,
@@ -89,7 +90,11 @@ def exit_status(exc: BaseException) -> int:
 
 
 def describe(exc: BaseException) -> str:
-    """One line saying what went wrong (and, for a bug, how to see more)."""
+    """One line saying what went wrong (and, for a bug, how to see more). A missing key is said
+    in the command line's words (FAL_KEY or ``--key``), the same in every command: the library's
+    message advises ``Client(key=...)``, which means nothing to a shell."""
+    if isinstance(exc, MissingCredentialsError):
+        return no_key_message()
     if isinstance(exc, ModuleNotFoundError):
         extra = _EXTRAS.get((exc.name or "").split(".")[0])
         if extra is not None:

@@ -21,11 +21,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .._auth import check_key, no_key_message
-from .._errors import FalError, InvalidArgumentError, MissingCredentialsError
+from .._auth import check_key
+from .._errors import FalError, InvalidArgumentError
 from .._hosts import DEFAULT_API_URL, Hosts
 from .._local import key_for
-from ._errors import exit_status
+from ._errors import describe, exit_status
 from ._streams import json_text
 
 if TYPE_CHECKING:  # the client (httpx) loads when a command runs, not for --help
@@ -63,11 +63,8 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 def _failed(exc: FalError) -> typer.Exit:
     """fal's error with the status of its kind: a bad argument (2, nothing was sent), a key
-    refused (4), fal unreachable (3), fal's own refusal (1). A missing key is said in the
-    command line's words (--key, not Client(key=...))."""
-    if isinstance(exc, MissingCredentialsError):
-        return _fail(no_key_message(), exit_status(exc))
-    return _fail(str(exc), exit_status(exc))
+    missing (2) or refused (4), fal unreachable (3), fal's own refusal (1)."""
+    return _fail(describe(exc), exit_status(exc))
 
 
 def platform_client(key: str | None, base_url: str | None, api_url: str | None) -> Client:

@@ -22,6 +22,7 @@ from ._errors import FileInputError
 __all__ = [
     "check_local_file",
     "check_open_file",
+    "folder_problem",
     "kind_of",
     "open_checked",
     "pseudo_filesystem",
@@ -66,6 +67,27 @@ def kind_of(mode: int) -> str | None:
         if test(mode):
             return name
     return "not a regular file"
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why ``folder`` cannot be (or be made) a folder, or None: it, or the nearest of its
+    parents that exists, is something else (a file, a device...). ``/dev/full`` as a folder
+    failed in ``mkdir`` with "File exists", which names nothing wrong."""
+    probe = folder
+    while not probe.exists():  # missing, or under something that is no folder
+        if probe.parent == probe:  # its anchor is missing: a Windows drive that is not there
+            return f"{probe} does not exist, so {folder} cannot be made"
+        probe = probe.parent
+    try:
+        mode = probe.stat().st_mode
+    except OSError:
+        return None  # unreadable: the caller's own create or access check says why
+    if not stat.S_ISDIR(mode):
+        kind = kind_of(mode) or "a file"
+        if probe == folder:
+            return f"{folder} is {kind}, not a folder"
+        return f"{probe} is {kind}, so {folder} cannot be made"
+    return None
 
 
 def pseudo_filesystem(info: os.stat_result) -> str | None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Final, cast
 
 from .._errors import InvalidArgumentError
-from ._local import kind_of
+from ._local import folder_problem, kind_of
 
 __all__ = ["atomic_file", "check_replaceable", "remove_stale_parts", "save_target"]
 
@@ -137,6 +137,10 @@ def save_target(path: str | os.PathLike[str], name: str) -> Path:
         raise InvalidArgumentError(
             f"path must be a str or an os.PathLike of str, got {type(path).__name__}"
         )
+    if not raw.strip():  # Path("") is the working directory: say it, not guess it
+        raise InvalidArgumentError(
+            "path must not be empty: give a file's path, or a folder ('.' for this one)"
+        )
     target = Path(raw)
     separators = tuple({"/", os.sep, os.altsep or "/"})
     try:
@@ -145,6 +149,9 @@ def save_target(path: str | os.PathLike[str], name: str) -> Path:
     except OSError as exc:  # a name too long for the file system, a permission...
         raise InvalidArgumentError(f"cannot save to {raw[:300]}: {exc.strerror or exc}") from None
     if raw.endswith(separators) or is_dir:
+        problem = folder_problem(target)
+        if problem is not None:  # mkdir would say "File exists" or "Not a directory"
+            raise InvalidArgumentError(f"cannot save into {raw}: {problem}")
         try:
             target.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -154,6 +161,9 @@ def save_target(path: str | os.PathLike[str], name: str) -> Path:
         check_replaceable(target / name)
         return target / name
     if not parent_is_dir:
+        problem = folder_problem(target.parent)
+        if problem is not None:  # not missing: a file (or a device) where its folder would be
+            raise InvalidArgumentError(f"cannot save to {target}: {problem}")
         raise InvalidArgumentError(
             f"cannot save to {target}: directory {target.parent} does not exist "
             "(end the path with a separator to save into a new folder)"

@@ -53,6 +53,13 @@ def file_string(value: str, *, field: str | None = None, local: bool = True) -> 
     whether a file can be uploaded is checked with the other upload sources."""
     if _FILE_URL.match(value):
         return _file_url(value, field=field, local=local)
+    if value != value.strip() and _SENT_AS_IS.match(value.strip()):
+        # A URL pasted with a line break or spaces around it: fal would be sent it so, and fail
+        # to fetch it (after the call was taken).
+        raise FileInputError(
+            f"{_shown(value)} is a URL with spaces or a line break around it: strip it",
+            field=field,
+        )
     if not value or _SENT_AS_IS.match(value):
         return value
     if not local:

@@ -86,7 +86,30 @@ def gallery(*items: BaseModel | Iterable[BaseModel]) -> Gallery:
     from ._html import collect_files
 
     found: list[tuple[str, FileOutput]] = []
-    for index, item in enumerate(items):
+    for index, given in enumerate(items):
+        item = _gallery_item(given, index)
         prefix = f"[{index}]" if len(items) > 1 else ""
         found.extend(collect_files(item, prefix))
     return Gallery(found)
+
+
+def _gallery_item(item: object, index: int) -> object:
+    """A result, a file or a list of them (any iterable but a string: a generator is read once
+    here), or an error naming the item: anything else was skipped, so ``gallery(url)`` or
+    ``gallery(f for f in files)`` showed an empty gallery without a word."""
+    if isinstance(item, BaseModel):
+        return item
+    if isinstance(item, Iterable) and not isinstance(item, (str, bytes, bytearray)):
+        entries = list(cast("Iterable[object]", item))
+        for inner, entry in enumerate(entries):
+            if not isinstance(entry, (BaseModel, list, tuple)):
+                raise InvalidArgumentError(
+                    f"gallery: item {index}[{inner}] is {type(entry).__name__}, not a result or "
+                    "a file (give out.images, or the result itself)"
+                )
+        return entries
+    hint = " (a URL: give the file, out.images[0], not its .url)" if isinstance(item, str) else ""
+    raise InvalidArgumentError(
+        f"gallery: item {index} is {type(item).__name__}, not a result, a file or a list of "
+        f"them{hint}"
+    )

@@ -35,6 +35,7 @@ from .._auth import Credentials
 from .._checks import check_bool, check_callable, check_count, check_seconds, declared_length
 from .._client import Client
 from .._errors import InvalidArgumentError
+from .._errors import reason as error_reason
 from .._hosts import Hosts
 from .._incoming import BodyStalled, arriving
 from .._retry import NOT_SENT_ERRORS
@@ -488,4 +489,4 @@ def _local_hosts(upstream: object) -> Hosts:
     try:
         return Hosts.local(upstream)
     except ValueError as exc:
-        raise InvalidArgumentError(f"upstream: {exc}") from None
+        raise InvalidArgumentError(f"upstream: {error_reason(exc)}") from None

@@ -25,7 +25,7 @@ from .._incoming import BodyStalled
 from . import _queue_routes, _run_routes
 from ._catalog import Catalog
 from ._keycheck import key_is_valid
-from ._middleware import FalMiddleware
+from ._middleware import FalMiddleware, route_names
 from ._platform import platform_routes
 from ._queue import CompletedRequest
 from ._realtime import RealtimeService
@@ -171,6 +171,7 @@ def build_app(state: ServerState, providers: Sequence[RouteProvider] = ROUTE_PRO
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={BodyStalled: _body_stalled}
     )
+    state.route_names = route_names(app.routes)
     return FalMiddleware(
         app,
         routes=lambda: app.routes,

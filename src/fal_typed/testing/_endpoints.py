@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from .._errors import InvalidArgumentError
 from ..catalog._git import GitError, documents_at
 from ._json import as_dict
 from ._schema import COMPONENT_PREFIX, SchemaValidator, normalise_components
@@ -187,6 +188,29 @@ def _io_names(
     return input_name, output_name
 
 
+def _schemas_dir(directory: object) -> Path | None:
+    """The schemas directory given, or None; an empty path (which is the working directory)
+    or one of another kind is refused naming it."""
+    if directory is None:
+        return None
+    if not isinstance(directory, (str, os.PathLike)):
+        raise InvalidArgumentError(
+            f"schemas_dir must be a directory path, got {type(directory).__name__}"
+        )
+    text = _path_text(directory)  # pyright: ignore[reportUnknownArgumentType]
+    if not isinstance(text, str):
+        raise InvalidArgumentError("schemas_dir must be a str path, not bytes")
+    if not text.strip():
+        raise InvalidArgumentError(
+            "schemas_dir must not be empty (for the working directory, give '.')"
+        )
+    return Path(text)
+
+
+def _path_text(path: str | os.PathLike[Any]) -> object:
+    return os.fspath(path)
+
+
 class EndpointCatalog:
     """Endpoint ids from a directory of documents and from ``documents`` (``{id: path}``, the
     installed endpoints' own documents; the directory's win); parsed on first use and cached."""
@@ -196,11 +220,16 @@ class EndpointCatalog:
         directory: str | os.PathLike[str] | None,
         documents: Mapping[str, Path] | None = None,
     ) -> None:
-        self.directory: Path | None = Path(directory) if directory is not None else None
+        self.directory: Path | None = _schemas_dir(directory)
         self.installed: dict[str, Path] = dict(documents or {})
         """The documents given beside the directory (installed endpoint packages)."""
         self._files: dict[str, Path] = dict(self.installed)
         if self.directory is not None:
+            if self.directory.exists() and not self.directory.is_dir():
+                raise NotADirectoryError(
+                    f"schemas directory {self.directory} is a file: give the directory of "
+                    "endpoint documents (schemas/) it is in"
+                )
             if not self.directory.is_dir():
                 raise FileNotFoundError(f"schemas directory not found: {self.directory}")
             for path in self.directory.glob("*.json"):

@@ -12,14 +12,14 @@ import json
 import random
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
 from .._checks import check_count, check_seconds
 from .._errors import InvalidArgumentError
 
-__all__ = ["OPERATION_ALIASES", "Fault", "FaultBook", "FaultRule"]
+__all__ = ["OPERATION_ALIASES", "Fault", "FaultBook", "FaultRule", "check_operation"]
 
 OPERATION_ALIASES: Final[Mapping[str, str]] = {
     "submit": "queue.submit",
@@ -29,6 +29,32 @@ OPERATION_ALIASES: Final[Mapping[str, str]] = {
     "result": "queue.result",
     "cancel": "queue.cancel",
 }
+
+
+def check_operation(
+    name: str, operation: object, known: Collection[str], *, glob: bool = False
+) -> str | None:
+    """``operation`` with its alias read (``submit`` is ``queue.submit``), refused when it names
+    no route of the server (``known``; empty before the server is built: nothing to check
+    against): a misspelled name matched nothing, so a fault was never injected and an assertion
+    that no request was made could not fail. A ``glob`` must match at least one route."""
+    if operation is None:
+        return None
+    if not isinstance(operation, str):
+        raise InvalidArgumentError(f"{name} must be a route name, got {type(operation).__name__}")
+    full = OPERATION_ALIASES.get(operation, operation)
+    if not known or full in known or (glob and fnmatch.filter(sorted(known), full)):
+        return full
+    import difflib
+
+    names = sorted({*OPERATION_ALIASES, *known})
+    close = difflib.get_close_matches(operation, names, n=3)
+    hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+    raise InvalidArgumentError(
+        f"{name}={operation!r} names no route of the local server{' (as a glob)' if glob else ''}: "
+        f"{hint}known names are {', '.join(names)}"
+    )
+
 
 _NGINX: Final = (
     "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n"

@@ -79,6 +79,18 @@ class _Abortable(Protocol):
     def get_extra_info(self, name: str, default: Any = None) -> Any: ...
 
 
+def route_names(routes: Sequence[BaseRoute]) -> frozenset[str]:
+    """The names of ``routes`` and of the routes mounted under them."""
+    names: set[str] = set()
+    for route in routes:
+        name = getattr(route, "name", None)
+        if isinstance(name, str) and name:
+            names.add(name)
+        if isinstance(route, Mount) and route.routes:
+            names |= route_names(route.routes)
+    return frozenset(names)
+
+
 def match_route(routes: Sequence[BaseRoute], scope: Scope) -> tuple[str | None, dict[str, Any]]:
     """The name and path parameters of the route that will handle ``scope`` (through mounts)."""
     partial: tuple[str | None, dict[str, Any]] | None = None

@@ -390,12 +390,14 @@ class LocalFal:
         which mixes several faults over many calls. The returned rule counts its ``hits``.
         An ``endpoint_id`` this server does not serve is refused: no request would match it.
         """
+        from ._faults import check_operation
+
         if endpoint_id is not None:
             self.state.check_served(endpoint_id, "inject")
         return self.state.faults.add(
             FaultRule(
                 fault,
-                operation=on,
+                operation=check_operation("on", on, self.state.route_names, glob=True),
                 endpoint_id=endpoint_id,
                 path=path,
                 method=method,
@@ -439,9 +441,9 @@ class LocalFal:
     ) -> list[RecordedRequest]:
         """The logged requests matching every filter given (``operation`` accepts the aliases
         ``submit``, ``status``, ``status_stream``, ``result`` and ``cancel``)."""
-        from ._faults import OPERATION_ALIASES
+        from ._faults import check_operation
 
-        operation = OPERATION_ALIASES.get(operation, operation) if operation else None
+        operation = check_operation("operation", operation, self.state.route_names)
         return self.state.log.entries(
             operation, endpoint_id=endpoint_id, method=method, request_id=request_id
         )

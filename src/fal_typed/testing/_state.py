@@ -62,6 +62,8 @@ class ServerState:
         self.reset_callbacks: list[Callable[[], None]] = []
         self.close_callbacks: list[Callable[[], Awaitable[None]]] = []
         self.extensions: dict[str, object] = {}
+        self.route_names: frozenset[str] = frozenset()
+        """The names of the served routes (``queue.submit``, ``run``...), known once built."""
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.queue: RequestQueue = RequestQueue(
