@@ -168,7 +168,7 @@ def main() -> None:
 
     names = [args.only] if args.only else list(CALLS)
     print(
-        f"instructions per call (callgrind, {args.calls} calls less 5, after 10 warm-up calls;"
+        f"instructions per call (callgrind: {5 + args.calls} calls less 5, over {args.calls}, after 10 warm-up calls;"
         " server in its own process, not counted)"
         + (
             ", caches flushed before each call (simulated: L1 32 KiB, LL 8 MiB)"
