@@ -28,6 +28,7 @@ import functools
 import socket
 import sys
 import threading
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, TypeVar, cast
@@ -80,15 +81,20 @@ class BodyGuard:
     def add(self, size: int) -> str | None:
         """Count ``size`` more decoded bytes; the problem, or ``None`` while within bounds."""
         self.decoded += size
-        if self.decoded > self.max_bytes:
-            return f"the body is larger than the limit of {self.max_bytes} bytes"
-        raw = self._response.num_bytes_downloaded
-        if self.decoded > RATIO_FLOOR and self.decoded > self.max_ratio * max(raw, 1):
-            return (
-                f"the body decompresses past the limit of {self.max_ratio:g} times its size "
-                f"({raw} bytes received became {self.decoded})"
-            )
-        return None
+        return _past(self._response, self.decoded, self.max_bytes, self.max_ratio)
+
+
+def _past(response: httpx.Response, decoded: int, max_bytes: int, max_ratio: float) -> str | None:
+    """The limit ``decoded`` bytes of ``response``'s body are past, or ``None``."""
+    if decoded > max_bytes:
+        return f"the body is larger than the limit of {max_bytes} bytes"
+    raw = response.num_bytes_downloaded
+    if decoded > RATIO_FLOOR and decoded > max_ratio * max(raw, 1):
+        return (
+            f"the body decompresses past the limit of {max_ratio:g} times its size "
+            f"({raw} bytes received became {decoded})"
+        )
+    return None
 
 
 class LimitExceeded(Exception):
@@ -211,27 +217,37 @@ def read_body(
 
     Raises :class:`LimitExceeded`, :class:`TimedOut`, or the transport's own ``httpx`` error.
     """
-    guard = BodyGuard(response, max_bytes=max_bytes, max_ratio=max_ratio)
-    body = bytearray()
+    # Every call's answer is read here: the bounds are checked inline (what BodyGuard and an
+    # unarmed Interrupter do, without their objects), and a body of one chunk is not copied.
+    interrupter = Interrupter(response, deadline) if interrupt and deadline is not None else None
+    end = None if deadline is None else deadline.end
+    parts: list[bytes] = []
+    decoded = 0
     chunks = response.iter_bytes()
-    with Interrupter(response, deadline if interrupt else None) as interrupter:
+    try:
         while True:
-            if deadline is not None and deadline.expired:
+            if end is not None and time.monotonic() >= end:  # deadline.expired
                 raise TimedOut
             try:
                 chunk = next(chunks, None)
             except httpx.TransportError:
-                if interrupter.fired:
+                if interrupter is not None and interrupter.fired:
                     raise TimedOut from None
                 raise
             if chunk is None:
-                if interrupter.fired:  # the shutdown looks like the end of a close-delimited body
+                # The shutdown looks like the end of a close-delimited body.
+                if interrupter is not None and interrupter.fired:
                     raise TimedOut
-                return bytes(body)
-            problem = guard.add(len(chunk))
-            if problem is not None:
-                raise LimitExceeded(problem)
-            body += chunk
+                return b"".join(parts)
+            decoded += len(chunk)
+            if decoded > RATIO_FLOOR or decoded > max_bytes:  # else within both (see _past)
+                problem = _past(response, decoded, max_bytes, max_ratio)
+                if problem is not None:
+                    raise LimitExceeded(problem)
+            parts.append(chunk)
+    finally:
+        if interrupter is not None:
+            interrupter.cancel()
 
 
 async def aread_body(

@@ -689,7 +689,13 @@ def _read_whole(answer: httpx.Response, limits: Limits) -> None:
     or after.
     """
     try:
-        body = read_body(answer, **_bounds(limits))
+        body = read_body(
+            answer,
+            max_bytes=limits.max_response_bytes,
+            max_ratio=limits.max_decompression_ratio,
+            deadline=Deadline(limits.answer_timeout),
+            interrupt=False,
+        )
     except LimitExceeded as exc:
         raise _PastLimit(str(exc), request=answer.request) from None
     except TimedOut:
@@ -700,22 +706,18 @@ def _read_whole(answer: httpx.Response, limits: Limits) -> None:
 async def _aread_whole(answer: httpx.Response, limits: Limits) -> None:
     """Async twin of :func:`_read_whole`."""
     try:
-        body = await aread_body(answer, **_bounds(limits))
+        body = await aread_body(
+            answer,
+            max_bytes=limits.max_response_bytes,
+            max_ratio=limits.max_decompression_ratio,
+            deadline=Deadline(limits.answer_timeout),
+            interrupt=False,
+        )
     except LimitExceeded as exc:
         raise _PastLimit(str(exc), request=answer.request) from None
     except TimedOut:
         raise _too_slow(answer, limits) from None
     answer._content = body  # pyright: ignore[reportPrivateUsage]  # as aread() does
-
-
-def _bounds(limits: Limits) -> dict[str, Any]:
-    """:func:`read_body`'s bounds of a whole answer."""
-    return {
-        "max_bytes": limits.max_response_bytes,
-        "max_ratio": limits.max_decompression_ratio,
-        "deadline": Deadline(limits.answer_timeout),
-        "interrupt": False,
-    }
 
 
 def _too_slow(answer: httpx.Response, limits: Limits) -> httpx.ReadTimeout:

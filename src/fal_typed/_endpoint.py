@@ -228,7 +228,11 @@ class Endpoint(Generic[InputT, OutputT]):
         ``encode``, a body with nothing to upload and no ``extra_body`` is written as JSON now,
         by the model's serializer (:class:`_Encoded`), for a call that only sends it."""
         input_model = self.Input  # the models load here, at the first call (pydantic with them)
-        given = {k: v for k, v in (fields or {}).items() if not isinstance(v, NotGiven)}
+        given: dict[str, Any] = {}
+        if fields:  # (a loop, not a comprehension's own frame: every keyword call passes here)
+            for name, value in fields.items():
+                if not isinstance(value, NotGiven):
+                    given[name] = value
         if input is not None and given:
             what = "Input instance" if isinstance(input, base_model()) else "input mapping"
             duplicate = f"given both an {what} and this keyword field: pass one or the other"

@@ -73,7 +73,10 @@ def _split(
 ) -> tuple[Mapping[str, Any] | None, dict[str, Any]]:
     """Take ``extra_body`` and the call options out of ``keywords`` (the fields stay)."""
     extra_body = keywords.pop("extra_body", None)
-    return extra_body, {name: keywords.pop(name) for name in options & keywords.keys()}
+    chosen: dict[str, Any] = {}
+    for name in options & keywords.keys():  # (a loop, not a comprehension's own frame)
+        chosen[name] = keywords.pop(name)
+    return extra_body, chosen
 
 
 def _function(declared: _F, endpoint: Endpoint[Any, Any], name: str, options: frozenset[str]) -> _F:
