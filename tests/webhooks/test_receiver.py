@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from fal_typed import OutputModel
+from fal_typed import OutputModel, OutputValidationError
 from fal_typed import webhooks as wh
 
 from .helpers import JWKSHost, Receiver, jwks_of, make_delivery, serve
@@ -104,11 +104,27 @@ def test_unreadable_payload_answers_400(
     receiver: tuple[Receiver, str], signing_key: Ed25519PrivateKey
 ) -> None:
     app, url = receiver
-    response = _post(url, make_delivery(signing_key, {"text": ["not", "a", "string"], "seed": 1}))
+    response = _post(url, make_delivery(signing_key, status="DONE"))
     assert (
         response.status_code == 400 and response.json()["error_type"] == "webhook_invalid_payload"
     )
     assert app.handled == []
+
+
+def test_an_output_that_does_not_fit_reaches_the_handler_with_its_problem(
+    receiver: tuple[Receiver, str], signing_key: Ed25519PrivateKey
+) -> None:
+    """It was answered 400, which fal gives up on: the paid output reached no handler."""
+    app, url = receiver
+    misfit = {"text": ["not", "a", "string"], "seed": 1}
+    response = _post(url, make_delivery(signing_key, misfit, request_id="r-misfit"))
+    assert response.status_code == 200, response.text
+    [result] = app.handled
+    assert result.request_id == "r-misfit" and result.payload is None
+    assert result.raw_payload == misfit
+    assert result.output_error is not None and "first at text" in result.output_error
+    error = result.exception()
+    assert isinstance(error, OutputValidationError) and error.data == misfit
 
 
 def test_failing_handler_answers_500_and_the_retry_is_handled(

@@ -17,7 +17,7 @@ from typing import Any, Final, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
-from .._errors import FalError, error_for_response
+from .._errors import FalError, OutputValidationError, error_for_response
 from ._errors import WebhookPayloadError
 from ._signature import SignedHeaders
 
@@ -32,9 +32,11 @@ _STATUS_CODE: Final = re.compile(r"\bstatus code:?\s*(\d{3})\b", re.IGNORECASE)
 class WebhookResult(Generic[OutputT]):
     """One verified webhook delivery.
 
-    ``payload`` is the typed Output for an OK delivery (None when fal could not serialise it:
-    then ``payload_error`` says why). For an ERROR delivery ``payload`` is None, ``error`` is fal's
-    message and ``raw_payload`` the failure's body. ``delivery`` is the whole decoded JSON body.
+    ``payload`` is the typed Output for an OK delivery. It is None when fal could not serialise
+    it (then ``payload_error`` says why), and when the output does not fit the Output model (then
+    ``output_error`` says where, and ``raw_payload`` keeps it: a paid result is handed over, not
+    refused). For an ERROR delivery ``payload`` is None, ``error`` is fal's message and
+    ``raw_payload`` the failure's body. ``delivery`` is the whole decoded JSON body.
     """
 
     status: Literal["OK", "ERROR"]
@@ -47,6 +49,7 @@ class WebhookResult(Generic[OutputT]):
     delivery: dict[str, Any] = field(repr=False)
     user_id: str
     timestamp: int
+    output_error: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -64,6 +67,10 @@ class WebhookResult(Generic[OutputT]):
         if self.ok:
             if self.payload is not None:
                 return None
+            if self.output_error is not None:
+                return OutputValidationError(
+                    self.output_error, data=self.raw_payload, request_id=self.request_id
+                )
             message = f"result could not be delivered: {self.payload_error or 'empty payload'}"
             return FalError(message, request_id=self.request_id, error_type="payload_error")
         code = self.status_code
@@ -124,16 +131,14 @@ def decode_delivery(
     payload_error = _optional_str(delivery, "payload_error", request_id)
     raw_payload = delivery.get("payload")
     payload: OutputT | None = None
+    output_error: str | None = None
     if status == "OK" and raw_payload is not None:
         try:
             payload = output_model.model_validate(raw_payload)
-        except ValidationError as exc:
-            raise WebhookPayloadError(
-                f"webhook payload does not match {output_model.__name__}: "
-                f"{exc.error_count()} error(s), first at {'.'.join(map(str, exc.errors()[0]['loc'])) or 'payload'}",
-                request_id=request_id,
-                raw=delivery,
-            ) from None
+        except (ValidationError, RecursionError) as exc:
+            # Authentic and paid for: handed over with the problem, never answered 400 (fal
+            # would give up on it, and the result would reach no handler).
+            output_error = _misfit(output_model, exc)
     return WebhookResult(
         status=status,
         request_id=request_id,
@@ -145,4 +150,14 @@ def decode_delivery(
         delivery=delivery,
         user_id=signed.user_id,
         timestamp=signed.timestamp,
+        output_error=output_error,
     )
+
+
+def _misfit(output_model: type[BaseModel], exc: ValidationError | RecursionError) -> str:
+    """Where a delivered output fails ``output_model``, in one line."""
+    if isinstance(exc, RecursionError):
+        return f"webhook payload does not match {output_model.__name__}: nested too deeply"
+    first = ".".join(map(str, exc.errors()[0]["loc"])) or "payload"
+    where = f": {exc.error_count()} error(s), first at {first}"
+    return f"webhook payload does not match {output_model.__name__}{where}"
