@@ -199,6 +199,29 @@ def test_an_error_answer_of_any_size_is_read_only_in_part_and_names_the_url(
 
 
 @pytest.mark.parametrize("how", HOW)
+def test_an_error_answer_names_no_request_of_the_file_host(
+    peer: ScriptedPeer, tmp_path: Path, how: str
+) -> None:
+    """A file host's own ``x-fal-request-id`` was shown as the error's request id: `fal-typed
+    call --save` printed it beside the call's, as if it were the paid request."""
+
+    async def script(exchange: Any) -> None:
+        await exchange.answer(
+            503,
+            b'{"detail": "busy"}',
+            {"Content-Type": "application/json", "x-fal-request-id": "cdn-1"},
+        )
+
+    peer.script = script
+    client = client_for(peer)
+    with pytest.raises(FalError) as caught:
+        fetch(how, Image(url=f"{peer.url}/files/a.png"), client, tmp_path)
+    client.close()
+    assert caught.value.request_id is None and "cdn-1" not in str(caught.value)
+    assert f"download of {peer.url}/files/a.png: " in str(caught.value)
+
+
+@pytest.mark.parametrize("how", HOW)
 def test_a_refused_connection_is_a_connection_error_naming_the_url(
     tmp_path: Path, how: str
 ) -> None:

@@ -145,9 +145,13 @@ class _Download:
         )
 
     def http_error(self, response: httpx.Response, body: bytes) -> FalHTTPError:
-        """The typed error of an error answer (its first bytes read), naming the URL."""
+        """The typed error of an error answer (its first bytes read), naming the URL. It names
+        no request: an ``x-fal-request-id`` the file host sent is not the call's (which is what
+        a request id in an error means: what to fetch again, or what was paid for); it stays in
+        ``headers``."""
         error = self.client.error_for(read_answer(response, body))
         error.message = f"download of {self.shown}: {error.message}"
+        error.request_id = None
         return error
 
 
