@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final, cast
 
-from .._checks import check_bool, check_callable
+from .._checks import check_bool, check_callable, shown_number
 from .._errors import InvalidArgumentError
 from .._options import check_webhook_url
 from ..files._local import folder_problem
@@ -105,11 +105,14 @@ def _text(value: str | os.PathLike[Any]) -> str | None:
 
 
 def check_count(name: str, value: object, *, low: int, high: int) -> int:
-    """A whole number in ``[low, high]`` (not a bool, not a float)."""
+    """A whole number in ``[low, high]`` (not a bool, not a float), shown by
+    :func:`shown_number` when it is not: ``str()`` of an int past 4,300 digits raises."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidArgumentError(f"{name} must be a whole number, got {value!r}")
     if not low <= value <= high:
-        raise InvalidArgumentError(f"{name} must be from {low} to {high}, got {value}")
+        raise InvalidArgumentError(
+            f"{name} must be from {low} to {high}, got {shown_number(value)}"
+        )
     return value
 
 
@@ -118,10 +121,13 @@ def check_seconds(name: str, value: object, *, low: float, what: str = "seconds"
     pass a ``<`` check unseen."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidArgumentError(f"{name} must be a number of {what}, got {value!r}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int past float's range: not finite, not a raw OverflowError
+        number = math.inf
     if not math.isfinite(number) or number < low:
         raise InvalidArgumentError(
-            f"{name} must be a finite number of {what}, at least {low:g}, got {value!r}"
+            f"{name} must be a finite number of {what}, at least {low:g}, got {shown_number(value)}"
         )
     return number
 
