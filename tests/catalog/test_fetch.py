@@ -233,3 +233,26 @@ def test_an_error_answer_echoing_the_key_is_not_quoted_with_it(tmp_path: Path) -
     reason = report.failed["a/b"]
     assert reason.startswith("HTTP 401: invalid key"), reason
     assert key not in reason and key[:20] not in reason and "f00d" * 8 not in reason
+
+
+def test_a_catalog_record_s_error_echoing_the_key_is_not_quoted_with_it(tmp_path: Path) -> None:
+    """A record's own expansion error (a 200 page) went into ``report.skipped`` as written, which
+    the command prints: only an error answer's text was scrubbed."""
+    key = "0123abcd-key-id:" + "f00d" * 8
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        error = {"code": "expansion_failed", "message": f"invalid key {key}"}
+        records = [{"endpoint_id": "a/b", "openapi": {"error": error}}]
+        return httpx.Response(200, json={"models": records, "has_more": False})
+
+    report = asyncio.run(
+        fetch_catalog(
+            tmp_path,
+            headers={"Authorization": f"Key {key}"},
+            settings=FetchSettings(attempts=1),
+            transport=transport(handler),
+        )
+    )
+    reason = report.skipped["a/b"]
+    assert reason.startswith("expansion_failed: invalid k") and "[redacted]" in reason, reason
+    assert key not in repr(report) and "f00d" * 8 not in reason

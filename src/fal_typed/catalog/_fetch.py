@@ -106,6 +106,9 @@ class FetchReport:
     skipped: dict[str, str] = field(default_factory=dict[str, str])
     failed: dict[str, str] = field(default_factory=dict[str, str])
     complete: bool = True
+    secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    """What the requests carried (the key), scrubbed out of every reason recorded: a record's
+    own error text, a server's answer, may echo it."""
 
     @property
     def ok(self) -> bool:
@@ -113,6 +116,7 @@ class FetchReport:
         return self.complete and not self.failed
 
     def record(self, endpoint_id: str, outcome: Outcome, reason: str = "") -> None:
+        reason = scrub(reason, self.secrets) if reason and self.secrets else reason
         if outcome == "skipped":
             self.skipped[endpoint_id] = reason
         elif outcome == "failed":
@@ -151,7 +155,7 @@ class _Requester:
         self._http = http
         self._settings = settings
         self._listener = listener
-        self._secrets = _credentials_in(http.headers)
+        self.secrets = _credentials_in(http.headers)
 
     def _backoff(self, attempt: int) -> float:
         delay = min(self._settings.backoff * 2.0 ** (attempt - 1), self._settings.max_backoff)
@@ -205,7 +209,7 @@ class _Requester:
                     chunks.append(chunk[: len(chunk) - (size - cap)])
                     break
                 chunks.append(chunk)
-            return _Reply(response.status_code, response.headers, b"".join(chunks), self._secrets)
+            return _Reply(response.status_code, response.headers, b"".join(chunks), self.secrets)
 
 
 def _transport_reason(exc: httpx.HTTPError) -> str:
@@ -375,6 +379,7 @@ async def fetch_endpoints(
 
     async with _client(settings, headers, transport) as http:
         requester = _Requester(http, settings, listener)
+        report.secrets = requester.secrets
 
         async def one(endpoint_id: str) -> None:
             async with gate:
@@ -564,6 +569,7 @@ async def fetch_catalog(
 
     async with _client(settings, headers, transport) as http:
         requester = _Requester(http, settings, listener)
+        report.secrets = requester.secrets
         try:
             while True:
                 page: _Page | None = None
