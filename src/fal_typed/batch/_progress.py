@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol, TextIO
 
+from ..catalog._text import printable
 from ._states import STATES
 
 if TYPE_CHECKING:
@@ -130,7 +131,7 @@ class PlainProgress:
         self._write(f"batch: {snapshot.line()}")
 
     def message(self, text: str) -> None:
-        self._write(text)
+        self._write(printable(text, lines=True))  # a message may quote a server's error text
 
 
 class RichProgress:
@@ -189,7 +190,8 @@ class RichProgress:
             self._live = None
 
     def message(self, text: str) -> None:
-        self.console.print(text, markup=False, highlight=False)
+        # rich takes out a few controls, not ESC: a message may quote a server's error text
+        self.console.print(printable(text, lines=True), markup=False, highlight=False)
 
 
 def progress_for(

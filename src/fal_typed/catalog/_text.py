@@ -14,11 +14,13 @@ import re
 __all__ = ["printable"]
 
 # Whole escape sequences first, so their parameters ("[31m") do not stay behind as text:
-# CSI (ESC [ or 0x9B ... final byte), OSC / DCS / SOS / PM / APC strings (ended by BEL or ST or
-# not at all), then any other two-character ESC sequence.
+# CSI (ESC [ or 0x9B ... final byte), OSC / DCS / SOS / PM / APC strings ended by BEL or ST,
+# then any other two-character ESC sequence. A string introducer with no end is removed alone
+# (the fallback, or _CONTROLS for a C1 one), not with the rest of the line: a stray C1 byte
+# (UTF-8 read as Latin-1 makes "\x9d" of a quote mark) would otherwise take the text after it.
 _ESCAPES = re.compile(
     r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
-    r"|(?:\x1b[\]P^_X]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|(?:\x1b[\]P^_X]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)"
     r"|\x1b[ -~]?"
 )
 # Line breaks as Python's str.splitlines() knows them (the tokenizer and jinja's indent filter
