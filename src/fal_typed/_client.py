@@ -20,7 +20,7 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast
 
 import httpx
 from typing_extensions import Self
@@ -36,6 +36,7 @@ from ._errors import (
     InvalidArgumentError,
     ProtocolError,
     error_for_response,
+    reason,
 )
 from ._hosts import DEFAULT_API_URL
 from ._jsonbody import json_depth_exceeds
@@ -753,20 +754,20 @@ def _proxy_route(
     return ProxyRoute(proxy_url.strip(), headers)
 
 
-_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?", re.ASCII)
+_FAL_RUN: Final = "fal.run"  # fal-client's default FAL_RUN_HOST
 
 
 def _env_host(name: str) -> str | None:
-    """fal-client's host variable ``name``: a host name (and port), no scheme or path, or an
-    error naming the variable. ``FAL_RUN_HOST=https://fal.run`` made the queue URL
-    ``https://queue.https://fal.run``, reported as the unknown host ``queue.https``."""
+    """fal-client's host variable ``name``: what goes after ``https://`` (a host, a port, a path
+    prefix: fal-client takes them all), without a scheme or spaces, else an error naming the
+    variable. ``FAL_RUN_HOST=https://fal.run`` made the queue URL ``https://queue.https://fal.run``,
+    reported as the unknown host ``queue.https`` at the first call."""
     value = os.environ.get(name, "").strip()
     if not value:
         return None
-    if not _HOST_NAME.fullmatch(value):
+    if "://" in value or any(c.isspace() for c in value):
         raise InvalidArgumentError(
-            f"{name} must be a host name such as fal.run (no scheme, path or spaces), got "
-            f"{value[:100]!r}"
+            f"{name} must be a host name such as fal.run (no scheme or spaces), got {value[:100]!r}"
         )
     return value
 
@@ -780,13 +781,21 @@ def _client_from_environment() -> Client:
     local = client_from_environment()
     if local is not None:
         return local
-    run_host = _env_host("FAL_RUN_HOST") or "fal.run"
-    queue_host = _env_host("FAL_QUEUE_RUN_HOST") or f"queue.{run_host}"
-    return Client(
-        queue_url=f"https://{queue_host}",
-        run_url=f"https://{run_host}",
-        realtime_url=f"wss://{run_host}",
-    )
+    run_host = _env_host("FAL_RUN_HOST")
+    queue_host = _env_host("FAL_QUEUE_RUN_HOST")
+    try:
+        return Client(
+            queue_url=f"https://{queue_host or f'queue.{run_host or _FAL_RUN}'}",
+            run_url=f"https://{run_host or _FAL_RUN}",
+            realtime_url=f"wss://{run_host or _FAL_RUN}",
+        )
+    except InvalidArgumentError as exc:  # a port out of range, say: the URL check's words
+        given = [
+            n for n, v in (("FAL_RUN_HOST", run_host), ("FAL_QUEUE_RUN_HOST", queue_host)) if v
+        ]
+        raise InvalidArgumentError(
+            f"{' or '.join(given)} makes no valid URL: {reason(exc)}"
+        ) from None
 
 
 _default: Client | None = None

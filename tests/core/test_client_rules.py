@@ -108,8 +108,8 @@ def test_the_default_client_uses_fal_client_s_host_variables(
 
 
 @pytest.mark.parametrize("name", ["FAL_RUN_HOST", "FAL_QUEUE_RUN_HOST"])
-@pytest.mark.parametrize("value", ["https://fal.run", "fal.run/v1", "fal run", "fal.run:99999x"])
-def test_a_host_variable_that_is_no_host_name_is_refused_naming_it(
+@pytest.mark.parametrize("value", ["https://fal.run", "fal run", "wss://fal.run/x"])
+def test_a_host_variable_with_a_scheme_or_spaces_is_refused_naming_it(
     bare_environment: pytest.MonkeyPatch, name: str, value: str
 ) -> None:
     """FAL_RUN_HOST=https://fal.run made the queue URL https://queue.https://fal.run, reported
@@ -118,10 +118,31 @@ def test_a_host_variable_that_is_no_host_name_is_refused_naming_it(
     with pytest.raises(InvalidArgumentError) as caught:
         _client_from_environment()
     assert caught.value.message == (
-        f"{name} must be a host name such as fal.run (no scheme, path or spaces), got {value!r}"
+        f"{name} must be a host name such as fal.run (no scheme or spaces), got {value!r}"
     )
-    bare_environment.setenv(name, "127.0.0.1:8443")
-    _client_from_environment()  # a host and port is one
+
+
+@pytest.mark.parametrize(
+    "value", ["127.0.0.1:8443", "gw.corp/fal", "fal_mock:8000", "fal.run.", "f\u00e4l.example"]
+)
+def test_what_fal_client_takes_after_https_is_taken(
+    bare_environment: pytest.MonkeyPatch, value: str
+) -> None:
+    """fal-client builds https://{FAL_RUN_HOST}/: a port, a path prefix behind a gateway, a
+    compose service name with '_' or a trailing dot work there, and were refused here."""
+    bare_environment.setenv("FAL_RUN_HOST", value)
+    client = _client_from_environment()
+    assert client.run_url == f"https://{value}" and client.queue_url == f"https://queue.{value}"
+
+
+def test_a_host_variable_making_no_url_is_named_with_the_url_check_s_words(
+    bare_environment: pytest.MonkeyPatch,
+) -> None:
+    bare_environment.setenv("FAL_QUEUE_RUN_HOST", "q.example:99999")
+    with pytest.raises(InvalidArgumentError) as caught:
+        _client_from_environment()
+    assert caught.value.message.startswith("FAL_QUEUE_RUN_HOST makes no valid URL: queue_url ")
+    assert "99999" in caught.value.message and str(caught.value).count("error_type=") == 1
 
 
 def test_a_wrapped_error_says_its_kind_once(bare_environment: pytest.MonkeyPatch) -> None:
