@@ -11,6 +11,7 @@ raised ``FileNotFoundError`` mid-run.
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -377,11 +378,6 @@ def test_retry_failed_is_split_at_commas_into_kinds() -> None:
     }
 
 
-def _nothing_exists(self: Path) -> bool:
-    del self
-    return False
-
-
 def test_an_out_folder_on_a_missing_drive_is_refused(
     client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -391,7 +387,15 @@ def test_an_out_folder_on_a_missing_drive_is_refused(
     journal = tmp_path / "j.db"
     anchor = Path(tmp_path.anchor)
     out = str(anchor / "results")
-    monkeypatch.setattr(Path, "exists", _nothing_exists)
+    real_stat = Path.stat
+    missing = {anchor, anchor / "results"}
+
+    def stat(self: Path, *, follow_symlinks: bool = True) -> os.stat_result:
+        if self in missing:
+            raise FileNotFoundError(2, "No such file or directory", str(self))
+        return real_stat(self, follow_symlinks=follow_symlinks)
+
+    monkeypatch.setattr(Path, "stat", stat)
     with pytest.raises(InvalidArgumentError) as caught:
         batch.run(flux_dev, [], journal=journal, out=out, client=client)
     monkeypatch.undo()

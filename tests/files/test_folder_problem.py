@@ -74,3 +74,16 @@ def test_save_says_what_is_in_the_way_before_downloading(
     with pytest.raises(InvalidArgumentError) as caught:
         save_target(path.format(file=file), "image.png")
     assert caught.value.message.startswith(message.format(file=file))
+
+
+def test_a_folder_the_system_cannot_look_at_is_said_not_raised(tmp_path: Path) -> None:
+    """``Path.exists()`` re-raises a name too long (and a parent it may not enter): ``--save``
+    with such a path ended in a raw OSError, exit 1, where it was a usage error before."""
+    long = tmp_path / ("x" * 300) / "out"
+    assert folder_problem(long) == f"{long} cannot be used: File name too long"
+    run = run_cli(
+        "call", "fal-ai/flux/dev", "--prompt", "a cat", "--save", str(long),
+        FAL_KEY="id:secret", FAL_TYPED_BASE_URL="http://127.0.0.1:9",
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert "File name too long" in run.stderr and "Traceback" not in run.stderr

@@ -74,14 +74,16 @@ def folder_problem(folder: Path) -> str | None:
     parents that exists, is something else (a file, a device...). ``/dev/full`` as a folder
     failed in ``mkdir`` with "File exists", which names nothing wrong."""
     probe = folder
-    while not probe.exists():  # missing, or under something that is no folder
-        if probe.parent == probe:  # its anchor is missing: a Windows drive that is not there
-            return f"{probe} does not exist, so {folder} cannot be made"
-        probe = probe.parent
-    try:
-        mode = probe.stat().st_mode
-    except OSError:
-        return None  # unreadable: the caller's own create or access check says why
+    while True:  # the nearest that exists: missing, or under something that is no folder
+        try:
+            mode = probe.stat().st_mode
+            break
+        except (FileNotFoundError, NotADirectoryError):
+            if probe.parent == probe:  # its anchor is missing: a Windows drive not there
+                return f"{probe} does not exist, so {folder} cannot be made"
+            probe = probe.parent
+        except OSError as exc:  # a name too long, a parent it may not enter...
+            return f"{folder} cannot be used: {exc.strerror or exc}"
     if not stat.S_ISDIR(mode):
         kind = kind_of(mode) or "a file"
         if probe == folder:
