@@ -3,6 +3,7 @@ rows whose delivery is lost are checked by request id after the timeout."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
@@ -192,3 +193,26 @@ def test_rows_sent_by_an_earlier_run_are_asked_for_by_id_at_once(
     assert resumed.counts == {"completed": 3}
     assert time.monotonic() - started < 20
     assert accepted_by_prompt(local_fal) == {f"row {i}": 1 for i in range(3)}
+
+
+def test_a_delivery_that_comes_before_its_row_waits_is_the_row_s() -> None:
+    """A delivery can come before the submit's answer is committed (fal is quick, the journal's
+    fsync is not): it was kept as a finished future, which the row then replaced with a new one,
+    so the row waited the whole webhook timeout and asked fal by id. No client here: asking fal
+    would fail the test."""
+    from fal_typed.batch._runner import Runner
+
+    runner = Runner.__new__(Runner)  # only the webhook hand-over is exercised
+    runner._webhooks = {}  # pyright: ignore[reportPrivateUsage]
+    runner.endpoint = flux_dev.endpoint
+    output = {"images": [], "seed": 1}
+
+    async def main() -> object:
+        runner.deliver("req-early", output)
+        return await asyncio.wait_for(
+            runner._by_webhook("req-early", 30.0, ask_first=False),  # pyright: ignore[reportPrivateUsage]
+            timeout=5,
+        )
+
+    assert asyncio.run(main()) == output
+    assert runner._webhooks == {}  # pyright: ignore[reportPrivateUsage]

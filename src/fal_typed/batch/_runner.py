@@ -1067,7 +1067,7 @@ class Runner:
                             self.client, endpoint_id, request_id, completed=status
                         )
             future = self._webhooks.get(request_id)
-            if future is None or future.done():
+            if future is None:  # a done one is a delivery that came before the row waited
                 future = asyncio.get_running_loop().create_future()
                 self._webhooks[request_id] = future
             try:
@@ -1085,17 +1085,17 @@ class Runner:
                 raise outcome  # the request's own failure, as fal delivered it
             return outcome
 
-    def deliver(self, request_id: str, outcome: Any) -> bool:
+    def deliver(self, request_id: str, outcome: Any) -> None:
         """A verified webhook delivery: the output JSON, the request's error, or
-        :data:`UNDELIVERED` (succeeded, its output left out of the delivery). False when no
-        row of this run waits for ``request_id`` (it is then checked by id when its turn comes)."""
+        :data:`UNDELIVERED` (succeeded, its output left out of the delivery). Kept for its row
+        when none waits for it yet (a delivery can come before the submit's answer is
+        committed): the row takes it when it starts waiting."""
         future = self._webhooks.get(request_id)
         if future is None:
             future = asyncio.get_running_loop().create_future()
             self._webhooks[request_id] = future
         if not future.done():
             future.set_result(outcome)
-        return True
 
     async def _download(self, row: JournalRow) -> None:
         # A result that did not fit Output keeps that error through its downloads, and ends
