@@ -351,9 +351,9 @@ async def cancel_async(
 
 @contextlib.contextmanager
 def _finished_first(endpoint_id: str, request_id: str) -> Generator[None, None, None]:
-    """A cancel that lost the race with the request's end (400 ``ALREADY_COMPLETED``) says so,
-    and where its result is: the request ran, and is billed (the message said only
-    'ALREADY_COMPLETED')."""
+    """A cancel of a request that had already ended (400 ``ALREADY_COMPLETED``: it completed,
+    failed, or was cancelled before) says so, and where its outcome is: if it completed, it ran
+    and is billed (the message said only 'ALREADY_COMPLETED')."""
     try:
         yield
     except FalHTTPError as exc:
@@ -363,8 +363,9 @@ def _finished_first(endpoint_id: str, request_id: str) -> Generator[None, None, 
             or (isinstance(body, dict) and body.get("status") == "ALREADY_COMPLETED")  # pyright: ignore[reportUnknownMemberType]
         ):
             exc.message = (
-                f"ALREADY_COMPLETED: request {request_id} finished before it could be cancelled, "
-                "so it ran and is billed; its result: "
+                f"ALREADY_COMPLETED: request {request_id} had already ended, so it was not "
+                "cancelled (it finished before it could be cancelled, failed, or was cancelled "
+                "earlier); if it completed, it ran and is billed. Its outcome: "
                 f"fal_typed.endpoint({endpoint_id!r}).handle({request_id!r}).result()"
             )
         raise

@@ -168,10 +168,12 @@ def test_a_run_stopped_while_a_row_uploads_gives_its_slot_back(
             settle=False,
         )
         waiting = asyncio.ensure_future(job.wait())
-        for _ in range(500):
+        for _ in range(3000):
             if _CountedLimiter.made and limiter().in_flight:  # held: the row uploads
                 break
             await asyncio.sleep(0.01)
+        else:  # stopped before the upload, every check below would hold without the fix
+            pytest.fail("the row never held its slot: the stop would not test the upload")
         await asyncio.sleep(0.2)
         job.stop()
         return await asyncio.wait_for(waiting, 30)

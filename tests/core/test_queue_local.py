@@ -394,7 +394,10 @@ def test_a_cancel_that_lost_the_race_says_the_request_ran_and_where_its_result_i
         with pytest.raises(FalHTTPError, match="ALREADY_COMPLETED") as info:
             cancel()
         said = str(info.value)
-        assert "finished before it could be cancelled" in said and "billed" in said
+        assert (
+            "finished before it could be cancelled" in said
+            and "if it completed, it ran and is billed" in said
+        )
         hint = f"fal_typed.endpoint('{ID}').handle('{handle.request_id}').result()"
         assert hint in said and info.value.status_code == 400
         assert info.value.body == {"status": "ALREADY_COMPLETED"}
