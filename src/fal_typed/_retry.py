@@ -29,6 +29,7 @@ No retry starts, and no wait extends, past ``max_elapsed`` seconds after the fir
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import socket
 import time
@@ -338,15 +339,19 @@ class RetryPolicy:
     """Longest ``Retry-After`` honoured; longer values are cut to this."""
     max_elapsed: float = 120.0
     """No retry starts, and no wait extends, later than this many seconds after the first
-    attempt of a call: the bound of one call's retries, whatever the errors."""
+    attempt of a call: the bound of one call's retries, whatever the errors (``math.inf``: no
+    bound but ``max_attempts``; each wait stays finite)."""
 
     def __post_init__(self) -> None:
         # Checked at run time: policies are often built from configuration. _checks' rules:
         # a bool is no count, NaN and infinities (and ints no float holds) no delay: an
-        # infinite delay waits for ever, or raises OverflowError from time.sleep.
+        # infinite delay waits for ever, or raises OverflowError from time.sleep. Only the
+        # budget may be infinite ("no bound"): it is compared with, never waited.
         check_count("max_attempts", self.max_attempts, minimum=1)
-        for name in ("base_delay", "max_delay", "max_retry_after", "max_elapsed"):
+        for name in ("base_delay", "max_delay", "max_retry_after"):
             check_seconds(name, getattr(self, name))
+        if cast(object, self.max_elapsed) != math.inf:
+            check_seconds("max_elapsed", self.max_elapsed)
         check_seconds("jitter", self.jitter, maximum=1, unit="")
         if not isinstance(cast(object, self.retry_ingress_errors), bool):
             raise InvalidArgumentError(

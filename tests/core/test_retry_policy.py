@@ -87,7 +87,8 @@ def test_ingress_retries_can_be_turned_off_and_statuses_configured() -> None:
         # time.sleep once max_elapsed was infinite too.
         ({"base_delay": float("inf")}, "base_delay must be a finite number of seconds, got inf"),
         ({"max_delay": float("inf")}, "max_delay must be a finite number of seconds, got inf"),
-        ({"max_elapsed": float("inf")}, "max_elapsed must be a finite number of seconds"),
+        ({"max_elapsed": float("-inf")}, "max_elapsed must be a finite number of seconds"),
+        ({"max_elapsed": float("nan")}, "max_elapsed must be a finite number of seconds"),
         ({"max_retry_after": float("inf")}, "max_retry_after must be a finite number"),
         ({"retry_ingress_errors": "no"}, "retry_ingress_errors must be True or False, got str"),
     ],
@@ -99,6 +100,17 @@ def test_a_policy_is_checked_when_built(options: dict[str, object], message: str
     with pytest.raises(InvalidArgumentError) as caught:
         RetryPolicy(**options)  # type: ignore[arg-type]
     assert caught.value.message.startswith(message)
+
+
+def test_an_infinite_budget_means_no_bound_but_the_attempts() -> None:
+    """max_elapsed=math.inf ("no time bound") was refused with the delays; only a delay is
+    waited, so only a delay must be finite. Its waits stay the policy's finite ones."""
+    from fal_typed._retry import Backoff, Outcome
+
+    policy = RetryPolicy(max_elapsed=float("inf"), base_delay=0.1, max_delay=0.4, jitter=0)
+    clock = iter([0.0, 1e12])  # the budget is never past, however late
+    backoff = Backoff(policy, clock=lambda: next(clock))
+    assert backoff.wait(Outcome.RETRY_STATUS, None) == 0.1
 
 
 def test_retry_statuses_may_be_any_collection_and_is_kept_as_a_frozenset() -> None:

@@ -79,3 +79,27 @@ def test_a_body_in_time_is_read_and_the_answer_may_wait_for_the_disconnect(
         time.sleep(1.2)
         status = http.get(submitted.json()["status_url"])
         assert status.status_code == 200
+
+
+def test_an_upload_refused_for_its_body_leaves_no_half_file(
+    local_fal: LocalFal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upload's spool file was deleted when the client went away, not when its body was
+    refused 408: each stalled upload left its half on disk until the server closed."""
+    monkeypatch.setattr(_middleware, "BODY_PAUSE", 0.5)
+    token = httpx.post(
+        f"{local_fal.rest_url}/storage/auth/token?storage_type=fal-cdn-v3", headers=AUTH, json={}
+    ).json()["token"]
+    spool = local_fal.storage.directory
+    before = set(spool.iterdir())
+    url = httpx.URL(local_fal.cdn_url)
+    head = (
+        f"POST {url.path}/files/upload HTTP/1.1\r\nHost: {url.host}\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/octet-stream\r\n"
+        "Content-Length: 10000\r\n\r\n"
+    )
+    with socket.create_connection((url.host, url.port or 80), timeout=30) as sock:
+        sock.sendall(head.encode() + b"x" * 5000)
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 408 "), answer[:300]
+    assert set(spool.iterdir()) == before

@@ -276,6 +276,9 @@ class Storage:
         except ClientDisconnect:
             target.unlink(missing_ok=True)
             return None
+        except BaseException:  # a body that stalled (a 408), a cancel: no half file is left
+            target.unlink(missing_ok=True)
+            raise
         return size
 
     async def _drain(self, request: Request) -> None:
