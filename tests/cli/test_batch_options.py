@@ -140,6 +140,24 @@ def test_a_dry_run_without_a_key_says_the_run_needs_one(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["prompts.jsonl", "served"]
 
 
+def test_a_dry_run_refuses_a_journal_of_another_endpoint_as_the_run_does(
+    server: LocalServer, tmp_path: Path
+) -> None:
+    """The dry run said what the journal holds and exited 0; the run then refused the journal as
+    another endpoint's (exit 2)."""
+    (tmp_path / "prompts.jsonl").write_text(ROW)
+    env = {"FAL_TYPED_BASE_URL": server.base_url}
+    first = ("batch", "run", "fal-ai/flux/dev", "prompts.jsonl", "--journal", "cats.db")
+    assert run_cli(*first, cwd=tmp_path, **env).returncode == 0
+    other = ("batch", "run", "fal-ai/flux/schnell", "prompts.jsonl", "--journal", "cats.db")
+    for extra in (("--dry-run",), ()):
+        run = run_cli(*other, *extra, cwd=tmp_path, **env)
+        assert run.returncode == 2, (extra, run.stdout, run.stderr)
+        said = " ".join(run.stderr.split())
+        assert "is the journal of a batch on fal-ai/flux/dev, not fal-ai/flux/schnell" in said
+    assert len(server.fal.requests_for("submit")) == 1
+
+
 def test_rows_from_a_closed_or_terminal_stdin_are_refused_saying_how(tmp_path: Path) -> None:
     """'-' with stdin closed (<&-) raised an AttributeError, reported as a bug (exit 70); on a
     terminal it waited, silently, for rows typed by hand."""

@@ -412,6 +412,11 @@ def _dry_run(
         except batch.JournalError as exc:  # not a journal: the run would stop there too
             raise _fail(str(exc)) from None
         else:
+            if state.endpoint_id != endpoint.endpoint_id:  # the run refuses it too
+                raise _fail(
+                    f"{journal} is the journal of a batch on {state.endpoint_id}, not "
+                    f"{endpoint.endpoint_id}: use another journal (or --batch-name)"
+                )
             counts = ", ".join(f"{s} {n}" for s, n in state.counts.items())
             out.print(f"the journal already holds {state.total} rows: {counts}", highlight=False)
     try:
