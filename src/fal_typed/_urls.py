@@ -65,8 +65,15 @@ def is_padded(given: object) -> bool:
 
 
 def _invalid(endpoint_id: object, why: str) -> InvalidArgumentError:
-    if is_padded(endpoint_id):
-        return InvalidArgumentError(f"invalid endpoint id {endpoint_id!r}{PADDED_HINT}")
+    """The error of an id that does not parse: "strip it" when stripping is all it needs (a
+    space inside stays the fault named, not hidden behind the hint)."""
+    if isinstance(endpoint_id, str) and is_padded(endpoint_id):
+        try:
+            _parse_id(endpoint_id.strip())
+        except InvalidArgumentError:
+            pass
+        else:
+            return InvalidArgumentError(f"invalid endpoint id {endpoint_id!r}{PADDED_HINT}")
     return InvalidArgumentError(f"invalid endpoint id {endpoint_id!r}: {why}")
 
 

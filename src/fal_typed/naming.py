@@ -63,7 +63,7 @@ def check_endpoint_id(endpoint_id: object) -> str:
             f"invalid endpoint id {endpoint_id[:40]!r}...: longer than {_MAX_LENGTH} characters"
         )
     if not _ID.fullmatch(endpoint_id):
-        if is_padded(endpoint_id):
+        if is_padded(endpoint_id) and _ID.fullmatch(endpoint_id.strip()):  # stripping fixes it
             raise InvalidArgumentError(f"invalid endpoint id {endpoint_id!r}{PADDED_HINT}")
         raise InvalidArgumentError(
             f"invalid endpoint id {endpoint_id!r}: expected 'owner/app[/path...]' made of "

@@ -350,3 +350,16 @@ def test_fetch_says_which_ids_only_need_stripping() -> None:
         "invalid endpoint id(s): 'fal-ai/flux/dev\\n', 'nope'; expected 'owner/app[/path...]' "
         "('fal-ai/flux/dev\\n': it has spaces or a line break around it (strip it))"
     )
+
+
+@pytest.mark.parametrize("given", [" fal-ai/ flux/dev", "fal-ai/fl ux/dev\n", " bad id! "])
+def test_strip_it_is_said_only_when_stripping_is_all_the_id_needs(given: str) -> None:
+    """The hint was given for any id with whitespace around it, hiding the real fault (a space
+    inside): after stripping, the user met a second error."""
+    import fal_typed
+    from fal_typed.naming import check_endpoint_id
+
+    for call in (fal_typed.untyped, check_endpoint_id, fal_typed.endpoint):
+        with pytest.raises(InvalidArgumentError) as caught:
+            call(given)
+        assert "strip it" not in caught.value.message, (call, caught.value.message)
