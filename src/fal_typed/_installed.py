@@ -35,6 +35,7 @@ __all__ = [
     "INDEX_FILE",
     "EndpointInfo",
     "InstalledEndpoint",
+    "category_note",
     "compact_document",
     "display_name",
     "index_record",
@@ -267,20 +268,31 @@ def _score(info: EndpointInfo, words: list[str], query: str) -> int | None:
     return score
 
 
-def _known_category(category: str, infos: Sequence[EndpointInfo]) -> str:
-    """``category`` in lower case, if one of ``infos`` has it (in any case, spaces around it
-    ignored); else an error naming the close ones and every category there is. A category that
-    matched none listed nothing, as if there were no such endpoints (``Text-To-Image``, a typo)."""
+def _wanted_category(category: str) -> str:
+    """``category`` as matched: in lower case, spaces around it ignored (``Text-To-Image``)."""
     wanted = category.strip().lower()
+    if not wanted:
+        raise InvalidArgumentError(
+            f"category {category!r} is empty: leave it out to list every category"
+        )
+    return wanted
+
+
+def category_note(category: str, infos: Sequence[EndpointInfo]) -> str | None:
+    """For a listing that came out empty: that none of ``infos`` has ``category``, the close
+    ones and every category they have; None when one has it. A typo ('text-to-imag') listed
+    nothing, as if the category were empty; a category real but not installed must stay an
+    empty listing (scripts loop over fal's categories), so this is said, not raised."""
+    wanted = _wanted_category(category)
     known = sorted({info.category for info in infos if info.category})
-    if wanted in {name.lower() for name in known} or not infos:
-        return wanted
+    if wanted in {name.lower() for name in known}:
+        return None
     import difflib
 
     close = difflib.get_close_matches(wanted, known, n=3)
     hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
-    raise InvalidArgumentError(
-        f"no endpoint has the category {category!r}: {hint}the categories are {', '.join(known)}"
+    return f"no endpoint listed has the category {category!r}: {hint}the categories are " + (
+        ", ".join(known) or "none"
     )
 
 
@@ -292,7 +304,7 @@ def rank(
     text = " ".join(query.lower().split())
     words = text.split()
     infos = list(infos)
-    wanted = None if category is None else _known_category(category, infos)
+    wanted = None if category is None else _wanted_category(category)
     scored: list[tuple[int, EndpointInfo]] = []
     for info in infos:
         if wanted is not None and info.category.lower() != wanted:

@@ -44,7 +44,7 @@ def _quick_list(arguments: Sequence[str]) -> bool:
     words = [a for a in arguments[1:] if a != "--json"]
     if any(word.startswith("-") for word in words):
         return False
-    print_listing(matching(None, None, words), as_json="--json" in arguments[1:], out=sys.stdout)
+    print_listing(matching(None, None, words)[0], as_json="--json" in arguments[1:], out=sys.stdout)
     return True
 
 

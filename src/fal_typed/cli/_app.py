@@ -359,7 +359,10 @@ def list_(
     """
     if schemas is not None and not schemas.is_dir():
         raise _usage(f"{schemas} is not a directory (see --schemas)")
-    print_listing(matching(schemas, category, search or []), as_json=as_json, out=sys.stdout)
+    found, note = matching(schemas, category, search or [])
+    print_listing(found, as_json=as_json, out=sys.stdout)
+    if note is not None:  # an empty listing: say why, as a typo looked like an empty category
+        _stderr().print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command(

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .._installed import EndpointInfo, display_name, installed_endpoints, rank
+from .._installed import EndpointInfo, category_note, display_name, installed_endpoints, rank
 from ..catalog._corpus import iter_document_paths, read_info
 from ..catalog._text import printable
 from ..naming import module_name
@@ -50,10 +50,13 @@ def folder_endpoints(schemas_dir: Path) -> Iterator[EndpointInfo]:
 
 def matching(
     schemas_dir: Path | None, category: str | None, search: Sequence[str]
-) -> list[EndpointInfo]:
-    """The endpoints (installed, or of ``schemas_dir``) of ``category`` holding every word."""
-    infos = installed_endpoints() if schemas_dir is None else folder_endpoints(schemas_dir)
-    return rank(infos, " ".join(search), category=category)
+) -> tuple[list[EndpointInfo], str | None]:
+    """The endpoints (installed, or of ``schemas_dir``) of ``category`` holding every word, and,
+    when none is of ``category``, a note saying so (the close categories, every one there is)."""
+    infos = installed_endpoints() if schemas_dir is None else list(folder_endpoints(schemas_dir))
+    found = rank(infos, " ".join(search), category=category)
+    note = category_note(category, infos) if category is not None and not found else None
+    return found, note
 
 
 def _head_lines(info: EndpointInfo, width: int) -> list[str]:
