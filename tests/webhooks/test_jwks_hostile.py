@@ -164,3 +164,45 @@ async def test_a_jwks_error_says_what_the_server_said(jwks_host: JWKSHost, mode:
     assert "answered HTTP 503: maintenance until 12:00 yyy" in message, message
     assert "\x1b" not in message and "\n" not in message and "END-NEVER-READ" not in message
     assert len(caught.value.reason) < 400
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_an_error_answer_whose_body_stalls_is_quoted_at_once(mode: str) -> None:
+    """Its start was read until the whole fetch timeout: a 503 that sent 11 of its 1,000 bytes
+    held the fetch, and the key cache's lock every delivery waits on, for 10 s by default."""
+    import socket
+    import threading
+    import time
+
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def answer() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            held.append(connection)
+            connection.recv(65536)
+            connection.sendall(
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                b"Content-Length: 1000\r\n\r\nmaintenance"
+            )
+
+    threading.Thread(target=answer, daemon=True).start()
+    port = server.getsockname()[1]
+    cache = wh.WebhookVerifier(f"http://127.0.0.1:{port}/jwks", timeout=20.0).cache
+    assert cache is not None
+    started = time.monotonic()
+    try:
+        with pytest.raises(wh.JWKSFetchError, match="answered HTTP 503: maintenance"):
+            if mode == "sync":
+                cache.get()
+            else:
+                await cache.get_async()
+    finally:
+        server.close()
+        for connection in held:
+            connection.close()
+    assert time.monotonic() - started < 10.0  # 20 s before; ERROR_READ_SECONDS (1 s) now

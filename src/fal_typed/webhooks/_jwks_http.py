@@ -36,6 +36,7 @@ from ..catalog._text import printable
 from ._errors import JWKSFetchError
 
 __all__ = [
+    "ERROR_READ_SECONDS",
     "MAX_ERROR_BYTES",
     "MAX_JWKS_BYTES",
     "MAX_JWKS_REDIRECTS",
@@ -53,6 +54,9 @@ MAX_JWKS_REDIRECTS: Final = 3
 MAX_ERROR_BYTES: Final = 4096
 """How much of an error answer's body is read (and inflated), to say in the error what the
 server said; the rest is never read."""
+
+ERROR_READ_SECONDS: Final = 1.0
+"""At most this long is spent reading the start of an error answer, to quote it."""
 
 EXCERPT_CHARS: Final = 300
 """The most characters of an error answer quoted in a message (:func:`error_excerpt`)."""
@@ -183,9 +187,17 @@ def _read(response: httpx.Response, deadline: Deadline) -> bytes:
     return _decoded(bytes(body), encoding)
 
 
+def _quote_time(deadline: Deadline) -> Deadline:
+    """The time given to read the start of an error answer: at most :data:`ERROR_READ_SECONDS`
+    of what is left. It is only quoted; a body that stalls must not hold the fetch (and the key
+    cache's lock, which every delivery waits on) until the whole timeout."""
+    return Deadline(min(deadline.remaining(), ERROR_READ_SECONDS))
+
+
 def _read_start(response: httpx.Response, deadline: Deadline) -> bytes:
-    """The start of an error answer's body (:func:`_inflated_start`); whatever of it came before
-    the deadline, or a failure, cut it short."""
+    """The start of an error answer's body (:func:`_inflated_start`); whatever of it came within
+    :func:`_quote_time`, or before a failure, cut it short."""
+    deadline = _quote_time(deadline)
     encoding = response.headers.get("content-encoding", "").strip().lower()
     raw = bytearray()
     with Interrupter(response, deadline):
@@ -251,6 +263,7 @@ async def _aread(response: httpx.Response, deadline: Deadline) -> bytes:
 
 async def _aread_start(response: httpx.Response, deadline: Deadline) -> bytes:
     """Async twin of :func:`_read_start`."""
+    deadline = _quote_time(deadline)
     encoding = response.headers.get("content-encoding", "").strip().lower()
     raw = bytearray()
     chunks = cast("AsyncGenerator[bytes, None]", response.aiter_raw())
