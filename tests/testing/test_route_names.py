@@ -52,5 +52,21 @@ def test_names_aliases_and_globs_that_match_are_taken(fal: LocalFal) -> None:
     assert fal.requests_for("storage.upload") == []
 
 
-def test_before_the_server_is_built_nothing_is_checked() -> None:
+def test_before_the_server_is_built_nothing_is_recorded() -> None:
     assert LocalFal().requests_for("anything") == []
+
+
+def test_a_rule_injected_before_the_start_is_checked_when_it_starts() -> None:
+    """Before the start no route is known: inject(on='sumbit') was taken and kept, and the
+    fault never fired once the server ran. start() now refuses it, binding nothing."""
+    fal = LocalFal()
+    fal.inject(Fault.response(500), on="sumbit")
+    with pytest.raises(InvalidArgumentError, match=r"on='sumbit' names no route.*'submit'"):
+        fal.start()
+    assert not fal.running
+    with pytest.raises(RuntimeError, match="not started"):
+        fal.client()
+    ok = LocalFal()
+    ok.inject(Fault.response(500), on="submit")
+    with ok:
+        assert ok.running

@@ -172,6 +172,7 @@ def build_app(state: ServerState, providers: Sequence[RouteProvider] = ROUTE_PRO
         routes=routes, lifespan=lifespan, exception_handlers={BodyStalled: _body_stalled}
     )
     state.route_names = route_names(app.routes)
+    state.faults.check_operations(state.route_names)  # rules injected before the start
     return FalMiddleware(
         app,
         routes=lambda: app.routes,

@@ -267,6 +267,14 @@ class FaultBook:
             self._rules.append(rule)
         return rule
 
+    def check_operations(self, known: Collection[str]) -> None:
+        """Refuse a rule armed before the routes were known (``inject`` before ``start()``)
+        whose route name matches none of ``known``, as :func:`check_operation` does after."""
+        with self._lock:
+            operations = [rule.operation for rule in self._rules if rule.operation is not None]
+        for operation in operations:
+            check_operation("on", operation, known, glob=True)
+
     def take(
         self, method: str, path: str, operation: str | None, endpoint_id: str | None
     ) -> Fault | None:

@@ -133,9 +133,14 @@ class LocalFal:
         port = int(sock.getsockname()[1])
         self._port = port
         self.state.base_url = f"http://{self.host}:{port}"
+        try:
+            app = build_app(self.state)  # refuses a fault rule for a route it does not have
+        except BaseException:
+            sock.close()
+            raise
         self._bound = True
         config = uvicorn.Config(
-            build_app(self.state),
+            app,
             log_config=None,
             log_level="warning",
             access_log=False,
