@@ -174,6 +174,14 @@ def test_rows_from_a_closed_or_terminal_stdin_are_refused_saying_how(tmp_path: P
     )  # fmt: skip
     assert closed.returncode == 2, closed.stderr
     assert "'-' reads the rows from standard input, which is closed here" in closed.stderr
+    real_run = [a for a in args if a != "--dry-run"]  # refused before its journal is made
+    closed = subprocess.run(
+        ["sh", "-c", 'exec "$@" <&-', "sh", *real_run],
+        cwd=tmp_path, env=cli_env(), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert closed.returncode == 2, closed.stderr
+    assert "which is closed here" in closed.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no j.db, no j.db.lock left
     leader, follower = pty.openpty()
     try:
         terminal = subprocess.run(

@@ -44,7 +44,7 @@ class RawRow:
     problem: str | None = None
 
 
-def _stdin_bytes() -> IO[bytes]:
+def stdin_bytes() -> IO[bytes]:
     """Standard input's bytes, for rows given as ``-``. Closed (``<&-``: ``sys.stdin`` is None)
     it raised an AttributeError, reported as a bug; a terminal waited, silently, for rows typed
     by hand: both are refused saying how rows are given."""
@@ -84,7 +84,7 @@ class RowSource:
     def open(self) -> IO[str]:
         if str(self.path) == "-":
             # A byte-order mark is fine here as in a file (PowerShell's pipes write one).
-            return io.TextIOWrapper(_stdin_bytes(), encoding="utf-8-sig", newline="")
+            return io.TextIOWrapper(stdin_bytes(), encoding="utf-8-sig", newline="")
         try:
             return self.path.open(encoding="utf-8-sig", newline="")
         except OSError as exc:

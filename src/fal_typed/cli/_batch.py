@@ -247,6 +247,13 @@ def run_command(
         raise _fail(str(exc)) from None
     if rows is not None and str(rows.path) != "-" and not rows.path.is_file():
         raise _fail(f"{input} is not a file")
+    if rows is not None and str(rows.path) == "-":
+        from ..batch._rows import stdin_bytes
+
+        try:  # closed or a terminal: said now, before the run makes its journal
+            stdin_bytes()
+        except batch.InputFileError as exc:
+            raise _fail(str(exc)) from None
     client = _client(key, base_url, api_url)
     # One set of options for the check and the run: a dry run that passes has checked every
     # one the run is given (the library checks them all before anything is opened or sent).
