@@ -10,8 +10,9 @@ nothing heavy: :class:`~fal_typed.Limits` and the other light option classes use
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
-from typing import cast
+from typing import Any, cast
 
 from ._errors import InvalidArgumentError
 
@@ -23,9 +24,17 @@ __all__ = [
     "check_seconds",
     "count_problem",
     "declared_length",
+    "path_text",
     "seconds_problem",
     "shown_number",
 ]
+
+
+def path_text(value: str | os.PathLike[Any]) -> str | None:
+    """The text of a path, or None for a bytes path (``os.PathLike[bytes]``), which no folder,
+    journal or schemas directory here takes."""
+    text: object = os.fspath(value)
+    return text if isinstance(text, str) else None
 
 
 def shown_number(value: object) -> str:

@@ -14,9 +14,9 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Final, cast
 
-from .._checks import check_bool, check_callable, shown_number
+from .._checks import check_bool, check_callable, path_text, shown_number
 from .._errors import InvalidArgumentError
 from .._options import check_webhook_url
 from ..files._local import folder_problem
@@ -72,7 +72,7 @@ def journal_location(journal: object) -> Journal | str:
             "journal must be a SQLite file path, a postgresql:// DSN or a Journal, got "
             f"{type(journal).__name__}"
         )
-    location = _text(cast("str | os.PathLike[str]", journal))
+    location = path_text(cast("str | os.PathLike[str]", journal))
     if location is None:
         raise InvalidArgumentError("journal must be a str path or DSN, not bytes")
     if not location.strip():
@@ -96,12 +96,6 @@ def journal_location(journal: object) -> Journal | str:
             "DSN: postgresql://user@host:port/db"
         )
     return location
-
-
-def _text(value: str | os.PathLike[Any]) -> str | None:
-    """The text of a path (None for a bytes path, which no journal or folder here takes)."""
-    text: object = os.fspath(value)
-    return text if isinstance(text, str) else None
 
 
 def check_count(name: str, value: object, *, low: int, high: int) -> int:
@@ -221,7 +215,7 @@ def check_out(value: object) -> Path | None:
         return None
     if not isinstance(value, (str, os.PathLike)):
         raise InvalidArgumentError(f"out must be a folder path, got {type(value).__name__}")
-    text = _text(cast("str | os.PathLike[str]", value))
+    text = path_text(cast("str | os.PathLike[str]", value))
     if not text:
         raise InvalidArgumentError("out must be a non-empty str path")
     folder = Path(text)

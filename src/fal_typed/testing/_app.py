@@ -150,7 +150,7 @@ ROUTE_PROVIDERS: Final[tuple[RouteProvider, ...]] = (
 
 
 async def _body_stalled(_: Request, exc: Exception) -> Response:
-    """A request whose body did not arrive in time (:class:`~._middleware.BodyStalled`)."""
+    """A request whose body did not arrive in time (:class:`~fal_typed._incoming.BodyStalled`)."""
     detail = f"the request body stopped arriving: {exc}"
     return JSONResponse({"detail": detail}, status_code=408)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from .._checks import path_text
 from .._errors import InvalidArgumentError
 from ..catalog._git import GitError, documents_at
 from ._json import as_dict
@@ -197,18 +198,14 @@ def _schemas_dir(directory: object) -> Path | None:
         raise InvalidArgumentError(
             f"schemas_dir must be a directory path, got {type(directory).__name__}"
         )
-    text = _path_text(directory)  # pyright: ignore[reportUnknownArgumentType]
-    if not isinstance(text, str):
+    text = path_text(directory)  # pyright: ignore[reportUnknownArgumentType]
+    if text is None:
         raise InvalidArgumentError("schemas_dir must be a str path, not bytes")
     if not text.strip():
         raise InvalidArgumentError(
             "schemas_dir must not be empty (for the working directory, give '.')"
         )
     return Path(text)
-
-
-def _path_text(path: str | os.PathLike[Any]) -> object:
-    return os.fspath(path)
 
 
 class EndpointCatalog:
