@@ -16,7 +16,7 @@ from typing import Literal
 
 import anyio
 
-__all__ = ["BodyStalled", "arriving"]
+__all__ = ["BodyStalled", "arriving", "next_wait"]
 
 
 class BodyStalled(Exception):
@@ -35,6 +35,23 @@ class BodyStalled(Exception):
         return f"it did not arrive in full within {self.seconds:g} s"
 
 
+def next_wait(
+    deadline: float | None, now: float, *, pause: float | None, total: float | None
+) -> tuple[float | None, BodyStalled]:
+    """How long the next piece may take (None: no bound), and what to raise if it does not come
+    by then: the pause's error, or the whole's when less of ``total`` is left than a pause.
+    ``deadline`` is when ``total`` runs out (None: no such bound); past it, the whole's error
+    is raised at once."""
+    if deadline is None or total is None:
+        return pause, BodyStalled("pause", pause or 0.0)
+    left = deadline - now
+    if left <= 0:
+        raise BodyStalled("total", total)
+    if pause is None or left < pause:
+        return left, BodyStalled("total", total)
+    return pause, BodyStalled("pause", pause)
+
+
 async def arriving(
     pieces: AsyncIterator[bytes], *, pause: float | None, total: float | None
 ) -> AsyncIterator[bytes]:
@@ -43,20 +60,12 @@ async def arriving(
     such bound); else :class:`BodyStalled`."""
     deadline = None if total is None else anyio.current_time() + total
     while True:
-        wait, kind = pause, "pause"
-        if deadline is not None and total is not None:
-            left = deadline - anyio.current_time()
-            if left <= 0:
-                raise BodyStalled("total", total)
-            if wait is None or left < wait:
-                wait, kind = left, "total"
+        wait, stalled = next_wait(deadline, anyio.current_time(), pause=pause, total=total)
         piece: bytes | None = None
         with anyio.move_on_after(wait) as waited:
             piece = await anext(pieces, None)
         if waited.cancelled_caught:
-            if kind == "total" and total is not None:
-                raise BodyStalled("total", total)
-            raise BodyStalled("pause", pause or 0.0)
+            raise stalled
         if piece is None:
             return
         yield piece

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .._incoming import BodyStalled
+from .._incoming import next_wait
 from ._faults import Fault, FaultBook
 from ._requestlog import RecordedRequest, RequestLog, redact_headers, redact_query
 
@@ -60,13 +60,11 @@ class _BodyClock:
         loop = asyncio.get_running_loop()
         if self._deadline is None:
             self._deadline = loop.time() + BODY_TIMEOUT
-        left = self._deadline - loop.time()
+        wait, stalled = next_wait(self._deadline, loop.time(), pause=BODY_PAUSE, total=BODY_TIMEOUT)
         try:
-            return await asyncio.wait_for(receive(), max(0.0, min(BODY_PAUSE, left)))
+            return await asyncio.wait_for(receive(), wait)
         except asyncio.TimeoutError:
-            if left > BODY_PAUSE:
-                raise BodyStalled("pause", BODY_PAUSE) from None
-            raise BodyStalled("total", BODY_TIMEOUT) from None
+            raise stalled from None
 
 
 EndpointOf = Callable[[str | None, Mapping[str, Any]], str | None]
