@@ -114,18 +114,27 @@ def _add(body: bytearray, chunk: bytes) -> None:
         raise _Unusable(f"larger than the limit of {MAX_JWKS_BYTES} bytes")
 
 
+def _inflate(raw: bytes, wbits: int, limit: int) -> tuple[bytes, bool] | None:
+    """``raw`` inflated no further than ``limit`` bytes, and whether its stream ended there, or
+    None when it does not inflate. ``deflate`` (wbits 15) is
+    tried zlib-wrapped, then raw, as some servers send it."""
+    for attempt in (wbits,) if wbits != 15 else (15, -15):
+        inflater = zlib.decompressobj(attempt)
+        try:
+            return inflater.decompress(raw, limit), inflater.eof
+        except zlib.error:
+            continue
+    return None
+
+
 def _inflated_start(raw: bytes, encoding: str) -> bytes:
     """The start of an error answer's body: ``raw`` (its first bytes only, perhaps) inflated no
     further than :data:`MAX_ERROR_BYTES`; nothing when it does not inflate."""
     wbits = _INFLATE.get(encoding)
     if wbits is None:
         return raw if encoding in ("", "identity") else b""
-    for attempt in (wbits,) if wbits != 15 else (15, -15):
-        try:
-            return zlib.decompressobj(attempt).decompress(raw, MAX_ERROR_BYTES)
-        except zlib.error:
-            continue
-    return b""
+    inflated = _inflate(raw, wbits, MAX_ERROR_BYTES)
+    return b"" if inflated is None else inflated[0]
 
 
 def error_excerpt(body: bytes) -> str:
@@ -143,19 +152,15 @@ def _decoded(raw: bytes, encoding: str) -> bytes:
     wbits = _INFLATE.get(encoding)
     if wbits is None:
         return raw
-    attempts = (wbits,) if wbits != 15 else (15, -15)  # deflate: zlib-wrapped, or raw as some send
-    for attempt in attempts:
-        inflater = zlib.decompressobj(attempt)
-        try:
-            body = inflater.decompress(raw, MAX_JWKS_BYTES + 1)
-        except zlib.error:
-            continue
-        if len(body) > MAX_JWKS_BYTES:
-            raise _Unusable(f"inflates past the limit of {MAX_JWKS_BYTES} bytes")
-        if not inflater.eof:
-            raise _Unusable(f"{encoding} body is cut short")
-        return body
-    raise _Unusable(f"{encoding} body does not inflate")
+    inflated = _inflate(raw, wbits, MAX_JWKS_BYTES + 1)
+    if inflated is None:
+        raise _Unusable(f"{encoding} body does not inflate")
+    body, ended = inflated
+    if len(body) > MAX_JWKS_BYTES:
+        raise _Unusable(f"inflates past the limit of {MAX_JWKS_BYTES} bytes")
+    if not ended:
+        raise _Unusable(f"{encoding} body is cut short")
+    return body
 
 
 # sync
