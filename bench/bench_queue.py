@@ -20,6 +20,10 @@ Prints figures (no assertions), measured in one run:
    what holding a hard wall-clock deadline costs on top, and ``untyped().subscribe`` (same
    runtime, open models) what the typed models' validation costs inside a call. Part 4 prints the same validation measured hot, in a tight loop: the
    gap between the two is the price of running it between socket waits, with cold caches.
+   A row of raw httpx with flux/dev's pydantic models applied by hand (the input validated and
+   written by its model, the result validated into ``Output``) does the same validation with no
+   runtime: the typed calls' CPU is also printed against it (``x by hand``), which is the
+   runtime's own share.
 2. Time from the server's COMPLETED (stamped inside the server, same process and clock) to the
    typed result in the caller's hands, for ``subscribe`` (status stream) and fal-client
    (polling), with 50 ms of processing so the wait is real. Target: under 20 ms.
@@ -73,6 +77,10 @@ UNTYPED = "fal_typed untyped().subscribe"
 #: Raw httpx reading the status stream to its end, so one connection serves the three requests
 #: (as ``subscribe`` does): the cheapest the same requests can be by hand.
 READ_TO_END = "raw httpx, stream read to end"
+#: Raw httpx with the same pydantic models applied by hand (the input validated and written by
+#: its model, the answer validated into ``Output``): what the typed calls' validation costs
+#: without the runtime, so the runtime's own share is the gap between this row and theirs.
+BY_HAND = "raw httpx + pydantic by hand"
 
 _SERVER_SCRIPT = """
 import json, sys, time
@@ -141,15 +149,22 @@ def client_for(base_url: str) -> Client:
 # -- the three clients -----------------------------------------------------------------------
 
 
-def raw_httpx_subscribe(http: httpx.Client, queue_url: str, *, read_to_end: bool = False) -> Any:
+def raw_httpx_subscribe(
+    http: httpx.Client, queue_url: str, *, read_to_end: bool = False, validated: bool = False
+) -> Any:
     """The same requests as ``subscribe``, by hand: submit, status stream, result.
 
     As written, the stream is closed at ``COMPLETED``, which costs its connection (the result
     is fetched on a new one). ``read_to_end`` reads on to the stream's end (fal ends it right
     after ``COMPLETED``), without any bound, as ``subscribe`` does within one: its connection
-    then fetches the result."""
+    then fetches the result. ``validated`` applies flux/dev's models by hand (:data:`BY_HAND`)."""
     headers = {"Authorization": f"Key {KEY}"}
-    submitted = http.post(f"{queue_url}/{ENDPOINT}", json=BODY, headers=headers)
+    if validated:
+        submitted = http.post(
+            f"{queue_url}/{ENDPOINT}", content=validated_body(), headers=json_headers(headers)
+        )
+    else:
+        submitted = http.post(f"{queue_url}/{ENDPOINT}", json=BODY, headers=headers)
     submitted.raise_for_status()
     base = f"{queue_url}/fal-ai/flux/requests/{submitted.json()['request_id']}"
     stream_headers = {**headers, "Accept": "text/event-stream"}
@@ -165,7 +180,18 @@ def raw_httpx_subscribe(http: httpx.Client, queue_url: str, *, read_to_end: bool
                 pass
     result = http.get(base, headers=headers)
     result.raise_for_status()
-    return result.json()
+    return flux_dev.Output.model_validate_json(result.content) if validated else result.json()
+
+
+def validated_body() -> str:
+    """The request body as a user applying flux/dev's input model by hand writes it."""
+    return flux_dev.Input(prompt="a cat", seed=6252023, num_images=1).model_dump_json(
+        by_alias=True, exclude_unset=True
+    )
+
+
+def json_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {**headers, "Content-Type": "application/json"}
 
 
 def fal_client_factory(base_url: str, call: str = "subscribe") -> Callable[..., Any]:
@@ -236,6 +262,9 @@ def per_call_overhead(processing_time: float, calls: int) -> None:
             {
                 "raw httpx": lambda: raw_httpx_subscribe(http, queue_url),
                 READ_TO_END: lambda: raw_httpx_subscribe(http, queue_url, read_to_end=True),
+                BY_HAND: lambda: raw_httpx_subscribe(
+                    http, queue_url, read_to_end=True, validated=True
+                ),
                 "fal_typed flux_dev.subscribe": lambda: flux_dev.subscribe(
                     prompt="a cat", seed=6252023, num_images=1, client=client
                 ),
@@ -264,9 +293,19 @@ def run_overhead(processing_time: float, calls: int) -> None:
             answer.raise_for_status()
             return answer.json()
 
+        def by_hand_run() -> Any:
+            answer = http.post(
+                f"{base_url}/run/{ENDPOINT}",
+                content=validated_body(),
+                headers=json_headers({"Authorization": f"Key {KEY}"}),
+            )
+            answer.raise_for_status()
+            return flux_dev.Output.model_validate_json(answer.content)
+
         compare(
             {
                 "raw httpx": raw_httpx_run,
+                BY_HAND: by_hand_run,
                 "fal_typed flux_dev.run": lambda: flux_dev.run(
                     prompt="a cat", seed=6252023, num_images=1, client=client
                 ),
@@ -293,10 +332,18 @@ def submit_and_result_overhead(calls: int) -> None:
             answer.raise_for_status()
             return str(answer.json()["request_id"])
 
+        def by_hand_submit() -> str:
+            answer = http.post(
+                f"{queue_url}/{ENDPOINT}", content=validated_body(), headers=json_headers(headers)
+            )
+            answer.raise_for_status()
+            return str(answer.json()["request_id"])
+
         print("   submit:")
         compare(
             {
                 "raw httpx": raw_httpx_submit,
+                BY_HAND: by_hand_submit,
                 "fal_typed flux_dev.submit": lambda: flux_dev.submit(
                     prompt="a cat", seed=6252023, num_images=1, client=client
                 ),
@@ -313,10 +360,16 @@ def submit_and_result_overhead(calls: int) -> None:
             answer.raise_for_status()
             return answer.json()
 
+        def by_hand_result() -> Any:
+            answer = http.get(result_url, headers=headers)
+            answer.raise_for_status()
+            return flux_dev.Output.model_validate_json(answer.content)
+
         print("   result:")
         compare(
             {
                 "raw httpx": raw_httpx_result,
+                BY_HAND: by_hand_result,
                 "fal_typed flux_dev.result": lambda: flux_dev.result(
                     done.request_id, client=client
                 ),
@@ -381,11 +434,17 @@ def compare(flavours: dict[str, Callable[[], Any]], calls: int) -> None:
     )
     raw_mean = statistics.fmean(cpu_times[baseline])
     raw_median = statistics.median(cpu_times[baseline])
+    by_hand = cpu_times.get(BY_HAND)
     for name, samples in cpu_times.items():
         mean, median = statistics.fmean(samples), statistics.median(samples)
+        against_by_hand = (
+            f"  ({mean / statistics.fmean(by_hand):.2f}x / {median / statistics.median(by_hand):.2f}x by hand)"
+            if by_hand is not None and name.startswith("fal_typed")
+            else ""
+        )
         print(
             f"     {name:<30} {mean * 1000:7.2f} ms  ({mean / raw_mean:.2f}x raw httpx)"
-            f"  median {median * 1000:7.2f} ms  ({median / raw_median:.2f}x)"
+            f"  median {median * 1000:7.2f} ms  ({median / raw_median:.2f}x){against_by_hand}"
         )
     print(
         "   Python bytecodes run per call (sys.settrace; a count of the client's own work that"
