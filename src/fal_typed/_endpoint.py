@@ -11,7 +11,7 @@ them) are imported at their first use, so importing the module costs no model bu
 from __future__ import annotations
 
 import importlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
 
@@ -222,11 +222,13 @@ class Endpoint(Generic[InputT, OutputT]):
         extra_body: Mapping[str, Any] | None = None,
         *,
         encode: bool = True,
+        options: Collection[str] = (),
     ) -> _Body | _Encoded:
         """:meth:`arguments`' body, its JSON checked here only when uploads wait on it: else
         the call checks it as it encodes it to send, once (``_request_json``). With
         ``encode``, a body with nothing to upload and no ``extra_body`` is written as JSON now,
-        by the model's serializer (:class:`_Encoded`), for a call that only sends it."""
+        by the model's serializer (:class:`_Encoded`), for a call that only sends it.
+        ``options`` are the keyword call's own (a misspelt one is named in the error)."""
         input_model = self.Input  # the models load here, at the first call (pydantic with them)
         given: dict[str, Any] = {}
         if fields:  # (a loop, not a comprehension's own frame: every keyword call passes here)
@@ -265,7 +267,9 @@ class Endpoint(Generic[InputT, OutputT]):
                 input_model.model_validate(raw)
             model = input_model.model_validate(mapping)
         except validation_error() as exc:
-            raise InputValidationError.from_pydantic(self.endpoint_id, exc, input_model) from None
+            raise InputValidationError.from_pydantic(
+                self.endpoint_id, exc, input_model, options
+            ) from None
         if encode and not uploads and not extra_body:
             encoded = _json_of(model)
             if encoded is not None:

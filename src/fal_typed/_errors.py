@@ -13,10 +13,10 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-from ._field_paths import field_path
+from ._field_paths import close_field, field_path
 
 if TYPE_CHECKING:  # annotations only: the CLI and listing import these errors without pydantic
     from pydantic import BaseModel, ValidationError
@@ -358,21 +358,44 @@ class InputValidationError(FalError, ValueError):
 
     @classmethod
     def from_pydantic(
-        cls, endpoint_id: str, exc: ValidationError, model: type[BaseModel] | None = None
+        cls,
+        endpoint_id: str,
+        exc: ValidationError,
+        model: type[BaseModel] | None = None,
+        options: Collection[str] = (),
     ) -> InputValidationError:
         """The errors of ``exc``; given the ``model`` validated, located by the caller's field
-        paths (pydantic's union branch labels dropped, see ``_field_paths``)."""
+        paths (pydantic's union branch labels dropped, see ``_field_paths``), and an unknown
+        field's message naming the field, or the call's option, it was probably meant to be."""
         errors = [
             {
-                "loc": (field_path(model, err["loc"]) if model is not None else tuple(err["loc"]))
+                "loc": (
+                    field_path(model, err["loc"], unknown_last=err["type"] == "extra_forbidden")
+                    if model is not None
+                    else tuple(err["loc"])
+                )
                 # an open field's value JSON cannot carry: where below the field (_models)
                 + tuple((err.get("ctx") or {}).get("below", ())),
-                "msg": err["msg"],
+                "msg": _with_guess(err["msg"], err["type"], model, err["loc"], options),
                 "type": err["type"],
             }
             for err in exc.errors(include_url=False, include_input=False)
         ]
         return cls(endpoint_id, errors)
+
+
+def _with_guess(
+    message: str,
+    error_type: str,
+    model: type[BaseModel] | None,
+    loc: tuple[str | int, ...],
+    options: Collection[str],
+) -> str:
+    """An unknown field's message, naming the field it was probably meant to be."""
+    if error_type != "extra_forbidden" or model is None:
+        return message
+    guess = close_field(model, loc, options)
+    return message if guess is None else f"{message} (did you mean {guess!r}?)"
 
 
 class FalHTTPError(FalError):

@@ -84,14 +84,14 @@ def _function(declared: _F, endpoint: Endpoint[Any, Any], name: str, options: fr
 
         async def run_async(input: Any = None, /, **keywords: Any) -> Any:
             extra_body, chosen = _split(keywords, options)
-            arguments = endpoint._built(input, keywords, extra_body)  # pyright: ignore[reportPrivateUsage]
+            arguments = endpoint._built(input, keywords, extra_body, options=options)  # pyright: ignore[reportPrivateUsage]
             return await getattr(endpoint, name)(arguments, **chosen)
 
         return cast("_F", functools.wraps(declared)(run_async))
 
     def run(input: Any = None, /, **keywords: Any) -> Any:
         extra_body, chosen = _split(keywords, options)
-        arguments = endpoint._built(input, keywords, extra_body)  # pyright: ignore[reportPrivateUsage]
+        arguments = endpoint._built(input, keywords, extra_body, options=options)  # pyright: ignore[reportPrivateUsage]
         return getattr(endpoint, name)(arguments, **chosen)
 
     return cast("_F", functools.wraps(declared)(run))

@@ -112,3 +112,47 @@ def test_calls_raise_a_fal_error_and_models_raise_pydantics_both_value_errors() 
     # A model built by hand and found wrong can be re-raised the way a call reports it.
     again = InputValidationError.from_pydantic("fal-ai/probe", model.value, Probe)
     assert again.fields == ["image_size"]
+
+
+def messages(**values: Any) -> dict[str, str]:
+    with pytest.raises(InputValidationError) as caught:
+        ENDPOINT.arguments(None, {"prompt": "p", **values})
+    return {".".join(map(str, e["loc"])): e["msg"] for e in caught.value.errors}
+
+
+@pytest.mark.parametrize(
+    ("given", "path", "meant"),
+    [
+        ({"promt": "p"}, "promt", "prompt"),  # a top-level field
+        ({"image_size": {"widht": 5}}, "image_size.widht", "width"),  # in a union's model branch
+        ({"loras": [{"path": "a"}, {"pth": "b"}]}, "loras.1.pth", "path"),  # in a list's item
+        ({"pet": {"kind": "dog", "barks": 1}}, "pet.barks", "bark"),  # in a tagged union's branch
+        ({"timeot": 3}, "timeot", "timeout"),  # an alias, the name a mapping gives
+    ],
+)
+def test_an_unknown_field_names_the_field_it_was_probably_meant_to_be(
+    given: dict[str, Any], path: str, meant: str
+) -> None:
+    assert messages(**given)[path] == f"Extra inputs are not permitted (did you mean {meant!r}?)"
+
+
+def test_an_unknown_field_close_to_none_is_only_refused() -> None:
+    assert messages(zzz=1)["zzz"] == "Extra inputs are not permitted"
+    # A field of another level is no guess: "width" is no field at the top.
+    assert messages(widht=5)["widht"] == "Extra inputs are not permitted"
+
+
+def test_a_misspelt_call_option_of_a_keyword_call_is_named_before_anything_is_sent() -> None:
+    from fal_endpoints import flux_dev
+
+    with pytest.raises(InputValidationError) as caught:
+        flux_dev.subscribe(prompt="a cat", with_log=True)  # pyright: ignore[reportCallIssue]
+    assert caught.value.errors == [
+        {
+            "loc": ("with_log",),
+            "msg": "Extra inputs are not permitted (did you mean 'with_logs'?)",
+            "type": "extra_forbidden",
+        }
+    ]
+    with pytest.raises(InputValidationError, match=r"timout: .*did you mean 'timeout'\?"):
+        flux_dev.run(prompt="a cat", timout=3)  # pyright: ignore[reportCallIssue]
