@@ -253,6 +253,22 @@ async def _close_with_loop(http: httpx.AsyncClient) -> AsyncGenerator[None, None
         await http.aclose()
 
 
+#: Every Client of this process: a forked child makes each forget its parent's connections.
+_CLIENTS: Final[weakref.WeakSet[Client]] = weakref.WeakSet()
+#: The connections a forked child inherited: kept from the garbage collector, whose closing
+#: them would end them for the parent.
+_INHERITED: Final[list[object]] = []
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_CLIENTS):
+        client._forget_inherited()  # pyright: ignore[reportPrivateUsage]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _park(closer: AsyncGenerator[None, None]) -> None:
     """Run ``closer`` to its ``yield`` without awaiting (it awaits nothing before it): its first
     step registers it with the running loop, as iterating it in a coroutine would."""
@@ -290,6 +306,9 @@ class Client:
 
     ``with`` / :meth:`close` close its sync connections; ``async with`` / :meth:`aclose` the
     async ones too, which otherwise close when their event loop shuts down (``asyncio.run``).
+    A process forked from one that used the client (a pre-forking server, a ``fork`` pool)
+    opens connections of its own: the parent's are never used nor closed by the child. An
+    ``http_client`` or ``async_http_client`` passed in is yours to manage across a fork.
     """
 
     queue_url: str
@@ -358,6 +377,7 @@ class Client:
         self._credentials: Credentials | None = None
         self._auth: Mapping[str, str] | None = None  # auth_headers(), once resolved
         self._lock = threading.Lock()
+        _CLIENTS.add(self)
 
     def __repr__(self) -> str:
         if self._proxy is not None:
@@ -468,6 +488,16 @@ class Client:
             _park(closer)
             self._async_http[loop] = (client, closer)
             return client
+
+    def _forget_inherited(self) -> None:
+        """In a forked child: leave the parent's connections to the parent. Used by both, a
+        request's answer could reach the other process, and closing one (TLS says goodbye on
+        it) would end it for the parent too; so they are kept unclosed, and new ones opened.
+        A lock another thread held at the fork would stay held: a new one replaces it."""
+        _INHERITED.append((self._http, dict(self._async_http)))
+        self._http = None
+        self._async_http = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         """Close the sync httpx client we created (never one passed in).
