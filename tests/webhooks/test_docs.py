@@ -91,18 +91,22 @@ def test_framework_free_handler(
 
 
 class _FakeRedis:
-    """The two redis.asyncio calls the page's store uses, with their semantics."""
+    """The redis.asyncio calls the page's store uses, with their semantics (values as bytes)."""
 
     def __init__(self) -> None:
-        self.values: dict[str, tuple[object, int]] = {}
+        self.values: dict[str, tuple[bytes, int]] = {}
 
     async def set(
-        self, name: str, value: object, *, nx: bool = False, ex: int | None = None
+        self, name: str, value: str, *, nx: bool = False, ex: int | None = None
     ) -> bool | None:
         if nx and name in self.values:
             return None
-        self.values[name] = (value, ex or 0)
+        self.values[name] = (value.encode(), ex or 0)
         return True
+
+    async def get(self, name: str) -> bytes | None:
+        held = self.values.get(name)
+        return None if held is None else held[0]
 
     async def delete(self, name: str) -> int:
         return 1 if self.values.pop(name, None) is not None else 0
@@ -119,7 +123,33 @@ def test_redis_store_example(doc: dict[str, Any]) -> None:
         return [first, again, await dedup.claim_async("req-1")]
 
     assert asyncio.run(scenario()) == [True, False, True]
-    assert redis.values == {"fal-webhook:req-1": (1, 3600)}
+    assert redis.values == {"fal-webhook:req-1": (b"done", 3600)}
+
+
+def test_redis_store_example_tells_a_delivery_in_progress_elsewhere_from_one_handled(
+    doc: dict[str, Any],
+) -> None:
+    """Two receiver processes sharing the page's store: a retry reaching the second while the
+    first handles the delivery is 'busy' (answered 409, fal retries), not 'duplicate' (200, fal
+    stops: were the first to fail, the delivery would be lost)."""
+    redis = _FakeRedis()
+    one, other = (
+        wh.Deduplicator(doc["RedisIdempotencyStore"](redis), ttl=3600, lease=60) for _ in range(2)
+    )
+
+    async def scenario() -> list[str]:
+        seen: list[str] = []
+        async with one.handling_async("req-1") as first:
+            seen.append(first)
+            assert redis.values["fal-webhook:req-1"] == (b"busy", 60)
+            async with other.handling_async("req-1") as meanwhile:
+                seen.append(meanwhile)
+        async with other.handling_async("req-1") as later:
+            seen.append(later)
+        return seen
+
+    assert asyncio.run(scenario()) == ["first", "busy", "duplicate"]
+    assert redis.values == {"fal-webhook:req-1": (b"done", 3600)}
 
 
 def test_strict_receiver_example_keeps_claims_and_accepts_only_its_own_requests(
