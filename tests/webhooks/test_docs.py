@@ -5,6 +5,8 @@ against the local server made the default client (receiver.py's blocks are also 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,36 @@ def test_framework_free_handler(
     assert capsys.readouterr().out.count(handle.request_id) == 1
     assert handle_fal_webhook(attempt.body + b" ", attempt.headers) == 401
     assert handle_fal_webhook(attempt.body, {}) == 401
+
+
+def test_framework_free_handler_answers_a_delivery_being_handled_409(
+    doc: dict[str, Any], local_fal: LocalFal, local_fal_client: Client
+) -> None:
+    """The page's handler used once(): a retry arriving while a thread of a WSGI server still
+    handled the first was answered 200 (fal stopped); had that handler then failed, the paid
+    result was lost. It is answered 409 now, so fal retries it."""
+    doc["verifier"] = wh.WebhookVerifier(client=local_fal_client)
+    dispatcher = local_fal.webhooks
+    dispatcher.configure(retries=0)
+    handle = doc["flux_dev"].submit(
+        prompt="x", webhook_url="http://127.0.0.1:9/unused", client=local_fal_client
+    )
+    [attempt] = dispatcher.wait_for(handle.request_id)
+    entered, go_on = threading.Event(), threading.Event()
+
+    def slow_print(*_: object) -> None:  # the page's handling step, taking a while
+        entered.set()
+        assert go_on.wait(10)
+
+    doc["print"] = slow_print
+    handle_fal_webhook = doc["handle_fal_webhook"]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        first = pool.submit(handle_fal_webhook, attempt.body, attempt.headers)
+        assert entered.wait(10)
+        assert handle_fal_webhook(attempt.body, attempt.headers) == 409
+        go_on.set()
+        assert first.result(10) == 200
+    assert handle_fal_webhook(attempt.body, attempt.headers) == 200
 
 
 class _FakeRedis:

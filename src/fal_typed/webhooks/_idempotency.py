@@ -403,7 +403,10 @@ class Deduplicator:
     @contextmanager
     def once(self, request_id: str) -> Generator[bool, None, None]:
         """Yield True for the first delivery of ``request_id``; an exception releases the claim.
-        (False also while this process handles it: :meth:`handling` tells the two apart.)"""
+
+        False also while it is being handled (here, or elsewhere with a store that can tell):
+        to answer fal, use :meth:`handling`, and answer ``busy`` non-2xx; a 2xx for it has fal
+        stop, and were that handler to fail, the delivery would be lost."""
         with self.handling(request_id) as claimed:
             yield claimed == "first"
 
