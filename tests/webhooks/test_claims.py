@@ -52,7 +52,7 @@ def _post(base: str, key: Ed25519PrivateKey, request_id: str) -> httpx.Response:
 _HOLDER = """
 import sys
 from fal_typed import webhooks as wh
-dedup = wh.Deduplicator(wh.SQLiteIdempotencyStore(sys.argv[1]), lease=60)
+dedup = wh.Deduplicator(wh.SQLiteIdempotencyStore(sys.argv[1]), lease=float(sys.argv[3]))
 with dedup.handling(sys.argv[2]) as claimed:
     print(claimed, flush=True)
     how = sys.stdin.readline().strip()  # the handler runs until told how it ends
@@ -65,9 +65,9 @@ print("done", flush=True)
 """
 
 
-def _holder(path: Path, request_id: str) -> subprocess.Popen[str]:
+def _holder(path: Path, request_id: str, lease: float = 60) -> subprocess.Popen[str]:
     child = subprocess.Popen(
-        [sys.executable, "-c", _HOLDER, str(path), request_id],
+        [sys.executable, "-c", _HOLDER, str(path), request_id, str(lease)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -116,6 +116,23 @@ def test_a_retry_after_a_restart_within_the_lease_is_answered_409_not_duplicate(
     with wh.SQLiteIdempotencyStore(path) as store, serve(_app(signing_key, store, handled)) as base:
         retry = _post(base, signing_key, "r-crash")
     assert retry.status_code == 409 and retry.json()["status"] == "in_progress"
+    assert handled == []
+
+
+def test_a_handler_running_past_the_lease_keeps_its_claim_from_other_processes(
+    tmp_path: Path, signing_key: Ed25519PrivateKey
+) -> None:
+    """A claim held for the lease only: a handler running longer (a slow download, say) lost
+    it, and fal's retry reaching another process was handled a second time. The claim is
+    renewed while its handler runs."""
+    path = tmp_path / "claims.db"
+    handled: list[str] = []
+    with wh.SQLiteIdempotencyStore(path) as store, serve(_app(signing_key, store, handled)) as base:
+        slow = _holder(path, "r-slow", lease=0.3)
+        time.sleep(1.0)  # more than three leases
+        assert _post(base, signing_key, "r-slow").status_code == 409
+        assert _end(slow, "succeed") == 0
+        assert _post(base, signing_key, "r-slow").json()["status"] == "duplicate"
     assert handled == []
 
 
@@ -241,6 +258,10 @@ class _SlowStore:
         await asyncio.sleep(self.delay)
         self.inner.complete(key, ttl)
 
+    async def extend(self, key: str, lease: float) -> None:
+        await asyncio.sleep(self.delay)
+        self.inner.extend(key, lease)
+
 
 async def test_a_cancelled_handler_still_gives_its_claim_back() -> None:
     """Under a cancelled scope the await of discard() was cancelled too: the claim stayed in
@@ -263,6 +284,20 @@ async def test_a_cancellation_while_completing_still_records_the_delivery_handle
             assert claimed == "first"
     await anyio.sleep(0.15)  # past the lease
     assert not store.inner.add("r", 60)  # still recorded: handled
+
+
+async def test_a_claim_is_renewed_while_its_async_handler_runs_past_the_lease() -> None:
+    """With an async store (renewed by a task) and a sync one (by a thread), a handler outlasting
+    the lease kept its claim in progress: another deduplicator sharing the store sees 'busy'."""
+    slow = _SlowStore(0.01)
+    shared = wh.MemoryIdempotencyStore()
+    for store, peek in ((slow, slow.inner), (shared, shared)):
+        dedup = wh.Deduplicator(store, lease=0.15)
+        async with dedup.handling_async("r") as claimed:
+            assert claimed == "first"
+            await anyio.sleep(0.6)  # four leases
+            assert peek.claim("r", 60) == "busy"
+        assert peek.claim("r", 60) == "duplicate"
 
 
 class _Broken(wh.MemoryIdempotencyStore):

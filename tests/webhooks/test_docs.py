@@ -143,6 +143,14 @@ class _FakeRedis:
     async def delete(self, name: str) -> int:
         return 1 if self.values.pop(name, None) is not None else 0
 
+    async def eval(self, script: str, numkeys: int, name: str, seconds: int) -> int:
+        assert numkeys == 1 and "== 'busy'" in script and "'EXPIRE'" in script
+        held = self.values.get(name)
+        if held is None or held[0] != b"busy":
+            return 0
+        self.values[name] = (held[0], seconds)
+        return 1
+
 
 def test_redis_store_example(doc: dict[str, Any]) -> None:
     redis = _FakeRedis()
@@ -182,6 +190,16 @@ def test_redis_store_example_tells_a_delivery_in_progress_elsewhere_from_one_han
 
     assert asyncio.run(scenario()) == ["first", "busy", "duplicate"]
     assert redis.values == {"fal-webhook:req-1": (b"done", 3600)}
+
+    store = doc["RedisIdempotencyStore"](redis)
+
+    async def extended() -> list[tuple[bytes, int]]:
+        await store.extend("req-1", 60)  # completed: left as it is
+        await store.claim("req-2", 60)
+        await store.extend("req-2", 90)  # in progress: renewed
+        return [redis.values["fal-webhook:req-1"], redis.values["fal-webhook:req-2"]]
+
+    assert asyncio.run(extended()) == [(b"done", 3600), (b"busy", 90)]
 
 
 def test_strict_receiver_example_keeps_claims_and_accepts_only_its_own_requests(

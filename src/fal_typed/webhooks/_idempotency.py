@@ -19,6 +19,7 @@ was completed can tell (the optional ``claim`` method: the in-memory and SQLite 
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import inspect
 import logging
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, Protocol, TypeAlias, cast, runtime_checkable
 
 import anyio
+import sniffio
 
 from . import _checks
 
@@ -66,7 +68,13 @@ class IdempotencyStore(Protocol):
       being handled for ``lease`` seconds unless a live claim exists (``first``); else say
       whether that claim was completed (``duplicate``) or is still in progress (``busy``).
 
-    With both, a delivery found in progress elsewhere (another process, or one that died
+    - ``extend(key, lease)``: keep a claim of ``key`` still in progress for ``lease`` seconds
+      from now (its handler still runs; a completed claim is left as it is). With it, a claim
+      is renewed every third of the lease while its handler runs, so a handler running longer
+      than the lease is not handled by another process too (an async ``extend`` is renewed
+      under asyncio only).
+
+    With ``claim`` and ``complete``, a delivery found in progress elsewhere (another process, or one that died
     mid-handler less than ``lease`` ago) is answered non-2xx, so fal retries it. With
     ``complete`` only, claims are taken by ``add`` for the lease and completed, but a claim
     found is always "duplicate": one in progress in another process, or left by a receiver
@@ -186,6 +194,16 @@ class MemoryIdempotencyStore:
             self._put(key, now + lease, done=False)
             return "first"
 
+    def extend(self, key: str, lease: float) -> None:
+        """Keep a live claim of ``key`` in progress ``lease`` seconds from now (its handler
+        still runs); a completed, lapsed or absent one is left as it is."""
+        lease = _checks.seconds("lease", lease, positive=True)
+        now = time.monotonic()
+        with self._lock:
+            entry = self._live(key, now)
+            if entry is not None and not entry.done:
+                self._put(key, now + lease, done=False)
+
     def discard(self, key: str) -> None:
         """Forget ``key`` if present."""
         with self._lock:
@@ -229,6 +247,8 @@ class Deduplicator:
         self.store: IdempotencyStore = store if store is not None else MemoryIdempotencyStore()
         self._busy: set[str] = set()
         self._busy_lock = threading.Lock()
+        self._held: set[str] = set()  # claimed here, handler running: renewed (sync ``extend``)
+        self._renewer: threading.Thread | None = None
 
     def __repr__(self) -> str:
         return f"Deduplicator({type(self.store).__name__}, ttl={self.ttl:g})"
@@ -246,6 +266,94 @@ class Deduplicator:
     def _unreserve(self, request_id: str) -> None:
         with self._busy_lock:
             self._busy.discard(request_id)
+
+    def _extend(self) -> Callable[[str, float], object] | None:
+        """The store's ``extend`` (only with ``claim`` and ``complete``), or None."""
+        extend = getattr(self.store, "extend", None)
+        return extend if callable(extend) and self._methods()[0] is not None else None
+
+    def _hold(self, request_id: str, extend: Callable[[str, float], object]) -> None:
+        """Renew ``request_id``'s claim every third of the lease until :meth:`_unhold`: one
+        thread for this deduplicator's claims, running while any is held."""
+        with self._busy_lock:
+            self._held.add(request_id)
+            if self._renewer is None:
+                self._renewer = threading.Thread(
+                    target=self._renew_held, args=(extend,), name="fal-claims-renewer", daemon=True
+                )
+                self._renewer.start()
+
+    def _unhold(self, request_id: str) -> None:
+        with self._busy_lock:
+            self._held.discard(request_id)
+
+    def _renew_held(self, extend: Callable[[str, float], object]) -> None:
+        while True:
+            time.sleep(self.lease / 3)
+            with self._busy_lock:
+                held = list(self._held)
+                if not held:
+                    self._renewer = None
+                    return
+            for request_id in held:
+                self._renew(extend, request_id)
+
+    def _renew(self, extend: Callable[[str, float], object], request_id: str) -> object:
+        try:
+            return extend(request_id, self.lease)
+        except Exception as exc:
+            self._not_renewed(request_id, exc)
+            return None
+
+    def _not_renewed(self, request_id: str, exc: Exception) -> None:
+        logger.warning(
+            "could not renew the claim of webhook request %s (%s: %s): if its handler runs "
+            "past the lease of %g s, another process may handle it too",
+            request_id,
+            type(exc).__name__,
+            exc,
+            self.lease,
+        )
+
+    async def _renew_async(self, extend: Callable[[str, float], object], request_id: str) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            renewed = self._renew(extend, request_id)
+            if inspect.isawaitable(renewed):
+                try:
+                    await renewed
+                except Exception as exc:
+                    self._not_renewed(request_id, exc)
+
+    @contextmanager
+    def _renewing(self, request_id: str) -> Generator[None, None, None]:
+        """Keep ``request_id``'s claim in progress alive while the handler runs (a store with
+        a sync ``extend``; see :meth:`_renewing_async` for an async one)."""
+        extend = self._extend()
+        if extend is None or inspect.iscoroutinefunction(extend):
+            yield
+            return
+        self._hold(request_id, extend)
+        try:
+            yield
+        finally:
+            self._unhold(request_id)
+
+    @asynccontextmanager
+    async def _renewing_async(self, request_id: str) -> AsyncGenerator[None, None]:
+        extend = self._extend()
+        if extend is None or not inspect.iscoroutinefunction(extend):
+            with self._renewing(request_id):
+                yield
+            return
+        if sniffio.current_async_library() != "asyncio":  # no task of our own to spawn
+            yield
+            return
+        renewer = asyncio.get_running_loop().create_task(self._renew_async(extend, request_id))
+        try:
+            yield
+        finally:
+            renewer.cancel()
 
     def _methods(
         self,
@@ -317,7 +425,8 @@ class Deduplicator:
                 yield claimed
                 return
             try:
-                yield "first"
+                async with self._renewing_async(request_id):
+                    yield "first"
             except BaseException:
                 with anyio.CancelScope(shield=True):  # before it is unreserved: see busy
                     try:
@@ -355,7 +464,8 @@ class Deduplicator:
                 yield claimed
                 return
             try:
-                yield "first"
+                with self._renewing(request_id):
+                    yield "first"
             except BaseException:
                 try:
                     self.release(request_id)

@@ -191,6 +191,19 @@ class SQLiteIdempotencyStore(_SQLiteFile):
             )
             return "first"
 
+    def extend(self, key: str, lease: float) -> None:
+        """Keep a live claim of ``key`` in progress ``lease`` seconds from now (its handler
+        still runs: the deduplicator renews it, so no other process takes it over)."""
+        lease = _checks.seconds("lease", lease, positive=True)
+        now = time.time()
+        self._write(
+            (
+                f"UPDATE {self.table} SET expires_at = ? "
+                "WHERE key = ? AND done = 0 AND expires_at > ?",
+                (now + lease, key, now),
+            )
+        )
+
     def discard(self, key: str) -> None:
         """Forget ``key`` (its handler failed: the next delivery is handled)."""
         self._write((f"DELETE FROM {self.table} WHERE key = ?", (key,)))
