@@ -9,6 +9,7 @@ import logging
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -51,6 +52,7 @@ def _post(base: str, key: Ed25519PrivateKey, request_id: str) -> httpx.Response:
 
 _HOLDER = """
 import sys
+import threading
 from fal_typed import webhooks as wh
 dedup = wh.Deduplicator(wh.SQLiteIdempotencyStore(sys.argv[1]), lease=float(sys.argv[3]))
 with dedup.handling(sys.argv[2]) as claimed:
@@ -330,3 +332,16 @@ def test_a_store_whose_claim_answers_nonsense_is_refused_before_the_handler() ->
     refused = pytest.raises(TypeError, match="must return 'first', 'duplicate' or 'busy'")
     with refused, wh.Deduplicator(Odd()).handling("r"):
         pytest.fail("the handler ran")
+
+
+def test_the_renewer_thread_ends_once_no_claim_is_held() -> None:
+    """It slept a third of the lease (200 s by default) before seeing nothing was left: every
+    deduplicator that handled a delivery kept a thread that long."""
+    dedup = wh.Deduplicator(lease=60)
+    with dedup.handling("r") as claimed:
+        assert claimed == "first"
+        assert any(t.name == "fal-claims-renewer" for t in threading.enumerate())
+    deadline = time.monotonic() + 5
+    while any(t.name == "fal-claims-renewer" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the renewer thread outlived the last claim"
+        time.sleep(0.01)

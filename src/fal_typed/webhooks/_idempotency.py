@@ -249,6 +249,7 @@ class Deduplicator:
         self._busy_lock = threading.Lock()
         self._held: set[str] = set()  # claimed here, handler running: renewed (sync ``extend``)
         self._renewer: threading.Thread | None = None
+        self._held_changed = threading.Condition(self._busy_lock)
 
     def __repr__(self) -> str:
         return f"Deduplicator({type(self.store).__name__}, ttl={self.ttl:g})"
@@ -286,11 +287,13 @@ class Deduplicator:
     def _unhold(self, request_id: str) -> None:
         with self._busy_lock:
             self._held.discard(request_id)
+            if not self._held:
+                self._held_changed.notify_all()  # the renewer ends now, not a third lease on
 
     def _renew_held(self, extend: Callable[[str, float], object]) -> None:
         while True:
-            time.sleep(self.lease / 3)
             with self._busy_lock:
+                self._held_changed.wait_for(lambda: not self._held, timeout=self.lease / 3)
                 held = list(self._held)
                 if not held:
                     self._renewer = None
