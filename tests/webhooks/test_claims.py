@@ -178,6 +178,19 @@ def test_a_handled_claim_is_recorded_even_if_its_lease_lapsed_meanwhile(tmp_path
         assert not store.add("slow", 60)
 
 
+def test_a_late_renewal_keeps_a_claim_nobody_took_meanwhile(tmp_path: Path) -> None:
+    """The renewal of a claim whose handler still runs, arriving after its lease (a loaded
+    machine, the wall clock set forward), was dropped: the next retry was handled again."""
+    with wh.SQLiteIdempotencyStore(tmp_path / "c.db") as store:
+        assert store.claim("r", 0.05) == "first"
+        time.sleep(0.1)
+        store.extend("r", 60)
+        assert store.claim("r", 60) == "busy"
+        store.complete("r", 3600)
+        store.extend("r", 1)  # completed: left as it is
+        assert store.claim("r", 60) == "duplicate"
+
+
 # -- the in-memory store: mixed durations ------------------------------------------------------
 
 

@@ -195,12 +195,13 @@ class MemoryIdempotencyStore:
             return "first"
 
     def extend(self, key: str, lease: float) -> None:
-        """Keep a live claim of ``key`` in progress ``lease`` seconds from now (its handler
-        still runs); a completed, lapsed or absent one is left as it is."""
+        """Keep a claim of ``key`` in progress ``lease`` seconds from now (its handler still
+        runs; one lapsed but not yet evicted or taken is renewed too); a completed or absent
+        one is left as it is."""
         lease = _checks.seconds("lease", lease, positive=True)
         now = time.monotonic()
         with self._lock:
-            entry = self._live(key, now)
+            entry = self._entries.get(key)
             if entry is not None and not entry.done:
                 self._put(key, now + lease, done=False)
 
@@ -299,7 +300,9 @@ class Deduplicator:
                     self._renewer = None
                     return
             for request_id in held:
-                self._renew(extend, request_id)
+                renewed = self._renew(extend, request_id)
+                if inspect.isawaitable(renewed):  # a sync method returning one: not ours to run
+                    _close(renewed)
 
     def _renew(self, extend: Callable[[str, float], object], request_id: str) -> object:
         try:

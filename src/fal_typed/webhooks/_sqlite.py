@@ -192,15 +192,15 @@ class SQLiteIdempotencyStore(_SQLiteFile):
             return "first"
 
     def extend(self, key: str, lease: float) -> None:
-        """Keep a live claim of ``key`` in progress ``lease`` seconds from now (its handler
-        still runs: the deduplicator renews it, so no other process takes it over)."""
+        """Keep a claim of ``key`` in progress ``lease`` seconds from now (its handler still
+        runs: the deduplicator renews it, so no other process takes it over). A claim that
+        lapsed, and was not taken since, is renewed too: its handler still runs (the renewal
+        came late, or the wall clock jumped forward past it)."""
         lease = _checks.seconds("lease", lease, positive=True)
-        now = time.time()
         self._write(
             (
-                f"UPDATE {self.table} SET expires_at = ? "
-                "WHERE key = ? AND done = 0 AND expires_at > ?",
-                (now + lease, key, now),
+                f"UPDATE {self.table} SET expires_at = ? WHERE key = ? AND done = 0",
+                (time.time() + lease, key),
             )
         )
 
