@@ -5,6 +5,7 @@ handled one is never handled twice because a claim was evicted, cancelled or fai
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 import subprocess
@@ -136,6 +137,42 @@ def test_a_handler_running_past_the_lease_keeps_its_claim_from_other_processes(
         assert _end(slow, "succeed") == 0
         assert _post(base, signing_key, "r-slow").json()["status"] == "duplicate"
     assert handled == []
+
+
+_CLAIMER = """
+import json, sys
+from fal_typed import webhooks as wh
+store = wh.SQLiteIdempotencyStore(sys.argv[1])
+sys.stdin.readline()  # start together
+print(json.dumps({k: store.claim(k, 60) for k in map(str, range(int(sys.argv[2])))}))
+"""
+
+
+def test_processes_claiming_together_each_get_a_key_first_once_and_busy_otherwise(
+    tmp_path: Path,
+) -> None:
+    path, keys = tmp_path / "claims.db", 150
+    wh.SQLiteIdempotencyStore(path).close()
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _CLAIMER, str(path), str(keys)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    answers: list[dict[str, str]] = []
+    for child in children:
+        out, _ = child.communicate(timeout=120)
+        assert child.returncode == 0
+        answers.append(json.loads(out))
+    for key in map(str, range(keys)):
+        assert sorted(a[key] for a in answers) == ["busy", "busy", "busy", "first"]
 
 
 def test_a_claims_file_of_the_old_schema_is_migrated_and_its_rows_read_sensibly(
