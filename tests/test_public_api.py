@@ -167,6 +167,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "DEFAULT_JWKS_URL",
         "DEFAULT_MAX_BODY_BYTES",
         "DEFAULT_TOLERANCE",
+        "Claimed",
         "Deduplicator",
         "FutureTimestampError",
         "IdempotencyStore",

@@ -5,6 +5,8 @@ against the local server made the default client (receiver.py's blocks are also 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,22 +92,64 @@ def test_framework_free_handler(
     assert handle_fal_webhook(attempt.body, {}) == 401
 
 
+def test_framework_free_handler_answers_a_delivery_being_handled_409(
+    doc: dict[str, Any], local_fal: LocalFal, local_fal_client: Client
+) -> None:
+    """The page's handler used once(): a retry arriving while a thread of a WSGI server still
+    handled the first was answered 200 (fal stopped); had that handler then failed, the paid
+    result was lost. It is answered 409 now, so fal retries it."""
+    doc["verifier"] = wh.WebhookVerifier(client=local_fal_client)
+    dispatcher = local_fal.webhooks
+    dispatcher.configure(retries=0)
+    handle = doc["flux_dev"].submit(
+        prompt="x", webhook_url="http://127.0.0.1:9/unused", client=local_fal_client
+    )
+    [attempt] = dispatcher.wait_for(handle.request_id)
+    entered, go_on = threading.Event(), threading.Event()
+
+    def slow_print(*_: object) -> None:  # the page's handling step, taking a while
+        entered.set()
+        assert go_on.wait(10)
+
+    doc["print"] = slow_print
+    handle_fal_webhook = doc["handle_fal_webhook"]
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        first = pool.submit(handle_fal_webhook, attempt.body, attempt.headers)
+        assert entered.wait(10)
+        assert handle_fal_webhook(attempt.body, attempt.headers) == 409
+        go_on.set()
+        assert first.result(10) == 200
+    assert handle_fal_webhook(attempt.body, attempt.headers) == 200
+
+
 class _FakeRedis:
-    """The two redis.asyncio calls the page's store uses, with their semantics."""
+    """The redis.asyncio calls the page's store uses, with their semantics (values as bytes)."""
 
     def __init__(self) -> None:
-        self.values: dict[str, tuple[object, int]] = {}
+        self.values: dict[str, tuple[bytes, int]] = {}
 
     async def set(
-        self, name: str, value: object, *, nx: bool = False, ex: int | None = None
+        self, name: str, value: str, *, nx: bool = False, ex: int | None = None
     ) -> bool | None:
         if nx and name in self.values:
             return None
-        self.values[name] = (value, ex or 0)
+        self.values[name] = (value.encode(), ex or 0)
         return True
+
+    async def get(self, name: str) -> bytes | None:
+        held = self.values.get(name)
+        return None if held is None else held[0]
 
     async def delete(self, name: str) -> int:
         return 1 if self.values.pop(name, None) is not None else 0
+
+    async def eval(self, script: str, numkeys: int, name: str, seconds: int) -> int:
+        assert numkeys == 1 and "== 'busy'" in script and "'EXPIRE'" in script
+        held = self.values.get(name)
+        if held is None or held[0] != b"busy":
+            return 0
+        self.values[name] = (held[0], seconds)
+        return 1
 
 
 def test_redis_store_example(doc: dict[str, Any]) -> None:
@@ -119,7 +163,43 @@ def test_redis_store_example(doc: dict[str, Any]) -> None:
         return [first, again, await dedup.claim_async("req-1")]
 
     assert asyncio.run(scenario()) == [True, False, True]
-    assert redis.values == {"fal-webhook:req-1": (1, 3600)}
+    assert redis.values == {"fal-webhook:req-1": (b"done", 3600)}
+
+
+def test_redis_store_example_tells_a_delivery_in_progress_elsewhere_from_one_handled(
+    doc: dict[str, Any],
+) -> None:
+    """Two receiver processes sharing the page's store: a retry reaching the second while the
+    first handles the delivery is 'busy' (answered 409, fal retries), not 'duplicate' (200, fal
+    stops: were the first to fail, the delivery would be lost)."""
+    redis = _FakeRedis()
+    one, other = (
+        wh.Deduplicator(doc["RedisIdempotencyStore"](redis), ttl=3600, lease=60) for _ in range(2)
+    )
+
+    async def scenario() -> list[str]:
+        seen: list[str] = []
+        async with one.handling_async("req-1") as first:
+            seen.append(first)
+            assert redis.values["fal-webhook:req-1"] == (b"busy", 60)
+            async with other.handling_async("req-1") as meanwhile:
+                seen.append(meanwhile)
+        async with other.handling_async("req-1") as later:
+            seen.append(later)
+        return seen
+
+    assert asyncio.run(scenario()) == ["first", "busy", "duplicate"]
+    assert redis.values == {"fal-webhook:req-1": (b"done", 3600)}
+
+    store = doc["RedisIdempotencyStore"](redis)
+
+    async def extended() -> list[tuple[bytes, int]]:
+        await store.extend("req-1", 60)  # completed: left as it is
+        await store.claim("req-2", 60)
+        await store.extend("req-2", 90)  # in progress: renewed
+        return [redis.values["fal-webhook:req-1"], redis.values["fal-webhook:req-2"]]
+
+    assert asyncio.run(extended()) == [(b"done", 3600), (b"busy", 90)]
 
 
 def test_strict_receiver_example_keeps_claims_and_accepts_only_its_own_requests(

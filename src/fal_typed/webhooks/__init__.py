@@ -58,6 +58,7 @@ from ._errors import (
 )
 from ._idempotency import (
     DEFAULT_DEDUP_TTL,
+    Claimed,
     Deduplicator,
     IdempotencyStore,
     MemoryIdempotencyStore,
@@ -92,6 +93,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "USER_ID_HEADER",
+    "Claimed",
     "Deduplicator",
     "FutureTimestampError",
     "IdempotencyStore",

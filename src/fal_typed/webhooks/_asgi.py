@@ -11,7 +11,7 @@ Starlette endpoint that answers the way fal's retry logic expects:
 outcome                               status  what fal does
 ====================================  ======  ==========================================
 handled (or a duplicate, skipped)     200     stops
-the same request being handled now    409     retries later (handled if the first fails)
+the same request being handled (*)    409     retries later (handled if the first fails)
 forged / altered / stale / malformed  401     retries, then gives up: nothing to gain
 not a webhook payload                 400     same
 for a request id not submitted here   403     same (a retry finds it if it was recorded late)
@@ -20,6 +20,9 @@ body not in within ``body_timeout``   408     same
 JWKS unreachable                      503     retries later, when it may work
 handler raised                        500     retries later (the claim is given back)
 ====================================  ======  ==========================================
+
+(*) by this process, or by another one sharing a store that records whether a claim was
+completed (:class:`IdempotencyStore` ``claim``; the in-memory and SQLite stores do).
 """
 
 from __future__ import annotations

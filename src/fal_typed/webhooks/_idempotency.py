@@ -4,25 +4,34 @@
 handler fails (so fal's next retry is processed). Claims live in a pluggable
 :class:`IdempotencyStore`; :class:`MemoryIdempotencyStore` is a bounded in-process store with a
 TTL, enough for one process. Several processes need a shared store (e.g. Redis ``SET NX EX``):
-implement the two methods, sync or async.
+implement ``add`` and ``discard``, and ``claim`` and ``complete`` (see :class:`IdempotencyStore`),
+sync or async.
 
 A delivery is never lost to a claim: around a handler (:meth:`Deduplicator.handling_async`), a
 claim is held for ``lease`` seconds while the handler runs and for ``ttl`` once it succeeded (a
 store with the optional ``complete`` method), so a receiver that died mid-handler does not leave
-a claim that answers fal's every retry "duplicate"; and a duplicate arriving while this process
-still handles the first is told ``busy`` (answered non-2xx, so fal tries it again), not
-"duplicate": were the first to fail then, nothing would be left to retry it.
+a claim that answers fal's every retry "duplicate"; and a duplicate arriving while the first is
+still handled is told ``busy`` (answered non-2xx, so fal tries it again), not "duplicate": were
+the first to fail then, nothing would be left to retry it. This process knows what it handles;
+what other processes handle (or a receiver that died) only a store that records whether a claim
+was completed can tell (the optional ``claim`` method: the in-memory and SQLite stores have it).
 """
 
 from __future__ import annotations
 
+import asyncio
+import heapq
 import inspect
+import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Final, Literal, Protocol, TypeAlias, runtime_checkable
+from dataclasses import dataclass
+from typing import Final, Literal, Protocol, TypeAlias, cast, runtime_checkable
+
+import anyio
+import sniffio
 
 from . import _checks
 
@@ -49,7 +58,30 @@ already), ``busy`` (being handled now: have the sender try again later)."""
 
 @runtime_checkable
 class IdempotencyStore(Protocol):
-    """Where claims live. Either method may be a coroutine function for a networked store."""
+    """Where claims live. Any method may be a coroutine function, for a networked store.
+
+    Two optional methods make a store safe for several processes and for restarts:
+
+    - ``complete(key, ttl)``: record ``key`` as handled for ``ttl`` seconds from now (its
+      handler succeeded), whether or not a claim of it is still live.
+    - ``claim(key, lease) -> "first" | "duplicate" | "busy"``: atomically claim ``key`` as
+      being handled for ``lease`` seconds unless a live claim exists (``first``); else say
+      whether that claim was completed (``duplicate``) or is still in progress (``busy``).
+
+    - ``extend(key, lease)``: keep a claim of ``key`` still in progress for ``lease`` seconds
+      from now (its handler still runs; a completed claim is left as it is). With it, a claim
+      is renewed every third of the lease while its handler runs, so a handler running longer
+      than the lease is not handled by another process too (an async ``extend`` is renewed
+      under asyncio only).
+
+    With ``claim`` and ``complete``, a delivery found in progress elsewhere (another process, or one that died
+    mid-handler less than ``lease`` ago) is answered non-2xx, so fal retries it. With
+    ``complete`` only, claims are taken by ``add`` for the lease and completed, but a claim
+    found is always "duplicate": one in progress in another process, or left by a receiver
+    that died less than ``lease`` ago, cannot be told from one handled, and fal's retry is
+    acknowledged; were that handler to fail, or had it died, the delivery is lost. With
+    ``add``/``discard`` only, the same holds for the whole ``ttl``.
+    """
 
     def add(self, key: str, ttl: float) -> bool | Awaitable[bool]:
         """Atomically record ``key`` for ``ttl`` seconds; False if it was already recorded."""
@@ -59,59 +91,140 @@ class IdempotencyStore(Protocol):
         """Forget ``key`` (the handler failed; the next delivery must be processed)."""
         ...
 
-    # Optional: ``complete(key, ttl)`` keeps a live claim of ``key`` for ``ttl`` seconds from
-    # now (its handler succeeded). A store that has it is claimed for the deduplicator's
-    # ``lease`` while a handler runs, then completed; one without it is claimed for ``ttl``.
+
+_CLAIMED: Final = frozenset({"first", "duplicate", "busy"})
+
+logger = logging.getLogger("fal_typed.webhooks")
 
 
 class MemoryIdempotencyStore:
-    """Thread-safe in-memory store: keys expire after their TTL; the oldest go past ``max_entries``."""
+    """Thread-safe in-memory store: keys expire after their TTL; past ``max_entries`` the handled
+    claims that expire soonest go first (a claim in progress is never dropped to make room)."""
 
     def __init__(self, max_entries: int = 100_000) -> None:
         self.max_entries: int = _checks.count("max_entries", max_entries)
-        self._expiry: OrderedDict[str, float] = OrderedDict()
+        self._entries: dict[str, _Entry] = {}
+        # Claims hold for different durations (a lease while handled, the TTL once done), so
+        # no insertion order is an expiry order: one heap of (expires, version, key) for each
+        # kind, finished claims apart so room is made from them. A heap item whose version is
+        # not its key's current one is stale (discarded, completed since) and skipped.
+        self._done: list[tuple[float, int, str]] = []
+        self._busy: list[tuple[float, int, str]] = []
+        self._version = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         with self._lock:
             self._evict(time.monotonic())
-            return len(self._expiry)
+            return len(self._entries)
 
-    def _evict(self, now: float) -> None:
-        # Entries are kept in insertion order and share one TTL per caller, so expired ones are
-        # mostly at the front; stop at the first live one to keep each call cheap.
-        while self._expiry:
-            key, expires = next(iter(self._expiry.items()))
-            if expires > now and len(self._expiry) <= self.max_entries:
-                break
-            del self._expiry[key]
+    def _live(self, key: str, now: float) -> _Entry | None:
+        entry = self._entries.get(key)
+        return entry if entry is not None and entry.expires > now else None
+
+    def _put(self, key: str, expires: float, *, done: bool) -> None:
+        self._version += 1
+        self._entries[key] = _Entry(expires, self._version, done)
+        heapq.heappush(self._done if done else self._busy, (expires, self._version, key))
+
+    def _pop_stale_or_expired(self, heap: list[tuple[float, int, str]], now: float) -> bool:
+        """Drop ``heap``'s first item if it is stale or expired (its entry too); False if live."""
+        expires, version, key = heap[0]
+        entry = self._entries.get(key)
+        current = entry is not None and entry.version == version
+        if current and expires > now:
+            return False
+        heapq.heappop(heap)
+        if current:
+            del self._entries[key]
+        return True
+
+    def _evict(self, now: float, room: int = 0) -> None:
+        """Drop expired claims, then finished ones until ``room`` more fit in ``max_entries``."""
+        for heap in (self._done, self._busy):
+            while heap and self._pop_stale_or_expired(heap, now):
+                pass
+        while len(self._entries) > self.max_entries - room and self._done:
+            _, version, key = heapq.heappop(self._done)  # the finished claim expiring soonest
+            entry = self._entries.get(key)
+            if entry is not None and entry.version == version:
+                del self._entries[key]
+        # Stale items (keys discarded or completed since) are bounded: rebuilt past twice the
+        # live ones, so memory stays in proportion to max_entries.
+        if len(self._done) + len(self._busy) > 2 * len(self._entries) + 64:
+            self._done = [(e.expires, e.version, k) for k, e in self._entries.items() if e.done]
+            self._busy = [(e.expires, e.version, k) for k, e in self._entries.items() if not e.done]
+            heapq.heapify(self._done)
+            heapq.heapify(self._busy)
+
+    def _make_room(self, now: float) -> None:
+        self._evict(now, room=1)
+        if len(self._entries) >= self.max_entries:
+            raise RuntimeError(
+                f"MemoryIdempotencyStore holds {len(self._entries)} claims in progress "
+                f"(max_entries={self.max_entries}): a new claim is refused rather than one "
+                "dropped (its delivery would be handled twice); raise max_entries"
+            )
 
     def add(self, key: str, ttl: float) -> bool:
-        """Record ``key`` unless a live record exists; True if recorded now."""
+        """Record ``key`` for ``ttl`` seconds (as handled) unless a live record exists; True if
+        recorded now."""
         ttl = _checks.seconds("ttl", ttl, positive=True)
         now = time.monotonic()
         with self._lock:
-            expires = self._expiry.get(key)
-            if expires is not None and expires > now:
+            if self._live(key, now) is not None:
                 return False
-            self._expiry.pop(key, None)
-            self._expiry[key] = now + ttl
-            self._evict(now)
+            self._make_room(now)
+            self._put(key, now + ttl, done=True)
             return True
+
+    def claim(self, key: str, lease: float) -> Claimed:
+        """Claim ``key`` as being handled for ``lease`` seconds unless a live claim exists:
+        ``first`` if claimed now, else ``duplicate`` (completed) or ``busy`` (in progress).
+
+        Raises ``RuntimeError`` when ``max_entries`` claims are all in progress (so does
+        :meth:`add`): none is dropped to make room; the delivery is answered 500, fal retries."""
+        lease = _checks.seconds("lease", lease, positive=True)
+        now = time.monotonic()
+        with self._lock:
+            entry = self._live(key, now)
+            if entry is not None:
+                return "duplicate" if entry.done else "busy"
+            self._make_room(now)
+            self._put(key, now + lease, done=False)
+            return "first"
+
+    def extend(self, key: str, lease: float) -> None:
+        """Keep a claim of ``key`` in progress ``lease`` seconds from now (its handler still
+        runs; one lapsed but not yet evicted or taken is renewed too); a completed or absent
+        one is left as it is."""
+        lease = _checks.seconds("lease", lease, positive=True)
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and not entry.done:
+                self._put(key, now + lease, done=False)
 
     def discard(self, key: str) -> None:
         """Forget ``key`` if present."""
         with self._lock:
-            self._expiry.pop(key, None)
+            self._entries.pop(key, None)  # its heap item is stale now
 
     def complete(self, key: str, ttl: float) -> None:
-        """Keep the claim of ``key`` for ``ttl`` seconds from now (its handler succeeded)."""
+        """Record ``key`` as handled for ``ttl`` seconds from now (its handler succeeded)."""
         ttl = _checks.seconds("ttl", ttl, positive=True)
         now = time.monotonic()
         with self._lock:
-            self._expiry.pop(key, None)
-            self._expiry[key] = now + ttl  # last in: expiry order is insertion order
-            self._evict(now)
+            if key not in self._entries:  # its lease lapsed: room as for a new claim
+                self._evict(now, room=1)
+            self._put(key, now + ttl, done=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    expires: float
+    version: int
+    done: bool
 
 
 class Deduplicator:
@@ -135,6 +248,9 @@ class Deduplicator:
         self.store: IdempotencyStore = store if store is not None else MemoryIdempotencyStore()
         self._busy: set[str] = set()
         self._busy_lock = threading.Lock()
+        self._held: set[str] = set()  # claimed here, handler running: renewed (sync ``extend``)
+        self._renewer: threading.Thread | None = None
+        self._held_changed = threading.Condition(self._busy_lock)
 
     def __repr__(self) -> str:
         return f"Deduplicator({type(self.store).__name__}, ttl={self.ttl:g})"
@@ -153,36 +269,185 @@ class Deduplicator:
         with self._busy_lock:
             self._busy.discard(request_id)
 
-    def _complete(self) -> Callable[[str, float], object] | None:
+    def _extend(self) -> Callable[[str, float], object] | None:
+        """The store's ``extend`` (only with ``claim`` and ``complete``), or None."""
+        extend = getattr(self.store, "extend", None)
+        return extend if callable(extend) and self._methods()[0] is not None else None
+
+    def _hold(self, request_id: str, extend: Callable[[str, float], object]) -> None:
+        """Renew ``request_id``'s claim every third of the lease until :meth:`_unhold`: one
+        thread for this deduplicator's claims, running while any is held."""
+        with self._busy_lock:
+            self._held.add(request_id)
+            if self._renewer is None:
+                self._renewer = threading.Thread(
+                    target=self._renew_held, args=(extend,), name="fal-claims-renewer", daemon=True
+                )
+                self._renewer.start()
+
+    def _unhold(self, request_id: str) -> None:
+        with self._busy_lock:
+            self._held.discard(request_id)
+            if not self._held:
+                self._held_changed.notify_all()  # the renewer ends now, not a third lease on
+
+    def _renew_held(self, extend: Callable[[str, float], object]) -> None:
+        while True:
+            with self._busy_lock:
+                self._held_changed.wait_for(lambda: not self._held, timeout=self.lease / 3)
+                held = list(self._held)
+                if not held:
+                    self._renewer = None
+                    return
+            for request_id in held:
+                renewed = self._renew(extend, request_id)
+                if inspect.isawaitable(renewed):  # a sync method returning one: not ours to run
+                    _close(renewed)
+
+    def _renew(self, extend: Callable[[str, float], object], request_id: str) -> object:
+        try:
+            return extend(request_id, self.lease)
+        except Exception as exc:
+            self._not_renewed(request_id, exc)
+            return None
+
+    def _not_renewed(self, request_id: str, exc: Exception) -> None:
+        logger.warning(
+            "could not renew the claim of webhook request %s (%s: %s): if its handler runs "
+            "past the lease of %g s, another process may handle it too",
+            request_id,
+            type(exc).__name__,
+            exc,
+            self.lease,
+        )
+
+    async def _renew_async(self, extend: Callable[[str, float], object], request_id: str) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            renewed = self._renew(extend, request_id)
+            if inspect.isawaitable(renewed):
+                try:
+                    await renewed
+                except Exception as exc:
+                    self._not_renewed(request_id, exc)
+
+    @contextmanager
+    def _renewing(self, request_id: str) -> Generator[None, None, None]:
+        """Keep ``request_id``'s claim in progress alive while the handler runs (a store with
+        a sync ``extend``; see :meth:`_renewing_async` for an async one)."""
+        extend = self._extend()
+        if extend is None or inspect.iscoroutinefunction(extend):
+            yield
+            return
+        self._hold(request_id, extend)
+        try:
+            yield
+        finally:
+            self._unhold(request_id)
+
+    @asynccontextmanager
+    async def _renewing_async(self, request_id: str) -> AsyncGenerator[None, None]:
+        extend = self._extend()
+        if extend is None or not inspect.iscoroutinefunction(extend):
+            with self._renewing(request_id):
+                yield
+            return
+        if sniffio.current_async_library() != "asyncio":  # no task of our own to spawn
+            yield
+            return
+        renewer = asyncio.get_running_loop().create_task(self._renew_async(extend, request_id))
+        try:
+            yield
+        finally:
+            renewer.cancel()
+
+    def _methods(
+        self,
+    ) -> tuple[Callable[[str, float], object] | None, Callable[..., object] | None]:
+        """The store's ``claim`` (only with ``complete``: see :class:`IdempotencyStore`) and
+        ``complete``, each None when it has none."""
         complete = getattr(self.store, "complete", None)
-        return complete if callable(complete) else None
+        complete = complete if callable(complete) else None
+        claim = getattr(self.store, "claim", None)
+        return (claim if callable(claim) and complete is not None else None), complete
+
+    def _take(self, request_id: str) -> tuple[object, bool, Callable[..., object] | None]:
+        """Ask the store for a claim: (its answer, whether it came from ``claim``, complete)."""
+        claim, complete = self._methods()
+        if claim is not None:
+            return claim(request_id, self.lease), True, complete
+        return self.store.add(request_id, self.lease if complete else self.ttl), False, complete
+
+    def _claimed(self, answer: object, *, from_claim: bool) -> Claimed:
+        if not from_claim:
+            return "first" if answer else "duplicate"
+        if isinstance(answer, str) and answer in _CLAIMED:
+            return cast("Claimed", answer)
+        raise TypeError(
+            f"{type(self.store).__name__}.claim() must return 'first', 'duplicate' or 'busy', "
+            f"got {answer!r}"
+        )
+
+    def _not_released(self, request_id: str, exc: Exception) -> None:
+        logger.error(
+            "could not give back the claim of webhook request %s (%s: %s): its retries are "
+            "answered busy until the claim's lease of %g s lapses",
+            request_id,
+            type(exc).__name__,
+            exc,
+            self.lease,
+        )
+
+    def _not_completed(self, request_id: str, exc: Exception) -> None:
+        # Answering the handled delivery non-2xx would have fal retry it, and handled again
+        # once the lease lapses: it is answered as handled, and the error logged.
+        logger.error(
+            "webhook request %s was handled, but its claim could not be completed (%s: %s): "
+            "a delivery of it after the lease of %g s would be handled again",
+            request_id,
+            type(exc).__name__,
+            exc,
+            self.lease,
+        )
 
     @asynccontextmanager
     async def handling_async(self, request_id: str) -> AsyncGenerator[Claimed, None]:
         """Around handling one delivery: yields ``first`` (handle it: an exception gives the
         claim back, so fal's next retry is handled), ``duplicate`` (handled already) or
-        ``busy`` (this process is handling it now: answer non-2xx, so fal tries again; were
-        the handler to fail, that retry is handled). The claim holds ``lease`` seconds while
-        the handler runs (with a store that can complete claims), then ``ttl``."""
+        ``busy`` (being handled now, here or, with a store that can tell, in another process:
+        answer non-2xx, so fal tries again; were the handler to fail, that retry is handled).
+        The claim holds ``lease`` seconds while the handler runs (with a store that can
+        complete claims), then ``ttl``. Giving the claim back and completing it are shielded
+        from cancellation; a store failing to complete a handled claim is logged, not raised."""
         if not self._reserve(request_id):
             yield "busy"
             return
         try:
-            complete = self._complete()
-            claimed = self.store.add(request_id, self.lease if complete else self.ttl)
-            first = await claimed if inspect.isawaitable(claimed) else claimed
-            if not first:
-                yield "duplicate"
+            answer, from_claim, complete = self._take(request_id)
+            if inspect.isawaitable(answer):
+                answer = await answer
+            claimed = self._claimed(answer, from_claim=from_claim)
+            if claimed != "first":
+                yield claimed
                 return
             try:
-                yield "first"
+                async with self._renewing_async(request_id):
+                    yield "first"
             except BaseException:
-                await self.release_async(request_id)  # before it is unreserved: see busy
+                with anyio.CancelScope(shield=True):  # before it is unreserved: see busy
+                    try:
+                        await self.release_async(request_id)
+                    except Exception as exc:  # the handler's exception is the one to raise
+                        self._not_released(request_id, exc)
                 raise
             if complete is not None:
-                done = complete(request_id, self.ttl)
-                if inspect.isawaitable(done):
-                    await done
+                with anyio.CancelScope(shield=True):
+                    try:
+                        done = complete(request_id, self.ttl)
+                        if inspect.isawaitable(done):
+                            await done
+                    except Exception as exc:
+                        self._not_completed(request_id, exc)
         finally:
             self._unreserve(request_id)
 
@@ -193,20 +458,34 @@ class Deduplicator:
             yield "busy"
             return
         try:
-            complete = self._complete()
-            if not self.claim(request_id, ttl=self.lease if complete else self.ttl):
-                yield "duplicate"
+            if inspect.iscoroutinefunction(self._methods()[1]):
+                # Found only after the handler ran, its claim would stay in progress.
+                raise TypeError(f"{type(self.store).__name__} is async: use handling_async()")
+            answer, from_claim, complete = self._take(request_id)
+            if inspect.isawaitable(answer):
+                _close(answer)
+                raise TypeError(f"{type(self.store).__name__} is async: use handling_async()")
+            claimed = self._claimed(answer, from_claim=from_claim)
+            if claimed != "first":
+                yield claimed
                 return
             try:
-                yield "first"
+                with self._renewing(request_id):
+                    yield "first"
             except BaseException:
-                self.release(request_id)
+                try:
+                    self.release(request_id)
+                except Exception as exc:
+                    self._not_released(request_id, exc)
                 raise
             if complete is not None:
-                done = complete(request_id, self.ttl)
-                if inspect.isawaitable(done):
-                    _close(done)
-                    raise TypeError(f"{type(self.store).__name__} is async: use handling_async()")
+                try:
+                    done = complete(request_id, self.ttl)
+                    if inspect.isawaitable(done):
+                        _close(done)
+                        raise TypeError(f"{type(self.store).__name__}.complete() is async")
+                except Exception as exc:
+                    self._not_completed(request_id, exc)
         finally:
             self._unreserve(request_id)
 
@@ -240,7 +519,10 @@ class Deduplicator:
     @contextmanager
     def once(self, request_id: str) -> Generator[bool, None, None]:
         """Yield True for the first delivery of ``request_id``; an exception releases the claim.
-        (False also while this process handles it: :meth:`handling` tells the two apart.)"""
+
+        False also while it is being handled (here, or elsewhere with a store that can tell):
+        to answer fal, use :meth:`handling`, and answer ``busy`` non-2xx; a 2xx for it has fal
+        stop, and were that handler to fail, the delivery would be lost."""
         with self.handling(request_id) as claimed:
             yield claimed == "first"
 

@@ -20,6 +20,8 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Generator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Final
@@ -28,6 +30,7 @@ from typing_extensions import Self
 
 from .._sqlite_names import names_problem
 from . import _checks
+from ._idempotency import Claimed
 
 __all__ = ["SQLiteIdempotencyStore", "SQLiteRequestRegistry"]
 
@@ -62,18 +65,24 @@ class _SQLiteFile:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path!r}, table={self.table!r})"
 
-    def _write(self, *statements: tuple[str, tuple[object, ...]]) -> int:
-        """Run ``statements`` in one immediate transaction; the rows the last one changed."""
+    @contextmanager
+    def _transaction(self) -> Generator[sqlite3.Connection, None, None]:
+        """One immediate transaction (atomic across processes), committed unless it raises."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                changed = 0
-                for sql, parameters in statements:
-                    changed = self._db.execute(sql, parameters).rowcount
+                yield self._db
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def _write(self, *statements: tuple[str, tuple[object, ...]]) -> int:
+        """Run ``statements`` in one immediate transaction; the rows the last one changed."""
+        with self._transaction() as db:
+            changed = 0
+            for sql, parameters in statements:
+                changed = db.execute(sql, parameters).rowcount
             return changed
 
     def _read(self, sql: str, parameters: tuple[object, ...]) -> list[tuple[object, ...]]:
@@ -101,7 +110,11 @@ class SQLiteIdempotencyStore(_SQLiteFile):
     """Claims in a SQLite file: an :class:`~fal_typed.webhooks.IdempotencyStore` that persists.
 
     ``Deduplicator(SQLiteIdempotencyStore("webhooks.db"))``; every process (and every restart)
-    opening the same file sees the same claims. A claim expires after the deduplicator's TTL.
+    opening the same file sees the same claims. A claim holds the deduplicator's lease while
+    its handler runs and its TTL once handled, and records which: a retry finding it in progress
+    (in another process, or left by a receiver that died less than the lease ago) is told
+    ``busy`` (answered 409: fal retries), a handled one ``duplicate``. Times are wall-clock, so
+    a clock set forward by more than the lease lets a claim in progress lapse early.
     """
 
     def __init__(
@@ -112,9 +125,17 @@ class SQLiteIdempotencyStore(_SQLiteFile):
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> None:
         super().__init__(path, table, busy_timeout)
-        self._db.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} (key TEXT PRIMARY KEY, expires_at REAL NOT NULL)"
-        )
+        # ``done``: 1 handled, 0 in progress, NULL a row of a version that did not record it
+        # (the column is added to its table; see claim()). One transaction, so processes
+        # opening an old file together do not both add it.
+        with self._transaction() as db:
+            db.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} "
+                "(key TEXT PRIMARY KEY, expires_at REAL NOT NULL, done INTEGER)"
+            )
+            columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            if "done" not in columns:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN done INTEGER")
         self._claims = 0
 
     def __len__(self) -> int:
@@ -122,34 +143,82 @@ class SQLiteIdempotencyStore(_SQLiteFile):
         count = rows[0][0]
         return count if isinstance(count, int) else 0
 
+    def _sweep(self, db: sqlite3.Connection, now: float) -> None:
+        self._claims += 1
+        if self._claims % _SWEEP_EVERY == 0:
+            db.execute(f"DELETE FROM {self.table} WHERE expires_at <= ?", (now,))
+
     def add(self, key: str, ttl: float) -> bool:
-        """Record ``key`` for ``ttl`` seconds unless a live claim exists; True if recorded now."""
+        """Record ``key`` (as handled) for ``ttl`` seconds unless a live claim exists; True if
+        recorded now."""
         ttl = _checks.seconds("ttl", ttl, positive=True)
         now = time.time()
-        self._claims += 1
-        statements: list[tuple[str, tuple[object, ...]]] = []
-        if self._claims % _SWEEP_EVERY == 0:
-            statements.append((f"DELETE FROM {self.table} WHERE expires_at <= ?", (now,)))
-        statements += [
-            (f"DELETE FROM {self.table} WHERE key = ? AND expires_at <= ?", (key, now)),
+        with self._transaction() as db:
+            self._sweep(db, now)
+            db.execute(f"DELETE FROM {self.table} WHERE key = ? AND expires_at <= ?", (key, now))
+            return (
+                db.execute(
+                    f"INSERT OR IGNORE INTO {self.table} (key, expires_at, done) VALUES (?, ?, 1)",
+                    (key, now + ttl),
+                ).rowcount
+                == 1
+            )
+
+    def claim(self, key: str, lease: float) -> Claimed:
+        """Claim ``key`` as being handled for ``lease`` seconds unless a live claim exists
+        (``first``); else ``duplicate`` if it was completed, ``busy`` if it is in progress
+        (in this process or another: fal's retry is answered non-2xx and tried again).
+
+        A row written by a version that did not record completion is taken as completed if
+        it holds for more than ``lease`` seconds yet (claims in progress held for the lease
+        only), else as in progress: it lapses soon, and the delivery is handled then."""
+        lease = _checks.seconds("lease", lease, positive=True)
+        now = time.time()
+        with self._transaction() as db:
+            self._sweep(db, now)
+            row = db.execute(
+                f"SELECT expires_at, done FROM {self.table} WHERE key = ? AND expires_at > ?",
+                (key, now),
+            ).fetchone()
+            if row is not None:
+                expires_at, done = row
+                if done is None:
+                    done = float(expires_at) - now > lease
+                return "duplicate" if done else "busy"
+            db.execute(
+                f"INSERT OR REPLACE INTO {self.table} (key, expires_at, done) VALUES (?, ?, 0)",
+                (key, now + lease),
+            )
+            return "first"
+
+    def extend(self, key: str, lease: float) -> None:
+        """Keep a claim of ``key`` in progress ``lease`` seconds from now (its handler still
+        runs: the deduplicator renews it, so no other process takes it over). A claim that
+        lapsed, and was not taken since, is renewed too: its handler still runs (the renewal
+        came late, or the wall clock jumped forward past it)."""
+        lease = _checks.seconds("lease", lease, positive=True)
+        self._write(
             (
-                f"INSERT OR IGNORE INTO {self.table} (key, expires_at) VALUES (?, ?)",
-                (key, now + ttl),
-            ),
-        ]
-        return self._write(*statements) == 1
+                f"UPDATE {self.table} SET expires_at = ? WHERE key = ? AND done = 0",
+                (time.time() + lease, key),
+            )
+        )
 
     def discard(self, key: str) -> None:
         """Forget ``key`` (its handler failed: the next delivery is handled)."""
         self._write((f"DELETE FROM {self.table} WHERE key = ?", (key,)))
 
     def complete(self, key: str, ttl: float) -> None:
-        """Keep the claim of ``key`` for ``ttl`` seconds from now (its handler succeeded): until
+        """Record ``key`` as handled for ``ttl`` seconds from now (its handler succeeded): until
         then it held for the deduplicator's lease only, so a receiver that died mid-handler
-        left a claim that lapses, and fal's next retry is handled."""
+        left a claim that lapses, and fal's next retry is handled. Recorded even if the claim
+        lapsed meanwhile (the handler ran longer than the lease): it was handled."""
         ttl = _checks.seconds("ttl", ttl, positive=True)
         self._write(
-            (f"UPDATE {self.table} SET expires_at = ? WHERE key = ?", (time.time() + ttl, key))
+            (
+                f"INSERT OR REPLACE INTO {self.table} (key, expires_at, done) VALUES (?, ?, 1)",
+                (key, time.time() + ttl),
+            )
         )
 
 
