@@ -44,7 +44,7 @@ from ._calls import Authenticate, BillableCall, OnCall, ProxyCall, SpendCap, res
 from ._cors import CORS
 from ._credentials import KeyRing, KeySource
 from ._endpoints import EndpointPolicy
-from ._forward import BodyRelay, request_headers
+from ._forward import BodyRelay, BrokenAnswerError, CallerStalledError, request_headers
 from ._limits import CallerLimits, Limiter
 from ._redact import Secrets
 from ._refusal import Refused
@@ -78,6 +78,12 @@ DEFAULT_BODY_TIMEOUT: Final = 600.0
 #: The largest input a submit, run or stream may send (it is read whole, to be validated).
 DEFAULT_MAX_INPUT_BYTES: Final = 32 * 1024 * 1024
 _METHODS: Final = ("GET", "POST", "PUT")
+#: How long fal may take to send the head of its answer once the request is sent, however
+#: slowly it comes (the reads have no timeout, so each byte could otherwise be the last for
+#: ever): fal answers at once but for a direct run or a stream, whose head waits for the model
+#: (those are bounded by the caller, whose leaving cancels them).
+HEAD_TIMEOUT: Final = 60.0
+_SLOW_HEADS: Final = frozenset({"run", "stream"})
 
 
 async def anyone(request: Request) -> str:
@@ -151,7 +157,8 @@ class FalProxy:
       before each billed call; ``on_call``: ``(ProxyCall) -> None`` after every request.
     * ``cors``: :class:`CORS` settings, for a front end on another origin.
     * ``timeout``: of the upstream requests (its write timeout also bounds each pause of a
-      caller sending a body, a model input or an upload: 408 past it); ``body_timeout``: the
+      caller sending a body, a model input or an upload: 408 past it, and each wait for a
+      caller to take the next piece of an answer: dropped past it); ``body_timeout``: the
       longest a caller may take to send a whole body, however steadily (408 past it);
       ``max_input_bytes``: the largest model input.
     """
@@ -376,7 +383,7 @@ class FalProxy:
             content=content,
             timeout=self._timeout,
         )
-        relay = BodyRelay(send, self._secrets)
+        relay = BodyRelay(send, self._secrets, write_timeout=self._timeout.write)
         outcome: BaseException | None = None
         disconnected = False
 
@@ -388,11 +395,24 @@ class FalProxy:
             disconnected = True
             scope.cancel()
 
+        # fal's answer must begin within HEAD_TIMEOUT of the request's end (but a run's, or a
+        # stream's, which wait for the model).
+        head_scope = anyio.CancelScope()
         async with anyio.create_task_group() as group:
             group.start_soon(watch_disconnect, group.cancel_scope)
+            if target.operation not in _SLOW_HEADS:
+                group.start_soon(_bound_after, body_read, head_scope, HEAD_TIMEOUT)
             try:
-                await self._exchange(http, upstream_request, relay, call, credentials, token)
-            except (Refused, httpx.TransportError, ClientDisconnect) as exc:
+                await self._exchange(
+                    http, upstream_request, relay, call, credentials, token, head_scope
+                )
+            except (
+                Refused,
+                httpx.TransportError,
+                ClientDisconnect,
+                BrokenAnswerError,
+                CallerStalledError,
+            ) as exc:
                 outcome = exc
             finally:
                 group.cancel_scope.cancel()
@@ -402,6 +422,15 @@ class FalProxy:
             call.status, call.error_type = 499, "client_disconnected"
             return
         if isinstance(outcome, Refused):
+            raise outcome
+        if isinstance(outcome, CallerStalledError):
+            call.status, call.error_type = 499, "client_stalled"
+            logger.info(
+                "fal_typed.proxy: dropped %s %s: %s",
+                call.method,
+                self._secrets.text(str(target.url)),
+                outcome,
+            )
             raise outcome
         if outcome is not None:
             call.error_type = "proxy_upstream_interrupted"
@@ -433,9 +462,13 @@ class FalProxy:
         call: _Call,
         credentials: Credentials,
         token: CdnToken | None,
+        head_scope: anyio.CancelScope,
     ) -> None:
+        """Send the request, relay fal's answer; ``head_scope`` bounds the wait for its head."""
+        response: httpx.Response | None = None
         try:
-            response = await http.send(upstream_request, stream=True)
+            with head_scope:
+                response = await http.send(upstream_request, stream=True)
         except NOT_SENT_ERRORS as exc:
             # fal cannot have received it: a 502, which fal's clients may safely retry.
             raise Refused(
@@ -451,6 +484,13 @@ class FalProxy:
                 f"fal's answer was lost ({type(exc).__name__}); the request may have been accepted",
                 "proxy_upstream_lost",
             ) from None
+        if response is None:  # the head scope ran out
+            raise Refused(
+                500,
+                f"fal did not begin its answer within {HEAD_TIMEOUT:g} s; the request may have "
+                "been accepted",
+                "proxy_upstream_timeout",
+            )
         try:
             call.status, call.forwarded = response.status_code, True
             call.request_id = response.headers.get("x-fal-request-id")
@@ -481,6 +521,12 @@ class FalProxy:
             await resolved(self._on_call(record))
         except Exception:
             logger.exception("fal_typed.proxy: the on_call hook failed")
+
+
+async def _bound_after(started: anyio.Event, scope: anyio.CancelScope, seconds: float) -> None:
+    """Once ``started`` is set, give ``scope`` ``seconds`` more."""
+    await started.wait()
+    scope.deadline = anyio.current_time() + seconds
 
 
 def _local_hosts(upstream: object) -> Hosts:
