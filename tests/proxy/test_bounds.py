@@ -299,3 +299,42 @@ def test_a_run_waits_for_its_head_as_long_as_the_caller_does(
             timeout=30,
         )
     assert response.status_code == 200 and response.json() == {}
+
+
+def test_the_head_clock_starts_once_the_request_is_sent(
+    serve_proxy: ProxyFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large input that fal reads slowly takes longer to send than HEAD_TIMEOUT: the bound is
+    on the wait for the answer's head after the last byte is written (less what the sockets'
+    buffers still hold), not on the upload."""
+    monkeypatch.setattr("fal_typed.proxy._app.HEAD_TIMEOUT", 1.5)
+    prompt = "x" * (24 * 2**20)
+    took: list[float] = []
+
+    def slow_reader(conn: socket.socket, head: bytes, stop: threading.Event) -> None:
+        started = time.monotonic()
+        length = int(head.lower().partition(b"content-length: ")[2].partition(b"\r\n")[0])
+        received = len(head.partition(b"\r\n\r\n")[2])
+        while received < length and not stop.is_set():
+            data = conn.recv(512 * 1024)
+            if not data:
+                return
+            received += len(data)
+            time.sleep(0.05)
+        took.append(time.monotonic() - started)
+        answer = b'{"request_id": "abc"}'
+        conn.sendall(
+            _head(content_type="application/json", content_length=str(len(answer))) + answer
+        )
+        stop.wait(10)
+
+    with serve_raw(slow_reader) as base:
+        served = serve_proxy(upstream=base, validate_inputs=False)
+        response = httpx.post(
+            served.url,
+            headers={**ALICE, "x-fal-target-url": f"{QUEUE}/fal-ai/flux/dev"},
+            json={"prompt": prompt},
+            timeout=60,
+        )
+    assert response.status_code == 200, response.text[:300]
+    assert took and took[0] > 1.5  # the upload itself took longer than HEAD_TIMEOUT

@@ -39,6 +39,7 @@ from .._errors import reason as error_reason
 from .._hosts import Hosts
 from .._incoming import BodyStalled, arriving
 from .._retry import NOT_SENT_ERRORS
+from .._wallclock import BODY_WRITTEN
 from ..files._token import CdnToken
 from ._calls import Authenticate, BillableCall, OnCall, ProxyCall, SpendCap, resolved
 from ._cors import CORS
@@ -395,13 +396,13 @@ class FalProxy:
             disconnected = True
             scope.cancel()
 
-        # fal's answer must begin within HEAD_TIMEOUT of the request's end (but a run's, or a
-        # stream's, which wait for the model).
+        # fal's answer must begin within HEAD_TIMEOUT of the request's last byte (but a run's,
+        # or a stream's, which wait for the model): httpcore's trace says when it is written.
         head_scope = anyio.CancelScope()
+        if target.operation not in _SLOW_HEADS:
+            upstream_request.extensions["trace"] = _HeadClock(head_scope)
         async with anyio.create_task_group() as group:
             group.start_soon(watch_disconnect, group.cancel_scope)
-            if target.operation not in _SLOW_HEADS:
-                group.start_soon(_bound_after, body_read, head_scope, HEAD_TIMEOUT)
             try:
                 await self._exchange(
                     http, upstream_request, relay, call, credentials, token, head_scope
@@ -523,10 +524,16 @@ class FalProxy:
             logger.exception("fal_typed.proxy: the on_call hook failed")
 
 
-async def _bound_after(started: anyio.Event, scope: anyio.CancelScope, seconds: float) -> None:
-    """Once ``started`` is set, give ``scope`` ``seconds`` more."""
-    await started.wait()
-    scope.deadline = anyio.current_time() + seconds
+class _HeadClock:
+    """httpcore's trace hook of an upstream request: once its body is written, ``scope`` has
+    :data:`HEAD_TIMEOUT` more seconds (for the head of the answer)."""
+
+    def __init__(self, scope: anyio.CancelScope) -> None:
+        self._scope = scope
+
+    async def __call__(self, name: str, info: dict[str, object]) -> None:
+        if name.endswith(BODY_WRITTEN):
+            self._scope.deadline = anyio.current_time() + HEAD_TIMEOUT
 
 
 def _local_hosts(upstream: object) -> Hosts:
