@@ -14,7 +14,8 @@ Bounds against a broken or hostile fal and a caller that stops reading:
 * an answer compressed although identity was asked for is decoded here a bounded piece at a
   time (``gzip``/``deflate``; it has to be read to be scrubbed), and cut once it decodes past
   :data:`MAX_RATIO` times its size; one in an encoding the proxy cannot read that way (``br``,
-  ``zstd``, several) is refused with a 502 before anything is sent;
+  ``zstd``, several) is refused with a 500 before anything is sent (not a 502: fal has done
+  the request, and fal's clients retry a 502);
 * each piece must be taken by the caller within the write timeout: a caller that stops reading
   holds the upstream connection and its slot only that long (:class:`CallerStalledError`).
 """
@@ -203,7 +204,8 @@ class BodyRelay:
 def _decoded(response: httpx.Response) -> AsyncIterator[bytes]:
     """fal's answer decoded, each piece of a bounded size (httpx's own decoding inflates each
     read whole, and passes an encoding it cannot read through as it is, whose header the
-    proxy drops). :class:`Refused` (502) at once for an encoding the proxy cannot bound, so
+    proxy drops). :class:`Refused` (500: fal did the request, which a 502 would have fal's
+    clients send again) at once for an encoding the proxy cannot bound, so
     before anything is sent; :class:`BrokenAnswerError` as it comes for a body its encoding
     cannot decode, or one past :data:`MAX_RATIO`."""
     values = response.headers.get_list("content-encoding", split_commas=True)
@@ -212,9 +214,9 @@ def _decoded(response: httpx.Response) -> AsyncIterator[bytes]:
         return response.aiter_raw()
     if len(encodings) > 1 or encodings[0] not in Inflater.ENCODINGS:
         raise Refused(
-            502,
+            500,
             f"fal answered in an encoding the proxy did not ask for and cannot read "
-            f"({', '.join(encodings)[:100]}); it asks for identity",
+            f"({', '.join(encodings)[:100]}; it asks for identity); the request was done",
             "proxy_upstream_encoding",
         )
     return _inflated(response, encodings[0])
