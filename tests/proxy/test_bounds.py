@@ -173,6 +173,26 @@ def test_a_truncated_gzip_answer_is_cut_for_the_caller_too(serve_proxy: ProxyFac
     assert record.error_type == "proxy_upstream_interrupted"
 
 
+def test_a_small_answer_cut_before_anything_was_sent_is_explained(
+    serve_proxy: ProxyFactory,
+) -> None:
+    """A small answer of known length is held whole before it is sent: one fal cut short was
+    the ASGI server's bare "Internal Server Error" (and a traceback in its log); nothing had
+    gone out, so the caller now gets a 500 in fal's error shape that says what happened."""
+
+    def cut(conn: socket.socket, head: bytes, stop: threading.Event) -> None:
+        conn.sendall(_head(content_type="application/json", content_length="1000") + b"{" * 500)
+
+    with serve_raw(cut) as base:
+        served = serve_proxy(upstream=base)
+        response, body, _, _ = _answer(served)
+    assert response.status_code == 500
+    assert b'"error_type":"proxy_upstream_interrupted"' in body
+    assert b"{{{" not in body
+    [record] = served.calls.wait()
+    assert record.error_type == "proxy_upstream_interrupted"
+
+
 @pytest.mark.parametrize("encoding", ["br", "zstd", "gzip, gzip", "compress"])
 def test_an_encoding_the_proxy_cannot_bound_is_refused(
     serve_proxy: ProxyFactory, encoding: str

@@ -441,6 +441,15 @@ class FalProxy:
                 target.url,
                 self._secrets.text(f"{type(outcome).__name__}: {outcome}"),
             )
+            if not relay.started:
+                # A small answer is held whole before it is sent: nothing of it went out, so the
+                # caller can be told why, in fal's error shape (not the server's bare 500). Not
+                # a 502: fal has done the request, and fal's clients retry a 502.
+                raise Refused(
+                    500,
+                    "fal's answer broke off before its end; the request may have been done",
+                    "proxy_upstream_interrupted",
+                )
             raise UpstreamInterruptedError("fal's answer broke off") from outcome
 
     async def _relay_body(
