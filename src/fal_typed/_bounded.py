@@ -14,7 +14,10 @@ These pieces bound both, for the readers that stream (``/stream`` events, output
 - :func:`read_body` / :func:`aread_body` read a whole (small) body with all three;
 - :func:`send_within` (sync) waits for an answer's headers no longer than the time left, however
   slowly they come (each read of httpx's is bounded, not their sum);
-- :func:`read_answer` turns a streamed answer and its (bounded) body into an ordinary read one.
+- :func:`read_answer` turns a streamed answer and its (bounded) body into an ordinary read one;
+- :class:`Inflater` decodes a ``gzip``/``deflate`` body a bounded piece at a time (httpx's own
+  decoders inflate each read whole: 64 KiB received may become 64 MiB in one chunk, before any
+  count can see it), and :func:`inflated_chunks` reads a response's raw body through it.
 
 Each raises :class:`LimitExceeded` or :class:`TimedOut`; the callers turn them into the
 :class:`~fal_typed.FalError` that names their URL or file.
@@ -29,7 +32,8 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+import zlib
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, TypeVar, cast
 
@@ -44,13 +48,16 @@ if TYPE_CHECKING:  # imported by the async readers: sync programs never load it
     import asyncio
 
 __all__ = [
+    "INFLATED_STEP",
     "RATIO_FLOOR",
     "BodyGuard",
+    "Inflater",
     "Interrupter",
     "LimitExceeded",
     "TimedOut",
     "aread_body",
     "await_within",
+    "inflated_chunks",
     "next_within",
     "read_answer",
     "read_body",
@@ -340,3 +347,76 @@ def read_answer(response: httpx.Response, body: bytes) -> httpx.Response:
     return httpx.Response(
         response.status_code, headers=headers, content=body, request=response.request
     )
+
+
+INFLATED_STEP: Final = 1 << 16
+"""The most decoded bytes :class:`Inflater` yields at once."""
+
+_WBITS: Final = {
+    "gzip": zlib.MAX_WBITS | 16,
+    "x-gzip": zlib.MAX_WBITS | 16,
+    "deflate": zlib.MAX_WBITS,
+}
+
+
+class Inflater:
+    """Decodes a ``gzip`` or ``deflate`` body (zlib-wrapped or raw, as httpx reads it) in pieces
+    of at most ``step`` decoded bytes, whatever a received piece inflates to.
+
+    Raises :class:`LimitExceeded` for a body that is not what its encoding says.
+    """
+
+    ENCODINGS: Final = frozenset(_WBITS)
+
+    def __init__(self, encoding: str, *, step: int = INFLATED_STEP) -> None:
+        self._wbits = _WBITS[encoding]
+        self._encoding = encoding
+        self._inflater = zlib.decompressobj(self._wbits)
+        self._step = step
+        self._started = False
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """The decoded pieces of ``data`` (after what came before), each of at most ``step``
+        bytes, decoded as they are asked for."""
+        pending = data
+        while True:
+            try:
+                out = self._inflater.decompress(pending, self._step)
+            except zlib.error as exc:
+                if self._started or self._wbits != zlib.MAX_WBITS:
+                    raise LimitExceeded(f"the body is not valid {self._encoding} ({exc})") from None
+                # deflate as some servers send it: raw, without zlib's wrapper (httpx's rule).
+                self._wbits = -zlib.MAX_WBITS
+                self._inflater = zlib.decompressobj(self._wbits)
+                continue
+            self._started = True
+            pending = self._inflater.unconsumed_tail
+            if out:
+                yield out
+            # A full piece may leave more decoded output inside zlib: ask again until a piece
+            # comes short with no input left.
+            if not pending and len(out) < self._step:
+                return
+
+    def finish(self) -> None:
+        """The body ended: :class:`LimitExceeded` if its compressed stream did not."""
+        if self._started and not self._inflater.eof:
+            raise LimitExceeded(f"the body ends inside its {self._encoding} stream")
+
+
+async def inflated_chunks(
+    response: httpx.Response, encoding: str, *, max_ratio: float, step: int = INFLATED_STEP
+) -> AsyncIterator[bytes]:
+    """``response``'s raw body decoded with :class:`Inflater` (``encoding``: one of
+    :attr:`Inflater.ENCODINGS`), in pieces of at most ``step`` bytes, past none of which the
+    decoded size is more than ``max_ratio`` times the bytes received (judged past
+    :data:`RATIO_FLOOR`); :class:`LimitExceeded` otherwise."""
+    inflater = Inflater(encoding, step=step)
+    guard = BodyGuard(response, max_bytes=sys.maxsize, max_ratio=max_ratio)
+    async for data in response.aiter_raw():
+        for piece in inflater.feed(data):
+            problem = guard.add(len(piece))
+            if problem is not None:
+                raise LimitExceeded(problem)
+            yield piece
+    inflater.finish()

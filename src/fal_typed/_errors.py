@@ -88,16 +88,26 @@ def remember_secrets(secrets: Sequence[str], *, token: bool = False) -> None:
     :data:`_MAX_TOKENS` are kept) out of every error and log record from now on."""
     global _secrets, _fragmented
     with _lock:
+        changed = False
         for secret in secrets:
             if len(secret) < MIN_SECRET_LENGTH:
                 continue
             if not token:
-                _keys.add(secret)
+                if secret not in _keys:
+                    _keys.add(secret)
+                    changed = True
+                continue
+            if secret in _tokens:
+                _tokens.move_to_end(secret)
                 continue
             _tokens[secret] = None
-            _tokens.move_to_end(secret)
+            changed = True
             while len(_tokens) > _MAX_TOKENS:
                 _tokens.popitem(last=False)
+        if not changed:
+            # Known already (a proxy's key resolver makes the same key per request): the forms
+            # are not worked out again, in time growing with every key remembered.
+            return
         # Longest first, so a key is scrubbed whole before its secret half.
         _secrets = tuple(sorted({*_keys, *_tokens}, key=len, reverse=True))
         _fragmented = _secret_parts(_keys)

@@ -35,7 +35,7 @@ from ._errors import FalError, FalTimeoutError
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["Exchange", "exchanges_seen", "settle", "within", "within_async"]
+__all__ = ["BODY_WRITTEN", "Exchange", "exchanges_seen", "settle", "within", "within_async"]
 
 T = TypeVar("T")
 
@@ -159,7 +159,7 @@ class Exchange:
 
 
 #: httpcore's trace event once a request's body is written (``http11.`` or ``http2.`` first).
-_BODY_WRITTEN = "send_request_body.complete"
+BODY_WRITTEN = "send_request_body.complete"
 
 
 _EXCHANGES: contextvars.ContextVar[list[Exchange] | None] = contextvars.ContextVar(
@@ -186,7 +186,7 @@ def _track(request: httpx.Request) -> None:
     previous = request.extensions.get("trace")
 
     def trace(name: str, info: dict[str, object]) -> None:
-        if name.endswith(_BODY_WRITTEN):
+        if name.endswith(BODY_WRITTEN):
             exchange.sent = True
         if previous is not None:
             previous(name, info)
@@ -201,7 +201,7 @@ async def _track_async(request: httpx.Request) -> None:
     previous = request.extensions.get("trace")
 
     async def trace(name: str, info: dict[str, object]) -> None:
-        if name.endswith(_BODY_WRITTEN):
+        if name.endswith(BODY_WRITTEN):
             exchange.sent = True
         if previous is not None:
             await previous(name, info)

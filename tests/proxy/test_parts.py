@@ -70,6 +70,42 @@ def test_the_end_held_back_is_only_what_may_be_a_secret() -> None:
     assert redactor.flush() == b""
 
 
+def test_only_the_latest_cdn_tokens_are_kept_the_keys_for_good() -> None:
+    """The proxy learns a CDN token per key every hour or so and kept each for ever: every
+    header and body chunk was scrubbed of a list that grew as long as the proxy ran (each
+    token also made the next scrubber costlier to build). Tokens are kept as ``_errors``
+    keeps them, the latest :data:`MAX_TOKENS`; a token used again counts as the latest."""
+    from fal_typed.proxy._redact import MAX_TOKENS
+
+    secrets = Secrets()
+    secrets.add((KEY, SECRET))
+    tokens = [f"cdn-token-{i:04d}-abcdefghijkl" for i in range(MAX_TOKENS + 50)]
+    for token in tokens[:-1]:
+        secrets.add((token,), token=True)
+    secrets.add((tokens[0],), token=True)  # in use again: kept
+    secrets.add((tokens[-1],), token=True)
+    assert len(secrets.values) == MAX_TOKENS + 2
+    assert {KEY, SECRET, tokens[0], tokens[-1]} <= set(secrets.values)
+    assert tokens[1] not in secrets.values
+    body = f"{KEY} {tokens[0]} {tokens[-1]}".encode()
+    redactor = secrets.redactor()
+    assert redactor.feed(body) + redactor.flush() == b"[redacted] [redacted] [redacted]"
+
+
+def test_a_known_key_remembered_again_changes_nothing() -> None:
+    """A proxy with a key resolver makes a Credentials per request, which remembers its key:
+    the forms of every key ever remembered were worked out again each time, in time growing
+    with them."""
+    from fal_typed import _errors
+    from fal_typed._errors import remember_secrets
+
+    remember_secrets((KEY, SECRET))
+    before = (_errors._secrets, _errors._fragmented)  # pyright: ignore[reportPrivateUsage]
+    remember_secrets((KEY, SECRET))
+    after = (_errors._secrets, _errors._fragmented)  # pyright: ignore[reportPrivateUsage]
+    assert after[0] is before[0] and after[1] is before[1]
+
+
 def test_nothing_to_scrub_passes_unchanged() -> None:
     assert Secrets().redactor().feed(b"key-id-123") == b"key-id-123"
 

@@ -566,6 +566,28 @@ def test_spend_cap_sees_each_billed_call_and_may_refuse_it(
     assert upstream.requests_for("run") == []
 
 
+def test_an_input_nested_too_deep_to_parse_reaches_spend_cap_as_no_object(
+    serve_proxy: ProxyFactory, upstream: LocalFal
+) -> None:
+    """Without validation the input is parsed only for ``spend_cap``: ``json.loads`` raised
+    RecursionError on a value nested a few thousand deep, a 500 out of the app (and a traceback
+    in the server's log) for 20 KB of brackets. It is now no JSON object, like invalid JSON."""
+    seen: list[object] = []
+
+    def spend_cap(billable: BillableCall) -> bool:
+        seen.append(billable.input)
+        return False
+
+    served = serve_proxy(validate_inputs=False, spend_cap=spend_cap)
+    deep = b'{"prompt": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+    response = call(
+        served, submit_url(), content=deep, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 402
+    assert seen == [None]
+    assert upstream.requests_for("submit") == []
+
+
 def test_on_call_failures_are_logged_not_returned(
     serve_proxy: ProxyFactory, caplog: pytest.LogCaptureFixture
 ) -> None:

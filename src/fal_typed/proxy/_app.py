@@ -39,12 +39,13 @@ from .._errors import reason as error_reason
 from .._hosts import Hosts
 from .._incoming import BodyStalled, arriving
 from .._retry import NOT_SENT_ERRORS
+from .._wallclock import BODY_WRITTEN
 from ..files._token import CdnToken
 from ._calls import Authenticate, BillableCall, OnCall, ProxyCall, SpendCap, resolved
 from ._cors import CORS
 from ._credentials import KeyRing, KeySource
 from ._endpoints import EndpointPolicy
-from ._forward import BodyRelay, request_headers
+from ._forward import BodyRelay, BrokenAnswerError, CallerStalledError, request_headers
 from ._limits import CallerLimits, Limiter
 from ._redact import Secrets
 from ._refusal import Refused
@@ -78,6 +79,12 @@ DEFAULT_BODY_TIMEOUT: Final = 600.0
 #: The largest input a submit, run or stream may send (it is read whole, to be validated).
 DEFAULT_MAX_INPUT_BYTES: Final = 32 * 1024 * 1024
 _METHODS: Final = ("GET", "POST", "PUT")
+#: How long fal may take to send the head of its answer once the request is sent, however
+#: slowly it comes (the reads have no timeout, so each byte could otherwise be the last for
+#: ever): fal answers at once but for a direct run or a stream, whose head waits for the model
+#: (those are bounded by the caller, whose leaving cancels them).
+HEAD_TIMEOUT: Final = 60.0
+_SLOW_HEADS: Final = frozenset({"run", "stream"})
 
 
 async def anyone(request: Request) -> str:
@@ -151,7 +158,8 @@ class FalProxy:
       before each billed call; ``on_call``: ``(ProxyCall) -> None`` after every request.
     * ``cors``: :class:`CORS` settings, for a front end on another origin.
     * ``timeout``: of the upstream requests (its write timeout also bounds each pause of a
-      caller sending a body, a model input or an upload: 408 past it); ``body_timeout``: the
+      caller sending a body, a model input or an upload: 408 past it, and each wait for a
+      caller to take the next piece of an answer: dropped past it); ``body_timeout``: the
       longest a caller may take to send a whole body, however steadily (408 past it);
       ``max_input_bytes``: the largest model input.
     """
@@ -376,7 +384,7 @@ class FalProxy:
             content=content,
             timeout=self._timeout,
         )
-        relay = BodyRelay(send, self._secrets)
+        relay = BodyRelay(send, self._secrets, write_timeout=self._timeout.write)
         outcome: BaseException | None = None
         disconnected = False
 
@@ -388,11 +396,24 @@ class FalProxy:
             disconnected = True
             scope.cancel()
 
+        # fal's answer must begin within HEAD_TIMEOUT of the request's last byte (but a run's,
+        # or a stream's, which wait for the model): httpcore's trace says when it is written.
+        head_scope = anyio.CancelScope()
+        if target.operation not in _SLOW_HEADS:
+            upstream_request.extensions["trace"] = _HeadClock(head_scope)
         async with anyio.create_task_group() as group:
             group.start_soon(watch_disconnect, group.cancel_scope)
             try:
-                await self._exchange(http, upstream_request, relay, call, credentials, token)
-            except (Refused, httpx.TransportError, ClientDisconnect) as exc:
+                await self._exchange(
+                    http, upstream_request, relay, call, credentials, token, head_scope
+                )
+            except (
+                Refused,
+                httpx.TransportError,
+                ClientDisconnect,
+                BrokenAnswerError,
+                CallerStalledError,
+            ) as exc:
                 outcome = exc
             finally:
                 group.cancel_scope.cancel()
@@ -403,6 +424,15 @@ class FalProxy:
             return
         if isinstance(outcome, Refused):
             raise outcome
+        if isinstance(outcome, CallerStalledError):
+            call.status, call.error_type = 499, "client_stalled"
+            logger.info(
+                "fal_typed.proxy: dropped %s %s: %s",
+                call.method,
+                self._secrets.text(str(target.url)),
+                outcome,
+            )
+            raise outcome
         if outcome is not None:
             call.error_type = "proxy_upstream_interrupted"
             logger.warning(
@@ -411,6 +441,15 @@ class FalProxy:
                 target.url,
                 self._secrets.text(f"{type(outcome).__name__}: {outcome}"),
             )
+            if not relay.started:
+                # A small answer is held whole before it is sent: nothing of it went out, so the
+                # caller can be told why, in fal's error shape (not the server's bare 500). Not
+                # a 502: fal has done the request, and fal's clients retry a 502.
+                raise Refused(
+                    500,
+                    "fal's answer broke off before its end; the request may have been done",
+                    "proxy_upstream_interrupted",
+                )
             raise UpstreamInterruptedError("fal's answer broke off") from outcome
 
     async def _relay_body(
@@ -433,9 +472,13 @@ class FalProxy:
         call: _Call,
         credentials: Credentials,
         token: CdnToken | None,
+        head_scope: anyio.CancelScope,
     ) -> None:
+        """Send the request, relay fal's answer; ``head_scope`` bounds the wait for its head."""
+        response: httpx.Response | None = None
         try:
-            response = await http.send(upstream_request, stream=True)
+            with head_scope:
+                response = await http.send(upstream_request, stream=True)
         except NOT_SENT_ERRORS as exc:
             # fal cannot have received it: a 502, which fal's clients may safely retry.
             raise Refused(
@@ -451,6 +494,13 @@ class FalProxy:
                 f"fal's answer was lost ({type(exc).__name__}); the request may have been accepted",
                 "proxy_upstream_lost",
             ) from None
+        if response is None:  # the head scope ran out
+            raise Refused(
+                500,
+                f"fal did not begin its answer within {HEAD_TIMEOUT:g} s; the request may have "
+                "been accepted",
+                "proxy_upstream_timeout",
+            )
         try:
             call.status, call.forwarded = response.status_code, True
             call.request_id = response.headers.get("x-fal-request-id")
@@ -481,6 +531,18 @@ class FalProxy:
             await resolved(self._on_call(record))
         except Exception:
             logger.exception("fal_typed.proxy: the on_call hook failed")
+
+
+class _HeadClock:
+    """httpcore's trace hook of an upstream request: once its body is written, ``scope`` has
+    :data:`HEAD_TIMEOUT` more seconds (for the head of the answer)."""
+
+    def __init__(self, scope: anyio.CancelScope) -> None:
+        self._scope = scope
+
+    async def __call__(self, name: str, info: dict[str, object]) -> None:
+        if name.endswith(BODY_WRITTEN):
+            self._scope.deadline = anyio.current_time() + HEAD_TIMEOUT
 
 
 def _local_hosts(upstream: object) -> Hosts:

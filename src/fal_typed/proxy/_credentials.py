@@ -114,7 +114,7 @@ class KeyRing:
                 f"the proxy could not get a CDN token: {self._secrets.text(str(exc))}",
                 "proxy_upstream_error",
             ) from None
-        self._secrets.add((token.token,))
+        self._secrets.add((token.token,), token=True)
         return token
 
     def forget(self, credentials: Credentials, token: CdnToken) -> None:

@@ -137,7 +137,7 @@ class EndpointPolicy:
 def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested about a thousand deep
         return None
     return value if isinstance(value, dict) else None  # pyright: ignore[reportUnknownVariableType]
 

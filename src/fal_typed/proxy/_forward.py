@@ -8,19 +8,56 @@ Never the caller's ``Authorization`` or cookies: those are the app's, for ``auth
 Back come fal's headers but the hop-by-hop ones, cookies and CORS (the app's CORS settings
 apply), every value scrubbed of the proxy's secrets; the body is streamed as it arrives
 (status streams and ``/stream`` events too), scrubbed the same way.
+
+Bounds against a broken or hostile fal and a caller that stops reading:
+
+* an answer compressed although identity was asked for is decoded here a bounded piece at a
+  time (``gzip``/``deflate``; it has to be read to be scrubbed), and cut once it decodes past
+  :data:`MAX_RATIO` times its size; one in an encoding the proxy cannot read that way (``br``,
+  ``zstd``, several) is refused with a 500 before anything is sent (not a 502: fal has done
+  the request, and fal's clients retry a 502);
+* each piece must be taken by the caller within the write timeout: a caller that stops reading
+  holds the upstream connection and its slot only that long (:class:`CallerStalledError`).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Final
+
+import anyio
 import httpx
 from starlette.datastructures import Headers
-from starlette.types import Send
+from starlette.types import Message, Send
 
+from .._bounded import Inflater, LimitExceeded, inflated_chunks
 from .._checks import declared_length
 from .._client import user_agent
 from ._redact import Secrets
+from ._refusal import Refused
 
-__all__ = ["BodyRelay", "request_headers", "response_headers"]
+__all__ = [
+    "MAX_RATIO",
+    "BodyRelay",
+    "BrokenAnswerError",
+    "CallerStalledError",
+    "request_headers",
+    "response_headers",
+]
+
+#: Largest decoded/received size ratio of an answer fal sent compressed (past 1 MiB decoded):
+#: the client's own default ``max_decompression_ratio``.
+MAX_RATIO: Final = 200.0
+
+
+class CallerStalledError(Exception):
+    """The caller took nothing of the answer for the write timeout: its connection is dropped
+    (and fal's answer closed) rather than held for as long as it does not read."""
+
+
+class BrokenAnswerError(Exception):
+    """fal's compressed answer could not be decoded within bounds (the message says why)."""
+
 
 _HOP_BY_HOP = frozenset(
     {
@@ -84,14 +121,28 @@ def response_headers(upstream: httpx.Headers, secrets: Secrets) -> list[tuple[by
 class BodyRelay:
     """Sends an upstream answer to the caller, chunk by chunk, counting and scrubbing."""
 
-    def __init__(self, send: Send, secrets: Secrets) -> None:
-        self._send = send
+    def __init__(self, send: Send, secrets: Secrets, *, write_timeout: float | None) -> None:
+        self._raw_send = send
+        self._write_timeout = write_timeout
         self._redactor = secrets.redactor()
         self._secrets = secrets
         self.sent = 0
         self.started = False
         self.finished = False
         """Whether the last byte was handed to the server: a disconnect after it changes nothing."""
+
+    async def _send(self, message: Message) -> None:
+        """``send(message)``, within the write timeout: an ASGI server that applies
+        backpressure waits here while the caller does not read."""
+        if self._write_timeout is None:
+            await self._raw_send(message)
+            return
+        with anyio.move_on_after(self._write_timeout) as waited:
+            await self._raw_send(message)
+        if waited.cancelled_caught:
+            raise CallerStalledError(
+                f"the caller took nothing of the answer for {self._write_timeout:g} s"
+            )
 
     async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.started = True
@@ -120,10 +171,10 @@ class BodyRelay:
         headers = response_headers(response.headers, self._secrets)
         declared = declared_length(response.headers.get_list("content-length"))
         streaming = response.headers.get("content-type", "").startswith("text/event-stream")
-        chunks = response.aiter_bytes()
+        chunks = _decoded(response)
         if not streaming and declared is not None and declared <= _WHOLE_BODY_MAX:
-            # Its length is the encoded one: a gzip body of 1 MiB may inflate to a GiB, so it is
-            # held whole only up to the same bound, and streamed past it.
+            # Its length may be an encoded one: a gzip body of 1 MiB may inflate to a GiB, so it
+            # is held whole only up to the same bound, and streamed past it.
             held: list[bytes] = []
             size = 0
             async for data in chunks:
@@ -148,3 +199,32 @@ class BodyRelay:
         async for data in chunks:
             await self.chunk(data)
         await self.end()
+
+
+def _decoded(response: httpx.Response) -> AsyncIterator[bytes]:
+    """fal's answer decoded, each piece of a bounded size (httpx's own decoding inflates each
+    read whole, and passes an encoding it cannot read through as it is, whose header the
+    proxy drops). :class:`Refused` (500: fal did the request, which a 502 would have fal's
+    clients send again) at once for an encoding the proxy cannot bound, so
+    before anything is sent; :class:`BrokenAnswerError` as it comes for a body its encoding
+    cannot decode, or one past :data:`MAX_RATIO`."""
+    values = response.headers.get_list("content-encoding", split_commas=True)
+    encodings = [v.strip().lower() for v in values if v.strip().lower() not in ("", "identity")]
+    if not encodings:
+        return response.aiter_raw()
+    if len(encodings) > 1 or encodings[0] not in Inflater.ENCODINGS:
+        raise Refused(
+            500,
+            f"fal answered in an encoding the proxy did not ask for and cannot read "
+            f"({', '.join(encodings)[:100]}; it asks for identity); the request was done",
+            "proxy_upstream_encoding",
+        )
+    return _inflated(response, encodings[0])
+
+
+async def _inflated(response: httpx.Response, encoding: str) -> AsyncIterator[bytes]:
+    try:
+        async for piece in inflated_chunks(response, encoding, max_ratio=MAX_RATIO):
+            yield piece
+    except LimitExceeded as exc:
+        raise BrokenAnswerError(f"fal's {encoding} answer: {exc}") from None

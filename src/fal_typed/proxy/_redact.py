@@ -12,29 +12,56 @@ no secret holds.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from .._errors import Scrubber
 
-__all__ = ["BodyRedactor", "Secrets"]
+__all__ = ["MAX_TOKENS", "BodyRedactor", "Secrets"]
+
+
+#: CDN tokens are renewed for as long as the proxy runs (one an hour or so per key): only the
+#: latest are scrubbed, as ``_errors`` keeps them; an old one has expired.
+MAX_TOKENS = 256
 
 
 class Secrets:
-    """Every secret the proxy holds (keys, their secret halves, CDN tokens); grows as it learns."""
+    """Every secret the proxy holds (keys, their secret halves, the latest CDN tokens); grows as
+    it learns keys."""
 
     def __init__(self) -> None:
+        self._keys: dict[str, None] = {}
+        self._tokens: OrderedDict[str, None] = OrderedDict()
         self._values: tuple[str, ...] = ()
         self._scrub = Scrubber(())
+        self._body_scrub = Scrubber(())
         self._lock = threading.Lock()
 
-    def add(self, secrets: Iterable[str]) -> None:
+    def add(self, secrets: Iterable[str], *, token: bool = False) -> None:
+        """Scrub ``secrets`` from now on: keys for good; with ``token``, short-lived tokens, of
+        which the latest :data:`MAX_TOKENS` are kept."""
         with self._lock:
-            new = [s for s in secrets if s and s not in self._values]
-            if new:
+            changed = False
+            for secret in secrets:
+                if not secret:
+                    continue
+                if not token:
+                    if secret not in self._keys:
+                        self._keys[secret] = None
+                        changed = True
+                elif secret in self._tokens:
+                    self._tokens.move_to_end(secret)
+                else:
+                    self._tokens[secret] = None
+                    changed = True
+                    while len(self._tokens) > MAX_TOKENS:
+                        self._tokens.popitem(last=False)
+            if changed:
                 # Longest first: a key is scrubbed whole before its secret half is looked for.
-                self._values = tuple(sorted({*self._values, *new}, key=len, reverse=True))
-                # Their forms worked out once here, not for every header and log line.
+                self._values = tuple(sorted({*self._keys, *self._tokens}, key=len, reverse=True))
+                # Their forms worked out once here, not for every header, body and log line.
                 self._scrub = Scrubber(self._values)
+                self._body_scrub = Scrubber(_as_bytes_text(s) for s in self._values)
 
     @property
     def values(self) -> tuple[str, ...]:
@@ -44,7 +71,7 @@ class Secrets:
         return self._scrub(text)
 
     def redactor(self) -> BodyRedactor:
-        return BodyRedactor(self._values)
+        return BodyRedactor(self._body_scrub if self._values else None)
 
 
 class BodyRedactor:
@@ -55,9 +82,10 @@ class BodyRedactor:
     chunks is never broken, and the ASCII of a key's forms matches as it does in text), and
     the secrets are read the same way."""
 
-    def __init__(self, secrets: tuple[str, ...]) -> None:
-        self._scrub = Scrubber(_as_bytes_text(s) for s in secrets)
-        self._sources = self._scrub.sources if secrets else ()
+    def __init__(self, scrub: Scrubber | None) -> None:
+        """``scrub``: of the secrets' forms as bytes read as Latin-1 (None: no secret)."""
+        self._scrub = scrub if scrub is not None else Scrubber(())
+        self._sources = scrub.sources if scrub is not None else ()
         self._pending = ""
 
     def _held_back(self, text: str) -> int:
