@@ -30,7 +30,7 @@ from .._errors import (
     MissingCredentialsError,
     PossiblyAcceptedError,
 )
-from ..catalog._text import printable
+from .._printable import printable
 from ..files._errors import FileInputError
 from ._debug import DEBUG_FLAG, debug_requested
 
