@@ -106,20 +106,10 @@ def _named(name: str, problem: Problem | None) -> Problem | None:
     return None if problem is None else (problem[0], f"{name} {problem[1]}")
 
 
-def seconds_problem(
-    name: str,
-    value: object,
-    *,
-    positive: bool = False,
-    minimum: float = 0,
-    maximum: float | None = None,
-    unit: str = "seconds",
-) -> Problem | None:
-    """What is wrong with ``value`` as a finite number of seconds (not a bool), >= ``minimum``
-    (> 0 when ``positive``), at most ``maximum`` when given: :func:`number_problem`'s rule, the
-    message naming ``name``."""
-    found = number_problem(value, positive=positive, minimum=minimum, maximum=maximum, unit=unit)
-    return _named(name, found)
+def seconds_problem(name: str, value: object, *, positive: bool = False) -> Problem | None:
+    """What is wrong with ``value`` as a finite number of seconds (not a bool), >= 0 (> 0 when
+    ``positive``): :func:`number_problem`'s rule, the message naming ``name``."""
+    return _named(name, number_problem(value, positive=positive))
 
 
 def check_seconds(
@@ -132,12 +122,10 @@ def check_seconds(
     unit: str = "seconds",
 ) -> float:
     """``value`` as a float, or :class:`InvalidArgumentError` saying what
-    :func:`seconds_problem` finds wrong with it."""
-    problem = seconds_problem(
-        name, value, positive=positive, minimum=minimum, maximum=maximum, unit=unit
-    )
-    if problem is not None:
-        raise InvalidArgumentError(problem[1])
+    :func:`number_problem` finds wrong with it, naming ``name``."""
+    found = number_problem(value, positive=positive, minimum=minimum, maximum=maximum, unit=unit)
+    if found is not None:
+        raise InvalidArgumentError(f"{name} {found[1]}")
     return float(cast("float", value))
 
 
