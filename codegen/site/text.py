@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-from fal_typed.catalog._text import printable
+from fal_typed._printable import printable
 
 __all__ = ["code_literal", "fence", "inline", "slug"]
 
