@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from fal_typed.catalog._text import printable
+from fal_typed._printable import printable
 
 __all__ = ["Diagnostic", "DocumentError"]
 

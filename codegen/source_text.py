@@ -36,7 +36,7 @@ import keyword
 import math
 from typing import Any
 
-from fal_typed.catalog._text import printable
+from fal_typed._printable import printable
 
 __all__ = ["Unwritable", "docstring", "docstring_part", "identifier", "literal", "plain_text"]
 

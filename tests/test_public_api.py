@@ -153,6 +153,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "STATES",
         "Summary",
         "ValidationReport",
+        "check_run",
         "open_journal",
         "read",
         "run",

@@ -16,14 +16,14 @@ Document text reaches a page in exactly these forms, each written by one functio
 - :func:`slug`: a path segment made of ``[a-z0-9-]`` (categories name folders).
 
 Control characters, escape sequences and bidirectional controls are removed first
-(:func:`fal_typed.catalog._text.printable`, as for terminals and generated docstrings).
+(:func:`fal_typed._printable.printable`, as for terminals and generated docstrings).
 """
 
 from __future__ import annotations
 
 import re
 
-from fal_typed.catalog._text import printable
+from fal_typed._printable import printable
 
 __all__ = ["code_literal", "fence", "inline", "slug"]
 

@@ -24,6 +24,7 @@ __all__ = [
     "check_seconds",
     "count_problem",
     "declared_length",
+    "number_problem",
     "path_text",
     "seconds_problem",
     "shown_number",
@@ -45,38 +46,70 @@ def shown_number(value: object) -> str:
     return repr(value)
 
 
-def seconds_problem(
-    name: str,
+Problem = tuple[type[TypeError] | type[ValueError], str]
+"""What is wrong with a value: ``TypeError`` (the wrong kind) or ``ValueError`` (out of range),
+and the message."""
+
+
+def number_problem(
     value: object,
     *,
+    whole: bool = False,
     positive: bool = False,
+    minimum: float = 0,
     maximum: float | None = None,
     unit: str = "seconds",
-) -> tuple[type[TypeError] | type[ValueError], str] | None:
-    """What is wrong with ``value`` as a finite number of seconds (not a bool), >= 0 (> 0 when
-    ``positive``), at most ``maximum`` when given: ``TypeError`` and the message for the wrong
-    kind, ``ValueError`` and the message for a number out of range, None when it is fine.
-    ``unit`` names what is counted in the messages (``""`` for a bare number, a ratio say).
+    shown: str | None = None,
+) -> Problem | None:
+    """The one rule for a number an option takes: what is wrong with ``value``, its message
+    starting ``must be`` (the caller puts the option's name, or the command line its own
+    ``Invalid value for '--option':``, in front), None when it is fine.
 
-    Every comparison with NaN is False, so a bare ``value < 0`` check lets NaN through (and a
-    NaN wait never ends); an int past float's range is refused as not finite.
+    A bool is an int to Python but never a count or a number of seconds; a ``whole`` number is
+    an int, never a float (1.5 bytes is no count). Every comparison with NaN is False, so a
+    bare ``value < 0`` lets it through (and a NaN wait never ends): it is refused as not finite,
+    as are the infinities and an int past float's range. The bounds: at least ``minimum``,
+    above 0 as well when ``positive``, at most ``maximum``. ``unit`` names what is counted
+    (``""`` for a bare number, a ratio say); ``shown`` is the value as the user gave it (the
+    text of a command-line option), else :func:`shown_number`.
     """
+    got = shown_number(value) if shown is None else shown
     of, space = (f" of {unit}", f" {unit}") if unit else ("", "")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return TypeError, f"{name} must be a number{of}, got {type(value).__name__}"
-    try:
-        seconds = float(value)
-    except OverflowError:
-        seconds = math.inf
-    if not math.isfinite(seconds):
-        return ValueError, f"{name} must be a finite number{of}, got {shown_number(value)}"
-    if positive and seconds <= 0:
-        return ValueError, f"{name} must be > 0{space}, got {shown_number(value)}"
-    if seconds < 0:
-        return ValueError, f"{name} must be >= 0{space}, got {shown_number(value)}"
-    if maximum is not None and seconds > maximum:
-        return ValueError, f"{name} must be at most {maximum:g}{space}, got {shown_number(value)}"
+    if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)):
+        kind = "an int" if whole else f"a number{of}"
+        return TypeError, f"must be {kind}, got {type(value).__name__ if shown is None else got}"
+    number: float = value  # a whole number compared exactly, however large
+    if not whole:
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+    if not whole and not math.isfinite(number):
+        return ValueError, f"must be a finite number{of}, got {got}"
+    if positive and minimum <= 0 and number <= 0:
+        return ValueError, f"must be > 0{space}, got {got}"
+    if number < minimum:
+        return ValueError, f"must be >= {_bound(minimum)}{space}, got {got}"
+    if maximum is not None and number > maximum:
+        return ValueError, f"must be at most {_bound(maximum)}{space}, got {got}"
     return None
+
+
+def _bound(number: float) -> str:
+    """A bound in a message: a whole one in digits (2592000, not 2.592e+06), else as ``g``."""
+    if float(number).is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return f"{number:g}"
+
+
+def _named(name: str, problem: Problem | None) -> Problem | None:
+    return None if problem is None else (problem[0], f"{name} {problem[1]}")
+
+
+def seconds_problem(name: str, value: object, *, positive: bool = False) -> Problem | None:
+    """What is wrong with ``value`` as a finite number of seconds (not a bool), >= 0 (> 0 when
+    ``positive``): :func:`number_problem`'s rule, the message naming ``name``."""
+    return _named(name, number_problem(value, positive=positive))
 
 
 def check_seconds(
@@ -84,29 +117,25 @@ def check_seconds(
     value: object,
     *,
     positive: bool = False,
+    minimum: float = 0,
     maximum: float | None = None,
     unit: str = "seconds",
 ) -> float:
     """``value`` as a float, or :class:`InvalidArgumentError` saying what
-    :func:`seconds_problem` finds wrong with it."""
-    problem = seconds_problem(name, value, positive=positive, maximum=maximum, unit=unit)
-    if problem is not None:
-        raise InvalidArgumentError(problem[1])
+    :func:`number_problem` finds wrong with it, naming ``name``."""
+    found = number_problem(value, positive=positive, minimum=minimum, maximum=maximum, unit=unit)
+    if found is not None:
+        raise InvalidArgumentError(f"{name} {found[1]}")
     return float(cast("float", value))
 
 
 def count_problem(
     name: str, value: object, *, minimum: int = 1, maximum: int | None = None
-) -> tuple[type[TypeError] | type[ValueError], str] | None:
+) -> Problem | None:
     """What is wrong with ``value`` as an int (not a bool, not a float: 1.5 bytes is no count)
     from ``minimum`` to ``maximum``, as :func:`seconds_problem` says it; None when it is fine."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        return TypeError, f"{name} must be an int, got {type(value).__name__}"
-    if value < minimum:
-        return ValueError, f"{name} must be >= {minimum}, got {shown_number(value)}"
-    if maximum is not None and value > maximum:
-        return ValueError, f"{name} must be at most {maximum}, got {shown_number(value)}"
-    return None
+    found = number_problem(value, whole=True, minimum=minimum, maximum=maximum, unit="")
+    return _named(name, found)
 
 
 def check_count(name: str, value: object, *, minimum: int = 1, maximum: int | None = None) -> int:

@@ -6,6 +6,7 @@ it silently.)"""
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import pytest
@@ -15,22 +16,66 @@ from .helpers import LocalServer, run_cli
 ROW = '{"prompt": "a cat"}\n'
 
 CASES = [
-    ("--lease", "nan", "'nan' is not a finite number of seconds, at least 3"),
-    ("--lease", "inf", "'inf' is not a finite number of seconds, at least 3"),
-    ("--lease", "-inf", "'-inf' is not a finite number of seconds, at least 3"),
-    ("--lease", "1e400", "'1e400' is not a finite number of seconds, at least 3"),
-    ("--lease", "2.5", "'2.5' is not a finite number of seconds, at least 3"),
-    ("--lease", "soon", "'soon' is not a number of seconds"),
-    ("--webhook-timeout", "nan", "'nan' is not a finite number of seconds, at least 1"),
-    ("--webhook-timeout", "inf", "'inf' is not a finite number of seconds, at least 1"),
-    ("--webhook-timeout", "0", "'0' is not a finite number of seconds, at least 1"),
-    ("--settle-delay", "nan", "'nan' is not a finite number of seconds, at least 0"),
-    ("--settle-delay", "inf", "'inf' is not a finite number of seconds, at least 0"),
-    ("--settle-delay", "-1", "'-1' is not a finite number of seconds, at least 0"),
-    ("--max-cost", "nan", "'nan' is not a finite number of dollars, at least 0"),
-    ("--max-cost", "inf", "'inf' is not a finite number of dollars, at least 0"),
-    ("--max-cost", "-0.01", "'-0.01' is not a finite number of dollars, at least 0"),
-    ("--max-cost", "$5", "'$5' is not a number of dollars"),
+    (
+        "--lease",
+        "nan",
+        "Invalid value for '--lease': must be a finite number of seconds, got 'nan'",
+    ),
+    (
+        "--lease",
+        "inf",
+        "Invalid value for '--lease': must be a finite number of seconds, got 'inf'",
+    ),
+    (
+        "--lease",
+        "-inf",
+        "Invalid value for '--lease': must be a finite number of seconds, got '-inf'",
+    ),
+    (
+        "--lease",
+        "1e400",
+        "Invalid value for '--lease': must be a finite number of seconds, got '1e400'",
+    ),
+    ("--lease", "2.5", "Invalid value for '--lease': must be >= 3 seconds, got '2.5'"),
+    ("--lease", "soon", "Invalid value for '--lease': must be a number of seconds, got 'soon'"),
+    (
+        "--webhook-timeout",
+        "nan",
+        "Invalid value for '--webhook-timeout': must be a finite number of seconds, got 'nan'",
+    ),
+    (
+        "--webhook-timeout",
+        "inf",
+        "Invalid value for '--webhook-timeout': must be a finite number of seconds, got 'inf'",
+    ),
+    (
+        "--webhook-timeout",
+        "0",
+        "Invalid value for '--webhook-timeout': must be >= 1 seconds, got '0'",
+    ),
+    (
+        "--settle-delay",
+        "nan",
+        "Invalid value for '--settle-delay': must be a finite number of seconds, got 'nan'",
+    ),
+    (
+        "--settle-delay",
+        "inf",
+        "Invalid value for '--settle-delay': must be a finite number of seconds, got 'inf'",
+    ),
+    ("--settle-delay", "-1", "Invalid value for '--settle-delay': must be >= 0 seconds, got '-1'"),
+    (
+        "--max-cost",
+        "nan",
+        "Invalid value for '--max-cost': must be a finite number of dollars, got 'nan'",
+    ),
+    (
+        "--max-cost",
+        "inf",
+        "Invalid value for '--max-cost': must be a finite number of dollars, got 'inf'",
+    ),
+    ("--max-cost", "-0.01", "Invalid value for '--max-cost': must be >= 0 dollars, got '-0.01'"),
+    ("--max-cost", "$5", "Invalid value for '--max-cost': must be a number of dollars, got '$5'"),
     ("--concurrency", "0", "Invalid value for '--concurrency'"),
     ("--concurrency", "nan", "Invalid value for '--concurrency'"),
     ("--concurrency", "inf", "Invalid value for '--concurrency'"),
@@ -44,18 +89,20 @@ READ_AT_START = [
     ("--webhook-listen", "127.0.0.1:65536", "--webhook-listen must be HOST:PORT"),
     ("--webhook-listen", "127.0.0.1:" + "9" * 5000, "--webhook-listen must be HOST:PORT"),
     ("--webhook-listen", "8080", "--webhook-listen must be HOST:PORT"),
-    ("--retry-failed", "\u00b2", "retry_failed: '\u00b2' is no kind of failure"),
-    ("--retry-failed", "5xx,time out", "retry_failed: 'time out' is no kind of failure"),
+    ("--retry-failed", "\u00b2", "--retry-failed: '\u00b2' is no kind of failure"),
+    ("--retry-failed", "5xx,time out", "--retry-failed: 'time out' is no kind of failure"),
     # A dry run took these silently; the run refused them (after the key was looked for).
     ("--webhook-url", "ftp://example.com/hook", "--webhook-url must be an absolute http(s) URL"),
     ("--webhook-url", "hooks.example.com", "--webhook-url must be an absolute http(s) URL"),
-    ("--out", "prompts.jsonl/results", "out must be a folder: prompts.jsonl is a file"),
-    ("--key-field", "", "key_field must be a non-empty string"),
-    ("--batch-name", "", "batch_name must be a string of 1 to 200 characters"),
-    ("--batch-name", "b" * 201, "batch_name must be a string of 1 to 200 characters"),
+    ("--out", "prompts.jsonl/results", "--out must be a folder: prompts.jsonl is a file"),
+    ("--key-field", "", "--key-field must be a non-empty string"),
+    ("--batch-name", "", "--batch-name must be a string of 1 to 200 characters"),
+    ("--batch-name", "b" * 201, "--batch-name must be a string of 1 to 200 characters"),
     ("--key", "'id:secret'", "--key is wrapped in quotes"),
     ("--key", "id: secret", "--key must not contain whitespace"),
-    ("--api-url", "ftp://example.com", "api_url must be an absolute http/https URL"),
+    ("--api-url", "ftp://example.com", "--api-url must be an absolute http/https URL"),
+    ("--journal", "mysql://db/jobs", "--journal: the scheme 'mysql' is not supported"),
+    ("--format", "xml", "--format must be jsonl or csv"),
 ]
 
 
@@ -194,3 +241,39 @@ def test_rows_from_a_closed_or_terminal_stdin_are_refused_saying_how(tmp_path: P
     assert terminal.returncode == 2, terminal.stderr
     assert "which is a terminal here: pipe the rows in" in terminal.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("mysql://db/jobs",), "Error: JOURNAL: the scheme 'mysql' is not supported"),
+        (("cats.db", "--batch-name", ""), "Error: --batch-name must be a string of 1 to 200"),
+    ],
+)
+def test_batch_status_names_what_was_typed(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    """``batch status`` wraps the library's checks too: the argument and the option as typed,
+    never ``journal`` or ``name`` (the library's keywords)."""
+    run = run_cli("batch", "status", *args, cwd=tmp_path)
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    assert message in " ".join(run.stderr.split())
+    assert not (tmp_path / "cats.db").exists()
+
+
+def test_the_command_line_bounds_are_the_librarys() -> None:
+    """``--lease``, ``--webhook-timeout`` and ``--concurrency`` take what ``batch.run`` takes:
+    the command line keeps its own literals (its ``--help`` loads no runtime) and they must
+    not drift from the library's constants."""
+    from fal_typed.batch._checks import MAX_CONCURRENCY, MIN_LEASE, MIN_WEBHOOK_TIMEOUT
+    from fal_typed.cli._batch import run_command
+
+    hints = typing.get_type_hints(run_command, include_extras=True)
+    parsers = {name: hint.__metadata__[0] for name, hint in hints.items() if name != "return"}
+    assert parsers["lease"].parser(str(MIN_LEASE)) == MIN_LEASE
+    with pytest.raises(Exception, match=">= 3 seconds"):
+        parsers["lease"].parser(str(MIN_LEASE - 0.001))
+    assert parsers["webhook_timeout"].parser(str(MIN_WEBHOOK_TIMEOUT)) == MIN_WEBHOOK_TIMEOUT
+    with pytest.raises(Exception, match=">= 1 seconds"):
+        parsers["webhook_timeout"].parser(str(MIN_WEBHOOK_TIMEOUT - 0.001))
+    assert (parsers["concurrency"].min, parsers["concurrency"].max) == (1, MAX_CONCURRENCY)

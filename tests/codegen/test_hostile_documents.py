@@ -39,8 +39,8 @@ from codegen.pipeline import generate
 from codegen.source_text import Unwritable, docstring, docstring_part, identifier, literal
 from codegen.write import format_each
 from fal_typed import InputValidationError
+from fal_typed._printable import printable
 from fal_typed.catalog import document_filename
-from fal_typed.catalog._text import printable
 from fal_typed.naming import check_endpoint_id
 
 SENTINEL = "@SENTINEL@"  # replaced by the quoted path of the sentinel file of each example

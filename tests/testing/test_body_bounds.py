@@ -13,7 +13,7 @@ import pytest
 
 from fal_typed.testing import LocalFal, _middleware
 
-from .conftest import AUTH, FLUX
+from .conftest import AUTH, FLUX, sse_events, submit
 
 
 def _dribble(local_fal: LocalFal, path: str, *, every: float, within: float) -> bytes:
@@ -69,16 +69,29 @@ def test_a_body_that_does_not_arrive_in_time_is_answered_408(
 def test_a_body_in_time_is_read_and_the_answer_may_wait_for_the_disconnect(
     local_fal: LocalFal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The bounds are each request's, not the connection's: a request that comes on the same
-    connection after more than the total is read as any other."""
+    """The bounds are each request's body's, not its answer's nor the connection's: a status
+    stream (its handler waits for the disconnect) lasts longer than the whole bound and ends
+    COMPLETED, and a request that comes on the same connection after more than the total is
+    read as any other."""
     monkeypatch.setattr(_middleware, "BODY_PAUSE", 0.5)
     monkeypatch.setattr(_middleware, "BODY_TIMEOUT", 1.0)
+    local_fal.configure(queue_position=0, processing_time=1.6)
     with httpx.Client(headers=AUTH, timeout=30) as http:
-        submitted = http.post(f"{local_fal.base_url}/queue/{FLUX}", json={"prompt": "a cat"})
-        assert submitted.status_code == 200, submitted.text
+        submitted = submit(http, local_fal)
+        started = time.monotonic()
+        events = sse_events(http, submitted["status_url"] + "/stream")
+        assert time.monotonic() - started > 1.2  # the answer outlasted the body's whole bound
+        assert events[-1]["status"] == "COMPLETED"
         time.sleep(1.2)
-        status = http.get(submitted.json()["status_url"])
-        assert status.status_code == 200
+        status = http.get(submitted["status_url"])
+        assert status.status_code == 200, status.text
+    asked = [
+        *local_fal.requests_for("submit"),
+        *local_fal.requests_for("queue.status_stream"),
+        *local_fal.requests_for("status"),
+    ]
+    assert [entry.status_code for entry in asked] == [200, 200, 200]
+    assert len({entry.client_address for entry in asked}) == 1  # one connection throughout
 
 
 def test_an_upload_refused_for_its_body_leaves_no_half_file(

@@ -317,3 +317,16 @@ def test_requests_can_be_counted_per_operation(local_fal: LocalFal, http: httpx.
     }
     local_fal.reset()
     assert local_fal.requests == []
+
+
+def test_a_rule_added_to_the_book_has_its_operation_read_once_and_checked() -> None:
+    """``FaultBook.add`` is the one place a rule's operation is read: an alias becomes the route
+    name, a name that is no string is refused (it could never match), and one that names no
+    route of the known ones is refused with the names there are."""
+    book = FaultBook()
+    assert book.add(FaultRule(Fault.reset(), operation="submit")).operation == "queue.submit"
+    with pytest.raises(ValueError, match="on must be a route name, got int"):
+        book.add(FaultRule(Fault.reset(), operation=123))  # pyright: ignore[reportArgumentType]
+    with pytest.raises(ValueError, match="names no route"):
+        book.add(FaultRule(Fault.reset(), operation="sumbit"), {"queue.submit", "run"})
+    assert [rule.operation for rule in book.rules] == ["queue.submit"]

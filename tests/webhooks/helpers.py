@@ -262,3 +262,29 @@ class Receiver:
     def _handle_sync(self, result: WebhookResult[Any]) -> Response | None:
         assert threading.current_thread() is not threading.main_thread()
         return self._record(result)
+
+
+class EndlessError:
+    """An error answer (``status``) of ``total`` declared bytes, for :func:`serve_raw`, counting
+    what the client took off the socket (bar a few socket buffers): a client that reads only the
+    start of it and closes stops it there, one that reads it all takes every byte. So a test can
+    assert that the rest of an answer was never read, not only never quoted."""
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, status: int = 503, total: int = 256 * 1024 * 1024) -> None:
+        self.status = status
+        self.total = total
+        self.sent = 0
+
+    def __call__(self, conn: socket.socket, head: bytes, stop: threading.Event) -> None:
+        start = b"maintenance until 12:00 "
+        conn.sendall(
+            f"HTTP/1.1 {self.status} Service Unavailable\r\nContent-Type: text/plain\r\n"
+            f"Content-Length: {len(start) + self.total}\r\n\r\n".encode()
+            + start
+        )
+        chunk = b"y" * self.CHUNK
+        while self.sent < self.total and not stop.is_set():
+            conn.sendall(chunk)  # OSError once the client has closed: serve_raw ends it
+            self.sent += len(chunk)

@@ -167,9 +167,12 @@ def test_the_413_names_the_limit_and_small_deliveries_pass(
 
 
 def test_the_limit_is_checked_when_the_endpoint_is_built(key: Ed25519PrivateKey) -> None:
-    for bad in (0, -1, True, 1.5):
-        with pytest.raises(ValueError, match="max_body_bytes"):
+    for bad in (0, -1, -(10**5000)):
+        with pytest.raises(ValueError, match="max_body_bytes must be >= 1, got "):
             App(key, max_body_bytes=bad)
+    for wrong in (True, 1.5, "1024"):  # the wrong kind: TypeError, as every webhooks option
+        with pytest.raises(TypeError, match="max_body_bytes must be an int, got "):
+            App(key, max_body_bytes=wrong)
     assert 32 * MiB == wh.DEFAULT_MAX_BODY_BYTES
 
 

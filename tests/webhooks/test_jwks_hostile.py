@@ -20,7 +20,7 @@ from fal_typed import FalError
 from fal_typed import webhooks as wh
 from fal_typed.webhooks._signature import public_jwk
 
-from .helpers import JWKSHost, Receiver, jwks_of, make_delivery, serve
+from .helpers import EndlessError, JWKSHost, Receiver, jwks_of, make_delivery, serve, serve_raw
 
 
 class Text(BaseModel):
@@ -164,6 +164,22 @@ async def test_a_jwks_error_says_what_the_server_said(jwks_host: JWKSHost, mode:
     assert "answered HTTP 503: maintenance until 12:00 yyy" in message, message
     assert "\x1b" not in message and "\n" not in message and "END-NEVER-READ" not in message
     assert len(caught.value.reason) < 400
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_the_rest_of_a_jwks_error_answer_is_never_read(mode: str) -> None:
+    """Only the start of an error answer is read (MAX_ERROR_BYTES): a 256 MiB one is left
+    unread, not read whole and then cut for the message."""
+    endless = EndlessError()
+    with serve_raw(endless) as base:
+        cache = wh.WebhookVerifier(f"{base}/jwks").cache
+        assert cache is not None
+        with pytest.raises(wh.JWKSFetchError, match="answered HTTP 503: maintenance until 12:00"):
+            if mode == "sync":
+                cache.get()
+            else:
+                await cache.get_async()
+    assert endless.sent < endless.total // 8, endless.sent
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

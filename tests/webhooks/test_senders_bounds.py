@@ -18,7 +18,7 @@ from fal_typed import FalConnectionError, ServerError
 from fal_typed import webhooks as wh
 from fal_typed.webhooks import _sender
 
-from .helpers import serve, serve_raw
+from .helpers import EndlessError, serve, serve_raw
 from .test_jwks_bounds import _trickled_body, _trickled_head
 
 Mode = Literal["sync", "async"]
@@ -95,6 +95,19 @@ async def test_a_meta_error_says_what_the_server_said(mode: Mode, encoding: str)
     assert "upstream overloaded" in message and "retry in a minute" in message, message
     assert "\x1b" not in message and "\n" not in message and "\u202e" not in message
     assert "TAIL-NEVER-READ" not in message and len(message) < 400
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_the_rest_of_a_meta_error_answer_is_never_read(mode: Mode) -> None:
+    """Only the start of an error answer from /meta is read: a 256 MiB one is left unread, not
+    read whole and then cut for the message."""
+    endless = EndlessError()
+    with (
+        serve_raw(endless) as base,
+        pytest.raises(ServerError, match="maintenance until 12:00"),
+    ):
+        await _allows(wh.WebhookSenders(api_url=base), mode)
+    assert endless.sent < endless.total // 8, endless.sent
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])

@@ -24,6 +24,7 @@ The parts: ``_rows`` (reading), ``_validate`` (the validation pass), ``_keys`` (
 
 from __future__ import annotations
 
+import inspect
 import os
 import types
 from collections.abc import Awaitable, Callable, Iterable
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from .._checks import check_bool, check_callable, check_count, check_seconds
 from .._client import Client, given_or_default
 from .._endpoint import Endpoint
 from .._errors import InvalidArgumentError
@@ -40,14 +42,10 @@ from ._checks import (
     MIN_LEASE,
     MIN_WEBHOOK_TIMEOUT,
     check_batch_name,
-    check_bool,
-    check_callable,
-    check_count,
     check_listen,
     check_optional_text,
     check_out,
     check_retry_kinds,
-    check_seconds,
     check_webhook,
     journal_location,
 )
@@ -110,6 +108,7 @@ __all__ = [
     "SQLiteJournal",
     "Summary",
     "ValidationReport",
+    "check_run",
     "open_journal",
     "read",
     "run",
@@ -264,12 +263,12 @@ def _options(
     if rows is not None:
         rows = check_rows_value(rows)
     location = journal_location(journal)
-    concurrency = check_count("concurrency", concurrency, low=1, high=MAX_CONCURRENCY)
-    lease = check_seconds("lease", lease, low=MIN_LEASE)
+    concurrency = check_count("concurrency", concurrency, maximum=MAX_CONCURRENCY)
+    lease = check_seconds("lease", lease, minimum=MIN_LEASE)
     if max_cost is not None:
-        max_cost = check_seconds("max_cost", max_cost, low=0, what="dollars")
-    settle_delay = check_seconds("settle_delay", settle_delay, low=0)
-    webhook_timeout = check_seconds("webhook_timeout", webhook_timeout, low=MIN_WEBHOOK_TIMEOUT)
+        max_cost = check_seconds("max_cost", max_cost, unit="dollars")
+    settle_delay = check_seconds("settle_delay", settle_delay)
+    webhook_timeout = check_seconds("webhook_timeout", webhook_timeout, minimum=MIN_WEBHOOK_TIMEOUT)
     if on_change not in ("refuse", "keep"):
         raise InvalidArgumentError(f"on_change must be 'refuse' or 'keep', got {on_change!r}")
     kinds = check_retry_kinds(retry_failed)
@@ -547,6 +546,22 @@ class BatchStatus:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+def check_run(endpoint: EndpointLike, rows: Rows | None, **options: Any) -> None:
+    """Check the arguments of :func:`run` / :func:`run_async` (``options`` are their keywords,
+    with their defaults) as a run checks them, opening nothing: no journal, no receiver, no
+    request. The command line's ``--dry-run`` checks its options so, and a run given the same
+    ones raises nothing more about them.
+
+    Raises :class:`~fal_typed.InvalidArgumentError` naming the option that is wrong, or a
+    keyword :func:`run` does not take."""
+    try:
+        given = inspect.signature(run).bind(endpoint, rows, **options)
+    except TypeError as exc:
+        raise InvalidArgumentError(f"check_run: {exc}") from None
+    given.apply_defaults()
+    _options(*given.args, **given.kwargs)
 
 
 def status(journal: JournalLike, *, name: str = "default") -> BatchStatus:

@@ -9,14 +9,13 @@ journal is opened, a row read or a request sent.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Final, cast
 
-from .._checks import check_bool, check_callable, path_text, shown_number
+from .._checks import path_text
 from .._errors import InvalidArgumentError
 from .._options import check_webhook_url
 from ..files._local import folder_problem
@@ -28,13 +27,10 @@ __all__ = [
     "MIN_LEASE",
     "MIN_WEBHOOK_TIMEOUT",
     "check_batch_name",
-    "check_bool",
-    "check_callable",
-    "check_count",
     "check_listen",
+    "check_optional_text",
     "check_out",
     "check_retry_kinds",
-    "check_seconds",
     "check_webhook",
     "journal_location",
 ]
@@ -96,34 +92,6 @@ def journal_location(journal: object) -> Journal | str:
             "DSN: postgresql://user@host:port/db"
         )
     return location
-
-
-def check_count(name: str, value: object, *, low: int, high: int) -> int:
-    """A whole number in ``[low, high]`` (not a bool, not a float), shown by
-    :func:`shown_number` when it is not: ``str()`` of an int past 4,300 digits raises."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgumentError(f"{name} must be a whole number, got {value!r}")
-    if not low <= value <= high:
-        raise InvalidArgumentError(
-            f"{name} must be from {low} to {high}, got {shown_number(value)}"
-        )
-    return value
-
-
-def check_seconds(name: str, value: object, *, low: float, what: str = "seconds") -> float:
-    """A finite number ``>= low`` (not a bool): NaN compares false to every bound, and would
-    pass a ``<`` check unseen."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidArgumentError(f"{name} must be a number of {what}, got {value!r}")
-    try:
-        number = float(value)
-    except OverflowError:  # an int past float's range: not finite, not a raw OverflowError
-        number = math.inf
-    if not math.isfinite(number) or number < low:
-        raise InvalidArgumentError(
-            f"{name} must be a finite number of {what}, at least {low:g}, got {shown_number(value)}"
-        )
-    return number
 
 
 def check_optional_text(name: str, value: object) -> str | None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol, TextIO
 
-from ..catalog._text import printable
+from .._printable import printable
 from ._states import STATES
 
 if TYPE_CHECKING:

@@ -34,6 +34,7 @@ import httpx
 from .._checks import declared_length
 from .._errors import scrub
 from .._local import default_hosts
+from .._printable import printable
 from .._retry import parse_retry_after
 from .._urls import PADDED_HINT, is_padded
 from ..naming import check_endpoint_id
@@ -50,7 +51,6 @@ from ._corpus import (
     write_atomic,
 )
 from ._settings import FetchSettings
-from ._text import printable
 
 __all__ = [
     "CATALOG_PATH",

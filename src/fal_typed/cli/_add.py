@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from .._hosts import DEFAULT_OPENAPI_URL, Hosts
 from ..catalog._settings import FetchSettings
-from ._errors import FAILED, USAGE
+from ._errors import FAILED, USAGE, as_typed
 
 if TYPE_CHECKING:
     from ..catalog._add import AddReport
@@ -104,7 +104,9 @@ def add(
             settings=FetchSettings(concurrency=4),
         )
     except (ValueError, GeneratorUnavailableError) as exc:
-        err.print(f"[red]Error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        err.print(
+            f"[red]Error:[/red] {escape(as_typed(str(exc)))}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(USAGE) from None
     _print_report(report, to, err)
     if not report.ok:

@@ -24,7 +24,7 @@ from ..catalog._settings import FetchSettings
 from ._add import OpenapiUrlOption, add
 from ._batch import batch_app
 from ._diff import diff, print_fetch_changelog, print_regeneration_changelog
-from ._errors import CallFailed
+from ._errors import CallFailed, as_typed
 from ._fetch import (
     FetchRequest,
     existing_ids,
@@ -129,7 +129,7 @@ def fetch(
     response_timeout: Annotated[
         float,
         typer.Option(
-            parser=number_parser(minimum=0.001, inclusive=True),
+            parser=number_parser(minimum=0.001),
             metavar="SECONDS",
             help="Seconds one answer (a document, a catalog page) may take, first to last byte.",
         ),
@@ -163,7 +163,7 @@ def fetch(
         hosts = Hosts.local(base_url) if base_url else Hosts()
         key = None if key is None else check_key(key, "--key")
     except ValueError as exc:  # InvalidArgumentError is one; it never echoes the key
-        raise _usage(str(exc)) from None
+        raise _usage(as_typed(str(exc))) from None
     catalog = all_ or category is not None
     targets = list(ids or ([] if catalog else existing_ids(schemas)))
     if not catalog and not targets:
@@ -195,7 +195,7 @@ def fetch(
     try:
         report, elapsed = timed_fetch(request, console)
     except ValueError as exc:
-        raise _usage(str(exc)) from None
+        raise _usage(as_typed(str(exc))) from None
     except KeyboardInterrupt:
         console.print("interrupted: every document written so far is complete")
         raise typer.Exit(_INTERRUPTED) from None
@@ -309,7 +309,7 @@ def serve(
     try:
         run_server(schemas, host=host, port=port, key=key, console=Console(), revision=revision)
     except ValueError as exc:
-        raise _usage(str(exc)) from None
+        raise _usage(as_typed(str(exc))) from None
     except OSError as exc:
         if _bad_address(exc):  # the --host given is wrong, not the machine: a usage error
             reason = exc.strerror or str(exc)

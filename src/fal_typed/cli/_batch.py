@@ -20,14 +20,14 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from ._env import HOST_ENV
-from ._errors import describe
+from ._errors import as_typed, describe
 from ._numbers import number_parser
 
 if TYPE_CHECKING:
@@ -53,6 +53,28 @@ def _err() -> Console:
 def _fail(message: str, code: int = 2) -> typer.Exit:
     _err().print(f"[red]Error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+#: The library's names for what ``batch run`` / ``status`` call otherwise (the rest are the
+#: commands' own parameter names, found by :func:`as_typed`).
+_RENAMED: Final = {
+    "rows": "INPUT",
+    "format": "--format",
+    "on_change": "--changed",
+    "webhook": "--webhook-url",
+    "name": "--batch-name",
+    "adaptive": "--fixed-concurrency",
+    "download": "--no-download",
+    "settle": "--no-settle",
+}
+
+
+def _library(exc: BaseException) -> str:
+    """A library error's message, the option it names written as the user typed it."""
+    from .._errors import FalError
+
+    text = describe(exc) if isinstance(exc, FalError) else str(exc)
+    return as_typed(text, _RENAMED)
 
 
 def _format(value: str | None) -> Literal["jsonl", "csv"] | None:
@@ -149,7 +171,7 @@ def run_command(
     lease: Annotated[
         float,
         typer.Option(
-            parser=number_parser(minimum=3, inclusive=True),
+            parser=number_parser(minimum=3),
             metavar="SECONDS",
             help="Seconds a worker's claim on rows lasts unrenewed (at least 3).",
         ),
@@ -168,7 +190,7 @@ def run_command(
     webhook_timeout: Annotated[
         float,
         typer.Option(
-            parser=number_parser(minimum=1, inclusive=True),
+            parser=number_parser(minimum=1),
             metavar="SECONDS",
             help="Check a row by request id after this long without delivery (at least 1).",
         ),
@@ -176,7 +198,7 @@ def run_command(
     max_cost: Annotated[
         float | None,
         typer.Option(
-            parser=number_parser(minimum=0, inclusive=True, unit="dollars"),
+            parser=number_parser(unit="dollars"),
             metavar="USD",
             help="Estimate the cost of the rows to send from fal's pricing first, print it, and "
             "send nothing if it is above this.",
@@ -185,7 +207,7 @@ def run_command(
     settle_delay: Annotated[
         float,
         typer.Option(
-            parser=number_parser(minimum=0, inclusive=True),
+            parser=number_parser(),
             metavar="SECONDS",
             help="Ambiguous rows are looked for in fal's request history; absent this long after "
             "they were sent, they were never accepted and are sent again.",
@@ -244,7 +266,7 @@ def run_command(
         endpoint = batch._endpoint(endpoint_id)  # pyright: ignore[reportPrivateUsage]
         rows = None if input is None else batch.read(input, format=_format(input_format))
     except (UnknownEndpointError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(_library(exc)) from None
     if rows is not None and str(rows.path) != "-" and not rows.path.is_file():
         raise _fail(f"{input} is not a file")
     if rows is not None and str(rows.path) == "-":
@@ -285,9 +307,9 @@ def run_command(
         "max_cost": max_cost,
     }
     try:
-        batch._options(endpoint, rows, **options)  # pyright: ignore[reportPrivateUsage]
+        batch.check_run(endpoint, rows, **options)
     except (FalError, ValueError) as exc:
-        raise _fail(describe(exc) if isinstance(exc, FalError) else str(exc)) from None
+        raise _fail(_library(exc)) from None
     if dry_run:
         _dry_run(endpoint, rows, key_field, journal, batch_name, client)
         return
@@ -298,7 +320,7 @@ def run_command(
     try:
         job = batch.run_async(endpoint, rows, **options)
     except (FalError, ValueError) as exc:
-        raise _fail(describe(exc) if isinstance(exc, FalError) else str(exc)) from None
+        raise _fail(_library(exc)) from None
     summary = _run_job(job, quiet=quiet)
     raise typer.Exit(0 if summary.complete else 1)
 
@@ -332,7 +354,7 @@ def _client(key: str | None, base_url: str | None, api_url: str | None) -> Any:
         given = None if key is None else check_key(key, "--key")
         return hosts_client(hosts, key_for(given, base_url))
     except ValueError as exc:  # InvalidArgumentError is one; it never echoes the key
-        raise _fail(str(exc)) from None
+        raise _fail(_library(exc)) from None
 
 
 def _run_job(job: Any, *, quiet: bool) -> Summary:
@@ -404,7 +426,7 @@ def _dry_run(
     try:
         report = batch.validate(endpoint, rows, key_field=key_field)
     except (batch.InputFileError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(_library(exc)) from None
     for problem in report.problems:
         out.print(f"invalid {problem}", markup=False, highlight=False, soft_wrap=True)
     out.print(
@@ -451,7 +473,7 @@ def status_command(
     try:
         state = batch.status(journal, name=batch_name)
     except (batch.JournalError, ValueError) as exc:  # not a journal, no file, a bad location
-        raise _fail(str(exc)) from None
+        raise _fail(_library(exc)) from None
     if as_json:
         sys.stdout.write(json.dumps(_status_json(state), indent=2) + "\n")
         return

@@ -47,7 +47,7 @@ from ._body import (
     with_placeholders,
 )
 from ._env import HOST_ENV
-from ._errors import FAILED, CallFailed, describe
+from ._errors import FAILED, CallFailed, as_typed, describe
 from ._live import LiveStatus
 from ._options import FieldOption, LocalFile, Seconds, build_field_options
 from ._output import print_result, save_files
@@ -130,7 +130,7 @@ def _execute(spec: EndpointSpec, fields: Sequence[FieldOption], values: dict[str
             ],
         )
     except InvalidArgumentError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(as_typed(str(exc))) from None
     live = LiveStatus(err, show_logs=values["logs"])
     try:
         with live:

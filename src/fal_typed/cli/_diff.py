@@ -19,12 +19,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from .._printable import printable
 from ..catalog._changelog import Changelog, Snapshot, diff_folders, diff_since
 from ..catalog._diff import Impact, diff_documents, endpoint_id_of
 from ..catalog._generated import built_from, regeneration_changelog
 from ..catalog._git import GitError
 from ..catalog._render import render_markdown, render_text
-from ..catalog._text import printable
 from ._streams import json_text
 
 __all__ = [

@@ -16,7 +16,10 @@ that raised them).
 
 from __future__ import annotations
 
-from typing import Final
+import importlib
+import re
+from collections.abc import Mapping
+from typing import Any, Final, cast
 
 import click
 
@@ -30,7 +33,7 @@ from .._errors import (
     MissingCredentialsError,
     PossiblyAcceptedError,
 )
-from ..catalog._text import printable
+from .._printable import printable
 from ..files._errors import FileInputError
 from ._debug import DEBUG_FLAG, debug_requested
 
@@ -43,6 +46,7 @@ __all__ = [
     "UNREACHABLE",
     "USAGE",
     "CallFailed",
+    "as_typed",
     "debug_requested",
     "describe",
     "exit_status",
@@ -101,9 +105,62 @@ def describe(exc: BaseException) -> str:
             return f"{exc.name} is not installed: pip install 'fal-typed[{extra}]'"
     # A FalError's text may be a server's (an error body): no escape sequence reaches the terminal.
     text = " ".join(printable(str(exc)).split()) or type(exc).__name__
+    if isinstance(exc, InvalidArgumentError):  # checked by the library: named as typed here
+        text = as_typed(text)
     if isinstance(exc, (FalError, OSError)):
         return text
     return f"{type(exc).__name__}: {text} (a bug in fal-typed; {DEBUG_FLAG} shows the traceback)"
+
+
+#: The parameter a library message starts with: ``out must ...``, ``journal: ...``, ``days=7 ...``.
+_LEADING_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?=[ :=])")
+
+
+def as_typed(message: str, renamed: Mapping[str, str] | None = None) -> str:
+    """A library check's message with the parameter it names (its first word: ``out must be a
+    folder``) written as the user typed it on the command line (``--out must be a folder``).
+
+    The running command's own parameters are known by name (``key_field`` is ``--key-field``,
+    an argument ``journal`` is ``JOURNAL``); ``renamed`` maps the library's names that differ
+    from them (``on_change`` is ``--changed``). A first word that names none is left as it is,
+    so only the library's messages are given here, never a text that merely begins with a word.
+    """
+    found = _LEADING_NAME.match(message)
+    if found is None:
+        return message
+    names = _typed_names()
+    names.update(renamed or {})
+    typed = names.get(found.group())
+    return message if typed is None else typed + message[found.end() :]
+
+
+def _typed_names() -> dict[str, str]:
+    """The running command's parameters: ``--long-option`` (its longest spelling) or ``ARG``
+    (an argument as ``--help`` shows it)."""
+    context = _current_context()
+    if context is None:
+        return {}
+    names: dict[str, str] = {}
+    for param in cast("list[Any]", context.command.params):
+        name = str(param.name)
+        if param.param_type_name == "option":
+            names[name] = max(cast("list[str]", param.opts), key=len)
+        else:
+            names[name] = name.upper()
+    return names
+
+
+def _current_context() -> Any:
+    """The context of the command running: typer (from 0.22) runs its commands on a copy of
+    click of its own, whose context click's ``get_current_context`` does not see."""
+    for module in ("typer._click.globals", "click.globals"):
+        try:
+            found = importlib.import_module(module).get_current_context(silent=True)
+        except ImportError:
+            continue
+        if found is not None:
+            return found
+    return None
 
 
 class CallFailed(click.ClickException):

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
+from .._printable import printable
 from ..catalog._corpus import iter_document_paths, read_info
 from ..catalog._settings import FetchSettings
-from ..catalog._text import printable
 
 if TYPE_CHECKING:  # the fetching code (httpx, asyncio) and the progress bar load with a fetch
     from rich.progress import Progress, TaskID

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TextIO
 
 from .._installed import EndpointInfo, category_note, display_name, installed_endpoints, rank
+from .._printable import printable
 from ..catalog._corpus import iter_document_paths, read_info
-from ..catalog._text import printable
 from ..naming import module_name
 from ._streams import can_encode, json_text
 

@@ -10,8 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from .._printable import printable
 from .._status import Completed, InProgress, Queued, Status
-from ..catalog._text import printable
 from ._streams import spinner
 
 __all__ = ["LiveStatus"]

@@ -151,7 +151,7 @@ class Seconds(click.ParamType[float]):
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> float:
         try:
-            return finite_number(value)
+            return finite_number(value, positive=True)
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
 

@@ -25,7 +25,7 @@ from .._auth import check_key
 from .._errors import FalError, InvalidArgumentError
 from .._hosts import DEFAULT_API_URL, Hosts
 from .._local import key_for
-from ._errors import describe, exit_status
+from ._errors import as_typed, describe, exit_status
 from ._streams import json_text
 
 if TYPE_CHECKING:  # the client (httpx) loads when a command runs, not for --help
@@ -78,7 +78,7 @@ def platform_client(key: str | None, base_url: str | None, api_url: str | None) 
             None if key is None else check_key(key, "--key"), api_url=api_url or hosts.api_url
         )
     except ValueError as exc:  # InvalidArgumentError is one; it never echoes the key
-        raise _fail(str(exc), 2) from None
+        raise _fail(as_typed(str(exc)), 2) from None
 
 
 def _write_json(data: Any) -> None:
@@ -192,7 +192,7 @@ def usage_command(
         begin = moment("--start", start) if start is not None else _since(since)
         stop = moment("--end", end) if end is not None else None
     except InvalidArgumentError as exc:
-        raise _fail(str(exc), 2) from None
+        raise _fail(as_typed(str(exc)), 2) from None
     _checked_ids(endpoint or [], "--endpoint")
     with platform_client(key, base_url, api_url) as client:
         try:

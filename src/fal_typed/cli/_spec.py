@@ -64,7 +64,9 @@ def load_spec(endpoint_id: str, schemas_dir: Path) -> EndpointSpec:
     try:
         path = schemas_dir / document_filename(endpoint_id)
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+        from ._errors import as_typed
+
+        raise click.UsageError(as_typed(str(exc))) from None
     if path.is_file():
         try:
             document = json.loads(path.read_bytes())

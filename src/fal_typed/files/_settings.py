@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from .._checks import seconds_problem, shown_number
+from .._checks import check_bool, check_count, check_seconds
 from .._errors import InvalidArgumentError
 
 __all__ = ["MiB", "UploadSettings", "configure_uploads", "upload_settings"]
@@ -67,28 +67,11 @@ class UploadSettings:
         )
         # Checked at run time: settings often come from config files or the environment.
         for name in (*positive, "data_uri_threshold"):
-            value: object = getattr(self, name)
             least = 0 if name == "data_uri_threshold" else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                shown = shown_number(value)
-                raise InvalidArgumentError(
-                    f"UploadSettings.{name} must be an int >= {least}, got {shown}"
-                )
-        if not isinstance(cast(object, self.fallback), bool):
-            raise InvalidArgumentError(
-                f"UploadSettings.fallback must be True or False, got {self.fallback!r}"
-            )
-        if not isinstance(cast(object, self.local_file_strings), bool):
-            raise InvalidArgumentError(
-                "UploadSettings.local_file_strings must be True or False, "
-                f"got {self.local_file_strings!r}"
-            )
-        backoff = cast(object, self.retry_backoff)
-        if seconds_problem("retry_backoff", backoff) is not None:  # NaN, inf, past float's
-            shown = shown_number(backoff)
-            raise InvalidArgumentError(
-                f"UploadSettings.retry_backoff must be a number >= 0, got {shown}"
-            )
+            check_count(f"UploadSettings.{name}", getattr(self, name), minimum=least)
+        for name in ("fallback", "local_file_strings"):
+            check_bool(f"UploadSettings.{name}", getattr(self, name))
+        check_seconds("UploadSettings.retry_backoff", self.retry_backoff)
 
 
 _current = UploadSettings()

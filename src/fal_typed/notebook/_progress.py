@@ -17,8 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .._checks import check_bool, check_callable, check_count, check_seconds
+from .._printable import printable
 from .._status import Completed, InProgress, Log, Queued, Status
-from ..catalog._text import printable
 from ._html import status_html
 
 __all__ = ["Progress", "in_jupyter_kernel"]

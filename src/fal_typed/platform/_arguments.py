@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Final, cast
 
-from .._checks import shown_number
+from .._checks import check_seconds
 from .._errors import InvalidArgumentError
 
 __all__ = [
@@ -68,28 +68,14 @@ def request_ids(value: object, name: str) -> frozenset[str]:
 
 
 def number(name: str, value: object, *, positive: bool = True, unit: str = "") -> float:
-    """A finite real number (never a bool), above 0 (``positive``) or at least 0."""
-    what = f"a number{f' of {unit}' if unit else ''}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidArgumentError(f"{name} must be {what}, got {type(value).__name__}")
-    try:
-        result = float(value)
-    except OverflowError:  # an int beyond any float
-        raise InvalidArgumentError(f"{name} must be {what}, got {shown_number(value)}") from None
-    if not math.isfinite(result) or result < 0 or (positive and result == 0):
-        bound = "greater than 0" if positive else "at least 0"
-        raise InvalidArgumentError(f"{name} must be {what} {bound}, got {shown_number(value)}")
-    return result
+    """A finite real number (never a bool), above 0 (``positive``) or at least 0: the runtime's
+    rule (:func:`fal_typed._checks.check_seconds`)."""
+    return check_seconds(name, value, positive=positive, unit=unit)
 
 
 def seconds(name: str, value: object, *, positive: bool = True) -> float:
     """A number of seconds (above 0, or at least 0), at most :data:`MAX_SECONDS`."""
-    result = number(name, value, positive=positive, unit="seconds")
-    if result > MAX_SECONDS:
-        raise InvalidArgumentError(
-            f"{name} must be at most {MAX_SECONDS:g} seconds (30 days), got {value!r}"
-        )
-    return result
+    return check_seconds(name, value, positive=positive, maximum=MAX_SECONDS)
 
 
 def instant(name: str, value: object) -> datetime:

@@ -251,18 +251,18 @@ class FaultBook:
         with self._lock:
             self._random.seed(seed)
 
-    def add(self, rule: FaultRule) -> FaultRule:
+    def add(self, rule: FaultRule, known: Collection[str] = ()) -> FaultRule:
+        """Arm ``rule``, checked: its ``operation`` read once through :func:`check_operation`
+        (an alias made the full route name, a name matching none of ``known`` refused; with no
+        ``known``, as before the server is built, :meth:`check_operations` checks it later)."""
         if not isinstance(rule.fault, Fault):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise InvalidArgumentError(
                 f"fault must be a fal_typed.testing.Fault, got {type(rule.fault).__name__}"
             )
         if rule.times is not None:
             check_count("times", rule.times)  # None: every request
-        probability = check_seconds("probability", rule.probability, positive=True, unit="")
-        if probability > 1.0:
-            raise InvalidArgumentError(f"probability must be at most 1, got {rule.probability!r}")
-        if rule.operation is not None:
-            rule.operation = OPERATION_ALIASES.get(rule.operation, rule.operation)
+        check_seconds("probability", rule.probability, positive=True, maximum=1, unit="")
+        rule.operation = check_operation("on", rule.operation, known, glob=True)
         with self._lock:
             self._rules.append(rule)
         return rule

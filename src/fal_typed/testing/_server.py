@@ -395,21 +395,18 @@ class LocalFal:
         which mixes several faults over many calls. The returned rule counts its ``hits``.
         An ``endpoint_id`` this server does not serve is refused: no request would match it.
         """
-        from ._faults import check_operation
-
         if endpoint_id is not None:
             self.state.check_served(endpoint_id, "inject")
-        return self.state.faults.add(
-            FaultRule(
-                fault,
-                operation=check_operation("on", on, self.state.route_names, glob=True),
-                endpoint_id=endpoint_id,
-                path=path,
-                method=method,
-                times=times,
-                probability=probability,
-            )
+        rule = FaultRule(
+            fault,
+            operation=on,
+            endpoint_id=endpoint_id,
+            path=path,
+            method=method,
+            times=times,
+            probability=probability,
         )
+        return self.state.faults.add(rule, self.state.route_names)
 
     def release(self, request_id: str | None = None) -> int:
         """Let requests held by ``hold`` go on (one, or all); returns how many."""

@@ -38,7 +38,7 @@ from pydantic import BaseModel
 
 from .._checks import declared_length
 from .._incoming import BodyStalled, arriving
-from ._checks import seconds
+from ._checks import count, seconds
 from ._errors import (
     JWKSFetchError,
     UnknownRequestError,
@@ -133,7 +133,7 @@ async def receive(
     ``body_timeout`` seconds (:class:`WebhookBodyTimeoutError`). With ``known_requests``, an
     authentic delivery for a request id it does not know raises :class:`UnknownRequestError`.
     """
-    _check_limit(max_body_bytes)
+    max_body_bytes = count("max_body_bytes", max_body_bytes)
     body_timeout = seconds("body_timeout", body_timeout, positive=True)
     verifier = verifier or shared_verifier()
     now = time.time()
@@ -163,11 +163,6 @@ class _GiveBack(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__(response.status_code)
         self.response = response
-
-
-def _check_limit(value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"max_body_bytes must be a positive int, got {value!r}")
 
 
 async def _read_body(request: SupportsWebhookRequest, limit: int, timeout: float) -> bytes:
@@ -236,7 +231,7 @@ def webhook_endpoint(
         ) from None
 
     check_output_model(output_model)
-    _check_limit(max_body_bytes)
+    max_body_bytes = count("max_body_bytes", max_body_bytes)
     body_timeout = seconds("body_timeout", body_timeout, positive=True)
     if not callable(handler):
         raise TypeError(f"handler must be callable, got {handler!r}")

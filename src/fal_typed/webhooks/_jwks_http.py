@@ -32,7 +32,7 @@ from .._bounded import Interrupter, TimedOut, await_within, next_within, send_be
 from .._checks import declared_length
 from .._deadline import Deadline
 from .._errors import scrub
-from ..catalog._text import printable
+from .._printable import printable
 from ._errors import JWKSFetchError
 
 __all__ = [

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fal_typed.catalog._text import printable
+from fal_typed._printable import printable
 
 ESCAPES = "\x1b\x07\x9b\x9c\x9d\x90\x98\x9e\x9f\u202e"
 
