@@ -381,6 +381,9 @@ class Runner:
         self._tasks: dict[asyncio.Task[None], str] = {}
         self._posting: set[asyncio.Task[None]] = set()
         self._webhooks: dict[str, asyncio.Future[Any]] = {}
+        self._followed: set[str] = set()
+        """Requests whose outcome came by status, not by delivery: a delivery of one of them
+        that comes later is not kept waiting for a row that will never take it."""
         self._results = ResultsFile(settings.out) if settings.out is not None else None
         self._downloader: Downloader | None = None
         self._wake = asyncio.Event()
@@ -1050,12 +1053,55 @@ class Runner:
                 self.client, endpoint_id, request_id, completed=following.completed
             )
 
+    def _delivery(self, request_id: str) -> asyncio.Future[Any]:
+        """The future a delivery of ``request_id`` resolves (a done one: it came already)."""
+        future = self._webhooks.get(request_id)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._webhooks[request_id] = future
+        return future
+
+    async def _delivered(self, request_id: str, outcome: Any) -> Any:
+        """The output a delivery handed over (see :meth:`deliver`)."""
+        if outcome is UNDELIVERED:
+            # fal said the request succeeded but could not put its output in the delivery
+            # (payload_error): it was paid for, so it is fetched by id.
+            with _fetch_faults():
+                return await fetch_result_async(self.client, self.endpoint.endpoint_id, request_id)
+        if isinstance(outcome, BaseException):
+            raise outcome  # the request's own failure, as fal delivered it
+        return outcome
+
+    async def _followed_or_delivered(self, request_id: str) -> Any:
+        """The output of a request an earlier run (or another worker) sent: its delivery went to
+        that run's receiver, gone now, so it is followed by status to its end, as without a
+        webhook; a delivery that reaches this run's receiver meanwhile (fal retries one) is
+        taken instead. Whichever comes first is the one outcome: the row settles once."""
+        delivery = self._delivery(request_id)
+        follow = asyncio.ensure_future(self._by_status(request_id))
+        try:
+            await asyncio.wait({follow, delivery}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not follow.done():
+                follow.cancel()
+                with contextlib.suppress(BaseException):
+                    await follow
+        self._webhooks.pop(request_id, None)
+        if delivery.done():
+            return await self._delivered(request_id, delivery.result())
+        self._followed.add(request_id)
+        return follow.result()
+
     async def _by_webhook(self, request_id: str, timeout: float, *, ask_first: bool) -> Any:
         """The output by this run's webhook receiver, asking fal by id after each ``timeout``
-        without a delivery (deliveries can be lost), and first when ``ask_first``: a request an
-        earlier run sent was delivered to that run's receiver, if it has ended already."""
+        without a delivery (deliveries can be lost). With ``ask_first`` (a request an earlier run
+        sent, whose delivery went to that run's receiver), followed by status from the start
+        (:meth:`_followed_or_delivered`): it waited the whole timeout for a delivery that could
+        not come when the request was still running as the run began."""
+        if ask_first:
+            return await self._followed_or_delivered(request_id)
         endpoint_id = self.endpoint.endpoint_id
-        ask = ask_first
+        ask = False
         while True:
             if ask:
                 with _fetch_faults() as following:
@@ -1066,34 +1112,24 @@ class Runner:
                         return await fetch_result_async(
                             self.client, endpoint_id, request_id, completed=status
                         )
-            future = self._webhooks.get(request_id)
-            if future is None:  # a done one is a delivery that came before the row waited
-                future = asyncio.get_running_loop().create_future()
-                self._webhooks[request_id] = future
+            # A done future is a delivery that came before the row waited.
+            future = self._delivery(request_id)
             try:
                 outcome = await asyncio.wait_for(asyncio.shield(future), timeout)
             except asyncio.TimeoutError:
                 ask = True
                 continue
             self._webhooks.pop(request_id, None)
-            if outcome is UNDELIVERED:
-                # fal said the request succeeded but could not put its output in the delivery
-                # (payload_error): it was paid for, so it is fetched by id.
-                with _fetch_faults():
-                    return await fetch_result_async(self.client, endpoint_id, request_id)
-            if isinstance(outcome, BaseException):
-                raise outcome  # the request's own failure, as fal delivered it
-            return outcome
+            return await self._delivered(request_id, outcome)
 
     def deliver(self, request_id: str, outcome: Any) -> None:
         """A verified webhook delivery: the output JSON, the request's error, or
         :data:`UNDELIVERED` (succeeded, its output left out of the delivery). Kept for its row
         when none waits for it yet (a delivery can come before the submit's answer is
         committed): the row takes it when it starts waiting."""
-        future = self._webhooks.get(request_id)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._webhooks[request_id] = future
+        if request_id in self._followed:
+            return  # its row has its outcome already (by status): settled once
+        future = self._delivery(request_id)
         if not future.done():
             future.set_result(outcome)
 
