@@ -842,6 +842,16 @@ class Runner:
                 await self._commit(row, back)
                 return _Again.RATE_LIMITED
             except PossiblyAcceptedError as exc:
+                if exc.request_id is not None:
+                    # fal's answer named a request (a 5xx with an id, an answer cut after its
+                    # head): it may be queued and paid for. Followed by that id, as any
+                    # submitted row: made ambiguous (its id dropped), it was left to be sent
+                    # again, and failed, --retry-failed sent it again.
+                    self.progress.message(
+                        f"batch: the submit of {row.key} failed ({exc.message}), but fal named "
+                        f"request {exc.request_id}: following it by that id, not sending again"
+                    )
+                    return await self._accepted(row, token, exc.request_id)
                 error = error_info(exc)
                 moved = Transition(
                     row.slot, "ambiguous", ("submitting",), token=token, values={"error": error}
@@ -858,25 +868,29 @@ class Runner:
                 )
                 await self._fail(row, moved, exc)
                 return None
-            request_id = submission.request_id
-            row.request_id = request_id
-            try:
-                recorded = await self._record(row, token, request_id)
-            except BaseException as exc:
-                # The row stays "submitting" (settled from fal's history next time); the id
-                # fal gave is said here, so it is never lost.
-                self.progress.message(
-                    f"batch: fal accepted row {row.key} as request {request_id}, but the "
-                    f"journal could not record it ({_said(exc)}); the next run settles it from "
-                    "fal's request history, never sending it again"
-                )
-                raise
-            if not recorded or self.stopping:
-                return None
-            return request_id
+            return await self._accepted(row, token, submission.request_id)
         finally:
             if task is not None:
                 self._posting.discard(task)
+
+    async def _accepted(self, row: JournalRow, token: str, request_id: str) -> str | None:
+        """Commit the request id fal named for the row's submit; the id if the row now waits
+        for it (see :meth:`_record`)."""
+        row.request_id = request_id
+        try:
+            recorded = await self._record(row, token, request_id)
+        except BaseException as exc:
+            # The row stays "submitting" (settled from fal's history next time); the id
+            # fal gave is said here, so it is never lost.
+            self.progress.message(
+                f"batch: fal accepted row {row.key} as request {request_id}, but the "
+                f"journal could not record it ({_said(exc)}); the next run settles it from "
+                "fal's request history, never sending it again"
+            )
+            raise
+        if not recorded or self.stopping:
+            return None
+        return request_id
 
     async def _record(self, row: JournalRow, token: str, request_id: str) -> bool:
         """Commit the request id fal gave this row's submit; whether the row now waits for it.
