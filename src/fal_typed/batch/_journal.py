@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -227,6 +228,11 @@ class Journal(ABC):
     def state_of(self, slot: str) -> RowState | None:
         """The state of one row (None: no such row)."""
         return next((row.state for row in self.rows() if row.slot == slot), None)
+
+    def clock(self) -> float:
+        """The journal's clock now (Unix seconds): the clock of its rows' ``sent_at`` and
+        ``updated_at`` (a database server's, for PostgreSQL; this machine's, by default)."""
+        return time.time()
 
     @abstractmethod
     def close(self) -> None:
@@ -645,6 +651,10 @@ class SQLJournal(Journal):
     def _serialize_adoptions(self) -> None:
         """Make concurrent adoptions of this batch take turns (within the transaction), so that
         each sees the ids the others committed. SQLite's writers take turns already."""
+
+    def clock(self) -> float:
+        with self._transaction(write=False):
+            return float(self._execute(self._sql("SELECT {now}"))[0][0])
 
     def state_of(self, slot: str) -> RowState | None:
         sql = self._sql("SELECT state FROM fal_batch_rows WHERE batch = ? AND slot = ?")
