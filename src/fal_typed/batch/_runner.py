@@ -78,6 +78,7 @@ __all__ = [
     "BatchValidationError",
     "CostLimitError",
     "InputChangedError",
+    "InputRemovedError",
     "Plan",
     "Reconciler",
     "RowResult",
@@ -175,6 +176,22 @@ class InputChangedError(BatchError):
             "the journal's rows as they were sent"
         )
         self.conflicts: list[LoadConflict] = list(conflicts)
+
+
+class InputRemovedError(BatchError):
+    """Rows the journal holds, never sent, are not in the input given now: they would be sent
+    (and paid for) though the input no longer holds them."""
+
+    def __init__(self, count: int, keys: Sequence[str]) -> None:
+        more = f" and {count - len(keys)} more" if count > len(keys) else ""
+        super().__init__(
+            f"{count} rows of this journal, never sent, are not in the input given: "
+            f"{', '.join(keys)}{more}. They would be sent (and paid for) all the same. Give the "
+            "input that holds them, use a new journal for the new input, or on_change='keep' / "
+            "--changed keep to send them as the journal holds them"
+        )
+        self.count: int = count
+        self.keys: list[str] = list(keys)
 
 
 @dataclass(frozen=True)
@@ -522,6 +539,10 @@ class Runner:
             raise BatchValidationError(report)
         if self.changed and self.settings.on_change == "refuse":
             raise InputChangedError(self.changed)
+        if self.settings.on_change == "refuse":
+            count, keys = await self.committer.call(lambda: self.journal.not_loaded(self.run_id))
+            if count:
+                raise InputRemovedError(count, keys)
 
     async def _estimate(self, calls: int, max_cost: float) -> Estimate:
         from ..platform._costs import estimate_cost_async, format_cost
