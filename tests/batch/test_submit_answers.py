@@ -55,3 +55,21 @@ def test_a_5xx_naming_a_request_fal_does_not_have_fails_the_row_once_found_absen
     second = batch.run(flux_dev, rows(2), journal=journal, client=client, retry_failed="all")
     assert second.wait().counts == {"completed": 2}
     assert accepted_by_prompt(local_fal) == {"row 0": 1, "row 1": 1}
+
+
+def test_a_refused_submit_keeps_the_request_id_it_names(
+    local_fal: LocalFal, client: Client, tmp_path: Path
+) -> None:
+    """A 4xx refuses the submit (not queued, not sent again unasked); the id fal named for it
+    was dropped from the journal, and with it the way to look the refusal up."""
+    local_fal.inject(Fault.response(400, {"detail": "bad request"}), on="submit", times=1)
+    journal = tmp_path / "j.db"
+    summary = batch.run(flux_dev, rows(1), journal=journal, client=client).wait()
+    assert summary.counts == {"failed": 1}
+    (refused,) = local_fal.requests_for("submit")
+    with batch.open_journal(str(journal)) as store:
+        (row,) = store.rows()
+    assert row.request_id is not None
+    assert row.error is not None and row.error.status == 400
+    assert not _queued(local_fal)
+    assert refused.status_code == 400

@@ -893,12 +893,15 @@ class Runner:
                 await self._fail(row, moved, exc)
                 return None
             except FalError as exc:
+                # A refusal naming a request id keeps it (fal's record of the refusal): a
+                # request id fal gave is never dropped.
+                named = {} if exc.request_id is None else {"request_id": exc.request_id}
                 moved = Transition(
                     row.slot,
                     "failed",
                     ("submitting",),
                     token=token,
-                    values={"error": error_info(exc)},
+                    values={"error": error_info(exc), **named},
                 )
                 await self._fail(row, moved, exc)
                 return None
