@@ -3,6 +3,7 @@ paid for), so the row follows that id and is never sent again blindly."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from fal_endpoints import flux_dev
@@ -73,3 +74,27 @@ def test_a_refused_submit_keeps_the_request_id_it_names(
     assert row.error is not None and row.error.status == 400
     assert not _queued(local_fal)
     assert refused.status_code == 400
+
+
+def test_in_webhook_mode_a_named_request_fal_does_not_have_is_found_absent_at_once(
+    local_fal: LocalFal, client: Client, tmp_path: Path
+) -> None:
+    """A request named by a submit's 5xx may never have been queued, and then no delivery
+    comes: it is followed by status from the start (404: the row fails, never sent again
+    unasked), not after the whole webhook timeout."""
+    from fal_typed.webhooks import WebhookVerifier
+
+    local_fal.inject(Fault.server_error(500, "internal_error"), on="submit", times=1)
+    started = time.monotonic()
+    summary = batch.run(
+        flux_dev,
+        rows(2),
+        journal=tmp_path / "j.db",
+        client=client,
+        webhook=True,
+        webhook_verifier=WebhookVerifier(client=client),
+        webhook_timeout=60,
+    ).wait()
+    assert time.monotonic() - started < 30
+    assert summary.counts == {"completed": 1, "failed": 1}, summary
+    assert sorted(_queued(local_fal).values()) == ["row 1"]

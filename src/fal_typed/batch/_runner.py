@@ -398,6 +398,9 @@ class Runner:
         self._tasks: dict[asyncio.Task[None], str] = {}
         self._posting: set[asyncio.Task[None]] = set()
         self._webhooks: dict[str, asyncio.Future[Any]] = {}
+        self._named: set[str] = set()
+        """Requests named by a submit's error answer: maybe never queued (no delivery comes
+        for those), so followed by status from the start, as a resumed row's are."""
         self._followed: set[str] = set()
         """Requests whose outcome came by status, not by delivery: a delivery of one of them
         that comes later is not kept waiting for a row that will never take it."""
@@ -885,6 +888,7 @@ class Runner:
                         f"batch: the submit of {row.key} failed ({exc.message}), but fal named "
                         f"request {exc.request_id}: following it by that id, not sending again"
                     )
+                    self._named.add(exc.request_id)
                     return await self._accepted(row, token, exc.request_id)
                 error = error_info(exc)
                 moved = Transition(
@@ -1072,7 +1076,11 @@ class Runner:
                     # Once: a delivery consumed (or its timeout passed) comes no more, so the
                     # fetches after a failed one go by id, not after another whole timeout.
                     waiting, webhook = webhook, None
-                    data = await self._by_webhook(request_id, waiting.timeout, ask_first=resumed)
+                    data = await self._by_webhook(
+                        request_id,
+                        waiting.timeout,
+                        ask_first=resumed or request_id in self._named,
+                    )
                 else:
                     data = await self._by_status(request_id)
                 parse_output(self.endpoint.Output, data, request_id)
