@@ -134,6 +134,7 @@ PUBLIC_API: dict[str, tuple[str, ...]] = {
         "CostLimitError",
         "ErrorInfo",
         "InputChangedError",
+        "InputRemovedError",
         "InputFileError",
         "Job",
         "Journal",

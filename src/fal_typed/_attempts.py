@@ -31,10 +31,12 @@ from ._retry import (
     Outcome,
     RetryPolicy,
     decide,
+    named_request_id,
     observe_error,
     observe_response,
 )
 from ._retry import parse_retry_after as _parse_retry_after
+from ._urls import check_request_id
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -67,6 +69,17 @@ def _payload(request: httpx.Request | None) -> tuple[str | None, int | None]:
     except httpx.RequestNotRead:  # a streamed body: not kept
         return None, None
     return hashlib.sha256(content).hexdigest(), len(content)
+
+
+def _checked_id(request_id: str | None) -> str | None:
+    """``request_id`` if it is one a by-id call can use, else None (a malformed one stays in
+    the answer's text)."""
+    if request_id is None:
+        return None
+    try:
+        return check_request_id(request_id)
+    except FalError:
+        return None
 
 
 def possibly_accepted(
@@ -236,6 +249,15 @@ class Attempts:
             delay = self._delay(outcome, retry_after, f"HTTP {response.status_code}")
             if delay is not None:
                 return delay
+        if decision.error is PossiblyAcceptedError and outcome is Outcome.FAL_5XX_NAMED:
+            failure = self.client.error_for(response)
+            raise self._possibly_accepted(
+                f"answered HTTP {response.status_code} ({failure.message}) naming request "
+                f"{named_request_id(response)}: fal may have queued it anyway; follow it by "
+                "that id (its status, its result) rather than sending it again",
+                response.request,
+                answer=response,
+            )
         if decision.error is PossiblyAcceptedError:
             raise self._possibly_accepted(
                 f"answered HTTP {response.status_code} by a gateway (no x-fal-request-id), "
@@ -314,7 +336,7 @@ class Attempts:
             url=self.client.redact(self.url),
             status_code=None if answer is None else answer.status_code,
             sent_at=self.sent_at,
-            request_id=None if answer is None else answer.headers.get("x-fal-request-id"),
+            request_id=None if answer is None else _checked_id(named_request_id(answer)),
         )
 
     def _raise_transport(

@@ -653,7 +653,11 @@ def error_for_response(
     body_type = obj.get("error_type") if obj is not None else None
     body_type = body_type or platform.get("type")
     error_type = str(body_type) if body_type else lower.get("x-fal-error-type")
-    body_request_id = platform.get("request_id")
+    # A request id in the body: the Platform API's error object, or fal's own at the top (a
+    # queue answer's): a request it names may exist, so it is kept on the error.
+    body_request_id = platform.get("request_id") or (
+        obj.get("request_id") if obj is not None else None
+    )
     request_id = (
         request_id
         or lower.get("x-fal-request-id")

@@ -13,6 +13,10 @@ when no upstream can take the request, before proxying). A gateway 502 or 504 ca
 the upstream accepted the request, and a reset or read timeout after the request was written
 leaves the outcome unknown: a paid POST then raises :class:`~fal_typed.PossiblyAcceptedError`,
 carrying what is needed to reconcile (URL, status, a hash of the body sent, the time window).
+A submit answered 5xx *naming a request id* (an ``x-fal-request-id`` header, or a
+``request_id`` in its JSON body) is possibly accepted too: with an id in hand the request may
+be queued, so it is raised with that id (to follow it by), never a plain failure inviting a
+second submit.
 The same holds when the call's deadline passes after a paid POST was sent (or answered with
 success) but before its answer was read: :class:`~fal_typed.PossiblyAcceptedTimeoutError`, which
 is both a timeout and possibly accepted. A deadline that passes before the request was sent
@@ -67,6 +71,7 @@ __all__ = [
     "is_name_resolution_error",
     "is_user_timeout",
     "markdown_table",
+    "named_request_id",
     "observe_error",
     "observe_response",
     "parse_retry_after",
@@ -111,6 +116,7 @@ class Outcome(str, Enum):
     INGRESS_503 = "ingress 503"
     INGRESS_504 = "ingress 504"
     FAL_5XX = "fal 5xx"
+    FAL_5XX_NAMED = "fal 5xx naming a request id"
     CLIENT_4XX = "4xx"
     START_TIMEOUT = "504 X-Fal-Request-Timeout-Type"
     DEADLINE_AFTER_SENT = "deadline passed after it was sent"
@@ -138,7 +144,14 @@ def _error_of(outcome: Outcome) -> type[FalError]:
     """The error raised for ``outcome`` when it is final (or its retries ran out)."""
     if outcome in (_O.RATE_LIMITED, _O.RATE_LIMITED_RETRY_AFTER):
         return RateLimitError
-    if outcome in (_O.INGRESS_502, _O.INGRESS_503, _O.INGRESS_504, _O.FAL_5XX, _O.START_TIMEOUT):
+    if outcome in (
+        _O.INGRESS_502,
+        _O.INGRESS_503,
+        _O.INGRESS_504,
+        _O.FAL_5XX,
+        _O.FAL_5XX_NAMED,
+        _O.START_TIMEOUT,
+    ):
         return ServerError
     if outcome in (_O.RETRY_STATUS, _O.CLIENT_4XX):
         return FalHTTPError
@@ -148,12 +161,18 @@ def _error_of(outcome: Outcome) -> type[FalError]:
 
 
 def _row(
-    *, not_idempotent: bool, paid: bool = False, retry_fal_5xx: bool = False
+    *,
+    not_idempotent: bool,
+    paid: bool = False,
+    retry_fal_5xx: bool = False,
+    queued: bool = False,
 ) -> dict[Outcome, Decision]:
     """One kind's decisions. ``not_idempotent`` (a paid or non-repeatable POST): not sent again
     unless the outcome proves it was not received. ``paid`` (it starts paid work): cut by the
     deadline once sent, it may have been accepted. ``retry_fal_5xx``: a 5xx that is not a
-    gateway's is retried too (storage transfers: nothing runs twice)."""
+    gateway's is retried too (storage transfers: nothing runs twice). ``queued`` (a submit: the
+    request lives on in fal's queue under its id): a 5xx naming a request id may have come after
+    the queue took it, so it is possibly accepted, with that id."""
     row: dict[Outcome, Decision] = {}
     for outcome in Outcome:
         if outcome is _O.DEADLINE_AFTER_SENT:
@@ -164,7 +183,9 @@ def _row(
             row[outcome] = Decision(False, FalConnectionError)  # fails at once: see the docs
         elif outcome in (_O.CLIENT_4XX, _O.START_TIMEOUT):
             row[outcome] = Decision(False, _error_of(outcome))
-        elif outcome is _O.FAL_5XX:
+        elif outcome is _O.FAL_5XX_NAMED and queued:
+            row[outcome] = Decision(False, PossiblyAcceptedError)
+        elif outcome in (_O.FAL_5XX, _O.FAL_5XX_NAMED):
             row[outcome] = Decision(retry_fal_5xx, ServerError)
         elif not_idempotent and (outcome in _AMBIGUOUS or outcome in _GATEWAY_AMBIGUOUS):
             row[outcome] = Decision(False, PossiblyAcceptedError)
@@ -176,7 +197,7 @@ def _row(
 #: The table: kind -> outcome -> decision. The client, the stream, uploads and downloads all
 #: ask it (:func:`decide`); docs/guarantees.md prints it.
 RETRY_TABLE: Mapping[Kind, Mapping[Outcome, Decision]] = {
-    Kind.SUBMIT: _row(not_idempotent=True, paid=True),
+    Kind.SUBMIT: _row(not_idempotent=True, paid=True, queued=True),
     Kind.RUN: _row(not_idempotent=True, paid=True),
     Kind.STREAM: _row(not_idempotent=True, paid=True),
     Kind.STATUS: _row(not_idempotent=False),
@@ -239,6 +260,27 @@ def is_gateway_answer(response: httpx.Response) -> bool:
     return not isinstance(body, dict)
 
 
+def named_request_id(response: httpx.Response) -> str | None:
+    """The request id an answer names: its ``x-fal-request-id`` header, else a ``request_id``
+    string in its JSON body (at the top, or in the Platform API's ``error`` object), if the body
+    was read. A request id in hand means the request may exist (and be paid for)."""
+    header: str | None = response.headers.get("x-fal-request-id")
+    if header is not None and header.strip():
+        return header.strip()
+    try:
+        body: object = response.json()
+    except (httpx.ResponseNotRead, ValueError, RecursionError, UnicodeDecodeError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    fields = cast("dict[str, object]", body)
+    found = fields.get("request_id")
+    error = fields.get("error")
+    if not isinstance(found, str) and isinstance(error, dict):
+        found = cast("dict[str, object]", error).get("request_id")
+    return found.strip() if isinstance(found, str) and found.strip() else None
+
+
 def is_name_resolution_error(exc: BaseException) -> bool:
     """Whether the host name of the request could not be resolved (nothing was sent)."""
     seen: set[int] = set()
@@ -292,7 +334,9 @@ def observe_response(
         return _O.START_TIMEOUT
     if is_gateway_answer(response):
         return {502: _O.INGRESS_502, 503: _O.INGRESS_503, 504: _O.INGRESS_504}[status]
-    return _O.FAL_5XX if status >= 500 else _O.CLIENT_4XX
+    if status < 500:
+        return _O.CLIENT_4XX
+    return _O.FAL_5XX_NAMED if named_request_id(response) is not None else _O.FAL_5XX
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

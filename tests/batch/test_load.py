@@ -11,7 +11,7 @@ from fal_endpoints import flux_dev
 from fal_typed import Client, RateLimitError, RetryPolicy, batch
 from fal_typed.testing import LocalFal
 
-from .conftest import KEY, rows
+from .conftest import KEY, accepted_by_prompt, rows
 from .server_process import ServerProcess
 
 
@@ -57,3 +57,25 @@ def test_the_local_server_limits_unfinished_requests_per_key(local_fal: LocalFal
     first.result()
     flux_dev.endpoint.submit(flux_dev.endpoint.arguments({"prompt": "d"}), client=mine)
     local_fal.release()
+
+
+def test_rows_never_sent_that_the_input_no_longer_holds_are_not_sent_unasked(
+    local_fal: LocalFal, client: Client, tmp_path: Path
+) -> None:
+    """A run refused for an invalid row leaves every row loaded, pending. The user fixes the
+    input by cutting it down to the rows they want: the rows cut were still sent (and paid
+    for), being in the journal. They are refused now, named, nothing sent; --changed keep
+    sends them as the journal holds them."""
+    journal = tmp_path / "j.db"
+    with pytest.raises(batch.BatchValidationError):
+        batch.run(
+            flux_dev, [*rows(4), {"image_size": "square"}], journal=journal, client=client
+        ).wait()
+    with pytest.raises(batch.InputRemovedError) as info:
+        batch.run(flux_dev, rows(2), journal=journal, client=client).wait()
+    assert info.value.count == 2 and len(info.value.keys) == 2
+    assert "never sent, are not in the input given" in str(info.value)
+    assert not local_fal.requests_for("submit")
+    kept = batch.run(flux_dev, rows(2), journal=journal, client=client, on_change="keep")
+    assert kept.wait().counts.get("completed") == 4
+    assert accepted_by_prompt(local_fal) == {f"row {i}": 1 for i in range(4)}

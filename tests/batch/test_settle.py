@@ -258,3 +258,32 @@ def test_a_submit_accepted_late_in_its_retries_is_adopted_not_sent_twice(
     assert summary.counts == {"completed": 1}
     assert summary.settled is not None and summary.settled.adopted == 1
     assert accepted_by_prompt(local_fal) == {"row 0": 1}
+
+
+def test_a_journal_clock_behind_this_machine_s_does_not_end_the_wait_for_the_history(
+    local_fal: LocalFal, client: Client, tmp_path: Path
+) -> None:
+    """The rows' times are on the journal's clock (a PostgreSQL server's), the wait for fal's
+    history on this machine's. A journal clock ten minutes behind made the wait look over at
+    once: the row fal had accepted, not indexed yet, was found absent and sent again (paid
+    twice). Here the journal's clock is its SQL function's, set ten minutes back."""
+    import time
+
+    def run(data: list[dict[str, Any]], **options: Any) -> batch.Summary:
+        store = batch.open_journal(str(tmp_path / "j.db"))
+        behind = lambda: time.time() - 600  # noqa: E731
+        store._connection.create_function("fal_now", 0, behind)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
+        try:
+            return batch.run(flux_dev, data, journal=store, client=client, **options).wait()
+        finally:
+            store.close()
+
+    local_fal.platform.configure(history_delay=2.0)
+    data = rows(2)
+    local_fal.inject(Fault.reset(after_handler=True), on="submit", times=1)
+    assert run(data, concurrency=1).counts == {"completed": 1, "ambiguous": 1}
+    summary = run(data, settle_delay=4.0)
+    assert summary.counts == {"completed": 2}
+    assert summary.settled is not None
+    assert (summary.settled.adopted, summary.settled.absent) == (1, 0)
+    assert accepted_by_prompt(local_fal) == {"row 0": 1, "row 1": 1}

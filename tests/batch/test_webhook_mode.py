@@ -204,6 +204,7 @@ def test_a_delivery_that_comes_before_its_row_waits_is_the_row_s() -> None:
 
     runner = Runner.__new__(Runner)  # only the webhook hand-over is exercised
     runner._webhooks = {}  # pyright: ignore[reportPrivateUsage]
+    runner._followed = set()  # pyright: ignore[reportPrivateUsage]
     runner.endpoint = flux_dev.endpoint
     output = {"images": [], "seed": 1}
 
@@ -213,6 +214,108 @@ def test_a_delivery_that_comes_before_its_row_waits_is_the_row_s() -> None:
             runner._by_webhook("req-early", 30.0, ask_first=False),  # pyright: ignore[reportPrivateUsage]
             timeout=5,
         )
+
+    assert asyncio.run(main()) == output
+    assert runner._webhooks == {}  # pyright: ignore[reportPrivateUsage]
+
+
+def _sent_then_stopped(client: Client, journal: Path, count: int) -> None:
+    """A first run whose deliveries go nowhere, stopped once every row is submitted."""
+    first = batch.run(
+        flux_dev,
+        rows(count),
+        journal=journal,
+        client=client,
+        webhook="http://127.0.0.1:9/fal/webhook",  # nobody listens: every delivery is lost
+        webhook_timeout=60,
+    )
+    ended: list[batch.Summary] = []
+    running = threading.Thread(target=lambda: ended.append(first.wait()))
+    running.start()
+    deadline = time.monotonic() + 30
+    while _submitted(journal) < count:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    first.stop()
+    running.join(30)
+    assert ended and ended[0].counts == {"submitted": count}
+
+
+def test_rows_still_running_when_resumed_are_followed_by_status(
+    local_fal: LocalFal, client: Client, tmp_path: Path
+) -> None:
+    """A row an earlier run sent whose request is still running when the run resumes: its
+    delivery goes to the earlier run's receiver (gone), so none comes here. The resumed run asked
+    fal once, saw it running, then waited the whole webhook timeout (60 s here, 600 s by
+    default) before asking again. It follows such rows by status to their end."""
+    local_fal.configure(processing_time=3.0)
+    journal = tmp_path / "j.db"
+    _sent_then_stopped(client, journal, 3)
+    started = time.monotonic()
+    resumed = _by_webhook(client, journal, 3, webhook_timeout=60)
+    assert resumed.counts == {"completed": 3}
+    assert time.monotonic() - started < 30
+    assert accepted_by_prompt(local_fal) == {f"row {i}": 1 for i in range(3)}
+    assert len(local_fal.requests_for("result")) == 3  # each result fetched once
+
+
+def test_a_delivery_while_a_resumed_row_is_followed_settles_it_once() -> None:
+    """A resumed row is followed by status; a delivery reaching this run's receiver meanwhile
+    (fal retries one) is its outcome, the follow is ended, and a second delivery of the same
+    request is not kept for a row that will never take it."""
+    from fal_typed.batch._runner import Runner
+
+    runner = Runner.__new__(Runner)
+    runner._webhooks = {}  # pyright: ignore[reportPrivateUsage]
+    runner._followed = set()  # pyright: ignore[reportPrivateUsage]
+    runner.endpoint = flux_dev.endpoint
+    output = {"images": [], "seed": 2}
+    followed: list[str] = []
+    cancelled: list[str] = []
+
+    async def by_status(request_id: str) -> object:
+        followed.append(request_id)
+        try:
+            await asyncio.sleep(60)  # still running
+        except asyncio.CancelledError:
+            cancelled.append(request_id)
+            raise
+        return {"never": True}
+
+    runner._by_status = by_status  # type: ignore[method-assign]
+
+    async def main() -> object:
+        waiting = asyncio.ensure_future(
+            runner._by_webhook("req-resumed", 600.0, ask_first=True)  # pyright: ignore[reportPrivateUsage]
+        )
+        await asyncio.sleep(0.05)
+        runner.deliver("req-resumed", output)
+        got = await asyncio.wait_for(waiting, timeout=5)
+        return got
+
+    assert asyncio.run(main()) == output
+    assert followed == ["req-resumed"] and cancelled == ["req-resumed"]
+    assert runner._webhooks == {}  # pyright: ignore[reportPrivateUsage]
+
+
+def test_a_delivery_after_a_resumed_row_was_settled_by_status_is_not_kept() -> None:
+    from fal_typed.batch._runner import Runner
+
+    runner = Runner.__new__(Runner)
+    runner._webhooks = {}  # pyright: ignore[reportPrivateUsage]
+    runner._followed = set()  # pyright: ignore[reportPrivateUsage]
+    runner.endpoint = flux_dev.endpoint
+    output = {"images": [], "seed": 3}
+
+    async def by_status(request_id: str) -> object:
+        return output
+
+    runner._by_status = by_status  # type: ignore[method-assign]
+
+    async def main() -> object:
+        got = await runner._by_webhook("req-done", 600.0, ask_first=True)  # pyright: ignore[reportPrivateUsage]
+        runner.deliver("req-done", {"images": [], "seed": 4})  # late: its row has settled
+        return got
 
     assert asyncio.run(main()) == output
     assert runner._webhooks == {}  # pyright: ignore[reportPrivateUsage]

@@ -225,12 +225,30 @@ def test_user_timeout_504_is_final(local_fal: LocalFal, client: Client) -> None:
     assert len(local_fal.requests_for("submit")) == 1
 
 
-def test_fal_5xx_with_a_request_id_is_final(local_fal: LocalFal, client: Client) -> None:
+def test_fal_5xx_naming_a_request_id_to_a_submit_is_possibly_accepted_with_that_id(
+    local_fal: LocalFal, client: Client
+) -> None:
+    """A request id in hand is a request that may be queued: it was a plain ServerError, the id
+    only in its headers, inviting a second submit that could pay twice. Sent once, as before."""
     local_fal.inject(Fault.server_error(503), on="submit")
-    with pytest.raises(ServerError) as info:
+    with pytest.raises(PossiblyAcceptedError) as info:
         flux_dev.subscribe(prompt="a cat", client=client)
+    error = info.value
+    (entry,) = local_fal.requests_for("submit")  # sent once
+    assert entry.status_code == 503
+    assert error.status_code == 503 and error.request_id is not None
+    assert error.endpoint_id == "fal-ai/flux/dev"
+    assert "Runner scheduling failure" in error.message and error.request_id in error.message
+
+
+def test_fal_5xx_to_a_direct_run_is_final(local_fal: LocalFal, client: Client) -> None:
+    """A direct run has no queue to find it in: its 5xx is its end, a ServerError with the id."""
+    local_fal.inject(Fault.server_error(503), on="run")
+    with pytest.raises(ServerError) as info:
+        flux_dev.run(prompt="a cat", client=client)
     assert info.value.error_type == "runner_scheduling_failure"
-    assert len(local_fal.requests_for("submit")) == 1
+    assert info.value.request_id is not None
+    assert len(local_fal.requests_for("run")) == 1
 
 
 def test_rate_limit_that_never_ends_raises_after_the_policy(local_fal: LocalFal) -> None:

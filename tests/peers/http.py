@@ -154,7 +154,9 @@ async def _answer(exchange: Exchange, outcome: Outcome) -> None:
         code = {o.INGRESS_502: 502, o.INGRESS_503: 503, o.INGRESS_504: 504}[outcome]
         page = NGINX.format(code=code, reason=_GATEWAY[code]).encode()
         await exchange.answer(code, page, {"Content-Type": "text/html", "Server": "nginx"})
-    elif outcome is o.FAL_5XX:
+    elif outcome is o.FAL_5XX:  # fal's JSON error body, naming no request
+        await _json(exchange, 500, {"detail": "boom", "error_type": "internal_error"})
+    elif outcome is o.FAL_5XX_NAMED:
         headers = {"x-fal-request-id": "f0e1d2c3-0000-4000-8000-000000000001"}
         await _json(exchange, 500, {"detail": "boom", "error_type": "internal_error"}, headers)
     elif outcome is o.CLIENT_4XX:

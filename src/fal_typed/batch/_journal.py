@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -227,6 +228,16 @@ class Journal(ABC):
     def state_of(self, slot: str) -> RowState | None:
         """The state of one row (None: no such row)."""
         return next((row.state for row in self.rows() if row.slot == slot), None)
+
+    def not_loaded(self, run_id: str) -> tuple[int, list[str]]:
+        """Rows never sent (``pending``) that the load of ``run_id`` did not give: how many,
+        and the keys of the first 20 (in input order)."""
+        return 0, []
+
+    def clock(self) -> float:
+        """The journal's clock now (Unix seconds): the clock of its rows' ``sent_at`` and
+        ``updated_at`` (a database server's, for PostgreSQL; this machine's, by default)."""
+        return time.time()
 
     @abstractmethod
     def close(self) -> None:
@@ -646,6 +657,10 @@ class SQLJournal(Journal):
         """Make concurrent adoptions of this batch take turns (within the transaction), so that
         each sees the ids the others committed. SQLite's writers take turns already."""
 
+    def clock(self) -> float:
+        with self._transaction(write=False):
+            return float(self._execute(self._sql("SELECT {now}"))[0][0])
+
     def state_of(self, slot: str) -> RowState | None:
         sql = self._sql("SELECT state FROM fal_batch_rows WHERE batch = ? AND slot = ?")
         with self._transaction(write=False):
@@ -677,6 +692,15 @@ class SQLJournal(Journal):
             return {str(rid) for (rid,) in self._execute(sql, (self.name,))}
 
     # -- reading --------------------------------------------------------------------------------
+
+    def not_loaded(self, run_id: str) -> tuple[int, list[str]]:
+        where = "WHERE batch = ? AND state = 'pending' AND loaded_by <> ?"
+        count = self._sql(f"SELECT COUNT(*) FROM fal_batch_rows {where}")
+        keys = self._sql(f"SELECT row_key FROM fal_batch_rows {where} ORDER BY pos LIMIT 20")
+        with self._transaction(write=False):
+            (found,) = self._execute(count, (self.name, run_id))[0]
+            shown = [str(key) for (key,) in self._execute(keys, (self.name, run_id))]
+        return int(found), shown
 
     def counts(self) -> dict[str, int]:
         sql = self._sql("SELECT state, COUNT(*) FROM fal_batch_rows WHERE batch = ? GROUP BY state")

@@ -78,6 +78,7 @@ __all__ = [
     "BatchValidationError",
     "CostLimitError",
     "InputChangedError",
+    "InputRemovedError",
     "Plan",
     "Reconciler",
     "RowResult",
@@ -175,6 +176,22 @@ class InputChangedError(BatchError):
             "the journal's rows as they were sent"
         )
         self.conflicts: list[LoadConflict] = list(conflicts)
+
+
+class InputRemovedError(BatchError):
+    """Rows the journal holds, never sent, are not in the input given now: they would be sent
+    (and paid for) though the input no longer holds them."""
+
+    def __init__(self, count: int, keys: Sequence[str]) -> None:
+        more = f" and {count - len(keys)} more" if count > len(keys) else ""
+        super().__init__(
+            f"{count} rows of this journal, never sent, are not in the input given: "
+            f"{', '.join(keys)}{more}. They would be sent (and paid for) all the same. Give the "
+            "input that holds them, use a new journal for the new input, or on_change='keep' / "
+            "--changed keep to send them as the journal holds them"
+        )
+        self.count: int = count
+        self.keys: list[str] = list(keys)
 
 
 @dataclass(frozen=True)
@@ -381,6 +398,12 @@ class Runner:
         self._tasks: dict[asyncio.Task[None], str] = {}
         self._posting: set[asyncio.Task[None]] = set()
         self._webhooks: dict[str, asyncio.Future[Any]] = {}
+        self._named: set[str] = set()
+        """Requests named by a submit's error answer: maybe never queued (no delivery comes
+        for those), so followed by status from the start, as a resumed row's are."""
+        self._followed: set[str] = set()
+        """Requests whose outcome came by status, not by delivery: a delivery of one of them
+        that comes later is not kept waiting for a row that will never take it."""
         self._results = ResultsFile(settings.out) if settings.out is not None else None
         self._downloader: Downloader | None = None
         self._wake = asyncio.Event()
@@ -519,6 +542,10 @@ class Runner:
             raise BatchValidationError(report)
         if self.changed and self.settings.on_change == "refuse":
             raise InputChangedError(self.changed)
+        if self.settings.on_change == "refuse":
+            count, keys = await self.committer.call(lambda: self.journal.not_loaded(self.run_id))
+            if count:
+                raise InputRemovedError(count, keys)
 
     async def _estimate(self, calls: int, max_cost: float) -> Estimate:
         from ..platform._costs import estimate_cost_async, format_cost
@@ -588,6 +615,19 @@ class Runner:
             )
 
         self.progress.message(f"batch: settling {len(rows)} ambiguous rows from fal's history")
+        # The rows' times are the journal's clock (a PostgreSQL server's), the wait for fal's
+        # history this machine's: read on one clock. A journal clock behind this one by more
+        # than the settle delay made every row's wait look over at once, and rows fal had
+        # accepted but not indexed yet were found absent and sent again.
+        offset = time.time() - await self.committer.call(self.journal.clock)
+        rows = [
+            dataclasses.replace(
+                row,
+                sent_at=None if row.sent_at is None else row.sent_at + offset,
+                updated_at=None if row.updated_at is None else row.updated_at + offset,
+            )
+            for row in rows
+        ]
 
         async def still_ambiguous() -> set[str]:
             found = await self.committer.call(lambda: list(self.journal.rows(["ambiguous"])))
@@ -839,6 +879,17 @@ class Runner:
                 await self._commit(row, back)
                 return _Again.RATE_LIMITED
             except PossiblyAcceptedError as exc:
+                if exc.request_id is not None:
+                    # fal's answer named a request (a 5xx with an id, an answer cut after its
+                    # head): it may be queued and paid for. Followed by that id, as any
+                    # submitted row: made ambiguous (its id dropped), it was left to be sent
+                    # again, and failed, --retry-failed sent it again.
+                    self.progress.message(
+                        f"batch: the submit of {row.key} failed ({exc.message}), but fal named "
+                        f"request {exc.request_id}: following it by that id, not sending again"
+                    )
+                    self._named.add(exc.request_id)
+                    return await self._accepted(row, token, exc.request_id)
                 error = error_info(exc)
                 moved = Transition(
                     row.slot, "ambiguous", ("submitting",), token=token, values={"error": error}
@@ -846,34 +897,41 @@ class Runner:
                 await self._fail(row, moved, exc)
                 return None
             except FalError as exc:
+                # A refusal naming a request id keeps it (fal's record of the refusal): a
+                # request id fal gave is never dropped.
+                named = {} if exc.request_id is None else {"request_id": exc.request_id}
                 moved = Transition(
                     row.slot,
                     "failed",
                     ("submitting",),
                     token=token,
-                    values={"error": error_info(exc)},
+                    values={"error": error_info(exc), **named},
                 )
                 await self._fail(row, moved, exc)
                 return None
-            request_id = submission.request_id
-            row.request_id = request_id
-            try:
-                recorded = await self._record(row, token, request_id)
-            except BaseException as exc:
-                # The row stays "submitting" (settled from fal's history next time); the id
-                # fal gave is said here, so it is never lost.
-                self.progress.message(
-                    f"batch: fal accepted row {row.key} as request {request_id}, but the "
-                    f"journal could not record it ({_said(exc)}); the next run settles it from "
-                    "fal's request history, never sending it again"
-                )
-                raise
-            if not recorded or self.stopping:
-                return None
-            return request_id
+            return await self._accepted(row, token, submission.request_id)
         finally:
             if task is not None:
                 self._posting.discard(task)
+
+    async def _accepted(self, row: JournalRow, token: str, request_id: str) -> str | None:
+        """Commit the request id fal named for the row's submit; the id if the row now waits
+        for it (see :meth:`_record`)."""
+        row.request_id = request_id
+        try:
+            recorded = await self._record(row, token, request_id)
+        except BaseException as exc:
+            # The row stays "submitting" (settled from fal's history next time); the id
+            # fal gave is said here, so it is never lost.
+            self.progress.message(
+                f"batch: fal accepted row {row.key} as request {request_id}, but the "
+                f"journal could not record it ({_said(exc)}); the next run settles it from "
+                "fal's request history, never sending it again"
+            )
+            raise
+        if not recorded or self.stopping:
+            return None
+        return request_id
 
     async def _record(self, row: JournalRow, token: str, request_id: str) -> bool:
         """Commit the request id fal gave this row's submit; whether the row now waits for it.
@@ -1018,7 +1076,11 @@ class Runner:
                     # Once: a delivery consumed (or its timeout passed) comes no more, so the
                     # fetches after a failed one go by id, not after another whole timeout.
                     waiting, webhook = webhook, None
-                    data = await self._by_webhook(request_id, waiting.timeout, ask_first=resumed)
+                    data = await self._by_webhook(
+                        request_id,
+                        waiting.timeout,
+                        ask_first=resumed or request_id in self._named,
+                    )
                 else:
                     data = await self._by_status(request_id)
                 parse_output(self.endpoint.Output, data, request_id)
@@ -1050,12 +1112,55 @@ class Runner:
                 self.client, endpoint_id, request_id, completed=following.completed
             )
 
+    def _delivery(self, request_id: str) -> asyncio.Future[Any]:
+        """The future a delivery of ``request_id`` resolves (a done one: it came already)."""
+        future = self._webhooks.get(request_id)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._webhooks[request_id] = future
+        return future
+
+    async def _delivered(self, request_id: str, outcome: Any) -> Any:
+        """The output a delivery handed over (see :meth:`deliver`)."""
+        if outcome is UNDELIVERED:
+            # fal said the request succeeded but could not put its output in the delivery
+            # (payload_error): it was paid for, so it is fetched by id.
+            with _fetch_faults():
+                return await fetch_result_async(self.client, self.endpoint.endpoint_id, request_id)
+        if isinstance(outcome, BaseException):
+            raise outcome  # the request's own failure, as fal delivered it
+        return outcome
+
+    async def _followed_or_delivered(self, request_id: str) -> Any:
+        """The output of a request an earlier run (or another worker) sent: its delivery went to
+        that run's receiver, gone now, so it is followed by status to its end, as without a
+        webhook; a delivery that reaches this run's receiver meanwhile (fal retries one) is
+        taken instead. Whichever comes first is the one outcome: the row settles once."""
+        delivery = self._delivery(request_id)
+        follow = asyncio.ensure_future(self._by_status(request_id))
+        try:
+            await asyncio.wait({follow, delivery}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not follow.done():
+                follow.cancel()
+                with contextlib.suppress(BaseException):
+                    await follow
+        self._webhooks.pop(request_id, None)
+        if delivery.done():
+            return await self._delivered(request_id, delivery.result())
+        self._followed.add(request_id)
+        return follow.result()
+
     async def _by_webhook(self, request_id: str, timeout: float, *, ask_first: bool) -> Any:
         """The output by this run's webhook receiver, asking fal by id after each ``timeout``
-        without a delivery (deliveries can be lost), and first when ``ask_first``: a request an
-        earlier run sent was delivered to that run's receiver, if it has ended already."""
+        without a delivery (deliveries can be lost). With ``ask_first`` (a request an earlier run
+        sent, whose delivery went to that run's receiver), followed by status from the start
+        (:meth:`_followed_or_delivered`): it waited the whole timeout for a delivery that could
+        not come when the request was still running as the run began."""
+        if ask_first:
+            return await self._followed_or_delivered(request_id)
         endpoint_id = self.endpoint.endpoint_id
-        ask = ask_first
+        ask = False
         while True:
             if ask:
                 with _fetch_faults() as following:
@@ -1066,34 +1171,24 @@ class Runner:
                         return await fetch_result_async(
                             self.client, endpoint_id, request_id, completed=status
                         )
-            future = self._webhooks.get(request_id)
-            if future is None:  # a done one is a delivery that came before the row waited
-                future = asyncio.get_running_loop().create_future()
-                self._webhooks[request_id] = future
+            # A done future is a delivery that came before the row waited.
+            future = self._delivery(request_id)
             try:
                 outcome = await asyncio.wait_for(asyncio.shield(future), timeout)
             except asyncio.TimeoutError:
                 ask = True
                 continue
             self._webhooks.pop(request_id, None)
-            if outcome is UNDELIVERED:
-                # fal said the request succeeded but could not put its output in the delivery
-                # (payload_error): it was paid for, so it is fetched by id.
-                with _fetch_faults():
-                    return await fetch_result_async(self.client, endpoint_id, request_id)
-            if isinstance(outcome, BaseException):
-                raise outcome  # the request's own failure, as fal delivered it
-            return outcome
+            return await self._delivered(request_id, outcome)
 
     def deliver(self, request_id: str, outcome: Any) -> None:
         """A verified webhook delivery: the output JSON, the request's error, or
         :data:`UNDELIVERED` (succeeded, its output left out of the delivery). Kept for its row
         when none waits for it yet (a delivery can come before the submit's answer is
         committed): the row takes it when it starts waiting."""
-        future = self._webhooks.get(request_id)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._webhooks[request_id] = future
+        if request_id in self._followed:
+            return  # its row has its outcome already (by status): settled once
+        future = self._delivery(request_id)
         if not future.done():
             future.set_result(outcome)
 

@@ -9,6 +9,15 @@ transaction (group commit), so it stays small per row (bench/bench_batch.py meas
 
 The run lock is ``flock`` on ``<journal>.lock``: exclusive for a solo run, shared for workers;
 the operating system drops it when the process dies, so a killed run is resumed at once.
+
+A journal copied without its ``-wal`` file (or an older backup put back in its place) lacks the
+commits of its last run: rows that run sent would read ``pending`` and be sent, and paid for,
+again. So each run counts itself into the journal (``fal_journal_runs``: the count of runs that
+opened it and of those that closed it cleanly, checkpointed into the main file at once) and into
+its lock file. A run refuses a journal whose lock file counts more runs than the journal does
+(an older copy put back, or its log lost), and one its last run left open, found with no log and
+no lock file beside it (the main file of a journal copied while running, or after a crash,
+without its ``-wal``). See :meth:`SQLiteJournal._check_whole`.
 """
 
 from __future__ import annotations
@@ -22,7 +31,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from .._sqlite_names import names_problem
-from ._journal import JournalBusyError, JournalError, Mode, SQLJournal
+from ._journal import (
+    BatchInfo,
+    JournalBusyError,
+    JournalError,
+    JournalMismatchError,
+    Mode,
+    SQLJournal,
+)
 
 __all__ = ["SQLiteJournal"]
 
@@ -38,6 +54,7 @@ class SQLiteJournal(SQLJournal):
         self.path: Path = Path(path)
         self.location: str = str(self.path)
         self._lock_file: IO[bytes] | None = None
+        self._opened: int | None = None
         if self.path.is_dir():
             raise JournalError(f"{self.path} is a folder, not a journal file")
         # Through a second name, a run reads none of the commits a run killed through the
@@ -45,6 +62,8 @@ class SQLiteJournal(SQLJournal):
         problem = names_problem(self.path)
         if problem is not None:
             raise JournalError(f"{problem}; a run through another name would send rows again")
+        # Looked at before SQLite opens the file: its first read makes an empty log.
+        self._log_found: bool = _has_log(self.path)
         try:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,8 +101,7 @@ class SQLiteJournal(SQLJournal):
             return
         # Beside the file itself: a run through a symbolic link to the journal must meet the
         # same lock, or two runs each take over every row and send it.
-        real = self.path.resolve()
-        handle = (real.parent / f"{real.name}.lock").open("ab")
+        handle = self._lock_path().open("ab")
         flag = fcntl.LOCK_EX if mode == "solo" else fcntl.LOCK_SH
         try:
             fcntl.flock(handle.fileno(), flag | fcntl.LOCK_NB)
@@ -95,6 +113,74 @@ class SQLiteJournal(SQLJournal):
                 + (" (pass --worker to join them)" if mode == "solo" else "")
             ) from None
         self._lock_file = handle
+
+    def open(self, info: BatchInfo, mode: Mode) -> None:
+        super().open(info, mode)
+        if mode != "read":
+            self._check_whole(mode)
+
+    def _lock_path(self) -> Path:
+        real = self.path.resolve()
+        return real.parent / f"{real.name}.lock"
+
+    def _check_whole(self, mode: Mode) -> None:
+        """Refuse a journal that lacks commits of a run that used it (see the module docstring);
+        then count this run in, in the main file (checkpointed) and in the lock file."""
+        counted = _lock_count(self._lock_path())
+        with self._transaction(write=True):
+            self._execute(
+                "CREATE TABLE IF NOT EXISTS fal_journal_runs (id INTEGER PRIMARY KEY "
+                "CHECK (id = 1), opened INTEGER NOT NULL, closed INTEGER NOT NULL)"
+            )
+            self._execute("INSERT OR IGNORE INTO fal_journal_runs VALUES (1, 0, 0)")
+            opened, closed = self._execute("SELECT opened, closed FROM fal_journal_runs")[0]
+            if counted is not None and counted > opened:
+                raise JournalMismatchError(
+                    f"{self.path} lacks the commits of its last runs: its lock file counts "
+                    f"{counted} runs, the journal {opened}. It is an older copy put back in its "
+                    f"place, or its log ({self.path.name}-wal) was lost: rows those runs sent "
+                    "would be sent, and paid for, again. Put the journal's latest copy back "
+                    "(with its -wal file); to resume this copy anyway, accepting that, delete "
+                    f"{self._lock_path().name}"
+                )
+            if closed < opened and not self._log_found and counted is None:
+                raise JournalMismatchError(
+                    f"{self.path} was left open by its last run (killed, or still running), "
+                    f"and its log {self.path.name}-wal is not beside it: it looks like a copy "
+                    "of the main file alone, without the commits of that run (rows it sent "
+                    "would be sent, and paid for, again). Copy the -wal file with it, or copy "
+                    f"a journal with `sqlite3 {self.path.name} '.backup copy.db'`; to resume "
+                    "this copy anyway, accepting that, run `sqlite3 "
+                    f"{self.path.name} 'UPDATE fal_journal_runs SET closed = opened'`"
+                )
+            self._execute("UPDATE fal_journal_runs SET opened = opened + 1")
+            (now,) = self._execute("SELECT opened FROM fal_journal_runs")[0]
+        # Into the main file now: a copy of it alone, taken while this run works, says so.
+        # (A worker joining others checkpoints what their readers allow.)
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            way = "FULL" if mode == "solo" else "PASSIVE"
+            self._connection.execute(f"PRAGMA wal_checkpoint({way})").fetchall()
+        self._opened = int(now)
+        if self._lock_file is not None:
+            with contextlib.suppress(OSError):
+                fd = self._lock_file.fileno()
+                if (counted or 0) < now:
+                    os.ftruncate(fd, 0)
+                    os.write(fd, f"{now}\n".encode())
+
+    def _close_cleanly(self) -> None:
+        """Count this run's clean end: by the last run or worker holding the journal."""
+        handle = self._lock_file
+        if self._opened is None or handle is None:
+            return
+        try:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # the last one?
+        except (ImportError, OSError):
+            return  # other workers still hold it: the last of them says it
+        with contextlib.suppress(JournalError), self._transaction(write=True):
+            self._execute("UPDATE fal_journal_runs SET closed = opened")
 
     @contextlib.contextmanager
     def _transaction(self, *, write: bool) -> Generator[None, None, None]:
@@ -144,10 +230,30 @@ class SQLiteJournal(SQLJournal):
     def close(self) -> None:
         with self._lock:
             with contextlib.suppress(sqlite3.Error):
+                self._close_cleanly()
+            with contextlib.suppress(sqlite3.Error):
                 self._connection.close()
             if self._lock_file is not None:
                 self._lock_file.close()  # closing the file drops the flock
                 self._lock_file = None
+
+
+def _has_log(path: Path) -> bool:
+    """Whether ``path`` has a write-ahead log beside it with anything in it."""
+    try:
+        return Path(f"{path}-wal").stat().st_size > 0
+    except OSError:
+        return False
+
+
+def _lock_count(lock: Path) -> int | None:
+    """The count of runs the lock file beside a journal holds (None: no lock file, or one from
+    before runs were counted)."""
+    try:
+        text = lock.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
 
 
 def _check_is_journal(path: Path, connection: sqlite3.Connection) -> None:

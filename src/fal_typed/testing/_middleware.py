@@ -211,13 +211,16 @@ class FalMiddleware:
             await asyncio.sleep(fault.seconds)
             await self.app(scope, receive, logging_send)
         elif fault.action == "respond":
+            named = _named_request(scope)
             if fault.reach_app:
-                await self.app(scope, receive, _swallow)
+                # The app's answer is lost, but the request it took is the one the fault's
+                # answer names (fal's error after accepting a submit names the queued request).
+                named = await self._handled(scope, receive) or named
             await logging_send(
                 {
                     "type": "http.response.start",
                     "status": fault.status_code,
-                    "headers": fault.response_headers(_named_request(scope)),
+                    "headers": fault.response_headers(named),
                 }
             )
             await logging_send({"type": "http.response.body", "body": fault.body})
@@ -227,6 +230,19 @@ class FalMiddleware:
             await self._reset(send)
         else:
             await self._drop(fault, scope, receive, send, logging_send)
+
+    async def _handled(self, scope: Scope, receive: Receive) -> str | None:
+        """Let the app handle the request, its answer lost; the request id that answer named."""
+        named: list[str] = []
+
+        async def swallow(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                for key, value in message.get("headers", []):
+                    if key.lower() == b"x-fal-request-id":
+                        named.append(value.decode("latin-1"))
+
+        await self.app(scope, receive, swallow)
+        return named[0] if named else None
 
     async def _drop(
         self, fault: Fault, scope: Scope, receive: Receive, send: Send, logging_send: Send
