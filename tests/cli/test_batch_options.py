@@ -277,3 +277,48 @@ def test_the_command_line_bounds_are_the_librarys() -> None:
     with pytest.raises(Exception, match=">= 1 seconds"):
         parsers["webhook_timeout"].parser(str(MIN_WEBHOOK_TIMEOUT - 0.001))
     assert (parsers["concurrency"].min, parsers["concurrency"].max) == (1, MAX_CONCURRENCY)
+
+
+def test_the_endpoint_options_of_call_are_named_as_typed(tmp_path: Path) -> None:
+    """``call`` runs the endpoint's own click command inside typer's: the innermost command's
+    options are the ones a message names (``--queue-url``, not the library's ``queue_url``)."""
+    run = run_cli(
+        "call", "fal-ai/flux/dev", "--prompt", "x", "--queue-url", "ftp://example.com", cwd=tmp_path
+    )
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    assert "Error: --queue-url must be an absolute http/https URL" in " ".join(run.stderr.split())
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "webhook mode needs the server extra: pip install 'fal-typed[server]'",
+        "download of https://x/y.png failed: 404",
+        "rows * units_per_call must be at most 10",
+        "settle must be True or False",
+    ],
+)
+def test_a_message_whose_first_word_names_no_parameter_is_left_as_it_is(message: str) -> None:
+    from fal_typed.cli._batch import _RENAMED  # pyright: ignore[reportPrivateUsage]
+    from fal_typed.cli._errors import as_typed
+
+    assert as_typed(message, _RENAMED) == message
+
+
+def test_a_parameter_a_message_names_is_written_as_typed() -> None:
+    from fal_typed.cli._batch import _RENAMED  # pyright: ignore[reportPrivateUsage]
+    from fal_typed.cli._errors import as_typed
+
+    assert as_typed("rows must be a list", _RENAMED) == "INPUT must be a list"
+    assert as_typed("on_change: 'x' is none of", _RENAMED) == "--changed: 'x' is none of"
+    assert as_typed("format=xml is unknown", _RENAMED) == "--format=xml is unknown"
+
+
+def test_an_unreadable_command_line_context_costs_the_names_not_the_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Click's or typer's objects changing shape: the library's words stay, no traceback."""
+    from fal_typed.cli import _errors
+
+    monkeypatch.setattr(_errors, "_current_context", lambda: object())
+    assert _errors.as_typed("out must be a folder") == "out must be a folder"

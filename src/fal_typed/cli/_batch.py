@@ -63,9 +63,6 @@ _RENAMED: Final = {
     "on_change": "--changed",
     "webhook": "--webhook-url",
     "name": "--batch-name",
-    "adaptive": "--fixed-concurrency",
-    "download": "--no-download",
-    "settle": "--no-settle",
 }
 
 

@@ -112,8 +112,9 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text} (a bug in fal-typed; {DEBUG_FLAG} shows the traceback)"
 
 
-#: The parameter a library message starts with: ``out must ...``, ``journal: ...``, ``days=7 ...``.
-_LEADING_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?=[ :=])")
+#: The parameter a library message starts with: ``out must ...``, ``journal: ...``, ``days=7 ...``
+#: (a first word followed by anything else, ``webhook mode needs ...``, names no parameter).
+_LEADING_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?=:|=| must\b)")
 
 
 def as_typed(message: str, renamed: Mapping[str, str] | None = None) -> str:
@@ -136,24 +137,29 @@ def as_typed(message: str, renamed: Mapping[str, str] | None = None) -> str:
 
 def _typed_names() -> dict[str, str]:
     """The running command's parameters: ``--long-option`` (its longest spelling) or ``ARG``
-    (an argument as ``--help`` shows it)."""
-    context = _current_context()
-    if context is None:
+    (an argument as ``--help`` shows it). Read from click's (or typer's) objects: should their
+    shape change, no name is known and messages keep the library's words, never a traceback."""
+    try:
+        context = _current_context()
+        if context is None:
+            return {}
+        names: dict[str, str] = {}
+        for param in cast("list[Any]", context.command.params):
+            name = str(param.name)
+            if param.param_type_name == "option":
+                names[name] = max(cast("list[str]", param.opts), key=len)
+            else:
+                names[name] = str(getattr(param, "metavar", None) or name.upper())
+        return names
+    except Exception:
         return {}
-    names: dict[str, str] = {}
-    for param in cast("list[Any]", context.command.params):
-        name = str(param.name)
-        if param.param_type_name == "option":
-            names[name] = max(cast("list[str]", param.opts), key=len)
-        else:
-            names[name] = name.upper()
-    return names
 
 
 def _current_context() -> Any:
-    """The context of the command running: typer (from 0.22) runs its commands on a copy of
-    click of its own, whose context click's ``get_current_context`` does not see."""
-    for module in ("typer._click.globals", "click.globals"):
+    """The context of the innermost command running. Click's first: ``fal-typed call`` runs a
+    plain click command (the endpoint's options) inside typer's. Typer (from 0.22) runs its own
+    commands on a copy of click, whose context click's ``get_current_context`` does not see."""
+    for module in ("click.globals", "typer._click.globals"):
         try:
             found = importlib.import_module(module).get_current_context(silent=True)
         except ImportError:
