@@ -38,6 +38,7 @@ from ._errors import (
     error_for_response,
     reason,
 )
+from ._forked import on_fork
 from ._hosts import DEFAULT_API_URL
 from ._jsonbody import json_depth_exceeds
 from ._limits import DEFAULT_LIMITS, Limits
@@ -253,20 +254,9 @@ async def _close_with_loop(http: httpx.AsyncClient) -> AsyncGenerator[None, None
         await http.aclose()
 
 
-#: Every Client of this process: a forked child makes each forget its parent's connections.
-_CLIENTS: Final[weakref.WeakSet[Client]] = weakref.WeakSet()
-#: The connections a forked child inherited: kept from the garbage collector, whose closing
-#: them would end them for the parent.
+#: The async clients a forked child inherited, kept from the garbage collector: each one's
+#: closer, parked on a loop of the parent's that no longer runs here, would be finalised on it.
 _INHERITED: Final[list[object]] = []
-
-
-def _after_fork_in_child() -> None:
-    for client in list(_CLIENTS):
-        client._forget_inherited()  # pyright: ignore[reportPrivateUsage]
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _park(closer: AsyncGenerator[None, None]) -> None:
@@ -377,7 +367,7 @@ class Client:
         self._credentials: Credentials | None = None
         self._auth: Mapping[str, str] | None = None  # auth_headers(), once resolved
         self._lock = threading.Lock()
-        _CLIENTS.add(self)
+        on_fork(self, Client._forget_inherited)
 
     def __repr__(self) -> str:
         if self._proxy is not None:
@@ -490,11 +480,11 @@ class Client:
             return client
 
     def _forget_inherited(self) -> None:
-        """In a forked child: leave the parent's connections to the parent. Used by both, a
-        request's answer could reach the other process, and closing one (TLS says goodbye on
-        it) would end it for the parent too; so they are kept unclosed, and new ones opened.
-        A lock another thread held at the fork would stay held: a new one replaces it."""
-        _INHERITED.append((self._http, dict(self._async_http)))
+        """In a forked child: leave the parent's connections to the parent (used by both, a
+        request's answer could reach the other process); new ones are opened. A lock another
+        thread held at the fork would stay held: a new one replaces it."""
+        if self._async_http:
+            _INHERITED.append(dict(self._async_http))
         self._http = None
         self._async_http = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()

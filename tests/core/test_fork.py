@@ -68,7 +68,7 @@ def test_a_forked_child_opens_its_own_connection_and_leaves_the_parents_alone(
     assert said == "the child's"
     childs = last_connection(local_fal)
     assert childs is not None and childs != parents
-    # The parent's kept-alive connection was neither used nor closed by the child.
+    # The parent's kept-alive connection still serves the parent.
     flux_dev.run(prompt="the parent's again", client=client)
     assert last_connection(local_fal) == parents
 
@@ -82,3 +82,24 @@ def test_a_lock_held_at_the_fork_does_not_hang_the_child(local_fal: LocalFal) ->
         said = in_child(lambda: flux_dev.run(prompt="in the child", client=client).prompt, 20)
     assert said == "in the child"
     client.close()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_cdn_token_fetch_under_way_at_the_fork_does_not_hang_the_child(
+    local_fal: LocalFal, client: Client
+) -> None:
+    from fal_typed.files._token import _cache, cached_token  # pyright: ignore[reportPrivateUsage]
+
+    with _cache(client).fetch_lock:  # another thread of the parent fetching the token
+        said = in_child(lambda: cached_token(client).token_type, 20)
+    assert said == "Bearer"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_jwks_fetch_under_way_at_the_fork_does_not_hang_the_child(client: Client) -> None:
+    from fal_typed.webhooks import JWKSCache
+
+    keys = JWKSCache(client.rest_url.rstrip("/") + "/.well-known/jwks.json")
+    with keys._thread_lock:  # pyright: ignore[reportPrivateUsage]
+        said = in_child(lambda: str(len(keys.get().keys) > 0), 20)
+    assert said == "True"

@@ -18,6 +18,7 @@ import httpx
 from typing_extensions import override
 
 from .._errors import ProtocolError, remember_secrets
+from .._forked import on_fork
 from .._retry import Kind
 
 if TYPE_CHECKING:
@@ -91,6 +92,10 @@ def parse_token(body: Any, default_base_url: str, secrets: tuple[str, ...] = ())
 class _TokenCache:
     def __init__(self) -> None:
         self.token: CdnToken | None = None
+        self._new_locks()
+        on_fork(self, _TokenCache._new_locks)  # a fetch under way at a fork never ends there
+
+    def _new_locks(self) -> None:
         self.guard = threading.Lock()  # held briefly: never across a fetch
         self.fetch_lock = threading.Lock()  # serialises sync fetches
         self.async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (

@@ -36,6 +36,7 @@ from typing import Final, Protocol
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from .._forked import on_fork
 from . import _checks
 from ._errors import JWKSFetchError
 from ._jwks_http import error_excerpt, get_jwks, get_jwks_async
@@ -217,7 +218,11 @@ class JWKSCache:
         self._current: KeySet | None = None
         self._fetches = 0
         self._failed: tuple[float, JWKSFetchError] | None = None  # when, and why
-        self._thread_lock = threading.Lock()
+        self._new_locks()
+        on_fork(self, JWKSCache._new_locks)  # a fetch under way at a fork never ends there
+
+    def _new_locks(self) -> None:
+        self._thread_lock = threading.Lock()  # held across a fetch
         self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
