@@ -62,3 +62,17 @@ def test_an_object_pydantic_cannot_write_is_named_however_the_body_is_given(
     assert error["msg"] == "an object of type object is not JSON"
     assert error["loc"] == ("contents", "nodes", "n1", "x", "when")
     assert local_fal.requests == []
+
+
+def test_a_misspelt_field_of_a_body_is_named_with_the_field_meant(
+    local_fal: LocalFal, platform: Platform
+) -> None:
+    """A body given as a mapping is validated by its model: an unknown field is refused before
+    anything is sent, and the message names the field it was probably meant to be."""
+    before = len(local_fal.requests)
+    body = {"name": "w", "tilte": "W", "contents": contents({"x": 1})}
+    with pytest.raises(InputValidationError) as caught:
+        platform.create_workflow(body)  # type: ignore[arg-type]
+    messages = {error["loc"]: error["msg"] for error in caught.value.errors}
+    assert messages[("tilte",)] == "Extra inputs are not permitted (did you mean 'title'?)"
+    assert len(local_fal.requests) == before

@@ -135,7 +135,7 @@ def _validated_arguments(
     try:
         model = operation.params.model_validate(given)
     except ValidationError as exc:
-        raise InputValidationError.from_pydantic(operation.label, exc) from None
+        raise InputValidationError.from_pydantic(operation.label, exc, operation.params) from None
     return model.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True)
 
 
@@ -213,6 +213,11 @@ def _adapter(schema: Any) -> TypeAdapter[Any]:
     return adapter
 
 
+def _model(schema: object) -> type[BaseModel] | None:
+    """``schema`` if it is a model (its errors are then located by field, misspellings named)."""
+    return schema if isinstance(schema, type) and issubclass(schema, BaseModel) else None
+
+
 def json_body(
     operation: Operation[Any],
     schema: object,
@@ -247,7 +252,7 @@ def json_body(
     try:
         value = adapter.validate_python(source)
     except ValidationError as exc:
-        raise InputValidationError.from_pydantic(operation.label, exc) from None
+        raise InputValidationError.from_pydantic(operation.label, exc, _model(schema)) from None
     try:
         # A model dumps with its own config (an open field's NaN kept as itself, for the encoder
         # to refuse); the adapter's serializer keeps pydantic's default (null).
