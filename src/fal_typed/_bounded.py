@@ -63,6 +63,7 @@ __all__ = [
     "read_body",
     "send_before",
     "send_within",
+    "unbounded_encoding",
 ]
 
 T = TypeVar("T")
@@ -89,6 +90,31 @@ class BodyGuard:
         """Count ``size`` more decoded bytes; the problem, or ``None`` while within bounds."""
         self.decoded += size
         return _past(self._response, self.decoded, self.max_bytes, self.max_ratio)
+
+
+#: What our clients ask answers to be encoded in: httpx inflates a read of either whole, but
+#: within about a thousand times its size. ``br`` and ``zstd`` (which httpx also asks for when
+#: ``brotli`` or ``zstandard`` is installed) are not: one read can become gigabytes.
+ACCEPT_ENCODING: Final = "gzip, deflate"
+
+_READ_WITHIN_BOUNDS: Final = frozenset({"gzip", "x-gzip", "deflate"})
+
+
+def unbounded_encoding(response: httpx.Response) -> str | None:
+    """Why ``response``'s body cannot be read within bounds, or None: an encoding not asked
+    for (``br``, ``zstd``...), or several stacked (``gzip, gzip``: each multiplies the last)."""
+    header = response.headers.get("content-encoding")
+    if header is None:
+        return None
+    codings = [c.strip().lower() for c in header.split(",")]
+    codings = [c for c in codings if c not in ("", "identity")]
+    if not codings or (len(codings) == 1 and codings[0] in _READ_WITHIN_BOUNDS):
+        return None
+    shown = " ".join(header.split())[:60]
+    return (
+        f"the body is encoded {shown!r}, which was not asked for: only gzip or deflate, once, "
+        "can be read within the limits"
+    )
 
 
 def _past(response: httpx.Response, decoded: int, max_bytes: int, max_ratio: float) -> str | None:
@@ -226,6 +252,8 @@ def read_body(
     """
     # Every call's answer is read here: the bounds are checked inline (what BodyGuard and an
     # unarmed Interrupter do, without their objects), and a body of one chunk is not copied.
+    if "content-encoding" in response.headers and (problem := unbounded_encoding(response)):
+        raise LimitExceeded(problem)
     interrupter = Interrupter(response, deadline) if interrupt and deadline is not None else None
     end = None if deadline is None else deadline.end
     parts: list[bytes] = []
@@ -266,6 +294,8 @@ async def aread_body(
     interrupt: bool = True,
 ) -> bytes:
     """Async twin of :func:`read_body` (with ``interrupt``, a silence's read is cancelled)."""
+    if problem := unbounded_encoding(response):
+        raise LimitExceeded(problem)
     guard = BodyGuard(response, max_bytes=max_bytes, max_ratio=max_ratio)
     body = bytearray()
     chunks = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())

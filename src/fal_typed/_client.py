@@ -27,7 +27,7 @@ from typing_extensions import Self
 
 from ._attempts import Attempts, kind_of
 from ._auth import Credentials, check_key, redact, resolve_credentials
-from ._bounded import LimitExceeded, TimedOut, aread_body, read_body
+from ._bounded import ACCEPT_ENCODING, LimitExceeded, TimedOut, aread_body, read_body
 from ._deadline import Deadline
 from ._errors import (
     FalConnectionError,
@@ -443,7 +443,7 @@ class Client:
             if self._http is None or self._http.is_closed:
                 self._http = httpx.Client(
                     timeout=self.timeout,
-                    headers={"User-Agent": user_agent()},
+                    headers={"User-Agent": user_agent(), "Accept-Encoding": ACCEPT_ENCODING},
                     transport=self._proxy.transport() if self._proxy is not None else None,
                 )
             return self._http
@@ -471,7 +471,7 @@ class Client:
                 return entry[0]
             client = httpx.AsyncClient(
                 timeout=self.timeout,
-                headers={"User-Agent": user_agent()},
+                headers={"User-Agent": user_agent(), "Accept-Encoding": ACCEPT_ENCODING},
                 transport=self._proxy.async_transport() if self._proxy is not None else None,
             )
             closer = _close_with_loop(client)

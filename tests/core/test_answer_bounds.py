@@ -100,8 +100,20 @@ PAID = {"submit", "submit_async", "run", "run_async"}
             {"max_response_bytes": MiB},
             "larger than the limit of 1048576 bytes",
         ),
+        (  # brotli (were it installed, httpx would inflate a read of it whole, unbounded)
+            b"\x1b\xff\xff" * 100,
+            {"Content-Encoding": "br"},
+            {},
+            "encoded 'br', which was not asked for",
+        ),
+        (  # gzip of gzip: each layer multiplies the last's thousandfold
+            gzip.compress(BOMB),
+            {"Content-Encoding": "gzip, gzip"},
+            {},
+            "encoded 'gzip, gzip', which was not asked for",
+        ),
     ],
-    ids=["gzip-bomb", "gzip-too-large", "too-large"],
+    ids=["gzip-bomb", "gzip-too-large", "too-large", "br", "gzip-twice"],
 )
 def test_an_answer_past_a_size_limit_fails_naming_it(
     peer: ScriptedPeer,
@@ -189,3 +201,23 @@ def test_a_gzip_bomb_is_never_held_whole(peer: ScriptedPeer) -> None:
     assert "decompresses past the limit" in output
     baseline, _ = peak_rss("import fal_typed._queue")
     assert peak - baseline < 192 * MiB, (peak, baseline)
+
+
+def test_only_encodings_read_within_bounds_are_asked_for(
+    peer: ScriptedPeer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx asks for ``br`` and ``zstd`` too where ``brotli`` or ``zstandard`` is installed
+    (as here, made so): a client of ours never does."""
+    import httpx._client
+
+    monkeypatch.setattr(httpx._client, "ACCEPT_ENCODING", "gzip, deflate, br, zstd")
+    asked: list[str | None] = []
+
+    async def script(exchange: Exchange) -> None:
+        asked.append(exchange.headers.get("accept-encoding"))
+        await exchange.answer(200, b'{"status": "COMPLETED"}', {"Content-Type": "application/json"})
+
+    peer.script = script
+    get_status(_client(peer.url), ID, RID)
+    asyncio.run(fetch_result_async(_client(peer.url), ID, RID))
+    assert asked == ["gzip, deflate", "gzip, deflate"]

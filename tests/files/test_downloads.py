@@ -30,6 +30,7 @@ from fal_typed.files._output import FileOutput
 
 from ..peers.sse import (
     KEY,
+    Exchange,
     MiB,
     ScriptedPeer,
     compressed,
@@ -170,6 +171,28 @@ def test_a_decompression_bomb_stops_at_the_ratio(
     client = client_for(peer)
     with pytest.raises(DownloadError, match="decompresses past the limit of 200 times"):
         fetch(how, Image(url=f"{peer.url}/files/bomb.png"), client, tmp_path)
+    client.close()
+    nothing_left(tmp_path)
+
+
+@pytest.mark.parametrize("how", HOW)
+@pytest.mark.parametrize("encoding", ["br", "zstd", "gzip, gzip"])
+def test_an_encoding_no_limit_can_bound_is_refused_before_reading(
+    peer: ScriptedPeer, tmp_path: Path, how: str, encoding: str
+) -> None:
+    """httpx inflates a read of ``br`` or ``zstd`` whole (where brotli or zstandard is
+    installed), and stacked encodings multiply: a file host answering so is refused."""
+
+    async def script(exchange: Exchange) -> None:
+        await exchange.answer(
+            200, b"\0" * 1024, {"Content-Type": "image/png", "Content-Encoding": encoding}
+        )
+
+    peer.script = script
+    client = client_for(peer)
+    with pytest.raises(DownloadError, match="which was not asked for") as caught:
+        fetch(how, Image(url=f"{peer.url}/files/odd.png"), client, tmp_path)
+    assert caught.value.error_type == "limit_exceeded"
     client.close()
     nothing_left(tmp_path)
 

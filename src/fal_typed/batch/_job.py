@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import httpx
 
+from .._bounded import ACCEPT_ENCODING
 from .._client import Client
 from ._journal import Journal
 from ._rows import Rows
@@ -43,7 +44,11 @@ def batch_client(client: Client, concurrency: int) -> tuple[Client, httpx.AsyncC
         max_keepalive_connections=concurrency + 16,
         keepalive_expiry=2.0,
     )
-    http = httpx.AsyncClient(timeout=client.timeout, limits=limits, headers={"User-Agent": _ua()})
+    http = httpx.AsyncClient(
+        timeout=client.timeout,
+        limits=limits,
+        headers={"User-Agent": _ua(), "Accept-Encoding": ACCEPT_ENCODING},
+    )
     sized = object.__new__(Client)
     sized.__dict__.update(client.__dict__)
     sized.__dict__["_user_async_http"] = http

@@ -31,6 +31,7 @@ from .._bounded import (
     next_within,
     read_answer,
     send_within,
+    unbounded_encoding,
 )
 from .._checks import declared_length
 from .._deadline import Deadline
@@ -101,7 +102,10 @@ class _Download:
         return delay
 
     def check_start(self, response: httpx.Response) -> BodyGuard:
-        """A 2xx answer: refuse a declared size past the limit before reading any of it."""
+        """A 2xx answer: refuse a declared size past the limit, or an encoding no limit can
+        bound, before reading any of it."""
+        if problem := unbounded_encoding(response):
+            raise DownloadError(self.shown, problem, error_type="limit_exceeded")
         declared = declared_length(response.headers.get_list("content-length"))
         encoded = response.headers.get("content-encoding", "identity").strip().lower()
         if declared is not None and encoded in ("", "identity") and declared > self.max_bytes:
