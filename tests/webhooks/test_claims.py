@@ -556,3 +556,26 @@ def test_a_sync_extend_returning_an_awaitable_is_warned_about_once(
     with caplog.at_level(logging.WARNING, "fal_typed.webhooks"), dedup.handling("r"):
         time.sleep(1.5)  # several renewals
     assert caplog.text.count("Odd.extend() returned an awaitable") == 1
+
+
+async def test_an_async_extend_outside_asyncio_is_warned_about_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Under another event loop (trio: not installed here, so this module is told it runs one)
+    an async extend() was silently not run: claims were not renewed, and nobody knew."""
+    from fal_typed.webhooks import _idempotency
+
+    class _Trio:
+        @staticmethod
+        def current_async_library() -> str:
+            return "trio"
+
+    monkeypatch.setattr(_idempotency, "sniffio", _Trio)
+    store = _SlowStore(0.01)
+    dedup = wh.Deduplicator(store, lease=60)
+    with caplog.at_level(logging.WARNING, "fal_typed.webhooks"):
+        for request_id in ("r1", "r2"):
+            async with dedup.handling_async(request_id) as claimed:
+                assert claimed == "first"
+            assert store.inner.claim(request_id, 60) == "duplicate"  # completed all the same
+    assert caplog.text.count("_SlowStore.extend() is a coroutine function") == 1
