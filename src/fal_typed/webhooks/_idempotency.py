@@ -24,10 +24,8 @@ import contextlib
 import heapq
 import inspect
 import logging
-import os
 import threading
 import time
-import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ from typing import Final, Literal, Protocol, TypeAlias, cast, runtime_checkable
 import anyio
 import sniffio
 
+from .._forked import on_fork
 from . import _checks
 
 __all__ = [
@@ -263,7 +262,9 @@ class Deduplicator:
         _check_store(self.store)
         self._warned: set[str] = set()
         self._reset()
-        _live_deduplicators.add(self)
+        # The child has none of the parent's handlers or its renewer thread, and a lock held by
+        # another thread at fork time would never be released there.
+        on_fork(self, Deduplicator._reset)
 
     def _reset(self) -> None:
         """Fresh in-process state (at construction, and in a forked child: the parent's
@@ -639,20 +640,6 @@ def _close(awaitable: Awaitable[object]) -> None:
     close = getattr(awaitable, "close", None)
     if callable(close):
         close()
-
-
-_live_deduplicators: weakref.WeakSet[Deduplicator] = weakref.WeakSet()
-
-
-def _after_fork() -> None:
-    # The child has none of the parent's handlers or its renewer thread, and a lock held by
-    # another thread at fork time would never be released there.
-    for dedup in list(_live_deduplicators):
-        dedup._reset()  # pyright: ignore[reportPrivateUsage]
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
 
 
 def _check_store(store: object) -> None:
