@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sqlite3
 import subprocess
 import sys
@@ -131,8 +132,8 @@ def test_a_handler_running_past_the_lease_keeps_its_claim_from_other_processes(
     path = tmp_path / "claims.db"
     handled: list[str] = []
     with wh.SQLiteIdempotencyStore(path) as store, serve(_app(signing_key, store, handled)) as base:
-        slow = _holder(path, "r-slow", lease=0.3)
-        time.sleep(1.0)  # more than three leases
+        slow = _holder(path, "r-slow", lease=1.5)
+        time.sleep(4.0)  # more than two leases: renewed by a thread waking every 0.5 s
         assert _post(base, signing_key, "r-slow").status_code == 409
         assert _end(slow, "succeed") == 0
         assert _post(base, signing_key, "r-slow").json()["status"] == "duplicate"
@@ -329,12 +330,12 @@ async def test_a_cancelled_handler_still_gives_its_claim_back() -> None:
 
 async def test_a_cancellation_while_completing_still_records_the_delivery_handled() -> None:
     """complete() cancelled left a lease-long claim: after it, a replay was handled twice."""
-    store = _SlowStore(0.2)
-    dedup = wh.Deduplicator(store, lease=0.1)
+    store = _SlowStore(0.3)
+    dedup = wh.Deduplicator(store, lease=1)
     with anyio.move_on_after(0.05):
         async with dedup.handling_async("r") as claimed:
             assert claimed == "first"
-    await anyio.sleep(0.15)  # past the lease
+    await anyio.sleep(1.2)  # past the lease
     assert not store.inner.add("r", 60)  # still recorded: handled
 
 
@@ -344,10 +345,10 @@ async def test_a_claim_is_renewed_while_its_async_handler_runs_past_the_lease() 
     slow = _SlowStore(0.01)
     shared = wh.MemoryIdempotencyStore()
     for store, peek in ((slow, slow.inner), (shared, shared)):
-        dedup = wh.Deduplicator(store, lease=0.15)
+        dedup = wh.Deduplicator(store, lease=1)
         async with dedup.handling_async("r") as claimed:
             assert claimed == "first"
-            await anyio.sleep(0.6)  # four leases
+            await anyio.sleep(2.5)  # past two leases
             assert peek.claim("r", 60) == "busy"
         assert peek.claim("r", 60) == "duplicate"
 
@@ -395,3 +396,186 @@ def test_the_renewer_thread_ends_once_no_claim_is_held() -> None:
     while any(t.name == "fal-claims-renewer" for t in threading.enumerate()):
         assert time.monotonic() < deadline, "the renewer thread outlived the last claim"
         time.sleep(0.01)
+
+
+# -- renewal capped, completion not cut by asyncio, bounded; the renewer's lifecycle ----------
+
+
+async def test_a_hung_handler_keeps_its_claim_renewed_for_max_hold_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The claim of a hung handler was renewed for ever: every retry of fal's, in every process,
+    was answered busy until fal gave up, and the delivery was lost. Renewal stops after
+    max_hold (logged): the claim lapses and another process can handle the delivery."""
+    slow = _SlowStore(0.01)
+    shared = wh.MemoryIdempotencyStore()
+    with caplog.at_level(logging.ERROR, "fal_typed.webhooks"):
+        for store, peek in ((slow, slow.inner), (shared, shared)):
+            dedup = wh.Deduplicator(store, lease=1, max_hold=1)
+            async with dedup.handling_async("r") as claimed:
+                assert claimed == "first"
+                await anyio.sleep(0.5)
+                assert peek.claim("r", 60) == "busy"  # renewed within max_hold
+                await anyio.sleep(3.0)  # max_hold, then a lease, passed
+                assert peek.claim("r", 60) == "first"  # lapsed: another process may handle it
+            peek.discard("r")
+    assert caplog.text.count("has run for max_hold=1 s") == 2
+
+
+def test_max_hold_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_hold"):
+        wh.Deduplicator(max_hold=0)
+
+
+async def test_asyncio_cancellation_does_not_cut_completing_or_giving_back_a_claim() -> None:
+    """anyio's shield does not stop asyncio's own Task.cancel (asyncio.timeout, a server's
+    shutdown): complete() cut mid-way left a claim in progress (handled twice once its lease
+    lapsed), and discard() cut left fal's retries refused for the lease."""
+    store = _SlowStore(0.3)
+    dedup = wh.Deduplicator(store, lease=30)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.1), dedup.handling_async("done") as claimed:
+            assert claimed == "first"  # handled at once: the timeout falls in complete()
+    assert store.inner.claim("done", 60) == "duplicate"
+
+    async def handler() -> None:
+        async with dedup.handling_async("failed") as claimed:
+            assert claimed == "first"
+            await asyncio.sleep(10)
+
+    task = asyncio.get_running_loop().create_task(handler())
+    await asyncio.sleep(0.1)
+    task.cancel()  # the handler is cut: its claim is given back...
+    await asyncio.sleep(0.1)
+    task.cancel()  # ...and that is not cut by a second cancellation
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert store.inner.claim("failed", 60) == "first"
+
+
+async def test_a_hung_store_does_not_hold_the_request_past_the_lease(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """complete()/discard() shielded without a deadline: a store that never answered made the
+    request hang, and nothing could cancel it. They are bounded by the lease, and logged."""
+    store = _SlowStore(20)
+    dedup = wh.Deduplicator(store, lease=0.5)
+    started = time.monotonic()
+    with caplog.at_level(logging.ERROR, "fal_typed.webhooks"):
+        async with dedup.handling_async("ok") as claimed:
+            assert claimed == "first"
+        with pytest.raises(ValueError, match="the handler's"):
+            async with dedup.handling_async("bad"):
+                raise ValueError("the handler's")
+    assert time.monotonic() - started < 5
+    assert "webhook request ok was handled, but its claim could not be completed" in caplog.text
+    assert "could not give back the claim of webhook request bad" in caplog.text
+
+
+def test_a_renewer_thread_that_failed_to_start_does_not_disable_renewal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The renewer was recorded before it started: when start() failed (no thread left), every
+    later claim of that deduplicator believed one ran, and none was ever renewed."""
+    dedup = wh.Deduplicator(lease=60)
+    start = threading.Thread.start
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    with pytest.raises(RuntimeError, match="can't start new thread"), dedup.handling("r1"):
+        pytest.fail("the handler ran without its claim renewed")
+    monkeypatch.setattr(threading.Thread, "start", start)
+    assert dedup.store.claim("r1", 60) == "first"  # type: ignore[attr-defined]  # given back
+    with dedup.handling("r2") as claimed:
+        assert claimed == "first"
+        assert any(t.name == "fal-claims-renewer" for t in threading.enumerate())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_does_not_inherit_the_parents_handlers() -> None:
+    """After os.fork the child kept the parent's in-process state: a delivery the parent was
+    handling was answered busy in the child for ever (no handler there would finish it), and
+    the parent's renewer thread, absent in the child, was believed running."""
+    dedup = wh.Deduplicator(lease=60)
+    with dedup.handling("r") as claimed:
+        assert claimed == "first"
+        pid = os.fork()
+        if pid == 0:  # the child: its own store copy holds "r" too, so take another id
+            ok = False
+            try:
+                dedup.store.discard("r")
+                with dedup.handling("r") as again:
+                    ok = again == "first" and any(
+                        t.name == "fal-claims-renewer" for t in threading.enumerate()
+                    )
+            finally:
+                os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_store_whose_methods_cannot_be_used_is_refused_naming_the_method() -> None:
+    """claim() without complete(), extend() without claim() were silently ignored: the store's
+    author believed claims in progress were told apart, or renewed."""
+
+    class ClaimOnly:
+        def add(self, key: str, ttl: float) -> bool:
+            return True
+
+        def discard(self, key: str) -> None:
+            pass
+
+        def claim(self, key: str, lease: float) -> wh.Claimed:
+            return "first"
+
+    class ExtendOnly(ClaimOnly):
+        claim = None  # type: ignore[assignment]
+
+        def extend(self, key: str, lease: float) -> None:
+            pass
+
+    with pytest.raises(TypeError, match=r"ClaimOnly has claim\(\) but no complete\(\)"):
+        wh.Deduplicator(ClaimOnly())
+    with pytest.raises(TypeError, match=r"ExtendOnly has extend\(\) but no claim\(\)"):
+        wh.Deduplicator(ExtendOnly())
+
+
+def test_a_sync_extend_returning_an_awaitable_is_warned_about_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Odd(wh.MemoryIdempotencyStore):
+        def extend(self, key: str, lease: float) -> None:
+            async def later() -> None:
+                super(Odd, self).extend(key, lease)
+
+            return later()  # type: ignore[return-value]
+
+    dedup = wh.Deduplicator(Odd(), lease=0.6)
+    with caplog.at_level(logging.WARNING, "fal_typed.webhooks"), dedup.handling("r"):
+        time.sleep(1.5)  # several renewals
+    assert caplog.text.count("Odd.extend() returned an awaitable") == 1
+
+
+async def test_an_async_extend_outside_asyncio_is_warned_about_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Under another event loop (trio: not installed here, so this module is told it runs one)
+    an async extend() was silently not run: claims were not renewed, and nobody knew."""
+    from fal_typed.webhooks import _idempotency
+
+    class _Trio:
+        @staticmethod
+        def current_async_library() -> str:
+            return "trio"
+
+    monkeypatch.setattr(_idempotency, "sniffio", _Trio)
+    store = _SlowStore(0.01)
+    dedup = wh.Deduplicator(store, lease=60)
+    with caplog.at_level(logging.WARNING, "fal_typed.webhooks"):
+        for request_id in ("r1", "r2"):
+            async with dedup.handling_async(request_id) as claimed:
+                assert claimed == "first"
+            assert store.inner.claim(request_id, 60) == "duplicate"  # completed all the same
+    assert caplog.text.count("_SlowStore.extend() is a coroutine function") == 1

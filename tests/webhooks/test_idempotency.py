@@ -241,8 +241,14 @@ def test_a_receiver_that_died_mid_handler_handles_the_retry_after_the_lease(
     assert handled == ["r-crash"]
 
 
+class _NoRenewal(wh.MemoryIdempotencyStore):
+    """A store that cannot renew claims: past the lease, only the in-process guard is left."""
+
+    extend = None  # type: ignore[assignment]
+
+
 def test_once_holds_a_claim_for_the_lease_while_handling_and_the_ttl_once_handled() -> None:
-    dedup = wh.Deduplicator(lease=0.05)
+    dedup = wh.Deduplicator(_NoRenewal(), lease=0.05)
     entered, go_on = threading.Event(), threading.Event()
     seen: list[bool] = []
 

@@ -20,6 +20,7 @@ was completed can tell (the optional ``claim`` method: the in-memory and SQLite 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import inspect
 import logging
@@ -33,11 +34,13 @@ from typing import Final, Literal, Protocol, TypeAlias, cast, runtime_checkable
 import anyio
 import sniffio
 
+from .._forked import on_fork
 from . import _checks
 
 __all__ = [
     "DEFAULT_CLAIM_LEASE",
     "DEFAULT_DEDUP_TTL",
+    "DEFAULT_MAX_HOLD",
     "Claimed",
     "Deduplicator",
     "IdempotencyStore",
@@ -51,6 +54,11 @@ DEFAULT_CLAIM_LEASE: Final = 10 * 60.0
 """How long a claim holds while its handler runs (with a store that can ``complete`` claims):
 a receiver that died mid-handler gives the delivery back to fal's retries after it."""
 
+DEFAULT_MAX_HOLD: Final = 60 * 60.0
+"""How long a claim in progress is renewed at most (a store with ``extend``): a handler hung
+past it no longer keeps fal's retries (for a few hours) answered busy; another process may
+then handle the delivery too."""
+
 Claimed: TypeAlias = Literal["first", "duplicate", "busy"]
 """What :meth:`Deduplicator.handling_async` found: ``first`` (handle it), ``duplicate`` (handled
 already), ``busy`` (being handled now: have the sender try again later)."""
@@ -60,7 +68,7 @@ already), ``busy`` (being handled now: have the sender try again later)."""
 class IdempotencyStore(Protocol):
     """Where claims live. Any method may be a coroutine function, for a networked store.
 
-    Two optional methods make a store safe for several processes and for restarts:
+    Three optional methods make a store safe for several processes and for restarts:
 
     - ``complete(key, ttl)``: record ``key`` as handled for ``ttl`` seconds from now (its
       handler succeeded), whether or not a claim of it is still live.
@@ -71,11 +79,12 @@ class IdempotencyStore(Protocol):
     - ``extend(key, lease)``: keep a claim of ``key`` still in progress for ``lease`` seconds
       from now (its handler still runs; a completed claim is left as it is). With it, a claim
       is renewed every third of the lease while its handler runs, so a handler running longer
-      than the lease is not handled by another process too (an async ``extend`` is renewed
-      under asyncio only).
+      than the lease is not handled by another process too, for at most the deduplicator's
+      ``max_hold`` (an async ``extend`` is renewed under asyncio only).
 
-    With ``claim`` and ``complete``, a delivery found in progress elsewhere (another process, or one that died
-    mid-handler less than ``lease`` ago) is answered non-2xx, so fal retries it. With
+    ``claim`` is used only with ``complete``, and ``extend`` only with both. With ``claim``
+    and ``complete``, a delivery found in progress elsewhere (another process, or one that
+    died mid-handler less than ``lease`` ago) is answered non-2xx, so fal retries it. With
     ``complete`` only, claims are taken by ``add`` for the lease and completed, but a claim
     found is always "duplicate": one in progress in another process, or left by a receiver
     that died less than ``lease`` ago, cannot be told from one handled, and fal's retry is
@@ -231,9 +240,11 @@ class Deduplicator:
     """Claims request ids so each delivery is handled once.
 
     >>> dedup = Deduplicator()
-    >>> with dedup.once(result.request_id) as first:  # doctest: +SKIP
-    ...     if first:
+    >>> with dedup.handling(result.request_id) as claimed:  # doctest: +SKIP
+    ...     if claimed == "first":
     ...         handle(result)
+    ...     elif claimed == "busy":
+    ...         answer_409()  # being handled now: fal must retry it, not stop
     """
 
     def __init__(
@@ -242,15 +253,34 @@ class Deduplicator:
         *,
         ttl: float = DEFAULT_DEDUP_TTL,
         lease: float = DEFAULT_CLAIM_LEASE,
+        max_hold: float = DEFAULT_MAX_HOLD,
     ) -> None:
         self.ttl: float = _checks.seconds("ttl", ttl, positive=True)
         self.lease: float = min(self.ttl, _checks.seconds("lease", lease, positive=True))
+        self.max_hold: float = _checks.seconds("max_hold", max_hold, positive=True)
         self.store: IdempotencyStore = store if store is not None else MemoryIdempotencyStore()
+        _check_store(self.store)
+        self._warned: set[str] = set()
+        self._reset()
+        # The child has none of the parent's handlers or its renewer thread, and a lock held by
+        # another thread at fork time would never be released there.
+        on_fork(self, Deduplicator._reset)
+
+    def _reset(self) -> None:
+        """Fresh in-process state (at construction, and in a forked child: the parent's
+        handlers, renewer thread and lock holders do not exist there)."""
         self._busy: set[str] = set()
         self._busy_lock = threading.Lock()
-        self._held: set[str] = set()  # claimed here, handler running: renewed (sync ``extend``)
+        # Claimed here, handler running: renewed (sync ``extend``) until the monotonic time.
+        self._held: dict[str, float] = {}
         self._renewer: threading.Thread | None = None
         self._held_changed = threading.Condition(self._busy_lock)
+        self._settling: set[asyncio.Task[None]] = set()
+
+    def _warn_once(self, what: str, message: str) -> None:
+        if what not in self._warned:
+            self._warned.add(what)
+            logger.warning(message)
 
     def __repr__(self) -> str:
         return f"Deduplicator({type(self.store).__name__}, ttl={self.ttl:g})"
@@ -275,34 +305,59 @@ class Deduplicator:
         return extend if callable(extend) and self._methods()[0] is not None else None
 
     def _hold(self, request_id: str, extend: Callable[[str, float], object]) -> None:
-        """Renew ``request_id``'s claim every third of the lease until :meth:`_unhold`: one
-        thread for this deduplicator's claims, running while any is held."""
+        """Renew ``request_id``'s claim every third of the lease until :meth:`_unhold` or for
+        ``max_hold``: one thread for this deduplicator's claims, running while any is held."""
         with self._busy_lock:
-            self._held.add(request_id)
+            self._held[request_id] = time.monotonic() + self.max_hold
             if self._renewer is None:
-                self._renewer = threading.Thread(
+                renewer = threading.Thread(
                     target=self._renew_held, args=(extend,), name="fal-claims-renewer", daemon=True
                 )
-                self._renewer.start()
+                renewer.start()  # if it fails, the next claim starts one
+                self._renewer = renewer
 
     def _unhold(self, request_id: str) -> None:
         with self._busy_lock:
-            self._held.discard(request_id)
+            self._held.pop(request_id, None)
             if not self._held:
                 self._held_changed.notify_all()  # the renewer ends now, not a third lease on
 
     def _renew_held(self, extend: Callable[[str, float], object]) -> None:
-        while True:
+        try:
+            while True:
+                with self._busy_lock:
+                    self._held_changed.wait_for(lambda: not self._held, timeout=self.lease / 3)
+                    if not self._held:
+                        return
+                    now = time.monotonic()
+                    held = [key for key, until in self._held.items() if until > now]
+                    for key in [key for key, until in self._held.items() if until <= now]:
+                        del self._held[key]
+                        self._held_too_long(key)
+                for request_id in held:
+                    renewed = self._renew(extend, request_id)
+                    if inspect.isawaitable(renewed):  # a sync method returning one: not ours
+                        _close(renewed)
+                        self._warn_once(
+                            "sync-extend-awaitable",
+                            f"{type(self.store).__name__}.extend() returned an awaitable "
+                            "from a plain method: claims are not renewed; make extend a "
+                            "coroutine function (async def) or fully synchronous",
+                        )
+        finally:
             with self._busy_lock:
-                self._held_changed.wait_for(lambda: not self._held, timeout=self.lease / 3)
-                held = list(self._held)
-                if not held:
+                if self._renewer is threading.current_thread():
                     self._renewer = None
-                    return
-            for request_id in held:
-                renewed = self._renew(extend, request_id)
-                if inspect.isawaitable(renewed):  # a sync method returning one: not ours to run
-                    _close(renewed)
+
+    def _held_too_long(self, request_id: str) -> None:
+        logger.error(
+            "the handler of webhook request %s has run for max_hold=%g s: its claim is no "
+            "longer renewed, and lapses within the lease of %g s; a delivery of it after that "
+            "may be handled by another process too",
+            request_id,
+            self.max_hold,
+            self.lease,
+        )
 
     def _renew(self, extend: Callable[[str, float], object], request_id: str) -> object:
         try:
@@ -322,8 +377,12 @@ class Deduplicator:
         )
 
     async def _renew_async(self, extend: Callable[[str, float], object], request_id: str) -> None:
+        until = time.monotonic() + self.max_hold
         while True:
             await asyncio.sleep(self.lease / 3)
+            if time.monotonic() >= until:
+                self._held_too_long(request_id)
+                return
             renewed = self._renew(extend, request_id)
             if inspect.isawaitable(renewed):
                 try:
@@ -339,8 +398,8 @@ class Deduplicator:
         if extend is None or inspect.iscoroutinefunction(extend):
             yield
             return
-        self._hold(request_id, extend)
         try:
+            self._hold(request_id, extend)
             yield
         finally:
             self._unhold(request_id)
@@ -353,6 +412,12 @@ class Deduplicator:
                 yield
             return
         if sniffio.current_async_library() != "asyncio":  # no task of our own to spawn
+            self._warn_once(
+                "async-extend",
+                f"{type(self.store).__name__}.extend() is a coroutine function, renewed under "
+                "asyncio only: under this event loop claims are not renewed, and a handler "
+                "running past the lease may be handled by another process too",
+            )
             yield
             return
         renewer = asyncio.get_running_loop().create_task(self._renew_async(extend, request_id))
@@ -410,6 +475,45 @@ class Deduplicator:
             self.lease,
         )
 
+    async def _settle(
+        self,
+        request_id: str,
+        call: Callable[[], object],
+        on_error: Callable[[str, Exception], None],
+    ) -> None:
+        """Run ``call`` (giving a claim back, completing it) to its end, for at most the lease,
+        whatever cancels the caller: an anyio scope, or asyncio's own ``Task.cancel`` (a
+        timeout, a server shutting down), which no anyio shield stops. Cut mid-way, a claim
+        left in progress is handled twice once its lease lapses, or refuses fal's retries."""
+
+        async def run() -> None:
+            try:
+                with anyio.move_on_after(self.lease) as scope:
+                    done = call()
+                    if inspect.isawaitable(done):
+                        await done
+                if scope.cancelled_caught:
+                    raise TimeoutError(f"the store took longer than the lease of {self.lease:g} s")
+            except Exception as exc:
+                on_error(request_id, exc)
+
+        with anyio.CancelScope(shield=True):
+            if sniffio.current_async_library() != "asyncio":
+                await run()
+                return
+            task = asyncio.get_running_loop().create_task(run())
+            self._settling.add(task)  # the loop holds tasks weakly
+            task.add_done_callback(self._settling.discard)
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                # Cancelled natively: let it finish (it is bounded by the lease), then re-raise.
+                deadline = time.monotonic() + self.lease + 1
+                while not task.done() and time.monotonic() < deadline:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.wait({task}, timeout=deadline - time.monotonic())
+                raise
+
     @asynccontextmanager
     async def handling_async(self, request_id: str) -> AsyncGenerator[Claimed, None]:
         """Around handling one delivery: yields ``first`` (handle it: an exception gives the
@@ -417,8 +521,9 @@ class Deduplicator:
         ``busy`` (being handled now, here or, with a store that can tell, in another process:
         answer non-2xx, so fal tries again; were the handler to fail, that retry is handled).
         The claim holds ``lease`` seconds while the handler runs (with a store that can
-        complete claims), then ``ttl``. Giving the claim back and completing it are shielded
-        from cancellation; a store failing to complete a handled claim is logged, not raised."""
+        complete claims), then ``ttl``. Giving the claim back and completing it run to their
+        end whatever cancels the request (for at most the lease); a store failing or too slow
+        to complete a handled claim is logged, not raised."""
         if not self._reserve(request_id):
             yield "busy"
             return
@@ -434,20 +539,17 @@ class Deduplicator:
                 async with self._renewing_async(request_id):
                     yield "first"
             except BaseException:
-                with anyio.CancelScope(shield=True):  # before it is unreserved: see busy
-                    try:
-                        await self.release_async(request_id)
-                    except Exception as exc:  # the handler's exception is the one to raise
-                        self._not_released(request_id, exc)
+                # Before it is unreserved (see busy); a failure is logged: the handler's
+                # exception is the one to raise.
+                await self._settle(
+                    request_id, lambda: self.store.discard(request_id), self._not_released
+                )
                 raise
             if complete is not None:
-                with anyio.CancelScope(shield=True):
-                    try:
-                        done = complete(request_id, self.ttl)
-                        if inspect.isawaitable(done):
-                            await done
-                    except Exception as exc:
-                        self._not_completed(request_id, exc)
+                finish = complete
+                await self._settle(
+                    request_id, lambda: finish(request_id, self.ttl), self._not_completed
+                )
         finally:
             self._unreserve(request_id)
 
@@ -538,3 +640,24 @@ def _close(awaitable: Awaitable[object]) -> None:
     close = getattr(awaitable, "close", None)
     if callable(close):
         close()
+
+
+def _check_store(store: object) -> None:
+    """Refuse a store with a method its other methods make unusable: silently ignored, it
+    would not do what its author meant (hold claims in progress, renew them)."""
+    name = type(store).__name__
+
+    def has(method: str) -> bool:
+        return callable(getattr(store, method, None))
+
+    if has("claim") and not has("complete"):
+        raise TypeError(
+            f"{name} has claim() but no complete(): claim() would be ignored (a claim it "
+            "takes could never be recorded as handled); add complete(key, ttl), or remove claim()"
+        )
+    if has("extend") and not has("claim"):
+        raise TypeError(
+            f"{name} has extend() but no claim(): extend() would be ignored (only a claim "
+            "taken by claim() is in progress); add claim(key, lease) and complete(key, ttl), "
+            "or remove extend()"
+        )
