@@ -34,6 +34,8 @@ from .._endpoint import Endpoint
 from .._errors import (
     FalConnectionError,
     FalError,
+    FalHTTPError,
+    NotFoundError,
     OutputValidationError,
     PossiblyAcceptedError,
     RateLimitError,
@@ -398,7 +400,7 @@ class Runner:
         self._tasks: dict[asyncio.Task[None], str] = {}
         self._posting: set[asyncio.Task[None]] = set()
         self._webhooks: dict[str, asyncio.Future[Any]] = {}
-        self._named: set[str] = set()
+        self._named: dict[str, FalError] = {}
         """Requests named by a submit's error answer: maybe never queued (no delivery comes
         for those), so followed by status from the start, as a resumed row's are."""
         self._followed: set[str] = set()
@@ -880,16 +882,7 @@ class Runner:
                 return _Again.RATE_LIMITED
             except PossiblyAcceptedError as exc:
                 if exc.request_id is not None:
-                    # fal's answer named a request (a 5xx with an id, an answer cut after its
-                    # head): it may be queued and paid for. Followed by that id, as any
-                    # submitted row: made ambiguous (its id dropped), it was left to be sent
-                    # again, and failed, --retry-failed sent it again.
-                    self.progress.message(
-                        f"batch: the submit of {row.key} failed ({exc.message}), but fal named "
-                        f"request {exc.request_id}: following it by that id, not sending again"
-                    )
-                    self._named.add(exc.request_id)
-                    return await self._accepted(row, token, exc.request_id)
+                    return await self._follow_named(row, token, exc, exc.request_id)
                 error = error_info(exc)
                 moved = Transition(
                     row.slot, "ambiguous", ("submitting",), token=token, values={"error": error}
@@ -897,15 +890,14 @@ class Runner:
                 await self._fail(row, moved, exc)
                 return None
             except FalError as exc:
-                # A refusal naming a request id keeps it (fal's record of the refusal): a
-                # request id fal gave is never dropped.
-                named = {} if exc.request_id is None else {"request_id": exc.request_id}
+                if isinstance(exc, FalHTTPError) and exc.request_id is not None:
+                    return await self._follow_named(row, token, exc, exc.request_id)
                 moved = Transition(
                     row.slot,
                     "failed",
                     ("submitting",),
                     token=token,
-                    values={"error": error_info(exc), **named},
+                    values={"error": error_info(exc)},
                 )
                 await self._fail(row, moved, exc)
                 return None
@@ -913,6 +905,21 @@ class Runner:
         finally:
             if task is not None:
                 self._posting.discard(task)
+
+    async def _follow_named(
+        self, row: JournalRow, token: str, exc: FalError, request_id: str
+    ) -> str | None:
+        """A submit that failed (a 5xx, a refusal, an answer cut after its head) naming a
+        request id: fal may have queued it and be running it, paid for, so the row is followed
+        by that id as any submitted row (failed with the id dropped, the paid result was lost
+        and --retry-failed paid again). The submit's error is kept: if fal has no such request,
+        the row fails with it, so --retry-failed resends it by the submit's kind."""
+        self.progress.message(
+            f"batch: the submit of {row.key} failed ({exc.message}), but fal named request "
+            f"{request_id}: following it by that id, not sending again"
+        )
+        self._named[request_id] = exc
+        return await self._accepted(row, token, request_id)
 
     async def _accepted(self, row: JournalRow, token: str, request_id: str) -> str | None:
         """Commit the request id fal named for the row's submit; the id if the row now waits
@@ -985,6 +992,7 @@ class Runner:
         if problem is not None:
             await self._unanswered(row, request_id, problem)
             return None
+        self._named.pop(request_id, None)
         row.output = data
         if self._downloader is not None:
             fetched = Transition(
@@ -1054,6 +1062,20 @@ class Runner:
                 f"batch: the result of {row.key} ({request_id}) could not be fetched "
                 f"({error.message}); it stays submitted and the next run fetches it"
             )
+            return
+        submit_error = self._named.pop(request_id, None)
+        if submit_error is not None and isinstance(exc, NotFoundError):
+            # fal has no such request: the submit's own failure (a 5xx...) is the row's, so
+            # --retry-failed sends it again by that kind (recorded http_404, it never was).
+            info = error_info(submit_error)
+            note = f"; fal has no request {request_id} (404 following it): it was never queued"
+            error = ErrorInfo(info.kind, (info.message + note)[:2000], info.status)
+            failed = Transition(
+                row.slot, "failed", ("submitted",), request_id=request_id, values={"error": error}
+            )
+            if await self._commit(row, failed):
+                row.error = error
+                await self._emit(row)
             return
         failed = Transition(
             row.slot,
