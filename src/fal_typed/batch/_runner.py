@@ -184,13 +184,22 @@ class InputRemovedError(BatchError):
     """Rows the journal holds, never sent, are not in the input given now: they would be sent
     (and paid for) though the input no longer holds them."""
 
-    def __init__(self, count: int, keys: Sequence[str]) -> None:
+    def __init__(self, count: int, keys: Sequence[str], *, keyed: bool = True) -> None:
         more = f" and {count - len(keys)} more" if count > len(keys) else ""
+        rows = "1 row" if count == 1 else f"{count} rows"
+        positions = (
+            ""
+            if keyed
+            else " (without --key-field / key_field a row's key is its position in the input: "
+            "rows inserted or removed above it shift the keys of those below)"
+        )
         super().__init__(
-            f"{count} rows of this journal, never sent, are not in the input given: "
-            f"{', '.join(keys)}{more}. They would be sent (and paid for) all the same. Give the "
-            "input that holds them, use a new journal for the new input, or on_change='keep' / "
-            "--changed keep to send them as the journal holds them"
+            f"{rows} of this journal, never sent, {'is' if count == 1 else 'are'} not in the "
+            f"input given: {', '.join(keys)}{more}{positions}. They would be sent (and paid "
+            "for) all the same. Give the input that holds them; or on_change='keep' / "
+            "--changed keep to send them as the journal holds them; or a new journal for the "
+            "new input (which sends every row again, paying again for rows this journal "
+            "already completed)"
         )
         self.count: int = count
         self.keys: list[str] = list(keys)
@@ -401,6 +410,9 @@ class Runner:
         self._posting: set[asyncio.Task[None]] = set()
         self._webhooks: dict[str, asyncio.Future[Any]] = {}
         self._named: dict[str, FalError] = {}
+        # The slots this run's load gave (what a row no longer in the input is told by: each
+        # run's own, as workers loading one input together overwrite each other's loaded_by).
+        self._loaded: set[str] = set()
         """Requests named by a submit's error answer: maybe never queued (no delivery comes
         for those), so followed by status from the start, as a resumed row's are."""
         self._followed: set[str] = set()
@@ -506,6 +518,7 @@ class Runner:
         for checked in check_rows(self.endpoint, rows, key_field=self.settings.key_field):
             report.rows += 1
             ident = checked.identity
+            self._loaded.add(ident.slot)
             if checked.problem is not None:
                 report.problems.append(checked.problem)
                 error = ErrorInfo("invalid_input", checked.problem.message)
@@ -545,9 +558,10 @@ class Runner:
         if self.changed and self.settings.on_change == "refuse":
             raise InputChangedError(self.changed)
         if self.settings.on_change == "refuse":
-            count, keys = await self.committer.call(lambda: self.journal.not_loaded(self.run_id))
+            loaded = self._loaded
+            count, keys = await self.committer.call(lambda: self.journal.not_loaded(loaded))
             if count:
-                raise InputRemovedError(count, keys)
+                raise InputRemovedError(count, keys, keyed=self.settings.key_field is not None)
 
     async def _estimate(self, calls: int, max_cost: float) -> Estimate:
         from ..platform._costs import estimate_cost_async, format_cost
