@@ -1181,10 +1181,9 @@ class Runner:
                 follow.cancel()
                 with contextlib.suppress(BaseException):
                     await follow
-        self._webhooks.pop(request_id, None)
+        self._settled(request_id)
         if delivery.done():
             return await self._delivered(request_id, delivery.result())
-        self._followed.add(request_id)
         return follow.result()
 
     async def _by_webhook(self, request_id: str, timeout: float, *, ask_first: bool) -> Any:
@@ -1203,7 +1202,7 @@ class Runner:
                     status = await get_status_async(self.client, endpoint_id, request_id)
                     if isinstance(status, Completed):
                         following.completed = status
-                        self._webhooks.pop(request_id, None)
+                        self._settled(request_id)
                         return await fetch_result_async(
                             self.client, endpoint_id, request_id, completed=status
                         )
@@ -1214,8 +1213,14 @@ class Runner:
             except asyncio.TimeoutError:
                 ask = True
                 continue
-            self._webhooks.pop(request_id, None)
+            self._settled(request_id)
             return await self._delivered(request_id, outcome)
+
+    def _settled(self, request_id: str) -> None:
+        """The request has its outcome (delivered, or completed by status): its delivery is
+        dropped, and any later one (fal retries deliveries) is ignored, never kept for ever."""
+        self._webhooks.pop(request_id, None)
+        self._followed.add(request_id)
 
     def deliver(self, request_id: str, outcome: Any) -> None:
         """A verified webhook delivery: the output JSON, the request's error, or
@@ -1223,7 +1228,7 @@ class Runner:
         when none waits for it yet (a delivery can come before the submit's answer is
         committed): the row takes it when it starts waiting."""
         if request_id in self._followed:
-            return  # its row has its outcome already (by status): settled once
+            return  # its row has its outcome already (delivered, or by status): settled once
         future = self._delivery(request_id)
         if not future.done():
             future.set_result(outcome)
