@@ -598,6 +598,20 @@ class Runner:
         ambiguous = await self.committer.call(lambda: list(self.journal.rows(["ambiguous"])))
         if not ambiguous:
             return
+        # The rows' times are the journal's clock (a PostgreSQL server's), a reconciler's (the
+        # history settler's wait, a custom one's own window) this machine's: read on one clock.
+        # A journal clock behind this one by more than the settle delay made every row's wait
+        # look over at once, and rows fal had accepted but not indexed yet were found absent
+        # and sent again; a custom Reconciler got the journal's times unshifted.
+        offset = time.time() - await self.committer.call(self.journal.clock)
+        ambiguous = [
+            dataclasses.replace(
+                row,
+                sent_at=None if row.sent_at is None else row.sent_at + offset,
+                updated_at=None if row.updated_at is None else row.updated_at + offset,
+            )
+            for row in ambiguous
+        ]
         if isinstance(self.reconcile, HistorySettler):
             await self._settle(self.reconcile, ambiguous)
             return
@@ -631,19 +645,6 @@ class Runner:
             )
 
         self.progress.message(f"batch: settling {len(rows)} ambiguous rows from fal's history")
-        # The rows' times are the journal's clock (a PostgreSQL server's), the wait for fal's
-        # history this machine's: read on one clock. A journal clock behind this one by more
-        # than the settle delay made every row's wait look over at once, and rows fal had
-        # accepted but not indexed yet were found absent and sent again.
-        offset = time.time() - await self.committer.call(self.journal.clock)
-        rows = [
-            dataclasses.replace(
-                row,
-                sent_at=None if row.sent_at is None else row.sent_at + offset,
-                updated_at=None if row.updated_at is None else row.updated_at + offset,
-            )
-            for row in rows
-        ]
 
         async def still_ambiguous() -> set[str]:
             found = await self.committer.call(lambda: list(self.journal.rows(["ambiguous"])))
