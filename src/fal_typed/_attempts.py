@@ -20,6 +20,7 @@ from ._deadline import Deadline
 from ._errors import (
     FalConnectionError,
     FalError,
+    FalHTTPError,
     FalTimeoutError,
     PossiblyAcceptedError,
     PossiblyAcceptedTimeoutError,
@@ -36,7 +37,6 @@ from ._retry import (
     observe_response,
 )
 from ._retry import parse_retry_after as _parse_retry_after
-from ._urls import check_request_id
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -69,17 +69,6 @@ def _payload(request: httpx.Request | None) -> tuple[str | None, int | None]:
     except httpx.RequestNotRead:  # a streamed body: not kept
         return None, None
     return hashlib.sha256(content).hexdigest(), len(content)
-
-
-def _checked_id(request_id: str | None) -> str | None:
-    """``request_id`` if it is one a by-id call can use, else None (a malformed one stays in
-    the answer's text)."""
-    if request_id is None:
-        return None
-    try:
-        return check_request_id(request_id)
-    except FalError:
-        return None
 
 
 def possibly_accepted(
@@ -148,7 +137,7 @@ def deadline_cut(
             url=redact(str(request.url)),
             status_code=None if answer is None else answer.status_code,
             sent_at=exchange.started_at,
-            request_id=None if answer is None else answer.headers.get("x-fal-request-id"),
+            request_id=None if answer is None else named_request_id(answer),
             timeout=exc.timeout,
         )
     return exc
@@ -249,15 +238,8 @@ class Attempts:
             delay = self._delay(outcome, retry_after, f"HTTP {response.status_code}")
             if delay is not None:
                 return delay
-        if decision.error is PossiblyAcceptedError and outcome is Outcome.FAL_5XX_NAMED:
-            failure = self.client.error_for(response)
-            raise self._possibly_accepted(
-                f"answered HTTP {response.status_code} ({failure.message}) naming request "
-                f"{named_request_id(response)}: fal may have queued it anyway; follow it by "
-                "that id (its status, its result) rather than sending it again",
-                response.request,
-                answer=response,
-            )
+        if outcome is Outcome.FAL_5XX_NAMED and self.kind is Kind.SUBMIT:
+            raise self._named_failure(response)
         if decision.error is PossiblyAcceptedError:
             raise self._possibly_accepted(
                 f"answered HTTP {response.status_code} by a gateway (no x-fal-request-id), "
@@ -266,6 +248,22 @@ class Attempts:
                 answer=response,
             )
         raise self.client.error_for(response)
+
+    def _named_failure(self, response: httpx.Response) -> FalHTTPError:
+        """A submit's fal 5xx naming a request id: fal's own error (its type, a ServerError as
+        any 5xx: most such answers queued nothing), carrying the id, its message saying once
+        that fal may have queued the request under it."""
+        failure = self.client.error_for(response)
+        request_id = named_request_id(response)
+        return type(failure)(
+            f"{failure.message} (fal named request {request_id}: it may have been queued under "
+            "that id; follow it by that id, its status or result, before sending it again)",
+            status_code=failure.status_code,
+            body=failure.body,
+            headers=failure.headers,
+            request_id=request_id,
+            error_type=failure.error_type,
+        )
 
     def _delay(self, outcome: Outcome, retry_after: float | None, reason: str) -> float | None:
         """The wait before the next attempt, or None when the attempts or time are used up."""
@@ -336,7 +334,7 @@ class Attempts:
             url=self.client.redact(self.url),
             status_code=None if answer is None else answer.status_code,
             sent_at=self.sent_at,
-            request_id=None if answer is None else _checked_id(named_request_id(answer)),
+            request_id=None if answer is None else named_request_id(answer),
         )
 
     def _raise_transport(

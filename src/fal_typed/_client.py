@@ -44,7 +44,7 @@ from ._jsonbody import json_depth_exceeds
 from ._limits import DEFAULT_LIMITS, Limits
 from ._options import check_positive
 from ._proxy_transport import PROXY_AUTHORIZATION, ProxyRoute
-from ._retry import Kind, RetryPolicy
+from ._retry import Kind, RetryPolicy, named_request_id
 from ._wallclock import settle
 
 if TYPE_CHECKING:  # asyncio is imported by the async methods: sync programs never load it
@@ -675,7 +675,7 @@ class Client:
             return ProtocolError(
                 f"{attempts.method} {self.redact(attempts.url)}: {exc}",
                 error_type="limit_exceeded",
-                request_id=None if answer is None else answer.headers.get("x-fal-request-id"),
+                request_id=None if answer is None else named_request_id(answer),
             )
         return self._http_failure(exc, attempts.method, attempts.url)
 

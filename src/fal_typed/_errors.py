@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -42,6 +43,7 @@ __all__ = [
     "Scrubber",
     "ServerError",
     "error_for_response",
+    "named_request_id",
     "reason",
     "remember_secrets",
     "scrub",
@@ -282,6 +284,29 @@ def scrub_value(value: Any, secrets: Sequence[str] | None = None) -> Any:
 
 def _json_object(value: object) -> dict[str, Any] | None:
     return cast("dict[str, Any]", value) if isinstance(value, dict) else None
+
+
+#: What a fal request id can be (a UUID in practice): one rule, for ids given and ids named.
+REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,199}")
+
+
+def named_request_id(headers: Mapping[str, str], body: Any) -> str | None:
+    """The request id an answer names, if it is one a by-id call can use: its
+    ``x-fal-request-id`` header, else a ``request_id`` in its JSON body (at the top, a queue
+    answer's, or in the Platform API's ``error`` object). A malformed one is not returned (it
+    stays in the answer's text): the one rule every reader of an answer's request id uses."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    obj = _json_object(body)
+    platform = _json_object(obj.get("error")) if obj is not None else None
+    candidates = (
+        lower.get("x-fal-request-id"),
+        obj.get("request_id") if obj is not None else None,
+        platform.get("request_id") if platform is not None else None,
+    )
+    for candidate in candidates:
+        if isinstance(candidate, str) and REQUEST_ID.fullmatch(candidate):
+            return candidate
+    return None
 
 
 def _json_objects(value: object) -> list[dict[str, Any]]:
@@ -653,16 +678,7 @@ def error_for_response(
     body_type = obj.get("error_type") if obj is not None else None
     body_type = body_type or platform.get("type")
     error_type = str(body_type) if body_type else lower.get("x-fal-error-type")
-    # A request id in the body: the Platform API's error object, or fal's own at the top (a
-    # queue answer's): a request it names may exist, so it is kept on the error.
-    body_request_id = platform.get("request_id") or (
-        obj.get("request_id") if obj is not None else None
-    )
-    request_id = (
-        request_id
-        or lower.get("x-fal-request-id")
-        or (body_request_id if isinstance(body_request_id, str) else None)
-    )
+    request_id = request_id or named_request_id(headers, body)
     message = _message_from_body(body, f"request failed with status {status_code}")
     cls: type[FalHTTPError]
     if status_code == 422:

@@ -21,7 +21,7 @@ from ._errors import FalError, FalHTTPError, FalTimeoutError
 from ._jsonbody import answer_text, parse_json
 from ._options import Priority, check_with_logs, request_headers, webhook_params
 from ._request_json import encode_json, with_json_type
-from ._retry import Kind
+from ._retry import Kind, named_request_id
 from ._status import Completed, Status, parse_status
 from ._urls import check_request_id, endpoint_url, request_url
 from ._wallclock import exchanges_seen, within, within_async
@@ -107,11 +107,7 @@ def _submission(client: Client, response: httpx.Response) -> Submission:
 
 def _unfollowable(client: Client, response: httpx.Response, what: str) -> FalError:
     text = client.redact(response.text)
-    header_id: str | None = response.headers.get("x-fal-request-id")
-    try:
-        header_id = None if header_id is None else check_request_id(header_id)
-    except FalError:
-        header_id = None  # the text keeps it, whatever it is
+    header_id = named_request_id(response)  # checked: a malformed one stays in the text
     shown = text[:200] + ("..." if len(text) > 200 else "")
     return possibly_accepted(
         f"submit answered {response.status_code} but its answer {what}: {shown!r}",

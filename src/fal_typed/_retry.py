@@ -14,9 +14,10 @@ the upstream accepted the request, and a reset or read timeout after the request
 leaves the outcome unknown: a paid POST then raises :class:`~fal_typed.PossiblyAcceptedError`,
 carrying what is needed to reconcile (URL, status, a hash of the body sent, the time window).
 A submit answered 5xx *naming a request id* (an ``x-fal-request-id`` header, or a
-``request_id`` in its JSON body) is possibly accepted too: with an id in hand the request may
-be queued, so it is raised with that id (to follow it by), never a plain failure inviting a
-second submit.
+``request_id`` in its JSON body) is a :class:`~fal_typed.ServerError` like any fal 5xx (fal
+stamps its id on nearly every answer, and most such failures queued nothing), carrying that id
+and saying that fal may have queued the request under it: follow it by that id before sending
+it again.
 The same holds when the call's deadline passes after a paid POST was sent (or answered with
 success) but before its answer was read: :class:`~fal_typed.PossiblyAcceptedTimeoutError`, which
 is both a timeout and possibly accepted. A deadline that passes before the request was sent
@@ -56,6 +57,7 @@ from ._errors import (
     RateLimitError,
     ServerError,
 )
+from ._errors import named_request_id as _named_request_id
 
 __all__ = [
     "NEVER_RETRIED_ERRORS",
@@ -165,14 +167,12 @@ def _row(
     not_idempotent: bool,
     paid: bool = False,
     retry_fal_5xx: bool = False,
-    queued: bool = False,
 ) -> dict[Outcome, Decision]:
     """One kind's decisions. ``not_idempotent`` (a paid or non-repeatable POST): not sent again
     unless the outcome proves it was not received. ``paid`` (it starts paid work): cut by the
     deadline once sent, it may have been accepted. ``retry_fal_5xx``: a 5xx that is not a
-    gateway's is retried too (storage transfers: nothing runs twice). ``queued`` (a submit: the
-    request lives on in fal's queue under its id): a 5xx naming a request id may have come after
-    the queue took it, so it is possibly accepted, with that id."""
+    gateway's is retried too (storage transfers: nothing runs twice). A fal 5xx naming a
+    request id is decided as any fal 5xx (a ServerError carrying that id)."""
     row: dict[Outcome, Decision] = {}
     for outcome in Outcome:
         if outcome is _O.DEADLINE_AFTER_SENT:
@@ -183,8 +183,6 @@ def _row(
             row[outcome] = Decision(False, FalConnectionError)  # fails at once: see the docs
         elif outcome in (_O.CLIENT_4XX, _O.START_TIMEOUT):
             row[outcome] = Decision(False, _error_of(outcome))
-        elif outcome is _O.FAL_5XX_NAMED and queued:
-            row[outcome] = Decision(False, PossiblyAcceptedError)
         elif outcome in (_O.FAL_5XX, _O.FAL_5XX_NAMED):
             row[outcome] = Decision(retry_fal_5xx, ServerError)
         elif not_idempotent and (outcome in _AMBIGUOUS or outcome in _GATEWAY_AMBIGUOUS):
@@ -197,7 +195,7 @@ def _row(
 #: The table: kind -> outcome -> decision. The client, the stream, uploads and downloads all
 #: ask it (:func:`decide`); docs/guarantees.md prints it.
 RETRY_TABLE: Mapping[Kind, Mapping[Outcome, Decision]] = {
-    Kind.SUBMIT: _row(not_idempotent=True, paid=True, queued=True),
+    Kind.SUBMIT: _row(not_idempotent=True, paid=True),
     Kind.RUN: _row(not_idempotent=True, paid=True),
     Kind.STREAM: _row(not_idempotent=True, paid=True),
     Kind.STATUS: _row(not_idempotent=False),
@@ -261,24 +259,15 @@ def is_gateway_answer(response: httpx.Response) -> bool:
 
 
 def named_request_id(response: httpx.Response) -> str | None:
-    """The request id an answer names: its ``x-fal-request-id`` header, else a ``request_id``
-    string in its JSON body (at the top, or in the Platform API's ``error`` object), if the body
-    was read. A request id in hand means the request may exist (and be paid for)."""
-    header: str | None = response.headers.get("x-fal-request-id")
-    if header is not None and header.strip():
-        return header.strip()
+    """The request id an answer names (:func:`fal_typed._errors.named_request_id`: its
+    ``x-fal-request-id`` header, else a ``request_id`` in its JSON body if the body was read),
+    checked: a malformed one stays in the answer's text only. A request id in hand means the
+    request may exist (and be paid for)."""
     try:
         body: object = response.json()
     except (httpx.ResponseNotRead, ValueError, RecursionError, UnicodeDecodeError):
-        return None
-    if not isinstance(body, dict):
-        return None
-    fields = cast("dict[str, object]", body)
-    found = fields.get("request_id")
-    error = fields.get("error")
-    if not isinstance(found, str) and isinstance(error, dict):
-        found = cast("dict[str, object]", error).get("request_id")
-    return found.strip() if isinstance(found, str) and found.strip() else None
+        body = None
+    return _named_request_id(response.headers, body)
 
 
 def is_name_resolution_error(exc: BaseException) -> bool:

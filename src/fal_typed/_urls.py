@@ -14,7 +14,7 @@ import re
 import uuid
 from dataclasses import dataclass
 
-from ._errors import InvalidArgumentError
+from ._errors import REQUEST_ID, InvalidArgumentError
 
 __all__ = [
     "NAMESPACES",
@@ -29,7 +29,7 @@ NAMESPACES = frozenset({"workflows", "comfy"})
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]*")
 _LEGACY = re.compile(r"(\d+)-([A-Za-z0-9._~-]+)")
-_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,199}")
+_REQUEST_ID = REQUEST_ID
 
 
 @dataclass(frozen=True)

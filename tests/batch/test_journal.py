@@ -289,3 +289,15 @@ def test_a_journal_of_another_version_is_refused_before_any_row_is_claimed(
     reader: Journal = make_journal()
     reader.open(INFO, "read")  # batch status still reads it
     assert reader.counts() == {"pending": 2}
+
+
+def test_rows_a_run_loaded_are_not_removed_because_a_worker_loaded_them_after(make_journal) -> None:  # type: ignore[no-untyped-def]
+    """Workers load one input together: loaded_by is the last loader's, so the first worker's
+    check found every row the second re-stamped "not in the input given" (InputRemovedError,
+    nothing sent). Each run's check reads the slots its own load gave."""
+    journal = make_journal()
+    journal.open(INFO, "worker")
+    journal.load(_records(3), "run1")
+    journal.load(_records(3), "run2")
+    assert journal.not_loaded({"#0", "#1", "#2"}) == (0, [])
+    assert journal.not_loaded({"#0"}) == (2, ["1-h1", "2-h2"])

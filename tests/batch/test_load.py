@@ -79,3 +79,16 @@ def test_rows_never_sent_that_the_input_no_longer_holds_are_not_sent_unasked(
     kept = batch.run(flux_dev, rows(2), journal=journal, client=client, on_change="keep")
     assert kept.wait().counts.get("completed") == 4
     assert accepted_by_prompt(local_fal) == {f"row {i}": 1 for i in range(4)}
+
+
+def test_the_removed_rows_message_counts_right_and_says_what_each_way_out_costs() -> None:
+    """It said "1 rows"; it offered a new journal without saying that re-pays every row this
+    one completed; without --key-field it did not say the keys are positions."""
+    one = str(batch.InputRemovedError(1, ["3-abc"], keyed=False))
+    assert "1 row of this journal, never sent, is not in the input given" in one
+    assert "1 rows" not in one
+    assert "paying again for rows this journal already completed" in one
+    assert "a row's key is its position" in one
+    keyed = str(batch.InputRemovedError(2, ["a", "b"]))
+    assert "2 rows of this journal, never sent, are not" in keyed
+    assert "position" not in keyed

@@ -287,3 +287,36 @@ def test_a_journal_clock_behind_this_machine_s_does_not_end_the_wait_for_the_his
     assert summary.settled is not None
     assert (summary.settled.adopted, summary.settled.absent) == (1, 0)
     assert accepted_by_prompt(local_fal) == {"row 0": 1, "row 1": 1}
+
+
+def test_a_custom_reconciler_gets_the_rows_times_on_this_machine_s_clock(
+    local_fal: LocalFal, client: Client, tmp_path: Path
+) -> None:
+    """Only the history settler's rows were shifted off the journal's clock: a custom
+    Reconciler got times ten minutes in the past here (the journal's clock set back), and
+    windows it built from them missed the request."""
+    import time
+
+    def run(data: list[dict[str, Any]], **options: Any) -> batch.Summary:
+        store = batch.open_journal(str(tmp_path / "j.db"))
+        behind = lambda: time.time() - 600  # noqa: E731
+        store._connection.create_function("fal_now", 0, behind)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
+        try:
+            return batch.run(flux_dev, data, journal=store, client=client, **options).wait()
+        finally:
+            store.close()
+
+    data = rows(2)
+    local_fal.inject(Fault.reset(after_handler=True), on="submit", times=1)
+    before = time.time()
+    assert run(data, concurrency=1).counts == {"completed": 1, "ambiguous": 1}
+    seen: list[float | None] = []
+
+    def mine(endpoint_id: str, found: Any) -> dict[str, str | None]:
+        seen.extend(r.sent_at for r in found)
+        return {}
+
+    reconcile: Callable[..., Any] = mine
+    run(data, reconcile=reconcile)
+    (sent_at,) = seen
+    assert sent_at is not None and sent_at >= before - 60

@@ -48,12 +48,18 @@ def test_a_5xx_naming_a_request_fal_does_not_have_fails_the_row_once_found_absen
     local_fal: LocalFal, client: Client, tmp_path: Path
 ) -> None:
     """The id named is not a queued request (fal refused it after all): following it finds it
-    absent (404), the row fails with that, and --retry-failed sends it, once."""
+    absent (404), the row fails with the submit's own error (its 5xx, noting fal has no such
+    request), and --retry-failed 5xx sends it, once. Recorded http_404, it was never resent."""
     local_fal.inject(Fault.server_error(500, "internal_error"), on="submit", times=1)
     journal = tmp_path / "j.db"
     first = batch.run(flux_dev, rows(2), journal=journal, client=client).wait()
     assert first.counts == {"completed": 1, "failed": 1}, first
-    second = batch.run(flux_dev, rows(2), journal=journal, client=client, retry_failed="all")
+    with batch.open_journal(str(journal)) as store:
+        (failed,) = [row for row in store.rows() if row.state == "failed"]
+    assert failed.error is not None
+    assert (failed.error.kind, failed.error.status) == ("internal_error", 500)
+    assert "fal has no request" in failed.error.message
+    second = batch.run(flux_dev, rows(2), journal=journal, client=client, retry_failed="5xx")
     assert second.wait().counts == {"completed": 2}
     assert accepted_by_prompt(local_fal) == {"row 0": 1, "row 1": 1}
 
@@ -62,7 +68,8 @@ def test_a_refused_submit_keeps_the_request_id_it_names(
     local_fal: LocalFal, client: Client, tmp_path: Path
 ) -> None:
     """A 4xx refuses the submit (not queued, not sent again unasked); the id fal named for it
-    was dropped from the journal, and with it the way to look the refusal up."""
+    was dropped from the journal, and with it the way to look the refusal up. Followed by that
+    id and found absent, the row keeps the refusal's own 400 (not the follow's 404)."""
     local_fal.inject(Fault.response(400, {"detail": "bad request"}), on="submit", times=1)
     journal = tmp_path / "j.db"
     summary = batch.run(flux_dev, rows(1), journal=journal, client=client).wait()

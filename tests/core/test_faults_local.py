@@ -23,6 +23,7 @@ from fal_typed import (
     ServerError,
     Status,
 )
+from fal_typed._errors import error_for_response
 from fal_typed.testing import Fault, LocalFal
 
 from .conftest import accepted_submits
@@ -225,20 +226,36 @@ def test_user_timeout_504_is_final(local_fal: LocalFal, client: Client) -> None:
     assert len(local_fal.requests_for("submit")) == 1
 
 
-def test_fal_5xx_naming_a_request_id_to_a_submit_is_possibly_accepted_with_that_id(
+def test_fal_5xx_naming_a_request_id_to_a_submit_is_a_server_error_with_that_id(
     local_fal: LocalFal, client: Client
 ) -> None:
-    """A request id in hand is a request that may be queued: it was a plain ServerError, the id
-    only in its headers, inviting a second submit that could pay twice. Sent once, as before."""
+    """fal stamps its request id on nearly every 5xx, most of which queued nothing: it was a
+    PossiblyAcceptedError (a FalConnectionError: ``except ServerError`` missed it, fal's
+    error_type was lost). A ServerError with fal's type and the id, saying once to follow it by
+    that id before sending again; sent once."""
     local_fal.inject(Fault.server_error(503), on="submit")
-    with pytest.raises(PossiblyAcceptedError) as info:
+    with pytest.raises(ServerError) as info:
         flux_dev.subscribe(prompt="a cat", client=client)
     error = info.value
     (entry,) = local_fal.requests_for("submit")  # sent once
     assert entry.status_code == 503
+    assert not isinstance(error, PossiblyAcceptedError)
     assert error.status_code == 503 and error.request_id is not None
-    assert error.endpoint_id == "fal-ai/flux/dev"
-    assert "Runner scheduling failure" in error.message and error.request_id in error.message
+    assert error.error_type == "runner_scheduling_failure"
+    assert "Runner scheduling failure" in error.message
+    assert error.message.count(error.request_id) == 1
+    assert error.message.count("may have been queued") == 1
+
+
+def test_the_request_id_an_answer_names_is_checked_once_for_every_reader() -> None:
+    """One rule reads an answer's request id (header, then the body's top, then its ``error``
+    object), checked: a 4xx's malformed body id was kept unchecked on the error."""
+    assert error_for_response(400, {"detail": "bad", "request_id": "../x"}, {}).request_id is None
+    assert error_for_response(500, {"request_id": "r-1"}, {}).request_id == "r-1"
+    both = error_for_response(500, {"request_id": "r-2"}, {"X-Fal-Request-Id": "r-1"})
+    assert both.request_id == "r-1"
+    nested = {"error": {"message": "m", "request_id": "r-3"}}
+    assert error_for_response(503, nested, {"x-fal-request-id": "bad id"}).request_id == "r-3"
 
 
 def test_fal_5xx_to_a_direct_run_is_final(local_fal: LocalFal, client: Client) -> None:

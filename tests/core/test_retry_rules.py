@@ -71,24 +71,24 @@ MAYBE_RECEIVED = {
     Outcome.INGRESS_504,
 }
 #: kind -> (not idempotent, starts paid work, a fal 5xx retried, queued): the flags of each row.
-FLAGS: dict[Kind, tuple[bool, bool, bool, bool]] = {
-    Kind.SUBMIT: (True, True, False, True),
-    Kind.RUN: (True, True, False, False),
-    Kind.STREAM: (True, True, False, False),
-    Kind.STATUS: (False, False, False, False),
-    Kind.STATUS_STREAM: (False, False, False, False),
-    Kind.RESULT: (False, False, False, False),
-    Kind.CANCEL: (False, False, False, False),
-    Kind.UPLOAD_TOKEN: (False, False, False, False),
-    Kind.UPLOAD_INITIATE: (True, False, True, False),
-    Kind.UPLOAD_PART: (False, False, True, False),
-    Kind.UPLOAD_COMPLETE: (True, False, True, False),
-    Kind.UPLOAD_SINGLE: (False, False, True, False),
-    Kind.STORAGE_INITIATE: (False, False, False, False),
-    Kind.DOWNLOAD: (False, False, True, False),
-    Kind.REALTIME_TOKEN: (False, False, False, False),
-    Kind.OTHER_IDEMPOTENT: (False, False, False, False),
-    Kind.OTHER_POST: (True, False, False, False),
+FLAGS: dict[Kind, tuple[bool, bool, bool]] = {
+    Kind.SUBMIT: (True, True, False),
+    Kind.RUN: (True, True, False),
+    Kind.STREAM: (True, True, False),
+    Kind.STATUS: (False, False, False),
+    Kind.STATUS_STREAM: (False, False, False),
+    Kind.RESULT: (False, False, False),
+    Kind.CANCEL: (False, False, False),
+    Kind.UPLOAD_TOKEN: (False, False, False),
+    Kind.UPLOAD_INITIATE: (True, False, True),
+    Kind.UPLOAD_PART: (False, False, True),
+    Kind.UPLOAD_COMPLETE: (True, False, True),
+    Kind.UPLOAD_SINGLE: (False, False, True),
+    Kind.STORAGE_INITIATE: (False, False, False),
+    Kind.DOWNLOAD: (False, False, True),
+    Kind.REALTIME_TOKEN: (False, False, False),
+    Kind.OTHER_IDEMPOTENT: (False, False, False),
+    Kind.OTHER_POST: (True, False, False),
 }
 
 
@@ -98,11 +98,8 @@ def expected(
     not_idempotent: bool,
     paid: bool,
     retry_fal_5xx: bool,
-    queued: bool = False,
 ) -> Decision:
-    if outcome is Outcome.FAL_5XX_NAMED and queued:
-        return Decision(False, PossiblyAcceptedError)
-    if outcome is Outcome.FAL_5XX_NAMED:
+    if outcome is Outcome.FAL_5XX_NAMED:  # a ServerError as any fal 5xx, carrying the id
         return Decision(retry_fal_5xx, ServerError)
     if outcome is Outcome.DEADLINE_AFTER_SENT:
         return Decision(False, PossiblyAcceptedTimeoutError if paid else FalTimeoutError)
@@ -122,13 +119,11 @@ def test_each_outcome_gives_up_with_its_own_error(outcome: Outcome) -> None:
     assert _error_of(outcome) is ERROR_OF[outcome]
 
 
-@pytest.mark.parametrize(
-    ("not_idempotent", "paid", "retry_fal_5xx", "queued"), sorted(set(FLAGS.values()))
-)
+@pytest.mark.parametrize(("not_idempotent", "paid", "retry_fal_5xx"), sorted(set(FLAGS.values())))
 def test_each_row_decides_every_outcome_as_documented(
-    not_idempotent: bool, paid: bool, retry_fal_5xx: bool, queued: bool
+    not_idempotent: bool, paid: bool, retry_fal_5xx: bool
 ) -> None:
-    row = _row(not_idempotent=not_idempotent, paid=paid, retry_fal_5xx=retry_fal_5xx, queued=queued)
+    row = _row(not_idempotent=not_idempotent, paid=paid, retry_fal_5xx=retry_fal_5xx)
     assert set(row) == set(Outcome)
     for outcome in Outcome:
         want = expected(
@@ -136,7 +131,6 @@ def test_each_row_decides_every_outcome_as_documented(
             not_idempotent=not_idempotent,
             paid=paid,
             retry_fal_5xx=retry_fal_5xx,
-            queued=queued,
         )
         assert row[outcome] == want, outcome
 
@@ -145,10 +139,11 @@ def test_a_row_retries_no_fal_5xx_unless_asked() -> None:
     assert _row(not_idempotent=False)[Outcome.FAL_5XX] == Decision(False, ServerError)
 
 
-def test_a_row_holds_no_queued_request_unless_asked() -> None:
+def test_a_fal_5xx_naming_a_request_is_a_server_error_even_to_a_submit() -> None:
+    """fal names its request id on nearly every answer: a submit's named 5xx was
+    PossiblyAcceptedError (a FalConnectionError that ``except ServerError`` missed)."""
     named = Outcome.FAL_5XX_NAMED
-    assert _row(not_idempotent=True, paid=True)[named] == Decision(False, ServerError)
-    assert _row(not_idempotent=True, queued=True)[named] == Decision(False, PossiblyAcceptedError)
+    assert RETRY_TABLE[Kind.SUBMIT][named] == Decision(False, ServerError)
 
 
 def test_a_row_starts_no_paid_work_unless_asked() -> None:
@@ -160,14 +155,13 @@ def test_a_row_starts_no_paid_work_unless_asked() -> None:
 
 @pytest.mark.parametrize("kind", list(Kind), ids=[k.name for k in Kind])
 def test_each_kind_has_the_row_of_its_flags(kind: Kind) -> None:
-    not_idempotent, paid, retry_fal_5xx, queued = FLAGS[kind]
+    not_idempotent, paid, retry_fal_5xx = FLAGS[kind]
     for outcome in Outcome:
         want = expected(
             outcome,
             not_idempotent=not_idempotent,
             paid=paid,
             retry_fal_5xx=retry_fal_5xx,
-            queued=queued,
         )
         assert RETRY_TABLE[kind][outcome] == want, (kind, outcome)
 

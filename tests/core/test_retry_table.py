@@ -22,6 +22,7 @@ from fal_typed import (
     AsyncStream,
     Client,
     FalConnectionError,
+    FalHTTPError,
     FalTimeoutError,
     PossiblyAcceptedError,
     PossiblyAcceptedTimeoutError,
@@ -186,8 +187,10 @@ def test_served_cell(peer: OutcomePeer, kind: Kind, outcome: Outcome, mode: str)
             assert error.failed_at is not None and error.failed_at >= error.sent_at
             if kind in (Kind.SUBMIT, Kind.RUN):
                 assert error.endpoint_id == ID
-            if outcome is Outcome.FAL_5XX_NAMED:  # the id named is kept, to follow it by
-                assert error.request_id == "f0e1d2c3-0000-4000-8000-000000000001"
+        if outcome is Outcome.FAL_5XX_NAMED and kind in (Kind.SUBMIT, Kind.RUN, Kind.STREAM):
+            # the id named is kept, to follow it by (a by-id call keeps its own)
+            assert isinstance(info.value, FalHTTPError)
+            assert info.value.request_id == "f0e1d2c3-0000-4000-8000-000000000001"
     client.close()
 
 
@@ -264,10 +267,6 @@ def test_the_table_follows_the_documented_rule(kind: Kind) -> None:
             assert decision.error is cut, (kind, outcome)
         elif outcome in FINAL:
             assert not decision.retry, (kind, outcome)
-        elif outcome is Outcome.FAL_5XX_NAMED and kind is Kind.SUBMIT:
-            # A submit's request lives on in the queue: with its id named, it may be queued.
-            assert not decision.retry, (kind, outcome)
-            assert decision.error is PossiblyAcceptedError, (kind, outcome)
         elif outcome in (Outcome.FAL_5XX, Outcome.FAL_5XX_NAMED):
             assert decision.retry is (kind in STORAGE), (kind, outcome)
         elif kind in NOT_IDEMPOTENT and outcome in AMBIGUOUS:

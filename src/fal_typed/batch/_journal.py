@@ -21,7 +21,7 @@ import json
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Literal, TypeAlias
 
@@ -229,9 +229,10 @@ class Journal(ABC):
         """The state of one row (None: no such row)."""
         return next((row.state for row in self.rows() if row.slot == slot), None)
 
-    def not_loaded(self, run_id: str) -> tuple[int, list[str]]:
-        """Rows never sent (``pending``) that the load of ``run_id`` did not give: how many,
-        and the keys of the first 20 (in input order)."""
+    def not_loaded(self, loaded: Container[str]) -> tuple[int, list[str]]:
+        """Rows never sent (``pending``) whose slots are not among ``loaded`` (the slots this
+        run's load gave: each run's own, as workers loading one input together overwrite each
+        other's ``loaded_by``): how many, and the keys of the first 20 (in input order)."""
         return 0, []
 
     def clock(self) -> float:
@@ -693,14 +694,21 @@ class SQLJournal(Journal):
 
     # -- reading --------------------------------------------------------------------------------
 
-    def not_loaded(self, run_id: str) -> tuple[int, list[str]]:
-        where = "WHERE batch = ? AND state = 'pending' AND loaded_by <> ?"
-        count = self._sql(f"SELECT COUNT(*) FROM fal_batch_rows {where}")
-        keys = self._sql(f"SELECT row_key FROM fal_batch_rows {where} ORDER BY pos LIMIT 20")
+    def not_loaded(self, loaded: Container[str]) -> tuple[int, list[str]]:
+        sql = self._sql(
+            "SELECT slot, row_key FROM fal_batch_rows WHERE batch = ? AND state = 'pending' "
+            "ORDER BY pos"
+        )
+        found = 0
+        shown: list[str] = []
         with self._transaction(write=False):
-            (found,) = self._execute(count, (self.name, run_id))[0]
-            shown = [str(key) for (key,) in self._execute(keys, (self.name, run_id))]
-        return int(found), shown
+            for slot, key in self._execute(sql, (self.name,)):
+                if str(slot) in loaded:
+                    continue
+                found += 1
+                if len(shown) < 20:
+                    shown.append(str(key))
+        return found, shown
 
     def counts(self) -> dict[str, int]:
         sql = self._sql("SELECT state, COUNT(*) FROM fal_batch_rows WHERE batch = ? GROUP BY state")

@@ -34,6 +34,8 @@ from .._endpoint import Endpoint
 from .._errors import (
     FalConnectionError,
     FalError,
+    FalHTTPError,
+    NotFoundError,
     OutputValidationError,
     PossiblyAcceptedError,
     RateLimitError,
@@ -182,13 +184,22 @@ class InputRemovedError(BatchError):
     """Rows the journal holds, never sent, are not in the input given now: they would be sent
     (and paid for) though the input no longer holds them."""
 
-    def __init__(self, count: int, keys: Sequence[str]) -> None:
+    def __init__(self, count: int, keys: Sequence[str], *, keyed: bool = True) -> None:
         more = f" and {count - len(keys)} more" if count > len(keys) else ""
+        rows = "1 row" if count == 1 else f"{count} rows"
+        positions = (
+            ""
+            if keyed
+            else " (without --key-field / key_field a row's key is its position in the input: "
+            "rows inserted or removed above it shift the keys of those below)"
+        )
         super().__init__(
-            f"{count} rows of this journal, never sent, are not in the input given: "
-            f"{', '.join(keys)}{more}. They would be sent (and paid for) all the same. Give the "
-            "input that holds them, use a new journal for the new input, or on_change='keep' / "
-            "--changed keep to send them as the journal holds them"
+            f"{rows} of this journal, never sent, {'is' if count == 1 else 'are'} not in the "
+            f"input given: {', '.join(keys)}{more}{positions}. They would be sent (and paid "
+            "for) all the same. Give the input that holds them; or on_change='keep' / "
+            "--changed keep to send them as the journal holds them; or a new journal for the "
+            "new input (which sends every row again, paying again for rows this journal "
+            "already completed)"
         )
         self.count: int = count
         self.keys: list[str] = list(keys)
@@ -398,7 +409,10 @@ class Runner:
         self._tasks: dict[asyncio.Task[None], str] = {}
         self._posting: set[asyncio.Task[None]] = set()
         self._webhooks: dict[str, asyncio.Future[Any]] = {}
-        self._named: set[str] = set()
+        self._named: dict[str, FalError] = {}
+        # The slots this run's load gave (what a row no longer in the input is told by: each
+        # run's own, as workers loading one input together overwrite each other's loaded_by).
+        self._loaded: set[str] = set()
         """Requests named by a submit's error answer: maybe never queued (no delivery comes
         for those), so followed by status from the start, as a resumed row's are."""
         self._followed: set[str] = set()
@@ -504,6 +518,7 @@ class Runner:
         for checked in check_rows(self.endpoint, rows, key_field=self.settings.key_field):
             report.rows += 1
             ident = checked.identity
+            self._loaded.add(ident.slot)
             if checked.problem is not None:
                 report.problems.append(checked.problem)
                 error = ErrorInfo("invalid_input", checked.problem.message)
@@ -543,9 +558,10 @@ class Runner:
         if self.changed and self.settings.on_change == "refuse":
             raise InputChangedError(self.changed)
         if self.settings.on_change == "refuse":
-            count, keys = await self.committer.call(lambda: self.journal.not_loaded(self.run_id))
+            loaded = self._loaded
+            count, keys = await self.committer.call(lambda: self.journal.not_loaded(loaded))
             if count:
-                raise InputRemovedError(count, keys)
+                raise InputRemovedError(count, keys, keyed=self.settings.key_field is not None)
 
     async def _estimate(self, calls: int, max_cost: float) -> Estimate:
         from ..platform._costs import estimate_cost_async, format_cost
@@ -582,6 +598,20 @@ class Runner:
         ambiguous = await self.committer.call(lambda: list(self.journal.rows(["ambiguous"])))
         if not ambiguous:
             return
+        # The rows' times are the journal's clock (a PostgreSQL server's), a reconciler's (the
+        # history settler's wait, a custom one's own window) this machine's: read on one clock.
+        # A journal clock behind this one by more than the settle delay made every row's wait
+        # look over at once, and rows fal had accepted but not indexed yet were found absent
+        # and sent again; a custom Reconciler got the journal's times unshifted.
+        offset = time.time() - await self.committer.call(self.journal.clock)
+        ambiguous = [
+            dataclasses.replace(
+                row,
+                sent_at=None if row.sent_at is None else row.sent_at + offset,
+                updated_at=None if row.updated_at is None else row.updated_at + offset,
+            )
+            for row in ambiguous
+        ]
         if isinstance(self.reconcile, HistorySettler):
             await self._settle(self.reconcile, ambiguous)
             return
@@ -615,19 +645,6 @@ class Runner:
             )
 
         self.progress.message(f"batch: settling {len(rows)} ambiguous rows from fal's history")
-        # The rows' times are the journal's clock (a PostgreSQL server's), the wait for fal's
-        # history this machine's: read on one clock. A journal clock behind this one by more
-        # than the settle delay made every row's wait look over at once, and rows fal had
-        # accepted but not indexed yet were found absent and sent again.
-        offset = time.time() - await self.committer.call(self.journal.clock)
-        rows = [
-            dataclasses.replace(
-                row,
-                sent_at=None if row.sent_at is None else row.sent_at + offset,
-                updated_at=None if row.updated_at is None else row.updated_at + offset,
-            )
-            for row in rows
-        ]
 
         async def still_ambiguous() -> set[str]:
             found = await self.committer.call(lambda: list(self.journal.rows(["ambiguous"])))
@@ -880,16 +897,7 @@ class Runner:
                 return _Again.RATE_LIMITED
             except PossiblyAcceptedError as exc:
                 if exc.request_id is not None:
-                    # fal's answer named a request (a 5xx with an id, an answer cut after its
-                    # head): it may be queued and paid for. Followed by that id, as any
-                    # submitted row: made ambiguous (its id dropped), it was left to be sent
-                    # again, and failed, --retry-failed sent it again.
-                    self.progress.message(
-                        f"batch: the submit of {row.key} failed ({exc.message}), but fal named "
-                        f"request {exc.request_id}: following it by that id, not sending again"
-                    )
-                    self._named.add(exc.request_id)
-                    return await self._accepted(row, token, exc.request_id)
+                    return await self._follow_named(row, token, exc, exc.request_id)
                 error = error_info(exc)
                 moved = Transition(
                     row.slot, "ambiguous", ("submitting",), token=token, values={"error": error}
@@ -897,15 +905,14 @@ class Runner:
                 await self._fail(row, moved, exc)
                 return None
             except FalError as exc:
-                # A refusal naming a request id keeps it (fal's record of the refusal): a
-                # request id fal gave is never dropped.
-                named = {} if exc.request_id is None else {"request_id": exc.request_id}
+                if isinstance(exc, FalHTTPError) and exc.request_id is not None:
+                    return await self._follow_named(row, token, exc, exc.request_id)
                 moved = Transition(
                     row.slot,
                     "failed",
                     ("submitting",),
                     token=token,
-                    values={"error": error_info(exc), **named},
+                    values={"error": error_info(exc)},
                 )
                 await self._fail(row, moved, exc)
                 return None
@@ -913,6 +920,21 @@ class Runner:
         finally:
             if task is not None:
                 self._posting.discard(task)
+
+    async def _follow_named(
+        self, row: JournalRow, token: str, exc: FalError, request_id: str
+    ) -> str | None:
+        """A submit that failed (a 5xx, a refusal, an answer cut after its head) naming a
+        request id: fal may have queued it and be running it, paid for, so the row is followed
+        by that id as any submitted row (failed with the id dropped, the paid result was lost
+        and --retry-failed paid again). The submit's error is kept: if fal has no such request,
+        the row fails with it, so --retry-failed resends it by the submit's kind."""
+        self.progress.message(
+            f"batch: the submit of {row.key} failed ({exc.message}), but fal named request "
+            f"{request_id}: following it by that id, not sending again"
+        )
+        self._named[request_id] = exc
+        return await self._accepted(row, token, request_id)
 
     async def _accepted(self, row: JournalRow, token: str, request_id: str) -> str | None:
         """Commit the request id fal named for the row's submit; the id if the row now waits
@@ -985,6 +1007,7 @@ class Runner:
         if problem is not None:
             await self._unanswered(row, request_id, problem)
             return None
+        self._named.pop(request_id, None)
         row.output = data
         if self._downloader is not None:
             fetched = Transition(
@@ -1054,6 +1077,20 @@ class Runner:
                 f"batch: the result of {row.key} ({request_id}) could not be fetched "
                 f"({error.message}); it stays submitted and the next run fetches it"
             )
+            return
+        submit_error = self._named.pop(request_id, None)
+        if submit_error is not None and isinstance(exc, NotFoundError):
+            # fal has no such request: the submit's own failure (a 5xx...) is the row's, so
+            # --retry-failed sends it again by that kind (recorded http_404, it never was).
+            info = error_info(submit_error)
+            note = f"; fal has no request {request_id} (404 following it): it was never queued"
+            error = ErrorInfo(info.kind, (info.message + note)[:2000], info.status)
+            failed = Transition(
+                row.slot, "failed", ("submitted",), request_id=request_id, values={"error": error}
+            )
+            if await self._commit(row, failed):
+                row.error = error
+                await self._emit(row)
             return
         failed = Transition(
             row.slot,
@@ -1145,10 +1182,9 @@ class Runner:
                 follow.cancel()
                 with contextlib.suppress(BaseException):
                     await follow
-        self._webhooks.pop(request_id, None)
+        self._settled(request_id)
         if delivery.done():
             return await self._delivered(request_id, delivery.result())
-        self._followed.add(request_id)
         return follow.result()
 
     async def _by_webhook(self, request_id: str, timeout: float, *, ask_first: bool) -> Any:
@@ -1167,7 +1203,7 @@ class Runner:
                     status = await get_status_async(self.client, endpoint_id, request_id)
                     if isinstance(status, Completed):
                         following.completed = status
-                        self._webhooks.pop(request_id, None)
+                        self._settled(request_id)
                         return await fetch_result_async(
                             self.client, endpoint_id, request_id, completed=status
                         )
@@ -1178,8 +1214,14 @@ class Runner:
             except asyncio.TimeoutError:
                 ask = True
                 continue
-            self._webhooks.pop(request_id, None)
+            self._settled(request_id)
             return await self._delivered(request_id, outcome)
+
+    def _settled(self, request_id: str) -> None:
+        """The request has its outcome (delivered, or completed by status): its delivery is
+        dropped, and any later one (fal retries deliveries) is ignored, never kept for ever."""
+        self._webhooks.pop(request_id, None)
+        self._followed.add(request_id)
 
     def deliver(self, request_id: str, outcome: Any) -> None:
         """A verified webhook delivery: the output JSON, the request's error, or
@@ -1187,7 +1229,7 @@ class Runner:
         when none waits for it yet (a delivery can come before the submit's answer is
         committed): the row takes it when it starts waiting."""
         if request_id in self._followed:
-            return  # its row has its outcome already (by status): settled once
+            return  # its row has its outcome already (delivered, or by status): settled once
         future = self._delivery(request_id)
         if not future.done():
             future.set_result(outcome)

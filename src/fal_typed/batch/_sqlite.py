@@ -64,6 +64,10 @@ class SQLiteJournal(SQLJournal):
             raise JournalError(f"{problem}; a run through another name would send rows again")
         # Looked at before SQLite opens the file: its first read makes an empty log.
         self._log_found: bool = _has_log(self.path)
+        # A journal made by this open (deleted and made anew under the same name, its lock
+        # file left): the lock file's count is an older journal's, not this one's.
+        self._new: bool = not self.path.exists()
+        self._mode: Mode | None = None
         try:
             if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +130,8 @@ class SQLiteJournal(SQLJournal):
     def _check_whole(self, mode: Mode) -> None:
         """Refuse a journal that lacks commits of a run that used it (see the module docstring);
         then count this run in, in the main file (checkpointed) and in the lock file."""
-        counted = _lock_count(self._lock_path())
+        counted = None if self._new else _lock_count(self._lock_path())
+        self._mode = mode
         with self._transaction(write=True):
             self._execute(
                 "CREATE TABLE IF NOT EXISTS fal_journal_runs (id INTEGER PRIMARY KEY "
@@ -169,18 +174,18 @@ class SQLiteJournal(SQLJournal):
                     os.write(fd, f"{now}\n".encode())
 
     def _close_cleanly(self) -> None:
-        """Count this run's clean end: by the last run or worker holding the journal."""
-        handle = self._lock_file
-        if self._opened is None or handle is None:
+        """Count this run's clean end. A run alone (solo: its lock is exclusive, or no lock
+        exists without fcntl) ends every run before it too: ``closed = opened``. A worker counts
+        itself (``closed + 1``), never upgrading its shared lock to find whether it is the last:
+        on Linux that upgrade is not atomic, so a worker starting meanwhile was refused as
+        meeting a run without --worker, and two closing together both failed it and recorded no
+        clean end. Without fcntl (Windows) nothing was recorded, and every next run was
+        refused as a copy left open."""
+        if self._opened is None:
             return
-        try:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # the last one?
-        except (ImportError, OSError):
-            return  # other workers still hold it: the last of them says it
+        count = "closed = opened" if self._mode == "solo" else "closed = MIN(opened, closed + 1)"
         with contextlib.suppress(JournalError), self._transaction(write=True):
-            self._execute("UPDATE fal_journal_runs SET closed = opened")
+            self._execute(f"UPDATE fal_journal_runs SET {count}")
 
     @contextlib.contextmanager
     def _transaction(self, *, write: bool) -> Generator[None, None, None]:
