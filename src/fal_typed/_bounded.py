@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # imported by the async readers: sync programs never load it
 
 __all__ = [
     "INFLATED_STEP",
+    "MAX_GZIP_MEMBERS",
     "RATIO_FLOOR",
     "BodyGuard",
     "Inflater",
@@ -382,6 +383,7 @@ class Inflater:
         self._gzip = self._wbits == zlib.MAX_WBITS | 16
         # The start of what follows a finished stream, while too short to tell a gzip member.
         self._after = b""
+        self._members = 1
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         """The decoded pieces of ``data`` (after what came before), each of at most ``step``
@@ -424,6 +426,11 @@ class Inflater:
                 self._after = start  # one byte: the next piece tells
                 return b""
             self._after = b""
+            self._members += 1
+            if self._members > MAX_GZIP_MEMBERS:
+                # Each new member costs a copy of what follows it (zlib's unused_data): a body of
+                # empty members would cost time quadratic in its size.
+                raise LimitExceeded(f"the body has more than {MAX_GZIP_MEMBERS} gzip members")
             self._inflater = zlib.decompressobj(self._wbits)
             return start
         raise LimitExceeded(f"the body has data after the end of its {self._encoding} stream")
@@ -437,6 +444,8 @@ class Inflater:
 
 
 _GZIP_MAGIC: Final = b"\x1f\x8b"
+MAX_GZIP_MEMBERS: Final = 64
+"""The most gzip members :class:`Inflater` decodes one after another (servers send one)."""
 
 
 async def inflated_chunks(
