@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # imported by the async readers: sync programs never load it
 
 __all__ = [
     "INFLATED_STEP",
+    "MAX_GZIP_MEMBERS",
     "RATIO_FLOOR",
     "BodyGuard",
     "Inflater",
@@ -393,6 +394,11 @@ class Inflater:
     """Decodes a ``gzip`` or ``deflate`` body (zlib-wrapped or raw, as httpx reads it) in pieces
     of at most ``step`` decoded bytes, whatever a received piece inflates to.
 
+    A gzip body may hold several members one after another (RFC 1952): each is decoded in turn,
+    bounded the same way. Anything else after the end of the stream is refused: zlib keeps it
+    aside (``unused_data``), undecoded and uncounted, so a tiny stream followed by junk grew
+    memory without bound, and a second member was dropped as if the body had ended.
+
     Raises :class:`LimitExceeded` for a body that is not what its encoding says.
     """
 
@@ -404,12 +410,20 @@ class Inflater:
         self._inflater = zlib.decompressobj(self._wbits)
         self._step = step
         self._started = False
+        self._gzip = self._wbits == zlib.MAX_WBITS | 16
+        # The start of what follows a finished stream, while too short to tell a gzip member.
+        self._after = b""
+        self._members = 1
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         """The decoded pieces of ``data`` (after what came before), each of at most ``step``
         bytes, decoded as they are asked for."""
         pending = data
         while True:
+            if self._inflater.eof:
+                pending = self._next_member(pending)
+                if not pending:
+                    return
             try:
                 out = self._inflater.decompress(pending, self._step)
             except zlib.error as exc:
@@ -421,17 +435,47 @@ class Inflater:
                 continue
             self._started = True
             pending = self._inflater.unconsumed_tail
+            if self._inflater.eof:
+                # What came after the stream's end: zlib would keep it aside, unbounded.
+                pending = self._inflater.unused_data
             if out:
                 yield out
             # A full piece may leave more decoded output inside zlib: ask again until a piece
-            # comes short with no input left.
-            if not pending and len(out) < self._step:
+            # comes short with no input left (at the stream's end, zlib has given it all).
+            if not pending and (len(out) < self._step or self._inflater.eof):
                 return
+
+    def _next_member(self, data: bytes) -> bytes:
+        """``data``, arriving after the end of a stream, if it begins another gzip member (for
+        which a new decoder is made); :class:`LimitExceeded` if it cannot."""
+        start = self._after + data
+        if not start:
+            return b""
+        if self._gzip and _GZIP_MAGIC.startswith(start[: len(_GZIP_MAGIC)]):
+            if len(start) < len(_GZIP_MAGIC):
+                self._after = start  # one byte: the next piece tells
+                return b""
+            self._after = b""
+            self._members += 1
+            if self._members > MAX_GZIP_MEMBERS:
+                # Each new member costs a copy of what follows it (zlib's unused_data): a body of
+                # empty members would cost time quadratic in its size.
+                raise LimitExceeded(f"the body has more than {MAX_GZIP_MEMBERS} gzip members")
+            self._inflater = zlib.decompressobj(self._wbits)
+            return start
+        raise LimitExceeded(f"the body has data after the end of its {self._encoding} stream")
 
     def finish(self) -> None:
         """The body ended: :class:`LimitExceeded` if its compressed stream did not."""
-        if self._started and not self._inflater.eof:
+        if self._started and (not self._inflater.eof or self._after):
             raise LimitExceeded(f"the body ends inside its {self._encoding} stream")
+        if self._started and self._inflater.unused_data:
+            raise LimitExceeded(f"the body has data after the end of its {self._encoding} stream")
+
+
+_GZIP_MAGIC: Final = b"\x1f\x8b"
+MAX_GZIP_MEMBERS: Final = 64
+"""The most gzip members :class:`Inflater` decodes one after another (servers send one)."""
 
 
 async def inflated_chunks(

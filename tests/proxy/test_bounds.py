@@ -14,8 +14,10 @@ import zlib
 import httpx
 import pytest
 
+from fal_typed._bounded import Inflater, LimitExceeded
+
 from ..webhooks.helpers import serve_raw
-from .conftest import ALICE, ProxyFactory, ServedProxy
+from .conftest import ALICE, PROXY_KEY, ProxyFactory, ServedProxy
 from .test_proxy import QUEUE
 
 STATUS = f"{QUEUE}/fal-ai/flux/requests/abc/status"
@@ -358,3 +360,293 @@ def test_the_head_clock_starts_once_the_request_is_sent(
         )
     assert response.status_code == 200, response.text[:300]
     assert took and took[0] > 1.5  # the upload itself took longer than HEAD_TIMEOUT
+
+
+# -- what follows the end of a compressed stream -------------------------------------------------
+
+
+def _inflated(encoding: str, data: bytes, piece: int) -> bytes:
+    inflater = Inflater(encoding, step=1024)
+    out = bytearray()
+    for start in range(0, len(data), piece):
+        for decoded in inflater.feed(data[start : start + piece]):
+            assert len(decoded) <= 1024
+            out += decoded
+    inflater.finish()
+    return bytes(out)
+
+
+@pytest.mark.parametrize("piece", [1, 7, 1 << 20])
+def test_every_member_of_a_gzip_body_is_decoded(piece: int) -> None:
+    """RFC 1952 allows several members one after another: the second was left in zlib's
+    unused_data and dropped, so the caller got the first part as if it were the whole."""
+    first, second = b"a" * 5000, b"b" * 3000
+    assert _inflated("gzip", gzip.compress(first) + gzip.compress(second), piece) == first + second
+
+
+@pytest.mark.parametrize("piece", [1, 7, 1 << 20])
+@pytest.mark.parametrize(
+    ("encoding", "body"),
+    [
+        ("gzip", gzip.compress(b"{}") + b"junk"),
+        ("gzip", gzip.compress(b"{}") + b"\0" * 64),
+        ("deflate", zlib.compress(b"{}") + b"junk"),
+        ("deflate", zlib.compress(b"{}") + gzip.compress(b"{}")),
+    ],
+    ids=["gzip-junk", "gzip-zeros", "deflate-junk", "deflate-gzip"],
+)
+def test_data_after_the_end_of_a_stream_is_refused(encoding: str, body: bytes, piece: int) -> None:
+    """What came after the stream's end was kept aside by zlib, never decoded nor counted:
+    a tiny stream followed by GiBs of junk grew the proxy's memory without bound."""
+    with pytest.raises(LimitExceeded, match="data after the end"):
+        _inflated(encoding, body, piece)
+
+
+def test_a_body_of_many_gzip_members_is_refused() -> None:
+    """Each member costs a copy of what follows it: tens of thousands of empty ones made a
+    1 MiB body cost gigabytes of copying."""
+    with pytest.raises(LimitExceeded, match="more than 64 gzip members"):
+        _inflated("gzip", gzip.compress(b"") * 50_000, 1 << 20)
+    assert _inflated("gzip", gzip.compress(b"x") * 64, 1 << 20) == b"x" * 64
+
+
+@pytest.mark.parametrize(
+    "tail", [b"\x1f", b"\x1f\x8b", gzip.compress(b"more")[:-3]], ids=["1", "2", "most"]
+)
+def test_a_second_member_cut_short_is_refused(tail: bytes) -> None:
+    with pytest.raises(LimitExceeded, match="ends inside"):
+        _inflated("gzip", gzip.compress(b"{}") + tail, 1)
+
+
+def test_junk_after_a_gzip_answer_is_not_held_by_the_proxy(serve_proxy: ProxyFactory) -> None:
+    """A 20-byte gzip stream, then 16 MiB of junk: zlib held all of it (unused_data), growing
+    memory (and copying it all again for each piece) as it came, and the caller got "{}" as if
+    complete; now the answer is cut at the first byte past the stream."""
+    junk = b"j" * 65536
+    sent = [0]
+
+    def answer(conn: socket.socket, head: bytes, stop: threading.Event) -> None:
+        conn.sendall(
+            _head(
+                content_type="application/json",
+                content_encoding="gzip",
+                transfer_encoding="chunked",
+            )
+            + _chunked(gzip.compress(b"{}"))
+        )
+        try:
+            for _ in range(256):  # 16 MiB at most
+                if stop.is_set():
+                    return
+                conn.sendall(_chunked(junk))
+                sent[0] += len(junk)
+            conn.sendall(b"0\r\n\r\n")
+        except OSError:
+            return
+        stop.wait(10)
+
+    with serve_raw(answer) as base:
+        served = serve_proxy(upstream=base)
+        served.recorder.sent = _Dropped()
+        tracemalloc.start()
+        try:
+            response, body, _, error = _answer(served)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < 8 * 2**20, peak
+    assert error is not None or response.status_code == 500
+    assert b"junk" not in body and b"jjj" not in body
+    [record] = served.calls.wait()
+    assert record.error_type == "proxy_upstream_interrupted"
+
+
+def test_a_two_member_gzip_answer_reaches_the_caller_whole(serve_proxy: ProxyFactory) -> None:
+    encoded = gzip.compress(b'{"status": "IN_') + gzip.compress(b'QUEUE"}')
+
+    def answer(conn: socket.socket, head: bytes, stop: threading.Event) -> None:
+        conn.sendall(
+            _head(
+                content_type="application/json",
+                content_encoding="gzip",
+                content_length=str(len(encoded)),
+            )
+            + encoded
+        )
+        stop.wait(10)
+
+    with serve_raw(answer) as base:
+        served = serve_proxy(upstream=base)
+        response, body, _, error = _answer(served)
+    assert error is None and response.status_code == 200
+    assert body == b'{"status": "IN_QUEUE"}'
+
+
+# -- refusals made after fal answered ------------------------------------------------------------
+
+_REQUEST_ID = "0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+
+
+def _submit(served: ServedProxy) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = httpx.post(
+        served.url,
+        headers={**ALICE, "x-fal-target-url": f"{QUEUE}/fal-ai/flux/dev"},
+        json={"prompt": "a cat"},
+        timeout=30,
+    )
+    return response, time.monotonic() - started
+
+
+def _names_the_request(response: httpx.Response) -> None:
+    assert response.status_code == 500
+    assert response.headers.get("x-fal-request-id") == _REQUEST_ID
+    assert _REQUEST_ID in response.json()["detail"]
+
+
+def test_an_encoding_refusal_names_fals_request_id(serve_proxy: ProxyFactory) -> None:
+    """fal queued (and bills) the submit, but the proxy's 500 dropped the id fal gave it: the
+    caller could never follow its request."""
+
+    def answer(conn: socket.socket, head: bytes, stop: threading.Event) -> None:
+        conn.sendall(
+            _head(
+                content_type="application/json",
+                content_encoding="br",
+                content_length="4",
+                x_fal_request_id=_REQUEST_ID,
+            )
+            + b"\x1f\x8b\x08\x00"
+        )
+        stop.wait(10)
+
+    with serve_raw(answer) as base:
+        served = serve_proxy(upstream=base, validate_inputs=False)
+        response, _ = _submit(served)
+    _names_the_request(response)
+    assert response.json()["error_type"] == "proxy_upstream_encoding"
+
+
+def test_an_answer_cut_before_anything_was_sent_names_fals_request_id(
+    serve_proxy: ProxyFactory,
+) -> None:
+    def cut(conn: socket.socket, head: bytes, stop: threading.Event) -> None:
+        conn.sendall(
+            _head(
+                content_type="application/json",
+                content_length="1000",
+                x_fal_request_id=_REQUEST_ID,
+            )
+            + b"{" * 500
+        )
+
+    with serve_raw(cut) as base:
+        served = serve_proxy(upstream=base, validate_inputs=False)
+        response, _ = _submit(served)
+    _names_the_request(response)
+    assert response.json()["error_type"] == "proxy_upstream_interrupted"
+
+
+def test_the_encoding_fal_named_is_scrubbed_of_the_key(serve_proxy: ProxyFactory) -> None:
+    """fal's Content-Encoding value was quoted into the caller's body as it came: an upstream
+    echoing the key there handed it to the front end."""
+    secret = PROXY_KEY.partition(":")[2]
+
+    def answer(conn: socket.socket, head: bytes, stop: threading.Event) -> None:
+        conn.sendall(
+            _head(content_type="application/json", content_encoding=PROXY_KEY, content_length="2")
+            + b"{}"
+        )
+        stop.wait(10)
+
+    with serve_raw(answer) as base:
+        served = serve_proxy(upstream=base)
+        response, body, _, _ = _answer(served)
+    assert response.status_code == 500
+    assert b'"error_type":"proxy_upstream_encoding"' in body
+    assert secret.encode() not in body
+    assert secret.encode() not in served.recorder.text()
+
+
+# -- the body of an answer fal gives at once -----------------------------------------------------
+
+
+def test_a_submit_answer_fal_trickles_is_bounded_in_total(
+    serve_proxy: ProxyFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past its head, the reads have no timeout: a submit's answer sent a byte at a time held
+    the caller's slot and fal's connection for as long as it kept coming. It must now end
+    within ANSWER_TIMEOUT; nothing was sent, so the caller gets a 500 naming fal's request id."""
+    monkeypatch.setattr("fal_typed.proxy._app.ANSWER_TIMEOUT", 1.0)
+
+    def trickle(conn: socket.socket, head: bytes, stop: threading.Event) -> None:
+        conn.sendall(
+            _head(
+                content_type="application/json",
+                content_length="10000",
+                x_fal_request_id=_REQUEST_ID,
+            )
+        )
+        for _ in range(10_000):
+            if stop.wait(0.05):
+                return
+            conn.sendall(b" ")
+
+    with serve_raw(trickle) as base:
+        served = serve_proxy(upstream=base, validate_inputs=False)
+        response, elapsed = _submit(served)
+    _names_the_request(response)
+    assert response.json()["error_type"] == "proxy_upstream_timeout"
+    assert elapsed < 6.0
+    [record] = served.calls.wait()
+    assert record.error_type == "proxy_upstream_timeout"
+
+
+def test_a_streamed_status_answer_that_stalls_is_cut(
+    serve_proxy: ProxyFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once part of the answer went out, the caller's connection is cut at ANSWER_TIMEOUT (a
+    cut answer, never a complete-looking short one)."""
+    monkeypatch.setattr("fal_typed.proxy._app.ANSWER_TIMEOUT", 1.0)
+
+    def stall(conn: socket.socket, head: bytes, stop: threading.Event) -> None:
+        conn.sendall(
+            _head(content_type="application/json", transfer_encoding="chunked")
+            + _chunked(b"x" * 3_000_000)
+        )
+        stop.wait(20)
+
+    with serve_raw(stall) as base:
+        served = serve_proxy(upstream=base)
+        started = time.monotonic()
+        response, _, size, error = _answer(served, keep=0)
+        elapsed = time.monotonic() - started
+    assert response.status_code == 200 and error is not None
+    assert size >= 1 << 20
+    assert elapsed < 8.0
+    [record] = served.calls.wait()
+    assert record.error_type == "proxy_upstream_timeout"
+
+
+def test_a_run_answer_is_not_bounded_by_the_answer_timeout(
+    serve_proxy: ProxyFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's (and a stream's) body comes as the model works: only the caller bounds it."""
+    monkeypatch.setattr("fal_typed.proxy._app.ANSWER_TIMEOUT", 0.3)
+
+    def slow_run(conn: socket.socket, head: bytes, stop: threading.Event) -> None:
+        conn.sendall(_head(content_type="application/json", content_length="11") + b'{"a": ')
+        if stop.wait(1.0):
+            return
+        conn.sendall(b'"b"}\n')
+        stop.wait(10)
+
+    with serve_raw(slow_run) as base:
+        served = serve_proxy(upstream=base, validate_inputs=False)
+        response = httpx.post(
+            served.url,
+            headers={**ALICE, "x-fal-target-url": "https://fal.run/fal-ai/flux/dev"},
+            json={"prompt": "a cat"},
+            timeout=30,
+        )
+    assert response.status_code == 200 and response.json() == {"a": "b"}

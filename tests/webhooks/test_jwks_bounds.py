@@ -207,8 +207,23 @@ async def test_compressed_answers_are_inflated_within_the_limit(
         ("gzip, gzip", b"", "content-encoding 'gzip, gzip' is not read"),
         ("gzip", gzip.compress(b'{"keys": []}', mtime=0)[:-12], "gzip body is cut short"),
         ("gzip", b"not gzip at all", "gzip body does not inflate"),
+        (
+            "gzip",
+            gzip.compress(b'{"keys": []}', mtime=0) + b"junk",
+            "gzip body has data after the end of its stream",
+        ),
+        (
+            "deflate",
+            zlib.compress(b'{"keys": []}') + b"junk",
+            "deflate body has data after the end of its stream",
+        ),
+        (
+            "gzip",
+            gzip.compress(b"", mtime=0) * 65 + gzip.compress(b'{"keys": []}', mtime=0),
+            "gzip body has more than 64 gzip members",
+        ),
     ],
-    ids=["br", "twice", "cut", "not-gzip"],
+    ids=["br", "twice", "cut", "not-gzip", "gzip-junk", "deflate-junk", "members"],
 )
 def test_other_or_broken_encodings_are_refused(
     encoding: str, raw: bytes, message: str, jwks_host: JWKSHost, signing_key: Ed25519PrivateKey
@@ -217,6 +232,18 @@ def test_other_or_broken_encodings_are_refused(
     jwks_host.raw = raw
     with pytest.raises(wh.JWKSFetchError, match=message):
         wh.WebhookVerifier(jwks_host.url).verify(*make_delivery(signing_key))
+
+
+def test_a_jwks_in_several_gzip_members_is_read_whole(
+    jwks_host: JWKSHost, signing_key: Ed25519PrivateKey
+) -> None:
+    """RFC 1952 allows several members: all but the first were dropped (a JWKS cut in two
+    was read as its first half)."""
+    document = json.dumps(jwks_of(signing_key)).encode()
+    half = len(document) // 2
+    jwks_host.headers = {"Content-Encoding": "gzip"}
+    jwks_host.raw = gzip.compress(document[:half]) + gzip.compress(document[half:])
+    wh.WebhookVerifier(jwks_host.url).verify(*make_delivery(signing_key))
 
 
 @pytest.mark.parametrize("mode", MODES)

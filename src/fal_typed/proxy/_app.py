@@ -20,6 +20,7 @@ upstream request (fal cancels a direct run whose connection drops).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -85,6 +86,13 @@ _METHODS: Final = ("GET", "POST", "PUT")
 #: (those are bounded by the caller, whose leaving cancels them).
 HEAD_TIMEOUT: Final = 60.0
 _SLOW_HEADS: Final = frozenset({"run", "stream"})
+#: How long the rest of fal's answer may take once its head came, for the operations whose
+#: answer is a plain document (submit, status, result, cancel, uploads...): the reads have no
+#: timeout, so a body trickling or stalled held the caller's slot and fal's connection for as
+#: long as the caller waited. It includes the caller's taking the answer. A run's, a stream's
+#: and a status stream's bodies come as the model works: those are bounded by the caller.
+ANSWER_TIMEOUT: Final = 120.0
+_OPEN_ANSWERS: Final = frozenset({"run", "stream", "status_stream"})
 
 
 async def anyone(request: Request) -> str:
@@ -97,6 +105,10 @@ async def anyone(request: Request) -> str:
 class UpstreamInterruptedError(Exception):
     """fal's answer broke off after it had begun: the caller's connection is dropped, so it
     sees a cut answer rather than a complete-looking short one."""
+
+
+class _AnswerTimedOutError(Exception):
+    """fal's answer did not end within :data:`ANSWER_TIMEOUT` of its head."""
 
 
 @dataclass
@@ -405,7 +417,14 @@ class FalProxy:
             group.start_soon(watch_disconnect, group.cancel_scope)
             try:
                 await self._exchange(
-                    http, upstream_request, relay, call, credentials, token, head_scope
+                    http,
+                    upstream_request,
+                    relay,
+                    call,
+                    credentials,
+                    token,
+                    head_scope,
+                    None if target.operation in _OPEN_ANSWERS else ANSWER_TIMEOUT,
                 )
             except (
                 Refused,
@@ -413,6 +432,7 @@ class FalProxy:
                 ClientDisconnect,
                 BrokenAnswerError,
                 CallerStalledError,
+                _AnswerTimedOutError,
             ) as exc:
                 outcome = exc
             finally:
@@ -423,7 +443,7 @@ class FalProxy:
             call.status, call.error_type = 499, "client_disconnected"
             return
         if isinstance(outcome, Refused):
-            raise outcome
+            raise self._naming_request(outcome, call)
         if isinstance(outcome, CallerStalledError):
             call.status, call.error_type = 499, "client_stalled"
             logger.info(
@@ -434,7 +454,10 @@ class FalProxy:
             )
             raise outcome
         if outcome is not None:
-            call.error_type = "proxy_upstream_interrupted"
+            timed_out = isinstance(outcome, _AnswerTimedOutError)
+            call.error_type = (
+                "proxy_upstream_timeout" if timed_out else "proxy_upstream_interrupted"
+            )
             logger.warning(
                 "fal_typed.proxy: the answer of %s %s broke off: %s",
                 call.method,
@@ -445,12 +468,36 @@ class FalProxy:
                 # A small answer is held whole before it is sent: nothing of it went out, so the
                 # caller can be told why, in fal's error shape (not the server's bare 500). Not
                 # a 502: fal has done the request, and fal's clients retry a 502.
-                raise Refused(
-                    500,
-                    "fal's answer broke off before its end; the request may have been done",
-                    "proxy_upstream_interrupted",
+                raise self._naming_request(
+                    Refused(
+                        500,
+                        f"fal did not end its answer within {ANSWER_TIMEOUT:g} s; the request "
+                        "may have been done"
+                        if timed_out
+                        else "fal's answer broke off before its end; the request may have been "
+                        "done",
+                        call.error_type,
+                    ),
+                    call,
                 )
             raise UpstreamInterruptedError("fal's answer broke off") from outcome
+
+    def _naming_request(self, refusal: Refused, call: _Call) -> Refused:
+        """``refusal``, made once fal had answered, naming fal's request id (in its detail and
+        an ``x-fal-request-id`` header, as fal's own answer would have): without it, a submit
+        fal queued, and bills, could never be followed."""
+        if call.request_id is None or not isinstance(refusal.detail, str):
+            return refusal
+        request_id = self._secrets.text(call.request_id)
+        headers = dict(refusal.headers)
+        if request_id.isascii() and request_id.isprintable():
+            headers["x-fal-request-id"] = request_id
+        return Refused(
+            refusal.status,
+            f"{refusal.detail} (fal's request id: {request_id!r})",
+            refusal.error_type,
+            headers,
+        )
 
     async def _relay_body(
         self, request: Request, call: _Call, done: anyio.Event
@@ -473,8 +520,10 @@ class FalProxy:
         credentials: Credentials,
         token: CdnToken | None,
         head_scope: anyio.CancelScope,
+        answer_timeout: float | None,
     ) -> None:
-        """Send the request, relay fal's answer; ``head_scope`` bounds the wait for its head."""
+        """Send the request, relay fal's answer; ``head_scope`` bounds the wait for its head,
+        ``answer_timeout`` (None: unbounded) the rest of it."""
         response: httpx.Response | None = None
         try:
             with head_scope:
@@ -507,7 +556,12 @@ class FalProxy:
             call.billable_units = response.headers.get("x-fal-billable-units")
             if token is not None and response.status_code in (401, 403):
                 self._keys.forget(credentials, token)
-            await relay.relay(response)
+            with anyio.move_on_after(
+                math.inf if answer_timeout is None else answer_timeout
+            ) as answer_scope:
+                await relay.relay(response)
+            if answer_scope.cancelled_caught:
+                raise _AnswerTimedOutError(f"fal's answer did not end within {answer_timeout:g} s")
         finally:
             with anyio.CancelScope(shield=True):  # also when the caller left: free the connection
                 await response.aclose()

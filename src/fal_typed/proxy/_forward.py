@@ -171,7 +171,7 @@ class BodyRelay:
         headers = response_headers(response.headers, self._secrets)
         declared = declared_length(response.headers.get_list("content-length"))
         streaming = response.headers.get("content-type", "").startswith("text/event-stream")
-        chunks = _decoded(response)
+        chunks = _decoded(response, self._secrets)
         if not streaming and declared is not None and declared <= _WHOLE_BODY_MAX:
             # Its length may be an encoded one: a gzip body of 1 MiB may inflate to a GiB, so it
             # is held whole only up to the same bound, and streamed past it.
@@ -201,22 +201,25 @@ class BodyRelay:
         await self.end()
 
 
-def _decoded(response: httpx.Response) -> AsyncIterator[bytes]:
+def _decoded(response: httpx.Response, secrets: Secrets) -> AsyncIterator[bytes]:
     """fal's answer decoded, each piece of a bounded size (httpx's own decoding inflates each
     read whole, and passes an encoding it cannot read through as it is, whose header the
     proxy drops). :class:`Refused` (500: fal did the request, which a 502 would have fal's
     clients send again) at once for an encoding the proxy cannot bound, so
     before anything is sent; :class:`BrokenAnswerError` as it comes for a body its encoding
-    cannot decode, or one past :data:`MAX_RATIO`."""
+    cannot decode, or one past :data:`MAX_RATIO`. The encoding fal named is quoted scrubbed of
+    ``secrets``, like every header value sent on."""
     values = response.headers.get_list("content-encoding", split_commas=True)
     encodings = [v.strip().lower() for v in values if v.strip().lower() not in ("", "identity")]
     if not encodings:
         return response.aiter_raw()
     if len(encodings) > 1 or encodings[0] not in Inflater.ENCODINGS:
+        # Scrubbed whole, then shortened: cut first, a key's start could escape the scrubber.
+        named = secrets.text(", ".join(encodings))[:100]
         raise Refused(
             500,
             f"fal answered in an encoding the proxy did not ask for and cannot read "
-            f"({', '.join(encodings)[:100]}; it asks for identity); the request was done",
+            f"({named}; it asks for identity); the request was done",
             "proxy_upstream_encoding",
         )
     return _inflated(response, encodings[0])

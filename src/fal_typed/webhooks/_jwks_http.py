@@ -28,7 +28,14 @@ from typing import Final, cast
 
 import httpx
 
-from .._bounded import Interrupter, TimedOut, await_within, next_within, send_before
+from .._bounded import (
+    MAX_GZIP_MEMBERS,
+    Interrupter,
+    TimedOut,
+    await_within,
+    next_within,
+    send_before,
+)
 from .._checks import declared_length
 from .._deadline import Deadline
 from .._errors import scrub
@@ -114,14 +121,14 @@ def _add(body: bytearray, chunk: bytes) -> None:
         raise _Unusable(f"larger than the limit of {MAX_JWKS_BYTES} bytes")
 
 
-def _inflate(raw: bytes, wbits: int, limit: int) -> tuple[bytes, bool] | None:
-    """``raw`` inflated no further than ``limit`` bytes, and whether its stream ended there, or
-    None when it does not inflate. ``deflate`` (wbits 15) is
+def _inflate(raw: bytes, wbits: int, limit: int) -> tuple[bytes, bool, bytes] | None:
+    """``raw`` inflated no further than ``limit`` bytes, whether its stream ended there and
+    what followed its end, or None when it does not inflate. ``deflate`` (wbits 15) is
     tried zlib-wrapped, then raw, as some servers send it."""
     for attempt in (wbits,) if wbits != 15 else (15, -15):
         inflater = zlib.decompressobj(attempt)
         try:
-            return inflater.decompress(raw, limit), inflater.eof
+            return inflater.decompress(raw, limit), inflater.eof, inflater.unused_data
         except zlib.error:
             continue
     return None
@@ -152,15 +159,25 @@ def _decoded(raw: bytes, encoding: str) -> bytes:
     wbits = _INFLATE.get(encoding)
     if wbits is None:
         return raw
-    inflated = _inflate(raw, wbits, MAX_JWKS_BYTES + 1)
-    if inflated is None:
-        raise _Unusable(f"{encoding} body does not inflate")
-    body, ended = inflated
-    if len(body) > MAX_JWKS_BYTES:
-        raise _Unusable(f"inflates past the limit of {MAX_JWKS_BYTES} bytes")
-    if not ended:
-        raise _Unusable(f"{encoding} body is cut short")
-    return body
+    body = b""
+    rest = raw
+    # Each gzip member in turn (RFC 1952 allows several): what followed the first was dropped,
+    # so a JWKS in two members was read as its first part, and junk after one was ignored.
+    for _ in range(MAX_GZIP_MEMBERS):
+        inflated = _inflate(rest, wbits, MAX_JWKS_BYTES + 1 - len(body))
+        if inflated is None:
+            raise _Unusable(f"{encoding} body does not inflate")
+        piece, ended, rest = inflated
+        body += piece
+        if len(body) > MAX_JWKS_BYTES:
+            raise _Unusable(f"inflates past the limit of {MAX_JWKS_BYTES} bytes")
+        if not ended:
+            raise _Unusable(f"{encoding} body is cut short")
+        if not rest:
+            return body
+        if wbits != _INFLATE["gzip"] or not rest.startswith(b"\x1f\x8b"):
+            raise _Unusable(f"{encoding} body has data after the end of its stream")
+    raise _Unusable(f"{encoding} body has more than {MAX_GZIP_MEMBERS} gzip members")
 
 
 # sync
