@@ -58,6 +58,7 @@ __all__ = [
     "TimedOut",
     "aread_body",
     "await_within",
+    "content_codings",
     "inflated_chunks",
     "next_within",
     "read_answer",
@@ -98,20 +99,21 @@ class BodyGuard:
 #: ``brotli`` or ``zstandard`` is installed) are not: one read can become gigabytes.
 ACCEPT_ENCODING: Final = "gzip, deflate"
 
-_READ_WITHIN_BOUNDS: Final = frozenset({"gzip", "x-gzip", "deflate"})
+
+def content_codings(response: httpx.Response) -> list[str]:
+    """The encodings ``response``'s body is in (``Content-Encoding``, every header of it),
+    lowercased, ``identity`` left out."""
+    values = response.headers.get_list("content-encoding", split_commas=True)
+    return [coding for value in values if (coding := value.strip().lower()) not in ("", "identity")]
 
 
 def unbounded_encoding(response: httpx.Response) -> str | None:
     """Why ``response``'s body cannot be read within bounds, or None: an encoding not asked
     for (``br``, ``zstd``...), or several stacked (``gzip, gzip``: each multiplies the last)."""
-    header = response.headers.get("content-encoding")
-    if header is None:
+    codings = content_codings(response)
+    if not codings or (len(codings) == 1 and codings[0] in _WBITS):
         return None
-    codings = [c.strip().lower() for c in header.split(",")]
-    codings = [c for c in codings if c not in ("", "identity")]
-    if not codings or (len(codings) == 1 and codings[0] in _READ_WITHIN_BOUNDS):
-        return None
-    shown = " ".join(header.split())[:60]
+    shown = ", ".join(codings)[:60]
     return (
         f"the body is encoded {shown!r}, which was not asked for: only gzip or deflate, once, "
         "can be read within the limits"

@@ -30,7 +30,7 @@ import httpx
 from starlette.datastructures import Headers
 from starlette.types import Message, Send
 
-from .._bounded import Inflater, LimitExceeded, inflated_chunks
+from .._bounded import LimitExceeded, content_codings, inflated_chunks, unbounded_encoding
 from .._checks import declared_length
 from .._client import user_agent
 from ._redact import Secrets
@@ -209,11 +209,10 @@ def _decoded(response: httpx.Response, secrets: Secrets) -> AsyncIterator[bytes]
     before anything is sent; :class:`BrokenAnswerError` as it comes for a body its encoding
     cannot decode, or one past :data:`MAX_RATIO`. The encoding fal named is quoted scrubbed of
     ``secrets``, like every header value sent on."""
-    values = response.headers.get_list("content-encoding", split_commas=True)
-    encodings = [v.strip().lower() for v in values if v.strip().lower() not in ("", "identity")]
+    encodings = content_codings(response)
     if not encodings:
         return response.aiter_raw()
-    if len(encodings) > 1 or encodings[0] not in Inflater.ENCODINGS:
+    if unbounded_encoding(response) is not None:
         # Scrubbed whole, then shortened: cut first, a key's start could escape the scrubber.
         named = secrets.text(", ".join(encodings))[:100]
         raise Refused(
