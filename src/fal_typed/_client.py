@@ -803,11 +803,12 @@ def _client_from_environment() -> Client:
         return local
     run_host = _env_host("FAL_RUN_HOST")
     queue_host = _env_host("FAL_QUEUE_RUN_HOST")
+    run = run_host or _FAL_RUN
     try:
         return Client(
-            queue_url=f"https://{queue_host or f'queue.{run_host or _FAL_RUN}'}",
-            run_url=f"https://{run_host or _FAL_RUN}",
-            realtime_url=f"wss://{run_host or _FAL_RUN}",
+            queue_url=f"https://{queue_host or f'queue.{run}'}",
+            run_url=f"https://{run}",
+            realtime_url=f"wss://{run}",
         )
     except InvalidArgumentError as exc:  # a port out of range, say: the URL check's words
         given = [

@@ -410,14 +410,14 @@ class Runner:
         self._posting: set[asyncio.Task[None]] = set()
         self._webhooks: dict[str, asyncio.Future[Any]] = {}
         self._named: dict[str, FalError] = {}
+        """Requests named by a submit's error answer: maybe never queued (no delivery comes
+        for those), so followed by status from the start, as a resumed row's are."""
         # The slots this run's load gave (what a row no longer in the input is told by: each
         # run's own, as workers loading one input together overwrite each other's loaded_by).
         self._loaded: set[str] = set()
-        """Requests named by a submit's error answer: maybe never queued (no delivery comes
-        for those), so followed by status from the start, as a resumed row's are."""
         self._followed: set[str] = set()
-        """Requests whose outcome came by status, not by delivery: a delivery of one of them
-        that comes later is not kept waiting for a row that will never take it."""
+        """Requests whose row has its outcome (by delivery or by status): a delivery of one of
+        them that comes later is not kept waiting for a row that will never take it."""
         self._results = ResultsFile(settings.out) if settings.out is not None else None
         self._downloader: Downloader | None = None
         self._wake = asyncio.Event()

@@ -159,19 +159,18 @@ class SQLiteJournal(SQLJournal):
                     f"{self.path.name} 'UPDATE fal_journal_runs SET closed = opened'`"
                 )
             self._execute("UPDATE fal_journal_runs SET opened = opened + 1")
-            (now,) = self._execute("SELECT opened FROM fal_journal_runs")[0]
+        now = int(opened) + 1
         # Into the main file now: a copy of it alone, taken while this run works, says so.
         # (A worker joining others checkpoints what their readers allow.)
         with self._lock, contextlib.suppress(sqlite3.Error):
             way = "FULL" if mode == "solo" else "PASSIVE"
             self._connection.execute(f"PRAGMA wal_checkpoint({way})").fetchall()
-        self._opened = int(now)
+        self._opened = now
         if self._lock_file is not None:
             with contextlib.suppress(OSError):
                 fd = self._lock_file.fileno()
-                if (counted or 0) < now:
-                    os.ftruncate(fd, 0)
-                    os.write(fd, f"{now}\n".encode())
+                os.ftruncate(fd, 0)  # (counted <= opened < now: checked above)
+                os.write(fd, f"{now}\n".encode())
 
     def _close_cleanly(self) -> None:
         """Count this run's clean end. A run alone (solo: its lock is exclusive, or no lock
