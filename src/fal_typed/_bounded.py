@@ -297,7 +297,7 @@ async def aread_body(
     interrupt: bool = True,
 ) -> bytes:
     """Async twin of :func:`read_body` (with ``interrupt``, a silence's read is cancelled)."""
-    if problem := unbounded_encoding(response):
+    if "content-encoding" in response.headers and (problem := unbounded_encoding(response)):
         raise LimitExceeded(problem)
     guard = BodyGuard(response, max_bytes=max_bytes, max_ratio=max_ratio)
     body = bytearray()
@@ -471,8 +471,6 @@ class Inflater:
         """The body ended: :class:`LimitExceeded` if its compressed stream did not."""
         if self._started and (not self._inflater.eof or self._after):
             raise LimitExceeded(f"the body ends inside its {self._encoding} stream")
-        if self._started and self._inflater.unused_data:
-            raise LimitExceeded(f"the body has data after the end of its {self._encoding} stream")
 
 
 _GZIP_MAGIC: Final = b"\x1f\x8b"

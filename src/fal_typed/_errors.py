@@ -59,7 +59,7 @@ MIN_SECRET_LENGTH = 6
 #: percent-encoding) splits it at each character it escapes.
 MIN_FRAGMENT_LENGTH = 8
 #: Tokens are renewed for as long as a process runs: only the latest are remembered.
-_MAX_TOKENS = 256
+MAX_TOKENS = 256
 _keys: set[str] = set()
 _tokens: OrderedDict[str, None] = OrderedDict()
 _lock = threading.Lock()
@@ -87,7 +87,7 @@ _LOGGERS = (
 
 def remember_secrets(secrets: Sequence[str], *, token: bool = False) -> None:
     """Scrub ``secrets`` (a key; with ``token``, a short-lived token, of which only the latest
-    :data:`_MAX_TOKENS` are kept) out of every error and log record from now on."""
+    :data:`MAX_TOKENS` are kept) out of every error and log record from now on."""
     global _secrets, _fragmented
     with _lock:
         changed = False
@@ -104,7 +104,7 @@ def remember_secrets(secrets: Sequence[str], *, token: bool = False) -> None:
                 continue
             _tokens[secret] = None
             changed = True
-            while len(_tokens) > _MAX_TOKENS:
+            while len(_tokens) > MAX_TOKENS:
                 _tokens.popitem(last=False)
         if not changed:
             # Known already (a proxy's key resolver makes the same key per request): the forms

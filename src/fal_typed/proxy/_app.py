@@ -20,7 +20,6 @@ upstream request (fal cancels a direct run whose connection drops).
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -556,9 +555,7 @@ class FalProxy:
             call.billable_units = response.headers.get("x-fal-billable-units")
             if token is not None and response.status_code in (401, 403):
                 self._keys.forget(credentials, token)
-            with anyio.move_on_after(
-                math.inf if answer_timeout is None else answer_timeout
-            ) as answer_scope:
+            with anyio.move_on_after(answer_timeout) as answer_scope:
                 await relay.relay(response)
             if answer_scope.cancelled_caught:
                 raise _AnswerTimedOutError(f"fal's answer did not end within {answer_timeout:g} s")

@@ -15,14 +15,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from .._errors import Scrubber
+from .._errors import MAX_TOKENS, Scrubber
 
 __all__ = ["MAX_TOKENS", "BodyRedactor", "Secrets"]
 
-
-#: CDN tokens are renewed for as long as the proxy runs (one an hour or so per key): only the
-#: latest are scrubbed, as ``_errors`` keeps them; an old one has expired.
-MAX_TOKENS = 256
+# CDN tokens are renewed for as long as the proxy runs (one an hour or so per key): only the
+# latest MAX_TOKENS are scrubbed, as ``_errors`` keeps them; an old one has expired.
 
 
 class Secrets:
